@@ -1,0 +1,14 @@
+# Warning and hardening flags live on one INTERFACE target that every fedc target links.
+add_library(fedc_flags INTERFACE)
+target_compile_options(fedc_flags INTERFACE
+  -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes
+  -Wno-unused-parameter -fstack-protector-strong)
+target_compile_definitions(fedc_flags INTERFACE _POSIX_C_SOURCE=200809L _DEFAULT_SOURCE)
+if(NOT FEDC_SANITIZE AND NOT CMAKE_BUILD_TYPE STREQUAL "Debug")
+  target_compile_definitions(fedc_flags INTERFACE _FORTIFY_SOURCE=2)
+endif()
+if(FEDC_SANITIZE)
+  target_compile_options(fedc_flags INTERFACE
+    -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+  target_link_options(fedc_flags INTERFACE -fsanitize=address,undefined -fno-sanitize-recover=all)
+endif()

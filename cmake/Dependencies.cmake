@@ -1,0 +1,17 @@
+# Debian packages listed in DESIGN.md; scripts/setup.sh installs them.
+find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
+# Paho's CMake config references OpenSSL::SSL without finding it: find OpenSSL first.
+find_package(OpenSSL REQUIRED)
+find_package(eclipse-paho-mqtt-c 1.3 CONFIG REQUIRED)
+find_package(CURL REQUIRED)
+pkg_search_module(MSGPACK REQUIRED IMPORTED_TARGET msgpack-c msgpack)
+pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
+pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd)
+pkg_check_modules(UUID REQUIRED IMPORTED_TARGET uuid)
+pkg_check_modules(INIH REQUIRED IMPORTED_TARGET inih)
+pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson)
+if(FEDC_BUILD_TESTS)
+  pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
+endif()
+find_program(MOSQUITTO_EXECUTABLE mosquitto PATHS /usr/sbin /usr/local/sbin)

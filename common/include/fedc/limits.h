@@ -1,0 +1,24 @@
+/* Every size cap of the protocol and the file formats, in one place.
+ * Decoders check against these before allocating anything. */
+#ifndef FEDC_LIMITS_H
+#define FEDC_LIMITS_H
+
+#define FEDC_PROTOCOL_VERSION 1
+
+#define FEDC_MAX_MESSAGE_BYTES (60u * 1024u)  /* one MQTT payload */
+#define FEDC_MAX_ID_LEN 64                    /* node, researcher, dataset ids */
+#define FEDC_MAX_NAME_LEN 128                 /* dataset, plan, tensor, metric names */
+#define FEDC_MAX_TEXT_LEN 1024                /* descriptions, error messages */
+#define FEDC_MAX_TAGS 16                      /* tags per dataset or search */
+#define FEDC_MAX_TAG_LEN 64
+#define FEDC_MAX_DATASETS 64                  /* datasets in one search/list reply */
+#define FEDC_MAX_ARGS 32                      /* model arguments in one train request */
+#define FEDC_MAX_METRICS 16                   /* metrics in one train reply */
+#define FEDC_MAX_FED_LEN 64                   /* federation name */
+#define FEDC_MAX_TOPIC_LEN 256
+
+#define FEDC_MAX_TENSORS 4096                 /* tensors in one parameter file */
+#define FEDC_MAX_DIMS 8                       /* dimensions of one tensor */
+#define FEDC_MAX_PARAMS_BYTES (8ull << 30)    /* one parameter file */
+
+#endif

@@ -1,0 +1,188 @@
+/* The MQTT message schema and its validating msgpack codec.
+ *
+ * Every payload is one msgpack map carrying protocol_version, command,
+ * request_id and the sender's id (researcher_id or node_id). Which other fields
+ * a command carries, their msgpack types, whether they are required and their
+ * bounds are fixed by one schema table in message.c; encoding and decoding
+ * both follow it, and docs/protocol.md is generated from it
+ * (`fedc-researcher protocol-doc`). Decoding rejects, with FEDC_ERR_MALFORMED
+ * and a detail naming the field: bytes that are not msgpack or not one map,
+ * an unknown or missing command, an unknown field for that command, a missing
+ * required field, a wrong type, a string or list over its bound, a number out
+ * of its range, a wrong protocol version, and trailing bytes. */
+#ifndef FEDC_MESSAGE_H
+#define FEDC_MESSAGE_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fedc/err.h"
+#include "fedc/limits.h"
+#include "fedc/uuid.h"
+
+enum fedc_cmd {
+	FEDC_CMD_NONE = 0,
+	FEDC_CMD_PING,              /* researcher -> nodes */
+	FEDC_CMD_PONG,              /* node -> researcher */
+	FEDC_CMD_SEARCH,            /* researcher -> nodes: datasets carrying all `tags` */
+	FEDC_CMD_SEARCH_REPLY,      /* node -> researcher, sent even with zero datasets */
+	FEDC_CMD_LIST,              /* researcher -> nodes: all datasets */
+	FEDC_CMD_LIST_REPLY,
+	FEDC_CMD_APPROVAL,          /* researcher -> nodes: register plan_digest as pending */
+	FEDC_CMD_APPROVAL_REPLY,
+	FEDC_CMD_PLAN_STATUS,       /* "training-plan-status" */
+	FEDC_CMD_PLAN_STATUS_REPLY, /* "training-plan-status-reply" */
+	FEDC_CMD_TRAIN,             /* researcher -> one node */
+	FEDC_CMD_TRAIN_REPLY,
+	FEDC_CMD_SCALAR,            /* node -> researcher, during a round */
+	FEDC_CMD_ERROR,             /* node -> researcher, answers any request */
+	FEDC_CMD_STATUS,            /* node -> status topic (retained), and its last will */
+	FEDC_CMD__COUNT
+};
+
+/* One bit per field of struct fedc_msg, for `present`. */
+enum fedc_field {
+	FEDC_F_PROTOCOL_VERSION, FEDC_F_COMMAND, FEDC_F_REQUEST_ID,
+	FEDC_F_RESEARCHER_ID, FEDC_F_NODE_ID,
+	FEDC_F_TAGS, FEDC_F_DATASETS,
+	FEDC_F_PLAN_DIGEST, FEDC_F_PLAN_NAME, FEDC_F_PLAN_STATUS, FEDC_F_DESCRIPTION,
+	FEDC_F_JOB_ID, FEDC_F_ROUND, FEDC_F_DATASET_ID, FEDC_F_PARAMS_DIGEST,
+	FEDC_F_MODEL_ARGS, FEDC_F_LR, FEDC_F_EPOCHS, FEDC_F_NUM_UPDATES, FEDC_F_BATCH_SIZE,
+	FEDC_F_SEED, FEDC_F_TEST_RATIO, FEDC_F_FEDPROX_MU, FEDC_F_OPTIMIZER, FEDC_F_EVALUATE_ONLY,
+	FEDC_F_N_SAMPLES, FEDC_F_N_TEST, FEDC_F_METRICS, FEDC_F_GLOBAL_METRICS,
+	FEDC_F_DOWNLOAD_S, FEDC_F_TRAIN_S, FEDC_F_UPLOAD_S,
+	FEDC_F_NAME, FEDC_F_VALUE, FEDC_F_ITERATION, FEDC_F_EPOCH,
+	FEDC_F_ERROR_CODE, FEDC_F_MESSAGE,
+	FEDC_F_STATE,
+	FEDC_F__COUNT
+};
+
+#define FEDC_DIGEST_BUF 129 /* hex digest (up to 128) + NUL */
+#define FEDC_SHORT_BUF 33   /* short enum-like strings + NUL */
+
+/* A dataset as described in search and list replies. */
+struct fedc_msg_dataset {
+	char dataset_id[FEDC_MAX_ID_LEN + 1];
+	char name[FEDC_MAX_NAME_LEN + 1];
+	char type[FEDC_SHORT_BUF];            /* "csv", "idx" */
+	uint32_t n_tags;
+	char tags[FEDC_MAX_TAGS][FEDC_MAX_TAG_LEN + 1];
+	uint64_t n_samples;
+	uint64_t n_features;
+	uint32_t n_classes;
+};
+
+/* A named number: model arguments, metrics. */
+struct fedc_msg_kv {
+	char name[FEDC_MAX_NAME_LEN + 1];
+	double value;
+};
+
+/* A decoded (or to-be-encoded) message. Which fields mean something is said by
+ * `present` (bit 1u << enum fedc_field); the command's schema says which must
+ * be there. Strings are NUL-terminated and within their bound. The struct is
+ * large (about 100 KiB): allocate it, do not put it on a small stack. */
+struct fedc_msg {
+	uint64_t present;
+	uint64_t protocol_version;
+	enum fedc_cmd command;
+	char request_id[FEDC_UUID_STRLEN + 1];
+	char researcher_id[FEDC_MAX_ID_LEN + 1];
+	char node_id[FEDC_MAX_ID_LEN + 1];
+
+	/* discovery */
+	uint32_t n_tags;
+	char tags[FEDC_MAX_TAGS][FEDC_MAX_TAG_LEN + 1];
+	uint32_t n_datasets;
+	struct fedc_msg_dataset datasets[FEDC_MAX_DATASETS];
+
+	/* training plans */
+	char plan_digest[FEDC_DIGEST_BUF];
+	char plan_name[FEDC_MAX_NAME_LEN + 1];
+	char plan_status[FEDC_SHORT_BUF];     /* approved, pending, rejected, unknown */
+	char description[FEDC_MAX_TEXT_LEN + 1];
+
+	/* train request */
+	char job_id[FEDC_UUID_STRLEN + 1];
+	uint64_t round;
+	char dataset_id[FEDC_MAX_ID_LEN + 1];
+	char params_digest[FEDC_DIGEST_BUF]; /* request: global params; reply: the update */
+	uint32_t n_model_args;
+	struct fedc_msg_kv model_args[FEDC_MAX_ARGS];
+	double lr;
+	uint64_t epochs;
+	uint64_t num_updates;
+	uint64_t batch_size;
+	uint64_t seed;
+	double test_ratio;
+	double fedprox_mu;
+	char optimizer[FEDC_SHORT_BUF];
+	bool evaluate_only;                  /* evaluate the global params, do not train */
+
+	/* train reply */
+	uint64_t n_samples;                  /* training samples used (FedAvg weight) */
+	uint64_t n_test;
+	uint32_t n_metrics;                  /* after local training */
+	struct fedc_msg_kv metrics[FEDC_MAX_METRICS];
+	uint32_t n_global_metrics;           /* of the received global params, before training */
+	struct fedc_msg_kv global_metrics[FEDC_MAX_METRICS];
+	double download_s, train_s, upload_s;
+
+	/* scalar */
+	char name[FEDC_MAX_NAME_LEN + 1];
+	double value;
+	uint64_t iteration;
+	uint64_t epoch;
+
+	/* error */
+	char error_code[FEDC_SHORT_BUF];     /* fedc_strerror() name */
+	char message[FEDC_MAX_TEXT_LEN + 1];
+
+	/* status */
+	char state[FEDC_SHORT_BUF];          /* "online", "offline" */
+};
+
+/* "ping", "search-reply", "training-plan-status" ...; NULL if out of range. */
+const char *fedc_cmd_name(enum fedc_cmd cmd);
+/* FEDC_CMD_NONE if unknown. */
+enum fedc_cmd fedc_cmd_parse(const char *name);
+
+/* Allocates a zeroed message with command, protocol_version and a fresh
+ * request_id set (present bits too). Returns NULL on out-of-memory. */
+struct fedc_msg *fedc_msg_new(enum fedc_cmd cmd);
+void fedc_msg_free(struct fedc_msg *msg);
+
+/* Marks a field present after the caller filled it. */
+void fedc_msg_set(struct fedc_msg *msg, enum fedc_field field);
+bool fedc_msg_has(const struct fedc_msg *msg, enum fedc_field field);
+
+/* Encodes per the schema: every present field of the command, in schema order.
+ * Fails with FEDC_ERR_INVAL (detail names the field) if a required field is
+ * missing, a present field is not allowed for this command, or a value breaks
+ * its bounds; FEDC_ERR_TOO_BIG past FEDC_MAX_MESSAGE_BYTES. On success *buf is
+ * malloc'd and owned by the caller. */
+enum fedc_err fedc_msg_encode(const struct fedc_msg *msg, void **buf, size_t *len);
+
+/* Decodes and validates `len` bytes into *msg (overwritten). Never reads past
+ * `len`; never allocates from a peer's count. Returns FEDC_OK,
+ * FEDC_ERR_MALFORMED or FEDC_ERR_TOO_BIG with a detail naming the field. */
+enum fedc_err fedc_msg_decode(const void *buf, size_t len, struct fedc_msg *msg);
+
+/* Convenience for replies: allocates a message of `cmd` answering `request`
+ * (same request_id; researcher_id copied), with node_id set. NULL on OOM. */
+struct fedc_msg *fedc_msg_reply(const struct fedc_msg *request, enum fedc_cmd cmd, const char *node_id);
+
+/* Appends to a kv list field (model_args, metrics, global_metrics); returns
+ * FEDC_ERR_TOO_BIG when full, FEDC_ERR_INVAL for a name over its bound. */
+enum fedc_err fedc_msg_kv_add(struct fedc_msg_kv *list, uint32_t *count, uint32_t max,
+			      const char *name, double value);
+/* Looks a name up in a kv list; returns false if absent. */
+bool fedc_msg_kv_get(const struct fedc_msg_kv *list, uint32_t count, const char *name, double *value);
+
+/* Writes the Markdown description of every command and field (the
+ * "Messages" part of docs/protocol.md) to `out`. Returns FEDC_ERR_IO. */
+enum fedc_err fedc_msg_schema_markdown(FILE *out);
+
+#endif

@@ -1,0 +1,84 @@
+/* MQTT transport on Paho MQTT C (async client), with the fixes of
+ * FIELD-NOTES.md: TCP_NODELAY on every TCP socket of the process, explicit
+ * MQTT 3.1.1, no persistence files, automatic reconnect with backoff,
+ * subscriptions restored and the "online" status republished after each
+ * reconnect.
+ *
+ * Messages arriving on Paho's thread are copied into a bounded queue that the
+ * owner drains with fedc_mqtt_next() on its own thread, so a slow consumer
+ * never stalls Paho. Topics are built by the fedc_topic_* helpers. */
+#ifndef FEDC_MQTT_H
+#define FEDC_MQTT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "fedc/err.h"
+
+#define FEDC_MQTT_QUEUE_MAX 4096 /* messages waiting in fedc_mqtt_next; more are dropped and logged */
+
+struct fedc_mqtt; /* opaque */
+
+struct fedc_mqtt_options {
+	const char *url;        /* "tcp://127.0.0.1:1883" */
+	const char *client_id;  /* unique per connection */
+	const char *username;   /* may be NULL */
+	const char *password;   /* may be NULL */
+	/* Topics to subscribe at QoS 1 (restored after each reconnect). */
+	const char *const *subscriptions;
+	size_t n_subscriptions;
+	/* Optional last will (retained, QoS 1), and the payload published retained
+	 * on the same topic after each (re)connection. */
+	const char *status_topic;
+	const void *will_payload;
+	size_t will_len;
+	const void *online_payload;
+	size_t online_len;
+	int connect_timeout_s;  /* first connection: give up after this long */
+};
+
+/* A received message; the caller frees it with fedc_mqtt_message_free(). */
+struct fedc_mqtt_message {
+	char *topic;
+	void *payload;
+	size_t len;
+	bool retained;
+};
+
+/* Connects (waiting up to connect_timeout_s for the first connection and
+ * subscriptions). Copies everything in `opts`. FEDC_ERR_NET, FEDC_ERR_MQTT,
+ * FEDC_ERR_TIMEOUT, FEDC_ERR_INVAL, FEDC_ERR_NOMEM. */
+enum fedc_err fedc_mqtt_connect(const struct fedc_mqtt_options *opts, struct fedc_mqtt **out);
+
+/* Publishes at QoS 1. Returns once Paho has queued the message (it is
+ * delivered after a reconnect if the link is down). FEDC_ERR_MQTT,
+ * FEDC_ERR_TOO_BIG (over FEDC_MAX_MESSAGE_BYTES). */
+enum fedc_err fedc_mqtt_publish(struct fedc_mqtt *m, const char *topic, const void *payload,
+				size_t len, bool retained);
+
+/* Waits up to `timeout_ms` (0: poll, -1: forever) for the next message.
+ * FEDC_OK with *out set, FEDC_ERR_TIMEOUT, or FEDC_ERR_INTERRUPTED after
+ * fedc_mqtt_wake(). */
+enum fedc_err fedc_mqtt_next(struct fedc_mqtt *m, int timeout_ms, struct fedc_mqtt_message **out);
+/* Makes a waiting (or the next) fedc_mqtt_next return FEDC_ERR_INTERRUPTED;
+ * async-signal-safe. */
+void fedc_mqtt_wake(struct fedc_mqtt *m);
+void fedc_mqtt_message_free(struct fedc_mqtt_message *msg);
+
+/* True while connected to the broker. */
+bool fedc_mqtt_connected(struct fedc_mqtt *m);
+
+/* Publishes `final_payload` retained on the status topic if given (a clean
+ * "offline"), disconnects and frees. */
+void fedc_mqtt_close(struct fedc_mqtt *m, const void *final_payload, size_t final_len);
+
+/* Topic builders: write into `buf` (FEDC_MAX_TOPIC_LEN+1). Return FEDC_ERR_INVAL
+ * if a name is empty, holds '/', '+', '#' or is too long. */
+enum fedc_err fedc_topic_nodes(char *buf, const char *fed);
+enum fedc_err fedc_topic_node(char *buf, const char *fed, const char *node_id);
+enum fedc_err fedc_topic_researcher(char *buf, const char *fed, const char *researcher_id);
+enum fedc_err fedc_topic_status(char *buf, const char *fed, const char *node_id);
+/* The wildcard "fedc/<fed>/status/+" */
+enum fedc_err fedc_topic_status_all(char *buf, const char *fed);
+
+#endif

@@ -1,0 +1,55 @@
+/* Parameter files: one msgpack map holding a list of named float32 tensors.
+ * The same format carries global parameters, node updates and aggregator
+ * state. See docs/protocol.md, "Parameter files".
+ *
+ *   {"format": "fedc-params", "version": 1,
+ *    "tensors": [{"name": str, "dtype": "f32", "shape": [uint...],
+ *                 "pad": bin, "data": bin}, ...]}
+ *
+ * The writer sizes "pad" so that each "data" payload starts on a 64-byte
+ * boundary of the file; the reader maps the file and points each tensor's
+ * data into the mapping (no per-element decoding, no copy). A file from
+ * another writer whose data is not 4-byte aligned is still read, by copying
+ * that tensor into aligned memory. */
+#ifndef FEDC_PARAMS_H
+#define FEDC_PARAMS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fedc/err.h"
+#include "fedc/plan.h"
+
+#define FEDC_PARAMS_FORMAT "fedc-params"
+#define FEDC_PARAMS_VERSION 1
+
+struct fedc_params; /* opaque: a mapped, validated parameter file */
+
+/* Maps and validates a file. Returns FEDC_ERR_IO, FEDC_ERR_MALFORMED (with a
+ * detail saying what is wrong), FEDC_ERR_TOO_BIG, FEDC_ERR_NOMEM. The caller
+ * owns *out (fedc_params_close). */
+enum fedc_err fedc_params_open(const char *path, struct fedc_params **out);
+/* Same from an open fd (a memfd from a plan's child): maps its whole size. */
+enum fedc_err fedc_params_open_fd(int fd, struct fedc_params **out);
+/* Same over caller memory that must outlive *out (fuzzing, tests). */
+enum fedc_err fedc_params_from_buffer(const void *buf, size_t len, struct fedc_params **out);
+void fedc_params_close(struct fedc_params *p);
+
+/* Tensors in file order; names and data point into the mapping (or an aligned
+ * copy) and live as long as `p`. */
+size_t fedc_params_count(const struct fedc_params *p);
+const struct fedc_tensor *fedc_params_tensors(const struct fedc_params *p);
+const struct fedc_tensor *fedc_params_find(const struct fedc_params *p, const char *name);
+
+/* Writes tensors to `fd` from its current position, streaming (no full copy in
+ * memory). Returns FEDC_ERR_IO, FEDC_ERR_INVAL (bad dtype, shape, too many). */
+enum fedc_err fedc_params_write_fd(int fd, const struct fedc_tensor *tensors, size_t count);
+/* Writes atomically: temp file in the same directory, fsync, rename. */
+enum fedc_err fedc_params_write_file(const char *path, const struct fedc_tensor *tensors, size_t count);
+
+/* Number of elements (product of the shape; 1 for ndim 0). */
+uint64_t fedc_tensor_elements(const struct fedc_tensor *t);
+/* True if a and b have the same name, dtype and shape. */
+int fedc_tensor_same_layout(const struct fedc_tensor *a, const struct fedc_tensor *b);
+
+#endif

@@ -1,0 +1,104 @@
+/* The training-plan ABI: what a plan shared object exports and what the node
+ * hands it. A plan is C source compiled into a shared object against this
+ * header alone; it exports one symbol, FEDC_PLAN_SYMBOL, of type struct
+ * fedc_plan. The plan never opens files or sockets: the node loads the data
+ * and passes in-memory views. See docs/plan-api.md.
+ *
+ * Every function returns 0 on success and a negative value on failure. */
+#ifndef FEDC_PLAN_H
+#define FEDC_PLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FEDC_PLAN_ABI_VERSION 1u
+#define FEDC_PLAN_SYMBOL "fedc_plan"
+#define FEDC_PLAN_MAX_DIMS 8
+#define FEDC_PLAN_MAX_METRICS 16
+#define FEDC_PLAN_METRIC_NAME_LEN 64
+
+enum fedc_dtype { FEDC_DTYPE_F32 = 1 };
+
+/* A named tensor: `data` holds the product of `shape` elements of `dtype`,
+ * little-endian, row-major. Who owns `name` and `data` is said by the function
+ * that hands the tensor over. */
+struct fedc_tensor {
+	const char *name;
+	uint32_t dtype; /* enum fedc_dtype */
+	uint32_t ndim;
+	uint64_t shape[FEDC_PLAN_MAX_DIMS];
+	const void *data;
+};
+
+/* Model arguments from the experiment file ([model] section): name = number. */
+struct fedc_arg {
+	const char *name;
+	double value;
+};
+struct fedc_args {
+	const struct fedc_arg *items;
+	size_t count;
+};
+
+/* A dataset view: `n_samples` rows of `n_features` float features, row-major,
+ * and one float target per row (a class index for classification, a value
+ * for regression). The memory belongs to the node; inside the plan's process
+ * it is a private copy the plan may modify (prepare() does). */
+struct fedc_data {
+	size_t n_samples;
+	size_t n_features;
+	float *x;
+	float *y;
+	uint32_t n_classes; /* 0 for regression */
+};
+
+/* Training arguments from the experiment file ([training] section). */
+struct fedc_train_args {
+	double lr;
+	uint32_t epochs;      /* full passes over the training view ... */
+	uint32_t num_updates; /* ... unless this is > 0: that many mini-batch steps */
+	uint32_t batch_size;
+	uint64_t seed;        /* seeds shuffling; differs per node and round */
+	double fedprox_mu;    /* FedProx proximal term, 0 = off */
+	const char *optimizer; /* "sgd" */
+};
+
+/* Metrics the plan reports back, e.g. {"loss", 0.31}, {"accuracy", 0.94}. */
+struct fedc_metric {
+	char name[FEDC_PLAN_METRIC_NAME_LEN];
+	double value;
+};
+struct fedc_metrics {
+	size_t count;
+	struct fedc_metric items[FEDC_PLAN_MAX_METRICS];
+};
+
+/* Called by the plan while it trains, to stream a metric (throttled by the node). */
+struct fedc_reporter {
+	void *ctx;
+	void (*scalar)(void *ctx, const char *name, double value, uint64_t iteration, uint32_t epoch);
+};
+
+struct fedc_plan {
+	uint32_t abi_version; /* FEDC_PLAN_ABI_VERSION */
+	const char *name;
+
+	/* Builds a model from the model arguments; `seed` seeds initialisation. */
+	int (*create)(const struct fedc_args *model_args, uint64_t seed, void **model);
+	/* Optional (may be NULL): fits preprocessing on `train` (e.g. feature
+	 * standardization) and applies it in place to both views. */
+	int (*prepare)(void *model, struct fedc_data *train, struct fedc_data *test);
+	/* Points *tensors at the model's parameters (owned by the model, valid until
+	 * the next call on it). */
+	int (*get_params)(void *model, const struct fedc_tensor **tensors, size_t *count);
+	/* Copies parameters in; fails if names, dtypes or shapes differ. */
+	int (*set_params)(void *model, const struct fedc_tensor *tensors, size_t count);
+	/* Trains on `train`; fills `out` with at least "loss" (mean of the last epoch). */
+	int (*train)(void *model, const struct fedc_data *train, const struct fedc_train_args *args,
+		     const struct fedc_reporter *reporter, struct fedc_metrics *out);
+	/* Evaluates on `test`; fills `out` (e.g. "loss", "accuracy"). */
+	int (*evaluate)(void *model, const struct fedc_data *test, struct fedc_metrics *out);
+	void (*destroy)(void *model);
+};
+
+#endif

@@ -1,0 +1,58 @@
+/* Error names and the per-thread error detail. */
+#include "fedc/err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+static const char *const err_names[FEDC_ERR__COUNT] = {
+	[FEDC_OK] = "ok",
+	[FEDC_ERR_NOMEM] = "out-of-memory",
+	[FEDC_ERR_INVAL] = "invalid-argument",
+	[FEDC_ERR_MALFORMED] = "malformed",
+	[FEDC_ERR_IO] = "io",
+	[FEDC_ERR_NOT_FOUND] = "not-found",
+	[FEDC_ERR_EXISTS] = "exists",
+	[FEDC_ERR_TOO_BIG] = "too-big",
+	[FEDC_ERR_DIGEST] = "digest-mismatch",
+	[FEDC_ERR_AUTH] = "unauthorized",
+	[FEDC_ERR_TIMEOUT] = "timeout",
+	[FEDC_ERR_NET] = "network",
+	[FEDC_ERR_HTTP] = "http",
+	[FEDC_ERR_DB] = "database",
+	[FEDC_ERR_CONFIG] = "config",
+	[FEDC_ERR_UNAPPROVED] = "plan-not-approved",
+	[FEDC_ERR_PLAN] = "plan-failed",
+	[FEDC_ERR_MQTT] = "mqtt",
+	[FEDC_ERR_UNSUPPORTED] = "unsupported",
+	[FEDC_ERR_INTERRUPTED] = "interrupted",
+};
+
+/* Thread-local so that the node's threads do not overwrite each other's detail. */
+static _Thread_local char last_detail[1024];
+
+const char *fedc_strerror(enum fedc_err code)
+{
+	if ((unsigned)code >= FEDC_ERR__COUNT)
+		return "unknown-error";
+	return err_names[code];
+}
+
+enum fedc_err fedc_fail(enum fedc_err code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(last_detail, sizeof(last_detail), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+const char *fedc_last_error(void)
+{
+	return last_detail;
+}
+
+void fedc_clear_error(void)
+{
+	last_detail[0] = '\0';
+}

@@ -1,0 +1,82 @@
+/* The node's sqlite database: registered datasets and the training-plan
+ * approval list. WAL, foreign keys on, busy timeout, schema version in
+ * PRAGMA user_version. The admin CLI and the running daemon open the same
+ * file at the same time. One handle per thread. */
+#ifndef FEDC_NODE_DB_H
+#define FEDC_NODE_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fedc/err.h"
+#include "fedc/limits.h"
+#include "fedc/message.h"
+
+#define NODE_PATH_MAX 4096
+
+struct node_db; /* opaque */
+
+struct node_dataset {
+	char id[FEDC_MAX_ID_LEN + 1];          /* UUID given at registration */
+	char name[FEDC_MAX_NAME_LEN + 1];
+	uint32_t n_tags;
+	char tags[FEDC_MAX_TAGS][FEDC_MAX_TAG_LEN + 1];
+	char type[FEDC_SHORT_BUF];             /* "csv" (later "idx") */
+	char path[NODE_PATH_MAX];              /* absolute path of the data file */
+	char description[FEDC_MAX_TEXT_LEN + 1];
+	uint64_t n_samples;
+	uint64_t n_features;
+	uint32_t n_classes;                    /* 0 for a regression target */
+	int32_t label_column;                  /* column index of the target in the file */
+	char header[FEDC_SHORT_BUF];           /* CSV header kind: "counts", "names", "none" */
+	char digest[FEDC_DIGEST_BUF];          /* SHA-256 of the file at registration */
+	int64_t added_at;                      /* unix seconds */
+};
+
+enum node_plan_status { NODE_PLAN_PENDING, NODE_PLAN_APPROVED, NODE_PLAN_REJECTED };
+
+struct node_plan {
+	int64_t id;
+	char name[FEDC_MAX_NAME_LEN + 1];
+	char digest[FEDC_DIGEST_BUF];          /* hex digest of the shared object */
+	char algorithm[FEDC_SHORT_BUF];        /* "sha256" */
+	enum node_plan_status status;
+	char requested_by[FEDC_MAX_ID_LEN + 1]; /* researcher id, or "admin" */
+	int64_t requested_at;
+	int64_t decided_at;                    /* 0 while pending */
+	char notes[FEDC_MAX_TEXT_LEN + 1];
+	char path[NODE_PATH_MAX];              /* where the file is kept, "" if not kept */
+};
+
+/* Opens (creating if needed) the database at `path` and migrates its schema.
+ * FEDC_ERR_DB with a detail naming the file. Caller owns *out. */
+enum fedc_err db__open(const char *path, struct node_db **out);
+void db__close(struct node_db *db);
+
+/* Datasets. add: fills ds->id (UUID) and ds->added_at; FEDC_ERR_EXISTS if the
+ * name is taken. get/remove take an id or a name; FEDC_ERR_NOT_FOUND. list and
+ * search hand back a malloc'd array the caller frees (may be NULL when *n==0);
+ * search returns datasets that carry every one of `tags`. */
+enum fedc_err db__dataset_add(struct node_db *db, struct node_dataset *ds);
+enum fedc_err db__dataset_get(struct node_db *db, const char *id_or_name, struct node_dataset *out);
+enum fedc_err db__dataset_remove(struct node_db *db, const char *id_or_name);
+enum fedc_err db__dataset_list(struct node_db *db, struct node_dataset **out, size_t *n);
+enum fedc_err db__dataset_search(struct node_db *db, const char (*tags)[FEDC_MAX_TAG_LEN + 1],
+				 uint32_t n_tags, struct node_dataset **out, size_t *n);
+
+/* Training plans, keyed by digest. get: FEDC_ERR_NOT_FOUND if unknown.
+ * register: adds a pending plan, or leaves an existing one as it is
+ * (returns FEDC_OK either way; *out gets the stored row if non-NULL).
+ * set_status: approve or reject (adding the row when unknown), records the
+ * time and notes. remove: FEDC_ERR_NOT_FOUND if unknown. */
+enum fedc_err db__plan_get(struct node_db *db, const char *digest, struct node_plan *out);
+enum fedc_err db__plan_register(struct node_db *db, const struct node_plan *plan, struct node_plan *out);
+enum fedc_err db__plan_set_status(struct node_db *db, const char *digest, enum node_plan_status status,
+				  const char *name, const char *notes);
+enum fedc_err db__plan_remove(struct node_db *db, const char *digest);
+enum fedc_err db__plan_list(struct node_db *db, struct node_plan **out, size_t *n);
+
+const char *db__plan_status_name(enum node_plan_status status); /* "pending" ... */
+
+#endif
