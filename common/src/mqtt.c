@@ -1,0 +1,591 @@
+/* MQTT transport on Paho MQTT C, async client (see fedc/mqtt.h).
+ *
+ * Paho runs every callback of every client of the process on one thread, so
+ * callbacks here only copy and hand over: arriving messages go into a queue
+ * guarded by a mutex, and a byte written to a pipe wakes the owner waiting in
+ * fedc_mqtt_next() with poll(). The pipe also makes fedc_mqtt_wake()
+ * async-signal-safe. */
+#define _GNU_SOURCE /* pipe2 */
+#include "fedc/mqtt.h"
+
+#include <MQTTAsync.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fedc/limits.h"
+#include "fedc/log.h"
+#include "transport_internal.h"
+
+struct queued {
+	struct fedc_mqtt_message msg;
+	struct queued *next;
+};
+
+struct fedc_mqtt {
+	MQTTAsync client;
+	char *url;
+	char **subscriptions;
+	size_t n_subscriptions;
+	char *status_topic;
+	void *will_payload;
+	size_t will_len;
+	void *online_payload;
+	size_t online_len;
+	char *username;
+	char *password;
+
+	pthread_mutex_t lock;
+	struct queued *head, *tail; /* arrived, not yet taken by fedc_mqtt_next */
+	size_t queued;
+	size_t dropped;
+	bool connected;
+	bool subscribed;
+	bool connect_failed;
+	int wake_pipe[2]; /* [0] polled by fedc_mqtt_next, [1] written on arrival/wake */
+	volatile int woken;
+};
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static void *dup_bytes(const void *p, size_t len)
+{
+	void *copy;
+
+	if (!p || !len)
+		return NULL;
+	copy = malloc(len);
+	if (copy)
+		memcpy(copy, p, len);
+	return copy;
+}
+
+static void notify(struct fedc_mqtt *m)
+{
+	char byte = 1;
+
+	/* A full pipe already wakes the reader: EAGAIN is fine. */
+	(void)!write(m->wake_pipe[1], &byte, 1);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- Paho callbacks (Paho's thread: copy, hand over, return) ---- */
+
+static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *message)
+{
+	struct fedc_mqtt *m = ctx;
+	struct queued *q = calloc(1, sizeof(*q));
+	size_t tlen = topic_len > 0 ? (size_t)topic_len : strlen(topic);
+
+	if (q) {
+		q->msg.topic = malloc(tlen + 1);
+		q->msg.len = message->payloadlen > 0 ? (size_t)message->payloadlen : 0;
+		q->msg.payload = malloc(q->msg.len ? q->msg.len : 1);
+		q->msg.retained = message->retained != 0;
+	}
+	if (!q || !q->msg.topic || !q->msg.payload) {
+		fedc_error("mqtt: out of memory, message on %.*s dropped", (int)tlen, topic);
+		if (q) {
+			free(q->msg.topic);
+			free(q->msg.payload);
+			free(q);
+		}
+		goto out;
+	}
+	memcpy(q->msg.topic, topic, tlen);
+	q->msg.topic[tlen] = '\0';
+	if (q->msg.len)
+		memcpy(q->msg.payload, message->payload, q->msg.len);
+
+	pthread_mutex_lock(&m->lock);
+	if (m->queued >= FEDC_MQTT_QUEUE_MAX) {
+		m->dropped++;
+		pthread_mutex_unlock(&m->lock);
+		fedc_warn("mqtt: receive queue full (%d), message on %s dropped", FEDC_MQTT_QUEUE_MAX,
+			  q->msg.topic);
+		fedc_mqtt_message_free(&q->msg);
+		goto out;
+	}
+	if (m->tail)
+		m->tail->next = q;
+	else
+		m->head = q;
+	m->tail = q;
+	m->queued++;
+	pthread_mutex_unlock(&m->lock);
+	notify(m);
+out:
+	MQTTAsync_freeMessage(&message);
+	MQTTAsync_free(topic);
+	return 1;
+}
+
+static void on_connection_lost(void *ctx, char *cause)
+{
+	struct fedc_mqtt *m = ctx;
+
+	pthread_mutex_lock(&m->lock);
+	m->connected = false;
+	m->subscribed = false;
+	pthread_mutex_unlock(&m->lock);
+	fedc_warn("mqtt: connection to %s lost (%s); reconnecting", m->url, cause ? cause : "no cause given");
+}
+
+static void on_subscribed(void *ctx, MQTTAsync_successData *data)
+{
+	struct fedc_mqtt *m = ctx;
+
+	pthread_mutex_lock(&m->lock);
+	m->subscribed = true;
+	pthread_mutex_unlock(&m->lock);
+	notify(m);
+}
+
+static void on_subscribe_failed(void *ctx, MQTTAsync_failureData *data)
+{
+	struct fedc_mqtt *m = ctx;
+
+	fedc_error("mqtt: subscription refused by %s (code %d)", m->url, data ? data->code : 0);
+}
+
+static void publish_online(struct fedc_mqtt *m)
+{
+	MQTTAsync_message msg = MQTTAsync_message_initializer;
+	int rc;
+
+	if (!m->status_topic || !m->online_payload)
+		return;
+	msg.payload = m->online_payload;
+	msg.payloadlen = (int)m->online_len;
+	msg.qos = 1;
+	msg.retained = 1;
+	rc = MQTTAsync_sendMessage(m->client, m->status_topic, &msg, NULL);
+	if (rc != MQTTASYNC_SUCCESS)
+		fedc_warn("mqtt: could not publish status on %s (code %d)", m->status_topic, rc);
+}
+
+/* Called after the first connection and after every automatic reconnection:
+ * the session is clean, so subscriptions and the retained status are
+ * restored here. */
+static void on_connected(void *ctx, char *cause)
+{
+	struct fedc_mqtt *m = ctx;
+	MQTTAsync_responseOptions opts = MQTTAsync_responseOptions_initializer;
+	int *qos = NULL;
+	int rc;
+
+	pthread_mutex_lock(&m->lock);
+	m->connected = true;
+	pthread_mutex_unlock(&m->lock);
+	fedc_info("mqtt: connected to %s", m->url);
+	if (m->n_subscriptions) {
+		qos = calloc(m->n_subscriptions, sizeof(*qos));
+		if (!qos) {
+			fedc_error("mqtt: out of memory while subscribing");
+			return;
+		}
+		for (size_t i = 0; i < m->n_subscriptions; i++)
+			qos[i] = 1;
+		opts.onSuccess = on_subscribed;
+		opts.onFailure = on_subscribe_failed;
+		opts.context = m;
+		rc = MQTTAsync_subscribeMany(m->client, (int)m->n_subscriptions, m->subscriptions, qos, &opts);
+		if (rc != MQTTASYNC_SUCCESS)
+			fedc_error("mqtt: subscribe failed (code %d)", rc);
+		free(qos);
+	} else {
+		on_subscribed(m, NULL);
+	}
+	publish_online(m);
+	notify(m);
+}
+
+static void on_connect_failed(void *ctx, MQTTAsync_failureData *data)
+{
+	struct fedc_mqtt *m = ctx;
+
+	pthread_mutex_lock(&m->lock);
+	m->connect_failed = true;
+	pthread_mutex_unlock(&m->lock);
+	notify(m);
+}
+
+/* ---- set-up ---- */
+
+static enum fedc_err copy_options(struct fedc_mqtt *m, const struct fedc_mqtt_options *opts)
+{
+	m->url = strdup(opts->url);
+	m->status_topic = dup_or_null(opts->status_topic);
+	m->username = dup_or_null(opts->username);
+	m->password = dup_or_null(opts->password);
+	m->will_payload = dup_bytes(opts->will_payload, opts->will_len);
+	m->will_len = m->will_payload ? opts->will_len : 0;
+	m->online_payload = dup_bytes(opts->online_payload, opts->online_len);
+	m->online_len = m->online_payload ? opts->online_len : 0;
+	if (!m->url || (opts->status_topic && !m->status_topic) || (opts->username && !m->username) ||
+	    (opts->password && !m->password))
+		return FEDC_ERR_NOMEM;
+	if (opts->n_subscriptions) {
+		m->subscriptions = calloc(opts->n_subscriptions, sizeof(char *));
+		if (!m->subscriptions)
+			return FEDC_ERR_NOMEM;
+		m->n_subscriptions = opts->n_subscriptions;
+		for (size_t i = 0; i < opts->n_subscriptions; i++) {
+			m->subscriptions[i] = strdup(opts->subscriptions[i]);
+			if (!m->subscriptions[i])
+				return FEDC_ERR_NOMEM;
+		}
+	}
+	return FEDC_OK;
+}
+
+static enum fedc_err create_client(struct fedc_mqtt *m, const char *client_id)
+{
+	MQTTAsync_createOptions create = MQTTAsync_createOptions_initializer;
+	int rc;
+
+	create.MQTTVersion = MQTTVERSION_3_1_1;
+	/* Publishes made while the link is down wait in Paho's buffer. */
+	create.sendWhileDisconnected = 1;
+	create.maxBufferedMessages = 1000;
+	rc = MQTTAsync_createWithOptions(&m->client, m->url, client_id, MQTTCLIENT_PERSISTENCE_NONE, NULL,
+					 &create);
+	if (rc != MQTTASYNC_SUCCESS)
+		return fedc_fail(FEDC_ERR_INVAL, "mqtt: cannot create a client for \"%s\" (code %d)", m->url, rc);
+	rc = MQTTAsync_setCallbacks(m->client, m, on_connection_lost, on_message, NULL);
+	if (rc == MQTTASYNC_SUCCESS)
+		rc = MQTTAsync_setConnected(m->client, m, on_connected);
+	if (rc != MQTTASYNC_SUCCESS)
+		return fedc_fail(FEDC_ERR_MQTT, "mqtt: cannot set callbacks (code %d)", rc);
+	return FEDC_OK;
+}
+
+static enum fedc_err start_connect(struct fedc_mqtt *m)
+{
+	MQTTAsync_connectOptions conn = MQTTAsync_connectOptions_initializer;
+	MQTTAsync_willOptions will = MQTTAsync_willOptions_initializer;
+	int rc;
+
+	conn.MQTTVersion = MQTTVERSION_3_1_1;
+	conn.keepAliveInterval = 10;
+	conn.cleansession = 1;
+	conn.connectTimeout = 5;
+	conn.automaticReconnect = 1;
+	conn.minRetryInterval = 1;
+	conn.maxRetryInterval = 16;
+	conn.username = m->username;
+	conn.password = m->password;
+	conn.onFailure = on_connect_failed;
+	conn.context = m;
+	if (m->status_topic && m->will_payload) {
+		will.topicName = m->status_topic;
+		will.message = NULL;
+		will.payload.data = m->will_payload;
+		will.payload.len = (int)m->will_len;
+		will.qos = 1;
+		will.retained = 1;
+		conn.will = &will;
+	}
+	pthread_mutex_lock(&m->lock);
+	m->connect_failed = false;
+	pthread_mutex_unlock(&m->lock);
+	rc = MQTTAsync_connect(m->client, &conn);
+	if (rc != MQTTASYNC_SUCCESS)
+		return fedc_fail(FEDC_ERR_MQTT, "mqtt: connect to %s failed to start (code %d)", m->url, rc);
+	return FEDC_OK;
+}
+
+/* Drains the wake pipe so that poll() blocks again. */
+static void drain_pipe(struct fedc_mqtt *m)
+{
+	char buf[64];
+
+	while (read(m->wake_pipe[0], buf, sizeof(buf)) > 0)
+		;
+}
+
+/* Waits for the first connection and its subscriptions, retrying a refused
+ * connection every second (Paho reconnects by itself only after a first
+ * success) until `timeout_s` has passed. */
+static enum fedc_err wait_connected(struct fedc_mqtt *m, int timeout_s)
+{
+	int64_t deadline = now_ms() + (int64_t)timeout_s * 1000;
+	int64_t retry_at = 0;
+	enum fedc_err rc = FEDC_OK;
+
+	for (;;) {
+		struct pollfd pfd = { .fd = m->wake_pipe[0], .events = POLLIN };
+		bool ready, failed;
+		int64_t now = now_ms();
+
+		pthread_mutex_lock(&m->lock);
+		ready = m->connected && m->subscribed;
+		failed = m->connect_failed;
+		pthread_mutex_unlock(&m->lock);
+		if (ready)
+			return FEDC_OK;
+		if (now >= deadline)
+			return fedc_fail(FEDC_ERR_TIMEOUT, "mqtt: no connection to %s within %d s", m->url,
+					 timeout_s);
+		if (failed && retry_at == 0)
+			retry_at = now + 1000;
+		if (retry_at && now >= retry_at) {
+			retry_at = 0;
+			rc = start_connect(m);
+			if (rc)
+				return rc;
+		}
+		(void)poll(&pfd, 1, 100);
+		drain_pipe(m);
+	}
+}
+
+enum fedc_err fedc_mqtt_connect(const struct fedc_mqtt_options *opts, struct fedc_mqtt **out)
+{
+	struct fedc_mqtt *m = NULL;
+	enum fedc_err rc;
+
+	*out = NULL;
+	if (!opts || !opts->url || !opts->client_id || !opts->client_id[0])
+		return fedc_fail(FEDC_ERR_INVAL, "mqtt: url and client id are required");
+	(void)fedc__nodelay_linked();
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return FEDC_ERR_NOMEM;
+	m->wake_pipe[0] = m->wake_pipe[1] = -1;
+	pthread_mutex_init(&m->lock, NULL);
+	if (pipe2(m->wake_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
+		rc = fedc_fail(FEDC_ERR_IO, "mqtt: pipe: %s", strerror(errno));
+		goto out;
+	}
+	rc = copy_options(m, opts);
+	if (rc)
+		goto out;
+	rc = create_client(m, opts->client_id);
+	if (rc)
+		goto out;
+	rc = start_connect(m);
+	if (rc)
+		goto out;
+	rc = wait_connected(m, opts->connect_timeout_s > 0 ? opts->connect_timeout_s : 10);
+out:
+	if (rc) {
+		fedc_mqtt_close(m, NULL, 0);
+		return rc;
+	}
+	*out = m;
+	return FEDC_OK;
+}
+
+enum fedc_err fedc_mqtt_publish(struct fedc_mqtt *m, const char *topic, const void *payload, size_t len,
+				bool retained)
+{
+	MQTTAsync_message msg = MQTTAsync_message_initializer;
+	int rc;
+
+	if (len > FEDC_MAX_MESSAGE_BYTES)
+		return fedc_fail(FEDC_ERR_TOO_BIG, "mqtt: %zu-byte payload over the %u-byte limit", len,
+				 FEDC_MAX_MESSAGE_BYTES);
+	msg.payload = (void *)payload;
+	msg.payloadlen = (int)len;
+	msg.qos = 1;
+	msg.retained = retained ? 1 : 0;
+	rc = MQTTAsync_sendMessage(m->client, topic, &msg, NULL);
+	if (rc != MQTTASYNC_SUCCESS)
+		return fedc_fail(FEDC_ERR_MQTT, "mqtt: publish on %s failed (code %d)", topic, rc);
+	return FEDC_OK;
+}
+
+static struct fedc_mqtt_message *take(struct fedc_mqtt *m)
+{
+	struct queued *q;
+
+	pthread_mutex_lock(&m->lock);
+	q = m->head;
+	if (q) {
+		m->head = q->next;
+		if (!m->head)
+			m->tail = NULL;
+		m->queued--;
+	}
+	pthread_mutex_unlock(&m->lock);
+	/* msg is the first member: the caller frees the whole node through it. */
+	return q ? &q->msg : NULL;
+}
+
+enum fedc_err fedc_mqtt_next(struct fedc_mqtt *m, int timeout_ms, struct fedc_mqtt_message **out)
+{
+	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+
+	*out = NULL;
+	for (;;) {
+		struct pollfd pfd = { .fd = m->wake_pipe[0], .events = POLLIN };
+		int wait_ms;
+
+		if (m->woken) {
+			m->woken = 0;
+			return FEDC_ERR_INTERRUPTED;
+		}
+		*out = take(m);
+		if (*out)
+			return FEDC_OK;
+		if (deadline < 0) {
+			wait_ms = -1;
+		} else {
+			int64_t left = deadline - now_ms();
+
+			if (left <= 0)
+				return FEDC_ERR_TIMEOUT;
+			wait_ms = left > 1000000 ? 1000000 : (int)left;
+		}
+		if (poll(&pfd, 1, wait_ms) > 0)
+			drain_pipe(m);
+	}
+}
+
+void fedc_mqtt_wake(struct fedc_mqtt *m)
+{
+	m->woken = 1;
+	notify(m);
+}
+
+void fedc_mqtt_message_free(struct fedc_mqtt_message *msg)
+{
+	if (!msg)
+		return;
+	free(msg->topic);
+	free(msg->payload);
+	free((struct queued *)msg);
+}
+
+bool fedc_mqtt_connected(struct fedc_mqtt *m)
+{
+	bool connected;
+
+	pthread_mutex_lock(&m->lock);
+	connected = m->connected;
+	pthread_mutex_unlock(&m->lock);
+	return connected;
+}
+
+static void publish_final(struct fedc_mqtt *m, const void *payload, size_t len)
+{
+	MQTTAsync_message msg = MQTTAsync_message_initializer;
+	MQTTAsync_responseOptions opts = MQTTAsync_responseOptions_initializer;
+
+	if (!m->status_topic || !fedc_mqtt_connected(m))
+		return;
+	msg.payload = (void *)payload;
+	msg.payloadlen = (int)len;
+	msg.qos = 1;
+	msg.retained = 1;
+	if (MQTTAsync_sendMessage(m->client, m->status_topic, &msg, &opts) == MQTTASYNC_SUCCESS)
+		(void)MQTTAsync_waitForCompletion(m->client, opts.token, 2000);
+}
+
+void fedc_mqtt_close(struct fedc_mqtt *m, const void *final_payload, size_t final_len)
+{
+	struct fedc_mqtt_message *msg;
+
+	if (!m)
+		return;
+	if (m->client) {
+		MQTTAsync_disconnectOptions opts = MQTTAsync_disconnectOptions_initializer;
+
+		if (final_payload)
+			publish_final(m, final_payload, final_len);
+		opts.timeout = 1000;
+		if (MQTTAsync_isConnected(m->client))
+			(void)MQTTAsync_disconnect(m->client, &opts);
+		/* Give the disconnect a moment to go out before the client goes away. */
+		for (int i = 0; i < 50 && MQTTAsync_isConnected(m->client); i++)
+			usleep(10000);
+		MQTTAsync_destroy(&m->client);
+	}
+	while ((msg = take(m)))
+		fedc_mqtt_message_free(msg);
+	for (size_t i = 0; i < m->n_subscriptions; i++)
+		free(m->subscriptions[i]);
+	free(m->subscriptions);
+	free(m->url);
+	free(m->status_topic);
+	free(m->username);
+	free(m->password);
+	free(m->will_payload);
+	free(m->online_payload);
+	if (m->wake_pipe[0] >= 0)
+		close(m->wake_pipe[0]);
+	if (m->wake_pipe[1] >= 0)
+		close(m->wake_pipe[1]);
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+}
+
+/* ---- topics ---- */
+
+static bool topic_level_ok(const char *name)
+{
+	size_t len = name ? strlen(name) : 0;
+
+	return len > 0 && len <= FEDC_MAX_ID_LEN && !strpbrk(name, "/+#");
+}
+
+static enum fedc_err build_topic(char *buf, const char *fed, const char *kind, const char *name)
+{
+	int n;
+
+	if (!topic_level_ok(fed) || (name && !topic_level_ok(name)))
+		return fedc_fail(FEDC_ERR_INVAL, "bad topic level (empty, too long, or holds '/', '+', '#')");
+	if (name)
+		n = snprintf(buf, FEDC_MAX_TOPIC_LEN + 1, "fedc/%s/%s/%s", fed, kind, name);
+	else
+		n = snprintf(buf, FEDC_MAX_TOPIC_LEN + 1, "fedc/%s/%s", fed, kind);
+	if (n < 0 || n > FEDC_MAX_TOPIC_LEN)
+		return fedc_fail(FEDC_ERR_INVAL, "topic too long");
+	return FEDC_OK;
+}
+
+enum fedc_err fedc_topic_nodes(char *buf, const char *fed)
+{
+	return build_topic(buf, fed, "nodes", NULL);
+}
+
+enum fedc_err fedc_topic_node(char *buf, const char *fed, const char *node_id)
+{
+	return build_topic(buf, fed, "node", node_id);
+}
+
+enum fedc_err fedc_topic_researcher(char *buf, const char *fed, const char *researcher_id)
+{
+	return build_topic(buf, fed, "researcher", researcher_id);
+}
+
+enum fedc_err fedc_topic_status(char *buf, const char *fed, const char *node_id)
+{
+	return build_topic(buf, fed, "status", node_id);
+}
+
+enum fedc_err fedc_topic_status_all(char *buf, const char *fed)
+{
+	enum fedc_err rc = build_topic(buf, fed, "status", NULL);
+
+	if (!rc && strlen(buf) + 2 <= FEDC_MAX_TOPIC_LEN)
+		strcat(buf, "/+");
+	return rc;
+}
