@@ -1,0 +1,454 @@
+/* The node daemon: connects to the broker, announces itself (retained
+ * `status` online, last will offline), answers fast requests on the main
+ * thread and queues `train` for the round worker. SIGINT/SIGTERM stop it
+ * cleanly: the round in flight is answered with an error, the database is
+ * closed, the status goes offline, exit 0. */
+#include "daemon.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fedc/hash.h"
+#include "fedc/log.h"
+#include "fedc/uuid.h"
+#include "round.h"
+
+static struct fedc_mqtt *volatile signal_target;
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+	if (signal_target)
+		fedc_mqtt_wake(signal_target);
+}
+
+enum fedc_err daemon__send(struct node_daemon *d, const struct fedc_msg *msg)
+{
+	char topic[FEDC_MAX_TOPIC_LEN + 1];
+	void *buf = NULL;
+	size_t len = 0;
+	enum fedc_err rc;
+
+	rc = fedc_topic_researcher(topic, d->cfg->federation, msg->researcher_id);
+	if (rc)
+		goto out;
+	rc = fedc_msg_encode(msg, &buf, &len);
+	if (rc) {
+		fedc_error("cannot encode %s: %s", fedc_cmd_name(msg->command), fedc_last_error());
+		goto out;
+	}
+	rc = fedc_mqtt_publish(d->mqtt, topic, buf, len, false);
+out:
+	free(buf);
+	return rc;
+}
+
+enum fedc_err daemon__send_error(struct node_daemon *d, const struct fedc_msg *request, enum fedc_err code,
+				 const char *fmt, ...)
+{
+	struct fedc_msg *reply = fedc_msg_reply(request, FEDC_CMD_ERROR, d->cfg->node_id);
+	enum fedc_err rc;
+	va_list ap;
+
+	if (!reply)
+		return FEDC_ERR_NOMEM;
+	snprintf(reply->error_code, sizeof(reply->error_code), "%s", fedc_strerror(code));
+	va_start(ap, fmt);
+	vsnprintf(reply->message, sizeof(reply->message), fmt, ap);
+	va_end(ap);
+	fedc_msg_set(reply, FEDC_F_ERROR_CODE);
+	fedc_msg_set(reply, FEDC_F_MESSAGE);
+	if (request->command == FEDC_CMD_TRAIN) {
+		snprintf(reply->job_id, sizeof(reply->job_id), "%s", request->job_id);
+		reply->round = request->round;
+		fedc_msg_set(reply, FEDC_F_JOB_ID);
+		fedc_msg_set(reply, FEDC_F_ROUND);
+	}
+	rc = daemon__send(d, reply);
+	fedc_msg_free(reply);
+	return rc;
+}
+
+enum fedc_err daemon__plan_path(const struct node_daemon *d, const char *digest, char *buf, size_t cap)
+{
+	if (!fedc_hex_valid(digest, FEDC_SHA256_HEXLEN))
+		return fedc_fail(FEDC_ERR_INVAL, "plan digest is not a SHA-256 hex digest");
+	if ((size_t)snprintf(buf, cap, "%s/%s.so", d->plans_dir, digest) >= cap)
+		return fedc_fail(FEDC_ERR_INVAL, "plan path too long");
+	return FEDC_OK;
+}
+
+enum fedc_err daemon__fetch_plan(struct node_daemon *d, struct fedc_repo *repo, const char *digest, char *path,
+				 size_t cap)
+{
+	char have[FEDC_SHA256_HEXLEN + 1];
+	enum fedc_err rc = daemon__plan_path(d, digest, path, cap);
+
+	if (rc)
+		return rc;
+	/* A kept copy is used only if it still hashes to the approved digest. */
+	if (access(path, R_OK) == 0 && fedc_hash_file(FEDC_HASH_SHA256, path, have) == FEDC_OK &&
+	    strcmp(have, digest) == 0)
+		return FEDC_OK;
+	rc = fedc_repo_get_file(repo, digest, path, (uint64_t)d->cfg->max_blob_mb << 20);
+	if (rc)
+		return fedc_fail(rc, "cannot download training plan %s: %s", digest, fedc_last_error());
+	return FEDC_OK;
+}
+
+/* ---- fast requests ---- */
+
+static void describe_dataset(const struct node_dataset *ds, struct fedc_msg_dataset *out)
+{
+	memset(out, 0, sizeof(*out));
+	snprintf(out->dataset_id, sizeof(out->dataset_id), "%s", ds->id);
+	snprintf(out->name, sizeof(out->name), "%s", ds->name);
+	snprintf(out->type, sizeof(out->type), "%s", ds->type);
+	out->n_tags = ds->n_tags;
+	for (uint32_t i = 0; i < ds->n_tags && i < FEDC_MAX_TAGS; i++)
+		snprintf(out->tags[i], sizeof(out->tags[i]), "%s", ds->tags[i]);
+	out->n_samples = ds->n_samples;
+	out->n_features = ds->n_features;
+	out->n_classes = ds->n_classes;
+}
+
+static enum fedc_err reply_datasets(struct node_daemon *d, const struct fedc_msg *req)
+{
+	bool search = req->command == FEDC_CMD_SEARCH;
+	struct fedc_msg *reply = fedc_msg_reply(req, search ? FEDC_CMD_SEARCH_REPLY : FEDC_CMD_LIST_REPLY,
+						d->cfg->node_id);
+	struct node_dataset *found = NULL;
+	size_t n = 0;
+	enum fedc_err rc;
+
+	if (!reply)
+		return FEDC_ERR_NOMEM;
+	rc = search ? db__dataset_search(d->db, req->tags, req->n_tags, &found, &n)
+		    : db__dataset_list(d->db, &found, &n);
+	if (rc) {
+		rc = daemon__send_error(d, req, rc, "cannot read datasets: %s", fedc_last_error());
+		goto out;
+	}
+	/* Always a reply, even with no match: the researcher must not wait for it. */
+	for (size_t i = 0; i < n && i < FEDC_MAX_DATASETS; i++)
+		describe_dataset(&found[i], &reply->datasets[i]);
+	reply->n_datasets = (uint32_t)(n < FEDC_MAX_DATASETS ? n : FEDC_MAX_DATASETS);
+	fedc_msg_set(reply, FEDC_F_DATASETS);
+	rc = daemon__send(d, reply);
+out:
+	free(found);
+	fedc_msg_free(reply);
+	return rc;
+}
+
+static enum fedc_err reply_plan_status(struct node_daemon *d, const struct fedc_msg *req, enum fedc_cmd cmd,
+				       const char *status)
+{
+	struct fedc_msg *reply = fedc_msg_reply(req, cmd, d->cfg->node_id);
+	enum fedc_err rc;
+
+	if (!reply)
+		return FEDC_ERR_NOMEM;
+	snprintf(reply->plan_digest, sizeof(reply->plan_digest), "%s", req->plan_digest);
+	snprintf(reply->plan_status, sizeof(reply->plan_status), "%s", status);
+	fedc_msg_set(reply, FEDC_F_PLAN_DIGEST);
+	fedc_msg_set(reply, FEDC_F_PLAN_STATUS);
+	rc = daemon__send(d, reply);
+	fedc_msg_free(reply);
+	return rc;
+}
+
+static enum fedc_err handle_plan_status(struct node_daemon *d, const struct fedc_msg *req)
+{
+	struct node_plan plan;
+	enum fedc_err rc = db__plan_get(d->db, req->plan_digest, &plan);
+
+	if (rc == FEDC_ERR_NOT_FOUND)
+		return reply_plan_status(d, req, FEDC_CMD_PLAN_STATUS_REPLY, "unknown");
+	if (rc)
+		return daemon__send_error(d, req, rc, "cannot read the plan list: %s", fedc_last_error());
+	return reply_plan_status(d, req, FEDC_CMD_PLAN_STATUS_REPLY, db__plan_status_name(plan.status));
+}
+
+/* `approval`: keep a copy of the plan and register it as pending, for the
+ * operator to review with `fedc-node plan show|approve|reject`. */
+static enum fedc_err handle_approval(struct node_daemon *d, const struct fedc_msg *req)
+{
+	struct node_plan plan = { 0 }, stored;
+	enum fedc_err rc;
+
+	rc = daemon__fetch_plan(d, d->repo, req->plan_digest, plan.path, sizeof(plan.path));
+	if (rc)
+		return daemon__send_error(d, req, rc, "%s", fedc_last_error());
+	snprintf(plan.name, sizeof(plan.name), "%s", req->plan_name);
+	snprintf(plan.digest, sizeof(plan.digest), "%s", req->plan_digest);
+	snprintf(plan.algorithm, sizeof(plan.algorithm), "sha256");
+	snprintf(plan.requested_by, sizeof(plan.requested_by), "%s", req->researcher_id);
+	if (fedc_msg_has(req, FEDC_F_DESCRIPTION))
+		snprintf(plan.notes, sizeof(plan.notes), "%s", req->description);
+	rc = db__plan_register(d->db, &plan, &stored);
+	if (rc)
+		return daemon__send_error(d, req, rc, "cannot register the plan: %s", fedc_last_error());
+	fedc_info("plan %s (%s) registered as %s at the request of %s", plan.digest, plan.name,
+		  db__plan_status_name(stored.status), req->researcher_id);
+	return reply_plan_status(d, req, FEDC_CMD_APPROVAL_REPLY, db__plan_status_name(stored.status));
+}
+
+/* Takes ownership of `req`. */
+static void dispatch(struct node_daemon *d, struct fedc_msg *req)
+{
+	struct fedc_msg *reply;
+
+	switch (req->command) {
+	case FEDC_CMD_PING:
+		reply = fedc_msg_reply(req, FEDC_CMD_PONG, d->cfg->node_id);
+		if (reply)
+			(void)daemon__send(d, reply);
+		fedc_msg_free(reply);
+		break;
+	case FEDC_CMD_SEARCH:
+	case FEDC_CMD_LIST:
+		(void)reply_datasets(d, req);
+		break;
+	case FEDC_CMD_APPROVAL:
+		(void)handle_approval(d, req);
+		break;
+	case FEDC_CMD_PLAN_STATUS:
+		(void)handle_plan_status(d, req);
+		break;
+	case FEDC_CMD_TRAIN:
+		(void)round__submit(d->worker, req);
+		return; /* the worker owns it now */
+	default:
+		fedc_warn("ignoring %s from %s: not a request a node answers", fedc_cmd_name(req->command),
+			  req->node_id[0] ? req->node_id : req->researcher_id);
+		(void)daemon__send_error(d, req, FEDC_ERR_UNSUPPORTED, "a node does not answer `%s`",
+					 fedc_cmd_name(req->command));
+		break;
+	}
+	fedc_msg_free(req);
+}
+
+/* Looks for a string field in a decoded msgpack map; false if absent or too long. */
+static bool map_string(const msgpack_object *map, const char *key, char *out, size_t cap)
+{
+	for (uint32_t i = 0; i < map->via.map.size; i++) {
+		const msgpack_object_kv *kv = &map->via.map.ptr[i];
+
+		if (kv->key.type != MSGPACK_OBJECT_STR || kv->key.via.str.size != strlen(key) ||
+		    memcmp(kv->key.via.str.ptr, key, kv->key.via.str.size) != 0)
+			continue;
+		if (kv->val.type != MSGPACK_OBJECT_STR || kv->val.via.str.size >= cap)
+			return false;
+		memcpy(out, kv->val.via.str.ptr, kv->val.via.str.size);
+		out[kv->val.via.str.size] = '\0';
+		return true;
+	}
+	return false;
+}
+
+/* A request that failed validation still gets an `error` reply when its
+ * sender and request id can be read and are valid; otherwise it is only
+ * logged (there is nobody to answer). */
+static void reply_to_malformed(struct node_daemon *d, const void *payload, size_t len, const char *why)
+{
+	msgpack_unpacked up;
+	struct fedc_msg *reply = NULL;
+	char researcher[FEDC_MAX_ID_LEN + 1], request_id[FEDC_UUID_STRLEN + 1];
+	char topic[FEDC_MAX_TOPIC_LEN + 1];
+
+	if (len > FEDC_MAX_MESSAGE_BYTES)
+		return;
+	msgpack_unpacked_init(&up);
+	if (msgpack_unpack_next(&up, payload, len, NULL) != MSGPACK_UNPACK_SUCCESS ||
+	    up.data.type != MSGPACK_OBJECT_MAP || !map_string(&up.data, "researcher_id", researcher, sizeof(researcher)) ||
+	    !map_string(&up.data, "request_id", request_id, sizeof(request_id)) || !fedc_uuid_valid(request_id) ||
+	    fedc_topic_researcher(topic, d->cfg->federation, researcher) != FEDC_OK)
+		goto out;
+	reply = fedc_msg_new(FEDC_CMD_ERROR);
+	if (!reply)
+		goto out;
+	snprintf(reply->request_id, sizeof(reply->request_id), "%s", request_id);
+	snprintf(reply->researcher_id, sizeof(reply->researcher_id), "%s", researcher);
+	snprintf(reply->node_id, sizeof(reply->node_id), "%s", d->cfg->node_id);
+	snprintf(reply->error_code, sizeof(reply->error_code), "%s", fedc_strerror(FEDC_ERR_MALFORMED));
+	snprintf(reply->message, sizeof(reply->message), "malformed request: %s", why);
+	fedc_msg_set(reply, FEDC_F_RESEARCHER_ID);
+	fedc_msg_set(reply, FEDC_F_NODE_ID);
+	fedc_msg_set(reply, FEDC_F_ERROR_CODE);
+	fedc_msg_set(reply, FEDC_F_MESSAGE);
+	(void)daemon__send(d, reply);
+out:
+	fedc_msg_free(reply);
+	msgpack_unpacked_destroy(&up);
+}
+
+static void handle_payload(struct node_daemon *d, const struct fedc_mqtt_message *m)
+{
+	struct fedc_msg *req = calloc(1, sizeof(*req));
+	enum fedc_err rc;
+
+	if (!req) {
+		fedc_error("out of memory: message on %s dropped", m->topic);
+		return;
+	}
+	rc = fedc_msg_decode(m->payload, m->len, req);
+	if (rc) {
+		char why[512];
+
+		snprintf(why, sizeof(why), "%s", fedc_last_error());
+		fedc_warn("rejected a %zu-byte message on %s: %s: %s", m->len, m->topic, fedc_strerror(rc), why);
+		reply_to_malformed(d, m->payload, m->len, why);
+		free(req);
+		return;
+	}
+	fedc_debug("%s %s from %s", fedc_cmd_name(req->command), req->request_id, req->researcher_id);
+	dispatch(d, req);
+}
+
+/* ---- lifecycle ---- */
+
+static enum fedc_err make_dirs(struct node_daemon *d)
+{
+	const char *dirs[] = { d->cfg->data_dir, d->plans_dir, d->work_dir };
+
+	if ((size_t)snprintf(d->plans_dir, sizeof(d->plans_dir), "%s/plans", d->cfg->data_dir) >=
+		    sizeof(d->plans_dir) ||
+	    (size_t)snprintf(d->work_dir, sizeof(d->work_dir), "%s/work", d->cfg->data_dir) >= sizeof(d->work_dir))
+		return fedc_fail(FEDC_ERR_CONFIG, "data_dir path too long");
+	for (size_t i = 0; i < 3; i++) {
+		if (mkdir(dirs[i], 0700) != 0 && errno != EEXIST)
+			return fedc_fail(FEDC_ERR_IO, "cannot create %s: %s", dirs[i], strerror(errno));
+	}
+	return FEDC_OK;
+}
+
+static enum fedc_err status_payload(const struct node_config *cfg, const char *state, void **buf, size_t *len)
+{
+	struct fedc_msg *msg = fedc_msg_new(FEDC_CMD_STATUS);
+	enum fedc_err rc;
+
+	if (!msg)
+		return FEDC_ERR_NOMEM;
+	snprintf(msg->node_id, sizeof(msg->node_id), "%s", cfg->node_id);
+	snprintf(msg->state, sizeof(msg->state), "%s", state);
+	fedc_msg_set(msg, FEDC_F_NODE_ID);
+	fedc_msg_set(msg, FEDC_F_STATE);
+	rc = fedc_msg_encode(msg, buf, len);
+	fedc_msg_free(msg);
+	return rc;
+}
+
+struct status_payloads {
+	void *online, *offline;
+	size_t online_len, offline_len;
+};
+
+static enum fedc_err connect_broker(struct node_daemon *d, struct status_payloads *st)
+{
+	const struct node_config *cfg = d->cfg;
+	char broadcast[FEDC_MAX_TOPIC_LEN + 1], own[FEDC_MAX_TOPIC_LEN + 1], status[FEDC_MAX_TOPIC_LEN + 1];
+	const char *subs[] = { broadcast, own };
+	char client_id[FEDC_MAX_ID_LEN + 16];
+	struct fedc_mqtt_options opts = { 0 };
+	enum fedc_err rc;
+
+	rc = fedc_topic_nodes(broadcast, cfg->federation);
+	if (!rc)
+		rc = fedc_topic_node(own, cfg->federation, cfg->node_id);
+	if (!rc)
+		rc = fedc_topic_status(status, cfg->federation, cfg->node_id);
+	if (!rc)
+		rc = status_payload(cfg, "online", &st->online, &st->online_len);
+	if (!rc)
+		rc = status_payload(cfg, "offline", &st->offline, &st->offline_len);
+	if (rc)
+		return rc;
+	snprintf(client_id, sizeof(client_id), "node-%s", cfg->node_id);
+	opts.url = cfg->broker_url;
+	opts.client_id = client_id;
+	opts.subscriptions = subs;
+	opts.n_subscriptions = 2;
+	opts.status_topic = status;
+	opts.will_payload = st->offline;
+	opts.will_len = st->offline_len;
+	opts.online_payload = st->online;
+	opts.online_len = st->online_len;
+	/* A node started before its broker keeps trying for a while. */
+	opts.connect_timeout_s = 300;
+	return fedc_mqtt_connect(&opts, &d->mqtt);
+}
+
+static void serve(struct node_daemon *d)
+{
+	while (!stop_requested) {
+		struct fedc_mqtt_message *m = NULL;
+		enum fedc_err rc = fedc_mqtt_next(d->mqtt, -1, &m);
+
+		if (rc == FEDC_ERR_INTERRUPTED)
+			continue;
+		if (rc)
+			break;
+		handle_payload(d, m);
+		fedc_mqtt_message_free(m);
+	}
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa = { 0 };
+
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+int daemon__run(const struct node_config *cfg)
+{
+	struct node_daemon d = { .cfg = cfg };
+	struct status_payloads st = { 0 };
+	enum fedc_err rc;
+
+	install_signals();
+	if (cfg->allow_unapproved_plans)
+		fedc_warn("SECURITY: allow_unapproved_plans = true in %s: this node runs ANY training plan it is "
+			  "sent, approved or not", cfg->path);
+	rc = make_dirs(&d);
+	if (!rc)
+		rc = db__open(cfg->db_path, &d.db);
+	if (!rc)
+		rc = fedc_repo_new(cfg->repository_url, cfg->repository_token, cfg->repository_timeout_s, &d.repo);
+	if (!rc)
+		rc = connect_broker(&d, &st);
+	if (!rc) {
+		signal_target = d.mqtt;
+		rc = round__start(&d, &d.worker);
+	}
+	if (rc) {
+		fedc_error("cannot start: %s: %s", fedc_strerror(rc), fedc_last_error());
+		goto out;
+	}
+	fedc_info("node %s serving federation %s (broker %s, repository %s)", cfg->node_id, cfg->federation,
+		  cfg->broker_url, cfg->repository_url);
+	serve(&d);
+	fedc_info("stopping");
+out:
+	round__stop(d.worker);
+	signal_target = NULL;
+	fedc_mqtt_close(d.mqtt, st.offline, st.offline_len);
+	fedc_repo_free(d.repo);
+	db__close(d.db);
+	free(st.online);
+	free(st.offline);
+	return rc ? 1 : 0;
+}

@@ -1,0 +1,45 @@
+/* The node daemon (`fedc-node start`): answers requests from researchers over
+ * MQTT and hands training rounds to the round worker (round.h). */
+#ifndef FEDC_NODE_DAEMON_H
+#define FEDC_NODE_DAEMON_H
+
+#include <signal.h>
+#include <stdarg.h>
+
+#include "db.h"
+#include "fedc/message.h"
+#include "fedc/mqtt.h"
+#include "fedc/repo.h"
+#include "node_config.h"
+
+struct round_worker;
+
+struct node_daemon {
+	const struct node_config *cfg;
+	struct fedc_mqtt *mqtt;
+	struct node_db *db;       /* the main thread's handle */
+	struct fedc_repo *repo;   /* the main thread's handle */
+	struct round_worker *worker;
+	char plans_dir[NODE_PATH_MAX];
+	char work_dir[NODE_PATH_MAX];
+};
+
+/* Runs until SIGINT or SIGTERM; returns the process exit code. */
+int daemon__run(const struct node_config *cfg);
+
+/* Publishes `msg` to the reply topic of msg->researcher_id. Thread-safe. */
+enum fedc_err daemon__send(struct node_daemon *d, const struct fedc_msg *msg);
+
+/* Replies `error` to `request` with a code and a message for people. */
+enum fedc_err daemon__send_error(struct node_daemon *d, const struct fedc_msg *request, enum fedc_err code,
+				 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Path of the kept copy of a plan: <data_dir>/plans/<digest>.so */
+enum fedc_err daemon__plan_path(const struct node_daemon *d, const char *digest, char *buf, size_t cap);
+
+/* Makes sure the plan with `digest` (SHA-256) is on disk at its kept path,
+ * downloading it with `repo` if missing or altered. */
+enum fedc_err daemon__fetch_plan(struct node_daemon *d, struct fedc_repo *repo, const char *digest,
+				 char *path, size_t cap);
+
+#endif

@@ -1,0 +1,403 @@
+/* The child's side of a round (`fedc-node __run-plan ...`): it runs in a
+ * fresh process under the limits sandbox.c set, loads the data and the plan,
+ * evaluates the received parameters, trains, evaluates again, and sends back
+ * the new parameters (fd 3) and a report (fd 4, one line per item):
+ *   samples <n_train> <n_test> | global <metric> <value> | local <metric> <value>
+ *   scalar <name> <value> <iteration> <epoch> | error <text> | done */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dataset.h"
+#include "fedc/params.h"
+#include "sandbox.h"
+
+struct runner_job {
+	const char *plan_path;
+	const char *params_path;
+	struct node_dataset dataset;
+	double test_ratio;
+	uint64_t split_seed;
+	struct fedc_train_args train;
+	bool evaluate_only;
+	struct fedc_arg args[32];
+	char arg_names[32][FEDC_MAX_NAME_LEN + 1];
+	size_t n_args;
+};
+
+static void report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void report(const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(line) - 2)
+		n = (int)sizeof(line) - 2;
+	for (int i = 0; i < n; i++) {
+		if (line[i] == '\n')
+			line[i] = ' ';
+	}
+	line[n++] = '\n';
+	(void)!write(SANDBOX_REPORT_FD, line, (size_t)n);
+}
+
+/* Metric names travel in a space-separated line: keep them to a safe alphabet. */
+static bool metric_name_ok(const char *name)
+{
+	size_t len = strnlen(name, FEDC_PLAN_METRIC_NAME_LEN);
+
+	if (len == 0 || len >= FEDC_PLAN_METRIC_NAME_LEN)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+		      c == '-' || c == '.'))
+			return false;
+	}
+	return true;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Streams scalars at most every 50 ms, so that a plan reporting every batch
+ * costs no more than a few writes a second. */
+static void on_scalar(void *ctx, const char *name, double value, uint64_t iteration, uint32_t epoch)
+{
+	static int64_t last_ms;
+	int64_t now = now_ms();
+
+	(void)ctx;
+	if (!name || !metric_name_ok(name) || now - last_ms < 50)
+		return;
+	last_ms = now;
+	report("scalar %s %.9g %" PRIu64 " %" PRIu32, name, value, iteration, epoch);
+}
+
+static void report_metrics(const char *kind, const struct fedc_metrics *m)
+{
+	for (size_t i = 0; i < m->count && i < FEDC_PLAN_MAX_METRICS; i++) {
+		if (metric_name_ok(m->items[i].name))
+			report("%s %s %.17g", kind, m->items[i].name, m->items[i].value);
+	}
+}
+
+/* ---- arguments ---- */
+
+static bool parse_u64(const char *s, uint64_t *out)
+{
+	char *end = NULL;
+
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	return !errno && end != s && !*end && s[0] != '-';
+}
+
+static bool parse_double(const char *s, double *out)
+{
+	char *end = NULL;
+
+	errno = 0;
+	*out = strtod(s, &end);
+	return !errno && end != s && !*end;
+}
+
+static bool copy_field(char *dst, size_t cap, const char *src)
+{
+	if (strlen(src) >= cap)
+		return false;
+	memcpy(dst, src, strlen(src) + 1);
+	return true;
+}
+
+static bool add_model_arg(struct runner_job *job, const char *spec)
+{
+	const char *eq = strchr(spec, '=');
+	size_t len = eq ? (size_t)(eq - spec) : 0;
+
+	if (!eq || len == 0 || len > FEDC_MAX_NAME_LEN || job->n_args >= 32)
+		return false;
+	memcpy(job->arg_names[job->n_args], spec, len);
+	job->arg_names[job->n_args][len] = '\0';
+	job->args[job->n_args].name = job->arg_names[job->n_args];
+	if (!parse_double(eq + 1, &job->args[job->n_args].value))
+		return false;
+	job->n_args++;
+	return true;
+}
+
+static bool parse_option(struct runner_job *job, int opt, const char *v)
+{
+	uint64_t u;
+
+	switch (opt) {
+	case 'p': job->plan_path = v; return true;
+	case 'P': job->params_path = v; return true;
+	case 'd': return copy_field(job->dataset.path, sizeof(job->dataset.path), v);
+	case 'D': return copy_field(job->dataset.digest, sizeof(job->dataset.digest), v);
+	case 't': return copy_field(job->dataset.type, sizeof(job->dataset.type), v);
+	case 'h': return copy_field(job->dataset.header, sizeof(job->dataset.header), v);
+	case 'l': job->dataset.label_column = atoi(v); return true;
+	case 'c': if (!parse_u64(v, &u)) return false; job->dataset.n_classes = (uint32_t)u; return true;
+	case 'r': return parse_double(v, &job->test_ratio);
+	case 's': return parse_u64(v, &job->split_seed);
+	case 'S': return parse_u64(v, &job->train.seed);
+	case 'L': return parse_double(v, &job->train.lr);
+	case 'e': if (!parse_u64(v, &u)) return false; job->train.epochs = (uint32_t)u; return true;
+	case 'u': if (!parse_u64(v, &u)) return false; job->train.num_updates = (uint32_t)u; return true;
+	case 'b': if (!parse_u64(v, &u)) return false; job->train.batch_size = (uint32_t)u; return true;
+	case 'm': return parse_double(v, &job->train.fedprox_mu);
+	case 'o': job->train.optimizer = v; return true;
+	case 'E': job->evaluate_only = true; return true;
+	case 'a': return add_model_arg(job, v);
+	default: return false;
+	}
+}
+
+static bool parse_job(int argc, char **argv, struct runner_job *job)
+{
+	static const struct option options[] = {
+		{ "plan", required_argument, NULL, 'p' }, { "params", required_argument, NULL, 'P' },
+		{ "data", required_argument, NULL, 'd' }, { "data-digest", required_argument, NULL, 'D' },
+		{ "data-type", required_argument, NULL, 't' }, { "data-header", required_argument, NULL, 'h' },
+		{ "label-column", required_argument, NULL, 'l' }, { "n-classes", required_argument, NULL, 'c' },
+		{ "test-ratio", required_argument, NULL, 'r' }, { "split-seed", required_argument, NULL, 's' },
+		{ "seed", required_argument, NULL, 'S' }, { "lr", required_argument, NULL, 'L' },
+		{ "epochs", required_argument, NULL, 'e' }, { "num-updates", required_argument, NULL, 'u' },
+		{ "batch-size", required_argument, NULL, 'b' }, { "fedprox-mu", required_argument, NULL, 'm' },
+		{ "optimizer", required_argument, NULL, 'o' }, { "evaluate-only", no_argument, NULL, 'E' },
+		{ "arg", required_argument, NULL, 'a' }, { NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	memset(job, 0, sizeof(*job));
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		if (!parse_option(job, opt, optarg)) {
+			report("error bad runner argument for option %c", opt);
+			return false;
+		}
+	}
+	return job->plan_path && job->params_path && job->dataset.path[0];
+}
+
+/* ---- the round ---- */
+
+static uint64_t splitmix64(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* Splits rows into train and test views by a permutation seeded per job, so
+ * the test rows stay the same in every round of the job. */
+static bool split_data(const struct fedc_data *all, double test_ratio, uint64_t seed, struct fedc_data *train,
+		       struct fedc_data *test)
+{
+	size_t n = all->n_samples, f = all->n_features;
+	size_t n_test = (size_t)((double)n * test_ratio);
+	size_t *perm = malloc((n ? n : 1) * sizeof(*perm));
+
+	if (test_ratio > 0 && n_test == 0 && n > 1)
+		n_test = 1;
+	if (n_test >= n)
+		n_test = n ? n - 1 : 0;
+	*train = (struct fedc_data){ n - n_test, f, malloc((n - n_test) * f * sizeof(float) + 1),
+				     malloc((n - n_test) * sizeof(float) + 1), all->n_classes };
+	*test = (struct fedc_data){ n_test, f, malloc(n_test * f * sizeof(float) + 1),
+				    malloc(n_test * sizeof(float) + 1), all->n_classes };
+	if (!perm || !train->x || !train->y || !test->x || !test->y) {
+		free(perm);
+		return false;
+	}
+	for (size_t i = 0; i < n; i++)
+		perm[i] = i;
+	for (size_t i = n; i > 1; i--) {
+		size_t j = (size_t)(splitmix64(&seed) % i);
+		size_t tmp = perm[i - 1];
+
+		perm[i - 1] = perm[j];
+		perm[j] = tmp;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct fedc_data *dst = i < n_test ? test : train;
+		size_t row = i < n_test ? i : i - n_test;
+
+		memcpy(dst->x + row * f, all->x + perm[i] * f, f * sizeof(float));
+		dst->y[row] = all->y[perm[i]];
+	}
+	free(perm);
+	return true;
+}
+
+static const struct fedc_plan *load_plan(const char *path)
+{
+	void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	const struct fedc_plan *plan;
+
+	if (!handle) {
+		report("error cannot load the plan: %s", dlerror());
+		return NULL;
+	}
+	plan = dlsym(handle, FEDC_PLAN_SYMBOL);
+	if (!plan) {
+		report("error the plan exports no \"%s\" symbol", FEDC_PLAN_SYMBOL);
+		return NULL;
+	}
+	if (plan->abi_version != FEDC_PLAN_ABI_VERSION) {
+		report("error the plan was built for ABI %u, this node speaks ABI %u", plan->abi_version,
+		       FEDC_PLAN_ABI_VERSION);
+		return NULL;
+	}
+	if (!plan->create || !plan->get_params || !plan->set_params || !plan->train || !plan->evaluate ||
+	    !plan->destroy) {
+		report("error the plan leaves a required function NULL");
+		return NULL;
+	}
+	return plan;
+}
+
+static int train_and_report(const struct runner_job *job, const struct fedc_plan *plan, void *model,
+			    struct fedc_data *train, struct fedc_data *test)
+{
+	struct fedc_reporter reporter = { NULL, on_scalar };
+	struct fedc_metrics metrics = { 0 };
+	const struct fedc_tensor *tensors = NULL;
+	size_t count = 0;
+	enum fedc_err rc;
+
+	if (test->n_samples) {
+		if (plan->evaluate(model, test, &metrics) != 0) {
+			report("error the plan's evaluate() failed on the received parameters");
+			return 1;
+		}
+		report_metrics("global", &metrics);
+	}
+	if (job->evaluate_only)
+		return 0;
+	memset(&metrics, 0, sizeof(metrics));
+	if (plan->train(model, train, &job->train, &reporter, &metrics) != 0) {
+		report("error the plan's train() failed");
+		return 1;
+	}
+	report_metrics("local", &metrics); /* training metrics, e.g. loss */
+	if (test->n_samples) {
+		struct fedc_metrics test_metrics = { 0 };
+
+		if (plan->evaluate(model, test, &test_metrics) != 0) {
+			report("error the plan's evaluate() failed after training");
+			return 1;
+		}
+		for (size_t i = 0; i < test_metrics.count && i < FEDC_PLAN_MAX_METRICS; i++) {
+			char name[FEDC_PLAN_METRIC_NAME_LEN];
+
+			snprintf(name, sizeof(name), "test_%.50s", test_metrics.items[i].name);
+			if (metric_name_ok(name))
+				report("local %s %.17g", name, test_metrics.items[i].value);
+		}
+	}
+	if (plan->get_params(model, &tensors, &count) != 0) {
+		report("error the plan's get_params() failed");
+		return 1;
+	}
+	rc = fedc_params_write_fd(SANDBOX_PARAMS_FD, tensors, count);
+	if (rc) {
+		report("error cannot write the new parameters: %s", fedc_last_error());
+		return 1;
+	}
+	return 0;
+}
+
+static int run_round(const struct runner_job *job, const struct fedc_plan *plan, struct fedc_data *all)
+{
+	struct fedc_args model_args = { job->args, job->n_args };
+	struct fedc_data train = { 0 }, test = { 0 };
+	struct fedc_params *global = NULL;
+	void *model = NULL;
+	int code = 1;
+	enum fedc_err rc;
+
+	rc = fedc_params_open(job->params_path, &global);
+	if (rc) {
+		report("error the global parameters are unreadable: %s", fedc_last_error());
+		goto out;
+	}
+	if (!split_data(all, job->test_ratio, job->split_seed, &train, &test)) {
+		report("error out of memory while splitting the dataset");
+		goto out;
+	}
+	report("samples %zu %zu", train.n_samples, test.n_samples);
+	if (plan->create(&model_args, job->train.seed, &model) != 0 || !model) {
+		report("error the plan's create() failed (check the [model] arguments)");
+		goto out;
+	}
+	if (plan->set_params(model, fedc_params_tensors(global), fedc_params_count(global)) != 0) {
+		report("error the plan refused the global parameters (names or shapes differ)");
+		goto out;
+	}
+	if (plan->prepare && plan->prepare(model, &train, &test) != 0) {
+		report("error the plan's prepare() failed");
+		goto out;
+	}
+	code = train_and_report(job, plan, model, &train, &test);
+out:
+	if (model)
+		plan->destroy(model);
+	fedc_params_close(global);
+	free(train.x);
+	free(train.y);
+	free(test.x);
+	free(test.y);
+	return code;
+}
+
+int plan_runner__main(int argc, char **argv)
+{
+	struct runner_job *job = calloc(1, sizeof(*job));
+	struct fedc_data all = { 0 };
+	const struct fedc_plan *plan;
+	int code = 2;
+
+	if (!job || !parse_job(argc, argv, job)) {
+		report("error incomplete runner arguments");
+		goto out;
+	}
+	if (dataset__load(&job->dataset, &all) != FEDC_OK) {
+		report("error cannot load the dataset: %s", fedc_last_error());
+		goto out;
+	}
+	plan = load_plan(job->plan_path);
+	if (!plan)
+		goto out;
+	code = run_round(job, plan, &all);
+	if (code == 0)
+		report("done");
+out:
+	dataset__free_data(&all);
+	free(job);
+	return code;
+}

@@ -1,0 +1,396 @@
+/* The round worker: download, verify approval, train in the sandbox, upload,
+ * reply. One round at a time; requests queue in arrival order. */
+#include "round.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dataset.h"
+#include "fedc/log.h"
+#include "sandbox.h"
+
+#define SEEN_IDS 1024            /* request ids remembered for deduplication */
+#define SCALARS_PER_SECOND 4     /* live progress messages per round, at most */
+
+struct pending {
+	struct fedc_msg *msg;
+	struct pending *next;
+};
+
+struct round_worker {
+	struct node_daemon *d;
+	struct node_db *db;      /* the worker thread's own handle */
+	struct fedc_repo *repo;  /* the worker thread's own handle */
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	struct pending *head, *tail;
+	bool stopping;
+	volatile int cancel;     /* read by sandbox__run while a plan runs */
+	char seen[SEEN_IDS][FEDC_UUID_STRLEN + 1];
+	size_t seen_next;
+};
+
+/* What the scalar callback needs to stream progress for the current round. */
+struct scalar_ctx {
+	struct round_worker *w;
+	const struct fedc_msg *request;
+	double last_sent;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* FNV-1a: a stable split seed from the job id, so the held-out rows stay the
+ * same in every round of a job. */
+static uint64_t job_split_seed(const char *job_id)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (const char *p = job_id; *p; p++) {
+		h ^= (unsigned char)*p;
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+static void on_scalar(void *ctx, const char *name, double value, uint64_t iteration, uint32_t epoch)
+{
+	struct scalar_ctx *sc = ctx;
+	struct fedc_msg *msg;
+	double now = now_s();
+
+	if (now - sc->last_sent < 1.0 / SCALARS_PER_SECOND)
+		return;
+	msg = fedc_msg_reply(sc->request, FEDC_CMD_SCALAR, sc->w->d->cfg->node_id);
+	if (!msg)
+		return;
+	sc->last_sent = now;
+	snprintf(msg->job_id, sizeof(msg->job_id), "%s", sc->request->job_id);
+	msg->round = sc->request->round;
+	snprintf(msg->name, sizeof(msg->name), "%s", name);
+	msg->value = value;
+	msg->iteration = iteration;
+	msg->epoch = epoch;
+	fedc_msg_set(msg, FEDC_F_JOB_ID);
+	fedc_msg_set(msg, FEDC_F_ROUND);
+	fedc_msg_set(msg, FEDC_F_NAME);
+	fedc_msg_set(msg, FEDC_F_VALUE);
+	fedc_msg_set(msg, FEDC_F_ITERATION);
+	fedc_msg_set(msg, FEDC_F_EPOCH);
+	(void)daemon__send(sc->w->d, msg);
+	fedc_msg_free(msg);
+}
+
+/* Refuses a plan unless its digest is approved here (or the operator allowed
+ * any plan), with a reply that says how to approve it. */
+static enum fedc_err check_approval(struct round_worker *w, const struct fedc_msg *req)
+{
+	struct node_plan plan;
+	enum fedc_err rc = db__plan_get(w->db, req->plan_digest, &plan);
+	const char *status;
+
+	if (rc == FEDC_OK && plan.status == NODE_PLAN_APPROVED)
+		return FEDC_OK;
+	if (rc != FEDC_OK && rc != FEDC_ERR_NOT_FOUND)
+		return rc;
+	if (w->d->cfg->allow_unapproved_plans) {
+		fedc_warn("round: running plan %s WITHOUT approval (allow_unapproved_plans = true)",
+			  req->plan_digest);
+		return FEDC_OK;
+	}
+	status = rc == FEDC_OK ? db__plan_status_name(plan.status) : "unknown";
+	return fedc_fail(FEDC_ERR_UNAPPROVED,
+			 "training plan %s is not approved on node %s (status: %s); its operator can approve it "
+			 "with: fedc-node plan approve %s%s",
+			 req->plan_digest, w->d->cfg->node_id, status, req->plan_digest,
+			 rc == FEDC_OK ? "" : " (send an `approval` request first to register it)");
+}
+
+static void fill_reply_metrics(struct fedc_msg *reply, const struct sandbox_result *res)
+{
+	for (size_t i = 0; i < res->local_metrics.count; i++)
+		(void)fedc_msg_kv_add(reply->metrics, &reply->n_metrics, FEDC_MAX_METRICS,
+				      res->local_metrics.items[i].name, res->local_metrics.items[i].value);
+	for (size_t i = 0; i < res->global_metrics.count; i++)
+		(void)fedc_msg_kv_add(reply->global_metrics, &reply->n_global_metrics, FEDC_MAX_METRICS,
+				      res->global_metrics.items[i].name, res->global_metrics.items[i].value);
+	fedc_msg_set(reply, FEDC_F_METRICS);
+	fedc_msg_set(reply, FEDC_F_GLOBAL_METRICS);
+}
+
+static enum fedc_err send_train_reply(struct round_worker *w, const struct fedc_msg *req,
+				      const struct sandbox_result *res, const char *update_digest,
+				      const double times[3])
+{
+	struct fedc_msg *reply = fedc_msg_reply(req, FEDC_CMD_TRAIN_REPLY, w->d->cfg->node_id);
+	enum fedc_err rc;
+
+	if (!reply)
+		return FEDC_ERR_NOMEM;
+	snprintf(reply->job_id, sizeof(reply->job_id), "%s", req->job_id);
+	snprintf(reply->dataset_id, sizeof(reply->dataset_id), "%s", req->dataset_id);
+	reply->round = req->round;
+	reply->n_samples = res->n_train;
+	reply->n_test = res->n_test;
+	reply->download_s = times[0];
+	reply->train_s = times[1];
+	reply->upload_s = times[2];
+	fedc_msg_set(reply, FEDC_F_JOB_ID);
+	fedc_msg_set(reply, FEDC_F_DATASET_ID);
+	fedc_msg_set(reply, FEDC_F_ROUND);
+	fedc_msg_set(reply, FEDC_F_N_SAMPLES);
+	fedc_msg_set(reply, FEDC_F_N_TEST);
+	fedc_msg_set(reply, FEDC_F_DOWNLOAD_S);
+	fedc_msg_set(reply, FEDC_F_TRAIN_S);
+	fedc_msg_set(reply, FEDC_F_UPLOAD_S);
+	if (update_digest) {
+		snprintf(reply->params_digest, sizeof(reply->params_digest), "%s", update_digest);
+		fedc_msg_set(reply, FEDC_F_PARAMS_DIGEST);
+	}
+	fill_reply_metrics(reply, res);
+	rc = daemon__send(w->d, reply);
+	fedc_msg_free(reply);
+	return rc;
+}
+
+static void fill_job(const struct fedc_msg *req, const struct node_dataset *ds, const char *plan_path,
+		     const char *params_path, const struct fedc_args *args, const struct node_config *cfg,
+		     struct sandbox_job *job)
+{
+	memset(job, 0, sizeof(*job));
+	job->plan_path = plan_path;
+	job->params_path = params_path;
+	job->dataset = ds;
+	job->test_ratio = req->test_ratio;
+	job->split_seed = job_split_seed(req->job_id);
+	job->model_args = args;
+	job->train_args.lr = req->lr;
+	job->train_args.epochs = (uint32_t)req->epochs;
+	job->train_args.num_updates = (uint32_t)req->num_updates;
+	job->train_args.batch_size = (uint32_t)(req->batch_size ? req->batch_size : 32);
+	job->train_args.seed = req->seed;
+	job->train_args.fedprox_mu = req->fedprox_mu;
+	job->train_args.optimizer = req->optimizer[0] ? req->optimizer : "sgd";
+	job->evaluate_only = req->evaluate_only;
+	job->timeout_s = cfg->train_timeout_s;
+	job->cpu_seconds = cfg->cpu_seconds;
+	job->memory_mb = cfg->memory_mb;
+}
+
+/* Downloads what the round needs: the plan (kept by digest) and the global
+ * parameters (a work file removed after the round). */
+static enum fedc_err fetch_inputs(struct round_worker *w, const struct fedc_msg *req, char *plan_path,
+				  size_t plan_cap, char *params_path, size_t params_cap)
+{
+	enum fedc_err rc = daemon__fetch_plan(w->d, w->repo, req->plan_digest, plan_path, plan_cap);
+
+	if (rc)
+		return rc;
+	if ((size_t)snprintf(params_path, params_cap, "%s/%s.params", w->d->work_dir, req->request_id) >=
+	    params_cap)
+		return fedc_fail(FEDC_ERR_INVAL, "work path too long");
+	rc = fedc_repo_get_file(w->repo, req->params_digest, params_path,
+				(uint64_t)w->d->cfg->max_blob_mb << 20);
+	if (rc)
+		return fedc_fail(rc, "cannot download the global parameters %s: %s", req->params_digest,
+				 fedc_last_error());
+	return FEDC_OK;
+}
+
+static enum fedc_err run_round(struct round_worker *w, const struct fedc_msg *req)
+{
+	char plan_path[NODE_PATH_MAX], params_path[NODE_PATH_MAX], digest[FEDC_SHA256_HEXLEN + 1];
+	struct fedc_arg args[FEDC_MAX_ARGS];
+	struct fedc_args model_args = { args, req->n_model_args };
+	struct scalar_ctx sc = { w, req, 0 };
+	struct sandbox_result res;
+	struct sandbox_job job;
+	struct node_dataset ds;
+	double t0 = now_s(), times[3] = { 0, 0, 0 };
+	enum fedc_err rc;
+
+	params_path[0] = '\0';
+	res.params_fd = -1;
+	rc = check_approval(w, req);
+	if (rc)
+		goto fail;
+	rc = db__dataset_get(w->db, req->dataset_id, &ds);
+	if (rc) {
+		rc = fedc_fail(rc, "dataset %s: %s", req->dataset_id,
+			       rc == FEDC_ERR_NOT_FOUND ? "not registered on this node" : fedc_last_error());
+		goto fail;
+	}
+	rc = fetch_inputs(w, req, plan_path, sizeof(plan_path), params_path, sizeof(params_path));
+	if (rc)
+		goto fail;
+	times[0] = now_s() - t0;
+	for (uint32_t i = 0; i < req->n_model_args; i++)
+		args[i] = (struct fedc_arg){ req->model_args[i].name, req->model_args[i].value };
+	fill_job(req, &ds, plan_path, params_path, &model_args, w->d->cfg, &job);
+	job.on_scalar = on_scalar;
+	job.ctx = &sc;
+	rc = sandbox__run(&job, &w->cancel, &res);
+	times[1] = now_s() - t0 - times[0];
+	if (rc) {
+		rc = fedc_fail(rc, "%s", res.error);
+		goto fail;
+	}
+	if (!req->evaluate_only) {
+		rc = fedc_repo_put_fd(w->repo, res.params_fd, NULL, digest, NULL);
+		if (rc) {
+			rc = fedc_fail(rc, "cannot upload the update: %s", fedc_last_error());
+			goto fail;
+		}
+	}
+	times[2] = now_s() - t0 - times[0] - times[1];
+	rc = send_train_reply(w, req, &res, req->evaluate_only ? NULL : digest, times);
+	fedc_info("round: job %s round %" PRIu64 " done for %s: %" PRIu64 " samples, %.3f s", req->job_id,
+		  req->round, req->researcher_id, res.n_train, now_s() - t0);
+	goto out;
+fail:
+	fedc_warn("round: job %s round %" PRIu64 " failed: %s: %s", req->job_id, req->round, fedc_strerror(rc),
+		  fedc_last_error());
+	(void)daemon__send_error(w->d, req, rc, "%s", fedc_last_error());
+out:
+	if (res.params_fd >= 0)
+		close(res.params_fd);
+	if (params_path[0])
+		(void)unlink(params_path);
+	return rc;
+}
+
+static struct fedc_msg *next_request(struct round_worker *w)
+{
+	struct pending *p;
+	struct fedc_msg *msg = NULL;
+
+	pthread_mutex_lock(&w->lock);
+	while (!w->head && !w->stopping)
+		pthread_cond_wait(&w->wake, &w->lock);
+	p = w->head;
+	if (p && !w->stopping) {
+		w->head = p->next;
+		if (!w->head)
+			w->tail = NULL;
+		msg = p->msg;
+		free(p);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return msg;
+}
+
+static void *worker_main(void *arg)
+{
+	struct round_worker *w = arg;
+	struct fedc_msg *msg;
+
+	while ((msg = next_request(w))) {
+		fedc_info("round: job %s round %" PRIu64 " starts for researcher %s", msg->job_id, msg->round,
+			  msg->researcher_id);
+		(void)run_round(w, msg);
+		fedc_msg_free(msg);
+	}
+	return NULL;
+}
+
+enum fedc_err round__start(struct node_daemon *d, struct round_worker **out)
+{
+	struct round_worker *w = calloc(1, sizeof(*w));
+	enum fedc_err rc;
+
+	*out = NULL;
+	if (!w)
+		return FEDC_ERR_NOMEM;
+	w->d = d;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->wake, NULL);
+	rc = db__open(d->cfg->db_path, &w->db);
+	if (!rc)
+		rc = fedc_repo_new(d->cfg->repository_url, d->cfg->repository_token, d->cfg->repository_timeout_s,
+				   &w->repo);
+	if (!rc && pthread_create(&w->thread, NULL, worker_main, w) != 0)
+		rc = fedc_fail(FEDC_ERR_NOMEM, "cannot start the round worker thread");
+	if (rc) {
+		fedc_repo_free(w->repo);
+		db__close(w->db);
+		free(w);
+		return rc;
+	}
+	*out = w;
+	return FEDC_OK;
+}
+
+static bool seen_before(struct round_worker *w, const char *request_id)
+{
+	for (size_t i = 0; i < SEEN_IDS; i++) {
+		if (strcmp(w->seen[i], request_id) == 0)
+			return true;
+	}
+	snprintf(w->seen[w->seen_next], sizeof(w->seen[0]), "%s", request_id);
+	w->seen_next = (w->seen_next + 1) % SEEN_IDS;
+	return false;
+}
+
+enum fedc_err round__submit(struct round_worker *w, struct fedc_msg *msg)
+{
+	struct pending *p = calloc(1, sizeof(*p));
+
+	if (!p) {
+		fedc_msg_free(msg);
+		return FEDC_ERR_NOMEM;
+	}
+	pthread_mutex_lock(&w->lock);
+	if (seen_before(w, msg->request_id)) {
+		pthread_mutex_unlock(&w->lock);
+		fedc_info("round: duplicate train request %s ignored", msg->request_id);
+		fedc_msg_free(msg);
+		free(p);
+		return FEDC_ERR_EXISTS;
+	}
+	p->msg = msg;
+	if (w->tail)
+		w->tail->next = p;
+	else
+		w->head = p;
+	w->tail = p;
+	pthread_cond_signal(&w->wake);
+	pthread_mutex_unlock(&w->lock);
+	return FEDC_OK;
+}
+
+void round__stop(struct round_worker *w)
+{
+	struct pending *p;
+
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->stopping = true;
+	w->cancel = 1;
+	pthread_cond_signal(&w->wake);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	while ((p = w->head)) {
+		w->head = p->next;
+		(void)daemon__send_error(w->d, p->msg, FEDC_ERR_INTERRUPTED,
+					 "the node is shutting down; round not run");
+		fedc_msg_free(p->msg);
+		free(p);
+	}
+	fedc_repo_free(w->repo);
+	db__close(w->db);
+	pthread_mutex_destroy(&w->lock);
+	pthread_cond_destroy(&w->wake);
+	free(w);
+}

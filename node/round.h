@@ -1,0 +1,19 @@
+/* The round worker: one thread that runs `train` requests one at a time, in
+ * arrival order, while the main thread keeps answering fast requests. */
+#ifndef FEDC_NODE_ROUND_H
+#define FEDC_NODE_ROUND_H
+
+#include "daemon.h"
+
+/* Starts the worker thread. FEDC_ERR_DB, FEDC_ERR_NOMEM. */
+enum fedc_err round__start(struct node_daemon *d, struct round_worker **out);
+
+/* Queues a train request (takes ownership of `msg`). A request id already
+ * seen is dropped (MQTT QoS 1 may deliver twice) and FEDC_ERR_EXISTS returned. */
+enum fedc_err round__submit(struct round_worker *w, struct fedc_msg *msg);
+
+/* Cancels the round in flight (its researcher gets an `error`), answers the
+ * queued ones with an `error`, and joins the thread. */
+void round__stop(struct round_worker *w);
+
+#endif

@@ -1,0 +1,340 @@
+/* The parent's side of running a plan: start the child, read its report
+ * under a deadline, and turn whatever happened into a result or an error. */
+#define _GNU_SOURCE /* memfd_create, pipe2, close_range */
+#include "sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fedc/log.h"
+
+#define REPORT_LINE_MAX 1024
+#define MAX_CHILD_ARGS (40 + 2 * FEDC_PLAN_MAX_METRICS + 2 * 32)
+
+/* argv for the child, built in one buffer. */
+struct child_argv {
+	char *argv[MAX_CHILD_ARGS + 1];
+	size_t argc;
+	char text[16384];
+	size_t used;
+};
+
+static enum fedc_err add_arg(struct child_argv *a, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static enum fedc_err add_arg(struct child_argv *a, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (a->argc >= MAX_CHILD_ARGS)
+		return fedc_fail(FEDC_ERR_TOO_BIG, "too many plan arguments");
+	va_start(ap, fmt);
+	n = vsnprintf(a->text + a->used, sizeof(a->text) - a->used, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(a->text) - a->used)
+		return fedc_fail(FEDC_ERR_TOO_BIG, "plan arguments too long");
+	a->argv[a->argc++] = a->text + a->used;
+	a->used += (size_t)n + 1;
+	return FEDC_OK;
+}
+
+static enum fedc_err build_argv(const struct sandbox_job *job, struct child_argv *a)
+{
+	const struct node_dataset *ds = job->dataset;
+	const struct fedc_train_args *t = &job->train_args;
+	enum fedc_err rc = FEDC_OK;
+
+	a->argc = 0;
+	a->used = 0;
+	rc = add_arg(a, "fedc-node");
+	if (!rc) rc = add_arg(a, "__run-plan");
+	if (!rc) rc = add_arg(a, "--plan=%s", job->plan_path);
+	if (!rc) rc = add_arg(a, "--params=%s", job->params_path);
+	if (!rc) rc = add_arg(a, "--data=%s", ds->path);
+	if (!rc) rc = add_arg(a, "--data-digest=%s", ds->digest);
+	if (!rc) rc = add_arg(a, "--data-type=%s", ds->type);
+	if (!rc) rc = add_arg(a, "--data-header=%s", ds->header);
+	if (!rc) rc = add_arg(a, "--label-column=%" PRId32, ds->label_column);
+	if (!rc) rc = add_arg(a, "--n-classes=%" PRIu32, ds->n_classes);
+	if (!rc) rc = add_arg(a, "--test-ratio=%.17g", job->test_ratio);
+	if (!rc) rc = add_arg(a, "--split-seed=%" PRIu64, job->split_seed);
+	if (!rc) rc = add_arg(a, "--seed=%" PRIu64, t->seed);
+	if (!rc) rc = add_arg(a, "--lr=%.17g", t->lr);
+	if (!rc) rc = add_arg(a, "--epochs=%" PRIu32, t->epochs);
+	if (!rc) rc = add_arg(a, "--num-updates=%" PRIu32, t->num_updates);
+	if (!rc) rc = add_arg(a, "--batch-size=%" PRIu32, t->batch_size);
+	if (!rc) rc = add_arg(a, "--fedprox-mu=%.17g", t->fedprox_mu);
+	if (!rc) rc = add_arg(a, "--optimizer=%s", t->optimizer ? t->optimizer : "sgd");
+	if (!rc && job->evaluate_only)
+		rc = add_arg(a, "--evaluate-only");
+	for (size_t i = 0; !rc && job->model_args && i < job->model_args->count; i++)
+		rc = add_arg(a, "--arg=%s=%.17g", job->model_args->items[i].name,
+			     job->model_args->items[i].value);
+	a->argv[a->argc] = NULL;
+	return rc;
+}
+
+static void set_limit(int resource, rlim_t value)
+{
+	struct rlimit lim = { value, value };
+
+	(void)setrlimit(resource, &lim);
+}
+
+/* In the child between fork and exec: only async-signal-safe calls. */
+static void exec_child(const struct sandbox_job *job, struct child_argv *a, int params_fd, int report_fd)
+{
+	if (dup2(params_fd, SANDBOX_PARAMS_FD) < 0 || dup2(report_fd, SANDBOX_REPORT_FD) < 0)
+		_exit(120);
+	(void)close_range(SANDBOX_REPORT_FD + 1, ~0u, 0);
+	(void)setpgid(0, 0);
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	(void)prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	set_limit(RLIMIT_CORE, 0);
+	set_limit(RLIMIT_CPU, (rlim_t)job->cpu_seconds);
+	set_limit(RLIMIT_AS, (rlim_t)job->memory_mb << 20);
+	set_limit(RLIMIT_NOFILE, 64);
+	execv("/proc/self/exe", a->argv);
+	_exit(121);
+}
+
+/* Parses one report line; returns false when the child broke the protocol. */
+static bool parse_report_line(const struct sandbox_job *job, char *line, struct sandbox_result *res,
+			      bool *done)
+{
+	char name[FEDC_PLAN_METRIC_NAME_LEN];
+	double value;
+	unsigned long long a, b;
+	struct fedc_metrics *m = NULL;
+
+	if (strncmp(line, "error ", 6) == 0) {
+		snprintf(res->error, sizeof(res->error), "%s", line + 6);
+		return true;
+	}
+	if (strcmp(line, "done") == 0) {
+		*done = true;
+		return true;
+	}
+	if (sscanf(line, "samples %llu %llu", &a, &b) == 2) {
+		res->n_train = a;
+		res->n_test = b;
+		return true;
+	}
+	if (sscanf(line, "scalar %63s %lf %llu %llu", name, &value, &a, &b) == 4) {
+		if (job->on_scalar)
+			job->on_scalar(job->ctx, name, value, a, (uint32_t)b);
+		return true;
+	}
+	if (sscanf(line, "global %63s %lf", name, &value) == 2)
+		m = &res->global_metrics;
+	else if (sscanf(line, "local %63s %lf", name, &value) == 2)
+		m = &res->local_metrics;
+	if (!m || m->count >= FEDC_PLAN_MAX_METRICS)
+		return false;
+	snprintf(m->items[m->count].name, sizeof(m->items[0].name), "%s", name);
+	m->items[m->count].value = value;
+	m->count++;
+	return true;
+}
+
+/* Feeds bytes read from the child into complete lines. */
+struct line_buffer {
+	char buf[REPORT_LINE_MAX + 1];
+	size_t len;
+};
+
+static bool feed_lines(const struct sandbox_job *job, struct line_buffer *lb, const char *data, size_t n,
+		       struct sandbox_result *res, bool *done)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (data[i] != '\n') {
+			if (lb->len >= REPORT_LINE_MAX)
+				return false;
+			lb->buf[lb->len++] = data[i];
+			continue;
+		}
+		lb->buf[lb->len] = '\0';
+		lb->len = 0;
+		if (!parse_report_line(job, lb->buf, res, done))
+			return false;
+	}
+	return true;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *signal_story(int sig)
+{
+	switch (sig) {
+	case SIGSEGV: return "segmentation fault";
+	case SIGBUS: return "bus error";
+	case SIGFPE: return "arithmetic exception";
+	case SIGILL: return "illegal instruction";
+	case SIGABRT: return "aborted";
+	case SIGXCPU: return "CPU time limit reached";
+	case SIGSYS: return "forbidden system call";
+	case SIGKILL: return "killed";
+	default: return "killed by a signal";
+	}
+}
+
+/* Decides the outcome once the child is gone or must go. */
+static enum fedc_err judge(int status, bool done, bool violated, struct sandbox_result *res)
+{
+	if (violated) {
+		snprintf(res->error, sizeof(res->error), "the plan broke the report protocol and was killed");
+		return FEDC_ERR_PLAN;
+	}
+	if (WIFSIGNALED(status)) {
+		snprintf(res->error, sizeof(res->error), "the plan crashed: %s (signal %d)",
+			 signal_story(WTERMSIG(status)), WTERMSIG(status));
+		return FEDC_ERR_PLAN;
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && done)
+		return FEDC_OK;
+	if (!res->error[0])
+		snprintf(res->error, sizeof(res->error), "the plan exited with code %d before finishing",
+			 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	return FEDC_ERR_PLAN;
+}
+
+static void kill_child(pid_t pid)
+{
+	int status;
+
+	(void)kill(-pid, SIGKILL);
+	(void)kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+}
+
+/* Reads the report until EOF, then reaps the child; all under the deadline. */
+static enum fedc_err supervise(const struct sandbox_job *job, pid_t pid, int report_fd, volatile int *cancel,
+			       struct sandbox_result *res)
+{
+	int64_t deadline = now_ms() + job->timeout_s * 1000;
+	struct line_buffer *lb = calloc(1, sizeof(*lb));
+	bool done = false, violated = false, eof = false;
+	int status = 0;
+	enum fedc_err rc;
+
+	if (!lb) {
+		kill_child(pid);
+		return FEDC_ERR_NOMEM;
+	}
+	for (;;) {
+		struct pollfd pfd = { .fd = report_fd, .events = POLLIN };
+		int64_t left = deadline - now_ms();
+		char chunk[4096];
+
+		if (cancel && *cancel) {
+			kill_child(pid);
+			snprintf(res->error, sizeof(res->error), "the node is shutting down; round abandoned");
+			rc = FEDC_ERR_INTERRUPTED;
+			goto out;
+		}
+		if (left <= 0) {
+			kill_child(pid);
+			snprintf(res->error, sizeof(res->error), "the plan did not finish within %" PRId64 " s and was killed",
+				 job->timeout_s);
+			rc = FEDC_ERR_TIMEOUT;
+			goto out;
+		}
+		if (eof) {
+			pid_t w = waitpid(pid, &status, WNOHANG);
+
+			if (w == pid)
+				break;
+			usleep(2000);
+			continue;
+		}
+		if (poll(&pfd, 1, left > 200 ? 200 : (int)left) <= 0)
+			continue;
+		ssize_t n = read(report_fd, chunk, sizeof(chunk));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			eof = true;
+			continue;
+		}
+		if (!feed_lines(job, lb, chunk, (size_t)n, res, &done)) {
+			violated = true;
+			kill_child(pid);
+			break;
+		}
+	}
+	rc = violated ? judge(0, false, true, res) : judge(status, done, false, res);
+out:
+	free(lb);
+	return rc;
+}
+
+enum fedc_err sandbox__run(const struct sandbox_job *job, volatile int *cancel, struct sandbox_result *result)
+{
+	struct child_argv *args = calloc(1, sizeof(*args));
+	int report[2] = { -1, -1 };
+	int params_fd = -1;
+	enum fedc_err rc;
+	pid_t pid;
+
+	memset(result, 0, sizeof(*result));
+	result->params_fd = -1;
+	if (!args)
+		return FEDC_ERR_NOMEM;
+	rc = build_argv(job, args);
+	if (rc) {
+		snprintf(result->error, sizeof(result->error), "%s", fedc_last_error());
+		goto out;
+	}
+	params_fd = memfd_create("fedc-update", MFD_CLOEXEC);
+	if (params_fd < 0 || pipe2(report, O_CLOEXEC) != 0) {
+		rc = fedc_fail(FEDC_ERR_IO, "cannot create the plan's channels: %s", strerror(errno));
+		snprintf(result->error, sizeof(result->error), "%s", fedc_last_error());
+		goto out;
+	}
+	pid = fork();
+	if (pid < 0) {
+		rc = FEDC_ERR_IO;
+		snprintf(result->error, sizeof(result->error), "fork failed: %s", strerror(errno));
+		goto out;
+	}
+	if (pid == 0)
+		exec_child(job, args, params_fd, report[1]);
+	close(report[1]);
+	report[1] = -1;
+	rc = supervise(job, pid, report[0], cancel, result);
+	if (!rc) {
+		result->params_fd = params_fd;
+		params_fd = -1;
+	}
+out:
+	if (params_fd >= 0)
+		close(params_fd);
+	if (report[0] >= 0)
+		close(report[0]);
+	if (report[1] >= 0)
+		close(report[1]);
+	free(args);
+	return rc;
+}

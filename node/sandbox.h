@@ -1,0 +1,61 @@
+/* Running a training plan in a child process, so that a plan that crashes,
+ * hangs, exhausts memory or exits costs one error reply, not the daemon.
+ *
+ * The child is a fresh exec of the node binary (`fedc-node __run-plan`), so
+ * it holds none of the daemon's memory: no repository token, no broker
+ * credentials for a hostile plan to copy into its parameters. It gets
+ * resource limits (CPU seconds, address space, open files, no core dumps) and
+ * no_new_privs, loads the dataset itself (checking its digest), and sends back the new parameters in a memfd
+ * (parameter file format) and, over a pipe, a short line protocol: metrics,
+ * sample counts, streamed scalars, or an error. The parent reads the pipe
+ * with the round's deadline and kills the child when it passes. */
+#ifndef FEDC_NODE_SANDBOX_H
+#define FEDC_NODE_SANDBOX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fedc/err.h"
+#include "fedc/plan.h"
+#include "db.h"
+
+struct sandbox_job {
+	const char *plan_path;      /* approved shared object */
+	const char *params_path;    /* global parameters from the researcher */
+	const struct node_dataset *dataset; /* registered dataset; the child loads and splits it */
+	double test_ratio;          /* share held out for evaluation */
+	uint64_t split_seed;        /* fixed for a job: the same test rows every round */
+	const struct fedc_args *model_args;
+	struct fedc_train_args train_args;
+	bool evaluate_only;
+	int64_t timeout_s;          /* wall clock */
+	int64_t cpu_seconds;        /* RLIMIT_CPU */
+	int64_t memory_mb;          /* RLIMIT_AS */
+	/* Called in the parent for each scalar the plan reports (may be NULL). */
+	void (*on_scalar)(void *ctx, const char *name, double value, uint64_t iteration, uint32_t epoch);
+	void *ctx;
+};
+
+struct sandbox_result {
+	int params_fd;              /* memfd holding the new parameters, -1 if none */
+	uint64_t n_train, n_test;
+	struct fedc_metrics global_metrics; /* the received parameters on the test rows */
+	struct fedc_metrics local_metrics;  /* after training, on the test rows */
+	char error[512];            /* why it failed, for the error reply */
+};
+
+/* Runs the job. FEDC_OK with result filled (caller closes params_fd), or
+ * FEDC_ERR_PLAN / FEDC_ERR_TIMEOUT / FEDC_ERR_INTERRUPTED / FEDC_ERR_IO with
+ * result->error saying what happened. `cancel` (may be NULL) is polled: when
+ * it becomes true the child is killed and FEDC_ERR_INTERRUPTED returned. */
+enum fedc_err sandbox__run(const struct sandbox_job *job, volatile int *cancel, struct sandbox_result *result);
+
+/* The child's side (plan_runner.c), entered from main() for `fedc-node
+ * __run-plan ARGS`: parses the job from argv, loads the data and the plan,
+ * trains, writes the parameters to fd SANDBOX_PARAMS_FD and the report lines
+ * to fd SANDBOX_REPORT_FD. Returns the process exit code. */
+#define SANDBOX_PARAMS_FD 3
+#define SANDBOX_REPORT_FD 4
+int plan_runner__main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,236 @@
+/* Reading and validating an experiment file. */
+#include "experiment.h"
+
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fedc/config.h"
+#include "fedc/uuid.h"
+
+static const char *const known_sections[] = { "experiment", "model", "training", "aggregator", "network", NULL };
+static const char *const experiment_keys[] = { "name", "tags", "plan", "rounds", "min_nodes", "round_timeout_s",
+					       "discovery_timeout_s", "seed", "output_dir", "final_evaluation",
+					       NULL };
+static const char *const training_keys[] = { "lr", "epochs", "num_updates", "batch_size", "test_ratio",
+					     "fedprox_mu", "optimizer", NULL };
+static const char *const aggregator_keys[] = { "name", NULL };
+static const char *const network_keys[] = { "federation", "researcher_id", "broker_url", "repository_url",
+					    "repository_token", "repository_timeout_s", NULL };
+
+static enum fedc_err copy_str(const struct fedc_config *cfg, const char *section, const char *key, bool required,
+			      const char *def, char *dst, size_t cap)
+{
+	const char *value = NULL;
+	enum fedc_err rc = fedc_config_str(cfg, section, key, required, def, &value);
+
+	if (rc)
+		return rc;
+	if (!value)
+		value = "";
+	if (strlen(value) >= cap)
+		return fedc_fail(FEDC_ERR_CONFIG, "%s: [%s] %s: longer than %zu characters", fedc_config_path(cfg),
+				 section, key, cap - 1);
+	memcpy(dst, value, strlen(value) + 1);
+	return FEDC_OK;
+}
+
+/* Joins a relative path to the experiment file's directory. */
+static enum fedc_err resolve(const char *exp_path, char *path, size_t cap, const char *key)
+{
+	char dir_buf[EXP_PATH_MAX], joined[2 * EXP_PATH_MAX];
+
+	if (path[0] == '/' || !path[0])
+		return FEDC_OK;
+	snprintf(dir_buf, sizeof(dir_buf), "%s", exp_path);
+	snprintf(joined, sizeof(joined), "%s/%s", dirname(dir_buf), path);
+	if (strlen(joined) >= cap)
+		return fedc_fail(FEDC_ERR_CONFIG, "%s: [experiment] %s: path too long", exp_path, key);
+	memcpy(path, joined, strlen(joined) + 1);
+	return FEDC_OK;
+}
+
+/* "a, b,c" -> tags; each non-empty, without '/', at most FEDC_MAX_TAGS. */
+static enum fedc_err parse_tags(const struct fedc_config *cfg, const char *text, struct experiment *out)
+{
+	char buf[FEDC_MAX_TAGS * (FEDC_MAX_TAG_LEN + 2)];
+	char *save = NULL;
+
+	if (strlen(text) >= sizeof(buf))
+		return fedc_fail(FEDC_ERR_CONFIG, "%s: [experiment] tags: too long", fedc_config_path(cfg));
+	snprintf(buf, sizeof(buf), "%s", text);
+	out->n_tags = 0;
+	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		size_t len;
+
+		while (*tok == ' ' || *tok == '\t')
+			tok++;
+		len = strlen(tok);
+		while (len && (tok[len - 1] == ' ' || tok[len - 1] == '\t'))
+			tok[--len] = '\0';
+		if (!len)
+			continue;
+		if (len > FEDC_MAX_TAG_LEN || out->n_tags >= FEDC_MAX_TAGS)
+			return fedc_fail(FEDC_ERR_CONFIG, "%s: [experiment] tags: at most %d tags of %d characters",
+					 fedc_config_path(cfg), FEDC_MAX_TAGS, FEDC_MAX_TAG_LEN);
+		memcpy(out->tags[out->n_tags++], tok, len + 1);
+	}
+	if (!out->n_tags)
+		return fedc_fail(FEDC_ERR_CONFIG, "%s: [experiment] tags: at least one tag is required",
+				 fedc_config_path(cfg));
+	return FEDC_OK;
+}
+
+static enum fedc_err read_experiment(const struct fedc_config *cfg, struct experiment *out)
+{
+	const char *tags = NULL;
+	int64_t v;
+	enum fedc_err rc;
+
+	rc = copy_str(cfg, "experiment", "name", false, "experiment", out->name, sizeof(out->name));
+	if (!rc)
+		rc = fedc_config_str(cfg, "experiment", "tags", true, NULL, &tags);
+	if (!rc)
+		rc = parse_tags(cfg, tags, out);
+	if (!rc)
+		rc = copy_str(cfg, "experiment", "plan", true, NULL, out->plan_path, sizeof(out->plan_path));
+	if (!rc && !(rc = fedc_config_int(cfg, "experiment", "rounds", true, 0, 1, 1000000, &v)))
+		out->rounds = (uint32_t)v;
+	if (!rc && !(rc = fedc_config_int(cfg, "experiment", "min_nodes", false, 1, 1, 100000, &v)))
+		out->min_nodes = (uint32_t)v;
+	if (!rc)
+		rc = fedc_config_int(cfg, "experiment", "round_timeout_s", false, 600, 1, 7 * 24 * 3600,
+				     &out->round_timeout_s);
+	if (!rc)
+		rc = fedc_config_int(cfg, "experiment", "discovery_timeout_s", false, 5, 1, 3600,
+				     &out->discovery_timeout_s);
+	if (!rc && !(rc = fedc_config_int(cfg, "experiment", "seed", false, 0, 0, INT64_MAX, &v)))
+		out->seed = (uint64_t)v;
+	if (!rc)
+		rc = copy_str(cfg, "experiment", "output_dir", false, "fedc-output", out->output_dir,
+			      sizeof(out->output_dir));
+	if (!rc)
+		rc = fedc_config_bool(cfg, "experiment", "final_evaluation", false, true, &out->final_evaluation);
+	return rc;
+}
+
+static enum fedc_err read_model(const struct fedc_config *cfg, struct experiment *out)
+{
+	const char *key, *value;
+	enum fedc_err rc = FEDC_OK;
+
+	out->n_model_args = 0;
+	for (unsigned i = 0; fedc_config_entry(cfg, "model", i, &key, &value); i++) {
+		double number;
+
+		if (strlen(key) > FEDC_MAX_NAME_LEN || out->n_model_args >= FEDC_MAX_ARGS)
+			return fedc_fail(FEDC_ERR_CONFIG, "%s: [model] %s: at most %d keys of %d characters",
+					 fedc_config_path(cfg), key, FEDC_MAX_ARGS, FEDC_MAX_NAME_LEN);
+		rc = fedc_config_double(cfg, "model", key, true, 0, -1e300, 1e300, &number);
+		if (rc)
+			return rc;
+		snprintf(out->model_args[out->n_model_args].name, sizeof(out->model_args[0].name), "%s", key);
+		out->model_args[out->n_model_args++].value = number;
+	}
+	return FEDC_OK;
+}
+
+static enum fedc_err read_training(const struct fedc_config *cfg, struct experiment *out)
+{
+	int64_t v;
+	enum fedc_err rc;
+
+	rc = fedc_config_double(cfg, "training", "lr", false, 0.01, 0, 1e6, &out->lr);
+	if (!rc && !(rc = fedc_config_int(cfg, "training", "epochs", false, 1, 0, 1000000, &v)))
+		out->epochs = (uint32_t)v;
+	if (!rc && !(rc = fedc_config_int(cfg, "training", "num_updates", false, 0, 0, 1000000000, &v)))
+		out->num_updates = (uint32_t)v;
+	if (!rc && !(rc = fedc_config_int(cfg, "training", "batch_size", false, 32, 1, 1000000, &v)))
+		out->batch_size = (uint32_t)v;
+	if (!rc)
+		rc = fedc_config_double(cfg, "training", "test_ratio", false, 0.2, 0, 0.95, &out->test_ratio);
+	if (!rc)
+		rc = fedc_config_double(cfg, "training", "fedprox_mu", false, 0, 0, 1e6, &out->fedprox_mu);
+	if (!rc)
+		rc = copy_str(cfg, "training", "optimizer", false, "sgd", out->optimizer, sizeof(out->optimizer));
+	if (!rc && out->epochs == 0 && out->num_updates == 0)
+		rc = fedc_fail(FEDC_ERR_CONFIG, "%s: [training] epochs and num_updates are both 0: nothing to train",
+			       fedc_config_path(cfg));
+	return rc;
+}
+
+static enum fedc_err read_network(const struct fedc_config *cfg, struct experiment *out)
+{
+	char generated[FEDC_MAX_ID_LEN + 1], uuid[FEDC_UUID_STRLEN + 1];
+	enum fedc_err rc;
+
+	fedc_uuid_new(uuid);
+	snprintf(generated, sizeof(generated), "researcher-%.8s", uuid);
+	rc = fedc_config_check_keys(cfg, "network", network_keys);
+	if (!rc)
+		rc = copy_str(cfg, "network", "federation", false, "default", out->federation, sizeof(out->federation));
+	if (!rc)
+		rc = copy_str(cfg, "network", "researcher_id", false, generated, out->researcher_id,
+			      sizeof(out->researcher_id));
+	if (!rc && (strpbrk(out->researcher_id, "/+#") || strpbrk(out->federation, "/+#")))
+		rc = fedc_fail(FEDC_ERR_CONFIG, "%s: [network] researcher_id and federation must not hold '/', '+', '#'",
+			       fedc_config_path(cfg));
+	if (!rc)
+		rc = copy_str(cfg, "network", "broker_url", false, "tcp://127.0.0.1:1883", out->broker_url,
+			      sizeof(out->broker_url));
+	if (!rc)
+		rc = copy_str(cfg, "network", "repository_url", false, "http://127.0.0.1:8080", out->repository_url,
+			      sizeof(out->repository_url));
+	if (!rc)
+		rc = copy_str(cfg, "network", "repository_token", false, "", out->repository_token,
+			      sizeof(out->repository_token));
+	if (!rc)
+		rc = fedc_config_int(cfg, "network", "repository_timeout_s", false, 60, 1, 3600,
+				     &out->repository_timeout_s);
+	return rc;
+}
+
+static enum fedc_err check_keys(const struct fedc_config *cfg)
+{
+	enum fedc_err rc = fedc_config_check_sections(cfg, known_sections);
+
+	if (!rc)
+		rc = fedc_config_check_keys(cfg, "experiment", experiment_keys);
+	if (!rc)
+		rc = fedc_config_check_keys(cfg, "training", training_keys);
+	if (!rc)
+		rc = fedc_config_check_keys(cfg, "aggregator", aggregator_keys);
+	return rc;
+}
+
+enum fedc_err experiment__load(const char *path, const char *network_path, struct experiment *out)
+{
+	struct fedc_config *cfg = NULL, *net = NULL;
+	enum fedc_err rc;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(out->path, sizeof(out->path), "%s", path);
+	rc = fedc_config_load(path, &cfg);
+	if (!rc && network_path)
+		rc = fedc_config_load(network_path, &net);
+	if (!rc)
+		rc = check_keys(cfg);
+	if (!rc)
+		rc = read_experiment(cfg, out);
+	if (!rc)
+		rc = read_model(cfg, out);
+	if (!rc)
+		rc = read_training(cfg, out);
+	if (!rc)
+		rc = copy_str(cfg, "aggregator", "name", false, "fedavg", out->aggregator, sizeof(out->aggregator));
+	if (!rc)
+		rc = read_network(net ? net : cfg, out);
+	if (!rc)
+		rc = resolve(path, out->plan_path, sizeof(out->plan_path), "plan");
+	if (!rc)
+		rc = resolve(path, out->output_dir, sizeof(out->output_dir), "output_dir");
+	fedc_config_free(cfg);
+	fedc_config_free(net);
+	return rc;
+}

@@ -1,0 +1,57 @@
+/* The experiment file (INI) that `fedc-researcher run` takes. Every key is
+ * documented with its default in docs/researcher-guide.md. Relative paths are
+ * taken relative to the experiment file's directory. */
+#ifndef FEDC_RESEARCHER_EXPERIMENT_H
+#define FEDC_RESEARCHER_EXPERIMENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fedc/err.h"
+#include "fedc/limits.h"
+#include "fedc/message.h"
+
+#define EXP_PATH_MAX 4096
+
+struct experiment {
+	char path[EXP_PATH_MAX];
+	/* [experiment] */
+	char name[FEDC_MAX_NAME_LEN + 1];
+	uint32_t n_tags;
+	char tags[FEDC_MAX_TAGS][FEDC_MAX_TAG_LEN + 1];
+	char plan_path[EXP_PATH_MAX];
+	uint32_t rounds;
+	uint32_t min_nodes;
+	int64_t round_timeout_s;
+	int64_t discovery_timeout_s;
+	uint64_t seed;
+	char output_dir[EXP_PATH_MAX];
+	bool final_evaluation;
+	/* [model]: every key is a number handed to the plan */
+	uint32_t n_model_args;
+	struct fedc_msg_kv model_args[FEDC_MAX_ARGS];
+	/* [training] */
+	double lr;
+	uint32_t epochs;
+	uint32_t num_updates;
+	uint32_t batch_size;
+	double test_ratio;
+	double fedprox_mu;
+	char optimizer[FEDC_SHORT_BUF];
+	/* [aggregator] */
+	char aggregator[FEDC_SHORT_BUF];
+	/* [network] */
+	char federation[FEDC_MAX_FED_LEN + 1];
+	char researcher_id[FEDC_MAX_ID_LEN + 1];
+	char broker_url[512];
+	char repository_url[512];
+	char repository_token[512];
+	int64_t repository_timeout_s;
+};
+
+/* Loads `path`; the [network] section comes from `network_path` instead when
+ * that is not NULL. FEDC_ERR_IO, FEDC_ERR_CONFIG with file, line and key in
+ * the detail (unknown keys and bad values included). */
+enum fedc_err experiment__load(const char *path, const char *network_path, struct experiment *out);
+
+#endif

@@ -1,0 +1,180 @@
+/* History files: JSON lines through jansson, and two CSV files. */
+#include "history.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct history {
+	FILE *jsonl;
+	FILE *rounds_csv;
+	FILE *nodes_csv;
+};
+
+static FILE *open_in(const char *dir, const char *name, const char *header)
+{
+	char path[4200];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	if (!f) {
+		fedc_fail(FEDC_ERR_IO, "cannot create %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (header)
+		fputs(header, f);
+	return f;
+}
+
+enum fedc_err history__open(const char *dir, struct history **out)
+{
+	struct history *h = calloc(1, sizeof(*h));
+
+	*out = NULL;
+	if (!h)
+		return FEDC_ERR_NOMEM;
+	h->jsonl = open_in(dir, "history.jsonl", NULL);
+	h->rounds_csv = h->jsonl ? open_in(dir, "rounds.csv",
+					   "round,kind,selected,answered,train_loss,global_loss,global_accuracy,"
+					   "seconds,params_digest\n")
+				 : NULL;
+	h->nodes_csv = h->rounds_csv ? open_in(dir, "nodes.csv",
+					       "round,kind,node_id,dataset_id,status,n_samples,n_test,train_loss,"
+					       "test_loss,test_accuracy,global_loss,global_accuracy,download_s,"
+					       "train_s,upload_s,reason\n")
+				     : NULL;
+	if (!h->nodes_csv) {
+		history__close(h);
+		return FEDC_ERR_IO;
+	}
+	*out = h;
+	return FEDC_OK;
+}
+
+static double metric(const struct fedc_msg_kv *list, uint32_t n, const char *name)
+{
+	double v;
+
+	return fedc_msg_kv_get(list, n, name, &v) ? v : NAN;
+}
+
+static json_t *number_or_null(double v)
+{
+	return isfinite(v) ? json_real(v) : json_null();
+}
+
+static json_t *kv_object(const struct fedc_msg_kv *list, uint32_t n)
+{
+	json_t *obj = json_object();
+
+	for (uint32_t i = 0; obj && i < n; i++)
+		json_object_set_new(obj, list[i].name, number_or_null(list[i].value));
+	return obj;
+}
+
+static enum fedc_err write_json(FILE *f, json_t *obj)
+{
+	char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+	enum fedc_err rc = FEDC_OK;
+
+	if (!text || fprintf(f, "%s\n", text) < 0 || fflush(f) != 0)
+		rc = fedc_fail(FEDC_ERR_IO, "cannot write the history");
+	free(text);
+	json_decref(obj);
+	return rc;
+}
+
+/* CSV cell for a number: empty when unknown. */
+static void csv_number(FILE *f, double v)
+{
+	if (isfinite(v))
+		fprintf(f, ",%.9g", v);
+	else
+		fputs(",", f);
+}
+
+/* Quotes a CSV text cell (reasons may hold commas and quotes). */
+static void csv_text(FILE *f, const char *s)
+{
+	fputs(",\"", f);
+	for (; s && *s; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s == '\n' ? ' ' : *s, f);
+	}
+	fputc('"', f);
+}
+
+enum fedc_err history__node(struct history *h, const struct node_record *rec)
+{
+	const struct fedc_msg *r = rec->reply;
+	json_t *obj = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:s}", "type", "node", "round", (json_int_t)rec->round,
+				"kind", rec->kind, "node_id", rec->node_id, "dataset_id",
+				rec->dataset_id ? rec->dataset_id : "", "status", rec->status, "reason",
+				rec->reason ? rec->reason : "");
+
+	if (obj && r) {
+		json_object_set_new(obj, "n_samples", json_integer((json_int_t)r->n_samples));
+		json_object_set_new(obj, "n_test", json_integer((json_int_t)r->n_test));
+		json_object_set_new(obj, "metrics", kv_object(r->metrics, r->n_metrics));
+		json_object_set_new(obj, "global_metrics", kv_object(r->global_metrics, r->n_global_metrics));
+		json_object_set_new(obj, "download_s", json_real(r->download_s));
+		json_object_set_new(obj, "train_s", json_real(r->train_s));
+		json_object_set_new(obj, "upload_s", json_real(r->upload_s));
+	}
+	fprintf(h->nodes_csv, "%u,%s,%s,%s,%s", rec->round, rec->kind, rec->node_id,
+		rec->dataset_id ? rec->dataset_id : "", rec->status);
+	if (r) {
+		fprintf(h->nodes_csv, ",%llu,%llu", (unsigned long long)r->n_samples, (unsigned long long)r->n_test);
+		csv_number(h->nodes_csv, metric(r->metrics, r->n_metrics, "loss"));
+		csv_number(h->nodes_csv, metric(r->metrics, r->n_metrics, "test_loss"));
+		csv_number(h->nodes_csv, metric(r->metrics, r->n_metrics, "test_accuracy"));
+		csv_number(h->nodes_csv, metric(r->global_metrics, r->n_global_metrics, "loss"));
+		csv_number(h->nodes_csv, metric(r->global_metrics, r->n_global_metrics, "accuracy"));
+		csv_number(h->nodes_csv, r->download_s);
+		csv_number(h->nodes_csv, r->train_s);
+		csv_number(h->nodes_csv, r->upload_s);
+	} else {
+		fputs(",,,,,,,,,,", h->nodes_csv);
+	}
+	csv_text(h->nodes_csv, rec->reason);
+	fputc('\n', h->nodes_csv);
+	fflush(h->nodes_csv);
+	return write_json(h->jsonl, obj);
+}
+
+enum fedc_err history__round(struct history *h, const struct round_record *rec)
+{
+	json_t *obj = json_pack("{s:s, s:I, s:s, s:I, s:I, s:o, s:o, s:o, s:f, s:s}", "type", "round", "round",
+				(json_int_t)rec->round, "kind", rec->kind, "selected", (json_int_t)rec->selected,
+				"answered", (json_int_t)rec->answered, "train_loss", number_or_null(rec->train_loss),
+				"global_loss", number_or_null(rec->global_loss), "global_accuracy",
+				number_or_null(rec->global_accuracy), "seconds", rec->seconds, "params_digest",
+				rec->params_digest ? rec->params_digest : "");
+
+	fprintf(h->rounds_csv, "%u,%s,%u,%u", rec->round, rec->kind, rec->selected, rec->answered);
+	csv_number(h->rounds_csv, rec->train_loss);
+	csv_number(h->rounds_csv, rec->global_loss);
+	csv_number(h->rounds_csv, rec->global_accuracy);
+	csv_number(h->rounds_csv, rec->seconds);
+	fprintf(h->rounds_csv, ",%s\n", rec->params_digest ? rec->params_digest : "");
+	fflush(h->rounds_csv);
+	return write_json(h->jsonl, obj);
+}
+
+void history__close(struct history *h)
+{
+	if (!h)
+		return;
+	if (h->jsonl)
+		fclose(h->jsonl);
+	if (h->rounds_csv)
+		fclose(h->rounds_csv);
+	if (h->nodes_csv)
+		fclose(h->nodes_csv);
+	free(h);
+}

@@ -1,0 +1,44 @@
+/* The experiment's history, written as it happens (flushed after each
+ * record) in forms tools read:
+ *   history.jsonl  one JSON object per line: {"type": "node", ...} per node
+ *                  and round, {"type": "round", ...} per round
+ *   rounds.csv     one row per round
+ *   nodes.csv      one row per node and round */
+#ifndef FEDC_RESEARCHER_HISTORY_H
+#define FEDC_RESEARCHER_HISTORY_H
+
+#include <stdint.h>
+
+#include "fedc/err.h"
+#include "fedc/message.h"
+
+struct history; /* opaque */
+
+struct node_record {
+	uint32_t round;            /* the final evaluation is rounds + 1 */
+	const char *kind;          /* "train" or "evaluate" */
+	const char *node_id;
+	const char *dataset_id;
+	const char *status;        /* "answered", "error", "offline", "timeout", "rejected" */
+	const char *reason;        /* why it failed, "" when answered */
+	const struct fedc_msg *reply; /* the train-reply, NULL if none */
+};
+
+struct round_record {
+	uint32_t round;
+	const char *kind;
+	uint32_t selected, answered;
+	double train_loss;         /* sample-weighted mean, NaN if none */
+	double global_loss;        /* of the parameters sent, on the nodes' test rows */
+	double global_accuracy;
+	double seconds;
+	const char *params_digest; /* the new global parameters ("" for evaluate) */
+};
+
+/* Creates (truncating) the three files in `dir`. FEDC_ERR_IO. */
+enum fedc_err history__open(const char *dir, struct history **out);
+enum fedc_err history__node(struct history *h, const struct node_record *rec);
+enum fedc_err history__round(struct history *h, const struct round_record *rec);
+void history__close(struct history *h);
+
+#endif

@@ -1,0 +1,45 @@
+/* Building the initial global parameters from the plan. */
+#include "initial_params.h"
+
+#include <dlfcn.h>
+
+#include "fedc/params.h"
+#include "fedc/plan.h"
+
+enum fedc_err initial__params(const struct experiment *exp, const char *out_path)
+{
+	struct fedc_arg args[FEDC_MAX_ARGS];
+	struct fedc_args model_args = { args, exp->n_model_args };
+	const struct fedc_plan *plan;
+	const struct fedc_tensor *tensors = NULL;
+	size_t count = 0;
+	void *handle, *model = NULL;
+	enum fedc_err rc = FEDC_OK;
+
+	handle = dlopen(exp->plan_path, RTLD_NOW | RTLD_LOCAL);
+	if (!handle)
+		return fedc_fail(FEDC_ERR_PLAN, "cannot load plan %s: %s", exp->plan_path, dlerror());
+	plan = dlsym(handle, FEDC_PLAN_SYMBOL);
+	if (!plan || plan->abi_version != FEDC_PLAN_ABI_VERSION || !plan->create || !plan->get_params ||
+	    !plan->destroy) {
+		rc = fedc_fail(FEDC_ERR_PLAN, "%s: not a fedc plan of ABI %u (symbol \"%s\")", exp->plan_path,
+			       FEDC_PLAN_ABI_VERSION, FEDC_PLAN_SYMBOL);
+		goto out;
+	}
+	for (uint32_t i = 0; i < exp->n_model_args; i++)
+		args[i] = (struct fedc_arg){ exp->model_args[i].name, exp->model_args[i].value };
+	if (plan->create(&model_args, exp->seed, &model) != 0 || !model) {
+		rc = fedc_fail(FEDC_ERR_PLAN, "the plan's create() refused the [model] arguments of %s", exp->path);
+		goto out;
+	}
+	if (plan->get_params(model, &tensors, &count) != 0) {
+		rc = fedc_fail(FEDC_ERR_PLAN, "the plan's get_params() failed");
+		goto out;
+	}
+	rc = fedc_params_write_file(out_path, tensors, count);
+out:
+	if (model)
+		plan->destroy(model);
+	dlclose(handle);
+	return rc;
+}

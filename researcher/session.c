@@ -1,0 +1,183 @@
+/* The researcher's MQTT session. */
+#include "session.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fedc/log.h"
+#include "fedc/uuid.h"
+
+int64_t session__now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct session_node *find_node(struct session *s, const char *id, bool add)
+{
+	for (size_t i = 0; i < s->n_nodes; i++) {
+		if (strcmp(s->nodes[i].id, id) == 0)
+			return &s->nodes[i];
+	}
+	if (!add || s->n_nodes >= SESSION_MAX_NODES)
+		return NULL;
+	snprintf(s->nodes[s->n_nodes].id, sizeof(s->nodes[0].id), "%s", id);
+	return &s->nodes[s->n_nodes++];
+}
+
+bool session__online(const struct session *s, const char *node_id)
+{
+	for (size_t i = 0; i < s->n_nodes; i++) {
+		if (strcmp(s->nodes[i].id, node_id) == 0)
+			return s->nodes[i].online;
+	}
+	return false;
+}
+
+size_t session__online_count(const struct session *s)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->n_nodes; i++)
+		n += s->nodes[i].online;
+	return n;
+}
+
+static void record_status(struct session *s, const struct fedc_msg *msg)
+{
+	struct session_node *node = find_node(s, msg->node_id, true);
+	bool online = strcmp(msg->state, "online") == 0;
+
+	if (!node)
+		return;
+	if (node->online != online)
+		fedc_debug("node %s is %s", msg->node_id, msg->state);
+	node->online = online;
+}
+
+/* Accepts a decoded message if it is a status, or a reply meant for us. */
+static bool accept(struct session *s, const struct fedc_mqtt_message *m, const struct fedc_msg *msg)
+{
+	if (msg->command == FEDC_CMD_STATUS) {
+		record_status(s, msg);
+		return true;
+	}
+	if (strcmp(m->topic, s->reply_topic) != 0) {
+		fedc_warn("ignoring %s on %s", fedc_cmd_name(msg->command), m->topic);
+		return false;
+	}
+	if (!fedc_msg_has(msg, FEDC_F_NODE_ID)) {
+		fedc_warn("ignoring %s without a node id", fedc_cmd_name(msg->command));
+		return false;
+	}
+	return true;
+}
+
+enum fedc_err session__next(struct session *s, int64_t deadline_ms, struct fedc_msg **out)
+{
+	*out = NULL;
+	for (;;) {
+		struct fedc_mqtt_message *m = NULL;
+		int64_t left = deadline_ms - session__now_ms();
+		struct fedc_msg *msg;
+		enum fedc_err rc;
+
+		rc = fedc_mqtt_next(s->mqtt, left > 0 ? (int)(left > 3600000 ? 3600000 : left) : 0, &m);
+		if (rc)
+			return rc;
+		msg = calloc(1, sizeof(*msg));
+		if (!msg) {
+			fedc_mqtt_message_free(m);
+			return FEDC_ERR_NOMEM;
+		}
+		rc = fedc_msg_decode(m->payload, m->len, msg);
+		if (rc) {
+			fedc_warn("rejected a %zu-byte message on %s: %s", m->len, m->topic, fedc_last_error());
+		} else if (accept(s, m, msg)) {
+			fedc_mqtt_message_free(m);
+			*out = msg;
+			return FEDC_OK;
+		}
+		fedc_msg_free(msg);
+		fedc_mqtt_message_free(m);
+	}
+}
+
+void session__interrupt(struct session *s)
+{
+	if (s->mqtt)
+		fedc_mqtt_wake(s->mqtt);
+}
+
+enum fedc_err session__send(struct session *s, const char *node_id, const struct fedc_msg *msg)
+{
+	char topic[FEDC_MAX_TOPIC_LEN + 1];
+	void *buf = NULL;
+	size_t len = 0;
+	enum fedc_err rc;
+
+	if (node_id)
+		rc = fedc_topic_node(topic, s->exp->federation, node_id);
+	else
+		rc = fedc_topic_nodes(topic, s->exp->federation);
+	if (!rc)
+		rc = fedc_msg_encode(msg, &buf, &len);
+	if (!rc)
+		rc = fedc_mqtt_publish(s->mqtt, topic, buf, len, false);
+	free(buf);
+	return rc;
+}
+
+/* Retained statuses follow the SUBACK closely; read them before the first
+ * request so that "every online node answered" can end a wait early. */
+static void settle_statuses(struct session *s)
+{
+	int64_t deadline = session__now_ms() + 150;
+	struct fedc_msg *msg = NULL;
+
+	while (session__next(s, deadline, &msg) == FEDC_OK) {
+		if (msg->command != FEDC_CMD_STATUS)
+			fedc_debug("early %s from %s dropped", fedc_cmd_name(msg->command), msg->node_id);
+		fedc_msg_free(msg);
+	}
+}
+
+enum fedc_err session__open(struct session *s, const struct experiment *exp)
+{
+	char status_all[FEDC_MAX_TOPIC_LEN + 1], client_id[FEDC_MAX_ID_LEN + 48], uuid[FEDC_UUID_STRLEN + 1];
+	const char *subs[] = { s->reply_topic, status_all };
+	struct fedc_mqtt_options opts = { 0 };
+	enum fedc_err rc;
+
+	memset(s, 0, sizeof(*s));
+	s->exp = exp;
+	rc = fedc_topic_researcher(s->reply_topic, exp->federation, exp->researcher_id);
+	if (!rc)
+		rc = fedc_topic_nodes(s->nodes_topic, exp->federation);
+	if (!rc)
+		rc = fedc_topic_status_all(status_all, exp->federation);
+	if (rc)
+		return rc;
+	fedc_uuid_new(uuid);
+	snprintf(client_id, sizeof(client_id), "%s-%.8s", exp->researcher_id, uuid);
+	opts.url = exp->broker_url;
+	opts.client_id = client_id;
+	opts.subscriptions = subs;
+	opts.n_subscriptions = 2;
+	opts.connect_timeout_s = 10;
+	rc = fedc_mqtt_connect(&opts, &s->mqtt);
+	if (rc)
+		return rc;
+	settle_statuses(s);
+	return FEDC_OK;
+}
+
+void session__close(struct session *s)
+{
+	fedc_mqtt_close(s->mqtt, NULL, 0);
+	s->mqtt = NULL;
+}

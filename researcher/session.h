@@ -1,0 +1,49 @@
+/* The researcher's MQTT session: sends requests to one node or to all,
+ * receives replies on its own topic, and follows every node's retained
+ * status (online/offline, including last wills). */
+#ifndef FEDC_RESEARCHER_SESSION_H
+#define FEDC_RESEARCHER_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "experiment.h"
+#include "fedc/message.h"
+#include "fedc/mqtt.h"
+
+#define SESSION_MAX_NODES 1024
+
+struct session_node {
+	char id[FEDC_MAX_ID_LEN + 1];
+	bool online;
+};
+
+struct session {
+	const struct experiment *exp;
+	struct fedc_mqtt *mqtt;
+	char reply_topic[FEDC_MAX_TOPIC_LEN + 1];
+	char nodes_topic[FEDC_MAX_TOPIC_LEN + 1];
+	struct session_node nodes[SESSION_MAX_NODES];
+	size_t n_nodes;
+};
+
+/* Connects and subscribes, then gives retained statuses a moment to arrive. */
+enum fedc_err session__open(struct session *s, const struct experiment *exp);
+void session__close(struct session *s);
+
+/* Publishes to one node's topic, or to every node when node_id is NULL. */
+enum fedc_err session__send(struct session *s, const char *node_id, const struct fedc_msg *msg);
+
+/* Waits until `deadline_ms` (monotonic clock, see session__now_ms) for the
+ * next valid message: a reply addressed to this researcher, or a node's status
+ * (also recorded in the node table). Invalid payloads are logged and skipped.
+ * FEDC_OK with *out (caller frees), FEDC_ERR_TIMEOUT, FEDC_ERR_INTERRUPTED
+ * (session__interrupt, e.g. from a SIGINT handler). */
+enum fedc_err session__next(struct session *s, int64_t deadline_ms, struct fedc_msg **out);
+void session__interrupt(struct session *s);
+
+bool session__online(const struct session *s, const char *node_id);
+size_t session__online_count(const struct session *s);
+int64_t session__now_ms(void);
+
+#endif

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs the Debian packages fedc needs (those missing only), then configures
+# and builds. Run as root on a fresh Debian 12 machine, or as a user once the
+# packages are there.  Environment: FEDC_BUILD_DIR (default: build),
+# FEDC_CMAKE_ARGS (extra cmake arguments, e.g. -DFEDC_SANITIZE=ON).
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${FEDC_BUILD_DIR:-$root/build}
+
+packages=(build-essential cmake pkg-config
+  libpaho-mqtt-dev libcurl4-openssl-dev libmsgpack-dev libssl-dev libsqlite3-dev
+  libcmocka-dev libmicrohttpd-dev uuid-dev zlib1g-dev libinih-dev libjansson-dev
+  libopenblas-dev libseccomp-dev mosquitto mosquitto-clients)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "setup: missing packages: ${missing[*]}" >&2
+    echo "setup: run this script as root, or: apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# shellcheck disable=SC2086
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo ${FEDC_CMAKE_ARGS:-} >/dev/null
+cmake --build "$build" -j "$(nproc)"
+echo "setup: built into $build"

@@ -1,0 +1,432 @@
+/* Integration-test harness (see harness.h). */
+#define _GNU_SOURCE
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fedc/log.h"
+#include "fedc/message.h"
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const char *harness_bin(const char *name)
+{
+	static char path[8][512];
+	static int next;
+	char *p = path[next++ % 8];
+
+	snprintf(p, 512, "%s/%s", FEDC_BIN_DIR, name);
+	return p;
+}
+
+const char *harness_plan(const char *name)
+{
+	static char path[8][512];
+	static int next;
+	char *p = path[next++ % 8];
+
+	snprintf(p, 512, "%s/%s.so", FEDC_PLAN_DIR, name);
+	return p;
+}
+
+/* A port the kernel just handed out and released: free, barring a race. */
+static int free_port(void)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(addr);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&addr, &len) == 0)
+		port = ntohs(addr.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+static bool port_open(int port)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+				    .sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0;
+
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+static int wait_port(int port, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+
+	while (now_ms() < deadline) {
+		if (port_open(port))
+			return 0;
+		usleep(20000);
+	}
+	return -1;
+}
+
+static int write_text(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int write_text(const char *path, const char *fmt, ...)
+{
+	FILE *f = fopen(path, "w");
+	va_list ap;
+
+	if (!f)
+		return -1;
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	return fclose(f) == 0 ? 0 : -1;
+}
+
+int harness_init(struct harness *h)
+{
+	memset(h, 0, sizeof(*h));
+	snprintf(h->dir, sizeof(h->dir), "/tmp/fedc-test-XXXXXX");
+	if (!mkdtemp(h->dir))
+		return -1;
+	chmod(h->dir, 0755);
+	snprintf(h->federation, sizeof(h->federation), "test");
+	snprintf(h->token, sizeof(h->token), "test-token-%d", getpid());
+	snprintf(h->researcher_id, sizeof(h->researcher_id), "test-researcher");
+	fedc_log_init("harness", FEDC_LOG_WARN, 2);
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+int harness_spawn(struct harness *h, struct harness_proc *p, const char *name, char *const argv[])
+{
+	pid_t pid;
+
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	snprintf(p->log, sizeof(p->log), "%s/%s.log", h->dir, name);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int fd = open(p->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		/* Whatever happens to the test, its servers go with it. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	p->pid = pid;
+	return 0;
+}
+
+int harness_stop(struct harness_proc *p, int sig, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	int status = -1;
+
+	if (p->pid <= 0)
+		return -1;
+	kill(p->pid, sig);
+	while (now_ms() < deadline) {
+		pid_t w = waitpid(p->pid, &status, WNOHANG);
+
+		if (w == p->pid) {
+			p->pid = 0;
+			return status;
+		}
+		usleep(10000);
+	}
+	kill(p->pid, SIGKILL);
+	waitpid(p->pid, &status, 0);
+	p->pid = 0;
+	return -1;
+}
+
+int harness_run(struct harness *h, char *const argv[], int timeout_s, char *out, size_t cap)
+{
+	struct harness_proc p = { 0 };
+	int64_t deadline = now_ms() + (int64_t)timeout_s * 1000;
+	char name[64];
+	static int counter;
+	int status = -1;
+
+	snprintf(name, sizeof(name), "run-%d", ++counter);
+	if (harness_spawn(h, &p, name, argv) != 0)
+		return -1;
+	for (;;) {
+		pid_t w = waitpid(p.pid, &status, WNOHANG);
+
+		if (w == p.pid)
+			break;
+		if (now_ms() > deadline) {
+			kill(p.pid, SIGKILL);
+			waitpid(p.pid, &status, 0);
+			status = -1;
+			break;
+		}
+		usleep(10000);
+	}
+	if (out && cap) {
+		FILE *f = fopen(p.log, "r");
+		size_t n = f ? fread(out, 1, cap - 1, f) : 0;
+
+		out[n] = '\0';
+		if (f)
+			fclose(f);
+	}
+	if (status == -1)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int harness_start_broker(struct harness *h)
+{
+	char conf[512];
+	char *argv[] = { (char *)FEDC_MOSQUITTO, "-c", conf, NULL };
+
+	h->broker_port = free_port();
+	snprintf(h->broker_url, sizeof(h->broker_url), "tcp://127.0.0.1:%d", h->broker_port);
+	snprintf(conf, sizeof(conf), "%s/mosquitto.conf", h->dir);
+	if (write_text(conf,
+		       "listener %d 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\npersistence false\n"
+		       "max_queued_messages 10000\n%s",
+		       h->broker_port, geteuid() == 0 ? "user root\n" : "") != 0)
+		return -1;
+	if (harness_spawn(h, &h->broker, "mosquitto", argv) != 0)
+		return -1;
+	return wait_port(h->broker_port, 10000);
+}
+
+int harness_start_repository(struct harness *h)
+{
+	char store[512], port[16], token[96];
+	char *argv[] = { (char *)harness_bin("fedc-repository"), "--store", store, "--port", port, "--token", token,
+			 NULL };
+
+	h->repo_port = free_port();
+	snprintf(port, sizeof(port), "%d", h->repo_port);
+	snprintf(token, sizeof(token), "%s", h->token);
+	snprintf(store, sizeof(store), "%s/store", h->dir);
+	snprintf(h->repo_url, sizeof(h->repo_url), "http://127.0.0.1:%d", h->repo_port);
+	if (harness_spawn(h, &h->repo, "repository", argv) != 0)
+		return -1;
+	return wait_port(h->repo_port, 10000);
+}
+
+int harness_connect_observer(struct harness *h)
+{
+	char status_all[FEDC_MAX_TOPIC_LEN + 1], reply[FEDC_MAX_TOPIC_LEN + 1];
+	const char *subs[] = { status_all, reply };
+	struct fedc_mqtt_options opts = { 0 };
+
+	fedc_topic_status_all(status_all, h->federation);
+	fedc_topic_researcher(reply, h->federation, h->researcher_id);
+	opts.url = h->broker_url;
+	opts.client_id = "test-observer";
+	opts.subscriptions = subs;
+	opts.n_subscriptions = 2;
+	opts.connect_timeout_s = 10;
+	return fedc_mqtt_connect(&opts, &h->observer) == FEDC_OK ? 0 : -1;
+}
+
+int harness_add_node(struct harness *h, const char *id, const char *csv, const char *tags, const char *plan)
+{
+	struct harness_node *n;
+	char out[4096];
+	int rc;
+
+	if (h->n_nodes >= HARNESS_MAX_NODES)
+		return -1;
+	n = &h->nodes[h->n_nodes];
+	snprintf(n->id, sizeof(n->id), "%s", id);
+	snprintf(n->config, sizeof(n->config), "%s/%s.ini", h->dir, id);
+	if (write_text(n->config,
+		       "[node]\nid = %s\nfederation = %s\ndata_dir = %s-data\n[broker]\nurl = %s\n"
+		       "[repository]\nurl = %s\ntoken = %s\n[limits]\ntrain_timeout_s = 60\n[log]\nlevel = debug\n",
+		       id, h->federation, id, h->broker_url, h->repo_url, h->token) != 0)
+		return -1;
+	if (csv) {
+		char *argv[] = { (char *)harness_bin("fedc-node"), "--config", n->config, "dataset", "add", "--name",
+				 (char *)id, "--tags", (char *)tags, "--file", (char *)csv, NULL };
+
+		rc = harness_run(h, argv, 30, out, sizeof(out));
+		if (rc != 0) {
+			fprintf(stderr, "dataset add failed (%d): %s\n", rc, out);
+			return -1;
+		}
+	}
+	if (plan) {
+		char *argv[] = { (char *)harness_bin("fedc-node"), "--config", n->config, "plan", "approve",
+				 (char *)plan, NULL };
+
+		rc = harness_run(h, argv, 30, out, sizeof(out));
+		if (rc != 0) {
+			fprintf(stderr, "plan approve failed (%d): %s\n", rc, out);
+			return -1;
+		}
+	}
+	return (int)h->n_nodes++;
+}
+
+/* Reads the observer's messages until node `id`'s retained status is online. */
+static int wait_online(struct harness *h, const char *id, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	struct fedc_msg *msg = calloc(1, sizeof(*msg));
+	int found = -1;
+
+	while (msg && found != 0 && now_ms() < deadline) {
+		struct fedc_mqtt_message *m = NULL;
+
+		if (fedc_mqtt_next(h->observer, (int)(deadline - now_ms()), &m) != FEDC_OK)
+			break;
+		if (fedc_msg_decode(m->payload, m->len, msg) == FEDC_OK && msg->command == FEDC_CMD_STATUS &&
+		    strcmp(msg->node_id, id) == 0 && strcmp(msg->state, "online") == 0)
+			found = 0;
+		fedc_mqtt_message_free(m);
+	}
+	free(msg);
+	return found;
+}
+
+int harness_start_node(struct harness *h, size_t i)
+{
+	struct harness_node *n = &h->nodes[i];
+	char *argv[] = { (char *)harness_bin("fedc-node"), "--config", n->config, "start", NULL };
+
+	if (harness_spawn(h, &n->proc, n->id, argv) != 0)
+		return -1;
+	return wait_online(h, n->id, 20000);
+}
+
+int harness_next_reply(struct harness *h, int timeout_ms, void **payload, size_t *len)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	char reply[FEDC_MAX_TOPIC_LEN + 1];
+
+	fedc_topic_researcher(reply, h->federation, h->researcher_id);
+	while (now_ms() < deadline) {
+		struct fedc_mqtt_message *m = NULL;
+
+		if (fedc_mqtt_next(h->observer, (int)(deadline - now_ms()), &m) != FEDC_OK)
+			return -1;
+		if (strcmp(m->topic, reply) == 0) {
+			*payload = malloc(m->len ? m->len : 1);
+			memcpy(*payload, m->payload, m->len);
+			*len = m->len;
+			fedc_mqtt_message_free(m);
+			return 0;
+		}
+		fedc_mqtt_message_free(m);
+	}
+	return -1;
+}
+
+int harness_split_csv(const char *src, const char *dst, size_t first, size_t count)
+{
+	FILE *in = fopen(src, "r"), *out = fopen(dst, "w");
+	char line[8192];
+	size_t row = 0, written = 0;
+	int rc = -1;
+
+	if (!in || !out || !fgets(line, sizeof(line), in))
+		goto out;
+	/* "569,30,malignant,benign" -> "<count>,30,malignant,benign" */
+	fprintf(out, "%zu%s", count, strchr(line, ','));
+	while (fgets(line, sizeof(line), in)) {
+		if (row >= first && row < first + count) {
+			fputs(line, out);
+			written++;
+		}
+		row++;
+	}
+	rc = written == count ? 0 : -1;
+out:
+	if (in)
+		fclose(in);
+	if (out && fclose(out) != 0)
+		rc = -1;
+	return rc;
+}
+
+int harness_write_experiment(struct harness *h, const char *path, const char *plan, const char *tags,
+			     unsigned rounds, unsigned min_nodes, unsigned timeout_s, const char *model_section,
+			     const char *extra)
+{
+	return write_text(path,
+			  "[experiment]\nname = test\ntags = %s\nplan = %s\nrounds = %u\nmin_nodes = %u\n"
+			  "round_timeout_s = %u\ndiscovery_timeout_s = 5\nseed = 7\noutput_dir = %s-out\n%s\n"
+			  "[model]\n%s\n[training]\nlr = 0.1\nepochs = 5\nbatch_size = 32\ntest_ratio = 0.2\n"
+			  "[aggregator]\nname = fedavg\n"
+			  "[network]\nfederation = %s\nresearcher_id = %s\nbroker_url = %s\nrepository_url = %s\n"
+			  "repository_token = %s\n",
+			  tags, plan, rounds, min_nodes, timeout_s, path, extra ? extra : "", model_section,
+			  h->federation, h->researcher_id, h->broker_url, h->repo_url, h->token);
+}
+
+bool harness_file_contains(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	size_t n;
+	bool found;
+
+	if (!f)
+		return false;
+	buf = calloc(1, 1 << 22);
+	n = buf ? fread(buf, 1, (1 << 22) - 1, f) : 0;
+	fclose(f);
+	found = buf && n && strstr(buf, needle);
+	free(buf);
+	return found;
+}
+
+void harness_cleanup(struct harness *h)
+{
+	const char *keep = getenv("FEDC_KEEP_TEST_DIR");
+	char *argv[] = { "/bin/rm", "-rf", h->dir, NULL };
+
+	for (size_t i = 0; i < h->n_nodes; i++)
+		harness_stop(&h->nodes[i].proc, SIGTERM, 5000);
+	harness_stop(&h->repo, SIGTERM, 5000);
+	fedc_mqtt_close(h->observer, NULL, 0);
+	h->observer = NULL;
+	harness_stop(&h->broker, SIGTERM, 5000);
+	if (keep && keep[0] == '1') {
+		fprintf(stderr, "kept test directory %s\n", h->dir);
+		return;
+	}
+	if (h->dir[0]) {
+		pid_t pid = fork();
+
+		if (pid == 0) {
+			execv(argv[0], argv);
+			_exit(127);
+		}
+		if (pid > 0)
+			waitpid(pid, NULL, 0);
+	}
+}

@@ -1,0 +1,87 @@
+/* Integration-test harness: starts the real components -- Mosquitto, the
+ * repository server, node daemons -- on free loopback ports in a temporary
+ * directory, runs the real CLIs, and stops everything afterwards, also when a
+ * test fails (children die with the test process: PR_SET_PDEATHSIG).
+ * Set FEDC_KEEP_TEST_DIR=1 to keep the directory and its logs. */
+#ifndef FEDC_TEST_HARNESS_H
+#define FEDC_TEST_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "fedc/mqtt.h"
+
+#define HARNESS_MAX_NODES 16
+
+struct harness_proc {
+	pid_t pid;
+	char name[64];
+	char log[512];
+};
+
+struct harness_node {
+	char id[64];
+	char config[512];
+	struct harness_proc proc;
+};
+
+struct harness {
+	char dir[256];
+	char federation[32];
+	char token[64];
+	int broker_port;
+	char broker_url[64];
+	int repo_port;
+	char repo_url[64];
+	struct harness_proc broker, repo;
+	struct harness_node nodes[HARNESS_MAX_NODES];
+	size_t n_nodes;
+	struct fedc_mqtt *observer; /* subscribed to status/+ and the test researcher's topic */
+	char researcher_id[32];
+};
+
+/* Creates the temporary directory. 0 on success. */
+int harness_init(struct harness *h);
+/* Stops every process, closes the observer, removes the directory. */
+void harness_cleanup(struct harness *h);
+
+int harness_start_broker(struct harness *h);
+int harness_start_repository(struct harness *h);
+/* Connects the observer client (after the broker). */
+int harness_connect_observer(struct harness *h);
+
+/* Writes a node config, registers `csv` with `tags` through the CLI and, if
+ * `plan` is given, approves it; does not start the daemon. Returns the index. */
+int harness_add_node(struct harness *h, const char *id, const char *csv, const char *tags, const char *plan);
+/* Starts node `i` and waits (up to 20 s) until its retained status is online. */
+int harness_start_node(struct harness *h, size_t i);
+/* Sends `sig` and waits up to `timeout_ms` for the process, then SIGKILL.
+ * Returns the exit status as waitpid gives it, or -1. */
+int harness_stop(struct harness_proc *p, int sig, int timeout_ms);
+
+/* Runs a command to completion (killed after timeout_s), output (stdout and
+ * stderr) to `out` (may be NULL). Returns the exit code, or -1 / 128+signal. */
+int harness_run(struct harness *h, char *const argv[], int timeout_s, char *out, size_t cap);
+/* Starts a command in the background, output to a log file in the dir. */
+int harness_spawn(struct harness *h, struct harness_proc *p, const char *name, char *const argv[]);
+
+/* Writes rows [first, first+count) of the breast-cancer CSV to `dst` with a
+ * matching "counts" header. */
+int harness_split_csv(const char *src, const char *dst, size_t first, size_t count);
+
+/* Writes an experiment file for this stack; `extra` lines are appended to
+ * [experiment] (may be NULL). */
+int harness_write_experiment(struct harness *h, const char *path, const char *plan, const char *tags,
+			     unsigned rounds, unsigned min_nodes, unsigned timeout_s, const char *model_section,
+			     const char *extra);
+
+/* Waits for the next message on the test researcher's topic (observer). */
+int harness_next_reply(struct harness *h, int timeout_ms, void **payload, size_t *len);
+
+/* Paths of built things. */
+const char *harness_bin(const char *name);   /* FEDC_BIN_DIR/name */
+const char *harness_plan(const char *name);  /* FEDC_PLAN_DIR/name.so */
+bool harness_file_contains(const char *path, const char *needle);
+
+#endif
