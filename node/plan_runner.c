@@ -160,6 +160,9 @@ static bool parse_option(struct runner_job *job, int opt, const char *v)
 	case 'h': return copy_field(job->dataset.header, sizeof(job->dataset.header), v);
 	case 'l': job->dataset.label_column = atoi(v); return true;
 	case 'c': if (!parse_u64(v, &u)) return false; job->dataset.n_classes = (uint32_t)u; return true;
+	case 'N': return parse_u64(v, &job->dataset.n_samples);
+	case 'F': return parse_u64(v, &job->dataset.n_features);
+	case 'n': return copy_field(job->dataset.name, sizeof(job->dataset.name), v);
 	case 'r': return parse_double(v, &job->test_ratio);
 	case 's': return parse_u64(v, &job->split_seed);
 	case 'S': return parse_u64(v, &job->train.seed);
@@ -187,7 +190,9 @@ static bool parse_job(int argc, char **argv, struct runner_job *job)
 		{ "epochs", required_argument, NULL, 'e' }, { "num-updates", required_argument, NULL, 'u' },
 		{ "batch-size", required_argument, NULL, 'b' }, { "fedprox-mu", required_argument, NULL, 'm' },
 		{ "optimizer", required_argument, NULL, 'o' }, { "evaluate-only", no_argument, NULL, 'E' },
-		{ "arg", required_argument, NULL, 'a' }, { NULL, 0, NULL, 0 },
+		{ "arg", required_argument, NULL, 'a' }, { "n-samples", required_argument, NULL, 'N' },
+		{ "n-features", required_argument, NULL, 'F' }, { "data-name", required_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
 

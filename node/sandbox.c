@@ -70,6 +70,9 @@ static enum fedc_err build_argv(const struct sandbox_job *job, struct child_argv
 	if (!rc) rc = add_arg(a, "--data-header=%s", ds->header);
 	if (!rc) rc = add_arg(a, "--label-column=%" PRId32, ds->label_column);
 	if (!rc) rc = add_arg(a, "--n-classes=%" PRIu32, ds->n_classes);
+	if (!rc) rc = add_arg(a, "--n-samples=%" PRIu64, ds->n_samples);
+	if (!rc) rc = add_arg(a, "--n-features=%" PRIu64, ds->n_features);
+	if (!rc) rc = add_arg(a, "--data-name=%s", ds->name);
 	if (!rc) rc = add_arg(a, "--test-ratio=%.17g", job->test_ratio);
 	if (!rc) rc = add_arg(a, "--split-seed=%" PRIu64, job->split_seed);
 	if (!rc) rc = add_arg(a, "--seed=%" PRIu64, t->seed);

@@ -119,7 +119,9 @@ static enum fedc_err discover(struct job *j)
 	fedc_msg_set(req, FEDC_F_TAGS);
 	rc = session__send(&j->session, NULL, req);
 	while (!rc) {
-		if (replies >= session__online_count(&j->session) && j->n_parts >= exp->min_nodes && replies > 0)
+		/* Every online node has answered: a node that comes online later
+		 * missed the broadcast anyway, so waiting longer gains nothing. */
+		if (replies > 0 && replies >= session__online_count(&j->session))
 			break;
 		rc = session__next(&j->session, deadline, &msg);
 		if (rc)
