@@ -468,9 +468,22 @@ static enum fedc_err run_round(struct job *j, uint32_t round, bool evaluate_only
 	return FEDC_OK;
 }
 
+/* mkdir -p */
 static enum fedc_err make_dir(const char *path)
 {
-	if (mkdir(path, 0755) != 0 && errno != EEXIST)
+	char buf[EXP_PATH_MAX + 64];
+
+	if ((size_t)snprintf(buf, sizeof(buf), "%s", path) >= sizeof(buf))
+		return fedc_fail(FEDC_ERR_IO, "path too long: %s", path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+			return fedc_fail(FEDC_ERR_IO, "cannot create %s: %s", buf, strerror(errno));
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) != 0 && errno != EEXIST)
 		return fedc_fail(FEDC_ERR_IO, "cannot create %s: %s", path, strerror(errno));
 	return FEDC_OK;
 }

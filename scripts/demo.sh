@@ -81,7 +81,8 @@ shares=("1 100" "101 180" "281 289")
 for i in 0 1 2; do
   read -r first count <<<"${shares[i]}"
   csv="$dir/hospital-$i.csv"
-  { head -1 "$data" | sed "s/^[0-9]*,/$count,/"; tail -n +2 "$data" | tail -n +"$first" | head -n "$count"; } >"$csv"
+  awk -v first="$first" -v count="$count" -F, 'NR == 1 { sub(/^[0-9]+/, count); print; next }
+    NR - 1 >= first && NR - 1 < first + count' "$data" >"$csv"
   cfg="$dir/hospital-$i.ini"
   "$build/bin/fedc-node" --config "$cfg" init --id "hospital-$i" --federation demo \
     --broker "tcp://127.0.0.1:$broker_port" --repository "http://127.0.0.1:$repo_port" \

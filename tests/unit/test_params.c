@@ -1,0 +1,676 @@
+/* Parameter files: writer, zero-copy reader, and every way a file can be bad.
+ * Corrupt fixtures live in tests/fixtures/params/ (made by make_fixtures.py
+ * there); each must be rejected with FEDC_ERR_MALFORMED. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fedc/limits.h"
+#include "fedc/params.h"
+
+#define BAD_DIR FEDC_FIXTURES_DIR "/params"
+#define VALID_DIR FEDC_FIXTURES_DIR "/params/valid"
+
+static char tmp_dir[] = "/tmp/fedc-test-params-XXXXXX";
+
+/* ------------------------------------------------------------------ */
+/* Helpers                                                            */
+
+static void path_in_tmp(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, "%s/%s", tmp_dir, name);
+}
+
+/* Reads a whole file into malloc'd memory (NULL for an empty file). */
+static unsigned char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	unsigned char *buf = NULL;
+	long n;
+
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n >= 0);
+	rewind(f);
+	*len = (size_t)n;
+	if (n > 0) {
+		buf = malloc((size_t)n);
+		assert_non_null(buf);
+		assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	}
+	fclose(f);
+	return buf;
+}
+
+static size_t count_dir_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	size_t n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d))) {
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* A sample model: a matrix, a vector, a 0-dim scalar, an empty tensor and
+ * a 3-d tensor whose size needs a bin16 header. */
+static float w_data[3 * 4], b_data[4], s_data[1] = { 42.5f }, c_data[2 * 3 * 50];
+
+static size_t sample_tensors(struct fedc_tensor *t)
+{
+	for (size_t i = 0; i < 12; i++)
+		w_data[i] = (float)i * 0.25f - 1.0f;
+	for (size_t i = 0; i < 4; i++)
+		b_data[i] = -(float)i;
+	for (size_t i = 0; i < 300; i++)
+		c_data[i] = (float)i / 7.0f;
+	t[0] = (struct fedc_tensor){ "fc.weight", FEDC_DTYPE_F32, 2, { 3, 4 }, w_data };
+	t[1] = (struct fedc_tensor){ "fc.bias", FEDC_DTYPE_F32, 1, { 4 }, b_data };
+	t[2] = (struct fedc_tensor){ "scale", FEDC_DTYPE_F32, 0, { 0 }, s_data };
+	t[3] = (struct fedc_tensor){ "empty", FEDC_DTYPE_F32, 2, { 5, 0 }, NULL };
+	t[4] = (struct fedc_tensor){ "conv", FEDC_DTYPE_F32, 3, { 2, 3, 50 }, c_data };
+	return 5;
+}
+
+static void assert_same_tensors(const struct fedc_tensor *a, size_t na, const struct fedc_params *p)
+{
+	const struct fedc_tensor *b = fedc_params_tensors(p);
+
+	assert_int_equal(fedc_params_count(p), na);
+	for (size_t i = 0; i < na; i++) {
+		uint64_t n = fedc_tensor_elements(&a[i]);
+
+		assert_string_equal(a[i].name, b[i].name);
+		assert_true(fedc_tensor_same_layout(&a[i], &b[i]));
+		if (n)
+			assert_memory_equal(a[i].data, b[i].data, n * sizeof(float));
+		assert_ptr_equal(fedc_params_find(p, a[i].name), &b[i]);
+	}
+}
+
+static unsigned char *write_sample_to_memory(size_t *len)
+{
+	struct fedc_tensor t[5];
+	size_t n = sample_tensors(t);
+	char path[256];
+	unsigned char *buf;
+
+	path_in_tmp(path, sizeof(path), "sample.params");
+	assert_int_equal(fedc_params_write_file(path, t, n), FEDC_OK);
+	buf = slurp(path, len);
+	unlink(path);
+	return buf;
+}
+
+static void expect_malformed_file(const char *name, const char *detail_part)
+{
+	struct fedc_params *p = (struct fedc_params *)1;
+	char path[512];
+	enum fedc_err rc;
+
+	snprintf(path, sizeof(path), "%s/%s", BAD_DIR, name);
+	rc = fedc_params_open(path, &p);
+	if (rc != FEDC_ERR_MALFORMED)
+		fail_msg("%s: expected malformed, got %s (%s)", name, fedc_strerror(rc), fedc_last_error());
+	assert_null(p);
+	if (detail_part && !strstr(fedc_last_error(), detail_part))
+		fail_msg("%s: detail \"%s\" lacks \"%s\"", name, fedc_last_error(), detail_part);
+}
+
+static int setup(void **state)
+{
+	return mkdtemp(tmp_dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp_dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Writer and round trip                                              */
+
+static void test_round_trip(void **state)
+{
+	struct fedc_tensor t[5];
+	size_t n = sample_tensors(t);
+	struct fedc_params *p = NULL;
+	char path[256];
+
+	path_in_tmp(path, sizeof(path), "round.params");
+	assert_int_equal(fedc_params_write_file(path, t, n), FEDC_OK);
+	assert_int_equal(fedc_params_open(path, &p), FEDC_OK);
+	assert_same_tensors(t, n, p);
+	assert_int_equal(fedc_tensor_elements(&fedc_params_tensors(p)[2]), 1); /* the 0-dim scalar */
+	assert_int_equal(fedc_tensor_elements(&fedc_params_tensors(p)[3]), 0);
+	assert_null(fedc_params_find(p, "nope"));
+	assert_null(fedc_params_find(p, "fc"));
+	fedc_params_close(p);
+	/* Only the final file remains: no temp file left behind. */
+	assert_int_equal(count_dir_entries(tmp_dir), 1);
+	unlink(path);
+}
+
+static void test_round_trip_zero_tensors(void **state)
+{
+	struct fedc_params *p = NULL;
+	char path[256];
+
+	path_in_tmp(path, sizeof(path), "none.params");
+	assert_int_equal(fedc_params_write_file(path, NULL, 0), FEDC_OK);
+	assert_int_equal(fedc_params_open(path, &p), FEDC_OK);
+	assert_int_equal(fedc_params_count(p), 0);
+	fedc_params_close(p);
+	unlink(path);
+}
+
+static void test_round_trip_long_names(void **state)
+{
+	char names[3][FEDC_MAX_NAME_LEN + 1];
+	float v[100] = { 1.0f };
+	struct fedc_tensor t[3];
+	struct fedc_params *p = NULL;
+	size_t len;
+	unsigned char *buf;
+	char path[256];
+
+	/* Name lengths around the str8/fixstr boundaries move the padding. */
+	for (size_t i = 0; i < 3; i++) {
+		size_t n = i == 0 ? 31 : i == 1 ? 32 : FEDC_MAX_NAME_LEN;
+
+		memset(names[i], 'a' + (int)i, n);
+		names[i][n] = '\0';
+		t[i] = (struct fedc_tensor){ names[i], FEDC_DTYPE_F32, 1, { 33 * (i + 1) }, v };
+	}
+	path_in_tmp(path, sizeof(path), "long.params");
+	assert_int_equal(fedc_params_write_file(path, t, 3), FEDC_OK);
+	buf = slurp(path, &len);
+	assert_int_equal(fedc_params_from_buffer(buf, len, &p), FEDC_OK);
+	assert_same_tensors(t, 3, p);
+	fedc_params_close(p);
+	free(buf);
+	unlink(path);
+}
+
+static void test_write_empty_name_rejected(void **state)
+{
+	float v = 1.0f;
+	struct fedc_tensor t = { "", FEDC_DTYPE_F32, 0, { 0 }, &v };
+	char path[256];
+
+	path_in_tmp(path, sizeof(path), "empty-name.params");
+	assert_int_equal(fedc_params_write_file(path, &t, 1), FEDC_ERR_INVAL);
+	t.name = NULL;
+	assert_int_equal(fedc_params_write_file(path, &t, 1), FEDC_ERR_INVAL);
+	/* Nothing was created, not even the temp file. */
+	assert_int_equal(count_dir_entries(tmp_dir), 0);
+}
+
+static void test_write_bad_tensors_rejected(void **state)
+{
+	float v[2] = { 1.0f, 2.0f };
+	char long_name[FEDC_MAX_NAME_LEN + 2];
+	struct fedc_tensor t[2] = {
+		{ "a", FEDC_DTYPE_F32, 1, { 2 }, v },
+		{ "b", FEDC_DTYPE_F32, 1, { 2 }, v },
+	};
+	char path[256];
+
+	path_in_tmp(path, sizeof(path), "bad.params");
+	t[1].dtype = 7;
+	assert_int_equal(fedc_params_write_file(path, t, 2), FEDC_ERR_INVAL);
+	t[1].dtype = FEDC_DTYPE_F32;
+	t[1].ndim = FEDC_MAX_DIMS + 1;
+	assert_int_equal(fedc_params_write_file(path, t, 2), FEDC_ERR_INVAL);
+	t[1].ndim = 1;
+	t[1].data = NULL;
+	assert_int_equal(fedc_params_write_file(path, t, 2), FEDC_ERR_INVAL);
+	t[1].data = v;
+	t[1].name = "a";
+	assert_int_equal(fedc_params_write_file(path, t, 2), FEDC_ERR_INVAL);
+	assert_non_null(strstr(fedc_last_error(), "\"a\""));
+	memset(long_name, 'x', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = '\0';
+	t[1].name = long_name;
+	assert_int_equal(fedc_params_write_file(path, t, 2), FEDC_ERR_INVAL);
+	t[1].name = "b";
+	t[1].ndim = 2;
+	t[1].shape[0] = 1ull << 40;
+	t[1].shape[1] = 1ull << 40;
+	assert_int_equal(fedc_params_write_file(path, t, 2), FEDC_ERR_INVAL);
+	assert_int_equal(fedc_params_write_fd(-1, t, FEDC_MAX_TENSORS + 1), FEDC_ERR_INVAL);
+	assert_int_equal(count_dir_entries(tmp_dir), 0);
+}
+
+static void test_write_file_missing_dir(void **state)
+{
+	float v = 1.0f;
+	struct fedc_tensor t = { "a", FEDC_DTYPE_F32, 0, { 0 }, &v };
+	char path[256];
+
+	path_in_tmp(path, sizeof(path), "no/such/dir/x.params");
+	assert_int_equal(fedc_params_write_file(path, &t, 1), FEDC_ERR_IO);
+	assert_int_equal(fedc_params_write_fd(-1, &t, 1), FEDC_ERR_IO);
+}
+
+static void test_write_file_replaces_atomically(void **state)
+{
+	float v1 = 1.0f, v2 = 2.0f;
+	struct fedc_tensor t = { "a", FEDC_DTYPE_F32, 0, { 0 }, &v1 };
+	struct fedc_params *p = NULL;
+	char path[256];
+
+	path_in_tmp(path, sizeof(path), "replace.params");
+	assert_int_equal(fedc_params_write_file(path, &t, 1), FEDC_OK);
+	assert_int_equal(fedc_params_open(path, &p), FEDC_OK);
+	t.data = &v2;
+	assert_int_equal(fedc_params_write_file(path, &t, 1), FEDC_OK);
+	/* The old mapping still shows the old file; a new open the new one. */
+	assert_true(*(const float *)fedc_params_tensors(p)[0].data == 1.0f);
+	fedc_params_close(p);
+	assert_int_equal(fedc_params_open(path, &p), FEDC_OK);
+	assert_true(*(const float *)fedc_params_tensors(p)[0].data == 2.0f);
+	fedc_params_close(p);
+	assert_int_equal(count_dir_entries(tmp_dir), 1);
+	unlink(path);
+}
+
+/* msgpack-c, an independent decoder, sees the documented layout. */
+static void test_written_file_is_msgpack(void **state)
+{
+	msgpack_unpacked u;
+	size_t len, off = 0;
+	unsigned char *buf = write_sample_to_memory(&len);
+	msgpack_object_map *top, *t0;
+	msgpack_object_kv *kv;
+
+	msgpack_unpacked_init(&u);
+	assert_int_equal(msgpack_unpack_next(&u, (const char *)buf, len, &off), MSGPACK_UNPACK_SUCCESS);
+	assert_int_equal(off, len);
+	assert_int_equal(u.data.type, MSGPACK_OBJECT_MAP);
+	top = &u.data.via.map;
+	assert_int_equal(top->size, 3);
+	kv = &top->ptr[0];
+	assert_memory_equal(kv->key.via.str.ptr, "format", 6);
+	assert_int_equal(kv->val.via.str.size, strlen(FEDC_PARAMS_FORMAT));
+	assert_memory_equal(kv->val.via.str.ptr, FEDC_PARAMS_FORMAT, strlen(FEDC_PARAMS_FORMAT));
+	assert_int_equal(top->ptr[1].val.via.u64, FEDC_PARAMS_VERSION);
+	assert_int_equal(top->ptr[2].val.type, MSGPACK_OBJECT_ARRAY);
+	assert_int_equal(top->ptr[2].val.via.array.size, 5);
+	t0 = &top->ptr[2].val.via.array.ptr[0].via.map;
+	assert_int_equal(t0->size, 5);
+	assert_int_equal(t0->ptr[4].val.type, MSGPACK_OBJECT_BIN);
+	assert_int_equal(t0->ptr[4].val.via.bin.size, 12 * sizeof(float));
+	assert_memory_equal(t0->ptr[4].val.via.bin.ptr, w_data, sizeof(w_data));
+	msgpack_unpacked_destroy(&u);
+	free(buf);
+}
+
+/* ------------------------------------------------------------------ */
+/* Zero copy and alignment                                            */
+
+static void test_data_aligned_64(void **state)
+{
+	struct fedc_tensor t[5];
+	size_t n = sample_tensors(t);
+	struct fedc_params *p = NULL;
+	char path[256];
+
+	path_in_tmp(path, sizeof(path), "aligned.params");
+	assert_int_equal(fedc_params_write_file(path, t, n), FEDC_OK);
+	assert_int_equal(fedc_params_open(path, &p), FEDC_OK);
+	/* The mapping starts on a page: 64-byte file offsets give 64-byte pointers. */
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal((uintptr_t)fedc_params_tensors(p)[i].data % 64, 0);
+	fedc_params_close(p);
+	unlink(path);
+}
+
+static void test_zero_copy_points_into_buffer(void **state)
+{
+	size_t len;
+	unsigned char *file = write_sample_to_memory(&len);
+	unsigned char *buf = aligned_alloc(64, (len + 63) / 64 * 64);
+	struct fedc_params *p = NULL;
+
+	assert_non_null(buf);
+	memcpy(buf, file, len);
+	assert_int_equal(fedc_params_from_buffer(buf, len, &p), FEDC_OK);
+	for (size_t i = 0; i < fedc_params_count(p); i++) {
+		const unsigned char *d = fedc_params_tensors(p)[i].data;
+
+		assert_true(d >= buf && d <= buf + len);
+		assert_int_equal((size_t)(d - buf) % 64, 0);
+	}
+	fedc_params_close(p);
+	free(buf);
+	free(file);
+}
+
+static void test_open_fd(void **state)
+{
+	struct fedc_tensor t[5];
+	size_t n = sample_tensors(t);
+	struct fedc_params *p = NULL;
+	FILE *f = tmpfile();
+
+	assert_non_null(f);
+	assert_int_equal(fedc_params_write_fd(fileno(f), t, n), FEDC_OK);
+	assert_int_equal(fedc_params_open_fd(fileno(f), &p), FEDC_OK);
+	fclose(f); /* the mapping outlives the descriptor */
+	assert_same_tensors(t, n, p);
+	fedc_params_close(p);
+}
+
+/* A foreign writer (no pad) leaves data unaligned: it is copied. */
+static void test_foreign_unaligned_copied(void **state)
+{
+	struct fedc_params *p = NULL;
+	const struct fedc_tensor *w, *b;
+	unsigned char *file;
+	size_t len;
+
+	file = slurp(VALID_DIR "/foreign_no_pad.bin", &len);
+	assert_int_equal(fedc_params_from_buffer(file, len, &p), FEDC_OK);
+	w = fedc_params_find(p, "w");
+	b = fedc_params_find(p, "b");
+	assert_non_null(w);
+	assert_non_null(b);
+	assert_true((const unsigned char *)w->data < file || (const unsigned char *)w->data >= file + len);
+	assert_int_equal((uintptr_t)w->data % 4, 0);
+	assert_int_equal((uintptr_t)b->data % 4, 0);
+	assert_true(((const float *)w->data)[0] == 1.0f && ((const float *)w->data)[1] == 1.0f);
+	assert_int_equal(b->ndim, 0);
+	assert_true(((const float *)b->data)[0] == 1.0f);
+	fedc_params_close(p);
+	free(file);
+
+	/* The same through a mapped file. */
+	assert_int_equal(fedc_params_open(VALID_DIR "/foreign_no_pad.bin", &p), FEDC_OK);
+	assert_true(((const float *)fedc_params_find(p, "w")->data)[1] == 1.0f);
+	fedc_params_close(p);
+}
+
+static void test_foreign_key_order(void **state)
+{
+	struct fedc_params *p = NULL;
+	const float *v;
+
+	assert_int_equal(fedc_params_open(VALID_DIR "/foreign_key_order.bin", &p), FEDC_OK);
+	assert_int_equal(fedc_params_count(p), 1);
+	assert_string_equal(fedc_params_tensors(p)[0].name, "v");
+	v = fedc_params_tensors(p)[0].data;
+	assert_true(v[0] == 1.5f && v[1] == -2.0f && v[2] == 3.25f);
+	fedc_params_close(p);
+}
+
+/* ------------------------------------------------------------------ */
+/* Rejections, each named after its case                              */
+
+static void test_open_truncated_bin(void **state)
+{
+	expect_malformed_file("truncated_bin.bin", "truncated the data");
+}
+
+static void test_open_shape_mismatch(void **state)
+{
+	expect_malformed_file("shape_mismatch.bin", "tensor 0 \"w\": shape holds 3");
+}
+
+static void test_open_wrong_format(void **state)
+{
+	expect_malformed_file("wrong_format.bin", "format \"fedc-parms\"");
+	expect_malformed_file("format_prefix.bin", "format");
+}
+
+static void test_open_wrong_version(void **state)
+{
+	expect_malformed_file("wrong_version.bin", "version 2");
+}
+
+static void test_open_trailing_bytes(void **state)
+{
+	expect_malformed_file("trailing_bytes.bin", "1 trailing bytes");
+}
+
+static void test_open_huge_declared_length(void **state)
+{
+	expect_malformed_file("huge_declared_length.bin", "4294967295 bytes declared");
+	expect_malformed_file("huge_tensor_count.bin", "tensors");
+	expect_malformed_file("huge_map_count.bin", NULL);
+}
+
+static void test_open_duplicate_name(void **state)
+{
+	expect_malformed_file("duplicate_name.bin", "two tensors are named \"w\"");
+}
+
+static void test_open_empty_file(void **state)
+{
+	struct fedc_params *p = NULL;
+
+	expect_malformed_file("empty_file.bin", "empty");
+	assert_int_equal(fedc_params_from_buffer(NULL, 0, &p), FEDC_ERR_MALFORMED);
+	assert_int_equal(fedc_params_from_buffer("", 0, &p), FEDC_ERR_MALFORMED);
+}
+
+static void test_open_unknown_key(void **state)
+{
+	expect_malformed_file("unknown_top_key.bin", "unknown key \"comment\"");
+	expect_malformed_file("unknown_tensor_key.bin", "unknown key \"scale\"");
+}
+
+static void test_open_too_many_dims(void **state)
+{
+	expect_malformed_file("shape_too_many_dims.bin", "9 dimensions");
+}
+
+static void test_open_shape_overflow(void **state)
+{
+	expect_malformed_file("shape_overflow.bin", "overflows");
+}
+
+static void test_open_bad_dtype(void **state)
+{
+	expect_malformed_file("bad_dtype.bin", "dtype \"f64\"");
+	expect_malformed_file("dtype_prefix.bin", "dtype \"f3\"");
+}
+
+static void test_open_bad_names(void **state)
+{
+	expect_malformed_file("name_empty.bin", "empty name");
+	expect_malformed_file("name_too_long.bin", "name of 129 bytes");
+	expect_malformed_file("name_with_nul.bin", "NUL");
+}
+
+static void test_open_missing_file(void **state)
+{
+	struct fedc_params *p = NULL;
+
+	assert_int_equal(fedc_params_open(BAD_DIR "/no-such-file.bin", &p), FEDC_ERR_IO);
+	assert_null(p);
+	assert_int_equal(fedc_params_open(BAD_DIR, &p), FEDC_ERR_IO); /* a directory */
+}
+
+/* Every fixture file must be refused, by open and by from_buffer alike. */
+static void test_all_bad_fixtures_rejected(void **state)
+{
+	DIR *d = opendir(BAD_DIR);
+	struct dirent *e;
+	size_t n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+		struct fedc_params *p = NULL;
+		unsigned char *buf;
+		char path[512];
+		enum fedc_err rc;
+
+		if (len < 5 || strcmp(e->d_name + len - 4, ".bin") != 0)
+			continue;
+		expect_malformed_file(e->d_name, NULL);
+		snprintf(path, sizeof(path), "%s/%s", BAD_DIR, e->d_name);
+		buf = slurp(path, &len);
+		rc = fedc_params_from_buffer(buf, len, &p);
+		if (rc != FEDC_ERR_MALFORMED)
+			fail_msg("%s: from_buffer gave %s", e->d_name, fedc_strerror(rc));
+		free(buf);
+		n++;
+	}
+	closedir(d);
+	assert_true(n >= 40);
+}
+
+/* Every strict prefix of a valid file is refused; no prefix crashes. */
+static void test_truncations_rejected(void **state)
+{
+	size_t len;
+	unsigned char *file = write_sample_to_memory(&len);
+
+	for (size_t cut = 0; cut < len; cut++) {
+		/* A fresh buffer of exactly `cut` bytes, so that ASan sees overreads. */
+		unsigned char *buf = malloc(cut ? cut : 1);
+		struct fedc_params *p = NULL;
+
+		assert_non_null(buf);
+		memcpy(buf, file, cut);
+		if (fedc_params_from_buffer(buf, cut, &p) != FEDC_ERR_MALFORMED)
+			fail_msg("prefix of %zu bytes of %zu not refused", cut, len);
+		free(buf);
+	}
+	free(file);
+}
+
+/* Flipping bytes anywhere never crashes; whatever is accepted is consistent. */
+static void test_mutations_never_crash(void **state)
+{
+	static const unsigned char flips[] = { 0x01, 0x02, 0x10, 0x20, 0x40, 0x80, 0xff };
+	size_t len, accepted = 0;
+	unsigned char *file = write_sample_to_memory(&len);
+	unsigned char *buf = malloc(len);
+
+	assert_non_null(buf);
+	for (size_t i = 0; i < len; i++) {
+		for (size_t k = 0; k < sizeof(flips); k++) {
+			struct fedc_params *p = NULL;
+			enum fedc_err rc;
+
+			memcpy(buf, file, len);
+			buf[i] ^= flips[k];
+			rc = fedc_params_from_buffer(buf, len, &p);
+			if (rc == FEDC_OK) {
+				accepted++; /* e.g. a changed pad byte or data value */
+				for (size_t t = 0; t < fedc_params_count(p); t++) {
+					const struct fedc_tensor *x = &fedc_params_tensors(p)[t];
+					uint64_t n = fedc_tensor_elements(x);
+
+					assert_true(n * 4 <= len);
+					if (n)
+						assert_non_null(x->data);
+					assert_int_equal((uintptr_t)x->data % 4, 0);
+				}
+				fedc_params_close(p);
+			} else {
+				assert_int_equal(rc, FEDC_ERR_MALFORMED);
+			}
+		}
+	}
+	assert_true(accepted > 0);
+	free(buf);
+	free(file);
+}
+
+/* ------------------------------------------------------------------ */
+/* Tensor helpers                                                     */
+
+static void test_tensor_helpers(void **state)
+{
+	struct fedc_tensor a = { "x", FEDC_DTYPE_F32, 3, { 2, 3, 4 }, NULL };
+	struct fedc_tensor b = a;
+
+	assert_int_equal(fedc_tensor_elements(&a), 24);
+	b.ndim = 0;
+	assert_int_equal(fedc_tensor_elements(&b), 1);
+	b.ndim = 2;
+	b.shape[0] = UINT64_MAX / 2;
+	b.shape[1] = 3;
+	assert_true(fedc_tensor_elements(&b) == UINT64_MAX);
+	b = a;
+	assert_true(fedc_tensor_same_layout(&a, &b));
+	b.name = "y";
+	assert_false(fedc_tensor_same_layout(&a, &b));
+	b = a;
+	b.shape[2] = 5;
+	assert_false(fedc_tensor_same_layout(&a, &b));
+	b = a;
+	b.ndim = 2;
+	assert_false(fedc_tensor_same_layout(&a, &b));
+	b = a;
+	b.dtype = 2;
+	assert_false(fedc_tensor_same_layout(&a, &b));
+	/* Dimensions past ndim do not matter. */
+	b = a;
+	b.shape[5] = 9;
+	assert_true(fedc_tensor_same_layout(&a, &b));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_round_trip_zero_tensors),
+		cmocka_unit_test(test_round_trip_long_names),
+		cmocka_unit_test(test_write_empty_name_rejected),
+		cmocka_unit_test(test_write_bad_tensors_rejected),
+		cmocka_unit_test(test_write_file_missing_dir),
+		cmocka_unit_test(test_write_file_replaces_atomically),
+		cmocka_unit_test(test_written_file_is_msgpack),
+		cmocka_unit_test(test_data_aligned_64),
+		cmocka_unit_test(test_zero_copy_points_into_buffer),
+		cmocka_unit_test(test_open_fd),
+		cmocka_unit_test(test_foreign_unaligned_copied),
+		cmocka_unit_test(test_foreign_key_order),
+		cmocka_unit_test(test_open_truncated_bin),
+		cmocka_unit_test(test_open_shape_mismatch),
+		cmocka_unit_test(test_open_wrong_format),
+		cmocka_unit_test(test_open_wrong_version),
+		cmocka_unit_test(test_open_trailing_bytes),
+		cmocka_unit_test(test_open_huge_declared_length),
+		cmocka_unit_test(test_open_duplicate_name),
+		cmocka_unit_test(test_open_empty_file),
+		cmocka_unit_test(test_open_unknown_key),
+		cmocka_unit_test(test_open_too_many_dims),
+		cmocka_unit_test(test_open_shape_overflow),
+		cmocka_unit_test(test_open_bad_dtype),
+		cmocka_unit_test(test_open_bad_names),
+		cmocka_unit_test(test_open_missing_file),
+		cmocka_unit_test(test_all_bad_fixtures_rejected),
+		cmocka_unit_test(test_truncations_rejected),
+		cmocka_unit_test(test_mutations_never_crash),
+		cmocka_unit_test(test_tensor_helpers),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
