@@ -1,0 +1,1437 @@
+/* The MQTT message schema and its validating msgpack codec (docs/protocol.md).
+ *
+ * Two tables are the protocol: `fields` (wire name, msgpack type, where the
+ * value lives in struct fedc_msg, bounds, meaning) and `cmds` (wire name,
+ * route, required and optional fields, meaning). The encoder, the decoder and
+ * the Markdown writer all read them; nothing else knows a field's bounds.
+ *
+ * Values are checked by one set of validators that work on struct fedc_msg
+ * (check_field), so encode and decode accept exactly the same messages: the
+ * decoder first moves a value into the struct (after checking its msgpack type
+ * and its length), then validates it there.
+ *
+ * Decoding untrusted bytes happens in three steps:
+ *   1. scan_msgpack() walks the bytes with a bounds-checked cursor: one
+ *      complete object, no trailing bytes, nesting depth capped, and every
+ *      declared array/map/str length checked against the bytes that remain.
+ *      msgpack-c allocates an array's elements from its declared count, so
+ *      without this step a 5-byte payload could ask for 100 GB.
+ *   2. msgpack_unpack() into a zone: its allocations are now bounded by the
+ *      (capped) input length.
+ *   3. the schema walk (decode_top): keys, command, types, bounds, required. */
+#include "fedc/message.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <msgpack.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fedc/hash.h"
+
+/* Bounds that only the protocol needs (the shared caps are in limits.h). */
+#define MSG_MAX_ROUND 1000000u        /* rounds in one job */
+#define MSG_MAX_EPOCHS 1000000u       /* the plan ABI holds epochs in 32 bits */
+#define MSG_MAX_BATCH 1000000u
+#define MSG_MAX_DEPTH 8               /* nesting of arrays and maps; the schema needs 4 */
+#define MSG_KEY_SHOWN 40              /* bytes of a peer's unknown key quoted in errors */
+#define MSG_PATH_LEN 192              /* "global_metrics.<128-byte name>" and the like */
+
+_Static_assert(FEDC_F__COUNT <= 64, "present is a 64-bit mask");
+
+/* ---- the schema ---- */
+
+enum ftype {
+	FT_UINT,     /* msgpack uint; stored as uint32_t or uint64_t (by size) */
+	FT_DOUBLE,   /* float64 on the wire; float32 and integers accepted */
+	FT_BOOL,
+	FT_STR,      /* char[size], NUL-terminated */
+	FT_CMD,      /* the command name, stored as enum fedc_cmd */
+	FT_TAGS,     /* array of str: char[max_items][size] + uint32_t count */
+	FT_KVS,      /* map str -> number: struct fedc_msg_kv[] + uint32_t count */
+	FT_DATASETS, /* array of dataset maps: struct fedc_msg_dataset[] + count */
+};
+
+/* What a string must look like besides fitting its array. */
+enum fcheck {
+	CK_TEXT,   /* anything without NUL, may be empty */
+	CK_NAME,   /* non-empty, no control characters */
+	CK_ID,     /* CK_NAME and no '/', '+', '#': it goes into MQTT topics */
+	CK_TOKEN,  /* non-empty, a-z 0-9 . _ - */
+	CK_UUID,
+	CK_SHA256, /* 64 lower-case hex digits */
+	CK_DIGEST, /* 64 or 128 lower-case hex digits */
+	CK_CHOICE, /* one of `choices` */
+};
+
+struct field_spec {
+	const char *name;
+	enum ftype type;
+	enum fcheck check;       /* FT_STR, and the entries of FT_TAGS / names of FT_KVS */
+	size_t off;              /* the value (or the first element) in its struct */
+	size_t size;             /* FT_UINT: 4 or 8; FT_STR, FT_TAGS: bytes of one string */
+	size_t count_off;        /* lists: their uint32_t count */
+	uint32_t min_items, max_items;
+	uint64_t umin, umax;
+	double dmin, dmax;       /* FT_DOUBLE: finite, dmin <= v <= dmax (or < dmax) */
+	bool dmax_open;
+	const char *const *choices;
+	const char *doc;
+};
+
+#define MSG_MEMBER_SIZE(st, m) sizeof(((st *)0)->m)
+
+#define UINT_F(st, wire, m, lo, hi, doc_)                                                  \
+	{ .name = wire, .type = FT_UINT, .off = offsetof(st, m), .size = MSG_MEMBER_SIZE(st, m), \
+	  .umin = (lo), .umax = (hi), .doc = doc_ }
+#define DOUBLE_F(wire, m, lo, hi, open, doc_)                                                \
+	{ .name = wire, .type = FT_DOUBLE, .off = offsetof(struct fedc_msg, m), .dmin = (lo),  \
+	  .dmax = (hi), .dmax_open = (open), .doc = doc_ }
+#define STR_F(st, wire, m, ck, doc_)                                                       \
+	{ .name = wire, .type = FT_STR, .check = ck, .off = offsetof(st, m),                 \
+	  .size = MSG_MEMBER_SIZE(st, m), .doc = doc_ }
+#define CHOICE_F(wire, m, list, doc_)                                                        \
+	{ .name = wire, .type = FT_STR, .check = CK_CHOICE, .off = offsetof(struct fedc_msg, m), \
+	  .size = MSG_MEMBER_SIZE(struct fedc_msg, m), .choices = list, .doc = doc_ }
+#define TAGS_F(st, wire, m, n, lo, doc_)                                                   \
+	{ .name = wire, .type = FT_TAGS, .check = CK_NAME, .off = offsetof(st, m),           \
+	  .size = MSG_MEMBER_SIZE(st, m[0]), .count_off = offsetof(st, n), .min_items = (lo), \
+	  .max_items = FEDC_MAX_TAGS, .doc = doc_ }
+#define KVS_F(wire, m, n, max, doc_)                                                         \
+	{ .name = wire, .type = FT_KVS, .check = CK_NAME, .off = offsetof(struct fedc_msg, m),   \
+	  .size = MSG_MEMBER_SIZE(struct fedc_msg_kv, name), .count_off = offsetof(struct fedc_msg, n), \
+	  .max_items = (max), .doc = doc_ }
+
+#define M struct fedc_msg
+#define D struct fedc_msg_dataset
+
+static const char *const plan_statuses[] = { "approved", "pending", "rejected", "unknown", NULL };
+static const char *const states[] = { "online", "offline", NULL };
+
+/* Indexed by enum fedc_field; this order is the order of the encoded map. */
+static const struct field_spec fields[FEDC_F__COUNT] = {
+	[FEDC_F_PROTOCOL_VERSION] = UINT_F(M, "protocol_version", protocol_version, FEDC_PROTOCOL_VERSION,
+					   FEDC_PROTOCOL_VERSION,
+					   "Version of this protocol; a receiver rejects any other."),
+	[FEDC_F_COMMAND] = { .name = "command", .type = FT_CMD, .off = offsetof(M, command),
+			     .doc = "The message type: one of the commands of this section." },
+	[FEDC_F_REQUEST_ID] = STR_F(M, "request_id", request_id, CK_UUID,
+				    "Fresh for each request (and each status). Whatever a node sends in "
+				    "answer (reply, scalar, error) carries the request_id it answers."),
+	[FEDC_F_RESEARCHER_ID] = STR_F(M, "researcher_id", researcher_id, CK_ID,
+				       "The researcher that sent the request; in a node's message, the "
+				       "researcher it answers (copied from the request)."),
+	[FEDC_F_NODE_ID] = STR_F(M, "node_id", node_id, CK_ID, "The node that sent the message."),
+	[FEDC_F_TAGS] = TAGS_F(M, "tags", tags, n_tags, 1,
+			       "Wanted datasets carry every one of these tags."),
+	[FEDC_F_DATASETS] = { .name = "datasets", .type = FT_DATASETS, .off = offsetof(M, datasets),
+			      .count_off = offsetof(M, n_datasets), .max_items = FEDC_MAX_DATASETS,
+			      .doc = "The node's matching (search) or registered (list) datasets; an "
+				     "empty array when it has none. Entries: see Dataset entries." },
+	[FEDC_F_PLAN_DIGEST] = STR_F(M, "plan_digest", plan_digest, CK_DIGEST,
+				     "Digest of the training plan (the compiled shared object). Nodes "
+				     "approve, fetch and run plans by SHA-256 (64 digits), the plan's "
+				     "repository address; 128 digits are reserved for other approval hashes."),
+	[FEDC_F_PLAN_NAME] = STR_F(M, "plan_name", plan_name, CK_NAME,
+				   "Name of the plan, shown to the node's operator."),
+	[FEDC_F_PLAN_STATUS] = CHOICE_F("plan_status", plan_status, plan_statuses,
+					"The plan's status on that node (`unknown`: never registered there)."),
+	[FEDC_F_DESCRIPTION] = STR_F(M, "description", description, CK_TEXT,
+				     "Free text for the node's operator."),
+	[FEDC_F_JOB_ID] = STR_F(M, "job_id", job_id, CK_UUID, "The experiment (job) the round belongs to."),
+	[FEDC_F_ROUND] = UINT_F(M, "round", round, 0, MSG_MAX_ROUND, "Round number within the job."),
+	[FEDC_F_DATASET_ID] = STR_F(M, "dataset_id", dataset_id, CK_ID,
+				    "The node's dataset to train on (train), or that was used (train-reply)."),
+	[FEDC_F_PARAMS_DIGEST] = STR_F(M, "params_digest", params_digest, CK_SHA256,
+				       "SHA-256 (repository address) of a parameter file: in train the "
+				       "global parameters to start from, in train-reply the node's update."),
+	[FEDC_F_MODEL_ARGS] = KVS_F("model_args", model_args, n_model_args, FEDC_MAX_ARGS,
+				    "Named numbers handed to the plan's create() (layer sizes ...)."),
+	[FEDC_F_LR] = DOUBLE_F("lr", lr, 0, INFINITY, false, "Learning rate of the local optimizer."),
+	[FEDC_F_EPOCHS] = UINT_F(M, "epochs", epochs, 0, MSG_MAX_EPOCHS,
+				 "Full passes over the local training split (when num_updates is 0)."),
+	[FEDC_F_NUM_UPDATES] = UINT_F(M, "num_updates", num_updates, 0, UINT32_MAX,
+				      "Mini-batch steps; when > 0 it replaces epochs."),
+	[FEDC_F_BATCH_SIZE] = UINT_F(M, "batch_size", batch_size, 1, MSG_MAX_BATCH, "Mini-batch size."),
+	[FEDC_F_SEED] = UINT_F(M, "seed", seed, 0, UINT64_MAX,
+			       "Seeds the plan's shuffling; the researcher varies it per node and round."),
+	[FEDC_F_TEST_RATIO] = DOUBLE_F("test_ratio", test_ratio, 0, 1, true,
+				       "Fraction of the dataset held out for local testing (0: none)."),
+	[FEDC_F_FEDPROX_MU] = DOUBLE_F("fedprox_mu", fedprox_mu, 0, INFINITY, false,
+				       "FedProx proximal term (0: plain local training)."),
+	[FEDC_F_OPTIMIZER] = STR_F(M, "optimizer", optimizer, CK_TOKEN,
+				   "Local optimizer of the plan SDK (`sgd`)."),
+	[FEDC_F_EVALUATE_ONLY] = { .name = "evaluate_only", .type = FT_BOOL, .off = offsetof(M, evaluate_only),
+				   .doc = "True: only evaluate the global parameters; nothing is trained "
+					  "or uploaded (absent: false)." },
+	[FEDC_F_N_SAMPLES] = UINT_F(M, "n_samples", n_samples, 0, UINT64_MAX,
+				    "Training samples used: the weight of the update in FedAvg."),
+	[FEDC_F_N_TEST] = UINT_F(M, "n_test", n_test, 0, UINT64_MAX, "Samples in the held-out test split."),
+	[FEDC_F_METRICS] = KVS_F("metrics", metrics, n_metrics, FEDC_MAX_METRICS,
+				 "Metrics of the local model after training (loss, accuracy ...)."),
+	[FEDC_F_GLOBAL_METRICS] = KVS_F("global_metrics", global_metrics, n_global_metrics, FEDC_MAX_METRICS,
+					"Metrics of the received global parameters, before training."),
+	[FEDC_F_DOWNLOAD_S] = DOUBLE_F("download_s", download_s, 0, INFINITY, false,
+				       "Seconds spent fetching the plan and the parameters."),
+	[FEDC_F_TRAIN_S] = DOUBLE_F("train_s", train_s, 0, INFINITY, false,
+				    "Seconds spent training and evaluating (the sandboxed child)."),
+	[FEDC_F_UPLOAD_S] = DOUBLE_F("upload_s", upload_s, 0, INFINITY, false,
+				     "Seconds spent uploading the update."),
+	[FEDC_F_NAME] = STR_F(M, "name", name, CK_NAME, "Metric name."),
+	[FEDC_F_VALUE] = DOUBLE_F("value", value, -INFINITY, INFINITY, false, "Metric value."),
+	[FEDC_F_ITERATION] = UINT_F(M, "iteration", iteration, 0, UINT64_MAX,
+				    "Mini-batch step within the round."),
+	[FEDC_F_EPOCH] = UINT_F(M, "epoch", epoch, 0, UINT32_MAX, "Epoch within the round."),
+	[FEDC_F_ERROR_CODE] = STR_F(M, "error_code", error_code, CK_TOKEN,
+				    "fedc error name (`malformed`, `plan-not-approved`, `timeout` ...)."),
+	[FEDC_F_MESSAGE] = STR_F(M, "message", message, CK_TEXT, "What went wrong, for people."),
+	[FEDC_F_STATE] = CHOICE_F("state", state, states,
+				  "`online` (published retained on connection) or `offline` (clean "
+				  "exit, or the broker's last will)."),
+};
+
+/* The map inside `datasets`; every entry is required. */
+static const struct field_spec dataset_fields[] = {
+	STR_F(D, "dataset_id", dataset_id, CK_ID, "The node's id of the dataset."),
+	STR_F(D, "name", name, CK_NAME, "Its name."),
+	STR_F(D, "type", type, CK_TOKEN, "Storage kind: `csv`, `idx`."),
+	TAGS_F(D, "tags", tags, n_tags, 0, "Its tags."),
+	UINT_F(D, "n_samples", n_samples, 0, UINT64_MAX, "Rows (samples)."),
+	UINT_F(D, "n_features", n_features, 0, UINT64_MAX, "Features per sample."),
+	UINT_F(D, "n_classes", n_classes, 0, UINT32_MAX, "Classes of the target (0: regression)."),
+};
+#define N_DATASET_FIELDS (sizeof(dataset_fields) / sizeof(dataset_fields[0]))
+
+#undef M
+#undef D
+
+#define F(x) (1ull << FEDC_F_##x)
+#define BASE_FIELDS (F(PROTOCOL_VERSION) | F(COMMAND) | F(REQUEST_ID))
+#define FROM_RESEARCHER (BASE_FIELDS | F(RESEARCHER_ID))
+#define FROM_NODE (BASE_FIELDS | F(NODE_ID) | F(RESEARCHER_ID))
+#define TO_NODES "researcher → every node (`fedc/<fed>/nodes`) or one node (`fedc/<fed>/node/<node_id>`)"
+#define TO_RESEARCHER "node → researcher (`fedc/<fed>/researcher/<researcher_id>`)"
+
+struct cmd_spec {
+	const char *name;
+	const char *route;
+	uint64_t required;
+	uint64_t optional;
+	const char *doc;
+};
+
+static const struct cmd_spec cmds[FEDC_CMD__COUNT] = {
+	[FEDC_CMD_PING] = { "ping", TO_NODES, FROM_RESEARCHER, 0,
+			    "Liveness probe: every node that receives it answers `pong`." },
+	[FEDC_CMD_PONG] = { "pong", TO_RESEARCHER, FROM_NODE, 0, "Answers `ping`." },
+	[FEDC_CMD_SEARCH] = { "search", TO_NODES, FROM_RESEARCHER | F(TAGS), 0,
+			      "Asks for the datasets that carry all the given tags." },
+	[FEDC_CMD_SEARCH_REPLY] = { "search-reply", TO_RESEARCHER, FROM_NODE | F(DATASETS), 0,
+				    "Answers `search`, always: with an empty `datasets` when nothing "
+				    "matches, so the researcher never waits for a silent node." },
+	[FEDC_CMD_LIST] = { "list", TO_NODES, FROM_RESEARCHER, 0,
+			    "Asks for every dataset the nodes hold." },
+	[FEDC_CMD_LIST_REPLY] = { "list-reply", TO_RESEARCHER, FROM_NODE | F(DATASETS), 0,
+				  "Answers `list`, always, even with no dataset." },
+	[FEDC_CMD_APPROVAL] = { "approval", TO_NODES, FROM_RESEARCHER | F(PLAN_DIGEST) | F(PLAN_NAME),
+				F(DESCRIPTION),
+				"Asks nodes to register a training plan (already uploaded to the "
+				"repository) as pending, for their operators to approve or reject." },
+	[FEDC_CMD_APPROVAL_REPLY] = { "approval-reply", TO_RESEARCHER,
+				      FROM_NODE | F(PLAN_DIGEST) | F(PLAN_STATUS), 0,
+				      "Answers `approval` with the plan's status on the node after "
+				      "the request (`pending`, or the operator's earlier decision)." },
+	[FEDC_CMD_PLAN_STATUS] = { "training-plan-status", TO_NODES, FROM_RESEARCHER | F(PLAN_DIGEST), 0,
+				   "Asks for a plan's approval status." },
+	[FEDC_CMD_PLAN_STATUS_REPLY] = { "training-plan-status-reply", TO_RESEARCHER,
+					 FROM_NODE | F(PLAN_DIGEST) | F(PLAN_STATUS), 0,
+					 "Answers `training-plan-status`." },
+	[FEDC_CMD_TRAIN] = { "train",
+			     "researcher → one node (`fedc/<fed>/node/<node_id>`)",
+			     FROM_RESEARCHER | F(JOB_ID) | F(ROUND) | F(DATASET_ID) | F(PLAN_DIGEST) |
+				     F(PARAMS_DIGEST) | F(MODEL_ARGS) | F(LR) | F(EPOCHS) | F(NUM_UPDATES) |
+				     F(BATCH_SIZE) | F(SEED) | F(TEST_RATIO) | F(FEDPROX_MU) | F(OPTIMIZER),
+			     F(EVALUATE_ONLY),
+			     "Runs one round on one dataset: fetch the plan and the global parameters "
+			     "from the repository, check the plan is approved, train, upload the update, "
+			     "answer `train-reply` (or `error`). Unless `evaluate_only` is true, `epochs` "
+			     "or `num_updates` must be > 0." },
+	[FEDC_CMD_TRAIN_REPLY] = { "train-reply", TO_RESEARCHER,
+				   FROM_NODE | F(JOB_ID) | F(ROUND) | F(DATASET_ID) | F(N_SAMPLES) |
+					   F(N_TEST) | F(METRICS) | F(GLOBAL_METRICS) | F(DOWNLOAD_S) |
+					   F(TRAIN_S) | F(UPLOAD_S),
+				   F(PARAMS_DIGEST),
+				   "Answers `train`: the update's digest (absent when the request had "
+				   "`evaluate_only`), sample counts, metrics and timings." },
+	[FEDC_CMD_SCALAR] = { "scalar", TO_RESEARCHER,
+			      FROM_NODE | F(JOB_ID) | F(ROUND) | F(NAME) | F(VALUE) | F(ITERATION) | F(EPOCH), 0,
+			      "A metric streamed while a round trains (throttled by the node); "
+			      "`request_id` is the train request's." },
+	[FEDC_CMD_ERROR] = { "error", TO_RESEARCHER, FROM_NODE | F(ERROR_CODE) | F(MESSAGE),
+			     F(JOB_ID) | F(ROUND),
+			     "Answers any request the node could not serve, including one that failed "
+			     "validation when its `researcher_id` and `request_id` could be read; "
+			     "`job_id` and `round` are set when it answers `train`." },
+	[FEDC_CMD_STATUS] = { "status",
+			      "node → `fedc/<fed>/status/<node_id>`, retained; `offline` is also the node's last will",
+			      BASE_FIELDS | F(NODE_ID) | F(STATE), 0,
+			      "A node's liveness; `request_id` is fresh for each one. Researchers subscribe to "
+			      "`fedc/<fed>/status/+`." },
+};
+
+static bool cmd_valid(enum fedc_cmd cmd)
+{
+	return cmd > FEDC_CMD_NONE && cmd < FEDC_CMD__COUNT;
+}
+
+/* ---- small public helpers ---- */
+
+const char *fedc_cmd_name(enum fedc_cmd cmd)
+{
+	return cmd_valid(cmd) ? cmds[cmd].name : NULL;
+}
+
+/* Compares lengths before contents: "ping" must not match "pingx". */
+static enum fedc_cmd cmd_lookup(const char *name, size_t len)
+{
+	for (int c = FEDC_CMD_NONE + 1; c < FEDC_CMD__COUNT; c++)
+		if (strlen(cmds[c].name) == len && memcmp(cmds[c].name, name, len) == 0)
+			return (enum fedc_cmd)c;
+	return FEDC_CMD_NONE;
+}
+
+enum fedc_cmd fedc_cmd_parse(const char *name)
+{
+	return name ? cmd_lookup(name, strlen(name)) : FEDC_CMD_NONE;
+}
+
+struct fedc_msg *fedc_msg_new(enum fedc_cmd cmd)
+{
+	struct fedc_msg *msg;
+
+	if (!cmd_valid(cmd))
+		return NULL;
+	msg = calloc(1, sizeof(*msg));
+	if (!msg)
+		return NULL;
+	msg->protocol_version = FEDC_PROTOCOL_VERSION;
+	msg->command = cmd;
+	fedc_uuid_new(msg->request_id);
+	msg->present = F(PROTOCOL_VERSION) | F(COMMAND) | F(REQUEST_ID);
+	return msg;
+}
+
+void fedc_msg_free(struct fedc_msg *msg)
+{
+	free(msg);
+}
+
+void fedc_msg_set(struct fedc_msg *msg, enum fedc_field field)
+{
+	if ((unsigned)field < FEDC_F__COUNT)
+		msg->present |= 1ull << field;
+}
+
+bool fedc_msg_has(const struct fedc_msg *msg, enum fedc_field field)
+{
+	return (unsigned)field < FEDC_F__COUNT && (msg->present & (1ull << field));
+}
+
+/* A node id that does not fit is left unset: encoding then fails naming it. */
+struct fedc_msg *fedc_msg_reply(const struct fedc_msg *request, enum fedc_cmd cmd, const char *node_id)
+{
+	struct fedc_msg *reply = fedc_msg_new(cmd);
+
+	if (!reply)
+		return NULL;
+	memcpy(reply->request_id, request->request_id, sizeof(reply->request_id));
+	reply->request_id[FEDC_UUID_STRLEN] = '\0';
+	if (fedc_msg_has(request, FEDC_F_RESEARCHER_ID)) {
+		memcpy(reply->researcher_id, request->researcher_id, sizeof(reply->researcher_id));
+		reply->researcher_id[FEDC_MAX_ID_LEN] = '\0';
+		fedc_msg_set(reply, FEDC_F_RESEARCHER_ID);
+	}
+	if (node_id && strlen(node_id) < sizeof(reply->node_id)) {
+		memcpy(reply->node_id, node_id, strlen(node_id) + 1);
+		fedc_msg_set(reply, FEDC_F_NODE_ID);
+	}
+	return reply;
+}
+
+/* Adding a name already in the list replaces its value: the wire form is a
+ * map, whose keys must be unique. Non-finite values are refused (INVAL) like
+ * everywhere in the protocol, so a diverged loss is dropped, not the reply. */
+enum fedc_err fedc_msg_kv_add(struct fedc_msg_kv *list, uint32_t *count, uint32_t max, const char *name,
+			      double value)
+{
+	size_t len = name ? strlen(name) : 0;
+
+	if (len == 0 || len > FEDC_MAX_NAME_LEN)
+		return fedc_fail(FEDC_ERR_INVAL, "metric or argument name must be 1..%d bytes",
+				 FEDC_MAX_NAME_LEN);
+	if (!isfinite(value))
+		return fedc_fail(FEDC_ERR_INVAL, "\"%s\": value is not a finite number", name);
+	for (uint32_t i = 0; i < *count; i++) {
+		if (strcmp(list[i].name, name) == 0) {
+			list[i].value = value;
+			return FEDC_OK;
+		}
+	}
+	if (*count >= max)
+		return fedc_fail(FEDC_ERR_TOO_BIG, "\"%s\": list is full (%" PRIu32 " entries)", name, max);
+	memcpy(list[*count].name, name, len + 1);
+	list[*count].value = value;
+	(*count)++;
+	return FEDC_OK;
+}
+
+bool fedc_msg_kv_get(const struct fedc_msg_kv *list, uint32_t count, const char *name, double *value)
+{
+	for (uint32_t i = 0; i < count; i++) {
+		if (strcmp(list[i].name, name) == 0) {
+			if (value)
+				*value = list[i].value;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* ---- value validation, shared by encode (INVAL) and decode (MALFORMED) ---- */
+
+static enum fedc_err field_fail(enum fedc_err code, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static enum fedc_err field_fail(enum fedc_err code, const char *path, const char *fmt, ...)
+{
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	return fedc_fail(code, "field \"%s\": %s", path, why);
+}
+
+static bool is_control(unsigned char c)
+{
+	return c < 0x20 || c == 0x7f;
+}
+
+static bool choice_valid(const char *s, const char *const *choices)
+{
+	for (size_t i = 0; choices[i]; i++)
+		if (strcmp(s, choices[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Returns what is wrong with `s` (already NUL-terminated within its array),
+ * or NULL if it is acceptable. */
+static const char *string_problem(enum fcheck check, const char *s, const char *const *choices)
+{
+	size_t len = strlen(s);
+
+	switch (check) {
+	case CK_TEXT:
+		return NULL;
+	case CK_UUID:
+		return fedc_uuid_valid(s) ? NULL : "not a UUID (8-4-4-4-12 hex digits)";
+	case CK_SHA256:
+		return fedc_hex_valid(s, FEDC_SHA256_HEXLEN) ? NULL : "not 64 lower-case hex digits";
+	case CK_DIGEST:
+		return fedc_hex_valid(s, FEDC_SHA256_HEXLEN) || fedc_hex_valid(s, FEDC_HASH_MAX_HEXLEN)
+			       ? NULL
+			       : "not 64 or 128 lower-case hex digits";
+	case CK_CHOICE:
+		return choice_valid(s, choices) ? NULL : "not one of the allowed values";
+	default:
+		break;
+	}
+	if (len == 0)
+		return "empty";
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (check == CK_TOKEN && !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+					   c == '_' || c == '-'))
+			return "holds a character outside a-z 0-9 . _ -";
+		if (is_control(c))
+			return "holds a control character";
+		if (check == CK_ID && (c == '/' || c == '+' || c == '#'))
+			return "holds '/', '+' or '#' (it is used in MQTT topics)";
+	}
+	return NULL;
+}
+
+/* Strings handed to the encoder may not be terminated; decoded ones are. */
+static enum fedc_err check_string(const char *s, size_t size, enum fcheck check, const char *const *choices,
+				  const char *path, enum fedc_err code)
+{
+	const char *problem;
+
+	if (strnlen(s, size) == size)
+		return field_fail(code, path, "not NUL-terminated within %zu bytes", size);
+	problem = string_problem(check, s, choices);
+	if (problem)
+		return field_fail(code, path, "%s", problem);
+	return FEDC_OK;
+}
+
+static uint64_t load_uint(const struct field_spec *f, const void *base)
+{
+	const char *p = (const char *)base + f->off;
+
+	return f->size == sizeof(uint32_t) ? *(const uint32_t *)p : *(const uint64_t *)p;
+}
+
+static void store_uint(const struct field_spec *f, void *base, uint64_t v)
+{
+	char *p = (char *)base + f->off;
+
+	if (f->size == sizeof(uint32_t))
+		*(uint32_t *)p = (uint32_t)v; /* range-checked by the caller */
+	else
+		*(uint64_t *)p = v;
+}
+
+static enum fedc_err check_uint_range(const struct field_spec *f, uint64_t v, const char *path,
+				      enum fedc_err code)
+{
+	if (f->umin == f->umax && v != f->umin)
+		return field_fail(code, path, "must be %" PRIu64 ", got %" PRIu64, f->umin, v);
+	if (v < f->umin || v > f->umax)
+		return field_fail(code, path, "%" PRIu64 " is outside %" PRIu64 "..%" PRIu64, v, f->umin, f->umax);
+	return FEDC_OK;
+}
+
+static enum fedc_err check_double(const struct field_spec *f, double v, const char *path, enum fedc_err code)
+{
+	if (!isfinite(v))
+		return field_fail(code, path, "not a finite number");
+	if (v < f->dmin)
+		return field_fail(code, path, "%g is below %g", v, f->dmin);
+	if (f->dmax_open ? v >= f->dmax : v > f->dmax)
+		return field_fail(code, path, "%g is %s %g", v, f->dmax_open ? "not below" : "above", f->dmax);
+	return FEDC_OK;
+}
+
+static uint32_t load_count(const struct field_spec *f, const void *base)
+{
+	return *(const uint32_t *)((const char *)base + f->count_off);
+}
+
+static enum fedc_err check_count(const struct field_spec *f, uint32_t n, const char *path, enum fedc_err code)
+{
+	if (n < f->min_items || n > f->max_items)
+		return field_fail(code, path, "%" PRIu32 " entries, expected %" PRIu32 "..%" PRIu32, n,
+				  f->min_items, f->max_items);
+	return FEDC_OK;
+}
+
+static enum fedc_err check_tags(const struct field_spec *f, const void *base, const char *path, enum fedc_err code)
+{
+	const char *tags = (const char *)base + f->off;
+	uint32_t n = load_count(f, base);
+	char sub[MSG_PATH_LEN];
+	enum fedc_err rc = check_count(f, n, path, code);
+
+	for (uint32_t i = 0; rc == FEDC_OK && i < n; i++) {
+		snprintf(sub, sizeof(sub), "%s[%" PRIu32 "]", path, i);
+		rc = check_string(tags + (size_t)i * f->size, f->size, f->check, NULL, sub, code);
+	}
+	return rc;
+}
+
+static enum fedc_err check_kvs(const struct field_spec *f, const void *base, const char *path, enum fedc_err code)
+{
+	const struct fedc_msg_kv *kv = (const struct fedc_msg_kv *)((const char *)base + f->off);
+	uint32_t n = load_count(f, base);
+	char sub[MSG_PATH_LEN];
+	enum fedc_err rc = check_count(f, n, path, code);
+
+	for (uint32_t i = 0; rc == FEDC_OK && i < n; i++) {
+		snprintf(sub, sizeof(sub), "%s[%" PRIu32 "]", path, i);
+		rc = check_string(kv[i].name, sizeof(kv[i].name), f->check, NULL, sub, code);
+		if (rc)
+			break;
+		snprintf(sub, sizeof(sub), "%s.%s", path, kv[i].name);
+		rc = check_double(&fields[FEDC_F_VALUE], kv[i].value, sub, code);
+		for (uint32_t j = 0; rc == FEDC_OK && j < i; j++)
+			if (strcmp(kv[i].name, kv[j].name) == 0)
+				rc = field_fail(code, sub, "duplicate name");
+	}
+	return rc;
+}
+
+static enum fedc_err check_field(const struct field_spec *f, const void *base, const char *path,
+				 enum fedc_err code);
+
+static enum fedc_err check_datasets(const struct field_spec *f, const void *base, const char *path,
+				    enum fedc_err code)
+{
+	const struct fedc_msg_dataset *ds = (const struct fedc_msg_dataset *)((const char *)base + f->off);
+	uint32_t n = load_count(f, base);
+	char sub[MSG_PATH_LEN];
+	enum fedc_err rc = check_count(f, n, path, code);
+
+	for (uint32_t i = 0; rc == FEDC_OK && i < n; i++) {
+		for (size_t k = 0; rc == FEDC_OK && k < N_DATASET_FIELDS; k++) {
+			snprintf(sub, sizeof(sub), "%s[%" PRIu32 "].%s", path, i, dataset_fields[k].name);
+			rc = check_field(&dataset_fields[k], &ds[i], sub, code);
+		}
+	}
+	return rc;
+}
+
+/* Validates the value of `f` stored in `base` (a struct fedc_msg or a
+ * struct fedc_msg_dataset). `code` is what a violation returns. */
+static enum fedc_err check_field(const struct field_spec *f, const void *base, const char *path,
+				 enum fedc_err code)
+{
+	const char *p = (const char *)base + f->off;
+
+	switch (f->type) {
+	case FT_UINT:
+		return check_uint_range(f, load_uint(f, base), path, code);
+	case FT_DOUBLE:
+		return check_double(f, *(const double *)p, path, code);
+	case FT_BOOL:
+		return FEDC_OK;
+	case FT_STR:
+		return check_string(p, f->size, f->check, f->choices, path, code);
+	case FT_CMD:
+		return cmd_valid(*(const enum fedc_cmd *)p) ? FEDC_OK : field_fail(code, path, "unknown command");
+	case FT_TAGS:
+		return check_tags(f, base, path, code);
+	case FT_KVS:
+		return check_kvs(f, base, path, code);
+	case FT_DATASETS:
+		return check_datasets(f, base, path, code);
+	}
+	return field_fail(code, path, "no such field type");
+}
+
+/* Rules that tie fields together (also written in the commands' docs). */
+static enum fedc_err check_cross(const struct fedc_msg *msg, enum fedc_err code)
+{
+	bool evaluate_only = fedc_msg_has(msg, FEDC_F_EVALUATE_ONLY) && msg->evaluate_only;
+
+	if (msg->command == FEDC_CMD_TRAIN && !evaluate_only && msg->epochs == 0 && msg->num_updates == 0)
+		return field_fail(code, "epochs", "epochs or num_updates must be > 0 unless evaluate_only is true");
+	return FEDC_OK;
+}
+
+/* Every required field present, nothing the command does not carry, every
+ * present value within bounds. */
+static enum fedc_err check_message(const struct fedc_msg *msg, enum fedc_err code)
+{
+	const struct cmd_spec *c;
+	enum fedc_err rc = FEDC_OK;
+
+	if (!cmd_valid(msg->command))
+		return fedc_fail(code, "field \"command\": unknown command %d", (int)msg->command);
+	c = &cmds[msg->command];
+	for (int i = 0; rc == FEDC_OK && i < FEDC_F__COUNT; i++) {
+		uint64_t bit = 1ull << i;
+
+		if (!(msg->present & bit)) {
+			if (c->required & bit)
+				rc = field_fail(code, fields[i].name, "missing (required in \"%s\")", c->name);
+			continue;
+		}
+		if (!((c->required | c->optional) & bit))
+			rc = field_fail(code, fields[i].name, "not allowed in \"%s\"", c->name);
+		else
+			rc = check_field(&fields[i], msg, fields[i].name, code);
+	}
+	if (rc == FEDC_OK)
+		rc = check_cross(msg, code);
+	return rc;
+}
+
+/* ---- encoding ---- */
+
+static int pack_cstr(msgpack_packer *pk, const char *s)
+{
+	size_t len = strlen(s);
+
+	if (msgpack_pack_str(pk, len))
+		return -1;
+	return msgpack_pack_str_body(pk, s, len);
+}
+
+static int pack_value(msgpack_packer *pk, const struct field_spec *f, const void *base);
+
+static int pack_dataset(msgpack_packer *pk, const struct fedc_msg_dataset *ds)
+{
+	int r = msgpack_pack_map(pk, N_DATASET_FIELDS);
+
+	for (size_t k = 0; r == 0 && k < N_DATASET_FIELDS; k++) {
+		r = pack_cstr(pk, dataset_fields[k].name);
+		if (r == 0)
+			r = pack_value(pk, &dataset_fields[k], ds);
+	}
+	return r;
+}
+
+static int pack_list(msgpack_packer *pk, const struct field_spec *f, const void *base)
+{
+	const char *p = (const char *)base + f->off;
+	uint32_t n = load_count(f, base);
+	int r;
+
+	if (f->type == FT_KVS) {
+		const struct fedc_msg_kv *kv = (const struct fedc_msg_kv *)p;
+
+		r = msgpack_pack_map(pk, n);
+		for (uint32_t i = 0; r == 0 && i < n; i++) {
+			r = pack_cstr(pk, kv[i].name);
+			if (r == 0)
+				r = msgpack_pack_double(pk, kv[i].value);
+		}
+		return r;
+	}
+	r = msgpack_pack_array(pk, n);
+	for (uint32_t i = 0; r == 0 && i < n; i++)
+		r = f->type == FT_TAGS ? pack_cstr(pk, p + (size_t)i * f->size)
+				       : pack_dataset(pk, (const struct fedc_msg_dataset *)p + i);
+	return r;
+}
+
+/* Returns msgpack's 0 / -1 (out of memory in the sbuffer). */
+static int pack_value(msgpack_packer *pk, const struct field_spec *f, const void *base)
+{
+	const char *p = (const char *)base + f->off;
+
+	switch (f->type) {
+	case FT_UINT:
+		return msgpack_pack_uint64(pk, load_uint(f, base));
+	case FT_DOUBLE:
+		return msgpack_pack_double(pk, *(const double *)p);
+	case FT_BOOL:
+		return *(const bool *)p ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+	case FT_STR:
+		return pack_cstr(pk, p);
+	case FT_CMD:
+		return pack_cstr(pk, cmds[*(const enum fedc_cmd *)p].name);
+	case FT_TAGS:
+	case FT_KVS:
+	case FT_DATASETS:
+		return pack_list(pk, f, base);
+	}
+	return -1;
+}
+
+static enum fedc_err pack_message(msgpack_packer *pk, const struct fedc_msg *msg)
+{
+	uint32_t n = 0;
+	int r;
+
+	for (int i = 0; i < FEDC_F__COUNT; i++)
+		n += (msg->present >> i) & 1u;
+	r = msgpack_pack_map(pk, n);
+	for (int i = 0; r == 0 && i < FEDC_F__COUNT; i++) {
+		if (!(msg->present & (1ull << i)))
+			continue;
+		r = pack_cstr(pk, fields[i].name);
+		if (r == 0)
+			r = pack_value(pk, &fields[i], msg);
+	}
+	return r == 0 ? FEDC_OK : fedc_fail(FEDC_ERR_NOMEM, "out of memory while encoding");
+}
+
+enum fedc_err fedc_msg_encode(const struct fedc_msg *msg, void **buf, size_t *len)
+{
+	msgpack_sbuffer sbuf;
+	msgpack_packer pk;
+	enum fedc_err rc;
+
+	msgpack_sbuffer_init(&sbuf);
+	if (!msg || !buf || !len) {
+		rc = fedc_fail(FEDC_ERR_INVAL, "fedc_msg_encode: NULL argument");
+		goto out;
+	}
+	*buf = NULL;
+	*len = 0;
+	rc = check_message(msg, FEDC_ERR_INVAL);
+	if (rc)
+		goto out;
+	msgpack_packer_init(&pk, &sbuf, msgpack_sbuffer_write);
+	rc = pack_message(&pk, msg);
+	if (rc)
+		goto out;
+	if (sbuf.size > FEDC_MAX_MESSAGE_BYTES) {
+		rc = fedc_fail(FEDC_ERR_TOO_BIG, "%s message of %zu bytes exceeds the %u-byte limit",
+			       cmds[msg->command].name, sbuf.size, FEDC_MAX_MESSAGE_BYTES);
+		goto out;
+	}
+	*buf = sbuf.data; /* malloc'd by the sbuffer: the caller frees it */
+	*len = sbuf.size;
+	sbuf.data = NULL;
+out:
+	msgpack_sbuffer_destroy(&sbuf);
+	return rc;
+}
+
+/* ---- step 1: structural scan of untrusted bytes ---- */
+
+struct cursor {
+	const unsigned char *start;
+	const unsigned char *p;
+	size_t left;
+};
+
+static size_t cur_off(const struct cursor *c)
+{
+	return (size_t)(c->p - c->start);
+}
+
+/* Reads a big-endian length of `width` bytes (1, 2 or 4). */
+static bool read_be(struct cursor *c, size_t width, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (c->left < width)
+		return false;
+	for (size_t i = 0; i < width; i++)
+		v = v << 8 | c->p[i];
+	c->p += width;
+	c->left -= width;
+	*out = v;
+	return true;
+}
+
+static enum fedc_err skip(struct cursor *c, uint64_t n, const char *what, size_t at)
+{
+	if (n > c->left)
+		return fedc_fail(FEDC_ERR_MALFORMED, "truncated: %s at offset %zu declares %" PRIu64
+				 " bytes, %zu remain", what, at, n, c->left);
+	c->p += n;
+	c->left -= (size_t)n;
+	return FEDC_OK;
+}
+
+/* Length prefix width of str/bin/ext/array/map formats by type byte, else 0. */
+static size_t prefix_width(unsigned char b)
+{
+	static const unsigned char widths[32] = {
+		/* c0..cf */ 0, 0, 0, 0, 1, 2, 4, 1, 2, 4, 0, 0, 0, 0, 0, 0,
+		/* d0..df */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 4, 2, 4, 2, 4,
+	};
+
+	return b >= 0xc0 && b <= 0xdf ? widths[b - 0xc0] : 0;
+}
+
+/* Payload bytes of fixed-size formats (numbers, fixext with its type byte). */
+static size_t fixed_payload(unsigned char b)
+{
+	static const unsigned char sizes[32] = {
+		/* c0..cf */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 8, 1, 2, 4, 8,
+		/* d0..df */ 1, 2, 4, 8, 2, 3, 5, 9, 17, 0, 0, 0, 0, 0, 0, 0,
+	};
+
+	return b >= 0xc0 && b <= 0xdf ? sizes[b - 0xc0] : 0;
+}
+
+/* Reads one object header (and skips its payload if it is a scalar); sets
+ * *children to the objects that follow inside it (arrays n, maps 2n). */
+static enum fedc_err scan_header(struct cursor *c, uint64_t *children)
+{
+	size_t at = cur_off(c);
+	unsigned char b = *c->p;
+	uint64_t n = 0;
+
+	c->p++;
+	c->left--;
+	*children = 0;
+	if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
+		return FEDC_OK;
+	if (b <= 0x8f || b == 0xde || b == 0xdf) {
+		if (b <= 0x8f)
+			n = b & 0x0f;
+		else if (!read_be(c, prefix_width(b), &n))
+			return fedc_fail(FEDC_ERR_MALFORMED, "truncated: map header at offset %zu", at);
+		*children = 2 * n;
+		return FEDC_OK;
+	}
+	if (b <= 0x9f || b == 0xdc || b == 0xdd) {
+		if (b <= 0x9f)
+			n = b & 0x0f;
+		else if (!read_be(c, prefix_width(b), &n))
+			return fedc_fail(FEDC_ERR_MALFORMED, "truncated: array header at offset %zu", at);
+		*children = n;
+		return FEDC_OK;
+	}
+	if (b <= 0xbf)
+		return skip(c, b & 0x1f, "string", at);
+	if (b == 0xc1)
+		return fedc_fail(FEDC_ERR_MALFORMED, "not msgpack: byte 0xc1 at offset %zu is never used", at);
+	if (prefix_width(b)) { /* str, bin, ext 8/16/32 */
+		if (!read_be(c, prefix_width(b), &n))
+			return fedc_fail(FEDC_ERR_MALFORMED, "truncated: length at offset %zu", at);
+		if (b >= 0xc7 && b <= 0xc9)
+			n += 1; /* ext type byte */
+		return skip(c, n, b >= 0xd9 ? "string" : b <= 0xc6 ? "binary" : "ext", at);
+	}
+	return skip(c, fixed_payload(b), "number", at);
+}
+
+/* Checks that [buf, buf+len) is exactly one msgpack object whose declared
+ * lengths all fit in the bytes present, nested at most MSG_MAX_DEPTH deep. */
+static enum fedc_err scan_msgpack(const void *buf, size_t len)
+{
+	struct cursor c = { buf, buf, len };
+	uint64_t pending[MSG_MAX_DEPTH + 1]; /* objects still to read at each level */
+	int depth = 0;
+	enum fedc_err rc = FEDC_OK;
+
+	pending[0] = 1;
+	while (rc == FEDC_OK && depth >= 0) {
+		uint64_t children;
+		size_t at = cur_off(&c);
+
+		if (pending[depth] == 0) {
+			depth--;
+			continue;
+		}
+		if (c.left == 0) {
+			rc = fedc_fail(FEDC_ERR_MALFORMED, "truncated: message ends at offset %zu inside an "
+				       "object", len);
+			break;
+		}
+		pending[depth]--;
+		rc = scan_header(&c, &children);
+		if (rc || children == 0)
+			continue;
+		/* Each object takes at least one byte: a count past what remains is a
+		 * lie, and must not reach msgpack-c, which allocates from it. */
+		if (children > c.left)
+			rc = fedc_fail(FEDC_ERR_MALFORMED, "truncated: container at offset %zu declares %"
+				       PRIu64 " objects, %zu bytes remain", at, children, c.left);
+		else if (depth == MSG_MAX_DEPTH)
+			rc = fedc_fail(FEDC_ERR_MALFORMED, "nesting deeper than %d levels at offset %zu",
+				       MSG_MAX_DEPTH, at);
+		else
+			pending[++depth] = children;
+	}
+	if (rc == FEDC_OK && c.left)
+		rc = fedc_fail(FEDC_ERR_MALFORMED, "%zu trailing bytes after the message (offset %zu)", c.left,
+			       cur_off(&c));
+	return rc;
+}
+
+/* ---- step 3: the schema walk over the unpacked object ---- */
+
+static const char *type_name(const msgpack_object *o)
+{
+	switch (o->type) {
+	case MSGPACK_OBJECT_NIL: return "nil";
+	case MSGPACK_OBJECT_BOOLEAN: return "boolean";
+	case MSGPACK_OBJECT_POSITIVE_INTEGER: return "unsigned integer";
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER: return "negative integer";
+	case MSGPACK_OBJECT_FLOAT32: return "float32";
+	case MSGPACK_OBJECT_FLOAT64: return "float64";
+	case MSGPACK_OBJECT_STR: return "string";
+	case MSGPACK_OBJECT_BIN: return "binary";
+	case MSGPACK_OBJECT_ARRAY: return "array";
+	case MSGPACK_OBJECT_MAP: return "map";
+	case MSGPACK_OBJECT_EXT: return "ext";
+	}
+	return "unknown type";
+}
+
+static enum fedc_err wrong_type(const char *path, const char *expected, const msgpack_object *o)
+{
+	return field_fail(FEDC_ERR_MALFORMED, path, "expected %s, got %s", expected, type_name(o));
+}
+
+/* A peer's key, printable and short, for error details. */
+static void show_key(const msgpack_object_str *k, char *out, size_t cap)
+{
+	size_t n = k->size < cap - 1 ? k->size : cap - 1;
+
+	for (size_t i = 0; i < n; i++)
+		out[i] = is_control((unsigned char)k->ptr[i]) || (unsigned char)k->ptr[i] >= 0x80 ||
+				 k->ptr[i] == '"' ? '?' : k->ptr[i];
+	out[n] = '\0';
+}
+
+static bool key_is(const msgpack_object_str *k, const char *name)
+{
+	size_t len = strlen(name);
+
+	return k->size == len && memcmp(k->ptr, name, len) == 0;
+}
+
+/* Index of the field named `k` in `table`, or -1. */
+static int field_index(const struct field_spec *table, size_t count, const msgpack_object_str *k)
+{
+	for (size_t i = 0; i < count; i++)
+		if (key_is(k, table[i].name))
+			return (int)i;
+	return -1;
+}
+
+/* Copies a msgpack str into char[size] after checking its length and that it
+ * holds no NUL (which would silently cut it). */
+static enum fedc_err copy_str(const msgpack_object *o, char *dst, size_t size, const char *path)
+{
+	if (o->type != MSGPACK_OBJECT_STR)
+		return wrong_type(path, "string", o);
+	if (o->via.str.size >= size)
+		return field_fail(FEDC_ERR_MALFORMED, path, "string of %" PRIu32 " bytes, at most %zu allowed",
+				  o->via.str.size, size - 1);
+	if (memchr(o->via.str.ptr, '\0', o->via.str.size))
+		return field_fail(FEDC_ERR_MALFORMED, path, "string holds a NUL byte");
+	memcpy(dst, o->via.str.ptr, o->via.str.size);
+	dst[o->via.str.size] = '\0';
+	return FEDC_OK;
+}
+
+static enum fedc_err read_double(const msgpack_object *o, double *out, const char *path)
+{
+	switch (o->type) {
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		*out = (double)o->via.u64;
+		return FEDC_OK;
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		*out = (double)o->via.i64;
+		return FEDC_OK;
+	case MSGPACK_OBJECT_FLOAT32: /* msgpack-c widens it into via.f64 */
+	case MSGPACK_OBJECT_FLOAT64:
+		*out = o->via.f64;
+		return FEDC_OK;
+	default:
+		return wrong_type(path, "number", o);
+	}
+}
+
+/* A list's element count, checked against the field's maximum before anyone
+ * iterates over it. */
+static enum fedc_err list_size(const struct field_spec *f, const msgpack_object *o, const char *path,
+			       uint32_t *n)
+{
+	bool is_map = f->type == FT_KVS;
+
+	if (o->type != (is_map ? MSGPACK_OBJECT_MAP : MSGPACK_OBJECT_ARRAY))
+		return wrong_type(path, is_map ? "map" : "array", o);
+	*n = is_map ? o->via.map.size : o->via.array.size;
+	if (*n > f->max_items)
+		return field_fail(FEDC_ERR_MALFORMED, path, "%" PRIu32 " entries, at most %" PRIu32 " allowed",
+				  *n, f->max_items);
+	return FEDC_OK;
+}
+
+static enum fedc_err decode_value(const struct field_spec *f, const msgpack_object *o, void *base,
+				  const char *path);
+
+static enum fedc_err decode_tags(const struct field_spec *f, const msgpack_object *o, void *base,
+				 const char *path)
+{
+	char *tags = (char *)base + f->off;
+	char sub[MSG_PATH_LEN];
+	uint32_t n;
+	enum fedc_err rc = list_size(f, o, path, &n);
+
+	for (uint32_t i = 0; rc == FEDC_OK && i < n; i++) {
+		snprintf(sub, sizeof(sub), "%s[%" PRIu32 "]", path, i);
+		rc = copy_str(&o->via.array.ptr[i], tags + (size_t)i * f->size, f->size, sub);
+	}
+	if (rc == FEDC_OK)
+		*(uint32_t *)((char *)base + f->count_off) = n;
+	return rc;
+}
+
+static enum fedc_err decode_kvs(const struct field_spec *f, const msgpack_object *o, void *base,
+				const char *path)
+{
+	struct fedc_msg_kv *kv = (struct fedc_msg_kv *)((char *)base + f->off);
+	char sub[MSG_PATH_LEN];
+	uint32_t n;
+	enum fedc_err rc = list_size(f, o, path, &n);
+
+	for (uint32_t i = 0; rc == FEDC_OK && i < n; i++) {
+		const msgpack_object_kv *e = &o->via.map.ptr[i];
+
+		snprintf(sub, sizeof(sub), "%s[%" PRIu32 "]", path, i);
+		rc = copy_str(&e->key, kv[i].name, sizeof(kv[i].name), sub);
+		if (rc)
+			break;
+		snprintf(sub, sizeof(sub), "%s.%s", path, kv[i].name);
+		rc = read_double(&e->val, &kv[i].value, sub);
+	}
+	if (rc == FEDC_OK)
+		*(uint32_t *)((char *)base + f->count_off) = n;
+	return rc;
+}
+
+/* One dataset map: only known keys, each once, all of them. */
+static enum fedc_err decode_dataset(const msgpack_object *o, struct fedc_msg_dataset *ds, const char *path)
+{
+	char sub[MSG_PATH_LEN], key[MSG_KEY_SHOWN + 1];
+	uint32_t seen = 0;
+	enum fedc_err rc = FEDC_OK;
+
+	if (o->type != MSGPACK_OBJECT_MAP)
+		return wrong_type(path, "map", o);
+	if (o->via.map.size > N_DATASET_FIELDS)
+		return field_fail(FEDC_ERR_MALFORMED, path, "%" PRIu32 " entries, a dataset has %zu fields",
+				  o->via.map.size, N_DATASET_FIELDS);
+	for (uint32_t i = 0; rc == FEDC_OK && i < o->via.map.size; i++) {
+		const msgpack_object_kv *e = &o->via.map.ptr[i];
+		int k;
+
+		if (e->key.type != MSGPACK_OBJECT_STR)
+			return field_fail(FEDC_ERR_MALFORMED, path, "key #%" PRIu32 " is not a string (got %s)", i,
+					  type_name(&e->key));
+		k = field_index(dataset_fields, N_DATASET_FIELDS, &e->key.via.str);
+		show_key(&e->key.via.str, key, sizeof(key));
+		snprintf(sub, sizeof(sub), "%s.%s", path, key);
+		if (k < 0)
+			return field_fail(FEDC_ERR_MALFORMED, sub, "unknown field");
+		if (seen & (1u << k))
+			return field_fail(FEDC_ERR_MALFORMED, sub, "duplicate key");
+		seen |= 1u << k;
+		rc = decode_value(&dataset_fields[k], &e->val, ds, sub);
+	}
+	for (size_t k = 0; rc == FEDC_OK && k < N_DATASET_FIELDS; k++) {
+		snprintf(sub, sizeof(sub), "%s.%s", path, dataset_fields[k].name);
+		if (!(seen & (1u << k)))
+			rc = field_fail(FEDC_ERR_MALFORMED, sub, "missing");
+	}
+	return rc;
+}
+
+static enum fedc_err decode_datasets(const struct field_spec *f, const msgpack_object *o, void *base,
+				     const char *path)
+{
+	struct fedc_msg_dataset *ds = (struct fedc_msg_dataset *)((char *)base + f->off);
+	char sub[MSG_PATH_LEN];
+	uint32_t n;
+	enum fedc_err rc = list_size(f, o, path, &n);
+
+	for (uint32_t i = 0; rc == FEDC_OK && i < n; i++) {
+		snprintf(sub, sizeof(sub), "%s[%" PRIu32 "]", path, i);
+		rc = decode_dataset(&o->via.array.ptr[i], &ds[i], sub);
+	}
+	if (rc == FEDC_OK)
+		*(uint32_t *)((char *)base + f->count_off) = n;
+	return rc;
+}
+
+static enum fedc_err decode_uint(const struct field_spec *f, const msgpack_object *o, void *base,
+				 const char *path)
+{
+	enum fedc_err rc;
+
+	if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+		return wrong_type(path, "unsigned integer", o);
+	rc = check_uint_range(f, o->via.u64, path, FEDC_ERR_MALFORMED);
+	if (rc == FEDC_OK)
+		store_uint(f, base, o->via.u64);
+	return rc;
+}
+
+/* Moves one value into the struct after checking its msgpack type and size;
+ * bounds are checked afterwards by check_field. */
+static enum fedc_err decode_value(const struct field_spec *f, const msgpack_object *o, void *base,
+				  const char *path)
+{
+	char *p = (char *)base + f->off;
+
+	switch (f->type) {
+	case FT_UINT:
+		return decode_uint(f, o, base, path);
+	case FT_DOUBLE:
+		return read_double(o, (double *)p, path);
+	case FT_BOOL:
+		if (o->type != MSGPACK_OBJECT_BOOLEAN)
+			return wrong_type(path, "boolean", o);
+		*(bool *)p = o->via.boolean;
+		return FEDC_OK;
+	case FT_STR:
+		return copy_str(o, p, f->size, path);
+	case FT_CMD:
+		return FEDC_OK; /* read first, by decode_command */
+	case FT_TAGS:
+		return decode_tags(f, o, base, path);
+	case FT_KVS:
+		return decode_kvs(f, o, base, path);
+	case FT_DATASETS:
+		return decode_datasets(f, o, base, path);
+	}
+	return field_fail(FEDC_ERR_MALFORMED, path, "no such field type");
+}
+
+/* The command decides which keys are allowed, so it is read before them;
+ * this pass also refuses any key that is not a string. */
+static enum fedc_err decode_command(const msgpack_object *map, struct fedc_msg *msg)
+{
+	const msgpack_object *cmd = NULL;
+	char shown[MSG_KEY_SHOWN + 1];
+
+	for (uint32_t i = 0; i < map->via.map.size; i++) {
+		const msgpack_object_kv *e = &map->via.map.ptr[i];
+
+		if (e->key.type != MSGPACK_OBJECT_STR)
+			return fedc_fail(FEDC_ERR_MALFORMED, "map key #%" PRIu32 " is not a string (got %s)", i,
+					 type_name(&e->key));
+		if (key_is(&e->key.via.str, "command"))
+			cmd = &e->val;
+	}
+	if (!cmd)
+		return field_fail(FEDC_ERR_MALFORMED, "command", "missing");
+	if (cmd->type != MSGPACK_OBJECT_STR)
+		return wrong_type("command", "string", cmd);
+	msg->command = cmd_lookup(cmd->via.str.ptr, cmd->via.str.size);
+	if (msg->command == FEDC_CMD_NONE) {
+		show_key(&cmd->via.str, shown, sizeof(shown));
+		return field_fail(FEDC_ERR_MALFORMED, "command", "unknown command \"%s\"", shown);
+	}
+	return FEDC_OK;
+}
+
+static enum fedc_err decode_entry(const msgpack_object_kv *e, struct fedc_msg *msg)
+{
+	const struct cmd_spec *c = &cmds[msg->command];
+	char key[MSG_KEY_SHOWN + 1];
+	int k = field_index(fields, FEDC_F__COUNT, &e->key.via.str);
+
+	if (k < 0) {
+		show_key(&e->key.via.str, key, sizeof(key));
+		return field_fail(FEDC_ERR_MALFORMED, key, "unknown field");
+	}
+	if (msg->present & (1ull << k))
+		return field_fail(FEDC_ERR_MALFORMED, fields[k].name, "duplicate key");
+	if (!((c->required | c->optional) & (1ull << k)))
+		return field_fail(FEDC_ERR_MALFORMED, fields[k].name, "not allowed in \"%s\"", c->name);
+	msg->present |= 1ull << k;
+	return decode_value(&fields[k], &e->val, msg, fields[k].name);
+}
+
+static enum fedc_err decode_top(const msgpack_object *o, struct fedc_msg *msg)
+{
+	enum fedc_err rc;
+
+	if (o->type != MSGPACK_OBJECT_MAP)
+		return fedc_fail(FEDC_ERR_MALFORMED, "message is a msgpack %s, expected a map", type_name(o));
+	/* Every key is a distinct field name, so a bigger map cannot be valid. */
+	if (o->via.map.size > FEDC_F__COUNT)
+		return fedc_fail(FEDC_ERR_MALFORMED, "message map has %" PRIu32 " entries, at most %d fields "
+				 "exist", o->via.map.size, FEDC_F__COUNT);
+	rc = decode_command(o, msg);
+	for (uint32_t i = 0; rc == FEDC_OK && i < o->via.map.size; i++)
+		rc = decode_entry(&o->via.map.ptr[i], msg);
+	if (rc == FEDC_OK)
+		rc = check_message(msg, FEDC_ERR_MALFORMED);
+	return rc;
+}
+
+enum fedc_err fedc_msg_decode(const void *buf, size_t len, struct fedc_msg *msg)
+{
+	msgpack_zone zone;
+	bool zone_ready = false;
+	msgpack_object obj;
+	size_t off = 0;
+	enum fedc_err rc;
+
+	if (!msg || (!buf && len)) {
+		rc = fedc_fail(FEDC_ERR_INVAL, "fedc_msg_decode: NULL argument");
+		goto out;
+	}
+	memset(msg, 0, sizeof(*msg));
+	if (len > FEDC_MAX_MESSAGE_BYTES) {
+		rc = fedc_fail(FEDC_ERR_TOO_BIG, "message of %zu bytes exceeds the %u-byte limit", len,
+			       FEDC_MAX_MESSAGE_BYTES);
+		goto out;
+	}
+	if (len == 0) {
+		rc = fedc_fail(FEDC_ERR_MALFORMED, "empty message");
+		goto out;
+	}
+	rc = scan_msgpack(buf, len);
+	if (rc)
+		goto out;
+	if (!msgpack_zone_init(&zone, 4096)) {
+		rc = fedc_fail(FEDC_ERR_NOMEM, "out of memory decoding a message");
+		goto out;
+	}
+	zone_ready = true;
+	switch (msgpack_unpack(buf, len, &off, &zone, &obj)) {
+	case MSGPACK_UNPACK_SUCCESS:
+		rc = off == len ? decode_top(&obj, msg)
+				: fedc_fail(FEDC_ERR_MALFORMED, "trailing bytes after the message");
+		break;
+	case MSGPACK_UNPACK_NOMEM_ERROR:
+		rc = fedc_fail(FEDC_ERR_NOMEM, "out of memory decoding a message");
+		break;
+	default: /* what the scan lets through but msgpack-c refuses (an empty ext) */
+		rc = fedc_fail(FEDC_ERR_MALFORMED, "not msgpack (msgpack-c refused it)");
+		break;
+	}
+out:
+	if (zone_ready)
+		msgpack_zone_destroy(&zone);
+	if (rc && msg)
+		memset(msg, 0, sizeof(*msg)); /* no half-decoded message for a careless caller */
+	return rc;
+}
+
+/* ---- Markdown ---- */
+
+static const char *wire_type(const struct field_spec *f)
+{
+	switch (f->type) {
+	case FT_UINT: return "uint";
+	case FT_DOUBLE: return "float64 (float32, int accepted)";
+	case FT_BOOL: return "bool";
+	case FT_STR:
+	case FT_CMD: return "str";
+	case FT_TAGS: return "array of str";
+	case FT_KVS: return "map str → float64";
+	case FT_DATASETS: return "array of map";
+	}
+	return "?";
+}
+
+static void md_string_bounds(FILE *out, const struct field_spec *f, size_t size)
+{
+	switch (f->check) {
+	case CK_TEXT:
+		fprintf(out, "0..%zu bytes", size - 1);
+		break;
+	case CK_NAME:
+		fprintf(out, "1..%zu bytes, no control characters", size - 1);
+		break;
+	case CK_ID:
+		fprintf(out, "1..%zu bytes, no control characters, no `/` `+` `#`", size - 1);
+		break;
+	case CK_TOKEN:
+		fprintf(out, "1..%zu bytes of `a-z 0-9 . _ -`", size - 1);
+		break;
+	case CK_UUID:
+		fputs("UUID, 36 characters (8-4-4-4-12 hex)", out);
+		break;
+	case CK_SHA256:
+		fputs("64 lower-case hex digits", out);
+		break;
+	case CK_DIGEST:
+		fputs("64 or 128 lower-case hex digits", out);
+		break;
+	case CK_CHOICE:
+		fputs("one of", out);
+		for (size_t i = 0; f->choices[i]; i++)
+			fprintf(out, "%s `%s`", i ? "," : "", f->choices[i]);
+		break;
+	}
+}
+
+static void md_bounds(FILE *out, const struct field_spec *f)
+{
+	switch (f->type) {
+	case FT_UINT:
+		if (f->umin == f->umax)
+			fprintf(out, "= %" PRIu64, f->umin);
+		else
+			fprintf(out, "%" PRIu64 "..%" PRIu64, f->umin, f->umax);
+		break;
+	case FT_DOUBLE:
+		fputs("finite", out);
+		if (isfinite(f->dmin) && isfinite(f->dmax))
+			fprintf(out, ", %g ≤ v %s %g", f->dmin, f->dmax_open ? "<" : "≤", f->dmax);
+		else if (isfinite(f->dmin))
+			fprintf(out, ", ≥ %g", f->dmin);
+		break;
+	case FT_BOOL:
+		fputs("-", out);
+		break;
+	case FT_STR:
+		md_string_bounds(out, f, f->size);
+		break;
+	case FT_CMD:
+		fputs("a command name of this section", out);
+		break;
+	case FT_TAGS:
+		fprintf(out, "%" PRIu32 "..%" PRIu32 " strings of ", f->min_items, f->max_items);
+		md_string_bounds(out, f, f->size);
+		break;
+	case FT_KVS:
+		fprintf(out, "0..%" PRIu32 " entries; names ", f->max_items);
+		md_string_bounds(out, f, f->size);
+		fputs(", unique; finite values", out);
+		break;
+	case FT_DATASETS:
+		fprintf(out, "0..%" PRIu32 " entries", f->max_items);
+		break;
+	}
+}
+
+static void md_row(FILE *out, const struct field_spec *f, const char *presence)
+{
+	fprintf(out, "| `%s` | %s | %s | ", f->name, wire_type(f), presence);
+	md_bounds(out, f);
+	fprintf(out, " | %s |\n", f->doc);
+}
+
+static void md_field_list(FILE *out, uint64_t set)
+{
+	bool first = true;
+
+	for (int i = 0; i < FEDC_F__COUNT; i++) {
+		if (!(set & (1ull << i)) || (BASE_FIELDS & (1ull << i)))
+			continue;
+		fprintf(out, "%s`%s`", first ? "" : ", ", fields[i].name);
+		first = false;
+	}
+	if (first)
+		fputs("-", out);
+}
+
+static void md_summary(FILE *out)
+{
+	fputs("Every message also carries `protocol_version`, `command` and `request_id`.\n\n"
+	      "| command | route | required fields | optional fields |\n| --- | --- | --- | --- |\n", out);
+	for (int c = FEDC_CMD_NONE + 1; c < FEDC_CMD__COUNT; c++) {
+		fprintf(out, "| `%s` | %s | ", cmds[c].name, cmds[c].route);
+		md_field_list(out, cmds[c].required);
+		fputs(" | ", out);
+		md_field_list(out, cmds[c].optional);
+		fputs(" |\n", out);
+	}
+}
+
+static void md_command(FILE *out, const struct cmd_spec *c)
+{
+	fprintf(out, "\n### `%s`\n\n%s\n\nRoute: %s.\n\n", c->name, c->doc, c->route);
+	fputs("| field | msgpack type | presence | bounds | meaning |\n| --- | --- | --- | --- | --- |\n", out);
+	for (int i = 0; i < FEDC_F__COUNT; i++) {
+		uint64_t bit = 1ull << i;
+
+		if ((c->required | c->optional) & bit)
+			md_row(out, &fields[i], c->required & bit ? "required" : "optional");
+	}
+}
+
+enum fedc_err fedc_msg_schema_markdown(FILE *out)
+{
+	if (!out)
+		return fedc_fail(FEDC_ERR_INVAL, "fedc_msg_schema_markdown: NULL stream");
+	fprintf(out, "Generated from the schema table in `common/src/message.c` (protocol version %d). "
+		     "A receiver rejects a message with an unknown command, a missing required field, "
+		     "a field its command does not carry, a wrong msgpack type or a value out of bounds. "
+		     "Bounds `a..b` are inclusive; string bounds count bytes.\n\n",
+		FEDC_PROTOCOL_VERSION);
+	md_summary(out);
+	for (int c = FEDC_CMD_NONE + 1; c < FEDC_CMD__COUNT; c++)
+		md_command(out, &cmds[c]);
+	fputs("\n### Dataset entries\n\nEach entry of `datasets` is a map with exactly these keys, all "
+	      "required.\n\n| field | msgpack type | presence | bounds | meaning |\n"
+	      "| --- | --- | --- | --- | --- |\n", out);
+	for (size_t k = 0; k < N_DATASET_FIELDS; k++)
+		md_row(out, &dataset_fields[k], "required");
+	if (fflush(out) != 0 || ferror(out))
+		return fedc_fail(FEDC_ERR_IO, "cannot write the schema: write error");
+	return FEDC_OK;
+}
