@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fedc/config.h"
 
@@ -57,9 +58,15 @@ static enum fedc_err resolve_data_dir(const char *config_path, struct node_confi
 	char *dir;
 
 	if (out->data_dir[0] != '/') {
+		char cwd[NODE_PATH_MAX];
+
 		snprintf(dir_buf, sizeof(dir_buf), "%s", config_path);
 		dir = dirname(dir_buf);
-		snprintf(joined, sizeof(joined), "%s/%s", dir, out->data_dir);
+		/* Absolute, so the daemon and the plan child agree whatever their cwd. */
+		if (dir[0] != '/' && getcwd(cwd, sizeof(cwd)))
+			snprintf(joined, sizeof(joined), "%s/%s/%s", cwd, dir, out->data_dir);
+		else
+			snprintf(joined, sizeof(joined), "%s/%s", dir, out->data_dir);
 		if (strlen(joined) >= sizeof(out->data_dir))
 			return fedc_fail(FEDC_ERR_CONFIG, "%s: [node] data_dir: path too long", config_path);
 		memcpy(out->data_dir, joined, strlen(joined) + 1);

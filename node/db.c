@@ -1,0 +1,1018 @@
+/* The node's sqlite database: registered datasets and the training-plan
+ * approval list (see db.h and docs/node-admin.md).
+ *
+ * Concurrency: the admin CLI and the daemon open the same file at once.
+ * WAL lets readers run beside one writer; every write runs in BEGIN IMMEDIATE
+ * so that it takes the write lock up front and, if another process holds it,
+ * waits in the busy handler (DB_BUSY_TIMEOUT_MS) instead of failing later
+ * with SQLITE_BUSY on a lock upgrade, which no busy handler can resolve.
+ * Multi-statement reads run in a plain BEGIN so they see one snapshot.
+ *
+ * Durability: synchronous=FULL. With WAL, NORMAL may lose the last commits on
+ * power loss; here the last commit may be a plan rejection or removal, and
+ * losing it would silently re-approve code the admin revoked. Writes are rare
+ * admin actions, so one fsync per commit costs nothing that matters. */
+#include "db.h"
+
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fedc/hash.h"
+#include "fedc/uuid.h"
+
+#define DB_BUSY_TIMEOUT_MS 5000
+
+/* Schema migrations: migrations[v] takes a database from user_version v to
+ * v + 1. Append, never edit a released step. */
+static const char *const migrations[] = {
+	/* 0 -> 1: datasets, their tags, training plans. */
+	"CREATE TABLE datasets ("
+	"  id TEXT PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  type TEXT NOT NULL,"
+	"  path TEXT NOT NULL,"
+	"  description TEXT NOT NULL DEFAULT '',"
+	"  n_samples INTEGER NOT NULL CHECK (n_samples >= 0),"
+	"  n_features INTEGER NOT NULL CHECK (n_features >= 0),"
+	"  n_classes INTEGER NOT NULL CHECK (n_classes >= 0),"
+	"  label_column INTEGER NOT NULL,"
+	"  header TEXT NOT NULL,"
+	"  digest TEXT NOT NULL,"
+	"  added_at INTEGER NOT NULL);"
+	"CREATE TABLE dataset_tags ("
+	"  dataset_id TEXT NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,"
+	"  position INTEGER NOT NULL,"
+	"  tag TEXT NOT NULL,"
+	"  PRIMARY KEY (dataset_id, tag));"
+	"CREATE INDEX dataset_tags_by_tag ON dataset_tags(tag);"
+	"CREATE TABLE training_plans ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL DEFAULT '',"
+	"  digest TEXT NOT NULL UNIQUE,"
+	"  algorithm TEXT NOT NULL DEFAULT 'sha256',"
+	"  status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected')),"
+	"  requested_by TEXT NOT NULL DEFAULT '',"
+	"  requested_at INTEGER NOT NULL,"
+	"  decided_at INTEGER NOT NULL DEFAULT 0,"
+	"  notes TEXT NOT NULL DEFAULT '',"
+	"  path TEXT NOT NULL DEFAULT '');",
+};
+#define DB_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+#define DS_COLUMNS \
+	"id, name, type, path, description, n_samples, n_features, n_classes, label_column, header, digest, added_at"
+#define PLAN_COLUMNS "id, name, digest, algorithm, status, requested_by, requested_at, decided_at, notes, path"
+
+enum stmt_id {
+	ST_BEGIN_READ,
+	ST_BEGIN_WRITE,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_DS_INSERT,
+	ST_TAG_INSERT,
+	ST_DS_GET,
+	ST_DS_TAGS,
+	ST_DS_DELETE,
+	ST_DS_LIST,
+	ST_PLAN_INSERT,
+	ST_PLAN_FILL_PATH,
+	ST_PLAN_GET,
+	ST_PLAN_DECIDE,
+	ST_PLAN_DELETE,
+	ST_PLAN_LIST,
+	ST__COUNT
+};
+
+/* Prepared once per handle in db__open, reset after every use. */
+static const char *const stmt_sql[ST__COUNT] = {
+	[ST_BEGIN_READ] = "BEGIN",
+	[ST_BEGIN_WRITE] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_DS_INSERT] = "INSERT INTO datasets (" DS_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+	[ST_TAG_INSERT] = "INSERT INTO dataset_tags (dataset_id, position, tag) VALUES (?1, ?2, ?3)",
+	/* An id wins over a name when a name happens to equal another dataset's id. */
+	[ST_DS_GET] = "SELECT " DS_COLUMNS " FROM datasets WHERE id = ?1 OR name = ?1 ORDER BY id = ?1 DESC LIMIT 1",
+	[ST_DS_TAGS] = "SELECT tag FROM dataset_tags WHERE dataset_id = ?1 ORDER BY position",
+	[ST_DS_DELETE] = "DELETE FROM datasets WHERE id = ?1",
+	[ST_DS_LIST] = "SELECT " DS_COLUMNS " FROM datasets ORDER BY added_at, name",
+	[ST_PLAN_INSERT] = "INSERT INTO training_plans (name, digest, algorithm, status, requested_by, requested_at,"
+			   " decided_at, notes, path) VALUES (?1, ?2, ?3, 'pending', ?4, ?5, 0, ?6, ?7)"
+			   " ON CONFLICT (digest) DO NOTHING",
+	[ST_PLAN_FILL_PATH] = "UPDATE training_plans SET path = ?2 WHERE digest = ?1 AND path = ''",
+	[ST_PLAN_GET] = "SELECT " PLAN_COLUMNS " FROM training_plans WHERE digest = ?1",
+	/* NULL name or notes keep what is stored. */
+	[ST_PLAN_DECIDE] = "UPDATE training_plans SET status = ?2, decided_at = ?3,"
+			   " name = coalesce(?4, name), notes = coalesce(?5, notes) WHERE digest = ?1",
+	[ST_PLAN_DELETE] = "DELETE FROM training_plans WHERE digest = ?1",
+	[ST_PLAN_LIST] = "SELECT " PLAN_COLUMNS " FROM training_plans ORDER BY requested_at, id",
+};
+
+struct node_db {
+	sqlite3 *conn;
+	char path[NODE_PATH_MAX];
+	sqlite3_stmt *st[ST__COUNT];
+};
+
+static const char *const status_names[] = {
+	[NODE_PLAN_PENDING] = "pending",
+	[NODE_PLAN_APPROVED] = "approved",
+	[NODE_PLAN_REJECTED] = "rejected",
+};
+
+const char *db__plan_status_name(enum node_plan_status status)
+{
+	if ((unsigned)status > NODE_PLAN_REJECTED)
+		return "unknown";
+	return status_names[status];
+}
+
+/* ---- small helpers -------------------------------------------------------- */
+
+static enum fedc_err db_fail(struct node_db *db, const char *what)
+{
+	return fedc_fail(FEDC_ERR_DB, "%s: %s: %s", db->path, what, sqlite3_errmsg(db->conn));
+}
+
+/* True if `s` is NUL-terminated within `cap` bytes: fixed fields filled by a
+ * caller are checked before they reach sqlite. */
+static bool field_ok(const char *s, size_t cap)
+{
+	return memchr(s, '\0', cap) != NULL;
+}
+
+static void finish(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
+/* Binds values one after the other and keeps the first failure, so a row of
+ * binds reads as a list and is checked once. */
+struct binder {
+	sqlite3_stmt *st;
+	int rc;
+};
+
+static void bind_text(struct binder *b, int i, const char *v)
+{
+	if (b->rc == SQLITE_OK)
+		b->rc = v ? sqlite3_bind_text(b->st, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(b->st, i);
+}
+
+static void bind_int(struct binder *b, int i, int64_t v)
+{
+	if (b->rc == SQLITE_OK)
+		b->rc = sqlite3_bind_int64(b->st, i, v);
+}
+
+/* Runs a statement that returns no row and resets it. */
+static enum fedc_err step_done(struct node_db *db, enum stmt_id id, const char *what)
+{
+	int src = sqlite3_step(db->st[id]);
+	enum fedc_err rc = FEDC_OK;
+
+	if (src != SQLITE_DONE)
+		rc = db_fail(db, what);
+	finish(db->st[id]);
+	return rc;
+}
+
+static enum fedc_err begin(struct node_db *db, bool write)
+{
+	return step_done(db, write ? ST_BEGIN_WRITE : ST_BEGIN_READ, write ? "BEGIN IMMEDIATE" : "BEGIN");
+}
+
+static enum fedc_err commit(struct node_db *db)
+{
+	return step_done(db, ST_COMMIT, "COMMIT");
+}
+
+/* Rolls back the open transaction, if any; used on error paths, where the
+ * first error is the one worth reporting, so its own result is not. */
+static void rollback(struct node_db *db)
+{
+	if (!sqlite3_get_autocommit(db->conn)) {
+		sqlite3_step(db->st[ST_ROLLBACK]);
+		finish(db->st[ST_ROLLBACK]);
+	}
+}
+
+/* Ends a transaction: commits on success, rolls back otherwise. */
+static enum fedc_err end_tx(struct node_db *db, enum fedc_err rc)
+{
+	if (!rc)
+		rc = commit(db);
+	if (rc)
+		rollback(db);
+	return rc;
+}
+
+/* Copies text column `col` into dst[cap], refusing (not truncating) a value
+ * that does not fit: the row was not written by this code. */
+static enum fedc_err copy_col(struct node_db *db, sqlite3_stmt *st, int col, char *dst, size_t cap)
+{
+	const unsigned char *text = sqlite3_column_text(st, col);
+	size_t len = (size_t)sqlite3_column_bytes(st, col);
+
+	if (!text) {
+		dst[0] = '\0';
+		return FEDC_OK;
+	}
+	if (len >= cap || memchr(text, '\0', len))
+		return fedc_fail(FEDC_ERR_DB, "%s: column %s holds a value longer than %zu bytes", db->path,
+				 sqlite3_column_name(st, col), cap - 1);
+	memcpy(dst, text, len);
+	dst[len] = '\0';
+	return FEDC_OK;
+}
+
+static enum fedc_err int_col(struct node_db *db, sqlite3_stmt *st, int col, int64_t min, int64_t max,
+			     int64_t *out)
+{
+	int64_t v = sqlite3_column_int64(st, col);
+
+	if (v < min || v > max)
+		return fedc_fail(FEDC_ERR_DB, "%s: column %s holds %" PRId64 ", out of range", db->path,
+				 sqlite3_column_name(st, col), v);
+	*out = v;
+	return FEDC_OK;
+}
+
+/* ---- open, migrate, close ------------------------------------------------- */
+
+/* Runs a PRAGMA that returns one row and copies its first column. */
+static enum fedc_err pragma_text(struct node_db *db, const char *sql, char *out, size_t cap)
+{
+	sqlite3_stmt *st = NULL;
+	enum fedc_err rc = FEDC_OK;
+
+	if (sqlite3_prepare_v2(db->conn, sql, -1, &st, NULL) != SQLITE_OK) {
+		rc = db_fail(db, sql);
+		goto out;
+	}
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		rc = db_fail(db, sql);
+		goto out;
+	}
+	rc = copy_col(db, st, 0, out, cap);
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static enum fedc_err exec(struct node_db *db, const char *sql, const char *what)
+{
+	if (sqlite3_exec(db->conn, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return db_fail(db, what);
+	return FEDC_OK;
+}
+
+/* Runs `sql` (a PRAGMA returning one row) until it does not answer
+ * SQLITE_BUSY, within the busy timeout. */
+static int pragma_retry(struct node_db *db, sqlite3_stmt *st)
+{
+	struct timespec pause = { 0, 10 * 1000 * 1000 };
+	int src;
+
+	for (int waited_ms = 0;; waited_ms += 10) {
+		src = sqlite3_step(st);
+		if ((src & 0xff) != SQLITE_BUSY || waited_ms >= DB_BUSY_TIMEOUT_MS)
+			return src;
+		sqlite3_reset(st);
+		nanosleep(&pause, NULL);
+	}
+}
+
+/* Switches the file to WAL. The mode is a property of the file, so after the
+ * first open this only reads it. The switch itself needs exclusive access and
+ * sqlite does not run the busy handler for it: two processes opening a fresh
+ * file at once would see "database is locked", hence the retry loop. */
+static enum fedc_err set_wal(struct node_db *db)
+{
+	char mode[32];
+	sqlite3_stmt *st = NULL;
+	enum fedc_err rc = pragma_text(db, "PRAGMA journal_mode", mode, sizeof(mode));
+
+	if (rc || strcmp(mode, "wal") == 0)
+		return rc;
+	if (sqlite3_prepare_v2(db->conn, "PRAGMA journal_mode = WAL", -1, &st, NULL) != SQLITE_OK) {
+		rc = db_fail(db, "PRAGMA journal_mode");
+		goto out;
+	}
+	if (pragma_retry(db, st) != SQLITE_ROW) {
+		rc = db_fail(db, "PRAGMA journal_mode = WAL");
+		goto out;
+	}
+	rc = copy_col(db, st, 0, mode, sizeof(mode));
+	if (!rc && strcmp(mode, "wal") != 0)
+		rc = fedc_fail(FEDC_ERR_DB, "%s: cannot switch to WAL mode (journal mode stays \"%s\")", db->path,
+			       mode);
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static enum fedc_err configure(struct node_db *db)
+{
+	char value[32];
+	enum fedc_err rc;
+
+	sqlite3_extended_result_codes(db->conn, 1);
+	sqlite3_busy_timeout(db->conn, DB_BUSY_TIMEOUT_MS);
+	rc = exec(db, "PRAGMA foreign_keys = ON", "PRAGMA foreign_keys");
+	if (!rc)
+		rc = pragma_text(db, "PRAGMA foreign_keys", value, sizeof(value));
+	if (!rc && strcmp(value, "1") != 0)
+		rc = fedc_fail(FEDC_ERR_DB, "%s: this sqlite does not enforce foreign keys", db->path);
+	if (!rc)
+		rc = set_wal(db);
+	if (!rc)
+		rc = exec(db, "PRAGMA synchronous = FULL", "PRAGMA synchronous");
+	return rc;
+}
+
+static enum fedc_err read_version(struct node_db *db, long *version)
+{
+	char value[32];
+	enum fedc_err rc = pragma_text(db, "PRAGMA user_version", value, sizeof(value));
+
+	if (rc)
+		return rc;
+	*version = strtol(value, NULL, 10);
+	if (*version > DB_SCHEMA_VERSION || *version < 0)
+		return fedc_fail(FEDC_ERR_DB,
+				 "%s: schema version %ld was written by a newer fedc-node (this one knows up to %d);"
+				 " upgrade fedc-node or use another data_dir",
+				 db->path, *version, DB_SCHEMA_VERSION);
+	return FEDC_OK;
+}
+
+/* Brings the schema to DB_SCHEMA_VERSION inside one write transaction, so two
+ * processes opening a fresh file at once migrate it exactly once. A current
+ * schema is recognised without the write lock: every CLI command opens the
+ * database, and a read-only one should not queue behind the daemon. */
+static enum fedc_err migrate(struct node_db *db)
+{
+	char sql[64];
+	long version;
+	enum fedc_err rc = read_version(db, &version);
+
+	if (rc || version == DB_SCHEMA_VERSION)
+		return rc;
+	rc = exec(db, "BEGIN IMMEDIATE", "BEGIN IMMEDIATE (migration)");
+	if (rc)
+		return rc;
+	rc = read_version(db, &version); /* another process may have migrated meanwhile */
+	for (; !rc && version < DB_SCHEMA_VERSION; version++)
+		rc = exec(db, migrations[version], "schema migration");
+	if (!rc) {
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", DB_SCHEMA_VERSION);
+		rc = exec(db, sql, "PRAGMA user_version");
+	}
+	if (!rc)
+		rc = exec(db, "COMMIT", "COMMIT (migration)");
+	if (rc && !sqlite3_get_autocommit(db->conn))
+		sqlite3_exec(db->conn, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+static enum fedc_err prepare_all(struct node_db *db)
+{
+	for (int i = 0; i < ST__COUNT; i++) {
+		if (sqlite3_prepare_v3(db->conn, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &db->st[i], NULL) !=
+		    SQLITE_OK)
+			return db_fail(db, stmt_sql[i]);
+	}
+	return FEDC_OK;
+}
+
+enum fedc_err db__open(const char *path, struct node_db **out)
+{
+	struct node_db *db = NULL;
+	enum fedc_err rc;
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+
+	*out = NULL;
+	if (!path || !path[0] || strlen(path) >= NODE_PATH_MAX)
+		return fedc_fail(FEDC_ERR_INVAL, "database path empty or too long");
+	db = calloc(1, sizeof(*db));
+	if (!db)
+		return FEDC_ERR_NOMEM;
+	memcpy(db->path, path, strlen(path) + 1);
+	/* On failure sqlite still hands back a handle carrying the message. */
+	if (sqlite3_open_v2(path, &db->conn, flags, NULL) != SQLITE_OK) {
+		rc = db->conn ? db_fail(db, "open")
+			      : fedc_fail(FEDC_ERR_NOMEM, "%s: sqlite cannot allocate a handle", path);
+		goto out;
+	}
+	rc = configure(db);
+	if (!rc)
+		rc = migrate(db);
+	if (!rc)
+		rc = prepare_all(db);
+out:
+	if (rc)
+		db__close(db);
+	else
+		*out = db;
+	return rc;
+}
+
+void db__close(struct node_db *db)
+{
+	if (!db)
+		return;
+	for (int i = 0; i < ST__COUNT; i++)
+		sqlite3_finalize(db->st[i]);
+	sqlite3_close(db->conn);
+	free(db);
+}
+
+/* ---- datasets ------------------------------------------------------------- */
+
+/* Tags go through CLI lists ("a,b") and MQTT search requests: non-empty,
+ * bounded, no commas or control characters, no duplicates. */
+static enum fedc_err check_tags(const struct node_dataset *ds)
+{
+	if (ds->n_tags > FEDC_MAX_TAGS)
+		return fedc_fail(FEDC_ERR_INVAL, "dataset \"%s\": %u tags, at most %d", ds->name, ds->n_tags,
+				 FEDC_MAX_TAGS);
+	for (uint32_t i = 0; i < ds->n_tags; i++) {
+		const char *t = ds->tags[i];
+
+		if (!field_ok(t, sizeof(ds->tags[i])) || !t[0])
+			return fedc_fail(FEDC_ERR_INVAL, "dataset \"%s\": tag %u is empty or too long", ds->name, i + 1);
+		for (const char *c = t; *c; c++) {
+			if ((unsigned char)*c < 0x20 || *c == 0x7f || *c == ',')
+				return fedc_fail(FEDC_ERR_INVAL, "tag \"%s\": commas and control characters are not allowed",
+						 t);
+		}
+		for (uint32_t j = 0; j < i; j++) {
+			if (strcmp(ds->tags[j], t) == 0)
+				return fedc_fail(FEDC_ERR_INVAL, "tag \"%s\" given twice", t);
+		}
+	}
+	return FEDC_OK;
+}
+
+static enum fedc_err check_dataset(const struct node_dataset *ds)
+{
+	if (!field_ok(ds->name, sizeof(ds->name)) || !ds->name[0])
+		return fedc_fail(FEDC_ERR_INVAL, "dataset name empty or longer than %d bytes", FEDC_MAX_NAME_LEN);
+	if (!field_ok(ds->type, sizeof(ds->type)) || !field_ok(ds->path, sizeof(ds->path)) ||
+	    !field_ok(ds->description, sizeof(ds->description)) || !field_ok(ds->header, sizeof(ds->header)) ||
+	    !field_ok(ds->digest, sizeof(ds->digest)))
+		return fedc_fail(FEDC_ERR_INVAL, "dataset \"%s\": a text field is not terminated", ds->name);
+	if (ds->n_samples > INT64_MAX || ds->n_features > INT64_MAX)
+		return fedc_fail(FEDC_ERR_INVAL, "dataset \"%s\": sample or feature count out of range", ds->name);
+	return check_tags(ds);
+}
+
+static enum fedc_err insert_dataset(struct node_db *db, const struct node_dataset *ds)
+{
+	struct binder b = { db->st[ST_DS_INSERT], SQLITE_OK };
+	enum fedc_err rc = FEDC_OK;
+	int src;
+
+	bind_text(&b, 1, ds->id);
+	bind_text(&b, 2, ds->name);
+	bind_text(&b, 3, ds->type);
+	bind_text(&b, 4, ds->path);
+	bind_text(&b, 5, ds->description);
+	bind_int(&b, 6, (int64_t)ds->n_samples);
+	bind_int(&b, 7, (int64_t)ds->n_features);
+	bind_int(&b, 8, ds->n_classes);
+	bind_int(&b, 9, ds->label_column);
+	bind_text(&b, 10, ds->header);
+	bind_text(&b, 11, ds->digest);
+	bind_int(&b, 12, ds->added_at);
+	if (b.rc != SQLITE_OK) {
+		rc = db_fail(db, "bind dataset");
+		goto out;
+	}
+	src = sqlite3_step(b.st);
+	if (src == SQLITE_CONSTRAINT_UNIQUE || src == SQLITE_CONSTRAINT_PRIMARYKEY)
+		rc = fedc_fail(FEDC_ERR_EXISTS, "a dataset named \"%s\" already exists", ds->name);
+	else if (src != SQLITE_DONE)
+		rc = db_fail(db, "insert dataset");
+out:
+	finish(b.st);
+	return rc;
+}
+
+static enum fedc_err insert_tags(struct node_db *db, const struct node_dataset *ds)
+{
+	enum fedc_err rc = FEDC_OK;
+
+	for (uint32_t i = 0; i < ds->n_tags && !rc; i++) {
+		struct binder b = { db->st[ST_TAG_INSERT], SQLITE_OK };
+
+		bind_text(&b, 1, ds->id);
+		bind_int(&b, 2, i);
+		bind_text(&b, 3, ds->tags[i]);
+		if (b.rc != SQLITE_OK) {
+			rc = db_fail(db, "bind tag");
+			finish(b.st);
+		} else {
+			rc = step_done(db, ST_TAG_INSERT, "insert tag");
+		}
+	}
+	return rc;
+}
+
+enum fedc_err db__dataset_add(struct node_db *db, struct node_dataset *ds)
+{
+	enum fedc_err rc = check_dataset(ds);
+
+	if (rc)
+		return rc;
+	fedc_uuid_new(ds->id);
+	ds->added_at = (int64_t)time(NULL);
+	rc = begin(db, true);
+	if (rc)
+		return rc;
+	rc = insert_dataset(db, ds);
+	if (!rc)
+		rc = insert_tags(db, ds);
+	return end_tx(db, rc);
+}
+
+/* Fills out->tags from dataset_tags. */
+static enum fedc_err read_tags(struct node_db *db, struct node_dataset *out)
+{
+	sqlite3_stmt *st = db->st[ST_DS_TAGS];
+	enum fedc_err rc = FEDC_OK;
+	int src;
+
+	out->n_tags = 0;
+	if (sqlite3_bind_text(st, 1, out->id, -1, SQLITE_STATIC) != SQLITE_OK) {
+		rc = db_fail(db, "bind tags");
+		goto out;
+	}
+	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+		if (out->n_tags == FEDC_MAX_TAGS) {
+			rc = fedc_fail(FEDC_ERR_DB, "%s: dataset %s has more than %d tags", db->path, out->id,
+				       FEDC_MAX_TAGS);
+			goto out;
+		}
+		rc = copy_col(db, st, 0, out->tags[out->n_tags], sizeof(out->tags[0]));
+		if (rc)
+			goto out;
+		out->n_tags++;
+	}
+	if (src != SQLITE_DONE)
+		rc = db_fail(db, "read tags");
+out:
+	finish(st);
+	return rc;
+}
+
+/* Reads the current row of a DS_COLUMNS select, then its tags. */
+static enum fedc_err read_dataset(struct node_db *db, sqlite3_stmt *st, struct node_dataset *out)
+{
+	int64_t n_samples = 0, n_features = 0, n_classes = 0, label = 0;
+	enum fedc_err rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = copy_col(db, st, 0, out->id, sizeof(out->id));
+	if (!rc)
+		rc = copy_col(db, st, 1, out->name, sizeof(out->name));
+	if (!rc)
+		rc = copy_col(db, st, 2, out->type, sizeof(out->type));
+	if (!rc)
+		rc = copy_col(db, st, 3, out->path, sizeof(out->path));
+	if (!rc)
+		rc = copy_col(db, st, 4, out->description, sizeof(out->description));
+	if (!rc)
+		rc = int_col(db, st, 5, 0, INT64_MAX, &n_samples);
+	if (!rc)
+		rc = int_col(db, st, 6, 0, INT64_MAX, &n_features);
+	if (!rc)
+		rc = int_col(db, st, 7, 0, UINT32_MAX, &n_classes);
+	if (!rc)
+		rc = int_col(db, st, 8, INT32_MIN, INT32_MAX, &label);
+	if (!rc)
+		rc = copy_col(db, st, 9, out->header, sizeof(out->header));
+	if (!rc)
+		rc = copy_col(db, st, 10, out->digest, sizeof(out->digest));
+	if (!rc)
+		rc = int_col(db, st, 11, INT64_MIN, INT64_MAX, &out->added_at);
+	if (rc)
+		return rc;
+	out->n_samples = (uint64_t)n_samples;
+	out->n_features = (uint64_t)n_features;
+	out->n_classes = (uint32_t)n_classes;
+	out->label_column = (int32_t)label;
+	return read_tags(db, out);
+}
+
+/* Looks a dataset up by id or name, inside the caller's transaction. */
+static enum fedc_err fetch_dataset(struct node_db *db, const char *id_or_name, struct node_dataset *out)
+{
+	sqlite3_stmt *st = db->st[ST_DS_GET];
+	enum fedc_err rc = FEDC_OK;
+	int src;
+
+	if (sqlite3_bind_text(st, 1, id_or_name, -1, SQLITE_STATIC) != SQLITE_OK) {
+		rc = db_fail(db, "bind dataset key");
+		goto out;
+	}
+	src = sqlite3_step(st);
+	if (src == SQLITE_DONE)
+		rc = fedc_fail(FEDC_ERR_NOT_FOUND, "no dataset with id or name \"%s\"", id_or_name);
+	else if (src != SQLITE_ROW)
+		rc = db_fail(db, "get dataset");
+	else
+		rc = read_dataset(db, st, out);
+out:
+	finish(st);
+	return rc;
+}
+
+enum fedc_err db__dataset_get(struct node_db *db, const char *id_or_name, struct node_dataset *out)
+{
+	enum fedc_err rc = begin(db, false);
+
+	if (rc)
+		return rc;
+	rc = fetch_dataset(db, id_or_name, out);
+	return end_tx(db, rc);
+}
+
+enum fedc_err db__dataset_remove(struct node_db *db, const char *id_or_name)
+{
+	struct node_dataset *ds = malloc(sizeof(*ds)); /* about 10 KiB: keep it off small thread stacks */
+	enum fedc_err rc;
+
+	if (!ds)
+		return FEDC_ERR_NOMEM;
+	rc = begin(db, true);
+	if (rc)
+		goto out;
+	rc = fetch_dataset(db, id_or_name, ds);
+	if (!rc && sqlite3_bind_text(db->st[ST_DS_DELETE], 1, ds->id, -1, SQLITE_STATIC) != SQLITE_OK)
+		rc = db_fail(db, "bind dataset id");
+	if (!rc)
+		rc = step_done(db, ST_DS_DELETE, "delete dataset"); /* tags go by ON DELETE CASCADE */
+	rc = end_tx(db, rc);
+out:
+	finish(db->st[ST_DS_DELETE]);
+	free(ds);
+	return rc;
+}
+
+/* Returns `arr` grown to hold more than `n` elements, or NULL (arr left as it
+ * is) when out of memory. The number of rows comes from our own table, so it
+ * is bounded by what the admin registered. */
+static void *grow(void *arr, size_t *cap, size_t n, size_t elem)
+{
+	size_t new_cap;
+	void *p;
+
+	if (n < *cap)
+		return arr;
+	new_cap = *cap ? *cap * 2 : 8;
+	if (new_cap > SIZE_MAX / elem)
+		return NULL;
+	p = realloc(arr, new_cap * elem);
+	if (p)
+		*cap = new_cap;
+	return p;
+}
+
+/* Reads every dataset, inside the caller's transaction. */
+static enum fedc_err fetch_all_datasets(struct node_db *db, struct node_dataset **out, size_t *n)
+{
+	sqlite3_stmt *st = db->st[ST_DS_LIST];
+	struct node_dataset *arr = NULL;
+	size_t cap = 0, count = 0;
+	enum fedc_err rc = FEDC_OK;
+	int src;
+
+	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+		struct node_dataset *bigger = grow(arr, &cap, count, sizeof(*arr));
+
+		if (!bigger) {
+			rc = FEDC_ERR_NOMEM;
+			goto out;
+		}
+		arr = bigger;
+		rc = read_dataset(db, st, &arr[count]);
+		if (rc)
+			goto out;
+		count++;
+	}
+	if (src != SQLITE_DONE)
+		rc = db_fail(db, "list datasets");
+out:
+	finish(st);
+	if (rc) {
+		free(arr);
+		arr = NULL;
+		count = 0;
+	}
+	*out = arr;
+	*n = count;
+	return rc;
+}
+
+enum fedc_err db__dataset_list(struct node_db *db, struct node_dataset **out, size_t *n)
+{
+	enum fedc_err rc;
+
+	*out = NULL;
+	*n = 0;
+	rc = begin(db, false);
+	if (rc)
+		return rc;
+	rc = fetch_all_datasets(db, out, n);
+	return end_tx(db, rc);
+}
+
+static bool has_tag(const struct node_dataset *ds, const char *tag)
+{
+	for (uint32_t i = 0; i < ds->n_tags; i++) {
+		if (strcmp(ds->tags[i], tag) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Filters the full list in C: a node holds tens of datasets, and this keeps
+ * one prepared statement whatever the number of tags asked for. Tags match
+ * exactly (case-sensitive). At least one tag is required: an empty search is
+ * what `list` is for, and "all of no tags" matching everything would surprise. */
+enum fedc_err db__dataset_search(struct node_db *db, const char (*tags)[FEDC_MAX_TAG_LEN + 1],
+				 uint32_t n_tags, struct node_dataset **out, size_t *n)
+{
+	struct node_dataset *all = NULL;
+	size_t count = 0, kept = 0;
+	enum fedc_err rc;
+
+	*out = NULL;
+	*n = 0;
+	if (n_tags == 0 || n_tags > FEDC_MAX_TAGS)
+		return fedc_fail(FEDC_ERR_INVAL, "search needs 1 to %d tags, got %u", FEDC_MAX_TAGS, n_tags);
+	rc = db__dataset_list(db, &all, &count);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < count; i++) {
+		bool match = true;
+
+		for (uint32_t t = 0; t < n_tags && match; t++)
+			match = field_ok(tags[t], sizeof(tags[t])) && has_tag(&all[i], tags[t]);
+		if (match && kept != i) /* no self-assignment: it compiles to an overlapping memcpy */
+			all[kept] = all[i];
+		kept += match;
+	}
+	if (kept == 0) {
+		free(all);
+		all = NULL;
+	}
+	*out = all;
+	*n = kept;
+	return FEDC_OK;
+}
+
+/* ---- training plans ------------------------------------------------------- */
+
+static enum fedc_err parse_status(struct node_db *db, const char *text, enum node_plan_status *out)
+{
+	for (int i = NODE_PLAN_PENDING; i <= NODE_PLAN_REJECTED; i++) {
+		if (strcmp(text, status_names[i]) == 0) {
+			*out = (enum node_plan_status)i;
+			return FEDC_OK;
+		}
+	}
+	return fedc_fail(FEDC_ERR_DB, "%s: unknown plan status \"%s\"", db->path, text);
+}
+
+static enum fedc_err read_plan(struct node_db *db, sqlite3_stmt *st, struct node_plan *out)
+{
+	char status[FEDC_SHORT_BUF];
+	enum fedc_err rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = int_col(db, st, 0, INT64_MIN, INT64_MAX, &out->id);
+	if (!rc)
+		rc = copy_col(db, st, 1, out->name, sizeof(out->name));
+	if (!rc)
+		rc = copy_col(db, st, 2, out->digest, sizeof(out->digest));
+	if (!rc)
+		rc = copy_col(db, st, 3, out->algorithm, sizeof(out->algorithm));
+	if (!rc)
+		rc = copy_col(db, st, 4, status, sizeof(status));
+	if (!rc)
+		rc = parse_status(db, status, &out->status);
+	if (!rc)
+		rc = copy_col(db, st, 5, out->requested_by, sizeof(out->requested_by));
+	if (!rc)
+		rc = int_col(db, st, 6, INT64_MIN, INT64_MAX, &out->requested_at);
+	if (!rc)
+		rc = int_col(db, st, 7, INT64_MIN, INT64_MAX, &out->decided_at);
+	if (!rc)
+		rc = copy_col(db, st, 8, out->notes, sizeof(out->notes));
+	if (!rc)
+		rc = copy_col(db, st, 9, out->path, sizeof(out->path));
+	return rc;
+}
+
+/* A digest must be the lower-case hex of a known algorithm: it is compared
+ * as a string against what the node computes. */
+static enum fedc_err check_digest(const char *digest, const char *algorithm)
+{
+	enum fedc_hash_alg alg = FEDC_HASH_SHA256;
+
+	if (algorithm && algorithm[0] && fedc_hash_alg_parse(algorithm, &alg) != FEDC_OK)
+		return fedc_fail(FEDC_ERR_INVAL, "unknown digest algorithm \"%s\"", algorithm);
+	if (!digest || !fedc_hex_valid(digest, fedc_hash_hexlen(alg)))
+		return fedc_fail(FEDC_ERR_INVAL, "\"%.140s\" is not a %s digest (%zu lower-case hex digits)",
+				 digest ? digest : "", fedc_hash_alg_name(alg), fedc_hash_hexlen(alg));
+	return FEDC_OK;
+}
+
+static enum fedc_err fetch_plan(struct node_db *db, const char *digest, struct node_plan *out)
+{
+	sqlite3_stmt *st = db->st[ST_PLAN_GET];
+	enum fedc_err rc = FEDC_OK;
+	int src;
+
+	if (sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC) != SQLITE_OK) {
+		rc = db_fail(db, "bind digest");
+		goto out;
+	}
+	src = sqlite3_step(st);
+	if (src == SQLITE_DONE)
+		rc = fedc_fail(FEDC_ERR_NOT_FOUND, "no training plan with digest %s", digest);
+	else if (src != SQLITE_ROW)
+		rc = db_fail(db, "get plan");
+	else
+		rc = read_plan(db, st, out);
+out:
+	finish(st);
+	return rc;
+}
+
+enum fedc_err db__plan_get(struct node_db *db, const char *digest, struct node_plan *out)
+{
+	enum fedc_err rc = begin(db, false);
+
+	if (rc)
+		return rc;
+	rc = fetch_plan(db, digest, out);
+	return end_tx(db, rc);
+}
+
+/* Adds a pending row unless the digest is known (ON CONFLICT DO NOTHING). */
+static enum fedc_err insert_plan(struct node_db *db, const char *digest, const char *algorithm, const char *name,
+				 const char *requested_by, int64_t requested_at, const char *notes,
+				 const char *path)
+{
+	struct binder b = { db->st[ST_PLAN_INSERT], SQLITE_OK };
+
+	bind_text(&b, 1, name ? name : "");
+	bind_text(&b, 2, digest);
+	bind_text(&b, 3, algorithm && algorithm[0] ? algorithm : "sha256");
+	bind_text(&b, 4, requested_by && requested_by[0] ? requested_by : "admin");
+	bind_int(&b, 5, requested_at ? requested_at : (int64_t)time(NULL));
+	bind_text(&b, 6, notes ? notes : "");
+	bind_text(&b, 7, path ? path : "");
+	if (b.rc != SQLITE_OK) {
+		finish(b.st);
+		return db_fail(db, "bind plan");
+	}
+	return step_done(db, ST_PLAN_INSERT, "insert plan");
+}
+
+static enum fedc_err check_plan(const struct node_plan *plan)
+{
+	if (!field_ok(plan->name, sizeof(plan->name)) || !field_ok(plan->algorithm, sizeof(plan->algorithm)) ||
+	    !field_ok(plan->digest, sizeof(plan->digest)) ||
+	    !field_ok(plan->requested_by, sizeof(plan->requested_by)) ||
+	    !field_ok(plan->notes, sizeof(plan->notes)) || !field_ok(plan->path, sizeof(plan->path)))
+		return fedc_fail(FEDC_ERR_INVAL, "training plan: a text field is not terminated");
+	return check_digest(plan->digest, plan->algorithm);
+}
+
+/* A known digest keeps its status, name and notes: a researcher asking again
+ * must not reset an admin's decision. Only a missing file location is filled
+ * in, since the file is the same content by its digest. */
+enum fedc_err db__plan_register(struct node_db *db, const struct node_plan *plan, struct node_plan *out)
+{
+	struct binder b = { db->st[ST_PLAN_FILL_PATH], SQLITE_OK };
+	struct node_plan stored;
+	enum fedc_err rc = check_plan(plan);
+
+	if (rc)
+		return rc;
+	rc = begin(db, true);
+	if (rc)
+		return rc;
+	rc = insert_plan(db, plan->digest, plan->algorithm, plan->name, plan->requested_by, plan->requested_at,
+			 plan->notes, plan->path);
+	if (!rc && plan->path[0]) {
+		bind_text(&b, 1, plan->digest);
+		bind_text(&b, 2, plan->path);
+		rc = b.rc == SQLITE_OK ? step_done(db, ST_PLAN_FILL_PATH, "set plan path") : db_fail(db, "bind path");
+	}
+	if (!rc)
+		rc = fetch_plan(db, plan->digest, &stored);
+	rc = end_tx(db, rc);
+	finish(b.st);
+	if (!rc && out)
+		*out = stored;
+	return rc;
+}
+
+enum fedc_err db__plan_set_status(struct node_db *db, const char *digest, enum node_plan_status status,
+				  const char *name, const char *notes)
+{
+	struct binder b = { db->st[ST_PLAN_DECIDE], SQLITE_OK };
+	enum fedc_err rc = check_digest(digest, "sha256");
+
+	if (rc)
+		return rc;
+	if ((unsigned)status > NODE_PLAN_REJECTED)
+		return fedc_fail(FEDC_ERR_INVAL, "unknown plan status %d", (int)status);
+	if ((name && strlen(name) > FEDC_MAX_NAME_LEN) || (notes && strlen(notes) > FEDC_MAX_TEXT_LEN))
+		return fedc_fail(FEDC_ERR_INVAL, "plan name or notes too long (at most %d and %d bytes)",
+				 FEDC_MAX_NAME_LEN, FEDC_MAX_TEXT_LEN);
+	rc = begin(db, true);
+	if (rc)
+		return rc;
+	rc = insert_plan(db, digest, "sha256", name, "admin", 0, notes, "");
+	if (!rc) {
+		bind_text(&b, 1, digest);
+		bind_text(&b, 2, status_names[status]);
+		bind_int(&b, 3, (int64_t)time(NULL));
+		bind_text(&b, 4, name && name[0] ? name : NULL);
+		bind_text(&b, 5, notes);
+		rc = b.rc == SQLITE_OK ? step_done(db, ST_PLAN_DECIDE, "update plan status")
+				       : db_fail(db, "bind plan status");
+	}
+	rc = end_tx(db, rc);
+	finish(b.st);
+	return rc;
+}
+
+enum fedc_err db__plan_remove(struct node_db *db, const char *digest)
+{
+	sqlite3_stmt *st = db->st[ST_PLAN_DELETE];
+	enum fedc_err rc = begin(db, true);
+
+	if (rc)
+		return rc;
+	if (sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC) != SQLITE_OK) {
+		rc = db_fail(db, "bind digest");
+		finish(st);
+	} else {
+		rc = step_done(db, ST_PLAN_DELETE, "delete plan");
+	}
+	if (!rc && sqlite3_changes(db->conn) == 0)
+		rc = fedc_fail(FEDC_ERR_NOT_FOUND, "no training plan with digest %s", digest);
+	return end_tx(db, rc);
+}
+
+enum fedc_err db__plan_list(struct node_db *db, struct node_plan **out, size_t *n)
+{
+	sqlite3_stmt *st = db->st[ST_PLAN_LIST];
+	struct node_plan *arr = NULL;
+	size_t cap = 0, count = 0;
+	enum fedc_err rc;
+	int src;
+
+	*out = NULL;
+	*n = 0;
+	rc = begin(db, false);
+	if (rc)
+		return rc;
+	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+		struct node_plan *bigger = grow(arr, &cap, count, sizeof(*arr));
+
+		if (!bigger) {
+			rc = FEDC_ERR_NOMEM;
+			break;
+		}
+		arr = bigger;
+		rc = read_plan(db, st, &arr[count]);
+		if (rc)
+			break;
+		count++;
+	}
+	if (!rc && src != SQLITE_DONE)
+		rc = db_fail(db, "list plans");
+	finish(st);
+	rc = end_tx(db, rc);
+	if (rc) {
+		free(arr);
+		return rc;
+	}
+	*out = arr;
+	*n = count;
+	return FEDC_OK;
+}

@@ -1,0 +1,492 @@
+/* The admin CLI (node/cli.c), driven through cli__dataset and cli__plan
+ * with a temporary data dir: exit codes, what lands in the database, and
+ * that failures store nothing. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "db.h"
+#include "fedc/hash.h"
+#include "fedc/uuid.h"
+
+#define CSV_DIR FEDC_FIXTURES_DIR "/csv/"
+#define BREAST FEDC_SOURCE_DIR "/examples/data/breast_cancer.csv"
+#define OUT_CAP (64 * 1024)
+
+struct fixture {
+	char root[64];
+	struct node_config cfg;
+	char out[OUT_CAP]; /* stdout of the last run */
+	char err[OUT_CAP]; /* stderr of the last run */
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	snprintf(f->root, sizeof(f->root), "/tmp/fedc-test-cli-XXXXXX");
+	if (!mkdtemp(f->root))
+		return -1;
+	/* data_dir does not exist yet: the CLI creates it. */
+	snprintf(f->cfg.data_dir, sizeof(f->cfg.data_dir), "%s/var/node", f->root);
+	snprintf(f->cfg.db_path, sizeof(f->cfg.db_path), "%s/var/node/node.db", f->root);
+	snprintf(f->cfg.node_id, sizeof(f->cfg.node_id), "node-test");
+	f->cfg.max_blob_mb = 16;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->root);
+	if (system(cmd) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+static int temp_fd(struct fixture *f)
+{
+	char path[128];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/capture-XXXXXX", f->root);
+	fd = mkstemp(path);
+	if (fd >= 0)
+		unlink(path);
+	return fd;
+}
+
+static int count_lines(const char *s)
+{
+	int n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+static void slurp(int fd, char *buf)
+{
+	ssize_t n;
+
+	lseek(fd, 0, SEEK_SET);
+	n = read(fd, buf, OUT_CAP - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	close(fd);
+}
+
+/* Runs a command with stdout and stderr captured into f->out and f->err.
+ * Arguments are copied: getopt may permute them. */
+static int run(struct fixture *f, int (*cmd)(const struct node_config *, int, char **), ...)
+{
+	char *argv[32];
+	int argc = 0, code, saved_out, saved_err;
+	int out_fd = temp_fd(f);
+	int err_fd = temp_fd(f);
+	va_list ap;
+	const char *a;
+
+	assert_true(out_fd >= 0 && err_fd >= 0);
+	va_start(ap, cmd);
+	while ((a = va_arg(ap, const char *)) != NULL && argc < 31)
+		argv[argc++] = strdup(a);
+	va_end(ap);
+	argv[argc] = NULL;
+	fflush(stdout);
+	fflush(stderr);
+	saved_out = dup(1);
+	saved_err = dup(2);
+	dup2(out_fd, 1);
+	dup2(err_fd, 2);
+	code = cmd(&f->cfg, argc, argv);
+	fflush(stdout);
+	fflush(stderr);
+	dup2(saved_out, 1);
+	dup2(saved_err, 2);
+	close(saved_out);
+	close(saved_err);
+	slurp(out_fd, f->out);
+	slurp(err_fd, f->err);
+	for (int i = 0; i < argc; i++)
+		free(argv[i]);
+	return code;
+}
+
+#define DATASET(f, ...) run((f), cli__dataset, "dataset", __VA_ARGS__, (const char *)NULL)
+#define PLAN(f, ...) run((f), cli__plan, "plan", __VA_ARGS__, (const char *)NULL)
+
+static size_t count_datasets(struct fixture *f)
+{
+	struct node_db *db = NULL;
+	struct node_dataset *all = NULL;
+	size_t n = 0;
+
+	assert_int_equal(db__open(f->cfg.db_path, &db), FEDC_OK);
+	assert_int_equal(db__dataset_list(db, &all, &n), FEDC_OK);
+	free(all);
+	db__close(db);
+	return n;
+}
+
+static void get_plan(struct fixture *f, const char *digest, enum fedc_err want, struct node_plan *out)
+{
+	struct node_db *db = NULL;
+
+	assert_int_equal(db__open(f->cfg.db_path, &db), FEDC_OK);
+	assert_int_equal(db__plan_get(db, digest, out), want);
+	db__close(db);
+}
+
+static void add_breast(struct fixture *f)
+{
+	int code = DATASET(f, "add", "--name", "breast", "--tags", "cancer, tabular", "--file", BREAST,
+			   "--description", "Wisconsin diagnostic");
+
+	if (code != 0)
+		print_error("dataset add: %s\n", f->err);
+	assert_int_equal(code, 0);
+}
+
+/* ---- dataset ---- */
+
+static void test_dataset_add_stores_and_prints_id(void **state)
+{
+	struct fixture *f = *state;
+	struct node_db *db = NULL;
+	struct node_dataset ds;
+	struct stat st;
+	char id[64];
+
+	add_breast(f);
+	assert_int_equal(sscanf(f->out, "%63s", id), 1);
+	assert_true(fedc_uuid_valid(id));
+	assert_int_equal(stat(f->cfg.data_dir, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+
+	assert_int_equal(db__open(f->cfg.db_path, &db), FEDC_OK);
+	assert_int_equal(db__dataset_get(db, id, &ds), FEDC_OK);
+	db__close(db);
+	assert_string_equal(ds.name, "breast");
+	assert_int_equal(ds.n_tags, 2);
+	assert_string_equal(ds.tags[1], "tabular"); /* trimmed */
+	assert_int_equal(ds.n_samples, 569);
+	assert_int_equal(ds.n_features, 30);
+	assert_int_equal(ds.n_classes, 2);
+	assert_string_equal(ds.header, "counts");
+	assert_string_equal(ds.description, "Wisconsin diagnostic");
+	assert_int_equal(ds.path[0], '/');
+}
+
+static void test_dataset_add_relative_path_stored_absolute(void **state)
+{
+	struct fixture *f = *state;
+	struct node_db *db = NULL;
+	struct node_dataset ds;
+	char cwd[4096];
+
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(CSV_DIR), 0);
+	assert_int_equal(DATASET(f, "add", "--name", "iris", "--tags", "flowers", "--file", "./names_header.csv"), 0);
+	assert_int_equal(chdir(cwd), 0);
+	assert_int_equal(db__open(f->cfg.db_path, &db), FEDC_OK);
+	assert_int_equal(db__dataset_get(db, "iris", &ds), FEDC_OK);
+	db__close(db);
+	assert_non_null(strstr(ds.path, "/tests/fixtures/csv/names_header.csv"));
+	assert_int_equal(ds.path[0], '/');
+}
+
+static void test_dataset_add_broken_file_stores_nothing(void **state)
+{
+	struct fixture *f = *state;
+
+	add_breast(f);
+	assert_int_equal(DATASET(f, "add", "--name", "bad", "--tags", "x", "--file", CSV_DIR "non_numeric.csv"), 1);
+	assert_non_null(strstr(f->err, "fedc-node: dataset add: "));
+	assert_non_null(strstr(f->err, "line 12, column 7: \"abc\" is not a number"));
+	assert_int_equal(count_lines(f->err), 1);
+	assert_string_equal(f->out, "");
+	assert_int_equal(DATASET(f, "add", "--name", "gone", "--tags", "x", "--file", CSV_DIR "missing.csv"), 1);
+	assert_non_null(strstr(f->err, "missing.csv"));
+	assert_int_equal(count_datasets(f), 1);
+}
+
+static void test_dataset_add_duplicate_name(void **state)
+{
+	struct fixture *f = *state;
+
+	add_breast(f);
+	assert_int_equal(DATASET(f, "add", "--name", "breast", "--tags", "x", "--file", CSV_DIR "no_header.csv"), 1);
+	assert_non_null(strstr(f->err, "already exists"));
+	assert_int_equal(count_datasets(f), 1);
+}
+
+static void test_dataset_add_options(void **state)
+{
+	struct fixture *f = *state;
+	struct node_db *db = NULL;
+	struct node_dataset ds;
+
+	assert_int_equal(DATASET(f, "add", "--name", "mid", "--tags", "t", "--file", CSV_DIR "label_middle.csv",
+				 "--header", "names", "--label-column", "1"),
+			 0);
+	assert_int_equal(DATASET(f, "add", "--regression", "--name", "prices", "--tags", "t", "--file",
+				 CSV_DIR "regression.csv"),
+			 0);
+	assert_int_equal(db__open(f->cfg.db_path, &db), FEDC_OK);
+	assert_int_equal(db__dataset_get(db, "mid", &ds), FEDC_OK);
+	assert_int_equal(ds.label_column, 1);
+	assert_int_equal(ds.n_classes, 2);
+	assert_int_equal(db__dataset_get(db, "prices", &ds), FEDC_OK);
+	assert_int_equal(ds.n_classes, 0);
+	db__close(db);
+	/* The wrong label column gives classes without rows: a warning, not a refusal. */
+	assert_int_equal(DATASET(f, "add", "--name", "oops", "--tags", "t", "--file", CSV_DIR "label_middle.csv"), 0);
+	assert_non_null(strstr(f->err, "warning: only 4 of 161 classes"));
+}
+
+static void test_dataset_usage_errors(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(DATASET(f, "add", "--name", "x", "--tags", "t"), 2); /* no --file */
+	assert_non_null(strstr(f->err, "required"));
+	assert_non_null(strstr(f->err, "usage:"));
+	assert_int_equal(DATASET(f, "add", "--bogus"), 2);
+	assert_non_null(strstr(f->err, "unknown option \"--bogus\""));
+	assert_int_equal(DATASET(f, "add", "--file", BREAST, "--tags", "t", "--name"), 2);
+	assert_non_null(strstr(f->err, "needs a value"));
+	assert_int_equal(DATASET(f, "add", "--name", "x", "--tags", "t", "--file", BREAST, "--header", "maybe"), 2);
+	assert_int_equal(DATASET(f, "add", "--name", "x", "--tags", "t", "--file", BREAST, "--label-column", "2x"), 2);
+	assert_int_equal(DATASET(f, "add", "--name", "x", "--tags", "a,,b", "--file", BREAST), 2);
+	assert_int_equal(DATASET(f, "add", "--name", "x", "--tags", "t", "--file", BREAST, "--type", "idx"), 2);
+	assert_int_equal(DATASET(f, "add", "--name", "x", "--tags", "t", "--file", BREAST, "extra"), 2);
+	assert_int_equal(DATASET(f, "frobnicate"), 2);
+	assert_int_equal(run(f, cli__dataset, "dataset", (const char *)NULL), 2);
+	assert_int_equal(DATASET(f, "show"), 2);
+	assert_int_equal(DATASET(f, "list", "--jsn"), 2);
+	assert_int_equal(DATASET(f, "--help"), 0);
+	assert_non_null(strstr(f->out, "usage:"));
+	assert_int_equal(DATASET(f, "add", "--help"), 0);
+	/* Nothing was stored, and a usage error does not even create the database. */
+	assert_int_equal(access(f->cfg.db_path, F_OK), -1);
+}
+
+static void test_dataset_list_show_remove(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(DATASET(f, "list"), 0);
+	assert_non_null(strstr(f->out, "no datasets"));
+	add_breast(f);
+	assert_int_equal(DATASET(f, "list"), 0);
+	assert_non_null(strstr(f->out, "breast"));
+	assert_non_null(strstr(f->out, "cancer,tabular"));
+	assert_non_null(strstr(f->out, "569"));
+	assert_int_equal(DATASET(f, "list", "--json"), 0);
+	assert_int_equal(f->out[0], '[');
+	assert_non_null(strstr(f->out, "\"name\":\"breast\""));
+	assert_non_null(strstr(f->out, "\"tags\":[\"cancer\",\"tabular\"]"));
+	assert_non_null(strstr(f->out, "\"n_samples\":569"));
+
+	assert_int_equal(DATASET(f, "show", "breast"), 0);
+	assert_non_null(strstr(f->out, "label counts: 0=212 1=357"));
+	assert_non_null(strstr(f->out, "sha256:"));
+	assert_int_equal(DATASET(f, "show", "nope"), 1);
+	assert_non_null(strstr(f->err, "no dataset"));
+
+	assert_int_equal(DATASET(f, "remove", "breast"), 0);
+	assert_int_equal(count_datasets(f), 0);
+	assert_int_equal(DATASET(f, "remove", "breast"), 1);
+	assert_int_equal(access(BREAST, R_OK), 0); /* the data file itself stays */
+}
+
+static void test_dataset_show_changed_file(void **state)
+{
+	struct fixture *f = *state;
+	char path[256];
+	FILE *out;
+
+	snprintf(path, sizeof(path), "%s/data.csv", f->root);
+	out = fopen(path, "w");
+	assert_non_null(out);
+	fputs("1,2,0\n3,4,1\n", out);
+	fclose(out);
+	assert_int_equal(DATASET(f, "add", "--name", "d", "--tags", "t", "--file", path), 0);
+	out = fopen(path, "a");
+	assert_non_null(out);
+	fputs("5,6,1\n", out);
+	fclose(out);
+	assert_int_equal(DATASET(f, "show", "d"), 1);
+	assert_non_null(strstr(f->out, "name:         d")); /* the record is still shown */
+	assert_non_null(strstr(f->err, "changed since"));
+}
+
+/* ---- plan ---- */
+
+static void write_plan_file(struct fixture *f, const char *content, char *path, size_t cap, char *digest)
+{
+	FILE *out;
+
+	snprintf(path, cap, "%s/logreg.so", f->root);
+	out = fopen(path, "w");
+	assert_non_null(out);
+	fputs(content, out);
+	fclose(out);
+	assert_int_equal(fedc_hash_file(FEDC_HASH_SHA256, path, digest), FEDC_OK);
+}
+
+static void test_plan_approve_file_keeps_a_copy(void **state)
+{
+	struct fixture *f = *state;
+	char path[256], digest[FEDC_SHA256_HEXLEN + 1], kept_digest[FEDC_SHA256_HEXLEN + 1], kept[512];
+	struct node_plan p;
+
+	write_plan_file(f, "\177ELF pretend shared object", path, sizeof(path), digest);
+	assert_int_equal(PLAN(f, "approve", path, "--notes", "reviewed"), 0);
+	assert_non_null(strstr(f->out, digest));
+	get_plan(f, digest, FEDC_OK, &p);
+	assert_int_equal(p.status, NODE_PLAN_APPROVED);
+	assert_string_equal(p.name, "logreg.so");
+	assert_string_equal(p.notes, "reviewed");
+	assert_string_equal(p.requested_by, "admin");
+	snprintf(kept, sizeof(kept), "%s/var/node/plans/%s.so", f->root, digest);
+	assert_string_equal(p.path, kept);
+	assert_int_equal(fedc_hash_file(FEDC_HASH_SHA256, kept, kept_digest), FEDC_OK);
+	assert_string_equal(kept_digest, digest);
+
+	assert_int_equal(PLAN(f, "show", digest), 0);
+	assert_non_null(strstr(f->out, "approved"));
+	assert_non_null(strstr(f->out, kept));
+	assert_int_equal(PLAN(f, "remove", digest), 0);
+	assert_int_equal(access(kept, F_OK), -1);
+	get_plan(f, digest, FEDC_ERR_NOT_FOUND, &p);
+	assert_int_equal(PLAN(f, "remove", digest), 1);
+	assert_int_equal(access(path, F_OK), 0); /* the operator's own file stays */
+}
+
+static void test_plan_approve_pending_digest(void **state)
+{
+	struct fixture *f = *state;
+	const char *digest = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	struct node_db *db = NULL;
+	struct node_plan p = { 0 };
+
+	/* As the daemon does on an `approval` request. */
+	snprintf(p.digest, sizeof(p.digest), "%s", digest);
+	snprintf(p.name, sizeof(p.name), "from-researcher");
+	snprintf(p.requested_by, sizeof(p.requested_by), "researcher-7");
+	assert_int_equal(PLAN(f, "list"), 0); /* creates the database */
+	assert_int_equal(db__open(f->cfg.db_path, &db), FEDC_OK);
+	assert_int_equal(db__plan_register(db, &p, NULL), FEDC_OK);
+	db__close(db);
+
+	assert_int_equal(PLAN(f, "approve", "0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF"), 0);
+	get_plan(f, digest, FEDC_OK, &p);
+	assert_int_equal(p.status, NODE_PLAN_APPROVED);
+	assert_string_equal(p.requested_by, "researcher-7");
+	assert_string_equal(p.name, "from-researcher");
+	assert_int_equal(PLAN(f, "reject", digest, "--notes", "changed my mind"), 0);
+	get_plan(f, digest, FEDC_OK, &p);
+	assert_int_equal(p.status, NODE_PLAN_REJECTED);
+	assert_string_equal(p.notes, "changed my mind");
+
+	assert_int_equal(PLAN(f, "list"), 0);
+	assert_non_null(strstr(f->out, digest));
+	assert_non_null(strstr(f->out, "rejected"));
+	assert_int_equal(PLAN(f, "list", "--json"), 0);
+	assert_non_null(strstr(f->out, "\"status\":\"rejected\""));
+	assert_non_null(strstr(f->out, "\"requested_by\":\"researcher-7\""));
+}
+
+static void test_plan_reject_file(void **state)
+{
+	struct fixture *f = *state;
+	char path[256], digest[FEDC_SHA256_HEXLEN + 1], kept[512];
+	struct node_plan p;
+
+	write_plan_file(f, "some other plan", path, sizeof(path), digest);
+	assert_int_equal(PLAN(f, "reject", path, "--name", "nope"), 0);
+	get_plan(f, digest, FEDC_OK, &p);
+	assert_int_equal(p.status, NODE_PLAN_REJECTED);
+	assert_string_equal(p.name, "nope");
+	snprintf(kept, sizeof(kept), "%s/var/node/plans/%s.so", f->root, digest);
+	assert_int_equal(access(kept, F_OK), -1); /* a rejected plan is not kept */
+}
+
+static void test_plan_approve_too_big_keeps_nothing(void **state)
+{
+	struct fixture *f = *state;
+	char path[256], digest[FEDC_SHA256_HEXLEN + 1], plans[128];
+	struct node_plan p;
+	DIR *dir;
+	struct dirent *e;
+	int entries = 0;
+
+	write_plan_file(f, "a plan bigger than the limit", path, sizeof(path), digest);
+	f->cfg.max_blob_mb = 0;
+	assert_int_equal(PLAN(f, "approve", path), 1);
+	assert_non_null(strstr(f->err, "larger than max_blob_mb"));
+	get_plan(f, digest, FEDC_ERR_NOT_FOUND, &p);
+	snprintf(plans, sizeof(plans), "%s/var/node/plans", f->root);
+	dir = opendir(plans);
+	assert_non_null(dir);
+	while ((e = readdir(dir)) != NULL)
+		entries += e->d_name[0] != '.' || strncmp(e->d_name, ".approve-", 9) == 0;
+	closedir(dir);
+	assert_int_equal(entries, 0); /* no temp file left behind */
+}
+
+static void test_plan_errors(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(PLAN(f, "approve", "/no/such/plan.so"), 1);
+	assert_non_null(strstr(f->err, "neither an existing file nor a SHA-256 digest"));
+	assert_int_equal(PLAN(f, "approve"), 2);
+	assert_int_equal(PLAN(f, "approve", "a", "b"), 2);
+	assert_int_equal(PLAN(f, "approve", "--colour", "x"), 2);
+	assert_int_equal(PLAN(f, "show", "1234"), 2);
+	assert_int_equal(PLAN(f, "show", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"), 1);
+	assert_non_null(strstr(f->err, "no training plan"));
+	assert_int_equal(PLAN(f, "frobnicate"), 2);
+	assert_int_equal(PLAN(f, "list", "extra"), 2);
+	assert_int_equal(PLAN(f, "--help"), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_dataset_add_stores_and_prints_id, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dataset_add_relative_path_stored_absolute, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dataset_add_broken_file_stores_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dataset_add_duplicate_name, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dataset_add_options, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dataset_usage_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dataset_list_show_remove, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dataset_show_changed_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plan_approve_file_keeps_a_copy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plan_approve_pending_digest, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plan_reject_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plan_approve_too_big_keeps_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plan_errors, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
