@@ -54,7 +54,7 @@ static enum fedc_err check_name(const struct fedc_config *cfg, const char *secti
 static enum fedc_err resolve_data_dir(const char *config_path, struct node_config *out)
 {
 	char dir_buf[NODE_PATH_MAX];
-	char joined[NODE_PATH_MAX * 2];
+	char joined[NODE_PATH_MAX * 3 + 4];
 	char *dir;
 
 	if (out->data_dir[0] != '/') {

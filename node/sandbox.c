@@ -109,7 +109,11 @@ static void exec_child(const struct sandbox_job *job, struct child_argv *a, int 
 	(void)prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	set_limit(RLIMIT_CORE, 0);
 	set_limit(RLIMIT_CPU, (rlim_t)job->cpu_seconds);
+#ifndef __SANITIZE_ADDRESS__
+	/* AddressSanitizer reserves terabytes of shadow address space at start:
+	 * an address-space cap would kill every child of a sanitizer build. */
 	set_limit(RLIMIT_AS, (rlim_t)job->memory_mb << 20);
+#endif
 	set_limit(RLIMIT_NOFILE, 64);
 	execv("/proc/self/exe", a->argv);
 	_exit(121);
