@@ -51,17 +51,24 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* FNV-1a: a stable split seed from the job id, so the held-out rows stay the
- * same in every round of a job. */
-static uint64_t job_split_seed(const char *job_id)
+static uint64_t fnv1a(const char *text)
 {
 	uint64_t h = 0xcbf29ce484222325ull;
 
-	for (const char *p = job_id; *p; p++) {
+	for (const char *p = text; *p; p++) {
 		h ^= (unsigned char)*p;
 		h *= 0x100000001b3ull;
 	}
 	return h;
+}
+
+static uint64_t mix(uint64_t a, uint64_t b)
+{
+	uint64_t z = a ^ (b + 0x9e3779b97f4a7c15ull + (a << 6) + (a >> 2));
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
 }
 
 static void on_scalar(void *ctx, const char *name, double value, uint64_t iteration, uint32_t epoch)
@@ -173,13 +180,16 @@ static void fill_job(const struct fedc_msg *req, const struct node_dataset *ds, 
 	job->params_path = params_path;
 	job->dataset = ds;
 	job->test_ratio = req->test_ratio;
-	job->split_seed = job_split_seed(req->job_id);
+	/* Everything follows from the experiment seed, so a run is reproducible:
+	 * the held-out rows depend on the seed and the data's content (the same
+	 * rows in every round), the shuffling also on the round and the node. */
+	job->split_seed = mix(req->seed, fnv1a(ds->digest));
 	job->model_args = args;
 	job->train_args.lr = req->lr;
 	job->train_args.epochs = (uint32_t)req->epochs;
 	job->train_args.num_updates = (uint32_t)req->num_updates;
 	job->train_args.batch_size = (uint32_t)(req->batch_size ? req->batch_size : 32);
-	job->train_args.seed = req->seed;
+	job->train_args.seed = mix(mix(req->seed, req->round), fnv1a(cfg->node_id));
 	job->train_args.fedprox_mu = req->fedprox_mu;
 	job->train_args.optimizer = req->optimizer[0] ? req->optimizer : "sgd";
 	job->evaluate_only = req->evaluate_only;

@@ -148,16 +148,7 @@ static enum fedc_err discover(struct job *j)
 
 /* ---- one round ---- */
 
-static uint64_t mix_seed(uint64_t seed, uint64_t round, uint64_t index)
-{
-	uint64_t z = seed ^ (round * 0x9e3779b97f4a7c15ull) ^ (index * 0xbf58476d1ce4e5b9ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static void fill_train(const struct job *j, const struct participant *p, size_t index, uint32_t round,
+static void fill_train(const struct job *j, const struct participant *p, uint32_t round,
 		       bool evaluate_only, struct fedc_msg *m)
 {
 	const struct experiment *exp = j->exp;
@@ -180,7 +171,7 @@ static void fill_train(const struct job *j, const struct participant *p, size_t 
 	m->epochs = exp->epochs;
 	m->num_updates = exp->num_updates;
 	m->batch_size = exp->batch_size;
-	m->seed = mix_seed(exp->seed, round, index);
+	m->seed = exp->seed; /* the node derives its per-round and split seeds from it */
 	m->test_ratio = exp->test_ratio;
 	m->fedprox_mu = exp->fedprox_mu;
 	snprintf(m->optimizer, sizeof(m->optimizer), "%s", exp->optimizer);
@@ -224,7 +215,7 @@ static enum fedc_err send_requests(struct job *j, uint32_t round, bool evaluate_
 		if (!m)
 			return FEDC_ERR_NOMEM;
 		reset_part(p);
-		fill_train(j, p, i, round, evaluate_only, m);
+		fill_train(j, p, round, evaluate_only, m);
 		snprintf(p->request_id, sizeof(p->request_id), "%s", m->request_id);
 		if (!session__online(&j->session, p->node_id)) {
 			fail_part(p, "offline", "node is offline");

@@ -1,9 +1,17 @@
 /* Binary logistic regression as a fedc training plan (see README.md).
  *
- * Parameters: "weight" [1, n_features] and "bias" [1], float32.
+ * Parameters: "weight" [1, n_features], "bias" [1], "feature_mean" and
+ * "feature_std" [n_features], float32.
  * Training: mini-batch SGD on the binary cross-entropy, optionally with the
- * FedProx proximal term mu/2 * ||theta - theta_start||^2. Features are
- * standardized by prepare() with the local training view's statistics.
+ * FedProx proximal term mu/2 * ||theta - theta_start||^2.
+ *
+ * Federated standardization: features are standardized by prepare() with
+ * feature_mean and feature_std, which travel with the weights. In the first
+ * round they are unset (std 0) and each node fills them from its own training
+ * rows; FedAvg then averages them weighted by sample count (the exact global
+ * mean, and a pooled estimate of the spread), so from the second round on
+ * every node scales its features the same way and the averaged weights mean
+ * the same thing everywhere.
  *
  * Built against fedc/plan.h alone; uses only libc and libm, never opens a
  * file or a socket. Every entry point checks its arguments and returns -1
@@ -28,7 +36,9 @@ struct logreg {
 	float *weight_start;   /* FedProx reference: weights when train() began */
 	float bias_start;
 	double *grad;          /* n_features, one mini-batch gradient */
-	struct fedc_tensor tensors[2];
+	float *mean;           /* n_features: standardization, federated */
+	float *std;            /* n_features: all 0 until the first prepare() */
+	struct fedc_tensor tensors[4];
 };
 
 /* ------------------------------------------------------------------ */
@@ -174,6 +184,8 @@ static void logreg_destroy(void *model)
 		return;
 	free(m->weight);
 	free(m->weight_start);
+	free(m->mean);
+	free(m->std);
 	free(m->grad);
 	free(m);
 }
@@ -186,6 +198,14 @@ static void describe_tensors(struct logreg *m)
 	};
 	m->tensors[1] = (struct fedc_tensor){
 		.name = "bias", .dtype = FEDC_DTYPE_F32, .ndim = 1, .shape = { 1 }, .data = m->bias,
+	};
+	m->tensors[2] = (struct fedc_tensor){
+		.name = "feature_mean", .dtype = FEDC_DTYPE_F32, .ndim = 1, .shape = { m->n_features },
+		.data = m->mean,
+	};
+	m->tensors[3] = (struct fedc_tensor){
+		.name = "feature_std", .dtype = FEDC_DTYPE_F32, .ndim = 1, .shape = { m->n_features },
+		.data = m->std,
 	};
 }
 
@@ -214,7 +234,9 @@ static int logreg_create(const struct fedc_args *model_args, uint64_t seed, void
 	m->weight = calloc(n_features, sizeof(*m->weight));
 	m->weight_start = calloc(n_features, sizeof(*m->weight_start));
 	m->grad = calloc(n_features, sizeof(*m->grad));
-	if (!m->weight || !m->weight_start || !m->grad) {
+	m->mean = calloc(n_features, sizeof(*m->mean));
+	m->std = calloc(n_features, sizeof(*m->std));
+	if (!m->weight || !m->weight_start || !m->grad || !m->mean || !m->std) {
 		logreg_destroy(m);
 		return -1;
 	}
@@ -235,7 +257,7 @@ static int logreg_get_params(void *model, const struct fedc_tensor **tensors, si
 		return -1;
 	describe_tensors(m);
 	*tensors = m->tensors;
-	*count = 2;
+	*count = 4;
 	return 0;
 }
 
@@ -250,14 +272,23 @@ static bool same_layout(const struct fedc_tensor *a, const struct fedc_tensor *b
 	return true;
 }
 
-/* Accepts the two tensors in any order, each exactly once; copies nothing
- * unless both match. */
+static int tensor_index(const struct logreg *m, const char *name)
+{
+	for (int k = 0; k < 4; k++) {
+		if (strcmp(name, m->tensors[k].name) == 0)
+			return k;
+	}
+	return -1;
+}
+
+/* Accepts the four tensors in any order, each exactly once; copies nothing
+ * unless all match. */
 static int logreg_set_params(void *model, const struct fedc_tensor *tensors, size_t count)
 {
 	struct logreg *m = model;
-	const struct fedc_tensor *found[2] = { NULL, NULL };
+	const struct fedc_tensor *found[4] = { NULL, NULL, NULL, NULL };
 
-	if (!m || !tensors || count != 2)
+	if (!m || !tensors || count != 4)
 		return -1;
 	describe_tensors(m);
 	for (size_t i = 0; i < count; i++) {
@@ -266,13 +297,15 @@ static int logreg_set_params(void *model, const struct fedc_tensor *tensors, siz
 
 		if (!t->name || !t->data)
 			return -1;
-		k = strcmp(t->name, "weight") == 0 ? 0 : strcmp(t->name, "bias") == 0 ? 1 : -1;
+		k = tensor_index(m, t->name);
 		if (k < 0 || found[k] || !same_layout(t, &m->tensors[k]))
 			return -1;
 		found[k] = t;
 	}
 	memcpy(m->weight, found[0]->data, (size_t)m->n_features * sizeof(float));
 	memcpy(m->bias, found[1]->data, sizeof(float));
+	memcpy(m->mean, found[2]->data, (size_t)m->n_features * sizeof(float));
+	memcpy(m->std, found[3]->data, (size_t)m->n_features * sizeof(float));
 	return 0;
 }
 
@@ -317,6 +350,16 @@ static void standardize(struct fedc_data *d, const double *mean, const double *s
 	}
 }
 
+/* True before any node filled the statistics (all std 0). */
+static bool stats_unset(const struct logreg *m)
+{
+	for (uint32_t f = 0; f < m->n_features; f++) {
+		if (m->std[f] != 0.0f)
+			return false;
+	}
+	return true;
+}
+
 static int logreg_prepare(void *model, struct fedc_data *train, struct fedc_data *test)
 {
 	struct logreg *m = model;
@@ -332,7 +375,18 @@ static int logreg_prepare(void *model, struct fedc_data *train, struct fedc_data
 	std = malloc(m->n_features * sizeof(*std));
 	if (!mean || !std)
 		goto out;
-	feature_stats(train, mean, std);
+	if (stats_unset(m)) {
+		/* First round: this node's own statistics, averaged by FedAvg after. */
+		feature_stats(train, mean, std);
+		for (uint32_t f = 0; f < m->n_features; f++) {
+			m->mean[f] = (float)mean[f];
+			m->std[f] = (float)std[f];
+		}
+	}
+	for (uint32_t f = 0; f < m->n_features; f++) {
+		mean[f] = m->mean[f];
+		std[f] = m->std[f] > STD_EPS ? m->std[f] : 1.0;
+	}
 	standardize(train, mean, std);
 	if (test && test->n_samples)
 		standardize(test, mean, std);

@@ -249,7 +249,7 @@ static void test_train_deterministic(void **state)
 		assert_int_equal(fx.plan->prepare(model, &train, &test), 0);
 		assert_int_equal(fx.plan->train(model, &train, &args, NULL, &m), 0);
 		assert_int_equal(fx.plan->get_params(model, &t, &count), 0);
-		assert_int_equal(count, 2);
+		assert_int_equal(count, 4);
 		memcpy(params[run], t[0].data, N_FEATURES * sizeof(float));
 		memcpy(params[run] + N_FEATURES, t[1].data, sizeof(float));
 		fx.plan->destroy(model);
@@ -286,7 +286,11 @@ static void test_params_layout_and_round_trip(void **state)
 	void *a = new_model(1), *b = new_model(99);
 
 	assert_int_equal(fx.plan->get_params(a, &t, &count), 0);
-	assert_int_equal(count, 2);
+	assert_int_equal(count, 4);
+	assert_string_equal(t[2].name, "feature_mean");
+	assert_int_equal(t[2].shape[0], N_FEATURES);
+	assert_string_equal(t[3].name, "feature_std");
+	assert_int_equal(t[3].shape[0], N_FEATURES);
 	assert_string_equal(t[0].name, "weight");
 	assert_int_equal(t[0].dtype, FEDC_DTYPE_F32);
 	assert_int_equal(t[0].ndim, 2);
@@ -317,41 +321,44 @@ static void test_params_layout_and_round_trip(void **state)
 
 static void test_set_params_rejects_bad_layout(void **state)
 {
-	float w[N_FEATURES + 1] = { 0 }, bias[1] = { 0.5f };
-	struct fedc_tensor good[2] = {
+	float w[N_FEATURES + 1] = { 0 }, bias[1] = { 0.5f }, mean[N_FEATURES] = { 0 }, std[N_FEATURES] = { 0 };
+	struct fedc_tensor good[4] = {
 		{ "weight", FEDC_DTYPE_F32, 2, { 1, N_FEATURES }, w },
 		{ "bias", FEDC_DTYPE_F32, 1, { 1 }, bias },
+		{ "feature_mean", FEDC_DTYPE_F32, 1, { N_FEATURES }, mean },
+		{ "feature_std", FEDC_DTYPE_F32, 1, { N_FEATURES }, std },
 	};
-	struct fedc_tensor t[2];
+	struct fedc_tensor t[4];
 	const struct fedc_tensor *cur;
 	size_t n;
 	void *m = new_model(1);
 
 	memcpy(t, good, sizeof(t));
 	t[0].shape[1] = N_FEATURES - 1;
-	assert_int_equal(fx.plan->set_params(m, t, 2), -1);
+	assert_int_equal(fx.plan->set_params(m, t, 4), -1);
 	memcpy(t, good, sizeof(t));
 	t[0].ndim = 1;
 	t[0].shape[0] = N_FEATURES;
-	assert_int_equal(fx.plan->set_params(m, t, 2), -1);
+	assert_int_equal(fx.plan->set_params(m, t, 4), -1);
 	memcpy(t, good, sizeof(t));
 	t[1].name = "weight";
-	assert_int_equal(fx.plan->set_params(m, t, 2), -1);
+	assert_int_equal(fx.plan->set_params(m, t, 4), -1);
 	memcpy(t, good, sizeof(t));
 	t[1].name = "b";
-	assert_int_equal(fx.plan->set_params(m, t, 2), -1);
+	assert_int_equal(fx.plan->set_params(m, t, 4), -1);
 	memcpy(t, good, sizeof(t));
 	t[1].dtype = 2;
-	assert_int_equal(fx.plan->set_params(m, t, 2), -1);
+	assert_int_equal(fx.plan->set_params(m, t, 4), -1);
 	assert_int_equal(fx.plan->set_params(m, good, 1), -1);
-	assert_int_equal(fx.plan->set_params(m, NULL, 2), -1);
+	assert_int_equal(fx.plan->set_params(m, NULL, 4), -1);
 	/* Nothing was copied by the refused calls. */
 	assert_int_equal(fx.plan->get_params(m, &cur, &n), 0);
 	assert_true(((const float *)cur[1].data)[0] == 0.0f);
 	/* Order does not matter. */
+	memcpy(t, good, sizeof(t));
 	t[0] = good[1];
 	t[1] = good[0];
-	assert_int_equal(fx.plan->set_params(m, t, 2), 0);
+	assert_int_equal(fx.plan->set_params(m, t, 4), 0);
 	assert_int_equal(fx.plan->get_params(m, &cur, &n), 0);
 	assert_true(((const float *)cur[1].data)[0] == 0.5f);
 	fx.plan->destroy(m);
