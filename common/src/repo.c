@@ -1,0 +1,589 @@
+/* Client of the blob repository on libcurl (see fedc/repo.h and
+ * docs/repository.md). One easy handle per struct fedc_repo, reset between
+ * requests: curl_easy_reset() keeps the live connection, so consecutive
+ * requests reuse it (keep-alive). Bodies stream between the socket and file
+ * descriptors; a blob is never held whole in memory. */
+#include "fedc/repo.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define BLOB_PATH "/v1/blobs/sha256/"
+/* Bigger socket buffers than curl's 16/64 KiB defaults: with the server's
+ * 1 MiB pieces they lift loopback transfers from ~0.7 to 0.8-1.7 GB/s
+ * (FIELD-NOTES.md). */
+#define DOWNLOAD_BUFFER (1L << 20)
+#define UPLOAD_BUFFER (2L << 20)
+/* How much of an error response body is kept for the error detail. */
+#define ERROR_BODY_MAX 256
+
+struct fedc_repo {
+	CURL *curl;
+	char *base_url;             /* without trailing '/' */
+	struct curl_slist *headers; /* Authorization (if any), "Expect:" */
+	long timeout_s;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+/* One request: where the body comes from and goes to, and what went wrong in
+ * a callback (curl only reports that a callback refused). */
+struct xfer {
+	CURL *curl;
+	/* upload source */
+	int in_fd;
+	uint64_t in_size, in_off;
+	/* download sink (status 200 only) */
+	int out_fd;
+	struct fedc_hash *hash;
+	uint64_t out_bytes, max_bytes;
+	/* anything else the server sent: kept for the error detail */
+	char body[ERROR_BODY_MAX];
+	size_t body_len;
+	enum fedc_err cb_rc;
+};
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_rc = CURLE_FAILED_INIT;
+
+static void global_init_once(void)
+{
+	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+enum fedc_err fedc_repo_global_init(void)
+{
+	pthread_once(&global_once, global_init_once);
+	if (global_rc != CURLE_OK)
+		return fedc_fail(FEDC_ERR_NOMEM, "curl_global_init: %s", curl_easy_strerror(global_rc));
+	return FEDC_OK;
+}
+
+/* ---- handle ------------------------------------------------------------- */
+
+/* The token goes into a header: no spaces or control characters that could
+ * split or fold it. */
+static bool token_valid(const char *token)
+{
+	for (const char *p = token; *p; p++) {
+		if (*p < 0x21 || *p > 0x7e)
+			return false;
+	}
+	return true;
+}
+
+static enum fedc_err build_headers(struct fedc_repo *repo, const char *token)
+{
+	struct curl_slist *grown;
+	char *auth = NULL;
+	size_t len;
+
+	/* No "Expect: 100-continue": it costs a round trip per upload. */
+	repo->headers = curl_slist_append(NULL, "Expect:");
+	if (!repo->headers)
+		return FEDC_ERR_NOMEM;
+	if (!token || !token[0])
+		return FEDC_OK;
+	len = strlen("Authorization: Bearer ") + strlen(token) + 1;
+	auth = malloc(len);
+	if (!auth)
+		return FEDC_ERR_NOMEM;
+	snprintf(auth, len, "Authorization: Bearer %s", token);
+	grown = curl_slist_append(repo->headers, auth);
+	free(auth);
+	if (!grown)
+		return FEDC_ERR_NOMEM;
+	repo->headers = grown;
+	return FEDC_OK;
+}
+
+enum fedc_err fedc_repo_new(const char *base_url, const char *token, long timeout_s,
+			    struct fedc_repo **out)
+{
+	struct fedc_repo *repo = NULL;
+	enum fedc_err rc = FEDC_OK;
+	size_t len;
+
+	*out = NULL;
+	if (!base_url || (strncmp(base_url, "http://", 7) != 0 && strncmp(base_url, "https://", 8) != 0))
+		return fedc_fail(FEDC_ERR_INVAL, "repository URL \"%s\": expected http://host:port",
+				 base_url ? base_url : "(null)");
+	if (token && !token_valid(token))
+		return fedc_fail(FEDC_ERR_INVAL, "repository token: only visible ASCII characters allowed");
+	if (timeout_s <= 0)
+		return fedc_fail(FEDC_ERR_INVAL, "repository timeout must be positive, got %ld", timeout_s);
+	repo = calloc(1, sizeof(*repo));
+	if (!repo)
+		return FEDC_ERR_NOMEM;
+	repo->timeout_s = timeout_s;
+	repo->base_url = strdup(base_url);
+	if (!repo->base_url) {
+		rc = FEDC_ERR_NOMEM;
+		goto out;
+	}
+	for (len = strlen(repo->base_url); len > 0 && repo->base_url[len - 1] == '/'; len--)
+		repo->base_url[len - 1] = '\0';
+	rc = build_headers(repo, token);
+	if (rc)
+		goto out;
+	repo->curl = curl_easy_init();
+	if (!repo->curl)
+		rc = FEDC_ERR_NOMEM;
+out:
+	if (rc)
+		fedc_repo_free(repo);
+	else
+		*out = repo;
+	return rc;
+}
+
+void fedc_repo_free(struct fedc_repo *repo)
+{
+	if (!repo)
+		return;
+	if (repo->curl)
+		curl_easy_cleanup(repo->curl);
+	curl_slist_free_all(repo->headers);
+	free(repo->base_url);
+	free(repo);
+}
+
+/* ---- callbacks ---------------------------------------------------------- */
+
+static long response_status(CURL *curl)
+{
+	long status = 0;
+
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	return status;
+}
+
+static void keep_body(struct xfer *x, const char *data, size_t len)
+{
+	size_t room = sizeof(x->body) - 1 - x->body_len;
+	size_t n = len < room ? len : room;
+
+	memcpy(x->body + x->body_len, data, n);
+	x->body_len += n;
+	x->body[x->body_len] = '\0';
+}
+
+static enum fedc_err write_all(int fd, const char *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, data, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return fedc_fail(FEDC_ERR_IO, "write to temp file failed: %s", strerror(errno));
+		data += n;
+		len -= (size_t)n;
+	}
+	return FEDC_OK;
+}
+
+/* Always installed: without it curl writes bodies to stdout. A 200 body of a
+ * download goes to the temp file (hashed, capped); anything else is kept, a
+ * little of it, for the error message. */
+static size_t on_write(char *data, size_t size, size_t nmemb, void *user)
+{
+	struct xfer *x = user;
+	size_t len = size * nmemb;
+
+	if (x->out_fd < 0 || response_status(x->curl) != 200) {
+		keep_body(x, data, len);
+		return len;
+	}
+	if (x->max_bytes && x->out_bytes + len > x->max_bytes) {
+		x->cb_rc = fedc_fail(FEDC_ERR_TOO_BIG, "blob is larger than %llu bytes",
+				     (unsigned long long)x->max_bytes);
+		return 0; /* anything but len aborts the transfer */
+	}
+	x->cb_rc = fedc_hash_update(x->hash, data, len);
+	if (!x->cb_rc)
+		x->cb_rc = write_all(x->out_fd, data, len);
+	if (x->cb_rc)
+		return 0;
+	x->out_bytes += len;
+	return len;
+}
+
+/* pread, not read: works on memfds and leaves the caller's offset alone. */
+static size_t on_read(char *buf, size_t size, size_t nitems, void *user)
+{
+	struct xfer *x = user;
+	uint64_t left = x->in_size - x->in_off;
+	size_t want = size * nitems;
+	ssize_t n;
+
+	if (want > left)
+		want = (size_t)left;
+	if (want == 0)
+		return 0;
+	do
+		n = pread(x->in_fd, buf, want, (off_t)x->in_off);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0) {
+		x->cb_rc = fedc_fail(FEDC_ERR_IO, "reading the blob: %s",
+				     n < 0 ? strerror(errno) : "file shrank during upload");
+		return CURL_READFUNC_ABORT;
+	}
+	x->in_off += (uint64_t)n;
+	return (size_t)n;
+}
+
+/* curl rewinds the body when it must send it again (a reused connection the
+ * server had closed). */
+static int on_seek(void *user, curl_off_t offset, int origin)
+{
+	struct xfer *x = user;
+
+	if (origin != SEEK_SET || offset < 0 || (uint64_t)offset > x->in_size)
+		return CURL_SEEKFUNC_CANTSEEK;
+	x->in_off = (uint64_t)offset;
+	return CURL_SEEKFUNC_OK;
+}
+
+/* ---- requests ----------------------------------------------------------- */
+
+/* Options every request shares, after a reset that keeps the connection. */
+static enum fedc_err setup(struct fedc_repo *repo, struct xfer *x, const char *url)
+{
+	CURL *c = repo->curl;
+
+	curl_easy_reset(c);
+	repo->errbuf[0] = '\0';
+	x->curl = c;
+	/* "Moves nothing for timeout_s" fails (low-speed limit of 1 byte/s);
+	 * a long but live transfer does not. */
+	if (curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_HTTPHEADER, repo->headers) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, repo->errbuf) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, repo->timeout_s) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, repo->timeout_s) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_WRITEDATA, x) != CURLE_OK)
+		return fedc_fail(FEDC_ERR_NOMEM, "%s: cannot set up the request", url);
+	/* Tuning only: a curl that refuses a size keeps its default. */
+	(void)curl_easy_setopt(c, CURLOPT_BUFFERSIZE, DOWNLOAD_BUFFER);
+	(void)curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, UPLOAD_BUFFER);
+	return FEDC_OK;
+}
+
+static enum fedc_err curl_error(const struct fedc_repo *repo, const char *method, const char *url,
+				CURLcode cc)
+{
+	const char *why = repo->errbuf[0] ? repo->errbuf : curl_easy_strerror(cc);
+
+	switch (cc) {
+	case CURLE_OPERATION_TIMEDOUT:
+		return fedc_fail(FEDC_ERR_TIMEOUT, "%s %s: %s", method, url, why);
+	case CURLE_OUT_OF_MEMORY:
+		return FEDC_ERR_NOMEM;
+	case CURLE_FILESIZE_EXCEEDED:
+		return fedc_fail(FEDC_ERR_TOO_BIG, "%s %s: %s", method, url, why);
+	default:
+		return fedc_fail(FEDC_ERR_NET, "%s %s: %s", method, url, why);
+	}
+}
+
+/* Maps an unwanted status to the header's codes; `x->body` says why. */
+static enum fedc_err status_error(const char *method, const char *url, long status,
+				  const struct xfer *x)
+{
+	size_t len = x->body_len;
+	enum fedc_err code;
+
+	switch (status) {
+	case 401:
+	case 403:
+		code = FEDC_ERR_AUTH;
+		break;
+	case 404:
+		code = FEDC_ERR_NOT_FOUND;
+		break;
+	case 413:
+		code = FEDC_ERR_TOO_BIG;
+		break;
+	case 400:
+		code = strcmp(method, "PUT") == 0 ? FEDC_ERR_DIGEST : FEDC_ERR_HTTP;
+		break;
+	default:
+		code = FEDC_ERR_HTTP;
+		break;
+	}
+	while (len > 0 && (x->body[len - 1] == '\n' || x->body[len - 1] == '\r' || x->body[len - 1] == ' '))
+		len--;
+	return fedc_fail(code, "%s %s: HTTP %ld %.*s", method, url, status, (int)len, x->body);
+}
+
+/* Runs the request. FEDC_OK when the server answered (any status: *status);
+ * otherwise the callback's error, or the transport's. A server that answers
+ * an upload early (413, 401) and hangs up may make curl report a send error:
+ * the status it did read wins. */
+static enum fedc_err perform(struct fedc_repo *repo, struct xfer *x, const char *method,
+			     const char *url, long *status)
+{
+	CURLcode cc = curl_easy_perform(repo->curl);
+
+	*status = response_status(repo->curl);
+	if (cc == CURLE_OK)
+		return FEDC_OK;
+	if (x->cb_rc)
+		return x->cb_rc;
+	if (*status >= 400 && (cc == CURLE_SEND_ERROR || cc == CURLE_RECV_ERROR))
+		return FEDC_OK;
+	return curl_error(repo, method, url, cc);
+}
+
+static enum fedc_err blob_url(const struct fedc_repo *repo, const char *hex, char **url)
+{
+	size_t len;
+
+	*url = NULL;
+	if (!fedc_hex_valid(hex, FEDC_SHA256_HEXLEN))
+		return fedc_fail(FEDC_ERR_INVAL, "\"%.80s\" is not a SHA-256 digest (64 lower-case hex digits)",
+				 hex ? hex : "(null)");
+	len = strlen(repo->base_url) + strlen(BLOB_PATH) + FEDC_SHA256_HEXLEN + 1;
+	*url = malloc(len);
+	if (!*url)
+		return FEDC_ERR_NOMEM;
+	snprintf(*url, len, "%s" BLOB_PATH "%s", repo->base_url, hex);
+	return FEDC_OK;
+}
+
+static void xfer_init(struct xfer *x)
+{
+	memset(x, 0, sizeof(*x));
+	x->in_fd = -1;
+	x->out_fd = -1;
+}
+
+/* ---- HEAD --------------------------------------------------------------- */
+
+enum fedc_err fedc_repo_has(struct fedc_repo *repo, const char *sha256_hex, bool *exists)
+{
+	struct xfer x;
+	char *url = NULL;
+	long status = 0;
+	enum fedc_err rc;
+
+	*exists = false;
+	xfer_init(&x);
+	rc = blob_url(repo, sha256_hex, &url);
+	if (rc)
+		goto out;
+	rc = setup(repo, &x, url);
+	if (rc)
+		goto out;
+	curl_easy_setopt(repo->curl, CURLOPT_NOBODY, 1L);
+	rc = perform(repo, &x, "HEAD", url, &status);
+	if (rc)
+		goto out;
+	if (status == 200)
+		*exists = true;
+	else if (status != 404)
+		rc = status_error("HEAD", url, status, &x);
+out:
+	free(url);
+	return rc;
+}
+
+/* ---- PUT ---------------------------------------------------------------- */
+
+static enum fedc_err upload(struct fedc_repo *repo, int fd, uint64_t size, const char *url)
+{
+	CURL *c = repo->curl;
+	struct xfer x;
+	long status = 0;
+	enum fedc_err rc;
+
+	xfer_init(&x);
+	x.in_fd = fd;
+	x.in_size = size;
+	rc = setup(repo, &x, url);
+	if (rc)
+		return rc;
+	curl_easy_setopt(c, CURLOPT_UPLOAD, 1L); /* PUT */
+	curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+	curl_easy_setopt(c, CURLOPT_READDATA, &x);
+	curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
+	curl_easy_setopt(c, CURLOPT_SEEKDATA, &x);
+	curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size);
+	rc = perform(repo, &x, "PUT", url, &status);
+	if (!rc && status != 200 && status != 201)
+		rc = status_error("PUT", url, status, &x);
+	return rc;
+}
+
+enum fedc_err fedc_repo_put_fd(struct fedc_repo *repo, int fd, const char *sha256_hex,
+			       char *out_hex, bool *uploaded)
+{
+	char hex[FEDC_SHA256_HEXLEN + 1];
+	char *url = NULL;
+	struct stat sb;
+	bool exists = false;
+	enum fedc_err rc;
+
+	if (uploaded)
+		*uploaded = false;
+	if (fstat(fd, &sb) != 0)
+		return fedc_fail(FEDC_ERR_IO, "blob to upload: fstat failed: %s", strerror(errno));
+	if (!S_ISREG(sb.st_mode))
+		return fedc_fail(FEDC_ERR_IO, "blob to upload: not a regular file");
+	if (sha256_hex) {
+		/* blob_url() refuses anything but 64 lower-case hex digits. */
+		rc = blob_url(repo, sha256_hex, &url);
+		if (!rc)
+			memcpy(hex, sha256_hex, sizeof(hex));
+	} else {
+		rc = fedc_hash_fd(FEDC_HASH_SHA256, fd, hex);
+		if (!rc)
+			rc = blob_url(repo, hex, &url);
+	}
+	if (rc)
+		goto out;
+	if (out_hex)
+		memcpy(out_hex, hex, sizeof(hex));
+	rc = fedc_repo_has(repo, hex, &exists);
+	if (rc || exists)
+		goto out;
+	rc = upload(repo, fd, (uint64_t)sb.st_size, url);
+	if (!rc && uploaded)
+		*uploaded = true;
+out:
+	free(url);
+	return rc;
+}
+
+enum fedc_err fedc_repo_put_file(struct fedc_repo *repo, const char *path, const char *sha256_hex,
+				 char *out_hex, bool *uploaded)
+{
+	enum fedc_err rc;
+	int fd;
+
+	if (uploaded)
+		*uploaded = false;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fedc_fail(FEDC_ERR_IO, "%s: %s", path, strerror(errno));
+	rc = fedc_repo_put_fd(repo, fd, sha256_hex, out_hex, uploaded);
+	close(fd);
+	return rc;
+}
+
+/* ---- GET ---------------------------------------------------------------- */
+
+static enum fedc_err sync_parent_dir(const char *dest_path)
+{
+	char buf[PATH_MAX];
+	enum fedc_err rc = FEDC_OK;
+	int fd;
+
+	snprintf(buf, sizeof(buf), "%s", dest_path);
+	fd = open(dirname(buf), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return fedc_fail(FEDC_ERR_IO, "%s: cannot open its directory: %s", dest_path, strerror(errno));
+	if (fsync(fd) != 0)
+		rc = fedc_fail(FEDC_ERR_IO, "%s: fsync of its directory failed: %s", dest_path,
+			       strerror(errno));
+	close(fd);
+	return rc;
+}
+
+/* Streams the blob into x->out_fd and checks status, size and digest. */
+static enum fedc_err download(struct fedc_repo *repo, struct xfer *x, const char *url,
+			      const char *hex)
+{
+	char got[FEDC_SHA256_HEXLEN + 1];
+	long status = 0;
+	enum fedc_err rc;
+
+	rc = setup(repo, x, url);
+	if (rc)
+		return rc;
+	if (x->max_bytes) /* refuses early when Content-Length says too much */
+		curl_easy_setopt(repo->curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->max_bytes);
+	rc = perform(repo, x, "GET", url, &status);
+	if (rc)
+		return rc;
+	if (status != 200)
+		return status_error("GET", url, status, x);
+	rc = fedc_hash_final(x->hash, got);
+	if (rc)
+		return rc;
+	if (memcmp(got, hex, FEDC_SHA256_HEXLEN) != 0)
+		return fedc_fail(FEDC_ERR_DIGEST, "GET %s: received %llu bytes with SHA-256 %s", url,
+				 (unsigned long long)x->out_bytes, got);
+	return FEDC_OK;
+}
+
+enum fedc_err fedc_repo_get_file(struct fedc_repo *repo, const char *sha256_hex, const char *dest_path,
+				 uint64_t max_bytes)
+{
+	char *url = NULL, *tmp = NULL;
+	struct xfer x;
+	size_t len;
+	enum fedc_err rc;
+
+	xfer_init(&x);
+	x.max_bytes = max_bytes;
+	rc = blob_url(repo, sha256_hex, &url);
+	if (rc)
+		goto out;
+	rc = fedc_hash_new(FEDC_HASH_SHA256, &x.hash);
+	if (rc)
+		goto out;
+	/* The temp file sits beside the destination so that rename() is atomic. */
+	len = strlen(dest_path) + sizeof(".part-XXXXXX");
+	tmp = malloc(len);
+	if (!tmp) {
+		rc = FEDC_ERR_NOMEM;
+		goto out;
+	}
+	snprintf(tmp, len, "%s.part-XXXXXX", dest_path);
+	x.out_fd = mkstemp(tmp);
+	if (x.out_fd < 0) {
+		rc = fedc_fail(FEDC_ERR_IO, "%s: cannot create temp file: %s", tmp, strerror(errno));
+		free(tmp);
+		tmp = NULL;
+		goto out;
+	}
+	rc = download(repo, &x, url, sha256_hex);
+	if (!rc && fsync(x.out_fd) != 0)
+		rc = fedc_fail(FEDC_ERR_IO, "%s: fsync failed: %s", tmp, strerror(errno));
+	if (!rc && close(x.out_fd) != 0)
+		rc = fedc_fail(FEDC_ERR_IO, "%s: close failed: %s", tmp, strerror(errno));
+	if (!rc)
+		x.out_fd = -1;
+	if (!rc && rename(tmp, dest_path) != 0)
+		rc = fedc_fail(FEDC_ERR_IO, "rename %s -> %s: %s", tmp, dest_path, strerror(errno));
+	if (!rc) {
+		free(tmp);
+		tmp = NULL; /* published: nothing to remove */
+		rc = sync_parent_dir(dest_path);
+	}
+out:
+	if (x.out_fd >= 0)
+		close(x.out_fd);
+	if (tmp) {
+		(void)unlink(tmp);
+		free(tmp);
+	}
+	fedc_hash_free(x.hash);
+	free(url);
+	return rc;
+}

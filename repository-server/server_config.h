@@ -1,0 +1,41 @@
+/* The repository server's settings: an INI file ([repository] section) and
+ * command-line flags that override it key by key. Keys, flags and defaults
+ * are documented in docs/repository.md. */
+#ifndef FEDC_REPOSITORY_SERVER_CONFIG_H
+#define FEDC_REPOSITORY_SERVER_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "fedc/err.h"
+#include "fedc/log.h"
+
+#define SERVER_CONFIG_TOKEN_MAX 512
+#define SERVER_CONFIG_MAX_BLOB_MB_MAX (1 << 20) /* 1 TiB */
+
+struct server_config {
+	char config_path[PATH_MAX];     /* --config, "" when none */
+	char listen[256];               /* listen / --listen: address or host name */
+	int port;                       /* port / --port: 0 = any free port */
+	char store_dir[PATH_MAX];       /* store_dir / --store (required) */
+	char token[SERVER_CONFIG_TOKEN_MAX]; /* token / --token: "" = no auth */
+	int64_t max_blob_mb;            /* max_blob_mb / --max-blob-mb */
+	uint64_t max_blob_bytes;        /* the same, in bytes */
+	enum fedc_log_level log_level;  /* log_level / --log-level */
+	char log_file[PATH_MAX];        /* log_file / --log-file: "" = stderr */
+	char port_file[PATH_MAX];       /* --port-file: where to write the bound port */
+};
+
+/* Parses argv, then the config file if --config is given. Flags win over the
+ * file. Returns FEDC_OK, FEDC_ERR_CONFIG (bad or unknown flag, key or value:
+ * the detail names the flag, or the file, line and key) or FEDC_ERR_IO (config
+ * file unreadable). *help is set when --help was asked for (nothing else is
+ * read then). */
+enum fedc_err server_config__parse(int argc, char **argv, struct server_config *out, bool *help);
+
+/* The usage text, for --help and for errors. */
+void server_config__usage(FILE *to);
+
+#endif

@@ -1,0 +1,257 @@
+/* Content-addressed blob files with atomic publication (see store.h). */
+#include "store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fedc/hash.h"
+
+#define TMP_PREFIX "upload-"
+/* Room left under PATH_MAX for "/sha256/ab/<64 hex>" and the temp names. */
+#define ROOT_MAX (PATH_MAX - 160)
+
+struct store {
+	char root[ROOT_MAX];
+	char blobs[ROOT_MAX + 8]; /* <root>/sha256 */
+	char tmp[ROOT_MAX + 8];   /* <root>/tmp */
+};
+
+struct store_upload {
+	struct store *st;
+	char hex[FEDC_SHA256_HEXLEN + 1];
+	char tmp_path[PATH_MAX]; /* "" once renamed away, or when only hashing */
+	int fd;                  /* -1 when only hashing (the blob is already stored) */
+	struct fedc_hash *hash;
+};
+
+static enum fedc_err make_dir(const char *path)
+{
+	struct stat sb;
+
+	if (mkdir(path, 0700) == 0)
+		return FEDC_OK;
+	if (errno == EEXIST && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+		return FEDC_OK;
+	return fedc_fail(FEDC_ERR_IO, "%s: cannot create directory: %s", path,
+			 errno == EEXIST ? "exists and is not a directory" : strerror(errno));
+}
+
+/* A rename or a new entry is durable only once its directory is synced. */
+static enum fedc_err sync_dir(const char *path)
+{
+	enum fedc_err rc = FEDC_OK;
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return fedc_fail(FEDC_ERR_IO, "%s: cannot open directory: %s", path, strerror(errno));
+	if (fsync(fd) != 0)
+		rc = fedc_fail(FEDC_ERR_IO, "%s: fsync failed: %s", path, strerror(errno));
+	close(fd);
+	return rc;
+}
+
+/* Leftovers of uploads cut short by a crash: never visible as blobs, but they
+ * take space. Only names we create are touched. */
+static void remove_stale_uploads(const struct store *st)
+{
+	DIR *dir = opendir(st->tmp);
+	struct dirent *de;
+
+	if (!dir)
+		return;
+	while ((de = readdir(dir)) != NULL) {
+		if (strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0)
+			(void)unlinkat(dirfd(dir), de->d_name, 0);
+	}
+	closedir(dir);
+}
+
+enum fedc_err store__open(const char *root, struct store **out)
+{
+	struct store *st = NULL;
+	enum fedc_err rc;
+
+	*out = NULL;
+	if (!root[0] || strlen(root) >= ROOT_MAX)
+		return fedc_fail(FEDC_ERR_INVAL, "store directory \"%s\": empty or too long", root);
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return FEDC_ERR_NOMEM;
+	snprintf(st->root, sizeof(st->root), "%s", root);
+	snprintf(st->blobs, sizeof(st->blobs), "%s/sha256", root);
+	snprintf(st->tmp, sizeof(st->tmp), "%s/tmp", root);
+	rc = make_dir(st->root);
+	if (!rc)
+		rc = make_dir(st->blobs);
+	if (!rc)
+		rc = make_dir(st->tmp);
+	if (!rc && access(st->tmp, W_OK) != 0)
+		rc = fedc_fail(FEDC_ERR_IO, "%s: not writable: %s", st->tmp, strerror(errno));
+	if (rc) {
+		free(st);
+		return rc;
+	}
+	remove_stale_uploads(st);
+	*out = st;
+	return FEDC_OK;
+}
+
+void store__close(struct store *st)
+{
+	free(st);
+}
+
+static void blob_path(const struct store *st, const char *hex, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s/%.2s/%s", st->blobs, hex, hex);
+}
+
+enum fedc_err store__open_blob(struct store *st, const char *hex, int *fd, uint64_t *size)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+	int f;
+
+	*fd = -1;
+	blob_path(st, hex, path, sizeof(path));
+	f = open(path, O_RDONLY | O_CLOEXEC);
+	if (f < 0 && errno == ENOENT)
+		return FEDC_ERR_NOT_FOUND;
+	if (f < 0)
+		return fedc_fail(FEDC_ERR_IO, "%s: %s", path, strerror(errno));
+	if (fstat(f, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		close(f);
+		return fedc_fail(FEDC_ERR_IO, "%s: not a regular file", path);
+	}
+	*fd = f;
+	*size = (uint64_t)sb.st_size;
+	return FEDC_OK;
+}
+
+enum fedc_err store__upload_begin(struct store *st, const char *hex, struct store_upload **out)
+{
+	struct store_upload *up = NULL;
+	char path[PATH_MAX];
+	enum fedc_err rc;
+
+	*out = NULL;
+	up = calloc(1, sizeof(*up));
+	if (!up)
+		return FEDC_ERR_NOMEM;
+	up->st = st;
+	up->fd = -1;
+	memcpy(up->hex, hex, FEDC_SHA256_HEXLEN + 1);
+	rc = fedc_hash_new(FEDC_HASH_SHA256, &up->hash);
+	if (rc)
+		goto out;
+	blob_path(st, hex, path, sizeof(path));
+	if (access(path, F_OK) == 0)
+		goto out; /* already stored: hash only */
+	snprintf(up->tmp_path, sizeof(up->tmp_path), "%s/" TMP_PREFIX "XXXXXX", st->tmp);
+	up->fd = mkstemp(up->tmp_path);
+	if (up->fd < 0) {
+		rc = fedc_fail(FEDC_ERR_IO, "%s: cannot create temp file: %s", st->tmp, strerror(errno));
+		up->tmp_path[0] = '\0';
+	}
+out:
+	if (rc)
+		store__upload_abort(up);
+	else
+		*out = up;
+	return rc;
+}
+
+enum fedc_err store__upload_write(struct store_upload *up, const void *data, size_t len)
+{
+	const char *p = data;
+	enum fedc_err rc = fedc_hash_update(up->hash, data, len);
+
+	while (!rc && up->fd >= 0 && len > 0) {
+		ssize_t n = write(up->fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return fedc_fail(FEDC_ERR_IO, "%s: write failed: %s", up->tmp_path, strerror(errno));
+		p += n;
+		len -= (size_t)n;
+	}
+	return rc;
+}
+
+/* Moves the synced temp file to its final name. Another upload of the same
+ * blob may have won the race: its file is identical, so ours is dropped. */
+static enum fedc_err publish(struct store_upload *up, bool *created)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	enum fedc_err rc;
+
+	snprintf(dir, sizeof(dir), "%s/%.2s", up->st->blobs, up->hex);
+	if (mkdir(dir, 0700) == 0) {
+		rc = sync_dir(up->st->blobs);
+		if (rc)
+			return rc;
+	} else if (errno != EEXIST) {
+		return fedc_fail(FEDC_ERR_IO, "%s: cannot create directory: %s", dir, strerror(errno));
+	}
+	blob_path(up->st, up->hex, path, sizeof(path));
+	if (access(path, F_OK) == 0) {
+		*created = false;
+		return FEDC_OK;
+	}
+	if (rename(up->tmp_path, path) != 0)
+		return fedc_fail(FEDC_ERR_IO, "rename %s -> %s: %s", up->tmp_path, path, strerror(errno));
+	up->tmp_path[0] = '\0';
+	*created = true;
+	return sync_dir(dir);
+}
+
+enum fedc_err store__upload_commit(struct store_upload *up, bool *created)
+{
+	char got[FEDC_SHA256_HEXLEN + 1];
+	enum fedc_err rc;
+
+	*created = false;
+	rc = fedc_hash_final(up->hash, got);
+	if (rc)
+		goto out;
+	if (memcmp(got, up->hex, FEDC_SHA256_HEXLEN) != 0) {
+		rc = fedc_fail(FEDC_ERR_DIGEST, "body has SHA-256 %s, not %s", got, up->hex);
+		goto out;
+	}
+	if (up->fd < 0)
+		goto out; /* already stored and the body matched */
+	if (fsync(up->fd) != 0) {
+		rc = fedc_fail(FEDC_ERR_IO, "%s: fsync failed: %s", up->tmp_path, strerror(errno));
+		goto out;
+	}
+	if (close(up->fd) != 0) {
+		up->fd = -1;
+		rc = fedc_fail(FEDC_ERR_IO, "%s: close failed: %s", up->tmp_path, strerror(errno));
+		goto out;
+	}
+	up->fd = -1;
+	rc = publish(up, created);
+out:
+	store__upload_abort(up);
+	return rc;
+}
+
+void store__upload_abort(struct store_upload *up)
+{
+	if (!up)
+		return;
+	if (up->fd >= 0)
+		close(up->fd);
+	if (up->tmp_path[0])
+		(void)unlink(up->tmp_path);
+	fedc_hash_free(up->hash);
+	free(up);
+}

@@ -1,0 +1,50 @@
+/* The on-disk blob store of fedc-repository (docs/repository.md, "Storage").
+ *
+ *   <root>/sha256/<first 2 hex>/<64 hex>   one file per blob, never modified
+ *   <root>/tmp/upload-XXXXXX               uploads in progress
+ *
+ * A blob appears under sha256/ only complete and verified: it is written to a
+ * temp file, hashed as it arrives, fsync'ed, renamed into place, and the
+ * directory fsync'ed. The functions are safe to call from several threads at
+ * once; each upload belongs to one thread at a time. */
+#ifndef FEDC_REPOSITORY_STORE_H
+#define FEDC_REPOSITORY_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fedc/err.h"
+
+struct store;        /* opaque */
+struct store_upload; /* opaque: one upload in progress */
+
+/* Opens (creating if needed) the store at `root` and removes upload temp files
+ * a crash may have left. FEDC_ERR_IO with the path in the detail, FEDC_ERR_NOMEM,
+ * FEDC_ERR_INVAL (path too long). The caller frees *out with store__close(). */
+enum fedc_err store__open(const char *root, struct store **out);
+void store__close(struct store *st);
+
+/* Opens blob `hex` (64 lower-case hex, validated by the caller) for reading.
+ * FEDC_ERR_NOT_FOUND, FEDC_ERR_IO. The caller owns *fd. */
+enum fedc_err store__open_blob(struct store *st, const char *hex, int *fd, uint64_t *size);
+
+/* Starts an upload of blob `hex`. When the store already has the blob, the
+ * upload only hashes what it receives (nothing is written) so that the
+ * answer can still tell a matching body from a wrong one. FEDC_ERR_IO,
+ * FEDC_ERR_NOMEM. */
+enum fedc_err store__upload_begin(struct store *st, const char *hex, struct store_upload **out);
+
+/* Appends received bytes. FEDC_ERR_IO (disk full ...). */
+enum fedc_err store__upload_write(struct store_upload *up, const void *data, size_t len);
+
+/* Verifies and publishes the upload, then frees it (whatever the result).
+ * *created is true when the blob is new, false when the store already had it.
+ * FEDC_ERR_DIGEST (what arrived hashes to something else: nothing is kept),
+ * FEDC_ERR_IO. */
+enum fedc_err store__upload_commit(struct store_upload *up, bool *created);
+
+/* Drops an upload and its temp file. NULL is allowed. */
+void store__upload_abort(struct store_upload *up);
+
+#endif
