@@ -155,7 +155,7 @@ static const struct field_spec fields[FEDC_F__COUNT] = {
 				      "Mini-batch steps; when > 0 it replaces epochs."),
 	[FEDC_F_BATCH_SIZE] = UINT_F(M, "batch_size", batch_size, 1, MSG_MAX_BATCH, "Mini-batch size."),
 	[FEDC_F_SEED] = UINT_F(M, "seed", seed, 0, UINT64_MAX,
-			       "Seeds the plan's shuffling; the researcher varies it per node and round."),
+			       "The experiment seed; the node derives the held-out split (seed, data digest) and the shuffling (seed, round, node id) from it."),
 	[FEDC_F_TEST_RATIO] = DOUBLE_F("test_ratio", test_ratio, 0, 1, true,
 				       "Fraction of the dataset held out for local testing (0: none)."),
 	[FEDC_F_FEDPROX_MU] = DOUBLE_F("fedprox_mu", fedprox_mu, 0, INFINITY, false,
