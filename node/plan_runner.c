@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "dataset.h"
+#include "fedc/clock.h"
 #include "fedc/params.h"
 #include "sandbox.h"
 
@@ -73,20 +74,12 @@ static bool metric_name_ok(const char *name)
 	return true;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Streams scalars at most every 50 ms, so that a plan reporting every batch
  * costs no more than a few writes a second. */
 static void on_scalar(void *ctx, const char *name, double value, uint64_t iteration, uint32_t epoch)
 {
 	static int64_t last_ms;
-	int64_t now = now_ms();
+	int64_t now = fedc_now_ms();
 
 	(void)ctx;
 	if (!name || !metric_name_ok(name) || now - last_ms < 50)

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fedc/clock.h"
 #include "fedc/log.h"
 
 #define REPORT_LINE_MAX 1024
@@ -182,14 +183,6 @@ static bool feed_lines(const struct sandbox_job *job, struct line_buffer *lb, co
 	return true;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static const char *signal_story(int sig)
 {
 	switch (sig) {
@@ -239,7 +232,7 @@ static void kill_child(pid_t pid)
 static enum fedc_err supervise(const struct sandbox_job *job, pid_t pid, int report_fd, volatile int *cancel,
 			       struct sandbox_result *res)
 {
-	int64_t deadline = now_ms() + job->timeout_s * 1000;
+	int64_t deadline = fedc_now_ms() + job->timeout_s * 1000;
 	struct line_buffer *lb = calloc(1, sizeof(*lb));
 	bool done = false, violated = false, eof = false;
 	int status = 0;
@@ -251,7 +244,7 @@ static enum fedc_err supervise(const struct sandbox_job *job, pid_t pid, int rep
 	}
 	for (;;) {
 		struct pollfd pfd = { .fd = report_fd, .events = POLLIN };
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - fedc_now_ms();
 		char chunk[4096];
 
 		if (cancel && *cancel) {

@@ -6,15 +6,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "fedc/clock.h"
 #include "fedc/log.h"
 #include "fedc/uuid.h"
 
 int64_t session__now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return fedc_now_ms();
 }
 
 static struct session_node *find_node(struct session *s, const char *id, bool add)

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "fedc/limits.h"
+#include "fedc/clock.h"
 #include "fedc/log.h"
 #include "transport_internal.h"
 
@@ -75,14 +76,6 @@ static void notify(struct fedc_mqtt *m)
 
 	/* A full pipe already wakes the reader: EAGAIN is fine. */
 	(void)!write(m->wake_pipe[1], &byte, 1);
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- Paho callbacks (Paho's thread: copy, hand over, return) ---- */
@@ -325,14 +318,14 @@ static void drain_pipe(struct fedc_mqtt *m)
  * success) until `timeout_s` has passed. */
 static enum fedc_err wait_connected(struct fedc_mqtt *m, int timeout_s)
 {
-	int64_t deadline = now_ms() + (int64_t)timeout_s * 1000;
+	int64_t deadline = fedc_now_ms() + (int64_t)timeout_s * 1000;
 	int64_t retry_at = 0;
 	enum fedc_err rc = FEDC_OK;
 
 	for (;;) {
 		struct pollfd pfd = { .fd = m->wake_pipe[0], .events = POLLIN };
 		bool ready, failed;
-		int64_t now = now_ms();
+		int64_t now = fedc_now_ms();
 
 		pthread_mutex_lock(&m->lock);
 		ready = m->connected && m->subscribed;
@@ -431,7 +424,7 @@ static struct fedc_mqtt_message *take(struct fedc_mqtt *m)
 
 enum fedc_err fedc_mqtt_next(struct fedc_mqtt *m, int timeout_ms, struct fedc_mqtt_message **out)
 {
-	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	int64_t deadline = timeout_ms < 0 ? -1 : fedc_now_ms() + timeout_ms;
 
 	*out = NULL;
 	for (;;) {
@@ -448,7 +441,7 @@ enum fedc_err fedc_mqtt_next(struct fedc_mqtt *m, int timeout_ms, struct fedc_mq
 		if (deadline < 0) {
 			wait_ms = -1;
 		} else {
-			int64_t left = deadline - now_ms();
+			int64_t left = deadline - fedc_now_ms();
 
 			if (left <= 0)
 				return FEDC_ERR_TIMEOUT;
