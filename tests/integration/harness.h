@@ -12,7 +12,7 @@
 
 #include "fedc/mqtt.h"
 
-#define HARNESS_MAX_NODES 16
+#define HARNESS_MAX_NODES 64
 
 struct harness_proc {
 	pid_t pid;
