@@ -255,11 +255,13 @@ static void on_train_reply(struct job *j, struct participant *p, struct fedc_msg
 			fail_part(p, "rejected", "reply without an update or with 0 training samples");
 			return;
 		}
-		if ((size_t)snprintf(p->update_path, sizeof(p->update_path), "%s/%s.params", j->updates_dir,
-				     p->node_id) >= sizeof(p->update_path)) {
+		char path[sizeof(p->update_path)]; /* built aside: p lives inside j */
+
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s.params", j->updates_dir, p->node_id) >= sizeof(path)) {
 			fail_part(p, "error", "update path too long");
 			return;
 		}
+		memcpy(p->update_path, path, sizeof(path));
 		rc = fedc_repo_get_file(j->repo, msg->params_digest, p->update_path, 0);
 		if (rc) {
 			fail_part(p, "error", "cannot download its update: %s", fedc_last_error());

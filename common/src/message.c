@@ -1068,6 +1068,14 @@ static enum fedc_err decode_kvs(const struct field_spec *f, const msgpack_object
 }
 
 /* One dataset map: only known keys, each once, all of them. */
+/* Field paths are for people: a path too long for the buffer is cut, never
+ * overflowed (the return value is checked, which also tells GCC so). */
+static void join_path(char *dst, size_t cap, const char *a, const char *b)
+{
+	if ((size_t)snprintf(dst, cap, "%s.%s", a, b) >= cap)
+		dst[cap - 1] = '\0';
+}
+
 static enum fedc_err decode_dataset(const msgpack_object *o, struct fedc_msg_dataset *ds, const char *path)
 {
 	char sub[MSG_PATH_LEN], key[MSG_KEY_SHOWN + 1];
@@ -1088,7 +1096,7 @@ static enum fedc_err decode_dataset(const msgpack_object *o, struct fedc_msg_dat
 					  type_name(&e->key));
 		k = field_index(dataset_fields, N_DATASET_FIELDS, &e->key.via.str);
 		show_key(&e->key.via.str, key, sizeof(key));
-		snprintf(sub, sizeof(sub), "%s.%s", path, key);
+		join_path(sub, sizeof(sub), path, key);
 		if (k < 0)
 			return field_fail(FEDC_ERR_MALFORMED, sub, "unknown field");
 		if (seen & (1u << k))
@@ -1097,7 +1105,7 @@ static enum fedc_err decode_dataset(const msgpack_object *o, struct fedc_msg_dat
 		rc = decode_value(&dataset_fields[k], &e->val, ds, sub);
 	}
 	for (size_t k = 0; rc == FEDC_OK && k < N_DATASET_FIELDS; k++) {
-		snprintf(sub, sizeof(sub), "%s.%s", path, dataset_fields[k].name);
+		join_path(sub, sizeof(sub), path, dataset_fields[k].name);
 		if (!(seen & (1u << k)))
 			rc = field_fail(FEDC_ERR_MALFORMED, sub, "missing");
 	}

@@ -262,7 +262,10 @@ int harness_add_node(struct harness *h, const char *id, const char *csv, const c
 		return -1;
 	n = &h->nodes[h->n_nodes];
 	snprintf(n->id, sizeof(n->id), "%s", id);
-	snprintf(n->config, sizeof(n->config), "%s/%s.ini", h->dir, id);
+	char config[sizeof(n->config)]; /* built aside: n lives inside h */
+
+	snprintf(config, sizeof(config), "%s/%s.ini", h->dir, id);
+	memcpy(n->config, config, sizeof(config));
 	if (write_text(n->config,
 		       "[node]\nid = %s\nfederation = %s\ndata_dir = %s-data\n[broker]\nurl = %s\n"
 		       "[repository]\nurl = %s\ntoken = %s\n[limits]\ntrain_timeout_s = 60\n[log]\nlevel = debug\n",
