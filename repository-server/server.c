@@ -302,7 +302,7 @@ static enum MHD_Result finish_put(struct request *req, struct MHD_Connection *co
 		return reply_error(req, conn, MHD_HTTP_CONTENT_TOO_LARGE, "too-big",
 				   "body is over the server's max_blob_mb");
 	if (req->write_failed)
-		return reply_error(req, conn, MHD_HTTP_INSUFFICIENT_STORAGE, "internal",
+		return reply_error(req, conn, MHD_HTTP_INSUFFICIENT_STORAGE, "insufficient-storage",
 				   "the store could not write the blob (see the server log)");
 	rc = store__upload_commit(req->up, &created);
 	req->up = NULL;
