@@ -489,8 +489,10 @@ static enum fedc_err take_row(struct csv_scan *sc, unsigned long line, char *s, 
 	if (rc)
 		return rc;
 	if (sc->fill) {
-		if (sc->n_rows >= sc->cap_rows) /* the first pass counted fewer rows */
-			return fedc_fail(FEDC_ERR_DIGEST, "%s: the file changed while it was being loaded", sc->path);
+		/* The buffers are sized from the registration: a file that grew or
+		 * changed width must stop here, before its digest is known. */
+		if (sc->n_rows >= sc->cap_rows || sc->lay.n_cols - 1 != sc->fill->n_features)
+			return fedc_fail(FEDC_ERR_DIGEST, "%s: rows or columns differ from the registration", sc->path);
 		x = sc->fill->x + sc->n_rows * (sc->lay.n_cols - 1);
 		y = sc->fill->y + sc->n_rows;
 	}
@@ -689,20 +691,13 @@ out:
 	return rc;
 }
 
-static enum fedc_err check_digest(const struct node_dataset *ds, int fd)
+static enum fedc_err changed_since_registration(const struct node_dataset *ds, const char *now)
 {
-	char digest[FEDC_HASH_MAX_HEXLEN + 1];
-	enum fedc_err rc = fedc_hash_fd(FEDC_HASH_SHA256, fd, digest);
-
-	if (rc)
-		return rc;
-	if (strcmp(digest, ds->digest) != 0)
-		return fedc_fail(FEDC_ERR_DIGEST,
-				 "%s: the file changed since dataset \"%s\" was registered (SHA-256 now %.12s..., was"
-				 " %.12s...); if the change is intended, register it again: fedc-node dataset remove %s,"
-				 " then fedc-node dataset add",
-				 ds->path, ds->name, digest, ds->digest, ds->name);
-	return FEDC_OK;
+	return fedc_fail(FEDC_ERR_DIGEST,
+			 "%s: the file changed since dataset \"%s\" was registered (SHA-256 now %.12s..., was"
+			 " %.12s...); if the change is intended, register it again: fedc-node dataset remove %s,"
+			 " then fedc-node dataset add",
+			 ds->path, ds->name, now, ds->digest, ds->name);
 }
 
 static enum fedc_err alloc_data(struct fedc_data *out, uint64_t rows, uint64_t features)
@@ -717,15 +712,16 @@ static enum fedc_err alloc_data(struct fedc_data *out, uint64_t rows, uint64_t f
 	return FEDC_OK;
 }
 
-/* Passes over the file: digest (fedc_hash_fd), count and check, then fill
- * while hashing again, so that what is handed out is exactly the registered
- * content even if the file is rewritten during the load. */
+/* One pass over the file: the buffers are sized from the registered shape
+ * (the node's own database), filled while the bytes are hashed, and handed
+ * out only if the digest is still the registered one. take_row() stops a
+ * file that grew or changed width before it can overrun the buffers. */
 enum fedc_err dataset__load(const struct node_dataset *ds, struct fedc_data *out)
 {
 	struct dataset_options opts = { ds->type, ds->header, ds->label_column, ds->n_classes == 0 };
-	struct csv_scan count = { 0 }, fill = { 0 };
+	struct csv_scan fill = { 0 };
 	struct fedc_hash *hash = NULL;
-	char digest[FEDC_HASH_MAX_HEXLEN + 1];
+	char digest[FEDC_HASH_MAX_HEXLEN + 1] = "?";
 	int fd = -1;
 	enum fedc_err rc;
 
@@ -734,36 +730,23 @@ enum fedc_err dataset__load(const struct node_dataset *ds, struct fedc_data *out
 	if (!rc && strcmp(ds->header, "auto") == 0) /* registration stores the mode it found */
 		rc = fedc_fail(FEDC_ERR_INVAL, "dataset \"%s\": header mode not resolved", ds->name);
 	if (!rc)
+		rc = alloc_data(out, ds->n_samples, ds->n_features);
+	if (!rc)
 		rc = open_regular(ds->path, &fd);
-	if (!rc)
-		rc = check_digest(ds, fd);
-	if (!rc)
-		rc = scan_file(fd, ds->path, &opts, NULL, &count);
-	if (rc)
-		goto out;
-	if (count.n_rows != ds->n_samples || count.lay.n_cols - 1 != ds->n_features) {
-		rc = fedc_fail(FEDC_ERR_MALFORMED, "%s: %llu rows of %u features, registered as %llu of %llu",
-			       ds->path, (unsigned long long)count.n_rows, count.lay.n_cols - 1,
-			       (unsigned long long)ds->n_samples, (unsigned long long)ds->n_features);
-		goto out;
-	}
-	rc = alloc_data(out, count.n_rows, count.lay.n_cols - 1);
 	if (!rc)
 		rc = fedc_hash_new(FEDC_HASH_SHA256, &hash);
 	if (rc)
 		goto out;
+	out->n_samples = (size_t)ds->n_samples;
+	out->n_features = (size_t)ds->n_features;
+	out->n_classes = ds->n_classes;
 	fill.fill = out;
-	fill.cap_rows = count.n_rows;
+	fill.cap_rows = ds->n_samples;
 	rc = scan_file(fd, ds->path, &opts, hash, &fill);
 	if (!rc)
 		rc = fedc_hash_final(hash, digest);
-	if (!rc && (fill.n_rows != count.n_rows || strcmp(digest, ds->digest) != 0))
-		rc = fedc_fail(FEDC_ERR_DIGEST, "%s: the file changed while it was being loaded", ds->path);
-	if (rc)
-		goto out;
-	out->n_samples = (size_t)count.n_rows;
-	out->n_features = (size_t)ds->n_features;
-	out->n_classes = ds->n_classes;
+	if (rc == FEDC_ERR_DIGEST || (!rc && (fill.n_rows != ds->n_samples || strcmp(digest, ds->digest) != 0)))
+		rc = changed_since_registration(ds, digest);
 out:
 	if (rc)
 		dataset__free_data(out);
