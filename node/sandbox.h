@@ -24,7 +24,7 @@ struct sandbox_job {
 	const char *params_path;    /* global parameters from the researcher */
 	const struct node_dataset *dataset; /* registered dataset; the child loads and splits it */
 	double test_ratio;          /* share held out for evaluation */
-	uint64_t split_seed;        /* fixed for a job: the same test rows every round */
+	uint64_t split_seed;        /* from the seed and the data digest: the same test rows every round */
 	const struct fedc_args *model_args;
 	struct fedc_train_args train_args;
 	bool evaluate_only;
