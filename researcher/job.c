@@ -23,6 +23,7 @@
 #include "fedc/uuid.h"
 #include "history.h"
 #include "initial_params.h"
+#include "progress.h"
 #include "session.h"
 
 #define MAX_PARTICIPANTS 1024
@@ -55,6 +56,7 @@ struct job {
 	char updates_dir[EXP_PATH_MAX + 64];
 	struct participant parts[MAX_PARTICIPANTS];
 	size_t n_parts;
+	struct progress *progress; /* the live view of the round */
 };
 
 static struct session *volatile signal_session;
@@ -273,6 +275,15 @@ static void on_train_reply(struct job *j, struct participant *p, struct fedc_msg
 	p->status = "answered";
 }
 
+/* Tells the live view what became of `p`. */
+static void show_outcome(struct job *j, const struct participant *p)
+{
+	if (p->state == PART_ANSWERED)
+		progress__answered(j->progress, session__now_ms(), p->node_id);
+	else if (p->state == PART_FAILED)
+		progress__failed(j->progress, session__now_ms(), p->node_id);
+}
+
 static void handle_event(struct job *j, struct fedc_msg *msg, bool evaluate_only)
 {
 	struct participant *p;
@@ -281,8 +292,10 @@ static void handle_event(struct job *j, struct fedc_msg *msg, bool evaluate_only
 		for (size_t i = 0; i < j->n_parts; i++) {
 			p = &j->parts[i];
 			if (p->state == PART_WAITING && strcmp(p->node_id, msg->node_id) == 0 &&
-			    strcmp(msg->state, "online") != 0)
+			    strcmp(msg->state, "online") != 0) {
 				fail_part(p, "offline", "node went offline during the round");
+				show_outcome(j, p);
+			}
 		}
 		fedc_msg_free(msg);
 		return;
@@ -295,13 +308,16 @@ static void handle_event(struct job *j, struct fedc_msg *msg, bool evaluate_only
 		return;
 	}
 	if (msg->command == FEDC_CMD_SCALAR) {
-		fedc_debug("%s: %s = %g (iteration %" PRIu64 ")", msg->node_id, msg->name, msg->value, msg->iteration);
+		progress__scalar(j->progress, session__now_ms(), p->node_id, msg->name, msg->value, msg->iteration,
+				 msg->epoch);
 		fedc_msg_free(msg);
 	} else if (msg->command == FEDC_CMD_ERROR) {
 		fail_part(p, "error", "%s: %s", msg->error_code, msg->message);
+		show_outcome(j, p);
 		fedc_msg_free(msg);
 	} else if (msg->command == FEDC_CMD_TRAIN_REPLY) {
 		on_train_reply(j, p, msg, evaluate_only);
+		show_outcome(j, p);
 	} else {
 		fedc_warn("unexpected %s from %s ignored", fedc_cmd_name(msg->command), msg->node_id);
 		fedc_msg_free(msg);
@@ -408,6 +424,7 @@ static void record_round(struct job *j, uint32_t round, bool evaluate_only, doub
 				   weighted(j, false, "loss"), weighted(j, true, "loss"),
 				   weighted(j, true, "accuracy"), seconds, evaluate_only ? "" : j->global_digest };
 
+	progress__round_end(j->progress);
 	for (size_t i = 0; i < j->n_parts; i++) {
 		const struct participant *p = &j->parts[i];
 		struct node_record nr = { round, kind, p->node_id, p->dataset_id, p->status, p->reason, p->reply };
@@ -437,13 +454,24 @@ static enum fedc_err upload_global(struct job *j)
 	return FEDC_OK;
 }
 
+static enum fedc_err begin_progress(struct job *j, uint32_t round)
+{
+	const char *ids[MAX_PARTICIPANTS];
+
+	for (size_t i = 0; i < j->n_parts; i++)
+		ids[i] = j->parts[i].node_id;
+	return progress__round_begin(j->progress, round, j->exp->rounds, ids, j->n_parts);
+}
+
 static enum fedc_err run_round(struct job *j, uint32_t round, bool evaluate_only)
 {
 	double t0 = now_s();
 	size_t added = 0;
 	enum fedc_err rc;
 
-	rc = send_requests(j, round, evaluate_only);
+	rc = begin_progress(j, round);
+	if (!rc)
+		rc = send_requests(j, round, evaluate_only);
 	if (!rc)
 		rc = collect(j, evaluate_only);
 	if (!rc && !evaluate_only)
@@ -489,7 +517,9 @@ static enum fedc_err prepare(struct job *j)
 	fedc_uuid_new(j->job_id);
 	snprintf(j->global_path, sizeof(j->global_path), "%s/global.params", exp->output_dir);
 	snprintf(j->updates_dir, sizeof(j->updates_dir), "%s/updates", exp->output_dir);
-	rc = make_dir(exp->output_dir);
+	rc = progress__new(stdout, progress__is_tty(stdout), &j->progress);
+	if (!rc)
+		rc = make_dir(exp->output_dir);
 	if (!rc)
 		rc = make_dir(j->updates_dir);
 	if (!rc)
@@ -540,6 +570,7 @@ static void cleanup(struct job *j)
 	aggregator__free(j->agg);
 	history__close(j->history);
 	fedc_repo_free(j->repo);
+	progress__free(j->progress);
 }
 
 static void install_signals(void)

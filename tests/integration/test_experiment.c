@@ -85,6 +85,8 @@ static void test_logreg_three_hospitals(void **state)
 	assert_int_equal(rc, 0);
 	assert_non_null(strstr(output, "round   10/10"));
 	assert_non_null(strstr(output, "nodes 3/3"));
+	/* The nodes' streamed losses show as live lines (stdout is not a terminal). */
+	assert_non_null(strstr(output, "  live  round 1  node hospital-0  loss "));
 	assert_true(final_accuracy() >= 0.93);
 	snprintf(history, sizeof(history), "%s-out/history.jsonl", exp);
 	assert_true(harness_file_contains(history, "\"type\":\"round\""));
