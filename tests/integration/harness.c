@@ -207,7 +207,9 @@ int harness_start_broker(struct harness *h)
 	char conf[512];
 	char *argv[] = { (char *)FEDC_MOSQUITTO, "-c", conf, NULL };
 
-	h->broker_port = free_port();
+	/* A restart keeps the port, so that clients can reconnect to it. */
+	if (!h->broker_port)
+		h->broker_port = free_port();
 	snprintf(h->broker_url, sizeof(h->broker_url), "tcp://127.0.0.1:%d", h->broker_port);
 	snprintf(conf, sizeof(conf), "%s/mosquitto.conf", h->dir);
 	if (write_text(conf,
@@ -294,8 +296,7 @@ int harness_add_node(struct harness *h, const char *id, const char *csv, const c
 	return (int)h->n_nodes++;
 }
 
-/* Reads the observer's messages until node `id`'s retained status is online. */
-static int wait_online(struct harness *h, const char *id, int timeout_ms)
+int harness_wait_online(struct harness *h, const char *id, int timeout_ms)
 {
 	int64_t deadline = now_ms() + timeout_ms;
 	struct fedc_msg *msg = calloc(1, sizeof(*msg));
@@ -322,7 +323,22 @@ int harness_start_node(struct harness *h, size_t i)
 
 	if (harness_spawn(h, &n->proc, n->id, argv) != 0)
 		return -1;
-	return wait_online(h, n->id, 20000);
+	return harness_wait_online(h, n->id, 20000);
+}
+
+int harness_send(struct harness *h, const char *node_id, struct fedc_msg *msg)
+{
+	char topic[FEDC_MAX_TOPIC_LEN + 1];
+	void *buf = NULL;
+	size_t len = 0;
+	int rc = -1;
+
+	snprintf(msg->researcher_id, sizeof(msg->researcher_id), "%s", h->researcher_id);
+	fedc_msg_set(msg, FEDC_F_RESEARCHER_ID);
+	if (fedc_topic_node(topic, h->federation, node_id) == FEDC_OK && fedc_msg_encode(msg, &buf, &len) == FEDC_OK)
+		rc = fedc_mqtt_publish(h->observer, topic, buf, len, false) == FEDC_OK ? 0 : -1;
+	free(buf);
+	return rc;
 }
 
 int harness_next_reply(struct harness *h, int timeout_ms, void **payload, size_t *len)

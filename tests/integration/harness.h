@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "fedc/message.h"
 #include "fedc/mqtt.h"
 
 #define HARNESS_MAX_NODES 64
@@ -46,6 +47,8 @@ int harness_init(struct harness *h);
 /* Stops every process, closes the observer, removes the directory. */
 void harness_cleanup(struct harness *h);
 
+/* Starts Mosquitto; called again after harness_stop(&h->broker, ...), it
+ * restarts it on the same port. */
 int harness_start_broker(struct harness *h);
 int harness_start_repository(struct harness *h);
 /* Connects the observer client (after the broker). */
@@ -56,6 +59,8 @@ int harness_connect_observer(struct harness *h);
 int harness_add_node(struct harness *h, const char *id, const char *csv, const char *tags, const char *plan);
 /* Starts node `i` and waits (up to 20 s) until its retained status is online. */
 int harness_start_node(struct harness *h, size_t i);
+/* Reads the observer's messages until node `id`'s status is online. */
+int harness_wait_online(struct harness *h, const char *id, int timeout_ms);
 /* Sends `sig` and waits up to `timeout_ms` for the process, then SIGKILL.
  * Returns the exit status as waitpid gives it, or -1. */
 int harness_stop(struct harness_proc *p, int sig, int timeout_ms);
@@ -76,6 +81,9 @@ int harness_write_experiment(struct harness *h, const char *path, const char *pl
 			     unsigned rounds, unsigned min_nodes, unsigned timeout_s, const char *model_section,
 			     const char *extra);
 
+/* Publishes `msg` to node `node_id`'s topic as the test researcher (sets
+ * researcher_id). 0 on success. */
+int harness_send(struct harness *h, const char *node_id, struct fedc_msg *msg);
 /* Waits for the next message on the test researcher's topic (observer). */
 int harness_next_reply(struct harness *h, int timeout_ms, void **payload, size_t *len);
 
