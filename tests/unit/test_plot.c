@@ -1,0 +1,163 @@
+/* `fedc-researcher plot`: SVG curves from the history files, and clear
+ * errors for a directory that is not an experiment's output. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fedc/err.h"
+#include "plot.h"
+
+#define ROUNDS_HEADER "round,kind,selected,answered,train_loss,global_loss,global_accuracy,seconds,params_digest\n"
+#define NODES_HEADER                                                                                            \
+	"round,kind,node_id,dataset_id,status,n_samples,n_test,train_loss,test_loss,test_accuracy,global_loss,"   \
+	"global_accuracy,download_s,train_s,upload_s,reason\n"
+
+static char dir[64];
+static char svg[8192];
+
+static void write_file(const char *name, const char *text)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+static const char *read_svg(void)
+{
+	char path[128];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/curves.svg", dir);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	n = fread(svg, 1, sizeof(svg) - 1, f);
+	svg[n] = '\0';
+	fclose(f);
+	return svg;
+}
+
+static int make_dir(void **state)
+{
+	snprintf(dir, sizeof(dir), "/tmp/fedc-plot-XXXXXX");
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static int remove_dir(void **state)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static size_t count(const char *text, const char *needle)
+{
+	size_t n = 0;
+
+	for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle))
+		n++;
+	return n;
+}
+
+static enum fedc_err render(void)
+{
+	char out[128];
+
+	snprintf(out, sizeof(out), "%s/curves.svg", dir);
+	return plot__render(dir, out);
+}
+
+static void test_curves_of_three_rounds(void **state)
+{
+	write_file("rounds.csv", ROUNDS_HEADER "1,train,2,2,0.6,0.69,0.5,0.1,aa\n2,train,2,2,0.4,0.3,0.9,0.1,bb\n"
+					       "3,train,2,1,0.3,0.2,0.95,0.1,cc\n4,evaluate,2,2,nan,0.19,0.96,0.1,\n");
+	write_file("nodes.csv", NODES_HEADER "1,train,h-a,d1,answered,10,2,0.5,0.4,1,0.6,0.5,0,0,0,\"\"\n"
+					     "1,train,h-b,d2,answered,10,2,0.7,0.4,1,0.6,0.5,0,0,0,\"\"\n"
+					     "2,train,h-a,d1,answered,10,2,0.3,0.4,1,0.6,0.5,0,0,0,\"\"\n"
+					     "2,train,h-b,d2,timeout,,,,,,,,,,,\"no reply, within 60 s\"\n");
+	assert_int_equal(render(), FEDC_OK);
+	read_svg();
+	assert_non_null(strstr(svg, "<svg xmlns='http://www.w3.org/2000/svg'"));
+	assert_non_null(strstr(svg, "</svg>"));
+	/* 3 round curves + 2 node curves */
+	assert_int_equal(count(svg, "<path d='M"), 5);
+	assert_non_null(strstr(svg, "training loss of each node"));
+	assert_non_null(strstr(svg, "accuracy of the model sent"));
+	/* the final evaluation row is not a round: the x axis ends at 3 */
+	assert_null(strstr(svg, ">4</text>"));
+}
+
+static void test_missing_value_is_a_gap(void **state)
+{
+	write_file("rounds.csv", ROUNDS_HEADER "1,train,1,1,0.6,0.69,0.5,0.1,aa\n2,train,1,0,nan,nan,nan,0.1,\n"
+					       "3,train,1,1,0.3,0.2,0.95,0.1,cc\n");
+	write_file("nodes.csv", NODES_HEADER);
+	assert_int_equal(render(), FEDC_OK);
+	read_svg();
+	/* each round curve is two one-point segments: M x,y M x,y */
+	assert_int_equal(count(svg, " M"), 3);
+	assert_int_equal(count(svg, " L"), 0);
+}
+
+static void test_not_a_history_dir(void **state)
+{
+	char out[128];
+
+	snprintf(out, sizeof(out), "%s/curves.svg", dir);
+	assert_int_equal(plot__render("/nonexistent-dir", out), FEDC_ERR_IO);
+	assert_non_null(strstr(fedc_last_error(), "/nonexistent-dir/rounds.csv"));
+
+	write_file("rounds.csv", "hello,world\n1,2\n");
+	assert_int_equal(render(), FEDC_ERR_MALFORMED);
+	assert_non_null(strstr(fedc_last_error(), "rounds.csv:1: not a fedc history file"));
+
+	write_file("rounds.csv", ROUNDS_HEADER "1,train,1,1,0.6,0.69,0.5,0.1,aa\n2,train,1,1,zero,0.3,0.9,0.1,bb\n");
+	write_file("nodes.csv", NODES_HEADER);
+	assert_int_equal(render(), FEDC_ERR_MALFORMED);
+	assert_non_null(strstr(fedc_last_error(), "rounds.csv:3: train_loss: not a number"));
+
+	write_file("rounds.csv", ROUNDS_HEADER "1,train,1\n");
+	assert_int_equal(render(), FEDC_ERR_MALFORMED);
+	assert_non_null(strstr(fedc_last_error(), "rounds.csv:2: 3 columns"));
+
+	write_file("rounds.csv", ROUNDS_HEADER);
+	assert_int_equal(render(), FEDC_ERR_NOT_FOUND);
+	assert_non_null(strstr(fedc_last_error(), "no training round"));
+
+	write_file("rounds.csv", "");
+	assert_int_equal(render(), FEDC_ERR_MALFORMED);
+}
+
+static void test_node_names_escaped(void **state)
+{
+	write_file("rounds.csv", ROUNDS_HEADER "1,train,1,1,0.6,0.69,0.5,0.1,aa\n");
+	write_file("nodes.csv", NODES_HEADER "1,train,<b>&,d1,answered,10,2,0.5,0.4,1,0.6,0.5,0,0,0,\"\"\n");
+	assert_int_equal(render(), FEDC_OK);
+	read_svg();
+	assert_null(strstr(svg, "<b>"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_curves_of_three_rounds, make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(test_missing_value_is_a_gap, make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(test_not_a_history_dir, make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(test_node_names_escaped, make_dir, remove_dir),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
