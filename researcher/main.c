@@ -1,6 +1,7 @@
 /* fedc-researcher: runs federated experiments.
  *
  *   fedc-researcher run EXPERIMENT.ini [--network NETWORK.ini] [--output DIR] [--log-level L]
+ *   fedc-researcher plot DIR [--output FILE.svg]
  *   fedc-researcher protocol-doc        print the message schema as Markdown */
 #include <getopt.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include "fedc/message.h"
 #include "fedc/repo.h"
 #include "job.h"
+#include "plot.h"
 
 static void usage(FILE *out)
 {
@@ -22,6 +24,9 @@ static void usage(FILE *out)
 		"  run EXPERIMENT.ini [--network NETWORK.ini] [--output DIR]\n"
 		"                 [--log-level debug|info|warn|error]\n"
 		"                 run an experiment (see docs/researcher-guide.md)\n"
+		"  plot DIR [--output FILE.svg]\n"
+		"                 draw the loss and accuracy curves of the experiment in DIR\n"
+		"                 (default: DIR/curves.svg)\n"
 		"  protocol-doc   print the message schema as Markdown (docs/protocol.md)\n");
 }
 
@@ -78,6 +83,37 @@ out:
 	return code;
 }
 
+static int cmd_plot(int argc, char **argv)
+{
+	static const struct option options[] = { { "output", required_argument, NULL, 'o' }, { NULL, 0, NULL, 0 } };
+	const char *output = NULL;
+	char path[4200];
+	int opt;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		if (opt != 'o') {
+			usage(stderr);
+			return 2;
+		}
+		output = optarg;
+	}
+	if (optind + 1 != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (!output) {
+		snprintf(path, sizeof(path), "%s/curves.svg", argv[optind]);
+		output = path;
+	}
+	if (plot__render(argv[optind], output) != FEDC_OK) {
+		fprintf(stderr, "fedc-researcher: plot: %s\n", fedc_last_error());
+		return 1;
+	}
+	printf("wrote %s\n", output);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -90,6 +126,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "run") == 0)
 		return cmd_run(argc - 1, argv + 1);
+	if (strcmp(argv[1], "plot") == 0)
+		return cmd_plot(argc - 1, argv + 1);
 	if (strcmp(argv[1], "protocol-doc") == 0 && argc == 2)
 		return fedc_msg_schema_markdown(stdout) == FEDC_OK ? 0 : 1;
 	fprintf(stderr, "fedc-researcher: unknown command \"%s\"\n", argv[1]);
