@@ -2,11 +2,14 @@
 #include "history.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 struct history {
 	FILE *jsonl;
@@ -14,44 +17,81 @@ struct history {
 	FILE *nodes_csv;
 };
 
-static FILE *open_in(const char *dir, const char *name, const char *header)
+static const char *const file_names[HISTORY_FILES] = { "history.jsonl", "rounds.csv", "nodes.csv" };
+static const char *const headers[HISTORY_FILES] = {
+	"",
+	"round,kind,selected,answered,train_loss,global_loss,global_accuracy,seconds,params_digest\n",
+	"round,kind,node_id,dataset_id,status,n_samples,n_test,train_loss,test_loss,test_accuracy,global_loss,"
+	"global_accuracy,download_s,train_s,upload_s,reason\n",
+};
+
+/* Opens `dir/name` for appending; with sizes, first cut it back to `size`
+ * bytes (what a breakpoint recorded), else start it with `header`. */
+static FILE *open_in(const char *dir, size_t i, const uint64_t *sizes)
 {
 	char path[4200];
+	struct stat st;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "w");
-	if (!f) {
-		fedc_fail(FEDC_ERR_IO, "cannot create %s: %s", path, strerror(errno));
+	snprintf(path, sizeof(path), "%s/%s", dir, file_names[i]);
+	if (sizes && (stat(path, &st) != 0 || (uint64_t)st.st_size < sizes[i])) {
+		fedc_fail(FEDC_ERR_IO, "%s: shorter than the breakpoint recorded (%" PRIu64 " bytes); the history "
+				       "cannot be continued", path, sizes[i]);
 		return NULL;
 	}
-	if (header)
-		fputs(header, f);
+	if (sizes && truncate(path, (off_t)sizes[i]) != 0) {
+		fedc_fail(FEDC_ERR_IO, "cannot cut %s back to the breakpoint: %s", path, strerror(errno));
+		return NULL;
+	}
+	f = fopen(path, sizes ? "a" : "w");
+	if (!f) {
+		fedc_fail(FEDC_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (!sizes)
+		fputs(headers[i], f);
 	return f;
 }
 
-enum fedc_err history__open(const char *dir, struct history **out)
+static enum fedc_err open_all(const char *dir, const uint64_t *sizes, struct history **out)
 {
 	struct history *h = calloc(1, sizeof(*h));
 
 	*out = NULL;
 	if (!h)
 		return FEDC_ERR_NOMEM;
-	h->jsonl = open_in(dir, "history.jsonl", NULL);
-	h->rounds_csv = h->jsonl ? open_in(dir, "rounds.csv",
-					   "round,kind,selected,answered,train_loss,global_loss,global_accuracy,"
-					   "seconds,params_digest\n")
-				 : NULL;
-	h->nodes_csv = h->rounds_csv ? open_in(dir, "nodes.csv",
-					       "round,kind,node_id,dataset_id,status,n_samples,n_test,train_loss,"
-					       "test_loss,test_accuracy,global_loss,global_accuracy,download_s,"
-					       "train_s,upload_s,reason\n")
-				     : NULL;
+	h->jsonl = open_in(dir, 0, sizes);
+	h->rounds_csv = h->jsonl ? open_in(dir, 1, sizes) : NULL;
+	h->nodes_csv = h->rounds_csv ? open_in(dir, 2, sizes) : NULL;
 	if (!h->nodes_csv) {
 		history__close(h);
 		return FEDC_ERR_IO;
 	}
 	*out = h;
+	return FEDC_OK;
+}
+
+enum fedc_err history__open(const char *dir, struct history **out)
+{
+	return open_all(dir, NULL, out);
+}
+
+enum fedc_err history__reopen(const char *dir, const uint64_t sizes[HISTORY_FILES], struct history **out)
+{
+	return open_all(dir, sizes, out);
+}
+
+enum fedc_err history__sync(struct history *h, uint64_t sizes[HISTORY_FILES])
+{
+	FILE *files[HISTORY_FILES] = { h->jsonl, h->rounds_csv, h->nodes_csv };
+
+	for (size_t i = 0; i < HISTORY_FILES; i++) {
+		long at;
+
+		if (fflush(files[i]) != 0 || fsync(fileno(files[i])) != 0 || (at = ftell(files[i])) < 0)
+			return fedc_fail(FEDC_ERR_IO, "cannot sync %s: %s", file_names[i], strerror(errno));
+		sizes[i] = (uint64_t)at;
+	}
 	return FEDC_OK;
 }
 

@@ -14,6 +14,8 @@
  * foreign writer that is not 4-byte aligned. */
 #include "fedc/params.h"
 
+#include "fedc/fs.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -332,19 +334,6 @@ static enum fedc_err temp_template(const char *path, char **dir, char **tmpl)
 	return FEDC_OK;
 }
 
-static enum fedc_err fsync_dir(const char *dir)
-{
-	enum fedc_err rc = FEDC_OK;
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd < 0)
-		return fedc_fail(FEDC_ERR_IO, "cannot open directory %s: %s", dir, strerror(errno));
-	if (fsync(fd) != 0)
-		rc = fedc_fail(FEDC_ERR_IO, "cannot fsync directory %s: %s", dir, strerror(errno));
-	close(fd);
-	return rc;
-}
-
 enum fedc_err fedc_params_write_file(const char *path, const struct fedc_tensor *tensors, size_t count)
 {
 	char *dir = NULL, *tmp = NULL;
@@ -387,7 +376,7 @@ enum fedc_err fedc_params_write_file(const char *path, const struct fedc_tensor 
 	}
 	linked = false;
 	/* The rename is durable only once the directory entry is. */
-	rc = fsync_dir(dir);
+	rc = fedc_fsync_dir(dir);
 out:
 	if (fd >= 0)
 		close(fd);

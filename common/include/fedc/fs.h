@@ -1,0 +1,27 @@
+/* File-system steps that must survive a crash: directories made whole,
+ * files replaced atomically and durably. */
+#ifndef FEDC_FS_H
+#define FEDC_FS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "fedc/err.h"
+
+/* mkdir -p: creates `path` and its missing parents with `mode`. FEDC_ERR_IO. */
+enum fedc_err fedc_mkdir_p(const char *path, mode_t mode);
+
+/* Makes the entries of directory `dir` durable (after a create or rename). */
+enum fedc_err fedc_fsync_dir(const char *dir);
+
+/* Replaces `path` with `len` bytes: a temporary file beside it, fsync,
+ * rename, fsync of the directory. A crash leaves the old file or the new
+ * one, never a mix. FEDC_ERR_IO. */
+enum fedc_err fedc_write_atomic(const char *path, const void *data, size_t len);
+
+/* Makes `dst` hold the content of `src`: a hard link when the file system
+ * allows (the source is never rewritten in place: fedc replaces files by
+ * rename), else an fsync'd copy. FEDC_ERR_IO. */
+enum fedc_err fedc_link_or_copy(const char *src, const char *dst);
+
+#endif
