@@ -1,33 +1,122 @@
 /* Aggregators: combine node updates into the next global parameters.
+ * docs/researcher-guide.md, "[aggregator]", documents every method, option
+ * and the SCAFFOLD tensor names.
  *
- * The caller adds updates in canonical order (sorted by node id), so that the
- * same inputs give bit-identical results whatever order replies arrived in.
- * FedAvg-family aggregators keep O(model size) memory: one accumulator,
- * whatever the number of nodes; updates are mapped files read in place. */
+ * A round: begin() with the global parameters the nodes were sent, add() each
+ * node's update as it comes (any order), finish() to write the result.
+ * Determinism: finish() folds the updates in canonical order, sorted by node
+ * id (bytewise), so the same inputs give bit-identical results whatever order
+ * they were added in. Updates are mapped files that the aggregator keeps
+ * mapped (not copied) until finish(); what it allocates is O(model size)
+ * whatever the number of nodes (median and trimmed mean add a scratch block
+ * of a few hundred values per node).
+ *
+ * State that lives across rounds (server optimizer moments, SCAFFOLD's
+ * control variate, the round counter) can be saved to and loaded from a
+ * parameter file, byte-exactly, so that a resumed run continues bit for bit. */
 #ifndef FEDC_RESEARCHER_AGGREGATOR_H
 #define FEDC_RESEARCHER_AGGREGATOR_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "fedc/err.h"
 #include "fedc/params.h"
 
+/* Reserved tensor-name prefixes of the SCAFFOLD convention: the global
+ * parameters carry "scaffold.c.<tensor>" (the server control variate) after
+ * the model tensors; a node's update carries "scaffold.dc.<tensor>" (its
+ * control-variate delta c_i+ - c_i) after its trained model tensors. */
+#define AGG_SCAFFOLD_PREFIX "scaffold."
+#define AGG_SCAFFOLD_C_PREFIX "scaffold.c."
+#define AGG_SCAFFOLD_DC_PREFIX "scaffold.dc."
+
+/* Options of the [aggregator] section. A method reads only the ones it takes
+ * (aggregator__option_applies); aggregator__default_options() fills them all. */
+struct aggregator_options {
+	double server_lr; /* fedadam, fedyogi, fedadagrad, scaffold: server step size */
+	double beta1;     /* fedadam, fedyogi, fedadagrad: first-moment decay */
+	double beta2;     /* fedadam, fedyogi: second-moment decay */
+	double tau;       /* fedadam, fedyogi, fedadagrad: adaptivity (epsilon) */
+	double beta;      /* trimmed_mean: fraction trimmed from each end */
+	double mu;        /* fedprox: proximal term sent to the nodes */
+};
+
+/* One option key: its range (bounds inclusive unless the *_open flag says
+ * otherwise), where it lives in struct aggregator_options. */
+struct aggregator_option_spec {
+	const char *key;
+	double min, max;
+	bool min_open, max_open;
+	size_t offset;
+	const char *methods; /* the methods that take it, comma-separated, for messages */
+};
+
+/* The option keys, in a fixed order: index 0 .. until NULL. */
+const struct aggregator_option_spec *aggregator__option_spec(size_t index);
+/* True if `method` is a known method name. */
+bool aggregator__method_known(const char *method);
+/* "fedavg, fedprox, ...": every known method, for messages. */
+const char *aggregator__method_list(void);
+/* True if `method` takes option `spec`. */
+bool aggregator__option_applies(const char *method, const struct aggregator_option_spec *spec);
+/* Fills *o with the defaults of `method` (defaults of options a method does
+ * not take are those of the methods that do). */
+void aggregator__default_options(const char *method, struct aggregator_options *o);
+/* FEDC_ERR_CONFIG naming the key ("[aggregator] beta1: ...") if an option
+ * that `method` takes is out of range. */
+enum fedc_err aggregator__check_options(const char *method, const struct aggregator_options *o);
+
 struct aggregator; /* opaque */
 
-/* Names accepted in the experiment file's [aggregator] name. */
-enum fedc_err aggregator__new(const char *name, struct aggregator **out);
+/* `method` is one of aggregator__method_list(); `opts` NULL means the
+ * defaults. FEDC_ERR_CONFIG for an unknown method or a bad option,
+ * FEDC_ERR_NOMEM. The caller owns *out (aggregator__free). */
+enum fedc_err aggregator__new(const char *method, const struct aggregator_options *opts,
+			      struct aggregator **out);
 void aggregator__free(struct aggregator *agg);
 
 /* Starts a round over the layout of `global` (the parameters the nodes were
- * sent). Forgets any earlier round. */
-enum fedc_err aggregator__begin(struct aggregator *agg, const struct fedc_params *global);
-/* Adds one node's update with its weight (training sample count, > 0).
- * FEDC_ERR_MALFORMED (detail says which tensor) if the update's tensors differ
- * in names, dtypes or shapes from the round's layout, or hold a NaN or
- * infinity; nothing is accumulated then. */
-enum fedc_err aggregator__add(struct aggregator *agg, const struct fedc_params *update, uint64_t n_samples);
-/* Writes the aggregated parameters to `out_path` atomically.
- * FEDC_ERR_INVAL if no update was added. */
+ * sent; the caller may close them once this returns). `n_nodes` is the
+ * number of nodes taking part in the experiment, whether or not this round
+ * selected them all (SCAFFOLD's N; at most that many updates are taken).
+ * Forgets any earlier round, not the state across rounds.
+ * FEDC_ERR_INVAL (n_nodes 0), FEDC_ERR_MALFORMED if `global` does not fit
+ * the state (other tensors than the round before) or breaks the SCAFFOLD
+ * convention, FEDC_ERR_NOMEM, FEDC_ERR_TOO_BIG. */
+enum fedc_err aggregator__begin(struct aggregator *agg, const struct fedc_params *global, uint32_t n_nodes);
+/* Adds `node_id`'s update with its weight (training sample count, > 0).
+ * Takes ownership of `update` whatever the result: it is kept mapped until
+ * finish(), the next begin() or free(). FEDC_ERR_MALFORMED (detail says which
+ * tensor) if its tensors differ in names, dtypes, shapes or order from what
+ * the round expects, or hold a NaN or an infinity; FEDC_ERR_INVAL for a node
+ * added twice, a weight of 0, more updates than n_nodes, or a call after
+ * finish(). A refused update leaves the round as it was. */
+enum fedc_err aggregator__add(struct aggregator *agg, const char *node_id, struct fedc_params *update,
+			      uint64_t n_samples);
+/* Opens `path` and adds it as above. The file may be unlinked once this
+ * returns: the mapping outlives it. FEDC_ERR_IO and the open errors too. */
+enum fedc_err aggregator__add_file(struct aggregator *agg, const char *node_id, const char *path,
+				   uint64_t n_samples);
+/* Computes the result (once), writes it to `out_path` atomically and, on the
+ * first success of the round, advances the state across rounds. A failed
+ * write may be retried; no update is taken after the first call.
+ * FEDC_ERR_INVAL if no update was added, FEDC_ERR_IO, FEDC_ERR_NOMEM. */
 enum fedc_err aggregator__finish(struct aggregator *agg, const char *out_path);
+
+/* Rounds finished (finish() succeeded) since creation or the loaded state. */
+uint64_t aggregator__rounds(const struct aggregator *agg);
+
+/* Writes the state across rounds to `path` atomically, as a parameter file
+ * (tensor "aggregator.<method>" holding the round count, then the method's
+ * vectors per model tensor: "m.<t>", "v.<t>" or "c.<t>"). Between rounds or
+ * after finish(): the state saved is the one after the last successful
+ * finish(). FEDC_ERR_IO, FEDC_ERR_INVAL (too many tensors for one file). */
+enum fedc_err aggregator__save_state(const struct aggregator *agg, const char *path);
+/* Replaces the state across rounds with the one saved in `path`, byte for
+ * byte. Not inside a round (FEDC_ERR_INVAL). FEDC_ERR_MALFORMED if the file
+ * is for another method or not a state file; open errors. */
+enum fedc_err aggregator__load_state(struct aggregator *agg, const char *path);
 
 #endif

@@ -15,7 +15,6 @@ static const char *const experiment_keys[] = { "name", "tags", "plan", "rounds",
 					       NULL };
 static const char *const training_keys[] = { "lr", "epochs", "num_updates", "batch_size", "test_ratio",
 					     "fedprox_mu", "optimizer", NULL };
-static const char *const aggregator_keys[] = { "name", NULL };
 static const char *const network_keys[] = { "federation", "researcher_id", "broker_url", "repository_url",
 					    "repository_token", "repository_timeout_s", NULL };
 
@@ -191,6 +190,91 @@ static enum fedc_err read_network(const struct fedc_config *cfg, struct experime
 	return rc;
 }
 
+/* [aggregator]: `method` (`name` is its older spelling), then the options
+ * of aggregator__option_spec(), each allowed only for the methods that take
+ * it so that a misplaced option is an error rather than silently unused. */
+static enum fedc_err check_aggregator_keys(const struct fedc_config *cfg)
+{
+	const char *keys[16] = { "method", "name" };
+	const size_t cap = sizeof(keys) / sizeof(keys[0]);
+	const struct aggregator_option_spec *s;
+	size_t n = 2;
+
+	for (size_t i = 0; (s = aggregator__option_spec(i)) && n + 1 < cap; i++)
+		keys[n++] = s->key;
+	keys[n] = NULL;
+	return fedc_config_check_keys(cfg, "aggregator", keys);
+}
+
+static enum fedc_err read_aggregator_method(const struct fedc_config *cfg, struct experiment *out)
+{
+	const bool has_name = fedc_config_has(cfg, "aggregator", "name");
+	const char *key = has_name ? "name" : "method";
+	enum fedc_err rc;
+
+	if (has_name && fedc_config_has(cfg, "aggregator", "method"))
+		return fedc_fail(FEDC_ERR_CONFIG, "%s: [aggregator] name: an older spelling of method; give only one",
+				 fedc_config_path(cfg));
+	rc = copy_str(cfg, "aggregator", key, false, "fedavg", out->aggregator, sizeof(out->aggregator));
+	if (!rc && !aggregator__method_known(out->aggregator))
+		rc = fedc_fail(FEDC_ERR_CONFIG, "%s: [aggregator] %s: unknown method \"%s\" (known: %s)",
+			       fedc_config_path(cfg), key, out->aggregator, aggregator__method_list());
+	return rc;
+}
+
+static enum fedc_err read_aggregator_option(const struct fedc_config *cfg, const char *method,
+					    const struct aggregator_option_spec *spec, struct aggregator_options *o)
+{
+	double *value = (double *)(void *)((char *)o + spec->offset);
+
+	if (!fedc_config_has(cfg, "aggregator", spec->key))
+		return FEDC_OK;
+	if (!aggregator__option_applies(method, spec))
+		return fedc_fail(FEDC_ERR_CONFIG, "%s: [aggregator] %s: not an option of method %s (only of %s)",
+				 fedc_config_path(cfg), spec->key, method, spec->methods);
+	return fedc_config_double(cfg, "aggregator", spec->key, true, 0, spec->min, spec->max, value);
+}
+
+/* FedProx's mu is the proximal term the nodes get as fedprox_mu: it may be
+ * set in either section, not in both. */
+static enum fedc_err read_fedprox_mu(const struct fedc_config *cfg, struct experiment *out)
+{
+	const bool in_training = fedc_config_has(cfg, "training", "fedprox_mu");
+
+	if (strcmp(out->aggregator, "fedprox") != 0)
+		return FEDC_OK;
+	if (in_training && fedc_config_has(cfg, "aggregator", "mu"))
+		return fedc_fail(FEDC_ERR_CONFIG, "%s: [aggregator] mu: [training] fedprox_mu sets it too; give it once",
+				 fedc_config_path(cfg));
+	if (in_training)
+		out->aggregator_options.mu = out->fedprox_mu;
+	else
+		out->fedprox_mu = out->aggregator_options.mu;
+	return FEDC_OK;
+}
+
+static enum fedc_err read_aggregator(const struct fedc_config *cfg, struct experiment *out)
+{
+	struct aggregator_options *o = &out->aggregator_options;
+	const struct aggregator_option_spec *spec;
+	enum fedc_err rc = read_aggregator_method(cfg, out);
+
+	if (!rc)
+		aggregator__default_options(out->aggregator, o);
+	for (size_t i = 0; !rc && (spec = aggregator__option_spec(i)); i++)
+		rc = read_aggregator_option(cfg, out->aggregator, spec, o);
+	/* The open ends of ranges (beta1 < 1, tau > 0 ...) are checked here. */
+	if (!rc && aggregator__check_options(out->aggregator, o)) {
+		char detail[512];
+
+		snprintf(detail, sizeof(detail), "%s", fedc_last_error());
+		rc = fedc_fail(FEDC_ERR_CONFIG, "%s: %s", fedc_config_path(cfg), detail);
+	}
+	if (!rc)
+		rc = read_fedprox_mu(cfg, out);
+	return rc;
+}
+
 static enum fedc_err check_keys(const struct fedc_config *cfg)
 {
 	enum fedc_err rc = fedc_config_check_sections(cfg, known_sections);
@@ -200,7 +284,7 @@ static enum fedc_err check_keys(const struct fedc_config *cfg)
 	if (!rc)
 		rc = fedc_config_check_keys(cfg, "training", training_keys);
 	if (!rc)
-		rc = fedc_config_check_keys(cfg, "aggregator", aggregator_keys);
+		rc = check_aggregator_keys(cfg);
 	return rc;
 }
 
@@ -223,7 +307,7 @@ enum fedc_err experiment__load(const char *path, const char *network_path, struc
 	if (!rc)
 		rc = read_training(cfg, out);
 	if (!rc)
-		rc = copy_str(cfg, "aggregator", "name", false, "fedavg", out->aggregator, sizeof(out->aggregator));
+		rc = read_aggregator(cfg, out);
 	if (!rc)
 		rc = read_network(net ? net : cfg, out);
 	if (!rc)

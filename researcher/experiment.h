@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "aggregator.h"
 #include "fedc/err.h"
 #include "fedc/limits.h"
 #include "fedc/message.h"
@@ -38,8 +39,9 @@ struct experiment {
 	double test_ratio;
 	double fedprox_mu;
 	char optimizer[FEDC_SHORT_BUF];
-	/* [aggregator] */
+	/* [aggregator]: the method (key `method`, or `name`) and its options */
 	char aggregator[FEDC_SHORT_BUF];
+	struct aggregator_options aggregator_options;
 	/* [network] */
 	char federation[FEDC_MAX_FED_LEN + 1];
 	char researcher_id[FEDC_MAX_ID_LEN + 1];

@@ -367,22 +367,19 @@ static enum fedc_err aggregate(struct job *j, size_t *added)
 	*added = 0;
 	rc = fedc_params_open(j->global_path, &global);
 	if (!rc)
-		rc = aggregator__begin(j->agg, global);
+		rc = aggregator__begin(j->agg, global, (uint32_t)j->n_parts);
 	for (size_t i = 0; !rc && i < j->n_parts; i++) {
 		struct participant *p = &j->parts[i];
-		struct fedc_params *update = NULL;
 		enum fedc_err add_rc;
 
 		if (p->state != PART_ANSWERED)
 			continue;
-		add_rc = fedc_params_open(p->update_path, &update);
-		if (!add_rc)
-			add_rc = aggregator__add(j->agg, update, p->reply->n_samples);
+		/* The aggregator keeps the update mapped: unlinking it is safe. */
+		add_rc = aggregator__add_file(j->agg, p->node_id, p->update_path, p->reply->n_samples);
 		if (add_rc)
 			fail_part(p, "rejected", "its update was refused: %s", fedc_last_error());
 		else
 			(*added)++;
-		fedc_params_close(update);
 		(void)unlink(p->update_path);
 	}
 	if (!rc && *added >= j->exp->min_nodes)
@@ -523,7 +520,7 @@ static enum fedc_err prepare(struct job *j)
 	if (!rc)
 		rc = make_dir(j->updates_dir);
 	if (!rc)
-		rc = aggregator__new(exp->aggregator, &j->agg);
+		rc = aggregator__new(exp->aggregator, &exp->aggregator_options, &j->agg);
 	if (!rc)
 		rc = history__open(exp->output_dir, &j->history);
 	if (!rc)

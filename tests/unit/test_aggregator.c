@@ -1,5 +1,7 @@
-/* Aggregators: FedAvg against hand-computed averages, determinism, and the
- * updates it must refuse without accumulating anything. */
+/* Aggregators: every method against results computed by hand (derivations
+ * in the comments), state across rounds and its file, determinism whatever
+ * the arrival order, the updates they must refuse without keeping anything,
+ * and the [aggregator] section of the experiment file. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -13,6 +15,7 @@
 #include <unistd.h>
 
 #include "aggregator.h"
+#include "experiment.h"
 #include "fedc/params.h"
 
 static char tmp_dir[] = "/tmp/fedc-test-aggregator-XXXXXX";
@@ -62,23 +65,42 @@ static void out_path(char *buf, size_t len, const char *name)
 	snprintf(buf, len, "%s/%s", tmp_dir, name);
 }
 
-static struct aggregator *begun_fedavg(void)
+#define N_NODES 8 /* nodes of the experiment in begin(): room for every test's updates */
+
+static struct aggregator *begun(const char *method, const struct aggregator_options *opts)
 {
 	struct aggregator *agg = NULL;
 	struct fedc_params *global = model_params("global", &global_values);
 
-	assert_int_equal(aggregator__new("fedavg", &agg), FEDC_OK);
-	assert_int_equal(aggregator__begin(agg, global), FEDC_OK);
+	assert_int_equal(aggregator__new(method, opts, &agg), FEDC_OK);
+	assert_int_equal(aggregator__begin(agg, global, N_NODES), FEDC_OK);
 	fedc_params_close(global); /* begin() keeps its own copy of the layout */
 	return agg;
 }
 
+static struct aggregator *begun_fedavg(void)
+{
+	return begun("fedavg", NULL);
+}
+
+/* Each update gets a file of its own: the aggregator keeps it mapped. */
+static struct fedc_params *model_update(const char *node, const struct model_values *v)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "update-%s", node);
+	return model_params(name, v);
+}
+
+static void add_model_as(struct aggregator *agg, const char *node, const struct model_values *v, uint64_t n)
+{
+	assert_int_equal(aggregator__add(agg, node, model_update(node, v), n), FEDC_OK);
+}
+
+/* u1, u2, u3 come from nodes n1, n2, n3. */
 static void add_model(struct aggregator *agg, const struct model_values *v, uint64_t n)
 {
-	struct fedc_params *p = model_params("update", v);
-
-	assert_int_equal(aggregator__add(agg, p, n), FEDC_OK);
-	fedc_params_close(p);
+	add_model_as(agg, v == &u1 ? "n1" : v == &u2 ? "n2" : "n3", v, n);
 }
 
 /* The expected average of u1, u2, u3 with weights 1, 2, 3. */
@@ -170,12 +192,23 @@ static unsigned char *slurp(const char *path, size_t *len)
 	return buf;
 }
 
+static void assert_same_files(const char *path_a, const char *path_b)
+{
+	unsigned char *a, *b;
+	size_t len_a, len_b;
+
+	a = slurp(path_a, &len_a);
+	b = slurp(path_b, &len_b);
+	assert_int_equal(len_a, len_b);
+	assert_memory_equal(a, b, len_a);
+	free(a);
+	free(b);
+}
+
 /* Same inputs in the same canonical order: the same bytes. */
 static void test_fedavg_bit_identical(void **state)
 {
 	char path_a[256], path_b[256];
-	unsigned char *a, *b;
-	size_t len_a, len_b;
 
 	for (int run = 0; run < 2; run++) {
 		struct aggregator *agg = begun_fedavg();
@@ -187,21 +220,15 @@ static void test_fedavg_bit_identical(void **state)
 		assert_int_equal(aggregator__finish(agg, run ? path_b : path_a), FEDC_OK);
 		aggregator__free(agg);
 	}
-	a = slurp(path_a, &len_a);
-	b = slurp(path_b, &len_b);
-	assert_int_equal(len_a, len_b);
-	assert_memory_equal(a, b, len_a);
-	free(a);
-	free(b);
+	assert_same_files(path_a, path_b);
 }
 
-/* Every refused update leaves the sum as it was: the final average is the
+/* Every refused update leaves the round as it was: the final average is the
  * one of the accepted updates alone. */
 static void test_fedavg_layout_mismatch_rejected(void **state)
 {
 	struct aggregator *agg = begun_fedavg();
 	struct fedc_tensor t[4], swapped[3];
-	struct fedc_params *p;
 	char path[256];
 	float extra = 1.0f;
 
@@ -209,33 +236,23 @@ static void test_fedavg_layout_mismatch_rejected(void **state)
 	model_tensors(&u2, t);
 
 	t[0].shape[1] = 1; /* w [2, 1] */
-	p = params_of("shape", t, 3);
-	assert_int_equal(aggregator__add(agg, p, 5), FEDC_ERR_MALFORMED);
+	assert_int_equal(aggregator__add(agg, "x1", params_of("shape", t, 3), 5), FEDC_ERR_MALFORMED);
 	assert_non_null(strstr(fedc_last_error(), "\"w\""));
-	fedc_params_close(p);
 	t[0].shape[1] = 2;
 
 	t[1].name = "bias";
-	p = params_of("name", t, 3);
-	assert_int_equal(aggregator__add(agg, p, 5), FEDC_ERR_MALFORMED);
-	fedc_params_close(p);
+	assert_int_equal(aggregator__add(agg, "x2", params_of("name", t, 3), 5), FEDC_ERR_MALFORMED);
 	t[1].name = "b";
 
-	p = params_of("fewer", t, 2);
-	assert_int_equal(aggregator__add(agg, p, 5), FEDC_ERR_MALFORMED);
-	fedc_params_close(p);
+	assert_int_equal(aggregator__add(agg, "x3", params_of("fewer", t, 2), 5), FEDC_ERR_MALFORMED);
 
 	t[3] = (struct fedc_tensor){ "d", FEDC_DTYPE_F32, 0, { 0 }, &extra };
-	p = params_of("more", t, 4);
-	assert_int_equal(aggregator__add(agg, p, 5), FEDC_ERR_MALFORMED);
-	fedc_params_close(p);
+	assert_int_equal(aggregator__add(agg, "x4", params_of("more", t, 4), 5), FEDC_ERR_MALFORMED);
 
 	swapped[0] = t[1];
 	swapped[1] = t[0];
 	swapped[2] = t[2];
-	p = params_of("order", swapped, 3);
-	assert_int_equal(aggregator__add(agg, p, 5), FEDC_ERR_MALFORMED);
-	fedc_params_close(p);
+	assert_int_equal(aggregator__add(agg, "x5", params_of("order", swapped, 3), 5), FEDC_ERR_MALFORMED);
 
 	add_model(agg, &u2, 2);
 	add_model(agg, &u3, 3);
@@ -249,23 +266,18 @@ static void test_fedavg_nan_rejected(void **state)
 {
 	struct aggregator *agg = begun_fedavg();
 	struct model_values bad = u2;
-	struct fedc_params *p;
 	char path[256];
 
 	add_model(agg, &u1, 1);
 	/* The bad value sits in the last tensor, after tensors that are fine:
-	 * they must not have been accumulated either. */
+	 * they must not have been kept either. */
 	bad.c[0] = NAN;
-	p = model_params("nan", &bad);
-	assert_int_equal(aggregator__add(agg, p, 2), FEDC_ERR_MALFORMED);
+	assert_int_equal(aggregator__add(agg, "bad1", model_update("bad1", &bad), 2), FEDC_ERR_MALFORMED);
 	assert_non_null(strstr(fedc_last_error(), "NaN"));
-	fedc_params_close(p);
 	bad.c[0] = u2.c[0];
 	bad.w[3] = -INFINITY;
-	p = model_params("inf", &bad);
-	assert_int_equal(aggregator__add(agg, p, 2), FEDC_ERR_MALFORMED);
+	assert_int_equal(aggregator__add(agg, "bad2", model_update("bad2", &bad), 2), FEDC_ERR_MALFORMED);
 	assert_non_null(strstr(fedc_last_error(), "infinity"));
-	fedc_params_close(p);
 
 	add_model(agg, &u2, 2);
 	add_model(agg, &u3, 3);
@@ -289,10 +301,33 @@ static void test_fedavg_no_updates(void **state)
 static void test_fedavg_zero_samples_rejected(void **state)
 {
 	struct aggregator *agg = begun_fedavg();
-	struct fedc_params *p = model_params("u1", &u1);
 
-	assert_int_equal(aggregator__add(agg, p, 0), FEDC_ERR_INVAL);
-	fedc_params_close(p);
+	assert_int_equal(aggregator__add(agg, "n1", model_update("n1", &u1), 0), FEDC_ERR_INVAL);
+	aggregator__free(agg);
+}
+
+/* A node counts once; no more updates than nodes; a node id is required. */
+static void test_add_duplicate_node_and_too_many(void **state)
+{
+	struct aggregator *agg = NULL;
+	struct fedc_params *global = model_params("global", &global_values);
+	char path[256];
+
+	assert_int_equal(aggregator__new("fedavg", NULL, &agg), FEDC_OK);
+	assert_int_equal(aggregator__begin(agg, global, 3), FEDC_OK);
+	add_model(agg, &u1, 1);
+	assert_int_equal(aggregator__add(agg, "n1", model_update("n1-again", &u2), 2), FEDC_ERR_INVAL);
+	assert_non_null(strstr(fedc_last_error(), "n1"));
+	assert_int_equal(aggregator__add(agg, "", model_update("anon", &u2), 2), FEDC_ERR_INVAL);
+	assert_int_equal(aggregator__add(agg, NULL, model_update("anon", &u2), 2), FEDC_ERR_INVAL);
+	add_model(agg, &u2, 2);
+	add_model(agg, &u3, 3);
+	assert_int_equal(aggregator__add(agg, "n4", model_update("n4", &u1), 1), FEDC_ERR_INVAL);
+	out_path(path, sizeof(path), "dup.params");
+	assert_int_equal(aggregator__finish(agg, path), FEDC_OK);
+	assert_weighted_123(path);
+	assert_int_equal(aggregator__begin(agg, global, 0), FEDC_ERR_INVAL);
+	fedc_params_close(global);
 	aggregator__free(agg);
 }
 
@@ -300,24 +335,23 @@ static void test_unknown_aggregator(void **state)
 {
 	struct aggregator *agg = (struct aggregator *)1;
 
-	assert_int_equal(aggregator__new("fedmedian", &agg), FEDC_ERR_CONFIG);
+	assert_int_equal(aggregator__new("fedmedian", NULL, &agg), FEDC_ERR_CONFIG);
 	assert_null(agg);
 	assert_non_null(strstr(fedc_last_error(), "unknown aggregator"));
-	assert_int_equal(aggregator__new("FedAvg ", &agg), FEDC_ERR_CONFIG);
-	assert_int_equal(aggregator__new(NULL, &agg), FEDC_ERR_CONFIG);
+	assert_int_equal(aggregator__new("FedAvg ", NULL, &agg), FEDC_ERR_CONFIG);
+	assert_int_equal(aggregator__new("fedadamw", NULL, &agg), FEDC_ERR_CONFIG);
+	assert_int_equal(aggregator__new(NULL, NULL, &agg), FEDC_ERR_CONFIG);
 }
 
 static void test_add_before_begin(void **state)
 {
 	struct aggregator *agg = NULL;
-	struct fedc_params *p = model_params("u1", &u1);
 	char path[256];
 
 	out_path(path, sizeof(path), "early.params");
-	assert_int_equal(aggregator__new("fedavg", &agg), FEDC_OK);
-	assert_int_equal(aggregator__add(agg, p, 1), FEDC_ERR_INVAL);
+	assert_int_equal(aggregator__new("fedavg", NULL, &agg), FEDC_OK);
+	assert_int_equal(aggregator__add(agg, "n1", model_update("n1", &u1), 1), FEDC_ERR_INVAL);
 	assert_int_equal(aggregator__finish(agg, path), FEDC_ERR_INVAL);
-	fedc_params_close(p);
 	aggregator__free(agg);
 }
 
@@ -329,7 +363,7 @@ static void test_begin_starts_afresh(void **state)
 	char path[256];
 
 	add_model(agg, &u2, 50);
-	assert_int_equal(aggregator__begin(agg, global), FEDC_OK);
+	assert_int_equal(aggregator__begin(agg, global, N_NODES), FEDC_OK);
 	fedc_params_close(global);
 	out_path(path, sizeof(path), "fresh.params");
 	assert_int_equal(aggregator__finish(agg, path), FEDC_ERR_INVAL);
@@ -341,11 +375,11 @@ static void test_begin_starts_afresh(void **state)
 	aggregator__free(agg);
 }
 
-/* A failed write can be retried; the round takes no update after finish. */
+/* A failed write can be retried; the round takes no update after finish;
+ * the round counts once. */
 static void test_finish_retry_after_io_error(void **state)
 {
 	struct aggregator *agg = begun_fedavg();
-	struct fedc_params *p = model_params("u1", &u1);
 	char path[256];
 
 	add_model(agg, &u1, 1);
@@ -353,12 +387,755 @@ static void test_finish_retry_after_io_error(void **state)
 	add_model(agg, &u3, 3);
 	out_path(path, sizeof(path), "missing-dir/x.params");
 	assert_int_equal(aggregator__finish(agg, path), FEDC_ERR_IO);
-	assert_int_equal(aggregator__add(agg, p, 1), FEDC_ERR_INVAL);
+	assert_int_equal(aggregator__rounds(agg), 0);
+	assert_int_equal(aggregator__add(agg, "n4", model_update("n4", &u1), 1), FEDC_ERR_INVAL);
 	out_path(path, sizeof(path), "retry.params");
 	assert_int_equal(aggregator__finish(agg, path), FEDC_OK);
 	assert_weighted_123(path);
-	fedc_params_close(p);
+	assert_int_equal(aggregator__finish(agg, path), FEDC_OK);
+	assert_int_equal(aggregator__rounds(agg), 1);
 	aggregator__free(agg);
+}
+
+/* FedProx is FedAvg on the server (its mu acts in the nodes' training). */
+static void test_fedprox_is_fedavg_on_server(void **state)
+{
+	struct aggregator_options o;
+	struct aggregator *agg;
+	char path[256];
+
+	aggregator__default_options("fedprox", &o);
+	o.mu = 0.5;
+	agg = begun("fedprox", &o);
+	add_model(agg, &u3, 3);
+	add_model(agg, &u1, 1);
+	add_model(agg, &u2, 2);
+	out_path(path, sizeof(path), "fedprox.params");
+	assert_int_equal(aggregator__finish(agg, path), FEDC_OK);
+	assert_weighted_123(path);
+	aggregator__free(agg);
+}
+
+/* ------------------------------------------------------------------ */
+/* A one-tensor model "w" [2] for the server optimizers and SCAFFOLD.   */
+
+static struct fedc_params *tiny_params(const char *name, const float w[2])
+{
+	struct fedc_tensor t = { "w", FEDC_DTYPE_F32, 1, { 2 }, w };
+
+	return params_of(name, &t, 1);
+}
+
+static void add_tiny(struct aggregator *agg, const char *node, float w0, float w1, uint64_t n)
+{
+	const float w[2] = { w0, w1 };
+	char name[64];
+
+	snprintf(name, sizeof(name), "tiny-%s", node);
+	assert_int_equal(aggregator__add(agg, node, tiny_params(name, w), n), FEDC_OK);
+}
+
+/* Begins a round on the parameters in file `global_file` (under tmp). */
+static void begin_on_file(struct aggregator *agg, const char *global_file, uint32_t n_nodes)
+{
+	struct fedc_params *global = NULL;
+	char path[256];
+
+	out_path(path, sizeof(path), global_file);
+	assert_int_equal(fedc_params_open(path, &global), FEDC_OK);
+	assert_int_equal(aggregator__begin(agg, global, n_nodes), FEDC_OK);
+	fedc_params_close(global);
+}
+
+static void finish_to(struct aggregator *agg, const char *file)
+{
+	char path[256];
+
+	out_path(path, sizeof(path), file);
+	assert_int_equal(aggregator__finish(agg, path), FEDC_OK);
+}
+
+/* Reads tensor `name` of file `file` (under tmp) into out[n]. */
+static void read_tensor(const char *file, const char *name, float *out, size_t n)
+{
+	struct fedc_params *p = NULL;
+	const struct fedc_tensor *t;
+	char path[256];
+
+	out_path(path, sizeof(path), file);
+	assert_int_equal(fedc_params_open(path, &p), FEDC_OK);
+	t = fedc_params_find(p, name);
+	assert_non_null(t);
+	assert_int_equal(fedc_tensor_elements(t), n);
+	memcpy(out, t->data, n * sizeof(float));
+	fedc_params_close(p);
+}
+
+static void write_tiny_global(const char *file, float w0, float w1)
+{
+	const float w[2] = { w0, w1 };
+
+	fedc_params_close(tiny_params(file, w));
+}
+
+/* Options of the optimizer tests: numbers that keep the hand work short. */
+static struct aggregator_options fedopt_options(const char *method)
+{
+	struct aggregator_options o;
+
+	aggregator__default_options(method, &o);
+	o.server_lr = 0.5;
+	o.beta1 = 0.5;
+	o.beta2 = 0.75;
+	o.tau = 0.5;
+	return o;
+}
+
+/* Round 1 from x = [1, -2]: node a [-1, 2] with 1 sample, node b [1, -2]
+ * with 3: weighted mean [(-1 + 3) / 4, (2 - 6) / 4] = [0.5, -1], so
+ * delta = mean - x = [-0.5, 1]. Round 2 from the result x1: node c alone
+ * [0.375, 0]. Start: m = 0, v = tau^2 = 0.25. */
+static void run_fedopt_rounds(const char *method, float x1[2], float x2[2])
+{
+	struct aggregator_options o = fedopt_options(method);
+	struct aggregator *agg = NULL;
+
+	assert_int_equal(aggregator__new(method, &o, &agg), FEDC_OK);
+	write_tiny_global("opt-global", 1.0f, -2.0f);
+	begin_on_file(agg, "opt-global", 3);
+	add_tiny(agg, "b", 1.0f, -2.0f, 3); /* arrival order does not matter */
+	add_tiny(agg, "a", -1.0f, 2.0f, 1);
+	finish_to(agg, "opt-x1");
+	read_tensor("opt-x1", "w", x1, 2);
+	begin_on_file(agg, "opt-x1", 3);
+	add_tiny(agg, "c", 0.375f, 0.0f, 5);
+	finish_to(agg, "opt-x2");
+	read_tensor("opt-x2", "w", x2, 2);
+	assert_int_equal(aggregator__rounds(agg), 2);
+	aggregator__free(agg);
+}
+
+#define assert_near(a, b) assert_true(fabs((double)(a) - (b)) < 2e-6)
+
+static void test_fedadam_two_rounds(void **state)
+{
+	float x1[2], x2[2];
+
+	run_fedopt_rounds("fedadam", x1, x2);
+	/* Round 1: m = 0.5 * 0 + 0.5 * delta = [-0.25, 0.5]
+	 *          v = 0.75 * 0.25 + 0.25 * delta^2 = [0.1875 + 0.0625, 0.1875 + 0.25] = [0.25, 0.4375]
+	 *          x = x + 0.5 * m / (sqrt(v) + 0.5)
+	 *            = [1 + 0.5 * -0.25 / 1, -2 + 0.25 / (0.6614378 + 0.5)] = [0.875, -1.7847496] */
+	assert_true(x1[0] == 0.875f);
+	assert_near(x1[1], -1.7847496);
+	/* Round 2: delta = [0.375 - 0.875, 0 + 1.7847496] = [-0.5, 1.7847496]
+	 *          m = 0.5 * m + 0.5 * delta = [-0.375, 0.25 + 0.8923748] = [-0.375, 1.1423748]
+	 *          v = 0.75 * v + 0.25 * delta^2 = [0.25, 0.328125 + 0.7963327] = [0.25, 1.1244577]
+	 *          x = [0.875 - 0.5 * 0.375 / 1, -1.7847496 + 0.5 * 1.1423748 / (1.0603856 + 0.5)]
+	 *            = [0.6875, -1.7847496 + 0.3660510] = [0.6875, -1.4186986] */
+	assert_true(x2[0] == 0.6875f);
+	assert_near(x2[1], -1.4186986);
+}
+
+static void test_fedyogi_two_rounds(void **state)
+{
+	float x1[2], x2[2];
+
+	run_fedopt_rounds("fedyogi", x1, x2);
+	/* Round 1: m = [-0.25, 0.5]
+	 *          v = v - 0.25 * delta^2 * sign(v - delta^2):
+	 *            [0.25 - 0.0625 * sign(0.25 - 0.25), 0.25 - 0.25 * sign(0.25 - 1)] = [0.25, 0.5]
+	 *          x = [1 - 0.5 * 0.25 / 1, -2 + 0.25 / (0.7071068 + 0.5)] = [0.875, -1.7928932] */
+	assert_true(x1[0] == 0.875f);
+	assert_near(x1[1], -1.7928932);
+	/* Round 2: delta = [-0.5, 1.7928932], delta^2 = [0.25, 3.2144661]
+	 *          m = [-0.375, 0.25 + 0.8964466] = [-0.375, 1.1464466]
+	 *          v = [0.25 (sign 0), 0.5 + 0.25 * 3.2144661] = [0.25, 1.3036165]
+	 *          x = [0.6875, -1.7928932 + 0.5 * 1.1464466 / (1.1417603 + 0.5)]
+	 *            = [0.6875, -1.7928932 + 0.3491517] = [0.6875, -1.4437416] */
+	assert_true(x2[0] == 0.6875f);
+	assert_near(x2[1], -1.4437416);
+}
+
+static void test_fedadagrad_two_rounds(void **state)
+{
+	float x1[2], x2[2];
+
+	run_fedopt_rounds("fedadagrad", x1, x2);
+	/* Round 1: m = [-0.25, 0.5]; v = v + delta^2 = [0.5, 1.25]
+	 *          x = [1 - 0.125 / (0.7071068 + 0.5), -2 + 0.25 / (1.1180340 + 0.5)]
+	 *            = [1 - 0.1035534, -2 + 0.1545085] = [0.8964466, -1.8454915] */
+	assert_near(x1[0], 0.8964466);
+	assert_near(x1[1], -1.8454915);
+	/* Round 2: delta = [0.375 - 0.8964466, 1.8454915] = [-0.5214466, 1.8454915]
+	 *          m = [-0.125 - 0.2607233, 0.25 + 0.9227458] = [-0.3857233, 1.1727458]
+	 *          v = [0.5 + 0.2719066, 1.25 + 3.4058390] = [0.7719066, 4.6558390]
+	 *          x = [0.8964466 - 0.5 * 0.3857233 / (0.8785822 + 0.5),
+	 *               -1.8454915 + 0.5 * 1.1727458 / (2.1577393 + 0.5)]
+	 *            = [0.8964466 - 0.1398986, -1.8454915 + 0.2206284] = [0.7565480, -1.6248632] */
+	assert_near(x2[0], 0.7565480);
+	assert_near(x2[1], -1.6248632);
+}
+
+/* ------------------------------------------------------------------ */
+/* SCAFFOLD                                                           */
+
+static void add_scaffold(struct aggregator *agg, const char *node, const float w[2], const float dc[2],
+			 uint64_t n)
+{
+	struct fedc_tensor t[2] = {
+		{ "w", FEDC_DTYPE_F32, 1, { 2 }, w },
+		{ "scaffold.dc.w", FEDC_DTYPE_F32, 1, { 2 }, dc },
+	};
+	char name[64];
+
+	snprintf(name, sizeof(name), "scaffold-%s", node);
+	assert_int_equal(aggregator__add(agg, node, params_of(name, t, 2), n), FEDC_OK);
+}
+
+static void assert_pair(const float got[2], float a, float b)
+{
+	assert_true(got[0] == a && got[1] == b);
+}
+
+/* N = 4 nodes, server_lr 0.5. Round 1 from x = [1, 2], c = 0 (no
+ * "scaffold.c.w" yet): node a y = [2, 2], dc = [0.5, -1]; node b y = [4, 0],
+ * dc = [1.5, 1]; sample counts 10 and 30 do not weigh in.
+ *   x = x + 0.5 * (mean y - x) = [1 + 0.5 * (3 - 1), 2 + 0.5 * (1 - 2)] = [2, 1.5]
+ *   c = c + (2/4) * mean dc = 0.5 * [1, 0] = [0.5, 0]
+ * Round 2 from that file: node c alone, y = [3, 3], dc = [1, 1]:
+ *   x = [2 + 0.5 * (3 - 2), 1.5 + 0.5 * (3 - 1.5)] = [2.5, 2.25]
+ *   c = [0.5, 0] + (1/4) * [1, 1] = [0.75, 0.25] */
+static void test_scaffold_two_rounds(void **state)
+{
+	struct aggregator_options o;
+	struct aggregator *agg = NULL;
+	float x[2], c[2];
+
+	aggregator__default_options("scaffold", &o);
+	assert_true(o.server_lr == 1.0);
+	o.server_lr = 0.5;
+	assert_int_equal(aggregator__new("scaffold", &o, &agg), FEDC_OK);
+	write_tiny_global("sc-global", 1.0f, 2.0f);
+	begin_on_file(agg, "sc-global", 4);
+	add_scaffold(agg, "b", (const float[]){ 4, 0 }, (const float[]){ 1.5f, 1 }, 30);
+	add_scaffold(agg, "a", (const float[]){ 2, 2 }, (const float[]){ 0.5f, -1 }, 10);
+	finish_to(agg, "sc-x1");
+	read_tensor("sc-x1", "w", x, 2);
+	read_tensor("sc-x1", "scaffold.c.w", c, 2);
+	assert_pair(x, 2.0f, 1.5f);
+	assert_pair(c, 0.5f, 0.0f);
+
+	begin_on_file(agg, "sc-x1", 4);
+	add_scaffold(agg, "c", (const float[]){ 3, 3 }, (const float[]){ 1, 1 }, 1);
+	finish_to(agg, "sc-x2");
+	read_tensor("sc-x2", "w", x, 2);
+	read_tensor("sc-x2", "scaffold.c.w", c, 2);
+	assert_pair(x, 2.5f, 2.25f);
+	assert_pair(c, 0.75f, 0.25f);
+	aggregator__free(agg);
+}
+
+/* Without a saved state, c comes from the global parameters' "scaffold.c.w"
+ * (here as round 1 above wrote them): round 2 then gives the same as above. */
+static void test_scaffold_takes_c_from_global(void **state)
+{
+	const float w[2] = { 2.0f, 1.5f }, c1[2] = { 0.5f, 0.0f };
+	const struct fedc_tensor g[2] = {
+		{ "w", FEDC_DTYPE_F32, 1, { 2 }, w },
+		{ "scaffold.c.w", FEDC_DTYPE_F32, 1, { 2 }, c1 },
+	};
+	struct aggregator_options o;
+	struct aggregator *agg = NULL;
+	float x[2], c[2];
+
+	aggregator__default_options("scaffold", &o);
+	o.server_lr = 0.5;
+	assert_int_equal(aggregator__new("scaffold", &o, &agg), FEDC_OK);
+	fedc_params_close(params_of("sc-x1-by-hand", g, 2));
+	begin_on_file(agg, "sc-x1-by-hand", 4);
+	add_scaffold(agg, "c", (const float[]){ 3, 3 }, (const float[]){ 1, 1 }, 1);
+	finish_to(agg, "sc-x2-fresh");
+	read_tensor("sc-x2-fresh", "w", x, 2);
+	read_tensor("sc-x2-fresh", "scaffold.c.w", c, 2);
+	assert_pair(x, 2.5f, 2.25f);
+	assert_pair(c, 0.75f, 0.25f);
+	aggregator__free(agg);
+}
+
+static void test_scaffold_convention_enforced(void **state)
+{
+	const float w[2] = { 1, 2 }, other[3] = { 0, 0, 0 };
+	struct fedc_tensor bad_global[2] = {
+		{ "w", FEDC_DTYPE_F32, 1, { 2 }, w },
+		{ "scaffold.c.q", FEDC_DTYPE_F32, 1, { 2 }, w },
+	};
+	struct fedc_tensor short_c[2] = {
+		{ "w", FEDC_DTYPE_F32, 1, { 2 }, w },
+		{ "scaffold.c.w", FEDC_DTYPE_F32, 1, { 3 }, other },
+	};
+	struct aggregator *agg = NULL;
+	struct fedc_params *p;
+
+	assert_int_equal(aggregator__new("scaffold", NULL, &agg), FEDC_OK);
+	p = params_of("sc-bad-global", bad_global, 2);
+	assert_int_equal(aggregator__begin(agg, p, 2), FEDC_ERR_MALFORMED);
+	assert_non_null(strstr(fedc_last_error(), "scaffold.c.q"));
+	fedc_params_close(p);
+	p = params_of("sc-short-c", short_c, 2);
+	assert_int_equal(aggregator__begin(agg, p, 2), FEDC_ERR_MALFORMED);
+	fedc_params_close(p);
+
+	/* An update without its control-variate delta is refused. */
+	write_tiny_global("sc-global-2", 1.0f, 2.0f);
+	begin_on_file(agg, "sc-global-2", 2);
+	assert_int_equal(aggregator__add(agg, "a", tiny_params("sc-no-dc", w), 1), FEDC_ERR_MALFORMED);
+	assert_non_null(strstr(fedc_last_error(), "1 tensors, 2 expected"));
+	aggregator__free(agg);
+}
+
+/* ------------------------------------------------------------------ */
+/* Median and trimmed mean: model "w" [3].                             */
+
+static const float r_a[3] = { 1, 5, -1 }, r_b[3] = { 2, -100, 0 }, r_c[3] = { 1000, 6, 3 },
+		   r_d[3] = { 3, 7, 1e6f }, r_e[3] = { 4, 8, -1e6f }, r_f[3] = { 5, 9, 2 };
+
+static void add_row(struct aggregator *agg, const char *node, const float v[3], uint64_t n)
+{
+	struct fedc_tensor t = { "w", FEDC_DTYPE_F32, 1, { 3 }, v };
+	char name[64];
+
+	snprintf(name, sizeof(name), "row-%s", node);
+	assert_int_equal(aggregator__add(agg, node, params_of(name, &t, 1), n), FEDC_OK);
+}
+
+/* Aggregates the first `n` of r_a .. r_f (nodes "a" ..), in reverse order. */
+static void robust(const char *method, double beta, size_t n, float out[3])
+{
+	const float *rows[] = { r_a, r_b, r_c, r_d, r_e, r_f };
+	const float zero[3] = { 0, 0, 0 };
+	struct fedc_tensor g = { "w", FEDC_DTYPE_F32, 1, { 3 }, zero };
+	struct aggregator_options o;
+	struct aggregator *agg = NULL;
+	struct fedc_params *global;
+
+	aggregator__default_options(method, &o);
+	o.beta = beta;
+	assert_int_equal(aggregator__new(method, &o, &agg), FEDC_OK);
+	global = params_of("row-global", &g, 1);
+	assert_int_equal(aggregator__begin(agg, global, 6), FEDC_OK);
+	fedc_params_close(global);
+	for (size_t i = n; i-- > 0;) {
+		char node[2] = { (char)('a' + i), '\0' };
+
+		add_row(agg, node, rows[i], i == 1 ? 100 : 1); /* b's weight is ignored */
+	}
+	finish_to(agg, "robust.params");
+	read_tensor("robust.params", "w", out, 3);
+	aggregator__free(agg);
+}
+
+static void assert_triple(const float got[3], float a, float b, float c)
+{
+	assert_true(got[0] == a && got[1] == b && got[2] == c);
+}
+
+static void test_median_odd_even_outliers(void **state)
+{
+	float out[3];
+
+	/* a, b, c per coordinate: {1, 2, 1000} {5, -100, 6} {-1, 0, 3}: middles 2, 5, 0;
+	 * the outliers 1000 and -100 (and b's 100 samples) change nothing. */
+	robust("median", 0, 3, out);
+	assert_triple(out, 2.0f, 5.0f, 0.0f);
+	/* With d: sorted {1, 2, 3, 1000} {-100, 5, 6, 7} {-1, 0, 3, 1e6}:
+	 * means of the two middles (2 + 3) / 2, (5 + 6) / 2, (0 + 3) / 2. */
+	robust("median", 0, 4, out);
+	assert_triple(out, 2.5f, 5.5f, 1.5f);
+	/* One update: itself. */
+	robust("median", 0, 1, out);
+	assert_triple(out, 1.0f, 5.0f, -1.0f);
+}
+
+static void test_trimmed_mean_odd_even_outliers(void **state)
+{
+	float out[3];
+
+	/* 5 updates, beta 0.2: floor(0.2 * 5) = 1 off each end. Sorted
+	 * {1, 2, 3, 4, 1000} {-100, 5, 6, 7, 8} {-1e6, -1, 0, 3, 1e6}:
+	 * (2 + 3 + 4) / 3 = 3, (5 + 6 + 7) / 3 = 6, (-1 + 0 + 3) / 3 = 2/3. */
+	robust("trimmed_mean", 0.2, 5, out);
+	assert_triple(out, 3.0f, 6.0f, (float)(2.0 / 3.0));
+	/* 6 updates, beta 0.2: floor(1.2) = 1. Sorted {1, 2, 3, 4, 5, 1000}
+	 * {-100, 5, 6, 7, 8, 9} {-1e6, -1, 0, 2, 3, 1e6}: (2 + 3 + 4 + 5) / 4 = 3.5,
+	 * (5 + 6 + 7 + 8) / 4 = 6.5, (-1 + 0 + 2 + 3) / 4 = 1. */
+	robust("trimmed_mean", 0.2, 6, out);
+	assert_triple(out, 3.5f, 6.5f, 1.0f);
+	/* 4 updates, beta 0.1: floor(0.4) = 0, the plain (unweighted) mean:
+	 * 1006 / 4 = 251.5, -82 / 4 = -20.5, 1000002 / 4 = 250000.5. */
+	robust("trimmed_mean", 0.1, 4, out);
+	assert_triple(out, 251.5f, -20.5f, 250000.5f);
+	/* 4 updates, beta 0.3: floor(1.2) = 1, the middle two: the median. */
+	robust("trimmed_mean", 0.3, 4, out);
+	assert_triple(out, 2.5f, 5.5f, 1.5f);
+}
+
+/* ------------------------------------------------------------------ */
+/* Determinism: every method, updates arriving in two different orders. */
+
+static void run_in_order(const char *method, const int order[3], const char *file)
+{
+	const struct model_values *vals[3] = { &u1, &u2, &u3 };
+	const uint64_t weights[3] = { 1000003, 7, 123456789 };
+	struct aggregator *agg = begun(method, NULL);
+
+	for (int k = 0; k < 3; k++)
+		add_model(agg, vals[order[k]], weights[order[k]]);
+	finish_to(agg, file);
+	aggregator__free(agg);
+}
+
+static void test_arrival_order_does_not_matter(void **state)
+{
+	static const char *const methods[] = { "fedavg", "fedprox", "fedadam", "fedyogi",
+					       "fedadagrad", "median", "trimmed_mean" };
+	static const int forward[3] = { 0, 1, 2 }, shuffled[3] = { 2, 0, 1 };
+	char a[256], b[256];
+
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		run_in_order(methods[i], forward, "order-a");
+		run_in_order(methods[i], shuffled, "order-b");
+		out_path(a, sizeof(a), "order-a");
+		out_path(b, sizeof(b), "order-b");
+		assert_same_files(a, b);
+	}
+}
+
+static void run_scaffold_in_order(bool reverse, const char *file)
+{
+	static const float w[3][2] = { { 0.1f, 1e7f }, { 0.7f, -3 }, { 1e-3f, 0.3f } };
+	struct aggregator *agg = NULL;
+
+	assert_int_equal(aggregator__new("scaffold", NULL, &agg), FEDC_OK);
+	write_tiny_global("sco-global", 1.0f, 2.0f);
+	begin_on_file(agg, "sco-global", 3);
+	for (int k = 0; k < 3; k++) {
+		int i = reverse ? 2 - k : k;
+		char node[8];
+
+		snprintf(node, sizeof(node), "n%d", i);
+		add_scaffold(agg, node, w[i], w[2 - i], 1);
+	}
+	finish_to(agg, file);
+	aggregator__free(agg);
+}
+
+static void test_scaffold_arrival_order_does_not_matter(void **state)
+{
+	char a[256], b[256];
+
+	run_scaffold_in_order(false, "sco-a");
+	run_scaffold_in_order(true, "sco-b");
+	out_path(a, sizeof(a), "sco-a");
+	out_path(b, sizeof(b), "sco-b");
+	assert_same_files(a, b);
+}
+
+/* ------------------------------------------------------------------ */
+/* State across rounds                                                */
+
+/* A run of two rounds, and a run that stops after round 1, saves, and
+ * continues in a new aggregator from the file: the same bytes. */
+static void resume_matches(const char *method)
+{
+	struct aggregator_options o = fedopt_options(method);
+	struct aggregator *a = NULL, *b = NULL, *c = NULL;
+	char s1[256], s1_again[256], s2a[256], s2b[256], x2a[256], x2b[256];
+
+	out_path(s1, sizeof(s1), "state-1");
+	out_path(s1_again, sizeof(s1_again), "state-1-again");
+	out_path(s2a, sizeof(s2a), "state-2a");
+	out_path(s2b, sizeof(s2b), "state-2b");
+	out_path(x2a, sizeof(x2a), "res-x2a");
+	out_path(x2b, sizeof(x2b), "res-x2b");
+	assert_int_equal(aggregator__new(method, &o, &a), FEDC_OK);
+	assert_int_equal(aggregator__new(method, &o, &b), FEDC_OK);
+	assert_int_equal(aggregator__new(method, &o, &c), FEDC_OK);
+	write_tiny_global("res-global", 1.0f, -2.0f);
+	begin_on_file(a, "res-global", 3);
+	add_tiny(a, "a", -1.0f, 2.0f, 1);
+	add_tiny(a, "b", 1.0f, -2.0f, 3);
+	finish_to(a, "res-x1");
+	assert_int_equal(aggregator__save_state(a, s1), FEDC_OK);
+
+	/* The file round-trips byte for byte. */
+	assert_int_equal(aggregator__load_state(c, s1), FEDC_OK);
+	assert_int_equal(aggregator__rounds(c), 1);
+	assert_int_equal(aggregator__save_state(c, s1_again), FEDC_OK);
+	assert_same_files(s1, s1_again);
+
+	assert_int_equal(aggregator__load_state(b, s1), FEDC_OK);
+	begin_on_file(a, "res-x1", 3);
+	begin_on_file(b, "res-x1", 3);
+	/* Not inside a round. */
+	assert_int_equal(aggregator__load_state(b, s1), FEDC_ERR_INVAL);
+	add_tiny(a, "c", 0.375f, 0.1f, 5);
+	add_tiny(b, "c", 0.375f, 0.1f, 5);
+	assert_int_equal(aggregator__finish(a, x2a), FEDC_OK);
+	assert_int_equal(aggregator__finish(b, x2b), FEDC_OK);
+	assert_same_files(x2a, x2b);
+	assert_int_equal(aggregator__save_state(a, s2a), FEDC_OK);
+	assert_int_equal(aggregator__save_state(b, s2b), FEDC_OK);
+	assert_same_files(s2a, s2b);
+	assert_int_equal(aggregator__rounds(b), 2);
+	aggregator__free(a);
+	aggregator__free(b);
+	aggregator__free(c);
+}
+
+static void test_state_resume_fedadam(void **state)
+{
+	resume_matches("fedadam");
+}
+
+static void test_state_resume_fedyogi(void **state)
+{
+	resume_matches("fedyogi");
+}
+
+static void test_state_resume_fedadagrad(void **state)
+{
+	resume_matches("fedadagrad");
+}
+
+static void test_state_resume_scaffold(void **state)
+{
+	struct aggregator *a = NULL, *b = NULL;
+	char s1[256];
+	float x[2], c[2];
+
+	out_path(s1, sizeof(s1), "sc-state-1");
+	assert_int_equal(aggregator__new("scaffold", NULL, &a), FEDC_OK);
+	assert_int_equal(aggregator__new("scaffold", NULL, &b), FEDC_OK);
+	write_tiny_global("scr-global", 1.0f, 2.0f);
+	begin_on_file(a, "scr-global", 4);
+	add_scaffold(a, "a", (const float[]){ 2, 2 }, (const float[]){ 0.5f, -1 }, 10);
+	add_scaffold(a, "b", (const float[]){ 4, 0 }, (const float[]){ 1.5f, 1 }, 30);
+	finish_to(a, "scr-x1"); /* c = [0.5, 0] as in test_scaffold_two_rounds */
+	assert_int_equal(aggregator__save_state(a, s1), FEDC_OK);
+	read_tensor("sc-state-1", "c.w", c, 2);
+	assert_pair(c, 0.5f, 0.0f);
+	assert_int_equal(aggregator__load_state(b, s1), FEDC_OK);
+	/* The state's c wins over the (initial, c-less) global it is given. */
+	begin_on_file(b, "scr-global", 4);
+	add_scaffold(b, "c", (const float[]){ 3, 3 }, (const float[]){ 1, 1 }, 1);
+	finish_to(b, "scr-x2");
+	read_tensor("scr-x2", "w", x, 2);
+	read_tensor("scr-x2", "scaffold.c.w", c, 2);
+	assert_pair(x, 3.0f, 3.0f); /* server_lr 1: the mean of one update */
+	assert_pair(c, 0.75f, 0.25f);
+	aggregator__free(a);
+	aggregator__free(b);
+}
+
+/* Methods without state still keep the round count; a state saved before
+ * any round loads into a fresh aggregator. */
+static void test_state_round_count_and_empty(void **state)
+{
+	struct aggregator *agg = begun_fedavg(), *fresh = NULL, *adam = NULL;
+	char s[256], empty[256];
+
+	out_path(s, sizeof(s), "avg-state");
+	out_path(empty, sizeof(empty), "adam-empty-state");
+	add_model(agg, &u1, 1);
+	finish_to(agg, "avg-x1");
+	assert_int_equal(aggregator__save_state(agg, s), FEDC_OK);
+	assert_int_equal(aggregator__new("fedavg", NULL, &fresh), FEDC_OK);
+	assert_int_equal(aggregator__load_state(fresh, s), FEDC_OK);
+	assert_int_equal(aggregator__rounds(fresh), 1);
+
+	assert_int_equal(aggregator__new("fedadam", NULL, &adam), FEDC_OK);
+	assert_int_equal(aggregator__save_state(adam, empty), FEDC_OK);
+	assert_int_equal(aggregator__load_state(adam, empty), FEDC_OK);
+	assert_int_equal(aggregator__rounds(adam), 0);
+	aggregator__free(agg);
+	aggregator__free(fresh);
+	aggregator__free(adam);
+}
+
+static void test_state_load_rejects_wrong_files(void **state)
+{
+	struct aggregator *adam = NULL, *yogi = NULL;
+	struct fedc_params *global;
+	char adam_state[256], path[256];
+	const float nan_w[2] = { NAN, 0 };
+	const float bad_round = 1.5f;
+	struct fedc_tensor bad[1] = { { "aggregator.fedyogi", FEDC_DTYPE_F32, 0, { 0 }, &bad_round } };
+
+	resume_matches("fedadam"); /* leaves state-2a: a fedadam state over "w" [2] */
+	out_path(adam_state, sizeof(adam_state), "state-2a");
+	assert_int_equal(aggregator__new("fedyogi", NULL, &yogi), FEDC_OK);
+	assert_int_equal(aggregator__load_state(yogi, adam_state), FEDC_ERR_MALFORMED);
+	assert_non_null(strstr(fedc_last_error(), "fedadam, not fedyogi"));
+
+	/* A parameter file that is not a state; a fractional round count. */
+	out_path(path, sizeof(path), "global");
+	fedc_params_close(model_params("global", &global_values));
+	assert_int_equal(aggregator__load_state(yogi, path), FEDC_ERR_MALFORMED);
+	fedc_params_close(params_of("bad-round", bad, 1));
+	out_path(path, sizeof(path), "bad-round");
+	assert_int_equal(aggregator__load_state(yogi, path), FEDC_ERR_MALFORMED);
+	bad[0].ndim = 1; /* shape [0]: no value at all */
+	fedc_params_close(params_of("empty-round", bad, 1));
+	out_path(path, sizeof(path), "empty-round");
+	assert_int_equal(aggregator__load_state(yogi, path), FEDC_ERR_MALFORMED);
+	assert_non_null(strstr(fedc_last_error(), "not a scalar round count"));
+	bad[0].ndim = 0;
+	/* Vectors that do not pair up, and a NaN moment. */
+	{
+		struct fedc_tensor t[3] = { bad[0], { "m.w", FEDC_DTYPE_F32, 1, { 2 }, nan_w },
+					    { "v.w", FEDC_DTYPE_F32, 1, { 2 }, nan_w } };
+		const float one = 1.0f;
+
+		t[0].data = &one;
+		fedc_params_close(params_of("yogi-odd", t, 2));
+		out_path(path, sizeof(path), "yogi-odd");
+		assert_int_equal(aggregator__load_state(yogi, path), FEDC_ERR_MALFORMED);
+		fedc_params_close(params_of("yogi-nan", t, 3));
+		out_path(path, sizeof(path), "yogi-nan");
+		assert_int_equal(aggregator__load_state(yogi, path), FEDC_ERR_MALFORMED);
+		assert_non_null(strstr(fedc_last_error(), "not finite"));
+	}
+	assert_int_equal(aggregator__rounds(yogi), 0); /* nothing of them was taken */
+
+	/* A state over "w" [2] does not fit the three-tensor model. */
+	assert_int_equal(aggregator__new("fedadam", NULL, &adam), FEDC_OK);
+	assert_int_equal(aggregator__load_state(adam, adam_state), FEDC_OK);
+	global = model_params("global", &global_values);
+	assert_int_equal(aggregator__begin(adam, global, 3), FEDC_ERR_MALFORMED);
+	assert_non_null(strstr(fedc_last_error(), "aggregator state"));
+	fedc_params_close(global);
+	aggregator__free(adam);
+	aggregator__free(yogi);
+}
+
+/* ------------------------------------------------------------------ */
+/* Options                                                            */
+
+static void expect_bad_option(const char *method, size_t offset, double value, const char *key)
+{
+	struct aggregator_options o;
+	struct aggregator *agg = (struct aggregator *)1;
+
+	aggregator__default_options(method, &o);
+	memcpy((char *)&o + offset, &value, sizeof(value));
+	assert_int_equal(aggregator__new(method, &o, &agg), FEDC_ERR_CONFIG);
+	assert_null(agg);
+	assert_non_null(strstr(fedc_last_error(), key));
+}
+
+#define OPT(field) offsetof(struct aggregator_options, field)
+
+static void test_bad_options(void **state)
+{
+	struct aggregator_options o;
+	struct aggregator *agg = NULL;
+
+	expect_bad_option("fedadam", OPT(beta1), 1.0, "beta1");
+	expect_bad_option("fedadam", OPT(beta2), -0.1, "beta2");
+	expect_bad_option("fedyogi", OPT(tau), 0.0, "tau");
+	expect_bad_option("fedadagrad", OPT(server_lr), 0.0, "server_lr");
+	expect_bad_option("scaffold", OPT(server_lr), NAN, "server_lr");
+	expect_bad_option("trimmed_mean", OPT(beta), 0.5, "beta");
+	expect_bad_option("fedprox", OPT(mu), -1.0, "mu");
+	/* An option a method does not take is not its concern. */
+	aggregator__default_options("fedavg", &o);
+	o.beta1 = 7;
+	assert_int_equal(aggregator__new("fedavg", &o, &agg), FEDC_OK);
+	aggregator__free(agg);
+}
+
+/* ------------------------------------------------------------------ */
+/* The [aggregator] section of the experiment file                     */
+
+static enum fedc_err load_experiment(const char *training, const char *aggregator, struct experiment *exp)
+{
+	char path[256];
+	FILE *f;
+
+	out_path(path, sizeof(path), "exp.ini");
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "[experiment]\ntags = t\nplan = plan.so\nrounds = 2\n[training]\n%s\n[aggregator]\n%s\n", training,
+		aggregator);
+	fclose(f);
+	return experiment__load(path, NULL, exp);
+}
+
+static void expect_config_error(const char *training, const char *aggregator, const char *detail)
+{
+	struct experiment *exp = calloc(1, sizeof(*exp));
+
+	assert_non_null(exp);
+	assert_int_equal(load_experiment(training, aggregator, exp), FEDC_ERR_CONFIG);
+	if (!strstr(fedc_last_error(), detail))
+		fail_msg("\"%s\" not in \"%s\"", detail, fedc_last_error());
+	free(exp);
+}
+
+static void test_experiment_aggregator_section(void **state)
+{
+	struct experiment *exp = calloc(1, sizeof(*exp));
+
+	assert_non_null(exp);
+	assert_int_equal(load_experiment("", "", exp), FEDC_OK);
+	assert_string_equal(exp->aggregator, "fedavg");
+	assert_int_equal(load_experiment("", "name = median", exp), FEDC_OK); /* the older key */
+	assert_string_equal(exp->aggregator, "median");
+	assert_int_equal(load_experiment("", "method = fedyogi\nserver_lr = 0.3\ntau = 1e-4", exp), FEDC_OK);
+	assert_string_equal(exp->aggregator, "fedyogi");
+	assert_true(exp->aggregator_options.server_lr == 0.3 && exp->aggregator_options.tau == 1e-4);
+	assert_true(exp->aggregator_options.beta1 == 0.9 && exp->aggregator_options.beta2 == 0.99);
+	assert_int_equal(load_experiment("", "method = trimmed_mean\nbeta = 0.25", exp), FEDC_OK);
+	assert_true(exp->aggregator_options.beta == 0.25);
+	assert_int_equal(load_experiment("", "method = scaffold", exp), FEDC_OK);
+	assert_true(exp->aggregator_options.server_lr == 1.0);
+	free(exp);
+}
+
+/* FedProx's mu is what the nodes get as fedprox_mu. */
+static void test_experiment_fedprox_mu(void **state)
+{
+	struct experiment *exp = calloc(1, sizeof(*exp));
+
+	assert_non_null(exp);
+	assert_int_equal(load_experiment("", "method = fedprox\nmu = 0.1", exp), FEDC_OK);
+	assert_true(exp->fedprox_mu == 0.1 && exp->aggregator_options.mu == 0.1);
+	assert_int_equal(load_experiment("", "method = fedprox", exp), FEDC_OK);
+	assert_true(exp->fedprox_mu == 0.01); /* the default */
+	assert_int_equal(load_experiment("fedprox_mu = 0.3", "method = fedprox", exp), FEDC_OK);
+	assert_true(exp->fedprox_mu == 0.3 && exp->aggregator_options.mu == 0.3);
+	assert_int_equal(load_experiment("fedprox_mu = 0.3", "method = fedavg", exp), FEDC_OK);
+	assert_true(exp->fedprox_mu == 0.3); /* a proximal term with FedAvg, as before */
+	free(exp);
+}
+
+static void test_experiment_bad_aggregator(void **state)
+{
+	expect_config_error("", "method = fedmedian", "[aggregator] method: unknown method \"fedmedian\"");
+	expect_config_error("", "method = fedadam\nbetta1 = 0.5", "exp.ini:9: [aggregator] betta1: unknown key");
+	expect_config_error("", "method = fedadam\nbeta1 = 2", "exp.ini:9: [aggregator] beta1: expected a number");
+	expect_config_error("", "method = fedadam\nbeta1 = 1", "[aggregator] beta1: expected a number in [0, 1)");
+	expect_config_error("", "method = fedadam\ntau = 0", "[aggregator] tau");
+	expect_config_error("", "method = fedadam\nserver_lr = fast", "[aggregator] server_lr");
+	expect_config_error("", "method = fedadagrad\nbeta2 = 0.9", "[aggregator] beta2: not an option of method fedadagrad");
+	expect_config_error("", "method = fedavg\nbeta = 0.1", "[aggregator] beta: not an option of method fedavg");
+	expect_config_error("", "method = median\nbeta = 0.1", "[aggregator] beta: not an option");
+	expect_config_error("", "method = trimmed_mean\nbeta = 0.5", "[aggregator] beta");
+	expect_config_error("", "method = fedavg\nmu = 0.1", "[aggregator] mu: not an option");
+	expect_config_error("", "method = fedprox\nmu = -1", "[aggregator] mu");
+	expect_config_error("fedprox_mu = 0.1", "method = fedprox\nmu = 0.1", "[aggregator] mu: [training] fedprox_mu");
+	expect_config_error("", "name = fedavg\nmethod = fedavg", "[aggregator] name");
 }
 
 int main(void)
@@ -371,10 +1148,32 @@ int main(void)
 		cmocka_unit_test(test_fedavg_nan_rejected),
 		cmocka_unit_test(test_fedavg_no_updates),
 		cmocka_unit_test(test_fedavg_zero_samples_rejected),
+		cmocka_unit_test(test_add_duplicate_node_and_too_many),
 		cmocka_unit_test(test_unknown_aggregator),
 		cmocka_unit_test(test_add_before_begin),
 		cmocka_unit_test(test_begin_starts_afresh),
 		cmocka_unit_test(test_finish_retry_after_io_error),
+		cmocka_unit_test(test_fedprox_is_fedavg_on_server),
+		cmocka_unit_test(test_fedadam_two_rounds),
+		cmocka_unit_test(test_fedyogi_two_rounds),
+		cmocka_unit_test(test_fedadagrad_two_rounds),
+		cmocka_unit_test(test_scaffold_two_rounds),
+		cmocka_unit_test(test_scaffold_takes_c_from_global),
+		cmocka_unit_test(test_scaffold_convention_enforced),
+		cmocka_unit_test(test_median_odd_even_outliers),
+		cmocka_unit_test(test_trimmed_mean_odd_even_outliers),
+		cmocka_unit_test(test_arrival_order_does_not_matter),
+		cmocka_unit_test(test_scaffold_arrival_order_does_not_matter),
+		cmocka_unit_test(test_state_resume_fedadam),
+		cmocka_unit_test(test_state_resume_fedyogi),
+		cmocka_unit_test(test_state_resume_fedadagrad),
+		cmocka_unit_test(test_state_resume_scaffold),
+		cmocka_unit_test(test_state_round_count_and_empty),
+		cmocka_unit_test(test_state_load_rejects_wrong_files),
+		cmocka_unit_test(test_bad_options),
+		cmocka_unit_test(test_experiment_aggregator_section),
+		cmocka_unit_test(test_experiment_fedprox_mu),
+		cmocka_unit_test(test_experiment_bad_aggregator),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,112 @@
+/* What the aggregator files share: the object, the per-method ops table and
+ * the helpers every method builds on. Private to researcher/aggregator*.c.
+ *
+ * Division of work: aggregator.c owns the round (updates kept mapped, sorted
+ * by node id at finish), the checks on every update, the write and the
+ * commit, and the state across rounds (its layout, its vectors, save and
+ * load). A method only says which layouts it expects (begin), how to turn
+ * the sorted updates into the result (compute), and what the state becomes
+ * once the result is written (commit). */
+#ifndef FEDC_RESEARCHER_AGGREGATOR_INTERNAL_H
+#define FEDC_RESEARCHER_AGGREGATOR_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "aggregator.h"
+#include "fedc/limits.h"
+
+/* Named tensor shapes in order, laid out one after the other in a flat
+ * vector of floats or doubles. */
+struct agg_layout {
+	size_t count;
+	struct fedc_tensor *tensors; /* data == NULL; names owned (char *) */
+	uint64_t *offsets;           /* element offset of each tensor */
+	uint64_t n_elements;         /* all tensors together */
+};
+
+struct agg_update {
+	char node_id[FEDC_MAX_ID_LEN + 1];
+	struct fedc_params *params; /* owned, mapped */
+	uint64_t weight;
+};
+
+#define AGG_MAX_STATE_VECS 2
+
+/* The state across rounds: vectors over the model layout (float32 so that
+ * a parameter file holds them exactly). */
+struct agg_state {
+	bool ready; /* layout and vectors set (first begin() or a loaded state) */
+	struct agg_layout layout;
+	float *vecs[AGG_MAX_STATE_VECS];
+};
+
+struct aggregator;
+
+struct agg_ops {
+	const char *name;
+	/* The state vectors' name prefixes in a state file ("m.", "v." ...). */
+	size_t n_state_vecs;
+	const char *state_prefixes[AGG_MAX_STATE_VECS];
+	/* Sets agg->model, agg->update_layout, agg->out_layout from `global`
+	 * and allocates what the round needs in agg->round. */
+	enum fedc_err (*begin)(struct aggregator *agg, const struct fedc_params *global);
+	/* First values of freshly allocated state vectors (may be NULL: zeros). */
+	void (*init_state)(struct aggregator *agg, const struct fedc_params *global);
+	/* Combines agg->updates (sorted by node id, all checked) into
+	 * out_layout.n_elements floats owned by agg->round. Called once. */
+	enum fedc_err (*compute)(struct aggregator *agg, const float **result);
+	/* The result is written: move the new state in (may be NULL). */
+	void (*commit)(struct aggregator *agg);
+	void (*release_round)(struct aggregator *agg);
+};
+
+struct aggregator {
+	const struct agg_ops *ops;
+	struct aggregator_options opts;
+	uint64_t rounds_done;
+	struct agg_state state;
+	/* the round */
+	bool in_round, computed, committed;
+	uint32_t n_nodes;
+	struct agg_layout model;         /* the global tensors the method updates */
+	struct agg_layout update_layout; /* what add() accepts */
+	struct agg_layout out_layout;    /* what finish() writes */
+	struct agg_update *updates;
+	size_t n_updates, cap_updates;
+	uint64_t total_weight;
+	const float *result;
+	void *round; /* the method's, freed by release_round */
+};
+
+/* The methods (one file each). */
+extern const struct agg_ops aggregator__fedavg_ops;
+extern const struct agg_ops aggregator__fedprox_ops;
+extern const struct agg_ops aggregator__fedadam_ops;
+extern const struct agg_ops aggregator__fedyogi_ops;
+extern const struct agg_ops aggregator__fedadagrad_ops;
+extern const struct agg_ops aggregator__scaffold_ops;
+extern const struct agg_ops aggregator__median_ops;
+extern const struct agg_ops aggregator__trimmed_mean_ops;
+
+/* Layouts. `prefix` ("" for none) goes before every name. */
+void aggregator__layout_free(struct agg_layout *l);
+enum fedc_err aggregator__layout_init(struct agg_layout *l, size_t capacity);
+enum fedc_err aggregator__layout_push(struct agg_layout *l, const struct fedc_tensor *t, const char *prefix);
+enum fedc_err aggregator__layout_append(struct agg_layout *l, const struct agg_layout *src, const char *prefix);
+enum fedc_err aggregator__layout_of(struct agg_layout *l, const struct fedc_tensor *t, size_t count,
+				    const char *prefix);
+/* True if a and b have the same names, dtypes and shapes in order. */
+bool aggregator__layout_equal(const struct agg_layout *a, const struct agg_layout *b);
+
+/* Sets model, update and out layouts all to the tensors of `global`. */
+enum fedc_err aggregator__plain_layouts(struct aggregator *agg, const struct fedc_params *global);
+/* calloc of n values of `size` bytes, FEDC_ERR_TOO_BIG / NOMEM with a detail. */
+enum fedc_err aggregator__alloc(uint64_t n, size_t size, void *out_ptr);
+/* Copies `count` tensors of `t` (laid out as `l`) into one flat float vector. */
+void aggregator__flatten(const struct agg_layout *l, const struct fedc_tensor *t, float *dst);
+/* Sums every update over update_layout in node-id order into a new double
+ * vector (caller frees): weighted by n_samples, or each with weight 1. */
+enum fedc_err aggregator__sum_updates(const struct aggregator *agg, bool weighted, double **out);
+
+#endif

@@ -1,0 +1,155 @@
+/* SCAFFOLD, server side (Karimireddy et al. 2020, Algorithm 1). The server
+ * keeps the global control variate c. With S the updates received this
+ * round, N the nodes of the experiment (a round may sample fewer), y_i a
+ * node's trained parameters and dc_i its control-variate delta c_i+ - c_i:
+ *
+ *   x = x + server_lr * (1/|S|) sum (y_i - x)
+ *   c = c + (|S|/N) * (1/|S|) sum dc_i   = c + (1/N) sum dc_i
+ *
+ * Plain means, as in the paper: sample counts do not weigh in.
+ *
+ * Tensor names (docs/researcher-guide.md): the global parameters are the
+ * model tensors, then optionally "scaffold.c.<t>" for each model tensor in
+ * the same order (absent in the first round: c = 0); an update is the
+ * model tensors, then "scaffold.dc.<t>" for each, in the same order. The
+ * result written is the new x then the new c, ready to send to the nodes. */
+#include "aggregator_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct scaffold_round {
+	size_t n_model;   /* model tensors in the global parameters */
+	bool global_has_c;
+	float *out;       /* x then c: starts as x, becomes the result */
+};
+
+/* The global parameters: model tensors, then none or one
+ * "scaffold.c.<name>" per model tensor, alike and in the same order. */
+static enum fedc_err split_global(const struct fedc_params *global, size_t *n_model, bool *has_c)
+{
+	const struct fedc_tensor *t = fedc_params_tensors(global);
+	const size_t count = fedc_params_count(global), plen = strlen(AGG_SCAFFOLD_C_PREFIX);
+	size_t k = 0;
+
+	while (k < count && strncmp(t[k].name, AGG_SCAFFOLD_PREFIX, strlen(AGG_SCAFFOLD_PREFIX)) != 0)
+		k++;
+	*n_model = k;
+	*has_c = count > k;
+	if (count > k && count - k != k)
+		return fedc_fail(FEDC_ERR_MALFORMED,
+				 "scaffold: the global parameters hold %zu model tensors, then %zu \"scaffold.\" "
+				 "ones; expected none or one \"scaffold.c.<name>\" per model tensor",
+				 k, count - k);
+	for (size_t i = 0; *has_c && i < k; i++) {
+		struct fedc_tensor c = t[k + i];
+
+		c.name += strncmp(c.name, AGG_SCAFFOLD_C_PREFIX, plen) == 0 ? plen : 0;
+		if (c.name == t[k + i].name || !fedc_tensor_same_layout(&c, &t[i]))
+			return fedc_fail(FEDC_ERR_MALFORMED, "scaffold: global tensor %zu \"%s\" should be \"%s%s\" "
+					 "shaped alike", k + i, t[k + i].name, AGG_SCAFFOLD_C_PREFIX, t[i].name);
+	}
+	return FEDC_OK;
+}
+
+static enum fedc_err scaffold_layouts(struct aggregator *agg, const struct fedc_tensor *t, size_t k)
+{
+	enum fedc_err rc;
+
+	if (2 * k > FEDC_MAX_TENSORS)
+		return fedc_fail(FEDC_ERR_TOO_BIG, "scaffold: %zu model tensors and their control variates do not "
+				 "fit the %d tensors of a parameter file", k, FEDC_MAX_TENSORS);
+	rc = aggregator__layout_of(&agg->model, t, k, "");
+	if (!rc)
+		rc = aggregator__layout_init(&agg->update_layout, 2 * k);
+	if (!rc)
+		rc = aggregator__layout_append(&agg->update_layout, &agg->model, "");
+	if (!rc)
+		rc = aggregator__layout_append(&agg->update_layout, &agg->model, AGG_SCAFFOLD_DC_PREFIX);
+	if (!rc)
+		rc = aggregator__layout_init(&agg->out_layout, 2 * k);
+	if (!rc)
+		rc = aggregator__layout_append(&agg->out_layout, &agg->model, "");
+	if (!rc)
+		rc = aggregator__layout_append(&agg->out_layout, &agg->model, AGG_SCAFFOLD_C_PREFIX);
+	return rc;
+}
+
+static enum fedc_err scaffold_begin(struct aggregator *agg, const struct fedc_params *global)
+{
+	struct scaffold_round *r = calloc(1, sizeof(*r));
+	enum fedc_err rc;
+
+	if (!r)
+		return FEDC_ERR_NOMEM;
+	agg->round = r;
+	rc = split_global(global, &r->n_model, &r->global_has_c);
+	if (!rc)
+		rc = scaffold_layouts(agg, fedc_params_tensors(global), r->n_model);
+	if (!rc)
+		rc = aggregator__alloc(agg->out_layout.n_elements, sizeof(float), &r->out);
+	if (!rc)
+		aggregator__flatten(&agg->model, fedc_params_tensors(global), r->out);
+	return rc;
+}
+
+/* A fresh aggregator takes c from the global parameters when they carry it
+ * (a run that continues without the saved state), else starts at 0. */
+static void scaffold_init_state(struct aggregator *agg, const struct fedc_params *global)
+{
+	const struct scaffold_round *r = agg->round;
+
+	if (r->global_has_c)
+		aggregator__flatten(&agg->model, fedc_params_tensors(global) + r->n_model, agg->state.vecs[0]);
+}
+
+static enum fedc_err scaffold_compute(struct aggregator *agg, const float **result)
+{
+	struct scaffold_round *r = agg->round;
+	const uint64_t n = agg->model.n_elements;
+	const double n_received = (double)agg->n_updates, n_nodes = (double)agg->n_nodes;
+	const double lr = agg->opts.server_lr;
+	const float *c = agg->state.vecs[0];
+	double *acc = NULL;
+	enum fedc_err rc = aggregator__sum_updates(agg, false, &acc);
+
+	if (rc)
+		return rc;
+	for (uint64_t j = 0; j < n; j++) {
+		const double x = (double)r->out[j];
+
+		r->out[j] = (float)(x + lr * (acc[j] / n_received - x));
+		/* (|S|/N) * (sum/|S|) is sum/N: one rounding fewer. */
+		r->out[n + j] = (float)((double)c[j] + acc[n + j] / n_nodes);
+	}
+	free(acc);
+	*result = r->out;
+	return FEDC_OK;
+}
+
+static void scaffold_commit(struct aggregator *agg)
+{
+	const struct scaffold_round *r = agg->round;
+	const uint64_t n = agg->model.n_elements;
+
+	memcpy(agg->state.vecs[0], r->out + n, (size_t)n * sizeof(float));
+}
+
+static void scaffold_release(struct aggregator *agg)
+{
+	struct scaffold_round *r = agg->round;
+
+	free(r->out);
+	free(r);
+}
+
+const struct agg_ops aggregator__scaffold_ops = {
+	.name = "scaffold",
+	.n_state_vecs = 1,
+	.state_prefixes = { "c." },
+	.begin = scaffold_begin,
+	.init_state = scaffold_init_state,
+	.compute = scaffold_compute,
+	.commit = scaffold_commit,
+	.release_round = scaffold_release,
+};
