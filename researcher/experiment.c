@@ -318,3 +318,17 @@ enum fedc_err experiment__load(const char *path, const char *network_path, struc
 	fedc_config_free(net);
 	return rc;
 }
+
+enum fedc_err experiment__load_network(const char *path, struct experiment *out)
+{
+	struct fedc_config *cfg = NULL;
+	enum fedc_err rc;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(out->path, sizeof(out->path), "%s", path);
+	rc = fedc_config_load(path, &cfg);
+	if (!rc)
+		rc = read_network(cfg, out); /* absent keys take their documented defaults */
+	fedc_config_free(cfg);
+	return rc;
+}

@@ -55,5 +55,9 @@ struct experiment {
  * that is not NULL. FEDC_ERR_IO, FEDC_ERR_CONFIG with file, line and key in
  * the detail (unknown keys and bad values included). */
 enum fedc_err experiment__load(const char *path, const char *network_path, struct experiment *out);
+/* Loads only the [network] section of `path` (a network file, or an
+ * experiment file), for commands that talk to the federation without running
+ * an experiment. Other sections are not read. */
+enum fedc_err experiment__load_network(const char *path, struct experiment *out);
 
 #endif

@@ -102,13 +102,21 @@ static void add_participant(struct job *j, const struct fedc_msg *reply)
 	p->n_samples = reply->datasets[0].n_samples;
 }
 
+static void on_search_reply(void *ctx, struct fedc_msg *reply)
+{
+	if (reply->command == FEDC_CMD_SEARCH_REPLY)
+		add_participant(ctx, reply);
+	else
+		fedc_warn("node %s could not search its datasets: %s", reply->node_id, reply->message);
+	fedc_msg_free(reply);
+}
+
 /* Broadcasts `search` and collects replies until every online node answered
- * (and enough have data) or the discovery timeout passes. */
+ * or the discovery timeout passes. */
 static enum fedc_err discover(struct job *j)
 {
 	const struct experiment *exp = j->exp;
-	struct fedc_msg *req = fedc_msg_new(FEDC_CMD_SEARCH), *msg = NULL;
-	int64_t deadline = session__now_ms() + exp->discovery_timeout_s * 1000;
+	struct fedc_msg *req = fedc_msg_new(FEDC_CMD_SEARCH);
 	size_t replies = 0;
 	enum fedc_err rc;
 
@@ -119,24 +127,9 @@ static enum fedc_err discover(struct job *j)
 	memcpy(req->tags, exp->tags, sizeof(exp->tags));
 	req->n_tags = exp->n_tags;
 	fedc_msg_set(req, FEDC_F_TAGS);
-	rc = session__send(&j->session, NULL, req);
-	while (!rc) {
-		/* Every online node has answered: a node that comes online later
-		 * missed the broadcast anyway, so waiting longer gains nothing. */
-		if (replies > 0 && replies >= session__online_count(&j->session))
-			break;
-		rc = session__next(&j->session, deadline, &msg);
-		if (rc)
-			break;
-		if (msg->command == FEDC_CMD_SEARCH_REPLY && strcmp(msg->request_id, req->request_id) == 0) {
-			replies++;
-			add_participant(j, msg);
-		}
-		fedc_msg_free(msg);
-	}
+	rc = session__gather(&j->session, req, FEDC_CMD_SEARCH_REPLY,
+			     session__now_ms() + exp->discovery_timeout_s * 1000, on_search_reply, j, &replies);
 	fedc_msg_free(req);
-	if (rc == FEDC_ERR_TIMEOUT)
-		rc = FEDC_OK;
 	if (rc)
 		return rc;
 	qsort(j->parts, j->n_parts, sizeof(j->parts[0]), compare_parts);

@@ -179,3 +179,30 @@ void session__close(struct session *s)
 	fedc_mqtt_close(s->mqtt, NULL, 0);
 	s->mqtt = NULL;
 }
+
+enum fedc_err session__gather(struct session *s, const struct fedc_msg *req, enum fedc_cmd reply_cmd,
+			      int64_t deadline_ms, session_reply_fn on_reply, void *ctx, size_t *replies)
+{
+	enum fedc_err rc = session__send(s, NULL, req);
+
+	*replies = 0;
+	while (!rc) {
+		struct fedc_msg *msg = NULL;
+
+		/* Every online node has answered: a node that comes online later
+		 * missed the broadcast anyway, so waiting longer gains nothing. */
+		if (*replies > 0 && *replies >= session__online_count(s))
+			break;
+		rc = session__next(s, deadline_ms, &msg);
+		if (rc)
+			break;
+		if ((msg->command == reply_cmd || msg->command == FEDC_CMD_ERROR) &&
+		    strcmp(msg->request_id, req->request_id) == 0) {
+			(*replies)++;
+			on_reply(ctx, msg);
+		} else {
+			fedc_msg_free(msg);
+		}
+	}
+	return rc == FEDC_ERR_TIMEOUT ? FEDC_OK : rc;
+}

@@ -42,6 +42,14 @@ enum fedc_err session__send(struct session *s, const char *node_id, const struct
 enum fedc_err session__next(struct session *s, int64_t deadline_ms, struct fedc_msg **out);
 void session__interrupt(struct session *s);
 
+/* Sends `req` to every node and hands each reply to it (same request id,
+ * command `reply_cmd` or `error`) to `on_reply`, which takes ownership, until
+ * every node online has answered or `deadline_ms` passes. Returns FEDC_OK
+ * (also on the deadline) with *replies set, or the error that stopped it. */
+typedef void (*session_reply_fn)(void *ctx, struct fedc_msg *reply);
+enum fedc_err session__gather(struct session *s, const struct fedc_msg *req, enum fedc_cmd reply_cmd,
+			      int64_t deadline_ms, session_reply_fn on_reply, void *ctx, size_t *replies);
+
 bool session__online(const struct session *s, const char *node_id);
 size_t session__online_count(const struct session *s);
 int64_t session__now_ms(void);

@@ -1,0 +1,230 @@
+/* nodes, search, approval (see commands.h). */
+#include "commands.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fedc/log.h"
+#include "fedc/repo.h"
+#include "session.h"
+
+#define MAX_REPLIES SESSION_MAX_NODES
+
+struct replies {
+	struct fedc_msg *items[MAX_REPLIES];
+	size_t n;
+};
+
+static void keep_reply(void *ctx, struct fedc_msg *reply)
+{
+	struct replies *r = ctx;
+
+	if (r->n < MAX_REPLIES)
+		r->items[r->n++] = reply;
+	else
+		fedc_msg_free(reply);
+}
+
+static int by_node(const void *a, const void *b)
+{
+	return strcmp((*(struct fedc_msg *const *)a)->node_id, (*(struct fedc_msg *const *)b)->node_id);
+}
+
+static void free_replies(struct replies *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		fedc_msg_free(r->items[i]);
+	r->n = 0;
+}
+
+static struct fedc_msg *new_request(const struct experiment *net, enum fedc_cmd cmd)
+{
+	struct fedc_msg *req = fedc_msg_new(cmd);
+
+	if (!req)
+		return NULL;
+	snprintf(req->researcher_id, sizeof(req->researcher_id), "%s", net->researcher_id);
+	fedc_msg_set(req, FEDC_F_RESEARCHER_ID);
+	return req;
+}
+
+/* Opens a session, sends `req` to all nodes and gathers the replies sorted by
+ * node id. 0, or 1 after printing why. */
+static int ask_all(struct session *s, const struct experiment *net, const struct fedc_msg *req,
+		   enum fedc_cmd reply_cmd, int timeout_s, struct replies *out)
+{
+	size_t n = 0;
+	enum fedc_err rc = session__open(s, net);
+
+	if (!rc)
+		rc = session__gather(s, req, reply_cmd, session__now_ms() + (int64_t)timeout_s * 1000, keep_reply, out,
+				     &n);
+	if (rc) {
+		fprintf(stderr, "fedc-researcher: %s: %s\n", fedc_strerror(rc), fedc_last_error());
+		return 1;
+	}
+	qsort(out->items, out->n, sizeof(out->items[0]), by_node);
+	return 0;
+}
+
+static void print_dataset(const struct fedc_msg_dataset *d)
+{
+	printf("    %-20s %-4s %8" PRIu64 " samples %6" PRIu64 " features", d->name, d->type, d->n_samples,
+	       d->n_features);
+	if (d->n_classes)
+		printf(" %4" PRIu32 " classes", d->n_classes);
+	printf("  tags:");
+	for (uint32_t t = 0; t < d->n_tags; t++)
+		printf("%s%s", t ? "," : " ", d->tags[t]);
+	printf("  id %s\n", d->dataset_id);
+}
+
+static void print_node(const struct fedc_msg *reply)
+{
+	if (reply->command == FEDC_CMD_ERROR) {
+		printf("%-24s error: %s\n", reply->node_id, reply->message);
+		return;
+	}
+	printf("%-24s %u dataset(s)\n", reply->node_id, reply->n_datasets);
+	for (uint32_t d = 0; d < reply->n_datasets; d++)
+		print_dataset(&reply->datasets[d]);
+}
+
+static bool answered(const struct replies *r, const char *node_id)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		if (strcmp(r->items[i]->node_id, node_id) == 0)
+			return true;
+	}
+	return false;
+}
+
+int commands__nodes(const struct experiment *net, int timeout_s)
+{
+	struct session *s = calloc(1, sizeof(*s));
+	struct replies *r = calloc(1, sizeof(*r));
+	struct fedc_msg *req = new_request(net, FEDC_CMD_LIST);
+	int code = 1;
+
+	if (s && r && req && ask_all(s, net, req, FEDC_CMD_LIST_REPLY, timeout_s, r) == 0) {
+		printf("federation %s: %zu node(s) online\n", net->federation, session__online_count(s));
+		for (size_t i = 0; i < r->n; i++)
+			print_node(r->items[i]);
+		for (size_t i = 0; i < s->n_nodes; i++) {
+			if (!answered(r, s->nodes[i].id))
+				printf("%-24s %s\n", s->nodes[i].id, s->nodes[i].online ? "online, did not answer" : "offline");
+		}
+		code = 0;
+	}
+	if (s)
+		session__close(s);
+	if (r)
+		free_replies(r);
+	fedc_msg_free(req);
+	free(r);
+	free(s);
+	return code;
+}
+
+/* "a, b,c" -> the request's tag list. */
+static bool set_tags(struct fedc_msg *req, const char *tags)
+{
+	char buf[1024], *save = NULL;
+
+	if (strlen(tags) >= sizeof(buf))
+		return false;
+	strcpy(buf, tags);
+	for (char *t = strtok_r(buf, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
+		if (req->n_tags >= FEDC_MAX_TAGS || strlen(t) > FEDC_MAX_TAG_LEN)
+			return false;
+		strcpy(req->tags[req->n_tags++], t);
+	}
+	fedc_msg_set(req, FEDC_F_TAGS);
+	return req->n_tags > 0;
+}
+
+int commands__search(const struct experiment *net, const char *tags, int timeout_s)
+{
+	struct session *s = calloc(1, sizeof(*s));
+	struct replies *r = calloc(1, sizeof(*r));
+	struct fedc_msg *req = new_request(net, FEDC_CMD_SEARCH);
+	size_t found = 0;
+	int code = 1;
+
+	if (req && !set_tags(req, tags)) {
+		fprintf(stderr, "fedc-researcher: search: --tags \"%s\": give 1 to %d tags of at most %d characters, "
+				"separated by commas\n", tags, FEDC_MAX_TAGS, FEDC_MAX_TAG_LEN);
+	} else if (s && r && req && ask_all(s, net, req, FEDC_CMD_SEARCH_REPLY, timeout_s, r) == 0) {
+		for (size_t i = 0; i < r->n; i++) {
+			if (r->items[i]->command == FEDC_CMD_ERROR || r->items[i]->n_datasets > 0) {
+				print_node(r->items[i]);
+				found += r->items[i]->command != FEDC_CMD_ERROR;
+			}
+		}
+		printf("%zu of %zu node(s) hold datasets tagged %s\n", found, r->n, tags);
+		code = 0;
+	}
+	if (s)
+		session__close(s);
+	if (r)
+		free_replies(r);
+	fedc_msg_free(req);
+	free(r);
+	free(s);
+	return code;
+}
+
+/* Uploads the plan; fills req's digest and name (the file's base name). */
+static int upload_plan(const struct experiment *net, const char *plan_path, struct fedc_msg *req)
+{
+	struct fedc_repo *repo = NULL;
+	const char *base = strrchr(plan_path, '/');
+	enum fedc_err rc = fedc_repo_new(net->repository_url, net->repository_token, net->repository_timeout_s, &repo);
+
+	if (!rc)
+		rc = fedc_repo_put_file(repo, plan_path, NULL, req->plan_digest, NULL);
+	fedc_repo_free(repo);
+	if (rc) {
+		fprintf(stderr, "fedc-researcher: approval: cannot upload %s: %s\n", plan_path, fedc_last_error());
+		return 1;
+	}
+	snprintf(req->plan_name, sizeof(req->plan_name), "%s", base ? base + 1 : plan_path);
+	fedc_msg_set(req, FEDC_F_PLAN_DIGEST);
+	fedc_msg_set(req, FEDC_F_PLAN_NAME);
+	return 0;
+}
+
+int commands__approval(const struct experiment *net, const char *plan_path, const char *description, int timeout_s)
+{
+	struct session *s = calloc(1, sizeof(*s));
+	struct replies *r = calloc(1, sizeof(*r));
+	struct fedc_msg *req = new_request(net, FEDC_CMD_APPROVAL);
+	int code = 1;
+
+	if (req && description) {
+		snprintf(req->description, sizeof(req->description), "%s", description);
+		fedc_msg_set(req, FEDC_F_DESCRIPTION);
+	}
+	if (s && r && req && upload_plan(net, plan_path, req) == 0 &&
+	    ask_all(s, net, req, FEDC_CMD_APPROVAL_REPLY, timeout_s, r) == 0) {
+		printf("plan %s (%s)\n", req->plan_name, req->plan_digest);
+		for (size_t i = 0; i < r->n; i++) {
+			const struct fedc_msg *m = r->items[i];
+
+			printf("  %-24s %s\n", m->node_id, m->command == FEDC_CMD_ERROR ? m->message : m->plan_status);
+		}
+		printf("%zu node(s) answered; their operators approve it with:\n  fedc-node plan approve %s\n", r->n,
+		       req->plan_digest);
+		code = 0;
+	}
+	if (s)
+		session__close(s);
+	if (r)
+		free_replies(r);
+	fedc_msg_free(req);
+	free(r);
+	free(s);
+	return code;
+}

@@ -1,0 +1,124 @@
+/* fedc-researcher against a real federation: the nodes, search and
+ * approval commands, and their bad arguments. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static struct harness H;
+static char output[1 << 16];
+static char network[512];
+
+static int setup(void **state)
+{
+	static const char *const ids[] = { "clinic-a", "clinic-b", "clinic-c" };
+	static const char *const tags[] = { "breast-cancer,tabular", "breast-cancer", "other" };
+	char csv[512];
+
+	if (harness_init(&H) || harness_start_broker(&H) || harness_start_repository(&H) ||
+	    harness_connect_observer(&H))
+		return -1;
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(csv, sizeof(csv), "%s/%s.csv", H.dir, ids[i]);
+		if (harness_split_csv(FEDC_SOURCE_DIR "/examples/data/breast_cancer.csv", csv, i * 150, 150) ||
+		    harness_add_node(&H, ids[i], csv, tags[i], i == 0 ? harness_plan("logreg") : NULL) != (int)i ||
+		    harness_start_node(&H, i) != 0)
+			return -1;
+	}
+	/* Any experiment file serves as the network file: its [network] is read. */
+	snprintf(network, sizeof(network), "%s/network.ini", H.dir);
+	return harness_write_experiment(&H, network, harness_plan("logreg"), "breast-cancer", 1, 1, 30,
+					"n_features = 30", NULL);
+}
+
+static int teardown(void **state)
+{
+	harness_cleanup(&H);
+	return 0;
+}
+
+static int researcher(const char *a, const char *b, const char *c, const char *d, const char *e)
+{
+	char *argv[] = { (char *)harness_bin("fedc-researcher"), (char *)a, (char *)b, (char *)c, (char *)d, (char *)e,
+			 NULL };
+
+	return harness_run(&H, argv, 60, output, sizeof(output));
+}
+
+static void test_nodes_lists_every_node_and_dataset(void **state)
+{
+	assert_int_equal(researcher("nodes", "--network", network, NULL, NULL), 0);
+	assert_non_null(strstr(output, "3 node(s) online"));
+	for (const char *const *id = (const char *const[]){ "clinic-a", "clinic-b", "clinic-c", NULL }; *id; id++) {
+		if (!strstr(output, *id))
+			fail_msg("%s missing from:\n%s", *id, output);
+	}
+	assert_non_null(strstr(output, "150 samples     30 features    2 classes  tags: breast-cancer,tabular"));
+}
+
+static void test_search_by_tags(void **state)
+{
+	assert_int_equal(researcher("search", "--tags", "breast-cancer", "--network", network), 0);
+	assert_non_null(strstr(output, "2 of 3 node(s) hold datasets tagged breast-cancer"));
+	assert_null(strstr(output, "clinic-c"));
+	assert_int_equal(researcher("search", "--tags", "breast-cancer,tabular", "--network", network), 0);
+	assert_non_null(strstr(output, "1 of 3 node(s)"));
+	assert_int_equal(researcher("search", "--tags", "no-such-tag", "--network", network), 0);
+	assert_non_null(strstr(output, "0 of 3 node(s)"));
+}
+
+static void test_approval_registers_pending(void **state)
+{
+	char listing[8192];
+	char *argv[] = { (char *)harness_bin("fedc-node"), "--config", H.nodes[1].config, "plan", "list", NULL };
+
+	assert_int_equal(researcher("approval", harness_plan("fixtures/identity"), "--network", network,
+				    "--description=returns its input"),
+			 0);
+	assert_non_null(strstr(output, "clinic-b                 pending"));
+	assert_non_null(strstr(output, "fedc-node plan approve "));
+	assert_int_equal(harness_run(&H, argv, 30, listing, sizeof(listing)), 0);
+	assert_non_null(strstr(listing, "pending"));
+	assert_non_null(strstr(listing, "identity.so"));
+	/* clinic-a's operator approved logreg already: asking again says so */
+	assert_int_equal(researcher("approval", harness_plan("logreg"), "--network", network, NULL), 0);
+	assert_non_null(strstr(output, "clinic-a                 approved"));
+	assert_non_null(strstr(output, "clinic-b                 pending"));
+}
+
+static void test_bad_arguments(void **state)
+{
+	assert_int_equal(researcher("nodes", NULL, NULL, NULL, NULL), 2);
+	assert_non_null(strstr(output, "--network FILE is required"));
+	assert_int_equal(researcher("search", "--network", network, NULL, NULL), 2);
+	assert_non_null(strstr(output, "--tags is required"));
+	assert_int_equal(researcher("nodes", "--network", "/nonexistent.ini", NULL, NULL), 1);
+	assert_non_null(strstr(output, "/nonexistent.ini"));
+	assert_int_equal(researcher("nodes", "--network", network, "--timeout", "zero"), 2);
+	assert_non_null(strstr(output, "--timeout \"zero\""));
+	assert_int_equal(researcher("approval", "/nonexistent.so", "--network", network, NULL), 1);
+	assert_non_null(strstr(output, "cannot upload /nonexistent.so"));
+	assert_int_equal(researcher("approval", "--network", network, NULL, NULL), 2);
+	assert_int_equal(researcher("search", "--tags", ",,,", "--network", network), 1);
+	assert_non_null(strstr(output, "give 1 to"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_nodes_lists_every_node_and_dataset),
+		cmocka_unit_test(test_search_by_tags),
+		cmocka_unit_test(test_approval_registers_pending),
+		cmocka_unit_test(test_bad_arguments),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
