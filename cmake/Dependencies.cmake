@@ -11,6 +11,10 @@ pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd)
 pkg_check_modules(UUID REQUIRED IMPORTED_TARGET uuid)
 pkg_check_modules(INIH REQUIRED IMPORTED_TARGET inih)
 pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson)
+# zlib1g-dev: gzip'd IDX image sets (node/dataset_idx.c).
+find_package(ZLIB REQUIRED)
+# The seccomp filter of the plan's child (node/seccomp_policy.c).
+pkg_check_modules(SECCOMP REQUIRED IMPORTED_TARGET libseccomp)
 if(FEDC_BUILD_TESTS)
   pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
 endif()

@@ -26,11 +26,13 @@
 #define PROG "fedc-node"
 
 enum { OPT_NAME = 256, OPT_TAGS, OPT_FILE, OPT_DESCRIPTION, OPT_TYPE, OPT_HEADER, OPT_LABEL, OPT_REGRESSION,
-       OPT_JSON, OPT_NOTES };
+       OPT_JSON, OPT_NOTES, OPT_LABELS };
 
 static const char dataset_usage[] =
 	"usage: " PROG " dataset add --name N --tags T1[,T2...] --file PATH [--description D] [--type csv]\n"
 	"                         [--header auto|counts|names|none] [--label-column K] [--regression]\n"
+	"       " PROG " dataset add --type idx --name N --tags T1[,T2...] --file IMAGES --labels LABELS\n"
+	"                         [--description D]   (IDX files plain or gzip'd, e.g. train-images-idx3-ubyte.gz)\n"
 	"       " PROG " dataset list [--json]\n"
 	"       " PROG " dataset show ID|NAME\n"
 	"       " PROG " dataset remove ID|NAME\n";
@@ -369,7 +371,8 @@ out:
 /* ---- dataset commands ----------------------------------------------------- */
 
 struct add_args {
-	const char *name, *tags, *file, *description;
+	const char *name, *tags, *file, *labels, *description;
+	bool csv_options; /* --header, --label-column or --regression given */
 	struct dataset_options opts;
 };
 
@@ -381,8 +384,8 @@ static int parse_add(int argc, char **argv, struct add_args *a)
 		{ "description", required_argument, NULL, OPT_DESCRIPTION },
 		{ "type", required_argument, NULL, OPT_TYPE }, { "header", required_argument, NULL, OPT_HEADER },
 		{ "label-column", required_argument, NULL, OPT_LABEL },
-		{ "regression", no_argument, NULL, OPT_REGRESSION }, { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{ "regression", no_argument, NULL, OPT_REGRESSION }, { "labels", required_argument, NULL, OPT_LABELS },
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	const char *cmd = "dataset add";
 	long label;
@@ -395,13 +398,15 @@ static int parse_add(int argc, char **argv, struct add_args *a)
 		case OPT_FILE: a->file = optarg; break;
 		case OPT_DESCRIPTION: a->description = optarg; break;
 		case OPT_TYPE: a->opts.type = optarg; break;
-		case OPT_HEADER: a->opts.header = optarg; break;
-		case OPT_REGRESSION: a->opts.regression = true; break;
+		case OPT_LABELS: a->labels = optarg; break;
+		case OPT_HEADER: a->opts.header = optarg; a->csv_options = true; break;
+		case OPT_REGRESSION: a->opts.regression = true; a->csv_options = true; break;
 		case OPT_LABEL:
 			if (!parse_int(optarg, -1, INT32_MAX, &label))
 				return usage_error(dataset_usage, cmd, "--label-column \"%s\": expected -1 (last) or a"
 						   " column index from 0", optarg);
 			a->opts.label_column = (int)label;
+			a->csv_options = true;
 			break;
 		case 'h': fputs(dataset_usage, stdout); return 0;
 		default: return 2;
@@ -426,8 +431,15 @@ static int check_add(const struct add_args *a, struct node_dataset *ds)
 	if (a->description && !text_ok(a->description, sizeof(ds->description), true))
 		return usage_error(dataset_usage, cmd, "--description: at most %d characters, no control characters",
 				   FEDC_MAX_TEXT_LEN);
-	if (strcmp(a->opts.type, "csv") != 0)
-		return usage_error(dataset_usage, cmd, "--type \"%s\": only csv is supported", a->opts.type);
+	if (strcmp(a->opts.type, "csv") != 0 && strcmp(a->opts.type, "idx") != 0)
+		return usage_error(dataset_usage, cmd, "--type \"%s\": expected csv or idx", a->opts.type);
+	if (strcmp(a->opts.type, "idx") == 0 && !a->labels)
+		return usage_error(dataset_usage, cmd, "--type idx needs --labels LABELS (the labels file)");
+	if (strcmp(a->opts.type, "idx") == 0 && a->csv_options)
+		return usage_error(dataset_usage, cmd, "--header, --label-column and --regression are for CSV files,"
+				   " not --type idx");
+	if (strcmp(a->opts.type, "csv") == 0 && a->labels)
+		return usage_error(dataset_usage, cmd, "--labels is for IDX image sets: add --type idx");
 	if (strcmp(header, "auto") && strcmp(header, "counts") && strcmp(header, "names") && strcmp(header, "none"))
 		return usage_error(dataset_usage, cmd, "--header \"%s\": expected auto, counts, names or none", header);
 	if (!parse_tags(a->tags, ds, why, sizeof(why)))
@@ -440,7 +452,7 @@ static int check_add(const struct add_args *a, struct node_dataset *ds)
 
 /* The database keeps an absolute path: the daemon's working directory is
  * not the operator's. */
-static int resolve_file(const char *file, struct node_dataset *ds)
+static int resolve_file(const char *file, char *dst, size_t cap)
 {
 	char *abs = realpath(file, NULL);
 	int rc = 1;
@@ -449,8 +461,8 @@ static int resolve_file(const char *file, struct node_dataset *ds)
 		fprintf(stderr, PROG ": dataset add: %s: %s\n", file, strerror(errno));
 		return 1;
 	}
-	if (strlen(abs) < sizeof(ds->path)) {
-		memcpy(ds->path, abs, strlen(abs) + 1);
+	if (strlen(abs) < cap) {
+		memcpy(dst, abs, strlen(abs) + 1);
 		rc = -1;
 	} else {
 		fprintf(stderr, PROG ": dataset add: %s: path too long\n", file);
@@ -459,30 +471,58 @@ static int resolve_file(const char *file, struct node_dataset *ds)
 	return rc;
 }
 
+static bool is_idx(const struct node_dataset *ds)
+{
+	return strcmp(ds->type, "idx") == 0;
+}
+
+static void count_classes(const struct fedc_data *data, uint32_t n_classes, uint64_t *counts)
+{
+	for (size_t i = 0; i < data->n_samples; i++) {
+		if (data->y[i] >= 0 && data->y[i] < (float)n_classes)
+			counts[(size_t)data->y[i]]++;
+	}
+}
+
+/* Rows per class as registered; a list too long to keep in the record
+ * (thousands of classes) is counted from the loaded data. */
+static bool registered_counts(const struct node_dataset *ds, uint64_t *counts)
+{
+	struct fedc_data data = { 0 };
+
+	if (dataset__parse_label_counts(ds->label_counts, counts, ds->n_classes))
+		return true;
+	if (dataset__load(ds, &data) != FEDC_OK)
+		return false;
+	memset(counts, 0, ds->n_classes * sizeof(*counts));
+	count_classes(&data, ds->n_classes, counts);
+	dataset__free_data(&data);
+	return true;
+}
+
 /* A label column picked by mistake (an id, a measurement) shows up as
  * classes without rows. Only a warning: one site may well lack a class. */
 static void warn_empty_classes(const struct node_dataset *ds)
 {
-	struct fedc_data data = { 0 };
-	uint8_t *seen = NULL;
+	uint64_t *counts = NULL;
 	uint32_t present = 0;
 
-	if (ds->n_classes < 3 || dataset__load(ds, &data) != FEDC_OK)
+	if (ds->n_classes < 3)
 		return;
-	seen = calloc(ds->n_classes, 1);
-	for (size_t i = 0; seen && i < data.n_samples; i++) {
-		size_t c = (size_t)data.y[i];
-
-		present += c < ds->n_classes && !seen[c];
-		if (c < ds->n_classes)
-			seen[c] = 1;
-	}
-	if (seen && present < ds->n_classes)
+	counts = calloc(ds->n_classes, sizeof(*counts));
+	if (!counts || !registered_counts(ds, counts))
+		goto out;
+	for (uint32_t c = 0; c < ds->n_classes; c++)
+		present += counts[c] > 0;
+	if (present < ds->n_classes && is_idx(ds))
+		fprintf(stderr, PROG ": dataset add: warning: only %u of %u classes (0 to %u) have images\n", present,
+			ds->n_classes, ds->n_classes - 1);
+	else if (present < ds->n_classes)
 		fprintf(stderr, PROG ": dataset add: warning: only %u of %u classes (0 to %u) have rows; if column %d"
 			" is not the class label, use --label-column K or --regression\n", present, ds->n_classes,
 			ds->n_classes - 1, ds->label_column);
-	free(seen);
-	dataset__free_data(&data);
+out:
+	free(counts);
 }
 
 static int dataset_add(const struct node_config *cfg, int argc, char **argv)
@@ -499,7 +539,9 @@ static int dataset_add(const struct node_config *cfg, int argc, char **argv)
 	if (code < 0)
 		code = check_add(&a, ds);
 	if (code < 0)
-		code = resolve_file(a.file, ds);
+		code = resolve_file(a.file, ds->path, sizeof(ds->path));
+	if (code < 0 && a.labels)
+		code = resolve_file(a.labels, ds->labels_path, sizeof(ds->labels_path));
 	if (code >= 0)
 		goto out;
 	/* Inspect first: a file that does not pass stores nothing. */
@@ -515,9 +557,13 @@ static int dataset_add(const struct node_config *cfg, int argc, char **argv)
 		goto out;
 	}
 	printf("%s\n", ds->id);
-	fprintf(stderr, PROG ": dataset add: registered \"%s\": %" PRIu64 " samples, %" PRIu64
-		" features, %u classes, header %s, label column %d\n", ds->name, ds->n_samples, ds->n_features,
-		ds->n_classes, ds->header, ds->label_column);
+	if (is_idx(ds))
+		fprintf(stderr, PROG ": dataset add: registered \"%s\": %" PRIu64 " images of %s (%" PRIu64
+			" features), %u classes\n", ds->name, ds->n_samples, ds->shape, ds->n_features, ds->n_classes);
+	else
+		fprintf(stderr, PROG ": dataset add: registered \"%s\": %" PRIu64 " samples, %" PRIu64
+			" features, %u classes, header %s, label column %d\n", ds->name, ds->n_samples,
+			ds->n_features, ds->n_classes, ds->header, ds->label_column);
 	code = 0;
 out:
 	db__close(db);
@@ -534,26 +580,60 @@ static void tags_joined(const struct node_dataset *ds, char *out, size_t cap)
 		used += (size_t)snprintf(out + used, cap - used, "%s%s", i ? "," : "", ds->tags[i]);
 }
 
+/* The registered rows per class as "0=212 1=357", or "-" when unknown
+ * (regression, a record of schema 1, a list too long to keep). */
+static void print_label_counts(const struct node_dataset *ds)
+{
+	uint64_t *counts = ds->n_classes ? calloc(ds->n_classes, sizeof(*counts)) : NULL;
+	bool known = counts && dataset__parse_label_counts(ds->label_counts, counts, ds->n_classes);
+
+	if (!known)
+		printf("-");
+	for (uint32_t c = 0; known && c < ds->n_classes; c++)
+		printf("%s%u=%" PRIu64, c ? " " : "", c, counts[c]);
+	free(counts);
+}
+
 static void list_datasets_table(const struct node_dataset *all, size_t n)
 {
 	char tags[FEDC_MAX_TAGS * (FEDC_MAX_TAG_LEN + 1) + 1];
-	int name_w = 4, tags_w = 4;
+	int name_w = 4, tags_w = 4, shape_w = 5;
 
 	for (size_t i = 0; i < n; i++) {
 		tags_joined(&all[i], tags, sizeof(tags));
 		name_w = (int)strlen(all[i].name) > name_w ? (int)strlen(all[i].name) : name_w;
 		tags_w = (int)strlen(tags) > tags_w ? (int)strlen(tags) : tags_w;
+		shape_w = (int)strlen(all[i].shape) > shape_w ? (int)strlen(all[i].shape) : shape_w;
 	}
-	printf("%-36s  %-*s  %-*s  %8s  %8s  %7s\n", "ID", name_w, "NAME", tags_w, "TAGS", "SAMPLES", "FEATURES",
-	       "CLASSES");
+	printf("%-36s  %-*s  %-*s  %-4s  %-*s  %8s  %8s  %7s  %s\n", "ID", name_w, "NAME", tags_w, "TAGS", "TYPE",
+	       shape_w, "SHAPE", "SAMPLES", "FEATURES", "CLASSES", "LABEL COUNTS");
 	for (size_t i = 0; i < n; i++) {
 		tags_joined(&all[i], tags, sizeof(tags));
 		printf("%-36s  ", all[i].id);
 		print_safe(all[i].name, name_w);
 		printf("  ");
 		print_safe(tags, tags_w);
-		printf("  %8" PRIu64 "  %8" PRIu64 "  %7u\n", all[i].n_samples, all[i].n_features, all[i].n_classes);
+		printf("  %-4s  ", all[i].type);
+		print_safe(all[i].shape[0] ? all[i].shape : "-", shape_w);
+		printf("  %8" PRIu64 "  %8" PRIu64 "  %7u  ", all[i].n_samples, all[i].n_features, all[i].n_classes);
+		print_label_counts(&all[i]);
+		printf("\n");
 	}
+}
+
+/* "label_counts": the registered list, or null when unknown. */
+static void label_counts_json(const struct node_dataset *ds)
+{
+	uint64_t *counts = ds->n_classes ? calloc(ds->n_classes, sizeof(*counts)) : NULL;
+
+	if (!counts || !dataset__parse_label_counts(ds->label_counts, counts, ds->n_classes)) {
+		printf("null");
+	} else {
+		for (uint32_t c = 0; c < ds->n_classes; c++)
+			printf("%s%" PRIu64, c ? "," : "[", counts[c]);
+		printf("]");
+	}
+	free(counts);
 }
 
 static void dataset_json(const struct node_dataset *ds)
@@ -574,11 +654,17 @@ static void dataset_json(const struct node_dataset *ds)
 	print_json_string(ds->type);
 	printf(",\"path\":");
 	print_json_string(ds->path);
+	printf(",\"labels_path\":");
+	print_json_string(ds->labels_path);
+	printf(",\"shape\":");
+	print_json_string(ds->shape);
 	printf(",\"description\":");
 	print_json_string(ds->description);
 	printf(",\"n_samples\":%" PRIu64 ",\"n_features\":%" PRIu64 ",\"n_classes\":%u,\"label_column\":%d,"
 	       "\"header\":", ds->n_samples, ds->n_features, ds->n_classes, ds->label_column);
 	print_json_string(ds->header);
+	printf(",\"label_counts\":");
+	label_counts_json(ds);
 	printf(",\"sha256\":");
 	print_json_string(ds->digest);
 	printf(",\"added_at\":");
@@ -694,10 +780,7 @@ static enum fedc_err print_labels(const struct node_dataset *ds)
 		rc = FEDC_ERR_NOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < data.n_samples; i++) {
-		if (data.y[i] >= 0 && data.y[i] < (float)ds->n_classes)
-			counts[(size_t)data.y[i]]++;
-	}
+	count_classes(&data, ds->n_classes, counts);
 	printf("label counts:");
 	for (uint32_t c = 0; c < ds->n_classes; c++)
 		printf(" %u=%" PRIu64, c, counts[c]);
@@ -719,17 +802,25 @@ static void print_dataset(const struct node_dataset *ds)
 	print_safe(ds->name, 0);
 	printf("\ntags:         ");
 	print_safe(tags, 0);
-	printf("\ntype:         %s\npath:         ", ds->type);
+	printf("\ntype:         %s\n%s", ds->type, is_idx(ds) ? "images:       " : "path:         ");
 	print_safe(ds->path, 0);
+	if (is_idx(ds)) {
+		printf("\nlabels:       ");
+		print_safe(ds->labels_path, 0);
+	}
 	printf("\ndescription:  ");
 	print_safe(ds->description, 0);
+	printf("\nshape:        ");
+	print_safe(ds->shape[0] ? ds->shape : "-", 0);
 	printf("\nsamples:      %" PRIu64 "\nfeatures:     %" PRIu64 "\n", ds->n_samples, ds->n_features);
 	if (ds->n_classes)
 		printf("classes:      %u\n", ds->n_classes);
 	else
 		printf("classes:      0 (regression target)\n");
-	printf("label column: %d\nheader:       %s\nsha256:       %s\nadded:        %s\n", ds->label_column,
-	       ds->header, ds->digest, added);
+	if (!is_idx(ds))
+		printf("label column: %d\nheader:       %s\n", ds->label_column, ds->header);
+	printf("sha256:       %s%s\nadded:        %s\n", ds->digest,
+	       is_idx(ds) ? " (images file, then labels file)" : "", added);
 }
 
 static int dataset_show(const struct node_config *cfg, int argc, char **argv)

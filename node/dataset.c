@@ -1,4 +1,5 @@
-/* CSV datasets: inspection at registration, loading for a round.
+/* Datasets: inspection at registration, loading for a round. This file
+ * reads CSV and dispatches IDX image sets to dataset_idx.c.
  * The formats and the header detection rule are documented in
  * docs/node-admin.md ("CSV files"); keep the two in step.
  *
@@ -10,6 +11,7 @@
 #include "dataset.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <float.h>
 #include <math.h>
@@ -19,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dataset_idx.h"
 #include "fedc/hash.h"
 
 #define CSV_MAX_LINE (1u << 20)    /* bytes in one line, without its end */
@@ -408,8 +411,31 @@ struct csv_scan {
 	uint64_t cap_rows;        /* rows allocated in fill */
 	uint64_t n_rows;
 	uint32_t max_label;
+	uint64_t *counts;         /* checking pass: rows per class, grown to max_label + 1 */
+	uint32_t counts_cap;
 	unsigned long blank_line; /* an empty line not yet followed by data */
 };
+
+/* Counts one row of class `label` (at most CSV_MAX_CLASS, so the array stays
+ * under 512 KiB whatever the file). */
+static enum fedc_err count_label(struct csv_scan *sc, uint32_t label)
+{
+	if (label >= sc->counts_cap) {
+		uint32_t cap = sc->counts_cap ? sc->counts_cap : 16;
+		uint64_t *bigger;
+
+		while (cap <= label)
+			cap *= 2;
+		bigger = realloc(sc->counts, cap * sizeof(*bigger));
+		if (!bigger)
+			return FEDC_ERR_NOMEM;
+		memset(bigger + sc->counts_cap, 0, (cap - sc->counts_cap) * sizeof(*bigger));
+		sc->counts = bigger;
+		sc->counts_cap = cap;
+	}
+	sc->counts[label]++;
+	return FEDC_OK;
+}
 
 static enum fedc_err cell_fail(const struct csv_scan *sc, unsigned long line, uint32_t col, enum num_kind kind,
 			       const char *s, size_t len)
@@ -456,6 +482,8 @@ static enum fedc_err take_label(struct csv_scan *sc, unsigned long line, uint32_
 					 " %u classes", sc->path, line, col, (unsigned)v, sc->lay.n_class_names);
 		if ((uint32_t)v > sc->max_label)
 			sc->max_label = (uint32_t)v;
+		if (!sc->fill && count_label(sc, (uint32_t)v) != FEDC_OK)
+			return FEDC_ERR_NOMEM;
 	}
 	if (y)
 		*y = (float)v;
@@ -620,7 +648,7 @@ out:
 
 /* ---- public --------------------------------------------------------------- */
 
-static enum fedc_err open_regular(const char *path, int *fd_out)
+enum fedc_err dataset__open_regular(const char *path, int *fd_out)
 {
 	struct stat st;
 	int fd;
@@ -639,11 +667,68 @@ static enum fedc_err open_regular(const char *path, int *fd_out)
 	return FEDC_OK;
 }
 
+static bool is_idx(const char *type)
+{
+	return type && strcmp(type, "idx") == 0;
+}
+
 static enum fedc_err check_type(const char *type)
 {
-	if (type && strcmp(type, "csv") != 0)
-		return fedc_fail(FEDC_ERR_UNSUPPORTED, "dataset type \"%s\" is not supported (only csv)", type);
+	if (type && strcmp(type, "csv") != 0 && !is_idx(type))
+		return fedc_fail(FEDC_ERR_UNSUPPORTED, "dataset type \"%s\" is not supported (csv or idx)", type);
 	return FEDC_OK;
+}
+
+bool dataset__format_label_counts(const uint64_t *counts, uint32_t n, char *out, size_t cap)
+{
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (uint32_t c = 0; c < n; c++) {
+		int len = snprintf(out + used, cap - used, "%s%" PRIu64, c ? "," : "", counts[c]);
+
+		if (len < 0 || (size_t)len >= cap - used) {
+			out[0] = '\0';
+			return false;
+		}
+		used += (size_t)len;
+	}
+	return true;
+}
+
+bool dataset__parse_label_counts(const char *text, uint64_t *counts, uint32_t n)
+{
+	const char *p = text;
+
+	for (uint32_t c = 0; c < n; c++) {
+		char *end = NULL;
+
+		if (*p < '0' || *p > '9')
+			return false;
+		errno = 0;
+		counts[c] = strtoull(p, &end, 10);
+		if (errno || (*end != (c + 1 < n ? ',' : '\0')))
+			return false;
+		p = end + (c + 1 < n);
+	}
+	return n > 0;
+}
+
+/* Rows per class, or "" for regression or a list too long to keep. */
+static void set_label_counts(struct node_dataset *ds, const struct csv_scan *sc)
+{
+	uint64_t *all = NULL;
+
+	ds->label_counts[0] = '\0';
+	if (ds->n_classes == 0)
+		return;
+	all = calloc(ds->n_classes, sizeof(*all));
+	if (!all)
+		return; /* only a display aid: dataset show counts them again */
+	/* A counts header may name classes above the largest label seen. */
+	memcpy(all, sc->counts, (sc->max_label + 1) * sizeof(*all));
+	(void)dataset__format_label_counts(all, ds->n_classes, ds->label_counts, sizeof(ds->label_counts));
+	free(all);
 }
 
 static void set_text(char *dst, size_t cap, const char *src)
@@ -663,8 +748,10 @@ enum fedc_err dataset__inspect(struct node_dataset *ds, const struct dataset_opt
 	if (!opts)
 		opts = &defaults;
 	rc = check_type(opts->type);
+	if (!rc && is_idx(opts->type))
+		return dataset_idx__inspect(ds);
 	if (!rc)
-		rc = open_regular(ds->path, &fd);
+		rc = dataset__open_regular(ds->path, &fd);
 	if (!rc)
 		rc = fedc_hash_new(FEDC_HASH_SHA256, &hash);
 	if (!rc)
@@ -680,27 +767,38 @@ enum fedc_err dataset__inspect(struct node_dataset *ds, const struct dataset_opt
 	ds->label_column = (int32_t)sc.lay.label_col;
 	ds->n_samples = sc.n_rows;
 	ds->n_features = sc.lay.n_cols - 1;
+	ds->labels_path[0] = '\0';
+	snprintf(ds->shape, sizeof(ds->shape), "%" PRIu64, ds->n_features);
 	if (sc.lay.regression)
 		ds->n_classes = 0;
 	else
 		ds->n_classes = sc.lay.n_class_names ? sc.lay.n_class_names : sc.max_label + 1;
+	set_label_counts(ds, &sc);
 out:
+	free(sc.counts);
 	fedc_hash_free(hash);
 	if (fd >= 0)
 		close(fd);
 	return rc;
 }
 
-static enum fedc_err changed_since_registration(const struct node_dataset *ds, const char *now)
+enum fedc_err dataset__changed(const struct node_dataset *ds, const char *path, const char *why)
 {
 	return fedc_fail(FEDC_ERR_DIGEST,
-			 "%s: the file changed since dataset \"%s\" was registered (SHA-256 now %.12s..., was"
-			 " %.12s...); if the change is intended, register it again: fedc-node dataset remove %s,"
-			 " then fedc-node dataset add",
-			 ds->path, ds->name, now, ds->digest, ds->name);
+			 "%s%sthe file%s changed since dataset \"%s\" was registered (%s); if the change is intended,"
+			 " register it again: fedc-node dataset remove %s, then fedc-node dataset add",
+			 path ? path : "", path ? ": " : "", path ? "" : "s", ds->name, why, ds->name);
 }
 
-static enum fedc_err alloc_data(struct fedc_data *out, uint64_t rows, uint64_t features)
+static enum fedc_err changed_since_registration(const struct node_dataset *ds, const char *now)
+{
+	char why[80];
+
+	snprintf(why, sizeof(why), "SHA-256 now %.12s..., was %.12s...", now, ds->digest);
+	return dataset__changed(ds, ds->path, why);
+}
+
+enum fedc_err dataset__alloc_data(struct fedc_data *out, uint64_t rows, uint64_t features)
 {
 	if (rows == 0 || features == 0 || rows > SIZE_MAX / sizeof(float) / features)
 		return fedc_fail(FEDC_ERR_TOO_BIG, "dataset of %llu x %llu values does not fit in memory",
@@ -727,12 +825,14 @@ enum fedc_err dataset__load(const struct node_dataset *ds, struct fedc_data *out
 
 	memset(out, 0, sizeof(*out));
 	rc = check_type(ds->type);
+	if (!rc && is_idx(ds->type))
+		return dataset_idx__load(ds, out);
 	if (!rc && strcmp(ds->header, "auto") == 0) /* registration stores the mode it found */
 		rc = fedc_fail(FEDC_ERR_INVAL, "dataset \"%s\": header mode not resolved", ds->name);
 	if (!rc)
-		rc = alloc_data(out, ds->n_samples, ds->n_features);
+		rc = dataset__alloc_data(out, ds->n_samples, ds->n_features);
 	if (!rc)
-		rc = open_regular(ds->path, &fd);
+		rc = dataset__open_regular(ds->path, &fd);
 	if (!rc)
 		rc = fedc_hash_new(FEDC_HASH_SHA256, &hash);
 	if (rc)

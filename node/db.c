@@ -60,11 +60,20 @@ static const char *const migrations[] = {
 	"  decided_at INTEGER NOT NULL DEFAULT 0,"
 	"  notes TEXT NOT NULL DEFAULT '',"
 	"  path TEXT NOT NULL DEFAULT '');",
+	/* 1 -> 2: IDX image sets (a second file: the labels), the shape of one
+	 * sample, rows per class. Rows of schema 1 are CSV: their shape is
+	 * their feature count; their label counts stay unknown ('') until
+	 * `dataset show` counts them. */
+	"ALTER TABLE datasets ADD COLUMN labels_path TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE datasets ADD COLUMN shape TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE datasets ADD COLUMN label_counts TEXT NOT NULL DEFAULT '';"
+	"UPDATE datasets SET shape = CAST(n_features AS TEXT);",
 };
 #define DB_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
-#define DS_COLUMNS \
-	"id, name, type, path, description, n_samples, n_features, n_classes, label_column, header, digest, added_at"
+#define DS_COLUMNS                                                                                    \
+	"id, name, type, path, description, n_samples, n_features, n_classes, label_column, header, digest," \
+	" added_at, labels_path, shape, label_counts"
 #define PLAN_COLUMNS "id, name, digest, algorithm, status, requested_by, requested_at, decided_at, notes, path"
 
 enum stmt_id {
@@ -93,7 +102,8 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_BEGIN_WRITE] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
-	[ST_DS_INSERT] = "INSERT INTO datasets (" DS_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+	[ST_DS_INSERT] = "INSERT INTO datasets (" DS_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
+			 " ?13, ?14, ?15)",
 	[ST_TAG_INSERT] = "INSERT INTO dataset_tags (dataset_id, position, tag) VALUES (?1, ?2, ?3)",
 	/* An id wins over a name when a name happens to equal another dataset's id. */
 	[ST_DS_GET] = "SELECT " DS_COLUMNS " FROM datasets WHERE id = ?1 OR name = ?1 ORDER BY id = ?1 DESC LIMIT 1",
@@ -466,7 +476,8 @@ static enum fedc_err check_dataset(const struct node_dataset *ds)
 		return fedc_fail(FEDC_ERR_INVAL, "dataset name empty or longer than %d bytes", FEDC_MAX_NAME_LEN);
 	if (!field_ok(ds->type, sizeof(ds->type)) || !field_ok(ds->path, sizeof(ds->path)) ||
 	    !field_ok(ds->description, sizeof(ds->description)) || !field_ok(ds->header, sizeof(ds->header)) ||
-	    !field_ok(ds->digest, sizeof(ds->digest)))
+	    !field_ok(ds->digest, sizeof(ds->digest)) || !field_ok(ds->labels_path, sizeof(ds->labels_path)) ||
+	    !field_ok(ds->shape, sizeof(ds->shape)) || !field_ok(ds->label_counts, sizeof(ds->label_counts)))
 		return fedc_fail(FEDC_ERR_INVAL, "dataset \"%s\": a text field is not terminated", ds->name);
 	if (ds->n_samples > INT64_MAX || ds->n_features > INT64_MAX)
 		return fedc_fail(FEDC_ERR_INVAL, "dataset \"%s\": sample or feature count out of range", ds->name);
@@ -491,6 +502,9 @@ static enum fedc_err insert_dataset(struct node_db *db, const struct node_datase
 	bind_text(&b, 10, ds->header);
 	bind_text(&b, 11, ds->digest);
 	bind_int(&b, 12, ds->added_at);
+	bind_text(&b, 13, ds->labels_path);
+	bind_text(&b, 14, ds->shape);
+	bind_text(&b, 15, ds->label_counts);
 	if (b.rc != SQLITE_OK) {
 		rc = db_fail(db, "bind dataset");
 		goto out;
@@ -602,6 +616,12 @@ static enum fedc_err read_dataset(struct node_db *db, sqlite3_stmt *st, struct n
 		rc = copy_col(db, st, 10, out->digest, sizeof(out->digest));
 	if (!rc)
 		rc = int_col(db, st, 11, INT64_MIN, INT64_MAX, &out->added_at);
+	if (!rc)
+		rc = copy_col(db, st, 12, out->labels_path, sizeof(out->labels_path));
+	if (!rc)
+		rc = copy_col(db, st, 13, out->shape, sizeof(out->shape));
+	if (!rc)
+		rc = copy_col(db, st, 14, out->label_counts, sizeof(out->label_counts));
 	if (rc)
 		return rc;
 	out->n_samples = (uint64_t)n_samples;

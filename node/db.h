@@ -14,6 +14,8 @@
 #include "fedc/message.h"
 
 #define NODE_PATH_MAX 4096
+#define NODE_SHAPE_BUF 96          /* "28x28": up to 7 dimensions of 10 digits */
+#define NODE_LABEL_COUNTS_BUF 2048 /* "212,357": rows per class, in class order */
 
 struct node_db; /* opaque */
 
@@ -22,15 +24,23 @@ struct node_dataset {
 	char name[FEDC_MAX_NAME_LEN + 1];
 	uint32_t n_tags;
 	char tags[FEDC_MAX_TAGS][FEDC_MAX_TAG_LEN + 1];
-	char type[FEDC_SHORT_BUF];             /* "csv" (later "idx") */
-	char path[NODE_PATH_MAX];              /* absolute path of the data file */
+	char type[FEDC_SHORT_BUF];             /* "csv" or "idx" */
+	char path[NODE_PATH_MAX];              /* absolute path of the data (IDX: images) file */
+	char labels_path[NODE_PATH_MAX];       /* IDX: absolute path of the labels file; "" for CSV */
+	char shape[NODE_SHAPE_BUF];            /* one sample: "28x28" (IDX), "30" (CSV features) */
 	char description[FEDC_MAX_TEXT_LEN + 1];
 	uint64_t n_samples;
 	uint64_t n_features;
 	uint32_t n_classes;                    /* 0 for a regression target */
-	int32_t label_column;                  /* column index of the target in the file */
-	char header[FEDC_SHORT_BUF];           /* CSV header kind: "counts", "names", "none" */
-	char digest[FEDC_DIGEST_BUF];          /* SHA-256 of the file at registration */
+	int32_t label_column;                  /* CSV: column index of the target; -1 for IDX */
+	char header[FEDC_SHORT_BUF];           /* CSV header kind: "counts", "names", "none"; "" for IDX */
+	/* Rows per class at registration, comma-separated in class order
+	 * ("212,357"); "" for regression, for rows registered before schema 2,
+	 * and when the list does not fit (dataset show counts them anyway). */
+	char label_counts[NODE_LABEL_COUNTS_BUF];
+	/* SHA-256 at registration of the file as stored on disk; for IDX, of the
+	 * images file's bytes followed by the labels file's bytes. */
+	char digest[FEDC_DIGEST_BUF];
 	int64_t added_at;                      /* unix seconds */
 };
 

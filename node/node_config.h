@@ -24,7 +24,7 @@ struct node_config {
 	bool allow_unapproved_plans;           /* [security] allow_unapproved_plans */
 	int64_t train_timeout_s;               /* [limits] train_timeout_s: wall clock per round */
 	int64_t cpu_seconds;                   /* [limits] cpu_seconds: RLIMIT_CPU of a plan */
-	int64_t memory_mb;                     /* [limits] memory_mb: RLIMIT_AS of a plan */
+	int64_t memory_mb;                     /* [limits] memory_mb: resident memory of a plan (sandbox.h) */
 	int64_t max_blob_mb;                   /* [limits] max_blob_mb: largest download */
 	enum fedc_log_level log_level;         /* [log] level */
 	char log_file[NODE_PATH_MAX];          /* [log] file, "" = stderr */

@@ -3,7 +3,9 @@
  * evaluates the received parameters, trains, evaluates again, and sends back
  * the new parameters (fd 3) and a report (fd 4, one line per item):
  *   samples <n_train> <n_test> | global <metric> <value> | local <metric> <value>
- *   scalar <name> <value> <iteration> <epoch> | error <text> | done */
+ *   scalar <name> <value> <iteration> <epoch> | error <text> | done
+ * The seccomp filter (seccomp_policy.c) goes on after the dataset is loaded
+ * and before the plan is, so that no plan code runs without it. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -20,6 +22,7 @@
 #include "fedc/clock.h"
 #include "fedc/params.h"
 #include "sandbox.h"
+#include "seccomp_policy.h"
 
 struct runner_job {
 	const char *plan_path;
@@ -156,6 +159,7 @@ static bool parse_option(struct runner_job *job, int opt, const char *v)
 	case 'N': return parse_u64(v, &job->dataset.n_samples);
 	case 'F': return parse_u64(v, &job->dataset.n_features);
 	case 'n': return copy_field(job->dataset.name, sizeof(job->dataset.name), v);
+	case 'y': return copy_field(job->dataset.labels_path, sizeof(job->dataset.labels_path), v);
 	case 'r': return parse_double(v, &job->test_ratio);
 	case 's': return parse_u64(v, &job->split_seed);
 	case 'S': return parse_u64(v, &job->train.seed);
@@ -185,6 +189,7 @@ static bool parse_job(int argc, char **argv, struct runner_job *job)
 		{ "optimizer", required_argument, NULL, 'o' }, { "evaluate-only", no_argument, NULL, 'E' },
 		{ "arg", required_argument, NULL, 'a' }, { "n-samples", required_argument, NULL, 'N' },
 		{ "n-features", required_argument, NULL, 'F' }, { "data-name", required_argument, NULL, 'n' },
+		{ "data-labels", required_argument, NULL, 'y' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
@@ -386,6 +391,14 @@ int plan_runner__main(int argc, char **argv)
 	}
 	if (dataset__load(&job->dataset, &all) != FEDC_OK) {
 		report("error cannot load the dataset: %s", fedc_last_error());
+		goto out;
+	}
+	/* From here on the process runs plan code (its constructors run inside
+	 * dlopen), so the filter goes on first. Everything later only reads
+	 * files (the plan, the global parameters) and writes to the two
+	 * channels the parent opened. */
+	if (seccomp_policy__install() != FEDC_OK) {
+		report("error sandbox: %s; the plan was not run", fedc_last_error());
 		goto out;
 	}
 	plan = load_plan(job->plan_path);

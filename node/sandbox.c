@@ -23,6 +23,10 @@
 #include "fedc/log.h"
 
 #define REPORT_LINE_MAX 1024
+/* How often the parent reads the child's resident memory: at a few GB/s of
+ * page faults, a plan overshoots its limit by at most some 200 MB before it
+ * is killed, and the address-space cap below bounds even that. */
+#define MEMORY_CHECK_MS 50
 #define MAX_CHILD_ARGS (40 + 2 * FEDC_PLAN_MAX_METRICS + 2 * 32)
 
 /* argv for the child, built in one buffer. */
@@ -74,6 +78,7 @@ static enum fedc_err build_argv(const struct sandbox_job *job, struct child_argv
 	if (!rc) rc = add_arg(a, "--n-samples=%" PRIu64, ds->n_samples);
 	if (!rc) rc = add_arg(a, "--n-features=%" PRIu64, ds->n_features);
 	if (!rc) rc = add_arg(a, "--data-name=%s", ds->name);
+	if (!rc && ds->labels_path[0]) rc = add_arg(a, "--data-labels=%s", ds->labels_path);
 	if (!rc) rc = add_arg(a, "--test-ratio=%.17g", job->test_ratio);
 	if (!rc) rc = add_arg(a, "--split-seed=%" PRIu64, job->split_seed);
 	if (!rc) rc = add_arg(a, "--seed=%" PRIu64, t->seed);
@@ -92,11 +97,41 @@ static enum fedc_err build_argv(const struct sandbox_job *job, struct child_argv
 	return rc;
 }
 
-static void set_limit(int resource, rlim_t value)
+static void set_limits(int resource, rlim_t soft, rlim_t hard)
 {
-	struct rlimit lim = { value, value };
+	struct rlimit lim = { soft, hard };
 
 	(void)setrlimit(resource, &lim);
+}
+
+static void set_limit(int resource, rlim_t value)
+{
+	set_limits(resource, value, value);
+}
+
+/* The address-space cap: a backstop behind the parent's watch of resident
+ * memory, not the limit itself. Address space counts what is reserved and
+ * never touched (thread stacks, malloc arenas, BLAS buffers), so a cap at
+ * memory_mb would fail plans far below that much real use; twice the limit
+ * plus 256 MiB leaves room for those and still stops a runaway allocation
+ * faster than the watch could. */
+#ifndef __SANITIZE_ADDRESS__
+static rlim_t address_space_cap(int64_t memory_mb)
+{
+	return ((rlim_t)memory_mb * 2 + 256) << 20;
+}
+#endif
+
+/* Nothing for a plan to read on the daemon's stdin, nor a terminal there
+ * to push keystrokes into. Async-signal-safe. */
+static void stdin_from_devnull(void)
+{
+	int fd = open("/dev/null", O_RDONLY);
+
+	if (fd >= 0 && fd != STDIN_FILENO) {
+		(void)dup2(fd, STDIN_FILENO);
+		close(fd);
+	}
 }
 
 /* In the child between fork and exec: only async-signal-safe calls. */
@@ -105,15 +140,19 @@ static void exec_child(const struct sandbox_job *job, struct child_argv *a, int 
 	if (dup2(params_fd, SANDBOX_PARAMS_FD) < 0 || dup2(report_fd, SANDBOX_REPORT_FD) < 0)
 		_exit(120);
 	(void)close_range(SANDBOX_REPORT_FD + 1, ~0u, 0);
+	stdin_from_devnull();
 	(void)setpgid(0, 0);
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 	(void)prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	set_limit(RLIMIT_CORE, 0);
-	set_limit(RLIMIT_CPU, (rlim_t)job->cpu_seconds);
+	/* SIGXCPU at the soft limit, so that the parent can tell the CPU limit
+	 * from any other kill; SIGKILL a second later if it is caught. */
+	set_limits(RLIMIT_CPU, (rlim_t)job->cpu_seconds, (rlim_t)job->cpu_seconds + 1);
 #ifndef __SANITIZE_ADDRESS__
 	/* AddressSanitizer reserves terabytes of shadow address space at start:
-	 * an address-space cap would kill every child of a sanitizer build. */
-	set_limit(RLIMIT_AS, (rlim_t)job->memory_mb << 20);
+	 * an address-space cap would kill every child of a sanitizer build,
+	 * which relies on the resident-memory watch alone. */
+	set_limit(RLIMIT_AS, address_space_cap(job->memory_mb));
 #endif
 	set_limit(RLIMIT_NOFILE, 64);
 	execv("/proc/self/exe", a->argv);
@@ -193,29 +232,80 @@ static const char *signal_story(int sig)
 	case SIGABRT: return "aborted";
 	case SIGXCPU: return "CPU time limit reached";
 	case SIGSYS: return "forbidden system call";
-	case SIGKILL: return "killed";
+	case SIGKILL: return "killed (by the CPU time hard limit or the system's out-of-memory killer)";
 	default: return "killed by a signal";
 	}
 }
 
-/* Decides the outcome once the child is gone or must go. */
-static enum fedc_err judge(int status, bool done, bool violated, struct sandbox_result *res)
+/* A death by signal, told for the researcher. The limits get their own
+ * sentences: they are the operator's settings, not a bug in the plan. */
+static void tell_signal(const struct sandbox_job *job, int sig, struct sandbox_result *res)
+{
+	if (sig == SIGXCPU)
+		snprintf(res->error, sizeof(res->error),
+			 "the plan used up its CPU time limit of %" PRId64 " s and was stopped", job->cpu_seconds);
+	else if (sig == SIGSYS)
+		snprintf(res->error, sizeof(res->error),
+			 "sandbox: the plan made a system call that training plans may not make (signal %d)", sig);
+	else
+		snprintf(res->error, sizeof(res->error), "the plan crashed: %s (signal %d)", signal_story(sig), sig);
+}
+
+/* Decides the outcome once the child is gone or must go. An `error` line
+ * the child sent (the runner's own, or the seccomp handler's) wins over the
+ * exit status, which only says that it failed. */
+static enum fedc_err judge(const struct sandbox_job *job, int status, bool done, bool violated,
+			   struct sandbox_result *res)
 {
 	if (violated) {
 		snprintf(res->error, sizeof(res->error), "the plan broke the report protocol and was killed");
 		return FEDC_ERR_PLAN;
 	}
 	if (WIFSIGNALED(status)) {
-		snprintf(res->error, sizeof(res->error), "the plan crashed: %s (signal %d)",
-			 signal_story(WTERMSIG(status)), WTERMSIG(status));
+		tell_signal(job, WTERMSIG(status), res);
 		return FEDC_ERR_PLAN;
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && done)
 		return FEDC_OK;
 	if (!res->error[0])
-		snprintf(res->error, sizeof(res->error), "the plan exited with code %d before finishing",
+		snprintf(res->error, sizeof(res->error),
+			 "the plan exited with code %d before finishing its round (a training plan must return "
+			 "from its functions, never call exit())",
 			 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	return FEDC_ERR_PLAN;
+}
+
+/* Resident memory of the child in MiB, from /proc/PID/statm (0 when it is
+ * gone). It cannot fork, so its own pages are all there is to count. */
+static int64_t resident_mb(pid_t pid)
+{
+	char path[64], text[128];
+	unsigned long long size = 0, resident = 0;
+	long page = sysconf(_SC_PAGESIZE);
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (!fgets(text, sizeof(text), f) || sscanf(text, "%llu %llu", &size, &resident) != 2)
+		resident = 0;
+	fclose(f);
+	return (int64_t)((resident * (unsigned long long)(page > 0 ? page : 4096)) >> 20);
+}
+
+/* The memory limit as the operator set it: resident memory, watched from
+ * here so that it holds under AddressSanitizer too (no RLIMIT_AS there). */
+static bool over_memory_limit(const struct sandbox_job *job, pid_t pid, struct sandbox_result *res)
+{
+	int64_t mb = resident_mb(pid);
+
+	if (mb <= job->memory_mb)
+		return false;
+	snprintf(res->error, sizeof(res->error),
+		 "the plan exceeded its memory limit of %" PRId64 " MB (it held %" PRId64 " MB) and was killed",
+		 job->memory_mb, mb);
+	return true;
 }
 
 static void kill_child(pid_t pid)
@@ -232,7 +322,7 @@ static void kill_child(pid_t pid)
 static enum fedc_err supervise(const struct sandbox_job *job, pid_t pid, int report_fd, volatile int *cancel,
 			       struct sandbox_result *res)
 {
-	int64_t deadline = fedc_now_ms() + job->timeout_s * 1000;
+	int64_t deadline = fedc_now_ms() + job->timeout_s * 1000, next_memory_check = 0;
 	struct line_buffer *lb = calloc(1, sizeof(*lb));
 	bool done = false, violated = false, eof = false;
 	int status = 0;
@@ -260,6 +350,14 @@ static enum fedc_err supervise(const struct sandbox_job *job, pid_t pid, int rep
 			rc = FEDC_ERR_TIMEOUT;
 			goto out;
 		}
+		if (fedc_now_ms() >= next_memory_check) {
+			next_memory_check = fedc_now_ms() + MEMORY_CHECK_MS;
+			if (over_memory_limit(job, pid, res)) {
+				kill_child(pid);
+				rc = FEDC_ERR_PLAN;
+				goto out;
+			}
+		}
 		if (eof) {
 			pid_t w = waitpid(pid, &status, WNOHANG);
 
@@ -268,7 +366,7 @@ static enum fedc_err supervise(const struct sandbox_job *job, pid_t pid, int rep
 			usleep(2000);
 			continue;
 		}
-		if (poll(&pfd, 1, left > 200 ? 200 : (int)left) <= 0)
+		if (poll(&pfd, 1, left > MEMORY_CHECK_MS ? MEMORY_CHECK_MS : (int)left) <= 0)
 			continue;
 		ssize_t n = read(report_fd, chunk, sizeof(chunk));
 
@@ -284,7 +382,7 @@ static enum fedc_err supervise(const struct sandbox_job *job, pid_t pid, int rep
 			break;
 		}
 	}
-	rc = violated ? judge(0, false, true, res) : judge(status, done, false, res);
+	rc = judge(job, status, done, violated, res);
 out:
 	free(lb);
 	return rc;

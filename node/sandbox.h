@@ -4,11 +4,14 @@
  * The child is a fresh exec of the node binary (`fedc-node __run-plan`), so
  * it holds none of the daemon's memory: no repository token, no broker
  * credentials for a hostile plan to copy into its parameters. It gets
- * resource limits (CPU seconds, address space, open files, no core dumps) and
- * no_new_privs, loads the dataset itself (checking its digest), and sends back the new parameters in a memfd
- * (parameter file format) and, over a pipe, a short line protocol: metrics,
- * sample counts, streamed scalars, or an error. The parent reads the pipe
- * with the round's deadline and kills the child when it passes. */
+ * resource limits (CPU seconds, an address-space cap, open files, no core
+ * dumps), no_new_privs and, before the plan is loaded, a seccomp filter
+ * (seccomp_policy.h); it loads the dataset itself (checking its digest), and
+ * sends back the new parameters in a memfd (parameter file format) and, over
+ * a pipe, a short line protocol: metrics, sample counts, streamed scalars, or
+ * an error. The parent reads the pipe with the round's deadline, watches the
+ * child's resident memory, and kills the child when either limit passes.
+ * docs/security.md says what this does and does not protect against. */
 #ifndef FEDC_NODE_SANDBOX_H
 #define FEDC_NODE_SANDBOX_H
 
@@ -29,8 +32,8 @@ struct sandbox_job {
 	struct fedc_train_args train_args;
 	bool evaluate_only;
 	int64_t timeout_s;          /* wall clock */
-	int64_t cpu_seconds;        /* RLIMIT_CPU */
-	int64_t memory_mb;          /* RLIMIT_AS */
+	int64_t cpu_seconds;        /* RLIMIT_CPU (soft; the hard limit is a second more) */
+	int64_t memory_mb;          /* resident memory, watched by the parent; RLIMIT_AS is 2x + 256 MiB */
 	/* Called in the parent for each scalar the plan reports (may be NULL). */
 	void (*on_scalar)(void *ctx, const char *name, double value, uint64_t iteration, uint32_t epoch);
 	void *ctx;

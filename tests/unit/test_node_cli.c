@@ -22,6 +22,9 @@
 
 #define CSV_DIR FEDC_FIXTURES_DIR "/csv/"
 #define BREAST FEDC_SOURCE_DIR "/examples/data/breast_cancer.csv"
+#define IDX_DIR FEDC_FIXTURES_DIR "/idx/"
+#define TINY_IMAGES IDX_DIR "tiny-images-idx3-ubyte.gz"
+#define TINY_LABELS IDX_DIR "tiny-labels-idx1-ubyte.gz"
 #define OUT_CAP (64 * 1024)
 
 struct fixture {
@@ -276,6 +279,17 @@ static void test_dataset_usage_errors(void **state)
 	assert_int_equal(DATASET(f, "add", "--name", "x", "--tags", "t", "--file", BREAST, "--label-column", "2x"), 2);
 	assert_int_equal(DATASET(f, "add", "--name", "x", "--tags", "a,,b", "--file", BREAST), 2);
 	assert_int_equal(DATASET(f, "add", "--name", "x", "--tags", "t", "--file", BREAST, "--type", "idx"), 2);
+	assert_non_null(strstr(f->err, "--type idx needs --labels"));
+	assert_int_equal(DATASET(f, "add", "--name", "x", "--tags", "t", "--file", BREAST, "--type", "parquet"), 2);
+	assert_int_equal(DATASET(f, "add", "--name", "x", "--tags", "t", "--file", BREAST, "--labels", TINY_LABELS), 2);
+	assert_non_null(strstr(f->err, "add --type idx"));
+	assert_int_equal(DATASET(f, "add", "--type", "idx", "--name", "x", "--tags", "t", "--file", TINY_IMAGES,
+				 "--labels", TINY_LABELS, "--header", "none"),
+			 2);
+	assert_non_null(strstr(f->err, "for CSV files"));
+	assert_int_equal(DATASET(f, "add", "--type", "idx", "--name", "x", "--tags", "t", "--file", TINY_IMAGES,
+				 "--labels"),
+			 2);
 	assert_int_equal(DATASET(f, "add", "--name", "x", "--tags", "t", "--file", BREAST, "extra"), 2);
 	assert_int_equal(DATASET(f, "frobnicate"), 2);
 	assert_int_equal(run(f, cli__dataset, "dataset", (const char *)NULL), 2);
@@ -305,7 +319,14 @@ static void test_dataset_list_show_remove(void **state)
 	assert_non_null(strstr(f->out, "\"tags\":[\"cancer\",\"tabular\"]"));
 	assert_non_null(strstr(f->out, "\"n_samples\":569"));
 
+	assert_non_null(strstr(f->out, "\"shape\":\"30\""));
+	assert_non_null(strstr(f->out, "\"label_counts\":[212,357]"));
+	assert_int_equal(DATASET(f, "list"), 0);
+	assert_non_null(strstr(f->out, "LABEL COUNTS"));
+	assert_non_null(strstr(f->out, "0=212 1=357"));
+
 	assert_int_equal(DATASET(f, "show", "breast"), 0);
+	assert_non_null(strstr(f->out, "shape:        30\n"));
 	assert_non_null(strstr(f->out, "label counts: 0=212 1=357"));
 	assert_non_null(strstr(f->out, "sha256:"));
 	assert_int_equal(DATASET(f, "show", "nope"), 1);
@@ -336,6 +357,116 @@ static void test_dataset_show_changed_file(void **state)
 	assert_int_equal(DATASET(f, "show", "d"), 1);
 	assert_non_null(strstr(f->out, "name:         d")); /* the record is still shown */
 	assert_non_null(strstr(f->err, "changed since"));
+}
+
+/* ---- dataset: IDX image sets ---- */
+
+static void add_tiny_idx(struct fixture *f, const char *name, const char *images, const char *labels)
+{
+	int code = DATASET(f, "add", "--type", "idx", "--name", name, "--tags", "images,tiny", "--file", images,
+			   "--labels", labels);
+
+	if (code != 0)
+		print_error("dataset add: %s\n", f->err);
+	assert_int_equal(code, 0);
+}
+
+static void test_dataset_add_idx(void **state)
+{
+	struct fixture *f = *state;
+	struct node_db *db = NULL;
+	struct node_dataset ds;
+	char cwd[4096];
+
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(IDX_DIR), 0); /* relative paths are stored absolute */
+	add_tiny_idx(f, "tiny", "tiny-images-idx3-ubyte.gz", "./tiny-labels-idx1-ubyte.gz");
+	assert_int_equal(chdir(cwd), 0);
+	assert_non_null(strstr(f->err, "registered \"tiny\": 5 images of 4x3 (12 features), 3 classes"));
+	assert_int_equal(db__open(f->cfg.db_path, &db), FEDC_OK);
+	assert_int_equal(db__dataset_get(db, "tiny", &ds), FEDC_OK);
+	db__close(db);
+	assert_string_equal(ds.type, "idx");
+	assert_string_equal(ds.path, TINY_IMAGES);
+	assert_string_equal(ds.labels_path, TINY_LABELS);
+	assert_string_equal(ds.shape, "4x3");
+	assert_string_equal(ds.label_counts, "1,1,3");
+	assert_int_equal(ds.n_samples, 5);
+	assert_int_equal(ds.n_features, 12);
+	assert_int_equal(ds.n_classes, 3);
+
+	assert_int_equal(DATASET(f, "list"), 0);
+	assert_non_null(strstr(f->out, "idx   4x3"));
+	assert_non_null(strstr(f->out, "0=1 1=1 2=3"));
+	assert_int_equal(DATASET(f, "list", "--json"), 0);
+	assert_non_null(strstr(f->out, "\"type\":\"idx\""));
+	assert_non_null(strstr(f->out, "\"labels_path\":\"" TINY_LABELS "\""));
+	assert_non_null(strstr(f->out, "\"shape\":\"4x3\""));
+	assert_non_null(strstr(f->out, "\"label_counts\":[1,1,3]"));
+	assert_int_equal(DATASET(f, "show", "tiny"), 0);
+	assert_non_null(strstr(f->out, "images:       " TINY_IMAGES "\n"));
+	assert_non_null(strstr(f->out, "labels:       " TINY_LABELS "\n"));
+	assert_non_null(strstr(f->out, "shape:        4x3\n"));
+	assert_non_null(strstr(f->out, "label counts: 0=1 1=1 2=3\n"));
+	assert_null(strstr(f->out, "label column:")); /* CSV only */
+}
+
+/* Every broken pair fails with one line naming the file, and stores nothing. */
+static void test_dataset_add_idx_broken_stores_nothing(void **state)
+{
+	static const struct {
+		const char *images, *labels, *says;
+	} bad[] = {
+		{ IDX_DIR "missing-images", TINY_LABELS, "missing-images: No such file" },
+		{ IDX_DIR "bad-magic-images", TINY_LABELS, "bad-magic-images: not an IDX file" },
+		{ IDX_DIR "truncated-images-idx3-ubyte", TINY_LABELS, "should hold 76 bytes; it holds 46" },
+		{ TINY_IMAGES, IDX_DIR "four-labels-idx1-ubyte", "holds 4 labels" },
+		{ IDX_DIR "corrupt-images-idx3-ubyte.gz", TINY_LABELS, "corrupt gzip data" },
+		{ IDX_DIR "empty", TINY_LABELS, "empty: empty file" },
+		{ IDX_DIR "zero-images-idx3-ubyte.gz", IDX_DIR "zero-labels-idx1-ubyte", "announces 0 images" },
+		{ TINY_LABELS, TINY_IMAGES, "tiny-labels-idx1-ubyte.gz: has 1 dimension" },
+		{ IDX_DIR "float-images-idx3", TINY_LABELS, "not supported" },
+	};
+
+	struct fixture *f = *state;
+
+	add_tiny_idx(f, "good", TINY_IMAGES, TINY_LABELS);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int code = DATASET(f, "add", "--type", "idx", "--name", "bad", "--tags", "t", "--file", bad[i].images,
+				   "--labels", bad[i].labels);
+
+		if (code != 1 || !strstr(f->err, bad[i].says))
+			print_error("%s: exit %d, stderr %s", bad[i].images, code, f->err);
+		assert_int_equal(code, 1);
+		assert_non_null(strstr(f->err, "fedc-node: dataset add: "));
+		assert_non_null(strstr(f->err, bad[i].says));
+		assert_int_equal(count_lines(f->err), 1);
+		assert_string_equal(f->out, "");
+	}
+	assert_int_equal(count_datasets(f), 1);
+}
+
+static void test_dataset_show_changed_idx(void **state)
+{
+	struct fixture *f = *state;
+	char images[256], labels[256], cmd[1024];
+	FILE *out;
+
+	snprintf(images, sizeof(images), "%s/images", f->root);
+	snprintf(labels, sizeof(labels), "%s/labels", f->root);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && cp '%s' '%s'", TINY_IMAGES, images,
+		 IDX_DIR "tiny-labels-idx1-ubyte", labels);
+	assert_int_equal(system(cmd), 0);
+	add_tiny_idx(f, "tiny", images, labels);
+	assert_int_equal(DATASET(f, "show", "tiny"), 0);
+	out = fopen(labels, "r+b");
+	assert_non_null(out);
+	fseek(out, 12, SEEK_SET);
+	fputc(0, out); /* the last label, 2 -> 0 */
+	fclose(out);
+	assert_int_equal(DATASET(f, "show", "tiny"), 1);
+	assert_non_null(strstr(f->out, "name:         tiny"));
+	assert_non_null(strstr(f->err, "changed since dataset \"tiny\" was registered"));
 }
 
 /* ---- plan ---- */
@@ -481,6 +612,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dataset_usage_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dataset_list_show_remove, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dataset_show_changed_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dataset_add_idx, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dataset_add_idx_broken_stores_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dataset_show_changed_idx, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plan_approve_file_keeps_a_copy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plan_approve_pending_digest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plan_reject_file, setup, teardown),

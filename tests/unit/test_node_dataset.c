@@ -1,6 +1,9 @@
-/* CSV datasets (node/dataset.c): the real breast-cancer file, the header
- * modes, and one fixture per way a file can be broken, each checked for its
- * error code and for the line and column its message names. */
+/* Datasets (node/dataset.c, node/dataset_idx.c). CSV: the real
+ * breast-cancer file, the header modes, and one fixture per way a file can be
+ * broken, each checked for its error code and for the line and column its
+ * message names. IDX: tiny image sets plain and gzip'd, Fashion-MNIST when
+ * installed, and one fixture per way a pair of files can be broken
+ * (tests/fixtures/idx/, written by make_fixtures.py there). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -17,6 +20,10 @@
 
 #define CSV_DIR FEDC_FIXTURES_DIR "/csv/"
 #define BREAST FEDC_SOURCE_DIR "/examples/data/breast_cancer.csv"
+#define IDX_DIR FEDC_FIXTURES_DIR "/idx/"
+#define TINY_IMAGES IDX_DIR "tiny-images-idx3-ubyte"
+#define TINY_LABELS IDX_DIR "tiny-labels-idx1-ubyte"
+#define FMNIST_DIR "/usr/share/datasets/fashion-mnist/"
 
 struct opts_given {
 	const char *header;
@@ -102,6 +109,9 @@ static void test_breast_cancer_counts_header(void **state)
 		assert_int_equal(ds.n_features, 30);
 		assert_int_equal(ds.n_classes, 2);
 		assert_int_equal(ds.label_column, 30);
+		assert_string_equal(ds.shape, "30");
+		assert_string_equal(ds.label_counts, "212,357");
+		assert_string_equal(ds.labels_path, "");
 	}
 	assert_int_equal(fedc_hash_file(FEDC_HASH_SHA256, BREAST, digest), FEDC_OK);
 	assert_string_equal(ds.digest, digest);
@@ -193,6 +203,7 @@ static void test_regression_target(void **state)
 
 	assert_int_equal(inspect(CSV_DIR "regression.csv", o, &ds), FEDC_OK);
 	assert_int_equal(ds.n_classes, 0);
+	assert_string_equal(ds.label_counts, "");
 	assert_int_equal(ds.n_samples, 4);
 	assert_int_equal(dataset__load(&ds, &data), FEDC_OK);
 	assert_int_equal(data.n_classes, 0);
@@ -211,6 +222,7 @@ static void test_counts_header_class_names(void **state)
 	assert_string_equal(ds.header, "counts");
 	assert_int_equal(ds.n_classes, 3); /* named in the header, though class 2 has no row here */
 	assert_int_equal(ds.n_samples, 4);
+	assert_string_equal(ds.label_counts, "2,2,0");
 }
 
 static void test_trailing_empty_lines_and_bom(void **state)
@@ -347,13 +359,18 @@ static void test_bad_options(void **state)
 	struct opts_given label = { "auto", 3, false };
 	struct opts_given header = { "maybe", -1, false };
 	struct node_dataset ds;
+	struct dataset_options parquet = { "parquet", "auto", -1, false };
 	struct dataset_options idx = { "idx", "auto", -1, false };
 
 	expect_failure(CSV_DIR "no_header.csv", label, FEDC_ERR_INVAL, "label column 3", NULL);
 	expect_failure(CSV_DIR "no_header.csv", header, FEDC_ERR_INVAL, "maybe", NULL);
 	memset(&ds, 0, sizeof(ds));
 	snprintf(ds.path, sizeof(ds.path), "%s", CSV_DIR "no_header.csv");
-	assert_int_equal(dataset__inspect(&ds, &idx), FEDC_ERR_UNSUPPORTED);
+	assert_int_equal(dataset__inspect(&ds, &parquet), FEDC_ERR_UNSUPPORTED);
+	assert_non_null(strstr(fedc_last_error(), "parquet"));
+	/* An IDX set without its labels file. */
+	assert_int_equal(dataset__inspect(&ds, &idx), FEDC_ERR_INVAL);
+	assert_non_null(strstr(fedc_last_error(), "labels file"));
 }
 
 /* ---- load after registration ---- */
@@ -379,6 +396,258 @@ static void test_load_refuses_changed_file(void **state)
 	/* A file that disappeared is an I/O error, not a digest one. */
 	unlink(path);
 	assert_int_equal(dataset__load(&ds, &data), FEDC_ERR_IO);
+}
+
+/* ---- IDX image sets ---- */
+
+static enum fedc_err inspect_idx(const char *images, const char *labels, struct node_dataset *ds)
+{
+	struct dataset_options opts = { "idx", "auto", -1, false };
+
+	memset(ds, 0, sizeof(*ds));
+	snprintf(ds->path, sizeof(ds->path), "%s", images);
+	snprintf(ds->labels_path, sizeof(ds->labels_path), "%s", labels);
+	snprintf(ds->name, sizeof(ds->name), "test");
+	fedc_clear_error();
+	return dataset__inspect(ds, &opts);
+}
+
+/* Checks the code, the fragments of the detail, and that nothing was filled in. */
+static void expect_idx_failure(const char *images, const char *labels, enum fedc_err code, const char *frag1,
+			       const char *frag2)
+{
+	struct node_dataset ds;
+	enum fedc_err rc = inspect_idx(images, labels, &ds);
+
+	if (rc != code || (frag1 && !strstr(fedc_last_error(), frag1)) || (frag2 && !strstr(fedc_last_error(), frag2)))
+		print_error("%s + %s: got %s \"%s\", wanted %s with \"%s\" and \"%s\"\n", images, labels,
+			    fedc_strerror(rc), fedc_last_error(), fedc_strerror(code), frag1 ? frag1 : "",
+			    frag2 ? frag2 : "");
+	assert_int_equal(rc, code);
+	if (frag1)
+		assert_non_null(strstr(fedc_last_error(), frag1));
+	if (frag2)
+		assert_non_null(strstr(fedc_last_error(), frag2));
+	assert_int_equal(ds.n_samples, 0);
+	assert_string_equal(ds.digest, "");
+	assert_string_equal(ds.type, "");
+	assert_string_equal(ds.shape, "");
+}
+
+/* SHA-256 of one file's bytes followed by another's. */
+static void digest_of_pair(const char *a, const char *b, char *hex)
+{
+	struct fedc_hash *h = NULL;
+	char buf[4096];
+	const char *paths[2] = { a, b };
+
+	assert_int_equal(fedc_hash_new(FEDC_HASH_SHA256, &h), FEDC_OK);
+	for (int i = 0; i < 2; i++) {
+		FILE *f = fopen(paths[i], "rb");
+		size_t n;
+
+		assert_non_null(f);
+		while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+			assert_int_equal(fedc_hash_update(h, buf, n), FEDC_OK);
+		fclose(f);
+	}
+	assert_int_equal(fedc_hash_final(h, hex), FEDC_OK);
+	fedc_hash_free(h);
+}
+
+static void copy_file(const char *from, const char *name, char *path, size_t cap)
+{
+	char buf[4096];
+	size_t n;
+	FILE *in = fopen(from, "rb"), *out;
+
+	snprintf(path, cap, "%s/%s", tmp_dir, name);
+	out = fopen(path, "wb");
+	assert_non_null(in);
+	assert_non_null(out);
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		assert_int_equal(fwrite(buf, 1, n, out), n);
+	fclose(in);
+	assert_int_equal(fclose(out), 0);
+}
+
+/* The same 5 images of 4x3, plain and gzip'd: the same view, each its own digest. */
+static void test_idx_tiny_plain_and_gzip(void **state)
+{
+	static const char *const images[2] = { TINY_IMAGES, TINY_IMAGES ".gz" };
+	static const char *const labels[2] = { TINY_LABELS, TINY_LABELS ".gz" };
+	static const float y[5] = { 2, 0, 1, 2, 2 };
+	char digest[2][FEDC_DIGEST_BUF];
+
+	for (int i = 0; i < 2; i++) {
+		struct node_dataset ds;
+		struct fedc_data data;
+		char want[FEDC_SHA256_HEXLEN + 1];
+
+		assert_int_equal(inspect_idx(images[i], labels[i], &ds), FEDC_OK);
+		assert_string_equal(ds.type, "idx");
+		assert_string_equal(ds.shape, "4x3");
+		assert_int_equal(ds.n_samples, 5);
+		assert_int_equal(ds.n_features, 12);
+		assert_int_equal(ds.n_classes, 3);
+		assert_int_equal(ds.label_column, -1);
+		assert_string_equal(ds.header, "");
+		assert_string_equal(ds.label_counts, "1,1,3");
+		digest_of_pair(images[i], labels[i], want); /* images bytes then labels bytes, as on disk */
+		assert_string_equal(ds.digest, want);
+		snprintf(digest[i], sizeof(digest[i]), "%s", ds.digest);
+
+		assert_int_equal(dataset__load(&ds, &data), FEDC_OK);
+		assert_int_equal(data.n_samples, 5);
+		assert_int_equal(data.n_features, 12);
+		assert_int_equal(data.n_classes, 3);
+		assert_true(data.x[0] == 0.0f && data.x[1] == 20.0f / 255.0f && data.x[11] == 220.0f / 255.0f);
+		assert_true(data.x[12] == 1.0f);                   /* image 1, pixel 0: 255 */
+		assert_true(data.x[4 * 12 + 1] == 220.0f / 255.0f); /* image 4 starts at 4 x 12 */
+		for (int k = 0; k < 5; k++)
+			assert_true(data.y[k] == y[k]);
+		dataset__free_data(&data);
+	}
+	assert_string_not_equal(digest[0], digest[1]);
+}
+
+/* The real thing, when dataset-fashion-mnist is installed (the test set:
+ * 10,000 images, 1,000 of each class). */
+static void test_idx_fashion_mnist(void **state)
+{
+	struct node_dataset ds;
+	struct fedc_data data;
+	float lo = 1, hi = 0;
+
+	if (access(FMNIST_DIR "t10k-images-idx3-ubyte.gz", R_OK) != 0) {
+		print_message("skipped: " FMNIST_DIR " not installed (apt-get install dataset-fashion-mnist)\n");
+		skip();
+	}
+	assert_int_equal(inspect_idx(FMNIST_DIR "t10k-images-idx3-ubyte.gz", FMNIST_DIR "t10k-labels-idx1-ubyte.gz",
+				     &ds), FEDC_OK);
+	assert_string_equal(ds.shape, "28x28");
+	assert_int_equal(ds.n_samples, 10000);
+	assert_int_equal(ds.n_features, 784);
+	assert_int_equal(ds.n_classes, 10);
+	assert_string_equal(ds.label_counts, "1000,1000,1000,1000,1000,1000,1000,1000,1000,1000");
+	assert_int_equal(dataset__load(&ds, &data), FEDC_OK);
+	for (size_t i = 0; i < data.n_samples * data.n_features; i++) {
+		lo = data.x[i] < lo ? data.x[i] : lo;
+		hi = data.x[i] > hi ? data.x[i] : hi;
+	}
+	assert_true(lo == 0.0f && hi == 1.0f);
+	assert_true(data.y[0] == 9.0f); /* the first test image is an ankle boot */
+	dataset__free_data(&data);
+}
+
+static void test_idx_missing_file(void **state)
+{
+	expect_idx_failure(IDX_DIR "no-such-images", TINY_LABELS, FEDC_ERR_IO, "no-such-images", NULL);
+	expect_idx_failure(TINY_IMAGES, IDX_DIR "no-such-labels", FEDC_ERR_IO, "no-such-labels", NULL);
+	expect_idx_failure(IDX_DIR, TINY_LABELS, FEDC_ERR_IO, "not a regular file", NULL);
+}
+
+static void test_idx_wrong_magic(void **state)
+{
+	expect_idx_failure(IDX_DIR "bad-magic-images", TINY_LABELS, FEDC_ERR_MALFORMED,
+			   "bad-magic-images: not an IDX file", "starts with 50 35 0a 33");
+}
+
+static void test_idx_unsupported_element_type(void **state)
+{
+	expect_idx_failure(IDX_DIR "float-images-idx3", TINY_LABELS, FEDC_ERR_UNSUPPORTED, "0x0D (32-bit float)",
+			   "unsigned bytes");
+}
+
+static void test_idx_truncated_images(void **state)
+{
+	expect_idx_failure(IDX_DIR "truncated-images-idx3-ubyte", TINY_LABELS, FEDC_ERR_MALFORMED,
+			   "truncated-images-idx3-ubyte: truncated", "should hold 76 bytes; it holds 46");
+	expect_idx_failure(IDX_DIR "truncated-images-idx3-ubyte.gz", TINY_LABELS, FEDC_ERR_MALFORMED,
+			   "5 images of 4x3", "76 bytes after gunzip; it holds 46");
+	expect_idx_failure(IDX_DIR "header-only-images-idx3", TINY_LABELS, FEDC_ERR_MALFORMED, "truncated header",
+			   "ends after 10");
+	expect_idx_failure(IDX_DIR "extra-bytes-images-idx3-ubyte", TINY_LABELS, FEDC_ERR_MALFORMED, "too long",
+			   "should hold 76 bytes; it holds 79");
+}
+
+static void test_idx_count_mismatch(void **state)
+{
+	expect_idx_failure(TINY_IMAGES, IDX_DIR "four-labels-idx1-ubyte", FEDC_ERR_MALFORMED, "holds 5 images but",
+			   "four-labels-idx1-ubyte holds 4 labels");
+}
+
+static void test_idx_corrupt_gzip(void **state)
+{
+	expect_idx_failure(IDX_DIR "corrupt-images-idx3-ubyte.gz", TINY_LABELS, FEDC_ERR_MALFORMED,
+			   "corrupt-images-idx3-ubyte.gz: corrupt gzip data", NULL);
+	expect_idx_failure(IDX_DIR "cut-images-idx3-ubyte.gz", TINY_LABELS, FEDC_ERR_MALFORMED,
+			   "cut-images-idx3-ubyte.gz: the gzip data ends early", NULL);
+}
+
+static void test_idx_empty_file(void **state)
+{
+	expect_idx_failure(IDX_DIR "empty", TINY_LABELS, FEDC_ERR_MALFORMED, "empty: empty file", NULL);
+	expect_idx_failure(IDX_DIR "empty.gz", TINY_LABELS, FEDC_ERR_MALFORMED, "empty file (nothing after gunzip)",
+			   NULL);
+	expect_idx_failure(TINY_IMAGES, IDX_DIR "empty", FEDC_ERR_MALFORMED, "empty file", NULL);
+}
+
+static void test_idx_zero_images(void **state)
+{
+	expect_idx_failure(IDX_DIR "zero-images-idx3-ubyte.gz", IDX_DIR "zero-labels-idx1-ubyte", FEDC_ERR_MALFORMED,
+			   "announces 0 images", NULL);
+}
+
+static void test_idx_labels_given_as_images(void **state)
+{
+	expect_idx_failure(TINY_LABELS, TINY_IMAGES, FEDC_ERR_MALFORMED, "tiny-labels-idx1-ubyte: has 1 dimension",
+			   "swapped");
+	expect_idx_failure(TINY_IMAGES, TINY_IMAGES ".gz", FEDC_ERR_MALFORMED, "has 3 dimensions", "swapped");
+}
+
+/* Each file is covered by the digest: changing either refuses the load, and a
+ * header that no longer matches is refused before the data is read. */
+static void test_idx_load_refuses_changed_files(void **state)
+{
+	char images[256], labels[256];
+	struct node_dataset ds;
+	struct fedc_data data = { 0 };
+	FILE *f;
+
+	copy_file(TINY_IMAGES ".gz", "images.gz", images, sizeof(images));
+	copy_file(TINY_LABELS, "labels", labels, sizeof(labels));
+	assert_int_equal(inspect_idx(images, labels, &ds), FEDC_OK);
+	assert_int_equal(dataset__load(&ds, &data), FEDC_OK);
+	dataset__free_data(&data);
+
+	f = fopen(labels, "r+b"); /* label 0 from 2 to 1: same size, same header */
+	assert_non_null(f);
+	fseek(f, 8, SEEK_SET);
+	fputc(1, f);
+	fclose(f);
+	assert_int_equal(dataset__load(&ds, &data), FEDC_ERR_DIGEST);
+	assert_non_null(strstr(fedc_last_error(), "changed since dataset \"test\" was registered"));
+	assert_non_null(strstr(fedc_last_error(), "dataset add"));
+	assert_null(data.x);
+	assert_null(data.y);
+
+	copy_file(TINY_LABELS, "labels", labels, sizeof(labels));
+	copy_file(TINY_IMAGES, "images.gz", images, sizeof(images)); /* now plain: other bytes */
+	assert_int_equal(dataset__load(&ds, &data), FEDC_ERR_DIGEST);
+	copy_file(IDX_DIR "truncated-images-idx3-ubyte", "images.gz", images, sizeof(images));
+	assert_int_equal(dataset__load(&ds, &data), FEDC_ERR_DIGEST);
+	assert_non_null(strstr(fedc_last_error(), "truncated"));
+	copy_file(IDX_DIR "float-images-idx3", "images.gz", images, sizeof(images));
+	assert_int_equal(dataset__load(&ds, &data), FEDC_ERR_DIGEST);
+	ds.n_samples = 4; /* as if the registration said 4 images: the header disagrees */
+	copy_file(TINY_IMAGES ".gz", "images.gz", images, sizeof(images));
+	assert_int_equal(dataset__load(&ds, &data), FEDC_ERR_DIGEST);
+	assert_non_null(strstr(fedc_last_error(), "now announces 5 images"));
+	ds.n_samples = 5;
+	unlink(labels);
+	assert_int_equal(dataset__load(&ds, &data), FEDC_ERR_IO);
+	assert_null(data.x);
 }
 
 int main(void)
@@ -407,6 +676,18 @@ int main(void)
 		cmocka_unit_test(test_line_too_long),
 		cmocka_unit_test(test_bad_options),
 		cmocka_unit_test(test_load_refuses_changed_file),
+		cmocka_unit_test(test_idx_tiny_plain_and_gzip),
+		cmocka_unit_test(test_idx_fashion_mnist),
+		cmocka_unit_test(test_idx_missing_file),
+		cmocka_unit_test(test_idx_wrong_magic),
+		cmocka_unit_test(test_idx_unsupported_element_type),
+		cmocka_unit_test(test_idx_truncated_images),
+		cmocka_unit_test(test_idx_count_mismatch),
+		cmocka_unit_test(test_idx_corrupt_gzip),
+		cmocka_unit_test(test_idx_empty_file),
+		cmocka_unit_test(test_idx_zero_images),
+		cmocka_unit_test(test_idx_labels_given_as_images),
+		cmocka_unit_test(test_idx_load_refuses_changed_files),
 	};
 
 	return cmocka_run_group_tests(tests, make_tmp, drop_tmp);

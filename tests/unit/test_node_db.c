@@ -1,5 +1,6 @@
-/* The node database (node/db.c): schema migration, datasets with tags,
- * the plan approval list, and two writers on one file at the same time. */
+/* The node database (node/db.c): schema migration (a fresh file, and a file
+ * of schema 1 holding a dataset), datasets with tags, CSV and IDX, the plan
+ * approval list, and two writers on one file at the same time. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -80,6 +81,16 @@ static void raw_exec(const char *path, const char *sql)
 	sqlite3_close(conn);
 }
 
+/* Runs `sql` on a new database file. */
+static void raw_exec_new(const char *path, const char *sql)
+{
+	sqlite3 *conn = NULL;
+
+	assert_int_equal(sqlite3_open_v2(path, &conn, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(conn, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(conn);
+}
+
 static void make_dataset(struct node_dataset *ds, const char *name, const char *tags_csv)
 {
 	char copy[256];
@@ -96,6 +107,8 @@ static void make_dataset(struct node_dataset *ds, const char *name, const char *
 	ds->n_features = 30;
 	ds->n_classes = 2;
 	ds->label_column = 30;
+	snprintf(ds->shape, sizeof(ds->shape), "30");
+	snprintf(ds->label_counts, sizeof(ds->label_counts), "212,357");
 	snprintf(copy, sizeof(copy), "%s", tags_csv);
 	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
 		snprintf(ds->tags[ds->n_tags++], sizeof(ds->tags[0]), "%s", t);
@@ -107,11 +120,11 @@ static void test_open_sets_wal_and_schema_version(void **state)
 {
 	struct fixture *f = *state;
 
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
 	db__close(f->db);
 	f->db = NULL;
 	assert_int_equal(db__open(f->path, &f->db), FEDC_OK); /* reopening migrates nothing */
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master WHERE name = 'dataset_tags'"), 1);
 	{
 		sqlite3 *conn = NULL;
@@ -137,6 +150,50 @@ static void test_newer_schema_is_refused(void **state)
 	assert_non_null(strstr(fedc_last_error(), "newer"));
 	assert_non_null(strstr(fedc_last_error(), f->path));
 	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 99); /* left alone */
+}
+
+/* A database written by fedc-node before IDX support (schema 1, as its
+ * migration created it) keeps its dataset and gains the new columns. */
+static void test_migrate_schema_1_keeps_datasets(void **state)
+{
+	struct fixture *f = *state;
+	struct node_dataset got, idx;
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/old.db", f->dir);
+	raw_exec_new(path,
+		     "CREATE TABLE datasets (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, type TEXT NOT NULL,"
+		     " path TEXT NOT NULL, description TEXT NOT NULL DEFAULT '',"
+		     " n_samples INTEGER NOT NULL CHECK (n_samples >= 0), n_features INTEGER NOT NULL CHECK"
+		     " (n_features >= 0), n_classes INTEGER NOT NULL CHECK (n_classes >= 0), label_column INTEGER"
+		     " NOT NULL, header TEXT NOT NULL, digest TEXT NOT NULL, added_at INTEGER NOT NULL);"
+		     "CREATE TABLE dataset_tags (dataset_id TEXT NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,"
+		     " position INTEGER NOT NULL, tag TEXT NOT NULL, PRIMARY KEY (dataset_id, tag));"
+		     "CREATE INDEX dataset_tags_by_tag ON dataset_tags(tag);"
+		     "CREATE TABLE training_plans (id INTEGER PRIMARY KEY, name TEXT NOT NULL DEFAULT '',"
+		     " digest TEXT NOT NULL UNIQUE, algorithm TEXT NOT NULL DEFAULT 'sha256', status TEXT NOT NULL"
+		     " CHECK (status IN ('pending', 'approved', 'rejected')), requested_by TEXT NOT NULL DEFAULT '',"
+		     " requested_at INTEGER NOT NULL, decided_at INTEGER NOT NULL DEFAULT 0, notes TEXT NOT NULL"
+		     " DEFAULT '', path TEXT NOT NULL DEFAULT '');"
+		     "INSERT INTO datasets VALUES ('0b9a7c1e-0000-4000-8000-000000000001', 'breast', 'csv',"
+		     " '/data/breast.csv', 'old', 569, 30, 2, 30, 'counts', '" DIGEST_C "', 1700000000);"
+		     "INSERT INTO dataset_tags VALUES ('0b9a7c1e-0000-4000-8000-000000000001', 0, 'cancer');"
+		     "PRAGMA user_version = 1;");
+	db__close(f->db);
+	f->db = NULL;
+	assert_int_equal(db__open(path, &f->db), FEDC_OK);
+	assert_int_equal(raw_int(path, "PRAGMA user_version"), 2);
+	assert_int_equal(db__dataset_get(f->db, "breast", &got), FEDC_OK);
+	assert_string_equal(got.type, "csv");
+	assert_string_equal(got.shape, "30");   /* filled in from n_features */
+	assert_string_equal(got.labels_path, "");
+	assert_string_equal(got.label_counts, ""); /* unknown until counted */
+	assert_int_equal(got.n_samples, 569);
+	assert_string_equal(got.tags[0], "cancer");
+	/* and the migrated file takes an IDX set */
+	make_dataset(&idx, "fmnist", "images");
+	snprintf(idx.type, sizeof(idx.type), "idx");
+	assert_int_equal(db__dataset_add(f->db, &idx), FEDC_OK);
 }
 
 static void test_open_not_a_database(void **state)
@@ -169,7 +226,18 @@ static void test_dataset_add_get_list(void **state)
 	size_t n = 0;
 
 	make_dataset(&a, "breast", "cancer,tabular,site-a");
-	make_dataset(&b, "iris", "tabular");
+	make_dataset(&b, "fmnist", "images");
+	/* an IDX set: two files, a shape, no CSV header */
+	snprintf(b.type, sizeof(b.type), "idx");
+	snprintf(b.path, sizeof(b.path), "/data/train-images-idx3-ubyte.gz");
+	snprintf(b.labels_path, sizeof(b.labels_path), "/data/train-labels-idx1-ubyte.gz");
+	snprintf(b.shape, sizeof(b.shape), "28x28");
+	snprintf(b.label_counts, sizeof(b.label_counts), "6000,6000,6000,6000,6000,6000,6000,6000,6000,6000");
+	memset(b.header, 0, sizeof(b.header));
+	b.label_column = -1;
+	b.n_samples = 60000;
+	b.n_features = 784;
+	b.n_classes = 10;
 	assert_int_equal(db__dataset_add(f->db, &a), FEDC_OK);
 	assert_int_equal(db__dataset_add(f->db, &b), FEDC_OK);
 	assert_int_equal(strlen(a.id), 36);
@@ -183,6 +251,8 @@ static void test_dataset_add_get_list(void **state)
 	assert_int_equal(got.n_tags, 3);
 	assert_string_equal(got.tags[2], "site-a"); /* tags keep their order */
 	assert_int_equal(db__dataset_get(f->db, "nope", &got), FEDC_ERR_NOT_FOUND);
+	assert_int_equal(db__dataset_get(f->db, "fmnist", &got), FEDC_OK);
+	assert_memory_equal(&got, &b, sizeof(got));
 
 	assert_int_equal(db__dataset_list(f->db, &all, &n), FEDC_OK);
 	assert_int_equal(n, 2);
@@ -477,7 +547,7 @@ static void test_concurrent_writers_processes(void **state)
 	assert_int_equal(parent.failures, 0);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	assert_int_equal(raw_int(path, "SELECT count(*) FROM datasets"), 2 * ROWS_PER_WRITER);
-	assert_int_equal(raw_int(path, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(path, "PRAGMA user_version"), 2);
 }
 
 int main(void)
@@ -485,6 +555,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_open_sets_wal_and_schema_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_schema_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_schema_1_keeps_datasets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_not_a_database, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dataset_add_get_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dataset_search_by_tags, setup, teardown),

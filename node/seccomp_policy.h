@@ -1,0 +1,28 @@
+/* The seccomp filter of a plan's child process (docs/security.md).
+ *
+ * The filter allows by default and denies what a training plan never needs
+ * and what would let it reach beyond its round: network sockets, running
+ * programs, creating processes (threads stay allowed), writing to the file
+ * system by path, signalling or tracing other processes, raising its own
+ * resource limits, and a few administrative calls. A denied call raises
+ * SIGSYS; the handler writes one report line naming the call
+ * ("error sandbox: the plan called socket() ...") to SANDBOX_REPORT_FD and
+ * ends the process with SECCOMP_POLICY_EXIT_CODE.
+ *
+ * The file is not named seccomp.h on purpose: node/ is on the include path,
+ * and <seccomp.h> must keep meaning libseccomp's header. */
+#ifndef FEDC_NODE_SECCOMP_POLICY_H
+#define FEDC_NODE_SECCOMP_POLICY_H
+
+#include "fedc/err.h"
+
+#define SECCOMP_POLICY_EXIT_CODE 125
+
+/* Installs the SIGSYS handler and loads the filter into every thread of the
+ * calling process; it holds for the rest of the process's life and for
+ * anything it might start. FEDC_OK, or FEDC_ERR_UNSUPPORTED / FEDC_ERR_NOMEM /
+ * FEDC_ERR_IO with the reason in fedc_last_error(): the caller must then not
+ * run the plan. */
+enum fedc_err seccomp_policy__install(void);
+
+#endif

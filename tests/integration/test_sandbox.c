@@ -1,0 +1,207 @@
+/* The plan sandbox against a real stack: one node with tight limits runs
+ * each misbehaving fixture plan (tests/fixtures/plans/). Each must cost one
+ * `error` reply that says what happened, and the node must keep serving: an
+ * identity-plan round succeeds after every one. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+/* Small enough to keep the slow cases short; timeout > CPU limit, so that a
+ * spinning plan meets the CPU limit first and a sleeping one the deadline. */
+#define TRAIN_TIMEOUT_S 8
+#define CPU_SECONDS 2
+#define MEMORY_MB 256
+
+static struct harness H;
+static char output[1 << 16];
+
+static const char *const fixtures[] = { "identity", "crash", "loop", "hog", "net", "forker",
+					"writer", "exiter", "killer", "ctor", "threads" };
+
+/* The harness writes `train_timeout_s = 60`; this node gets the limits above. */
+static int set_limits(const char *config)
+{
+	char text[8192], limits[128];
+	const char *old = "train_timeout_s = 60\n";
+	FILE *f = fopen(config, "r");
+	size_t n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
+	char *at;
+
+	if (f)
+		fclose(f);
+	text[n] = '\0';
+	at = strstr(text, old);
+	if (!at)
+		return -1;
+	snprintf(limits, sizeof(limits), "train_timeout_s = %d\ncpu_seconds = %d\nmemory_mb = %d\n",
+		 TRAIN_TIMEOUT_S, CPU_SECONDS, MEMORY_MB);
+	f = fopen(config, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "%.*s%s%s", (int)(at - text), text, limits, at + strlen(old));
+	return fclose(f) == 0 ? 0 : -1;
+}
+
+static int approve(const char *plan)
+{
+	char *argv[] = { (char *)harness_bin("fedc-node"), "--config", H.nodes[0].config, "plan", "approve",
+			 (char *)plan, NULL };
+
+	return harness_run(&H, argv, 30, NULL, 0);
+}
+
+static int setup(void **state)
+{
+	char csv[512];
+
+	if (harness_init(&H) || harness_start_broker(&H) || harness_start_repository(&H) ||
+	    harness_connect_observer(&H))
+		return -1;
+	snprintf(csv, sizeof(csv), "%s/site.csv", H.dir);
+	if (harness_split_csv(FEDC_SOURCE_DIR "/examples/data/breast_cancer.csv", csv, 0, 60) ||
+	    harness_add_node(&H, "site", csv, "sandbox", NULL) != 0 || set_limits(H.nodes[0].config) != 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(fixtures) / sizeof(fixtures[0]); i++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "fixtures/%s", fixtures[i]);
+		if (approve(harness_plan(name)) != 0)
+			return -1;
+	}
+	return harness_start_node(&H, 0);
+}
+
+static int teardown(void **state)
+{
+	harness_cleanup(&H);
+	return 0;
+}
+
+/* One round of fixture `name` on the node; the researcher's exit code. */
+static int run_fixture(const char *name, const char *model_section)
+{
+	char exp[512], plan[64];
+	char *argv[] = { (char *)harness_bin("fedc-researcher"), "run", exp, NULL };
+
+	snprintf(plan, sizeof(plan), "fixtures/%s", name);
+	snprintf(exp, sizeof(exp), "%s/%s.ini", H.dir, name);
+	assert_int_equal(harness_write_experiment(&H, exp, harness_plan(plan), "sandbox", 1, 1, 60,
+						  model_section ? model_section : "", NULL),
+			 0);
+	return harness_run(&H, argv, 120, output, sizeof(output));
+}
+
+/* The daemon is alive and still trains: an identity round succeeds. */
+static void assert_node_serves(void)
+{
+	assert_int_equal(waitpid(H.nodes[0].proc.pid, NULL, WNOHANG), 0);
+	if (run_fixture("identity", NULL) != 0)
+		fail_msg("the node no longer trains:\n%s", output);
+}
+
+/* A round of `name` fails with an error that contains `needle`. */
+static void expect_refused(const char *name, const char *model_section, const char *needle)
+{
+	int rc = run_fixture(name, model_section);
+
+	if (rc != 1 || !strstr(output, needle))
+		fail_msg("plan %s: exit %d, expected an error containing \"%s\":\n%s", name, rc, needle, output);
+	assert_node_serves();
+}
+
+static void test_plan_with_threads_runs(void **state)
+{
+	if (run_fixture("threads", NULL) != 0)
+		fail_msg("a plan with threads failed:\n%s", output);
+}
+
+static void test_plan_segfault(void **state)
+{
+#ifdef __SANITIZE_ADDRESS__
+	/* ASan's own SIGSEGV handler reports the crash and exits 1 */
+	expect_refused("crash", NULL, "the plan exited with code 1");
+#else
+	expect_refused("crash", NULL, "the plan crashed: segmentation fault");
+#endif
+}
+
+static void test_plan_spins_forever(void **state)
+{
+	expect_refused("loop", NULL, "the plan used up its CPU time limit of 2 s");
+}
+
+static void test_plan_sleeps_forever(void **state)
+{
+	expect_refused("loop", "sleep = 1", "the plan did not finish within 8 s and was killed");
+}
+
+static void test_plan_allocates_without_end(void **state)
+{
+	expect_refused("hog", NULL, "the plan exceeded its memory limit of 256 MB");
+}
+
+static void test_plan_opens_socket(void **state)
+{
+	expect_refused("net", NULL, "sandbox: the plan called socket() (network access), which training plans may not do");
+}
+
+static void test_plan_constructor_opens_socket(void **state)
+{
+	expect_refused("ctor", NULL, "sandbox: the plan called socket() (network access)");
+}
+
+static void test_plan_forks(void **state)
+{
+	expect_refused("forker", NULL, "sandbox: the plan called clone() (creating a process, as fork() and system() do)");
+}
+
+static void test_plan_writes_file(void **state)
+{
+	char model[64], probe[128];
+	int tag = (int)getpid();
+
+	snprintf(probe, sizeof(probe), "/tmp/fedc-sandbox-probe-%d", tag);
+	(void)unlink(probe);
+	snprintf(model, sizeof(model), "tag = %d", tag);
+	expect_refused("writer", model, "sandbox: the plan called openat() (opening a file for writing)");
+	assert_int_not_equal(access(probe, F_OK), 0);
+}
+
+static void test_plan_calls_exit(void **state)
+{
+	expect_refused("exiter", NULL, "the plan exited with code 3 before finishing its round");
+}
+
+static void test_plan_kills_node(void **state)
+{
+	expect_refused("killer", NULL, "sandbox: the plan called kill() (acting on another process)");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_plan_with_threads_runs),
+		cmocka_unit_test(test_plan_segfault),
+		cmocka_unit_test(test_plan_spins_forever),
+		cmocka_unit_test(test_plan_sleeps_forever),
+		cmocka_unit_test(test_plan_allocates_without_end),
+		cmocka_unit_test(test_plan_opens_socket),
+		cmocka_unit_test(test_plan_constructor_opens_socket),
+		cmocka_unit_test(test_plan_forks),
+		cmocka_unit_test(test_plan_writes_file),
+		cmocka_unit_test(test_plan_calls_exit),
+		cmocka_unit_test(test_plan_kills_node),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
