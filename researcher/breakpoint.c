@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fedc/crash.h"
 #include "fedc/fs.h"
 
 #define STATE_FILE "breakpoint.json"
@@ -121,6 +122,7 @@ enum fedc_err breakpoint__save(const char *output_dir, const struct breakpoint *
 		rc = put_file(tmp, GLOBAL_FILE, global_path);
 	if (!rc && bp->has_aggregator_state)
 		rc = put_file(tmp, AGGREGATOR_FILE, aggregator_state_path);
+	fedc_crash_point("breakpoint-write");
 	if (!rc)
 		rc = write_state(tmp, bp); /* fsyncs the directory too */
 	if (rc)

@@ -12,7 +12,7 @@
 static const char *const known_sections[] = { "experiment", "model", "training", "aggregator", "network", NULL };
 static const char *const experiment_keys[] = { "name", "tags", "plan", "rounds", "min_nodes", "round_timeout_s",
 					       "discovery_timeout_s", "seed", "output_dir", "final_evaluation",
-					       NULL };
+					       "nodes", "fraction", "round_retries", NULL };
 static const char *const training_keys[] = { "lr", "epochs", "num_updates", "batch_size", "test_ratio",
 					     "fedprox_mu", "optimizer", NULL };
 static const char *const network_keys[] = { "federation", "researcher_id", "broker_url", "repository_url",
@@ -81,6 +81,38 @@ static enum fedc_err parse_tags(const struct fedc_config *cfg, const char *text,
 	return FEDC_OK;
 }
 
+/* "a, b" -> node ids, each a valid id, at most FEDC_MAX_DATASETS. */
+static enum fedc_err parse_nodes(const struct fedc_config *cfg, const char *text, struct experiment *out)
+{
+	char buf[FEDC_MAX_DATASETS * (FEDC_MAX_ID_LEN + 2)], *save = NULL;
+
+	if (strlen(text) >= sizeof(buf))
+		return fedc_fail(FEDC_ERR_CONFIG, "%s: [experiment] nodes: too long", fedc_config_path(cfg));
+	snprintf(buf, sizeof(buf), "%s", text);
+	for (char *tok = strtok_r(buf, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+		if (strlen(tok) > FEDC_MAX_ID_LEN || strpbrk(tok, "/+#") || out->n_nodes >= FEDC_MAX_DATASETS)
+			return fedc_fail(FEDC_ERR_CONFIG, "%s: [experiment] nodes: \"%s\" is not a node id (or too many)",
+					 fedc_config_path(cfg), tok);
+		memcpy(out->nodes[out->n_nodes++], tok, strlen(tok) + 1);
+	}
+	return FEDC_OK;
+}
+
+static enum fedc_err read_selection(const struct fedc_config *cfg, struct experiment *out)
+{
+	const char *nodes = NULL;
+	int64_t v;
+	enum fedc_err rc = fedc_config_str(cfg, "experiment", "nodes", false, "", &nodes);
+
+	if (!rc && nodes)
+		rc = parse_nodes(cfg, nodes, out);
+	if (!rc)
+		rc = fedc_config_double(cfg, "experiment", "fraction", false, 1.0, 1e-9, 1.0, &out->fraction);
+	if (!rc && !(rc = fedc_config_int(cfg, "experiment", "round_retries", false, 2, 0, 1000, &v)))
+		out->round_retries = (uint32_t)v;
+	return rc;
+}
+
 static enum fedc_err read_experiment(const struct fedc_config *cfg, struct experiment *out)
 {
 	const char *tags = NULL;
@@ -111,6 +143,8 @@ static enum fedc_err read_experiment(const struct fedc_config *cfg, struct exper
 			      sizeof(out->output_dir));
 	if (!rc)
 		rc = fedc_config_bool(cfg, "experiment", "final_evaluation", false, true, &out->final_evaluation);
+	if (!rc)
+		rc = read_selection(cfg, out);
 	return rc;
 }
 
@@ -295,6 +329,7 @@ enum fedc_err experiment__load(const char *path, const char *network_path, struc
 
 	memset(out, 0, sizeof(*out));
 	snprintf(out->path, sizeof(out->path), "%s", path);
+	snprintf(out->network_path, sizeof(out->network_path), "%s", network_path ? network_path : "");
 	rc = fedc_config_load(path, &cfg);
 	if (!rc && network_path)
 		rc = fedc_config_load(network_path, &net);

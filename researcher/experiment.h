@@ -16,6 +16,7 @@
 
 struct experiment {
 	char path[EXP_PATH_MAX];
+	char network_path[EXP_PATH_MAX]; /* "" when [network] is in the experiment file */
 	/* [experiment] */
 	char name[FEDC_MAX_NAME_LEN + 1];
 	uint32_t n_tags;
@@ -28,6 +29,12 @@ struct experiment {
 	uint64_t seed;
 	char output_dir[EXP_PATH_MAX];
 	bool final_evaluation;
+	/* node selection: only these node ids (all that match when n_nodes is 0),
+	 * and the fraction of them sampled each round */
+	uint32_t n_nodes;
+	char nodes[FEDC_MAX_DATASETS][FEDC_MAX_ID_LEN + 1];
+	double fraction;
+	uint32_t round_retries;        /* attempts after a round with too few updates */
 	/* [model]: every key is a number handed to the plan */
 	uint32_t n_model_args;
 	struct fedc_msg_kv model_args[FEDC_MAX_ARGS];

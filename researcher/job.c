@@ -17,6 +17,10 @@
 #include <unistd.h>
 
 #include "aggregator.h"
+#include "breakpoint.h"
+#include "fedc/crash.h"
+#include "fedc/fs.h"
+#include "fedc/hash.h"
 #include "fedc/log.h"
 #include "fedc/params.h"
 #include "fedc/repo.h"
@@ -24,17 +28,20 @@
 #include "history.h"
 #include "initial_params.h"
 #include "progress.h"
+#include "selection.h"
 #include "session.h"
 
 #define MAX_PARTICIPANTS 1024
 
-enum part_state { PART_WAITING, PART_ANSWERED, PART_FAILED };
+/* IDLE: not selected this round (node sampling). */
+enum part_state { PART_IDLE, PART_WAITING, PART_ANSWERED, PART_FAILED };
 
 struct participant {
 	char node_id[FEDC_MAX_ID_LEN + 1];
 	char dataset_id[FEDC_MAX_ID_LEN + 1];
 	uint64_t n_samples;
 	/* this round */
+	bool selected;
 	char request_id[FEDC_UUID_STRLEN + 1];
 	enum part_state state;
 	const char *status; /* history status word */
@@ -57,6 +64,9 @@ struct job {
 	struct participant parts[MAX_PARTICIPANTS];
 	size_t n_parts;
 	struct progress *progress; /* the live view of the round */
+	struct rng rng;            /* node sampling; saved in breakpoints */
+	uint32_t first_round;      /* 1, or the round after the breakpoint resumed from */
+	char agg_state_path[EXP_PATH_MAX + 64];
 };
 
 static struct session *volatile signal_session;
@@ -82,6 +92,16 @@ static int compare_parts(const void *a, const void *b)
 	return strcmp(((const struct participant *)a)->node_id, ((const struct participant *)b)->node_id);
 }
 
+/* With [experiment] nodes, only the listed nodes take part. */
+static bool listed(const struct experiment *exp, const char *node_id)
+{
+	for (uint32_t i = 0; i < exp->n_nodes; i++) {
+		if (strcmp(exp->nodes[i], node_id) == 0)
+			return true;
+	}
+	return exp->n_nodes == 0;
+}
+
 static void add_participant(struct job *j, const struct fedc_msg *reply)
 {
 	struct participant *p;
@@ -90,7 +110,7 @@ static void add_participant(struct job *j, const struct fedc_msg *reply)
 		if (strcmp(j->parts[i].node_id, reply->node_id) == 0)
 			return; /* a duplicate delivery */
 	}
-	if (reply->n_datasets == 0 || j->n_parts >= MAX_PARTICIPANTS)
+	if (reply->n_datasets == 0 || j->n_parts >= MAX_PARTICIPANTS || !listed(j->exp, reply->node_id))
 		return;
 	if (reply->n_datasets > 1)
 		fedc_info("node %s offers %u matching datasets; using %s", reply->node_id, reply->n_datasets,
@@ -200,16 +220,49 @@ static void reset_part(struct participant *p)
 	p->request_id[0] = '\0';
 }
 
+/* Marks who trains this round: everyone (offline nodes then fail as
+ * "offline" and are tried again next round), or with fraction < 1 a seeded
+ * sample of the nodes online now. The final evaluation asks everyone. */
+static void select_participants(struct job *j, bool evaluate_only)
+{
+	size_t idx[MAX_PARTICIPANTS], n = 0, k;
+
+	for (size_t i = 0; i < j->n_parts; i++) {
+		j->parts[i].selected = evaluate_only || j->exp->fraction >= 1.0;
+		if (session__online(&j->session, j->parts[i].node_id))
+			idx[n++] = i;
+	}
+	if (evaluate_only || j->exp->fraction >= 1.0)
+		return;
+	k = selection__sample(&j->rng, j->exp->fraction, j->exp->min_nodes, idx, n);
+	for (size_t i = 0; i < k; i++)
+		j->parts[idx[i]].selected = true;
+}
+
+static size_t count_selected(const struct job *j)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < j->n_parts; i++)
+		n += j->parts[i].selected;
+	return n;
+}
+
 static enum fedc_err send_requests(struct job *j, uint32_t round, bool evaluate_only)
 {
 	for (size_t i = 0; i < j->n_parts; i++) {
 		struct participant *p = &j->parts[i];
-		struct fedc_msg *m = fedc_msg_new(FEDC_CMD_TRAIN);
+		struct fedc_msg *m;
 		enum fedc_err rc;
 
+		reset_part(p);
+		if (!p->selected) {
+			p->state = PART_IDLE;
+			continue;
+		}
+		m = fedc_msg_new(FEDC_CMD_TRAIN);
 		if (!m)
 			return FEDC_ERR_NOMEM;
-		reset_part(p);
 		fill_train(j, p, round, evaluate_only, m);
 		snprintf(p->request_id, sizeof(p->request_id), "%s", m->request_id);
 		if (!session__online(&j->session, p->node_id)) {
@@ -311,6 +364,7 @@ static void handle_event(struct job *j, struct fedc_msg *msg, bool evaluate_only
 	} else if (msg->command == FEDC_CMD_TRAIN_REPLY) {
 		on_train_reply(j, p, msg, evaluate_only);
 		show_outcome(j, p);
+		fedc_crash_point("round-reply");
 	} else {
 		fedc_warn("unexpected %s from %s ignored", fedc_cmd_name(msg->command), msg->node_id);
 		fedc_msg_free(msg);
@@ -410,7 +464,7 @@ static double weighted(const struct job *j, bool global, const char *name)
 static void record_round(struct job *j, uint32_t round, bool evaluate_only, double seconds)
 {
 	const char *kind = evaluate_only ? "evaluate" : "train";
-	struct round_record rr = { round, kind, (uint32_t)j->n_parts, (uint32_t)count_state(j, PART_ANSWERED),
+	struct round_record rr = { round, kind, (uint32_t)count_selected(j), (uint32_t)count_state(j, PART_ANSWERED),
 				   weighted(j, false, "loss"), weighted(j, true, "loss"),
 				   weighted(j, true, "accuracy"), seconds, evaluate_only ? "" : j->global_digest };
 
@@ -419,6 +473,8 @@ static void record_round(struct job *j, uint32_t round, bool evaluate_only, doub
 		const struct participant *p = &j->parts[i];
 		struct node_record nr = { round, kind, p->node_id, p->dataset_id, p->status, p->reason, p->reply };
 
+		if (!p->selected)
+			continue;
 		(void)history__node(j->history, &nr);
 		if (p->state == PART_FAILED)
 			printf("  node %s %s: %s\n", p->node_id, p->status, p->reason);
@@ -447,10 +503,13 @@ static enum fedc_err upload_global(struct job *j)
 static enum fedc_err begin_progress(struct job *j, uint32_t round)
 {
 	const char *ids[MAX_PARTICIPANTS];
+	size_t n = 0;
 
-	for (size_t i = 0; i < j->n_parts; i++)
-		ids[i] = j->parts[i].node_id;
-	return progress__round_begin(j->progress, round, j->exp->rounds, ids, j->n_parts);
+	for (size_t i = 0; i < j->n_parts; i++) {
+		if (j->parts[i].selected)
+			ids[n++] = j->parts[i].node_id;
+	}
+	return progress__round_begin(j->progress, round, j->exp->rounds, ids, n);
 }
 
 static enum fedc_err run_round(struct job *j, uint32_t round, bool evaluate_only)
@@ -459,6 +518,7 @@ static enum fedc_err run_round(struct job *j, uint32_t round, bool evaluate_only
 	size_t added = 0;
 	enum fedc_err rc;
 
+	select_participants(j, evaluate_only);
 	rc = begin_progress(j, round);
 	if (!rc)
 		rc = send_requests(j, round, evaluate_only);
@@ -474,28 +534,92 @@ static enum fedc_err run_round(struct job *j, uint32_t round, bool evaluate_only
 	if (rc)
 		return rc;
 	if (!evaluate_only && added < j->exp->min_nodes)
-		return fedc_fail(FEDC_ERR_NOT_FOUND, "round %u: %zu update(s) usable, min_nodes is %u; stopping", round,
-				 added, j->exp->min_nodes);
+		return fedc_fail(FEDC_ERR_NOT_FOUND, "round %u: %zu update(s) usable, min_nodes is %u", round, added,
+				 j->exp->min_nodes);
 	return FEDC_OK;
 }
 
-/* mkdir -p */
-static enum fedc_err make_dir(const char *path)
-{
-	char buf[EXP_PATH_MAX + 64];
+/* ---- breakpoints ---- */
 
-	if ((size_t)snprintf(buf, sizeof(buf), "%s", path) >= sizeof(buf))
-		return fedc_fail(FEDC_ERR_IO, "path too long: %s", path);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-			return fedc_fail(FEDC_ERR_IO, "cannot create %s: %s", buf, strerror(errno));
-		*p = '/';
+static enum fedc_err digest_of(const char *path, char *hex)
+{
+	if (!path[0]) {
+		hex[0] = '\0';
+		return FEDC_OK;
 	}
-	if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-		return fedc_fail(FEDC_ERR_IO, "cannot create %s: %s", path, strerror(errno));
+	if (fedc_hash_file(FEDC_HASH_SHA256, path, hex) != FEDC_OK)
+		return fedc_fail(FEDC_ERR_IO, "cannot read %s: %s", path, fedc_last_error());
+	return FEDC_OK;
+}
+
+/* Everything needed to continue after `round`, saved atomically. */
+static enum fedc_err save_breakpoint(struct job *j, uint32_t round)
+{
+	const struct experiment *exp = j->exp;
+	struct breakpoint *bp = calloc(1, sizeof(*bp));
+	enum fedc_err rc;
+
+	if (!bp)
+		return FEDC_ERR_NOMEM;
+	bp->round = round;
+	bp->rounds = exp->rounds;
+	memcpy(bp->job_id, j->job_id, sizeof(bp->job_id));
+	memcpy(bp->plan_digest, j->plan_digest, sizeof(bp->plan_digest));
+	memcpy(bp->global_digest, j->global_digest, sizeof(bp->global_digest));
+	memcpy(bp->rng, j->rng.s, sizeof(bp->rng));
+	if (!realpath(exp->path, bp->experiment_path) ||
+	    (exp->network_path[0] && !realpath(exp->network_path, bp->network_path))) {
+		free(bp);
+		return fedc_fail(FEDC_ERR_IO, "cannot resolve the experiment or network file path: %s", strerror(errno));
+	}
+	rc = digest_of(bp->experiment_path, bp->experiment_digest);
+	if (!rc)
+		rc = digest_of(bp->network_path, bp->network_digest);
+	if (!rc)
+		rc = history__sync(j->history, bp->history_sizes);
+	if (!rc)
+		rc = aggregator__save_state(j->agg, j->agg_state_path);
+	if (!rc)
+		rc = digest_of(j->agg_state_path, bp->aggregator_digest);
+	bp->has_aggregator_state = true;
+	if (!rc)
+		rc = breakpoint__save(exp->output_dir, bp, j->global_path, j->agg_state_path);
+	free(bp);
+	if (rc)
+		return fedc_fail(rc, "cannot save the breakpoint of round %u: %s", round, fedc_last_error());
+	return FEDC_OK;
+}
+
+/* ---- the experiment ---- */
+
+static enum fedc_err open_outputs(struct job *j)
+{
+	const struct experiment *exp = j->exp;
+	enum fedc_err rc;
+
+	snprintf(j->global_path, sizeof(j->global_path), "%s/global.params", exp->output_dir);
+	snprintf(j->updates_dir, sizeof(j->updates_dir), "%s/updates", exp->output_dir);
+	snprintf(j->agg_state_path, sizeof(j->agg_state_path), "%s/aggregator.state", exp->output_dir);
+	rc = progress__new(stdout, progress__is_tty(stdout), &j->progress);
+	if (!rc)
+		rc = fedc_mkdir_p(j->updates_dir, 0755);
+	if (!rc)
+		rc = aggregator__new(exp->aggregator, &exp->aggregator_options, &j->agg);
+	if (!rc)
+		rc = fedc_repo_new(exp->repository_url, exp->repository_token, exp->repository_timeout_s, &j->repo);
+	return rc;
+}
+
+static enum fedc_err upload_plan(struct job *j, const char *expected)
+{
+	enum fedc_err rc = fedc_repo_put_file(j->repo, j->exp->plan_path, NULL, j->plan_digest, NULL);
+
+	if (rc)
+		return fedc_fail(rc, "cannot upload the plan %s: %s", j->exp->plan_path, fedc_last_error());
+	if (expected && strcmp(expected, j->plan_digest) != 0)
+		return fedc_fail(FEDC_ERR_DIGEST, "the plan %s changed since the breakpoint (SHA-256 %.12s..., was "
+						  "%.12s...); a resumed run must train the same plan",
+				 j->exp->plan_path, j->plan_digest, expected);
 	return FEDC_OK;
 }
 
@@ -505,26 +629,77 @@ static enum fedc_err prepare(struct job *j)
 	enum fedc_err rc;
 
 	fedc_uuid_new(j->job_id);
-	snprintf(j->global_path, sizeof(j->global_path), "%s/global.params", exp->output_dir);
-	snprintf(j->updates_dir, sizeof(j->updates_dir), "%s/updates", exp->output_dir);
-	rc = progress__new(stdout, progress__is_tty(stdout), &j->progress);
-	if (!rc)
-		rc = make_dir(exp->output_dir);
-	if (!rc)
-		rc = make_dir(j->updates_dir);
-	if (!rc)
-		rc = aggregator__new(exp->aggregator, &exp->aggregator_options, &j->agg);
+	rng__seed(&j->rng, exp->seed);
+	j->first_round = 1;
+	rc = open_outputs(j);
 	if (!rc)
 		rc = history__open(exp->output_dir, &j->history);
 	if (!rc)
-		rc = fedc_repo_new(exp->repository_url, exp->repository_token, exp->repository_timeout_s, &j->repo);
-	if (!rc)
 		rc = initial__params(exp, j->global_path);
 	if (!rc)
-		rc = fedc_repo_put_file(j->repo, exp->plan_path, NULL, j->plan_digest, NULL);
+		rc = upload_plan(j, NULL);
 	if (!rc)
 		rc = upload_global(j);
+	if (!rc)
+		rc = save_breakpoint(j, 0); /* a crash in round 1 resumes from here */
 	return rc;
+}
+
+static void print_job(const struct job *j)
+{
+	printf("job %s: %zu node(s), plan %.12s, %u round(s)", j->job_id, j->n_parts, j->plan_digest, j->exp->rounds);
+	if (j->first_round > 1)
+		printf(", resuming at round %u", j->first_round);
+	printf("\n");
+	for (size_t i = 0; i < j->n_parts; i++)
+		printf("  node %s  dataset %s  %" PRIu64 " samples\n", j->parts[i].node_id, j->parts[i].dataset_id,
+		       j->parts[i].n_samples);
+}
+
+/* Before a retry: wait (up to the round timeout) until enough nodes are
+ * online, so that a retry is not spent while they are all still away. */
+static enum fedc_err wait_for_nodes(struct job *j)
+{
+	int64_t deadline = session__now_ms() + j->exp->round_timeout_s * 1000;
+
+	for (;;) {
+		size_t online = 0;
+		struct fedc_msg *msg = NULL;
+		enum fedc_err rc;
+
+		for (size_t i = 0; i < j->n_parts; i++)
+			online += session__online(&j->session, j->parts[i].node_id);
+		if (online >= j->exp->min_nodes)
+			return FEDC_OK;
+		rc = session__next(&j->session, deadline, &msg);
+		if (rc)
+			return rc == FEDC_ERR_TIMEOUT ? FEDC_OK : rc;
+		fedc_msg_free(msg); /* statuses were recorded; late replies are of no use */
+	}
+}
+
+/* One round, tried again (same round number, same seeds) up to
+ * round_retries times while too few updates arrive. */
+static enum fedc_err run_round_with_retries(struct job *j, uint32_t round)
+{
+	const struct experiment *exp = j->exp;
+	enum fedc_err rc;
+
+	for (uint32_t attempt = 1;; attempt++) {
+		rc = run_round(j, round, false);
+		if (rc != FEDC_ERR_NOT_FOUND || interrupted)
+			return rc;
+		if (attempt > exp->round_retries)
+			return fedc_fail(rc, "%s, %u time(s); the experiment stops. Its breakpoint after round %u is in "
+					     "%s/breakpoints: once enough nodes are back, continue with\n"
+					     "  fedc-researcher resume %s",
+					 fedc_last_error(), attempt, round - 1, exp->output_dir, exp->output_dir);
+		printf("%s; retrying (%u of %u)\n", fedc_last_error(), attempt, exp->round_retries);
+		fflush(stdout);
+		rc = wait_for_nodes(j);
+		if (rc)
+			return rc;
+	}
 }
 
 static enum fedc_err run_all(struct job *j)
@@ -539,12 +714,12 @@ static enum fedc_err run_all(struct job *j)
 	rc = discover(j);
 	if (rc)
 		return rc;
-	printf("job %s: %zu node(s), plan %.12s, %u round(s)\n", j->job_id, j->n_parts, j->plan_digest, exp->rounds);
-	for (size_t i = 0; i < j->n_parts; i++)
-		printf("  node %s  dataset %s  %" PRIu64 " samples\n", j->parts[i].node_id, j->parts[i].dataset_id,
-		       j->parts[i].n_samples);
-	for (uint32_t round = 1; !rc && round <= exp->rounds; round++)
-		rc = run_round(j, round, false);
+	print_job(j);
+	for (uint32_t round = j->first_round; !rc && round <= exp->rounds; round++) {
+		rc = run_round_with_retries(j, round);
+		if (!rc)
+			rc = save_breakpoint(j, round);
+	}
 	if (!rc && exp->final_evaluation)
 		rc = run_round(j, exp->rounds + 1, true);
 	return rc;
@@ -574,30 +749,143 @@ static void install_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/* Runs the rounds of a prepared job and says how it ended. */
+static int finish(struct job *j, enum fedc_err rc)
+{
+	const struct experiment *exp = j->exp;
+
+	if (!rc)
+		rc = run_all(j);
+	if (rc == FEDC_ERR_INTERRUPTED || interrupted) {
+		fprintf(stderr, "fedc-researcher: interrupted; continue with: fedc-researcher resume %s\n",
+			exp->output_dir);
+		return 130;
+	}
+	if (rc) {
+		fprintf(stderr, "fedc-researcher: %s: %s\n", fedc_strerror(rc), fedc_last_error());
+		return 1;
+	}
+	printf("done: final parameters in %s, history in %s/history.jsonl\n", j->global_path, exp->output_dir);
+	return 0;
+}
+
 int job__run(const struct experiment *exp)
 {
 	struct job *j = calloc(1, sizeof(*j));
-	enum fedc_err rc;
 	int code;
 
 	if (!j)
 		return 1;
 	j->exp = exp;
 	install_signals();
-	rc = prepare(j);
-	if (!rc)
-		rc = run_all(j);
-	if (rc == FEDC_ERR_INTERRUPTED || interrupted) {
-		fprintf(stderr, "fedc-researcher: interrupted; the last global parameters are in %s\n", j->global_path);
-		code = 130;
-	} else if (rc) {
-		fprintf(stderr, "fedc-researcher: %s: %s\n", fedc_strerror(rc), fedc_last_error());
-		code = 1;
-	} else {
-		printf("done: final parameters in %s, history in %s/history.jsonl\n", j->global_path, exp->output_dir);
-		code = 0;
-	}
+	code = finish(j, prepare(j));
 	cleanup(j);
 	free(j);
+	return code;
+}
+
+/* ---- resuming ---- */
+
+/* The experiment as the breakpoint saw it: same files, same content. */
+static enum fedc_err load_experiment(const struct breakpoint *bp, const char *output_dir, struct experiment *exp)
+{
+	char digest[FEDC_SHA256_HEXLEN + 1];
+	enum fedc_err rc = experiment__load(bp->experiment_path, bp->network_path[0] ? bp->network_path : NULL, exp);
+
+	if (rc)
+		return rc;
+	rc = digest_of(bp->experiment_path, digest);
+	if (!rc && strcmp(digest, bp->experiment_digest) != 0)
+		return fedc_fail(FEDC_ERR_DIGEST, "%s changed since the breakpoint; a resumed run needs the same "
+						  "experiment (start a new run to change it)", bp->experiment_path);
+	if (!rc)
+		rc = digest_of(bp->network_path, digest);
+	if (!rc && strcmp(digest, bp->network_digest) != 0)
+		return fedc_fail(FEDC_ERR_DIGEST, "%s changed since the breakpoint", bp->network_path);
+	if (!rc && (size_t)snprintf(exp->output_dir, sizeof(exp->output_dir), "%s", output_dir) >= sizeof(exp->output_dir))
+		rc = fedc_fail(FEDC_ERR_INVAL, "output directory path too long");
+	return rc;
+}
+
+/* Puts the breakpoint's global parameters back as output_dir/global.params. */
+static enum fedc_err restore_global(struct job *j, const char *bp_dir)
+{
+	char src[BREAKPOINT_PATH_MAX + 32], tmp[EXP_PATH_MAX + 96];
+	enum fedc_err rc;
+
+	snprintf(src, sizeof(src), "%s/global.params", bp_dir);
+	snprintf(tmp, sizeof(tmp), "%s.resume", j->global_path);
+	rc = fedc_link_or_copy(src, tmp);
+	if (!rc && rename(tmp, j->global_path) != 0)
+		rc = fedc_fail(FEDC_ERR_IO, "cannot restore %s: %s", j->global_path, strerror(errno));
+	return rc;
+}
+
+static enum fedc_err prepare_resume(struct job *j, const struct breakpoint *bp, const char *bp_dir)
+{
+	char state[BREAKPOINT_PATH_MAX + 32];
+	enum fedc_err rc;
+
+	memcpy(j->job_id, bp->job_id, sizeof(j->job_id));
+	memcpy(j->global_digest, bp->global_digest, sizeof(j->global_digest));
+	memcpy(j->rng.s, bp->rng, sizeof(j->rng.s));
+	j->first_round = bp->round + 1;
+	snprintf(state, sizeof(state), "%s/aggregator.state", bp_dir);
+	rc = open_outputs(j);
+	if (!rc && bp->has_aggregator_state)
+		rc = aggregator__load_state(j->agg, state);
+	if (!rc)
+		rc = history__reopen(j->exp->output_dir, bp->history_sizes, &j->history);
+	if (!rc)
+		rc = restore_global(j, bp_dir);
+	if (!rc)
+		rc = upload_plan(j, bp->plan_digest);
+	if (!rc)
+		rc = upload_global(j);
+	return rc;
+}
+
+/* Loads the breakpoint to resume from: `round`, or the latest. */
+static enum fedc_err find_breakpoint(const char *output_dir, int64_t round, struct breakpoint *bp, char *bp_dir,
+				     size_t cap)
+{
+	uint32_t latest = 0;
+	enum fedc_err rc = breakpoint__latest(output_dir, &latest);
+
+	if (rc)
+		return rc;
+	if (round >= 0)
+		return breakpoint__load(output_dir, (uint32_t)round, bp, bp_dir, cap);
+	rc = breakpoint__load(output_dir, latest, bp, bp_dir, cap);
+	if (rc && latest > 0)
+		return fedc_fail(rc, "%s\nthe latest breakpoint (round %u) is unusable; resume from the one before with "
+				     "--round %u", fedc_last_error(), latest, latest - 1);
+	return rc;
+}
+
+int job__resume(const char *output_dir, int64_t round)
+{
+	struct breakpoint *bp = calloc(1, sizeof(*bp));
+	struct experiment *exp = calloc(1, sizeof(*exp));
+	struct job *j = calloc(1, sizeof(*j));
+	char bp_dir[BREAKPOINT_PATH_MAX];
+	enum fedc_err rc = bp && exp && j ? FEDC_OK : FEDC_ERR_NOMEM;
+	int code = 1;
+
+	if (!rc)
+		rc = find_breakpoint(output_dir, round, bp, bp_dir, sizeof(bp_dir));
+	if (!rc)
+		rc = load_experiment(bp, output_dir, exp);
+	if (rc) {
+		fprintf(stderr, "fedc-researcher: resume: %s\n", fedc_last_error());
+	} else {
+		j->exp = exp;
+		install_signals();
+		code = finish(j, prepare_resume(j, bp, bp_dir));
+		cleanup(j);
+	}
+	free(j);
+	free(exp);
+	free(bp);
 	return code;
 }

@@ -1,6 +1,7 @@
 /* fedc-researcher: runs federated experiments.
  *
  *   fedc-researcher run EXPERIMENT.ini [--network NETWORK.ini] [--output DIR] [--log-level L]
+ *   fedc-researcher resume OUTPUT_DIR [--round N]
  *   fedc-researcher nodes --network FILE
  *   fedc-researcher search --tags T1,T2 --network FILE
  *   fedc-researcher approval PLAN.so --network FILE [--description TEXT]
@@ -11,11 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "commands.h"
 #include "experiment.h"
 #include "fedc/log.h"
 #include "fedc/message.h"
 #include "fedc/repo.h"
-#include "commands.h"
 #include "job.h"
 #include "plot.h"
 
@@ -28,6 +29,9 @@ static void usage(FILE *out)
 		"  run EXPERIMENT.ini [--network NETWORK.ini] [--output DIR]\n"
 		"                 [--log-level debug|info|warn|error]\n"
 		"                 run an experiment (see docs/researcher-guide.md)\n"
+		"  resume OUTPUT_DIR [--round N] [--log-level L]\n"
+		"                 continue a stopped experiment from its latest breakpoint\n"
+		"                 (or the one after round N), bit for bit\n"
 		"  nodes --network FILE [--timeout S]\n"
 		"                 list the nodes of the federation and their datasets\n"
 		"  search --tags T1,T2 --network FILE [--timeout S]\n"
@@ -92,6 +96,42 @@ static int cmd_run(int argc, char **argv)
 out:
 	free(exp);
 	return code;
+}
+
+static int cmd_resume(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "round", required_argument, NULL, 'r' }, { "log-level", required_argument, NULL, 'l' },
+		{ NULL, 0, NULL, 0 },
+	};
+	enum fedc_log_level level = FEDC_LOG_WARN;
+	int64_t round = -1;
+	char *end;
+	int opt;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		if (opt == 'r') {
+			round = strtoll(optarg, &end, 10);
+			if (*end || end == optarg || round < 0 || round > UINT32_MAX) {
+				fprintf(stderr, "fedc-researcher: resume: --round \"%s\": expected a round number\n", optarg);
+				return 2;
+			}
+		} else if (opt != 'l' || fedc_log_level_parse(optarg, &level) != 0) {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind + 1 != argc) {
+		usage(stderr);
+		return 2;
+	}
+	fedc_log_init("researcher", level, 2);
+	if (fedc_repo_global_init() != FEDC_OK) {
+		fprintf(stderr, "fedc-researcher: cannot initialise libcurl\n");
+		return 1;
+	}
+	return job__resume(argv[optind], round);
 }
 
 /* Options of the federation commands (nodes, search, approval). */
@@ -219,6 +259,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (strcmp(argv[1], "nodes") == 0 || strcmp(argv[1], "search") == 0 || strcmp(argv[1], "approval") == 0)
 		return cmd_federation(argv[1], argc - 1, argv + 1);
+	if (strcmp(argv[1], "resume") == 0)
+		return cmd_resume(argc - 1, argv + 1);
 	if (strcmp(argv[1], "plot") == 0)
 		return cmd_plot(argc - 1, argv + 1);
 	if (strcmp(argv[1], "protocol-doc") == 0 && argc == 2)

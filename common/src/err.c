@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static const char *const err_names[FEDC_ERR__COUNT] = {
 	[FEDC_OK] = "ok",
@@ -37,13 +38,17 @@ const char *fedc_strerror(enum fedc_err code)
 	return err_names[code];
 }
 
+/* Formats aside first: callers often wrap the previous detail, passing
+ * fedc_last_error() itself as an argument. */
 enum fedc_err fedc_fail(enum fedc_err code, const char *fmt, ...)
 {
+	char detail[sizeof(last_detail)];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(last_detail, sizeof(last_detail), fmt, ap);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
+	memcpy(last_detail, detail, sizeof(detail));
 	return code;
 }
 

@@ -5,6 +5,8 @@
  * descriptors; a blob is never held whole in memory. */
 #include "fedc/repo.h"
 
+#include "fedc/crash.h"
+
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -248,6 +250,8 @@ static size_t on_read(char *buf, size_t size, size_t nitems, void *user)
 				     n < 0 ? strerror(errno) : "file shrank during upload");
 		return CURL_READFUNC_ABORT;
 	}
+	if (x->in_off < x->in_size / 2 && x->in_off + (uint64_t)n >= x->in_size / 2)
+		fedc_crash_point("upload-body");
 	x->in_off += (uint64_t)n;
 	return (size_t)n;
 }

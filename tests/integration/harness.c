@@ -228,7 +228,9 @@ int harness_start_repository(struct harness *h)
 	char *argv[] = { (char *)harness_bin("fedc-repository"), "--store", store, "--port", port, "--token", token,
 			 NULL };
 
-	h->repo_port = free_port();
+	/* A restart keeps the port: the nodes' configs name it. */
+	if (!h->repo_port)
+		h->repo_port = free_port();
 	snprintf(port, sizeof(port), "%d", h->repo_port);
 	snprintf(token, sizeof(token), "%s", h->token);
 	snprintf(store, sizeof(store), "%s/store", h->dir);

@@ -50,6 +50,8 @@ void harness_cleanup(struct harness *h);
 /* Starts Mosquitto; called again after harness_stop(&h->broker, ...), it
  * restarts it on the same port. */
 int harness_start_broker(struct harness *h);
+/* Starts the repository server (store in dir/store); called again after
+ * harness_stop(&h->repo, ...), it restarts it on the same port. */
 int harness_start_repository(struct harness *h);
 /* Connects the observer client (after the broker). */
 int harness_connect_observer(struct harness *h);
