@@ -22,6 +22,7 @@
 #include "dataset.h"
 #include "db.h"
 #include "fedc/hash.h"
+#include "plan_digest.h"
 
 #define PROG "fedc-node"
 
@@ -889,18 +890,33 @@ out:
 
 /* ---- plan commands -------------------------------------------------------- */
 
-/* A digest argument: 64 hex digits, either case; stored lower-case. */
-static bool parse_digest(const char *arg, char out[FEDC_SHA256_HEXLEN + 1])
+/* A digest argument: 64 (SHA-256, SHA3-256) or 128 (SHA-512, BLAKE2b-512)
+ * hex digits, either case; stored lower-case. */
+static bool parse_digest(const char *arg, char out[FEDC_HASH_MAX_HEXLEN + 1])
 {
-	if (strlen(arg) != FEDC_SHA256_HEXLEN)
+	size_t len = strlen(arg);
+
+	if (len != 64 && len != FEDC_HASH_MAX_HEXLEN)
 		return false;
-	for (size_t i = 0; i < FEDC_SHA256_HEXLEN; i++) {
+	for (size_t i = 0; i < len; i++) {
 		if (!isxdigit((unsigned char)arg[i]))
 			return false;
 		out[i] = (char)tolower((unsigned char)arg[i]);
 	}
-	out[FEDC_SHA256_HEXLEN] = '\0';
+	out[len] = '\0';
 	return true;
+}
+
+/* The digest a plan file is (or would be) listed under: its entry's if it
+ * has one, whatever the algorithm, else the configured algorithm's. */
+static enum fedc_err file_digest(const struct node_config *cfg, struct node_db *db, const char *path,
+				 struct node_plan *plan)
+{
+	enum fedc_err rc = plan_digest__find(db, path, plan);
+
+	if (rc == FEDC_ERR_NOT_FOUND)
+		rc = plan_digest__fill(cfg->plan_digest, path, plan);
+	return rc;
 }
 
 static bool is_regular_file(const char *path)
@@ -960,14 +976,20 @@ static enum fedc_err approve_file(const struct node_config *cfg, struct node_db 
 
 	if (!rc)
 		rc = keep_plan_copy(cfg, a->target, digest, plan->path, sizeof(plan->path));
+	if (!rc) {
+		char kept[sizeof(plan->path)];
+
+		memcpy(kept, plan->path, sizeof(kept));
+		rc = file_digest(cfg, db, kept, plan);
+		memcpy(plan->path, kept, sizeof(kept));
+	}
 	if (rc)
 		goto out;
 	if (a->name)
 		snprintf(plan->name, sizeof(plan->name), "%s", a->name);
 	else
 		default_name(a->target, plan->name, sizeof(plan->name));
-	memcpy(plan->digest, digest, FEDC_SHA256_HEXLEN + 1);
-	snprintf(plan->algorithm, sizeof(plan->algorithm), "sha256");
+	memcpy(digest, plan->digest, sizeof(plan->digest));
 	snprintf(plan->requested_by, sizeof(plan->requested_by), "admin");
 	rc = db__plan_register(db, plan, NULL);
 	if (!rc)
@@ -991,7 +1013,7 @@ static int plan_decide(const struct node_config *cfg, int argc, char **argv, enu
 		return code;
 	file = is_regular_file(a.target);
 	if (!file && !parse_digest(a.target, digest)) {
-		fprintf(stderr, PROG ": %s: \"%s\" is neither an existing file nor a SHA-256 digest (64 hex digits)\n",
+		fprintf(stderr, PROG ": %s: \"%s\" is neither an existing file nor a digest (64 or 128 hex digits)\n",
 			cmd, a.target);
 		return 1;
 	}
@@ -1000,8 +1022,10 @@ static int plan_decide(const struct node_config *cfg, int argc, char **argv, enu
 		rc = approve_file(cfg, db, &a, digest);
 	} else if (!rc) {
 		/* A rejected file is only hashed: there is no reason to keep it. */
-		if (file)
-			rc = fedc_hash_file(FEDC_HASH_SHA256, a.target, digest);
+		struct node_plan listed;
+
+		if (file && !(rc = file_digest(cfg, db, a.target, &listed)))
+			memcpy(digest, listed.digest, sizeof(listed.digest));
 		if (!rc)
 			rc = db__plan_set_status(db, digest, status, a.name, a.notes);
 	}
@@ -1135,7 +1159,7 @@ static int plan_one(const struct node_config *cfg, int argc, char **argv, bool r
 {
 	const char *cmd = remove ? "plan remove" : "plan show";
 	struct node_plan *p = calloc(1, sizeof(*p));
-	char digest[FEDC_SHA256_HEXLEN + 1];
+	char digest[FEDC_HASH_MAX_HEXLEN + 1];
 	struct node_db *db = NULL;
 	const char *arg = NULL;
 	enum fedc_err rc;
@@ -1145,7 +1169,7 @@ static int plan_one(const struct node_config *cfg, int argc, char **argv, bool r
 		return op_failed(cmd, FEDC_ERR_NOMEM);
 	code = one_argument(plan_usage, cmd, argc, argv, &arg);
 	if (code < 0 && !parse_digest(arg, digest))
-		code = usage_error(plan_usage, cmd, "\"%s\" is not a SHA-256 digest (64 hex digits)", arg);
+		code = usage_error(plan_usage, cmd, "\"%s\" is not a digest (64 or 128 hex digits)", arg);
 	if (code >= 0)
 		goto out;
 	rc = open_db(cfg, &db);

@@ -17,6 +17,7 @@
 #include "fedc/hash.h"
 #include "fedc/log.h"
 #include "fedc/uuid.h"
+#include "plan_digest.h"
 #include "round.h"
 
 static struct fedc_mqtt *volatile signal_target;
@@ -166,11 +167,18 @@ static enum fedc_err reply_plan_status(struct node_daemon *d, const struct fedc_
 	return rc;
 }
 
+/* The status of the plan the researcher names by SHA-256: the node looks it
+ * up by its own digest of the file (plan_digest.h), fetching it if needed. */
 static enum fedc_err handle_plan_status(struct node_daemon *d, const struct fedc_msg *req)
 {
 	struct node_plan plan;
-	enum fedc_err rc = db__plan_get(d->db, req->plan_digest, &plan);
+	char path[NODE_PATH_MAX];
+	enum fedc_err rc = daemon__fetch_plan(d, d->repo, req->plan_digest, path, sizeof(path));
 
+	if (rc == FEDC_ERR_NOT_FOUND)
+		return reply_plan_status(d, req, FEDC_CMD_PLAN_STATUS_REPLY, "unknown");
+	if (!rc)
+		rc = plan_digest__find(d->db, path, &plan);
 	if (rc == FEDC_ERR_NOT_FOUND)
 		return reply_plan_status(d, req, FEDC_CMD_PLAN_STATUS_REPLY, "unknown");
 	if (rc)
@@ -188,9 +196,15 @@ static enum fedc_err handle_approval(struct node_daemon *d, const struct fedc_ms
 	rc = daemon__fetch_plan(d, d->repo, req->plan_digest, plan.path, sizeof(plan.path));
 	if (rc)
 		return daemon__send_error(d, req, rc, "%s", fedc_last_error());
+	/* Known already (perhaps under an earlier plan_digest setting): say so. */
+	rc = plan_digest__find(d->db, plan.path, &stored);
+	if (rc == FEDC_OK)
+		return reply_plan_status(d, req, FEDC_CMD_APPROVAL_REPLY, db__plan_status_name(stored.status));
+	if (rc == FEDC_ERR_NOT_FOUND)
+		rc = plan_digest__fill(d->cfg->plan_digest, plan.path, &plan);
+	if (rc)
+		return daemon__send_error(d, req, rc, "%s", fedc_last_error());
 	snprintf(plan.name, sizeof(plan.name), "%s", req->plan_name);
-	snprintf(plan.digest, sizeof(plan.digest), "%s", req->plan_digest);
-	snprintf(plan.algorithm, sizeof(plan.algorithm), "sha256");
 	snprintf(plan.requested_by, sizeof(plan.requested_by), "%s", req->researcher_id);
 	if (fedc_msg_has(req, FEDC_F_DESCRIPTION))
 		snprintf(plan.notes, sizeof(plan.notes), "%s", req->description);

@@ -953,7 +953,8 @@ enum fedc_err db__plan_set_status(struct node_db *db, const char *digest, enum n
 				  const char *name, const char *notes)
 {
 	struct binder b = { db->st[ST_PLAN_DECIDE], SQLITE_OK };
-	enum fedc_err rc = check_digest(digest, "sha256");
+	/* Any algorithm's length: the entry, found by its digest, has its own. */
+	enum fedc_err rc = check_digest(digest, digest && strlen(digest) == FEDC_HASH_MAX_HEXLEN ? "sha512" : "sha256");
 
 	if (rc)
 		return rc;

@@ -14,7 +14,7 @@ static const char *const known_sections[] = { "node", "broker", "repository", "s
 static const char *const node_keys[] = { "id", "federation", "data_dir", NULL };
 static const char *const broker_keys[] = { "url", NULL };
 static const char *const repository_keys[] = { "url", "token", "timeout_s", NULL };
-static const char *const security_keys[] = { "allow_unapproved_plans", NULL };
+static const char *const security_keys[] = { "allow_unapproved_plans", "plan_digest", NULL };
 static const char *const limits_keys[] = { "train_timeout_s", "cpu_seconds", "memory_mb", "max_blob_mb",
 					   NULL };
 static const char *const log_keys[] = { "level", "file", NULL };
@@ -42,6 +42,18 @@ static enum fedc_err get_string(const struct fedc_config *cfg, const char *secti
 }
 
 /* Ids and the federation become MQTT topic levels: no separators or wildcards. */
+/* [security] plan_digest: the algorithm plans are approved by. */
+static enum fedc_err read_plan_digest(const struct fedc_config *cfg, struct node_config *out)
+{
+	const char *name = NULL;
+	enum fedc_err rc = fedc_config_str(cfg, "security", "plan_digest", false, "sha256", &name);
+
+	if (!rc && fedc_hash_alg_parse(name, &out->plan_digest) != FEDC_OK)
+		rc = fedc_fail(FEDC_ERR_CONFIG, "%s: [security] plan_digest: \"%s\": expected sha256, sha512, "
+				 "sha3-256 or blake2b-512", fedc_config_path(cfg), name);
+	return rc;
+}
+
 static enum fedc_err check_name(const struct fedc_config *cfg, const char *section, const char *key,
 				const char *value)
 {
@@ -125,6 +137,8 @@ static enum fedc_err read_values(const struct fedc_config *cfg, struct node_conf
 	if (!rc)
 		rc = fedc_config_bool(cfg, "security", "allow_unapproved_plans", false, false,
 				      &out->allow_unapproved_plans);
+	if (!rc)
+		rc = read_plan_digest(cfg, out);
 	if (!rc)
 		rc = fedc_config_int(cfg, "limits", "train_timeout_s", false, 600, 1, 7 * 24 * 3600,
 				     &out->train_timeout_s);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "fedc/err.h"
+#include "fedc/hash.h"
 #include "fedc/limits.h"
 #include "fedc/log.h"
 #include "db.h"
@@ -22,6 +23,7 @@ struct node_config {
 	char repository_token[512];            /* [repository] token */
 	int64_t repository_timeout_s;          /* [repository] timeout_s */
 	bool allow_unapproved_plans;           /* [security] allow_unapproved_plans */
+	enum fedc_hash_alg plan_digest;        /* [security] plan_digest: plans are approved by this digest */
 	int64_t train_timeout_s;               /* [limits] train_timeout_s: wall clock per round */
 	int64_t cpu_seconds;                   /* [limits] cpu_seconds: RLIMIT_CPU of a plan */
 	int64_t memory_mb;                     /* [limits] memory_mb: resident memory of a plan (sandbox.h) */

@@ -12,6 +12,7 @@
 
 #include "dataset.h"
 #include "fedc/log.h"
+#include "plan_digest.h"
 #include "sandbox.h"
 
 #define SEEN_IDS 1024            /* request ids remembered for deduplication */
@@ -99,12 +100,12 @@ static void on_scalar(void *ctx, const char *name, double value, uint64_t iterat
 	fedc_msg_free(msg);
 }
 
-/* Refuses a plan unless its digest is approved here (or the operator allowed
- * any plan), with a reply that says how to approve it. */
-static enum fedc_err check_approval(struct round_worker *w, const struct fedc_msg *req)
+/* Refuses the plan at `plan_path` unless its digest is approved here (or the
+ * operator allowed any plan), with a reply that says how to approve it. */
+static enum fedc_err check_approval(struct round_worker *w, const struct fedc_msg *req, const char *plan_path)
 {
 	struct node_plan plan;
-	enum fedc_err rc = db__plan_get(w->db, req->plan_digest, &plan);
+	enum fedc_err rc = plan_digest__find(w->db, plan_path, &plan);
 	const char *status;
 
 	if (rc == FEDC_OK && plan.status == NODE_PLAN_APPROVED)
@@ -117,10 +118,12 @@ static enum fedc_err check_approval(struct round_worker *w, const struct fedc_ms
 		return FEDC_OK;
 	}
 	status = rc == FEDC_OK ? db__plan_status_name(plan.status) : "unknown";
+	if (rc != FEDC_OK && plan_digest__fill(w->d->cfg->plan_digest, plan_path, &plan) != FEDC_OK)
+		return FEDC_ERR_IO;
 	return fedc_fail(FEDC_ERR_UNAPPROVED,
 			 "training plan %s is not approved on node %s (status: %s); its operator can approve it "
 			 "with: fedc-node plan approve %s%s",
-			 req->plan_digest, w->d->cfg->node_id, status, req->plan_digest,
+			 req->plan_digest, w->d->cfg->node_id, status, plan.digest,
 			 rc == FEDC_OK ? "" : " (send an `approval` request first to register it)");
 }
 
@@ -198,13 +201,15 @@ static void fill_job(const struct fedc_msg *req, const struct node_dataset *ds, 
 	job->memory_mb = cfg->memory_mb;
 }
 
-/* Downloads what the round needs: the plan (kept by digest) and the global
- * parameters (a work file removed after the round). */
+/* Downloads what the round needs: the plan (kept by digest), which must be
+ * approved, and the global parameters (a work file removed after the round). */
 static enum fedc_err fetch_inputs(struct round_worker *w, const struct fedc_msg *req, char *plan_path,
 				  size_t plan_cap, char *params_path, size_t params_cap)
 {
 	enum fedc_err rc = daemon__fetch_plan(w->d, w->repo, req->plan_digest, plan_path, plan_cap);
 
+	if (!rc)
+		rc = check_approval(w, req, plan_path);
 	if (rc)
 		return rc;
 	if ((size_t)snprintf(params_path, params_cap, "%s/%s.params", w->d->work_dir, req->request_id) >=
@@ -232,9 +237,6 @@ static enum fedc_err run_round(struct round_worker *w, const struct fedc_msg *re
 
 	params_path[0] = '\0';
 	res.params_fd = -1;
-	rc = check_approval(w, req);
-	if (rc)
-		goto fail;
 	rc = db__dataset_get(w->db, req->dataset_id, &ds);
 	if (rc) {
 		rc = fedc_fail(rc, "dataset %s: %s", req->dataset_id,

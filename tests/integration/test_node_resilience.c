@@ -131,7 +131,10 @@ static void test_sigterm_mid_round(void **state)
 	int status;
 
 	snprintf(exp, sizeof(exp), "%s/experiment-doomed.ini", H.dir);
-	write_identity_experiment(exp, "doomed", 1, "n_params = 100\nsleep_ms = 60000");
+	/* no retry: the round fails for want of its only node, and the run ends */
+	assert_int_equal(harness_write_experiment(&H, exp, harness_plan("fixtures/identity"), "doomed", 1, 1, 60,
+						  "n_params = 100\nsleep_ms = 60000", "round_retries = 0"),
+			 0);
 	assert_int_equal(harness_spawn(&H, &researcher, "researcher-doomed", argv), 0);
 	assert_true(wait_for_log(H.nodes[DOOMED].proc.log, "starts for researcher", 30000));
 	usleep(500000); /* the plan is sleeping in train() now */

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fedc/hash.h"
 #include "harness.h"
 
 static struct harness H;
@@ -29,8 +30,16 @@ static int setup(void **state)
 	for (size_t i = 0; i < 3; i++) {
 		snprintf(csv, sizeof(csv), "%s/%s.csv", H.dir, ids[i]);
 		if (harness_split_csv(FEDC_SOURCE_DIR "/examples/data/breast_cancer.csv", csv, i * 150, 150) ||
-		    harness_add_node(&H, ids[i], csv, tags[i], i == 0 ? harness_plan("logreg") : NULL) != (int)i ||
-		    harness_start_node(&H, i) != 0)
+		    harness_add_node(&H, ids[i], csv, tags[i], i == 0 ? harness_plan("logreg") : NULL) != (int)i)
+			return -1;
+		/* clinic-b's operator approves plans by their SHA3-256 digest */
+		if (i == 1) {
+			FILE *f = fopen(H.nodes[i].config, "a");
+
+			if (!f || fputs("[security]\nplan_digest = sha3-256\n", f) < 0 || fclose(f) != 0)
+				return -1;
+		}
+		if (harness_start_node(&H, i) != 0)
 			return -1;
 	}
 	/* Any experiment file serves as the network file: its [network] is read. */
@@ -94,6 +103,25 @@ static void test_approval_registers_pending(void **state)
 	assert_non_null(strstr(output, "clinic-b                 pending"));
 }
 
+/* clinic-b lists plans by SHA3-256: the plan registered by `approval` is
+ * approved by that digest, and a round runs on it. */
+static void test_approval_by_sha3_digest(void **state)
+{
+	char digest[FEDC_HASH_MAX_HEXLEN + 1], exp[512];
+	char *approve[] = { (char *)harness_bin("fedc-node"), "--config", H.nodes[1].config, "plan", "approve", digest,
+			    NULL };
+
+	assert_int_equal(fedc_hash_file(FEDC_HASH_SHA3_256, harness_plan("fixtures/identity"), digest), FEDC_OK);
+	assert_int_equal(researcher("approval", harness_plan("fixtures/identity"), "--network", network, NULL), 0);
+	assert_int_equal(harness_run(&H, approve, 30, output, sizeof(output)), 0);
+	snprintf(exp, sizeof(exp), "%s/sha3.ini", H.dir);
+	assert_int_equal(harness_write_experiment(&H, exp, harness_plan("fixtures/identity"), "breast-cancer", 1, 1, 30,
+						  "", "nodes = clinic-b"),
+			 0);
+	assert_int_equal(researcher("run", exp, NULL, NULL, NULL), 0);
+	assert_non_null(strstr(output, "round    1/1     nodes 1/1"));
+}
+
 static void test_bad_arguments(void **state)
 {
 	assert_int_equal(researcher("nodes", NULL, NULL, NULL, NULL), 2);
@@ -117,6 +145,7 @@ int main(void)
 		cmocka_unit_test(test_nodes_lists_every_node_and_dataset),
 		cmocka_unit_test(test_search_by_tags),
 		cmocka_unit_test(test_approval_registers_pending),
+		cmocka_unit_test(test_approval_by_sha3_digest),
 		cmocka_unit_test(test_bad_arguments),
 	};
 

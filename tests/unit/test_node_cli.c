@@ -561,6 +561,62 @@ static void test_plan_reject_file(void **state)
 	assert_int_equal(access(kept, F_OK), -1); /* a rejected plan is not kept */
 }
 
+/* [security] plan_digest = blake2b-512: plans are listed by that digest;
+ * an entry keeps its algorithm when the setting changes later. */
+static void test_plan_digest_algorithms(void **state)
+{
+	struct fixture *f = *state;
+	char path[256], sha256[FEDC_SHA256_HEXLEN + 1], blake[FEDC_HASH_MAX_HEXLEN + 1], sha512[FEDC_HASH_MAX_HEXLEN + 1];
+	struct node_plan p;
+
+	write_plan_file(f, "\177ELF a plan approved by BLAKE2b", path, sizeof(path), sha256);
+	assert_int_equal(fedc_hash_file(FEDC_HASH_BLAKE2B_512, path, blake), FEDC_OK);
+	assert_int_equal(fedc_hash_file(FEDC_HASH_SHA512, path, sha512), FEDC_OK);
+	f->cfg.plan_digest = FEDC_HASH_BLAKE2B_512;
+	if (PLAN(f, "approve", path) != 0)
+		fail_msg("%s", f->err);
+	assert_non_null(strstr(f->out, blake));
+	get_plan(f, blake, FEDC_OK, &p);
+	assert_string_equal(p.algorithm, "blake2b-512");
+	assert_int_equal(p.status, NODE_PLAN_APPROVED);
+	get_plan(f, sha256, FEDC_ERR_NOT_FOUND, &p);
+	assert_int_equal(PLAN(f, "show", blake), 0);
+	assert_non_null(strstr(f->out, "blake2b-512"));
+
+	/* the operator switches to SHA-512: the entry is still found by its file */
+	f->cfg.plan_digest = FEDC_HASH_SHA512;
+	assert_int_equal(PLAN(f, "reject", path), 0);
+	get_plan(f, blake, FEDC_OK, &p);
+	assert_int_equal(p.status, NODE_PLAN_REJECTED);
+	get_plan(f, sha512, FEDC_ERR_NOT_FOUND, &p);
+	assert_int_equal(PLAN(f, "show", "abcd"), 2);
+	assert_non_null(strstr(f->err, "64 or 128 hex digits"));
+}
+
+static void test_plan_digest_config(void **state)
+{
+	struct fixture *f = *state;
+	struct node_config *cfg = calloc(1, sizeof(*cfg));
+	char path[128];
+	FILE *out;
+
+	snprintf(path, sizeof(path), "%s/node.ini", f->root);
+	out = fopen(path, "w");
+	assert_non_null(out);
+	fprintf(out, "[node]\nid = n1\nfederation = f\ndata_dir = %s/d\n[broker]\nurl = tcp://127.0.0.1:1\n"
+		     "[repository]\nurl = http://127.0.0.1:2\n[security]\nplan_digest = sha3-256\n", f->root);
+	fclose(out);
+	assert_int_equal(node_config__load(path, cfg), FEDC_OK);
+	assert_int_equal(cfg->plan_digest, FEDC_HASH_SHA3_256);
+	out = fopen(path, "a");
+	fputs("[security]\nplan_digest = md5\n", out);
+	fclose(out);
+	assert_int_equal(node_config__load(path, cfg), FEDC_ERR_CONFIG);
+	if (!strstr(fedc_last_error(), "plan_digest"))
+		fail_msg("%s", fedc_last_error());
+	free(cfg);
+}
+
 static void test_plan_approve_too_big_keeps_nothing(void **state)
 {
 	struct fixture *f = *state;
@@ -589,7 +645,7 @@ static void test_plan_errors(void **state)
 	struct fixture *f = *state;
 
 	assert_int_equal(PLAN(f, "approve", "/no/such/plan.so"), 1);
-	assert_non_null(strstr(f->err, "neither an existing file nor a SHA-256 digest"));
+	assert_non_null(strstr(f->err, "neither an existing file nor a digest (64 or 128 hex digits)"));
 	assert_int_equal(PLAN(f, "approve"), 2);
 	assert_int_equal(PLAN(f, "approve", "a", "b"), 2);
 	assert_int_equal(PLAN(f, "approve", "--colour", "x"), 2);
@@ -618,6 +674,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_plan_approve_file_keeps_a_copy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plan_approve_pending_digest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plan_reject_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plan_digest_algorithms, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plan_digest_config, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plan_approve_too_big_keeps_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plan_errors, setup, teardown),
 	};
