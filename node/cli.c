@@ -21,6 +21,7 @@
 
 #include "dataset.h"
 #include "db.h"
+#include "fedc/fs.h"
 #include "fedc/hash.h"
 #include "plan_digest.h"
 
@@ -260,21 +261,6 @@ static enum fedc_err plans_dir(const struct node_config *cfg, char *out, size_t 
 	return rc;
 }
 
-static enum fedc_err write_all(int fd, const char *buf, size_t len, const char *path)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return fedc_fail(FEDC_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-		buf += n;
-		len -= (size_t)n;
-	}
-	return FEDC_OK;
-}
-
 /* Streams src into tmp_fd, hashing what it copies, so the digest approved is
  * the digest of the kept copy even if src changes meanwhile. */
 static enum fedc_err copy_hashing(int src, int tmp_fd, const char *src_path, const char *tmp_path,
@@ -301,7 +287,7 @@ static enum fedc_err copy_hashing(int src, int tmp_fd, const char *src_path, con
 		if (!rc)
 			rc = fedc_hash_update(h, buf, (size_t)n);
 		if (!rc)
-			rc = write_all(tmp_fd, buf, (size_t)n, tmp_path);
+			rc = fedc_write_all(tmp_fd, buf, (size_t)n, tmp_path);
 	}
 	if (!rc && fsync(tmp_fd) != 0)
 		rc = fedc_fail(FEDC_ERR_IO, "%s: fsync failed: %s", tmp_path, strerror(errno));
@@ -310,16 +296,6 @@ static enum fedc_err copy_hashing(int src, int tmp_fd, const char *src_path, con
 	fedc_hash_free(h);
 	free(buf);
 	return rc;
-}
-
-static void fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd >= 0) {
-		(void)fsync(fd); /* best effort: the rename is already visible */
-		close(fd);
-	}
 }
 
 /* Copies a plan into data_dir/plans/<digest>.so atomically (temp file,
@@ -358,7 +334,7 @@ static enum fedc_err keep_plan_copy(const struct node_config *cfg, const char *s
 	if (rc)
 		goto out;
 	tmp_exists = false;
-	fsync_dir(dir);
+	(void)fedc_fsync_dir(dir); /* best effort: the rename is already visible */
 out:
 	if (tmp_fd >= 0)
 		close(tmp_fd);

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fedc/fs.h"
 #include "fedc/hash.h"
 
 #define TMP_PREFIX "upload-"
@@ -41,20 +42,6 @@ static enum fedc_err make_dir(const char *path)
 		return FEDC_OK;
 	return fedc_fail(FEDC_ERR_IO, "%s: cannot create directory: %s", path,
 			 errno == EEXIST ? "exists and is not a directory" : strerror(errno));
-}
-
-/* A rename or a new entry is durable only once its directory is synced. */
-static enum fedc_err sync_dir(const char *path)
-{
-	enum fedc_err rc = FEDC_OK;
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd < 0)
-		return fedc_fail(FEDC_ERR_IO, "%s: cannot open directory: %s", path, strerror(errno));
-	if (fsync(fd) != 0)
-		rc = fedc_fail(FEDC_ERR_IO, "%s: fsync failed: %s", path, strerror(errno));
-	close(fd);
-	return rc;
 }
 
 /* Leftovers of uploads cut short by a crash: never visible as blobs, but they
@@ -195,7 +182,7 @@ static enum fedc_err publish(struct store_upload *up, bool *created)
 
 	snprintf(dir, sizeof(dir), "%s/%.2s", up->st->blobs, up->hex);
 	if (mkdir(dir, 0700) == 0) {
-		rc = sync_dir(up->st->blobs);
+		rc = fedc_fsync_dir(up->st->blobs);
 		if (rc)
 			return rc;
 	} else if (errno != EEXIST) {
@@ -210,7 +197,7 @@ static enum fedc_err publish(struct store_upload *up, bool *created)
 		return fedc_fail(FEDC_ERR_IO, "rename %s -> %s: %s", up->tmp_path, path, strerror(errno));
 	up->tmp_path[0] = '\0';
 	*created = true;
-	return sync_dir(dir);
+	return fedc_fsync_dir(dir);
 }
 
 enum fedc_err store__upload_commit(struct store_upload *up, bool *created)

@@ -39,15 +39,39 @@ static void free_replies(struct replies *r)
 	r->n = 0;
 }
 
-static struct fedc_msg *new_request(const struct experiment *net, enum fedc_cmd cmd)
-{
-	struct fedc_msg *req = fedc_msg_new(cmd);
+/* What each command holds: its session, its request, the replies. */
+struct exchange {
+	struct session *session;
+	struct replies *replies;
+	struct fedc_msg *req;
+};
 
-	if (!req)
-		return NULL;
-	snprintf(req->researcher_id, sizeof(req->researcher_id), "%s", net->researcher_id);
-	fedc_msg_set(req, FEDC_F_RESEARCHER_ID);
-	return req;
+/* Allocates the exchange and a request of `cmd` from this researcher.
+ * false (after freeing what was made) when memory runs out. */
+static bool exchange_new(struct exchange *x, const struct experiment *net, enum fedc_cmd cmd)
+{
+	x->session = calloc(1, sizeof(*x->session));
+	x->replies = calloc(1, sizeof(*x->replies));
+	x->req = fedc_msg_new(cmd);
+	if (!x->session || !x->replies || !x->req) {
+		free(x->session);
+		free(x->replies);
+		fedc_msg_free(x->req);
+		fprintf(stderr, "fedc-researcher: out of memory\n");
+		return false;
+	}
+	snprintf(x->req->researcher_id, sizeof(x->req->researcher_id), "%s", net->researcher_id);
+	fedc_msg_set(x->req, FEDC_F_RESEARCHER_ID);
+	return true;
+}
+
+static void exchange_free(struct exchange *x)
+{
+	session__close(x->session);
+	free_replies(x->replies);
+	fedc_msg_free(x->req);
+	free(x->replies);
+	free(x->session);
 }
 
 /* Opens a session, sends `req` to all nodes and gathers the replies sorted by
@@ -103,28 +127,24 @@ static bool answered(const struct replies *r, const char *node_id)
 
 int commands__nodes(const struct experiment *net, int timeout_s)
 {
-	struct session *s = calloc(1, sizeof(*s));
-	struct replies *r = calloc(1, sizeof(*r));
-	struct fedc_msg *req = new_request(net, FEDC_CMD_LIST);
-	int code = 1;
+	struct exchange x;
+	int code;
 
-	if (s && r && req && ask_all(s, net, req, FEDC_CMD_LIST_REPLY, timeout_s, r) == 0) {
-		printf("federation %s: %zu node(s) online\n", net->federation, session__online_count(s));
-		for (size_t i = 0; i < r->n; i++)
-			print_node(r->items[i]);
-		for (size_t i = 0; i < s->n_nodes; i++) {
-			if (!answered(r, s->nodes[i].id))
-				printf("%-24s %s\n", s->nodes[i].id, s->nodes[i].online ? "online, did not answer" : "offline");
+	if (!exchange_new(&x, net, FEDC_CMD_LIST))
+		return 1;
+	code = ask_all(x.session, net, x.req, FEDC_CMD_LIST_REPLY, timeout_s, x.replies);
+	if (code == 0) {
+		printf("federation %s: %zu node(s) online\n", net->federation, session__online_count(x.session));
+		for (size_t i = 0; i < x.replies->n; i++)
+			print_node(x.replies->items[i]);
+		for (size_t i = 0; i < x.session->n_nodes; i++) {
+			const struct session_node *n = &x.session->nodes[i];
+
+			if (!answered(x.replies, n->id))
+				printf("%-24s %s\n", n->id, n->online ? "online, did not answer" : "offline");
 		}
-		code = 0;
 	}
-	if (s)
-		session__close(s);
-	if (r)
-		free_replies(r);
-	fedc_msg_free(req);
-	free(r);
-	free(s);
+	exchange_free(&x);
 	return code;
 }
 
@@ -147,32 +167,29 @@ static bool set_tags(struct fedc_msg *req, const char *tags)
 
 int commands__search(const struct experiment *net, const char *tags, int timeout_s)
 {
-	struct session *s = calloc(1, sizeof(*s));
-	struct replies *r = calloc(1, sizeof(*r));
-	struct fedc_msg *req = new_request(net, FEDC_CMD_SEARCH);
+	struct exchange x;
 	size_t found = 0;
 	int code = 1;
 
-	if (req && !set_tags(req, tags)) {
+	if (!exchange_new(&x, net, FEDC_CMD_SEARCH))
+		return 1;
+	if (!set_tags(x.req, tags))
 		fprintf(stderr, "fedc-researcher: search: --tags \"%s\": give 1 to %d tags of at most %d characters, "
 				"separated by commas\n", tags, FEDC_MAX_TAGS, FEDC_MAX_TAG_LEN);
-	} else if (s && r && req && ask_all(s, net, req, FEDC_CMD_SEARCH_REPLY, timeout_s, r) == 0) {
-		for (size_t i = 0; i < r->n; i++) {
-			if (r->items[i]->command == FEDC_CMD_ERROR || r->items[i]->n_datasets > 0) {
-				print_node(r->items[i]);
-				found += r->items[i]->command != FEDC_CMD_ERROR;
+	else
+		code = ask_all(x.session, net, x.req, FEDC_CMD_SEARCH_REPLY, timeout_s, x.replies);
+	if (code == 0) {
+		for (size_t i = 0; i < x.replies->n; i++) {
+			const struct fedc_msg *m = x.replies->items[i];
+
+			if (m->command == FEDC_CMD_ERROR || m->n_datasets > 0) {
+				print_node(m);
+				found += m->command != FEDC_CMD_ERROR;
 			}
 		}
-		printf("%zu of %zu node(s) hold datasets tagged %s\n", found, r->n, tags);
-		code = 0;
+		printf("%zu of %zu node(s) hold datasets tagged %s\n", found, x.replies->n, tags);
 	}
-	if (s)
-		session__close(s);
-	if (r)
-		free_replies(r);
-	fedc_msg_free(req);
-	free(r);
-	free(s);
+	exchange_free(&x);
 	return code;
 }
 
@@ -198,33 +215,30 @@ static int upload_plan(const struct experiment *net, const char *plan_path, stru
 
 int commands__approval(const struct experiment *net, const char *plan_path, const char *description, int timeout_s)
 {
-	struct session *s = calloc(1, sizeof(*s));
-	struct replies *r = calloc(1, sizeof(*r));
-	struct fedc_msg *req = new_request(net, FEDC_CMD_APPROVAL);
-	int code = 1;
+	struct exchange x;
+	int code;
 
-	if (req && description) {
-		snprintf(req->description, sizeof(req->description), "%s", description);
-		fedc_msg_set(req, FEDC_F_DESCRIPTION);
+	if (!exchange_new(&x, net, FEDC_CMD_APPROVAL))
+		return 1;
+	if (description) {
+		snprintf(x.req->description, sizeof(x.req->description), "%s", description);
+		fedc_msg_set(x.req, FEDC_F_DESCRIPTION);
 	}
-	if (s && r && req && upload_plan(net, plan_path, req) == 0 &&
-	    ask_all(s, net, req, FEDC_CMD_APPROVAL_REPLY, timeout_s, r) == 0) {
-		printf("plan %s (%s)\n", req->plan_name, req->plan_digest);
-		for (size_t i = 0; i < r->n; i++) {
-			const struct fedc_msg *m = r->items[i];
+	code = upload_plan(net, plan_path, x.req);
+	if (code == 0)
+		code = ask_all(x.session, net, x.req, FEDC_CMD_APPROVAL_REPLY, timeout_s, x.replies);
+	if (code == 0) {
+		printf("plan %s (%s)\n", x.req->plan_name, x.req->plan_digest);
+		for (size_t i = 0; i < x.replies->n; i++) {
+			const struct fedc_msg *m = x.replies->items[i];
 
 			printf("  %-24s %s\n", m->node_id, m->command == FEDC_CMD_ERROR ? m->message : m->plan_status);
 		}
-		printf("%zu node(s) answered; their operators approve it with:\n  fedc-node plan approve %s\n", r->n,
-		       req->plan_digest);
-		code = 0;
+		printf("%zu node(s) answered; their operators approve it with:\n  fedc-node plan approve %s\n"
+		       "(a node set to another digest algorithm lists the plan under its own digest: "
+		       "fedc-node plan list)\n",
+		       x.replies->n, x.req->plan_digest);
 	}
-	if (s)
-		session__close(s);
-	if (r)
-		free_replies(r);
-	fedc_msg_free(req);
-	free(r);
-	free(s);
+	exchange_free(&x);
 	return code;
 }

@@ -57,7 +57,7 @@ static void dir_of(const char *path, char *dir, size_t cap)
 		snprintf(dir, cap, "%.*s", (int)(slash - path), path);
 }
 
-static enum fedc_err write_all(int fd, const void *data, size_t len, const char *what)
+enum fedc_err fedc_write_all(int fd, const void *data, size_t len, const char *what)
 {
 	const char *p = data;
 
@@ -85,7 +85,7 @@ enum fedc_err fedc_write_atomic(const char *path, const void *data, size_t len)
 	fd = mkstemp(tmp);
 	if (fd < 0)
 		return fedc_fail(FEDC_ERR_IO, "cannot create a temporary file for %s: %s", path, strerror(errno));
-	rc = write_all(fd, data, len, tmp);
+	rc = fedc_write_all(fd, data, len, tmp);
 	if (!rc && fchmod(fd, 0644) != 0)
 		rc = fedc_fail(FEDC_ERR_IO, "cannot chmod %s: %s", tmp, strerror(errno));
 	if (!rc && fsync(fd) != 0)

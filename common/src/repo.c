@@ -6,6 +6,7 @@
 #include "fedc/repo.h"
 
 #include "fedc/crash.h"
+#include "fedc/fs.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -187,21 +188,6 @@ static void keep_body(struct xfer *x, const char *data, size_t len)
 	x->body[x->body_len] = '\0';
 }
 
-static enum fedc_err write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return fedc_fail(FEDC_ERR_IO, "write to temp file failed: %s", strerror(errno));
-		data += n;
-		len -= (size_t)n;
-	}
-	return FEDC_OK;
-}
-
 /* Always installed: without it curl writes bodies to stdout. A 200 body of a
  * download goes to the temp file (hashed, capped); anything else is kept, a
  * little of it, for the error message. */
@@ -221,7 +207,7 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *user)
 	}
 	x->cb_rc = fedc_hash_update(x->hash, data, len);
 	if (!x->cb_rc)
-		x->cb_rc = write_all(x->out_fd, data, len);
+		x->cb_rc = fedc_write_all(x->out_fd, data, len, "the download's temp file");
 	if (x->cb_rc)
 		return 0;
 	x->out_bytes += len;

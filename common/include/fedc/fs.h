@@ -11,6 +11,10 @@
 /* mkdir -p: creates `path` and its missing parents with `mode`. FEDC_ERR_IO. */
 enum fedc_err fedc_mkdir_p(const char *path, mode_t mode);
 
+/* Writes all `len` bytes to `fd` (retrying short writes and EINTR); `what`
+ * names the file in the error. FEDC_ERR_IO. */
+enum fedc_err fedc_write_all(int fd, const void *data, size_t len, const char *what);
+
 /* Makes the entries of directory `dir` durable (after a create or rename). */
 enum fedc_err fedc_fsync_dir(const char *dir);
 
