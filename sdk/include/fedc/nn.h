@@ -1,0 +1,25 @@
+/* libfedcplan: the training-plan SDK. Everything a plan needs to build,
+ * train and evaluate a dense network in a few dozen lines: float32 matrices
+ * on CBLAS, dense layers, activations, losses, optimizers, seeded mini-batches
+ * over the node's data view, and a training loop with FedProx and SCAFFOLD.
+ *
+ * It links only libc, libm and OpenBLAS: nothing of the node. A plan builds with
+ *   cc -shared -fPIC plan.c $(pkg-config --cflags --libs fedcplan) -o plan.so
+ * See docs/plan-api.md ("The SDK"). */
+#ifndef FEDC_NN_H
+#define FEDC_NN_H
+
+#include "fedc/plan.h"
+#include "fedc/nn/err.h"
+#include "fedc/nn/rng.h"
+#include "fedc/nn/mat.h"
+#include "fedc/nn/layers.h"
+#include "fedc/nn/loss.h"
+#include "fedc/nn/paramset.h"
+#include "fedc/nn/optim.h"
+#include "fedc/nn/batcher.h"
+#include "fedc/nn/net.h"
+#include "fedc/nn/train.h"
+#include "fedc/nn/plan_util.h"
+
+#endif

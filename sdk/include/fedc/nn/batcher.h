@@ -1,0 +1,39 @@
+/* Mini-batches over the node's struct fedc_data view, in a seeded shuffled
+ * order that is redrawn at every pass. Rows are gathered into one aligned
+ * buffer allocated once, so that a batch costs no allocation. */
+#ifndef FEDC_NN_BATCHER_H
+#define FEDC_NN_BATCHER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fedc/plan.h"
+#include "fedc/nn/mat.h"
+#include "fedc/nn/rng.h"
+
+struct fedc_batcher {
+	const struct fedc_data *data;
+	size_t batch_size;
+	bool shuffle;
+	struct fedc_rng rng;
+	uint32_t *order;  /* permutation of the rows for this pass */
+	size_t pos;       /* next position in order */
+	uint32_t epoch;   /* passes completed */
+	struct fedc_mat x; /* [batch_size, n_features] gathered rows */
+	float *y;          /* [batch_size] gathered targets (if data->y) */
+};
+
+/* Without `shuffle` batches are views of consecutive rows and copy nothing.
+ * Returns 0, FEDC_NN_ERR_INVAL (empty view, zero batch, over 2^32 rows) or
+ * FEDC_NN_ERR_NOMEM. */
+int fedc_batcher_init(struct fedc_batcher *b, const struct fedc_data *d, size_t batch_size, bool shuffle,
+		      uint64_t seed);
+void fedc_batcher_release(struct fedc_batcher *b);
+/* The next batch: *x gets a view of its rows and *y of its targets (NULL if
+ * the data has none), valid until the next call. Returns its row count (the
+ * last batch of a pass may be short). *end_of_pass (may be NULL) is set when
+ * the batch ends a pass; the next call then starts a new, reshuffled pass. */
+size_t fedc_batcher_next(struct fedc_batcher *b, struct fedc_mat *x, const float **y, bool *end_of_pass);
+
+#endif

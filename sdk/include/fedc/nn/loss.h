@@ -1,0 +1,43 @@
+/* Losses on a batch of outputs z [n, k], averaged over the batch like
+ * PyTorch's defaults, with their gradient with respect to z.
+ *
+ * Targets are floats, one per row for the classification losses (what a
+ * struct fedc_data holds). Each function stores the mean loss in *loss and,
+ * if dz is not NULL, d(mean loss)/dz in dz (same shape as z; dz may be z).
+ * Returns 0, FEDC_NN_ERR_SHAPE or FEDC_NN_ERR_DATA (a target outside its
+ * range). */
+#ifndef FEDC_NN_LOSS_H
+#define FEDC_NN_LOSS_H
+
+#include <stddef.h>
+
+#include "fedc/nn/mat.h"
+
+enum fedc_loss {
+	FEDC_LOSS_SOFTMAX_CE = 0, /* z: logits [n, classes]; y: class index per row */
+	FEDC_LOSS_BCE,            /* z: logits [n, 1]; y: 0 or 1 (any value in [0, 1]) per row */
+	FEDC_LOSS_MSE,            /* z: [n, k]; y: n*k values, row-major */
+};
+
+/* Cross-entropy of softmax(z), fused: log-sum-exp with the row maximum
+ * subtracted, gradient (softmax(z) - onehot(y)) / n. */
+int fedc_loss_softmax_ce(const struct fedc_mat *z, const float *y, double *loss, struct fedc_mat *dz);
+/* Binary cross-entropy from logits, stable for any |z|:
+ * max(z,0) - y z + log1p(exp(-|z|)), mean over the n*k elements (y holds
+ * n*k targets); gradient (sigmoid(z) - y) / (n k). */
+int fedc_loss_bce(const struct fedc_mat *z, const float *y, double *loss, struct fedc_mat *dz);
+/* Mean squared error over all n*k elements; gradient 2 (z - y) / (n k). */
+int fedc_loss_mse(const struct fedc_mat *z, const float *y, double *loss, struct fedc_mat *dz);
+/* Dispatches on kind. */
+int fedc_loss(enum fedc_loss kind, const struct fedc_mat *z, const float *y, double *loss, struct fedc_mat *dz);
+
+/* Rows whose prediction is right: argmax == y (softmax CE), (z >= 0) == (y
+ * >= 0.5) (BCE); 0 for MSE, which has no accuracy. */
+size_t fedc_loss_correct(enum fedc_loss kind, const struct fedc_mat *z, const float *y);
+
+/* Checks n targets for `kind` with k outputs before a long run: class
+ * indices integral in [0, k), BCE targets in [0, 1], MSE targets finite.
+ * Returns 0 or FEDC_NN_ERR_DATA. */
+int fedc_loss_check_targets(enum fedc_loss kind, const float *y, size_t n, size_t k);
+
+#endif

@@ -1,0 +1,274 @@
+/* The training loop behind a plan's train() and evaluate(). */
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+#include "fedc/nn/batcher.h"
+#include "fedc/nn/err.h"
+#include "fedc/nn/plan_util.h"
+#include "fedc/nn/train.h"
+
+#define EVAL_CHUNK 1024 /* rows per forward pass in evaluate: bounds its buffers */
+
+/* What the loop carries between steps. */
+struct run {
+	struct fedc_optim optim;
+	struct fedc_batcher batcher;
+	struct fedc_paramset global;     /* x_global: FedProx anchor, SCAFFOLD, delta_x */
+	struct fedc_paramset correction; /* c - c_i */
+	struct fedc_grad_terms terms;
+	uint64_t steps, max_steps;
+	double window_loss;   /* summed over the rows of the current pass */
+	size_t window_correct, window_seen;
+	double result_loss, result_accuracy;
+	double last_report_s;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static bool args_ok(const struct fedc_train_args *a)
+{
+	return a && a->batch_size > 0 && (a->epochs > 0 || a->num_updates > 0) && isfinite(a->fedprox_mu) &&
+	       a->fedprox_mu >= 0;
+}
+
+/* The view fits the net and its targets fit the loss. */
+static int data_check(const struct fedc_net *net, const struct fedc_data *d, enum fedc_loss loss)
+{
+	size_t k = fedc_net_outputs(net);
+
+	if (!d || !d->x || d->n_samples == 0 || d->n_features != net->cfg.n_inputs)
+		return FEDC_NN_ERR_DATA;
+	/* A view carries one target per row: BCE and MSE need one output. */
+	if (loss != FEDC_LOSS_SOFTMAX_CE && k != 1)
+		return FEDC_NN_ERR_SHAPE;
+	return fedc_loss_check_targets(loss, d->y, d->n_samples, k);
+}
+
+static bool is_classification(enum fedc_loss loss)
+{
+	return loss != FEDC_LOSS_MSE;
+}
+
+/* c - c_i, computed once: it is constant during local training. */
+static int scaffold_prepare(struct run *r, const struct fedc_net *net, const struct fedc_scaffold *s)
+{
+	int rc;
+
+	if (!s->c || !s->c_local || !fedc_paramset_same_layout(&net->params, s->c) ||
+	    !fedc_paramset_same_layout(&net->params, s->c_local) ||
+	    (s->delta_c && !fedc_paramset_same_layout(&net->params, s->delta_c)))
+		return FEDC_NN_ERR_SHAPE;
+	rc = fedc_paramset_init_like(&r->correction, &net->params);
+	for (size_t k = 0; !rc && k < net->params.count; k++) {
+		struct fedc_mat *c = &r->correction.items[k].value;
+
+		fedc_mat_copy(c, &s->c->items[k].value);
+		fedc_mat_axpy(-1.0f, &s->c_local->items[k].value, c);
+	}
+	if (!rc)
+		r->terms.correction = &r->correction;
+	return rc;
+}
+
+static int run_init(struct run *r, struct fedc_net *net, const struct fedc_data *d, const struct fedc_train_cfg *cfg)
+{
+	const struct fedc_train_args *a = cfg->args;
+	size_t per_pass = (d->n_samples + a->batch_size - 1) / a->batch_size;
+	struct fedc_optim_cfg oc;
+	int rc = FEDC_NN_OK;
+
+	if (cfg->optim)
+		oc = *cfg->optim;
+	else
+		rc = fedc_optim_from_args(&oc, a);
+	if (!rc)
+		rc = fedc_optim_init(&r->optim, &oc, &net->params);
+	if (!rc && (a->fedprox_mu > 0 || cfg->scaffold || cfg->delta_x)) {
+		rc = fedc_paramset_init_like(&r->global, &net->params);
+		if (!rc)
+			rc = fedc_paramset_copy(&r->global, &net->params);
+		r->terms.prox_mu = a->fedprox_mu;
+		r->terms.anchor = &r->global;
+	}
+	if (!rc && cfg->scaffold)
+		rc = scaffold_prepare(r, net, cfg->scaffold);
+	if (!rc)
+		rc = fedc_batcher_init(&r->batcher, d, a->batch_size, true, a->seed);
+	if (!rc)
+		rc = fedc_net_reserve(net, r->batcher.batch_size);
+	r->max_steps = a->num_updates ? a->num_updates : (uint64_t)a->epochs * per_pass;
+	r->last_report_s = -INFINITY;
+	return rc;
+}
+
+static void run_release(struct run *r)
+{
+	fedc_optim_release(&r->optim);
+	fedc_batcher_release(&r->batcher);
+	fedc_paramset_release(&r->global);
+	fedc_paramset_release(&r->correction);
+}
+
+/* Streams the loss of the current pass so far, every report_every steps
+ * (or at the end of each pass) and no more often than the interval; the
+ * last step always reports. */
+static void maybe_report(struct run *r, const struct fedc_train_cfg *cfg, bool end_of_pass, uint32_t epoch)
+{
+	const struct fedc_reporter *rep = cfg->reporter;
+	bool last = r->steps == r->max_steps;
+	bool due = cfg->report_every ? r->steps % cfg->report_every == 0 : end_of_pass;
+	double t;
+
+	if (!rep || !rep->scalar || !(due || last) || r->window_seen == 0)
+		return;
+	t = now_s();
+	if (!last && t - r->last_report_s < cfg->report_min_interval_s)
+		return;
+	r->last_report_s = t;
+	rep->scalar(rep->ctx, "loss", r->window_loss / (double)r->window_seen, r->steps, epoch);
+}
+
+static int train_step(struct run *r, struct fedc_net *net, const struct fedc_train_cfg *cfg)
+{
+	struct fedc_mat x;
+	const float *y;
+	bool end_of_pass;
+	uint32_t epoch = r->batcher.epoch + 1; /* the pass this batch belongs to, from 1 */
+	size_t n = fedc_batcher_next(&r->batcher, &x, &y, &end_of_pass), correct;
+	double loss;
+	int rc = fedc_net_step(net, cfg->loss, &x, y, &loss, &correct);
+
+	if (rc)
+		return rc;
+	if (!isfinite(loss))
+		return FEDC_NN_ERR_DIVERGED;
+	fedc_optim_step(&r->optim, &net->params, &r->terms);
+	r->steps++;
+	r->window_loss += loss * (double)n;
+	r->window_correct += correct;
+	r->window_seen += n;
+	maybe_report(r, cfg, end_of_pass, epoch);
+	/* The figures returned are those of the last pass, or of the steps of
+	 * the unfinished one the run stopped in. */
+	if (end_of_pass || r->steps == r->max_steps) {
+		r->result_loss = r->window_loss / (double)r->window_seen;
+		r->result_accuracy = (double)r->window_correct / (double)r->window_seen;
+	}
+	if (end_of_pass)
+		r->window_loss = 0.0, r->window_correct = r->window_seen = 0;
+	return FEDC_NN_OK;
+}
+
+/* SCAFFOLD option II, after K steps at learning rate lr:
+ * c_i+ = c_i - c + (x_global - x_local) / (K lr); delta_c = c_i+ - c_i. */
+static void scaffold_finish(const struct run *r, const struct fedc_net *net, struct fedc_scaffold *s, double lr)
+{
+	float inv_klr = (float)(1.0 / ((double)r->steps * lr));
+
+	for (size_t k = 0; k < net->params.count; k++) {
+		const float *xg = r->global.items[k].value.data, *xl = net->params.items[k].value.data;
+		const float *c = s->c->items[k].value.data;
+		float *ci = s->c_local->items[k].value.data;
+		float *dc = s->delta_c ? s->delta_c->items[k].value.data : NULL;
+		size_t n = fedc_mat_len(&net->params.items[k].value);
+
+		if (!net->params.items[k].trainable)
+			continue; /* never stepped: its control variates stay */
+		for (size_t i = 0; i < n; i++) {
+			float next = ci[i] - c[i] + (xg[i] - xl[i]) * inv_klr;
+
+			if (dc)
+				dc[i] = next - ci[i];
+			ci[i] = next;
+		}
+	}
+}
+
+static int delta_x_fill(const struct run *r, const struct fedc_net *net, struct fedc_paramset *dx)
+{
+	if (!fedc_paramset_same_layout(&net->params, dx))
+		return FEDC_NN_ERR_SHAPE;
+	for (size_t k = 0; k < net->params.count; k++) {
+		fedc_mat_copy(&dx->items[k].value, &net->params.items[k].value);
+		fedc_mat_axpy(-1.0f, &r->global.items[k].value, &dx->items[k].value);
+	}
+	return FEDC_NN_OK;
+}
+
+static void put_results(const struct run *r, const struct fedc_train_cfg *cfg, struct fedc_metrics *out)
+{
+	fedc_metrics_put(out, "loss", r->result_loss);
+	if (is_classification(cfg->loss))
+		fedc_metrics_put(out, "accuracy", r->result_accuracy);
+	fedc_metrics_put(out, "num_updates", (double)r->steps);
+	fedc_metrics_put(out, "num_samples", (double)r->batcher.data->n_samples);
+}
+
+int fedc_net_train(struct fedc_net *net, const struct fedc_data *d, const struct fedc_train_cfg *cfg,
+		   struct fedc_metrics *out)
+{
+	struct run r;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	if (!net || !cfg || !out || !args_ok(cfg->args))
+		return FEDC_NN_ERR_INVAL;
+	rc = data_check(net, d, cfg->loss);
+	if (!rc)
+		rc = run_init(&r, net, d, cfg);
+	while (!rc && r.steps < r.max_steps)
+		rc = train_step(&r, net, cfg);
+	if (!rc && cfg->scaffold)
+		scaffold_finish(&r, net, cfg->scaffold, r.optim.cfg.lr);
+	if (!rc && cfg->delta_x)
+		rc = delta_x_fill(&r, net, cfg->delta_x);
+	if (!rc) {
+		out->count = 0;
+		put_results(&r, cfg, out);
+	}
+	run_release(&r);
+	return rc;
+}
+
+int fedc_net_evaluate(struct fedc_net *net, const struct fedc_data *d, enum fedc_loss loss,
+		      struct fedc_metrics *out)
+{
+	struct fedc_batcher b = { 0 };
+	double total = 0.0;
+	size_t correct = 0;
+	int rc;
+
+	if (!net || !out)
+		return FEDC_NN_ERR_INVAL;
+	rc = data_check(net, d, loss);
+	if (!rc)
+		rc = fedc_batcher_init(&b, d, EVAL_CHUNK, false, 0);
+	for (size_t seen = 0; !rc && seen < d->n_samples;) {
+		struct fedc_mat x, z;
+		const float *y;
+		double l = 0.0;
+		size_t n = fedc_batcher_next(&b, &x, &y, NULL);
+
+		rc = fedc_net_forward(net, &x, &z);
+		if (!rc)
+			rc = fedc_loss(loss, &z, y, &l, NULL);
+		correct += rc ? 0 : fedc_loss_correct(loss, &z, y);
+		total += l * (double)n;
+		seen += n;
+	}
+	fedc_batcher_release(&b);
+	if (rc)
+		return rc;
+	out->count = 0;
+	fedc_metrics_put(out, "loss", total / (double)d->n_samples);
+	if (is_classification(loss))
+		fedc_metrics_put(out, "accuracy", (double)correct / (double)d->n_samples);
+	return FEDC_NN_OK;
+}
