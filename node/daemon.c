@@ -427,6 +427,27 @@ static void install_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/* OpenBLAS 0.3.21 (Debian 12) does not know recent Intel CPUs and falls back
+ * to its slowest kernels (Prescott), 3 to 5 times slower for a plan's matrix
+ * products. Name a kernel the CPU runs, unless the operator chose one; the
+ * plan's child inherits the environment. */
+static void choose_blas_kernel(void)
+{
+	const char *core = NULL;
+
+	if (getenv("OPENBLAS_CORETYPE"))
+		return;
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw"))
+		core = "SkylakeX";
+	else if (__builtin_cpu_supports("avx2"))
+		core = "Haswell";
+#endif
+	if (core && setenv("OPENBLAS_CORETYPE", core, 0) == 0)
+		fedc_info("plans' OpenBLAS uses the %s kernels (set OPENBLAS_CORETYPE to choose)", core);
+}
+
 int daemon__run(const struct node_config *cfg)
 {
 	struct node_daemon d = { .cfg = cfg };
@@ -434,6 +455,7 @@ int daemon__run(const struct node_config *cfg)
 	enum fedc_err rc;
 
 	install_signals();
+	choose_blas_kernel();
 	if (cfg->allow_unapproved_plans)
 		fedc_warn("SECURITY: allow_unapproved_plans = true in %s: this node runs ANY training plan it is "
 			  "sent, approved or not", cfg->path);
