@@ -27,6 +27,7 @@
 #include "fedc/uuid.h"
 #include "history.h"
 #include "initial_params.h"
+#include "plan_build.h"
 #include "progress.h"
 #include "selection.h"
 #include "session.h"
@@ -876,6 +877,8 @@ int job__resume(const char *output_dir, int64_t round)
 		rc = find_breakpoint(output_dir, round, bp, bp_dir, sizeof(bp_dir));
 	if (!rc)
 		rc = load_experiment(bp, output_dir, exp);
+	if (!rc)
+		rc = plan_build__prepare(exp, true); /* the digest check follows */
 	if (rc) {
 		fprintf(stderr, "fedc-researcher: resume: %s\n", fedc_last_error());
 	} else {

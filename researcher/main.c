@@ -18,6 +18,7 @@
 #include "fedc/message.h"
 #include "fedc/repo.h"
 #include "job.h"
+#include "plan_build.h"
 #include "plot.h"
 
 static void usage(FILE *out)
@@ -89,6 +90,11 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (fedc_repo_global_init() != FEDC_OK) {
 		fprintf(stderr, "fedc-researcher: cannot initialise libcurl\n");
+		code = 1;
+		goto out;
+	}
+	if (plan_build__prepare(exp, false) != FEDC_OK) {
+		fprintf(stderr, "fedc-researcher: %s\n", fedc_last_error());
 		code = 1;
 		goto out;
 	}

@@ -122,6 +122,42 @@ static void test_approval_by_sha3_digest(void **state)
 	assert_non_null(strstr(output, "round    1/1     nodes 1/1"));
 }
 
+/* `plan = plan.c`: the researcher compiles it against the SDK into
+ * OUTPUT_DIR/plan.so; an operator approves that file; the plan trains. */
+static void test_plan_from_source(void **state)
+{
+	char exp[512], so[600], bad[512];
+	char *approve[] = { (char *)harness_bin("fedc-node"), "--config", H.nodes[0].config, "plan", "approve", so,
+			    NULL };
+	FILE *f;
+
+	snprintf(exp, sizeof(exp), "%s/source.ini", H.dir);
+	assert_int_equal(harness_write_experiment(&H, exp, FEDC_SOURCE_DIR "/examples/mlp/plan.c", "breast-cancer", 2, 1,
+						  30, "n_features = 30\nn_classes = 2\nhidden = 16",
+						  "nodes = clinic-a\nround_retries = 0"),
+			 0);
+	/* not approved anywhere yet: compiled, then refused */
+	assert_int_equal(researcher("run", exp, NULL, NULL, NULL), 1);
+	assert_non_null(strstr(output, "compiling "));
+	assert_non_null(strstr(output, "plan-not-approved"));
+	snprintf(so, sizeof(so), "%s-out/plan.so", exp);
+	assert_int_equal(harness_run(&H, approve, 30, NULL, 0), 0);
+	/* compiled again, to the same bytes, and now it trains */
+	if (researcher("run", exp, NULL, NULL, NULL) != 0)
+		fail_msg("%s", output);
+	assert_non_null(strstr(output, "round    2/2     nodes 1/1"));
+
+	snprintf(bad, sizeof(bad), "%s/broken.c", H.dir);
+	f = fopen(bad, "w");
+	assert_non_null(f);
+	fputs("#include \"fedc/nn.h\"\nint this is not C;\n", f);
+	fclose(f);
+	assert_int_equal(harness_write_experiment(&H, exp, bad, "breast-cancer", 1, 1, 30, "", NULL), 0);
+	assert_int_equal(researcher("run", exp, NULL, NULL, NULL), 1);
+	assert_non_null(strstr(output, "cannot compile the plan"));
+	assert_non_null(strstr(output, "broken.c:2"));
+}
+
 static void test_bad_arguments(void **state)
 {
 	assert_int_equal(researcher("nodes", NULL, NULL, NULL, NULL), 2);
@@ -146,6 +182,7 @@ int main(void)
 		cmocka_unit_test(test_search_by_tags),
 		cmocka_unit_test(test_approval_registers_pending),
 		cmocka_unit_test(test_approval_by_sha3_digest),
+		cmocka_unit_test(test_plan_from_source),
 		cmocka_unit_test(test_bad_arguments),
 	};
 

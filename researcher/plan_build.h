@@ -1,0 +1,27 @@
+/* Training plans given as C source: `plan = model.c` in the experiment file.
+ * fedc-researcher compiles the file against the plan SDK (pkg-config
+ * fedcplan) into OUTPUT_DIR/plan.so, and the experiment uses that. */
+#ifndef FEDC_RESEARCHER_PLAN_BUILD_H
+#define FEDC_RESEARCHER_PLAN_BUILD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "fedc/err.h"
+
+/* True if `path` names C source (ends in ".c"). */
+bool plan_build__is_source(const char *path);
+
+/* Compiles `source` into `out_so` (atomically: a temporary file renamed on
+ * success). The compiler is $FEDC_CC or cc; its messages go to
+ * `out_so`.log and, on failure, into the error detail. FEDC_ERR_PLAN on a
+ * compile error, FEDC_ERR_IO. */
+enum fedc_err plan_build__compile(const char *source, const char *out_so);
+
+/* For an experiment whose plan is source: compiles it into
+ * output_dir/plan.so (or, with `reuse`, takes the one already there) and
+ * points exp->plan_path at it. Nothing to do for a shared object. */
+struct experiment;
+enum fedc_err plan_build__prepare(struct experiment *exp, bool reuse);
+
+#endif
