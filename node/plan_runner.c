@@ -32,6 +32,7 @@ struct runner_job {
 	uint64_t split_seed;
 	struct fedc_train_args train;
 	bool evaluate_only;
+	bool skip_test_global, skip_test_local;
 	struct fedc_arg args[32];
 	char arg_names[32][FEDC_MAX_NAME_LEN + 1];
 	size_t n_args;
@@ -170,6 +171,8 @@ static bool parse_option(struct runner_job *job, int opt, const char *v)
 	case 'm': return parse_double(v, &job->train.fedprox_mu);
 	case 'o': job->train.optimizer = v; return true;
 	case 'E': job->evaluate_only = true; return true;
+	case 'G': job->skip_test_global = true; return true;
+	case 'T': job->skip_test_local = true; return true;
 	case 'a': return add_model_arg(job, v);
 	default: return false;
 	}
@@ -187,6 +190,7 @@ static bool parse_job(int argc, char **argv, struct runner_job *job)
 		{ "epochs", required_argument, NULL, 'e' }, { "num-updates", required_argument, NULL, 'u' },
 		{ "batch-size", required_argument, NULL, 'b' }, { "fedprox-mu", required_argument, NULL, 'm' },
 		{ "optimizer", required_argument, NULL, 'o' }, { "evaluate-only", no_argument, NULL, 'E' },
+		{ "no-test-global", no_argument, NULL, 'G' }, { "no-test-local", no_argument, NULL, 'T' },
 		{ "arg", required_argument, NULL, 'a' }, { "n-samples", required_argument, NULL, 'N' },
 		{ "n-features", required_argument, NULL, 'F' }, { "data-name", required_argument, NULL, 'n' },
 		{ "data-labels", required_argument, NULL, 'y' },
@@ -293,7 +297,8 @@ static int train_and_report(const struct runner_job *job, const struct fedc_plan
 	size_t count = 0;
 	enum fedc_err rc;
 
-	if (test->n_samples) {
+	/* The final evaluation always tests the global parameters. */
+	if (test->n_samples && (!job->skip_test_global || job->evaluate_only)) {
 		if (plan->evaluate(model, test, &metrics) != 0) {
 			report("error the plan's evaluate() failed on the received parameters");
 			return 1;
@@ -308,7 +313,7 @@ static int train_and_report(const struct runner_job *job, const struct fedc_plan
 		return 1;
 	}
 	report_metrics("local", &metrics); /* training metrics, e.g. loss */
-	if (test->n_samples) {
+	if (test->n_samples && !job->skip_test_local) {
 		struct fedc_metrics test_metrics = { 0 };
 
 		if (plan->evaluate(model, test, &test_metrics) != 0) {

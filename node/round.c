@@ -196,6 +196,8 @@ static void fill_job(const struct fedc_msg *req, const struct node_dataset *ds, 
 	job->train_args.fedprox_mu = req->fedprox_mu;
 	job->train_args.optimizer = req->optimizer[0] ? req->optimizer : "sgd";
 	job->evaluate_only = req->evaluate_only;
+	job->skip_test_global = fedc_msg_has(req, FEDC_F_TEST_ON_GLOBAL) && !req->test_on_global;
+	job->skip_test_local = fedc_msg_has(req, FEDC_F_TEST_ON_LOCAL) && !req->test_on_local;
 	job->timeout_s = cfg->train_timeout_s;
 	job->cpu_seconds = cfg->cpu_seconds;
 	job->memory_mb = cfg->memory_mb;

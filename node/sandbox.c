@@ -88,6 +88,10 @@ static enum fedc_err build_argv(const struct sandbox_job *job, struct child_argv
 	if (!rc) rc = add_arg(a, "--batch-size=%" PRIu32, t->batch_size);
 	if (!rc) rc = add_arg(a, "--fedprox-mu=%.17g", t->fedprox_mu);
 	if (!rc) rc = add_arg(a, "--optimizer=%s", t->optimizer ? t->optimizer : "sgd");
+	if (!rc && job->skip_test_global)
+		rc = add_arg(a, "--no-test-global");
+	if (!rc && job->skip_test_local)
+		rc = add_arg(a, "--no-test-local");
 	if (!rc && job->evaluate_only)
 		rc = add_arg(a, "--evaluate-only");
 	for (size_t i = 0; !rc && job->model_args && i < job->model_args->count; i++)

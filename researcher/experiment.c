@@ -14,7 +14,8 @@ static const char *const experiment_keys[] = { "name", "tags", "plan", "rounds",
 					       "discovery_timeout_s", "seed", "output_dir", "final_evaluation",
 					       "nodes", "fraction", "round_retries", NULL };
 static const char *const training_keys[] = { "lr", "epochs", "num_updates", "batch_size", "test_ratio",
-					     "fedprox_mu", "optimizer", NULL };
+					     "fedprox_mu", "optimizer", "test_on_global_updates", "test_on_local_updates",
+					     "test_metric", NULL };
 static const char *const network_keys[] = { "federation", "researcher_id", "broker_url", "repository_url",
 					    "repository_token", "repository_timeout_s", NULL };
 
@@ -187,6 +188,13 @@ static enum fedc_err read_training(const struct fedc_config *cfg, struct experim
 		rc = fedc_config_double(cfg, "training", "fedprox_mu", false, 0, 0, 1e6, &out->fedprox_mu);
 	if (!rc)
 		rc = copy_str(cfg, "training", "optimizer", false, "sgd", out->optimizer, sizeof(out->optimizer));
+	if (!rc)
+		rc = fedc_config_bool(cfg, "training", "test_on_global_updates", false, true, &out->test_on_global);
+	if (!rc)
+		rc = fedc_config_bool(cfg, "training", "test_on_local_updates", false, true, &out->test_on_local);
+	if (!rc)
+		rc = copy_str(cfg, "training", "test_metric", false, "accuracy", out->test_metric,
+			      sizeof(out->test_metric));
 	if (!rc && out->epochs == 0 && out->num_updates == 0)
 		rc = fedc_fail(FEDC_ERR_CONFIG, "%s: [training] epochs and num_updates are both 0: nothing to train",
 			       fedc_config_path(cfg));

@@ -46,6 +46,9 @@ struct experiment {
 	double test_ratio;
 	double fedprox_mu;
 	char optimizer[FEDC_SHORT_BUF];
+	bool test_on_global;       /* nodes test the model they receive, before training */
+	bool test_on_local;        /* nodes test their trained model */
+	char test_metric[FEDC_MAX_NAME_LEN + 1]; /* the metric the round line shows */
 	/* [aggregator]: the method (key `method`, or `name`) and its options */
 	char aggregator[FEDC_SHORT_BUF];
 	struct aggregator_options aggregator_options;

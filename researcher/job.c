@@ -172,7 +172,7 @@ static void fill_train(const struct job *j, const struct participant *p, uint32_
 		FEDC_F_RESEARCHER_ID, FEDC_F_JOB_ID, FEDC_F_ROUND, FEDC_F_DATASET_ID, FEDC_F_PLAN_DIGEST,
 		FEDC_F_PARAMS_DIGEST, FEDC_F_MODEL_ARGS, FEDC_F_LR, FEDC_F_EPOCHS, FEDC_F_NUM_UPDATES,
 		FEDC_F_BATCH_SIZE, FEDC_F_SEED, FEDC_F_TEST_RATIO, FEDC_F_FEDPROX_MU, FEDC_F_OPTIMIZER,
-		FEDC_F_EVALUATE_ONLY,
+		FEDC_F_EVALUATE_ONLY, FEDC_F_TEST_ON_GLOBAL, FEDC_F_TEST_ON_LOCAL,
 	};
 
 	snprintf(m->researcher_id, sizeof(m->researcher_id), "%s", exp->researcher_id);
@@ -192,6 +192,8 @@ static void fill_train(const struct job *j, const struct participant *p, uint32_
 	m->fedprox_mu = exp->fedprox_mu;
 	snprintf(m->optimizer, sizeof(m->optimizer), "%s", exp->optimizer);
 	m->evaluate_only = evaluate_only;
+	m->test_on_global = exp->test_on_global;
+	m->test_on_local = exp->test_on_local;
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		fedc_msg_set(m, fields[i]);
 }
@@ -465,6 +467,7 @@ static double weighted(const struct job *j, bool global, const char *name)
 static void record_round(struct job *j, uint32_t round, bool evaluate_only, double seconds)
 {
 	const char *kind = evaluate_only ? "evaluate" : "train";
+	const char *metric = j->exp->test_metric; /* the one the researcher chose to watch */
 	struct round_record rr = { round, kind, (uint32_t)count_selected(j), (uint32_t)count_state(j, PART_ANSWERED),
 				   weighted(j, false, "loss"), weighted(j, true, "loss"),
 				   weighted(j, true, "accuracy"), seconds, evaluate_only ? "" : j->global_digest };
@@ -482,11 +485,12 @@ static void record_round(struct job *j, uint32_t round, bool evaluate_only, doub
 	}
 	(void)history__round(j->history, &rr);
 	if (evaluate_only)
-		printf("final evaluation   nodes %u/%u  test loss %.4f  test accuracy %.4f\n", rr.answered, rr.selected,
-		       rr.global_loss, rr.global_accuracy);
+		printf("final evaluation   nodes %u/%u  test loss %.4f  test %s %.4f\n", rr.answered, rr.selected,
+		       rr.global_loss, metric, weighted(j, true, metric));
 	else
-		printf("round %4u/%-4u  nodes %u/%u  train loss %.4f  accuracy of the model sent %.4f  %.2f s\n", round,
-		       j->exp->rounds, rr.answered, rr.selected, rr.train_loss, rr.global_accuracy, seconds);
+		printf("round %4u/%-4u  nodes %u/%u  train loss %.4f  %s of the model sent %.4f  %.2f s\n", round,
+		       j->exp->rounds, rr.answered, rr.selected, rr.train_loss, metric, weighted(j, true, metric),
+		       seconds);
 	fflush(stdout);
 }
 

@@ -165,6 +165,12 @@ static const struct field_spec fields[FEDC_F__COUNT] = {
 	[FEDC_F_EVALUATE_ONLY] = { .name = "evaluate_only", .type = FT_BOOL, .off = offsetof(M, evaluate_only),
 				   .doc = "True: only evaluate the global parameters; nothing is trained "
 					  "or uploaded (absent: false)." },
+	[FEDC_F_TEST_ON_GLOBAL] = { .name = "test_on_global", .type = FT_BOOL, .off = offsetof(M, test_on_global),
+				    .doc = "Evaluate the received global parameters on the test rows before "
+					   "training (absent: true)." },
+	[FEDC_F_TEST_ON_LOCAL] = { .name = "test_on_local", .type = FT_BOOL, .off = offsetof(M, test_on_local),
+				   .doc = "Evaluate the locally trained parameters on the test rows (absent: "
+					  "true)." },
 	[FEDC_F_N_SAMPLES] = UINT_F(M, "n_samples", n_samples, 0, UINT64_MAX,
 				    "Training samples used: the weight of the update in FedAvg."),
 	[FEDC_F_N_TEST] = UINT_F(M, "n_test", n_test, 0, UINT64_MAX, "Samples in the held-out test split."),
@@ -252,7 +258,7 @@ static const struct cmd_spec cmds[FEDC_CMD__COUNT] = {
 			     FROM_RESEARCHER | F(JOB_ID) | F(ROUND) | F(DATASET_ID) | F(PLAN_DIGEST) |
 				     F(PARAMS_DIGEST) | F(MODEL_ARGS) | F(LR) | F(EPOCHS) | F(NUM_UPDATES) |
 				     F(BATCH_SIZE) | F(SEED) | F(TEST_RATIO) | F(FEDPROX_MU) | F(OPTIMIZER),
-			     F(EVALUATE_ONLY),
+			     F(EVALUATE_ONLY) | F(TEST_ON_GLOBAL) | F(TEST_ON_LOCAL),
 			     "Runs one round on one dataset: fetch the plan and the global parameters "
 			     "from the repository, check the plan is approved, train, upload the update, "
 			     "answer `train-reply` (or `error`). Unless `evaluate_only` is true, `epochs` "

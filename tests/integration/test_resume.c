@@ -267,6 +267,32 @@ static void test_fraction_samples_nodes(void **state)
 	assert_true(harness_file_contains(rounds_csv, "\n3,train,2,2,"));
 }
 
+/* test_on_global_updates / test_on_local_updates off: the nodes skip those
+ * evaluations; test_metric chooses what the round line shows. */
+static void test_test_flags_and_metric(void **state)
+{
+	char exp[512], history[700];
+
+	snprintf(exp, sizeof(exp), "%s/flags.ini", H.dir);
+	assert_int_equal(harness_write_experiment(&H, exp, harness_plan("logreg"), "bc", 2, 3, 60, "n_features = 30",
+						  "final_evaluation = false"),
+			 0);
+	{
+		FILE *f = fopen(exp, "a");
+
+		assert_non_null(f);
+		fputs("[training]\ntest_on_global_updates = false\ntest_on_local_updates = false\ntest_metric = loss\n", f);
+		fclose(f);
+	}
+	if (researcher("run", exp, NULL, NULL) != 0)
+		fail_msg("%s", output);
+	/* nothing was evaluated: the metric of the model sent is unknown */
+	assert_non_null(strstr(output, "loss of the model sent nan"));
+	snprintf(history, sizeof(history), "%s-out/history.jsonl", exp);
+	assert_false(harness_file_contains(history, "test_accuracy"));
+	assert_true(harness_file_contains(history, "\"global_metrics\":{}"));
+}
+
 static void test_each_aggregator(void **state)
 {
 	static const char *const methods[] = {
@@ -298,6 +324,7 @@ int main(void)
 		cmocka_unit_test(test_too_few_nodes_retries_then_stops),
 		cmocka_unit_test(test_node_slower_than_deadline),
 		cmocka_unit_test(test_fraction_samples_nodes),
+		cmocka_unit_test(test_test_flags_and_metric),
 		cmocka_unit_test(test_each_aggregator),
 	};
 

@@ -51,6 +51,7 @@ enum fedc_field {
 	FEDC_F_JOB_ID, FEDC_F_ROUND, FEDC_F_DATASET_ID, FEDC_F_PARAMS_DIGEST,
 	FEDC_F_MODEL_ARGS, FEDC_F_LR, FEDC_F_EPOCHS, FEDC_F_NUM_UPDATES, FEDC_F_BATCH_SIZE,
 	FEDC_F_SEED, FEDC_F_TEST_RATIO, FEDC_F_FEDPROX_MU, FEDC_F_OPTIMIZER, FEDC_F_EVALUATE_ONLY,
+	FEDC_F_TEST_ON_GLOBAL, FEDC_F_TEST_ON_LOCAL,
 	FEDC_F_N_SAMPLES, FEDC_F_N_TEST, FEDC_F_METRICS, FEDC_F_GLOBAL_METRICS,
 	FEDC_F_DOWNLOAD_S, FEDC_F_TRAIN_S, FEDC_F_UPLOAD_S,
 	FEDC_F_NAME, FEDC_F_VALUE, FEDC_F_ITERATION, FEDC_F_EPOCH,
@@ -120,6 +121,8 @@ struct fedc_msg {
 	double fedprox_mu;
 	char optimizer[FEDC_SHORT_BUF];
 	bool evaluate_only;                  /* evaluate the global params, do not train */
+	bool test_on_global;                 /* evaluate the received params before training */
+	bool test_on_local;                  /* evaluate the trained params on the test rows */
 
 	/* train reply */
 	uint64_t n_samples;                  /* training samples used (FedAvg weight) */
