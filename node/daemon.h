@@ -22,6 +22,7 @@ struct node_daemon {
 	struct round_worker *worker;
 	char plans_dir[NODE_PATH_MAX];
 	char work_dir[NODE_PATH_MAX];
+	char scaffold_dir[NODE_PATH_MAX];   /* SCAFFOLD's c_i per job and dataset */
 };
 
 /* Runs until SIGINT or SIGTERM; returns the process exit code. */

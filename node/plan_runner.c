@@ -22,6 +22,7 @@
 #include "fedc/clock.h"
 #include "fedc/params.h"
 #include "sandbox.h"
+#include "scaffold_client.h"
 #include "seccomp_policy.h"
 
 struct runner_job {
@@ -33,6 +34,8 @@ struct runner_job {
 	struct fedc_train_args train;
 	bool evaluate_only;
 	bool skip_test_global, skip_test_local;
+	const char *scaffold_state;  /* this job's c_i file (read only here) */
+	uint32_t plan_features;      /* the plan's fedc_plan_features, 0 if none */
 	struct fedc_arg args[32];
 	char arg_names[32][FEDC_MAX_NAME_LEN + 1];
 	size_t n_args;
@@ -172,6 +175,7 @@ static bool parse_option(struct runner_job *job, int opt, const char *v)
 	case 'o': job->train.optimizer = v; return true;
 	case 'E': job->evaluate_only = true; return true;
 	case 'G': job->skip_test_global = true; return true;
+	case 'C': job->scaffold_state = v; return true;
 	case 'T': job->skip_test_local = true; return true;
 	case 'a': return add_model_arg(job, v);
 	default: return false;
@@ -191,6 +195,7 @@ static bool parse_job(int argc, char **argv, struct runner_job *job)
 		{ "batch-size", required_argument, NULL, 'b' }, { "fedprox-mu", required_argument, NULL, 'm' },
 		{ "optimizer", required_argument, NULL, 'o' }, { "evaluate-only", no_argument, NULL, 'E' },
 		{ "no-test-global", no_argument, NULL, 'G' }, { "no-test-local", no_argument, NULL, 'T' },
+		{ "scaffold-state", required_argument, NULL, 'C' },
 		{ "arg", required_argument, NULL, 'a' }, { "n-samples", required_argument, NULL, 'N' },
 		{ "n-features", required_argument, NULL, 'F' }, { "data-name", required_argument, NULL, 'n' },
 		{ "data-labels", required_argument, NULL, 'y' },
@@ -261,10 +266,11 @@ static bool split_data(const struct fedc_data *all, double test_ratio, uint64_t 
 	return true;
 }
 
-static const struct fedc_plan *load_plan(const char *path)
+static const struct fedc_plan *load_plan(const char *path, uint32_t *features)
 {
 	void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	const struct fedc_plan *plan;
+	const uint32_t *mask;
 
 	if (!handle) {
 		report("error cannot load the plan: %s", dlerror());
@@ -275,6 +281,8 @@ static const struct fedc_plan *load_plan(const char *path)
 		report("error the plan exports no \"%s\" symbol", FEDC_PLAN_SYMBOL);
 		return NULL;
 	}
+	mask = dlsym(handle, FEDC_PLAN_FEATURES_SYMBOL);
+	*features = mask ? *mask : 0;
 	if (plan->abi_version != FEDC_PLAN_ABI_VERSION) {
 		report("error the plan was built for ABI %u, this node speaks ABI %u", plan->abi_version,
 		       FEDC_PLAN_ABI_VERSION);
@@ -288,14 +296,44 @@ static const struct fedc_plan *load_plan(const char *path)
 	return plan;
 }
 
-static int train_and_report(const struct runner_job *job, const struct fedc_plan *plan, void *model,
-			    struct fedc_data *train, struct fedc_data *test)
+/* The local step count SCAFFOLD needs: the plan's "num_updates" metric. */
+static uint64_t reported_steps(const struct fedc_metrics *m)
 {
+	for (size_t i = 0; i < m->count && i < FEDC_PLAN_MAX_METRICS; i++) {
+		if (strcmp(m->items[i].name, "num_updates") == 0 && m->items[i].value > 0)
+			return (uint64_t)m->items[i].value;
+	}
+	return 0;
+}
+
+/* The new parameters, with SCAFFOLD's control-variate deltas when `sr`. */
+static int write_update(const struct runner_job *job, const struct scaffold_round *sr,
+			const struct fedc_tensor *tensors, size_t count, const struct fedc_metrics *train_metrics)
+{
+	enum fedc_err rc;
+
+	if (sr && count != sr->n) {
+		report("error the plan has %zu parameter tensors, the global parameters %zu", count, sr->n);
+		return 1;
+	}
+	rc = sr ? scaffold__write_update(SANDBOX_PARAMS_FD, sr, tensors, reported_steps(train_metrics), job->train.lr)
+		: fedc_params_write_fd(SANDBOX_PARAMS_FD, tensors, count);
+	if (rc) {
+		report("error cannot write the new parameters: %s", fedc_last_error());
+		return 1;
+	}
+	return 0;
+}
+
+static int train_and_report(const struct runner_job *job, const struct fedc_plan *plan, void *model,
+			    struct fedc_data *train, struct fedc_data *test, const struct scaffold_round *sr)
+{
+	struct fedc_train_args targs = job->train;
+	struct fedc_metrics train_metrics = { 0 };
 	struct fedc_reporter reporter = { NULL, on_scalar };
 	struct fedc_metrics metrics = { 0 };
 	const struct fedc_tensor *tensors = NULL;
 	size_t count = 0;
-	enum fedc_err rc;
 
 	/* The final evaluation always tests the global parameters. */
 	if (test->n_samples && (!job->skip_test_global || job->evaluate_only)) {
@@ -308,10 +346,15 @@ static int train_and_report(const struct runner_job *job, const struct fedc_plan
 	if (job->evaluate_only)
 		return 0;
 	memset(&metrics, 0, sizeof(metrics));
-	if (plan->train(model, train, &job->train, &reporter, &metrics) != 0) {
+	if (sr) {
+		targs.scaffold_correction = sr->correction;
+		targs.n_scaffold_correction = sr->n;
+	}
+	if (plan->train(model, train, &targs, &reporter, &metrics) != 0) {
 		report("error the plan's train() failed");
 		return 1;
 	}
+	train_metrics = metrics;
 	report_metrics("local", &metrics); /* training metrics, e.g. loss */
 	if (test->n_samples && !job->skip_test_local) {
 		struct fedc_metrics test_metrics = { 0 };
@@ -332,12 +375,7 @@ static int train_and_report(const struct runner_job *job, const struct fedc_plan
 		report("error the plan's get_params() failed");
 		return 1;
 	}
-	rc = fedc_params_write_fd(SANDBOX_PARAMS_FD, tensors, count);
-	if (rc) {
-		report("error cannot write the new parameters: %s", fedc_last_error());
-		return 1;
-	}
-	return 0;
+	return write_update(job, sr, tensors, count, &train_metrics);
 }
 
 static int run_round(const struct runner_job *job, const struct fedc_plan *plan, struct fedc_data *all)
@@ -345,13 +383,28 @@ static int run_round(const struct runner_job *job, const struct fedc_plan *plan,
 	struct fedc_args model_args = { job->args, job->n_args };
 	struct fedc_data train = { 0 }, test = { 0 };
 	struct fedc_params *global = NULL;
+	struct scaffold_round sr = { 0 };
 	void *model = NULL;
+	size_t n_model = 0;
+	bool scaffold = false;
 	int code = 1;
 	enum fedc_err rc;
 
 	rc = fedc_params_open(job->params_path, &global);
+	if (!rc)
+		rc = scaffold__split(global, &n_model, &scaffold);
 	if (rc) {
 		report("error the global parameters are unreadable: %s", fedc_last_error());
+		goto out;
+	}
+	if (scaffold && !(job->plan_features & FEDC_PLAN_FEATURE_SCAFFOLD) && !job->evaluate_only) {
+		report("error the experiment uses SCAFFOLD, and this plan does not apply its correction (it does not "
+		       "export fedc_plan_features with FEDC_PLAN_FEATURE_SCAFFOLD; plans on the SDK's training loop do)");
+		goto out;
+	}
+	if (scaffold && !job->evaluate_only &&
+	    scaffold__begin(global, n_model, job->scaffold_state ? job->scaffold_state : "", &sr) != FEDC_OK) {
+		report("error %s", fedc_last_error());
 		goto out;
 	}
 	if (!split_data(all, job->test_ratio, job->split_seed, &train, &test)) {
@@ -363,7 +416,7 @@ static int run_round(const struct runner_job *job, const struct fedc_plan *plan,
 		report("error the plan's create() failed (check the [model] arguments)");
 		goto out;
 	}
-	if (plan->set_params(model, fedc_params_tensors(global), fedc_params_count(global)) != 0) {
+	if (plan->set_params(model, fedc_params_tensors(global), n_model) != 0) {
 		report("error the plan refused the global parameters (names or shapes differ)");
 		goto out;
 	}
@@ -371,8 +424,9 @@ static int run_round(const struct runner_job *job, const struct fedc_plan *plan,
 		report("error the plan's prepare() failed");
 		goto out;
 	}
-	code = train_and_report(job, plan, model, &train, &test);
+	code = train_and_report(job, plan, model, &train, &test, scaffold && !job->evaluate_only ? &sr : NULL);
 out:
+	scaffold__end(&sr);
 	if (model)
 		plan->destroy(model);
 	fedc_params_close(global);
@@ -406,7 +460,7 @@ int plan_runner__main(int argc, char **argv)
 		report("error sandbox: %s; the plan was not run", fedc_last_error());
 		goto out;
 	}
-	plan = load_plan(job->plan_path);
+	plan = load_plan(job->plan_path, &job->plan_features);
 	if (!plan)
 		goto out;
 	code = run_round(job, plan, &all);

@@ -2,6 +2,7 @@
  * reply. One round at a time; requests queue in arrival order. */
 #include "round.h"
 
+#include <dirent.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "fedc/log.h"
 #include "plan_digest.h"
 #include "sandbox.h"
+#include "scaffold_client.h"
 
 #define SEEN_IDS 1024            /* request ids remembered for deduplication */
 #define SCALARS_PER_SECOND 4     /* live progress messages per round, at most */
@@ -225,6 +227,43 @@ static enum fedc_err fetch_inputs(struct round_worker *w, const struct fedc_msg 
 	return FEDC_OK;
 }
 
+/* SCAFFOLD's c_i, one file per job, dataset and round it was reached in:
+ * round r reads the latest of an earlier round and writes its own, so a
+ * round run again (a retry, a resumed researcher) starts from the same c_i. */
+struct scaffold_files {
+	char read[NODE_PATH_MAX], write[NODE_PATH_MAX];
+};
+
+static enum fedc_err scaffold_files(struct round_worker *w, const struct fedc_msg *req, struct scaffold_files *f)
+{
+	char prefix[2 * FEDC_MAX_ID_LEN + 8];
+	uint64_t best = 0;
+	struct dirent *e;
+	DIR *dir;
+
+	snprintf(prefix, sizeof(prefix), "%s__%s.r", req->job_id, req->dataset_id);
+	if ((size_t)snprintf(f->write, sizeof(f->write), "%s/%s%" PRIu64 ".params", w->d->scaffold_dir, prefix,
+			     req->round) >= sizeof(f->write))
+		return fedc_fail(FEDC_ERR_CONFIG, "data_dir path too long");
+	/* none yet: a file that does not exist, which reads as zeros */
+	if ((size_t)snprintf(f->read, sizeof(f->read), "%s/%s0.params", w->d->scaffold_dir, prefix) >= sizeof(f->read))
+		return fedc_fail(FEDC_ERR_CONFIG, "data_dir path too long");
+	dir = opendir(w->d->scaffold_dir);
+	while (dir && (e = readdir(dir))) {
+		unsigned long long r;
+		char tail[16];
+
+		if (strncmp(e->d_name, prefix, strlen(prefix)) == 0 &&
+		    sscanf(e->d_name + strlen(prefix), "%llu%15s", &r, tail) == 2 && strcmp(tail, ".params") == 0 &&
+		    r < req->round && r >= best &&
+		    (size_t)snprintf(f->read, sizeof(f->read), "%s/%s", w->d->scaffold_dir, e->d_name) < sizeof(f->read))
+			best = r;
+	}
+	if (dir)
+		closedir(dir);
+	return FEDC_OK;
+}
+
 static enum fedc_err run_round(struct round_worker *w, const struct fedc_msg *req)
 {
 	char plan_path[NODE_PATH_MAX], params_path[NODE_PATH_MAX], digest[FEDC_SHA256_HEXLEN + 1];
@@ -234,12 +273,15 @@ static enum fedc_err run_round(struct round_worker *w, const struct fedc_msg *re
 	struct sandbox_result res;
 	struct sandbox_job job;
 	struct node_dataset ds;
+	struct scaffold_files scaffold;
 	double t0 = now_s(), times[3] = { 0, 0, 0 };
 	enum fedc_err rc;
 
 	params_path[0] = '\0';
 	res.params_fd = -1;
-	rc = db__dataset_get(w->db, req->dataset_id, &ds);
+	rc = scaffold_files(w, req, &scaffold);
+	if (!rc)
+		rc = db__dataset_get(w->db, req->dataset_id, &ds);
 	if (rc) {
 		rc = fedc_fail(rc, "dataset %s: %s", req->dataset_id,
 			       rc == FEDC_ERR_NOT_FOUND ? "not registered on this node" : fedc_last_error());
@@ -254,18 +296,24 @@ static enum fedc_err run_round(struct round_worker *w, const struct fedc_msg *re
 	fill_job(req, &ds, plan_path, params_path, &model_args, w->d->cfg, &job);
 	job.on_scalar = on_scalar;
 	job.ctx = &sc;
+	job.scaffold_state = scaffold.read;
 	rc = sandbox__run(&job, &w->cancel, &res);
 	times[1] = now_s() - t0 - times[0];
 	if (rc) {
 		rc = fedc_fail(rc, "%s", res.error);
 		goto fail;
 	}
+
 	if (!req->evaluate_only) {
 		rc = fedc_repo_put_fd(w->repo, res.params_fd, NULL, digest, NULL);
 		if (rc) {
 			rc = fedc_fail(rc, "cannot upload the update: %s", fedc_last_error());
 			goto fail;
 		}
+		/* c_i advances only with a round that reached the researcher. */
+		rc = scaffold__save_state(res.params_fd, scaffold.read, scaffold.write);
+		if (rc)
+			goto fail;
 	}
 	times[2] = now_s() - t0 - times[0] - times[1];
 	rc = send_train_reply(w, req, &res, req->evaluate_only ? NULL : digest, times);

@@ -88,6 +88,8 @@ static enum fedc_err build_argv(const struct sandbox_job *job, struct child_argv
 	if (!rc) rc = add_arg(a, "--batch-size=%" PRIu32, t->batch_size);
 	if (!rc) rc = add_arg(a, "--fedprox-mu=%.17g", t->fedprox_mu);
 	if (!rc) rc = add_arg(a, "--optimizer=%s", t->optimizer ? t->optimizer : "sgd");
+	if (!rc && job->scaffold_state)
+		rc = add_arg(a, "--scaffold-state=%s", job->scaffold_state);
 	if (!rc && job->skip_test_global)
 		rc = add_arg(a, "--no-test-global");
 	if (!rc && job->skip_test_local)

@@ -32,6 +32,7 @@ struct sandbox_job {
 	struct fedc_train_args train_args;
 	bool evaluate_only;
 	bool skip_test_global, skip_test_local; /* the researcher's test_on_* set to false */
+	const char *scaffold_state;             /* the job's SCAFFOLD c_i file (may not exist yet) */
 	int64_t timeout_s;          /* wall clock */
 	int64_t cpu_seconds;        /* RLIMIT_CPU (soft; the hard limit is a second more) */
 	int64_t memory_mb;          /* resident memory, watched by the parent; RLIMIT_AS is 2x + 256 MiB */

@@ -2,9 +2,45 @@
 #include "initial_params.h"
 
 #include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "fedc/params.h"
 #include "fedc/plan.h"
+
+/* SCAFFOLD's global parameters carry the server's control variate c after
+ * the model (see aggregator.h); it starts at zero. Its presence is also what
+ * tells the nodes to run SCAFFOLD. */
+static enum fedc_err write_with_zero_variate(const char *path, const struct fedc_tensor *model, size_t count)
+{
+	struct fedc_tensor *all = calloc(2 * count + 1, sizeof(*all));
+	char (*names)[FEDC_MAX_NAME_LEN + 16] = calloc(count + 1, sizeof(*names));
+	uint64_t largest = 1;
+	float *zeros;
+	enum fedc_err rc;
+
+	for (size_t i = 0; i < count; i++)
+		largest = fedc_tensor_elements(&model[i]) > largest ? fedc_tensor_elements(&model[i]) : largest;
+	zeros = calloc(largest, sizeof(float));
+	if (!all || !names || !zeros) {
+		rc = FEDC_ERR_NOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < count; i++) {
+		all[i] = model[i];
+		all[count + i] = model[i];
+		snprintf(names[i], sizeof(names[i]), "scaffold.c.%s", model[i].name);
+		all[count + i].name = names[i];
+		all[count + i].data = zeros;
+	}
+	rc = fedc_params_write_file(path, all, 2 * count);
+out:
+	free(all);
+	free(names);
+	free(zeros);
+	return rc;
+}
 
 enum fedc_err initial__params(const struct experiment *exp, const char *out_path)
 {
@@ -36,7 +72,8 @@ enum fedc_err initial__params(const struct experiment *exp, const char *out_path
 		rc = fedc_fail(FEDC_ERR_PLAN, "the plan's get_params() failed");
 		goto out;
 	}
-	rc = fedc_params_write_file(out_path, tensors, count);
+	rc = strcmp(exp->aggregator, "scaffold") == 0 ? write_with_zero_variate(out_path, tensors, count)
+						       : fedc_params_write_file(out_path, tensors, count);
 out:
 	if (model)
 		plan->destroy(model);

@@ -116,3 +116,6 @@ __attribute__((visibility("default"))) const struct fedc_plan fedc_plan = {
 	.evaluate = mlp_evaluate,
 	.destroy = mlp_destroy,
 };
+
+/* The SDK's training loop applies the node's SCAFFOLD correction. */
+FEDC_PLAN_FEATURES(FEDC_PLAN_FEATURE_SCAFFOLD);

@@ -77,6 +77,18 @@ static int scaffold_prepare(struct run *r, const struct fedc_net *net, const str
 	return rc;
 }
 
+/* The node's SCAFFOLD: it keeps c and c_i and hands over c - c_i. */
+static int correction_from_args(struct run *r, const struct fedc_net *net, const struct fedc_train_args *a)
+{
+	int rc = fedc_paramset_init_like(&r->correction, &net->params);
+
+	if (!rc)
+		rc = fedc_paramset_set(&r->correction, a->scaffold_correction, a->n_scaffold_correction);
+	if (!rc)
+		r->terms.correction = &r->correction;
+	return rc;
+}
+
 static int run_init(struct run *r, struct fedc_net *net, const struct fedc_data *d, const struct fedc_train_cfg *cfg)
 {
 	const struct fedc_train_args *a = cfg->args;
@@ -99,6 +111,8 @@ static int run_init(struct run *r, struct fedc_net *net, const struct fedc_data 
 	}
 	if (!rc && cfg->scaffold)
 		rc = scaffold_prepare(r, net, cfg->scaffold);
+	else if (!rc && a->scaffold_correction)
+		rc = correction_from_args(r, net, a);
 	if (!rc)
 		rc = fedc_batcher_init(&r->batcher, d, a->batch_size, true, a->seed);
 	if (!rc)

@@ -24,6 +24,8 @@ static struct harness H;
 static char output[1 << 16];
 static const size_t rows[3][2] = { { 0, 100 }, { 100, 180 }, { 280, 289 } };
 
+static int approve(size_t node, const char *plan);
+
 static int setup(void **state)
 {
 	char csv[512], id[32];
@@ -37,17 +39,20 @@ static int setup(void **state)
 		if (harness_split_csv(FEDC_SOURCE_DIR "/examples/data/breast_cancer.csv", csv, rows[i][0], rows[i][1]) ||
 		    harness_add_node(&H, id, csv, "bc", harness_plan("logreg")) != (int)i)
 			return -1;
-		if (i < 2) { /* site-2 never approves the identity plan */
-			char *argv[] = { (char *)harness_bin("fedc-node"), "--config", H.nodes[i].config, "plan",
-					 "approve", (char *)harness_plan("fixtures/identity"), NULL };
-
-			if (harness_run(&H, argv, 30, NULL, 0) != 0)
-				return -1;
-		}
+		if ((i < 2 && approve(i, "fixtures/identity")) || approve(i, "mlp")) /* site-2 refuses identity */
+			return -1;
 		if (harness_start_node(&H, i) != 0)
 			return -1;
 	}
 	return 0;
+}
+
+static int approve(size_t node, const char *plan)
+{
+	char *argv[] = { (char *)harness_bin("fedc-node"), "--config", H.nodes[node].config, "plan", "approve",
+			 (char *)harness_plan(plan), NULL };
+
+	return harness_run(&H, argv, 30, NULL, 0);
 }
 
 static int teardown(void **state)
@@ -293,6 +298,61 @@ static void test_test_flags_and_metric(void **state)
 	assert_true(harness_file_contains(history, "\"global_metrics\":{}"));
 }
 
+/* Points an experiment written by write_logreg at the MLP plan (on the SDK),
+ * a small one for the breast-cancer data. */
+static void use_mlp(const char *path)
+{
+	char text[4096], out[4200], *plan, *eol, *model;
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	plan = strstr(text, "plan = ");
+	model = strstr(text, "n_features = 30\n");
+	assert_non_null(plan);
+	assert_non_null(model);
+	eol = strchr(plan, '\n');
+	*plan = '\0';
+	*model = '\0';
+	snprintf(out, sizeof(out), "%splan = %s%.*sn_features = 30\nn_classes = 2\nhidden = 8\n%s", text,
+		 harness_plan("mlp"), (int)(model - eol), eol, model + strlen("n_features = 30\n"));
+	f = fopen(path, "w");
+	fputs(out, f);
+	fclose(f);
+}
+
+/* SCAFFOLD end to end: the MLP plan applies the correction; nodes keep c_i
+ * per round, so a researcher killed mid-round resumes to the same bytes; a
+ * plan without the feature is refused with the reason. */
+static void test_scaffold(void **state)
+{
+	char exp[512], ref[600], params[600], out_dir[560];
+
+	write_logreg("scaffold-ref", 3, NULL, "method = scaffold", exp, sizeof(exp));
+	use_mlp(exp);
+	if (researcher("run", exp, NULL, NULL) != 0)
+		fail_msg("%s", output);
+	assert_non_null(strstr(output, "round    3/3     nodes 3/3"));
+	snprintf(ref, sizeof(ref), "%s-out/global.params", exp);
+
+	write_logreg("scaffold-crash", 3, NULL, "method = scaffold", exp, sizeof(exp));
+	use_mlp(exp);
+	assert_int_equal(run_crashing_at(exp, "round-reply:5"), 128 + SIGKILL);
+	snprintf(out_dir, sizeof(out_dir), "%s-out", exp);
+	if (researcher("resume", out_dir, NULL, NULL) != 0)
+		fail_msg("%s", output);
+	snprintf(params, sizeof(params), "%s/global.params", out_dir);
+	assert_same_file(ref, params);
+
+	/* logreg does not apply the correction: refused, saying why */
+	write_logreg("scaffold-logreg", 1, "round_retries = 0", "method = scaffold", exp, sizeof(exp));
+	assert_int_equal(researcher("run", exp, NULL, NULL), 1);
+	assert_non_null(strstr(output, "does not apply its correction"));
+}
+
 static void test_each_aggregator(void **state)
 {
 	static const char *const methods[] = {
@@ -325,6 +385,7 @@ int main(void)
 		cmocka_unit_test(test_node_slower_than_deadline),
 		cmocka_unit_test(test_fraction_samples_nodes),
 		cmocka_unit_test(test_test_flags_and_metric),
+		cmocka_unit_test(test_scaffold),
 		cmocka_unit_test(test_each_aggregator),
 	};
 

@@ -17,6 +17,15 @@
 #define FEDC_PLAN_MAX_METRICS 16
 #define FEDC_PLAN_METRIC_NAME_LEN 64
 
+/* Optional second export: `const uint32_t fedc_plan_features`, a mask of
+ * what the plan supports beyond the ABI's basics. A plan without it has
+ * none of them. */
+#define FEDC_PLAN_FEATURES_SYMBOL "fedc_plan_features"
+#define FEDC_PLAN_FEATURE_SCAFFOLD 1u /* applies fedc_train_args.scaffold_correction */
+/* In a plan's source: FEDC_PLAN_FEATURES(FEDC_PLAN_FEATURE_SCAFFOLD); */
+#define FEDC_PLAN_FEATURES(mask) \
+	__attribute__((visibility("default"))) const uint32_t fedc_plan_features = (mask)
+
 enum fedc_dtype { FEDC_DTYPE_F32 = 1 };
 
 /* A named tensor: `data` holds the product of `shape` elements of `dtype`,
@@ -61,6 +70,12 @@ struct fedc_train_args {
 	uint64_t seed;        /* seeds shuffling; differs per node and round */
 	double fedprox_mu;    /* FedProx proximal term, 0 = off */
 	const char *optimizer; /* "sgd" */
+	/* SCAFFOLD (only for plans with FEDC_PLAN_FEATURE_SCAFFOLD; NULL/0 when
+	 * off): c - c_i for each parameter tensor, with the names and shapes of
+	 * get_params(), to add to every gradient step. Appended to ABI 1: plans
+	 * built before these fields never read them. */
+	const struct fedc_tensor *scaffold_correction;
+	size_t n_scaffold_correction;
 };
 
 /* Metrics the plan reports back, e.g. {"loss", 0.31}, {"accuracy", 0.94}. */
