@@ -74,6 +74,16 @@ static uint64_t mix(uint64_t a, uint64_t b)
 	return z ^ (z >> 31);
 }
 
+uint64_t round__split_seed(uint64_t seed, const char *data_digest)
+{
+	return mix(seed, fnv1a(data_digest));
+}
+
+uint64_t round__train_seed(uint64_t seed, uint64_t round, const char *node_id)
+{
+	return mix(mix(seed, round), fnv1a(node_id));
+}
+
 static void on_scalar(void *ctx, const char *name, double value, uint64_t iteration, uint32_t epoch)
 {
 	struct scalar_ctx *sc = ctx;
@@ -188,13 +198,13 @@ static void fill_job(const struct fedc_msg *req, const struct node_dataset *ds, 
 	/* Everything follows from the experiment seed, so a run is reproducible:
 	 * the held-out rows depend on the seed and the data's content (the same
 	 * rows in every round), the shuffling also on the round and the node. */
-	job->split_seed = mix(req->seed, fnv1a(ds->digest));
+	job->split_seed = round__split_seed(req->seed, ds->digest);
 	job->model_args = args;
 	job->train_args.lr = req->lr;
 	job->train_args.epochs = (uint32_t)req->epochs;
 	job->train_args.num_updates = (uint32_t)req->num_updates;
 	job->train_args.batch_size = (uint32_t)(req->batch_size ? req->batch_size : 32);
-	job->train_args.seed = mix(mix(req->seed, req->round), fnv1a(cfg->node_id));
+	job->train_args.seed = round__train_seed(req->seed, req->round, cfg->node_id);
 	job->train_args.fedprox_mu = req->fedprox_mu;
 	job->train_args.optimizer = req->optimizer[0] ? req->optimizer : "sgd";
 	job->evaluate_only = req->evaluate_only;

@@ -5,6 +5,13 @@
 
 #include "daemon.h"
 
+/* The seeds of a round, all from the experiment seed so that a run is
+ * reproducible: the held-out rows depend on the seed and the data's digest
+ * (the same rows in every round), the shuffling also on the round and the
+ * node. Exported for tools that must reproduce a node's round exactly. */
+uint64_t round__split_seed(uint64_t seed, const char *data_digest);
+uint64_t round__train_seed(uint64_t seed, uint64_t round, const char *node_id);
+
 /* Starts the worker thread. FEDC_ERR_DB, FEDC_ERR_NOMEM. */
 enum fedc_err round__start(struct node_daemon *d, struct round_worker **out);
 

@@ -143,7 +143,11 @@ static void stdin_from_devnull(void)
 /* In the child between fork and exec: only async-signal-safe calls. */
 static void exec_child(const struct sandbox_job *job, struct child_argv *a, int params_fd, int report_fd)
 {
-	if (dup2(params_fd, SANDBOX_PARAMS_FD) < 0 || dup2(report_fd, SANDBOX_REPORT_FD) < 0)
+	/* Through spare numbers first: dup2 of an fd onto itself would keep its
+	 * close-on-exec flag, and one target may be the other source. */
+	int params = fcntl(params_fd, F_DUPFD, 10), report = fcntl(report_fd, F_DUPFD, 10);
+
+	if (params < 0 || report < 0 || dup2(params, SANDBOX_PARAMS_FD) < 0 || dup2(report, SANDBOX_REPORT_FD) < 0)
 		_exit(120);
 	(void)close_range(SANDBOX_REPORT_FD + 1, ~0u, 0);
 	stdin_from_devnull();
