@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Pieces shared by the scripts that start a small federation on loopback
-# (scripts/demo.sh, examples/linreg/run.sh): a temporary directory,
+# (scripts/demo.sh, examples/linreg/run.sh, examples/mlp/run.sh): a temporary directory,
 # Mosquitto and the repository on free ports, nodes, and a cleanup that stops
 # everything started here on exit, Ctrl-C or failure. Source it, then:
 #

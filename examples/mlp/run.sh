@@ -48,80 +48,12 @@ for f in bin/fedc-node bin/fedc-researcher bin/fedc-repository bin/fedc-shard-id
   fi
 done
 
-# Debian's OpenBLAS 0.3.21 does not know recent CPUs and falls back to its
-# slowest kernels; fedc-node picks one for its plans, this covers
-# fedc-eval-idx (and older nodes) the same way.
-if [[ -z ${OPENBLAS_CORETYPE:-} ]]; then
-  if grep -qw avx512bw /proc/cpuinfo && grep -qw avx512f /proc/cpuinfo; then
-    export OPENBLAS_CORETYPE=SkylakeX
-  elif grep -qw avx2 /proc/cpuinfo; then
-    export OPENBLAS_CORETYPE=Haswell
-  fi
-fi
-
-dir=$(mktemp -d /tmp/fedc-mlp.XXXXXX)
-chmod 755 "$dir"
-pids=()
-
-cleanup() {
-  local status=$?
-  trap - EXIT INT TERM
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-    kill -TERM "${pids[i]}" 2>/dev/null || true
-  done
-  for pid in "${pids[@]}"; do
-    wait "$pid" 2>/dev/null || true
-  done
-  if ((status != 0)); then
-    echo "mlp: failed; logs kept in $dir" >&2
-  else
-    rm -rf "$dir"
-  fi
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# A port nobody listens on (bash's /dev/tcp connect fails).
-free_port() {
-  local port
-  while :; do
-    port=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      echo "$port"
-      return
-    fi
-  done
-}
-
-wait_for() { # wait_for SECONDS COMMAND...
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@" 2>/dev/null; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.1
-  done
-}
-
-mosquitto=$(command -v mosquitto || echo /usr/sbin/mosquitto)
-broker_port=$(free_port)
-{
-  echo "listener $broker_port 127.0.0.1"
-  echo "allow_anonymous true"
-  echo "set_tcp_nodelay true"
-  echo "persistence false"
-  [[ $(id -u) -eq 0 ]] && echo "user root"
-} >"$dir/mosquitto.conf"
-"$mosquitto" -c "$dir/mosquitto.conf" >"$dir/mosquitto.log" 2>&1 &
-pids+=($!)
-wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$broker_port"
-
-token=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
-"$build/bin/fedc-repository" --store "$dir/store" --port 0 --port-file "$dir/repository.port" \
-  --token "$token" >"$dir/repository.log" 2>&1 &
-pids+=($!)
-wait_for 10 test -s "$dir/repository.port"
-repo_port=$(cat "$dir/repository.port")
+# shellcheck source=scripts/lib.sh
+source "$root/scripts/lib.sh"
+choose_blas_kernel # for fedc-eval-idx; fedc-node picks the same for its plans
+stack_init mlp
+start_broker
+start_repository
 
 echo "mlp: splitting the 60000 training images into $n_nodes $split shards (seed 42)"
 "$build/bin/fedc-shard-idx" --images "$data/train-images-idx3-ubyte.gz" \
@@ -130,9 +62,7 @@ echo "mlp: splitting the 60000 training images into $n_nodes $split shards (seed
 
 for ((i = 0; i < n_nodes; i++)); do
   cfg="$dir/node-$i.ini"
-  "$build/bin/fedc-node" --config "$cfg" init --id "node-$i" --federation mlp \
-    --broker "tcp://127.0.0.1:$broker_port" --repository "http://127.0.0.1:$repo_port" \
-    --token "$token" --data-dir "node-$i-data" >/dev/null
+  node_init "node-$i" mlp
   # A shard is ~38 MB of floats, held twice (train and test views) by the
   # plan's process, plus ~128 MB of OpenBLAS buffers per thread: 2 GiB is
   # ample. Five nodes share this machine's cores, so rounds get time.
@@ -142,21 +72,12 @@ for ((i = 0; i < n_nodes; i++)); do
     --file "$dir/shards/node-$i-images-idx3-ubyte.gz" --labels "$dir/shards/node-$i-labels-idx1-ubyte.gz" \
     --description "$split shard $i of the Fashion-MNIST training set" >/dev/null
   "$build/bin/fedc-node" --config "$cfg" plan approve "$build/plans/mlp.so" --name mlp >/dev/null
-  "$build/bin/fedc-node" --config "$cfg" start >"$dir/node-$i.log" 2>&1 &
-  pids+=($!)
+  node_start "node-$i"
 done
 for ((i = 0; i < n_nodes; i++)); do
-  wait_for 20 grep -q "serving federation" "$dir/node-$i.log"
+  wait_nodes "node-$i"
 done
-
-cat >"$dir/network.ini" <<NET
-[network]
-federation = mlp
-researcher_id = mlp-researcher
-broker_url = tcp://127.0.0.1:$broker_port
-repository_url = http://127.0.0.1:$repo_port
-repository_token = $token
-NET
+write_network "$dir/network.ini" mlp mlp-researcher
 
 # The nodes approved this build's plan: point the experiment at it when the
 # build is not the default build/ the experiment file names.
