@@ -242,6 +242,8 @@ enum fedc_err aggregator__sum_updates(const struct aggregator *agg, bool weighte
 			for (uint64_t j = 0; j < n; j++)
 				a[j] += w * (double)x[j];
 		}
+		/* one update's pages resident at a time: O(model) whatever the node count */
+		fedc_params_release_pages(agg->updates[k].params);
 	}
 	*out = acc;
 	return FEDC_OK;
@@ -464,6 +466,8 @@ enum fedc_err aggregator__add(struct aggregator *agg, const char *node_id, struc
 		rc = check_add(agg, node_id, n_samples);
 	if (!rc)
 		rc = layout_check(&agg->update_layout, update);
+	/* Checked; read again, once, in node-id order at finish(). */
+	fedc_params_release_pages(update);
 	if (!rc)
 		rc = push_update(agg, node_id, update, n_samples);
 	if (rc)

@@ -849,6 +849,12 @@ out:
 	return rc;
 }
 
+void fedc_params_release_pages(const struct fedc_params *p)
+{
+	if (p && p->map)
+		(void)madvise(p->map, p->map_len, MADV_DONTNEED);
+}
+
 void fedc_params_close(struct fedc_params *p)
 {
 	if (!p)

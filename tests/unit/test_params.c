@@ -172,6 +172,25 @@ static void test_round_trip(void **state)
 	unlink(path);
 }
 
+/* Pages released (fewer resident) and the data still there when read again. */
+static void test_release_pages_keeps_data(void **state)
+{
+	struct fedc_tensor t[5];
+	size_t n = sample_tensors(t);
+	struct fedc_params *p = NULL;
+	char path[256];
+
+	path_in_tmp(path, sizeof(path), "released.params");
+	assert_int_equal(fedc_params_write_file(path, t, n), FEDC_OK);
+	assert_int_equal(fedc_params_open(path, &p), FEDC_OK);
+	assert_same_tensors(t, n, p);
+	fedc_params_release_pages(p);
+	assert_same_tensors(t, n, p);
+	fedc_params_release_pages(NULL);
+	fedc_params_close(p);
+	unlink(path);
+}
+
 static void test_round_trip_zero_tensors(void **state)
 {
 	struct fedc_params *p = NULL;
@@ -640,6 +659,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_release_pages_keeps_data),
 		cmocka_unit_test(test_round_trip_zero_tensors),
 		cmocka_unit_test(test_round_trip_long_names),
 		cmocka_unit_test(test_write_empty_name_rejected),

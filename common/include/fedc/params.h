@@ -34,6 +34,11 @@ enum fedc_err fedc_params_open_fd(int fd, struct fedc_params **out);
 /* Same over caller memory that must outlive *out (fuzzing, tests). */
 enum fedc_err fedc_params_from_buffer(const void *buf, size_t len, struct fedc_params **out);
 void fedc_params_close(struct fedc_params *p);
+/* Drops the pages of the mapping this process holds (they count in its
+ * resident size) without closing it: data read later is faulted in again
+ * from the page cache. For code that keeps many files mapped but reads them
+ * one at a time. */
+void fedc_params_release_pages(const struct fedc_params *p);
 
 /* Tensors in file order; names and data point into the mapping (or an aligned
  * copy) and live as long as `p`. */
