@@ -51,14 +51,13 @@ static json_t *to_json(const struct breakpoint *bp)
 		snprintf(text, sizeof(text), "%" PRIu64, bp->rng[i]);
 		json_array_append_new(rng, json_string(text));
 	}
-	root = json_pack("{s:i, s:i, s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:b, s:s, s:i}", "format",
+	root = json_pack("{s:i, s:i, s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:b, s:s}", "format",
 			 BREAKPOINT_FORMAT, "round", (json_int_t)bp->round, "rounds", (json_int_t)bp->rounds, "job_id",
 			 bp->job_id, "plan_digest", bp->plan_digest, "global_digest", bp->global_digest,
 			 "experiment_path", bp->experiment_path, "experiment_digest", bp->experiment_digest,
-			 "network_path", bp->network_path, "network_digest", bp->network_digest, "output_override",
-			 bp->output_override, "rng", rng, "history_sizes", history, "has_aggregator_state",
-			 bp->has_aggregator_state, "aggregator_digest", bp->aggregator_digest, "retries_left",
-			 (json_int_t)bp->retries_left);
+			 "network_path", bp->network_path, "network_digest", bp->network_digest, "rng", rng,
+			 "history_sizes", history, "has_aggregator_state", bp->has_aggregator_state, "aggregator_digest",
+			 bp->aggregator_digest);
 	return root;
 }
 
@@ -206,7 +205,7 @@ static enum fedc_err get_u32(json_t *root, const char *key, uint32_t *out, const
 static enum fedc_err from_json(json_t *root, struct breakpoint *bp, const char *path)
 {
 	json_t *rng = json_object_get(root, "rng"), *history = json_object_get(root, "history_sizes");
-	uint32_t format = 0, retries = 0;
+	uint32_t format = 0;
 	enum fedc_err rc = get_u32(root, "format", &format, path);
 
 	if (!rc && format != BREAKPOINT_FORMAT)
@@ -214,7 +213,6 @@ static enum fedc_err from_json(json_t *root, struct breakpoint *bp, const char *
 				 format, BREAKPOINT_FORMAT);
 	if (!rc) rc = get_u32(root, "round", &bp->round, path);
 	if (!rc) rc = get_u32(root, "rounds", &bp->rounds, path);
-	if (!rc) rc = get_u32(root, "retries_left", &retries, path);
 	if (!rc) rc = get_string(root, "job_id", bp->job_id, sizeof(bp->job_id), path);
 	if (!rc) rc = get_string(root, "plan_digest", bp->plan_digest, sizeof(bp->plan_digest), path);
 	if (!rc) rc = get_string(root, "global_digest", bp->global_digest, sizeof(bp->global_digest), path);
@@ -222,11 +220,9 @@ static enum fedc_err from_json(json_t *root, struct breakpoint *bp, const char *
 	if (!rc) rc = get_string(root, "experiment_digest", bp->experiment_digest, sizeof(bp->experiment_digest), path);
 	if (!rc) rc = get_string(root, "network_path", bp->network_path, sizeof(bp->network_path), path);
 	if (!rc) rc = get_string(root, "network_digest", bp->network_digest, sizeof(bp->network_digest), path);
-	if (!rc) rc = get_string(root, "output_override", bp->output_override, sizeof(bp->output_override), path);
 	if (!rc) rc = get_string(root, "aggregator_digest", bp->aggregator_digest, sizeof(bp->aggregator_digest), path);
 	if (rc)
 		return rc;
-	bp->retries_left = retries;
 	bp->has_aggregator_state = json_is_true(json_object_get(root, "has_aggregator_state"));
 	if (!json_is_array(rng) || json_array_size(rng) != 4 || !json_is_object(history))
 		return fedc_fail(FEDC_ERR_MALFORMED, "%s: \"rng\" or \"history_sizes\" malformed", path);

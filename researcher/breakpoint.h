@@ -33,12 +33,10 @@ struct breakpoint {
 	char experiment_digest[FEDC_SHA256_HEXLEN + 1];
 	char network_path[BREAKPOINT_PATH_MAX];          /* "" when none was given */
 	char network_digest[FEDC_SHA256_HEXLEN + 1];
-	char output_override[BREAKPOINT_PATH_MAX];       /* --output of the run, "" if none */
 	uint64_t rng[4];                                 /* node sampling state */
 	uint64_t history_sizes[HISTORY_FILES];
 	bool has_aggregator_state;
 	char aggregator_digest[FEDC_SHA256_HEXLEN + 1];
-	unsigned retries_left;                           /* of the round being retried */
 };
 
 /* Saves `bp` with the files at `global_path` and `aggregator_state_path`

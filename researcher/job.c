@@ -66,6 +66,7 @@ struct job {
 	size_t n_parts;
 	struct progress *progress; /* the live view of the round */
 	struct rng rng;            /* node sampling; saved in breakpoints */
+	struct breakpoint inputs;  /* what every breakpoint repeats: the files the run was started from */
 	uint32_t first_round;      /* 1, or the round after the breakpoint resumed from */
 	char agg_state_path[EXP_PATH_MAX + 64];
 };
@@ -557,6 +558,23 @@ static enum fedc_err digest_of(const char *path, char *hex)
 	return FEDC_OK;
 }
 
+/* The experiment and network files as absolute paths and their digests:
+ * once per run, then repeated in every breakpoint. */
+static enum fedc_err identify_inputs(struct job *j)
+{
+	const struct experiment *exp = j->exp;
+	struct breakpoint *in = &j->inputs;
+	enum fedc_err rc;
+
+	if (!realpath(exp->path, in->experiment_path) ||
+	    (exp->network_path[0] && !realpath(exp->network_path, in->network_path)))
+		return fedc_fail(FEDC_ERR_IO, "cannot resolve the experiment or network file path: %s", strerror(errno));
+	rc = digest_of(in->experiment_path, in->experiment_digest);
+	if (!rc)
+		rc = digest_of(in->network_path, in->network_digest);
+	return rc;
+}
+
 /* Everything needed to continue after `round`, saved atomically. */
 static enum fedc_err save_breakpoint(struct job *j, uint32_t round)
 {
@@ -566,22 +584,14 @@ static enum fedc_err save_breakpoint(struct job *j, uint32_t round)
 
 	if (!bp)
 		return FEDC_ERR_NOMEM;
+	*bp = j->inputs;
 	bp->round = round;
 	bp->rounds = exp->rounds;
 	memcpy(bp->job_id, j->job_id, sizeof(bp->job_id));
 	memcpy(bp->plan_digest, j->plan_digest, sizeof(bp->plan_digest));
 	memcpy(bp->global_digest, j->global_digest, sizeof(bp->global_digest));
 	memcpy(bp->rng, j->rng.s, sizeof(bp->rng));
-	if (!realpath(exp->path, bp->experiment_path) ||
-	    (exp->network_path[0] && !realpath(exp->network_path, bp->network_path))) {
-		free(bp);
-		return fedc_fail(FEDC_ERR_IO, "cannot resolve the experiment or network file path: %s", strerror(errno));
-	}
-	rc = digest_of(bp->experiment_path, bp->experiment_digest);
-	if (!rc)
-		rc = digest_of(bp->network_path, bp->network_digest);
-	if (!rc)
-		rc = history__sync(j->history, bp->history_sizes);
+	rc = history__sync(j->history, bp->history_sizes);
 	if (!rc)
 		rc = aggregator__save_state(j->agg, j->agg_state_path);
 	if (!rc)
@@ -605,7 +615,9 @@ static enum fedc_err open_outputs(struct job *j)
 	snprintf(j->global_path, sizeof(j->global_path), "%s/global.params", exp->output_dir);
 	snprintf(j->updates_dir, sizeof(j->updates_dir), "%s/updates", exp->output_dir);
 	snprintf(j->agg_state_path, sizeof(j->agg_state_path), "%s/aggregator.state", exp->output_dir);
-	rc = progress__new(stdout, progress__is_tty(stdout), &j->progress);
+	rc = identify_inputs(j);
+	if (!rc)
+		rc = progress__new(stdout, progress__is_tty(stdout), &j->progress);
 	if (!rc)
 		rc = fedc_mkdir_p(j->updates_dir, 0755);
 	if (!rc)

@@ -69,7 +69,6 @@ static void save_round(uint32_t round, struct breakpoint *bp)
 	bp->rng[0] = UINT64_MAX;
 	bp->rng[3] = 42;
 	bp->history_sizes[1] = 1234;
-	bp->retries_left = 2;
 	assert_int_equal(breakpoint__save(dir, bp, global, agg), FEDC_OK);
 }
 
