@@ -208,26 +208,12 @@ static bool parse_int(const char *s, long min, long max, long *out)
  * their mode (the operator may have chosen it). */
 static enum fedc_err ensure_dir(const char *path)
 {
-	char buf[NODE_PATH_MAX];
 	struct stat st;
-	size_t len = strlen(path);
+	enum fedc_err rc = fedc_mkdir_p(path, 0700);
 
-	if (len == 0 || len >= sizeof(buf))
-		return fedc_fail(FEDC_ERR_CONFIG, "data directory path empty or too long");
-	memcpy(buf, path, len + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-			return fedc_fail(FEDC_ERR_IO, "cannot create %s: %s", buf, strerror(errno));
-		*p = '/';
-	}
-	if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-		return fedc_fail(FEDC_ERR_IO, "cannot create %s: %s", buf, strerror(errno));
-	if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
-		return fedc_fail(FEDC_ERR_IO, "%s is not a directory", buf);
-	return FEDC_OK;
+	if (!rc && (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)))
+		rc = fedc_fail(FEDC_ERR_IO, "%s is not a directory", path);
+	return rc;
 }
 
 static enum fedc_err open_db(const struct node_config *cfg, struct node_db **db)
@@ -888,7 +874,7 @@ static bool parse_digest(const char *arg, char out[FEDC_HASH_MAX_HEXLEN + 1])
 static enum fedc_err file_digest(const struct node_config *cfg, struct node_db *db, const char *path,
 				 struct node_plan *plan)
 {
-	enum fedc_err rc = plan_digest__find(db, path, plan);
+	enum fedc_err rc = plan_digest__find(db, path, NULL, plan);
 
 	if (rc == FEDC_ERR_NOT_FOUND)
 		rc = plan_digest__fill(cfg->plan_digest, path, plan);

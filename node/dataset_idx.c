@@ -497,3 +497,17 @@ out:
 	free(pass);
 	return rc;
 }
+
+enum fedc_err dataset_idx__read_files(const char *name, const char *images, const char *labels,
+				      struct node_dataset *ds, struct fedc_data *out)
+{
+	enum fedc_err rc;
+
+	memset(ds, 0, sizeof(*ds));
+	snprintf(ds->name, sizeof(ds->name), "%s", name);
+	if ((size_t)snprintf(ds->path, sizeof(ds->path), "%s", images) >= sizeof(ds->path) ||
+	    (size_t)snprintf(ds->labels_path, sizeof(ds->labels_path), "%s", labels) >= sizeof(ds->labels_path))
+		return fedc_fail(FEDC_ERR_INVAL, "path too long: %s or %s", images, labels);
+	rc = dataset_idx__inspect(ds);
+	return rc ? rc : dataset_idx__load(ds, out);
+}

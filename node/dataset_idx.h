@@ -25,4 +25,10 @@ enum fedc_err dataset_idx__inspect(struct node_dataset *ds);
  * since registration. `out` is zeroed first and left zeroed on failure. */
 enum fedc_err dataset_idx__load(const struct node_dataset *ds, struct fedc_data *out);
 
+/* An unregistered pair of files, for tools: fills `ds` (named `name`) as
+ * inspect does and loads it into `out`. FEDC_ERR_INVAL for a path too long,
+ * else as inspect and load. */
+enum fedc_err dataset_idx__read_files(const char *name, const char *images, const char *labels,
+				      struct node_dataset *ds, struct fedc_data *out);
+
 #endif

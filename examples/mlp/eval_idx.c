@@ -215,15 +215,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: out of memory\n", prog);
 		goto out;
 	}
-	snprintf(ds->name, sizeof(ds->name), "evaluation set");
-	if ((size_t)snprintf(ds->path, sizeof(ds->path), "%s", o.images) >= sizeof(ds->path) ||
-	    (size_t)snprintf(ds->labels_path, sizeof(ds->labels_path), "%s", o.labels) >= sizeof(ds->labels_path)) {
-		fprintf(stderr, "%s: path too long\n", prog);
-		goto out;
-	}
-	err = dataset_idx__inspect(ds);
-	if (!err)
-		err = dataset_idx__load(ds, &data);
+	err = dataset_idx__read_files("evaluation set", o.images, o.labels, ds, &data);
 	if (!err)
 		err = dataset__alloc_data(&tmp, ds->n_samples, ds->n_features);
 	if (err) {

@@ -434,17 +434,9 @@ int main(int argc, char **argv)
 	ds = calloc(1, sizeof(*ds));
 	if (!ds)
 		goto nomem;
-	snprintf(ds->name, sizeof(ds->name), "input");
-	if ((size_t)snprintf(ds->path, sizeof(ds->path), "%s", o.images) >= sizeof(ds->path) ||
-	    (size_t)snprintf(ds->labels_path, sizeof(ds->labels_path), "%s", o.labels) >= sizeof(ds->labels_path)) {
-		fprintf(stderr, "%s: path too long\n", prog);
-		goto out;
-	}
 	/* Inspect checks both files and sizes the load; load reads them again
 	 * (hashing, as it does for a node) into x = pixel / 255 and y = label. */
-	err = dataset_idx__inspect(ds);
-	if (!err)
-		err = dataset_idx__load(ds, &data);
+	err = dataset_idx__read_files("input", o.images, o.labels, ds, &data);
 	if (err) {
 		fprintf(stderr, "%s: %s\n", prog, fedc_last_error()[0] ? fedc_last_error() : fedc_strerror(err));
 		goto out;
