@@ -178,7 +178,7 @@ static enum fedc_err handle_plan_status(struct node_daemon *d, const struct fedc
 	if (rc == FEDC_ERR_NOT_FOUND)
 		return reply_plan_status(d, req, FEDC_CMD_PLAN_STATUS_REPLY, "unknown");
 	if (!rc)
-		rc = plan_digest__find(d->db, path, &plan);
+		rc = plan_digest__find(d->db, path, req->plan_digest, &plan);
 	if (rc == FEDC_ERR_NOT_FOUND)
 		return reply_plan_status(d, req, FEDC_CMD_PLAN_STATUS_REPLY, "unknown");
 	if (rc)
@@ -197,7 +197,7 @@ static enum fedc_err handle_approval(struct node_daemon *d, const struct fedc_ms
 	if (rc)
 		return daemon__send_error(d, req, rc, "%s", fedc_last_error());
 	/* Known already (perhaps under an earlier plan_digest setting): say so. */
-	rc = plan_digest__find(d->db, plan.path, &stored);
+	rc = plan_digest__find(d->db, plan.path, req->plan_digest, &stored);
 	if (rc == FEDC_OK)
 		return reply_plan_status(d, req, FEDC_CMD_APPROVAL_REPLY, db__plan_status_name(stored.status));
 	if (rc == FEDC_ERR_NOT_FOUND)

@@ -17,13 +17,19 @@ enum fedc_err plan_digest__fill(enum fedc_hash_alg alg, const char *path, struct
 	return FEDC_OK;
 }
 
-enum fedc_err plan_digest__find(struct node_db *db, const char *path, struct node_plan *out)
+enum fedc_err plan_digest__find(struct node_db *db, const char *path, const char *sha256, struct node_plan *out)
 {
 	struct node_plan probe;
 
 	for (size_t i = 0; i < sizeof(all_algs) / sizeof(all_algs[0]); i++) {
-		enum fedc_err rc = plan_digest__fill(all_algs[i], path, &probe);
+		enum fedc_err rc = FEDC_OK;
 
+		if (all_algs[i] == FEDC_HASH_SHA256 && sha256) {
+			snprintf(probe.digest, sizeof(probe.digest), "%s", sha256);
+			snprintf(probe.algorithm, sizeof(probe.algorithm), "sha256");
+		} else {
+			rc = plan_digest__fill(all_algs[i], path, &probe);
+		}
 		if (!rc)
 			rc = db__plan_get(db, probe.digest, out);
 		if (rc == FEDC_OK && strcmp(out->algorithm, probe.algorithm) == 0)

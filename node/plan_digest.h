@@ -11,8 +11,11 @@
 #include "fedc/hash.h"
 
 /* Finds the plan file at `path` in the approval list, whatever algorithm its
- * entry was registered with. FEDC_ERR_NOT_FOUND, FEDC_ERR_IO, FEDC_ERR_DB. */
-enum fedc_err plan_digest__find(struct node_db *db, const char *path, struct node_plan *out);
+ * entry was registered with. `sha256` is the file's SHA-256 when the caller
+ * already verified it (a download by digest), else NULL: it spares hashing
+ * the file once more on every round. FEDC_ERR_NOT_FOUND, FEDC_ERR_IO,
+ * FEDC_ERR_DB. */
+enum fedc_err plan_digest__find(struct node_db *db, const char *path, const char *sha256, struct node_plan *out);
 
 /* Fills plan->digest and plan->algorithm for the file at `path`. */
 enum fedc_err plan_digest__fill(enum fedc_hash_alg alg, const char *path, struct node_plan *plan);

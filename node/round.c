@@ -117,7 +117,7 @@ static void on_scalar(void *ctx, const char *name, double value, uint64_t iterat
 static enum fedc_err check_approval(struct round_worker *w, const struct fedc_msg *req, const char *plan_path)
 {
 	struct node_plan plan;
-	enum fedc_err rc = plan_digest__find(w->db, plan_path, &plan);
+	enum fedc_err rc = plan_digest__find(w->db, plan_path, req->plan_digest, &plan);
 	const char *status;
 
 	if (rc == FEDC_OK && plan.status == NODE_PLAN_APPROVED)
