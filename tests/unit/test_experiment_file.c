@@ -1,0 +1,107 @@
+/* The experiment file's node selection, retry and test keys: defaults, good
+ * values, and a clear error naming the key for each bad one. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "experiment.h"
+
+static char path[64];
+
+static enum fedc_err load(const char *experiment_lines, const char *training_lines, struct experiment *exp)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fprintf(f, "[experiment]\ntags = t\nplan = plan.so\nrounds = 2\n%s\n[training]\n%s\n", experiment_lines,
+		training_lines);
+	fclose(f);
+	return experiment__load(path, NULL, exp);
+}
+
+static int make_file(void **state)
+{
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/fedc-exp-XXXXXX");
+	fd = mkstemp(path);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	*state = calloc(1, sizeof(struct experiment));
+	return *state ? 0 : -1;
+}
+
+static int remove_file(void **state)
+{
+	free(*state);
+	return unlink(path);
+}
+
+static void test_defaults(void **state)
+{
+	struct experiment *exp = *state;
+
+	assert_int_equal(load("", "", exp), FEDC_OK);
+	assert_int_equal(exp->n_nodes, 0);
+	assert_true(exp->fraction == 1.0);
+	assert_int_equal(exp->round_retries, 2);
+	assert_true(exp->test_on_global && exp->test_on_local);
+	assert_string_equal(exp->test_metric, "accuracy");
+}
+
+static void test_good_values(void **state)
+{
+	struct experiment *exp = *state;
+
+	assert_int_equal(load("nodes = h-1, h-2,h-3\nfraction = 0.25\nround_retries = 0",
+			      "test_on_global_updates = false\ntest_on_local_updates = no\ntest_metric = r2", exp),
+			 FEDC_OK);
+	assert_int_equal(exp->n_nodes, 3);
+	assert_string_equal(exp->nodes[2], "h-3");
+	assert_true(exp->fraction == 0.25);
+	assert_int_equal(exp->round_retries, 0);
+	assert_false(exp->test_on_global || exp->test_on_local);
+	assert_string_equal(exp->test_metric, "r2");
+}
+
+static void expect_error(struct experiment *exp, const char *experiment_lines, const char *training_lines,
+			 const char *key)
+{
+	assert_int_equal(load(experiment_lines, training_lines, exp), FEDC_ERR_CONFIG);
+	if (!strstr(fedc_last_error(), key))
+		fail_msg("\"%s\" not in \"%s\"", key, fedc_last_error());
+}
+
+static void test_bad_values(void **state)
+{
+	struct experiment *exp = *state;
+
+	expect_error(exp, "fraction = 0", "", "fraction");
+	expect_error(exp, "fraction = 1.5", "", "fraction");
+	expect_error(exp, "fraction = half", "", "fraction");
+	expect_error(exp, "round_retries = -1", "", "round_retries");
+	expect_error(exp, "nodes = a/b", "", "nodes");
+	expect_error(exp, "nodes = node+1", "", "nodes");
+	expect_error(exp, "", "test_on_global_updates = maybe", "test_on_global_updates");
+	expect_error(exp, "", "test_on_local_updates = 2", "test_on_local_updates");
+	expect_error(exp, "", "test_metrc = loss", "test_metrc");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_defaults, make_file, remove_file),
+		cmocka_unit_test_setup_teardown(test_good_values, make_file, remove_file),
+		cmocka_unit_test_setup_teardown(test_bad_values, make_file, remove_file),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
