@@ -298,6 +298,11 @@ const char *fedc_cmd_name(enum fedc_cmd cmd)
 	return cmd_valid(cmd) ? cmds[cmd].name : NULL;
 }
 
+bool fedc_cmd_from_node(enum fedc_cmd cmd)
+{
+	return cmd_valid(cmd) && (cmds[cmd].required & F(NODE_ID)) != 0;
+}
+
 /* Compares lengths before contents: "ping" must not match "pingx". */
 static enum fedc_cmd cmd_lookup(const char *name, size_t len)
 {

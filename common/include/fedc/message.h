@@ -151,6 +151,9 @@ struct fedc_msg {
 const char *fedc_cmd_name(enum fedc_cmd cmd);
 /* FEDC_CMD_NONE if unknown. */
 enum fedc_cmd fedc_cmd_parse(const char *name);
+/* True for what nodes send (replies, scalars, errors, status): their sender
+ * is `node_id`; the others come from `researcher_id`. */
+bool fedc_cmd_from_node(enum fedc_cmd cmd);
 
 /* Allocates a zeroed message with command, protocol_version and a fresh
  * request_id set (present bits too). Returns NULL on out-of-memory. */

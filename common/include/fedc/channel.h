@@ -1,0 +1,72 @@
+/* The message channel's security policy, shared by node and researcher:
+ * messages go out sealed in a signed envelope (fedc/sign.h) and come in
+ * verified, fresh, never seen before, and sent by the participant they name.
+ *
+ *   outgoing  fedc_msg -> encode -> seal with own key -> MQTT
+ *   incoming  MQTT -> open: signature by a trusted key, for this topic
+ *                  -> decode -> the signer is the message's sender
+ *                     (node_id for what nodes send, researcher_id otherwise)
+ *                  -> fresh and not replayed (except `status`: it is
+ *                     retained and delivered again on every subscription;
+ *                     only its owner may publish it, by the broker's ACL)
+ *
+ * With `allow_unsigned` (closed test networks only), plain unsigned messages
+ * are accepted too, and nothing is sealed if there is no signer. */
+#ifndef FEDC_CHANNEL_H
+#define FEDC_CHANNEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fedc/message.h"
+#include "fedc/mqtt.h"
+#include "fedc/sign.h"
+
+#define FEDC_DEFAULT_CLOCK_SKEW_S 300
+#define FEDC_REPLAY_CAPACITY (1u << 16)
+
+struct fedc_channel {
+	struct fedc_signer *signer;      /* NULL: publish plain messages */
+	struct fedc_keyring *trusted;    /* whose signatures are accepted */
+	struct fedc_replay_guard *guard; /* required when trusted is set */
+	bool allow_unsigned;
+};
+
+/* Where an accepted (or refused) message came from. */
+struct fedc_origin {
+	bool is_signed;
+	char signer[FEDC_MAX_ID_LEN + 1];
+	char nonce[FEDC_NONCE_HEXLEN + 1];
+	int64_t ts_ms;
+	/* The message bytes inside the envelope (or the payload itself when
+	 * unsigned), also on refusal: enough to say who claimed to send it. */
+	const uint8_t *body;
+	size_t body_len;
+};
+
+/* Loads the signer (when key_path is non-empty) and the keyring (when
+ * trusted_dir is non-empty) and makes the replay guard, with a window of
+ * skew_s seconds. FEDC_ERR_CONFIG / FEDC_ERR_IO naming the file at fault. */
+enum fedc_err fedc_channel_init(struct fedc_channel *ch, const char *own_id, const char *key_path,
+				const char *trusted_dir, int64_t skew_s, bool allow_unsigned);
+void fedc_channel_free(struct fedc_channel *ch);
+
+/* Encodes `msg`, seals it for `topic` when there is a signer: *out (caller
+ * frees). */
+enum fedc_err fedc_channel_wrap(const struct fedc_channel *ch, const char *topic, const struct fedc_msg *msg,
+				void **out, size_t *out_len);
+/* fedc_channel_wrap, then publishes at QoS 1. */
+enum fedc_err fedc_channel_publish(const struct fedc_channel *ch, struct fedc_mqtt *m, const char *topic,
+				   const struct fedc_msg *msg, bool retained);
+
+/* Applies the policy to `payload` received on `topic` and decodes it into
+ * `msg`. FEDC_ERR_AUTH (unsigned where signatures are required, unknown or
+ * bad signature, sender mismatch, stale, replayed), FEDC_ERR_MALFORMED, and
+ * the errors of fedc_msg_decode; the detail says why. `origin` is filled as
+ * far as the payload could be read. Not thread-safe (the replay guard):
+ * call from one thread. */
+enum fedc_err fedc_channel_accept(struct fedc_channel *ch, const char *topic, const void *payload, size_t len,
+				  struct fedc_msg *msg, struct fedc_origin *origin);
+
+#endif

@@ -1,0 +1,101 @@
+/* Signed messages: every MQTT payload travels in an envelope signed with the
+ * sender's Ed25519 key (OpenSSL), so that a receiver knows who sent it, that
+ * nobody changed it, that it was meant for the topic it arrived on, and that
+ * it is not a replay.
+ *
+ * The envelope is a msgpack map (docs/protocol.md, "Signed envelope"):
+ *   v       1
+ *   signer  the sender's participant id (node or researcher id)
+ *   ts      sender's wall clock, milliseconds since the Unix epoch
+ *   nonce   32 lower-case hex digits, fresh for every envelope
+ *   body    bin: the message itself (fedc_msg_encode)
+ *   sig     bin(64): Ed25519 over
+ *           "fedc-envelope-v1" 0 topic 0 signer 0 ts(8 bytes, big-endian) nonce 0 body
+ * Binding the topic stops a command for one node being replayed to another.
+ *
+ * Keys are PEM files: private keys PKCS#8 ("BEGIN PRIVATE KEY"), public keys
+ * SubjectPublicKeyInfo ("BEGIN PUBLIC KEY"), as fedc-admin writes them. A
+ * keyring is a directory of trusted public keys named <participant id>.pub. */
+#ifndef FEDC_SIGN_H
+#define FEDC_SIGN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fedc/err.h"
+#include "fedc/limits.h"
+
+#define FEDC_NONCE_HEXLEN 32
+/* An envelope adds at most this much to its body (ids are capped). */
+#define FEDC_ENVELOPE_OVERHEAD 256
+#define FEDC_ENVELOPE_MAX_BYTES (FEDC_MAX_MESSAGE_BYTES + FEDC_ENVELOPE_OVERHEAD)
+
+struct fedc_signer;       /* one participant's private key and id */
+struct fedc_keyring;      /* the public keys a participant trusts, by id */
+struct fedc_replay_guard; /* the nonces seen recently */
+
+/* Loads the private key at `key_path` for participant `id`. FEDC_ERR_IO
+ * (unreadable), FEDC_ERR_CONFIG (not an Ed25519 private key), FEDC_ERR_INVAL. */
+enum fedc_err fedc_signer_load(const char *id, const char *key_path, struct fedc_signer **out);
+const char *fedc_signer_id(const struct fedc_signer *s);
+void fedc_signer_free(struct fedc_signer *s);
+
+/* Loads every <id>.pub of `dir` (other files are ignored). A file that is not
+ * an Ed25519 public key, or a bad id in a name, is FEDC_ERR_CONFIG naming the
+ * file. An empty directory gives an empty keyring. */
+enum fedc_err fedc_keyring_load_dir(const char *dir, struct fedc_keyring **out);
+size_t fedc_keyring_size(const struct fedc_keyring *k);
+bool fedc_keyring_has(const struct fedc_keyring *k, const char *id);
+void fedc_keyring_free(struct fedc_keyring *k);
+
+/* Wraps `body` for `topic`, signed by `s`, stamped `now_unix_ms`. The caller
+ * frees *out. FEDC_ERR_TOO_BIG (body over FEDC_MAX_MESSAGE_BYTES),
+ * FEDC_ERR_NOMEM, FEDC_ERR_INVAL. */
+enum fedc_err fedc_envelope_seal(const struct fedc_signer *s, const char *topic, const void *body,
+				 size_t body_len, int64_t now_unix_ms, void **out, size_t *out_len);
+
+/* An opened envelope. `body` points into the payload given to open. */
+struct fedc_envelope {
+	char signer[FEDC_MAX_ID_LEN + 1];
+	char nonce[FEDC_NONCE_HEXLEN + 1];
+	int64_t ts_ms;
+	const uint8_t *body;
+	size_t body_len;
+};
+
+/* True if `payload` is shaped like an envelope (a map with "sig" and "body"),
+ * whether or not it verifies: tells a plain message from a sealed one. */
+bool fedc_envelope_detect(const void *payload, size_t len);
+
+/* Parses the envelope in `payload` and checks its signature against the key
+ * of its signer in `trusted`, for `topic`. FEDC_ERR_MALFORMED (not an
+ * envelope, a field missing or of the wrong type: *out holds what could be
+ * read), FEDC_ERR_AUTH (unknown signer, bad signature: out->signer and
+ * out->body are set, so that the caller can say who claimed to send what). */
+enum fedc_err fedc_envelope_open(const struct fedc_keyring *trusted, const char *topic, const void *payload,
+				 size_t len, struct fedc_envelope *out);
+
+/* Replay protection: an envelope is accepted once, and only while its stamp
+ * is within `window_ms` of the receiver's clock (either way: clocks drift).
+ * The guard remembers accepted nonces for as long as their stamp could still
+ * pass, at most `capacity` of them. */
+enum fedc_err fedc_replay_guard_new(int64_t window_ms, size_t capacity, struct fedc_replay_guard **out);
+void fedc_replay_guard_free(struct fedc_replay_guard *g);
+/* FEDC_OK and remembers the nonce; FEDC_ERR_AUTH (stale: says by how much;
+ * replayed: nonce already seen), FEDC_ERR_TOO_BIG (guard full of live
+ * nonces: a flood). */
+enum fedc_err fedc_replay_check(struct fedc_replay_guard *g, const char *signer, const char *nonce,
+				int64_t ts_ms, int64_t now_unix_ms);
+/* Remembers a nonce accepted earlier (reloaded from storage after a restart). */
+void fedc_replay_remember(struct fedc_replay_guard *g, const char *signer, const char *nonce, int64_t ts_ms,
+			  int64_t now_unix_ms);
+
+/* Milliseconds since the Unix epoch (CLOCK_REALTIME): envelope stamps. */
+int64_t fedc_unix_ms(void);
+
+/* True if `id` can name a participant: 1..64 of [A-Za-z0-9._-], not starting
+ * with '.' or '-' (ids become file names, MQTT user names and topic levels). */
+bool fedc_participant_id_valid(const char *id);
+
+#endif

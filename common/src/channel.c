@@ -1,0 +1,122 @@
+/* The channel's security policy (see fedc/channel.h). */
+#include "fedc/channel.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum fedc_err fedc_channel_init(struct fedc_channel *ch, const char *own_id, const char *key_path,
+				const char *trusted_dir, int64_t skew_s, bool allow_unsigned)
+{
+	enum fedc_err rc = FEDC_OK;
+
+	memset(ch, 0, sizeof(*ch));
+	ch->allow_unsigned = allow_unsigned;
+	if (key_path && key_path[0])
+		rc = fedc_signer_load(own_id, key_path, &ch->signer);
+	if (!rc && trusted_dir && trusted_dir[0])
+		rc = fedc_keyring_load_dir(trusted_dir, &ch->trusted);
+	if (!rc && ch->trusted)
+		rc = fedc_replay_guard_new(skew_s * 1000, FEDC_REPLAY_CAPACITY, &ch->guard);
+	if (rc)
+		fedc_channel_free(ch);
+	return rc;
+}
+
+void fedc_channel_free(struct fedc_channel *ch)
+{
+	fedc_signer_free(ch->signer);
+	fedc_keyring_free(ch->trusted);
+	fedc_replay_guard_free(ch->guard);
+	memset(ch, 0, sizeof(*ch));
+}
+
+enum fedc_err fedc_channel_wrap(const struct fedc_channel *ch, const char *topic, const struct fedc_msg *msg,
+				void **out, size_t *out_len)
+{
+	void *body = NULL;
+	size_t body_len = 0;
+	enum fedc_err rc = fedc_msg_encode(msg, &body, &body_len);
+
+	if (rc || !ch->signer) {
+		*out = rc ? NULL : body;
+		*out_len = rc ? 0 : body_len;
+		return rc;
+	}
+	rc = fedc_envelope_seal(ch->signer, topic, body, body_len, fedc_unix_ms(), out, out_len);
+	free(body);
+	return rc;
+}
+
+enum fedc_err fedc_channel_publish(const struct fedc_channel *ch, struct fedc_mqtt *m, const char *topic,
+				   const struct fedc_msg *msg, bool retained)
+{
+	void *buf = NULL;
+	size_t len = 0;
+	enum fedc_err rc = fedc_channel_wrap(ch, topic, msg, &buf, &len);
+
+	if (!rc)
+		rc = fedc_mqtt_publish(m, topic, buf, len, retained);
+	free(buf);
+	return rc;
+}
+
+/* Opens a sealed payload; `origin` keeps what it could read. */
+static enum fedc_err open_sealed(struct fedc_channel *ch, const char *topic, const void *payload, size_t len,
+				 struct fedc_origin *origin)
+{
+	struct fedc_envelope env;
+	enum fedc_err rc;
+
+	if (!ch->trusted)
+		return fedc_fail(FEDC_ERR_AUTH, "signed message, but this participant trusts no keys "
+				 "(set trusted_keys_dir)");
+	rc = fedc_envelope_open(ch->trusted, topic, payload, len, &env);
+	origin->is_signed = true;
+	snprintf(origin->signer, sizeof(origin->signer), "%s", env.signer);
+	snprintf(origin->nonce, sizeof(origin->nonce), "%s", env.nonce);
+	origin->ts_ms = env.ts_ms;
+	if (env.body) {
+		origin->body = env.body;
+		origin->body_len = env.body_len;
+	}
+	return rc;
+}
+
+/* The signer must be who the message says sent it. */
+static enum fedc_err check_sender(const struct fedc_msg *msg, const struct fedc_origin *origin)
+{
+	const char *claimed = fedc_cmd_from_node(msg->command) ? msg->node_id : msg->researcher_id;
+
+	if (strcmp(claimed, origin->signer) != 0)
+		return fedc_fail(FEDC_ERR_AUTH, "%s names %s \"%s\" but is signed by \"%s\"",
+				 fedc_cmd_name(msg->command),
+				 fedc_cmd_from_node(msg->command) ? "node" : "researcher", claimed, origin->signer);
+	return FEDC_OK;
+}
+
+enum fedc_err fedc_channel_accept(struct fedc_channel *ch, const char *topic, const void *payload, size_t len,
+				  struct fedc_msg *msg, struct fedc_origin *origin)
+{
+	enum fedc_err rc;
+
+	memset(origin, 0, sizeof(*origin));
+	origin->body = payload;
+	origin->body_len = len;
+	if (fedc_envelope_detect(payload, len)) {
+		rc = open_sealed(ch, topic, payload, len, origin);
+	} else if (ch->allow_unsigned) {
+		rc = FEDC_OK;
+	} else {
+		rc = fedc_fail(FEDC_ERR_AUTH, "unsigned message refused: every message must be signed by a "
+				 "trusted key");
+	}
+	if (rc)
+		return rc;
+	rc = fedc_msg_decode(origin->body, origin->body_len, msg);
+	if (!rc && origin->is_signed)
+		rc = check_sender(msg, origin);
+	if (!rc && origin->is_signed && msg->command != FEDC_CMD_STATUS)
+		rc = fedc_replay_check(ch->guard, origin->signer, origin->nonce, origin->ts_ms, fedc_unix_ms());
+	return rc;
+}

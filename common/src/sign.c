@@ -1,0 +1,607 @@
+/* Ed25519 signatures on MQTT payloads (see fedc/sign.h). */
+#include "fedc/sign.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <msgpack.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define ENVELOPE_VERSION 1
+#define SIG_LEN 64
+#define SIGNING_CONTEXT "fedc-envelope-v1"
+
+struct fedc_signer {
+	char id[FEDC_MAX_ID_LEN + 1];
+	EVP_PKEY *key;
+};
+
+struct trusted_key {
+	char id[FEDC_MAX_ID_LEN + 1];
+	EVP_PKEY *key;
+};
+
+struct fedc_keyring {
+	struct trusted_key *keys;
+	size_t n, cap;
+};
+
+int64_t fedc_unix_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool fedc_participant_id_valid(const char *id)
+{
+	size_t len = id ? strlen(id) : 0;
+
+	if (len == 0 || len > FEDC_MAX_ID_LEN || id[0] == '.' || id[0] == '-')
+		return false;
+	return strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == len;
+}
+
+/* ---- keys ---- */
+
+static bool is_ed25519(const EVP_PKEY *key)
+{
+	return key && EVP_PKEY_get_id(key) == EVP_PKEY_ED25519;
+}
+
+enum fedc_err fedc_signer_load(const char *id, const char *key_path, struct fedc_signer **out)
+{
+	struct fedc_signer *s;
+	FILE *f;
+
+	if (!id || !key_path || !out || !fedc_participant_id_valid(id))
+		return fedc_fail(FEDC_ERR_INVAL, "signer: bad participant id \"%s\"", id ? id : "(null)");
+	f = fopen(key_path, "r");
+	if (!f)
+		return fedc_fail(FEDC_ERR_IO, "cannot read signing key %s: %s", key_path, strerror(errno));
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		fclose(f);
+		return FEDC_ERR_NOMEM;
+	}
+	s->key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	fclose(f);
+	if (!is_ed25519(s->key)) {
+		fedc_signer_free(s);
+		return fedc_fail(FEDC_ERR_CONFIG, "%s: not an Ed25519 private key in PEM (PKCS#8)", key_path);
+	}
+	snprintf(s->id, sizeof(s->id), "%s", id);
+	*out = s;
+	return FEDC_OK;
+}
+
+const char *fedc_signer_id(const struct fedc_signer *s)
+{
+	return s->id;
+}
+
+void fedc_signer_free(struct fedc_signer *s)
+{
+	if (!s)
+		return;
+	EVP_PKEY_free(s->key);
+	free(s);
+}
+
+static enum fedc_err keyring_add(struct fedc_keyring *k, const char *id, EVP_PKEY *key)
+{
+	if (k->n == k->cap) {
+		size_t cap = k->cap ? k->cap * 2 : 8;
+		struct trusted_key *grown = realloc(k->keys, cap * sizeof(*grown));
+
+		if (!grown)
+			return FEDC_ERR_NOMEM;
+		k->keys = grown;
+		k->cap = cap;
+	}
+	snprintf(k->keys[k->n].id, sizeof(k->keys[k->n].id), "%s", id);
+	k->keys[k->n].key = key;
+	k->n++;
+	return FEDC_OK;
+}
+
+/* Loads one "<id>.pub" file of the keyring directory. */
+static enum fedc_err load_public_key(struct fedc_keyring *k, const char *dir, const char *name)
+{
+	char path[4096], id[FEDC_MAX_ID_LEN + 1];
+	size_t idlen = strlen(name) - 4;
+	EVP_PKEY *key;
+	FILE *f;
+	enum fedc_err rc;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
+		return fedc_fail(FEDC_ERR_CONFIG, "%s/%s: path too long", dir, name);
+	if (idlen > FEDC_MAX_ID_LEN)
+		return fedc_fail(FEDC_ERR_CONFIG, "%s: the file name must be <participant id>.pub", path);
+	memcpy(id, name, idlen);
+	id[idlen] = '\0';
+	if (!fedc_participant_id_valid(id))
+		return fedc_fail(FEDC_ERR_CONFIG, "%s: \"%s\" is not a participant id (1-64 of A-Z a-z 0-9 . _ -)",
+				 path, id);
+	f = fopen(path, "r");
+	if (!f)
+		return fedc_fail(FEDC_ERR_IO, "cannot read %s: %s", path, strerror(errno));
+	key = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+	fclose(f);
+	if (!is_ed25519(key)) {
+		EVP_PKEY_free(key);
+		return fedc_fail(FEDC_ERR_CONFIG, "%s: not an Ed25519 public key in PEM", path);
+	}
+	rc = keyring_add(k, id, key);
+	if (rc)
+		EVP_PKEY_free(key);
+	return rc;
+}
+
+static bool ends_with_pub(const char *name)
+{
+	size_t len = strlen(name);
+
+	return len > 4 && strcmp(name + len - 4, ".pub") == 0;
+}
+
+enum fedc_err fedc_keyring_load_dir(const char *dir, struct fedc_keyring **out)
+{
+	struct fedc_keyring *k;
+	struct dirent *e;
+	DIR *d;
+	enum fedc_err rc = FEDC_OK;
+
+	if (!dir || !out)
+		return fedc_fail(FEDC_ERR_INVAL, "keyring: NULL argument");
+	d = opendir(dir);
+	if (!d)
+		return fedc_fail(FEDC_ERR_IO, "cannot open the trusted keys directory %s: %s", dir, strerror(errno));
+	k = calloc(1, sizeof(*k));
+	if (!k) {
+		closedir(d);
+		return FEDC_ERR_NOMEM;
+	}
+	while (!rc && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] != '.' && ends_with_pub(e->d_name))
+			rc = load_public_key(k, dir, e->d_name);
+	}
+	closedir(d);
+	if (rc) {
+		fedc_keyring_free(k);
+		return rc;
+	}
+	*out = k;
+	return FEDC_OK;
+}
+
+size_t fedc_keyring_size(const struct fedc_keyring *k)
+{
+	return k ? k->n : 0;
+}
+
+static EVP_PKEY *keyring_find(const struct fedc_keyring *k, const char *id)
+{
+	for (size_t i = 0; k && i < k->n; i++) {
+		if (strcmp(k->keys[i].id, id) == 0)
+			return k->keys[i].key;
+	}
+	return NULL;
+}
+
+bool fedc_keyring_has(const struct fedc_keyring *k, const char *id)
+{
+	return keyring_find(k, id) != NULL;
+}
+
+void fedc_keyring_free(struct fedc_keyring *k)
+{
+	if (!k)
+		return;
+	for (size_t i = 0; i < k->n; i++)
+		EVP_PKEY_free(k->keys[i].key);
+	free(k->keys);
+	free(k);
+}
+
+/* ---- the signed bytes ---- */
+
+/* Builds the byte string the signature covers (see fedc/sign.h). */
+static uint8_t *signed_bytes(const char *topic, const char *signer, int64_t ts, const char *nonce,
+			     const uint8_t *body, size_t body_len, size_t *out_len)
+{
+	size_t ctx_len = sizeof(SIGNING_CONTEXT), topic_len = strlen(topic) + 1, signer_len = strlen(signer) + 1;
+	size_t nonce_len = strlen(nonce) + 1;
+	size_t len = ctx_len + topic_len + signer_len + 8 + nonce_len + body_len;
+	uint8_t *buf = malloc(len), *p = buf;
+
+	if (!buf)
+		return NULL;
+	memcpy(p, SIGNING_CONTEXT, ctx_len);
+	p += ctx_len;
+	memcpy(p, topic, topic_len);
+	p += topic_len;
+	memcpy(p, signer, signer_len);
+	p += signer_len;
+	for (int i = 7; i >= 0; i--)
+		*p++ = (uint8_t)((uint64_t)ts >> (8 * i));
+	memcpy(p, nonce, nonce_len);
+	p += nonce_len;
+	if (body_len)
+		memcpy(p, body, body_len);
+	*out_len = len;
+	return buf;
+}
+
+static bool ed25519_sign(EVP_PKEY *key, const uint8_t *data, size_t len, uint8_t sig[SIG_LEN])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	size_t sig_len = SIG_LEN;
+	bool ok = ctx && EVP_DigestSignInit(ctx, NULL, NULL, NULL, key) == 1 &&
+		  EVP_DigestSign(ctx, sig, &sig_len, data, len) == 1 && sig_len == SIG_LEN;
+
+	EVP_MD_CTX_free(ctx);
+	return ok;
+}
+
+static bool ed25519_verify(EVP_PKEY *key, const uint8_t *data, size_t len, const uint8_t *sig, size_t sig_len)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	bool ok = ctx && sig_len == SIG_LEN && EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, key) == 1 &&
+		  EVP_DigestVerify(ctx, sig, sig_len, data, len) == 1;
+
+	EVP_MD_CTX_free(ctx);
+	return ok;
+}
+
+/* ---- sealing ---- */
+
+static void new_nonce(char out[FEDC_NONCE_HEXLEN + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8_t raw[FEDC_NONCE_HEXLEN / 2];
+
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
+		abort(); /* no randomness: nothing safe can be signed */
+	for (size_t i = 0; i < sizeof(raw); i++) {
+		out[2 * i] = hex[raw[i] >> 4];
+		out[2 * i + 1] = hex[raw[i] & 15];
+	}
+	out[FEDC_NONCE_HEXLEN] = '\0';
+}
+
+static int pack_key(msgpack_packer *pk, const char *key)
+{
+	size_t len = strlen(key);
+
+	return msgpack_pack_str(pk, len) || msgpack_pack_str_body(pk, key, len);
+}
+
+static int pack_string(msgpack_packer *pk, const char *key, const char *value)
+{
+	size_t len = strlen(value);
+
+	return pack_key(pk, key) || msgpack_pack_str(pk, len) || msgpack_pack_str_body(pk, value, len);
+}
+
+static int pack_bin(msgpack_packer *pk, const char *key, const void *data, size_t len)
+{
+	return pack_key(pk, key) || msgpack_pack_bin(pk, len) || msgpack_pack_bin_body(pk, data, len);
+}
+
+enum fedc_err fedc_envelope_seal(const struct fedc_signer *s, const char *topic, const void *body,
+				 size_t body_len, int64_t now_unix_ms, void **out, size_t *out_len)
+{
+	char nonce[FEDC_NONCE_HEXLEN + 1];
+	uint8_t sig[SIG_LEN];
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	uint8_t *to_sign;
+	size_t sign_len;
+	int err;
+
+	if (!s || !topic || (!body && body_len) || !out || !out_len)
+		return fedc_fail(FEDC_ERR_INVAL, "fedc_envelope_seal: NULL argument");
+	if (body_len > FEDC_MAX_MESSAGE_BYTES)
+		return fedc_fail(FEDC_ERR_TOO_BIG, "message of %zu bytes is over the %u-byte limit", body_len,
+				 FEDC_MAX_MESSAGE_BYTES);
+	new_nonce(nonce);
+	to_sign = signed_bytes(topic, s->id, now_unix_ms, nonce, body, body_len, &sign_len);
+	if (!to_sign)
+		return FEDC_ERR_NOMEM;
+	if (!ed25519_sign(s->key, to_sign, sign_len, sig)) {
+		free(to_sign);
+		return fedc_fail(FEDC_ERR_INVAL, "Ed25519 signing failed");
+	}
+	free(to_sign);
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	err = msgpack_pack_map(&pk, 6) || pack_key(&pk, "v") || msgpack_pack_uint8(&pk, ENVELOPE_VERSION) ||
+	      pack_string(&pk, "signer", s->id) || pack_key(&pk, "ts") || msgpack_pack_int64(&pk, now_unix_ms) ||
+	      pack_string(&pk, "nonce", nonce) || pack_bin(&pk, "body", body, body_len) ||
+	      pack_bin(&pk, "sig", sig, SIG_LEN);
+	if (err) {
+		msgpack_sbuffer_destroy(&sb);
+		return FEDC_ERR_NOMEM;
+	}
+	*out = sb.data; /* sbuffer memory is malloc'd: the caller frees it */
+	*out_len = sb.size;
+	return FEDC_OK;
+}
+
+/* ---- opening ---- */
+
+static bool key_is(const msgpack_object *k, const char *name)
+{
+	size_t len = strlen(name);
+
+	return k->type == MSGPACK_OBJECT_STR && k->via.str.size == len && memcmp(k->via.str.ptr, name, len) == 0;
+}
+
+static bool copy_str(const msgpack_object *v, char *dst, size_t cap)
+{
+	if (v->type != MSGPACK_OBJECT_STR || v->via.str.size >= cap || memchr(v->via.str.ptr, 0, v->via.str.size))
+		return false;
+	memcpy(dst, v->via.str.ptr, v->via.str.size);
+	dst[v->via.str.size] = '\0';
+	return true;
+}
+
+/* Reads the six fields; each must be present once with its type. */
+static enum fedc_err read_envelope(const msgpack_object *map, struct fedc_envelope *out, const uint8_t **sig,
+				   size_t *sig_len)
+{
+	unsigned seen = 0;
+
+	if (map->type != MSGPACK_OBJECT_MAP)
+		return fedc_fail(FEDC_ERR_MALFORMED, "envelope: not a msgpack map");
+	for (uint32_t i = 0; i < map->via.map.size; i++) {
+		const msgpack_object *k = &map->via.map.ptr[i].key, *v = &map->via.map.ptr[i].val;
+		bool ok = true;
+		unsigned bit = 0;
+
+		if (key_is(k, "v")) {
+			bit = 1;
+			ok = v->type == MSGPACK_OBJECT_POSITIVE_INTEGER && v->via.u64 == ENVELOPE_VERSION;
+		} else if (key_is(k, "signer")) {
+			bit = 2;
+			ok = copy_str(v, out->signer, sizeof(out->signer));
+		} else if (key_is(k, "ts")) {
+			bit = 4;
+			ok = v->type == MSGPACK_OBJECT_POSITIVE_INTEGER && v->via.u64 <= (uint64_t)INT64_MAX;
+			out->ts_ms = ok ? (int64_t)v->via.u64 : 0;
+		} else if (key_is(k, "nonce")) {
+			bit = 8;
+			ok = copy_str(v, out->nonce, sizeof(out->nonce)) && strlen(out->nonce) == FEDC_NONCE_HEXLEN;
+		} else if (key_is(k, "body")) {
+			bit = 16;
+			ok = v->type == MSGPACK_OBJECT_BIN;
+			out->body = ok ? (const uint8_t *)v->via.bin.ptr : NULL;
+			out->body_len = ok ? v->via.bin.size : 0;
+		} else if (key_is(k, "sig")) {
+			bit = 32;
+			ok = v->type == MSGPACK_OBJECT_BIN;
+			*sig = ok ? (const uint8_t *)v->via.bin.ptr : NULL;
+			*sig_len = ok ? v->via.bin.size : 0;
+		} else {
+			return fedc_fail(FEDC_ERR_MALFORMED, "envelope: unknown field");
+		}
+		if (!ok || (seen & bit))
+			return fedc_fail(FEDC_ERR_MALFORMED, "envelope: field %u is repeated, of the wrong type or "
+					 "out of range", i);
+		seen |= bit;
+	}
+	if (seen != 63)
+		return fedc_fail(FEDC_ERR_MALFORMED, "envelope: a field is missing (v, signer, ts, nonce, body, sig)");
+	return FEDC_OK;
+}
+
+bool fedc_envelope_detect(const void *payload, size_t len)
+{
+	msgpack_unpacked up;
+	bool found = false;
+
+	if (!payload || len == 0 || len > FEDC_ENVELOPE_MAX_BYTES)
+		return false;
+	msgpack_unpacked_init(&up);
+	if (msgpack_unpack_next(&up, payload, len, NULL) == MSGPACK_UNPACK_SUCCESS &&
+	    up.data.type == MSGPACK_OBJECT_MAP) {
+		bool sig = false, body = false;
+
+		for (uint32_t i = 0; i < up.data.via.map.size; i++) {
+			sig |= key_is(&up.data.via.map.ptr[i].key, "sig");
+			body |= key_is(&up.data.via.map.ptr[i].key, "body");
+		}
+		found = sig && body;
+	}
+	msgpack_unpacked_destroy(&up);
+	return found;
+}
+
+static enum fedc_err verify(const struct fedc_keyring *trusted, const char *topic, const struct fedc_envelope *e,
+			    const uint8_t *sig, size_t sig_len)
+{
+	EVP_PKEY *key = keyring_find(trusted, e->signer);
+	uint8_t *data;
+	size_t len;
+	bool ok;
+
+	if (!key)
+		return fedc_fail(FEDC_ERR_AUTH, "signed by \"%s\", whose key is not trusted here", e->signer);
+	data = signed_bytes(topic, e->signer, e->ts_ms, e->nonce, e->body, e->body_len, &len);
+	if (!data)
+		return FEDC_ERR_NOMEM;
+	ok = ed25519_verify(key, data, len, sig, sig_len);
+	free(data);
+	if (!ok)
+		return fedc_fail(FEDC_ERR_AUTH, "bad signature (claims to be from \"%s\"; forged, altered or sent to "
+				 "another topic)", e->signer);
+	return FEDC_OK;
+}
+
+enum fedc_err fedc_envelope_open(const struct fedc_keyring *trusted, const char *topic, const void *payload,
+				 size_t len, struct fedc_envelope *out)
+{
+	const uint8_t *sig = NULL;
+	size_t sig_len = 0;
+	msgpack_unpacked up;
+	size_t off = 0;
+	enum fedc_err rc;
+
+	if (!topic || !out || (!payload && len))
+		return fedc_fail(FEDC_ERR_INVAL, "fedc_envelope_open: NULL argument");
+	memset(out, 0, sizeof(*out));
+	if (len == 0 || len > FEDC_ENVELOPE_MAX_BYTES)
+		return fedc_fail(FEDC_ERR_MALFORMED, "envelope: %zu bytes (1..%u allowed)", len,
+				 FEDC_ENVELOPE_MAX_BYTES);
+	msgpack_unpacked_init(&up);
+	if (msgpack_unpack_next(&up, payload, len, &off) != MSGPACK_UNPACK_SUCCESS)
+		rc = fedc_fail(FEDC_ERR_MALFORMED, "envelope: not msgpack");
+	else if (off != len)
+		rc = fedc_fail(FEDC_ERR_MALFORMED, "envelope: %zu trailing bytes", len - off);
+	else
+		rc = read_envelope(&up.data, out, &sig, &sig_len);
+	/* body points into `payload`, not into the unpacked zone: safe to destroy */
+	if (!rc)
+		rc = verify(trusted, topic, out, sig, sig_len);
+	msgpack_unpacked_destroy(&up);
+	return rc;
+}
+
+/* ---- replay guard ---- */
+
+struct seen_nonce {
+	uint8_t key[16]; /* SHA-256(signer 0 nonce), truncated */
+	int64_t ts;
+	bool used;
+};
+
+struct fedc_replay_guard {
+	int64_t window_ms;
+	size_t capacity, n_slots, count;
+	struct seen_nonce *slots;
+};
+
+enum fedc_err fedc_replay_guard_new(int64_t window_ms, size_t capacity, struct fedc_replay_guard **out)
+{
+	struct fedc_replay_guard *g;
+
+	if (window_ms <= 0 || capacity == 0 || capacity > (1u << 24) || !out)
+		return fedc_fail(FEDC_ERR_INVAL, "replay guard: bad window or capacity");
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return FEDC_ERR_NOMEM;
+	g->window_ms = window_ms;
+	g->capacity = capacity;
+	g->n_slots = capacity * 2; /* load factor at most 1/2: short probes */
+	g->slots = calloc(g->n_slots, sizeof(*g->slots));
+	if (!g->slots) {
+		free(g);
+		return FEDC_ERR_NOMEM;
+	}
+	*out = g;
+	return FEDC_OK;
+}
+
+void fedc_replay_guard_free(struct fedc_replay_guard *g)
+{
+	if (!g)
+		return;
+	free(g->slots);
+	free(g);
+}
+
+static void nonce_key(const char *signer, const char *nonce, uint8_t key[16])
+{
+	uint8_t md[32];
+	unsigned int md_len = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+	memset(md, 0, sizeof(md));
+	if (ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1) {
+		EVP_DigestUpdate(ctx, signer, strlen(signer) + 1);
+		EVP_DigestUpdate(ctx, nonce, strlen(nonce));
+		EVP_DigestFinal_ex(ctx, md, &md_len);
+	}
+	EVP_MD_CTX_free(ctx);
+	memcpy(key, md, 16);
+}
+
+static struct seen_nonce *find_slot(struct fedc_replay_guard *g, const uint8_t key[16])
+{
+	size_t i;
+
+	memcpy(&i, key, sizeof(i));
+	for (i %= g->n_slots;; i = (i + 1) % g->n_slots) {
+		if (!g->slots[i].used || memcmp(g->slots[i].key, key, 16) == 0)
+			return &g->slots[i];
+	}
+}
+
+/* Drops the nonces whose stamp can no longer pass the window check. */
+static void purge(struct fedc_replay_guard *g, int64_t now)
+{
+	struct seen_nonce *old = g->slots;
+	struct seen_nonce *fresh = calloc(g->n_slots, sizeof(*fresh));
+
+	if (!fresh)
+		return; /* keep the full table: callers then refuse, which is safe */
+	g->slots = fresh;
+	g->count = 0;
+	for (size_t i = 0; i < g->n_slots; i++) {
+		if (old[i].used && old[i].ts >= now - g->window_ms) {
+			*find_slot(g, old[i].key) = old[i];
+			g->count++;
+		}
+	}
+	free(old);
+}
+
+static enum fedc_err insert(struct fedc_replay_guard *g, const uint8_t key[16], int64_t ts, int64_t now)
+{
+	struct seen_nonce *slot;
+
+	if (g->count >= g->capacity)
+		purge(g, now);
+	slot = find_slot(g, key);
+	if (slot->used)
+		return fedc_fail(FEDC_ERR_AUTH, "replayed: this nonce was already accepted");
+	if (g->count >= g->capacity)
+		return fedc_fail(FEDC_ERR_TOO_BIG, "replay guard full: %zu messages inside the window", g->count);
+	memcpy(slot->key, key, 16);
+	slot->ts = ts;
+	slot->used = true;
+	g->count++;
+	return FEDC_OK;
+}
+
+enum fedc_err fedc_replay_check(struct fedc_replay_guard *g, const char *signer, const char *nonce,
+				int64_t ts_ms, int64_t now_unix_ms)
+{
+	uint8_t key[16];
+	int64_t age = now_unix_ms - ts_ms;
+
+	if (age > g->window_ms || -age > g->window_ms)
+		return fedc_fail(FEDC_ERR_AUTH, "stale: stamped %.1f s %s by this clock (window %.0f s)",
+				 (double)(age > 0 ? age : -age) / 1000.0, age > 0 ? "ago" : "in the future",
+				 (double)g->window_ms / 1000.0);
+	nonce_key(signer, nonce, key);
+	return insert(g, key, ts_ms, now_unix_ms);
+}
+
+void fedc_replay_remember(struct fedc_replay_guard *g, const char *signer, const char *nonce, int64_t ts_ms,
+			  int64_t now_unix_ms)
+{
+	uint8_t key[16];
+
+	if (ts_ms < now_unix_ms - g->window_ms)
+		return; /* would be refused as stale anyway */
+	nonce_key(signer, nonce, key);
+	(void)insert(g, key, ts_ms, now_unix_ms);
+}

@@ -1,0 +1,244 @@
+/* The channel policy: who may send what, once, and only signed. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fedc/channel.h"
+
+#define NODE_TOPIC "fedc/f/node/n1"
+#define REPLY_TOPIC "fedc/f/researcher/r1"
+#define STATUS_TOPIC "fedc/f/status/n1"
+
+struct fixture {
+	char dir[64];
+	struct fedc_channel researcher, node, other_node, open;
+};
+
+static void write_pem(EVP_PKEY *key, const char *path, bool private_part)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(private_part ? PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL) : PEM_write_PUBKEY(f, key),
+			 1);
+	fclose(f);
+}
+
+/* dir/<id>/signing.key, dir/<id>/trusted/, and <id>.pub in each of `trusted_by`. */
+static void make_participant(const char *dir, const char *id, const char *const *trusted_by)
+{
+	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	char path[256];
+
+	assert_non_null(key);
+	snprintf(path, sizeof(path), "%s/%s", dir, id);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/%s/trusted", dir, id);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/%s/signing.key", dir, id);
+	write_pem(key, path, true);
+	for (; trusted_by && *trusted_by; trusted_by++) {
+		snprintf(path, sizeof(path), "%s/%s/trusted/%s.pub", dir, *trusted_by, id);
+		write_pem(key, path, false);
+	}
+	EVP_PKEY_free(key);
+}
+
+static void open_channel(struct fixture *fx, struct fedc_channel *ch, const char *id)
+{
+	char key[256], trusted[256];
+
+	snprintf(key, sizeof(key), "%s/%s/signing.key", fx->dir, id);
+	snprintf(trusted, sizeof(trusted), "%s/%s/trusted", fx->dir, id);
+	assert_int_equal(fedc_channel_init(ch, id, key, trusted, 300, false), FEDC_OK);
+}
+
+static int setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	const char *const by_nodes[] = { "n1", "n2", NULL }, *const by_researcher[] = { "r1", NULL };
+
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/fedc-test-channel-XXXXXX");
+	assert_non_null(mkdtemp(fx->dir));
+	make_participant(fx->dir, "r1", NULL);
+	make_participant(fx->dir, "n1", NULL);
+	make_participant(fx->dir, "n2", NULL);
+	/* now that every trusted/ exists, hand out the public keys */
+	make_participant(fx->dir, "r1", by_nodes);
+	make_participant(fx->dir, "n1", by_researcher);
+	make_participant(fx->dir, "n2", by_researcher);
+	open_channel(fx, &fx->researcher, "r1");
+	open_channel(fx, &fx->node, "n1");
+	open_channel(fx, &fx->other_node, "n2");
+	assert_int_equal(fedc_channel_init(&fx->open, "n1", NULL, NULL, 300, true), FEDC_OK);
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+	char cmd[128];
+
+	fedc_channel_free(&fx->researcher);
+	fedc_channel_free(&fx->node);
+	fedc_channel_free(&fx->other_node);
+	fedc_channel_free(&fx->open);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
+	assert_int_equal(system(cmd), 0);
+	free(fx);
+	return 0;
+}
+
+static struct fedc_msg *ping_from(const char *researcher)
+{
+	struct fedc_msg *m = fedc_msg_new(FEDC_CMD_PING);
+
+	snprintf(m->researcher_id, sizeof(m->researcher_id), "%s", researcher);
+	fedc_msg_set(m, FEDC_F_RESEARCHER_ID);
+	return m;
+}
+
+static enum fedc_err deliver(struct fedc_channel *to, const char *topic, const void *buf, size_t len)
+{
+	struct fedc_msg *got = calloc(1, sizeof(*got));
+	struct fedc_origin origin;
+	enum fedc_err rc = fedc_channel_accept(to, topic, buf, len, got, &origin);
+
+	free(got);
+	return rc;
+}
+
+static void test_signed_command_accepted_once(void **state)
+{
+	struct fixture *fx = *state;
+	struct fedc_msg *ping = ping_from("r1"), *got = calloc(1, sizeof(*got));
+	struct fedc_origin origin;
+	void *buf;
+	size_t len;
+
+	assert_int_equal(fedc_channel_wrap(&fx->researcher, NODE_TOPIC, ping, &buf, &len), FEDC_OK);
+	assert_int_equal(fedc_channel_accept(&fx->node, NODE_TOPIC, buf, len, got, &origin), FEDC_OK);
+	assert_true(origin.is_signed);
+	assert_string_equal(origin.signer, "r1");
+	assert_int_equal(got->command, FEDC_CMD_PING);
+	assert_string_equal(got->request_id, ping->request_id);
+	/* the same bytes again: a replay */
+	assert_int_equal(deliver(&fx->node, NODE_TOPIC, buf, len), FEDC_ERR_AUTH);
+	assert_non_null(strstr(fedc_last_error(), "replayed"));
+	free(buf);
+	free(got);
+	fedc_msg_free(ping);
+}
+
+static void test_unsigned_refused_unless_allowed(void **state)
+{
+	struct fixture *fx = *state;
+	struct fedc_msg *ping = ping_from("r1");
+	void *buf;
+	size_t len;
+
+	assert_int_equal(fedc_msg_encode(ping, &buf, &len), FEDC_OK);
+	assert_int_equal(deliver(&fx->node, NODE_TOPIC, buf, len), FEDC_ERR_AUTH);
+	assert_non_null(strstr(fedc_last_error(), "unsigned"));
+	assert_int_equal(deliver(&fx->open, NODE_TOPIC, buf, len), FEDC_OK);
+	free(buf);
+	fedc_msg_free(ping);
+}
+
+static void test_sender_must_be_signer(void **state)
+{
+	struct fixture *fx = *state;
+	struct fedc_msg *ping = ping_from("someone-else"), *pong;
+	void *buf;
+	size_t len;
+
+	/* r1 signs a command in another researcher's name */
+	assert_int_equal(fedc_channel_wrap(&fx->researcher, NODE_TOPIC, ping, &buf, &len), FEDC_OK);
+	assert_int_equal(deliver(&fx->node, NODE_TOPIC, buf, len), FEDC_ERR_AUTH);
+	assert_non_null(strstr(fedc_last_error(), "signed by \"r1\""));
+	free(buf);
+	/* node n2 answers in node n1's name */
+	pong = fedc_msg_reply(ping, FEDC_CMD_PONG, "n1");
+	snprintf(pong->researcher_id, sizeof(pong->researcher_id), "r1");
+	assert_int_equal(fedc_channel_wrap(&fx->other_node, REPLY_TOPIC, pong, &buf, &len), FEDC_OK);
+	assert_int_equal(deliver(&fx->researcher, REPLY_TOPIC, buf, len), FEDC_ERR_AUTH);
+	free(buf);
+	/* n1 itself is believed */
+	assert_int_equal(fedc_channel_wrap(&fx->node, REPLY_TOPIC, pong, &buf, &len), FEDC_OK);
+	assert_int_equal(deliver(&fx->researcher, REPLY_TOPIC, buf, len), FEDC_OK);
+	free(buf);
+	fedc_msg_free(pong);
+	fedc_msg_free(ping);
+}
+
+/* A retained status is delivered again on every subscription: it is not a replay. */
+static void test_status_may_arrive_twice(void **state)
+{
+	struct fixture *fx = *state;
+	struct fedc_msg *status = fedc_msg_new(FEDC_CMD_STATUS);
+	void *buf;
+	size_t len;
+
+	snprintf(status->node_id, sizeof(status->node_id), "n1");
+	snprintf(status->state, sizeof(status->state), "online");
+	fedc_msg_set(status, FEDC_F_NODE_ID);
+	fedc_msg_set(status, FEDC_F_STATE);
+	assert_int_equal(fedc_channel_wrap(&fx->node, STATUS_TOPIC, status, &buf, &len), FEDC_OK);
+	assert_int_equal(deliver(&fx->researcher, STATUS_TOPIC, buf, len), FEDC_OK);
+	assert_int_equal(deliver(&fx->researcher, STATUS_TOPIC, buf, len), FEDC_OK);
+	/* but not on another node's status topic */
+	assert_int_equal(deliver(&fx->researcher, "fedc/f/status/n2", buf, len), FEDC_ERR_AUTH);
+	free(buf);
+	fedc_msg_free(status);
+}
+
+static void test_signed_but_malformed_body(void **state)
+{
+	struct fixture *fx = *state;
+	struct fedc_msg *got = calloc(1, sizeof(*got));
+	struct fedc_origin origin;
+	void *buf;
+	size_t len;
+
+	assert_int_equal(fedc_envelope_seal(fx->researcher.signer, NODE_TOPIC, "junk", 4, fedc_unix_ms(), &buf, &len),
+			 FEDC_OK);
+	assert_int_equal(fedc_channel_accept(&fx->node, NODE_TOPIC, buf, len, got, &origin), FEDC_ERR_MALFORMED);
+	assert_int_equal(origin.body_len, 4);
+	free(buf);
+	free(got);
+}
+
+static void test_missing_key_files(void **state)
+{
+	struct fixture *fx = *state;
+	struct fedc_channel ch;
+	char trusted[256];
+
+	snprintf(trusted, sizeof(trusted), "%s/nowhere", fx->dir);
+	assert_int_equal(fedc_channel_init(&ch, "n1", NULL, trusted, 300, false), FEDC_ERR_IO);
+	assert_int_equal(fedc_channel_init(&ch, "n1", "/nonexistent.key", NULL, 300, false), FEDC_ERR_IO);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_signed_command_accepted_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unsigned_refused_unless_allowed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sender_must_be_signer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_status_may_arrive_twice, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_signed_but_malformed_body, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing_key_files, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,321 @@
+/* Signed envelopes: round trip, every way a signature must fail, the replay
+ * guard, and key files that are not what they claim. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <msgpack.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fedc/sign.h"
+
+#define TOPIC "fedc/fed/node/a"
+
+struct fixture {
+	char dir[64];
+	char trusted[96];
+	struct fedc_signer *alice, *mallory;
+	struct fedc_keyring *ring;
+};
+
+static void write_key(EVP_PKEY *key, const char *path, bool private_part)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	if (private_part)
+		assert_int_equal(PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL), 1);
+	else
+		assert_int_equal(PEM_write_PUBKEY(f, key), 1);
+	fclose(f);
+}
+
+/* A fresh Ed25519 key pair: <dir>/<name>.key, and <dir>/trusted/<name>.pub if trusted. */
+static void make_identity(struct fixture *fx, const char *name, bool trusted)
+{
+	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	char path[256];
+
+	assert_non_null(key);
+	snprintf(path, sizeof(path), "%s/%s.key", fx->dir, name);
+	write_key(key, path, true);
+	snprintf(path, sizeof(path), "%s/%s.pub", trusted ? fx->trusted : fx->dir, name);
+	write_key(key, path, false);
+	EVP_PKEY_free(key);
+}
+
+static int setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	char path[256];
+
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/fedc-test-sign-XXXXXX");
+	assert_non_null(mkdtemp(fx->dir));
+	snprintf(fx->trusted, sizeof(fx->trusted), "%s/trusted", fx->dir);
+	assert_int_equal(mkdir(fx->trusted, 0700), 0);
+	make_identity(fx, "alice", true);
+	make_identity(fx, "mallory", false);
+	snprintf(path, sizeof(path), "%s/alice.key", fx->dir);
+	assert_int_equal(fedc_signer_load("alice", path, &fx->alice), FEDC_OK);
+	snprintf(path, sizeof(path), "%s/mallory.key", fx->dir);
+	/* Mallory claims to be alice, with her own key. */
+	assert_int_equal(fedc_signer_load("alice", path, &fx->mallory), FEDC_OK);
+	assert_int_equal(fedc_keyring_load_dir(fx->trusted, &fx->ring), FEDC_OK);
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+	char cmd[128];
+
+	fedc_signer_free(fx->alice);
+	fedc_signer_free(fx->mallory);
+	fedc_keyring_free(fx->ring);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
+	assert_int_equal(system(cmd), 0);
+	free(fx);
+	return 0;
+}
+
+static void seal(const struct fedc_signer *s, const char *topic, const char *body, void **env, size_t *len)
+{
+	assert_int_equal(fedc_envelope_seal(s, topic, body, strlen(body), fedc_unix_ms(), env, len), FEDC_OK);
+}
+
+static void test_round_trip(void **state)
+{
+	struct fixture *fx = *state;
+	struct fedc_envelope e;
+	void *env;
+	size_t len;
+
+	assert_int_equal(fedc_keyring_size(fx->ring), 1);
+	assert_true(fedc_keyring_has(fx->ring, "alice"));
+	seal(fx->alice, TOPIC, "hello", &env, &len);
+	assert_true(fedc_envelope_detect(env, len));
+	assert_int_equal(fedc_envelope_open(fx->ring, TOPIC, env, len, &e), FEDC_OK);
+	assert_string_equal(e.signer, "alice");
+	assert_int_equal(e.body_len, 5);
+	assert_memory_equal(e.body, "hello", 5);
+	assert_int_equal(strlen(e.nonce), FEDC_NONCE_HEXLEN);
+	free(env);
+}
+
+static void test_wrong_key_or_topic_refused(void **state)
+{
+	struct fixture *fx = *state;
+	struct fedc_envelope e;
+	void *env;
+	size_t len;
+
+	seal(fx->mallory, TOPIC, "train", &env, &len);
+	assert_int_equal(fedc_envelope_open(fx->ring, TOPIC, env, len, &e), FEDC_ERR_AUTH);
+	assert_non_null(strstr(fedc_last_error(), "bad signature"));
+	free(env);
+
+	/* Right key, replayed onto another node's topic. */
+	seal(fx->alice, TOPIC, "train", &env, &len);
+	assert_int_equal(fedc_envelope_open(fx->ring, "fedc/fed/node/b", env, len, &e), FEDC_ERR_AUTH);
+	free(env);
+}
+
+static void test_unknown_signer_refused(void **state)
+{
+	struct fixture *fx = *state;
+	struct fedc_signer *bob;
+	struct fedc_envelope e;
+	char path[256];
+	void *env;
+	size_t len;
+
+	snprintf(path, sizeof(path), "%s/mallory.key", fx->dir);
+	assert_int_equal(fedc_signer_load("bob", path, &bob), FEDC_OK);
+	seal(bob, TOPIC, "x", &env, &len);
+	assert_int_equal(fedc_envelope_open(fx->ring, TOPIC, env, len, &e), FEDC_ERR_AUTH);
+	assert_string_equal(e.signer, "bob");
+	assert_non_null(strstr(fedc_last_error(), "not trusted"));
+	free(env);
+	fedc_signer_free(bob);
+}
+
+/* Every byte flipped in turn: nothing but the original opens. */
+static void test_any_altered_byte_refused(void **state)
+{
+	struct fixture *fx = *state;
+	struct fedc_envelope e;
+	uint8_t *env;
+	size_t len;
+
+	seal(fx->alice, TOPIC, "{\"command\":\"train\"}", (void **)&env, &len);
+	for (size_t i = 0; i < len; i++) {
+		env[i] ^= 0x01;
+		assert_int_not_equal(fedc_envelope_open(fx->ring, TOPIC, env, len, &e), FEDC_OK);
+		env[i] ^= 0x01;
+	}
+	for (size_t cut = 0; cut < len; cut++)
+		assert_int_equal(fedc_envelope_open(fx->ring, TOPIC, env, cut, &e), FEDC_ERR_MALFORMED);
+	assert_int_equal(fedc_envelope_open(fx->ring, TOPIC, env, len, &e), FEDC_OK);
+	free(env);
+}
+
+static void pack_str(msgpack_packer *pk, const char *s)
+{
+	msgpack_pack_str(pk, strlen(s));
+	msgpack_pack_str_body(pk, s, strlen(s));
+}
+
+static void test_malformed_envelopes(void **state)
+{
+	struct fixture *fx = *state;
+	struct fedc_envelope e;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+
+	assert_int_equal(fedc_envelope_open(fx->ring, TOPIC, "\xc1", 1, &e), FEDC_ERR_MALFORMED);
+	assert_int_equal(fedc_envelope_open(fx->ring, TOPIC, "", 0, &e), FEDC_ERR_MALFORMED);
+	assert_false(fedc_envelope_detect("\x93\x01\x02\x03", 4));
+	/* A plain message (a map without sig/body) is not an envelope. */
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 2);
+	pack_str(&pk, "command");
+	pack_str(&pk, "ping");
+	pack_str(&pk, "body");
+	msgpack_pack_bin(&pk, 0);
+	assert_false(fedc_envelope_detect(sb.data, sb.size));
+	assert_int_equal(fedc_envelope_open(fx->ring, TOPIC, sb.data, sb.size, &e), FEDC_ERR_MALFORMED);
+	msgpack_sbuffer_destroy(&sb);
+	/* The right keys with the wrong types. */
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 6);
+	pack_str(&pk, "v");
+	msgpack_pack_uint8(&pk, 1);
+	pack_str(&pk, "signer");
+	msgpack_pack_int(&pk, 7);
+	pack_str(&pk, "ts");
+	msgpack_pack_int(&pk, -1);
+	pack_str(&pk, "nonce");
+	pack_str(&pk, "short");
+	pack_str(&pk, "body");
+	pack_str(&pk, "not bin");
+	pack_str(&pk, "sig");
+	msgpack_pack_bin(&pk, 3);
+	msgpack_pack_bin_body(&pk, "abc", 3);
+	assert_true(fedc_envelope_detect(sb.data, sb.size));
+	assert_int_equal(fedc_envelope_open(fx->ring, TOPIC, sb.data, sb.size, &e), FEDC_ERR_MALFORMED);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+static void test_too_big_body_refused(void **state)
+{
+	struct fixture *fx = *state;
+	size_t big = FEDC_MAX_MESSAGE_BYTES + 1;
+	char *body = calloc(1, big);
+	void *env = NULL;
+	size_t len;
+
+	assert_int_equal(fedc_envelope_seal(fx->alice, TOPIC, body, big, fedc_unix_ms(), &env, &len),
+			 FEDC_ERR_TOO_BIG);
+	assert_null(env);
+	free(body);
+}
+
+static void test_replay_guard(void **state)
+{
+	struct fedc_replay_guard *g;
+	int64_t now = 1700000000000;
+	char nonce[FEDC_NONCE_HEXLEN + 1];
+
+	(void)state;
+	assert_int_equal(fedc_replay_guard_new(300000, 4, &g), FEDC_OK);
+	assert_int_equal(fedc_replay_check(g, "alice", "n1", now, now), FEDC_OK);
+	assert_int_equal(fedc_replay_check(g, "alice", "n1", now, now + 10), FEDC_ERR_AUTH);
+	assert_non_null(strstr(fedc_last_error(), "replayed"));
+	/* Same nonce from another signer is another message. */
+	assert_int_equal(fedc_replay_check(g, "bob", "n1", now, now), FEDC_OK);
+	assert_int_equal(fedc_replay_check(g, "alice", "old", now - 300001, now), FEDC_ERR_AUTH);
+	assert_non_null(strstr(fedc_last_error(), "stale"));
+	assert_int_equal(fedc_replay_check(g, "alice", "future", now + 300001, now), FEDC_ERR_AUTH);
+	assert_int_equal(fedc_replay_check(g, "alice", "n2", now, now), FEDC_OK);
+	assert_int_equal(fedc_replay_check(g, "alice", "n3", now, now), FEDC_OK);
+	/* Four live nonces: a fifth is a flood... */
+	assert_int_equal(fedc_replay_check(g, "alice", "n4", now, now), FEDC_ERR_TOO_BIG);
+	/* ...until the first ones age out of the window: then room is made. */
+	assert_int_equal(fedc_replay_check(g, "alice", "n5", now + 300001, now + 300001 + 299999), FEDC_OK);
+	/* A nonce remembered from storage is refused after a restart. */
+	fedc_replay_guard_free(g);
+	assert_int_equal(fedc_replay_guard_new(300000, 1024, &g), FEDC_OK);
+	snprintf(nonce, sizeof(nonce), "%032d", 7);
+	fedc_replay_remember(g, "alice", nonce, now - 1000, now);
+	assert_int_equal(fedc_replay_check(g, "alice", nonce, now - 1000, now), FEDC_ERR_AUTH);
+	fedc_replay_guard_free(g);
+}
+
+static void test_key_files(void **state)
+{
+	struct fixture *fx = *state;
+	struct fedc_signer *s = NULL;
+	struct fedc_keyring *k = NULL;
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/missing.key", fx->dir);
+	assert_int_equal(fedc_signer_load("alice", path, &s), FEDC_ERR_IO);
+	snprintf(path, sizeof(path), "%s/trusted/alice.pub", fx->dir);
+	/* A public key is not a private key. */
+	assert_int_equal(fedc_signer_load("alice", path, &s), FEDC_ERR_CONFIG);
+	snprintf(path, sizeof(path), "%s/alice.key", fx->dir);
+	assert_int_equal(fedc_signer_load("a/b", path, &s), FEDC_ERR_INVAL);
+	/* Junk named .pub in a keyring directory is refused by name. */
+	snprintf(path, sizeof(path), "%s/trusted/junk.pub", fx->dir);
+	f = fopen(path, "w");
+	fputs("not a key\n", f);
+	fclose(f);
+	assert_int_equal(fedc_keyring_load_dir(fx->trusted, &k), FEDC_ERR_CONFIG);
+	assert_non_null(strstr(fedc_last_error(), "junk.pub"));
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/nope", fx->dir);
+	assert_int_equal(fedc_keyring_load_dir(path, &k), FEDC_ERR_IO);
+	assert_null(k);
+}
+
+static void test_participant_ids(void **state)
+{
+	(void)state;
+	assert_true(fedc_participant_id_valid("hospital-a"));
+	assert_true(fedc_participant_id_valid("R_1.x"));
+	assert_false(fedc_participant_id_valid(""));
+	assert_false(fedc_participant_id_valid("-a"));
+	assert_false(fedc_participant_id_valid(".a"));
+	assert_false(fedc_participant_id_valid("a/b"));
+	assert_false(fedc_participant_id_valid("a b"));
+	assert_false(fedc_participant_id_valid("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wrong_key_or_topic_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_signer_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_any_altered_byte_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_envelopes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_too_big_body_refused, setup, teardown),
+		cmocka_unit_test(test_replay_guard),
+		cmocka_unit_test_setup_teardown(test_key_files, setup, teardown),
+		cmocka_unit_test(test_participant_ids),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
