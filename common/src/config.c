@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <libgen.h>
+#include <limits.h>
+#include <unistd.h>
 
 struct config_entry {
 	char *section;
@@ -338,4 +341,38 @@ bool fedc_config_entry(const struct fedc_config *cfg, const char *section, unsig
 		}
 	}
 	return false;
+}
+
+enum fedc_err fedc_config_resolve(const char *config_path, const char *value, char *dst, size_t cap)
+{
+	char dir_buf[PATH_MAX], cwd[PATH_MAX];
+	const char *dir;
+	int n;
+
+	if (value[0] == '\0' || value[0] == '/') {
+		n = snprintf(dst, cap, "%s", value);
+	} else {
+		snprintf(dir_buf, sizeof(dir_buf), "%s", config_path);
+		dir = dirname(dir_buf);
+		if (dir[0] != '/' && getcwd(cwd, sizeof(cwd)))
+			n = snprintf(dst, cap, "%s/%s/%s", cwd, dir, value);
+		else
+			n = snprintf(dst, cap, "%s/%s", dir, value);
+	}
+	if (n < 0 || (size_t)n >= cap)
+		return fedc_fail(FEDC_ERR_CONFIG, "%s: path \"%s\" too long", config_path, value);
+	return FEDC_OK;
+}
+
+enum fedc_err fedc_config_path_key(const struct fedc_config *cfg, const char *section, const char *key,
+				   bool required, char *dst, size_t cap)
+{
+	const char *value = NULL;
+	enum fedc_err rc = fedc_config_str(cfg, section, key, required, "", &value);
+
+	if (!rc)
+		rc = fedc_config_resolve(fedc_config_path(cfg), value ? value : "", dst, cap);
+	if (rc == FEDC_ERR_CONFIG && value && value[0] && strlen(value) >= cap)
+		rc = fedc_fail(FEDC_ERR_CONFIG, "%s: [%s] %s: path too long", fedc_config_path(cfg), section, key);
+	return rc;
 }

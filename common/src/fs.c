@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fedc/log.h"
+
 enum fedc_err fedc_mkdir_p(const char *path, mode_t mode)
 {
 	char buf[PATH_MAX];
@@ -76,17 +78,22 @@ enum fedc_err fedc_write_all(int fd, const void *data, size_t len, const char *w
 
 enum fedc_err fedc_write_atomic(const char *path, const void *data, size_t len)
 {
+	return fedc_write_atomic_mode(path, data, len, 0644);
+}
+
+enum fedc_err fedc_write_atomic_mode(const char *path, const void *data, size_t len, mode_t mode)
+{
 	char tmp[PATH_MAX], dir[PATH_MAX];
 	enum fedc_err rc;
 	int fd;
 
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= sizeof(tmp))
 		return fedc_fail(FEDC_ERR_INVAL, "path too long: %s", path);
-	fd = mkstemp(tmp);
+	fd = mkstemp(tmp); /* 0600 from birth: a secret is never readable by others */
 	if (fd < 0)
 		return fedc_fail(FEDC_ERR_IO, "cannot create a temporary file for %s: %s", path, strerror(errno));
 	rc = fedc_write_all(fd, data, len, tmp);
-	if (!rc && fchmod(fd, 0644) != 0)
+	if (!rc && fchmod(fd, mode) != 0)
 		rc = fedc_fail(FEDC_ERR_IO, "cannot chmod %s: %s", tmp, strerror(errno));
 	if (!rc && fsync(fd) != 0)
 		rc = fedc_fail(FEDC_ERR_IO, "cannot fsync %s: %s", tmp, strerror(errno));
@@ -142,4 +149,28 @@ enum fedc_err fedc_link_or_copy(const char *src, const char *dst)
 	if (errno != EXDEV && errno != EPERM && errno != EMLINK)
 		return fedc_fail(FEDC_ERR_IO, "cannot link %s to %s: %s", src, dst, strerror(errno));
 	return copy_file(src, dst);
+}
+
+enum fedc_err fedc_read_secret(const char *path, char *buf, size_t cap)
+{
+	struct stat st;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return fedc_fail(FEDC_ERR_IO, "cannot read %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) == 0 && (st.st_mode & 077))
+		fedc_warn("%s holds a secret but others than its owner may read it (chmod 600)", path);
+	n = read(fd, buf, cap);
+	close(fd);
+	if (n < 0)
+		return fedc_fail(FEDC_ERR_IO, "cannot read %s: %s", path, strerror(errno));
+	if ((size_t)n >= cap)
+		return fedc_fail(FEDC_ERR_CONFIG, "%s: longer than %zu bytes", path, cap - 1);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+		n--;
+	buf[n] = '\0';
+	if (n == 0 || memchr(buf, '\0', (size_t)n))
+		return fedc_fail(FEDC_ERR_CONFIG, "%s: empty, or not text", path);
+	return FEDC_OK;
 }

@@ -22,6 +22,7 @@
 #include "fedc/limits.h"
 #include "fedc/clock.h"
 #include "fedc/log.h"
+#include "fedc/sign.h"
 #include "transport_internal.h"
 
 struct queued {
@@ -41,6 +42,9 @@ struct fedc_mqtt {
 	size_t online_len;
 	char *username;
 	char *password;
+	char *ca_file, *cert_file, *key_file;
+	char last_failure[256]; /* why the last connection attempt failed */
+	bool auth_refused;      /* the broker refused the credentials */
 
 	pthread_mutex_t lock;
 	struct queued *head, *tail; /* arrived, not yet taken by fedc_mqtt_next */
@@ -209,14 +213,42 @@ static void on_connected(void *ctx, char *cause)
 	notify(m);
 }
 
+/* MQTT 3.1.1 CONNACK return codes 4 and 5: the broker read our credentials
+ * and said no. */
+#define CONNACK_BAD_CREDENTIALS 4
+#define CONNACK_NOT_AUTHORIZED 5
+
 static void on_connect_failed(void *ctx, MQTTAsync_failureData *data)
 {
 	struct fedc_mqtt *m = ctx;
+	int code = data ? data->code : 0;
 
 	pthread_mutex_lock(&m->lock);
 	m->connect_failed = true;
+	m->auth_refused = code == CONNACK_BAD_CREDENTIALS || code == CONNACK_NOT_AUTHORIZED;
+	if (m->auth_refused)
+		snprintf(m->last_failure, sizeof(m->last_failure), "%s",
+			 code == CONNACK_BAD_CREDENTIALS ? "bad user name or password" : "not authorized");
+	else if (data && data->message)
+		snprintf(m->last_failure, sizeof(m->last_failure), "%s (code %d)", data->message, code);
+	else if (!m->last_failure[0])
+		snprintf(m->last_failure, sizeof(m->last_failure), "code %d", code);
 	pthread_mutex_unlock(&m->lock);
 	notify(m);
+}
+
+/* OpenSSL's reasons (certificate verify failed, ...), from Paho's thread. */
+static int on_ssl_error(const char *str, size_t len, void *ctx)
+{
+	struct fedc_mqtt *m = ctx;
+
+	while (len && (str[len - 1] == '\n' || str[len - 1] == '\r'))
+		len--;
+	pthread_mutex_lock(&m->lock);
+	snprintf(m->last_failure, sizeof(m->last_failure), "TLS: %.*s", (int)len, str);
+	pthread_mutex_unlock(&m->lock);
+	fedc_debug("mqtt: %s: TLS: %.*s", m->url, (int)len, str);
+	return 0;
 }
 
 /* ---- set-up ---- */
@@ -227,13 +259,20 @@ static enum fedc_err copy_options(struct fedc_mqtt *m, const struct fedc_mqtt_op
 	m->status_topic = dup_or_null(opts->status_topic);
 	m->username = dup_or_null(opts->username);
 	m->password = dup_or_null(opts->password);
+	m->ca_file = opts->ca_file && opts->ca_file[0] ? strdup(opts->ca_file) : NULL;
+	m->cert_file = opts->cert_file && opts->cert_file[0] ? strdup(opts->cert_file) : NULL;
+	m->key_file = opts->key_file && opts->key_file[0] ? strdup(opts->key_file) : NULL;
 	m->will_payload = dup_bytes(opts->will_payload, opts->will_len);
 	m->will_len = m->will_payload ? opts->will_len : 0;
 	m->online_payload = dup_bytes(opts->online_payload, opts->online_len);
 	m->online_len = m->online_payload ? opts->online_len : 0;
 	if (!m->url || (opts->status_topic && !m->status_topic) || (opts->username && !m->username) ||
-	    (opts->password && !m->password))
+	    (opts->password && !m->password) || (opts->ca_file && opts->ca_file[0] && !m->ca_file) ||
+	    (opts->cert_file && opts->cert_file[0] && !m->cert_file) ||
+	    (opts->key_file && opts->key_file[0] && !m->key_file))
 		return FEDC_ERR_NOMEM;
+	if (!m->cert_file != !m->key_file)
+		return fedc_fail(FEDC_ERR_INVAL, "mqtt: a client certificate needs its key, and a key its certificate");
 	if (opts->n_subscriptions) {
 		m->subscriptions = calloc(opts->n_subscriptions, sizeof(char *));
 		if (!m->subscriptions)
@@ -269,10 +308,16 @@ static enum fedc_err create_client(struct fedc_mqtt *m, const char *client_id)
 	return FEDC_OK;
 }
 
+static bool uses_tls(const char *url)
+{
+	return strncmp(url, "ssl://", 6) == 0 || strncmp(url, "mqtts://", 8) == 0;
+}
+
 static enum fedc_err start_connect(struct fedc_mqtt *m)
 {
 	MQTTAsync_connectOptions conn = MQTTAsync_connectOptions_initializer;
 	MQTTAsync_willOptions will = MQTTAsync_willOptions_initializer;
+	MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
 	int rc;
 
 	conn.MQTTVersion = MQTTVERSION_3_1_1;
@@ -286,6 +331,19 @@ static enum fedc_err start_connect(struct fedc_mqtt *m)
 	conn.password = m->password;
 	conn.onFailure = on_connect_failed;
 	conn.context = m;
+	if (uses_tls(m->url)) {
+		/* The broker's certificate is checked against the CA, host name
+		 * included; nothing here can turn that off. */
+		ssl.trustStore = m->ca_file;
+		ssl.keyStore = m->cert_file;
+		ssl.privateKey = m->key_file;
+		ssl.enableServerCertAuth = 1;
+		ssl.verify = 1;
+		ssl.sslVersion = MQTT_SSL_VERSION_DEFAULT; /* OpenSSL's minimum: TLS 1.2 on Debian */
+		ssl.ssl_error_cb = on_ssl_error;
+		ssl.ssl_error_context = m;
+		conn.ssl = &ssl;
+	}
 	if (m->status_topic && m->will_payload) {
 		will.topicName = m->status_topic;
 		will.message = NULL;
@@ -316,7 +374,7 @@ static void drain_pipe(struct fedc_mqtt *m)
 /* Waits for the first connection and its subscriptions, retrying a refused
  * connection every second (Paho reconnects by itself only after a first
  * success) until `timeout_s` has passed. */
-static enum fedc_err wait_connected(struct fedc_mqtt *m, int timeout_s)
+static enum fedc_err wait_connected(struct fedc_mqtt *m, int timeout_s, bool fail_fast_on_refusal)
 {
 	int64_t deadline = fedc_now_ms() + (int64_t)timeout_s * 1000;
 	int64_t retry_at = 0;
@@ -324,20 +382,28 @@ static enum fedc_err wait_connected(struct fedc_mqtt *m, int timeout_s)
 
 	for (;;) {
 		struct pollfd pfd = { .fd = m->wake_pipe[0], .events = POLLIN };
-		bool ready, failed;
+		bool ready, failed, auth_refused;
+		char why[256];
 		int64_t now = fedc_now_ms();
 
 		pthread_mutex_lock(&m->lock);
 		ready = m->connected && m->subscribed;
 		failed = m->connect_failed;
+		auth_refused = m->auth_refused;
+		snprintf(why, sizeof(why), "%s", m->last_failure[0] ? m->last_failure : "no answer");
 		pthread_mutex_unlock(&m->lock);
 		if (ready)
 			return FEDC_OK;
+		if (auth_refused && (fail_fast_on_refusal || now >= deadline))
+			return fedc_fail(FEDC_ERR_AUTH, "mqtt: %s refused this client: %s", m->url, why);
 		if (now >= deadline)
-			return fedc_fail(FEDC_ERR_TIMEOUT, "mqtt: no connection to %s within %d s", m->url,
-					 timeout_s);
-		if (failed && retry_at == 0)
+			return fedc_fail(FEDC_ERR_TIMEOUT, "mqtt: no connection to %s within %d s (last: %s)", m->url,
+					 timeout_s, why);
+		if (failed && retry_at == 0) {
 			retry_at = now + 1000;
+			if (auth_refused)
+				fedc_error("mqtt: %s refused this client (%s); retrying", m->url, why);
+		}
 		if (retry_at && now >= retry_at) {
 			retry_at = 0;
 			rc = start_connect(m);
@@ -376,7 +442,7 @@ enum fedc_err fedc_mqtt_connect(const struct fedc_mqtt_options *opts, struct fed
 	rc = start_connect(m);
 	if (rc)
 		goto out;
-	rc = wait_connected(m, opts->connect_timeout_s > 0 ? opts->connect_timeout_s : 10);
+	rc = wait_connected(m, opts->connect_timeout_s > 0 ? opts->connect_timeout_s : 10, opts->fail_fast_on_refusal);
 out:
 	if (rc) {
 		fedc_mqtt_close(m, NULL, 0);
@@ -392,9 +458,9 @@ enum fedc_err fedc_mqtt_publish(struct fedc_mqtt *m, const char *topic, const vo
 	MQTTAsync_message msg = MQTTAsync_message_initializer;
 	int rc;
 
-	if (len > FEDC_MAX_MESSAGE_BYTES)
+	if (len > FEDC_ENVELOPE_MAX_BYTES)
 		return fedc_fail(FEDC_ERR_TOO_BIG, "mqtt: %zu-byte payload over the %u-byte limit", len,
-				 FEDC_MAX_MESSAGE_BYTES);
+				 FEDC_ENVELOPE_MAX_BYTES);
 	msg.payload = (void *)payload;
 	msg.payloadlen = (int)len;
 	msg.qos = 1;
@@ -520,6 +586,9 @@ void fedc_mqtt_close(struct fedc_mqtt *m, const void *final_payload, size_t fina
 	free(m->status_topic);
 	free(m->username);
 	free(m->password);
+	free(m->ca_file);
+	free(m->cert_file);
+	free(m->key_file);
 	free(m->will_payload);
 	free(m->online_payload);
 	if (m->wake_pipe[0] >= 0)

@@ -8,6 +8,7 @@
 #define FEDC_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "fedc/err.h"
@@ -50,5 +51,14 @@ enum fedc_err fedc_config_check_sections(const struct fedc_config *cfg,
  * end. *key and *value are owned by cfg. */
 bool fedc_config_entry(const struct fedc_config *cfg, const char *section, unsigned index,
 		       const char **key, const char **value);
+
+/* Makes `value`, a path written in the file at `config_path`, absolute: a
+ * relative one is taken relative to the file's directory (so a config works
+ * whatever the working directory). "" stays "". FEDC_ERR_CONFIG if too long. */
+enum fedc_err fedc_config_resolve(const char *config_path, const char *value, char *dst, size_t cap);
+/* A path-valued key, resolved as fedc_config_resolve does ("" if absent and
+ * not required). */
+enum fedc_err fedc_config_path_key(const struct fedc_config *cfg, const char *section, const char *key,
+				   bool required, char *dst, size_t cap);
 
 #endif

@@ -22,10 +22,19 @@ enum fedc_err fedc_fsync_dir(const char *dir);
  * rename, fsync of the directory. A crash leaves the old file or the new
  * one, never a mix. FEDC_ERR_IO. */
 enum fedc_err fedc_write_atomic(const char *path, const void *data, size_t len);
+/* The same with the file's final mode (0600 for secrets: the temporary file
+ * is 0600 from its creation). */
+enum fedc_err fedc_write_atomic_mode(const char *path, const void *data, size_t len, mode_t mode);
 
 /* Makes `dst` hold the content of `src`: a hard link when the file system
  * allows (the source is never rewritten in place: fedc replaces files by
  * rename), else an fsync'd copy. FEDC_ERR_IO. */
 enum fedc_err fedc_link_or_copy(const char *src, const char *dst);
+
+/* Reads a small secret (password, token) from `path` into `buf`, without a
+ * trailing newline. Empty, over `cap`-1 bytes, or unreadable: FEDC_ERR_CONFIG
+ * / FEDC_ERR_IO naming the file. Warns when others than the owner may read
+ * it. */
+enum fedc_err fedc_read_secret(const char *path, char *buf, size_t cap);
 
 #endif

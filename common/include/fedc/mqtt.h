@@ -24,6 +24,12 @@ struct fedc_mqtt_options {
 	const char *client_id;  /* unique per connection */
 	const char *username;   /* may be NULL */
 	const char *password;   /* may be NULL */
+	/* TLS, for "ssl://" URLs: the CA that signed the broker's certificate
+	 * (verified, host name included) and this client's certificate and key
+	 * (brokers that require one). NULL or "" when unused. */
+	const char *ca_file;
+	const char *cert_file;
+	const char *key_file;
 	/* Topics to subscribe at QoS 1 (restored after each reconnect). */
 	const char *const *subscriptions;
 	size_t n_subscriptions;
@@ -35,6 +41,10 @@ struct fedc_mqtt_options {
 	const void *online_payload;
 	size_t online_len;
 	int connect_timeout_s;  /* first connection: give up after this long */
+	/* Give up at once when the broker refuses the credentials (CLIs), rather
+	 * than retrying until the timeout (daemons: the operator may be
+	 * reloading the broker's password file). */
+	bool fail_fast_on_refusal;
 };
 
 /* A received message; the caller frees it with fedc_mqtt_message_free(). */
@@ -46,13 +56,17 @@ struct fedc_mqtt_message {
 };
 
 /* Connects (waiting up to connect_timeout_s for the first connection and
- * subscriptions). Copies everything in `opts`. FEDC_ERR_NET, FEDC_ERR_MQTT,
- * FEDC_ERR_TIMEOUT, FEDC_ERR_INVAL, FEDC_ERR_NOMEM. */
+ * subscriptions). Copies everything in `opts`. Failures are retried until
+ * the timeout: FEDC_ERR_TIMEOUT with the last reason (TLS errors included);
+ * a refusal of the credentials is FEDC_ERR_AUTH, at once with
+ * fail_fast_on_refusal. FEDC_ERR_MQTT, FEDC_ERR_INVAL, FEDC_ERR_NOMEM. */
 enum fedc_err fedc_mqtt_connect(const struct fedc_mqtt_options *opts, struct fedc_mqtt **out);
 
 /* Publishes at QoS 1. Returns once Paho has queued the message (it is
  * delivered after a reconnect if the link is down). FEDC_ERR_MQTT,
  * FEDC_ERR_TOO_BIG (over FEDC_MAX_MESSAGE_BYTES). */
+/* Payloads are limited to FEDC_ENVELOPE_MAX_BYTES (fedc/sign.h): a message
+ * of up to FEDC_MAX_MESSAGE_BYTES in its signed envelope. */
 enum fedc_err fedc_mqtt_publish(struct fedc_mqtt *m, const char *topic, const void *payload,
 				size_t len, bool retained);
 
