@@ -1,9 +1,9 @@
 /* fedc-repository: the content-addressed blob store of a federation
  * (docs/repository.md). Reads its settings, opens the store, serves until
- * SIGINT or SIGTERM, then stops cleanly.
+ * SIGINT or SIGTERM (SIGHUP re-reads the tokens file), then stops cleanly.
  *
  * Exit status: 0 after a signal, 1 when it cannot run (store, bind), 2 on a
- * bad command line or configuration. */
+ * bad command line, configuration, tokens file or TLS file. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -58,44 +58,87 @@ static enum fedc_err open_log(const struct server_config *cfg, int *fd)
 	return FEDC_OK;
 }
 
-/* Blocks SIGINT and SIGTERM in every thread (MHD's workers inherit the mask)
- * so that the main thread alone takes them, in sigwait(). */
-static void block_stop_signals(sigset_t *set)
+/* Blocks SIGINT, SIGTERM and SIGHUP in every thread (MHD's workers inherit
+ * the mask) so that the main thread alone takes them, in sigwait(). */
+static void block_signals(sigset_t *set)
 {
 	sigemptyset(set);
 	sigaddset(set, SIGINT);
 	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, set, NULL);
 	signal(SIGPIPE, SIG_IGN); /* a client that hangs up is an error code, not a death */
 }
 
-static int serve(const struct server_config *cfg)
+/* SIGHUP: new tokens take effect for the next requests; a broken file is
+ * reported and changes nothing. */
+static void reload(const struct server_config *cfg, struct server *srv)
+{
+	size_t principals = 0;
+
+	if (!cfg->tokens_file[0]) {
+		fedc_info("SIGHUP: no tokens_file to re-read");
+		return;
+	}
+	if (server__reload(srv, &principals) != FEDC_OK)
+		fedc_error("SIGHUP: %s; keeping the %zu principals in force", fedc_last_error(), principals);
+	else
+		fedc_info("SIGHUP: re-read %s: %zu principals", cfg->tokens_file, principals);
+}
+
+static const char *auth_mode(const struct server_config *cfg)
+{
+	if (cfg->tokens_file[0])
+		return cfg->token[0] ? "tokens_file and token" : "tokens_file";
+	return cfg->token[0] ? "token (researcher \"admin\")" : "none: open store";
+}
+
+/* Waits for signals: SIGHUP reloads, SIGINT or SIGTERM returns. */
+static void wait_for_stop(const struct server_config *cfg, struct server *srv, const sigset_t *set)
+{
+	int sig = 0;
+
+	for (;;) {
+		if (sigwait(set, &sig) != 0)
+			continue;
+		if (sig != SIGHUP)
+			break;
+		reload(cfg, srv);
+	}
+	fedc_info("signal %d: stopping", sig);
+}
+
+static int serve(const struct server_config *cfg, int log_fd)
 {
 	struct store *store = NULL;
 	struct server *srv = NULL;
-	sigset_t stop_signals;
+	sigset_t signals;
 	int status = EXIT_RUNTIME;
-	int sig = 0;
+	enum fedc_err rc;
 
-	block_stop_signals(&stop_signals);
+	block_signals(&signals);
 	if (store__open(cfg->store_dir, &store) != FEDC_OK) {
 		fedc_error("store: %s", fedc_last_error());
 		goto out;
 	}
-	if (server__start(cfg, store, &srv) != FEDC_OK) {
+	rc = server__start(cfg, store, &srv);
+	if (rc) {
 		fedc_error("%s", fedc_last_error());
+		/* A bad tokens or TLS file is a configuration error: say it
+		 * where the operator looks, even when logging to a file. */
+		if (rc == FEDC_ERR_CONFIG && log_fd != 2)
+			fprintf(stderr, "fedc-repository: %s\n", fedc_last_error());
+		status = rc == FEDC_ERR_CONFIG ? EXIT_USAGE : EXIT_RUNTIME;
 		goto out;
 	}
 	if (cfg->port_file[0] && write_port_file(cfg->port_file, server__port(srv)) != FEDC_OK) {
 		fedc_error("--port-file: %s", fedc_last_error());
 		goto out;
 	}
-	fedc_info("listening on %s port %u, store %s, max blob %lld MiB, %s", cfg->listen,
-		  (unsigned)server__port(srv), cfg->store_dir, (long long)cfg->max_blob_mb,
-		  cfg->token[0] ? "bearer token required" : "no authentication");
-	while (sigwait(&stop_signals, &sig) != 0)
-		;
-	fedc_info("signal %d: stopping", sig);
+	fedc_info("listening on %s port %u (%s), store %s, max blob %lld MiB, auth: %s", cfg->listen,
+		  (unsigned)server__port(srv), cfg->tls_cert_file[0] ? "https" : "http", cfg->store_dir,
+		  (long long)cfg->max_blob_mb, auth_mode(cfg));
+	wait_for_stop(cfg, srv, &signals);
 	status = EXIT_SUCCESS;
 out:
 	server__stop(srv);
@@ -123,7 +166,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "fedc-repository: %s\n", fedc_last_error());
 		return EXIT_USAGE;
 	}
-	status = serve(&cfg);
+	status = serve(&cfg, log_fd);
 	if (log_fd != 2)
 		close(log_fd);
 	return status;

@@ -1,5 +1,9 @@
 /* HTTP request handling of fedc-repository on libmicrohttpd (see server.h).
  *
+ * Who may do what is auth.c's business, in which namespace a blob is visible
+ * visibility.c's, and the bytes themselves store.c's; this file routes,
+ * answers and streams.
+ *
  * MHD calls on_request() several times per request: once when the headers
  * are in (we route and authorize, and a PUT opens its upload), once per piece
  * of body (streamed into the store, hashed on the way), and once when the
@@ -13,24 +17,30 @@
  * answered at once: MHD then drops the body unread and closes. */
 #include "server.h"
 
+#include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
 
+#include "auth.h"
 #include "fedc/hash.h"
 #include "fedc/log.h"
+#include "fedc/sign.h"
+#include "tls.h"
+#include "visibility.h"
 
-#define BLOB_PREFIX "/v1/blobs/sha256/"
+#define BLOBS_PREFIX "/v1/blobs/sha256/"
+#define UPDATES_PREFIX "/v1/updates/"
+#define DIGEST_SEGMENT "/sha256/"
 
 /* Worker threads: each blocks on disk writes and fsync, so a few more than
  * the 2 cores keep the sockets moving. */
@@ -44,13 +54,19 @@
  * still gets a clean 413; past this much more we drop the connection. */
 #define DRAIN_MAX ((uint64_t)16 << 20)
 #define LOG_PATH_MAX 160
+/* Under TLS a download cannot go through sendfile(). MHD 0.9.75 then reads
+ * an fd response 4 KiB at a time (MHD_FILE_READ_BLOCK_SIZE), one TLS record
+ * and one poll round each: 0.55-0.65 GB/s on loopback. Our own reader with
+ * 64 KiB blocks gave 1.0-1.3 GB/s (256 KiB and 1 MiB: no better). */
+#define TLS_READ_BLOCK ((size_t)64 << 10)
 
 struct server {
 	struct MHD_Daemon *daemon;
 	struct store *store;
+	struct visibility *vis;
+	struct auth *auth;
+	struct tls_pem pem; /* cert NULL: plain HTTP */
 	uint64_t max_blob_bytes;
-	bool auth;
-	char token_digest[FEDC_SHA256_HEXLEN + 1];
 	uint16_t port;
 };
 
@@ -66,10 +82,12 @@ struct request {
 	char method[16];             /* for the log */
 	char path[LOG_PATH_MAX];     /* for the log, printable and truncated */
 	char hex[FEDC_SHA256_HEXLEN + 1];
+	char node[AUTH_ID_MAX + 1];  /* "": /v1/blobs; else /v1/updates/<node> */
+	struct principal who;        /* once authenticated */
 	enum req_action action;
 	unsigned refuse_status;      /* ACT_REFUSE: the answer ... */
 	const char *refuse_name;     /* ... its error name (static string) */
-	const char *refuse_why;      /* ... and why (static string) */
+	char refuse_why[288];        /* ... and why */
 	struct store_upload *up;     /* PUT: the upload in progress */
 	uint64_t bytes_in, bytes_out;
 	uint64_t drained;            /* body bytes read and dropped */
@@ -143,17 +161,45 @@ static enum MHD_Result reply_error(struct request *req, struct MHD_Connection *c
 
 /* ---- parsing ------------------------------------------------------------ */
 
-/* The only path served: the prefix, then exactly 64 lower-case hex digits.
- * MHD has already percent-decoded `url`, so "%2e%2e" arrives as ".." and is
- * refused like any other non-hex byte. */
-static bool parse_blob_path(const char *url, char *hex)
+/* The two paths served, exactly:
+ *   /v1/blobs/sha256/<hex>              node = ""
+ *   /v1/updates/<node>/sha256/<hex>     node = a participant ID
+ * with <hex> 64 lower-case hex digits. MHD has already percent-decoded `url`,
+ * so "%2e%2e" arrives as ".." and is refused like any other bad segment; no
+ * byte of the path reaches the file system unchecked. */
+static bool parse_path(const char *url, char *node, char *hex)
 {
-	const size_t plen = strlen(BLOB_PREFIX);
+	const char *p, *slash;
 
-	if (strncmp(url, BLOB_PREFIX, plen) != 0 || !fedc_hex_valid(url + plen, FEDC_SHA256_HEXLEN))
+	node[0] = '\0';
+	if (strncmp(url, BLOBS_PREFIX, strlen(BLOBS_PREFIX)) == 0) {
+		p = url + strlen(BLOBS_PREFIX);
+	} else if (strncmp(url, UPDATES_PREFIX, strlen(UPDATES_PREFIX)) == 0) {
+		p = url + strlen(UPDATES_PREFIX);
+		slash = strchr(p, '/');
+		if (!slash || slash - p > AUTH_ID_MAX ||
+		    strncmp(slash, DIGEST_SEGMENT, strlen(DIGEST_SEGMENT)) != 0)
+			return false;
+		memcpy(node, p, (size_t)(slash - p));
+		node[slash - p] = '\0';
+		/* A participant ID, so never "." or "..": it names a
+		 * directory of the store. */
+		if (!fedc_participant_id_valid(node))
+			return false;
+		p = slash + strlen(DIGEST_SEGMENT);
+	} else {
 		return false;
-	memcpy(hex, url + plen, FEDC_SHA256_HEXLEN + 1);
+	}
+	if (!fedc_hex_valid(p, FEDC_SHA256_HEXLEN))
+		return false;
+	memcpy(hex, p, FEDC_SHA256_HEXLEN + 1);
 	return true;
+}
+
+/* The namespace of the request, as visibility.h and auth.h take it. */
+static const char *request_ns(const struct request *req)
+{
+	return req->node[0] ? req->node : NULL;
 }
 
 static bool parse_method(const char *method, enum req_kind *kind)
@@ -186,46 +232,69 @@ static bool parse_u64(const char *s, uint64_t *out)
 	return true;
 }
 
-static bool authorized(const struct server *srv, struct MHD_Connection *conn)
-{
-	char digest[FEDC_SHA256_HEXLEN + 1];
-	const char *h;
+/* ---- GET and HEAD ------------------------------------------------------- */
 
-	if (!srv->auth)
-		return true;
-	h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
-		return false;
-	for (h += 7; *h == ' '; h++)
-		;
-	if (fedc_hash_buffer(FEDC_HASH_SHA256, h, strlen(h), digest) != FEDC_OK)
-		return false;
-	/* Digests of equal length, compared in constant time: the timing tells
-	 * neither the token's length nor how much of a guess matched. */
-	return CRYPTO_memcmp(digest, srv->token_digest, FEDC_SHA256_HEXLEN) == 0;
+/* Under TLS: fills `buf` from the blob's fd (see TLS_READ_BLOCK). */
+static ssize_t read_blob(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	int fd = (int)(intptr_t)cls;
+	ssize_t n;
+
+	do
+		n = pread(fd, buf, max, (off_t)pos);
+	while (n < 0 && errno == EINTR);
+	/* 0 before the announced size: the file shrank, which a stored blob
+	 * never does. Either way the connection must end short of the size. */
+	return n > 0 ? n : (ssize_t)MHD_CONTENT_READER_END_WITH_ERROR;
 }
 
-/* ---- GET and HEAD ------------------------------------------------------- */
+static void close_blob(void *cls)
+{
+	close((int)(intptr_t)cls);
+}
+
+/* A response that streams the blob from `fd` and closes it. Plain HTTP goes
+ * through sendfile(); TLS needs the bytes in user space to encrypt them, and
+ * MHD's own fd reader would fetch them 4 KiB at a time (TLS_READ_BLOCK).
+ * NULL if out of memory (the caller still owns fd then). */
+static struct MHD_Response *blob_response(const struct server *srv, int fd, uint64_t size)
+{
+	if (!srv->pem.cert)
+		return MHD_create_response_from_fd64(size, fd);
+	return MHD_create_response_from_callback(size, TLS_READ_BLOCK, read_blob, (void *)(intptr_t)fd,
+						 close_blob);
+}
+
+static enum MHD_Result storage_failure(struct request *req, struct MHD_Connection *conn)
+{
+	fedc_error("%s %s: %s", req->method, req->path, fedc_last_error());
+	return reply_error(req, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+			   "storage failure (see the server log)");
+}
 
 static enum MHD_Result serve_blob(struct request *req, struct MHD_Connection *conn)
 {
 	struct MHD_Response *resp;
 	char etag[FEDC_SHA256_HEXLEN + 3];
 	uint64_t size = 0;
+	bool visible = false;
 	enum fedc_err rc;
 	int fd = -1;
 
-	rc = store__open_blob(req->srv->store, req->hex, &fd, &size);
+	/* Stored is not enough: the blob must have been put in this namespace
+	 * by someone entitled to. */
+	rc = visibility__has(req->srv->vis, request_ns(req), req->hex, &visible);
+	if (!rc && !visible)
+		rc = FEDC_ERR_NOT_FOUND;
+	if (!rc)
+		rc = store__open_blob(req->srv->store, req->hex, &fd, &size);
 	if (rc == FEDC_ERR_NOT_FOUND)
-		return reply_error(req, conn, MHD_HTTP_NOT_FOUND, "not-found", "no blob with this digest");
-	if (rc) {
-		fedc_error("GET %s: %s", req->hex, fedc_last_error());
-		return reply_error(req, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
-				   "storage failure (see the server log)");
-	}
-	/* MHD sends from the fd (sendfile where it can) and closes it; for
-	 * HEAD it sends the headers only, Content-Length included. */
-	resp = MHD_create_response_from_fd64(size, fd);
+		return reply_error(req, conn, MHD_HTTP_NOT_FOUND, "not-found", "no blob with this digest here");
+	if (rc)
+		return storage_failure(req, conn);
+	/* MHD closes the fd; for HEAD it sends the headers only, Content-Length
+	 * included. */
+	resp = blob_response(req->srv, fd, size);
 	if (!resp) {
 		close(fd);
 		return MHD_NO;
@@ -253,11 +322,8 @@ static enum MHD_Result begin_put(struct request *req, struct MHD_Connection *con
 		return reply_error(req, conn, MHD_HTTP_CONTENT_TOO_LARGE, "too-big",
 				   "Content-Length is over the server's max_blob_mb");
 	rc = store__upload_begin(req->srv->store, req->hex, &req->up);
-	if (rc) {
-		fedc_error("PUT %s: %s", req->hex, fedc_last_error());
-		return reply_error(req, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
-				   "storage failure (see the server log)");
-	}
+	if (rc)
+		return storage_failure(req, conn);
 	return MHD_YES; /* the body comes in the next calls */
 }
 
@@ -284,7 +350,7 @@ static enum MHD_Result absorb(struct request *req, const char *data, size_t len)
 		return req->drained > DRAIN_MAX ? MHD_NO : MHD_YES;
 	}
 	if (store__upload_write(req->up, data, len) != FEDC_OK) {
-		fedc_error("PUT %s: %s", req->hex, fedc_last_error());
+		fedc_error("%s %s: %s", req->method, req->path, fedc_last_error());
 		req->write_failed = true;
 		store__upload_abort(req->up);
 		req->up = NULL;
@@ -308,11 +374,13 @@ static enum MHD_Result finish_put(struct request *req, struct MHD_Connection *co
 	req->up = NULL;
 	if (rc == FEDC_ERR_DIGEST)
 		return reply_error(req, conn, MHD_HTTP_BAD_REQUEST, "digest-mismatch", fedc_last_error());
-	if (rc) {
-		fedc_error("PUT %s: %s", req->hex, fedc_last_error());
-		return reply_error(req, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
-				   "storage failure (see the server log)");
-	}
+	/* The blob is published (durably) before it becomes visible. 201 says
+	 * the bytes are new to the store, 200 that only the marker was added
+	 * (or nothing at all). */
+	if (!rc)
+		rc = visibility__add(req->srv->vis, request_ns(req), req->hex);
+	if (rc)
+		return storage_failure(req, conn);
 	snprintf(body, sizeof(body), "{\"digest\":\"sha256:%s\",\"size\":%llu}\n", req->hex,
 		 (unsigned long long)req->bytes_in);
 	return queue(req, conn, created ? MHD_HTTP_CREATED : MHD_HTTP_OK, json_response(body));
@@ -350,20 +418,47 @@ static void refuse(struct request *req, unsigned status, const char *name, const
 	req->action = ACT_REFUSE;
 	req->refuse_status = status;
 	req->refuse_name = name;
-	req->refuse_why = why;
+	snprintf(req->refuse_why, sizeof(req->refuse_why), "%s", why);
 }
 
-/* Path first (404), then method (405), then credentials (401). */
+/* 403: says which rule refused, without echoing anything secret. */
+static void forbid(struct request *req)
+{
+	char why[sizeof(req->refuse_why)];
+
+	if (req->who.role == AUTH_ROLE_NODE && !req->node[0])
+		snprintf(why, sizeof(why), "node %s may read /v1/blobs but not publish there; "
+			 "its updates go to /v1/updates/%s/", req->who.id, req->who.id);
+	else if (req->who.role == AUTH_ROLE_NODE)
+		snprintf(why, sizeof(why), "node %s may not access the updates of node %s",
+			 req->who.id, req->node);
+	else
+		snprintf(why, sizeof(why), "only node %s writes its updates", req->node);
+	refuse(req, MHD_HTTP_FORBIDDEN, "forbidden", why);
+}
+
+/* Path first (404), then method (405), then credentials (401), then
+ * permission (403). */
 static void decide(struct request *req, struct MHD_Connection *conn, const char *url,
 		   const char *method)
 {
-	if (!parse_blob_path(url, req->hex))
+	const char *authz;
+
+	if (!parse_path(url, req->node, req->hex)) {
 		refuse(req, MHD_HTTP_NOT_FOUND, "not-found",
-		       "blobs live at /v1/blobs/sha256/<64 lower-case hex digits>");
-	else if (!parse_method(method, &req->kind))
+		       "blobs live at /v1/blobs/sha256/<hex> and /v1/updates/<node id>/sha256/<hex>, "
+		       "<hex> = 64 lower-case hex digits");
+		return;
+	}
+	if (!parse_method(method, &req->kind)) {
 		refuse(req, MHD_HTTP_METHOD_NOT_ALLOWED, "method-not-allowed", "use GET, HEAD or PUT");
-	else if (!authorized(req->srv, conn))
+		return;
+	}
+	authz = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	if (!auth__authenticate(req->srv->auth, authz, &req->who))
 		refuse(req, MHD_HTTP_UNAUTHORIZED, "unauthorized", "missing or wrong bearer token");
+	else if (!auth__may(&req->who, req->kind == REQ_PUT, request_ns(req)))
+		forbid(req);
 	else
 		req->action = req->kind == REQ_PUT ? ACT_PUT : ACT_SERVE;
 }
@@ -447,14 +542,15 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
 	struct request *req = *req_cls;
-	char peer[64];
+	char peer[64], who[AUTH_ID_MAX + 16];
 
 	if (!req)
 		return;
 	store__upload_abort(req->up);
 	client_address(conn, peer, sizeof(peer));
+	auth__describe(&req->who, who, sizeof(who));
 	fedc_log(toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? FEDC_LOG_INFO : FEDC_LOG_WARN,
-		 "%s %s %s %u in=%llu out=%llu%s", peer, req->method, req->path, req->status,
+		 "%s %s %s %s %u in=%llu out=%llu%s", peer, who, req->method, req->path, req->status,
 		 (unsigned long long)req->bytes_in, (unsigned long long)req->bytes_out,
 		 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection closed early)");
 	free(req);
@@ -511,9 +607,20 @@ static struct MHD_Daemon *start_daemon(struct server *srv, const struct server_c
 	 * upload, keeping its temp file until the connection timeout. poll()
 	 * never missed one (150 of 150) and moves blobs as fast on loopback. */
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG;
+	/* HTTPS only when a certificate is configured: the server then speaks
+	 * nothing else on its port. */
+	struct MHD_OptionItem tls_options[] = {
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0, srv->pem.cert },
+		{ MHD_OPTION_HTTPS_MEM_KEY, 0, srv->pem.key },
+		{ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+	const size_t n_tls = sizeof(tls_options) / sizeof(tls_options[0]) - 1;
 
 	if (addr->ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	if (srv->pem.cert)
+		flags |= MHD_USE_TLS;
 	return MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, on_request, srv,
 				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)addr,
@@ -522,7 +629,33 @@ static struct MHD_Daemon *start_daemon(struct server *srv, const struct server_c
 				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY_LIMIT,
 				MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+				MHD_OPTION_ARRAY, srv->pem.cert ? tls_options : tls_options + n_tls,
 				MHD_OPTION_END);
+}
+
+static void server_free(struct server *srv)
+{
+	if (!srv)
+		return;
+	if (srv->daemon)
+		MHD_stop_daemon(srv->daemon);
+	auth__free(srv->auth);
+	visibility__close(srv->vis);
+	tls__free(&srv->pem);
+	free(srv);
+}
+
+/* Principals, namespaces and TLS identity, before any socket is opened. */
+static enum fedc_err prepare(struct server *srv, const struct server_config *cfg)
+{
+	enum fedc_err rc;
+
+	rc = auth__new(cfg->token, cfg->tokens_file, &srv->auth);
+	if (!rc)
+		rc = visibility__open(store__root(srv->store), &srv->vis);
+	if (!rc && (cfg->tls_cert_file[0] || cfg->tls_key_file[0]))
+		rc = tls__load(cfg->tls_cert_file, cfg->tls_key_file, &srv->pem);
+	return rc;
 }
 
 enum fedc_err server__start(const struct server_config *cfg, struct store *store, struct server **out)
@@ -538,13 +671,9 @@ enum fedc_err server__start(const struct server_config *cfg, struct store *store
 		return FEDC_ERR_NOMEM;
 	srv->store = store;
 	srv->max_blob_bytes = cfg->max_blob_bytes;
-	srv->auth = cfg->token[0] != '\0';
-	if (srv->auth) {
-		rc = fedc_hash_buffer(FEDC_HASH_SHA256, cfg->token, strlen(cfg->token), srv->token_digest);
-		if (rc)
-			goto out;
-	}
-	rc = resolve_listen(cfg->listen, cfg->port, &addr);
+	rc = prepare(srv, cfg);
+	if (!rc)
+		rc = resolve_listen(cfg->listen, cfg->port, &addr);
 	if (rc)
 		goto out;
 	srv->daemon = start_daemon(srv, cfg, &addr);
@@ -557,11 +686,16 @@ enum fedc_err server__start(const struct server_config *cfg, struct store *store
 	srv->port = info ? info->port : (uint16_t)cfg->port;
 out:
 	if (rc) {
-		free(srv);
+		server_free(srv);
 		srv = NULL;
 	}
 	*out = srv;
 	return rc;
+}
+
+enum fedc_err server__reload(struct server *srv, size_t *principals)
+{
+	return auth__reload(srv->auth, principals);
 }
 
 uint16_t server__port(const struct server *srv)
@@ -571,8 +705,5 @@ uint16_t server__port(const struct server *srv)
 
 void server__stop(struct server *srv)
 {
-	if (!srv)
-		return;
-	MHD_stop_daemon(srv->daemon);
-	free(srv);
+	server_free(srv);
 }

@@ -25,31 +25,41 @@ struct overrides {
 	const char *log_level;
 	const char *log_file;
 	const char *port_file;
+	const char *tokens_file;
+	const char *tls_cert;
+	const char *tls_key;
 };
 
 static const char *const known_sections[] = { SECTION, NULL };
-static const char *const known_keys[] = { "listen",    "port",      "store_dir", "token",
-					  "max_blob_mb", "log_level", "log_file",  NULL };
+static const char *const known_keys[] = {
+	"listen",	"port",	       "store_dir", "token",    "tokens_file", "tls_cert_file",
+	"tls_key_file", "max_blob_mb", "log_level", "log_file", NULL,
+};
 
 void server_config__usage(FILE *to)
 {
 	fprintf(to,
 		"usage: fedc-repository [--config FILE] [options]\n"
 		"\n"
-		"Content-addressed blob store (PUT/GET/HEAD /v1/blobs/sha256/<hex>).\n"
+		"Content-addressed blob store: PUT/GET/HEAD /v1/blobs/sha256/<hex> (published)\n"
+		"and /v1/updates/<node id>/sha256/<hex> (a node's updates).\n"
 		"Flags override the keys of the [repository] section of FILE:\n"
 		"  --config FILE        INI file with a [repository] section\n"
 		"  --listen ADDR        listen address           (listen, default 127.0.0.1)\n"
 		"  --port N             TCP port, 0 = any free   (port, default 8080)\n"
 		"  --store DIR          blob store directory     (store_dir, required)\n"
-		"  --token TOKEN        bearer token, \"\" = none  (token, default none)\n"
+		"  --token TOKEN        researcher \"admin\" token  (token, default none)\n"
+		"  --tokens-file FILE   ROLE ID SHA256 lines     (tokens_file, default none;\n"
+		"                       re-read on SIGHUP)\n"
+		"  --tls-cert FILE      PEM certificate: HTTPS   (tls_cert_file, default none)\n"
+		"  --tls-key FILE       PEM key of --tls-cert    (tls_key_file, default none)\n"
 		"  --max-blob-mb N      largest blob in MiB      (max_blob_mb, default 2048)\n"
 		"  --log-level LEVEL    debug|info|warn|error    (log_level, default info)\n"
 		"  --log-file PATH      append logs to PATH      (log_file, default stderr)\n"
 		"  --port-file PATH     write the bound port to PATH once listening\n"
 		"  -h, --help           this text\n"
 		"Exit status: 0 after SIGINT/SIGTERM, 1 on a runtime failure, 2 on a bad\n"
-		"command line or configuration.\n");
+		"command line, configuration, tokens file or TLS file.\n");
 }
 
 /* Stores the value of option `index` of the long option table. */
@@ -57,7 +67,7 @@ static void set_override(struct overrides *ov, int index, const char *value)
 {
 	const char **slots[] = { &ov->config,	 &ov->listen,	 &ov->port,	 &ov->store,
 				 &ov->token,	 &ov->max_blob_mb, &ov->log_level, &ov->log_file,
-				 &ov->port_file };
+				 &ov->port_file, &ov->tokens_file, &ov->tls_cert, &ov->tls_key };
 
 	*slots[index] = value;
 }
@@ -70,7 +80,9 @@ static enum fedc_err parse_flags(int argc, char **argv, struct overrides *ov, bo
 		{ "port", required_argument, NULL, 0 },	       { "store", required_argument, NULL, 0 },
 		{ "token", required_argument, NULL, 0 },       { "max-blob-mb", required_argument, NULL, 0 },
 		{ "log-level", required_argument, NULL, 0 },   { "log-file", required_argument, NULL, 0 },
-		{ "port-file", required_argument, NULL, 0 },   { "help", no_argument, NULL, 'h' },
+		{ "port-file", required_argument, NULL, 0 },   { "tokens-file", required_argument, NULL, 0 },
+		{ "tls-cert", required_argument, NULL, 0 },    { "tls-key", required_argument, NULL, 0 },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int index, c;
@@ -212,6 +224,28 @@ static enum fedc_err get_log_level(const struct fedc_config *cfg, const struct o
 			 fedc_config_path(cfg), SECTION, level);
 }
 
+/* Authentication and TLS files. Paths in the config file are relative to
+ * its directory, like store_dir. */
+static enum fedc_err read_security(const struct fedc_config *cfg, const struct overrides *ov,
+				   struct server_config *out)
+{
+	enum fedc_err rc;
+
+	rc = get_str(cfg, ov->tokens_file, "--tokens-file", "tokens_file", false, "", true,
+		     out->tokens_file, sizeof(out->tokens_file));
+	if (!rc)
+		rc = get_str(cfg, ov->tls_cert, "--tls-cert", "tls_cert_file", false, "", true,
+			     out->tls_cert_file, sizeof(out->tls_cert_file));
+	if (!rc)
+		rc = get_str(cfg, ov->tls_key, "--tls-key", "tls_key_file", false, "", true,
+			     out->tls_key_file, sizeof(out->tls_key_file));
+	if (!rc && !out->tls_cert_file[0] != !out->tls_key_file[0])
+		rc = fedc_fail(FEDC_ERR_CONFIG, "%s: tls_cert_file and tls_key_file (--tls-cert, --tls-key) "
+				"go together: give both for HTTPS or neither for plain HTTP",
+			       cfg ? fedc_config_path(cfg) : "command line");
+	return rc;
+}
+
 static enum fedc_err read_values(const struct fedc_config *cfg, const struct overrides *ov,
 				 struct server_config *out)
 {
@@ -238,6 +272,8 @@ static enum fedc_err read_values(const struct fedc_config *cfg, const struct ove
 	if (!rc)
 		rc = get_str(cfg, ov->log_file, "--log-file", "log_file", false, "", true, out->log_file,
 			     sizeof(out->log_file));
+	if (!rc)
+		rc = read_security(cfg, ov, out);
 	if (!rc && ov->port_file)
 		rc = copy_checked("--port-file", ov->port_file, out->port_file, sizeof(out->port_file));
 	if (!rc && !out->listen[0])

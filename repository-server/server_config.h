@@ -1,6 +1,10 @@
 /* The repository server's settings: an INI file ([repository] section) and
  * command-line flags that override it key by key. Keys, flags and defaults
- * are documented in docs/repository.md. */
+ * are documented in docs/repository.md.
+ *
+ * A zeroed struct with listen, store_dir and max_blob_bytes filled in is a
+ * valid plain-HTTP, open configuration for server__start(): every setting
+ * added later is off when empty. */
 #ifndef FEDC_REPOSITORY_SERVER_CONFIG_H
 #define FEDC_REPOSITORY_SERVER_CONFIG_H
 
@@ -20,7 +24,10 @@ struct server_config {
 	char listen[256];               /* listen / --listen: address or host name */
 	int port;                       /* port / --port: 0 = any free port */
 	char store_dir[PATH_MAX];       /* store_dir / --store (required) */
-	char token[SERVER_CONFIG_TOKEN_MAX]; /* token / --token: "" = no auth */
+	char token[SERVER_CONFIG_TOKEN_MAX]; /* token / --token: "" = none (a researcher "admin") */
+	char tokens_file[PATH_MAX];     /* tokens_file / --tokens-file: "" = none */
+	char tls_cert_file[PATH_MAX];   /* tls_cert_file / --tls-cert: "" = plain HTTP */
+	char tls_key_file[PATH_MAX];    /* tls_key_file / --tls-key: with tls_cert_file */
 	int64_t max_blob_mb;            /* max_blob_mb / --max-blob-mb */
 	uint64_t max_blob_bytes;        /* the same, in bytes */
 	enum fedc_log_level log_level;  /* log_level / --log-level */

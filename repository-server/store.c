@@ -95,6 +95,11 @@ void store__close(struct store *st)
 	free(st);
 }
 
+const char *store__root(const struct store *st)
+{
+	return st->root;
+}
+
 static void blob_path(const struct store *st, const char *hex, char *buf, size_t cap)
 {
 	snprintf(buf, cap, "%s/%.2s/%s", st->blobs, hex, hex);

@@ -6,7 +6,8 @@
  * A blob appears under sha256/ only complete and verified: it is written to a
  * temp file, hashed as it arrives, fsync'ed, renamed into place, and the
  * directory fsync'ed. The functions are safe to call from several threads at
- * once; each upload belongs to one thread at a time. */
+ * once; each upload belongs to one thread at a time. Which namespace a blob is
+ * visible in is not the store's business: see visibility.h. */
 #ifndef FEDC_REPOSITORY_STORE_H
 #define FEDC_REPOSITORY_STORE_H
 
@@ -24,6 +25,9 @@ struct store_upload; /* opaque: one upload in progress */
  * FEDC_ERR_INVAL (path too long). The caller frees *out with store__close(). */
 enum fedc_err store__open(const char *root, struct store **out);
 void store__close(struct store *st);
+
+/* The directory the store was opened on. */
+const char *store__root(const struct store *st);
 
 /* Opens blob `hex` (64 lower-case hex, validated by the caller) for reading.
  * FEDC_ERR_NOT_FOUND, FEDC_ERR_IO. The caller owns *fd. */

@@ -5,8 +5,11 @@
  * descriptors; a blob is never held whole in memory. */
 #include "fedc/repo.h"
 
+#include "fedc/clock.h"
+
 #include "fedc/crash.h"
 #include "fedc/fs.h"
+#include "fedc/sign.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -17,10 +20,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define BLOB_PATH "/v1/blobs/sha256/"
+/* The two namespaces (docs/repository.md, "Namespaces"). */
+#define BLOBS_PATH "/v1/blobs/sha256/"
+#define UPDATES_PATH "/v1/updates/"
+#define DIGEST_SEGMENT "/sha256/"
 /* Bigger socket buffers than curl's 16/64 KiB defaults: with the server's
  * 1 MiB pieces they lift loopback transfers from ~0.7 to 0.8-1.7 GB/s
  * (FIELD-NOTES.md). */
@@ -35,6 +42,7 @@ struct fedc_repo {
 	struct curl_slist *headers;       /* "Expect:", Authorization (if any) */
 	struct curl_slist *probe_headers; /* "Expect: 100-continue", Authorization */
 	long timeout_s;
+	char *ca_file;              /* NULL: the system's CAs */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -165,7 +173,29 @@ void fedc_repo_free(struct fedc_repo *repo)
 	curl_slist_free_all(repo->headers);
 	curl_slist_free_all(repo->probe_headers);
 	free(repo->base_url);
+	free(repo->ca_file);
 	free(repo);
+}
+
+enum fedc_err fedc_repo_set_ca_file(struct fedc_repo *repo, const char *ca_file)
+{
+	char *copy = NULL;
+	struct stat sb;
+
+	if (ca_file && ca_file[0]) {
+		/* Checked now so that a wrong path is reported as such, not as a
+		 * failed TLS handshake at the first request. */
+		if (stat(ca_file, &sb) != 0 || access(ca_file, R_OK) != 0)
+			return fedc_fail(FEDC_ERR_IO, "repository CA file %s: %s", ca_file, strerror(errno));
+		if (!S_ISREG(sb.st_mode))
+			return fedc_fail(FEDC_ERR_IO, "repository CA file %s: not a regular file", ca_file);
+		copy = strdup(ca_file);
+		if (!copy)
+			return FEDC_ERR_NOMEM;
+	}
+	free(repo->ca_file);
+	repo->ca_file = copy;
+	return FEDC_OK;
 }
 
 /* ---- callbacks ---------------------------------------------------------- */
@@ -256,6 +286,27 @@ static int on_seek(void *user, curl_off_t offset, int origin)
 
 /* ---- requests ----------------------------------------------------------- */
 
+/* For https URLs (plain http ignores these). Verification of the peer and
+ * of the host name stays on whatever the CA: they are what makes TLS more
+ * than encryption. With a CA file, only that CA is trusted (a federation's
+ * private CA), not the system's as well. */
+static CURLcode setup_tls(struct fedc_repo *repo)
+{
+	CURL *c = repo->curl;
+	CURLcode cc;
+
+	cc = curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	if (!cc)
+		cc = curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (!cc)
+		cc = curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	if (!cc && repo->ca_file)
+		cc = curl_easy_setopt(c, CURLOPT_CAINFO, repo->ca_file);
+	if (!cc && repo->ca_file)
+		cc = curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
+	return cc;
+}
+
 /* Options every request shares, after a reset that keeps the connection. */
 static enum fedc_err setup(struct fedc_repo *repo, struct xfer *x, const char *url)
 {
@@ -278,10 +329,20 @@ static enum fedc_err setup(struct fedc_repo *repo, struct xfer *x, const char *u
 	    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_WRITEDATA, x) != CURLE_OK)
 		return fedc_fail(FEDC_ERR_NOMEM, "%s: cannot set up the request", url);
+	if (setup_tls(repo) != CURLE_OK)
+		return fedc_fail(FEDC_ERR_NOMEM, "%s: cannot set up TLS", url);
 	/* Tuning only: a curl that refuses a size keeps its default. */
 	(void)curl_easy_setopt(c, CURLOPT_BUFFERSIZE, DOWNLOAD_BUFFER);
 	(void)curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, UPLOAD_BUFFER);
 	return FEDC_OK;
+}
+
+static bool is_tls_failure(CURLcode cc)
+{
+	return cc == CURLE_SSL_CONNECT_ERROR || cc == CURLE_PEER_FAILED_VERIFICATION ||
+	       cc == CURLE_SSL_CACERT_BADFILE || cc == CURLE_SSL_CERTPROBLEM ||
+	       cc == CURLE_SSL_CIPHER || cc == CURLE_SSL_ISSUER_ERROR ||
+	       cc == CURLE_SSL_PINNEDPUBKEYNOTMATCH || cc == CURLE_SSL_INVALIDCERTSTATUS;
 }
 
 static enum fedc_err curl_error(const struct fedc_repo *repo, const char *method, const char *url,
@@ -296,7 +357,18 @@ static enum fedc_err curl_error(const struct fedc_repo *repo, const char *method
 		return FEDC_ERR_NOMEM;
 	case CURLE_FILESIZE_EXCEEDED:
 		return fedc_fail(FEDC_ERR_TOO_BIG, "%s %s: %s", method, url, why);
+	case CURLE_PEER_FAILED_VERIFICATION:
+		return fedc_fail(FEDC_ERR_NET,
+				 "%s %s: TLS: the server's certificate is not trusted: %s (is the CA file "
+				 "the one that signed it, and the URL's host among its names?)",
+				 method, url, why);
+	case CURLE_GOT_NOTHING:
+		/* What a TLS-only server does with a plain HTTP request. */
+		return fedc_fail(FEDC_ERR_NET, "%s %s: %s%s", method, url, why,
+				 strncmp(url, "http://", 7) == 0 ? " (an HTTPS server? then use https://)" : "");
 	default:
+		if (is_tls_failure(cc))
+			return fedc_fail(FEDC_ERR_NET, "%s %s: TLS: %s", method, url, why);
 		return fedc_fail(FEDC_ERR_NET, "%s %s: %s", method, url, why);
 	}
 }
@@ -306,12 +378,18 @@ static enum fedc_err status_error(const char *method, const char *url, long stat
 				  const struct xfer *x)
 {
 	size_t len = x->body_len;
+	const char *what = "";
 	enum fedc_err code;
 
 	switch (status) {
 	case 401:
-	case 403:
 		code = FEDC_ERR_AUTH;
+		what = " unauthorized (missing or bad token)";
+		break;
+	case 403:
+		/* The token is good; its principal may not do this here. */
+		code = FEDC_ERR_AUTH;
+		what = " forbidden";
 		break;
 	case 404:
 		code = FEDC_ERR_NOT_FOUND;
@@ -328,17 +406,38 @@ static enum fedc_err status_error(const char *method, const char *url, long stat
 	}
 	while (len > 0 && strchr(" \r\n", x->body[len - 1]))
 		len--; /* the detail stays on one line */
-	return fedc_fail(code, "%s %s: HTTP %ld %.*s", method, url, status, (int)len, x->body);
+	/* HEAD answers carry no body: then the status and its name only. */
+	return fedc_fail(code, "%s %s: HTTP %ld%s%s%.*s", method, url, status, what,
+			 len ? (what[0] ? ": " : " ") : "", (int)len, x->body);
 }
 
 /* Runs the request. FEDC_OK when the server answered (any status: *status);
  * otherwise the callback's error, or the transport's. A server that answers
- * an upload early (413, 401) and hangs up may make curl report a send error:
+ * an upload early (413, 401, 403) and hangs up may make curl report a send error:
  * the status it did read wins. */
+/* A refused connection means nothing was sent: the server is down or
+ * restarting. It is tried again after 0.1, 0.2, 0.4 ... s, for at most
+ * timeout_s (6.3 s at the most) in all, so that a repository restart does
+ * not fail a round. */
+static CURLcode perform_retrying_refusals(struct fedc_repo *repo)
+{
+	int64_t deadline = fedc_now_ms() + (repo->timeout_s < 6 ? repo->timeout_s : 6) * 1000;
+	long pause_ms = 100;
+	CURLcode cc;
+
+	while ((cc = curl_easy_perform(repo->curl)) == CURLE_COULDNT_CONNECT && fedc_now_ms() + pause_ms < deadline) {
+		struct timespec ts = { .tv_sec = pause_ms / 1000, .tv_nsec = (pause_ms % 1000) * 1000000L };
+
+		nanosleep(&ts, NULL);
+		pause_ms *= 2;
+	}
+	return cc;
+}
+
 static enum fedc_err perform(struct fedc_repo *repo, struct xfer *x, const char *method,
 			     const char *url, long *status)
 {
-	CURLcode cc = curl_easy_perform(repo->curl);
+	CURLcode cc = perform_retrying_refusals(repo);
 
 	x->cc = cc;
 	*status = response_status(repo->curl);
@@ -351,7 +450,10 @@ static enum fedc_err perform(struct fedc_repo *repo, struct xfer *x, const char 
 	return curl_error(repo, method, url, cc);
 }
 
-static enum fedc_err blob_url(const struct fedc_repo *repo, const char *hex, char **url)
+/* The URL of blob `hex` in a namespace: `node` NULL for the published
+ * blobs, else that node's updates. */
+static enum fedc_err object_url(const struct fedc_repo *repo, const char *node, const char *hex,
+				char **url)
 {
 	size_t len;
 
@@ -359,11 +461,17 @@ static enum fedc_err blob_url(const struct fedc_repo *repo, const char *hex, cha
 	if (!fedc_hex_valid(hex, FEDC_SHA256_HEXLEN))
 		return fedc_fail(FEDC_ERR_INVAL, "\"%.80s\" is not a SHA-256 digest (64 lower-case hex digits)",
 				 hex ? hex : "(null)");
-	len = strlen(repo->base_url) + strlen(BLOB_PATH) + FEDC_SHA256_HEXLEN + 1;
+	if (node && !fedc_participant_id_valid(node))
+		return fedc_fail(FEDC_ERR_INVAL, "\"%.80s\" is not a node id", node);
+	len = strlen(repo->base_url) + strlen(UPDATES_PATH) + (node ? strlen(node) : 0) +
+	      strlen(DIGEST_SEGMENT) + strlen(BLOBS_PATH) + FEDC_SHA256_HEXLEN + 1;
 	*url = malloc(len);
 	if (!*url)
 		return FEDC_ERR_NOMEM;
-	snprintf(*url, len, "%s" BLOB_PATH "%s", repo->base_url, hex);
+	if (node)
+		snprintf(*url, len, "%s" UPDATES_PATH "%s" DIGEST_SEGMENT "%s", repo->base_url, node, hex);
+	else
+		snprintf(*url, len, "%s" BLOBS_PATH "%s", repo->base_url, hex);
 	return FEDC_OK;
 }
 
@@ -376,7 +484,8 @@ static void xfer_init(struct xfer *x)
 
 /* ---- HEAD --------------------------------------------------------------- */
 
-enum fedc_err fedc_repo_has(struct fedc_repo *repo, const char *sha256_hex, bool *exists)
+static enum fedc_err has_at(struct fedc_repo *repo, const char *node, const char *sha256_hex,
+			    bool *exists)
 {
 	struct xfer x;
 	char *url = NULL;
@@ -385,7 +494,7 @@ enum fedc_err fedc_repo_has(struct fedc_repo *repo, const char *sha256_hex, bool
 
 	*exists = false;
 	xfer_init(&x);
-	rc = blob_url(repo, sha256_hex, &url);
+	rc = object_url(repo, node, sha256_hex, &url);
 	if (rc)
 		goto out;
 	rc = setup(repo, &x, url);
@@ -402,6 +511,11 @@ enum fedc_err fedc_repo_has(struct fedc_repo *repo, const char *sha256_hex, bool
 out:
 	free(url);
 	return rc;
+}
+
+enum fedc_err fedc_repo_has(struct fedc_repo *repo, const char *sha256_hex, bool *exists)
+{
+	return has_at(repo, NULL, sha256_hex, exists);
 }
 
 /* ---- PUT ---------------------------------------------------------------- */
@@ -464,7 +578,8 @@ static enum fedc_err upload(struct fedc_repo *repo, int fd, uint64_t size, const
 	return rc;
 }
 
-enum fedc_err fedc_repo_put_fd(struct fedc_repo *repo, int fd, const char *sha256_hex,
+/* PUT in a namespace (see object_url()), HEAD first. */
+static enum fedc_err put_fd_at(struct fedc_repo *repo, const char *node, int fd, const char *sha256_hex,
 			       char *out_hex, bool *uploaded)
 {
 	char hex[FEDC_SHA256_HEXLEN + 1];
@@ -480,20 +595,23 @@ enum fedc_err fedc_repo_put_fd(struct fedc_repo *repo, int fd, const char *sha25
 	if (!S_ISREG(sb.st_mode))
 		return fedc_fail(FEDC_ERR_IO, "blob to upload: not a regular file");
 	if (sha256_hex) {
-		/* blob_url() refuses anything but 64 lower-case hex digits. */
-		rc = blob_url(repo, sha256_hex, &url);
+		/* object_url() refuses anything but 64 lower-case hex digits. */
+		rc = object_url(repo, node, sha256_hex, &url);
 		if (!rc)
 			memcpy(hex, sha256_hex, sizeof(hex));
 	} else {
 		rc = fedc_hash_fd(FEDC_HASH_SHA256, fd, hex);
 		if (!rc)
-			rc = blob_url(repo, hex, &url);
+			rc = object_url(repo, node, hex, &url);
 	}
 	if (rc)
 		goto out;
 	if (out_hex)
 		memcpy(out_hex, hex, sizeof(hex));
-	rc = fedc_repo_has(repo, hex, &exists);
+	/* Present in this namespace: nothing to send. Stored but not visible
+	 * here (404) is sent again: the server hashes it, keeps nothing new
+	 * and makes it visible. */
+	rc = has_at(repo, node, hex, &exists);
 	if (rc || exists)
 		goto out;
 	rc = upload(repo, fd, (uint64_t)sb.st_size, url);
@@ -504,8 +622,8 @@ out:
 	return rc;
 }
 
-enum fedc_err fedc_repo_put_file(struct fedc_repo *repo, const char *path, const char *sha256_hex,
-				 char *out_hex, bool *uploaded)
+static enum fedc_err put_file_at(struct fedc_repo *repo, const char *node, const char *path,
+				 const char *sha256_hex, char *out_hex, bool *uploaded)
 {
 	enum fedc_err rc;
 	int fd;
@@ -515,9 +633,50 @@ enum fedc_err fedc_repo_put_file(struct fedc_repo *repo, const char *path, const
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return fedc_fail(FEDC_ERR_IO, "%s: %s", path, strerror(errno));
-	rc = fedc_repo_put_fd(repo, fd, sha256_hex, out_hex, uploaded);
+	rc = put_fd_at(repo, node, fd, sha256_hex, out_hex, uploaded);
 	close(fd);
 	return rc;
+}
+
+enum fedc_err fedc_repo_put_fd(struct fedc_repo *repo, int fd, const char *sha256_hex,
+			       char *out_hex, bool *uploaded)
+{
+	return put_fd_at(repo, NULL, fd, sha256_hex, out_hex, uploaded);
+}
+
+enum fedc_err fedc_repo_put_file(struct fedc_repo *repo, const char *path, const char *sha256_hex,
+				 char *out_hex, bool *uploaded)
+{
+	return put_file_at(repo, NULL, path, sha256_hex, out_hex, uploaded);
+}
+
+/* The update functions take a node id where the blob functions take none:
+ * NULL must not fall back to the published namespace. */
+static enum fedc_err require_node(const char *node_id)
+{
+	if (!node_id)
+		return fedc_fail(FEDC_ERR_INVAL, "a node id is required to address updates");
+	return FEDC_OK;
+}
+
+enum fedc_err fedc_repo_put_update_fd(struct fedc_repo *repo, const char *node_id, int fd,
+				      const char *sha256_hex, char *out_hex, bool *uploaded)
+{
+	enum fedc_err rc = require_node(node_id);
+
+	if (uploaded)
+		*uploaded = false;
+	return rc ? rc : put_fd_at(repo, node_id, fd, sha256_hex, out_hex, uploaded);
+}
+
+enum fedc_err fedc_repo_put_update_file(struct fedc_repo *repo, const char *node_id, const char *path,
+					const char *sha256_hex, char *out_hex, bool *uploaded)
+{
+	enum fedc_err rc = require_node(node_id);
+
+	if (uploaded)
+		*uploaded = false;
+	return rc ? rc : put_file_at(repo, node_id, path, sha256_hex, out_hex, uploaded);
 }
 
 /* ---- GET ---------------------------------------------------------------- */
@@ -566,8 +725,8 @@ static enum fedc_err download(struct fedc_repo *repo, struct xfer *x, const char
 	return FEDC_OK;
 }
 
-enum fedc_err fedc_repo_get_file(struct fedc_repo *repo, const char *sha256_hex, const char *dest_path,
-				 uint64_t max_bytes)
+static enum fedc_err get_file_at(struct fedc_repo *repo, const char *node, const char *sha256_hex,
+				 const char *dest_path, uint64_t max_bytes)
 {
 	char *url = NULL, *tmp = NULL;
 	struct xfer x;
@@ -576,7 +735,7 @@ enum fedc_err fedc_repo_get_file(struct fedc_repo *repo, const char *sha256_hex,
 
 	xfer_init(&x);
 	x.max_bytes = max_bytes;
-	rc = blob_url(repo, sha256_hex, &url);
+	rc = object_url(repo, node, sha256_hex, &url);
 	if (rc)
 		goto out;
 	rc = fedc_hash_new(FEDC_HASH_SHA256, &x.hash);
@@ -621,4 +780,18 @@ out:
 	fedc_hash_free(x.hash);
 	free(url);
 	return rc;
+}
+
+enum fedc_err fedc_repo_get_file(struct fedc_repo *repo, const char *sha256_hex, const char *dest_path,
+				 uint64_t max_bytes)
+{
+	return get_file_at(repo, NULL, sha256_hex, dest_path, max_bytes);
+}
+
+enum fedc_err fedc_repo_get_update_file(struct fedc_repo *repo, const char *node_id, const char *sha256_hex,
+					const char *dest_path, uint64_t max_bytes)
+{
+	enum fedc_err rc = require_node(node_id);
+
+	return rc ? rc : get_file_at(repo, node_id, sha256_hex, dest_path, max_bytes);
 }

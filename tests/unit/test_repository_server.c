@@ -1,7 +1,9 @@
 /* fedc-repository, black box: the real binary on a free loopback port, raw
- * HTTP requests through libcurl (paths sent as is, bodies of any shape), and
- * the store directory inspected after each refusal. Also its command line and
- * config errors (exit 2, message naming the key). */
+ * HTTP(S) requests through libcurl (paths sent as is, bodies of any shape),
+ * and the store directory inspected after each refusal. HTTPS with a CA made
+ * here (repo_tls_certs.h), the roles of the tokens file and the two
+ * namespaces, SIGHUP reloads. Also its command line and config errors (exit
+ * 2, message naming the key, or the file and line). */
 #define _GNU_SOURCE /* nftw, mkdtemp */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,15 +17,24 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "fedc/fs.h"
 #include "fedc/hash.h"
 #include "repo_server_harness.h"
+#include "repo_tls_certs.h"
 
 #define TOKEN "test-token-123"
 #define MiB (1024 * 1024)
+/* Principals of the tokens file of tls_server (plus TOKEN as "admin"). */
+#define AUTH_ALICE "Bearer alice-researcher-token"
+#define AUTH_A "Bearer node-a-token"
+#define AUTH_B "Bearer node-b-token"
+#define AUTH_ADMIN "Bearer " TOKEN
 
 static struct test_server auth_server; /* token, max_blob_mb = 1, from a config file */
 static struct test_server open_server; /* no token */
+static struct test_server tls_server;  /* HTTPS, tokens_file + token, max_blob_mb = 4, config file */
 static char config_dir[PATH_MAX];
+static struct test_pki pki;            /* the CA of tls_server's certificate */
 
 /* ---- a small HTTP client ------------------------------------------------- */
 
@@ -108,14 +119,46 @@ static void reply_free(struct reply *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* One request to `s` with the path sent exactly as given. `token` NULL: no
- * Authorization header; `auth` overrides the whole header value. */
-static CURLcode http(const struct test_server *s, const char *method, const char *path,
-		     const char *auth, const void *body, size_t len, enum body_mode mode,
-		     struct reply *r)
+/* How an https request verifies the server. */
+struct tls_client {
+	const char *ca;   /* CA file; NULL: the system's CAs */
+	const char *host; /* host name put in the URL (resolved to 127.0.0.1); NULL: as in s->url */
+	bool tls11;       /* offer TLS 1.0-1.1 only */
+};
+
+static void set_tls_options(CURL *c, const struct test_server *s, const struct tls_client *tls,
+			    const char *path, char *url, size_t cap, struct curl_slist **resolve)
+{
+	char entry[128];
+
+	snprintf(url, cap, "%s%s", s->url, path);
+	if (!tls)
+		return;
+	if (tls->ca)
+		curl_easy_setopt(c, CURLOPT_CAINFO, tls->ca);
+	if (tls->host) {
+		snprintf(url, cap, "https://%s:%d%s", tls->host, s->port, path);
+		snprintf(entry, sizeof(entry), "%s:%d:127.0.0.1", tls->host, s->port);
+		*resolve = curl_slist_append(NULL, entry);
+		curl_easy_setopt(c, CURLOPT_RESOLVE, *resolve);
+	}
+	if (tls->tls11) {
+		/* SECLEVEL=0 so that OpenSSL itself still offers TLS 1.1: the
+		 * refusal must come from the server. */
+		curl_easy_setopt(c, CURLOPT_SSLVERSION, CURL_SSLVERSION_TLSv1_0 | CURL_SSLVERSION_MAX_TLSv1_1);
+		curl_easy_setopt(c, CURLOPT_SSL_CIPHER_LIST, "DEFAULT:@SECLEVEL=0");
+	}
+}
+
+/* One request to `s` with the path sent exactly as given. `auth` NULL: no
+ * Authorization header, else the whole header value. https URLs verify the
+ * server as `tls` says. */
+static CURLcode http_tls(const struct test_server *s, const struct tls_client *tls, const char *method,
+			 const char *path, const char *auth, const void *body, size_t len,
+			 enum body_mode mode, struct reply *r)
 {
 	struct upload_src src = { body, len, 0 };
-	struct curl_slist *headers = NULL;
+	struct curl_slist *headers = NULL, *resolve = NULL;
 	char url[PATH_MAX], auth_header[256];
 	CURL *c = curl_easy_init();
 	CURLcode cc;
@@ -125,7 +168,7 @@ static CURLcode http(const struct test_server *s, const char *method, const char
 	r->content_length = -1;
 	assert_non_null(c);
 	assert_non_null(r->body);
-	snprintf(url, sizeof(url), "%s%s", s->url, path);
+	set_tls_options(c, s, tls, path, url, sizeof(url), &resolve);
 	headers = curl_slist_append(headers, "Expect:");
 	if (auth) {
 		snprintf(auth_header, sizeof(auth_header), "Authorization: %s", auth);
@@ -155,8 +198,19 @@ static CURLcode http(const struct test_server *s, const char *method, const char
 	cc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
 	curl_slist_free_all(headers);
+	curl_slist_free_all(resolve);
 	curl_easy_cleanup(c);
 	return cc;
+}
+
+/* The usual request: https servers verified against the test CA. */
+static CURLcode http(const struct test_server *s, const char *method, const char *path,
+		     const char *auth, const void *body, size_t len, enum body_mode mode,
+		     struct reply *r)
+{
+	const struct tls_client tls = { .ca = pki.ca_path };
+
+	return http_tls(s, &tls, method, path, auth, body, len, mode, r);
 }
 
 static const char *bearer(void)
@@ -169,9 +223,84 @@ static void blob_path(const char *hex, char *path, size_t cap)
 	snprintf(path, cap, "/v1/blobs/sha256/%s", hex);
 }
 
+static void update_path(const char *node, const char *hex, char *path, size_t cap)
+{
+	snprintf(path, cap, "/v1/updates/%s/sha256/%s", node, hex);
+}
+
 static void digest_of(const void *data, size_t len, char *hex)
 {
 	assert_int_equal(fedc_hash_buffer(FEDC_HASH_SHA256, data, len, hex), FEDC_OK);
+}
+
+/* The status of one request; a PUT sends `body`. A refused PUT may end in a
+ * transport error after its answer (the server hangs up on the body), so
+ * only the status is checked then. */
+static long status_of(const struct test_server *s, const char *method, const char *path,
+		      const char *auth, const void *body, size_t len)
+{
+	bool put = strcmp(method, "PUT") == 0;
+	struct reply r;
+	CURLcode cc = http(s, method, path, auth, body, put ? len : 0, put ? BODY_LENGTH : BODY_NONE, &r);
+	long status = r.status;
+
+	if (!put && cc != CURLE_OK)
+		fail_msg("%s %s: %s", method, path, curl_easy_strerror(cc));
+	reply_free(&r);
+	return status;
+}
+
+/* Appends one "ROLE ID SHA256HEX" line for `token` to `f`. */
+static void token_line(FILE *f, const char *role, const char *id, const char *token)
+{
+	char hex[65];
+
+	digest_of(token, strlen(token), hex);
+	fprintf(f, "%s %s %s\n", role, id, hex);
+}
+
+/* tokens.txt in `dir`: researcher alice, nodes a and b. */
+static int write_tokens_file(const char *dir, char *path, size_t cap)
+{
+	FILE *f;
+
+	snprintf(path, cap, "%s/tokens.txt", dir);
+	f = fopen(path, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "# ROLE ID SHA256-of-token, written by test_repository_server\n\n");
+	token_line(f, "researcher", "alice", AUTH_ALICE + 7);
+	token_line(f, "node", "a", AUTH_A + 7);
+	fprintf(f, "   # an indented comment\n");
+	token_line(f, "node", "b", AUTH_B + 7);
+	return fclose(f);
+}
+
+/* The HTTPS server: everything from a config file whose relative paths are
+ * taken from its own directory. */
+static int start_tls_server(void)
+{
+	static const char ini[] = "[repository]\n"
+				  "listen = 127.0.0.1\n"
+				  "token = " TOKEN "\n"
+				  "tokens_file = tokens.txt\n"
+				  "tls_cert_file = server.pem\n"
+				  "tls_key_file = server.key\n"
+				  "max_blob_mb = 4\n"
+				  "log_level = debug\n";
+	char dir[PATH_MAX], cert[PATH_MAX], key[PATH_MAX], tokens[PATH_MAX], config[PATH_MAX + 32];
+	const char *args[] = { "--config", config, NULL };
+
+	snprintf(dir, sizeof(dir), "%.4000s/tls", config_dir);
+	if (mkdir(dir, 0700) != 0 || pki_make_ca(&pki, config_dir, "test-ca") != 0 ||
+	    pki_make_server(&pki, dir, "server", "IP:127.0.0.1,DNS:localhost", cert, key) != 0 ||
+	    write_tokens_file(dir, tokens, sizeof(tokens)) != 0 ||
+	    harness_write_file(dir, "repository.ini", ini, strlen(ini), config, sizeof(config)) != 0)
+		return -1;
+	if (test_server_start(&tls_server, args) != 0)
+		return -1;
+	snprintf(tls_server.url, sizeof(tls_server.url), "https://127.0.0.1:%d", tls_server.port);
+	return 0;
 }
 
 /* Blobs in the store: a refused request must leave this unchanged. */
@@ -212,19 +341,23 @@ static int group_setup(void **state)
 		return -1;
 	if (test_server_start(&auth_server, auth_args) != 0)
 		return -1;
-	return test_server_start(&open_server, NULL);
+	if (test_server_start(&open_server, NULL) != 0)
+		return -1;
+	return start_tls_server();
 }
 
 static int group_teardown(void **state)
 {
-	int code_a, code_b;
+	int code_a, code_b, code_c;
 
 	(void)state;
-	/* Both must stop cleanly on SIGTERM (exit 0; under ASan, no leak). */
+	/* All must stop cleanly on SIGTERM (exit 0; under ASan, no leak). */
 	code_a = test_server_destroy(&auth_server);
 	code_b = test_server_destroy(&open_server);
+	code_c = test_server_destroy(&tls_server);
+	pki_free(&pki);
 	curl_global_cleanup();
-	return code_a == 0 && code_b == 0 ? 0 : -1;
+	return code_a == 0 && code_b == 0 && code_c == 0 ? 0 : -1;
 }
 
 /* ---- the API ------------------------------------------------------------ */
@@ -602,6 +735,437 @@ static void test_requests_are_logged(void **state)
 	assert_non_null(strstr(log, " 401 "));
 }
 
+/* ---- HTTPS ---------------------------------------------------------------- */
+
+static void test_tls_roundtrip(void **state)
+{
+	const size_t len = 2 * MiB + 5;
+	unsigned char *blob = malloc(len);
+	const struct tls_client by_name = { .ca = pki.ca_path, .host = "localhost" };
+	char hex[65], path[128];
+	struct reply r;
+
+	(void)state;
+	assert_non_null(blob);
+	harness_fill(blob, len, 40);
+	digest_of(blob, len, hex);
+	blob_path(hex, path, sizeof(path));
+	assert_int_equal(http(&tls_server, "PUT", path, AUTH_ALICE, blob, len, BODY_LENGTH, &r), CURLE_OK);
+	assert_int_equal(r.status, 201);
+	reply_free(&r);
+	assert_int_equal(http(&tls_server, "HEAD", path, AUTH_ALICE, NULL, 0, BODY_NONE, &r), CURLE_OK);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.content_length, (long long)len);
+	reply_free(&r);
+	/* Downloads stream from the file under TLS too (no sendfile there). */
+	assert_int_equal(http(&tls_server, "GET", path, AUTH_A, NULL, 0, BODY_NONE, &r), CURLE_OK);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.len, len);
+	assert_memory_equal(r.body, blob, len);
+	reply_free(&r);
+	/* The other name of the certificate. */
+	assert_int_equal(http_tls(&tls_server, &by_name, "GET", path, AUTH_B, NULL, 0, BODY_NONE, &r), CURLE_OK);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.len, len);
+	reply_free(&r);
+	assert_tmp_empty(&tls_server);
+	free(blob);
+}
+
+static void test_tls_untrusted_ca_refused(void **state)
+{
+	const struct tls_client system_cas = { 0 };
+	struct tls_client other_ca = { 0 };
+	struct test_pki other;
+	char hex[65], path[128];
+	struct reply r;
+
+	(void)state;
+	digest_of("tls", 3, hex);
+	blob_path(hex, path, sizeof(path));
+	assert_int_equal(http_tls(&tls_server, &system_cas, "HEAD", path, AUTH_ALICE, NULL, 0, BODY_NONE, &r),
+			 CURLE_PEER_FAILED_VERIFICATION);
+	assert_int_equal(r.status, 0);
+	reply_free(&r);
+	assert_int_equal(pki_make_ca(&other, config_dir, "other-ca"), 0);
+	other_ca.ca = other.ca_path;
+	assert_int_equal(http_tls(&tls_server, &other_ca, "HEAD", path, AUTH_ALICE, NULL, 0, BODY_NONE, &r),
+			 CURLE_PEER_FAILED_VERIFICATION);
+	reply_free(&r);
+	pki_free(&other);
+}
+
+static void test_tls_wrong_hostname_refused(void **state)
+{
+	const struct tls_client wrong = { .ca = pki.ca_path, .host = "elsewhere.example" };
+	char hex[65], path[128];
+	struct reply r;
+
+	(void)state;
+	digest_of("tls", 3, hex);
+	blob_path(hex, path, sizeof(path));
+	/* The right server and CA, but a name the certificate does not carry. */
+	assert_int_equal(http_tls(&tls_server, &wrong, "HEAD", path, AUTH_ALICE, NULL, 0, BODY_NONE, &r),
+			 CURLE_PEER_FAILED_VERIFICATION);
+	assert_int_equal(r.status, 0);
+	reply_free(&r);
+}
+
+static void test_tls_plain_http_refused(void **state)
+{
+	struct test_server plain = tls_server;
+	char hex[65], path[128];
+	struct reply r;
+	CURLcode cc;
+
+	(void)state;
+	digest_of("tls", 3, hex);
+	blob_path(hex, path, sizeof(path));
+	snprintf(plain.url, sizeof(plain.url), "http://127.0.0.1:%d", tls_server.port);
+	/* An HTTPS-only port: no HTTP answer at all, the connection just ends. */
+	cc = http(&plain, "GET", path, AUTH_ALICE, NULL, 0, BODY_NONE, &r);
+	assert_int_not_equal(cc, CURLE_OK);
+	assert_int_equal(r.status, 0);
+	reply_free(&r);
+	cc = http(&plain, "PUT", path, AUTH_ALICE, "tls", 3, BODY_LENGTH, &r);
+	assert_int_not_equal(cc, CURLE_OK);
+	reply_free(&r);
+	/* ... and the server is none the worse for it. */
+	assert_int_equal(status_of(&tls_server, "HEAD", path, AUTH_ALICE, NULL, 0), 404);
+}
+
+static void test_tls_before_1_2_refused(void **state)
+{
+	const struct tls_client old = { .ca = pki.ca_path, .tls11 = true };
+	char hex[65], path[128];
+	struct reply r;
+
+	(void)state;
+	digest_of("tls", 3, hex);
+	blob_path(hex, path, sizeof(path));
+	assert_int_not_equal(http_tls(&tls_server, &old, "HEAD", path, AUTH_ALICE, NULL, 0, BODY_NONE, &r),
+			     CURLE_OK);
+	assert_int_equal(r.status, 0);
+	reply_free(&r);
+}
+
+static void test_tls_over_limit_is_413(void **state)
+{
+	const size_t len = 4 * MiB + 1; /* tls_server's limit is 4 MiB */
+	unsigned char *blob = malloc(len);
+	char hex[65], path[128];
+	struct reply r;
+
+	(void)state;
+	assert_non_null(blob);
+	harness_fill(blob, len, 41);
+	digest_of(blob, len, hex);
+	blob_path(hex, path, sizeof(path));
+	http(&tls_server, "PUT", path, AUTH_ALICE, blob, len, BODY_CHUNKED, &r);
+	assert_int_equal(r.status, 413);
+	reply_free(&r);
+	assert_int_equal(status_of(&tls_server, "HEAD", path, AUTH_ALICE, NULL, 0), 404);
+	assert_tmp_empty(&tls_server);
+	free(blob);
+}
+
+/* ---- roles and namespaces ------------------------------------------------ */
+
+static void test_node_reads_published_blobs(void **state)
+{
+	char hex[65], path[128];
+
+	(void)state;
+	digest_of("plan v1", 7, hex);
+	blob_path(hex, path, sizeof(path));
+	assert_int_equal(status_of(&tls_server, "PUT", path, AUTH_ALICE, "plan v1", 7), 201);
+	assert_int_equal(status_of(&tls_server, "HEAD", path, AUTH_A, NULL, 0), 200);
+	assert_int_equal(status_of(&tls_server, "GET", path, AUTH_B, NULL, 0), 200);
+	/* The `token` setting is a researcher too. */
+	assert_int_equal(status_of(&tls_server, "GET", path, AUTH_ADMIN, NULL, 0), 200);
+}
+
+static void test_node_cannot_publish(void **state)
+{
+	char hex[65], path[128];
+	int before = stored_count(&tls_server);
+	struct reply r;
+
+	(void)state;
+	digest_of("node's own plan", 15, hex);
+	blob_path(hex, path, sizeof(path));
+	http(&tls_server, "PUT", path, AUTH_A, "node's own plan", 15, BODY_LENGTH, &r);
+	assert_int_equal(r.status, 403);
+	assert_non_null(strstr((char *)r.body, "\"error\":\"forbidden\""));
+	assert_string_equal(r.content_type, "application/json");
+	reply_free(&r);
+	assert_int_equal(status_of(&tls_server, "HEAD", path, AUTH_ALICE, NULL, 0), 404);
+	assert_int_equal(stored_count(&tls_server), before);
+	assert_tmp_empty(&tls_server);
+}
+
+static void test_node_own_updates(void **state)
+{
+	const size_t len = 100 * 1000;
+	unsigned char *blob = malloc(len);
+	char hex[65], path[160];
+	struct reply r;
+
+	(void)state;
+	assert_non_null(blob);
+	harness_fill(blob, len, 42);
+	digest_of(blob, len, hex);
+	update_path("a", hex, path, sizeof(path));
+	assert_int_equal(status_of(&tls_server, "HEAD", path, AUTH_A, NULL, 0), 404);
+	assert_int_equal(status_of(&tls_server, "PUT", path, AUTH_A, blob, len), 201);
+	assert_int_equal(status_of(&tls_server, "PUT", path, AUTH_A, blob, len), 200);
+	assert_int_equal(status_of(&tls_server, "HEAD", path, AUTH_A, NULL, 0), 200);
+	assert_int_equal(http(&tls_server, "GET", path, AUTH_A, NULL, 0, BODY_NONE, &r), CURLE_OK);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.len, len);
+	assert_memory_equal(r.body, blob, len);
+	reply_free(&r);
+	free(blob);
+}
+
+static void test_node_cannot_touch_other_updates(void **state)
+{
+	char hex[65], path[160];
+	struct reply r;
+
+	(void)state;
+	digest_of("update of a", 11, hex);
+	update_path("a", hex, path, sizeof(path));
+	assert_int_equal(status_of(&tls_server, "PUT", path, AUTH_A, "update of a", 11), 201);
+	assert_int_equal(http(&tls_server, "GET", path, AUTH_B, NULL, 0, BODY_NONE, &r), CURLE_OK);
+	assert_int_equal(r.status, 403);
+	assert_non_null(strstr((char *)r.body, "forbidden"));
+	reply_free(&r);
+	assert_int_equal(status_of(&tls_server, "HEAD", path, AUTH_B, NULL, 0), 403);
+	assert_int_equal(status_of(&tls_server, "PUT", path, AUTH_B, "update of a", 11), 403);
+	/* Unknown or not: b learns nothing of what a has. */
+	digest_of("never stored", 12, hex);
+	update_path("a", hex, path, sizeof(path));
+	assert_int_equal(status_of(&tls_server, "HEAD", path, AUTH_B, NULL, 0), 403);
+}
+
+static void test_researcher_reads_every_update_writes_none(void **state)
+{
+	char hex[65], path[160];
+
+	(void)state;
+	digest_of("update of b", 11, hex);
+	update_path("b", hex, path, sizeof(path));
+	assert_int_equal(status_of(&tls_server, "PUT", path, AUTH_B, "update of b", 11), 201);
+	assert_int_equal(status_of(&tls_server, "GET", path, AUTH_ALICE, NULL, 0), 200);
+	assert_int_equal(status_of(&tls_server, "HEAD", path, AUTH_ADMIN, NULL, 0), 200);
+	/* An update is only ever written by its node. */
+	digest_of("forged update", 13, hex);
+	update_path("b", hex, path, sizeof(path));
+	assert_int_equal(status_of(&tls_server, "PUT", path, AUTH_ALICE, "forged update", 13), 403);
+	assert_int_equal(status_of(&tls_server, "HEAD", path, AUTH_ALICE, NULL, 0), 404);
+}
+
+static void test_stored_blob_visible_only_where_put(void **state)
+{
+	char hex[65], blobs[128], of_a[160], of_b[160], marker[PATH_MAX + 256];
+	int before;
+	struct stat sb;
+
+	(void)state;
+	digest_of("shared bytes", 12, hex);
+	blob_path(hex, blobs, sizeof(blobs));
+	update_path("a", hex, of_a, sizeof(of_a));
+	update_path("b", hex, of_b, sizeof(of_b));
+	assert_int_equal(status_of(&tls_server, "PUT", of_a, AUTH_A, "shared bytes", 12), 201);
+	before = stored_count(&tls_server);
+	/* On disk, but never published: 404 for everybody. */
+	assert_int_equal(status_of(&tls_server, "HEAD", blobs, AUTH_ALICE, NULL, 0), 404);
+	assert_int_equal(status_of(&tls_server, "GET", blobs, AUTH_A, NULL, 0), 404);
+	assert_int_equal(status_of(&tls_server, "HEAD", of_b, AUTH_B, NULL, 0), 404);
+	/* A researcher publishes the same bytes: hashed, nothing new stored. */
+	assert_int_equal(status_of(&tls_server, "PUT", blobs, AUTH_ALICE, "shared bytes", 12), 200);
+	assert_int_equal(status_of(&tls_server, "GET", blobs, AUTH_B, NULL, 0), 200);
+	/* Still hashed when stored: wrong bytes under that name are refused. */
+	assert_int_equal(status_of(&tls_server, "PUT", of_b, AUTH_B, "shared bytez", 12), 400);
+	assert_int_equal(status_of(&tls_server, "HEAD", of_b, AUTH_B, NULL, 0), 404);
+	assert_int_equal(status_of(&tls_server, "PUT", of_b, AUTH_B, "shared bytes", 12), 200);
+	assert_int_equal(status_of(&tls_server, "HEAD", of_b, AUTH_B, NULL, 0), 200);
+	assert_int_equal(stored_count(&tls_server), before);
+	snprintf(marker, sizeof(marker), "%s/updates/b/%.2s/%s", tls_server.store, hex, hex);
+	assert_int_equal(stat(marker, &sb), 0);
+	snprintf(marker, sizeof(marker), "%s/published/%.2s/%s", tls_server.store, hex, hex);
+	assert_int_equal(stat(marker, &sb), 0);
+}
+
+static void test_checks_order_with_roles(void **state)
+{
+	const size_t len = 4 * MiB + 1; /* over tls_server's limit */
+	unsigned char *blob = calloc(1, len);
+	char hex[65], blobs[128], of_a[160], bad[160];
+	struct reply r;
+
+	(void)state;
+	digest_of("order", 5, hex);
+	blob_path(hex, blobs, sizeof(blobs));
+	update_path("a", hex, of_a, sizeof(of_a));
+	update_path("..", hex, bad, sizeof(bad));
+	assert_int_equal(status_of(&tls_server, "GET", bad, NULL, NULL, 0), 404);     /* path */
+	assert_int_equal(status_of(&tls_server, "DELETE", of_a, NULL, NULL, 0), 405); /* method */
+	assert_int_equal(status_of(&tls_server, "GET", of_a, NULL, NULL, 0), 401);    /* token */
+	assert_int_equal(status_of(&tls_server, "GET", of_a, "Bearer node-c-token", NULL, 0), 401);
+	/* 403 before 400: a node's PUT of a wrong body on /v1/blobs. */
+	assert_int_equal(status_of(&tls_server, "PUT", blobs, AUTH_A, "not order", 9), 403);
+	/* 403 before 413: refused from the headers, whatever the size. */
+	assert_non_null(blob);
+	http(&tls_server, "PUT", of_a, AUTH_B, blob, len, BODY_LENGTH, &r);
+	assert_int_equal(r.status, 403);
+	reply_free(&r);
+	http(&tls_server, "PUT", of_a, AUTH_A, blob, len, BODY_LENGTH, &r);
+	assert_int_equal(r.status, 413);
+	reply_free(&r);
+	assert_tmp_empty(&tls_server);
+	free(blob);
+}
+
+static void test_token_prefix_or_extension_refused(void **state)
+{
+	static const char *const bad[] = {
+		"Bearer node-a-toke", "Bearer node-a-tokenx", "Bearer node-a-token ", "Bearer NODE-A-TOKEN",
+	};
+	char hex[65], path[160];
+
+	(void)state;
+	digest_of("ct", 2, hex);
+	update_path("a", hex, path, sizeof(path));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		long st = status_of(&tls_server, "HEAD", path, bad[i], NULL, 0);
+
+		if (st != 401)
+			fail_msg("\"%s\" answered %ld", bad[i], st);
+	}
+	assert_int_equal(status_of(&tls_server, "HEAD", path, AUTH_A, NULL, 0), 404);
+}
+
+static void test_update_paths_malformed_are_404(void **state)
+{
+	char hex[65], paths[9][200];
+	char long_id[80];
+	int before = stored_count(&tls_server);
+
+	(void)state;
+	digest_of("p", 1, hex);
+	memset(long_id, 'n', 65);
+	long_id[65] = '\0';
+	snprintf(paths[0], sizeof(paths[0]), "/v1/updates/../sha256/%s", hex);
+	snprintf(paths[1], sizeof(paths[1]), "/v1/updates//sha256/%s", hex);
+	snprintf(paths[2], sizeof(paths[2]), "/v1/updates/.hidden/sha256/%s", hex);
+	snprintf(paths[3], sizeof(paths[3]), "/v1/updates/%s/sha256/%s", long_id, hex);
+	snprintf(paths[4], sizeof(paths[4]), "/v1/updates/a%%2fb/sha256/%s", hex);
+	snprintf(paths[5], sizeof(paths[5]), "/v1/updates/a/sha512/%s", hex);
+	snprintf(paths[6], sizeof(paths[6]), "/v1/updates/a/sha256/%s/", hex);
+	snprintf(paths[7], sizeof(paths[7]), "/v1/updates/a/b/sha256/%s", hex);
+	snprintf(paths[8], sizeof(paths[8]), "/v1/updates/a%%20b/sha256/%s", hex);
+	for (size_t i = 0; i < 9; i++) {
+		struct reply r;
+
+		http(&tls_server, "GET", paths[i], AUTH_ALICE, NULL, 0, BODY_NONE, &r);
+		if (r.status != 404 && r.status != 400)
+			fail_msg("GET %s answered %ld", paths[i], r.status);
+		reply_free(&r);
+		http(&tls_server, "PUT", paths[i], AUTH_A, "p", 1, BODY_LENGTH, &r);
+		if (r.status != 404 && r.status != 400)
+			fail_msg("PUT %s answered %ld", paths[i], r.status);
+		reply_free(&r);
+	}
+	assert_int_equal(stored_count(&tls_server), before);
+	assert_tmp_empty(&tls_server);
+}
+
+static void test_open_store_serves_both_namespaces(void **state)
+{
+	char hex[65], blobs[128], of_x[160];
+
+	(void)state;
+	digest_of("open update", 11, hex);
+	blob_path(hex, blobs, sizeof(blobs));
+	update_path("x", hex, of_x, sizeof(of_x));
+	assert_int_equal(status_of(&open_server, "PUT", of_x, NULL, "open update", 11), 201);
+	assert_int_equal(status_of(&open_server, "GET", of_x, NULL, NULL, 0), 200);
+	/* Markers still apply without auth. */
+	assert_int_equal(status_of(&open_server, "HEAD", blobs, NULL, NULL, 0), 404);
+	assert_int_equal(status_of(&open_server, "PUT", blobs, NULL, "open update", 11), 200);
+	assert_int_equal(status_of(&open_server, "HEAD", blobs, NULL, NULL, 0), 200);
+}
+
+static bool log_contains(const struct test_server *s, const char *needle)
+{
+	static char log[256 * 1024];
+	FILE *f = fopen(s->log, "r");
+	size_t n;
+
+	if (!f)
+		return false;
+	n = fread(log, 1, sizeof(log) - 1, f);
+	fclose(f);
+	log[n] = '\0';
+	return strstr(log, needle) != NULL;
+}
+
+/* The log line of a request is written once it is over, a moment after the
+ * client has its answer: wait for it (5 s at most). */
+static bool wait_for_log(const struct test_server *s, const char *needle)
+{
+	for (int waited = 0; !log_contains(s, needle) && waited < 5000; waited += 20)
+		harness_sleep_ms(20);
+	return log_contains(s, needle);
+}
+
+static void test_requests_log_the_principal(void **state)
+{
+	char hex[65], path[160], line[300];
+
+	(void)state;
+	digest_of("logged", 6, hex);
+	update_path("b", hex, path, sizeof(path));
+	assert_int_equal(status_of(&tls_server, "PUT", path, AUTH_B, "logged", 6), 201);
+	assert_int_equal(status_of(&tls_server, "GET", path, AUTH_A, NULL, 0), 403);
+	assert_int_equal(status_of(&tls_server, "GET", path, NULL, NULL, 0), 401);
+	snprintf(line, sizeof(line), "127.0.0.1 node:b PUT %s 201", path);
+	assert_true(wait_for_log(&tls_server, line));
+	snprintf(line, sizeof(line), "127.0.0.1 node:a GET %s 403", path);
+	assert_true(wait_for_log(&tls_server, line));
+	/* No token, no principal. */
+	snprintf(line, sizeof(line), "127.0.0.1 - GET %s 401", path);
+	assert_true(wait_for_log(&tls_server, line));
+	assert_true(wait_for_log(&tls_server, " researcher:alice "));
+}
+
+static void test_legacy_store_blobs_stay_published(void **state)
+{
+	char dir[PATH_MAX], store[PATH_MAX + 16], fan[PATH_MAX + 32], file[PATH_MAX + 128];
+	char hex[65], blobs[128], of_a[160];
+	const char *args[] = { "--store", store, NULL };
+	struct test_server s;
+
+	(void)state;
+	/* A store written before namespaces existed: blobs, no published/. */
+	assert_int_equal(harness_mkdtemp(dir, sizeof(dir)), 0);
+	digest_of("legacy", 6, hex);
+	snprintf(store, sizeof(store), "%s/store", dir);
+	snprintf(fan, sizeof(fan), "%s/sha256/%.2s", store, hex);
+	assert_int_equal(fedc_mkdir_p(fan, 0700), FEDC_OK);
+	snprintf(file, sizeof(file), "%s/%s", fan, hex);
+	assert_int_equal(fedc_write_atomic(file, "legacy", 6), FEDC_OK);
+	assert_int_equal(test_server_start(&s, args), 0);
+	blob_path(hex, blobs, sizeof(blobs));
+	update_path("a", hex, of_a, sizeof(of_a));
+	assert_int_equal(status_of(&s, "GET", blobs, NULL, NULL, 0), 200);
+	assert_int_equal(status_of(&s, "GET", of_a, NULL, NULL, 0), 404);
+	assert_int_equal(test_server_destroy(&s), 0);
+	harness_rmdtemp(dir);
+}
+
 /* ---- process: signals, flags, config ------------------------------------ */
 
 static void test_sigterm_stops_cleanly(void **state)
@@ -690,6 +1254,127 @@ static void test_flags_bad(void **state)
 			   (const char *const[]){ "/nonexistent/repo.ini", NULL });
 }
 
+/* ---- tokens file and TLS files ------------------------------------------- */
+
+/* Starting with a tokens file of `content` (NULL: a missing file) must fail
+ * with exit 2 and `needle` in the output. */
+static void tokens_error(const char *content, const char *needle)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 32], store[PATH_MAX + 16];
+	const char *args[] = { "--store", store, "--port", "0", "--tokens-file", path, NULL };
+	const char *needles[] = { needle, NULL };
+
+	assert_int_equal(harness_mkdtemp(dir, sizeof(dir)), 0);
+	snprintf(store, sizeof(store), "%s/store", dir);
+	if (content)
+		assert_int_equal(harness_write_file(dir, "tokens.txt", content, strlen(content), path,
+						    sizeof(path)), 0);
+	else
+		snprintf(path, sizeof(path), "%s/missing.txt", dir);
+	expect_usage_error(args, needles);
+	harness_rmdtemp(dir);
+}
+
+static void test_tokens_file_malformed_refused(void **state)
+{
+	char hex[65], text[512];
+
+	(void)state;
+	digest_of("t", 1, hex);
+	snprintf(text, sizeof(text), "# ok\nnode a %s\nadmin b %s\n", hex, hex);
+	tokens_error(text, "tokens.txt:3: role \"admin\"");
+	snprintf(text, sizeof(text), "\n\nnode a\n");
+	tokens_error(text, "tokens.txt:3: expected 3 fields");
+	snprintf(text, sizeof(text), "node a %s extra\n", hex);
+	tokens_error(text, "tokens.txt:1: expected 3 fields");
+	snprintf(text, sizeof(text), "node ../x %s\n", hex);
+	tokens_error(text, "tokens.txt:1: id");
+	snprintf(text, sizeof(text), "node a my-secret-token\n");
+	tokens_error(text, "tokens.txt:1: expected the SHA-256");
+	snprintf(text, sizeof(text), "node a %.63sA\n", hex);
+	tokens_error(text, "tokens.txt:1: expected the SHA-256");
+	snprintf(text, sizeof(text), "node a %s\nresearcher r %s\n", hex, hex);
+	tokens_error(text, "tokens.txt:2: same token as line 1");
+	/* A missing file too (exit 2, named). */
+	tokens_error(NULL, "missing.txt");
+}
+
+static void test_tls_files_checked(void **state)
+{
+	char dir[PATH_MAX], store[PATH_MAX + 16], cert[PATH_MAX], key[PATH_MAX];
+	char cert2[PATH_MAX], key2[PATH_MAX], junk[PATH_MAX + 32];
+
+	(void)state;
+	assert_int_equal(harness_mkdtemp(dir, sizeof(dir)), 0);
+	snprintf(store, sizeof(store), "%s/store", dir);
+	assert_int_equal(pki_make_server(&pki, dir, "one", "IP:127.0.0.1", cert, key), 0);
+	assert_int_equal(pki_make_server(&pki, dir, "two", "IP:127.0.0.1", cert2, key2), 0);
+	assert_int_equal(harness_write_file(dir, "junk.pem", "not pem\n", 8, junk, sizeof(junk)), 0);
+	expect_usage_error((const char *const[]){ "--store", store, "--tls-cert", cert, NULL },
+			   (const char *const[]){ "tls_cert_file and tls_key_file", NULL });
+	expect_usage_error((const char *const[]){ "--store", store, "--tls-cert", cert, "--tls-key", key2, NULL },
+			   (const char *const[]){ key2, "is not the key of", NULL });
+	expect_usage_error((const char *const[]){ "--store", store, "--tls-cert", junk, "--tls-key", key, NULL },
+			   (const char *const[]){ junk, "no PEM certificate", NULL });
+	expect_usage_error((const char *const[]){ "--store", store, "--tls-cert", cert, "--tls-key", junk, NULL },
+			   (const char *const[]){ junk, "no PEM private key", NULL });
+	config_error("[repository]\nstore_dir = store\ntls_key_file = k.pem\n",
+		     (const char *const[]){ "bad.ini", "go together", NULL });
+	harness_rmdtemp(dir);
+}
+
+/* Waits up to 5 s for HEAD `path` with `auth` to answer `want`. */
+static void wait_for_status(const struct test_server *s, const char *path, const char *auth, long want)
+{
+	long got = 0;
+
+	for (int waited = 0; waited < 5000; waited += 20) {
+		got = status_of(s, "HEAD", path, auth, NULL, 0);
+		if (got == want)
+			return;
+		harness_sleep_ms(20);
+	}
+	harness_print_file(s->log);
+	fail_msg("HEAD %s: %ld, expected %ld", path, got, want);
+}
+
+static void test_tokens_file_reloaded_on_sighup(void **state)
+{
+	char dir[PATH_MAX], tokens[PATH_MAX], hex[65], path[160];
+	const char *args[] = { "--tokens-file", tokens, NULL };
+	struct test_server s;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(harness_mkdtemp(dir, sizeof(dir)), 0);
+	assert_int_equal(write_tokens_file(dir, tokens, sizeof(tokens)), 0);
+	assert_int_equal(test_server_start(&s, args), 0);
+	digest_of("hup", 3, hex);
+	update_path("c", hex, path, sizeof(path));
+	assert_int_equal(status_of(&s, "HEAD", path, "Bearer node-c-token", NULL, 0), 401);
+
+	/* Node c joins, node a leaves. */
+	f = fopen(tokens, "w");
+	assert_non_null(f);
+	token_line(f, "researcher", "alice", AUTH_ALICE + 7);
+	token_line(f, "node", "c", "node-c-token");
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(kill(s.pid, SIGHUP), 0);
+	wait_for_status(&s, path, "Bearer node-c-token", 404);
+	assert_int_equal(status_of(&s, "HEAD", path, AUTH_A, NULL, 0), 401);
+
+	/* A broken file changes nothing, and says why. */
+	f = fopen(tokens, "w");
+	assert_non_null(f);
+	fprintf(f, "node c\n");
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(kill(s.pid, SIGHUP), 0);
+	assert_true(wait_for_log(&s, "tokens.txt:1: expected 3 fields"));
+	assert_int_equal(status_of(&s, "HEAD", path, "Bearer node-c-token", NULL, 0), 404);
+	assert_int_equal(test_server_destroy(&s), 0);
+	harness_rmdtemp(dir);
+}
+
 static void test_help_exits_zero(void **state)
 {
 	char out[8192];
@@ -716,12 +1401,33 @@ int main(void)
 		cmocka_unit_test(test_other_methods_are_405),
 		cmocka_unit_test(test_unknown_blob_is_404),
 		cmocka_unit_test(test_requests_are_logged),
+		cmocka_unit_test(test_tls_roundtrip),
+		cmocka_unit_test(test_tls_untrusted_ca_refused),
+		cmocka_unit_test(test_tls_wrong_hostname_refused),
+		cmocka_unit_test(test_tls_plain_http_refused),
+		cmocka_unit_test(test_tls_before_1_2_refused),
+		cmocka_unit_test(test_tls_over_limit_is_413),
+		cmocka_unit_test(test_node_reads_published_blobs),
+		cmocka_unit_test(test_node_cannot_publish),
+		cmocka_unit_test(test_node_own_updates),
+		cmocka_unit_test(test_node_cannot_touch_other_updates),
+		cmocka_unit_test(test_researcher_reads_every_update_writes_none),
+		cmocka_unit_test(test_stored_blob_visible_only_where_put),
+		cmocka_unit_test(test_checks_order_with_roles),
+		cmocka_unit_test(test_token_prefix_or_extension_refused),
+		cmocka_unit_test(test_update_paths_malformed_are_404),
+		cmocka_unit_test(test_open_store_serves_both_namespaces),
+		cmocka_unit_test(test_requests_log_the_principal),
+		cmocka_unit_test(test_legacy_store_blobs_stay_published),
 		cmocka_unit_test(test_sigterm_stops_cleanly),
 		cmocka_unit_test(test_config_missing_store_dir),
 		cmocka_unit_test(test_config_bad_port),
 		cmocka_unit_test(test_config_bad_values),
 		cmocka_unit_test(test_config_unknown_key_and_section),
 		cmocka_unit_test(test_flags_bad),
+		cmocka_unit_test(test_tokens_file_malformed_refused),
+		cmocka_unit_test(test_tls_files_checked),
+		cmocka_unit_test(test_tokens_file_reloaded_on_sighup),
 		cmocka_unit_test(test_help_exits_zero),
 	};
 

@@ -1,12 +1,26 @@
-/* Client of the blob repository (docs/protocol.md, "Repository"), on libcurl.
+/* Client of the blob repository (docs/repository.md), on libcurl, over HTTP
+ * or HTTPS. Two namespaces of one content-addressed store:
  *
- *   PUT  /v1/blobs/sha256/<hex>   body = blob; 201 stored, 200 already there
- *   GET  /v1/blobs/sha256/<hex>   200 + body, 404
- *   HEAD /v1/blobs/sha256/<hex>   200, 404
+ *   /v1/blobs/sha256/<hex>              published blobs (plans, global
+ *                                       parameters): researchers write,
+ *                                       researchers and nodes read
+ *   /v1/updates/<node>/sha256/<hex>     a node's updates: that node writes,
+ *                                       it and researchers read
+ *   PUT  body = blob; 201 stored, 200 already there;  GET 200 + body, 404;
+ *   HEAD 200, 404 (a blob is found only in a namespace it was put in).
+ *
  * Every request carries "Authorization: Bearer <token>" when a token is set.
  * Transfers stream from and to file descriptors: a blob is never held whole in
  * memory. Downloads are hashed while they stream and refused on a mismatch.
- * A handle is used by one thread at a time; it keeps its connection alive. */
+ * https URLs always verify the server's certificate and host name.
+ * A handle is used by one thread at a time; it keeps its connection alive.
+ *
+ * Errors of every request: FEDC_ERR_AUTH (401 "unauthorized": missing or bad
+ * token; 403 "forbidden": the token's principal may not do this there),
+ * FEDC_ERR_NET (connection refused or dropped, TLS handshake or certificate
+ * verification failed: the detail names the URL and curl's reason),
+ * FEDC_ERR_TIMEOUT, FEDC_ERR_HTTP (any other status), FEDC_ERR_INVAL (bad
+ * digest or node id), FEDC_ERR_NOMEM. */
 #ifndef FEDC_REPO_H
 #define FEDC_REPO_H
 
@@ -29,26 +43,43 @@ enum fedc_err fedc_repo_new(const char *base_url, const char *token, long timeou
 			    struct fedc_repo **out);
 void fedc_repo_free(struct fedc_repo *repo);
 
-/* *exists = whether the repository holds the blob. FEDC_ERR_AUTH (401/403),
- * FEDC_ERR_NET, FEDC_ERR_TIMEOUT, FEDC_ERR_HTTP. */
+/* Verifies https servers against the CA certificate(s) in PEM file `ca_file`
+ * alone (a federation's own CA), instead of the system's CAs; NULL or ""
+ * goes back to the system's. The path is copied and checked now: FEDC_ERR_IO
+ * (missing, unreadable, not a regular file), FEDC_ERR_NOMEM. Verification is
+ * never turned off. */
+enum fedc_err fedc_repo_set_ca_file(struct fedc_repo *repo, const char *ca_file);
+
+/* *exists = whether the blob is published (/v1/blobs). */
 enum fedc_err fedc_repo_has(struct fedc_repo *repo, const char *sha256_hex, bool *exists);
 
-/* Uploads the file at `path` (or the whole content of `fd`, from offset 0)
- * whose SHA-256 is `sha256_hex` (NULL: computed first). HEAD first: a blob
- * the repository has is not sent again. Writes the digest into `out_hex`
- * (65 bytes, may be NULL) and whether bytes were sent into *uploaded (may be
- * NULL). Errors as fedc_repo_has, plus FEDC_ERR_IO, FEDC_ERR_TOO_BIG (413),
- * FEDC_ERR_DIGEST (400: the server hashed something else). */
+/* Publishes (/v1/blobs) the file at `path` (or the whole content of `fd`,
+ * from offset 0) whose SHA-256 is `sha256_hex` (NULL: computed first). HEAD
+ * first: a blob already published is not sent again. Writes the digest into
+ * `out_hex` (65 bytes, may be NULL) and whether bytes were sent into
+ * *uploaded (may be NULL). Errors as above, plus FEDC_ERR_IO, FEDC_ERR_TOO_BIG
+ * (413), FEDC_ERR_DIGEST (400: the server hashed something else). */
 enum fedc_err fedc_repo_put_file(struct fedc_repo *repo, const char *path, const char *sha256_hex,
 				 char *out_hex, bool *uploaded);
 enum fedc_err fedc_repo_put_fd(struct fedc_repo *repo, int fd, const char *sha256_hex,
 			       char *out_hex, bool *uploaded);
 
-/* Downloads a blob into `dest_path`, atomically (temp file beside it, fsync,
- * rename) and only if its SHA-256 matches. FEDC_ERR_NOT_FOUND (404),
- * FEDC_ERR_DIGEST, FEDC_ERR_TOO_BIG (over `max_bytes`, 0 = no cap), plus the
- * errors of fedc_repo_has. Nothing is left at dest_path on failure. */
+/* Downloads a published blob into `dest_path`, atomically (temp file beside
+ * it, fsync, rename) and only if its SHA-256 matches. FEDC_ERR_NOT_FOUND
+ * (404), FEDC_ERR_DIGEST, FEDC_ERR_TOO_BIG (over `max_bytes`, 0 = no cap),
+ * FEDC_ERR_IO, plus the errors above. Nothing is left at dest_path on
+ * failure. */
 enum fedc_err fedc_repo_get_file(struct fedc_repo *repo, const char *sha256_hex, const char *dest_path,
 				 uint64_t max_bytes);
+
+/* The same for the updates of node `node_id` (/v1/updates/<node_id>): only
+ * that node may put them; it and researchers may get them. `node_id` is
+ * required (FEDC_ERR_INVAL when NULL or not a participant id). */
+enum fedc_err fedc_repo_put_update_file(struct fedc_repo *repo, const char *node_id, const char *path,
+					const char *sha256_hex, char *out_hex, bool *uploaded);
+enum fedc_err fedc_repo_put_update_fd(struct fedc_repo *repo, const char *node_id, int fd,
+				      const char *sha256_hex, char *out_hex, bool *uploaded);
+enum fedc_err fedc_repo_get_update_file(struct fedc_repo *repo, const char *node_id, const char *sha256_hex,
+					const char *dest_path, uint64_t max_bytes);
 
 #endif

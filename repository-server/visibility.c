@@ -1,0 +1,185 @@
+/* Namespace markers of the blob store (see visibility.h). */
+#define _XOPEN_SOURCE 700 /* nftw */
+#include "visibility.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fedc/fs.h"
+#include "fedc/hash.h"
+
+/* Room under PATH_MAX for "/updates/<64>/<2>/<64>" and temp suffixes. */
+#define ROOT_MAX (PATH_MAX - 256)
+
+struct visibility {
+	char root[ROOT_MAX];
+	char published[ROOT_MAX + 16]; /* <root>/published */
+	char updates[ROOT_MAX + 16];   /* <root>/updates */
+};
+
+/* Creates directory `path` if missing; a new entry is made durable by an
+ * fsync of `parent`, so that a marker below it survives a crash. */
+static enum fedc_err make_dir_durable(const char *parent, const char *path)
+{
+	struct stat sb;
+
+	if (mkdir(path, 0700) == 0)
+		return fedc_fsync_dir(parent);
+	if (errno == EEXIST && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+		return FEDC_OK;
+	return fedc_fail(FEDC_ERR_IO, "%s: cannot create directory: %s", path,
+			 errno == EEXIST ? "exists and is not a directory" : strerror(errno));
+}
+
+/* ---- migration of a store older than namespaces ------------------------- */
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	(void)remove(path);
+	return 0;
+}
+
+/* Marks every blob of one <root>/sha256/<2 hex> directory in `into`. */
+static enum fedc_err mark_fanout_dir(const char *blobs, const char *fan, const char *into)
+{
+	char dir[PATH_MAX], marker_dir[PATH_MAX], marker[PATH_MAX + 320];
+	struct dirent *de;
+	enum fedc_err rc = FEDC_OK;
+	DIR *d;
+	int n = 0;
+
+	snprintf(dir, sizeof(dir), "%s/%s", blobs, fan);
+	snprintf(marker_dir, sizeof(marker_dir), "%s/%s", into, fan);
+	d = opendir(dir);
+	if (!d)
+		return fedc_fail(FEDC_ERR_IO, "%s: %s", dir, strerror(errno));
+	while (!rc && (de = readdir(d)) != NULL) {
+		if (!fedc_hex_valid(de->d_name, FEDC_SHA256_HEXLEN) || strncmp(de->d_name, fan, 2) != 0)
+			continue; /* not a blob name */
+		if (n++ == 0)
+			rc = make_dir_durable(into, marker_dir);
+		snprintf(marker, sizeof(marker), "%s/%s", marker_dir, de->d_name);
+		if (!rc)
+			rc = fedc_write_atomic(marker, "", 0);
+	}
+	closedir(d);
+	return rc;
+}
+
+/* Builds <root>/published.new with a marker per stored blob, then renames it
+ * to <root>/published: a crash in between leaves no published/ directory,
+ * and the next start begins again. */
+static enum fedc_err migrate(const struct visibility *v)
+{
+	char blobs[PATH_MAX], staging[PATH_MAX];
+	struct dirent *de;
+	enum fedc_err rc;
+	DIR *d;
+
+	snprintf(blobs, sizeof(blobs), "%s/sha256", v->root);
+	snprintf(staging, sizeof(staging), "%s.new", v->published);
+	(void)nftw(staging, remove_entry, 8, FTW_DEPTH | FTW_PHYS); /* an earlier attempt */
+	rc = make_dir_durable(v->root, staging);
+	if (rc)
+		return rc;
+	d = opendir(blobs);
+	while (!rc && d && (de = readdir(d)) != NULL) {
+		if (strlen(de->d_name) == 2 && fedc_hex_valid(de->d_name, 2))
+			rc = mark_fanout_dir(blobs, de->d_name, staging);
+	}
+	if (d)
+		closedir(d);
+	else if (errno != ENOENT)
+		rc = fedc_fail(FEDC_ERR_IO, "%s: %s", blobs, strerror(errno));
+	if (!rc && rename(staging, v->published) != 0)
+		rc = fedc_fail(FEDC_ERR_IO, "rename %s -> %s: %s", staging, v->published, strerror(errno));
+	if (!rc)
+		rc = fedc_fsync_dir(v->root);
+	return rc;
+}
+
+/* ---- API ---------------------------------------------------------------- */
+
+enum fedc_err visibility__open(const char *root, struct visibility **out)
+{
+	struct visibility *v = NULL;
+	struct stat sb;
+	enum fedc_err rc = FEDC_OK;
+
+	*out = NULL;
+	if (!root[0] || strlen(root) >= ROOT_MAX)
+		return fedc_fail(FEDC_ERR_INVAL, "store directory \"%s\": empty or too long", root);
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		return FEDC_ERR_NOMEM;
+	snprintf(v->root, sizeof(v->root), "%s", root);
+	snprintf(v->published, sizeof(v->published), "%s/published", root);
+	snprintf(v->updates, sizeof(v->updates), "%s/updates", root);
+	if (stat(v->published, &sb) != 0)
+		rc = errno == ENOENT ? migrate(v)
+				     : fedc_fail(FEDC_ERR_IO, "%s: %s", v->published, strerror(errno));
+	if (!rc)
+		rc = make_dir_durable(v->root, v->updates);
+	if (rc)
+		free(v);
+	else
+		*out = v;
+	return rc;
+}
+
+void visibility__close(struct visibility *v)
+{
+	free(v);
+}
+
+/* The namespace's directory: <root>/published or <root>/updates/<node>. */
+static void ns_dir(const struct visibility *v, const char *node, char *buf, size_t cap)
+{
+	if (node)
+		snprintf(buf, cap, "%s/%s", v->updates, node);
+	else
+		snprintf(buf, cap, "%s", v->published);
+}
+
+enum fedc_err visibility__has(struct visibility *v, const char *node, const char *hex, bool *visible)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 80];
+
+	ns_dir(v, node, dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/%.2s/%s", dir, hex, hex);
+	*visible = access(path, F_OK) == 0;
+	if (!*visible && errno != ENOENT && errno != ENOTDIR)
+		return fedc_fail(FEDC_ERR_IO, "%s: %s", path, strerror(errno));
+	return FEDC_OK;
+}
+
+enum fedc_err visibility__add(struct visibility *v, const char *node, const char *hex)
+{
+	char dir[PATH_MAX], fan[PATH_MAX + 8], path[PATH_MAX + 80];
+	enum fedc_err rc = FEDC_OK;
+
+	ns_dir(v, node, dir, sizeof(dir));
+	snprintf(fan, sizeof(fan), "%s/%.2s", dir, hex);
+	snprintf(path, sizeof(path), "%s/%s", fan, hex);
+	if (access(path, F_OK) == 0)
+		return FEDC_OK; /* whoever wrote it made it durable before answering */
+	if (node)
+		rc = make_dir_durable(v->updates, dir);
+	if (!rc)
+		rc = make_dir_durable(dir, fan);
+	/* Temp file, fsync, rename, fsync of the directory: a marker is there
+	 * or not, never half-made. */
+	if (!rc)
+		rc = fedc_write_atomic(path, "", 0);
+	return rc;
+}
