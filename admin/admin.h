@@ -1,0 +1,181 @@
+/* fedc-admin internals: the files of a federation (docs/provisioning.md).
+ *
+ * Functions return enum fedc_err and record a detail with fedc_fail(); what
+ * they hand back through out-parameters belongs to the caller. */
+#ifndef FEDC_ADMIN_H
+#define FEDC_ADMIN_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "fedc/err.h"
+#include "fedc/limits.h"
+
+#define ADMIN_DEFAULT_FEDERATION "default"
+#define ADMIN_DEFAULT_HOST "127.0.0.1"
+#define ADMIN_DEFAULT_BROKER_PORT 8883
+#define ADMIN_DEFAULT_REPOSITORY_PORT 8443
+#define ADMIN_DEFAULT_DAYS 825
+/* The CA lives ten years; no leaf may outlive it. */
+#define ADMIN_CA_DAYS 3650
+#define ADMIN_MAX_HOST_LEN 253
+/* Server-side lists (tokens, passwd) are ours, but read back from disk: cap them. */
+#define ADMIN_MAX_LIST_BYTES (16u << 20)
+#define ADMIN_MAX_PARTICIPANTS 100000
+
+/* ---- text.c: a growable string ---------------------------------------- */
+
+struct admin_buf {
+	char *data; /* NUL-terminated, or NULL while empty */
+	size_t len, cap;
+};
+
+/* Appends printf-style; FEDC_ERR_NOMEM. */
+enum fedc_err admin__buf_printf(struct admin_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+enum fedc_err admin__buf_append(struct admin_buf *b, const void *data, size_t len);
+/* Frees, wiping the bytes first (buffers may hold keys and tokens). */
+void admin__buf_free(struct admin_buf *b);
+
+/* ---- files.c ------------------------------------------------------------ */
+
+/* Joins `a` "/" `b` into out[PATH_MAX]; FEDC_ERR_INVAL if too long. */
+enum fedc_err admin__path(char *out, const char *a, const char *b);
+/* Like fedc_write_atomic() but the file is 0600 from its creation on
+ * (fedc_write_atomic leaves 0644), so a secret is never readable by others,
+ * not even for an instant. FEDC_ERR_IO. */
+enum fedc_err admin__write_secret(const char *path, const void *data, size_t len);
+/* Whole file into *out (NUL-terminated, caller frees with admin__buf_free);
+ * FEDC_ERR_NOT_FOUND if absent, FEDC_ERR_TOO_BIG past `max`, FEDC_ERR_IO. */
+enum fedc_err admin__read_file(const char *path, size_t max, struct admin_buf *out);
+/* Atomic copy of a small public file (0644). */
+enum fedc_err admin__copy_public(const char *src, const char *dst);
+/* Removes a directory tree made by fedc-admin (regular files and
+ * directories only); best effort, for cleaning up a failed step. */
+void admin__rmtree(const char *path);
+/* Takes an exclusive lock on directory `dir` so that two fedc-admin runs
+ * never interleave their updates. *fd is closed by the caller to release. */
+enum fedc_err admin__lock(const char *dir, int *fd);
+/* `nbytes` random bytes as lower-case hex into hex[2*nbytes+1]. FEDC_ERR_IO. */
+enum fedc_err admin__random_hex(char *hex, size_t nbytes);
+bool admin__exists(const char *path);
+
+/* ---- federation.c ------------------------------------------------------- */
+
+struct admin_fed {
+	char dir[PATH_MAX]; /* absolute */
+	char name[FEDC_MAX_FED_LEN + 1];
+	char host[ADMIN_MAX_HOST_LEN + 1];
+	int broker_port, repository_port, days;
+};
+
+enum admin_role { ADMIN_ROLE_NODE, ADMIN_ROLE_RESEARCHER };
+
+/* "node" or "researcher". */
+const char *admin__role_name(enum admin_role role);
+/* Ids and federation names: 1..64 of [A-Za-z0-9._-], not starting with '.'
+ * or '-' (they become topic levels, file names and certificate CNs). */
+bool admin__id_valid(const char *s, size_t max);
+/* A host name or IP address for URLs, SANs and the broker's listener. */
+bool admin__host_valid(const char *s);
+/* True (and family in *v6) if `s` is an IPv4 or IPv6 address. */
+bool admin__host_is_ip(const char *s, bool *v6);
+
+/* Creates the federation in fed->dir (made absolute here). FEDC_ERR_EXISTS if
+ * it already holds a federation.ini, FEDC_ERR_INVAL, FEDC_ERR_IO. */
+enum fedc_err admin__init(struct admin_fed *fed);
+/* Reads DIR/federation.ini into *fed. FEDC_ERR_NOT_FOUND, FEDC_ERR_CONFIG. */
+enum fedc_err admin__load(const char *dir, struct admin_fed *fed);
+/* Adds a participant: its bundle, passwd, acl, tokens, trusted keys.
+ * FEDC_ERR_EXISTS if the id is taken, FEDC_ERR_IO, ... */
+enum fedc_err admin__add(const struct admin_fed *fed, enum admin_role role, const char *id);
+
+/* ---- registry.c: the tokens file, the list of participants --------------- */
+
+struct admin_participant {
+	enum admin_role role;
+	char id[FEDC_MAX_ID_LEN + 1];
+	char digest[65]; /* SHA-256 hex of the repository token */
+};
+
+struct admin_registry {
+	struct admin_participant *v;
+	size_t n;
+};
+
+/* Reads DIR/repository/tokens (an absent file is an empty registry).
+ * FEDC_ERR_MALFORMED names the line. Free with admin__registry_free. */
+enum fedc_err admin__registry_load(const struct admin_fed *fed, struct admin_registry *reg);
+void admin__registry_free(struct admin_registry *reg);
+const struct admin_participant *admin__registry_find(const struct admin_registry *reg, const char *id);
+enum fedc_err admin__registry_add(struct admin_registry *reg, enum admin_role role, const char *id,
+				  const char *digest);
+/* Rewrites DIR/repository/tokens from `reg`. */
+enum fedc_err admin__registry_save(const struct admin_fed *fed, const struct admin_registry *reg);
+
+/* ---- broker.c ------------------------------------------------------------- */
+
+/* Writes DIR/broker/mosquitto.conf. */
+enum fedc_err admin__broker_write_conf(const struct admin_fed *fed);
+/* Sets the passwd entry of `id` (replacing any earlier line of that user). */
+enum fedc_err admin__broker_set_password(const struct admin_fed *fed, const char *id, const char *password);
+/* Regenerates DIR/broker/acl from the registry. */
+enum fedc_err admin__broker_write_acl(const struct admin_fed *fed, const struct admin_registry *reg);
+/* One mosquitto 2.0 password-file line "id:$7$101$salt$hash\n" into *out. */
+enum fedc_err admin__broker_passwd_line(const char *id, const char *password, struct admin_buf *out);
+
+/* ---- repository.c ------------------------------------------------------- */
+
+enum fedc_err admin__repository_write_ini(const struct admin_fed *fed);
+
+/* ---- pki.c ------------------------------------------------------------------ */
+
+enum admin_cert_kind { ADMIN_CERT_SERVER, ADMIN_CERT_CLIENT };
+
+struct admin_cert_req {
+	enum admin_cert_kind kind;
+	const char *cn;
+	const char *org;  /* the federation name */
+	const char *unit; /* role of a client ("node", "researcher"), or NULL */
+	const char *host; /* extra SAN of a server certificate, or NULL */
+	int days;
+};
+
+/* A fresh self-signed CA (EC P-256, ADMIN_CA_DAYS). Caller frees both. */
+enum fedc_err admin__pki_make_ca(const char *org, EVP_PKEY **key, X509 **cert);
+/* A fresh EC P-256 key and its certificate signed by the CA. */
+enum fedc_err admin__pki_issue(EVP_PKEY *ca_key, X509 *ca_cert, const struct admin_cert_req *req,
+			       EVP_PKEY **key, X509 **cert);
+enum fedc_err admin__pki_ed25519(EVP_PKEY **key);
+/* Loads DIR/ca/ca.key and DIR/ca/ca.pem. */
+enum fedc_err admin__pki_load_ca(const struct admin_fed *fed, EVP_PKEY **key, X509 **cert);
+/* PEM text: certificate, private key (PKCS#8, unencrypted), public key (SPKI). */
+enum fedc_err admin__pem_cert(X509 *cert, struct admin_buf *out);
+enum fedc_err admin__pem_key(EVP_PKEY *key, struct admin_buf *out);
+enum fedc_err admin__pem_pub(EVP_PKEY *key, struct admin_buf *out);
+/* Records the OpenSSL error queue's first entry with `what`; returns `code`. */
+enum fedc_err admin__ssl_fail(enum fedc_err code, const char *what);
+
+/* ---- bundle.c ------------------------------------------------------------------ */
+
+struct admin_secrets {
+	char broker_password[65];
+	char repository_token[65];
+};
+
+/* Builds the bundle of `id` under DIR/nodes/ or DIR/researchers/ (staged, then
+ * renamed into place) and hands back its secrets for the server side. */
+enum fedc_err admin__bundle_create(const struct admin_fed *fed, const struct admin_registry *reg,
+				   enum admin_role role, const char *id, struct admin_secrets *secrets);
+/* Copies the signing.pub of `id` into trusted/ of every participant of the
+ * other role. */
+enum fedc_err admin__bundle_share_key(const struct admin_fed *fed, const struct admin_registry *reg,
+				      enum admin_role role, const char *id);
+/* "DIR/nodes/ID" or "DIR/researchers/ID". */
+enum fedc_err admin__bundle_dir(const struct admin_fed *fed, enum admin_role role, const char *id, char *out);
+
+#endif

@@ -1,0 +1,287 @@
+/* A participant's bundle: the directory the admin hands to a hospital (node)
+ * or a researcher, holding everything its program needs to join
+ * (docs/provisioning.md). It is built in a hidden staging directory and
+ * renamed into place, so a crash never leaves half a bundle. */
+#include "admin.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <openssl/crypto.h>
+
+#include "fedc/fs.h"
+
+static const char *role_dir(enum admin_role role)
+{
+	return role == ADMIN_ROLE_NODE ? "nodes" : "researchers";
+}
+
+enum fedc_err admin__bundle_dir(const struct admin_fed *fed, enum admin_role role, const char *id, char *out)
+{
+	char parent[PATH_MAX];
+	enum fedc_err rc = admin__path(parent, fed->dir, role_dir(role));
+
+	return rc ? rc : admin__path(out, parent, id);
+}
+
+/* "HOST:PORT", with brackets around an IPv6 address. */
+static void host_port(const struct admin_fed *fed, int port, char *out, size_t cap)
+{
+	bool v6 = false;
+
+	if (admin__host_is_ip(fed->host, &v6) && v6)
+		snprintf(out, cap, "[%s]:%d", fed->host, port);
+	else
+		snprintf(out, cap, "%s:%d", fed->host, port);
+}
+
+static enum fedc_err node_ini(const struct admin_fed *fed, const char *id, struct admin_buf *b)
+{
+	char broker[ADMIN_MAX_HOST_LEN + 16], repo[ADMIN_MAX_HOST_LEN + 16];
+
+	host_port(fed, fed->broker_port, broker, sizeof(broker));
+	host_port(fed, fed->repository_port, repo, sizeof(repo));
+	return admin__buf_printf(b,
+				 "; Node %s of federation %s, written by fedc-admin add-node.\n"
+				 "; Paths are relative to this file's directory.\n"
+				 "[node]\nid = %s\nfederation = %s\ndata_dir = data\n\n"
+				 "[broker]\nurl = ssl://%s\nca_file = ca.pem\ncert_file = client.pem\n"
+				 "key_file = client.key\nusername = %s\npassword_file = broker.password\n\n"
+				 "[repository]\nurl = https://%s\nca_file = ca.pem\ntoken_file = repository.token\n\n"
+				 "[security]\nsigning_key = signing.key\ntrusted_keys_dir = trusted\n",
+				 id, fed->name, id, fed->name, broker, id, repo);
+}
+
+static enum fedc_err network_ini(const struct admin_fed *fed, const char *id, struct admin_buf *b)
+{
+	char broker[ADMIN_MAX_HOST_LEN + 16], repo[ADMIN_MAX_HOST_LEN + 16];
+
+	host_port(fed, fed->broker_port, broker, sizeof(broker));
+	host_port(fed, fed->repository_port, repo, sizeof(repo));
+	return admin__buf_printf(b,
+				 "; Researcher %s of federation %s, written by fedc-admin add-researcher.\n"
+				 "; Paths are relative to this file's directory.\n"
+				 "[network]\nfederation = %s\nresearcher_id = %s\n"
+				 "broker_url = ssl://%s\nbroker_ca_file = ca.pem\nbroker_cert_file = client.pem\n"
+				 "broker_key_file = client.key\nbroker_username = %s\n"
+				 "broker_password_file = broker.password\n"
+				 "repository_url = https://%s\nrepository_ca_file = ca.pem\n"
+				 "repository_token_file = repository.token\n"
+				 "signing_key = signing.key\ntrusted_keys_dir = trusted\n",
+				 id, fed->name, fed->name, id, broker, id, repo);
+}
+
+/* Writes `b` as DIR/name, a secret (0600) or not (0644). */
+static enum fedc_err put(const char *dir, const char *name, const struct admin_buf *b, bool secret)
+{
+	char path[PATH_MAX];
+	enum fedc_err rc = admin__path(path, dir, name);
+
+	if (rc)
+		return rc;
+	return secret ? admin__write_secret(path, b->data, b->len) : fedc_write_atomic(path, b->data, b->len);
+}
+
+/* client.pem and client.key, signed by the federation's CA. */
+static enum fedc_err write_client_cert(const struct admin_fed *fed, enum admin_role role, const char *id,
+				       const char *dir)
+{
+	struct admin_cert_req req = { .kind = ADMIN_CERT_CLIENT, .cn = id, .org = fed->name,
+				      .unit = admin__role_name(role), .days = fed->days };
+	struct admin_buf pem = { 0 }, key_pem = { 0 };
+	EVP_PKEY *ca_key = NULL, *key = NULL;
+	X509 *ca_cert = NULL, *cert = NULL;
+	enum fedc_err rc;
+
+	rc = admin__pki_load_ca(fed, &ca_key, &ca_cert);
+	if (!rc)
+		rc = admin__pki_issue(ca_key, ca_cert, &req, &key, &cert);
+	if (!rc)
+		rc = admin__pem_cert(cert, &pem);
+	if (!rc)
+		rc = admin__pem_key(key, &key_pem);
+	if (!rc)
+		rc = put(dir, "client.pem", &pem, false);
+	if (!rc)
+		rc = put(dir, "client.key", &key_pem, true);
+	admin__buf_free(&pem);
+	admin__buf_free(&key_pem);
+	EVP_PKEY_free(ca_key);
+	EVP_PKEY_free(key);
+	X509_free(ca_cert);
+	X509_free(cert);
+	return rc;
+}
+
+/* signing.key and signing.pub (Ed25519), the public half also kept in
+ * DIR/keys/ID.pub: the admin may delete a bundle once it has shipped, and
+ * later participants still need the key. */
+static enum fedc_err write_signing_key(const struct admin_fed *fed, const char *id, const char *dir)
+{
+	struct admin_buf key_pem = { 0 }, pub_pem = { 0 };
+	char keys[PATH_MAX], name[FEDC_MAX_ID_LEN + 8];
+	EVP_PKEY *key = NULL;
+	enum fedc_err rc;
+
+	rc = admin__pki_ed25519(&key);
+	if (!rc)
+		rc = admin__pem_key(key, &key_pem);
+	if (!rc)
+		rc = admin__pem_pub(key, &pub_pem);
+	if (!rc)
+		rc = put(dir, "signing.key", &key_pem, true);
+	if (!rc)
+		rc = put(dir, "signing.pub", &pub_pem, false);
+	if (!rc)
+		rc = admin__path(keys, fed->dir, "keys");
+	if (!rc)
+		rc = fedc_mkdir_p(keys, 0700);
+	snprintf(name, sizeof(name), "%s.pub", id);
+	if (!rc)
+		rc = put(keys, name, &pub_pem, false);
+	admin__buf_free(&key_pem);
+	admin__buf_free(&pub_pem);
+	EVP_PKEY_free(key);
+	return rc;
+}
+
+/* broker.password and repository.token: 32 random bytes as 64 hex digits,
+ * no newline (the programs read the file's whole content). */
+static enum fedc_err write_secrets(const char *dir, struct admin_secrets *s)
+{
+	struct admin_buf b = { 0 };
+	enum fedc_err rc;
+
+	rc = admin__random_hex(s->broker_password, 32);
+	if (!rc)
+		rc = admin__random_hex(s->repository_token, 32);
+	if (!rc)
+		rc = admin__buf_append(&b, s->broker_password, 64);
+	if (!rc)
+		rc = put(dir, "broker.password", &b, true);
+	admin__buf_free(&b);
+	if (!rc)
+		rc = admin__buf_append(&b, s->repository_token, 64);
+	if (!rc)
+		rc = put(dir, "repository.token", &b, true);
+	admin__buf_free(&b);
+	return rc;
+}
+
+/* trusted/<P>.pub for every registered participant P of the other role. */
+static enum fedc_err write_trusted(const struct admin_fed *fed, const struct admin_registry *reg,
+				   enum admin_role role, const char *dir)
+{
+	char trusted[PATH_MAX], src[PATH_MAX], dst[PATH_MAX], name[FEDC_MAX_ID_LEN + 16];
+	enum fedc_err rc = admin__path(trusted, dir, "trusted");
+
+	if (!rc)
+		rc = fedc_mkdir_p(trusted, 0700);
+	for (size_t i = 0; !rc && i < reg->n; i++) {
+		if (reg->v[i].role == role)
+			continue;
+		snprintf(name, sizeof(name), "keys/%s.pub", reg->v[i].id);
+		rc = admin__path(src, fed->dir, name);
+		if (!rc)
+			rc = admin__path(dst, trusted, name + strlen("keys/"));
+		if (!rc)
+			rc = admin__copy_public(src, dst);
+	}
+	return rc;
+}
+
+static enum fedc_err fill_bundle(const struct admin_fed *fed, const struct admin_registry *reg,
+				 enum admin_role role, const char *id, const char *dir, struct admin_secrets *s)
+{
+	struct admin_buf ini = { 0 };
+	char ca[PATH_MAX], dst[PATH_MAX];
+	enum fedc_err rc;
+
+	rc = admin__path(ca, fed->dir, "ca/ca.pem");
+	if (!rc)
+		rc = admin__path(dst, dir, "ca.pem");
+	if (!rc)
+		rc = admin__copy_public(ca, dst);
+	if (!rc)
+		rc = write_client_cert(fed, role, id, dir);
+	if (!rc)
+		rc = write_secrets(dir, s);
+	if (!rc)
+		rc = write_signing_key(fed, id, dir);
+	if (!rc)
+		rc = write_trusted(fed, reg, role, dir);
+	if (!rc)
+		rc = role == ADMIN_ROLE_NODE ? node_ini(fed, id, &ini) : network_ini(fed, id, &ini);
+	if (!rc)
+		rc = put(dir, role == ADMIN_ROLE_NODE ? "node.ini" : "network.ini", &ini, false);
+	admin__buf_free(&ini);
+	return rc;
+}
+
+enum fedc_err admin__bundle_create(const struct admin_fed *fed, const struct admin_registry *reg,
+				   enum admin_role role, const char *id, struct admin_secrets *secrets)
+{
+	char final[PATH_MAX], parent[PATH_MAX], stage[PATH_MAX];
+	enum fedc_err rc;
+
+	rc = admin__bundle_dir(fed, role, id, final);
+	if (!rc && admin__exists(final))
+		return fedc_fail(FEDC_ERR_EXISTS,
+				 "%s exists but \"%s\" is not registered (left by an interrupted add?); "
+				 "remove it and retry",
+				 final, id);
+	if (!rc)
+		rc = admin__path(parent, fed->dir, role_dir(role));
+	if (!rc)
+		rc = fedc_mkdir_p(parent, 0700);
+	/* Ids never start with '.': the staging name cannot be a participant's. */
+	if (!rc && (size_t)snprintf(stage, sizeof(stage), "%s/.%s.XXXXXX", parent, id) >= sizeof(stage))
+		rc = fedc_fail(FEDC_ERR_INVAL, "path too long: %s", parent);
+	if (rc)
+		return rc;
+	if (!mkdtemp(stage))
+		return fedc_fail(FEDC_ERR_IO, "cannot create %s: %s", stage, strerror(errno));
+	rc = fill_bundle(fed, reg, role, id, stage, secrets);
+	if (!rc && rename(stage, final) != 0)
+		rc = fedc_fail(FEDC_ERR_IO, "cannot rename %s to %s: %s", stage, final, strerror(errno));
+	if (!rc)
+		rc = fedc_fsync_dir(parent);
+	if (rc) {
+		admin__rmtree(stage);
+		OPENSSL_cleanse(secrets, sizeof(*secrets));
+	}
+	return rc;
+}
+
+enum fedc_err admin__bundle_share_key(const struct admin_fed *fed, const struct admin_registry *reg,
+				      enum admin_role role, const char *id)
+{
+	char src[PATH_MAX], other[PATH_MAX], trusted[PATH_MAX], dst[PATH_MAX], name[FEDC_MAX_ID_LEN + 16];
+	enum fedc_err rc;
+
+	snprintf(name, sizeof(name), "keys/%s.pub", id);
+	rc = admin__path(src, fed->dir, name);
+	for (size_t i = 0; !rc && i < reg->n; i++) {
+		if (reg->v[i].role == role)
+			continue;
+		rc = admin__bundle_dir(fed, reg->v[i].role, reg->v[i].id, other);
+		if (rc)
+			break;
+		if (!admin__exists(other)) {
+			fprintf(stderr, "fedc-admin: warning: %s is gone: give %s the key %s as trusted/%s.pub by hand\n",
+				other, reg->v[i].id, src, id);
+			continue;
+		}
+		rc = admin__path(trusted, other, "trusted");
+		if (!rc)
+			rc = fedc_mkdir_p(trusted, 0700);
+		if (!rc)
+			rc = admin__path(dst, trusted, name + strlen("keys/"));
+		if (!rc)
+			rc = admin__copy_public(src, dst);
+	}
+	return rc;
+}
