@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fedc/fs.h"
 #include "fedc/hash.h"
 #include "fedc/log.h"
 #include "fedc/uuid.h"
@@ -34,21 +35,13 @@ static void on_stop_signal(int sig)
 enum fedc_err daemon__send(struct node_daemon *d, const struct fedc_msg *msg)
 {
 	char topic[FEDC_MAX_TOPIC_LEN + 1];
-	void *buf = NULL;
-	size_t len = 0;
-	enum fedc_err rc;
+	enum fedc_err rc = fedc_topic_researcher(topic, d->cfg->federation, msg->researcher_id);
 
-	rc = fedc_topic_researcher(topic, d->cfg->federation, msg->researcher_id);
+	if (!rc)
+		rc = fedc_channel_publish(&d->channel, d->mqtt, topic, msg, false);
 	if (rc)
-		goto out;
-	rc = fedc_msg_encode(msg, &buf, &len);
-	if (rc) {
-		fedc_error("cannot encode %s: %s", fedc_cmd_name(msg->command), fedc_last_error());
-		goto out;
-	}
-	rc = fedc_mqtt_publish(d->mqtt, topic, buf, len, false);
-out:
-	free(buf);
+		fedc_error("cannot send %s to %s: %s", fedc_cmd_name(msg->command), msg->researcher_id,
+			   fedc_last_error());
 	return rc;
 }
 
@@ -269,10 +262,11 @@ static bool map_string(const msgpack_object *map, const char *key, char *out, si
 	return false;
 }
 
-/* A request that failed validation still gets an `error` reply when its
- * sender and request id can be read and are valid; otherwise it is only
- * logged (there is nobody to answer). */
-static void reply_to_malformed(struct node_daemon *d, const void *payload, size_t len, const char *why)
+/* A request that failed validation or authentication still gets an `error`
+ * reply when its claimed sender and request id can be read and are valid;
+ * otherwise it is only logged (there is nobody to answer). */
+static void reply_to_refused(struct node_daemon *d, const void *payload, size_t len, enum fedc_err code,
+			     const char *why)
 {
 	msgpack_unpacked up;
 	struct fedc_msg *reply = NULL;
@@ -293,8 +287,9 @@ static void reply_to_malformed(struct node_daemon *d, const void *payload, size_
 	snprintf(reply->request_id, sizeof(reply->request_id), "%s", request_id);
 	snprintf(reply->researcher_id, sizeof(reply->researcher_id), "%s", researcher);
 	snprintf(reply->node_id, sizeof(reply->node_id), "%s", d->cfg->node_id);
-	snprintf(reply->error_code, sizeof(reply->error_code), "%s", fedc_strerror(FEDC_ERR_MALFORMED));
-	snprintf(reply->message, sizeof(reply->message), "malformed request: %s", why);
+	snprintf(reply->error_code, sizeof(reply->error_code), "%s", fedc_strerror(code));
+	snprintf(reply->message, sizeof(reply->message), "%s request: %s",
+		 code == FEDC_ERR_AUTH ? "refused" : "malformed", why);
 	fedc_msg_set(reply, FEDC_F_RESEARCHER_ID);
 	fedc_msg_set(reply, FEDC_F_NODE_ID);
 	fedc_msg_set(reply, FEDC_F_ERROR_CODE);
@@ -305,22 +300,38 @@ out:
 	msgpack_unpacked_destroy(&up);
 }
 
+/* A signed request is run once: its nonce is stored before it is acted on,
+ * so that a replay is refused even after a restart. */
+static enum fedc_err remember_request(struct node_daemon *d, const struct fedc_origin *origin)
+{
+	int64_t window_ms = d->cfg->max_clock_skew_s * 1000;
+
+	if (!origin->is_signed)
+		return FEDC_OK;
+	return db__request_remember(d->db, origin->signer, origin->nonce, origin->ts_ms,
+				    fedc_unix_ms() - window_ms);
+}
+
 static void handle_payload(struct node_daemon *d, const struct fedc_mqtt_message *m)
 {
 	struct fedc_msg *req = calloc(1, sizeof(*req));
+	struct fedc_origin origin;
 	enum fedc_err rc;
 
 	if (!req) {
 		fedc_error("out of memory: message on %s dropped", m->topic);
 		return;
 	}
-	rc = fedc_msg_decode(m->payload, m->len, req);
+	rc = fedc_channel_accept(&d->channel, m->topic, m->payload, m->len, req, &origin);
+	if (!rc)
+		rc = remember_request(d, &origin);
 	if (rc) {
 		char why[512];
 
 		snprintf(why, sizeof(why), "%s", fedc_last_error());
-		fedc_warn("rejected a %zu-byte message on %s: %s: %s", m->len, m->topic, fedc_strerror(rc), why);
-		reply_to_malformed(d, m->payload, m->len, why);
+		fedc_warn("rejected a %zu-byte message on %s%s%s: %s: %s", m->len, m->topic,
+			  origin.signer[0] ? " signed by " : "", origin.signer, fedc_strerror(rc), why);
+		reply_to_refused(d, origin.body, origin.body_len, rc == FEDC_ERR_EXISTS ? FEDC_ERR_AUTH : rc, why);
 		free(req);
 		return;
 	}
@@ -347,8 +358,10 @@ static enum fedc_err make_dirs(struct node_daemon *d)
 	return FEDC_OK;
 }
 
-static enum fedc_err status_payload(const struct node_config *cfg, const char *state, void **buf, size_t *len)
+static enum fedc_err status_payload(const struct node_daemon *d, const char *topic, const char *state,
+				    void **buf, size_t *len)
 {
+	const struct node_config *cfg = d->cfg;
 	struct fedc_msg *msg = fedc_msg_new(FEDC_CMD_STATUS);
 	enum fedc_err rc;
 
@@ -358,7 +371,7 @@ static enum fedc_err status_payload(const struct node_config *cfg, const char *s
 	snprintf(msg->state, sizeof(msg->state), "%s", state);
 	fedc_msg_set(msg, FEDC_F_NODE_ID);
 	fedc_msg_set(msg, FEDC_F_STATE);
-	rc = fedc_msg_encode(msg, buf, len);
+	rc = fedc_channel_wrap(&d->channel, topic, msg, buf, len);
 	fedc_msg_free(msg);
 	return rc;
 }
@@ -383,14 +396,19 @@ static enum fedc_err connect_broker(struct node_daemon *d, struct status_payload
 	if (!rc)
 		rc = fedc_topic_status(status, cfg->federation, cfg->node_id);
 	if (!rc)
-		rc = status_payload(cfg, "online", &st->online, &st->online_len);
+		rc = status_payload(d, status, "online", &st->online, &st->online_len);
 	if (!rc)
-		rc = status_payload(cfg, "offline", &st->offline, &st->offline_len);
+		rc = status_payload(d, status, "offline", &st->offline, &st->offline_len);
 	if (rc)
 		return rc;
 	snprintf(client_id, sizeof(client_id), "node-%s", cfg->node_id);
 	opts.url = cfg->broker_url;
 	opts.client_id = client_id;
+	opts.username = cfg->broker_username[0] ? cfg->broker_username : NULL;
+	opts.password = d->broker_password[0] ? d->broker_password : NULL;
+	opts.ca_file = cfg->broker_ca_file;
+	opts.cert_file = cfg->broker_cert_file;
+	opts.key_file = cfg->broker_key_file;
 	opts.subscriptions = subs;
 	opts.n_subscriptions = 2;
 	opts.status_topic = status;
@@ -450,6 +468,68 @@ static void choose_blas_kernel(void)
 		fedc_info("plans' OpenBLAS uses the %s kernels (set OPENBLAS_CORETYPE to choose)", core);
 }
 
+enum fedc_err daemon__repo_new(const struct node_daemon *d, struct fedc_repo **out)
+{
+	const struct node_config *cfg = d->cfg;
+	enum fedc_err rc = fedc_repo_new(cfg->repository_url, d->repository_token, cfg->repository_timeout_s, out);
+
+	if (!rc && cfg->repository_ca_file[0])
+		rc = fedc_repo_set_ca_file(*out, cfg->repository_ca_file);
+	if (rc && *out) {
+		fedc_repo_free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+/* Passwords and tokens live in their own files (mode 0600), read once here. */
+static enum fedc_err read_secrets(struct node_daemon *d)
+{
+	const struct node_config *cfg = d->cfg;
+	enum fedc_err rc = FEDC_OK;
+
+	snprintf(d->repository_token, sizeof(d->repository_token), "%s", cfg->repository_token);
+	if (cfg->broker_password_file[0])
+		rc = fedc_read_secret(cfg->broker_password_file, d->broker_password, sizeof(d->broker_password));
+	if (!rc && cfg->repository_token_file[0])
+		rc = fedc_read_secret(cfg->repository_token_file, d->repository_token, sizeof(d->repository_token));
+	return rc;
+}
+
+static void remember_stored(void *ctx, const char *signer, const char *nonce, int64_t ts_ms)
+{
+	fedc_replay_remember(ctx, signer, nonce, ts_ms, fedc_unix_ms());
+}
+
+/* Signatures: the node signs what it sends with its key and accepts only
+ * commands signed by the researchers of trusted_keys_dir. Without that
+ * directory it would accept nothing, unless told to run unsigned. */
+static enum fedc_err open_channel(struct node_daemon *d)
+{
+	const struct node_config *cfg = d->cfg;
+	enum fedc_err rc;
+
+	if (!cfg->trusted_keys_dir[0] && !cfg->allow_unsigned_commands)
+		return fedc_fail(FEDC_ERR_CONFIG, "%s: [security] trusted_keys_dir is not set, so no researcher could "
+				 "command this node: point it at the researchers' public keys (fedc-admin makes "
+				 "it), or set allow_unsigned_commands = true on a closed test network", cfg->path);
+	rc = fedc_channel_init(&d->channel, cfg->node_id, cfg->signing_key, cfg->trusted_keys_dir,
+			       cfg->max_clock_skew_s, cfg->allow_unsigned_commands);
+	if (rc)
+		return fedc_fail(rc, "%s: %s", cfg->path, fedc_last_error());
+	if (cfg->allow_unsigned_commands)
+		fedc_warn("SECURITY: allow_unsigned_commands = true in %s: anyone who can publish on this node's "
+			  "topics can command it", cfg->path);
+	if (!d->channel.signer)
+		fedc_warn("SECURITY: no [security] signing_key in %s: replies go out unsigned", cfg->path);
+	if (d->channel.trusted && fedc_keyring_size(d->channel.trusted) == 0)
+		fedc_warn("%s holds no <researcher>.pub key: every command will be refused", cfg->trusted_keys_dir);
+	if (d->channel.guard)
+		rc = db__request_each(d->db, fedc_unix_ms() - cfg->max_clock_skew_s * 1000, remember_stored,
+				      d->channel.guard);
+	return rc;
+}
+
 int daemon__run(const struct node_config *cfg)
 {
 	struct node_daemon d = { .cfg = cfg };
@@ -465,7 +545,11 @@ int daemon__run(const struct node_config *cfg)
 	if (!rc)
 		rc = db__open(cfg->db_path, &d.db);
 	if (!rc)
-		rc = fedc_repo_new(cfg->repository_url, cfg->repository_token, cfg->repository_timeout_s, &d.repo);
+		rc = read_secrets(&d);
+	if (!rc)
+		rc = open_channel(&d);
+	if (!rc)
+		rc = daemon__repo_new(&d, &d.repo);
 	if (!rc)
 		rc = connect_broker(&d, &st);
 	if (!rc) {
@@ -486,6 +570,9 @@ out:
 	fedc_mqtt_close(d.mqtt, st.offline, st.offline_len);
 	fedc_repo_free(d.repo);
 	db__close(d.db);
+	fedc_channel_free(&d.channel);
+	explicit_bzero(d.broker_password, sizeof(d.broker_password));
+	explicit_bzero(d.repository_token, sizeof(d.repository_token));
 	free(st.online);
 	free(st.offline);
 	return rc ? 1 : 0;

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 
 #include "db.h"
+#include "fedc/channel.h"
 #include "fedc/message.h"
 #include "fedc/mqtt.h"
 #include "fedc/repo.h"
@@ -17,12 +18,15 @@ struct round_worker;
 struct node_daemon {
 	const struct node_config *cfg;
 	struct fedc_mqtt *mqtt;
+	struct fedc_channel channel; /* signs what goes out, checks what comes in */
 	struct node_db *db;       /* the main thread's handle */
 	struct fedc_repo *repo;   /* the main thread's handle */
 	struct round_worker *worker;
 	char plans_dir[NODE_PATH_MAX];
 	char work_dir[NODE_PATH_MAX];
 	char scaffold_dir[NODE_PATH_MAX];   /* SCAFFOLD's c_i per job and dataset */
+	char broker_password[256];          /* from [broker] password_file */
+	char repository_token[512];         /* [repository] token, or read from token_file */
 };
 
 /* Runs until SIGINT or SIGTERM; returns the process exit code. */
@@ -34,6 +38,9 @@ enum fedc_err daemon__send(struct node_daemon *d, const struct fedc_msg *msg);
 /* Replies `error` to `request` with a code and a message for people. */
 enum fedc_err daemon__send_error(struct node_daemon *d, const struct fedc_msg *request, enum fedc_err code,
 				 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* A repository client with this node's token and CA (one per thread). */
+enum fedc_err daemon__repo_new(const struct node_daemon *d, struct fedc_repo **out);
 
 /* Path of the kept copy of a plan: <data_dir>/plans/<digest>.so */
 enum fedc_err daemon__plan_path(const struct node_daemon *d, const char *digest, char *buf, size_t cap);

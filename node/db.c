@@ -68,6 +68,14 @@ static const char *const migrations[] = {
 	"ALTER TABLE datasets ADD COLUMN shape TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE datasets ADD COLUMN label_counts TEXT NOT NULL DEFAULT '';"
 	"UPDATE datasets SET shape = CAST(n_features AS TEXT);",
+	/* 2 -> 3: nonces of accepted signed requests, so that a replay is
+	 * refused after a restart too (kept while their stamp is fresh). */
+	"CREATE TABLE seen_requests ("
+	"  signer TEXT NOT NULL,"
+	"  nonce TEXT NOT NULL,"
+	"  ts INTEGER NOT NULL,"
+	"  PRIMARY KEY (signer, nonce)) WITHOUT ROWID;"
+	"CREATE INDEX seen_requests_by_ts ON seen_requests(ts);",
 };
 #define DB_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -93,6 +101,9 @@ enum stmt_id {
 	ST_PLAN_DECIDE,
 	ST_PLAN_DELETE,
 	ST_PLAN_LIST,
+	ST_SEEN_INSERT,
+	ST_SEEN_PRUNE,
+	ST_SEEN_LIST,
 	ST__COUNT
 };
 
@@ -120,6 +131,9 @@ static const char *const stmt_sql[ST__COUNT] = {
 			   " name = coalesce(?4, name), notes = coalesce(?5, notes) WHERE digest = ?1",
 	[ST_PLAN_DELETE] = "DELETE FROM training_plans WHERE digest = ?1",
 	[ST_PLAN_LIST] = "SELECT " PLAN_COLUMNS " FROM training_plans ORDER BY requested_at, id",
+	[ST_SEEN_INSERT] = "INSERT INTO seen_requests (signer, nonce, ts) VALUES (?1, ?2, ?3)",
+	[ST_SEEN_PRUNE] = "DELETE FROM seen_requests WHERE ts < ?1",
+	[ST_SEEN_LIST] = "SELECT signer, nonce, ts FROM seen_requests WHERE ts >= ?1",
 };
 
 struct node_db {
@@ -1036,4 +1050,55 @@ enum fedc_err db__plan_list(struct node_db *db, struct node_plan **out, size_t *
 	*out = arr;
 	*n = count;
 	return FEDC_OK;
+}
+
+/* ---- seen requests (replay protection) ------------------------------------ */
+
+enum fedc_err db__request_remember(struct node_db *db, const char *signer, const char *nonce, int64_t ts_ms,
+				   int64_t forget_before_ms)
+{
+	struct binder b = { db->st[ST_SEEN_INSERT], SQLITE_OK };
+	enum fedc_err rc = begin(db, true);
+	int src;
+
+	if (rc)
+		return rc;
+	if (sqlite3_bind_int64(db->st[ST_SEEN_PRUNE], 1, forget_before_ms) != SQLITE_OK)
+		rc = db_fail(db, "bind");
+	else
+		rc = step_done(db, ST_SEEN_PRUNE, "forget old requests");
+	bind_text(&b, 1, signer);
+	bind_text(&b, 2, nonce);
+	bind_int(&b, 3, ts_ms);
+	if (!rc && b.rc != SQLITE_OK)
+		rc = db_fail(db, "bind request");
+	if (!rc) {
+		src = sqlite3_step(b.st);
+		if ((src & 0xff) == SQLITE_CONSTRAINT) /* extended codes are on */
+			rc = fedc_fail(FEDC_ERR_EXISTS, "replayed: request %s from %s was already accepted", nonce,
+				       signer);
+		else if (src != SQLITE_DONE)
+			rc = db_fail(db, "remember request");
+	}
+	finish(b.st);
+	return end_tx(db, rc);
+}
+
+enum fedc_err db__request_each(struct node_db *db, int64_t since_ms, db_request_fn fn, void *ctx)
+{
+	sqlite3_stmt *st = db->st[ST_SEEN_LIST];
+	enum fedc_err rc = begin(db, false);
+	int src = SQLITE_DONE;
+
+	if (rc)
+		return rc;
+	if (sqlite3_bind_int64(st, 1, since_ms) != SQLITE_OK)
+		rc = db_fail(db, "bind");
+	while (!rc && (src = sqlite3_step(st)) == SQLITE_ROW)
+		fn(ctx, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
+		   sqlite3_column_int64(st, 2));
+	if (!rc && src != SQLITE_DONE)
+		rc = db_fail(db, "list seen requests");
+	finish(st);
+	return end_tx(db, rc);
 }

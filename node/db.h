@@ -87,6 +87,15 @@ enum fedc_err db__plan_set_status(struct node_db *db, const char *digest, enum n
 enum fedc_err db__plan_remove(struct node_db *db, const char *digest);
 enum fedc_err db__plan_list(struct node_db *db, struct node_plan **out, size_t *n);
 
+/* Replay protection that survives restarts: records the nonce of an accepted
+ * signed request (FEDC_ERR_EXISTS if it is already there) and forgets those
+ * stamped before `forget_before_ms`. */
+enum fedc_err db__request_remember(struct node_db *db, const char *signer, const char *nonce, int64_t ts_ms,
+				   int64_t forget_before_ms);
+/* Hands every remembered nonce stamped at or after `since_ms` to `fn`. */
+typedef void (*db_request_fn)(void *ctx, const char *signer, const char *nonce, int64_t ts_ms);
+enum fedc_err db__request_each(struct node_db *db, int64_t since_ms, db_request_fn fn, void *ctx);
+
 const char *db__plan_status_name(enum node_plan_status status); /* "pending" ... */
 
 #endif

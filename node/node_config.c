@@ -1,20 +1,23 @@
 /* Reading and validating the node's INI configuration. */
 #include "node_config.h"
 
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "fedc/channel.h"
 #include "fedc/config.h"
 
 static const char *const known_sections[] = { "node", "broker", "repository", "security", "limits",
 					       "log", NULL };
 static const char *const node_keys[] = { "id", "federation", "data_dir", NULL };
-static const char *const broker_keys[] = { "url", NULL };
-static const char *const repository_keys[] = { "url", "token", "timeout_s", NULL };
-static const char *const security_keys[] = { "allow_unapproved_plans", "plan_digest", NULL };
+static const char *const broker_keys[] = { "url", "ca_file", "cert_file", "key_file", "username",
+					   "password_file", NULL };
+static const char *const repository_keys[] = { "url", "token", "token_file", "ca_file", "timeout_s", NULL };
+static const char *const security_keys[] = { "allow_unapproved_plans", "plan_digest", "signing_key",
+					     "trusted_keys_dir", "max_clock_skew_s", "allow_unsigned_commands",
+					     NULL };
 static const char *const limits_keys[] = { "train_timeout_s", "cpu_seconds", "memory_mb", "max_blob_mb",
 					   NULL };
 static const char *const log_keys[] = { "level", "file", NULL };
@@ -65,28 +68,67 @@ static enum fedc_err check_name(const struct fedc_config *cfg, const char *secti
 
 static enum fedc_err resolve_data_dir(const char *config_path, struct node_config *out)
 {
-	char dir_buf[NODE_PATH_MAX];
-	char joined[NODE_PATH_MAX * 3 + 4];
-	char *dir;
+	char given[NODE_PATH_MAX];
+	enum fedc_err rc;
 
-	if (out->data_dir[0] != '/') {
-		char cwd[NODE_PATH_MAX];
+	/* Absolute, so the daemon and the plan child agree whatever their cwd. */
+	snprintf(given, sizeof(given), "%s", out->data_dir);
+	rc = fedc_config_resolve(config_path, given, out->data_dir, sizeof(out->data_dir));
+	if (!rc && (size_t)snprintf(out->db_path, sizeof(out->db_path), "%s/node.db", out->data_dir) >=
+			   sizeof(out->db_path))
+		rc = fedc_fail(FEDC_ERR_CONFIG, "%s: [node] data_dir: path too long", config_path);
+	return rc;
+}
 
-		snprintf(dir_buf, sizeof(dir_buf), "%s", config_path);
-		dir = dirname(dir_buf);
-		/* Absolute, so the daemon and the plan child agree whatever their cwd. */
-		if (dir[0] != '/' && getcwd(cwd, sizeof(cwd)))
-			snprintf(joined, sizeof(joined), "%s/%s/%s", cwd, dir, out->data_dir);
-		else
-			snprintf(joined, sizeof(joined), "%s/%s", dir, out->data_dir);
-		if (strlen(joined) >= sizeof(out->data_dir))
-			return fedc_fail(FEDC_ERR_CONFIG, "%s: [node] data_dir: path too long", config_path);
-		memcpy(out->data_dir, joined, strlen(joined) + 1);
-	}
-	if ((size_t)snprintf(out->db_path, sizeof(out->db_path), "%s/node.db", out->data_dir) >=
-	    sizeof(out->db_path))
-		return fedc_fail(FEDC_ERR_CONFIG, "%s: [node] data_dir: path too long", config_path);
-	return FEDC_OK;
+/* [broker] and [repository] credentials and TLS files; paths relative to the file. */
+static enum fedc_err read_transport(const struct fedc_config *cfg, struct node_config *out)
+{
+	enum fedc_err rc;
+
+	rc = fedc_config_path_key(cfg, "broker", "ca_file", false, out->broker_ca_file, sizeof(out->broker_ca_file));
+	if (!rc)
+		rc = fedc_config_path_key(cfg, "broker", "cert_file", false, out->broker_cert_file,
+					  sizeof(out->broker_cert_file));
+	if (!rc)
+		rc = fedc_config_path_key(cfg, "broker", "key_file", false, out->broker_key_file,
+					  sizeof(out->broker_key_file));
+	if (!rc && !out->broker_cert_file[0] != !out->broker_key_file[0])
+		rc = fedc_fail(FEDC_ERR_CONFIG, "%s: [broker] cert_file and key_file go together",
+			       fedc_config_path(cfg));
+	if (!rc)
+		rc = get_string(cfg, "broker", "username", false, "", out->broker_username,
+				sizeof(out->broker_username));
+	if (!rc)
+		rc = fedc_config_path_key(cfg, "broker", "password_file", false, out->broker_password_file,
+					  sizeof(out->broker_password_file));
+	if (!rc)
+		rc = fedc_config_path_key(cfg, "repository", "token_file", false, out->repository_token_file,
+					  sizeof(out->repository_token_file));
+	if (!rc && out->repository_token[0] && out->repository_token_file[0])
+		rc = fedc_fail(FEDC_ERR_CONFIG, "%s: [repository] token and token_file: give one, not both",
+			       fedc_config_path(cfg));
+	if (!rc)
+		rc = fedc_config_path_key(cfg, "repository", "ca_file", false, out->repository_ca_file,
+					  sizeof(out->repository_ca_file));
+	return rc;
+}
+
+/* [security]: message signatures. */
+static enum fedc_err read_signing(const struct fedc_config *cfg, struct node_config *out)
+{
+	enum fedc_err rc;
+
+	rc = fedc_config_path_key(cfg, "security", "signing_key", false, out->signing_key, sizeof(out->signing_key));
+	if (!rc)
+		rc = fedc_config_path_key(cfg, "security", "trusted_keys_dir", false, out->trusted_keys_dir,
+					  sizeof(out->trusted_keys_dir));
+	if (!rc)
+		rc = fedc_config_int(cfg, "security", "max_clock_skew_s", false, FEDC_DEFAULT_CLOCK_SKEW_S, 1, 86400,
+				     &out->max_clock_skew_s);
+	if (!rc)
+		rc = fedc_config_bool(cfg, "security", "allow_unsigned_commands", false, false,
+				      &out->allow_unsigned_commands);
+	return rc;
 }
 
 static enum fedc_err check_all_keys(const struct fedc_config *cfg)
@@ -139,6 +181,10 @@ static enum fedc_err read_values(const struct fedc_config *cfg, struct node_conf
 				      &out->allow_unapproved_plans);
 	if (!rc)
 		rc = read_plan_digest(cfg, out);
+	if (!rc)
+		rc = read_transport(cfg, out);
+	if (!rc)
+		rc = read_signing(cfg, out);
 	if (!rc)
 		rc = fedc_config_int(cfg, "limits", "train_timeout_s", false, 600, 1, 7 * 24 * 3600,
 				     &out->train_timeout_s);

@@ -315,7 +315,7 @@ static enum fedc_err run_round(struct round_worker *w, const struct fedc_msg *re
 	}
 
 	if (!req->evaluate_only) {
-		rc = fedc_repo_put_fd(w->repo, res.params_fd, NULL, digest, NULL);
+		rc = fedc_repo_put_update_fd(w->repo, w->d->cfg->node_id, res.params_fd, NULL, digest, NULL);
 		if (rc) {
 			rc = fedc_fail(rc, "cannot upload the update: %s", fedc_last_error());
 			goto fail;
@@ -389,8 +389,7 @@ enum fedc_err round__start(struct node_daemon *d, struct round_worker **out)
 	pthread_cond_init(&w->wake, NULL);
 	rc = db__open(d->cfg->db_path, &w->db);
 	if (!rc)
-		rc = fedc_repo_new(d->cfg->repository_url, d->cfg->repository_token, d->cfg->repository_timeout_s,
-				   &w->repo);
+		rc = daemon__repo_new(d, &w->repo);
 	if (!rc && pthread_create(&w->thread, NULL, worker_main, w) != 0)
 		rc = fedc_fail(FEDC_ERR_NOMEM, "cannot start the round worker thread");
 	if (rc) {

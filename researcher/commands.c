@@ -198,7 +198,7 @@ static int upload_plan(const struct experiment *net, const char *plan_path, stru
 {
 	struct fedc_repo *repo = NULL;
 	const char *base = strrchr(plan_path, '/');
-	enum fedc_err rc = fedc_repo_new(net->repository_url, net->repository_token, net->repository_timeout_s, &repo);
+	enum fedc_err rc = experiment__repo_new(net, &repo);
 
 	if (!rc)
 		rc = fedc_repo_put_file(repo, plan_path, NULL, req->plan_digest, NULL);

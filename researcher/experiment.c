@@ -2,11 +2,15 @@
 #include "experiment.h"
 
 #include <libgen.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fedc/channel.h"
 #include "fedc/config.h"
+#include "fedc/fs.h"
+#include "fedc/repo.h"
 #include "fedc/uuid.h"
 
 static const char *const known_sections[] = { "experiment", "model", "training", "aggregator", "network", NULL };
@@ -16,8 +20,11 @@ static const char *const experiment_keys[] = { "name", "tags", "plan", "rounds",
 static const char *const training_keys[] = { "lr", "epochs", "num_updates", "batch_size", "test_ratio",
 					     "fedprox_mu", "optimizer", "test_on_global_updates", "test_on_local_updates",
 					     "test_metric", NULL };
-static const char *const network_keys[] = { "federation", "researcher_id", "broker_url", "repository_url",
-					    "repository_token", "repository_timeout_s", NULL };
+static const char *const network_keys[] = { "federation", "researcher_id", "broker_url", "broker_ca_file",
+					    "broker_cert_file", "broker_key_file", "broker_username",
+					    "broker_password_file", "repository_url", "repository_token",
+					    "repository_token_file", "repository_ca_file", "repository_timeout_s",
+					    "signing_key", "trusted_keys_dir", "max_clock_skew_s", "allow_unsigned", NULL };
 
 static enum fedc_err copy_str(const struct fedc_config *cfg, const char *section, const char *key, bool required,
 			      const char *def, char *dst, size_t cap)
@@ -201,6 +208,73 @@ static enum fedc_err read_training(const struct fedc_config *cfg, struct experim
 	return rc;
 }
 
+/* A secret kept in its own file, named by `key` (a path). */
+static enum fedc_err read_secret_key(const struct fedc_config *cfg, const char *key, char *dst, size_t cap)
+{
+	char path[EXP_PATH_MAX];
+	enum fedc_err rc = fedc_config_path_key(cfg, "network", key, false, path, sizeof(path));
+
+	if (!rc && path[0])
+		rc = fedc_read_secret(path, dst, cap);
+	if (rc)
+		rc = fedc_fail(rc, "%s: [network] %s: %s", fedc_config_path(cfg), key, fedc_last_error());
+	return rc;
+}
+
+/* TLS files, credentials and signing keys; paths relative to the file. */
+static enum fedc_err read_network_security(const struct fedc_config *cfg, struct experiment *out)
+{
+	static const struct {
+		const char *key;
+		size_t offset;
+	} paths[] = {
+		{ "broker_ca_file", offsetof(struct experiment, broker_ca_file) },
+		{ "broker_cert_file", offsetof(struct experiment, broker_cert_file) },
+		{ "broker_key_file", offsetof(struct experiment, broker_key_file) },
+		{ "repository_ca_file", offsetof(struct experiment, repository_ca_file) },
+		{ "signing_key", offsetof(struct experiment, signing_key) },
+		{ "trusted_keys_dir", offsetof(struct experiment, trusted_keys_dir) },
+	};
+	enum fedc_err rc = FEDC_OK;
+
+	for (size_t i = 0; !rc && i < sizeof(paths) / sizeof(paths[0]); i++)
+		rc = fedc_config_path_key(cfg, "network", paths[i].key, false, (char *)out + paths[i].offset,
+					  EXP_PATH_MAX);
+	if (!rc && !out->broker_cert_file[0] != !out->broker_key_file[0])
+		rc = fedc_fail(FEDC_ERR_CONFIG, "%s: [network] broker_cert_file and broker_key_file go together",
+			       fedc_config_path(cfg));
+	if (!rc)
+		rc = copy_str(cfg, "network", "broker_username", false, "", out->broker_username,
+			      sizeof(out->broker_username));
+	if (!rc)
+		rc = read_secret_key(cfg, "broker_password_file", out->broker_password, sizeof(out->broker_password));
+	if (!rc && out->repository_token[0] && fedc_config_has(cfg, "network", "repository_token_file"))
+		rc = fedc_fail(FEDC_ERR_CONFIG, "%s: [network] repository_token and repository_token_file: give one",
+			       fedc_config_path(cfg));
+	if (!rc)
+		rc = read_secret_key(cfg, "repository_token_file", out->repository_token,
+				     sizeof(out->repository_token));
+	if (!rc)
+		rc = fedc_config_int(cfg, "network", "max_clock_skew_s", false, FEDC_DEFAULT_CLOCK_SKEW_S, 1, 86400,
+				     &out->max_clock_skew_s);
+	if (!rc)
+		rc = fedc_config_bool(cfg, "network", "allow_unsigned", false, false, &out->allow_unsigned);
+	return rc;
+}
+
+enum fedc_err experiment__repo_new(const struct experiment *exp, struct fedc_repo **out)
+{
+	enum fedc_err rc = fedc_repo_new(exp->repository_url, exp->repository_token, exp->repository_timeout_s, out);
+
+	if (!rc && exp->repository_ca_file[0])
+		rc = fedc_repo_set_ca_file(*out, exp->repository_ca_file);
+	if (rc && *out) {
+		fedc_repo_free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
 static enum fedc_err read_network(const struct fedc_config *cfg, struct experiment *out)
 {
 	char generated[FEDC_MAX_ID_LEN + 1], uuid[FEDC_UUID_STRLEN + 1];
@@ -229,6 +303,8 @@ static enum fedc_err read_network(const struct fedc_config *cfg, struct experime
 	if (!rc)
 		rc = fedc_config_int(cfg, "network", "repository_timeout_s", false, 60, 1, 3600,
 				     &out->repository_timeout_s);
+	if (!rc)
+		rc = read_network_security(cfg, out);
 	return rc;
 }
 

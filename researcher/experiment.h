@@ -56,9 +56,19 @@ struct experiment {
 	char federation[FEDC_MAX_FED_LEN + 1];
 	char researcher_id[FEDC_MAX_ID_LEN + 1];
 	char broker_url[512];
+	char broker_ca_file[EXP_PATH_MAX];   /* verifies the broker (ssl://) */
+	char broker_cert_file[EXP_PATH_MAX]; /* this researcher's client certificate */
+	char broker_key_file[EXP_PATH_MAX];
+	char broker_username[FEDC_MAX_ID_LEN + 1];
+	char broker_password[256];           /* read from broker_password_file */
 	char repository_url[512];
-	char repository_token[512];
+	char repository_token[512];          /* repository_token, or read from repository_token_file */
+	char repository_ca_file[EXP_PATH_MAX];
 	int64_t repository_timeout_s;
+	char signing_key[EXP_PATH_MAX];      /* signs every command */
+	char trusted_keys_dir[EXP_PATH_MAX]; /* nodes' public keys (<node id>.pub) */
+	int64_t max_clock_skew_s;
+	bool allow_unsigned;                 /* closed test networks only */
 };
 
 /* Loads `path`; the [network] section comes from `network_path` instead when
@@ -69,5 +79,9 @@ enum fedc_err experiment__load(const char *path, const char *network_path, struc
  * experiment file), for commands that talk to the federation without running
  * an experiment. Other sections are not read. */
 enum fedc_err experiment__load_network(const char *path, struct experiment *out);
+
+/* A repository client with the experiment's URL, token and CA. */
+struct fedc_repo;
+enum fedc_err experiment__repo_new(const struct experiment *exp, struct fedc_repo **out);
 
 #endif

@@ -314,7 +314,7 @@ static void on_train_reply(struct job *j, struct participant *p, struct fedc_msg
 			return;
 		}
 		memcpy(p->update_path, path, sizeof(path));
-		rc = fedc_repo_get_file(j->repo, msg->params_digest, p->update_path, 0);
+		rc = fedc_repo_get_update_file(j->repo, p->node_id, msg->params_digest, p->update_path, 0);
 		if (rc) {
 			fail_part(p, "error", "cannot download its update: %s", fedc_last_error());
 			p->update_path[0] = '\0';
@@ -623,7 +623,7 @@ static enum fedc_err open_outputs(struct job *j)
 	if (!rc)
 		rc = aggregator__new(exp->aggregator, &exp->aggregator_options, &j->agg);
 	if (!rc)
-		rc = fedc_repo_new(exp->repository_url, exp->repository_token, exp->repository_timeout_s, &j->repo);
+		rc = experiment__repo_new(exp, &j->repo);
 	return rc;
 }
 
@@ -673,11 +673,16 @@ static void print_job(const struct job *j)
 		       j->parts[i].n_samples);
 }
 
-/* Before a retry: wait (up to the round timeout) until enough nodes are
- * online, so that a retry is not spent while they are all still away. */
-static enum fedc_err wait_for_nodes(struct job *j)
+/* Before retry `attempt`: pause (1, 2, 4 ... 32 s, at most the round
+ * timeout) so that a brief outage -- the repository or the broker
+ * restarting -- is not met by every retry at once, then wait (up to the
+ * round timeout) until enough nodes are online. */
+static enum fedc_err wait_for_nodes(struct job *j, uint32_t attempt)
 {
-	int64_t deadline = session__now_ms() + j->exp->round_timeout_s * 1000;
+	int64_t timeout_ms = j->exp->round_timeout_s * 1000;
+	int64_t pause_ms = (int64_t)1000 << (attempt > 6 ? 5 : attempt - 1);
+	int64_t earliest = session__now_ms() + (pause_ms < timeout_ms ? pause_ms : timeout_ms);
+	int64_t deadline = session__now_ms() + timeout_ms;
 
 	for (;;) {
 		size_t online = 0;
@@ -686,11 +691,13 @@ static enum fedc_err wait_for_nodes(struct job *j)
 
 		for (size_t i = 0; i < j->n_parts; i++)
 			online += session__online(&j->session, j->parts[i].node_id);
-		if (online >= j->exp->min_nodes)
+		if (online >= j->exp->min_nodes && session__now_ms() >= earliest)
 			return FEDC_OK;
-		rc = session__next(&j->session, deadline, &msg);
-		if (rc)
-			return rc == FEDC_ERR_TIMEOUT ? FEDC_OK : rc;
+		rc = session__next(&j->session, online >= j->exp->min_nodes ? earliest : deadline, &msg);
+		if (rc == FEDC_ERR_TIMEOUT && online < j->exp->min_nodes)
+			return FEDC_OK; /* the retry will say who is missing */
+		if (rc && rc != FEDC_ERR_TIMEOUT)
+			return rc;
 		fedc_msg_free(msg); /* statuses were recorded; late replies are of no use */
 	}
 }
@@ -713,7 +720,7 @@ static enum fedc_err run_round_with_retries(struct job *j, uint32_t round)
 					 fedc_last_error(), attempt, round - 1, exp->output_dir, exp->output_dir);
 		printf("%s; retrying (%u of %u)\n", fedc_last_error(), attempt, exp->round_retries);
 		fflush(stdout);
-		rc = wait_for_nodes(j);
+		rc = wait_for_nodes(j, attempt);
 		if (rc)
 			return rc;
 	}

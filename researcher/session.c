@@ -82,6 +82,7 @@ enum fedc_err session__next(struct session *s, int64_t deadline_ms, struct fedc_
 		struct fedc_mqtt_message *m = NULL;
 		int64_t left = deadline_ms - session__now_ms();
 		struct fedc_msg *msg;
+		struct fedc_origin origin;
 		enum fedc_err rc;
 
 		rc = fedc_mqtt_next(s->mqtt, left > 0 ? (int)(left > 3600000 ? 3600000 : left) : 0, &m);
@@ -92,9 +93,10 @@ enum fedc_err session__next(struct session *s, int64_t deadline_ms, struct fedc_
 			fedc_mqtt_message_free(m);
 			return FEDC_ERR_NOMEM;
 		}
-		rc = fedc_msg_decode(m->payload, m->len, msg);
+		rc = fedc_channel_accept(&s->channel, m->topic, m->payload, m->len, msg, &origin);
 		if (rc) {
-			fedc_warn("rejected a %zu-byte message on %s: %s", m->len, m->topic, fedc_last_error());
+			fedc_warn("rejected a %zu-byte message on %s%s%s: %s", m->len, m->topic,
+				  origin.signer[0] ? " signed by " : "", origin.signer, fedc_last_error());
 		} else if (accept(s, m, msg)) {
 			fedc_mqtt_message_free(m);
 			*out = msg;
@@ -114,8 +116,6 @@ void session__interrupt(struct session *s)
 enum fedc_err session__send(struct session *s, const char *node_id, const struct fedc_msg *msg)
 {
 	char topic[FEDC_MAX_TOPIC_LEN + 1];
-	void *buf = NULL;
-	size_t len = 0;
 	enum fedc_err rc;
 
 	if (node_id)
@@ -123,10 +123,7 @@ enum fedc_err session__send(struct session *s, const char *node_id, const struct
 	else
 		rc = fedc_topic_nodes(topic, s->exp->federation);
 	if (!rc)
-		rc = fedc_msg_encode(msg, &buf, &len);
-	if (!rc)
-		rc = fedc_mqtt_publish(s->mqtt, topic, buf, len, false);
-	free(buf);
+		rc = fedc_channel_publish(&s->channel, s->mqtt, topic, msg, false);
 	return rc;
 }
 
@@ -144,6 +141,26 @@ static void settle_statuses(struct session *s)
 	}
 }
 
+/* The researcher signs every command and believes only replies signed by the
+ * nodes of trusted_keys_dir, unless told to run unsigned. */
+static enum fedc_err open_channel(struct session *s, const struct experiment *exp)
+{
+	const char *where = exp->network_path[0] ? exp->network_path : exp->path;
+	enum fedc_err rc;
+
+	if (!exp->allow_unsigned && (!exp->signing_key[0] || !exp->trusted_keys_dir[0]))
+		return fedc_fail(FEDC_ERR_CONFIG, "%s: [network] signing_key and trusted_keys_dir are required (nodes "
+				 "refuse unsigned commands; fedc-admin makes both), or set allow_unsigned = true on a "
+				 "closed test network", where);
+	rc = fedc_channel_init(&s->channel, exp->researcher_id, exp->signing_key, exp->trusted_keys_dir,
+			       exp->max_clock_skew_s, exp->allow_unsigned);
+	if (rc)
+		return fedc_fail(rc, "%s: %s", where, fedc_last_error());
+	if (exp->allow_unsigned)
+		fedc_warn("SECURITY: allow_unsigned = true in %s: unsigned replies are believed", where);
+	return FEDC_OK;
+}
+
 enum fedc_err session__open(struct session *s, const struct experiment *exp)
 {
 	char status_all[FEDC_MAX_TOPIC_LEN + 1], client_id[FEDC_MAX_ID_LEN + 48], uuid[FEDC_UUID_STRLEN + 1];
@@ -158,6 +175,8 @@ enum fedc_err session__open(struct session *s, const struct experiment *exp)
 		rc = fedc_topic_nodes(s->nodes_topic, exp->federation);
 	if (!rc)
 		rc = fedc_topic_status_all(status_all, exp->federation);
+	if (!rc)
+		rc = open_channel(s, exp);
 	if (rc)
 		return rc;
 	fedc_uuid_new(uuid);
@@ -167,9 +186,17 @@ enum fedc_err session__open(struct session *s, const struct experiment *exp)
 	opts.subscriptions = subs;
 	opts.n_subscriptions = 2;
 	opts.connect_timeout_s = 10;
+	opts.fail_fast_on_refusal = true;
+	opts.username = exp->broker_username[0] ? exp->broker_username : NULL;
+	opts.password = exp->broker_password[0] ? exp->broker_password : NULL;
+	opts.ca_file = exp->broker_ca_file;
+	opts.cert_file = exp->broker_cert_file;
+	opts.key_file = exp->broker_key_file;
 	rc = fedc_mqtt_connect(&opts, &s->mqtt);
-	if (rc)
+	if (rc) {
+		fedc_channel_free(&s->channel);
 		return rc;
+	}
 	settle_statuses(s);
 	return FEDC_OK;
 }
@@ -178,6 +205,7 @@ void session__close(struct session *s)
 {
 	fedc_mqtt_close(s->mqtt, NULL, 0);
 	s->mqtt = NULL;
+	fedc_channel_free(&s->channel);
 }
 
 enum fedc_err session__gather(struct session *s, const struct fedc_msg *req, enum fedc_cmd reply_cmd,

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "experiment.h"
+#include "fedc/channel.h"
 #include "fedc/message.h"
 #include "fedc/mqtt.h"
 
@@ -21,6 +22,7 @@ struct session_node {
 struct session {
 	const struct experiment *exp;
 	struct fedc_mqtt *mqtt;
+	struct fedc_channel channel; /* signs commands, checks replies */
 	char reply_topic[FEDC_MAX_TOPIC_LEN + 1];
 	char nodes_topic[FEDC_MAX_TOPIC_LEN + 1];
 	struct session_node nodes[SESSION_MAX_NODES];

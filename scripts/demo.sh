@@ -2,7 +2,9 @@
 # README's first command: set-up (scripts/setup.sh), then a real federated
 # experiment on loopback: Mosquitto, the repository and three hospital nodes
 # holding uneven shares of the breast-cancer data, a logistic regression
-# trained for 10 rounds. Everything started here is stopped on exit, Ctrl-C
+# trained for 10 rounds. The federation runs as in production: provisioned by
+# fedc-admin, MQTT over TLS with per-participant passwords and an ACL, the
+# repository over HTTPS with per-participant tokens, every message signed. Everything started here is stopped on exit, Ctrl-C
 # or failure. Results (history, final parameters) land in out/logreg/.
 set -euo pipefail
 
@@ -13,6 +15,7 @@ build=${FEDC_BUILD_DIR:-$root/build}
 # shellcheck source=scripts/lib.sh
 . "$root/scripts/lib.sh"
 stack_init demo
+provision demo demo-researcher
 start_broker
 start_repository
 
@@ -25,8 +28,8 @@ for i in 0 1 2; do
   csv="$dir/hospital-$i.csv"
   awk -v first="$first" -v count="$count" -F, 'NR == 1 { sub(/^[0-9]+/, count); print; next }
     NR - 1 >= first && NR - 1 < first + count' "$data" >"$csv"
-  node_init "hospital-$i" demo
-  cfg="$dir/hospital-$i.ini"
+  node_init "hospital-$i"
+  cfg=$(node_config "hospital-$i")
   "$build/bin/fedc-node" --config "$cfg" dataset add --name "breast-cancer-$i" \
     --tags breast-cancer,tabular --file "$csv" \
     --description "share $i of the Wisconsin diagnostic data" >/dev/null
@@ -36,8 +39,8 @@ for i in 0 1 2; do
 done
 wait_nodes hospital-0 hospital-1 hospital-2
 
-write_network "$dir/network.ini" demo demo-researcher
+write_network "$dir/network.ini"
 
-echo "demo: broker on port $broker_port, repository on port $repo_port; running 10 rounds"
+echo "demo: broker on ssl://127.0.0.1:$broker_port, repository on https://127.0.0.1:$repo_port; running 10 rounds"
 "$build/bin/fedc-researcher" run "$root/examples/logreg/experiment.ini" --network "$dir/network.ini" \
   --output "$root/out/logreg"

@@ -1,23 +1,29 @@
 # shellcheck shell=bash
 # Pieces shared by the scripts that start a small federation on loopback
 # (scripts/demo.sh, examples/linreg/run.sh, examples/mlp/run.sh): a temporary directory,
-# Mosquitto and the repository on free ports, nodes, and a cleanup that stops
-# everything started here on exit, Ctrl-C or failure. Source it, then:
+# a federation provisioned by fedc-admin (TLS broker with passwords and ACL,
+# HTTPS repository with per-participant tokens, signed messages), nodes, and a
+# cleanup that stops everything started here on exit, Ctrl-C or failure.
+# Source it, then:
 #
 #   stack_init NAME           dir=$(mktemp -d /tmp/fedc-NAME.XXXXXX), traps;
 #                             on failure the logs stay there, else it goes
-#   start_broker              Mosquitto on a free port: $broker_port
-#   start_repository          fedc-repository on a free port: $repo_port, $token
-#   node_init ID FEDERATION   writes $dir/ID.ini (fedc-node init)
+#   provision FEDERATION RESEARCHER_ID
+#                             fedc-admin init + add-researcher in $fed
+#                             ($dir/fed), free ports: $broker_port, $repo_port
+#   start_broker              Mosquitto with the provisioned config
+#   start_repository          fedc-repository with the provisioned config
+#   node_init ID              fedc-admin add-node; the node's config is
+#                             $(node_config ID); broker and repository reload
 #   node_start ID             starts the node daemon, log in $dir/ID.log
 #   wait_nodes ID...          until each node serves its federation
-#   write_network FILE FEDERATION RESEARCHER_ID
-#                             the [network] file for fedc-researcher --network
+#   write_network FILE        the [network] file for fedc-researcher --network
+#                             (the researcher's bundle, paths made absolute)
 #   choose_blas_kernel        exports OPENBLAS_CORETYPE as fedc-node picks it
 #                             for its plans, for the programs run here
 #
-# Reads $build (the build directory: bin/, plans/). Sets dir, pids (started
-# processes, stopped in reverse order), broker_port, repo_port, token.
+# Reads $build (the build directory: bin/, plans/). Sets dir, fed, pids
+# (started processes, stopped in reverse order), broker_port, repo_port.
 
 pids=()
 
@@ -68,39 +74,45 @@ stack_init() { # stack_init NAME
   trap 'exit 130' INT TERM
 }
 
+provision() { # provision FEDERATION RESEARCHER_ID
+  fed=$dir/fed
+  researcher_id=$2
+  broker_port=$(free_port)
+  repo_port=$(free_port)
+  while [[ $repo_port == "$broker_port" ]]; do repo_port=$(free_port); done
+  "$build/bin/fedc-admin" init "$fed" --federation "$1" --broker-port "$broker_port" \
+    --repository-port "$repo_port" >"$dir/admin.log"
+  "$build/bin/fedc-admin" add-researcher "$fed" "$2" >>"$dir/admin.log"
+}
+
 start_broker() {
   local mosquitto
   mosquitto=$(command -v mosquitto || echo /usr/sbin/mosquitto)
-  broker_port=$(free_port)
-  {
-    echo "listener $broker_port 127.0.0.1"
-    echo "allow_anonymous true"
-    echo "set_tcp_nodelay true"
-    echo "persistence false"
-    [[ $(id -u) -eq 0 ]] && echo "user root"
-  } >"$dir/mosquitto.conf"
-  "$mosquitto" -c "$dir/mosquitto.conf" >"$dir/mosquitto.log" 2>&1 &
-  pids+=($!)
+  "$mosquitto" -c "$fed/broker/mosquitto.conf" >"$dir/mosquitto.log" 2>&1 &
+  broker_pid=$!
+  pids+=("$broker_pid")
   wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$broker_port"
 }
 
 start_repository() {
-  token=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
-  "$build/bin/fedc-repository" --store "$dir/store" --port 0 --port-file "$dir/repository.port" \
-    --token "$token" >"$dir/repository.log" 2>&1 &
-  pids+=($!)
-  wait_for 10 test -s "$dir/repository.port"
-  repo_port=$(cat "$dir/repository.port")
+  "$build/bin/fedc-repository" --config "$fed/repository/repository.ini" >"$dir/repository.log" 2>&1 &
+  repo_pid=$!
+  pids+=("$repo_pid")
+  wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$repo_port"
 }
 
-node_init() { # node_init ID FEDERATION
-  "$build/bin/fedc-node" --config "$dir/$1.ini" init --id "$1" --federation "$2" \
-    --broker "tcp://127.0.0.1:$broker_port" --repository "http://127.0.0.1:$repo_port" \
-    --token "$token" --data-dir "$1-data" >/dev/null
+node_config() { # node_config ID
+  echo "$fed/nodes/$1/node.ini"
+}
+
+node_init() { # node_init ID
+  "$build/bin/fedc-admin" add-node "$fed" "$1" >>"$dir/admin.log"
+  # The running broker and repository re-read passwords, ACL and tokens.
+  kill -HUP "${broker_pid:?start_broker first}" "${repo_pid:?start_repository first}"
 }
 
 node_start() { # node_start ID
-  "$build/bin/fedc-node" --config "$dir/$1.ini" start >"$dir/$1.log" 2>&1 &
+  "$build/bin/fedc-node" --config "$(node_config "$1")" start >"$dir/$1.log" 2>&1 &
   pids+=($!)
 }
 
@@ -111,15 +123,10 @@ wait_nodes() { # wait_nodes ID...
   done
 }
 
-write_network() { # write_network FILE FEDERATION RESEARCHER_ID
-  cat >"$1" <<NET
-[network]
-federation = $2
-researcher_id = $3
-broker_url = tcp://127.0.0.1:$broker_port
-repository_url = http://127.0.0.1:$repo_port
-repository_token = $token
-NET
+write_network() { # write_network FILE
+  local bundle=$fed/researchers/$researcher_id
+  # The bundle's paths are relative to its own directory: make them absolute.
+  sed -E "s#^([a-z_]*(file|key|dir)) = ([^/].*)#\1 = $bundle/\3#" "$bundle/network.ini" >"$1"
 }
 
 # Debian's OpenBLAS 0.3.21 does not know recent CPUs and falls back to its

@@ -41,6 +41,7 @@ choose_blas_kernel
 data="$dir/linreg.csv"
 "$build/bin/linreg-make-data" --rows 3000 --features 10 --noise 1.0 --seed 42 "$data" | sed 's/^/linreg: /'
 
+provision linreg linreg-researcher
 start_broker
 start_repository
 
@@ -54,17 +55,17 @@ for i in 0 1 2; do
   csv="$dir/$site.csv"
   awk -v first="$first" -v count="$count" 'NR == 1 || (NR - 1 >= first && NR - 1 < first + count)' \
     "$data" >"$csv"
-  node_init "$site" linreg
-  "$build/bin/fedc-node" --config "$dir/$site.ini" dataset add --name "linreg-$i" --regression \
+  node_init "$site"
+  "$build/bin/fedc-node" --config "$(node_config "$site")" dataset add --name "linreg-$i" --regression \
     --tags linreg-synthetic --file "$csv" --description "share $i of the synthetic regression data" \
     >/dev/null
-  "$build/bin/fedc-node" --config "$dir/$site.ini" plan approve "$build/plans/linreg.so" --name linreg \
+  "$build/bin/fedc-node" --config "$(node_config "$site")" plan approve "$build/plans/linreg.so" --name linreg \
     >/dev/null
   node_start "$site"
   echo "linreg: $site holds $count rows"
 done
 wait_nodes "${sites[@]}"
-write_network "$dir/network.ini" linreg linreg-researcher
+write_network "$dir/network.ini"
 
 # The nodes approved this build's plan: point the experiment at it when the
 # build is not the default build/ the experiment file names.

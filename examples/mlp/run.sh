@@ -52,6 +52,7 @@ done
 source "$root/scripts/lib.sh"
 choose_blas_kernel # for fedc-eval-idx; fedc-node picks the same for its plans
 stack_init mlp
+provision mlp mlp-researcher
 start_broker
 start_repository
 
@@ -61,12 +62,12 @@ echo "mlp: splitting the 60000 training images into $n_nodes $split shards (seed
   --out "$dir/shards" --prefix node | sed 's/^/mlp:   /'
 
 for ((i = 0; i < n_nodes; i++)); do
-  cfg="$dir/node-$i.ini"
-  node_init "node-$i" mlp
+  node_init "node-$i"
+  cfg=$(node_config "node-$i")
   # A shard is ~38 MB of floats, held twice (train and test views) by the
   # plan's process, plus ~128 MB of OpenBLAS buffers per thread: 2 GiB is
   # ample. Five nodes share this machine's cores, so rounds get time.
-  sed -i -e 's/^memory_mb = .*/memory_mb = 2048/' -e 's/^train_timeout_s = .*/train_timeout_s = 1200/' "$cfg"
+  printf '[limits]\nmemory_mb = 2048\ntrain_timeout_s = 1200\n' >>"$cfg"
   "$build/bin/fedc-node" --config "$cfg" dataset add --type idx --name "fashion-mnist-$i" \
     --tags fashion-mnist,images \
     --file "$dir/shards/node-$i-images-idx3-ubyte.gz" --labels "$dir/shards/node-$i-labels-idx1-ubyte.gz" \
@@ -77,7 +78,7 @@ done
 for ((i = 0; i < n_nodes; i++)); do
   wait_nodes "node-$i"
 done
-write_network "$dir/network.ini" mlp mlp-researcher
+write_network "$dir/network.ini"
 
 # The nodes approved this build's plan: point the experiment at it when the
 # build is not the default build/ the experiment file names.

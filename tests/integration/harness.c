@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fedc/fs.h"
 #include "fedc/log.h"
 #include "fedc/message.h"
 
@@ -102,6 +103,55 @@ static int write_text(const char *path, const char *fmt, ...)
 	return fclose(f) == 0 ? 0 : -1;
 }
 
+/* Runs fedc-admin with `args` (NULL-terminated, after the program name). */
+static int admin(struct harness *h, const char *const *args)
+{
+	char *argv[16] = { (char *)harness_bin("fedc-admin") };
+	char out[4096];
+	size_t n = 1;
+	int rc;
+
+	for (; args[n - 1] && n < 15; n++)
+		argv[n] = (char *)args[n - 1];
+	argv[n] = NULL;
+	rc = harness_run(h, argv, 60, out, sizeof(out));
+	if (rc != 0)
+		fprintf(stderr, "fedc-admin %s failed (%d): %s\n", args[0], rc, out);
+	return rc == 0 ? 0 : -1;
+}
+
+/* The test researcher's keys: sign what the harness sends, check replies.
+ * Reloaded after each add-node, which puts the node's key in its bundle. */
+static int load_channel(struct harness *h)
+{
+	char key[512], trusted[512];
+
+	fedc_channel_free(&h->channel);
+	snprintf(key, sizeof(key), "%s/signing.key", h->researcher_dir);
+	snprintf(trusted, sizeof(trusted), "%s/trusted", h->researcher_dir);
+	return fedc_channel_init(&h->channel, h->researcher_id, key, trusted, 300, false) == FEDC_OK ? 0 : -1;
+}
+
+static int provision(struct harness *h)
+{
+	char broker_port[16], repo_port[16];
+	const char *init[] = { "init", h->fed_dir, "--federation", h->federation, "--broker-port", broker_port,
+			       "--repository-port", repo_port, NULL };
+	const char *researcher[] = { "add-researcher", h->fed_dir, h->researcher_id, NULL };
+
+	h->broker_port = free_port();
+	h->repo_port = free_port();
+	snprintf(broker_port, sizeof(broker_port), "%d", h->broker_port);
+	snprintf(repo_port, sizeof(repo_port), "%d", h->repo_port);
+	snprintf(h->broker_url, sizeof(h->broker_url), "ssl://127.0.0.1:%d", h->broker_port);
+	snprintf(h->repo_url, sizeof(h->repo_url), "https://127.0.0.1:%d", h->repo_port);
+	snprintf(h->fed_dir, sizeof(h->fed_dir), "%s/fed", h->dir);
+	snprintf(h->researcher_dir, sizeof(h->researcher_dir), "%s/researchers/%s", h->fed_dir, h->researcher_id);
+	if (admin(h, init) || admin(h, researcher))
+		return -1;
+	return load_channel(h);
+}
+
 int harness_init(struct harness *h)
 {
 	memset(h, 0, sizeof(*h));
@@ -110,11 +160,10 @@ int harness_init(struct harness *h)
 		return -1;
 	chmod(h->dir, 0755);
 	snprintf(h->federation, sizeof(h->federation), "test");
-	snprintf(h->token, sizeof(h->token), "test-token-%d", getpid());
 	snprintf(h->researcher_id, sizeof(h->researcher_id), "test-researcher");
 	fedc_log_init("harness", FEDC_LOG_WARN, 2);
 	signal(SIGPIPE, SIG_IGN);
-	return 0;
+	return provision(h);
 }
 
 int harness_spawn(struct harness *h, struct harness_proc *p, const char *name, char *const argv[])
@@ -202,20 +251,34 @@ int harness_run(struct harness *h, char *const argv[], int timeout_s, char *out,
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* Copies `src` to `dst` and appends `extra`. */
+static int copy_with(const char *src, const char *dst, const char *extra)
+{
+	FILE *in = fopen(src, "r"), *out = fopen(dst, "w");
+	char buf[4096];
+	size_t n;
+	int rc = in && out ? 0 : -1;
+
+	while (!rc && (n = fread(buf, 1, sizeof(buf), in)) > 0)
+		rc = fwrite(buf, 1, n, out) == n ? 0 : -1;
+	if (!rc && fputs(extra, out) < 0)
+		rc = -1;
+	if (in)
+		fclose(in);
+	if (out && fclose(out) != 0)
+		rc = -1;
+	return rc;
+}
+
 int harness_start_broker(struct harness *h)
 {
-	char conf[512];
+	char conf[512], provisioned[512];
 	char *argv[] = { (char *)FEDC_MOSQUITTO, "-c", conf, NULL };
 
-	/* A restart keeps the port, so that clients can reconnect to it. */
-	if (!h->broker_port)
-		h->broker_port = free_port();
-	snprintf(h->broker_url, sizeof(h->broker_url), "tcp://127.0.0.1:%d", h->broker_port);
+	/* fedc-admin's config, plus a deep queue for the many-node tests. */
+	snprintf(provisioned, sizeof(provisioned), "%s/broker/mosquitto.conf", h->fed_dir);
 	snprintf(conf, sizeof(conf), "%s/mosquitto.conf", h->dir);
-	if (write_text(conf,
-		       "listener %d 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\npersistence false\n"
-		       "max_queued_messages 10000\n%s",
-		       h->broker_port, geteuid() == 0 ? "user root\n" : "") != 0)
+	if (copy_with(provisioned, conf, "max_queued_messages 10000\n") != 0)
 		return -1;
 	if (harness_spawn(h, &h->broker, "mosquitto", argv) != 0)
 		return -1;
@@ -224,36 +287,83 @@ int harness_start_broker(struct harness *h)
 
 int harness_start_repository(struct harness *h)
 {
-	char store[512], port[16], token[96];
-	char *argv[] = { (char *)harness_bin("fedc-repository"), "--store", store, "--port", port, "--token", token,
-			 NULL };
+	char config[512];
+	char *argv[] = { (char *)harness_bin("fedc-repository"), "--config", config, NULL };
 
-	/* A restart keeps the port: the nodes' configs name it. */
-	if (!h->repo_port)
-		h->repo_port = free_port();
-	snprintf(port, sizeof(port), "%d", h->repo_port);
-	snprintf(token, sizeof(token), "%s", h->token);
-	snprintf(store, sizeof(store), "%s/store", h->dir);
-	snprintf(h->repo_url, sizeof(h->repo_url), "http://127.0.0.1:%d", h->repo_port);
+	snprintf(config, sizeof(config), "%s/repository/repository.ini", h->fed_dir);
 	if (harness_spawn(h, &h->repo, "repository", argv) != 0)
 		return -1;
 	return wait_port(h->repo_port, 10000);
 }
 
+void harness_reload_credentials(struct harness *h)
+{
+	if (h->broker.pid > 0)
+		kill(h->broker.pid, SIGHUP);
+	if (h->repo.pid > 0)
+		kill(h->repo.pid, SIGHUP);
+	usleep(100000); /* both reload on their next loop turn */
+}
+
 int harness_connect_observer(struct harness *h)
 {
 	char status_all[FEDC_MAX_TOPIC_LEN + 1], reply[FEDC_MAX_TOPIC_LEN + 1];
+	char ca[512], cert[512], key[512], password_file[512], password[256];
 	const char *subs[] = { status_all, reply };
 	struct fedc_mqtt_options opts = { 0 };
 
 	fedc_topic_status_all(status_all, h->federation);
 	fedc_topic_researcher(reply, h->federation, h->researcher_id);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", h->researcher_dir);
+	snprintf(cert, sizeof(cert), "%s/client.pem", h->researcher_dir);
+	snprintf(key, sizeof(key), "%s/client.key", h->researcher_dir);
+	snprintf(password_file, sizeof(password_file), "%s/broker.password", h->researcher_dir);
+	if (fedc_read_secret(password_file, password, sizeof(password)) != FEDC_OK)
+		return -1;
 	opts.url = h->broker_url;
 	opts.client_id = "test-observer";
+	opts.username = h->researcher_id;
+	opts.password = password;
+	opts.ca_file = ca;
+	opts.cert_file = cert;
+	opts.key_file = key;
+	opts.fail_fast_on_refusal = true;
 	opts.subscriptions = subs;
 	opts.n_subscriptions = 2;
 	opts.connect_timeout_s = 10;
 	return fedc_mqtt_connect(&opts, &h->observer) == FEDC_OK ? 0 : -1;
+}
+
+const char *harness_network_section(struct harness *h)
+{
+	static char text[4096];
+	const char *r = h->researcher_dir;
+
+	snprintf(text, sizeof(text),
+		 "[network]\nfederation = %s\nresearcher_id = %s\nbroker_url = %s\nbroker_ca_file = %s/ca.pem\n"
+		 "broker_cert_file = %s/client.pem\nbroker_key_file = %s/client.key\nbroker_username = %s\n"
+		 "broker_password_file = %s/broker.password\nrepository_url = %s\nrepository_ca_file = %s/ca.pem\n"
+		 "repository_token_file = %s/repository.token\nsigning_key = %s/signing.key\n"
+		 "trusted_keys_dir = %s/trusted\n",
+		 h->federation, h->researcher_id, h->broker_url, r, r, r, h->researcher_id, r, h->repo_url, r, r, r, r);
+	return text;
+}
+
+int harness_repo_new(struct harness *h, struct fedc_repo **out)
+{
+	char path[512], token[256], ca[512];
+
+	snprintf(path, sizeof(path), "%s/repository.token", h->researcher_dir);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", h->researcher_dir);
+	if (fedc_read_secret(path, token, sizeof(token)) != FEDC_OK ||
+	    fedc_repo_new(h->repo_url, token, 30, out) != FEDC_OK)
+		return -1;
+	if (fedc_repo_set_ca_file(*out, ca) != FEDC_OK) {
+		fedc_repo_free(*out);
+		*out = NULL;
+		return -1;
+	}
+	return 0;
 }
 
 int harness_add_node(struct harness *h, const char *id, const char *csv, const char *tags, const char *plan)
@@ -267,13 +377,16 @@ int harness_add_node(struct harness *h, const char *id, const char *csv, const c
 	n = &h->nodes[h->n_nodes];
 	snprintf(n->id, sizeof(n->id), "%s", id);
 	char config[sizeof(n->config)]; /* built aside: n lives inside h */
+	const char *add[] = { "add-node", h->fed_dir, id, NULL };
+	FILE *f;
 
-	snprintf(config, sizeof(config), "%s/%s.ini", h->dir, id);
+	snprintf(config, sizeof(config), "%s/nodes/%s/node.ini", h->fed_dir, id);
 	memcpy(n->config, config, sizeof(config));
-	if (write_text(n->config,
-		       "[node]\nid = %s\nfederation = %s\ndata_dir = %s-data\n[broker]\nurl = %s\n"
-		       "[repository]\nurl = %s\ntoken = %s\n[limits]\ntrain_timeout_s = 60\n[log]\nlevel = debug\n",
-		       id, h->federation, id, h->broker_url, h->repo_url, h->token) != 0)
+	if (admin(h, add) != 0 || load_channel(h) != 0)
+		return -1;
+	harness_reload_credentials(h);
+	f = fopen(n->config, "a");
+	if (!f || fputs("[limits]\ntrain_timeout_s = 60\n[log]\nlevel = debug\n", f) < 0 || fclose(f) != 0)
 		return -1;
 	if (csv) {
 		char *argv[] = { (char *)harness_bin("fedc-node"), "--config", n->config, "dataset", "add", "--name",
@@ -309,8 +422,11 @@ int harness_wait_online(struct harness *h, const char *id, int timeout_ms)
 
 		if (fedc_mqtt_next(h->observer, (int)(deadline - now_ms()), &m) != FEDC_OK)
 			break;
-		if (fedc_msg_decode(m->payload, m->len, msg) == FEDC_OK && msg->command == FEDC_CMD_STATUS &&
-		    strcmp(msg->node_id, id) == 0 && strcmp(msg->state, "online") == 0)
+		struct fedc_origin origin;
+
+		if (fedc_channel_accept(&h->channel, m->topic, m->payload, m->len, msg, &origin) == FEDC_OK &&
+		    msg->command == FEDC_CMD_STATUS && strcmp(msg->node_id, id) == 0 &&
+		    strcmp(msg->state, "online") == 0)
 			found = 0;
 		fedc_mqtt_message_free(m);
 	}
@@ -318,32 +434,55 @@ int harness_wait_online(struct harness *h, const char *id, int timeout_ms)
 	return found;
 }
 
-int harness_start_node(struct harness *h, size_t i)
+int harness_spawn_node(struct harness *h, size_t i)
 {
 	struct harness_node *n = &h->nodes[i];
 	char *argv[] = { (char *)harness_bin("fedc-node"), "--config", n->config, "start", NULL };
 
-	if (harness_spawn(h, &n->proc, n->id, argv) != 0)
+	return harness_spawn(h, &n->proc, n->id, argv);
+}
+
+int harness_start_node(struct harness *h, size_t i)
+{
+	if (harness_spawn_node(h, i) != 0)
 		return -1;
-	return harness_wait_online(h, n->id, 20000);
+	return harness_wait_online(h, h->nodes[i].id, 20000);
 }
 
 int harness_send(struct harness *h, const char *node_id, struct fedc_msg *msg)
 {
 	char topic[FEDC_MAX_TOPIC_LEN + 1];
-	void *buf = NULL;
-	size_t len = 0;
-	int rc = -1;
 
 	snprintf(msg->researcher_id, sizeof(msg->researcher_id), "%s", h->researcher_id);
 	fedc_msg_set(msg, FEDC_F_RESEARCHER_ID);
-	if (fedc_topic_node(topic, h->federation, node_id) == FEDC_OK && fedc_msg_encode(msg, &buf, &len) == FEDC_OK)
-		rc = fedc_mqtt_publish(h->observer, topic, buf, len, false) == FEDC_OK ? 0 : -1;
-	free(buf);
-	return rc;
+	if (fedc_topic_node(topic, h->federation, node_id) != FEDC_OK)
+		return -1;
+	return fedc_channel_publish(&h->channel, h->observer, topic, msg, false) == FEDC_OK ? 0 : -1;
 }
 
 int harness_next_reply(struct harness *h, int timeout_ms, void **payload, size_t *len)
+{
+	char reply[FEDC_MAX_TOPIC_LEN + 1];
+	struct fedc_envelope env;
+	void *raw = NULL;
+	size_t raw_len = 0;
+	int rc = harness_next_raw(h, timeout_ms, &raw, &raw_len);
+
+	fedc_topic_researcher(reply, h->federation, h->researcher_id);
+	if (!rc && fedc_envelope_open(h->channel.trusted, reply, raw, raw_len, &env) != FEDC_OK) {
+		fprintf(stderr, "reply refused: %s\n", fedc_last_error());
+		rc = -1;
+	}
+	if (!rc) {
+		*payload = malloc(env.body_len ? env.body_len : 1);
+		memcpy(*payload, env.body, env.body_len);
+		*len = env.body_len;
+	}
+	free(raw);
+	return rc;
+}
+
+int harness_next_raw(struct harness *h, int timeout_ms, void **payload, size_t *len)
 {
 	int64_t deadline = now_ms() + timeout_ms;
 	char reply[FEDC_MAX_TOPIC_LEN + 1];
@@ -401,11 +540,9 @@ int harness_write_experiment(struct harness *h, const char *path, const char *pl
 			  "[experiment]\nname = test\ntags = %s\nplan = %s\nrounds = %u\nmin_nodes = %u\n"
 			  "round_timeout_s = %u\ndiscovery_timeout_s = 5\nseed = 7\noutput_dir = %s-out\n%s\n"
 			  "[model]\n%s\n[training]\nlr = 0.1\nepochs = 5\nbatch_size = 32\ntest_ratio = 0.2\n"
-			  "[aggregator]\nname = fedavg\n"
-			  "[network]\nfederation = %s\nresearcher_id = %s\nbroker_url = %s\nrepository_url = %s\n"
-			  "repository_token = %s\n",
+			  "[aggregator]\nname = fedavg\n%s",
 			  tags, plan, rounds, min_nodes, timeout_s, path, extra ? extra : "", model_section,
-			  h->federation, h->researcher_id, h->broker_url, h->repo_url, h->token);
+			  harness_network_section(h));
 }
 
 bool harness_file_contains(const char *path, const char *needle)
@@ -435,6 +572,7 @@ void harness_cleanup(struct harness *h)
 	harness_stop(&h->repo, SIGTERM, 5000);
 	fedc_mqtt_close(h->observer, NULL, 0);
 	h->observer = NULL;
+	fedc_channel_free(&h->channel);
 	harness_stop(&h->broker, SIGTERM, 5000);
 	if (keep && keep[0] == '1') {
 		fprintf(stderr, "kept test directory %s\n", h->dir);

@@ -10,8 +10,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "fedc/channel.h"
 #include "fedc/message.h"
 #include "fedc/mqtt.h"
+#include "fedc/repo.h"
 
 #define HARNESS_MAX_NODES 64
 
@@ -27,22 +29,29 @@ struct harness_node {
 	struct harness_proc proc;
 };
 
+/* The stack runs as in production: a federation provisioned by fedc-admin
+ * in dir/fed (CA, TLS broker with passwords and ACL, HTTPS repository with
+ * per-participant tokens), every message signed. The test researcher's
+ * bundle is dir/fed/researchers/<researcher_id>; each node's, dir/fed/nodes/<id>. */
 struct harness {
 	char dir[256];
+	char fed_dir[300];        /* dir/fed: what fedc-admin made */
+	char researcher_dir[400]; /* the test researcher's bundle */
 	char federation[32];
-	char token[64];
 	int broker_port;
-	char broker_url[64];
+	char broker_url[64];      /* ssl://127.0.0.1:<port> */
 	int repo_port;
-	char repo_url[64];
+	char repo_url[64];        /* https://127.0.0.1:<port> */
 	struct harness_proc broker, repo;
 	struct harness_node nodes[HARNESS_MAX_NODES];
 	size_t n_nodes;
 	struct fedc_mqtt *observer; /* subscribed to status/+ and the test researcher's topic */
+	struct fedc_channel channel; /* the test researcher's keys: signs sends, checks replies */
 	char researcher_id[32];
 };
 
-/* Creates the temporary directory. 0 on success. */
+/* Creates the temporary directory and provisions the federation (fedc-admin
+ * init, add-researcher). 0 on success. */
 int harness_init(struct harness *h);
 /* Stops every process, closes the observer, removes the directory. */
 void harness_cleanup(struct harness *h);
@@ -56,11 +65,15 @@ int harness_start_repository(struct harness *h);
 /* Connects the observer client (after the broker). */
 int harness_connect_observer(struct harness *h);
 
-/* Writes a node config, registers `csv` with `tags` through the CLI and, if
- * `plan` is given, approves it; does not start the daemon. Returns the index. */
+/* Provisions node `id` (fedc-admin add-node; the running broker and
+ * repository reload their credentials), registers `csv` with `tags` through
+ * the CLI and, if `plan` is given, approves it; does not start the daemon.
+ * Returns the index. */
 int harness_add_node(struct harness *h, const char *id, const char *csv, const char *tags, const char *plan);
 /* Starts node `i` and waits (up to 20 s) until its retained status is online. */
 int harness_start_node(struct harness *h, size_t i);
+/* Starts node `i` without waiting for it. */
+int harness_spawn_node(struct harness *h, size_t i);
 /* Reads the observer's messages until node `id`'s status is online. */
 int harness_wait_online(struct harness *h, const char *id, int timeout_ms);
 /* Sends `sig` and waits up to `timeout_ms` for the process, then SIGKILL.
@@ -84,10 +97,22 @@ int harness_write_experiment(struct harness *h, const char *path, const char *pl
 			     const char *extra);
 
 /* Publishes `msg` to node `node_id`'s topic as the test researcher (sets
- * researcher_id). 0 on success. */
+ * researcher_id), signed. 0 on success. */
 int harness_send(struct harness *h, const char *node_id, struct fedc_msg *msg);
-/* Waits for the next message on the test researcher's topic (observer). */
+/* Waits for the next message on the test researcher's topic (observer) and
+ * hands over its body, once its signature by a provisioned node checks out
+ * (an unsigned or badly signed reply fails the wait). */
 int harness_next_reply(struct harness *h, int timeout_ms, void **payload, size_t *len);
+/* Waits for the next message on the test researcher's topic, as received. */
+int harness_next_raw(struct harness *h, int timeout_ms, void **payload, size_t *len);
+
+/* The [network] section of an experiment file for the test researcher:
+ * broker and repository URLs, TLS files, credentials, keys. */
+const char *harness_network_section(struct harness *h);
+/* A repository client with the test researcher's token and the CA. */
+int harness_repo_new(struct harness *h, struct fedc_repo **out);
+/* Makes the broker and the repository re-read their credentials (SIGHUP). */
+void harness_reload_credentials(struct harness *h);
 
 /* Paths of built things. */
 const char *harness_bin(const char *name);   /* FEDC_BIN_DIR/name */

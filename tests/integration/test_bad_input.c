@@ -15,6 +15,7 @@
 
 #include "fedc/message.h"
 #include "fedc/uuid.h"
+#include "fedc/fs.h"
 #include "harness.h"
 
 static struct harness H;
@@ -40,22 +41,43 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Publishes raw bytes to the node's topic with the real mosquitto_pub. */
-static void publish_raw(const void *bytes, size_t len)
+/* Publishes bytes to the node's topic with the real mosquitto_pub, over TLS
+ * with the test researcher's credentials. */
+static void mosquitto_pub(const void *bytes, size_t len)
 {
-	char path[512], port[16], topic[128];
-	char *argv[] = { "/usr/bin/mosquitto_pub", "-h", "127.0.0.1", "-p", port, "-q", "1", "-t", topic, "-f", path,
-			 NULL };
+	char path[512], port[16], topic[128], ca[512], cert[512], key[512], pw_file[512], pw[256];
+	char *argv[] = { "/usr/bin/mosquitto_pub", "-h", "127.0.0.1", "-p", port, "--cafile", ca, "--cert", cert,
+			 "--key", key, "-u", H.researcher_id, "-P", pw, "-q", "1", "-t", topic, "-f", path, NULL };
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/payload.bin", H.dir);
 	snprintf(port, sizeof(port), "%d", H.broker_port);
 	snprintf(topic, sizeof(topic), "fedc/%s/node/target", H.federation);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", H.researcher_dir);
+	snprintf(cert, sizeof(cert), "%s/client.pem", H.researcher_dir);
+	snprintf(key, sizeof(key), "%s/client.key", H.researcher_dir);
+	snprintf(pw_file, sizeof(pw_file), "%s/broker.password", H.researcher_dir);
+	assert_int_equal(fedc_read_secret(pw_file, pw, sizeof(pw)), FEDC_OK);
 	f = fopen(path, "wb");
 	assert_non_null(f);
 	assert_int_equal(fwrite(bytes, 1, len, f), len);
 	assert_int_equal(fclose(f), 0);
 	assert_int_equal(harness_run(&H, argv, 10, NULL, 0), 0);
+}
+
+/* Publishes `bytes` as a message body, signed by the test researcher: the
+ * node trusts the signature and then meets the bad body. */
+static void publish_raw(const void *bytes, size_t len)
+{
+	char topic[128];
+	void *env = NULL;
+	size_t env_len = 0;
+
+	snprintf(topic, sizeof(topic), "fedc/%s/node/target", H.federation);
+	assert_int_equal(fedc_envelope_seal(H.channel.signer, topic, bytes, len, fedc_unix_ms(), &env, &env_len),
+			 FEDC_OK);
+	mosquitto_pub(env, env_len);
+	free(env);
 }
 
 /* Packs a map of string keys to string values (NULL value: an integer 7). */
@@ -126,6 +148,13 @@ static void expect_error_reply(const char *request_id, const char *needle)
 	if (!strstr(reply->message, needle))
 		fail_msg("error message \"%s\" lacks \"%s\"", reply->message, needle);
 	fedc_msg_free(reply);
+}
+
+/* Garbage that is not even an envelope: refused before anything reads it. */
+static void test_unsigned_garbage(void **state)
+{
+	mosquitto_pub("hello, node", 11);
+	assert_still_serving();
 }
 
 static void test_payload_not_msgpack(void **state)
@@ -251,6 +280,7 @@ static void test_experiment_unknown_key(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_unsigned_garbage),
 		cmocka_unit_test(test_payload_not_msgpack),
 		cmocka_unit_test(test_payload_not_a_map),
 		cmocka_unit_test(test_payload_missing_command),

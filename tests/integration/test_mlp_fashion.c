@@ -365,10 +365,8 @@ static void test_mlp_fashion_short(void **state)
 		"round_timeout_s = 120\ndiscovery_timeout_s = 10\nseed = 42\noutput_dir = %s\n"
 		"[model]\nn_features = 784\nn_classes = 10\nhidden = 128\n"
 		"[training]\nlr = 0.1\nepochs = 1\nbatch_size = 64\ntest_ratio = 0.1\n"
-		"[aggregator]\nmethod = fedavg\n"
-		"[network]\nfederation = %s\nresearcher_id = %s\nbroker_url = %s\nrepository_url = %s\n"
-		"repository_token = %s\n",
-		harness_plan("mlp"), out, H.federation, H.researcher_id, H.broker_url, H.repo_url, H.token);
+		"[aggregator]\nmethod = fedavg\n%s",
+		harness_plan("mlp"), out, harness_network_section(&H));
 	assert_int_equal(fclose(f), 0);
 	{
 		char *run[] = { (char *)harness_bin("fedc-researcher"), "run", exp, NULL };

@@ -156,7 +156,7 @@ static void upload_blobs(size_t n, char digests[][FEDC_SHA256_HEXLEN + 1])
 	struct fedc_repo *repo = NULL;
 	char path[512];
 
-	assert_int_equal(fedc_repo_new(H.repo_url, H.token, 30, &repo), FEDC_OK);
+	assert_int_equal(harness_repo_new(&H, &repo), 0);
 	for (size_t i = 0; i < n; i++) {
 		FILE *f;
 

@@ -66,7 +66,7 @@ static int teardown(void **state)
 static void write_logreg(const char *name, unsigned rounds, const char *extra, const char *aggregator, char *path,
 			 size_t cap)
 {
-	char text[1024];
+	char text[8192];
 
 	snprintf(path, cap, "%s/%s.ini", H.dir, name);
 	assert_int_equal(harness_write_experiment(&H, path, harness_plan("logreg"), "bc", rounds, 3, 60,
@@ -77,7 +77,7 @@ static void write_logreg(const char *name, unsigned rounds, const char *extra, c
 		 * [network]: replace the former. */
 		FILE *f = fopen(path, "r");
 		size_t n = fread(text, 1, sizeof(text) - 1, f);
-		char *agg, *net, rest[1024];
+		char *agg, *net, rest[8192];
 
 		fclose(f);
 		text[n] = '\0';
@@ -147,7 +147,7 @@ static void empty_repository(void)
 	char store[512];
 	char *argv[] = { "/bin/rm", "-rf", store, NULL };
 
-	snprintf(store, sizeof(store), "%s/store", H.dir);
+	snprintf(store, sizeof(store), "%s/repository/store", H.fed_dir);
 	assert_int_not_equal(harness_stop(&H.repo, SIGTERM, 5000), -1);
 	assert_int_equal(harness_run(&H, argv, 30, NULL, 0), 0);
 	assert_int_equal(harness_start_repository(&H), 0);

@@ -120,11 +120,11 @@ static void test_open_sets_wal_and_schema_version(void **state)
 {
 	struct fixture *f = *state;
 
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
 	db__close(f->db);
 	f->db = NULL;
 	assert_int_equal(db__open(f->path, &f->db), FEDC_OK); /* reopening migrates nothing */
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master WHERE name = 'dataset_tags'"), 1);
 	{
 		sqlite3 *conn = NULL;
@@ -182,7 +182,7 @@ static void test_migrate_schema_1_keeps_datasets(void **state)
 	db__close(f->db);
 	f->db = NULL;
 	assert_int_equal(db__open(path, &f->db), FEDC_OK);
-	assert_int_equal(raw_int(path, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(path, "PRAGMA user_version"), 3);
 	assert_int_equal(db__dataset_get(f->db, "breast", &got), FEDC_OK);
 	assert_string_equal(got.type, "csv");
 	assert_string_equal(got.shape, "30");   /* filled in from n_features */
@@ -547,7 +547,43 @@ static void test_concurrent_writers_processes(void **state)
 	assert_int_equal(parent.failures, 0);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	assert_int_equal(raw_int(path, "SELECT count(*) FROM datasets"), 2 * ROWS_PER_WRITER);
-	assert_int_equal(raw_int(path, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(path, "PRAGMA user_version"), 3);
+}
+
+/* ---- seen requests ---- */
+
+struct seen {
+	int count;
+	char last[64];
+};
+
+static void count_seen(void *ctx, const char *signer, const char *nonce, int64_t ts)
+{
+	struct seen *s = ctx;
+
+	(void)ts;
+	s->count++;
+	snprintf(s->last, sizeof(s->last), "%s:%s", signer, nonce);
+}
+
+static void test_seen_requests_survive_reopen(void **state)
+{
+	struct fixture *f = *state;
+	struct seen seen = { 0 };
+
+	assert_int_equal(db__request_remember(f->db, "alice", "n1", 1000, 0), FEDC_OK);
+	assert_int_equal(db__request_remember(f->db, "alice", "n1", 1000, 0), FEDC_ERR_EXISTS);
+	assert_int_equal(db__request_remember(f->db, "bob", "n1", 1000, 0), FEDC_OK);
+	db__close(f->db);
+	assert_int_equal(db__open(f->path, &f->db), FEDC_OK);
+	assert_int_equal(db__request_each(f->db, 0, count_seen, &seen), FEDC_OK);
+	assert_int_equal(seen.count, 2);
+	/* A later request forgets nonces stamped before the window. */
+	assert_int_equal(db__request_remember(f->db, "alice", "n2", 5000, 2000), FEDC_OK);
+	seen.count = 0;
+	assert_int_equal(db__request_each(f->db, 0, count_seen, &seen), FEDC_OK);
+	assert_int_equal(seen.count, 1);
+	assert_string_equal(seen.last, "alice:n2");
 }
 
 int main(void)
@@ -569,6 +605,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_plan_bad_digest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_writers_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_writers_processes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_seen_requests_survive_reopen, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
