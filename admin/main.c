@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "admin.h"
+#include "fedc/config.h"
 
 #define PROG "fedc-admin"
 
@@ -63,14 +64,12 @@ static int failed(const char *cmd, enum fedc_err rc)
 	return rc == FEDC_ERR_INVAL ? 2 : 1;
 }
 
+/* A whole decimal number in [min, max] into an int field. */
 static bool parse_int(const char *s, int min, int max, int *out)
 {
-	char *end;
-	long v;
+	int64_t v;
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
+	if (!fedc_parse_int(s, min, max, &v))
 		return false;
 	*out = (int)v;
 	return true;

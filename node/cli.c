@@ -21,6 +21,7 @@
 
 #include "dataset.h"
 #include "db.h"
+#include "fedc/config.h"
 #include "fedc/fs.h"
 #include "fedc/hash.h"
 #include "plan_digest.h"
@@ -189,19 +190,6 @@ static bool parse_tags(const char *list, struct node_dataset *ds, char *why, siz
 	}
 }
 
-static bool parse_int(const char *s, long min, long max, long *out)
-{
-	char *end = NULL;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
-		return false;
-	*out = v;
-	return true;
-}
-
 /* ---- files and directories ------------------------------------------------ */
 
 /* mkdir -p with mode 0700 for what it creates; existing directories keep
@@ -351,7 +339,7 @@ static int parse_add(int argc, char **argv, struct add_args *a)
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	const char *cmd = "dataset add";
-	long label;
+	int64_t label;
 	int opt;
 
 	while ((opt = next_opt(dataset_usage, cmd, argc, argv, options)) != -1) {
@@ -365,7 +353,7 @@ static int parse_add(int argc, char **argv, struct add_args *a)
 		case OPT_HEADER: a->opts.header = optarg; a->csv_options = true; break;
 		case OPT_REGRESSION: a->opts.regression = true; a->csv_options = true; break;
 		case OPT_LABEL:
-			if (!parse_int(optarg, -1, INT32_MAX, &label))
+			if (!fedc_parse_int(optarg, -1, INT32_MAX, &label))
 				return usage_error(dataset_usage, cmd, "--label-column \"%s\": expected -1 (last) or a"
 						   " column index from 0", optarg);
 			a->opts.label_column = (int)label;

@@ -225,8 +225,7 @@ enum fedc_err fedc_config_int(const struct fedc_config *cfg, const char *section
 {
 	const struct config_entry *e;
 	enum fedc_err rc = lookup(cfg, section, key, required, &e);
-	char *end = NULL;
-	long long v;
+	int64_t v;
 
 	if (rc)
 		return rc;
@@ -234,9 +233,7 @@ enum fedc_err fedc_config_int(const struct fedc_config *cfg, const char *section
 		*out = def;
 		return FEDC_OK;
 	}
-	errno = 0;
-	v = strtoll(e->value, &end, 10);
-	if (errno || end == e->value || *end || v < min || v > max)
+	if (!fedc_parse_int(e->value, min, max, &v))
 		return fedc_fail(FEDC_ERR_CONFIG,
 				 "%s:%d: [%s] %s: expected an integer in %lld..%lld, got \"%s\"", cfg->path,
 				 e->line, section, key, (long long)min, (long long)max, e->value);
@@ -375,4 +372,17 @@ enum fedc_err fedc_config_path_key(const struct fedc_config *cfg, const char *se
 	if (rc == FEDC_ERR_CONFIG && value && value[0] && strlen(value) >= cap)
 		rc = fedc_fail(FEDC_ERR_CONFIG, "%s: [%s] %s: path too long", fedc_config_path(cfg), section, key);
 	return rc;
+}
+
+bool fedc_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+	char *end = NULL;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		return false;
+	*out = (int64_t)v;
+	return true;
 }

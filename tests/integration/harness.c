@@ -305,33 +305,40 @@ void harness_reload_credentials(struct harness *h)
 	usleep(100000); /* both reload on their next loop turn */
 }
 
-int harness_connect_observer(struct harness *h)
+int harness_connect_as(struct harness *h, const char *bundle, const char *user, const char *client_id,
+		       const char *const *subs, size_t n_subs, struct fedc_mqtt **out)
 {
-	char status_all[FEDC_MAX_TOPIC_LEN + 1], reply[FEDC_MAX_TOPIC_LEN + 1];
 	char ca[512], cert[512], key[512], password_file[512], password[256];
-	const char *subs[] = { status_all, reply };
 	struct fedc_mqtt_options opts = { 0 };
 
-	fedc_topic_status_all(status_all, h->federation);
-	fedc_topic_researcher(reply, h->federation, h->researcher_id);
-	snprintf(ca, sizeof(ca), "%s/ca.pem", h->researcher_dir);
-	snprintf(cert, sizeof(cert), "%s/client.pem", h->researcher_dir);
-	snprintf(key, sizeof(key), "%s/client.key", h->researcher_dir);
-	snprintf(password_file, sizeof(password_file), "%s/broker.password", h->researcher_dir);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", bundle);
+	snprintf(cert, sizeof(cert), "%s/client.pem", bundle);
+	snprintf(key, sizeof(key), "%s/client.key", bundle);
+	snprintf(password_file, sizeof(password_file), "%s/broker.password", bundle);
 	if (fedc_read_secret(password_file, password, sizeof(password)) != FEDC_OK)
 		return -1;
 	opts.url = h->broker_url;
-	opts.client_id = "test-observer";
-	opts.username = h->researcher_id;
+	opts.client_id = client_id;
+	opts.username = user;
 	opts.password = password;
 	opts.ca_file = ca;
 	opts.cert_file = cert;
 	opts.key_file = key;
 	opts.fail_fast_on_refusal = true;
 	opts.subscriptions = subs;
-	opts.n_subscriptions = 2;
+	opts.n_subscriptions = n_subs;
 	opts.connect_timeout_s = 10;
-	return fedc_mqtt_connect(&opts, &h->observer) == FEDC_OK ? 0 : -1;
+	return fedc_mqtt_connect(&opts, out) == FEDC_OK ? 0 : -1;
+}
+
+int harness_connect_observer(struct harness *h)
+{
+	char status_all[FEDC_MAX_TOPIC_LEN + 1], reply[FEDC_MAX_TOPIC_LEN + 1];
+	const char *subs[] = { status_all, reply };
+
+	fedc_topic_status_all(status_all, h->federation);
+	fedc_topic_researcher(reply, h->federation, h->researcher_id);
+	return harness_connect_as(h, h->researcher_dir, h->researcher_id, "test-observer", subs, 2, &h->observer);
 }
 
 const char *harness_network_section(struct harness *h)

@@ -64,6 +64,10 @@ int harness_start_broker(struct harness *h);
 int harness_start_repository(struct harness *h);
 /* Connects the observer client (after the broker). */
 int harness_connect_observer(struct harness *h);
+/* Connects to the broker with the credentials of the bundle in `bundle`
+ * (user name `user`), subscribed to `subs`. 0 on success. */
+int harness_connect_as(struct harness *h, const char *bundle, const char *user, const char *client_id,
+		       const char *const *subs, size_t n_subs, struct fedc_mqtt **out);
 
 /* Provisions node `id` (fedc-admin add-node; the running broker and
  * repository reload their credentials), registers `csv` with `tags` through

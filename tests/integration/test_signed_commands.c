@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fedc/fs.h"
 #include "harness.h"
 
 static struct harness H;
@@ -29,29 +28,11 @@ static char node_topic[FEDC_MAX_TOPIC_LEN + 1];
  * what a passive attacker on the node's side would see. */
 static int connect_wiretap(void)
 {
-	const char *b = H.fed_dir;
-	char ca[512], cert[512], key[512], pw_file[512], pw[256];
 	const char *subs[] = { node_topic };
-	struct fedc_mqtt_options opts = { 0 };
+	char bundle[512];
 
-	snprintf(ca, sizeof(ca), "%s/nodes/n1/ca.pem", b);
-	snprintf(cert, sizeof(cert), "%s/nodes/n1/client.pem", b);
-	snprintf(key, sizeof(key), "%s/nodes/n1/client.key", b);
-	snprintf(pw_file, sizeof(pw_file), "%s/nodes/n1/broker.password", b);
-	if (fedc_read_secret(pw_file, pw, sizeof(pw)) != FEDC_OK)
-		return -1;
-	opts.url = H.broker_url;
-	opts.client_id = "wiretap";
-	opts.username = "n1";
-	opts.password = pw;
-	opts.ca_file = ca;
-	opts.cert_file = cert;
-	opts.key_file = key;
-	opts.fail_fast_on_refusal = true;
-	opts.subscriptions = subs;
-	opts.n_subscriptions = 1;
-	opts.connect_timeout_s = 10;
-	return fedc_mqtt_connect(&opts, &wiretap) == FEDC_OK ? 0 : -1;
+	snprintf(bundle, sizeof(bundle), "%s/nodes/n1", H.fed_dir);
+	return harness_connect_as(&H, bundle, "n1", "wiretap", subs, 1, &wiretap);
 }
 
 static int setup(void **state)
