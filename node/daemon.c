@@ -273,8 +273,8 @@ static void reply_to_refused(struct node_daemon *d, const void *payload, size_t 
 	char researcher[FEDC_MAX_ID_LEN + 1], request_id[FEDC_UUID_STRLEN + 1];
 	char topic[FEDC_MAX_TOPIC_LEN + 1];
 
-	if (len > FEDC_MAX_MESSAGE_BYTES)
-		return;
+	if (len > FEDC_MAX_MESSAGE_BYTES || fedc_msgpack_check(payload, len) != FEDC_OK)
+		return; /* msgpack-c would allocate what a bad header declares */
 	msgpack_unpacked_init(&up);
 	if (msgpack_unpack_next(&up, payload, len, NULL) != MSGPACK_UNPACK_SUCCESS ||
 	    up.data.type != MSGPACK_OBJECT_MAP || !map_string(&up.data, "researcher_id", researcher, sizeof(researcher)) ||

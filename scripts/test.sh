@@ -12,6 +12,7 @@ if [[ ${1:-} == --sanitize ]]; then
   export FEDC_CMAKE_ARGS="${FEDC_CMAKE_ARGS:-} -DFEDC_SANITIZE=ON"
   export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+  export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$root/tests/lsan.supp}
 fi
 "$root/scripts/setup.sh"
 ctest --test-dir "${FEDC_BUILD_DIR:-$root/build}" --output-on-failure -j 2

@@ -933,6 +933,13 @@ static enum fedc_err scan_msgpack(const void *buf, size_t len)
 	return rc;
 }
 
+enum fedc_err fedc_msgpack_check(const void *buf, size_t len)
+{
+	if (!buf || len == 0)
+		return fedc_fail(FEDC_ERR_MALFORMED, "empty: no msgpack object");
+	return scan_msgpack(buf, len);
+}
+
 /* ---- step 3: the schema walk over the unpacked object ---- */
 
 static const char *type_name(const msgpack_object *o)

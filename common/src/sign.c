@@ -1,6 +1,8 @@
 /* Ed25519 signatures on MQTT payloads (see fedc/sign.h). */
 #include "fedc/sign.h"
 
+#include "fedc/message.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <msgpack.h>
@@ -407,7 +409,7 @@ bool fedc_envelope_detect(const void *payload, size_t len)
 	msgpack_unpacked up;
 	bool found = false;
 
-	if (!payload || len == 0 || len > FEDC_ENVELOPE_MAX_BYTES)
+	if (!payload || len == 0 || len > FEDC_ENVELOPE_MAX_BYTES || fedc_msgpack_check(payload, len) != FEDC_OK)
 		return false;
 	msgpack_unpacked_init(&up);
 	if (msgpack_unpack_next(&up, payload, len, NULL) == MSGPACK_UNPACK_SUCCESS &&
@@ -460,6 +462,9 @@ enum fedc_err fedc_envelope_open(const struct fedc_keyring *trusted, const char 
 	if (len == 0 || len > FEDC_ENVELOPE_MAX_BYTES)
 		return fedc_fail(FEDC_ERR_MALFORMED, "envelope: %zu bytes (1..%u allowed)", len,
 				 FEDC_ENVELOPE_MAX_BYTES);
+	rc = fedc_msgpack_check(payload, len);
+	if (rc)
+		return fedc_fail(rc, "envelope: %s", fedc_last_error());
 	msgpack_unpacked_init(&up);
 	if (msgpack_unpack_next(&up, payload, len, &off) != MSGPACK_UNPACK_SUCCESS)
 		rc = fedc_fail(FEDC_ERR_MALFORMED, "envelope: not msgpack");

@@ -217,6 +217,21 @@ static void test_malformed_envelopes(void **state)
 	msgpack_sbuffer_destroy(&sb);
 }
 
+/* A header that declares billions of entries is refused before msgpack-c
+ * allocates for them. */
+static void test_lying_counts_refused(void **state)
+{
+	struct fixture *fx = *state;
+	static const unsigned char huge_array[] = { 0xdd, 0xff, 0xff, 0xff, 0xff, 0x01 };
+	static const unsigned char huge_map[] = { 0x81, 0xa3, 's', 'i', 'g', 0xdf, 0xff, 0xff, 0xff, 0xff };
+	struct fedc_envelope e;
+
+	assert_false(fedc_envelope_detect(huge_array, sizeof(huge_array)));
+	assert_int_equal(fedc_envelope_open(fx->ring, TOPIC, huge_array, sizeof(huge_array), &e), FEDC_ERR_MALFORMED);
+	assert_false(fedc_envelope_detect(huge_map, sizeof(huge_map)));
+	assert_int_equal(fedc_envelope_open(fx->ring, TOPIC, huge_map, sizeof(huge_map), &e), FEDC_ERR_MALFORMED);
+}
+
 static void test_too_big_body_refused(void **state)
 {
 	struct fixture *fx = *state;
@@ -311,6 +326,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unknown_signer_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_any_altered_byte_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_envelopes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lying_counts_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_too_big_body_refused, setup, teardown),
 		cmocka_unit_test(test_replay_guard),
 		cmocka_unit_test_setup_teardown(test_key_files, setup, teardown),

@@ -151,6 +151,12 @@ struct fedc_msg {
 const char *fedc_cmd_name(enum fedc_cmd cmd);
 /* FEDC_CMD_NONE if unknown. */
 enum fedc_cmd fedc_cmd_parse(const char *name);
+/* Checks that `buf` is exactly one msgpack object whose declared lengths and
+ * counts all fit in the bytes present, nested at most 8 deep. Call it before
+ * msgpack_unpack_next() on outside bytes: msgpack-c allocates from declared
+ * counts (a 5-byte array header can ask for 96 GB). FEDC_ERR_MALFORMED. */
+enum fedc_err fedc_msgpack_check(const void *buf, size_t len);
+
 /* True for what nodes send (replies, scalars, errors, status): their sender
  * is `node_id`; the others come from `researcher_id`. */
 bool fedc_cmd_from_node(enum fedc_cmd cmd);
