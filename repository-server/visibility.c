@@ -58,8 +58,9 @@ static enum fedc_err mark_fanout_dir(const char *blobs, const char *fan, const c
 	DIR *d;
 	int n = 0;
 
-	snprintf(dir, sizeof(dir), "%s/%s", blobs, fan);
-	snprintf(marker_dir, sizeof(marker_dir), "%s/%s", into, fan);
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/%s", blobs, fan) >= sizeof(dir) ||
+	    (size_t)snprintf(marker_dir, sizeof(marker_dir), "%s/%s", into, fan) >= sizeof(marker_dir))
+		return fedc_fail(FEDC_ERR_IO, "%s: path too long", blobs);
 	d = opendir(dir);
 	if (!d)
 		return fedc_fail(FEDC_ERR_IO, "%s: %s", dir, strerror(errno));

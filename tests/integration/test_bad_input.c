@@ -265,6 +265,33 @@ static void test_node_config_malformed_value(void **state)
 	assert_non_null(strstr(output, "train_timeout_s"));
 }
 
+/* A node that trusts no researcher key would take commands from anyone who
+ * reaches the broker: it refuses to start, and says what to do. */
+static void test_node_without_trusted_keys_refuses_to_start(void **state)
+{
+	char path[512];
+	char *argv[] = { (char *)harness_bin("fedc-node"), "--config", path, "start", NULL };
+
+	snprintf(path, sizeof(path), "%s/untrusting.ini", H.dir);
+	write_file(path, "[node]\nid = n9\ndata_dir = d9\n[broker]\nurl = tcp://127.0.0.1:1\n"
+			 "[repository]\nurl = http://127.0.0.1:1\n");
+	assert_int_equal(harness_run(&H, argv, 10, output, sizeof(output)), 1);
+	assert_non_null(strstr(output, "trusted_keys_dir is not set"));
+	assert_non_null(strstr(output, "allow_unsigned_commands"));
+}
+
+/* A researcher without keys is stopped before it sends anything. */
+static void test_researcher_without_keys_refuses_to_run(void **state)
+{
+	char path[512];
+	char *argv[] = { (char *)harness_bin("fedc-researcher"), "nodes", "--network", path, NULL };
+
+	snprintf(path, sizeof(path), "%s/keyless.ini", H.dir);
+	write_file(path, "[network]\nfederation = test\nbroker_url = tcp://127.0.0.1:1\n");
+	assert_int_not_equal(harness_run(&H, argv, 10, output, sizeof(output)), 0);
+	assert_non_null(strstr(output, "signing_key and trusted_keys_dir are required"));
+}
+
 static void test_experiment_unknown_key(void **state)
 {
 	char path[512];
@@ -289,6 +316,8 @@ int main(void)
 		cmocka_unit_test(test_payload_missing_field),
 		cmocka_unit_test(test_node_config_missing_key),
 		cmocka_unit_test(test_node_config_malformed_value),
+		cmocka_unit_test(test_node_without_trusted_keys_refuses_to_start),
+		cmocka_unit_test(test_researcher_without_keys_refuses_to_run),
 		cmocka_unit_test(test_experiment_unknown_key),
 	};
 
