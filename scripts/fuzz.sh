@@ -12,8 +12,8 @@
 #   FEDC_FUZZ_BUILD   build directory (default: build-fuzz/ in the tree)
 #   FEDC_FUZZ_LOGS    where each run's libFuzzer output goes (default: $build/logs)
 #   FEDC_FUZZ_NICE    niceness of the fuzzers (default 10: the machine is shared)
-#   FEDC_FUZZ_ARGS    extra libFuzzer flags (e.g. -jobs=2, -max_len=65536)
-# Exit status: 1 if any target crashed, else 0.
+#   FEDC_FUZZ_ARGS    extra libFuzzer flags (e.g. -max_len=65536)
+# Exit status: 1 if any target crashed, 2 if the build failed, else 0.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -30,17 +30,20 @@ elif [[ ${1:-} =~ ^[0-9]+$ ]]; then
   shift
 fi
 
+# Build output goes to $logs/build.log, shown only when something fails.
 configure_and_build() {
+  local blog=$logs/build.log t
+  mkdir -p "$logs"
+  : >"$blog"
   if [[ ! -f $build/CMakeCache.txt ]]; then
     CC=${CC:-clang} cmake -S "$root" -B "$build" -DFEDC_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-      -DFEDC_BUILD_BENCH=OFF >/dev/null
+      -DFEDC_BUILD_BENCH=OFF >>"$blog" 2>&1 || { cat "$blog" >&2; exit 2; }
   fi
   read -r -a available <"$build/fuzz/targets.txt"
   ((${#targets[@]})) || targets=("${available[@]}")
   # Only the harnesses and what they link: the rest of the tree is not needed.
-  local t
   for t in "${targets[@]}"; do
-    cmake --build "$build" -j 2 --target "fuzz_$t" >/dev/null
+    cmake --build "$build" -j 2 --target "fuzz_$t" >>"$blog" 2>&1 || { cat "$blog" >&2; exit 2; }
   done
 }
 

@@ -310,6 +310,8 @@ enum fedc_err fedc_envelope_seal(const struct fedc_signer *s, const char *topic,
 
 	if (!s || !topic || (!body && body_len) || !out || !out_len)
 		return fedc_fail(FEDC_ERR_INVAL, "fedc_envelope_seal: NULL argument");
+	if (now_unix_ms < 0) /* open() reads the stamp as unsigned: it would refuse it */
+		return fedc_fail(FEDC_ERR_INVAL, "fedc_envelope_seal: negative time stamp");
 	if (body_len > FEDC_MAX_MESSAGE_BYTES)
 		return fedc_fail(FEDC_ERR_TOO_BIG, "message of %zu bytes is over the %u-byte limit", body_len,
 				 FEDC_MAX_MESSAGE_BYTES);

@@ -1,14 +1,18 @@
 /* Fuzz target: the repository server's request handling (repository-server/).
  *
  * One server per process, started on 127.0.0.1 port 0 over a store in the
- * harness's temp directory, with a bearer token (FUZZ_TOKEN; the dictionary
- * and the seeds carry it) and a 1 MiB blob limit. Two blobs are stored first
- * so that GET, HEAD and PUT find something; the fuzzer cannot create others
- * (a new blob needs a body whose SHA-256 is the path), so every input meets
- * the same store. Each input is sent as the raw bytes of one connection:
- * write, shut the writing side, read the answer until the server closes,
- * close. Then a HEAD of a stored blob must still get "200": a request that
- * wedges the server is a finding even when nothing crashes.
+ * harness's temp directory, with a 1 MiB blob limit and three principals
+ * whose tokens the dictionary and the seeds carry: the `token` setting
+ * (FUZZ_TOKEN, researcher "admin") and, in a tokens file, researcher
+ * "alice" and node "fuzz-node". Two blobs are stored first, and published
+ * as updates of "fuzz-node" too, so that GET, HEAD and PUT find something
+ * in both namespaces. The fuzzer cannot add others (a new blob needs a body
+ * whose SHA-256 is the path), so every input meets the same store.
+ *
+ * Each input is sent as the raw bytes of one connection: write, shut the
+ * writing side, read the answer until the server closes, close. Then a HEAD
+ * of a stored blob must still get "200": a request that wedges the server is
+ * a finding even when nothing crashes.
  *
  * Written against server.h and the fields of struct server_config it needs;
  * the rest of the config stays zero, which means "off" for what is added. */
@@ -30,6 +34,8 @@
 #include "store.h"
 
 #define FUZZ_TOKEN "fuzz-token"
+#define FUZZ_ALICE_TOKEN "alice-token"
+#define FUZZ_NODE_TOKEN "node-token"
 /* A blob stored at start; its digest is in the seeds (HEAD, GET, PUT). */
 #define FUZZ_BLOB "fedc fuzz blob\n"
 /* Seconds a read may wait: the server answers loopback requests in
@@ -63,36 +69,19 @@ static void put_blob(const char *body, char *hex)
 		     store__upload_commit(up, &created) == FEDC_OK, "cannot store a blob");
 }
 
-static void init_once(void)
+/* The tokens file (repository-server/auth.h): role, id, SHA-256 of the token. */
+static void write_tokens_file(char *path)
 {
-	char hex[FEDC_SHA256_HEXLEN + 1];
+	char alice[FEDC_SHA256_HEXLEN + 1], node[FEDC_SHA256_HEXLEN + 1], text[256];
 	int n;
 
-	if (srv)
-		return;
-	fuzz_quiet_logs();
-	verbose = getenv("FEDC_FUZZ_VERBOSE") != NULL;
-	/* The server's own main() ignores it too: a peer that hangs up must
-	 * be an error code (sendfile to a closed socket raises SIGPIPE). */
-	signal(SIGPIPE, SIG_IGN);
-	memset(&cfg, 0, sizeof(cfg));
-	snprintf(cfg.listen, sizeof(cfg.listen), "127.0.0.1");
-	cfg.port = 0;
-	n = snprintf(cfg.store_dir, sizeof(cfg.store_dir), "%s/store", fuzz_tmpdir());
-	fuzz_require(n > 0 && (size_t)n < sizeof(cfg.store_dir), "store path too long");
-	snprintf(cfg.token, sizeof(cfg.token), "%s", FUZZ_TOKEN);
-	cfg.max_blob_mb = 1;
-	cfg.max_blob_bytes = 1u << 20;
-	cfg.log_level = FEDC_LOG_ERROR;
-	fuzz_require(store__open(cfg.store_dir, &store) == FEDC_OK, "cannot open the store");
-	put_blob("", hex);
-	put_blob(FUZZ_BLOB, hex);
-	n = snprintf(probe, sizeof(probe), "HEAD /v1/blobs/sha256/%s HTTP/1.1\r\nHost: fuzz\r\n"
-		     "Authorization: Bearer " FUZZ_TOKEN "\r\nConnection: close\r\n\r\n", hex);
-	fuzz_require(n > 0 && (size_t)n < sizeof(probe), "probe too long");
-	probe_len = (size_t)n;
-	fuzz_require(server__start(&cfg, store, &srv) == FEDC_OK, "cannot start the server");
-	atexit(stop_server);
+	fuzz_require(fedc_hash_buffer(FEDC_HASH_SHA256, FUZZ_ALICE_TOKEN, strlen(FUZZ_ALICE_TOKEN), alice) ==
+		     FEDC_OK && fedc_hash_buffer(FEDC_HASH_SHA256, FUZZ_NODE_TOKEN, strlen(FUZZ_NODE_TOKEN), node) ==
+		     FEDC_OK, "hash failed");
+	n = snprintf(text, sizeof(text), "# role id sha256(token)\nresearcher alice %s\nnode fuzz-node %s\n", alice,
+		     node);
+	fuzz_require(n > 0 && (size_t)n < sizeof(text), "tokens file too long");
+	fuzz_write_file("tokens", text, (size_t)n, path);
 }
 
 static void pause_ms(long ms)
@@ -162,6 +151,61 @@ static void exchange(const uint8_t *data, size_t size, char *head, size_t head_c
 	}
 	head[got] = '\0';
 	close(fd);
+}
+
+/* Publishes both stored blobs as updates of "fuzz-node", through the server
+ * (it keeps who may see an update): otherwise the first input that does it
+ * would change what later inputs see. */
+static void publish_updates(void)
+{
+	static const char *const bodies[] = { "", FUZZ_BLOB };
+	char hex[FEDC_SHA256_HEXLEN + 1], req[512], head[32];
+	int n;
+
+	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		fuzz_require(fedc_hash_buffer(FEDC_HASH_SHA256, bodies[i], strlen(bodies[i]), hex) == FEDC_OK,
+			     "hash failed");
+		n = snprintf(req, sizeof(req), "PUT /v1/updates/fuzz-node/sha256/%s HTTP/1.1\r\nHost: fuzz\r\n"
+			     "Authorization: Bearer " FUZZ_NODE_TOKEN "\r\nContent-Length: %zu\r\n\r\n%s", hex,
+			     strlen(bodies[i]), bodies[i]);
+		fuzz_require(n > 0 && (size_t)n < sizeof(req), "request too long");
+		exchange((const uint8_t *)req, (size_t)n, head, sizeof(head));
+		fuzz_require(strncmp(head, "HTTP/1.1 20", 11) == 0, "cannot publish an update");
+	}
+}
+
+static void init_once(void)
+{
+	char hex[FEDC_SHA256_HEXLEN + 1];
+	int n;
+
+	if (srv)
+		return;
+	fuzz_quiet_logs();
+	verbose = getenv("FEDC_FUZZ_VERBOSE") != NULL;
+	/* The server's own main() ignores it too: a peer that hangs up must
+	 * be an error code (sendfile to a closed socket raises SIGPIPE). */
+	signal(SIGPIPE, SIG_IGN);
+	memset(&cfg, 0, sizeof(cfg));
+	snprintf(cfg.listen, sizeof(cfg.listen), "127.0.0.1");
+	cfg.port = 0;
+	n = snprintf(cfg.store_dir, sizeof(cfg.store_dir), "%s/store", fuzz_tmpdir());
+	fuzz_require(n > 0 && (size_t)n < sizeof(cfg.store_dir), "store path too long");
+	snprintf(cfg.token, sizeof(cfg.token), "%s", FUZZ_TOKEN);
+	write_tokens_file(cfg.tokens_file);
+	cfg.max_blob_mb = 1;
+	cfg.max_blob_bytes = 1u << 20;
+	cfg.log_level = FEDC_LOG_ERROR;
+	fuzz_require(store__open(cfg.store_dir, &store) == FEDC_OK, "cannot open the store");
+	put_blob("", hex);
+	put_blob(FUZZ_BLOB, hex);
+	n = snprintf(probe, sizeof(probe), "HEAD /v1/blobs/sha256/%s HTTP/1.1\r\nHost: fuzz\r\n"
+		     "Authorization: Bearer " FUZZ_TOKEN "\r\nConnection: close\r\n\r\n", hex);
+	fuzz_require(n > 0 && (size_t)n < sizeof(probe), "probe too long");
+	probe_len = (size_t)n;
+	fuzz_require(server__start(&cfg, store, &srv) == FEDC_OK, "cannot start the server");
+	atexit(stop_server);
+	publish_updates();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
