@@ -27,11 +27,15 @@
 
 pids=()
 
-# A port nobody listens on (bash's /dev/tcp connect fails).
+# A port nobody listens on (bash's /dev/tcp connect fails), below the
+# kernel's ephemeral range: a port in that range may be taken by any outgoing
+# connection between this check and the server's bind.
 free_port() {
-  local port
+  local port lo=32768 hi
+  read -r lo hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+  ((lo > 21000)) || lo=61000
   while :; do
-    port=$((20000 + RANDOM % 40000))
+    port=$((20000 + RANDOM % (lo - 20000)))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       echo "$port"
       return

@@ -49,19 +49,35 @@ const char *harness_plan(const char *name)
 	return p;
 }
 
-/* A port the kernel just handed out and released: free, barring a race. */
+/* A port that binds now, below the kernel's ephemeral range: one in that
+ * range can be taken by any outgoing connection (a fuzzer or another test
+ * opening thousands) before the server binds it. */
 static int free_port(void)
 {
-	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(addr);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+	static unsigned seed;
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+	int lo = 32768, hi = 60999;
 
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&addr, &len) == 0)
-		port = ntohs(addr.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
+	if (f) {
+		if (fscanf(f, "%d %d", &lo, &hi) != 2 || lo <= 21000)
+			lo = 32768;
+		fclose(f);
+	}
+	if (!seed)
+		seed = (unsigned)getpid() ^ (unsigned)now_ms();
+	for (int tries = 0; tries < 1000; tries++) {
+		int port = 20000 + (int)(rand_r(&seed) % (unsigned)(lo - 20000));
+		struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+					    .sin_port = htons((uint16_t)port) };
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0;
+
+		if (fd >= 0)
+			close(fd);
+		if (ok)
+			return port;
+	}
+	return -1;
 }
 
 static bool port_open(int port)
@@ -140,7 +156,9 @@ static int provision(struct harness *h)
 	const char *researcher[] = { "add-researcher", h->fed_dir, h->researcher_id, NULL };
 
 	h->broker_port = free_port();
-	h->repo_port = free_port();
+	do
+		h->repo_port = free_port();
+	while (h->repo_port == h->broker_port);
 	snprintf(broker_port, sizeof(broker_port), "%d", h->broker_port);
 	snprintf(repo_port, sizeof(repo_port), "%d", h->repo_port);
 	snprintf(h->broker_url, sizeof(h->broker_url), "ssl://127.0.0.1:%d", h->broker_port);
