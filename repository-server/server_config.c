@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,21 +118,6 @@ static enum fedc_err copy_checked(const char *what, const char *value, char *dst
 	return FEDC_OK;
 }
 
-/* A relative path in the config file is taken relative to the file's own
- * directory, so that a config works whatever the daemon's working directory. */
-static enum fedc_err resolve_path(const char *config_path, const char *what, const char *value,
-				  char *dst, size_t cap)
-{
-	char dir_buf[PATH_MAX];
-	char joined[2 * PATH_MAX + 2];
-
-	if (value[0] == '/' || value[0] == '\0')
-		return copy_checked(what, value, dst, cap);
-	snprintf(dir_buf, sizeof(dir_buf), "%s", config_path);
-	snprintf(joined, sizeof(joined), "%s/%s", dirname(dir_buf), value);
-	return copy_checked(what, joined, dst, cap);
-}
-
 /* String setting: the flag if given, else the file's key, else `def`. Paths
  * from the file are resolved against the file's directory when `is_path`. */
 static enum fedc_err get_str(const struct fedc_config *cfg, const char *flag_value, const char *flag,
@@ -161,9 +145,13 @@ static enum fedc_err get_str(const struct fedc_config *cfg, const char *flag_val
 	if (rc)
 		return rc;
 	snprintf(what, sizeof(what), "%s: [%s] %s", fedc_config_path(cfg), SECTION, key);
-	if (is_path)
-		return resolve_path(fedc_config_path(cfg), what, value, dst, cap);
-	return copy_checked(what, value, dst, cap);
+	if (!is_path)
+		return copy_checked(what, value, dst, cap);
+	/* Relative to the file's own directory, so that a config works whatever
+	 * the daemon's working directory. */
+	if (fedc_config_resolve(fedc_config_path(cfg), value, dst, cap) != FEDC_OK)
+		return fedc_fail(FEDC_ERR_CONFIG, "%s: value longer than %zu characters", what, cap - 1);
+	return FEDC_OK;
 }
 
 static enum fedc_err parse_int_flag(const char *flag, const char *value, int64_t min, int64_t max,

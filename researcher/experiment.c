@@ -1,7 +1,6 @@
 /* Reading and validating an experiment file. */
 #include "experiment.h"
 
-#include <libgen.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,18 +42,16 @@ static enum fedc_err copy_str(const struct fedc_config *cfg, const char *section
 	return FEDC_OK;
 }
 
-/* Joins a relative path to the experiment file's directory. */
+/* A path of the experiment file, relative to the file's directory. */
 static enum fedc_err resolve(const char *exp_path, char *path, size_t cap, const char *key)
 {
-	char dir_buf[EXP_PATH_MAX], joined[2 * EXP_PATH_MAX];
+	char given[EXP_PATH_MAX];
+	enum fedc_err rc;
 
-	if (path[0] == '/' || !path[0])
-		return FEDC_OK;
-	snprintf(dir_buf, sizeof(dir_buf), "%s", exp_path);
-	snprintf(joined, sizeof(joined), "%s/%s", dirname(dir_buf), path);
-	if (strlen(joined) >= cap)
-		return fedc_fail(FEDC_ERR_CONFIG, "%s: [experiment] %s: path too long", exp_path, key);
-	memcpy(path, joined, strlen(joined) + 1);
+	snprintf(given, sizeof(given), "%s", path);
+	rc = fedc_config_resolve(exp_path, given, path, cap);
+	if (rc)
+		return fedc_fail(rc, "%s: [experiment] %s: path too long", exp_path, key);
 	return FEDC_OK;
 }
 
