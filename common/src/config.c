@@ -367,9 +367,7 @@ enum fedc_err fedc_config_path_key(const struct fedc_config *cfg, const char *se
 	const char *value = NULL;
 	enum fedc_err rc = fedc_config_str(cfg, section, key, required, "", &value);
 
-	if (!rc)
-		rc = fedc_config_resolve(fedc_config_path(cfg), value ? value : "", dst, cap);
-	if (rc == FEDC_ERR_CONFIG && value && value[0] && strlen(value) >= cap)
+	if (!rc && fedc_config_resolve(fedc_config_path(cfg), value ? value : "", dst, cap) != FEDC_OK)
 		rc = fedc_fail(FEDC_ERR_CONFIG, "%s: [%s] %s: path too long", fedc_config_path(cfg), section, key);
 	return rc;
 }

@@ -62,6 +62,13 @@ static char *dup_or_null(const char *s)
 	return s ? strdup(s) : NULL;
 }
 
+/* Optional file names: NULL and "" both mean none. */
+static bool dup_optional(const char *s, char **out)
+{
+	*out = s && s[0] ? strdup(s) : NULL;
+	return !(s && s[0]) || *out;
+}
+
 static void *dup_bytes(const void *p, size_t len)
 {
 	void *copy;
@@ -259,17 +266,13 @@ static enum fedc_err copy_options(struct fedc_mqtt *m, const struct fedc_mqtt_op
 	m->status_topic = dup_or_null(opts->status_topic);
 	m->username = dup_or_null(opts->username);
 	m->password = dup_or_null(opts->password);
-	m->ca_file = opts->ca_file && opts->ca_file[0] ? strdup(opts->ca_file) : NULL;
-	m->cert_file = opts->cert_file && opts->cert_file[0] ? strdup(opts->cert_file) : NULL;
-	m->key_file = opts->key_file && opts->key_file[0] ? strdup(opts->key_file) : NULL;
 	m->will_payload = dup_bytes(opts->will_payload, opts->will_len);
 	m->will_len = m->will_payload ? opts->will_len : 0;
 	m->online_payload = dup_bytes(opts->online_payload, opts->online_len);
 	m->online_len = m->online_payload ? opts->online_len : 0;
 	if (!m->url || (opts->status_topic && !m->status_topic) || (opts->username && !m->username) ||
-	    (opts->password && !m->password) || (opts->ca_file && opts->ca_file[0] && !m->ca_file) ||
-	    (opts->cert_file && opts->cert_file[0] && !m->cert_file) ||
-	    (opts->key_file && opts->key_file[0] && !m->key_file))
+	    (opts->password && !m->password) || !dup_optional(opts->ca_file, &m->ca_file) ||
+	    !dup_optional(opts->cert_file, &m->cert_file) || !dup_optional(opts->key_file, &m->key_file))
 		return FEDC_ERR_NOMEM;
 	if (!m->cert_file != !m->key_file)
 		return fedc_fail(FEDC_ERR_INVAL, "mqtt: a client certificate needs its key, and a key its certificate");
