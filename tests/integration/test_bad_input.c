@@ -292,6 +292,25 @@ static void test_researcher_without_keys_refuses_to_run(void **state)
 	assert_non_null(strstr(output, "signing_key and trusted_keys_dir are required"));
 }
 
+/* A researcher whose broker password is wrong is told so at once. */
+static void test_researcher_with_wrong_password_refused(void **state)
+{
+	char path[512], pw[512], net[8192], *at;
+	char *argv[] = { (char *)harness_bin("fedc-researcher"), "nodes", "--network", path, NULL };
+
+	snprintf(pw, sizeof(pw), "%s/wrong.password", H.dir);
+	write_file(pw, "not-the-password\n");
+	snprintf(net, sizeof(net), "%s", harness_network_section(&H));
+	at = strstr(net, "broker_password_file = ");
+	assert_non_null(at);
+	snprintf(at, sizeof(net) - (size_t)(at - net), "broker_password_file = %s\n%s", pw,
+		 strstr(harness_network_section(&H), "repository_url"));
+	snprintf(path, sizeof(path), "%s/wrong-password.ini", H.dir);
+	write_file(path, net);
+	assert_int_not_equal(harness_run(&H, argv, 20, output, sizeof(output)), 0);
+	assert_non_null(strstr(output, "refused this client"));
+}
+
 static void test_experiment_unknown_key(void **state)
 {
 	char path[512];
@@ -318,6 +337,7 @@ int main(void)
 		cmocka_unit_test(test_node_config_malformed_value),
 		cmocka_unit_test(test_node_without_trusted_keys_refuses_to_start),
 		cmocka_unit_test(test_researcher_without_keys_refuses_to_run),
+		cmocka_unit_test(test_researcher_with_wrong_password_refused),
 		cmocka_unit_test(test_experiment_unknown_key),
 	};
 

@@ -95,12 +95,60 @@ static void test_bad_values(void **state)
 	expect_error(exp, "", "test_metrc = loss", "test_metrc");
 }
 
+/* [network] credentials: secrets come from their files (without the
+ * newline), paths are taken relative to the file, and every bad value is
+ * refused naming its key. */
+static void test_network_security(void **state)
+{
+	struct experiment *exp = *state;
+	char dir[64], net[128], secret[128], expect[256];
+	static const char *const bad[][2] = {
+		{ "broker_password_file = missing\n", "broker_password_file" },
+		{ "broker_password_file = empty\n", "broker_password_file" },
+		{ "repository_token = t\nrepository_token_file = pw\n", "repository_token_file" },
+		{ "broker_cert_file = c.pem\n", "broker_cert_file and broker_key_file" },
+		{ "max_clock_skew_s = 100000\n", "max_clock_skew_s" },
+		{ "allow_unsigned = sometimes\n", "allow_unsigned" },
+	};
+	FILE *f;
+
+	snprintf(dir, sizeof(dir), "/tmp/fedc-net-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(secret, sizeof(secret), "%s/pw", dir);
+	f = fopen(secret, "w");
+	fputs("s3cret\n", f);
+	fclose(f);
+	snprintf(secret, sizeof(secret), "%s/empty", dir);
+	fclose(fopen(secret, "w"));
+	snprintf(net, sizeof(net), "%s/network.ini", dir);
+	f = fopen(net, "w");
+	fputs("[network]\nresearcher_id = r1\nbroker_password_file = pw\nrepository_token_file = pw\n"
+	      "signing_key = signing.key\ntrusted_keys_dir = trusted\n", f);
+	fclose(f);
+	assert_int_equal(experiment__load_network(net, exp), FEDC_OK);
+	assert_string_equal(exp->broker_password, "s3cret");
+	assert_string_equal(exp->repository_token, "s3cret");
+	snprintf(expect, sizeof(expect), "%s/trusted", dir);
+	assert_string_equal(exp->trusted_keys_dir, expect);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		f = fopen(net, "w");
+		fprintf(f, "[network]\nresearcher_id = r1\n%s", bad[i][0]);
+		fclose(f);
+		assert_int_not_equal(experiment__load_network(net, exp), FEDC_OK);
+		if (!strstr(fedc_last_error(), bad[i][1]))
+			fail_msg("case %zu: \"%s\" not in \"%s\"", i, bad[i][1], fedc_last_error());
+	}
+	snprintf(expect, sizeof(expect), "rm -rf '%s'", dir);
+	assert_int_equal(system(expect), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_defaults, make_file, remove_file),
 		cmocka_unit_test_setup_teardown(test_good_values, make_file, remove_file),
 		cmocka_unit_test_setup_teardown(test_bad_values, make_file, remove_file),
+		cmocka_unit_test_setup_teardown(test_network_security, make_file, remove_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

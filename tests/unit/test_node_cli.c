@@ -617,6 +617,51 @@ static void test_plan_digest_config(void **state)
 	free(cfg);
 }
 
+/* [broker], [repository] and [security] credentials: paths are taken
+ * relative to the file, and contradictory or out-of-range keys are refused
+ * by name. */
+static void test_security_config(void **state)
+{
+	struct fixture *f = *state;
+	struct node_config *cfg = calloc(1, sizeof(*cfg));
+	/* extra lines for [broker], [repository] and [security], and the words the error must hold */
+	static const char *const bad[][4] = {
+		{ "cert_file = c.pem\n", "", "", "cert_file and key_file" },
+		{ "", "token = t\ntoken_file = t.txt\n", "", "token and token_file" },
+		{ "", "", "max_clock_skew_s = 0\n", "max_clock_skew_s" },
+		{ "", "", "allow_unsigned_commands = perhaps\n", "allow_unsigned_commands" },
+		{ "", "", "signing_keys = k\n", "signing_keys" },
+	};
+	char path[128], expect[256];
+	FILE *out;
+
+	snprintf(path, sizeof(path), "%s/node.ini", f->root);
+	out = fopen(path, "w");
+	assert_non_null(out);
+	fprintf(out, "[node]\nid = n1\ndata_dir = d\n[broker]\nurl = ssl://127.0.0.1:1\nca_file = ca.pem\n"
+		     "cert_file = client.pem\nkey_file = client.key\nusername = n1\npassword_file = pw\n"
+		     "[repository]\nurl = https://127.0.0.1:2\ntoken_file = tok\n"
+		     "[security]\nsigning_key = signing.key\ntrusted_keys_dir = trusted\n");
+	fclose(out);
+	assert_int_equal(node_config__load(path, cfg), FEDC_OK);
+	snprintf(expect, sizeof(expect), "%s/trusted", f->root);
+	assert_string_equal(cfg->trusted_keys_dir, expect);
+	snprintf(expect, sizeof(expect), "%s/pw", f->root);
+	assert_string_equal(cfg->broker_password_file, expect);
+	assert_int_equal(cfg->max_clock_skew_s, 300);
+	assert_false(cfg->allow_unsigned_commands);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		out = fopen(path, "w");
+		fprintf(out, "[node]\nid = n1\ndata_dir = d\n[broker]\nurl = tcp://127.0.0.1:1\n%s"
+			     "[repository]\nurl = http://127.0.0.1:2\n%s[security]\n%s", bad[i][0], bad[i][1], bad[i][2]);
+		fclose(out);
+		assert_int_equal(node_config__load(path, cfg), FEDC_ERR_CONFIG);
+		if (!strstr(fedc_last_error(), bad[i][3]))
+			fail_msg("case %zu: \"%s\" not in \"%s\"", i, bad[i][3], fedc_last_error());
+	}
+	free(cfg);
+}
+
 static void test_plan_approve_too_big_keeps_nothing(void **state)
 {
 	struct fixture *f = *state;
@@ -676,6 +721,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_plan_reject_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plan_digest_algorithms, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plan_digest_config, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_security_config, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plan_approve_too_big_keeps_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plan_errors, setup, teardown),
 	};
