@@ -19,7 +19,7 @@ static const char *const security_keys[] = { "allow_unapproved_plans", "plan_dig
 					     "trusted_keys_dir", "max_clock_skew_s", "allow_unsigned_commands",
 					     NULL };
 static const char *const limits_keys[] = { "train_timeout_s", "cpu_seconds", "memory_mb", "max_blob_mb",
-					   NULL };
+					   "plan_process_idle_s", NULL };
 static const char *const log_keys[] = { "level", "file", NULL };
 
 /* Copies a string value into a fixed field, failing (not truncating) if it does not fit. */
@@ -193,6 +193,9 @@ static enum fedc_err read_values(const struct fedc_config *cfg, struct node_conf
 				     &out->cpu_seconds);
 	if (!rc)
 		rc = fedc_config_int(cfg, "limits", "memory_mb", false, 4096, 64, 1 << 20, &out->memory_mb);
+	if (!rc)
+		rc = fedc_config_int(cfg, "limits", "plan_process_idle_s", false, 300, 0, 7 * 24 * 3600,
+				     &out->plan_process_idle_s);
 	if (!rc)
 		rc = fedc_config_int(cfg, "limits", "max_blob_mb", false, 2048, 1, 1 << 20, &out->max_blob_mb);
 	if (!rc)

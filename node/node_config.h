@@ -36,8 +36,9 @@ struct node_config {
 	int64_t max_clock_skew_s;              /* [security] max_clock_skew_s: replay window */
 	bool allow_unsigned_commands;          /* [security] allow_unsigned_commands */
 	int64_t train_timeout_s;               /* [limits] train_timeout_s: wall clock per round */
-	int64_t cpu_seconds;                   /* [limits] cpu_seconds: RLIMIT_CPU of a plan */
+	int64_t cpu_seconds;                   /* [limits] cpu_seconds: CPU time of a plan per round */
 	int64_t memory_mb;                     /* [limits] memory_mb: resident memory of a plan (sandbox.h) */
+	int64_t plan_process_idle_s;           /* [limits] plan_process_idle_s: a job's plan process kept this long between rounds; 0: one per round */
 	int64_t max_blob_mb;                   /* [limits] max_blob_mb: largest download */
 	enum fedc_log_level log_level;         /* [log] level */
 	char log_file[NODE_PATH_MAX];          /* [log] file, "" = stderr */

@@ -1,9 +1,14 @@
-/* The child's side of a round (`fedc-node __run-plan ...`): it runs in a
- * fresh process under the limits sandbox.c set, loads the data and the plan,
- * evaluates the received parameters, trains, evaluates again, and sends back
- * the new parameters (fd 3) and a report (fd 4, one line per item):
+/* The plan process (`fedc-node __run-plan ...`): it runs under the limits
+ * sandbox.c set, loads the data and the plan once, then serves rounds. Each
+ * round is one request on the control socket (fd 3): the round's arguments,
+ * NUL-separated, with a memfd for the new parameters attached. For each it
+ * evaluates the received parameters, trains, evaluates again, writes the new
+ * parameters into that memfd, and reports on fd 4, one line per item:
  *   samples <n_train> <n_test> | global <metric> <value> | local <metric> <value>
  *   scalar <name> <value> <iteration> <epoch> | error <text> | done
+ * A round ends with `done`; a failed round ends the process (exit code not 0),
+ * so that no plan state survives a failure. End of file on fd 3 means no more
+ * rounds: the process exits 0.
  * The seccomp filter (seccomp_policy.c) goes on after the dataset is loaded
  * and before the plan is, so that no plan code runs without it. */
 #define _GNU_SOURCE
@@ -15,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,6 +45,7 @@ struct runner_job {
 	struct fedc_arg args[32];
 	char arg_names[32][FEDC_MAX_NAME_LEN + 1];
 	size_t n_args;
+	int update_fd;               /* this round's memfd for the new parameters */
 };
 
 static void report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -182,7 +189,9 @@ static bool parse_option(struct runner_job *job, int opt, const char *v)
 	}
 }
 
-static bool parse_job(int argc, char **argv, struct runner_job *job)
+/* Parses options into `job`: the process's arguments at start, then each
+ * round's. Returns false on an unknown or malformed option. */
+static bool parse_options(int argc, char **argv, struct runner_job *job)
 {
 	static const struct option options[] = {
 		{ "plan", required_argument, NULL, 'p' }, { "params", required_argument, NULL, 'P' },
@@ -203,15 +212,78 @@ static bool parse_job(int argc, char **argv, struct runner_job *job)
 	};
 	int opt;
 
-	memset(job, 0, sizeof(*job));
-	optind = 1;
+	optind = 0; /* glibc: start over, as for a new argv */
+	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		if (!parse_option(job, opt, optarg)) {
 			report("error bad runner argument for option %c", opt);
 			return false;
 		}
 	}
-	return job->plan_path && job->params_path && job->dataset.path[0];
+	return optind == argc;
+}
+
+/* Forgets the previous round's arguments before the next one's. */
+static void clear_round(struct runner_job *job)
+{
+	job->params_path = NULL;
+	memset(&job->train, 0, sizeof(job->train));
+	job->evaluate_only = false;
+	job->skip_test_global = false;
+	job->skip_test_local = false;
+	job->scaffold_state = NULL;
+	job->n_args = 0;
+	job->update_fd = -1;
+}
+
+/* The memfd attached to a request, or -1. */
+static int attached_fd(struct msghdr *msg)
+{
+	struct cmsghdr *c = CMSG_FIRSTHDR(msg);
+	int fd = -1;
+
+	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+/* Waits for the next round's request and parses it into `job`, keeping its
+ * text in `buf`. Returns 1 for a round, 0 when the parent has no more, -1
+ * when the request is malformed (reported). */
+static int next_round(struct runner_job *job, char *buf, size_t cap)
+{
+	union {
+		char bytes[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} control;
+	struct iovec iov = { buf, cap - 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.bytes,
+			      .msg_controllen = sizeof(control.bytes) };
+	char *argv[2 * FEDC_PLAN_MAX_METRICS + 64];
+	int argc = 0;
+	ssize_t n;
+
+	do
+		n = recvmsg(SANDBOX_CONTROL_FD, &msg, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n == 0)
+		return 0;
+	clear_round(job);
+	job->update_fd = n > 0 ? attached_fd(&msg) : -1;
+	if (n < 0 || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || job->update_fd < 0) {
+		report("error malformed round request from the node");
+		return -1;
+	}
+	buf[n] = '\0';
+	argv[argc++] = "round";
+	for (char *p = buf; p < buf + n && argc < (int)(sizeof(argv) / sizeof(argv[0])) - 1; p += strlen(p) + 1)
+		argv[argc++] = p;
+	argv[argc] = NULL;
+	if (!parse_options(argc, argv, job) || !job->params_path) {
+		report("error malformed round request from the node");
+		return -1;
+	}
+	return 1;
 }
 
 /* ---- the round ---- */
@@ -316,8 +388,8 @@ static int write_update(const struct runner_job *job, const struct scaffold_roun
 		report("error the plan has %zu parameter tensors, the global parameters %zu", count, sr->n);
 		return 1;
 	}
-	rc = sr ? scaffold__write_update(SANDBOX_PARAMS_FD, sr, tensors, reported_steps(train_metrics), job->train.lr)
-		: fedc_params_write_fd(SANDBOX_PARAMS_FD, tensors, count);
+	rc = sr ? scaffold__write_update(job->update_fd, sr, tensors, reported_steps(train_metrics), job->train.lr)
+		: fedc_params_write_fd(job->update_fd, tensors, count);
 	if (rc) {
 		report("error cannot write the new parameters: %s", fedc_last_error());
 		return 1;
@@ -437,6 +509,29 @@ out:
 	return code;
 }
 
+/* Serves rounds until the parent closes the control socket or one fails. */
+static int serve_rounds(struct runner_job *job, const struct fedc_plan *plan, struct fedc_data *all)
+{
+	char *request = malloc(SANDBOX_REQUEST_MAX + 1);
+	int got, code = 2;
+
+	if (!request) {
+		report("error out of memory");
+		return 2;
+	}
+	while ((got = next_round(job, request, SANDBOX_REQUEST_MAX + 1)) > 0) {
+		code = run_round(job, plan, all);
+		close(job->update_fd);
+		if (code != 0)
+			break;
+		report("done");
+	}
+	if (got == 0)
+		code = 0;
+	free(request);
+	return code;
+}
+
 int plan_runner__main(int argc, char **argv)
 {
 	struct runner_job *job = calloc(1, sizeof(*job));
@@ -444,7 +539,7 @@ int plan_runner__main(int argc, char **argv)
 	const struct fedc_plan *plan;
 	int code = 2;
 
-	if (!job || !parse_job(argc, argv, job)) {
+	if (!job || !parse_options(argc, argv, job) || !job->plan_path || !job->dataset.path[0]) {
 		report("error incomplete runner arguments");
 		goto out;
 	}
@@ -454,18 +549,15 @@ int plan_runner__main(int argc, char **argv)
 	}
 	/* From here on the process runs plan code (its constructors run inside
 	 * dlopen), so the filter goes on first. Everything later only reads
-	 * files (the plan, the global parameters) and writes to the two
-	 * channels the parent opened. */
+	 * files (the plan, the global parameters) and writes to the channels
+	 * the parent gave it. */
 	if (seccomp_policy__install() != FEDC_OK) {
 		report("error sandbox: %s; the plan was not run", fedc_last_error());
 		goto out;
 	}
 	plan = load_plan(job->plan_path, &job->plan_features);
-	if (!plan)
-		goto out;
-	code = run_round(job, plan, &all);
-	if (code == 0)
-		report("done");
+	if (plan)
+		code = serve_rounds(job, plan, &all);
 out:
 	dataset__free_data(&all);
 	free(job);

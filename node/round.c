@@ -29,6 +29,7 @@ struct round_worker {
 	struct node_daemon *d;
 	struct node_db *db;      /* the worker thread's own handle */
 	struct fedc_repo *repo;  /* the worker thread's own handle */
+	struct sandbox *sandbox; /* the plan process kept between a job's rounds */
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
@@ -210,6 +211,8 @@ static void fill_job(const struct fedc_msg *req, const struct node_dataset *ds, 
 	job->evaluate_only = req->evaluate_only;
 	job->skip_test_global = fedc_msg_has(req, FEDC_F_TEST_ON_GLOBAL) && !req->test_on_global;
 	job->skip_test_local = fedc_msg_has(req, FEDC_F_TEST_ON_LOCAL) && !req->test_on_local;
+	/* A plan process serves one researcher's job on one dataset with one plan. */
+	job->keep_process = cfg->plan_process_idle_s > 0;
 	job->timeout_s = cfg->train_timeout_s;
 	job->cpu_seconds = cfg->cpu_seconds;
 	job->memory_mb = cfg->memory_mb;
@@ -284,6 +287,7 @@ static enum fedc_err run_round(struct round_worker *w, const struct fedc_msg *re
 	struct sandbox_job job;
 	struct node_dataset ds;
 	struct scaffold_files scaffold;
+	char session[2 * FEDC_MAX_ID_LEN + 2];
 	double t0 = now_s(), times[3] = { 0, 0, 0 };
 	enum fedc_err rc;
 
@@ -307,7 +311,9 @@ static enum fedc_err run_round(struct round_worker *w, const struct fedc_msg *re
 	job.on_scalar = on_scalar;
 	job.ctx = &sc;
 	job.scaffold_state = scaffold.read;
-	rc = sandbox__run(&job, &w->cancel, &res);
+	snprintf(session, sizeof(session), "%s/%s", req->researcher_id, req->job_id);
+	job.session = session;
+	rc = sandbox__run(w->sandbox, &job, &w->cancel, &res);
 	times[1] = now_s() - t0 - times[0];
 	if (rc) {
 		rc = fedc_fail(rc, "%s", res.error);
@@ -342,14 +348,37 @@ out:
 	return rc;
 }
 
+/* Waits for a request; meanwhile ends the plan process kept from the last
+ * round once it has been idle for plan_process_idle_s. */
+static void wait_for_request(struct round_worker *w)
+{
+	int64_t idle_ms = w->d->cfg->plan_process_idle_s * 1000, left;
+
+	while (!w->head && !w->stopping) {
+		struct timespec until;
+
+		pthread_mutex_unlock(&w->lock);
+		left = sandbox__retire_idle(w->sandbox, idle_ms);
+		pthread_mutex_lock(&w->lock);
+		if (w->head || w->stopping)
+			return;
+		if (left < 0) {
+			pthread_cond_wait(&w->wake, &w->lock);
+			continue;
+		}
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += (time_t)(left / 1000) + 1;
+		pthread_cond_timedwait(&w->wake, &w->lock, &until);
+	}
+}
+
 static struct fedc_msg *next_request(struct round_worker *w)
 {
 	struct pending *p;
 	struct fedc_msg *msg = NULL;
 
 	pthread_mutex_lock(&w->lock);
-	while (!w->head && !w->stopping)
-		pthread_cond_wait(&w->wake, &w->lock);
+	wait_for_request(w);
 	p = w->head;
 	if (p && !w->stopping) {
 		w->head = p->next;
@@ -387,7 +416,8 @@ enum fedc_err round__start(struct node_daemon *d, struct round_worker **out)
 	w->d = d;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->wake, NULL);
-	rc = db__open(d->cfg->db_path, &w->db);
+	w->sandbox = sandbox__new();
+	rc = w->sandbox ? db__open(d->cfg->db_path, &w->db) : FEDC_ERR_NOMEM;
 	if (!rc)
 		rc = daemon__repo_new(d, &w->repo);
 	if (!rc && pthread_create(&w->thread, NULL, worker_main, w) != 0)
@@ -395,6 +425,7 @@ enum fedc_err round__start(struct node_daemon *d, struct round_worker **out)
 	if (rc) {
 		fedc_repo_free(w->repo);
 		db__close(w->db);
+		sandbox__free(w->sandbox);
 		free(w);
 		return rc;
 	}
@@ -459,6 +490,7 @@ void round__stop(struct round_worker *w)
 		fedc_msg_free(p->msg);
 		free(p);
 	}
+	sandbox__free(w->sandbox);
 	fedc_repo_free(w->repo);
 	db__close(w->db);
 	pthread_mutex_destroy(&w->lock);

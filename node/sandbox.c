@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,18 +58,15 @@ static enum fedc_err add_arg(struct child_argv *a, const char *fmt, ...)
 	return FEDC_OK;
 }
 
-static enum fedc_err build_argv(const struct sandbox_job *job, struct child_argv *a)
+/* The plan process's own arguments: what stays the same for all its rounds. */
+static enum fedc_err build_process_args(const struct sandbox_job *job, struct child_argv *a)
 {
 	const struct node_dataset *ds = job->dataset;
-	const struct fedc_train_args *t = &job->train_args;
 	enum fedc_err rc = FEDC_OK;
 
-	a->argc = 0;
-	a->used = 0;
 	rc = add_arg(a, "fedc-node");
 	if (!rc) rc = add_arg(a, "__run-plan");
 	if (!rc) rc = add_arg(a, "--plan=%s", job->plan_path);
-	if (!rc) rc = add_arg(a, "--params=%s", job->params_path);
 	if (!rc) rc = add_arg(a, "--data=%s", ds->path);
 	if (!rc) rc = add_arg(a, "--data-digest=%s", ds->digest);
 	if (!rc) rc = add_arg(a, "--data-type=%s", ds->type);
@@ -81,6 +79,17 @@ static enum fedc_err build_argv(const struct sandbox_job *job, struct child_argv
 	if (!rc && ds->labels_path[0]) rc = add_arg(a, "--data-labels=%s", ds->labels_path);
 	if (!rc) rc = add_arg(a, "--test-ratio=%.17g", job->test_ratio);
 	if (!rc) rc = add_arg(a, "--split-seed=%" PRIu64, job->split_seed);
+	a->argv[a->argc] = NULL;
+	return rc;
+}
+
+/* One round's request: what may change from round to round. */
+static enum fedc_err build_round_args(const struct sandbox_job *job, struct child_argv *a)
+{
+	const struct fedc_train_args *t = &job->train_args;
+	enum fedc_err rc = FEDC_OK;
+
+	rc = add_arg(a, "--params=%s", job->params_path);
 	if (!rc) rc = add_arg(a, "--seed=%" PRIu64, t->seed);
 	if (!rc) rc = add_arg(a, "--lr=%.17g", t->lr);
 	if (!rc) rc = add_arg(a, "--epochs=%" PRIu32, t->epochs);
@@ -99,20 +108,16 @@ static enum fedc_err build_argv(const struct sandbox_job *job, struct child_argv
 	for (size_t i = 0; !rc && job->model_args && i < job->model_args->count; i++)
 		rc = add_arg(a, "--arg=%s=%.17g", job->model_args->items[i].name,
 			     job->model_args->items[i].value);
-	a->argv[a->argc] = NULL;
+	if (!rc && a->used > SANDBOX_REQUEST_MAX)
+		rc = fedc_fail(FEDC_ERR_TOO_BIG, "plan arguments too long");
 	return rc;
-}
-
-static void set_limits(int resource, rlim_t soft, rlim_t hard)
-{
-	struct rlimit lim = { soft, hard };
-
-	(void)setrlimit(resource, &lim);
 }
 
 static void set_limit(int resource, rlim_t value)
 {
-	set_limits(resource, value, value);
+	struct rlimit lim = { value, value };
+
+	(void)setrlimit(resource, &lim);
 }
 
 /* The address-space cap: a backstop behind the parent's watch of resident
@@ -141,13 +146,14 @@ static void stdin_from_devnull(void)
 }
 
 /* In the child between fork and exec: only async-signal-safe calls. */
-static void exec_child(const struct sandbox_job *job, struct child_argv *a, int params_fd, int report_fd)
+static void exec_child(const struct sandbox_job *job, struct child_argv *a, int control_fd, int report_fd)
 {
 	/* Through spare numbers first: dup2 of an fd onto itself would keep its
 	 * close-on-exec flag, and one target may be the other source. */
-	int params = fcntl(params_fd, F_DUPFD, 10), report = fcntl(report_fd, F_DUPFD, 10);
+	int control = fcntl(control_fd, F_DUPFD, 10), report = fcntl(report_fd, F_DUPFD, 10);
 
-	if (params < 0 || report < 0 || dup2(params, SANDBOX_PARAMS_FD) < 0 || dup2(report, SANDBOX_REPORT_FD) < 0)
+	if (control < 0 || report < 0 || dup2(control, SANDBOX_CONTROL_FD) < 0 ||
+	    dup2(report, SANDBOX_REPORT_FD) < 0)
 		_exit(120);
 	(void)close_range(SANDBOX_REPORT_FD + 1, ~0u, 0);
 	stdin_from_devnull();
@@ -155,9 +161,8 @@ static void exec_child(const struct sandbox_job *job, struct child_argv *a, int 
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 	(void)prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	set_limit(RLIMIT_CORE, 0);
-	/* SIGXCPU at the soft limit, so that the parent can tell the CPU limit
-	 * from any other kill; SIGKILL a second later if it is caught. */
-	set_limits(RLIMIT_CPU, (rlim_t)job->cpu_seconds, (rlim_t)job->cpu_seconds + 1);
+	/* No RLIMIT_CPU: it counts the process's whole life, and the limit is
+	 * per round; the parent watches each round's CPU time instead. */
 #ifndef __SANITIZE_ADDRESS__
 	/* AddressSanitizer reserves terabytes of shadow address space at start:
 	 * an address-space cap would kill every child of a sanitizer build,
@@ -179,7 +184,7 @@ static bool parse_report_line(const struct sandbox_job *job, char *line, struct 
 	struct fedc_metrics *m = NULL;
 
 	if (strncmp(line, "error ", 6) == 0) {
-		snprintf(res->error, sizeof(res->error), "%s", line + 6);
+		snprintf(res->error, sizeof(res->error), "%.*s", (int)sizeof(res->error) - 1, line + 6);
 		return true;
 	}
 	if (strcmp(line, "done") == 0) {
@@ -228,6 +233,8 @@ static bool feed_lines(const struct sandbox_job *job, struct line_buffer *lb, co
 		lb->len = 0;
 		if (!parse_report_line(job, lb->buf, res, done))
 			return false;
+		if (*done)
+			return true; /* the round is over: anything after is not part of it */
 	}
 	return true;
 }
@@ -240,43 +247,35 @@ static const char *signal_story(int sig)
 	case SIGFPE: return "arithmetic exception";
 	case SIGILL: return "illegal instruction";
 	case SIGABRT: return "aborted";
-	case SIGXCPU: return "CPU time limit reached";
 	case SIGSYS: return "forbidden system call";
-	case SIGKILL: return "killed (by the CPU time hard limit or the system's out-of-memory killer)";
+	case SIGKILL: return "killed (by the system's out-of-memory killer?)";
 	default: return "killed by a signal";
 	}
 }
 
-/* A death by signal, told for the researcher. The limits get their own
- * sentences: they are the operator's settings, not a bug in the plan. */
-static void tell_signal(const struct sandbox_job *job, int sig, struct sandbox_result *res)
+/* A death by signal, told for the researcher. */
+static void tell_signal(int sig, struct sandbox_result *res)
 {
-	if (sig == SIGXCPU)
-		snprintf(res->error, sizeof(res->error),
-			 "the plan used up its CPU time limit of %" PRId64 " s and was stopped", job->cpu_seconds);
-	else if (sig == SIGSYS)
+	if (sig == SIGSYS)
 		snprintf(res->error, sizeof(res->error),
 			 "sandbox: the plan made a system call that training plans may not make (signal %d)", sig);
 	else
 		snprintf(res->error, sizeof(res->error), "the plan crashed: %s (signal %d)", signal_story(sig), sig);
 }
 
-/* Decides the outcome once the child is gone or must go. An `error` line
- * the child sent (the runner's own, or the seccomp handler's) wins over the
- * exit status, which only says that it failed. */
-static enum fedc_err judge(const struct sandbox_job *job, int status, bool done, bool violated,
-			   struct sandbox_result *res)
+/* Tells why a round ended without `done`: the process is gone (or must go).
+ * An `error` line it sent (the runner's own, or the seccomp handler's) wins
+ * over the exit status, which only says that it failed. */
+static enum fedc_err judge(int status, bool violated, struct sandbox_result *res)
 {
 	if (violated) {
 		snprintf(res->error, sizeof(res->error), "the plan broke the report protocol and was killed");
 		return FEDC_ERR_PLAN;
 	}
 	if (WIFSIGNALED(status)) {
-		tell_signal(job, WTERMSIG(status), res);
+		tell_signal(WTERMSIG(status), res);
 		return FEDC_ERR_PLAN;
 	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && done)
-		return FEDC_OK;
 	if (!res->error[0])
 		snprintf(res->error, sizeof(res->error),
 			 "the plan exited with code %d before finishing its round (a training plan must return "
@@ -318,131 +317,354 @@ static bool over_memory_limit(const struct sandbox_job *job, pid_t pid, struct s
 	return true;
 }
 
-static void kill_child(pid_t pid)
+/* CPU time of the whole process (every thread) in ms, or -1 once it is gone. */
+static int64_t cpu_ms(pid_t pid)
+{
+	struct timespec ts;
+	clockid_t clock;
+
+	if (clock_getcpuclockid(pid, &clock) != 0 || clock_gettime(clock, &ts) != 0)
+		return -1;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The CPU limit holds per round: what the process used since `start_ms`. */
+static bool over_cpu_limit(const struct sandbox_job *job, pid_t pid, int64_t start_ms, struct sandbox_result *res)
+{
+	int64_t now = cpu_ms(pid);
+
+	if (now < 0 || start_ms < 0 || now - start_ms <= job->cpu_seconds * 1000)
+		return false;
+	snprintf(res->error, sizeof(res->error),
+		 "the plan used up its CPU time limit of %" PRId64 " s and was stopped", job->cpu_seconds);
+	return true;
+}
+
+/* ---- the plan process kept between rounds ---- */
+
+/* How long a retired plan process may take to exit on its own (a sanitizer
+ * build checks for leaks then) before it is killed. */
+#define RETIRE_GRACE_MS 2000
+
+struct sandbox {
+	pid_t pid;               /* the plan process, 0 when none */
+	int control_fd;          /* our end of its request socket */
+	int report_fd;           /* its report pipe, read end, non-blocking */
+	char *key;               /* its arguments and session: which rounds it may serve */
+	size_t key_len;
+	int64_t idle_since_ms;   /* when its last round ended */
+};
+
+struct sandbox *sandbox__new(void)
+{
+	struct sandbox *sb = calloc(1, sizeof(*sb));
+
+	if (sb) {
+		sb->control_fd = -1;
+		sb->report_fd = -1;
+	}
+	return sb;
+}
+
+/* Drops what we hold of a process that is gone (reaped). */
+static void forget_process(struct sandbox *sb)
+{
+	if (sb->control_fd >= 0)
+		close(sb->control_fd);
+	if (sb->report_fd >= 0)
+		close(sb->report_fd);
+	free(sb->key);
+	sb->key = NULL;
+	sb->key_len = 0;
+	sb->control_fd = -1;
+	sb->report_fd = -1;
+	sb->pid = 0;
+}
+
+static void kill_process(struct sandbox *sb)
 {
 	int status;
 
-	(void)kill(-pid, SIGKILL);
-	(void)kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+	(void)kill(-sb->pid, SIGKILL);
+	(void)kill(sb->pid, SIGKILL);
+	while (waitpid(sb->pid, &status, 0) < 0 && errno == EINTR)
 		;
+	forget_process(sb);
 }
 
-/* Reads the report until EOF, then reaps the child; all under the deadline. */
-static enum fedc_err supervise(const struct sandbox_job *job, pid_t pid, int report_fd, volatile int *cancel,
+/* Ends the process the polite way: end of file on its request socket, then
+ * SIGKILL if it has not exited within the grace period. */
+static void retire_process(struct sandbox *sb)
+{
+	int64_t give_up;
+	int status;
+
+	if (!sb->pid)
+		return;
+	close(sb->control_fd);
+	sb->control_fd = -1;
+	(void)kill(sb->pid, SIGCONT);
+	give_up = fedc_now_ms() + RETIRE_GRACE_MS;
+	while (fedc_now_ms() < give_up) {
+		pid_t w = waitpid(sb->pid, &status, WNOHANG);
+
+		if (w == sb->pid || (w < 0 && errno != EINTR)) {
+			forget_process(sb);
+			return;
+		}
+		usleep(1000);
+	}
+	kill_process(sb);
+}
+
+void sandbox__free(struct sandbox *sb)
+{
+	if (!sb)
+		return;
+	retire_process(sb);
+	free(sb);
+}
+
+int64_t sandbox__retire_idle(struct sandbox *sb, int64_t idle_ms)
+{
+	int64_t idle;
+
+	if (!sb || !sb->pid)
+		return -1;
+	idle = fedc_now_ms() - sb->idle_since_ms;
+	if (idle < idle_ms)
+		return idle_ms - idle;
+	fedc_info("sandbox: plan process %d ends after %.0f s without a round", (int)sb->pid, (double)idle / 1000);
+	retire_process(sb);
+	return -1;
+}
+
+int sandbox__process(const struct sandbox *sb)
+{
+	return sb ? (int)sb->pid : 0;
+}
+
+/* The key of a plan process: its arguments and the session it serves. */
+static char *make_key(const struct child_argv *a, const char *session, size_t *len)
+{
+	size_t session_len = strlen(session ? session : "");
+	char *key = malloc(a->used + session_len + 1);
+
+	if (!key)
+		return NULL;
+	memcpy(key, a->text, a->used);
+	memcpy(key + a->used, session ? session : "", session_len + 1);
+	*len = a->used + session_len + 1;
+	return key;
+}
+
+static enum fedc_err spawn_process(struct sandbox *sb, const struct sandbox_job *job, struct child_argv *a,
+				   char *key, size_t key_len)
+{
+	int control[2] = { -1, -1 }, report[2] = { -1, -1 };
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, control) != 0 ||
+	    pipe2(report, O_CLOEXEC | O_NONBLOCK) != 0) {
+		enum fedc_err rc = fedc_fail(FEDC_ERR_IO, "cannot create the plan's channels: %s", strerror(errno));
+
+		for (int i = 0; i < 2; i++) {
+			if (control[i] >= 0)
+				close(control[i]);
+		}
+		free(key);
+		return rc;
+	}
+	/* The child's end of the pipe must block: only ours is non-blocking. */
+	(void)fcntl(report[1], F_SETFL, 0);
+	pid = fork();
+	if (pid == 0)
+		exec_child(job, a, control[1], report[1]);
+	close(control[1]);
+	close(report[1]);
+	if (pid < 0) {
+		close(control[0]);
+		close(report[0]);
+		free(key);
+		return fedc_fail(FEDC_ERR_IO, "fork failed: %s", strerror(errno));
+	}
+	*sb = (struct sandbox){ pid, control[0], report[0], key, key_len, 0 };
+	fedc_debug("sandbox: plan process %d started", (int)pid);
+	return FEDC_OK;
+}
+
+/* Sends a round's arguments with the memfd for its result attached. */
+static int send_round(struct sandbox *sb, const struct child_argv *round, int update_fd)
+{
+	union {
+		char bytes[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} control;
+	struct iovec iov = { (void *)round->text, round->used };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.bytes,
+			      .msg_controllen = sizeof(control.bytes) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	ssize_t n;
+
+	memset(control.bytes, 0, sizeof(control.bytes));
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &update_fd, sizeof(int));
+	do
+		n = sendmsg(sb->control_fd, &msg, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	return n == (ssize_t)round->used ? 0 : -1;
+}
+
+/* Wakes a kept process for a new round. Whatever its threads wrote after
+ * the last `done` belongs to no round: it is dropped first. */
+static void resume_process(struct sandbox *sb)
+{
+	char junk[4096];
+
+	while (read(sb->report_fd, junk, sizeof(junk)) > 0)
+		;
+	(void)kill(sb->pid, SIGCONT);
+}
+
+/* Ends a round that will not finish: the process goes. */
+static enum fedc_err abandon(struct sandbox *sb, enum fedc_err rc)
+{
+	kill_process(sb);
+	return rc;
+}
+
+/* Reads the report until `done` or the end of the process, all under the
+ * deadline and the limits. On FEDC_OK the process lives on; on anything
+ * else it is gone. */
+static enum fedc_err supervise(struct sandbox *sb, const struct sandbox_job *job, volatile int *cancel,
 			       struct sandbox_result *res)
 {
-	int64_t deadline = fedc_now_ms() + job->timeout_s * 1000, next_memory_check = 0;
-	struct line_buffer *lb = calloc(1, sizeof(*lb));
+	int64_t deadline = fedc_now_ms() + job->timeout_s * 1000, next_check = 0, cpu_start = cpu_ms(sb->pid);
+	struct line_buffer lb = { .len = 0 };
 	bool done = false, violated = false, eof = false;
 	int status = 0;
-	enum fedc_err rc;
 
-	if (!lb) {
-		kill_child(pid);
-		return FEDC_ERR_NOMEM;
-	}
 	for (;;) {
-		struct pollfd pfd = { .fd = report_fd, .events = POLLIN };
+		struct pollfd pfd = { .fd = sb->report_fd, .events = POLLIN };
 		int64_t left = deadline - fedc_now_ms();
 		char chunk[4096];
+		ssize_t n;
 
 		if (cancel && *cancel) {
-			kill_child(pid);
 			snprintf(res->error, sizeof(res->error), "the node is shutting down; round abandoned");
-			rc = FEDC_ERR_INTERRUPTED;
-			goto out;
+			return abandon(sb, FEDC_ERR_INTERRUPTED);
 		}
 		if (left <= 0) {
-			kill_child(pid);
 			snprintf(res->error, sizeof(res->error), "the plan did not finish within %" PRId64 " s and was killed",
 				 job->timeout_s);
-			rc = FEDC_ERR_TIMEOUT;
-			goto out;
+			return abandon(sb, FEDC_ERR_TIMEOUT);
 		}
-		if (fedc_now_ms() >= next_memory_check) {
-			next_memory_check = fedc_now_ms() + MEMORY_CHECK_MS;
-			if (over_memory_limit(job, pid, res)) {
-				kill_child(pid);
-				rc = FEDC_ERR_PLAN;
-				goto out;
-			}
+		if (fedc_now_ms() >= next_check) {
+			next_check = fedc_now_ms() + MEMORY_CHECK_MS;
+			if (over_memory_limit(job, sb->pid, res) || over_cpu_limit(job, sb->pid, cpu_start, res))
+				return abandon(sb, FEDC_ERR_PLAN);
 		}
 		if (eof) {
-			pid_t w = waitpid(pid, &status, WNOHANG);
+			pid_t w = waitpid(sb->pid, &status, WNOHANG);
 
-			if (w == pid)
+			if (w == sb->pid)
 				break;
 			usleep(2000);
 			continue;
 		}
 		if (poll(&pfd, 1, left > MEMORY_CHECK_MS ? MEMORY_CHECK_MS : (int)left) <= 0)
 			continue;
-		ssize_t n = read(report_fd, chunk, sizeof(chunk));
-
-		if (n < 0 && errno == EINTR)
+		n = read(sb->report_fd, chunk, sizeof(chunk));
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n <= 0) {
 			eof = true;
 			continue;
 		}
-		if (!feed_lines(job, lb, chunk, (size_t)n, res, &done)) {
+		if (!feed_lines(job, &lb, chunk, (size_t)n, res, &done)) {
 			violated = true;
-			kill_child(pid);
-			break;
+			kill_process(sb);
+			return judge(0, violated, res);
 		}
+		if (done)
+			return FEDC_OK;
 	}
-	rc = judge(job, status, done, violated, res);
-out:
-	free(lb);
+	forget_process(sb);
+	return judge(status, violated, res);
+}
+
+/* Makes sure a process that may serve `key` is waiting, and sends it the
+ * round. A kept process that cannot take it (gone meanwhile) is replaced. */
+static enum fedc_err start_round(struct sandbox *sb, const struct sandbox_job *job, struct child_argv *process,
+				 const struct child_argv *round, int update_fd)
+{
+	size_t key_len = 0;
+	char *key = make_key(process, job->session, &key_len);
+	enum fedc_err rc;
+
+	if (!key)
+		return fedc_fail(FEDC_ERR_NOMEM, "out of memory");
+	if (sb->pid && (sb->key_len != key_len || memcmp(sb->key, key, key_len) != 0))
+		retire_process(sb);
+	if (sb->pid) {
+		resume_process(sb);
+		if (send_round(sb, round, update_fd) == 0) {
+			free(key);
+			fedc_debug("sandbox: plan process %d reused", (int)sb->pid);
+			return FEDC_OK;
+		}
+		kill_process(sb);
+	}
+	rc = spawn_process(sb, job, process, key, key_len);
+	if (!rc && send_round(sb, round, update_fd) != 0) {
+		kill_process(sb);
+		rc = fedc_fail(FEDC_ERR_IO, "cannot send the round to the plan process: %s", strerror(errno));
+	}
 	return rc;
 }
 
-enum fedc_err sandbox__run(const struct sandbox_job *job, volatile int *cancel, struct sandbox_result *result)
+enum fedc_err sandbox__run(struct sandbox *sb, const struct sandbox_job *job, volatile int *cancel,
+			   struct sandbox_result *result)
 {
-	struct child_argv *args = calloc(1, sizeof(*args));
-	int report[2] = { -1, -1 };
-	int params_fd = -1;
+	struct child_argv *args = calloc(2, sizeof(*args));
+	int update_fd = -1;
 	enum fedc_err rc;
-	pid_t pid;
 
 	memset(result, 0, sizeof(*result));
 	result->params_fd = -1;
 	if (!args)
 		return FEDC_ERR_NOMEM;
-	rc = build_argv(job, args);
+	rc = build_process_args(job, &args[0]);
+	if (!rc)
+		rc = build_round_args(job, &args[1]);
+	if (!rc) {
+		update_fd = memfd_create("fedc-update", MFD_CLOEXEC);
+		if (update_fd < 0)
+			rc = fedc_fail(FEDC_ERR_IO, "cannot create the plan's result file: %s", strerror(errno));
+	}
+	if (!rc)
+		rc = start_round(sb, job, &args[0], &args[1], update_fd);
 	if (rc) {
 		snprintf(result->error, sizeof(result->error), "%s", fedc_last_error());
 		goto out;
 	}
-	params_fd = memfd_create("fedc-update", MFD_CLOEXEC);
-	if (params_fd < 0 || pipe2(report, O_CLOEXEC) != 0) {
-		rc = fedc_fail(FEDC_ERR_IO, "cannot create the plan's channels: %s", strerror(errno));
-		snprintf(result->error, sizeof(result->error), "%s", fedc_last_error());
+	rc = supervise(sb, job, cancel, result);
+	if (rc)
 		goto out;
-	}
-	pid = fork();
-	if (pid < 0) {
-		rc = FEDC_ERR_IO;
-		snprintf(result->error, sizeof(result->error), "fork failed: %s", strerror(errno));
-		goto out;
-	}
-	if (pid == 0)
-		exec_child(job, args, params_fd, report[1]);
-	close(report[1]);
-	report[1] = -1;
-	rc = supervise(job, pid, report[0], cancel, result);
-	if (!rc) {
-		result->params_fd = params_fd;
-		params_fd = -1;
+	result->params_fd = update_fd;
+	update_fd = -1;
+	if (job->keep_process) {
+		/* Stopped, it can do nothing until its next round. */
+		(void)kill(sb->pid, SIGSTOP);
+		sb->idle_since_ms = fedc_now_ms();
+	} else {
+		retire_process(sb);
 	}
 out:
-	if (params_fd >= 0)
-		close(params_fd);
-	if (report[0] >= 0)
-		close(report[0]);
-	if (report[1] >= 0)
-		close(report[1]);
+	if (update_fd >= 0)
+		close(update_fd);
 	free(args);
 	return rc;
 }

@@ -1,7 +1,12 @@
 /* Running a training plan in a child process, so that a plan that crashes,
  * hangs, exhausts memory or exits costs one error reply, not the daemon.
  *
- * The child is a fresh exec of the node binary (`fedc-node __run-plan`), so
+ * The child (the plan process) is a fresh exec of the node binary
+ * (`fedc-node __run-plan`), started for one job, plan and dataset and kept,
+ * stopped (SIGSTOP), between that job's rounds: loading the data and the
+ * plan, and the exec itself, happen once per job rather than once per round.
+ * Any failure ends it, as does another job, plan or dataset, or
+ * [limits] plan_process_idle_s without a round. It is a fresh exec, so
  * it holds none of the daemon's memory: no repository token, no broker
  * credentials for a hostile plan to copy into its parameters. It gets
  * resource limits (CPU seconds, an address-space cap, open files, no core
@@ -33,8 +38,10 @@ struct sandbox_job {
 	bool evaluate_only;
 	bool skip_test_global, skip_test_local; /* the researcher's test_on_* set to false */
 	const char *scaffold_state;             /* the job's SCAFFOLD c_i file (may not exist yet) */
+	const char *session;        /* who the plan process serves (job and researcher): another session gets another process */
+	bool keep_process;          /* keep the plan process for the session's next round */
 	int64_t timeout_s;          /* wall clock */
-	int64_t cpu_seconds;        /* RLIMIT_CPU (soft; the hard limit is a second more) */
+	int64_t cpu_seconds;        /* CPU time of this round, all threads, watched by the parent */
 	int64_t memory_mb;          /* resident memory, watched by the parent; RLIMIT_AS is 2x + 256 MiB */
 	/* Called in the parent for each scalar the plan reports (may be NULL). */
 	void (*on_scalar)(void *ctx, const char *name, double value, uint64_t iteration, uint32_t epoch);
@@ -49,18 +56,34 @@ struct sandbox_result {
 	char error[512];            /* why it failed, for the error reply */
 };
 
-/* Runs the job. FEDC_OK with result filled (caller closes params_fd), or
+/* One per round worker: holds the plan process kept between rounds. */
+struct sandbox;
+
+struct sandbox *sandbox__new(void);
+/* Ends the plan process, if any, and frees the sandbox. */
+void sandbox__free(struct sandbox *sb);
+
+/* Runs one round. FEDC_OK with result filled (caller closes params_fd), or
  * FEDC_ERR_PLAN / FEDC_ERR_TIMEOUT / FEDC_ERR_INTERRUPTED / FEDC_ERR_IO with
  * result->error saying what happened. `cancel` (may be NULL) is polled: when
  * it becomes true the child is killed and FEDC_ERR_INTERRUPTED returned. */
-enum fedc_err sandbox__run(const struct sandbox_job *job, volatile int *cancel, struct sandbox_result *result);
+enum fedc_err sandbox__run(struct sandbox *sb, const struct sandbox_job *job, volatile int *cancel,
+			   struct sandbox_result *result);
+
+/* Ends the plan process if it has waited for a round for `idle_ms` or more;
+ * returns the milliseconds until it would be, or -1 when there is none. */
+int64_t sandbox__retire_idle(struct sandbox *sb, int64_t idle_ms);
+
+/* The process id of the plan process kept, or 0 (for logs and tests). */
+int sandbox__process(const struct sandbox *sb);
 
 /* The child's side (plan_runner.c), entered from main() for `fedc-node
- * __run-plan ARGS`: parses the job from argv, loads the data and the plan,
- * trains, writes the parameters to fd SANDBOX_PARAMS_FD and the report lines
- * to fd SANDBOX_REPORT_FD. Returns the process exit code. */
-#define SANDBOX_PARAMS_FD 3
+ * __run-plan ARGS`: parses the job's fixed part from argv, loads the data
+ * and the plan, then serves round requests from SANDBOX_CONTROL_FD, writing
+ * report lines to SANDBOX_REPORT_FD. Returns the process exit code. */
+#define SANDBOX_CONTROL_FD 3
 #define SANDBOX_REPORT_FD 4
+#define SANDBOX_REQUEST_MAX 16384 /* bytes of one round request */
 int plan_runner__main(int argc, char **argv);
 
 #endif

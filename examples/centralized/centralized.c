@@ -231,6 +231,7 @@ static enum fedc_err run(const struct options *o, const char *work_dir)
 	struct fedc_arg args[FEDC_MAX_ARGS];
 	struct fedc_args model_args = { args, 0 };
 	struct sandbox_job job;
+	struct sandbox *sandbox;
 	char params_path[PATH_MAX] = "";
 	enum fedc_err rc;
 
@@ -270,7 +271,9 @@ static enum fedc_err run(const struct options *o, const char *work_dir)
 		job.train_args.num_updates ? "updates" : "epochs", exp->rounds,
 		exp->num_updates ? exp->num_updates : exp->epochs, exp->lr, job.train_args.batch_size,
 		job.train_args.optimizer, exp->seed);
-	rc = sandbox__run(&job, NULL, res);
+	sandbox = sandbox__new();
+	rc = sandbox ? sandbox__run(sandbox, &job, NULL, res) : FEDC_ERR_NOMEM;
+	sandbox__free(sandbox);
 	if (rc) {
 		rc = fedc_fail(rc, "%s", res->error);
 		goto out;
