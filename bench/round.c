@@ -125,7 +125,7 @@ int main(int argc, char **argv)
 	int rc = 1;
 
 	if (harness_init(&h) || harness_start_broker(&h) || harness_start_repository(&h) ||
-	    harness_connect_observer(&h)) {
+	    harness_connect_status_observer(&h)) {
 		fprintf(stderr, "bench: cannot start the stack\n");
 		goto out;
 	}

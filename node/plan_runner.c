@@ -33,7 +33,7 @@
 
 struct runner_job {
 	const char *plan_path;
-	const char *params_path;
+	int params_fd;               /* this round's global parameters */
 	struct node_dataset dataset;
 	double test_ratio;
 	uint64_t split_seed;
@@ -160,7 +160,6 @@ static bool parse_option(struct runner_job *job, int opt, const char *v)
 
 	switch (opt) {
 	case 'p': job->plan_path = v; return true;
-	case 'P': job->params_path = v; return true;
 	case 'd': return copy_field(job->dataset.path, sizeof(job->dataset.path), v);
 	case 'D': return copy_field(job->dataset.digest, sizeof(job->dataset.digest), v);
 	case 't': return copy_field(job->dataset.type, sizeof(job->dataset.type), v);
@@ -194,7 +193,7 @@ static bool parse_option(struct runner_job *job, int opt, const char *v)
 static bool parse_options(int argc, char **argv, struct runner_job *job)
 {
 	static const struct option options[] = {
-		{ "plan", required_argument, NULL, 'p' }, { "params", required_argument, NULL, 'P' },
+		{ "plan", required_argument, NULL, 'p' },
 		{ "data", required_argument, NULL, 'd' }, { "data-digest", required_argument, NULL, 'D' },
 		{ "data-type", required_argument, NULL, 't' }, { "data-header", required_argument, NULL, 'h' },
 		{ "label-column", required_argument, NULL, 'l' }, { "n-classes", required_argument, NULL, 'c' },
@@ -226,25 +225,36 @@ static bool parse_options(int argc, char **argv, struct runner_job *job)
 /* Forgets the previous round's arguments before the next one's. */
 static void clear_round(struct runner_job *job)
 {
-	job->params_path = NULL;
 	memset(&job->train, 0, sizeof(job->train));
 	job->evaluate_only = false;
 	job->skip_test_global = false;
 	job->skip_test_local = false;
 	job->scaffold_state = NULL;
 	job->n_args = 0;
+	job->params_fd = -1;
 	job->update_fd = -1;
 }
 
-/* The memfd attached to a request, or -1. */
-static int attached_fd(struct msghdr *msg)
+/* The two files attached to a request: the global parameters and the
+ * memfd for the new ones. False (and none kept) unless exactly those. */
+static bool attached_fds(struct msghdr *msg, struct runner_job *job)
 {
 	struct cmsghdr *c = CMSG_FIRSTHDR(msg);
-	int fd = -1;
+	int fds[2];
 
-	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
-		memcpy(&fd, CMSG_DATA(c), sizeof(int));
-	return fd;
+	if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+		return false;
+	if (c->cmsg_len != CMSG_LEN(sizeof(fds))) {
+		for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+			memcpy(&fds[0], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			close(fds[0]);
+		}
+		return false;
+	}
+	memcpy(fds, CMSG_DATA(c), sizeof(fds));
+	job->params_fd = fds[0];
+	job->update_fd = fds[1];
+	return true;
 }
 
 /* Waits for the next round's request and parses it into `job`, keeping its
@@ -253,7 +263,7 @@ static int attached_fd(struct msghdr *msg)
 static int next_round(struct runner_job *job, char *buf, size_t cap)
 {
 	union {
-		char bytes[CMSG_SPACE(sizeof(int))];
+		char bytes[CMSG_SPACE(2 * sizeof(int))];
 		struct cmsghdr align;
 	} control;
 	struct iovec iov = { buf, cap - 1 };
@@ -269,8 +279,7 @@ static int next_round(struct runner_job *job, char *buf, size_t cap)
 	if (n == 0)
 		return 0;
 	clear_round(job);
-	job->update_fd = n > 0 ? attached_fd(&msg) : -1;
-	if (n < 0 || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || job->update_fd < 0) {
+	if (n < 0 || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || !attached_fds(&msg, job)) {
 		report("error malformed round request from the node");
 		return -1;
 	}
@@ -279,7 +288,7 @@ static int next_round(struct runner_job *job, char *buf, size_t cap)
 	for (char *p = buf; p < buf + n && argc < (int)(sizeof(argv) / sizeof(argv[0])) - 1; p += strlen(p) + 1)
 		argv[argc++] = p;
 	argv[argc] = NULL;
-	if (!parse_options(argc, argv, job) || !job->params_path) {
+	if (!parse_options(argc, argv, job)) {
 		report("error malformed round request from the node");
 		return -1;
 	}
@@ -462,7 +471,7 @@ static int run_round(const struct runner_job *job, const struct fedc_plan *plan,
 	int code = 1;
 	enum fedc_err rc;
 
-	rc = fedc_params_open(job->params_path, &global);
+	rc = fedc_params_open_fd(job->params_fd, &global);
 	if (!rc)
 		rc = scaffold__split(global, &n_model, &scaffold);
 	if (rc) {
@@ -521,6 +530,7 @@ static int serve_rounds(struct runner_job *job, const struct fedc_plan *plan, st
 	}
 	while ((got = next_round(job, request, SANDBOX_REQUEST_MAX + 1)) > 0) {
 		code = run_round(job, plan, all);
+		close(job->params_fd);
 		close(job->update_fd);
 		if (code != 0)
 			break;

@@ -1,14 +1,17 @@
 /* The round worker: download, verify approval, train in the sandbox, upload,
  * reply. One round at a time; requests queue in arrival order. */
+#define _GNU_SOURCE /* memfd_create */
 #include "round.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "dataset.h"
@@ -188,12 +191,12 @@ static enum fedc_err send_train_reply(struct round_worker *w, const struct fedc_
 }
 
 static void fill_job(const struct fedc_msg *req, const struct node_dataset *ds, const char *plan_path,
-		     const char *params_path, const struct fedc_args *args, const struct node_config *cfg,
+		     int params_fd, const struct fedc_args *args, const struct node_config *cfg,
 		     struct sandbox_job *job)
 {
 	memset(job, 0, sizeof(*job));
 	job->plan_path = plan_path;
-	job->params_path = params_path;
+	job->params_fd = params_fd;
 	job->dataset = ds;
 	job->test_ratio = req->test_ratio;
 	/* Everything follows from the experiment seed, so a run is reproducible:
@@ -219,9 +222,10 @@ static void fill_job(const struct fedc_msg *req, const struct node_dataset *ds, 
 }
 
 /* Downloads what the round needs: the plan (kept by digest), which must be
- * approved, and the global parameters (a work file removed after the round). */
+ * approved, and the global parameters, into a memfd: they live for one
+ * round, so a file and its fsync would buy nothing. */
 static enum fedc_err fetch_inputs(struct round_worker *w, const struct fedc_msg *req, char *plan_path,
-				  size_t plan_cap, char *params_path, size_t params_cap)
+				  size_t plan_cap, int *params_fd)
 {
 	enum fedc_err rc = daemon__fetch_plan(w->d, w->repo, req->plan_digest, plan_path, plan_cap);
 
@@ -229,11 +233,10 @@ static enum fedc_err fetch_inputs(struct round_worker *w, const struct fedc_msg 
 		rc = check_approval(w, req, plan_path);
 	if (rc)
 		return rc;
-	if ((size_t)snprintf(params_path, params_cap, "%s/%s.params", w->d->work_dir, req->request_id) >=
-	    params_cap)
-		return fedc_fail(FEDC_ERR_INVAL, "work path too long");
-	rc = fedc_repo_get_file(w->repo, req->params_digest, params_path,
-				(uint64_t)w->d->cfg->max_blob_mb << 20);
+	*params_fd = memfd_create("fedc-global", MFD_CLOEXEC);
+	if (*params_fd < 0)
+		return fedc_fail(FEDC_ERR_IO, "cannot create a memfd for the global parameters: %s", strerror(errno));
+	rc = fedc_repo_get_fd(w->repo, req->params_digest, *params_fd, (uint64_t)w->d->cfg->max_blob_mb << 20);
 	if (rc)
 		return fedc_fail(rc, "cannot download the global parameters %s: %s", req->params_digest,
 				 fedc_last_error());
@@ -279,7 +282,8 @@ static enum fedc_err scaffold_files(struct round_worker *w, const struct fedc_ms
 
 static enum fedc_err run_round(struct round_worker *w, const struct fedc_msg *req)
 {
-	char plan_path[NODE_PATH_MAX], params_path[NODE_PATH_MAX], digest[FEDC_SHA256_HEXLEN + 1];
+	char plan_path[NODE_PATH_MAX], digest[FEDC_SHA256_HEXLEN + 1];
+	int params_fd = -1;
 	struct fedc_arg args[FEDC_MAX_ARGS];
 	struct fedc_args model_args = { args, req->n_model_args };
 	struct scalar_ctx sc = { w, req, 0 };
@@ -291,7 +295,6 @@ static enum fedc_err run_round(struct round_worker *w, const struct fedc_msg *re
 	double t0 = now_s(), times[3] = { 0, 0, 0 };
 	enum fedc_err rc;
 
-	params_path[0] = '\0';
 	res.params_fd = -1;
 	rc = scaffold_files(w, req, &scaffold);
 	if (!rc)
@@ -301,13 +304,13 @@ static enum fedc_err run_round(struct round_worker *w, const struct fedc_msg *re
 			       rc == FEDC_ERR_NOT_FOUND ? "not registered on this node" : fedc_last_error());
 		goto fail;
 	}
-	rc = fetch_inputs(w, req, plan_path, sizeof(plan_path), params_path, sizeof(params_path));
+	rc = fetch_inputs(w, req, plan_path, sizeof(plan_path), &params_fd);
 	if (rc)
 		goto fail;
 	times[0] = now_s() - t0;
 	for (uint32_t i = 0; i < req->n_model_args; i++)
 		args[i] = (struct fedc_arg){ req->model_args[i].name, req->model_args[i].value };
-	fill_job(req, &ds, plan_path, params_path, &model_args, w->d->cfg, &job);
+	fill_job(req, &ds, plan_path, params_fd, &model_args, w->d->cfg, &job);
 	job.on_scalar = on_scalar;
 	job.ctx = &sc;
 	job.scaffold_state = scaffold.read;
@@ -343,8 +346,8 @@ fail:
 out:
 	if (res.params_fd >= 0)
 		close(res.params_fd);
-	if (params_path[0])
-		(void)unlink(params_path);
+	if (params_fd >= 0)
+		close(params_fd);
 	return rc;
 }
 

@@ -89,8 +89,7 @@ static enum fedc_err build_round_args(const struct sandbox_job *job, struct chil
 	const struct fedc_train_args *t = &job->train_args;
 	enum fedc_err rc = FEDC_OK;
 
-	rc = add_arg(a, "--params=%s", job->params_path);
-	if (!rc) rc = add_arg(a, "--seed=%" PRIu64, t->seed);
+	rc = add_arg(a, "--seed=%" PRIu64, t->seed);
 	if (!rc) rc = add_arg(a, "--lr=%.17g", t->lr);
 	if (!rc) rc = add_arg(a, "--epochs=%" PRIu32, t->epochs);
 	if (!rc) rc = add_arg(a, "--num-updates=%" PRIu32, t->num_updates);
@@ -493,11 +492,13 @@ static enum fedc_err spawn_process(struct sandbox *sb, const struct sandbox_job 
 	return FEDC_OK;
 }
 
-/* Sends a round's arguments with the memfd for its result attached. */
-static int send_round(struct sandbox *sb, const struct child_argv *round, int update_fd)
+/* Sends a round's arguments with its two files attached: the global
+ * parameters and the memfd for the new ones. */
+static int send_round(struct sandbox *sb, const struct child_argv *round, int params_fd, int update_fd)
 {
+	int fds[2] = { params_fd, update_fd };
 	union {
-		char bytes[CMSG_SPACE(sizeof(int))];
+		char bytes[CMSG_SPACE(sizeof(fds))];
 		struct cmsghdr align;
 	} control;
 	struct iovec iov = { (void *)round->text, round->used };
@@ -509,8 +510,8 @@ static int send_round(struct sandbox *sb, const struct child_argv *round, int up
 	memset(control.bytes, 0, sizeof(control.bytes));
 	c->cmsg_level = SOL_SOCKET;
 	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &update_fd, sizeof(int));
+	c->cmsg_len = CMSG_LEN(sizeof(fds));
+	memcpy(CMSG_DATA(c), fds, sizeof(fds));
 	do
 		n = sendmsg(sb->control_fd, &msg, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
@@ -610,7 +611,7 @@ static enum fedc_err start_round(struct sandbox *sb, const struct sandbox_job *j
 		retire_process(sb);
 	if (sb->pid) {
 		resume_process(sb);
-		if (send_round(sb, round, update_fd) == 0) {
+		if (send_round(sb, round, job->params_fd, update_fd) == 0) {
 			free(key);
 			fedc_debug("sandbox: plan process %d reused", (int)sb->pid);
 			return FEDC_OK;
@@ -618,7 +619,7 @@ static enum fedc_err start_round(struct sandbox *sb, const struct sandbox_job *j
 		kill_process(sb);
 	}
 	rc = spawn_process(sb, job, process, key, key_len);
-	if (!rc && send_round(sb, round, update_fd) != 0) {
+	if (!rc && send_round(sb, round, job->params_fd, update_fd) != 0) {
 		kill_process(sb);
 		rc = fedc_fail(FEDC_ERR_IO, "cannot send the round to the plan process: %s", strerror(errno));
 	}

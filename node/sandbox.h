@@ -29,7 +29,7 @@
 
 struct sandbox_job {
 	const char *plan_path;      /* approved shared object */
-	const char *params_path;    /* global parameters from the researcher */
+	int params_fd;              /* global parameters from the researcher (read from offset 0) */
 	const struct node_dataset *dataset; /* registered dataset; the child loads and splits it */
 	double test_ratio;          /* share held out for evaluation */
 	uint64_t split_seed;        /* from the seed and the data digest: the same test rows every round */

@@ -361,6 +361,12 @@ static void end_round(struct aggregator *agg)
 	agg->n_nodes = 0;
 }
 
+void aggregator__end_round(struct aggregator *agg)
+{
+	if (agg)
+		end_round(agg);
+}
+
 static void state_free(struct agg_state *s)
 {
 	aggregator__layout_free(&s->layout);

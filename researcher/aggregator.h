@@ -105,6 +105,11 @@ enum fedc_err aggregator__add_file(struct aggregator *agg, const char *node_id, 
  * FEDC_ERR_INVAL if no update was added, FEDC_ERR_IO, FEDC_ERR_NOMEM. */
 enum fedc_err aggregator__finish(struct aggregator *agg, const char *out_path);
 
+/* Forgets the round in progress, as the next begin() would: its updates are
+ * unmapped (their files may then be rewritten). The state across rounds
+ * stays as it is. */
+void aggregator__end_round(struct aggregator *agg);
+
 /* Rounds finished (finish() succeeded) since creation or the loaded state. */
 uint64_t aggregator__rounds(const struct aggregator *agg);
 

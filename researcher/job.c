@@ -6,6 +6,7 @@
 #include "job.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <signal.h>
@@ -291,6 +292,39 @@ static struct participant *find_by_request(struct job *j, const char *request_id
 	return NULL;
 }
 
+/* Where `node_id`'s update is kept: one file per node, rewritten each round
+ * (creating and removing files each round costs more than writing them) and
+ * removed at the end of the run. */
+static enum fedc_err update_path_of(const struct job *j, const char *node_id, char *path, size_t cap)
+{
+	if ((size_t)snprintf(path, cap, "%s/%s.params", j->updates_dir, node_id) >= cap)
+		return fedc_fail(FEDC_ERR_INVAL, "update path too long");
+	return FEDC_OK;
+}
+
+/* Updates are scratch files, read once by the aggregator: a crash redoes
+ * the round, so no fsync (one per node and round adds up). The file is
+ * overwritten and then cut to size rather than opened with O_TRUNC: ext4
+ * flushes a file truncated to zero when it is closed. */
+static enum fedc_err download_update(struct job *j, const char *node_id, const char *digest, const char *path)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	enum fedc_err rc;
+	off_t size;
+
+	if (fd < 0)
+		return fedc_fail(FEDC_ERR_IO, "%s: %s", path, strerror(errno));
+	rc = fedc_repo_get_update_fd(j->repo, node_id, digest, fd, 0);
+	size = rc ? -1 : lseek(fd, 0, SEEK_CUR);
+	if (!rc && (size < 0 || ftruncate(fd, size) != 0))
+		rc = fedc_fail(FEDC_ERR_IO, "%s: %s", path, strerror(errno));
+	if (close(fd) != 0 && !rc)
+		rc = fedc_fail(FEDC_ERR_IO, "%s: %s", path, strerror(errno));
+	if (rc)
+		(void)unlink(path);
+	return rc;
+}
+
 /* A train-reply: download the update now, while other nodes still train. */
 static void on_train_reply(struct job *j, struct participant *p, struct fedc_msg *msg, bool evaluate_only)
 {
@@ -309,12 +343,12 @@ static void on_train_reply(struct job *j, struct participant *p, struct fedc_msg
 		}
 		char path[sizeof(p->update_path)]; /* built aside: p lives inside j */
 
-		if ((size_t)snprintf(path, sizeof(path), "%s/%s.params", j->updates_dir, p->node_id) >= sizeof(path)) {
-			fail_part(p, "error", "update path too long");
+		if (update_path_of(j, p->node_id, path, sizeof(path)) != FEDC_OK) {
+			fail_part(p, "error", "%s", fedc_last_error());
 			return;
 		}
 		memcpy(p->update_path, path, sizeof(path));
-		rc = fedc_repo_get_update_file(j->repo, p->node_id, msg->params_digest, p->update_path, 0);
+		rc = download_update(j, p->node_id, msg->params_digest, p->update_path);
 		if (rc) {
 			fail_part(p, "error", "cannot download its update: %s", fedc_last_error());
 			p->update_path[0] = '\0';
@@ -425,16 +459,16 @@ static enum fedc_err aggregate(struct job *j, size_t *added)
 
 		if (p->state != PART_ANSWERED)
 			continue;
-		/* The aggregator keeps the update mapped: unlinking it is safe. */
 		add_rc = aggregator__add_file(j->agg, p->node_id, p->update_path, p->reply->n_samples);
 		if (add_rc)
 			fail_part(p, "rejected", "its update was refused: %s", fedc_last_error());
 		else
 			(*added)++;
-		(void)unlink(p->update_path);
 	}
 	if (!rc && *added >= j->exp->min_nodes)
 		rc = aggregator__finish(j->agg, j->global_path);
+	/* No update stays mapped: the next round rewrites their files. */
+	aggregator__end_round(j->agg);
 	fedc_params_close(global);
 	return rc;
 }
@@ -526,16 +560,21 @@ static enum fedc_err run_round(struct job *j, uint32_t round, bool evaluate_only
 
 	select_participants(j, evaluate_only);
 	rc = begin_progress(j, round);
+	fprintf(stderr, "T begin %.4f\n", now_s() - t0);
 	if (!rc)
 		rc = send_requests(j, round, evaluate_only);
+	fprintf(stderr, "T sent %.4f\n", now_s() - t0);
 	if (!rc)
 		rc = collect(j, evaluate_only);
+	fprintf(stderr, "T collected %.4f\n", now_s() - t0);
 	if (!rc && !evaluate_only)
 		rc = aggregate(j, &added);
+	fprintf(stderr, "T aggregated %.4f\n", now_s() - t0);
 	if (rc)
 		return rc;
 	if (!evaluate_only && added >= j->exp->min_nodes)
 		rc = upload_global(j);
+	fprintf(stderr, "T uploaded %.4f\n", now_s() - t0);
 	record_round(j, round, evaluate_only, now_s() - t0);
 	if (rc)
 		return rc;
@@ -741,8 +780,10 @@ static enum fedc_err run_all(struct job *j)
 	print_job(j);
 	for (uint32_t round = j->first_round; !rc && round <= exp->rounds; round++) {
 		rc = run_round_with_retries(j, round);
+		double tb = now_s();
 		if (!rc)
 			rc = save_breakpoint(j, round);
+		fprintf(stderr, "T breakpoint %.4f\n", now_s() - tb);
 	}
 	if (!rc && exp->final_evaluation)
 		rc = run_round(j, exp->rounds + 1, true);
@@ -753,8 +794,13 @@ static void cleanup(struct job *j)
 {
 	signal_session = NULL;
 	session__close(&j->session);
-	for (size_t i = 0; i < j->n_parts; i++)
+	for (size_t i = 0; i < j->n_parts; i++) {
+		char path[sizeof(j->parts[i].update_path)];
+
 		reset_part(&j->parts[i]);
+		if (update_path_of(j, j->parts[i].node_id, path, sizeof(path)) == FEDC_OK)
+			(void)unlink(path);
+	}
 	(void)rmdir(j->updates_dir);
 	aggregator__free(j->agg);
 	history__close(j->history);

@@ -725,6 +725,27 @@ static enum fedc_err download(struct fedc_repo *repo, struct xfer *x, const char
 	return FEDC_OK;
 }
 
+/* Streams the blob into `fd` (at its offset) and checks it. */
+static enum fedc_err get_fd_at(struct fedc_repo *repo, const char *node, const char *sha256_hex, int fd,
+			       uint64_t max_bytes)
+{
+	char *url = NULL;
+	struct xfer x;
+	enum fedc_err rc;
+
+	xfer_init(&x);
+	x.max_bytes = max_bytes;
+	x.out_fd = fd;
+	rc = object_url(repo, node, sha256_hex, &url);
+	if (!rc)
+		rc = fedc_hash_new(FEDC_HASH_SHA256, &x.hash);
+	if (!rc)
+		rc = download(repo, &x, url, sha256_hex);
+	fedc_hash_free(x.hash);
+	free(url);
+	return rc;
+}
+
 static enum fedc_err get_file_at(struct fedc_repo *repo, const char *node, const char *sha256_hex,
 				 const char *dest_path, uint64_t max_bytes)
 {
@@ -794,4 +815,17 @@ enum fedc_err fedc_repo_get_update_file(struct fedc_repo *repo, const char *node
 	enum fedc_err rc = require_node(node_id);
 
 	return rc ? rc : get_file_at(repo, node_id, sha256_hex, dest_path, max_bytes);
+}
+
+enum fedc_err fedc_repo_get_fd(struct fedc_repo *repo, const char *sha256_hex, int fd, uint64_t max_bytes)
+{
+	return get_fd_at(repo, NULL, sha256_hex, fd, max_bytes);
+}
+
+enum fedc_err fedc_repo_get_update_fd(struct fedc_repo *repo, const char *node_id, const char *sha256_hex, int fd,
+				      uint64_t max_bytes)
+{
+	enum fedc_err rc = require_node(node_id);
+
+	return rc ? rc : get_fd_at(repo, node_id, sha256_hex, fd, max_bytes);
 }

@@ -163,7 +163,9 @@ static enum fedc_err fill_job(const struct options *o, const struct experiment *
 
 	memset(job, 0, sizeof(*job));
 	job->plan_path = exp->plan_path;
-	job->params_path = params_path;
+	job->params_fd = open(params_path, O_RDONLY | O_CLOEXEC);
+	if (job->params_fd < 0)
+		return fedc_fail(FEDC_ERR_IO, "%s: %s", params_path, strerror(errno));
 	job->dataset = ds;
 	job->test_ratio = exp->test_ratio;
 	job->split_seed = round__split_seed(exp->seed, ds->digest);
@@ -230,7 +232,7 @@ static enum fedc_err run(const struct options *o, const char *work_dir)
 	struct sandbox_result *res = calloc(1, sizeof(*res));
 	struct fedc_arg args[FEDC_MAX_ARGS];
 	struct fedc_args model_args = { args, 0 };
-	struct sandbox_job job;
+	struct sandbox_job job = { .params_fd = -1 };
 	struct sandbox *sandbox;
 	char params_path[PATH_MAX] = "";
 	enum fedc_err rc;
@@ -288,6 +290,8 @@ static enum fedc_err run(const struct options *o, const char *work_dir)
 out:
 	if (res && res->params_fd >= 0)
 		close(res->params_fd);
+	if (job.params_fd >= 0)
+		close(job.params_fd);
 	if (params_path[0])
 		(void)unlink(params_path);
 	free(res);

@@ -359,6 +359,15 @@ int harness_connect_observer(struct harness *h)
 	return harness_connect_as(h, h->researcher_dir, h->researcher_id, "test-observer", subs, 2, &h->observer);
 }
 
+int harness_connect_status_observer(struct harness *h)
+{
+	char status_all[FEDC_MAX_TOPIC_LEN + 1];
+	const char *subs[] = { status_all };
+
+	fedc_topic_status_all(status_all, h->federation);
+	return harness_connect_as(h, h->researcher_dir, h->researcher_id, "test-observer", subs, 1, &h->observer);
+}
+
 const char *harness_network_section(struct harness *h)
 {
 	static char text[4096];

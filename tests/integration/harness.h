@@ -62,8 +62,11 @@ int harness_start_broker(struct harness *h);
 /* Starts the repository server (store in dir/store); called again after
  * harness_stop(&h->repo, ...), it restarts it on the same port. */
 int harness_start_repository(struct harness *h);
-/* Connects the observer client (after the broker). */
+/* Connects the observer client (after the broker): statuses and the
+ * researcher's replies. */
 int harness_connect_observer(struct harness *h);
+/* The same for statuses only, for benchmarks that never read replies. */
+int harness_connect_status_observer(struct harness *h);
 /* Connects to the broker with the credentials of the bundle in `bundle`
  * (user name `user`), subscribed to `subs`. 0 on success. */
 int harness_connect_as(struct harness *h, const char *bundle, const char *user, const char *client_id,

@@ -82,4 +82,11 @@ enum fedc_err fedc_repo_put_update_fd(struct fedc_repo *repo, const char *node_i
 enum fedc_err fedc_repo_get_update_file(struct fedc_repo *repo, const char *node_id, const char *sha256_hex,
 					const char *dest_path, uint64_t max_bytes);
 
+/* Downloads into `fd` (from its current offset) with the same checks, but
+ * no temp file, fsync or rename: for scratch copies (a memfd, a work file)
+ * whose caller discards them on failure, where durability buys nothing. */
+enum fedc_err fedc_repo_get_fd(struct fedc_repo *repo, const char *sha256_hex, int fd, uint64_t max_bytes);
+enum fedc_err fedc_repo_get_update_fd(struct fedc_repo *repo, const char *node_id, const char *sha256_hex, int fd,
+				      uint64_t max_bytes);
+
 #endif
