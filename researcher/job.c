@@ -560,21 +560,16 @@ static enum fedc_err run_round(struct job *j, uint32_t round, bool evaluate_only
 
 	select_participants(j, evaluate_only);
 	rc = begin_progress(j, round);
-	fprintf(stderr, "T begin %.4f\n", now_s() - t0);
 	if (!rc)
 		rc = send_requests(j, round, evaluate_only);
-	fprintf(stderr, "T sent %.4f\n", now_s() - t0);
 	if (!rc)
 		rc = collect(j, evaluate_only);
-	fprintf(stderr, "T collected %.4f\n", now_s() - t0);
 	if (!rc && !evaluate_only)
 		rc = aggregate(j, &added);
-	fprintf(stderr, "T aggregated %.4f\n", now_s() - t0);
 	if (rc)
 		return rc;
 	if (!evaluate_only && added >= j->exp->min_nodes)
 		rc = upload_global(j);
-	fprintf(stderr, "T uploaded %.4f\n", now_s() - t0);
 	record_round(j, round, evaluate_only, now_s() - t0);
 	if (rc)
 		return rc;
@@ -780,10 +775,8 @@ static enum fedc_err run_all(struct job *j)
 	print_job(j);
 	for (uint32_t round = j->first_round; !rc && round <= exp->rounds; round++) {
 		rc = run_round_with_retries(j, round);
-		double tb = now_s();
 		if (!rc)
 			rc = save_breakpoint(j, round);
-		fprintf(stderr, "T breakpoint %.4f\n", now_s() - tb);
 	}
 	if (!rc && exp->final_evaluation)
 		rc = run_round(j, exp->rounds + 1, true);
