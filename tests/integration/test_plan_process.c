@@ -1,0 +1,253 @@
+/* The plan process a node keeps between the rounds of a job, against a real
+ * stack: one node trains tests/fixtures/plans/process.c, which reports its
+ * process id and how many rounds that process has trained. The same process
+ * must serve every round of a job, stopped (SIGSTOP) in between; another job
+ * gets another one; a crash costs one round and the next starts afresh; and
+ * a process idle for [limits] plan_process_idle_s is ended. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define IDLE_S 2
+#define MAX_ROUNDS 16
+
+static struct harness H;
+static char output[1 << 16];
+
+/* One node line of the history: the round and what the plan reported. */
+struct node_round {
+	int round;
+	bool answered;
+	int process, calls;
+};
+
+/* The harness writes `train_timeout_s = 60`; this node also gets a short
+ * idle time for its plan processes. */
+static int set_idle(const char *config)
+{
+	char text[8192], limits[128];
+	const char *old = "train_timeout_s = 60\n";
+	FILE *f = fopen(config, "r");
+	size_t n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
+	char *at;
+
+	if (f)
+		fclose(f);
+	text[n] = '\0';
+	at = strstr(text, old);
+	if (!at)
+		return -1;
+	snprintf(limits, sizeof(limits), "%splan_process_idle_s = %d\n", old, IDLE_S);
+	f = fopen(config, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "%.*s%s%s", (int)(at - text), text, limits, at + strlen(old));
+	return fclose(f) == 0 ? 0 : -1;
+}
+
+static int setup(void **state)
+{
+	char csv[512];
+
+	(void)state;
+	if (harness_init(&H) || harness_start_broker(&H) || harness_start_repository(&H) ||
+	    harness_connect_observer(&H))
+		return -1;
+	snprintf(csv, sizeof(csv), "%s/site.csv", H.dir);
+	if (harness_split_csv(FEDC_SOURCE_DIR "/examples/data/breast_cancer.csv", csv, 0, 60) ||
+	    harness_add_node(&H, "site", csv, "process", harness_plan("fixtures/process")) != 0 ||
+	    set_idle(H.nodes[0].config) != 0)
+		return -1;
+	return harness_start_node(&H, 0);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	harness_cleanup(&H);
+	return 0;
+}
+
+static int json_int(const char *line, const char *key)
+{
+	char pattern[64];
+	const char *p;
+
+	snprintf(pattern, sizeof(pattern), "\"%s\":", key);
+	p = strstr(line, pattern);
+	return p ? atoi(p + strlen(pattern)) : -1;
+}
+
+/* Runs a job of `rounds` rounds; fills the node lines of its history. */
+static int run_job(const char *name, unsigned rounds, const char *model, struct node_round *lines, size_t *n)
+{
+	char exp[512], history[600], line[8192];
+	char *argv[] = { (char *)harness_bin("fedc-researcher"), "run", exp, NULL };
+	FILE *f;
+	int rc;
+
+	snprintf(exp, sizeof(exp), "%s/%s.ini", H.dir, name);
+	assert_int_equal(harness_write_experiment(&H, exp, harness_plan("fixtures/process"), "process", rounds, 1, 60,
+						  model, "round_retries = 3\nfinal_evaluation = false\n"),
+			 0);
+	rc = harness_run(&H, argv, 120, output, sizeof(output));
+	snprintf(history, sizeof(history), "%s-out/history.jsonl", exp);
+	f = fopen(history, "r");
+	assert_non_null(f);
+	*n = 0;
+	while (fgets(line, sizeof(line), f) && *n < MAX_ROUNDS) {
+		if (!strstr(line, "\"node_id\""))
+			continue;
+		lines[*n] = (struct node_round){ json_int(line, "round"), strstr(line, "\"answered\"") != NULL,
+						 json_int(line, "process"), json_int(line, "calls") };
+		(*n)++;
+	}
+	fclose(f);
+	return rc;
+}
+
+/* The first character of the state field of /proc/PID/stat, or 0. */
+static char process_state(int pid)
+{
+	char path[64], text[512], *close_paren;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	close_paren = strrchr(text, ')');
+	return close_paren && close_paren[1] == ' ' ? close_paren[2] : 0;
+}
+
+/* How many children the node daemon has (any of its threads may fork). */
+static int node_children(void)
+{
+	char path[320], text[1024];
+	int count = 0;
+	struct dirent *e;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)H.nodes[0].proc.pid);
+	dir = opendir(path);
+	while (dir && (e = readdir(dir))) {
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/children", (int)H.nodes[0].proc.pid, e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		for (char *tok = fgets(text, sizeof(text), f) ? strtok(text, " \n") : NULL; tok; tok = strtok(NULL, " \n"))
+			count++;
+		fclose(f);
+	}
+	if (dir)
+		closedir(dir);
+	return count;
+}
+
+static void test_one_process_serves_a_job(void **state)
+{
+	struct node_round lines[MAX_ROUNDS];
+	size_t n = 0;
+
+	(void)state;
+	if (run_job("kept", 4, "", lines, &n) != 0)
+		fail_msg("the job failed:\n%s", output);
+	assert_int_equal(n, 4);
+	for (size_t i = 0; i < n; i++) {
+		assert_true(lines[i].answered);
+		assert_int_equal(lines[i].round, (int)i + 1);
+		assert_int_equal(lines[i].process, lines[0].process);
+		assert_int_equal(lines[i].calls, (int)i + 1);
+	}
+	/* Between rounds it waits stopped: it can do nothing until the next. */
+	assert_int_equal(process_state(lines[0].process), 'T');
+	assert_int_equal(node_children(), 1);
+}
+
+static void test_another_job_gets_another_process(void **state)
+{
+	struct node_round a[MAX_ROUNDS], b[MAX_ROUNDS];
+	size_t na = 0, nb = 0;
+
+	(void)state;
+	if (run_job("first", 2, "", a, &na) != 0 || run_job("second", 2, "", b, &nb) != 0)
+		fail_msg("a job failed:\n%s", output);
+	assert_int_equal(na, 2);
+	assert_int_equal(nb, 2);
+	assert_int_not_equal(a[0].process, b[0].process);
+	assert_int_equal(b[0].calls, 1);
+	/* The first job's process is gone, not left stopped beside the new one. */
+	assert_int_equal(process_state(a[0].process), 0);
+	assert_int_equal(node_children(), 1);
+}
+
+/* Round 2 of each process crashes: every crash costs one attempt, and the
+ * retry runs in a fresh process, so the job still completes. */
+static void test_crash_ends_the_process(void **state)
+{
+	struct node_round lines[MAX_ROUNDS];
+	size_t n = 0, failed = 0;
+	int last_process = 0;
+
+	(void)state;
+	if (run_job("crashing", 3, "crash_on_call = 2", lines, &n) != 0)
+		fail_msg("the job did not recover from the crashes:\n%s", output);
+	for (size_t i = 0; i < n; i++) {
+		if (!lines[i].answered) {
+			failed++;
+			continue;
+		}
+		assert_int_not_equal(lines[i].process, 0);
+		if (last_process && lines[i].calls == 1)
+			assert_int_not_equal(lines[i].process, last_process);
+		last_process = lines[i].process;
+	}
+	assert_int_equal(failed, 2); /* rounds 2 and 3 each crashed once */
+	assert_int_equal(n, 5);
+	assert_non_null(strstr(output, "the plan"));
+}
+
+static void test_idle_process_ends(void **state)
+{
+	struct node_round lines[MAX_ROUNDS];
+	size_t n = 0;
+
+	(void)state;
+	if (run_job("idle", 1, "", lines, &n) != 0)
+		fail_msg("the job failed:\n%s", output);
+	assert_int_equal(process_state(lines[0].process), 'T');
+	for (int i = 0; i < (IDLE_S + 3) * 10 && process_state(lines[0].process) != 0; i++)
+		usleep(100 * 1000);
+	assert_int_equal(process_state(lines[0].process), 0);
+	assert_int_equal(node_children(), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_one_process_serves_a_job),
+		cmocka_unit_test(test_another_job_gets_another_process),
+		cmocka_unit_test(test_crash_ends_the_process),
+		cmocka_unit_test(test_idle_process_ends),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
