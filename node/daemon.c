@@ -343,11 +343,10 @@ static void handle_payload(struct node_daemon *d, const struct fedc_mqtt_message
 
 static enum fedc_err make_dirs(struct node_daemon *d)
 {
-	const char *dirs[] = { d->cfg->data_dir, d->plans_dir, d->work_dir, d->scaffold_dir };
+	const char *dirs[] = { d->cfg->data_dir, d->plans_dir, d->scaffold_dir };
 
 	if ((size_t)snprintf(d->plans_dir, sizeof(d->plans_dir), "%s/plans", d->cfg->data_dir) >=
 		    sizeof(d->plans_dir) ||
-	    (size_t)snprintf(d->work_dir, sizeof(d->work_dir), "%s/work", d->cfg->data_dir) >= sizeof(d->work_dir) ||
 	    (size_t)snprintf(d->scaffold_dir, sizeof(d->scaffold_dir), "%s/scaffold", d->cfg->data_dir) >=
 		    sizeof(d->scaffold_dir))
 		return fedc_fail(FEDC_ERR_CONFIG, "data_dir path too long");

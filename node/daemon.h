@@ -23,7 +23,6 @@ struct node_daemon {
 	struct fedc_repo *repo;   /* the main thread's handle */
 	struct round_worker *worker;
 	char plans_dir[NODE_PATH_MAX];
-	char work_dir[NODE_PATH_MAX];
 	char scaffold_dir[NODE_PATH_MAX];   /* SCAFFOLD's c_i per job and dataset */
 	char broker_password[256];          /* from [broker] password_file */
 	char repository_token[512];         /* [repository] token, or read from token_file */

@@ -662,6 +662,37 @@ static void test_security_config(void **state)
 	free(cfg);
 }
 
+/* [limits] plan_process_idle_s: 300 s by default, 0 allowed (a process per
+ * round), negative or non-numeric values refused by name. */
+static void test_plan_process_idle_config(void **state)
+{
+	struct fixture *f = *state;
+	struct node_config *cfg = calloc(1, sizeof(*cfg));
+	static const char *const values[] = { "0", "-1", "soon" };
+	char path[128];
+	FILE *out;
+
+	snprintf(path, sizeof(path), "%s/node.ini", f->root);
+	for (size_t i = 0; i <= sizeof(values) / sizeof(values[0]); i++) {
+		out = fopen(path, "w");
+		assert_non_null(out);
+		fprintf(out, "[node]\nid = n1\ndata_dir = d\n[broker]\nurl = tcp://127.0.0.1:1\n"
+			     "[repository]\nurl = http://127.0.0.1:2\n[limits]\n");
+		if (i > 0)
+			fprintf(out, "plan_process_idle_s = %s\n", values[i - 1]);
+		fclose(out);
+		if (i <= 1) {
+			assert_int_equal(node_config__load(path, cfg), FEDC_OK);
+			assert_int_equal(cfg->plan_process_idle_s, i == 0 ? 300 : 0);
+		} else {
+			assert_int_equal(node_config__load(path, cfg), FEDC_ERR_CONFIG);
+			if (!strstr(fedc_last_error(), "plan_process_idle_s"))
+				fail_msg("%s", fedc_last_error());
+		}
+	}
+	free(cfg);
+}
+
 static void test_plan_approve_too_big_keeps_nothing(void **state)
 {
 	struct fixture *f = *state;
@@ -721,6 +752,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_plan_reject_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plan_digest_algorithms, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plan_digest_config, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plan_process_idle_config, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_security_config, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plan_approve_too_big_keeps_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plan_errors, setup, teardown),

@@ -707,6 +707,44 @@ static void test_update_fd_from_memfd(void **state)
 	fedc_repo_free(b);
 }
 
+/* Downloads into a caller's fd (no temp file, no fsync): the content, a
+ * digest mismatch, the size cap and an update of another node's namespace. */
+static void test_get_into_fd(void **state)
+{
+	const size_t len = MiB + 21;
+	unsigned char *data = malloc(len), *back = malloc(len);
+	char hex[65], other[65];
+	struct fedc_repo *b = tls_client(TOKEN_B);
+	int src = memfd_create("update", MFD_CLOEXEC), dst = memfd_create("copy", MFD_CLOEXEC);
+
+	(void)state;
+	assert_non_null(data);
+	assert_non_null(back);
+	assert_true(src >= 0 && dst >= 0);
+	harness_fill(data, len, 33);
+	assert_int_equal(write(src, data, len), (ssize_t)len);
+	assert_int_equal(fedc_repo_put_update_fd(b, "b", src, NULL, hex, NULL), FEDC_OK);
+	assert_int_equal(fedc_repo_get_update_fd(b, "b", hex, dst, len), FEDC_OK);
+	assert_int_equal(pread(dst, back, len, 0), (ssize_t)len);
+	assert_memory_equal(back, data, len);
+	/* over the cap: refused, and the handle still works */
+	assert_int_equal(ftruncate(dst, 0), 0);
+	assert_int_equal(lseek(dst, 0, SEEK_SET), 0);
+	assert_int_equal(fedc_repo_get_update_fd(b, "b", hex, dst, len - 1), FEDC_ERR_TOO_BIG);
+	/* a digest the bytes do not have: the server has no such blob */
+	memcpy(other, hex, sizeof(other));
+	other[0] = other[0] == '0' ? '1' : '0';
+	assert_int_equal(fedc_repo_get_update_fd(b, "b", other, dst, 0), FEDC_ERR_NOT_FOUND);
+	/* published blobs go through the same code */
+	assert_int_equal(fedc_repo_get_fd(b, hex, dst, 0), FEDC_ERR_NOT_FOUND);
+	assert_int_equal(fedc_repo_get_update_fd(b, NULL, hex, dst, 0), FEDC_ERR_INVAL);
+	close(src);
+	close(dst);
+	free(data);
+	free(back);
+	fedc_repo_free(b);
+}
+
 static void test_forbidden_is_auth_and_says_so(void **state)
 {
 	char src[PATH_MAX], dst[PATH_MAX], hex[65];
@@ -825,6 +863,7 @@ int main(void)
 		cmocka_unit_test(test_set_ca_file_bad_path),
 		cmocka_unit_test(test_update_roundtrip),
 		cmocka_unit_test(test_update_fd_from_memfd),
+cmocka_unit_test(test_get_into_fd),
 		cmocka_unit_test(test_forbidden_is_auth_and_says_so),
 		cmocka_unit_test(test_forbidden_big_upload_over_tls),
 		cmocka_unit_test(test_update_becomes_published_when_researcher_puts_it),
