@@ -579,6 +579,37 @@ int harness_write_experiment(struct harness *h, const char *path, const char *pl
 			  harness_network_section(h));
 }
 
+int harness_node_limits(struct harness *h, size_t i, const char *lines)
+{
+	const char *old = "train_timeout_s = 60\n";
+	char *text = calloc(1, 65536);
+	FILE *f = text ? fopen(h->nodes[i].config, "r") : NULL;
+	size_t n = f ? fread(text, 1, 65535, f) : 0;
+	char *at;
+	int rc = -1;
+
+	if (f)
+		fclose(f);
+	at = text && n ? strstr(text, old) : NULL;
+	f = at ? fopen(h->nodes[i].config, "w") : NULL;
+	if (f) {
+		fprintf(f, "%.*s%s%s", (int)(at - text), text, lines, at + strlen(old));
+		rc = fclose(f) == 0 ? 0 : -1;
+	}
+	free(text);
+	return rc;
+}
+
+int harness_json_int(const char *line, const char *key)
+{
+	char pattern[64];
+	const char *p;
+
+	snprintf(pattern, sizeof(pattern), "\"%s\":", key);
+	p = strstr(line, pattern);
+	return p ? atoi(p + strlen(pattern)) : -1;
+}
+
 bool harness_file_contains(const char *path, const char *needle)
 {
 	FILE *f = fopen(path, "r");

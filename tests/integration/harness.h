@@ -103,6 +103,12 @@ int harness_write_experiment(struct harness *h, const char *path, const char *pl
 			     unsigned rounds, unsigned min_nodes, unsigned timeout_s, const char *model_section,
 			     const char *extra);
 
+/* Replaces the `[limits]` line the harness writes into node i's config
+ * (train_timeout_s = 60) by `lines` (full lines, each ending in \n). */
+int harness_node_limits(struct harness *h, size_t i, const char *lines);
+/* The integer after "key": in one line of JSON (history.jsonl), or -1. */
+int harness_json_int(const char *line, const char *key);
+
 /* Publishes `msg` to node `node_id`'s topic as the test researcher (sets
  * researcher_id), signed. 0 on success. */
 int harness_send(struct harness *h, const char *node_id, struct fedc_msg *msg);

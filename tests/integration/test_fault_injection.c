@@ -179,16 +179,6 @@ static void run_schedule(const struct event *ev, int64_t t0, pid_t researcher)
 	}
 }
 
-static int json_int(const char *line, const char *key)
-{
-	char pattern[64];
-	const char *p;
-
-	snprintf(pattern, sizeof(pattern), "\"%s\":", key);
-	p = strstr(line, pattern);
-	return p ? atoi(p + strlen(pattern)) : -1;
-}
-
 static bool json_str(const char *line, const char *key, char *out, size_t cap)
 {
 	char pattern[64];
@@ -228,10 +218,10 @@ static int check_history(const char *path)
 				fail_msg("a node failed without a reason: %s", line);
 			nodes++;
 		} else if (strstr(line, "\"type\":\"round\"")) {
-			if (json_int(line, "selected") != nodes || json_int(line, "answered") != answered)
+			if (harness_json_int(line, "selected") != nodes || harness_json_int(line, "answered") != answered)
 				fail_msg("round %d accounts for %d node(s), %d answered; its line says: %s",
-					 json_int(line, "round"), nodes, answered, line);
-			last_round = json_int(line, "round");
+					 harness_json_int(line, "round"), nodes, answered, line);
+			last_round = harness_json_int(line, "round");
 			rounds_done++;
 			nodes = answered = 0;
 		}

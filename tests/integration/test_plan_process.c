@@ -19,6 +19,7 @@
 #include "harness.h"
 
 #define IDLE_S 2
+#define IDLE_TEXT "2"
 #define MAX_ROUNDS 16
 
 static struct harness H;
@@ -31,30 +32,6 @@ struct node_round {
 	int process, calls;
 };
 
-/* The harness writes `train_timeout_s = 60`; this node also gets a short
- * idle time for its plan processes. */
-static int set_idle(const char *config)
-{
-	char text[8192], limits[128];
-	const char *old = "train_timeout_s = 60\n";
-	FILE *f = fopen(config, "r");
-	size_t n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
-	char *at;
-
-	if (f)
-		fclose(f);
-	text[n] = '\0';
-	at = strstr(text, old);
-	if (!at)
-		return -1;
-	snprintf(limits, sizeof(limits), "%splan_process_idle_s = %d\n", old, IDLE_S);
-	f = fopen(config, "w");
-	if (!f)
-		return -1;
-	fprintf(f, "%.*s%s%s", (int)(at - text), text, limits, at + strlen(old));
-	return fclose(f) == 0 ? 0 : -1;
-}
-
 static int setup(void **state)
 {
 	char csv[512];
@@ -66,7 +43,7 @@ static int setup(void **state)
 	snprintf(csv, sizeof(csv), "%s/site.csv", H.dir);
 	if (harness_split_csv(FEDC_SOURCE_DIR "/examples/data/breast_cancer.csv", csv, 0, 60) ||
 	    harness_add_node(&H, "site", csv, "process", harness_plan("fixtures/process")) != 0 ||
-	    set_idle(H.nodes[0].config) != 0)
+	    harness_node_limits(&H, 0, "train_timeout_s = 60\nplan_process_idle_s = " IDLE_TEXT "\n") != 0)
 		return -1;
 	return harness_start_node(&H, 0);
 }
@@ -76,16 +53,6 @@ static int teardown(void **state)
 	(void)state;
 	harness_cleanup(&H);
 	return 0;
-}
-
-static int json_int(const char *line, const char *key)
-{
-	char pattern[64];
-	const char *p;
-
-	snprintf(pattern, sizeof(pattern), "\"%s\":", key);
-	p = strstr(line, pattern);
-	return p ? atoi(p + strlen(pattern)) : -1;
 }
 
 /* Runs a job of `rounds` rounds; fills the node lines of its history. */
@@ -108,8 +75,8 @@ static int run_job(const char *name, unsigned rounds, const char *model, struct 
 	while (fgets(line, sizeof(line), f) && *n < MAX_ROUNDS) {
 		if (!strstr(line, "\"node_id\""))
 			continue;
-		lines[*n] = (struct node_round){ json_int(line, "round"), strstr(line, "\"answered\"") != NULL,
-						 json_int(line, "process"), json_int(line, "calls") };
+		lines[*n] = (struct node_round){ harness_json_int(line, "round"), strstr(line, "\"answered\"") != NULL,
+						 harness_json_int(line, "process"), harness_json_int(line, "calls") };
 		(*n)++;
 	}
 	fclose(f);

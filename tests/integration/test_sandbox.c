@@ -28,30 +28,6 @@ static char output[1 << 16];
 static const char *const fixtures[] = { "identity", "crash", "loop", "hog", "net", "forker",
 					"writer", "exiter", "killer", "ctor", "threads" };
 
-/* The harness writes `train_timeout_s = 60`; this node gets the limits above. */
-static int set_limits(const char *config)
-{
-	char text[8192], limits[128];
-	const char *old = "train_timeout_s = 60\n";
-	FILE *f = fopen(config, "r");
-	size_t n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
-	char *at;
-
-	if (f)
-		fclose(f);
-	text[n] = '\0';
-	at = strstr(text, old);
-	if (!at)
-		return -1;
-	snprintf(limits, sizeof(limits), "train_timeout_s = %d\ncpu_seconds = %d\nmemory_mb = %d\n",
-		 TRAIN_TIMEOUT_S, CPU_SECONDS, MEMORY_MB);
-	f = fopen(config, "w");
-	if (!f)
-		return -1;
-	fprintf(f, "%.*s%s%s", (int)(at - text), text, limits, at + strlen(old));
-	return fclose(f) == 0 ? 0 : -1;
-}
-
 static int approve(const char *plan)
 {
 	char *argv[] = { (char *)harness_bin("fedc-node"), "--config", H.nodes[0].config, "plan", "approve",
@@ -62,14 +38,16 @@ static int approve(const char *plan)
 
 static int setup(void **state)
 {
-	char csv[512];
+	char csv[512], limits[128];
 
+	snprintf(limits, sizeof(limits), "train_timeout_s = %d\ncpu_seconds = %d\nmemory_mb = %d\n", TRAIN_TIMEOUT_S,
+		 CPU_SECONDS, MEMORY_MB);
 	if (harness_init(&H) || harness_start_broker(&H) || harness_start_repository(&H) ||
 	    harness_connect_observer(&H))
 		return -1;
 	snprintf(csv, sizeof(csv), "%s/site.csv", H.dir);
 	if (harness_split_csv(FEDC_SOURCE_DIR "/examples/data/breast_cancer.csv", csv, 0, 60) ||
-	    harness_add_node(&H, "site", csv, "sandbox", NULL) != 0 || set_limits(H.nodes[0].config) != 0)
+	    harness_add_node(&H, "site", csv, "sandbox", NULL) != 0 || harness_node_limits(&H, 0, limits) != 0)
 		return -1;
 	for (size_t i = 0; i < sizeof(fixtures) / sizeof(fixtures[0]); i++) {
 		char name[64];
