@@ -438,11 +438,6 @@ int64_t sandbox__retire_idle(struct sandbox *sb, int64_t idle_ms)
 	return -1;
 }
 
-int sandbox__process(const struct sandbox *sb)
-{
-	return sb ? (int)sb->pid : 0;
-}
-
 /* The key of a plan process: its arguments and the session it serves. */
 static char *make_key(const struct child_argv *a, const char *session, size_t *len)
 {

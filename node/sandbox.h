@@ -74,9 +74,6 @@ enum fedc_err sandbox__run(struct sandbox *sb, const struct sandbox_job *job, vo
  * returns the milliseconds until it would be, or -1 when there is none. */
 int64_t sandbox__retire_idle(struct sandbox *sb, int64_t idle_ms);
 
-/* The process id of the plan process kept, or 0 (for logs and tests). */
-int sandbox__process(const struct sandbox *sb);
-
 /* The child's side (plan_runner.c), entered from main() for `fedc-node
  * __run-plan ARGS`: parses the job's fixed part from argv, loads the data
  * and the plan, then serves round requests from SANDBOX_CONTROL_FD, writing
