@@ -66,7 +66,7 @@ struct job {
 	struct participant parts[MAX_PARTICIPANTS];
 	size_t n_parts;
 	struct progress *progress; /* the live view of the round */
-	struct rng rng;            /* node sampling; saved in breakpoints */
+	struct fedc_rng rng;            /* node sampling; saved in breakpoints */
 	struct breakpoint inputs;  /* what every breakpoint repeats: the files the run was started from */
 	uint32_t first_round;      /* 1, or the round after the breakpoint resumed from */
 	char agg_state_path[EXP_PATH_MAX + 64];
@@ -680,7 +680,7 @@ static enum fedc_err prepare(struct job *j)
 	enum fedc_err rc;
 
 	fedc_uuid_new(j->job_id);
-	rng__seed(&j->rng, exp->seed);
+	fedc_rng_seed(&j->rng, exp->seed);
 	j->first_round = 1;
 	rc = open_outputs(j);
 	if (!rc)

@@ -7,20 +7,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* xoshiro256**: small state, fast, and the same sequence on every machine. */
-struct rng {
-	uint64_t s[4];
-};
-
-void rng__seed(struct rng *r, uint64_t seed);
-uint64_t rng__next(struct rng *r);
-/* Uniform in [0, n), n > 0, without modulo bias. */
-uint64_t rng__below(struct rng *r, uint64_t n);
+#include "fedc/rng.h"
 
 /* Picks max(min_count, ceil(fraction * n)) (at most n) of the `n` indices in
  * `idx` (the eligible participants, ascending) and moves them, ascending, to
  * the front. Returns how many were picked. fraction >= 1 picks all without
  * drawing from the generator. */
-size_t selection__sample(struct rng *r, double fraction, size_t min_count, size_t *idx, size_t n);
+size_t selection__sample(struct fedc_rng *r, double fraction, size_t min_count, size_t *idx, size_t n);
 
 #endif

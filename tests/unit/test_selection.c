@@ -14,20 +14,20 @@ static void test_xoshiro_reference_values(void **state)
 {
 	/* xoshiro256** from the state {1, 2, 3, 4}: the first outputs of the
 	 * reference implementation (Blackman and Vigna). */
-	struct rng r = { { 1, 2, 3, 4 } };
+	struct fedc_rng r = { { 1, 2, 3, 4 } };
 
-	assert_int_equal(rng__next(&r), 11520);
-	assert_int_equal(rng__next(&r), 0);
-	assert_int_equal(rng__next(&r), 1509978240);
-	assert_int_equal(rng__next(&r), 1215971899390074240ull);
+	assert_int_equal(fedc_rng_next(&r), 11520);
+	assert_int_equal(fedc_rng_next(&r), 0);
+	assert_int_equal(fedc_rng_next(&r), 1509978240);
+	assert_int_equal(fedc_rng_next(&r), 1215971899390074240ull);
 }
 
 static void test_sample_size_and_order(void **state)
 {
-	struct rng r;
+	struct fedc_rng r;
 	size_t idx[10];
 
-	rng__seed(&r, 7);
+	fedc_rng_seed(&r, 7);
 	for (size_t i = 0; i < 10; i++)
 		idx[i] = i;
 	assert_int_equal(selection__sample(&r, 0.3, 1, idx, 10), 3);
@@ -42,10 +42,10 @@ static void test_sample_size_and_order(void **state)
 
 static void test_resumed_state_samples_the_same(void **state)
 {
-	struct rng a, saved;
+	struct fedc_rng a, saved;
 	size_t first[8], second[8];
 
-	rng__seed(&a, 42);
+	fedc_rng_seed(&a, 42);
 	for (int round = 0; round < 5; round++) {
 		size_t idx[8] = { 0, 1, 2, 3, 4, 5, 6, 7 };
 
@@ -62,9 +62,9 @@ static void test_resumed_state_samples_the_same(void **state)
 static void test_every_node_gets_its_share(void **state)
 {
 	size_t picked[6] = { 0 };
-	struct rng r;
+	struct fedc_rng r;
 
-	rng__seed(&r, 1);
+	fedc_rng_seed(&r, 1);
 	for (int round = 0; round < 6000; round++) {
 		size_t idx[6] = { 0, 1, 2, 3, 4, 5 };
 		size_t k = selection__sample(&r, 0.5, 1, idx, 6);

@@ -1,23 +1,8 @@
-/* Seeded pseudo-random numbers: xoshiro256** seeded through splitmix64.
- * Same seed, same stream on every machine: initialisation and shuffling use
- * only integer arithmetic and exact float scaling, no libm. */
+/* The SDK's random numbers: the project's one generator (fedc/rng.h),
+ * compiled into the SDK's archive. */
 #ifndef FEDC_NN_RNG_H
 #define FEDC_NN_RNG_H
 
-#include <stddef.h>
-#include <stdint.h>
-
-struct fedc_rng {
-	uint64_t s[4];
-};
-
-void fedc_rng_seed(struct fedc_rng *r, uint64_t seed);
-uint64_t fedc_rng_next(struct fedc_rng *r);
-/* Uniform in [0, 1), 53 bits. */
-double fedc_rng_uniform(struct fedc_rng *r);
-/* Uniform in [0, n) without modulo bias; n > 0. */
-uint64_t fedc_rng_below(struct fedc_rng *r, uint64_t n);
-/* Fisher-Yates shuffle of idx[0..n). */
-void fedc_rng_shuffle(struct fedc_rng *r, uint32_t *idx, size_t n);
+#include "fedc/rng.h"
 
 #endif

@@ -1,6 +1,6 @@
 /* xoshiro256** (Blackman and Vigna), seeded with splitmix64 as its authors
  * recommend, so that any 64-bit seed, 0 included, gives a good state. */
-#include "fedc/nn/rng.h"
+#include "fedc/rng.h"
 
 static uint64_t splitmix64(uint64_t *x)
 {
