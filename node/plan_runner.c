@@ -222,6 +222,9 @@ static bool parse_options(int argc, char **argv, struct runner_job *job)
 	return optind == argc;
 }
 
+/* A round's options: a dozen fixed ones and up to 32 model arguments. */
+#define MAX_ROUND_ARGS 64
+
 /* Forgets the previous round's arguments before the next one's. */
 static void clear_round(struct runner_job *job)
 {
@@ -236,21 +239,15 @@ static void clear_round(struct runner_job *job)
 }
 
 /* The two files attached to a request: the global parameters and the
- * memfd for the new ones. False (and none kept) unless exactly those. */
+ * memfd for the new ones. False unless exactly those (the process then
+ * ends, closing whatever came). */
 static bool attached_fds(struct msghdr *msg, struct runner_job *job)
 {
 	struct cmsghdr *c = CMSG_FIRSTHDR(msg);
 	int fds[2];
 
-	if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+	if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(fds)))
 		return false;
-	if (c->cmsg_len != CMSG_LEN(sizeof(fds))) {
-		for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
-			memcpy(&fds[0], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			close(fds[0]);
-		}
-		return false;
-	}
 	memcpy(fds, CMSG_DATA(c), sizeof(fds));
 	job->params_fd = fds[0];
 	job->update_fd = fds[1];
@@ -269,7 +266,7 @@ static int next_round(struct runner_job *job, char *buf, size_t cap)
 	struct iovec iov = { buf, cap - 1 };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.bytes,
 			      .msg_controllen = sizeof(control.bytes) };
-	char *argv[2 * FEDC_PLAN_MAX_METRICS + 64];
+	char *argv[MAX_ROUND_ARGS + 2];
 	int argc = 0;
 	ssize_t n;
 
@@ -285,10 +282,10 @@ static int next_round(struct runner_job *job, char *buf, size_t cap)
 	}
 	buf[n] = '\0';
 	argv[argc++] = "round";
-	for (char *p = buf; p < buf + n && argc < (int)(sizeof(argv) / sizeof(argv[0])) - 1; p += strlen(p) + 1)
+	for (char *p = buf; p < buf + n && argc <= MAX_ROUND_ARGS; p += strlen(p) + 1)
 		argv[argc++] = p;
 	argv[argc] = NULL;
-	if (!parse_options(argc, argv, job)) {
+	if (argc > MAX_ROUND_ARGS || !parse_options(argc, argv, job)) {
 		report("error malformed round request from the node");
 		return -1;
 	}

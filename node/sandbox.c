@@ -265,12 +265,8 @@ static void tell_signal(int sig, struct sandbox_result *res)
 /* Tells why a round ended without `done`: the process is gone (or must go).
  * An `error` line it sent (the runner's own, or the seccomp handler's) wins
  * over the exit status, which only says that it failed. */
-static enum fedc_err judge(int status, bool violated, struct sandbox_result *res)
+static enum fedc_err judge(int status, struct sandbox_result *res)
 {
-	if (violated) {
-		snprintf(res->error, sizeof(res->error), "the plan broke the report protocol and was killed");
-		return FEDC_ERR_PLAN;
-	}
 	if (WIFSIGNALED(status)) {
 		tell_signal(WTERMSIG(status), res);
 		return FEDC_ERR_PLAN;
@@ -539,7 +535,7 @@ static enum fedc_err supervise(struct sandbox *sb, const struct sandbox_job *job
 {
 	int64_t deadline = fedc_now_ms() + job->timeout_s * 1000, next_check = 0, cpu_start = cpu_ms(sb->pid);
 	struct line_buffer lb = { .len = 0 };
-	bool done = false, violated = false, eof = false;
+	bool done = false, eof = false;
 	int status = 0;
 
 	for (;;) {
@@ -580,15 +576,14 @@ static enum fedc_err supervise(struct sandbox *sb, const struct sandbox_job *job
 			continue;
 		}
 		if (!feed_lines(job, &lb, chunk, (size_t)n, res, &done)) {
-			violated = true;
-			kill_process(sb);
-			return judge(0, violated, res);
+			snprintf(res->error, sizeof(res->error), "the plan broke the report protocol and was killed");
+			return abandon(sb, FEDC_ERR_PLAN);
 		}
 		if (done)
 			return FEDC_OK;
 	}
 	forget_process(sb);
-	return judge(status, violated, res);
+	return judge(status, res);
 }
 
 /* Makes sure a process that may serve `key` is waiting, and sends it the
