@@ -222,35 +222,11 @@ void aggregator__flatten(const struct agg_layout *l, const struct fedc_tensor *t
 		memcpy(dst + l->offsets[i], t[i].data, (size_t)fedc_tensor_elements(&t[i]) * sizeof(float));
 }
 
-enum fedc_err aggregator__sum_updates(const struct aggregator *agg, bool weighted, double **out)
-{
-	const struct agg_layout *l = &agg->update_layout;
-	double *acc = NULL;
-	enum fedc_err rc = aggregator__alloc(l->n_elements, sizeof(double), &acc);
-
-	if (rc)
-		return rc;
-	for (size_t k = 0; k < agg->n_updates; k++) {
-		const struct fedc_tensor *t = fedc_params_tensors(agg->updates[k].params);
-		const double w = weighted ? (double)agg->updates[k].weight : 1.0;
-
-		for (size_t i = 0; i < l->count; i++) {
-			const float *x = t[i].data;
-			double *a = acc + l->offsets[i];
-			uint64_t n = fedc_tensor_elements(&t[i]);
-
-			for (uint64_t j = 0; j < n; j++)
-				a[j] += w * (double)x[j];
-		}
-		/* one update's pages resident at a time: O(model) whatever the node count */
-		fedc_params_release_pages(agg->updates[k].params);
-	}
-	*out = acc;
-	return FEDC_OK;
-}
-
 /* ------------------------------------------------------------------ */
 /* Updates                                                            */
+
+/* Values checked between two releases of their pages (4 MiB). */
+#define CHECK_BLOCK (1u << 20)
 
 /* Checks that `update` has the expected layout and only finite values,
  * before anything of it is kept. */
@@ -272,11 +248,17 @@ static enum fedc_err layout_check(const struct agg_layout *l, const struct fedc_
 		const float *x = t[i].data;
 		uint64_t n = fedc_tensor_elements(&t[i]);
 
-		for (uint64_t j = 0; j < n; j++) {
-			if (!isfinite(x[j]))
-				return fedc_fail(FEDC_ERR_MALFORMED, "update tensor \"%s\" holds %s at index %llu",
-						 t[i].name, isnan(x[j]) ? "NaN" : "an infinity",
-						 (unsigned long long)j);
+		for (uint64_t j0 = 0; j0 < n; j0 += CHECK_BLOCK) {
+			uint64_t j1 = n - j0 < CHECK_BLOCK ? n : j0 + CHECK_BLOCK;
+
+			for (uint64_t j = j0; j < j1; j++) {
+				if (!isfinite(x[j]))
+					return fedc_fail(FEDC_ERR_MALFORMED, "update tensor \"%s\" holds %s at index %llu",
+							 t[i].name, isnan(x[j]) ? "NaN" : "an infinity",
+							 (unsigned long long)j);
+			}
+			/* read once here, again at finish(): no need to keep it resident */
+			fedc_params_release_span(update, x + j0, (size_t)(j1 - j0) * sizeof(float));
 		}
 	}
 	return FEDC_OK;
@@ -461,8 +443,22 @@ enum fedc_err aggregator__begin(struct aggregator *agg, const struct fedc_params
 	return FEDC_OK;
 }
 
-enum fedc_err aggregator__add(struct aggregator *agg, const char *node_id, struct fedc_params *update,
-			      uint64_t n_samples)
+enum fedc_err aggregator__check_update(const struct aggregator *agg, const struct fedc_params *update)
+{
+	enum fedc_err rc;
+
+	if (!agg || !update)
+		return FEDC_ERR_INVAL;
+	if (!agg->in_round)
+		return fedc_fail(FEDC_ERR_INVAL, "%s: an update checked before begin()", agg->ops->name);
+	rc = layout_check(&agg->update_layout, update);
+	/* Checked; read again, once, in node-id order at finish(). */
+	fedc_params_release_pages(update);
+	return rc;
+}
+
+enum fedc_err aggregator__add_checked(struct aggregator *agg, const char *node_id, struct fedc_params *update,
+				      uint64_t n_samples)
 {
 	enum fedc_err rc;
 
@@ -471,14 +467,22 @@ enum fedc_err aggregator__add(struct aggregator *agg, const char *node_id, struc
 	else
 		rc = check_add(agg, node_id, n_samples);
 	if (!rc)
-		rc = layout_check(&agg->update_layout, update);
-	/* Checked; read again, once, in node-id order at finish(). */
-	fedc_params_release_pages(update);
-	if (!rc)
 		rc = push_update(agg, node_id, update, n_samples);
 	if (rc)
 		fedc_params_close(update); /* ownership was ours either way */
 	return rc;
+}
+
+enum fedc_err aggregator__add(struct aggregator *agg, const char *node_id, struct fedc_params *update,
+			      uint64_t n_samples)
+{
+	enum fedc_err rc = agg && update ? aggregator__check_update(agg, update) : FEDC_ERR_INVAL;
+
+	if (rc) {
+		fedc_params_close(update);
+		return rc;
+	}
+	return aggregator__add_checked(agg, node_id, update, n_samples);
 }
 
 enum fedc_err aggregator__add_file(struct aggregator *agg, const char *node_id, const char *path,

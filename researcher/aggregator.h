@@ -95,6 +95,15 @@ enum fedc_err aggregator__begin(struct aggregator *agg, const struct fedc_params
  * finish(). A refused update leaves the round as it was. */
 enum fedc_err aggregator__add(struct aggregator *agg, const char *node_id, struct fedc_params *update,
 			      uint64_t n_samples);
+/* add() in two halves, for callers that check updates on other threads.
+ * check_update() makes add()'s checks of the content (layout, finite values)
+ * and only reads what begin() set up: between begin() and finish(), several
+ * threads may run it on different updates while the caller's thread calls
+ * add_checked(). add_checked() takes an update that passed check_update() in
+ * this round and makes the rest of add()'s checks; ownership as add(). */
+enum fedc_err aggregator__check_update(const struct aggregator *agg, const struct fedc_params *update);
+enum fedc_err aggregator__add_checked(struct aggregator *agg, const char *node_id, struct fedc_params *update,
+				      uint64_t n_samples);
 /* Opens `path` and adds it as above. The file may be unlinked once this
  * returns: the mapping outlives it. FEDC_ERR_IO and the open errors too. */
 enum fedc_err aggregator__add_file(struct aggregator *agg, const char *node_id, const char *path,

@@ -1,8 +1,9 @@
 /* The experiment loop. A round: send `train` to every participant, wait until
  * each answered, failed (error reply, went offline) or the round deadline
- * passed, download the updates as replies arrive, then aggregate what arrived
- * -- in node-id order, so arrival order never changes the result -- if at
- * least min_nodes answered. */
+ * passed, while the updates download and are checked on the fetcher's
+ * threads as replies arrive, then aggregate what arrived -- in node-id order,
+ * so arrival order never changes the result -- if at least min_nodes
+ * answered. */
 #include "job.h"
 
 #include <errno.h>
@@ -19,6 +20,7 @@
 
 #include "aggregator.h"
 #include "breakpoint.h"
+#include "fetcher.h"
 #include "fedc/crash.h"
 #include "fedc/fs.h"
 #include "fedc/hash.h"
@@ -35,8 +37,9 @@
 
 #define MAX_PARTICIPANTS 1024
 
-/* IDLE: not selected this round (node sampling). */
-enum part_state { PART_IDLE, PART_WAITING, PART_ANSWERED, PART_FAILED };
+/* IDLE: not selected this round (node sampling). FETCHING: replied; its
+ * update is on its way. */
+enum part_state { PART_IDLE, PART_WAITING, PART_FETCHING, PART_ANSWERED, PART_FAILED };
 
 struct participant {
 	char node_id[FEDC_MAX_ID_LEN + 1];
@@ -56,6 +59,8 @@ struct job {
 	const struct experiment *exp;
 	struct session session;
 	struct fedc_repo *repo;
+	struct fetcher *fetcher;         /* downloads and checks updates */
+	struct fedc_params *round_global; /* what this round's nodes were sent, while it runs */
 	struct history *history;
 	struct aggregator *agg;
 	char job_id[FEDC_UUID_STRLEN + 1];
@@ -302,30 +307,15 @@ static enum fedc_err update_path_of(const struct job *j, const char *node_id, ch
 	return FEDC_OK;
 }
 
-/* Updates are scratch files, read once by the aggregator: a crash redoes
- * the round, so no fsync (one per node and round adds up). The file is
- * overwritten and then cut to size rather than opened with O_TRUNC: ext4
- * flushes a file truncated to zero when it is closed. */
-static enum fedc_err download_update(struct job *j, const char *node_id, const char *digest, const char *path)
+/* Runs on a fetcher thread. */
+static enum fedc_err check_update(void *agg, const struct fedc_params *update)
 {
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	enum fedc_err rc;
-	off_t size;
-
-	if (fd < 0)
-		return fedc_fail(FEDC_ERR_IO, "%s: %s", path, strerror(errno));
-	rc = fedc_repo_get_update_fd(j->repo, node_id, digest, fd, 0);
-	size = rc ? -1 : lseek(fd, 0, SEEK_CUR);
-	if (!rc && (size < 0 || ftruncate(fd, size) != 0))
-		rc = fedc_fail(FEDC_ERR_IO, "%s: %s", path, strerror(errno));
-	if (close(fd) != 0 && !rc)
-		rc = fedc_fail(FEDC_ERR_IO, "%s: %s", path, strerror(errno));
-	if (rc)
-		(void)unlink(path);
-	return rc;
+	return aggregator__check_update(agg, update);
 }
 
-/* A train-reply: download the update now, while other nodes still train. */
+/* A train-reply: its update is fetched now, while other nodes still train.
+ * Updates are scratch files, read once by the aggregator: a crash redoes the
+ * round, so they are not fsynced. */
 static void on_train_reply(struct job *j, struct participant *p, struct fedc_msg *msg, bool evaluate_only)
 {
 	enum fedc_err rc;
@@ -348,12 +338,15 @@ static void on_train_reply(struct job *j, struct participant *p, struct fedc_msg
 			return;
 		}
 		memcpy(p->update_path, path, sizeof(path));
-		rc = download_update(j, p->node_id, msg->params_digest, p->update_path);
+		rc = fetcher__submit(j->fetcher, (size_t)(p - j->parts), p->node_id, msg->params_digest,
+				     p->update_path, check_update, j->agg);
 		if (rc) {
-			fail_part(p, "error", "cannot download its update: %s", fedc_last_error());
+			fail_part(p, "error", "cannot fetch its update: %s", fedc_strerror(rc));
 			p->update_path[0] = '\0';
 			return;
 		}
+		p->state = PART_FETCHING;
+		return;
 	}
 	p->state = PART_ANSWERED;
 	p->status = "answered";
@@ -362,7 +355,7 @@ static void on_train_reply(struct job *j, struct participant *p, struct fedc_msg
 /* Tells the live view what became of `p`. */
 static void show_outcome(struct job *j, const struct participant *p)
 {
-	if (p->state == PART_ANSWERED)
+	if (p->state == PART_ANSWERED || p->state == PART_FETCHING)
 		progress__answered(j->progress, session__now_ms(), p->node_id);
 	else if (p->state == PART_FAILED)
 		progress__failed(j->progress, session__now_ms(), p->node_id);
@@ -443,34 +436,66 @@ static enum fedc_err collect(struct job *j, bool evaluate_only)
 
 /* ---- aggregation ---- */
 
-/* Adds the answered updates in node-id order (parts are sorted). */
-static enum fedc_err aggregate(struct job *j, size_t *added)
+/* Before the requests go out: fetched updates are checked against the
+ * global parameters as they arrive. */
+static enum fedc_err begin_aggregation(struct job *j)
 {
-	struct fedc_params *global = NULL;
+	enum fedc_err rc = fedc_params_open(j->global_path, &j->round_global);
+
+	if (!rc)
+		rc = aggregator__begin(j->agg, j->round_global, (uint32_t)j->n_parts);
+	return rc;
+}
+
+/* Whatever became of the round: no update stays mapped (the next round
+ * rewrites their files). */
+static void end_aggregation(struct job *j)
+{
+	aggregator__end_round(j->agg);
+	fedc_params_close(j->round_global);
+	j->round_global = NULL;
+}
+
+/* One fetched update: into the aggregator, or the node failed. */
+static void take_fetched(struct job *j, struct fetch_result *r)
+{
+	struct participant *p = &j->parts[r->tag];
 	enum fedc_err rc;
 
-	*added = 0;
-	rc = fedc_params_open(j->global_path, &global);
-	if (!rc)
-		rc = aggregator__begin(j->agg, global, (uint32_t)j->n_parts);
-	for (size_t i = 0; !rc && i < j->n_parts; i++) {
-		struct participant *p = &j->parts[i];
-		enum fedc_err add_rc;
-
-		if (p->state != PART_ANSWERED)
-			continue;
-		add_rc = aggregator__add_file(j->agg, p->node_id, p->update_path, p->reply->n_samples);
-		if (add_rc)
-			fail_part(p, "rejected", "its update was refused: %s", fedc_last_error());
-		else
-			(*added)++;
+	if (r->rc) {
+		fail_part(p, r->refused ? "rejected" : "error", "%s: %s",
+			  r->refused ? "its update was refused" : "cannot download its update", r->error);
+		p->update_path[0] = '\0';
+		show_outcome(j, p);
+		return;
 	}
-	if (!rc && *added >= j->exp->min_nodes)
-		rc = aggregator__finish(j->agg, j->global_path);
-	/* No update stays mapped: the next round rewrites their files. */
-	aggregator__end_round(j->agg);
-	fedc_params_close(global);
-	return rc;
+	rc = aggregator__add_checked(j->agg, p->node_id, r->update, p->reply->n_samples);
+	if (rc) {
+		fail_part(p, "rejected", "its update was refused: %s", fedc_last_error());
+		show_outcome(j, p);
+		return;
+	}
+	p->state = PART_ANSWERED;
+	p->status = "answered";
+}
+
+/* Waits for the updates still on their way. */
+static void take_all_fetched(struct job *j)
+{
+	struct fetch_result r;
+
+	while (fetcher__next(j->fetcher, &r))
+		take_fetched(j, &r);
+}
+
+/* The answered updates are in the aggregator, which folds them in node-id
+ * order. */
+static enum fedc_err aggregate(struct job *j, size_t *added)
+{
+	*added = count_state(j, PART_ANSWERED);
+	if (*added >= j->exp->min_nodes)
+		return aggregator__finish(j->agg, j->global_path);
+	return FEDC_OK;
 }
 
 /* ---- reporting ---- */
@@ -560,12 +585,16 @@ static enum fedc_err run_round(struct job *j, uint32_t round, bool evaluate_only
 
 	select_participants(j, evaluate_only);
 	rc = begin_progress(j, round);
+	if (!rc && !evaluate_only)
+		rc = begin_aggregation(j);
 	if (!rc)
 		rc = send_requests(j, round, evaluate_only);
 	if (!rc)
 		rc = collect(j, evaluate_only);
+	take_all_fetched(j); /* also after a failure: no fetch outlives its round */
 	if (!rc && !evaluate_only)
 		rc = aggregate(j, &added);
+	end_aggregation(j);
 	if (rc)
 		return rc;
 	if (!evaluate_only && added >= j->exp->min_nodes)
@@ -658,6 +687,8 @@ static enum fedc_err open_outputs(struct job *j)
 		rc = aggregator__new(exp->aggregator, &exp->aggregator_options, &j->agg);
 	if (!rc)
 		rc = experiment__repo_new(exp, &j->repo);
+	if (!rc)
+		rc = fetcher__new(exp, FETCHER_THREADS, &j->fetcher);
 	return rc;
 }
 
@@ -786,6 +817,7 @@ static enum fedc_err run_all(struct job *j)
 static void cleanup(struct job *j)
 {
 	signal_session = NULL;
+	fetcher__free(j->fetcher); /* first: its threads use the aggregator */
 	session__close(&j->session);
 	for (size_t i = 0; i < j->n_parts; i++) {
 		char path[sizeof(j->parts[i].update_path)];

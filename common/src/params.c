@@ -22,6 +22,7 @@
 #include <msgpack.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -853,6 +854,19 @@ void fedc_params_release_pages(const struct fedc_params *p)
 {
 	if (p && p->map)
 		(void)madvise(p->map, p->map_len, MADV_DONTNEED);
+}
+
+void fedc_params_release_span(const struct fedc_params *p, const void *data, size_t len)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), start, end;
+	uintptr_t map_start = p && p->map ? (uintptr_t)p->map : 0, map_end = map_start + (p ? p->map_len : 0);
+
+	if (!map_start || (uintptr_t)data < map_start || (uintptr_t)data + len > map_end)
+		return;
+	start = ((uintptr_t)data + page - 1) / page * page; /* pages wholly inside the span */
+	end = ((uintptr_t)data + len) / page * page;
+	if (end > start)
+		(void)madvise((void *)start, end - start, MADV_DONTNEED);
 }
 
 void fedc_params_close(struct fedc_params *p)

@@ -256,6 +256,25 @@ static void test_node_slower_than_deadline(void **state)
 	assert_true(harness_file_contains(nodes_csv, ",timeout,"));
 }
 
+/* site-0 (80 rows) sends an update holding a NaN: the researcher's fetcher
+ * refuses it, the round goes on with site-1 (site-2 refuses the plan). */
+static void test_refused_update(void **state)
+{
+	char exp[512], nodes_csv[700];
+
+	snprintf(exp, sizeof(exp), "%s/nan-identity.ini", H.dir);
+	assert_int_equal(harness_write_experiment(&H, exp, harness_plan("fixtures/identity"), "bc", 2, 1, 30,
+						  "nan_below_samples = 100", "final_evaluation = false"),
+			 0);
+	if (researcher("run", exp, NULL, NULL) != 0)
+		fail_msg("%s", output);
+	assert_non_null(strstr(output, "node site-0 rejected: its update was refused: update tensor \"values\" "
+				       "holds NaN at index 0"));
+	assert_non_null(strstr(output, "round    2/2     nodes 1/3"));
+	snprintf(nodes_csv, sizeof(nodes_csv), "%s-out/nodes.csv", exp);
+	assert_true(harness_file_contains(nodes_csv, ",rejected,"));
+}
+
 static void test_fraction_samples_nodes(void **state)
 {
 	char exp[512], rounds_csv[700];
@@ -383,6 +402,7 @@ int main(void)
 		cmocka_unit_test(test_damaged_breakpoint_refused_previous_works),
 		cmocka_unit_test(test_too_few_nodes_retries_then_stops),
 		cmocka_unit_test(test_node_slower_than_deadline),
+		cmocka_unit_test(test_refused_update),
 		cmocka_unit_test(test_fraction_samples_nodes),
 		cmocka_unit_test(test_test_flags_and_metric),
 		cmocka_unit_test(test_scaffold),

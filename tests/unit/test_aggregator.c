@@ -287,6 +287,97 @@ static void test_fedavg_nan_rejected(void **state)
 	aggregator__free(agg);
 }
 
+/* check_update() and add_checked(), the halves of add() the researcher's
+ * fetcher threads use: the same refusals, the same result. */
+static void test_check_then_add_checked(void **state)
+{
+	struct aggregator *agg = NULL;
+	struct model_values bad = u2;
+	struct fedc_params *p;
+	char path[256];
+
+	(void)state;
+	assert_int_equal(aggregator__new("fedavg", NULL, &agg), FEDC_OK);
+	p = model_update("early", &u1);
+	assert_int_equal(aggregator__check_update(agg, p), FEDC_ERR_INVAL); /* before begin() */
+	fedc_params_close(p);
+	aggregator__free(agg);
+
+	agg = begun_fedavg();
+	bad.b[0] = NAN;
+	p = model_update("bad", &bad);
+	assert_int_equal(aggregator__check_update(agg, p), FEDC_ERR_MALFORMED);
+	assert_non_null(strstr(fedc_last_error(), "NaN"));
+	fedc_params_close(p);
+	p = model_update("n1", &u1);
+	assert_int_equal(aggregator__check_update(agg, p), FEDC_OK);
+	assert_int_equal(aggregator__add_checked(agg, "n1", p, 1), FEDC_OK);
+	p = model_update("n1-again", &u1);
+	assert_int_equal(aggregator__check_update(agg, p), FEDC_OK);
+	assert_int_equal(aggregator__add_checked(agg, "n1", p, 1), FEDC_ERR_INVAL); /* closed it */
+	add_model(agg, &u3, 3);
+	p = model_update("n2", &u2);
+	assert_int_equal(aggregator__check_update(agg, p), FEDC_OK);
+	assert_int_equal(aggregator__add_checked(agg, "n2", p, 2), FEDC_OK);
+	out_path(path, sizeof(path), "checked.params");
+	assert_int_equal(aggregator__finish(agg, path), FEDC_OK);
+	assert_weighted_123(path);
+	aggregator__free(agg);
+}
+
+/* A model big enough for the sum to be shared out between threads, in
+ * chunks, with a tensor whose size is no multiple of anything: the result is
+ * bit for bit the plain loop's (sums in double in node-id order, one
+ * division, one rounding). */
+static void test_fedavg_large_model_matches_plain_loop(void **state)
+{
+	enum { BIG = 600007, SMALL = 5, NODES = 3 };
+	static float values[NODES][BIG + SMALL];
+	const uint64_t weights[NODES] = { 7, 1, 12 };
+	struct aggregator *agg = NULL;
+	struct fedc_params *global, *out = NULL;
+	struct fedc_tensor t[2] = { { "big", FEDC_DTYPE_F32, 1, { BIG }, NULL },
+				    { "small", FEDC_DTYPE_F32, 1, { SMALL }, NULL } };
+	const float *big, *small;
+	char path[256], name[32];
+
+	(void)state;
+	for (size_t k = 0; k < NODES; k++) {
+		for (size_t j = 0; j < BIG + SMALL; j++)
+			values[k][j] = (float)(((j * 2654435761u + k * 40503u) % 100003u) / 997.0 - 50.0);
+	}
+	t[0].data = values[0];
+	t[1].data = values[0] + BIG;
+	global = params_of("big-global", t, 2);
+	assert_int_equal(aggregator__new("fedavg", NULL, &agg), FEDC_OK);
+	assert_int_equal(aggregator__begin(agg, global, N_NODES), FEDC_OK);
+	fedc_params_close(global);
+	for (size_t k = NODES; k-- > 0;) { /* added in reverse: finish() sorts */
+		snprintf(name, sizeof(name), "big-n%zu", k);
+		t[0].data = values[k];
+		t[1].data = values[k] + BIG;
+		assert_int_equal(aggregator__add(agg, name, params_of(name, t, 2), weights[k]), FEDC_OK);
+	}
+	out_path(path, sizeof(path), "big.params");
+	assert_int_equal(aggregator__finish(agg, path), FEDC_OK);
+	aggregator__free(agg);
+	assert_int_equal(fedc_params_open(path, &out), FEDC_OK);
+	big = fedc_params_find(out, "big")->data;
+	small = fedc_params_find(out, "small")->data;
+	for (size_t j = 0; j < BIG + SMALL; j++) {
+		double sum = 0.0;
+		float expected;
+
+		for (size_t k = 0; k < NODES; k++)
+			sum += (double)weights[k] * (double)values[k][j];
+		expected = (float)(sum / 20.0);
+		if ((j < BIG ? big[j] : small[j - BIG]) != expected)
+			fail_msg("value %zu: %.9g, the plain loop gives %.9g", j, (double)(j < BIG ? big[j] : small[j - BIG]),
+				 (double)expected);
+	}
+	fedc_params_close(out);
+}
+
 static void test_fedavg_no_updates(void **state)
 {
 	struct aggregator *agg = begun_fedavg();
@@ -1146,6 +1237,8 @@ int main(void)
 		cmocka_unit_test(test_fedavg_bit_identical),
 		cmocka_unit_test(test_fedavg_layout_mismatch_rejected),
 		cmocka_unit_test(test_fedavg_nan_rejected),
+		cmocka_unit_test(test_check_then_add_checked),
+		cmocka_unit_test(test_fedavg_large_model_matches_plain_loop),
 		cmocka_unit_test(test_fedavg_no_updates),
 		cmocka_unit_test(test_fedavg_zero_samples_rejected),
 		cmocka_unit_test(test_add_duplicate_node_and_too_many),

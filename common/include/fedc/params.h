@@ -39,6 +39,10 @@ void fedc_params_close(struct fedc_params *p);
  * from the page cache. For code that keeps many files mapped but reads them
  * one at a time. */
 void fedc_params_release_pages(const struct fedc_params *p);
+/* Same for the whole pages of the mapping inside [data, data + len) only: a
+ * reader going through a large tensor releases what it has read as it goes.
+ * Anything outside the mapping (an aligned copy, caller memory) is left. */
+void fedc_params_release_span(const struct fedc_params *p, const void *data, size_t len);
 
 /* Tensors in file order; names and data point into the mapping (or an aligned
  * copy) and live as long as `p`. */

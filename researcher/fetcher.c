@@ -1,0 +1,247 @@
+/* A queue of fetches in, a queue of results out, both under one mutex; the
+ * threads block on `work`, the caller on `done`. */
+#include "fetcher.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fedc/hash.h"
+#include "fedc/repo.h"
+
+struct fetch {
+	struct fetch *next;
+	size_t tag;
+	char node_id[FEDC_MAX_ID_LEN + 1];
+	char digest[FEDC_SHA256_HEXLEN + 1];
+	char *path;
+	fetch_check_fn check;
+	void *ctx;
+	struct fetch_result result;
+};
+
+struct fetch_queue {
+	struct fetch *head, *tail;
+};
+
+struct worker {
+	struct fetcher *owner;
+	struct fedc_repo *repo;
+	pthread_t thread;
+	bool started;
+};
+
+struct fetcher {
+	pthread_mutex_t lock;
+	pthread_cond_t work, done;
+	struct fetch_queue queued, finished;
+	size_t outstanding; /* submitted, result not yet taken */
+	bool stopping;
+	struct worker *workers;
+	unsigned n_workers;
+};
+
+static void push(struct fetch_queue *q, struct fetch *f)
+{
+	f->next = NULL;
+	if (q->tail)
+		q->tail->next = f;
+	else
+		q->head = f;
+	q->tail = f;
+}
+
+static struct fetch *pop(struct fetch_queue *q)
+{
+	struct fetch *f = q->head;
+
+	if (f) {
+		q->head = f->next;
+		if (!q->head)
+			q->tail = NULL;
+	}
+	return f;
+}
+
+static void fetch_free(struct fetch *f)
+{
+	if (!f)
+		return;
+	fedc_params_close(f->result.update);
+	free(f->path);
+	free(f);
+}
+
+static void drop_all(struct fetch_queue *q)
+{
+	struct fetch *f;
+
+	while ((f = pop(q)))
+		fetch_free(f);
+}
+
+/* Overwrites the file and then cuts it to size rather than opening it with
+ * O_TRUNC: ext4 flushes a file truncated to zero when it is closed. */
+static enum fedc_err download(struct fedc_repo *repo, const struct fetch *f)
+{
+	int fd = open(f->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	enum fedc_err rc;
+	off_t size;
+
+	if (fd < 0)
+		return fedc_fail(FEDC_ERR_IO, "%s: %s", f->path, strerror(errno));
+	rc = fedc_repo_get_update_fd(repo, f->node_id, f->digest, fd, 0);
+	size = rc ? -1 : lseek(fd, 0, SEEK_CUR);
+	if (!rc && (size < 0 || ftruncate(fd, size) != 0))
+		rc = fedc_fail(FEDC_ERR_IO, "%s: %s", f->path, strerror(errno));
+	if (close(fd) != 0 && !rc)
+		rc = fedc_fail(FEDC_ERR_IO, "%s: %s", f->path, strerror(errno));
+	return rc;
+}
+
+static void run_fetch(struct fedc_repo *repo, struct fetch *f)
+{
+	struct fetch_result *r = &f->result;
+
+	r->rc = download(repo, f);
+	if (!r->rc)
+		r->rc = fedc_params_open(f->path, &r->update);
+	if (!r->rc && f->check) {
+		r->rc = f->check(f->ctx, r->update);
+		r->refused = r->rc != FEDC_OK;
+	}
+	if (r->rc) {
+		snprintf(r->error, sizeof(r->error), "%s", fedc_last_error());
+		fedc_params_close(r->update);
+		r->update = NULL;
+		(void)unlink(f->path);
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct fetcher *owner = w->owner;
+
+	pthread_mutex_lock(&owner->lock);
+	for (;;) {
+		struct fetch *f;
+
+		while (!owner->stopping && !owner->queued.head)
+			pthread_cond_wait(&owner->work, &owner->lock);
+		if (owner->stopping)
+			break;
+		f = pop(&owner->queued);
+		pthread_mutex_unlock(&owner->lock);
+		run_fetch(w->repo, f);
+		pthread_mutex_lock(&owner->lock);
+		push(&owner->finished, f);
+		pthread_cond_signal(&owner->done);
+	}
+	pthread_mutex_unlock(&owner->lock);
+	return NULL;
+}
+
+void fetcher__free(struct fetcher *f)
+{
+	if (!f)
+		return;
+	pthread_mutex_lock(&f->lock);
+	f->stopping = true;
+	pthread_cond_broadcast(&f->work);
+	pthread_mutex_unlock(&f->lock);
+	for (unsigned i = 0; i < f->n_workers; i++) {
+		if (f->workers[i].started)
+			pthread_join(f->workers[i].thread, NULL);
+		fedc_repo_free(f->workers[i].repo);
+	}
+	drop_all(&f->queued);
+	drop_all(&f->finished);
+	pthread_cond_destroy(&f->work);
+	pthread_cond_destroy(&f->done);
+	pthread_mutex_destroy(&f->lock);
+	free(f->workers);
+	free(f);
+}
+
+enum fedc_err fetcher__new(const struct experiment *exp, unsigned threads, struct fetcher **out)
+{
+	struct fetcher *f = calloc(1, sizeof(*f));
+	enum fedc_err rc = FEDC_OK;
+
+	*out = NULL;
+	if (!f || threads == 0) {
+		free(f);
+		return f ? FEDC_ERR_INVAL : FEDC_ERR_NOMEM;
+	}
+	pthread_mutex_init(&f->lock, NULL);
+	pthread_cond_init(&f->work, NULL);
+	pthread_cond_init(&f->done, NULL);
+	f->workers = calloc(threads, sizeof(*f->workers));
+	if (!f->workers) {
+		fetcher__free(f);
+		return FEDC_ERR_NOMEM;
+	}
+	f->n_workers = threads;
+	for (unsigned i = 0; !rc && i < threads; i++) {
+		struct worker *w = &f->workers[i];
+
+		w->owner = f;
+		rc = experiment__repo_new(exp, &w->repo);
+		if (!rc && pthread_create(&w->thread, NULL, worker_main, w) != 0)
+			rc = fedc_fail(FEDC_ERR_NOMEM, "cannot start a download thread");
+		w->started = !rc;
+	}
+	if (rc) {
+		fetcher__free(f);
+		return rc;
+	}
+	*out = f;
+	return FEDC_OK;
+}
+
+enum fedc_err fetcher__submit(struct fetcher *f, size_t tag, const char *node_id, const char *digest,
+			      const char *path, fetch_check_fn check, void *ctx)
+{
+	struct fetch *job = calloc(1, sizeof(*job));
+
+	if (!job || !(job->path = strdup(path))) {
+		free(job);
+		return FEDC_ERR_NOMEM;
+	}
+	job->tag = job->result.tag = tag;
+	snprintf(job->node_id, sizeof(job->node_id), "%s", node_id);
+	snprintf(job->digest, sizeof(job->digest), "%s", digest);
+	job->check = check;
+	job->ctx = ctx;
+	pthread_mutex_lock(&f->lock);
+	push(&f->queued, job);
+	f->outstanding++;
+	pthread_cond_signal(&f->work);
+	pthread_mutex_unlock(&f->lock);
+	return FEDC_OK;
+}
+
+bool fetcher__next(struct fetcher *f, struct fetch_result *out)
+{
+	struct fetch *job;
+
+	pthread_mutex_lock(&f->lock);
+	if (f->outstanding == 0) {
+		pthread_mutex_unlock(&f->lock);
+		return false;
+	}
+	while (!f->finished.head)
+		pthread_cond_wait(&f->done, &f->lock);
+	job = pop(&f->finished);
+	f->outstanding--;
+	pthread_mutex_unlock(&f->lock);
+	*out = job->result;
+	job->result.update = NULL; /* the caller's now */
+	fetch_free(job);
+	return true;
+}
