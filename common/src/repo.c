@@ -32,6 +32,7 @@
  * 1 MiB pieces they lift loopback transfers from ~0.7 to 0.8-1.7 GB/s
  * (FIELD-NOTES.md). */
 #define DOWNLOAD_BUFFER (1L << 20)
+#define TLS13_CIPHERS "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
 #define UPLOAD_BUFFER (2L << 20)
 /* How much of an error response body is kept for the error detail. */
 #define ERROR_BODY_MAX 256
@@ -300,6 +301,11 @@ static CURLcode setup_tls(struct fedc_repo *repo)
 		cc = curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (!cc)
 		cc = curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	/* TLS 1.3's standard suites, AES-128-GCM first: it moves parameters 35%
+	 * faster than AES-256-GCM (docs/security.md). A curl that refuses the
+	 * option keeps its own order. */
+	if (!cc)
+		(void)curl_easy_setopt(c, CURLOPT_TLS13_CIPHERS, TLS13_CIPHERS);
 	if (!cc && repo->ca_file)
 		cc = curl_easy_setopt(c, CURLOPT_CAINFO, repo->ca_file);
 	if (!cc && repo->ca_file)
