@@ -38,7 +38,11 @@ static struct test_pki pki;            /* the CA of tls_server's certificate */
 
 /* ---- a small HTTP client ------------------------------------------------- */
 
-enum body_mode { BODY_NONE, BODY_LENGTH, BODY_CHUNKED };
+/* BODY_LENGTH_EXPECT: a body announced with "Expect: 100-continue". A server
+ * that refuses from the headers answers before any of it is sent; without
+ * it, a refusal that closes the connection can race the upload, and the
+ * client may see a reset instead of the status. */
+enum body_mode { BODY_NONE, BODY_LENGTH, BODY_CHUNKED, BODY_LENGTH_EXPECT };
 
 struct reply {
 	long status;
@@ -169,7 +173,7 @@ static CURLcode http_tls(const struct test_server *s, const struct tls_client *t
 	assert_non_null(c);
 	assert_non_null(r->body);
 	set_tls_options(c, s, tls, path, url, sizeof(url), &resolve);
-	headers = curl_slist_append(headers, "Expect:");
+	headers = curl_slist_append(headers, mode == BODY_LENGTH_EXPECT ? "Expect: 100-continue" : "Expect:");
 	if (auth) {
 		snprintf(auth_header, sizeof(auth_header), "Authorization: %s", auth);
 		headers = curl_slist_append(headers, auth_header);
@@ -192,7 +196,7 @@ static CURLcode http_tls(const struct test_server *s, const struct tls_client *t
 		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(c, CURLOPT_READFUNCTION, on_upload);
 		curl_easy_setopt(c, CURLOPT_READDATA, &src);
-		if (mode == BODY_LENGTH)
+		if (mode == BODY_LENGTH || mode == BODY_LENGTH_EXPECT)
 			curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
 	}
 	cc = curl_easy_perform(c);
@@ -1018,10 +1022,10 @@ static void test_checks_order_with_roles(void **state)
 	assert_int_equal(status_of(&tls_server, "PUT", blobs, AUTH_A, "not order", 9), 403);
 	/* 403 before 413: refused from the headers, whatever the size. */
 	assert_non_null(blob);
-	http(&tls_server, "PUT", of_a, AUTH_B, blob, len, BODY_LENGTH, &r);
+	http(&tls_server, "PUT", of_a, AUTH_B, blob, len, BODY_LENGTH_EXPECT, &r);
 	assert_int_equal(r.status, 403);
 	reply_free(&r);
-	http(&tls_server, "PUT", of_a, AUTH_A, blob, len, BODY_LENGTH, &r);
+	http(&tls_server, "PUT", of_a, AUTH_A, blob, len, BODY_LENGTH_EXPECT, &r);
 	assert_int_equal(r.status, 413);
 	reply_free(&r);
 	assert_tmp_empty(&tls_server);
