@@ -501,20 +501,6 @@ enum fedc_err aggregator__add(struct aggregator *agg, const char *node_id, struc
 	return aggregator__add_checked(agg, node_id, update, n_samples);
 }
 
-enum fedc_err aggregator__add_file(struct aggregator *agg, const char *node_id, const char *path,
-				   uint64_t n_samples)
-{
-	struct fedc_params *update = NULL;
-	enum fedc_err rc;
-
-	if (!agg || !path)
-		return FEDC_ERR_INVAL;
-	rc = fedc_params_open(path, &update);
-	if (rc)
-		return rc;
-	return aggregator__add(agg, node_id, update, n_samples);
-}
-
 /* Folds the updates in node-id order, once; the mappings go right after. */
 static enum fedc_err compute_result(struct aggregator *agg)
 {

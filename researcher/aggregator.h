@@ -104,10 +104,6 @@ enum fedc_err aggregator__add(struct aggregator *agg, const char *node_id, struc
 enum fedc_err aggregator__check_update(const struct aggregator *agg, const struct fedc_params *update);
 enum fedc_err aggregator__add_checked(struct aggregator *agg, const char *node_id, struct fedc_params *update,
 				      uint64_t n_samples);
-/* Opens `path` and adds it as above. The file may be unlinked once this
- * returns: the mapping outlives it. FEDC_ERR_IO and the open errors too. */
-enum fedc_err aggregator__add_file(struct aggregator *agg, const char *node_id, const char *path,
-				   uint64_t n_samples);
 /* Computes the result (once), writes it to `out_path` atomically and, on the
  * first success of the round, advances the state across rounds. A failed
  * write may be retried; no update is taken after the first call.

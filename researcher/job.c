@@ -59,8 +59,7 @@ struct job {
 	const struct experiment *exp;
 	struct session session;
 	struct fedc_repo *repo;
-	struct fetcher *fetcher;         /* downloads and checks updates */
-	struct fedc_params *round_global; /* what this round's nodes were sent, while it runs */
+	struct fetcher *fetcher; /* downloads and checks updates */
 	struct history *history;
 	struct aggregator *agg;
 	char job_id[FEDC_UUID_STRLEN + 1];
@@ -436,42 +435,34 @@ static enum fedc_err collect(struct job *j, bool evaluate_only)
 
 /* ---- aggregation ---- */
 
-/* Before the requests go out: fetched updates are checked against the
- * global parameters as they arrive. */
+/* Before the requests go out, so that fetched updates are checked against
+ * the global parameters as they arrive (begin() keeps what it needs of them). */
 static enum fedc_err begin_aggregation(struct job *j)
 {
-	enum fedc_err rc = fedc_params_open(j->global_path, &j->round_global);
+	struct fedc_params *global = NULL;
+	enum fedc_err rc = fedc_params_open(j->global_path, &global);
 
 	if (!rc)
-		rc = aggregator__begin(j->agg, j->round_global, (uint32_t)j->n_parts);
+		rc = aggregator__begin(j->agg, global, (uint32_t)j->n_parts);
+	fedc_params_close(global);
 	return rc;
-}
-
-/* Whatever became of the round: no update stays mapped (the next round
- * rewrites their files). */
-static void end_aggregation(struct job *j)
-{
-	aggregator__end_round(j->agg);
-	fedc_params_close(j->round_global);
-	j->round_global = NULL;
 }
 
 /* One fetched update: into the aggregator, or the node failed. */
 static void take_fetched(struct job *j, struct fetch_result *r)
 {
 	struct participant *p = &j->parts[r->tag];
-	enum fedc_err rc;
 
+	if (!r->rc) {
+		r->rc = aggregator__add_checked(j->agg, p->node_id, r->update, p->reply->n_samples);
+		r->refused = r->rc != FEDC_OK;
+		if (r->rc)
+			snprintf(r->error, sizeof(r->error), "%s", fedc_last_error());
+	}
 	if (r->rc) {
 		fail_part(p, r->refused ? "rejected" : "error", "%s: %s",
 			  r->refused ? "its update was refused" : "cannot download its update", r->error);
 		p->update_path[0] = '\0';
-		show_outcome(j, p);
-		return;
-	}
-	rc = aggregator__add_checked(j->agg, p->node_id, r->update, p->reply->n_samples);
-	if (rc) {
-		fail_part(p, "rejected", "its update was refused: %s", fedc_last_error());
 		show_outcome(j, p);
 		return;
 	}
@@ -594,7 +585,7 @@ static enum fedc_err run_round(struct job *j, uint32_t round, bool evaluate_only
 	take_all_fetched(j); /* also after a failure: no fetch outlives its round */
 	if (!rc && !evaluate_only)
 		rc = aggregate(j, &added);
-	end_aggregation(j);
+	aggregator__end_round(j->agg); /* no update stays mapped: the next round rewrites their files */
 	if (rc)
 		return rc;
 	if (!evaluate_only && added >= j->exp->min_nodes)
