@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "dataset.h"
+#include "fedc/fs.h"
 #include "fedc/log.h"
 #include "plan_digest.h"
 #include "sandbox.h"
@@ -222,8 +223,8 @@ static void fill_job(const struct fedc_msg *req, const struct node_dataset *ds, 
 }
 
 /* Downloads what the round needs: the plan (kept by digest), which must be
- * approved, and the global parameters, into a memfd: they live for one
- * round, so a file and its fsync would buy nothing. */
+ * approved, and the global parameters, into the sandbox's memfd: they live
+ * for one round, so a file and its fsync would buy nothing. */
 static enum fedc_err fetch_inputs(struct round_worker *w, const struct fedc_msg *req, char *plan_path,
 				  size_t plan_cap, int *params_fd)
 {
@@ -233,14 +234,14 @@ static enum fedc_err fetch_inputs(struct round_worker *w, const struct fedc_msg 
 		rc = check_approval(w, req, plan_path);
 	if (rc)
 		return rc;
-	*params_fd = memfd_create("fedc-global", MFD_CLOEXEC);
+	*params_fd = sandbox__global_memfd(w->sandbox);
 	if (*params_fd < 0)
-		return fedc_fail(FEDC_ERR_IO, "cannot create a memfd for the global parameters: %s", strerror(errno));
+		return FEDC_ERR_IO;
 	rc = fedc_repo_get_fd(w->repo, req->params_digest, *params_fd, (uint64_t)w->d->cfg->max_blob_mb << 20);
 	if (rc)
 		return fedc_fail(rc, "cannot download the global parameters %s: %s", req->params_digest,
 				 fedc_last_error());
-	return FEDC_OK;
+	return fedc_fd_cut_here(*params_fd, "the global parameters");
 }
 
 /* SCAFFOLD's c_i, one file per job, dataset and round it was reached in:
@@ -346,8 +347,6 @@ fail:
 out:
 	if (res.params_fd >= 0)
 		close(res.params_fd);
-	if (params_fd >= 0)
-		close(params_fd);
 	return rc;
 }
 

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "fedc/clock.h"
+#include "fedc/fs.h"
 #include "fedc/log.h"
 
 #define REPORT_LINE_MAX 1024
@@ -348,6 +349,11 @@ struct sandbox {
 	char *key;               /* its arguments and session: which rounds it may serve */
 	size_t key_len;
 	int64_t idle_since_ms;   /* when its last round ended */
+	/* The two files a round hands the process: the global parameters and
+	 * the update. Kept while the process is, and rewritten in place round
+	 * after round, so that their pages are reused: fresh pages cost a fault
+	 * each, and in a virtual machine often one more in the host. */
+	int global_fd, update_fd;
 };
 
 struct sandbox *sandbox__new(void)
@@ -357,8 +363,37 @@ struct sandbox *sandbox__new(void)
 	if (sb) {
 		sb->control_fd = -1;
 		sb->report_fd = -1;
+		sb->global_fd = -1;
+		sb->update_fd = -1;
 	}
 	return sb;
+}
+
+static void release_memfds(struct sandbox *sb)
+{
+	if (sb->global_fd >= 0)
+		close(sb->global_fd);
+	if (sb->update_fd >= 0)
+		close(sb->update_fd);
+	sb->global_fd = -1;
+	sb->update_fd = -1;
+}
+
+/* Makes *fd a memfd rewound to offset 0, creating it the first time. */
+static enum fedc_err rewound_memfd(int *fd, const char *name)
+{
+	if (*fd < 0) {
+		*fd = memfd_create(name, MFD_CLOEXEC);
+		if (*fd < 0)
+			return fedc_fail(FEDC_ERR_IO, "cannot create a memfd for %s: %s", name, strerror(errno));
+		return FEDC_OK;
+	}
+	return fedc_fd_rewind(*fd, name);
+}
+
+int sandbox__global_memfd(struct sandbox *sb)
+{
+	return rewound_memfd(&sb->global_fd, "fedc-global") == FEDC_OK ? sb->global_fd : -1;
 }
 
 /* Drops what we hold of a process that is gone (reaped). */
@@ -417,6 +452,7 @@ void sandbox__free(struct sandbox *sb)
 	if (!sb)
 		return;
 	retire_process(sb);
+	release_memfds(sb);
 	free(sb);
 }
 
@@ -424,13 +460,18 @@ int64_t sandbox__retire_idle(struct sandbox *sb, int64_t idle_ms)
 {
 	int64_t idle;
 
-	if (!sb || !sb->pid)
+	if (!sb)
 		return -1;
+	if (!sb->pid) {
+		release_memfds(sb);
+		return -1;
+	}
 	idle = fedc_now_ms() - sb->idle_since_ms;
 	if (idle < idle_ms)
 		return idle_ms - idle;
 	fedc_info("sandbox: plan process %d ends after %.0f s without a round", (int)sb->pid, (double)idle / 1000);
 	retire_process(sb);
+	release_memfds(sb);
 	return -1;
 }
 
@@ -478,7 +519,12 @@ static enum fedc_err spawn_process(struct sandbox *sb, const struct sandbox_job 
 		free(key);
 		return fedc_fail(FEDC_ERR_IO, "fork failed: %s", strerror(errno));
 	}
-	*sb = (struct sandbox){ pid, control[0], report[0], key, key_len, 0 };
+	sb->pid = pid;
+	sb->control_fd = control[0];
+	sb->report_fd = report[0];
+	sb->key = key;
+	sb->key_len = key_len;
+	sb->idle_since_ms = 0;
 	fedc_debug("sandbox: plan process %d started", (int)pid);
 	return FEDC_OK;
 }
@@ -620,7 +666,6 @@ enum fedc_err sandbox__run(struct sandbox *sb, const struct sandbox_job *job, vo
 			   struct sandbox_result *result)
 {
 	struct child_argv *args = calloc(2, sizeof(*args));
-	int update_fd = -1;
 	enum fedc_err rc;
 
 	memset(result, 0, sizeof(*result));
@@ -630,22 +675,29 @@ enum fedc_err sandbox__run(struct sandbox *sb, const struct sandbox_job *job, vo
 	rc = build_process_args(job, &args[0]);
 	if (!rc)
 		rc = build_round_args(job, &args[1]);
-	if (!rc) {
-		update_fd = memfd_create("fedc-update", MFD_CLOEXEC);
-		if (update_fd < 0)
-			rc = fedc_fail(FEDC_ERR_IO, "cannot create the plan's result file: %s", strerror(errno));
-	}
 	if (!rc)
-		rc = start_round(sb, job, &args[0], &args[1], update_fd);
+		rc = rewound_memfd(&sb->update_fd, "fedc-update");
+	if (!rc)
+		rc = start_round(sb, job, &args[0], &args[1], sb->update_fd);
 	if (rc) {
 		snprintf(result->error, sizeof(result->error), "%s", fedc_last_error());
 		goto out;
 	}
 	rc = supervise(sb, job, cancel, result);
-	if (rc)
+	/* The process wrote the update with write(): it shares the file offset
+	 * with us, so the update ends where that offset is. */
+	if (!rc)
+		rc = fedc_fd_cut_here(sb->update_fd, "the plan's update");
+	if (!rc) {
+		result->params_fd = dup(sb->update_fd);
+		if (result->params_fd < 0)
+			rc = fedc_fail(FEDC_ERR_IO, "cannot hand over the plan's update: %s", strerror(errno));
+	}
+	if (rc) {
+		if (!result->error[0])
+			snprintf(result->error, sizeof(result->error), "%s", fedc_last_error());
 		goto out;
-	result->params_fd = update_fd;
-	update_fd = -1;
+	}
 	if (job->keep_process) {
 		/* Stopped, it can do nothing until its next round. */
 		(void)kill(sb->pid, SIGSTOP);
@@ -654,8 +706,9 @@ enum fedc_err sandbox__run(struct sandbox *sb, const struct sandbox_job *job, vo
 		retire_process(sb);
 	}
 out:
-	if (update_fd >= 0)
-		close(update_fd);
+	/* Without a kept process the memfds have no next round to serve. */
+	if (!sb->pid)
+		release_memfds(sb);
 	free(args);
 	return rc;
 }

@@ -49,7 +49,7 @@ struct sandbox_job {
 };
 
 struct sandbox_result {
-	int params_fd;              /* memfd holding the new parameters, -1 if none */
+	int params_fd;              /* memfd holding the new parameters (read with pread), -1 if none */
 	uint64_t n_train, n_test;
 	struct fedc_metrics global_metrics; /* the received parameters on the test rows */
 	struct fedc_metrics local_metrics;  /* after training, on the test rows */
@@ -63,7 +63,16 @@ struct sandbox *sandbox__new(void);
 /* Ends the plan process, if any, and frees the sandbox. */
 void sandbox__free(struct sandbox *sb);
 
-/* Runs one round. FEDC_OK with result filled (caller closes params_fd), or
+/* The memfd to write this round's global parameters into (then cut it with
+ * fedc_fd_cut_here and pass it as the job's params_fd), rewound to offset 0.
+ * The sandbox keeps it, and the memfd the plan writes its update into,
+ * while it keeps a plan process: both are rewritten in place round after
+ * round rather than allocated afresh. Borrowed: do not close. -1 with
+ * fedc_fail() when it cannot be made. */
+int sandbox__global_memfd(struct sandbox *sb);
+
+/* Runs one round. FEDC_OK with result filled (caller closes params_fd, which
+ * stays valid until the next round of this sandbox), or
  * FEDC_ERR_PLAN / FEDC_ERR_TIMEOUT / FEDC_ERR_INTERRUPTED / FEDC_ERR_IO with
  * result->error saying what happened. `cancel` (may be NULL) is polled: when
  * it becomes true the child is killed and FEDC_ERR_INTERRUPTED returned. */

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fedc/fs.h"
 #include "fedc/hash.h"
 #include "fedc/repo.h"
 
@@ -84,20 +85,17 @@ static void drop_all(struct fetch_queue *q)
 		fetch_free(f);
 }
 
-/* Overwrites the file and then cuts it to size rather than opening it with
- * O_TRUNC: ext4 flushes a file truncated to zero when it is closed. */
+/* Overwrites the node's scratch file in place (fedc_fd_cut_here). */
 static enum fedc_err download(struct fedc_repo *repo, const struct fetch *f)
 {
 	int fd = open(f->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	enum fedc_err rc;
-	off_t size;
 
 	if (fd < 0)
 		return fedc_fail(FEDC_ERR_IO, "%s: %s", f->path, strerror(errno));
 	rc = fedc_repo_get_update_fd(repo, f->node_id, f->digest, fd, 0);
-	size = rc ? -1 : lseek(fd, 0, SEEK_CUR);
-	if (!rc && (size < 0 || ftruncate(fd, size) != 0))
-		rc = fedc_fail(FEDC_ERR_IO, "%s: %s", f->path, strerror(errno));
+	if (!rc)
+		rc = fedc_fd_cut_here(fd, f->path);
 	if (close(fd) != 0 && !rc)
 		rc = fedc_fail(FEDC_ERR_IO, "%s: %s", f->path, strerror(errno));
 	return rc;

@@ -480,13 +480,18 @@ static void take_all_fetched(struct job *j)
 }
 
 /* The answered updates are in the aggregator, which folds them in node-id
- * order. */
+ * order. The last round's global parameters stay on disk in their
+ * breakpoint, but nothing reads them again: dropping them from the page
+ * cache first lets the new file take their pages rather than fresh ones
+ * (in a VM a fresh page can cost a fault in the host: 4 MB were written
+ * in 10 ms on fresh pages and in under 1.5 ms on reused ones). */
 static enum fedc_err aggregate(struct job *j, size_t *added)
 {
 	*added = count_state(j, PART_ANSWERED);
-	if (*added >= j->exp->min_nodes)
-		return aggregator__finish(j->agg, j->global_path);
-	return FEDC_OK;
+	if (*added < j->exp->min_nodes)
+		return FEDC_OK;
+	fedc_drop_cached(j->global_path);
+	return aggregator__finish(j->agg, j->global_path);
 }
 
 /* ---- reporting ---- */

@@ -33,6 +33,34 @@ enum fedc_err fedc_mkdir_p(const char *path, mode_t mode)
 	return FEDC_OK;
 }
 
+enum fedc_err fedc_fd_rewind(int fd, const char *what)
+{
+	if (lseek(fd, 0, SEEK_SET) != 0)
+		return fedc_fail(FEDC_ERR_IO, "%s: cannot rewind: %s", what, strerror(errno));
+	return FEDC_OK;
+}
+
+enum fedc_err fedc_fd_cut_here(int fd, const char *what)
+{
+	off_t at = lseek(fd, 0, SEEK_CUR);
+
+	/* Not O_TRUNC or ftruncate(0) first: truncation frees the pages (and
+	 * ext4 flushes a file truncated to zero when it is closed). */
+	if (at < 0 || ftruncate(fd, at) != 0)
+		return fedc_fail(FEDC_ERR_IO, "%s: cannot cut to size: %s", what, strerror(errno));
+	return FEDC_OK;
+}
+
+void fedc_drop_cached(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+	close(fd);
+}
+
 enum fedc_err fedc_fsync_dir(const char *dir)
 {
 	enum fedc_err rc = FEDC_OK;

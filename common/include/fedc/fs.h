@@ -15,6 +15,19 @@ enum fedc_err fedc_mkdir_p(const char *path, mode_t mode);
  * names the file in the error. FEDC_ERR_IO. */
 enum fedc_err fedc_write_all(int fd, const void *data, size_t len, const char *what);
 
+/* Rewriting a scratch file in place (a memfd, a work file) rather than
+ * making a new one keeps the pages it already has: a fresh page costs a
+ * fault, and in a virtual machine often a second one in the host. Rewind,
+ * write from offset 0, then cut the file where the writing stopped. Both
+ * FEDC_ERR_IO naming `what`. */
+enum fedc_err fedc_fd_rewind(int fd, const char *what);
+enum fedc_err fedc_fd_cut_here(int fd, const char *what);
+
+/* Asks the kernel to drop the clean cached pages of `path` (best effort,
+ * no error): for a file kept on disk that will not be read again soon, so
+ * that the next file written takes those pages. */
+void fedc_drop_cached(const char *path);
+
 /* Makes the entries of directory `dir` durable (after a create or rename). */
 enum fedc_err fedc_fsync_dir(const char *dir);
 
