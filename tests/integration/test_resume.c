@@ -275,6 +275,31 @@ static void test_refused_update(void **state)
 	assert_true(harness_file_contains(nodes_csv, ",rejected,"));
 }
 
+/* A node keeps a round's two memfds while it keeps a plan process and
+ * rewrites them in place. A job with a small model right after one with a
+ * big model must still send updates cut to their own size: a tail left
+ * from the big one would make the researcher refuse them (trailing bytes). */
+static void test_small_model_after_big_one(void **state)
+{
+	char big[512], small[512];
+
+	snprintf(big, sizeof(big), "%s/big-identity.ini", H.dir);
+	snprintf(small, sizeof(small), "%s/small-identity.ini", H.dir);
+	assert_int_equal(harness_write_experiment(&H, big, harness_plan("fixtures/identity"), "bc", 1, 2, 30,
+						  "n_params = 200000", "final_evaluation = false"),
+			 0);
+	assert_int_equal(harness_write_experiment(&H, small, harness_plan("fixtures/identity"), "bc", 2, 2, 30,
+						  "n_params = 10", "final_evaluation = false"),
+			 0);
+	if (researcher("run", big, NULL, NULL) != 0)
+		fail_msg("%s", output);
+	assert_non_null(strstr(output, "round    1/1     nodes 2/3"));
+	if (researcher("run", small, NULL, NULL) != 0)
+		fail_msg("%s", output);
+	assert_non_null(strstr(output, "round    2/2     nodes 2/3"));
+	assert_null(strstr(output, "rejected"));
+}
+
 static void test_fraction_samples_nodes(void **state)
 {
 	char exp[512], rounds_csv[700];
@@ -403,6 +428,7 @@ int main(void)
 		cmocka_unit_test(test_too_few_nodes_retries_then_stops),
 		cmocka_unit_test(test_node_slower_than_deadline),
 		cmocka_unit_test(test_refused_update),
+		cmocka_unit_test(test_small_model_after_big_one),
 		cmocka_unit_test(test_fraction_samples_nodes),
 		cmocka_unit_test(test_test_flags_and_metric),
 		cmocka_unit_test(test_scaffold),
