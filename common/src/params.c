@@ -861,7 +861,8 @@ void fedc_params_release_span(const struct fedc_params *p, const void *data, siz
 	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), start, end;
 	uintptr_t map_start = p && p->map ? (uintptr_t)p->map : 0, map_end = map_start + (p ? p->map_len : 0);
 
-	if (!map_start || (uintptr_t)data < map_start || (uintptr_t)data + len > map_end)
+	if (!map_start || p->map_len < FEDC_PARAMS_RELEASE_MIN || (uintptr_t)data < map_start ||
+	    (uintptr_t)data + len > map_end)
 		return;
 	start = ((uintptr_t)data + page - 1) / page * page; /* pages wholly inside the span */
 	end = ((uintptr_t)data + len) / page * page;
