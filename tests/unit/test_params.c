@@ -191,6 +191,65 @@ static void test_release_pages_keeps_data(void **state)
 	unlink(path);
 }
 
+/* Resident pages of this process, from /proc/self/statm. */
+static long resident_pages(void)
+{
+	long size = 0, resident = -1;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (f) {
+		if (fscanf(f, "%ld %ld", &size, &resident) != 2)
+			resident = -1;
+		fclose(f);
+	}
+	return resident;
+}
+
+/* A span of a large file is released (the process holds fewer pages) and
+ * reads back the same; a small file keeps its pages (the madvise would cost
+ * more), and a span outside the mapping is left alone. */
+static void test_release_span(void **state)
+{
+	const size_t big_n = (2 * FEDC_PARAMS_RELEASE_MIN) / sizeof(float);
+	float *values = malloc(big_n * sizeof(float)), sum = 0, small_values[16];
+	struct fedc_tensor big = { "big", FEDC_DTYPE_F32, 1, { big_n }, values };
+	struct fedc_tensor small = { "small", FEDC_DTYPE_F32, 1, { 16 }, small_values };
+	struct fedc_params *p = NULL, *q = NULL;
+	char path[256], small_path[256];
+	long before, after;
+
+	assert_non_null(values);
+	for (size_t i = 0; i < big_n; i++)
+		values[i] = (float)(i % 1000);
+	for (size_t i = 0; i < 16; i++)
+		small_values[i] = (float)i;
+	path_in_tmp(path, sizeof(path), "span-big.params");
+	path_in_tmp(small_path, sizeof(small_path), "span-small.params");
+	assert_int_equal(fedc_params_write_file(path, &big, 1), FEDC_OK);
+	assert_int_equal(fedc_params_write_file(small_path, &small, 1), FEDC_OK);
+	assert_int_equal(fedc_params_open(path, &p), FEDC_OK);
+	assert_int_equal(fedc_params_open(small_path, &q), FEDC_OK);
+	const float *mapped = fedc_params_tensors(p)[0].data;
+
+	for (size_t i = 0; i < big_n; i++)
+		sum += mapped[i];
+	before = resident_pages();
+	fedc_params_release_span(p, mapped, big_n * sizeof(float));
+	after = resident_pages();
+	assert_true(before > 0 && after > 0);
+	assert_true(before - after >= (long)(FEDC_PARAMS_RELEASE_MIN / (size_t)sysconf(_SC_PAGESIZE)));
+	assert_memory_equal(mapped, values, big_n * sizeof(float));
+	fedc_params_release_span(q, fedc_params_tensors(q)[0].data, sizeof(small_values));
+	fedc_params_release_span(p, small_values, sizeof(small_values)); /* not in the mapping */
+	assert_memory_equal(fedc_params_tensors(q)[0].data, small_values, sizeof(small_values));
+	assert_true(sum > 0);
+	fedc_params_close(q);
+	fedc_params_close(p);
+	free(values);
+	unlink(path);
+	unlink(small_path);
+}
+
 static void test_round_trip_zero_tensors(void **state)
 {
 	struct fedc_params *p = NULL;
@@ -660,6 +719,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_release_pages_keeps_data),
+		cmocka_unit_test(test_release_span),
 		cmocka_unit_test(test_round_trip_zero_tensors),
 		cmocka_unit_test(test_round_trip_long_names),
 		cmocka_unit_test(test_write_empty_name_rejected),
