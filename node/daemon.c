@@ -19,6 +19,7 @@
 #include "fedc/log.h"
 #include "fedc/uuid.h"
 #include "plan_digest.h"
+#include "restart_guard.h"
 #include "round.h"
 
 static struct fedc_mqtt *volatile signal_target;
@@ -308,6 +309,10 @@ static enum fedc_err remember_request(struct node_daemon *d, const struct fedc_o
 
 	if (!origin->is_signed)
 		return FEDC_OK;
+	if (origin->ts_ms < d->not_before_ms)
+		return fedc_fail(FEDC_ERR_AUTH, "stamped before this machine restarted: a replay cannot be ruled "
+						"out (the record of accepted commands may have lost its last entries); "
+						"send it again");
 	return db__request_remember(d->db, origin->signer, origin->nonce, origin->ts_ms,
 				    fedc_unix_ms() - window_ms);
 }
@@ -541,6 +546,8 @@ int daemon__run(const struct node_config *cfg)
 		fedc_warn("SECURITY: allow_unapproved_plans = true in %s: this node runs ANY training plan it is "
 			  "sent, approved or not", cfg->path);
 	rc = make_dirs(&d);
+	if (!rc)
+		rc = restart_guard__not_before(cfg->data_dir, fedc_unix_ms(), &d.not_before_ms);
 	if (!rc)
 		rc = db__open(cfg->db_path, &d.db);
 	if (!rc)

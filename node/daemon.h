@@ -26,6 +26,7 @@ struct node_daemon {
 	char scaffold_dir[NODE_PATH_MAX];   /* SCAFFOLD's c_i per job and dataset */
 	char broker_password[256];          /* from [broker] password_file */
 	char repository_token[512];         /* [repository] token, or read from token_file */
+	int64_t not_before_ms;              /* commands stamped earlier are refused (restart_guard.h) */
 };
 
 /* Runs until SIGINT or SIGTERM; returns the process exit code. */

@@ -11,7 +11,10 @@
  * Durability: synchronous=FULL. With WAL, NORMAL may lose the last commits on
  * power loss; here the last commit may be a plan rejection or removal, and
  * losing it would silently re-approve code the admin revoked. Writes are rare
- * admin actions, so one fsync per commit costs nothing that matters. */
+ * admin actions, so one fsync per commit costs nothing that matters. The one
+ * exception is the record of accepted commands (db__request_remember), one
+ * commit per command: it runs at NORMAL, and restart_guard.h covers what a
+ * power loss could take from it. */
 #include "db.h"
 
 #include <inttypes.h>
@@ -1058,9 +1061,11 @@ enum fedc_err db__request_remember(struct node_db *db, const char *signer, const
 				   int64_t forget_before_ms)
 {
 	struct binder b = { db->st[ST_SEEN_INSERT], SQLITE_OK };
-	enum fedc_err rc = begin(db, true);
+	enum fedc_err rc = exec(db, "PRAGMA synchronous = NORMAL", "PRAGMA synchronous");
 	int src;
 
+	if (!rc)
+		rc = begin(db, true);
 	if (rc)
 		return rc;
 	if (sqlite3_bind_int64(db->st[ST_SEEN_PRUNE], 1, forget_before_ms) != SQLITE_OK)
@@ -1081,7 +1086,11 @@ enum fedc_err db__request_remember(struct node_db *db, const char *signer, const
 			rc = db_fail(db, "remember request");
 	}
 	finish(b.st);
-	return end_tx(db, rc);
+	rc = end_tx(db, rc);
+	/* Back to FULL for every other write; its next commit syncs these too. */
+	if (exec(db, "PRAGMA synchronous = FULL", "PRAGMA synchronous") != FEDC_OK && !rc)
+		rc = FEDC_ERR_DB;
+	return rc;
 }
 
 enum fedc_err db__request_each(struct node_db *db, int64_t since_ms, db_request_fn fn, void *ctx)

@@ -89,7 +89,8 @@ enum fedc_err db__plan_list(struct node_db *db, struct node_plan **out, size_t *
 
 /* Replay protection that survives restarts: records the nonce of an accepted
  * signed request (FEDC_ERR_EXISTS if it is already there) and forgets those
- * stamped before `forget_before_ms`. */
+ * stamped before `forget_before_ms`. Committed without an fsync: a power
+ * loss may take the last records (restart_guard.h covers that). */
 enum fedc_err db__request_remember(struct node_db *db, const char *signer, const char *nonce, int64_t ts_ms,
 				   int64_t forget_before_ms);
 /* Hands every remembered nonce stamped at or after `since_ms` to `fn`. */

@@ -1,8 +1,9 @@
 /* Signed commands on a real stack (TLS broker with ACL, HTTPS repository,
  * a node that trusts the test researcher's key): a `train` captured off the
  * wire during a real experiment and replayed -- also after the node
- * restarts -- is refused; so is one forged with another key, one stamped an
- * hour ago, and an unsigned one. None of them runs. */
+ * restarts, and after a machine restart that took the node's record of it --
+ * is refused; so is one forged with another key, one stamped an hour ago,
+ * and an unsigned one. None of them runs. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -12,6 +13,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,6 +152,40 @@ static void test_replay_refused_after_node_restart(void **state)
 	expect_refused("replayed");
 }
 
+/* A power loss can take the node's last records of accepted commands (they
+ * are committed without an fsync). Simulated here: the records deleted and
+ * another boot id kept in the node's data_dir. The replay is refused all the
+ * same, as stamped before the machine restarted, and a fresh command is
+ * served. */
+static void test_replay_refused_after_machine_restart(void **state)
+{
+	char data_dir[600], path[700];
+	sqlite3 *db = NULL;
+	FILE *f;
+
+	assert_non_null(captured);
+	assert_int_equal(harness_stop(&H.nodes[0].proc, SIGTERM, 10000), 0);
+	snprintf(data_dir, sizeof(data_dir), "%s/nodes/n1/data", H.fed_dir);
+	snprintf(path, sizeof(path), "%s/node.db", data_dir);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DELETE FROM seen_requests", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_changes(db) > 0, 1);
+	sqlite3_close(db);
+	snprintf(path, sizeof(path), "%s/boot_id", data_dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("00000000-0000-0000-0000-000000000000\n", f);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(harness_start_node(&H, 0), 0);
+	inject(captured, captured_len);
+	expect_refused("stamped before this machine restarted");
+	struct fedc_msg *ping = fedc_msg_new(FEDC_CMD_PING);
+
+	assert_int_equal(harness_send(&H, "n1", ping), 0);
+	assert_int_equal(next_reply(5000, NULL, 0), FEDC_CMD_PONG);
+	fedc_msg_free(ping);
+}
+
 /* The captured train's body, sealed again by `signer` at `ts`. */
 static void reseal_and_inject(const struct fedc_signer *signer, int64_t ts)
 {
@@ -217,6 +253,7 @@ int main(void)
 		cmocka_unit_test(test_experiment_runs_signed_and_train_is_captured),
 		cmocka_unit_test(test_replayed_train_refused),
 		cmocka_unit_test(test_replay_refused_after_node_restart),
+		cmocka_unit_test(test_replay_refused_after_machine_restart),
 		cmocka_unit_test(test_train_forged_with_another_key_refused),
 		cmocka_unit_test(test_stale_train_refused),
 		cmocka_unit_test(test_unsigned_command_refused),
