@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -63,8 +64,11 @@ static int free_port(void)
 			lo = 32768;
 		fclose(f);
 	}
-	if (!seed)
-		seed = (unsigned)getpid() ^ (unsigned)now_ms();
+	/* Not getpid() ^ time: two tests that ctest starts one after the other
+	 * (pid n at an even millisecond t, pid n + 1 at t + 1) got the same
+	 * seed, hence the same ports, and one talked to the other's servers. */
+	if (!seed && getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
+		seed = (unsigned)getpid() * 2654435761u ^ (unsigned)now_ms();
 	for (int tries = 0; tries < 1000; tries++) {
 		int port = 20000 + (int)(rand_r(&seed) % (unsigned)(lo - 20000));
 		struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
