@@ -1,17 +1,14 @@
 /* The round worker: download, verify approval, train in the sandbox, upload,
  * reply. One round at a time; requests queue in arrival order. */
-#define _GNU_SOURCE /* memfd_create */
 #include "round.h"
 
 #include <dirent.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "dataset.h"

@@ -462,16 +462,15 @@ int64_t sandbox__retire_idle(struct sandbox *sb, int64_t idle_ms)
 
 	if (!sb)
 		return -1;
-	if (!sb->pid) {
-		release_memfds(sb);
-		return -1;
+	if (sb->pid) {
+		idle = fedc_now_ms() - sb->idle_since_ms;
+		if (idle < idle_ms)
+			return idle_ms - idle;
+		fedc_info("sandbox: plan process %d ends after %.0f s without a round", (int)sb->pid,
+			  (double)idle / 1000);
+		retire_process(sb);
 	}
-	idle = fedc_now_ms() - sb->idle_since_ms;
-	if (idle < idle_ms)
-		return idle_ms - idle;
-	fedc_info("sandbox: plan process %d ends after %.0f s without a round", (int)sb->pid, (double)idle / 1000);
-	retire_process(sb);
-	release_memfds(sb);
+	release_memfds(sb); /* no round to come for them */
 	return -1;
 }
 
@@ -662,6 +661,25 @@ static enum fedc_err start_round(struct sandbox *sb, const struct sandbox_job *j
 	return rc;
 }
 
+/* The process wrote the update with write(): it shares the file offset with
+ * us, so the update ends where that offset is. The caller gets its own
+ * descriptor of it. A failure here ends the process, like any failed round. */
+static enum fedc_err take_update(struct sandbox *sb, struct sandbox_result *res)
+{
+	enum fedc_err rc = fedc_fd_cut_here(sb->update_fd, "the plan's update");
+
+	if (!rc) {
+		res->params_fd = dup(sb->update_fd);
+		if (res->params_fd < 0)
+			rc = fedc_fail(FEDC_ERR_IO, "cannot hand over the plan's update: %s", strerror(errno));
+	}
+	if (rc) {
+		snprintf(res->error, sizeof(res->error), "%s", fedc_last_error());
+		kill_process(sb);
+	}
+	return rc;
+}
+
 enum fedc_err sandbox__run(struct sandbox *sb, const struct sandbox_job *job, volatile int *cancel,
 			   struct sandbox_result *result)
 {
@@ -684,20 +702,10 @@ enum fedc_err sandbox__run(struct sandbox *sb, const struct sandbox_job *job, vo
 		goto out;
 	}
 	rc = supervise(sb, job, cancel, result);
-	/* The process wrote the update with write(): it shares the file offset
-	 * with us, so the update ends where that offset is. */
 	if (!rc)
-		rc = fedc_fd_cut_here(sb->update_fd, "the plan's update");
-	if (!rc) {
-		result->params_fd = dup(sb->update_fd);
-		if (result->params_fd < 0)
-			rc = fedc_fail(FEDC_ERR_IO, "cannot hand over the plan's update: %s", strerror(errno));
-	}
-	if (rc) {
-		if (!result->error[0])
-			snprintf(result->error, sizeof(result->error), "%s", fedc_last_error());
+		rc = take_update(sb, result);
+	if (rc)
 		goto out;
-	}
 	if (job->keep_process) {
 		/* Stopped, it can do nothing until its next round. */
 		(void)kill(sb->pid, SIGSTOP);

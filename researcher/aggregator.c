@@ -461,16 +461,12 @@ enum fedc_err aggregator__begin(struct aggregator *agg, const struct fedc_params
 
 enum fedc_err aggregator__check_update(const struct aggregator *agg, const struct fedc_params *update)
 {
-	enum fedc_err rc;
-
 	if (!agg || !update)
 		return FEDC_ERR_INVAL;
 	if (!agg->in_round)
 		return fedc_fail(FEDC_ERR_INVAL, "%s: an update checked before begin()", agg->ops->name);
-	rc = layout_check(&agg->update_layout, update);
-	/* Checked; read again, once, in node-id order at finish(). */
-	fedc_params_release_pages(update);
-	return rc;
+	/* releases what it has read: it is read again, once, at finish() */
+	return layout_check(&agg->update_layout, update);
 }
 
 enum fedc_err aggregator__add_checked(struct aggregator *agg, const char *node_id, struct fedc_params *update,

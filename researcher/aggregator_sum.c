@@ -6,8 +6,8 @@
  * The values are cut into chunks that the threads share out, and chunks into
  * blocks: a block of the sums stays in cache while every update's block is
  * added to it, and each update's pages are released once their chunk is
- * added (the files stay mapped, not resident: memory stays O(model)). Built at -O3 (CMakeLists.txt):
- * GCC vectorizes the inner loop only there. */
+ * added (the files stay mapped, not resident: memory stays O(model)).
+ * Built at -O3 (CMakeLists.txt): GCC vectorizes the inner loop only there. */
 #include "aggregator_internal.h"
 
 #include <pthread.h>

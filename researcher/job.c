@@ -7,7 +7,6 @@
 #include "job.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <signal.h>
@@ -70,7 +69,7 @@ struct job {
 	struct participant parts[MAX_PARTICIPANTS];
 	size_t n_parts;
 	struct progress *progress; /* the live view of the round */
-	struct fedc_rng rng;            /* node sampling; saved in breakpoints */
+	struct fedc_rng rng;       /* node sampling; saved in breakpoints */
 	struct breakpoint inputs;  /* what every breakpoint repeats: the files the run was started from */
 	uint32_t first_round;      /* 1, or the round after the breakpoint resumed from */
 	char agg_state_path[EXP_PATH_MAX + 64];

@@ -852,7 +852,7 @@ out:
 
 void fedc_params_release_pages(const struct fedc_params *p)
 {
-	if (p && p->map)
+	if (p && p->map && p->map_len >= FEDC_PARAMS_RELEASE_MIN)
 		(void)madvise(p->map, p->map_len, MADV_DONTNEED);
 }
 

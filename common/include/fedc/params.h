@@ -37,15 +37,14 @@ void fedc_params_close(struct fedc_params *p);
 /* Drops the pages of the mapping this process holds (they count in its
  * resident size) without closing it: data read later is faulted in again
  * from the page cache. For code that keeps many files mapped but reads them
- * one at a time. */
+ * one at a time. A small file (under FEDC_PARAMS_RELEASE_MIN bytes) is left
+ * alone: its pages cost less to keep than the madvise, a TLB flush on every
+ * CPU the process runs on. */
+#define FEDC_PARAMS_RELEASE_MIN ((size_t)1 << 20)
 void fedc_params_release_pages(const struct fedc_params *p);
 /* Same for the whole pages of the mapping inside [data, data + len) only: a
  * reader going through a large tensor releases what it has read as it goes.
- * Anything outside the mapping (an aligned copy, caller memory) is left, and
- * so is all of a small file (under FEDC_PARAMS_RELEASE_MIN bytes), whose
- * pages cost less to keep than the madvise (a TLB flush on every CPU the
- * process runs on). */
-#define FEDC_PARAMS_RELEASE_MIN ((size_t)1 << 20)
+ * Anything outside the mapping (an aligned copy, caller memory) is left. */
 void fedc_params_release_span(const struct fedc_params *p, const void *data, size_t len);
 
 /* Tensors in file order; names and data point into the mapping (or an aligned
