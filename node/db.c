@@ -1057,15 +1057,13 @@ enum fedc_err db__plan_list(struct node_db *db, struct node_plan **out, size_t *
 
 /* ---- seen requests (replay protection) ------------------------------------ */
 
-enum fedc_err db__request_remember(struct node_db *db, const char *signer, const char *nonce, int64_t ts_ms,
-				   int64_t forget_before_ms)
+static enum fedc_err remember(struct node_db *db, const char *signer, const char *nonce, int64_t ts_ms,
+			      int64_t forget_before_ms)
 {
 	struct binder b = { db->st[ST_SEEN_INSERT], SQLITE_OK };
-	enum fedc_err rc = exec(db, "PRAGMA synchronous = NORMAL", "PRAGMA synchronous");
+	enum fedc_err rc = begin(db, true);
 	int src;
 
-	if (!rc)
-		rc = begin(db, true);
 	if (rc)
 		return rc;
 	if (sqlite3_bind_int64(db->st[ST_SEEN_PRUNE], 1, forget_before_ms) != SQLITE_OK)
@@ -1086,8 +1084,18 @@ enum fedc_err db__request_remember(struct node_db *db, const char *signer, const
 			rc = db_fail(db, "remember request");
 	}
 	finish(b.st);
-	rc = end_tx(db, rc);
-	/* Back to FULL for every other write; its next commit syncs these too. */
+	return end_tx(db, rc);
+}
+
+enum fedc_err db__request_remember(struct node_db *db, const char *signer, const char *nonce, int64_t ts_ms,
+				   int64_t forget_before_ms)
+{
+	enum fedc_err rc = exec(db, "PRAGMA synchronous = NORMAL", "PRAGMA synchronous");
+
+	if (!rc)
+		rc = remember(db, signer, nonce, ts_ms, forget_before_ms);
+	/* Back to FULL for every other write, whatever happened; the next FULL
+	 * commit syncs these records too. */
 	if (exec(db, "PRAGMA synchronous = FULL", "PRAGMA synchronous") != FEDC_OK && !rc)
 		rc = FEDC_ERR_DB;
 	return rc;
