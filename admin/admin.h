@@ -13,6 +13,7 @@
 #include <openssl/x509.h>
 
 #include "fedc/err.h"
+#include "fedc/id.h"
 #include "fedc/limits.h"
 
 #define ADMIN_DEFAULT_FEDERATION "default"
@@ -77,9 +78,7 @@ enum admin_role { ADMIN_ROLE_NODE, ADMIN_ROLE_RESEARCHER };
 
 /* "node" or "researcher". */
 const char *admin__role_name(enum admin_role role);
-/* Ids and federation names: 1..64 of [A-Za-z0-9._-], not starting with '.'
- * or '-' (they become topic levels, file names and certificate CNs). */
-bool admin__id_valid(const char *s, size_t max);
+/* Ids and federation names follow fedc_id_valid() (fedc/id.h). */
 /* A host name or IP address for URLs, SANs and the broker's listener. */
 bool admin__host_valid(const char *s);
 /* True (and family in *v6) if `s` is an IPv4 or IPv6 address. */

@@ -135,7 +135,7 @@ static enum fedc_err user_line(struct admin_buf *b)
 {
 	struct passwd *pw = getpwuid(geteuid());
 
-	if (!pw || !admin__id_valid(pw->pw_name, 64))
+	if (!pw || !fedc_id_valid(pw->pw_name))
 		return admin__buf_printf(b, "# no user name for uid %u: run mosquitto as that uid\n",
 					 (unsigned)geteuid());
 	return admin__buf_printf(b,

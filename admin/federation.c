@@ -21,18 +21,6 @@
 #include "fedc/fs.h"
 #include "fedc/hash.h"
 
-bool admin__id_valid(const char *s, size_t max)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > max || s[0] == '.' || s[0] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-')
-			return false;
-	return true;
-}
-
 bool admin__host_is_ip(const char *s, bool *v6)
 {
 	unsigned char addr[16];
@@ -76,7 +64,7 @@ static enum fedc_err check_dir_chars(const char *dir)
 
 static enum fedc_err check_settings(const struct admin_fed *fed)
 {
-	if (!admin__id_valid(fed->name, FEDC_MAX_FED_LEN))
+	if (!fedc_id_valid(fed->name))
 		return fedc_fail(FEDC_ERR_INVAL, "bad federation name \"%s\": 1 to %d of A-Z a-z 0-9 . _ -, "
 						 "not starting with '.' or '-'",
 				 fed->name, FEDC_MAX_FED_LEN);
@@ -336,7 +324,7 @@ enum fedc_err admin__add(const struct admin_fed *fed, enum admin_role role, cons
 	enum fedc_err rc;
 	int lock = -1;
 
-	if (!admin__id_valid(id, FEDC_MAX_ID_LEN))
+	if (!fedc_id_valid(id))
 		return fedc_fail(FEDC_ERR_INVAL, "bad id \"%s\": 1 to %d of A-Z a-z 0-9 . _ -, not starting with '.' or '-'",
 				 id, FEDC_MAX_ID_LEN);
 	rc = admin__lock(fed->dir, &lock);

@@ -155,7 +155,7 @@ static int cmd_add(int argc, char **argv, enum admin_role role)
 
 	if (argc != 3)
 		return usage_error("%s: expected DIR ID", cmd);
-	if (!admin__id_valid(argv[2], FEDC_MAX_ID_LEN)) {
+	if (!fedc_id_valid(argv[2])) {
 		fprintf(stderr, PROG ": %s: bad id \"%s\": 1 to %d of A-Z a-z 0-9 . _ -, not starting with '.' or '-'\n",
 			cmd, argv[2], FEDC_MAX_ID_LEN);
 		return 2;

@@ -62,7 +62,7 @@ static enum fedc_err parse_line(struct admin_registry *reg, char *line, const ch
 		r = ADMIN_ROLE_RESEARCHER;
 	else
 		return fedc_fail(FEDC_ERR_MALFORMED, "%s:%u: unknown role \"%s\"", path, lineno, role);
-	if (!admin__id_valid(id, FEDC_MAX_ID_LEN) || !fedc_hex_valid(hex, FEDC_SHA256_HEXLEN))
+	if (!fedc_id_valid(id) || !fedc_hex_valid(hex, FEDC_SHA256_HEXLEN))
 		return fedc_fail(FEDC_ERR_MALFORMED, "%s:%u: bad id or digest", path, lineno);
 	if (admin__registry_find(reg, id))
 		return fedc_fail(FEDC_ERR_MALFORMED, "%s:%u: \"%s\" listed twice", path, lineno, id);

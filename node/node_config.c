@@ -8,6 +8,7 @@
 
 #include "fedc/channel.h"
 #include "fedc/config.h"
+#include "fedc/id.h"
 
 static const char *const known_sections[] = { "node", "broker", "repository", "security", "limits",
 					       "log", NULL };
@@ -60,9 +61,11 @@ static enum fedc_err read_plan_digest(const struct fedc_config *cfg, struct node
 static enum fedc_err check_name(const struct fedc_config *cfg, const char *section, const char *key,
 				const char *value)
 {
-	if (!value[0] || strpbrk(value, "/+#") || strspn(value, " \t") == strlen(value))
-		return fedc_fail(FEDC_ERR_CONFIG, "%s: [%s] %s: \"%s\" must be non-empty, without '/', '+' or '#'",
-				 fedc_config_path(cfg), section, key, value);
+	if (!fedc_id_valid(value))
+		return fedc_fail(FEDC_ERR_CONFIG,
+				 "%s: [%s] %s: \"%s\" is not an id (1 to %d of A-Z a-z 0-9 . _ -, not starting "
+				 "with '.' or '-')",
+				 fedc_config_path(cfg), section, key, value, FEDC_MAX_ID_LEN);
 	return FEDC_OK;
 }
 

@@ -8,6 +8,7 @@
 
 #include "fedc/channel.h"
 #include "fedc/config.h"
+#include "fedc/id.h"
 #include "fedc/fs.h"
 #include "fedc/repo.h"
 #include "fedc/uuid.h"
@@ -95,7 +96,7 @@ static enum fedc_err parse_nodes(const struct fedc_config *cfg, const char *text
 		return fedc_fail(FEDC_ERR_CONFIG, "%s: [experiment] nodes: too long", fedc_config_path(cfg));
 	snprintf(buf, sizeof(buf), "%s", text);
 	for (char *tok = strtok_r(buf, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
-		if (strlen(tok) > FEDC_MAX_ID_LEN || strpbrk(tok, "/+#") || out->n_nodes >= FEDC_MAX_DATASETS)
+		if (!fedc_id_valid(tok) || out->n_nodes >= FEDC_MAX_DATASETS)
 			return fedc_fail(FEDC_ERR_CONFIG, "%s: [experiment] nodes: \"%s\" is not a node id (or too many)",
 					 fedc_config_path(cfg), tok);
 		memcpy(out->nodes[out->n_nodes++], tok, strlen(tok) + 1);

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "fedc/hash.h"
+#include "fedc/id.h"
 
 /* Bounds that only the protocol needs (the shared caps are in limits.h). */
 #define MSG_MAX_ROUND 1000000u        /* rounds in one job */
@@ -57,7 +58,7 @@ enum ftype {
 enum fcheck {
 	CK_TEXT,   /* anything without NUL, may be empty */
 	CK_NAME,   /* non-empty, no control characters */
-	CK_ID,     /* CK_NAME and no '/', '+', '#': it goes into MQTT topics */
+	CK_ID,     /* fedc_id_valid(): it goes into MQTT topics and file names */
 	CK_TOKEN,  /* non-empty, a-z 0-9 . _ - */
 	CK_UUID,
 	CK_SHA256, /* 64 lower-case hex digits */
@@ -457,6 +458,8 @@ static const char *string_problem(enum fcheck check, const char *s, const char *
 			       : "not 64 or 128 lower-case hex digits";
 	case CK_CHOICE:
 		return choice_valid(s, choices) ? NULL : "not one of the allowed values";
+	case CK_ID:
+		return fedc_id_valid(s) ? NULL : "not an id (1 to 64 of A-Z a-z 0-9 . _ -, not starting with '.' or '-')";
 	default:
 		break;
 	}
@@ -470,8 +473,6 @@ static const char *string_problem(enum fcheck check, const char *s, const char *
 			return "holds a character outside a-z 0-9 . _ -";
 		if (is_control(c))
 			return "holds a control character";
-		if (check == CK_ID && (c == '/' || c == '+' || c == '#'))
-			return "holds '/', '+' or '#' (it is used in MQTT topics)";
 	}
 	return NULL;
 }

@@ -468,7 +468,7 @@ static enum fedc_err object_url(const struct fedc_repo *repo, const char *node, 
 	if (!fedc_hex_valid(hex, FEDC_SHA256_HEXLEN))
 		return fedc_fail(FEDC_ERR_INVAL, "\"%.80s\" is not a SHA-256 digest (64 lower-case hex digits)",
 				 hex ? hex : "(null)");
-	if (node && !fedc_participant_id_valid(node))
+	if (node && !fedc_id_valid(node))
 		return fedc_fail(FEDC_ERR_INVAL, "\"%.80s\" is not a node id", node);
 	len = strlen(repo->base_url) + strlen(UPDATES_PATH) + (node ? strlen(node) : 0) +
 	      strlen(DIGEST_SEGMENT) + strlen(BLOBS_PATH) + FEDC_SHA256_HEXLEN + 1;

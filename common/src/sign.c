@@ -41,15 +41,6 @@ int64_t fedc_unix_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-bool fedc_participant_id_valid(const char *id)
-{
-	size_t len = id ? strlen(id) : 0;
-
-	if (len == 0 || len > FEDC_MAX_ID_LEN || id[0] == '.' || id[0] == '-')
-		return false;
-	return strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == len;
-}
-
 /* ---- keys ---- */
 
 static bool is_ed25519(const EVP_PKEY *key)
@@ -62,7 +53,7 @@ enum fedc_err fedc_signer_load(const char *id, const char *key_path, struct fedc
 	struct fedc_signer *s;
 	FILE *f;
 
-	if (!id || !key_path || !out || !fedc_participant_id_valid(id))
+	if (!id || !key_path || !out || !fedc_id_valid(id))
 		return fedc_fail(FEDC_ERR_INVAL, "signer: bad participant id \"%s\"", id ? id : "(null)");
 	f = fopen(key_path, "r");
 	if (!f)
@@ -128,7 +119,7 @@ static enum fedc_err load_public_key(struct fedc_keyring *k, const char *dir, co
 		return fedc_fail(FEDC_ERR_CONFIG, "%s: the file name must be <participant id>.pub", path);
 	memcpy(id, name, idlen);
 	id[idlen] = '\0';
-	if (!fedc_participant_id_valid(id))
+	if (!fedc_id_valid(id))
 		return fedc_fail(FEDC_ERR_CONFIG, "%s: \"%s\" is not a participant id (1-64 of A-Z a-z 0-9 . _ -)",
 				 path, id);
 	f = fopen(path, "r");

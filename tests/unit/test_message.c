@@ -556,9 +556,9 @@ static const struct bad_case bad_cases[] = {
 	      .detail = "\"researcher_id\": string of 65 bytes, at most 64"),
 	FIELD("test_decode_oversized_text", FEDC_CMD_ERROR, "message", .value = v_long_text, MAL,
 	      .detail = "\"message\": string of 1025 bytes"),
-	FIELD("test_decode_empty_id", FEDC_CMD_PONG, "node_id", RAW("\xa0"), MAL, .detail = "\"node_id\": empty"),
+	FIELD("test_decode_empty_id", FEDC_CMD_PONG, "node_id", RAW("\xa0"), MAL, .detail = "\"node_id\": not an id"),
 	FIELD("test_decode_id_with_topic_wildcard", FEDC_CMD_PING, "researcher_id", RAW("\xa3r/#"), MAL,
-	      .detail = "\"researcher_id\": holds '/'"),
+	      .detail = "\"researcher_id\": not an id"),
 	FIELD("test_decode_embedded_nul", FEDC_CMD_PONG, "node_id", RAW("\xa3n\x00x"), MAL,
 	      .detail = "\"node_id\": string holds a NUL"),
 	FIELD("test_decode_bin_for_string", FEDC_CMD_PONG, "node_id", RAW("\xc4\x01n"), MAL,
@@ -948,7 +948,7 @@ static void test_encode_rejects_invalid(void **state)
 	memset(m->dataset_id, 'x', sizeof(m->dataset_id)); /* not terminated */
 	expect_encode(m, FEDC_ERR_INVAL, "\"dataset_id\": not NUL-terminated");
 	snprintf(m->dataset_id, sizeof(m->dataset_id), "a+b");
-	expect_encode(m, FEDC_ERR_INVAL, "\"dataset_id\": holds '/', '+' or '#'");
+	expect_encode(m, FEDC_ERR_INVAL, "\"dataset_id\": not an id");
 	snprintf(m->dataset_id, sizeof(m->dataset_id), "ok");
 	m->n_model_args = FEDC_MAX_ARGS + 1;
 	expect_encode(m, FEDC_ERR_INVAL, "\"model_args\": 33 entries");

@@ -308,14 +308,14 @@ static void test_key_files(void **state)
 static void test_participant_ids(void **state)
 {
 	(void)state;
-	assert_true(fedc_participant_id_valid("hospital-a"));
-	assert_true(fedc_participant_id_valid("R_1.x"));
-	assert_false(fedc_participant_id_valid(""));
-	assert_false(fedc_participant_id_valid("-a"));
-	assert_false(fedc_participant_id_valid(".a"));
-	assert_false(fedc_participant_id_valid("a/b"));
-	assert_false(fedc_participant_id_valid("a b"));
-	assert_false(fedc_participant_id_valid("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+	assert_true(fedc_id_valid("hospital-a"));
+	assert_true(fedc_id_valid("R_1.x"));
+	assert_false(fedc_id_valid(""));
+	assert_false(fedc_id_valid("-a"));
+	assert_false(fedc_id_valid(".a"));
+	assert_false(fedc_id_valid("a/b"));
+	assert_false(fedc_id_valid("a b"));
+	assert_false(fedc_id_valid("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
 }
 
 int main(void)

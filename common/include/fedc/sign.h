@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "fedc/err.h"
+#include "fedc/id.h"
 #include "fedc/limits.h"
 
 #define FEDC_NONCE_HEXLEN 32
@@ -94,8 +95,5 @@ void fedc_replay_remember(struct fedc_replay_guard *g, const char *signer, const
 /* Milliseconds since the Unix epoch (CLOCK_REALTIME): envelope stamps. */
 int64_t fedc_unix_ms(void);
 
-/* True if `id` can name a participant: 1..64 of [A-Za-z0-9._-], not starting
- * with '.' or '-' (ids become file names, MQTT user names and topic levels). */
-bool fedc_participant_id_valid(const char *id);
 
 #endif
