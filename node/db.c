@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "fedc/hash.h"
+#include "fedc/num.h"
 #include "fedc/uuid.h"
 
 #define DB_BUSY_TIMEOUT_MS 5000
@@ -367,15 +368,20 @@ static enum fedc_err read_version(struct node_db *db, long *version)
 {
 	char value[32];
 	enum fedc_err rc = pragma_text(db, "PRAGMA user_version", value, sizeof(value));
+	int64_t v;
 
 	if (rc)
 		return rc;
-	*version = strtol(value, NULL, 10);
-	if (*version > DB_SCHEMA_VERSION || *version < 0)
+	/* Read as any integer, so that a too-new version is named as such. */
+	if (fedc_num_parse_i64(value, INT64_MIN, INT64_MAX, &v) != FEDC_OK)
+		return fedc_fail(FEDC_ERR_DB, "%s: PRAGMA user_version gave \"%s\", not an integer", db->path,
+				 value);
+	*version = (long)v;
+	if (v > DB_SCHEMA_VERSION || v < 0)
 		return fedc_fail(FEDC_ERR_DB,
 				 "%s: schema version %ld was written by a newer fedc-node (this one knows up to %d);"
 				 " upgrade fedc-node or use another data_dir",
-				 db->path, *version, DB_SCHEMA_VERSION);
+				 db->path, (long)v, DB_SCHEMA_VERSION);
 	return FEDC_OK;
 }
 
