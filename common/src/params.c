@@ -306,86 +306,22 @@ out:
 	return rc;
 }
 
-/* Splits `path` into its directory (for the temp file and the directory
- * fsync) and writes "<dir>/.<base>.XXXXXX" into `tmpl`. */
-static enum fedc_err temp_template(const char *path, char **dir, char **tmpl)
-{
-	const char *slash = strrchr(path, '/');
-	const char *base = slash ? slash + 1 : path;
-	size_t dir_len = slash ? (size_t)(slash - path) : 1;
-	size_t n;
-
-	*dir = NULL;
-	*tmpl = NULL;
-	if (!*base)
-		return fedc_fail(FEDC_ERR_INVAL, "parameters: \"%s\" names a directory", path);
-	if (slash && dir_len == 0)
-		dir_len = 1; /* "/file": the directory is "/" */
-	*dir = malloc(dir_len + 1);
-	n = strlen(path) + 16;
-	*tmpl = malloc(n);
-	if (!*dir || !*tmpl)
-		return FEDC_ERR_NOMEM;
-	if (slash)
-		memcpy(*dir, path, dir_len);
-	else
-		(*dir)[0] = '.';
-	(*dir)[dir_len] = '\0';
-	snprintf(*tmpl, n, "%s/.%s.XXXXXX", *dir, base);
-	return FEDC_OK;
-}
-
 enum fedc_err fedc_params_write_file(const char *path, const struct fedc_tensor *tensors, size_t count)
 {
-	char *dir = NULL, *tmp = NULL;
-	bool linked = false;
-	int fd = -1;
+	struct fedc_atomic_file af;
 	enum fedc_err rc;
 
 	if (!path || !*path)
 		return fedc_fail(FEDC_ERR_INVAL, "parameters: no output path");
-	rc = temp_template(path, &dir, &tmp);
-	if (rc)
-		goto out;
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		rc = fedc_fail(FEDC_ERR_IO, "cannot create a temporary file for %s: %s", path, strerror(errno));
-		goto out;
+	/* Parameters are not secret: the usual mode. */
+	rc = fedc_atomic_begin(&af, path, 0644);
+	if (!rc)
+		rc = fedc_params_write_fd(af.fd, tensors, count);
+	if (rc) {
+		fedc_atomic_abort(&af);
+		return rc;
 	}
-	linked = true;
-	/* mkstemp makes 0600; parameters are not secret, give them the usual mode. */
-	if (fchmod(fd, 0644) != 0) {
-		rc = fedc_fail(FEDC_ERR_IO, "cannot chmod %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	rc = fedc_params_write_fd(fd, tensors, count);
-	if (rc)
-		goto out;
-	if (fsync(fd) != 0) {
-		rc = fedc_fail(FEDC_ERR_IO, "cannot fsync %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	if (close(fd) != 0) {
-		fd = -1;
-		rc = fedc_fail(FEDC_ERR_IO, "cannot close %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) != 0) {
-		rc = fedc_fail(FEDC_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-		goto out;
-	}
-	linked = false;
-	/* The rename is durable only once the directory entry is. */
-	rc = fedc_fsync_dir(dir);
-out:
-	if (fd >= 0)
-		close(fd);
-	if (linked)
-		unlink(tmp);
-	free(dir);
-	free(tmp);
-	return rc;
+	return fedc_atomic_commit(&af);
 }
 
 /* ------------------------------------------------------------------ */
