@@ -1,6 +1,7 @@
 /* Ed25519 signatures on MQTT payloads (see fedc/sign.h). */
 #include "fedc/sign.h"
 
+#include "fedc/buf.h"
 #include "fedc/message.h"
 
 #include <dirent.h>
@@ -29,8 +30,9 @@ struct trusted_key {
 };
 
 struct fedc_keyring {
-	struct trusted_key *keys;
-	size_t n, cap;
+	struct trusted_key *keys; /* n entries, kept in mem */
+	size_t n;
+	struct fedc_buf mem;      /* capped at FEDC_MAX_TRUSTED_KEYS entries */
 };
 
 int64_t fedc_unix_ms(void)
@@ -89,17 +91,16 @@ void fedc_signer_free(struct fedc_signer *s)
 
 static enum fedc_err keyring_add(struct fedc_keyring *k, const char *id, EVP_PKEY *key)
 {
-	if (k->n == k->cap) {
-		size_t cap = k->cap ? k->cap * 2 : 8;
-		struct trusted_key *grown = realloc(k->keys, cap * sizeof(*grown));
+	struct trusted_key *t;
+	void *slot = NULL;
+	enum fedc_err rc = fedc_buf_extend(&k->mem, sizeof(*t), &slot);
 
-		if (!grown)
-			return FEDC_ERR_NOMEM;
-		k->keys = grown;
-		k->cap = cap;
-	}
-	snprintf(k->keys[k->n].id, sizeof(k->keys[k->n].id), "%s", id);
-	k->keys[k->n].key = key;
+	if (rc)
+		return rc;
+	t = slot;
+	snprintf(t->id, sizeof(t->id), "%s", id);
+	t->key = key;
+	k->keys = (struct trusted_key *)k->mem.data;
 	k->n++;
 	return FEDC_OK;
 }
@@ -161,6 +162,7 @@ enum fedc_err fedc_keyring_load_dir(const char *dir, struct fedc_keyring **out)
 		closedir(d);
 		return FEDC_ERR_NOMEM;
 	}
+	fedc_buf_init(&k->mem, FEDC_MAX_TRUSTED_KEYS * sizeof(struct trusted_key));
 	while (!rc && (e = readdir(d)) != NULL) {
 		if (e->d_name[0] != '.' && ends_with_pub(e->d_name))
 			rc = load_public_key(k, dir, e->d_name);
@@ -199,7 +201,7 @@ void fedc_keyring_free(struct fedc_keyring *k)
 		return;
 	for (size_t i = 0; i < k->n; i++)
 		EVP_PKEY_free(k->keys[i].key);
-	free(k->keys);
+	fedc_buf_free(&k->mem);
 	free(k);
 }
 
