@@ -11,9 +11,10 @@
  * and its length), then validates it there.
  *
  * Decoding untrusted bytes happens in three steps:
- *   1. scan_msgpack() walks the bytes with a bounds-checked cursor: one
- *      complete object, no trailing bytes, nesting depth capped, and every
- *      declared array/map/str length checked against the bytes that remain.
+ *   1. fedc_msgpack_check() walks the bytes with the bounds-checked cursor
+ *      (fedc/cursor.h): one complete object, no trailing bytes, nesting depth
+ *      capped, and every declared array/map/str length checked against the
+ *      bytes that remain.
  *      msgpack-c allocates an array's elements from its declared count, so
  *      without this step a 5-byte payload could ask for 100 GB.
  *   2. msgpack_unpack() into a zone: its allocations are now bounded by the
@@ -28,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fedc/cursor.h"
 #include "fedc/hash.h"
 #include "fedc/id.h"
 
@@ -35,7 +37,6 @@
 #define MSG_MAX_ROUND 1000000u        /* rounds in one job */
 #define MSG_MAX_EPOCHS 1000000u       /* the plan ABI holds epochs in 32 bits */
 #define MSG_MAX_BATCH 1000000u
-#define MSG_MAX_DEPTH 8               /* nesting of arrays and maps; the schema needs 4 */
 #define MSG_KEY_SHOWN 40              /* bytes of a peer's unknown key quoted in errors */
 #define MSG_PATH_LEN 192              /* "global_metrics.<128-byte name>" and the like */
 
@@ -789,156 +790,9 @@ out:
 
 /* ---- step 1: structural scan of untrusted bytes ---- */
 
-struct cursor {
-	const unsigned char *start;
-	const unsigned char *p;
-	size_t left;
-};
-
-static size_t cur_off(const struct cursor *c)
-{
-	return (size_t)(c->p - c->start);
-}
-
-/* Reads a big-endian length of `width` bytes (1, 2 or 4). */
-static bool read_be(struct cursor *c, size_t width, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (c->left < width)
-		return false;
-	for (size_t i = 0; i < width; i++)
-		v = v << 8 | c->p[i];
-	c->p += width;
-	c->left -= width;
-	*out = v;
-	return true;
-}
-
-static enum fedc_err skip(struct cursor *c, uint64_t n, const char *what, size_t at)
-{
-	if (n > c->left)
-		return fedc_fail(FEDC_ERR_MALFORMED, "truncated: %s at offset %zu declares %" PRIu64
-				 " bytes, %zu remain", what, at, n, c->left);
-	c->p += n;
-	c->left -= (size_t)n;
-	return FEDC_OK;
-}
-
-/* Length prefix width of str/bin/ext/array/map formats by type byte, else 0. */
-static size_t prefix_width(unsigned char b)
-{
-	static const unsigned char widths[32] = {
-		/* c0..cf */ 0, 0, 0, 0, 1, 2, 4, 1, 2, 4, 0, 0, 0, 0, 0, 0,
-		/* d0..df */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 4, 2, 4, 2, 4,
-	};
-
-	return b >= 0xc0 && b <= 0xdf ? widths[b - 0xc0] : 0;
-}
-
-/* Payload bytes of fixed-size formats (numbers, fixext with its type byte). */
-static size_t fixed_payload(unsigned char b)
-{
-	static const unsigned char sizes[32] = {
-		/* c0..cf */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 8, 1, 2, 4, 8,
-		/* d0..df */ 1, 2, 4, 8, 2, 3, 5, 9, 17, 0, 0, 0, 0, 0, 0, 0,
-	};
-
-	return b >= 0xc0 && b <= 0xdf ? sizes[b - 0xc0] : 0;
-}
-
-/* Reads one object header (and skips its payload if it is a scalar); sets
- * *children to the objects that follow inside it (arrays n, maps 2n). */
-static enum fedc_err scan_header(struct cursor *c, uint64_t *children)
-{
-	size_t at = cur_off(c);
-	unsigned char b = *c->p;
-	uint64_t n = 0;
-
-	c->p++;
-	c->left--;
-	*children = 0;
-	if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
-		return FEDC_OK;
-	if (b <= 0x8f || b == 0xde || b == 0xdf) {
-		if (b <= 0x8f)
-			n = b & 0x0f;
-		else if (!read_be(c, prefix_width(b), &n))
-			return fedc_fail(FEDC_ERR_MALFORMED, "truncated: map header at offset %zu", at);
-		*children = 2 * n;
-		return FEDC_OK;
-	}
-	if (b <= 0x9f || b == 0xdc || b == 0xdd) {
-		if (b <= 0x9f)
-			n = b & 0x0f;
-		else if (!read_be(c, prefix_width(b), &n))
-			return fedc_fail(FEDC_ERR_MALFORMED, "truncated: array header at offset %zu", at);
-		*children = n;
-		return FEDC_OK;
-	}
-	if (b <= 0xbf)
-		return skip(c, b & 0x1f, "string", at);
-	if (b == 0xc1)
-		return fedc_fail(FEDC_ERR_MALFORMED, "not msgpack: byte 0xc1 at offset %zu is never used", at);
-	if (prefix_width(b)) { /* str, bin, ext 8/16/32 */
-		if (!read_be(c, prefix_width(b), &n))
-			return fedc_fail(FEDC_ERR_MALFORMED, "truncated: length at offset %zu", at);
-		if (b >= 0xc7 && b <= 0xc9)
-			n += 1; /* ext type byte */
-		return skip(c, n, b >= 0xd9 ? "string" : b <= 0xc6 ? "binary" : "ext", at);
-	}
-	return skip(c, fixed_payload(b), "number", at);
-}
-
-/* Checks that [buf, buf+len) is exactly one msgpack object whose declared
- * lengths all fit in the bytes present, nested at most MSG_MAX_DEPTH deep. */
-static enum fedc_err scan_msgpack(const void *buf, size_t len)
-{
-	struct cursor c = { buf, buf, len };
-	uint64_t pending[MSG_MAX_DEPTH + 1]; /* objects still to read at each level */
-	int depth = 0;
-	enum fedc_err rc = FEDC_OK;
-
-	pending[0] = 1;
-	while (rc == FEDC_OK && depth >= 0) {
-		uint64_t children;
-		size_t at = cur_off(&c);
-
-		if (pending[depth] == 0) {
-			depth--;
-			continue;
-		}
-		if (c.left == 0) {
-			rc = fedc_fail(FEDC_ERR_MALFORMED, "truncated: message ends at offset %zu inside an "
-				       "object", len);
-			break;
-		}
-		pending[depth]--;
-		rc = scan_header(&c, &children);
-		if (rc || children == 0)
-			continue;
-		/* Each object takes at least one byte: a count past what remains is a
-		 * lie, and must not reach msgpack-c, which allocates from it. */
-		if (children > c.left)
-			rc = fedc_fail(FEDC_ERR_MALFORMED, "truncated: container at offset %zu declares %"
-				       PRIu64 " objects, %zu bytes remain", at, children, c.left);
-		else if (depth == MSG_MAX_DEPTH)
-			rc = fedc_fail(FEDC_ERR_MALFORMED, "nesting deeper than %d levels at offset %zu",
-				       MSG_MAX_DEPTH, at);
-		else
-			pending[++depth] = children;
-	}
-	if (rc == FEDC_OK && c.left)
-		rc = fedc_fail(FEDC_ERR_MALFORMED, "%zu trailing bytes after the message (offset %zu)", c.left,
-			       cur_off(&c));
-	return rc;
-}
-
 enum fedc_err fedc_msgpack_check(const void *buf, size_t len)
 {
-	if (!buf || len == 0)
-		return fedc_fail(FEDC_ERR_MALFORMED, "empty: no msgpack object");
-	return scan_msgpack(buf, len);
+	return fedc_mp_check(buf, len, FEDC_MSGPACK_MAX_DEPTH);
 }
 
 /* ---- step 3: the schema walk over the unpacked object ---- */
@@ -1278,7 +1132,7 @@ enum fedc_err fedc_msg_decode(const void *buf, size_t len, struct fedc_msg *msg)
 		rc = fedc_fail(FEDC_ERR_MALFORMED, "empty message");
 		goto out;
 	}
-	rc = scan_msgpack(buf, len);
+	rc = fedc_msgpack_check(buf, len);
 	if (rc)
 		goto out;
 	if (!msgpack_zone_init(&zone, 4096)) {
