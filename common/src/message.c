@@ -40,7 +40,6 @@
 #define MSG_KEY_SHOWN 40              /* bytes of a peer's unknown key quoted in errors */
 #define MSG_PATH_LEN 192              /* "global_metrics.<128-byte name>" and the like */
 
-_Static_assert(FEDC_F__COUNT <= 64, "present is a 64-bit mask");
 
 /* ---- the schema ---- */
 
@@ -52,7 +51,7 @@ enum ftype {
 	FT_CMD,      /* the command name, stored as enum fedc_cmd */
 	FT_TAGS,     /* array of str: char[max_items][size] + uint32_t count */
 	FT_KVS,      /* map str -> number: struct fedc_msg_kv[] + uint32_t count */
-	FT_DATASETS, /* array of dataset maps: struct fedc_msg_dataset[] + count */
+	FT_DATASETS, /* array of dataset maps: struct fedc_msg_dataset * (allocated to the count) + count */
 };
 
 /* What a string must look like besides fitting its array. */
@@ -214,79 +213,89 @@ static const struct field_spec dataset_fields[] = {
 #undef M
 #undef D
 
-#define F(x) (1ull << FEDC_F_##x)
-#define BASE_FIELDS (F(PROTOCOL_VERSION) | F(COMMAND) | F(REQUEST_ID))
-#define FROM_RESEARCHER (BASE_FIELDS | F(RESEARCHER_ID))
-#define FROM_NODE (BASE_FIELDS | F(NODE_ID) | F(RESEARCHER_ID))
+/* How a command uses a field: one byte per field and command, so the schema
+ * takes any number of fields. */
+enum field_use { USE_NONE = 0, USE_REQUIRED, USE_OPTIONAL };
+
+#define REQ(x) [FEDC_F_##x] = USE_REQUIRED
+#define OPT(x) [FEDC_F_##x] = USE_OPTIONAL
+#define BASE_FIELDS REQ(PROTOCOL_VERSION), REQ(COMMAND), REQ(REQUEST_ID)
+#define FROM_RESEARCHER BASE_FIELDS, REQ(RESEARCHER_ID)
+#define FROM_NODE BASE_FIELDS, REQ(NODE_ID), REQ(RESEARCHER_ID)
 #define TO_NODES "researcher → every node (`fedc/<fed>/nodes`) or one node (`fedc/<fed>/node/<node_id>`)"
 #define TO_RESEARCHER "node → researcher (`fedc/<fed>/researcher/<researcher_id>`)"
 
 struct cmd_spec {
 	const char *name;
 	const char *route;
-	uint64_t required;
-	uint64_t optional;
+	uint8_t use[FEDC_F__COUNT]; /* enum field_use, by enum fedc_field */
 	const char *doc;
 };
 
 static const struct cmd_spec cmds[FEDC_CMD__COUNT] = {
-	[FEDC_CMD_PING] = { "ping", TO_NODES, FROM_RESEARCHER, 0,
+	[FEDC_CMD_PING] = { "ping", TO_NODES, { FROM_RESEARCHER },
 			    "Liveness probe: every node that receives it answers `pong`." },
-	[FEDC_CMD_PONG] = { "pong", TO_RESEARCHER, FROM_NODE, 0, "Answers `ping`." },
-	[FEDC_CMD_SEARCH] = { "search", TO_NODES, FROM_RESEARCHER | F(TAGS), 0,
+	[FEDC_CMD_PONG] = { "pong", TO_RESEARCHER, { FROM_NODE }, "Answers `ping`." },
+	[FEDC_CMD_SEARCH] = { "search", TO_NODES, { FROM_RESEARCHER, REQ(TAGS) },
 			      "Asks for the datasets that carry all the given tags." },
-	[FEDC_CMD_SEARCH_REPLY] = { "search-reply", TO_RESEARCHER, FROM_NODE | F(DATASETS), 0,
+	[FEDC_CMD_SEARCH_REPLY] = { "search-reply", TO_RESEARCHER, { FROM_NODE, REQ(DATASETS) },
 				    "Answers `search`, always: with an empty `datasets` when nothing "
 				    "matches, so the researcher never waits for a silent node." },
-	[FEDC_CMD_LIST] = { "list", TO_NODES, FROM_RESEARCHER, 0,
+	[FEDC_CMD_LIST] = { "list", TO_NODES, { FROM_RESEARCHER },
 			    "Asks for every dataset the nodes hold." },
-	[FEDC_CMD_LIST_REPLY] = { "list-reply", TO_RESEARCHER, FROM_NODE | F(DATASETS), 0,
+	[FEDC_CMD_LIST_REPLY] = { "list-reply", TO_RESEARCHER, { FROM_NODE, REQ(DATASETS) },
 				  "Answers `list`, always, even with no dataset." },
-	[FEDC_CMD_APPROVAL] = { "approval", TO_NODES, FROM_RESEARCHER | F(PLAN_DIGEST) | F(PLAN_NAME),
-				F(DESCRIPTION),
+	[FEDC_CMD_APPROVAL] = { "approval", TO_NODES,
+				{ FROM_RESEARCHER, REQ(PLAN_DIGEST), REQ(PLAN_NAME), OPT(DESCRIPTION) },
 				"Asks nodes to register a training plan (already uploaded to the "
 				"repository) as pending, for their operators to approve or reject." },
 	[FEDC_CMD_APPROVAL_REPLY] = { "approval-reply", TO_RESEARCHER,
-				      FROM_NODE | F(PLAN_DIGEST) | F(PLAN_STATUS), 0,
+				      { FROM_NODE, REQ(PLAN_DIGEST), REQ(PLAN_STATUS) },
 				      "Answers `approval` with the plan's status on the node after "
 				      "the request (`pending`, or the operator's earlier decision)." },
-	[FEDC_CMD_PLAN_STATUS] = { "training-plan-status", TO_NODES, FROM_RESEARCHER | F(PLAN_DIGEST), 0,
+	[FEDC_CMD_PLAN_STATUS] = { "training-plan-status", TO_NODES, { FROM_RESEARCHER, REQ(PLAN_DIGEST) },
 				   "Asks for a plan's approval status." },
 	[FEDC_CMD_PLAN_STATUS_REPLY] = { "training-plan-status-reply", TO_RESEARCHER,
-					 FROM_NODE | F(PLAN_DIGEST) | F(PLAN_STATUS), 0,
+					 { FROM_NODE, REQ(PLAN_DIGEST), REQ(PLAN_STATUS) },
 					 "Answers `training-plan-status`." },
 	[FEDC_CMD_TRAIN] = { "train",
 			     "researcher → one node (`fedc/<fed>/node/<node_id>`)",
-			     FROM_RESEARCHER | F(JOB_ID) | F(ROUND) | F(DATASET_ID) | F(PLAN_DIGEST) |
-				     F(PARAMS_DIGEST) | F(MODEL_ARGS) | F(LR) | F(EPOCHS) | F(NUM_UPDATES) |
-				     F(BATCH_SIZE) | F(SEED) | F(TEST_RATIO) | F(FEDPROX_MU) | F(OPTIMIZER),
-			     F(EVALUATE_ONLY) | F(TEST_ON_GLOBAL) | F(TEST_ON_LOCAL),
+			     { FROM_RESEARCHER, REQ(JOB_ID), REQ(ROUND), REQ(DATASET_ID), REQ(PLAN_DIGEST),
+			       REQ(PARAMS_DIGEST), REQ(MODEL_ARGS), REQ(LR), REQ(EPOCHS), REQ(NUM_UPDATES),
+			       REQ(BATCH_SIZE), REQ(SEED), REQ(TEST_RATIO), REQ(FEDPROX_MU), REQ(OPTIMIZER),
+			       OPT(EVALUATE_ONLY), OPT(TEST_ON_GLOBAL), OPT(TEST_ON_LOCAL) },
 			     "Runs one round on one dataset: fetch the plan and the global parameters "
 			     "from the repository, check the plan is approved, train, upload the update, "
 			     "answer `train-reply` (or `error`). Unless `evaluate_only` is true, `epochs` "
 			     "or `num_updates` must be > 0." },
 	[FEDC_CMD_TRAIN_REPLY] = { "train-reply", TO_RESEARCHER,
-				   FROM_NODE | F(JOB_ID) | F(ROUND) | F(DATASET_ID) | F(N_SAMPLES) |
-					   F(N_TEST) | F(METRICS) | F(GLOBAL_METRICS) | F(DOWNLOAD_S) |
-					   F(TRAIN_S) | F(UPLOAD_S),
-				   F(PARAMS_DIGEST),
+				   { FROM_NODE, REQ(JOB_ID), REQ(ROUND), REQ(DATASET_ID), REQ(N_SAMPLES),
+				     REQ(N_TEST), REQ(METRICS), REQ(GLOBAL_METRICS), REQ(DOWNLOAD_S),
+				     REQ(TRAIN_S), REQ(UPLOAD_S), OPT(PARAMS_DIGEST) },
 				   "Answers `train`: the update's digest (absent when the request had "
 				   "`evaluate_only`), sample counts, metrics and timings." },
 	[FEDC_CMD_SCALAR] = { "scalar", TO_RESEARCHER,
-			      FROM_NODE | F(JOB_ID) | F(ROUND) | F(NAME) | F(VALUE) | F(ITERATION) | F(EPOCH), 0,
+			      { FROM_NODE, REQ(JOB_ID), REQ(ROUND), REQ(NAME), REQ(VALUE), REQ(ITERATION),
+				REQ(EPOCH) },
 			      "A metric streamed while a round trains (throttled by the node); "
 			      "`request_id` is the train request's." },
-	[FEDC_CMD_ERROR] = { "error", TO_RESEARCHER, FROM_NODE | F(ERROR_CODE) | F(MESSAGE),
-			     F(JOB_ID) | F(ROUND),
+	[FEDC_CMD_ERROR] = { "error", TO_RESEARCHER,
+			     { FROM_NODE, REQ(ERROR_CODE), REQ(MESSAGE), OPT(JOB_ID), OPT(ROUND) },
 			     "Answers any request the node could not serve, including one that failed "
 			     "validation when its `researcher_id` and `request_id` could be read; "
 			     "`job_id` and `round` are set when it answers `train`." },
 	[FEDC_CMD_STATUS] = { "status",
 			      "node → `fedc/<fed>/status/<node_id>`, retained; `offline` is also the node's last will",
-			      BASE_FIELDS | F(NODE_ID) | F(STATE), 0,
+			      { BASE_FIELDS, REQ(NODE_ID), REQ(STATE) },
 			      "A node's liveness; `request_id` is fresh for each one. Researchers subscribe to "
 			      "`fedc/<fed>/status/+`." },
 };
+
+/* The fields every message carries, listed once in the docs. */
+static bool is_base_field(int i)
+{
+	return i == FEDC_F_PROTOCOL_VERSION || i == FEDC_F_COMMAND || i == FEDC_F_REQUEST_ID;
+}
 
 static bool cmd_valid(enum fedc_cmd cmd)
 {
@@ -302,7 +311,7 @@ const char *fedc_cmd_name(enum fedc_cmd cmd)
 
 bool fedc_cmd_from_node(enum fedc_cmd cmd)
 {
-	return cmd_valid(cmd) && (cmds[cmd].required & F(NODE_ID)) != 0;
+	return cmd_valid(cmd) && cmds[cmd].use[FEDC_F_NODE_ID] == USE_REQUIRED;
 }
 
 /* Compares lengths before contents: "ping" must not match "pingx". */
@@ -331,24 +340,56 @@ struct fedc_msg *fedc_msg_new(enum fedc_cmd cmd)
 	msg->protocol_version = FEDC_PROTOCOL_VERSION;
 	msg->command = cmd;
 	fedc_uuid_new(msg->request_id);
-	msg->present = F(PROTOCOL_VERSION) | F(COMMAND) | F(REQUEST_ID);
+	fedc_msg_set(msg, FEDC_F_PROTOCOL_VERSION);
+	fedc_msg_set(msg, FEDC_F_COMMAND);
+	fedc_msg_set(msg, FEDC_F_REQUEST_ID);
 	return msg;
+}
+
+void fedc_msg_clear(struct fedc_msg *msg)
+{
+	free(msg->datasets);
+	memset(msg, 0, sizeof(*msg));
 }
 
 void fedc_msg_free(struct fedc_msg *msg)
 {
+	if (!msg)
+		return;
+	free(msg->datasets);
 	free(msg);
+}
+
+enum fedc_err fedc_msg_datasets_alloc(struct fedc_msg *msg, uint32_t n)
+{
+	struct fedc_msg_dataset *ds;
+
+	if (n > FEDC_MAX_DATASETS)
+		return fedc_fail(FEDC_ERR_TOO_BIG, "%u datasets: a message holds at most %d", n, FEDC_MAX_DATASETS);
+	ds = calloc(n ? n : 1, sizeof(*ds));
+	if (!ds)
+		return fedc_fail(FEDC_ERR_NOMEM, "out of memory for %u datasets", n);
+	free(msg->datasets);
+	msg->datasets = ds;
+	msg->n_datasets = n;
+	return FEDC_OK;
 }
 
 void fedc_msg_set(struct fedc_msg *msg, enum fedc_field field)
 {
 	if ((unsigned)field < FEDC_F__COUNT)
-		msg->present |= 1ull << field;
+		msg->present[field / 64] |= 1ull << (field % 64);
+}
+
+void fedc_msg_unset(struct fedc_msg *msg, enum fedc_field field)
+{
+	if ((unsigned)field < FEDC_F__COUNT)
+		msg->present[field / 64] &= ~(1ull << (field % 64));
 }
 
 bool fedc_msg_has(const struct fedc_msg *msg, enum fedc_field field)
 {
-	return (unsigned)field < FEDC_F__COUNT && (msg->present & (1ull << field));
+	return (unsigned)field < FEDC_F__COUNT && (msg->present[field / 64] >> (field % 64) & 1u);
 }
 
 /* A node id that does not fit is left unset: encoding then fails naming it. */
@@ -584,11 +625,13 @@ static enum fedc_err check_field(const struct field_spec *f, const void *base, c
 static enum fedc_err check_datasets(const struct field_spec *f, const void *base, const char *path,
 				    enum fedc_err code)
 {
-	const struct fedc_msg_dataset *ds = (const struct fedc_msg_dataset *)((const char *)base + f->off);
+	const struct fedc_msg_dataset *ds = ((const struct fedc_msg *)base)->datasets;
 	uint32_t n = load_count(f, base);
 	char sub[MSG_PATH_LEN];
 	enum fedc_err rc = check_count(f, n, path, code);
 
+	if (rc == FEDC_OK && n > 0 && !ds)
+		rc = field_fail(code, path, "%" PRIu32 " entries counted, none allocated (fedc_msg_datasets_alloc)", n);
 	for (uint32_t i = 0; rc == FEDC_OK && i < n; i++) {
 		for (size_t k = 0; rc == FEDC_OK && k < N_DATASET_FIELDS; k++) {
 			snprintf(sub, sizeof(sub), "%s[%" PRIu32 "].%s", path, i, dataset_fields[k].name);
@@ -647,14 +690,12 @@ static enum fedc_err check_message(const struct fedc_msg *msg, enum fedc_err cod
 		return fedc_fail(code, "field \"command\": unknown command %d", (int)msg->command);
 	c = &cmds[msg->command];
 	for (int i = 0; rc == FEDC_OK && i < FEDC_F__COUNT; i++) {
-		uint64_t bit = 1ull << i;
-
-		if (!(msg->present & bit)) {
-			if (c->required & bit)
+		if (!fedc_msg_has(msg, (enum fedc_field)i)) {
+			if (c->use[i] == USE_REQUIRED)
 				rc = field_fail(code, fields[i].name, "missing (required in \"%s\")", c->name);
 			continue;
 		}
-		if (!((c->required | c->optional) & bit))
+		if (c->use[i] == USE_NONE)
 			rc = field_fail(code, fields[i].name, "not allowed in \"%s\"", c->name);
 		else
 			rc = check_field(&fields[i], msg, fields[i].name, code);
@@ -709,7 +750,7 @@ static int pack_list(msgpack_packer *pk, const struct field_spec *f, const void 
 	r = msgpack_pack_array(pk, n);
 	for (uint32_t i = 0; r == 0 && i < n; i++)
 		r = f->type == FT_TAGS ? pack_cstr(pk, p + (size_t)i * f->size)
-				       : pack_dataset(pk, (const struct fedc_msg_dataset *)p + i);
+				       : pack_dataset(pk, &((const struct fedc_msg *)base)->datasets[i]);
 	return r;
 }
 
@@ -743,10 +784,10 @@ static enum fedc_err pack_message(msgpack_packer *pk, const struct fedc_msg *msg
 	int r;
 
 	for (int i = 0; i < FEDC_F__COUNT; i++)
-		n += (msg->present >> i) & 1u;
+		n += fedc_msg_has(msg, (enum fedc_field)i);
 	r = msgpack_pack_map(pk, n);
 	for (int i = 0; r == 0 && i < FEDC_F__COUNT; i++) {
-		if (!(msg->present & (1ull << i)))
+		if (!fedc_msg_has(msg, (enum fedc_field)i))
 			continue;
 		r = pack_cstr(pk, fields[i].name);
 		if (r == 0)
@@ -988,17 +1029,18 @@ static enum fedc_err decode_dataset(const msgpack_object *o, struct fedc_msg_dat
 static enum fedc_err decode_datasets(const struct field_spec *f, const msgpack_object *o, void *base,
 				     const char *path)
 {
-	struct fedc_msg_dataset *ds = (struct fedc_msg_dataset *)((char *)base + f->off);
+	struct fedc_msg *msg = base; /* datasets exist only in a message */
 	char sub[MSG_PATH_LEN];
 	uint32_t n;
 	enum fedc_err rc = list_size(f, o, path, &n);
 
+	/* as many entries as the (bounded, scanned) array holds, no more */
+	if (rc == FEDC_OK)
+		rc = fedc_msg_datasets_alloc(msg, n);
 	for (uint32_t i = 0; rc == FEDC_OK && i < n; i++) {
 		snprintf(sub, sizeof(sub), "%s[%" PRIu32 "]", path, i);
-		rc = decode_dataset(&o->via.array.ptr[i], &ds[i], sub);
+		rc = decode_dataset(&o->via.array.ptr[i], &msg->datasets[i], sub);
 	}
-	if (rc == FEDC_OK)
-		*(uint32_t *)((char *)base + f->count_off) = n;
 	return rc;
 }
 
@@ -1084,11 +1126,11 @@ static enum fedc_err decode_entry(const msgpack_object_kv *e, struct fedc_msg *m
 		show_key(&e->key.via.str, key, sizeof(key));
 		return field_fail(FEDC_ERR_MALFORMED, key, "unknown field");
 	}
-	if (msg->present & (1ull << k))
+	if (fedc_msg_has(msg, (enum fedc_field)k))
 		return field_fail(FEDC_ERR_MALFORMED, fields[k].name, "duplicate key");
-	if (!((c->required | c->optional) & (1ull << k)))
+	if (c->use[k] == USE_NONE)
 		return field_fail(FEDC_ERR_MALFORMED, fields[k].name, "not allowed in \"%s\"", c->name);
-	msg->present |= 1ull << k;
+	fedc_msg_set(msg, (enum fedc_field)k);
 	return decode_value(&fields[k], &e->val, msg, fields[k].name);
 }
 
@@ -1118,11 +1160,9 @@ enum fedc_err fedc_msg_decode(const void *buf, size_t len, struct fedc_msg *msg)
 	size_t off = 0;
 	enum fedc_err rc;
 
-	if (!msg || (!buf && len)) {
-		rc = fedc_fail(FEDC_ERR_INVAL, "fedc_msg_decode: NULL argument");
-		goto out;
-	}
-	memset(msg, 0, sizeof(*msg));
+	if (!msg || (!buf && len))
+		return fedc_fail(FEDC_ERR_INVAL, "fedc_msg_decode: NULL argument");
+	memset(msg, 0, sizeof(*msg)); /* from here on *msg is a valid (empty) message */
 	if (len > FEDC_MAX_MESSAGE_BYTES) {
 		rc = fedc_fail(FEDC_ERR_TOO_BIG, "message of %zu bytes exceeds the %u-byte limit", len,
 			       FEDC_MAX_MESSAGE_BYTES);
@@ -1156,7 +1196,7 @@ out:
 	if (zone_ready)
 		msgpack_zone_destroy(&zone);
 	if (rc && msg)
-		memset(msg, 0, sizeof(*msg)); /* no half-decoded message for a careless caller */
+		fedc_msg_clear(msg); /* no half-decoded message for a careless caller */
 	return rc;
 }
 
@@ -1256,12 +1296,12 @@ static void md_row(FILE *out, const struct field_spec *f, const char *presence)
 	fprintf(out, " | %s |\n", f->doc);
 }
 
-static void md_field_list(FILE *out, uint64_t set)
+static void md_field_list(FILE *out, const struct cmd_spec *c, enum field_use use)
 {
 	bool first = true;
 
 	for (int i = 0; i < FEDC_F__COUNT; i++) {
-		if (!(set & (1ull << i)) || (BASE_FIELDS & (1ull << i)))
+		if (c->use[i] != use || is_base_field(i))
 			continue;
 		fprintf(out, "%s`%s`", first ? "" : ", ", fields[i].name);
 		first = false;
@@ -1276,9 +1316,9 @@ static void md_summary(FILE *out)
 	      "| command | route | required fields | optional fields |\n| --- | --- | --- | --- |\n", out);
 	for (int c = FEDC_CMD_NONE + 1; c < FEDC_CMD__COUNT; c++) {
 		fprintf(out, "| `%s` | %s | ", cmds[c].name, cmds[c].route);
-		md_field_list(out, cmds[c].required);
+		md_field_list(out, &cmds[c], USE_REQUIRED);
 		fputs(" | ", out);
-		md_field_list(out, cmds[c].optional);
+		md_field_list(out, &cmds[c], USE_OPTIONAL);
 		fputs(" |\n", out);
 	}
 }
@@ -1288,10 +1328,8 @@ static void md_command(FILE *out, const struct cmd_spec *c)
 	fprintf(out, "\n### `%s`\n\n%s\n\nRoute: %s.\n\n", c->name, c->doc, c->route);
 	fputs("| field | msgpack type | presence | bounds | meaning |\n| --- | --- | --- | --- | --- |\n", out);
 	for (int i = 0; i < FEDC_F__COUNT; i++) {
-		uint64_t bit = 1ull << i;
-
-		if ((c->required | c->optional) & bit)
-			md_row(out, &fields[i], c->required & bit ? "required" : "optional");
+		if (c->use[i] != USE_NONE)
+			md_row(out, &fields[i], c->use[i] == USE_REQUIRED ? "required" : "optional");
 	}
 }
 
