@@ -1,9 +1,10 @@
 /* The MQTT message schema and its validating msgpack codec (docs/protocol.md).
  *
- * Two tables are the protocol: `fields` (wire name, msgpack type, where the
- * value lives in struct fedc_msg, bounds, meaning) and `cmds` (wire name,
+ * Two tables are the protocol: `message__fields` (wire name, msgpack type, where the
+ * value lives in struct fedc_msg, bounds, meaning) and `message__cmds` (wire name,
  * route, required and optional fields, meaning). The encoder, the decoder and
- * the Markdown writer all read them; nothing else knows a field's bounds.
+ * the Markdown writer (message_doc.c, through message_schema.h) all read them;
+ * nothing else knows a field's bounds.
  *
  * Values are checked by one set of validators that work on struct fedc_msg
  * (check_field), so encode and decode accept exactly the same messages: the
@@ -32,6 +33,7 @@
 #include "fedc/cursor.h"
 #include "fedc/hash.h"
 #include "fedc/id.h"
+#include "message_schema.h"
 
 /* Bounds that only the protocol needs (the shared caps are in limits.h). */
 #define MSG_MAX_ROUND 1000000u        /* rounds in one job */
@@ -42,44 +44,6 @@
 
 
 /* ---- the schema ---- */
-
-enum ftype {
-	FT_UINT,     /* msgpack uint; stored as uint32_t or uint64_t (by size) */
-	FT_DOUBLE,   /* float64 on the wire; float32 and integers accepted */
-	FT_BOOL,
-	FT_STR,      /* char[size], NUL-terminated */
-	FT_CMD,      /* the command name, stored as enum fedc_cmd */
-	FT_TAGS,     /* array of str: char[max_items][size] + uint32_t count */
-	FT_KVS,      /* map str -> number: struct fedc_msg_kv[] + uint32_t count */
-	FT_DATASETS, /* array of dataset maps: struct fedc_msg_dataset * (allocated to the count) + count */
-};
-
-/* What a string must look like besides fitting its array. */
-enum fcheck {
-	CK_TEXT,   /* anything without NUL, may be empty */
-	CK_NAME,   /* non-empty, no control characters */
-	CK_ID,     /* fedc_id_valid(): it goes into MQTT topics and file names */
-	CK_TOKEN,  /* non-empty, a-z 0-9 . _ - */
-	CK_UUID,
-	CK_SHA256, /* 64 lower-case hex digits */
-	CK_DIGEST, /* 64 or 128 lower-case hex digits */
-	CK_CHOICE, /* one of `choices` */
-};
-
-struct field_spec {
-	const char *name;
-	enum ftype type;
-	enum fcheck check;       /* FT_STR, and the entries of FT_TAGS / names of FT_KVS */
-	size_t off;              /* the value (or the first element) in its struct */
-	size_t size;             /* FT_UINT: 4 or 8; FT_STR, FT_TAGS: bytes of one string */
-	size_t count_off;        /* lists: their uint32_t count */
-	uint32_t min_items, max_items;
-	uint64_t umin, umax;
-	double dmin, dmax;       /* FT_DOUBLE: finite, dmin <= v <= dmax (or < dmax) */
-	bool dmax_open;
-	const char *const *choices;
-	const char *doc;
-};
 
 #define MSG_MEMBER_SIZE(st, m) sizeof(((st *)0)->m)
 
@@ -111,7 +75,7 @@ static const char *const plan_statuses[] = { "approved", "pending", "rejected", 
 static const char *const states[] = { "online", "offline", NULL };
 
 /* Indexed by enum fedc_field; this order is the order of the encoded map. */
-static const struct field_spec fields[FEDC_F__COUNT] = {
+const struct field_spec message__fields[FEDC_F__COUNT] = {
 	[FEDC_F_PROTOCOL_VERSION] = UINT_F(M, "protocol_version", protocol_version, FEDC_PROTOCOL_VERSION,
 					   FEDC_PROTOCOL_VERSION,
 					   "Version of this protocol; a receiver rejects any other."),
@@ -199,7 +163,7 @@ static const struct field_spec fields[FEDC_F__COUNT] = {
 };
 
 /* The map inside `datasets`; every entry is required. */
-static const struct field_spec dataset_fields[] = {
+const struct field_spec message__dataset_fields[] = {
 	STR_F(D, "dataset_id", dataset_id, CK_ID, "The node's id of the dataset."),
 	STR_F(D, "name", name, CK_NAME, "Its name."),
 	STR_F(D, "type", type, CK_TOKEN, "Storage kind: `csv`, `idx`."),
@@ -208,14 +172,11 @@ static const struct field_spec dataset_fields[] = {
 	UINT_F(D, "n_features", n_features, 0, UINT64_MAX, "Features per sample."),
 	UINT_F(D, "n_classes", n_classes, 0, UINT32_MAX, "Classes of the target (0: regression)."),
 };
-#define N_DATASET_FIELDS (sizeof(dataset_fields) / sizeof(dataset_fields[0]))
+const size_t message__n_dataset_fields = sizeof(message__dataset_fields) / sizeof(message__dataset_fields[0]);
+#define N_DATASET_FIELDS (sizeof(message__dataset_fields) / sizeof(message__dataset_fields[0]))
 
 #undef M
 #undef D
-
-/* How a command uses a field: one byte per field and command, so the schema
- * takes any number of fields. */
-enum field_use { USE_NONE = 0, USE_REQUIRED, USE_OPTIONAL };
 
 #define REQ(x) [FEDC_F_##x] = USE_REQUIRED
 #define OPT(x) [FEDC_F_##x] = USE_OPTIONAL
@@ -225,14 +186,7 @@ enum field_use { USE_NONE = 0, USE_REQUIRED, USE_OPTIONAL };
 #define TO_NODES "researcher → every node (`fedc/<fed>/nodes`) or one node (`fedc/<fed>/node/<node_id>`)"
 #define TO_RESEARCHER "node → researcher (`fedc/<fed>/researcher/<researcher_id>`)"
 
-struct cmd_spec {
-	const char *name;
-	const char *route;
-	uint8_t use[FEDC_F__COUNT]; /* enum field_use, by enum fedc_field */
-	const char *doc;
-};
-
-static const struct cmd_spec cmds[FEDC_CMD__COUNT] = {
+const struct cmd_spec message__cmds[FEDC_CMD__COUNT] = {
 	[FEDC_CMD_PING] = { "ping", TO_NODES, { FROM_RESEARCHER },
 			    "Liveness probe: every node that receives it answers `pong`." },
 	[FEDC_CMD_PONG] = { "pong", TO_RESEARCHER, { FROM_NODE }, "Answers `ping`." },
@@ -291,12 +245,6 @@ static const struct cmd_spec cmds[FEDC_CMD__COUNT] = {
 			      "`fedc/<fed>/status/+`." },
 };
 
-/* The fields every message carries, listed once in the docs. */
-static bool is_base_field(int i)
-{
-	return i == FEDC_F_PROTOCOL_VERSION || i == FEDC_F_COMMAND || i == FEDC_F_REQUEST_ID;
-}
-
 static bool cmd_valid(enum fedc_cmd cmd)
 {
 	return cmd > FEDC_CMD_NONE && cmd < FEDC_CMD__COUNT;
@@ -306,19 +254,19 @@ static bool cmd_valid(enum fedc_cmd cmd)
 
 const char *fedc_cmd_name(enum fedc_cmd cmd)
 {
-	return cmd_valid(cmd) ? cmds[cmd].name : NULL;
+	return cmd_valid(cmd) ? message__cmds[cmd].name : NULL;
 }
 
 bool fedc_cmd_from_node(enum fedc_cmd cmd)
 {
-	return cmd_valid(cmd) && cmds[cmd].use[FEDC_F_NODE_ID] == USE_REQUIRED;
+	return cmd_valid(cmd) && message__cmds[cmd].use[FEDC_F_NODE_ID] == USE_REQUIRED;
 }
 
 /* Compares lengths before contents: "ping" must not match "pingx". */
 static enum fedc_cmd cmd_lookup(const char *name, size_t len)
 {
 	for (int c = FEDC_CMD_NONE + 1; c < FEDC_CMD__COUNT; c++)
-		if (strlen(cmds[c].name) == len && memcmp(cmds[c].name, name, len) == 0)
+		if (strlen(message__cmds[c].name) == len && memcmp(message__cmds[c].name, name, len) == 0)
 			return (enum fedc_cmd)c;
 	return FEDC_CMD_NONE;
 }
@@ -611,7 +559,7 @@ static enum fedc_err check_kvs(const struct field_spec *f, const void *base, con
 		if (rc)
 			break;
 		snprintf(sub, sizeof(sub), "%s.%s", path, kv[i].name);
-		rc = check_double(&fields[FEDC_F_VALUE], kv[i].value, sub, code);
+		rc = check_double(&message__fields[FEDC_F_VALUE], kv[i].value, sub, code);
 		for (uint32_t j = 0; rc == FEDC_OK && j < i; j++)
 			if (strcmp(kv[i].name, kv[j].name) == 0)
 				rc = field_fail(code, sub, "duplicate name");
@@ -634,8 +582,8 @@ static enum fedc_err check_datasets(const struct field_spec *f, const void *base
 		rc = field_fail(code, path, "%" PRIu32 " entries counted, none allocated (fedc_msg_datasets_alloc)", n);
 	for (uint32_t i = 0; rc == FEDC_OK && i < n; i++) {
 		for (size_t k = 0; rc == FEDC_OK && k < N_DATASET_FIELDS; k++) {
-			snprintf(sub, sizeof(sub), "%s[%" PRIu32 "].%s", path, i, dataset_fields[k].name);
-			rc = check_field(&dataset_fields[k], &ds[i], sub, code);
+			snprintf(sub, sizeof(sub), "%s[%" PRIu32 "].%s", path, i, message__dataset_fields[k].name);
+			rc = check_field(&message__dataset_fields[k], &ds[i], sub, code);
 		}
 	}
 	return rc;
@@ -688,17 +636,17 @@ static enum fedc_err check_message(const struct fedc_msg *msg, enum fedc_err cod
 
 	if (!cmd_valid(msg->command))
 		return fedc_fail(code, "field \"command\": unknown command %d", (int)msg->command);
-	c = &cmds[msg->command];
+	c = &message__cmds[msg->command];
 	for (int i = 0; rc == FEDC_OK && i < FEDC_F__COUNT; i++) {
 		if (!fedc_msg_has(msg, (enum fedc_field)i)) {
 			if (c->use[i] == USE_REQUIRED)
-				rc = field_fail(code, fields[i].name, "missing (required in \"%s\")", c->name);
+				rc = field_fail(code, message__fields[i].name, "missing (required in \"%s\")", c->name);
 			continue;
 		}
 		if (c->use[i] == USE_NONE)
-			rc = field_fail(code, fields[i].name, "not allowed in \"%s\"", c->name);
+			rc = field_fail(code, message__fields[i].name, "not allowed in \"%s\"", c->name);
 		else
-			rc = check_field(&fields[i], msg, fields[i].name, code);
+			rc = check_field(&message__fields[i], msg, message__fields[i].name, code);
 	}
 	if (rc == FEDC_OK)
 		rc = check_cross(msg, code);
@@ -723,9 +671,9 @@ static int pack_dataset(msgpack_packer *pk, const struct fedc_msg_dataset *ds)
 	int r = msgpack_pack_map(pk, N_DATASET_FIELDS);
 
 	for (size_t k = 0; r == 0 && k < N_DATASET_FIELDS; k++) {
-		r = pack_cstr(pk, dataset_fields[k].name);
+		r = pack_cstr(pk, message__dataset_fields[k].name);
 		if (r == 0)
-			r = pack_value(pk, &dataset_fields[k], ds);
+			r = pack_value(pk, &message__dataset_fields[k], ds);
 	}
 	return r;
 }
@@ -769,7 +717,7 @@ static int pack_value(msgpack_packer *pk, const struct field_spec *f, const void
 	case FT_STR:
 		return pack_cstr(pk, p);
 	case FT_CMD:
-		return pack_cstr(pk, cmds[*(const enum fedc_cmd *)p].name);
+		return pack_cstr(pk, message__cmds[*(const enum fedc_cmd *)p].name);
 	case FT_TAGS:
 	case FT_KVS:
 	case FT_DATASETS:
@@ -789,9 +737,9 @@ static enum fedc_err pack_message(msgpack_packer *pk, const struct fedc_msg *msg
 	for (int i = 0; r == 0 && i < FEDC_F__COUNT; i++) {
 		if (!fedc_msg_has(msg, (enum fedc_field)i))
 			continue;
-		r = pack_cstr(pk, fields[i].name);
+		r = pack_cstr(pk, message__fields[i].name);
 		if (r == 0)
-			r = pack_value(pk, &fields[i], msg);
+			r = pack_value(pk, &message__fields[i], msg);
 	}
 	return r == 0 ? FEDC_OK : fedc_fail(FEDC_ERR_NOMEM, "out of memory while encoding");
 }
@@ -818,7 +766,7 @@ enum fedc_err fedc_msg_encode(const struct fedc_msg *msg, void **buf, size_t *le
 		goto out;
 	if (sbuf.size > FEDC_MAX_MESSAGE_BYTES) {
 		rc = fedc_fail(FEDC_ERR_TOO_BIG, "%s message of %zu bytes exceeds the %u-byte limit",
-			       cmds[msg->command].name, sbuf.size, FEDC_MAX_MESSAGE_BYTES);
+			       message__cmds[msg->command].name, sbuf.size, FEDC_MAX_MESSAGE_BYTES);
 		goto out;
 	}
 	*buf = sbuf.data; /* malloc'd by the sbuffer: the caller frees it */
@@ -1008,7 +956,7 @@ static enum fedc_err decode_dataset(const msgpack_object *o, struct fedc_msg_dat
 		if (e->key.type != MSGPACK_OBJECT_STR)
 			return field_fail(FEDC_ERR_MALFORMED, path, "key #%" PRIu32 " is not a string (got %s)", i,
 					  type_name(&e->key));
-		k = field_index(dataset_fields, N_DATASET_FIELDS, &e->key.via.str);
+		k = field_index(message__dataset_fields, N_DATASET_FIELDS, &e->key.via.str);
 		show_key(&e->key.via.str, key, sizeof(key));
 		join_path(sub, sizeof(sub), path, key);
 		if (k < 0)
@@ -1016,10 +964,10 @@ static enum fedc_err decode_dataset(const msgpack_object *o, struct fedc_msg_dat
 		if (seen & (1u << k))
 			return field_fail(FEDC_ERR_MALFORMED, sub, "duplicate key");
 		seen |= 1u << k;
-		rc = decode_value(&dataset_fields[k], &e->val, ds, sub);
+		rc = decode_value(&message__dataset_fields[k], &e->val, ds, sub);
 	}
 	for (size_t k = 0; rc == FEDC_OK && k < N_DATASET_FIELDS; k++) {
-		join_path(sub, sizeof(sub), path, dataset_fields[k].name);
+		join_path(sub, sizeof(sub), path, message__dataset_fields[k].name);
 		if (!(seen & (1u << k)))
 			rc = field_fail(FEDC_ERR_MALFORMED, sub, "missing");
 	}
@@ -1118,20 +1066,20 @@ static enum fedc_err decode_command(const msgpack_object *map, struct fedc_msg *
 
 static enum fedc_err decode_entry(const msgpack_object_kv *e, struct fedc_msg *msg)
 {
-	const struct cmd_spec *c = &cmds[msg->command];
+	const struct cmd_spec *c = &message__cmds[msg->command];
 	char key[MSG_KEY_SHOWN + 1];
-	int k = field_index(fields, FEDC_F__COUNT, &e->key.via.str);
+	int k = field_index(message__fields, FEDC_F__COUNT, &e->key.via.str);
 
 	if (k < 0) {
 		show_key(&e->key.via.str, key, sizeof(key));
 		return field_fail(FEDC_ERR_MALFORMED, key, "unknown field");
 	}
 	if (fedc_msg_has(msg, (enum fedc_field)k))
-		return field_fail(FEDC_ERR_MALFORMED, fields[k].name, "duplicate key");
+		return field_fail(FEDC_ERR_MALFORMED, message__fields[k].name, "duplicate key");
 	if (c->use[k] == USE_NONE)
-		return field_fail(FEDC_ERR_MALFORMED, fields[k].name, "not allowed in \"%s\"", c->name);
+		return field_fail(FEDC_ERR_MALFORMED, message__fields[k].name, "not allowed in \"%s\"", c->name);
 	fedc_msg_set(msg, (enum fedc_field)k);
-	return decode_value(&fields[k], &e->val, msg, fields[k].name);
+	return decode_value(&message__fields[k], &e->val, msg, message__fields[k].name);
 }
 
 static enum fedc_err decode_top(const msgpack_object *o, struct fedc_msg *msg)
@@ -1198,159 +1146,4 @@ out:
 	if (rc && msg)
 		fedc_msg_clear(msg); /* no half-decoded message for a careless caller */
 	return rc;
-}
-
-/* ---- Markdown ---- */
-
-static const char *wire_type(const struct field_spec *f)
-{
-	switch (f->type) {
-	case FT_UINT: return "uint";
-	case FT_DOUBLE: return "float64 (float32, int accepted)";
-	case FT_BOOL: return "bool";
-	case FT_STR:
-	case FT_CMD: return "str";
-	case FT_TAGS: return "array of str";
-	case FT_KVS: return "map str → float64";
-	case FT_DATASETS: return "array of map";
-	}
-	return "?";
-}
-
-static void md_string_bounds(FILE *out, const struct field_spec *f, size_t size)
-{
-	switch (f->check) {
-	case CK_TEXT:
-		fprintf(out, "0..%zu bytes", size - 1);
-		break;
-	case CK_NAME:
-		fprintf(out, "1..%zu bytes, no control characters", size - 1);
-		break;
-	case CK_ID:
-		fprintf(out, "1..%zu bytes, no control characters, no `/` `+` `#`", size - 1);
-		break;
-	case CK_TOKEN:
-		fprintf(out, "1..%zu bytes of `a-z 0-9 . _ -`", size - 1);
-		break;
-	case CK_UUID:
-		fputs("UUID, 36 characters (8-4-4-4-12 hex)", out);
-		break;
-	case CK_SHA256:
-		fputs("64 lower-case hex digits", out);
-		break;
-	case CK_DIGEST:
-		fputs("64 or 128 lower-case hex digits", out);
-		break;
-	case CK_CHOICE:
-		fputs("one of", out);
-		for (size_t i = 0; f->choices[i]; i++)
-			fprintf(out, "%s `%s`", i ? "," : "", f->choices[i]);
-		break;
-	}
-}
-
-static void md_bounds(FILE *out, const struct field_spec *f)
-{
-	switch (f->type) {
-	case FT_UINT:
-		if (f->umin == f->umax)
-			fprintf(out, "= %" PRIu64, f->umin);
-		else
-			fprintf(out, "%" PRIu64 "..%" PRIu64, f->umin, f->umax);
-		break;
-	case FT_DOUBLE:
-		fputs("finite", out);
-		if (isfinite(f->dmin) && isfinite(f->dmax))
-			fprintf(out, ", %g ≤ v %s %g", f->dmin, f->dmax_open ? "<" : "≤", f->dmax);
-		else if (isfinite(f->dmin))
-			fprintf(out, ", ≥ %g", f->dmin);
-		break;
-	case FT_BOOL:
-		fputs("-", out);
-		break;
-	case FT_STR:
-		md_string_bounds(out, f, f->size);
-		break;
-	case FT_CMD:
-		fputs("a command name of this section", out);
-		break;
-	case FT_TAGS:
-		fprintf(out, "%" PRIu32 "..%" PRIu32 " strings of ", f->min_items, f->max_items);
-		md_string_bounds(out, f, f->size);
-		break;
-	case FT_KVS:
-		fprintf(out, "0..%" PRIu32 " entries; names ", f->max_items);
-		md_string_bounds(out, f, f->size);
-		fputs(", unique; finite values", out);
-		break;
-	case FT_DATASETS:
-		fprintf(out, "0..%" PRIu32 " entries", f->max_items);
-		break;
-	}
-}
-
-static void md_row(FILE *out, const struct field_spec *f, const char *presence)
-{
-	fprintf(out, "| `%s` | %s | %s | ", f->name, wire_type(f), presence);
-	md_bounds(out, f);
-	fprintf(out, " | %s |\n", f->doc);
-}
-
-static void md_field_list(FILE *out, const struct cmd_spec *c, enum field_use use)
-{
-	bool first = true;
-
-	for (int i = 0; i < FEDC_F__COUNT; i++) {
-		if (c->use[i] != use || is_base_field(i))
-			continue;
-		fprintf(out, "%s`%s`", first ? "" : ", ", fields[i].name);
-		first = false;
-	}
-	if (first)
-		fputs("-", out);
-}
-
-static void md_summary(FILE *out)
-{
-	fputs("Every message also carries `protocol_version`, `command` and `request_id`.\n\n"
-	      "| command | route | required fields | optional fields |\n| --- | --- | --- | --- |\n", out);
-	for (int c = FEDC_CMD_NONE + 1; c < FEDC_CMD__COUNT; c++) {
-		fprintf(out, "| `%s` | %s | ", cmds[c].name, cmds[c].route);
-		md_field_list(out, &cmds[c], USE_REQUIRED);
-		fputs(" | ", out);
-		md_field_list(out, &cmds[c], USE_OPTIONAL);
-		fputs(" |\n", out);
-	}
-}
-
-static void md_command(FILE *out, const struct cmd_spec *c)
-{
-	fprintf(out, "\n### `%s`\n\n%s\n\nRoute: %s.\n\n", c->name, c->doc, c->route);
-	fputs("| field | msgpack type | presence | bounds | meaning |\n| --- | --- | --- | --- | --- |\n", out);
-	for (int i = 0; i < FEDC_F__COUNT; i++) {
-		if (c->use[i] != USE_NONE)
-			md_row(out, &fields[i], c->use[i] == USE_REQUIRED ? "required" : "optional");
-	}
-}
-
-enum fedc_err fedc_msg_schema_markdown(FILE *out)
-{
-	if (!out)
-		return fedc_fail(FEDC_ERR_INVAL, "fedc_msg_schema_markdown: NULL stream");
-	fprintf(out, "Generated from the schema table in `common/src/message.c` (protocol version %d). "
-		     "A receiver rejects a message with an unknown command, a missing required field, "
-		     "a field its command does not carry, a wrong msgpack type or a value out of bounds. "
-		     "Bounds `a..b` are inclusive; string bounds count bytes.\n\n",
-		FEDC_PROTOCOL_VERSION);
-	md_summary(out);
-	for (int c = FEDC_CMD_NONE + 1; c < FEDC_CMD__COUNT; c++)
-		md_command(out, &cmds[c]);
-	fputs("\n### Dataset entries\n\nEach entry of `datasets` is a map with exactly these keys, all "
-	      "required.\n\n| field | msgpack type | presence | bounds | meaning |\n"
-	      "| --- | --- | --- | --- | --- |\n", out);
-	for (size_t k = 0; k < N_DATASET_FIELDS; k++)
-		md_row(out, &dataset_fields[k], "required");
-	if (fflush(out) != 0 || ferror(out))
-		return fedc_fail(FEDC_ERR_IO, "cannot write the schema: write error");
-	return FEDC_OK;
 }
