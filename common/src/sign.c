@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define ENVELOPE_VERSION 1
 #define SIG_LEN 64
@@ -35,14 +34,6 @@ struct fedc_keyring {
 	size_t n;
 	struct fedc_buf mem;      /* capped at FEDC_MAX_TRUSTED_KEYS entries */
 };
-
-int64_t fedc_unix_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- keys ---- */
 
