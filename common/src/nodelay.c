@@ -16,11 +16,11 @@
 #include <netinet/tcp.h>
 #include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fedc/num.h"
 #include "transport_internal.h"
 
 /* Descriptors looked at when /proc is not mounted. */
@@ -75,10 +75,9 @@ int fedc__nodelay_to(const char *host, const char *port)
 	d = opendir("/proc/self/fd");
 	if (d) {
 		while ((e = readdir(d)) != NULL) {
-			char *end;
-			long fd = strtol(e->d_name, &end, 10); /* a /proc name, not outside input */
+			int64_t fd;
 
-			if (*end == '\0' && end != e->d_name && fd != dirfd(d))
+			if (fedc_num_parse_i64(e->d_name, 0, INT32_MAX, &fd) == FEDC_OK && fd != dirfd(d))
 				done += nodelay_if_peer((int)fd, addrs);
 		}
 		closedir(d);
