@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "fedc/buf.h"
 #include "fedc/err.h"
 #include "fedc/id.h"
 #include "fedc/limits.h"
@@ -28,19 +29,9 @@
 #define ADMIN_MAX_LIST_BYTES (16u << 20)
 #define ADMIN_MAX_PARTICIPANTS 100000
 
-/* ---- text.c: a growable string ---------------------------------------- */
-
-struct admin_buf {
-	char *data; /* NUL-terminated, or NULL while empty */
-	size_t len, cap;
-};
-
-/* Appends printf-style; FEDC_ERR_NOMEM. */
-enum fedc_err admin__buf_printf(struct admin_buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-enum fedc_err admin__buf_append(struct admin_buf *b, const void *data, size_t len);
-/* Frees, wiping the bytes first (buffers may hold keys and tokens). */
-void admin__buf_free(struct admin_buf *b);
+/* Text fedc-admin builds (configs, PEM, lists read back) is a struct fedc_buf
+ * (fedc/buf.h), secret (wiped when let go: it may hold keys and tokens) and
+ * capped at ADMIN_MAX_LIST_BYTES: FEDC_BUF_SECRET_INIT(ADMIN_MAX_LIST_BYTES). */
 
 /* ---- files.c ------------------------------------------------------------ */
 
@@ -50,9 +41,10 @@ enum fedc_err admin__path(char *out, const char *a, const char *b);
  * (fedc_write_atomic leaves 0644), so a secret is never readable by others,
  * not even for an instant. FEDC_ERR_IO. */
 enum fedc_err admin__write_secret(const char *path, const void *data, size_t len);
-/* Whole file into *out (NUL-terminated, caller frees with admin__buf_free);
+/* Whole file into *out, an empty buffer whose limit becomes `max`
+ * (NUL-terminated, caller frees with fedc_buf_free);
  * FEDC_ERR_NOT_FOUND if absent, FEDC_ERR_TOO_BIG past `max`, FEDC_ERR_IO. */
-enum fedc_err admin__read_file(const char *path, size_t max, struct admin_buf *out);
+enum fedc_err admin__read_file(const char *path, size_t max, struct fedc_buf *out);
 /* Atomic copy of a small public file (0644). */
 enum fedc_err admin__copy_public(const char *src, const char *dst);
 /* Removes a directory tree made by fedc-admin (regular files and
@@ -102,14 +94,17 @@ struct admin_participant {
 };
 
 struct admin_registry {
-	struct admin_participant *v;
+	struct admin_participant *v; /* n entries, kept in mem */
 	size_t n;
+	struct fedc_buf mem;         /* capped at ADMIN_MAX_PARTICIPANTS entries */
 };
 
 /* Reads DIR/repository/tokens (an absent file is an empty registry).
  * FEDC_ERR_MALFORMED names the line. Free with admin__registry_free. */
 enum fedc_err admin__registry_load(const struct admin_fed *fed, struct admin_registry *reg);
 void admin__registry_free(struct admin_registry *reg);
+/* Adds to a registry from admin__registry_load: FEDC_ERR_TOO_BIG past
+ * ADMIN_MAX_PARTICIPANTS, FEDC_ERR_NOMEM. */
 const struct admin_participant *admin__registry_find(const struct admin_registry *reg, const char *id);
 enum fedc_err admin__registry_add(struct admin_registry *reg, enum admin_role role, const char *id,
 				  const char *digest);
@@ -125,7 +120,7 @@ enum fedc_err admin__broker_set_password(const struct admin_fed *fed, const char
 /* Regenerates DIR/broker/acl from the registry. */
 enum fedc_err admin__broker_write_acl(const struct admin_fed *fed, const struct admin_registry *reg);
 /* One mosquitto 2.0 password-file line "id:$7$101$salt$hash\n" into *out. */
-enum fedc_err admin__broker_passwd_line(const char *id, const char *password, struct admin_buf *out);
+enum fedc_err admin__broker_passwd_line(const char *id, const char *password, struct fedc_buf *out);
 
 /* ---- repository.c ------------------------------------------------------- */
 
@@ -153,9 +148,9 @@ enum fedc_err admin__pki_ed25519(EVP_PKEY **key);
 /* Loads DIR/ca/ca.key and DIR/ca/ca.pem. */
 enum fedc_err admin__pki_load_ca(const struct admin_fed *fed, EVP_PKEY **key, X509 **cert);
 /* PEM text: certificate, private key (PKCS#8, unencrypted), public key (SPKI). */
-enum fedc_err admin__pem_cert(X509 *cert, struct admin_buf *out);
-enum fedc_err admin__pem_key(EVP_PKEY *key, struct admin_buf *out);
-enum fedc_err admin__pem_pub(EVP_PKEY *key, struct admin_buf *out);
+enum fedc_err admin__pem_cert(X509 *cert, struct fedc_buf *out);
+enum fedc_err admin__pem_key(EVP_PKEY *key, struct fedc_buf *out);
+enum fedc_err admin__pem_pub(EVP_PKEY *key, struct fedc_buf *out);
 /* Records the OpenSSL error queue's first entry with `what`; returns `code`. */
 enum fedc_err admin__ssl_fail(enum fedc_err code, const char *what);
 

@@ -38,13 +38,13 @@ static void host_port(const struct admin_fed *fed, int port, char *out, size_t c
 		snprintf(out, cap, "%s:%d", fed->host, port);
 }
 
-static enum fedc_err node_ini(const struct admin_fed *fed, const char *id, struct admin_buf *b)
+static enum fedc_err node_ini(const struct admin_fed *fed, const char *id, struct fedc_buf *b)
 {
 	char broker[ADMIN_MAX_HOST_LEN + 16], repo[ADMIN_MAX_HOST_LEN + 16];
 
 	host_port(fed, fed->broker_port, broker, sizeof(broker));
 	host_port(fed, fed->repository_port, repo, sizeof(repo));
-	return admin__buf_printf(b,
+	return fedc_buf_printf(b,
 				 "; Node %s of federation %s, written by fedc-admin add-node.\n"
 				 "; Paths are relative to this file's directory.\n"
 				 "[node]\nid = %s\nfederation = %s\ndata_dir = data\n\n"
@@ -55,13 +55,13 @@ static enum fedc_err node_ini(const struct admin_fed *fed, const char *id, struc
 				 id, fed->name, id, fed->name, broker, id, repo);
 }
 
-static enum fedc_err network_ini(const struct admin_fed *fed, const char *id, struct admin_buf *b)
+static enum fedc_err network_ini(const struct admin_fed *fed, const char *id, struct fedc_buf *b)
 {
 	char broker[ADMIN_MAX_HOST_LEN + 16], repo[ADMIN_MAX_HOST_LEN + 16];
 
 	host_port(fed, fed->broker_port, broker, sizeof(broker));
 	host_port(fed, fed->repository_port, repo, sizeof(repo));
-	return admin__buf_printf(b,
+	return fedc_buf_printf(b,
 				 "; Researcher %s of federation %s, written by fedc-admin add-researcher.\n"
 				 "; Paths are relative to this file's directory.\n"
 				 "[network]\nfederation = %s\nresearcher_id = %s\n"
@@ -75,7 +75,7 @@ static enum fedc_err network_ini(const struct admin_fed *fed, const char *id, st
 }
 
 /* Writes `b` as DIR/name, a secret (0600) or not (0644). */
-static enum fedc_err put(const char *dir, const char *name, const struct admin_buf *b, bool secret)
+static enum fedc_err put(const char *dir, const char *name, const struct fedc_buf *b, bool secret)
 {
 	char path[PATH_MAX];
 	enum fedc_err rc = admin__path(path, dir, name);
@@ -91,7 +91,8 @@ static enum fedc_err write_client_cert(const struct admin_fed *fed, enum admin_r
 {
 	struct admin_cert_req req = { .kind = ADMIN_CERT_CLIENT, .cn = id, .org = fed->name,
 				      .unit = admin__role_name(role), .days = fed->days };
-	struct admin_buf pem = { 0 }, key_pem = { 0 };
+	struct fedc_buf pem = FEDC_BUF_SECRET_INIT(ADMIN_MAX_LIST_BYTES),
+			key_pem = FEDC_BUF_SECRET_INIT(ADMIN_MAX_LIST_BYTES);
 	EVP_PKEY *ca_key = NULL, *key = NULL;
 	X509 *ca_cert = NULL, *cert = NULL;
 	enum fedc_err rc;
@@ -107,8 +108,8 @@ static enum fedc_err write_client_cert(const struct admin_fed *fed, enum admin_r
 		rc = put(dir, "client.pem", &pem, false);
 	if (!rc)
 		rc = put(dir, "client.key", &key_pem, true);
-	admin__buf_free(&pem);
-	admin__buf_free(&key_pem);
+	fedc_buf_free(&pem);
+	fedc_buf_free(&key_pem);
 	EVP_PKEY_free(ca_key);
 	EVP_PKEY_free(key);
 	X509_free(ca_cert);
@@ -121,7 +122,8 @@ static enum fedc_err write_client_cert(const struct admin_fed *fed, enum admin_r
  * later participants still need the key. */
 static enum fedc_err write_signing_key(const struct admin_fed *fed, const char *id, const char *dir)
 {
-	struct admin_buf key_pem = { 0 }, pub_pem = { 0 };
+	struct fedc_buf key_pem = FEDC_BUF_SECRET_INIT(ADMIN_MAX_LIST_BYTES),
+			pub_pem = FEDC_BUF_SECRET_INIT(ADMIN_MAX_LIST_BYTES);
 	char keys[PATH_MAX], name[FEDC_MAX_ID_LEN + 8];
 	EVP_PKEY *key = NULL;
 	enum fedc_err rc;
@@ -142,8 +144,8 @@ static enum fedc_err write_signing_key(const struct admin_fed *fed, const char *
 	snprintf(name, sizeof(name), "%s.pub", id);
 	if (!rc)
 		rc = put(keys, name, &pub_pem, false);
-	admin__buf_free(&key_pem);
-	admin__buf_free(&pub_pem);
+	fedc_buf_free(&key_pem);
+	fedc_buf_free(&pub_pem);
 	EVP_PKEY_free(key);
 	return rc;
 }
@@ -152,22 +154,22 @@ static enum fedc_err write_signing_key(const struct admin_fed *fed, const char *
  * no newline (the programs read the file's whole content). */
 static enum fedc_err write_secrets(const char *dir, struct admin_secrets *s)
 {
-	struct admin_buf b = { 0 };
+	struct fedc_buf b = FEDC_BUF_SECRET_INIT(ADMIN_MAX_LIST_BYTES);
 	enum fedc_err rc;
 
 	rc = admin__random_hex(s->broker_password, 32);
 	if (!rc)
 		rc = admin__random_hex(s->repository_token, 32);
 	if (!rc)
-		rc = admin__buf_append(&b, s->broker_password, 64);
+		rc = fedc_buf_append(&b, s->broker_password, 64);
 	if (!rc)
 		rc = put(dir, "broker.password", &b, true);
-	admin__buf_free(&b);
+	fedc_buf_free(&b);
 	if (!rc)
-		rc = admin__buf_append(&b, s->repository_token, 64);
+		rc = fedc_buf_append(&b, s->repository_token, 64);
 	if (!rc)
 		rc = put(dir, "repository.token", &b, true);
-	admin__buf_free(&b);
+	fedc_buf_free(&b);
 	return rc;
 }
 
@@ -196,7 +198,7 @@ static enum fedc_err write_trusted(const struct admin_fed *fed, const struct adm
 static enum fedc_err fill_bundle(const struct admin_fed *fed, const struct admin_registry *reg,
 				 enum admin_role role, const char *id, const char *dir, struct admin_secrets *s)
 {
-	struct admin_buf ini = { 0 };
+	struct fedc_buf ini = FEDC_BUF_SECRET_INIT(ADMIN_MAX_LIST_BYTES);
 	char ca[PATH_MAX], dst[PATH_MAX];
 	enum fedc_err rc;
 
@@ -217,7 +219,7 @@ static enum fedc_err fill_bundle(const struct admin_fed *fed, const struct admin
 		rc = role == ADMIN_ROLE_NODE ? node_ini(fed, id, &ini) : network_ini(fed, id, &ini);
 	if (!rc)
 		rc = put(dir, role == ADMIN_ROLE_NODE ? "node.ini" : "network.ini", &ini, false);
-	admin__buf_free(&ini);
+	fedc_buf_free(&ini);
 	return rc;
 }
 

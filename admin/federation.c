@@ -85,7 +85,8 @@ static enum fedc_err check_settings(const struct admin_fed *fed)
 static enum fedc_err write_pem_pair(const char *dir, const char *cert_name, const char *key_name, X509 *cert,
 				    EVP_PKEY *key)
 {
-	struct admin_buf pem = { 0 }, key_pem = { 0 };
+	struct fedc_buf pem = FEDC_BUF_SECRET_INIT(ADMIN_MAX_LIST_BYTES),
+			key_pem = FEDC_BUF_SECRET_INIT(ADMIN_MAX_LIST_BYTES);
 	char path[PATH_MAX];
 	enum fedc_err rc;
 
@@ -100,8 +101,8 @@ static enum fedc_err write_pem_pair(const char *dir, const char *cert_name, cons
 		rc = admin__path(path, dir, cert_name);
 	if (!rc)
 		rc = fedc_write_atomic(path, pem.data, pem.len);
-	admin__buf_free(&pem);
-	admin__buf_free(&key_pem);
+	fedc_buf_free(&pem);
+	fedc_buf_free(&key_pem);
 	return rc;
 }
 
@@ -163,11 +164,11 @@ static enum fedc_err make_pki(const struct admin_fed *fed)
 
 static enum fedc_err write_federation_ini(const struct admin_fed *fed)
 {
-	struct admin_buf b = { 0 };
+	struct fedc_buf b = FEDC_BUF_SECRET_INIT(ADMIN_MAX_LIST_BYTES);
 	char path[PATH_MAX];
 	enum fedc_err rc;
 
-	rc = admin__buf_printf(&b,
+	rc = fedc_buf_printf(&b,
 			       "; Federation made by fedc-admin init; read by fedc-admin add-node,\n"
 			       "; add-researcher and list. Do not edit: certificates and bundles\n"
 			       "; already carry these values.\n"
@@ -178,7 +179,7 @@ static enum fedc_err write_federation_ini(const struct admin_fed *fed)
 		rc = admin__path(path, fed->dir, "federation.ini");
 	if (!rc)
 		rc = fedc_write_atomic(path, b.data, b.len);
-	admin__buf_free(&b);
+	fedc_buf_free(&b);
 	return rc;
 }
 

@@ -38,7 +38,7 @@ enum fedc_err admin__write_secret(const char *path, const void *data, size_t len
 	return fedc_write_atomic_mode(path, data, len, 0600);
 }
 
-enum fedc_err admin__read_file(const char *path, size_t max, struct admin_buf *out)
+enum fedc_err admin__read_file(const char *path, size_t max, struct fedc_buf *out)
 {
 	enum fedc_err rc = FEDC_OK;
 	char chunk[4096];
@@ -48,16 +48,16 @@ enum fedc_err admin__read_file(const char *path, size_t max, struct admin_buf *o
 	if (!f)
 		return fedc_fail(errno == ENOENT ? FEDC_ERR_NOT_FOUND : FEDC_ERR_IO, "cannot open %s: %s", path,
 				 strerror(errno));
+	out->max = max; /* out is empty (admin.h): every append is checked against it */
 	while (!rc && (n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		if (out->len + n > max)
+		rc = fedc_buf_append(out, chunk, n);
+		if (rc == FEDC_ERR_TOO_BIG)
 			rc = fedc_fail(FEDC_ERR_TOO_BIG, "%s: larger than %zu bytes", path, max);
-		else
-			rc = admin__buf_append(out, chunk, n);
 	}
 	if (!rc && ferror(f))
 		rc = fedc_fail(FEDC_ERR_IO, "cannot read %s", path);
 	if (!rc && !out->data)
-		rc = admin__buf_append(out, "", 0); /* empty file: still a string */
+		rc = fedc_buf_append(out, "", 0); /* empty file: still a string */
 	fclose(f);
 	OPENSSL_cleanse(chunk, sizeof(chunk));
 	return rc;
@@ -65,12 +65,12 @@ enum fedc_err admin__read_file(const char *path, size_t max, struct admin_buf *o
 
 enum fedc_err admin__copy_public(const char *src, const char *dst)
 {
-	struct admin_buf b = { 0 };
+	struct fedc_buf b = FEDC_BUF_SECRET_INIT(ADMIN_MAX_LIST_BYTES);
 	enum fedc_err rc = admin__read_file(src, 1u << 20, &b);
 
 	if (!rc)
 		rc = fedc_write_atomic(dst, b.data, b.len);
-	admin__buf_free(&b);
+	fedc_buf_free(&b);
 	return rc;
 }
 

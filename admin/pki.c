@@ -240,17 +240,17 @@ enum fedc_err admin__pki_load_ca(const struct admin_fed *fed, EVP_PKEY **key, X5
 }
 
 /* Drains a memory BIO into `out`. */
-static enum fedc_err bio_take(BIO *bio, struct admin_buf *out)
+static enum fedc_err bio_take(BIO *bio, struct fedc_buf *out)
 {
 	char *data;
 	long len = BIO_get_mem_data(bio, &data);
 
 	if (len <= 0)
 		return fedc_fail(FEDC_ERR_IO, "empty PEM output");
-	return admin__buf_append(out, data, (size_t)len);
+	return fedc_buf_append(out, data, (size_t)len);
 }
 
-enum fedc_err admin__pem_cert(X509 *cert, struct admin_buf *out)
+enum fedc_err admin__pem_cert(X509 *cert, struct fedc_buf *out)
 {
 	BIO *bio = BIO_new(BIO_s_mem());
 	enum fedc_err rc;
@@ -263,7 +263,7 @@ enum fedc_err admin__pem_cert(X509 *cert, struct admin_buf *out)
 }
 
 /* A secure-memory BIO: it wipes the key's PEM text when freed. */
-enum fedc_err admin__pem_key(EVP_PKEY *key, struct admin_buf *out)
+enum fedc_err admin__pem_key(EVP_PKEY *key, struct fedc_buf *out)
 {
 	BIO *bio = BIO_new(BIO_s_secmem());
 	enum fedc_err rc;
@@ -276,7 +276,7 @@ enum fedc_err admin__pem_key(EVP_PKEY *key, struct admin_buf *out)
 	return rc;
 }
 
-enum fedc_err admin__pem_pub(EVP_PKEY *key, struct admin_buf *out)
+enum fedc_err admin__pem_pub(EVP_PKEY *key, struct fedc_buf *out)
 {
 	BIO *bio = BIO_new(BIO_s_mem());
 	enum fedc_err rc;

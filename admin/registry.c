@@ -16,7 +16,7 @@ const char *admin__role_name(enum admin_role role)
 
 void admin__registry_free(struct admin_registry *reg)
 {
-	free(reg->v);
+	fedc_buf_free(&reg->mem);
 	reg->v = NULL;
 	reg->n = 0;
 }
@@ -33,16 +33,18 @@ enum fedc_err admin__registry_add(struct admin_registry *reg, enum admin_role ro
 				  const char *digest)
 {
 	struct admin_participant *v;
+	void *slot = NULL;
+	enum fedc_err rc = fedc_buf_extend(&reg->mem, sizeof(*v), &slot);
 
-	if (reg->n >= ADMIN_MAX_PARTICIPANTS)
+	if (rc == FEDC_ERR_TOO_BIG)
 		return fedc_fail(FEDC_ERR_TOO_BIG, "more than %d participants", ADMIN_MAX_PARTICIPANTS);
-	v = realloc(reg->v, (reg->n + 1) * sizeof(*v));
-	if (!v)
-		return fedc_fail(FEDC_ERR_NOMEM, "out of memory");
-	reg->v = v;
-	v[reg->n].role = role;
-	snprintf(v[reg->n].id, sizeof(v[reg->n].id), "%s", id);
-	snprintf(v[reg->n].digest, sizeof(v[reg->n].digest), "%s", digest);
+	if (rc)
+		return rc;
+	v = slot;
+	v->role = role;
+	snprintf(v->id, sizeof(v->id), "%s", id);
+	snprintf(v->digest, sizeof(v->digest), "%s", digest);
+	reg->v = (struct admin_participant *)reg->mem.data;
 	reg->n++;
 	return FEDC_OK;
 }
@@ -71,13 +73,14 @@ static enum fedc_err parse_line(struct admin_registry *reg, char *line, const ch
 
 enum fedc_err admin__registry_load(const struct admin_fed *fed, struct admin_registry *reg)
 {
-	struct admin_buf text = { 0 };
+	struct fedc_buf text = FEDC_BUF_SECRET_INIT(ADMIN_MAX_LIST_BYTES);
 	char path[PATH_MAX], *p, *nl;
 	enum fedc_err rc;
 	unsigned lineno = 0;
 
 	reg->v = NULL;
 	reg->n = 0;
+	fedc_buf_init(&reg->mem, ADMIN_MAX_PARTICIPANTS * sizeof(*reg->v));
 	rc = admin__path(path, fed->dir, "repository/tokens");
 	if (!rc)
 		rc = admin__read_file(path, ADMIN_MAX_LIST_BYTES, &text);
@@ -94,7 +97,7 @@ enum fedc_err admin__registry_load(const struct admin_fed *fed, struct admin_reg
 			continue;
 		rc = parse_line(reg, p, path, lineno);
 	}
-	admin__buf_free(&text);
+	fedc_buf_free(&text);
 	if (rc)
 		admin__registry_free(reg);
 	return rc;
@@ -102,23 +105,23 @@ enum fedc_err admin__registry_load(const struct admin_fed *fed, struct admin_reg
 
 enum fedc_err admin__registry_save(const struct admin_fed *fed, const struct admin_registry *reg)
 {
-	struct admin_buf b = { 0 };
+	struct fedc_buf b = FEDC_BUF_SECRET_INIT(ADMIN_MAX_LIST_BYTES);
 	char path[PATH_MAX];
 	enum fedc_err rc;
 
-	rc = admin__buf_printf(&b,
+	rc = fedc_buf_printf(&b,
 			       "# Repository tokens of federation %s, written by fedc-admin.\n"
 			       "# ROLE ID SHA256HEX: the SHA-256 of the participant's token; the token\n"
 			       "# itself is only in its bundle. Send SIGHUP to fedc-repository to reload.\n",
 			       fed->name);
 	for (size_t i = 0; !rc && i < reg->n; i++)
-		rc = admin__buf_printf(&b, "%s %s %s\n", admin__role_name(reg->v[i].role), reg->v[i].id,
+		rc = fedc_buf_printf(&b, "%s %s %s\n", admin__role_name(reg->v[i].role), reg->v[i].id,
 				       reg->v[i].digest);
 	if (!rc)
 		rc = admin__path(path, fed->dir, "repository/tokens");
 	/* Digests, not tokens, yet still 0600: no need to show who is enrolled. */
 	if (!rc)
 		rc = admin__write_secret(path, b.data, b.len);
-	admin__buf_free(&b);
+	fedc_buf_free(&b);
 	return rc;
 }

@@ -7,11 +7,11 @@
 
 enum fedc_err admin__repository_write_ini(const struct admin_fed *fed)
 {
-	struct admin_buf b = { 0 };
+	struct fedc_buf b = FEDC_BUF_SECRET_INIT(ADMIN_MAX_LIST_BYTES);
 	char path[PATH_MAX];
 	enum fedc_err rc;
 
-	rc = admin__buf_printf(&b,
+	rc = fedc_buf_printf(&b,
 			       "; fedc-repository of federation %s, written by fedc-admin init.\n"
 			       "; Start: fedc-repository --config %s/repository/repository.ini\n"
 			       "; After fedc-admin add-node/add-researcher, send SIGHUP to reload tokens.\n"
@@ -27,6 +27,6 @@ enum fedc_err admin__repository_write_ini(const struct admin_fed *fed)
 		rc = admin__path(path, fed->dir, "repository/repository.ini");
 	if (!rc)
 		rc = fedc_write_atomic(path, b.data, b.len);
-	admin__buf_free(&b);
+	fedc_buf_free(&b);
 	return rc;
 }

@@ -133,9 +133,11 @@ static enum fedc_err reply_datasets(struct node_daemon *d, const struct fedc_msg
 		goto out;
 	}
 	/* Always a reply, even with no match: the researcher must not wait for it. */
-	for (size_t i = 0; i < n && i < FEDC_MAX_DATASETS; i++)
+	rc = fedc_msg_datasets_alloc(reply, (uint32_t)(n < FEDC_MAX_DATASETS ? n : FEDC_MAX_DATASETS));
+	if (rc)
+		goto out;
+	for (size_t i = 0; i < reply->n_datasets; i++)
 		describe_dataset(&found[i], &reply->datasets[i]);
-	reply->n_datasets = (uint32_t)(n < FEDC_MAX_DATASETS ? n : FEDC_MAX_DATASETS);
 	fedc_msg_set(reply, FEDC_F_DATASETS);
 	rc = daemon__send(d, reply);
 out:
@@ -337,7 +339,7 @@ static void handle_payload(struct node_daemon *d, const struct fedc_mqtt_message
 		fedc_warn("rejected a %zu-byte message on %s%s%s: %s: %s", m->len, m->topic,
 			  origin.signer[0] ? " signed by " : "", origin.signer, fedc_strerror(rc), why);
 		reply_to_refused(d, origin.body, origin.body_len, rc == FEDC_ERR_EXISTS ? FEDC_ERR_AUTH : rc, why);
-		free(req);
+		fedc_msg_free(req);
 		return;
 	}
 	fedc_debug("%s %s from %s", fedc_cmd_name(req->command), req->request_id, req->researcher_id);

@@ -24,7 +24,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "fedc/buf.h"
 #include "fedc/hash.h"
+#include "fedc/num.h"
 #include "fedc/uuid.h"
 
 #define DB_BUSY_TIMEOUT_MS 5000
@@ -367,15 +369,20 @@ static enum fedc_err read_version(struct node_db *db, long *version)
 {
 	char value[32];
 	enum fedc_err rc = pragma_text(db, "PRAGMA user_version", value, sizeof(value));
+	int64_t v;
 
 	if (rc)
 		return rc;
-	*version = strtol(value, NULL, 10);
-	if (*version > DB_SCHEMA_VERSION || *version < 0)
+	/* Read as any integer, so that a too-new version is named as such. */
+	if (fedc_num_parse_i64(value, INT64_MIN, INT64_MAX, &v) != FEDC_OK)
+		return fedc_fail(FEDC_ERR_DB, "%s: PRAGMA user_version gave \"%s\", not an integer", db->path,
+				 value);
+	*version = (long)v;
+	if (v > DB_SCHEMA_VERSION || v < 0)
 		return fedc_fail(FEDC_ERR_DB,
 				 "%s: schema version %ld was written by a newer fedc-node (this one knows up to %d);"
 				 " upgrade fedc-node or use another data_dir",
-				 db->path, *version, DB_SCHEMA_VERSION);
+				 db->path, (long)v, DB_SCHEMA_VERSION);
 	return FEDC_OK;
 }
 
@@ -703,43 +710,25 @@ out:
 	return rc;
 }
 
-/* Returns `arr` grown to hold more than `n` elements, or NULL (arr left as it
- * is) when out of memory. The number of rows comes from our own table, so it
- * is bounded by what the admin registered. */
-static void *grow(void *arr, size_t *cap, size_t n, size_t elem)
-{
-	size_t new_cap;
-	void *p;
-
-	if (n < *cap)
-		return arr;
-	new_cap = *cap ? *cap * 2 : 8;
-	if (new_cap > SIZE_MAX / elem)
-		return NULL;
-	p = realloc(arr, new_cap * elem);
-	if (p)
-		*cap = new_cap;
-	return p;
-}
+/* Rows a list may return: the tables are ours, filled by the admin, but a
+ * damaged or hostile file must not make a list grow without bound. */
+#define DB_MAX_LIST_ROWS 100000
 
 /* Reads every dataset, inside the caller's transaction. */
 static enum fedc_err fetch_all_datasets(struct node_db *db, struct node_dataset **out, size_t *n)
 {
 	sqlite3_stmt *st = db->st[ST_DS_LIST];
-	struct node_dataset *arr = NULL;
-	size_t cap = 0, count = 0;
+	struct fedc_buf mem = FEDC_BUF_INIT(DB_MAX_LIST_ROWS * sizeof(struct node_dataset));
+	size_t count = 0;
 	enum fedc_err rc = FEDC_OK;
 	int src;
 
 	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-		struct node_dataset *bigger = grow(arr, &cap, count, sizeof(*arr));
+		void *slot = NULL;
 
-		if (!bigger) {
-			rc = FEDC_ERR_NOMEM;
-			goto out;
-		}
-		arr = bigger;
-		rc = read_dataset(db, st, &arr[count]);
+		rc = fedc_buf_extend(&mem, sizeof(struct node_dataset), &slot);
+		if (!rc)
+			rc = read_dataset(db, st, slot);
 		if (rc)
 			goto out;
 		count++;
@@ -749,11 +738,10 @@ static enum fedc_err fetch_all_datasets(struct node_db *db, struct node_dataset 
 out:
 	finish(st);
 	if (rc) {
-		free(arr);
-		arr = NULL;
+		fedc_buf_free(&mem);
 		count = 0;
 	}
-	*out = arr;
+	*out = (struct node_dataset *)mem.data; /* malloc'd: the caller frees it */
 	*n = count;
 	return rc;
 }
@@ -1019,8 +1007,8 @@ enum fedc_err db__plan_remove(struct node_db *db, const char *digest)
 enum fedc_err db__plan_list(struct node_db *db, struct node_plan **out, size_t *n)
 {
 	sqlite3_stmt *st = db->st[ST_PLAN_LIST];
-	struct node_plan *arr = NULL;
-	size_t cap = 0, count = 0;
+	struct fedc_buf mem = FEDC_BUF_INIT(DB_MAX_LIST_ROWS * sizeof(struct node_plan));
+	size_t count = 0;
 	enum fedc_err rc;
 	int src;
 
@@ -1030,14 +1018,11 @@ enum fedc_err db__plan_list(struct node_db *db, struct node_plan **out, size_t *
 	if (rc)
 		return rc;
 	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-		struct node_plan *bigger = grow(arr, &cap, count, sizeof(*arr));
+		void *slot = NULL;
 
-		if (!bigger) {
-			rc = FEDC_ERR_NOMEM;
-			break;
-		}
-		arr = bigger;
-		rc = read_plan(db, st, &arr[count]);
+		rc = fedc_buf_extend(&mem, sizeof(struct node_plan), &slot);
+		if (!rc)
+			rc = read_plan(db, st, slot);
 		if (rc)
 			break;
 		count++;
@@ -1047,10 +1032,10 @@ enum fedc_err db__plan_list(struct node_db *db, struct node_plan **out, size_t *
 	finish(st);
 	rc = end_tx(db, rc);
 	if (rc) {
-		free(arr);
+		fedc_buf_free(&mem);
 		return rc;
 	}
-	*out = arr;
+	*out = (struct node_plan *)mem.data; /* malloc'd: the caller frees it */
 	*n = count;
 	return FEDC_OK;
 }

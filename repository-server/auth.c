@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "fedc/hash.h"
+#include "fedc/id.h"
 #include "fedc/sign.h"
 #include "textfile.h"
 

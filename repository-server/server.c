@@ -33,6 +33,7 @@
 
 #include "auth.h"
 #include "fedc/hash.h"
+#include "fedc/id.h"
 #include "fedc/log.h"
 #include "fedc/sign.h"
 #include "tls.h"

@@ -21,14 +21,13 @@
 struct store {
 	char root[ROOT_MAX];
 	char blobs[ROOT_MAX + 8]; /* <root>/sha256 */
-	char tmp[ROOT_MAX + 8];   /* <root>/tmp */
+	char tmp[ROOT_MAX + 8];   /* <root>/tmp: uploads of versions before fedc_atomic_file */
 };
 
 struct store_upload {
 	struct store *st;
 	char hex[FEDC_SHA256_HEXLEN + 1];
-	char tmp_path[PATH_MAX]; /* "" once renamed away, or when only hashing */
-	int fd;                  /* -1 when only hashing (the blob is already stored) */
+	struct fedc_atomic_file file; /* fd -1 when only hashing (the blob is already stored) */
 	struct fedc_hash *hash;
 };
 
@@ -44,8 +43,10 @@ static enum fedc_err make_dir(const char *path)
 			 errno == EEXIST ? "exists and is not a directory" : strerror(errno));
 }
 
-/* Leftovers of uploads cut short by a crash: never visible as blobs, but they
- * take space. Only names we create are touched. */
+/* Leftovers of uploads cut short by a crash in a version that kept uploads
+ * in <root>/tmp: never visible as blobs, but they take space. Only names it
+ * created are touched. (Uploads are now fedc_atomic_files beside their blob:
+ * unnamed until published, so a crash leaves nothing to sweep.) */
 static void remove_stale_uploads(const struct store *st)
 {
 	DIR *dir = opendir(st->tmp);
@@ -77,10 +78,8 @@ enum fedc_err store__open(const char *root, struct store **out)
 	rc = make_dir(st->root);
 	if (!rc)
 		rc = make_dir(st->blobs);
-	if (!rc)
-		rc = make_dir(st->tmp);
-	if (!rc && access(st->tmp, W_OK) != 0)
-		rc = fedc_fail(FEDC_ERR_IO, "%s: not writable: %s", st->tmp, strerror(errno));
+	if (!rc && access(st->blobs, W_OK) != 0)
+		rc = fedc_fail(FEDC_ERR_IO, "%s: not writable: %s", st->blobs, strerror(errno));
 	if (rc) {
 		free(st);
 		return rc;
@@ -127,6 +126,19 @@ enum fedc_err store__open_blob(struct store *st, const char *hex, int *fd, uint6
 	return FEDC_OK;
 }
 
+/* Creates sha256/<first 2 hex>/ (and makes its entry durable) if needed. */
+static enum fedc_err make_fanout_dir(const struct store *st, const char *hex)
+{
+	char dir[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%s/%.2s", st->blobs, hex);
+	if (mkdir(dir, 0700) == 0)
+		return fedc_fsync_dir(st->blobs);
+	if (errno != EEXIST)
+		return fedc_fail(FEDC_ERR_IO, "%s: cannot create directory: %s", dir, strerror(errno));
+	return FEDC_OK;
+}
+
 enum fedc_err store__upload_begin(struct store *st, const char *hex, struct store_upload **out)
 {
 	struct store_upload *up = NULL;
@@ -138,7 +150,7 @@ enum fedc_err store__upload_begin(struct store *st, const char *hex, struct stor
 	if (!up)
 		return FEDC_ERR_NOMEM;
 	up->st = st;
-	up->fd = -1;
+	up->file.fd = -1;
 	memcpy(up->hex, hex, FEDC_SHA256_HEXLEN + 1);
 	rc = fedc_hash_new(FEDC_HASH_SHA256, &up->hash);
 	if (rc)
@@ -146,12 +158,9 @@ enum fedc_err store__upload_begin(struct store *st, const char *hex, struct stor
 	blob_path(st, hex, path, sizeof(path));
 	if (access(path, F_OK) == 0)
 		goto out; /* already stored: hash only */
-	snprintf(up->tmp_path, sizeof(up->tmp_path), "%s/" TMP_PREFIX "XXXXXX", st->tmp);
-	up->fd = mkstemp(up->tmp_path);
-	if (up->fd < 0) {
-		rc = fedc_fail(FEDC_ERR_IO, "%s: cannot create temp file: %s", st->tmp, strerror(errno));
-		up->tmp_path[0] = '\0';
-	}
+	rc = make_fanout_dir(st, hex);
+	if (!rc)
+		rc = fedc_atomic_begin(&up->file, path, 0600);
 out:
 	if (rc)
 		store__upload_abort(up);
@@ -165,44 +174,9 @@ enum fedc_err store__upload_write(struct store_upload *up, const void *data, siz
 	const char *p = data;
 	enum fedc_err rc = fedc_hash_update(up->hash, data, len);
 
-	while (!rc && up->fd >= 0 && len > 0) {
-		ssize_t n = write(up->fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return fedc_fail(FEDC_ERR_IO, "%s: write failed: %s", up->tmp_path, strerror(errno));
-		p += n;
-		len -= (size_t)n;
-	}
+	if (!rc && up->file.fd >= 0)
+		rc = fedc_write_all(up->file.fd, p, len, up->file.path);
 	return rc;
-}
-
-/* Moves the synced temp file to its final name. Another upload of the same
- * blob may have won the race: its file is identical, so ours is dropped. */
-static enum fedc_err publish(struct store_upload *up, bool *created)
-{
-	char dir[PATH_MAX], path[PATH_MAX];
-	enum fedc_err rc;
-
-	snprintf(dir, sizeof(dir), "%s/%.2s", up->st->blobs, up->hex);
-	if (mkdir(dir, 0700) == 0) {
-		rc = fedc_fsync_dir(up->st->blobs);
-		if (rc)
-			return rc;
-	} else if (errno != EEXIST) {
-		return fedc_fail(FEDC_ERR_IO, "%s: cannot create directory: %s", dir, strerror(errno));
-	}
-	blob_path(up->st, up->hex, path, sizeof(path));
-	if (access(path, F_OK) == 0) {
-		*created = false;
-		return FEDC_OK;
-	}
-	if (rename(up->tmp_path, path) != 0)
-		return fedc_fail(FEDC_ERR_IO, "rename %s -> %s: %s", up->tmp_path, path, strerror(errno));
-	up->tmp_path[0] = '\0';
-	*created = true;
-	return fedc_fsync_dir(dir);
 }
 
 enum fedc_err store__upload_commit(struct store_upload *up, bool *created)
@@ -218,19 +192,14 @@ enum fedc_err store__upload_commit(struct store_upload *up, bool *created)
 		rc = fedc_fail(FEDC_ERR_DIGEST, "body has SHA-256 %s, not %s", got, up->hex);
 		goto out;
 	}
-	if (up->fd < 0)
+	if (up->file.fd < 0)
 		goto out; /* already stored and the body matched */
-	if (fsync(up->fd) != 0) {
-		rc = fedc_fail(FEDC_ERR_IO, "%s: fsync failed: %s", up->tmp_path, strerror(errno));
+	/* Another upload of the same blob may have won the race: its file is
+	 * identical, so ours is dropped. */
+	if (access(up->file.path, F_OK) == 0)
 		goto out;
-	}
-	if (close(up->fd) != 0) {
-		up->fd = -1;
-		rc = fedc_fail(FEDC_ERR_IO, "%s: close failed: %s", up->tmp_path, strerror(errno));
-		goto out;
-	}
-	up->fd = -1;
-	rc = publish(up, created);
+	rc = fedc_atomic_commit(&up->file);
+	*created = rc == FEDC_OK;
 out:
 	store__upload_abort(up);
 	return rc;
@@ -240,10 +209,7 @@ void store__upload_abort(struct store_upload *up)
 {
 	if (!up)
 		return;
-	if (up->fd >= 0)
-		close(up->fd);
-	if (up->tmp_path[0])
-		(void)unlink(up->tmp_path);
+	fedc_atomic_abort(&up->file);
 	fedc_hash_free(up->hash);
 	free(up);
 }

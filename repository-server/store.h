@@ -1,11 +1,11 @@
 /* The on-disk blob store of fedc-repository (docs/repository.md, "Storage").
  *
  *   <root>/sha256/<first 2 hex>/<64 hex>   one file per blob, never modified
- *   <root>/tmp/upload-XXXXXX               uploads in progress
  *
  * A blob appears under sha256/ only complete and verified: it is written to a
- * temp file, hashed as it arrives, fsync'ed, renamed into place, and the
- * directory fsync'ed. The functions are safe to call from several threads at
+ * fedc_atomic_file (fedc/fs.h) beside its final name, unnamed while it
+ * arrives, hashed, then fsync'ed, renamed into place, and the directory
+ * fsync'ed. The functions are safe to call from several threads at
  * once; each upload belongs to one thread at a time. Which namespace a blob is
  * visible in is not the store's business: see visibility.h. */
 #ifndef FEDC_REPOSITORY_STORE_H
@@ -21,7 +21,7 @@ struct store;        /* opaque */
 struct store_upload; /* opaque: one upload in progress */
 
 /* Opens (creating if needed) the store at `root` and removes upload temp files
- * a crash may have left. FEDC_ERR_IO with the path in the detail, FEDC_ERR_NOMEM,
+ * an older version's crash may have left in <root>/tmp. FEDC_ERR_IO with the path in the detail, FEDC_ERR_NOMEM,
  * FEDC_ERR_INVAL (path too long). The caller frees *out with store__close(). */
 enum fedc_err store__open(const char *root, struct store **out);
 void store__close(struct store *st);

@@ -309,17 +309,14 @@ static enum fedc_err push_update(struct aggregator *agg, const char *node_id, st
 				 uint64_t n_samples)
 {
 	struct agg_update *u;
+	void *slot = NULL;
+	enum fedc_err rc = fedc_buf_extend(&agg->update_mem, sizeof(*u), &slot);
 
-	if (agg->n_updates == agg->cap_updates) {
-		size_t cap = agg->cap_updates ? 2 * agg->cap_updates : 16;
-		struct agg_update *grown = realloc(agg->updates, cap * sizeof(*grown));
-
-		if (!grown)
-			return FEDC_ERR_NOMEM;
-		agg->updates = grown;
-		agg->cap_updates = cap;
-	}
-	u = &agg->updates[agg->n_updates++];
+	if (rc)
+		return rc;
+	agg->updates = (struct agg_update *)agg->update_mem.data;
+	agg->n_updates++;
+	u = slot;
 	snprintf(u->node_id, sizeof(u->node_id), "%s", node_id);
 	u->params = update;
 	u->weight = n_samples;
@@ -331,9 +328,9 @@ static void close_updates(struct aggregator *agg)
 {
 	for (size_t k = 0; k < agg->n_updates; k++)
 		fedc_params_close(agg->updates[k].params);
-	free(agg->updates);
+	fedc_buf_free(&agg->update_mem);
 	agg->updates = NULL;
-	agg->n_updates = agg->cap_updates = 0;
+	agg->n_updates = 0;
 	agg->total_weight = 0;
 }
 
@@ -455,6 +452,7 @@ enum fedc_err aggregator__begin(struct aggregator *agg, const struct fedc_params
 		return rc;
 	}
 	agg->n_nodes = n_nodes;
+	fedc_buf_init(&agg->update_mem, (size_t)n_nodes * sizeof(struct agg_update));
 	agg->in_round = true;
 	return FEDC_OK;
 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "aggregator.h"
+#include "fedc/buf.h"
 #include "fedc/limits.h"
 
 /* Named tensor shapes in order, laid out one after the other in a flat
@@ -72,8 +73,9 @@ struct aggregator {
 	struct agg_layout model;         /* the global tensors the method updates */
 	struct agg_layout update_layout; /* what add() accepts */
 	struct agg_layout out_layout;    /* what finish() writes */
-	struct agg_update *updates;
-	size_t n_updates, cap_updates;
+	struct agg_update *updates;   /* n_updates entries, kept in update_mem */
+	size_t n_updates;
+	struct fedc_buf update_mem;   /* capped at n_nodes entries */
 	uint64_t total_weight;
 	const float *result;
 	void *round; /* the method's, freed by release_round */

@@ -13,6 +13,7 @@
 
 #include "fedc/crash.h"
 #include "fedc/fs.h"
+#include "fedc/num.h"
 
 #define STATE_FILE "breakpoint.json"
 #define GLOBAL_FILE "global.params"
@@ -149,10 +150,12 @@ enum fedc_err breakpoint__latest(const char *output_dir, uint32_t *round)
 		return fedc_fail(FEDC_ERR_NOT_FOUND, "%s: no breakpoints (%s)", output_dir, strerror(errno));
 	*round = 0;
 	while ((e = readdir(d))) {
-		unsigned long r;
-		char tail;
+		uint64_t r;
 
-		if (sscanf(e->d_name, "round-%6lu%c", &r, &tail) == 1 && strlen(e->d_name) == 12) {
+		/* Exactly "round-" and six digits: one being written
+		 * (".round-000003.tmp") and anything else is not a round. */
+		if (strlen(e->d_name) == 12 && strncmp(e->d_name, "round-", 6) == 0 &&
+		    fedc_num_parse_u64(e->d_name + 6, 0, 999999, &r) == FEDC_OK) {
 			*round = r > *round ? (uint32_t)r : *round;
 			found = true;
 		}
@@ -175,18 +178,12 @@ static enum fedc_err get_string(json_t *root, const char *key, char *out, size_t
 
 static enum fedc_err get_u64(json_t *value, uint64_t *out, const char *key, const char *path)
 {
-	char *end;
-
 	if (json_is_integer(value) && json_integer_value(value) >= 0) {
 		*out = (uint64_t)json_integer_value(value);
 		return FEDC_OK;
 	}
-	if (json_is_string(value)) {
-		errno = 0;
-		*out = strtoull(json_string_value(value), &end, 10);
-		if (errno == 0 && *end == '\0' && end != json_string_value(value))
-			return FEDC_OK;
-	}
+	if (json_is_string(value) && fedc_num_parse_u64(json_string_value(value), 0, UINT64_MAX, out) == FEDC_OK)
+		return FEDC_OK;
 	return fedc_fail(FEDC_ERR_MALFORMED, "%s: \"%s\" is not a non-negative integer", path, key);
 }
 

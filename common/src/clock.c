@@ -1,4 +1,4 @@
-/* The monotonic clock (fedc/clock.h). */
+/* The clocks (fedc/clock.h). */
 #include "fedc/clock.h"
 
 #include <time.h>
@@ -8,5 +8,13 @@ int64_t fedc_now_ms(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t fedc_unix_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

@@ -371,16 +371,3 @@ enum fedc_err fedc_config_path_key(const struct fedc_config *cfg, const char *se
 		rc = fedc_fail(FEDC_ERR_CONFIG, "%s: [%s] %s: path too long", fedc_config_path(cfg), section, key);
 	return rc;
 }
-
-bool fedc_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
-{
-	char *end = NULL;
-	long long v;
-
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
-		return false;
-	*out = (int64_t)v;
-	return true;
-}

@@ -1,16 +1,22 @@
 /* Crash-safe file-system steps (see fs.h). */
+/* O_TMPFILE */
+#define _GNU_SOURCE
 #include "fedc/fs.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "fedc/crash.h"
 #include "fedc/log.h"
 
 enum fedc_err fedc_mkdir_p(const char *path, mode_t mode)
@@ -104,6 +110,126 @@ enum fedc_err fedc_write_all(int fd, const void *data, size_t len, const char *w
 	return FEDC_OK;
 }
 
+/* ---- atomic replacement ---- */
+
+/* Whether O_TMPFILE files can be given a name: linkat() through
+ * /proc/self/fd needs /proc (AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH). */
+static bool can_name_tmpfile(void)
+{
+	return access("/proc/self/fd", X_OK) == 0;
+}
+
+/* "<dir>/.<base>." followed by `suffix`, into dst (PATH_MAX). False if it
+ * does not fit. */
+static bool temp_name(char *dst, const char *dir, const char *base, const char *suffix)
+{
+	return (size_t)snprintf(dst, PATH_MAX, "%s/.%s.%s", dir, base, suffix) < PATH_MAX;
+}
+
+enum fedc_err fedc_atomic_begin(struct fedc_atomic_file *af, const char *path, mode_t mode)
+{
+	char dir[PATH_MAX];
+	const char *base;
+
+	af->fd = -1;
+	af->mode = mode;
+	af->path[0] = af->tmp[0] = '\0';
+	if (!path || !*path)
+		return fedc_fail(FEDC_ERR_INVAL, "no file name to write");
+	base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	if (!*base)
+		return fedc_fail(FEDC_ERR_INVAL, "%s names a directory, not a file", path);
+	dir_of(path, dir, sizeof(dir));
+	/* The name checked here is the longest the temporary file may take. */
+	if (strlen(path) >= sizeof(af->path) || !temp_name(af->tmp, dir, base, "XXXXXX"))
+		return fedc_fail(FEDC_ERR_INVAL, "path too long: %s", path);
+	memcpy(af->path, path, strlen(path) + 1);
+	if (can_name_tmpfile()) {
+		af->fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+		if (af->fd >= 0) {
+			af->tmp[0] = '\0';
+			return FEDC_OK;
+		}
+		/* Not supported by this file system: a named file instead. */
+		if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+			goto fail;
+	}
+	af->fd = mkstemp(af->tmp); /* 0600 from its creation */
+	if (af->fd >= 0)
+		return FEDC_OK;
+fail:
+	af->tmp[0] = '\0';
+	return fedc_fail(FEDC_ERR_IO, "cannot create a temporary file for %s: %s", path, strerror(errno));
+}
+
+/* Gives the unnamed O_TMPFILE file a name beside af->path, trying a few
+ * random ones (a name taken is EEXIST; anything else is final). */
+static enum fedc_err name_tmpfile(struct fedc_atomic_file *af)
+{
+	static atomic_uint counter;
+	char dir[PATH_MAX], proc[64], suffix[32];
+	const char *base = strrchr(af->path, '/') ? strrchr(af->path, '/') + 1 : af->path;
+	struct timespec ts;
+
+	dir_of(af->path, dir, sizeof(dir));
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", af->fd);
+	for (int attempt = 0; attempt < 32; attempt++) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		/* six characters, as the mkstemp names: begin checked that length */
+		snprintf(suffix, sizeof(suffix), "%06x",
+			 (unsigned)((unsigned)getpid() * 2654435761u ^ (unsigned)ts.tv_nsec ^
+				    atomic_fetch_add(&counter, 1) * 40503u) & 0xffffffu);
+		if (!temp_name(af->tmp, dir, base, suffix))
+			break;
+		if (linkat(AT_FDCWD, proc, AT_FDCWD, af->tmp, AT_SYMLINK_FOLLOW) == 0)
+			return FEDC_OK;
+		if (errno != EEXIST)
+			break;
+	}
+	af->tmp[0] = '\0';
+	return fedc_fail(FEDC_ERR_IO, "cannot name the temporary file of %s: %s", af->path, strerror(errno));
+}
+
+enum fedc_err fedc_atomic_commit(struct fedc_atomic_file *af)
+{
+	char dir[PATH_MAX];
+	enum fedc_err rc = FEDC_OK;
+	const char *what = af->tmp[0] ? af->tmp : af->path;
+
+	if (af->fd < 0)
+		return fedc_fail(FEDC_ERR_INVAL, "%s: no file being written", af->path);
+	if (fchmod(af->fd, af->mode) != 0)
+		rc = fedc_fail(FEDC_ERR_IO, "cannot chmod %s: %s", what, strerror(errno));
+	if (!rc && fsync(af->fd) != 0)
+		rc = fedc_fail(FEDC_ERR_IO, "cannot fsync %s: %s", what, strerror(errno));
+	if (!rc)
+		fedc_crash_point("atomic-commit");
+	if (!rc && !af->tmp[0])
+		rc = name_tmpfile(af);
+	if (close(af->fd) != 0 && !rc)
+		rc = fedc_fail(FEDC_ERR_IO, "cannot close %s: %s", what, strerror(errno));
+	af->fd = -1;
+	if (!rc && rename(af->tmp, af->path) != 0)
+		rc = fedc_fail(FEDC_ERR_IO, "cannot rename %s to %s: %s", af->tmp, af->path, strerror(errno));
+	if (rc) {
+		fedc_atomic_abort(af);
+		return rc;
+	}
+	af->tmp[0] = '\0';
+	dir_of(af->path, dir, sizeof(dir));
+	return fedc_fsync_dir(dir);
+}
+
+void fedc_atomic_abort(struct fedc_atomic_file *af)
+{
+	if (af->fd >= 0)
+		close(af->fd);
+	af->fd = -1;
+	if (af->tmp[0])
+		(void)unlink(af->tmp);
+	af->tmp[0] = '\0';
+}
+
 enum fedc_err fedc_write_atomic(const char *path, const void *data, size_t len)
 {
 	return fedc_write_atomic_mode(path, data, len, 0644);
@@ -111,30 +237,16 @@ enum fedc_err fedc_write_atomic(const char *path, const void *data, size_t len)
 
 enum fedc_err fedc_write_atomic_mode(const char *path, const void *data, size_t len, mode_t mode)
 {
-	char tmp[PATH_MAX], dir[PATH_MAX];
-	enum fedc_err rc;
-	int fd;
+	struct fedc_atomic_file af;
+	enum fedc_err rc = fedc_atomic_begin(&af, path, mode);
 
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= sizeof(tmp))
-		return fedc_fail(FEDC_ERR_INVAL, "path too long: %s", path);
-	fd = mkstemp(tmp); /* 0600 from birth: a secret is never readable by others */
-	if (fd < 0)
-		return fedc_fail(FEDC_ERR_IO, "cannot create a temporary file for %s: %s", path, strerror(errno));
-	rc = fedc_write_all(fd, data, len, tmp);
-	if (!rc && fchmod(fd, mode) != 0)
-		rc = fedc_fail(FEDC_ERR_IO, "cannot chmod %s: %s", tmp, strerror(errno));
-	if (!rc && fsync(fd) != 0)
-		rc = fedc_fail(FEDC_ERR_IO, "cannot fsync %s: %s", tmp, strerror(errno));
-	if (close(fd) != 0 && !rc)
-		rc = fedc_fail(FEDC_ERR_IO, "cannot close %s: %s", tmp, strerror(errno));
-	if (!rc && rename(tmp, path) != 0)
-		rc = fedc_fail(FEDC_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+	if (!rc)
+		rc = fedc_write_all(af.fd, data, len, path);
 	if (rc) {
-		(void)unlink(tmp);
+		fedc_atomic_abort(&af);
 		return rc;
 	}
-	dir_of(path, dir, sizeof(dir));
-	return fedc_fsync_dir(dir);
+	return fedc_atomic_commit(&af);
 }
 
 static enum fedc_err copy_file(const char *src, const char *dst)

@@ -1,9 +1,10 @@
 /* The MQTT message schema and its validating msgpack codec (docs/protocol.md).
  *
- * Two tables are the protocol: `fields` (wire name, msgpack type, where the
- * value lives in struct fedc_msg, bounds, meaning) and `cmds` (wire name,
+ * Two tables are the protocol: `message__fields` (wire name, msgpack type, where the
+ * value lives in struct fedc_msg, bounds, meaning) and `message__cmds` (wire name,
  * route, required and optional fields, meaning). The encoder, the decoder and
- * the Markdown writer all read them; nothing else knows a field's bounds.
+ * the Markdown writer (message_doc.c, through message_schema.h) all read them;
+ * nothing else knows a field's bounds.
  *
  * Values are checked by one set of validators that work on struct fedc_msg
  * (check_field), so encode and decode accept exactly the same messages: the
@@ -11,9 +12,10 @@
  * and its length), then validates it there.
  *
  * Decoding untrusted bytes happens in three steps:
- *   1. scan_msgpack() walks the bytes with a bounds-checked cursor: one
- *      complete object, no trailing bytes, nesting depth capped, and every
- *      declared array/map/str length checked against the bytes that remain.
+ *   1. fedc_msgpack_check() walks the bytes with the bounds-checked cursor
+ *      (fedc/cursor.h): one complete object, no trailing bytes, nesting depth
+ *      capped, and every declared array/map/str length checked against the
+ *      bytes that remain.
  *      msgpack-c allocates an array's elements from its declared count, so
  *      without this step a 5-byte payload could ask for 100 GB.
  *   2. msgpack_unpack() into a zone: its allocations are now bounded by the
@@ -28,58 +30,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fedc/cursor.h"
 #include "fedc/hash.h"
 #include "fedc/id.h"
+#include "message_schema.h"
 
 /* Bounds that only the protocol needs (the shared caps are in limits.h). */
 #define MSG_MAX_ROUND 1000000u        /* rounds in one job */
 #define MSG_MAX_EPOCHS 1000000u       /* the plan ABI holds epochs in 32 bits */
 #define MSG_MAX_BATCH 1000000u
-#define MSG_MAX_DEPTH 8               /* nesting of arrays and maps; the schema needs 4 */
 #define MSG_KEY_SHOWN 40              /* bytes of a peer's unknown key quoted in errors */
 #define MSG_PATH_LEN 192              /* "global_metrics.<128-byte name>" and the like */
 
-_Static_assert(FEDC_F__COUNT <= 64, "present is a 64-bit mask");
 
 /* ---- the schema ---- */
-
-enum ftype {
-	FT_UINT,     /* msgpack uint; stored as uint32_t or uint64_t (by size) */
-	FT_DOUBLE,   /* float64 on the wire; float32 and integers accepted */
-	FT_BOOL,
-	FT_STR,      /* char[size], NUL-terminated */
-	FT_CMD,      /* the command name, stored as enum fedc_cmd */
-	FT_TAGS,     /* array of str: char[max_items][size] + uint32_t count */
-	FT_KVS,      /* map str -> number: struct fedc_msg_kv[] + uint32_t count */
-	FT_DATASETS, /* array of dataset maps: struct fedc_msg_dataset[] + count */
-};
-
-/* What a string must look like besides fitting its array. */
-enum fcheck {
-	CK_TEXT,   /* anything without NUL, may be empty */
-	CK_NAME,   /* non-empty, no control characters */
-	CK_ID,     /* fedc_id_valid(): it goes into MQTT topics and file names */
-	CK_TOKEN,  /* non-empty, a-z 0-9 . _ - */
-	CK_UUID,
-	CK_SHA256, /* 64 lower-case hex digits */
-	CK_DIGEST, /* 64 or 128 lower-case hex digits */
-	CK_CHOICE, /* one of `choices` */
-};
-
-struct field_spec {
-	const char *name;
-	enum ftype type;
-	enum fcheck check;       /* FT_STR, and the entries of FT_TAGS / names of FT_KVS */
-	size_t off;              /* the value (or the first element) in its struct */
-	size_t size;             /* FT_UINT: 4 or 8; FT_STR, FT_TAGS: bytes of one string */
-	size_t count_off;        /* lists: their uint32_t count */
-	uint32_t min_items, max_items;
-	uint64_t umin, umax;
-	double dmin, dmax;       /* FT_DOUBLE: finite, dmin <= v <= dmax (or < dmax) */
-	bool dmax_open;
-	const char *const *choices;
-	const char *doc;
-};
 
 #define MSG_MEMBER_SIZE(st, m) sizeof(((st *)0)->m)
 
@@ -111,7 +75,7 @@ static const char *const plan_statuses[] = { "approved", "pending", "rejected", 
 static const char *const states[] = { "online", "offline", NULL };
 
 /* Indexed by enum fedc_field; this order is the order of the encoded map. */
-static const struct field_spec fields[FEDC_F__COUNT] = {
+const struct field_spec message__fields[FEDC_F__COUNT] = {
 	[FEDC_F_PROTOCOL_VERSION] = UINT_F(M, "protocol_version", protocol_version, FEDC_PROTOCOL_VERSION,
 					   FEDC_PROTOCOL_VERSION,
 					   "Version of this protocol; a receiver rejects any other."),
@@ -199,7 +163,7 @@ static const struct field_spec fields[FEDC_F__COUNT] = {
 };
 
 /* The map inside `datasets`; every entry is required. */
-static const struct field_spec dataset_fields[] = {
+const struct field_spec message__dataset_fields[] = {
 	STR_F(D, "dataset_id", dataset_id, CK_ID, "The node's id of the dataset."),
 	STR_F(D, "name", name, CK_NAME, "Its name."),
 	STR_F(D, "type", type, CK_TOKEN, "Storage kind: `csv`, `idx`."),
@@ -208,81 +172,75 @@ static const struct field_spec dataset_fields[] = {
 	UINT_F(D, "n_features", n_features, 0, UINT64_MAX, "Features per sample."),
 	UINT_F(D, "n_classes", n_classes, 0, UINT32_MAX, "Classes of the target (0: regression)."),
 };
-#define N_DATASET_FIELDS (sizeof(dataset_fields) / sizeof(dataset_fields[0]))
+const size_t message__n_dataset_fields = sizeof(message__dataset_fields) / sizeof(message__dataset_fields[0]);
+#define N_DATASET_FIELDS (sizeof(message__dataset_fields) / sizeof(message__dataset_fields[0]))
 
 #undef M
 #undef D
 
-#define F(x) (1ull << FEDC_F_##x)
-#define BASE_FIELDS (F(PROTOCOL_VERSION) | F(COMMAND) | F(REQUEST_ID))
-#define FROM_RESEARCHER (BASE_FIELDS | F(RESEARCHER_ID))
-#define FROM_NODE (BASE_FIELDS | F(NODE_ID) | F(RESEARCHER_ID))
+#define REQ(x) [FEDC_F_##x] = USE_REQUIRED
+#define OPT(x) [FEDC_F_##x] = USE_OPTIONAL
+#define BASE_FIELDS REQ(PROTOCOL_VERSION), REQ(COMMAND), REQ(REQUEST_ID)
+#define FROM_RESEARCHER BASE_FIELDS, REQ(RESEARCHER_ID)
+#define FROM_NODE BASE_FIELDS, REQ(NODE_ID), REQ(RESEARCHER_ID)
 #define TO_NODES "researcher → every node (`fedc/<fed>/nodes`) or one node (`fedc/<fed>/node/<node_id>`)"
 #define TO_RESEARCHER "node → researcher (`fedc/<fed>/researcher/<researcher_id>`)"
 
-struct cmd_spec {
-	const char *name;
-	const char *route;
-	uint64_t required;
-	uint64_t optional;
-	const char *doc;
-};
-
-static const struct cmd_spec cmds[FEDC_CMD__COUNT] = {
-	[FEDC_CMD_PING] = { "ping", TO_NODES, FROM_RESEARCHER, 0,
+const struct cmd_spec message__cmds[FEDC_CMD__COUNT] = {
+	[FEDC_CMD_PING] = { "ping", TO_NODES, { FROM_RESEARCHER },
 			    "Liveness probe: every node that receives it answers `pong`." },
-	[FEDC_CMD_PONG] = { "pong", TO_RESEARCHER, FROM_NODE, 0, "Answers `ping`." },
-	[FEDC_CMD_SEARCH] = { "search", TO_NODES, FROM_RESEARCHER | F(TAGS), 0,
+	[FEDC_CMD_PONG] = { "pong", TO_RESEARCHER, { FROM_NODE }, "Answers `ping`." },
+	[FEDC_CMD_SEARCH] = { "search", TO_NODES, { FROM_RESEARCHER, REQ(TAGS) },
 			      "Asks for the datasets that carry all the given tags." },
-	[FEDC_CMD_SEARCH_REPLY] = { "search-reply", TO_RESEARCHER, FROM_NODE | F(DATASETS), 0,
+	[FEDC_CMD_SEARCH_REPLY] = { "search-reply", TO_RESEARCHER, { FROM_NODE, REQ(DATASETS) },
 				    "Answers `search`, always: with an empty `datasets` when nothing "
 				    "matches, so the researcher never waits for a silent node." },
-	[FEDC_CMD_LIST] = { "list", TO_NODES, FROM_RESEARCHER, 0,
+	[FEDC_CMD_LIST] = { "list", TO_NODES, { FROM_RESEARCHER },
 			    "Asks for every dataset the nodes hold." },
-	[FEDC_CMD_LIST_REPLY] = { "list-reply", TO_RESEARCHER, FROM_NODE | F(DATASETS), 0,
+	[FEDC_CMD_LIST_REPLY] = { "list-reply", TO_RESEARCHER, { FROM_NODE, REQ(DATASETS) },
 				  "Answers `list`, always, even with no dataset." },
-	[FEDC_CMD_APPROVAL] = { "approval", TO_NODES, FROM_RESEARCHER | F(PLAN_DIGEST) | F(PLAN_NAME),
-				F(DESCRIPTION),
+	[FEDC_CMD_APPROVAL] = { "approval", TO_NODES,
+				{ FROM_RESEARCHER, REQ(PLAN_DIGEST), REQ(PLAN_NAME), OPT(DESCRIPTION) },
 				"Asks nodes to register a training plan (already uploaded to the "
 				"repository) as pending, for their operators to approve or reject." },
 	[FEDC_CMD_APPROVAL_REPLY] = { "approval-reply", TO_RESEARCHER,
-				      FROM_NODE | F(PLAN_DIGEST) | F(PLAN_STATUS), 0,
+				      { FROM_NODE, REQ(PLAN_DIGEST), REQ(PLAN_STATUS) },
 				      "Answers `approval` with the plan's status on the node after "
 				      "the request (`pending`, or the operator's earlier decision)." },
-	[FEDC_CMD_PLAN_STATUS] = { "training-plan-status", TO_NODES, FROM_RESEARCHER | F(PLAN_DIGEST), 0,
+	[FEDC_CMD_PLAN_STATUS] = { "training-plan-status", TO_NODES, { FROM_RESEARCHER, REQ(PLAN_DIGEST) },
 				   "Asks for a plan's approval status." },
 	[FEDC_CMD_PLAN_STATUS_REPLY] = { "training-plan-status-reply", TO_RESEARCHER,
-					 FROM_NODE | F(PLAN_DIGEST) | F(PLAN_STATUS), 0,
+					 { FROM_NODE, REQ(PLAN_DIGEST), REQ(PLAN_STATUS) },
 					 "Answers `training-plan-status`." },
 	[FEDC_CMD_TRAIN] = { "train",
 			     "researcher → one node (`fedc/<fed>/node/<node_id>`)",
-			     FROM_RESEARCHER | F(JOB_ID) | F(ROUND) | F(DATASET_ID) | F(PLAN_DIGEST) |
-				     F(PARAMS_DIGEST) | F(MODEL_ARGS) | F(LR) | F(EPOCHS) | F(NUM_UPDATES) |
-				     F(BATCH_SIZE) | F(SEED) | F(TEST_RATIO) | F(FEDPROX_MU) | F(OPTIMIZER),
-			     F(EVALUATE_ONLY) | F(TEST_ON_GLOBAL) | F(TEST_ON_LOCAL),
+			     { FROM_RESEARCHER, REQ(JOB_ID), REQ(ROUND), REQ(DATASET_ID), REQ(PLAN_DIGEST),
+			       REQ(PARAMS_DIGEST), REQ(MODEL_ARGS), REQ(LR), REQ(EPOCHS), REQ(NUM_UPDATES),
+			       REQ(BATCH_SIZE), REQ(SEED), REQ(TEST_RATIO), REQ(FEDPROX_MU), REQ(OPTIMIZER),
+			       OPT(EVALUATE_ONLY), OPT(TEST_ON_GLOBAL), OPT(TEST_ON_LOCAL) },
 			     "Runs one round on one dataset: fetch the plan and the global parameters "
 			     "from the repository, check the plan is approved, train, upload the update, "
 			     "answer `train-reply` (or `error`). Unless `evaluate_only` is true, `epochs` "
 			     "or `num_updates` must be > 0." },
 	[FEDC_CMD_TRAIN_REPLY] = { "train-reply", TO_RESEARCHER,
-				   FROM_NODE | F(JOB_ID) | F(ROUND) | F(DATASET_ID) | F(N_SAMPLES) |
-					   F(N_TEST) | F(METRICS) | F(GLOBAL_METRICS) | F(DOWNLOAD_S) |
-					   F(TRAIN_S) | F(UPLOAD_S),
-				   F(PARAMS_DIGEST),
+				   { FROM_NODE, REQ(JOB_ID), REQ(ROUND), REQ(DATASET_ID), REQ(N_SAMPLES),
+				     REQ(N_TEST), REQ(METRICS), REQ(GLOBAL_METRICS), REQ(DOWNLOAD_S),
+				     REQ(TRAIN_S), REQ(UPLOAD_S), OPT(PARAMS_DIGEST) },
 				   "Answers `train`: the update's digest (absent when the request had "
 				   "`evaluate_only`), sample counts, metrics and timings." },
 	[FEDC_CMD_SCALAR] = { "scalar", TO_RESEARCHER,
-			      FROM_NODE | F(JOB_ID) | F(ROUND) | F(NAME) | F(VALUE) | F(ITERATION) | F(EPOCH), 0,
+			      { FROM_NODE, REQ(JOB_ID), REQ(ROUND), REQ(NAME), REQ(VALUE), REQ(ITERATION),
+				REQ(EPOCH) },
 			      "A metric streamed while a round trains (throttled by the node); "
 			      "`request_id` is the train request's." },
-	[FEDC_CMD_ERROR] = { "error", TO_RESEARCHER, FROM_NODE | F(ERROR_CODE) | F(MESSAGE),
-			     F(JOB_ID) | F(ROUND),
+	[FEDC_CMD_ERROR] = { "error", TO_RESEARCHER,
+			     { FROM_NODE, REQ(ERROR_CODE), REQ(MESSAGE), OPT(JOB_ID), OPT(ROUND) },
 			     "Answers any request the node could not serve, including one that failed "
 			     "validation when its `researcher_id` and `request_id` could be read; "
 			     "`job_id` and `round` are set when it answers `train`." },
 	[FEDC_CMD_STATUS] = { "status",
 			      "node → `fedc/<fed>/status/<node_id>`, retained; `offline` is also the node's last will",
-			      BASE_FIELDS | F(NODE_ID) | F(STATE), 0,
+			      { BASE_FIELDS, REQ(NODE_ID), REQ(STATE) },
 			      "A node's liveness; `request_id` is fresh for each one. Researchers subscribe to "
 			      "`fedc/<fed>/status/+`." },
 };
@@ -296,19 +254,19 @@ static bool cmd_valid(enum fedc_cmd cmd)
 
 const char *fedc_cmd_name(enum fedc_cmd cmd)
 {
-	return cmd_valid(cmd) ? cmds[cmd].name : NULL;
+	return cmd_valid(cmd) ? message__cmds[cmd].name : NULL;
 }
 
 bool fedc_cmd_from_node(enum fedc_cmd cmd)
 {
-	return cmd_valid(cmd) && (cmds[cmd].required & F(NODE_ID)) != 0;
+	return cmd_valid(cmd) && message__cmds[cmd].use[FEDC_F_NODE_ID] == USE_REQUIRED;
 }
 
 /* Compares lengths before contents: "ping" must not match "pingx". */
 static enum fedc_cmd cmd_lookup(const char *name, size_t len)
 {
 	for (int c = FEDC_CMD_NONE + 1; c < FEDC_CMD__COUNT; c++)
-		if (strlen(cmds[c].name) == len && memcmp(cmds[c].name, name, len) == 0)
+		if (strlen(message__cmds[c].name) == len && memcmp(message__cmds[c].name, name, len) == 0)
 			return (enum fedc_cmd)c;
 	return FEDC_CMD_NONE;
 }
@@ -330,24 +288,56 @@ struct fedc_msg *fedc_msg_new(enum fedc_cmd cmd)
 	msg->protocol_version = FEDC_PROTOCOL_VERSION;
 	msg->command = cmd;
 	fedc_uuid_new(msg->request_id);
-	msg->present = F(PROTOCOL_VERSION) | F(COMMAND) | F(REQUEST_ID);
+	fedc_msg_set(msg, FEDC_F_PROTOCOL_VERSION);
+	fedc_msg_set(msg, FEDC_F_COMMAND);
+	fedc_msg_set(msg, FEDC_F_REQUEST_ID);
 	return msg;
+}
+
+void fedc_msg_clear(struct fedc_msg *msg)
+{
+	free(msg->datasets);
+	memset(msg, 0, sizeof(*msg));
 }
 
 void fedc_msg_free(struct fedc_msg *msg)
 {
+	if (!msg)
+		return;
+	free(msg->datasets);
 	free(msg);
+}
+
+enum fedc_err fedc_msg_datasets_alloc(struct fedc_msg *msg, uint32_t n)
+{
+	struct fedc_msg_dataset *ds;
+
+	if (n > FEDC_MAX_DATASETS)
+		return fedc_fail(FEDC_ERR_TOO_BIG, "%u datasets: a message holds at most %d", n, FEDC_MAX_DATASETS);
+	ds = calloc(n ? n : 1, sizeof(*ds));
+	if (!ds)
+		return fedc_fail(FEDC_ERR_NOMEM, "out of memory for %u datasets", n);
+	free(msg->datasets);
+	msg->datasets = ds;
+	msg->n_datasets = n;
+	return FEDC_OK;
 }
 
 void fedc_msg_set(struct fedc_msg *msg, enum fedc_field field)
 {
 	if ((unsigned)field < FEDC_F__COUNT)
-		msg->present |= 1ull << field;
+		msg->present[field / 64] |= 1ull << (field % 64);
+}
+
+void fedc_msg_unset(struct fedc_msg *msg, enum fedc_field field)
+{
+	if ((unsigned)field < FEDC_F__COUNT)
+		msg->present[field / 64] &= ~(1ull << (field % 64));
 }
 
 bool fedc_msg_has(const struct fedc_msg *msg, enum fedc_field field)
 {
-	return (unsigned)field < FEDC_F__COUNT && (msg->present & (1ull << field));
+	return (unsigned)field < FEDC_F__COUNT && (msg->present[field / 64] >> (field % 64) & 1u);
 }
 
 /* A node id that does not fit is left unset: encoding then fails naming it. */
@@ -569,7 +559,7 @@ static enum fedc_err check_kvs(const struct field_spec *f, const void *base, con
 		if (rc)
 			break;
 		snprintf(sub, sizeof(sub), "%s.%s", path, kv[i].name);
-		rc = check_double(&fields[FEDC_F_VALUE], kv[i].value, sub, code);
+		rc = check_double(&message__fields[FEDC_F_VALUE], kv[i].value, sub, code);
 		for (uint32_t j = 0; rc == FEDC_OK && j < i; j++)
 			if (strcmp(kv[i].name, kv[j].name) == 0)
 				rc = field_fail(code, sub, "duplicate name");
@@ -583,15 +573,17 @@ static enum fedc_err check_field(const struct field_spec *f, const void *base, c
 static enum fedc_err check_datasets(const struct field_spec *f, const void *base, const char *path,
 				    enum fedc_err code)
 {
-	const struct fedc_msg_dataset *ds = (const struct fedc_msg_dataset *)((const char *)base + f->off);
+	const struct fedc_msg_dataset *ds = ((const struct fedc_msg *)base)->datasets;
 	uint32_t n = load_count(f, base);
 	char sub[MSG_PATH_LEN];
 	enum fedc_err rc = check_count(f, n, path, code);
 
+	if (rc == FEDC_OK && n > 0 && !ds)
+		rc = field_fail(code, path, "%" PRIu32 " entries counted, none allocated (fedc_msg_datasets_alloc)", n);
 	for (uint32_t i = 0; rc == FEDC_OK && i < n; i++) {
 		for (size_t k = 0; rc == FEDC_OK && k < N_DATASET_FIELDS; k++) {
-			snprintf(sub, sizeof(sub), "%s[%" PRIu32 "].%s", path, i, dataset_fields[k].name);
-			rc = check_field(&dataset_fields[k], &ds[i], sub, code);
+			snprintf(sub, sizeof(sub), "%s[%" PRIu32 "].%s", path, i, message__dataset_fields[k].name);
+			rc = check_field(&message__dataset_fields[k], &ds[i], sub, code);
 		}
 	}
 	return rc;
@@ -644,19 +636,17 @@ static enum fedc_err check_message(const struct fedc_msg *msg, enum fedc_err cod
 
 	if (!cmd_valid(msg->command))
 		return fedc_fail(code, "field \"command\": unknown command %d", (int)msg->command);
-	c = &cmds[msg->command];
+	c = &message__cmds[msg->command];
 	for (int i = 0; rc == FEDC_OK && i < FEDC_F__COUNT; i++) {
-		uint64_t bit = 1ull << i;
-
-		if (!(msg->present & bit)) {
-			if (c->required & bit)
-				rc = field_fail(code, fields[i].name, "missing (required in \"%s\")", c->name);
+		if (!fedc_msg_has(msg, (enum fedc_field)i)) {
+			if (c->use[i] == USE_REQUIRED)
+				rc = field_fail(code, message__fields[i].name, "missing (required in \"%s\")", c->name);
 			continue;
 		}
-		if (!((c->required | c->optional) & bit))
-			rc = field_fail(code, fields[i].name, "not allowed in \"%s\"", c->name);
+		if (c->use[i] == USE_NONE)
+			rc = field_fail(code, message__fields[i].name, "not allowed in \"%s\"", c->name);
 		else
-			rc = check_field(&fields[i], msg, fields[i].name, code);
+			rc = check_field(&message__fields[i], msg, message__fields[i].name, code);
 	}
 	if (rc == FEDC_OK)
 		rc = check_cross(msg, code);
@@ -681,9 +671,9 @@ static int pack_dataset(msgpack_packer *pk, const struct fedc_msg_dataset *ds)
 	int r = msgpack_pack_map(pk, N_DATASET_FIELDS);
 
 	for (size_t k = 0; r == 0 && k < N_DATASET_FIELDS; k++) {
-		r = pack_cstr(pk, dataset_fields[k].name);
+		r = pack_cstr(pk, message__dataset_fields[k].name);
 		if (r == 0)
-			r = pack_value(pk, &dataset_fields[k], ds);
+			r = pack_value(pk, &message__dataset_fields[k], ds);
 	}
 	return r;
 }
@@ -708,7 +698,7 @@ static int pack_list(msgpack_packer *pk, const struct field_spec *f, const void 
 	r = msgpack_pack_array(pk, n);
 	for (uint32_t i = 0; r == 0 && i < n; i++)
 		r = f->type == FT_TAGS ? pack_cstr(pk, p + (size_t)i * f->size)
-				       : pack_dataset(pk, (const struct fedc_msg_dataset *)p + i);
+				       : pack_dataset(pk, &((const struct fedc_msg *)base)->datasets[i]);
 	return r;
 }
 
@@ -727,7 +717,7 @@ static int pack_value(msgpack_packer *pk, const struct field_spec *f, const void
 	case FT_STR:
 		return pack_cstr(pk, p);
 	case FT_CMD:
-		return pack_cstr(pk, cmds[*(const enum fedc_cmd *)p].name);
+		return pack_cstr(pk, message__cmds[*(const enum fedc_cmd *)p].name);
 	case FT_TAGS:
 	case FT_KVS:
 	case FT_DATASETS:
@@ -742,14 +732,14 @@ static enum fedc_err pack_message(msgpack_packer *pk, const struct fedc_msg *msg
 	int r;
 
 	for (int i = 0; i < FEDC_F__COUNT; i++)
-		n += (msg->present >> i) & 1u;
+		n += fedc_msg_has(msg, (enum fedc_field)i);
 	r = msgpack_pack_map(pk, n);
 	for (int i = 0; r == 0 && i < FEDC_F__COUNT; i++) {
-		if (!(msg->present & (1ull << i)))
+		if (!fedc_msg_has(msg, (enum fedc_field)i))
 			continue;
-		r = pack_cstr(pk, fields[i].name);
+		r = pack_cstr(pk, message__fields[i].name);
 		if (r == 0)
-			r = pack_value(pk, &fields[i], msg);
+			r = pack_value(pk, &message__fields[i], msg);
 	}
 	return r == 0 ? FEDC_OK : fedc_fail(FEDC_ERR_NOMEM, "out of memory while encoding");
 }
@@ -776,7 +766,7 @@ enum fedc_err fedc_msg_encode(const struct fedc_msg *msg, void **buf, size_t *le
 		goto out;
 	if (sbuf.size > FEDC_MAX_MESSAGE_BYTES) {
 		rc = fedc_fail(FEDC_ERR_TOO_BIG, "%s message of %zu bytes exceeds the %u-byte limit",
-			       cmds[msg->command].name, sbuf.size, FEDC_MAX_MESSAGE_BYTES);
+			       message__cmds[msg->command].name, sbuf.size, FEDC_MAX_MESSAGE_BYTES);
 		goto out;
 	}
 	*buf = sbuf.data; /* malloc'd by the sbuffer: the caller frees it */
@@ -789,156 +779,9 @@ out:
 
 /* ---- step 1: structural scan of untrusted bytes ---- */
 
-struct cursor {
-	const unsigned char *start;
-	const unsigned char *p;
-	size_t left;
-};
-
-static size_t cur_off(const struct cursor *c)
-{
-	return (size_t)(c->p - c->start);
-}
-
-/* Reads a big-endian length of `width` bytes (1, 2 or 4). */
-static bool read_be(struct cursor *c, size_t width, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (c->left < width)
-		return false;
-	for (size_t i = 0; i < width; i++)
-		v = v << 8 | c->p[i];
-	c->p += width;
-	c->left -= width;
-	*out = v;
-	return true;
-}
-
-static enum fedc_err skip(struct cursor *c, uint64_t n, const char *what, size_t at)
-{
-	if (n > c->left)
-		return fedc_fail(FEDC_ERR_MALFORMED, "truncated: %s at offset %zu declares %" PRIu64
-				 " bytes, %zu remain", what, at, n, c->left);
-	c->p += n;
-	c->left -= (size_t)n;
-	return FEDC_OK;
-}
-
-/* Length prefix width of str/bin/ext/array/map formats by type byte, else 0. */
-static size_t prefix_width(unsigned char b)
-{
-	static const unsigned char widths[32] = {
-		/* c0..cf */ 0, 0, 0, 0, 1, 2, 4, 1, 2, 4, 0, 0, 0, 0, 0, 0,
-		/* d0..df */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 4, 2, 4, 2, 4,
-	};
-
-	return b >= 0xc0 && b <= 0xdf ? widths[b - 0xc0] : 0;
-}
-
-/* Payload bytes of fixed-size formats (numbers, fixext with its type byte). */
-static size_t fixed_payload(unsigned char b)
-{
-	static const unsigned char sizes[32] = {
-		/* c0..cf */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 8, 1, 2, 4, 8,
-		/* d0..df */ 1, 2, 4, 8, 2, 3, 5, 9, 17, 0, 0, 0, 0, 0, 0, 0,
-	};
-
-	return b >= 0xc0 && b <= 0xdf ? sizes[b - 0xc0] : 0;
-}
-
-/* Reads one object header (and skips its payload if it is a scalar); sets
- * *children to the objects that follow inside it (arrays n, maps 2n). */
-static enum fedc_err scan_header(struct cursor *c, uint64_t *children)
-{
-	size_t at = cur_off(c);
-	unsigned char b = *c->p;
-	uint64_t n = 0;
-
-	c->p++;
-	c->left--;
-	*children = 0;
-	if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
-		return FEDC_OK;
-	if (b <= 0x8f || b == 0xde || b == 0xdf) {
-		if (b <= 0x8f)
-			n = b & 0x0f;
-		else if (!read_be(c, prefix_width(b), &n))
-			return fedc_fail(FEDC_ERR_MALFORMED, "truncated: map header at offset %zu", at);
-		*children = 2 * n;
-		return FEDC_OK;
-	}
-	if (b <= 0x9f || b == 0xdc || b == 0xdd) {
-		if (b <= 0x9f)
-			n = b & 0x0f;
-		else if (!read_be(c, prefix_width(b), &n))
-			return fedc_fail(FEDC_ERR_MALFORMED, "truncated: array header at offset %zu", at);
-		*children = n;
-		return FEDC_OK;
-	}
-	if (b <= 0xbf)
-		return skip(c, b & 0x1f, "string", at);
-	if (b == 0xc1)
-		return fedc_fail(FEDC_ERR_MALFORMED, "not msgpack: byte 0xc1 at offset %zu is never used", at);
-	if (prefix_width(b)) { /* str, bin, ext 8/16/32 */
-		if (!read_be(c, prefix_width(b), &n))
-			return fedc_fail(FEDC_ERR_MALFORMED, "truncated: length at offset %zu", at);
-		if (b >= 0xc7 && b <= 0xc9)
-			n += 1; /* ext type byte */
-		return skip(c, n, b >= 0xd9 ? "string" : b <= 0xc6 ? "binary" : "ext", at);
-	}
-	return skip(c, fixed_payload(b), "number", at);
-}
-
-/* Checks that [buf, buf+len) is exactly one msgpack object whose declared
- * lengths all fit in the bytes present, nested at most MSG_MAX_DEPTH deep. */
-static enum fedc_err scan_msgpack(const void *buf, size_t len)
-{
-	struct cursor c = { buf, buf, len };
-	uint64_t pending[MSG_MAX_DEPTH + 1]; /* objects still to read at each level */
-	int depth = 0;
-	enum fedc_err rc = FEDC_OK;
-
-	pending[0] = 1;
-	while (rc == FEDC_OK && depth >= 0) {
-		uint64_t children;
-		size_t at = cur_off(&c);
-
-		if (pending[depth] == 0) {
-			depth--;
-			continue;
-		}
-		if (c.left == 0) {
-			rc = fedc_fail(FEDC_ERR_MALFORMED, "truncated: message ends at offset %zu inside an "
-				       "object", len);
-			break;
-		}
-		pending[depth]--;
-		rc = scan_header(&c, &children);
-		if (rc || children == 0)
-			continue;
-		/* Each object takes at least one byte: a count past what remains is a
-		 * lie, and must not reach msgpack-c, which allocates from it. */
-		if (children > c.left)
-			rc = fedc_fail(FEDC_ERR_MALFORMED, "truncated: container at offset %zu declares %"
-				       PRIu64 " objects, %zu bytes remain", at, children, c.left);
-		else if (depth == MSG_MAX_DEPTH)
-			rc = fedc_fail(FEDC_ERR_MALFORMED, "nesting deeper than %d levels at offset %zu",
-				       MSG_MAX_DEPTH, at);
-		else
-			pending[++depth] = children;
-	}
-	if (rc == FEDC_OK && c.left)
-		rc = fedc_fail(FEDC_ERR_MALFORMED, "%zu trailing bytes after the message (offset %zu)", c.left,
-			       cur_off(&c));
-	return rc;
-}
-
 enum fedc_err fedc_msgpack_check(const void *buf, size_t len)
 {
-	if (!buf || len == 0)
-		return fedc_fail(FEDC_ERR_MALFORMED, "empty: no msgpack object");
-	return scan_msgpack(buf, len);
+	return fedc_mp_check(buf, len, FEDC_MSGPACK_MAX_DEPTH);
 }
 
 /* ---- step 3: the schema walk over the unpacked object ---- */
@@ -1113,7 +956,7 @@ static enum fedc_err decode_dataset(const msgpack_object *o, struct fedc_msg_dat
 		if (e->key.type != MSGPACK_OBJECT_STR)
 			return field_fail(FEDC_ERR_MALFORMED, path, "key #%" PRIu32 " is not a string (got %s)", i,
 					  type_name(&e->key));
-		k = field_index(dataset_fields, N_DATASET_FIELDS, &e->key.via.str);
+		k = field_index(message__dataset_fields, N_DATASET_FIELDS, &e->key.via.str);
 		show_key(&e->key.via.str, key, sizeof(key));
 		join_path(sub, sizeof(sub), path, key);
 		if (k < 0)
@@ -1121,10 +964,10 @@ static enum fedc_err decode_dataset(const msgpack_object *o, struct fedc_msg_dat
 		if (seen & (1u << k))
 			return field_fail(FEDC_ERR_MALFORMED, sub, "duplicate key");
 		seen |= 1u << k;
-		rc = decode_value(&dataset_fields[k], &e->val, ds, sub);
+		rc = decode_value(&message__dataset_fields[k], &e->val, ds, sub);
 	}
 	for (size_t k = 0; rc == FEDC_OK && k < N_DATASET_FIELDS; k++) {
-		join_path(sub, sizeof(sub), path, dataset_fields[k].name);
+		join_path(sub, sizeof(sub), path, message__dataset_fields[k].name);
 		if (!(seen & (1u << k)))
 			rc = field_fail(FEDC_ERR_MALFORMED, sub, "missing");
 	}
@@ -1134,17 +977,18 @@ static enum fedc_err decode_dataset(const msgpack_object *o, struct fedc_msg_dat
 static enum fedc_err decode_datasets(const struct field_spec *f, const msgpack_object *o, void *base,
 				     const char *path)
 {
-	struct fedc_msg_dataset *ds = (struct fedc_msg_dataset *)((char *)base + f->off);
+	struct fedc_msg *msg = base; /* datasets exist only in a message */
 	char sub[MSG_PATH_LEN];
 	uint32_t n;
 	enum fedc_err rc = list_size(f, o, path, &n);
 
+	/* as many entries as the (bounded, scanned) array holds, no more */
+	if (rc == FEDC_OK)
+		rc = fedc_msg_datasets_alloc(msg, n);
 	for (uint32_t i = 0; rc == FEDC_OK && i < n; i++) {
 		snprintf(sub, sizeof(sub), "%s[%" PRIu32 "]", path, i);
-		rc = decode_dataset(&o->via.array.ptr[i], &ds[i], sub);
+		rc = decode_dataset(&o->via.array.ptr[i], &msg->datasets[i], sub);
 	}
-	if (rc == FEDC_OK)
-		*(uint32_t *)((char *)base + f->count_off) = n;
 	return rc;
 }
 
@@ -1222,20 +1066,20 @@ static enum fedc_err decode_command(const msgpack_object *map, struct fedc_msg *
 
 static enum fedc_err decode_entry(const msgpack_object_kv *e, struct fedc_msg *msg)
 {
-	const struct cmd_spec *c = &cmds[msg->command];
+	const struct cmd_spec *c = &message__cmds[msg->command];
 	char key[MSG_KEY_SHOWN + 1];
-	int k = field_index(fields, FEDC_F__COUNT, &e->key.via.str);
+	int k = field_index(message__fields, FEDC_F__COUNT, &e->key.via.str);
 
 	if (k < 0) {
 		show_key(&e->key.via.str, key, sizeof(key));
 		return field_fail(FEDC_ERR_MALFORMED, key, "unknown field");
 	}
-	if (msg->present & (1ull << k))
-		return field_fail(FEDC_ERR_MALFORMED, fields[k].name, "duplicate key");
-	if (!((c->required | c->optional) & (1ull << k)))
-		return field_fail(FEDC_ERR_MALFORMED, fields[k].name, "not allowed in \"%s\"", c->name);
-	msg->present |= 1ull << k;
-	return decode_value(&fields[k], &e->val, msg, fields[k].name);
+	if (fedc_msg_has(msg, (enum fedc_field)k))
+		return field_fail(FEDC_ERR_MALFORMED, message__fields[k].name, "duplicate key");
+	if (c->use[k] == USE_NONE)
+		return field_fail(FEDC_ERR_MALFORMED, message__fields[k].name, "not allowed in \"%s\"", c->name);
+	fedc_msg_set(msg, (enum fedc_field)k);
+	return decode_value(&message__fields[k], &e->val, msg, message__fields[k].name);
 }
 
 static enum fedc_err decode_top(const msgpack_object *o, struct fedc_msg *msg)
@@ -1264,11 +1108,9 @@ enum fedc_err fedc_msg_decode(const void *buf, size_t len, struct fedc_msg *msg)
 	size_t off = 0;
 	enum fedc_err rc;
 
-	if (!msg || (!buf && len)) {
-		rc = fedc_fail(FEDC_ERR_INVAL, "fedc_msg_decode: NULL argument");
-		goto out;
-	}
-	memset(msg, 0, sizeof(*msg));
+	if (!msg || (!buf && len))
+		return fedc_fail(FEDC_ERR_INVAL, "fedc_msg_decode: NULL argument");
+	memset(msg, 0, sizeof(*msg)); /* from here on *msg is a valid (empty) message */
 	if (len > FEDC_MAX_MESSAGE_BYTES) {
 		rc = fedc_fail(FEDC_ERR_TOO_BIG, "message of %zu bytes exceeds the %u-byte limit", len,
 			       FEDC_MAX_MESSAGE_BYTES);
@@ -1278,7 +1120,7 @@ enum fedc_err fedc_msg_decode(const void *buf, size_t len, struct fedc_msg *msg)
 		rc = fedc_fail(FEDC_ERR_MALFORMED, "empty message");
 		goto out;
 	}
-	rc = scan_msgpack(buf, len);
+	rc = fedc_msgpack_check(buf, len);
 	if (rc)
 		goto out;
 	if (!msgpack_zone_init(&zone, 4096)) {
@@ -1302,163 +1144,6 @@ out:
 	if (zone_ready)
 		msgpack_zone_destroy(&zone);
 	if (rc && msg)
-		memset(msg, 0, sizeof(*msg)); /* no half-decoded message for a careless caller */
+		fedc_msg_clear(msg); /* no half-decoded message for a careless caller */
 	return rc;
-}
-
-/* ---- Markdown ---- */
-
-static const char *wire_type(const struct field_spec *f)
-{
-	switch (f->type) {
-	case FT_UINT: return "uint";
-	case FT_DOUBLE: return "float64 (float32, int accepted)";
-	case FT_BOOL: return "bool";
-	case FT_STR:
-	case FT_CMD: return "str";
-	case FT_TAGS: return "array of str";
-	case FT_KVS: return "map str → float64";
-	case FT_DATASETS: return "array of map";
-	}
-	return "?";
-}
-
-static void md_string_bounds(FILE *out, const struct field_spec *f, size_t size)
-{
-	switch (f->check) {
-	case CK_TEXT:
-		fprintf(out, "0..%zu bytes", size - 1);
-		break;
-	case CK_NAME:
-		fprintf(out, "1..%zu bytes, no control characters", size - 1);
-		break;
-	case CK_ID:
-		fprintf(out, "1..%zu bytes, no control characters, no `/` `+` `#`", size - 1);
-		break;
-	case CK_TOKEN:
-		fprintf(out, "1..%zu bytes of `a-z 0-9 . _ -`", size - 1);
-		break;
-	case CK_UUID:
-		fputs("UUID, 36 characters (8-4-4-4-12 hex)", out);
-		break;
-	case CK_SHA256:
-		fputs("64 lower-case hex digits", out);
-		break;
-	case CK_DIGEST:
-		fputs("64 or 128 lower-case hex digits", out);
-		break;
-	case CK_CHOICE:
-		fputs("one of", out);
-		for (size_t i = 0; f->choices[i]; i++)
-			fprintf(out, "%s `%s`", i ? "," : "", f->choices[i]);
-		break;
-	}
-}
-
-static void md_bounds(FILE *out, const struct field_spec *f)
-{
-	switch (f->type) {
-	case FT_UINT:
-		if (f->umin == f->umax)
-			fprintf(out, "= %" PRIu64, f->umin);
-		else
-			fprintf(out, "%" PRIu64 "..%" PRIu64, f->umin, f->umax);
-		break;
-	case FT_DOUBLE:
-		fputs("finite", out);
-		if (isfinite(f->dmin) && isfinite(f->dmax))
-			fprintf(out, ", %g ≤ v %s %g", f->dmin, f->dmax_open ? "<" : "≤", f->dmax);
-		else if (isfinite(f->dmin))
-			fprintf(out, ", ≥ %g", f->dmin);
-		break;
-	case FT_BOOL:
-		fputs("-", out);
-		break;
-	case FT_STR:
-		md_string_bounds(out, f, f->size);
-		break;
-	case FT_CMD:
-		fputs("a command name of this section", out);
-		break;
-	case FT_TAGS:
-		fprintf(out, "%" PRIu32 "..%" PRIu32 " strings of ", f->min_items, f->max_items);
-		md_string_bounds(out, f, f->size);
-		break;
-	case FT_KVS:
-		fprintf(out, "0..%" PRIu32 " entries; names ", f->max_items);
-		md_string_bounds(out, f, f->size);
-		fputs(", unique; finite values", out);
-		break;
-	case FT_DATASETS:
-		fprintf(out, "0..%" PRIu32 " entries", f->max_items);
-		break;
-	}
-}
-
-static void md_row(FILE *out, const struct field_spec *f, const char *presence)
-{
-	fprintf(out, "| `%s` | %s | %s | ", f->name, wire_type(f), presence);
-	md_bounds(out, f);
-	fprintf(out, " | %s |\n", f->doc);
-}
-
-static void md_field_list(FILE *out, uint64_t set)
-{
-	bool first = true;
-
-	for (int i = 0; i < FEDC_F__COUNT; i++) {
-		if (!(set & (1ull << i)) || (BASE_FIELDS & (1ull << i)))
-			continue;
-		fprintf(out, "%s`%s`", first ? "" : ", ", fields[i].name);
-		first = false;
-	}
-	if (first)
-		fputs("-", out);
-}
-
-static void md_summary(FILE *out)
-{
-	fputs("Every message also carries `protocol_version`, `command` and `request_id`.\n\n"
-	      "| command | route | required fields | optional fields |\n| --- | --- | --- | --- |\n", out);
-	for (int c = FEDC_CMD_NONE + 1; c < FEDC_CMD__COUNT; c++) {
-		fprintf(out, "| `%s` | %s | ", cmds[c].name, cmds[c].route);
-		md_field_list(out, cmds[c].required);
-		fputs(" | ", out);
-		md_field_list(out, cmds[c].optional);
-		fputs(" |\n", out);
-	}
-}
-
-static void md_command(FILE *out, const struct cmd_spec *c)
-{
-	fprintf(out, "\n### `%s`\n\n%s\n\nRoute: %s.\n\n", c->name, c->doc, c->route);
-	fputs("| field | msgpack type | presence | bounds | meaning |\n| --- | --- | --- | --- | --- |\n", out);
-	for (int i = 0; i < FEDC_F__COUNT; i++) {
-		uint64_t bit = 1ull << i;
-
-		if ((c->required | c->optional) & bit)
-			md_row(out, &fields[i], c->required & bit ? "required" : "optional");
-	}
-}
-
-enum fedc_err fedc_msg_schema_markdown(FILE *out)
-{
-	if (!out)
-		return fedc_fail(FEDC_ERR_INVAL, "fedc_msg_schema_markdown: NULL stream");
-	fprintf(out, "Generated from the schema table in `common/src/message.c` (protocol version %d). "
-		     "A receiver rejects a message with an unknown command, a missing required field, "
-		     "a field its command does not carry, a wrong msgpack type or a value out of bounds. "
-		     "Bounds `a..b` are inclusive; string bounds count bytes.\n\n",
-		FEDC_PROTOCOL_VERSION);
-	md_summary(out);
-	for (int c = FEDC_CMD_NONE + 1; c < FEDC_CMD__COUNT; c++)
-		md_command(out, &cmds[c]);
-	fputs("\n### Dataset entries\n\nEach entry of `datasets` is a map with exactly these keys, all "
-	      "required.\n\n| field | msgpack type | presence | bounds | meaning |\n"
-	      "| --- | --- | --- | --- | --- |\n", out);
-	for (size_t k = 0; k < N_DATASET_FIELDS; k++)
-		md_row(out, &dataset_fields[k], "required");
-	if (fflush(out) != 0 || ferror(out))
-		return fedc_fail(FEDC_ERR_IO, "cannot write the schema: write error");
-	return FEDC_OK;
 }

@@ -191,9 +191,14 @@ static void on_connected(void *ctx, char *cause)
 {
 	struct fedc_mqtt *m = ctx;
 	MQTTAsync_responseOptions opts = MQTTAsync_responseOptions_initializer;
+	char host[256], port[16];
 	int *qos = NULL;
 	int rc;
 
+	/* Before anything is subscribed or published on this connection. */
+	if (!fedc__split_url(m->url, host, sizeof(host), port, sizeof(port)) || fedc__nodelay_to(host, port) == 0)
+		fedc_warn("mqtt: could not set TCP_NODELAY on the connection to %s: requests may wait for "
+			  "delayed ACKs (tens of ms)", m->url);
 	pthread_mutex_lock(&m->lock);
 	m->connected = true;
 	pthread_mutex_unlock(&m->lock);
@@ -426,7 +431,6 @@ enum fedc_err fedc_mqtt_connect(const struct fedc_mqtt_options *opts, struct fed
 	*out = NULL;
 	if (!opts || !opts->url || !opts->client_id || !opts->client_id[0])
 		return fedc_fail(FEDC_ERR_INVAL, "mqtt: url and client id are required");
-	(void)fedc__nodelay_linked();
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return FEDC_ERR_NOMEM;

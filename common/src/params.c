@@ -6,14 +6,15 @@
  * caller's memory: no copy of the file is ever built. "pad" is sized so that
  * each data payload starts on a 64-byte boundary of the stream.
  *
- * Reader: the whole file is mapped read-only and walked by a bounds-checked
- * cursor over the msgpack subset the format uses (map, str, uint, array,
+ * Reader: the whole file is mapped read-only and walked by the bounds-checked
+ * cursor (fedc/cursor.h) over the msgpack subset the format uses (map, str, uint, array,
  * bin). msgpack_unpack is not used on purpose: it would decode the big bins
  * into a zone, while here tensors point into the mapping. Only the names are
  * copied (they must be NUL-terminated), and the data of a tensor from a
  * foreign writer that is not 4-byte aligned. */
 #include "fedc/params.h"
 
+#include "fedc/cursor.h"
 #include "fedc/fs.h"
 
 #include <errno.h>
@@ -306,86 +307,22 @@ out:
 	return rc;
 }
 
-/* Splits `path` into its directory (for the temp file and the directory
- * fsync) and writes "<dir>/.<base>.XXXXXX" into `tmpl`. */
-static enum fedc_err temp_template(const char *path, char **dir, char **tmpl)
-{
-	const char *slash = strrchr(path, '/');
-	const char *base = slash ? slash + 1 : path;
-	size_t dir_len = slash ? (size_t)(slash - path) : 1;
-	size_t n;
-
-	*dir = NULL;
-	*tmpl = NULL;
-	if (!*base)
-		return fedc_fail(FEDC_ERR_INVAL, "parameters: \"%s\" names a directory", path);
-	if (slash && dir_len == 0)
-		dir_len = 1; /* "/file": the directory is "/" */
-	*dir = malloc(dir_len + 1);
-	n = strlen(path) + 16;
-	*tmpl = malloc(n);
-	if (!*dir || !*tmpl)
-		return FEDC_ERR_NOMEM;
-	if (slash)
-		memcpy(*dir, path, dir_len);
-	else
-		(*dir)[0] = '.';
-	(*dir)[dir_len] = '\0';
-	snprintf(*tmpl, n, "%s/.%s.XXXXXX", *dir, base);
-	return FEDC_OK;
-}
-
 enum fedc_err fedc_params_write_file(const char *path, const struct fedc_tensor *tensors, size_t count)
 {
-	char *dir = NULL, *tmp = NULL;
-	bool linked = false;
-	int fd = -1;
+	struct fedc_atomic_file af;
 	enum fedc_err rc;
 
 	if (!path || !*path)
 		return fedc_fail(FEDC_ERR_INVAL, "parameters: no output path");
-	rc = temp_template(path, &dir, &tmp);
-	if (rc)
-		goto out;
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		rc = fedc_fail(FEDC_ERR_IO, "cannot create a temporary file for %s: %s", path, strerror(errno));
-		goto out;
+	/* Parameters are not secret: the usual mode. */
+	rc = fedc_atomic_begin(&af, path, 0644);
+	if (!rc)
+		rc = fedc_params_write_fd(af.fd, tensors, count);
+	if (rc) {
+		fedc_atomic_abort(&af);
+		return rc;
 	}
-	linked = true;
-	/* mkstemp makes 0600; parameters are not secret, give them the usual mode. */
-	if (fchmod(fd, 0644) != 0) {
-		rc = fedc_fail(FEDC_ERR_IO, "cannot chmod %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	rc = fedc_params_write_fd(fd, tensors, count);
-	if (rc)
-		goto out;
-	if (fsync(fd) != 0) {
-		rc = fedc_fail(FEDC_ERR_IO, "cannot fsync %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	if (close(fd) != 0) {
-		fd = -1;
-		rc = fedc_fail(FEDC_ERR_IO, "cannot close %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) != 0) {
-		rc = fedc_fail(FEDC_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-		goto out;
-	}
-	linked = false;
-	/* The rename is durable only once the directory entry is. */
-	rc = fedc_fsync_dir(dir);
-out:
-	if (fd >= 0)
-		close(fd);
-	if (linked)
-		unlink(tmp);
-	free(dir);
-	free(tmp);
-	return rc;
+	return fedc_atomic_commit(&af);
 }
 
 /* ------------------------------------------------------------------ */
@@ -409,9 +346,7 @@ struct raw_tensor {
 };
 
 struct reader {
-	const uint8_t *base;
-	size_t len;
-	size_t pos;
+	struct fedc_cursor c;
 	char where[FEDC_MAX_NAME_LEN + 48]; /* "tensor 3 \"fc.weight\"", for details */
 };
 
@@ -425,122 +360,36 @@ static enum fedc_err bad(const struct reader *r, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	return fedc_fail(FEDC_ERR_MALFORMED, "parameter file: %s: %s (offset %zu)", r->where, what, r->pos);
+	return fedc_fail(FEDC_ERR_MALFORMED, "parameter file: %s: %s (offset %zu)", r->where, what,
+			 fedc_cursor_offset(&r->c));
 }
 
-static enum fedc_err take(struct reader *r, size_t n, const char *what, const uint8_t **out)
+/* Every read goes through the cursor (fedc/cursor.h); a failure gets the
+ * place in the file in front of the cursor's detail. */
+static enum fedc_err placed(const struct reader *r, enum fedc_err rc)
 {
-	if (n > r->len - r->pos)
-		return bad(r, "truncated %s: %zu bytes declared, %zu left", what, n, r->len - r->pos);
-	*out = r->base + r->pos;
-	r->pos += n;
-	return FEDC_OK;
-}
-
-/* Big-endian unsigned integer of `n` (1, 2, 4 or 8) bytes. */
-static enum fedc_err read_be(struct reader *r, size_t n, const char *what, uint64_t *v)
-{
-	const uint8_t *p = NULL;
-	enum fedc_err rc = take(r, n, what, &p);
-
-	*v = 0;
 	if (rc)
-		return rc;
-	for (size_t i = 0; i < n; i++)
-		*v = (*v << 8) | p[i];
+		return fedc_fail(rc, "parameter file: %s: %s", r->where, fedc_last_error());
 	return FEDC_OK;
 }
 
-static enum fedc_err read_tag(struct reader *r, const char *what, uint8_t *tag)
-{
-	uint64_t v = 0;
-	enum fedc_err rc = read_be(r, 1, what, &v);
-
-	*tag = (uint8_t)v;
-	return rc;
-}
-
-/* A container or string header: fix forms carry the count in the low bits
- * (mask), the others in 1, 2 or 4 following bytes. */
-struct header_forms {
-	uint8_t fix_lo, fix_hi, fix_mask; /* fix_hi < fix_lo: no fix form */
-	uint8_t tag8, tag16, tag32;       /* 0: no such form */
-};
-
-static const struct header_forms MAP_FORMS = { 0x80, 0x8f, 0x0f, 0, 0xde, 0xdf };
-static const struct header_forms ARRAY_FORMS = { 0x90, 0x9f, 0x0f, 0, 0xdc, 0xdd };
-static const struct header_forms STR_FORMS = { 0xa0, 0xbf, 0x1f, 0xd9, 0xda, 0xdb };
-static const struct header_forms BIN_FORMS = { 1, 0, 0, 0xc4, 0xc5, 0xc6 };
-
-static enum fedc_err read_header(struct reader *r, const struct header_forms *f, const char *what,
+static enum fedc_err read_header(struct reader *r, const struct fedc_mp_forms *f, const char *what,
 				 uint32_t *count)
 {
-	size_t at = r->pos;
-	uint64_t v = 0;
-	uint8_t tag;
-	enum fedc_err rc = read_tag(r, what, &tag);
-
-	if (rc)
-		return rc;
-	if (f->fix_lo <= f->fix_hi && tag >= f->fix_lo && tag <= f->fix_hi)
-		v = tag & f->fix_mask;
-	else if (f->tag8 && tag == f->tag8)
-		rc = read_be(r, 1, what, &v);
-	else if (tag == f->tag16)
-		rc = read_be(r, 2, what, &v);
-	else if (tag == f->tag32)
-		rc = read_be(r, 4, what, &v);
-	else {
-		r->pos = at;
-		return bad(r, "expected %s, found msgpack type byte 0x%02x", what, tag);
-	}
-	*count = (uint32_t)v;
-	return rc;
+	return placed(r, fedc_mp_header(&r->c, f, what, count));
 }
 
-/* A str or bin body: checks the declared length against what is left. */
-static enum fedc_err read_bytes(struct reader *r, const struct header_forms *f, const char *what,
+static enum fedc_err read_bytes(struct reader *r, const struct fedc_mp_forms *f, const char *what,
 				const uint8_t **p, uint32_t *len)
 {
-	enum fedc_err rc = read_header(r, f, what, len);
-
-	if (rc)
-		return rc;
-	return take(r, *len, what, p);
+	return placed(r, fedc_mp_bytes(&r->c, f, what, p, len));
 }
 
 /* A non-negative integer. The format writes uint forms; a foreign writer
  * may use the signed ones for the same values, which is harmless. */
 static enum fedc_err read_uint(struct reader *r, const char *what, uint64_t *v)
 {
-	static const uint8_t uint_tags[4] = { 0xcc, 0xcd, 0xce, 0xcf };
-	static const uint8_t int_tags[4] = { 0xd0, 0xd1, 0xd2, 0xd3 };
-	size_t at = r->pos;
-	uint8_t tag;
-	enum fedc_err rc = read_tag(r, what, &tag);
-
-	if (rc)
-		return rc;
-	if (tag <= 0x7f) {
-		*v = tag;
-		return FEDC_OK;
-	}
-	for (size_t i = 0; i < 4; i++) {
-		size_t n = (size_t)1 << i;
-
-		if (tag == uint_tags[i])
-			return read_be(r, n, what, v);
-		if (tag == int_tags[i]) {
-			rc = read_be(r, n, what, v);
-			if (rc == FEDC_OK && (*v >> (8 * n - 1)) & 1) {
-				r->pos = at;
-				return bad(r, "%s is negative", what);
-			}
-			return rc;
-		}
-	}
-	r->pos = at;
-	return bad(r, "expected %s (an unsigned integer), found msgpack type byte 0x%02x", what, tag);
+	return placed(r, fedc_mp_uint(&r->c, what, v));
 }
 
 static bool bytes_equal(const uint8_t *p, uint32_t len, const char *s)
@@ -557,23 +406,19 @@ static enum fedc_err read_key(struct reader *r, const char *const *keys, size_t 
 {
 	const uint8_t *p = NULL;
 	uint32_t len = 0;
-	size_t at = r->pos;
-	enum fedc_err rc = read_bytes(r, &STR_FORMS, "a map key (str)", &p, &len);
+	enum fedc_err rc = read_bytes(r, &FEDC_MP_STR, "a map key (str)", &p, &len);
 
 	if (rc)
 		return rc;
 	for (size_t i = 0; i < n_keys; i++) {
 		if (!bytes_equal(p, len, keys[i]))
 			continue;
-		if (*seen & (1u << i)) {
-			r->pos = at;
+		if (*seen & (1u << i))
 			return bad(r, "key \"%s\" appears twice", keys[i]);
-		}
 		*seen |= 1u << i;
 		*index = i;
 		return FEDC_OK;
 	}
-	r->pos = at;
 	return bad(r, "unknown key \"%.*s\"", (int)(len < 64 ? len : 64), (const char *)p);
 }
 
@@ -601,7 +446,7 @@ static void set_where_name(struct reader *r, size_t index, const uint8_t *name, 
 
 static enum fedc_err parse_name(struct reader *r, size_t index, struct raw_tensor *raw)
 {
-	enum fedc_err rc = read_bytes(r, &STR_FORMS, "the name (str)", &raw->name, &raw->name_len);
+	enum fedc_err rc = read_bytes(r, &FEDC_MP_STR, "the name (str)", &raw->name, &raw->name_len);
 
 	if (rc)
 		return rc;
@@ -619,7 +464,7 @@ static enum fedc_err parse_dtype(struct reader *r, struct fedc_tensor *t)
 {
 	const uint8_t *p = NULL;
 	uint32_t len = 0;
-	enum fedc_err rc = read_bytes(r, &STR_FORMS, "the dtype (str)", &p, &len);
+	enum fedc_err rc = read_bytes(r, &FEDC_MP_STR, "the dtype (str)", &p, &len);
 
 	if (rc)
 		return rc;
@@ -632,7 +477,7 @@ static enum fedc_err parse_dtype(struct reader *r, struct fedc_tensor *t)
 static enum fedc_err parse_shape(struct reader *r, struct fedc_tensor *t)
 {
 	uint32_t ndim = 0;
-	enum fedc_err rc = read_header(r, &ARRAY_FORMS, "the shape (array)", &ndim);
+	enum fedc_err rc = read_header(r, &FEDC_MP_ARRAY, "the shape (array)", &ndim);
 
 	if (rc)
 		return rc;
@@ -664,9 +509,9 @@ static enum fedc_err parse_tensor_field(struct reader *r, size_t index, size_t k
 	case TK_SHAPE:
 		return parse_shape(r, t);
 	case TK_PAD:
-		return read_bytes(r, &BIN_FORMS, "the pad (bin)", &pad, &pad_len);
+		return read_bytes(r, &FEDC_MP_BIN, "the pad (bin)", &pad, &pad_len);
 	default:
-		return read_bytes(r, &BIN_FORMS, "the data (bin)", &raw->data, &raw->data_len);
+		return read_bytes(r, &FEDC_MP_BIN, "the data (bin)", &raw->data, &raw->data_len);
 	}
 }
 
@@ -682,7 +527,7 @@ static enum fedc_err parse_tensor(struct reader *r, size_t index, struct fedc_te
 	enum fedc_err rc;
 
 	snprintf(r->where, sizeof(r->where), "tensor %zu", index);
-	rc = read_header(r, &MAP_FORMS, "a tensor (map)", &n_keys);
+	rc = read_header(r, &FEDC_MP_MAP, "a tensor (map)", &n_keys);
 	for (uint32_t k = 0; rc == FEDC_OK && k < n_keys; k++) {
 		rc = read_key(r, tensor_keys, TK__COUNT, &seen, &key);
 		if (rc == FEDC_OK)
@@ -703,15 +548,15 @@ static enum fedc_err parse_tensor(struct reader *r, size_t index, struct fedc_te
 static enum fedc_err parse_tensors(struct reader *r, struct fedc_params *p, struct raw_tensor **raws)
 {
 	uint32_t n = 0;
-	enum fedc_err rc = read_header(r, &ARRAY_FORMS, "the tensor list (array)", &n);
+	enum fedc_err rc = read_header(r, &FEDC_MP_ARRAY, "the tensor list (array)", &n);
 
 	if (rc)
 		return rc;
 	if (n > FEDC_MAX_TENSORS)
 		return bad(r, "%u tensors (at most %d)", n, FEDC_MAX_TENSORS);
 	/* Cap before allocating: each tensor takes well over one byte. */
-	if (n > r->len - r->pos)
-		return bad(r, "%u tensors declared, only %zu bytes left", n, r->len - r->pos);
+	if (n > r->c.left)
+		return bad(r, "%u tensors declared, only %zu bytes left", n, r->c.left);
 	if (n) {
 		p->tensors = calloc(n, sizeof(*p->tensors));
 		*raws = calloc(n, sizeof(**raws));
@@ -741,7 +586,7 @@ static enum fedc_err parse_top_field(struct reader *r, size_t key, struct fedc_p
 
 	switch (key) {
 	case TOP_FORMAT:
-		rc = read_bytes(r, &STR_FORMS, "the format name (str)", &s, &len);
+		rc = read_bytes(r, &FEDC_MP_STR, "the format name (str)", &s, &len);
 		if (rc == FEDC_OK && !bytes_equal(s, len, FEDC_PARAMS_FORMAT))
 			rc = bad(r, "format \"%.*s\" is not \"%s\"", (int)(len < 32 ? len : 32), (const char *)s,
 				 FEDC_PARAMS_FORMAT);
@@ -814,19 +659,20 @@ static enum fedc_err place_data(struct fedc_params *p, const struct raw_tensor *
 
 static enum fedc_err parse(const uint8_t *buf, size_t len, struct fedc_params *p)
 {
-	struct reader r = { .base = buf, .len = len, .pos = 0 };
+	struct reader r;
 	struct raw_tensor *raws = NULL;
 	unsigned seen = 0;
 	uint32_t n_keys = 0;
 	size_t key = 0;
 	enum fedc_err rc;
 
+	fedc_cursor_init(&r.c, buf, len);
 	snprintf(r.where, sizeof(r.where), "header");
 	if (len == 0) {
 		rc = bad(&r, "empty file");
 		goto out;
 	}
-	rc = read_header(&r, &MAP_FORMS, "the top-level map", &n_keys);
+	rc = read_header(&r, &FEDC_MP_MAP, "the top-level map", &n_keys);
 	for (uint32_t k = 0; rc == FEDC_OK && k < n_keys; k++) {
 		rc = read_key(&r, top_keys, TOP__COUNT, &seen, &key);
 		if (rc == FEDC_OK)
@@ -837,8 +683,8 @@ static enum fedc_err parse(const uint8_t *buf, size_t len, struct fedc_params *p
 	rc = check_required(&r, top_keys, TOP__COUNT, (1u << TOP__COUNT) - 1, seen);
 	if (rc)
 		goto out;
-	if (r.pos != r.len) {
-		rc = bad(&r, "%zu trailing bytes after the parameters", r.len - r.pos);
+	if (r.c.left != 0) {
+		rc = bad(&r, "%zu trailing bytes after the parameters", r.c.left);
 		goto out;
 	}
 	rc = copy_names(p, raws);

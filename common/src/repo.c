@@ -14,7 +14,6 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -688,23 +687,6 @@ enum fedc_err fedc_repo_put_update_file(struct fedc_repo *repo, const char *node
 
 /* ---- GET ---------------------------------------------------------------- */
 
-static enum fedc_err sync_parent_dir(const char *dest_path)
-{
-	char buf[PATH_MAX];
-	enum fedc_err rc = FEDC_OK;
-	int fd;
-
-	snprintf(buf, sizeof(buf), "%s", dest_path);
-	fd = open(dirname(buf), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return fedc_fail(FEDC_ERR_IO, "%s: cannot open its directory: %s", dest_path, strerror(errno));
-	if (fsync(fd) != 0)
-		rc = fedc_fail(FEDC_ERR_IO, "%s: fsync of its directory failed: %s", dest_path,
-			       strerror(errno));
-	close(fd);
-	return rc;
-}
-
 /* Streams the blob into x->out_fd and checks status, size and digest. */
 static enum fedc_err download(struct fedc_repo *repo, struct xfer *x, const char *url,
 			      const char *hex)
@@ -756,55 +738,28 @@ static enum fedc_err get_fd_at(struct fedc_repo *repo, const char *node, const c
 static enum fedc_err get_file_at(struct fedc_repo *repo, const char *node, const char *sha256_hex,
 				 const char *dest_path, uint64_t max_bytes)
 {
-	char *url = NULL, *tmp = NULL;
+	struct fedc_atomic_file af = { .fd = -1 };
+	char *url = NULL;
 	struct xfer x;
-	size_t len;
 	enum fedc_err rc;
 
 	xfer_init(&x);
 	x.max_bytes = max_bytes;
 	rc = object_url(repo, node, sha256_hex, &url);
-	if (rc)
-		goto out;
-	rc = fedc_hash_new(FEDC_HASH_SHA256, &x.hash);
-	if (rc)
-		goto out;
-	/* The temp file sits beside the destination so that rename() is atomic. */
-	len = strlen(dest_path) + sizeof(".part-XXXXXX");
-	tmp = malloc(len);
-	if (!tmp) {
-		rc = FEDC_ERR_NOMEM;
-		goto out;
-	}
-	snprintf(tmp, len, "%s.part-XXXXXX", dest_path);
-	x.out_fd = mkstemp(tmp);
-	if (x.out_fd < 0) {
-		rc = fedc_fail(FEDC_ERR_IO, "%s: cannot create temp file: %s", tmp, strerror(errno));
-		free(tmp);
-		tmp = NULL;
-		goto out;
-	}
-	rc = download(repo, &x, url, sha256_hex);
-	if (!rc && fsync(x.out_fd) != 0)
-		rc = fedc_fail(FEDC_ERR_IO, "%s: fsync failed: %s", tmp, strerror(errno));
-	if (!rc && close(x.out_fd) != 0)
-		rc = fedc_fail(FEDC_ERR_IO, "%s: close failed: %s", tmp, strerror(errno));
 	if (!rc)
-		x.out_fd = -1;
-	if (!rc && rename(tmp, dest_path) != 0)
-		rc = fedc_fail(FEDC_ERR_IO, "rename %s -> %s: %s", tmp, dest_path, strerror(errno));
+		rc = fedc_hash_new(FEDC_HASH_SHA256, &x.hash);
+	/* Only a verified blob ever appears at dest_path. */
+	if (!rc)
+		rc = fedc_atomic_begin(&af, dest_path, 0600);
 	if (!rc) {
-		free(tmp);
-		tmp = NULL; /* published: nothing to remove */
-		rc = sync_parent_dir(dest_path);
+		x.out_fd = af.fd;
+		rc = download(repo, &x, url, sha256_hex);
+		x.out_fd = -1;
 	}
-out:
-	if (x.out_fd >= 0)
-		close(x.out_fd);
-	if (tmp) {
-		(void)unlink(tmp);
-		free(tmp);
-	}
+	if (!rc)
+		rc = fedc_atomic_commit(&af);
+	else
+		fedc_atomic_abort(&af);
 	fedc_hash_free(x.hash);
 	free(url);
 	return rc;

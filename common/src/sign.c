@@ -1,6 +1,8 @@
 /* Ed25519 signatures on MQTT payloads (see fedc/sign.h). */
 #include "fedc/sign.h"
 
+#include "fedc/buf.h"
+#include "fedc/cursor.h"
 #include "fedc/message.h"
 
 #include <dirent.h>
@@ -12,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define ENVELOPE_VERSION 1
 #define SIG_LEN 64
@@ -29,17 +30,10 @@ struct trusted_key {
 };
 
 struct fedc_keyring {
-	struct trusted_key *keys;
-	size_t n, cap;
+	struct trusted_key *keys; /* n entries, kept in mem */
+	size_t n;
+	struct fedc_buf mem;      /* capped at FEDC_MAX_TRUSTED_KEYS entries */
 };
-
-int64_t fedc_unix_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- keys ---- */
 
@@ -89,17 +83,16 @@ void fedc_signer_free(struct fedc_signer *s)
 
 static enum fedc_err keyring_add(struct fedc_keyring *k, const char *id, EVP_PKEY *key)
 {
-	if (k->n == k->cap) {
-		size_t cap = k->cap ? k->cap * 2 : 8;
-		struct trusted_key *grown = realloc(k->keys, cap * sizeof(*grown));
+	struct trusted_key *t;
+	void *slot = NULL;
+	enum fedc_err rc = fedc_buf_extend(&k->mem, sizeof(*t), &slot);
 
-		if (!grown)
-			return FEDC_ERR_NOMEM;
-		k->keys = grown;
-		k->cap = cap;
-	}
-	snprintf(k->keys[k->n].id, sizeof(k->keys[k->n].id), "%s", id);
-	k->keys[k->n].key = key;
+	if (rc)
+		return rc;
+	t = slot;
+	snprintf(t->id, sizeof(t->id), "%s", id);
+	t->key = key;
+	k->keys = (struct trusted_key *)k->mem.data;
 	k->n++;
 	return FEDC_OK;
 }
@@ -161,6 +154,7 @@ enum fedc_err fedc_keyring_load_dir(const char *dir, struct fedc_keyring **out)
 		closedir(d);
 		return FEDC_ERR_NOMEM;
 	}
+	fedc_buf_init(&k->mem, FEDC_MAX_TRUSTED_KEYS * sizeof(struct trusted_key));
 	while (!rc && (e = readdir(d)) != NULL) {
 		if (e->d_name[0] != '.' && ends_with_pub(e->d_name))
 			rc = load_public_key(k, dir, e->d_name);
@@ -199,7 +193,7 @@ void fedc_keyring_free(struct fedc_keyring *k)
 		return;
 	for (size_t i = 0; i < k->n; i++)
 		EVP_PKEY_free(k->keys[i].key);
-	free(k->keys);
+	fedc_buf_free(&k->mem);
 	free(k);
 }
 
@@ -332,91 +326,120 @@ enum fedc_err fedc_envelope_seal(const struct fedc_signer *s, const char *topic,
 
 /* ---- opening ---- */
 
-static bool key_is(const msgpack_object *k, const char *name)
-{
-	size_t len = strlen(name);
+/* Envelope fields, one bit each in the set of those seen. */
+enum envelope_field { F_V = 1, F_SIGNER = 2, F_TS = 4, F_NONCE = 8, F_BODY = 16, F_SIG = 32, F_ALL = 63 };
 
-	return k->type == MSGPACK_OBJECT_STR && k->via.str.size == len && memcmp(k->via.str.ptr, name, len) == 0;
+static unsigned field_bit(const uint8_t *key, uint32_t len)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} names[] = { { "v", F_V }, { "signer", F_SIGNER }, { "ts", F_TS },
+		      { "nonce", F_NONCE }, { "body", F_BODY }, { "sig", F_SIG } };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (len == strlen(names[i].name) && memcmp(key, names[i].name, len) == 0) /* length first */
+			return names[i].bit;
+	}
+	return 0;
 }
 
-static bool copy_str(const msgpack_object *v, char *dst, size_t cap)
+/* A str value into dst: false if it does not fit or holds a NUL. */
+static bool copy_str(struct fedc_cursor *c, char *dst, size_t cap)
 {
-	if (v->type != MSGPACK_OBJECT_STR || v->via.str.size >= cap || memchr(v->via.str.ptr, 0, v->via.str.size))
+	const uint8_t *p = NULL;
+	uint32_t len = 0;
+
+	if (fedc_mp_bytes(c, &FEDC_MP_STR, "a string", &p, &len) != FEDC_OK || len >= cap || memchr(p, 0, len))
 		return false;
-	memcpy(dst, v->via.str.ptr, v->via.str.size);
-	dst[v->via.str.size] = '\0';
+	memcpy(dst, p, len);
+	dst[len] = '\0';
 	return true;
 }
 
-/* Reads the six fields; each must be present once with its type. */
-static enum fedc_err read_envelope(const msgpack_object *map, struct fedc_envelope *out, const uint8_t **sig,
+/* Reads the six fields through the cursor; each must be present once with
+ * its type. The bytes were checked whole by fedc_msgpack_check. */
+static enum fedc_err read_envelope(const void *payload, size_t len, struct fedc_envelope *out, const uint8_t **sig,
 				   size_t *sig_len)
 {
+	struct fedc_cursor c;
 	unsigned seen = 0;
+	uint32_t n = 0;
 
-	if (map->type != MSGPACK_OBJECT_MAP)
+	fedc_cursor_init(&c, payload, len);
+	if (fedc_mp_header(&c, &FEDC_MP_MAP, "a map", &n) != FEDC_OK)
 		return fedc_fail(FEDC_ERR_MALFORMED, "envelope: not a msgpack map");
-	for (uint32_t i = 0; i < map->via.map.size; i++) {
-		const msgpack_object *k = &map->via.map.ptr[i].key, *v = &map->via.map.ptr[i].val;
-		bool ok = true;
-		unsigned bit = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		const uint8_t *key = NULL, *bin = NULL;
+		uint32_t key_len = 0, bin_len = 0;
+		uint64_t u = 0;
+		unsigned bit;
+		bool ok;
 
-		if (key_is(k, "v")) {
-			bit = 1;
-			ok = v->type == MSGPACK_OBJECT_POSITIVE_INTEGER && v->via.u64 == ENVELOPE_VERSION;
-		} else if (key_is(k, "signer")) {
-			bit = 2;
-			ok = copy_str(v, out->signer, sizeof(out->signer));
-		} else if (key_is(k, "ts")) {
-			bit = 4;
-			ok = v->type == MSGPACK_OBJECT_POSITIVE_INTEGER && v->via.u64 <= (uint64_t)INT64_MAX;
-			out->ts_ms = ok ? (int64_t)v->via.u64 : 0;
-		} else if (key_is(k, "nonce")) {
-			bit = 8;
-			ok = copy_str(v, out->nonce, sizeof(out->nonce)) && strlen(out->nonce) == FEDC_NONCE_HEXLEN;
-		} else if (key_is(k, "body")) {
-			bit = 16;
-			ok = v->type == MSGPACK_OBJECT_BIN;
-			out->body = ok ? (const uint8_t *)v->via.bin.ptr : NULL;
-			out->body_len = ok ? v->via.bin.size : 0;
-		} else if (key_is(k, "sig")) {
-			bit = 32;
-			ok = v->type == MSGPACK_OBJECT_BIN;
-			*sig = ok ? (const uint8_t *)v->via.bin.ptr : NULL;
-			*sig_len = ok ? v->via.bin.size : 0;
-		} else {
+		if (fedc_mp_bytes(&c, &FEDC_MP_STR, "a field name", &key, &key_len) != FEDC_OK ||
+		    !(bit = field_bit(key, key_len)))
 			return fedc_fail(FEDC_ERR_MALFORMED, "envelope: unknown field");
+		switch (bit) {
+		case F_V:
+			ok = fedc_mp_uint(&c, "v", &u) == FEDC_OK && u == ENVELOPE_VERSION;
+			break;
+		case F_SIGNER:
+			ok = copy_str(&c, out->signer, sizeof(out->signer));
+			break;
+		case F_TS:
+			ok = fedc_mp_uint(&c, "ts", &u) == FEDC_OK && u <= (uint64_t)INT64_MAX;
+			out->ts_ms = ok ? (int64_t)u : 0;
+			break;
+		case F_NONCE:
+			ok = copy_str(&c, out->nonce, sizeof(out->nonce)) && strlen(out->nonce) == FEDC_NONCE_HEXLEN;
+			break;
+		default: /* body, sig */
+			ok = fedc_mp_bytes(&c, &FEDC_MP_BIN, "a binary", &bin, &bin_len) == FEDC_OK;
+			if (bit == F_BODY) {
+				out->body = ok ? bin : NULL;
+				out->body_len = ok ? bin_len : 0;
+			} else {
+				*sig = ok ? bin : NULL;
+				*sig_len = ok ? bin_len : 0;
+			}
+			break;
 		}
 		if (!ok || (seen & bit))
 			return fedc_fail(FEDC_ERR_MALFORMED, "envelope: field %u is repeated, of the wrong type or "
 					 "out of range", i);
 		seen |= bit;
 	}
-	if (seen != 63)
+	if (c.left)
+		return fedc_fail(FEDC_ERR_MALFORMED, "envelope: %zu trailing bytes", c.left);
+	if (seen != F_ALL)
 		return fedc_fail(FEDC_ERR_MALFORMED, "envelope: a field is missing (v, signer, ts, nonce, body, sig)");
 	return FEDC_OK;
 }
 
 bool fedc_envelope_detect(const void *payload, size_t len)
 {
-	msgpack_unpacked up;
-	bool found = false;
+	struct fedc_cursor c;
+	unsigned seen = 0;
+	uint32_t n = 0;
 
 	if (!payload || len == 0 || len > FEDC_ENVELOPE_MAX_BYTES || fedc_msgpack_check(payload, len) != FEDC_OK)
 		return false;
-	msgpack_unpacked_init(&up);
-	if (msgpack_unpack_next(&up, payload, len, NULL) == MSGPACK_UNPACK_SUCCESS &&
-	    up.data.type == MSGPACK_OBJECT_MAP) {
-		bool sig = false, body = false;
+	fedc_cursor_init(&c, payload, len);
+	if (fedc_mp_header(&c, &FEDC_MP_MAP, "a map", &n) != FEDC_OK)
+		return false;
+	for (uint32_t i = 0; i < n; i++) {
+		const uint8_t *key = NULL;
+		uint32_t key_len = 0;
 
-		for (uint32_t i = 0; i < up.data.via.map.size; i++) {
-			sig |= key_is(&up.data.via.map.ptr[i].key, "sig");
-			body |= key_is(&up.data.via.map.ptr[i].key, "body");
-		}
-		found = sig && body;
+		/* a key that is not a string is skipped like a value */
+		if (fedc_mp_bytes(&c, &FEDC_MP_STR, "a key", &key, &key_len) == FEDC_OK)
+			seen |= field_bit(key, key_len);
+		else if (fedc_mp_skip(&c, FEDC_MSGPACK_MAX_DEPTH) != FEDC_OK)
+			return false;
+		if (fedc_mp_skip(&c, FEDC_MSGPACK_MAX_DEPTH) != FEDC_OK)
+			return false;
 	}
-	msgpack_unpacked_destroy(&up);
-	return found;
+	return (seen & (F_SIG | F_BODY)) == (F_SIG | F_BODY);
 }
 
 static enum fedc_err verify(const struct fedc_keyring *trusted, const char *topic, const struct fedc_envelope *e,
@@ -445,8 +468,6 @@ enum fedc_err fedc_envelope_open(const struct fedc_keyring *trusted, const char 
 {
 	const uint8_t *sig = NULL;
 	size_t sig_len = 0;
-	msgpack_unpacked up;
-	size_t off = 0;
 	enum fedc_err rc;
 
 	if (!topic || !out || (!payload && len))
@@ -458,17 +479,10 @@ enum fedc_err fedc_envelope_open(const struct fedc_keyring *trusted, const char 
 	rc = fedc_msgpack_check(payload, len);
 	if (rc)
 		return fedc_fail(rc, "envelope: %s", fedc_last_error());
-	msgpack_unpacked_init(&up);
-	if (msgpack_unpack_next(&up, payload, len, &off) != MSGPACK_UNPACK_SUCCESS)
-		rc = fedc_fail(FEDC_ERR_MALFORMED, "envelope: not msgpack");
-	else if (off != len)
-		rc = fedc_fail(FEDC_ERR_MALFORMED, "envelope: %zu trailing bytes", len - off);
-	else
-		rc = read_envelope(&up.data, out, &sig, &sig_len);
-	/* body points into `payload`, not into the unpacked zone: safe to destroy */
+	rc = read_envelope(payload, len, out, &sig, &sig_len);
+	/* body and sig point into `payload` */
 	if (!rc)
 		rc = verify(trusted, topic, out, sig, sig_len);
-	msgpack_unpacked_destroy(&up);
 	return rc;
 }
 

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,6 +184,40 @@ static void test_resume_after_sigkill_is_bit_for_bit(void **state)
 		snprintf(params, sizeof(params), "%s/global.params", out_dir);
 		assert_same_file(ref_params, params);
 	}
+}
+
+/* Files of `dir` whose name starts with `prefix`. */
+static int count_prefixed(const char *dir, const char *prefix)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+	closedir(d);
+	return n;
+}
+
+/* Killed while writing round 0's aggregator state (the second file written
+ * atomically, after the initial parameters): resume finds no breakpoint, and
+ * no half-written .aggregator.state.XXXXXX stays behind. */
+static void test_killed_writing_state_leaves_no_temp_file(void **state)
+{
+	char exp[512], out_dir[560];
+
+	write_logreg("killed-state", 2, NULL, NULL, exp, sizeof(exp));
+	if (run_crashing_at(exp, "atomic-commit:2") != 128 + SIGKILL)
+		fail_msg("the run with FEDC_CRASH_AT=atomic-commit:2 was not killed:\n%s", output);
+	snprintf(out_dir, sizeof(out_dir), "%s-out", exp);
+	if (researcher("resume", out_dir, NULL, NULL) != 1 || !strstr(output, "no breakpoints"))
+		fail_msg("resume did not say there is no breakpoint:\n%s", output);
+	/* the kill landed on the state: parameters written, state not */
+	assert_int_equal(count_prefixed(out_dir, "global.params"), 1);
+	assert_int_equal(count_prefixed(out_dir, "aggregator.state"), 0);
+	assert_int_equal(count_prefixed(out_dir, ".aggregator.state."), 0);
+	assert_int_equal(count_prefixed(out_dir, "."), 2); /* "." and ".." alone */
 }
 
 static void test_damaged_breakpoint_refused_previous_works(void **state)
@@ -424,6 +459,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_resume_after_sigkill_is_bit_for_bit),
+		cmocka_unit_test(test_killed_writing_state_leaves_no_temp_file),
 		cmocka_unit_test(test_damaged_breakpoint_refused_previous_works),
 		cmocka_unit_test(test_too_few_nodes_retries_then_stops),
 		cmocka_unit_test(test_node_slower_than_deadline),

@@ -108,6 +108,23 @@ static void test_half_written_breakpoint_ignored(void **state)
 	assert_int_not_equal(access(tmp, F_OK), 0);
 }
 
+/* Only "round-" and six digits name a round: not a sign, not a space. */
+static void test_odd_names_not_rounds(void **state)
+{
+	static const char *const names[] = {"round-+00009", "round- 00009", "round-00009x", "round-0000-9"};
+	struct breakpoint bp;
+	char path[128];
+	uint32_t latest;
+
+	save_round(1, &bp);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/breakpoints/%s", dir, names[i]);
+		assert_int_equal(mkdir(path, 0755), 0);
+	}
+	assert_int_equal(breakpoint__latest(dir, &latest), FEDC_OK);
+	assert_int_equal(latest, 1);
+}
+
 static void test_damaged_breakpoint_refused_previous_works(void **state)
 {
 	struct breakpoint bp;
@@ -134,6 +151,10 @@ static void test_damaged_breakpoint_refused_previous_works(void **state)
 	assert_int_equal(breakpoint__load(dir, 3, &bp, bp_dir, sizeof(bp_dir)), FEDC_ERR_MALFORMED);
 	assert_non_null(strstr(fedc_last_error(), "format 99"));
 	write_file(path, "{\"format\": 1, \"round\": \"three\"}");
+	assert_int_equal(breakpoint__load(dir, 3, &bp, bp_dir, sizeof(bp_dir)), FEDC_ERR_MALFORMED);
+	assert_non_null(strstr(fedc_last_error(), "\"round\""));
+	/* a negative number in a string is not wrapped round to 1 */
+	write_file(path, "{\"format\": 1, \"round\": \"-4294967295\"}");
 	assert_int_equal(breakpoint__load(dir, 3, &bp, bp_dir, sizeof(bp_dir)), FEDC_ERR_MALFORMED);
 	assert_non_null(strstr(fedc_last_error(), "\"round\""));
 
@@ -189,6 +210,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_save_latest_load, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_half_written_breakpoint_ignored, make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(test_odd_names_not_rounds, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_damaged_breakpoint_refused_previous_works, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_history_continues_from_sizes, make_dir, remove_dir),
 	};

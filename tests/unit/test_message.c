@@ -20,6 +20,7 @@
 #include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <malloc.h>
 #include <string.h>
 
 #include "fedc/message.h"
@@ -66,9 +67,9 @@ static void fill_dataset(struct fedc_msg_dataset *d, int i, uint32_t n_tags)
 
 static void fill_datasets(struct fedc_msg *m, uint32_t n)
 {
+	assert_int_equal(fedc_msg_datasets_alloc(m, n), FEDC_OK);
 	for (uint32_t i = 0; i < n; i++)
 		fill_dataset(&m->datasets[i], (int)i, i % 3);
-	m->n_datasets = n;
 	fedc_msg_set(m, FEDC_F_DATASETS);
 }
 
@@ -207,9 +208,28 @@ static size_t encode_full(enum fedc_cmd cmd, char **out)
 	return len;
 }
 
+/* Equal messages: the same bytes (decode zeroes the struct and pads strings
+ * with NULs) apart from where the datasets live, and the same datasets. */
+static void assert_msg_equal(const struct fedc_msg *a, const struct fedc_msg *b)
+{
+	struct fedc_msg *x = malloc(sizeof(*x)), *y = malloc(sizeof(*y));
+
+	assert_non_null(x);
+	assert_non_null(y);
+	memcpy(x, a, sizeof(*x));
+	memcpy(y, b, sizeof(*y));
+	assert_int_equal(a->n_datasets, b->n_datasets);
+	if (a->n_datasets)
+		assert_memory_equal(a->datasets, b->datasets, a->n_datasets * sizeof(*a->datasets));
+	x->datasets = y->datasets = NULL;
+	assert_memory_equal(x, y, sizeof(*x));
+	free(x);
+	free(y);
+}
+
 static struct fedc_msg *decode_new(const void *buf, size_t len, enum fedc_err *rc)
 {
-	struct fedc_msg *m = malloc(sizeof(*m));
+	struct fedc_msg *m = malloc(sizeof(*m)); /* not zeroed: decode must not need it */
 
 	assert_non_null(m);
 	*rc = fedc_msg_decode(buf, len, m);
@@ -391,7 +411,7 @@ static size_t build_no_work(const struct bad_case *c, char **out)
 	struct fedc_msg *m = full_msg(FEDC_CMD_TRAIN);
 	size_t len;
 
-	m->present &= ~(1ull << FEDC_F_EVALUATE_ONLY);
+	fedc_msg_unset(m, FEDC_F_EVALUATE_ONLY);
 	len = repack_msg(m, "epochs", "\x00", 1, NULL, NULL, 0, out);
 	fedc_msg_free(m);
 	return len;
@@ -664,7 +684,7 @@ static void run_bad_case(void **state)
 	assert_int_equal(rc, c->expect);
 	if (c->detail)
 		assert_non_null(strstr(fedc_last_error(), c->detail));
-	free(m);
+	fedc_msg_free(m);
 	free(buf);
 }
 
@@ -729,7 +749,7 @@ static void test_decode_fixture_files(void **state)
 			print_error("%s was accepted (%s)\n", path, fedc_strerror(rc));
 		assert_true(rc == FEDC_ERR_MALFORMED || rc == FEDC_ERR_TOO_BIG);
 		assert_true(fedc_last_error()[0] != '\0');
-		free(m);
+		fedc_msg_free(m);
 		free(buf);
 		n++;
 	}
@@ -751,6 +771,45 @@ static void test_decode_fixture_files(void **state)
 
 /* ---- round trips and positive cases ---- */
 
+/* The message is sized to its content: the datasets of a reply take the
+ * room of those it holds, not of 64, and the present set has a bit for every
+ * field (none shared, the last one included). */
+static void test_message_sized_to_content(void **state)
+{
+	struct fedc_msg *m = full_msg(FEDC_CMD_LIST_REPLY), *d;
+	void *buf = NULL;
+	size_t len;
+	enum fedc_err rc;
+
+	/* was 96376 bytes, 84 KiB of them the 64 inline datasets */
+	assert_true(sizeof(struct fedc_msg) < 16 * 1024);
+	assert_true(FEDC_MSG_PRESENT_WORDS * 64 >= FEDC_F__COUNT);
+	fill_datasets(m, 2);
+	assert_int_equal(fedc_msg_encode(m, &buf, &len), FEDC_OK);
+	d = decode_new(buf, len, &rc);
+	assert_int_equal(rc, FEDC_OK);
+	assert_int_equal(d->n_datasets, 2);
+	assert_non_null(d->datasets);
+	assert_true(malloc_usable_size(d->datasets) < 3 * sizeof(*d->datasets));
+	assert_string_equal(d->datasets[1].dataset_id, m->datasets[1].dataset_id);
+	assert_int_equal(fedc_msg_datasets_alloc(d, FEDC_MAX_DATASETS + 1), FEDC_ERR_TOO_BIG);
+	assert_int_equal(d->n_datasets, 2); /* unchanged */
+	fedc_msg_clear(d);
+	assert_null(d->datasets);
+	assert_false(fedc_msg_has(d, FEDC_F_DATASETS));
+	for (int f = 0; f < FEDC_F__COUNT; f++) {
+		fedc_msg_set(d, (enum fedc_field)f);
+		for (int g = 0; g < FEDC_F__COUNT; g++)
+			assert_int_equal(fedc_msg_has(d, (enum fedc_field)g), g <= f);
+	}
+	fedc_msg_unset(d, FEDC_F_STATE);
+	assert_false(fedc_msg_has(d, FEDC_F_STATE));
+	assert_true(fedc_msg_has(d, FEDC_F_MESSAGE));
+	free(buf);
+	fedc_msg_free(d);
+	fedc_msg_free(m);
+}
+
 static void test_round_trip_every_command(void **state)
 {
 	for (int c = FEDC_CMD_NONE + 1; c < FEDC_CMD__COUNT; c++) {
@@ -768,15 +827,15 @@ static void test_round_trip_every_command(void **state)
 			print_error("%s: %s\n", fedc_cmd_name((enum fedc_cmd)c), fedc_last_error());
 		assert_int_equal(rc, FEDC_OK);
 		assert_int_equal(d->command, c);
-		assert_int_equal(d->present, m->present);
-		assert_memory_equal(d, m, sizeof(*m));
+		assert_memory_equal(d->present, m->present, sizeof(m->present));
+		assert_msg_equal(d, m);
 		assert_int_equal(fedc_msg_encode(d, &buf2, &len2), FEDC_OK);
 		assert_int_equal(len2, len);
 		assert_memory_equal(buf2, buf, len);
 		free(buf);
 		free(buf2);
 		fedc_msg_free(m);
-		free(d);
+		fedc_msg_free(d);
 	}
 }
 
@@ -801,7 +860,7 @@ static void test_round_trip_values(void **state)
 	assert_true(fedc_msg_has(d, FEDC_F_EVALUATE_ONLY));
 	assert_false(fedc_msg_has(d, FEDC_F_NODE_ID));
 	free(buf);
-	free(d);
+	fedc_msg_free(d);
 	fedc_msg_free(m);
 }
 
@@ -819,7 +878,7 @@ static void test_decode_empty_dataset_list(void **state)
 	assert_true(fedc_msg_has(d, FEDC_F_DATASETS));
 	assert_int_equal(d->n_datasets, 0);
 	free(buf);
-	free(d);
+	fedc_msg_free(d);
 	fedc_msg_free(m);
 }
 
@@ -847,7 +906,7 @@ static void test_decode_number_widths(void **state)
 			assert_true(d->fedprox_mu == cases[i].want);
 		else
 			assert_true(d->test_ratio == cases[i].want);
-		free(d);
+		fedc_msg_free(d);
 		free(buf);
 	}
 	/* a negative integer is a valid double where the range allows it */
@@ -855,14 +914,14 @@ static void test_decode_number_widths(void **state)
 	d = decode_new(buf, len, &rc);
 	assert_int_equal(rc, FEDC_OK);
 	assert_true(d->value == -100.0);
-	free(d);
+	fedc_msg_free(d);
 	free(buf);
 	/* uint64 round as uint64 wire width */
 	len = repack(FEDC_CMD_TRAIN, "round", "\xcf\0\0\0\0\0\0\0\x05", 9, NULL, NULL, 0, &buf);
 	d = decode_new(buf, len, &rc);
 	assert_int_equal(rc, FEDC_OK);
 	assert_int_equal(d->round, 5);
-	free(d);
+	fedc_msg_free(d);
 	free(buf);
 }
 
@@ -905,7 +964,7 @@ static void test_decode_missing_each_required_field(void **state)
 				snprintf(want, sizeof(want), "\"%s\": missing", key);
 				assert_non_null(strstr(fedc_last_error(), want));
 			}
-			free(d);
+			fedc_msg_free(d);
 			free(buf);
 		}
 		msgpack_zone_destroy(&zone);
@@ -936,12 +995,12 @@ static void test_encode_rejects_invalid(void **state)
 {
 	struct fedc_msg *m = full_msg(FEDC_CMD_TRAIN);
 
-	m->present &= ~(1ull << FEDC_F_ROUND);
+	fedc_msg_unset(m, FEDC_F_ROUND);
 	expect_encode(m, FEDC_ERR_INVAL, "\"round\": missing");
 	fedc_msg_set(m, FEDC_F_ROUND);
 	fedc_msg_set(m, FEDC_F_NODE_ID);
 	expect_encode(m, FEDC_ERR_INVAL, "\"node_id\": not allowed in \"train\"");
-	m->present &= ~(1ull << FEDC_F_NODE_ID);
+	fedc_msg_unset(m, FEDC_F_NODE_ID);
 	m->lr = NAN;
 	expect_encode(m, FEDC_ERR_INVAL, "\"lr\": not a finite number");
 	m->lr = 0.1;
@@ -1085,10 +1144,13 @@ static uint64_t rng(void)
  * to the same thing. */
 static int check_damaged(struct fedc_msg *d, const char *buf, size_t len)
 {
-	enum fedc_err rc = fedc_msg_decode(buf, len, d);
 	void *enc;
 	size_t elen;
 	struct fedc_msg *again;
+	enum fedc_err rc;
+
+	fedc_msg_clear(d); /* d is reused: drop what the last decode allocated */
+	rc = fedc_msg_decode(buf, len, d);
 
 	assert_true(rc == FEDC_OK || rc == FEDC_ERR_MALFORMED);
 	if (rc != FEDC_OK)
@@ -1099,8 +1161,8 @@ static int check_damaged(struct fedc_msg *d, const char *buf, size_t len)
 	assert_int_equal(rc, FEDC_OK);
 	again = decode_new(enc, elen, &rc);
 	assert_int_equal(rc, FEDC_OK);
-	assert_memory_equal(again, d, sizeof(*d));
-	free(again);
+	assert_msg_equal(again, d);
+	fedc_msg_free(again);
 	free(enc);
 	return 1;
 }
@@ -1112,7 +1174,7 @@ static void test_decode_brute_force(void **state)
 						0xd9, 0xdb, 0xdc, 0xdd, 0xde, 0xdf, 0xe0, 0xff };
 	char *enc, *buf;
 	size_t len;
-	struct fedc_msg *d = malloc(sizeof(*d));
+	struct fedc_msg *d = calloc(1, sizeof(*d));
 	enum fedc_cmd cmds[] = { FEDC_CMD_TRAIN, FEDC_CMD_SEARCH_REPLY, FEDC_CMD_TRAIN_REPLY };
 	int accepted = 0;
 
@@ -1126,6 +1188,7 @@ static void test_decode_brute_force(void **state)
 			char *t = malloc(cut ? cut : 1);
 
 			memcpy(t, enc, cut);
+			fedc_msg_clear(d);
 			assert_int_not_equal(fedc_msg_decode(t, cut, d), FEDC_OK);
 			free(t);
 		}
@@ -1161,7 +1224,7 @@ static void test_decode_brute_force(void **state)
 		check_damaged(d, buf, n);
 	}
 	free(buf);
-	free(d);
+	fedc_msg_free(d);
 	/* Some damage leaves a valid message (a changed letter in a name): the
 	 * re-encode check above must have run. */
 	assert_true(accepted > 100);
@@ -1170,6 +1233,7 @@ static void test_decode_brute_force(void **state)
 int main(void)
 {
 	static const struct CMUnitTest fixed[] = {
+		cmocka_unit_test(test_message_sized_to_content),
 		cmocka_unit_test(test_round_trip_every_command),
 		cmocka_unit_test(test_round_trip_values),
 		cmocka_unit_test(test_decode_empty_dataset_list),

@@ -534,7 +534,7 @@ static void test_open_trailing_bytes(void **state)
 
 static void test_open_huge_declared_length(void **state)
 {
-	expect_malformed_file("huge_declared_length.bin", "4294967295 bytes declared");
+	expect_malformed_file("huge_declared_length.bin", "declares 4294967295 bytes");
 	expect_malformed_file("huge_tensor_count.bin", "tensors");
 	expect_malformed_file("huge_map_count.bin", NULL);
 }

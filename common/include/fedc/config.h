@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "fedc/err.h"
+#include "fedc/num.h"
 
 struct fedc_config; /* opaque */
 
@@ -52,9 +53,8 @@ enum fedc_err fedc_config_check_sections(const struct fedc_config *cfg,
 bool fedc_config_entry(const struct fedc_config *cfg, const char *section, unsigned index,
 		       const char **key, const char **value);
 
-/* Parses a whole decimal integer in [min, max] (config values and command
- * line flags alike): no trailing characters, no overflow. */
-bool fedc_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
+/* fedc_parse_int (config values and command-line flags alike) lives in
+ * fedc/num.h, included above. */
 
 /* Makes `value`, a path written in the file at `config_path`, absolute: a
  * relative one is taken relative to the file's directory (so a config works

@@ -3,6 +3,7 @@
 #ifndef FEDC_FS_H
 #define FEDC_FS_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -31,9 +32,45 @@ void fedc_drop_cached(const char *path);
 /* Makes the entries of directory `dir` durable (after a create or rename). */
 enum fedc_err fedc_fsync_dir(const char *dir);
 
-/* Replaces `path` with `len` bytes: a temporary file beside it, fsync,
- * rename, fsync of the directory. A crash leaves the old file or the new
- * one, never a mix. FEDC_ERR_IO. */
+/* A file replaced atomically and durably: the one way fedc writes a file that
+ * must survive a crash whole (parameters, states, downloads, blobs, configs).
+ *
+ *   struct fedc_atomic_file af;
+ *   rc = fedc_atomic_begin(&af, path, 0644);  // af.fd is open for writing
+ *   if (!rc) rc = write(af.fd, ...) ...;
+ *   rc = rc ? (fedc_atomic_abort(&af), rc) : fedc_atomic_commit(&af);
+ *
+ * The new content goes into a temporary file in `path`'s directory (so that
+ * the rename is atomic), made with O_TMPFILE where the file system has it:
+ * then it has no name until commit, and a process killed while writing leaves
+ * nothing behind. Elsewhere it is "<dir>/.<base>.XXXXXX" from its creation.
+ * Commit: chmod to `mode`, fsync, name it, rename over `path`, fsync of the
+ * directory. Readers see the old file or the new one, never a mix; after a
+ * crash the disk holds one or the other. Every failure of commit, and abort,
+ * closes the descriptor and removes the temporary file; the old `path` is
+ * untouched unless the rename happened. The temporary file is 0600 until
+ * commit, so a secret is never readable by others. Fault-injection point
+ * "atomic-commit" (fedc/crash.h): after the fsync, before the file is named. */
+struct fedc_atomic_file {
+	int fd;               /* open for writing between begin and commit/abort, else -1 */
+	mode_t mode;          /* the final file's mode */
+	char path[PATH_MAX];  /* the file replaced */
+	char tmp[PATH_MAX];   /* the temporary file's name; "" while it has none */
+};
+
+/* Opens the temporary file for `path`. FEDC_ERR_INVAL (empty, a directory
+ * name, too long to add a temporary name to), FEDC_ERR_IO (directory missing
+ * or not writable). On failure af->fd is -1 and nothing was created;
+ * fedc_atomic_abort() is harmless then. */
+enum fedc_err fedc_atomic_begin(struct fedc_atomic_file *af, const char *path, mode_t mode);
+/* Publishes what was written to af->fd as `path` (see above). FEDC_ERR_IO
+ * naming the step that failed; af is finished either way. */
+enum fedc_err fedc_atomic_commit(struct fedc_atomic_file *af);
+/* Drops the temporary file. Idempotent; harmless after commit. */
+void fedc_atomic_abort(struct fedc_atomic_file *af);
+
+/* Replaces `path` with `len` bytes through a fedc_atomic_file. A crash
+ * leaves the old file or the new one, never a mix. FEDC_ERR_INVAL, FEDC_ERR_IO. */
 enum fedc_err fedc_write_atomic(const char *path, const void *data, size_t len);
 /* The same with the file's final mode (0600 for secrets: the temporary file
  * is 0600 from its creation). */

@@ -16,6 +16,8 @@
 #define FEDC_MAX_METRICS 16                   /* metrics in one train reply */
 #define FEDC_MAX_FED_LEN 64                   /* federation name */
 #define FEDC_MAX_TOPIC_LEN 256
+#define FEDC_MSGPACK_MAX_DEPTH 8              /* nesting of arrays and maps in a message; the schema needs 4 */
+#define FEDC_MAX_TRUSTED_KEYS 100000          /* keys in one trusted-keys directory */
 
 #define FEDC_MAX_TENSORS 4096                 /* tensors in one parameter file */
 #define FEDC_MAX_DIMS 8                       /* dimensions of one tensor */

@@ -42,7 +42,8 @@ enum fedc_cmd {
 	FEDC_CMD__COUNT
 };
 
-/* One bit per field of struct fedc_msg, for `present`. */
+/* One bit per field of struct fedc_msg, for `present` (as many 64-bit words
+ * as the fields need: the protocol is not capped at 64 fields). */
 enum fedc_field {
 	FEDC_F_PROTOCOL_VERSION, FEDC_F_COMMAND, FEDC_F_REQUEST_ID,
 	FEDC_F_RESEARCHER_ID, FEDC_F_NODE_ID,
@@ -59,6 +60,8 @@ enum fedc_field {
 	FEDC_F_STATE,
 	FEDC_F__COUNT
 };
+
+#define FEDC_MSG_PRESENT_WORDS ((FEDC_F__COUNT + 63) / 64)
 
 #define FEDC_DIGEST_BUF 129 /* hex digest (up to 128) + NUL */
 #define FEDC_SHORT_BUF 33   /* short enum-like strings + NUL */
@@ -82,11 +85,15 @@ struct fedc_msg_kv {
 };
 
 /* A decoded (or to-be-encoded) message. Which fields mean something is said by
- * `present` (bit 1u << enum fedc_field); the command's schema says which must
- * be there. Strings are NUL-terminated and within their bound. The struct is
- * large (about 100 KiB): allocate it, do not put it on a small stack. */
+ * `present` (fedc_msg_set / fedc_msg_has); the command's schema says which
+ * must be there. Strings are NUL-terminated and within their bound. The
+ * datasets of a search or list reply, up to 64 of 1.3 KiB each, are
+ * allocated to their number (fedc_msg_datasets_alloc; decode does it), so
+ * the struct itself is about 12 KiB: still allocate it rather than put it on
+ * a small stack. It owns `datasets`: release it with fedc_msg_free or
+ * fedc_msg_clear, never free() alone, and do not copy it by value. */
 struct fedc_msg {
-	uint64_t present;
+	uint64_t present[FEDC_MSG_PRESENT_WORDS];
 	uint64_t protocol_version;
 	enum fedc_cmd command;
 	char request_id[FEDC_UUID_STRLEN + 1];
@@ -97,7 +104,7 @@ struct fedc_msg {
 	uint32_t n_tags;
 	char tags[FEDC_MAX_TAGS][FEDC_MAX_TAG_LEN + 1];
 	uint32_t n_datasets;
-	struct fedc_msg_dataset datasets[FEDC_MAX_DATASETS];
+	struct fedc_msg_dataset *datasets;   /* n_datasets entries, owned by the message */
 
 	/* training plans */
 	char plan_digest[FEDC_DIGEST_BUF];
@@ -164,10 +171,17 @@ bool fedc_cmd_from_node(enum fedc_cmd cmd);
 /* Allocates a zeroed message with command, protocol_version and a fresh
  * request_id set (present bits too). Returns NULL on out-of-memory. */
 struct fedc_msg *fedc_msg_new(enum fedc_cmd cmd);
+/* Frees the message and what it owns (NULL allowed). */
 void fedc_msg_free(struct fedc_msg *msg);
+/* Frees what the message owns and zeroes it, ready for reuse. */
+void fedc_msg_clear(struct fedc_msg *msg);
+/* Gives the message room for `n` zeroed datasets (replacing any it had) and
+ * sets n_datasets. FEDC_ERR_TOO_BIG past FEDC_MAX_DATASETS, FEDC_ERR_NOMEM. */
+enum fedc_err fedc_msg_datasets_alloc(struct fedc_msg *msg, uint32_t n);
 
-/* Marks a field present after the caller filled it. */
+/* Marks a field present after the caller filled it, or absent again. */
 void fedc_msg_set(struct fedc_msg *msg, enum fedc_field field);
+void fedc_msg_unset(struct fedc_msg *msg, enum fedc_field field);
 bool fedc_msg_has(const struct fedc_msg *msg, enum fedc_field field);
 
 /* Encodes per the schema: every present field of the command, in schema order.
@@ -177,8 +191,10 @@ bool fedc_msg_has(const struct fedc_msg *msg, enum fedc_field field);
  * malloc'd and owned by the caller. */
 enum fedc_err fedc_msg_encode(const struct fedc_msg *msg, void **buf, size_t *len);
 
-/* Decodes and validates `len` bytes into *msg (overwritten). Never reads past
- * `len`; never allocates from a peer's count. Returns FEDC_OK,
+/* Decodes and validates `len` bytes into *msg, which is overwritten: pass a
+ * fresh one (zeroed or not) or one emptied by fedc_msg_clear, since what it
+ * owned is not freed. Never reads past `len`; never allocates from a peer's
+ * count. On failure *msg is cleared. Returns FEDC_OK,
  * FEDC_ERR_MALFORMED or FEDC_ERR_TOO_BIG with a detail naming the field. */
 enum fedc_err fedc_msg_decode(const void *buf, size_t len, struct fedc_msg *msg);
 

@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fedc/clock.h" /* fedc_unix_ms: the stamps above */
 #include "fedc/err.h"
 #include "fedc/id.h"
 #include "fedc/limits.h"
@@ -92,8 +93,6 @@ enum fedc_err fedc_replay_check(struct fedc_replay_guard *g, const char *signer,
 void fedc_replay_remember(struct fedc_replay_guard *g, const char *signer, const char *nonce, int64_t ts_ms,
 			  int64_t now_unix_ms);
 
-/* Milliseconds since the Unix epoch (CLOCK_REALTIME): envelope stamps. */
-int64_t fedc_unix_ms(void);
 
 
 #endif
