@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "fedc/err.h"
 
@@ -64,5 +65,85 @@ enum fedc_err fedc_config_resolve(const char *config_path, const char *value, ch
  * not required). */
 enum fedc_err fedc_config_path_key(const struct fedc_config *cfg, const char *section, const char *key,
 				   bool required, char *dst, size_t cap);
+
+/* ---- Config files described by tables ------------------------------------
+ *
+ * Each config file is described once by an array of struct fedc_config_key
+ * (model: redis's static_configs[]). The one table drives loading (type,
+ * default, range, required), the unknown-key check, the template a command
+ * writes (fedc_config_write_template) and the reference table in docs/
+ * (fedc_config_write_markdown, checked by tests/unit/test_config_doc.c). */
+
+enum fedc_config_type {
+	FEDC_CONFIG_STR,    /* text; stored as char * (owned) or char[cap] */
+	FEDC_CONFIG_PATH,   /* a path; a relative one is taken relative to the file's directory */
+	FEDC_CONFIG_ID,     /* an id (fedc_id_valid); stored like STR */
+	FEDC_CONFIG_INT,    /* int64_t, through fedc_parse_int, in [min, max] */
+	FEDC_CONFIG_DOUBLE, /* double, finite, in [dmin, dmax] */
+	FEDC_CONFIG_BOOL,   /* bool: true/false, yes/no, on/off, 1/0 */
+	FEDC_CONFIG_ENUM,   /* one of `choices`; stored like STR, the owner converts it */
+};
+
+/* `offset` of a key whose value the owner reads itself (it is still checked,
+ * documented and written into templates). */
+#define FEDC_CONFIG_UNSTORED ((size_t)-1)
+
+struct fedc_config_key {
+	const char *section;
+	const char *key;
+	enum fedc_config_type type;
+	bool required;            /* missing or empty: an error naming the key */
+	const char *def;          /* the default, written as in the file; NULL or "": none */
+	int64_t min, max;         /* INT */
+	double dmin, dmax;        /* DOUBLE */
+	const char *const *choices; /* ENUM: NULL-terminated */
+	size_t offset;            /* where the value goes in the owner's struct, or FEDC_CONFIG_UNSTORED */
+	size_t cap;               /* STR, PATH, ID: 0 = a char * the struct owns; else a char[cap] */
+	const char *help;         /* one sentence for docs and templates */
+};
+
+/* Checks that every key of the file is in `table` (or in a section listed in
+ * `other_sections`, whose keys the owner checks). Sections neither in the
+ * table nor in `other_sections` are an error, unless `other_sections` is NULL
+ * (then only the table's sections are checked). FEDC_ERR_CONFIG naming the
+ * file, line and key. */
+enum fedc_err fedc_config_check_table(const struct fedc_config *cfg, const struct fedc_config_key *table,
+				      size_t n, const char *const *other_sections);
+
+/* Reads one key into `out` + k->offset: `given` (a command-line value, taken
+ * as is) if not NULL, else the file's value (cfg may be NULL: no file), else
+ * the default. Every error names the key (and the file and line when the value
+ * came from the file; `given_name`, e.g. "--port", when it came from there).
+ * FEDC_ERR_CONFIG, FEDC_ERR_NOMEM. */
+enum fedc_err fedc_config_read_key(const struct fedc_config *cfg, const struct fedc_config_key *k,
+				   const char *given, const char *given_name, void *out);
+/* fedc_config_read_key for every key of the table, from the file. */
+enum fedc_err fedc_config_read_table(const struct fedc_config *cfg, const struct fedc_config_key *table,
+				     size_t n, void *out);
+/* Frees the char * values the table's keys stored in `out` and sets them to
+ * NULL (safe on a zeroed struct, and twice). */
+void fedc_config_free_table(const struct fedc_config_key *table, size_t n, void *out);
+
+/* Replaces the owned string *field with a copy of `value` (the old one is
+ * freed). FEDC_ERR_NOMEM leaves *field as it was. */
+enum fedc_err fedc_config_set_string(char **field, const char *value);
+
+/* A (section, key, value) that a template writes instead of the default. */
+struct fedc_config_value {
+	const char *section, *key, *value;
+};
+
+/* Writes an INI file with every key of the table, section by section, each
+ * after a comment with its help text: the value from `given` (n_given
+ * entries) if there, else its default; a key with neither is written
+ * commented out. `title` is the first comment line. FEDC_ERR_IO if a write
+ * fails. */
+enum fedc_err fedc_config_write_template(FILE *to, const char *title, const struct fedc_config_key *table,
+					 size_t n, const struct fedc_config_value *given, size_t n_given);
+
+/* Writes the table as Markdown, one table per section: key, type and range,
+ * default, meaning. The docs hold this text between generated markers.
+ * FEDC_ERR_IO if a write fails. */
+enum fedc_err fedc_config_write_markdown(FILE *to, const struct fedc_config_key *table, size_t n);
 
 #endif
