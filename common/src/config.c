@@ -707,9 +707,13 @@ static void describe_type(const struct fedc_config_key *k, char *dst, size_t cap
 
 enum fedc_err fedc_config_write_markdown(FILE *to, const struct fedc_config_key *table, size_t n)
 {
-	char type[320], def[160];
+	char type[320], def[160], flag[80];
+	bool flags = false;
 
-	fprintf(to, "| section | key | type | default | meaning |\n| --- | --- | --- | --- | --- |\n");
+	for (size_t i = 0; i < n; i++)
+		flags = flags || table[i].flag;
+	fprintf(to, "| section | key |%s type | default | meaning |\n| --- | --- |%s --- | --- | --- |\n",
+		flags ? " flag |" : "", flags ? " --- |" : "");
 	for (size_t i = 0; i < n; i++) {
 		const struct fedc_config_key *k = &table[i];
 
@@ -720,7 +724,13 @@ enum fedc_err fedc_config_write_markdown(FILE *to, const struct fedc_config_key 
 			snprintf(def, sizeof(def), "`%s`", k->def);
 		else
 			snprintf(def, sizeof(def), "empty");
-		fprintf(to, "| `[%s]` | `%s` | %s | %s | %s |\n", k->section, k->key, type, def, k->help);
+		if (!flags)
+			flag[0] = '\0';
+		else if (k->flag)
+			snprintf(flag, sizeof(flag), " `%s` |", k->flag);
+		else
+			snprintf(flag, sizeof(flag), " |");
+		fprintf(to, "| `[%s]` | `%s` |%s %s | %s | %s |\n", k->section, k->key, flag, type, def, k->help);
 	}
 	return ferror(to) ? fedc_fail(FEDC_ERR_IO, "cannot write the config reference") : FEDC_OK;
 }

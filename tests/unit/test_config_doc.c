@@ -16,6 +16,7 @@
 
 #include "doc_section.h"
 #include "node_config.h"
+#include "server_config.h"
 
 #define HINT "FEDC_REGENERATE_DOCS=1 ctest --test-dir <build dir> -R config_doc"
 
@@ -40,10 +41,17 @@ static void test_node_admin_doc_matches_table(void **state)
 	check(FEDC_SOURCE_DIR "/docs/node-admin.md", "node", node_config__write_markdown);
 }
 
+static void test_repository_doc_matches_table(void **state)
+{
+	(void)state;
+	check(FEDC_SOURCE_DIR "/docs/repository.md", "repository", server_config__write_markdown);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_node_admin_doc_matches_table),
+		cmocka_unit_test(test_repository_doc_matches_table),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

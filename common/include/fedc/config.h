@@ -100,6 +100,7 @@ struct fedc_config_key {
 	size_t offset;            /* where the value goes in the owner's struct, or FEDC_CONFIG_UNSTORED */
 	size_t cap;               /* STR, PATH, ID: 0 = a char * the struct owns; else a char[cap] */
 	const char *help;         /* one sentence for docs and templates */
+	const char *flag;         /* the command-line flag that overrides it, or NULL */
 };
 
 /* Checks that every key of the file is in `table` (or in a section listed in
