@@ -516,8 +516,13 @@ static enum fedc_err convert(const struct fedc_config_key *k, const char *where,
 		if (!fedc_parse_int(value, k->min, k->max, &i))
 			return fedc_fail(FEDC_ERR_CONFIG, "%s: expected an integer in %lld..%lld, got \"%s\"", where,
 					 (long long)k->min, (long long)k->max, value);
-		if (stored)
+		if (stored && k->cap == sizeof(uint32_t)) {
+			uint32_t narrow = (uint32_t)i; /* the table's range fits (see config.h) */
+
+			memcpy(field, &narrow, sizeof(narrow));
+		} else if (stored) {
 			memcpy(field, &i, sizeof(i));
+		}
 		return FEDC_OK;
 	case FEDC_CONFIG_DOUBLE:
 		if (!parse_double(value, k->dmin, k->dmax, &d))

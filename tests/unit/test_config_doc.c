@@ -15,6 +15,7 @@
 #include <stdlib.h>
 
 #include "doc_section.h"
+#include "experiment.h"
 #include "node_config.h"
 #include "server_config.h"
 
@@ -47,11 +48,35 @@ static void test_repository_doc_matches_table(void **state)
 	check(FEDC_SOURCE_DIR "/docs/repository.md", "repository", server_config__write_markdown);
 }
 
+static enum fedc_err write_experiment(FILE *to)
+{
+	return experiment__write_markdown(to, "experiment");
+}
+
+static enum fedc_err write_training(FILE *to)
+{
+	return experiment__write_markdown(to, "training");
+}
+
+static enum fedc_err write_network(FILE *to)
+{
+	return experiment__write_markdown(to, "network");
+}
+
+static void test_researcher_guide_matches_tables(void **state)
+{
+	(void)state;
+	check(FEDC_SOURCE_DIR "/docs/researcher-guide.md", "experiment", write_experiment);
+	check(FEDC_SOURCE_DIR "/docs/researcher-guide.md", "training", write_training);
+	check(FEDC_SOURCE_DIR "/docs/researcher-guide.md", "network", write_network);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_node_admin_doc_matches_table),
 		cmocka_unit_test(test_repository_doc_matches_table),
+		cmocka_unit_test(test_researcher_guide_matches_tables),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -78,7 +78,7 @@ enum fedc_config_type {
 	FEDC_CONFIG_STR,    /* text; stored as char * (owned) or char[cap] */
 	FEDC_CONFIG_PATH,   /* a path; a relative one is taken relative to the file's directory */
 	FEDC_CONFIG_ID,     /* an id (fedc_id_valid); stored like STR */
-	FEDC_CONFIG_INT,    /* int64_t, through fedc_parse_int, in [min, max] */
+	FEDC_CONFIG_INT,    /* through fedc_parse_int, in [min, max]; int64_t, or uint32_t when cap is 4 */
 	FEDC_CONFIG_DOUBLE, /* double, finite, in [dmin, dmax] */
 	FEDC_CONFIG_BOOL,   /* bool: true/false, yes/no, on/off, 1/0 */
 	FEDC_CONFIG_ENUM,   /* one of `choices`; stored like STR, the owner converts it */
@@ -98,7 +98,8 @@ struct fedc_config_key {
 	double dmin, dmax;        /* DOUBLE */
 	const char *const *choices; /* ENUM: NULL-terminated */
 	size_t offset;            /* where the value goes in the owner's struct, or FEDC_CONFIG_UNSTORED */
-	size_t cap;               /* STR, PATH, ID: 0 = a char * the struct owns; else a char[cap] */
+	size_t cap;               /* STR, PATH, ID, ENUM: 0 = a char * the struct owns; else a char[cap].
+				   * INT: 0 = int64_t; 4 = uint32_t (then 0 <= min, max <= UINT32_MAX) */
 	const char *help;         /* one sentence for docs and templates */
 	const char *flag;         /* the command-line flag that overrides it, or NULL */
 };
