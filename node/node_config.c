@@ -30,28 +30,7 @@ static const struct fedc_config_key node_keys[] = {
 	  "Federation name: nodes and researchers of one federation share the topics `fedc/<federation>/...`. An id, like `id`.", NULL },
 	{ "node", "data_dir", FEDC_CONFIG_PATH, true, NULL, 0, 0, 0, 0, NULL, FIELD(data_dir), 0,
 	  "Directory of the node's own files (database, kept plans, SCAFFOLD state). A relative path is taken relative to the config file's directory. Created with mode 0700 when missing.", NULL },
-	{ "broker", "url", FEDC_CONFIG_STR, true, NULL, 0, 0, 0, 0, NULL, FIELD(broker_url), 0,
-	  "MQTT broker: `ssl://host:8883` (TLS), or `tcp://host:1883` on a closed test network.", NULL },
-	{ "broker", "ca_file", FEDC_CONFIG_PATH, false, NULL, 0, 0, 0, 0, NULL, FIELD(broker_ca_file), 0,
-	  "CA certificate that signed the broker's certificate; the broker's certificate and host name are always verified.", NULL },
-	{ "broker", "cert_file", FEDC_CONFIG_PATH, false, NULL, 0, 0, 0, 0, NULL, FIELD(broker_cert_file), 0,
-	  "This node's client certificate (PEM), given with `key_file`.", NULL },
-	{ "broker", "key_file", FEDC_CONFIG_PATH, false, NULL, 0, 0, 0, 0, NULL, FIELD(broker_key_file), 0,
-	  "The key of `cert_file` (both or neither).", NULL },
-	{ "broker", "username", FEDC_CONFIG_STR, false, NULL, 0, 0, 0, 0, NULL, FIELD(broker_username), 0,
-	  "User name at the broker (fedc-admin: the node id).", NULL },
-	{ "broker", "password_file", FEDC_CONFIG_PATH, false, NULL, 0, 0, 0, 0, NULL, FIELD(broker_password_file), 0,
-	  "File holding the broker password (mode 0600), read at start.", NULL },
-	{ "repository", "url", FEDC_CONFIG_STR, true, NULL, 0, 0, 0, 0, NULL, FIELD(repository_url), 0,
-	  "Blob repository (`fedc-repository`): `https://host:8443`, or `http://` on a closed test network.", NULL },
-	{ "repository", "token", FEDC_CONFIG_STR, false, NULL, 0, 0, 0, 0, NULL, FIELD(repository_token), 0,
-	  "The token itself, instead of `token_file` (not both). Keep the config file mode 0600 then.", NULL },
-	{ "repository", "token_file", FEDC_CONFIG_PATH, false, NULL, 0, 0, 0, 0, NULL, FIELD(repository_token_file), 0,
-	  "File holding this node's bearer token (mode 0600), read at start.", NULL },
-	{ "repository", "ca_file", FEDC_CONFIG_PATH, false, NULL, 0, 0, 0, 0, NULL, FIELD(repository_ca_file), 0,
-	  "CA certificate that signed the repository's certificate.", NULL },
-	{ "repository", "timeout_s", FEDC_CONFIG_INT, false, "30", 1, 3600, 0, 0, NULL, FIELD(repository_timeout_s), 0,
-	  "Timeout of one repository request, in seconds.", NULL },
+	FEDC_CONFIG_TRANSPORT_KEYS(struct node_config, "broker", "", "repository", "", "node", true, NULL, NULL, "30"),
 	{ "security", "allow_unapproved_plans", FEDC_CONFIG_BOOL, false, "false", 0, 0, 0, 0, NULL,
 	  FIELD(allow_unapproved_plans), 0,
 	  "`true` runs **any** plan the node is sent, approved or not. For demos on public data only; never on patient data. The daemon logs a warning at start when it is on.", NULL },
@@ -112,18 +91,6 @@ static enum fedc_err read_enums(const struct fedc_config *cfg, struct node_confi
 	return rc;
 }
 
-/* Rules between keys, which no single row of the table can state. */
-static enum fedc_err check_pairs(const struct fedc_config *cfg, const struct node_config *out)
-{
-	if (!out->broker_cert_file[0] != !out->broker_key_file[0])
-		return fedc_fail(FEDC_ERR_CONFIG, "%s: [broker] cert_file and key_file go together",
-				 fedc_config_path(cfg));
-	if (out->repository_token[0] && out->repository_token_file[0])
-		return fedc_fail(FEDC_ERR_CONFIG, "%s: [repository] token and token_file: give one, not both",
-				 fedc_config_path(cfg));
-	return FEDC_OK;
-}
-
 static enum fedc_err set_db_path(struct node_config *out)
 {
 	size_t len = strlen(out->data_dir) + sizeof("/node.db");
@@ -152,7 +119,8 @@ enum fedc_err node_config__load(const char *path, struct node_config *out)
 	if (!rc)
 		rc = read_enums(cfg, out);
 	if (!rc)
-		rc = check_pairs(cfg, out);
+		rc = fedc_config_check_transport(cfg, "broker", "", "repository", "", out->broker_cert_file,
+						 out->broker_key_file, out->repository_token, out->repository_token_file);
 	if (!rc)
 		rc = set_db_path(out);
 	if (rc)

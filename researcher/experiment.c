@@ -86,28 +86,8 @@ static const struct fedc_config_key network_keys[] = {
 	  "The `<fed>` of every topic; nodes must use the same. An id (docs/protocol.md, Identifiers).", NULL },
 	{ "network", "researcher_id", FEDC_CONFIG_ID, false, NULL, 0, 0, 0, 0, NULL, ARRAY(researcher_id),
 	  "This researcher's id; replies come to `fedc/<fed>/researcher/<id>`. Empty: `researcher-` and 8 random hex digits.", NULL },
-	{ "network", "broker_url", FEDC_CONFIG_STR, false, "tcp://127.0.0.1:1883", 0, 0, 0, 0, NULL, OWNED(broker_url),
-	  "MQTT broker; `ssl://host:port` for TLS.", NULL },
-	{ "network", "broker_ca_file", FEDC_CONFIG_PATH, false, NULL, 0, 0, 0, 0, NULL, OWNED(broker_ca_file),
-	  "CA certificate that signed the broker's (always verified, host name included).", NULL },
-	{ "network", "broker_cert_file", FEDC_CONFIG_PATH, false, NULL, 0, 0, 0, 0, NULL, OWNED(broker_cert_file),
-	  "This researcher's client certificate, given with `broker_key_file`.", NULL },
-	{ "network", "broker_key_file", FEDC_CONFIG_PATH, false, NULL, 0, 0, 0, 0, NULL, OWNED(broker_key_file),
-	  "The key of `broker_cert_file` (both or neither).", NULL },
-	{ "network", "broker_username", FEDC_CONFIG_STR, false, NULL, 0, 0, 0, 0, NULL, OWNED(broker_username),
-	  "User name at the broker.", NULL },
-	{ "network", "broker_password_file", FEDC_CONFIG_PATH, false, NULL, 0, 0, 0, 0, NULL, FEDC_CONFIG_UNSTORED, 0,
-	  "File holding the broker password (mode 0600).", NULL },
-	{ "network", "repository_url", FEDC_CONFIG_STR, false, "http://127.0.0.1:8080", 0, 0, 0, 0, NULL,
-	  OWNED(repository_url), "Blob repository; `https://host:port` for TLS.", NULL },
-	{ "network", "repository_ca_file", FEDC_CONFIG_PATH, false, NULL, 0, 0, 0, 0, NULL, OWNED(repository_ca_file),
-	  "CA certificate that signed the repository's.", NULL },
-	{ "network", "repository_token_file", FEDC_CONFIG_PATH, false, NULL, 0, 0, 0, 0, NULL, FEDC_CONFIG_UNSTORED, 0,
-	  "File holding this researcher's bearer token (mode 0600).", NULL },
-	{ "network", "repository_token", FEDC_CONFIG_STR, false, NULL, 0, 0, 0, 0, NULL, OWNED(repository_token),
-	  "The token itself, instead of the file (not both).", NULL },
-	{ "network", "repository_timeout_s", FEDC_CONFIG_INT, false, "60", 1, 3600, 0, 0, NULL, I64(repository_timeout_s),
-	  "A transfer that stalls this long fails.", NULL },
+	FEDC_CONFIG_TRANSPORT_KEYS(struct experiment, "network", "broker_", "network", "repository_", "researcher", false,
+				   "tcp://127.0.0.1:1883", "http://127.0.0.1:8080", "60"),
 	{ "network", "signing_key", FEDC_CONFIG_PATH, false, NULL, 0, 0, 0, 0, NULL, OWNED(signing_key),
 	  "This researcher's Ed25519 private key: every command is signed with it.", NULL },
 	{ "network", "trusted_keys_dir", FEDC_CONFIG_PATH, false, NULL, 0, 0, 0, 0, NULL, OWNED(trusted_keys_dir),
@@ -257,17 +237,19 @@ static enum fedc_err read_training(const struct fedc_config *cfg, struct experim
 	return rc;
 }
 
-/* A secret kept in its own file, named by `key` (a path); "" when absent. */
-static enum fedc_err read_secret_key(const struct fedc_config *cfg, const char *key, char **dst)
+/* A secret kept in the file `path` (already resolved) replaces *dst; nothing
+ * to do when `path` is "". */
+static enum fedc_err read_secret(const struct fedc_config *cfg, const char *key, const char *path, char **dst)
 {
-	char path[PATH_MAX], secret[512] = "";
-	enum fedc_err rc = fedc_config_path_key(cfg, "network", key, false, path, sizeof(path));
+	char secret[512];
+	enum fedc_err rc;
 
-	if (!rc && path[0])
-		rc = fedc_read_secret(path, secret, sizeof(secret));
+	if (!path[0])
+		return FEDC_OK;
+	rc = fedc_read_secret(path, secret, sizeof(secret));
 	if (rc)
 		return fedc_fail(rc, "%s: [network] %s: %s", fedc_config_path(cfg), key, fedc_last_error());
-	return path[0] || !*dst ? fedc_config_set_string(dst, secret) : FEDC_OK;
+	return fedc_config_set_string(dst, secret);
 }
 
 enum fedc_err experiment__repo_new(const struct experiment *exp, struct fedc_repo **out)
@@ -295,16 +277,15 @@ static enum fedc_err read_network(const struct fedc_config *cfg, struct experime
 		fedc_uuid_new(uuid);
 		snprintf(out->researcher_id, sizeof(out->researcher_id), "researcher-%.8s", uuid);
 	}
-	if (!rc && !out->broker_cert_file[0] != !out->broker_key_file[0])
-		rc = fedc_fail(FEDC_ERR_CONFIG, "%s: [network] broker_cert_file and broker_key_file go together",
-			       fedc_config_path(cfg));
-	if (!rc && out->repository_token[0] && fedc_config_has(cfg, "network", "repository_token_file"))
-		rc = fedc_fail(FEDC_ERR_CONFIG, "%s: [network] repository_token and repository_token_file: give one",
-			       fedc_config_path(cfg));
 	if (!rc)
-		rc = read_secret_key(cfg, "broker_password_file", &out->broker_password);
+		rc = fedc_config_check_transport(cfg, "network", "broker_", "network", "repository_", out->broker_cert_file,
+						 out->broker_key_file, out->repository_token, out->repository_token_file);
 	if (!rc)
-		rc = read_secret_key(cfg, "repository_token_file", &out->repository_token);
+		rc = fedc_config_set_string(&out->broker_password, "");
+	if (!rc)
+		rc = read_secret(cfg, "broker_password_file", out->broker_password_file, &out->broker_password);
+	if (!rc)
+		rc = read_secret(cfg, "repository_token_file", out->repository_token_file, &out->repository_token);
 	return rc;
 }
 

@@ -65,9 +65,11 @@ struct experiment {
 	char *broker_cert_file;    /* (owned) this researcher's client certificate */
 	char *broker_key_file;     /* (owned) */
 	char *broker_username;     /* (owned) */
+	char *broker_password_file; /* (owned) */
 	char *broker_password;     /* (owned) read from broker_password_file */
 	char *repository_url;      /* (owned) */
 	char *repository_token;    /* (owned) repository_token, or read from repository_token_file */
+	char *repository_token_file; /* (owned) */
 	char *repository_ca_file;  /* (owned) */
 	int64_t repository_timeout_s;
 	char *signing_key;         /* (owned) signs every command */

@@ -739,3 +739,16 @@ enum fedc_err fedc_config_write_markdown(FILE *to, const struct fedc_config_key 
 	}
 	return ferror(to) ? fedc_fail(FEDC_ERR_IO, "cannot write the config reference") : FEDC_OK;
 }
+
+enum fedc_err fedc_config_check_transport(const struct fedc_config *cfg, const char *bsec, const char *bpre,
+					  const char *rsec, const char *rpre, const char *cert_file,
+					  const char *key_file, const char *token, const char *token_file)
+{
+	if (!cert_file[0] != !key_file[0])
+		return fedc_fail(FEDC_ERR_CONFIG, "%s: [%s] %scert_file and %skey_file go together", cfg->path, bsec,
+				 bpre, bpre);
+	if (token[0] && token_file[0])
+		return fedc_fail(FEDC_ERR_CONFIG, "%s: [%s] %stoken and %stoken_file: give one, not both", cfg->path,
+				 rsec, rpre, rpre);
+	return FEDC_OK;
+}

@@ -164,6 +164,17 @@ static void test_missing_required_key(void **state)
 	expect_refused(*state, "[node]\ndata_dir = d\n[broker]\nurl = tcp://h:1\n" GOOD_REPO, 2, words_id);
 }
 
+/* The rules between broker and repository keys (shared with the researcher's
+ * [network] section through FEDC_CONFIG_TRANSPORT_KEYS). */
+static void test_transport_pairs(void **state)
+{
+	const char *const cert[] = { "[broker] cert_file and key_file go together" };
+	const char *const token[] = { "[repository] token and token_file: give one, not both" };
+
+	expect_refused(*state, GOOD_HEAD "cert_file = c.pem\n" GOOD_REPO, 1, cert);
+	expect_refused(*state, GOOD_HEAD GOOD_REPO "token = t\ntoken_file = t.txt\n", 1, token);
+}
+
 /* What `fedc-node init` writes loads back, with the values it was given. */
 static void test_template_loads_back(void **state)
 {
@@ -197,6 +208,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_integer_out_of_range, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_choice, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_required_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_transport_pairs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_template_loads_back, setup, teardown),
 	};
 

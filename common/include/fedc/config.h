@@ -148,4 +148,48 @@ enum fedc_err fedc_config_write_template(FILE *to, const char *title, const stru
  * FEDC_ERR_IO if a write fails. */
 enum fedc_err fedc_config_write_markdown(FILE *to, const struct fedc_config_key *table, size_t n);
 
+/* The broker and repository keys that the node ([broker] url ..., [repository]
+ * url ...) and the researcher ([network] broker_url ..., repository_url ...)
+ * share: the same rows, named by section and key prefix, in one place. `type`
+ * is the owner's struct, which has the char * fields broker_url,
+ * broker_ca_file, broker_cert_file, broker_key_file, broker_username,
+ * broker_password_file, repository_url, repository_token,
+ * repository_token_file, repository_ca_file and the int64_t
+ * repository_timeout_s. `who` ("node") goes into the help texts; with
+ * `urls_required` false the URLs default to `broker_def` and `repo_def`.
+ * Check the rules between these keys with fedc_config_check_transport(). */
+#define FEDC_CONFIG_TRANSPORT_KEYS(type, bsec, bpre, rsec, rpre, who, urls_required, broker_def, repo_def, timeout_def) \
+	{ bsec, bpre "url", FEDC_CONFIG_STR, urls_required, broker_def, 0, 0, 0, 0, NULL, offsetof(type, broker_url), 0, \
+	  "MQTT broker: `ssl://host:8883` (TLS), or `tcp://host:1883` on a closed test network.", NULL }, \
+	{ bsec, bpre "ca_file", FEDC_CONFIG_PATH, false, NULL, 0, 0, 0, 0, NULL, offsetof(type, broker_ca_file), 0, \
+	  "CA certificate that signed the broker's certificate; the broker's certificate and host name are " \
+	  "always verified.", NULL }, \
+	{ bsec, bpre "cert_file", FEDC_CONFIG_PATH, false, NULL, 0, 0, 0, 0, NULL, offsetof(type, broker_cert_file), 0, \
+	  "This " who "'s client certificate (PEM), given with `" bpre "key_file`.", NULL }, \
+	{ bsec, bpre "key_file", FEDC_CONFIG_PATH, false, NULL, 0, 0, 0, 0, NULL, offsetof(type, broker_key_file), 0, \
+	  "The key of `" bpre "cert_file` (both or neither).", NULL }, \
+	{ bsec, bpre "username", FEDC_CONFIG_STR, false, NULL, 0, 0, 0, 0, NULL, offsetof(type, broker_username), 0, \
+	  "User name at the broker (fedc-admin: the " who " id).", NULL }, \
+	{ bsec, bpre "password_file", FEDC_CONFIG_PATH, false, NULL, 0, 0, 0, 0, NULL, \
+	  offsetof(type, broker_password_file), 0, "File holding the broker password (mode 0600).", NULL }, \
+	{ rsec, rpre "url", FEDC_CONFIG_STR, urls_required, repo_def, 0, 0, 0, 0, NULL, offsetof(type, repository_url), 0, \
+	  "Blob repository (`fedc-repository`): `https://host:8443`, or `http://` on a closed test network.", NULL }, \
+	{ rsec, rpre "token", FEDC_CONFIG_STR, false, NULL, 0, 0, 0, 0, NULL, offsetof(type, repository_token), 0, \
+	  "This " who "'s bearer token itself, instead of `" rpre "token_file` (not both); keep the file mode " \
+	  "0600 then.", NULL }, \
+	{ rsec, rpre "token_file", FEDC_CONFIG_PATH, false, NULL, 0, 0, 0, 0, NULL, \
+	  offsetof(type, repository_token_file), 0, "File holding this " who "'s bearer token (mode 0600).", NULL }, \
+	{ rsec, rpre "ca_file", FEDC_CONFIG_PATH, false, NULL, 0, 0, 0, 0, NULL, offsetof(type, repository_ca_file), 0, \
+	  "CA certificate that signed the repository's certificate.", NULL }, \
+	{ rsec, rpre "timeout_s", FEDC_CONFIG_INT, false, timeout_def, 1, 3600, 0, 0, NULL, \
+	  offsetof(type, repository_timeout_s), 0, \
+	  "Timeout of one repository request (a transfer that stalls this long fails), in seconds.", NULL }
+
+/* The rules between the keys of FEDC_CONFIG_TRANSPORT_KEYS, given their loaded
+ * values: cert_file and key_file go together, token and token_file exclude
+ * each other. FEDC_ERR_CONFIG naming the file and both keys. */
+enum fedc_err fedc_config_check_transport(const struct fedc_config *cfg, const char *bsec, const char *bpre,
+					  const char *rsec, const char *rpre, const char *cert_file,
+					  const char *key_file, const char *token, const char *token_file);
+
 #endif
