@@ -380,17 +380,6 @@ enum fedc_err fedc_config_resolve(const char *config_path, const char *value, ch
 	return FEDC_OK;
 }
 
-enum fedc_err fedc_config_path_key(const struct fedc_config *cfg, const char *section, const char *key,
-				   bool required, char *dst, size_t cap)
-{
-	const char *value = NULL;
-	enum fedc_err rc = fedc_config_str(cfg, section, key, required, "", &value);
-
-	if (!rc && fedc_config_resolve(fedc_config_path(cfg), value ? value : "", dst, cap) != FEDC_OK)
-		rc = fedc_fail(FEDC_ERR_CONFIG, "%s: [%s] %s: path too long", fedc_config_path(cfg), section, key);
-	return rc;
-}
-
 bool fedc_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
 {
 	char *end = NULL;
@@ -581,9 +570,10 @@ enum fedc_err fedc_config_read_key(const struct fedc_config *cfg, const struct f
 	if (given) {
 		if (k->required && !given[0])
 			return fedc_fail(FEDC_ERR_CONFIG, "%s: must not be empty", given_name);
-		if (!given[0] && !is_string_type(k->type))
-			given = def;
-		return given[0] ? convert(k, given_name, given, out) : store_string(k, given_name, "", out);
+		/* An empty number, boolean or choice is refused by convert(). */
+		if (given[0] || !is_string_type(k->type) || k->type == FEDC_CONFIG_ENUM)
+			return convert(k, given_name, given, out);
+		return k->offset == FEDC_CONFIG_UNSTORED ? FEDC_OK : store_string(k, given_name, "", out);
 	}
 	if (e && e->value[0]) {
 		snprintf(where, sizeof(where), "%s:%d: [%s] %s", cfg->path, e->line, k->section, k->key);

@@ -144,6 +144,22 @@ static void test_bad_choice_and_token(void **state)
 	expect_refused(*state, "[repository]\nstore_dir = s\ntoken = two words\n", NULL, 2, token);
 }
 
+/* Empty flag values: refused for a required key, a number or a choice. */
+static void test_empty_flags(void **state)
+{
+	struct fixture *f = *state;
+	const char *const store[] = { "--store", "", NULL };
+	const char *const store_words[] = { "--store", "must not be empty" };
+	const char *const port[] = { "--port", "", NULL };
+	const char *const level[] = { "--log-level", "", NULL };
+	const char *const port_words[] = { "--port", "expected an integer" };
+	const char *const level_words[] = { "--log-level", "expected debug, info, warn or error" };
+
+	expect_refused(f, "[repository]\nstore_dir = s\n", store, 2, store_words);
+	expect_refused(f, "[repository]\nstore_dir = s\nport = 7\n", port, 2, port_words);
+	expect_refused(f, "[repository]\nstore_dir = s\n", level, 2, level_words);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -154,6 +170,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_integer_out_of_range, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_required_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_choice_and_token, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_empty_flags, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -61,10 +61,6 @@ bool fedc_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
  * relative one is taken relative to the file's directory (so a config works
  * whatever the working directory). "" stays "". FEDC_ERR_CONFIG if too long. */
 enum fedc_err fedc_config_resolve(const char *config_path, const char *value, char *dst, size_t cap);
-/* A path-valued key, resolved as fedc_config_resolve does ("" if absent and
- * not required). */
-enum fedc_err fedc_config_path_key(const struct fedc_config *cfg, const char *section, const char *key,
-				   bool required, char *dst, size_t cap);
 
 /* ---- Config files described by tables ------------------------------------
  *
