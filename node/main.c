@@ -70,16 +70,8 @@ static int write_config(const char *path, const struct init_values *v)
 	}
 	if (!v->id)
 		fedc_uuid_new(id);
-	fprintf(f,
-		"; fedc node configuration (docs/node-admin.md lists every key and its default)\n"
-		"[node]\nid = %s\nfederation = %s\ndata_dir = %s\n\n"
-		"[broker]\nurl = %s\n\n"
-		"[repository]\nurl = %s\ntoken = %s\ntimeout_s = 30\n\n"
-		"[security]\n; true runs ANY plan it is sent: never on real patient data\nallow_unapproved_plans = false\n"
-		"; the digest plans are approved by: sha256, sha512, sha3-256 or blake2b-512\nplan_digest = sha256\n\n"
-		"[limits]\ntrain_timeout_s = 600\ncpu_seconds = 3600\nmemory_mb = 4096\nmax_blob_mb = 2048\n\n"
-		"[log]\nlevel = info\n",
-		v->id ? v->id : id, v->federation, v->data_dir, v->broker, v->repository, v->token);
+	node_config__write_template(f, v->id ? v->id : id, v->federation, v->data_dir, v->broker, v->repository,
+				    v->token);
 	if (fclose(f) != 0) {
 		fprintf(stderr, "fedc-node: init: %s: write failed\n", path);
 		return 1;

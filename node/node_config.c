@@ -1,236 +1,151 @@
-/* Reading and validating the node's INI configuration. */
+/* Reading and validating the node's INI configuration. The table below is the
+ * one description of the file: docs/node-admin.md's reference and the
+ * template of `fedc-node init` are written from it. */
 #include "node_config.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "fedc/channel.h"
 #include "fedc/config.h"
-#include "fedc/id.h"
 
-static const char *const known_sections[] = { "node", "broker", "repository", "security", "limits",
-					       "log", NULL };
-static const char *const node_keys[] = { "id", "federation", "data_dir", NULL };
-static const char *const broker_keys[] = { "url", "ca_file", "cert_file", "key_file", "username",
-					   "password_file", NULL };
-static const char *const repository_keys[] = { "url", "token", "token_file", "ca_file", "timeout_s", NULL };
-static const char *const security_keys[] = { "allow_unapproved_plans", "plan_digest", "signing_key",
-					     "trusted_keys_dir", "max_clock_skew_s", "allow_unsigned_commands",
-					     NULL };
-static const char *const limits_keys[] = { "train_timeout_s", "cpu_seconds", "memory_mb", "max_blob_mb",
-					   "plan_process_idle_s", NULL };
-static const char *const log_keys[] = { "level", "file", NULL };
+#define DAY_S (24 * 3600)
+#define FIELD(name) offsetof(struct node_config, name)
+#define ID_FIELD(name) FIELD(name), sizeof(((struct node_config *)0)->name)
 
-/* Copies a string value into a fixed field, failing (not truncating) if it does not fit. */
-static enum fedc_err copy_value(const struct fedc_config *cfg, const char *section, const char *key,
-				const char *value, char *dst, size_t cap)
+static const char *const digest_names[] = { "sha256", "sha512", "sha3-256", "blake2b-512", NULL };
+static const char *const level_names[] = { "debug", "info", "warn", "error", NULL };
+
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+#define CLOCK_SKEW_DEFAULT STRINGIFY(FEDC_DEFAULT_CLOCK_SKEW_S)
+
+/* clang-format off */
+static const struct fedc_config_key node_keys[] = {
+	{ "node", "id", FEDC_CONFIG_ID, true, NULL, 0, 0, 0, 0, NULL, ID_FIELD(node_id),
+	  "This node's id, unique in the federation: 1 to 64 of `A-Z a-z 0-9 . _ -`, not starting with `.` or `-` (docs/protocol.md, Identifiers); it is an MQTT topic level.", NULL },
+	{ "node", "federation", FEDC_CONFIG_ID, false, "default", 0, 0, 0, 0, NULL, ID_FIELD(federation),
+	  "Federation name: nodes and researchers of one federation share the topics `fedc/<federation>/...`. An id, like `id`.", NULL },
+	{ "node", "data_dir", FEDC_CONFIG_PATH, true, NULL, 0, 0, 0, 0, NULL, FIELD(data_dir), 0,
+	  "Directory of the node's own files (database, kept plans, SCAFFOLD state). A relative path is taken relative to the config file's directory. Created with mode 0700 when missing.", NULL },
+	FEDC_CONFIG_TRANSPORT_KEYS(struct node_config, "broker", "", "repository", "", "node", true, NULL, NULL, "30"),
+	{ "security", "allow_unapproved_plans", FEDC_CONFIG_BOOL, false, "false", 0, 0, 0, 0, NULL,
+	  FIELD(allow_unapproved_plans), 0,
+	  "`true` runs **any** plan the node is sent, approved or not. For demos on public data only; never on patient data. The daemon logs a warning at start when it is on.", NULL },
+	{ "security", "plan_digest", FEDC_CONFIG_ENUM, false, "sha256", 0, 0, 0, 0, digest_names,
+	  FEDC_CONFIG_UNSTORED, 0,
+	  "The digest plans are listed and approved by (OpenSSL). The protocol and the repository name plans by SHA-256; the node hashes each plan file it receives with its own algorithm and looks that up. Entries keep the algorithm they were registered with, so changing this later does not forget earlier decisions; `plan approve DIGEST` takes 64 or 128 hex digits.", NULL },
+	{ "security", "signing_key", FEDC_CONFIG_PATH, false, NULL, 0, 0, 0, 0, NULL, FIELD(signing_key), 0,
+	  "This node's Ed25519 private key (PEM): it signs every reply, scalar, error and status.", NULL },
+	{ "security", "trusted_keys_dir", FEDC_CONFIG_PATH, false, NULL, 0, 0, 0, 0, NULL, FIELD(trusted_keys_dir), 0,
+	  "Directory of `<researcher id>.pub`: only commands signed by these researchers are run (docs/security.md). Without it the daemon refuses to start, unless `allow_unsigned_commands` is on.", NULL },
+	{ "security", "max_clock_skew_s", FEDC_CONFIG_INT, false, CLOCK_SKEW_DEFAULT, 1, 86400, 0, 0, NULL,
+	  FIELD(max_clock_skew_s), 0,
+	  "A command stamped further than this from the node's clock is refused as stale; keep clocks in sync (NTP).", NULL },
+	{ "security", "allow_unsigned_commands", FEDC_CONFIG_BOOL, false, "false", 0, 0, 0, 0, NULL,
+	  FIELD(allow_unsigned_commands), 0,
+	  "`true` also runs unsigned commands: anyone who can publish on the node's topic commands it. Closed test networks only; warned at every start.", NULL },
+	{ "limits", "train_timeout_s", FEDC_CONFIG_INT, false, "600", 1, 7 * DAY_S, 0, 0, NULL, FIELD(train_timeout_s), 0,
+	  "Wall-clock limit of one training round; the plan's process is killed past it.", NULL },
+	{ "limits", "cpu_seconds", FEDC_CONFIG_INT, false, "3600", 1, 7 * DAY_S, 0, 0, NULL, FIELD(cpu_seconds), 0,
+	  "CPU-time limit of one round in the plan's process, all its threads together: the daemon reads the process's CPU clock every 50 ms and kills it past this.", NULL },
+	{ "limits", "memory_mb", FEDC_CONFIG_INT, false, "4096", 64, 1 << 20, 0, 0, NULL, FIELD(memory_mb), 0,
+	  "Memory limit of the plan's process, in MiB: the daemon watches its resident memory every 50 ms and kills it past this. Its address space is also capped (RLIMIT_AS) at 2 × `memory_mb` + 256 MiB, so that allocating faster than the watch cannot take the machine.", NULL },
+	{ "limits", "plan_process_idle_s", FEDC_CONFIG_INT, false, "300", 0, 7 * DAY_S, 0, 0, NULL,
+	  FIELD(plan_process_idle_s), 0,
+	  "How long the plan process of a job (loaded plan and dataset, stopped between rounds) is kept waiting for the job's next round, in seconds. `0`: a fresh process for every round, which loads the data every time.", NULL },
+	{ "limits", "max_blob_mb", FEDC_CONFIG_INT, false, "2048", 1, 1 << 20, 0, 0, NULL, FIELD(max_blob_mb), 0,
+	  "Largest plan or parameter file the node downloads, and the largest plan file `plan approve` copies, in MiB.", NULL },
+	{ "log", "level", FEDC_CONFIG_ENUM, false, "info", 0, 0, 0, 0, level_names, FEDC_CONFIG_UNSTORED, 0,
+	  "The least severe messages logged.", NULL },
+	{ "log", "file", FEDC_CONFIG_PATH, false, NULL, 0, 0, 0, 0, NULL, FIELD(log_file), 0,
+	  "Log file (appended to, mode 0600); a relative path is taken relative to the config file's directory; empty logs to stderr.", NULL },
+};
+/* clang-format on */
+
+#define N_KEYS (sizeof(node_keys) / sizeof(node_keys[0]))
+
+void node_config__free(struct node_config *cfg)
 {
-	if (strlen(value) >= cap)
-		return fedc_fail(FEDC_ERR_CONFIG, "%s: [%s] %s: value longer than %zu characters",
-				 fedc_config_path(cfg), section, key, cap - 1);
-	memcpy(dst, value, strlen(value) + 1);
-	return FEDC_OK;
+	fedc_config_free_table(node_keys, N_KEYS, cfg);
+	free(cfg->path);
+	free(cfg->db_path);
+	cfg->path = NULL;
+	cfg->db_path = NULL;
 }
 
-static enum fedc_err get_string(const struct fedc_config *cfg, const char *section, const char *key,
-				bool required, const char *def, char *dst, size_t cap)
+/* The ENUM keys, already checked against their choices by the table. */
+static enum fedc_err read_enums(const struct fedc_config *cfg, struct node_config *out)
 {
-	const char *value = NULL;
-	enum fedc_err rc = fedc_config_str(cfg, section, key, required, def, &value);
+	const char *digest = NULL, *level = NULL;
+	enum fedc_err rc = fedc_config_str(cfg, "security", "plan_digest", false, "sha256", &digest);
 
-	if (rc)
-		return rc;
-	return copy_value(cfg, section, key, value ? value : "", dst, cap);
-}
-
-/* Ids and the federation become MQTT topic levels: no separators or wildcards. */
-/* [security] plan_digest: the algorithm plans are approved by. */
-static enum fedc_err read_plan_digest(const struct fedc_config *cfg, struct node_config *out)
-{
-	const char *name = NULL;
-	enum fedc_err rc = fedc_config_str(cfg, "security", "plan_digest", false, "sha256", &name);
-
-	if (!rc && fedc_hash_alg_parse(name, &out->plan_digest) != FEDC_OK)
-		rc = fedc_fail(FEDC_ERR_CONFIG, "%s: [security] plan_digest: \"%s\": expected sha256, sha512, "
-				 "sha3-256 or blake2b-512", fedc_config_path(cfg), name);
-	return rc;
-}
-
-static enum fedc_err check_name(const struct fedc_config *cfg, const char *section, const char *key,
-				const char *value)
-{
-	if (!fedc_id_valid(value))
-		return fedc_fail(FEDC_ERR_CONFIG,
-				 "%s: [%s] %s: \"%s\" is not an id (1 to %d of A-Z a-z 0-9 . _ -, not starting "
-				 "with '.' or '-')",
-				 fedc_config_path(cfg), section, key, value, FEDC_MAX_ID_LEN);
-	return FEDC_OK;
-}
-
-static enum fedc_err resolve_data_dir(const char *config_path, struct node_config *out)
-{
-	char given[NODE_PATH_MAX];
-	enum fedc_err rc;
-
-	/* Absolute, so the daemon and the plan child agree whatever their cwd. */
-	snprintf(given, sizeof(given), "%s", out->data_dir);
-	rc = fedc_config_resolve(config_path, given, out->data_dir, sizeof(out->data_dir));
-	if (!rc && (size_t)snprintf(out->db_path, sizeof(out->db_path), "%s/node.db", out->data_dir) >=
-			   sizeof(out->db_path))
-		rc = fedc_fail(FEDC_ERR_CONFIG, "%s: [node] data_dir: path too long", config_path);
-	return rc;
-}
-
-/* [broker] and [repository] credentials and TLS files; paths relative to the file. */
-static enum fedc_err read_transport(const struct fedc_config *cfg, struct node_config *out)
-{
-	enum fedc_err rc;
-
-	rc = fedc_config_path_key(cfg, "broker", "ca_file", false, out->broker_ca_file, sizeof(out->broker_ca_file));
-	if (!rc)
-		rc = fedc_config_path_key(cfg, "broker", "cert_file", false, out->broker_cert_file,
-					  sizeof(out->broker_cert_file));
-	if (!rc)
-		rc = fedc_config_path_key(cfg, "broker", "key_file", false, out->broker_key_file,
-					  sizeof(out->broker_key_file));
-	if (!rc && !out->broker_cert_file[0] != !out->broker_key_file[0])
-		rc = fedc_fail(FEDC_ERR_CONFIG, "%s: [broker] cert_file and key_file go together",
-			       fedc_config_path(cfg));
-	if (!rc)
-		rc = get_string(cfg, "broker", "username", false, "", out->broker_username,
-				sizeof(out->broker_username));
-	if (!rc)
-		rc = fedc_config_path_key(cfg, "broker", "password_file", false, out->broker_password_file,
-					  sizeof(out->broker_password_file));
-	if (!rc)
-		rc = fedc_config_path_key(cfg, "repository", "token_file", false, out->repository_token_file,
-					  sizeof(out->repository_token_file));
-	if (!rc && out->repository_token[0] && out->repository_token_file[0])
-		rc = fedc_fail(FEDC_ERR_CONFIG, "%s: [repository] token and token_file: give one, not both",
-			       fedc_config_path(cfg));
-	if (!rc)
-		rc = fedc_config_path_key(cfg, "repository", "ca_file", false, out->repository_ca_file,
-					  sizeof(out->repository_ca_file));
-	return rc;
-}
-
-/* [security]: message signatures. */
-static enum fedc_err read_signing(const struct fedc_config *cfg, struct node_config *out)
-{
-	enum fedc_err rc;
-
-	rc = fedc_config_path_key(cfg, "security", "signing_key", false, out->signing_key, sizeof(out->signing_key));
-	if (!rc)
-		rc = fedc_config_path_key(cfg, "security", "trusted_keys_dir", false, out->trusted_keys_dir,
-					  sizeof(out->trusted_keys_dir));
-	if (!rc)
-		rc = fedc_config_int(cfg, "security", "max_clock_skew_s", false, FEDC_DEFAULT_CLOCK_SKEW_S, 1, 86400,
-				     &out->max_clock_skew_s);
-	if (!rc)
-		rc = fedc_config_bool(cfg, "security", "allow_unsigned_commands", false, false,
-				      &out->allow_unsigned_commands);
-	return rc;
-}
-
-static enum fedc_err check_all_keys(const struct fedc_config *cfg)
-{
-	enum fedc_err rc = fedc_config_check_sections(cfg, known_sections);
-
-	if (!rc)
-		rc = fedc_config_check_keys(cfg, "node", node_keys);
-	if (!rc)
-		rc = fedc_config_check_keys(cfg, "broker", broker_keys);
-	if (!rc)
-		rc = fedc_config_check_keys(cfg, "repository", repository_keys);
-	if (!rc)
-		rc = fedc_config_check_keys(cfg, "security", security_keys);
-	if (!rc)
-		rc = fedc_config_check_keys(cfg, "limits", limits_keys);
-	if (!rc)
-		rc = fedc_config_check_keys(cfg, "log", log_keys);
-	return rc;
-}
-
-static enum fedc_err read_values(const struct fedc_config *cfg, struct node_config *out)
-{
-	const char *level = NULL;
-	enum fedc_err rc;
-
-	rc = get_string(cfg, "node", "id", true, NULL, out->node_id, sizeof(out->node_id));
-	if (!rc)
-		rc = check_name(cfg, "node", "id", out->node_id);
-	if (!rc)
-		rc = get_string(cfg, "node", "federation", false, "default", out->federation,
-				sizeof(out->federation));
-	if (!rc)
-		rc = check_name(cfg, "node", "federation", out->federation);
-	if (!rc)
-		rc = get_string(cfg, "node", "data_dir", true, NULL, out->data_dir, sizeof(out->data_dir));
-	if (!rc)
-		rc = get_string(cfg, "broker", "url", true, NULL, out->broker_url, sizeof(out->broker_url));
-	if (!rc)
-		rc = get_string(cfg, "repository", "url", true, NULL, out->repository_url,
-				sizeof(out->repository_url));
-	if (!rc)
-		rc = get_string(cfg, "repository", "token", false, "", out->repository_token,
-				sizeof(out->repository_token));
-	if (!rc)
-		rc = fedc_config_int(cfg, "repository", "timeout_s", false, 30, 1, 3600,
-				     &out->repository_timeout_s);
-	if (!rc)
-		rc = fedc_config_bool(cfg, "security", "allow_unapproved_plans", false, false,
-				      &out->allow_unapproved_plans);
-	if (!rc)
-		rc = read_plan_digest(cfg, out);
-	if (!rc)
-		rc = read_transport(cfg, out);
-	if (!rc)
-		rc = read_signing(cfg, out);
-	if (!rc)
-		rc = fedc_config_int(cfg, "limits", "train_timeout_s", false, 600, 1, 7 * 24 * 3600,
-				     &out->train_timeout_s);
-	if (!rc)
-		rc = fedc_config_int(cfg, "limits", "cpu_seconds", false, 3600, 1, 7 * 24 * 3600,
-				     &out->cpu_seconds);
-	if (!rc)
-		rc = fedc_config_int(cfg, "limits", "memory_mb", false, 4096, 64, 1 << 20, &out->memory_mb);
-	if (!rc)
-		rc = fedc_config_int(cfg, "limits", "plan_process_idle_s", false, 300, 0, 7 * 24 * 3600,
-				     &out->plan_process_idle_s);
-	if (!rc)
-		rc = fedc_config_int(cfg, "limits", "max_blob_mb", false, 2048, 1, 1 << 20, &out->max_blob_mb);
 	if (!rc)
 		rc = fedc_config_str(cfg, "log", "level", false, "info", &level);
-	if (!rc && fedc_log_level_parse(level, &out->log_level) != 0)
-		rc = fedc_fail(FEDC_ERR_CONFIG, "%s: [log] level: expected debug, info, warn or error, got \"%s\"",
-			       fedc_config_path(cfg), level);
-	if (!rc)
-		rc = get_string(cfg, "log", "file", false, "", out->log_file, sizeof(out->log_file));
+	if (!rc && (fedc_hash_alg_parse(digest, &out->plan_digest) != FEDC_OK ||
+		    fedc_log_level_parse(level, &out->log_level) != 0))
+		rc = fedc_fail(FEDC_ERR_CONFIG, "%s: [security] plan_digest or [log] level: not understood",
+			       fedc_config_path(cfg));
 	return rc;
+}
+
+static enum fedc_err set_db_path(struct node_config *out)
+{
+	size_t len = strlen(out->data_dir) + sizeof("/node.db");
+
+	out->db_path = malloc(len);
+	if (!out->db_path)
+		return FEDC_ERR_NOMEM;
+	snprintf(out->db_path, len, "%s/node.db", out->data_dir);
+	return FEDC_OK;
 }
 
 enum fedc_err node_config__load(const char *path, struct node_config *out)
 {
 	struct fedc_config *cfg = NULL;
+	static const char *const no_other_sections[] = { NULL };
 	enum fedc_err rc;
 
 	memset(out, 0, sizeof(*out));
-	if (strlen(path) >= sizeof(out->path))
-		return fedc_fail(FEDC_ERR_CONFIG, "config path too long");
-	memcpy(out->path, path, strlen(path) + 1);
-	rc = fedc_config_load(path, &cfg);
+	rc = fedc_config_set_string(&out->path, path);
+	if (!rc)
+		rc = fedc_config_load(path, &cfg);
+	if (!rc)
+		rc = fedc_config_check_table(cfg, node_keys, N_KEYS, no_other_sections);
+	if (!rc)
+		rc = fedc_config_read_table(cfg, node_keys, N_KEYS, out);
+	if (!rc)
+		rc = read_enums(cfg, out);
+	if (!rc)
+		rc = fedc_config_check_transport(cfg, "broker", "", "repository", "", out->broker_cert_file,
+						 out->broker_key_file, out->repository_token, out->repository_token_file);
+	if (!rc)
+		rc = set_db_path(out);
 	if (rc)
-		goto out;
-	rc = check_all_keys(cfg);
-	if (rc)
-		goto out;
-	rc = read_values(cfg, out);
-	if (rc)
-		goto out;
-	rc = resolve_data_dir(path, out);
-out:
+		node_config__free(out);
 	fedc_config_free(cfg);
 	return rc;
+}
+
+enum fedc_err node_config__write_template(FILE *to, const char *id, const char *federation, const char *data_dir,
+					  const char *broker_url, const char *repository_url, const char *token)
+{
+	const struct fedc_config_value given[] = {
+		{ "node", "id", id },
+		{ "node", "federation", federation },
+		{ "node", "data_dir", data_dir },
+		{ "broker", "url", broker_url },
+		{ "repository", "url", repository_url },
+		{ "repository", "token", token },
+	};
+
+	return fedc_config_write_template(to, "fedc node configuration (docs/node-admin.md lists every key)",
+					  node_keys, N_KEYS, given, sizeof(given) / sizeof(given[0]));
+}
+
+enum fedc_err node_config__write_markdown(FILE *to)
+{
+	return fedc_config_write_markdown(to, node_keys, N_KEYS);
 }

@@ -688,7 +688,7 @@ enum fedc_err server__start(const struct server_config *cfg, struct store *store
 	srv->daemon = start_daemon(srv, cfg, &addr);
 	if (!srv->daemon) {
 		rc = fedc_fail(FEDC_ERR_NET, "cannot listen on %s port %d (see the message above)",
-			       cfg->listen, cfg->port);
+			       cfg->listen, (int)cfg->port);
 		goto out;
 	}
 	info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);

@@ -1,6 +1,7 @@
 /* The repository server's settings: an INI file ([repository] section) and
  * command-line flags that override it key by key. Keys, flags and defaults
- * are documented in docs/repository.md.
+ * are described once, by the table in server_config.c, from which the
+ * reference in docs/repository.md is generated.
  *
  * A zeroed struct with listen, store_dir and max_blob_bytes filled in is a
  * valid plain-HTTP, open configuration for server__start(): every setting
@@ -22,7 +23,7 @@
 struct server_config {
 	char config_path[PATH_MAX];     /* --config, "" when none */
 	char listen[256];               /* listen / --listen: address or host name */
-	int port;                       /* port / --port: 0 = any free port */
+	int64_t port;                   /* port / --port: 0 = any free port */
 	char store_dir[PATH_MAX];       /* store_dir / --store (required) */
 	char token[SERVER_CONFIG_TOKEN_MAX]; /* token / --token: "" = none (a researcher "admin") */
 	char tokens_file[PATH_MAX];     /* tokens_file / --tokens-file: "" = none */
@@ -44,5 +45,9 @@ enum fedc_err server_config__parse(int argc, char **argv, struct server_config *
 
 /* The usage text, for --help and for errors. */
 void server_config__usage(FILE *to);
+
+/* The reference table of docs/repository.md (tests/unit/test_config_doc.c).
+ * FEDC_ERR_IO if a write fails. */
+enum fedc_err server_config__write_markdown(FILE *to);
 
 #endif

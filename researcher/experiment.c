@@ -1,6 +1,11 @@
-/* Reading and validating an experiment file. */
+/* Reading and validating an experiment file. Its [experiment], [training]
+ * and [network] sections are described once, by the tables below, which
+ * drive loading, the unknown-key check and the reference tables of
+ * docs/researcher-guide.md. [model] is free-form (numbers handed to the
+ * plan) and [aggregator] is checked against aggregator__option_spec(). */
 #include "experiment.h"
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,18 +18,111 @@
 #include "fedc/repo.h"
 #include "fedc/uuid.h"
 
+#define DAY_S (24 * 3600)
+#define OWNED(name) offsetof(struct experiment, name), 0
+#define ARRAY(name) offsetof(struct experiment, name), sizeof(((struct experiment *)0)->name)
+#define U32(name) offsetof(struct experiment, name), sizeof(uint32_t)
+#define I64(name) offsetof(struct experiment, name), 0
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+
 static const char *const known_sections[] = { "experiment", "model", "training", "aggregator", "network", NULL };
-static const char *const experiment_keys[] = { "name", "tags", "plan", "rounds", "min_nodes", "round_timeout_s",
-					       "discovery_timeout_s", "seed", "output_dir", "final_evaluation",
-					       "nodes", "fraction", "round_retries", NULL };
-static const char *const training_keys[] = { "lr", "epochs", "num_updates", "batch_size", "test_ratio",
-					     "fedprox_mu", "optimizer", "test_on_global_updates", "test_on_local_updates",
-					     "test_metric", NULL };
-static const char *const network_keys[] = { "federation", "researcher_id", "broker_url", "broker_ca_file",
-					    "broker_cert_file", "broker_key_file", "broker_username",
-					    "broker_password_file", "repository_url", "repository_token",
-					    "repository_token_file", "repository_ca_file", "repository_timeout_s",
-					    "signing_key", "trusted_keys_dir", "max_clock_skew_s", "allow_unsigned", NULL };
+
+/* clang-format off */
+static const struct fedc_config_key experiment_keys[] = {
+	{ "experiment", "name", FEDC_CONFIG_STR, false, "experiment", 0, 0, 0, 0, NULL, ARRAY(name),
+	  "A label.", NULL },
+	{ "experiment", "tags", FEDC_CONFIG_STR, true, NULL, 0, 0, 0, 0, NULL, FEDC_CONFIG_UNSTORED, 0,
+	  "Comma-separated, at most 16 of 64 characters; a node takes part with a dataset that carries *all* of them.", NULL },
+	{ "experiment", "plan", FEDC_CONFIG_PATH, true, NULL, 0, 0, 0, 0, NULL, OWNED(plan_path),
+	  "The training plan: a shared object built against `fedc/plan.h`, or a C source file (`.c`) that `fedc-researcher` compiles against the plan SDK (`${FEDC_CC:-cc} -O2 -shared -fPIC $(pkg-config --cflags --libs fedcplan)`, the build tree's SDK first) into `output_dir/plan.so`; compiler messages are shown on failure and kept in `plan.so.log`. The same source compiles to the same bytes, so nodes approve `plan.so` once. `resume` reuses the compiled file.", NULL },
+	{ "experiment", "rounds", FEDC_CONFIG_INT, true, NULL, 1, 1000000, 0, 0, NULL, U32(rounds),
+	  "Number of training rounds.", NULL },
+	{ "experiment", "min_nodes", FEDC_CONFIG_INT, false, "1", 1, 100000, 0, 0, NULL, U32(min_nodes),
+	  "Fewest nodes with matching data to start, and fewest usable updates for a round to count.", NULL },
+	{ "experiment", "round_timeout_s", FEDC_CONFIG_INT, false, "600", 1, 7 * DAY_S, 0, 0, NULL, I64(round_timeout_s),
+	  "A selected node that has not answered by then is recorded as `timeout`.", NULL },
+	{ "experiment", "discovery_timeout_s", FEDC_CONFIG_INT, false, "5", 1, 3600, 0, 0, NULL,
+	  I64(discovery_timeout_s), "How long the search may wait; it ends as soon as every online node answered.", NULL },
+	{ "experiment", "seed", FEDC_CONFIG_INT, false, "0", 0, INT64_MAX, 0, 0, NULL, I64(seed),
+	  "Seeds the initial model and every node's shuffling (derived per round and node).", NULL },
+	{ "experiment", "output_dir", FEDC_CONFIG_PATH, false, "fedc-output", 0, 0, 0, 0, NULL, OWNED(output_dir),
+	  "Where the history and parameters go (created; `--output` overrides).", NULL },
+	{ "experiment", "final_evaluation", FEDC_CONFIG_BOOL, false, "true", 0, 0, 0, 0, NULL, I64(final_evaluation),
+	  "After the last round, ask every node to evaluate the final model.", NULL },
+	{ "experiment", "nodes", FEDC_CONFIG_STR, false, NULL, 0, 0, 0, 0, NULL, FEDC_CONFIG_UNSTORED, 0,
+	  "Comma-separated node ids: only these take part (each still needs a dataset with the tags). Empty: all.", NULL },
+	{ "experiment", "fraction", FEDC_CONFIG_DOUBLE, false, "1.0", 0, 0, 1e-9, 1.0, NULL, I64(fraction),
+	  "Share of the nodes that train each round (0 < f ≤ 1): `max(min_nodes, ceil(f × n))` of the nodes online, sampled with the experiment's seed; 1.0 sends every round to every node.", NULL },
+	{ "experiment", "round_retries", FEDC_CONFIG_INT, false, "2", 0, 1000, 0, 0, NULL, U32(round_retries),
+	  "A round with fewer than `min_nodes` usable updates is run again (same round number, same seeds) up to this many times; then the experiment stops, leaving its breakpoint to resume from.", NULL },
+};
+
+static const struct fedc_config_key training_keys[] = {
+	{ "training", "lr", FEDC_CONFIG_DOUBLE, false, "0.01", 0, 0, 0, 1e6, NULL, I64(lr),
+	  "Learning rate.", NULL },
+	{ "training", "epochs", FEDC_CONFIG_INT, false, "1", 0, 1000000, 0, 0, NULL, U32(epochs),
+	  "Local passes over the node's training rows per round.", NULL },
+	{ "training", "num_updates", FEDC_CONFIG_INT, false, "0", 0, 1000000000, 0, 0, NULL, U32(num_updates),
+	  "If > 0, that many mini-batch steps instead of epochs (`epochs` and `num_updates` may not both be 0).", NULL },
+	{ "training", "batch_size", FEDC_CONFIG_INT, false, "32", 1, 1000000, 0, 0, NULL, U32(batch_size),
+	  "Mini-batch size.", NULL },
+	{ "training", "test_ratio", FEDC_CONFIG_DOUBLE, false, "0.2", 0, 0, 0, 0.95, NULL, I64(test_ratio),
+	  "Share of each node's rows held out for evaluation (chosen by `seed` and the data; the same rows in every round).", NULL },
+	{ "training", "fedprox_mu", FEDC_CONFIG_DOUBLE, false, "0", 0, 0, 0, 1e6, NULL, I64(fedprox_mu),
+	  "FedProx proximal term, sent to the plan.", NULL },
+	{ "training", "optimizer", FEDC_CONFIG_STR, false, "sgd", 0, 0, 0, 0, NULL, ARRAY(optimizer),
+	  "Sent to the plan.", NULL },
+	{ "training", "test_on_global_updates", FEDC_CONFIG_BOOL, false, "true", 0, 0, 0, 0, NULL, I64(test_on_global),
+	  "Each node evaluates the parameters it receives on its test rows before training (the \"of the model sent\" figures).", NULL },
+	{ "training", "test_on_local_updates", FEDC_CONFIG_BOOL, false, "true", 0, 0, 0, 0, NULL, I64(test_on_local),
+	  "Each node evaluates its trained parameters on its test rows (`test_*` metrics in the history).", NULL },
+	{ "training", "test_metric", FEDC_CONFIG_STR, false, "accuracy", 0, 0, 0, 0, NULL, ARRAY(test_metric),
+	  "The metric of the plan's `evaluate()` the round and final lines show (e.g. `loss`, `mse`, `r2`); the history keeps every metric.", NULL },
+};
+
+static const struct fedc_config_key network_keys[] = {
+	{ "network", "federation", FEDC_CONFIG_ID, false, "default", 0, 0, 0, 0, NULL, ARRAY(federation),
+	  "The `<fed>` of every topic; nodes must use the same. An id (docs/protocol.md, Identifiers).", NULL },
+	{ "network", "researcher_id", FEDC_CONFIG_ID, false, NULL, 0, 0, 0, 0, NULL, ARRAY(researcher_id),
+	  "This researcher's id; replies come to `fedc/<fed>/researcher/<id>`. Empty: `researcher-` and 8 random hex digits.", NULL },
+	FEDC_CONFIG_TRANSPORT_KEYS(struct experiment, "network", "broker_", "network", "repository_", "researcher", false,
+				   "tcp://127.0.0.1:1883", "http://127.0.0.1:8080", "60"),
+	{ "network", "signing_key", FEDC_CONFIG_PATH, false, NULL, 0, 0, 0, 0, NULL, OWNED(signing_key),
+	  "This researcher's Ed25519 private key: every command is signed with it.", NULL },
+	{ "network", "trusted_keys_dir", FEDC_CONFIG_PATH, false, NULL, 0, 0, 0, 0, NULL, OWNED(trusted_keys_dir),
+	  "`<node id>.pub` of every node: replies that do not verify are dropped.", NULL },
+	{ "network", "max_clock_skew_s", FEDC_CONFIG_INT, false, STRINGIFY(FEDC_DEFAULT_CLOCK_SKEW_S), 1, 86400, 0, 0,
+	  NULL, I64(max_clock_skew_s), "Replies stamped further than this from our clock are dropped.", NULL },
+	{ "network", "allow_unsigned", FEDC_CONFIG_BOOL, false, "false", 0, 0, 0, 0, NULL, I64(allow_unsigned),
+	  "Run without keys (nodes must then allow unsigned commands): closed test networks only.", NULL },
+};
+/* clang-format on */
+
+#define COUNT(table) (sizeof(table) / sizeof((table)[0]))
+
+void experiment__free(struct experiment *exp)
+{
+	if (!exp)
+		return;
+	fedc_config_free_table(experiment_keys, COUNT(experiment_keys), exp);
+	fedc_config_free_table(network_keys, COUNT(network_keys), exp);
+	free(exp->path);
+	free(exp->network_path);
+	free(exp->broker_password);
+	exp->path = exp->network_path = exp->broker_password = NULL;
+}
+
+enum fedc_err experiment__write_markdown(FILE *to, const char *section)
+{
+	if (strcmp(section, "experiment") == 0)
+		return fedc_config_write_markdown(to, experiment_keys, COUNT(experiment_keys));
+	if (strcmp(section, "training") == 0)
+		return fedc_config_write_markdown(to, training_keys, COUNT(training_keys));
+	if (strcmp(section, "network") == 0)
+		return fedc_config_write_markdown(to, network_keys, COUNT(network_keys));
+	return fedc_fail(FEDC_ERR_INVAL, "no table for section \"%s\"", section);
+}
 
 static enum fedc_err copy_str(const struct fedc_config *cfg, const char *section, const char *key, bool required,
 			      const char *def, char *dst, size_t cap)
@@ -40,19 +138,6 @@ static enum fedc_err copy_str(const struct fedc_config *cfg, const char *section
 		return fedc_fail(FEDC_ERR_CONFIG, "%s: [%s] %s: longer than %zu characters", fedc_config_path(cfg),
 				 section, key, cap - 1);
 	memcpy(dst, value, strlen(value) + 1);
-	return FEDC_OK;
-}
-
-/* A path of the experiment file, relative to the file's directory. */
-static enum fedc_err resolve(const char *exp_path, char *path, size_t cap, const char *key)
-{
-	char given[EXP_PATH_MAX];
-	enum fedc_err rc;
-
-	snprintf(given, sizeof(given), "%s", path);
-	rc = fedc_config_resolve(exp_path, given, path, cap);
-	if (rc)
-		return fedc_fail(rc, "%s: [experiment] %s: path too long", exp_path, key);
 	return FEDC_OK;
 }
 
@@ -104,53 +189,20 @@ static enum fedc_err parse_nodes(const struct fedc_config *cfg, const char *text
 	return FEDC_OK;
 }
 
-static enum fedc_err read_selection(const struct fedc_config *cfg, struct experiment *out)
-{
-	const char *nodes = NULL;
-	int64_t v;
-	enum fedc_err rc = fedc_config_str(cfg, "experiment", "nodes", false, "", &nodes);
-
-	if (!rc && nodes)
-		rc = parse_nodes(cfg, nodes, out);
-	if (!rc)
-		rc = fedc_config_double(cfg, "experiment", "fraction", false, 1.0, 1e-9, 1.0, &out->fraction);
-	if (!rc && !(rc = fedc_config_int(cfg, "experiment", "round_retries", false, 2, 0, 1000, &v)))
-		out->round_retries = (uint32_t)v;
-	return rc;
-}
-
+/* [experiment]: the table, then the two lists it cannot parse. */
 static enum fedc_err read_experiment(const struct fedc_config *cfg, struct experiment *out)
 {
-	const char *tags = NULL;
-	int64_t v;
-	enum fedc_err rc;
+	const char *tags = NULL, *nodes = NULL;
+	enum fedc_err rc = fedc_config_read_table(cfg, experiment_keys, COUNT(experiment_keys), out);
 
-	rc = copy_str(cfg, "experiment", "name", false, "experiment", out->name, sizeof(out->name));
 	if (!rc)
 		rc = fedc_config_str(cfg, "experiment", "tags", true, NULL, &tags);
 	if (!rc)
 		rc = parse_tags(cfg, tags, out);
 	if (!rc)
-		rc = copy_str(cfg, "experiment", "plan", true, NULL, out->plan_path, sizeof(out->plan_path));
-	if (!rc && !(rc = fedc_config_int(cfg, "experiment", "rounds", true, 0, 1, 1000000, &v)))
-		out->rounds = (uint32_t)v;
-	if (!rc && !(rc = fedc_config_int(cfg, "experiment", "min_nodes", false, 1, 1, 100000, &v)))
-		out->min_nodes = (uint32_t)v;
-	if (!rc)
-		rc = fedc_config_int(cfg, "experiment", "round_timeout_s", false, 600, 1, 7 * 24 * 3600,
-				     &out->round_timeout_s);
-	if (!rc)
-		rc = fedc_config_int(cfg, "experiment", "discovery_timeout_s", false, 5, 1, 3600,
-				     &out->discovery_timeout_s);
-	if (!rc && !(rc = fedc_config_int(cfg, "experiment", "seed", false, 0, 0, INT64_MAX, &v)))
-		out->seed = (uint64_t)v;
-	if (!rc)
-		rc = copy_str(cfg, "experiment", "output_dir", false, "fedc-output", out->output_dir,
-			      sizeof(out->output_dir));
-	if (!rc)
-		rc = fedc_config_bool(cfg, "experiment", "final_evaluation", false, true, &out->final_evaluation);
-	if (!rc)
-		rc = read_selection(cfg, out);
+		rc = fedc_config_str(cfg, "experiment", "nodes", false, "", &nodes);
+	if (!rc && nodes)
+		rc = parse_nodes(cfg, nodes, out);
 	return rc;
 }
 
@@ -177,87 +229,27 @@ static enum fedc_err read_model(const struct fedc_config *cfg, struct experiment
 
 static enum fedc_err read_training(const struct fedc_config *cfg, struct experiment *out)
 {
-	int64_t v;
-	enum fedc_err rc;
+	enum fedc_err rc = fedc_config_read_table(cfg, training_keys, COUNT(training_keys), out);
 
-	rc = fedc_config_double(cfg, "training", "lr", false, 0.01, 0, 1e6, &out->lr);
-	if (!rc && !(rc = fedc_config_int(cfg, "training", "epochs", false, 1, 0, 1000000, &v)))
-		out->epochs = (uint32_t)v;
-	if (!rc && !(rc = fedc_config_int(cfg, "training", "num_updates", false, 0, 0, 1000000000, &v)))
-		out->num_updates = (uint32_t)v;
-	if (!rc && !(rc = fedc_config_int(cfg, "training", "batch_size", false, 32, 1, 1000000, &v)))
-		out->batch_size = (uint32_t)v;
-	if (!rc)
-		rc = fedc_config_double(cfg, "training", "test_ratio", false, 0.2, 0, 0.95, &out->test_ratio);
-	if (!rc)
-		rc = fedc_config_double(cfg, "training", "fedprox_mu", false, 0, 0, 1e6, &out->fedprox_mu);
-	if (!rc)
-		rc = copy_str(cfg, "training", "optimizer", false, "sgd", out->optimizer, sizeof(out->optimizer));
-	if (!rc)
-		rc = fedc_config_bool(cfg, "training", "test_on_global_updates", false, true, &out->test_on_global);
-	if (!rc)
-		rc = fedc_config_bool(cfg, "training", "test_on_local_updates", false, true, &out->test_on_local);
-	if (!rc)
-		rc = copy_str(cfg, "training", "test_metric", false, "accuracy", out->test_metric,
-			      sizeof(out->test_metric));
 	if (!rc && out->epochs == 0 && out->num_updates == 0)
 		rc = fedc_fail(FEDC_ERR_CONFIG, "%s: [training] epochs and num_updates are both 0: nothing to train",
 			       fedc_config_path(cfg));
 	return rc;
 }
 
-/* A secret kept in its own file, named by `key` (a path). */
-static enum fedc_err read_secret_key(const struct fedc_config *cfg, const char *key, char *dst, size_t cap)
+/* A secret kept in the file `path` (already resolved) replaces *dst; nothing
+ * to do when `path` is "". */
+static enum fedc_err read_secret(const struct fedc_config *cfg, const char *key, const char *path, char **dst)
 {
-	char path[EXP_PATH_MAX];
-	enum fedc_err rc = fedc_config_path_key(cfg, "network", key, false, path, sizeof(path));
+	char secret[512];
+	enum fedc_err rc;
 
-	if (!rc && path[0])
-		rc = fedc_read_secret(path, dst, cap);
+	if (!path[0])
+		return FEDC_OK;
+	rc = fedc_read_secret(path, secret, sizeof(secret));
 	if (rc)
-		rc = fedc_fail(rc, "%s: [network] %s: %s", fedc_config_path(cfg), key, fedc_last_error());
-	return rc;
-}
-
-/* TLS files, credentials and signing keys; paths relative to the file. */
-static enum fedc_err read_network_security(const struct fedc_config *cfg, struct experiment *out)
-{
-	static const struct {
-		const char *key;
-		size_t offset;
-	} paths[] = {
-		{ "broker_ca_file", offsetof(struct experiment, broker_ca_file) },
-		{ "broker_cert_file", offsetof(struct experiment, broker_cert_file) },
-		{ "broker_key_file", offsetof(struct experiment, broker_key_file) },
-		{ "repository_ca_file", offsetof(struct experiment, repository_ca_file) },
-		{ "signing_key", offsetof(struct experiment, signing_key) },
-		{ "trusted_keys_dir", offsetof(struct experiment, trusted_keys_dir) },
-	};
-	enum fedc_err rc = FEDC_OK;
-
-	for (size_t i = 0; !rc && i < sizeof(paths) / sizeof(paths[0]); i++)
-		rc = fedc_config_path_key(cfg, "network", paths[i].key, false, (char *)out + paths[i].offset,
-					  EXP_PATH_MAX);
-	if (!rc && !out->broker_cert_file[0] != !out->broker_key_file[0])
-		rc = fedc_fail(FEDC_ERR_CONFIG, "%s: [network] broker_cert_file and broker_key_file go together",
-			       fedc_config_path(cfg));
-	if (!rc)
-		rc = copy_str(cfg, "network", "broker_username", false, "", out->broker_username,
-			      sizeof(out->broker_username));
-	if (!rc)
-		rc = read_secret_key(cfg, "broker_password_file", out->broker_password, sizeof(out->broker_password));
-	if (!rc && out->repository_token[0] && fedc_config_has(cfg, "network", "repository_token_file"))
-		rc = fedc_fail(FEDC_ERR_CONFIG, "%s: [network] repository_token and repository_token_file: give one",
-			       fedc_config_path(cfg));
-	if (!rc)
-		rc = read_secret_key(cfg, "repository_token_file", out->repository_token,
-				     sizeof(out->repository_token));
-	if (!rc)
-		rc = fedc_config_int(cfg, "network", "max_clock_skew_s", false, FEDC_DEFAULT_CLOCK_SKEW_S, 1, 86400,
-				     &out->max_clock_skew_s);
-	if (!rc)
-		rc = fedc_config_bool(cfg, "network", "allow_unsigned", false, false, &out->allow_unsigned);
-	return rc;
+		return fedc_fail(rc, "%s: [network] %s: %s", fedc_config_path(cfg), key, fedc_last_error());
+	return fedc_config_set_string(dst, secret);
 }
 
 enum fedc_err experiment__repo_new(const struct experiment *exp, struct fedc_repo **out)
@@ -273,42 +265,30 @@ enum fedc_err experiment__repo_new(const struct experiment *exp, struct fedc_rep
 	return rc;
 }
 
+/* [network]: the table, the secrets it names, and the rules between keys. */
 static enum fedc_err read_network(const struct fedc_config *cfg, struct experiment *out)
 {
-	char generated[FEDC_MAX_ID_LEN + 1], uuid[FEDC_UUID_STRLEN + 1];
-	enum fedc_err rc;
+	char uuid[FEDC_UUID_STRLEN + 1];
+	enum fedc_err rc = fedc_config_check_table(cfg, network_keys, COUNT(network_keys), NULL);
 
-	fedc_uuid_new(uuid);
-	snprintf(generated, sizeof(generated), "researcher-%.8s", uuid);
-	rc = fedc_config_check_keys(cfg, "network", network_keys);
 	if (!rc)
-		rc = copy_str(cfg, "network", "federation", false, "default", out->federation, sizeof(out->federation));
+		rc = fedc_config_read_table(cfg, network_keys, COUNT(network_keys), out);
+	if (!rc && !out->researcher_id[0]) {
+		fedc_uuid_new(uuid);
+		snprintf(out->researcher_id, sizeof(out->researcher_id), "researcher-%.8s", uuid);
+	}
 	if (!rc)
-		rc = copy_str(cfg, "network", "researcher_id", false, generated, out->researcher_id,
-			      sizeof(out->researcher_id));
-	if (!rc && (strpbrk(out->researcher_id, "/+#") || strpbrk(out->federation, "/+#")))
-		rc = fedc_fail(FEDC_ERR_CONFIG, "%s: [network] researcher_id and federation must not hold '/', '+', '#'",
-			       fedc_config_path(cfg));
+		rc = fedc_config_check_transport(cfg, "network", "broker_", "network", "repository_", out->broker_cert_file,
+						 out->broker_key_file, out->repository_token, out->repository_token_file);
 	if (!rc)
-		rc = copy_str(cfg, "network", "broker_url", false, "tcp://127.0.0.1:1883", out->broker_url,
-			      sizeof(out->broker_url));
+		rc = fedc_config_set_string(&out->broker_password, "");
 	if (!rc)
-		rc = copy_str(cfg, "network", "repository_url", false, "http://127.0.0.1:8080", out->repository_url,
-			      sizeof(out->repository_url));
+		rc = read_secret(cfg, "broker_password_file", out->broker_password_file, &out->broker_password);
 	if (!rc)
-		rc = copy_str(cfg, "network", "repository_token", false, "", out->repository_token,
-			      sizeof(out->repository_token));
-	if (!rc)
-		rc = fedc_config_int(cfg, "network", "repository_timeout_s", false, 60, 1, 3600,
-				     &out->repository_timeout_s);
-	if (!rc)
-		rc = read_network_security(cfg, out);
+		rc = read_secret(cfg, "repository_token_file", out->repository_token_file, &out->repository_token);
 	return rc;
 }
 
-/* [aggregator]: `method` (`name` is its older spelling), then the options
- * of aggregator__option_spec(), each allowed only for the methods that take
- * it so that a misplaced option is an error rather than silently unused. */
 static enum fedc_err check_aggregator_keys(const struct fedc_config *cfg)
 {
 	const char *keys[16] = { "method", "name" };
@@ -391,14 +371,15 @@ static enum fedc_err read_aggregator(const struct fedc_config *cfg, struct exper
 	return rc;
 }
 
+
 static enum fedc_err check_keys(const struct fedc_config *cfg)
 {
 	enum fedc_err rc = fedc_config_check_sections(cfg, known_sections);
 
 	if (!rc)
-		rc = fedc_config_check_keys(cfg, "experiment", experiment_keys);
+		rc = fedc_config_check_table(cfg, experiment_keys, COUNT(experiment_keys), NULL);
 	if (!rc)
-		rc = fedc_config_check_keys(cfg, "training", training_keys);
+		rc = fedc_config_check_table(cfg, training_keys, COUNT(training_keys), NULL);
 	if (!rc)
 		rc = check_aggregator_keys(cfg);
 	return rc;
@@ -410,9 +391,11 @@ enum fedc_err experiment__load(const char *path, const char *network_path, struc
 	enum fedc_err rc;
 
 	memset(out, 0, sizeof(*out));
-	snprintf(out->path, sizeof(out->path), "%s", path);
-	snprintf(out->network_path, sizeof(out->network_path), "%s", network_path ? network_path : "");
-	rc = fedc_config_load(path, &cfg);
+	rc = fedc_config_set_string(&out->path, path);
+	if (!rc)
+		rc = fedc_config_set_string(&out->network_path, network_path ? network_path : "");
+	if (!rc)
+		rc = fedc_config_load(path, &cfg);
 	if (!rc && network_path)
 		rc = fedc_config_load(network_path, &net);
 	if (!rc)
@@ -427,10 +410,8 @@ enum fedc_err experiment__load(const char *path, const char *network_path, struc
 		rc = read_aggregator(cfg, out);
 	if (!rc)
 		rc = read_network(net ? net : cfg, out);
-	if (!rc)
-		rc = resolve(path, out->plan_path, sizeof(out->plan_path), "plan");
-	if (!rc)
-		rc = resolve(path, out->output_dir, sizeof(out->output_dir), "output_dir");
+	if (rc)
+		experiment__free(out);
 	fedc_config_free(cfg);
 	fedc_config_free(net);
 	return rc;
@@ -442,10 +423,20 @@ enum fedc_err experiment__load_network(const char *path, struct experiment *out)
 	enum fedc_err rc;
 
 	memset(out, 0, sizeof(*out));
-	snprintf(out->path, sizeof(out->path), "%s", path);
-	rc = fedc_config_load(path, &cfg);
+	rc = fedc_config_set_string(&out->path, path);
+	if (!rc)
+		rc = fedc_config_set_string(&out->network_path, "");
+	/* The other owned strings of a network-only load: "" rather than NULL. */
+	if (!rc)
+		rc = fedc_config_set_string(&out->plan_path, "");
+	if (!rc)
+		rc = fedc_config_set_string(&out->output_dir, "");
+	if (!rc)
+		rc = fedc_config_load(path, &cfg);
 	if (!rc)
 		rc = read_network(cfg, out); /* absent keys take their documented defaults */
+	if (rc)
+		experiment__free(out);
 	fedc_config_free(cfg);
 	return rc;
 }

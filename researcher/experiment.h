@@ -6,28 +6,33 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "aggregator.h"
+#include "fedc/config.h" /* fedc_config_set_string() for the owned strings */
 #include "fedc/err.h"
 #include "fedc/limits.h"
 #include "fedc/message.h"
 
-#define EXP_PATH_MAX 4096
+#define EXP_PATH_MAX 4096 /* longest path the researcher builds from these (job.c) */
 
+/* Strings marked (owned) are allocated and owned by the struct (free them
+ * with experiment__free) and never NULL after a successful load: an absent
+ * optional key is "". The tables in experiment.c describe every key once. */
 struct experiment {
-	char path[EXP_PATH_MAX];
-	char network_path[EXP_PATH_MAX]; /* "" when [network] is in the experiment file */
+	char *path;                      /* (owned) */
+	char *network_path;              /* (owned) "" when [network] is in the experiment file */
 	/* [experiment] */
 	char name[FEDC_MAX_NAME_LEN + 1];
 	uint32_t n_tags;
 	char tags[FEDC_MAX_TAGS][FEDC_MAX_TAG_LEN + 1];
-	char plan_path[EXP_PATH_MAX];
+	char *plan_path;                 /* (owned) */
 	uint32_t rounds;
 	uint32_t min_nodes;
 	int64_t round_timeout_s;
 	int64_t discovery_timeout_s;
 	uint64_t seed;
-	char output_dir[EXP_PATH_MAX];
+	char *output_dir;                /* (owned) */
 	bool final_evaluation;
 	/* node selection: only these node ids (all that match when n_nodes is 0),
 	 * and the fraction of them sampled each round */
@@ -55,30 +60,43 @@ struct experiment {
 	/* [network] */
 	char federation[FEDC_MAX_FED_LEN + 1];
 	char researcher_id[FEDC_MAX_ID_LEN + 1];
-	char broker_url[512];
-	char broker_ca_file[EXP_PATH_MAX];   /* verifies the broker (ssl://) */
-	char broker_cert_file[EXP_PATH_MAX]; /* this researcher's client certificate */
-	char broker_key_file[EXP_PATH_MAX];
-	char broker_username[FEDC_MAX_ID_LEN + 1];
-	char broker_password[256];           /* read from broker_password_file */
-	char repository_url[512];
-	char repository_token[512];          /* repository_token, or read from repository_token_file */
-	char repository_ca_file[EXP_PATH_MAX];
+	char *broker_url;          /* (owned) */
+	char *broker_ca_file;      /* (owned) verifies the broker (ssl://) */
+	char *broker_cert_file;    /* (owned) this researcher's client certificate */
+	char *broker_key_file;     /* (owned) */
+	char *broker_username;     /* (owned) */
+	char *broker_password_file; /* (owned) */
+	char *broker_password;     /* (owned) read from broker_password_file */
+	char *repository_url;      /* (owned) */
+	char *repository_token;    /* (owned) repository_token, or read from repository_token_file */
+	char *repository_token_file; /* (owned) */
+	char *repository_ca_file;  /* (owned) */
 	int64_t repository_timeout_s;
-	char signing_key[EXP_PATH_MAX];      /* signs every command */
-	char trusted_keys_dir[EXP_PATH_MAX]; /* nodes' public keys (<node id>.pub) */
+	char *signing_key;         /* (owned) signs every command */
+	char *trusted_keys_dir;    /* (owned) nodes' public keys (<node id>.pub) */
 	int64_t max_clock_skew_s;
-	bool allow_unsigned;                 /* closed test networks only */
+	bool allow_unsigned;       /* closed test networks only */
 };
 
 /* Loads `path`; the [network] section comes from `network_path` instead when
- * that is not NULL. FEDC_ERR_IO, FEDC_ERR_CONFIG with file, line and key in
- * the detail (unknown keys and bad values included). */
+ * that is not NULL. Whatever *out held is overwritten, not freed. FEDC_ERR_IO,
+ * FEDC_ERR_CONFIG with file, line and key in the detail (unknown keys and bad
+ * values included), FEDC_ERR_NOMEM. On failure *out holds nothing to free;
+ * on success free it with experiment__free(). */
 enum fedc_err experiment__load(const char *path, const char *network_path, struct experiment *out);
 /* Loads only the [network] section of `path` (a network file, or an
  * experiment file), for commands that talk to the federation without running
  * an experiment. Other sections are not read. */
 enum fedc_err experiment__load_network(const char *path, struct experiment *out);
+/* Frees the owned strings of *exp (safe on a zeroed struct, and twice); NULL
+ * is allowed. */
+void experiment__free(struct experiment *exp);
+/* (An owned string is replaced with fedc_config_set_string().) */
+
+/* The reference tables of docs/researcher-guide.md, one per section
+ * ("experiment", "training", "network"; tests/unit/test_config_doc.c).
+ * FEDC_ERR_IO if a write fails, FEDC_ERR_INVAL for an unknown section. */
+enum fedc_err experiment__write_markdown(FILE *to, const char *section);
 
 /* A repository client with the experiment's URL, token and CA. */
 struct fedc_repo;

@@ -892,8 +892,8 @@ static enum fedc_err load_experiment(const struct breakpoint *bp, const char *ou
 		rc = digest_of(bp->network_path, digest);
 	if (!rc && strcmp(digest, bp->network_digest) != 0)
 		return fedc_fail(FEDC_ERR_DIGEST, "%s changed since the breakpoint", bp->network_path);
-	if (!rc && (size_t)snprintf(exp->output_dir, sizeof(exp->output_dir), "%s", output_dir) >= sizeof(exp->output_dir))
-		rc = fedc_fail(FEDC_ERR_INVAL, "output directory path too long");
+	if (!rc)
+		rc = fedc_config_set_string(&exp->output_dir, output_dir);
 	return rc;
 }
 
@@ -977,6 +977,7 @@ int job__resume(const char *output_dir, int64_t round)
 		cleanup(j);
 	}
 	free(j);
+	experiment__free(exp);
 	free(exp);
 	free(bp);
 	return code;

@@ -83,9 +83,8 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, "fedc-researcher: %s\n", fedc_last_error());
 		goto out;
 	}
-	if (output && (size_t)snprintf(exp->output_dir, sizeof(exp->output_dir), "%s", output) >=
-			      sizeof(exp->output_dir)) {
-		fprintf(stderr, "fedc-researcher: --output: path too long\n");
+	if (output && fedc_config_set_string(&exp->output_dir, output) != FEDC_OK) {
+		fprintf(stderr, "fedc-researcher: --output: out of memory\n");
 		goto out;
 	}
 	if (fedc_repo_global_init() != FEDC_OK) {
@@ -100,6 +99,7 @@ static int cmd_run(int argc, char **argv)
 	}
 	code = job__run(exp);
 out:
+	experiment__free(exp);
 	free(exp);
 	return code;
 }
@@ -216,6 +216,7 @@ static int cmd_federation(const char *name, int argc, char **argv)
 	else
 		code = commands__approval(net, a.plan, a.description, a.timeout_s);
 out:
+	experiment__free(net);
 	free(net);
 	return code;
 }

@@ -87,7 +87,7 @@ enum fedc_err plan_build__prepare(struct experiment *exp, bool reuse)
 
 	if (!plan_build__is_source(exp->plan_path))
 		return FEDC_OK;
-	if ((size_t)snprintf(out, sizeof(out), "%s/plan.so", exp->output_dir) >= sizeof(exp->plan_path))
+	if ((size_t)snprintf(out, sizeof(out), "%s/plan.so", exp->output_dir) >= sizeof(out))
 		return fedc_fail(FEDC_ERR_INVAL, "output directory path too long");
 	rc = reuse && access(out, R_OK) == 0 ? FEDC_OK : fedc_mkdir_p(exp->output_dir, 0755);
 	if (!rc && !(reuse && access(out, R_OK) == 0)) {
@@ -96,6 +96,6 @@ enum fedc_err plan_build__prepare(struct experiment *exp, bool reuse)
 		rc = plan_build__compile(exp->plan_path, out);
 	}
 	if (!rc)
-		memcpy(exp->plan_path, out, strlen(out) + 1);
+		rc = fedc_config_set_string(&exp->plan_path, out);
 	return rc;
 }

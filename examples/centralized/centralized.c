@@ -247,8 +247,9 @@ static enum fedc_err run(const struct options *o, const char *work_dir)
 		goto out;
 	/* A plan given as source is compiled as the researcher would, but into
 	 * the work directory rather than the experiment's output. */
-	snprintf(exp->output_dir, sizeof(exp->output_dir), "%s", work_dir);
-	rc = plan_build__prepare(exp, false);
+	rc = fedc_config_set_string(&exp->output_dir, work_dir);
+	if (!rc)
+		rc = plan_build__prepare(exp, false);
 	if (!rc)
 		rc = inspect_data(o, ds);
 	if (!rc) {
@@ -296,6 +297,7 @@ out:
 		(void)unlink(params_path);
 	free(res);
 	free(ds);
+	experiment__free(exp);
 	free(exp);
 	return rc;
 }

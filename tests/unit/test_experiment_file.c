@@ -41,6 +41,7 @@ static int make_file(void **state)
 
 static int remove_file(void **state)
 {
+	experiment__free(*state);
 	free(*state);
 	return unlink(path);
 }
@@ -142,6 +143,72 @@ static void test_network_security(void **state)
 	assert_int_equal(system(expect), 0);
 }
 
+/* A whole file of `text`: refused at load, the message holding every word. */
+static void expect_refused(struct experiment *exp, const char *text, size_t n, const char *const *words)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(experiment__load(path, NULL, exp), FEDC_ERR_CONFIG);
+	for (size_t i = 0; i < n; i++) {
+		if (!strstr(fedc_last_error(), words[i]))
+			fail_msg("\"%s\" not in \"%s\"", words[i], fedc_last_error());
+	}
+	assert_null(exp->path); /* nothing left to free */
+}
+
+#define HEAD "[experiment]\ntags = t\nplan = plan.so\nrounds = 2\n"
+
+static void test_refused_naming_key(void **state)
+{
+	struct experiment *exp = *state;
+	const char *const ward[] = { ":6: [network] researcher_id", "\"ward 7\" is not an id" };
+	const char *const fed[] = { ":6: [network] federation", "\"a/b\"" };
+	const char *const unknown[] = { ":5: [experiment] round_timout_s", "unknown key" };
+	const char *const section[] = { ":6: [trainig]", "unknown section" };
+	const char *const bad_int[] = { ":4: [experiment] rounds", "expected an integer", "\"ten\"" };
+	const char *const range[] = { ":4: [experiment] rounds", "1..1000000", "\"0\"" };
+	const char *const range_u32[] = { ":6: [training] batch_size", "1..1000000", "\"4294967297\"" };
+	const char *const no_plan[] = { "[experiment] plan", "required key is missing" };
+	const char *const no_tags[] = { "[experiment] tags", "required key is missing" };
+
+	expect_refused(exp, HEAD "[network]\nresearcher_id = ward 7\n", 2, ward);
+	expect_refused(exp, HEAD "[network]\nfederation = a/b\n", 2, fed);
+	expect_refused(exp, HEAD "round_timout_s = 5\n", 2, unknown);
+	expect_refused(exp, HEAD "[trainig]\nlr = 1\n", 2, section);
+	expect_refused(exp, "[experiment]\ntags = t\nplan = plan.so\nrounds = ten\n", 3, bad_int);
+	expect_refused(exp, "[experiment]\ntags = t\nplan = plan.so\nrounds = 0\n", 3, range);
+	expect_refused(exp, HEAD "[training]\nbatch_size = 4294967297\n", 3, range_u32);
+	expect_refused(exp, "[experiment]\ntags = t\nrounds = 2\n", 2, no_plan);
+	expect_refused(exp, "[experiment]\nplan = p.so\nrounds = 2\n", 2, no_tags);
+}
+
+/* Paths are owned strings, resolved against the file's directory; the
+ * struct no longer carries 4 KiB per path. */
+static void test_paths_and_size(void **state)
+{
+	struct experiment *exp = *state;
+	char dir[64], expect[128];
+
+	assert_int_equal(load("", "", exp), FEDC_OK);
+	snprintf(dir, sizeof(dir), "%s", path);
+	*strrchr(dir, '/') = '\0';
+	snprintf(expect, sizeof(expect), "%s/plan.so", dir);
+	assert_string_equal(exp->plan_path, expect);
+	snprintf(expect, sizeof(expect), "%s/fedc-output", dir);
+	assert_string_equal(exp->output_dir, expect);
+	assert_string_equal(exp->path, path);
+	assert_string_equal(exp->network_path, "");
+	assert_string_equal(exp->broker_url, "tcp://127.0.0.1:1883");
+	assert_string_equal(exp->broker_password, "");
+	assert_string_equal(exp->signing_key, "");
+	assert_int_equal(exp->rounds, 2);
+	assert_int_equal(exp->batch_size, 32);
+	assert_true(sizeof(struct experiment) < 16 * 1024);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -149,6 +216,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_good_values, make_file, remove_file),
 		cmocka_unit_test_setup_teardown(test_bad_values, make_file, remove_file),
 		cmocka_unit_test_setup_teardown(test_network_security, make_file, remove_file),
+		cmocka_unit_test_setup_teardown(test_refused_naming_key, make_file, remove_file),
+		cmocka_unit_test_setup_teardown(test_paths_and_size, make_file, remove_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -29,6 +29,7 @@
 
 struct fixture {
 	char root[64];
+	char data_dir[128], db_path[160]; /* what cfg's strings point at */
 	struct node_config cfg;
 	char out[OUT_CAP]; /* stdout of the last run */
 	char err[OUT_CAP]; /* stderr of the last run */
@@ -44,8 +45,10 @@ static int setup(void **state)
 	if (!mkdtemp(f->root))
 		return -1;
 	/* data_dir does not exist yet: the CLI creates it. */
-	snprintf(f->cfg.data_dir, sizeof(f->cfg.data_dir), "%s/var/node", f->root);
-	snprintf(f->cfg.db_path, sizeof(f->cfg.db_path), "%s/var/node/node.db", f->root);
+	snprintf(f->data_dir, sizeof(f->data_dir), "%s/var/node", f->root);
+	snprintf(f->db_path, sizeof(f->db_path), "%s/var/node/node.db", f->root);
+	f->cfg.data_dir = f->data_dir;
+	f->cfg.db_path = f->db_path;
 	snprintf(f->cfg.node_id, sizeof(f->cfg.node_id), "node-test");
 	f->cfg.max_blob_mb = 16;
 	*state = f;
