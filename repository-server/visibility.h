@@ -26,7 +26,7 @@ enum fedc_err visibility__open(const char *root, struct visibility **out);
 void visibility__close(struct visibility *v);
 
 /* `node` NULL: the published namespace; else the updates of that node (an ID
- * checked by fedc_participant_id_valid()). `hex`: 64 lower-case hex, checked by the
+ * checked by fedc_id_valid()). `hex`: 64 lower-case hex, checked by the
  * caller. *visible: whether the marker exists. FEDC_ERR_IO. */
 enum fedc_err visibility__has(struct visibility *v, const char *node, const char *hex, bool *visible);
 
