@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fedc/channel.h"
 #include "fedc/config.h"
@@ -12,6 +13,7 @@
 #include "fedc/fs.h"
 #include "fedc/repo.h"
 #include "fedc/uuid.h"
+#include "install_dirs.h"
 
 static const char *const known_sections[] = { "experiment", "model", "training", "aggregator", "network", NULL };
 static const char *const experiment_keys[] = { "name", "tags", "plan", "rounds", "min_nodes", "round_timeout_s",
@@ -53,6 +55,27 @@ static enum fedc_err resolve(const char *exp_path, char *path, size_t cap, const
 	rc = fedc_config_resolve(exp_path, given, path, cap);
 	if (rc)
 		return fedc_fail(rc, "%s: [experiment] %s: path too long", exp_path, key);
+	return FEDC_OK;
+}
+
+/* `plan`: relative to the experiment file; a bare file name (no '/') that
+ * is not there is looked up in the plans directories of this installation
+ * (install_dirs.h: $FEDC_PLAN_PATH, then build/plans or PREFIX/lib/fedc/plans
+ * beside the executable), so that an example says `plan = logreg.so` and runs
+ * from any build or install. */
+static enum fedc_err resolve_plan(const char *exp_path, struct experiment *out)
+{
+	char name[EXP_PATH_MAX], dir[EXP_PATH_MAX];
+	enum fedc_err rc;
+
+	snprintf(name, sizeof(name), "%s", out->plan_path);
+	rc = resolve(exp_path, out->plan_path, sizeof(out->plan_path), "plan");
+	if (rc || strchr(name, '/') || access(out->plan_path, F_OK) == 0)
+		return rc;
+	if (install_dirs__find(INSTALL_DIRS_PLANS, name, dir, sizeof(dir)) != FEDC_OK)
+		return FEDC_OK; /* the missing file is reported where it is opened */
+	if ((size_t)snprintf(out->plan_path, sizeof(out->plan_path), "%s/%s", dir, name) >= sizeof(out->plan_path))
+		return fedc_fail(FEDC_ERR_INVAL, "%s: [experiment] plan: path too long", exp_path);
 	return FEDC_OK;
 }
 
@@ -428,7 +451,7 @@ enum fedc_err experiment__load(const char *path, const char *network_path, struc
 	if (!rc)
 		rc = read_network(net ? net : cfg, out);
 	if (!rc)
-		rc = resolve(path, out->plan_path, sizeof(out->plan_path), "plan");
+		rc = resolve_plan(path, out);
 	if (!rc)
 		rc = resolve(path, out->output_dir, sizeof(out->output_dir), "output_dir");
 	fedc_config_free(cfg);
