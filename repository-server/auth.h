@@ -23,7 +23,7 @@
 #include "fedc/err.h"
 #include "fedc/limits.h"
 
-/* IDs follow fedc_id_valid() (fedc/sign.h), the rule of every
+/* IDs follow fedc_id_valid() (fedc/id.h), the rule of every
  * participant ID of the federation: they also name store directories. */
 #define AUTH_ID_MAX FEDC_MAX_ID_LEN
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fedc/channel.h"
 #include "fedc/config.h"
@@ -17,6 +18,7 @@
 #include "fedc/fs.h"
 #include "fedc/repo.h"
 #include "fedc/uuid.h"
+#include "install_dirs.h"
 
 #define DAY_S (24 * 3600)
 #define OWNED(name) offsetof(struct experiment, name), 0
@@ -35,7 +37,7 @@ static const struct fedc_config_key experiment_keys[] = {
 	{ "experiment", "tags", FEDC_CONFIG_STR, true, NULL, 0, 0, 0, 0, NULL, FEDC_CONFIG_UNSTORED, 0,
 	  "Comma-separated, at most 16 of 64 characters; a node takes part with a dataset that carries *all* of them.", NULL },
 	{ "experiment", "plan", FEDC_CONFIG_PATH, true, NULL, 0, 0, 0, 0, NULL, OWNED(plan_path),
-	  "The training plan: a shared object built against `fedc/plan.h`, or a C source file (`.c`) that `fedc-researcher` compiles against the plan SDK (`${FEDC_CC:-cc} -O2 -shared -fPIC $(pkg-config --cflags --libs fedcplan)`, the build tree's SDK first) into `output_dir/plan.so`; compiler messages are shown on failure and kept in `plan.so.log`. The same source compiles to the same bytes, so nodes approve `plan.so` once. `resume` reuses the compiled file.", NULL },
+	  "The training plan (relative to the experiment file; a file name alone that is not there is looked up in `$FEDC_PLAN_PATH`, then in the plans directory of this build or install: `build/plans/`, `PREFIX/lib/fedc/plans/`): a shared object built against `fedc/plan.h`, or a C source file (`.c`) that `fedc-researcher` compiles against the plan SDK (`${FEDC_CC:-cc} -O2 -shared -fPIC $(pkg-config --cflags --libs fedcplan)`, this installation's SDK first: the `fedcplan.pc` beside the executable, of the build tree or of the install, or one in `$FEDC_SDK_PC_PATH`) into `output_dir/plan.so`; compiler messages are shown on failure and kept in `plan.so.log`. The same source compiles to the same bytes, so nodes approve `plan.so` once. `resume` reuses the compiled file.", NULL },
 	{ "experiment", "rounds", FEDC_CONFIG_INT, true, NULL, 1, 1000000, 0, 0, NULL, U32(rounds),
 	  "Number of training rounds.", NULL },
 	{ "experiment", "min_nodes", FEDC_CONFIG_INT, false, "1", 1, 100000, 0, 0, NULL, U32(min_nodes),
@@ -139,6 +141,26 @@ static enum fedc_err copy_str(const struct fedc_config *cfg, const char *section
 				 section, key, cap - 1);
 	memcpy(dst, value, strlen(value) + 1);
 	return FEDC_OK;
+}
+
+/* `plan` is relative to the experiment file (the table resolved it); a bare
+ * file name (no '/') that is not there is looked up in the plans
+ * directories of this installation (install_dirs.h: $FEDC_PLAN_PATH, then
+ * build/plans or PREFIX/lib/fedc/plans beside the executable), so that an
+ * example says `plan = logreg.so` and runs from any build or install. */
+static enum fedc_err find_plan(const struct fedc_config *cfg, struct experiment *out)
+{
+	char dir[PATH_MAX], path[PATH_MAX + FEDC_MAX_NAME_LEN];
+	const char *given = NULL;
+
+	if (fedc_config_str(cfg, "experiment", "plan", true, NULL, &given) != FEDC_OK || strchr(given, '/') ||
+	    access(out->plan_path, F_OK) == 0)
+		return FEDC_OK;
+	if (install_dirs__find(INSTALL_DIRS_PLANS, given, dir, sizeof(dir)) != FEDC_OK)
+		return FEDC_OK; /* the missing file is reported where it is opened */
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, given) >= sizeof(path))
+		return fedc_fail(FEDC_ERR_INVAL, "%s: [experiment] plan: path too long", fedc_config_path(cfg));
+	return fedc_config_set_string(&out->plan_path, path);
 }
 
 /* "a, b,c" -> tags; each non-empty, without '/', at most FEDC_MAX_TAGS. */
@@ -410,6 +432,8 @@ enum fedc_err experiment__load(const char *path, const char *network_path, struc
 		rc = read_aggregator(cfg, out);
 	if (!rc)
 		rc = read_network(net ? net : cfg, out);
+	if (!rc)
+		rc = find_plan(cfg, out);
 	if (rc)
 		experiment__free(out);
 	fedc_config_free(cfg);

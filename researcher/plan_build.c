@@ -3,6 +3,7 @@
 
 #include "experiment.h"
 #include "fedc/fs.h"
+#include "install_dirs.h"
 
 #include <errno.h>
 #include <spawn.h>
@@ -14,10 +15,6 @@
 
 extern char **environ;
 
-#ifndef FEDC_PKGCONFIG_DIR
-#define FEDC_PKGCONFIG_DIR ""
-#endif
-
 bool plan_build__is_source(const char *path)
 {
 	size_t n = strlen(path);
@@ -25,15 +22,18 @@ bool plan_build__is_source(const char *path)
 	return n > 2 && strcmp(path + n - 2, ".c") == 0;
 }
 
-/* The build tree's fedcplan.pc first, then wherever the SDK is installed. */
+/* This installation's fedcplan.pc first (install_dirs.h: the build tree's
+ * or the install's, beside the executable, or $FEDC_SDK_PC_PATH), then
+ * wherever PKG_CONFIG_PATH and pkg-config's defaults find one. */
 static void set_pkg_config_path(void)
 {
 	const char *old = getenv("PKG_CONFIG_PATH");
+	char dir[4096];
 	char value[8192];
 
-	if (!FEDC_PKGCONFIG_DIR[0])
+	if (install_dirs__find(INSTALL_DIRS_SDK_PC, "fedcplan.pc", dir, sizeof(dir)) != FEDC_OK)
 		return;
-	snprintf(value, sizeof(value), "%s%s%s", FEDC_PKGCONFIG_DIR, old && old[0] ? ":" : "", old ? old : "");
+	snprintf(value, sizeof(value), "%s%s%s", dir, old && old[0] ? ":" : "", old ? old : "");
 	setenv("PKG_CONFIG_PATH", value, 1);
 }
 

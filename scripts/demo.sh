@@ -6,11 +6,15 @@
 # fedc-admin, MQTT over TLS with per-participant passwords and an ACL, the
 # repository over HTTPS with per-participant tokens, every message signed. Everything started here is stopped on exit, Ctrl-C
 # or failure. Results (history, final parameters) land in out/logreg/.
+# Environment: FEDC_BUILD_DIR (default build/), FEDC_SKIP_SETUP=1 (use the
+# build as it is: no package check, no build).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${FEDC_BUILD_DIR:-$root/build}
-"$root/scripts/setup.sh"
+if [[ ${FEDC_SKIP_SETUP:-0} != 1 ]]; then
+  FEDC_BUILD_DIR=$build "$root/scripts/setup.sh"
+fi
 
 # shellcheck source=scripts/lib.sh
 . "$root/scripts/lib.sh"

@@ -31,10 +31,13 @@ elif [[ ${1:-} =~ ^[0-9]+$ ]]; then
 fi
 
 # Build output goes to $logs/build.log, shown only when something fails.
+# clang and its libFuzzer runtime are installed first when missing (Debian's
+# clang 14: libclang-rt-14-dev holds libFuzzer), with the build's packages.
 configure_and_build() {
   local blog=$logs/build.log t
   mkdir -p "$logs"
   : >"$blog"
+  "$root/scripts/setup.sh" --install-only clang libclang-rt-14-dev >>"$blog" 2>&1 || { cat "$blog" >&2; exit 2; }
   if [[ ! -f $build/CMakeCache.txt ]]; then
     CC=${CC:-clang} cmake -S "$root" -B "$build" -DFEDC_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DFEDC_BUILD_BENCH=OFF >>"$blog" 2>&1 || { cat "$blog" >&2; exit 2; }

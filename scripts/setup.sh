@@ -3,15 +3,26 @@
 # and builds. Run as root on a fresh Debian 12 machine, or as a user once the
 # packages are there.  Environment: FEDC_BUILD_DIR (default: build),
 # FEDC_CMAKE_ARGS (extra cmake arguments, e.g. -DFEDC_SANITIZE=ON).
+#   scripts/setup.sh                          install what is missing, build
+#   scripts/setup.sh --install-only [PKG...]  install what is missing (and the
+#                                             PKGs: scripts/fuzz.sh adds clang), no build
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${FEDC_BUILD_DIR:-$root/build}
+install_only=0
+extra=()
+if [[ ${1:-} == --install-only ]]; then
+  install_only=1
+  shift
+  extra=("$@")
+fi
 
 packages=(build-essential cmake pkg-config
   libpaho-mqtt-dev libcurl4-openssl-dev libmsgpack-dev libssl-dev libsqlite3-dev
   libcmocka-dev libmicrohttpd-dev uuid-dev zlib1g-dev libinih-dev libjansson-dev
-  libopenblas-dev libseccomp-dev mosquitto mosquitto-clients dataset-fashion-mnist)
+  libopenblas-dev libseccomp-dev mosquitto mosquitto-clients dataset-fashion-mnist
+  python3 "${extra[@]}")
 
 missing=()
 for p in "${packages[@]}"; do
@@ -32,6 +43,7 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+((install_only)) && exit 0
 # shellcheck disable=SC2086
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo ${FEDC_CMAKE_ARGS:-} >/dev/null
 cmake --build "$build" -j "$(nproc)"

@@ -6,6 +6,8 @@
 #   scripts/test.sh --sanitize  the suite under ASan+UBSan (build-asan/)
 set -euo pipefail
 
+# Warnings are errors here (and so in CI): a new warning fails the run.
+export FEDC_CMAKE_ARGS="-DFEDC_WERROR=ON ${FEDC_CMAKE_ARGS:-}"
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 if [[ ${1:-} == --sanitize ]]; then
   export FEDC_BUILD_DIR=${FEDC_BUILD_DIR:-$root/build-asan}

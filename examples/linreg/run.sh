@@ -67,13 +67,9 @@ done
 wait_nodes "${sites[@]}"
 write_network "$dir/network.ini"
 
-# The nodes approved this build's plan: point the experiment at it when the
-# build is not the default build/ the experiment file names.
+# `plan = linreg.so`: the researcher of $build takes $build/plans/linreg.so,
+# the plan the nodes approved, whatever the build directory.
 experiment=$here/experiment.ini
-if [[ $build != "$root/build" ]]; then
-  sed "s|^plan = .*|plan = $build/plans/linreg.so|" "$experiment" >"$dir/experiment.ini"
-  experiment="$dir/experiment.ini"
-fi
 
 echo "linreg: broker on port $broker_port, repository on port $repo_port; running 10 rounds"
 mkdir -p "$output"

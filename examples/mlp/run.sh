@@ -80,13 +80,9 @@ for ((i = 0; i < n_nodes; i++)); do
 done
 write_network "$dir/network.ini"
 
-# The nodes approved this build's plan: point the experiment at it when the
-# build is not the default build/ the experiment file names.
+# `plan = mlp.so`: the researcher of $build takes $build/plans/mlp.so, the
+# plan the nodes approved, whatever the build directory.
 experiment=${FEDC_MLP_EXPERIMENT:-$here/experiment-$split.ini}
-if [[ -z ${FEDC_MLP_EXPERIMENT:-} && $build != "$root/build" ]]; then
-  sed "s|^plan = .*|plan = $build/plans/mlp.so|" "$experiment" >"$dir/experiment-$split.ini"
-  experiment="$dir/experiment-$split.ini"
-fi
 
 echo "mlp: broker on port $broker_port, repository on port $repo_port," \
   "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}; running $(basename "$experiment")"
