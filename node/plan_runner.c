@@ -27,6 +27,7 @@
 #include "dataset.h"
 #include "fedc/clock.h"
 #include "fedc/params.h"
+#include "plan_report.h"
 #include "sandbox.h"
 #include "scaffold_client.h"
 #include "seccomp_policy.h"
@@ -71,21 +72,11 @@ static void report(const char *fmt, ...)
 	(void)!write(SANDBOX_REPORT_FD, line, (size_t)n);
 }
 
-/* Metric names travel in a space-separated line: keep them to a safe alphabet. */
+/* Metric names travel in a space-separated line: only those the node's
+ * report parser takes (plan_report.h) are sent. */
 static bool metric_name_ok(const char *name)
 {
-	size_t len = strnlen(name, FEDC_PLAN_METRIC_NAME_LEN);
-
-	if (len == 0 || len >= FEDC_PLAN_METRIC_NAME_LEN)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-		      c == '-' || c == '.'))
-			return false;
-	}
-	return true;
+	return plan_report__name_ok(name, strnlen(name, FEDC_PLAN_METRIC_NAME_LEN));
 }
 
 /* Streams scalars at most every 50 ms, so that a plan reporting every batch

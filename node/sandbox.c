@@ -23,8 +23,8 @@
 #include "fedc/clock.h"
 #include "fedc/fs.h"
 #include "fedc/log.h"
+#include "plan_report.h"
 
-#define REPORT_LINE_MAX 1024
 /* How often the parent reads the child's resident memory: at a few GB/s of
  * page faults, a plan overshoots its limit by at most some 200 MB before it
  * is killed, and the address-space cap below bounds even that. */
@@ -172,71 +172,6 @@ static void exec_child(const struct sandbox_job *job, struct child_argv *a, int 
 	set_limit(RLIMIT_NOFILE, 64);
 	execv("/proc/self/exe", a->argv);
 	_exit(121);
-}
-
-/* Parses one report line; returns false when the child broke the protocol. */
-static bool parse_report_line(const struct sandbox_job *job, char *line, struct sandbox_result *res,
-			      bool *done)
-{
-	char name[FEDC_PLAN_METRIC_NAME_LEN];
-	double value;
-	unsigned long long a, b;
-	struct fedc_metrics *m = NULL;
-
-	if (strncmp(line, "error ", 6) == 0) {
-		snprintf(res->error, sizeof(res->error), "%.*s", (int)sizeof(res->error) - 1, line + 6);
-		return true;
-	}
-	if (strcmp(line, "done") == 0) {
-		*done = true;
-		return true;
-	}
-	if (sscanf(line, "samples %llu %llu", &a, &b) == 2) {
-		res->n_train = a;
-		res->n_test = b;
-		return true;
-	}
-	if (sscanf(line, "scalar %63s %lf %llu %llu", name, &value, &a, &b) == 4) {
-		if (job->on_scalar)
-			job->on_scalar(job->ctx, name, value, a, (uint32_t)b);
-		return true;
-	}
-	if (sscanf(line, "global %63s %lf", name, &value) == 2)
-		m = &res->global_metrics;
-	else if (sscanf(line, "local %63s %lf", name, &value) == 2)
-		m = &res->local_metrics;
-	if (!m || m->count >= FEDC_PLAN_MAX_METRICS)
-		return false;
-	snprintf(m->items[m->count].name, sizeof(m->items[0].name), "%s", name);
-	m->items[m->count].value = value;
-	m->count++;
-	return true;
-}
-
-/* Feeds bytes read from the child into complete lines. */
-struct line_buffer {
-	char buf[REPORT_LINE_MAX + 1];
-	size_t len;
-};
-
-static bool feed_lines(const struct sandbox_job *job, struct line_buffer *lb, const char *data, size_t n,
-		       struct sandbox_result *res, bool *done)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (data[i] != '\n') {
-			if (lb->len >= REPORT_LINE_MAX)
-				return false;
-			lb->buf[lb->len++] = data[i];
-			continue;
-		}
-		lb->buf[lb->len] = '\0';
-		lb->len = 0;
-		if (!parse_report_line(job, lb->buf, res, done))
-			return false;
-		if (*done)
-			return true; /* the round is over: anything after is not part of it */
-	}
-	return true;
 }
 
 static const char *signal_story(int sig)
@@ -579,9 +514,11 @@ static enum fedc_err supervise(struct sandbox *sb, const struct sandbox_job *job
 			       struct sandbox_result *res)
 {
 	int64_t deadline = fedc_now_ms() + job->timeout_s * 1000, next_check = 0, cpu_start = cpu_ms(sb->pid);
-	struct line_buffer lb = { .len = 0 };
-	bool done = false, eof = false;
+	struct plan_report report;
+	bool eof = false;
 	int status = 0;
+
+	plan_report__init(&report, job->dataset->n_samples, job->on_scalar, job->ctx);
 
 	for (;;) {
 		struct pollfd pfd = { .fd = sb->report_fd, .events = POLLIN };
@@ -620,14 +557,22 @@ static enum fedc_err supervise(struct sandbox *sb, const struct sandbox_job *job
 			eof = true;
 			continue;
 		}
-		if (!feed_lines(job, &lb, chunk, (size_t)n, res, &done)) {
-			snprintf(res->error, sizeof(res->error), "the plan broke the report protocol and was killed");
+		if (plan_report__feed(&report, chunk, (size_t)n, NULL) != FEDC_OK) {
+			snprintf(res->error, sizeof(res->error),
+				 "the plan broke the report protocol (%s); round refused and the plan process killed",
+				 report.violation);
 			return abandon(sb, FEDC_ERR_PLAN);
 		}
-		if (done)
+		if (report.done) {
+			res->n_train = report.n_train;
+			res->n_test = report.n_test;
+			res->global_metrics = report.global_metrics;
+			res->local_metrics = report.local_metrics;
 			return FEDC_OK;
+		}
 	}
 	forget_process(sb);
+	snprintf(res->error, sizeof(res->error), "%s", report.error);
 	return judge(status, res);
 }
 

@@ -26,7 +26,7 @@ static struct harness H;
 static char output[1 << 16];
 
 static const char *const fixtures[] = { "identity", "crash", "loop", "hog", "net", "forker",
-					"writer", "exiter", "killer", "ctor", "threads" };
+					"writer", "exiter", "killer", "ctor", "threads", "liar" };
 
 static int approve(const char *plan)
 {
@@ -165,6 +165,18 @@ static void test_plan_kills_node(void **state)
 	expect_refused("killer", NULL, "sandbox: the plan called kill() (acting on another process)");
 }
 
+/* The plan writes lines of its own into the report: the node's parser
+ * (node/plan_report.c) refuses the round, names the broken rule, and the
+ * node trains on. */
+static void test_plan_lies_in_report(void **state)
+{
+	expect_refused("liar", NULL, "the plan broke the report protocol (a second `samples` line)");
+	expect_refused("liar", "lie = 2", "the plan broke the report protocol (`samples` counts must be whole numbers");
+	expect_refused("liar", "lie = 3", "the plan broke the report protocol (`local loss` is not a finite number)");
+	expect_refused("liar", "lie = 4", "the plan broke the report protocol (`samples` counts must be whole numbers "
+					  "from 0 to the dataset's 60 rows)");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -179,6 +191,7 @@ int main(void)
 		cmocka_unit_test(test_plan_writes_file),
 		cmocka_unit_test(test_plan_calls_exit),
 		cmocka_unit_test(test_plan_kills_node),
+		cmocka_unit_test(test_plan_lies_in_report),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
