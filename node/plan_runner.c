@@ -27,6 +27,7 @@
 #include "dataset.h"
 #include "fedc/clock.h"
 #include "fedc/params.h"
+#include "fedc/plan_abi.h"
 #include "plan_report.h"
 #include "sandbox.h"
 #include "scaffold_client.h"
@@ -346,17 +347,12 @@ static const struct fedc_plan *load_plan(const char *path, uint32_t *features)
 		return NULL;
 	}
 	plan = dlsym(handle, FEDC_PLAN_SYMBOL);
-	if (!plan) {
-		report("error the plan exports no \"%s\" symbol", FEDC_PLAN_SYMBOL);
+	if (fedc_plan_abi_check(plan, "node") != FEDC_OK) {
+		report("error %s", fedc_last_error());
 		return NULL;
 	}
 	mask = dlsym(handle, FEDC_PLAN_FEATURES_SYMBOL);
 	*features = mask ? *mask : 0;
-	if (plan->abi_version != FEDC_PLAN_ABI_VERSION) {
-		report("error the plan was built for ABI %u, this node speaks ABI %u", plan->abi_version,
-		       FEDC_PLAN_ABI_VERSION);
-		return NULL;
-	}
 	if (!plan->create || !plan->get_params || !plan->set_params || !plan->train || !plan->evaluate ||
 	    !plan->destroy) {
 		report("error the plan leaves a required function NULL");

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "fedc/params.h"
-#include "fedc/plan.h"
+#include "fedc/plan_abi.h"
 
 /* SCAFFOLD's global parameters carry the server's control variate c after
  * the model (see aggregator.h); it starts at zero. Its presence is also what
@@ -56,8 +56,11 @@ enum fedc_err initial__params(const struct experiment *exp, const char *out_path
 	if (!handle)
 		return fedc_fail(FEDC_ERR_PLAN, "cannot load plan %s: %s", exp->plan_path, dlerror());
 	plan = dlsym(handle, FEDC_PLAN_SYMBOL);
-	if (!plan || plan->abi_version != FEDC_PLAN_ABI_VERSION || !plan->create || !plan->get_params ||
-	    !plan->destroy) {
+	if (fedc_plan_abi_check(plan, "researcher") != FEDC_OK) {
+		rc = fedc_fail(FEDC_ERR_PLAN, "%s: %s", exp->plan_path, fedc_last_error());
+		goto out;
+	}
+	if (!plan->create || !plan->get_params || !plan->destroy) {
 		rc = fedc_fail(FEDC_ERR_PLAN, "%s: not a fedc plan of ABI %u (symbol \"%s\")", exp->plan_path,
 			       FEDC_PLAN_ABI_VERSION, FEDC_PLAN_SYMBOL);
 		goto out;

@@ -127,8 +127,7 @@ static void linreg_destroy(void *model)
 	free(model);
 }
 
-__attribute__((visibility("default"))) const struct fedc_plan fedc_plan = {
-	.abi_version = FEDC_PLAN_ABI_VERSION,
+FEDC_PLAN_DEFINE(
 	.name = "linreg",
 	.create = linreg_create,
 	.prepare = NULL, /* features used as they come */
@@ -136,8 +135,7 @@ __attribute__((visibility("default"))) const struct fedc_plan fedc_plan = {
 	.set_params = linreg_set_params,
 	.train = linreg_train,
 	.evaluate = linreg_evaluate,
-	.destroy = linreg_destroy,
-};
+	.destroy = linreg_destroy);
 
 /* The SDK's training loop applies the node's SCAFFOLD correction. */
 FEDC_PLAN_FEATURES(FEDC_PLAN_FEATURE_SCAFFOLD);

@@ -523,8 +523,7 @@ static int logreg_evaluate(void *model, const struct fedc_data *test, struct fed
 	return 0;
 }
 
-__attribute__((visibility("default"))) const struct fedc_plan fedc_plan = {
-	.abi_version = FEDC_PLAN_ABI_VERSION,
+FEDC_PLAN_DEFINE(
 	.name = "logreg",
 	.create = logreg_create,
 	.prepare = logreg_prepare,
@@ -532,5 +531,4 @@ __attribute__((visibility("default"))) const struct fedc_plan fedc_plan = {
 	.set_params = logreg_set_params,
 	.train = logreg_train,
 	.evaluate = logreg_evaluate,
-	.destroy = logreg_destroy,
-};
+	.destroy = logreg_destroy);

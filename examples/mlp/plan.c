@@ -105,8 +105,7 @@ static void mlp_destroy(void *model)
 	free(model);
 }
 
-__attribute__((visibility("default"))) const struct fedc_plan fedc_plan = {
-	.abi_version = FEDC_PLAN_ABI_VERSION,
+FEDC_PLAN_DEFINE(
 	.name = "mlp",
 	.create = mlp_create,
 	.prepare = NULL, /* x arrives scaled to [0, 1] */
@@ -114,8 +113,7 @@ __attribute__((visibility("default"))) const struct fedc_plan fedc_plan = {
 	.set_params = mlp_set_params,
 	.train = mlp_train,
 	.evaluate = mlp_evaluate,
-	.destroy = mlp_destroy,
-};
+	.destroy = mlp_destroy);
 
 /* The SDK's training loop applies the node's SCAFFOLD correction. */
 FEDC_PLAN_FEATURES(FEDC_PLAN_FEATURE_SCAFFOLD);

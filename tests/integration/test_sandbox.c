@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fedc/plan.h"
 #include "harness.h"
 
 /* Small enough to keep the slow cases short; timeout > CPU limit, so that a
@@ -26,7 +27,7 @@ static struct harness H;
 static char output[1 << 16];
 
 static const char *const fixtures[] = { "identity", "crash", "loop", "hog", "net", "forker",
-					"writer", "exiter", "killer", "ctor", "threads", "liar" };
+					"writer", "exiter", "killer", "ctor", "threads", "liar", "future_node" };
 
 static int approve(const char *plan)
 {
@@ -177,6 +178,22 @@ static void test_plan_lies_in_report(void **state)
 					  "from 0 to the dataset's 60 rows)");
 }
 
+/* A plan built for a newer ABI than this tree's: the researcher refuses it
+ * before any round, and a node (when the researcher is newer than it)
+ * refuses it with the versions named, and trains on. */
+static void test_plan_of_newer_abi(void **state)
+{
+	char node_says[128], researcher_says[128];
+
+	snprintf(node_says, sizeof(node_says), "plan built for ABI %u, this node supports up to %u",
+		 FEDC_PLAN_ABI_VERSION + 1, FEDC_PLAN_ABI_VERSION);
+	snprintf(researcher_says, sizeof(researcher_says), "plan built for ABI %u, this researcher supports up to %u",
+		 FEDC_PLAN_ABI_VERSION + 1, FEDC_PLAN_ABI_VERSION);
+	expect_refused("future_node", NULL, node_says);
+	if (run_fixture("future", NULL) != 1 || !strstr(output, researcher_says))
+		fail_msg("the researcher ran a plan of a newer ABI:\n%s", output);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -192,6 +209,7 @@ int main(void)
 		cmocka_unit_test(test_plan_calls_exit),
 		cmocka_unit_test(test_plan_kills_node),
 		cmocka_unit_test(test_plan_lies_in_report),
+		cmocka_unit_test(test_plan_of_newer_abi),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -11,6 +11,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* How the ABI grows: struct fedc_plan and the structs it is handed only gain
+ * fields at their end, and each addition bumps FEDC_PLAN_ABI_VERSION. A plan
+ * records the version it was built against (FEDC_PLAN_DEFINE does), a node
+ * or researcher runs plans of ABI 1 up to its own and reads only the fields
+ * of the plan's version, and refuses a newer plan ("plan built for ABI N,
+ * this node supports up to M"): it cannot know what the newer fields mean.
+ * docs/plan-api.md "ABI versions". */
 #define FEDC_PLAN_ABI_VERSION 1u
 #define FEDC_PLAN_SYMBOL "fedc_plan"
 #define FEDC_PLAN_MAX_DIMS 8
@@ -95,7 +102,7 @@ struct fedc_reporter {
 };
 
 struct fedc_plan {
-	uint32_t abi_version; /* FEDC_PLAN_ABI_VERSION */
+	uint32_t abi_version; /* FEDC_PLAN_ABI_VERSION when built (FEDC_PLAN_DEFINE fills it) */
 	const char *name;
 
 	/* Builds a model from the model arguments; `seed` seeds initialisation. */
@@ -115,5 +122,14 @@ struct fedc_plan {
 	int (*evaluate)(void *model, const struct fedc_data *test, struct fedc_metrics *out);
 	void (*destroy)(void *model);
 };
+
+/* Defines the plan's export, with the ABI version it is built against, from
+ * designated initializers of the other fields:
+ *   FEDC_PLAN_DEFINE(.name = "mine", .create = create, ..., .destroy = destroy);
+ * The one way to write the export: a plan so built says its version right. */
+#define FEDC_PLAN_DEFINE(...)                                                                       \
+	__attribute__((visibility("default"))) const struct fedc_plan fedc_plan = {                \
+		.abi_version = FEDC_PLAN_ABI_VERSION, __VA_ARGS__                                  \
+	}
 
 #endif
