@@ -179,15 +179,17 @@ static enum fedc_err take_scalar(struct plan_report *r, const struct field *f, s
 	return FEDC_OK;
 }
 
-/* `error TEXT`: kept for the error reply, made printable ASCII. */
-static enum fedc_err take_error(struct plan_report *r, const char *text, size_t len)
+/* `error TEXT` or `refused TEXT`: kept for the error reply, made printable
+ * ASCII. */
+static enum fedc_err take_error(struct plan_report *r, const char *text, size_t len, bool final)
 {
 	size_t n = len < sizeof(r->error) - 1 ? len : sizeof(r->error) - 1;
 
 	if (r->error[0])
-		return refuse(r, "a second `error` line");
+		return refuse(r, "a second `error` or `refused` line");
 	if (len == 0)
-		return refuse(r, "an `error` line without text");
+		return refuse(r, "an `error` or `refused` line without text");
+	r->final = final;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)text[i];
 
@@ -211,16 +213,18 @@ enum fedc_err plan_report__line(struct plan_report *r, const char *line, size_t 
 	if (memchr(line, '\0', len))
 		return refuse(r, "a NUL byte in a line");
 	if (len > 6 && memcmp(line, "error ", 6) == 0)
-		return take_error(r, line + 6, len - 6);
-	if (len == 5 && memcmp(line, "error", 5) == 0)
-		return take_error(r, "", 0);
+		return take_error(r, line + 6, len - 6, false);
+	if (len > 8 && memcmp(line, "refused ", 8) == 0)
+		return take_error(r, line + 8, len - 8, true);
+	if ((len == 5 && memcmp(line, "error", 5) == 0) || (len == 7 && memcmp(line, "refused", 7) == 0))
+		return take_error(r, "", 0, false);
 	if (!split_fields(line, len, f, &n))
 		return refuse(r, "a line that is not fields separated by single spaces");
 	if (strcmp(f[0].text, "done") == 0) {
 		if (n != 1)
 			return refuse(r, "`done` takes nothing after it");
 		if (r->error[0])
-			return refuse(r, "`done` after an `error` line");
+			return refuse(r, "`done` after an `error` or `refused` line");
 		if (!r->has_samples)
 			return refuse(r, "`done` before any `samples` line");
 		r->done = true;

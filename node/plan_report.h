@@ -8,7 +8,12 @@
  *   global <metric> <value>               the received parameters on the test rows
  *   local <metric> <value>                after training
  *   scalar <name> <value> <iteration> <epoch>   streamed while training
- *   error <text>                          at most once; the round then fails
+ *   error <text>                          the round failed (at most one
+ *                                         `error` or `refused` line)
+ *   refused <text>                        the plan refused what the job asked
+ *                                         (ABI, [model] arguments, parameters'
+ *                                         layout): the same round would fail
+ *                                         the same way, so it is not retried
  *   done                                  the round is over
  *
  * Counts are decimal integers without a sign; n_train + n_test may not
@@ -18,7 +23,7 @@
  * FEDC_PLAN_MAX_METRICS of a kind. Error text is kept with control
  * characters and bytes outside ASCII replaced by '?'. Anything
  * else (an unknown kind, a second `samples`, a NUL byte, a line too long,
- * `done` without `samples` or after `error`) breaks the protocol: the round
+ * `done` without `samples` or after `error`/`refused`) breaks the protocol: the round
  * is refused with the reason in `violation`. docs/plan-api.md "The report". */
 #ifndef FEDC_NODE_PLAN_REPORT_H
 #define FEDC_NODE_PLAN_REPORT_H
@@ -42,7 +47,8 @@ struct plan_report {
 	bool has_samples, done;
 	uint64_t n_train, n_test;
 	struct fedc_metrics global_metrics, local_metrics;
-	char error[512];     /* the text of an `error` line, "" if none */
+	char error[512];     /* the text of an `error` or `refused` line, "" if none */
+	bool final;          /* it was `refused`: a retry would fail the same way */
 	char violation[256]; /* why the report was refused, "" while it is not */
 
 	/* The line being assembled by plan_report__feed. */

@@ -5,7 +5,8 @@
  * evaluates the received parameters, trains, evaluates again, writes the new
  * parameters into that memfd, and reports on fd 4, one line per item:
  *   samples <n_train> <n_test> | global <metric> <value> | local <metric> <value>
- *   scalar <name> <value> <iteration> <epoch> | error <text> | done
+ *   scalar <name> <value> <iteration> <epoch> | error <text> | refused <text> | done
+ * (plan_report.h says what each means and what the node accepts)
  * A round ends with `done`; a failed round ends the process (exit code not 0),
  * so that no plan state survives a failure. End of file on fd 3 means no more
  * rounds: the process exits 0.
@@ -92,6 +93,23 @@ static void on_scalar(void *ctx, const char *name, double value, uint64_t iterat
 		return;
 	last_ms = now;
 	report("scalar %s %.9g %" PRIu64 " %" PRIu32, name, value, iteration, epoch);
+}
+
+/* A failed call of the plan, reported with what the plan said of it
+ * (fedc_plan_error(), ABI 2). `final`: the plan refused what the job asked
+ * (its [model] arguments, the parameters' layout, its data as prepare()
+ * sees it), which the same round would meet again, so the report says
+ * `refused` and the researcher does not retry. */
+static void report_failure(const struct fedc_plan *plan, bool final, const char *what)
+{
+	char said[FEDC_PLAN_ERROR_LEN];
+
+	fedc_plan_said(plan, said, sizeof(said));
+	if (said[0])
+		report("%s %s: %s", final ? "refused" : "error", what, said);
+	else
+		report("%s %s (the plan gave no reason: plans can with fedc_plan_error(), docs/plan-api.md)",
+		       final ? "refused" : "error", what);
 }
 
 static void report_metrics(const char *kind, const struct fedc_metrics *m)
@@ -348,7 +366,7 @@ static const struct fedc_plan *load_plan(const char *path, uint32_t *features)
 	}
 	plan = dlsym(handle, FEDC_PLAN_SYMBOL);
 	if (fedc_plan_abi_check(plan, "node") != FEDC_OK) {
-		report("error %s", fedc_last_error());
+		report("refused %s", fedc_last_error());
 		return NULL;
 	}
 	mask = dlsym(handle, FEDC_PLAN_FEATURES_SYMBOL);
@@ -403,7 +421,7 @@ static int train_and_report(const struct runner_job *job, const struct fedc_plan
 	/* The final evaluation always tests the global parameters. */
 	if (test->n_samples && (!job->skip_test_global || job->evaluate_only)) {
 		if (plan->evaluate(model, test, &metrics) != 0) {
-			report("error the plan's evaluate() failed on the received parameters");
+			report_failure(plan, false, "the plan's evaluate() failed on the received parameters");
 			return 1;
 		}
 		report_metrics("global", &metrics);
@@ -416,7 +434,7 @@ static int train_and_report(const struct runner_job *job, const struct fedc_plan
 		targs.n_scaffold_correction = sr->n;
 	}
 	if (plan->train(model, train, &targs, &reporter, &metrics) != 0) {
-		report("error the plan's train() failed");
+		report_failure(plan, false, "the plan's train() failed");
 		return 1;
 	}
 	train_metrics = metrics;
@@ -425,7 +443,7 @@ static int train_and_report(const struct runner_job *job, const struct fedc_plan
 		struct fedc_metrics test_metrics = { 0 };
 
 		if (plan->evaluate(model, test, &test_metrics) != 0) {
-			report("error the plan's evaluate() failed after training");
+			report_failure(plan, false, "the plan's evaluate() failed after training");
 			return 1;
 		}
 		for (size_t i = 0; i < test_metrics.count && i < FEDC_PLAN_MAX_METRICS; i++) {
@@ -437,7 +455,7 @@ static int train_and_report(const struct runner_job *job, const struct fedc_plan
 		}
 	}
 	if (plan->get_params(model, &tensors, &count) != 0) {
-		report("error the plan's get_params() failed");
+		report_failure(plan, false, "the plan's get_params() failed");
 		return 1;
 	}
 	return write_update(job, sr, tensors, count, &train_metrics);
@@ -463,7 +481,7 @@ static int run_round(const struct runner_job *job, const struct fedc_plan *plan,
 		goto out;
 	}
 	if (scaffold && !(job->plan_features & FEDC_PLAN_FEATURE_SCAFFOLD) && !job->evaluate_only) {
-		report("error the experiment uses SCAFFOLD, and this plan does not apply its correction (it does not "
+		report("refused the experiment uses SCAFFOLD, and this plan does not apply its correction (it does not "
 		       "export fedc_plan_features with FEDC_PLAN_FEATURE_SCAFFOLD; plans on the SDK's training loop do)");
 		goto out;
 	}
@@ -478,15 +496,15 @@ static int run_round(const struct runner_job *job, const struct fedc_plan *plan,
 	}
 	report("samples %zu %zu", train.n_samples, test.n_samples);
 	if (plan->create(&model_args, job->train.seed, &model) != 0 || !model) {
-		report("error the plan's create() failed (check the [model] arguments)");
+		report_failure(plan, true, "the plan's create() refused the [model] arguments");
 		goto out;
 	}
 	if (plan->set_params(model, fedc_params_tensors(global), n_model) != 0) {
-		report("error the plan refused the global parameters (names or shapes differ)");
+		report_failure(plan, true, "the plan refused the global parameters (names or shapes differ)");
 		goto out;
 	}
 	if (plan->prepare && plan->prepare(model, &train, &test) != 0) {
-		report("error the plan's prepare() failed");
+		report_failure(plan, true, "the plan's prepare() refused this round");
 		goto out;
 	}
 	code = train_and_report(job, plan, model, &train, &test, scaffold && !job->evaluate_only ? &sr : NULL);

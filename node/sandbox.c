@@ -517,6 +517,7 @@ static enum fedc_err supervise(struct sandbox *sb, const struct sandbox_job *job
 	struct plan_report report;
 	bool eof = false;
 	int status = 0;
+	enum fedc_err rc;
 
 	plan_report__init(&report, job->dataset->n_samples, job->on_scalar, job->ctx);
 
@@ -573,7 +574,9 @@ static enum fedc_err supervise(struct sandbox *sb, const struct sandbox_job *job
 	}
 	forget_process(sb);
 	snprintf(res->error, sizeof(res->error), "%s", report.error);
-	return judge(status, res);
+	rc = judge(status, res);
+	/* The plan refused what the job asked: say that a retry cannot help. */
+	return rc == FEDC_ERR_PLAN && report.final && !WIFSIGNALED(status) ? FEDC_ERR_INVAL : rc;
 }
 
 /* Makes sure a process that may serve `key` is waiting, and sends it the

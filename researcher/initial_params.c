@@ -50,6 +50,7 @@ enum fedc_err initial__params(const struct experiment *exp, const char *out_path
 	const struct fedc_tensor *tensors = NULL;
 	size_t count = 0;
 	void *handle, *model = NULL;
+	char said[FEDC_PLAN_ERROR_LEN];
 	enum fedc_err rc = FEDC_OK;
 
 	handle = dlopen(exp->plan_path, RTLD_NOW | RTLD_LOCAL);
@@ -68,7 +69,9 @@ enum fedc_err initial__params(const struct experiment *exp, const char *out_path
 	for (uint32_t i = 0; i < exp->n_model_args; i++)
 		args[i] = (struct fedc_arg){ exp->model_args[i].name, exp->model_args[i].value };
 	if (plan->create(&model_args, exp->seed, &model) != 0 || !model) {
-		rc = fedc_fail(FEDC_ERR_PLAN, "the plan's create() refused the [model] arguments of %s", exp->path);
+		fedc_plan_said(plan, said, sizeof(said));
+		rc = fedc_fail(FEDC_ERR_PLAN, "the plan's create() refused the [model] arguments of %s%s%s", exp->path,
+			       said[0] ? ": " : "", said);
 		goto out;
 	}
 	if (plan->get_params(model, &tensors, &count) != 0) {

@@ -35,6 +35,7 @@ static void check_report(const struct plan_report *r, enum fedc_err rc)
 	fuzz_require(!(rc && r->done), "a refused report is never done");
 	for (const char *p = r->error; *p; p++)
 		fuzz_require(*p >= 0x20 && *p < 0x7f, "error text is printable ASCII");
+	fuzz_require(!r->final || r->error[0], "a `refused` round has its text");
 	if (!r->done)
 		return;
 	fuzz_require(r->has_samples, "a done round reported its samples");
@@ -48,7 +49,7 @@ static void check_report(const struct plan_report *r, enum fedc_err rc)
 static void require_same(const struct plan_report *a, const struct plan_report *b, const char *what)
 {
 	fuzz_require(a->done == b->done && a->has_samples == b->has_samples && a->n_train == b->n_train &&
-		     a->n_test == b->n_test && strcmp(a->error, b->error) == 0 &&
+		     a->n_test == b->n_test && a->final == b->final && strcmp(a->error, b->error) == 0 &&
 		     strcmp(a->violation, b->violation) == 0 &&
 		     a->global_metrics.count == b->global_metrics.count &&
 		     a->local_metrics.count == b->local_metrics.count,

@@ -217,8 +217,25 @@ static void test_report_error_lines(void **state)
 	assert_int_equal(feed(&r, "samples 1 1\nerror bad \x1b[31mcolour\xc3\xa9\n"), FEDC_OK);
 	assert_string_equal(r.error, "bad ?[31mcolour??");
 	assert_false(r.done);
-	expect_refused("error one\nerror two\n", "a second `error` line");
+	assert_false(r.final);
+	expect_refused("error one\nerror two\n", "a second `error` or `refused` line");
+	expect_refused("refused one\nerror two\n", "a second `error` or `refused` line");
 	expect_refused("error\n", "without text");
+	expect_refused("refused\n", "without text");
+	expect_refused("samples 1 1\nrefused no\ndone\n", "`done` after an `error` or `refused` line");
+}
+
+/* `refused`: the plan refused what the job asked; the node must tell the
+ * researcher that a retry would meet the same refusal. */
+static void test_report_refused_is_final(void **state)
+{
+	struct plan_report r;
+
+	(void)state;
+	assert_int_equal(feed(&r, "samples 1 1\nrefused the plan's prepare() refused this round: bad data\n"), FEDC_OK);
+	assert_true(r.final);
+	assert_string_equal(r.error, "the plan's prepare() refused this round: bad data");
+	assert_false(r.done);
 }
 
 static void test_report_bad_scalar(void **state)
@@ -257,6 +274,7 @@ int main(void)
 		cmocka_unit_test(test_report_unknown_kind),
 		cmocka_unit_test(test_report_done_out_of_place),
 		cmocka_unit_test(test_report_error_lines),
+		cmocka_unit_test(test_report_refused_is_final),
 		cmocka_unit_test(test_report_bad_scalar),
 		cmocka_unit_test(test_report_refusal_sticks),
 	};

@@ -67,12 +67,39 @@ static void test_plan_abi_not_a_plan(void **state)
 	assert_non_null(strstr(fedc_last_error(), "ABI version 0"));
 }
 
+/* What a plan says of its failure (fedc_plan_said): the picky fixture
+ * (FEDC_PLAN_ERRORS) names the [model] key it refused; the text comes back
+ * as one printable line, cut to the buffer; an ABI 1 plan has no last_error
+ * to ask. */
+static void test_plan_said_names_the_key(void **state)
+{
+	struct fedc_arg items[] = { { "hiden", 3 } };
+	struct fedc_args args = { items, 1 };
+	void *handle, *model = NULL;
+	const struct fedc_plan *plan = load("picky", &handle);
+	struct fedc_plan older;
+	char said[FEDC_PLAN_ERROR_LEN], small[16];
+
+	(void)state;
+	assert_non_null(plan);
+	assert_non_null(plan->last_error);
+	assert_int_not_equal(plan->create(&args, 1, &model), 0);
+	assert_string_equal(fedc_plan_said(plan, said, sizeof(said)),
+			    "unknown [model] key \"hiden\" (this plan takes refuse_prepare, fail_train)");
+	assert_string_equal(fedc_plan_said(plan, small, sizeof(small)), "unknown [model]");
+	older = *plan;
+	older.abi_version = 1; /* ABI 1 had no last_error: not read */
+	assert_string_equal(fedc_plan_said(&older, said, sizeof(said)), "");
+	dlclose(handle);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_plan_abi_newer_refused),
 		cmocka_unit_test(test_plan_abi_current_and_older_run),
 		cmocka_unit_test(test_plan_abi_not_a_plan),
+		cmocka_unit_test(test_plan_said_names_the_key),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

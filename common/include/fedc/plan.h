@@ -8,8 +8,10 @@
 #ifndef FEDC_PLAN_H
 #define FEDC_PLAN_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* How the ABI grows: struct fedc_plan and the structs it is handed only gain
  * fields at their end, and each addition bumps FEDC_PLAN_ABI_VERSION. A plan
@@ -18,7 +20,7 @@
  * of the plan's version, and refuses a newer plan ("plan built for ABI N,
  * this node supports up to M"): it cannot know what the newer fields mean.
  * docs/plan-api.md "ABI versions". */
-#define FEDC_PLAN_ABI_VERSION 1u
+#define FEDC_PLAN_ABI_VERSION 2u
 #define FEDC_PLAN_SYMBOL "fedc_plan"
 #define FEDC_PLAN_MAX_DIMS 8
 #define FEDC_PLAN_MAX_METRICS 16
@@ -121,7 +123,41 @@ struct fedc_plan {
 	/* Evaluates on `test`; fills `out` (e.g. "loss", "accuracy"). */
 	int (*evaluate)(void *model, const struct fedc_data *test, struct fedc_metrics *out);
 	void (*destroy)(void *model);
+
+	/* ABI 2. Optional (may be NULL): why the plan's last failed call
+	 * failed, one line for the researcher (`unknown [model] key "hiden"`),
+	 * or NULL or "" when it did not say. The node and the researcher call
+	 * it right after a function returned failure and show the text with
+	 * the failure; a plan records it with fedc_plan_error() and sets
+	 * `.last_error = fedc_plan_last_error`. */
+	const char *(*last_error)(void);
 };
+
+/* Why a call failed, for the person who runs the experiment: a plan calls
+ * fedc_plan_error("[model] hidden = %g: must be from 1 to 4096", v) before
+ * returning failure, and exports fedc_plan_last_error() as `.last_error`.
+ * printf-style, kept to FEDC_PLAN_ERROR_LEN - 1 bytes. The SDK
+ * (libfedcplan) defines both and its argument checks call the first; a plan
+ * without the SDK defines them by writing FEDC_PLAN_ERRORS once at file
+ * scope (a plan on the SDK must not: they would be defined twice). */
+#define FEDC_PLAN_ERROR_LEN 256
+__attribute__((visibility("hidden"), format(printf, 1, 2))) void fedc_plan_error(const char *fmt, ...);
+__attribute__((visibility("hidden"))) const char *fedc_plan_last_error(void);
+
+#define FEDC_PLAN_ERRORS                                                                               \
+	static char fedc_plan_error_text_[FEDC_PLAN_ERROR_LEN];                                       \
+	void fedc_plan_error(const char *fmt, ...)                                                     \
+	{                                                                                              \
+		va_list ap;                                                                            \
+		va_start(ap, fmt);                                                                     \
+		vsnprintf(fedc_plan_error_text_, sizeof(fedc_plan_error_text_), fmt, ap);              \
+		va_end(ap);                                                                            \
+	}                                                                                              \
+	const char *fedc_plan_last_error(void)                                                         \
+	{                                                                                              \
+		return fedc_plan_error_text_;                                                          \
+	}                                                                                              \
+	struct fedc_plan_errors_defined_ /* so that the macro takes a ';' */
 
 /* Defines the plan's export, with the ABI version it is built against, from
  * designated initializers of the other fields:

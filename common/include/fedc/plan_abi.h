@@ -17,4 +17,11 @@
  * version 0 (not a plan). The detail goes through fedc_fail(). */
 enum fedc_err fedc_plan_abi_check(const struct fedc_plan *plan, const char *who);
 
+/* What the plan said of its last failure (its `last_error`, ABI 2), as one
+ * line of printable ASCII in `buf` (`cap` bytes, at most FEDC_PLAN_ERROR_LEN
+ * of the plan's text read): control characters and bytes outside ASCII
+ * become '?'. "" when the plan is of ABI 1, has no last_error, or said
+ * nothing. Call it right after the failed call. Returns `buf`. */
+const char *fedc_plan_said(const struct fedc_plan *plan, char *buf, size_t cap);
+
 #endif
