@@ -27,6 +27,7 @@
 
 #include "dataset.h"
 #include "fedc/clock.h"
+#include "fedc/config.h"
 #include "fedc/params.h"
 #include "fedc/plan_abi.h"
 #include "plan_report.h"
@@ -122,13 +123,29 @@ static void report_metrics(const char *kind, const struct fedc_metrics *m)
 
 /* ---- arguments ---- */
 
-static bool parse_u64(const char *s, uint64_t *out)
+/* A whole number in [min, max] into *out, of whatever unsigned width: the
+ * one integer parser (fedc_parse_int), so that "-1", "12x" or a value past
+ * the field's width is refused rather than wrapped or cut. */
+static bool parse_uint(const char *s, int64_t max, uint64_t *out)
 {
-	char *end = NULL;
+	int64_t v;
 
-	errno = 0;
-	*out = strtoull(s, &end, 10);
-	return !errno && end != s && !*end && s[0] != '-';
+	if (!fedc_parse_int(s, 0, max, &v))
+		return false;
+	*out = (uint64_t)v;
+	return true;
+}
+
+/* A seed: all 64 bits, which the parent writes as a signed number (two's
+ * complement, sandbox.c) so that fedc_parse_int takes every value. */
+static bool parse_seed(const char *s, uint64_t *out)
+{
+	int64_t v;
+
+	if (!fedc_parse_int(s, INT64_MIN, INT64_MAX, &v))
+		return false;
+	*out = (uint64_t)v;
+	return true;
 }
 
 static bool parse_double(const char *s, double *out)
@@ -167,6 +184,7 @@ static bool add_model_arg(struct runner_job *job, const char *spec)
 static bool parse_option(struct runner_job *job, int opt, const char *v)
 {
 	uint64_t u;
+	int64_t i;
 
 	switch (opt) {
 	case 'p': job->plan_path = v; return true;
@@ -174,19 +192,19 @@ static bool parse_option(struct runner_job *job, int opt, const char *v)
 	case 'D': return copy_field(job->dataset.digest, sizeof(job->dataset.digest), v);
 	case 't': return copy_field(job->dataset.type, sizeof(job->dataset.type), v);
 	case 'h': return copy_field(job->dataset.header, sizeof(job->dataset.header), v);
-	case 'l': job->dataset.label_column = atoi(v); return true;
-	case 'c': if (!parse_u64(v, &u)) return false; job->dataset.n_classes = (uint32_t)u; return true;
-	case 'N': return parse_u64(v, &job->dataset.n_samples);
-	case 'F': return parse_u64(v, &job->dataset.n_features);
+	case 'l': if (!fedc_parse_int(v, -1, INT32_MAX, &i)) return false; job->dataset.label_column = (int32_t)i; return true;
+	case 'c': if (!parse_uint(v, UINT32_MAX, &u)) return false; job->dataset.n_classes = (uint32_t)u; return true;
+	case 'N': return parse_uint(v, INT64_MAX, &job->dataset.n_samples);
+	case 'F': return parse_uint(v, INT64_MAX, &job->dataset.n_features);
 	case 'n': return copy_field(job->dataset.name, sizeof(job->dataset.name), v);
 	case 'y': return copy_field(job->dataset.labels_path, sizeof(job->dataset.labels_path), v);
 	case 'r': return parse_double(v, &job->test_ratio);
-	case 's': return parse_u64(v, &job->split_seed);
-	case 'S': return parse_u64(v, &job->train.seed);
+	case 's': return parse_seed(v, &job->split_seed);
+	case 'S': return parse_seed(v, &job->train.seed);
 	case 'L': return parse_double(v, &job->train.lr);
-	case 'e': if (!parse_u64(v, &u)) return false; job->train.epochs = (uint32_t)u; return true;
-	case 'u': if (!parse_u64(v, &u)) return false; job->train.num_updates = (uint32_t)u; return true;
-	case 'b': if (!parse_u64(v, &u)) return false; job->train.batch_size = (uint32_t)u; return true;
+	case 'e': if (!parse_uint(v, UINT32_MAX, &u)) return false; job->train.epochs = (uint32_t)u; return true;
+	case 'u': if (!parse_uint(v, UINT32_MAX, &u)) return false; job->train.num_updates = (uint32_t)u; return true;
+	case 'b': if (!parse_uint(v, UINT32_MAX, &u)) return false; job->train.batch_size = (uint32_t)u; return true;
 	case 'm': return parse_double(v, &job->train.fedprox_mu);
 	case 'o': job->train.optimizer = v; return true;
 	case 'E': job->evaluate_only = true; return true;

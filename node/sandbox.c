@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "fedc/clock.h"
+#include "fedc/config.h"
 #include "fedc/fs.h"
 #include "fedc/log.h"
 #include "plan_report.h"
@@ -79,7 +80,9 @@ static enum fedc_err build_process_args(const struct sandbox_job *job, struct ch
 	if (!rc) rc = add_arg(a, "--data-name=%s", ds->name);
 	if (!rc && ds->labels_path[0]) rc = add_arg(a, "--data-labels=%s", ds->labels_path);
 	if (!rc) rc = add_arg(a, "--test-ratio=%.17g", job->test_ratio);
-	if (!rc) rc = add_arg(a, "--split-seed=%" PRIu64, job->split_seed);
+	/* Seeds travel as signed numbers (two's complement): plan_runner.c reads
+	 * them with fedc_parse_int, which takes all 64 bits that way. */
+	if (!rc) rc = add_arg(a, "--split-seed=%" PRId64, (int64_t)job->split_seed);
 	a->argv[a->argc] = NULL;
 	return rc;
 }
@@ -90,7 +93,7 @@ static enum fedc_err build_round_args(const struct sandbox_job *job, struct chil
 	const struct fedc_train_args *t = &job->train_args;
 	enum fedc_err rc = FEDC_OK;
 
-	rc = add_arg(a, "--seed=%" PRIu64, t->seed);
+	rc = add_arg(a, "--seed=%" PRId64, (int64_t)t->seed); /* signed: see build_process_args */
 	if (!rc) rc = add_arg(a, "--lr=%.17g", t->lr);
 	if (!rc) rc = add_arg(a, "--epochs=%" PRIu32, t->epochs);
 	if (!rc) rc = add_arg(a, "--num-updates=%" PRIu32, t->num_updates);
@@ -220,18 +223,25 @@ static enum fedc_err judge(int status, struct sandbox_result *res)
 static int64_t resident_mb(pid_t pid)
 {
 	char path[64], text[128];
-	unsigned long long size = 0, resident = 0;
+	char *resident, *end;
 	long page = sysconf(_SC_PAGESIZE);
+	int64_t pages = 0;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
 	f = fopen(path, "re");
 	if (!f)
 		return 0;
-	if (!fgets(text, sizeof(text), f) || sscanf(text, "%llu %llu", &size, &resident) != 2)
-		resident = 0;
+	/* "size resident shared ...": the second field, in pages. */
+	resident = fgets(text, sizeof(text), f) ? strchr(text, ' ') : NULL;
+	end = resident ? strchr(resident + 1, ' ') : NULL;
+	if (end) {
+		*end = '\0';
+		if (!fedc_parse_int(resident + 1, 0, INT64_MAX / 65536, &pages))
+			pages = 0;
+	}
 	fclose(f);
-	return (int64_t)((resident * (unsigned long long)(page > 0 ? page : 4096)) >> 20);
+	return (pages * (page > 0 ? page : 4096)) >> 20;
 }
 
 /* The memory limit as the operator set it: resident memory, watched from
