@@ -5,7 +5,8 @@
  * evaluates the received parameters, trains, evaluates again, writes the new
  * parameters into that memfd, and reports on fd 4, one line per item:
  *   samples <n_train> <n_test> | global <metric> <value> | local <metric> <value>
- *   scalar <name> <value> <iteration> <epoch> | error <text> | done
+ *   scalar <name> <value> <iteration> <epoch> | error <text> | refused <text> | done
+ * (plan_report.h says what each means and what the node accepts)
  * A round ends with `done`; a failed round ends the process (exit code not 0),
  * so that no plan state survives a failure. End of file on fd 3 means no more
  * rounds: the process exits 0.
@@ -26,7 +27,10 @@
 
 #include "dataset.h"
 #include "fedc/clock.h"
+#include "fedc/config.h"
 #include "fedc/params.h"
+#include "fedc/plan_abi.h"
+#include "plan_report.h"
 #include "sandbox.h"
 #include "scaffold_client.h"
 #include "seccomp_policy.h"
@@ -71,21 +75,11 @@ static void report(const char *fmt, ...)
 	(void)!write(SANDBOX_REPORT_FD, line, (size_t)n);
 }
 
-/* Metric names travel in a space-separated line: keep them to a safe alphabet. */
+/* Metric names travel in a space-separated line: only those the node's
+ * report parser takes (plan_report.h) are sent. */
 static bool metric_name_ok(const char *name)
 {
-	size_t len = strnlen(name, FEDC_PLAN_METRIC_NAME_LEN);
-
-	if (len == 0 || len >= FEDC_PLAN_METRIC_NAME_LEN)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-		      c == '-' || c == '.'))
-			return false;
-	}
-	return true;
+	return plan_report__name_ok(name, strnlen(name, FEDC_PLAN_METRIC_NAME_LEN));
 }
 
 /* Streams scalars at most every 50 ms, so that a plan reporting every batch
@@ -102,6 +96,23 @@ static void on_scalar(void *ctx, const char *name, double value, uint64_t iterat
 	report("scalar %s %.9g %" PRIu64 " %" PRIu32, name, value, iteration, epoch);
 }
 
+/* A failed call of the plan, reported with what the plan said of it
+ * (fedc_plan_error(), ABI 2). `final`: the plan refused what the job asked
+ * (its [model] arguments, the parameters' layout, its data as prepare()
+ * sees it), which the same round would meet again, so the report says
+ * `refused` and the researcher does not retry. */
+static void report_failure(const struct fedc_plan *plan, bool final, const char *what)
+{
+	char said[FEDC_PLAN_ERROR_LEN];
+
+	fedc_plan_said(plan, said, sizeof(said));
+	if (said[0])
+		report("%s %s: %s", final ? "refused" : "error", what, said);
+	else
+		report("%s %s (the plan gave no reason: plans can with fedc_plan_error(), docs/plan-api.md)",
+		       final ? "refused" : "error", what);
+}
+
 static void report_metrics(const char *kind, const struct fedc_metrics *m)
 {
 	for (size_t i = 0; i < m->count && i < FEDC_PLAN_MAX_METRICS; i++) {
@@ -112,13 +123,29 @@ static void report_metrics(const char *kind, const struct fedc_metrics *m)
 
 /* ---- arguments ---- */
 
-static bool parse_u64(const char *s, uint64_t *out)
+/* A whole number in [min, max] into *out, of whatever unsigned width: the
+ * one integer parser (fedc_parse_int), so that "-1", "12x" or a value past
+ * the field's width is refused rather than wrapped or cut. */
+static bool parse_uint(const char *s, int64_t max, uint64_t *out)
 {
-	char *end = NULL;
+	int64_t v;
 
-	errno = 0;
-	*out = strtoull(s, &end, 10);
-	return !errno && end != s && !*end && s[0] != '-';
+	if (!fedc_parse_int(s, 0, max, &v))
+		return false;
+	*out = (uint64_t)v;
+	return true;
+}
+
+/* A seed: all 64 bits, which the parent writes as a signed number (two's
+ * complement, sandbox.c) so that fedc_parse_int takes every value. */
+static bool parse_seed(const char *s, uint64_t *out)
+{
+	int64_t v;
+
+	if (!fedc_parse_int(s, INT64_MIN, INT64_MAX, &v))
+		return false;
+	*out = (uint64_t)v;
+	return true;
 }
 
 static bool parse_double(const char *s, double *out)
@@ -157,6 +184,7 @@ static bool add_model_arg(struct runner_job *job, const char *spec)
 static bool parse_option(struct runner_job *job, int opt, const char *v)
 {
 	uint64_t u;
+	int64_t i;
 
 	switch (opt) {
 	case 'p': job->plan_path = v; return true;
@@ -164,19 +192,19 @@ static bool parse_option(struct runner_job *job, int opt, const char *v)
 	case 'D': return copy_field(job->dataset.digest, sizeof(job->dataset.digest), v);
 	case 't': return copy_field(job->dataset.type, sizeof(job->dataset.type), v);
 	case 'h': return copy_field(job->dataset.header, sizeof(job->dataset.header), v);
-	case 'l': job->dataset.label_column = atoi(v); return true;
-	case 'c': if (!parse_u64(v, &u)) return false; job->dataset.n_classes = (uint32_t)u; return true;
-	case 'N': return parse_u64(v, &job->dataset.n_samples);
-	case 'F': return parse_u64(v, &job->dataset.n_features);
+	case 'l': if (!fedc_parse_int(v, -1, INT32_MAX, &i)) return false; job->dataset.label_column = (int32_t)i; return true;
+	case 'c': if (!parse_uint(v, UINT32_MAX, &u)) return false; job->dataset.n_classes = (uint32_t)u; return true;
+	case 'N': return parse_uint(v, INT64_MAX, &job->dataset.n_samples);
+	case 'F': return parse_uint(v, INT64_MAX, &job->dataset.n_features);
 	case 'n': return copy_field(job->dataset.name, sizeof(job->dataset.name), v);
 	case 'y': return copy_field(job->dataset.labels_path, sizeof(job->dataset.labels_path), v);
 	case 'r': return parse_double(v, &job->test_ratio);
-	case 's': return parse_u64(v, &job->split_seed);
-	case 'S': return parse_u64(v, &job->train.seed);
+	case 's': return parse_seed(v, &job->split_seed);
+	case 'S': return parse_seed(v, &job->train.seed);
 	case 'L': return parse_double(v, &job->train.lr);
-	case 'e': if (!parse_u64(v, &u)) return false; job->train.epochs = (uint32_t)u; return true;
-	case 'u': if (!parse_u64(v, &u)) return false; job->train.num_updates = (uint32_t)u; return true;
-	case 'b': if (!parse_u64(v, &u)) return false; job->train.batch_size = (uint32_t)u; return true;
+	case 'e': if (!parse_uint(v, UINT32_MAX, &u)) return false; job->train.epochs = (uint32_t)u; return true;
+	case 'u': if (!parse_uint(v, UINT32_MAX, &u)) return false; job->train.num_updates = (uint32_t)u; return true;
+	case 'b': if (!parse_uint(v, UINT32_MAX, &u)) return false; job->train.batch_size = (uint32_t)u; return true;
 	case 'm': return parse_double(v, &job->train.fedprox_mu);
 	case 'o': job->train.optimizer = v; return true;
 	case 'E': job->evaluate_only = true; return true;
@@ -355,17 +383,12 @@ static const struct fedc_plan *load_plan(const char *path, uint32_t *features)
 		return NULL;
 	}
 	plan = dlsym(handle, FEDC_PLAN_SYMBOL);
-	if (!plan) {
-		report("error the plan exports no \"%s\" symbol", FEDC_PLAN_SYMBOL);
+	if (fedc_plan_abi_check(plan, "node") != FEDC_OK) {
+		report("refused %s", fedc_last_error());
 		return NULL;
 	}
 	mask = dlsym(handle, FEDC_PLAN_FEATURES_SYMBOL);
 	*features = mask ? *mask : 0;
-	if (plan->abi_version != FEDC_PLAN_ABI_VERSION) {
-		report("error the plan was built for ABI %u, this node speaks ABI %u", plan->abi_version,
-		       FEDC_PLAN_ABI_VERSION);
-		return NULL;
-	}
 	if (!plan->create || !plan->get_params || !plan->set_params || !plan->train || !plan->evaluate ||
 	    !plan->destroy) {
 		report("error the plan leaves a required function NULL");
@@ -416,7 +439,7 @@ static int train_and_report(const struct runner_job *job, const struct fedc_plan
 	/* The final evaluation always tests the global parameters. */
 	if (test->n_samples && (!job->skip_test_global || job->evaluate_only)) {
 		if (plan->evaluate(model, test, &metrics) != 0) {
-			report("error the plan's evaluate() failed on the received parameters");
+			report_failure(plan, false, "the plan's evaluate() failed on the received parameters");
 			return 1;
 		}
 		report_metrics("global", &metrics);
@@ -429,7 +452,7 @@ static int train_and_report(const struct runner_job *job, const struct fedc_plan
 		targs.n_scaffold_correction = sr->n;
 	}
 	if (plan->train(model, train, &targs, &reporter, &metrics) != 0) {
-		report("error the plan's train() failed");
+		report_failure(plan, false, "the plan's train() failed");
 		return 1;
 	}
 	train_metrics = metrics;
@@ -438,7 +461,7 @@ static int train_and_report(const struct runner_job *job, const struct fedc_plan
 		struct fedc_metrics test_metrics = { 0 };
 
 		if (plan->evaluate(model, test, &test_metrics) != 0) {
-			report("error the plan's evaluate() failed after training");
+			report_failure(plan, false, "the plan's evaluate() failed after training");
 			return 1;
 		}
 		for (size_t i = 0; i < test_metrics.count && i < FEDC_PLAN_MAX_METRICS; i++) {
@@ -450,7 +473,7 @@ static int train_and_report(const struct runner_job *job, const struct fedc_plan
 		}
 	}
 	if (plan->get_params(model, &tensors, &count) != 0) {
-		report("error the plan's get_params() failed");
+		report_failure(plan, false, "the plan's get_params() failed");
 		return 1;
 	}
 	return write_update(job, sr, tensors, count, &train_metrics);
@@ -476,7 +499,7 @@ static int run_round(const struct runner_job *job, const struct fedc_plan *plan,
 		goto out;
 	}
 	if (scaffold && !(job->plan_features & FEDC_PLAN_FEATURE_SCAFFOLD) && !job->evaluate_only) {
-		report("error the experiment uses SCAFFOLD, and this plan does not apply its correction (it does not "
+		report("refused the experiment uses SCAFFOLD, and this plan does not apply its correction (it does not "
 		       "export fedc_plan_features with FEDC_PLAN_FEATURE_SCAFFOLD; plans on the SDK's training loop do)");
 		goto out;
 	}
@@ -491,15 +514,15 @@ static int run_round(const struct runner_job *job, const struct fedc_plan *plan,
 	}
 	report("samples %zu %zu", train.n_samples, test.n_samples);
 	if (plan->create(&model_args, job->train.seed, &model) != 0 || !model) {
-		report("error the plan's create() failed (check the [model] arguments)");
+		report_failure(plan, true, "the plan's create() refused the [model] arguments");
 		goto out;
 	}
 	if (plan->set_params(model, fedc_params_tensors(global), n_model) != 0) {
-		report("error the plan refused the global parameters (names or shapes differ)");
+		report_failure(plan, true, "the plan refused the global parameters (names or shapes differ)");
 		goto out;
 	}
 	if (plan->prepare && plan->prepare(model, &train, &test) != 0) {
-		report("error the plan's prepare() failed");
+		report_failure(plan, true, "the plan's prepare() refused this round");
 		goto out;
 	}
 	code = train_and_report(job, plan, model, &train, &test, scaffold && !job->evaluate_only ? &sr : NULL);

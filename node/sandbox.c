@@ -21,10 +21,11 @@
 #include <unistd.h>
 
 #include "fedc/clock.h"
+#include "fedc/config.h"
 #include "fedc/fs.h"
 #include "fedc/log.h"
+#include "plan_report.h"
 
-#define REPORT_LINE_MAX 1024
 /* How often the parent reads the child's resident memory: at a few GB/s of
  * page faults, a plan overshoots its limit by at most some 200 MB before it
  * is killed, and the address-space cap below bounds even that. */
@@ -79,7 +80,9 @@ static enum fedc_err build_process_args(const struct sandbox_job *job, struct ch
 	if (!rc) rc = add_arg(a, "--data-name=%s", ds->name);
 	if (!rc && ds->labels_path[0]) rc = add_arg(a, "--data-labels=%s", ds->labels_path);
 	if (!rc) rc = add_arg(a, "--test-ratio=%.17g", job->test_ratio);
-	if (!rc) rc = add_arg(a, "--split-seed=%" PRIu64, job->split_seed);
+	/* Seeds travel as signed numbers (two's complement): plan_runner.c reads
+	 * them with fedc_parse_int, which takes all 64 bits that way. */
+	if (!rc) rc = add_arg(a, "--split-seed=%" PRId64, (int64_t)job->split_seed);
 	a->argv[a->argc] = NULL;
 	return rc;
 }
@@ -90,7 +93,7 @@ static enum fedc_err build_round_args(const struct sandbox_job *job, struct chil
 	const struct fedc_train_args *t = &job->train_args;
 	enum fedc_err rc = FEDC_OK;
 
-	rc = add_arg(a, "--seed=%" PRIu64, t->seed);
+	rc = add_arg(a, "--seed=%" PRId64, (int64_t)t->seed); /* signed: see build_process_args */
 	if (!rc) rc = add_arg(a, "--lr=%.17g", t->lr);
 	if (!rc) rc = add_arg(a, "--epochs=%" PRIu32, t->epochs);
 	if (!rc) rc = add_arg(a, "--num-updates=%" PRIu32, t->num_updates);
@@ -174,71 +177,6 @@ static void exec_child(const struct sandbox_job *job, struct child_argv *a, int 
 	_exit(121);
 }
 
-/* Parses one report line; returns false when the child broke the protocol. */
-static bool parse_report_line(const struct sandbox_job *job, char *line, struct sandbox_result *res,
-			      bool *done)
-{
-	char name[FEDC_PLAN_METRIC_NAME_LEN];
-	double value;
-	unsigned long long a, b;
-	struct fedc_metrics *m = NULL;
-
-	if (strncmp(line, "error ", 6) == 0) {
-		snprintf(res->error, sizeof(res->error), "%.*s", (int)sizeof(res->error) - 1, line + 6);
-		return true;
-	}
-	if (strcmp(line, "done") == 0) {
-		*done = true;
-		return true;
-	}
-	if (sscanf(line, "samples %llu %llu", &a, &b) == 2) {
-		res->n_train = a;
-		res->n_test = b;
-		return true;
-	}
-	if (sscanf(line, "scalar %63s %lf %llu %llu", name, &value, &a, &b) == 4) {
-		if (job->on_scalar)
-			job->on_scalar(job->ctx, name, value, a, (uint32_t)b);
-		return true;
-	}
-	if (sscanf(line, "global %63s %lf", name, &value) == 2)
-		m = &res->global_metrics;
-	else if (sscanf(line, "local %63s %lf", name, &value) == 2)
-		m = &res->local_metrics;
-	if (!m || m->count >= FEDC_PLAN_MAX_METRICS)
-		return false;
-	snprintf(m->items[m->count].name, sizeof(m->items[0].name), "%s", name);
-	m->items[m->count].value = value;
-	m->count++;
-	return true;
-}
-
-/* Feeds bytes read from the child into complete lines. */
-struct line_buffer {
-	char buf[REPORT_LINE_MAX + 1];
-	size_t len;
-};
-
-static bool feed_lines(const struct sandbox_job *job, struct line_buffer *lb, const char *data, size_t n,
-		       struct sandbox_result *res, bool *done)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (data[i] != '\n') {
-			if (lb->len >= REPORT_LINE_MAX)
-				return false;
-			lb->buf[lb->len++] = data[i];
-			continue;
-		}
-		lb->buf[lb->len] = '\0';
-		lb->len = 0;
-		if (!parse_report_line(job, lb->buf, res, done))
-			return false;
-		if (*done)
-			return true; /* the round is over: anything after is not part of it */
-	}
-	return true;
-}
-
 static const char *signal_story(int sig)
 {
 	switch (sig) {
@@ -285,18 +223,25 @@ static enum fedc_err judge(int status, struct sandbox_result *res)
 static int64_t resident_mb(pid_t pid)
 {
 	char path[64], text[128];
-	unsigned long long size = 0, resident = 0;
+	char *resident, *end;
 	long page = sysconf(_SC_PAGESIZE);
+	int64_t pages = 0;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
 	f = fopen(path, "re");
 	if (!f)
 		return 0;
-	if (!fgets(text, sizeof(text), f) || sscanf(text, "%llu %llu", &size, &resident) != 2)
-		resident = 0;
+	/* "size resident shared ...": the second field, in pages. */
+	resident = fgets(text, sizeof(text), f) ? strchr(text, ' ') : NULL;
+	end = resident ? strchr(resident + 1, ' ') : NULL;
+	if (end) {
+		*end = '\0';
+		if (!fedc_parse_int(resident + 1, 0, INT64_MAX / 65536, &pages))
+			pages = 0;
+	}
 	fclose(f);
-	return (int64_t)((resident * (unsigned long long)(page > 0 ? page : 4096)) >> 20);
+	return (pages * (page > 0 ? page : 4096)) >> 20;
 }
 
 /* The memory limit as the operator set it: resident memory, watched from
@@ -579,9 +524,12 @@ static enum fedc_err supervise(struct sandbox *sb, const struct sandbox_job *job
 			       struct sandbox_result *res)
 {
 	int64_t deadline = fedc_now_ms() + job->timeout_s * 1000, next_check = 0, cpu_start = cpu_ms(sb->pid);
-	struct line_buffer lb = { .len = 0 };
-	bool done = false, eof = false;
+	struct plan_report report;
+	bool eof = false;
 	int status = 0;
+	enum fedc_err rc;
+
+	plan_report__init(&report, job->dataset->n_samples, job->on_scalar, job->ctx);
 
 	for (;;) {
 		struct pollfd pfd = { .fd = sb->report_fd, .events = POLLIN };
@@ -620,15 +568,25 @@ static enum fedc_err supervise(struct sandbox *sb, const struct sandbox_job *job
 			eof = true;
 			continue;
 		}
-		if (!feed_lines(job, &lb, chunk, (size_t)n, res, &done)) {
-			snprintf(res->error, sizeof(res->error), "the plan broke the report protocol and was killed");
+		if (plan_report__feed(&report, chunk, (size_t)n, NULL) != FEDC_OK) {
+			snprintf(res->error, sizeof(res->error),
+				 "the plan broke the report protocol (%s); round refused and the plan process killed",
+				 report.violation);
 			return abandon(sb, FEDC_ERR_PLAN);
 		}
-		if (done)
+		if (report.done) {
+			res->n_train = report.n_train;
+			res->n_test = report.n_test;
+			res->global_metrics = report.global_metrics;
+			res->local_metrics = report.local_metrics;
 			return FEDC_OK;
+		}
 	}
 	forget_process(sb);
-	return judge(status, res);
+	snprintf(res->error, sizeof(res->error), "%s", report.error);
+	rc = judge(status, res);
+	/* The plan refused what the job asked: say that a retry cannot help. */
+	return rc == FEDC_ERR_PLAN && report.final && !WIFSIGNALED(status) ? FEDC_ERR_INVAL : rc;
 }
 
 /* Makes sure a process that may serve `key` is waiting, and sends it the

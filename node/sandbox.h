@@ -74,7 +74,10 @@ int sandbox__global_memfd(struct sandbox *sb);
 /* Runs one round. FEDC_OK with result filled (caller closes params_fd, which
  * stays valid until the next round of this sandbox), or
  * FEDC_ERR_PLAN / FEDC_ERR_TIMEOUT / FEDC_ERR_INTERRUPTED / FEDC_ERR_IO with
- * result->error saying what happened. `cancel` (may be NULL) is polled: when
+ * result->error saying what happened, or FEDC_ERR_INVAL when the plan
+ * refused what the job asked (a newer ABI, its [model] arguments, the
+ * parameters' layout: the report's `refused` line), which the same round
+ * would meet again. `cancel` (may be NULL) is polled: when
  * it becomes true the child is killed and FEDC_ERR_INTERRUPTED returned. */
 enum fedc_err sandbox__run(struct sandbox *sb, const struct sandbox_job *job, volatile int *cancel,
 			   struct sandbox_result *result);

@@ -35,6 +35,7 @@
 #include "fedc/hash.h"
 #include "fedc/id.h"
 #include "fedc/log.h"
+#include "fedc/id.h"
 #include "fedc/sign.h"
 #include "tls.h"
 #include "visibility.h"

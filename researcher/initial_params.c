@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "fedc/params.h"
-#include "fedc/plan.h"
+#include "fedc/plan_abi.h"
 
 /* SCAFFOLD's global parameters carry the server's control variate c after
  * the model (see aggregator.h); it starts at zero. Its presence is also what
@@ -50,14 +50,18 @@ enum fedc_err initial__params(const struct experiment *exp, const char *out_path
 	const struct fedc_tensor *tensors = NULL;
 	size_t count = 0;
 	void *handle, *model = NULL;
+	char said[FEDC_PLAN_ERROR_LEN];
 	enum fedc_err rc = FEDC_OK;
 
 	handle = dlopen(exp->plan_path, RTLD_NOW | RTLD_LOCAL);
 	if (!handle)
 		return fedc_fail(FEDC_ERR_PLAN, "cannot load plan %s: %s", exp->plan_path, dlerror());
 	plan = dlsym(handle, FEDC_PLAN_SYMBOL);
-	if (!plan || plan->abi_version != FEDC_PLAN_ABI_VERSION || !plan->create || !plan->get_params ||
-	    !plan->destroy) {
+	if (fedc_plan_abi_check(plan, "researcher") != FEDC_OK) {
+		rc = fedc_fail(FEDC_ERR_PLAN, "%s: %s", exp->plan_path, fedc_last_error());
+		goto out;
+	}
+	if (!plan->create || !plan->get_params || !plan->destroy) {
 		rc = fedc_fail(FEDC_ERR_PLAN, "%s: not a fedc plan of ABI %u (symbol \"%s\")", exp->plan_path,
 			       FEDC_PLAN_ABI_VERSION, FEDC_PLAN_SYMBOL);
 		goto out;
@@ -65,7 +69,9 @@ enum fedc_err initial__params(const struct experiment *exp, const char *out_path
 	for (uint32_t i = 0; i < exp->n_model_args; i++)
 		args[i] = (struct fedc_arg){ exp->model_args[i].name, exp->model_args[i].value };
 	if (plan->create(&model_args, exp->seed, &model) != 0 || !model) {
-		rc = fedc_fail(FEDC_ERR_PLAN, "the plan's create() refused the [model] arguments of %s", exp->path);
+		fedc_plan_said(plan, said, sizeof(said));
+		rc = fedc_fail(FEDC_ERR_PLAN, "the plan's create() refused the [model] arguments of %s%s%s", exp->path,
+			       said[0] ? ": " : "", said);
 		goto out;
 	}
 	if (plan->get_params(model, &tensors, &count) != 0) {

@@ -762,17 +762,46 @@ static enum fedc_err wait_for_nodes(struct job *j, uint32_t attempt)
 	}
 }
 
+/* Nodes whose error reply says "invalid-argument": the node (its plan)
+ * refused what the round asks -- a plan of a newer ABI, its [model]
+ * arguments, prepare() on its data -- and would refuse a retry the same way
+ * (docs/plan-api.md, "Errors"). Their count; *first is the first one. */
+static size_t refused_for_good(const struct job *j, const struct participant **first)
+{
+	const char *code = fedc_strerror(FEDC_ERR_INVAL);
+	size_t n = 0, len = strlen(code);
+
+	for (size_t i = 0; i < j->n_parts; i++) {
+		const struct participant *p = &j->parts[i];
+
+		if (p->state != PART_FAILED || strncmp(p->reason, code, len) != 0 || p->reason[len] != ':')
+			continue;
+		if (n++ == 0)
+			*first = p;
+	}
+	return n;
+}
+
 /* One round, tried again (same round number, same seeds) up to
- * round_retries times while too few updates arrive. */
+ * round_retries times while too few updates arrive -- unless the nodes
+ * that refused it for good leave too few to reach min_nodes. */
 static enum fedc_err run_round_with_retries(struct job *j, uint32_t round)
 {
 	const struct experiment *exp = j->exp;
+	const struct participant *refused = NULL;
 	enum fedc_err rc;
+	size_t n_refused;
 
 	for (uint32_t attempt = 1;; attempt++) {
 		rc = run_round(j, round, false);
 		if (rc != FEDC_ERR_NOT_FOUND || interrupted)
 			return rc;
+		n_refused = refused_for_good(j, &refused);
+		if (n_refused && j->n_parts - n_refused < exp->min_nodes)
+			return fedc_fail(FEDC_ERR_PLAN, "%s; not retried: %zu node(s) refused the round for a reason a retry "
+					 "would meet again (node %s: %s). Fix the plan or the experiment file and "
+					 "run it again",
+					 fedc_last_error(), n_refused, refused->node_id, refused->reason);
 		if (attempt > exp->round_retries)
 			return fedc_fail(rc, "%s, %u time(s); the experiment stops. Its breakpoint after round %u is in "
 					     "%s/breakpoints: once enough nodes are back, continue with\n"

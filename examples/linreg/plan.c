@@ -29,8 +29,12 @@ static int linreg_create(const struct fedc_args *model_args, uint64_t seed, void
 	if (!model)
 		return FEDC_NN_ERR_INVAL;
 	*model = NULL;
-	if (fedc_args_check(model_args, known_args) ||
-	    fedc_arg_uint(model_args, "n_features", 1, 1u << 24, &n_features) != 1)
+	if (fedc_args_check(model_args, known_args))
+		return FEDC_NN_ERR_INVAL;
+	rc = fedc_arg_uint(model_args, "n_features", 1, 1u << 24, &n_features);
+	if (rc == 0)
+		fedc_plan_error("[model] n_features is required");
+	if (rc != 1)
 		return FEDC_NN_ERR_INVAL;
 	net = malloc(sizeof(*net));
 	if (!net)
@@ -127,8 +131,7 @@ static void linreg_destroy(void *model)
 	free(model);
 }
 
-__attribute__((visibility("default"))) const struct fedc_plan fedc_plan = {
-	.abi_version = FEDC_PLAN_ABI_VERSION,
+FEDC_PLAN_DEFINE(
 	.name = "linreg",
 	.create = linreg_create,
 	.prepare = NULL, /* features used as they come */
@@ -137,7 +140,7 @@ __attribute__((visibility("default"))) const struct fedc_plan fedc_plan = {
 	.train = linreg_train,
 	.evaluate = linreg_evaluate,
 	.destroy = linreg_destroy,
-};
+	.last_error = fedc_plan_last_error);
 
 /* The SDK's training loop applies the node's SCAFFOLD correction. */
 FEDC_PLAN_FEATURES(FEDC_PLAN_FEATURE_SCAFFOLD);

@@ -24,6 +24,9 @@
 
 #include "fedc/plan.h"
 
+/* fedc_plan_error() and fedc_plan_last_error(): why create() refused. */
+FEDC_PLAN_ERRORS;
+
 #define LOGREG_MAX_FEATURES (1u << 24) /* keeps weight arrays and indices sane */
 #define LOGREG_MAX_SAMPLES ((size_t)UINT32_MAX)
 #define INIT_SCALE 0.01                /* initial weights in [-0.01, 0.01) */
@@ -128,8 +131,11 @@ static int arg_uint(const struct fedc_args *args, const char *name, double lo, d
 
 		if (!args->items[i].name || strcmp(args->items[i].name, name) != 0)
 			continue;
-		if (found || !(v >= lo && v <= hi) || v != floor(v))
+		if (found || !(v >= lo && v <= hi) || v != floor(v)) {
+			fedc_plan_error(found ? "[model] %s is given twice" : "[model] %s = %.17g: must be a whole number from %.0f to %.0f",
+					name, v, lo, hi);
 			return -1;
+		}
 		*out = (uint32_t)v;
 		found = 1;
 	}
@@ -142,8 +148,11 @@ static bool args_known(const struct fedc_args *args)
 	for (size_t i = 0; i < args->count; i++) {
 		const char *n = args->items[i].name;
 
-		if (!n || (strcmp(n, "n_features") != 0 && strcmp(n, "n_classes") != 0))
+		if (!n || (strcmp(n, "n_features") != 0 && strcmp(n, "n_classes") != 0)) {
+			fedc_plan_error("unknown [model] key \"%.64s\" (this plan takes n_features, n_classes)",
+					n ? n : "(none)");
 			return false;
+		}
 	}
 	return true;
 }
@@ -216,13 +225,17 @@ static int logreg_create(const struct fedc_args *model_args, uint64_t seed, void
 	struct logreg *m = NULL;
 	uint32_t n_features = 0, n_classes = 2;
 	uint64_t state = seed;
+	int found;
 
 	if (!model)
 		return -1;
 	*model = NULL;
 	if ((args->count && !args->items) || !args_known(args))
 		return -1;
-	if (arg_uint(args, "n_features", 1, LOGREG_MAX_FEATURES, &n_features) != 1)
+	found = arg_uint(args, "n_features", 1, LOGREG_MAX_FEATURES, &n_features);
+	if (found == 0)
+		fedc_plan_error("[model] n_features is required");
+	if (found != 1)
 		return -1;
 	/* Binary only: a multinomial model would need a [n_classes, n_features] weight. */
 	if (arg_uint(args, "n_classes", 2, 2, &n_classes) < 0)
@@ -523,8 +536,7 @@ static int logreg_evaluate(void *model, const struct fedc_data *test, struct fed
 	return 0;
 }
 
-__attribute__((visibility("default"))) const struct fedc_plan fedc_plan = {
-	.abi_version = FEDC_PLAN_ABI_VERSION,
+FEDC_PLAN_DEFINE(
 	.name = "logreg",
 	.create = logreg_create,
 	.prepare = logreg_prepare,
@@ -533,4 +545,4 @@ __attribute__((visibility("default"))) const struct fedc_plan fedc_plan = {
 	.train = logreg_train,
 	.evaluate = logreg_evaluate,
 	.destroy = logreg_destroy,
-};
+	.last_error = fedc_plan_last_error);

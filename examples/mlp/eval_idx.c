@@ -30,7 +30,7 @@
 #include "dataset_idx.h"
 #include "fedc/err.h"
 #include "fedc/params.h"
-#include "fedc/plan.h"
+#include "fedc/plan_abi.h"
 
 #define EVAL_MAX_ARGS 32
 #define EVAL_ARG_NAME 64
@@ -181,8 +181,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	plan = dlsym(handle, FEDC_PLAN_SYMBOL);
-	if (!plan || plan->abi_version != FEDC_PLAN_ABI_VERSION || !plan->create || !plan->set_params ||
-	    !plan->evaluate || !plan->destroy) {
+	if (fedc_plan_abi_check(plan, "fedc-eval-idx") != FEDC_OK) {
+		fprintf(stderr, "%s: %s: %s\n", prog, o.plan, fedc_last_error());
+		goto out;
+	}
+	if (!plan->create || !plan->set_params || !plan->evaluate || !plan->destroy) {
 		fprintf(stderr, "%s: %s: not a fedc plan of ABI %u (symbol \"%s\")\n", prog, o.plan,
 			FEDC_PLAN_ABI_VERSION, FEDC_PLAN_SYMBOL);
 		goto out;

@@ -30,8 +30,10 @@ static int read_args(const struct fedc_args *args, uint64_t seed, struct fedc_ne
 		size = i == 0 ? 128 : 0;
 		if (fedc_arg_uint(args, hidden[i], 0, 1u << 16, &size) < 0)
 			return FEDC_NN_ERR_INVAL;
-		if (size && cfg->n_layers < i)
-			return FEDC_NN_ERR_INVAL; /* hidden3 without hidden2: a gap */
+		if (size && cfg->n_layers < i) { /* hidden3 without hidden2: a gap */
+			fedc_plan_error("[model] %s is set but %s is not", hidden[i], hidden[i - 1]);
+			return FEDC_NN_ERR_INVAL;
+		}
 		if (size)
 			cfg->sizes[cfg->n_layers++] = size;
 	}
@@ -105,8 +107,7 @@ static void mlp_destroy(void *model)
 	free(model);
 }
 
-__attribute__((visibility("default"))) const struct fedc_plan fedc_plan = {
-	.abi_version = FEDC_PLAN_ABI_VERSION,
+FEDC_PLAN_DEFINE(
 	.name = "mlp",
 	.create = mlp_create,
 	.prepare = NULL, /* x arrives scaled to [0, 1] */
@@ -115,7 +116,7 @@ __attribute__((visibility("default"))) const struct fedc_plan fedc_plan = {
 	.train = mlp_train,
 	.evaluate = mlp_evaluate,
 	.destroy = mlp_destroy,
-};
+	.last_error = fedc_plan_last_error);
 
 /* The SDK's training loop applies the node's SCAFFOLD correction. */
 FEDC_PLAN_FEATURES(FEDC_PLAN_FEATURE_SCAFFOLD);

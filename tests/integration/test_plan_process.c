@@ -207,6 +207,46 @@ static void test_idle_process_ends(void **state)
 	assert_int_equal(node_children(), 0);
 }
 
+/* What `fedc-node __run-plan ARGS` reports on fd 4 (here its stdout). */
+static void run_runner(const char *args, char *out, size_t cap)
+{
+	char cmd[1024];
+	size_t n = 0;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "%s __run-plan --plan=%s/no-such-plan.so --data=%s/no-such-data.csv %s 4>&1 3</dev/null",
+		 harness_bin("fedc-node"), H.dir, H.dir, args);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	while (n + 1 < cap && fgets(out + n, (int)(cap - n), p))
+		n += strlen(out + n);
+	out[n] = '\0';
+	(void)pclose(p);
+}
+
+/* The plan process reads its numbers with fedc_parse_int: one that is not a
+ * whole number in its field's range is refused, never cut or wrapped (atoi
+ * took "1x" as 1, and 2^32 + 1 epochs became 1). Seeds take all 64 bits,
+ * written as signed numbers. */
+static void test_runner_refuses_bad_numbers(void **state)
+{
+	static const char *const bad[] = { "--label-column=1x", "--label-column=-2", "--n-classes=-1",
+					   "--epochs=4294967297", "--batch-size=1e3",
+					   "--n-samples=9223372036854775808", "--seed=18446744073709551615" };
+	char out[2048];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		run_runner(bad[i], out, sizeof(out));
+		if (!strstr(out, "error bad runner argument for option"))
+			fail_msg("%s was not refused:\n%s", bad[i], out);
+	}
+	run_runner("--label-column=-1 --epochs=4294967295 --seed=-1 --split-seed=9223372036854775807", out,
+		   sizeof(out));
+	if (!strstr(out, "error cannot load the dataset"))
+		fail_msg("good numbers were refused:\n%s", out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -214,6 +254,7 @@ int main(void)
 		cmocka_unit_test(test_another_job_gets_another_process),
 		cmocka_unit_test(test_crash_ends_the_process),
 		cmocka_unit_test(test_idle_process_ends),
+		cmocka_unit_test(test_runner_refuses_bad_numbers),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

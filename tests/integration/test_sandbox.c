@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fedc/plan.h"
 #include "harness.h"
 
 /* Small enough to keep the slow cases short; timeout > CPU limit, so that a
@@ -26,7 +27,8 @@ static struct harness H;
 static char output[1 << 16];
 
 static const char *const fixtures[] = { "identity", "crash", "loop", "hog", "net", "forker",
-					"writer", "exiter", "killer", "ctor", "threads" };
+					"writer", "exiter", "killer", "ctor", "threads", "liar", "future_node",
+					"picky" };
 
 static int approve(const char *plan)
 {
@@ -165,6 +167,59 @@ static void test_plan_kills_node(void **state)
 	expect_refused("killer", NULL, "sandbox: the plan called kill() (acting on another process)");
 }
 
+/* The plan writes lines of its own into the report: the node's parser
+ * (node/plan_report.c) refuses the round, names the broken rule, and the
+ * node trains on. */
+static void test_plan_lies_in_report(void **state)
+{
+	expect_refused("liar", NULL, "the plan broke the report protocol (a second `samples` line)");
+	expect_refused("liar", "lie = 2", "the plan broke the report protocol (`samples` counts must be whole numbers");
+	expect_refused("liar", "lie = 3", "the plan broke the report protocol (`local loss` is not a finite number)");
+	expect_refused("liar", "lie = 4", "the plan broke the report protocol (`samples` counts must be whole numbers "
+					  "from 0 to the dataset's 60 rows)");
+}
+
+/* A plan built for a newer ABI than this tree's: the researcher refuses it
+ * before any round, and a node (when the researcher is newer than it)
+ * refuses it with the versions named, and trains on. */
+static void test_plan_of_newer_abi(void **state)
+{
+	char node_says[128], researcher_says[128];
+
+	snprintf(node_says, sizeof(node_says), "plan built for ABI %u, this node supports up to %u",
+		 FEDC_PLAN_ABI_VERSION + 1, FEDC_PLAN_ABI_VERSION);
+	snprintf(researcher_says, sizeof(researcher_says), "plan built for ABI %u, this researcher supports up to %u",
+		 FEDC_PLAN_ABI_VERSION + 1, FEDC_PLAN_ABI_VERSION);
+	if (run_fixture("future_node", NULL) != 1 || !strstr(output, node_says) || strstr(output, "retrying") ||
+	    !strstr(output, "not retried"))
+		fail_msg("the node's ABI refusal was not shown, or retried:\n%s", output);
+	assert_node_serves();
+	if (run_fixture("future", NULL) != 1 || !strstr(output, researcher_says))
+		fail_msg("the researcher ran a plan of a newer ABI:\n%s", output);
+}
+
+/* A plan that says why it fails (fedc_plan_error()): the researcher shows
+ * the reason, naming a refused [model] key; a prepare() refusal reaches it
+ * through the node's error reply and is not retried; a failed train() is. */
+static void test_plan_errors_name_their_cause(void **state)
+{
+	if (run_fixture("picky", "hiden = 3") != 1 ||
+	    !strstr(output, "the plan's create() refused the [model] arguments") ||
+	    !strstr(output, "unknown [model] key \"hiden\""))
+		fail_msg("a bad [model] key was not named:\n%s", output);
+	if (run_fixture("picky", "refuse_prepare = 1") != 1 ||
+	    !strstr(output, "invalid-argument: the plan's prepare() refused this round: prepare: this plan needs 12 "
+			    "features, the node's data has") ||
+	    strstr(output, "retrying") || !strstr(output, "not retried: 1 node(s) refused the round"))
+		fail_msg("a prepare() refusal was not shown, or retried:\n%s", output);
+	assert_node_serves();
+	if (run_fixture("picky", "fail_train = 1") != 1 ||
+	    !strstr(output, "plan-failed: the plan's train() failed: train: the loss diverged at step 3") ||
+	    !strstr(output, "retrying (1 of"))
+		fail_msg("a failed train() was not shown, or not retried:\n%s", output);
+	assert_node_serves();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -179,6 +234,9 @@ int main(void)
 		cmocka_unit_test(test_plan_writes_file),
 		cmocka_unit_test(test_plan_calls_exit),
 		cmocka_unit_test(test_plan_kills_node),
+		cmocka_unit_test(test_plan_lies_in_report),
+		cmocka_unit_test(test_plan_of_newer_abi),
+		cmocka_unit_test(test_plan_errors_name_their_cause),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

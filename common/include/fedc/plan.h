@@ -8,10 +8,19 @@
 #ifndef FEDC_PLAN_H
 #define FEDC_PLAN_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
-#define FEDC_PLAN_ABI_VERSION 1u
+/* How the ABI grows: struct fedc_plan and the structs it is handed only gain
+ * fields at their end, and each addition bumps FEDC_PLAN_ABI_VERSION. A plan
+ * records the version it was built against (FEDC_PLAN_DEFINE does), a node
+ * or researcher runs plans of ABI 1 up to its own and reads only the fields
+ * of the plan's version, and refuses a newer plan ("plan built for ABI N,
+ * this node supports up to M"): it cannot know what the newer fields mean.
+ * docs/plan-api.md "ABI versions". */
+#define FEDC_PLAN_ABI_VERSION 2u
 #define FEDC_PLAN_SYMBOL "fedc_plan"
 #define FEDC_PLAN_MAX_DIMS 8
 #define FEDC_PLAN_MAX_METRICS 16
@@ -95,7 +104,7 @@ struct fedc_reporter {
 };
 
 struct fedc_plan {
-	uint32_t abi_version; /* FEDC_PLAN_ABI_VERSION */
+	uint32_t abi_version; /* FEDC_PLAN_ABI_VERSION when built (FEDC_PLAN_DEFINE fills it) */
 	const char *name;
 
 	/* Builds a model from the model arguments; `seed` seeds initialisation. */
@@ -114,6 +123,49 @@ struct fedc_plan {
 	/* Evaluates on `test`; fills `out` (e.g. "loss", "accuracy"). */
 	int (*evaluate)(void *model, const struct fedc_data *test, struct fedc_metrics *out);
 	void (*destroy)(void *model);
+
+	/* ABI 2. Optional (may be NULL): why the plan's last failed call
+	 * failed, one line for the researcher (`unknown [model] key "hiden"`),
+	 * or NULL or "" when it did not say. The node and the researcher call
+	 * it right after a function returned failure and show the text with
+	 * the failure; a plan records it with fedc_plan_error() and sets
+	 * `.last_error = fedc_plan_last_error`. */
+	const char *(*last_error)(void);
 };
+
+/* Why a call failed, for the person who runs the experiment: a plan calls
+ * fedc_plan_error("[model] hidden = %g: must be from 1 to 4096", v) before
+ * returning failure, and exports fedc_plan_last_error() as `.last_error`.
+ * printf-style, kept to FEDC_PLAN_ERROR_LEN - 1 bytes. The SDK
+ * (libfedcplan) defines both and its argument checks call the first; a plan
+ * without the SDK defines them by writing FEDC_PLAN_ERRORS once at file
+ * scope (a plan on the SDK must not: they would be defined twice). */
+#define FEDC_PLAN_ERROR_LEN 256
+__attribute__((visibility("hidden"), format(printf, 1, 2))) void fedc_plan_error(const char *fmt, ...);
+__attribute__((visibility("hidden"))) const char *fedc_plan_last_error(void);
+
+#define FEDC_PLAN_ERRORS                                                                               \
+	static char fedc_plan_error_text_[FEDC_PLAN_ERROR_LEN];                                       \
+	void fedc_plan_error(const char *fmt, ...)                                                     \
+	{                                                                                              \
+		va_list ap;                                                                            \
+		va_start(ap, fmt);                                                                     \
+		vsnprintf(fedc_plan_error_text_, sizeof(fedc_plan_error_text_), fmt, ap);              \
+		va_end(ap);                                                                            \
+	}                                                                                              \
+	const char *fedc_plan_last_error(void)                                                         \
+	{                                                                                              \
+		return fedc_plan_error_text_;                                                          \
+	}                                                                                              \
+	struct fedc_plan_errors_defined_ /* so that the macro takes a ';' */
+
+/* Defines the plan's export, with the ABI version it is built against, from
+ * designated initializers of the other fields:
+ *   FEDC_PLAN_DEFINE(.name = "mine", .create = create, ..., .destroy = destroy);
+ * The one way to write the export: a plan so built says its version right. */
+#define FEDC_PLAN_DEFINE(...)                                                                       \
+	__attribute__((visibility("default"))) const struct fedc_plan fedc_plan = {                \
+		.abi_version = FEDC_PLAN_ABI_VERSION, __VA_ARGS__                                  \
+	}
 
 #endif
