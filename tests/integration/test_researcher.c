@@ -163,16 +163,106 @@ static void test_bad_arguments(void **state)
 	assert_int_equal(researcher("nodes", NULL, NULL, NULL, NULL), 2);
 	assert_non_null(strstr(output, "--network FILE is required"));
 	assert_int_equal(researcher("search", "--network", network, NULL, NULL), 2);
-	assert_non_null(strstr(output, "--tags is required"));
+	assert_non_null(strstr(output, "--tags T1,T2 is required"));
 	assert_int_equal(researcher("nodes", "--network", "/nonexistent.ini", NULL, NULL), 1);
 	assert_non_null(strstr(output, "/nonexistent.ini"));
 	assert_int_equal(researcher("nodes", "--network", network, "--timeout", "zero"), 2);
-	assert_non_null(strstr(output, "--timeout \"zero\""));
+	assert_non_null(strstr(output, "--timeout: expected an integer in 1..3600, got \"zero\""));
 	assert_int_equal(researcher("approval", "/nonexistent.so", "--network", network, NULL), 1);
 	assert_non_null(strstr(output, "cannot upload /nonexistent.so"));
 	assert_int_equal(researcher("approval", "--network", network, NULL, NULL), 2);
 	assert_int_equal(researcher("search", "--tags", ",,,", "--network", network), 1);
 	assert_non_null(strstr(output, "give 1 to"));
+}
+
+/* Runs `fedc-researcher ARGS` through the shell with only one stream kept
+ * in `output`: stdout (fd 1) or stderr (fd 2). */
+static int researcher_stream(int fd, const char *args)
+{
+	char cmd[2048];
+	char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+
+	snprintf(cmd, sizeof(cmd), "exec %s %s %s", harness_bin("fedc-researcher"), args,
+		 fd == 1 ? "2>/dev/null" : "2>&1 >/dev/null");
+	return harness_run(&H, argv, 60, output, sizeof(output));
+}
+
+static const char *const commands[] = { "run", "resume", "nodes", "search", "approval", "plot", "protocol-doc" };
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+/* --help / -h / help at every level: the usage on stdout, nothing on
+ * stderr, exit 0, and no config or network file needed. */
+static void test_help_at_every_level(void **state)
+{
+	char args[256], want[128];
+
+	for (const char *const *h = (const char *const[]){ "--help", "-h", "help", NULL }; *h; h++) {
+		assert_int_equal(researcher_stream(1, *h), 0);
+		assert_non_null(strstr(output, "usage: fedc-researcher COMMAND"));
+		for (size_t i = 0; i < N_COMMANDS; i++)
+			assert_non_null(strstr(output, commands[i]));
+		assert_int_equal(researcher_stream(2, *h), 0);
+		assert_string_equal(output, "");
+	}
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		snprintf(want, sizeof(want), "usage: fedc-researcher %s", commands[i]);
+		static const char *const forms[][2] = { { "", " --help" }, { "", " -h" }, { "help ", "" } };
+
+		for (size_t f = 0; f < 3; f++) {
+			snprintf(args, sizeof(args), "%s%s%s", forms[f][0], commands[i], forms[f][1]);
+			if (researcher_stream(1, args) != 0 || !strstr(output, want) || !strstr(output, "--help"))
+				fail_msg("fedc-researcher %s: stdout \"%s\"", args, output);
+			assert_int_equal(researcher_stream(2, args), 0);
+			assert_string_equal(output, "");
+		}
+	}
+	/* the options come from the command's table, integer ranges included */
+	assert_int_equal(researcher_stream(1, "nodes --help"), 0);
+	assert_non_null(strstr(output, "--timeout S"));
+	assert_non_null(strstr(output, "(1..3600)"));
+	/* --help wins over a missing experiment file */
+	assert_int_equal(researcher_stream(1, "run /nonexistent.ini --help"), 0);
+}
+
+/* A wrong flag, a missing value, a number out of range: one line that names
+ * the flag, then the command's usage, all on stderr; exit 2. */
+static void test_bad_flags_and_numbers(void **state)
+{
+	char args[1024], want[128];
+	/* command line: [0] NETWORK [1]; the message expected */
+	static const char *const bad_numbers[][3] = {
+		{ "nodes --network ", " --timeout 4294967297", "--timeout: expected an integer in 1..3600, got \"4294967297\"" },
+		{ "search --tags a --network ", " --timeout 0", "--timeout: expected an integer in 1..3600, got \"0\"" },
+		{ "approval x.so --network ", " --timeout=-5", "--timeout: expected an integer in 1..3600, got \"-5\"" },
+		{ "nodes --network ", " --timeout 10s", "--timeout: expected an integer in 1..3600, got \"10s\"" },
+		{ "resume ", " --round 4294967296", "--round: expected an integer in 0..4294967295, got \"4294967296\"" },
+		{ "resume ", " --round -1", "--round: expected an integer in 0..4294967295, got \"-1\"" },
+		{ "nodes --network ", " --log-level loud", "--log-level: expected debug, info, warn or error, got \"loud\"" },
+		{ "nodes --network ", " --timeout", "--timeout needs a value" },
+		{ "protocol-doc ", "", "takes no operand" },
+		{ "run ", " extra.ini", "expected EXPERIMENT.ini" },
+	};
+
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		snprintf(args, sizeof(args), "%s --bogus", commands[i]);
+		snprintf(want, sizeof(want), "usage: fedc-researcher %s", commands[i]);
+		assert_int_equal(researcher_stream(2, args), 2);
+		if (!strstr(output, "unknown option --bogus"))
+			fail_msg("%s: stderr \"%s\"", args, output);
+		assert_non_null(strstr(output, want));
+		assert_int_equal(researcher_stream(1, args), 2);
+		assert_string_equal(output, "");
+	}
+	for (size_t i = 0; i < sizeof(bad_numbers) / sizeof(bad_numbers[0]); i++) {
+		snprintf(args, sizeof(args), "%s%s%s", bad_numbers[i][0], network, bad_numbers[i][1]);
+		if (researcher_stream(2, args) != 2 || !strstr(output, bad_numbers[i][2]) ||
+		    !strstr(output, "usage: fedc-researcher "))
+			fail_msg("fedc-researcher %s: stderr \"%s\"; expected \"%s\"", args, output, bad_numbers[i][2]);
+	}
+	assert_int_equal(researcher_stream(2, "frobnicate"), 2);
+	assert_non_null(strstr(output, "unknown command \"frobnicate\""));
+	assert_non_null(strstr(output, "usage: fedc-researcher COMMAND"));
+	assert_int_equal(researcher_stream(2, ""), 2);
 }
 
 int main(void)
@@ -184,6 +274,8 @@ int main(void)
 		cmocka_unit_test(test_approval_by_sha3_digest),
 		cmocka_unit_test(test_plan_from_source),
 		cmocka_unit_test(test_bad_arguments),
+		cmocka_unit_test(test_help_at_every_level),
+		cmocka_unit_test(test_bad_flags_and_numbers),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
