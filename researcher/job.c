@@ -73,6 +73,8 @@ struct job {
 	struct breakpoint inputs;  /* what every breakpoint repeats: the files the run was started from */
 	uint32_t first_round;      /* 1, or the round after the breakpoint resumed from */
 	char agg_state_path[EXP_PATH_MAX + 64];
+	bool resumed;              /* by job__resume: failures are continued with resume too */
+	bool disk_full;            /* an update could not be written: ENOSPC */
 };
 
 static struct session *volatile signal_session;
@@ -89,6 +91,12 @@ static void on_signal(int sig)
 static double now_s(void)
 {
 	return (double)session__now_ms() / 1000.0;
+}
+
+/* The file [network] came from, for the commands a message suggests. */
+static const char *network_file(const struct experiment *exp)
+{
+	return exp->network_path[0] ? exp->network_path : exp->path;
 }
 
 /* ---- discovery ---- */
@@ -128,13 +136,22 @@ static void add_participant(struct job *j, const struct fedc_msg *reply)
 	p->n_samples = reply->datasets[0].n_samples;
 }
 
+/* An `error` reply was noted by the session: it is told after the search. */
 static void on_search_reply(void *ctx, struct fedc_msg *reply)
 {
 	if (reply->command == FEDC_CMD_SEARCH_REPLY)
 		add_participant(ctx, reply);
-	else
-		fedc_warn("node %s could not search its datasets: %s", reply->node_id, reply->message);
 	fedc_msg_free(reply);
+}
+
+/* "t1,t2": the tags the experiment searched for. */
+static void tag_list(const struct experiment *exp, char *out, size_t cap)
+{
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (uint32_t i = 0; i < exp->n_tags && used < cap; i++)
+		used += (size_t)snprintf(out + used, cap - used, "%s%s", i ? "," : "", exp->tags[i]);
 }
 
 /* Broadcasts `search` and collects replies until every online node answered
@@ -143,7 +160,8 @@ static enum fedc_err discover(struct job *j)
 {
 	const struct experiment *exp = j->exp;
 	struct fedc_msg *req = fedc_msg_new(FEDC_CMD_SEARCH);
-	size_t replies = 0;
+	char tags[FEDC_MAX_TAGS * (FEDC_MAX_TAG_LEN + 1) + 1];
+	size_t replies = 0, refused;
 	enum fedc_err rc;
 
 	if (!req)
@@ -158,13 +176,22 @@ static enum fedc_err discover(struct job *j)
 	fedc_msg_free(req);
 	if (rc)
 		return rc;
+	refused = j->session.n_refused;
+	session__print_refusals(&j->session, stdout);
 	qsort(j->parts, j->n_parts, sizeof(j->parts[0]), compare_parts);
-	if (j->n_parts < exp->min_nodes)
+	if (j->n_parts >= exp->min_nodes)
+		return FEDC_OK;
+	tag_list(exp, tags, sizeof(tags));
+	if (refused > 0)
 		return fedc_fail(FEDC_ERR_NOT_FOUND,
-				 "found %zu node(s) with a dataset tagged as asked (%zu answered the search); "
-				 "min_nodes is %u",
-				 j->n_parts, replies, exp->min_nodes);
-	return FEDC_OK;
+				 "found %zu node(s) with a dataset tagged %s (%zu answered the search, %zu of them "
+				 "refused it: see above); min_nodes is %u",
+				 j->n_parts, tags, replies, refused, exp->min_nodes);
+	return fedc_fail(FEDC_ERR_NOT_FOUND,
+			 "found %zu node(s) with a dataset tagged %s (%zu answered the search); min_nodes is %u.\n"
+			 "To see which nodes hold what: fedc-researcher search --tags %s --network %s\n"
+			 "(or every dataset and its tags: fedc-researcher nodes --network %s)",
+			 j->n_parts, tags, replies, exp->min_nodes, tags, network_file(exp), network_file(exp));
 }
 
 /* ---- one round ---- */
@@ -387,6 +414,7 @@ static void handle_event(struct job *j, struct fedc_msg *msg, bool evaluate_only
 				 msg->epoch);
 		fedc_msg_free(msg);
 	} else if (msg->command == FEDC_CMD_ERROR) {
+		session__note_refusal(&j->session, msg); /* told once per reason if the run fails */
 		fail_part(p, "error", "%s: %s", msg->error_code, msg->message);
 		show_outcome(j, p);
 		fedc_msg_free(msg);
@@ -459,6 +487,8 @@ static void take_fetched(struct job *j, struct fetch_result *r)
 			snprintf(r->error, sizeof(r->error), "%s", fedc_last_error());
 	}
 	if (r->rc) {
+		if (strstr(r->error, strerror(ENOSPC)))
+			j->disk_full = true; /* this disk, not the node's: the run's end says what to do */
 		fail_part(p, r->refused ? "rejected" : "error", "%s: %s",
 			  r->refused ? "its update was refused" : "cannot download its update", r->error);
 		p->update_path[0] = '\0';
@@ -839,6 +869,31 @@ static void install_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/* What the user can do about a failure that is not the nodes' doing. */
+static void print_next_step(const struct job *j, enum fedc_err rc, const char *why)
+{
+	const struct experiment *exp = j->exp;
+	uint32_t latest;
+
+	if (j->disk_full || strstr(why, strerror(ENOSPC))) {
+		if (breakpoint__latest(exp->output_dir, &latest) == FEDC_OK)
+			fprintf(stderr, "the disk is full: free some space, then continue from the breakpoint after "
+					"round %u with\n  fedc-researcher resume %s\n", latest, exp->output_dir);
+		else
+			fprintf(stderr, "the disk is full: free some space, then start again with\n"
+					"  fedc-researcher run %s --output %s\n", exp->path, exp->output_dir);
+	} else if ((rc == FEDC_ERR_NET || rc == FEDC_ERR_MQTT) && j->resumed) {
+		fprintf(stderr, "cannot reach the broker or the repository named in the [network] section of %s;\n"
+				"once they are reachable, continue with\n  fedc-researcher resume %s\n",
+			network_file(exp), exp->output_dir);
+	} else if (rc == FEDC_ERR_NET || rc == FEDC_ERR_MQTT) {
+		fprintf(stderr, "cannot reach the broker or the repository named in the [network] section of %s:\n"
+				"are they running, and is that the federation's network file? Give another with\n"
+				"  fedc-researcher run %s --network NETWORK.ini\n",
+			network_file(exp), exp->path);
+	}
+}
+
 /* Runs the rounds of a prepared job and says how it ended. */
 static int finish(struct job *j, enum fedc_err rc)
 {
@@ -852,11 +907,34 @@ static int finish(struct job *j, enum fedc_err rc)
 		return 130;
 	}
 	if (rc) {
-		fprintf(stderr, "fedc-researcher: %s: %s\n", fedc_strerror(rc), fedc_last_error());
+		char why[FEDC_MAX_TEXT_LEN * 2];
+
+		snprintf(why, sizeof(why), "%s", fedc_last_error()); /* printing refusals may log */
+		session__print_refusals(&j->session, stdout);
+		fflush(stdout);
+		fprintf(stderr, "fedc-researcher: %s: %s\n", fedc_strerror(rc), why);
+		print_next_step(j, rc, why);
 		return 1;
 	}
 	printf("done: final parameters in %s, history in %s/history.jsonl\n", j->global_path, exp->output_dir);
 	return 0;
+}
+
+enum fedc_err job__claim_output(const struct experiment *exp, bool force)
+{
+	uint32_t latest;
+
+	if (breakpoint__latest(exp->output_dir, &latest) != FEDC_OK) {
+		fedc_clear_error();
+		return breakpoint__remove_all(exp->output_dir); /* at most a half-built one */
+	}
+	if (latest > 0 && !force)
+		return fedc_fail(FEDC_ERR_EXISTS,
+				 "%s holds the output of another run (its breakpoints reach round %u); continue that "
+				 "run with\n  fedc-researcher resume %s\nor give this one another directory with "
+				 "--output DIR, or replace that run's output with --force",
+				 exp->output_dir, latest, exp->output_dir);
+	return breakpoint__remove_all(exp->output_dir);
 }
 
 int job__run(const struct experiment *exp)
@@ -964,6 +1042,18 @@ int job__resume(const char *output_dir, int64_t round)
 
 	if (!rc)
 		rc = find_breakpoint(output_dir, round, bp, bp_dir, sizeof(bp_dir));
+	if (rc == FEDC_ERR_NOT_FOUND && round < 0)
+		rc = fedc_fail(rc, "%s\nnothing to resume: start the experiment with\n"
+				   "  fedc-researcher run EXPERIMENT.ini --output %s",
+			       fedc_last_error(), output_dir);
+	if (!rc && round < 0 && bp->round >= bp->rounds) {
+		printf("the experiment in %s is complete: all %u round(s) ran; its final parameters are in "
+		       "%s/global.params\n(to resume from an earlier round: --round N; to train again: "
+		       "fedc-researcher run)\n",
+		       output_dir, bp->rounds, output_dir);
+		code = 0;
+		goto out;
+	}
 	if (!rc)
 		rc = load_experiment(bp, output_dir, exp);
 	if (!rc)
@@ -972,10 +1062,12 @@ int job__resume(const char *output_dir, int64_t round)
 		fprintf(stderr, "fedc-researcher: resume: %s\n", fedc_last_error());
 	} else {
 		j->exp = exp;
+		j->resumed = true;
 		install_signals();
 		code = finish(j, prepare_resume(j, bp, bp_dir));
 		cleanup(j);
 	}
+out:
 	free(j);
 	free(exp);
 	free(bp);

@@ -4,9 +4,18 @@
 #ifndef FEDC_RESEARCHER_JOB_H
 #define FEDC_RESEARCHER_JOB_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "experiment.h"
+
+/* Checks that exp->output_dir holds no other run's output before anything is
+ * written there, so that two runs' breakpoints and histories never mix. A
+ * directory whose breakpoints reach round 1 or later is refused
+ * (FEDC_ERR_EXISTS, the detail says how to resume it or go elsewhere) unless
+ * `force`; then, and for a run that never finished a round, its breakpoints
+ * are removed. FEDC_ERR_IO when they cannot be. */
+enum fedc_err job__claim_output(const struct experiment *exp, bool force);
 
 /* Runs `exp` to the end. Returns the process exit code: 0 done, 1 failed,
  * 130 interrupted (SIGINT/SIGTERM). */

@@ -19,7 +19,7 @@
 #define PROG "fedc-researcher"
 
 /* Option keys (fedc_cli_args.value[KEY]). */
-enum { K_NETWORK, K_OUTPUT, K_LOG_LEVEL, K_ROUND, K_TAGS, K_DESCRIPTION, K_TIMEOUT };
+enum { K_NETWORK, K_OUTPUT, K_LOG_LEVEL, K_ROUND, K_TAGS, K_DESCRIPTION, K_TIMEOUT, K_FORCE };
 
 /* What a command needs before it runs (fedc_cli_cmd.flags), done by prepare(). */
 enum { NEEDS_LOG = 1, NEEDS_REPO = 2 };
@@ -30,6 +30,8 @@ static const struct fedc_cli_opt opt_run_network = { .key = K_NETWORK, .name = "
 	.help = "take [network] from this file instead of the experiment file" };
 static const struct fedc_cli_opt opt_run_output = { .key = K_OUTPUT, .name = "output", .metavar = "DIR",
 	.help = "write results to DIR (default: [experiment] output_dir)" };
+static const struct fedc_cli_opt opt_force = { .key = K_FORCE, .name = "force",
+	.help = "replace the output of another run found in the output directory" };
 static const struct fedc_cli_opt opt_log_level = { .key = K_LOG_LEVEL, .name = "log-level", .metavar = "L",
 	.help = "debug, info, warn (default) or error" };
 static const struct fedc_cli_opt opt_round = { .key = K_ROUND, .name = "round", .metavar = "N",
@@ -62,6 +64,11 @@ static int cmd_run(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a
 	if (output && (size_t)snprintf(exp->output_dir, sizeof(exp->output_dir), "%s", output) >=
 			      sizeof(exp->output_dir)) {
 		code = fedc_cli_usage_error(&prog, cmd, "--output: path too long");
+		goto out;
+	}
+	/* before the plan is compiled into the directory */
+	if (job__claim_output(exp, a->value[K_FORCE] != NULL) != FEDC_OK) {
+		fprintf(stderr, PROG ": %s\n", fedc_last_error());
 		goto out;
 	}
 	if (plan_build__prepare(exp, false) != FEDC_OK) {
@@ -131,7 +138,8 @@ static int cmd_protocol_doc(const struct fedc_cli_cmd *cmd, const struct fedc_cl
 
 static const struct fedc_cli_cmd commands[] = {
 	{ "run", "EXPERIMENT.ini", 1, 1, "run an experiment (see docs/researcher-guide.md)",
-	  (const struct fedc_cli_opt *const[]){ &opt_run_network, &opt_run_output, &opt_log_level, NULL },
+	  (const struct fedc_cli_opt *const[]){ &opt_run_network, &opt_run_output, &opt_force, &opt_log_level,
+						NULL },
 	  NEEDS_LOG | NEEDS_REPO, cmd_run },
 	{ "resume", "OUTPUT_DIR", 1, 1,
 	  "continue a stopped experiment from its latest breakpoint (or the one after\nround N), bit for bit",

@@ -45,6 +45,100 @@ size_t session__online_count(const struct session *s)
 	return n;
 }
 
+/* What the node said, less the "refused request: " the node puts first. */
+static const char *reason_of(const struct fedc_msg *error)
+{
+	static const char prefix[] = "refused request: ";
+
+	if (strncmp(error->message, prefix, sizeof(prefix) - 1) == 0)
+		return error->message + sizeof(prefix) - 1;
+	return error->message[0] ? error->message : error->error_code;
+}
+
+/* Inserts `id` into the list "a, b, c" in order (the order replies arrived
+ * in says nothing); a full list ends with " ..." and takes no more. */
+static void add_node_id(char *list, size_t cap, const char *id)
+{
+	size_t used = strlen(list), len = strlen(id), at = 0;
+	char token[FEDC_MAX_ID_LEN + 1];
+
+	if (strstr(list, " ..."))
+		return;
+	if (used + len + 2 + 5 >= cap) {
+		snprintf(list + used, cap - used, " ...");
+		return;
+	}
+	while (at < used) {
+		const char *end = strstr(list + at, ", ");
+		size_t n = end ? (size_t)(end - (list + at)) : used - at;
+
+		snprintf(token, sizeof(token), "%.*s", (int)n, list + at);
+		if (strcmp(id, token) < 0)
+			break;
+		at += n + (end ? 2 : 0);
+	}
+	if (at >= used) {
+		snprintf(list + used, cap - used, "%s%s", used ? ", " : "", id);
+		return;
+	}
+	memmove(list + at + len + 2, list + at, used - at + 1);
+	memcpy(list + at, id, len);
+	memcpy(list + at + len, ", ", 2);
+}
+
+void session__note_refusal(struct session *s, const struct fedc_msg *error)
+{
+	const char *reason = reason_of(error);
+	struct session_refusal *r = NULL;
+
+	s->n_refused++;
+	fedc_info("node %s refused: %s", error->node_id, reason);
+	for (size_t i = 0; i < s->n_refusals && !r; i++) {
+		if (strcmp(s->refusals[i].reason, reason) == 0)
+			r = &s->refusals[i];
+	}
+	if (!r) {
+		if (s->n_refusals >= SESSION_MAX_REASONS)
+			return;
+		r = &s->refusals[s->n_refusals++];
+		memset(r, 0, sizeof(*r));
+		snprintf(r->reason, sizeof(r->reason), "%s", reason);
+	}
+	add_node_id(r->nodes, sizeof(r->nodes), error->node_id);
+	r->n_nodes++;
+}
+
+/* What to do about a reason, where fedc knows it. */
+static void print_hint(const struct session *s, const char *reason, FILE *out)
+{
+	const char *rid = s->exp ? s->exp->researcher_id : "";
+
+	if (strstr(reason, "whose key is not trusted here"))
+		fprintf(out,
+			"  (these nodes do not trust this researcher's signing key yet: their operator copies\n"
+			"  DIR/keys/%s.pub, made by fedc-admin add-researcher DIR %s, into the node's\n"
+			"  trusted keys directory as %s.pub and restarts fedc-node; docs/provisioning.md,\n"
+			"  \"Adding a hospital later\")\n",
+			rid, rid, rid);
+}
+
+void session__print_refusals(struct session *s, FILE *out)
+{
+	size_t shown = 0;
+
+	for (size_t i = 0; i < s->n_refusals; i++) {
+		const struct session_refusal *r = &s->refusals[i];
+
+		fprintf(out, "node%s %s refused: %s\n", r->n_nodes > 1 ? "s" : "", r->nodes, r->reason);
+		print_hint(s, r->reason, out);
+		shown += r->n_nodes;
+	}
+	if (s->n_refused > shown)
+		fprintf(out, "%zu more refusal(s) for other reasons (--log-level info lists them)\n", s->n_refused - shown);
+	s->n_refusals = 0;
+	s->n_refused = 0;
+}
+
 static void record_status(struct session *s, const struct fedc_msg *msg)
 {
 	struct session_node *node = find_node(s, msg->node_id, true);
@@ -227,6 +321,8 @@ enum fedc_err session__gather(struct session *s, const struct fedc_msg *req, enu
 		if ((msg->command == reply_cmd || msg->command == FEDC_CMD_ERROR) &&
 		    strcmp(msg->request_id, req->request_id) == 0) {
 			(*replies)++;
+			if (msg->command == FEDC_CMD_ERROR)
+				session__note_refusal(s, msg);
 			on_reply(ctx, msg);
 		} else {
 			fedc_msg_free(msg);

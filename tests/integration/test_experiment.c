@@ -105,7 +105,10 @@ static void test_search_no_match_fails_fast(void **state)
 						  "n_features = 30", NULL),
 			 0);
 	assert_int_equal(run_researcher(exp), 1);
-	assert_non_null(strstr(output, "found 0 node(s)"));
+	assert_non_null(strstr(output, "found 0 node(s) with a dataset tagged no-such-tag (3 answered the search)"));
+	/* what to type to see what exists */
+	assert_non_null(strstr(output, "fedc-researcher search --tags no-such-tag --network "));
+	assert_non_null(strstr(output, "fedc-researcher nodes --network "));
 	/* every online node answered the search (with zero datasets): no waiting out the timeout */
 	assert_true(time(NULL) - t0 < 5);
 }
@@ -176,6 +179,46 @@ static void test_node_killed_mid_round(void **state)
 	assert_true(harness_file_contains(researcher.log, "offline"));
 }
 
+/* A second run into the output directory of a finished one is refused (the
+ * two histories would mix) unless --force; `resume` of the finished run says
+ * it is complete. */
+static void test_output_dir_of_another_run(void **state)
+{
+	/* (hospital-2 was killed by the test before: two nodes remain) */
+	char exp[512], out[600], bp[700];
+	char *force[] = { (char *)harness_bin("fedc-researcher"), "run", exp, "--force", NULL };
+	char *resume[] = { (char *)harness_bin("fedc-researcher"), "resume", out, NULL };
+
+	snprintf(exp, sizeof(exp), "%s/twice.ini", H.dir);
+	snprintf(out, sizeof(out), "%s-out", exp);
+	assert_int_equal(harness_write_experiment(&H, exp, harness_plan("fixtures/identity"), "breast-cancer", 2, 2,
+						  60, "n_params = 10", NULL),
+			 0);
+	if (run_researcher(exp) != 0)
+		fail_msg("%s", output);
+	/* resume of a finished run: nothing to do, and it says so */
+	assert_int_equal(harness_run(&H, resume, 60, output, sizeof(output)), 0);
+	if (!strstr(output, "is complete: all 2 round(s) ran"))
+		fail_msg("%s", output);
+	/* a second run into the same directory */
+	assert_int_equal(run_researcher(exp), 1);
+	if (!strstr(output, "holds the output of another run (its breakpoints reach round 2)") ||
+	    !strstr(output, "--force") || !strstr(output, "fedc-researcher resume "))
+		fail_msg("%s", output);
+	snprintf(bp, sizeof(bp), "%s/breakpoints/round-000002", out);
+	assert_int_equal(access(bp, F_OK), 0); /* untouched */
+	/* --force: the old breakpoints go, the new run's are the only ones */
+	assert_int_equal(harness_write_experiment(&H, exp, harness_plan("fixtures/identity"), "breast-cancer", 1, 2,
+						  60, "n_params = 10", NULL),
+			 0);
+	assert_int_equal(harness_run(&H, force, 120, output, sizeof(output)), 0);
+	assert_int_equal(access(bp, F_OK), -1);
+	snprintf(bp, sizeof(bp), "%s/breakpoints/round-000001", out);
+	assert_int_equal(access(bp, F_OK), 0);
+	assert_int_equal(harness_run(&H, resume, 60, output, sizeof(output)), 0);
+	assert_non_null(strstr(output, "is complete: all 1 round(s) ran"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -184,6 +227,7 @@ int main(void)
 		cmocka_unit_test(test_train_unapproved_plan),
 		cmocka_unit_test(test_train_crashing_plan),
 		cmocka_unit_test(test_node_killed_mid_round),
+		cmocka_unit_test(test_output_dir_of_another_run),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
