@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -75,6 +76,7 @@ struct job {
 	char agg_state_path[EXP_PATH_MAX + 64];
 	bool resumed;              /* by job__resume: failures are continued with resume too */
 	bool disk_full;            /* an update could not be written: ENOSPC */
+	char shown_dir[PATH_MAX];  /* output_dir as told to the user: absolute, clean (no a/./b, no //) */
 };
 
 static struct session *volatile signal_session;
@@ -549,7 +551,9 @@ static double weighted(const struct job *j, bool global, const char *name)
 	return weight > 0 ? sum / weight : NAN;
 }
 
-static void record_round(struct job *j, uint32_t round, bool evaluate_only, double seconds)
+/* Records the round in the history files and prints its line, then one line
+ * per node that failed. `failed`: too few updates to aggregate. */
+static void record_round(struct job *j, uint32_t round, bool evaluate_only, bool failed, double seconds)
 {
 	const char *kind = evaluate_only ? "evaluate" : "train";
 	const char *metric = j->exp->test_metric; /* the one the researcher chose to watch */
@@ -558,6 +562,18 @@ static void record_round(struct job *j, uint32_t round, bool evaluate_only, doub
 				   weighted(j, true, "accuracy"), seconds, evaluate_only ? "" : j->global_digest };
 
 	progress__round_end(j->progress);
+	if (evaluate_only && rr.answered == 0)
+		printf("final evaluation   failed: none of the %u node(s) answered\n", rr.selected);
+	else if (evaluate_only)
+		printf("final evaluation   nodes %u/%u  test loss %.4f  test %s %.4f\n", rr.answered, rr.selected,
+		       rr.global_loss, metric, weighted(j, true, metric));
+	else if (failed) /* no aggregate, so no loss to show: say why instead */
+		printf("round %4u/%-4u  failed: %u of %u node(s) sent a usable update, min_nodes is %u  %.2f s\n",
+		       round, j->exp->rounds, rr.answered, rr.selected, j->exp->min_nodes, seconds);
+	else
+		printf("round %4u/%-4u  nodes %u/%u  train loss %.4f  %s of the model sent %.4f  %.2f s\n", round,
+		       j->exp->rounds, rr.answered, rr.selected, rr.train_loss, metric, weighted(j, true, metric),
+		       seconds);
 	for (size_t i = 0; i < j->n_parts; i++) {
 		const struct participant *p = &j->parts[i];
 		struct node_record nr = { round, kind, p->node_id, p->dataset_id, p->status, p->reason, p->reply };
@@ -569,13 +585,6 @@ static void record_round(struct job *j, uint32_t round, bool evaluate_only, doub
 			printf("  node %s %s: %s\n", p->node_id, p->status, p->reason);
 	}
 	(void)history__round(j->history, &rr);
-	if (evaluate_only)
-		printf("final evaluation   nodes %u/%u  test loss %.4f  test %s %.4f\n", rr.answered, rr.selected,
-		       rr.global_loss, metric, weighted(j, true, metric));
-	else
-		printf("round %4u/%-4u  nodes %u/%u  train loss %.4f  %s of the model sent %.4f  %.2f s\n", round,
-		       j->exp->rounds, rr.answered, rr.selected, rr.train_loss, metric, weighted(j, true, metric),
-		       seconds);
 	fflush(stdout);
 }
 
@@ -624,7 +633,7 @@ static enum fedc_err run_round(struct job *j, uint32_t round, bool evaluate_only
 		return rc;
 	if (!evaluate_only && added >= j->exp->min_nodes)
 		rc = upload_global(j);
-	record_round(j, round, evaluate_only, now_s() - t0);
+	record_round(j, round, evaluate_only, !evaluate_only && added < j->exp->min_nodes, now_s() - t0);
 	if (rc)
 		return rc;
 	if (!evaluate_only && added < j->exp->min_nodes)
@@ -708,6 +717,8 @@ static enum fedc_err open_outputs(struct job *j)
 		rc = progress__new(stdout, progress__is_tty(stdout), &j->progress);
 	if (!rc)
 		rc = fedc_mkdir_p(j->updates_dir, 0755);
+	if (!rc && !realpath(exp->output_dir, j->shown_dir))
+		snprintf(j->shown_dir, sizeof(j->shown_dir), "%s", exp->output_dir);
 	if (!rc)
 		rc = aggregator__new(exp->aggregator, &exp->aggregator_options, &j->agg);
 	if (!rc)
@@ -873,19 +884,20 @@ static void install_signals(void)
 static void print_next_step(const struct job *j, enum fedc_err rc, const char *why)
 {
 	const struct experiment *exp = j->exp;
+	const char *dir = j->shown_dir[0] ? j->shown_dir : exp->output_dir;
 	uint32_t latest;
 
 	if (j->disk_full || strstr(why, strerror(ENOSPC))) {
-		if (breakpoint__latest(exp->output_dir, &latest) == FEDC_OK)
+		if (breakpoint__latest(dir, &latest) == FEDC_OK)
 			fprintf(stderr, "the disk is full: free some space, then continue from the breakpoint after "
-					"round %u with\n  fedc-researcher resume %s\n", latest, exp->output_dir);
+					"round %u with\n  fedc-researcher resume %s\n", latest, dir);
 		else
 			fprintf(stderr, "the disk is full: free some space, then start again with\n"
-					"  fedc-researcher run %s --output %s\n", exp->path, exp->output_dir);
+					"  fedc-researcher run %s --output %s\n", exp->path, dir);
 	} else if ((rc == FEDC_ERR_NET || rc == FEDC_ERR_MQTT) && j->resumed) {
 		fprintf(stderr, "cannot reach the broker or the repository named in the [network] section of %s;\n"
 				"once they are reachable, continue with\n  fedc-researcher resume %s\n",
-			network_file(exp), exp->output_dir);
+			network_file(exp), dir);
 	} else if (rc == FEDC_ERR_NET || rc == FEDC_ERR_MQTT) {
 		fprintf(stderr, "cannot reach the broker or the repository named in the [network] section of %s:\n"
 				"are they running, and is that the federation's network file? Give another with\n"
@@ -916,7 +928,8 @@ static int finish(struct job *j, enum fedc_err rc)
 		print_next_step(j, rc, why);
 		return 1;
 	}
-	printf("done: final parameters in %s, history in %s/history.jsonl\n", j->global_path, exp->output_dir);
+	printf("done: final parameters in %s/global.params, history in %s/history.jsonl\n", j->shown_dir,
+	       j->shown_dir);
 	return 0;
 }
 

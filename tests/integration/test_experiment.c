@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,6 +138,11 @@ static void test_train_crashing_plan(void **state)
 						  "", NULL),
 			 0);
 	assert_int_equal(run_researcher(exp), 1);
+	/* the failed round says so, and why, rather than "train loss nan" */
+	if (!strstr(output, "round    1/1     failed: 0 of 3 node(s) sent a usable update, min_nodes is 1  ") ||
+	    !strstr(output, " s\n  node hospital-0 error: plan-failed: "))
+		fail_msg("%s", output);
+	assert_null(strstr(output, "nan"));
 #ifdef __SANITIZE_ADDRESS__
 	/* ASan's own SIGSEGV handler reports the crash and exits 1 */
 	assert_non_null(strstr(output, "the plan exited with code"));
@@ -219,6 +225,29 @@ static void test_output_dir_of_another_run(void **state)
 	assert_non_null(strstr(output, "is complete: all 1 round(s) ran"));
 }
 
+/* `done:` names the output directory as an absolute, clean path, however
+ * --output spelled it. */
+static void test_done_paths_are_clean(void **state)
+{
+	char exp[512], given[700], want[2 * PATH_MAX + 128], real[PATH_MAX];
+	char *argv[] = { (char *)harness_bin("fedc-researcher"), "run", exp, "--output", given, NULL };
+	const char *done;
+
+	snprintf(exp, sizeof(exp), "%s/clean.ini", H.dir);
+	assert_int_equal(harness_write_experiment(&H, exp, harness_plan("fixtures/identity"), "breast-cancer", 1, 1,
+						  60, "n_params = 10", NULL),
+			 0);
+	snprintf(given, sizeof(given), "%s/./clean//out/", H.dir);
+	if (harness_run(&H, argv, 120, output, sizeof(output)) != 0)
+		fail_msg("%s", output);
+	assert_non_null(realpath(H.dir, real));
+	snprintf(want, sizeof(want), "done: final parameters in %s/clean/out/global.params, history in "
+		 "%s/clean/out/history.jsonl\n", real, real);
+	done = strstr(output, "done: ");
+	if (!done || strcmp(done, want) != 0)
+		fail_msg("expected \"%s\" in:\n%s", want, output);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -228,6 +257,7 @@ int main(void)
 		cmocka_unit_test(test_train_crashing_plan),
 		cmocka_unit_test(test_node_killed_mid_round),
 		cmocka_unit_test(test_output_dir_of_another_run),
+		cmocka_unit_test(test_done_paths_are_clean),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

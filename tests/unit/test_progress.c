@@ -116,12 +116,36 @@ static void test_terminal_line_cut_to_width(void **state)
 	fclose(f);
 }
 
+/* The round after the last is the final evaluation: labelled so, on a
+ * terminal and in plain lines, never "round 4/3". */
+static void test_final_evaluation_labelled(void **state)
+{
+	for (int tty = 0; tty <= 1; tty++) {
+		FILE *f = tmpfile();
+		struct progress *pg = NULL;
+		const char *text;
+
+		assert_int_equal(progress__new(f, tty, &pg), FEDC_OK);
+		assert_int_equal(progress__round_begin(pg, 4, 3, nodes, 3), FEDC_OK);
+		progress__scalar(pg, 1000, "hospital-a", "loss", 0.5, 10, 1);
+		progress__answered(pg, 1100, "hospital-b");
+		progress__round_end(pg);
+		text = contents(f);
+		assert_null(strstr(text, "round 4"));
+		assert_non_null(strstr(text, tty ? "final evaluation  training 2  answered 1  failed 0 |"
+					       : "  live  final evaluation  node hospital-a  loss 0.5000"));
+		progress__free(pg);
+		fclose(f);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_plain_lines_throttled_per_node),
 		cmocka_unit_test(test_terminal_line_redrawn_and_cleared),
 		cmocka_unit_test(test_terminal_line_cut_to_width),
+		cmocka_unit_test(test_final_evaluation_labelled),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
