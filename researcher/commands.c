@@ -87,6 +87,8 @@ static int ask_all(struct session *s, const struct experiment *net, const struct
 				     &n);
 	if (rc) {
 		fprintf(stderr, "fedc-researcher: %s: %s\n", fedc_strerror(rc), fedc_last_error());
+		if (session__print_unreachable(stderr, rc, net))
+			fprintf(stderr, "Give another with --network FILE.\n");
 		return 1;
 	}
 	qsort(out->items, out->n, sizeof(out->items[0]), by_node);
@@ -198,7 +200,7 @@ int commands__search(const struct experiment *net, const char *tags, int timeout
 		if (found == 0 && refused < x.replies->n)
 			printf("no dataset carries all of the tags %s; every dataset and its tags:\n"
 			       "  fedc-researcher nodes --network %s\n",
-			       tags, net->network_path[0] ? net->network_path : net->path);
+			       tags, session__network_file(net));
 	}
 	exchange_free(&x);
 	return code;
@@ -216,6 +218,8 @@ static int upload_plan(const struct experiment *net, const char *plan_path, stru
 	fedc_repo_free(repo);
 	if (rc) {
 		fprintf(stderr, "fedc-researcher: approval: cannot upload %s: %s\n", plan_path, fedc_last_error());
+		if (session__print_unreachable(stderr, rc, net))
+			fprintf(stderr, "Give another with --network FILE.\n");
 		return 1;
 	}
 	snprintf(req->plan_name, sizeof(req->plan_name), "%s", base ? base + 1 : plan_path);

@@ -95,12 +95,6 @@ static double now_s(void)
 	return (double)session__now_ms() / 1000.0;
 }
 
-/* The file [network] came from, for the commands a message suggests. */
-static const char *network_file(const struct experiment *exp)
-{
-	return exp->network_path[0] ? exp->network_path : exp->path;
-}
-
 /* ---- discovery ---- */
 
 static int compare_parts(const void *a, const void *b)
@@ -193,7 +187,7 @@ static enum fedc_err discover(struct job *j)
 			 "found %zu node(s) with a dataset tagged %s (%zu answered the search); min_nodes is %u.\n"
 			 "To see which nodes hold what: fedc-researcher search --tags %s --network %s\n"
 			 "(or every dataset and its tags: fedc-researcher nodes --network %s)",
-			 j->n_parts, tags, replies, exp->min_nodes, tags, network_file(exp), network_file(exp));
+			 j->n_parts, tags, replies, exp->min_nodes, tags, session__network_file(exp), session__network_file(exp));
 }
 
 /* ---- one round ---- */
@@ -894,15 +888,11 @@ static void print_next_step(const struct job *j, enum fedc_err rc, const char *w
 		else
 			fprintf(stderr, "the disk is full: free some space, then start again with\n"
 					"  fedc-researcher run %s --output %s\n", exp->path, dir);
-	} else if ((rc == FEDC_ERR_NET || rc == FEDC_ERR_MQTT) && j->resumed) {
-		fprintf(stderr, "cannot reach the broker or the repository named in the [network] section of %s;\n"
-				"once they are reachable, continue with\n  fedc-researcher resume %s\n",
-			network_file(exp), dir);
-	} else if (rc == FEDC_ERR_NET || rc == FEDC_ERR_MQTT) {
-		fprintf(stderr, "cannot reach the broker or the repository named in the [network] section of %s:\n"
-				"are they running, and is that the federation's network file? Give another with\n"
-				"  fedc-researcher run %s --network NETWORK.ini\n",
-			network_file(exp), exp->path);
+	} else if (session__print_unreachable(stderr, rc, exp)) {
+		if (j->resumed)
+			fprintf(stderr, "once they are reachable, continue with\n  fedc-researcher resume %s\n", dir);
+		else
+			fprintf(stderr, "Give another with\n  fedc-researcher run %s --network NETWORK.ini\n", exp->path);
 	}
 }
 

@@ -139,6 +139,21 @@ void session__print_refusals(struct session *s, FILE *out)
 	s->n_refused = 0;
 }
 
+const char *session__network_file(const struct experiment *exp)
+{
+	return exp->network_path[0] ? exp->network_path : exp->path;
+}
+
+bool session__print_unreachable(FILE *out, enum fedc_err rc, const struct experiment *exp)
+{
+	if (rc != FEDC_ERR_NET && rc != FEDC_ERR_MQTT)
+		return false;
+	fprintf(out, "cannot reach the broker or the repository named in the [network] section of %s:\n"
+		     "are they running, and is that the federation's network file?\n",
+		session__network_file(exp));
+	return true;
+}
+
 static void record_status(struct session *s, const struct fedc_msg *msg)
 {
 	struct session_node *node = find_node(s, msg->node_id, true);

@@ -77,6 +77,15 @@ void session__note_refusal(struct session *s, const struct fedc_msg *error);
  * then forgets them. Prints nothing when there were none. */
 void session__print_refusals(struct session *s, FILE *out);
 
+/* The file the [network] section came from (the network file, or the
+ * experiment file that holds it), for the commands a message suggests. */
+const char *session__network_file(const struct experiment *exp);
+/* After a failure to reach the broker or the repository (FEDC_ERR_NET,
+ * FEDC_ERR_MQTT; returns false, printing nothing, for other codes): names
+ * the network file that pointed there and asks whether it is the right one.
+ * The caller adds how to give another. */
+bool session__print_unreachable(FILE *out, enum fedc_err rc, const struct experiment *exp);
+
 bool session__online(const struct session *s, const char *node_id);
 size_t session__online_count(const struct session *s);
 int64_t session__now_ms(void);

@@ -347,6 +347,11 @@ static void test_repository_refused_suggests_network(void **state)
 	if (!strstr(output, "https://127.0.0.1:1") || !strstr(output, "cannot reach the broker or the repository") ||
 	    !strstr(output, "--network NETWORK.ini"))
 		fail_msg("%s", output);
+	/* approval uploads the plan first: the same hint */
+	assert_int_equal(researcher("approval", harness_plan("logreg"), "--network", exp, NULL), 1);
+	if (!strstr(output, "cannot reach the broker or the repository named in the [network] section of ") ||
+	    !strstr(output, "norepo.ini") || !strstr(output, "Give another with --network FILE."))
+		fail_msg("%s", output);
 }
 
 /* `resume` of a directory without breakpoints says to `run`. */
