@@ -13,27 +13,7 @@
 #include <unistd.h>
 
 #include "session.h"
-
-static const char *contents(FILE *f)
-{
-	static char buf[16384];
-	size_t n;
-
-	fflush(f);
-	rewind(f);
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	buf[n] = '\0';
-	return buf;
-}
-
-static size_t count(const char *text, const char *needle)
-{
-	size_t n = 0;
-
-	for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle))
-		n++;
-	return n;
-}
+#include "text_capture.h"
 
 /* An `error` reply of `node` saying `message`. */
 static void refuse(struct session *s, const char *node, const char *code, const char *message)
@@ -73,20 +53,20 @@ static void test_refusals_once_per_reason_nodes_sorted(void **state)
 	refuse(s, "hospital-b2", "auth", untrusted);
 	assert_int_equal(s->n_refused, 4);
 	session__print_refusals(s, f);
-	text = contents(f);
+	text = capture_contents(f);
 	assert_non_null(strstr(text, "nodes hospital-a, hospital-b2, hospital-c refused: signed by \"rsch\", whose key "
 				     "is not trusted here\n"));
 	assert_non_null(strstr(text, "node hospital-b refused: plan abc is not approved here\n"));
-	assert_int_equal(count(text, "not trusted here"), 1);
+	assert_int_equal(capture_count(text, "not trusted here"), 1);
 	/* the untrusted key: what to do, naming this researcher */
 	assert_non_null(strstr(text, "DIR/keys/rsch.pub"));
-	assert_int_equal(count(text, "DIR/keys/"), 1);
+	assert_int_equal(capture_count(text, "DIR/keys/"), 1);
 	/* told, then forgotten */
 	assert_int_equal(s->n_refused, 0);
 	rewind(f);
 	assert_int_equal(ftruncate(fileno(f), 0), 0);
 	session__print_refusals(s, f);
-	assert_string_equal(contents(f), "");
+	assert_string_equal(capture_contents(f), "");
 	fclose(f);
 	free(s);
 	free(exp);
@@ -111,7 +91,7 @@ static void test_refusals_bounded(void **state)
 		refuse(s, "other", "io", why);
 	}
 	session__print_refusals(s, f);
-	text = contents(f);
+	text = capture_contents(f);
 	line = strstr(text, "nodes node-");
 	assert_non_null(line);
 	assert_true(strchr(line, '\n') - line < SESSION_NODE_LIST + 64);
@@ -120,7 +100,7 @@ static void test_refusals_bounded(void **state)
 	for (const char *a = line + strlen("nodes "), *b; (b = strstr(a, ", ")) != NULL && b[2] != '.'; a = b + 2)
 		assert_true(strncmp(a, b + 2, 7) < 0);
 	/* one line for the signature, SESSION_MAX_REASONS - 1 for the others, the rest counted */
-	assert_int_equal(count(text, " refused: "), SESSION_MAX_REASONS);
+	assert_int_equal(capture_count(text, " refused: "), SESSION_MAX_REASONS);
 	assert_non_null(strstr(text, "4 more refusal(s) for other reasons"));
 	fclose(f);
 	free(s);
