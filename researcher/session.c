@@ -56,34 +56,39 @@ static const char *reason_of(const struct fedc_msg *error)
 }
 
 /* Inserts `id` into the list "a, b, c" in order (the order replies arrived
- * in says nothing); a full list ends with " ..." and takes no more. */
-static void add_node_id(char *list, size_t cap, const char *id)
+ * in says nothing), once; a full list ends with " ..." and takes no more.
+ * Returns false when `id` was there already. */
+static bool add_node_id(char *list, size_t cap, const char *id)
 {
 	size_t used = strlen(list), len = strlen(id), at = 0;
 	char token[FEDC_MAX_ID_LEN + 1];
+	int order = 1;
 
-	if (strstr(list, " ..."))
-		return;
-	if (used + len + 2 + 5 >= cap) {
-		snprintf(list + used, cap - used, " ...");
-		return;
-	}
 	while (at < used) {
 		const char *end = strstr(list + at, ", ");
 		size_t n = end ? (size_t)(end - (list + at)) : used - at;
 
 		snprintf(token, sizeof(token), "%.*s", (int)n, list + at);
-		if (strcmp(id, token) < 0)
+		order = strcmp(id, token);
+		if (order <= 0)
 			break;
 		at += n + (end ? 2 : 0);
 	}
+	if (order == 0)
+		return false;
+	if (strstr(list, " ...") || used + len + 2 + 5 >= cap) {
+		if (!strstr(list, " ..."))
+			snprintf(list + used, cap - used, " ...");
+		return true;
+	}
 	if (at >= used) {
 		snprintf(list + used, cap - used, "%s%s", used ? ", " : "", id);
-		return;
+		return true;
 	}
 	memmove(list + at + len + 2, list + at, used - at + 1);
 	memcpy(list + at, id, len);
 	memcpy(list + at + len, ", ", 2);
+	return true;
 }
 
 void session__note_refusal(struct session *s, const struct fedc_msg *error)
@@ -92,20 +97,24 @@ void session__note_refusal(struct session *s, const struct fedc_msg *error)
 	struct session_refusal *r = NULL;
 
 	s->n_refused++;
-	fedc_info("node %s refused: %s", error->node_id, reason);
+	fedc_info("node %s answered error: %s", error->node_id, reason);
 	for (size_t i = 0; i < s->n_refusals && !r; i++) {
 		if (strcmp(s->refusals[i].reason, reason) == 0)
 			r = &s->refusals[i];
 	}
 	if (!r) {
-		if (s->n_refusals >= SESSION_MAX_REASONS)
+		if (s->n_refusals >= SESSION_MAX_REASONS) {
+			s->n_unkept++;
 			return;
+		}
 		r = &s->refusals[s->n_refusals++];
 		memset(r, 0, sizeof(*r));
 		snprintf(r->reason, sizeof(r->reason), "%s", reason);
+		/* the request itself was turned away, or it was taken and failed */
+		r->refused = reason != error->message || strcmp(error->error_code, "auth") == 0;
 	}
-	add_node_id(r->nodes, sizeof(r->nodes), error->node_id);
-	r->n_nodes++;
+	if (add_node_id(r->nodes, sizeof(r->nodes), error->node_id))
+		r->n_nodes++; /* the same node again (a retried round) is told once */
 }
 
 /* What to do about a reason, where fedc knows it. */
@@ -124,19 +133,18 @@ static void print_hint(const struct session *s, const char *reason, FILE *out)
 
 void session__print_refusals(struct session *s, FILE *out)
 {
-	size_t shown = 0;
-
 	for (size_t i = 0; i < s->n_refusals; i++) {
 		const struct session_refusal *r = &s->refusals[i];
 
-		fprintf(out, "node%s %s refused: %s\n", r->n_nodes > 1 ? "s" : "", r->nodes, r->reason);
+		fprintf(out, "node%s %s %s: %s\n", r->n_nodes > 1 ? "s" : "", r->nodes, r->refused ? "refused" : "failed",
+			r->reason);
 		print_hint(s, r->reason, out);
-		shown += r->n_nodes;
 	}
-	if (s->n_refused > shown)
-		fprintf(out, "%zu more refusal(s) for other reasons (--log-level info lists them)\n", s->n_refused - shown);
+	if (s->n_unkept)
+		fprintf(out, "%zu more error(s) from nodes for other reasons (--log-level info lists them)\n", s->n_unkept);
 	s->n_refusals = 0;
 	s->n_refused = 0;
+	s->n_unkept = 0;
 }
 
 const char *session__network_file(const struct experiment *exp)

@@ -17,14 +17,16 @@
 
 /* The `error` replies nodes sent to this researcher, one entry per distinct
  * reason with the nodes that gave it, so that the user reads each reason once
- * (`node a, b refused: ...`) rather than once per node. */
+ * (`nodes a, b refused: ...` for a request turned away, `node c failed: ...`
+ * for one taken that failed) rather than once per node and round. */
 #define SESSION_MAX_REASONS 8
 #define SESSION_NODE_LIST 256
 
 struct session_refusal {
 	char reason[FEDC_MAX_TEXT_LEN + 1];
 	char nodes[SESSION_NODE_LIST]; /* "a, b, c", cut with " ..." */
-	size_t n_nodes;
+	size_t n_nodes;                /* distinct nodes */
+	bool refused;                  /* turned the request away (else: took it and failed) */
 };
 
 struct session_node {
@@ -43,6 +45,7 @@ struct session {
 	struct session_refusal refusals[SESSION_MAX_REASONS];
 	size_t n_refusals;
 	size_t n_refused;       /* error replies noted, all reasons */
+	size_t n_unkept;        /* of them, those whose reason found no place */
 };
 
 /* Connects and subscribes, then gives retained statuses a moment to arrive. */

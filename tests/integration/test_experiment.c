@@ -143,6 +143,9 @@ static void test_train_crashing_plan(void **state)
 	    !strstr(output, " s\n  node hospital-0 error: plan-failed: "))
 		fail_msg("%s", output);
 	assert_null(strstr(output, "nan"));
+	/* and, as the run fails, each reason once with its nodes, retries or not */
+	if (!strstr(output, "nodes hospital-0, hospital-1, hospital-2 failed: the plan "))
+		fail_msg("%s", output);
 #ifdef __SANITIZE_ADDRESS__
 	/* ASan's own SIGSEGV handler reports the crash and exits 1 */
 	assert_non_null(strstr(output, "the plan exited with code"));
