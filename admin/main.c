@@ -96,8 +96,8 @@ static int cmd_add(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a
 	enum fedc_err rc;
 
 	if (!fedc_id_valid(id))
-		return fedc_cli_usage_error(&prog, cmd, "bad id \"%s\": 1 to %d of A-Z a-z 0-9 . _ -, not starting with "
-						    "'.' or '-'", id, FEDC_MAX_ID_LEN);
+		return fedc_cli_usage_error(&prog, cmd, "bad id \"%s\": 1 to %d of A-Z a-z 0-9 . _ -, not starting "
+						    "with '.' or '-'", id, FEDC_MAX_ID_LEN);
 	rc = admin__load(dir, &fed);
 	if (!rc)
 		rc = admin__add(&fed, role, id);

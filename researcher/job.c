@@ -157,6 +157,7 @@ static enum fedc_err discover(struct job *j)
 	const struct experiment *exp = j->exp;
 	struct fedc_msg *req = fedc_msg_new(FEDC_CMD_SEARCH);
 	char tags[FEDC_MAX_TAGS * (FEDC_MAX_TAG_LEN + 1) + 1];
+	const char *network;
 	size_t replies = 0, refused;
 	enum fedc_err rc;
 
@@ -183,11 +184,12 @@ static enum fedc_err discover(struct job *j)
 				 "found %zu node(s) with a dataset tagged %s (%zu answered the search, %zu of them "
 				 "refused it: see above); min_nodes is %u",
 				 j->n_parts, tags, replies, refused, exp->min_nodes);
+	network = session__network_file(exp);
 	return fedc_fail(FEDC_ERR_NOT_FOUND,
 			 "found %zu node(s) with a dataset tagged %s (%zu answered the search); min_nodes is %u.\n"
 			 "To see which nodes hold what: fedc-researcher search --tags %s --network %s\n"
 			 "(or every dataset and its tags: fedc-researcher nodes --network %s)",
-			 j->n_parts, tags, replies, exp->min_nodes, tags, session__network_file(exp), session__network_file(exp));
+			 j->n_parts, tags, replies, exp->min_nodes, tags, network, network);
 }
 
 /* ---- one round ---- */
@@ -892,7 +894,8 @@ static void print_next_step(const struct job *j, enum fedc_err rc, const char *w
 		if (j->resumed)
 			fprintf(stderr, "once they are reachable, continue with\n  fedc-researcher resume %s\n", dir);
 		else
-			fprintf(stderr, "Give another with\n  fedc-researcher run %s --network NETWORK.ini\n", exp->path);
+			fprintf(stderr, "Give another with\n  fedc-researcher run %s --network NETWORK.ini\n",
+				exp->path);
 	}
 }
 

@@ -35,7 +35,8 @@ static const struct fedc_cli_opt opt_force = { .key = K_FORCE, .name = "force",
 static const struct fedc_cli_opt opt_log_level = { .key = K_LOG_LEVEL, .name = "log-level", .metavar = "L",
 	.help = "debug, info, warn (default) or error" };
 static const struct fedc_cli_opt opt_round = { .key = K_ROUND, .name = "round", .metavar = "N",
-	.help = "resume from the breakpoint after round N (default: the latest)", .is_int = true, .min = 0, .max = UINT32_MAX };
+	.help = "resume from the breakpoint after round N (default: the latest)", .is_int = true, .min = 0,
+	.max = UINT32_MAX };
 static const struct fedc_cli_opt opt_tags = { .key = K_TAGS, .name = "tags", .metavar = "T1,T2",
 	.help = "the tags a dataset must all carry", .required = true };
 static const struct fedc_cli_opt opt_description = { .key = K_DESCRIPTION, .name = "description", .metavar = "TEXT",
@@ -170,7 +171,8 @@ static int prepare(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a
 
 	if (cmd->flags & NEEDS_LOG) {
 		if (a->value[K_LOG_LEVEL] && fedc_log_level_parse(a->value[K_LOG_LEVEL], &level) != 0)
-			return fedc_cli_usage_error(&prog, cmd, "--log-level: expected debug, info, warn or error, got \"%s\"",
+			return fedc_cli_usage_error(&prog, cmd,
+						    "--log-level: expected debug, info, warn or error, got \"%s\"",
 						    a->value[K_LOG_LEVEL]);
 		fedc_log_init("researcher", level, 2);
 	}

@@ -136,12 +136,13 @@ void session__print_refusals(struct session *s, FILE *out)
 	for (size_t i = 0; i < s->n_refusals; i++) {
 		const struct session_refusal *r = &s->refusals[i];
 
-		fprintf(out, "node%s %s %s: %s\n", r->n_nodes > 1 ? "s" : "", r->nodes, r->refused ? "refused" : "failed",
-			r->reason);
+		fprintf(out, "node%s %s %s: %s\n", r->n_nodes > 1 ? "s" : "", r->nodes,
+			r->refused ? "refused" : "failed", r->reason);
 		print_hint(s, r->reason, out);
 	}
 	if (s->n_unkept)
-		fprintf(out, "%zu more error(s) from nodes for other reasons (--log-level info lists them)\n", s->n_unkept);
+		fprintf(out, "%zu more error(s) from nodes for other reasons (--log-level info lists them)\n",
+			s->n_unkept);
 	s->n_refusals = 0;
 	s->n_refused = 0;
 	s->n_unkept = 0;

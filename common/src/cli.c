@@ -138,11 +138,13 @@ static int parse(const struct fedc_cli_prog *prog, const struct fedc_cli_cmd *cm
 	size_t n = count_opts(cmd);
 	int opt;
 
-	if (n > MAX_OPTS)
-		return fedc_cli_usage_error(prog, cmd, "too many options in its table"); /* a bug, caught by the tests */
+	if (n > MAX_OPTS) /* a bug in the table, caught by the tests */
+		return fedc_cli_usage_error(prog, cmd, "too many options in its table");
 	for (size_t i = 0; i < n; i++) {
-		longopts[i] = (struct option){ cmd->opts[i]->name, cmd->opts[i]->metavar ? required_argument : no_argument,
-					       NULL, OPT_BASE + (int)i };
+		const struct fedc_cli_opt *o = cmd->opts[i];
+
+		longopts[i] = (struct option){ o->name, o->metavar ? required_argument : no_argument, NULL,
+					       OPT_BASE + (int)i };
 	}
 	longopts[n] = (struct option){ "help", no_argument, NULL, 'h' };
 	longopts[n + 1] = (struct option){ NULL, 0, NULL, 0 };
@@ -161,7 +163,8 @@ static int parse(const struct fedc_cli_prog *prog, const struct fedc_cli_cmd *cm
 		/* optopt: the option's value for a long one missing its value, the
 		 * letter for an unknown short one, 0 for an unknown long one. */
 		if (opt == ':' && optopt >= OPT_BASE && optopt < OPT_BASE + (int)n)
-			return fedc_cli_usage_error(prog, cmd, "--%s needs a value", cmd->opts[optopt - OPT_BASE]->name);
+			return fedc_cli_usage_error(prog, cmd, "--%s needs a value",
+						    cmd->opts[optopt - OPT_BASE]->name);
 		if (opt == '?' && optopt > 0 && optopt < OPT_BASE && strncmp(argv[optind - 1], "--", 2) != 0)
 			return fedc_cli_usage_error(prog, cmd, "unknown option -%c", optopt);
 		if (opt < OPT_BASE || opt >= OPT_BASE + (int)n)
