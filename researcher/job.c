@@ -926,6 +926,22 @@ static int finish(struct job *j, enum fedc_err rc)
 	return 0;
 }
 
+/* Whether the run whose latest breakpoint is round `latest` in the output
+ * directory was a run of this same experiment file. A breakpoint that cannot
+ * be read counts as another experiment's. */
+static bool same_experiment(const struct experiment *exp, uint32_t latest)
+{
+	struct breakpoint *bp = calloc(1, sizeof(*bp));
+	char dir[BREAKPOINT_PATH_MAX], path[PATH_MAX];
+	bool same = bp && realpath(exp->path, path) &&
+		    breakpoint__load(exp->output_dir, latest, bp, dir, sizeof(dir)) == FEDC_OK &&
+		    strcmp(bp->experiment_path, path) == 0;
+
+	free(bp);
+	fedc_clear_error();
+	return same;
+}
+
 enum fedc_err job__claim_output(const struct experiment *exp, bool force)
 {
 	uint32_t latest;
@@ -934,12 +950,15 @@ enum fedc_err job__claim_output(const struct experiment *exp, bool force)
 		fedc_clear_error();
 		return breakpoint__remove_all(exp->output_dir); /* at most a half-built one */
 	}
-	if (latest > 0 && !force)
+	if (latest > 0 && !force && !same_experiment(exp, latest))
 		return fedc_fail(FEDC_ERR_EXISTS,
-				 "%s holds the output of another run (its breakpoints reach round %u); continue that "
-				 "run with\n  fedc-researcher resume %s\nor give this one another directory with "
-				 "--output DIR, or replace that run's output with --force",
+				 "%s holds the output of a run of another experiment (its breakpoints reach round %u); "
+				 "continue that run with\n  fedc-researcher resume %s\nor give this one another "
+				 "directory with --output DIR, or replace that run's output with --force",
 				 exp->output_dir, latest, exp->output_dir);
+	if (latest > 0)
+		printf("%s: replacing the output of the previous run (its breakpoints reached round %u)\n",
+		       exp->output_dir, latest);
 	return breakpoint__remove_all(exp->output_dir);
 }
 

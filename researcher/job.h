@@ -9,12 +9,13 @@
 
 #include "experiment.h"
 
-/* Checks that exp->output_dir holds no other run's output before anything is
- * written there, so that two runs' breakpoints and histories never mix. A
- * directory whose breakpoints reach round 1 or later is refused
- * (FEDC_ERR_EXISTS, the detail says how to resume it or go elsewhere) unless
- * `force`; then, and for a run that never finished a round, its breakpoints
- * are removed. FEDC_ERR_IO when they cannot be. */
+/* Makes exp->output_dir ready for a new run before anything is written there,
+ * so that two runs' breakpoints and histories never mix: the breakpoints of
+ * an earlier run are removed (the history files start afresh anyway). A
+ * directory holding a run of another experiment file that finished a round is
+ * refused (FEDC_ERR_EXISTS, the detail says how to resume it or go
+ * elsewhere) unless `force`. A run of the same experiment file is replaced,
+ * saying so. FEDC_ERR_IO when the breakpoints cannot be removed. */
 enum fedc_err job__claim_output(const struct experiment *exp, bool force);
 
 /* Runs `exp` to the end. Returns the process exit code: 0 done, 1 failed,

@@ -31,7 +31,7 @@ static const struct fedc_cli_opt opt_run_network = { .key = K_NETWORK, .name = "
 static const struct fedc_cli_opt opt_run_output = { .key = K_OUTPUT, .name = "output", .metavar = "DIR",
 	.help = "write results to DIR (default: [experiment] output_dir)" };
 static const struct fedc_cli_opt opt_force = { .key = K_FORCE, .name = "force",
-	.help = "replace the output of another run found in the output directory" };
+	.help = "replace a run of another experiment found in the output directory" };
 static const struct fedc_cli_opt opt_log_level = { .key = K_LOG_LEVEL, .name = "log-level", .metavar = "L",
 	.help = "debug, info, warn (default) or error" };
 static const struct fedc_cli_opt opt_round = { .key = K_ROUND, .name = "round", .metavar = "N",
@@ -60,6 +60,7 @@ static int cmd_run(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a
 	}
 	if (experiment__load(a->operand[0], a->value[K_NETWORK], exp) != FEDC_OK) {
 		fprintf(stderr, PROG ": %s\n", fedc_last_error());
+		code = 2; /* a bad experiment file, like a bad command line */
 		goto out;
 	}
 	if (output && (size_t)snprintf(exp->output_dir, sizeof(exp->output_dir), "%s", output) >=

@@ -42,5 +42,5 @@ wait_nodes hospital-0 hospital-1 hospital-2
 write_network "$dir/network.ini"
 
 echo "demo: broker on ssl://127.0.0.1:$broker_port, repository on https://127.0.0.1:$repo_port; running 10 rounds"
-"$build/bin/fedc-researcher" run "$root/examples/logreg/experiment.ini" --network "$dir/network.ini" --force \
+"$build/bin/fedc-researcher" run "$root/examples/logreg/experiment.ini" --network "$dir/network.ini" \
   --output "$root/out/logreg"

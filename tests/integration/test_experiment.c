@@ -188,19 +188,24 @@ static void test_node_killed_mid_round(void **state)
 	assert_true(harness_file_contains(researcher.log, "offline"));
 }
 
-/* A second run into the output directory of a finished one is refused (the
- * two histories would mix) unless --force; `resume` of the finished run says
- * it is complete. */
+/* A run into the output directory of a finished run of another experiment
+ * is refused (the two histories would mix) unless --force; a run of the same
+ * experiment replaces its previous output, saying so. `resume` of a finished
+ * run says it is complete. */
 static void test_output_dir_of_another_run(void **state)
 {
-	/* (hospital-2 was killed by the test before: two nodes remain) */
-	char exp[512], out[600], bp[700];
-	char *force[] = { (char *)harness_bin("fedc-researcher"), "run", exp, "--force", NULL };
+	char exp[512], other[512], out[600], bp[700];
+	char *run_other[] = { (char *)harness_bin("fedc-researcher"), "run", other, "--output", out, NULL, NULL };
 	char *resume[] = { (char *)harness_bin("fedc-researcher"), "resume", out, NULL };
 
+	/* (hospital-2 was killed by the test before: two nodes remain) */
 	snprintf(exp, sizeof(exp), "%s/twice.ini", H.dir);
+	snprintf(other, sizeof(other), "%s/other.ini", H.dir);
 	snprintf(out, sizeof(out), "%s-out", exp);
 	assert_int_equal(harness_write_experiment(&H, exp, harness_plan("fixtures/identity"), "breast-cancer", 2, 2,
+						  60, "n_params = 10", NULL),
+			 0);
+	assert_int_equal(harness_write_experiment(&H, other, harness_plan("fixtures/identity"), "breast-cancer", 1, 2,
 						  60, "n_params = 10", NULL),
 			 0);
 	if (run_researcher(exp) != 0)
@@ -209,23 +214,23 @@ static void test_output_dir_of_another_run(void **state)
 	assert_int_equal(harness_run(&H, resume, 60, output, sizeof(output)), 0);
 	if (!strstr(output, "is complete: all 2 round(s) ran"))
 		fail_msg("%s", output);
-	/* a second run into the same directory */
-	assert_int_equal(run_researcher(exp), 1);
-	if (!strstr(output, "holds the output of another run (its breakpoints reach round 2)") ||
+	/* another experiment into the same directory: refused, nothing touched */
+	assert_int_equal(harness_run(&H, run_other, 120, output, sizeof(output)), 1);
+	if (!strstr(output, "holds the output of a run of another experiment (its breakpoints reach round 2)") ||
 	    !strstr(output, "--force") || !strstr(output, "fedc-researcher resume "))
 		fail_msg("%s", output);
 	snprintf(bp, sizeof(bp), "%s/breakpoints/round-000002", out);
-	assert_int_equal(access(bp, F_OK), 0); /* untouched */
-	/* --force: the old breakpoints go, the new run's are the only ones */
-	assert_int_equal(harness_write_experiment(&H, exp, harness_plan("fixtures/identity"), "breast-cancer", 1, 2,
-						  60, "n_params = 10", NULL),
-			 0);
-	assert_int_equal(harness_run(&H, force, 120, output, sizeof(output)), 0);
-	assert_int_equal(access(bp, F_OK), -1);
-	snprintf(bp, sizeof(bp), "%s/breakpoints/round-000001", out);
 	assert_int_equal(access(bp, F_OK), 0);
+	/* --force: the old breakpoints go, the new run's are the only ones */
+	run_other[5] = "--force";
+	assert_int_equal(harness_run(&H, run_other, 120, output, sizeof(output)), 0);
+	assert_int_equal(access(bp, F_OK), -1);
 	assert_int_equal(harness_run(&H, resume, 60, output, sizeof(output)), 0);
 	assert_non_null(strstr(output, "is complete: all 1 round(s) ran"));
+	/* the same experiment again: its previous output is replaced, and it says so */
+	run_other[5] = NULL;
+	assert_int_equal(harness_run(&H, run_other, 120, output, sizeof(output)), 0);
+	assert_non_null(strstr(output, "replacing the output of the previous run (its breakpoints reached round 1)"));
 }
 
 /* `done:` names the output directory as an absolute, clean path, however
