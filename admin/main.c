@@ -1,58 +1,44 @@
-/* fedc-admin: provisions a secure federation (docs/provisioning.md).
- *
- *   fedc-admin init DIR [--federation NAME] [--host H] [--broker-port P]
- *                       [--repository-port P] [--days N]
- *   fedc-admin add-node DIR ID
- *   fedc-admin add-researcher DIR ID
- *   fedc-admin list DIR
+/* fedc-admin: provisions a secure federation (docs/provisioning.md). Its
+ * commands are the table `commands[]` below, which drives the parsing and
+ * the usage text (fedc/cli.h): `fedc-admin --help`, `fedc-admin init --help`.
  *
  * Exit status: 0 done, 1 the operation failed, 2 bad command line. Results go
  * to stdout, one error line to stderr. */
-#include <errno.h>
-#include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "admin.h"
+#include "fedc/cli.h"
 #include "fedc/config.h"
 
 #define PROG "fedc-admin"
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
-enum { OPT_FEDERATION = 256, OPT_HOST, OPT_BROKER_PORT, OPT_REPOSITORY_PORT, OPT_DAYS };
+/* Option keys (fedc_cli_args.value[KEY]). */
+enum { K_FEDERATION, K_HOST, K_BROKER_PORT, K_REPOSITORY_PORT, K_DAYS };
 
-static void usage(FILE *out)
+static const struct fedc_cli_opt opt_federation = { .key = K_FEDERATION, .name = "federation", .metavar = "NAME",
+	.help = "the federation's name (default \"" ADMIN_DEFAULT_FEDERATION "\")" };
+static const struct fedc_cli_opt opt_host = { .key = K_HOST, .name = "host", .metavar = "H",
+	.help = "the host participants reach (default " ADMIN_DEFAULT_HOST ")" };
+static const struct fedc_cli_opt opt_broker_port = { .key = K_BROKER_PORT, .name = "broker-port", .metavar = "P",
+	.help = "the broker's TLS port (default " STR(ADMIN_DEFAULT_BROKER_PORT) ")", .is_int = true, .min = 1,
+	.max = 65535 };
+static const struct fedc_cli_opt opt_repository_port = { .key = K_REPOSITORY_PORT, .name = "repository-port",
+	.metavar = "P", .help = "the repository's HTTPS port (default " STR(ADMIN_DEFAULT_REPOSITORY_PORT) ")",
+	.is_int = true, .min = 1, .max = 65535 };
+static const struct fedc_cli_opt opt_days = { .key = K_DAYS, .name = "days", .metavar = "N",
+	.help = "validity of the certificates in days (default " STR(ADMIN_DEFAULT_DAYS) ")", .is_int = true,
+	.min = 1, .max = ADMIN_CA_DAYS };
+
+static const struct fedc_cli_prog prog;
+
+static void footer(FILE *out)
 {
-	fprintf(out,
-		"usage: " PROG " init DIR [--federation NAME] [--host H] [--broker-port P]\n"
-		"                       [--repository-port P] [--days N]\n"
-		"       " PROG " add-node DIR ID\n"
-		"       " PROG " add-researcher DIR ID\n"
-		"       " PROG " list DIR\n"
-		"\n"
-		"init makes a CA and the broker's and the repository's configuration and\n"
-		"certificates in DIR (defaults: federation \"%s\", host %s, broker port %d,\n"
-		"repository port %d, certificates valid %d days). add-node and add-researcher\n"
-		"enrol a participant and write its bundle to DIR/nodes/ID or DIR/researchers/ID.\n"
-		"Ids: 1 to %d of A-Z a-z 0-9 . _ -, not starting with '.' or '-'.\n"
-		"See docs/provisioning.md.\n",
-		ADMIN_DEFAULT_FEDERATION, ADMIN_DEFAULT_HOST, ADMIN_DEFAULT_BROKER_PORT, ADMIN_DEFAULT_REPOSITORY_PORT,
-		ADMIN_DEFAULT_DAYS, FEDC_MAX_ID_LEN);
-}
-
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, PROG ": ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry '" PROG " --help'.\n");
-	return 2;
+	fprintf(out, "Ids: 1 to %d of A-Z a-z 0-9 . _ -, not starting with '.' or '-'.\n"
+		     "See docs/provisioning.md.\n", FEDC_MAX_ID_LEN);
 }
 
 /* A bad argument found deep down (FEDC_ERR_INVAL) is still a usage error. */
@@ -64,76 +50,31 @@ static int failed(const char *cmd, enum fedc_err rc)
 	return rc == FEDC_ERR_INVAL ? 2 : 1;
 }
 
-/* A whole decimal number in [min, max] into an int field. */
-static bool parse_int(const char *s, int min, int max, int *out)
-{
-	int64_t v;
-
-	if (!fedc_parse_int(s, min, max, &v))
-		return false;
-	*out = (int)v;
-	return true;
-}
-
 /* Copies an option's value into a fixed field. */
 static bool set_field(char *field, size_t cap, const char *value)
 {
 	return (size_t)snprintf(field, cap, "%s", value) < cap;
 }
 
-static int init_option(struct admin_fed *fed, int opt, const char *arg)
+static int cmd_init(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a)
 {
-	switch (opt) {
-	case OPT_FEDERATION:
-		return set_field(fed->name, sizeof(fed->name), arg) ? 0 : usage_error("--federation: too long: %s", arg);
-	case OPT_HOST:
-		return set_field(fed->host, sizeof(fed->host), arg) ? 0 : usage_error("--host: too long: %s", arg);
-	case OPT_BROKER_PORT:
-		return parse_int(arg, 1, 65535, &fed->broker_port) ? 0 : usage_error("--broker-port: not a port: %s", arg);
-	case OPT_REPOSITORY_PORT:
-		return parse_int(arg, 1, 65535, &fed->repository_port)
-			       ? 0 : usage_error("--repository-port: not a port: %s", arg);
-	case OPT_DAYS:
-		return parse_int(arg, 1, ADMIN_CA_DAYS, &fed->days) ? 0 : usage_error("--days: expected 1..%d, got %s", ADMIN_CA_DAYS, arg);
-	default:
-		return usage_error("init: bad option");
-	}
-}
-
-static int cmd_init(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "federation", required_argument, NULL, OPT_FEDERATION },
-		{ "host", required_argument, NULL, OPT_HOST },
-		{ "broker-port", required_argument, NULL, OPT_BROKER_PORT },
-		{ "repository-port", required_argument, NULL, OPT_REPOSITORY_PORT },
-		{ "days", required_argument, NULL, OPT_DAYS },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct admin_fed fed = { .name = ADMIN_DEFAULT_FEDERATION, .host = ADMIN_DEFAULT_HOST,
 				 .broker_port = ADMIN_DEFAULT_BROKER_PORT,
 				 .repository_port = ADMIN_DEFAULT_REPOSITORY_PORT, .days = ADMIN_DEFAULT_DAYS };
 	enum fedc_err rc;
-	int opt, bad;
 
-	opterr = 0;
-	/* Options may follow DIR: GNU getopt permutes. */
-	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		if (opt == 'h') {
-			usage(stdout);
-			return 0;
-		}
-		if (opt == '?' || opt == ':')
-			return usage_error("init: unknown option or missing value: %s", argv[optind - 1]);
-		bad = init_option(&fed, opt, optarg);
-		if (bad)
-			return bad;
-	}
-	if (argc - optind != 1)
-		return usage_error("init: expected one DIR");
-	if (!set_field(fed.dir, sizeof(fed.dir), argv[optind]) || !argv[optind][0])
-		return usage_error("init: bad DIR \"%s\"", argv[optind]);
+	if (a->value[K_FEDERATION] && !set_field(fed.name, sizeof(fed.name), a->value[K_FEDERATION]))
+		return fedc_cli_usage_error(&prog, cmd, "--federation: too long: %s", a->value[K_FEDERATION]);
+	if (a->value[K_HOST] && !set_field(fed.host, sizeof(fed.host), a->value[K_HOST]))
+		return fedc_cli_usage_error(&prog, cmd, "--host: too long: %s", a->value[K_HOST]);
+	if (a->value[K_BROKER_PORT])
+		fed.broker_port = (int)a->num[K_BROKER_PORT];
+	if (a->value[K_REPOSITORY_PORT])
+		fed.repository_port = (int)a->num[K_REPOSITORY_PORT];
+	if (a->value[K_DAYS])
+		fed.days = (int)a->num[K_DAYS];
+	if (!set_field(fed.dir, sizeof(fed.dir), a->operand[0]) || !a->operand[0][0])
+		return fedc_cli_usage_error(&prog, cmd, "bad DIR \"%s\"", a->operand[0]);
 	rc = admin__init(&fed);
 	if (rc)
 		return failed("init", rc);
@@ -146,49 +87,44 @@ static int cmd_init(int argc, char **argv)
 	return 0;
 }
 
-static int cmd_add(int argc, char **argv, enum admin_role role)
+static int cmd_add(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a)
 {
-	const char *cmd = argv[0];
+	enum admin_role role = strcmp(cmd->name, "add-node") == 0 ? ADMIN_ROLE_NODE : ADMIN_ROLE_RESEARCHER;
+	const char *dir = a->operand[0], *id = a->operand[1];
 	struct admin_fed fed;
 	char bundle[PATH_MAX];
 	enum fedc_err rc;
 
-	if (argc != 3)
-		return usage_error("%s: expected DIR ID", cmd);
-	if (!fedc_id_valid(argv[2])) {
-		fprintf(stderr, PROG ": %s: bad id \"%s\": 1 to %d of A-Z a-z 0-9 . _ -, not starting with '.' or '-'\n",
-			cmd, argv[2], FEDC_MAX_ID_LEN);
-		return 2;
-	}
-	rc = admin__load(argv[1], &fed);
+	if (!fedc_id_valid(id))
+		return fedc_cli_usage_error(&prog, cmd, "bad id \"%s\": 1 to %d of A-Z a-z 0-9 . _ -, not starting "
+						    "with '.' or '-'", id, FEDC_MAX_ID_LEN);
+	rc = admin__load(dir, &fed);
 	if (!rc)
-		rc = admin__add(&fed, role, argv[2]);
+		rc = admin__add(&fed, role, id);
 	if (!rc)
-		rc = admin__bundle_dir(&fed, role, argv[2], bundle);
+		rc = admin__bundle_dir(&fed, role, id, bundle);
 	if (rc)
-		return failed(cmd, rc);
+		return failed(cmd->name, rc);
 	printf("%s \"%s\" added to federation \"%s\"; its bundle: %s\n"
 	       "Copy that directory to the %s's machine (keep it secret: it holds keys).\n"
 	       "Send SIGHUP to a running mosquitto and fedc-repository so that they reload\n"
 	       "passwd, acl and tokens:  kill -HUP <mosquitto pid> <fedc-repository pid>\n"
 	       "Bundles copied out earlier get %s's public key only by hand: see docs/provisioning.md.\n",
-	       admin__role_name(role), argv[2], fed.name, bundle, admin__role_name(role), argv[2]);
+	       admin__role_name(role), id, fed.name, bundle, admin__role_name(role), id);
 	return 0;
 }
 
-static int cmd_list(int argc, char **argv)
+static int cmd_list(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a)
 {
 	struct admin_registry reg = { 0 };
 	struct admin_fed fed;
 	enum fedc_err rc;
 
-	if (argc != 2)
-		return usage_error("list: expected DIR");
-	rc = admin__load(argv[1], &fed);
+	rc = admin__load(a->operand[0], &fed);
 	if (!rc)
 		rc = admin__registry_load(&fed, &reg);
 	if (rc)
-		return failed("list", rc);
+		return failed(cmd->name, rc);
 	printf("federation %s: host %s, broker port %d, repository port %d, %zu participant(s)\n", fed.name,
 	       fed.host, fed.broker_port, fed.repository_port, reg.n);
 	for (size_t i = 0; i < reg.n; i++)
@@ -197,25 +133,22 @@ static int cmd_list(int argc, char **argv)
 	return 0;
 }
 
+static const struct fedc_cli_cmd commands[] = {
+	{ "init", "DIR", 1, 1,
+	  "make a CA and the broker's and the repository's configuration and\ncertificates in DIR",
+	  (const struct fedc_cli_opt *const[]){ &opt_federation, &opt_host, &opt_broker_port, &opt_repository_port,
+						&opt_days, NULL },
+	  0, cmd_init },
+	{ "add-node", "DIR ID", 2, 2, "enrol a node and write its bundle to DIR/nodes/ID", NULL, 0, cmd_add },
+	{ "add-researcher", "DIR ID", 2, 2, "enrol a researcher and write its bundle to DIR/researchers/ID", NULL, 0,
+	  cmd_add },
+	{ "list", "DIR", 1, 1, "list the federation's participants", NULL, 0, cmd_list },
+	{ NULL, NULL, 0, 0, NULL, NULL, 0, NULL },
+};
+
+static const struct fedc_cli_prog prog = { PROG, commands, footer, NULL };
+
 int main(int argc, char **argv)
 {
-	const char *cmd = argc > 1 ? argv[1] : NULL;
-
-	if (!cmd) {
-		usage(stderr);
-		return 2;
-	}
-	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
-		usage(stdout);
-		return 0;
-	}
-	if (!strcmp(cmd, "init"))
-		return cmd_init(argc - 1, argv + 1);
-	if (!strcmp(cmd, "add-node"))
-		return cmd_add(argc - 1, argv + 1, ADMIN_ROLE_NODE);
-	if (!strcmp(cmd, "add-researcher"))
-		return cmd_add(argc - 1, argv + 1, ADMIN_ROLE_RESEARCHER);
-	if (!strcmp(cmd, "list"))
-		return cmd_list(argc - 1, argv + 1);
-	return usage_error("unknown command \"%s\"", cmd);
+	return fedc_cli_main(&prog, argc, argv);
 }

@@ -274,3 +274,28 @@ enum fedc_err breakpoint__load(const char *output_dir, uint32_t round, struct br
 		rc = check_digest(dir, AGGREGATOR_FILE, bp->aggregator_digest);
 	return rc;
 }
+
+/* ---- starting afresh ---- */
+
+enum fedc_err breakpoint__remove_all(const char *output_dir)
+{
+	char dir[BREAKPOINT_PATH_MAX], path[BREAKPOINT_PATH_MAX + 300];
+	enum fedc_err rc = path_in(dir, sizeof(dir), output_dir, "breakpoints");
+	struct dirent *e;
+	DIR *d;
+
+	if (rc)
+		return rc;
+	d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? FEDC_OK : fedc_fail(FEDC_ERR_IO, "cannot open %s: %s", dir, strerror(errno));
+	while ((e = readdir(d))) {
+		if ((strncmp(e->d_name, "round-", 6) == 0 || strncmp(e->d_name, ".round-", 7) == 0) &&
+		    (size_t)snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) < sizeof(path))
+			remove_tree(path);
+	}
+	closedir(d);
+	if (rmdir(dir) != 0)
+		return fedc_fail(FEDC_ERR_IO, "cannot remove %s: %s", dir, strerror(errno));
+	return FEDC_OK;
+}

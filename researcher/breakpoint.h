@@ -55,4 +55,9 @@ enum fedc_err breakpoint__latest(const char *output_dir, uint32_t *round);
 enum fedc_err breakpoint__load(const char *output_dir, uint32_t round, struct breakpoint *bp, char *dir,
 			       size_t cap);
 
+/* Removes OUTPUT_DIR/breakpoints and every breakpoint in it, for a run that
+ * starts afresh in a directory used before (`run --force`). FEDC_OK also when
+ * there is none; FEDC_ERR_IO when something else is in the way. */
+enum fedc_err breakpoint__remove_all(const char *output_dir);
+
 #endif

@@ -87,6 +87,8 @@ static int ask_all(struct session *s, const struct experiment *net, const struct
 				     &n);
 	if (rc) {
 		fprintf(stderr, "fedc-researcher: %s: %s\n", fedc_strerror(rc), fedc_last_error());
+		if (session__print_unreachable(stderr, rc, net))
+			fprintf(stderr, "Give another with --network FILE.\n");
 		return 1;
 	}
 	qsort(out->items, out->n, sizeof(out->items[0]), by_node);
@@ -105,12 +107,12 @@ static void print_dataset(const struct fedc_msg_dataset *d)
 	printf("  id %s\n", d->dataset_id);
 }
 
+/* A node's datasets; a node that refused is told with the others that
+ * refused for the same reason (session__print_refusals). */
 static void print_node(const struct fedc_msg *reply)
 {
-	if (reply->command == FEDC_CMD_ERROR) {
-		printf("%-24s error: %s\n", reply->node_id, reply->message);
+	if (reply->command == FEDC_CMD_ERROR)
 		return;
-	}
 	printf("%-24s %u dataset(s)\n", reply->node_id, reply->n_datasets);
 	for (uint32_t d = 0; d < reply->n_datasets; d++)
 		print_dataset(&reply->datasets[d]);
@@ -143,6 +145,7 @@ int commands__nodes(const struct experiment *net, int timeout_s)
 			if (!answered(x.replies, n->id))
 				printf("%-24s %s\n", n->id, n->online ? "online, did not answer" : "offline");
 		}
+		session__print_refusals(x.session, stdout);
 	}
 	exchange_free(&x);
 	return code;
@@ -179,15 +182,25 @@ int commands__search(const struct experiment *net, const char *tags, int timeout
 	else
 		code = ask_all(x.session, net, x.req, FEDC_CMD_SEARCH_REPLY, timeout_s, x.replies);
 	if (code == 0) {
+		size_t refused = x.session->n_refused;
+
 		for (size_t i = 0; i < x.replies->n; i++) {
 			const struct fedc_msg *m = x.replies->items[i];
 
-			if (m->command == FEDC_CMD_ERROR || m->n_datasets > 0) {
+			if (m->command != FEDC_CMD_ERROR && m->n_datasets > 0) {
 				print_node(m);
-				found += m->command != FEDC_CMD_ERROR;
+				found++;
 			}
 		}
-		printf("%zu of %zu node(s) hold datasets tagged %s\n", found, x.replies->n, tags);
+		session__print_refusals(x.session, stdout);
+		printf("%zu of %zu node(s) hold datasets tagged %s", found, x.replies->n, tags);
+		if (refused)
+			printf(" (%zu refused the search)", refused);
+		printf("\n");
+		if (found == 0 && refused < x.replies->n)
+			printf("no dataset carries all of the tags %s; every dataset and its tags:\n"
+			       "  fedc-researcher nodes --network %s\n",
+			       tags, session__network_file(net));
 	}
 	exchange_free(&x);
 	return code;
@@ -205,6 +218,8 @@ static int upload_plan(const struct experiment *net, const char *plan_path, stru
 	fedc_repo_free(repo);
 	if (rc) {
 		fprintf(stderr, "fedc-researcher: approval: cannot upload %s: %s\n", plan_path, fedc_last_error());
+		if (session__print_unreachable(stderr, rc, net))
+			fprintf(stderr, "Give another with --network FILE.\n");
 		return 1;
 	}
 	snprintf(req->plan_name, sizeof(req->plan_name), "%s", base ? base + 1 : plan_path);

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -73,6 +74,9 @@ struct job {
 	struct breakpoint inputs;  /* what every breakpoint repeats: the files the run was started from */
 	uint32_t first_round;      /* 1, or the round after the breakpoint resumed from */
 	char agg_state_path[EXP_PATH_MAX + 64];
+	bool resumed;              /* by job__resume: failures are continued with resume too */
+	bool disk_full;            /* an update could not be written: ENOSPC */
+	char shown_dir[PATH_MAX];  /* output_dir as told to the user: absolute, clean (no a/./b, no //) */
 };
 
 static struct session *volatile signal_session;
@@ -128,13 +132,22 @@ static void add_participant(struct job *j, const struct fedc_msg *reply)
 	p->n_samples = reply->datasets[0].n_samples;
 }
 
+/* An `error` reply was noted by the session: it is told after the search. */
 static void on_search_reply(void *ctx, struct fedc_msg *reply)
 {
 	if (reply->command == FEDC_CMD_SEARCH_REPLY)
 		add_participant(ctx, reply);
-	else
-		fedc_warn("node %s could not search its datasets: %s", reply->node_id, reply->message);
 	fedc_msg_free(reply);
+}
+
+/* "t1,t2": the tags the experiment searched for. */
+static void tag_list(const struct experiment *exp, char *out, size_t cap)
+{
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (uint32_t i = 0; i < exp->n_tags && used < cap; i++)
+		used += (size_t)snprintf(out + used, cap - used, "%s%s", i ? "," : "", exp->tags[i]);
 }
 
 /* Broadcasts `search` and collects replies until every online node answered
@@ -143,7 +156,9 @@ static enum fedc_err discover(struct job *j)
 {
 	const struct experiment *exp = j->exp;
 	struct fedc_msg *req = fedc_msg_new(FEDC_CMD_SEARCH);
-	size_t replies = 0;
+	char tags[FEDC_MAX_TAGS * (FEDC_MAX_TAG_LEN + 1) + 1];
+	const char *network;
+	size_t replies = 0, refused;
 	enum fedc_err rc;
 
 	if (!req)
@@ -158,13 +173,23 @@ static enum fedc_err discover(struct job *j)
 	fedc_msg_free(req);
 	if (rc)
 		return rc;
+	refused = j->session.n_refused;
+	session__print_refusals(&j->session, stdout);
 	qsort(j->parts, j->n_parts, sizeof(j->parts[0]), compare_parts);
-	if (j->n_parts < exp->min_nodes)
+	if (j->n_parts >= exp->min_nodes)
+		return FEDC_OK;
+	tag_list(exp, tags, sizeof(tags));
+	if (refused > 0)
 		return fedc_fail(FEDC_ERR_NOT_FOUND,
-				 "found %zu node(s) with a dataset tagged as asked (%zu answered the search); "
-				 "min_nodes is %u",
-				 j->n_parts, replies, exp->min_nodes);
-	return FEDC_OK;
+				 "found %zu node(s) with a dataset tagged %s (%zu answered the search, %zu of them "
+				 "refused it: see above); min_nodes is %u",
+				 j->n_parts, tags, replies, refused, exp->min_nodes);
+	network = session__network_file(exp);
+	return fedc_fail(FEDC_ERR_NOT_FOUND,
+			 "found %zu node(s) with a dataset tagged %s (%zu answered the search); min_nodes is %u.\n"
+			 "To see which nodes hold what: fedc-researcher search --tags %s --network %s\n"
+			 "(or every dataset and its tags: fedc-researcher nodes --network %s)",
+			 j->n_parts, tags, replies, exp->min_nodes, tags, network, network);
 }
 
 /* ---- one round ---- */
@@ -387,6 +412,7 @@ static void handle_event(struct job *j, struct fedc_msg *msg, bool evaluate_only
 				 msg->epoch);
 		fedc_msg_free(msg);
 	} else if (msg->command == FEDC_CMD_ERROR) {
+		session__note_refusal(&j->session, msg); /* told once per reason if the run fails */
 		fail_part(p, "error", "%s: %s", msg->error_code, msg->message);
 		show_outcome(j, p);
 		fedc_msg_free(msg);
@@ -459,6 +485,8 @@ static void take_fetched(struct job *j, struct fetch_result *r)
 			snprintf(r->error, sizeof(r->error), "%s", fedc_last_error());
 	}
 	if (r->rc) {
+		if (strstr(r->error, strerror(ENOSPC)))
+			j->disk_full = true; /* this disk, not the node's: the run's end says what to do */
 		fail_part(p, r->refused ? "rejected" : "error", "%s: %s",
 			  r->refused ? "its update was refused" : "cannot download its update", r->error);
 		p->update_path[0] = '\0';
@@ -519,7 +547,9 @@ static double weighted(const struct job *j, bool global, const char *name)
 	return weight > 0 ? sum / weight : NAN;
 }
 
-static void record_round(struct job *j, uint32_t round, bool evaluate_only, double seconds)
+/* Records the round in the history files and prints its line, then one line
+ * per node that failed. `failed`: too few updates to aggregate. */
+static void record_round(struct job *j, uint32_t round, bool evaluate_only, bool failed, double seconds)
 {
 	const char *kind = evaluate_only ? "evaluate" : "train";
 	const char *metric = j->exp->test_metric; /* the one the researcher chose to watch */
@@ -528,6 +558,18 @@ static void record_round(struct job *j, uint32_t round, bool evaluate_only, doub
 				   weighted(j, true, "accuracy"), seconds, evaluate_only ? "" : j->global_digest };
 
 	progress__round_end(j->progress);
+	if (evaluate_only && rr.answered == 0)
+		printf("final evaluation   failed: none of the %u node(s) answered\n", rr.selected);
+	else if (evaluate_only)
+		printf("final evaluation   nodes %u/%u  test loss %.4f  test %s %.4f\n", rr.answered, rr.selected,
+		       rr.global_loss, metric, weighted(j, true, metric));
+	else if (failed) /* no aggregate, so no loss to show: say why instead */
+		printf("round %4u/%-4u  failed: %u of %u node(s) sent a usable update, min_nodes is %u  %.2f s\n",
+		       round, j->exp->rounds, rr.answered, rr.selected, j->exp->min_nodes, seconds);
+	else
+		printf("round %4u/%-4u  nodes %u/%u  train loss %.4f  %s of the model sent %.4f  %.2f s\n", round,
+		       j->exp->rounds, rr.answered, rr.selected, rr.train_loss, metric, weighted(j, true, metric),
+		       seconds);
 	for (size_t i = 0; i < j->n_parts; i++) {
 		const struct participant *p = &j->parts[i];
 		struct node_record nr = { round, kind, p->node_id, p->dataset_id, p->status, p->reason, p->reply };
@@ -539,13 +581,6 @@ static void record_round(struct job *j, uint32_t round, bool evaluate_only, doub
 			printf("  node %s %s: %s\n", p->node_id, p->status, p->reason);
 	}
 	(void)history__round(j->history, &rr);
-	if (evaluate_only)
-		printf("final evaluation   nodes %u/%u  test loss %.4f  test %s %.4f\n", rr.answered, rr.selected,
-		       rr.global_loss, metric, weighted(j, true, metric));
-	else
-		printf("round %4u/%-4u  nodes %u/%u  train loss %.4f  %s of the model sent %.4f  %.2f s\n", round,
-		       j->exp->rounds, rr.answered, rr.selected, rr.train_loss, metric, weighted(j, true, metric),
-		       seconds);
 	fflush(stdout);
 }
 
@@ -594,7 +629,7 @@ static enum fedc_err run_round(struct job *j, uint32_t round, bool evaluate_only
 		return rc;
 	if (!evaluate_only && added >= j->exp->min_nodes)
 		rc = upload_global(j);
-	record_round(j, round, evaluate_only, now_s() - t0);
+	record_round(j, round, evaluate_only, !evaluate_only && added < j->exp->min_nodes, now_s() - t0);
 	if (rc)
 		return rc;
 	if (!evaluate_only && added < j->exp->min_nodes)
@@ -678,6 +713,8 @@ static enum fedc_err open_outputs(struct job *j)
 		rc = progress__new(stdout, progress__is_tty(stdout), &j->progress);
 	if (!rc)
 		rc = fedc_mkdir_p(j->updates_dir, 0755);
+	if (!rc && !realpath(exp->output_dir, j->shown_dir))
+		snprintf(j->shown_dir, sizeof(j->shown_dir), "%s", exp->output_dir);
 	if (!rc)
 		rc = aggregator__new(exp->aggregator, &exp->aggregator_options, &j->agg);
 	if (!rc)
@@ -868,6 +905,29 @@ static void install_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/* What the user can do about a failure that is not the nodes' doing. */
+static void print_next_step(const struct job *j, enum fedc_err rc, const char *why)
+{
+	const struct experiment *exp = j->exp;
+	const char *dir = j->shown_dir[0] ? j->shown_dir : exp->output_dir;
+	uint32_t latest;
+
+	if (j->disk_full || strstr(why, strerror(ENOSPC))) {
+		if (breakpoint__latest(dir, &latest) == FEDC_OK)
+			fprintf(stderr, "the disk is full: free some space, then continue from the breakpoint after "
+					"round %u with\n  fedc-researcher resume %s\n", latest, dir);
+		else
+			fprintf(stderr, "the disk is full: free some space, then start again with\n"
+					"  fedc-researcher run %s --output %s\n", exp->path, dir);
+	} else if (session__print_unreachable(stderr, rc, exp)) {
+		if (j->resumed)
+			fprintf(stderr, "once they are reachable, continue with\n  fedc-researcher resume %s\n", dir);
+		else
+			fprintf(stderr, "Give another with\n  fedc-researcher run %s --network NETWORK.ini\n",
+				exp->path);
+	}
+}
+
 /* Runs the rounds of a prepared job and says how it ended. */
 static int finish(struct job *j, enum fedc_err rc)
 {
@@ -881,11 +941,54 @@ static int finish(struct job *j, enum fedc_err rc)
 		return 130;
 	}
 	if (rc) {
-		fprintf(stderr, "fedc-researcher: %s: %s\n", fedc_strerror(rc), fedc_last_error());
+		char why[FEDC_MAX_TEXT_LEN * 2];
+
+		snprintf(why, sizeof(why), "%s", fedc_last_error()); /* printing refusals may log */
+		session__print_refusals(&j->session, stdout);
+		fflush(stdout);
+		fprintf(stderr, "fedc-researcher: %s: %s\n", fedc_strerror(rc), why);
+		print_next_step(j, rc, why);
 		return 1;
 	}
-	printf("done: final parameters in %s, history in %s/history.jsonl\n", j->global_path, exp->output_dir);
+	printf("done: final parameters in %s/global.params, history in %s/history.jsonl\n", j->shown_dir,
+	       j->shown_dir);
 	return 0;
+}
+
+/* Whether the run whose latest breakpoint is round `latest` in the output
+ * directory was a run of this same experiment file. A breakpoint that cannot
+ * be read counts as another experiment's. */
+static bool same_experiment(const struct experiment *exp, uint32_t latest)
+{
+	struct breakpoint *bp = calloc(1, sizeof(*bp));
+	char dir[BREAKPOINT_PATH_MAX], path[PATH_MAX];
+	bool same = bp && realpath(exp->path, path) &&
+		    breakpoint__load(exp->output_dir, latest, bp, dir, sizeof(dir)) == FEDC_OK &&
+		    strcmp(bp->experiment_path, path) == 0;
+
+	free(bp);
+	fedc_clear_error();
+	return same;
+}
+
+enum fedc_err job__claim_output(const struct experiment *exp, bool force)
+{
+	uint32_t latest;
+
+	if (breakpoint__latest(exp->output_dir, &latest) != FEDC_OK) {
+		fedc_clear_error();
+		return breakpoint__remove_all(exp->output_dir); /* at most a half-built one */
+	}
+	if (latest > 0 && !force && !same_experiment(exp, latest))
+		return fedc_fail(FEDC_ERR_EXISTS,
+				 "%s holds the output of a run of another experiment (its breakpoints reach round %u); "
+				 "continue that run with\n  fedc-researcher resume %s\nor give this one another "
+				 "directory with --output DIR, or replace that run's output with --force",
+				 exp->output_dir, latest, exp->output_dir);
+	if (latest > 0)
+		printf("%s: replacing the output of the previous run (its breakpoints reached round %u)\n",
+		       exp->output_dir, latest);
+	return breakpoint__remove_all(exp->output_dir);
 }
 
 int job__run(const struct experiment *exp)
@@ -993,6 +1096,18 @@ int job__resume(const char *output_dir, int64_t round)
 
 	if (!rc)
 		rc = find_breakpoint(output_dir, round, bp, bp_dir, sizeof(bp_dir));
+	if (rc == FEDC_ERR_NOT_FOUND && round < 0)
+		rc = fedc_fail(rc, "%s\nnothing to resume: start the experiment with\n"
+				   "  fedc-researcher run EXPERIMENT.ini --output %s",
+			       fedc_last_error(), output_dir);
+	if (!rc && round < 0 && bp->round >= bp->rounds) {
+		printf("the experiment in %s is complete: all %u round(s) ran; its final parameters are in "
+		       "%s/global.params\n(to resume from an earlier round: --round N; to train again: "
+		       "fedc-researcher run)\n",
+		       output_dir, bp->rounds, output_dir);
+		code = 0;
+		goto out;
+	}
 	if (!rc)
 		rc = load_experiment(bp, output_dir, exp);
 	if (!rc)
@@ -1001,10 +1116,12 @@ int job__resume(const char *output_dir, int64_t round)
 		fprintf(stderr, "fedc-researcher: resume: %s\n", fedc_last_error());
 	} else {
 		j->exp = exp;
+		j->resumed = true;
 		install_signals();
 		code = finish(j, prepare_resume(j, bp, bp_dir));
 		cleanup(j);
 	}
+out:
 	free(j);
 	experiment__free(exp);
 	free(exp);

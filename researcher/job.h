@@ -4,9 +4,19 @@
 #ifndef FEDC_RESEARCHER_JOB_H
 #define FEDC_RESEARCHER_JOB_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "experiment.h"
+
+/* Makes exp->output_dir ready for a new run before anything is written there,
+ * so that two runs' breakpoints and histories never mix: the breakpoints of
+ * an earlier run are removed (the history files start afresh anyway). A
+ * directory holding a run of another experiment file that finished a round is
+ * refused (FEDC_ERR_EXISTS, the detail says how to resume it or go
+ * elsewhere) unless `force`. A run of the same experiment file is replaced,
+ * saying so. FEDC_ERR_IO when the breakpoints cannot be removed. */
+enum fedc_err job__claim_output(const struct experiment *exp, bool force);
 
 /* Runs `exp` to the end. Returns the process exit code: 0 done, 1 failed,
  * 130 interrupted (SIGINT/SIGTERM). */

@@ -121,19 +121,28 @@ static bool append(char *line, size_t cap, size_t *used, const char *fmt, ...)
 	return true;
 }
 
+/* "round 3/10", or "final evaluation" for the round after the last one. */
+static const char *label(const struct progress *pg, char *buf, size_t cap)
+{
+	if (pg->round > pg->rounds)
+		return "final evaluation";
+	snprintf(buf, cap, "round %" PRIu32 "/%" PRIu32, pg->round, pg->rounds);
+	return buf;
+}
+
 /* "round 3/10  training 2  answered 1  failed 0 | h-0 loss 0.3102 e1 i120 ..."
  * cut to the terminal's width. */
 static void redraw(struct progress *pg)
 {
 	size_t counts[3] = { 0, 0, 0 }, used = 0, cap = (size_t)terminal_width(pg);
-	char line[512];
+	char line[512], what[48];
 
 	if (cap >= sizeof(line))
 		cap = sizeof(line) - 1;
 	for (size_t i = 0; i < pg->n; i++)
 		counts[pg->nodes[i].state]++;
-	append(line, cap, &used, "round %" PRIu32 "/%" PRIu32 "  training %zu  answered %zu  failed %zu |", pg->round,
-	       pg->rounds, counts[NODE_TRAINING], counts[NODE_ANSWERED], counts[NODE_FAILED]);
+	append(line, cap, &used, "%s  training %zu  answered %zu  failed %zu |", label(pg, what, sizeof(what)),
+	       counts[NODE_TRAINING], counts[NODE_ANSWERED], counts[NODE_FAILED]);
 	for (size_t i = 0; i < pg->n; i++) {
 		const struct progress_node *nd = &pg->nodes[i];
 
@@ -175,8 +184,12 @@ void progress__scalar(struct progress *pg, int64_t now_ms, const char *node_id, 
 	if (nd->last_plain_ms && now_ms - nd->last_plain_ms < PLAIN_EVERY_MS)
 		return;
 	nd->last_plain_ms = now_ms;
-	fprintf(pg->out, "  live  round %" PRIu32 "  node %s  %s %.4f  epoch %" PRIu32 "  iteration %" PRIu64 "\n",
-		pg->round, nd->id, nd->name, nd->value, nd->epoch, nd->iteration);
+	if (pg->round > pg->rounds)
+		fprintf(pg->out, "  live  final evaluation");
+	else
+		fprintf(pg->out, "  live  round %" PRIu32, pg->round);
+	fprintf(pg->out, "  node %s  %s %.4f  epoch %" PRIu32 "  iteration %" PRIu64 "\n", nd->id, nd->name, nd->value,
+		nd->epoch, nd->iteration);
 	fflush(pg->out);
 }
 

@@ -45,6 +45,124 @@ size_t session__online_count(const struct session *s)
 	return n;
 }
 
+/* What the node said, less the "refused request: " the node puts first. */
+static const char *reason_of(const struct fedc_msg *error)
+{
+	static const char prefix[] = "refused request: ";
+
+	if (strncmp(error->message, prefix, sizeof(prefix) - 1) == 0)
+		return error->message + sizeof(prefix) - 1;
+	return error->message[0] ? error->message : error->error_code;
+}
+
+/* Inserts `id` into the list "a, b, c" in order (the order replies arrived
+ * in says nothing), once; a full list ends with " ..." and takes no more.
+ * Returns false when `id` was there already. */
+static bool add_node_id(char *list, size_t cap, const char *id)
+{
+	size_t used = strlen(list), len = strlen(id), at = 0;
+	char token[FEDC_MAX_ID_LEN + 1];
+	int order = 1;
+
+	while (at < used) {
+		const char *end = strstr(list + at, ", ");
+		size_t n = end ? (size_t)(end - (list + at)) : used - at;
+
+		snprintf(token, sizeof(token), "%.*s", (int)n, list + at);
+		order = strcmp(id, token);
+		if (order <= 0)
+			break;
+		at += n + (end ? 2 : 0);
+	}
+	if (order == 0)
+		return false;
+	if (strstr(list, " ...") || used + len + 2 + 5 >= cap) {
+		if (!strstr(list, " ..."))
+			snprintf(list + used, cap - used, " ...");
+		return true;
+	}
+	if (at >= used) {
+		snprintf(list + used, cap - used, "%s%s", used ? ", " : "", id);
+		return true;
+	}
+	memmove(list + at + len + 2, list + at, used - at + 1);
+	memcpy(list + at, id, len);
+	memcpy(list + at + len, ", ", 2);
+	return true;
+}
+
+void session__note_refusal(struct session *s, const struct fedc_msg *error)
+{
+	const char *reason = reason_of(error);
+	struct session_refusal *r = NULL;
+
+	s->n_refused++;
+	fedc_info("node %s answered error: %s", error->node_id, reason);
+	for (size_t i = 0; i < s->n_refusals && !r; i++) {
+		if (strcmp(s->refusals[i].reason, reason) == 0)
+			r = &s->refusals[i];
+	}
+	if (!r) {
+		if (s->n_refusals >= SESSION_MAX_REASONS) {
+			s->n_unkept++;
+			return;
+		}
+		r = &s->refusals[s->n_refusals++];
+		memset(r, 0, sizeof(*r));
+		snprintf(r->reason, sizeof(r->reason), "%s", reason);
+		/* the request itself was turned away, or it was taken and failed */
+		r->refused = reason != error->message || strcmp(error->error_code, "auth") == 0;
+	}
+	if (add_node_id(r->nodes, sizeof(r->nodes), error->node_id))
+		r->n_nodes++; /* the same node again (a retried round) is told once */
+}
+
+/* What to do about a reason, where fedc knows it. */
+static void print_hint(const struct session *s, const char *reason, FILE *out)
+{
+	const char *rid = s->exp ? s->exp->researcher_id : "";
+
+	if (strstr(reason, "whose key is not trusted here"))
+		fprintf(out,
+			"  (these nodes do not trust this researcher's signing key yet: their operator copies\n"
+			"  DIR/keys/%s.pub, made by fedc-admin add-researcher DIR %s, into the node's\n"
+			"  trusted keys directory as %s.pub and restarts fedc-node; docs/provisioning.md,\n"
+			"  \"Adding a hospital later\")\n",
+			rid, rid, rid);
+}
+
+void session__print_refusals(struct session *s, FILE *out)
+{
+	for (size_t i = 0; i < s->n_refusals; i++) {
+		const struct session_refusal *r = &s->refusals[i];
+
+		fprintf(out, "node%s %s %s: %s\n", r->n_nodes > 1 ? "s" : "", r->nodes,
+			r->refused ? "refused" : "failed", r->reason);
+		print_hint(s, r->reason, out);
+	}
+	if (s->n_unkept)
+		fprintf(out, "%zu more error(s) from nodes for other reasons (--log-level info lists them)\n",
+			s->n_unkept);
+	s->n_refusals = 0;
+	s->n_refused = 0;
+	s->n_unkept = 0;
+}
+
+const char *session__network_file(const struct experiment *exp)
+{
+	return exp->network_path[0] ? exp->network_path : exp->path;
+}
+
+bool session__print_unreachable(FILE *out, enum fedc_err rc, const struct experiment *exp)
+{
+	if (rc != FEDC_ERR_NET && rc != FEDC_ERR_MQTT)
+		return false;
+	fprintf(out, "cannot reach the broker or the repository named in the [network] section of %s:\n"
+		     "are they running, and is that the federation's network file?\n",
+		session__network_file(exp));
+	return true;
+}
+
 static void record_status(struct session *s, const struct fedc_msg *msg)
 {
 	struct session_node *node = find_node(s, msg->node_id, true);
@@ -227,6 +345,8 @@ enum fedc_err session__gather(struct session *s, const struct fedc_msg *req, enu
 		if ((msg->command == reply_cmd || msg->command == FEDC_CMD_ERROR) &&
 		    strcmp(msg->request_id, req->request_id) == 0) {
 			(*replies)++;
+			if (msg->command == FEDC_CMD_ERROR)
+				session__note_refusal(s, msg);
 			on_reply(ctx, msg);
 		} else {
 			fedc_msg_free(msg);

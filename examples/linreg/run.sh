@@ -73,7 +73,7 @@ experiment=$here/experiment.ini
 
 echo "linreg: broker on port $broker_port, repository on port $repo_port; running 10 rounds"
 mkdir -p "$output"
-"$build/bin/fedc-researcher" run "$experiment" --network "$dir/network.ini" --output "$output" \
+"$build/bin/fedc-researcher" run "$experiment" --network "$dir/network.ini" --output "$output" --force \
   | tee "$output/run.log"
 
 # The final evaluation per site, from the history (one JSON object a line).

@@ -89,7 +89,7 @@ echo "mlp: broker on port $broker_port, repository on port $repo_port," \
 mkdir -p "$output"
 # In the background and waited for: bash runs a trap only between commands, so
 # a SIGTERM sent to this script alone would otherwise wait for the whole run.
-"$build/bin/fedc-researcher" run "$experiment" --network "$dir/network.ini" --output "$output" \
+"$build/bin/fedc-researcher" run "$experiment" --network "$dir/network.ini" --output "$output" --force \
   >"$output/run.log" &
 researcher=$!
 pids+=("$researcher")

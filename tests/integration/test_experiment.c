@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,7 +106,10 @@ static void test_search_no_match_fails_fast(void **state)
 						  "n_features = 30", NULL),
 			 0);
 	assert_int_equal(run_researcher(exp), 1);
-	assert_non_null(strstr(output, "found 0 node(s)"));
+	assert_non_null(strstr(output, "found 0 node(s) with a dataset tagged no-such-tag (3 answered the search)"));
+	/* what to type to see what exists */
+	assert_non_null(strstr(output, "fedc-researcher search --tags no-such-tag --network "));
+	assert_non_null(strstr(output, "fedc-researcher nodes --network "));
 	/* every online node answered the search (with zero datasets): no waiting out the timeout */
 	assert_true(time(NULL) - t0 < 5);
 }
@@ -134,6 +138,14 @@ static void test_train_crashing_plan(void **state)
 						  "", NULL),
 			 0);
 	assert_int_equal(run_researcher(exp), 1);
+	/* the failed round says so, and why, rather than "train loss nan" */
+	if (!strstr(output, "round    1/1     failed: 0 of 3 node(s) sent a usable update, min_nodes is 1  ") ||
+	    !strstr(output, " s\n  node hospital-0 error: plan-failed: "))
+		fail_msg("%s", output);
+	assert_null(strstr(output, "nan"));
+	/* and, as the run fails, each reason once with its nodes, retries or not */
+	if (!strstr(output, "nodes hospital-0, hospital-1, hospital-2 failed: the plan "))
+		fail_msg("%s", output);
 #ifdef __SANITIZE_ADDRESS__
 	/* ASan's own SIGSEGV handler reports the crash and exits 1 */
 	assert_non_null(strstr(output, "the plan exited with code"));
@@ -176,6 +188,74 @@ static void test_node_killed_mid_round(void **state)
 	assert_true(harness_file_contains(researcher.log, "offline"));
 }
 
+/* A run into the output directory of a finished run of another experiment
+ * is refused (the two histories would mix) unless --force; a run of the same
+ * experiment replaces its previous output, saying so. `resume` of a finished
+ * run says it is complete. */
+static void test_output_dir_of_another_run(void **state)
+{
+	char exp[512], other[512], out[600], bp[700];
+	char *run_other[] = { (char *)harness_bin("fedc-researcher"), "run", other, "--output", out, NULL, NULL };
+	char *resume[] = { (char *)harness_bin("fedc-researcher"), "resume", out, NULL };
+
+	/* (hospital-2 was killed by the test before: two nodes remain) */
+	snprintf(exp, sizeof(exp), "%s/twice.ini", H.dir);
+	snprintf(other, sizeof(other), "%s/other.ini", H.dir);
+	snprintf(out, sizeof(out), "%s-out", exp);
+	assert_int_equal(harness_write_experiment(&H, exp, harness_plan("fixtures/identity"), "breast-cancer", 2, 2,
+						  60, "n_params = 10", NULL),
+			 0);
+	assert_int_equal(harness_write_experiment(&H, other, harness_plan("fixtures/identity"), "breast-cancer", 1, 2,
+						  60, "n_params = 10", NULL),
+			 0);
+	if (run_researcher(exp) != 0)
+		fail_msg("%s", output);
+	/* resume of a finished run: nothing to do, and it says so */
+	assert_int_equal(harness_run(&H, resume, 60, output, sizeof(output)), 0);
+	if (!strstr(output, "is complete: all 2 round(s) ran"))
+		fail_msg("%s", output);
+	/* another experiment into the same directory: refused, nothing touched */
+	assert_int_equal(harness_run(&H, run_other, 120, output, sizeof(output)), 1);
+	if (!strstr(output, "holds the output of a run of another experiment (its breakpoints reach round 2)") ||
+	    !strstr(output, "--force") || !strstr(output, "fedc-researcher resume "))
+		fail_msg("%s", output);
+	snprintf(bp, sizeof(bp), "%s/breakpoints/round-000002", out);
+	assert_int_equal(access(bp, F_OK), 0);
+	/* --force: the old breakpoints go, the new run's are the only ones */
+	run_other[5] = "--force";
+	assert_int_equal(harness_run(&H, run_other, 120, output, sizeof(output)), 0);
+	assert_int_equal(access(bp, F_OK), -1);
+	assert_int_equal(harness_run(&H, resume, 60, output, sizeof(output)), 0);
+	assert_non_null(strstr(output, "is complete: all 1 round(s) ran"));
+	/* the same experiment again: its previous output is replaced, and it says so */
+	run_other[5] = NULL;
+	assert_int_equal(harness_run(&H, run_other, 120, output, sizeof(output)), 0);
+	assert_non_null(strstr(output, "replacing the output of the previous run (its breakpoints reached round 1)"));
+}
+
+/* `done:` names the output directory as an absolute, clean path, however
+ * --output spelled it. */
+static void test_done_paths_are_clean(void **state)
+{
+	char exp[512], given[700], want[2 * PATH_MAX + 128], real[PATH_MAX];
+	char *argv[] = { (char *)harness_bin("fedc-researcher"), "run", exp, "--output", given, NULL };
+	const char *done;
+
+	snprintf(exp, sizeof(exp), "%s/clean.ini", H.dir);
+	assert_int_equal(harness_write_experiment(&H, exp, harness_plan("fixtures/identity"), "breast-cancer", 1, 1,
+						  60, "n_params = 10", NULL),
+			 0);
+	snprintf(given, sizeof(given), "%s/./clean//out/", H.dir);
+	if (harness_run(&H, argv, 120, output, sizeof(output)) != 0)
+		fail_msg("%s", output);
+	assert_non_null(realpath(H.dir, real));
+	snprintf(want, sizeof(want), "done: final parameters in %s/clean/out/global.params, history in "
+		 "%s/clean/out/history.jsonl\n", real, real);
+	done = strstr(output, "done: ");
+	if (!done || strcmp(done, want) != 0)
+		fail_msg("expected \"%s\" in:\n%s", want, output);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -184,6 +264,8 @@ int main(void)
 		cmocka_unit_test(test_train_unapproved_plan),
 		cmocka_unit_test(test_train_crashing_plan),
 		cmocka_unit_test(test_node_killed_mid_round),
+		cmocka_unit_test(test_output_dir_of_another_run),
+		cmocka_unit_test(test_done_paths_are_clean),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -6,9 +6,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fedc/hash.h"
@@ -52,6 +54,15 @@ static int teardown(void **state)
 {
 	harness_cleanup(&H);
 	return 0;
+}
+
+static size_t occurrences(const char *text, const char *needle)
+{
+	size_t n = 0;
+
+	for (const char *at = strstr(text, needle); at; at = strstr(at + 1, needle))
+		n++;
+	return n;
 }
 
 static int researcher(const char *a, const char *b, const char *c, const char *d, const char *e)
@@ -152,6 +163,8 @@ static void test_plan_from_source(void **state)
 	assert_non_null(f);
 	fputs("#include \"fedc/nn.h\"\nint this is not C;\n", f);
 	fclose(f);
+	/* (another experiment file, hence another output directory: source.ini-out holds a finished run) */
+	snprintf(exp, sizeof(exp), "%s/broken.ini", H.dir);
 	assert_int_equal(harness_write_experiment(&H, exp, bad, "breast-cancer", 1, 1, 30, "", NULL), 0);
 	assert_int_equal(researcher("run", exp, NULL, NULL, NULL), 1);
 	assert_non_null(strstr(output, "cannot compile the plan"));
@@ -163,16 +176,217 @@ static void test_bad_arguments(void **state)
 	assert_int_equal(researcher("nodes", NULL, NULL, NULL, NULL), 2);
 	assert_non_null(strstr(output, "--network FILE is required"));
 	assert_int_equal(researcher("search", "--network", network, NULL, NULL), 2);
-	assert_non_null(strstr(output, "--tags is required"));
+	assert_non_null(strstr(output, "--tags T1,T2 is required"));
 	assert_int_equal(researcher("nodes", "--network", "/nonexistent.ini", NULL, NULL), 1);
 	assert_non_null(strstr(output, "/nonexistent.ini"));
 	assert_int_equal(researcher("nodes", "--network", network, "--timeout", "zero"), 2);
-	assert_non_null(strstr(output, "--timeout \"zero\""));
+	assert_non_null(strstr(output, "--timeout: expected an integer in 1..3600, got \"zero\""));
 	assert_int_equal(researcher("approval", "/nonexistent.so", "--network", network, NULL), 1);
 	assert_non_null(strstr(output, "cannot upload /nonexistent.so"));
 	assert_int_equal(researcher("approval", "--network", network, NULL, NULL), 2);
 	assert_int_equal(researcher("search", "--tags", ",,,", "--network", network), 1);
 	assert_non_null(strstr(output, "give 1 to"));
+}
+
+/* Runs `fedc-researcher ARGS` through the shell with only one stream kept
+ * in `output`: stdout (fd 1) or stderr (fd 2). */
+static int researcher_stream(int fd, const char *args)
+{
+	char cmd[2048];
+	char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+
+	snprintf(cmd, sizeof(cmd), "exec %s %s %s", harness_bin("fedc-researcher"), args,
+		 fd == 1 ? "2>/dev/null" : "2>&1 >/dev/null");
+	return harness_run(&H, argv, 60, output, sizeof(output));
+}
+
+static const char *const commands[] = { "run", "resume", "nodes", "search", "approval", "plot", "protocol-doc" };
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+/* --help / -h / help at every level: the usage on stdout, nothing on
+ * stderr, exit 0, and no config or network file needed. */
+static void test_help_at_every_level(void **state)
+{
+	char args[256], want[128];
+
+	for (const char *const *h = (const char *const[]){ "--help", "-h", "help", NULL }; *h; h++) {
+		assert_int_equal(researcher_stream(1, *h), 0);
+		assert_non_null(strstr(output, "usage: fedc-researcher COMMAND"));
+		for (size_t i = 0; i < N_COMMANDS; i++)
+			assert_non_null(strstr(output, commands[i]));
+		assert_int_equal(researcher_stream(2, *h), 0);
+		assert_string_equal(output, "");
+	}
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		snprintf(want, sizeof(want), "usage: fedc-researcher %s", commands[i]);
+		static const char *const forms[][2] = { { "", " --help" }, { "", " -h" }, { "help ", "" } };
+
+		for (size_t f = 0; f < 3; f++) {
+			snprintf(args, sizeof(args), "%s%s%s", forms[f][0], commands[i], forms[f][1]);
+			if (researcher_stream(1, args) != 0 || !strstr(output, want) || !strstr(output, "--help"))
+				fail_msg("fedc-researcher %s: stdout \"%s\"", args, output);
+			assert_int_equal(researcher_stream(2, args), 0);
+			assert_string_equal(output, "");
+		}
+	}
+	/* the options come from the command's table, integer ranges included */
+	assert_int_equal(researcher_stream(1, "nodes --help"), 0);
+	assert_non_null(strstr(output, "--timeout S"));
+	assert_non_null(strstr(output, "(1..3600)"));
+	/* --help wins over a missing experiment file */
+	assert_int_equal(researcher_stream(1, "run /nonexistent.ini --help"), 0);
+}
+
+/* A wrong flag, a missing value, a number out of range: one line that names
+ * the flag, then the command's usage, all on stderr; exit 2. */
+static void test_bad_flags_and_numbers(void **state)
+{
+	char args[1024], want[128];
+	/* command line: [0] NETWORK [1]; the message expected */
+	static const char *const bad_numbers[][3] = {
+		{ "nodes --network ", " --timeout 4294967297", "--timeout: expected an integer in 1..3600, got \"4294967297\"" },
+		{ "search --tags a --network ", " --timeout 0", "--timeout: expected an integer in 1..3600, got \"0\"" },
+		{ "approval x.so --network ", " --timeout=-5", "--timeout: expected an integer in 1..3600, got \"-5\"" },
+		{ "nodes --network ", " --timeout 10s", "--timeout: expected an integer in 1..3600, got \"10s\"" },
+		{ "resume ", " --round 4294967296", "--round: expected an integer in 0..4294967295, got \"4294967296\"" },
+		{ "resume ", " --round -1", "--round: expected an integer in 0..4294967295, got \"-1\"" },
+		{ "nodes --network ", " --log-level loud", "--log-level: expected debug, info, warn or error, got \"loud\"" },
+		{ "nodes --network ", " --timeout", "--timeout needs a value" },
+		{ "protocol-doc ", "", "takes no operand" },
+		{ "run ", " extra.ini", "expected EXPERIMENT.ini" },
+	};
+
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		snprintf(args, sizeof(args), "%s --bogus", commands[i]);
+		snprintf(want, sizeof(want), "usage: fedc-researcher %s", commands[i]);
+		assert_int_equal(researcher_stream(2, args), 2);
+		if (!strstr(output, "unknown option --bogus"))
+			fail_msg("%s: stderr \"%s\"", args, output);
+		assert_non_null(strstr(output, want));
+		assert_int_equal(researcher_stream(1, args), 2);
+		assert_string_equal(output, "");
+	}
+	for (size_t i = 0; i < sizeof(bad_numbers) / sizeof(bad_numbers[0]); i++) {
+		snprintf(args, sizeof(args), "%s%s%s", bad_numbers[i][0], network, bad_numbers[i][1]);
+		if (researcher_stream(2, args) != 2 || !strstr(output, bad_numbers[i][2]) ||
+		    !strstr(output, "usage: fedc-researcher "))
+			fail_msg("fedc-researcher %s: stderr \"%s\"; expected \"%s\"", args, output, bad_numbers[i][2]);
+	}
+	assert_int_equal(researcher_stream(2, "frobnicate"), 2);
+	assert_non_null(strstr(output, "unknown command \"frobnicate\""));
+	assert_non_null(strstr(output, "usage: fedc-researcher COMMAND"));
+	assert_int_equal(researcher_stream(2, ""), 2);
+}
+
+/* A researcher enrolled after the nodes started: the nodes do not trust its
+ * key yet and refuse its requests with an `error` reply. `search` and `run`
+ * say which nodes refused and why, once per reason, and what to do. */
+static void test_untrusted_researcher_told_why(void **state)
+{
+	char late_ini[512], saved_id[sizeof(H.researcher_id)], saved_dir[sizeof(H.researcher_dir)];
+	char *add[] = { (char *)harness_bin("fedc-admin"), "add-researcher", H.fed_dir, "late", NULL };
+
+	assert_int_equal(harness_run(&H, add, 60, output, sizeof(output)), 0);
+	harness_reload_credentials(&H);
+	/* its network file: the harness writes the test researcher's, so swap in "late" */
+	memcpy(saved_id, H.researcher_id, sizeof(saved_id));
+	memcpy(saved_dir, H.researcher_dir, sizeof(saved_dir));
+	snprintf(H.researcher_id, sizeof(H.researcher_id), "late");
+	snprintf(H.researcher_dir, sizeof(H.researcher_dir), "%s/researchers/late", H.fed_dir);
+	snprintf(late_ini, sizeof(late_ini), "%s/late.ini", H.dir);
+	assert_int_equal(harness_write_experiment(&H, late_ini, harness_plan("logreg"), "breast-cancer", 1, 1, 30,
+						  "n_features = 30", NULL),
+			 0);
+	memcpy(H.researcher_id, saved_id, sizeof(saved_id));
+	memcpy(H.researcher_dir, saved_dir, sizeof(saved_dir));
+
+	/* search: the three refusals as one line, with what to do, and the count */
+	assert_int_equal(researcher("search", "--tags", "breast-cancer", "--network", late_ini), 0);
+	if (!strstr(output, "nodes clinic-a, clinic-b, clinic-c refused: signed by \"late\", whose key is not "
+			    "trusted here\n"))
+		fail_msg("%s", output);
+	assert_non_null(strstr(output, "DIR/keys/late.pub"));
+	assert_non_null(strstr(output, "0 of 3 node(s) hold datasets tagged breast-cancer (3 refused the search)"));
+	assert_int_equal(occurrences(output, "not trusted here"), 1);
+	/* run: the same, then why the run cannot start */
+	assert_int_equal(researcher("run", late_ini, NULL, NULL, NULL), 1);
+	assert_non_null(strstr(output, "nodes clinic-a, clinic-b, clinic-c refused: signed by \"late\""));
+	assert_non_null(strstr(output, "DIR/keys/late.pub"));
+	assert_non_null(strstr(output, "3 of them refused it"));
+	assert_int_equal(occurrences(output, "not trusted here"), 1);
+	/* nodes: likewise */
+	assert_int_equal(researcher("nodes", "--network", late_ini, NULL, NULL), 0);
+	assert_non_null(strstr(output, "nodes clinic-a, clinic-b, clinic-c refused: signed by \"late\""));
+}
+
+/* A search that finds nothing says which tags it searched and how to see
+ * what exists. */
+static void test_search_nothing_found_points_the_way(void **state)
+{
+	assert_int_equal(researcher("search", "--tags", "no-such-tag,tabular", "--network", network), 0);
+	assert_non_null(strstr(output, "0 of 3 node(s) hold datasets tagged no-such-tag,tabular\n"));
+	assert_non_null(strstr(output, "no dataset carries all of the tags no-such-tag,tabular"));
+	assert_non_null(strstr(output, "fedc-researcher nodes --network "));
+	assert_null(strstr(output, "refused"));
+}
+
+/* Nothing listens where the network file puts the repository: the run says
+ * so and points at --network. */
+static void test_repository_refused_suggests_network(void **state)
+{
+	char exp[512], saved[sizeof(H.repo_url)];
+
+	memcpy(saved, H.repo_url, sizeof(saved));
+	snprintf(H.repo_url, sizeof(H.repo_url), "https://127.0.0.1:1");
+	snprintf(exp, sizeof(exp), "%s/norepo.ini", H.dir);
+	assert_int_equal(harness_write_experiment(&H, exp, harness_plan("logreg"), "breast-cancer", 1, 1, 30,
+						  "n_features = 30", NULL),
+			 0);
+	memcpy(H.repo_url, saved, sizeof(saved));
+	assert_int_equal(researcher("run", exp, NULL, NULL, NULL), 1);
+	if (!strstr(output, "https://127.0.0.1:1") || !strstr(output, "cannot reach the broker or the repository") ||
+	    !strstr(output, "--network NETWORK.ini"))
+		fail_msg("%s", output);
+	/* approval uploads the plan first: the same hint */
+	assert_int_equal(researcher("approval", harness_plan("logreg"), "--network", exp, NULL), 1);
+	if (!strstr(output, "cannot reach the broker or the repository named in the [network] section of ") ||
+	    !strstr(output, "norepo.ini") || !strstr(output, "Give another with --network FILE."))
+		fail_msg("%s", output);
+}
+
+/* `resume` of a directory without breakpoints says to `run`. */
+static void test_resume_without_breakpoints_suggests_run(void **state)
+{
+	char dir[512];
+
+	snprintf(dir, sizeof(dir), "%s/never-ran", H.dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(researcher("resume", dir, NULL, NULL, NULL), 1);
+	assert_non_null(strstr(output, "nothing to resume"));
+	assert_non_null(strstr(output, "fedc-researcher run EXPERIMENT.ini --output "));
+}
+
+/* The researcher's disk fills up while an update downloads (its scratch file
+ * is a link to /dev/full: ENOSPC): the round fails, and the run says to free
+ * space and resume. */
+static void test_disk_full_suggests_resume(void **state)
+{
+	char exp[512], out[600], updates[700], link[800];
+
+	snprintf(exp, sizeof(exp), "%s/full.ini", H.dir);
+	assert_int_equal(harness_write_experiment(&H, exp, harness_plan("logreg"), "breast-cancer", 2, 1, 30,
+						  "n_features = 30", "nodes = clinic-a\nround_retries = 0"),
+			 0);
+	snprintf(out, sizeof(out), "%s-out", exp);
+	snprintf(updates, sizeof(updates), "%s/updates", out);
+	assert_int_equal(mkdir(out, 0700), 0);
+	assert_int_equal(mkdir(updates, 0700), 0);
+	snprintf(link, sizeof(link), "%s/clinic-a.params", updates);
+	assert_int_equal(symlink("/dev/full", link), 0);
+	assert_int_equal(researcher("run", exp, NULL, NULL, NULL), 1);
+	if (!strstr(output, strerror(ENOSPC)) || !strstr(output, "the disk is full: free some space") ||
+	    !strstr(output, "fedc-researcher resume "))
+		fail_msg("%s", output);
 }
 
 int main(void)
@@ -184,6 +398,13 @@ int main(void)
 		cmocka_unit_test(test_approval_by_sha3_digest),
 		cmocka_unit_test(test_plan_from_source),
 		cmocka_unit_test(test_bad_arguments),
+		cmocka_unit_test(test_help_at_every_level),
+		cmocka_unit_test(test_bad_flags_and_numbers),
+		cmocka_unit_test(test_untrusted_researcher_told_why),
+		cmocka_unit_test(test_search_nothing_found_points_the_way),
+		cmocka_unit_test(test_repository_refused_suggests_network),
+		cmocka_unit_test(test_resume_without_breakpoints_suggests_run),
+		cmocka_unit_test(test_disk_full_suggests_resume),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -701,14 +701,16 @@ static void test_bad_usage(void **state)
 	refused(fx, 2, "bad id", "add-node", fx->fed, "a/b");
 	refused(fx, 2, "bad id", "add-node", fx->fed, "");
 	refused(fx, 2, "bad id", "add-researcher", fx->fed, long_id);
-	refused(fx, 2, "bad id", "add-node", fx->fed, "-x");
+	refused(fx, 2, "unknown option -x", "add-node", fx->fed, "-x");
 	refused(fx, 2, "bad id", "add-node", fx->fed, ".x");
 	refused(fx, 1, "already a node", "add-node", fx->fed, "a");
 	refused(fx, 1, "already a node", "add-researcher", fx->fed, "b");
 	refused(fx, 1, "already a researcher", "add-node", fx->fed, "r");
 	refused(fx, 1, "already holds a federation", "init", fx->fed, NULL);
-	refused(fx, 2, "expected one DIR", "init", NULL, NULL);
-	refused(fx, 2, "unknown option", "init", fx->fed, "--bogus");
+	refused(fx, 2, "expected DIR", "init", NULL, NULL);
+	refused(fx, 2, "unknown option --bogus", "init", fx->fed, "--bogus");
+	refused(fx, 2, "unknown option --bogus", "list", fx->fed, "--bogus");
+	refused(fx, 2, "--days needs a value", "init", fx->fed, "--days");
 	join(missing, fx->root, "nowhere");
 	refused(fx, 1, "No such file", "add-node", missing, "z");
 	refused(fx, 1, "No such file", "list", missing, NULL);
@@ -722,6 +724,78 @@ static void test_bad_usage(void **state)
 	assert_int_equal(mkdir(leftover, 0700), 0);
 	refused(fx, 1, "not registered", "add-node", fx->fed, "z");
 	rmdir(leftover);
+}
+
+/* --help, -h and `help` at every level print the usage to stdout and exit 0,
+ * without a federation directory. */
+static void test_help_at_every_level(void **state)
+{
+	static const char *const cmds[] = { "init", "add-node", "add-researcher", "list" };
+	struct fixture *fx = *state;
+	struct result *r = malloc(sizeof(*r));
+	char want[64];
+
+	assert_non_null(r);
+	for (const char *const *h = (const char *const[]){ "--help", "-h", "help", NULL }; *h; h++) {
+		admin(fx, r, *h, NULL);
+		assert_int_equal(r->status, 0);
+		assert_string_equal(r->err, "");
+		assert_non_null(strstr(r->out, "usage: fedc-admin COMMAND"));
+		for (size_t i = 0; i < 4; i++)
+			assert_non_null(strstr(r->out, cmds[i]));
+	}
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(want, sizeof(want), "usage: fedc-admin %s DIR", cmds[i]);
+		for (const char *const *h = (const char *const[]){ "--help", "-h", NULL }; *h; h++) {
+			admin(fx, r, cmds[i], *h, NULL);
+			if (r->status != 0 || !strstr(r->out, want) || r->err[0])
+				fail_msg("fedc-admin %s %s: status %d, stdout \"%s\", stderr \"%s\"", cmds[i], *h,
+					 r->status, r->out, r->err);
+		}
+		admin(fx, r, "help", cmds[i], NULL);
+		assert_int_equal(r->status, 0);
+		assert_non_null(strstr(r->out, want));
+	}
+	/* the options of init, from its table, with their ranges */
+	admin(fx, r, "init", "--help", NULL);
+	assert_non_null(strstr(r->out, "--broker-port P"));
+	assert_non_null(strstr(r->out, "(1..65535)"));
+	/* --help wins over a missing DIR or ID: nothing is needed to read it */
+	admin(fx, r, "add-node", "/nonexistent", "--help", NULL);
+	assert_int_equal(r->status, 0);
+	free(r);
+}
+
+/* A wrong flag or number: one line naming the flag, then the command's usage,
+ * on stderr; exit 2. */
+static void test_bad_flags_and_numbers(void **state)
+{
+	struct fixture *fx = *state;
+	struct result *r = malloc(sizeof(*r));
+	char dir[PATH_MAX];
+	static const char *const cases[][3] = {
+		{ "--broker-port", "4294967297", "--broker-port: expected an integer in 1..65535, got \"4294967297\"" },
+		{ "--broker-port", "70000", "--broker-port: expected an integer in 1..65535, got \"70000\"" },
+		{ "--repository-port", "-1", "--repository-port: expected an integer in 1..65535, got \"-1\"" },
+		{ "--repository-port", "8443x", "--repository-port: expected an integer in 1..65535, got \"8443x\"" },
+		{ "--days", "99999999999999999999", "--days: expected an integer in 1..3650" },
+		{ "--days", "", "--days: expected an integer in 1..3650, got \"\"" },
+	};
+
+	assert_non_null(r);
+	join(dir, fx->root, "badflags");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		admin(fx, r, "init", dir, cases[i][0], cases[i][1], NULL);
+		if (r->status != 2 || !strstr(r->err, cases[i][2]) || !strstr(r->err, "usage: fedc-admin init DIR"))
+			fail_msg("init %s %s: status %d, stderr \"%s\"", cases[i][0], cases[i][1], r->status, r->err);
+		assert_string_equal(r->out, "");
+	}
+	admin(fx, r, "add-researcher", "--nope", dir, "x", NULL);
+	assert_int_equal(r->status, 2);
+	assert_non_null(strstr(r->err, "unknown option --nope"));
+	assert_non_null(strstr(r->err, "usage: fedc-admin add-researcher DIR ID"));
+	assert_false(access(dir, F_OK) == 0);
+	free(r);
 }
 
 static void test_bad_init_options(void **state)
@@ -1067,6 +1141,8 @@ int main(void)
 		cmocka_unit_test(test_list),
 		cmocka_unit_test(test_bad_usage),
 		cmocka_unit_test(test_bad_init_options),
+		cmocka_unit_test(test_help_at_every_level),
+		cmocka_unit_test(test_bad_flags_and_numbers),
 		/* Last: it adds node c. */
 		cmocka_unit_test_setup_teardown(test_broker, broker_setup, broker_teardown),
 	};

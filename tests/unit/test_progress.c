@@ -11,30 +11,9 @@
 #include <string.h>
 
 #include "progress.h"
+#include "text_capture.h"
 
 static const char *const nodes[] = { "hospital-a", "hospital-b", "hospital-c" };
-
-/* Everything written to `f` so far, as a string (static buffer). */
-static const char *contents(FILE *f)
-{
-	static char buf[8192];
-	size_t n;
-
-	fflush(f);
-	rewind(f);
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	buf[n] = '\0';
-	return buf;
-}
-
-static size_t count(const char *text, const char *needle)
-{
-	size_t n = 0;
-
-	for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle))
-		n++;
-	return n;
-}
 
 static void test_plain_lines_throttled_per_node(void **state)
 {
@@ -51,8 +30,8 @@ static void test_plain_lines_throttled_per_node(void **state)
 	progress__scalar(pg, 2200, "intruder", "loss", 9.0, 1, 1);     /* not in the round: ignored */
 	progress__answered(pg, 2300, "hospital-a");
 	progress__round_end(pg);
-	text = contents(f);
-	assert_int_equal(count(text, "\n"), 3);
+	text = capture_contents(f);
+	assert_int_equal(capture_count(text, "\n"), 3);
 	assert_non_null(strstr(text, "  live  round 3  node hospital-a  loss 0.5000  epoch 1  iteration 10\n"));
 	assert_null(strstr(text, "0.4000"));
 	assert_non_null(strstr(text, "node hospital-b  loss 0.7000"));
@@ -76,8 +55,8 @@ static void test_terminal_line_redrawn_and_cleared(void **state)
 	progress__failed(pg, 1060, "hospital-c");                      /* ...but outcomes always show */
 	progress__answered(pg, 1070, "hospital-a");
 	progress__round_end(pg);
-	text = contents(f);
-	assert_int_equal(count(text, "\r\033[K"), 4); /* 3 draws and the final clear */
+	text = capture_contents(f);
+	assert_int_equal(capture_count(text, "\r\033[K"), 4); /* 3 draws and the final clear */
 	assert_null(strstr(text, "\n"));
 	last = strstr(text, "round 1/5  training 1  answered 1  failed 1 |");
 	assert_non_null(last);
@@ -104,7 +83,7 @@ static void test_terminal_line_cut_to_width(void **state)
 	assert_int_equal(progress__round_begin(pg, 1, 1, ids, 64), FEDC_OK);
 	for (size_t i = 0; i < 64; i++)
 		progress__scalar(pg, 1000 + 200 * (int64_t)i, ids[i], "loss", 0.25, 1, 1);
-	text = contents(f);
+	text = capture_contents(f);
 	/* A tmpfile has no width: the 100-column default holds for every line. */
 	for (const char *line = strstr(text, "\r\033[K"); line; line = strstr(line + 1, "\r\033[K")) {
 		const char *next = strstr(line + 1, "\r\033[K");
@@ -116,12 +95,36 @@ static void test_terminal_line_cut_to_width(void **state)
 	fclose(f);
 }
 
+/* The round after the last is the final evaluation: labelled so, on a
+ * terminal and in plain lines, never "round 4/3". */
+static void test_final_evaluation_labelled(void **state)
+{
+	for (int tty = 0; tty <= 1; tty++) {
+		FILE *f = tmpfile();
+		struct progress *pg = NULL;
+		const char *text;
+
+		assert_int_equal(progress__new(f, tty, &pg), FEDC_OK);
+		assert_int_equal(progress__round_begin(pg, 4, 3, nodes, 3), FEDC_OK);
+		progress__scalar(pg, 1000, "hospital-a", "loss", 0.5, 10, 1);
+		progress__answered(pg, 1100, "hospital-b");
+		progress__round_end(pg);
+		text = capture_contents(f);
+		assert_null(strstr(text, "round 4"));
+		assert_non_null(strstr(text, tty ? "final evaluation  training 2  answered 1  failed 0 |"
+					       : "  live  final evaluation  node hospital-a  loss 0.5000"));
+		progress__free(pg);
+		fclose(f);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_plain_lines_throttled_per_node),
 		cmocka_unit_test(test_terminal_line_redrawn_and_cleared),
 		cmocka_unit_test(test_terminal_line_cut_to_width),
+		cmocka_unit_test(test_final_evaluation_labelled),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
