@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "fedc/hash.h"
+#include "fedc/id.h"
 #include "fedc/sign.h"
 #include "textfile.h"
 
@@ -136,7 +137,7 @@ static enum fedc_err parse_entry(const char *path, unsigned line, char **f, size
 	else
 		return fedc_fail(FEDC_ERR_CONFIG, "%s:%u: role \"%.32s\": expected node or researcher",
 				 path, line, f[0]);
-	if (!fedc_participant_id_valid(f[1]))
+	if (!fedc_id_valid(f[1]))
 		return fedc_fail(FEDC_ERR_CONFIG,
 				 "%s:%u: id \"%.80s\": expected 1 to %d of A-Z a-z 0-9 . _ -, not starting "
 				 "with . or -", path, line, f[1], AUTH_ID_MAX);

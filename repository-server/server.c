@@ -34,6 +34,7 @@
 #include "auth.h"
 #include "fedc/hash.h"
 #include "fedc/log.h"
+#include "fedc/id.h"
 #include "fedc/sign.h"
 #include "tls.h"
 #include "visibility.h"
@@ -191,7 +192,7 @@ static bool parse_path(const char *url, char *node, char *hex)
 		node[slash - p] = '\0';
 		/* A participant ID, so never "." or "..": it names a
 		 * directory of the store. */
-		if (!fedc_participant_id_valid(node))
+		if (!fedc_id_valid(node))
 			return false;
 		p = slash + strlen(DIGEST_SEGMENT);
 	} else {
