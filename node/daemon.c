@@ -19,6 +19,7 @@
 #include "fedc/log.h"
 #include "fedc/uuid.h"
 #include "plan_digest.h"
+#include "plan_store.h"
 #include "restart_guard.h"
 #include "round.h"
 
@@ -72,31 +73,10 @@ enum fedc_err daemon__send_error(struct node_daemon *d, const struct fedc_msg *r
 	return rc;
 }
 
-enum fedc_err daemon__plan_path(const struct node_daemon *d, const char *digest, char *buf, size_t cap)
-{
-	if (!fedc_hex_valid(digest, FEDC_SHA256_HEXLEN))
-		return fedc_fail(FEDC_ERR_INVAL, "plan digest is not a SHA-256 hex digest");
-	if ((size_t)snprintf(buf, cap, "%s/%s.so", d->plans_dir, digest) >= cap)
-		return fedc_fail(FEDC_ERR_INVAL, "plan path too long");
-	return FEDC_OK;
-}
-
 enum fedc_err daemon__fetch_plan(struct node_daemon *d, struct fedc_repo *repo, const char *digest, char *path,
 				 size_t cap)
 {
-	char have[FEDC_SHA256_HEXLEN + 1];
-	enum fedc_err rc = daemon__plan_path(d, digest, path, cap);
-
-	if (rc)
-		return rc;
-	/* A kept copy is used only if it still hashes to the approved digest. */
-	if (access(path, R_OK) == 0 && fedc_hash_file(FEDC_HASH_SHA256, path, have) == FEDC_OK &&
-	    strcmp(have, digest) == 0)
-		return FEDC_OK;
-	rc = fedc_repo_get_file(repo, digest, path, (uint64_t)d->cfg->max_blob_mb << 20);
-	if (rc)
-		return fedc_fail(rc, "cannot download training plan %s: %s", digest, fedc_last_error());
-	return FEDC_OK;
+	return plan_store__fetch(d->plans_dir, repo, digest, (uint64_t)d->cfg->max_blob_mb << 20, path, cap);
 }
 
 /* ---- fast requests ---- */
@@ -144,72 +124,6 @@ out:
 	return rc;
 }
 
-static enum fedc_err reply_plan_status(struct node_daemon *d, const struct fedc_msg *req, enum fedc_cmd cmd,
-				       const char *status)
-{
-	struct fedc_msg *reply = fedc_msg_reply(req, cmd, d->cfg->node_id);
-	enum fedc_err rc;
-
-	if (!reply)
-		return FEDC_ERR_NOMEM;
-	snprintf(reply->plan_digest, sizeof(reply->plan_digest), "%s", req->plan_digest);
-	snprintf(reply->plan_status, sizeof(reply->plan_status), "%s", status);
-	fedc_msg_set(reply, FEDC_F_PLAN_DIGEST);
-	fedc_msg_set(reply, FEDC_F_PLAN_STATUS);
-	rc = daemon__send(d, reply);
-	fedc_msg_free(reply);
-	return rc;
-}
-
-/* The status of the plan the researcher names by SHA-256: the node looks it
- * up by its own digest of the file (plan_digest.h), fetching it if needed. */
-static enum fedc_err handle_plan_status(struct node_daemon *d, const struct fedc_msg *req)
-{
-	struct node_plan plan;
-	char path[NODE_PATH_MAX];
-	enum fedc_err rc = daemon__fetch_plan(d, d->repo, req->plan_digest, path, sizeof(path));
-
-	if (rc == FEDC_ERR_NOT_FOUND)
-		return reply_plan_status(d, req, FEDC_CMD_PLAN_STATUS_REPLY, "unknown");
-	if (!rc)
-		rc = plan_digest__find(d->db, path, req->plan_digest, &plan);
-	if (rc == FEDC_ERR_NOT_FOUND)
-		return reply_plan_status(d, req, FEDC_CMD_PLAN_STATUS_REPLY, "unknown");
-	if (rc)
-		return daemon__send_error(d, req, rc, "cannot read the plan list: %s", fedc_last_error());
-	return reply_plan_status(d, req, FEDC_CMD_PLAN_STATUS_REPLY, db__plan_status_name(plan.status));
-}
-
-/* `approval`: keep a copy of the plan and register it as pending, for the
- * operator to review with `fedc-node plan show|approve|reject`. */
-static enum fedc_err handle_approval(struct node_daemon *d, const struct fedc_msg *req)
-{
-	struct node_plan plan = { 0 }, stored;
-	enum fedc_err rc;
-
-	rc = daemon__fetch_plan(d, d->repo, req->plan_digest, plan.path, sizeof(plan.path));
-	if (rc)
-		return daemon__send_error(d, req, rc, "%s", fedc_last_error());
-	/* Known already (perhaps under an earlier plan_digest setting): say so. */
-	rc = plan_digest__find(d->db, plan.path, req->plan_digest, &stored);
-	if (rc == FEDC_OK)
-		return reply_plan_status(d, req, FEDC_CMD_APPROVAL_REPLY, db__plan_status_name(stored.status));
-	if (rc == FEDC_ERR_NOT_FOUND)
-		rc = plan_digest__fill(d->cfg->plan_digest, plan.path, &plan);
-	if (rc)
-		return daemon__send_error(d, req, rc, "%s", fedc_last_error());
-	snprintf(plan.name, sizeof(plan.name), "%s", req->plan_name);
-	snprintf(plan.requested_by, sizeof(plan.requested_by), "%s", req->researcher_id);
-	if (fedc_msg_has(req, FEDC_F_DESCRIPTION))
-		snprintf(plan.notes, sizeof(plan.notes), "%s", req->description);
-	rc = db__plan_register(d->db, &plan, &stored);
-	if (rc)
-		return daemon__send_error(d, req, rc, "cannot register the plan: %s", fedc_last_error());
-	fedc_info("plan %s (%s) registered as %s at the request of %s", plan.digest, plan.name,
-		  db__plan_status_name(stored.status), req->researcher_id);
-	return reply_plan_status(d, req, FEDC_CMD_APPROVAL_REPLY, db__plan_status_name(stored.status));
-}
-
 /* Takes ownership of `req`. */
 static void dispatch(struct node_daemon *d, struct fedc_msg *req)
 {
@@ -227,11 +141,11 @@ static void dispatch(struct node_daemon *d, struct fedc_msg *req)
 		(void)reply_datasets(d, req);
 		break;
 	case FEDC_CMD_APPROVAL:
-		(void)handle_approval(d, req);
-		break;
 	case FEDC_CMD_PLAN_STATUS:
-		(void)handle_plan_status(d, req);
-		break;
+		/* They may download a plan: never on this thread, which must
+		 * keep answering pings meanwhile. */
+		(void)round__submit(d->plan_worker, req);
+		return; /* the worker owns it now */
 	case FEDC_CMD_TRAIN:
 		(void)round__submit(d->worker, req);
 		return; /* the worker owns it now */
@@ -348,17 +262,15 @@ static void handle_payload(struct node_daemon *d, const struct fedc_mqtt_message
 
 static enum fedc_err make_dirs(struct node_daemon *d)
 {
-	const char *dirs[] = { d->cfg->data_dir, d->plans_dir, d->scaffold_dir };
+	enum fedc_err rc = plan_store__open(d->cfg->data_dir, d->plans_dir, sizeof(d->plans_dir));
 
-	if ((size_t)snprintf(d->plans_dir, sizeof(d->plans_dir), "%s/plans", d->cfg->data_dir) >=
-		    sizeof(d->plans_dir) ||
-	    (size_t)snprintf(d->scaffold_dir, sizeof(d->scaffold_dir), "%s/scaffold", d->cfg->data_dir) >=
-		    sizeof(d->scaffold_dir))
+	if (rc)
+		return rc;
+	if ((size_t)snprintf(d->scaffold_dir, sizeof(d->scaffold_dir), "%s/scaffold", d->cfg->data_dir) >=
+	    sizeof(d->scaffold_dir))
 		return fedc_fail(FEDC_ERR_CONFIG, "data_dir path too long");
-	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		if (mkdir(dirs[i], 0700) != 0 && errno != EEXIST)
-			return fedc_fail(FEDC_ERR_IO, "cannot create %s: %s", dirs[i], strerror(errno));
-	}
+	if (mkdir(d->scaffold_dir, 0700) != 0 && errno != EEXIST)
+		return fedc_fail(FEDC_ERR_IO, "cannot create %s: %s", d->scaffold_dir, strerror(errno));
 	return FEDC_OK;
 }
 
@@ -555,13 +467,13 @@ int daemon__run(const struct node_config *cfg)
 	if (!rc)
 		rc = open_channel(&d);
 	if (!rc)
-		rc = daemon__repo_new(&d, &d.repo);
-	if (!rc)
 		rc = connect_broker(&d, &st);
 	if (!rc) {
 		signal_target = d.mqtt;
 		rc = round__start(&d, &d.worker);
 	}
+	if (!rc)
+		rc = round__start_plan_worker(&d, &d.plan_worker);
 	if (rc) {
 		fedc_error("cannot start: %s: %s", fedc_strerror(rc), fedc_last_error());
 		goto out;
@@ -571,10 +483,10 @@ int daemon__run(const struct node_config *cfg)
 	serve(&d);
 	fedc_info("stopping");
 out:
+	round__stop(d.plan_worker);
 	round__stop(d.worker);
 	signal_target = NULL;
 	fedc_mqtt_close(d.mqtt, st.offline, st.offline_len);
-	fedc_repo_free(d.repo);
 	db__close(d.db);
 	fedc_channel_free(&d.channel);
 	explicit_bzero(d.broker_password, sizeof(d.broker_password));

@@ -15,6 +15,7 @@
 #include "fedc/fs.h"
 #include "fedc/log.h"
 #include "plan_digest.h"
+#include "plan_requests.h"
 #include "sandbox.h"
 #include "scaffold_client.h"
 
@@ -28,9 +29,12 @@ struct pending {
 
 struct round_worker {
 	struct node_daemon *d;
+	/* What the worker does with each request: run_round, or
+	 * run_plan_request. */
+	enum fedc_err (*run)(struct round_worker *w, const struct fedc_msg *req);
 	struct node_db *db;      /* the worker thread's own handle */
 	struct fedc_repo *repo;  /* the worker thread's own handle */
-	struct sandbox *sandbox; /* the plan process kept between a job's rounds */
+	struct sandbox *sandbox; /* the plan process kept between a job's rounds; NULL in the plan worker */
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
@@ -293,6 +297,8 @@ static enum fedc_err run_round(struct round_worker *w, const struct fedc_msg *re
 	double t0 = now_s(), times[3] = { 0, 0, 0 };
 	enum fedc_err rc;
 
+	fedc_info("round: job %s round %" PRIu64 " starts for researcher %s", req->job_id, req->round,
+		  req->researcher_id);
 	res.params_fd = -1;
 	rc = scaffold_files(w, req, &scaffold);
 	if (!rc)
@@ -396,31 +402,41 @@ static void *worker_main(void *arg)
 	struct fedc_msg *msg;
 
 	while ((msg = next_request(w))) {
-		fedc_info("round: job %s round %" PRIu64 " starts for researcher %s", msg->job_id, msg->round,
-			  msg->researcher_id);
-		(void)run_round(w, msg);
+		(void)w->run(w, msg);
 		fedc_msg_free(msg);
 	}
 	return NULL;
 }
 
-enum fedc_err round__start(struct node_daemon *d, struct round_worker **out)
+static enum fedc_err run_plan_request(struct round_worker *w, const struct fedc_msg *req)
+{
+	return plan_requests__answer(w->d, w->db, w->repo, req);
+}
+
+static enum fedc_err start_worker(struct node_daemon *d, enum fedc_err (*run)(struct round_worker *w,
+									 const struct fedc_msg *req),
+				  bool sandbox, struct round_worker **out)
 {
 	struct round_worker *w = calloc(1, sizeof(*w));
-	enum fedc_err rc;
+	enum fedc_err rc = FEDC_OK;
 
 	*out = NULL;
 	if (!w)
 		return FEDC_ERR_NOMEM;
 	w->d = d;
+	w->run = run;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->wake, NULL);
-	w->sandbox = sandbox__new();
-	rc = w->sandbox ? db__open(d->cfg->db_path, &w->db) : FEDC_ERR_NOMEM;
+	if (sandbox) {
+		w->sandbox = sandbox__new();
+		rc = w->sandbox ? FEDC_OK : FEDC_ERR_NOMEM;
+	}
+	if (!rc)
+		rc = db__open(d->cfg->db_path, &w->db);
 	if (!rc)
 		rc = daemon__repo_new(d, &w->repo);
 	if (!rc && pthread_create(&w->thread, NULL, worker_main, w) != 0)
-		rc = fedc_fail(FEDC_ERR_NOMEM, "cannot start the round worker thread");
+		rc = fedc_fail(FEDC_ERR_NOMEM, "cannot start a worker thread");
 	if (rc) {
 		fedc_repo_free(w->repo);
 		db__close(w->db);
@@ -430,6 +446,16 @@ enum fedc_err round__start(struct node_daemon *d, struct round_worker **out)
 	}
 	*out = w;
 	return FEDC_OK;
+}
+
+enum fedc_err round__start(struct node_daemon *d, struct round_worker **out)
+{
+	return start_worker(d, run_round, true, out);
+}
+
+enum fedc_err round__start_plan_worker(struct node_daemon *d, struct round_worker **out)
+{
+	return start_worker(d, run_plan_request, false, out);
 }
 
 static bool seen_before(struct round_worker *w, const char *request_id)
@@ -454,7 +480,7 @@ enum fedc_err round__submit(struct round_worker *w, struct fedc_msg *msg)
 	pthread_mutex_lock(&w->lock);
 	if (seen_before(w, msg->request_id)) {
 		pthread_mutex_unlock(&w->lock);
-		fedc_info("round: duplicate train request %s ignored", msg->request_id);
+		fedc_info("duplicate %s request %s ignored", fedc_cmd_name(msg->command), msg->request_id);
 		fedc_msg_free(msg);
 		free(p);
 		return FEDC_ERR_EXISTS;
@@ -485,7 +511,7 @@ void round__stop(struct round_worker *w)
 	while ((p = w->head)) {
 		w->head = p->next;
 		(void)daemon__send_error(w->d, p->msg, FEDC_ERR_INTERRUPTED,
-					 "the node is shutting down; round not run");
+					 "the node is shutting down; request not run");
 		fedc_msg_free(p->msg);
 		free(p);
 	}
