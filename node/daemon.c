@@ -20,16 +20,22 @@
 #include "fedc/uuid.h"
 #include "plan_digest.h"
 #include "plan_store.h"
+#include "refusal_limit.h"
 #include "restart_guard.h"
 #include "round.h"
 
 static struct fedc_mqtt *volatile signal_target;
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t reload_requested;
 
-static void on_stop_signal(int sig)
+/* SIGINT, SIGTERM: stop. SIGHUP: read trusted_keys_dir again. The main
+ * loop does the work; the handler only wakes it. */
+static void on_signal(int sig)
 {
-	(void)sig;
-	stop_requested = 1;
+	if (sig == SIGHUP)
+		reload_requested = 1;
+	else
+		stop_requested = 1;
 	if (signal_target)
 		fedc_mqtt_wake(signal_target);
 }
@@ -178,15 +184,20 @@ static bool map_string(const msgpack_object *map, const char *key, char *out, si
 }
 
 /* A request that failed validation or authentication still gets an `error`
- * reply when its claimed sender and request id can be read and are valid;
- * otherwise it is only logged (there is nobody to answer). */
-static void reply_to_refused(struct node_daemon *d, const void *payload, size_t len, enum fedc_err code,
+ * reply, so that its researcher can show why, when its claimed sender and
+ * request id can be read and are valid, when a signed one names its signer
+ * as its researcher (a reply is never aimed at someone else), and within
+ * the limit of refusal_limit.h; otherwise it is only logged. */
+static void reply_to_refused(struct node_daemon *d, const struct fedc_origin *origin, enum fedc_err code,
 			     const char *why)
 {
 	msgpack_unpacked up;
 	struct fedc_msg *reply = NULL;
 	char researcher[FEDC_MAX_ID_LEN + 1], request_id[FEDC_UUID_STRLEN + 1];
 	char topic[FEDC_MAX_TOPIC_LEN + 1];
+	const void *payload = origin->body;
+	size_t len = origin->body_len;
+	bool untrusted;
 
 	if (len > FEDC_MAX_MESSAGE_BYTES || fedc_msgpack_check(payload, len) != FEDC_OK)
 		return; /* msgpack-c would allocate what a bad header declares */
@@ -196,15 +207,26 @@ static void reply_to_refused(struct node_daemon *d, const void *payload, size_t 
 	    !map_string(&up.data, "request_id", request_id, sizeof(request_id)) || !fedc_uuid_valid(request_id) ||
 	    fedc_topic_researcher(topic, d->cfg->federation, researcher) != FEDC_OK)
 		goto out;
+	if (origin->is_signed && strcmp(researcher, origin->signer) != 0)
+		goto out;
+	if (!refusal_limit__allow(&d->refusals, origin->signer, fedc_unix_ms())) {
+		fedc_debug("no reply to the refused request %s: replies to %s are rate-limited", request_id,
+			   origin->signer[0] ? origin->signer : "unsigned requests");
+		goto out;
+	}
 	reply = fedc_msg_new(FEDC_CMD_ERROR);
 	if (!reply)
 		goto out;
+	untrusted = origin->is_signed && d->channel.trusted && !fedc_keyring_has(d->channel.trusted, origin->signer);
 	snprintf(reply->request_id, sizeof(reply->request_id), "%s", request_id);
 	snprintf(reply->researcher_id, sizeof(reply->researcher_id), "%s", researcher);
 	snprintf(reply->node_id, sizeof(reply->node_id), "%s", d->cfg->node_id);
 	snprintf(reply->error_code, sizeof(reply->error_code), "%s", fedc_strerror(code));
-	snprintf(reply->message, sizeof(reply->message), "%s request: %s",
-		 code == FEDC_ERR_AUTH ? "refused" : "malformed", why);
+	snprintf(reply->message, sizeof(reply->message), "%s request: %s%s",
+		 code == FEDC_ERR_AUTH ? "refused" : "malformed", why,
+		 untrusted ? "; this node's operator must add your public key to its trusted_keys_dir "
+			     "(fedc-admin add-researcher does) and send the node SIGHUP"
+			   : "");
 	fedc_msg_set(reply, FEDC_F_RESEARCHER_ID);
 	fedc_msg_set(reply, FEDC_F_NODE_ID);
 	fedc_msg_set(reply, FEDC_F_ERROR_CODE);
@@ -250,7 +272,7 @@ static void handle_payload(struct node_daemon *d, const struct fedc_mqtt_message
 		snprintf(why, sizeof(why), "%s", fedc_last_error());
 		fedc_warn("rejected a %zu-byte message on %s%s%s: %s: %s", m->len, m->topic,
 			  origin.signer[0] ? " signed by " : "", origin.signer, fedc_strerror(rc), why);
-		reply_to_refused(d, origin.body, origin.body_len, rc == FEDC_ERR_EXISTS ? FEDC_ERR_AUTH : rc, why);
+		reply_to_refused(d, &origin, rc == FEDC_ERR_EXISTS ? FEDC_ERR_AUTH : rc, why);
 		free(req);
 		return;
 	}
@@ -337,11 +359,43 @@ static enum fedc_err connect_broker(struct node_daemon *d, struct status_payload
 	return fedc_mqtt_connect(&opts, &d->mqtt);
 }
 
+/* SIGHUP: the researchers' keys are read again from trusted_keys_dir, so a
+ * researcher added with fedc-admin is trusted without a restart. Only the
+ * main thread reads the keyring (fedc_channel_accept), so it is swapped here
+ * with no lock. A directory that no longer loads keeps the keys in use. */
+static void reload_trusted_keys(struct node_daemon *d)
+{
+	const struct node_config *cfg = d->cfg;
+	struct fedc_keyring *fresh = NULL;
+	size_t before;
+
+	if (!cfg->trusted_keys_dir[0] || !d->channel.trusted) {
+		fedc_info("SIGHUP: no trusted_keys_dir in %s: nothing to reload", cfg->path);
+		return;
+	}
+	if (fedc_keyring_load_dir(cfg->trusted_keys_dir, &fresh) != FEDC_OK) {
+		fedc_error("SIGHUP: cannot reload the trusted keys, the %zu in use are kept: %s",
+			   fedc_keyring_size(d->channel.trusted), fedc_last_error());
+		return;
+	}
+	before = fedc_keyring_size(d->channel.trusted);
+	fedc_keyring_free(d->channel.trusted);
+	d->channel.trusted = fresh;
+	fedc_info("SIGHUP: trusted keys reloaded from %s: %zu (were %zu)", cfg->trusted_keys_dir,
+		  fedc_keyring_size(fresh), before);
+}
+
 static void serve(struct node_daemon *d)
 {
 	while (!stop_requested) {
 		struct fedc_mqtt_message *m = NULL;
-		enum fedc_err rc = fedc_mqtt_next(d->mqtt, -1, &m);
+		enum fedc_err rc;
+
+		if (reload_requested) {
+			reload_requested = 0;
+			reload_trusted_keys(d);
+		}
+		rc = fedc_mqtt_next(d->mqtt, -1, &m);
 
 		if (rc == FEDC_ERR_INTERRUPTED)
 			continue;
@@ -356,10 +410,11 @@ static void install_signals(void)
 {
 	struct sigaction sa = { 0 };
 
-	sa.sa_handler = on_stop_signal;
+	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
 

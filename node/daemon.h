@@ -12,6 +12,7 @@
 #include "fedc/mqtt.h"
 #include "fedc/repo.h"
 #include "node_config.h"
+#include "refusal_limit.h"
 
 struct round_worker;
 
@@ -27,9 +28,11 @@ struct node_daemon {
 	char broker_password[256];          /* from [broker] password_file */
 	char repository_token[512];         /* [repository] token, or read from token_file */
 	int64_t not_before_ms;              /* commands stamped earlier are refused (restart_guard.h) */
+	struct refusal_limit refusals;      /* replies to refused requests (main thread only) */
 };
 
-/* Runs until SIGINT or SIGTERM; returns the process exit code. */
+/* Runs until SIGINT or SIGTERM (SIGHUP reloads trusted_keys_dir); returns
+ * the process exit code. */
 int daemon__run(const struct node_config *cfg);
 
 /* Publishes `msg` to the reply topic of msg->researcher_id. Thread-safe. */
