@@ -20,6 +20,7 @@
 #include "fedc/uuid.h"
 #include "plan_digest.h"
 #include "plan_store.h"
+#include "preflight.h"
 #include "refusal_limit.h"
 #include "restart_guard.h"
 #include "round.h"
@@ -319,6 +320,8 @@ struct status_payloads {
 	size_t online_len, offline_len;
 };
 
+#define BROKER_ATTEMPT_S 5
+
 static enum fedc_err connect_broker(struct node_daemon *d, struct status_payloads *st)
 {
 	const struct node_config *cfg = d->cfg;
@@ -354,9 +357,19 @@ static enum fedc_err connect_broker(struct node_daemon *d, struct status_payload
 	opts.will_len = st->offline_len;
 	opts.online_payload = st->online;
 	opts.online_len = st->online_len;
-	/* A node started before its broker keeps trying for a while. */
-	opts.connect_timeout_s = 300;
-	return fedc_mqtt_connect(&opts, &d->mqtt);
+	/* A node started before its broker (or while it is down) waits for it
+	 * as long as it takes, and says so, with the URL and the last reason,
+	 * every attempt of BROKER_ATTEMPT_S. SIGINT/SIGTERM end the wait. */
+	opts.connect_timeout_s = BROKER_ATTEMPT_S;
+	for (unsigned attempt = 1;; attempt++) {
+		rc = fedc_mqtt_connect(&opts, &d->mqtt);
+		if (rc != FEDC_ERR_TIMEOUT && rc != FEDC_ERR_AUTH)
+			return rc;
+		if (stop_requested)
+			return fedc_fail(FEDC_ERR_INTERRUPTED, "stopped while waiting for the broker at %s", cfg->broker_url);
+		fedc_warn("waiting for the broker at %s (%u s so far; %s); still trying", cfg->broker_url,
+			  attempt * BROKER_ATTEMPT_S, fedc_last_error());
+	}
 }
 
 /* SIGHUP: the researchers' keys are read again from trusted_keys_dir, so a
@@ -512,7 +525,13 @@ int daemon__run(const struct node_config *cfg)
 	if (cfg->allow_unapproved_plans)
 		fedc_warn("SECURITY: allow_unapproved_plans = true in %s: this node runs ANY training plan it is "
 			  "sent, approved or not", cfg->path);
-	rc = make_dirs(&d);
+	/* The operator's files first: a mistake there is reported now, not as
+	 * silent retries or as an online node that refuses every command. */
+	rc = preflight__files(cfg);
+	if (!rc)
+		rc = make_dirs(&d);
+	if (!rc)
+		rc = preflight__database(cfg->db_path);
 	if (!rc)
 		rc = restart_guard__not_before(cfg->data_dir, fedc_unix_ms(), &d.not_before_ms);
 	if (!rc)
