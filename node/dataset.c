@@ -14,6 +14,7 @@
 
 #include "dataset_csv.h"
 #include "dataset_idx.h"
+#include "fedc/config.h"
 
 /* ---- public --------------------------------------------------------------- */
 
@@ -93,15 +94,19 @@ bool dataset__parse_label_counts(const char *text, uint64_t *counts, uint32_t n)
 	const char *p = text;
 
 	for (uint32_t c = 0; c < n; c++) {
-		char *end = NULL;
+		size_t len = strspn(p, "0123456789");
+		char digits[24];
+		int64_t v;
 
-		if (*p < '0' || *p > '9')
+		/* digits only (no sign, no blank), then "," or, after the last, the end */
+		if (len == 0 || len >= sizeof(digits) || p[len] != (c + 1 < n ? ',' : '\0'))
 			return false;
-		errno = 0;
-		counts[c] = strtoull(p, &end, 10);
-		if (errno || (*end != (c + 1 < n ? ',' : '\0')))
+		memcpy(digits, p, len);
+		digits[len] = '\0';
+		if (!fedc_parse_int(digits, 0, INT64_MAX, &v))
 			return false;
-		p = end + (c + 1 < n);
+		counts[c] = (uint64_t)v;
+		p += len + (c + 1 < n);
 	}
 	return n > 0;
 }

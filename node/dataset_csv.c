@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fedc/config.h"
 #include "fedc/hash.h"
 
 
@@ -237,19 +238,24 @@ static enum num_kind parse_number(char *s, size_t len, bool single, double *out)
 	return NUM_OK;
 }
 
-/* Decimal digits only, as in a counts header. */
+/* Decimal digits only, as in a counts header; the value through
+ * fedc_parse_int (the cell is not NUL-terminated: copied first). */
 static bool parse_count(const char *s, size_t len, uint64_t *out)
 {
-	uint64_t v = 0;
+	char digits[24];
+	int64_t v;
 
-	if (len == 0 || len > 18)
+	if (len == 0 || len >= sizeof(digits))
 		return false;
 	for (size_t i = 0; i < len; i++) {
 		if (s[i] < '0' || s[i] > '9')
 			return false;
-		v = v * 10 + (uint64_t)(s[i] - '0');
 	}
-	*out = v;
+	memcpy(digits, s, len);
+	digits[len] = '\0';
+	if (!fedc_parse_int(digits, 0, INT64_MAX, &v))
+		return false;
+	*out = (uint64_t)v;
 	return true;
 }
 
