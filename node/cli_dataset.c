@@ -11,15 +11,18 @@
 
 #include "dataset.h"
 #include "fedc/config.h"
+#include "test_set.h"
 
 enum { OPT_NAME = 256, OPT_TAGS, OPT_FILE, OPT_DESCRIPTION, OPT_TYPE, OPT_HEADER, OPT_LABEL, OPT_REGRESSION,
-       OPT_LABELS };
+       OPT_LABELS, OPT_SPLIT, OPT_TEST_OF };
 
 static const char dataset_usage[] =
 	"usage: " CLI_PROG " dataset add --name N --tags T1[,T2...] --file PATH [--description D] [--type csv]\n"
 	"                         [--header auto|counts|names|none] [--label-column K] [--regression]\n"
 	"       " CLI_PROG " dataset add --type idx --name N --tags T1[,T2...] --file IMAGES --labels LABELS\n"
 	"                         [--description D]   (IDX files plain or gzip'd, e.g. train-images-idx3-ubyte.gz)\n"
+	"         either also:    [--split random|stratified]   (how test rows are held out; default random)\n"
+	"                         [--test-of ID|NAME]   (register as the test set of that dataset; --tags optional)\n"
 	"       " CLI_PROG " dataset list [--json]\n"
 	"       " CLI_PROG " dataset show ID|NAME\n"
 	"       " CLI_PROG " dataset remove ID|NAME\n";
@@ -71,6 +74,7 @@ static bool parse_tags(const char *list, struct node_dataset *ds, char *why, siz
 
 struct add_args {
 	const char *name, *tags, *file, *labels, *description;
+	const char *split, *test_of;
 	bool csv_options; /* --header, --label-column or --regression given */
 	struct dataset_options opts;
 };
@@ -84,6 +88,7 @@ static int parse_add(int argc, char **argv, struct add_args *a)
 		{ "type", required_argument, NULL, OPT_TYPE }, { "header", required_argument, NULL, OPT_HEADER },
 		{ "label-column", required_argument, NULL, OPT_LABEL },
 		{ "regression", no_argument, NULL, OPT_REGRESSION }, { "labels", required_argument, NULL, OPT_LABELS },
+		{ "split", required_argument, NULL, OPT_SPLIT }, { "test-of", required_argument, NULL, OPT_TEST_OF },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	const char *cmd = "dataset add";
@@ -98,6 +103,8 @@ static int parse_add(int argc, char **argv, struct add_args *a)
 		case OPT_DESCRIPTION: a->description = optarg; break;
 		case OPT_TYPE: a->opts.type = optarg; break;
 		case OPT_LABELS: a->labels = optarg; break;
+		case OPT_SPLIT: a->split = optarg; break;
+		case OPT_TEST_OF: a->test_of = optarg; break;
 		case OPT_HEADER: a->opts.header = optarg; a->csv_options = true; break;
 		case OPT_REGRESSION: a->opts.regression = true; a->csv_options = true; break;
 		case OPT_LABEL:
@@ -113,8 +120,9 @@ static int parse_add(int argc, char **argv, struct add_args *a)
 	}
 	if (optind != argc)
 		return cli__usage_error(dataset_usage, cmd, "unexpected argument \"%s\"", argv[optind]);
-	if (!a->name || !a->tags || !a->file)
-		return cli__usage_error(dataset_usage, cmd, "--name, --tags and --file are required");
+	if (!a->name || (!a->tags && !a->test_of) || !a->file)
+		return cli__usage_error(dataset_usage, cmd, "--name, --tags and --file are required (--tags may be"
+					" left out with --test-of)");
 	return -1;
 }
 
@@ -141,8 +149,16 @@ static int check_add(const struct add_args *a, struct node_dataset *ds)
 		return cli__usage_error(dataset_usage, cmd, "--labels is for IDX image sets: add --type idx");
 	if (strcmp(header, "auto") && strcmp(header, "counts") && strcmp(header, "names") && strcmp(header, "none"))
 		return cli__usage_error(dataset_usage, cmd, "--header \"%s\": expected auto, counts, names or none", header);
-	if (!parse_tags(a->tags, ds, why, sizeof(why)))
+	if (a->split && strcmp(a->split, "random") != 0 && strcmp(a->split, "stratified") != 0)
+		return cli__usage_error(dataset_usage, cmd, "--split \"%s\": expected random or stratified", a->split);
+	if (a->split && a->test_of)
+		return cli__usage_error(dataset_usage, cmd, "--split and --test-of do not go together: a test set is "
+					"used whole, never split");
+	if (a->test_of && !cli__text_ok(a->test_of, sizeof(ds->name), false))
+		return cli__usage_error(dataset_usage, cmd, "--test-of: a dataset id or name");
+	if (a->tags && !parse_tags(a->tags, ds, why, sizeof(why)))
 		return cli__usage_error(dataset_usage, cmd, "%s", why);
+	snprintf(ds->split, sizeof(ds->split), "%s", a->split ? a->split : "random");
 	memcpy(ds->name, a->name, strlen(a->name) + 1);
 	if (a->description)
 		memcpy(ds->description, a->description, strlen(a->description) + 1);
@@ -224,6 +240,48 @@ out:
 	free(counts);
 }
 
+/* The dataset `ds` (inspected) is to be the test set of `key`: that one
+ * must exist, be no test set itself, have none yet, and hold the same kind of
+ * rows (features; classes, or a regression target). Fills ds->test_of, and
+ * the parent's tags when none were given. */
+static enum fedc_err link_test_set(struct node_db *db, const char *key, struct node_dataset *ds)
+{
+	struct node_dataset *parent = calloc(1, sizeof(*parent)), *other = calloc(1, sizeof(*other));
+	enum fedc_err rc = parent && other ? db__dataset_get(db, key, parent) : FEDC_ERR_NOMEM;
+
+	if (rc == FEDC_ERR_NOT_FOUND)
+		rc = fedc_fail(rc, "--test-of \"%s\": no such dataset on this node", key);
+	if (!rc && parent->test_of[0])
+		rc = fedc_fail(FEDC_ERR_INVAL, "--test-of \"%s\": that dataset is itself a test set", key);
+	if (!rc) {
+		rc = test_set__find(db, parent->id, other);
+		if (rc == FEDC_OK)
+			rc = fedc_fail(FEDC_ERR_EXISTS, "--test-of \"%s\": it has a test set already, \"%s\" (remove that "
+				       "one first)", key, other->name);
+		else if (rc == FEDC_ERR_NOT_FOUND)
+			rc = FEDC_OK;
+	}
+	if (!rc && ds->n_features != parent->n_features)
+		rc = fedc_fail(FEDC_ERR_INVAL, "--test-of \"%s\": %" PRIu64 " features here, %" PRIu64 " there", key,
+			       ds->n_features, parent->n_features);
+	if (!rc && (ds->n_classes == 0) != (parent->n_classes == 0))
+		rc = fedc_fail(FEDC_ERR_INVAL, "--test-of \"%s\": one has class labels, the other a regression target",
+			       key);
+	if (!rc && ds->n_classes > parent->n_classes)
+		rc = fedc_fail(FEDC_ERR_INVAL, "--test-of \"%s\": labels up to %u here, that dataset has %u classes",
+			       key, ds->n_classes - 1, parent->n_classes);
+	if (!rc) {
+		snprintf(ds->test_of, sizeof(ds->test_of), "%s", parent->id);
+		if (ds->n_tags == 0) {
+			ds->n_tags = parent->n_tags;
+			memcpy(ds->tags, parent->tags, sizeof(ds->tags));
+		}
+	}
+	free(other);
+	free(parent);
+	return rc;
+}
+
 static int dataset_add(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct add_args a = { .opts = { "csv", "auto", -1, false } };
@@ -245,10 +303,15 @@ static int dataset_add(struct cli_ctx *ctx, int argc, char **argv)
 		goto out;
 	/* Inspect first: a file that does not pass stores nothing. */
 	rc = dataset__inspect(ds, &a.opts);
+	if (!rc && strcmp(ds->split, "stratified") == 0 && ds->n_classes == 0)
+		rc = fedc_fail(FEDC_ERR_INVAL, "--split stratified needs class labels; this dataset has a regression "
+			       "target");
 	if (!rc)
 		warn_empty_classes(ds);
 	if (!rc)
 		rc = cli__open_db(ctx, &db);
+	if (!rc && a.test_of)
+		rc = link_test_set(db, a.test_of, ds);
 	if (!rc)
 		rc = db__dataset_add(db, ds);
 	if (rc) {
@@ -368,6 +431,10 @@ static void dataset_json(const struct node_dataset *ds)
 	cli__print_json_string(ds->digest);
 	printf(",\"added_at\":");
 	cli__print_json_string(added);
+	printf(",\"split\":");
+	cli__print_json_string(ds->split);
+	printf(",\"test_of\":");
+	cli__print_json_string(ds->test_of);
 	printf("}");
 }
 
@@ -475,6 +542,22 @@ static void print_dataset(const struct node_dataset *ds)
 		printf("label column: %d\nheader:       %s\n", ds->label_column, ds->header);
 	printf("sha256:       %s%s\nadded:        %s\n", ds->digest,
 	       is_idx(ds) ? " (images file, then labels file)" : "", added);
+	if (ds->test_of[0])
+		printf("test set of:  %s (used whole as its test rows)\n", ds->test_of);
+	else
+		printf("split:        %s\n", ds->split);
+}
+
+static void print_test_set(struct node_db *db, const struct node_dataset *ds)
+{
+	struct node_dataset *t = calloc(1, sizeof(*t));
+
+	if (t && test_set__find(db, ds->id, t) == FEDC_OK) {
+		printf("test set:     ");
+		cli__print_safe(t->name, 0);
+		printf(" (%s, %" PRIu64 " rows; the split is not used)\n", t->id, t->n_samples);
+	}
+	free(t);
 }
 
 static int dataset_show(struct cli_ctx *ctx, int argc, char **argv)
@@ -498,6 +581,8 @@ static int dataset_show(struct cli_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	print_dataset(ds);
+	if (!ds->test_of[0])
+		print_test_set(db, ds);
 	fflush(stdout);
 	/* The record is shown either way; a file that no longer loads is an
 	 * error the operator must see before the next round hits it. */
@@ -507,6 +592,21 @@ out:
 	db__close(db);
 	free(ds);
 	return code;
+}
+
+/* A dataset whose test set is registered stays until that one is removed. */
+static enum fedc_err refuse_with_test_set(struct node_db *db, const struct node_dataset *ds)
+{
+	struct node_dataset *t = calloc(1, sizeof(*t));
+	enum fedc_err rc = t ? test_set__find(db, ds->id, t) : FEDC_ERR_NOMEM;
+
+	if (rc == FEDC_OK)
+		rc = fedc_fail(FEDC_ERR_EXISTS, "\"%s\" has a test set, \"%s\": remove that one first", ds->name,
+			       t->name);
+	else if (rc == FEDC_ERR_NOT_FOUND)
+		rc = FEDC_OK;
+	free(t);
+	return rc;
 }
 
 static int dataset_remove(struct cli_ctx *ctx, int argc, char **argv)
@@ -525,6 +625,8 @@ static int dataset_remove(struct cli_ctx *ctx, int argc, char **argv)
 	rc = cli__open_db(ctx, &db);
 	if (!rc)
 		rc = db__dataset_get(db, key, ds);
+	if (!rc)
+		rc = refuse_with_test_set(db, ds);
 	if (!rc)
 		rc = db__dataset_remove(db, ds->id);
 	if (rc) {

@@ -119,10 +119,12 @@ static enum fedc_err reply_datasets(struct node_daemon *d, const struct fedc_msg
 		rc = daemon__send_error(d, req, rc, "cannot read datasets: %s", fedc_last_error());
 		goto out;
 	}
-	/* Always a reply, even with no match: the researcher must not wait for it. */
-	for (size_t i = 0; i < n && i < FEDC_MAX_DATASETS; i++)
-		describe_dataset(&found[i], &reply->datasets[i]);
-	reply->n_datasets = (uint32_t)(n < FEDC_MAX_DATASETS ? n : FEDC_MAX_DATASETS);
+	/* Always a reply, even with no match: the researcher must not wait for
+	 * it. A test set is not offered: it is the test rows of its dataset. */
+	for (size_t i = 0; i < n && reply->n_datasets < FEDC_MAX_DATASETS; i++) {
+		if (!found[i].test_of[0])
+			describe_dataset(&found[i], &reply->datasets[reply->n_datasets++]);
+	}
 	fedc_msg_set(reply, FEDC_F_DATASETS);
 	rc = daemon__send(d, reply);
 out:
@@ -452,6 +454,17 @@ static void choose_blas_kernel(void)
 		fedc_info("plans' OpenBLAS uses the %s kernels (set OPENBLAS_CORETYPE to choose)", core);
 }
 
+/* OpenBLAS's own default is one thread per core, each with a buffer of
+ * about 128 MB: on a many-core server that alone can pass memory_mb, and a
+ * node shares its machine. Plans get one thread unless the operator set
+ * OPENBLAS_NUM_THREADS; a plan asks for more with fedc_nn_set_threads()
+ * (docs/plan-api.md, "Threads"). */
+static void choose_blas_threads(void)
+{
+	if (!getenv("OPENBLAS_NUM_THREADS"))
+		(void)setenv("OPENBLAS_NUM_THREADS", "1", 0);
+}
+
 enum fedc_err daemon__repo_new(const struct node_daemon *d, struct fedc_repo **out)
 {
 	const struct node_config *cfg = d->cfg;
@@ -522,6 +535,7 @@ int daemon__run(const struct node_config *cfg)
 
 	install_signals();
 	choose_blas_kernel();
+	choose_blas_threads();
 	if (cfg->allow_unapproved_plans)
 		fedc_warn("SECURITY: allow_unapproved_plans = true in %s: this node runs ANY training plan it is "
 			  "sent, approved or not", cfg->path);

@@ -18,6 +18,7 @@
 #include "plan_requests.h"
 #include "sandbox.h"
 #include "scaffold_client.h"
+#include "test_set.h"
 
 #define SEEN_IDS 1024            /* request ids remembered for deduplication */
 #define SCALARS_PER_SECOND 4     /* live progress messages per round, at most */
@@ -200,6 +201,7 @@ static void fill_job(const struct fedc_msg *req, const struct node_dataset *ds, 
 	job->plan_path = plan_path;
 	job->params_fd = params_fd;
 	job->dataset = ds;
+	job->stratified = strcmp(ds->split, "stratified") == 0;
 	job->test_ratio = req->test_ratio;
 	/* Everything follows from the experiment seed, so a run is reproducible:
 	 * the held-out rows depend on the seed and the data's content (the same
@@ -291,8 +293,9 @@ static enum fedc_err run_round(struct round_worker *w, const struct fedc_msg *re
 	struct scalar_ctx sc = { w, req, 0 };
 	struct sandbox_result res;
 	struct sandbox_job job;
-	struct node_dataset ds;
+	struct node_dataset ds, test_set;
 	struct scaffold_files scaffold;
+	bool has_test_set = false;
 	char session[2 * FEDC_MAX_ID_LEN + 2];
 	double t0 = now_s(), times[3] = { 0, 0, 0 };
 	enum fedc_err rc;
@@ -308,6 +311,17 @@ static enum fedc_err run_round(struct round_worker *w, const struct fedc_msg *re
 			       rc == FEDC_ERR_NOT_FOUND ? "not registered on this node" : fedc_last_error());
 		goto fail;
 	}
+	if (ds.test_of[0]) {
+		rc = fedc_fail(FEDC_ERR_INVAL, "dataset %s is registered as the test set of dataset %s: train on that one",
+			       req->dataset_id, ds.test_of);
+		goto fail;
+	}
+	rc = test_set__find(w->db, ds.id, &test_set);
+	has_test_set = rc == FEDC_OK;
+	if (rc == FEDC_ERR_NOT_FOUND)
+		rc = FEDC_OK;
+	if (rc)
+		goto fail;
 	rc = fetch_inputs(w, req, plan_path, sizeof(plan_path), &params_fd);
 	if (rc)
 		goto fail;
@@ -315,6 +329,7 @@ static enum fedc_err run_round(struct round_worker *w, const struct fedc_msg *re
 	for (uint32_t i = 0; i < req->n_model_args; i++)
 		args[i] = (struct fedc_arg){ req->model_args[i].name, req->model_args[i].value };
 	fill_job(req, &ds, plan_path, params_fd, &model_args, w->d->cfg, &job);
+	job.test_dataset = has_test_set ? &test_set : NULL;
 	job.on_scalar = on_scalar;
 	job.ctx = &sc;
 	job.scaffold_state = scaffold.read;

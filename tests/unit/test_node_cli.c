@@ -265,6 +265,71 @@ static void test_dataset_add_options(void **state)
 	assert_non_null(strstr(f->err, "warning: only 4 of 161 classes"));
 }
 
+/* --split is stored with the dataset (the child splits accordingly); a
+ * regression set cannot be stratified. */
+static void test_dataset_add_split(void **state)
+{
+	struct fixture *f = *state;
+	struct node_db *db = NULL;
+	struct node_dataset ds;
+
+	assert_int_equal(DATASET(f, "add", "--name", "strat", "--tags", "t", "--file", BREAST, "--split", "stratified"),
+			 0);
+	assert_int_equal(DATASET(f, "add", "--name", "plain", "--tags", "t", "--file", BREAST), 0);
+	assert_int_equal(DATASET(f, "add", "--name", "x", "--tags", "t", "--file", BREAST, "--split", "evenly"), 2);
+	assert_int_equal(DATASET(f, "add", "--regression", "--name", "prices", "--tags", "t", "--file",
+				 CSV_DIR "regression.csv", "--split", "stratified"),
+			 1);
+	assert_non_null(strstr(f->err, "needs class labels"));
+	assert_int_equal(db__open(f->ctx.cfg.db_path, &db), FEDC_OK);
+	assert_int_equal(db__dataset_get(db, "strat", &ds), FEDC_OK);
+	assert_string_equal(ds.split, "stratified");
+	assert_int_equal(db__dataset_get(db, "plain", &ds), FEDC_OK);
+	assert_string_equal(ds.split, "random");
+	assert_int_equal(db__dataset_get(db, "prices", &ds), FEDC_ERR_NOT_FOUND);
+	db__close(db);
+	assert_int_equal(DATASET(f, "show", "strat"), 0);
+	assert_non_null(strstr(f->out, "split:        stratified"));
+}
+
+/* --test-of: linked to its dataset, tags taken from it, one per dataset, of
+ * the same kind; the dataset stays while its test set does. */
+static void test_dataset_add_test_of(void **state)
+{
+	struct fixture *f = *state;
+	struct node_db *db = NULL;
+	struct node_dataset parent, ts;
+
+	assert_int_equal(DATASET(f, "add", "--name", "breast", "--tags", "bc,tabular", "--file", BREAST), 0);
+	assert_int_equal(DATASET(f, "add", "--name", "nope", "--file", BREAST, "--test-of", "missing"), 1);
+	assert_non_null(strstr(f->err, "no such dataset"));
+	assert_int_equal(DATASET(f, "add", "--name", "wide", "--file", CSV_DIR "label_middle.csv", "--header",
+				 "names", "--label-column", "1", "--test-of", "breast"),
+			 1);
+	assert_non_null(strstr(f->err, "features here"));
+	assert_int_equal(DATASET(f, "add", "--name", "x", "--file", BREAST, "--test-of", "breast", "--split",
+				 "random"),
+			 2);
+	assert_int_equal(DATASET(f, "add", "--name", "held-out", "--file", BREAST, "--test-of", "breast"), 0);
+	assert_int_equal(DATASET(f, "add", "--name", "second", "--file", BREAST, "--test-of", "breast"), 1);
+	assert_non_null(strstr(f->err, "has a test set already"));
+	assert_int_equal(DATASET(f, "add", "--name", "nested", "--file", BREAST, "--test-of", "held-out"), 1);
+	assert_non_null(strstr(f->err, "itself a test set"));
+	assert_int_equal(db__open(f->ctx.cfg.db_path, &db), FEDC_OK);
+	assert_int_equal(db__dataset_get(db, "breast", &parent), FEDC_OK);
+	assert_int_equal(db__dataset_get(db, "held-out", &ts), FEDC_OK);
+	assert_string_equal(ts.test_of, parent.id);
+	assert_int_equal(ts.n_tags, 2);
+	assert_string_equal(ts.tags[1], "tabular");
+	db__close(db);
+	assert_int_equal(DATASET(f, "show", "breast"), 0);
+	assert_non_null(strstr(f->out, "test set:     held-out"));
+	assert_int_equal(DATASET(f, "remove", "breast"), 1);
+	assert_non_null(strstr(f->err, "remove that one first"));
+	assert_int_equal(DATASET(f, "remove", "held-out"), 0);
+	assert_int_equal(DATASET(f, "remove", "breast"), 0);
+}
+
 static void test_dataset_usage_errors(void **state)
 {
 	struct fixture *f = *state;
@@ -744,6 +809,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dataset_add_options, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dataset_usage_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dataset_list_show_remove, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dataset_add_split, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dataset_add_test_of, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dataset_show_changed_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dataset_add_idx, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dataset_add_idx_broken_stores_nothing, setup, teardown),

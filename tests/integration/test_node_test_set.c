@@ -1,0 +1,123 @@
+/* A dataset registered as the test set of another (`fedc-node dataset add
+ * --test-of`): a round on the dataset trains on all of its rows and tests on
+ * the whole test set, instead of holding out test_ratio of its rows; the
+ * test set is not offered to searches. Also: plans run with one BLAS thread
+ * unless the operator chose. Real node, broker, repository and researcher. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+static struct harness H;
+static char output[1 << 16];
+
+static int node_cli(const char *const *args)
+{
+	char *argv[16] = { (char *)harness_bin("fedc-node"), "--config", H.nodes[0].config };
+	int argc = 3;
+
+	for (; *args && argc < 15; args++)
+		argv[argc++] = (char *)*args;
+	argv[argc] = NULL;
+	return harness_run(&H, argv, 60, output, sizeof(output));
+}
+
+static int setup(void **state)
+{
+	char train_csv[512], test_csv[512];
+
+	(void)state;
+	unsetenv("OPENBLAS_NUM_THREADS"); /* the node's default is what test_plans_get_one_blas_thread checks */
+	if (harness_init(&H) || harness_start_broker(&H) || harness_start_repository(&H) ||
+	    harness_connect_observer(&H))
+		return -1;
+	snprintf(train_csv, sizeof(train_csv), "%s/train.csv", H.dir);
+	snprintf(test_csv, sizeof(test_csv), "%s/held-out.csv", H.dir);
+	if (harness_split_csv(FEDC_SOURCE_DIR "/examples/data/breast_cancer.csv", train_csv, 0, 100) ||
+	    harness_split_csv(FEDC_SOURCE_DIR "/examples/data/breast_cancer.csv", test_csv, 100, 40) ||
+	    harness_add_node(&H, "site", train_csv, "ts-tag", harness_plan("fixtures/identity")) != 0)
+		return -1;
+	if (node_cli((const char *const[]){ "dataset", "add", "--name", "held-out", "--file", test_csv, "--test-of",
+					    "site", NULL }) != 0) {
+		fprintf(stderr, "dataset add --test-of failed:\n%s\n", output);
+		return -1;
+	}
+	return harness_start_node(&H, 0);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	harness_cleanup(&H);
+	return 0;
+}
+
+static void test_registered_test_set_is_the_test_rows(void **state)
+{
+	char exp[512], history[600], line[4096];
+	char *argv[] = { (char *)harness_bin("fedc-researcher"), "run", exp, NULL };
+	int nodes = 0;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(node_cli((const char *const[]){ "dataset", "show", "site", NULL }), 0);
+	assert_non_null(strstr(output, "test set:     held-out"));
+	snprintf(exp, sizeof(exp), "%s/ts.ini", H.dir);
+	assert_int_equal(harness_write_experiment(&H, exp, harness_plan("fixtures/identity"), "ts-tag", 2, 1, 60,
+						  "n_params = 10", NULL),
+			 0);
+	if (harness_run(&H, argv, 120, output, sizeof(output)) != 0)
+		fail_msg("experiment failed:\n%s", output);
+	/* the search found the dataset, not its test set */
+	assert_non_null(strstr(output, "nodes 1/1"));
+	snprintf(history, sizeof(history), "%s-out/history.jsonl", exp);
+	f = fopen(history, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		if (!strstr(line, "\"type\":\"node\"") || !strstr(line, "\"n_test\""))
+			continue;
+		if (harness_json_int(line, "n_samples") != 100 || harness_json_int(line, "n_test") != 40)
+			fail_msg("expected 100 train and 40 test rows: %s", line);
+		nodes++;
+	}
+	fclose(f);
+	assert_true(nodes >= 2);
+}
+
+/* Plans run with one BLAS thread on a node unless the operator chose
+ * (OPENBLAS_NUM_THREADS): the blas_env fixture reports what it got. */
+static void test_plans_get_one_blas_thread(void **state)
+{
+	char exp[512], history[600];
+	char *argv[] = { (char *)harness_bin("fedc-researcher"), "run", exp, NULL };
+
+	(void)state;
+	assert_int_equal(node_cli((const char *const[]){ "plan", "approve", harness_plan("fixtures/blas_env"), NULL }),
+			 0);
+	snprintf(exp, sizeof(exp), "%s/blas.ini", H.dir);
+	assert_int_equal(harness_write_experiment(&H, exp, harness_plan("fixtures/blas_env"), "ts-tag", 1, 1, 60,
+						  "n_params = 10", NULL),
+			 0);
+	if (harness_run(&H, argv, 120, output, sizeof(output)) != 0)
+		fail_msg("experiment failed:\n%s", output);
+	snprintf(history, sizeof(history), "%s-out/history.jsonl", exp);
+	if (!harness_file_contains(history, "\"blas_threads\":1"))
+		fail_msg("the plan did not run with OPENBLAS_NUM_THREADS=1 (see %s)", history);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_registered_test_set_is_the_test_rows),
+		cmocka_unit_test(test_plans_get_one_blas_thread),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
