@@ -560,26 +560,36 @@ static void print_test_set(struct node_db *db, const struct node_dataset *ds)
 	free(t);
 }
 
+/* The shared start of show and remove: the one ID|NAME argument, the
+ * database, the dataset. -1 to go on (*db open, ds filled), else an exit
+ * code. */
+static int load_one(struct cli_ctx *ctx, const char *cmd, int argc, char **argv, struct node_dataset *ds,
+		    struct node_db **db)
+{
+	const char *key = NULL;
+	enum fedc_err rc;
+	int code = cli__one_argument(dataset_usage, cmd, argc, argv, &key);
+
+	if (code >= 0)
+		return code;
+	rc = cli__open_db(ctx, db);
+	if (!rc)
+		rc = db__dataset_get(*db, key, ds);
+	return rc ? cli__op_failed(cmd, rc) : -1;
+}
+
 static int dataset_show(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct node_dataset *ds = calloc(1, sizeof(*ds));
 	struct node_db *db = NULL;
-	const char *key = NULL;
 	enum fedc_err rc;
 	int code;
 
 	if (!ds)
 		return cli__op_failed("dataset show", FEDC_ERR_NOMEM);
-	code = cli__one_argument(dataset_usage, "dataset show", argc, argv, &key);
+	code = load_one(ctx, "dataset show", argc, argv, ds, &db);
 	if (code >= 0)
 		goto out;
-	rc = cli__open_db(ctx, &db);
-	if (!rc)
-		rc = db__dataset_get(db, key, ds);
-	if (rc) {
-		code = cli__op_failed("dataset show", rc);
-		goto out;
-	}
 	print_dataset(ds);
 	if (!ds->test_of[0])
 		print_test_set(db, ds);
@@ -613,20 +623,15 @@ static int dataset_remove(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct node_dataset *ds = calloc(1, sizeof(*ds));
 	struct node_db *db = NULL;
-	const char *key = NULL;
 	enum fedc_err rc;
 	int code;
 
 	if (!ds)
 		return cli__op_failed("dataset remove", FEDC_ERR_NOMEM);
-	code = cli__one_argument(dataset_usage, "dataset remove", argc, argv, &key);
+	code = load_one(ctx, "dataset remove", argc, argv, ds, &db);
 	if (code >= 0)
 		goto out;
-	rc = cli__open_db(ctx, &db);
-	if (!rc)
-		rc = db__dataset_get(db, key, ds);
-	if (!rc)
-		rc = refuse_with_test_set(db, ds);
+	rc = refuse_with_test_set(db, ds);
 	if (!rc)
 		rc = db__dataset_remove(db, ds->id);
 	if (rc) {

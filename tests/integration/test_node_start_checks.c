@@ -119,17 +119,23 @@ static void test_missing_ca_file(void **state)
 	run_cmd("mv '%s.away' '%s'", path, path);
 }
 
-/* Another node's TLS key with this node's certificate. */
-static void test_key_not_the_certificates(void **state)
+/* Puts node c2's file `name` in c1's bundle for one start, then restores c1's. */
+static void with_file_of_c2(const char *name, const char *needle)
 {
 	char mine[700], theirs[700];
 
-	(void)state;
-	path_in(mine, sizeof(mine), dir1, "client.key");
-	path_in(theirs, sizeof(theirs), dir2, "client.key");
+	path_in(mine, sizeof(mine), dir1, name);
+	path_in(theirs, sizeof(theirs), dir2, name);
 	run_cmd("cp -p '%s' '%s.keep' && cp -p '%s' '%s'", mine, mine, theirs, mine);
-	expect_start_refused("is not the key of the certificate");
+	expect_start_refused(needle);
 	run_cmd("mv '%s.keep' '%s'", mine, mine);
+}
+
+/* Another node's TLS key with this node's certificate. */
+static void test_key_not_the_certificates(void **state)
+{
+	(void)state;
+	with_file_of_c2("client.key", "is not the key of the certificate");
 }
 
 static void test_private_keys_readable_by_others_refused(void **state)
@@ -152,14 +158,8 @@ static void test_private_keys_readable_by_others_refused(void **state)
 /* c2's signing key in c1's bundle: its public key is not c1's signing.pub. */
 static void test_signing_key_of_another_node_refused(void **state)
 {
-	char mine[700], theirs[700];
-
 	(void)state;
-	path_in(mine, sizeof(mine), dir1, "signing.key");
-	path_in(theirs, sizeof(theirs), dir2, "signing.key");
-	run_cmd("cp -p '%s' '%s.keep' && cp -p '%s' '%s'", mine, mine, theirs, mine);
-	expect_start_refused("is not this node's key");
-	run_cmd("mv '%s.keep' '%s'", mine, mine);
+	with_file_of_c2("signing.key", "is not this node's key");
 }
 
 /* Pages after the first overwritten: the file still opens (its header and

@@ -29,6 +29,22 @@ static int node_cli(const char *const *args)
 	return harness_run(&H, argv, 60, output, sizeof(output));
 }
 
+/* Runs `rounds` rounds of `plan` on the dataset tagged ts-tag; the path of
+ * its history.jsonl goes to `history`. */
+static void run_experiment(const char *name, const char *plan, unsigned rounds, char *history, size_t cap)
+{
+	char exp[512];
+	char *argv[] = { (char *)harness_bin("fedc-researcher"), "run", exp, NULL };
+
+	snprintf(exp, sizeof(exp), "%s/%s.ini", H.dir, name);
+	assert_int_equal(harness_write_experiment(&H, exp, harness_plan(plan), "ts-tag", rounds, 1, 60, "n_params = 10",
+						  NULL),
+			 0);
+	if (harness_run(&H, argv, 120, output, sizeof(output)) != 0)
+		fail_msg("experiment %s failed:\n%s", name, output);
+	snprintf(history, cap, "%s-out/history.jsonl", exp);
+}
+
 static int setup(void **state)
 {
 	char train_csv[512], test_csv[512];
@@ -61,23 +77,16 @@ static int teardown(void **state)
 
 static void test_registered_test_set_is_the_test_rows(void **state)
 {
-	char exp[512], history[600], line[4096];
-	char *argv[] = { (char *)harness_bin("fedc-researcher"), "run", exp, NULL };
+	char history[600], line[4096];
 	int nodes = 0;
 	FILE *f;
 
 	(void)state;
 	assert_int_equal(node_cli((const char *const[]){ "dataset", "show", "site", NULL }), 0);
 	assert_non_null(strstr(output, "test set:     held-out"));
-	snprintf(exp, sizeof(exp), "%s/ts.ini", H.dir);
-	assert_int_equal(harness_write_experiment(&H, exp, harness_plan("fixtures/identity"), "ts-tag", 2, 1, 60,
-						  "n_params = 10", NULL),
-			 0);
-	if (harness_run(&H, argv, 120, output, sizeof(output)) != 0)
-		fail_msg("experiment failed:\n%s", output);
+	run_experiment("ts", "fixtures/identity", 2, history, sizeof(history));
 	/* the search found the dataset, not its test set */
 	assert_non_null(strstr(output, "nodes 1/1"));
-	snprintf(history, sizeof(history), "%s-out/history.jsonl", exp);
 	f = fopen(history, "r");
 	assert_non_null(f);
 	while (fgets(line, sizeof(line), f)) {
@@ -95,19 +104,12 @@ static void test_registered_test_set_is_the_test_rows(void **state)
  * (OPENBLAS_NUM_THREADS): the blas_env fixture reports what it got. */
 static void test_plans_get_one_blas_thread(void **state)
 {
-	char exp[512], history[600];
-	char *argv[] = { (char *)harness_bin("fedc-researcher"), "run", exp, NULL };
+	char history[600];
 
 	(void)state;
 	assert_int_equal(node_cli((const char *const[]){ "plan", "approve", harness_plan("fixtures/blas_env"), NULL }),
 			 0);
-	snprintf(exp, sizeof(exp), "%s/blas.ini", H.dir);
-	assert_int_equal(harness_write_experiment(&H, exp, harness_plan("fixtures/blas_env"), "ts-tag", 1, 1, 60,
-						  "n_params = 10", NULL),
-			 0);
-	if (harness_run(&H, argv, 120, output, sizeof(output)) != 0)
-		fail_msg("experiment failed:\n%s", output);
-	snprintf(history, sizeof(history), "%s-out/history.jsonl", exp);
+	run_experiment("blas", "fixtures/blas_env", 1, history, sizeof(history));
 	if (!harness_file_contains(history, "\"blas_threads\":1"))
 		fail_msg("the plan did not run with OPENBLAS_NUM_THREADS=1 (see %s)", history);
 }
