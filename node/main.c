@@ -33,8 +33,9 @@ static void usage(FILE *out)
 		"                          write a new config file (node id generated unless given)\n"
 		"  dataset add|list|show|remove ...   manage the datasets this node offers\n"
 		"  plan list|show|approve|reject|remove ...   manage the training-plan approval list\n"
-		"  start                   run the daemon (until SIGINT or SIGTERM)\n"
+		"  start                   run the daemon (until SIGINT or SIGTERM; SIGHUP reloads trusted keys)\n"
 		"\n"
+		"Every command takes --help (no config needed): fedc-node dataset add --help ...\n"
 		"The config file is --config, else $FEDC_NODE_CONFIG, else ./node.ini.\n"
 		"See docs/node-admin.md.\n");
 }
