@@ -1,7 +1,7 @@
 /* A dataset registered as the test set of another (`fedc-node dataset add
  * --test-of`): a round on the dataset trains on all of its rows and tests on
  * the whole test set, instead of holding out test_ratio of its rows; the
- * test set is not offered to searches. Also: plans run with one BLAS thread
+ * test set is not offered to searches, and a `train` naming it is refused. Also: plans run with one BLAS thread
  * unless the operator chose. Real node, broker, repository and researcher. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -114,11 +114,57 @@ static void test_plans_get_one_blas_thread(void **state)
 		fail_msg("the plan did not run with OPENBLAS_NUM_THREADS=1 (see %s)", history);
 }
 
+/* A `train` that names the test set itself is refused with the reason. */
+static void test_train_on_test_set_refused(void **state)
+{
+	static const char zeros[] = "0000000000000000000000000000000000000000000000000000000000000000";
+	struct fedc_msg *msg = fedc_msg_new(FEDC_CMD_TRAIN), *reply = calloc(1, sizeof(*reply));
+	static const enum fedc_field fields[] = {
+		FEDC_F_PLAN_DIGEST, FEDC_F_JOB_ID, FEDC_F_ROUND, FEDC_F_DATASET_ID, FEDC_F_PARAMS_DIGEST,
+		FEDC_F_MODEL_ARGS, FEDC_F_LR, FEDC_F_EPOCHS, FEDC_F_NUM_UPDATES, FEDC_F_BATCH_SIZE,
+		FEDC_F_SEED, FEDC_F_TEST_RATIO, FEDC_F_FEDPROX_MU, FEDC_F_OPTIMIZER,
+	};
+	const char *id;
+	void *payload = NULL;
+	size_t len = 0;
+
+	(void)state;
+	assert_non_null(msg);
+	assert_non_null(reply);
+	assert_int_equal(node_cli((const char *const[]){ "dataset", "show", "held-out", NULL }), 0);
+	id = strstr(output, "id:           ");
+	assert_non_null(id);
+	snprintf(msg->dataset_id, sizeof(msg->dataset_id), "%.36s", id + strlen("id:           "));
+	snprintf(msg->plan_digest, sizeof(msg->plan_digest), "%s", zeros);
+	snprintf(msg->params_digest, sizeof(msg->params_digest), "%s", zeros);
+	snprintf(msg->job_id, sizeof(msg->job_id), "0b9a7c1e-0000-4000-8000-000000000001");
+	snprintf(msg->optimizer, sizeof(msg->optimizer), "sgd");
+	msg->round = 1;
+	msg->lr = 0.1;
+	msg->epochs = 1;
+	msg->batch_size = 8;
+	msg->test_ratio = 0.2;
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		fedc_msg_set(msg, fields[i]);
+	while (harness_next_reply(&H, 200, &payload, &len) == 0) /* earlier tests' leftovers */
+		free(payload);
+	assert_int_equal(harness_send(&H, "site", msg), 0);
+	assert_int_equal(harness_next_reply(&H, 10000, &payload, &len), 0);
+	assert_int_equal(fedc_msg_decode(payload, len, reply), FEDC_OK);
+	assert_int_equal(reply->command, FEDC_CMD_ERROR);
+	if (!strstr(reply->message, "registered as the test set of dataset"))
+		fail_msg("unexpected error: %s", reply->message);
+	free(payload);
+	fedc_msg_free(reply);
+	fedc_msg_free(msg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_registered_test_set_is_the_test_rows),
 		cmocka_unit_test(test_plans_get_one_blas_thread),
+		cmocka_unit_test(test_train_on_test_set_refused),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
