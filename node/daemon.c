@@ -19,16 +19,24 @@
 #include "fedc/log.h"
 #include "fedc/uuid.h"
 #include "plan_digest.h"
+#include "plan_store.h"
+#include "preflight.h"
+#include "refusal_limit.h"
 #include "restart_guard.h"
 #include "round.h"
 
 static struct fedc_mqtt *volatile signal_target;
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t reload_requested;
 
-static void on_stop_signal(int sig)
+/* SIGINT, SIGTERM: stop. SIGHUP: read trusted_keys_dir again. The main
+ * loop does the work; the handler only wakes it. */
+static void on_signal(int sig)
 {
-	(void)sig;
-	stop_requested = 1;
+	if (sig == SIGHUP)
+		reload_requested = 1;
+	else
+		stop_requested = 1;
 	if (signal_target)
 		fedc_mqtt_wake(signal_target);
 }
@@ -72,31 +80,10 @@ enum fedc_err daemon__send_error(struct node_daemon *d, const struct fedc_msg *r
 	return rc;
 }
 
-enum fedc_err daemon__plan_path(const struct node_daemon *d, const char *digest, char *buf, size_t cap)
-{
-	if (!fedc_hex_valid(digest, FEDC_SHA256_HEXLEN))
-		return fedc_fail(FEDC_ERR_INVAL, "plan digest is not a SHA-256 hex digest");
-	if ((size_t)snprintf(buf, cap, "%s/%s.so", d->plans_dir, digest) >= cap)
-		return fedc_fail(FEDC_ERR_INVAL, "plan path too long");
-	return FEDC_OK;
-}
-
 enum fedc_err daemon__fetch_plan(struct node_daemon *d, struct fedc_repo *repo, const char *digest, char *path,
 				 size_t cap)
 {
-	char have[FEDC_SHA256_HEXLEN + 1];
-	enum fedc_err rc = daemon__plan_path(d, digest, path, cap);
-
-	if (rc)
-		return rc;
-	/* A kept copy is used only if it still hashes to the approved digest. */
-	if (access(path, R_OK) == 0 && fedc_hash_file(FEDC_HASH_SHA256, path, have) == FEDC_OK &&
-	    strcmp(have, digest) == 0)
-		return FEDC_OK;
-	rc = fedc_repo_get_file(repo, digest, path, (uint64_t)d->cfg->max_blob_mb << 20);
-	if (rc)
-		return fedc_fail(rc, "cannot download training plan %s: %s", digest, fedc_last_error());
-	return FEDC_OK;
+	return plan_store__fetch(d->plans_dir, repo, digest, (uint64_t)d->cfg->max_blob_mb << 20, path, cap);
 }
 
 /* ---- fast requests ---- */
@@ -121,7 +108,7 @@ static enum fedc_err reply_datasets(struct node_daemon *d, const struct fedc_msg
 	struct fedc_msg *reply = fedc_msg_reply(req, search ? FEDC_CMD_SEARCH_REPLY : FEDC_CMD_LIST_REPLY,
 						d->cfg->node_id);
 	struct node_dataset *found = NULL;
-	size_t n = 0;
+	size_t n = 0, offered = 0;
 	enum fedc_err rc;
 
 	if (!reply)
@@ -132,84 +119,23 @@ static enum fedc_err reply_datasets(struct node_daemon *d, const struct fedc_msg
 		rc = daemon__send_error(d, req, rc, "cannot read datasets: %s", fedc_last_error());
 		goto out;
 	}
-	/* Always a reply, even with no match: the researcher must not wait for it. */
-	rc = fedc_msg_datasets_alloc(reply, (uint32_t)(n < FEDC_MAX_DATASETS ? n : FEDC_MAX_DATASETS));
+	/* Always a reply, even with no match: the researcher must not wait for
+	 * it. A test set is not offered: it is the test rows of its dataset. */
+	for (size_t i = 0; i < n; i++)
+		offered += !found[i].test_of[0];
+	rc = fedc_msg_datasets_alloc(reply, (uint32_t)(offered < FEDC_MAX_DATASETS ? offered : FEDC_MAX_DATASETS));
 	if (rc)
 		goto out;
-	for (size_t i = 0; i < reply->n_datasets; i++)
-		describe_dataset(&found[i], &reply->datasets[i]);
+	for (size_t i = 0, j = 0; i < n && j < reply->n_datasets; i++) {
+		if (!found[i].test_of[0])
+			describe_dataset(&found[i], &reply->datasets[j++]);
+	}
 	fedc_msg_set(reply, FEDC_F_DATASETS);
 	rc = daemon__send(d, reply);
 out:
 	free(found);
 	fedc_msg_free(reply);
 	return rc;
-}
-
-static enum fedc_err reply_plan_status(struct node_daemon *d, const struct fedc_msg *req, enum fedc_cmd cmd,
-				       const char *status)
-{
-	struct fedc_msg *reply = fedc_msg_reply(req, cmd, d->cfg->node_id);
-	enum fedc_err rc;
-
-	if (!reply)
-		return FEDC_ERR_NOMEM;
-	snprintf(reply->plan_digest, sizeof(reply->plan_digest), "%s", req->plan_digest);
-	snprintf(reply->plan_status, sizeof(reply->plan_status), "%s", status);
-	fedc_msg_set(reply, FEDC_F_PLAN_DIGEST);
-	fedc_msg_set(reply, FEDC_F_PLAN_STATUS);
-	rc = daemon__send(d, reply);
-	fedc_msg_free(reply);
-	return rc;
-}
-
-/* The status of the plan the researcher names by SHA-256: the node looks it
- * up by its own digest of the file (plan_digest.h), fetching it if needed. */
-static enum fedc_err handle_plan_status(struct node_daemon *d, const struct fedc_msg *req)
-{
-	struct node_plan plan;
-	char path[NODE_PATH_MAX];
-	enum fedc_err rc = daemon__fetch_plan(d, d->repo, req->plan_digest, path, sizeof(path));
-
-	if (rc == FEDC_ERR_NOT_FOUND)
-		return reply_plan_status(d, req, FEDC_CMD_PLAN_STATUS_REPLY, "unknown");
-	if (!rc)
-		rc = plan_digest__find(d->db, path, req->plan_digest, &plan);
-	if (rc == FEDC_ERR_NOT_FOUND)
-		return reply_plan_status(d, req, FEDC_CMD_PLAN_STATUS_REPLY, "unknown");
-	if (rc)
-		return daemon__send_error(d, req, rc, "cannot read the plan list: %s", fedc_last_error());
-	return reply_plan_status(d, req, FEDC_CMD_PLAN_STATUS_REPLY, db__plan_status_name(plan.status));
-}
-
-/* `approval`: keep a copy of the plan and register it as pending, for the
- * operator to review with `fedc-node plan show|approve|reject`. */
-static enum fedc_err handle_approval(struct node_daemon *d, const struct fedc_msg *req)
-{
-	struct node_plan plan = { 0 }, stored;
-	enum fedc_err rc;
-
-	rc = daemon__fetch_plan(d, d->repo, req->plan_digest, plan.path, sizeof(plan.path));
-	if (rc)
-		return daemon__send_error(d, req, rc, "%s", fedc_last_error());
-	/* Known already (perhaps under an earlier plan_digest setting): say so. */
-	rc = plan_digest__find(d->db, plan.path, req->plan_digest, &stored);
-	if (rc == FEDC_OK)
-		return reply_plan_status(d, req, FEDC_CMD_APPROVAL_REPLY, db__plan_status_name(stored.status));
-	if (rc == FEDC_ERR_NOT_FOUND)
-		rc = plan_digest__fill(d->cfg->plan_digest, plan.path, &plan);
-	if (rc)
-		return daemon__send_error(d, req, rc, "%s", fedc_last_error());
-	snprintf(plan.name, sizeof(plan.name), "%s", req->plan_name);
-	snprintf(plan.requested_by, sizeof(plan.requested_by), "%s", req->researcher_id);
-	if (fedc_msg_has(req, FEDC_F_DESCRIPTION))
-		snprintf(plan.notes, sizeof(plan.notes), "%s", req->description);
-	rc = db__plan_register(d->db, &plan, &stored);
-	if (rc)
-		return daemon__send_error(d, req, rc, "cannot register the plan: %s", fedc_last_error());
-	fedc_info("plan %s (%s) registered as %s at the request of %s", plan.digest, plan.name,
-		  db__plan_status_name(stored.status), req->researcher_id);
-	return reply_plan_status(d, req, FEDC_CMD_APPROVAL_REPLY, db__plan_status_name(stored.status));
 }
 
 /* Takes ownership of `req`. */
@@ -229,11 +155,11 @@ static void dispatch(struct node_daemon *d, struct fedc_msg *req)
 		(void)reply_datasets(d, req);
 		break;
 	case FEDC_CMD_APPROVAL:
-		(void)handle_approval(d, req);
-		break;
 	case FEDC_CMD_PLAN_STATUS:
-		(void)handle_plan_status(d, req);
-		break;
+		/* They may download a plan: never on this thread, which must
+		 * keep answering pings meanwhile. */
+		(void)round__submit(d->plan_worker, req);
+		return; /* the worker owns it now */
 	case FEDC_CMD_TRAIN:
 		(void)round__submit(d->worker, req);
 		return; /* the worker owns it now */
@@ -266,15 +192,20 @@ static bool map_string(const msgpack_object *map, const char *key, char *out, si
 }
 
 /* A request that failed validation or authentication still gets an `error`
- * reply when its claimed sender and request id can be read and are valid;
- * otherwise it is only logged (there is nobody to answer). */
-static void reply_to_refused(struct node_daemon *d, const void *payload, size_t len, enum fedc_err code,
+ * reply, so that its researcher can show why, when its claimed sender and
+ * request id can be read and are valid, when a signed one names its signer
+ * as its researcher (a reply is never aimed at someone else), and within
+ * the limit of refusal_limit.h; otherwise it is only logged. */
+static void reply_to_refused(struct node_daemon *d, const struct fedc_origin *origin, enum fedc_err code,
 			     const char *why)
 {
 	msgpack_unpacked up;
 	struct fedc_msg *reply = NULL;
 	char researcher[FEDC_MAX_ID_LEN + 1], request_id[FEDC_UUID_STRLEN + 1];
 	char topic[FEDC_MAX_TOPIC_LEN + 1];
+	const void *payload = origin->body;
+	size_t len = origin->body_len;
+	bool untrusted;
 
 	if (len > FEDC_MAX_MESSAGE_BYTES || fedc_msgpack_check(payload, len) != FEDC_OK)
 		return; /* msgpack-c would allocate what a bad header declares */
@@ -284,15 +215,26 @@ static void reply_to_refused(struct node_daemon *d, const void *payload, size_t 
 	    !map_string(&up.data, "request_id", request_id, sizeof(request_id)) || !fedc_uuid_valid(request_id) ||
 	    fedc_topic_researcher(topic, d->cfg->federation, researcher) != FEDC_OK)
 		goto out;
+	if (origin->is_signed && strcmp(researcher, origin->signer) != 0)
+		goto out;
+	if (!refusal_limit__allow(&d->refusals, origin->signer, fedc_unix_ms())) {
+		fedc_debug("no reply to the refused request %s: replies to %s are rate-limited", request_id,
+			   origin->signer[0] ? origin->signer : "unsigned requests");
+		goto out;
+	}
 	reply = fedc_msg_new(FEDC_CMD_ERROR);
 	if (!reply)
 		goto out;
+	untrusted = origin->is_signed && d->channel.trusted && !fedc_keyring_has(d->channel.trusted, origin->signer);
 	snprintf(reply->request_id, sizeof(reply->request_id), "%s", request_id);
 	snprintf(reply->researcher_id, sizeof(reply->researcher_id), "%s", researcher);
 	snprintf(reply->node_id, sizeof(reply->node_id), "%s", d->cfg->node_id);
 	snprintf(reply->error_code, sizeof(reply->error_code), "%s", fedc_strerror(code));
-	snprintf(reply->message, sizeof(reply->message), "%s request: %s",
-		 code == FEDC_ERR_AUTH ? "refused" : "malformed", why);
+	snprintf(reply->message, sizeof(reply->message), "%s request: %s%s",
+		 code == FEDC_ERR_AUTH ? "refused" : "malformed", why,
+		 untrusted ? "; this node's operator must add your public key to its trusted_keys_dir "
+			     "(fedc-admin add-researcher does) and send the node SIGHUP"
+			   : "");
 	fedc_msg_set(reply, FEDC_F_RESEARCHER_ID);
 	fedc_msg_set(reply, FEDC_F_NODE_ID);
 	fedc_msg_set(reply, FEDC_F_ERROR_CODE);
@@ -338,7 +280,7 @@ static void handle_payload(struct node_daemon *d, const struct fedc_mqtt_message
 		snprintf(why, sizeof(why), "%s", fedc_last_error());
 		fedc_warn("rejected a %zu-byte message on %s%s%s: %s: %s", m->len, m->topic,
 			  origin.signer[0] ? " signed by " : "", origin.signer, fedc_strerror(rc), why);
-		reply_to_refused(d, origin.body, origin.body_len, rc == FEDC_ERR_EXISTS ? FEDC_ERR_AUTH : rc, why);
+		reply_to_refused(d, &origin, rc == FEDC_ERR_EXISTS ? FEDC_ERR_AUTH : rc, why);
 		fedc_msg_free(req);
 		return;
 	}
@@ -350,17 +292,15 @@ static void handle_payload(struct node_daemon *d, const struct fedc_mqtt_message
 
 static enum fedc_err make_dirs(struct node_daemon *d)
 {
-	const char *dirs[] = { d->cfg->data_dir, d->plans_dir, d->scaffold_dir };
+	enum fedc_err rc = plan_store__open(d->cfg->data_dir, d->plans_dir, sizeof(d->plans_dir));
 
-	if ((size_t)snprintf(d->plans_dir, sizeof(d->plans_dir), "%s/plans", d->cfg->data_dir) >=
-		    sizeof(d->plans_dir) ||
-	    (size_t)snprintf(d->scaffold_dir, sizeof(d->scaffold_dir), "%s/scaffold", d->cfg->data_dir) >=
-		    sizeof(d->scaffold_dir))
+	if (rc)
+		return rc;
+	if ((size_t)snprintf(d->scaffold_dir, sizeof(d->scaffold_dir), "%s/scaffold", d->cfg->data_dir) >=
+	    sizeof(d->scaffold_dir))
 		return fedc_fail(FEDC_ERR_CONFIG, "data_dir path too long");
-	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		if (mkdir(dirs[i], 0700) != 0 && errno != EEXIST)
-			return fedc_fail(FEDC_ERR_IO, "cannot create %s: %s", dirs[i], strerror(errno));
-	}
+	if (mkdir(d->scaffold_dir, 0700) != 0 && errno != EEXIST)
+		return fedc_fail(FEDC_ERR_IO, "cannot create %s: %s", d->scaffold_dir, strerror(errno));
 	return FEDC_OK;
 }
 
@@ -386,6 +326,8 @@ struct status_payloads {
 	void *online, *offline;
 	size_t online_len, offline_len;
 };
+
+#define BROKER_ATTEMPT_S 5
 
 static enum fedc_err connect_broker(struct node_daemon *d, struct status_payloads *st)
 {
@@ -422,16 +364,58 @@ static enum fedc_err connect_broker(struct node_daemon *d, struct status_payload
 	opts.will_len = st->offline_len;
 	opts.online_payload = st->online;
 	opts.online_len = st->online_len;
-	/* A node started before its broker keeps trying for a while. */
-	opts.connect_timeout_s = 300;
-	return fedc_mqtt_connect(&opts, &d->mqtt);
+	/* A node started before its broker (or while it is down) waits for it
+	 * as long as it takes, and says so, with the URL and the last reason,
+	 * every attempt of BROKER_ATTEMPT_S. SIGINT/SIGTERM end the wait. */
+	opts.connect_timeout_s = BROKER_ATTEMPT_S;
+	for (unsigned attempt = 1;; attempt++) {
+		rc = fedc_mqtt_connect(&opts, &d->mqtt);
+		if (rc != FEDC_ERR_TIMEOUT && rc != FEDC_ERR_AUTH)
+			return rc;
+		if (stop_requested)
+			return fedc_fail(FEDC_ERR_INTERRUPTED, "stopped while waiting for the broker at %s", cfg->broker_url);
+		fedc_warn("waiting for the broker at %s (%u s so far; %s); still trying", cfg->broker_url,
+			  attempt * BROKER_ATTEMPT_S, fedc_last_error());
+	}
+}
+
+/* SIGHUP: the researchers' keys are read again from trusted_keys_dir, so a
+ * researcher added with fedc-admin is trusted without a restart. Only the
+ * main thread reads the keyring (fedc_channel_accept), so it is swapped here
+ * with no lock. A directory that no longer loads keeps the keys in use. */
+static void reload_trusted_keys(struct node_daemon *d)
+{
+	const struct node_config *cfg = d->cfg;
+	struct fedc_keyring *fresh = NULL;
+	size_t before;
+
+	if (!cfg->trusted_keys_dir[0] || !d->channel.trusted) {
+		fedc_info("SIGHUP: no trusted_keys_dir in %s: nothing to reload", cfg->path);
+		return;
+	}
+	if (fedc_keyring_load_dir(cfg->trusted_keys_dir, &fresh) != FEDC_OK) {
+		fedc_error("SIGHUP: cannot reload the trusted keys, the %zu in use are kept: %s",
+			   fedc_keyring_size(d->channel.trusted), fedc_last_error());
+		return;
+	}
+	before = fedc_keyring_size(d->channel.trusted);
+	fedc_keyring_free(d->channel.trusted);
+	d->channel.trusted = fresh;
+	fedc_info("SIGHUP: trusted keys reloaded from %s: %zu (were %zu)", cfg->trusted_keys_dir,
+		  fedc_keyring_size(fresh), before);
 }
 
 static void serve(struct node_daemon *d)
 {
 	while (!stop_requested) {
 		struct fedc_mqtt_message *m = NULL;
-		enum fedc_err rc = fedc_mqtt_next(d->mqtt, -1, &m);
+		enum fedc_err rc;
+
+		if (reload_requested) {
+			reload_requested = 0;
+			reload_trusted_keys(d);
+		}
+		rc = fedc_mqtt_next(d->mqtt, -1, &m);
 
 		if (rc == FEDC_ERR_INTERRUPTED)
 			continue;
@@ -446,10 +430,11 @@ static void install_signals(void)
 {
 	struct sigaction sa = { 0 };
 
-	sa.sa_handler = on_stop_signal;
+	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
 
@@ -472,6 +457,17 @@ static void choose_blas_kernel(void)
 #endif
 	if (core && setenv("OPENBLAS_CORETYPE", core, 0) == 0)
 		fedc_info("plans' OpenBLAS uses the %s kernels (set OPENBLAS_CORETYPE to choose)", core);
+}
+
+/* OpenBLAS's own default is one thread per core, each with a buffer of
+ * about 128 MB: on a many-core server that alone can pass memory_mb, and a
+ * node shares its machine. Plans get one thread unless the operator set
+ * OPENBLAS_NUM_THREADS; a plan asks for more with fedc_nn_set_threads()
+ * (docs/plan-api.md, "Threads"). */
+static void choose_blas_threads(void)
+{
+	if (!getenv("OPENBLAS_NUM_THREADS"))
+		(void)setenv("OPENBLAS_NUM_THREADS", "1", 0);
 }
 
 enum fedc_err daemon__repo_new(const struct node_daemon *d, struct fedc_repo **out)
@@ -544,10 +540,17 @@ int daemon__run(const struct node_config *cfg)
 
 	install_signals();
 	choose_blas_kernel();
+	choose_blas_threads();
 	if (cfg->allow_unapproved_plans)
 		fedc_warn("SECURITY: allow_unapproved_plans = true in %s: this node runs ANY training plan it is "
 			  "sent, approved or not", cfg->path);
-	rc = make_dirs(&d);
+	/* The operator's files first: a mistake there is reported now, not as
+	 * silent retries or as an online node that refuses every command. */
+	rc = preflight__files(cfg);
+	if (!rc)
+		rc = make_dirs(&d);
+	if (!rc)
+		rc = preflight__database(cfg->db_path);
 	if (!rc)
 		rc = restart_guard__not_before(cfg->data_dir, fedc_unix_ms(), &d.not_before_ms);
 	if (!rc)
@@ -557,13 +560,13 @@ int daemon__run(const struct node_config *cfg)
 	if (!rc)
 		rc = open_channel(&d);
 	if (!rc)
-		rc = daemon__repo_new(&d, &d.repo);
-	if (!rc)
 		rc = connect_broker(&d, &st);
 	if (!rc) {
 		signal_target = d.mqtt;
 		rc = round__start(&d, &d.worker);
 	}
+	if (!rc)
+		rc = round__start_plan_worker(&d, &d.plan_worker);
 	if (rc) {
 		fedc_error("cannot start: %s: %s", fedc_strerror(rc), fedc_last_error());
 		goto out;
@@ -573,10 +576,10 @@ int daemon__run(const struct node_config *cfg)
 	serve(&d);
 	fedc_info("stopping");
 out:
+	round__stop(d.plan_worker);
 	round__stop(d.worker);
 	signal_target = NULL;
 	fedc_mqtt_close(d.mqtt, st.offline, st.offline_len);
-	fedc_repo_free(d.repo);
 	db__close(d.db);
 	fedc_channel_free(&d.channel);
 	explicit_bzero(d.broker_password, sizeof(d.broker_password));

@@ -12,6 +12,7 @@
 #include "fedc/mqtt.h"
 #include "fedc/repo.h"
 #include "node_config.h"
+#include "refusal_limit.h"
 
 struct round_worker;
 
@@ -20,16 +21,18 @@ struct node_daemon {
 	struct fedc_mqtt *mqtt;
 	struct fedc_channel channel; /* signs what goes out, checks what comes in */
 	struct node_db *db;       /* the main thread's handle */
-	struct fedc_repo *repo;   /* the main thread's handle */
-	struct round_worker *worker;
-	char plans_dir[NODE_PATH_MAX];
+	struct round_worker *worker;      /* `train`, one round at a time */
+	struct round_worker *plan_worker; /* `approval`, `training-plan-status`: they may download a plan */
+	char plans_dir[NODE_PATH_MAX];      /* the plan store (plan_store.h), absolute */
 	char scaffold_dir[NODE_PATH_MAX];   /* SCAFFOLD's c_i per job and dataset */
 	char broker_password[256];          /* from [broker] password_file */
 	char repository_token[512];         /* [repository] token, or read from token_file */
 	int64_t not_before_ms;              /* commands stamped earlier are refused (restart_guard.h) */
+	struct refusal_limit refusals;      /* replies to refused requests (main thread only) */
 };
 
-/* Runs until SIGINT or SIGTERM; returns the process exit code. */
+/* Runs until SIGINT or SIGTERM (SIGHUP reloads trusted_keys_dir); returns
+ * the process exit code. */
 int daemon__run(const struct node_config *cfg);
 
 /* Publishes `msg` to the reply topic of msg->researcher_id. Thread-safe. */
@@ -42,11 +45,9 @@ enum fedc_err daemon__send_error(struct node_daemon *d, const struct fedc_msg *r
 /* A repository client with this node's token and CA (one per thread). */
 enum fedc_err daemon__repo_new(const struct node_daemon *d, struct fedc_repo **out);
 
-/* Path of the kept copy of a plan: <data_dir>/plans/<digest>.so */
-enum fedc_err daemon__plan_path(const struct node_daemon *d, const char *digest, char *buf, size_t cap);
-
-/* Makes sure the plan with `digest` (SHA-256) is on disk at its kept path,
- * downloading it with `repo` if missing or altered. */
+/* Makes sure the plan with `digest` (SHA-256) is in the plan store
+ * (plan_store__fetch, capped at max_blob_mb), downloading it with `repo` if
+ * missing or altered; `path` receives its kept path. */
 enum fedc_err daemon__fetch_plan(struct node_daemon *d, struct fedc_repo *repo, const char *digest,
 				 char *path, size_t cap);
 

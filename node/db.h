@@ -42,6 +42,8 @@ struct node_dataset {
 	 * images file's bytes followed by the labels file's bytes. */
 	char digest[FEDC_DIGEST_BUF];
 	int64_t added_at;                      /* unix seconds */
+	char split[FEDC_SHORT_BUF];            /* how test rows are held out: "random" or "stratified" (split.h) */
+	char test_of[FEDC_MAX_ID_LEN + 1];     /* id of the dataset this is the test set of; "" if none */
 };
 
 enum node_plan_status { NODE_PLAN_PENDING, NODE_PLAN_APPROVED, NODE_PLAN_REJECTED };

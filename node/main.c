@@ -33,8 +33,9 @@ static void usage(FILE *out)
 		"                          write a new config file (node id generated unless given)\n"
 		"  dataset add|list|show|remove ...   manage the datasets this node offers\n"
 		"  plan list|show|approve|reject|remove ...   manage the training-plan approval list\n"
-		"  start                   run the daemon (until SIGINT or SIGTERM)\n"
+		"  start                   run the daemon (until SIGINT or SIGTERM; SIGHUP reloads trusted keys)\n"
 		"\n"
+		"Every command takes --help (no config needed): fedc-node dataset add --help ...\n"
 		"The config file is --config, else $FEDC_NODE_CONFIG, else ./node.ini.\n"
 		"See docs/node-admin.md.\n");
 }
@@ -86,13 +87,13 @@ static int cmd_init(const char *path, int argc, char **argv)
 		{ "id", required_argument, NULL, 'i' }, { "federation", required_argument, NULL, 'f' },
 		{ "broker", required_argument, NULL, 'b' }, { "repository", required_argument, NULL, 'r' },
 		{ "token", required_argument, NULL, 't' }, { "data-dir", required_argument, NULL, 'd' },
-		{ NULL, 0, NULL, 0 },
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	struct init_values v = { NULL, "default", "tcp://127.0.0.1:1883", "http://127.0.0.1:8080", "", "data" };
 	int opt;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		switch (opt) {
 		case 'i': v.id = optarg; break;
 		case 'f': v.federation = optarg; break;
@@ -100,6 +101,7 @@ static int cmd_init(const char *path, int argc, char **argv)
 		case 'r': v.repository = optarg; break;
 		case 't': v.token = optarg; break;
 		case 'd': v.data_dir = optarg; break;
+		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
@@ -129,19 +131,32 @@ static int open_log(const struct node_config *cfg)
 	return 0;
 }
 
-static int cmd_start(const struct node_config *cfg, int argc)
+static const char start_usage[] = "usage: fedc-node [--config FILE] start\n"
+				  "runs the daemon until SIGINT or SIGTERM (docs/node-admin.md)\n";
+
+static int cmd_start(const char *path, int argc, char **argv)
 {
+	struct node_config cfg;
+
+	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		fputs(start_usage, stdout);
+		return 0;
+	}
 	if (argc != 1) {
-		usage(stderr);
+		fprintf(stderr, "fedc-node: start: unexpected argument \"%s\"\n%s", argv[1], start_usage);
 		return 2;
 	}
-	if (open_log(cfg) != 0)
+	if (node_config__load(path, &cfg) != FEDC_OK) {
+		fprintf(stderr, "fedc-node: %s\n", fedc_last_error());
+		return 2;
+	}
+	if (open_log(&cfg) != 0)
 		return 1;
 	if (fedc_repo_global_init() != FEDC_OK) {
 		fprintf(stderr, "fedc-node: cannot initialise libcurl\n");
 		return 1;
 	}
-	return daemon__run(cfg);
+	return daemon__run(&cfg);
 }
 
 int main(int argc, char **argv)
@@ -149,7 +164,7 @@ int main(int argc, char **argv)
 	static const struct option options[] = {
 		{ "config", required_argument, NULL, 'c' }, { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
-	struct node_config cfg;
+	struct cli_ctx ctx = { 0 };
 	const char *given = NULL;
 	int opt;
 
@@ -169,21 +184,23 @@ int main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
+	if (strcmp(argv[0], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
 	if (strcmp(argv[0], "init") == 0)
 		return cmd_init(config_path(given), argc, argv);
-	if (strcmp(argv[0], "dataset") != 0 && strcmp(argv[0], "plan") != 0 && strcmp(argv[0], "start") != 0) {
+	/* dataset and plan load the config themselves, once their options
+	 * passed: usage and --help need none. */
+	ctx.config_path = config_path(given);
+	if (strcmp(argv[0], "dataset") == 0)
+		return cli__dataset(&ctx, argc, argv);
+	if (strcmp(argv[0], "plan") == 0)
+		return cli__plan(&ctx, argc, argv);
+	if (strcmp(argv[0], "start") != 0) {
 		fprintf(stderr, "fedc-node: unknown command \"%s\"\n", argv[0]);
 		usage(stderr);
 		return 2;
 	}
-	if (node_config__load(config_path(given), &cfg) != FEDC_OK) {
-		fprintf(stderr, "fedc-node: %s\n", fedc_last_error());
-		return 2;
-	}
-	fedc_log_init("node", cfg.log_level, 2);
-	if (strcmp(argv[0], "dataset") == 0)
-		return cli__dataset(&cfg, argc, argv);
-	if (strcmp(argv[0], "plan") == 0)
-		return cli__plan(&cfg, argc, argv);
-	return cmd_start(&cfg, argc);
+	return cmd_start(ctx.config_path, argc, argv);
 }

@@ -34,6 +34,7 @@
 #include "sandbox.h"
 #include "scaffold_client.h"
 #include "seccomp_policy.h"
+#include "split.h"
 
 struct runner_job {
 	const char *plan_path;
@@ -41,6 +42,9 @@ struct runner_job {
 	struct node_dataset dataset;
 	double test_ratio;
 	uint64_t split_seed;
+	bool stratified;             /* --split=stratified (split.h) */
+	struct node_dataset test_set; /* --test-*: a registered test set, path "" if none */
+	struct fedc_data test_data;  /* loaded with the dataset, before the filter */
 	struct fedc_train_args train;
 	bool evaluate_only;
 	bool skip_test_global, skip_test_local;
@@ -198,6 +202,18 @@ static bool parse_option(struct runner_job *job, int opt, const char *v)
 	case 'F': return parse_uint(v, INT64_MAX, &job->dataset.n_features);
 	case 'n': return copy_field(job->dataset.name, sizeof(job->dataset.name), v);
 	case 'y': return copy_field(job->dataset.labels_path, sizeof(job->dataset.labels_path), v);
+	case 'x': if (strcmp(v, "stratified") && strcmp(v, "random")) return false;
+		  job->stratified = strcmp(v, "stratified") == 0; return true;
+	case 1000: return copy_field(job->test_set.path, sizeof(job->test_set.path), v);
+	case 1001: return copy_field(job->test_set.digest, sizeof(job->test_set.digest), v);
+	case 1002: return copy_field(job->test_set.type, sizeof(job->test_set.type), v);
+	case 1003: return copy_field(job->test_set.header, sizeof(job->test_set.header), v);
+	case 1004: if (!fedc_parse_int(v, -1, INT32_MAX, &i)) return false; job->test_set.label_column = (int32_t)i; return true;
+	case 1005: if (!parse_uint(v, UINT32_MAX, &u)) return false; job->test_set.n_classes = (uint32_t)u; return true;
+	case 1006: return parse_uint(v, INT64_MAX, &job->test_set.n_samples);
+	case 1007: return parse_uint(v, INT64_MAX, &job->test_set.n_features);
+	case 1008: return copy_field(job->test_set.name, sizeof(job->test_set.name), v);
+	case 1009: return copy_field(job->test_set.labels_path, sizeof(job->test_set.labels_path), v);
 	case 'r': return parse_double(v, &job->test_ratio);
 	case 's': return parse_seed(v, &job->split_seed);
 	case 'S': return parse_seed(v, &job->train.seed);
@@ -234,7 +250,12 @@ static bool parse_options(int argc, char **argv, struct runner_job *job)
 		{ "scaffold-state", required_argument, NULL, 'C' },
 		{ "arg", required_argument, NULL, 'a' }, { "n-samples", required_argument, NULL, 'N' },
 		{ "n-features", required_argument, NULL, 'F' }, { "data-name", required_argument, NULL, 'n' },
-		{ "data-labels", required_argument, NULL, 'y' },
+		{ "data-labels", required_argument, NULL, 'y' }, { "split", required_argument, NULL, 'x' },
+		{ "test-data", required_argument, NULL, 1000 }, { "test-data-digest", required_argument, NULL, 1001 },
+		{ "test-data-type", required_argument, NULL, 1002 }, { "test-data-header", required_argument, NULL, 1003 },
+		{ "test-label-column", required_argument, NULL, 1004 }, { "test-n-classes", required_argument, NULL, 1005 },
+		{ "test-n-samples", required_argument, NULL, 1006 }, { "test-n-features", required_argument, NULL, 1007 },
+		{ "test-data-name", required_argument, NULL, 1008 }, { "test-data-labels", required_argument, NULL, 1009 },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
@@ -321,56 +342,6 @@ static int next_round(struct runner_job *job, char *buf, size_t cap)
 }
 
 /* ---- the round ---- */
-
-static uint64_t splitmix64(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-/* Splits rows into train and test views by a permutation seeded per job, so
- * the test rows stay the same in every round of the job. */
-static bool split_data(const struct fedc_data *all, double test_ratio, uint64_t seed, struct fedc_data *train,
-		       struct fedc_data *test)
-{
-	size_t n = all->n_samples, f = all->n_features;
-	size_t n_test = (size_t)((double)n * test_ratio);
-	size_t *perm = malloc((n ? n : 1) * sizeof(*perm));
-
-	if (test_ratio > 0 && n_test == 0 && n > 1)
-		n_test = 1;
-	if (n_test >= n)
-		n_test = n ? n - 1 : 0;
-	*train = (struct fedc_data){ n - n_test, f, malloc((n - n_test) * f * sizeof(float) + 1),
-				     malloc((n - n_test) * sizeof(float) + 1), all->n_classes };
-	*test = (struct fedc_data){ n_test, f, malloc(n_test * f * sizeof(float) + 1),
-				    malloc(n_test * sizeof(float) + 1), all->n_classes };
-	if (!perm || !train->x || !train->y || !test->x || !test->y) {
-		free(perm);
-		return false;
-	}
-	for (size_t i = 0; i < n; i++)
-		perm[i] = i;
-	for (size_t i = n; i > 1; i--) {
-		size_t j = (size_t)(splitmix64(&seed) % i);
-		size_t tmp = perm[i - 1];
-
-		perm[i - 1] = perm[j];
-		perm[j] = tmp;
-	}
-	for (size_t i = 0; i < n; i++) {
-		struct fedc_data *dst = i < n_test ? test : train;
-		size_t row = i < n_test ? i : i - n_test;
-
-		memcpy(dst->x + row * f, all->x + perm[i] * f, f * sizeof(float));
-		dst->y[row] = all->y[perm[i]];
-	}
-	free(perm);
-	return true;
-}
 
 static const struct fedc_plan *load_plan(const char *path, uint32_t *features)
 {
@@ -508,7 +479,13 @@ static int run_round(const struct runner_job *job, const struct fedc_plan *plan,
 		report("error %s", fedc_last_error());
 		goto out;
 	}
-	if (!split_data(all, job->test_ratio, job->split_seed, &train, &test)) {
+	/* A separately registered test set is the test view whole; else the
+	 * rows are split (split.h). Fresh copies: prepare() may change them. */
+	rc = job->test_data.n_samples ? split__copy(all, &train) : split__rows(all, job->test_ratio, job->split_seed,
+									   job->stratified, &train, &test);
+	if (!rc && job->test_data.n_samples)
+		rc = split__copy(&job->test_data, &test);
+	if (rc) {
 		report("error out of memory while splitting the dataset");
 		goto out;
 	}
@@ -577,6 +554,10 @@ int plan_runner__main(int argc, char **argv)
 		report("error cannot load the dataset: %s", fedc_last_error());
 		goto out;
 	}
+	if (job->test_set.path[0] && dataset__load(&job->test_set, &job->test_data) != FEDC_OK) {
+		report("error cannot load the test set \"%s\": %s", job->test_set.name, fedc_last_error());
+		goto out;
+	}
 	/* From here on the process runs plan code (its constructors run inside
 	 * dlopen), so the filter goes on first. Everything later only reads
 	 * files (the plan, the global parameters) and writes to the channels
@@ -590,6 +571,8 @@ int plan_runner__main(int argc, char **argv)
 		code = serve_rounds(job, plan, &all);
 out:
 	dataset__free_data(&all);
+	if (job)
+		dataset__free_data(&job->test_data);
 	free(job);
 	return code;
 }

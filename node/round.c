@@ -15,8 +15,10 @@
 #include "fedc/fs.h"
 #include "fedc/log.h"
 #include "plan_digest.h"
+#include "plan_requests.h"
 #include "sandbox.h"
 #include "scaffold_client.h"
+#include "test_set.h"
 
 #define SEEN_IDS 1024            /* request ids remembered for deduplication */
 #define SCALARS_PER_SECOND 4     /* live progress messages per round, at most */
@@ -28,9 +30,12 @@ struct pending {
 
 struct round_worker {
 	struct node_daemon *d;
+	/* What the worker does with each request: run_round, or
+	 * run_plan_request. */
+	enum fedc_err (*run)(struct round_worker *w, const struct fedc_msg *req);
 	struct node_db *db;      /* the worker thread's own handle */
 	struct fedc_repo *repo;  /* the worker thread's own handle */
-	struct sandbox *sandbox; /* the plan process kept between a job's rounds */
+	struct sandbox *sandbox; /* the plan process kept between a job's rounds; NULL in the plan worker */
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
@@ -196,6 +201,7 @@ static void fill_job(const struct fedc_msg *req, const struct node_dataset *ds, 
 	job->plan_path = plan_path;
 	job->params_fd = params_fd;
 	job->dataset = ds;
+	job->stratified = strcmp(ds->split, "stratified") == 0;
 	job->test_ratio = req->test_ratio;
 	/* Everything follows from the experiment seed, so a run is reproducible:
 	 * the held-out rows depend on the seed and the data's content (the same
@@ -287,12 +293,15 @@ static enum fedc_err run_round(struct round_worker *w, const struct fedc_msg *re
 	struct scalar_ctx sc = { w, req, 0 };
 	struct sandbox_result res;
 	struct sandbox_job job;
-	struct node_dataset ds;
+	struct node_dataset ds, test_set;
 	struct scaffold_files scaffold;
+	bool has_test_set = false;
 	char session[2 * FEDC_MAX_ID_LEN + 2];
 	double t0 = now_s(), times[3] = { 0, 0, 0 };
 	enum fedc_err rc;
 
+	fedc_info("round: job %s round %" PRIu64 " starts for researcher %s", req->job_id, req->round,
+		  req->researcher_id);
 	res.params_fd = -1;
 	rc = scaffold_files(w, req, &scaffold);
 	if (!rc)
@@ -302,6 +311,17 @@ static enum fedc_err run_round(struct round_worker *w, const struct fedc_msg *re
 			       rc == FEDC_ERR_NOT_FOUND ? "not registered on this node" : fedc_last_error());
 		goto fail;
 	}
+	if (ds.test_of[0]) {
+		rc = fedc_fail(FEDC_ERR_INVAL, "dataset %s is registered as the test set of dataset %s: train on that one",
+			       req->dataset_id, ds.test_of);
+		goto fail;
+	}
+	rc = test_set__find(w->db, ds.id, &test_set);
+	has_test_set = rc == FEDC_OK;
+	if (rc == FEDC_ERR_NOT_FOUND)
+		rc = FEDC_OK;
+	if (rc)
+		goto fail;
 	rc = fetch_inputs(w, req, plan_path, sizeof(plan_path), &params_fd);
 	if (rc)
 		goto fail;
@@ -309,6 +329,7 @@ static enum fedc_err run_round(struct round_worker *w, const struct fedc_msg *re
 	for (uint32_t i = 0; i < req->n_model_args; i++)
 		args[i] = (struct fedc_arg){ req->model_args[i].name, req->model_args[i].value };
 	fill_job(req, &ds, plan_path, params_fd, &model_args, w->d->cfg, &job);
+	job.test_dataset = has_test_set ? &test_set : NULL;
 	job.on_scalar = on_scalar;
 	job.ctx = &sc;
 	job.scaffold_state = scaffold.read;
@@ -396,31 +417,41 @@ static void *worker_main(void *arg)
 	struct fedc_msg *msg;
 
 	while ((msg = next_request(w))) {
-		fedc_info("round: job %s round %" PRIu64 " starts for researcher %s", msg->job_id, msg->round,
-			  msg->researcher_id);
-		(void)run_round(w, msg);
+		(void)w->run(w, msg);
 		fedc_msg_free(msg);
 	}
 	return NULL;
 }
 
-enum fedc_err round__start(struct node_daemon *d, struct round_worker **out)
+static enum fedc_err run_plan_request(struct round_worker *w, const struct fedc_msg *req)
+{
+	return plan_requests__answer(w->d, w->db, w->repo, req);
+}
+
+static enum fedc_err start_worker(struct node_daemon *d, enum fedc_err (*run)(struct round_worker *w,
+									 const struct fedc_msg *req),
+				  bool sandbox, struct round_worker **out)
 {
 	struct round_worker *w = calloc(1, sizeof(*w));
-	enum fedc_err rc;
+	enum fedc_err rc = FEDC_OK;
 
 	*out = NULL;
 	if (!w)
 		return FEDC_ERR_NOMEM;
 	w->d = d;
+	w->run = run;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->wake, NULL);
-	w->sandbox = sandbox__new();
-	rc = w->sandbox ? db__open(d->cfg->db_path, &w->db) : FEDC_ERR_NOMEM;
+	if (sandbox) {
+		w->sandbox = sandbox__new();
+		rc = w->sandbox ? FEDC_OK : FEDC_ERR_NOMEM;
+	}
+	if (!rc)
+		rc = db__open(d->cfg->db_path, &w->db);
 	if (!rc)
 		rc = daemon__repo_new(d, &w->repo);
 	if (!rc && pthread_create(&w->thread, NULL, worker_main, w) != 0)
-		rc = fedc_fail(FEDC_ERR_NOMEM, "cannot start the round worker thread");
+		rc = fedc_fail(FEDC_ERR_NOMEM, "cannot start a worker thread");
 	if (rc) {
 		fedc_repo_free(w->repo);
 		db__close(w->db);
@@ -430,6 +461,16 @@ enum fedc_err round__start(struct node_daemon *d, struct round_worker **out)
 	}
 	*out = w;
 	return FEDC_OK;
+}
+
+enum fedc_err round__start(struct node_daemon *d, struct round_worker **out)
+{
+	return start_worker(d, run_round, true, out);
+}
+
+enum fedc_err round__start_plan_worker(struct node_daemon *d, struct round_worker **out)
+{
+	return start_worker(d, run_plan_request, false, out);
 }
 
 static bool seen_before(struct round_worker *w, const char *request_id)
@@ -454,7 +495,7 @@ enum fedc_err round__submit(struct round_worker *w, struct fedc_msg *msg)
 	pthread_mutex_lock(&w->lock);
 	if (seen_before(w, msg->request_id)) {
 		pthread_mutex_unlock(&w->lock);
-		fedc_info("round: duplicate train request %s ignored", msg->request_id);
+		fedc_info("duplicate %s request %s ignored", fedc_cmd_name(msg->command), msg->request_id);
 		fedc_msg_free(msg);
 		free(p);
 		return FEDC_ERR_EXISTS;
@@ -485,7 +526,7 @@ void round__stop(struct round_worker *w)
 	while ((p = w->head)) {
 		w->head = p->next;
 		(void)daemon__send_error(w->d, p->msg, FEDC_ERR_INTERRUPTED,
-					 "the node is shutting down; round not run");
+					 "the node is shutting down; request not run");
 		fedc_msg_free(p->msg);
 		free(p);
 	}

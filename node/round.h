@@ -1,5 +1,8 @@
-/* The round worker: one thread that runs `train` requests one at a time, in
- * arrival order, while the main thread keeps answering fast requests. */
+/* The node's workers: each one thread that runs the requests queued to it
+ * one at a time, in arrival order, with its own database and repository
+ * handles, while the main thread keeps answering fast requests. The round
+ * worker runs `train`; the plan worker `approval` and
+ * `training-plan-status`, which may download a plan (plan_requests.h). */
 #ifndef FEDC_NODE_ROUND_H
 #define FEDC_NODE_ROUND_H
 
@@ -12,15 +15,17 @@
 uint64_t round__split_seed(uint64_t seed, const char *data_digest);
 uint64_t round__train_seed(uint64_t seed, uint64_t round, const char *node_id);
 
-/* Starts the worker thread. FEDC_ERR_DB, FEDC_ERR_NOMEM. */
+/* Starts the round worker's (or the plan worker's) thread. FEDC_ERR_DB,
+ * FEDC_ERR_NOMEM, or the repository client's errors. */
 enum fedc_err round__start(struct node_daemon *d, struct round_worker **out);
+enum fedc_err round__start_plan_worker(struct node_daemon *d, struct round_worker **out);
 
-/* Queues a train request (takes ownership of `msg`). A request id already
+/* Queues a request for the worker (takes ownership of `msg`). A request id already
  * seen is dropped (MQTT QoS 1 may deliver twice) and FEDC_ERR_EXISTS returned. */
 enum fedc_err round__submit(struct round_worker *w, struct fedc_msg *msg);
 
 /* Cancels the round in flight (its researcher gets an `error`), answers the
- * queued ones with an `error`, and joins the thread. */
+ * queued requests with an `error`, and joins the thread. NULL: nothing. */
 void round__stop(struct round_worker *w);
 
 #endif

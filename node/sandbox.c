@@ -80,6 +80,21 @@ static enum fedc_err build_process_args(const struct sandbox_job *job, struct ch
 	if (!rc) rc = add_arg(a, "--data-name=%s", ds->name);
 	if (!rc && ds->labels_path[0]) rc = add_arg(a, "--data-labels=%s", ds->labels_path);
 	if (!rc) rc = add_arg(a, "--test-ratio=%.17g", job->test_ratio);
+	if (!rc) rc = add_arg(a, "--split=%s", job->stratified ? "stratified" : "random");
+	if (!rc && job->test_dataset) {
+		const struct node_dataset *t = job->test_dataset;
+
+		rc = add_arg(a, "--test-data=%s", t->path);
+		if (!rc) rc = add_arg(a, "--test-data-digest=%s", t->digest);
+		if (!rc) rc = add_arg(a, "--test-data-type=%s", t->type);
+		if (!rc) rc = add_arg(a, "--test-data-header=%s", t->header);
+		if (!rc) rc = add_arg(a, "--test-label-column=%" PRId32, t->label_column);
+		if (!rc) rc = add_arg(a, "--test-n-classes=%" PRIu32, t->n_classes);
+		if (!rc) rc = add_arg(a, "--test-n-samples=%" PRIu64, t->n_samples);
+		if (!rc) rc = add_arg(a, "--test-n-features=%" PRIu64, t->n_features);
+		if (!rc) rc = add_arg(a, "--test-data-name=%s", t->name);
+		if (!rc && t->labels_path[0]) rc = add_arg(a, "--test-data-labels=%s", t->labels_path);
+	}
 	/* Seeds travel as signed numbers (two's complement): plan_runner.c reads
 	 * them with fedc_parse_int, which takes all 64 bits that way. */
 	if (!rc) rc = add_arg(a, "--split-seed=%" PRId64, (int64_t)job->split_seed);

@@ -31,6 +31,11 @@ struct sandbox_job {
 	const char *plan_path;      /* approved shared object */
 	int params_fd;              /* global parameters from the researcher (read from offset 0) */
 	const struct node_dataset *dataset; /* registered dataset; the child loads and splits it */
+	/* A dataset registered as its test set (`dataset add --test-of`), or
+	 * NULL: then test_ratio of the rows are held out, at random or
+	 * stratified by class (split.h). */
+	const struct node_dataset *test_dataset;
+	bool stratified;
 	double test_ratio;          /* share held out for evaluation */
 	uint64_t split_seed;        /* from the seed and the data digest: the same test rows every round */
 	const struct fedc_args *model_args;

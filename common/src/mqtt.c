@@ -333,8 +333,11 @@ static enum fedc_err start_connect(struct fedc_mqtt *m)
 	conn.cleansession = 1;
 	conn.connectTimeout = 5;
 	conn.automaticReconnect = 1;
+	/* Paho doubles the wait after each failed attempt up to the maximum: a
+	 * broker back after a restart is found again within 2 s (with 16, the
+	 * nodes took up to 30-40 s). */
 	conn.minRetryInterval = 1;
-	conn.maxRetryInterval = 16;
+	conn.maxRetryInterval = 2;
 	conn.username = m->username;
 	conn.password = m->password;
 	conn.onFailure = on_connect_failed;

@@ -29,8 +29,8 @@
 
 struct fixture {
 	char root[64];
-	char data_dir[128], db_path[160]; /* what cfg's strings point at */
-	struct node_config cfg;
+	char data_dir[128], db_path[160]; /* what ctx.cfg's strings point at */
+	struct cli_ctx ctx; /* config given, not loaded from a file */
 	char out[OUT_CAP]; /* stdout of the last run */
 	char err[OUT_CAP]; /* stderr of the last run */
 };
@@ -47,10 +47,11 @@ static int setup(void **state)
 	/* data_dir does not exist yet: the CLI creates it. */
 	snprintf(f->data_dir, sizeof(f->data_dir), "%s/var/node", f->root);
 	snprintf(f->db_path, sizeof(f->db_path), "%s/var/node/node.db", f->root);
-	f->cfg.data_dir = f->data_dir;
-	f->cfg.db_path = f->db_path;
-	snprintf(f->cfg.node_id, sizeof(f->cfg.node_id), "node-test");
-	f->cfg.max_blob_mb = 16;
+	f->ctx.cfg.data_dir = f->data_dir;
+	f->ctx.cfg.db_path = f->db_path;
+	snprintf(f->ctx.cfg.node_id, sizeof(f->ctx.cfg.node_id), "node-test");
+	f->ctx.cfg.max_blob_mb = 16;
+	f->ctx.loaded = true;
 	*state = f;
 	return 0;
 }
@@ -100,7 +101,7 @@ static void slurp(int fd, char *buf)
 
 /* Runs a command with stdout and stderr captured into f->out and f->err.
  * Arguments are copied: getopt may permute them. */
-static int run(struct fixture *f, int (*cmd)(const struct node_config *, int, char **), ...)
+static int run(struct fixture *f, int (*cmd)(struct cli_ctx *, int, char **), ...)
 {
 	char *argv[32];
 	int argc = 0, code, saved_out, saved_err;
@@ -121,7 +122,7 @@ static int run(struct fixture *f, int (*cmd)(const struct node_config *, int, ch
 	saved_err = dup(2);
 	dup2(out_fd, 1);
 	dup2(err_fd, 2);
-	code = cmd(&f->cfg, argc, argv);
+	code = cmd(&f->ctx, argc, argv);
 	fflush(stdout);
 	fflush(stderr);
 	dup2(saved_out, 1);
@@ -144,7 +145,7 @@ static size_t count_datasets(struct fixture *f)
 	struct node_dataset *all = NULL;
 	size_t n = 0;
 
-	assert_int_equal(db__open(f->cfg.db_path, &db), FEDC_OK);
+	assert_int_equal(db__open(f->ctx.cfg.db_path, &db), FEDC_OK);
 	assert_int_equal(db__dataset_list(db, &all, &n), FEDC_OK);
 	free(all);
 	db__close(db);
@@ -155,7 +156,7 @@ static void get_plan(struct fixture *f, const char *digest, enum fedc_err want, 
 {
 	struct node_db *db = NULL;
 
-	assert_int_equal(db__open(f->cfg.db_path, &db), FEDC_OK);
+	assert_int_equal(db__open(f->ctx.cfg.db_path, &db), FEDC_OK);
 	assert_int_equal(db__plan_get(db, digest, out), want);
 	db__close(db);
 }
@@ -183,10 +184,10 @@ static void test_dataset_add_stores_and_prints_id(void **state)
 	add_breast(f);
 	assert_int_equal(sscanf(f->out, "%63s", id), 1);
 	assert_true(fedc_uuid_valid(id));
-	assert_int_equal(stat(f->cfg.data_dir, &st), 0);
+	assert_int_equal(stat(f->ctx.cfg.data_dir, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0700);
 
-	assert_int_equal(db__open(f->cfg.db_path, &db), FEDC_OK);
+	assert_int_equal(db__open(f->ctx.cfg.db_path, &db), FEDC_OK);
 	assert_int_equal(db__dataset_get(db, id, &ds), FEDC_OK);
 	db__close(db);
 	assert_string_equal(ds.name, "breast");
@@ -211,7 +212,7 @@ static void test_dataset_add_relative_path_stored_absolute(void **state)
 	assert_int_equal(chdir(CSV_DIR), 0);
 	assert_int_equal(DATASET(f, "add", "--name", "iris", "--tags", "flowers", "--file", "./names_header.csv"), 0);
 	assert_int_equal(chdir(cwd), 0);
-	assert_int_equal(db__open(f->cfg.db_path, &db), FEDC_OK);
+	assert_int_equal(db__open(f->ctx.cfg.db_path, &db), FEDC_OK);
 	assert_int_equal(db__dataset_get(db, "iris", &ds), FEDC_OK);
 	db__close(db);
 	assert_non_null(strstr(ds.path, "/tests/fixtures/csv/names_header.csv"));
@@ -255,7 +256,7 @@ static void test_dataset_add_options(void **state)
 	assert_int_equal(DATASET(f, "add", "--regression", "--name", "prices", "--tags", "t", "--file",
 				 CSV_DIR "regression.csv"),
 			 0);
-	assert_int_equal(db__open(f->cfg.db_path, &db), FEDC_OK);
+	assert_int_equal(db__open(f->ctx.cfg.db_path, &db), FEDC_OK);
 	assert_int_equal(db__dataset_get(db, "mid", &ds), FEDC_OK);
 	assert_int_equal(ds.label_column, 1);
 	assert_int_equal(ds.n_classes, 2);
@@ -265,6 +266,71 @@ static void test_dataset_add_options(void **state)
 	/* The wrong label column gives classes without rows: a warning, not a refusal. */
 	assert_int_equal(DATASET(f, "add", "--name", "oops", "--tags", "t", "--file", CSV_DIR "label_middle.csv"), 0);
 	assert_non_null(strstr(f->err, "warning: only 4 of 161 classes"));
+}
+
+/* --split is stored with the dataset (the child splits accordingly); a
+ * regression set cannot be stratified. */
+static void test_dataset_add_split(void **state)
+{
+	struct fixture *f = *state;
+	struct node_db *db = NULL;
+	struct node_dataset ds;
+
+	assert_int_equal(DATASET(f, "add", "--name", "strat", "--tags", "t", "--file", BREAST, "--split", "stratified"),
+			 0);
+	assert_int_equal(DATASET(f, "add", "--name", "plain", "--tags", "t", "--file", BREAST), 0);
+	assert_int_equal(DATASET(f, "add", "--name", "x", "--tags", "t", "--file", BREAST, "--split", "evenly"), 2);
+	assert_int_equal(DATASET(f, "add", "--regression", "--name", "prices", "--tags", "t", "--file",
+				 CSV_DIR "regression.csv", "--split", "stratified"),
+			 1);
+	assert_non_null(strstr(f->err, "needs class labels"));
+	assert_int_equal(db__open(f->ctx.cfg.db_path, &db), FEDC_OK);
+	assert_int_equal(db__dataset_get(db, "strat", &ds), FEDC_OK);
+	assert_string_equal(ds.split, "stratified");
+	assert_int_equal(db__dataset_get(db, "plain", &ds), FEDC_OK);
+	assert_string_equal(ds.split, "random");
+	assert_int_equal(db__dataset_get(db, "prices", &ds), FEDC_ERR_NOT_FOUND);
+	db__close(db);
+	assert_int_equal(DATASET(f, "show", "strat"), 0);
+	assert_non_null(strstr(f->out, "split:        stratified"));
+}
+
+/* --test-of: linked to its dataset, tags taken from it, one per dataset, of
+ * the same kind; the dataset stays while its test set does. */
+static void test_dataset_add_test_of(void **state)
+{
+	struct fixture *f = *state;
+	struct node_db *db = NULL;
+	struct node_dataset parent, ts;
+
+	assert_int_equal(DATASET(f, "add", "--name", "breast", "--tags", "bc,tabular", "--file", BREAST), 0);
+	assert_int_equal(DATASET(f, "add", "--name", "nope", "--file", BREAST, "--test-of", "missing"), 1);
+	assert_non_null(strstr(f->err, "no such dataset"));
+	assert_int_equal(DATASET(f, "add", "--name", "wide", "--file", CSV_DIR "label_middle.csv", "--header",
+				 "names", "--label-column", "1", "--test-of", "breast"),
+			 1);
+	assert_non_null(strstr(f->err, "features here"));
+	assert_int_equal(DATASET(f, "add", "--name", "x", "--file", BREAST, "--test-of", "breast", "--split",
+				 "random"),
+			 2);
+	assert_int_equal(DATASET(f, "add", "--name", "held-out", "--file", BREAST, "--test-of", "breast"), 0);
+	assert_int_equal(DATASET(f, "add", "--name", "second", "--file", BREAST, "--test-of", "breast"), 1);
+	assert_non_null(strstr(f->err, "has a test set already"));
+	assert_int_equal(DATASET(f, "add", "--name", "nested", "--file", BREAST, "--test-of", "held-out"), 1);
+	assert_non_null(strstr(f->err, "itself a test set"));
+	assert_int_equal(db__open(f->ctx.cfg.db_path, &db), FEDC_OK);
+	assert_int_equal(db__dataset_get(db, "breast", &parent), FEDC_OK);
+	assert_int_equal(db__dataset_get(db, "held-out", &ts), FEDC_OK);
+	assert_string_equal(ts.test_of, parent.id);
+	assert_int_equal(ts.n_tags, 2);
+	assert_string_equal(ts.tags[1], "tabular");
+	db__close(db);
+	assert_int_equal(DATASET(f, "show", "breast"), 0);
+	assert_non_null(strstr(f->out, "test set:     held-out"));
+	assert_int_equal(DATASET(f, "remove", "breast"), 1);
+	assert_non_null(strstr(f->err, "remove that one first"));
+	assert_int_equal(DATASET(f, "remove", "held-out"), 0);
+	assert_int_equal(DATASET(f, "remove", "breast"), 0);
 }
 
 static void test_dataset_usage_errors(void **state)
@@ -302,7 +368,7 @@ static void test_dataset_usage_errors(void **state)
 	assert_non_null(strstr(f->out, "usage:"));
 	assert_int_equal(DATASET(f, "add", "--help"), 0);
 	/* Nothing was stored, and a usage error does not even create the database. */
-	assert_int_equal(access(f->cfg.db_path, F_OK), -1);
+	assert_int_equal(access(f->ctx.cfg.db_path, F_OK), -1);
 }
 
 static void test_dataset_list_show_remove(void **state)
@@ -386,7 +452,7 @@ static void test_dataset_add_idx(void **state)
 	add_tiny_idx(f, "tiny", "tiny-images-idx3-ubyte.gz", "./tiny-labels-idx1-ubyte.gz");
 	assert_int_equal(chdir(cwd), 0);
 	assert_non_null(strstr(f->err, "registered \"tiny\": 5 images of 4x3 (12 features), 3 classes"));
-	assert_int_equal(db__open(f->cfg.db_path, &db), FEDC_OK);
+	assert_int_equal(db__open(f->ctx.cfg.db_path, &db), FEDC_OK);
 	assert_int_equal(db__dataset_get(db, "tiny", &ds), FEDC_OK);
 	db__close(db);
 	assert_string_equal(ds.type, "idx");
@@ -527,7 +593,7 @@ static void test_plan_approve_pending_digest(void **state)
 	snprintf(p.name, sizeof(p.name), "from-researcher");
 	snprintf(p.requested_by, sizeof(p.requested_by), "researcher-7");
 	assert_int_equal(PLAN(f, "list"), 0); /* creates the database */
-	assert_int_equal(db__open(f->cfg.db_path, &db), FEDC_OK);
+	assert_int_equal(db__open(f->ctx.cfg.db_path, &db), FEDC_OK);
 	assert_int_equal(db__plan_register(db, &p, NULL), FEDC_OK);
 	db__close(db);
 
@@ -575,7 +641,7 @@ static void test_plan_digest_algorithms(void **state)
 	write_plan_file(f, "\177ELF a plan approved by BLAKE2b", path, sizeof(path), sha256);
 	assert_int_equal(fedc_hash_file(FEDC_HASH_BLAKE2B_512, path, blake), FEDC_OK);
 	assert_int_equal(fedc_hash_file(FEDC_HASH_SHA512, path, sha512), FEDC_OK);
-	f->cfg.plan_digest = FEDC_HASH_BLAKE2B_512;
+	f->ctx.cfg.plan_digest = FEDC_HASH_BLAKE2B_512;
 	if (PLAN(f, "approve", path) != 0)
 		fail_msg("%s", f->err);
 	assert_non_null(strstr(f->out, blake));
@@ -587,7 +653,7 @@ static void test_plan_digest_algorithms(void **state)
 	assert_non_null(strstr(f->out, "blake2b-512"));
 
 	/* the operator switches to SHA-512: the entry is still found by its file */
-	f->cfg.plan_digest = FEDC_HASH_SHA512;
+	f->ctx.cfg.plan_digest = FEDC_HASH_SHA512;
 	assert_int_equal(PLAN(f, "reject", path), 0);
 	get_plan(f, blake, FEDC_OK, &p);
 	assert_int_equal(p.status, NODE_PLAN_REJECTED);
@@ -706,7 +772,7 @@ static void test_plan_approve_too_big_keeps_nothing(void **state)
 	int entries = 0;
 
 	write_plan_file(f, "a plan bigger than the limit", path, sizeof(path), digest);
-	f->cfg.max_blob_mb = 0;
+	f->ctx.cfg.max_blob_mb = 0;
 	assert_int_equal(PLAN(f, "approve", path), 1);
 	assert_non_null(strstr(f->err, "larger than max_blob_mb"));
 	get_plan(f, digest, FEDC_ERR_NOT_FOUND, &p);
@@ -746,6 +812,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dataset_add_options, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dataset_usage_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dataset_list_show_remove, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dataset_add_split, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dataset_add_test_of, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dataset_show_changed_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dataset_add_idx, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dataset_add_idx_broken_stores_nothing, setup, teardown),

@@ -650,6 +650,30 @@ static void test_idx_load_refuses_changed_files(void **state)
 	assert_null(data.x);
 }
 
+/* The stored per-class counts: whole decimal numbers through fedc_parse_int,
+ * one per class, comma-separated, nothing else; a count past INT64_MAX (which
+ * strtoull took) is refused like any other out-of-range integer. */
+static void test_label_counts_parse_strict(void **state)
+{
+	uint64_t c[3];
+
+	(void)state;
+	assert_true(dataset__parse_label_counts("212,357", c, 2));
+	assert_true(c[0] == 212 && c[1] == 357);
+	assert_true(dataset__parse_label_counts("9223372036854775807", c, 1));
+	assert_true(c[0] == 9223372036854775807ull);
+	assert_false(dataset__parse_label_counts("9223372036854775808", c, 1));
+	assert_false(dataset__parse_label_counts("99999999999999999999999", c, 1));
+	assert_false(dataset__parse_label_counts("1,2", c, 3));   /* too few */
+	assert_false(dataset__parse_label_counts("1,2,3", c, 2)); /* too many */
+	assert_false(dataset__parse_label_counts("1,,3", c, 3));
+	assert_false(dataset__parse_label_counts("1, 2", c, 2));
+	assert_false(dataset__parse_label_counts("+1,2", c, 2));
+	assert_false(dataset__parse_label_counts("-1,2", c, 2));
+	assert_false(dataset__parse_label_counts("1,2,", c, 2));
+	assert_false(dataset__parse_label_counts("", c, 0));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -688,6 +712,7 @@ int main(void)
 		cmocka_unit_test(test_idx_zero_images),
 		cmocka_unit_test(test_idx_labels_given_as_images),
 		cmocka_unit_test(test_idx_load_refuses_changed_files),
+		cmocka_unit_test(test_label_counts_parse_strict),
 	};
 
 	return cmocka_run_group_tests(tests, make_tmp, drop_tmp);

@@ -1,0 +1,131 @@
+/* The plan store (node/plan_store.c): the one place that builds the paths of
+ * kept plans, for the CLI and the daemon alike. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "fedc/hash.h"
+#include "plan_store.h"
+
+#define SHA_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
+static char root[64];
+
+static int make_root(void **state)
+{
+	(void)state;
+	snprintf(root, sizeof(root), "/tmp/fedc-plan-store-XXXXXX");
+	return mkdtemp(root) ? 0 : -1;
+}
+
+static int remove_root(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* A relative data_dir gives an absolute store path, created 0700. */
+static void test_open_absolute_and_private(void **state)
+{
+	char dir[NODE_PATH_MAX], cwd[NODE_PATH_MAX], expected[NODE_PATH_MAX];
+	struct stat st;
+
+	(void)state;
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(root), 0);
+	assert_int_equal(plan_store__open("var/node", dir, sizeof(dir)), FEDC_OK);
+	assert_int_equal(chdir(cwd), 0);
+	snprintf(expected, sizeof(expected), "%s/var/node/plans", root);
+	assert_string_equal(dir, expected);
+	assert_int_equal(stat(dir, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+}
+
+static void test_path_only_for_sha256(void **state)
+{
+	char path[NODE_PATH_MAX];
+
+	(void)state;
+	assert_int_equal(plan_store__path("/d", SHA_A, path, sizeof(path)), FEDC_OK);
+	assert_string_equal(path, "/d/" SHA_A ".so");
+	assert_int_equal(plan_store__path("/d", "../../etc/passwd", path, sizeof(path)), FEDC_ERR_INVAL);
+	assert_int_equal(plan_store__path("/d", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", path,
+					  sizeof(path)),
+			 FEDC_ERR_INVAL);
+}
+
+/* keep: the copy is named by the SHA-256 of its bytes; over the cap, nothing stays. */
+static void test_keep_names_copy_by_digest(void **state)
+{
+	char dir[NODE_PATH_MAX], src[NODE_PATH_MAX], kept[NODE_PATH_MAX], digest[FEDC_SHA256_HEXLEN + 1];
+	char want[FEDC_SHA256_HEXLEN + 1], expected[NODE_PATH_MAX + 80], again[FEDC_SHA256_HEXLEN + 1];
+
+	(void)state;
+	assert_int_equal(plan_store__open(root, dir, sizeof(dir)), FEDC_OK);
+	snprintf(src, sizeof(src), "%s/plan.so", root);
+	write_file(src, "not really a shared object");
+	assert_int_equal(fedc_hash_file(FEDC_HASH_SHA256, src, want), FEDC_OK);
+	assert_int_equal(plan_store__keep(dir, src, 1024, digest, kept, sizeof(kept)), FEDC_OK);
+	assert_string_equal(digest, want);
+	snprintf(expected, sizeof(expected), "%s/%s.so", dir, want);
+	assert_string_equal(kept, expected);
+	assert_int_equal(fedc_hash_file(FEDC_HASH_SHA256, kept, again), FEDC_OK);
+	assert_string_equal(again, want);
+	assert_int_equal(unlink(kept), 0);
+	assert_int_equal(plan_store__keep(dir, src, 4, digest, kept, sizeof(kept)), FEDC_ERR_TOO_BIG);
+	assert_int_equal(access(kept, F_OK), -1);
+	assert_int_equal(rmdir(dir), 0); /* no temporary file left either */
+}
+
+/* remove deletes a file of the store and nothing else, whatever the database says. */
+static void test_remove_only_store_files(void **state)
+{
+	char dir[NODE_PATH_MAX], inside[NODE_PATH_MAX + 80], outside[NODE_PATH_MAX], sneaky[NODE_PATH_MAX + 80];
+
+	(void)state;
+	assert_int_equal(plan_store__open(root, dir, sizeof(dir)), FEDC_OK);
+	snprintf(inside, sizeof(inside), "%s/%s.so", dir, SHA_A);
+	snprintf(outside, sizeof(outside), "%s/%s.so", root, SHA_A);
+	snprintf(sneaky, sizeof(sneaky), "%s/../%s.so", dir, SHA_A);
+	write_file(inside, "x");
+	write_file(outside, "x");
+	assert_int_equal(plan_store__remove(dir, outside), FEDC_OK);
+	assert_int_equal(plan_store__remove(dir, sneaky), FEDC_OK);
+	assert_int_equal(access(outside, F_OK), 0);
+	assert_int_equal(plan_store__remove(dir, inside), FEDC_OK);
+	assert_int_equal(access(inside, F_OK), -1);
+	assert_int_equal(plan_store__remove(dir, inside), FEDC_OK); /* gone already: fine */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_open_absolute_and_private, make_root, remove_root),
+		cmocka_unit_test(test_path_only_for_sha256),
+		cmocka_unit_test_setup_teardown(test_keep_names_copy_by_digest, make_root, remove_root),
+		cmocka_unit_test_setup_teardown(test_remove_only_store_files, make_root, remove_root),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
