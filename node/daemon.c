@@ -405,7 +405,9 @@ static enum fedc_err connect_broker(struct node_daemon *d, struct status_payload
 		rc = status_payload(d, status, "offline", &st->offline, &st->offline_len);
 	if (rc)
 		return rc;
-	snprintf(client_id, sizeof(client_id), "node-%s", cfg->node_id);
+	/* The broker takes a client id only from its own user (the plugin
+	 * fedc-admin configures; docs/security.md): the user name itself. */
+	snprintf(client_id, sizeof(client_id), "%s", cfg->broker_username[0] ? cfg->broker_username : cfg->node_id);
 	opts.url = cfg->broker_url;
 	opts.client_id = client_id;
 	opts.username = cfg->broker_username[0] ? cfg->broker_username : NULL;

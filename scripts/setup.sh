@@ -11,7 +11,7 @@ build=${FEDC_BUILD_DIR:-$root/build}
 packages=(build-essential cmake pkg-config
   libpaho-mqtt-dev libcurl4-openssl-dev libmsgpack-dev libssl-dev libsqlite3-dev
   libcmocka-dev libmicrohttpd-dev uuid-dev zlib1g-dev libinih-dev libjansson-dev
-  libopenblas-dev libseccomp-dev mosquitto mosquitto-clients dataset-fashion-mnist)
+  libopenblas-dev libseccomp-dev mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev dataset-fashion-mnist)
 
 missing=()
 for p in "${packages[@]}"; do
