@@ -33,6 +33,7 @@
 
 #include "auth.h"
 #include "fedc/hash.h"
+#include "guard.h"
 #include "fedc/log.h"
 #include "fedc/sign.h"
 #include "tls.h"
@@ -47,6 +48,13 @@
 #define THREAD_POOL_SIZE 4
 #define CONNECTION_LIMIT 128
 #define CONNECTION_TIMEOUT_S 60
+/* Unauthenticated connections (guard.h): each gets this long from its
+ * accept to present a valid token (a TLS handshake and a request's headers
+ * take a few round trips: well under a second across a continent), and at
+ * most half the slots are theirs, so authenticated clients always find some. */
+#define UNTRUSTED_DEADLINE_MS 10000
+#define MAX_UNTRUSTED (CONNECTION_LIMIT / 2)
+#define GUARD_TICK_MS 250
 /* Each connection's memory pool. MHD hands upload data in pieces no larger
  * than this: over plain HTTP 1 MiB instead of the 32 KiB default gave
  * 1.5-2.4x upload speed (FIELD-NOTES.md). But MHD 0.9.75 zeroes the whole
@@ -69,6 +77,7 @@
 
 struct server {
 	struct MHD_Daemon *daemon;
+	struct guard *guard;
 	struct store *store;
 	struct visibility *vis;
 	struct auth *auth;
@@ -462,9 +471,13 @@ static void decide(struct request *req, struct MHD_Connection *conn, const char 
 		return;
 	}
 	authz = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-	if (!auth__authenticate(req->srv->auth, authz, &req->who))
+	if (!auth__authenticate(req->srv->auth, authz, &req->who)) {
 		refuse(req, MHD_HTTP_UNAUTHORIZED, "unauthorized", "missing or wrong bearer token");
-	else if (!auth__may(&req->who, req->kind == REQ_PUT, request_ns(req)))
+		return;
+	}
+	/* A participant: its connection is no longer on the clock (guard.h). */
+	guard__trust(req->srv->guard, conn);
+	if (!auth__may(&req->who, req->kind == REQ_PUT, request_ns(req)))
 		forbid(req);
 	else
 		req->action = req->kind == REQ_PUT ? ACT_PUT : ACT_SERVE;
@@ -637,6 +650,7 @@ static struct MHD_Daemon *start_daemon(struct server *srv, const struct server_c
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 				srv->pem.cert ? CONNECTION_MEMORY_LIMIT_TLS : CONNECTION_MEMORY_LIMIT_PLAIN,
 				MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+				MHD_OPTION_NOTIFY_CONNECTION, guard__on_connection, srv->guard,
 				MHD_OPTION_ARRAY, srv->pem.cert ? tls_options : tls_options + n_tls,
 				MHD_OPTION_END);
 }
@@ -647,6 +661,7 @@ static void server_free(struct server *srv)
 		return;
 	if (srv->daemon)
 		MHD_stop_daemon(srv->daemon);
+	guard__free(srv->guard); /* after the daemon: no connection is left */
 	auth__free(srv->auth);
 	visibility__close(srv->vis);
 	tls__free(&srv->pem);
@@ -656,9 +671,14 @@ static void server_free(struct server *srv)
 /* Principals, namespaces and TLS identity, before any socket is opened. */
 static enum fedc_err prepare(struct server *srv, const struct server_config *cfg)
 {
+	const struct guard_limits limits = {
+		.deadline_ms = UNTRUSTED_DEADLINE_MS, .max_untrusted = MAX_UNTRUSTED, .tick_ms = GUARD_TICK_MS
+	};
 	enum fedc_err rc;
 
 	rc = auth__new(cfg->token, cfg->tokens_file, &srv->auth);
+	if (!rc)
+		rc = guard__new(&limits, &srv->guard);
 	if (!rc)
 		rc = visibility__open(store__root(srv->store), &srv->vis);
 	if (!rc && (cfg->tls_cert_file[0] || cfg->tls_key_file[0]))
