@@ -35,6 +35,7 @@
 #include "fedc/hash.h"
 #include "guard.h"
 #include "fedc/log.h"
+#include "fedc/params.h"
 #include "fedc/sign.h"
 #include "tls.h"
 #include "visibility.h"
@@ -374,10 +375,32 @@ static enum MHD_Result absorb(struct request *req, const char *data, size_t len)
 	return MHD_YES;
 }
 
+/* An update must be a parameter file (docs/protocol.md, "Parameter files", validated as
+ * the researcher will: header, tensors, sizes), so that a node cannot use
+ * its namespace to store anything else. FEDC_ERR_MALFORMED / _TOO_BIG with
+ * the reason in req->refuse_why; FEDC_ERR_IO (a storage failure). */
+static enum fedc_err check_parameters(struct request *req)
+{
+	struct fedc_params *params = NULL;
+	uint64_t size = 0;
+	int fd = -1;
+	enum fedc_err rc = store__open_blob(req->srv->store, req->hex, &fd, &size);
+
+	if (!rc)
+		rc = fedc_params_open_fd(fd, &params);
+	if (rc == FEDC_ERR_MALFORMED || rc == FEDC_ERR_TOO_BIG)
+		snprintf(req->refuse_why, sizeof(req->refuse_why), "an update must be a fedc parameter file: %s",
+			 fedc_last_error());
+	fedc_params_close(params);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
 static enum MHD_Result finish_put(struct request *req, struct MHD_Connection *conn)
 {
 	char body[160];
-	bool created = false;
+	bool stored = false, added = false;
 	enum fedc_err rc;
 
 	if (req->too_big)
@@ -386,20 +409,26 @@ static enum MHD_Result finish_put(struct request *req, struct MHD_Connection *co
 	if (req->write_failed)
 		return reply_error(req, conn, MHD_HTTP_INSUFFICIENT_STORAGE, "insufficient-storage",
 				   "the store could not write the blob (see the server log)");
-	rc = store__upload_commit(req->up, &created);
+	rc = store__upload_commit(req->up, &stored);
 	req->up = NULL;
 	if (rc == FEDC_ERR_DIGEST)
 		return reply_error(req, conn, MHD_HTTP_BAD_REQUEST, "digest-mismatch", fedc_last_error());
+	if (!rc && req->node[0]) {
+		rc = check_parameters(req);
+		if (rc == FEDC_ERR_MALFORMED || rc == FEDC_ERR_TOO_BIG)
+			return reply_error(req, conn, MHD_HTTP_UNPROCESSABLE_CONTENT, "not-parameters", req->refuse_why);
+	}
 	/* The blob is published (durably) before it becomes visible. 201 says
-	 * the bytes are new to the store, 200 that only the marker was added
-	 * (or nothing at all). */
+	 * the blob is new to this namespace, 200 that it was there already:
+	 * whether the store held the bytes for another namespace is not said
+	 * (that would tell one node what another uploaded). */
 	if (!rc)
-		rc = visibility__add(req->srv->vis, request_ns(req), req->hex);
+		rc = visibility__add(req->srv->vis, request_ns(req), req->hex, &added);
 	if (rc)
 		return storage_failure(req, conn);
 	snprintf(body, sizeof(body), "{\"digest\":\"sha256:%s\",\"size\":%llu}\n", req->hex,
 		 (unsigned long long)req->bytes_in);
-	return queue(req, conn, created ? MHD_HTTP_CREATED : MHD_HTTP_OK, json_response(body));
+	return queue(req, conn, added ? MHD_HTTP_CREATED : MHD_HTTP_OK, json_response(body));
 }
 
 /* ---- dispatch ----------------------------------------------------------- */
