@@ -5,6 +5,8 @@
  * closed, the status goes offline, exit 0. */
 #include "daemon.h"
 
+#include "confine.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <msgpack.h>
@@ -544,6 +546,7 @@ int daemon__run(const struct node_config *cfg)
 
 	install_signals();
 	choose_blas_kernel();
+	(void)confine__probe(); /* before any thread: it forks a test child */
 	if (cfg->allow_unapproved_plans)
 		fedc_warn("SECURITY: allow_unapproved_plans = true in %s: this node runs ANY training plan it is "
 			  "sent, approved or not", cfg->path);

@@ -26,7 +26,7 @@ static struct harness H;
 static char output[1 << 16];
 
 static const char *const fixtures[] = { "identity", "crash", "loop", "hog", "net", "forker",
-					"writer", "exiter", "killer", "ctor", "threads" };
+					"writer", "exiter", "killer", "ctor", "threads", "snoop" };
 
 static int approve(const char *plan)
 {
@@ -165,6 +165,19 @@ static void test_plan_kills_node(void **state)
 	expect_refused("killer", NULL, "sandbox: the plan called kill() (acting on another process)");
 }
 
+/* The node's bundle (signing key, broker password, repository token, TLS
+ * key) sits a few folders from the dataset; a plan that finds it could send
+ * it out in its parameters. It finds nothing: its mount namespace holds only
+ * the system, its plan and its data. */
+static void test_plan_reads_node_secrets(void **state)
+{
+	char key[600];
+
+	snprintf(key, sizeof(key), "%s/nodes/site/signing.key", H.fed_dir);
+	assert_int_equal(access(key, R_OK), 0); /* it is there to be found */
+	expect_refused("snoop", NULL, "train");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -179,6 +192,7 @@ int main(void)
 		cmocka_unit_test(test_plan_writes_file),
 		cmocka_unit_test(test_plan_calls_exit),
 		cmocka_unit_test(test_plan_kills_node),
+		cmocka_unit_test(test_plan_reads_node_secrets),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
