@@ -104,6 +104,8 @@ bool confine__probe(void)
 
 		_exit(confine__enter(&c, &none, &step) == 0 ? 0 : 1);
 	}
+	if (pid > 0 && confine__release(&c, pid) != 0)
+		(void)kill(pid, SIGKILL);
 	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
 	    !c.namespaces) {
 		probed = 0;
@@ -124,38 +126,45 @@ bool confine__probe(void)
 pid_t confine__fork(struct confine_child *c)
 {
 	pid_t pid;
-	char one = 1;
 
 	c->namespaces = false;
 	c->go[0] = c->go[1] = -1;
-	if (probed != 1)
-		return fork();
 	if (pipe2(c->go, O_CLOEXEC) != 0)
 		return -1;
-	pid = clone_into(NS_FLAGS);
+	pid = probed == 1 ? clone_into(NS_FLAGS) : fork();
 	if (pid == 0) {
-		c->namespaces = true;
+		c->namespaces = probed == 1;
 		close(c->go[1]);
 		c->go[1] = -1;
 		return 0;
 	}
 	close(c->go[0]);
 	c->go[0] = -1;
-	if (pid > 0) {
-		c->namespaces = true;
-		if (write_id_maps(pid) != 0 || write(c->go[1], &one, 1) != 1) {
-			int saved = errno;
+	if (pid < 0) {
+		int saved = errno;
 
-			kill(pid, SIGKILL);
-			(void)waitpid(pid, NULL, 0);
-			close(c->go[1]);
-			errno = saved;
-			return -1;
-		}
+		close(c->go[1]);
+		c->go[1] = -1;
+		errno = saved;
+		return -1;
+	}
+	c->namespaces = probed == 1;
+	return pid;
+}
+
+int confine__release(struct confine_child *c, pid_t pid)
+{
+	char one = 1;
+	int rc = 0, saved = 0;
+
+	if ((c->namespaces && write_id_maps(pid) != 0) || write(c->go[1], &one, 1) != 1) {
+		saved = errno;
+		rc = -1;
 	}
 	close(c->go[1]);
 	c->go[1] = -1;
-	return pid;
+	errno = saved;
+	return rc;
 }
 
 /* ---- the child's side: async-signal-safe only ------------------------------ */
@@ -381,14 +390,14 @@ int confine__enter(struct confine_child *c, const struct confine_paths *paths, c
 {
 	char go = 0;
 
-	*step = "";
-	if (!c->namespaces)
-		return 0;
-	*step = "waiting for the id maps";
+	*step = "waiting for the parent";
 	if (read(c->go[0], &go, 1) != 1)
 		return -1;
 	close(c->go[0]);
 	c->go[0] = -1;
+	*step = "";
+	if (!c->namespaces)
+		return 0;
 	*step = "making the mounts private";
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
 		return -1;

@@ -50,15 +50,20 @@ struct confine_child {
 
 /* Forks the plan process: in new namespaces when confine__probe() said so,
  * else a plain fork(). Returns as fork() does: the child's pid in the
- * parent (which has written the child's user and group maps), 0 in the
- * child, -1 with errno. Either side then calls confine__enter() (child) or
- * nothing more (parent: confine__fork closed its ends). */
+ * parent, 0 in the child, -1 with errno. The child waits, in
+ * confine__enter(), until the parent calls confine__release(): the parent
+ * may first put it in a cgroup (plan_cgroup.h), so that it runs nothing
+ * outside its limits. */
 pid_t confine__fork(struct confine_child *c);
 
-/* In the child, first: waits until the parent has written its id maps, then
- * builds the mount tree above and pivots into it. Only async-signal-safe
+/* In the parent: writes the child's user and group maps (namespaces) and
+ * lets it go. 0, or -1 with errno (the caller kills the child). */
+int confine__release(struct confine_child *c, pid_t pid);
+
+/* In the child, first: waits until the parent has released it, then (in
+ * namespaces) builds the mount tree above and pivots into it. Only async-signal-safe
  * calls (the daemon has threads): no malloc, no stdio. Returns 0, or -1 with
- * errno and *step naming what failed. Does nothing (0) in a plain child. */
+ * errno and *step naming what failed. */
 int confine__enter(struct confine_child *c, const struct confine_paths *paths, const char **step);
 
 /* Opens the running binary for confine__exec (O_PATH | O_CLOEXEC): -1 with

@@ -6,6 +6,7 @@
 #include "daemon.h"
 
 #include "confine.h"
+#include "plan_cgroup.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -547,6 +548,7 @@ int daemon__run(const struct node_config *cfg)
 	install_signals();
 	choose_blas_kernel();
 	(void)confine__probe(); /* before any thread: it forks a test child */
+	(void)plan_cgroup__setup(cfg->node_id, cfg->data_dir); /* and kills what a previous run left */
 	if (cfg->allow_unapproved_plans)
 		fedc_warn("SECURITY: allow_unapproved_plans = true in %s: this node runs ANY training plan it is "
 			  "sent, approved or not", cfg->path);

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "confine.h"
+#include "plan_cgroup.h"
 #include "fedc/clock.h"
 #include "fedc/fs.h"
 #include "fedc/log.h"
@@ -31,6 +32,10 @@
  * page faults, a plan overshoots its limit by at most some 200 MB before it
  * is killed, and the address-space cap below bounds even that. */
 #define MEMORY_CHECK_MS 50
+/* Threads and processes of one plan process, where a pids cgroup can hold
+ * it (plan_cgroup.h): OpenBLAS and OpenMP start one thread per core, a plan
+ * perhaps a few of its own; a thread bomb stops here. */
+#define PLAN_MAX_TASKS 256
 #define MAX_CHILD_ARGS (40 + 2 * FEDC_PLAN_MAX_METRICS + 2 * 32)
 
 /* argv for the child, built in one buffer. */
@@ -409,6 +414,7 @@ struct sandbox {
 	 * after round, so that their pages are reused: fresh pages cost a fault
 	 * each, and in a virtual machine often one more in the host. */
 	int global_fd, update_fd;
+	struct plan_cgroup *cgroup; /* the process's memory and pids cgroup, NULL without */
 };
 
 struct sandbox *sandbox__new(void)
@@ -454,6 +460,8 @@ int sandbox__global_memfd(struct sandbox *sb)
 /* Drops what we hold of a process that is gone (reaped). */
 static void forget_process(struct sandbox *sb)
 {
+	plan_cgroup__remove(sb->cgroup); /* and whatever of the plan still ran in it */
+	sb->cgroup = NULL;
 	if (sb->control_fd >= 0)
 		close(sb->control_fd);
 	if (sb->report_fd >= 0)
@@ -571,6 +579,18 @@ static enum fedc_err spawn_process(struct sandbox *sb, const struct sandbox_job 
 		exec_child(job, a, control[1], report[1], &confined, exe_fd, scaffold_dir);
 	if (exe_fd >= 0)
 		close(exe_fd);
+	/* In its cgroup before it runs a single instruction of its own. */
+	sb->cgroup = pid > 0 ? plan_cgroup__enter(pid, job->memory_mb, PLAN_MAX_TASKS) : NULL;
+	if (pid > 0 && confine__release(&confined, pid) != 0) {
+		int saved = errno;
+
+		(void)kill(pid, SIGKILL);
+		(void)waitpid(pid, NULL, 0);
+		plan_cgroup__remove(sb->cgroup);
+		sb->cgroup = NULL;
+		pid = -1;
+		errno = saved;
+	}
 	close(control[1]);
 	close(report[1]);
 	if (pid < 0) {
@@ -687,6 +707,14 @@ static enum fedc_err supervise(struct sandbox *sb, const struct sandbox_job *job
 		}
 		if (done)
 			return FEDC_OK;
+	}
+	if (plan_cgroup__oom_killed(sb->cgroup)) {
+		/* the kernel counted what the watch cannot see (shared memory) */
+		snprintf(res->error, sizeof(res->error),
+			 "the plan exceeded its memory limit of %" PRId64 " MB (counting shared memory) and was killed",
+			 job->memory_mb);
+		forget_process(sb);
+		return FEDC_ERR_PLAN;
 	}
 	forget_process(sb);
 	return judge(status, res);
