@@ -115,6 +115,10 @@ enum fedc_err admin__registry_save(const struct admin_fed *fed, const struct adm
 
 /* Writes DIR/broker/mosquitto.conf. */
 enum fedc_err admin__broker_write_conf(const struct admin_fed *fed);
+/* The absolute path of fedc_broker_plugin.so: $FEDC_BROKER_PLUGIN, or
+ * ../lib/fedc/ from fedc-admin's own directory (build tree and install
+ * alike). FEDC_ERR_NOT_FOUND naming where it looked. */
+enum fedc_err admin__broker_plugin_path(char *out, size_t cap);
 /* Sets the passwd entry of `id` (replacing any earlier line of that user). */
 enum fedc_err admin__broker_set_password(const struct admin_fed *fed, const char *id, const char *password);
 /* Regenerates DIR/broker/acl from the registry. */

@@ -8,7 +8,11 @@
  * with pw_sha512_pbkdf2 = 7, SALT_LEN 12, PW_DEFAULT_ITERATIONS 101). */
 #include "admin.h"
 
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
 #include <pwd.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -16,6 +20,7 @@
 #include <openssl/rand.h>
 
 #include "fedc/fs.h"
+#include "fedc/limits.h"
 
 #define PW_SALT_LEN 12
 #define PW_HASH_LEN 64
@@ -146,14 +151,47 @@ static enum fedc_err user_line(struct fedc_buf *b)
 				 pw->pw_name);
 }
 
+/* The largest MQTT packet of the protocol: one message at its cap, its topic
+ * at its cap, and the fixed header and properties. The broker drops a client
+ * that sends more (mosquitto's max_packet_size). */
+#define BROKER_MAX_PACKET (FEDC_MAX_MESSAGE_BYTES + FEDC_MAX_TOPIC_LEN + 64)
+
+enum fedc_err admin__broker_plugin_path(char *out, size_t cap)
+{
+	char exe[PATH_MAX], guess[PATH_MAX + 64];
+	const char *env = getenv("FEDC_BROKER_PLUGIN");
+	ssize_t n;
+
+	if (env && env[0]) {
+		snprintf(guess, sizeof(guess), "%s", env);
+	} else {
+		n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+		if (n <= 0)
+			return fedc_fail(FEDC_ERR_IO, "cannot find fedc-admin's own path: %s", strerror(errno));
+		exe[n] = '\0';
+		snprintf(guess, sizeof(guess), "%s/../lib/fedc/fedc_broker_plugin.so", dirname(exe));
+	}
+	if (!realpath(guess, out) || strlen(out) >= cap)
+		return fedc_fail(FEDC_ERR_NOT_FOUND,
+				 "the broker plugin is not at %s (build or install fedc_broker_plugin, or name it "
+				 "in FEDC_BROKER_PLUGIN)",
+				 guess);
+	if (strpbrk(out, " \t\n"))
+		return fedc_fail(FEDC_ERR_CONFIG, "the broker plugin's path %s holds blanks (mosquitto.conf splits "
+				 "lines at blanks)", out);
+	return FEDC_OK;
+}
+
 enum fedc_err admin__broker_write_conf(const struct admin_fed *fed)
 {
 	const char *d = fed->dir;
 	struct fedc_buf b = FEDC_BUF_SECRET_INIT(ADMIN_MAX_LIST_BYTES);
-	char path[PATH_MAX];
+	char path[PATH_MAX], plugin[PATH_MAX];
 	enum fedc_err rc;
 
-	rc = fedc_buf_printf(&b,
+	rc = admin__broker_plugin_path(plugin, sizeof(plugin));
+	if (!rc)
+		rc = fedc_buf_printf(&b,
 		"# mosquitto 2.0 configuration of federation %s, written by fedc-admin init.\n"
 		"# Start: mosquitto -c %s/broker/mosquitto.conf\n"
 		"# After fedc-admin add-node/add-researcher, send SIGHUP to reload passwd and acl.\n\n",
@@ -166,6 +204,11 @@ enum fedc_err admin__broker_write_conf(const struct admin_fed *fed)
 		"allow_anonymous false\n"
 		"password_file %s/broker/passwd\n"
 		"acl_file %s/broker/acl\n"
+		"# Binds client ids to user names and retained messages to their owner's\n"
+		"# status topic (docs/security.md).\n"
+		"plugin %s\n"
+		"# The protocol's largest message, its topic and headers.\n"
+		"max_packet_size %u\n"
 		"persistence false\n"
 		"# Small MQTT messages: without this a request/reply waits on Nagle.\n"
 		"set_tcp_nodelay true\n\n"
@@ -183,7 +226,7 @@ enum fedc_err admin__broker_write_conf(const struct admin_fed *fed)
 		"require_certificate true\n"
 		"use_identity_as_username false\n"
 		"tls_version tlsv1.2\n",
-		d, d, fed->broker_port, fed->host, d, d, d);
+		d, d, plugin, (unsigned)BROKER_MAX_PACKET, fed->broker_port, fed->host, d, d, d);
 	if (!rc)
 		rc = admin__path(path, d, "broker/mosquitto.conf");
 	if (!rc)

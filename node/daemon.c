@@ -5,6 +5,9 @@
  * closed, the status goes offline, exit 0. */
 #include "daemon.h"
 
+#include "confine.h"
+#include "plan_cgroup.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <msgpack.h>
@@ -349,7 +352,9 @@ static enum fedc_err connect_broker(struct node_daemon *d, struct status_payload
 		rc = status_payload(d, status, "offline", &st->offline, &st->offline_len);
 	if (rc)
 		return rc;
-	snprintf(client_id, sizeof(client_id), "node-%s", cfg->node_id);
+	/* The broker takes a client id only from its own user (the plugin
+	 * fedc-admin configures; docs/security.md): the user name itself. */
+	snprintf(client_id, sizeof(client_id), "%s", cfg->broker_username[0] ? cfg->broker_username : cfg->node_id);
 	opts.url = cfg->broker_url;
 	opts.client_id = client_id;
 	opts.username = cfg->broker_username[0] ? cfg->broker_username : NULL;
@@ -541,6 +546,8 @@ int daemon__run(const struct node_config *cfg)
 	install_signals();
 	choose_blas_kernel();
 	choose_blas_threads();
+	(void)confine__probe(); /* before any thread: it forks a test child */
+	(void)plan_cgroup__setup(cfg->node_id, cfg->data_dir); /* and kills what a previous run left */
 	if (cfg->allow_unapproved_plans)
 		fedc_warn("SECURITY: allow_unapproved_plans = true in %s: this node runs ANY training plan it is "
 			  "sent, approved or not", cfg->path);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -20,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "confine.h"
+#include "plan_cgroup.h"
 #include "fedc/clock.h"
 #include "fedc/config.h"
 #include "fedc/fs.h"
@@ -30,6 +33,10 @@
  * page faults, a plan overshoots its limit by at most some 200 MB before it
  * is killed, and the address-space cap below bounds even that. */
 #define MEMORY_CHECK_MS 50
+/* Threads and processes of one plan process, where a pids cgroup can hold
+ * it (plan_cgroup.h): OpenBLAS and OpenMP start one thread per core, a plan
+ * perhaps a few of its own; a thread bomb stops here. */
+#define PLAN_MAX_TASKS 256
 #define MAX_CHILD_ARGS (40 + 2 * FEDC_PLAN_MAX_METRICS + 2 * 32)
 
 /* argv for the child, built in one buffer. */
@@ -163,9 +170,58 @@ static void stdin_from_devnull(void)
 	}
 }
 
-/* In the child between fork and exec: only async-signal-safe calls. */
-static void exec_child(const struct sandbox_job *job, struct child_argv *a, int control_fd, int report_fd)
+/* Tells the parent, on the report pipe, why the child cannot run the plan,
+ * and exits. Async-signal-safe. */
+static void child_fails(const char *what, const char *step, int err)
 {
+	char line[512], digits[16];
+	size_t n = 0, d = 0;
+
+	do {
+		digits[d++] = (char)('0' + err % 10);
+		err /= 10;
+	} while (err > 0 && d < sizeof(digits));
+	for (const char *p = "error sandbox: "; *p && n < 200; p++)
+		line[n++] = *p;
+	for (const char *p = what; *p && n < 300; p++)
+		line[n++] = *p;
+	for (const char *p = " ("; *p; p++)
+		line[n++] = *p;
+	for (const char *p = step; *p && n < 480; p++)
+		line[n++] = *p;
+	for (const char *p = ": errno "; *p; p++)
+		line[n++] = *p;
+	while (d > 0)
+		line[n++] = digits[--d];
+	line[n++] = ')';
+	line[n++] = '\n';
+	if (write(SANDBOX_REPORT_FD, line, n) < 0)
+		_exit(122);
+	_exit(122);
+}
+
+/* The folder of the job's SCAFFOLD state file, into `dir`. */
+static void scaffold_folder(const char *state, char *dir, size_t cap)
+{
+	const char *slash = state ? strrchr(state, '/') : NULL;
+	size_t len = slash ? (size_t)(slash - state) : 0;
+
+	dir[0] = '\0';
+	if (len > 0 && len < cap) {
+		memcpy(dir, state, len);
+		dir[len] = '\0';
+	}
+}
+
+/* In the child between fork and exec: only async-signal-safe calls. */
+static void exec_child(const struct sandbox_job *job, struct child_argv *a, int control_fd, int report_fd,
+		       struct confine_child *confined, int exe_fd, const char *scaffold_dir)
+{
+	const struct confine_paths paths = { .plan = job->plan_path,
+					     .data = job->dataset->path,
+					     .labels = job->dataset->labels_path,
+					     .scaffold_dir = scaffold_dir };
+	const char *step = "";
 	/* Through spare numbers first: dup2 of an fd onto itself would keep its
 	 * close-on-exec flag, and one target may be the other source. */
 	int control = fcntl(control_fd, F_DUPFD, 10), report = fcntl(report_fd, F_DUPFD, 10);
@@ -173,7 +229,11 @@ static void exec_child(const struct sandbox_job *job, struct child_argv *a, int 
 	if (control < 0 || report < 0 || dup2(control, SANDBOX_CONTROL_FD) < 0 ||
 	    dup2(report, SANDBOX_REPORT_FD) < 0)
 		_exit(120);
-	(void)close_range(SANDBOX_REPORT_FD + 1, ~0u, 0);
+	if (confine__enter(confined, &paths, &step) != 0)
+		child_fails("cannot confine the plan process", step, errno);
+	if (dup2(exe_fd, SANDBOX_REPORT_FD + 1) < 0)
+		_exit(120);
+	(void)close_range(SANDBOX_REPORT_FD + 2, ~0u, 0);
 	stdin_from_devnull();
 	(void)setpgid(0, 0);
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -188,7 +248,7 @@ static void exec_child(const struct sandbox_job *job, struct child_argv *a, int 
 	set_limit(RLIMIT_AS, address_space_cap(job->memory_mb));
 #endif
 	set_limit(RLIMIT_NOFILE, 64);
-	execv("/proc/self/exe", a->argv);
+	confine__exec(SANDBOX_REPORT_FD + 1, a->argv);
 	_exit(121);
 }
 
@@ -314,6 +374,7 @@ struct sandbox {
 	 * after round, so that their pages are reused: fresh pages cost a fault
 	 * each, and in a virtual machine often one more in the host. */
 	int global_fd, update_fd;
+	struct plan_cgroup *cgroup; /* the process's memory and pids cgroup, NULL without */
 };
 
 struct sandbox *sandbox__new(void)
@@ -359,6 +420,8 @@ int sandbox__global_memfd(struct sandbox *sb)
 /* Drops what we hold of a process that is gone (reaped). */
 static void forget_process(struct sandbox *sb)
 {
+	plan_cgroup__remove(sb->cgroup); /* and whatever of the plan still ran in it */
+	sb->cgroup = NULL;
 	if (sb->control_fd >= 0)
 		close(sb->control_fd);
 	if (sb->report_fd >= 0)
@@ -451,7 +514,9 @@ static char *make_key(const struct child_argv *a, const char *session, size_t *l
 static enum fedc_err spawn_process(struct sandbox *sb, const struct sandbox_job *job, struct child_argv *a,
 				   char *key, size_t key_len)
 {
-	int control[2] = { -1, -1 }, report[2] = { -1, -1 };
+	int control[2] = { -1, -1 }, report[2] = { -1, -1 }, exe_fd;
+	struct confine_child confined;
+	char scaffold_dir[PATH_MAX];
 	pid_t pid;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, control) != 0 ||
@@ -467,16 +532,32 @@ static enum fedc_err spawn_process(struct sandbox *sb, const struct sandbox_job 
 	}
 	/* The child's end of the pipe must block: only ours is non-blocking. */
 	(void)fcntl(report[1], F_SETFL, 0);
-	pid = fork();
+	scaffold_folder(job->scaffold_state, scaffold_dir, sizeof(scaffold_dir));
+	exe_fd = confine__open_exe();
+	pid = exe_fd >= 0 ? confine__fork(&confined) : -1;
 	if (pid == 0)
-		exec_child(job, a, control[1], report[1]);
+		exec_child(job, a, control[1], report[1], &confined, exe_fd, scaffold_dir);
+	if (exe_fd >= 0)
+		close(exe_fd);
+	/* In its cgroup before it runs a single instruction of its own. */
+	sb->cgroup = pid > 0 ? plan_cgroup__enter(pid, job->memory_mb, PLAN_MAX_TASKS) : NULL;
+	if (pid > 0 && confine__release(&confined, pid) != 0) {
+		int saved = errno;
+
+		(void)kill(pid, SIGKILL);
+		(void)waitpid(pid, NULL, 0);
+		plan_cgroup__remove(sb->cgroup);
+		sb->cgroup = NULL;
+		pid = -1;
+		errno = saved;
+	}
 	close(control[1]);
 	close(report[1]);
 	if (pid < 0) {
 		close(control[0]);
 		close(report[0]);
 		free(key);
-		return fedc_fail(FEDC_ERR_IO, "fork failed: %s", strerror(errno));
+		return fedc_fail(FEDC_ERR_IO, "cannot start the plan process: %s", strerror(errno));
 	}
 	sb->pid = pid;
 	sb->control_fd = control[0];
@@ -596,6 +677,14 @@ static enum fedc_err supervise(struct sandbox *sb, const struct sandbox_job *job
 			res->local_metrics = report.local_metrics;
 			return FEDC_OK;
 		}
+	}
+	if (plan_cgroup__oom_killed(sb->cgroup)) {
+		/* the kernel counted what the watch cannot see (shared memory) */
+		snprintf(res->error, sizeof(res->error),
+			 "the plan exceeded its memory limit of %" PRId64 " MB (counting shared memory) and was killed",
+			 job->memory_mb);
+		forget_process(sb);
+		return FEDC_ERR_PLAN;
 	}
 	forget_process(sb);
 	snprintf(res->error, sizeof(res->error), "%s", report.error);

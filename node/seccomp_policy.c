@@ -1,10 +1,14 @@
 /* The seccomp filter of a plan's child (see seccomp_policy.h and
- * docs/security.md for what it denies and why).
+ * docs/security.md for what it allows, denies and why).
  *
- * A deny list rather than an allow list: the plan runs arbitrary C with
- * OpenBLAS, OpenMP, glibc and, in test builds, the sanitizer runtimes, whose
- * needs differ between versions; an allow list would break plans on a library
- * upgrade. What is denied is what gives a plan reach beyond its own round. */
+ * An allow list: the system calls that training needs (memory, threads,
+ * reading files, time, the report pipe and the request socket) pass; the
+ * calls that give a plan reach beyond its round raise SIGSYS, so that the
+ * researcher is told which call it was; everything else, including every
+ * system call a kernel adds after this list was written, fails with ENOSYS
+ * (the answer of a kernel without the call: libraries fall back or fail
+ * cleanly). Sanitizer builds, for tests only, allow what is not denied:
+ * their runtimes make calls a release build never does. */
 #define _GNU_SOURCE /* CLONE_THREAD, TIOCSTI */
 #include "seccomp_policy.h"
 
@@ -15,6 +19,8 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "sandbox.h"
@@ -39,6 +45,9 @@
 #define CAT_ADMIN "system administration"
 #define CAT_URING "io_uring, which bypasses system-call filters"
 #define CAT_TTY "injecting terminal input"
+#define CAT_MEMORY "memory that the memory limit would not see"
+#define CAT_IPC "shared memory or message queues that would outlive it"
+#define CAT_DEATH "surviving the node's end"
 
 struct denial {
 	const char *name;     /* system call, as libseccomp names it */
@@ -76,10 +85,47 @@ static const struct denial always[] = {
 	{ "setdomainname", CAT_ADMIN }, { "settimeofday", CAT_ADMIN }, { "clock_settime", CAT_ADMIN },
 	{ "clock_adjtime", CAT_ADMIN }, { "adjtimex", CAT_ADMIN }, { "iopl", CAT_ADMIN }, { "ioperm", CAT_ADMIN },
 	{ "syslog", CAT_ADMIN }, { "vhangup", CAT_ADMIN }, { "fanotify_init", CAT_ADMIN },
+	{ "ftruncate", CAT_WRITE }, { "fchmodat2", CAT_WRITE }, { "fallocate", CAT_WRITE },
+	{ "memfd_create", CAT_MEMORY }, { "memfd_secret", CAT_MEMORY },
+	{ "shmget", CAT_IPC }, { "shmat", CAT_IPC }, { "shmctl", CAT_IPC }, { "shmdt", CAT_IPC },
+	{ "msgget", CAT_IPC }, { "msgsnd", CAT_IPC }, { "msgrcv", CAT_IPC }, { "msgctl", CAT_IPC },
+	{ "semget", CAT_IPC }, { "semop", CAT_IPC }, { "semtimedop", CAT_IPC }, { "semctl", CAT_IPC },
+	{ "mq_open", CAT_IPC }, { "mq_unlink", CAT_IPC }, { "mq_timedsend", CAT_IPC },
+	{ "mq_timedreceive", CAT_IPC }, { "mq_notify", CAT_IPC }, { "mq_getsetattr", CAT_IPC },
+	{ "pidfd_open", CAT_OTHER }, { "process_madvise", CAT_OTHER }, { "process_mrelease", CAT_OTHER },
 #if !SANITIZER_RUNTIME
 	{ "ptrace", CAT_OTHER },
 #endif
 };
+
+/* What training needs, allowed whatever the arguments: memory, threads and
+ * their synchronization, reading files (the loader, the dataset, /proc and
+ * /sys), time, signals to itself, the request socket and the report pipe.
+ * open, openat, clone, kill, tgkill, prlimit64, ioctl and prctl are allowed
+ * only with the arguments below. */
+static const char *const allowed_calls[] = {
+	"read", "readv", "pread64", "preadv", "preadv2", "write", "writev", "pwrite64", "lseek", "close",
+	"fstat", "newfstatat", "stat", "lstat", "statx", "access", "faccessat", "faccessat2", "readlink",
+	"readlinkat", "getdents64", "getcwd", "fcntl", "dup", "dup2", "dup3", "poll", "ppoll", "select",
+	"pselect6", "recvmsg", "recvfrom", "mmap", "munmap", "mprotect", "mremap", "madvise", "brk", "mincore",
+	"futex", "futex_waitv", "set_robust_list", "get_robust_list", "rseq", "set_tid_address", "exit",
+	"exit_group", "restart_syscall", "sched_yield", "sched_getaffinity", "sched_setaffinity",
+	"sched_getparam", "sched_getscheduler", "sched_get_priority_max", "sched_get_priority_min", "getcpu",
+	"getpid", "gettid", "getppid", "getuid", "geteuid", "getgid", "getegid", "getresuid", "getresgid",
+	"getpgrp", "getpgid", "getsid", "uname", "sysinfo", "getrusage", "times", "clock_gettime",
+	"clock_getres", "gettimeofday", "time", "nanosleep", "clock_nanosleep", "rt_sigaction",
+	"rt_sigprocmask", "rt_sigreturn", "rt_sigpending", "rt_sigtimedwait", "rt_sigsuspend", "sigaltstack",
+	"getrandom", "getrlimit", "membarrier", "get_mempolicy", "arch_prctl",
+};
+
+/* prctl options a plan's libraries use: thread names (OpenMP, OpenBLAS),
+ * reading its own state. PR_SET_PDEATHSIG is trapped (it would let the plan
+ * outlive the node); any other option fails. */
+static const int allowed_prctl[] = { PR_SET_NAME, PR_GET_NAME, PR_GET_DUMPABLE, PR_GET_PDEATHSIG,
+				     PR_GET_NO_NEW_PRIVS, PR_GET_SECCOMP, PR_CAPBSET_READ };
+
+/* ioctls of isatty() and terminal size (stdio on the inherited stderr). */
+static const unsigned long allowed_ioctl[] = { TCGETS, TIOCGWINSZ, FIONREAD };
 
 /* Flags that make an open() write, create or truncate: any one is denied. */
 static const int write_flags[] = { O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND };
@@ -160,12 +206,18 @@ static void on_sigsys(int sig, siginfo_t *info, void *ucontext)
 
 /* ---- building the filter ---- */
 
+/* What a call not named in a rule gets: see the top of this file. */
+#define DEFAULT_ACTION (SANITIZER_RUNTIME ? SCMP_ACT_ALLOW : SCMP_ACT_ERRNO(ENOSYS))
+
 static enum fedc_err add(scmp_filter_ctx ctx, uint32_t action, const char *name, const char *category,
 			 unsigned n_args, const struct scmp_arg_cmp *args)
 {
 	int nr = seccomp_syscall_resolve_name(name);
 	int err;
 
+	/* libseccomp refuses a rule that says what the default says. */
+	if (action == DEFAULT_ACTION)
+		return FEDC_OK;
 	/* A call an older libseccomp does not know cannot be named in a rule;
 	 * refusing every plan for that would be worse than skipping it. */
 	if (nr == __NR_SCMP_ERROR)
@@ -197,6 +249,15 @@ static enum fedc_err deny_open_for_writing(scmp_filter_ctx ctx)
 		if (!rc)
 			rc = deny(ctx, "openat", "opening a file for writing", SCMP_A2(SCMP_CMP_MASKED_EQ, bit, bit));
 	}
+	if (!rc && !SANITIZER_RUNTIME) {
+		scmp_datum_t any = 0;
+
+		for (size_t i = 0; i < sizeof(write_flags) / sizeof(write_flags[0]); i++)
+			any |= (scmp_datum_t)write_flags[i];
+		rc = add(ctx, SCMP_ACT_ALLOW, "open", NULL, 1, &SCMP_A1(SCMP_CMP_MASKED_EQ, any, 0));
+		if (!rc)
+			rc = add(ctx, SCMP_ACT_ALLOW, "openat", NULL, 1, &SCMP_A2(SCMP_CMP_MASKED_EQ, any, 0));
+	}
 	/* openat2 hides its flags behind a pointer the filter cannot read:
 	 * ENOSYS makes glibc and other callers fall back to openat. */
 	if (!rc)
@@ -212,8 +273,30 @@ static enum fedc_err deny_processes(scmp_filter_ctx ctx)
 	scmp_datum_t allowed = SANITIZER_RUNTIME ? (CLONE_THREAD | CLONE_VM) : CLONE_THREAD;
 	enum fedc_err rc = deny(ctx, "clone", CAT_CLONE, SCMP_A0(SCMP_CMP_MASKED_EQ, allowed, 0));
 
+	if (!rc && !SANITIZER_RUNTIME)
+		rc = add(ctx, SCMP_ACT_ALLOW, "clone", NULL, 1,
+			 &SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
+
 	if (!rc)
 		rc = add(ctx, SCMP_ACT_ERRNO(ENOSYS), "clone3", NULL, 0, NULL);
+	return rc;
+}
+
+/* The other side of the conditional denials: the same calls with the
+ * arguments training uses. */
+static enum fedc_err allow_with_arguments(scmp_filter_ctx ctx, scmp_datum_t me)
+{
+	enum fedc_err rc = add(ctx, SCMP_ACT_ALLOW, "kill", NULL, 1, &SCMP_A0(SCMP_CMP_EQ, me));
+
+	if (!rc)
+		rc = add(ctx, SCMP_ACT_ALLOW, "tgkill", NULL, 1, &SCMP_A0(SCMP_CMP_EQ, me));
+	if (!rc)
+		rc = add(ctx, SCMP_ACT_ALLOW, "prlimit64", NULL, 1, &SCMP_A2(SCMP_CMP_EQ, 0));
+	for (size_t i = 0; !rc && i < sizeof(allowed_ioctl) / sizeof(allowed_ioctl[0]); i++)
+		rc = add(ctx, SCMP_ACT_ALLOW, "ioctl", NULL, 1,
+			 &SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, (scmp_datum_t)allowed_ioctl[i]));
+	for (size_t i = 0; !rc && i < sizeof(allowed_prctl) / sizeof(allowed_prctl[0]); i++)
+		rc = add(ctx, SCMP_ACT_ALLOW, "prctl", NULL, 1, &SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)allowed_prctl[i]));
 	return rc;
 }
 
@@ -238,6 +321,11 @@ static enum fedc_err deny_reaching_out(scmp_filter_ctx ctx, pid_t self)
 	 * kernel reads the command as 32 bits: compare only those. */
 	if (!rc)
 		rc = deny(ctx, "ioctl", CAT_TTY, SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCSTI));
+	/* With PR_SET_PDEATHSIG cleared it would run on after the node died. */
+	if (!rc)
+		rc = deny(ctx, "prctl", CAT_DEATH, SCMP_A0(SCMP_CMP_EQ, PR_SET_PDEATHSIG));
+	if (!rc && !SANITIZER_RUNTIME)
+		rc = allow_with_arguments(ctx, me);
 	return rc;
 }
 
@@ -247,6 +335,8 @@ static enum fedc_err add_rules(scmp_filter_ctx ctx)
 
 	for (size_t i = 0; !rc && i < sizeof(always) / sizeof(always[0]); i++)
 		rc = add(ctx, SCMP_ACT_TRAP, always[i].name, always[i].category, 0, NULL);
+	for (size_t i = 0; !rc && !SANITIZER_RUNTIME && i < sizeof(allowed_calls) / sizeof(allowed_calls[0]); i++)
+		rc = add(ctx, SCMP_ACT_ALLOW, allowed_calls[i], NULL, 0, NULL);
 	if (!rc)
 		rc = deny_open_for_writing(ctx);
 	if (!rc)
@@ -271,7 +361,7 @@ static enum fedc_err install_handler(void)
 
 enum fedc_err seccomp_policy__install(void)
 {
-	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+	scmp_filter_ctx ctx = seccomp_init(DEFAULT_ACTION);
 	enum fedc_err rc;
 	int err;
 

@@ -1,13 +1,13 @@
 /* The seccomp filter of a plan's child process (docs/security.md).
  *
- * The filter allows by default and denies what a training plan never needs
- * and what would let it reach beyond its round: network sockets, running
- * programs, creating processes (threads stay allowed), writing to the file
- * system by path, signalling or tracing other processes, raising its own
- * resource limits, and a few administrative calls. A denied call raises
- * SIGSYS; the handler writes one report line naming the call
- * ("error sandbox: the plan called socket() ...") to SANDBOX_REPORT_FD and
- * ends the process with SECCOMP_POLICY_EXIT_CODE.
+ * An allow list: the calls training needs pass; the calls that would let a
+ * plan reach beyond its round (network sockets, running programs, creating
+ * processes, writing to the file system, signalling or tracing other
+ * processes, raising its limits, memory and IPC that its limits would not
+ * see, clearing its parent-death signal, administration) raise SIGSYS, and
+ * the handler writes one report line naming the call ("error sandbox: the
+ * plan called socket() ...") to SANDBOX_REPORT_FD and ends the process with
+ * SECCOMP_POLICY_EXIT_CODE; every other call fails with ENOSYS.
  *
  * The file is not named seccomp.h on purpose: node/ is on the include path,
  * and <seccomp.h> must keep meaning libseccomp's header. */

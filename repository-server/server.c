@@ -35,7 +35,8 @@
 #include "fedc/hash.h"
 #include "fedc/id.h"
 #include "fedc/log.h"
-#include "fedc/id.h"
+#include "fedc/params.h"
+#include "guard.h"
 #include "fedc/sign.h"
 #include "tls.h"
 #include "visibility.h"
@@ -49,6 +50,13 @@
 #define THREAD_POOL_SIZE 4
 #define CONNECTION_LIMIT 128
 #define CONNECTION_TIMEOUT_S 60
+/* Unauthenticated connections (guard.h): each gets this long from its
+ * accept to present a valid token (a TLS handshake and a request's headers
+ * take a few round trips: well under a second across a continent), and at
+ * most half the slots are theirs, so authenticated clients always find some. */
+#define UNTRUSTED_DEADLINE_MS 10000
+#define MAX_UNTRUSTED (CONNECTION_LIMIT / 2)
+#define GUARD_TICK_MS 250
 /* Each connection's memory pool. MHD hands upload data in pieces no larger
  * than this: over plain HTTP 1 MiB instead of the 32 KiB default gave
  * 1.5-2.4x upload speed (FIELD-NOTES.md). But MHD 0.9.75 zeroes the whole
@@ -71,6 +79,7 @@
 
 struct server {
 	struct MHD_Daemon *daemon;
+	struct guard *guard;
 	struct store *store;
 	struct visibility *vis;
 	struct auth *auth;
@@ -367,10 +376,32 @@ static enum MHD_Result absorb(struct request *req, const char *data, size_t len)
 	return MHD_YES;
 }
 
+/* An update must be a parameter file (docs/protocol.md, "Parameter files", validated as
+ * the researcher will: header, tensors, sizes), so that a node cannot use
+ * its namespace to store anything else. FEDC_ERR_MALFORMED / _TOO_BIG with
+ * the reason in req->refuse_why; FEDC_ERR_IO (a storage failure). */
+static enum fedc_err check_parameters(struct request *req)
+{
+	struct fedc_params *params = NULL;
+	uint64_t size = 0;
+	int fd = -1;
+	enum fedc_err rc = store__open_blob(req->srv->store, req->hex, &fd, &size);
+
+	if (!rc)
+		rc = fedc_params_open_fd(fd, &params);
+	if (rc == FEDC_ERR_MALFORMED || rc == FEDC_ERR_TOO_BIG)
+		snprintf(req->refuse_why, sizeof(req->refuse_why), "an update must be a fedc parameter file: %s",
+			 fedc_last_error());
+	fedc_params_close(params);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
 static enum MHD_Result finish_put(struct request *req, struct MHD_Connection *conn)
 {
 	char body[160];
-	bool created = false;
+	bool stored = false, added = false;
 	enum fedc_err rc;
 
 	if (req->too_big)
@@ -379,20 +410,26 @@ static enum MHD_Result finish_put(struct request *req, struct MHD_Connection *co
 	if (req->write_failed)
 		return reply_error(req, conn, MHD_HTTP_INSUFFICIENT_STORAGE, "insufficient-storage",
 				   "the store could not write the blob (see the server log)");
-	rc = store__upload_commit(req->up, &created);
+	rc = store__upload_commit(req->up, &stored);
 	req->up = NULL;
 	if (rc == FEDC_ERR_DIGEST)
 		return reply_error(req, conn, MHD_HTTP_BAD_REQUEST, "digest-mismatch", fedc_last_error());
+	if (!rc && req->node[0]) {
+		rc = check_parameters(req);
+		if (rc == FEDC_ERR_MALFORMED || rc == FEDC_ERR_TOO_BIG)
+			return reply_error(req, conn, MHD_HTTP_UNPROCESSABLE_CONTENT, "not-parameters", req->refuse_why);
+	}
 	/* The blob is published (durably) before it becomes visible. 201 says
-	 * the bytes are new to the store, 200 that only the marker was added
-	 * (or nothing at all). */
+	 * the blob is new to this namespace, 200 that it was there already:
+	 * whether the store held the bytes for another namespace is not said
+	 * (that would tell one node what another uploaded). */
 	if (!rc)
-		rc = visibility__add(req->srv->vis, request_ns(req), req->hex);
+		rc = visibility__add(req->srv->vis, request_ns(req), req->hex, &added);
 	if (rc)
 		return storage_failure(req, conn);
 	snprintf(body, sizeof(body), "{\"digest\":\"sha256:%s\",\"size\":%llu}\n", req->hex,
 		 (unsigned long long)req->bytes_in);
-	return queue(req, conn, created ? MHD_HTTP_CREATED : MHD_HTTP_OK, json_response(body));
+	return queue(req, conn, added ? MHD_HTTP_CREATED : MHD_HTTP_OK, json_response(body));
 }
 
 /* ---- dispatch ----------------------------------------------------------- */
@@ -464,9 +501,13 @@ static void decide(struct request *req, struct MHD_Connection *conn, const char 
 		return;
 	}
 	authz = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-	if (!auth__authenticate(req->srv->auth, authz, &req->who))
+	if (!auth__authenticate(req->srv->auth, authz, &req->who)) {
 		refuse(req, MHD_HTTP_UNAUTHORIZED, "unauthorized", "missing or wrong bearer token");
-	else if (!auth__may(&req->who, req->kind == REQ_PUT, request_ns(req)))
+		return;
+	}
+	/* A participant: its connection is no longer on the clock (guard.h). */
+	guard__trust(req->srv->guard, conn);
+	if (!auth__may(&req->who, req->kind == REQ_PUT, request_ns(req)))
 		forbid(req);
 	else
 		req->action = req->kind == REQ_PUT ? ACT_PUT : ACT_SERVE;
@@ -639,6 +680,7 @@ static struct MHD_Daemon *start_daemon(struct server *srv, const struct server_c
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 				srv->pem.cert ? CONNECTION_MEMORY_LIMIT_TLS : CONNECTION_MEMORY_LIMIT_PLAIN,
 				MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+				MHD_OPTION_NOTIFY_CONNECTION, guard__on_connection, srv->guard,
 				MHD_OPTION_ARRAY, srv->pem.cert ? tls_options : tls_options + n_tls,
 				MHD_OPTION_END);
 }
@@ -649,6 +691,7 @@ static void server_free(struct server *srv)
 		return;
 	if (srv->daemon)
 		MHD_stop_daemon(srv->daemon);
+	guard__free(srv->guard); /* after the daemon: no connection is left */
 	auth__free(srv->auth);
 	visibility__close(srv->vis);
 	tls__free(&srv->pem);
@@ -658,9 +701,14 @@ static void server_free(struct server *srv)
 /* Principals, namespaces and TLS identity, before any socket is opened. */
 static enum fedc_err prepare(struct server *srv, const struct server_config *cfg)
 {
+	const struct guard_limits limits = {
+		.deadline_ms = UNTRUSTED_DEADLINE_MS, .max_untrusted = MAX_UNTRUSTED, .tick_ms = GUARD_TICK_MS
+	};
 	enum fedc_err rc;
 
 	rc = auth__new(cfg->token, cfg->tokens_file, &srv->auth);
+	if (!rc)
+		rc = guard__new(&limits, &srv->guard);
 	if (!rc)
 		rc = visibility__open(store__root(srv->store), &srv->vis);
 	if (!rc && (cfg->tls_cert_file[0] || cfg->tls_key_file[0]))

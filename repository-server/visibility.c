@@ -164,16 +164,20 @@ enum fedc_err visibility__has(struct visibility *v, const char *node, const char
 	return FEDC_OK;
 }
 
-enum fedc_err visibility__add(struct visibility *v, const char *node, const char *hex)
+enum fedc_err visibility__add(struct visibility *v, const char *node, const char *hex, bool *added)
 {
 	char dir[PATH_MAX], fan[PATH_MAX + 8], path[PATH_MAX + 80];
 	enum fedc_err rc = FEDC_OK;
 
+	if (added)
+		*added = false;
 	ns_dir(v, node, dir, sizeof(dir));
 	snprintf(fan, sizeof(fan), "%s/%.2s", dir, hex);
 	snprintf(path, sizeof(path), "%s/%s", fan, hex);
 	if (access(path, F_OK) == 0)
 		return FEDC_OK; /* whoever wrote it made it durable before answering */
+	if (added)
+		*added = true;
 	if (node)
 		rc = make_dir_durable(v->updates, dir);
 	if (!rc)

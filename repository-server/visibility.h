@@ -31,7 +31,8 @@ void visibility__close(struct visibility *v);
 enum fedc_err visibility__has(struct visibility *v, const char *node, const char *hex, bool *visible);
 
 /* Writes the marker (no-op if present, but made durable either way).
- * FEDC_ERR_IO. */
-enum fedc_err visibility__add(struct visibility *v, const char *node, const char *hex);
+ * *added (may be NULL): whether this call made it, i.e. the blob is new to
+ * the namespace. FEDC_ERR_IO. */
+enum fedc_err visibility__add(struct visibility *v, const char *node, const char *hex, bool *added);
 
 #endif

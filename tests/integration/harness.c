@@ -353,6 +353,16 @@ int harness_connect_as(struct harness *h, const char *bundle, const char *user, 
 	return fedc_mqtt_connect(&opts, out) == FEDC_OK ? 0 : -1;
 }
 
+/* The broker takes a client id only as "<user>" or "<user>:..." (the
+ * fedc plugin, docs/security.md). */
+static const char *observer_client_id(const struct harness *h)
+{
+	static char id[FEDC_MAX_ID_LEN + 32];
+
+	snprintf(id, sizeof(id), "%s:test-observer", h->researcher_id);
+	return id;
+}
+
 int harness_connect_observer(struct harness *h)
 {
 	char status_all[FEDC_MAX_TOPIC_LEN + 1], reply[FEDC_MAX_TOPIC_LEN + 1];
@@ -360,7 +370,7 @@ int harness_connect_observer(struct harness *h)
 
 	fedc_topic_status_all(status_all, h->federation);
 	fedc_topic_researcher(reply, h->federation, h->researcher_id);
-	return harness_connect_as(h, h->researcher_dir, h->researcher_id, "test-observer", subs, 2, &h->observer);
+	return harness_connect_as(h, h->researcher_dir, h->researcher_id, observer_client_id(h), subs, 2, &h->observer);
 }
 
 int harness_connect_status_observer(struct harness *h)
@@ -369,7 +379,7 @@ int harness_connect_status_observer(struct harness *h)
 	const char *subs[] = { status_all };
 
 	fedc_topic_status_all(status_all, h->federation);
-	return harness_connect_as(h, h->researcher_dir, h->researcher_id, "test-observer", subs, 1, &h->observer);
+	return harness_connect_as(h, h->researcher_dir, h->researcher_id, observer_client_id(h), subs, 1, &h->observer);
 }
 
 const char *harness_network_section(struct harness *h)

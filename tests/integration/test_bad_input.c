@@ -45,10 +45,14 @@ static int teardown(void **state)
  * with the test researcher's credentials. */
 static void mosquitto_pub(const void *bytes, size_t len)
 {
-	char path[512], port[16], topic[128], ca[512], cert[512], key[512], pw_file[512], pw[256];
+	char path[512], port[16], topic[128], ca[512], cert[512], key[512], pw_file[512], pw[256], client_id[96];
 	char *argv[] = { "/usr/bin/mosquitto_pub", "-h", "127.0.0.1", "-p", port, "--cafile", ca, "--cert", cert,
-			 "--key", key, "-u", H.researcher_id, "-P", pw, "-q", "1", "-t", topic, "-f", path, NULL };
+			 "--key", key, "-u", H.researcher_id, "-P", pw, "-i", client_id, "-q", "1", "-t", topic,
+			 "-f", path, NULL };
 	FILE *f;
+
+	/* the broker takes only client ids of the connecting user */
+	snprintf(client_id, sizeof(client_id), "%s:bad-input", H.researcher_id);
 
 	snprintf(path, sizeof(path), "%s/payload.bin", H.dir);
 	snprintf(port, sizeof(port), "%d", H.broker_port);

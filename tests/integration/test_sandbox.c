@@ -28,7 +28,7 @@ static char output[1 << 16];
 
 static const char *const fixtures[] = { "identity", "crash", "loop", "hog", "net", "forker",
 					"writer", "exiter", "killer", "ctor", "threads", "liar", "future_node",
-					"picky" };
+					"picky", "snoop" };
 
 static int approve(const char *plan)
 {
@@ -220,6 +220,19 @@ static void test_plan_errors_name_their_cause(void **state)
 	assert_node_serves();
 }
 
+/* The node's bundle (signing key, broker password, repository token, TLS
+ * key) sits a few folders from the dataset; a plan that finds it could send
+ * it out in its parameters. It finds nothing: its mount namespace holds only
+ * the system, its plan and its data. */
+static void test_plan_reads_node_secrets(void **state)
+{
+	char key[600];
+
+	snprintf(key, sizeof(key), "%s/nodes/site/signing.key", H.fed_dir);
+	assert_int_equal(access(key, R_OK), 0); /* it is there to be found */
+	expect_refused("snoop", NULL, "train");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -237,6 +250,7 @@ int main(void)
 		cmocka_unit_test(test_plan_lies_in_report),
 		cmocka_unit_test(test_plan_of_newer_abi),
 		cmocka_unit_test(test_plan_errors_name_their_cause),
+		cmocka_unit_test(test_plan_reads_node_secrets),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -34,7 +34,7 @@ static int connect_wiretap(void)
 	char bundle[512];
 
 	snprintf(bundle, sizeof(bundle), "%s/nodes/n1", H.fed_dir);
-	return harness_connect_as(&H, bundle, "n1", "wiretap", subs, 1, &wiretap);
+	return harness_connect_as(&H, bundle, "n1", "n1:wiretap", subs, 1, &wiretap);
 }
 
 static int setup(void **state)

@@ -22,11 +22,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "fedc/params.h"
 
 #define HARNESS_REPOSITORY_BIN FEDC_BIN_DIR "/fedc-repository"
 #define HARNESS_MAX_SERVERS 8
@@ -368,6 +371,44 @@ HARNESS_FN void harness_fill(unsigned char *buf, size_t len, uint64_t seed)
 		x ^= x << 17;
 		buf[i] = (unsigned char)(x >> 24);
 	}
+}
+
+/* A valid fedc parameter file (one float32 tensor "w" of `n` finite values
+ * drawn from `seed`): what the repository accepts as a node's update. The
+ * caller frees the result; *len is its size. */
+HARNESS_FN unsigned char *harness_params_blob(size_t n, uint64_t seed, size_t *len)
+{
+	float *values = malloc((n ? n : 1) * sizeof(float));
+	struct fedc_tensor t = { .name = "w", .dtype = FEDC_DTYPE_F32, .ndim = 1, .shape = { n }, .data = values };
+	unsigned char *out = NULL;
+	uint64_t x = seed ? seed : 0x9e3779b97f4a7c15ull;
+	struct stat sb;
+	int fd = memfd_create("params", MFD_CLOEXEC);
+
+	*len = 0;
+	for (size_t i = 0; values && i < n; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		values[i] = (float)(x % 20001) / 1000.0f - 10.0f;
+	}
+	if (values && fd >= 0 && fedc_params_write_fd(fd, &t, 1) == FEDC_OK && fstat(fd, &sb) == 0 &&
+	    (out = malloc((size_t)sb.st_size)) != NULL && pread(fd, out, (size_t)sb.st_size, 0) == sb.st_size)
+		*len = (size_t)sb.st_size;
+	if (fd >= 0)
+		close(fd);
+	free(values);
+	return out;
+}
+
+/* A small update named by `label` (its seed): distinct labels, distinct bytes. */
+HARNESS_FN unsigned char *harness_update_blob(const char *label, size_t *len)
+{
+	uint64_t seed = 5381;
+
+	for (const char *c = label; *c; c++)
+		seed = seed * 33 + (unsigned char)*c;
+	return harness_params_blob(64, seed, len);
 }
 
 #endif

@@ -931,11 +931,18 @@ static void creds_of(const struct fixture *fx, const char *id, struct creds *c)
 }
 
 /* Fills argv with a mosquitto client command; `extra` (NULL-terminated) ends it. */
+/* The client id is "<user>:<n>", a new n each time: the broker's plugin takes
+ * only client ids of the connecting user (docs/security.md). */
 static void client_argv(const char *prog, const struct creds *c, const char **argv, const char *const *extra)
 {
+	static char ids[16][96];
+	static unsigned next_id;
+	char *id = ids[next_id % 16];
 	const char *base[] = { prog, "-h", "127.0.0.1", "-p", c->port, "--cafile", c->ca, "--cert", c->cert,
-			       "--key", c->key, "-u", c->user, "-P", c->password, "-q", "1" };
+			       "--key", c->key, "-u", c->user, "-P", c->password, "-q", "1", "-i", id };
 	size_t n = 0;
+
+	snprintf(id, sizeof(ids[0]), "%s:%u", c->user, next_id++);
 
 	for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++)
 		argv[n++] = base[i];

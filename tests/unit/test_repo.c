@@ -58,6 +58,19 @@ static void make_file(const char *name, size_t len, uint64_t seed, char *path, s
 	free(data);
 }
 
+/* Writes a parameter file of about `approx` bytes (what the repository
+ * takes as an update) to <work_dir>/<name>; returns the digest. */
+static void make_params_file(const char *name, size_t approx, uint64_t seed, char *path, size_t cap, char *hex)
+{
+	size_t len = 0;
+	unsigned char *data = harness_params_blob(approx / sizeof(float), seed, &len);
+
+	assert_non_null(data);
+	assert_int_equal(harness_write_file(work_dir, name, data, len, path, cap), 0);
+	assert_int_equal(fedc_hash_buffer(FEDC_HASH_SHA256, data, len, hex), FEDC_OK);
+	free(data);
+}
+
 static void dest_path(const char *name, char *path, size_t cap)
 {
 	assert_true((size_t)snprintf(path, cap, "%s/%s", work_dir, name) < cap);
@@ -660,7 +673,7 @@ static void test_update_roundtrip(void **state)
 	bool uploaded = false;
 
 	(void)state;
-	make_file("update-a.bin", 3 * MiB + 1, 31, src, sizeof(src), hex);
+	make_params_file("update-a.bin", 3 * MiB + 1, 31, src, sizeof(src), hex);
 	assert_int_equal(fedc_repo_put_update_file(a, "a", src, NULL, out_hex, &uploaded), FEDC_OK);
 	assert_true(uploaded);
 	assert_string_equal(out_hex, hex);
@@ -683,8 +696,8 @@ static void test_update_roundtrip(void **state)
 
 static void test_update_fd_from_memfd(void **state)
 {
-	const size_t len = MiB + 9;
-	unsigned char *data = malloc(len);
+	size_t len = 0;
+	unsigned char *data = harness_params_blob((MiB + 9) / sizeof(float), 32, &len);
 	char hex[65], out_hex[65], dst[PATH_MAX];
 	struct fedc_repo *b = tls_client(TOKEN_B);
 	bool uploaded = false;
@@ -692,7 +705,6 @@ static void test_update_fd_from_memfd(void **state)
 
 	(void)state;
 	assert_non_null(data);
-	harness_fill(data, len, 32);
 	fd = memfd_create("update", MFD_CLOEXEC);
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, data, len), (ssize_t)len);
@@ -711,8 +723,8 @@ static void test_update_fd_from_memfd(void **state)
  * digest mismatch, the size cap and an update of another node's namespace. */
 static void test_get_into_fd(void **state)
 {
-	const size_t len = MiB + 21;
-	unsigned char *data = malloc(len), *back = malloc(len);
+	size_t len = 0;
+	unsigned char *data = harness_params_blob((MiB + 21) / sizeof(float), 33, &len), *back = malloc(len);
 	char hex[65], other[65];
 	struct fedc_repo *b = tls_client(TOKEN_B);
 	int src = memfd_create("update", MFD_CLOEXEC), dst = memfd_create("copy", MFD_CLOEXEC);
@@ -721,7 +733,6 @@ static void test_get_into_fd(void **state)
 	assert_non_null(data);
 	assert_non_null(back);
 	assert_true(src >= 0 && dst >= 0);
-	harness_fill(data, len, 33);
 	assert_int_equal(write(src, data, len), (ssize_t)len);
 	assert_int_equal(fedc_repo_put_update_fd(b, "b", src, NULL, hex, NULL), FEDC_OK);
 	assert_int_equal(fedc_repo_get_update_fd(b, "b", hex, dst, len), FEDC_OK);
@@ -753,7 +764,7 @@ static void test_forbidden_is_auth_and_says_so(void **state)
 	bool uploaded = true;
 
 	(void)state;
-	make_file("forbidden.bin", 20000, 33, src, sizeof(src), hex);
+	make_params_file("forbidden.bin", 20000, 33, src, sizeof(src), hex);
 	assert_int_equal(fedc_repo_put_update_file(a, "a", src, hex, NULL, NULL), FEDC_OK);
 	dest_path("forbidden.out", dst, sizeof(dst));
 	/* Another node's update. */
@@ -805,7 +816,7 @@ static void test_update_becomes_published_when_researcher_puts_it(void **state)
 	bool present = true, uploaded = false;
 
 	(void)state;
-	make_file("promoted.bin", 50000, 34, src, sizeof(src), hex);
+	make_params_file("promoted.bin", 50000, 34, src, sizeof(src), hex);
 	assert_int_equal(fedc_repo_put_update_file(a, "a", src, hex, NULL, NULL), FEDC_OK);
 	assert_int_equal(fedc_repo_has(a, hex, &present), FEDC_OK);
 	assert_false(present);

@@ -948,14 +948,13 @@ static void test_node_cannot_publish(void **state)
 
 static void test_node_own_updates(void **state)
 {
-	const size_t len = 100 * 1000;
-	unsigned char *blob = malloc(len);
+	size_t len = 0;
+	unsigned char *blob = harness_params_blob(25000, 42, &len);
 	char hex[65], path[160];
 	struct reply r;
 
 	(void)state;
 	assert_non_null(blob);
-	harness_fill(blob, len, 42);
 	digest_of(blob, len, hex);
 	update_path("a", hex, path, sizeof(path));
 	assert_int_equal(status_of(&tls_server, "HEAD", path, AUTH_A, NULL, 0), 404);
@@ -974,31 +973,39 @@ static void test_node_cannot_touch_other_updates(void **state)
 {
 	char hex[65], path[160];
 	struct reply r;
+	size_t len = 0;
+	unsigned char *upd = harness_update_blob("update of a", &len);
 
 	(void)state;
-	digest_of("update of a", 11, hex);
+	assert_non_null(upd);
+	digest_of(upd, len, hex);
 	update_path("a", hex, path, sizeof(path));
-	assert_int_equal(status_of(&tls_server, "PUT", path, AUTH_A, "update of a", 11), 201);
+	assert_int_equal(status_of(&tls_server, "PUT", path, AUTH_A, upd, len), 201);
 	assert_int_equal(http(&tls_server, "GET", path, AUTH_B, NULL, 0, BODY_NONE, &r), CURLE_OK);
 	assert_int_equal(r.status, 403);
 	assert_non_null(strstr((char *)r.body, "forbidden"));
 	reply_free(&r);
 	assert_int_equal(status_of(&tls_server, "HEAD", path, AUTH_B, NULL, 0), 403);
-	assert_int_equal(status_of(&tls_server, "PUT", path, AUTH_B, "update of a", 11), 403);
+	assert_int_equal(status_of(&tls_server, "PUT", path, AUTH_B, upd, len), 403);
 	/* Unknown or not: b learns nothing of what a has. */
 	digest_of("never stored", 12, hex);
 	update_path("a", hex, path, sizeof(path));
 	assert_int_equal(status_of(&tls_server, "HEAD", path, AUTH_B, NULL, 0), 403);
+	free(upd);
 }
 
 static void test_researcher_reads_every_update_writes_none(void **state)
 {
 	char hex[65], path[160];
+	size_t len = 0;
+	unsigned char *upd = harness_update_blob("update of b", &len);
 
 	(void)state;
-	digest_of("update of b", 11, hex);
+	assert_non_null(upd);
+	digest_of(upd, len, hex);
 	update_path("b", hex, path, sizeof(path));
-	assert_int_equal(status_of(&tls_server, "PUT", path, AUTH_B, "update of b", 11), 201);
+	assert_int_equal(status_of(&tls_server, "PUT", path, AUTH_B, upd, len), 201);
+	free(upd);
 	assert_int_equal(status_of(&tls_server, "GET", path, AUTH_ALICE, NULL, 0), 200);
 	assert_int_equal(status_of(&tls_server, "HEAD", path, AUTH_ADMIN, NULL, 0), 200);
 	/* An update is only ever written by its node. */
@@ -1013,31 +1020,68 @@ static void test_stored_blob_visible_only_where_put(void **state)
 	char hex[65], blobs[128], of_a[160], of_b[160], marker[PATH_MAX + 256];
 	int before;
 	struct stat sb;
+	size_t len = 0;
+	unsigned char *shared = harness_update_blob("shared bytes", &len);
 
 	(void)state;
-	digest_of("shared bytes", 12, hex);
+	assert_non_null(shared);
+	digest_of(shared, len, hex);
 	blob_path(hex, blobs, sizeof(blobs));
 	update_path("a", hex, of_a, sizeof(of_a));
 	update_path("b", hex, of_b, sizeof(of_b));
-	assert_int_equal(status_of(&tls_server, "PUT", of_a, AUTH_A, "shared bytes", 12), 201);
+	assert_int_equal(status_of(&tls_server, "PUT", of_a, AUTH_A, shared, len), 201);
 	before = stored_count(&tls_server);
 	/* On disk, but never published: 404 for everybody. */
 	assert_int_equal(status_of(&tls_server, "HEAD", blobs, AUTH_ALICE, NULL, 0), 404);
 	assert_int_equal(status_of(&tls_server, "GET", blobs, AUTH_A, NULL, 0), 404);
 	assert_int_equal(status_of(&tls_server, "HEAD", of_b, AUTH_B, NULL, 0), 404);
-	/* A researcher publishes the same bytes: hashed, nothing new stored. */
-	assert_int_equal(status_of(&tls_server, "PUT", blobs, AUTH_ALICE, "shared bytes", 12), 200);
+	/* A researcher publishes the same bytes: hashed, nothing new stored,
+	 * and 201 as for bytes the store never had (new to this namespace). */
+	assert_int_equal(status_of(&tls_server, "PUT", blobs, AUTH_ALICE, shared, len), 201);
 	assert_int_equal(status_of(&tls_server, "GET", blobs, AUTH_B, NULL, 0), 200);
 	/* Still hashed when stored: wrong bytes under that name are refused. */
 	assert_int_equal(status_of(&tls_server, "PUT", of_b, AUTH_B, "shared bytez", 12), 400);
 	assert_int_equal(status_of(&tls_server, "HEAD", of_b, AUTH_B, NULL, 0), 404);
-	assert_int_equal(status_of(&tls_server, "PUT", of_b, AUTH_B, "shared bytes", 12), 200);
+	/* b learns nothing of what a stored: 201, as for new bytes, then 200. */
+	assert_int_equal(status_of(&tls_server, "PUT", of_b, AUTH_B, shared, len), 201);
+	assert_int_equal(status_of(&tls_server, "PUT", of_b, AUTH_B, shared, len), 200);
 	assert_int_equal(status_of(&tls_server, "HEAD", of_b, AUTH_B, NULL, 0), 200);
 	assert_int_equal(stored_count(&tls_server), before);
+	free(shared);
 	snprintf(marker, sizeof(marker), "%s/updates/b/%.2s/%s", tls_server.store, hex, hex);
 	assert_int_equal(stat(marker, &sb), 0);
 	snprintf(marker, sizeof(marker), "%s/published/%.2s/%s", tls_server.store, hex, hex);
 	assert_int_equal(stat(marker, &sb), 0);
+}
+
+/* A node's namespace holds parameter files only: anything else is refused
+ * with 422 and saying why, and stays invisible. */
+static void test_update_that_is_not_parameters_refused(void **state)
+{
+	static const char junk[] = "a film, a database dump, anything but parameters";
+	size_t len = 0;
+	unsigned char *upd = harness_update_blob("valid", &len);
+	char hex[65], path[160];
+	struct reply r;
+
+	(void)state;
+	assert_non_null(upd);
+	digest_of(junk, sizeof(junk), hex);
+	update_path("a", hex, path, sizeof(path));
+	assert_int_equal(http(&tls_server, "PUT", path, AUTH_A, junk, sizeof(junk), BODY_LENGTH, &r), CURLE_OK);
+	assert_int_equal(r.status, 422);
+	assert_non_null(strstr((char *)r.body, "not-parameters"));
+	reply_free(&r);
+	assert_int_equal(status_of(&tls_server, "HEAD", path, AUTH_A, NULL, 0), 404);
+	/* cut short: a parameter file missing its last byte */
+	digest_of(upd, len - 1, hex);
+	update_path("a", hex, path, sizeof(path));
+	assert_int_equal(status_of(&tls_server, "PUT", path, AUTH_A, upd, len - 1), 422);
+	/* the whole file is taken */
+	digest_of(upd, len, hex);
+	update_path("a", hex, path, sizeof(path));
+	assert_int_equal(status_of(&tls_server, "PUT", path, AUTH_A, upd, len), 201);
+	free(upd);
 }
 
 static void test_checks_order_with_roles(void **state)
@@ -1127,17 +1171,21 @@ static void test_update_paths_malformed_are_404(void **state)
 static void test_open_store_serves_both_namespaces(void **state)
 {
 	char hex[65], blobs[128], of_x[160];
+	size_t len = 0;
+	unsigned char *upd = harness_update_blob("open update", &len);
 
 	(void)state;
-	digest_of("open update", 11, hex);
+	assert_non_null(upd);
+	digest_of(upd, len, hex);
 	blob_path(hex, blobs, sizeof(blobs));
 	update_path("x", hex, of_x, sizeof(of_x));
-	assert_int_equal(status_of(&open_server, "PUT", of_x, NULL, "open update", 11), 201);
+	assert_int_equal(status_of(&open_server, "PUT", of_x, NULL, upd, len), 201);
 	assert_int_equal(status_of(&open_server, "GET", of_x, NULL, NULL, 0), 200);
 	/* Markers still apply without auth. */
 	assert_int_equal(status_of(&open_server, "HEAD", blobs, NULL, NULL, 0), 404);
-	assert_int_equal(status_of(&open_server, "PUT", blobs, NULL, "open update", 11), 200);
+	assert_int_equal(status_of(&open_server, "PUT", blobs, NULL, upd, len), 201);
 	assert_int_equal(status_of(&open_server, "HEAD", blobs, NULL, NULL, 0), 200);
+	free(upd);
 }
 
 static bool log_contains(const struct test_server *s, const char *needle)
@@ -1166,11 +1214,15 @@ static bool wait_for_log(const struct test_server *s, const char *needle)
 static void test_requests_log_the_principal(void **state)
 {
 	char hex[65], path[160], line[300];
+	size_t len = 0;
+	unsigned char *upd = harness_update_blob("logged", &len);
 
 	(void)state;
-	digest_of("logged", 6, hex);
+	assert_non_null(upd);
+	digest_of(upd, len, hex);
 	update_path("b", hex, path, sizeof(path));
-	assert_int_equal(status_of(&tls_server, "PUT", path, AUTH_B, "logged", 6), 201);
+	assert_int_equal(status_of(&tls_server, "PUT", path, AUTH_B, upd, len), 201);
+	free(upd);
 	assert_int_equal(status_of(&tls_server, "GET", path, AUTH_A, NULL, 0), 403);
 	assert_int_equal(status_of(&tls_server, "GET", path, NULL, NULL, 0), 401);
 	snprintf(line, sizeof(line), "127.0.0.1 node:b PUT %s 201", path);
@@ -1458,6 +1510,7 @@ int main(void)
 		cmocka_unit_test(test_checks_order_with_roles),
 		cmocka_unit_test(test_token_prefix_or_extension_refused),
 		cmocka_unit_test(test_update_paths_malformed_are_404),
+		cmocka_unit_test(test_update_that_is_not_parameters_refused),
 		cmocka_unit_test(test_open_store_serves_both_namespaces),
 		cmocka_unit_test(test_requests_log_the_principal),
 		cmocka_unit_test(test_legacy_store_blobs_stay_published),
