@@ -319,7 +319,7 @@ static int show(const struct source *s, const char **step)
 		     NULL);
 }
 
-_Static_assert(MAX_SOURCES >= 14 + 4, "room for the system's sources and the plan's own");
+_Static_assert(MAX_SOURCES >= 14 + 6, "room for the system's sources and the plan's own");
 
 /* What the new root shows: the system's libraries (/bin, /lib ... are links
  * into /usr on a merged-/usr system: the same links), the loader's cache,
@@ -331,14 +331,14 @@ static size_t list_sources(const struct confine_paths *p, struct source *src)
 	static const char *const system[] = { "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
 					      "/etc/ld.so.cache", "/etc/alternatives", "/sys/devices/system/cpu",
 					      "/dev/null", "/dev/zero", "/dev/random", "/dev/urandom" };
-	const char *const own[] = { p->plan, p->data, p->labels, p->scaffold_dir };
+	const char *const own[] = { p->plan, p->data, p->labels, p->test_data, p->test_labels, p->scaffold_dir };
 	size_t n = 0;
 
 	for (size_t i = 0; i < sizeof(system) / sizeof(system[0]); i++)
 		src[n++] = (struct source){ .path = system[i], .optional = true, .system = true };
 	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
 		if (own[i] && own[i][0]) /* the SCAFFOLD folder may not exist yet */
-			src[n++] = (struct source){ .path = own[i], .optional = i == 3 };
+			src[n++] = (struct source){ .path = own[i], .optional = i == 5 };
 	}
 	return n;
 }

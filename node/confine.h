@@ -8,7 +8,8 @@
  *     read-only), /etc/ld.so.cache and /etc/alternatives, /dev/null, zero,
  *     random and urandom, a /proc of its own PID namespace, the CPU topology
  *     under /sys, and read-only binds of exactly its plan file, its dataset
- *     (file or folder) and the job's SCAFFOLD directory. The node's data
+ *     (file or folder), a separately registered test set, and the job's
+ *     SCAFFOLD directory. The node's data
  *     directory, configuration and keys are not there to be read;
  *   - user: root inside is the node's own user outside, with no capability
  *     outside (not even when the node runs as root);
@@ -35,6 +36,8 @@ struct confine_paths {
 	const char *data;        /* the dataset: a file or a folder */
 	const char *labels;      /* a second dataset file (IDX labels) */
 	const char *scaffold_dir; /* the job's SCAFFOLD state directory */
+	const char *test_data;   /* a separately registered test set */
+	const char *test_labels;
 };
 
 /* Checks once, at daemon start, that namespaces can be made here, and logs

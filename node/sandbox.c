@@ -220,7 +220,9 @@ static void exec_child(const struct sandbox_job *job, struct child_argv *a, int 
 	const struct confine_paths paths = { .plan = job->plan_path,
 					     .data = job->dataset->path,
 					     .labels = job->dataset->labels_path,
-					     .scaffold_dir = scaffold_dir };
+					     .scaffold_dir = scaffold_dir,
+					     .test_data = job->test_dataset ? job->test_dataset->path : NULL,
+					     .test_labels = job->test_dataset ? job->test_dataset->labels_path : NULL };
 	const char *step = "";
 	/* Through spare numbers first: dup2 of an fd onto itself would keep its
 	 * close-on-exec flag, and one target may be the other source. */
@@ -625,7 +627,9 @@ static enum fedc_err supervise(struct sandbox *sb, const struct sandbox_job *job
 	int status = 0;
 	enum fedc_err rc;
 
-	plan_report__init(&report, job->dataset->n_samples, job->on_scalar, job->ctx);
+	/* with a separate test set, its rows are the test rows */
+	plan_report__init(&report, job->dataset->n_samples + (job->test_dataset ? job->test_dataset->n_samples : 0),
+			  job->on_scalar, job->ctx);
 
 	for (;;) {
 		struct pollfd pfd = { .fd = sb->report_fd, .events = POLLIN };

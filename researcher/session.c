@@ -126,7 +126,7 @@ static void print_hint(const struct session *s, const char *reason, FILE *out)
 		fprintf(out,
 			"  (these nodes do not trust this researcher's signing key yet: their operator copies\n"
 			"  DIR/keys/%s.pub, made by fedc-admin add-researcher DIR %s, into the node's\n"
-			"  trusted keys directory as %s.pub and restarts fedc-node; docs/provisioning.md,\n"
+			"  trusted keys directory as %s.pub and sends fedc-node SIGHUP; docs/provisioning.md,\n"
 			"  \"Adding a hospital later\")\n",
 			rid, rid, rid);
 }

@@ -16,6 +16,7 @@
  *
  * Written against server.h and the fields of struct server_config it needs;
  * the rest of the config stays zero, which means "off" for what is added. */
+#define _GNU_SOURCE /* memfd_create */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -23,12 +24,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "fedc/hash.h"
+#include "fedc/params.h"
 #include "fuzz.h"
 #include "server.h"
 #include "store.h"
@@ -153,24 +156,45 @@ static void exchange(const uint8_t *data, size_t size, char *head, size_t head_c
 	close(fd);
 }
 
-/* Publishes both stored blobs as updates of "fuzz-node", through the server
- * (it keeps who may see an update): otherwise the first input that does it
- * would change what later inputs see. */
+/* A small parameter file (one float32 tensor of `n` values): the content
+ * the server takes as an update. The caller frees *out. */
+static void params_body(size_t n, uint8_t **out, size_t *len)
+{
+	static const float values[4] = { 1, 2, 3, 4 };
+	struct fedc_tensor t = { .name = "w", .dtype = FEDC_DTYPE_F32, .ndim = 1, .shape = { n }, .data = values };
+	int fd = memfd_create("params", MFD_CLOEXEC);
+	off_t size;
+
+	fuzz_require(fd >= 0 && n <= 4 && fedc_params_write_fd(fd, &t, 1) == FEDC_OK, "cannot write parameters");
+	size = lseek(fd, 0, SEEK_END);
+	*out = malloc((size_t)size);
+	fuzz_require(size > 0 && *out && pread(fd, *out, (size_t)size, 0) == size, "cannot read parameters");
+	*len = (size_t)size;
+	close(fd);
+}
+
+/* Publishes two parameter files as updates of "fuzz-node", through the
+ * server (it keeps who may see an update, and takes only parameter files
+ * there): otherwise the first input that does it would change what later
+ * inputs see. */
 static void publish_updates(void)
 {
-	static const char *const bodies[] = { "", FUZZ_BLOB };
-	char hex[FEDC_SHA256_HEXLEN + 1], req[512], head[32];
-	int n;
+	char hex[FEDC_SHA256_HEXLEN + 1], req[1024], head[32];
 
-	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
-		fuzz_require(fedc_hash_buffer(FEDC_HASH_SHA256, bodies[i], strlen(bodies[i]), hex) == FEDC_OK,
-			     "hash failed");
-		n = snprintf(req, sizeof(req), "PUT /v1/updates/fuzz-node/sha256/%s HTTP/1.1\r\nHost: fuzz\r\n"
-			     "Authorization: Bearer " FUZZ_NODE_TOKEN "\r\nContent-Length: %zu\r\n\r\n%s", hex,
-			     strlen(bodies[i]), bodies[i]);
-		fuzz_require(n > 0 && (size_t)n < sizeof(req), "request too long");
-		exchange((const uint8_t *)req, (size_t)n, head, sizeof(head));
+	for (size_t n = 1; n <= 2; n++) {
+		uint8_t *body = NULL;
+		size_t len = 0;
+		int h;
+
+		params_body(n, &body, &len);
+		fuzz_require(fedc_hash_buffer(FEDC_HASH_SHA256, body, len, hex) == FEDC_OK, "hash failed");
+		h = snprintf(req, sizeof(req), "PUT /v1/updates/fuzz-node/sha256/%s HTTP/1.1\r\nHost: fuzz\r\n"
+			     "Authorization: Bearer " FUZZ_NODE_TOKEN "\r\nContent-Length: %zu\r\n\r\n", hex, len);
+		fuzz_require(h > 0 && (size_t)h + len < sizeof(req), "request too long");
+		memcpy(req + h, body, len);
+		exchange((const uint8_t *)req, (size_t)h + len, head, sizeof(head));
 		fuzz_require(strncmp(head, "HTTP/1.1 20", 11) == 0, "cannot publish an update");
+		free(body);
 	}
 }
 

@@ -303,7 +303,7 @@ static void test_untrusted_researcher_told_why(void **state)
 	/* search: the three refusals as one line, with what to do, and the count */
 	assert_int_equal(researcher("search", "--tags", "breast-cancer", "--network", late_ini), 0);
 	if (!strstr(output, "nodes clinic-a, clinic-b, clinic-c refused: signed by \"late\", whose key is not "
-			    "trusted here\n"))
+			    "trusted here"))
 		fail_msg("%s", output);
 	assert_non_null(strstr(output, "DIR/keys/late.pub"));
 	assert_non_null(strstr(output, "0 of 3 node(s) hold datasets tagged breast-cancer (3 refused the search)"));

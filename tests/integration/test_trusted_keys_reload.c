@@ -128,7 +128,7 @@ static void test_new_researcher_refused_with_reason_then_trusted_after_sighup(vo
 
 	/* Before SIGHUP: refused, with a reason, and the flood is not echoed. */
 	assert_int_equal(fedc_topic_researcher(reply_topic, H.federation, LATE), FEDC_OK);
-	assert_int_equal(harness_connect_as(&H, late_dir, LATE, "late-client", subs, 1, &late), 0);
+	assert_int_equal(harness_connect_as(&H, late_dir, LATE, LATE ":client", subs, 1, &late), 0);
 	snprintf(key, sizeof(key), "%s/signing.key", late_dir);
 	snprintf(trusted, sizeof(trusted), "%s/trusted", late_dir);
 	assert_int_equal(fedc_channel_init(&ch, LATE, key, trusted, 300, false), FEDC_OK);
