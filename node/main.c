@@ -137,6 +137,7 @@ static const char start_usage[] = "usage: fedc-node [--config FILE] start\n"
 static int cmd_start(const char *path, int argc, char **argv)
 {
 	struct node_config cfg;
+	int code;
 
 	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		fputs(start_usage, stdout);
@@ -150,13 +151,16 @@ static int cmd_start(const char *path, int argc, char **argv)
 		fprintf(stderr, "fedc-node: %s\n", fedc_last_error());
 		return 2;
 	}
-	if (open_log(&cfg) != 0)
-		return 1;
-	if (fedc_repo_global_init() != FEDC_OK) {
+	if (open_log(&cfg) != 0) {
+		code = 1;
+	} else if (fedc_repo_global_init() != FEDC_OK) {
 		fprintf(stderr, "fedc-node: cannot initialise libcurl\n");
-		return 1;
+		code = 1;
+	} else {
+		code = daemon__run(&cfg);
 	}
-	return daemon__run(&cfg);
+	node_config__free(&cfg);
+	return code;
 }
 
 int main(int argc, char **argv)
@@ -193,10 +197,13 @@ int main(int argc, char **argv)
 	/* dataset and plan load the config themselves, once their options
 	 * passed: usage and --help need none. */
 	ctx.config_path = config_path(given);
-	if (strcmp(argv[0], "dataset") == 0)
-		return cli__dataset(&ctx, argc, argv);
-	if (strcmp(argv[0], "plan") == 0)
-		return cli__plan(&ctx, argc, argv);
+	if (strcmp(argv[0], "dataset") == 0 || strcmp(argv[0], "plan") == 0) {
+		int code = strcmp(argv[0], "dataset") == 0 ? cli__dataset(&ctx, argc, argv) : cli__plan(&ctx, argc, argv);
+
+		if (ctx.loaded)
+			node_config__free(&ctx.cfg);
+		return code;
+	}
 	if (strcmp(argv[0], "start") != 0) {
 		fprintf(stderr, "fedc-node: unknown command \"%s\"\n", argv[0]);
 		usage(stderr);

@@ -51,7 +51,10 @@ static unsigned long runs, inputs;
 
 static enum fedc_err decode_message(const struct input *in)
 {
-	return fedc_msg_decode(in->data, in->len, msg);
+	enum fedc_err rc = fedc_msg_decode(in->data, in->len, msg);
+
+	fedc_msg_clear(msg); /* a reply's datasets are allocated to their number */
+	return rc;
 }
 
 static enum fedc_err decode_params_buffer(const struct input *in)

@@ -1160,6 +1160,7 @@ static enum fedc_err load_experiment(const char *training, const char *aggregato
 	fprintf(f, "[experiment]\ntags = t\nplan = plan.so\nrounds = 2\n[training]\n%s\n[aggregator]\n%s\n", training,
 		aggregator);
 	fclose(f);
+	experiment__free(exp); /* what an earlier load of this test kept */
 	return experiment__load(path, NULL, exp);
 }
 
@@ -1171,6 +1172,7 @@ static void expect_config_error(const char *training, const char *aggregator, co
 	assert_int_equal(load_experiment(training, aggregator, exp), FEDC_ERR_CONFIG);
 	if (!strstr(fedc_last_error(), detail))
 		fail_msg("\"%s\" not in \"%s\"", detail, fedc_last_error());
+	experiment__free(exp);
 	free(exp);
 }
 
@@ -1191,6 +1193,7 @@ static void test_experiment_aggregator_section(void **state)
 	assert_true(exp->aggregator_options.beta == 0.25);
 	assert_int_equal(load_experiment("", "method = scaffold", exp), FEDC_OK);
 	assert_true(exp->aggregator_options.server_lr == 1.0);
+	experiment__free(exp);
 	free(exp);
 }
 
@@ -1208,6 +1211,7 @@ static void test_experiment_fedprox_mu(void **state)
 	assert_true(exp->fedprox_mu == 0.3 && exp->aggregator_options.mu == 0.3);
 	assert_int_equal(load_experiment("fedprox_mu = 0.3", "method = fedavg", exp), FEDC_OK);
 	assert_true(exp->fedprox_mu == 0.3); /* a proximal term with FedAvg, as before */
+	experiment__free(exp);
 	free(exp);
 }
 

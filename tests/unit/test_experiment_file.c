@@ -126,6 +126,7 @@ static void test_network_security(void **state)
 	fputs("[network]\nresearcher_id = r1\nbroker_password_file = pw\nrepository_token_file = pw\n"
 	      "signing_key = signing.key\ntrusted_keys_dir = trusted\n", f);
 	fclose(f);
+	experiment__free(exp);
 	assert_int_equal(experiment__load_network(net, exp), FEDC_OK);
 	assert_string_equal(exp->broker_password, "s3cret");
 	assert_string_equal(exp->repository_token, "s3cret");
@@ -135,6 +136,7 @@ static void test_network_security(void **state)
 		f = fopen(net, "w");
 		fprintf(f, "[network]\nresearcher_id = r1\n%s", bad[i][0]);
 		fclose(f);
+		experiment__free(exp);
 		assert_int_not_equal(experiment__load_network(net, exp), FEDC_OK);
 		if (!strstr(fedc_last_error(), bad[i][1]))
 			fail_msg("case %zu: \"%s\" not in \"%s\"", i, bad[i][1], fedc_last_error());

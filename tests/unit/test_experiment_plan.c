@@ -40,6 +40,7 @@ static enum fedc_err load_with_plan(struct scratch *s, const char *plan)
 	assert_non_null(f);
 	fprintf(f, "[experiment]\ntags = t\nplan = %s\nrounds = 1\n", plan);
 	fclose(f);
+	experiment__free(&s->exp); /* what an earlier load of this test kept */
 	return experiment__load(s->exp_path, NULL, &s->exp);
 }
 
@@ -70,6 +71,7 @@ static int teardown(void **state)
 	if (system(cmd) != 0)
 		return -1;
 	unsetenv("FEDC_PLAN_PATH");
+	experiment__free(&s->exp);
 	free(s);
 	return 0;
 }

@@ -662,6 +662,13 @@ static void test_plan_digest_algorithms(void **state)
 	assert_non_null(strstr(f->err, "64 or 128 hex digits"));
 }
 
+/* Loads `path` into `cfg` (zeroed, or loaded before: what it held is freed). */
+static enum fedc_err reload(const char *path, struct node_config *cfg)
+{
+	node_config__free(cfg);
+	return node_config__load(path, cfg);
+}
+
 static void test_plan_digest_config(void **state)
 {
 	struct fixture *f = *state;
@@ -675,14 +682,15 @@ static void test_plan_digest_config(void **state)
 	fprintf(out, "[node]\nid = n1\nfederation = f\ndata_dir = %s/d\n[broker]\nurl = tcp://127.0.0.1:1\n"
 		     "[repository]\nurl = http://127.0.0.1:2\n[security]\nplan_digest = sha3-256\n", f->root);
 	fclose(out);
-	assert_int_equal(node_config__load(path, cfg), FEDC_OK);
+	assert_int_equal(reload(path, cfg), FEDC_OK);
 	assert_int_equal(cfg->plan_digest, FEDC_HASH_SHA3_256);
 	out = fopen(path, "a");
 	fputs("[security]\nplan_digest = md5\n", out);
 	fclose(out);
-	assert_int_equal(node_config__load(path, cfg), FEDC_ERR_CONFIG);
+	assert_int_equal(reload(path, cfg), FEDC_ERR_CONFIG);
 	if (!strstr(fedc_last_error(), "plan_digest"))
 		fail_msg("%s", fedc_last_error());
+	node_config__free(cfg);
 	free(cfg);
 }
 
@@ -712,7 +720,7 @@ static void test_security_config(void **state)
 		     "[repository]\nurl = https://127.0.0.1:2\ntoken_file = tok\n"
 		     "[security]\nsigning_key = signing.key\ntrusted_keys_dir = trusted\n");
 	fclose(out);
-	assert_int_equal(node_config__load(path, cfg), FEDC_OK);
+	assert_int_equal(reload(path, cfg), FEDC_OK);
 	snprintf(expect, sizeof(expect), "%s/trusted", f->root);
 	assert_string_equal(cfg->trusted_keys_dir, expect);
 	snprintf(expect, sizeof(expect), "%s/pw", f->root);
@@ -724,10 +732,11 @@ static void test_security_config(void **state)
 		fprintf(out, "[node]\nid = n1\ndata_dir = d\n[broker]\nurl = tcp://127.0.0.1:1\n%s"
 			     "[repository]\nurl = http://127.0.0.1:2\n%s[security]\n%s", bad[i][0], bad[i][1], bad[i][2]);
 		fclose(out);
-		assert_int_equal(node_config__load(path, cfg), FEDC_ERR_CONFIG);
+		assert_int_equal(reload(path, cfg), FEDC_ERR_CONFIG);
 		if (!strstr(fedc_last_error(), bad[i][3]))
 			fail_msg("case %zu: \"%s\" not in \"%s\"", i, bad[i][3], fedc_last_error());
 	}
+	node_config__free(cfg);
 	free(cfg);
 }
 
@@ -751,14 +760,15 @@ static void test_plan_process_idle_config(void **state)
 			fprintf(out, "plan_process_idle_s = %s\n", values[i - 1]);
 		fclose(out);
 		if (i <= 1) {
-			assert_int_equal(node_config__load(path, cfg), FEDC_OK);
+			assert_int_equal(reload(path, cfg), FEDC_OK);
 			assert_int_equal(cfg->plan_process_idle_s, i == 0 ? 300 : 0);
 		} else {
-			assert_int_equal(node_config__load(path, cfg), FEDC_ERR_CONFIG);
+			assert_int_equal(reload(path, cfg), FEDC_ERR_CONFIG);
 			if (!strstr(fedc_last_error(), "plan_process_idle_s"))
 				fail_msg("%s", fedc_last_error());
 		}
 	}
+	node_config__free(cfg);
 	free(cfg);
 }
 
