@@ -119,8 +119,8 @@ static const char *const allowed_calls[] = {
 };
 
 /* prctl options a plan's libraries use: thread names (OpenMP, OpenBLAS),
- * reading its own state. PR_SET_PDEATHSIG is trapped (it would let the plan
- * outlive the node); any other option fails. */
+ * reading its own state. PR_SET_PDEATHSIG to anything but SIGKILL is
+ * trapped (it would let the plan outlive the node); any other option fails. */
 static const int allowed_prctl[] = { PR_SET_NAME, PR_GET_NAME, PR_GET_DUMPABLE, PR_GET_PDEATHSIG,
 				     PR_GET_NO_NEW_PRIVS, PR_GET_SECCOMP, PR_CAPBSET_READ };
 
@@ -321,9 +321,19 @@ static enum fedc_err deny_reaching_out(scmp_filter_ctx ctx, pid_t self)
 	 * kernel reads the command as 32 bits: compare only those. */
 	if (!rc)
 		rc = deny(ctx, "ioctl", CAT_TTY, SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCSTI));
-	/* With PR_SET_PDEATHSIG cleared it would run on after the node died. */
-	if (!rc)
-		rc = deny(ctx, "prctl", CAT_DEATH, SCMP_A0(SCMP_CMP_EQ, PR_SET_PDEATHSIG));
+	/* With PR_SET_PDEATHSIG cleared (or another signal) it would run on
+	 * after the node died. Setting SIGKILL again changes nothing, and
+	 * LeakSanitizer's tracer does exactly that at exit. */
+	if (!rc) {
+		const struct scmp_arg_cmp other_signal[] = { SCMP_A0(SCMP_CMP_EQ, PR_SET_PDEATHSIG),
+							     SCMP_A1(SCMP_CMP_NE, SIGKILL) };
+		const struct scmp_arg_cmp sigkill[] = { SCMP_A0(SCMP_CMP_EQ, PR_SET_PDEATHSIG),
+							SCMP_A1(SCMP_CMP_EQ, SIGKILL) };
+
+		rc = add(ctx, SCMP_ACT_TRAP, "prctl", CAT_DEATH, 2, other_signal);
+		if (!rc)
+			rc = add(ctx, SCMP_ACT_ALLOW, "prctl", NULL, 2, sigkill);
+	}
 	if (!rc && !SANITIZER_RUNTIME)
 		rc = allow_with_arguments(ctx, me);
 	return rc;

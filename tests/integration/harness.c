@@ -476,6 +476,7 @@ int harness_wait_online(struct harness *h, const char *id, int timeout_ms)
 		    msg->command == FEDC_CMD_STATUS && strcmp(msg->node_id, id) == 0 &&
 		    strcmp(msg->state, "online") == 0)
 			found = 0;
+		fedc_msg_clear(msg); /* a search reply's datasets are allocated */
 		fedc_mqtt_message_free(m);
 	}
 	free(msg);

@@ -138,11 +138,12 @@ static void expect_pong_from(const char *node)
 	while (!pong && harness_next_reply(&H, 5000, &payload, &len) == 0) {
 		pong = fedc_msg_decode(payload, len, reply) == FEDC_OK && reply->command == FEDC_CMD_PONG &&
 		       strcmp(reply->node_id, node) == 0;
+		fedc_msg_clear(reply);
 		free(payload);
 		payload = NULL;
 	}
 	fedc_msg_free(ping);
-	fedc_msg_free(reply);
+	free(reply);
 	assert_true(pong);
 }
 

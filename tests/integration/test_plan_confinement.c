@@ -123,9 +123,11 @@ static void test_sysv_shared_memory(void **state)
 	assert_null(strstr(text, "4275851264")); /* 0xfedc5000 */
 }
 
+/* The pids cgroup stops it at 256 tasks: train() fails (or, under the
+ * sanitizers, whose thread starts are slow, the CPU limit comes first). */
 static void test_thread_bomb(void **state)
 {
-	expect_refused("threadbomb", "train");
+	expect_refused("threadbomb", "the plan");
 }
 
 static void test_pdeathsig_cleared(void **state)
@@ -153,7 +155,14 @@ static void test_ftruncate_of_the_log(void **state)
 
 static void test_new_system_calls(void **state)
 {
+#ifdef __SANITIZE_ADDRESS__
+	/* Sanitizer builds allow what is not trapped (seccomp_policy.c): their
+	 * runtimes make calls a release build never does. The release suite
+	 * (CI's first stage) checks the allow list. */
+	skip();
+#else
 	expect_refused("newcalls", "train");
+#endif
 }
 
 /* "<node id>.<FNV-1a of the data dir, 8 hex>", as node/plan_cgroup.c names
