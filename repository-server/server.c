@@ -376,25 +376,32 @@ static enum MHD_Result absorb(struct request *req, const char *data, size_t len)
 	return MHD_YES;
 }
 
-/* An update must be a parameter file (docs/protocol.md, "Parameter files", validated as
- * the researcher will: header, tensors, sizes), so that a node cannot use
- * its namespace to store anything else. FEDC_ERR_MALFORMED / _TOO_BIG with
- * the reason in req->refuse_why; FEDC_ERR_IO (a storage failure). */
+/* An update must be a parameter file (docs/protocol.md, "Parameter files"),
+ * validated as the researcher will (header, tensors, sizes), so that a node
+ * cannot use its namespace to store anything else. Read from the upload's
+ * temp file before it is committed, so that a refused body leaves nothing
+ * in the store; or from the stored blob when the store had the bytes
+ * already. FEDC_ERR_MALFORMED / _TOO_BIG with the reason in
+ * req->refuse_why; FEDC_ERR_IO (a storage failure). */
 static enum fedc_err check_parameters(struct request *req)
 {
 	struct fedc_params *params = NULL;
 	uint64_t size = 0;
-	int fd = -1;
-	enum fedc_err rc = store__open_blob(req->srv->store, req->hex, &fd, &size);
+	int own = -1, fd = store__upload_fd(req->up);
+	enum fedc_err rc = FEDC_OK;
 
+	if (fd < 0) {
+		rc = store__open_blob(req->srv->store, req->hex, &own, &size);
+		fd = own;
+	}
 	if (!rc)
 		rc = fedc_params_open_fd(fd, &params);
 	if (rc == FEDC_ERR_MALFORMED || rc == FEDC_ERR_TOO_BIG)
 		snprintf(req->refuse_why, sizeof(req->refuse_why), "an update must be a fedc parameter file: %s",
 			 fedc_last_error());
 	fedc_params_close(params);
-	if (fd >= 0)
-		close(fd);
+	if (own >= 0)
+		close(own);
 	return rc;
 }
 
@@ -410,15 +417,21 @@ static enum MHD_Result finish_put(struct request *req, struct MHD_Connection *co
 	if (req->write_failed)
 		return reply_error(req, conn, MHD_HTTP_INSUFFICIENT_STORAGE, "insufficient-storage",
 				   "the store could not write the blob (see the server log)");
+	if (req->node[0]) {
+		rc = check_parameters(req);
+		if (rc == FEDC_ERR_MALFORMED || rc == FEDC_ERR_TOO_BIG) {
+			store__upload_abort(req->up); /* nothing of it is kept */
+			req->up = NULL;
+			return reply_error(req, conn, MHD_HTTP_UNPROCESSABLE_CONTENT, "not-parameters",
+					   req->refuse_why);
+		}
+		if (rc)
+			return storage_failure(req, conn);
+	}
 	rc = store__upload_commit(req->up, &stored);
 	req->up = NULL;
 	if (rc == FEDC_ERR_DIGEST)
 		return reply_error(req, conn, MHD_HTTP_BAD_REQUEST, "digest-mismatch", fedc_last_error());
-	if (!rc && req->node[0]) {
-		rc = check_parameters(req);
-		if (rc == FEDC_ERR_MALFORMED || rc == FEDC_ERR_TOO_BIG)
-			return reply_error(req, conn, MHD_HTTP_UNPROCESSABLE_CONTENT, "not-parameters", req->refuse_why);
-	}
 	/* The blob is published (durably) before it becomes visible. 201 says
 	 * the blob is new to this namespace, 200 that it was there already:
 	 * whether the store held the bytes for another namespace is not said

@@ -179,6 +179,11 @@ enum fedc_err store__upload_write(struct store_upload *up, const void *data, siz
 	return rc;
 }
 
+int store__upload_fd(const struct store_upload *up)
+{
+	return up ? up->file.fd : -1;
+}
+
 enum fedc_err store__upload_commit(struct store_upload *up, bool *created)
 {
 	char got[FEDC_SHA256_HEXLEN + 1];

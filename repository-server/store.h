@@ -42,6 +42,11 @@ enum fedc_err store__upload_begin(struct store *st, const char *hex, struct stor
 /* Appends received bytes. FEDC_ERR_IO (disk full ...). */
 enum fedc_err store__upload_write(struct store_upload *up, const void *data, size_t len);
 
+/* The upload's temp file, to read what arrived before committing it (it is
+ * complete once the request's body is); -1 when the store already has the
+ * blob and the upload only hashes. Borrowed: do not close. */
+int store__upload_fd(const struct store_upload *up);
+
 /* Verifies and publishes the upload, then frees it (whatever the result).
  * *created is true when the blob is new, false when the store already had it.
  * FEDC_ERR_DIGEST (what arrived hashes to something else: nothing is kept),

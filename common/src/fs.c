@@ -145,7 +145,9 @@ enum fedc_err fedc_atomic_begin(struct fedc_atomic_file *af, const char *path, m
 		return fedc_fail(FEDC_ERR_INVAL, "path too long: %s", path);
 	memcpy(af->path, path, strlen(path) + 1);
 	if (can_name_tmpfile()) {
-		af->fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+		/* O_RDWR, as mkstemp: a writer may read back what it wrote (the
+		 * repository checks an update before it commits it). */
+		af->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 		if (af->fd >= 0) {
 			af->tmp[0] = '\0';
 			return FEDC_OK;

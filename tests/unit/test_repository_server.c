@@ -1064,6 +1064,8 @@ static void test_update_that_is_not_parameters_refused(void **state)
 	char hex[65], path[160];
 	struct reply r;
 
+	int before = stored_count(&tls_server);
+
 	(void)state;
 	assert_non_null(upd);
 	digest_of(junk, sizeof(junk), hex);
@@ -1073,6 +1075,9 @@ static void test_update_that_is_not_parameters_refused(void **state)
 	assert_non_null(strstr((char *)r.body, "not-parameters"));
 	reply_free(&r);
 	assert_int_equal(status_of(&tls_server, "HEAD", path, AUTH_A, NULL, 0), 404);
+	/* nothing of it was kept: refused bodies cannot fill the disk */
+	assert_int_equal(stored_count(&tls_server), before);
+	assert_tmp_empty(&tls_server);
 	/* cut short: a parameter file missing its last byte */
 	digest_of(upd, len - 1, hex);
 	update_path("a", hex, path, sizeof(path));
