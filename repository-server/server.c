@@ -37,6 +37,7 @@
 #include "fedc/log.h"
 #include "fedc/params.h"
 #include "guard.h"
+#include "quota.h"
 #include "fedc/sign.h"
 #include "tls.h"
 #include "visibility.h"
@@ -80,6 +81,7 @@
 struct server {
 	struct MHD_Daemon *daemon;
 	struct guard *guard;
+	struct quota *quota;
 	struct store *store;
 	struct visibility *vis;
 	struct auth *auth;
@@ -329,6 +331,27 @@ static enum MHD_Result serve_blob(struct request *req, struct MHD_Connection *co
 
 /* ---- PUT ---------------------------------------------------------------- */
 
+/* Whether an update of `bytes` more would take its node past the quota
+ * (quota.h). An update the namespace already shows adds nothing. */
+static bool over_quota(struct request *req, uint64_t bytes)
+{
+	bool visible = false;
+
+	if (!req->node[0] || quota__allows(req->srv->quota, req->node, bytes))
+		return false;
+	return visibility__has(req->srv->vis, req->node, req->hex, &visible) != FEDC_OK || !visible;
+}
+
+static enum MHD_Result refuse_over_quota(struct request *req, struct MHD_Connection *conn)
+{
+	char why[200];
+
+	snprintf(why, sizeof(why), "node %s holds %llu MiB of updates, its quota is %llu MiB (node_quota_mb)",
+		 req->node, (unsigned long long)(quota__used(req->srv->quota, req->node) >> 20),
+		 (unsigned long long)(quota__limit(req->srv->quota) >> 20));
+	return reply_error(req, conn, MHD_HTTP_INSUFFICIENT_STORAGE, "quota-exceeded", why);
+}
+
 static enum MHD_Result begin_put(struct request *req, struct MHD_Connection *conn)
 {
 	const char *length;
@@ -339,6 +362,8 @@ static enum MHD_Result begin_put(struct request *req, struct MHD_Connection *con
 	if (length && parse_u64(length, &declared) && declared > req->srv->max_blob_bytes)
 		return reply_error(req, conn, MHD_HTTP_CONTENT_TOO_LARGE, "too-big",
 				   "Content-Length is over the server's max_blob_mb");
+	if (length && over_quota(req, declared))
+		return refuse_over_quota(req, conn);
 	rc = store__upload_begin(req->srv->store, req->hex, &req->up);
 	if (rc)
 		return storage_failure(req, conn);
@@ -417,6 +442,11 @@ static enum MHD_Result finish_put(struct request *req, struct MHD_Connection *co
 	if (req->write_failed)
 		return reply_error(req, conn, MHD_HTTP_INSUFFICIENT_STORAGE, "insufficient-storage",
 				   "the store could not write the blob (see the server log)");
+	if (over_quota(req, req->bytes_in)) { /* a chunked body, known only now */
+		store__upload_abort(req->up);
+		req->up = NULL;
+		return refuse_over_quota(req, conn);
+	}
 	if (req->node[0]) {
 		rc = check_parameters(req);
 		if (rc == FEDC_ERR_MALFORMED || rc == FEDC_ERR_TOO_BIG) {
@@ -438,6 +468,8 @@ static enum MHD_Result finish_put(struct request *req, struct MHD_Connection *co
 	 * (that would tell one node what another uploaded). */
 	if (!rc)
 		rc = visibility__add(req->srv->vis, request_ns(req), req->hex, &added);
+	if (!rc && added && req->node[0])
+		rc = quota__add(req->srv->quota, req->node, req->bytes_in);
 	if (rc)
 		return storage_failure(req, conn);
 	snprintf(body, sizeof(body), "{\"digest\":\"sha256:%s\",\"size\":%llu}\n", req->hex,
@@ -705,6 +737,7 @@ static void server_free(struct server *srv)
 	if (srv->daemon)
 		MHD_stop_daemon(srv->daemon);
 	guard__free(srv->guard); /* after the daemon: no connection is left */
+	quota__free(srv->quota);
 	auth__free(srv->auth);
 	visibility__close(srv->vis);
 	tls__free(&srv->pem);
@@ -722,6 +755,8 @@ static enum fedc_err prepare(struct server *srv, const struct server_config *cfg
 	rc = auth__new(cfg->token, cfg->tokens_file, &srv->auth);
 	if (!rc)
 		rc = guard__new(&limits, &srv->guard);
+	if (!rc)
+		rc = quota__open(srv->store, (uint64_t)cfg->node_quota_mb << 20, &srv->quota);
 	if (!rc)
 		rc = visibility__open(store__root(srv->store), &srv->vis);
 	if (!rc && (cfg->tls_cert_file[0] || cfg->tls_key_file[0]))

@@ -35,6 +35,10 @@ static const struct fedc_config_key repo_keys[] = {
 	  "PEM private key of `tls_cert_file` (unencrypted); both or neither.", "--tls-key" },
 	{ SECTION, "max_blob_mb", FEDC_CONFIG_INT, false, "2048", 1, SERVER_CONFIG_MAX_BLOB_MB_MAX, 0, 0, NULL,
 	  NUMBER(max_blob_mb), "Largest blob, in MiB.", "--max-blob-mb" },
+	{ SECTION, "node_quota_mb", FEDC_CONFIG_INT, false, "20480", 0, SERVER_CONFIG_MAX_BLOB_MB_MAX * 1024, 0, 0,
+	  NULL, NUMBER(node_quota_mb),
+	  "Most MiB of distinct updates one node may keep in its namespace (`0`: no limit); past it a PUT is "
+	  "refused with 507 `quota-exceeded`.", "--node-quota-mb" },
 	{ SECTION, "log_level", FEDC_CONFIG_ENUM, false, "info", 0, 0, 0, 0, level_names, FEDC_CONFIG_UNSTORED, 0,
 	  "The least severe messages logged.", "--log-level" },
 	{ SECTION, "log_file", FEDC_CONFIG_PATH, false, NULL, 0, 0, 0, 0, NULL, FIELD(log_file),

@@ -30,6 +30,7 @@ struct server_config {
 	char tls_cert_file[PATH_MAX];   /* tls_cert_file / --tls-cert: "" = plain HTTP */
 	char tls_key_file[PATH_MAX];    /* tls_key_file / --tls-key: with tls_cert_file */
 	int64_t max_blob_mb;            /* max_blob_mb / --max-blob-mb */
+	int64_t node_quota_mb;          /* node_quota_mb / --node-quota-mb, 0: none */
 	uint64_t max_blob_bytes;        /* the same, in bytes */
 	enum fedc_log_level log_level;  /* log_level / --log-level */
 	char log_file[PATH_MAX];        /* log_file / --log-file: "" = stderr */

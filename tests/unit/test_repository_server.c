@@ -1240,6 +1240,51 @@ static void test_requests_log_the_principal(void **state)
 	assert_true(wait_for_log(&tls_server, " researcher:alice "));
 }
 
+/* One node cannot fill the disk: past node_quota_mb of distinct updates its
+ * PUTs are refused (507 quota-exceeded), whether the body's length is
+ * announced or not; an update it already has costs nothing; other nodes are
+ * not affected; and a restarted server counts what is on disk. */
+static void test_node_quota(void **state)
+{
+	char dir[PATH_MAX], tokens[PATH_MAX], store[PATH_MAX + 16], hex[3][65], path[3][160];
+	const char *args[] = { "--store", store, "--tokens-file", tokens, "--node-quota-mb", "1", NULL };
+	unsigned char *blob[3];
+	size_t len[3];
+	struct test_server s;
+	struct reply r;
+
+	(void)state;
+	assert_int_equal(harness_mkdtemp(dir, sizeof(dir)), 0);
+	assert_int_equal(write_tokens_file(dir, tokens, sizeof(tokens)), 0);
+	snprintf(store, sizeof(store), "%s/store", dir);
+	for (int i = 0; i < 3; i++) {
+		blob[i] = harness_params_blob(i < 2 ? 150000 : 1000, 100 + (uint64_t)i, &len[i]); /* 600 KB, 600 KB, 4 KB */
+		assert_non_null(blob[i]);
+		digest_of(blob[i], len[i], hex[i]);
+		update_path(i < 2 ? "a" : "b", hex[i], path[i], sizeof(path[i]));
+	}
+	assert_int_equal(test_server_start(&s, args), 0);
+	assert_int_equal(status_of(&s, "PUT", path[0], AUTH_A, blob[0], len[0]), 201);
+	assert_int_equal(status_of(&s, "PUT", path[0], AUTH_A, blob[0], len[0]), 200); /* nothing more */
+	assert_int_equal(http(&s, "PUT", path[1], AUTH_A, blob[1], len[1], BODY_LENGTH_EXPECT, &r), CURLE_OK);
+	assert_int_equal(r.status, 507);
+	assert_non_null(strstr((char *)r.body, "quota-exceeded"));
+	reply_free(&r);
+	assert_int_equal(http(&s, "PUT", path[1], AUTH_A, blob[1], len[1], BODY_CHUNKED, &r), CURLE_OK);
+	assert_int_equal(r.status, 507);
+	reply_free(&r);
+	assert_int_equal(status_of(&s, "HEAD", path[1], AUTH_A, NULL, 0), 404);
+	assert_int_equal(status_of(&s, "PUT", path[2], AUTH_B, blob[2], len[2]), 201); /* b has its own */
+	assert_int_equal(test_server_destroy(&s), 0);
+	/* the next server counts a's 600 KB from the store */
+	assert_int_equal(test_server_start(&s, args), 0);
+	assert_int_equal(status_of(&s, "PUT", path[1], AUTH_A, blob[1], len[1]), 507);
+	assert_int_equal(test_server_destroy(&s), 0);
+	for (int i = 0; i < 3; i++)
+		free(blob[i]);
+	harness_rmdtemp(dir);
+}
+
 static void test_legacy_store_blobs_stay_published(void **state)
 {
 	char dir[PATH_MAX], store[PATH_MAX + 16], fan[PATH_MAX + 32], file[PATH_MAX + 128];
@@ -1516,6 +1561,7 @@ int main(void)
 		cmocka_unit_test(test_token_prefix_or_extension_refused),
 		cmocka_unit_test(test_update_paths_malformed_are_404),
 		cmocka_unit_test(test_update_that_is_not_parameters_refused),
+		cmocka_unit_test(test_node_quota),
 		cmocka_unit_test(test_open_store_serves_both_namespaces),
 		cmocka_unit_test(test_requests_log_the_principal),
 		cmocka_unit_test(test_legacy_store_blobs_stay_published),
