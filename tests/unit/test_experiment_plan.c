@@ -8,7 +8,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 #include "experiment.h"
 #include "install_dirs.h"
 #include "plan_build.h"
+#include "file_check.h"
 
 struct scratch {
 	char dir[64];      /* holds the experiment file */
@@ -176,41 +176,16 @@ static void test_dir_too_small(void **state)
 
 static void write_text(const char *dir, const char *name, const char *text)
 {
-	char path[512];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	assert_int_equal(fclose(f), 0);
+	assert_int_equal(file_put_text(dir, name, text), 0);
 }
 
 static void assert_text(const char *dir, const char *name, const char *want)
 {
-	char path[512], got[64] = { 0 };
-	FILE *f;
+	char path[512], got[64];
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	assert_true(fread(got, 1, sizeof(got) - 1, f) > 0);
-	fclose(f);
+	file_text(path, got, sizeof(got));
 	assert_string_equal(got, want);
-}
-
-/* Entries of `dir` other than . and .. */
-static int entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d)))
-		n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-	closedir(d);
-	return n;
 }
 
 /* A "plan.so.tmp" planted beside the output (a symlink to another file) is
@@ -241,7 +216,7 @@ static void test_compile_planted_tmp_not_followed(void **state)
 	fclose(f);
 	assert_memory_equal(magic, "\177ELF", 4);
 	/* plans/, plan.c, victim, its link, plan.so, plan.so.log */
-	assert_int_equal(entries(s->dir), 6);
+	assert_int_equal(dir_entries(s->dir), 6);
 }
 
 /* A plan that does not compile leaves the plan.so built before, the log, and
@@ -258,7 +233,7 @@ static void test_compile_error_leaves_old_plan(void **state)
 	assert_int_equal(plan_build__compile(src, out), FEDC_ERR_PLAN);
 	assert_non_null(strstr(fedc_last_error(), "cannot compile the plan"));
 	assert_text(s->dir, "plan.so", "old plan");
-	assert_int_equal(entries(s->dir), 4); /* plans/, plan.c, plan.so, plan.so.log */
+	assert_int_equal(dir_entries(s->dir), 4); /* plans/, plan.c, plan.so, plan.so.log */
 }
 
 /* An output name of 250 bytes: the compiler's output is fine, but no
@@ -277,7 +252,7 @@ static void test_compile_output_name_too_long_leaves_old_plan(void **state)
 	write_text(s->dir, name, "old plan");
 	assert_int_equal(plan_build__compile(src, out), FEDC_ERR_IO);
 	assert_text(s->dir, name, "old plan");
-	assert_int_equal(entries(s->dir), 4); /* plans/, plan.c, the old file, its .log */
+	assert_int_equal(dir_entries(s->dir), 4); /* plans/, plan.c, the old file, its .log */
 }
 
 int main(void)

@@ -8,7 +8,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +19,7 @@
 #include <unistd.h>
 
 #include "fedc/fs.h"
+#include "file_check.h"
 
 static char dir[64], target[128];
 
@@ -49,15 +49,7 @@ static int remove_dir(void **state)
 /* Entries of `dir` other than . and .. */
 static int entries(void)
 {
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d)))
-		n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-	closedir(d);
-	return n;
+	return dir_entries(dir);
 }
 
 static void assert_old_intact(void)
@@ -232,17 +224,13 @@ static void test_killed_before_rename_leaves_nothing(void **state)
 /* fedc_copy_atomic: the copy replaces the file whole with its mode. */
 static void test_copy_replaces_whole(void **state)
 {
-	char src[160], buf[16] = { 0 };
+	char src[160], buf[16];
 	struct stat st;
-	FILE *f;
 
 	snprintf(src, sizeof(src), "%s/src.bin", dir);
 	assert_int_equal(fedc_write_atomic(src, "copied", 6), FEDC_OK);
 	assert_int_equal(fedc_copy_atomic(src, target, 0640), FEDC_OK);
-	f = fopen(target, "r");
-	assert_non_null(f);
-	assert_int_equal(fread(buf, 1, sizeof(buf), f), 6);
-	fclose(f);
+	assert_int_equal(file_text(target, buf, sizeof(buf)), 6);
 	assert_string_equal(buf, "copied");
 	assert_int_equal(stat(target, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0640);

@@ -6,7 +6,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 #include "db.h"
 #include "fedc/hash.h"
 #include "plan_store.h"
+#include "file_check.h"
 
 #define SHA_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 
@@ -102,20 +102,6 @@ static void test_keep_names_copy_by_digest(void **state)
 	assert_int_equal(rmdir(dir), 0); /* no temporary file left either */
 }
 
-/* Entries of `dir` other than . and .. */
-static int entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d)))
-		n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-	closedir(d);
-	return n;
-}
-
 static char keep_dir[NODE_PATH_MAX], keep_src[NODE_PATH_MAX];
 
 /* Runs plan_store__keep(keep_dir, keep_src) in a child: after `crash_at`
@@ -156,7 +142,7 @@ static void test_keep_killed_leaves_nothing(void **state)
 	status = keep_in_child("atomic-commit", 0);
 	assert_true(WIFSIGNALED(status));
 	assert_int_equal(WTERMSIG(status), SIGKILL);
-	assert_int_equal(entries(keep_dir), 0);
+	assert_int_equal(dir_entries(keep_dir), 0);
 }
 
 /* A copy that cannot be written whole (the file size limit, as a full disk)
@@ -166,7 +152,6 @@ static void test_keep_write_fails_leaves_old_copy(void **state)
 	char want[FEDC_SHA256_HEXLEN + 1], kept[NODE_PATH_MAX + 80], text[64] = { 0 };
 	static char big[8192];
 	int status;
-	FILE *f;
 
 	(void)state;
 	assert_int_equal(plan_store__open(root, keep_dir, sizeof(keep_dir)), FEDC_OK);
@@ -179,12 +164,9 @@ static void test_keep_write_fails_leaves_old_copy(void **state)
 	status = keep_in_child(NULL, 4096);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
-	f = fopen(kept, "r");
-	assert_non_null(f);
-	assert_true(fread(text, 1, sizeof(text) - 1, f) > 0);
-	fclose(f);
+	file_text(kept, text, sizeof(text));
 	assert_string_equal(text, "old copy");
-	assert_int_equal(entries(keep_dir), 1);
+	assert_int_equal(dir_entries(keep_dir), 1);
 }
 
 /* remove deletes a file of the store and nothing else, whatever the database says. */

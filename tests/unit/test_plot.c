@@ -6,7 +6,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +16,7 @@
 
 #include "fedc/err.h"
 #include "plot.h"
+#include "file_check.h"
 
 #define ROUNDS_HEADER "round,kind,selected,answered,train_loss,global_loss,global_accuracy,seconds,params_digest\n"
 #define NODES_HEADER                                                                                            \
@@ -28,14 +28,7 @@ static char svg[8192];
 
 static void write_file(const char *name, const char *text)
 {
-	char path[512];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	assert_int_equal(fclose(f), 0);
+	assert_int_equal(file_put_text(dir, name, text), 0);
 }
 
 static const char *read_svg(void)
@@ -158,30 +151,15 @@ static void test_node_names_escaped(void **state)
 static size_t read_named(const char *name)
 {
 	char path[512];
-	FILE *f;
-	size_t n;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	n = fread(svg, 1, sizeof(svg) - 1, f);
-	svg[n] = '\0';
-	fclose(f);
-	return n;
+	return file_text(path, svg, sizeof(svg));
 }
 
 /* Entries of dir other than . and .. */
 static int entries(void)
 {
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d)))
-		n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-	closedir(d);
-	return n;
+	return dir_entries(dir);
 }
 
 static void write_history(void)

@@ -20,6 +20,7 @@
 
 #include "fedc/fs.h"
 #include "fedc/hash.h"
+#include "file_check.h"
 #include "repo_server_harness.h"
 #include "repo_tls_certs.h"
 
@@ -1272,31 +1273,6 @@ static void test_sigterm_stops_cleanly(void **state)
 	test_server_destroy(&s);
 }
 
-/* The first bytes of `path` as a string ("" if unreadable). */
-static void read_text(const char *path, char *buf, size_t cap)
-{
-	FILE *f = fopen(path, "r");
-	size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
-
-	if (f)
-		fclose(f);
-	buf[n] = '\0';
-}
-
-/* Entries of `dir` other than . and .. */
-static int count_entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d)))
-		n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-	closedir(d);
-	return n;
-}
-
 /* The port file is written through a fedc_atomic_file: a "port.tmp" planted
  * beside it (a symlink to another file) is neither followed nor needed. */
 static void test_port_file_planted_tmp_not_followed(void **state)
@@ -1330,7 +1306,7 @@ static void test_port_file_planted_tmp_not_followed(void **state)
 	if (got <= 0)
 		harness_print_file(log);
 	assert_true(got > 0);
-	read_text(victim, text, sizeof(text));
+	file_text(victim, text, sizeof(text));
 	assert_string_equal(text, "precious");
 	harness_rmdtemp(d);
 }
@@ -1355,9 +1331,9 @@ static void test_port_file_failure_leaves_old_file(void **state)
 	if (code != 1)
 		fail_msg("expected exit 1, got %d; output:\n%s", code, out);
 	assert_non_null(strstr(out, "--port-file"));
-	read_text(port, text, sizeof(text));
+	file_text(port, text, sizeof(text));
 	assert_string_equal(text, "old");
-	assert_int_equal(count_entries(d), 2); /* store/ and the port file */
+	assert_int_equal(dir_entries(d), 2); /* store/ and the port file */
 	harness_rmdtemp(d);
 }
 
