@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fedc/buf.h"
 #include "fedc/config.h"
 #include "fedc/hash.h"
 
@@ -26,6 +27,7 @@
 #define CSV_MAX_LINE (1u << 20)    /* bytes in one line, without its end */
 #define CSV_READ_CHUNK (64u << 10) /* read(2) size */
 #define CSV_MAX_CLASS 65535u       /* largest class index */
+#define CSV_MAX_COUNTS_BYTES ((CSV_MAX_CLASS + 1) * sizeof(uint64_t)) /* rows per class */
 #define CSV_SHOWN_CELL 40          /* bytes of a bad cell quoted in a message */
 
 enum hdr_mode { HDR_COUNTS, HDR_NAMES, HDR_NONE, HDR_AUTO };
@@ -40,8 +42,9 @@ struct csv_reader {
 	char *buf;
 	size_t buf_len, buf_pos;
 	bool eof;
-	char *line; /* current line, NUL-terminated, CR LF stripped */
-	size_t line_len, line_cap;
+	struct fedc_buf text; /* the line's bytes as read, at most CSV_MAX_LINE */
+	char *line;           /* current line in text, NUL-terminated, CR LF stripped */
+	size_t line_len;
 	unsigned long lineno;
 };
 
@@ -51,6 +54,7 @@ static enum fedc_err reader_init(struct csv_reader *r, int fd, const char *path,
 	r->fd = fd;
 	r->path = path;
 	r->hash = hash;
+	fedc_buf_init(&r->text, CSV_MAX_LINE);
 	r->buf = malloc(CSV_READ_CHUNK);
 	return r->buf ? FEDC_OK : FEDC_ERR_NOMEM;
 }
@@ -58,7 +62,7 @@ static enum fedc_err reader_init(struct csv_reader *r, int fd, const char *path,
 static void reader_free(struct csv_reader *r)
 {
 	free(r->buf);
-	free(r->line);
+	fedc_buf_free(&r->text);
 }
 
 static enum fedc_err reader_fill(struct csv_reader *r)
@@ -82,34 +86,20 @@ static enum fedc_err reader_fill(struct csv_reader *r)
 /* Appends to the current line, failing (before allocating) past the cap. */
 static enum fedc_err line_append(struct csv_reader *r, const char *p, size_t n)
 {
-	size_t need = r->line_len + n + 1;
+	enum fedc_err rc = fedc_buf_append(&r->text, p, n);
 
-	if (r->line_len + n > CSV_MAX_LINE)
-		return fedc_fail(FEDC_ERR_TOO_BIG, "%s: line %lu: longer than %u bytes", r->path, r->lineno + 1,
-				 CSV_MAX_LINE);
-	if (need > r->line_cap) {
-		size_t cap = r->line_cap ? r->line_cap : 4096;
-		char *bigger;
-
-		while (cap < need)
-			cap *= 2;
-		if (cap > CSV_MAX_LINE + 1)
-			cap = CSV_MAX_LINE + 1;
-		bigger = realloc(r->line, cap);
-		if (!bigger)
-			return FEDC_ERR_NOMEM;
-		r->line = bigger;
-		r->line_cap = cap;
-	}
-	memcpy(r->line + r->line_len, p, n);
-	r->line_len += n;
-	return FEDC_OK;
+	if (rc == FEDC_ERR_TOO_BIG)
+		return fedc_fail(rc, "%s: line %lu: longer than %u bytes", r->path, r->lineno + 1, CSV_MAX_LINE);
+	return rc;
 }
 
-/* Strips the line end, a UTF-8 byte order mark on line 1 (spreadsheets write
- * one), and refuses NUL bytes, which no text cell contains. */
+/* Points r->line at the text read, stripped of its line end and of a UTF-8
+ * byte order mark on line 1 (spreadsheets write one), and refuses NUL bytes,
+ * which no text cell contains. */
 static enum fedc_err line_finish(struct csv_reader *r)
 {
+	r->line = r->text.data;
+	r->line_len = r->text.len;
 	if (r->line_len && r->line[r->line_len - 1] == '\r')
 		r->line_len--;
 	r->line[r->line_len] = '\0';
@@ -130,7 +120,7 @@ static enum fedc_err reader_next(struct csv_reader *r, bool *got)
 	enum fedc_err rc = FEDC_OK;
 
 	*got = false;
-	r->line_len = 0;
+	fedc_buf_reset(&r->text);
 	while (!rc) {
 		char *start, *nl;
 		size_t take;
@@ -415,29 +405,26 @@ struct csv_scan {
 	uint64_t cap_rows;        /* rows allocated in fill */
 	uint64_t n_rows;
 	uint32_t max_label;
-	uint64_t *counts;         /* checking pass: rows per class, grown to max_label + 1 */
-	uint32_t counts_cap;
+	struct fedc_buf counts;   /* checking pass: uint64_t rows per class, max_label + 1 of them */
 	unsigned long blank_line; /* an empty line not yet followed by data */
 };
 
 /* Counts one row of class `label` (at most CSV_MAX_CLASS, so the array stays
- * under 512 KiB whatever the file). */
+ * under 512 KiB whatever the file: CSV_MAX_COUNTS_BYTES). */
 static enum fedc_err count_label(struct csv_scan *sc, uint32_t label)
 {
-	if (label >= sc->counts_cap) {
-		uint32_t cap = sc->counts_cap ? sc->counts_cap : 16;
-		uint64_t *bigger;
+	size_t have = sc->counts.len / sizeof(uint64_t);
+	void *more;
 
-		while (cap <= label)
-			cap *= 2;
-		bigger = realloc(sc->counts, cap * sizeof(*bigger));
-		if (!bigger)
-			return FEDC_ERR_NOMEM;
-		memset(bigger + sc->counts_cap, 0, (cap - sc->counts_cap) * sizeof(*bigger));
-		sc->counts = bigger;
-		sc->counts_cap = cap;
+	if (label >= have) {
+		enum fedc_err rc = fedc_buf_extend(&sc->counts, (label + 1 - have) * sizeof(uint64_t), &more);
+
+		if (rc == FEDC_ERR_TOO_BIG)
+			return fedc_fail(rc, "%s: class %u: more classes than %u", sc->path, label, CSV_MAX_CLASS + 1);
+		if (rc)
+			return rc;
 	}
-	sc->counts[label]++;
+	((uint64_t *)(void *)sc->counts.data)[label]++;
 	return FEDC_OK;
 }
 
@@ -486,8 +473,12 @@ static enum fedc_err take_label(struct csv_scan *sc, unsigned long line, uint32_
 					 " %u classes", sc->path, line, col, (unsigned)v, sc->lay.n_class_names);
 		if ((uint32_t)v > sc->max_label)
 			sc->max_label = (uint32_t)v;
-		if (!sc->fill && count_label(sc, (uint32_t)v) != FEDC_OK)
-			return FEDC_ERR_NOMEM;
+		if (!sc->fill) {
+			enum fedc_err rc = count_label(sc, (uint32_t)v);
+
+			if (rc)
+				return rc;
+		}
 	}
 	if (y)
 		*y = (float)v;
@@ -662,7 +653,8 @@ static void set_label_counts(struct node_dataset *ds, const struct csv_scan *sc)
 	if (!all)
 		return; /* only a display aid: dataset show counts them again */
 	/* A counts header may name classes above the largest label seen. */
-	memcpy(all, sc->counts, (sc->max_label + 1) * sizeof(*all));
+	if (sc->counts.len)
+		memcpy(all, sc->counts.data, sc->counts.len);
 	(void)dataset__format_label_counts(all, ds->n_classes, ds->label_counts, sizeof(ds->label_counts));
 	free(all);
 }
@@ -683,7 +675,7 @@ static enum fedc_err changed_since_registration(const struct node_dataset *ds, c
 
 enum fedc_err dataset_csv__inspect(struct node_dataset *ds, const struct dataset_options *opts)
 {
-	struct csv_scan sc = { 0 };
+	struct csv_scan sc = { .counts = FEDC_BUF_INIT(CSV_MAX_COUNTS_BYTES) };
 	struct fedc_hash *hash = NULL;
 	char digest[FEDC_HASH_MAX_HEXLEN + 1];
 	int fd = -1;
@@ -713,7 +705,7 @@ enum fedc_err dataset_csv__inspect(struct node_dataset *ds, const struct dataset
 		ds->n_classes = sc.lay.n_class_names ? sc.lay.n_class_names : sc.max_label + 1;
 	set_label_counts(ds, &sc);
 out:
-	free(sc.counts);
+	fedc_buf_free(&sc.counts);
 	fedc_hash_free(hash);
 	if (fd >= 0)
 		close(fd);
@@ -727,7 +719,7 @@ out:
 enum fedc_err dataset_csv__load(const struct node_dataset *ds, struct fedc_data *out)
 {
 	struct dataset_options opts = { ds->type, ds->header, ds->label_column, ds->n_classes == 0 };
-	struct csv_scan fill = { 0 };
+	struct csv_scan fill = { .counts = FEDC_BUF_INIT(CSV_MAX_COUNTS_BYTES) };
 	struct fedc_hash *hash = NULL;
 	char digest[FEDC_HASH_MAX_HEXLEN + 1] = "?";
 	int fd = -1;

@@ -45,8 +45,8 @@ enum fedc_err plan_store__path(const char *dir, const char *sha256, char *out, s
 	return FEDC_OK;
 }
 
-/* Streams src into tmp_fd, hashing what it copies. */
-static enum fedc_err copy_hashing(int src, int tmp_fd, const char *src_path, const char *tmp_path,
+/* Streams src into out_fd, hashing what it copies. */
+static enum fedc_err copy_hashing(int src, int out_fd, const char *src_path, const char *out_path,
 				  uint64_t max_bytes, char *digest)
 {
 	enum { CHUNK = 1 << 16 };
@@ -70,10 +70,8 @@ static enum fedc_err copy_hashing(int src, int tmp_fd, const char *src_path, con
 		if (!rc)
 			rc = fedc_hash_update(h, buf, (size_t)n);
 		if (!rc)
-			rc = fedc_write_all(tmp_fd, buf, (size_t)n, tmp_path);
+			rc = fedc_write_all(out_fd, buf, (size_t)n, out_path);
 	}
-	if (!rc && fsync(tmp_fd) != 0)
-		rc = fedc_fail(FEDC_ERR_IO, "%s: fsync failed: %s", tmp_path, strerror(errno));
 	if (!rc)
 		rc = fedc_hash_final(h, digest);
 	fedc_hash_free(h);
@@ -84,43 +82,41 @@ static enum fedc_err copy_hashing(int src, int tmp_fd, const char *src_path, con
 enum fedc_err plan_store__keep(const char *dir, const char *src_path, uint64_t max_bytes, char *sha256,
 			       char *final_path, size_t cap)
 {
-	char tmp[NODE_PATH_MAX];
-	int src = -1, tmp_fd = -1;
-	bool tmp_exists = false;
+	char first[FEDC_SHA256_HEXLEN + 1];
+	struct fedc_atomic_file af = { .fd = -1 };
+	struct stat st;
 	enum fedc_err rc = FEDC_OK;
+	int src = open(src_path, O_RDONLY | O_CLOEXEC);
 
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s/.approve-XXXXXX", dir) >= sizeof(tmp))
-		return fedc_fail(FEDC_ERR_CONFIG, "data_dir path too long");
-	src = open(src_path, O_RDONLY | O_CLOEXEC);
-	if (src < 0) {
+	if (src < 0 || fstat(src, &st) != 0) {
 		rc = fedc_fail(FEDC_ERR_IO, "%s: %s", src_path, strerror(errno));
 		goto out;
 	}
-	tmp_fd = mkstemp(tmp);
-	if (tmp_fd < 0) {
-		rc = fedc_fail(FEDC_ERR_IO, "cannot create a file in %s: %s", dir, strerror(errno));
+	if ((uint64_t)st.st_size > max_bytes) {
+		rc = fedc_fail(FEDC_ERR_TOO_BIG, "%s: larger than max_blob_mb", src_path);
 		goto out;
 	}
-	tmp_exists = true;
-	rc = copy_hashing(src, tmp_fd, src_path, tmp, max_bytes, sha256);
-	if (close(tmp_fd) != 0 && !rc)
-		rc = fedc_fail(FEDC_ERR_IO, "%s: close failed: %s", tmp, strerror(errno));
-	tmp_fd = -1;
+	/* The kept copy is named by its digest, and a fedc_atomic_file is begun
+	 * with its final name: hash first, then copy hashing again, and keep the
+	 * copy only if both agree (the source did not change in between). */
+	rc = fedc_hash_fd(FEDC_HASH_SHA256, src, first);
+	if (rc == FEDC_ERR_IO)
+		rc = fedc_fail(rc, "%s: read failed", src_path);
 	if (!rc)
-		rc = plan_store__path(dir, sha256, final_path, cap);
-	if (!rc && rename(tmp, final_path) != 0)
-		rc = fedc_fail(FEDC_ERR_IO, "cannot rename %s to %s: %s", tmp, final_path, strerror(errno));
+		rc = plan_store__path(dir, first, final_path, cap);
+	if (!rc)
+		rc = fedc_atomic_begin(&af, final_path, 0600);
+	if (!rc)
+		rc = copy_hashing(src, af.fd, src_path, final_path, max_bytes, sha256);
+	if (!rc && strcmp(first, sha256) != 0)
+		rc = fedc_fail(FEDC_ERR_DIGEST, "%s changed while it was being copied; approve it again", src_path);
 	if (rc)
-		goto out;
-	tmp_exists = false;
-	(void)fedc_fsync_dir(dir); /* best effort: the rename is already visible */
+		fedc_atomic_abort(&af);
+	else
+		rc = fedc_atomic_commit(&af);
 out:
-	if (tmp_fd >= 0)
-		close(tmp_fd);
 	if (src >= 0)
 		close(src);
-	if (tmp_exists)
-		unlink(tmp);
 	return rc;
 }
 

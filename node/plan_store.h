@@ -24,12 +24,13 @@ enum fedc_err plan_store__open(const char *data_dir, char *dir, size_t cap);
  * or when the path does not fit. */
 enum fedc_err plan_store__path(const char *dir, const char *sha256, char *out, size_t cap);
 
-/* Copies the file `src_path` into the store atomically (temp file, fsync,
- * rename), hashing the bytes it copies, so the digest handed back is that of
- * the kept copy even if the source changes meanwhile. `sha256` receives 65
- * bytes, `final_path` the kept copy's path. FEDC_ERR_IO, FEDC_ERR_TOO_BIG
- * (more than `max_bytes`), FEDC_ERR_CONFIG (path too long); on failure
- * nothing is left in the store. */
+/* Copies the file `src_path` into the store through a fedc_atomic_file
+ * (fedc/fs.h), hashing the bytes it copies, so the digest handed back is
+ * that of the kept copy: a source that changes while it is copied is
+ * refused. `sha256` receives 65 bytes, `final_path` the kept copy's path.
+ * FEDC_ERR_IO, FEDC_ERR_TOO_BIG (more than `max_bytes`), FEDC_ERR_DIGEST
+ * (the source changed), FEDC_ERR_INVAL (path too long); on failure no
+ * temporary file is left and an older copy of the same plan is intact. */
 enum fedc_err plan_store__keep(const char *dir, const char *src_path, uint64_t max_bytes, char *sha256,
 			       char *final_path, size_t cap);
 

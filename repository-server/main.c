@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "fedc/err.h"
+#include "fedc/fs.h"
 #include "fedc/log.h"
 #include "server.h"
 #include "server_config.h"
@@ -21,27 +22,15 @@
 
 enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
-/* Writes the bound port to `path` through a temp file and a rename, so that
- * a test polling for the file never reads half of it. */
+/* Writes the bound port to `path` through a fedc_atomic_file, so that a test
+ * polling for the file never reads half of it, and a failure leaves the old
+ * file and no temporary one. */
 static enum fedc_err write_port_file(const char *path, uint16_t port)
 {
-	char tmp[PATH_MAX + 16], text[16];
-	enum fedc_err rc = FEDC_OK;
+	char text[16];
 	int len = snprintf(text, sizeof(text), "%u\n", (unsigned)port);
-	int fd;
 
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
-		return fedc_fail(FEDC_ERR_INVAL, "%s: path too long", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return fedc_fail(FEDC_ERR_IO, "%s: %s", tmp, strerror(errno));
-	if (write(fd, text, (size_t)len) != len || close(fd) != 0)
-		rc = fedc_fail(FEDC_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
-	if (!rc && rename(tmp, path) != 0)
-		rc = fedc_fail(FEDC_ERR_IO, "%s: %s", path, strerror(errno));
-	if (rc)
-		(void)unlink(tmp);
-	return rc;
+	return fedc_write_atomic(path, text, (size_t)len);
 }
 
 static enum fedc_err open_log(const struct server_config *cfg, int *fd)

@@ -1029,18 +1029,15 @@ static enum fedc_err load_experiment(const struct breakpoint *bp, const char *ou
 	return rc;
 }
 
-/* Puts the breakpoint's global parameters back as output_dir/global.params. */
+/* Puts the breakpoint's global parameters back as output_dir/global.params,
+ * replaced atomically: a failure leaves the old file and no temporary one. */
 static enum fedc_err restore_global(struct job *j, const char *bp_dir)
 {
-	char src[BREAKPOINT_PATH_MAX + 32], tmp[EXP_PATH_MAX + 96];
-	enum fedc_err rc;
+	char src[BREAKPOINT_PATH_MAX + 32];
 
-	snprintf(src, sizeof(src), "%s/global.params", bp_dir);
-	snprintf(tmp, sizeof(tmp), "%s.resume", j->global_path);
-	rc = fedc_link_or_copy(src, tmp);
-	if (!rc && rename(tmp, j->global_path) != 0)
-		rc = fedc_fail(FEDC_ERR_IO, "cannot restore %s: %s", j->global_path, strerror(errno));
-	return rc;
+	if ((size_t)snprintf(src, sizeof(src), "%s/global.params", bp_dir) >= sizeof(src))
+		return fedc_fail(FEDC_ERR_INVAL, "breakpoint path too long: %s", bp_dir);
+	return fedc_copy_atomic(src, j->global_path, 0644);
 }
 
 static enum fedc_err prepare_resume(struct job *j, const struct breakpoint *bp, const char *bp_dir)

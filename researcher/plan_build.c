@@ -52,32 +52,61 @@ static enum fedc_err compile_failed(const char *source, const char *log, int sta
 			 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), text, log);
 }
 
+/* Makes a private scratch directory "<dir of out_so>/.plan-build.XXXXXX"
+ * (0700, a fresh name: nothing planted there can redirect the compiler's
+ * output) and names the compiler's output file in it. */
+static enum fedc_err make_scratch(const char *out_so, char *scratch, char *built, size_t cap)
+{
+	const char *slash = strrchr(out_so, '/');
+	int dir_len = slash ? (int)(slash - out_so) : 1;
+
+	if ((size_t)snprintf(scratch, cap, "%.*s/.plan-build.XXXXXX/plan.so", dir_len, slash ? out_so : ".") >= cap)
+		return fedc_fail(FEDC_ERR_INVAL, "path too long: %s", out_so);
+	*strrchr(scratch, '/') = '\0';
+	if (!mkdtemp(scratch)) {
+		scratch[0] = '\0';
+		return fedc_fail(FEDC_ERR_IO, "cannot create a directory to compile the plan in beside %s: %s", out_so,
+				 strerror(errno));
+	}
+	snprintf(built, cap, "%s/plan.so", scratch);
+	return FEDC_OK;
+}
+
 enum fedc_err plan_build__compile(const char *source, const char *out_so)
 {
 	/* Paths travel as positional parameters, never pasted into the script. */
 	static const char script[] = "exec ${FEDC_CC:-cc} -std=c11 -O2 -shared -fPIC -fvisibility=hidden \"$1\" "
 				     "-o \"$2\" $(pkg-config --cflags --libs fedcplan) > \"$3\" 2>&1";
-	char tmp[4200], log[4200];
-	char *argv[] = { "sh", "-c", (char *)script, "sh", (char *)source, tmp, log, NULL };
+	char scratch[4200] = "", built[4200], log[4200];
+	char *argv[] = { "sh", "-c", (char *)script, "sh", (char *)source, built, log, NULL };
+	enum fedc_err rc = FEDC_OK;
 	pid_t pid;
 	int status = 0;
 
 	if (access(source, R_OK) != 0)
 		return fedc_fail(FEDC_ERR_IO, "cannot read the plan source %s: %s", source, strerror(errno));
-	snprintf(tmp, sizeof(tmp), "%s.tmp", out_so);
-	snprintf(log, sizeof(log), "%s.log", out_so);
+	if ((size_t)snprintf(log, sizeof(log), "%s.log", out_so) >= sizeof(log))
+		return fedc_fail(FEDC_ERR_INVAL, "path too long: %s", out_so);
+	rc = make_scratch(out_so, scratch, built, sizeof(built));
+	if (rc)
+		goto out;
 	set_pkg_config_path();
-	if (posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, environ) != 0)
-		return fedc_fail(FEDC_ERR_IO, "cannot start /bin/sh to compile %s: %s", source, strerror(errno));
+	if (posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, environ) != 0) {
+		rc = fedc_fail(FEDC_ERR_IO, "cannot start /bin/sh to compile %s: %s", source, strerror(errno));
+		goto out;
+	}
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		(void)unlink(tmp);
-		return compile_failed(source, log, status);
-	}
-	if (rename(tmp, out_so) != 0)
-		return fedc_fail(FEDC_ERR_IO, "cannot rename %s to %s: %s", tmp, out_so, strerror(errno));
-	return FEDC_OK;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		rc = compile_failed(source, log, status);
+	else
+		rc = fedc_copy_atomic(built, out_so, 0755);
+out:
+	/* the compiler writes its own temporary files into $TMPDIR: the
+	 * scratch directory holds its output alone, if anything */
+	if (scratch[0] && ((unlink(built) != 0 && errno != ENOENT) || rmdir(scratch) != 0) && !rc)
+		rc = fedc_fail(FEDC_ERR_IO, "cannot remove %s: %s", scratch, strerror(errno));
+	return rc;
 }
 
 enum fedc_err plan_build__prepare(struct experiment *exp, bool reuse)

@@ -12,10 +12,13 @@
 /* True if `path` names C source (ends in ".c"). */
 bool plan_build__is_source(const char *path);
 
-/* Compiles `source` into `out_so` (atomically: a temporary file renamed on
- * success). The compiler is $FEDC_CC or cc; its messages go to
- * `out_so`.log and, on failure, into the error detail. FEDC_ERR_PLAN on a
- * compile error, FEDC_ERR_IO. */
+/* Compiles `source` into `out_so`. The compiler writes into a fresh private
+ * directory beside `out_so`, and the result replaces `out_so` through a
+ * fedc_atomic_file (fedc/fs.h): on any failure `out_so` is the old file and
+ * nothing of the build is left but the log. The compiler is $FEDC_CC or cc;
+ * its messages go to `out_so`.log and, on failure, into the error detail.
+ * FEDC_ERR_PLAN on a compile error, FEDC_ERR_INVAL (path too long),
+ * FEDC_ERR_IO. */
 enum fedc_err plan_build__compile(const char *source, const char *out_so);
 
 /* For an experiment whose plan is source: compiles it into

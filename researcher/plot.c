@@ -3,6 +3,9 @@
  * and the accuracy of the model sent, per round. */
 #include "plot.h"
 
+#include "fedc/buf.h"
+#include "fedc/fs.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
@@ -16,14 +19,24 @@
 #define PANEL_W 460.0
 #define PANEL_H 320.0
 #define MARGIN 56.0
+#define MAX_POINTS (2u << 20)    /* points per curve: a row per round (1,000,000 at most) and its retries */
+
+struct point {
+	double x, y;
+};
 
 struct series {
 	char name[80];
 	const char *color;
 	bool thin;
-	double *x, *y;
-	size_t n, cap;
+	struct fedc_buf points; /* struct point[n], at most MAX_POINTS */
+	size_t n;
 };
+
+static const struct point *points_of(const struct series *s)
+{
+	return (const struct point *)(const void *)s->points.data;
+}
 
 struct panel {
 	const char *title;
@@ -78,23 +91,16 @@ static bool parse_value(const char *text, double *out)
 	return errno == 0 && *end == '\0';
 }
 
-static enum fedc_err add_point(struct series *s, double x, double y)
+static enum fedc_err add_point(struct series *s, double x, double y, const char *path)
 {
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 64;
-		double *nx = realloc(s->x, cap * sizeof(double)), *ny;
+	void *at;
+	enum fedc_err rc = fedc_buf_extend(&s->points, sizeof(struct point), &at);
 
-		if (!nx)
-			return FEDC_ERR_NOMEM;
-		s->x = nx;
-		ny = realloc(s->y, cap * sizeof(double));
-		if (!ny)
-			return FEDC_ERR_NOMEM;
-		s->y = ny;
-		s->cap = cap;
-	}
-	s->x[s->n] = x;
-	s->y[s->n] = y;
+	if (rc == FEDC_ERR_TOO_BIG)
+		return fedc_fail(rc, "%s: more than %u rounds for the curve \"%s\"", path, MAX_POINTS, s->name);
+	if (rc)
+		return rc;
+	*(struct point *)at = (struct point){ x, y };
 	s->n++;
 	return FEDC_OK;
 }
@@ -110,6 +116,7 @@ static struct series *series_for(struct panel *p, const char *name, const char *
 	snprintf(p->series[p->n].name, sizeof(p->series[0].name), "%s", name);
 	p->series[p->n].color = color;
 	p->series[p->n].thin = thin;
+	fedc_buf_init(&p->series[p->n].points, (size_t)MAX_POINTS * sizeof(struct point));
 	return &p->series[p->n++];
 }
 
@@ -164,7 +171,7 @@ static enum fedc_err read_point(struct series *s, const struct csv_row *header, 
 		return fedc_fail(FEDC_ERR_MALFORMED, "%s: no %s column", path, col);
 	if (!parse_value(row->cols[0], &x) || isnan(x) || !parse_value(row->cols[c], &y))
 		return fedc_fail(FEDC_ERR_MALFORMED, "%s:%u: %s: not a number", path, line, col);
-	return add_point(s, x, y);
+	return add_point(s, x, y, path);
 }
 
 struct curves {
@@ -213,7 +220,8 @@ static void widen(struct range *r, const struct panel *p, bool x)
 {
 	for (size_t i = 0; i < p->n; i++) {
 		for (size_t k = 0; k < p->series[i].n; k++) {
-			double v = x ? p->series[i].x[k] : p->series[i].y[k];
+			const struct point *pt = &points_of(&p->series[i])[k];
+			double v = x ? pt->x : pt->y;
 
 			if (isfinite(v)) {
 				r->lo = fmin(r->lo, v);
@@ -275,17 +283,18 @@ static void draw_axes(FILE *f, double ox, struct range xr, struct range yr, cons
 static void draw_series(FILE *f, double ox, struct range xr, struct range yr, const struct series *s)
 {
 	double sx = PANEL_W / (xr.hi - xr.lo), sy = PANEL_H / (yr.hi - yr.lo);
+	const struct point *pt = points_of(s);
 	bool started = false, pen_down = false;
 
 	for (size_t k = 0; k < s->n; k++) {
-		if (!isfinite(s->y[k])) {
+		if (!isfinite(pt[k].y)) {
 			pen_down = false;
 			continue;
 		}
 		if (!started)
 			fputs("<path d='", f);
-		fprintf(f, "%s%.1f,%.1f", pen_down ? " L" : started ? " M" : "M", ox + (s->x[k] - xr.lo) * sx,
-			MARGIN + PANEL_H - (s->y[k] - yr.lo) * sy);
+		fprintf(f, "%s%.1f,%.1f", pen_down ? " L" : started ? " M" : "M", ox + (pt[k].x - xr.lo) * sx,
+			MARGIN + PANEL_H - (pt[k].y - yr.lo) * sy);
 		started = pen_down = true;
 	}
 	if (started)
@@ -322,40 +331,54 @@ static struct range padded(struct range r)
 	return (struct range){ r.lo - pad, r.hi + pad };
 }
 
+/* Writes the SVG through a fedc_atomic_file: a reader never sees half a
+ * picture, and a failure leaves the old file and no temporary one. */
 static enum fedc_err write_svg(const struct curves *c, const char *path)
 {
 	struct range xr = { INFINITY, -INFINITY }, lr = { INFINITY, -INFINITY }, ar = { 0, 1 };
 	double width = 2 * PANEL_W + 3 * MARGIN + 20, height = PANEL_H + 2 * MARGIN + 16.0 * 4;
-	char tmp[4300];
-	FILE *f;
+	struct fedc_atomic_file af;
+	enum fedc_err rc;
+	FILE *f = NULL;
+	int fd;
 
 	widen(&xr, &c->loss, true);
 	widen(&lr, &c->loss, false);
 	widen(&ar, &c->accuracy, false);
 	xr = xr.hi > xr.lo ? xr : (struct range){ xr.lo - 1, xr.lo + 1 };
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (!f)
-		return fedc_fail(FEDC_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
+	rc = fedc_atomic_begin(&af, path, 0644);
+	if (rc)
+		return rc;
+	/* stdio on a second descriptor: fclose() must not close af.fd, which
+	 * commit still needs */
+	fd = dup(af.fd);
+	f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!f) {
+		rc = fedc_fail(FEDC_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		goto out;
+	}
 	fprintf(f, "<?xml version='1.0' encoding='UTF-8'?>\n<svg xmlns='http://www.w3.org/2000/svg' width='%.0f' "
 		   "height='%.0f' font-family='sans-serif'>\n<rect width='100%%' height='100%%' fill='white'/>\n",
 		width, height);
 	draw_panel(f, MARGIN, &c->loss, xr, padded(lr));
 	draw_panel(f, 2 * MARGIN + PANEL_W + 20, &c->accuracy, xr, padded(ar));
 	fputs("</svg>\n", f);
-	if (fclose(f) != 0 || rename(tmp, path) != 0) {
-		(void)unlink(tmp);
-		return fedc_fail(FEDC_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+	if (ferror(f) | fclose(f)) /* both: fclose flushes, and must run */
+		rc = fedc_fail(FEDC_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+out:
+	if (rc) {
+		fedc_atomic_abort(&af);
+		return rc;
 	}
-	return FEDC_OK;
+	return fedc_atomic_commit(&af);
 }
 
 static void free_panel(struct panel *p)
 {
-	for (size_t i = 0; i < p->n; i++) {
-		free(p->series[i].x);
-		free(p->series[i].y);
-	}
+	for (size_t i = 0; i < p->n; i++)
+		fedc_buf_free(&p->series[i].points);
 }
 
 enum fedc_err plot__render(const char *dir, const char *out_path)

@@ -13,8 +13,13 @@
 #include <limits.h>
 #include <unistd.h>
 
+#include "fedc/buf.h"
 #include "fedc/id.h"
 #include "fedc/limits.h"
+
+/* Keys in one config file: every table has well under a hundred, and a key
+ * outside its table is an error anyway. */
+#define CONFIG_MAX_ENTRIES 4096u
 
 struct config_entry {
 	char *section;
@@ -25,8 +30,9 @@ struct config_entry {
 
 struct fedc_config {
 	char *path;
-	struct config_entry *entries;
-	size_t count, cap;
+	struct fedc_buf entry_buf;     /* count entries, at most CONFIG_MAX_ENTRIES */
+	struct config_entry *entries;  /* entry_buf.data, as the array it holds */
+	size_t count;
 	enum fedc_err error; /* first error met while parsing */
 };
 
@@ -82,6 +88,7 @@ static int on_entry(void *user, const char *section, const char *key, const char
 	struct fedc_config *cfg = ctx->cfg;
 	const struct config_entry *dup;
 	struct config_entry *e;
+	void *at;
 
 	if (cfg->error)
 		return 0;
@@ -91,18 +98,14 @@ static int on_entry(void *user, const char *section, const char *key, const char
 				       cfg->path, ctx->reader->line, section, key, dup->line);
 		return 0;
 	}
-	if (cfg->count == cfg->cap) {
-		size_t cap = cfg->cap ? cfg->cap * 2 : 16;
-		struct config_entry *grown = realloc(cfg->entries, cap * sizeof(*grown));
-
-		if (!grown) {
-			cfg->error = FEDC_ERR_NOMEM;
-			return 0;
-		}
-		cfg->entries = grown;
-		cfg->cap = cap;
-	}
-	e = &cfg->entries[cfg->count];
+	cfg->error = fedc_buf_extend(&cfg->entry_buf, sizeof(*e), &at);
+	if (cfg->error == FEDC_ERR_TOO_BIG)
+		cfg->error = fedc_fail(FEDC_ERR_CONFIG, "%s:%d: more than %u keys", cfg->path, ctx->reader->line,
+				       CONFIG_MAX_ENTRIES);
+	if (cfg->error)
+		return 0;
+	cfg->entries = (struct config_entry *)(void *)cfg->entry_buf.data; /* it may have moved */
+	e = at;
 	e->section = strdup(section);
 	e->key = strdup(key);
 	e->value = strdup(value);
@@ -125,6 +128,7 @@ static enum fedc_err parse_stream(struct line_reader *reader, const char *name, 
 	*out = NULL;
 	if (!cfg)
 		return FEDC_ERR_NOMEM;
+	fedc_buf_init(&cfg->entry_buf, CONFIG_MAX_ENTRIES * sizeof(struct config_entry));
 	cfg->path = strdup(name);
 	if (!cfg->path) {
 		rc = FEDC_ERR_NOMEM;
@@ -178,7 +182,7 @@ void fedc_config_free(struct fedc_config *cfg)
 		free(cfg->entries[i].key);
 		free(cfg->entries[i].value);
 	}
-	free(cfg->entries);
+	fedc_buf_free(&cfg->entry_buf);
 	free(cfg->path);
 	free(cfg);
 }

@@ -251,36 +251,54 @@ enum fedc_err fedc_write_atomic_mode(const char *path, const void *data, size_t 
 	return fedc_atomic_commit(&af);
 }
 
-static enum fedc_err copy_file(const char *src, const char *dst)
+/* Copies all of `src` into `out` (named `dst` in errors); no fsync. */
+static enum fedc_err copy_into(int out, const char *src, const char *dst)
 {
-	int in = open(src, O_RDONLY | O_CLOEXEC), out = -1;
+	int in = open(src, O_RDONLY | O_CLOEXEC);
 	enum fedc_err rc = FEDC_OK;
 	struct stat st;
 	off_t offset = 0;
 
-	if (in < 0 || fstat(in, &st) != 0) {
+	if (in < 0 || fstat(in, &st) != 0)
 		rc = fedc_fail(FEDC_ERR_IO, "cannot read %s: %s", src, strerror(errno));
-		goto out;
-	}
-	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (out < 0) {
-		rc = fedc_fail(FEDC_ERR_IO, "cannot create %s: %s", dst, strerror(errno));
-		goto out;
-	}
 	while (!rc && offset < st.st_size) {
 		ssize_t n = sendfile(out, in, &offset, (size_t)(st.st_size - offset));
 
 		if (n <= 0 && errno != EINTR)
 			rc = fedc_fail(FEDC_ERR_IO, "cannot copy %s to %s: %s", src, dst, n == 0 ? "file shrank" : strerror(errno));
 	}
-	if (!rc && fsync(out) != 0)
-		rc = fedc_fail(FEDC_ERR_IO, "cannot fsync %s: %s", dst, strerror(errno));
-out:
 	if (in >= 0)
 		close(in);
-	if (out >= 0 && close(out) != 0 && !rc)
+	return rc;
+}
+
+static enum fedc_err copy_file(const char *src, const char *dst)
+{
+	enum fedc_err rc = FEDC_OK;
+	int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	if (out < 0)
+		return fedc_fail(FEDC_ERR_IO, "cannot create %s: %s", dst, strerror(errno));
+	rc = copy_into(out, src, dst);
+	if (!rc && fsync(out) != 0)
+		rc = fedc_fail(FEDC_ERR_IO, "cannot fsync %s: %s", dst, strerror(errno));
+	if (close(out) != 0 && !rc)
 		rc = fedc_fail(FEDC_ERR_IO, "cannot close %s: %s", dst, strerror(errno));
 	return rc;
+}
+
+enum fedc_err fedc_copy_atomic(const char *src, const char *dst, mode_t mode)
+{
+	struct fedc_atomic_file af;
+	enum fedc_err rc = fedc_atomic_begin(&af, dst, mode);
+
+	if (!rc)
+		rc = copy_into(af.fd, src, dst);
+	if (rc) {
+		fedc_atomic_abort(&af);
+		return rc;
+	}
+	return fedc_atomic_commit(&af);
 }
 
 enum fedc_err fedc_link_or_copy(const char *src, const char *dst)

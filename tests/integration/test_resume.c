@@ -220,6 +220,48 @@ static void test_killed_writing_state_leaves_no_temp_file(void **state)
 	assert_int_equal(count_prefixed(out_dir, "."), 2); /* "." and ".." alone */
 }
 
+/* A resume killed while it puts the breakpoint's parameters back as
+ * global.params (its first atomic commit) leaves the file there as it was and
+ * no temporary file; the next resume finishes. */
+static void test_resume_killed_restoring_params_leaves_old_file(void **state)
+{
+	static const char junk[] = "not the breakpoint's parameters";
+	char exp[512], out_dir[560], params[600];
+	size_t len = 0;
+	char *text;
+	FILE *f;
+	int rc;
+
+	write_logreg("killed-restore", 3, NULL, NULL, exp, sizeof(exp));
+	/* killed in round 2, after its first reply: breakpoints of rounds 0 and 1 */
+	assert_int_equal(run_crashing_at(exp, "round-reply:4"), 128 + SIGKILL);
+	snprintf(out_dir, sizeof(out_dir), "%s-out", exp);
+	snprintf(params, sizeof(params), "%s/global.params", out_dir);
+	/* a new file: the old one is a link of the breakpoint's */
+	assert_int_equal(unlink(params), 0);
+	f = fopen(params, "w");
+	assert_non_null(f);
+	fputs(junk, f);
+	assert_int_equal(fclose(f), 0);
+
+	setenv("FEDC_CRASH_AT", "atomic-commit:1", 1);
+	rc = researcher("resume", out_dir, NULL, NULL);
+	unsetenv("FEDC_CRASH_AT");
+	if (rc != 128 + SIGKILL)
+		fail_msg("the resume with FEDC_CRASH_AT=atomic-commit:1 was not killed:\n%s", output);
+	text = slurp(params, &len);
+	assert_non_null(text);
+	if (len != strlen(junk) || memcmp(text, junk, len) != 0)
+		fail_msg("global.params was replaced before the resume was killed (%zu bytes)", len);
+	free(text);
+	assert_int_equal(count_prefixed(out_dir, "global.params"), 1);
+	assert_int_equal(count_prefixed(out_dir, ".global.params."), 0);
+
+	if (researcher("resume", out_dir, NULL, NULL) != 0)
+		fail_msg("resume after the killed resume failed:\n%s", output);
+	assert_non_null(strstr(output, "resuming at round 2"));
+}
+
 static void test_damaged_breakpoint_refused_previous_works(void **state)
 {
 	char exp[512], out_dir[560], path[700], reference[600];
@@ -460,6 +502,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_resume_after_sigkill_is_bit_for_bit),
 		cmocka_unit_test(test_killed_writing_state_leaves_no_temp_file),
+		cmocka_unit_test(test_resume_killed_restoring_params_leaves_old_file),
 		cmocka_unit_test(test_damaged_breakpoint_refused_previous_works),
 		cmocka_unit_test(test_too_few_nodes_retries_then_stops),
 		cmocka_unit_test(test_node_slower_than_deadline),

@@ -17,6 +17,8 @@
 
 #include "experiment.h"
 #include "install_dirs.h"
+#include "plan_build.h"
+#include "file_check.h"
 
 struct scratch {
 	char dir[64];      /* holds the experiment file */
@@ -170,6 +172,89 @@ static void test_dir_too_small(void **state)
 	assert_int_equal(install_dirs__find(INSTALL_DIRS_PLANS, "logreg.so", dir, sizeof(dir)), FEDC_ERR_TOO_BIG);
 }
 
+/* ---- compiling a plan from source (plan_build.c) ---- */
+
+static void write_text(const char *dir, const char *name, const char *text)
+{
+	assert_int_equal(file_put_text(dir, name, text), 0);
+}
+
+static void assert_text(const char *dir, const char *name, const char *want)
+{
+	char path[512], got[64];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	file_text(path, got, sizeof(got));
+	assert_string_equal(got, want);
+}
+
+/* A "plan.so.tmp" planted beside the output (a symlink to another file) is
+ * neither followed nor needed: the compiler writes into a fresh private
+ * directory, and plan.so is replaced through a fedc_atomic_file. */
+static void test_compile_planted_tmp_not_followed(void **state)
+{
+	struct scratch *s = *state;
+	char src[128], out[128], victim[128], planted[128], magic[4] = { 0 };
+	struct stat st;
+	FILE *f;
+
+	snprintf(src, sizeof(src), "%s/plan.c", s->dir);
+	snprintf(out, sizeof(out), "%s/plan.so", s->dir);
+	snprintf(victim, sizeof(victim), "%s/victim", s->dir);
+	snprintf(planted, sizeof(planted), "%s/plan.so.tmp", s->dir);
+	write_text(s->dir, "plan.c", "int fedc_test_value = 7;\n");
+	write_text(s->dir, "victim", "precious");
+	assert_int_equal(symlink(victim, planted), 0);
+	if (plan_build__compile(src, out) != FEDC_OK)
+		fail_msg("%s", fedc_last_error());
+	assert_text(s->dir, "victim", "precious");
+	assert_int_equal(lstat(out, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	f = fopen(out, "rb");
+	assert_non_null(f);
+	assert_int_equal(fread(magic, 1, 4, f), 4);
+	fclose(f);
+	assert_memory_equal(magic, "\177ELF", 4);
+	/* plans/, plan.c, victim, its link, plan.so, plan.so.log */
+	assert_int_equal(dir_entries(s->dir), 6);
+}
+
+/* A plan that does not compile leaves the plan.so built before, the log, and
+ * nothing of the build. */
+static void test_compile_error_leaves_old_plan(void **state)
+{
+	struct scratch *s = *state;
+	char src[128], out[128];
+
+	snprintf(src, sizeof(src), "%s/plan.c", s->dir);
+	snprintf(out, sizeof(out), "%s/plan.so", s->dir);
+	write_text(s->dir, "plan.c", "this is not C\n");
+	write_text(s->dir, "plan.so", "old plan");
+	assert_int_equal(plan_build__compile(src, out), FEDC_ERR_PLAN);
+	assert_non_null(strstr(fedc_last_error(), "cannot compile the plan"));
+	assert_text(s->dir, "plan.so", "old plan");
+	assert_int_equal(dir_entries(s->dir), 4); /* plans/, plan.c, plan.so, plan.so.log */
+}
+
+/* An output name of 250 bytes: the compiler's output is fine, but no
+ * temporary name fits beside it, so replacing it fails -- and leaves the old
+ * file and nothing of the build. */
+static void test_compile_output_name_too_long_leaves_old_plan(void **state)
+{
+	struct scratch *s = *state;
+	char src[128], name[256], out[512];
+
+	memset(name, 'p', 250);
+	name[250] = '\0';
+	snprintf(src, sizeof(src), "%s/plan.c", s->dir);
+	snprintf(out, sizeof(out), "%s/%s", s->dir, name);
+	write_text(s->dir, "plan.c", "int fedc_test_value = 7;\n");
+	write_text(s->dir, name, "old plan");
+	assert_int_equal(plan_build__compile(src, out), FEDC_ERR_IO);
+	assert_text(s->dir, name, "old plan");
+	assert_int_equal(dir_entries(s->dir), 4); /* plans/, plan.c, the old file, its .log */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -180,6 +265,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_missing_plan_left_beside_experiment, setup, teardown),
 		cmocka_unit_test(test_sdk_pc_found_beside_executable),
 		cmocka_unit_test(test_dir_too_small),
+		cmocka_unit_test_setup_teardown(test_compile_planted_tmp_not_followed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_compile_error_leaves_old_plan, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_compile_output_name_too_long_leaves_old_plan, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

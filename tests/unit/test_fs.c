@@ -8,7 +8,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +19,7 @@
 #include <unistd.h>
 
 #include "fedc/fs.h"
+#include "file_check.h"
 
 static char dir[64], target[128];
 
@@ -49,15 +49,7 @@ static int remove_dir(void **state)
 /* Entries of `dir` other than . and .. */
 static int entries(void)
 {
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d)))
-		n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-	closedir(d);
-	return n;
+	return dir_entries(dir);
 }
 
 static void assert_old_intact(void)
@@ -229,6 +221,57 @@ static void test_killed_before_rename_leaves_nothing(void **state)
 	assert_old_intact();
 }
 
+/* fedc_copy_atomic: the copy replaces the file whole with its mode. */
+static void test_copy_replaces_whole(void **state)
+{
+	char src[160], buf[16];
+	struct stat st;
+
+	snprintf(src, sizeof(src), "%s/src.bin", dir);
+	assert_int_equal(fedc_write_atomic(src, "copied", 6), FEDC_OK);
+	assert_int_equal(fedc_copy_atomic(src, target, 0640), FEDC_OK);
+	assert_int_equal(file_text(target, buf, sizeof(buf)), 6);
+	assert_string_equal(buf, "copied");
+	assert_int_equal(stat(target, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0640);
+	assert_int_equal(entries(), 2); /* src.bin and state.bin */
+}
+
+static void test_copy_missing_source_leaves_old(void **state)
+{
+	char src[160];
+
+	snprintf(src, sizeof(src), "%s/no-such-file", dir);
+	assert_int_equal(fedc_copy_atomic(src, target, 0644), FEDC_ERR_IO);
+	assert_old_intact();
+}
+
+static void copy_over_size_limit(void)
+{
+	struct rlimit lim = { 4096, 4096 };
+	char src[160];
+	static char big[65536];
+
+	snprintf(src, sizeof(src), "%s/big.bin", dir);
+	if (fedc_write_atomic(src, big, sizeof(big)) != FEDC_OK)
+		_exit(3);
+	signal(SIGXFSZ, SIG_IGN);
+	if (setrlimit(RLIMIT_FSIZE, &lim) != 0)
+		_exit(3);
+	if (fedc_copy_atomic(src, target, 0644) != FEDC_ERR_IO)
+		_exit(1);
+	_exit(unlink(src) == 0 ? 0 : 4);
+}
+
+static void test_copy_write_fails_leaves_old(void **state)
+{
+	int status = in_child(copy_over_size_limit);
+
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_old_intact();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -240,6 +283,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_write_fails, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_rename_fails, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_killed_before_rename_leaves_nothing, make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(test_copy_replaces_whole, make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(test_copy_missing_source_leaves_old, make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(test_copy_write_fails_leaves_old, make_dir, remove_dir),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

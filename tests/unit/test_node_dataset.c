@@ -354,6 +354,29 @@ static void test_line_too_long(void **state)
 	expect_failure(path, AUTO, FEDC_ERR_TOO_BIG, "line 2", "longer than");
 }
 
+/* A line of exactly the limit (1 MiB without its end) is read; one byte
+ * more is refused, naming the line and the limit. */
+static void test_line_at_the_limit(void **state)
+{
+	size_t n = 1u << 20;
+	char *text = malloc(n + 16);
+	struct node_dataset ds;
+	char path[256];
+
+	assert_non_null(text);
+	memcpy(text, "a,b,y\n", 6);
+	text[6] = '1';
+	memset(text + 7, ' ', n - 5); /* cells are trimmed of spaces */
+	memcpy(text + 6 + n - 4, ",2,0\n", 6);
+	write_tmp("limit.csv", text, path, sizeof(path));
+	assert_int_equal(inspect(path, AUTO, &ds), FEDC_OK);
+	assert_int_equal(ds.n_samples, 1);
+	memcpy(text + 6 + n - 4, " ,2,0\n", 7);
+	write_tmp("limit.csv", text, path, sizeof(path));
+	free(text);
+	expect_failure(path, AUTO, FEDC_ERR_TOO_BIG, "line 2", "longer than 1048576 bytes");
+}
+
 static void test_bad_options(void **state)
 {
 	struct opts_given label = { "auto", 3, false };
@@ -698,6 +721,7 @@ int main(void)
 		cmocka_unit_test(test_empty_line_inside_data),
 		cmocka_unit_test(test_nul_byte),
 		cmocka_unit_test(test_line_too_long),
+		cmocka_unit_test(test_line_at_the_limit),
 		cmocka_unit_test(test_bad_options),
 		cmocka_unit_test(test_load_refuses_changed_file),
 		cmocka_unit_test(test_idx_tiny_plain_and_gzip),

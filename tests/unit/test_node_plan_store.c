@@ -6,15 +6,19 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "db.h"
 #include "fedc/hash.h"
 #include "plan_store.h"
+#include "file_check.h"
 
 #define SHA_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 
@@ -98,6 +102,73 @@ static void test_keep_names_copy_by_digest(void **state)
 	assert_int_equal(rmdir(dir), 0); /* no temporary file left either */
 }
 
+static char keep_dir[NODE_PATH_MAX], keep_src[NODE_PATH_MAX];
+
+/* Runs plan_store__keep(keep_dir, keep_src) in a child: after `crash_at`
+ * (a FEDC_CRASH_AT value, or NULL) and under a file size limit of
+ * `fsize` bytes (0: none). Returns the wait status; exit 0 when keep
+ * failed with FEDC_ERR_IO. */
+static int keep_in_child(const char *crash_at, rlim_t fsize)
+{
+	char kept[NODE_PATH_MAX + 80], digest[FEDC_SHA256_HEXLEN + 1];
+	int status = 0;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct rlimit lim = { fsize, fsize };
+
+		if (crash_at)
+			setenv("FEDC_CRASH_AT", crash_at, 1);
+		signal(SIGXFSZ, SIG_IGN); /* write() then fails with EFBIG */
+		if (fsize && setrlimit(RLIMIT_FSIZE, &lim) != 0)
+			_exit(3);
+		_exit(plan_store__keep(keep_dir, keep_src, 1 << 20, digest, kept, sizeof(kept)) == FEDC_ERR_IO ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return status;
+}
+
+/* A node CLI killed while it keeps an approved plan leaves no temporary file
+ * in the store (the copy has no name until it is complete). */
+static void test_keep_killed_leaves_nothing(void **state)
+{
+	int status;
+
+	(void)state;
+	assert_int_equal(plan_store__open(root, keep_dir, sizeof(keep_dir)), FEDC_OK);
+	snprintf(keep_src, sizeof(keep_src), "%s/plan.so", root);
+	write_file(keep_src, "not really a shared object");
+	status = keep_in_child("atomic-commit", 0);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGKILL);
+	assert_int_equal(dir_entries(keep_dir), 0);
+}
+
+/* A copy that cannot be written whole (the file size limit, as a full disk)
+ * leaves the copy kept before -- here a damaged one -- and nothing else. */
+static void test_keep_write_fails_leaves_old_copy(void **state)
+{
+	char want[FEDC_SHA256_HEXLEN + 1], kept[NODE_PATH_MAX + 80], text[64] = { 0 };
+	static char big[8192];
+	int status;
+
+	(void)state;
+	assert_int_equal(plan_store__open(root, keep_dir, sizeof(keep_dir)), FEDC_OK);
+	snprintf(keep_src, sizeof(keep_src), "%s/plan.so", root);
+	memset(big, 'x', sizeof(big) - 1);
+	write_file(keep_src, big);
+	assert_int_equal(fedc_hash_file(FEDC_HASH_SHA256, keep_src, want), FEDC_OK);
+	snprintf(kept, sizeof(kept), "%s/%s.so", keep_dir, want);
+	write_file(kept, "old copy");
+	status = keep_in_child(NULL, 4096);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	file_text(kept, text, sizeof(text));
+	assert_string_equal(text, "old copy");
+	assert_int_equal(dir_entries(keep_dir), 1);
+}
+
 /* remove deletes a file of the store and nothing else, whatever the database says. */
 static void test_remove_only_store_files(void **state)
 {
@@ -125,6 +196,8 @@ int main(void)
 		cmocka_unit_test(test_path_only_for_sha256),
 		cmocka_unit_test_setup_teardown(test_keep_names_copy_by_digest, make_root, remove_root),
 		cmocka_unit_test_setup_teardown(test_remove_only_store_files, make_root, remove_root),
+		cmocka_unit_test_setup_teardown(test_keep_killed_leaves_nothing, make_root, remove_root),
+		cmocka_unit_test_setup_teardown(test_keep_write_fails_leaves_old_copy, make_root, remove_root),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,6 +20,7 @@
 
 #include "fedc/fs.h"
 #include "fedc/hash.h"
+#include "file_check.h"
 #include "repo_server_harness.h"
 #include "repo_tls_certs.h"
 
@@ -1322,6 +1323,70 @@ static void test_sigterm_stops_cleanly(void **state)
 	test_server_destroy(&s);
 }
 
+/* The port file is written through a fedc_atomic_file: a "port.tmp" planted
+ * beside it (a symlink to another file) is neither followed nor needed. */
+static void test_port_file_planted_tmp_not_followed(void **state)
+{
+	char d[PATH_MAX], store[PATH_MAX + 16], port[PATH_MAX + 16], tmp[PATH_MAX + 16], victim[PATH_MAX + 16],
+		log[PATH_MAX + 16], text[64];
+	char *argv[] = { (char *)HARNESS_REPOSITORY_BIN, "--store", store, "--port", "0", "--port-file", port, NULL };
+	struct test_server s;
+	int got = 0;
+
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(harness_mkdtemp(d, sizeof(d)), 0);
+	snprintf(store, sizeof(store), "%s/store", d);
+	snprintf(port, sizeof(port), "%s/port", d);
+	snprintf(tmp, sizeof(tmp), "%s/port.tmp", d);
+	snprintf(victim, sizeof(victim), "%s/victim", d);
+	snprintf(log, sizeof(log), "%s/server.log", d);
+	assert_int_equal(harness_write_file(d, "victim", "precious", 8, victim, sizeof(victim)), 0);
+	assert_int_equal(symlink(victim, tmp), 0);
+	s.pid = fork();
+	assert_true(s.pid >= 0);
+	if (s.pid == 0)
+		harness_exec(argv, log);
+	for (int waited = 0; waited < 10000 && got <= 0; waited += 20) {
+		got = harness_read_port(port);
+		if (got <= 0)
+			harness_sleep_ms(20);
+	}
+	assert_int_equal(test_server_stop(&s), 0);
+	if (got <= 0)
+		harness_print_file(log);
+	assert_true(got > 0);
+	file_text(victim, text, sizeof(text));
+	assert_string_equal(text, "precious");
+	harness_rmdtemp(d);
+}
+
+/* A port file whose name leaves no room for a temporary name beside it:
+ * the server stops with the error, and the old file is intact with nothing
+ * left beside it. */
+static void test_port_file_failure_leaves_old_file(void **state)
+{
+	char d[PATH_MAX], store[PATH_MAX + 16], port[PATH_MAX + 300], name[256], out[8192], text[64];
+	const char *args[] = { "--store", store, "--port", "0", "--port-file", port, NULL };
+	int code;
+
+	(void)state;
+	memset(name, 'p', 250);
+	name[250] = '\0';
+	assert_int_equal(harness_mkdtemp(d, sizeof(d)), 0);
+	snprintf(store, sizeof(store), "%s/store", d);
+	snprintf(port, sizeof(port), "%s/%s", d, name);
+	assert_int_equal(harness_write_file(d, name, "old", 3, port, sizeof(port)), 0);
+	code = harness_run_repository(args, out, sizeof(out));
+	if (code != 1)
+		fail_msg("expected exit 1, got %d; output:\n%s", code, out);
+	assert_non_null(strstr(out, "--port-file"));
+	file_text(port, text, sizeof(text));
+	assert_string_equal(text, "old");
+	assert_int_equal(dir_entries(d), 2); /* store/ and the port file */
+	harness_rmdtemp(d);
+}
+
 /* Runs the server with `args`, expects exit 2 and every `needles` in its output. */
 static void expect_usage_error(const char *const *args, const char *const *needles)
 {
@@ -1566,6 +1631,8 @@ int main(void)
 		cmocka_unit_test(test_requests_log_the_principal),
 		cmocka_unit_test(test_legacy_store_blobs_stay_published),
 		cmocka_unit_test(test_sigterm_stops_cleanly),
+		cmocka_unit_test(test_port_file_planted_tmp_not_followed),
+		cmocka_unit_test(test_port_file_failure_leaves_old_file),
 		cmocka_unit_test(test_config_missing_store_dir),
 		cmocka_unit_test(test_config_bad_port),
 		cmocka_unit_test(test_config_bad_values),

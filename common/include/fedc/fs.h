@@ -81,6 +81,12 @@ enum fedc_err fedc_write_atomic_mode(const char *path, const void *data, size_t 
  * rename), else an fsync'd copy. FEDC_ERR_IO. */
 enum fedc_err fedc_link_or_copy(const char *src, const char *dst);
 
+/* Replaces `dst` with a copy of `src` through a fedc_atomic_file with the
+ * final mode `mode`: a failure (source unreadable, directory not writable,
+ * path too long, disk full) leaves the old `dst` and no temporary file.
+ * FEDC_ERR_INVAL, FEDC_ERR_IO. */
+enum fedc_err fedc_copy_atomic(const char *src, const char *dst, mode_t mode);
+
 /* Reads a small secret (password, token) from `path` into `buf`, without a
  * trailing newline. Empty, over `cap`-1 bytes, or unreadable: FEDC_ERR_CONFIG
  * / FEDC_ERR_IO naming the file. Warns when others than the owner may read
