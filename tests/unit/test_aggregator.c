@@ -1233,6 +1233,108 @@ static void test_experiment_bad_aggregator(void **state)
 	expect_config_error("", "name = fedavg\nmethod = fedavg", "[aggregator] name");
 }
 
+/* ------------------------------------------------------------------ */
+/* Rogue sample counts: the claim check and max_weight                 */
+
+static void expect_claim_refused(uint64_t claimed, uint64_t registered, const char *detail)
+{
+	assert_int_equal(aggregator__check_claim(claimed, registered), FEDC_ERR_INVAL);
+	if (!strstr(fedc_last_error(), detail))
+		fail_msg("\"%s\" not in \"%s\"", detail, fedc_last_error());
+}
+
+static void test_claim_checked_against_search(void **state)
+{
+	(void)state;
+	/* The rogue node: 18446744073709551000 samples from 455 rows. */
+	expect_claim_refused(18446744073709551000ull, 455,
+			     "claims 18446744073709551000 training samples, more than the 455 rows");
+	expect_claim_refused(456, 455, "more than the 455 rows");
+	expect_claim_refused(0, 455, "claims 0 training samples");
+	expect_claim_refused(1, 0, "more than the 0 rows");
+	assert_int_equal(aggregator__check_claim(455, 455), FEDC_OK);
+	assert_int_equal(aggregator__check_claim(1, 455), FEDC_OK);
+}
+
+static void assert_weights(const uint64_t *w, size_t n, double cap, const double *want)
+{
+	double got[8];
+
+	aggregator__cap_weights(w, n, cap, got);
+	for (size_t i = 0; i < n; i++) {
+		if (fabs(got[i] - want[i]) > 1e-9 * want[i])
+			fail_msg("weight %zu: %.17g, expected %.17g", i, got[i], want[i]);
+	}
+}
+
+static void test_cap_weights(void **state)
+{
+	const uint64_t rogue[5] = { 1, 1, 18446744073709551000ull, 1, 1 };
+	const uint64_t w3[3] = { 60, 10, 30 };
+	/* One node capped: with R = 4 the others' sum, T = 0.5 * 4 / (1 - 0.5) = 4,
+	 * so it holds 4 / 8 = 0.5 of the total. */
+	const double rogue_half[5] = { 1, 1, 4, 1, 1 };
+	/* 0.4 of {60, 10, 30}: T0 = 0.4 * 100 = 40 caps 60; T1 = 0.4 * 40 / 0.6 =
+	 * 26.7 caps 30; T2 = 0.4 * 10 / (1 - 0.8) = 20 caps no more: {20, 10, 20},
+	 * shares 0.4, 0.2, 0.4. */
+	const double w3_cap[3] = { 20, 10, 20 };
+	const double w3_same[3] = { 60, 10, 30 };
+	const double w3_equal[3] = { 1, 1, 1 };
+
+	(void)state;
+	assert_weights(rogue, 5, 0.5, rogue_half);
+	assert_weights(w3, 3, 0.4, w3_cap);
+	assert_weights(w3, 3, 1.0, w3_same); /* the default: no cap */
+	assert_weights(w3, 3, 0.6, w3_same); /* 60 is 0.6 of 100: within the cap */
+	/* 0.3 x 3 nodes < 1: no level fits, equal weights are the closest. */
+	assert_weights(w3, 3, 0.3, w3_equal);
+}
+
+/* FedAvg with max_weight 0.5: a node claiming 10^19 samples for (3, 3)
+ * against two of 1 sample with (1, 1) gets weight 2 (above): (1 + 1 + 2 * 3)
+ * / 4 = 2. Uncapped, its (3, 3) would be the model. */
+static void test_fedavg_max_weight(void **state)
+{
+	const float zero[2] = { 0, 0 };
+	struct aggregator_options o;
+	struct aggregator *agg = NULL;
+	struct fedc_params *global = tiny_params("cap-global", zero);
+	float out[2];
+
+	(void)state;
+	aggregator__default_options("fedavg", &o);
+	o.max_weight = 0.5;
+	assert_int_equal(aggregator__new("fedavg", &o, &agg), FEDC_OK);
+	assert_int_equal(aggregator__begin(agg, global, 3), FEDC_OK);
+	fedc_params_close(global);
+	add_tiny(agg, "rogue", 3, 3, 10000000000000000000ull);
+	add_tiny(agg, "a", 1, 1, 1);
+	add_tiny(agg, "b", 1, 1, 1);
+	finish_to(agg, "capped.params");
+	read_tensor("capped.params", "w", out, 2);
+	assert_true(out[0] == 2.0f && out[1] == 2.0f);
+	aggregator__free(agg);
+}
+
+static void test_experiment_max_weight(void **state)
+{
+	struct experiment *exp = calloc(1, sizeof(*exp));
+
+	(void)state;
+	assert_non_null(exp);
+	assert_int_equal(load_experiment("", "", exp), FEDC_OK);
+	assert_true(exp->aggregator_options.max_weight == 1.0);
+	assert_int_equal(load_experiment("", "method = fedavg\nmax_weight = 0.5", exp), FEDC_OK);
+	assert_true(exp->aggregator_options.max_weight == 0.5);
+	assert_int_equal(load_experiment("", "method = fedadam\nmax_weight = 0.25", exp), FEDC_OK);
+	assert_true(exp->aggregator_options.max_weight == 0.25);
+	experiment__free(exp);
+	free(exp);
+	expect_config_error("", "method = fedavg\nmax_weight = 0", "[aggregator] max_weight: expected a number in (0, 1]");
+	expect_config_error("", "method = fedavg\nmax_weight = 1.5", "[aggregator] max_weight");
+	expect_config_error("", "method = median\nmax_weight = 0.5", "[aggregator] max_weight: not an option of method median");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1271,6 +1373,10 @@ int main(void)
 		cmocka_unit_test(test_experiment_aggregator_section),
 		cmocka_unit_test(test_experiment_fedprox_mu),
 		cmocka_unit_test(test_experiment_bad_aggregator),
+		cmocka_unit_test(test_claim_checked_against_search),
+		cmocka_unit_test(test_cap_weights),
+		cmocka_unit_test(test_fedavg_max_weight),
+		cmocka_unit_test(test_experiment_max_weight),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
