@@ -16,7 +16,8 @@
 static const struct agg_ops *const all_ops[] = {
 	&aggregator__fedavg_ops,	&aggregator__fedprox_ops, &aggregator__scaffold_ops,
 	&aggregator__fedadam_ops,	&aggregator__fedyogi_ops, &aggregator__fedadagrad_ops,
-	&aggregator__median_ops,	&aggregator__trimmed_mean_ops,
+	&aggregator__median_ops,	&aggregator__trimmed_mean_ops, &aggregator__krum_ops,
+	&aggregator__multikrum_ops,	&aggregator__normbounded_ops,
 };
 
 #define N_OPS (sizeof(all_ops) / sizeof(all_ops[0]))
@@ -26,7 +27,7 @@ static const struct agg_ops *const all_ops[] = {
 
 /* The methods that weight updates by their sample counts: the ones
  * max_weight caps. */
-#define WEIGHTED "fedavg,fedprox," SERVER_OPT
+#define WEIGHTED "fedavg,fedprox," SERVER_OPT ",normbounded"
 
 static const struct aggregator_option_spec option_specs[] = {
 	{ "server_lr", 0, 1e6, true, false, false, OPT(server_lr), SERVER_OPT ",scaffold" },
@@ -36,6 +37,9 @@ static const struct aggregator_option_spec option_specs[] = {
 	{ "beta", 0, 0.5, false, true, false, OPT(beta), "trimmed_mean" },
 	{ "mu", 0, 1e6, false, false, false, OPT(mu), "fedprox" },
 	{ "max_weight", 0, 1, true, false, false, OPT(max_weight), WEIGHTED },
+	{ "f", 0, 1000, false, false, true, OPT(f), "krum,multikrum" },
+	{ "m", 0, 100000, false, false, true, OPT(m), "multikrum" },
+	{ "clip_norm", 0, 1e30, true, false, false, OPT(clip_norm), "normbounded" },
 };
 
 #define N_SPECS (sizeof(option_specs) / sizeof(option_specs[0]))
@@ -61,7 +65,8 @@ bool aggregator__method_known(const char *method)
 
 const char *aggregator__method_list(void)
 {
-	return "fedavg, fedprox, scaffold, fedadam, fedyogi, fedadagrad, median, trimmed_mean";
+	return "fedavg, fedprox, scaffold, fedadam, fedyogi, fedadagrad, median, trimmed_mean, krum, multikrum, "
+	       "normbounded";
 }
 
 /* Whole-token match in the comma-separated list, so that "fedadam" does not

@@ -888,8 +888,8 @@ static void run_in_order(const char *method, const int order[3], const char *fil
 
 static void test_arrival_order_does_not_matter(void **state)
 {
-	static const char *const methods[] = { "fedavg", "fedprox", "fedadam", "fedyogi",
-					       "fedadagrad", "median", "trimmed_mean" };
+	static const char *const methods[] = { "fedavg",       "fedprox", "fedadam",   "fedyogi",    "fedadagrad",
+					       "median",       "trimmed_mean", "krum",    "multikrum", "normbounded" };
 	static const int forward[3] = { 0, 1, 2 }, shuffled[3] = { 2, 0, 1 };
 	char a[256], b[256];
 
@@ -1139,6 +1139,10 @@ static void test_bad_options(void **state)
 	expect_bad_option("scaffold", OPT(server_lr), NAN, "server_lr");
 	expect_bad_option("trimmed_mean", OPT(beta), 0.5, "beta");
 	expect_bad_option("fedprox", OPT(mu), -1.0, "mu");
+	expect_bad_option("fedavg", OPT(max_weight), 0.0, "max_weight");
+	expect_bad_option("krum", OPT(f), 0.5, "f");
+	expect_bad_option("multikrum", OPT(m), -1.0, "m");
+	expect_bad_option("normbounded", OPT(clip_norm), 0.0, "clip_norm");
 	/* An option a method does not take is not its concern. */
 	aggregator__default_options("fedavg", &o);
 	o.beta1 = 7;
@@ -1335,6 +1339,120 @@ static void test_experiment_max_weight(void **state)
 	expect_config_error("", "method = median\nmax_weight = 0.5", "[aggregator] max_weight: not an option of method median");
 }
 
+/* ------------------------------------------------------------------ */
+/* Krum, multi-Krum, norm-bounded FedAvg                               */
+
+/* Five nodes on "w" [2]: a (0, 0), b (1, 0), c (0, 3), d (2, 2) and the
+ * outlier e (10, 10), which claims 10^6 samples (ignored by Krum). */
+static void run_five(const char *method, const struct aggregator_options *o, float out[2])
+{
+	static const float rows[5][2] = { { 0, 0 }, { 1, 0 }, { 0, 3 }, { 2, 2 }, { 10, 10 } };
+	const float one[2] = { 1, 1 };
+	struct aggregator *agg = NULL;
+	struct fedc_params *global = tiny_params("five-global", one);
+
+	assert_int_equal(aggregator__new(method, o, &agg), FEDC_OK);
+	assert_int_equal(aggregator__begin(agg, global, 5), FEDC_OK);
+	fedc_params_close(global);
+	for (size_t i = 5; i-- > 0;) { /* arrival in reverse node-id order */
+		char node[2] = { (char)('a' + i), '\0' };
+
+		add_tiny(agg, node, rows[i][0], rows[i][1], i == 4 ? 1000000 : 1);
+	}
+	finish_to(agg, "five.params");
+	read_tensor("five.params", "w", out, 2);
+	aggregator__free(agg);
+}
+
+static void test_krum_and_multikrum(void **state)
+{
+	struct aggregator_options o;
+	float out[2];
+
+	(void)state;
+	/* f = 1: each scored on its n - f - 2 = 2 closest. Squared distances:
+	 * a {1 b, 8 d, 9 c, 200 e} 9; b {1 a, 5 d, 10 c, 181 e} 6;
+	 * c {5 d, 9 a, 10 b, 149 e} 14; d {5 b, 5 c, 8 a, 128 e} 10;
+	 * e {128, 149, 181, 200} 277. Krum: b. */
+	aggregator__default_options("krum", &o);
+	run_five("krum", &o, out);
+	assert_true(out[0] == 1.0f && out[1] == 0.0f);
+	/* multi-Krum, m = 0: the n - f = 4 best, b a d c, averaged: (3/4, 5/4). */
+	aggregator__default_options("multikrum", &o);
+	run_five("multikrum", &o, out);
+	assert_true(out[0] == 0.75f && out[1] == 1.25f);
+	/* m = 2: b and a: (0.5, 0). */
+	o.m = 2;
+	run_five("multikrum", &o, out);
+	assert_true(out[0] == 0.5f && out[1] == 0.0f);
+	/* f = 2: n - f - 2 = 1 closest: a 1, b 1, c 5, d 5, e 128; the tie
+	 * between a and b goes to a (node-id order). */
+	aggregator__default_options("krum", &o);
+	o.f = 2;
+	run_five("krum", &o, out);
+	assert_true(out[0] == 0.0f && out[1] == 0.0f);
+}
+
+/* Global (1, 1); changes a (3, 4) norm 5, b (0, 1) norm 1, c (30, 40) norm 50
+ * with 2 samples. clip_norm 5 leaves a and b, makes c's (3, 4): weighted
+ * mean (3 + 0 + 2 * 3, 4 + 1 + 2 * 4) / 4 = (2.25, 3.25), plus the global:
+ * (3.25, 4.25). */
+static void test_normbounded_clips_changes(void **state)
+{
+	const float one[2] = { 1, 1 };
+	struct aggregator_options o;
+	struct aggregator *agg = NULL;
+	struct fedc_params *global = tiny_params("nb-global", one);
+	float out[2];
+
+	(void)state;
+	aggregator__default_options("normbounded", &o);
+	o.clip_norm = 5;
+	assert_int_equal(aggregator__new("normbounded", &o, &agg), FEDC_OK);
+	assert_int_equal(aggregator__begin(agg, global, 3), FEDC_OK);
+	fedc_params_close(global);
+	add_tiny(agg, "c", 31, 41, 2);
+	add_tiny(agg, "a", 4, 5, 1);
+	add_tiny(agg, "b", 1, 2, 1);
+	finish_to(agg, "nb.params");
+	read_tensor("nb.params", "w", out, 2);
+	assert_true(out[0] == 3.25f && out[1] == 4.25f);
+	/* Twice the bound: no change is clipped, plain FedAvg:
+	 * (4 + 1 + 2 * 31, 5 + 2 + 2 * 41) / 4 = (16.75, 22.25). */
+	o.clip_norm = 100;
+	aggregator__free(agg);
+	agg = NULL;
+	global = tiny_params("nb-global", one);
+	assert_int_equal(aggregator__new("normbounded", &o, &agg), FEDC_OK);
+	assert_int_equal(aggregator__begin(agg, global, 3), FEDC_OK);
+	fedc_params_close(global);
+	add_tiny(agg, "a", 4, 5, 1);
+	add_tiny(agg, "b", 1, 2, 1);
+	add_tiny(agg, "c", 31, 41, 2);
+	finish_to(agg, "nb.params");
+	read_tensor("nb.params", "w", out, 2);
+	assert_true(out[0] == 16.75f && out[1] == 22.25f);
+	aggregator__free(agg);
+}
+
+static void test_experiment_krum_options(void **state)
+{
+	struct experiment *exp = calloc(1, sizeof(*exp));
+
+	(void)state;
+	assert_non_null(exp);
+	assert_int_equal(load_experiment("", "method = multikrum\nf = 2\nm = 3", exp), FEDC_OK);
+	assert_true(exp->aggregator_options.f == 2 && exp->aggregator_options.m == 3);
+	assert_int_equal(load_experiment("", "method = normbounded\nclip_norm = 2.5\nmax_weight = 0.5", exp), FEDC_OK);
+	assert_true(exp->aggregator_options.clip_norm == 2.5 && exp->aggregator_options.max_weight == 0.5);
+	experiment__free(exp);
+	free(exp);
+	expect_config_error("", "method = krum\nm = 2", "[aggregator] m: not an option of method krum");
+	expect_config_error("", "method = multikrum\nf = 1.5", "[aggregator] f: expected a whole number");
+	expect_config_error("", "method = normbounded\nclip_norm = 0", "[aggregator] clip_norm");
+	expect_config_error("", "method = krum\nmax_weight = 0.5", "[aggregator] max_weight: not an option");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1377,6 +1495,9 @@ int main(void)
 		cmocka_unit_test(test_cap_weights),
 		cmocka_unit_test(test_fedavg_max_weight),
 		cmocka_unit_test(test_experiment_max_weight),
+		cmocka_unit_test(test_krum_and_multikrum),
+		cmocka_unit_test(test_normbounded_clips_changes),
+		cmocka_unit_test(test_experiment_krum_options),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
