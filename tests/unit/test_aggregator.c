@@ -1294,30 +1294,47 @@ static void test_cap_weights(void **state)
 	assert_weights(w3, 3, 0.3, w3_equal);
 }
 
+/* One round of `method` with options `o` from the global "w" (g0, g1) over
+ * the updates u[0..n-1], added in that order; the result's "w" to out. */
+struct tiny_update {
+	const char *node;
+	float w0, w1;
+	uint64_t n_samples;
+};
+
+static void run_tiny(const char *method, const struct aggregator_options *o, float g0, float g1,
+		     const struct tiny_update *u, size_t n, float out[2])
+{
+	const float g[2] = { g0, g1 };
+	struct aggregator *agg = NULL;
+	struct fedc_params *global = tiny_params("tiny-global", g);
+
+	assert_int_equal(aggregator__new(method, o, &agg), FEDC_OK);
+	assert_int_equal(aggregator__begin(agg, global, (uint32_t)n), FEDC_OK);
+	fedc_params_close(global);
+	for (size_t i = 0; i < n; i++)
+		add_tiny(agg, u[i].node, u[i].w0, u[i].w1, u[i].n_samples);
+	finish_to(agg, "tiny-out.params");
+	read_tensor("tiny-out.params", "w", out, 2);
+	aggregator__free(agg);
+}
+
 /* FedAvg with max_weight 0.5: a node claiming 10^19 samples for (3, 3)
  * against two of 1 sample with (1, 1) gets weight 2 (above): (1 + 1 + 2 * 3)
  * / 4 = 2. Uncapped, its (3, 3) would be the model. */
 static void test_fedavg_max_weight(void **state)
 {
-	const float zero[2] = { 0, 0 };
+	static const struct tiny_update u[3] = {
+		{ "rogue", 3, 3, 10000000000000000000ull }, { "a", 1, 1, 1 }, { "b", 1, 1, 1 }
+	};
 	struct aggregator_options o;
-	struct aggregator *agg = NULL;
-	struct fedc_params *global = tiny_params("cap-global", zero);
 	float out[2];
 
 	(void)state;
 	aggregator__default_options("fedavg", &o);
 	o.max_weight = 0.5;
-	assert_int_equal(aggregator__new("fedavg", &o, &agg), FEDC_OK);
-	assert_int_equal(aggregator__begin(agg, global, 3), FEDC_OK);
-	fedc_params_close(global);
-	add_tiny(agg, "rogue", 3, 3, 10000000000000000000ull);
-	add_tiny(agg, "a", 1, 1, 1);
-	add_tiny(agg, "b", 1, 1, 1);
-	finish_to(agg, "capped.params");
-	read_tensor("capped.params", "w", out, 2);
+	run_tiny("fedavg", &o, 0, 0, u, 3, out);
 	assert_true(out[0] == 2.0f && out[1] == 2.0f);
-	aggregator__free(agg);
 }
 
 static void test_experiment_max_weight(void **state)
@@ -1346,22 +1363,12 @@ static void test_experiment_max_weight(void **state)
  * outlier e (10, 10), which claims 10^6 samples (ignored by Krum). */
 static void run_five(const char *method, const struct aggregator_options *o, float out[2])
 {
-	static const float rows[5][2] = { { 0, 0 }, { 1, 0 }, { 0, 3 }, { 2, 2 }, { 10, 10 } };
-	const float one[2] = { 1, 1 };
-	struct aggregator *agg = NULL;
-	struct fedc_params *global = tiny_params("five-global", one);
+	/* arrival in reverse node-id order */
+	static const struct tiny_update u[5] = {
+		{ "e", 10, 10, 1000000 }, { "d", 2, 2, 1 }, { "c", 0, 3, 1 }, { "b", 1, 0, 1 }, { "a", 0, 0, 1 }
+	};
 
-	assert_int_equal(aggregator__new(method, o, &agg), FEDC_OK);
-	assert_int_equal(aggregator__begin(agg, global, 5), FEDC_OK);
-	fedc_params_close(global);
-	for (size_t i = 5; i-- > 0;) { /* arrival in reverse node-id order */
-		char node[2] = { (char)('a' + i), '\0' };
-
-		add_tiny(agg, node, rows[i][0], rows[i][1], i == 4 ? 1000000 : 1);
-	}
-	finish_to(agg, "five.params");
-	read_tensor("five.params", "w", out, 2);
-	aggregator__free(agg);
+	run_tiny(method, o, 1, 1, u, 5, out);
 }
 
 static void test_krum_and_multikrum(void **state)
@@ -1399,40 +1406,20 @@ static void test_krum_and_multikrum(void **state)
  * (3.25, 4.25). */
 static void test_normbounded_clips_changes(void **state)
 {
-	const float one[2] = { 1, 1 };
+	static const struct tiny_update u[3] = { { "c", 31, 41, 2 }, { "a", 4, 5, 1 }, { "b", 1, 2, 1 } };
 	struct aggregator_options o;
-	struct aggregator *agg = NULL;
-	struct fedc_params *global = tiny_params("nb-global", one);
 	float out[2];
 
 	(void)state;
 	aggregator__default_options("normbounded", &o);
 	o.clip_norm = 5;
-	assert_int_equal(aggregator__new("normbounded", &o, &agg), FEDC_OK);
-	assert_int_equal(aggregator__begin(agg, global, 3), FEDC_OK);
-	fedc_params_close(global);
-	add_tiny(agg, "c", 31, 41, 2);
-	add_tiny(agg, "a", 4, 5, 1);
-	add_tiny(agg, "b", 1, 2, 1);
-	finish_to(agg, "nb.params");
-	read_tensor("nb.params", "w", out, 2);
+	run_tiny("normbounded", &o, 1, 1, u, 3, out);
 	assert_true(out[0] == 3.25f && out[1] == 4.25f);
 	/* Twice the bound: no change is clipped, plain FedAvg:
 	 * (4 + 1 + 2 * 31, 5 + 2 + 2 * 41) / 4 = (16.75, 22.25). */
 	o.clip_norm = 100;
-	aggregator__free(agg);
-	agg = NULL;
-	global = tiny_params("nb-global", one);
-	assert_int_equal(aggregator__new("normbounded", &o, &agg), FEDC_OK);
-	assert_int_equal(aggregator__begin(agg, global, 3), FEDC_OK);
-	fedc_params_close(global);
-	add_tiny(agg, "a", 4, 5, 1);
-	add_tiny(agg, "b", 1, 2, 1);
-	add_tiny(agg, "c", 31, 41, 2);
-	finish_to(agg, "nb.params");
-	read_tensor("nb.params", "w", out, 2);
+	run_tiny("normbounded", &o, 1, 1, u, 3, out);
 	assert_true(out[0] == 16.75f && out[1] == 22.25f);
-	aggregator__free(agg);
 }
 
 static void test_experiment_krum_options(void **state)
