@@ -16,7 +16,8 @@
 static const struct agg_ops *const all_ops[] = {
 	&aggregator__fedavg_ops,	&aggregator__fedprox_ops, &aggregator__scaffold_ops,
 	&aggregator__fedadam_ops,	&aggregator__fedyogi_ops, &aggregator__fedadagrad_ops,
-	&aggregator__median_ops,	&aggregator__trimmed_mean_ops,
+	&aggregator__median_ops,	&aggregator__trimmed_mean_ops, &aggregator__krum_ops,
+	&aggregator__multikrum_ops,	&aggregator__normbounded_ops,
 };
 
 #define N_OPS (sizeof(all_ops) / sizeof(all_ops[0]))
@@ -24,13 +25,21 @@ static const struct agg_ops *const all_ops[] = {
 #define OPT(field) offsetof(struct aggregator_options, field)
 #define SERVER_OPT "fedadam,fedyogi,fedadagrad"
 
+/* The methods that weight updates by their sample counts: the ones
+ * max_weight caps. */
+#define WEIGHTED "fedavg,fedprox," SERVER_OPT ",normbounded"
+
 static const struct aggregator_option_spec option_specs[] = {
-	{ "server_lr", 0, 1e6, true, false, OPT(server_lr), SERVER_OPT ",scaffold" },
-	{ "beta1", 0, 1, false, true, OPT(beta1), SERVER_OPT },
-	{ "beta2", 0, 1, false, true, OPT(beta2), "fedadam,fedyogi" },
-	{ "tau", 0, 1e6, true, false, OPT(tau), SERVER_OPT },
-	{ "beta", 0, 0.5, false, true, OPT(beta), "trimmed_mean" },
-	{ "mu", 0, 1e6, false, false, OPT(mu), "fedprox" },
+	{ "server_lr", 0, 1e6, true, false, false, OPT(server_lr), SERVER_OPT ",scaffold" },
+	{ "beta1", 0, 1, false, true, false, OPT(beta1), SERVER_OPT },
+	{ "beta2", 0, 1, false, true, false, OPT(beta2), "fedadam,fedyogi" },
+	{ "tau", 0, 1e6, true, false, false, OPT(tau), SERVER_OPT },
+	{ "beta", 0, 0.5, false, true, false, OPT(beta), "trimmed_mean" },
+	{ "mu", 0, 1e6, false, false, false, OPT(mu), "fedprox" },
+	{ "max_weight", 0, 1, true, false, false, OPT(max_weight), WEIGHTED },
+	{ "f", 0, 1000, false, false, true, OPT(f), "krum,multikrum" },
+	{ "m", 0, 100000, false, false, true, OPT(m), "multikrum" },
+	{ "clip_norm", 0, 1e30, true, false, false, OPT(clip_norm), "normbounded" },
 };
 
 #define N_SPECS (sizeof(option_specs) / sizeof(option_specs[0]))
@@ -56,7 +65,8 @@ bool aggregator__method_known(const char *method)
 
 const char *aggregator__method_list(void)
 {
-	return "fedavg, fedprox, scaffold, fedadam, fedyogi, fedadagrad, median, trimmed_mean";
+	return "fedavg, fedprox, scaffold, fedadam, fedyogi, fedadagrad, median, trimmed_mean, krum, multikrum, "
+	       "normbounded";
 }
 
 /* Whole-token match in the comma-separated list, so that "fedadam" does not
@@ -86,11 +96,15 @@ void aggregator__default_options(const char *method, struct aggregator_options *
 	o->tau = 1e-3;
 	o->beta = 0.1;
 	o->mu = 0.01;
+	o->max_weight = 1.0; /* no cap */
+	o->f = 1;
+	o->m = 0; /* n - f */
+	o->clip_norm = 1.0;
 }
 
 static bool in_range(const struct aggregator_option_spec *s, double v)
 {
-	if (!isfinite(v) || v < s->min || v > s->max)
+	if (!isfinite(v) || v < s->min || v > s->max || (s->whole && v != floor(v)))
 		return false;
 	return !(s->min_open && v == s->min) && !(s->max_open && v == s->max);
 }
@@ -105,8 +119,9 @@ enum fedc_err aggregator__check_options(const char *method, const struct aggrega
 			continue;
 		memcpy(&v, (const char *)o + s->offset, sizeof(v));
 		if (!in_range(s, v))
-			return fedc_fail(FEDC_ERR_CONFIG, "[aggregator] %s: expected a number in %c%g, %g%c, got %g",
-					 s->key, s->min_open ? '(' : '[', s->min, s->max, s->max_open ? ')' : ']', v);
+			return fedc_fail(FEDC_ERR_CONFIG, "[aggregator] %s: expected a %s in %c%g, %g%c, got %g",
+					 s->key, s->whole ? "whole number" : "number", s->min_open ? '(' : '[', s->min,
+					 s->max, s->max_open ? ')' : ']', v);
 	}
 	return FEDC_OK;
 }
@@ -503,7 +518,9 @@ static enum fedc_err compute_result(struct aggregator *agg)
 	if (agg->n_updates == 0)
 		return fedc_fail(FEDC_ERR_INVAL, "%s: no update to aggregate", agg->ops->name);
 	qsort(agg->updates, agg->n_updates, sizeof(agg->updates[0]), compare_updates);
-	rc = agg->ops->compute(agg, &agg->result);
+	rc = aggregator__share_weights(agg);
+	if (!rc)
+		rc = agg->ops->compute(agg, &agg->result);
 	if (rc)
 		return rc;
 	agg->computed = true;

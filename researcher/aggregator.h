@@ -41,6 +41,10 @@ struct aggregator_options {
 	double tau;       /* fedadam, fedyogi, fedadagrad: adaptivity (epsilon) */
 	double beta;      /* trimmed_mean: fraction trimmed from each end */
 	double mu;        /* fedprox: proximal term sent to the nodes */
+	double max_weight; /* weighted methods: largest share of the total weight one node may have */
+	double f;         /* krum, multikrum: Byzantine nodes tolerated (a whole number) */
+	double m;         /* multikrum: updates averaged (a whole number; 0: n - f) */
+	double clip_norm; /* normbounded: bound C on the L2 norm of each update's change */
 };
 
 /* One option key: its range (bounds inclusive unless the *_open flag says
@@ -49,6 +53,7 @@ struct aggregator_option_spec {
 	const char *key;
 	double min, max;
 	bool min_open, max_open;
+	bool whole; /* a whole number */
 	size_t offset;
 	const char *methods; /* the methods that take it, comma-separated, for messages */
 };
@@ -67,6 +72,22 @@ void aggregator__default_options(const char *method, struct aggregator_options *
 /* FEDC_ERR_CONFIG naming the key ("[aggregator] beta1: ...") if an option
  * that `method` takes is out of range. */
 enum fedc_err aggregator__check_options(const char *method, const struct aggregator_options *o);
+
+/* Checks a node's claimed training sample count against the rows of the
+ * dataset it offered in `search` (`registered`): FEDC_ERR_INVAL, with a
+ * reason for the history, for 0 or a claim above `registered` (a node that
+ * registered 100 rows cannot have trained on more; the weight it asks for
+ * would otherwise buy it the model). FEDC_OK otherwise. */
+enum fedc_err aggregator__check_claim(uint64_t n_samples, uint64_t registered);
+
+/* The weights FedAvg and the methods built on it use, from the claimed
+ * sample counts w[0..n-1] (each > 0): no node may hold more than
+ * `max_weight` of their sum. The largest are lowered to one level T (the
+ * others keep theirs) so that T / (sum of the new weights) == max_weight;
+ * where no level does that (max_weight * n <= 1) every node gets the same
+ * weight. Writes out[0..n-1] (the caller divides by their sum). Depends
+ * only on the values, not their order. */
+void aggregator__cap_weights(const uint64_t *w, size_t n, double max_weight, double *out);
 
 struct aggregator; /* opaque */
 

@@ -1,6 +1,7 @@
 /* FedAvg (McMahan et al. 2017): the average of the nodes' parameters
- * weighted by their training sample counts, summed in double in node-id
- * order and rounded to float32 once.
+ * weighted by their training sample counts (capped by [aggregator]
+ * max_weight: aggregator_weights.c), summed in double in node-id order and
+ * rounded to float32 once.
  *
  * FedProx (Li et al. 2020) is the same on this side: its proximal term
  * mu/2 ||w - w_global||^2 acts in the nodes' local training (the `mu` option
@@ -19,10 +20,9 @@ static enum fedc_err fedavg_begin(struct aggregator *agg, const struct fedc_para
  * bytes 4j..4j+3, which only overlap doubles already read (indices <= j/2),
  * so no second buffer is needed and memory stays at the accumulator's size.
  * Byte access through memcpy keeps this clear of type-based aliasing. */
-static void sums_to_average(double *acc, uint64_t n, uint64_t total_weight)
+static void sums_to_average(double *acc, uint64_t n, double total)
 {
 	unsigned char *bytes = (unsigned char *)acc;
-	const double total = (double)total_weight;
 
 	for (uint64_t j = 0; j < n; j++) {
 		double sum;
@@ -41,7 +41,7 @@ static enum fedc_err fedavg_compute(struct aggregator *agg, const float **result
 
 	if (rc)
 		return rc;
-	sums_to_average(acc, agg->update_layout.n_elements, agg->total_weight);
+	sums_to_average(acc, agg->update_layout.n_elements, agg->share_total);
 	agg->round = acc;
 	*result = (const float *)(const void *)acc;
 	return FEDC_OK;

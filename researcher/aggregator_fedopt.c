@@ -80,7 +80,7 @@ static enum fedc_err fedopt_compute(struct aggregator *agg, enum fedopt_kind kin
 	const struct aggregator_options *o = &agg->opts;
 	const float *m = agg->state.vecs[VEC_M], *v = agg->state.vecs[VEC_V];
 	const uint64_t n = agg->model.n_elements;
-	const double total = (double)agg->total_weight;
+	const double total = agg->share_total;
 	double *acc = NULL;
 	enum fedc_err rc;
 

@@ -29,7 +29,8 @@ struct agg_layout {
 struct agg_update {
 	char node_id[FEDC_MAX_ID_LEN + 1];
 	struct fedc_params *params; /* owned, mapped */
-	uint64_t weight;
+	uint64_t weight; /* the sample count claimed */
+	double share;    /* the weight used: `weight` capped by max_weight (aggregator__share_weights) */
 };
 
 #define AGG_MAX_STATE_VECS 2
@@ -77,6 +78,7 @@ struct aggregator {
 	size_t n_updates;
 	struct fedc_buf update_mem;   /* capped at n_nodes entries */
 	uint64_t total_weight;
+	double share_total;           /* sum of the updates' shares, set before compute */
 	const float *result;
 	void *round; /* the method's, freed by release_round */
 };
@@ -90,6 +92,14 @@ extern const struct agg_ops aggregator__fedadagrad_ops;
 extern const struct agg_ops aggregator__scaffold_ops;
 extern const struct agg_ops aggregator__median_ops;
 extern const struct agg_ops aggregator__trimmed_mean_ops;
+extern const struct agg_ops aggregator__krum_ops;
+extern const struct agg_ops aggregator__multikrum_ops;
+extern const struct agg_ops aggregator__normbounded_ops;
+
+/* Sets each update's share and share_total from the claimed weights, capped
+ * by max_weight for the methods that take it (aggregator_weights.c). Called
+ * on the updates sorted by node id, before compute. FEDC_ERR_NOMEM. */
+enum fedc_err aggregator__share_weights(struct aggregator *agg);
 
 /* Layouts. `prefix` ("" for none) goes before every name. */
 void aggregator__layout_free(struct agg_layout *l);
@@ -108,7 +118,8 @@ enum fedc_err aggregator__alloc(uint64_t n, size_t size, void *out_ptr);
 /* Copies `count` tensors of `t` (laid out as `l`) into one flat float vector. */
 void aggregator__flatten(const struct agg_layout *l, const struct fedc_tensor *t, float *dst);
 /* Sums every update over update_layout in node-id order into a new double
- * vector (caller frees): weighted by n_samples, or each with weight 1. */
+ * vector (caller frees): weighted by its share (its sample count, capped by
+ * max_weight), or each with weight 1. */
 enum fedc_err aggregator__sum_updates(const struct aggregator *agg, bool weighted, double **out);
 
 #endif

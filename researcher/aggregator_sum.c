@@ -48,7 +48,7 @@ static void sum_chunk(const struct sum_job *job, size_t i, uint64_t c0, uint64_t
 		for (size_t k = 0; k < agg->n_updates; k++) {
 			const float *x = (const float *)fedc_params_tensors(agg->updates[k].params)[i].data + j0;
 
-			add_block(job->acc + l->offsets[i] + j0, x, job->weighted ? (double)agg->updates[k].weight : 1.0,
+			add_block(job->acc + l->offsets[i] + j0, x, job->weighted ? agg->updates[k].share : 1.0,
 				  len);
 		}
 	}

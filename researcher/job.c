@@ -350,8 +350,14 @@ static void on_train_reply(struct job *j, struct participant *p, struct fedc_msg
 	}
 	p->reply = msg;
 	if (!evaluate_only) {
-		if (!fedc_msg_has(msg, FEDC_F_PARAMS_DIGEST) || msg->n_samples == 0) {
-			fail_part(p, "rejected", "reply without an update or with 0 training samples");
+		if (!fedc_msg_has(msg, FEDC_F_PARAMS_DIGEST)) {
+			fail_part(p, "rejected", "reply without an update");
+			return;
+		}
+		/* Its weight in the aggregate: no more rows than it offered in
+		 * search (docs/security.md, "Rogue nodes"). */
+		if (aggregator__check_claim(msg->n_samples, p->n_samples) != FEDC_OK) {
+			fail_part(p, "rejected", "%s", fedc_last_error());
 			return;
 		}
 		char path[sizeof(p->update_path)]; /* built aside: p lives inside j */

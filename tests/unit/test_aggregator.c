@@ -888,8 +888,8 @@ static void run_in_order(const char *method, const int order[3], const char *fil
 
 static void test_arrival_order_does_not_matter(void **state)
 {
-	static const char *const methods[] = { "fedavg", "fedprox", "fedadam", "fedyogi",
-					       "fedadagrad", "median", "trimmed_mean" };
+	static const char *const methods[] = { "fedavg",       "fedprox", "fedadam",   "fedyogi",    "fedadagrad",
+					       "median",       "trimmed_mean", "krum",    "multikrum", "normbounded" };
 	static const int forward[3] = { 0, 1, 2 }, shuffled[3] = { 2, 0, 1 };
 	char a[256], b[256];
 
@@ -1139,6 +1139,10 @@ static void test_bad_options(void **state)
 	expect_bad_option("scaffold", OPT(server_lr), NAN, "server_lr");
 	expect_bad_option("trimmed_mean", OPT(beta), 0.5, "beta");
 	expect_bad_option("fedprox", OPT(mu), -1.0, "mu");
+	expect_bad_option("fedavg", OPT(max_weight), 0.0, "max_weight");
+	expect_bad_option("krum", OPT(f), 0.5, "f");
+	expect_bad_option("multikrum", OPT(m), -1.0, "m");
+	expect_bad_option("normbounded", OPT(clip_norm), 0.0, "clip_norm");
 	/* An option a method does not take is not its concern. */
 	aggregator__default_options("fedavg", &o);
 	o.beta1 = 7;
@@ -1233,6 +1237,209 @@ static void test_experiment_bad_aggregator(void **state)
 	expect_config_error("", "name = fedavg\nmethod = fedavg", "[aggregator] name");
 }
 
+/* ------------------------------------------------------------------ */
+/* Rogue sample counts: the claim check and max_weight                 */
+
+static void expect_claim_refused(uint64_t claimed, uint64_t registered, const char *detail)
+{
+	assert_int_equal(aggregator__check_claim(claimed, registered), FEDC_ERR_INVAL);
+	if (!strstr(fedc_last_error(), detail))
+		fail_msg("\"%s\" not in \"%s\"", detail, fedc_last_error());
+}
+
+static void test_claim_checked_against_search(void **state)
+{
+	(void)state;
+	/* The rogue node: 18446744073709551000 samples from 455 rows. */
+	expect_claim_refused(18446744073709551000ull, 455,
+			     "claims 18446744073709551000 training samples, more than the 455 rows");
+	expect_claim_refused(456, 455, "more than the 455 rows");
+	expect_claim_refused(0, 455, "claims 0 training samples");
+	expect_claim_refused(1, 0, "more than the 0 rows");
+	assert_int_equal(aggregator__check_claim(455, 455), FEDC_OK);
+	assert_int_equal(aggregator__check_claim(1, 455), FEDC_OK);
+}
+
+static void assert_weights(const uint64_t *w, size_t n, double cap, const double *want)
+{
+	double got[8];
+
+	aggregator__cap_weights(w, n, cap, got);
+	for (size_t i = 0; i < n; i++) {
+		if (fabs(got[i] - want[i]) > 1e-9 * want[i])
+			fail_msg("weight %zu: %.17g, expected %.17g", i, got[i], want[i]);
+	}
+}
+
+static void test_cap_weights(void **state)
+{
+	const uint64_t rogue[5] = { 1, 1, 18446744073709551000ull, 1, 1 };
+	const uint64_t w3[3] = { 60, 10, 30 };
+	/* One node capped: with R = 4 the others' sum, T = 0.5 * 4 / (1 - 0.5) = 4,
+	 * so it holds 4 / 8 = 0.5 of the total. */
+	const double rogue_half[5] = { 1, 1, 4, 1, 1 };
+	/* 0.4 of {60, 10, 30}: T0 = 0.4 * 100 = 40 caps 60; T1 = 0.4 * 40 / 0.6 =
+	 * 26.7 caps 30; T2 = 0.4 * 10 / (1 - 0.8) = 20 caps no more: {20, 10, 20},
+	 * shares 0.4, 0.2, 0.4. */
+	const double w3_cap[3] = { 20, 10, 20 };
+	const double w3_same[3] = { 60, 10, 30 };
+	const double w3_equal[3] = { 1, 1, 1 };
+
+	(void)state;
+	assert_weights(rogue, 5, 0.5, rogue_half);
+	assert_weights(w3, 3, 0.4, w3_cap);
+	assert_weights(w3, 3, 1.0, w3_same); /* the default: no cap */
+	assert_weights(w3, 3, 0.6, w3_same); /* 60 is 0.6 of 100: within the cap */
+	/* 0.3 x 3 nodes < 1: no level fits, equal weights are the closest. */
+	assert_weights(w3, 3, 0.3, w3_equal);
+}
+
+/* One round of `method` with options `o` from the global "w" (g0, g1) over
+ * the updates u[0..n-1], added in that order; the result's "w" to out. */
+struct tiny_update {
+	const char *node;
+	float w0, w1;
+	uint64_t n_samples;
+};
+
+static void run_tiny(const char *method, const struct aggregator_options *o, float g0, float g1,
+		     const struct tiny_update *u, size_t n, float out[2])
+{
+	const float g[2] = { g0, g1 };
+	struct aggregator *agg = NULL;
+	struct fedc_params *global = tiny_params("tiny-global", g);
+
+	assert_int_equal(aggregator__new(method, o, &agg), FEDC_OK);
+	assert_int_equal(aggregator__begin(agg, global, (uint32_t)n), FEDC_OK);
+	fedc_params_close(global);
+	for (size_t i = 0; i < n; i++)
+		add_tiny(agg, u[i].node, u[i].w0, u[i].w1, u[i].n_samples);
+	finish_to(agg, "tiny-out.params");
+	read_tensor("tiny-out.params", "w", out, 2);
+	aggregator__free(agg);
+}
+
+/* FedAvg with max_weight 0.5: a node claiming 10^19 samples for (3, 3)
+ * against two of 1 sample with (1, 1) gets weight 2 (above): (1 + 1 + 2 * 3)
+ * / 4 = 2. Uncapped, its (3, 3) would be the model. */
+static void test_fedavg_max_weight(void **state)
+{
+	static const struct tiny_update u[3] = {
+		{ "rogue", 3, 3, 10000000000000000000ull }, { "a", 1, 1, 1 }, { "b", 1, 1, 1 }
+	};
+	struct aggregator_options o;
+	float out[2];
+
+	(void)state;
+	aggregator__default_options("fedavg", &o);
+	o.max_weight = 0.5;
+	run_tiny("fedavg", &o, 0, 0, u, 3, out);
+	assert_true(out[0] == 2.0f && out[1] == 2.0f);
+}
+
+static void test_experiment_max_weight(void **state)
+{
+	struct experiment *exp = calloc(1, sizeof(*exp));
+
+	(void)state;
+	assert_non_null(exp);
+	assert_int_equal(load_experiment("", "", exp), FEDC_OK);
+	assert_true(exp->aggregator_options.max_weight == 1.0);
+	assert_int_equal(load_experiment("", "method = fedavg\nmax_weight = 0.5", exp), FEDC_OK);
+	assert_true(exp->aggregator_options.max_weight == 0.5);
+	assert_int_equal(load_experiment("", "method = fedadam\nmax_weight = 0.25", exp), FEDC_OK);
+	assert_true(exp->aggregator_options.max_weight == 0.25);
+	experiment__free(exp);
+	free(exp);
+	expect_config_error("", "method = fedavg\nmax_weight = 0", "[aggregator] max_weight: expected a number in (0, 1]");
+	expect_config_error("", "method = fedavg\nmax_weight = 1.5", "[aggregator] max_weight");
+	expect_config_error("", "method = median\nmax_weight = 0.5", "[aggregator] max_weight: not an option of method median");
+}
+
+/* ------------------------------------------------------------------ */
+/* Krum, multi-Krum, norm-bounded FedAvg                               */
+
+/* Five nodes on "w" [2]: a (0, 0), b (1, 0), c (0, 3), d (2, 2) and the
+ * outlier e (10, 10), which claims 10^6 samples (ignored by Krum). */
+static void run_five(const char *method, const struct aggregator_options *o, float out[2])
+{
+	/* arrival in reverse node-id order */
+	static const struct tiny_update u[5] = {
+		{ "e", 10, 10, 1000000 }, { "d", 2, 2, 1 }, { "c", 0, 3, 1 }, { "b", 1, 0, 1 }, { "a", 0, 0, 1 }
+	};
+
+	run_tiny(method, o, 1, 1, u, 5, out);
+}
+
+static void test_krum_and_multikrum(void **state)
+{
+	struct aggregator_options o;
+	float out[2];
+
+	(void)state;
+	/* f = 1: each scored on its n - f - 2 = 2 closest. Squared distances:
+	 * a {1 b, 8 d, 9 c, 200 e} 9; b {1 a, 5 d, 10 c, 181 e} 6;
+	 * c {5 d, 9 a, 10 b, 149 e} 14; d {5 b, 5 c, 8 a, 128 e} 10;
+	 * e {128, 149, 181, 200} 277. Krum: b. */
+	aggregator__default_options("krum", &o);
+	run_five("krum", &o, out);
+	assert_true(out[0] == 1.0f && out[1] == 0.0f);
+	/* multi-Krum, m = 0: the n - f = 4 best, b a d c, averaged: (3/4, 5/4). */
+	aggregator__default_options("multikrum", &o);
+	run_five("multikrum", &o, out);
+	assert_true(out[0] == 0.75f && out[1] == 1.25f);
+	/* m = 2: b and a: (0.5, 0). */
+	o.m = 2;
+	run_five("multikrum", &o, out);
+	assert_true(out[0] == 0.5f && out[1] == 0.0f);
+	/* f = 2: n - f - 2 = 1 closest: a 1, b 1, c 5, d 5, e 128; the tie
+	 * between a and b goes to a (node-id order). */
+	aggregator__default_options("krum", &o);
+	o.f = 2;
+	run_five("krum", &o, out);
+	assert_true(out[0] == 0.0f && out[1] == 0.0f);
+}
+
+/* Global (1, 1); changes a (3, 4) norm 5, b (0, 1) norm 1, c (30, 40) norm 50
+ * with 2 samples. clip_norm 5 leaves a and b, makes c's (3, 4): weighted
+ * mean (3 + 0 + 2 * 3, 4 + 1 + 2 * 4) / 4 = (2.25, 3.25), plus the global:
+ * (3.25, 4.25). */
+static void test_normbounded_clips_changes(void **state)
+{
+	static const struct tiny_update u[3] = { { "c", 31, 41, 2 }, { "a", 4, 5, 1 }, { "b", 1, 2, 1 } };
+	struct aggregator_options o;
+	float out[2];
+
+	(void)state;
+	aggregator__default_options("normbounded", &o);
+	o.clip_norm = 5;
+	run_tiny("normbounded", &o, 1, 1, u, 3, out);
+	assert_true(out[0] == 3.25f && out[1] == 4.25f);
+	/* Twice the bound: no change is clipped, plain FedAvg:
+	 * (4 + 1 + 2 * 31, 5 + 2 + 2 * 41) / 4 = (16.75, 22.25). */
+	o.clip_norm = 100;
+	run_tiny("normbounded", &o, 1, 1, u, 3, out);
+	assert_true(out[0] == 16.75f && out[1] == 22.25f);
+}
+
+static void test_experiment_krum_options(void **state)
+{
+	struct experiment *exp = calloc(1, sizeof(*exp));
+
+	(void)state;
+	assert_non_null(exp);
+	assert_int_equal(load_experiment("", "method = multikrum\nf = 2\nm = 3", exp), FEDC_OK);
+	assert_true(exp->aggregator_options.f == 2 && exp->aggregator_options.m == 3);
+	assert_int_equal(load_experiment("", "method = normbounded\nclip_norm = 2.5\nmax_weight = 0.5", exp), FEDC_OK);
+	assert_true(exp->aggregator_options.clip_norm == 2.5 && exp->aggregator_options.max_weight == 0.5);
+	experiment__free(exp);
+	free(exp);
+	expect_config_error("", "method = krum\nm = 2", "[aggregator] m: not an option of method krum");
+	expect_config_error("", "method = multikrum\nf = 1.5", "[aggregator] f: expected a whole number");
+	expect_config_error("", "method = normbounded\nclip_norm = 0", "[aggregator] clip_norm");
+	expect_config_error("", "method = krum\nmax_weight = 0.5", "[aggregator] max_weight: not an option");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1271,6 +1478,13 @@ int main(void)
 		cmocka_unit_test(test_experiment_aggregator_section),
 		cmocka_unit_test(test_experiment_fedprox_mu),
 		cmocka_unit_test(test_experiment_bad_aggregator),
+		cmocka_unit_test(test_claim_checked_against_search),
+		cmocka_unit_test(test_cap_weights),
+		cmocka_unit_test(test_fedavg_max_weight),
+		cmocka_unit_test(test_experiment_max_weight),
+		cmocka_unit_test(test_krum_and_multikrum),
+		cmocka_unit_test(test_normbounded_clips_changes),
+		cmocka_unit_test(test_experiment_krum_options),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
