@@ -70,6 +70,35 @@ static enum fedc_err read_triples(const char *path, struct fedc_buf *text, struc
 	return rc;
 }
 
+/* A list file of DIR, loaded: n lines in v, pointing into text. */
+struct list {
+	struct fedc_buf text, lines;
+	const struct triple *v;
+	size_t n;
+};
+
+#define LIST_INIT { FEDC_BUF_SECRET_INIT(ADMIN_MAX_LIST_BYTES), FEDC_BUF_INIT(ADMIN_MAX_LIST_BYTES), NULL, 0 }
+
+/* Loads DIR/`rel` ("ca/revoked", "revoked") into *l (LIST_INIT); free with
+ * list_free, also on failure. */
+static enum fedc_err list_load(const struct admin_fed *fed, const char *rel, struct list *l)
+{
+	char path[PATH_MAX];
+	enum fedc_err rc = admin__path(path, fed->dir, rel);
+
+	if (!rc)
+		rc = read_triples(path, &l->text, &l->lines);
+	l->v = (const struct triple *)l->lines.data;
+	l->n = l->lines.len / sizeof(*l->v);
+	return rc;
+}
+
+static void list_free(struct list *l)
+{
+	fedc_buf_free(&l->text);
+	fedc_buf_free(&l->lines);
+}
+
 /* Appends `line` (ending in '\n') to the list file `path`. */
 static enum fedc_err append_line(const char *path, const char *line)
 {
@@ -88,60 +117,53 @@ static enum fedc_err append_line(const char *path, const char *line)
 	return rc;
 }
 
-static enum fedc_err serial_listed(const char *path, const char *serial, bool *found)
+static enum fedc_err serial_listed(const struct admin_fed *fed, const char *serial, bool *found)
 {
-	struct fedc_buf text = FEDC_BUF_SECRET_INIT(ADMIN_MAX_LIST_BYTES), lines = FEDC_BUF_INIT(ADMIN_MAX_LIST_BYTES);
-	enum fedc_err rc = read_triples(path, &text, &lines);
-	const struct triple *t = (const struct triple *)lines.data;
+	struct list l = LIST_INIT;
+	enum fedc_err rc = list_load(fed, "ca/revoked", &l);
 
 	*found = false;
-	for (size_t i = 0; !rc && i < lines.len / sizeof(*t); i++)
-		if (!strcmp(t[i].f[0], serial))
+	for (size_t i = 0; !rc && i < l.n; i++)
+		if (!strcmp(l.v[i].f[0], serial))
 			*found = true;
-	fedc_buf_free(&text);
-	fedc_buf_free(&lines);
+	list_free(&l);
 	return rc;
 }
 
 enum fedc_err admin__crl_write(const struct admin_fed *fed)
 {
-	struct fedc_buf text = FEDC_BUF_SECRET_INIT(ADMIN_MAX_LIST_BYTES), lines = FEDC_BUF_INIT(ADMIN_MAX_LIST_BYTES),
-			serials = FEDC_BUF_INIT(ADMIN_MAX_LIST_BYTES), times = FEDC_BUF_INIT(ADMIN_MAX_LIST_BYTES),
+	struct fedc_buf serials = FEDC_BUF_INIT(ADMIN_MAX_LIST_BYTES), times = FEDC_BUF_INIT(ADMIN_MAX_LIST_BYTES),
 			pem = FEDC_BUF_SECRET_INIT(ADMIN_MAX_LIST_BYTES);
-	const struct triple *t;
+	struct list l = LIST_INIT;
 	EVP_PKEY *ca_key = NULL;
 	X509 *ca_cert = NULL;
 	char path[PATH_MAX];
-	size_t n = 0;
 	enum fedc_err rc;
 
-	rc = admin__path(path, fed->dir, "ca/revoked");
-	if (!rc)
-		rc = read_triples(path, &text, &lines);
-	t = (const struct triple *)lines.data;
-	n = lines.len / sizeof(*t);
-	for (size_t i = 0; !rc && i < n; i++) {
+	rc = list_load(fed, "ca/revoked", &l);
+	for (size_t i = 0; !rc && i < l.n; i++) {
 		int64_t when = 0;
 
-		if (!fedc_parse_int(t[i].f[2], 0, INT64_MAX, &when))
-			rc = fedc_fail(FEDC_ERR_MALFORMED, "%s:%u: bad time \"%s\"", path, t[i].lineno, t[i].f[2]);
+		if (!fedc_parse_int(l.v[i].f[2], 0, INT64_MAX, &when))
+			rc = fedc_fail(FEDC_ERR_MALFORMED, "%s/ca/revoked:%u: bad time \"%s\"", fed->dir, l.v[i].lineno,
+				       l.v[i].f[2]);
 		if (!rc)
-			rc = fedc_buf_append(&serials, &t[i].f[0], sizeof(t[i].f[0]));
+			rc = fedc_buf_append(&serials, &l.v[i].f[0], sizeof(l.v[i].f[0]));
 		if (!rc)
 			rc = fedc_buf_append(&times, &(long){ (long)when }, sizeof(long));
 	}
 	if (!rc)
 		rc = admin__pki_load_ca(fed, &ca_key, &ca_cert);
 	if (!rc)
-		rc = admin__pki_crl(ca_key, ca_cert, (const char *const *)serials.data, (const long *)times.data, n, &pem);
+		rc = admin__pki_crl(ca_key, ca_cert, (const char *const *)serials.data, (const long *)times.data, l.n,
+				    &pem);
 	if (!rc)
 		rc = admin__path(path, fed->dir, "ca/crl.pem");
 	if (!rc)
 		rc = fedc_write_atomic(path, pem.data, pem.len);
 	EVP_PKEY_free(ca_key);
 	X509_free(ca_cert);
-	fedc_buf_free(&text);
-	fedc_buf_free(&lines);
+	list_free(&l);
 	fedc_buf_free(&serials);
 	fedc_buf_free(&times);
 	fedc_buf_free(&pem);
@@ -162,9 +184,9 @@ static enum fedc_err revoke_cert_file(const struct admin_fed *fed, const char *i
 	}
 	*any = true;
 	if (!rc)
-		rc = admin__path(path, fed->dir, "ca/revoked");
+		rc = serial_listed(fed, serial, &listed);
 	if (!rc)
-		rc = serial_listed(path, serial, &listed);
+		rc = admin__path(path, fed->dir, "ca/revoked");
 	if (rc || listed)
 		return rc;
 	snprintf(line, sizeof(line), "%s %s %lld\n", serial, id, (long long)time(NULL));
@@ -198,50 +220,40 @@ enum fedc_err admin__crl_revoke_certs_of(const struct admin_fed *fed, enum admin
 
 enum fedc_err admin__revoked_find(const struct admin_fed *fed, const char *id, bool *found, enum admin_role *role)
 {
-	struct fedc_buf text = FEDC_BUF_SECRET_INIT(ADMIN_MAX_LIST_BYTES), lines = FEDC_BUF_INIT(ADMIN_MAX_LIST_BYTES);
-	char path[PATH_MAX];
-	const struct triple *t;
-	enum fedc_err rc;
+	struct list l = LIST_INIT;
+	enum fedc_err rc = list_load(fed, "revoked", &l);
 
 	*found = false;
-	rc = admin__path(path, fed->dir, "revoked");
-	if (!rc)
-		rc = read_triples(path, &text, &lines);
-	t = (const struct triple *)lines.data;
-	for (size_t i = 0; !rc && i < lines.len / sizeof(*t); i++) {
-		if (strcmp(t[i].f[1], id) != 0)
+	for (size_t i = 0; !rc && i < l.n; i++) {
+		if (strcmp(l.v[i].f[1], id) != 0)
 			continue;
 		*found = true;
-		*role = !strcmp(t[i].f[0], "node") ? ADMIN_ROLE_NODE : ADMIN_ROLE_RESEARCHER;
+		*role = !strcmp(l.v[i].f[0], "node") ? ADMIN_ROLE_NODE : ADMIN_ROLE_RESEARCHER;
 	}
-	fedc_buf_free(&text);
-	fedc_buf_free(&lines);
+	list_free(&l);
 	return rc;
 }
 
 /* Rewrites DIR/revoked without the record of `id`. */
 static enum fedc_err drop_record(const struct admin_fed *fed, const char *id)
 {
-	struct fedc_buf text = FEDC_BUF_SECRET_INIT(ADMIN_MAX_LIST_BYTES), lines = FEDC_BUF_INIT(ADMIN_MAX_LIST_BYTES),
-			out = FEDC_BUF_SECRET_INIT(ADMIN_MAX_LIST_BYTES);
+	struct fedc_buf out = FEDC_BUF_SECRET_INIT(ADMIN_MAX_LIST_BYTES);
+	struct list l = LIST_INIT;
 	char path[PATH_MAX];
-	const struct triple *t;
 	enum fedc_err rc;
 
-	rc = admin__path(path, fed->dir, "revoked");
-	if (!rc)
-		rc = read_triples(path, &text, &lines);
+	rc = list_load(fed, "revoked", &l);
 	if (!rc)
 		rc = fedc_buf_printf(&out, "# Revoked participants of federation %s (fedc-admin revoke): ROLE ID "
 					   "UNIXTIME.\n", fed->name);
-	t = (const struct triple *)lines.data;
-	for (size_t i = 0; !rc && i < lines.len / sizeof(*t); i++)
-		if (strcmp(t[i].f[1], id) != 0)
-			rc = fedc_buf_printf(&out, "%s %s %s\n", t[i].f[0], t[i].f[1], t[i].f[2]);
+	for (size_t i = 0; !rc && i < l.n; i++)
+		if (strcmp(l.v[i].f[1], id) != 0)
+			rc = fedc_buf_printf(&out, "%s %s %s\n", l.v[i].f[0], l.v[i].f[1], l.v[i].f[2]);
+	if (!rc)
+		rc = admin__path(path, fed->dir, "revoked");
 	if (!rc && admin__exists(path))
 		rc = admin__write_secret(path, out.data, out.len);
-	fedc_buf_free(&text);
-	fedc_buf_free(&lines);
+	list_free(&l);
 	fedc_buf_free(&out);
 	return rc;
 }
@@ -343,18 +355,11 @@ out:
 
 enum fedc_err admin__revoked_print(const struct admin_fed *fed, FILE *out)
 {
-	struct fedc_buf text = FEDC_BUF_SECRET_INIT(ADMIN_MAX_LIST_BYTES), lines = FEDC_BUF_INIT(ADMIN_MAX_LIST_BYTES);
-	char path[PATH_MAX];
-	const struct triple *t;
-	enum fedc_err rc;
+	struct list l = LIST_INIT;
+	enum fedc_err rc = list_load(fed, "revoked", &l);
 
-	rc = admin__path(path, fed->dir, "revoked");
-	if (!rc)
-		rc = read_triples(path, &text, &lines);
-	t = (const struct triple *)lines.data;
-	for (size_t i = 0; !rc && i < lines.len / sizeof(*t); i++)
-		fprintf(out, "%-10s %s (revoked)\n", t[i].f[0], t[i].f[1]);
-	fedc_buf_free(&text);
-	fedc_buf_free(&lines);
+	for (size_t i = 0; !rc && i < l.n; i++)
+		fprintf(out, "%-10s %s (revoked)\n", l.v[i].f[0], l.v[i].f[1]);
+	list_free(&l);
 	return rc;
 }
