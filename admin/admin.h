@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -84,6 +85,17 @@ enum fedc_err admin__load(const char *dir, struct admin_fed *fed);
 /* Adds a participant: its bundle, passwd, acl, tokens, trusted keys.
  * FEDC_ERR_EXISTS if the id is taken, FEDC_ERR_IO, ... */
 enum fedc_err admin__add(const struct admin_fed *fed, enum admin_role role, const char *id);
+/* Gives participant `id` a new TLS key and certificate (the old one goes on
+ * the CRL), broker password, repository token and signing key; rewrites
+ * those files of its bundle (node.ini, trusted/ and data stay) and shares
+ * the new public key. FEDC_ERR_NOT_FOUND if `id` is not enrolled. */
+enum fedc_err admin__rotate(const struct admin_fed *fed, const char *id);
+/* Revokes participant `id`: its certificates go on the CRL, its passwd
+ * line, ACL block and token go, its public key leaves the other bundles'
+ * trusted/. `remove` also deletes its bundle, DIR/keys/ID.pub and
+ * DIR/certs/ID.pem and keeps no record; without it DIR/revoked records it
+ * (its id cannot be enrolled again until removed). FEDC_ERR_NOT_FOUND. */
+enum fedc_err admin__revoke(const struct admin_fed *fed, const char *id, bool remove);
 
 /* ---- registry.c: the tokens file, the list of participants --------------- */
 
@@ -111,6 +123,23 @@ enum fedc_err admin__registry_add(struct admin_registry *reg, enum admin_role ro
 /* Rewrites DIR/repository/tokens from `reg`. */
 enum fedc_err admin__registry_save(const struct admin_fed *fed, const struct admin_registry *reg);
 
+/* Drops `id` from the registry (no-op if absent). */
+void admin__registry_remove(struct admin_registry *reg, const char *id);
+
+/* ---- revoke.c: revoked certificates, the CRL, revoked participants ------- */
+
+/* Puts the certificates of `id` that DIR knows (DIR/certs/ID.pem and its
+ * bundle's client.pem) on DIR/ca/revoked and rewrites DIR/ca/crl.pem.
+ * Prints a warning if it finds none. */
+enum fedc_err admin__crl_revoke_certs_of(const struct admin_fed *fed, enum admin_role role, const char *id);
+/* Writes DIR/ca/crl.pem from DIR/ca/revoked (absent: an empty CRL), signed
+ * by the CA, valid as long as the CA. */
+enum fedc_err admin__crl_write(const struct admin_fed *fed);
+/* True (and the role in *role) if DIR/revoked records `id`. */
+enum fedc_err admin__revoked_find(const struct admin_fed *fed, const char *id, bool *found, enum admin_role *role);
+/* "ROLE ID (revoked)" per record of DIR/revoked, to `out`. */
+enum fedc_err admin__revoked_print(const struct admin_fed *fed, FILE *out);
+
 /* ---- broker.c ------------------------------------------------------------- */
 
 /* Writes DIR/broker/mosquitto.conf. */
@@ -121,6 +150,8 @@ enum fedc_err admin__broker_write_conf(const struct admin_fed *fed);
 enum fedc_err admin__broker_plugin_path(char *out, size_t cap);
 /* Sets the passwd entry of `id` (replacing any earlier line of that user). */
 enum fedc_err admin__broker_set_password(const struct admin_fed *fed, const char *id, const char *password);
+/* Removes the passwd entry of `id` (none: no change). */
+enum fedc_err admin__broker_drop_password(const struct admin_fed *fed, const char *id);
 /* Regenerates DIR/broker/acl from the registry. */
 enum fedc_err admin__broker_write_acl(const struct admin_fed *fed, const struct admin_registry *reg);
 /* One mosquitto 2.0 password-file line "id:$7$101$salt$hash\n" into *out. */
@@ -155,6 +186,13 @@ enum fedc_err admin__pki_load_ca(const struct admin_fed *fed, EVP_PKEY **key, X5
 enum fedc_err admin__pem_cert(X509 *cert, struct fedc_buf *out);
 enum fedc_err admin__pem_key(EVP_PKEY *key, struct fedc_buf *out);
 enum fedc_err admin__pem_pub(EVP_PKEY *key, struct fedc_buf *out);
+/* The serial of the certificate in PEM file `path` as upper-case hex into
+ * out[cap]. FEDC_ERR_NOT_FOUND if absent, FEDC_ERR_MALFORMED. */
+enum fedc_err admin__pki_serial_of(const char *path, char *out, size_t cap);
+/* A CRL signed by the CA listing `serials` (n upper-case hex serials, with
+ * their revocation times in unix seconds), as PEM into *out. */
+enum fedc_err admin__pki_crl(EVP_PKEY *ca_key, X509 *ca_cert, const char *const *serials, const long *times,
+			     size_t n, struct fedc_buf *out);
 /* Records the OpenSSL error queue's first entry with `what`; returns `code`. */
 enum fedc_err admin__ssl_fail(enum fedc_err code, const char *what);
 
@@ -169,6 +207,15 @@ struct admin_secrets {
  * renamed into place) and hands back its secrets for the server side. */
 enum fedc_err admin__bundle_create(const struct admin_fed *fed, const struct admin_registry *reg,
 				   enum admin_role role, const char *id, struct admin_secrets *secrets);
+/* Like admin__bundle_create, but for an enrolled participant: if its bundle
+ * exists, only its credential files (client.pem, client.key,
+ * broker.password, repository.token, signing.key, signing.pub) are replaced,
+ * each atomically; its ini, trusted/ and data stay. */
+enum fedc_err admin__bundle_renew(const struct admin_fed *fed, const struct admin_registry *reg,
+				  enum admin_role role, const char *id, struct admin_secrets *secrets);
+/* Deletes trusted/ID.pub from every bundle of the other role. */
+enum fedc_err admin__bundle_unshare_key(const struct admin_fed *fed, const struct admin_registry *reg,
+					enum admin_role role, const char *id);
 /* Copies the signing.pub of `id` into trusted/ of every participant of the
  * other role. */
 enum fedc_err admin__bundle_share_key(const struct admin_fed *fed, const struct admin_registry *reg,

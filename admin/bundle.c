@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -85,7 +86,9 @@ static enum fedc_err put(const char *dir, const char *name, const struct fedc_bu
 	return secret ? admin__write_secret(path, b->data, b->len) : fedc_write_atomic(path, b->data, b->len);
 }
 
-/* client.pem and client.key, signed by the federation's CA. */
+/* client.pem and client.key, signed by the federation's CA. The certificate
+ * is also kept as DIR/certs/ID.pem: rotate, revoke and remove put it on the
+ * CRL even when the bundle has been deleted after it shipped. */
 static enum fedc_err write_client_cert(const struct admin_fed *fed, enum admin_role role, const char *id,
 				       const char *dir)
 {
@@ -95,8 +98,10 @@ static enum fedc_err write_client_cert(const struct admin_fed *fed, enum admin_r
 			key_pem = FEDC_BUF_SECRET_INIT(ADMIN_MAX_LIST_BYTES);
 	EVP_PKEY *ca_key = NULL, *key = NULL;
 	X509 *ca_cert = NULL, *cert = NULL;
+	char certs[PATH_MAX], name[FEDC_MAX_ID_LEN + 8];
 	enum fedc_err rc;
 
+	snprintf(name, sizeof(name), "%s.pem", id);
 	rc = admin__pki_load_ca(fed, &ca_key, &ca_cert);
 	if (!rc)
 		rc = admin__pki_issue(ca_key, ca_cert, &req, &key, &cert);
@@ -108,6 +113,12 @@ static enum fedc_err write_client_cert(const struct admin_fed *fed, enum admin_r
 		rc = put(dir, "client.pem", &pem, false);
 	if (!rc)
 		rc = put(dir, "client.key", &key_pem, true);
+	if (!rc)
+		rc = admin__path(certs, fed->dir, "certs");
+	if (!rc)
+		rc = fedc_mkdir_p(certs, 0700);
+	if (!rc)
+		rc = put(certs, name, &pem, false);
 	fedc_buf_free(&pem);
 	fedc_buf_free(&key_pem);
 	EVP_PKEY_free(ca_key);
@@ -223,39 +234,96 @@ static enum fedc_err fill_bundle(const struct admin_fed *fed, const struct admin
 	return rc;
 }
 
-enum fedc_err admin__bundle_create(const struct admin_fed *fed, const struct admin_registry *reg,
-				   enum admin_role role, const char *id, struct admin_secrets *secrets)
+/* Builds the bundle of `id` in a fresh hidden directory beside its final
+ * place; *stage names it. */
+static enum fedc_err stage_bundle(const struct admin_fed *fed, const struct admin_registry *reg,
+				  enum admin_role role, const char *id, struct admin_secrets *secrets, char *stage)
 {
-	char final[PATH_MAX], parent[PATH_MAX], stage[PATH_MAX];
+	char parent[PATH_MAX];
 	enum fedc_err rc;
 
-	rc = admin__bundle_dir(fed, role, id, final);
-	if (!rc && admin__exists(final))
-		return fedc_fail(FEDC_ERR_EXISTS,
-				 "%s exists but \"%s\" is not registered (left by an interrupted add?); "
-				 "remove it and retry",
-				 final, id);
-	if (!rc)
-		rc = admin__path(parent, fed->dir, role_dir(role));
+	rc = admin__path(parent, fed->dir, role_dir(role));
 	if (!rc)
 		rc = fedc_mkdir_p(parent, 0700);
 	/* Ids never start with '.': the staging name cannot be a participant's. */
-	if (!rc && (size_t)snprintf(stage, sizeof(stage), "%s/.%s.XXXXXX", parent, id) >= sizeof(stage))
+	if (!rc && (size_t)snprintf(stage, PATH_MAX, "%s/.%s.XXXXXX", parent, id) >= PATH_MAX)
 		rc = fedc_fail(FEDC_ERR_INVAL, "path too long: %s", parent);
 	if (rc)
 		return rc;
 	if (!mkdtemp(stage))
 		return fedc_fail(FEDC_ERR_IO, "cannot create %s: %s", stage, strerror(errno));
 	rc = fill_bundle(fed, reg, role, id, stage, secrets);
-	if (!rc && rename(stage, final) != 0)
-		rc = fedc_fail(FEDC_ERR_IO, "cannot rename %s to %s: %s", stage, final, strerror(errno));
-	if (!rc)
-		rc = fedc_fsync_dir(parent);
-	if (rc) {
+	if (rc)
 		admin__rmtree(stage);
-		OPENSSL_cleanse(secrets, sizeof(*secrets));
-	}
 	return rc;
+}
+
+/* What rotate replaces in a bundle; everything else (its ini, perhaps edited
+ * by its owner, trusted/, a node's data) stays. */
+static const char *const credential_files[] = { "client.pem", "client.key", "broker.password", "repository.token",
+						 "signing.key", "signing.pub" };
+
+/* Moves the staged bundle to `final`: in one rename if `final` is absent,
+ * else file by file (renew). */
+static enum fedc_err install(const char *stage, const char *final, bool renew)
+{
+	char parent[PATH_MAX], src[PATH_MAX], dst[PATH_MAX];
+	enum fedc_err rc = admin__path(parent, final, "..");
+
+	if (rc)
+		return rc;
+	if (!renew || !admin__exists(final)) {
+		if (rename(stage, final) != 0)
+			return fedc_fail(FEDC_ERR_IO, "cannot rename %s to %s: %s", stage, final, strerror(errno));
+		return fedc_fsync_dir(parent);
+	}
+	for (size_t i = 0; !rc && i < sizeof(credential_files) / sizeof(credential_files[0]); i++) {
+		rc = admin__path(src, stage, credential_files[i]);
+		if (!rc)
+			rc = admin__path(dst, final, credential_files[i]);
+		if (!rc && rename(src, dst) != 0)
+			rc = fedc_fail(FEDC_ERR_IO, "cannot rename %s to %s: %s", src, dst, strerror(errno));
+	}
+	if (!rc)
+		rc = fedc_fsync_dir(final);
+	admin__rmtree(stage);
+	return rc;
+}
+
+static enum fedc_err create_or_renew(const struct admin_fed *fed, const struct admin_registry *reg,
+				     enum admin_role role, const char *id, struct admin_secrets *secrets, bool renew)
+{
+	char final[PATH_MAX], stage[PATH_MAX];
+	enum fedc_err rc;
+
+	rc = admin__bundle_dir(fed, role, id, final);
+	if (!rc && !renew && admin__exists(final))
+		return fedc_fail(FEDC_ERR_EXISTS,
+				 "%s exists but \"%s\" is not registered (left by an interrupted add?); "
+				 "remove it and retry",
+				 final, id);
+	if (!rc)
+		rc = stage_bundle(fed, reg, role, id, secrets, stage);
+	if (!rc) {
+		rc = install(stage, final, renew);
+		if (rc)
+			admin__rmtree(stage);
+	}
+	if (rc)
+		OPENSSL_cleanse(secrets, sizeof(*secrets));
+	return rc;
+}
+
+enum fedc_err admin__bundle_create(const struct admin_fed *fed, const struct admin_registry *reg,
+				   enum admin_role role, const char *id, struct admin_secrets *secrets)
+{
+	return create_or_renew(fed, reg, role, id, secrets, false);
+}
+
+enum fedc_err admin__bundle_renew(const struct admin_fed *fed, const struct admin_registry *reg,
+				  enum admin_role role, const char *id, struct admin_secrets *secrets)
+{
+	return create_or_renew(fed, reg, role, id, secrets, true);
 }
 
 enum fedc_err admin__bundle_share_key(const struct admin_fed *fed, const struct admin_registry *reg,
@@ -284,6 +352,36 @@ enum fedc_err admin__bundle_share_key(const struct admin_fed *fed, const struct 
 			rc = admin__path(dst, trusted, name + strlen("keys/"));
 		if (!rc)
 			rc = admin__copy_public(src, dst);
+	}
+	return rc;
+}
+
+enum fedc_err admin__bundle_unshare_key(const struct admin_fed *fed, const struct admin_registry *reg,
+					enum admin_role role, const char *id)
+{
+	char other[PATH_MAX], trusted[PATH_MAX], dst[PATH_MAX], name[FEDC_MAX_ID_LEN + 8];
+	enum fedc_err rc = FEDC_OK;
+
+	snprintf(name, sizeof(name), "%s.pub", id);
+	for (size_t i = 0; !rc && i < reg->n; i++) {
+		if (reg->v[i].role == role)
+			continue;
+		rc = admin__bundle_dir(fed, reg->v[i].role, reg->v[i].id, other);
+		if (!rc)
+			rc = admin__path(trusted, other, "trusted");
+		if (!rc)
+			rc = admin__path(dst, trusted, name);
+		if (rc)
+			break;
+		if (!admin__exists(other)) {
+			fprintf(stderr, "fedc-admin: warning: %s is gone: delete trusted/%s from %s's copy by hand\n",
+				other, name, reg->v[i].id);
+			continue;
+		}
+		if (unlink(dst) == 0)
+			rc = fedc_fsync_dir(trusted);
+		else if (errno != ENOENT)
+			rc = fedc_fail(FEDC_ERR_IO, "cannot delete %s: %s", dst, strerror(errno));
 	}
 	return rc;
 }

@@ -221,6 +221,8 @@ enum fedc_err admin__init(struct admin_fed *fed)
 	if (!rc)
 		rc = make_pki(fed);
 	if (!rc)
+		rc = admin__crl_write(fed); /* empty: mosquitto's crlfile must exist */
+	if (!rc)
 		rc = admin__broker_write_conf(fed);
 	if (!rc)
 		rc = admin__path(path, fed->dir, "broker/passwd");
@@ -322,6 +324,8 @@ enum fedc_err admin__add(const struct admin_fed *fed, enum admin_role role, cons
 	struct admin_registry reg = { 0 };
 	struct admin_secrets secrets;
 	const struct admin_participant *p;
+	enum admin_role was;
+	bool revoked = false;
 	enum fedc_err rc;
 	int lock = -1;
 
@@ -335,9 +339,61 @@ enum fedc_err admin__add(const struct admin_fed *fed, enum admin_role role, cons
 		rc = fedc_fail(FEDC_ERR_EXISTS, "\"%s\" is already a %s of federation %s; nothing changed", id,
 			       admin__role_name(p->role), fed->name);
 	if (!rc)
+		rc = admin__revoked_find(fed, id, &revoked, &was);
+	if (!rc && revoked)
+		rc = fedc_fail(FEDC_ERR_EXISTS, "\"%s\" was a %s of federation %s and is revoked: its record stays "
+						"until fedc-admin remove %s %s; nothing changed",
+			       id, admin__role_name(was), fed->name, fed->dir, id);
+	if (!rc)
 		rc = admin__bundle_create(fed, &reg, role, id, &secrets);
 	if (!rc)
 		rc = enrol(fed, &reg, role, id, &secrets);
+	OPENSSL_cleanse(&secrets, sizeof(secrets));
+	admin__registry_free(&reg);
+	if (lock >= 0)
+		close(lock);
+	return rc;
+}
+
+/* ---- rotate ---------------------------------------------------------------- */
+
+/* The old certificates go on the CRL first: a rotation that dies later is
+ * run again and never leaves an old certificate valid. Then the new bundle
+ * files, the new key in the other bundles, the password, and the registry
+ * with the new token's digest: the commit. */
+enum fedc_err admin__rotate(const struct admin_fed *fed, const char *id)
+{
+	struct admin_registry reg = { 0 };
+	struct admin_secrets secrets;
+	struct admin_participant *p = NULL;
+	char digest[FEDC_SHA256_HEXLEN + 1];
+	enum fedc_err rc;
+	int lock = -1;
+
+	memset(&secrets, 0, sizeof(secrets));
+	if (!fedc_id_valid(id))
+		return fedc_fail(FEDC_ERR_INVAL, "bad id \"%s\"", id);
+	rc = admin__lock(fed->dir, &lock);
+	if (!rc)
+		rc = admin__registry_load(fed, &reg);
+	if (!rc && !(p = (struct admin_participant *)admin__registry_find(&reg, id)))
+		rc = fedc_fail(FEDC_ERR_NOT_FOUND, "\"%s\" is not a participant of federation %s; nothing changed", id,
+			       fed->name);
+	if (!rc)
+		rc = admin__crl_revoke_certs_of(fed, p->role, id);
+	if (!rc)
+		rc = admin__bundle_renew(fed, &reg, p->role, id, &secrets);
+	if (!rc)
+		rc = admin__bundle_share_key(fed, &reg, p->role, id);
+	if (!rc)
+		rc = admin__broker_set_password(fed, id, secrets.broker_password);
+	if (!rc)
+		rc = fedc_hash_buffer(FEDC_HASH_SHA256, secrets.repository_token, strlen(secrets.repository_token),
+				      digest);
+	if (!rc) {
+		snprintf(p->digest, sizeof(p->digest), "%s", digest);
+		rc = admin__registry_save(fed, &reg);
+	}
 	OPENSSL_cleanse(&secrets, sizeof(secrets));
 	admin__registry_free(&reg);
 	if (lock >= 0)

@@ -114,6 +114,72 @@ static int cmd_add(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a
 	return 0;
 }
 
+static int cmd_rotate(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a)
+{
+	const char *dir = a->operand[0], *id = a->operand[1];
+	struct admin_registry reg = { 0 };
+	const struct admin_participant *p;
+	struct admin_fed fed;
+	char bundle[PATH_MAX];
+	enum fedc_err rc;
+
+	if (!fedc_id_valid(id))
+		return fedc_cli_usage_error(&prog, cmd, "bad id \"%s\"", id);
+	rc = admin__load(dir, &fed);
+	if (!rc)
+		rc = admin__rotate(&fed, id);
+	if (!rc)
+		rc = admin__registry_load(&fed, &reg);
+	if (!rc && !(p = admin__registry_find(&reg, id)))
+		rc = fedc_fail(FEDC_ERR_NOT_FOUND, "\"%s\" vanished from the registry", id);
+	if (!rc)
+		rc = admin__bundle_dir(&fed, p->role, id, bundle);
+	if (rc) {
+		admin__registry_free(&reg);
+		return failed(cmd->name, rc);
+	}
+	printf("%s \"%s\" has new credentials: certificate, broker password, repository token and\n"
+	       "signing key, in %s (its ini, trusted/ and data are kept).\n"
+	       "1. Reload the servers: kill -HUP <mosquitto pid> <fedc-repository pid>; the old password\n"
+	       "   and token stop working, and mosquitto reads the new CRL (%s/ca/crl.pem), which\n"
+	       "   revokes the old certificate.\n"
+	       "2. Copy the new credential files of that directory to the %s's machine and restart it.\n"
+	       "3. The %ss still in %s have its new public key in trusted/; give copies handed out\n"
+	       "   earlier %s/keys/%s.pub as trusted/%s.pub%s.\n",
+	       admin__role_name(p->role), id, bundle, fed.dir, admin__role_name(p->role),
+	       admin__role_name(p->role == ADMIN_ROLE_NODE ? ADMIN_ROLE_RESEARCHER : ADMIN_ROLE_NODE), fed.dir,
+	       fed.dir, id, id, p->role == ADMIN_ROLE_RESEARCHER ? " and send each node SIGHUP" : "");
+	admin__registry_free(&reg);
+	return 0;
+}
+
+/* revoke and remove. */
+static int cmd_revoke(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a)
+{
+	bool remove = strcmp(cmd->name, "remove") == 0;
+	const char *dir = a->operand[0], *id = a->operand[1];
+	struct admin_fed fed;
+	enum fedc_err rc;
+
+	if (!fedc_id_valid(id))
+		return fedc_cli_usage_error(&prog, cmd, "bad id \"%s\"", id);
+	rc = admin__load(dir, &fed);
+	if (!rc)
+		rc = admin__revoke(&fed, id, remove);
+	if (rc)
+		return failed(cmd->name, rc);
+	printf("\"%s\" %s federation \"%s\": its certificate is on %s/ca/crl.pem, its password, ACL\n"
+	       "block and repository token are gone, and the bundles in %s no longer trust its key.\n"
+	       "1. Reload the servers: kill -HUP <mosquitto pid> <fedc-repository pid> (mosquitto reads\n"
+	       "   passwd, acl and the CRL again, the repository its tokens).\n"
+	       "2. Delete trusted/%s.pub from the copies handed out earlier, and send SIGHUP to the nodes.\n"
+	       "%s",
+	       id, remove ? "is removed from" : "is revoked in", fed.name, fed.dir, fed.dir, id,
+	       remove ? "Its bundle, key and record are deleted.\n"
+		      : "Its bundle and key stay, on record in revoked (`list` shows it); remove deletes them.\n");
+	return 0;
+}
+
 static int cmd_list(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a)
 {
 	struct admin_registry reg = { 0 };
@@ -130,7 +196,8 @@ static int cmd_list(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *
 	for (size_t i = 0; i < reg.n; i++)
 		printf("%-10s %s\n", admin__role_name(reg.v[i].role), reg.v[i].id);
 	admin__registry_free(&reg);
-	return 0;
+	rc = admin__revoked_print(&fed, stdout);
+	return rc ? failed(cmd->name, rc) : 0;
 }
 
 static const struct fedc_cli_cmd commands[] = {
@@ -142,7 +209,17 @@ static const struct fedc_cli_cmd commands[] = {
 	{ "add-node", "DIR ID", 2, 2, "enrol a node and write its bundle to DIR/nodes/ID", NULL, 0, cmd_add },
 	{ "add-researcher", "DIR ID", 2, 2, "enrol a researcher and write its bundle to DIR/researchers/ID", NULL, 0,
 	  cmd_add },
-	{ "list", "DIR", 1, 1, "list the federation's participants", NULL, 0, cmd_list },
+	{ "list", "DIR", 1, 1, "list the federation's participants (and the revoked ones on record)", NULL, 0,
+	  cmd_list },
+	{ "rotate", "DIR ID", 2, 2,
+	  "give participant ID a new certificate (the old one goes on the CRL),\nbroker password, repository token "
+	  "and signing key, in its bundle",
+	  NULL, 0, cmd_rotate },
+	{ "revoke", "DIR ID", 2, 2,
+	  "revoke participant ID: CRL, password, ACL block, token and trusted key\ngo; its bundle stays, on record",
+	  NULL, 0, cmd_revoke },
+	{ "remove", "DIR ID", 2, 2, "revoke participant ID, then delete its bundle, key and record", NULL, 0,
+	  cmd_revoke },
 	{ NULL, NULL, 0, 0, NULL, NULL, 0, NULL },
 };
 

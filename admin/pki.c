@@ -287,3 +287,92 @@ enum fedc_err admin__pem_pub(EVP_PKEY *key, struct fedc_buf *out)
 	BIO_free(bio);
 	return rc;
 }
+
+enum fedc_err admin__pki_serial_of(const char *path, char *out, size_t cap)
+{
+	enum fedc_err rc = FEDC_OK;
+	BIGNUM *bn = NULL;
+	char *hex = NULL;
+	X509 *cert = NULL;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return fedc_fail(FEDC_ERR_NOT_FOUND, "cannot open %s", path);
+	cert = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (!cert) {
+		rc = admin__ssl_fail(FEDC_ERR_MALFORMED, path);
+		goto out;
+	}
+	bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+	hex = bn ? BN_bn2hex(bn) : NULL;
+	if (!hex)
+		rc = admin__ssl_fail(FEDC_ERR_NOMEM, "certificate serial");
+	else if ((size_t)snprintf(out, cap, "%s", hex) >= cap)
+		rc = fedc_fail(FEDC_ERR_MALFORMED, "%s: serial too long", path);
+out:
+	OPENSSL_free(hex);
+	BN_free(bn);
+	X509_free(cert);
+	return rc;
+}
+
+/* One revoked entry: serial (hex) and date. */
+static enum fedc_err crl_add(X509_CRL *crl, const char *serial, long when)
+{
+	X509_REVOKED *r = X509_REVOKED_new();
+	ASN1_INTEGER *num = NULL;
+	ASN1_TIME *t = NULL;
+	BIGNUM *bn = NULL;
+	enum fedc_err rc = FEDC_OK;
+
+	if (!r || !BN_hex2bn(&bn, serial) || !(num = BN_to_ASN1_INTEGER(bn, NULL)) ||
+	    !(t = ASN1_TIME_set(NULL, (time_t)when)) || !X509_REVOKED_set_serialNumber(r, num) ||
+	    !X509_REVOKED_set_revocationDate(r, t) || !X509_CRL_add0_revoked(crl, r))
+		rc = admin__ssl_fail(FEDC_ERR_NOMEM, "CRL entry");
+	else
+		r = NULL; /* the CRL owns it */
+	X509_REVOKED_free(r);
+	ASN1_INTEGER_free(num);
+	ASN1_TIME_free(t);
+	BN_free(bn);
+	return rc;
+}
+
+/* Version 2, the CA as issuer, lastUpdate an hour back (as certificates
+ * are), nextUpdate the CA's own end: OpenSSL refuses every certificate once
+ * a CRL it checks has expired, and a federation's CRL changes only when
+ * fedc-admin revokes. */
+enum fedc_err admin__pki_crl(EVP_PKEY *ca_key, X509 *ca_cert, const char *const *serials, const long *times,
+			     size_t n, struct fedc_buf *out)
+{
+	X509_CRL *crl = X509_CRL_new();
+	ASN1_TIME *last = NULL;
+	BIO *bio = NULL;
+	enum fedc_err rc = FEDC_OK;
+
+	if (!crl || !X509_CRL_set_version(crl, 1) || !X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca_cert)) ||
+	    !(last = X509_time_adj_ex(NULL, 0, -BACKDATE_SECONDS, NULL)) || !X509_CRL_set1_lastUpdate(crl, last) ||
+	    !X509_CRL_set1_nextUpdate(crl, X509_get0_notAfter(ca_cert))) {
+		rc = admin__ssl_fail(FEDC_ERR_NOMEM, "CRL");
+		goto out;
+	}
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = crl_add(crl, serials[i], times[i]);
+	if (rc)
+		goto out;
+	if (!X509_CRL_sort(crl) || !X509_CRL_sign(crl, ca_key, EVP_sha256())) {
+		rc = admin__ssl_fail(FEDC_ERR_IO, "signing the CRL");
+		goto out;
+	}
+	bio = BIO_new(BIO_s_mem());
+	if (!bio)
+		rc = admin__ssl_fail(FEDC_ERR_NOMEM, "BIO");
+	else
+		rc = PEM_write_bio_X509_CRL(bio, crl) ? bio_take(bio, out) : admin__ssl_fail(FEDC_ERR_IO, "PEM CRL");
+out:
+	BIO_free(bio);
+	ASN1_TIME_free(last);
+	X509_CRL_free(crl);
+	return rc;
+}

@@ -49,6 +49,18 @@ enum fedc_err admin__registry_add(struct admin_registry *reg, enum admin_role ro
 	return FEDC_OK;
 }
 
+void admin__registry_remove(struct admin_registry *reg, const char *id)
+{
+	for (size_t i = 0; i < reg->n; i++) {
+		if (strcmp(reg->v[i].id, id) != 0)
+			continue;
+		memmove(&reg->v[i], &reg->v[i + 1], (reg->n - i - 1) * sizeof(reg->v[0]));
+		reg->n--;
+		reg->mem.len -= sizeof(reg->v[0]);
+		return;
+	}
+}
+
 /* One "ROLE ID HEX" line (NUL-terminated, comments already skipped). */
 static enum fedc_err parse_line(struct admin_registry *reg, char *line, const char *path, unsigned lineno)
 {

@@ -397,12 +397,12 @@ const char *harness_network_section(struct harness *h)
 	return text;
 }
 
-int harness_repo_new(struct harness *h, struct fedc_repo **out)
+int harness_repo_as(struct harness *h, const char *bundle, struct fedc_repo **out)
 {
 	char path[512], token[256], ca[512];
 
-	snprintf(path, sizeof(path), "%s/repository.token", h->researcher_dir);
-	snprintf(ca, sizeof(ca), "%s/ca.pem", h->researcher_dir);
+	snprintf(path, sizeof(path), "%s/repository.token", bundle);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", bundle);
 	if (fedc_read_secret(path, token, sizeof(token)) != FEDC_OK ||
 	    fedc_repo_new(h->repo_url, token, 30, out) != FEDC_OK)
 		return -1;
@@ -412,6 +412,16 @@ int harness_repo_new(struct harness *h, struct fedc_repo **out)
 		return -1;
 	}
 	return 0;
+}
+
+int harness_reload_trust(struct harness *h)
+{
+	return load_channel(h);
+}
+
+int harness_repo_new(struct harness *h, struct fedc_repo **out)
+{
+	return harness_repo_as(h, h->researcher_dir, out);
 }
 
 int harness_add_node(struct harness *h, const char *id, const char *csv, const char *tags, const char *plan)
@@ -459,7 +469,7 @@ int harness_add_node(struct harness *h, const char *id, const char *csv, const c
 	return (int)h->n_nodes++;
 }
 
-int harness_wait_online(struct harness *h, const char *id, int timeout_ms)
+int harness_wait_status(struct harness *h, const char *id, const char *state, int timeout_ms)
 {
 	int64_t deadline = now_ms() + timeout_ms;
 	struct fedc_msg *msg = calloc(1, sizeof(*msg));
@@ -474,13 +484,18 @@ int harness_wait_online(struct harness *h, const char *id, int timeout_ms)
 
 		if (fedc_channel_accept(&h->channel, m->topic, m->payload, m->len, msg, &origin) == FEDC_OK &&
 		    msg->command == FEDC_CMD_STATUS && strcmp(msg->node_id, id) == 0 &&
-		    strcmp(msg->state, "online") == 0)
+		    strcmp(msg->state, state) == 0)
 			found = 0;
 		fedc_msg_clear(msg); /* a search reply's datasets are allocated */
 		fedc_mqtt_message_free(m);
 	}
 	free(msg);
 	return found;
+}
+
+int harness_wait_online(struct harness *h, const char *id, int timeout_ms)
+{
+	return harness_wait_status(h, id, "online", timeout_ms);
 }
 
 int harness_spawn_node(struct harness *h, size_t i)

@@ -83,6 +83,8 @@ int harness_start_node(struct harness *h, size_t i);
 int harness_spawn_node(struct harness *h, size_t i);
 /* Reads the observer's messages until node `id`'s status is online. */
 int harness_wait_online(struct harness *h, const char *id, int timeout_ms);
+/* The same for any state ("offline": its last will, or its goodbye). */
+int harness_wait_status(struct harness *h, const char *id, const char *state, int timeout_ms);
 /* Sends `sig` and waits up to `timeout_ms` for the process, then SIGKILL.
  * Returns the exit status as waitpid gives it, or -1. */
 int harness_stop(struct harness_proc *p, int sig, int timeout_ms);
@@ -124,6 +126,11 @@ int harness_next_raw(struct harness *h, int timeout_ms, void **payload, size_t *
 const char *harness_network_section(struct harness *h);
 /* A repository client with the test researcher's token and the CA. */
 int harness_repo_new(struct harness *h, struct fedc_repo **out);
+/* The same with the token and CA of the bundle in directory `bundle`. */
+int harness_repo_as(struct harness *h, const char *bundle, struct fedc_repo **out);
+/* Reloads the test researcher's keys and trusted/ from its bundle (after
+ * fedc-admin rotate, revoke or remove changed them). 0 on success. */
+int harness_reload_trust(struct harness *h);
 /* Makes the broker and the repository re-read their credentials (SIGHUP). */
 void harness_reload_credentials(struct harness *h);
 

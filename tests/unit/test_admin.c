@@ -1133,6 +1133,247 @@ static void test_broker(void **state)
 	free(r);
 }
 
+/* ---- rotate, revoke, remove --------------------------------------------------- */
+
+static void copy_file(const char *src, const char *dst)
+{
+	char *data = slurp(src);
+	FILE *f;
+
+	assert_non_null(data);
+	f = fopen(dst, "w");
+	assert_non_null(f);
+	assert_int_equal(fputs(data, f) < 0, 0);
+	assert_int_equal(fclose(f), 0);
+	free(data);
+}
+
+/* A copy of the broker credentials of `id` as they are now, under root/old-ID. */
+static void keep_old_creds(const struct fixture *fx, const char *id, struct creds *old)
+{
+	char dir[PATH_MAX], name[64], keep[PATH_MAX], src[PATH_MAX];
+
+	creds_of(fx, id, old);
+	snprintf(name, sizeof(name), "old-%s", id);
+	join(keep, fx->root, name);
+	assert_int_equal(mkdir(keep, 0700), 0);
+	bundle_dir(fx, id, dir);
+	join(old->cert, keep, "client.pem");
+	join(old->key, keep, "client.key");
+	join(src, dir, "client.pem");
+	copy_file(src, old->cert);
+	join(src, dir, "client.key");
+	copy_file(src, old->key);
+}
+
+/* X509_verify_cert of `cert` against the CA and the federation's CRL. */
+static int verify_with_crl(const struct fixture *fx, X509 *cert)
+{
+	char path[PATH_MAX];
+	X509 *ca;
+	X509_CRL *crl;
+	X509_STORE *store = X509_STORE_new();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	FILE *f;
+	int ok;
+
+	join(path, fx->fed, "ca");
+	ca = load_cert(path, "ca.pem");
+	join(path, fx->fed, "ca/crl.pem");
+	f = fopen(path, "r");
+	assert_non_null(f);
+	crl = PEM_read_X509_CRL(f, NULL, NULL, NULL);
+	fclose(f);
+	assert_non_null(crl);
+	assert_int_equal(X509_STORE_add_cert(store, ca), 1);
+	assert_int_equal(X509_STORE_add_crl(store, crl), 1);
+	assert_int_equal(X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK), 1);
+	assert_int_equal(X509_STORE_CTX_init(ctx, store, cert, NULL), 1);
+	ok = X509_verify_cert(ctx);
+	if (ok != 1)
+		ok = -X509_STORE_CTX_get_error(ctx);
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(store);
+	X509_CRL_free(crl);
+	X509_free(ca);
+	return ok;
+}
+
+/* Tries `c` until the broker (after SIGHUP) gives the expected answer. */
+static int publish_until(const struct fixture *fx, const struct creds *c, bool want_ok, struct result *r)
+{
+	char topic[128];
+	int status = -1;
+
+	snprintf(topic, sizeof(topic), "fedc/" FED "/status/%s", c->user);
+	for (int i = 0; i < 50; i++) {
+		status = publish(fx, c, topic, "x", r);
+		if ((status == 0) == want_ok)
+			break;
+		sleep_ms(50);
+	}
+	return status;
+}
+
+/* rotate a: new certificate, password, token and signing key in a's bundle;
+ * after SIGHUP the old password and the old certificate (even with the new
+ * password: only the CRL refuses it) are refused, the new ones work. */
+static void check_rotate(struct fixture *fx, struct result *r)
+{
+	char dir[PATH_MAX], rdir[PATH_MAX], token[65], digest[65], line[256];
+	char *old_ini, *ini, *old_pub, *pub, *trusted, *tokens;
+	struct creds old, now, mixed;
+	X509 *old_cert, *new_cert;
+
+	bundle_dir(fx, "a", dir);
+	bundle_dir(fx, "r", rdir);
+	keep_old_creds(fx, "a", &old);
+	old_ini = slurp_in(dir, "node.ini");
+	old_pub = slurp_in(dir, "signing.pub");
+	old_cert = load_cert(dir, "client.pem");
+	assert_int_equal(verify_with_crl(fx, old_cert), 1);
+
+	admin(fx, r, "rotate", fx->fed, "a", NULL);
+	if (r->status != 0)
+		fail_msg("rotate: %s%s", r->out, r->err);
+	assert_non_null(strstr(r->out, "kill -HUP"));
+	creds_of(fx, "a", &now);
+	assert_string_not_equal(now.password, old.password);
+	ini = slurp_in(dir, "node.ini");
+	assert_string_equal(ini, old_ini); /* the ini (and data) stay */
+	pub = slurp_in(dir, "signing.pub");
+	assert_string_not_equal(pub, old_pub);
+	trusted = slurp_in(rdir, "trusted/a.pub"); /* the researcher trusts the new key */
+	assert_string_equal(trusted, pub);
+	free(trusted);
+	trusted = slurp_in(fx->fed, "keys/a.pub");
+	assert_string_equal(trusted, pub);
+	assert_hex64_file(dir, "repository.token", token);
+	assert_int_equal(fedc_hash_buffer(FEDC_HASH_SHA256, token, 64, digest), FEDC_OK);
+	tokens = slurp_in(fx->fed, "repository/tokens");
+	snprintf(line, sizeof(line), "\nnode a %s\n", digest);
+	assert_non_null(strstr(tokens, line));
+	/* the old certificate is revoked, the new one valid */
+	new_cert = load_cert(dir, "client.pem");
+	assert_int_equal(verify_with_crl(fx, old_cert), -X509_V_ERR_CERT_REVOKED);
+	assert_int_equal(verify_with_crl(fx, new_cert), 1);
+
+	assert_int_equal(kill(fx->broker, SIGHUP), 0);
+	assert_int_equal(publish_until(fx, &now, true, r), 0);
+	assert_int_not_equal(publish_until(fx, &old, false, r), 0);
+	mixed = old;
+	strcpy(mixed.password, now.password);
+	assert_int_not_equal(publish_until(fx, &mixed, false, r), 0);
+	creds_of(fx, "b", &mixed); /* the others go on */
+	assert_int_equal(publish_until(fx, &mixed, true, r), 0);
+	free(old_ini);
+	free(ini);
+	free(old_pub);
+	free(pub);
+	free(trusted);
+	free(tokens);
+	X509_free(old_cert);
+	X509_free(new_cert);
+}
+
+/* revoke b: password, ACL block, token and trusted key go, the bundle and a
+ * record stay; the id cannot come back until removed. */
+static void check_revoke(struct fixture *fx, struct result *r)
+{
+	char dir[PATH_MAX], rdir[PATH_MAX], path[PATH_MAX];
+	char *passwd, *acl, *tokens;
+	struct creds b, a;
+	X509 *cert;
+
+	bundle_dir(fx, "b", dir);
+	bundle_dir(fx, "r", rdir);
+	creds_of(fx, "b", &b);
+	cert = load_cert(dir, "client.pem");
+	admin(fx, r, "revoke", fx->fed, "b", NULL);
+	if (r->status != 0)
+		fail_msg("revoke: %s%s", r->out, r->err);
+	passwd = slurp_in(fx->fed, "broker/passwd");
+	acl = slurp_in(fx->fed, "broker/acl");
+	tokens = slurp_in(fx->fed, "repository/tokens");
+	assert_null(strstr(passwd, "\nb:"));
+	assert_int_not_equal(strncmp(passwd, "b:", 2), 0);
+	assert_non_null(strstr(passwd, "a:"));
+	assert_null(strstr(acl, "user b\n"));
+	assert_non_null(strstr(acl, "user a\n"));
+	assert_null(strstr(tokens, "node b "));
+	join(path, rdir, "trusted/b.pub");
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(access(dir, F_OK), 0); /* the bundle stays */
+	assert_int_equal(verify_with_crl(fx, cert), -X509_V_ERR_CERT_REVOKED);
+	admin(fx, r, "list", fx->fed, NULL);
+	assert_non_null(strstr(r->out, "node       b (revoked)\n"));
+	admin(fx, r, "add-node", fx->fed, "b", NULL);
+	assert_int_equal(r->status, 1);
+	assert_non_null(strstr(r->err, "revoked"));
+	admin(fx, r, "revoke", fx->fed, "b", NULL);
+	assert_int_equal(r->status, 1);
+
+	assert_int_equal(kill(fx->broker, SIGHUP), 0);
+	assert_int_not_equal(publish_until(fx, &b, false, r), 0);
+	creds_of(fx, "a", &a);
+	assert_int_equal(publish_until(fx, &a, true, r), 0);
+	free(passwd);
+	free(acl);
+	free(tokens);
+	X509_free(cert);
+}
+
+/* remove c (enrolled by the broker test) and the revoked b: bundles, keys and
+ * records go; b's certificate stays revoked; the id b can be enrolled anew. */
+static void check_remove(struct fixture *fx, struct result *r)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	X509 *cert;
+
+	bundle_dir(fx, "b", dir);
+	cert = load_cert(dir, "client.pem");
+	admin(fx, r, "remove", fx->fed, "c", NULL);
+	if (r->status != 0)
+		fail_msg("remove: %s%s", r->out, r->err);
+	bundle_dir(fx, "c", dir);
+	assert_int_equal(access(dir, F_OK), -1);
+	join(path, fx->fed, "keys/c.pub");
+	assert_int_equal(access(path, F_OK), -1);
+	admin(fx, r, "remove", fx->fed, "b", NULL);
+	assert_int_equal(r->status, 0);
+	bundle_dir(fx, "b", dir);
+	assert_int_equal(access(dir, F_OK), -1);
+	admin(fx, r, "list", fx->fed, NULL);
+	assert_null(strstr(r->out, "node       b"));
+	assert_null(strstr(r->out, "node       c"));
+	assert_non_null(strstr(r->out, "node       a\n"));
+	assert_int_equal(verify_with_crl(fx, cert), -X509_V_ERR_CERT_REVOKED);
+	admin(fx, r, "remove", fx->fed, "nobody", NULL);
+	assert_int_equal(r->status, 1);
+	admin(fx, r, "rotate", fx->fed, "c", NULL);
+	assert_int_equal(r->status, 1);
+	assert_non_null(strstr(r->err, "not a participant"));
+	admin(fx, r, "add-node", fx->fed, "b", NULL);
+	assert_int_equal(r->status, 0);
+	X509_free(cert);
+}
+
+static void test_rotate_revoke_remove(void **state)
+{
+	struct fixture *fx = *state;
+	struct result *r;
+
+	if (fx->broker <= 0)
+		skip();
+	assert_true(port_open(fx->port));
+	r = malloc(sizeof(*r));
+	assert_non_null(r);
+	check_rotate(fx, r);
+	check_revoke(fx, r);
+	check_remove(fx, r);
+	free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1152,6 +1393,8 @@ int main(void)
 		cmocka_unit_test(test_bad_flags_and_numbers),
 		/* Last: it adds node c. */
 		cmocka_unit_test_setup_teardown(test_broker, broker_setup, broker_teardown),
+		/* After it: it rotates a, revokes b, removes c and b. */
+		cmocka_unit_test_setup_teardown(test_rotate_revoke_remove, broker_setup, broker_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
