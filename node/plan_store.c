@@ -113,7 +113,7 @@ enum fedc_err plan_store__keep(const char *dir, const char *src_path, uint64_t m
 	if (rc)
 		goto out;
 	tmp_exists = false;
-	(void)fedc_fsync_dir(dir); /* best effort: the rename is already visible */
+	fedc_ignore(fedc_fsync_dir(dir)); /* best effort: the rename is already visible */
 out:
 	if (tmp_fd >= 0)
 		close(tmp_fd);

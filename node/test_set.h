@@ -8,6 +8,6 @@
 
 /* The test set of dataset `id` into `out`. FEDC_ERR_NOT_FOUND if it has
  * none, else db__dataset_list's errors. */
-enum fedc_err test_set__find(struct node_db *db, const char *id, struct node_dataset *out);
+FEDC_NODISCARD enum fedc_err test_set__find(struct node_db *db, const char *id, struct node_dataset *out);
 
 #endif

@@ -368,8 +368,9 @@ int harness_connect_observer(struct harness *h)
 	char status_all[FEDC_MAX_TOPIC_LEN + 1], reply[FEDC_MAX_TOPIC_LEN + 1];
 	const char *subs[] = { status_all, reply };
 
-	fedc_topic_status_all(status_all, h->federation);
-	fedc_topic_researcher(reply, h->federation, h->researcher_id);
+	if (fedc_topic_status_all(status_all, h->federation) != FEDC_OK ||
+	    fedc_topic_researcher(reply, h->federation, h->researcher_id) != FEDC_OK)
+		return -1;
 	return harness_connect_as(h, h->researcher_dir, h->researcher_id, observer_client_id(h), subs, 2, &h->observer);
 }
 
@@ -378,7 +379,8 @@ int harness_connect_status_observer(struct harness *h)
 	char status_all[FEDC_MAX_TOPIC_LEN + 1];
 	const char *subs[] = { status_all };
 
-	fedc_topic_status_all(status_all, h->federation);
+	if (fedc_topic_status_all(status_all, h->federation) != FEDC_OK)
+		return -1;
 	return harness_connect_as(h, h->researcher_dir, h->researcher_id, observer_client_id(h), subs, 1, &h->observer);
 }
 
@@ -516,7 +518,8 @@ int harness_next_reply(struct harness *h, int timeout_ms, void **payload, size_t
 	size_t raw_len = 0;
 	int rc = harness_next_raw(h, timeout_ms, &raw, &raw_len);
 
-	fedc_topic_researcher(reply, h->federation, h->researcher_id);
+	if (!rc && fedc_topic_researcher(reply, h->federation, h->researcher_id) != FEDC_OK)
+		rc = -1;
 	if (!rc && fedc_envelope_open(h->channel.trusted, reply, raw, raw_len, &env) != FEDC_OK) {
 		fprintf(stderr, "reply refused: %s\n", fedc_last_error());
 		rc = -1;
@@ -535,7 +538,8 @@ int harness_next_raw(struct harness *h, int timeout_ms, void **payload, size_t *
 	int64_t deadline = now_ms() + timeout_ms;
 	char reply[FEDC_MAX_TOPIC_LEN + 1];
 
-	fedc_topic_researcher(reply, h->federation, h->researcher_id);
+	if (fedc_topic_researcher(reply, h->federation, h->researcher_id) != FEDC_OK)
+		return -1;
 	while (now_ms() < deadline) {
 		struct fedc_mqtt_message *m = NULL;
 

@@ -203,12 +203,12 @@ static void tree_digest(const char *path, struct fedc_hash *h)
 	int n;
 
 	assert_int_equal(lstat(path, &st), 0);
-	fedc_hash_update(h, path, strlen(path) + 1);
-	fedc_hash_update(h, &st.st_mode, sizeof(st.st_mode));
+	assert_int_equal(fedc_hash_update(h, path, strlen(path) + 1), FEDC_OK);
+	assert_int_equal(fedc_hash_update(h, &st.st_mode, sizeof(st.st_mode)), FEDC_OK);
 	if (!S_ISDIR(st.st_mode)) {
 		data = slurp(path);
 		assert_non_null(data);
-		fedc_hash_update(h, data, strlen(data));
+		assert_int_equal(fedc_hash_update(h, data, strlen(data)), FEDC_OK);
 		free(data);
 		return;
 	}
