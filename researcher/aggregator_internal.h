@@ -21,7 +21,8 @@
  * vector of floats or doubles. */
 struct agg_layout {
 	size_t count;
-	struct fedc_tensor *tensors; /* data == NULL; names owned (char *) */
+	struct fedc_tensor *tensors; /* data == NULL; each name is names[i] */
+	char **names;                /* owned: the tensors' names, with their prefix */
 	uint64_t *offsets;           /* element offset of each tensor */
 	uint64_t n_elements;         /* all tensors together */
 };

@@ -55,15 +55,19 @@ static enum fedc_err compile_failed(const char *source, const char *log, int sta
 enum fedc_err plan_build__compile(const char *source, const char *out_so)
 {
 	/* Paths travel as positional parameters, never pasted into the script. */
-	static const char script[] = "exec ${FEDC_CC:-cc} -std=c11 -O2 -shared -fPIC -fvisibility=hidden \"$1\" "
-				     "-o \"$2\" $(pkg-config --cflags --libs fedcplan) > \"$3\" 2>&1";
-	char tmp[4200], log[4200];
-	char *argv[] = { "sh", "-c", (char *)script, "sh", (char *)source, tmp, log, NULL };
+	/* posix_spawn takes char *const argv[]: the script and the source path
+	 * are copied into arrays of this frame rather than cast from const. */
+	char script[] = "exec ${FEDC_CC:-cc} -std=c11 -O2 -shared -fPIC -fvisibility=hidden \"$1\" "
+			"-o \"$2\" $(pkg-config --cflags --libs fedcplan) > \"$3\" 2>&1";
+	char src[4200], tmp[4200], log[4200];
+	char *argv[] = { "sh", "-c", script, "sh", src, tmp, log, NULL };
 	pid_t pid;
 	int status = 0;
 
 	if (access(source, R_OK) != 0)
 		return fedc_fail(FEDC_ERR_IO, "cannot read the plan source %s: %s", source, strerror(errno));
+	if ((size_t)snprintf(src, sizeof(src), "%s", source) >= sizeof(src))
+		return fedc_fail(FEDC_ERR_INVAL, "plan source path too long: %s", source);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", out_so);
 	snprintf(log, sizeof(log), "%s.log", out_so);
 	set_pkg_config_path();

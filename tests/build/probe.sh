@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Tests build.nodiscard.*: builds one probe of tests/build/probes/ on fedc's
-# flags with FEDC_WERROR on. Usage: probe.sh SOURCE_DIR CC PROBE.c builds
-#                                   probe.sh SOURCE_DIR CC PROBE.c fails REGEX
+# Tests build.nodiscard.* and build.cast_qual: builds one probe of
+# tests/build/probes/ on fedc's flags with FEDC_WERROR on.
+# Usage: probe.sh SOURCE_DIR CC PROBE.c builds
+#        probe.sh SOURCE_DIR CC PROBE.c fails REGEX
 # "fails" passes only if the build stops and its log matches REGEX (the
 # warning the probe was written to draw, not another failure).
 set -euo pipefail

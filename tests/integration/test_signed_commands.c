@@ -116,7 +116,7 @@ static void expect_refused(const char *why)
 static void test_experiment_runs_signed_and_train_is_captured(void **state)
 {
 	char exp[512], out[8192];
-	char *argv[] = { (char *)harness_bin("fedc-researcher"), "run", exp, NULL };
+	const char *argv[] = { harness_bin("fedc-researcher"), "run", exp, NULL };
 	struct fedc_mqtt_message *m = NULL;
 
 	snprintf(exp, sizeof(exp), "%s/one.ini", H.dir);
