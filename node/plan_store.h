@@ -17,12 +17,14 @@
  * its mode) and writes its absolute path to `dir`: the database keeps paths
  * into it and is read by processes whose working directories differ.
  * FEDC_ERR_CONFIG (path too long), FEDC_ERR_IO (cannot create or resolve). */
-FEDC_NODISCARD enum fedc_err plan_store__open(const char *data_dir, char *dir, size_t cap);
+FEDC_NODISCARD
+enum fedc_err plan_store__open(const char *data_dir, char *dir, size_t cap);
 
 /* `dir`/<sha256>.so. FEDC_ERR_INVAL unless `sha256` is 64 lower-case hex
  * digits (a digest from a message is checked here before it names a file),
  * or when the path does not fit. */
-FEDC_NODISCARD enum fedc_err plan_store__path(const char *dir, const char *sha256, char *out, size_t cap);
+FEDC_NODISCARD
+enum fedc_err plan_store__path(const char *dir, const char *sha256, char *out, size_t cap);
 
 /* Copies the file `src_path` into the store atomically (temp file, fsync,
  * rename), hashing the bytes it copies, so the digest handed back is that of
@@ -30,19 +32,22 @@ FEDC_NODISCARD enum fedc_err plan_store__path(const char *dir, const char *sha25
  * bytes, `final_path` the kept copy's path. FEDC_ERR_IO, FEDC_ERR_TOO_BIG
  * (more than `max_bytes`), FEDC_ERR_CONFIG (path too long); on failure
  * nothing is left in the store. */
-FEDC_NODISCARD enum fedc_err plan_store__keep(const char *dir, const char *src_path, uint64_t max_bytes, char *sha256,
-					      char *final_path, size_t cap);
+FEDC_NODISCARD
+enum fedc_err plan_store__keep(const char *dir, const char *src_path, uint64_t max_bytes, char *sha256,
+			       char *final_path, size_t cap);
 
 /* Makes sure the plan `sha256` is in the store, downloading it with `repo`
  * when it is missing or no longer hashes to its name; `path` receives its
  * path. FEDC_ERR_INVAL (not a SHA-256), FEDC_ERR_NOT_FOUND (not in the
  * repository), else the repository's errors, with a detail naming the plan. */
-FEDC_NODISCARD enum fedc_err plan_store__fetch(const char *dir, struct fedc_repo *repo, const char *sha256, uint64_t max_bytes,
-					       char *path, size_t cap);
+FEDC_NODISCARD
+enum fedc_err plan_store__fetch(const char *dir, struct fedc_repo *repo, const char *sha256, uint64_t max_bytes,
+				char *path, size_t cap);
 
 /* Deletes the kept copy at `path` if it is a file of this store (directly in
  * `dir` and named <sha256>.so): never another path, even one read from the
  * database. A missing file is not an error. FEDC_OK, FEDC_ERR_IO. */
-FEDC_NODISCARD enum fedc_err plan_store__remove(const char *dir, const char *path);
+FEDC_NODISCARD
+enum fedc_err plan_store__remove(const char *dir, const char *path);
 
 #endif

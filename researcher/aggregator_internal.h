@@ -94,22 +94,29 @@ extern const struct agg_ops aggregator__trimmed_mean_ops;
 
 /* Layouts. `prefix` ("" for none) goes before every name. */
 void aggregator__layout_free(struct agg_layout *l);
-FEDC_NODISCARD enum fedc_err aggregator__layout_init(struct agg_layout *l, size_t capacity);
-FEDC_NODISCARD enum fedc_err aggregator__layout_push(struct agg_layout *l, const struct fedc_tensor *t, const char *prefix);
-FEDC_NODISCARD enum fedc_err aggregator__layout_append(struct agg_layout *l, const struct agg_layout *src, const char *prefix);
-FEDC_NODISCARD enum fedc_err aggregator__layout_of(struct agg_layout *l, const struct fedc_tensor *t, size_t count,
-						   const char *prefix);
+FEDC_NODISCARD
+enum fedc_err aggregator__layout_init(struct agg_layout *l, size_t capacity);
+FEDC_NODISCARD
+enum fedc_err aggregator__layout_push(struct agg_layout *l, const struct fedc_tensor *t, const char *prefix);
+FEDC_NODISCARD
+enum fedc_err aggregator__layout_append(struct agg_layout *l, const struct agg_layout *src, const char *prefix);
+FEDC_NODISCARD
+enum fedc_err aggregator__layout_of(struct agg_layout *l, const struct fedc_tensor *t, size_t count,
+				    const char *prefix);
 /* True if a and b have the same names, dtypes and shapes in order. */
 bool aggregator__layout_equal(const struct agg_layout *a, const struct agg_layout *b);
 
 /* Sets model, update and out layouts all to the tensors of `global`. */
-FEDC_NODISCARD enum fedc_err aggregator__plain_layouts(struct aggregator *agg, const struct fedc_params *global);
+FEDC_NODISCARD
+enum fedc_err aggregator__plain_layouts(struct aggregator *agg, const struct fedc_params *global);
 /* calloc of n values of `size` bytes, FEDC_ERR_TOO_BIG / NOMEM with a detail. */
-FEDC_NODISCARD enum fedc_err aggregator__alloc(uint64_t n, size_t size, void *out_ptr);
+FEDC_NODISCARD
+enum fedc_err aggregator__alloc(uint64_t n, size_t size, void *out_ptr);
 /* Copies `count` tensors of `t` (laid out as `l`) into one flat float vector. */
 void aggregator__flatten(const struct agg_layout *l, const struct fedc_tensor *t, float *dst);
 /* Sums every update over update_layout in node-id order into a new double
  * vector (caller frees): weighted by n_samples, or each with weight 1. */
-FEDC_NODISCARD enum fedc_err aggregator__sum_updates(const struct aggregator *agg, bool weighted, double **out);
+FEDC_NODISCARD
+enum fedc_err aggregator__sum_updates(const struct aggregator *agg, bool weighted, double **out);
 
 #endif

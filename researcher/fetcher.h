@@ -32,7 +32,8 @@ struct fetch_result {
 };
 
 /* Starts `threads` threads, each with a repository client made from `exp`. */
-FEDC_NODISCARD enum fedc_err fetcher__new(const struct experiment *exp, unsigned threads, struct fetcher **out);
+FEDC_NODISCARD
+enum fedc_err fetcher__new(const struct experiment *exp, unsigned threads, struct fetcher **out);
 /* Stops the threads once their current download is over; results not taken
  * are dropped. NULL is a no-op. */
 void fetcher__free(struct fetcher *f);
@@ -40,8 +41,9 @@ void fetcher__free(struct fetcher *f);
 /* Queues: GET the update `digest` of `node_id` into `path` (overwritten and
  * cut to size, not fsynced: a scratch file), then open it and, with `check`,
  * run check(ctx, update). A failed fetch removes `path`. */
-FEDC_NODISCARD enum fedc_err fetcher__submit(struct fetcher *f, size_t tag, const char *node_id, const char *digest,
-					     const char *path, fetch_check_fn check, void *ctx);
+FEDC_NODISCARD
+enum fedc_err fetcher__submit(struct fetcher *f, size_t tag, const char *node_id, const char *digest,
+			      const char *path, fetch_check_fn check, void *ctx);
 /* Waits for the next result of those submitted. False when none is left. */
 bool fetcher__next(struct fetcher *f, struct fetch_result *out);
 

@@ -44,7 +44,8 @@ const char *fedc_strerror(enum fedc_err code);
 /* Records a printf-style detail for the calling thread and returns `code`, so
  * that a function can write `rc = fedc_fail(FEDC_ERR_CONFIG, "%s:%d: ...", ...)`.
  * The detail replaces any earlier one. */
-FEDC_NODISCARD enum fedc_err fedc_fail(enum fedc_err code, const char *fmt, ...)
+FEDC_NODISCARD
+enum fedc_err fedc_fail(enum fedc_err code, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /* The detail recorded by the last fedc_fail() of this thread, or "" if none.
