@@ -37,24 +37,30 @@
 /* ---- files.c ------------------------------------------------------------ */
 
 /* Joins `a` "/" `b` into out[PATH_MAX]; FEDC_ERR_INVAL if too long. */
+FEDC_NODISCARD
 enum fedc_err admin__path(char *out, const char *a, const char *b);
 /* Like fedc_write_atomic() but the file is 0600 from its creation on
  * (fedc_write_atomic leaves 0644), so a secret is never readable by others,
  * not even for an instant. FEDC_ERR_IO. */
+FEDC_NODISCARD
 enum fedc_err admin__write_secret(const char *path, const void *data, size_t len);
 /* Whole file into *out, an empty buffer whose limit becomes `max`
  * (NUL-terminated, caller frees with fedc_buf_free);
  * FEDC_ERR_NOT_FOUND if absent, FEDC_ERR_TOO_BIG past `max`, FEDC_ERR_IO. */
+FEDC_NODISCARD
 enum fedc_err admin__read_file(const char *path, size_t max, struct fedc_buf *out);
 /* Atomic copy of a small public file (0644). */
+FEDC_NODISCARD
 enum fedc_err admin__copy_public(const char *src, const char *dst);
 /* Removes a directory tree made by fedc-admin (regular files and
  * directories only); best effort, for cleaning up a failed step. */
 void admin__rmtree(const char *path);
 /* Takes an exclusive lock on directory `dir` so that two fedc-admin runs
  * never interleave their updates. *fd is closed by the caller to release. */
+FEDC_NODISCARD
 enum fedc_err admin__lock(const char *dir, int *fd);
 /* `nbytes` random bytes as lower-case hex into hex[2*nbytes+1]. FEDC_ERR_IO. */
+FEDC_NODISCARD
 enum fedc_err admin__random_hex(char *hex, size_t nbytes);
 bool admin__exists(const char *path);
 
@@ -79,11 +85,14 @@ bool admin__host_is_ip(const char *s, bool *v6);
 
 /* Creates the federation in fed->dir (made absolute here). FEDC_ERR_EXISTS if
  * it already holds a federation.ini, FEDC_ERR_INVAL, FEDC_ERR_IO. */
+FEDC_NODISCARD
 enum fedc_err admin__init(struct admin_fed *fed);
 /* Reads DIR/federation.ini into *fed. FEDC_ERR_NOT_FOUND, FEDC_ERR_CONFIG. */
+FEDC_NODISCARD
 enum fedc_err admin__load(const char *dir, struct admin_fed *fed);
 /* Adds a participant: its bundle, passwd, acl, tokens, trusted keys.
  * FEDC_ERR_EXISTS if the id is taken, FEDC_ERR_IO, ... */
+FEDC_NODISCARD
 enum fedc_err admin__add(const struct admin_fed *fed, enum admin_role role, const char *id);
 /* Gives participant `id` a new TLS key and certificate (the old one goes on
  * the CRL), broker password, repository token and signing key; rewrites
@@ -113,14 +122,19 @@ struct admin_registry {
 
 /* Reads DIR/repository/tokens (an absent file is an empty registry).
  * FEDC_ERR_MALFORMED names the line. Free with admin__registry_free. */
+FEDC_NODISCARD
 enum fedc_err admin__registry_load(const struct admin_fed *fed, struct admin_registry *reg);
 void admin__registry_free(struct admin_registry *reg);
 /* Adds to a registry from admin__registry_load: FEDC_ERR_TOO_BIG past
  * ADMIN_MAX_PARTICIPANTS, FEDC_ERR_NOMEM. */
 const struct admin_participant *admin__registry_find(const struct admin_registry *reg, const char *id);
+/* The same, to change the entry in place. */
+struct admin_participant *admin__registry_find_mut(struct admin_registry *reg, const char *id);
+FEDC_NODISCARD
 enum fedc_err admin__registry_add(struct admin_registry *reg, enum admin_role role, const char *id,
 				  const char *digest);
 /* Rewrites DIR/repository/tokens from `reg`. */
+FEDC_NODISCARD
 enum fedc_err admin__registry_save(const struct admin_fed *fed, const struct admin_registry *reg);
 
 /* Drops `id` from the registry (no-op if absent). */
@@ -143,22 +157,28 @@ enum fedc_err admin__revoked_print(const struct admin_fed *fed, FILE *out);
 /* ---- broker.c ------------------------------------------------------------- */
 
 /* Writes DIR/broker/mosquitto.conf. */
+FEDC_NODISCARD
 enum fedc_err admin__broker_write_conf(const struct admin_fed *fed);
 /* The absolute path of fedc_broker_plugin.so: $FEDC_BROKER_PLUGIN, or
  * ../lib/fedc/ from fedc-admin's own directory (build tree and install
  * alike). FEDC_ERR_NOT_FOUND naming where it looked. */
+FEDC_NODISCARD
 enum fedc_err admin__broker_plugin_path(char *out, size_t cap);
 /* Sets the passwd entry of `id` (replacing any earlier line of that user). */
+FEDC_NODISCARD
 enum fedc_err admin__broker_set_password(const struct admin_fed *fed, const char *id, const char *password);
 /* Removes the passwd entry of `id` (none: no change). */
 enum fedc_err admin__broker_drop_password(const struct admin_fed *fed, const char *id);
 /* Regenerates DIR/broker/acl from the registry. */
+FEDC_NODISCARD
 enum fedc_err admin__broker_write_acl(const struct admin_fed *fed, const struct admin_registry *reg);
 /* One mosquitto 2.0 password-file line "id:$7$101$salt$hash\n" into *out. */
+FEDC_NODISCARD
 enum fedc_err admin__broker_passwd_line(const char *id, const char *password, struct fedc_buf *out);
 
 /* ---- repository.c ------------------------------------------------------- */
 
+FEDC_NODISCARD
 enum fedc_err admin__repository_write_ini(const struct admin_fed *fed);
 
 /* ---- pki.c ------------------------------------------------------------------ */
@@ -175,16 +195,23 @@ struct admin_cert_req {
 };
 
 /* A fresh self-signed CA (EC P-256, ADMIN_CA_DAYS). Caller frees both. */
+FEDC_NODISCARD
 enum fedc_err admin__pki_make_ca(const char *org, EVP_PKEY **key, X509 **cert);
 /* A fresh EC P-256 key and its certificate signed by the CA. */
+FEDC_NODISCARD
 enum fedc_err admin__pki_issue(EVP_PKEY *ca_key, X509 *ca_cert, const struct admin_cert_req *req,
 			       EVP_PKEY **key, X509 **cert);
+FEDC_NODISCARD
 enum fedc_err admin__pki_ed25519(EVP_PKEY **key);
 /* Loads DIR/ca/ca.key and DIR/ca/ca.pem. */
+FEDC_NODISCARD
 enum fedc_err admin__pki_load_ca(const struct admin_fed *fed, EVP_PKEY **key, X509 **cert);
 /* PEM text: certificate, private key (PKCS#8, unencrypted), public key (SPKI). */
+FEDC_NODISCARD
 enum fedc_err admin__pem_cert(X509 *cert, struct fedc_buf *out);
+FEDC_NODISCARD
 enum fedc_err admin__pem_key(EVP_PKEY *key, struct fedc_buf *out);
+FEDC_NODISCARD
 enum fedc_err admin__pem_pub(EVP_PKEY *key, struct fedc_buf *out);
 /* The serial of the certificate in PEM file `path` as upper-case hex into
  * out[cap]. FEDC_ERR_NOT_FOUND if absent, FEDC_ERR_MALFORMED. */
@@ -194,6 +221,7 @@ enum fedc_err admin__pki_serial_of(const char *path, char *out, size_t cap);
 enum fedc_err admin__pki_crl(EVP_PKEY *ca_key, X509 *ca_cert, const char *const *serials, const long *times,
 			     size_t n, struct fedc_buf *out);
 /* Records the OpenSSL error queue's first entry with `what`; returns `code`. */
+FEDC_NODISCARD
 enum fedc_err admin__ssl_fail(enum fedc_err code, const char *what);
 
 /* ---- bundle.c ------------------------------------------------------------------ */
@@ -205,6 +233,7 @@ struct admin_secrets {
 
 /* Builds the bundle of `id` under DIR/nodes/ or DIR/researchers/ (staged, then
  * renamed into place) and hands back its secrets for the server side. */
+FEDC_NODISCARD
 enum fedc_err admin__bundle_create(const struct admin_fed *fed, const struct admin_registry *reg,
 				   enum admin_role role, const char *id, struct admin_secrets *secrets);
 /* Like admin__bundle_create, but for an enrolled participant: if its bundle
@@ -218,9 +247,11 @@ enum fedc_err admin__bundle_unshare_key(const struct admin_fed *fed, const struc
 					enum admin_role role, const char *id);
 /* Copies the signing.pub of `id` into trusted/ of every participant of the
  * other role. */
+FEDC_NODISCARD
 enum fedc_err admin__bundle_share_key(const struct admin_fed *fed, const struct admin_registry *reg,
 				      enum admin_role role, const char *id);
 /* "DIR/nodes/ID" or "DIR/researchers/ID". */
+FEDC_NODISCARD
 enum fedc_err admin__bundle_dir(const struct admin_fed *fed, enum admin_role role, const char *id, char *out);
 
 #endif

@@ -376,7 +376,7 @@ enum fedc_err admin__rotate(const struct admin_fed *fed, const char *id)
 	rc = admin__lock(fed->dir, &lock);
 	if (!rc)
 		rc = admin__registry_load(fed, &reg);
-	if (!rc && !(p = (struct admin_participant *)admin__registry_find(&reg, id)))
+	if (!rc && !(p = admin__registry_find_mut(&reg, id)))
 		rc = fedc_fail(FEDC_ERR_NOT_FOUND, "\"%s\" is not a participant of federation %s; nothing changed", id,
 			       fed->name);
 	if (!rc)

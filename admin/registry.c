@@ -21,12 +21,28 @@ void admin__registry_free(struct admin_registry *reg)
 	reg->n = 0;
 }
 
+/* The index of `id`, or reg->n. */
+static size_t find_index(const struct admin_registry *reg, const char *id)
+{
+	size_t i = 0;
+
+	while (i < reg->n && strcmp(reg->v[i].id, id) != 0)
+		i++;
+	return i;
+}
+
 const struct admin_participant *admin__registry_find(const struct admin_registry *reg, const char *id)
 {
-	for (size_t i = 0; i < reg->n; i++)
-		if (!strcmp(reg->v[i].id, id))
-			return &reg->v[i];
-	return NULL;
+	size_t i = find_index(reg, id);
+
+	return i < reg->n ? &reg->v[i] : NULL;
+}
+
+struct admin_participant *admin__registry_find_mut(struct admin_registry *reg, const char *id)
+{
+	size_t i = find_index(reg, id);
+
+	return i < reg->n ? &reg->v[i] : NULL;
 }
 
 enum fedc_err admin__registry_add(struct admin_registry *reg, enum admin_role role, const char *id,

@@ -52,7 +52,7 @@ static double median_round(const char *csv_path)
 static int run_case(struct harness *h, unsigned rounds, unsigned n, double p, double *median, double *rss_mb)
 {
 	char exp[512], model[128], csv[600];
-	char *argv[] = { (char *)harness_bin("fedc-researcher"), "run", exp, NULL };
+	const char *argv[] = { harness_bin("fedc-researcher"), "run", exp, NULL };
 	struct harness_proc proc = { 0 };
 	struct rusage usage;
 	int status;

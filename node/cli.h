@@ -71,8 +71,10 @@ bool cli__has_control(const char *s);
 bool cli__text_ok(const char *s, size_t cap, bool allow_empty);
 
 /* Loads the config if not done yet: FEDC_ERR_CONFIG with a detail. */
+FEDC_NODISCARD
 enum fedc_err cli__config(struct cli_ctx *ctx);
 /* Loads the config, creates data_dir and opens the database. */
+FEDC_NODISCARD
 enum fedc_err cli__open_db(struct cli_ctx *ctx, struct node_db **db);
 
 /* Output: text from the database may come from a researcher (plan names,

@@ -149,8 +149,8 @@ static void dispatch(struct node_daemon *d, struct fedc_msg *req)
 	switch (req->command) {
 	case FEDC_CMD_PING:
 		reply = fedc_msg_reply(req, FEDC_CMD_PONG, d->cfg->node_id);
-		if (reply)
-			(void)daemon__send(d, reply);
+		if (reply) /* a failed send is logged by daemon__send; the researcher's timeout covers it */
+			fedc_ignore(daemon__send(d, reply));
 		fedc_msg_free(reply);
 		break;
 	case FEDC_CMD_SEARCH:
@@ -161,16 +161,18 @@ static void dispatch(struct node_daemon *d, struct fedc_msg *req)
 	case FEDC_CMD_PLAN_STATUS:
 		/* They may download a plan: never on this thread, which must
 		 * keep answering pings meanwhile. */
-		(void)round__submit(d->plan_worker, req);
+		/* A duplicate is logged by round__submit; either way it owns req. */
+		fedc_ignore(round__submit(d->plan_worker, req));
 		return; /* the worker owns it now */
 	case FEDC_CMD_TRAIN:
-		(void)round__submit(d->worker, req);
+		fedc_ignore(round__submit(d->worker, req)); /* as above */
 		return; /* the worker owns it now */
 	default:
 		fedc_warn("ignoring %s from %s: not a request a node answers", fedc_cmd_name(req->command),
 			  req->node_id[0] ? req->node_id : req->researcher_id);
-		(void)daemon__send_error(d, req, FEDC_ERR_UNSUPPORTED, "a node does not answer `%s`",
-					 fedc_cmd_name(req->command));
+		/* Best effort: daemon__send logs a reply it cannot send. */
+		fedc_ignore(daemon__send_error(d, req, FEDC_ERR_UNSUPPORTED, "a node does not answer `%s`",
+					       fedc_cmd_name(req->command)));
 		break;
 	}
 	fedc_msg_free(req);
@@ -242,7 +244,7 @@ static void reply_to_refused(struct node_daemon *d, const struct fedc_origin *or
 	fedc_msg_set(reply, FEDC_F_NODE_ID);
 	fedc_msg_set(reply, FEDC_F_ERROR_CODE);
 	fedc_msg_set(reply, FEDC_F_MESSAGE);
-	(void)daemon__send(d, reply);
+	fedc_ignore(daemon__send(d, reply)); /* a failed send is logged by daemon__send */
 out:
 	fedc_msg_free(reply);
 	msgpack_unpacked_destroy(&up);

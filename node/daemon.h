@@ -36,18 +36,22 @@ struct node_daemon {
 int daemon__run(const struct node_config *cfg);
 
 /* Publishes `msg` to the reply topic of msg->researcher_id. Thread-safe. */
+FEDC_NODISCARD
 enum fedc_err daemon__send(struct node_daemon *d, const struct fedc_msg *msg);
 
 /* Replies `error` to `request` with a code and a message for people. */
+FEDC_NODISCARD
 enum fedc_err daemon__send_error(struct node_daemon *d, const struct fedc_msg *request, enum fedc_err code,
 				 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* A repository client with this node's token and CA (one per thread). */
+FEDC_NODISCARD
 enum fedc_err daemon__repo_new(const struct node_daemon *d, struct fedc_repo **out);
 
 /* Makes sure the plan with `digest` (SHA-256) is in the plan store
  * (plan_store__fetch, capped at max_blob_mb), downloading it with `repo` if
  * missing or altered; `path` receives its kept path. */
+FEDC_NODISCARD
 enum fedc_err daemon__fetch_plan(struct node_daemon *d, struct fedc_repo *repo, const char *digest,
 				 char *path, size_t cap);
 

@@ -29,11 +29,13 @@ struct dataset_options {
  * detail naming the line and column.
  * IDX: images ds->path, labels ds->labels_path (see dataset_idx.h).
  * Another type: FEDC_ERR_UNSUPPORTED. */
+FEDC_NODISCARD
 enum fedc_err dataset__inspect(struct node_dataset *ds, const struct dataset_options *opts);
 
 /* Loads a registered dataset into `out` (x and y malloc'd; free with
  * dataset__free_data). Refuses (FEDC_ERR_DIGEST) a file whose SHA-256 is no
  * longer ds->digest. */
+FEDC_NODISCARD
 enum fedc_err dataset__load(const struct node_dataset *ds, struct fedc_data *out);
 void dataset__free_data(struct fedc_data *data);
 
@@ -46,11 +48,14 @@ bool dataset__parse_label_counts(const char *text, uint64_t *counts, uint32_t n)
 /* ---- shared by the format readers (dataset.c, dataset_idx.c) ---- */
 
 /* Opens `path` read-only; FEDC_ERR_IO naming it if missing or not a regular file. */
+FEDC_NODISCARD
 enum fedc_err dataset__open_regular(const char *path, int *fd_out);
 /* Allocates out->x (rows x features) and out->y; FEDC_ERR_TOO_BIG, FEDC_ERR_NOMEM. */
+FEDC_NODISCARD
 enum fedc_err dataset__alloc_data(struct fedc_data *out, uint64_t rows, uint64_t features);
 /* FEDC_ERR_DIGEST: "PATH: the file changed since dataset ... was registered
  * (WHY); ... register it again". `path` may be NULL when `why` names it. */
+FEDC_NODISCARD
 enum fedc_err dataset__changed(const struct node_dataset *ds, const char *path, const char *why);
 
 #endif

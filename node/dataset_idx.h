@@ -17,17 +17,20 @@
  * FEDC_ERR_UNSUPPORTED: an element type other than unsigned byte;
  * FEDC_ERR_TOO_BIG: a sample of more than 2^24 values. The detail names the
  * file. */
+FEDC_NODISCARD
 enum fedc_err dataset_idx__inspect(struct node_dataset *ds);
 
 /* Loads a registered IDX set: x = pixel / 255 as float, row-major
  * n_samples x n_features; y = label. Sized from the registration, each file
  * read once and hashed while read; FEDC_ERR_DIGEST if either file changed
  * since registration. `out` is zeroed first and left zeroed on failure. */
+FEDC_NODISCARD
 enum fedc_err dataset_idx__load(const struct node_dataset *ds, struct fedc_data *out);
 
 /* An unregistered pair of files, for tools: fills `ds` (named `name`) as
  * inspect does and loads it into `out`. FEDC_ERR_INVAL for a path too long,
  * else as inspect and load. */
+FEDC_NODISCARD
 enum fedc_err dataset_idx__read_files(const char *name, const char *images, const char *labels,
 				      struct node_dataset *ds, struct fedc_data *out);
 

@@ -63,6 +63,7 @@ struct node_plan {
 
 /* Opens (creating if needed) the database at `path` and migrates its schema.
  * FEDC_ERR_DB with a detail naming the file. Caller owns *out. */
+FEDC_NODISCARD
 enum fedc_err db__open(const char *path, struct node_db **out);
 void db__close(struct node_db *db);
 
@@ -70,10 +71,15 @@ void db__close(struct node_db *db);
  * name is taken. get/remove take an id or a name; FEDC_ERR_NOT_FOUND. list and
  * search hand back a malloc'd array the caller frees (may be NULL when *n==0);
  * search returns datasets that carry every one of `tags`. */
+FEDC_NODISCARD
 enum fedc_err db__dataset_add(struct node_db *db, struct node_dataset *ds);
+FEDC_NODISCARD
 enum fedc_err db__dataset_get(struct node_db *db, const char *id_or_name, struct node_dataset *out);
+FEDC_NODISCARD
 enum fedc_err db__dataset_remove(struct node_db *db, const char *id_or_name);
+FEDC_NODISCARD
 enum fedc_err db__dataset_list(struct node_db *db, struct node_dataset **out, size_t *n);
+FEDC_NODISCARD
 enum fedc_err db__dataset_search(struct node_db *db, const char (*tags)[FEDC_MAX_TAG_LEN + 1],
 				 uint32_t n_tags, struct node_dataset **out, size_t *n);
 
@@ -82,21 +88,28 @@ enum fedc_err db__dataset_search(struct node_db *db, const char (*tags)[FEDC_MAX
  * (returns FEDC_OK either way; *out gets the stored row if non-NULL).
  * set_status: approve or reject (adding the row when unknown), records the
  * time and notes. remove: FEDC_ERR_NOT_FOUND if unknown. */
+FEDC_NODISCARD
 enum fedc_err db__plan_get(struct node_db *db, const char *digest, struct node_plan *out);
+FEDC_NODISCARD
 enum fedc_err db__plan_register(struct node_db *db, const struct node_plan *plan, struct node_plan *out);
+FEDC_NODISCARD
 enum fedc_err db__plan_set_status(struct node_db *db, const char *digest, enum node_plan_status status,
 				  const char *name, const char *notes);
+FEDC_NODISCARD
 enum fedc_err db__plan_remove(struct node_db *db, const char *digest);
+FEDC_NODISCARD
 enum fedc_err db__plan_list(struct node_db *db, struct node_plan **out, size_t *n);
 
 /* Replay protection that survives restarts: records the nonce of an accepted
  * signed request (FEDC_ERR_EXISTS if it is already there) and forgets those
  * stamped before `forget_before_ms`. Committed without an fsync: a power
  * loss may take the last records (restart_guard.h covers that). */
+FEDC_NODISCARD
 enum fedc_err db__request_remember(struct node_db *db, const char *signer, const char *nonce, int64_t ts_ms,
 				   int64_t forget_before_ms);
 /* Hands every remembered nonce stamped at or after `since_ms` to `fn`. */
 typedef void (*db_request_fn)(void *ctx, const char *signer, const char *nonce, int64_t ts_ms);
+FEDC_NODISCARD
 enum fedc_err db__request_each(struct node_db *db, int64_t since_ms, db_request_fn fn, void *ctx);
 
 const char *db__plan_status_name(enum node_plan_status status); /* "pending" ... */

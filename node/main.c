@@ -56,6 +56,7 @@ struct init_values {
 static int write_config(const char *path, const struct init_values *v)
 {
 	char id[FEDC_UUID_STRLEN + 1];
+	enum fedc_err rc;
 	FILE *f;
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 
@@ -71,9 +72,9 @@ static int write_config(const char *path, const struct init_values *v)
 	}
 	if (!v->id)
 		fedc_uuid_new(id);
-	node_config__write_template(f, v->id ? v->id : id, v->federation, v->data_dir, v->broker, v->repository,
-				    v->token);
-	if (fclose(f) != 0) {
+	rc = node_config__write_template(f, v->id ? v->id : id, v->federation, v->data_dir, v->broker,
+					 v->repository, v->token);
+	if (fclose(f) != 0 || rc) {
 		fprintf(stderr, "fedc-node: init: %s: write failed\n", path);
 		return 1;
 	}

@@ -53,6 +53,7 @@ struct node_config {
  * detail (fedc_last_error()), FEDC_ERR_NOMEM. Relative paths are taken
  * relative to the config file's directory. On failure *out holds nothing to
  * free; on success free it with node_config__free(). */
+FEDC_NODISCARD
 enum fedc_err node_config__load(const char *path, struct node_config *out);
 /* Frees the strings of a loaded config (safe on a zeroed one, and twice). */
 void node_config__free(struct node_config *cfg);
@@ -60,9 +61,11 @@ void node_config__free(struct node_config *cfg);
 /* Writes a new config file for `fedc-node init`: every key with its help
  * text and default, and the values given (id and federation are ids; token
  * may be ""). FEDC_ERR_IO if a write fails. */
+FEDC_NODISCARD
 enum fedc_err node_config__write_template(FILE *to, const char *id, const char *federation, const char *data_dir,
 					  const char *broker_url, const char *repository_url, const char *token);
 /* The reference tables of docs/node-admin.md (tests/unit/test_config_doc.c). */
+FEDC_NODISCARD
 enum fedc_err node_config__write_markdown(FILE *to);
 
 #endif

@@ -15,9 +15,11 @@
  * already verified it (a download by digest), else NULL: it spares hashing
  * the file once more on every round. FEDC_ERR_NOT_FOUND, FEDC_ERR_IO,
  * FEDC_ERR_DB. */
+FEDC_NODISCARD
 enum fedc_err plan_digest__find(struct node_db *db, const char *path, const char *sha256, struct node_plan *out);
 
 /* Fills plan->digest and plan->algorithm for the file at `path`. */
+FEDC_NODISCARD
 enum fedc_err plan_digest__fill(enum fedc_hash_alg alg, const char *path, struct node_plan *plan);
 
 #endif

@@ -66,11 +66,13 @@ void plan_report__init(struct plan_report *r, uint64_t max_rows,
 /* Takes one line (`len` bytes, without its '\n'; need not be
  * NUL-terminated). FEDC_OK, or FEDC_ERR_MALFORMED with r->violation saying
  * why; a report once refused stays refused. Nothing may follow `done`. */
+FEDC_NODISCARD
 enum fedc_err plan_report__line(struct plan_report *r, const char *line, size_t len);
 
 /* Takes bytes as they come from the pipe, split into lines at '\n'. Stops
  * at `done` and sets *used to the bytes taken (what follows belongs to no
  * round). FEDC_OK, or FEDC_ERR_MALFORMED with r->violation set. */
+FEDC_NODISCARD
 enum fedc_err plan_report__feed(struct plan_report *r, const char *data, size_t n, size_t *used);
 
 /* Whether `name` may travel as a metric or scalar name: 1 to

@@ -11,6 +11,7 @@
  * `approval-reply` / `training-plan-status-reply` or `error`. Returns the
  * result of sending the reply. Another command: an `error` reply,
  * FEDC_ERR_UNSUPPORTED. */
+FEDC_NODISCARD
 enum fedc_err plan_requests__answer(struct node_daemon *d, struct node_db *db, struct fedc_repo *repo,
 				    const struct fedc_msg *req);
 

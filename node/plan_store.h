@@ -17,11 +17,13 @@
  * its mode) and writes its absolute path to `dir`: the database keeps paths
  * into it and is read by processes whose working directories differ.
  * FEDC_ERR_CONFIG (path too long), FEDC_ERR_IO (cannot create or resolve). */
+FEDC_NODISCARD
 enum fedc_err plan_store__open(const char *data_dir, char *dir, size_t cap);
 
 /* `dir`/<sha256>.so. FEDC_ERR_INVAL unless `sha256` is 64 lower-case hex
  * digits (a digest from a message is checked here before it names a file),
  * or when the path does not fit. */
+FEDC_NODISCARD
 enum fedc_err plan_store__path(const char *dir, const char *sha256, char *out, size_t cap);
 
 /* Copies the file `src_path` into the store through a fedc_atomic_file
@@ -31,6 +33,7 @@ enum fedc_err plan_store__path(const char *dir, const char *sha256, char *out, s
  * FEDC_ERR_IO, FEDC_ERR_TOO_BIG (more than `max_bytes`), FEDC_ERR_DIGEST
  * (the source changed), FEDC_ERR_INVAL (path too long); on failure no
  * temporary file is left and an older copy of the same plan is intact. */
+FEDC_NODISCARD
 enum fedc_err plan_store__keep(const char *dir, const char *src_path, uint64_t max_bytes, char *sha256,
 			       char *final_path, size_t cap);
 
@@ -38,12 +41,14 @@ enum fedc_err plan_store__keep(const char *dir, const char *src_path, uint64_t m
  * when it is missing or no longer hashes to its name; `path` receives its
  * path. FEDC_ERR_INVAL (not a SHA-256), FEDC_ERR_NOT_FOUND (not in the
  * repository), else the repository's errors, with a detail naming the plan. */
+FEDC_NODISCARD
 enum fedc_err plan_store__fetch(const char *dir, struct fedc_repo *repo, const char *sha256, uint64_t max_bytes,
 				char *path, size_t cap);
 
 /* Deletes the kept copy at `path` if it is a file of this store (directly in
  * `dir` and named <sha256>.so): never another path, even one read from the
  * database. A missing file is not an error. FEDC_OK, FEDC_ERR_IO. */
+FEDC_NODISCARD
 enum fedc_err plan_store__remove(const char *dir, const char *path);
 
 #endif

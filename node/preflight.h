@@ -20,11 +20,13 @@
  * A client certificate issued to another participant (its CN is not the
  * node id) is warned about. FEDC_ERR_CONFIG or FEDC_ERR_IO with a detail
  * naming the file and the key. */
+FEDC_NODISCARD
 enum fedc_err preflight__files(const struct node_config *cfg);
 
 /* The database must be writable and sound: a read-only file (or directory)
  * or a corrupt one (PRAGMA quick_check) is refused with FEDC_ERR_DB naming
  * the file; a missing one is fine (it is created). */
+FEDC_NODISCARD
 enum fedc_err preflight__database(const char *db_path);
 
 #endif

@@ -21,6 +21,7 @@
  * restarted since, else `now_ms`: commands stamped before it are to be
  * refused. An unreadable boot id counts as a restart. FEDC_ERR_IO when the
  * boot id cannot be kept. */
+FEDC_NODISCARD
 enum fedc_err restart_guard__not_before(const char *data_dir, int64_t now_ms, int64_t *not_before_ms);
 
 #endif

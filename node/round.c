@@ -115,7 +115,9 @@ static void on_scalar(void *ctx, const char *name, double value, uint64_t iterat
 	fedc_msg_set(msg, FEDC_F_VALUE);
 	fedc_msg_set(msg, FEDC_F_ITERATION);
 	fedc_msg_set(msg, FEDC_F_EPOCH);
-	(void)daemon__send(sc->w->d, msg);
+	/* A lost progress report costs nothing but a line of the researcher's
+	 * live view; daemon__send logs it. */
+	fedc_ignore(daemon__send(sc->w->d, msg));
 	fedc_msg_free(msg);
 }
 
@@ -146,14 +148,19 @@ static enum fedc_err check_approval(struct round_worker *w, const struct fedc_ms
 			 rc == FEDC_OK ? "" : " (send an `approval` request first to register it)");
 }
 
+/* fedc_msg_kv_add cannot fail here: a plan's report holds at most as many
+ * metrics as a reply, with names shorter than a reply's (asserted below). */
+_Static_assert(FEDC_PLAN_MAX_METRICS <= FEDC_MAX_METRICS, "a reply holds every metric of a plan");
+_Static_assert(FEDC_PLAN_METRIC_NAME_LEN <= FEDC_MAX_NAME_LEN + 1, "a reply holds every metric name");
+
 static void fill_reply_metrics(struct fedc_msg *reply, const struct sandbox_result *res)
 {
 	for (size_t i = 0; i < res->local_metrics.count; i++)
-		(void)fedc_msg_kv_add(reply->metrics, &reply->n_metrics, FEDC_MAX_METRICS,
-				      res->local_metrics.items[i].name, res->local_metrics.items[i].value);
+		fedc_ignore(fedc_msg_kv_add(reply->metrics, &reply->n_metrics, FEDC_MAX_METRICS,
+					    res->local_metrics.items[i].name, res->local_metrics.items[i].value));
 	for (size_t i = 0; i < res->global_metrics.count; i++)
-		(void)fedc_msg_kv_add(reply->global_metrics, &reply->n_global_metrics, FEDC_MAX_METRICS,
-				      res->global_metrics.items[i].name, res->global_metrics.items[i].value);
+		fedc_ignore(fedc_msg_kv_add(reply->global_metrics, &reply->n_global_metrics, FEDC_MAX_METRICS,
+					    res->global_metrics.items[i].name, res->global_metrics.items[i].value));
 	fedc_msg_set(reply, FEDC_F_METRICS);
 	fedc_msg_set(reply, FEDC_F_GLOBAL_METRICS);
 }
@@ -361,7 +368,9 @@ static enum fedc_err run_round(struct round_worker *w, const struct fedc_msg *re
 fail:
 	fedc_warn("round: job %s round %" PRIu64 " failed: %s: %s", req->job_id, req->round, fedc_strerror(rc),
 		  fedc_last_error());
-	(void)daemon__send_error(w->d, req, rc, "%s", fedc_last_error());
+	/* The round already failed with rc (logged above); a reply that cannot
+	 * be sent is logged by daemon__send and ends in the researcher's timeout. */
+	fedc_ignore(daemon__send_error(w->d, req, rc, "%s", fedc_last_error()));
 out:
 	if (res.params_fd >= 0)
 		close(res.params_fd);
@@ -525,8 +534,9 @@ void round__stop(struct round_worker *w)
 	pthread_join(w->thread, NULL);
 	while ((p = w->head)) {
 		w->head = p->next;
-		(void)daemon__send_error(w->d, p->msg, FEDC_ERR_INTERRUPTED,
-					 "the node is shutting down; request not run");
+		/* Best effort while shutting down: daemon__send logs a failure. */
+		fedc_ignore(daemon__send_error(w->d, p->msg, FEDC_ERR_INTERRUPTED,
+					       "the node is shutting down; request not run"));
 		fedc_msg_free(p->msg);
 		free(p);
 	}

@@ -17,11 +17,14 @@ uint64_t round__train_seed(uint64_t seed, uint64_t round, const char *node_id);
 
 /* Starts the round worker's (or the plan worker's) thread. FEDC_ERR_DB,
  * FEDC_ERR_NOMEM, or the repository client's errors. */
+FEDC_NODISCARD
 enum fedc_err round__start(struct node_daemon *d, struct round_worker **out);
+FEDC_NODISCARD
 enum fedc_err round__start_plan_worker(struct node_daemon *d, struct round_worker **out);
 
 /* Queues a request for the worker (takes ownership of `msg`). A request id already
  * seen is dropped (MQTT QoS 1 may deliver twice) and FEDC_ERR_EXISTS returned. */
+FEDC_NODISCARD
 enum fedc_err round__submit(struct round_worker *w, struct fedc_msg *msg);
 
 /* Cancels the round in flight (its researcher gets an `error`), answers the

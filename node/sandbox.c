@@ -572,15 +572,16 @@ static enum fedc_err spawn_process(struct sandbox *sb, const struct sandbox_job 
 }
 
 /* Sends a round's arguments with its two files attached: the global
- * parameters and the memfd for the new ones. */
-static int send_round(struct sandbox *sb, const struct child_argv *round, int params_fd, int update_fd)
+ * parameters and the memfd for the new ones. `round` is not const because
+ * sendmsg's iovec points at mutable bytes; it is only read. */
+static int send_round(struct sandbox *sb, struct child_argv *round, int params_fd, int update_fd)
 {
 	int fds[2] = { params_fd, update_fd };
 	union {
 		char bytes[CMSG_SPACE(sizeof(fds))];
 		struct cmsghdr align;
 	} control;
-	struct iovec iov = { (void *)round->text, round->used };
+	struct iovec iov = { round->text, round->used };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.bytes,
 			      .msg_controllen = sizeof(control.bytes) };
 	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
@@ -700,7 +701,7 @@ static enum fedc_err supervise(struct sandbox *sb, const struct sandbox_job *job
 /* Makes sure a process that may serve `key` is waiting, and sends it the
  * round. A kept process that cannot take it (gone meanwhile) is replaced. */
 static enum fedc_err start_round(struct sandbox *sb, const struct sandbox_job *job, struct child_argv *process,
-				 const struct child_argv *round, int update_fd)
+				 struct child_argv *round, int update_fd)
 {
 	size_t key_len = 0;
 	char *key = make_key(process, job->session, &key_len);

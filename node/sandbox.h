@@ -84,6 +84,7 @@ int sandbox__global_memfd(struct sandbox *sb);
  * parameters' layout: the report's `refused` line), which the same round
  * would meet again. `cancel` (may be NULL) is polled: when
  * it becomes true the child is killed and FEDC_ERR_INTERRUPTED returned. */
+FEDC_NODISCARD
 enum fedc_err sandbox__run(struct sandbox *sb, const struct sandbox_job *job, volatile int *cancel,
 			   struct sandbox_result *result);
 

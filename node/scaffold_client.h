@@ -34,16 +34,19 @@ struct scaffold_round {
 /* How many leading tensors of `global` are the model; *on when c follows
  * (then exactly n more, "scaffold.c.<name>" with the same shapes, float32).
  * FEDC_ERR_MALFORMED otherwise. */
+FEDC_NODISCARD
 enum fedc_err scaffold__split(const struct fedc_params *global, size_t *n_model, bool *on);
 
 /* For a SCAFFOLD round: reads c_i from `state_path` (zeros if the file does
  * not exist yet: the node's first round of the job) and computes c - c_i. */
+FEDC_NODISCARD
 enum fedc_err scaffold__begin(const struct fedc_params *global, size_t n_model, const char *state_path,
 			      struct scaffold_round *r);
 void scaffold__end(struct scaffold_round *r);
 
 /* Writes the update to `fd`: the trained tensors `y` (n, the model's) and
  * their "scaffold.dc." tensors, for K steps at rate lr. */
+FEDC_NODISCARD
 enum fedc_err scaffold__write_update(int fd, const struct scaffold_round *r, const struct fedc_tensor *y,
 				     uint64_t steps, double lr);
 
@@ -52,6 +55,7 @@ enum fedc_err scaffold__write_update(int fd, const struct scaffold_round *r, con
  * exist) and dc from the update at `update_fd`, saved atomically to
  * `after_path`. Nothing to do (FEDC_OK) when the update carries no
  * "scaffold.dc." tensors. */
+FEDC_NODISCARD
 enum fedc_err scaffold__save_state(int update_fd, const char *before_path, const char *after_path);
 
 #endif

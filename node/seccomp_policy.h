@@ -23,6 +23,7 @@
  * anything it might start. FEDC_OK, or FEDC_ERR_UNSUPPORTED / FEDC_ERR_NOMEM /
  * FEDC_ERR_IO with the reason in fedc_last_error(): the caller must then not
  * run the plan. */
+FEDC_NODISCARD
 enum fedc_err seccomp_policy__install(void);
 
 #endif

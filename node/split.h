@@ -25,11 +25,13 @@ size_t split__n_test(size_t n, double test_ratio);
  * rows in permuted order; so each class keeps its share in both views, to
  * one row. A regression set (n_classes 0) is split at random.
  * FEDC_ERR_NOMEM. */
+FEDC_NODISCARD
 enum fedc_err split__rows(const struct fedc_data *all, double test_ratio, uint64_t seed, bool stratified,
 			  struct fedc_data *train, struct fedc_data *test);
 
 /* A fresh copy of `src` into `dst` (the whole dataset as the train view,
  * or a separately registered test set as the test view). FEDC_ERR_NOMEM. */
+FEDC_NODISCARD
 enum fedc_err split__copy(const struct fedc_data *src, struct fedc_data *dst);
 
 #endif

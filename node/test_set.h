@@ -8,6 +8,7 @@
 
 /* The test set of dataset `id` into `out`. FEDC_ERR_NOT_FOUND if it has
  * none, else db__dataset_list's errors. */
+FEDC_NODISCARD
 enum fedc_err test_set__find(struct node_db *db, const char *id, struct node_dataset *out);
 
 #endif

@@ -39,6 +39,7 @@ struct auth; /* opaque */
 /* `token` and `tokens_file` may be "" (not set); both are copied. Loads the
  * file. FEDC_ERR_CONFIG (unreadable, or malformed: "<file>:<line>: why"),
  * FEDC_ERR_NOMEM. The caller frees *out with auth__free(). */
+FEDC_NODISCARD
 enum fedc_err auth__new(const char *token, const char *tokens_file, struct auth **out);
 void auth__free(struct auth *a);
 
@@ -48,6 +49,7 @@ bool auth__enabled(const struct auth *a);
 /* Reads tokens_file again and swaps the set in. On any error the current set
  * stays and the error is returned (as auth__new). FEDC_OK without a file.
  * *count gets the number of principals in force afterwards (may be NULL). */
+FEDC_NODISCARD
 enum fedc_err auth__reload(struct auth *a, size_t *count);
 
 /* The principal behind an Authorization header value (NULL: no header).

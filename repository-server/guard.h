@@ -42,6 +42,7 @@ struct guard_limits {
 };
 
 /* Starts the reaper thread. FEDC_ERR_NOMEM, FEDC_ERR_IO (no thread). */
+FEDC_NODISCARD
 enum fedc_err guard__new(const struct guard_limits *limits, struct guard **out);
 /* Stops the reaper and frees. Call after the MHD daemon has stopped (every
  * connection closed). NULL is allowed. */

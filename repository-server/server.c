@@ -152,11 +152,13 @@ static enum MHD_Result queue(struct request *req, struct MHD_Connection *conn, u
 	return ret;
 }
 
-static struct MHD_Response *json_response(const char *body)
+/* `body` is not const only because libmicrohttpd 0.9.75 (Debian 12) takes a
+ * void * even to copy (MHD_create_response_from_buffer_copy came later). */
+static struct MHD_Response *json_response(char *body)
 {
 	struct MHD_Response *resp;
 
-	resp = MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+	resp = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_COPY);
 	if (resp)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
 	return resp;

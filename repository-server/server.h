@@ -26,12 +26,14 @@ struct server; /* opaque */
  * file, bad TLS files: the detail names the file, and the line),
  * FEDC_ERR_IO (marker tree not creatable), FEDC_ERR_NET (cannot resolve or bind:
  * detail says which), FEDC_ERR_NOMEM. */
+FEDC_NODISCARD
 enum fedc_err server__start(const struct server_config *cfg, struct store *store, struct server **out);
 
 /* Re-reads the tokens file (SIGHUP). Requests in flight finish with the set
  * they started with. On failure the current set stays and the error is
  * returned as by server__start(). *principals (may be NULL): how many are in
  * force afterwards. */
+FEDC_NODISCARD
 enum fedc_err server__reload(struct server *srv, size_t *principals);
 
 /* The TCP port actually bound (useful with port 0). */

@@ -42,6 +42,7 @@ struct server_config {
  * the detail names the flag, or the file, line and key) or FEDC_ERR_IO (config
  * file unreadable). *help is set when --help was asked for (nothing else is
  * read then). */
+FEDC_NODISCARD
 enum fedc_err server_config__parse(int argc, char **argv, struct server_config *out, bool *help);
 
 /* The usage text, for --help and for errors. */
@@ -49,6 +50,7 @@ void server_config__usage(FILE *to);
 
 /* The reference table of docs/repository.md (tests/unit/test_config_doc.c).
  * FEDC_ERR_IO if a write fails. */
+FEDC_NODISCARD
 enum fedc_err server_config__write_markdown(FILE *to);
 
 #endif

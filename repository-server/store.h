@@ -23,6 +23,7 @@ struct store_upload; /* opaque: one upload in progress */
 /* Opens (creating if needed) the store at `root` and removes upload temp files
  * an older version's crash may have left in <root>/tmp. FEDC_ERR_IO with the path in the detail, FEDC_ERR_NOMEM,
  * FEDC_ERR_INVAL (path too long). The caller frees *out with store__close(). */
+FEDC_NODISCARD
 enum fedc_err store__open(const char *root, struct store **out);
 void store__close(struct store *st);
 
@@ -31,15 +32,18 @@ const char *store__root(const struct store *st);
 
 /* Opens blob `hex` (64 lower-case hex, validated by the caller) for reading.
  * FEDC_ERR_NOT_FOUND, FEDC_ERR_IO. The caller owns *fd. */
+FEDC_NODISCARD
 enum fedc_err store__open_blob(struct store *st, const char *hex, int *fd, uint64_t *size);
 
 /* Starts an upload of blob `hex`. When the store already has the blob, the
  * upload only hashes what it receives (nothing is written) so that the
  * answer can still tell a matching body from a wrong one. FEDC_ERR_IO,
  * FEDC_ERR_NOMEM. */
+FEDC_NODISCARD
 enum fedc_err store__upload_begin(struct store *st, const char *hex, struct store_upload **out);
 
 /* Appends received bytes. FEDC_ERR_IO (disk full ...). */
+FEDC_NODISCARD
 enum fedc_err store__upload_write(struct store_upload *up, const void *data, size_t len);
 
 /* The upload's temp file, to read what arrived before committing it (it is
@@ -51,6 +55,7 @@ int store__upload_fd(const struct store_upload *up);
  * *created is true when the blob is new, false when the store already had it.
  * FEDC_ERR_DIGEST (what arrived hashes to something else: nothing is kept),
  * FEDC_ERR_IO. */
+FEDC_NODISCARD
 enum fedc_err store__upload_commit(struct store_upload *up, bool *created);
 
 /* Drops an upload and its temp file. NULL is allowed. */

@@ -12,6 +12,7 @@
  * FEDC_ERR_CONFIG (cannot open or read it, not a regular file, over `max`
  * bytes, a NUL byte: the file a setting names is part of the configuration,
  * so the daemon refuses to start with exit status 2), FEDC_ERR_NOMEM. */
+FEDC_NODISCARD
 enum fedc_err textfile__read(const char *what, const char *path, size_t max, char **out);
 
 #endif

@@ -19,6 +19,7 @@ struct tls_pem {
  * the file), FEDC_ERR_NOMEM. The caller releases
  * *out with tls__free(), also on failure. A certificate past its end date is
  * accepted with a warning in the log (clients will refuse it). */
+FEDC_NODISCARD
 enum fedc_err tls__load(const char *cert_file, const char *key_file, struct tls_pem *out);
 
 /* Frees both texts, wiping the key first. */

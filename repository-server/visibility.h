@@ -22,17 +22,20 @@ struct visibility; /* opaque */
  * before namespaces existed (no published/ directory) has all its blobs
  * marked published first, in one atomic step, so that nothing that was
  * served before disappears. FEDC_ERR_IO, FEDC_ERR_NOMEM, FEDC_ERR_INVAL. */
+FEDC_NODISCARD
 enum fedc_err visibility__open(const char *root, struct visibility **out);
 void visibility__close(struct visibility *v);
 
 /* `node` NULL: the published namespace; else the updates of that node (an ID
  * checked by fedc_id_valid()). `hex`: 64 lower-case hex, checked by the
  * caller. *visible: whether the marker exists. FEDC_ERR_IO. */
+FEDC_NODISCARD
 enum fedc_err visibility__has(struct visibility *v, const char *node, const char *hex, bool *visible);
 
 /* Writes the marker (no-op if present, but made durable either way).
  * *added (may be NULL): whether this call made it, i.e. the blob is new to
  * the namespace. FEDC_ERR_IO. */
+FEDC_NODISCARD
 enum fedc_err visibility__add(struct visibility *v, const char *node, const char *hex, bool *added);
 
 #endif

@@ -131,8 +131,9 @@ enum fedc_err aggregator__check_options(const char *method, const struct aggrega
 
 void aggregator__layout_free(struct agg_layout *l)
 {
-	for (size_t i = 0; l->tensors && i < l->count; i++)
-		free((char *)l->tensors[i].name); /* owned: allocated by layout_push */
+	for (size_t i = 0; l->names && i < l->count; i++)
+		free(l->names[i]); /* allocated by layout_push */
+	free(l->names);
 	free(l->tensors);
 	free(l->offsets);
 	memset(l, 0, sizeof(*l));
@@ -143,7 +144,8 @@ enum fedc_err aggregator__layout_init(struct agg_layout *l, size_t capacity)
 	memset(l, 0, sizeof(*l));
 	l->tensors = calloc(capacity ? capacity : 1, sizeof(*l->tensors));
 	l->offsets = calloc(capacity ? capacity : 1, sizeof(*l->offsets));
-	if (!l->tensors || !l->offsets) {
+	l->names = calloc(capacity ? capacity : 1, sizeof(*l->names));
+	if (!l->tensors || !l->offsets || !l->names) {
 		aggregator__layout_free(l);
 		return FEDC_ERR_NOMEM;
 	}
@@ -165,6 +167,7 @@ enum fedc_err aggregator__layout_push(struct agg_layout *l, const struct fedc_te
 	memcpy(name, prefix, plen);
 	memcpy(name + plen, t->name, nlen + 1);
 	l->tensors[l->count] = *t;
+	l->names[l->count] = name;
 	l->tensors[l->count].name = name;
 	l->tensors[l->count].data = NULL;
 	l->offsets[l->count] = l->n_elements;

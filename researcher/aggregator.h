@@ -71,6 +71,7 @@ bool aggregator__option_applies(const char *method, const struct aggregator_opti
 void aggregator__default_options(const char *method, struct aggregator_options *o);
 /* FEDC_ERR_CONFIG naming the key ("[aggregator] beta1: ...") if an option
  * that `method` takes is out of range. */
+FEDC_NODISCARD
 enum fedc_err aggregator__check_options(const char *method, const struct aggregator_options *o);
 
 /* Checks a node's claimed training sample count against the rows of the
@@ -94,6 +95,7 @@ struct aggregator; /* opaque */
 /* `method` is one of aggregator__method_list(); `opts` NULL means the
  * defaults. FEDC_ERR_CONFIG for an unknown method or a bad option,
  * FEDC_ERR_NOMEM. The caller owns *out (aggregator__free). */
+FEDC_NODISCARD
 enum fedc_err aggregator__new(const char *method, const struct aggregator_options *opts,
 			      struct aggregator **out);
 void aggregator__free(struct aggregator *agg);
@@ -106,6 +108,7 @@ void aggregator__free(struct aggregator *agg);
  * FEDC_ERR_INVAL (n_nodes 0), FEDC_ERR_MALFORMED if `global` does not fit
  * the state (other tensors than the round before) or breaks the SCAFFOLD
  * convention, FEDC_ERR_NOMEM, FEDC_ERR_TOO_BIG. */
+FEDC_NODISCARD
 enum fedc_err aggregator__begin(struct aggregator *agg, const struct fedc_params *global, uint32_t n_nodes);
 /* Adds `node_id`'s update with its weight (training sample count, > 0).
  * Takes ownership of `update` whatever the result: it is kept mapped until
@@ -114,6 +117,7 @@ enum fedc_err aggregator__begin(struct aggregator *agg, const struct fedc_params
  * the round expects, or hold a NaN or an infinity; FEDC_ERR_INVAL for a node
  * added twice, a weight of 0, more updates than n_nodes, or a call after
  * finish(). A refused update leaves the round as it was. */
+FEDC_NODISCARD
 enum fedc_err aggregator__add(struct aggregator *agg, const char *node_id, struct fedc_params *update,
 			      uint64_t n_samples);
 /* add() in two halves, for callers that check updates on other threads.
@@ -122,13 +126,16 @@ enum fedc_err aggregator__add(struct aggregator *agg, const char *node_id, struc
  * threads may run it on different updates while the caller's thread calls
  * add_checked(). add_checked() takes an update that passed check_update() in
  * this round and makes the rest of add()'s checks; ownership as add(). */
+FEDC_NODISCARD
 enum fedc_err aggregator__check_update(const struct aggregator *agg, const struct fedc_params *update);
+FEDC_NODISCARD
 enum fedc_err aggregator__add_checked(struct aggregator *agg, const char *node_id, struct fedc_params *update,
 				      uint64_t n_samples);
 /* Computes the result (once), writes it to `out_path` atomically and, on the
  * first success of the round, advances the state across rounds. A failed
  * write may be retried; no update is taken after the first call.
  * FEDC_ERR_INVAL if no update was added, FEDC_ERR_IO, FEDC_ERR_NOMEM. */
+FEDC_NODISCARD
 enum fedc_err aggregator__finish(struct aggregator *agg, const char *out_path);
 
 /* Forgets the round in progress, as the next begin() would: its updates are
@@ -144,10 +151,12 @@ uint64_t aggregator__rounds(const struct aggregator *agg);
  * vectors per model tensor: "m.<t>", "v.<t>" or "c.<t>"). Between rounds or
  * after finish(): the state saved is the one after the last successful
  * finish(). FEDC_ERR_IO, FEDC_ERR_INVAL (too many tensors for one file). */
+FEDC_NODISCARD
 enum fedc_err aggregator__save_state(const struct aggregator *agg, const char *path);
 /* Replaces the state across rounds with the one saved in `path`, byte for
  * byte. Not inside a round (FEDC_ERR_INVAL). FEDC_ERR_MALFORMED if the file
  * is for another method or not a state file; open errors. */
+FEDC_NODISCARD
 enum fedc_err aggregator__load_state(struct aggregator *agg, const char *path);
 
 #endif

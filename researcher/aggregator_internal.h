@@ -21,7 +21,8 @@
  * vector of floats or doubles. */
 struct agg_layout {
 	size_t count;
-	struct fedc_tensor *tensors; /* data == NULL; names owned (char *) */
+	struct fedc_tensor *tensors; /* data == NULL; each name is names[i] */
+	char **names;                /* owned: the tensors' names, with their prefix */
 	uint64_t *offsets;           /* element offset of each tensor */
 	uint64_t n_elements;         /* all tensors together */
 };
@@ -52,12 +53,12 @@ struct agg_ops {
 	const char *state_prefixes[AGG_MAX_STATE_VECS];
 	/* Sets agg->model, agg->update_layout, agg->out_layout from `global`
 	 * and allocates what the round needs in agg->round. */
-	enum fedc_err (*begin)(struct aggregator *agg, const struct fedc_params *global);
+	FEDC_NODISCARD enum fedc_err (*begin)(struct aggregator *agg, const struct fedc_params *global);
 	/* First values of freshly allocated state vectors (may be NULL: zeros). */
 	void (*init_state)(struct aggregator *agg, const struct fedc_params *global);
 	/* Combines agg->updates (sorted by node id, all checked) into
 	 * out_layout.n_elements floats owned by agg->round. Called once. */
-	enum fedc_err (*compute)(struct aggregator *agg, const float **result);
+	FEDC_NODISCARD enum fedc_err (*compute)(struct aggregator *agg, const float **result);
 	/* The result is written: move the new state in (may be NULL). */
 	void (*commit)(struct aggregator *agg);
 	void (*release_round)(struct aggregator *agg);
@@ -103,23 +104,30 @@ enum fedc_err aggregator__share_weights(struct aggregator *agg);
 
 /* Layouts. `prefix` ("" for none) goes before every name. */
 void aggregator__layout_free(struct agg_layout *l);
+FEDC_NODISCARD
 enum fedc_err aggregator__layout_init(struct agg_layout *l, size_t capacity);
+FEDC_NODISCARD
 enum fedc_err aggregator__layout_push(struct agg_layout *l, const struct fedc_tensor *t, const char *prefix);
+FEDC_NODISCARD
 enum fedc_err aggregator__layout_append(struct agg_layout *l, const struct agg_layout *src, const char *prefix);
+FEDC_NODISCARD
 enum fedc_err aggregator__layout_of(struct agg_layout *l, const struct fedc_tensor *t, size_t count,
 				    const char *prefix);
 /* True if a and b have the same names, dtypes and shapes in order. */
 bool aggregator__layout_equal(const struct agg_layout *a, const struct agg_layout *b);
 
 /* Sets model, update and out layouts all to the tensors of `global`. */
+FEDC_NODISCARD
 enum fedc_err aggregator__plain_layouts(struct aggregator *agg, const struct fedc_params *global);
 /* calloc of n values of `size` bytes, FEDC_ERR_TOO_BIG / NOMEM with a detail. */
+FEDC_NODISCARD
 enum fedc_err aggregator__alloc(uint64_t n, size_t size, void *out_ptr);
 /* Copies `count` tensors of `t` (laid out as `l`) into one flat float vector. */
 void aggregator__flatten(const struct agg_layout *l, const struct fedc_tensor *t, float *dst);
 /* Sums every update over update_layout in node-id order into a new double
  * vector (caller frees): weighted by its share (its sample count, capped by
  * max_weight), or each with weight 1. */
+FEDC_NODISCARD
 enum fedc_err aggregator__sum_updates(const struct aggregator *agg, bool weighted, double **out);
 
 #endif

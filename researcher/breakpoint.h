@@ -41,23 +41,27 @@ struct breakpoint {
 
 /* Saves `bp` with the files at `global_path` and `aggregator_state_path`
  * (NULL when bp->has_aggregator_state is false). FEDC_ERR_IO. */
+FEDC_NODISCARD
 enum fedc_err breakpoint__save(const char *output_dir, const struct breakpoint *bp, const char *global_path,
 			       const char *aggregator_state_path);
 
 /* The highest round with a breakpoint directory (complete or not: load
  * checks). FEDC_ERR_NOT_FOUND when there is none. */
+FEDC_NODISCARD
 enum fedc_err breakpoint__latest(const char *output_dir, uint32_t *round);
 
 /* Loads and verifies the breakpoint of `round`: its JSON, its format, and
  * the digests of its files. Fills `dir` (capacity `cap`) with its directory.
  * FEDC_ERR_NOT_FOUND, FEDC_ERR_MALFORMED or FEDC_ERR_DIGEST (damaged or
  * truncated), each with a detail naming the file. */
+FEDC_NODISCARD
 enum fedc_err breakpoint__load(const char *output_dir, uint32_t round, struct breakpoint *bp, char *dir,
 			       size_t cap);
 
 /* Removes OUTPUT_DIR/breakpoints and every breakpoint in it, for a run that
  * starts afresh in a directory used before (`run --force`). FEDC_OK also when
  * there is none; FEDC_ERR_IO when something else is in the way. */
+FEDC_NODISCARD
 enum fedc_err breakpoint__remove_all(const char *output_dir);
 
 #endif

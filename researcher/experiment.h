@@ -83,10 +83,12 @@ struct experiment {
  * FEDC_ERR_CONFIG with file, line and key in the detail (unknown keys and bad
  * values included), FEDC_ERR_NOMEM. On failure *out holds nothing to free;
  * on success free it with experiment__free(). */
+FEDC_NODISCARD
 enum fedc_err experiment__load(const char *path, const char *network_path, struct experiment *out);
 /* Loads only the [network] section of `path` (a network file, or an
  * experiment file), for commands that talk to the federation without running
  * an experiment. Other sections are not read. */
+FEDC_NODISCARD
 enum fedc_err experiment__load_network(const char *path, struct experiment *out);
 /* Frees the owned strings of *exp (safe on a zeroed struct, and twice); NULL
  * is allowed. */
@@ -96,10 +98,12 @@ void experiment__free(struct experiment *exp);
 /* The reference tables of docs/researcher-guide.md, one per section
  * ("experiment", "training", "network"; tests/unit/test_config_doc.c).
  * FEDC_ERR_IO if a write fails, FEDC_ERR_INVAL for an unknown section. */
+FEDC_NODISCARD
 enum fedc_err experiment__write_markdown(FILE *to, const char *section);
 
 /* A repository client with the experiment's URL, token and CA. */
 struct fedc_repo;
+FEDC_NODISCARD
 enum fedc_err experiment__repo_new(const struct experiment *exp, struct fedc_repo **out);
 
 #endif

@@ -21,7 +21,7 @@
 struct fetcher;
 
 /* Runs on a fetching thread with the opened update: FEDC_OK keeps it. */
-typedef enum fedc_err (*fetch_check_fn)(void *ctx, const struct fedc_params *update);
+typedef FEDC_NODISCARD enum fedc_err (*fetch_check_fn)(void *ctx, const struct fedc_params *update);
 
 struct fetch_result {
 	size_t tag;                  /* as submitted */
@@ -32,6 +32,7 @@ struct fetch_result {
 };
 
 /* Starts `threads` threads, each with a repository client made from `exp`. */
+FEDC_NODISCARD
 enum fedc_err fetcher__new(const struct experiment *exp, unsigned threads, struct fetcher **out);
 /* Stops the threads once their current download is over; results not taken
  * are dropped. NULL is a no-op. */
@@ -40,6 +41,7 @@ void fetcher__free(struct fetcher *f);
 /* Queues: GET the update `digest` of `node_id` into `path` (overwritten and
  * cut to size, not fsynced: a scratch file), then open it and, with `check`,
  * run check(ctx, update). A failed fetch removes `path`. */
+FEDC_NODISCARD
 enum fedc_err fetcher__submit(struct fetcher *f, size_t tag, const char *node_id, const char *digest,
 			      const char *path, fetch_check_fn check, void *ctx);
 /* Waits for the next result of those submitted. False when none is left. */

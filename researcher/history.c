@@ -25,47 +25,45 @@ static const char *const headers[HISTORY_FILES] = {
 	"global_accuracy,download_s,train_s,upload_s,reason\n",
 };
 
-/* Opens `dir/name` for appending; with sizes, first cut it back to `size`
- * bytes (what a breakpoint recorded), else start it with `header`. */
-static FILE *open_in(const char *dir, size_t i, const uint64_t *sizes)
+/* Opens `dir/name` for appending into *out; with sizes, first cut it back to
+ * `size` bytes (what a breakpoint recorded), else start it with `header`.
+ * FEDC_OK, or FEDC_ERR_IO with a detail (*out NULL). */
+static enum fedc_err open_in(const char *dir, size_t i, const uint64_t *sizes, FILE **out)
 {
 	char path[4200];
 	struct stat st;
-	FILE *f;
 
+	*out = NULL;
 	snprintf(path, sizeof(path), "%s/%s", dir, file_names[i]);
-	if (sizes && (stat(path, &st) != 0 || (uint64_t)st.st_size < sizes[i])) {
-		fedc_fail(FEDC_ERR_IO, "%s: shorter than the breakpoint recorded (%" PRIu64 " bytes); the history "
-				       "cannot be continued", path, sizes[i]);
-		return NULL;
-	}
-	if (sizes && truncate(path, (off_t)sizes[i]) != 0) {
-		fedc_fail(FEDC_ERR_IO, "cannot cut %s back to the breakpoint: %s", path, strerror(errno));
-		return NULL;
-	}
-	f = fopen(path, sizes ? "a" : "w");
-	if (!f) {
-		fedc_fail(FEDC_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-		return NULL;
-	}
+	if (sizes && (stat(path, &st) != 0 || (uint64_t)st.st_size < sizes[i]))
+		return fedc_fail(FEDC_ERR_IO, "%s: shorter than the breakpoint recorded (%" PRIu64 " bytes); the history "
+					      "cannot be continued", path, sizes[i]);
+	if (sizes && truncate(path, (off_t)sizes[i]) != 0)
+		return fedc_fail(FEDC_ERR_IO, "cannot cut %s back to the breakpoint: %s", path, strerror(errno));
+	*out = fopen(path, sizes ? "a" : "w");
+	if (!*out)
+		return fedc_fail(FEDC_ERR_IO, "cannot open %s: %s", path, strerror(errno));
 	if (!sizes)
-		fputs(headers[i], f);
-	return f;
+		fputs(headers[i], *out);
+	return FEDC_OK;
 }
 
 static enum fedc_err open_all(const char *dir, const uint64_t *sizes, struct history **out)
 {
 	struct history *h = calloc(1, sizeof(*h));
+	enum fedc_err rc;
 
 	*out = NULL;
 	if (!h)
 		return FEDC_ERR_NOMEM;
-	h->jsonl = open_in(dir, 0, sizes);
-	h->rounds_csv = h->jsonl ? open_in(dir, 1, sizes) : NULL;
-	h->nodes_csv = h->rounds_csv ? open_in(dir, 2, sizes) : NULL;
-	if (!h->nodes_csv) {
+	rc = open_in(dir, 0, sizes, &h->jsonl);
+	if (!rc)
+		rc = open_in(dir, 1, sizes, &h->rounds_csv);
+	if (!rc)
+		rc = open_in(dir, 2, sizes, &h->nodes_csv);
+	if (rc) {
 		history__close(h);
-		return FEDC_ERR_IO;
+		return rc;
 	}
 	*out = h;
 	return FEDC_OK;

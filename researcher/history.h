@@ -38,14 +38,19 @@ struct round_record {
 };
 
 /* Creates (truncating) the three files in `dir`. FEDC_ERR_IO. */
+FEDC_NODISCARD
 enum fedc_err history__open(const char *dir, struct history **out);
 /* Continues the files in `dir` from a breakpoint: cuts each back to the
  * length the breakpoint recorded (dropping records of rounds after it),
  * then appends. FEDC_ERR_IO if a file is missing or shorter. */
+FEDC_NODISCARD
 enum fedc_err history__reopen(const char *dir, const uint64_t sizes[HISTORY_FILES], struct history **out);
 /* Flushes and fsyncs the files; gives their lengths (for a breakpoint). */
+FEDC_NODISCARD
 enum fedc_err history__sync(struct history *h, uint64_t sizes[HISTORY_FILES]);
+FEDC_NODISCARD
 enum fedc_err history__node(struct history *h, const struct node_record *rec);
+FEDC_NODISCARD
 enum fedc_err history__round(struct history *h, const struct round_record *rec);
 void history__close(struct history *h);
 

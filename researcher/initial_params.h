@@ -8,6 +8,7 @@
 
 /* FEDC_ERR_PLAN (cannot load, wrong ABI, create or get_params failed) with a
  * detail, FEDC_ERR_IO. */
+FEDC_NODISCARD
 enum fedc_err initial__params(const struct experiment *exp, const char *out_path);
 
 #endif

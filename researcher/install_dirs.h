@@ -23,6 +23,7 @@ enum install_dirs_kind {
  * executable. Writes the directory (not the file) into `dir`.
  * FEDC_ERR_NOT_FOUND if none holds it, FEDC_ERR_TOO_BIG if a path is over
  * `cap`-1 characters. */
+FEDC_NODISCARD
 enum fedc_err install_dirs__find(enum install_dirs_kind kind, const char *file, char *dir, size_t cap);
 
 #endif

@@ -582,11 +582,13 @@ static void record_round(struct job *j, uint32_t round, bool evaluate_only, bool
 
 		if (!p->selected)
 			continue;
-		(void)history__node(j->history, &nr);
+		if (history__node(j->history, &nr)) /* a record for people: the run goes on */
+			fedc_warn("history: %s", fedc_last_error());
 		if (p->state == PART_FAILED)
 			printf("  node %s %s: %s\n", p->node_id, p->status, p->reason);
 	}
-	(void)history__round(j->history, &rr);
+	if (history__round(j->history, &rr)) /* as above */
+		fedc_warn("history: %s", fedc_last_error());
 	fflush(stdout);
 }
 

@@ -16,6 +16,7 @@
  * refused (FEDC_ERR_EXISTS, the detail says how to resume it or go
  * elsewhere) unless `force`. A run of the same experiment file is replaced,
  * saying so. FEDC_ERR_IO when the breakpoints cannot be removed. */
+FEDC_NODISCARD
 enum fedc_err job__claim_output(const struct experiment *exp, bool force);
 
 /* Runs `exp` to the end. Returns the process exit code: 0 done, 1 failed,

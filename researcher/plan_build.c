@@ -75,16 +75,20 @@ static enum fedc_err make_scratch(const char *out_so, char *scratch, char *built
 enum fedc_err plan_build__compile(const char *source, const char *out_so)
 {
 	/* Paths travel as positional parameters, never pasted into the script. */
-	static const char script[] = "exec ${FEDC_CC:-cc} -std=c11 -O2 -shared -fPIC -fvisibility=hidden \"$1\" "
-				     "-o \"$2\" $(pkg-config --cflags --libs fedcplan) > \"$3\" 2>&1";
-	char scratch[4200] = "", built[4200], log[4200];
-	char *argv[] = { "sh", "-c", (char *)script, "sh", (char *)source, built, log, NULL };
+	/* posix_spawn takes char *const argv[]: the script and the source path
+	 * are copied into arrays of this frame rather than cast from const. */
+	char script[] = "exec ${FEDC_CC:-cc} -std=c11 -O2 -shared -fPIC -fvisibility=hidden \"$1\" "
+			"-o \"$2\" $(pkg-config --cflags --libs fedcplan) > \"$3\" 2>&1";
+	char src[4200], scratch[4200] = "", built[4200], log[4200];
+	char *argv[] = { "sh", "-c", script, "sh", src, built, log, NULL };
 	enum fedc_err rc = FEDC_OK;
 	pid_t pid;
 	int status = 0;
 
 	if (access(source, R_OK) != 0)
 		return fedc_fail(FEDC_ERR_IO, "cannot read the plan source %s: %s", source, strerror(errno));
+	if ((size_t)snprintf(src, sizeof(src), "%s", source) >= sizeof(src))
+		return fedc_fail(FEDC_ERR_INVAL, "plan source path too long: %s", source);
 	if ((size_t)snprintf(log, sizeof(log), "%s.log", out_so) >= sizeof(log))
 		return fedc_fail(FEDC_ERR_INVAL, "path too long: %s", out_so);
 	rc = make_scratch(out_so, scratch, built, sizeof(built));

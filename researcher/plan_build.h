@@ -19,12 +19,14 @@ bool plan_build__is_source(const char *path);
  * its messages go to `out_so`.log and, on failure, into the error detail.
  * FEDC_ERR_PLAN on a compile error, FEDC_ERR_INVAL (path too long),
  * FEDC_ERR_IO. */
+FEDC_NODISCARD
 enum fedc_err plan_build__compile(const char *source, const char *out_so);
 
 /* For an experiment whose plan is source: compiles it into
  * output_dir/plan.so (or, with `reuse`, takes the one already there) and
  * points exp->plan_path at it. Nothing to do for a shared object. */
 struct experiment;
+FEDC_NODISCARD
 enum fedc_err plan_build__prepare(struct experiment *exp, bool reuse);
 
 #endif

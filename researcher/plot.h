@@ -10,6 +10,7 @@
  * FEDC_ERR_IO (a file missing or unwritable), FEDC_ERR_MALFORMED (a history
  * file that is not what fedc-researcher writes; the detail names file and
  * line), FEDC_ERR_NOT_FOUND (no finished training round to plot). */
+FEDC_NODISCARD
 enum fedc_err plot__render(const char *dir, const char *out_path);
 
 #endif

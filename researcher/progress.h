@@ -15,12 +15,14 @@ struct progress;
 
 /* `out` is where lines go (stdout); `tty` whether to redraw in place
  * (progress__is_tty(out) tells for a real stream). */
+FEDC_NODISCARD
 enum fedc_err progress__new(FILE *out, bool tty, struct progress **out_progress);
 void progress__free(struct progress *pg);
 bool progress__is_tty(FILE *out);
 
 /* Starts a round over `n` nodes (their ids are copied). Round rounds + 1 is
  * the final evaluation, and shows as such (not as "round 4/3"). */
+FEDC_NODISCARD
 enum fedc_err progress__round_begin(struct progress *pg, uint32_t round, uint32_t rounds,
 				    const char *const *node_ids, size_t n);
 /* A `scalar` a node streamed; `now_ms` is the caller's monotonic clock. */

@@ -49,10 +49,12 @@ struct session {
 };
 
 /* Connects and subscribes, then gives retained statuses a moment to arrive. */
+FEDC_NODISCARD
 enum fedc_err session__open(struct session *s, const struct experiment *exp);
 void session__close(struct session *s);
 
 /* Publishes to one node's topic, or to every node when node_id is NULL. */
+FEDC_NODISCARD
 enum fedc_err session__send(struct session *s, const char *node_id, const struct fedc_msg *msg);
 
 /* Waits until `deadline_ms` (monotonic clock, see session__now_ms) for the
@@ -60,6 +62,7 @@ enum fedc_err session__send(struct session *s, const char *node_id, const struct
  * (also recorded in the node table). Invalid payloads are logged and skipped.
  * FEDC_OK with *out (caller frees), FEDC_ERR_TIMEOUT, FEDC_ERR_INTERRUPTED
  * (session__interrupt, e.g. from a SIGINT handler). */
+FEDC_NODISCARD
 enum fedc_err session__next(struct session *s, int64_t deadline_ms, struct fedc_msg **out);
 void session__interrupt(struct session *s);
 
@@ -69,6 +72,7 @@ void session__interrupt(struct session *s);
  * every node online has answered or `deadline_ms` passes. Returns FEDC_OK
  * (also on the deadline) with *replies set, or the error that stopped it. */
 typedef void (*session_reply_fn)(void *ctx, struct fedc_msg *reply);
+FEDC_NODISCARD
 enum fedc_err session__gather(struct session *s, const struct fedc_msg *req, enum fedc_cmd reply_cmd,
 			      int64_t deadline_ms, session_reply_fn on_reply, void *ctx, size_t *replies);
 

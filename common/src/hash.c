@@ -177,7 +177,7 @@ enum fedc_err fedc_hash_file(enum fedc_hash_alg alg, const char *path, char *hex
 		return fedc_fail(FEDC_ERR_IO, "%s: %s", path, strerror(errno));
 	rc = fedc_hash_fd(alg, fd, hex);
 	if (rc == FEDC_ERR_IO)
-		fedc_fail(rc, "%s: read failed", path);
+		rc = fedc_fail(rc, "%s: read failed", path);
 	close(fd);
 	return rc;
 }

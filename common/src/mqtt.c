@@ -465,17 +465,13 @@ out:
 enum fedc_err fedc_mqtt_publish(struct fedc_mqtt *m, const char *topic, const void *payload, size_t len,
 				bool retained)
 {
-	MQTTAsync_message msg = MQTTAsync_message_initializer;
 	int rc;
 
 	if (len > FEDC_ENVELOPE_MAX_BYTES)
 		return fedc_fail(FEDC_ERR_TOO_BIG, "mqtt: %zu-byte payload over the %u-byte limit", len,
 				 FEDC_ENVELOPE_MAX_BYTES);
-	msg.payload = (void *)payload;
-	msg.payloadlen = (int)len;
-	msg.qos = 1;
-	msg.retained = retained ? 1 : 0;
-	rc = MQTTAsync_sendMessage(m->client, topic, &msg, NULL);
+	/* MQTTAsync_send, not _sendMessage: it takes the payload as const (and copies it). */
+	rc = MQTTAsync_send(m->client, topic, (int)len, payload, 1, retained ? 1 : 0, NULL);
 	if (rc != MQTTASYNC_SUCCESS)
 		return fedc_fail(FEDC_ERR_MQTT, "mqtt: publish on %s failed (code %d)", topic, rc);
 	return FEDC_OK;
@@ -555,16 +551,12 @@ bool fedc_mqtt_connected(struct fedc_mqtt *m)
 
 static void publish_final(struct fedc_mqtt *m, const void *payload, size_t len)
 {
-	MQTTAsync_message msg = MQTTAsync_message_initializer;
 	MQTTAsync_responseOptions opts = MQTTAsync_responseOptions_initializer;
 
 	if (!m->status_topic || !fedc_mqtt_connected(m))
 		return;
-	msg.payload = (void *)payload;
-	msg.payloadlen = (int)len;
-	msg.qos = 1;
-	msg.retained = 1;
-	if (MQTTAsync_sendMessage(m->client, m->status_topic, &msg, &opts) == MQTTASYNC_SUCCESS)
+	/* QoS 1, retained; MQTTAsync_send takes the payload as const. */
+	if (MQTTAsync_send(m->client, m->status_topic, (int)len, payload, 1, 1, &opts) == MQTTASYNC_SUCCESS)
 		(void)MQTTAsync_waitForCompletion(m->client, opts.token, 2000);
 }
 

@@ -814,7 +814,7 @@ enum fedc_err fedc_params_open(const char *path, struct fedc_params **out)
 	if (rc && rc != FEDC_ERR_NOMEM) {
 		/* Name the file in the detail: copy first, fedc_fail overwrites it. */
 		snprintf(detail, sizeof(detail), "%s", fedc_last_error());
-		fedc_fail(rc, "%s: %s", path, detail);
+		rc = fedc_fail(rc, "%s: %s", path, detail);
 	}
 	return rc;
 }

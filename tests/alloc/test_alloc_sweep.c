@@ -37,7 +37,7 @@
 struct input {
 	const char *path;      /* the file the decoder reads (a copy in scratch for corpus formats) */
 	const char *labels;    /* IDX: the labels file */
-	const unsigned char *data;
+	unsigned char *data;   /* owned: read_input allocates it */
 	size_t len;
 };
 
@@ -254,7 +254,7 @@ static void sweep_plain(const char *path, void *arg)
 
 	read_input(path, &in);
 	sweep(p->decoder, p->fn, &in, p->also);
-	free((void *)in.data);
+	free(in.data);
 }
 
 static const enum fedc_err none[] = { FEDC_OK };
@@ -314,7 +314,7 @@ static void sweep_csv_corpus(const char *path, void *arg)
 	in.path = copy;
 	sweep("csv", decode_csv, &in, io);
 	in.path = path;
-	free((void *)in.data);
+	free(in.data);
 }
 
 static void test_csv_corpus(void **state)
@@ -372,7 +372,7 @@ static void sweep_idx_corpus(const char *path, void *arg)
 		write_file(labels, in.data + 2 + split, in.len - 2 - split);
 		sweep_idx_pair(images, labels);
 	}
-	free((void *)in.data);
+	free(in.data);
 }
 
 static void test_idx_corpus(void **state)

@@ -7,6 +7,7 @@
    tests/build/CMakeLists.txt into BUILD/part_interfaces.txt).
 2. A unit test links what it tests: at most one part library, and it sees
    the private headers of that part only (from CMake's file API codemodel).
+3. libfedc (common/) compiles with -Wconversion and -Wsign-conversion.
 
 Usage: check_targets.py BUILD_DIR SOURCE_DIR. Exit 1 with one line per
 breach, 0 when there is none.
@@ -57,6 +58,12 @@ def main():
     libs = {v: k for k, v in PARTS.items() if v}
     units = 0
     for t in codemodel(build, source):
+        if t["name"] == "fedc":
+            for g in t.get("compileGroups", []):
+                flags = " ".join(f["fragment"] for f in g.get("compileCommandFragments", [])).split()
+                for want in ("-Wconversion", "-Wsign-conversion"):
+                    if want not in flags:
+                        errors.append(f"libfedc compiles {len(g['sourceIndexes'])} sources without {want}")
         if not any(s["path"].startswith("tests/unit/test_") for s in t.get("sources", [])):
             continue
         units += 1

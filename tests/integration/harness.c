@@ -1,6 +1,7 @@
 /* Integration-test harness (see harness.h). */
 #define _GNU_SOURCE
 #include "harness.h"
+#include "../test_argv.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -126,13 +127,13 @@ static int write_text(const char *path, const char *fmt, ...)
 /* Runs fedc-admin with `args` (NULL-terminated, after the program name). */
 static int admin(struct harness *h, const char *const *args)
 {
-	char *argv[16] = { (char *)harness_bin("fedc-admin") };
+	const char *argv[16] = { harness_bin("fedc-admin") };
 	char out[4096];
 	size_t n = 1;
 	int rc;
 
 	for (; args[n - 1] && n < 15; n++)
-		argv[n] = (char *)args[n - 1];
+		argv[n] = args[n - 1];
 	argv[n] = NULL;
 	rc = harness_run(h, argv, 60, out, sizeof(out));
 	if (rc != 0)
@@ -188,15 +189,18 @@ int harness_init(struct harness *h)
 	return provision(h);
 }
 
-int harness_spawn(struct harness *h, struct harness_proc *p, const char *name, char *const argv[])
+int harness_spawn(struct harness *h, struct harness_proc *p, const char *name, const char *const argv[])
 {
+	char **copy = test_argv_dup(argv);
 	pid_t pid;
 
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	snprintf(p->log, sizeof(p->log), "%s/%s.log", h->dir, name);
-	pid = fork();
-	if (pid < 0)
+	pid = copy ? fork() : -1;
+	if (pid < 0) {
+		test_argv_free(copy);
 		return -1;
+	}
 	if (pid == 0) {
 		int fd = open(p->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 
@@ -206,9 +210,10 @@ int harness_spawn(struct harness *h, struct harness_proc *p, const char *name, c
 			dup2(fd, 1);
 			dup2(fd, 2);
 		}
-		execv(argv[0], argv);
+		execv(copy[0], copy);
 		_exit(127);
 	}
+	test_argv_free(copy);
 	p->pid = pid;
 	return 0;
 }
@@ -236,7 +241,7 @@ int harness_stop(struct harness_proc *p, int sig, int timeout_ms)
 	return -1;
 }
 
-int harness_run(struct harness *h, char *const argv[], int timeout_s, char *out, size_t cap)
+int harness_run(struct harness *h, const char *const argv[], int timeout_s, char *out, size_t cap)
 {
 	struct harness_proc p = { 0 };
 	int64_t deadline = now_ms() + (int64_t)timeout_s * 1000;
@@ -295,7 +300,7 @@ static int copy_with(const char *src, const char *dst, const char *extra)
 int harness_start_broker(struct harness *h)
 {
 	char conf[512], provisioned[512];
-	char *argv[] = { (char *)FEDC_MOSQUITTO, "-c", conf, NULL };
+	const char *argv[] = { FEDC_MOSQUITTO, "-c", conf, NULL };
 
 	/* fedc-admin's config, plus a deep queue for the many-node tests. */
 	snprintf(provisioned, sizeof(provisioned), "%s/broker/mosquitto.conf", h->fed_dir);
@@ -310,7 +315,7 @@ int harness_start_broker(struct harness *h)
 int harness_start_repository(struct harness *h)
 {
 	char config[512];
-	char *argv[] = { (char *)harness_bin("fedc-repository"), "--config", config, NULL };
+	const char *argv[] = { harness_bin("fedc-repository"), "--config", config, NULL };
 
 	snprintf(config, sizeof(config), "%s/repository/repository.ini", h->fed_dir);
 	if (harness_spawn(h, &h->repo, "repository", argv) != 0)
@@ -368,8 +373,9 @@ int harness_connect_observer(struct harness *h)
 	char status_all[FEDC_MAX_TOPIC_LEN + 1], reply[FEDC_MAX_TOPIC_LEN + 1];
 	const char *subs[] = { status_all, reply };
 
-	fedc_topic_status_all(status_all, h->federation);
-	fedc_topic_researcher(reply, h->federation, h->researcher_id);
+	if (fedc_topic_status_all(status_all, h->federation) != FEDC_OK ||
+	    fedc_topic_researcher(reply, h->federation, h->researcher_id) != FEDC_OK)
+		return -1;
 	return harness_connect_as(h, h->researcher_dir, h->researcher_id, observer_client_id(h), subs, 2, &h->observer);
 }
 
@@ -378,7 +384,8 @@ int harness_connect_status_observer(struct harness *h)
 	char status_all[FEDC_MAX_TOPIC_LEN + 1];
 	const char *subs[] = { status_all };
 
-	fedc_topic_status_all(status_all, h->federation);
+	if (fedc_topic_status_all(status_all, h->federation) != FEDC_OK)
+		return -1;
 	return harness_connect_as(h, h->researcher_dir, h->researcher_id, observer_client_id(h), subs, 1, &h->observer);
 }
 
@@ -447,8 +454,8 @@ int harness_add_node(struct harness *h, const char *id, const char *csv, const c
 	if (!f || fputs("[limits]\ntrain_timeout_s = 60\n[log]\nlevel = debug\n", f) < 0 || fclose(f) != 0)
 		return -1;
 	if (csv) {
-		char *argv[] = { (char *)harness_bin("fedc-node"), "--config", n->config, "dataset", "add", "--name",
-				 (char *)id, "--tags", (char *)tags, "--file", (char *)csv, NULL };
+		const char *argv[] = { harness_bin("fedc-node"), "--config", n->config, "dataset", "add", "--name",
+				       id, "--tags", tags, "--file", csv, NULL };
 
 		rc = harness_run(h, argv, 30, out, sizeof(out));
 		if (rc != 0) {
@@ -457,8 +464,8 @@ int harness_add_node(struct harness *h, const char *id, const char *csv, const c
 		}
 	}
 	if (plan) {
-		char *argv[] = { (char *)harness_bin("fedc-node"), "--config", n->config, "plan", "approve",
-				 (char *)plan, NULL };
+		const char *argv[] = { harness_bin("fedc-node"), "--config", n->config, "plan", "approve",
+				       plan, NULL };
 
 		rc = harness_run(h, argv, 30, out, sizeof(out));
 		if (rc != 0) {
@@ -501,7 +508,7 @@ int harness_wait_online(struct harness *h, const char *id, int timeout_ms)
 int harness_spawn_node(struct harness *h, size_t i)
 {
 	struct harness_node *n = &h->nodes[i];
-	char *argv[] = { (char *)harness_bin("fedc-node"), "--config", n->config, "start", NULL };
+	const char *argv[] = { harness_bin("fedc-node"), "--config", n->config, "start", NULL };
 
 	return harness_spawn(h, &n->proc, n->id, argv);
 }
@@ -532,7 +539,8 @@ int harness_next_reply(struct harness *h, int timeout_ms, void **payload, size_t
 	size_t raw_len = 0;
 	int rc = harness_next_raw(h, timeout_ms, &raw, &raw_len);
 
-	fedc_topic_researcher(reply, h->federation, h->researcher_id);
+	if (!rc && fedc_topic_researcher(reply, h->federation, h->researcher_id) != FEDC_OK)
+		rc = -1;
 	if (!rc && fedc_envelope_open(h->channel.trusted, reply, raw, raw_len, &env) != FEDC_OK) {
 		fprintf(stderr, "reply refused: %s\n", fedc_last_error());
 		rc = -1;
@@ -551,7 +559,8 @@ int harness_next_raw(struct harness *h, int timeout_ms, void **payload, size_t *
 	int64_t deadline = now_ms() + timeout_ms;
 	char reply[FEDC_MAX_TOPIC_LEN + 1];
 
-	fedc_topic_researcher(reply, h->federation, h->researcher_id);
+	if (fedc_topic_researcher(reply, h->federation, h->researcher_id) != FEDC_OK)
+		return -1;
 	while (now_ms() < deadline) {
 		struct fedc_mqtt_message *m = NULL;
 

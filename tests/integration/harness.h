@@ -91,9 +91,10 @@ int harness_stop(struct harness_proc *p, int sig, int timeout_ms);
 
 /* Runs a command to completion (killed after timeout_s), output (stdout and
  * stderr) to `out` (may be NULL). Returns the exit code, or -1 / 128+signal. */
-int harness_run(struct harness *h, char *const argv[], int timeout_s, char *out, size_t cap);
-/* Starts a command in the background, output to a log file in the dir. */
-int harness_spawn(struct harness *h, struct harness_proc *p, const char *name, char *const argv[]);
+int harness_run(struct harness *h, const char *const argv[], int timeout_s, char *out, size_t cap);
+/* Starts a command in the background, output to a log file in the dir.
+ * argv is copied (tests/test_argv.h): the caller's may be const. */
+int harness_spawn(struct harness *h, struct harness_proc *p, const char *name, const char *const argv[]);
 
 /* Writes rows [first, first+count) of the breast-cancer CSV to `dst` with a
  * matching "counts" header. */

@@ -46,9 +46,9 @@ static int teardown(void **state)
 static void mosquitto_pub(const void *bytes, size_t len)
 {
 	char path[512], port[16], topic[128], ca[512], cert[512], key[512], pw_file[512], pw[256], client_id[96];
-	char *argv[] = { "/usr/bin/mosquitto_pub", "-h", "127.0.0.1", "-p", port, "--cafile", ca, "--cert", cert,
-			 "--key", key, "-u", H.researcher_id, "-P", pw, "-i", client_id, "-q", "1", "-t", topic,
-			 "-f", path, NULL };
+	const char *argv[] = { "/usr/bin/mosquitto_pub", "-h", "127.0.0.1", "-p", port, "--cafile", ca, "--cert", cert,
+			       "--key", key, "-u", H.researcher_id, "-P", pw, "-i", client_id, "-q", "1", "-t", topic,
+			       "-f", path, NULL };
 	FILE *f;
 
 	/* the broker takes only client ids of the connecting user */
@@ -247,7 +247,7 @@ static void write_file(const char *path, const char *text)
 static void test_node_config_missing_key(void **state)
 {
 	char path[512];
-	char *argv[] = { (char *)harness_bin("fedc-node"), "--config", path, "dataset", "list", NULL };
+	const char *argv[] = { harness_bin("fedc-node"), "--config", path, "dataset", "list", NULL };
 
 	snprintf(path, sizeof(path), "%s/missing.ini", H.dir);
 	write_file(path, "[node]\nid = n1\ndata_dir = d\n[repository]\nurl = http://127.0.0.1:1\n");
@@ -259,7 +259,7 @@ static void test_node_config_missing_key(void **state)
 static void test_node_config_malformed_value(void **state)
 {
 	char path[512];
-	char *argv[] = { (char *)harness_bin("fedc-node"), "--config", path, "dataset", "list", NULL };
+	const char *argv[] = { harness_bin("fedc-node"), "--config", path, "dataset", "list", NULL };
 
 	snprintf(path, sizeof(path), "%s/malformed.ini", H.dir);
 	write_file(path, "[node]\nid = n1\ndata_dir = d\n[broker]\nurl = tcp://x:1\n[repository]\nurl = http://x:1\n"
@@ -274,7 +274,7 @@ static void test_node_config_malformed_value(void **state)
 static void test_node_without_trusted_keys_refuses_to_start(void **state)
 {
 	char path[512];
-	char *argv[] = { (char *)harness_bin("fedc-node"), "--config", path, "start", NULL };
+	const char *argv[] = { harness_bin("fedc-node"), "--config", path, "start", NULL };
 
 	snprintf(path, sizeof(path), "%s/untrusting.ini", H.dir);
 	write_file(path, "[node]\nid = n9\ndata_dir = d9\n[broker]\nurl = tcp://127.0.0.1:1\n"
@@ -288,7 +288,7 @@ static void test_node_without_trusted_keys_refuses_to_start(void **state)
 static void test_researcher_without_keys_refuses_to_run(void **state)
 {
 	char path[512];
-	char *argv[] = { (char *)harness_bin("fedc-researcher"), "nodes", "--network", path, NULL };
+	const char *argv[] = { harness_bin("fedc-researcher"), "nodes", "--network", path, NULL };
 
 	snprintf(path, sizeof(path), "%s/keyless.ini", H.dir);
 	write_file(path, "[network]\nfederation = test\nbroker_url = tcp://127.0.0.1:1\n");
@@ -300,7 +300,7 @@ static void test_researcher_without_keys_refuses_to_run(void **state)
 static void test_researcher_with_wrong_password_refused(void **state)
 {
 	char path[512], pw[512], net[8192], *at;
-	char *argv[] = { (char *)harness_bin("fedc-researcher"), "nodes", "--network", path, NULL };
+	const char *argv[] = { harness_bin("fedc-researcher"), "nodes", "--network", path, NULL };
 
 	snprintf(pw, sizeof(pw), "%s/wrong.password", H.dir);
 	write_file(pw, "not-the-password\n");
@@ -318,7 +318,7 @@ static void test_researcher_with_wrong_password_refused(void **state)
 static void test_experiment_unknown_key(void **state)
 {
 	char path[512];
-	char *argv[] = { (char *)harness_bin("fedc-researcher"), "run", path, NULL };
+	const char *argv[] = { harness_bin("fedc-researcher"), "run", path, NULL };
 
 	snprintf(path, sizeof(path), "%s/typo.ini", H.dir);
 	write_file(path, "[experiment]\ntags = a\nplan = p.so\nrounds = 1\nround_timout_s = 5\n");

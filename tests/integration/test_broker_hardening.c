@@ -53,7 +53,7 @@ static int teardown(void **state)
 static int pub_as_alpha(const char *client_id, const char *topic, const char *file, bool retain)
 {
 	char bundle[512], ca[600], cert[600], key[600], pwfile[600], password[256], port[16];
-	char *argv[32];
+	const char *argv[32];
 	size_t n = 0;
 
 	snprintf(bundle, sizeof(bundle), "%s/nodes/alpha", H.fed_dir);
@@ -79,14 +79,14 @@ static int pub_as_alpha(const char *client_id, const char *topic, const char *fi
 	argv[n++] = "-P";
 	argv[n++] = password;
 	argv[n++] = "-i";
-	argv[n++] = (char *)client_id;
+	argv[n++] = client_id;
 	argv[n++] = "-q";
 	argv[n++] = "1";
 	argv[n++] = "-t";
-	argv[n++] = (char *)topic;
+	argv[n++] = topic;
 	if (file) {
 		argv[n++] = "-f";
-		argv[n++] = (char *)file;
+		argv[n++] = file;
 	} else {
 		argv[n++] = "-m";
 		argv[n++] = "hello";

@@ -74,7 +74,7 @@ static bool share_blas_kernel(void)
 
 static int setup(void **state)
 {
-	char *make[] = { (char *)harness_bin("linreg-make-data"), "--rows", "3000", "--seed", "42", linreg_csv, NULL };
+	const char *make[] = { harness_bin("linreg-make-data"), "--rows", "3000", "--seed", "42", linreg_csv, NULL };
 	char cfg_out[4096];
 
 	(void)state;
@@ -88,10 +88,10 @@ static int setup(void **state)
 	if (harness_add_node(&H, "solo", logreg_csv, "breast-cancer", harness_plan("logreg")) != 0)
 		return -1;
 	{
-		char *add[] = { (char *)harness_bin("fedc-node"), "--config", H.nodes[0].config, "dataset", "add",
-				"--name", "solo-linreg", "--tags", "linreg", "--file", linreg_csv, "--regression", NULL };
-		char *approve[] = { (char *)harness_bin("fedc-node"), "--config", H.nodes[0].config, "plan", "approve",
-				    (char *)harness_plan("linreg"), NULL };
+		const char *add[] = { harness_bin("fedc-node"), "--config", H.nodes[0].config, "dataset", "add",
+				      "--name", "solo-linreg", "--tags", "linreg", "--file", linreg_csv, "--regression", NULL };
+		const char *approve[] = { harness_bin("fedc-node"), "--config", H.nodes[0].config, "plan", "approve",
+					  harness_plan("linreg"), NULL };
 
 		if (harness_run(&H, add, 30, cfg_out, sizeof(cfg_out)) != 0 ||
 		    harness_run(&H, approve, 30, cfg_out, sizeof(cfg_out)) != 0) {
@@ -195,7 +195,7 @@ static int set_lr(const char *path, const char *lr)
 static void run_federated(const char *name, const char *plan, const char *tags, unsigned rounds,
 			  const char *model, const char *lr, char *exp, size_t exp_cap, char *history, size_t history_cap)
 {
-	char *argv[] = { (char *)harness_bin("fedc-researcher"), "run", exp, NULL };
+	const char *argv[] = { harness_bin("fedc-researcher"), "run", exp, NULL };
 	int rc;
 
 	snprintf(exp, exp_cap, "%s/%s.ini", H.dir, name);
@@ -214,19 +214,19 @@ static void run_federated(const char *name, const char *plan, const char *tags, 
  * leading newline, so that every line starts after one). */
 static void run_centralized(const char *exp, const char *csv, bool regression, const char *node_id)
 {
-	char *argv[8];
+	const char *argv[8];
 	size_t n = 0;
 	int rc;
 
-	argv[n++] = (char *)harness_bin("fedc-centralized");
+	argv[n++] = harness_bin("fedc-centralized");
 	if (regression)
 		argv[n++] = "--regression";
 	if (node_id) {
 		argv[n++] = "--node-id";
-		argv[n++] = (char *)node_id;
+		argv[n++] = node_id;
 	}
-	argv[n++] = (char *)exp;
-	argv[n++] = (char *)csv;
+	argv[n++] = exp;
+	argv[n++] = csv;
 	argv[n] = NULL;
 	output[0] = '\n';
 	rc = harness_run(&H, argv, 120, output + 1, sizeof(output) - 1);

@@ -23,8 +23,8 @@ static char output[1 << 16];
 
 static int approve(size_t node, const char *plan)
 {
-	char *argv[] = { (char *)harness_bin("fedc-node"), "--config", H.nodes[node].config, "plan", "approve",
-			 (char *)plan, NULL };
+	const char *argv[] = { harness_bin("fedc-node"), "--config", H.nodes[node].config, "plan", "approve",
+			       plan, NULL };
 
 	return harness_run(&H, argv, 30, NULL, 0);
 }
@@ -58,7 +58,7 @@ static int teardown(void **state)
 
 static int run_researcher(const char *exp)
 {
-	char *argv[] = { (char *)harness_bin("fedc-researcher"), "run", (char *)exp, NULL };
+	const char *argv[] = { harness_bin("fedc-researcher"), "run", exp, NULL };
 
 	return harness_run(&H, argv, 300, output, sizeof(output));
 }
@@ -166,7 +166,7 @@ static void test_node_killed_mid_round(void **state)
 {
 	char exp[512];
 	struct harness_proc researcher = { 0 };
-	char *argv[] = { (char *)harness_bin("fedc-researcher"), "run", exp, NULL };
+	const char *argv[] = { harness_bin("fedc-researcher"), "run", exp, NULL };
 	time_t t0;
 	int status;
 
@@ -195,8 +195,8 @@ static void test_node_killed_mid_round(void **state)
 static void test_output_dir_of_another_run(void **state)
 {
 	char exp[512], other[512], out[600], bp[700];
-	char *run_other[] = { (char *)harness_bin("fedc-researcher"), "run", other, "--output", out, NULL, NULL };
-	char *resume[] = { (char *)harness_bin("fedc-researcher"), "resume", out, NULL };
+	const char *run_other[] = { harness_bin("fedc-researcher"), "run", other, "--output", out, NULL, NULL };
+	const char *resume[] = { harness_bin("fedc-researcher"), "resume", out, NULL };
 
 	/* (hospital-2 was killed by the test before: two nodes remain) */
 	snprintf(exp, sizeof(exp), "%s/twice.ini", H.dir);
@@ -238,7 +238,7 @@ static void test_output_dir_of_another_run(void **state)
 static void test_done_paths_are_clean(void **state)
 {
 	char exp[512], given[700], want[2 * PATH_MAX + 128], real[PATH_MAX];
-	char *argv[] = { (char *)harness_bin("fedc-researcher"), "run", exp, "--output", given, NULL };
+	const char *argv[] = { harness_bin("fedc-researcher"), "run", exp, "--output", given, NULL };
 	const char *done;
 
 	snprintf(exp, sizeof(exp), "%s/clean.ini", H.dir);

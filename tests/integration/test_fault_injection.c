@@ -237,7 +237,7 @@ static void test_experiment_survives_faults(void **state)
 	const char *seed_env = getenv("FEDC_FAULT_SEED");
 	uint64_t seed = seed_env ? strtoull(seed_env, NULL, 10) : 20261124;
 	char exp[512], history[600], out[600];
-	char *argv[] = { (char *)harness_bin("fedc-researcher"), "run", exp, NULL };
+	const char *argv[] = { harness_bin("fedc-researcher"), "run", exp, NULL };
 	struct harness_proc researcher = { 0 };
 	struct event ev[N_FAULTS];
 	int status = -1, attempts;

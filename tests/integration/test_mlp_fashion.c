@@ -231,10 +231,10 @@ static void test_shard_gzip_accepted_by_node(void **state)
 	snprintf(file, sizeof(file), "%s/gz/shard-1-images-idx3-ubyte", H.dir);
 	assert_int_not_equal(access(file, F_OK), 0); /* compressed unless --plain */
 	{
-		char *init[] = { (char *)harness_bin("fedc-node"), "--config", cfg, "init", "--id", "gz-node",
-				 "--data-dir", "gz-node-data", NULL };
-		char *add[] = { (char *)harness_bin("fedc-node"), "--config", cfg, "dataset", "add", "--type", "idx",
-				"--name", "shard-1", "--tags", "fashion", "--file", img, "--labels", lbl, NULL };
+		const char *init[] = { harness_bin("fedc-node"), "--config", cfg, "init", "--id", "gz-node",
+				       "--data-dir", "gz-node-data", NULL };
+		const char *add[] = { harness_bin("fedc-node"), "--config", cfg, "dataset", "add", "--type", "idx",
+				      "--name", "shard-1", "--tags", "fashion", "--file", img, "--labels", lbl, NULL };
 
 		assert_int_equal(harness_run(&H, init, 30, NULL, 0), 0);
 		rc = harness_run(&H, add, 30, output, sizeof(output));
@@ -345,9 +345,9 @@ static void test_mlp_fashion_short(void **state)
 		assert_true(rc >= 0);
 		node = (size_t)rc;
 		{
-			char *add[] = { (char *)harness_bin("fedc-node"), "--config", H.nodes[node].config, "dataset",
-					"add", "--type", "idx", "--name", id, "--tags", "fashion-mnist", "--file",
-					img, "--labels", lbl, NULL };
+			const char *add[] = { harness_bin("fedc-node"), "--config", H.nodes[node].config, "dataset",
+					      "add", "--type", "idx", "--name", id, "--tags", "fashion-mnist", "--file",
+					      img, "--labels", lbl, NULL };
 
 			rc = harness_run(&H, add, 60, output, sizeof(output));
 			if (rc)
@@ -369,7 +369,7 @@ static void test_mlp_fashion_short(void **state)
 		harness_plan("mlp"), out, harness_network_section(&H));
 	assert_int_equal(fclose(f), 0);
 	{
-		char *run[] = { (char *)harness_bin("fedc-researcher"), "run", exp, NULL };
+		const char *run[] = { harness_bin("fedc-researcher"), "run", exp, NULL };
 
 		rc = harness_run(&H, run, 300, output, sizeof(output));
 	}
@@ -387,9 +387,9 @@ static void test_mlp_fashion_short(void **state)
 	}
 	snprintf(params, sizeof(params), "%s/global.params", out);
 	{
-		char *eval[] = { (char *)harness_bin("fedc-eval-idx"), "--plan", (char *)harness_plan("mlp"),
-				 "--params", params, "--images", t10k_img, "--labels", t10k_lbl, "--model",
-				 "n_features=784,n_classes=10,hidden=128", NULL };
+		const char *eval[] = { harness_bin("fedc-eval-idx"), "--plan", harness_plan("mlp"),
+				       "--params", params, "--images", t10k_img, "--labels", t10k_lbl, "--model",
+				       "n_features=784,n_classes=10,hidden=128", NULL };
 		double acc;
 
 		rc = harness_run(&H, eval, 60, output, sizeof(output));
@@ -404,8 +404,8 @@ static void test_mlp_fashion_short(void **state)
 	}
 	/* Parameters of another shape are refused with a reason. */
 	{
-		char *eval[] = { (char *)harness_bin("fedc-eval-idx"), "--plan", (char *)harness_plan("mlp"),
-				 "--params", params, "--images", t10k_img, "--labels", t10k_lbl, "--model", "hidden=64", NULL };
+		const char *eval[] = { harness_bin("fedc-eval-idx"), "--plan", harness_plan("mlp"),
+				       "--params", params, "--images", t10k_img, "--labels", t10k_lbl, "--model", "hidden=64", NULL };
 
 		assert_int_equal(harness_run(&H, eval, 60, output, sizeof(output)), 1);
 		assert_non_null(strstr(output, "refused these parameters"));

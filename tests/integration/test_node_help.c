@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "../test_argv.h"
 
 #define CAP (1 << 16)
 
@@ -58,14 +59,17 @@ static void slurp(const char *path, char *buf)
 static int run_node(const char *const *args)
 {
 	char out_path[128], err_path[128];
-	char *argv[32];
+	const char *argv[32];
+	char **copy;
 	int argc = 0, status = 0;
 	pid_t pid;
 
-	argv[argc++] = (char *)harness_bin("fedc-node");
+	argv[argc++] = harness_bin("fedc-node");
 	for (; *args && argc < 31; args++)
-		argv[argc++] = (char *)*args;
+		argv[argc++] = *args;
 	argv[argc] = NULL;
+	copy = test_argv_dup(argv);
+	assert_non_null(copy);
 	snprintf(out_path, sizeof(out_path), "%s/stdout", dir);
 	snprintf(err_path, sizeof(err_path), "%s/stderr", dir);
 	pid = fork();
@@ -76,9 +80,10 @@ static int run_node(const char *const *args)
 
 		if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0 || chdir(dir) != 0)
 			_exit(127);
-		execv(argv[0], argv);
+		execv(copy[0], copy);
 		_exit(127);
 	}
+	test_argv_free(copy);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	slurp(out_path, out);
 	slurp(err_path, err);

@@ -76,7 +76,7 @@ static void write_identity_experiment(const char *path, const char *tags, unsign
 static int run_identity(const char *tags, unsigned rounds)
 {
 	char exp[512];
-	char *argv[] = { (char *)harness_bin("fedc-researcher"), "run", exp, NULL };
+	const char *argv[] = { harness_bin("fedc-researcher"), "run", exp, NULL };
 
 	snprintf(exp, sizeof(exp), "%s/%s-%u.ini", H.dir, tags, rounds);
 	write_identity_experiment(exp, tags, rounds, "n_params = 100");
@@ -86,8 +86,8 @@ static int run_identity(const char *tags, unsigned rounds)
 static int node_cli(size_t node, char *out, size_t cap, const char *a, const char *b, const char *c,
 		    const char *d)
 {
-	char *argv[] = { (char *)harness_bin("fedc-node"), "--config", H.nodes[node].config, (char *)a, (char *)b,
-			 (char *)c, (char *)d, NULL };
+	const char *argv[] = { harness_bin("fedc-node"), "--config", H.nodes[node].config, a, b,
+			       c, d, NULL };
 
 	return harness_run(&H, argv, 60, out, cap);
 }
@@ -136,7 +136,7 @@ static void test_sigterm_mid_round(void **state)
 {
 	struct harness_proc researcher = { 0 };
 	char exp[512], listing[4096];
-	char *argv[] = { (char *)harness_bin("fedc-researcher"), "run", exp, NULL };
+	const char *argv[] = { harness_bin("fedc-researcher"), "run", exp, NULL };
 	int status;
 
 	snprintf(exp, sizeof(exp), "%s/experiment-doomed.ini", H.dir);
@@ -304,8 +304,8 @@ static void test_concurrent_cli_and_daemon(void **state)
 	for (size_t i = 0; i < CONCURRENT_ROUNDS; i++) {
 		send_approval(digests[i], i);
 		snprintf(name, sizeof(name), "extra-%zu", i);
-		char *add[] = { (char *)harness_bin("fedc-node"), "--config", H.nodes[BUSY].config, "dataset", "add",
-				"--name", name, "--tags", "extra", "--file", full_csv, NULL };
+		const char *add[] = { harness_bin("fedc-node"), "--config", H.nodes[BUSY].config, "dataset", "add",
+				      "--name", name, "--tags", "extra", "--file", full_csv, NULL };
 
 		if (harness_run(&H, add, 60, out, sizeof(out)) != 0)
 			fail_msg("dataset add %s failed while the daemon wrote: %s", name, out);
@@ -326,8 +326,8 @@ static void test_concurrent_cli_and_daemon(void **state)
 static bool add_then_kill(const char *name, useconds_t delay_us)
 {
 	struct harness_proc p = { 0 };
-	char *argv[] = { (char *)harness_bin("fedc-node"), "--config", H.nodes[BUSY].config, "dataset", "add", "--name",
-			 (char *)name, "--tags", "killed", "--file", full_csv, NULL };
+	const char *argv[] = { harness_bin("fedc-node"), "--config", H.nodes[BUSY].config, "dataset", "add", "--name",
+			       name, "--tags", "killed", "--file", full_csv, NULL };
 	int status;
 
 	assert_int_equal(harness_spawn(&H, &p, "killed-cli", argv), 0);

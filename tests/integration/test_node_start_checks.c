@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "../test_argv.h"
 
 #define NOBODY 65534
 
@@ -75,7 +76,7 @@ static void run_cmd(const char *fmt, ...)
  * connect), exit 1, and say `needle`. */
 static void expect_start_refused(const char *needle)
 {
-	char *argv[] = { (char *)harness_bin("fedc-node"), "--config", H.nodes[0].config, "start", NULL };
+	const char *argv[] = { harness_bin("fedc-node"), "--config", H.nodes[0].config, "start", NULL };
 	int64_t t0 = fedc_unix_ms();
 	int code = harness_run(&H, argv, 30, output, sizeof(output));
 
@@ -185,7 +186,8 @@ static void test_corrupt_database_refused(void **state)
 static void test_read_only_database_refused(void **state)
 {
 	char copy[700], config[800], db[800];
-	char *argv[] = { (char *)harness_bin("fedc-node"), "--config", config, "start", NULL };
+	const char *argv[] = { harness_bin("fedc-node"), "--config", config, "start", NULL };
+	char **exec_argv;
 	int fd, status = 0;
 	pid_t pid;
 
@@ -197,6 +199,8 @@ static void test_read_only_database_refused(void **state)
 	assert_int_equal(chmod(db, 0444), 0);
 	if (geteuid() == 0)
 		run_cmd("chown -R %d:%d '%s' && chmod 755 '%s'", NOBODY, NOBODY, copy, H.dir);
+	exec_argv = test_argv_dup(argv);
+	assert_non_null(exec_argv);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
@@ -209,9 +213,10 @@ static void test_read_only_database_refused(void **state)
 		if (geteuid() == 0 && (setgid(NOBODY) != 0 || setuid(NOBODY) != 0))
 			_exit(126);
 		alarm(30);
-		execv(argv[0], argv);
+		execv(exec_argv[0], exec_argv);
 		_exit(127);
 	}
+	test_argv_free(exec_argv);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	{
 		char log[900];

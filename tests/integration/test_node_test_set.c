@@ -20,11 +20,11 @@ static char output[1 << 16];
 
 static int node_cli(const char *const *args)
 {
-	char *argv[16] = { (char *)harness_bin("fedc-node"), "--config", H.nodes[0].config };
+	const char *argv[16] = { harness_bin("fedc-node"), "--config", H.nodes[0].config };
 	int argc = 3;
 
 	for (; *args && argc < 15; args++)
-		argv[argc++] = (char *)*args;
+		argv[argc++] = *args;
 	argv[argc] = NULL;
 	return harness_run(&H, argv, 60, output, sizeof(output));
 }
@@ -34,7 +34,7 @@ static int node_cli(const char *const *args)
 static void run_experiment(const char *name, const char *plan, unsigned rounds, char *history, size_t cap)
 {
 	char exp[512];
-	char *argv[] = { (char *)harness_bin("fedc-researcher"), "run", exp, NULL };
+	const char *argv[] = { harness_bin("fedc-researcher"), "run", exp, NULL };
 
 	snprintf(exp, sizeof(exp), "%s/%s.ini", H.dir, name);
 	assert_int_equal(harness_write_experiment(&H, exp, harness_plan(plan), "ts-tag", rounds, 1, 60, "n_params = 10",

@@ -36,8 +36,8 @@ static const char *const fixtures[] = { "identity", "memfd", "shm",      "thread
 
 static int approve(const char *plan)
 {
-	char *argv[] = { (char *)harness_bin("fedc-node"), "--config", H.nodes[0].config, "plan", "approve",
-			 (char *)plan, NULL };
+	const char *argv[] = { harness_bin("fedc-node"), "--config", H.nodes[0].config, "plan", "approve",
+			       plan, NULL };
 
 	return harness_run(&H, argv, 30, NULL, 0);
 }
@@ -74,7 +74,7 @@ static int teardown(void **state)
 static int run_fixture(const char *name)
 {
 	char exp[512], plan[64];
-	char *argv[] = { (char *)harness_bin("fedc-researcher"), "run", exp, NULL };
+	const char *argv[] = { harness_bin("fedc-researcher"), "run", exp, NULL };
 
 	snprintf(plan, sizeof(plan), "fixtures/%s", name);
 	snprintf(exp, sizeof(exp), "%s/%s.ini", H.dir, name);

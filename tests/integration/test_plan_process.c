@@ -59,7 +59,7 @@ static int teardown(void **state)
 static int run_job(const char *name, unsigned rounds, const char *model, struct node_round *lines, size_t *n)
 {
 	char exp[512], history[600], line[8192];
-	char *argv[] = { (char *)harness_bin("fedc-researcher"), "run", exp, NULL };
+	const char *argv[] = { harness_bin("fedc-researcher"), "run", exp, NULL };
 	FILE *f;
 	int rc;
 

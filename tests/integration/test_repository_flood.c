@@ -155,7 +155,7 @@ static void *attack_main(void *arg)
 static void test_experiment_runs_through_a_flood(void **state)
 {
 	char exp[512];
-	char *argv[] = { (char *)harness_bin("fedc-researcher"), "run", exp, NULL };
+	const char *argv[] = { harness_bin("fedc-researcher"), "run", exp, NULL };
 	int rc;
 
 	assert_int_equal(pthread_create(&A.thread, NULL, attack_main, NULL), 0);

@@ -67,8 +67,8 @@ static size_t occurrences(const char *text, const char *needle)
 
 static int researcher(const char *a, const char *b, const char *c, const char *d, const char *e)
 {
-	char *argv[] = { (char *)harness_bin("fedc-researcher"), (char *)a, (char *)b, (char *)c, (char *)d, (char *)e,
-			 NULL };
+	const char *argv[] = { harness_bin("fedc-researcher"), a, b, c, d, e,
+			       NULL };
 
 	return harness_run(&H, argv, 60, output, sizeof(output));
 }
@@ -98,7 +98,7 @@ static void test_search_by_tags(void **state)
 static void test_approval_registers_pending(void **state)
 {
 	char listing[8192];
-	char *argv[] = { (char *)harness_bin("fedc-node"), "--config", H.nodes[1].config, "plan", "list", NULL };
+	const char *argv[] = { harness_bin("fedc-node"), "--config", H.nodes[1].config, "plan", "list", NULL };
 
 	assert_int_equal(researcher("approval", harness_plan("fixtures/identity"), "--network", network,
 				    "--description=returns its input"),
@@ -119,8 +119,8 @@ static void test_approval_registers_pending(void **state)
 static void test_approval_by_sha3_digest(void **state)
 {
 	char digest[FEDC_HASH_MAX_HEXLEN + 1], exp[512];
-	char *approve[] = { (char *)harness_bin("fedc-node"), "--config", H.nodes[1].config, "plan", "approve", digest,
-			    NULL };
+	const char *approve[] = { harness_bin("fedc-node"), "--config", H.nodes[1].config, "plan", "approve", digest,
+				  NULL };
 
 	assert_int_equal(fedc_hash_file(FEDC_HASH_SHA3_256, harness_plan("fixtures/identity"), digest), FEDC_OK);
 	assert_int_equal(researcher("approval", harness_plan("fixtures/identity"), "--network", network, NULL), 0);
@@ -138,8 +138,8 @@ static void test_approval_by_sha3_digest(void **state)
 static void test_plan_from_source(void **state)
 {
 	char exp[512], so[600], bad[512];
-	char *approve[] = { (char *)harness_bin("fedc-node"), "--config", H.nodes[0].config, "plan", "approve", so,
-			    NULL };
+	const char *approve[] = { harness_bin("fedc-node"), "--config", H.nodes[0].config, "plan", "approve", so,
+				  NULL };
 	FILE *f;
 
 	snprintf(exp, sizeof(exp), "%s/source.ini", H.dir);
@@ -193,7 +193,7 @@ static void test_bad_arguments(void **state)
 static int researcher_stream(int fd, const char *args)
 {
 	char cmd[2048];
-	char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+	const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
 
 	snprintf(cmd, sizeof(cmd), "exec %s %s %s", harness_bin("fedc-researcher"), args,
 		 fd == 1 ? "2>/dev/null" : "2>&1 >/dev/null");
@@ -284,7 +284,7 @@ static void test_bad_flags_and_numbers(void **state)
 static void test_untrusted_researcher_told_why(void **state)
 {
 	char late_ini[512], saved_id[sizeof(H.researcher_id)], saved_dir[sizeof(H.researcher_dir)];
-	char *add[] = { (char *)harness_bin("fedc-admin"), "add-researcher", H.fed_dir, "late", NULL };
+	const char *add[] = { harness_bin("fedc-admin"), "add-researcher", H.fed_dir, "late", NULL };
 
 	assert_int_equal(harness_run(&H, add, 60, output, sizeof(output)), 0);
 	harness_reload_credentials(&H);

@@ -50,8 +50,8 @@ static int setup(void **state)
 
 static int approve(size_t node, const char *plan)
 {
-	char *argv[] = { (char *)harness_bin("fedc-node"), "--config", H.nodes[node].config, "plan", "approve",
-			 (char *)harness_plan(plan), NULL };
+	const char *argv[] = { harness_bin("fedc-node"), "--config", H.nodes[node].config, "plan", "approve",
+			       harness_plan(plan), NULL };
 
 	return harness_run(&H, argv, 30, NULL, 0);
 }
@@ -96,7 +96,7 @@ static void write_logreg(const char *name, unsigned rounds, const char *extra, c
 
 static int researcher(const char *a, const char *b, const char *c, const char *d)
 {
-	char *argv[] = { (char *)harness_bin("fedc-researcher"), (char *)a, (char *)b, (char *)c, (char *)d, NULL };
+	const char *argv[] = { harness_bin("fedc-researcher"), a, b, c, d, NULL };
 
 	return harness_run(&H, argv, 180, output, sizeof(output));
 }
@@ -146,7 +146,7 @@ static void assert_same_file(const char *a, const char *b)
 static void empty_repository(void)
 {
 	char store[512];
-	char *argv[] = { "/bin/rm", "-rf", store, NULL };
+	const char *argv[] = { "/bin/rm", "-rf", store, NULL };
 
 	snprintf(store, sizeof(store), "%s/repository/store", H.fed_dir);
 	assert_int_not_equal(harness_stop(&H.repo, SIGTERM, 5000), -1);

@@ -84,7 +84,7 @@ static void write_experiment(char *exp, size_t cap, const char *name, unsigned r
 static double run(const char *name, bool rogue, double attack_scale, const char *aggregator)
 {
 	char exp[512], model[128];
-	char *argv[] = { (char *)harness_bin("fedc-researcher"), "run", "--log-level", "info", exp, NULL };
+	const char *argv[] = { harness_bin("fedc-researcher"), "run", "--log-level", "info", exp, NULL };
 	const char *line, *acc;
 	int rc;
 
@@ -201,7 +201,7 @@ static void liar_answer(struct liar *l, const struct fedc_msg *req)
 static void test_claim_above_registered_rows_refused(void **state)
 {
 	char exp[512], history[600], line[8192], log_line[1024];
-	char *argv[] = { (char *)harness_bin("fedc-researcher"), "run", exp, NULL };
+	const char *argv[] = { harness_bin("fedc-researcher"), "run", exp, NULL };
 	struct liar l = { 0 };
 	struct harness_proc researcher = { 0 };
 	struct fedc_msg *msg = calloc(1, sizeof(*msg));

@@ -54,7 +54,7 @@ static int teardown(void **state)
 
 static int admin(const char *cmd, const char *id)
 {
-	char *argv[] = { (char *)harness_bin("fedc-admin"), (char *)cmd, H.fed_dir, (char *)id, NULL };
+	const char *argv[] = { harness_bin("fedc-admin"), cmd, H.fed_dir, id, NULL };
 
 	return harness_run(&H, argv, 60, output, sizeof(output));
 }
@@ -68,7 +68,7 @@ static void bundle_of(const char *id, char *out, size_t cap)
 static void keep_bundle(const char *id, const char *name, char *copy, size_t cap)
 {
 	char bundle[512];
-	char *argv[] = { "/bin/cp", "-r", bundle, copy, NULL };
+	const char *argv[] = { "/bin/cp", "-r", bundle, copy, NULL };
 
 	bundle_of(id, bundle, sizeof(bundle));
 	snprintf(copy, cap, "%s/%s", H.dir, name);
@@ -79,7 +79,7 @@ static void keep_bundle(const char *id, const char *name, char *copy, size_t cap
 static void copy_into(const char *from, const char *to, const char *name)
 {
 	char src[600], dst[600];
-	char *argv[] = { "/bin/cp", src, dst, NULL };
+	const char *argv[] = { "/bin/cp", src, dst, NULL };
 
 	snprintf(src, sizeof(src), "%s/%s", from, name);
 	snprintf(dst, sizeof(dst), "%s/%s", to, name);
@@ -134,7 +134,7 @@ static bool cut_off(size_t i)
 static void experiment(const char *name, unsigned nodes)
 {
 	char exp[512], want[32];
-	char *argv[] = { (char *)harness_bin("fedc-researcher"), "run", exp, NULL };
+	const char *argv[] = { harness_bin("fedc-researcher"), "run", exp, NULL };
 
 	snprintf(exp, sizeof(exp), "%s/%s.ini", H.dir, name);
 	assert_int_equal(harness_write_experiment(&H, exp, harness_plan("logreg"), "breast-cancer", 2, nodes, 60,
@@ -152,7 +152,7 @@ static void experiment(const char *name, unsigned nodes)
 static void test_rotate_node(void **state)
 {
 	char bundle[512], old[600], mixed[600];
-	char *mkdir_argv[] = { "/bin/mkdir", mixed, NULL };
+	const char *mkdir_argv[] = { "/bin/mkdir", mixed, NULL };
 
 	(void)state;
 	experiment("before", 3);
@@ -210,7 +210,7 @@ static void test_revoke_node(void **state)
 	assert_non_null(strstr(output, "status/hospital-1 signed by hospital-1: signed by \"hospital-1\", whose key "
 				       "is not trusted here"));
 	/* on record, and its id stays taken */
-	char *list[] = { (char *)harness_bin("fedc-admin"), "list", H.fed_dir, NULL };
+	const char *list[] = { harness_bin("fedc-admin"), "list", H.fed_dir, NULL };
 
 	assert_int_equal(harness_run(&H, list, 30, output, sizeof(output)), 0);
 	assert_non_null(strstr(output, "hospital-1 (revoked)"));

@@ -57,8 +57,8 @@ static int teardown(void **state)
 
 static int late_search(void)
 {
-	char *argv[] = { (char *)harness_bin("fedc-researcher"), "search", "--tags", "late-tag", "--network",
-			 late_network, "--timeout", "5", NULL };
+	const char *argv[] = { harness_bin("fedc-researcher"), "search", "--tags", "late-tag", "--network",
+			       late_network, "--timeout", "5", NULL };
 
 	return harness_run(&H, argv, 60, output, sizeof(output));
 }
@@ -114,7 +114,7 @@ static void send_searches(struct fedc_mqtt *late, struct fedc_channel *ch, int n
 
 static void test_new_researcher_refused_with_reason_then_trusted_after_sighup(void **state)
 {
-	char *add[] = { (char *)harness_bin("fedc-admin"), "add-researcher", H.fed_dir, LATE, NULL };
+	const char *add[] = { harness_bin("fedc-admin"), "add-researcher", H.fed_dir, LATE, NULL };
 	char reply_topic[FEDC_MAX_TOPIC_LEN + 1], key[600], trusted[600];
 	const char *subs[] = { reply_topic };
 	struct fedc_channel ch = { 0 };

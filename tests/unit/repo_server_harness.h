@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "fedc/params.h"
+#include "../test_argv.h"
 
 #define HARNESS_REPOSITORY_BIN FEDC_BIN_DIR "/fedc-repository"
 #define HARNESS_MAX_SERVERS 8
@@ -250,7 +251,8 @@ HARNESS_FN int harness_read_port(const char *path)
 HARNESS_FN int test_server_start(struct test_server *s, const char *const *extra)
 {
 	char port_file[PATH_MAX + 8];
-	char *argv[32];
+	const char *argv[32];
+	char **exec_argv;
 	int argc = 0, slot = -1;
 
 	memset(s, 0, sizeof(*s));
@@ -268,23 +270,25 @@ HARNESS_FN int test_server_start(struct test_server *s, const char *const *extra
 	snprintf(s->store, sizeof(s->store), "%.4000s/store", s->dir);
 	snprintf(s->log, sizeof(s->log), "%.4000s/server.log", s->dir);
 	snprintf(port_file, sizeof(port_file), "%s/port", s->dir);
-	argv[argc++] = (char *)HARNESS_REPOSITORY_BIN;
-	argv[argc++] = (char *)"--store";
+	argv[argc++] = HARNESS_REPOSITORY_BIN;
+	argv[argc++] = "--store";
 	argv[argc++] = s->store;
-	argv[argc++] = (char *)"--port";
-	argv[argc++] = (char *)"0";
-	argv[argc++] = (char *)"--port-file";
+	argv[argc++] = "--port";
+	argv[argc++] = "0";
+	argv[argc++] = "--port-file";
 	argv[argc++] = port_file;
 	for (int i = 0; extra && extra[i] && argc < 31; i++)
-		argv[argc++] = (char *)extra[i];
+		argv[argc++] = extra[i];
 	argv[argc] = NULL;
-	s->pid = fork();
+	exec_argv = test_argv_dup(argv);
+	s->pid = exec_argv ? fork() : -1;
+	if (s->pid == 0)
+		harness_exec(exec_argv, s->log);
+	test_argv_free(exec_argv);
 	if (s->pid < 0) {
 		s->pid = 0;
 		return -1;
 	}
-	if (s->pid == 0)
-		harness_exec(argv, s->log);
 	for (int waited = 0; waited < 10000; waited += 20) {
 		s->port = harness_read_port(port_file);
 		if (s->port > 0) {
@@ -308,7 +312,8 @@ HARNESS_FN int test_server_start(struct test_server *s, const char *const *extra
 HARNESS_FN int harness_run_repository(const char *const *args, char *output, size_t cap)
 {
 	char dir[PATH_MAX], log[PATH_MAX + 16];
-	char *argv[32];
+	const char *argv[32];
+	char **exec_argv;
 	int argc = 0, status, code = -1;
 	FILE *f;
 	size_t n = 0;
@@ -318,15 +323,17 @@ HARNESS_FN int harness_run_repository(const char *const *args, char *output, siz
 	if (harness_mkdtemp(dir, sizeof(dir)) != 0)
 		return -1;
 	snprintf(log, sizeof(log), "%s/out.log", dir);
-	argv[argc++] = (char *)HARNESS_REPOSITORY_BIN;
+	argv[argc++] = HARNESS_REPOSITORY_BIN;
 	for (int i = 0; args[i] && argc < 31; i++)
-		argv[argc++] = (char *)args[i];
+		argv[argc++] = args[i];
 	argv[argc] = NULL;
-	pid = fork();
+	exec_argv = test_argv_dup(argv);
+	pid = exec_argv ? fork() : -1;
+	if (pid == 0)
+		harness_exec(exec_argv, log);
+	test_argv_free(exec_argv);
 	if (pid < 0)
 		return -1;
-	if (pid == 0)
-		harness_exec(argv, log);
 	status = harness_wait(pid, 10000);
 	if (status == -1) {
 		kill(pid, SIGKILL);

@@ -39,6 +39,7 @@
 #include "fedc/config.h"
 #include "fedc/hash.h"
 #include "fedc/limits.h"
+#include "../test_argv.h"
 
 #define ADMIN FEDC_BIN_DIR "/fedc-admin"
 #define MOSQUITTO "/usr/sbin/mosquitto"
@@ -134,9 +135,11 @@ static void read_into(const char *path, char *buf, size_t cap)
 static void run(const struct fixture *fx, const char *const *argv, struct result *r)
 {
 	char out[PATH_MAX], err[PATH_MAX];
+	char **exec_argv = test_argv_dup(argv);
 	int status;
 	pid_t pid;
 
+	assert_non_null(exec_argv);
 	join(out, fx->root, "cmd.out");
 	join(err, fx->root, "cmd.err");
 	pid = fork();
@@ -146,9 +149,10 @@ static void run(const struct fixture *fx, const char *const *argv, struct result
 
 		if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
 			_exit(126);
-		execv(argv[0], (char *const *)argv);
+		execv(exec_argv[0], exec_argv);
 		_exit(127);
 	}
+	test_argv_free(exec_argv);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	r->status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 	read_into(out, r->out, sizeof(r->out));
@@ -203,12 +207,12 @@ static void tree_digest(const char *path, struct fedc_hash *h)
 	int n;
 
 	assert_int_equal(lstat(path, &st), 0);
-	fedc_hash_update(h, path, strlen(path) + 1);
-	fedc_hash_update(h, &st.st_mode, sizeof(st.st_mode));
+	assert_int_equal(fedc_hash_update(h, path, strlen(path) + 1), FEDC_OK);
+	assert_int_equal(fedc_hash_update(h, &st.st_mode, sizeof(st.st_mode)), FEDC_OK);
 	if (!S_ISDIR(st.st_mode)) {
 		data = slurp(path);
 		assert_non_null(data);
-		fedc_hash_update(h, data, strlen(data));
+		assert_int_equal(fedc_hash_update(h, data, strlen(data)), FEDC_OK);
 		free(data);
 		return;
 	}
@@ -838,8 +842,11 @@ static void test_list(void **state)
 /* A child process, killed with its parent if the test process dies. */
 static pid_t spawn(const char *const *argv, int out_fd)
 {
-	pid_t pid = fork();
+	char **exec_argv = test_argv_dup(argv);
+	pid_t pid;
 
+	assert_non_null(exec_argv);
+	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		int null = open("/dev/null", O_RDWR);
@@ -848,9 +855,10 @@ static pid_t spawn(const char *const *argv, int out_fd)
 		dup2(null, 0);
 		dup2(out_fd, 1);
 		dup2(out_fd, 2);
-		execv(argv[0], (char *const *)argv);
+		execv(exec_argv[0], exec_argv);
 		_exit(127);
 	}
+	test_argv_free(exec_argv);
 	return pid;
 }
 

@@ -12,9 +12,9 @@
 static void test_wrapping_the_previous_detail(void **state)
 {
 	assert_int_equal(fedc_fail(FEDC_ERR_IO, "cannot read %s", "a.csv"), FEDC_ERR_IO);
-	fedc_fail(FEDC_ERR_IO, "%s; the run stops", fedc_last_error());
+	assert_int_equal(fedc_fail(FEDC_ERR_IO, "%s; the run stops", fedc_last_error()), FEDC_ERR_IO);
 	assert_string_equal(fedc_last_error(), "cannot read a.csv; the run stops");
-	fedc_fail(FEDC_ERR_IO, "dataset d: %s", fedc_last_error());
+	assert_int_equal(fedc_fail(FEDC_ERR_NOT_FOUND, "dataset d: %s", fedc_last_error()), FEDC_ERR_NOT_FOUND);
 	assert_string_equal(fedc_last_error(), "dataset d: cannot read a.csv; the run stops");
 }
 

@@ -517,7 +517,8 @@ static void v_too_many_args(msgpack_packer *pk)
 #define FIELD(n, c, k, ...) { .name = n, .build = build_field, .cmd = c, .key = k, __VA_ARGS__ }
 #define MAL .expect = FEDC_ERR_MALFORMED
 
-static const struct bad_case bad_cases[] = {
+/* Not const: cmocka hands each case to its test as a void * (initial_state). */
+static struct bad_case bad_cases[] = {
 	/* not a message at all */
 	{ "test_decode_empty_payload", build_raw, RAW(""), MAL, .detail = "empty" },
 	{ "test_decode_not_msgpack", build_raw, RAW("\xc1\xc1\xc1\xc1"), MAL, .detail = "not msgpack" },
@@ -1258,7 +1259,7 @@ int main(void)
 	/* One named test per bad payload: test_decode_truncated_payload ... */
 	for (size_t i = 0; i < N_BAD_CASES; i++)
 		tests[n_fixed + i] = (struct CMUnitTest){ .name = bad_cases[i].name, .test_func = run_bad_case,
-							  .initial_state = (void *)&bad_cases[i] };
+							  .initial_state = &bad_cases[i] };
 	failed = _cmocka_run_group_tests("message", tests, n_fixed + N_BAD_CASES, NULL, NULL);
 	free(tests);
 	return failed;

@@ -14,6 +14,7 @@
 
 #include "fedc/err.h"
 #include "server_config.h"
+#include "../test_argv.h"
 
 struct fixture {
 	char dir[64];
@@ -48,7 +49,8 @@ static int teardown(void **state)
 /* Writes `text` to the fixture's file and parses `--config FILE` then `extra` flags. */
 static enum fedc_err parse(struct fixture *f, const char *text, const char *const *extra)
 {
-	char *argv[16] = { "fedc-repository", "--config", f->path };
+	const char *argv[16] = { "fedc-repository", "--config", f->path };
+	char **parse_argv;
 	int argc = 3;
 	bool help = true;
 	FILE *out = fopen(f->path, "w");
@@ -58,9 +60,12 @@ static enum fedc_err parse(struct fixture *f, const char *text, const char *cons
 	assert_true(fputs(text, out) >= 0);
 	assert_int_equal(fclose(out), 0);
 	for (size_t i = 0; extra && extra[i]; i++)
-		argv[argc++] = (char *)extra[i];
+		argv[argc++] = extra[i];
 	argv[argc] = NULL;
-	rc = server_config__parse(argc, argv, &f->cfg, &help);
+	parse_argv = test_argv_dup(argv); /* getopt takes char *const argv[] */
+	assert_non_null(parse_argv);
+	rc = server_config__parse(argc, parse_argv, &f->cfg, &help);
+	test_argv_free(parse_argv);
 	assert_false(help);
 	return rc;
 }

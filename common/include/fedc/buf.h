@@ -37,13 +37,16 @@ void fedc_buf_init(struct fedc_buf *b, size_t max);
 /* Appends `len` bytes. FEDC_ERR_TOO_BIG past max, FEDC_ERR_NOMEM; both
  * leave the buffer unchanged. Appending 0 bytes allocates, so that data is
  * a string afterwards. */
+FEDC_NODISCARD
 enum fedc_err fedc_buf_append(struct fedc_buf *b, const void *data, size_t len);
 /* Appends formatted text; FEDC_ERR_TOO_BIG, FEDC_ERR_NOMEM, FEDC_ERR_INVAL
  * (a format error). */
+FEDC_NODISCARD
 enum fedc_err fedc_buf_printf(struct fedc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends `len` zero bytes and points *at at them: room for one more element
  * of an array kept in the buffer (memory from malloc is aligned for any
  * type). The pointer, and data, change with the next growth. */
+FEDC_NODISCARD
 enum fedc_err fedc_buf_extend(struct fedc_buf *b, size_t len, void **at);
 /* Empties the buffer, keeping its memory (wiped first if secret). */
 void fedc_buf_reset(struct fedc_buf *b);

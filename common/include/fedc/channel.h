@@ -48,15 +48,18 @@ struct fedc_origin {
 /* Loads the signer (when key_path is non-empty) and the keyring (when
  * trusted_dir is non-empty) and makes the replay guard, with a window of
  * skew_s seconds. FEDC_ERR_CONFIG / FEDC_ERR_IO naming the file at fault. */
+FEDC_NODISCARD
 enum fedc_err fedc_channel_init(struct fedc_channel *ch, const char *own_id, const char *key_path,
 				const char *trusted_dir, int64_t skew_s, bool allow_unsigned);
 void fedc_channel_free(struct fedc_channel *ch);
 
 /* Encodes `msg`, seals it for `topic` when there is a signer: *out (caller
  * frees). */
+FEDC_NODISCARD
 enum fedc_err fedc_channel_wrap(const struct fedc_channel *ch, const char *topic, const struct fedc_msg *msg,
 				void **out, size_t *out_len);
 /* fedc_channel_wrap, then publishes at QoS 1. */
+FEDC_NODISCARD
 enum fedc_err fedc_channel_publish(const struct fedc_channel *ch, struct fedc_mqtt *m, const char *topic,
 				   const struct fedc_msg *msg, bool retained);
 
@@ -66,6 +69,7 @@ enum fedc_err fedc_channel_publish(const struct fedc_channel *ch, struct fedc_mq
  * the errors of fedc_msg_decode; the detail says why. `origin` is filled as
  * far as the payload could be read. Not thread-safe (the replay guard):
  * call from one thread. */
+FEDC_NODISCARD
 enum fedc_err fedc_channel_accept(struct fedc_channel *ch, const char *topic, const void *payload, size_t len,
 				  struct fedc_msg *msg, struct fedc_origin *origin);
 

@@ -20,8 +20,10 @@ struct fedc_config; /* opaque */
 /* Parses `path`. Returns FEDC_ERR_IO (unreadable), FEDC_ERR_CONFIG (syntax
  * error, duplicate key; detail has file:line), FEDC_ERR_NOMEM. The caller owns
  * *out and frees it with fedc_config_free(). */
+FEDC_NODISCARD
 enum fedc_err fedc_config_load(const char *path, struct fedc_config **out);
 /* Same, from a string; `name` stands for the file name in messages. */
+FEDC_NODISCARD
 enum fedc_err fedc_config_parse(const char *text, const char *name, struct fedc_config **out);
 void fedc_config_free(struct fedc_config *cfg);
 
@@ -32,20 +34,26 @@ bool fedc_config_has(const struct fedc_config *cfg, const char *section, const c
  * gets `def`. A present value that does not parse or is out of [min, max] is
  * FEDC_ERR_CONFIG with file:line and key in the detail. Strings returned are
  * owned by cfg. Empty strings count as missing for required keys. */
+FEDC_NODISCARD
 enum fedc_err fedc_config_str(const struct fedc_config *cfg, const char *section, const char *key,
 			      bool required, const char *def, const char **out);
+FEDC_NODISCARD
 enum fedc_err fedc_config_int(const struct fedc_config *cfg, const char *section, const char *key,
 			      bool required, int64_t def, int64_t min, int64_t max, int64_t *out);
+FEDC_NODISCARD
 enum fedc_err fedc_config_double(const struct fedc_config *cfg, const char *section, const char *key,
 				 bool required, double def, double min, double max, double *out);
+FEDC_NODISCARD
 enum fedc_err fedc_config_bool(const struct fedc_config *cfg, const char *section, const char *key,
 			       bool required, bool def, bool *out);
 
 /* Fails with FEDC_ERR_CONFIG naming the first key of `section` that is not in
  * the NULL-terminated list `known`, or the first section not in
  * `known_sections` (NULL-terminated) when that list is given. Catches typos. */
+FEDC_NODISCARD
 enum fedc_err fedc_config_check_keys(const struct fedc_config *cfg, const char *section,
 				     const char *const *known);
+FEDC_NODISCARD
 enum fedc_err fedc_config_check_sections(const struct fedc_config *cfg,
 					 const char *const *known_sections);
 
@@ -60,6 +68,7 @@ bool fedc_config_entry(const struct fedc_config *cfg, const char *section, unsig
 /* Makes `value`, a path written in the file at `config_path`, absolute: a
  * relative one is taken relative to the file's directory (so a config works
  * whatever the working directory). "" stays "". FEDC_ERR_CONFIG if too long. */
+FEDC_NODISCARD
 enum fedc_err fedc_config_resolve(const char *config_path, const char *value, char *dst, size_t cap);
 
 /* ---- Config files described by tables ------------------------------------
@@ -105,6 +114,7 @@ struct fedc_config_key {
  * table nor in `other_sections` are an error, unless `other_sections` is NULL
  * (then only the table's sections are checked). FEDC_ERR_CONFIG naming the
  * file, line and key. */
+FEDC_NODISCARD
 enum fedc_err fedc_config_check_table(const struct fedc_config *cfg, const struct fedc_config_key *table,
 				      size_t n, const char *const *other_sections);
 
@@ -113,9 +123,11 @@ enum fedc_err fedc_config_check_table(const struct fedc_config *cfg, const struc
  * the default. Every error names the key (and the file and line when the value
  * came from the file; `given_name`, e.g. "--port", when it came from there).
  * FEDC_ERR_CONFIG, FEDC_ERR_NOMEM. */
+FEDC_NODISCARD
 enum fedc_err fedc_config_read_key(const struct fedc_config *cfg, const struct fedc_config_key *k,
 				   const char *given, const char *given_name, void *out);
 /* fedc_config_read_key for every key of the table, from the file. */
+FEDC_NODISCARD
 enum fedc_err fedc_config_read_table(const struct fedc_config *cfg, const struct fedc_config_key *table,
 				     size_t n, void *out);
 /* Frees the char * values the table's keys stored in `out` and sets them to
@@ -124,6 +136,7 @@ void fedc_config_free_table(const struct fedc_config_key *table, size_t n, void 
 
 /* Replaces the owned string *field with a copy of `value` (the old one is
  * freed). FEDC_ERR_NOMEM leaves *field as it was. */
+FEDC_NODISCARD
 enum fedc_err fedc_config_set_string(char **field, const char *value);
 
 /* A (section, key, value) that a template writes instead of the default. */
@@ -136,12 +149,14 @@ struct fedc_config_value {
  * entries) if there, else its default; a key with neither is written
  * commented out. `title` is the first comment line. FEDC_ERR_IO if a write
  * fails. */
+FEDC_NODISCARD
 enum fedc_err fedc_config_write_template(FILE *to, const char *title, const struct fedc_config_key *table,
 					 size_t n, const struct fedc_config_value *given, size_t n_given);
 
 /* Writes the table as Markdown, one table per section: key, type and range,
  * default, meaning. The docs hold this text between generated markers.
  * FEDC_ERR_IO if a write fails. */
+FEDC_NODISCARD
 enum fedc_err fedc_config_write_markdown(FILE *to, const struct fedc_config_key *table, size_t n);
 
 /* The broker and repository keys that the node ([broker] url ..., [repository]
@@ -184,6 +199,7 @@ enum fedc_err fedc_config_write_markdown(FILE *to, const struct fedc_config_key 
 /* The rules between the keys of FEDC_CONFIG_TRANSPORT_KEYS, given their loaded
  * values: cert_file and key_file go together, token and token_file exclude
  * each other. FEDC_ERR_CONFIG naming the file and both keys. */
+FEDC_NODISCARD
 enum fedc_err fedc_config_check_transport(const struct fedc_config *cfg, const char *bsec, const char *bpre,
 					  const char *rsec, const char *rpre, const char *cert_file,
 					  const char *key_file, const char *token, const char *token_file);

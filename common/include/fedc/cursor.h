@@ -30,8 +30,10 @@ size_t fedc_cursor_offset(const struct fedc_cursor *c);
 
 /* Takes the next `n` bytes: *out points at them (inside the buffer).
  * MALFORMED: "truncated <what> at offset N: declares n bytes, M remain". */
+FEDC_NODISCARD
 enum fedc_err fedc_cursor_take(struct fedc_cursor *c, uint64_t n, const char *what, const uint8_t **out);
 /* A big-endian unsigned integer of `width` (1 to 8) bytes. MALFORMED. */
+FEDC_NODISCARD
 enum fedc_err fedc_cursor_be(struct fedc_cursor *c, size_t width, const char *what, uint64_t *out);
 
 /* ---- msgpack ---- */
@@ -48,21 +50,26 @@ extern const struct fedc_mp_forms FEDC_MP_MAP, FEDC_MP_ARRAY, FEDC_MP_STR, FEDC_
  * bytes it declares -- not yet checked against what remains, except by
  * fedc_mp_bytes. MALFORMED: "expected <what>, found msgpack type byte 0xNN"
  * or truncated. */
+FEDC_NODISCARD
 enum fedc_err fedc_mp_header(struct fedc_cursor *c, const struct fedc_mp_forms *f, const char *what,
 			     uint32_t *count);
 /* A str or bin (per `f`) and its bytes: *p points at them, *len bytes. */
+FEDC_NODISCARD
 enum fedc_err fedc_mp_bytes(struct fedc_cursor *c, const struct fedc_mp_forms *f, const char *what,
 			    const uint8_t **p, uint32_t *len);
 /* A non-negative integer, in a uint form or (a foreign writer) a signed form
  * holding a value >= 0. MALFORMED: wrong type, negative, truncated. */
+FEDC_NODISCARD
 enum fedc_err fedc_mp_uint(struct fedc_cursor *c, const char *what, uint64_t *v);
 /* Skips one whole object (containers with everything inside them), nested at
  * most `max_depth` deep; each declared length and count is checked against
  * the bytes that remain. MALFORMED. */
+FEDC_NODISCARD
 enum fedc_err fedc_mp_skip(struct fedc_cursor *c, int max_depth);
 /* Checks that [buf, buf+len) is exactly one msgpack object (fedc_mp_skip,
  * then no trailing bytes). Run before handing bytes to msgpack-c, which
  * allocates an array's elements from its declared count. MALFORMED. */
+FEDC_NODISCARD
 enum fedc_err fedc_mp_check(const void *buf, size_t len, int max_depth);
 
 #endif

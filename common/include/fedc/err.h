@@ -7,6 +7,12 @@
 #ifndef FEDC_ERR_H
 #define FEDC_ERR_H
 
+/* On the declaration of every function that returns enum fedc_err: a caller
+ * that drops the code gets a warning (an error under FEDC_WERROR), so that no
+ * failure goes unseen by accident. Where dropping one is right, pass it to
+ * fedc_ignore() below and say why at the call. */
+#define FEDC_NODISCARD __attribute__((warn_unused_result))
+
 enum fedc_err {
 	FEDC_OK = 0,
 	FEDC_ERR_NOMEM,       /* allocation failed */
@@ -38,6 +44,7 @@ const char *fedc_strerror(enum fedc_err code);
 /* Records a printf-style detail for the calling thread and returns `code`, so
  * that a function can write `rc = fedc_fail(FEDC_ERR_CONFIG, "%s:%d: ...", ...)`.
  * The detail replaces any earlier one. */
+FEDC_NODISCARD
 enum fedc_err fedc_fail(enum fedc_err code, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
@@ -47,5 +54,15 @@ const char *fedc_last_error(void);
 
 /* Forgets the detail of this thread. */
 void fedc_clear_error(void);
+
+/* Drops a code on purpose: for best-effort work whose failure changes nothing
+ * for the caller (cleanup on a path that already failed, a removal of what
+ * may not exist). A cast to (void) does not silence warn_unused_result in
+ * GCC; a call of this does, and it can be searched for. Every call says in a
+ * comment why ignoring is right there. */
+static inline void fedc_ignore(enum fedc_err rc)
+{
+	(void)rc;
+}
 
 #endif

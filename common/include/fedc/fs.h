@@ -10,10 +10,12 @@
 #include "fedc/err.h"
 
 /* mkdir -p: creates `path` and its missing parents with `mode`. FEDC_ERR_IO. */
+FEDC_NODISCARD
 enum fedc_err fedc_mkdir_p(const char *path, mode_t mode);
 
 /* Writes all `len` bytes to `fd` (retrying short writes and EINTR); `what`
  * names the file in the error. FEDC_ERR_IO. */
+FEDC_NODISCARD
 enum fedc_err fedc_write_all(int fd, const void *data, size_t len, const char *what);
 
 /* Rewriting a scratch file in place (a memfd, a work file) rather than
@@ -21,7 +23,9 @@ enum fedc_err fedc_write_all(int fd, const void *data, size_t len, const char *w
  * fault, and in a virtual machine often a second one in the host. Rewind,
  * write from offset 0, then cut the file where the writing stopped. Both
  * FEDC_ERR_IO naming `what`. */
+FEDC_NODISCARD
 enum fedc_err fedc_fd_rewind(int fd, const char *what);
+FEDC_NODISCARD
 enum fedc_err fedc_fd_cut_here(int fd, const char *what);
 
 /* Asks the kernel to drop the clean cached pages of `path` (best effort,
@@ -30,6 +34,7 @@ enum fedc_err fedc_fd_cut_here(int fd, const char *what);
 void fedc_drop_cached(const char *path);
 
 /* Makes the entries of directory `dir` durable (after a create or rename). */
+FEDC_NODISCARD
 enum fedc_err fedc_fsync_dir(const char *dir);
 
 /* A file replaced atomically and durably: the one way fedc writes a file that
@@ -62,23 +67,28 @@ struct fedc_atomic_file {
  * name, too long to add a temporary name to), FEDC_ERR_IO (directory missing
  * or not writable). On failure af->fd is -1 and nothing was created;
  * fedc_atomic_abort() is harmless then. */
+FEDC_NODISCARD
 enum fedc_err fedc_atomic_begin(struct fedc_atomic_file *af, const char *path, mode_t mode);
 /* Publishes what was written to af->fd as `path` (see above). FEDC_ERR_IO
  * naming the step that failed; af is finished either way. */
+FEDC_NODISCARD
 enum fedc_err fedc_atomic_commit(struct fedc_atomic_file *af);
 /* Drops the temporary file. Idempotent; harmless after commit. */
 void fedc_atomic_abort(struct fedc_atomic_file *af);
 
 /* Replaces `path` with `len` bytes through a fedc_atomic_file. A crash
  * leaves the old file or the new one, never a mix. FEDC_ERR_INVAL, FEDC_ERR_IO. */
+FEDC_NODISCARD
 enum fedc_err fedc_write_atomic(const char *path, const void *data, size_t len);
 /* The same with the file's final mode (0600 for secrets: the temporary file
  * is 0600 from its creation). */
+FEDC_NODISCARD
 enum fedc_err fedc_write_atomic_mode(const char *path, const void *data, size_t len, mode_t mode);
 
 /* Makes `dst` hold the content of `src`: a hard link when the file system
  * allows (the source is never rewritten in place: fedc replaces files by
  * rename), else an fsync'd copy. FEDC_ERR_IO. */
+FEDC_NODISCARD
 enum fedc_err fedc_link_or_copy(const char *src, const char *dst);
 
 /* Replaces `dst` with a copy of `src` through a fedc_atomic_file with the
@@ -91,6 +101,7 @@ enum fedc_err fedc_copy_atomic(const char *src, const char *dst, mode_t mode);
  * trailing newline. Empty, over `cap`-1 bytes, or unreadable: FEDC_ERR_CONFIG
  * / FEDC_ERR_IO naming the file. Warns when others than the owner may read
  * it. */
+FEDC_NODISCARD
 enum fedc_err fedc_read_secret(const char *path, char *buf, size_t cap);
 
 #endif

@@ -23,6 +23,7 @@ struct fedc_hash; /* opaque streaming context */
 /* Name used in configs and messages: "sha256", "sha512", "sha3-256", "blake2b-512". */
 const char *fedc_hash_alg_name(enum fedc_hash_alg alg);
 /* Returns FEDC_OK or FEDC_ERR_INVAL for an unknown name. */
+FEDC_NODISCARD
 enum fedc_err fedc_hash_alg_parse(const char *name, enum fedc_hash_alg *out);
 /* Hex length of a digest of `alg` (64 or 128). */
 size_t fedc_hash_hexlen(enum fedc_hash_alg alg);
@@ -30,15 +31,21 @@ size_t fedc_hash_hexlen(enum fedc_hash_alg alg);
 /* Streaming: new, update any number of times, final (writes hex + NUL into
  * `hex`, which must hold fedc_hash_hexlen()+1 bytes), free. new returns
  * FEDC_ERR_NOMEM; update/final return FEDC_ERR_IO on an OpenSSL failure. */
+FEDC_NODISCARD
 enum fedc_err fedc_hash_new(enum fedc_hash_alg alg, struct fedc_hash **out);
+FEDC_NODISCARD
 enum fedc_err fedc_hash_update(struct fedc_hash *h, const void *data, size_t len);
+FEDC_NODISCARD
 enum fedc_err fedc_hash_final(struct fedc_hash *h, char *hex);
 void fedc_hash_free(struct fedc_hash *h);
 
 /* One-shot digests of a buffer, a file (streamed) or an open fd (read from
  * offset 0, streamed). File errors return FEDC_ERR_IO with a detail. */
+FEDC_NODISCARD
 enum fedc_err fedc_hash_buffer(enum fedc_hash_alg alg, const void *data, size_t len, char *hex);
+FEDC_NODISCARD
 enum fedc_err fedc_hash_file(enum fedc_hash_alg alg, const char *path, char *hex);
+FEDC_NODISCARD
 enum fedc_err fedc_hash_fd(enum fedc_hash_alg alg, int fd, char *hex);
 
 /* True if `s` is exactly `hexlen` lower-case hex digits. */

@@ -162,6 +162,7 @@ enum fedc_cmd fedc_cmd_parse(const char *name);
  * counts all fit in the bytes present, nested at most 8 deep. Call it before
  * msgpack_unpack_next() on outside bytes: msgpack-c allocates from declared
  * counts (a 5-byte array header can ask for 96 GB). FEDC_ERR_MALFORMED. */
+FEDC_NODISCARD
 enum fedc_err fedc_msgpack_check(const void *buf, size_t len);
 
 /* True for what nodes send (replies, scalars, errors, status): their sender
@@ -177,6 +178,7 @@ void fedc_msg_free(struct fedc_msg *msg);
 void fedc_msg_clear(struct fedc_msg *msg);
 /* Gives the message room for `n` zeroed datasets (replacing any it had) and
  * sets n_datasets. FEDC_ERR_TOO_BIG past FEDC_MAX_DATASETS, FEDC_ERR_NOMEM. */
+FEDC_NODISCARD
 enum fedc_err fedc_msg_datasets_alloc(struct fedc_msg *msg, uint32_t n);
 
 /* Marks a field present after the caller filled it, or absent again. */
@@ -189,6 +191,7 @@ bool fedc_msg_has(const struct fedc_msg *msg, enum fedc_field field);
  * missing, a present field is not allowed for this command, or a value breaks
  * its bounds; FEDC_ERR_TOO_BIG past FEDC_MAX_MESSAGE_BYTES. On success *buf is
  * malloc'd and owned by the caller. */
+FEDC_NODISCARD
 enum fedc_err fedc_msg_encode(const struct fedc_msg *msg, void **buf, size_t *len);
 
 /* Decodes and validates `len` bytes into *msg, which is overwritten: pass a
@@ -196,6 +199,7 @@ enum fedc_err fedc_msg_encode(const struct fedc_msg *msg, void **buf, size_t *le
  * owned is not freed. Never reads past `len`; never allocates from a peer's
  * count. On failure *msg is cleared. Returns FEDC_OK,
  * FEDC_ERR_MALFORMED or FEDC_ERR_TOO_BIG with a detail naming the field. */
+FEDC_NODISCARD
 enum fedc_err fedc_msg_decode(const void *buf, size_t len, struct fedc_msg *msg);
 
 /* Convenience for replies: allocates a message of `cmd` answering `request`
@@ -204,6 +208,7 @@ struct fedc_msg *fedc_msg_reply(const struct fedc_msg *request, enum fedc_cmd cm
 
 /* Appends to a kv list field (model_args, metrics, global_metrics); returns
  * FEDC_ERR_TOO_BIG when full, FEDC_ERR_INVAL for a name over its bound. */
+FEDC_NODISCARD
 enum fedc_err fedc_msg_kv_add(struct fedc_msg_kv *list, uint32_t *count, uint32_t max,
 			      const char *name, double value);
 /* Looks a name up in a kv list; returns false if absent. */
@@ -211,6 +216,7 @@ bool fedc_msg_kv_get(const struct fedc_msg_kv *list, uint32_t count, const char 
 
 /* Writes the Markdown description of every command and field (the
  * "Messages" part of docs/protocol.md) to `out`. Returns FEDC_ERR_IO. */
+FEDC_NODISCARD
 enum fedc_err fedc_msg_schema_markdown(FILE *out);
 
 #endif

@@ -60,6 +60,7 @@ struct fedc_mqtt_message {
  * the timeout: FEDC_ERR_TIMEOUT with the last reason (TLS errors included);
  * a refusal of the credentials is FEDC_ERR_AUTH, at once with
  * fail_fast_on_refusal. FEDC_ERR_MQTT, FEDC_ERR_INVAL, FEDC_ERR_NOMEM. */
+FEDC_NODISCARD
 enum fedc_err fedc_mqtt_connect(const struct fedc_mqtt_options *opts, struct fedc_mqtt **out);
 
 /* Publishes at QoS 1. Returns once Paho has queued the message (it is
@@ -67,12 +68,14 @@ enum fedc_err fedc_mqtt_connect(const struct fedc_mqtt_options *opts, struct fed
  * FEDC_ERR_TOO_BIG (over FEDC_MAX_MESSAGE_BYTES). */
 /* Payloads are limited to FEDC_ENVELOPE_MAX_BYTES (fedc/sign.h): a message
  * of up to FEDC_MAX_MESSAGE_BYTES in its signed envelope. */
+FEDC_NODISCARD
 enum fedc_err fedc_mqtt_publish(struct fedc_mqtt *m, const char *topic, const void *payload,
 				size_t len, bool retained);
 
 /* Waits up to `timeout_ms` (0: poll, -1: forever) for the next message.
  * FEDC_OK with *out set, FEDC_ERR_TIMEOUT, or FEDC_ERR_INTERRUPTED after
  * fedc_mqtt_wake(). */
+FEDC_NODISCARD
 enum fedc_err fedc_mqtt_next(struct fedc_mqtt *m, int timeout_ms, struct fedc_mqtt_message **out);
 /* Makes a waiting (or the next) fedc_mqtt_next return FEDC_ERR_INTERRUPTED;
  * async-signal-safe. */
@@ -88,11 +91,16 @@ void fedc_mqtt_close(struct fedc_mqtt *m, const void *final_payload, size_t fina
 
 /* Topic builders: write into `buf` (FEDC_MAX_TOPIC_LEN+1). Return FEDC_ERR_INVAL
  * if a name is empty, holds '/', '+', '#' or is too long. */
+FEDC_NODISCARD
 enum fedc_err fedc_topic_nodes(char *buf, const char *fed);
+FEDC_NODISCARD
 enum fedc_err fedc_topic_node(char *buf, const char *fed, const char *node_id);
+FEDC_NODISCARD
 enum fedc_err fedc_topic_researcher(char *buf, const char *fed, const char *researcher_id);
+FEDC_NODISCARD
 enum fedc_err fedc_topic_status(char *buf, const char *fed, const char *node_id);
 /* The wildcard "fedc/<fed>/status/+" */
+FEDC_NODISCARD
 enum fedc_err fedc_topic_status_all(char *buf, const char *fed);
 
 #endif

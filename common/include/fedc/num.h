@@ -15,14 +15,18 @@
 /* Parses the whole of `s` into *out (left untouched on failure). Returns
  * FEDC_OK or FEDC_ERR_INVAL (NULL, empty, junk, overflow, out of range); they
  * record no detail: use fedc_num_arg_* for a message. */
+FEDC_NODISCARD
 enum fedc_err fedc_num_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
+FEDC_NODISCARD
 enum fedc_err fedc_num_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
 /* The same, with a detail naming `what` (a flag, a key, a file) on failure:
  *   --timeout: expected an integer in 1..86400, got "4294967297"
  * FEDC_ERR_INVAL. */
+FEDC_NODISCARD
 enum fedc_err fedc_num_arg_i64(const char *what, const char *s, int64_t min, int64_t max,
 			       int64_t *out);
+FEDC_NODISCARD
 enum fedc_err fedc_num_arg_u64(const char *what, const char *s, uint64_t min, uint64_t max,
 			       uint64_t *out);
 

@@ -28,10 +28,13 @@ struct fedc_params; /* opaque: a mapped, validated parameter file */
 /* Maps and validates a file. Returns FEDC_ERR_IO, FEDC_ERR_MALFORMED (with a
  * detail saying what is wrong), FEDC_ERR_TOO_BIG, FEDC_ERR_NOMEM. The caller
  * owns *out (fedc_params_close). */
+FEDC_NODISCARD
 enum fedc_err fedc_params_open(const char *path, struct fedc_params **out);
 /* Same from an open fd (a memfd from a plan's child): maps its whole size. */
+FEDC_NODISCARD
 enum fedc_err fedc_params_open_fd(int fd, struct fedc_params **out);
 /* Same over caller memory that must outlive *out (fuzzing, tests). */
+FEDC_NODISCARD
 enum fedc_err fedc_params_from_buffer(const void *buf, size_t len, struct fedc_params **out);
 void fedc_params_close(struct fedc_params *p);
 /* Drops the pages of the mapping this process holds (they count in its
@@ -55,8 +58,10 @@ const struct fedc_tensor *fedc_params_find(const struct fedc_params *p, const ch
 
 /* Writes tensors to `fd` from its current position, streaming (no full copy in
  * memory). Returns FEDC_ERR_IO, FEDC_ERR_INVAL (bad dtype, shape, too many). */
+FEDC_NODISCARD
 enum fedc_err fedc_params_write_fd(int fd, const struct fedc_tensor *tensors, size_t count);
 /* Writes atomically: temp file in the same directory, fsync, rename. */
+FEDC_NODISCARD
 enum fedc_err fedc_params_write_file(const char *path, const struct fedc_tensor *tensors, size_t count);
 
 /* Number of elements (product of the shape; 1 for ndim 0). */

@@ -15,6 +15,7 @@
  * "plan built for ABI N, this <who> supports up to M (update the <who> or
  * rebuild the plan against its fedc/plan.h)"; FEDC_ERR_PLAN for NULL or
  * version 0 (not a plan). The detail goes through fedc_fail(). */
+FEDC_NODISCARD
 enum fedc_err fedc_plan_abi_check(const struct fedc_plan *plan, const char *who);
 
 /* What the plan said of its last failure (its `last_error`, ABI 2), as one

@@ -33,12 +33,14 @@
 struct fedc_repo; /* opaque */
 
 /* Process-wide set-up (curl_global_init); call once from main before threads. */
+FEDC_NODISCARD
 enum fedc_err fedc_repo_global_init(void);
 
 /* `base_url` like "http://127.0.0.1:8080" (no trailing path needed); `token`
  * may be NULL or ""; `timeout_s` bounds each request (connect + transfer
  * stall: a transfer that moves nothing for that long fails). Copies its
  * arguments. Returns FEDC_ERR_INVAL, FEDC_ERR_NOMEM. */
+FEDC_NODISCARD
 enum fedc_err fedc_repo_new(const char *base_url, const char *token, long timeout_s,
 			    struct fedc_repo **out);
 void fedc_repo_free(struct fedc_repo *repo);
@@ -48,9 +50,11 @@ void fedc_repo_free(struct fedc_repo *repo);
  * goes back to the system's. The path is copied and checked now: FEDC_ERR_IO
  * (missing, unreadable, not a regular file), FEDC_ERR_NOMEM. Verification is
  * never turned off. */
+FEDC_NODISCARD
 enum fedc_err fedc_repo_set_ca_file(struct fedc_repo *repo, const char *ca_file);
 
 /* *exists = whether the blob is published (/v1/blobs). */
+FEDC_NODISCARD
 enum fedc_err fedc_repo_has(struct fedc_repo *repo, const char *sha256_hex, bool *exists);
 
 /* Publishes (/v1/blobs) the file at `path` (or the whole content of `fd`,
@@ -59,8 +63,10 @@ enum fedc_err fedc_repo_has(struct fedc_repo *repo, const char *sha256_hex, bool
  * `out_hex` (65 bytes, may be NULL) and whether bytes were sent into
  * *uploaded (may be NULL). Errors as above, plus FEDC_ERR_IO, FEDC_ERR_TOO_BIG
  * (413), FEDC_ERR_DIGEST (400: the server hashed something else). */
+FEDC_NODISCARD
 enum fedc_err fedc_repo_put_file(struct fedc_repo *repo, const char *path, const char *sha256_hex,
 				 char *out_hex, bool *uploaded);
+FEDC_NODISCARD
 enum fedc_err fedc_repo_put_fd(struct fedc_repo *repo, int fd, const char *sha256_hex,
 			       char *out_hex, bool *uploaded);
 
@@ -69,23 +75,29 @@ enum fedc_err fedc_repo_put_fd(struct fedc_repo *repo, int fd, const char *sha25
  * (404), FEDC_ERR_DIGEST, FEDC_ERR_TOO_BIG (over `max_bytes`, 0 = no cap),
  * FEDC_ERR_IO, plus the errors above. Nothing is left at dest_path on
  * failure. */
+FEDC_NODISCARD
 enum fedc_err fedc_repo_get_file(struct fedc_repo *repo, const char *sha256_hex, const char *dest_path,
 				 uint64_t max_bytes);
 
 /* The same for the updates of node `node_id` (/v1/updates/<node_id>): only
  * that node may put them; it and researchers may get them. `node_id` is
  * required (FEDC_ERR_INVAL when NULL or not a participant id). */
+FEDC_NODISCARD
 enum fedc_err fedc_repo_put_update_file(struct fedc_repo *repo, const char *node_id, const char *path,
 					const char *sha256_hex, char *out_hex, bool *uploaded);
+FEDC_NODISCARD
 enum fedc_err fedc_repo_put_update_fd(struct fedc_repo *repo, const char *node_id, int fd,
 				      const char *sha256_hex, char *out_hex, bool *uploaded);
+FEDC_NODISCARD
 enum fedc_err fedc_repo_get_update_file(struct fedc_repo *repo, const char *node_id, const char *sha256_hex,
 					const char *dest_path, uint64_t max_bytes);
 
 /* Downloads into `fd` (from its current offset) with the same checks, but
  * no temp file, fsync or rename: for scratch copies (a memfd, a work file)
  * whose caller discards them on failure, where durability buys nothing. */
+FEDC_NODISCARD
 enum fedc_err fedc_repo_get_fd(struct fedc_repo *repo, const char *sha256_hex, int fd, uint64_t max_bytes);
+FEDC_NODISCARD
 enum fedc_err fedc_repo_get_update_fd(struct fedc_repo *repo, const char *node_id, const char *sha256_hex, int fd,
 				      uint64_t max_bytes);
 

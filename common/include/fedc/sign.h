@@ -39,6 +39,7 @@ struct fedc_replay_guard; /* the nonces seen recently */
 
 /* Loads the private key at `key_path` for participant `id`. FEDC_ERR_IO
  * (unreadable), FEDC_ERR_CONFIG (not an Ed25519 private key), FEDC_ERR_INVAL. */
+FEDC_NODISCARD
 enum fedc_err fedc_signer_load(const char *id, const char *key_path, struct fedc_signer **out);
 const char *fedc_signer_id(const struct fedc_signer *s);
 void fedc_signer_free(struct fedc_signer *s);
@@ -46,6 +47,7 @@ void fedc_signer_free(struct fedc_signer *s);
 /* Loads every <id>.pub of `dir` (other files are ignored). A file that is not
  * an Ed25519 public key, or a bad id in a name, is FEDC_ERR_CONFIG naming the
  * file. An empty directory gives an empty keyring. */
+FEDC_NODISCARD
 enum fedc_err fedc_keyring_load_dir(const char *dir, struct fedc_keyring **out);
 size_t fedc_keyring_size(const struct fedc_keyring *k);
 bool fedc_keyring_has(const struct fedc_keyring *k, const char *id);
@@ -54,6 +56,7 @@ void fedc_keyring_free(struct fedc_keyring *k);
 /* Wraps `body` for `topic`, signed by `s`, stamped `now_unix_ms`. The caller
  * frees *out. FEDC_ERR_TOO_BIG (body over FEDC_MAX_MESSAGE_BYTES),
  * FEDC_ERR_NOMEM, FEDC_ERR_INVAL. */
+FEDC_NODISCARD
 enum fedc_err fedc_envelope_seal(const struct fedc_signer *s, const char *topic, const void *body,
 				 size_t body_len, int64_t now_unix_ms, void **out, size_t *out_len);
 
@@ -75,6 +78,7 @@ bool fedc_envelope_detect(const void *payload, size_t len);
  * envelope, a field missing or of the wrong type: *out holds what could be
  * read), FEDC_ERR_AUTH (unknown signer, bad signature: out->signer and
  * out->body are set, so that the caller can say who claimed to send what). */
+FEDC_NODISCARD
 enum fedc_err fedc_envelope_open(const struct fedc_keyring *trusted, const char *topic, const void *payload,
 				 size_t len, struct fedc_envelope *out);
 
@@ -82,11 +86,13 @@ enum fedc_err fedc_envelope_open(const struct fedc_keyring *trusted, const char 
  * is within `window_ms` of the receiver's clock (either way: clocks drift).
  * The guard remembers accepted nonces for as long as their stamp could still
  * pass, at most `capacity` of them. */
+FEDC_NODISCARD
 enum fedc_err fedc_replay_guard_new(int64_t window_ms, size_t capacity, struct fedc_replay_guard **out);
 void fedc_replay_guard_free(struct fedc_replay_guard *g);
 /* FEDC_OK and remembers the nonce; FEDC_ERR_AUTH (stale: says by how much;
  * replayed: nonce already seen), FEDC_ERR_TOO_BIG (guard full of live
  * nonces: a flood). */
+FEDC_NODISCARD
 enum fedc_err fedc_replay_check(struct fedc_replay_guard *g, const char *signer, const char *nonce,
 				int64_t ts_ms, int64_t now_unix_ms);
 /* Remembers a nonce accepted earlier (reloaded from storage after a restart). */
