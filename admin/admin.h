@@ -98,12 +98,14 @@ enum fedc_err admin__add(const struct admin_fed *fed, enum admin_role role, cons
  * the CRL), broker password, repository token and signing key; rewrites
  * those files of its bundle (node.ini, trusted/ and data stay) and shares
  * the new public key. FEDC_ERR_NOT_FOUND if `id` is not enrolled. */
+FEDC_NODISCARD
 enum fedc_err admin__rotate(const struct admin_fed *fed, const char *id);
 /* Revokes participant `id`: its certificates go on the CRL, its passwd
  * line, ACL block and token go, its public key leaves the other bundles'
  * trusted/. `remove` also deletes its bundle, DIR/keys/ID.pub and
  * DIR/certs/ID.pem and keeps no record; without it DIR/revoked records it
  * (its id cannot be enrolled again until removed). FEDC_ERR_NOT_FOUND. */
+FEDC_NODISCARD
 enum fedc_err admin__revoke(const struct admin_fed *fed, const char *id, bool remove);
 
 /* ---- registry.c: the tokens file, the list of participants --------------- */
@@ -145,13 +147,17 @@ void admin__registry_remove(struct admin_registry *reg, const char *id);
 /* Puts the certificates of `id` that DIR knows (DIR/certs/ID.pem and its
  * bundle's client.pem) on DIR/ca/revoked and rewrites DIR/ca/crl.pem.
  * Prints a warning if it finds none. */
+FEDC_NODISCARD
 enum fedc_err admin__crl_revoke_certs_of(const struct admin_fed *fed, enum admin_role role, const char *id);
 /* Writes DIR/ca/crl.pem from DIR/ca/revoked (absent: an empty CRL), signed
  * by the CA, valid as long as the CA. */
+FEDC_NODISCARD
 enum fedc_err admin__crl_write(const struct admin_fed *fed);
 /* True (and the role in *role) if DIR/revoked records `id`. */
+FEDC_NODISCARD
 enum fedc_err admin__revoked_find(const struct admin_fed *fed, const char *id, bool *found, enum admin_role *role);
 /* "ROLE ID (revoked)" per record of DIR/revoked, to `out`. */
+FEDC_NODISCARD
 enum fedc_err admin__revoked_print(const struct admin_fed *fed, FILE *out);
 
 /* ---- broker.c ------------------------------------------------------------- */
@@ -168,6 +174,7 @@ enum fedc_err admin__broker_plugin_path(char *out, size_t cap);
 FEDC_NODISCARD
 enum fedc_err admin__broker_set_password(const struct admin_fed *fed, const char *id, const char *password);
 /* Removes the passwd entry of `id` (none: no change). */
+FEDC_NODISCARD
 enum fedc_err admin__broker_drop_password(const struct admin_fed *fed, const char *id);
 /* Regenerates DIR/broker/acl from the registry. */
 FEDC_NODISCARD
@@ -215,9 +222,11 @@ FEDC_NODISCARD
 enum fedc_err admin__pem_pub(EVP_PKEY *key, struct fedc_buf *out);
 /* The serial of the certificate in PEM file `path` as upper-case hex into
  * out[cap]. FEDC_ERR_NOT_FOUND if absent, FEDC_ERR_MALFORMED. */
+FEDC_NODISCARD
 enum fedc_err admin__pki_serial_of(const char *path, char *out, size_t cap);
 /* A CRL signed by the CA listing `serials` (n upper-case hex serials, with
  * their revocation times in unix seconds), as PEM into *out. */
+FEDC_NODISCARD
 enum fedc_err admin__pki_crl(EVP_PKEY *ca_key, X509 *ca_cert, const char *const *serials, const long *times,
 			     size_t n, struct fedc_buf *out);
 /* Records the OpenSSL error queue's first entry with `what`; returns `code`. */
@@ -240,9 +249,11 @@ enum fedc_err admin__bundle_create(const struct admin_fed *fed, const struct adm
  * exists, only its credential files (client.pem, client.key,
  * broker.password, repository.token, signing.key, signing.pub) are replaced,
  * each atomically; its ini, trusted/ and data stay. */
+FEDC_NODISCARD
 enum fedc_err admin__bundle_renew(const struct admin_fed *fed, const struct admin_registry *reg,
 				  enum admin_role role, const char *id, struct admin_secrets *secrets);
 /* Deletes trusted/ID.pub from every bundle of the other role. */
+FEDC_NODISCARD
 enum fedc_err admin__bundle_unshare_key(const struct admin_fed *fed, const struct admin_registry *reg,
 					enum admin_role role, const char *id);
 /* Copies the signing.pub of `id` into trusted/ of every participant of the

@@ -18,12 +18,14 @@ struct quota; /* opaque */
 /* Counts what every node holds in the store opened at `st` (its markers under
  * <root>/updates/). `limit_bytes` 0: no limit (still counted). FEDC_ERR_NOMEM,
  * FEDC_ERR_IO. */
+FEDC_NODISCARD
 enum fedc_err quota__open(struct store *st, uint64_t limit_bytes, struct quota **out);
 void quota__free(struct quota *q);
 
 /* True if node `node` may add `more` bytes. */
 bool quota__allows(struct quota *q, const char *node, uint64_t more);
 /* Records that `bytes` became visible in the namespace of `node`. */
+FEDC_NODISCARD
 enum fedc_err quota__add(struct quota *q, const char *node, uint64_t bytes);
 /* What `node` holds now, in bytes. */
 uint64_t quota__used(struct quota *q, const char *node);

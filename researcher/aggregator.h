@@ -79,6 +79,7 @@ enum fedc_err aggregator__check_options(const char *method, const struct aggrega
  * reason for the history, for 0 or a claim above `registered` (a node that
  * registered 100 rows cannot have trained on more; the weight it asks for
  * would otherwise buy it the model). FEDC_OK otherwise. */
+FEDC_NODISCARD
 enum fedc_err aggregator__check_claim(uint64_t n_samples, uint64_t registered);
 
 /* The weights FedAvg and the methods built on it use, from the claimed

@@ -100,6 +100,7 @@ extern const struct agg_ops aggregator__normbounded_ops;
 /* Sets each update's share and share_total from the claimed weights, capped
  * by max_weight for the methods that take it (aggregator_weights.c). Called
  * on the updates sorted by node id, before compute. FEDC_ERR_NOMEM. */
+FEDC_NODISCARD
 enum fedc_err aggregator__share_weights(struct aggregator *agg);
 
 /* Layouts. `prefix` ("" for none) goes before every name. */

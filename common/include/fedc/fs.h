@@ -95,6 +95,7 @@ enum fedc_err fedc_link_or_copy(const char *src, const char *dst);
  * final mode `mode`: a failure (source unreadable, directory not writable,
  * path too long, disk full) leaves the old `dst` and no temporary file.
  * FEDC_ERR_INVAL, FEDC_ERR_IO. */
+FEDC_NODISCARD
 enum fedc_err fedc_copy_atomic(const char *src, const char *dst, mode_t mode);
 
 /* Reads a small secret (password, token) from `path` into `buf`, without a
