@@ -2,6 +2,7 @@
 add_library(fedc_flags INTERFACE)
 target_compile_options(fedc_flags INTERFACE
   -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Wcast-qual
+  -Wconversion -Wsign-conversion
   -Wno-unused-parameter -fstack-protector-strong)
 target_compile_definitions(fedc_flags INTERFACE _POSIX_C_SOURCE=200809L _DEFAULT_SOURCE)
 # Warnings as errors: on in CI (scripts/test.sh), off by default so that a newer

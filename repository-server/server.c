@@ -781,7 +781,7 @@ enum fedc_err server__start(const struct server_config *cfg, struct store *store
 	srv->max_blob_bytes = cfg->max_blob_bytes;
 	rc = prepare(srv, cfg);
 	if (!rc)
-		rc = resolve_listen(cfg->listen, cfg->port, &addr);
+		rc = resolve_listen(cfg->listen, (int)cfg->port /* 0..65535: the config table's range */, &addr);
 	if (rc)
 		goto out;
 	srv->daemon = start_daemon(srv, cfg, &addr);

@@ -415,7 +415,7 @@ static void handle_event(struct job *j, struct fedc_msg *msg, bool evaluate_only
 	}
 	if (msg->command == FEDC_CMD_SCALAR) {
 		progress__scalar(j->progress, session__now_ms(), p->node_id, msg->name, msg->value, msg->iteration,
-				 msg->epoch);
+				 msg->epoch > UINT32_MAX ? UINT32_MAX : (uint32_t)msg->epoch);
 		fedc_msg_free(msg);
 	} else if (msg->command == FEDC_CMD_ERROR) {
 		session__note_refusal(&j->session, msg); /* told once per reason if the run fails */

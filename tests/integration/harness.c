@@ -71,7 +71,7 @@ static int free_port(void)
 	if (!seed && getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
 		seed = (unsigned)getpid() * 2654435761u ^ (unsigned)now_ms();
 	for (int tries = 0; tries < 1000; tries++) {
-		int port = 20000 + (int)(rand_r(&seed) % (unsigned)(lo - 20000));
+		int port = 20000 + (int)((unsigned)rand_r(&seed) % (unsigned)(lo - 20000));
 		struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
 					    .sin_port = htons((uint16_t)port) };
 		int fd = socket(AF_INET, SOCK_STREAM, 0);

@@ -344,7 +344,7 @@ static void test_fedavg_large_model_matches_plain_loop(void **state)
 	(void)state;
 	for (size_t k = 0; k < NODES; k++) {
 		for (size_t j = 0; j < BIG + SMALL; j++)
-			values[k][j] = (float)(((j * 2654435761u + k * 40503u) % 100003u) / 997.0 - 50.0);
+			values[k][j] = (float)((double)((j * 2654435761u + k * 40503u) % 100003u) / 997.0 - 50.0);
 	}
 	t[0].data = values[0];
 	t[1].data = values[0] + BIG;

@@ -456,7 +456,7 @@ static void v_long_tag(msgpack_packer *pk)
 static void pack_dataset_map(msgpack_packer *pk, const char *skip, const char *extra_key)
 {
 	const char *keys[] = { "dataset_id", "name", "type", "tags", "n_samples", "n_features", "n_classes" };
-	uint32_t n = 7 - (skip ? 1 : 0) + (extra_key ? 1 : 0);
+	uint32_t n = 7u - (skip ? 1u : 0u) + (extra_key ? 1u : 0u);
 
 	msgpack_pack_map(pk, n);
 	for (int i = 0; i < 7; i++) {

@@ -33,7 +33,7 @@ static void xor_data(struct dataset *s, size_t n, uint64_t seed)
 	s->y = malloc(n * sizeof(float));
 	assert_non_null(s->x), assert_non_null(s->y);
 	for (size_t i = 0; i < n; i++) {
-		for (int f = 0; f < 2; f++) {
+		for (size_t f = 0; f < 2; f++) {
 			float v = (float)(2 * fedc_rng_uniform(&rng) - 1);
 
 			s->x[2 * i + f] = fabsf(v) < 0.05f ? copysignf(0.05f, v) + v : v;
@@ -276,7 +276,7 @@ static void test_scaffold_control_variates(void **state)
 
 			assert_float_equal(ci.items[k].value.data[i], want, 1e-4);
 			assert_float_equal(dc.items[k].value.data[i], want - ci0.items[k].value.data[i], 1e-4);
-			assert_float_equal(dx.items[k].value.data[i], xl - xg, 1e-6);
+			assert_float_equal(dx.items[k].value.data[i], (float)(xl - xg), 1e-6f);
 		}
 	}
 	fedc_net_release(&plain), fedc_net_release(&net);
