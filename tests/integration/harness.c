@@ -500,6 +500,32 @@ int harness_wait_status(struct harness *h, const char *id, const char *state, in
 	return found;
 }
 
+int harness_start_sandbox_node(struct harness *h, const char *tags, int train_timeout_s, int cpu_seconds,
+			       int memory_mb, const char *const *fixtures, size_t n_fixtures)
+{
+	char csv[512], limits[128];
+
+	snprintf(limits, sizeof(limits), "train_timeout_s = %d\ncpu_seconds = %d\nmemory_mb = %d\n", train_timeout_s,
+		 cpu_seconds, memory_mb);
+	if (harness_init(h) || harness_start_broker(h) || harness_start_repository(h) || harness_connect_observer(h))
+		return -1;
+	snprintf(csv, sizeof(csv), "%s/site.csv", h->dir);
+	if (harness_split_csv(FEDC_SOURCE_DIR "/examples/data/breast_cancer.csv", csv, 0, 60) ||
+	    harness_add_node(h, "site", csv, tags, NULL) != 0 || harness_node_limits(h, 0, limits) != 0)
+		return -1;
+	for (size_t i = 0; i < n_fixtures; i++) {
+		char name[64];
+		const char *argv[] = { harness_bin("fedc-node"), "--config", h->nodes[0].config, "plan", "approve",
+				       NULL, NULL };
+
+		snprintf(name, sizeof(name), "fixtures/%s", fixtures[i]);
+		argv[5] = harness_plan(name);
+		if (harness_run(h, argv, 30, NULL, 0) != 0)
+			return -1;
+	}
+	return harness_start_node(h, 0);
+}
+
 int harness_wait_online(struct harness *h, const char *id, int timeout_ms)
 {
 	return harness_wait_status(h, id, "online", timeout_ms);

@@ -106,6 +106,13 @@ int harness_write_experiment(struct harness *h, const char *path, const char *pl
 			     unsigned rounds, unsigned min_nodes, unsigned timeout_s, const char *model_section,
 			     const char *extra);
 
+/* The stack with one node "site" for the sandbox tests: 60 breast-cancer
+ * rows tagged `tags`, the limits given, and the fixture plans `fixtures`
+ * (names under tests/fixtures/plans/) approved; started and online. 0 on
+ * success. */
+int harness_start_sandbox_node(struct harness *h, const char *tags, int train_timeout_s, int cpu_seconds,
+			       int memory_mb, const char *const *fixtures, size_t n_fixtures);
+
 /* Replaces the `[limits]` line the harness writes into node i's config
  * (train_timeout_s = 60) by `lines` (full lines, each ending in \n). */
 int harness_node_limits(struct harness *h, size_t i, const char *lines);

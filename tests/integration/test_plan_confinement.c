@@ -34,35 +34,10 @@ static char output[1 << 16];
 static const char *const fixtures[] = { "identity", "memfd", "shm",      "threadbomb",
 					"orphan",   "chmod", "truncate", "newcalls" };
 
-static int approve(const char *plan)
-{
-	const char *argv[] = { harness_bin("fedc-node"), "--config", H.nodes[0].config, "plan", "approve",
-			       plan, NULL };
-
-	return harness_run(&H, argv, 30, NULL, 0);
-}
-
 static int setup(void **state)
 {
-	char csv[512], limits[128];
-
-	snprintf(limits, sizeof(limits), "train_timeout_s = %d\ncpu_seconds = %d\nmemory_mb = %d\n", TRAIN_TIMEOUT_S,
-		 CPU_SECONDS, MEMORY_MB);
-	if (harness_init(&H) || harness_start_broker(&H) || harness_start_repository(&H) ||
-	    harness_connect_observer(&H))
-		return -1;
-	snprintf(csv, sizeof(csv), "%s/site.csv", H.dir);
-	if (harness_split_csv(FEDC_SOURCE_DIR "/examples/data/breast_cancer.csv", csv, 0, 60) ||
-	    harness_add_node(&H, "site", csv, "walls", NULL) != 0 || harness_node_limits(&H, 0, limits) != 0)
-		return -1;
-	for (size_t i = 0; i < sizeof(fixtures) / sizeof(fixtures[0]); i++) {
-		char name[64];
-
-		snprintf(name, sizeof(name), "fixtures/%s", fixtures[i]);
-		if (approve(harness_plan(name)) != 0)
-			return -1;
-	}
-	return harness_start_node(&H, 0);
+	return harness_start_sandbox_node(&H, "walls", TRAIN_TIMEOUT_S, CPU_SECONDS, MEMORY_MB, fixtures,
+					  sizeof(fixtures) / sizeof(fixtures[0]));
 }
 
 static int teardown(void **state)
