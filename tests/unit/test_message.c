@@ -1196,8 +1196,12 @@ static void test_decode_brute_force(void **state)
 		/* every byte set to every interesting value, and bit flips */
 		for (size_t i = 0; i < len; i++) {
 			for (size_t v = 0; v < sizeof(values) + 8; v++) {
+				unsigned flip = 1u << (v < sizeof(values) ? 0 : v - sizeof(values));
+				unsigned char byte = v < sizeof(values) ? (unsigned char)values[v]
+									: (unsigned char)((unsigned char)enc[i] ^ flip);
+
 				memcpy(buf, enc, len);
-				buf[i] = v < sizeof(values) ? (char)values[v] : (char)(enc[i] ^ (1 << (v - sizeof(values))));
+				buf[i] = (char)byte;
 				accepted += check_damaged(d, buf, len);
 			}
 		}
