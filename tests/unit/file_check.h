@@ -37,20 +37,26 @@ static inline size_t file_text(const char *path, char *buf, size_t cap)
 	return n;
 }
 
-/* Writes `text` as the file `dir`/`name`; 0, or -1 if it cannot. */
-static inline int file_put_text(const char *dir, const char *name, const char *text)
+/* Writes `text` as the file `path`; 0, or -1 if it cannot. */
+static inline int file_write(const char *path, const char *text)
 {
-	char path[4352];
-	FILE *f;
+	FILE *f = fopen(path, "w");
 	int ok;
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
-		return -1;
-	f = fopen(path, "w");
 	if (!f)
 		return -1;
 	ok = fputs(text, f) >= 0;
 	return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+/* Writes `text` as the file `dir`/`name`; 0, or -1 if it cannot. */
+static inline int file_put_text(const char *dir, const char *name, const char *text)
+{
+	char path[4352];
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
+		return -1;
+	return file_write(path, text);
 }
 
 #endif

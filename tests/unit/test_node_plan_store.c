@@ -40,13 +40,10 @@ static int remove_root(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+/* The file `path` holds `text`. */
 static void write_file(const char *path, const char *text)
 {
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	fputs(text, f);
-	assert_int_equal(fclose(f), 0);
+	assert_int_equal(file_write(path, text), 0);
 }
 
 /* A relative data_dir gives an absolute store path, created 0700. */
