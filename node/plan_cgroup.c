@@ -246,11 +246,6 @@ bool plan_cgroup__setup(const char *node_id, const char *data_dir)
 	return true;
 }
 
-bool plan_cgroup__available(void)
-{
-	return mode != MODE_NONE;
-}
-
 /* ---- one plan process --------------------------------------------------- */
 
 static int make_cgroup(const char *base, pid_t pid, char *dir, size_t cap)

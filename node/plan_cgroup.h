@@ -33,9 +33,6 @@
  * Returns whether plans will get cgroups. */
 bool plan_cgroup__setup(const char *node_id, const char *data_dir);
 
-/* True once plan_cgroup__setup() found a place. */
-bool plan_cgroup__available(void);
-
 struct plan_cgroup; /* opaque */
 
 /* Creates the cgroup of plan process `pid` with its limits (memory in MiB,

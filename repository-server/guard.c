@@ -29,7 +29,6 @@ struct guard {
 	bool stopping;
 	struct tracked *head, *tail;
 	size_t untrusted; /* entries with !trusted && fd >= 0 */
-	struct guard_stats stats;
 };
 
 static void unlink_entry(struct guard *g, struct tracked *t)
@@ -55,15 +54,13 @@ static void cut(struct guard *g, struct tracked *t)
 
 static void reap(struct guard *g, int64_t now)
 {
-	const struct guard_stats before = g->stats;
+	unsigned late = 0, over = 0;
 	struct tracked *t;
 
 	for (t = g->head; t; t = t->next) {
-		if (t->trusted || t->fd < 0)
-			continue;
-		if (now - t->start_ms >= g->limits.deadline_ms) {
+		if (!t->trusted && t->fd >= 0 && now - t->start_ms >= g->limits.deadline_ms) {
 			cut(g, t);
-			g->stats.past_deadline++;
+			late++;
 		}
 	}
 	/* Oldest first: a fresh connection has had the least time to show
@@ -71,15 +68,13 @@ static void reap(struct guard *g, int64_t now)
 	for (t = g->head; t && g->untrusted > g->limits.max_untrusted; t = t->next) {
 		if (!t->trusted && t->fd >= 0) {
 			cut(g, t);
-			g->stats.over_cap++;
+			over++;
 		}
 	}
-	if (g->stats.past_deadline != before.past_deadline || g->stats.over_cap != before.over_cap)
-		fedc_warn("closed unauthenticated connections: %llu without a valid token %lld ms after "
-			  "connecting, %llu past the %zu allowed at once",
-			  (unsigned long long)(g->stats.past_deadline - before.past_deadline),
-			  (long long)g->limits.deadline_ms,
-			  (unsigned long long)(g->stats.over_cap - before.over_cap), g->limits.max_untrusted);
+	if (late || over)
+		fedc_warn("closed unauthenticated connections: %u without a valid token %lld ms after "
+			  "connecting, %u past the %zu allowed at once",
+			  late, (long long)g->limits.deadline_ms, over, g->limits.max_untrusted);
 }
 
 static void *reaper_main(void *arg)
@@ -217,9 +212,3 @@ void guard__trust(struct guard *g, struct MHD_Connection *conn)
 	pthread_mutex_unlock(&g->lock);
 }
 
-void guard__stats(struct guard *g, struct guard_stats *out)
-{
-	pthread_mutex_lock(&g->lock);
-	*out = g->stats;
-	pthread_mutex_unlock(&g->lock);
-}

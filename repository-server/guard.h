@@ -54,11 +54,4 @@ void guard__on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 /* Marks the connection of a request that carried a valid token. */
 void guard__trust(struct guard *g, struct MHD_Connection *conn);
 
-/* What the reaper did since the start, for the log and the tests. */
-struct guard_stats {
-	uint64_t past_deadline; /* closed: no valid token in time */
-	uint64_t over_cap;      /* closed: too many unauthenticated at once */
-};
-void guard__stats(struct guard *g, struct guard_stats *out);
-
 #endif
