@@ -1124,8 +1124,8 @@ static void test_broker(void **state)
 	struct fixture *fx = *state;
 	struct result *r;
 
-	if (fx->broker <= 0)
-		skip();
+	if (fx->broker <= 0) /* mosquitto is a required component (scripts/setup.sh) */
+		fail_msg("the broker did not start");
 	if (!port_open(fx->port)) {
 		char log[PATH_MAX], *text;
 
@@ -1371,8 +1371,8 @@ static void test_rotate_revoke_remove(void **state)
 	struct fixture *fx = *state;
 	struct result *r;
 
-	if (fx->broker <= 0)
-		skip();
+	if (fx->broker <= 0) /* mosquitto is a required component (scripts/setup.sh) */
+		fail_msg("the broker did not start");
 	assert_true(port_open(fx->port));
 	r = malloc(sizeof(*r));
 	assert_non_null(r);
