@@ -46,12 +46,13 @@ size_t session__online_count(const struct session *s)
 }
 
 /* What the node said, less the "refused request: " the node puts first. */
+/* How a node words a request it turned away (node/daemon.c). */
+#define REFUSED_PREFIX "refused request: "
+
 static const char *reason_of(const struct fedc_msg *error)
 {
-	static const char prefix[] = "refused request: ";
-
-	if (strncmp(error->message, prefix, sizeof(prefix) - 1) == 0)
-		return error->message + sizeof(prefix) - 1;
+	if (strncmp(error->message, REFUSED_PREFIX, sizeof(REFUSED_PREFIX) - 1) == 0)
+		return error->message + sizeof(REFUSED_PREFIX) - 1;
 	return error->message[0] ? error->message : error->error_code;
 }
 
@@ -111,7 +112,8 @@ void session__note_refusal(struct session *s, const struct fedc_msg *error)
 		memset(r, 0, sizeof(*r));
 		snprintf(r->reason, sizeof(r->reason), "%s", reason);
 		/* the request itself was turned away, or it was taken and failed */
-		r->refused = reason != error->message || strcmp(error->error_code, "auth") == 0;
+		r->refused = strncmp(error->message, REFUSED_PREFIX, sizeof(REFUSED_PREFIX) - 1) == 0 ||
+			     strcmp(error->error_code, "auth") == 0;
 	}
 	if (add_node_id(r->nodes, sizeof(r->nodes), error->node_id))
 		r->n_nodes++; /* the same node again (a retried round) is told once */

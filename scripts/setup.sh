@@ -44,9 +44,7 @@ if ((${#missing[@]})); then
 fi
 
 ((install_only)) && exit 0
-# The build the test suite runs: with the crash-injection points (fedc/crash.h),
-# which a plain configure (docs/node-admin.md) leaves out.
 # shellcheck disable=SC2086
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFEDC_TEST_HOOKS=ON ${FEDC_CMAKE_ARGS:-} >/dev/null
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo ${FEDC_CMAKE_ARGS:-} >/dev/null
 cmake --build "$build" -j "$(nproc)"
 echo "setup: built into $build"
