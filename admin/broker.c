@@ -21,6 +21,7 @@
 
 #include "fedc/fs.h"
 #include "fedc/limits.h"
+#include "fedc/sign.h"
 
 #define PW_SALT_LEN 12
 #define PW_HASH_LEN 64
@@ -161,10 +162,10 @@ static enum fedc_err user_line(struct fedc_buf *b)
 				 pw->pw_name);
 }
 
-/* The largest MQTT packet of the protocol: one message at its cap, its topic
+/* The largest MQTT packet of the protocol: one signed message (envelope) at its cap, its topic
  * at its cap, and the fixed header and properties. The broker drops a client
  * that sends more (mosquitto's max_packet_size). */
-#define BROKER_MAX_PACKET (FEDC_MAX_MESSAGE_BYTES + FEDC_MAX_TOPIC_LEN + 64)
+#define BROKER_MAX_PACKET (FEDC_ENVELOPE_MAX_BYTES + FEDC_MAX_TOPIC_LEN + 64)
 
 enum fedc_err admin__broker_plugin_path(char *out, size_t cap)
 {
@@ -218,7 +219,7 @@ enum fedc_err admin__broker_write_conf(const struct admin_fed *fed)
 		"# Binds client ids to user names and retained messages to their owner's\n"
 		"# status topic (docs/security.md).\n"
 		"plugin %s\n"
-		"# The protocol's largest message, its topic and headers.\n"
+		"# The protocol's largest signed message, its topic and headers.\n"
 		"max_packet_size %u\n"
 		"persistence false\n"
 		"# Small MQTT messages: without this a request/reply waits on Nagle.\n"

@@ -225,17 +225,22 @@ static void exec_child(const struct sandbox_job *job, struct child_argv *a, int 
 					     .test_labels = job->test_dataset ? job->test_dataset->labels_path : NULL };
 	const char *step = "";
 	/* Through spare numbers first: dup2 of an fd onto itself would keep its
-	 * close-on-exec flag, and one target may be the other source. */
+	 * close-on-exec flag, and one target may be the other source. The
+	 * binary and the parent's go-ahead move up too: either may sit where
+	 * fds 3 and 4 are about to be. */
 	int control = fcntl(control_fd, F_DUPFD, 10), report = fcntl(report_fd, F_DUPFD, 10);
+	int exe = fcntl(exe_fd, F_DUPFD_CLOEXEC, 10);
+	int go = fcntl(confined->go[0], F_DUPFD_CLOEXEC, 10);
 
-	if (control < 0 || report < 0 || dup2(control, SANDBOX_CONTROL_FD) < 0 ||
+	if (control < 0 || report < 0 || exe < 0 || go < 0 || dup2(control, SANDBOX_CONTROL_FD) < 0 ||
 	    dup2(report, SANDBOX_REPORT_FD) < 0)
 		_exit(120);
+	confined->go[0] = go;
 	if (confine__enter(confined, &paths, &step) != 0)
 		child_fails("cannot confine the plan process", step, errno);
-	if (dup2(exe_fd, SANDBOX_REPORT_FD + 1) < 0)
-		_exit(120);
-	(void)close_range(SANDBOX_REPORT_FD + 2, ~0u, 0);
+	/* Everything past the report pipe closes at the exec, the binary
+	 * included: the plan gets no descriptor of the node's. */
+	(void)close_range(SANDBOX_REPORT_FD + 1, ~0u, CLOSE_RANGE_CLOEXEC);
 	stdin_from_devnull();
 	(void)setpgid(0, 0);
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -250,7 +255,7 @@ static void exec_child(const struct sandbox_job *job, struct child_argv *a, int 
 	set_limit(RLIMIT_AS, address_space_cap(job->memory_mb));
 #endif
 	set_limit(RLIMIT_NOFILE, 64);
-	confine__exec(SANDBOX_REPORT_FD + 1, a->argv);
+	confine__exec(exe, a->argv);
 	_exit(121);
 }
 

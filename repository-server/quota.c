@@ -101,7 +101,7 @@ enum fedc_err quota__open(struct store *st, uint64_t limit_bytes, struct quota *
 	fedc_buf_init(&q->nodes, QUOTA_MAX_NODES * sizeof(struct node_use));
 	q->limit = limit_bytes;
 	snprintf(dir, sizeof(dir), "%s/updates", store__root(st));
-	d = opendir(dir);
+	d = limit_bytes ? opendir(dir) : NULL; /* without a limit, nothing to count */
 	while (!rc && d && (e = readdir(d))) {
 		if (fedc_id_valid(e->d_name))
 			rc = count_node(q, store__root(st), e->d_name);
@@ -141,16 +141,33 @@ bool quota__allows(struct quota *q, const char *node, uint64_t more)
 	return ok;
 }
 
-enum fedc_err quota__add(struct quota *q, const char *node, uint64_t bytes)
+bool quota__reserve(struct quota *q, const char *node, uint64_t bytes)
+{
+	struct node_use *use;
+	bool ok;
+
+	if (!q->limit)
+		return true;
+	pthread_mutex_lock(&q->lock);
+	use = entry(q, node);
+	ok = use && bytes <= q->limit && use->bytes <= q->limit - bytes;
+	if (ok)
+		use->bytes += bytes;
+	pthread_mutex_unlock(&q->lock);
+	return ok;
+}
+
+void quota__release(struct quota *q, const char *node, uint64_t bytes)
 {
 	struct node_use *use;
 
+	if (!q->limit)
+		return;
 	pthread_mutex_lock(&q->lock);
 	use = entry(q, node);
 	if (use)
-		use->bytes += bytes;
+		use->bytes -= bytes < use->bytes ? bytes : use->bytes;
 	pthread_mutex_unlock(&q->lock);
-	return use ? FEDC_OK : FEDC_ERR_NOMEM;
 }
 
 uint64_t quota__used(struct quota *q, const char *node)

@@ -334,7 +334,9 @@ static enum MHD_Result serve_blob(struct request *req, struct MHD_Connection *co
 /* ---- PUT ---------------------------------------------------------------- */
 
 /* Whether an update of `bytes` more would take its node past the quota
- * (quota.h). An update the namespace already shows adds nothing. */
+ * (quota.h), to refuse an announced body before it is read (finish_put
+ * takes the bytes for good). An update the namespace already shows adds
+ * nothing. */
 static bool over_quota(struct request *req, uint64_t bytes)
 {
 	bool visible = false;
@@ -432,10 +434,12 @@ static enum fedc_err check_parameters(struct request *req)
 	return rc;
 }
 
-static enum MHD_Result finish_put(struct request *req, struct MHD_Connection *conn)
+/* Checks, stores and makes visible the upload; *added: the blob is new to
+ * its namespace. */
+static enum MHD_Result store_put(struct request *req, struct MHD_Connection *conn, bool *added)
 {
 	char body[160];
-	bool stored = false, added = false;
+	bool stored = false;
 	enum fedc_err rc;
 
 	if (req->too_big)
@@ -444,11 +448,6 @@ static enum MHD_Result finish_put(struct request *req, struct MHD_Connection *co
 	if (req->write_failed)
 		return reply_error(req, conn, MHD_HTTP_INSUFFICIENT_STORAGE, "insufficient-storage",
 				   "the store could not write the blob (see the server log)");
-	if (over_quota(req, req->bytes_in)) { /* a chunked body, known only now */
-		store__upload_abort(req->up);
-		req->up = NULL;
-		return refuse_over_quota(req, conn);
-	}
 	if (req->node[0]) {
 		rc = check_parameters(req);
 		if (rc == FEDC_ERR_MALFORMED || rc == FEDC_ERR_TOO_BIG) {
@@ -469,14 +468,38 @@ static enum MHD_Result finish_put(struct request *req, struct MHD_Connection *co
 	 * whether the store held the bytes for another namespace is not said
 	 * (that would tell one node what another uploaded). */
 	if (!rc)
-		rc = visibility__add(req->srv->vis, request_ns(req), req->hex, &added);
-	if (!rc && added && req->node[0])
-		rc = quota__add(req->srv->quota, req->node, req->bytes_in);
-	if (rc)
+		rc = visibility__add(req->srv->vis, request_ns(req), req->hex, added);
+	if (rc) {
+		*added = false;
 		return storage_failure(req, conn);
+	}
 	snprintf(body, sizeof(body), "{\"digest\":\"sha256:%s\",\"size\":%llu}\n", req->hex,
 		 (unsigned long long)req->bytes_in);
-	return queue(req, conn, added ? MHD_HTTP_CREATED : MHD_HTTP_OK, json_response(body));
+	return queue(req, conn, *added ? MHD_HTTP_CREATED : MHD_HTTP_OK, json_response(body));
+}
+
+/* An update takes its bytes of the node's quota before it is stored, in one
+ * locked check-and-add (so that parallel uploads of one node cannot all pass
+ * the check), and gives them back unless it became new to the namespace. An
+ * update the namespace already shows costs nothing. */
+static enum MHD_Result finish_put(struct request *req, struct MHD_Connection *conn)
+{
+	bool visible = false, reserved = false, added = false;
+	enum MHD_Result ret;
+
+	if (req->node[0] && !req->too_big && !req->write_failed &&
+	    (visibility__has(req->srv->vis, req->node, req->hex, &visible) != FEDC_OK || !visible)) {
+		if (!quota__reserve(req->srv->quota, req->node, req->bytes_in)) {
+			store__upload_abort(req->up);
+			req->up = NULL;
+			return refuse_over_quota(req, conn);
+		}
+		reserved = true;
+	}
+	ret = store_put(req, conn, &added);
+	if (reserved && !added)
+		quota__release(req->srv->quota, req->node, req->bytes_in);
+	return ret;
 }
 
 /* ---- dispatch ----------------------------------------------------------- */
