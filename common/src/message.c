@@ -73,6 +73,7 @@
 
 static const char *const plan_statuses[] = { "approved", "pending", "rejected", "unknown", NULL };
 static const char *const states[] = { "online", "offline", NULL };
+static const char *const secagg_steps[] = { "keys", "keyset", "shares", "unmask", "abort", NULL };
 
 /* Indexed by enum fedc_field; this order is the order of the encoded map. */
 const struct field_spec message__fields[FEDC_F__COUNT] = {
@@ -136,6 +137,42 @@ const struct field_spec message__fields[FEDC_F__COUNT] = {
 	[FEDC_F_TEST_ON_LOCAL] = { .name = "test_on_local", .type = FT_BOOL, .off = offsetof(M, test_on_local),
 				   .doc = "Evaluate the locally trained parameters on the test rows (absent: "
 					  "true)." },
+	[FEDC_F_SECAGG] = { .name = "secure_aggregation", .type = FT_BOOL, .off = offsetof(M, secagg),
+			    .doc = "True: the update goes masked, through the secure-aggregation steps "
+				   "(`secagg`, docs/privacy.md); the reply's `n_samples` is then 0 and the "
+				   "count travels inside the masked vector (absent: false)." },
+	[FEDC_F_SECAGG_SCALE_BITS] = UINT_F(M, "secagg_scale_bits", secagg_scale_bits, 0, 52,
+					    "Fixed point of the masked vector: a value v of weight w is encoded "
+					    "as round(w v 2^scale_bits) mod 2^64."),
+	[FEDC_F_SECAGG_VALUE_MAX] = DOUBLE_F("secagg_value_max", secagg_value_max, 0x1p-30, 0x1p40, false,
+					     "Largest |value| a node may encode; a node whose update "
+					     "exceeds it fails the round."),
+	[FEDC_F_SECAGG_WEIGHT_MAX] = UINT_F(M, "secagg_weight_max", secagg_weight_max, 1, UINT64_C(1) << 40,
+					    "Largest weight (training samples) a node may encode."),
+	[FEDC_F_SECAGG_THRESHOLD] = UINT_F(M, "secagg_threshold", secagg_threshold, 2, 255,
+					   "Shares of a node's secrets that rebuild them (Shamir t)."),
+	[FEDC_F_SECAGG_NEIGHBOURS] = UINT_F(M, "secagg_neighbours", secagg_neighbours, 0, 254,
+					    "SecAgg+ graph degree: each node masks with this many others "
+					    "(0: with every other node)."),
+	[FEDC_F_DP_CLIP] = DOUBLE_F("dp_clip", dp_clip, 0x1p-30, 0x1p30, false,
+				    "Node-level differential privacy: the node clips its update's change "
+				    "to this L2 norm."),
+	[FEDC_F_DP_NOISE] = DOUBLE_F("dp_noise", dp_noise, 0, 1000, false,
+				     "Noise multiplier of the round's sum: the sum carries Gaussian noise of "
+				     "standard deviation dp_noise * dp_clip."),
+	[FEDC_F_DP_DELTA] = DOUBLE_F("dp_delta", dp_delta, 0, 1, true,
+				     "The delta of the (epsilon, delta) guarantee the node checks against "
+				     "its policy."),
+	[FEDC_F_DP_PARTIES] = UINT_F(M, "dp_parties", dp_parties, 1, 100000,
+				     "The noise is split among this many nodes: each adds standard "
+				     "deviation dp_noise * dp_clip / sqrt(dp_parties)."),
+	[FEDC_F_SECAGG_STEP] = CHOICE_F("step", secagg_step, secagg_steps,
+					"Which secure-aggregation step: `keys`, `keyset`, `shares`, "
+					"`unmask` or `abort` (docs/privacy.md)."),
+	[FEDC_F_SECAGG_DATA] = { .name = "data", .type = FT_BIN, .off = offsetof(M, secagg_data),
+				 .count_off = offsetof(M, secagg_data_len), .max_items = FEDC_MAX_SECAGG_DATA,
+				 .doc = "The step's contents, in the secure-aggregation encoding "
+					"(docs/privacy.md, \"Messages\")." },
 	[FEDC_F_N_SAMPLES] = UINT_F(M, "n_samples", n_samples, 0, UINT64_MAX,
 				    "Training samples used: the weight of the update in FedAvg."),
 	[FEDC_F_N_TEST] = UINT_F(M, "n_test", n_test, 0, UINT64_MAX, "Samples in the held-out test split."),
@@ -217,11 +254,16 @@ const struct cmd_spec message__cmds[FEDC_CMD__COUNT] = {
 			     { FROM_RESEARCHER, REQ(JOB_ID), REQ(ROUND), REQ(DATASET_ID), REQ(PLAN_DIGEST),
 			       REQ(PARAMS_DIGEST), REQ(MODEL_ARGS), REQ(LR), REQ(EPOCHS), REQ(NUM_UPDATES),
 			       REQ(BATCH_SIZE), REQ(SEED), REQ(TEST_RATIO), REQ(FEDPROX_MU), REQ(OPTIMIZER),
-			       OPT(EVALUATE_ONLY), OPT(TEST_ON_GLOBAL), OPT(TEST_ON_LOCAL) },
+			       OPT(EVALUATE_ONLY), OPT(TEST_ON_GLOBAL), OPT(TEST_ON_LOCAL), OPT(SECAGG),
+			       OPT(SECAGG_SCALE_BITS), OPT(SECAGG_VALUE_MAX), OPT(SECAGG_WEIGHT_MAX),
+			       OPT(SECAGG_THRESHOLD), OPT(SECAGG_NEIGHBOURS), OPT(DP_CLIP), OPT(DP_NOISE),
+			       OPT(DP_DELTA), OPT(DP_PARTIES) },
 			     "Runs one round on one dataset: fetch the plan and the global parameters "
 			     "from the repository, check the plan is approved, train, upload the update, "
 			     "answer `train-reply` (or `error`). Unless `evaluate_only` is true, `epochs` "
-			     "or `num_updates` must be > 0." },
+			     "or `num_updates` must be > 0. With `secure_aggregation` true, every "
+			     "`secagg_*` field is required; `dp_noise` > 0 requires `dp_clip`, "
+			     "`dp_delta` and `dp_parties`." },
 	[FEDC_CMD_TRAIN_REPLY] = { "train-reply", TO_RESEARCHER,
 				   { FROM_NODE, REQ(JOB_ID), REQ(ROUND), REQ(DATASET_ID), REQ(N_SAMPLES),
 				     REQ(N_TEST), REQ(METRICS), REQ(GLOBAL_METRICS), REQ(DOWNLOAD_S),
@@ -243,6 +285,17 @@ const struct cmd_spec message__cmds[FEDC_CMD__COUNT] = {
 			      { BASE_FIELDS, REQ(NODE_ID), REQ(STATE) },
 			      "A node's liveness; `request_id` is fresh for each one. Researchers subscribe to "
 			      "`fedc/<fed>/status/+`." },
+	[FEDC_CMD_SECAGG] = { "secagg", "researcher → one node (`fedc/<fed>/node/<node_id>`)",
+			      { FROM_RESEARCHER, REQ(JOB_ID), REQ(ROUND), REQ(SECAGG_STEP), REQ(SECAGG_DATA) },
+			      "A step of a round's secure aggregation, to one node: the signed keys of "
+			      "the others (`keyset`), the encrypted shares sent to it (`shares`), the "
+			      "survivors whose shares are wanted (`unmask`), or the end of its part "
+			      "(`abort`). docs/privacy.md describes the steps and `data`." },
+	[FEDC_CMD_SECAGG_REPLY] = { "secagg-reply", TO_RESEARCHER,
+				    { FROM_NODE, REQ(JOB_ID), REQ(ROUND), REQ(SECAGG_STEP), REQ(SECAGG_DATA) },
+				    "A node's part of a secure-aggregation step: its signed keys "
+				    "(`keys`, answering `train`), its encrypted shares (`shares`, "
+				    "answering `keyset`), the shares asked for (`unmask`)." },
 };
 
 static bool cmd_valid(enum fedc_cmd cmd)
@@ -297,6 +350,7 @@ struct fedc_msg *fedc_msg_new(enum fedc_cmd cmd)
 void fedc_msg_clear(struct fedc_msg *msg)
 {
 	free(msg->datasets);
+	free(msg->secagg_data);
 	memset(msg, 0, sizeof(*msg));
 }
 
@@ -305,7 +359,27 @@ void fedc_msg_free(struct fedc_msg *msg)
 	if (!msg)
 		return;
 	free(msg->datasets);
+	free(msg->secagg_data);
 	free(msg);
+}
+
+enum fedc_err fedc_msg_set_secagg_data(struct fedc_msg *msg, const void *data, size_t len)
+{
+	uint8_t *copy;
+
+	if (len > FEDC_MAX_SECAGG_DATA)
+		return fedc_fail(FEDC_ERR_TOO_BIG, "%zu bytes of secure-aggregation data: a message holds at most %u",
+				 len, FEDC_MAX_SECAGG_DATA);
+	copy = malloc(len ? len : 1);
+	if (!copy)
+		return fedc_fail(FEDC_ERR_NOMEM, "out of memory for %zu bytes of secure-aggregation data", len);
+	if (len)
+		memcpy(copy, data, len);
+	free(msg->secagg_data);
+	msg->secagg_data = copy;
+	msg->secagg_data_len = (uint32_t)len;
+	fedc_msg_set(msg, FEDC_F_SECAGG_DATA);
+	return FEDC_OK;
 }
 
 enum fedc_err fedc_msg_datasets_alloc(struct fedc_msg *msg, uint32_t n)
@@ -613,6 +687,13 @@ static enum fedc_err check_field(const struct field_spec *f, const void *base, c
 		return check_kvs(f, base, path, code);
 	case FT_DATASETS:
 		return check_datasets(f, base, path, code);
+	case FT_BIN:
+		if (load_count(f, base) > f->max_items)
+			return field_fail(code, path, "%" PRIu32 " bytes, at most %" PRIu32 " allowed",
+					  load_count(f, base), f->max_items);
+		if (load_count(f, base) > 0 && !*(uint8_t *const *)p)
+			return field_fail(code, path, "bytes counted, none allocated");
+		return FEDC_OK;
 	}
 	return field_fail(code, path, "no such field type");
 }
@@ -624,6 +705,26 @@ static enum fedc_err check_cross(const struct fedc_msg *msg, enum fedc_err code)
 
 	if (msg->command == FEDC_CMD_TRAIN && !evaluate_only && msg->epochs == 0 && msg->num_updates == 0)
 		return field_fail(code, "epochs", "epochs or num_updates must be > 0 unless evaluate_only is true");
+	if (msg->command == FEDC_CMD_TRAIN && fedc_msg_has(msg, FEDC_F_SECAGG) && msg->secagg) {
+		static const enum fedc_field needs[] = { FEDC_F_SECAGG_SCALE_BITS, FEDC_F_SECAGG_VALUE_MAX,
+							 FEDC_F_SECAGG_WEIGHT_MAX, FEDC_F_SECAGG_THRESHOLD,
+							 FEDC_F_SECAGG_NEIGHBOURS };
+
+		for (size_t i = 0; i < sizeof(needs) / sizeof(needs[0]); i++)
+			if (!fedc_msg_has(msg, needs[i]))
+				return field_fail(code, message__fields[needs[i]].name,
+						  "missing (required when secure_aggregation is true)");
+	}
+	if (msg->command == FEDC_CMD_TRAIN && fedc_msg_has(msg, FEDC_F_DP_NOISE) && msg->dp_noise > 0) {
+		static const enum fedc_field needs[] = { FEDC_F_DP_CLIP, FEDC_F_DP_DELTA, FEDC_F_DP_PARTIES };
+
+		for (size_t i = 0; i < sizeof(needs) / sizeof(needs[0]); i++)
+			if (!fedc_msg_has(msg, needs[i]))
+				return field_fail(code, message__fields[needs[i]].name,
+						  "missing (required when dp_noise > 0)");
+		if (msg->dp_delta <= 0)
+			return field_fail(code, "dp_delta", "must be > 0 when dp_noise > 0");
+	}
 	return FEDC_OK;
 }
 
@@ -722,6 +823,10 @@ static int pack_value(msgpack_packer *pk, const struct field_spec *f, const void
 	case FT_KVS:
 	case FT_DATASETS:
 		return pack_list(pk, f, base);
+	case FT_BIN:
+		if (msgpack_pack_bin(pk, load_count(f, base)))
+			return -1;
+		return msgpack_pack_bin_body(pk, *(uint8_t *const *)p, load_count(f, base));
 	}
 	return -1;
 }
@@ -1005,6 +1110,28 @@ static enum fedc_err decode_uint(const struct field_spec *f, const msgpack_objec
 	return rc;
 }
 
+/* A bin field, copied out of the zone; its length is capped before the copy
+ * (and was checked against the payload's bytes by fedc_msgpack_check). */
+static enum fedc_err decode_bin(const struct field_spec *f, const msgpack_object *o, void *base,
+				const char *path)
+{
+	uint8_t **dst = (uint8_t **)((char *)base + f->off);
+
+	if (o->type != MSGPACK_OBJECT_BIN)
+		return wrong_type(path, "bin", o);
+	if (o->via.bin.size > f->max_items)
+		return field_fail(FEDC_ERR_MALFORMED, path, "%" PRIu32 " bytes, at most %" PRIu32 " allowed",
+				  o->via.bin.size, f->max_items);
+	free(*dst);
+	*dst = malloc(o->via.bin.size ? o->via.bin.size : 1);
+	if (!*dst)
+		return fedc_fail(FEDC_ERR_NOMEM, "out of memory for %s", path);
+	if (o->via.bin.size)
+		memcpy(*dst, o->via.bin.ptr, o->via.bin.size);
+	*(uint32_t *)((char *)base + f->count_off) = o->via.bin.size;
+	return FEDC_OK;
+}
+
 /* Moves one value into the struct after checking its msgpack type and size;
  * bounds are checked afterwards by check_field. */
 static enum fedc_err decode_value(const struct field_spec *f, const msgpack_object *o, void *base,
@@ -1032,6 +1159,8 @@ static enum fedc_err decode_value(const struct field_spec *f, const msgpack_obje
 		return decode_kvs(f, o, base, path);
 	case FT_DATASETS:
 		return decode_datasets(f, o, base, path);
+	case FT_BIN:
+		return decode_bin(f, o, base, path);
 	}
 	return field_fail(FEDC_ERR_MALFORMED, path, "no such field type");
 }

@@ -27,6 +27,7 @@ static const char *wire_type(const struct field_spec *f)
 	case FT_TAGS: return "array of str";
 	case FT_KVS: return "map str → float64";
 	case FT_DATASETS: return "array of map";
+	case FT_BIN: return "bin";
 	}
 	return "?";
 }
@@ -99,6 +100,9 @@ static void md_bounds(FILE *out, const struct field_spec *f)
 		break;
 	case FT_DATASETS:
 		fprintf(out, "0..%" PRIu32 " entries", f->max_items);
+		break;
+	case FT_BIN:
+		fprintf(out, "0..%" PRIu32 " bytes", f->max_items);
 		break;
 	}
 }

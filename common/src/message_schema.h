@@ -19,6 +19,7 @@ enum ftype {
 	FT_TAGS,     /* array of str: char[max_items][size] + uint32_t count */
 	FT_KVS,      /* map str -> number: struct fedc_msg_kv[] + uint32_t count */
 	FT_DATASETS, /* array of dataset maps: struct fedc_msg_dataset * (allocated to the count) + count */
+	FT_BIN,      /* msgpack bin: uint8_t * (allocated to its length) + uint32_t length; max_items bytes */
 };
 
 /* What a string must look like besides fitting its array. */

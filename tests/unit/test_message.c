@@ -39,7 +39,7 @@ static bool from_node(enum fedc_cmd c)
 	switch (c) {
 	case FEDC_CMD_PONG: case FEDC_CMD_SEARCH_REPLY: case FEDC_CMD_LIST_REPLY:
 	case FEDC_CMD_APPROVAL_REPLY: case FEDC_CMD_PLAN_STATUS_REPLY: case FEDC_CMD_TRAIN_REPLY:
-	case FEDC_CMD_SCALAR: case FEDC_CMD_ERROR: case FEDC_CMD_STATUS:
+	case FEDC_CMD_SCALAR: case FEDC_CMD_ERROR: case FEDC_CMD_STATUS: case FEDC_CMD_SECAGG_REPLY:
 		return true;
 	default:
 		return false;
@@ -96,6 +96,29 @@ static void fill_train(struct fedc_msg *m)
 	for (enum fedc_field f = FEDC_F_LR; f <= FEDC_F_FEDPROX_MU; f++)
 		fedc_msg_set(m, f);
 	fedc_msg_set(m, FEDC_F_EVALUATE_ONLY);
+	m->secagg = true;
+	m->secagg_scale_bits = 24;
+	m->secagg_value_max = 64;
+	m->secagg_weight_max = 1u << 20;
+	m->secagg_threshold = 3;
+	m->secagg_neighbours = 0;
+	m->dp_clip = 1.5;
+	m->dp_noise = 1.1;
+	m->dp_delta = 1e-5;
+	m->dp_parties = 4;
+	for (enum fedc_field f = FEDC_F_SECAGG; f <= FEDC_F_DP_PARTIES; f++)
+		fedc_msg_set(m, f);
+}
+
+static void fill_secagg(struct fedc_msg *m)
+{
+	static const uint8_t data[] = { 0x01, 0x00, 0xff, 0x7f };
+
+	SETS(m, FEDC_F_JOB_ID, job_id, JOB_ID);
+	m->round = 3;
+	fedc_msg_set(m, FEDC_F_ROUND);
+	SETS(m, FEDC_F_SECAGG_STEP, secagg_step, m->command == FEDC_CMD_SECAGG ? "keyset" : "keys");
+	assert_int_equal(fedc_msg_set_secagg_data(m, data, sizeof(data)), FEDC_OK);
 }
 
 static void fill_train_reply(struct fedc_msg *m)
@@ -176,6 +199,10 @@ static void fill_command_fields(struct fedc_msg *m)
 	case FEDC_CMD_STATUS:
 		SETS(m, FEDC_F_STATE, state, "online");
 		break;
+	case FEDC_CMD_SECAGG:
+	case FEDC_CMD_SECAGG_REPLY:
+		fill_secagg(m);
+		break;
 	default:
 		break;
 	}
@@ -222,6 +249,10 @@ static void assert_msg_equal(const struct fedc_msg *a, const struct fedc_msg *b)
 	if (a->n_datasets)
 		assert_memory_equal(a->datasets, b->datasets, a->n_datasets * sizeof(*a->datasets));
 	x->datasets = y->datasets = NULL;
+	assert_int_equal(a->secagg_data_len, b->secagg_data_len);
+	if (a->secagg_data_len)
+		assert_memory_equal(a->secagg_data, b->secagg_data, a->secagg_data_len);
+	x->secagg_data = y->secagg_data = NULL;
 	assert_memory_equal(x, y, sizeof(*x));
 	free(x);
 	free(y);
@@ -931,7 +962,8 @@ static void test_decode_number_widths(void **state)
 static void test_decode_missing_each_required_field(void **state)
 {
 	static const char *const optional[] = { "description", "evaluate_only", "params_digest@train-reply",
-						"job_id@error", "round@error", NULL };
+						"job_id@error", "round@error", "secure_aggregation", "dp_noise",
+						NULL };
 
 	for (int c = FEDC_CMD_NONE + 1; c < FEDC_CMD__COUNT; c++) {
 		char *enc, *buf, key[64], tag[96];

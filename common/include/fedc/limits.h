@@ -9,6 +9,7 @@
 #define FEDC_MAX_ID_LEN 64                    /* node, researcher, dataset ids */
 #define FEDC_MAX_NAME_LEN 128                 /* dataset, plan, tensor, metric names */
 #define FEDC_MAX_TEXT_LEN 1024                /* descriptions, error messages */
+#define FEDC_MAX_SECAGG_DATA (56u * 1024u)    /* a secure-aggregation step's bytes in one message */
 #define FEDC_MAX_TAGS 16                      /* tags per dataset or search */
 #define FEDC_MAX_TAG_LEN 64
 #define FEDC_MAX_DATASETS 64                  /* datasets in one search/list reply */

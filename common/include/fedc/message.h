@@ -39,6 +39,8 @@ enum fedc_cmd {
 	FEDC_CMD_SCALAR,            /* node -> researcher, during a round */
 	FEDC_CMD_ERROR,             /* node -> researcher, answers any request */
 	FEDC_CMD_STATUS,            /* node -> status topic (retained), and its last will */
+	FEDC_CMD_SECAGG,            /* researcher -> one node: a secure-aggregation step */
+	FEDC_CMD_SECAGG_REPLY,      /* node -> researcher: its part of a secure-aggregation step */
 	FEDC_CMD__COUNT
 };
 
@@ -53,6 +55,10 @@ enum fedc_field {
 	FEDC_F_MODEL_ARGS, FEDC_F_LR, FEDC_F_EPOCHS, FEDC_F_NUM_UPDATES, FEDC_F_BATCH_SIZE,
 	FEDC_F_SEED, FEDC_F_TEST_RATIO, FEDC_F_FEDPROX_MU, FEDC_F_OPTIMIZER, FEDC_F_EVALUATE_ONLY,
 	FEDC_F_TEST_ON_GLOBAL, FEDC_F_TEST_ON_LOCAL,
+	FEDC_F_SECAGG, FEDC_F_SECAGG_SCALE_BITS, FEDC_F_SECAGG_VALUE_MAX, FEDC_F_SECAGG_WEIGHT_MAX,
+	FEDC_F_SECAGG_THRESHOLD, FEDC_F_SECAGG_NEIGHBOURS,
+	FEDC_F_DP_CLIP, FEDC_F_DP_NOISE, FEDC_F_DP_DELTA, FEDC_F_DP_PARTIES,
+	FEDC_F_SECAGG_STEP, FEDC_F_SECAGG_DATA,
 	FEDC_F_N_SAMPLES, FEDC_F_N_TEST, FEDC_F_METRICS, FEDC_F_GLOBAL_METRICS,
 	FEDC_F_DOWNLOAD_S, FEDC_F_TRAIN_S, FEDC_F_UPLOAD_S,
 	FEDC_F_NAME, FEDC_F_VALUE, FEDC_F_ITERATION, FEDC_F_EPOCH,
@@ -130,6 +136,20 @@ struct fedc_msg {
 	bool evaluate_only;                  /* evaluate the global params, do not train */
 	bool test_on_global;                 /* evaluate the received params before training */
 	bool test_on_local;                  /* evaluate the trained params on the test rows */
+	/* privacy (docs/privacy.md) */
+	bool secagg;                         /* secure aggregation of the update */
+	uint64_t secagg_scale_bits;          /* fixed point: values times 2^scale_bits */
+	double secagg_value_max;             /* bound on |value| a node may encode */
+	uint64_t secagg_weight_max;          /* bound on the weight (sample count) a node may encode */
+	uint64_t secagg_threshold;           /* shares that rebuild a node's secrets */
+	uint64_t secagg_neighbours;          /* SecAgg+ graph degree (0: everyone) */
+	double dp_clip;                      /* node-level DP: L2 bound on the update's change */
+	double dp_noise;                     /* noise multiplier of the round's sum */
+	double dp_delta;                     /* the delta the node's accountant uses */
+	uint64_t dp_parties;                 /* the noise is split among this many nodes */
+	char secagg_step[FEDC_SHORT_BUF];    /* keys, keyset, shares, unmask, abort */
+	uint8_t *secagg_data;                /* owned; secagg_data_len bytes (common/src/secagg_wire.c) */
+	uint32_t secagg_data_len;
 
 	/* train reply */
 	uint64_t n_samples;                  /* training samples used (FedAvg weight) */
@@ -180,6 +200,10 @@ void fedc_msg_clear(struct fedc_msg *msg);
  * sets n_datasets. FEDC_ERR_TOO_BIG past FEDC_MAX_DATASETS, FEDC_ERR_NOMEM. */
 FEDC_NODISCARD
 enum fedc_err fedc_msg_datasets_alloc(struct fedc_msg *msg, uint32_t n);
+/* Copies `len` bytes into the message's secagg_data (replacing any) and marks
+ * the field present. FEDC_ERR_TOO_BIG past FEDC_MAX_SECAGG_DATA, FEDC_ERR_NOMEM. */
+FEDC_NODISCARD
+enum fedc_err fedc_msg_set_secagg_data(struct fedc_msg *msg, const void *data, size_t len);
 
 /* Marks a field present after the caller filled it, or absent again. */
 void fedc_msg_set(struct fedc_msg *msg, enum fedc_field field);
