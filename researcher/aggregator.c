@@ -372,6 +372,54 @@ static void end_round(struct aggregator *agg)
 	agg->result = NULL;
 	agg->in_round = agg->computed = agg->committed = false;
 	agg->n_nodes = 0;
+	free(agg->secure_sum);
+	agg->secure_sum = NULL;
+	agg->secure_weight = 0;
+	agg->secure_count = 0;
+}
+
+bool aggregator__secure_sum_kind(const char *method, bool *weighted)
+{
+	const struct agg_ops *ops = find_ops(method);
+
+	if (weighted)
+		*weighted = ops && ops->secure_sum == AGG_SUM_WEIGHTED;
+	return ops && ops->secure_sum != AGG_SUM_NONE;
+}
+
+enum fedc_err aggregator__add_sum(struct aggregator *agg, double *sum, uint64_t total_weight, size_t contributors)
+{
+	enum fedc_err rc = FEDC_OK;
+
+	if (!agg->in_round || agg->computed || agg->n_updates || agg->secure_sum)
+		rc = fedc_fail(FEDC_ERR_INVAL, "%s: a secure sum goes alone into a round that has begun",
+			       agg->ops->name);
+	else if (agg->ops->secure_sum == AGG_SUM_NONE)
+		rc = fedc_fail(FEDC_ERR_INVAL, "%s needs every update on its own: it cannot work over secure "
+			       "aggregation", agg->ops->name);
+	else if (total_weight == 0 || contributors == 0 || contributors > agg->n_nodes)
+		rc = fedc_fail(FEDC_ERR_INVAL, "%s: a secure sum of %zu node(s) and total weight %llu",
+			       agg->ops->name, contributors, (unsigned long long)total_weight);
+	else if (agg->ops->secure_sum == AGG_SUM_PLAIN && total_weight != contributors)
+		rc = fedc_fail(FEDC_ERR_MALFORMED, "%s: a sum of %zu unweighted updates has total weight %llu",
+			       agg->ops->name, contributors, (unsigned long long)total_weight);
+	for (uint64_t j = 0; !rc && j < agg->update_layout.n_elements; j++)
+		if (!isfinite(sum[j]))
+			rc = fedc_fail(FEDC_ERR_MALFORMED, "%s: the secure sum holds a NaN or an infinity",
+				       agg->ops->name);
+	if (rc) {
+		free(sum);
+		return rc;
+	}
+	agg->secure_sum = sum;
+	agg->secure_weight = total_weight;
+	agg->secure_count = contributors;
+	return FEDC_OK;
+}
+
+uint64_t aggregator__update_values(const struct aggregator *agg)
+{
+	return agg->update_layout.n_elements;
 }
 
 void aggregator__end_round(struct aggregator *agg)
@@ -518,9 +566,19 @@ static enum fedc_err compute_result(struct aggregator *agg)
 {
 	enum fedc_err rc;
 
+	if (agg->secure_sum) {
+		agg->share_total = (double)agg->secure_weight;
+		agg->n_contributors = agg->secure_count;
+		rc = agg->ops->compute(agg, &agg->result);
+		if (rc)
+			return rc;
+		agg->computed = true;
+		return FEDC_OK;
+	}
 	if (agg->n_updates == 0)
 		return fedc_fail(FEDC_ERR_INVAL, "%s: no update to aggregate", agg->ops->name);
 	qsort(agg->updates, agg->n_updates, sizeof(agg->updates[0]), compare_updates);
+	agg->n_contributors = agg->n_updates;
 	rc = aggregator__share_weights(agg);
 	if (!rc)
 		rc = agg->ops->compute(agg, &agg->result);

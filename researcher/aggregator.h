@@ -139,6 +139,23 @@ enum fedc_err aggregator__add_checked(struct aggregator *agg, const char *node_i
 FEDC_NODISCARD
 enum fedc_err aggregator__finish(struct aggregator *agg, const char *out_path);
 
+/* Secure aggregation (docs/privacy.md): true if `method` works over a sum
+ * of the updates; *weighted (may be NULL) says whether that sum weighs
+ * each update by its sample count (false: every weight is 1, SCAFFOLD). */
+bool aggregator__secure_sum_kind(const char *method, bool *weighted);
+/* The values one update holds in this round (after begin()), in add()'s
+ * layout and file order: what a secure sum adds up. */
+uint64_t aggregator__update_values(const struct aggregator *agg);
+/* Gives the round the sum of the updates instead of the updates: sum[j] is
+ * the (weighted, per aggregator__secure_sum_kind) sum of value j over
+ * `contributors` nodes, total_weight the sum of their weights. Takes `sum`
+ * (malloc'd, update_values() doubles) whatever the result. Instead of any
+ * add(). FEDC_ERR_INVAL (a method that needs single updates, a round with
+ * updates, after finish()), FEDC_ERR_MALFORMED (NaN, or an unweighted sum
+ * whose weight is not its count). */
+FEDC_NODISCARD
+enum fedc_err aggregator__add_sum(struct aggregator *agg, double *sum, uint64_t total_weight, size_t contributors);
+
 /* Forgets the round in progress, as the next begin() would: its updates are
  * unmapped (their files may then be rewritten). The state across rounds
  * stays as it is. */

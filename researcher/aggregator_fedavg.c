@@ -54,6 +54,7 @@ static void fedavg_release(struct aggregator *agg)
 
 const struct agg_ops aggregator__fedavg_ops = {
 	.name = "fedavg",
+	.secure_sum = AGG_SUM_WEIGHTED,
 	.begin = fedavg_begin,
 	.compute = fedavg_compute,
 	.release_round = fedavg_release,
@@ -61,6 +62,7 @@ const struct agg_ops aggregator__fedavg_ops = {
 
 const struct agg_ops aggregator__fedprox_ops = {
 	.name = "fedprox",
+	.secure_sum = AGG_SUM_WEIGHTED,
 	.begin = fedavg_begin,
 	.compute = fedavg_compute,
 	.release_round = fedavg_release,

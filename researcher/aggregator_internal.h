@@ -36,6 +36,8 @@ struct agg_update {
 
 #define AGG_MAX_STATE_VECS 2
 
+enum { AGG_SUM_NONE = 0, AGG_SUM_WEIGHTED, AGG_SUM_PLAIN };
+
 /* The state across rounds: vectors over the model layout (float32 so that
  * a parameter file holds them exactly). */
 struct agg_state {
@@ -48,6 +50,10 @@ struct aggregator;
 
 struct agg_ops {
 	const char *name;
+	/* What a secure sum (aggregator__add_sum) must hold for this method:
+	 * AGG_SUM_WEIGHTED (weights are sample counts), AGG_SUM_PLAIN (every
+	 * weight 1) or AGG_SUM_NONE (the method needs the updates one by one). */
+	int secure_sum;
 	/* The state vectors' name prefixes in a state file ("m.", "v." ...). */
 	size_t n_state_vecs;
 	const char *state_prefixes[AGG_MAX_STATE_VECS];
@@ -80,6 +86,10 @@ struct aggregator {
 	struct fedc_buf update_mem;   /* capped at n_nodes entries */
 	uint64_t total_weight;
 	double share_total;           /* sum of the updates' shares, set before compute */
+	size_t n_contributors;        /* updates folded in (n_updates, or the secure sum's count) */
+	double *secure_sum;           /* aggregator__add_sum: the sum, owned until sum_updates takes it */
+	uint64_t secure_weight;       /* its total weight */
+	size_t secure_count;          /* the nodes it adds up */
 	const float *result;
 	void *round; /* the method's, freed by release_round */
 };
@@ -129,6 +139,6 @@ void aggregator__flatten(const struct agg_layout *l, const struct fedc_tensor *t
  * vector (caller frees): weighted by its share (its sample count, capped by
  * max_weight), or each with weight 1. */
 FEDC_NODISCARD
-enum fedc_err aggregator__sum_updates(const struct aggregator *agg, bool weighted, double **out);
+enum fedc_err aggregator__sum_updates(struct aggregator *agg, bool weighted, double **out);
 
 #endif

@@ -107,7 +107,7 @@ static enum fedc_err scaffold_compute(struct aggregator *agg, const float **resu
 {
 	struct scaffold_round *r = agg->round;
 	const uint64_t n = agg->model.n_elements;
-	const double n_received = (double)agg->n_updates, n_nodes = (double)agg->n_nodes;
+	const double n_received = (double)agg->n_contributors, n_nodes = (double)agg->n_nodes;
 	const double lr = agg->opts.server_lr;
 	const float *c = agg->state.vecs[0];
 	double *acc = NULL;
@@ -145,6 +145,7 @@ static void scaffold_release(struct aggregator *agg)
 
 const struct agg_ops aggregator__scaffold_ops = {
 	.name = "scaffold",
+	.secure_sum = AGG_SUM_PLAIN,
 	.n_state_vecs = 1,
 	.state_prefixes = { "c." },
 	.begin = scaffold_begin,

@@ -617,3 +617,22 @@ void fedc_replay_remember(struct fedc_replay_guard *g, const char *signer, const
 	nonce_key(signer, nonce, key);
 	(void)insert(g, key, ts_ms, now_unix_ms);
 }
+
+/* ---- detached signatures ---- */
+
+enum fedc_err fedc_sign(const struct fedc_signer *s, const void *data, size_t len, uint8_t sig[FEDC_SIGNATURE_BYTES])
+{
+	return ed25519_sign(s->key, data, len, sig) ? FEDC_OK : fedc_fail(FEDC_ERR_INVAL, "Ed25519 signing failed");
+}
+
+enum fedc_err fedc_keyring_verify(const struct fedc_keyring *k, const char *id, const void *data, size_t len,
+				  const uint8_t sig[FEDC_SIGNATURE_BYTES])
+{
+	EVP_PKEY *key = keyring_find(k, id);
+
+	if (!key)
+		return fedc_fail(FEDC_ERR_NOT_FOUND, "no public key for \"%s\"", id);
+	if (!ed25519_verify(key, data, len, sig, FEDC_SIGNATURE_BYTES))
+		return fedc_fail(FEDC_ERR_AUTH, "the signature of \"%s\" does not verify", id);
+	return FEDC_OK;
+}

@@ -53,6 +53,20 @@ size_t fedc_keyring_size(const struct fedc_keyring *k);
 bool fedc_keyring_has(const struct fedc_keyring *k, const char *id);
 void fedc_keyring_free(struct fedc_keyring *k);
 
+#define FEDC_SIGNATURE_BYTES 64
+
+/* Detached Ed25519 signatures over caller-framed bytes, for what a message
+ * relays from a third party (secure aggregation's keys, docs/privacy.md):
+ * the caller puts a context string that no other use shares first in `data`.
+ * fedc_sign: FEDC_ERR_INVAL if OpenSSL refuses. fedc_keyring_verify:
+ * FEDC_ERR_NOT_FOUND if `k` has no key for `id`, FEDC_ERR_AUTH if the
+ * signature does not verify. */
+FEDC_NODISCARD
+enum fedc_err fedc_sign(const struct fedc_signer *s, const void *data, size_t len, uint8_t sig[FEDC_SIGNATURE_BYTES]);
+FEDC_NODISCARD
+enum fedc_err fedc_keyring_verify(const struct fedc_keyring *k, const char *id, const void *data, size_t len,
+				  const uint8_t sig[FEDC_SIGNATURE_BYTES]);
+
 /* Wraps `body` for `topic`, signed by `s`, stamped `now_unix_ms`. The caller
  * frees *out. FEDC_ERR_TOO_BIG (body over FEDC_MAX_MESSAGE_BYTES),
  * FEDC_ERR_NOMEM, FEDC_ERR_INVAL. */

@@ -1,0 +1,566 @@
+/* A node's side of secure aggregation: see secagg_client.h and
+ * docs/privacy.md for the protocol, fedc/secagg.h for the primitives. */
+#include "secagg_client.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fedc/buf.h"
+#include "fedc/log.h"
+#include "fedc/params.h"
+#include "fedc/secagg.h"
+#include "fedc/secagg_wire.h"
+
+#define MASK_BLOCK (1u << 16) /* values masked per pass: 512 KiB of u64 */
+
+struct peer {
+	struct fedc_secagg_keys keys;
+	bool sent_shares;             /* in the `shares` the researcher forwarded: this node masks with it */
+	uint8_t x;                    /* Shamir x of the shares it sent this node */
+	uint8_t b_share[32], s_share[32];
+};
+
+struct secagg_client {
+	const char *node_id;
+	const struct fedc_signer *signer;
+	const struct fedc_keyring *peers_keyring;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	/* the session */
+	bool active, got_keyset, got_shares, answered, aborted;
+	char job_id[FEDC_UUID_STRLEN + 1];
+	char researcher_id[FEDC_MAX_ID_LEN + 1];
+	uint64_t round;
+	uint32_t threshold;
+	uint8_t c_sk[32], c_pk[32], s_sk[32], s_pk[32], b[32];
+	uint8_t own_x, own_b_share[32], own_s_share[32];
+	struct peer *peers; /* n_peers, sorted by id (bytewise) */
+	size_t n_peers;
+};
+
+enum fedc_err secagg_client__new(const char *node_id, const struct fedc_signer *signer,
+				 const struct fedc_keyring *peers, struct secagg_client **out)
+{
+	struct secagg_client *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return fedc_fail(FEDC_ERR_NOMEM, "out of memory for the secure-aggregation client");
+	c->node_id = node_id;
+	c->signer = signer;
+	c->peers_keyring = peers;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	*out = c;
+	return FEDC_OK;
+}
+
+/* Wipes the session's secrets (mu held). */
+static void end_session(struct secagg_client *c)
+{
+	if (c->peers)
+		OPENSSL_cleanse(c->peers, c->n_peers * sizeof(*c->peers));
+	free(c->peers);
+	c->peers = NULL;
+	c->n_peers = 0;
+	OPENSSL_cleanse(c->c_sk, sizeof(c->c_sk));
+	OPENSSL_cleanse(c->s_sk, sizeof(c->s_sk));
+	OPENSSL_cleanse(c->b, sizeof(c->b));
+	OPENSSL_cleanse(c->own_b_share, sizeof(c->own_b_share));
+	OPENSSL_cleanse(c->own_s_share, sizeof(c->own_s_share));
+	c->active = c->got_keyset = c->got_shares = c->answered = c->aborted = false;
+}
+
+void secagg_client__free(struct secagg_client *c)
+{
+	if (!c)
+		return;
+	end_session(c);
+	pthread_cond_destroy(&c->cv);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+}
+
+void secagg_client__set_peers(struct secagg_client *c, const struct fedc_keyring *peers)
+{
+	pthread_mutex_lock(&c->mu);
+	c->peers_keyring = peers;
+	pthread_mutex_unlock(&c->mu);
+}
+
+static struct fedc_msg *new_reply(const struct fedc_msg *req, const char *node_id, const char *job_id,
+				  uint64_t round, const char *step, const struct fedc_buf *data)
+{
+	struct fedc_msg *m = fedc_msg_reply(req, FEDC_CMD_SECAGG_REPLY, node_id);
+
+	if (!m)
+		return NULL;
+	memcpy(m->job_id, job_id, FEDC_UUID_STRLEN + 1);
+	m->round = round;
+	snprintf(m->secagg_step, sizeof(m->secagg_step), "%s", step);
+	fedc_msg_set(m, FEDC_F_JOB_ID);
+	fedc_msg_set(m, FEDC_F_ROUND);
+	fedc_msg_set(m, FEDC_F_SECAGG_STEP);
+	if (fedc_msg_set_secagg_data(m, data->data, data->len)) {
+		fedc_msg_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+enum fedc_err secagg_client__begin(struct secagg_client *c, const struct fedc_msg *req, struct fedc_msg **keys)
+{
+	struct fedc_secagg_keys k;
+	struct fedc_buf data = FEDC_BUF_INIT(FEDC_MAX_SECAGG_DATA);
+	uint8_t signed_bytes[FEDC_SECAGG_SIGNED_MAX];
+	enum fedc_err rc;
+
+	*keys = NULL;
+	pthread_mutex_lock(&c->mu);
+	end_session(c);
+	memcpy(c->job_id, req->job_id, sizeof(c->job_id));
+	memcpy(c->researcher_id, req->researcher_id, sizeof(c->researcher_id));
+	c->round = req->round;
+	c->threshold = (uint32_t)req->secagg_threshold;
+	rc = fedc_secagg_keypair(c->c_sk, c->c_pk);
+	if (!rc)
+		rc = fedc_secagg_keypair(c->s_sk, c->s_pk);
+	if (!rc && RAND_bytes(c->b, sizeof(c->b)) != 1)
+		rc = fedc_fail(FEDC_ERR_INVAL, "no random bytes for the self-mask seed");
+	if (rc)
+		goto out;
+	memset(&k, 0, sizeof(k));
+	snprintf(k.node_id, sizeof(k.node_id), "%s", c->node_id);
+	memcpy(k.c_pk, c->c_pk, sizeof(k.c_pk));
+	memcpy(k.s_pk, c->s_pk, sizeof(k.s_pk));
+	rc = fedc_sign(c->signer, signed_bytes, fedc_secagg_keys_signed(c->job_id, c->round, &k, signed_bytes),
+		       k.sig);
+	if (!rc)
+		rc = fedc_secagg_put_keys(&data, &k, 1);
+	if (rc)
+		goto out;
+	*keys = new_reply(req, c->node_id, c->job_id, c->round, "keys", &data);
+	if (!*keys) {
+		rc = fedc_fail(FEDC_ERR_NOMEM, "out of memory for the secure-aggregation keys");
+		goto out;
+	}
+	c->active = true;
+out:
+	if (rc)
+		end_session(c);
+	pthread_mutex_unlock(&c->mu);
+	fedc_buf_free(&data);
+	return rc;
+}
+
+static int compare_peers(const void *a, const void *b)
+{
+	return strcmp(((const struct peer *)a)->keys.node_id, ((const struct peer *)b)->keys.node_id);
+}
+
+static struct peer *find_peer(struct secagg_client *c, const char *id)
+{
+	struct peer key;
+
+	snprintf(key.keys.node_id, sizeof(key.keys.node_id), "%s", id);
+	return bsearch(&key, c->peers, c->n_peers, sizeof(*c->peers), compare_peers);
+}
+
+/* The neighbours' keys, each signature checked; the neighbourhood sorted. */
+static enum fedc_err take_keyset(struct secagg_client *c, const struct fedc_msg *req)
+{
+	struct fedc_secagg_keys *keys = calloc(FEDC_SECAGG_MAX_NEIGHBOURS, sizeof(*keys));
+	uint8_t signed_bytes[FEDC_SECAGG_SIGNED_MAX];
+	size_t n = 0;
+	enum fedc_err rc = keys ? FEDC_OK : fedc_fail(FEDC_ERR_NOMEM, "out of memory for a keyset");
+
+	if (!rc)
+		rc = fedc_secagg_get_keys(req->secagg_data, req->secagg_data_len, keys, FEDC_SECAGG_MAX_NEIGHBOURS, &n);
+	if (!rc && !c->peers_keyring)
+		rc = fedc_fail(FEDC_ERR_CONFIG, "secure aggregation needs the other nodes' public keys: set "
+			       "[security] peer_keys_dir (docs/provisioning.md)");
+	for (size_t i = 0; !rc && i < n; i++) {
+		if (strcmp(keys[i].node_id, c->node_id) == 0) {
+			rc = fedc_fail(FEDC_ERR_MALFORMED, "the keyset lists this node among its neighbours");
+			break;
+		}
+		rc = fedc_keyring_verify(c->peers_keyring, keys[i].node_id, signed_bytes,
+					 fedc_secagg_keys_signed(c->job_id, c->round, &keys[i], signed_bytes),
+					 keys[i].sig);
+		if (rc)
+			rc = fedc_fail(FEDC_ERR_AUTH, "keyset: the keys of node %s: %s", keys[i].node_id,
+				       fedc_last_error());
+	}
+	/* t must be a strict majority of the neighbourhood (this node included):
+	 * then a researcher that tells some nodes "dropped" and others "alive"
+	 * cannot collect t shares of both a node's secrets. */
+	if (!rc && (n + 1 < c->threshold || 2 * (size_t)c->threshold <= n + 1))
+		rc = fedc_fail(FEDC_ERR_INVAL, "keyset of %zu neighbours: threshold %" PRIu32 " is not a strict majority "
+			       "of the %zu nodes it covers", n, c->threshold, n + 1);
+	if (!rc) {
+		c->peers = calloc(n ? n : 1, sizeof(*c->peers));
+		if (!c->peers)
+			rc = fedc_fail(FEDC_ERR_NOMEM, "out of memory for a keyset");
+	}
+	for (size_t i = 0; !rc && i < n; i++)
+		c->peers[i].keys = keys[i];
+	if (!rc) {
+		c->n_peers = n;
+		qsort(c->peers, n, sizeof(*c->peers), compare_peers);
+		for (size_t i = 1; !rc && i < n; i++)
+			if (strcmp(c->peers[i - 1].keys.node_id, c->peers[i].keys.node_id) == 0)
+				rc = fedc_fail(FEDC_ERR_MALFORMED, "keyset lists node %s twice", c->peers[i].keys.node_id);
+	}
+	free(keys);
+	return rc;
+}
+
+/* The key that encrypts what `from` sends `to` in this round (one message per
+ * direction: a zero nonce is safe). `sk` is this node's, `peer_pk` the other's. */
+static enum fedc_err share_key(const struct secagg_client *c, const uint8_t peer_pk[32], const char *from,
+			       const char *to, uint8_t key[32], uint8_t *aad, size_t *aad_len)
+{
+	*aad_len = fedc_secagg_context("fedc secagg share", c->job_id, c->round, from, to, aad);
+	return fedc_secagg_agree(c->c_sk, peer_pk, aad, *aad_len, key);
+}
+
+/* x of each member of the neighbourhood: its rank among the sorted ids of
+ * the peers and this node, plus one. */
+static uint8_t x_of(const struct secagg_client *c, const char *id)
+{
+	size_t rank = 0;
+
+	for (size_t i = 0; i < c->n_peers; i++)
+		rank += strcmp(c->peers[i].keys.node_id, id) < 0;
+	rank += strcmp(c->node_id, id) < 0;
+	return (uint8_t)(rank + 1);
+}
+
+static enum fedc_err make_shares(struct secagg_client *c, struct fedc_buf *data)
+{
+	const size_t members = c->n_peers + 1;
+	uint8_t *b_shares = malloc(members * 32), *s_shares = malloc(members * 32);
+	struct fedc_secagg_sealed *out = calloc(c->n_peers ? c->n_peers : 1, sizeof(*out));
+	uint8_t plain[FEDC_SECAGG_SHARE_PLAIN], key[32], aad[FEDC_SECAGG_CONTEXT_MAX];
+	size_t aad_len;
+	enum fedc_err rc = b_shares && s_shares && out ? FEDC_OK
+						       : fedc_fail(FEDC_ERR_NOMEM, "out of memory for the shares");
+
+	if (!rc)
+		rc = fedc_secagg_shamir_split(c->b, 32, c->threshold, (unsigned)members, b_shares);
+	if (!rc)
+		rc = fedc_secagg_shamir_split(c->s_sk, 32, c->threshold, (unsigned)members, s_shares);
+	if (!rc) {
+		c->own_x = x_of(c, c->node_id);
+		memcpy(c->own_b_share, b_shares + (size_t)(c->own_x - 1) * 32, 32);
+		memcpy(c->own_s_share, s_shares + (size_t)(c->own_x - 1) * 32, 32);
+	}
+	for (size_t i = 0; !rc && i < c->n_peers; i++) {
+		const struct fedc_secagg_keys *v = &c->peers[i].keys;
+		uint8_t x = x_of(c, v->node_id);
+
+		plain[0] = x;
+		memcpy(plain + 1, b_shares + (size_t)(x - 1) * 32, 32);
+		memcpy(plain + 33, s_shares + (size_t)(x - 1) * 32, 32);
+		snprintf(out[i].node_id, sizeof(out[i].node_id), "%s", v->node_id);
+		rc = share_key(c, v->c_pk, c->node_id, v->node_id, key, aad, &aad_len);
+		if (!rc)
+			rc = fedc_secagg_seal(key, aad, aad_len, plain, sizeof(plain), out[i].ct);
+	}
+	if (!rc)
+		rc = fedc_secagg_put_sealed(data, out, c->n_peers);
+	OPENSSL_cleanse(plain, sizeof(plain));
+	OPENSSL_cleanse(key, sizeof(key));
+	if (b_shares)
+		OPENSSL_cleanse(b_shares, members * 32);
+	if (s_shares)
+		OPENSSL_cleanse(s_shares, members * 32);
+	free(b_shares);
+	free(s_shares);
+	free(out);
+	return rc;
+}
+
+static enum fedc_err take_shares(struct secagg_client *c, const struct fedc_msg *req)
+{
+	struct fedc_secagg_sealed *in = calloc(FEDC_SECAGG_MAX_NEIGHBOURS, sizeof(*in));
+	uint8_t plain[FEDC_SECAGG_SHARE_PLAIN], key[32], aad[FEDC_SECAGG_CONTEXT_MAX];
+	size_t n = 0, aad_len, senders = 0;
+	enum fedc_err rc = in ? FEDC_OK : fedc_fail(FEDC_ERR_NOMEM, "out of memory for shares");
+
+	if (!rc)
+		rc = fedc_secagg_get_sealed(req->secagg_data, req->secagg_data_len, in, FEDC_SECAGG_MAX_NEIGHBOURS, &n);
+	for (size_t i = 0; !rc && i < n; i++) {
+		struct peer *p = find_peer(c, in[i].node_id);
+
+		if (!p || p->sent_shares) {
+			rc = fedc_fail(FEDC_ERR_MALFORMED, "shares: node %s is %s", in[i].node_id,
+				       p ? "listed twice" : "not a neighbour in this round");
+			break;
+		}
+		rc = share_key(c, p->keys.c_pk, p->keys.node_id, c->node_id, key, aad, &aad_len);
+		if (!rc)
+			rc = fedc_secagg_open(key, aad, aad_len, in[i].ct, sizeof(in[i].ct), plain);
+		if (rc) {
+			rc = fedc_fail(FEDC_ERR_AUTH, "shares: the share from node %s does not decrypt", in[i].node_id);
+			break;
+		}
+		if (plain[0] != c->own_x) {
+			rc = fedc_fail(FEDC_ERR_MALFORMED, "shares: node %s sent x %u, this node's is %u",
+				       in[i].node_id, plain[0], c->own_x);
+			break;
+		}
+		p->sent_shares = true;
+		p->x = x_of(c, p->keys.node_id);
+		memcpy(p->b_share, plain + 1, 32);
+		memcpy(p->s_share, plain + 33, 32);
+		senders++;
+	}
+	/* This node and the senders are all that can answer for its secrets. */
+	if (!rc && senders + 1 < c->threshold)
+		rc = fedc_fail(FEDC_ERR_INVAL, "shares from %zu neighbours: fewer than the threshold %" PRIu32
+			       " with this node", senders, c->threshold);
+	OPENSSL_cleanse(plain, sizeof(plain));
+	OPENSSL_cleanse(key, sizeof(key));
+	free(in);
+	return rc;
+}
+
+static enum fedc_err answer_unmask(struct secagg_client *c, const struct fedc_msg *req, struct fedc_buf *data)
+{
+	struct fedc_secagg_share *want = calloc(FEDC_SECAGG_MAX_NEIGHBOURS + 1, sizeof(*want));
+	size_t n = 0, alive = 0;
+	enum fedc_err rc = want ? FEDC_OK : fedc_fail(FEDC_ERR_NOMEM, "out of memory for an unmask request");
+
+	if (!rc)
+		rc = fedc_secagg_get_shares(req->secagg_data, req->secagg_data_len, want,
+					    FEDC_SECAGG_MAX_NEIGHBOURS + 1, &n, false);
+	/* Each node named once: b of a survivor or s of a dropped one, never both. */
+	for (size_t i = 0; !rc && i < n; i++) {
+		const bool self = strcmp(want[i].node_id, c->node_id) == 0;
+		const struct peer *p = self ? NULL : find_peer(c, want[i].node_id);
+
+		for (size_t j = 0; !rc && j < i; j++)
+			if (strcmp(want[j].node_id, want[i].node_id) == 0)
+				rc = fedc_fail(FEDC_ERR_MALFORMED, "unmask names node %s twice", want[i].node_id);
+		if (!rc && !self && (!p || !p->sent_shares))
+			rc = fedc_fail(FEDC_ERR_MALFORMED, "unmask names node %s, whose shares this node does not hold",
+				       want[i].node_id);
+		if (!rc && self && want[i].kind != FEDC_SECAGG_KIND_B)
+			rc = fedc_fail(FEDC_ERR_MALFORMED, "unmask asks for this node's own mask key");
+		if (rc)
+			break;
+		alive += want[i].kind == FEDC_SECAGG_KIND_B;
+		want[i].x = self ? c->own_x : p->x;
+		memcpy(want[i].share,
+		       self ? c->own_b_share : want[i].kind == FEDC_SECAGG_KIND_B ? p->b_share : p->s_share, 32);
+	}
+	/* SecAgg's check: fewer survivors than t would let the researcher learn
+	 * an individual sum. */
+	if (!rc && alive < c->threshold)
+		rc = fedc_fail(FEDC_ERR_INVAL, "unmask with %zu survivors in this node's neighbourhood: fewer than the "
+			       "threshold %" PRIu32, alive, c->threshold);
+	if (!rc)
+		rc = fedc_secagg_put_shares(data, want, n, true);
+	if (want)
+		OPENSSL_cleanse(want, (FEDC_SECAGG_MAX_NEIGHBOURS + 1) * sizeof(*want));
+	free(want);
+	return rc;
+}
+
+static enum fedc_err check_session(const struct secagg_client *c, const struct fedc_msg *req)
+{
+	if (!c->active || strcmp(req->job_id, c->job_id) != 0 || req->round != c->round ||
+	    strcmp(req->researcher_id, c->researcher_id) != 0)
+		return fedc_fail(FEDC_ERR_INVAL, "no secure-aggregation session for job %s round %" PRIu64
+			       " of researcher %s on this node", req->job_id, req->round, req->researcher_id);
+	return FEDC_OK;
+}
+
+enum fedc_err secagg_client__handle(struct secagg_client *c, const struct fedc_msg *req, struct fedc_msg **reply)
+{
+	struct fedc_buf data = FEDC_BUF_INIT(FEDC_MAX_SECAGG_DATA);
+	const char *step = req->secagg_step;
+	enum fedc_err rc;
+
+	*reply = NULL;
+	pthread_mutex_lock(&c->mu);
+	rc = check_session(c, req);
+	if (rc)
+		goto out;
+	if (strcmp(step, "abort") == 0) {
+		end_session(c);
+		c->aborted = true;
+		pthread_cond_broadcast(&c->cv);
+		goto out;
+	}
+	if (strcmp(step, "keyset") == 0 && !c->got_keyset) {
+		rc = take_keyset(c, req);
+		if (!rc)
+			rc = make_shares(c, &data);
+		if (!rc) {
+			c->got_keyset = true;
+			*reply = new_reply(req, c->node_id, c->job_id, c->round, "shares", &data);
+		}
+	} else if (strcmp(step, "shares") == 0 && c->got_keyset && !c->got_shares) {
+		rc = take_shares(c, req);
+		c->got_shares = rc == FEDC_OK;
+		pthread_cond_broadcast(&c->cv);
+	} else if (strcmp(step, "unmask") == 0 && c->got_shares && !c->answered) {
+		rc = answer_unmask(c, req, &data);
+		c->answered = rc == FEDC_OK; /* never a second answer, whatever it asks */
+		if (!rc)
+			*reply = new_reply(req, c->node_id, c->job_id, c->round, "unmask", &data);
+	} else {
+		rc = fedc_fail(FEDC_ERR_INVAL, "secure-aggregation step \"%s\" out of order (or repeated)", step);
+	}
+	if (!rc && (strcmp(step, "keyset") == 0 || strcmp(step, "unmask") == 0) && !*reply)
+		rc = fedc_fail(FEDC_ERR_NOMEM, "out of memory for a secure-aggregation reply");
+	if (rc && strcmp(step, "unmask") != 0) {
+		/* A session that went wrong before masking cannot take part any more. */
+		end_session(c);
+		c->aborted = true;
+		pthread_cond_broadcast(&c->cv);
+	}
+out:
+	pthread_mutex_unlock(&c->mu);
+	fedc_buf_free(&data);
+	return rc;
+}
+
+/* ---- masking ---- */
+
+static enum fedc_err wait_for_shares(struct secagg_client *c, int64_t timeout_ms, const volatile int *cancel)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	for (;;) {
+		if (c->got_shares)
+			return FEDC_OK;
+		if (c->aborted || !c->active)
+			return fedc_fail(FEDC_ERR_INTERRUPTED, "the researcher ended this node's part of the secure "
+				       "aggregation before its shares arrived");
+		if (timeout_ms <= 0)
+			return fedc_fail(FEDC_ERR_TIMEOUT, "no secure-aggregation shares from the researcher in time");
+		if (cancel && *cancel)
+			return fedc_fail(FEDC_ERR_INTERRUPTED, "stopping");
+		/* 200 ms steps: the cancel flag is polled */
+		until.tv_nsec += 200 * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&c->cv, &c->mu, &until);
+		timeout_ms -= 200;
+	}
+}
+
+/* Encodes every tensor (all f32) into v[0..total-1] and the weight after. */
+static enum fedc_err encode_update(const struct fedc_params *p, const struct fedc_msg *req, uint64_t weight,
+				   uint64_t *v, uint64_t total)
+{
+	const struct fedc_tensor *t = fedc_params_tensors(p);
+	uint64_t at = 0;
+	enum fedc_err rc = FEDC_OK;
+
+	if (weight > req->secagg_weight_max)
+		return fedc_fail(FEDC_ERR_INVAL, "weight %" PRIu64 " over secagg_weight_max %" PRIu64, weight,
+				 req->secagg_weight_max);
+	for (size_t i = 0; !rc && i < fedc_params_count(p); i++) {
+		uint64_t n = fedc_tensor_elements(&t[i]);
+
+		if (t[i].dtype != FEDC_DTYPE_F32)
+			return fedc_fail(FEDC_ERR_INVAL, "tensor %s is not f32", t[i].name);
+		rc = fedc_secagg_encode(t[i].data, (size_t)n, weight, req->secagg_value_max,
+					(uint32_t)req->secagg_scale_bits, v + at);
+		if (rc)
+			rc = fedc_fail(rc, "tensor %s: %s (secagg_value_max %g)", t[i].name, fedc_last_error(),
+				       req->secagg_value_max);
+		at += n;
+	}
+	if (!rc && at != total)
+		rc = fedc_fail(FEDC_ERR_INVAL, "update of %" PRIu64 " values, expected %" PRIu64, at, total);
+	v[total] = weight;
+	return rc;
+}
+
+static uint64_t count_values(const struct fedc_params *p)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < fedc_params_count(p); i++)
+		n += fedc_tensor_elements(&fedc_params_tensors(p)[i]);
+	return n;
+}
+
+/* v += PRG(b) + sum over the neighbours that sent shares of +-PRG(s_uv):
+ * + when this node's id sorts first. */
+static enum fedc_err add_masks(struct secagg_client *c, uint64_t *v, size_t n)
+{
+	uint8_t seed[32], info[FEDC_SECAGG_CONTEXT_MAX];
+	enum fedc_err rc = fedc_secagg_mask(v, n, c->b, +1);
+
+	for (size_t i = 0; !rc && i < c->n_peers; i++) {
+		const struct peer *p = &c->peers[i];
+		const bool first = strcmp(c->node_id, p->keys.node_id) < 0;
+		size_t len;
+
+		if (!p->sent_shares)
+			continue;
+		len = fedc_secagg_context("fedc secagg mask", c->job_id, c->round,
+					  first ? c->node_id : p->keys.node_id, first ? p->keys.node_id : c->node_id,
+					  info);
+		rc = fedc_secagg_agree(c->s_sk, p->keys.s_pk, info, len, seed);
+		if (!rc)
+			rc = fedc_secagg_mask(v, n, seed, first ? +1 : -1);
+	}
+	OPENSSL_cleanse(seed, sizeof(seed));
+	return rc;
+}
+
+enum fedc_err secagg_client__mask(struct secagg_client *c, const struct fedc_msg *req, int update_fd,
+				  uint64_t weight, int out_fd, int64_t timeout_ms, const volatile int *cancel)
+{
+	struct fedc_params *update = NULL;
+	uint64_t *v = NULL, total = 0;
+	struct fedc_tensor masked = { "secagg.masked", FEDC_DTYPE_U64, 1, { 0 }, NULL };
+	enum fedc_err rc = fedc_params_open_fd(update_fd, &update);
+
+	if (rc)
+		return fedc_fail(rc, "the update: %s", fedc_last_error());
+	total = count_values(update);
+	if (total >= SIZE_MAX / sizeof(*v) - 1)
+		rc = fedc_fail(FEDC_ERR_TOO_BIG, "update of %" PRIu64 " values", total);
+	if (!rc) {
+		v = malloc((size_t)(total + 1) * sizeof(*v));
+		if (!v)
+			rc = fedc_fail(FEDC_ERR_NOMEM, "out of memory for the masked update");
+	}
+	if (!rc)
+		rc = encode_update(update, req, weight, v, total);
+	fedc_params_close(update);
+	pthread_mutex_lock(&c->mu);
+	if (!rc)
+		rc = check_session(c, req);
+	if (!rc)
+		rc = wait_for_shares(c, timeout_ms, cancel);
+	if (!rc)
+		rc = add_masks(c, v, (size_t)(total + 1));
+	pthread_mutex_unlock(&c->mu);
+	if (!rc && (ftruncate(out_fd, 0) != 0 || lseek(out_fd, 0, SEEK_SET) != 0))
+		rc = fedc_fail(FEDC_ERR_IO, "masked update: %s", strerror(errno));
+	if (!rc) {
+		masked.shape[0] = total + 1;
+		masked.data = v;
+		rc = fedc_params_write_fd(out_fd, &masked, 1);
+	}
+	free(v);
+	return rc;
+}

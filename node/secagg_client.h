@@ -1,0 +1,60 @@
+/* A node's side of secure aggregation (docs/privacy.md, "Secure aggregation"):
+ * one session per `train` request that asks for it.
+ *
+ *   begin()      the round worker, on `train`: fresh X25519 key pairs and
+ *                self-mask seed; the signed keys to send (`keys`).
+ *   on_keyset()  the daemon's thread, on `secagg` keyset: checks every
+ *                neighbour's key signature against the peers' keyring, splits
+ *                the seed and the mask key (Shamir, t of the neighbourhood),
+ *                encrypts a share for each neighbour (`shares` reply).
+ *   on_shares()  the daemon's thread: decrypts the shares the researcher
+ *                forwards; their senders are the nodes this one masks with.
+ *   mask()       the round worker, after training: waits for the shares,
+ *                encodes the update in fixed point with its weight, adds the
+ *                masks, writes the masked vector as a parameter file.
+ *   on_unmask()  the daemon's thread: answers once per session with the
+ *                shares asked for: b of a survivor or s of a dropped node,
+ *                never both for the same node.
+ *
+ * The session lives until the next begin() or an abort; a session's
+ * secrets are wiped when it ends. Thread-safe: one mutex. */
+#ifndef FEDC_NODE_SECAGG_CLIENT_H
+#define FEDC_NODE_SECAGG_CLIENT_H
+
+#include <stdint.h>
+
+#include "fedc/err.h"
+#include "fedc/message.h"
+#include "fedc/sign.h"
+
+struct secagg_client;
+
+/* `node_id` and the keys are borrowed for the client's life; `peers` may be
+ * NULL (then every keyset is refused, saying peer_keys_dir is missing). */
+FEDC_NODISCARD
+enum fedc_err secagg_client__new(const char *node_id, const struct fedc_signer *signer,
+				 const struct fedc_keyring *peers, struct secagg_client **out);
+void secagg_client__free(struct secagg_client *c);
+/* Replaces the peers' keyring (after SIGHUP); the caller frees the old one after. */
+void secagg_client__set_peers(struct secagg_client *c, const struct fedc_keyring *peers);
+
+/* Starts the session of `train` request `req` (which has secure_aggregation
+ * true) and builds the `secagg-reply` keys message into *keys (caller frees). */
+FEDC_NODISCARD
+enum fedc_err secagg_client__begin(struct secagg_client *c, const struct fedc_msg *req, struct fedc_msg **keys);
+/* Handles a `secagg` request. *reply (may stay NULL) is what to send back.
+ * FEDC_ERR_MALFORMED / FEDC_ERR_AUTH / FEDC_ERR_INVAL with a reason for a
+ * request that does not fit the session (the caller answers `error`). */
+FEDC_NODISCARD
+enum fedc_err secagg_client__handle(struct secagg_client *c, const struct fedc_msg *req, struct fedc_msg **reply);
+/* Masks the update in `update_fd` (a parameter file of f32 tensors) with
+ * weight `weight` and writes the masked vector as a parameter file (one u64
+ * tensor "secagg.masked") to `out_fd` (truncated first). Waits up to
+ * `timeout_ms` for the shares. FEDC_ERR_TIMEOUT, FEDC_ERR_INTERRUPTED
+ * (aborted by the researcher), FEDC_ERR_INVAL (a value over the bound).
+ * `cancel` (may be NULL) is polled while waiting. */
+FEDC_NODISCARD
+enum fedc_err secagg_client__mask(struct secagg_client *c, const struct fedc_msg *req, int update_fd,
+				  uint64_t weight, int out_fd, int64_t timeout_ms, const volatile int *cancel);
+
+#endif
