@@ -41,7 +41,6 @@
 _Static_assert(FEDC_MAX_DIMS <= FEDC_PLAN_MAX_DIMS, "struct fedc_tensor must hold FEDC_MAX_DIMS");
 
 #define PARAMS_ALIGN 64u     /* data payloads start on this file offset multiple */
-#define F32_SIZE 4u
 #define MSGPACK_BIN_MAX 0xffffffffull /* a bin's length is a uint32 */
 
 /* ------------------------------------------------------------------ */
@@ -78,15 +77,41 @@ int fedc_tensor_same_layout(const struct fedc_tensor *a, const struct fedc_tenso
 	return 1;
 }
 
-/* Byte size of a f32 tensor's data, or an error if the shape overflows the
- * format's limits (a single bin holds at most 4 GiB - 1). */
+size_t fedc_dtype_size(uint32_t dtype)
+{
+	return dtype == FEDC_DTYPE_F32 ? 4 : dtype == FEDC_DTYPE_U64 ? 8 : 0;
+}
+
+const char *fedc_dtype_name(uint32_t dtype)
+{
+	return dtype == FEDC_DTYPE_F32 ? "f32" : dtype == FEDC_DTYPE_U64 ? "u64" : NULL;
+}
+
+enum fedc_err fedc_params_check_f32(const struct fedc_params *p)
+{
+	const struct fedc_tensor *t = fedc_params_tensors(p);
+
+	for (size_t i = 0; i < fedc_params_count(p); i++) {
+		if (t[i].dtype != FEDC_DTYPE_F32) {
+			const char *name = fedc_dtype_name(t[i].dtype);
+
+			return fedc_fail(FEDC_ERR_MALFORMED, "tensor %s: dtype %s where f32 is expected", t[i].name,
+					 name ? name : "unknown");
+		}
+	}
+	return FEDC_OK;
+}
+
+/* Byte size of a tensor's data, or an error if the dtype is unknown or the
+ * shape overflows the format's limits (a single bin holds at most 4 GiB - 1). */
 static bool tensor_data_bytes(const struct fedc_tensor *t, uint64_t *bytes)
 {
 	uint64_t n = fedc_tensor_elements(t);
+	size_t size = fedc_dtype_size(t->dtype);
 
-	if (n == UINT64_MAX || n > MSGPACK_BIN_MAX / F32_SIZE)
+	if (size == 0 || n == UINT64_MAX || n > MSGPACK_BIN_MAX / size)
 		return false;
-	*bytes = n * F32_SIZE;
+	*bytes = n * size;
 	return true;
 }
 
@@ -212,9 +237,9 @@ static enum fedc_err validate_for_write(const struct fedc_tensor *tensors, size_
 		if (name_len == 0 || name_len > FEDC_MAX_NAME_LEN)
 			return fedc_fail(FEDC_ERR_INVAL, "tensor %zu: name is %s", i,
 					 name_len ? "too long" : "missing or empty");
-		if (t->dtype != FEDC_DTYPE_F32)
-			return fedc_fail(FEDC_ERR_INVAL, "tensor %zu \"%s\": dtype %u is not f32", i, t->name,
-					 t->dtype);
+		if (!fedc_dtype_name(t->dtype))
+			return fedc_fail(FEDC_ERR_INVAL, "tensor %zu \"%s\": dtype %u is neither f32 nor u64", i,
+					 t->name, t->dtype);
 		if (t->ndim > FEDC_MAX_DIMS)
 			return fedc_fail(FEDC_ERR_INVAL, "tensor %zu \"%s\": %u dimensions (at most %d)", i,
 					 t->name, t->ndim, FEDC_MAX_DIMS);
@@ -245,7 +270,7 @@ static int pack_tensor_header(msgpack_packer *pk, struct piece_buf *pb, uint64_t
 	size_t pad;
 
 	if (msgpack_pack_map(pk, 5) || pack_cstr(pk, "name") || pack_cstr(pk, t->name) ||
-	    pack_cstr(pk, "dtype") || pack_cstr(pk, "f32") || pack_cstr(pk, "shape") ||
+	    pack_cstr(pk, "dtype") || pack_cstr(pk, fedc_dtype_name(t->dtype)) || pack_cstr(pk, "shape") ||
 	    msgpack_pack_array(pk, t->ndim))
 		return -1;
 	for (uint32_t d = 0; d < t->ndim; d++) {
@@ -468,9 +493,13 @@ static enum fedc_err parse_dtype(struct reader *r, struct fedc_tensor *t)
 
 	if (rc)
 		return rc;
-	if (!bytes_equal(p, len, "f32"))
-		return bad(r, "dtype \"%.*s\" is not \"f32\"", (int)(len < 16 ? len : 16), (const char *)p);
-	t->dtype = FEDC_DTYPE_F32;
+	if (bytes_equal(p, len, "f32"))
+		t->dtype = FEDC_DTYPE_F32;
+	else if (bytes_equal(p, len, "u64"))
+		t->dtype = FEDC_DTYPE_U64;
+	else
+		return bad(r, "dtype \"%.*s\" is neither \"f32\" nor \"u64\"", (int)(len < 16 ? len : 16),
+			   (const char *)p);
 	return FEDC_OK;
 }
 
@@ -540,8 +569,9 @@ static enum fedc_err parse_tensor(struct reader *r, size_t index, struct fedc_te
 	if (!tensor_data_bytes(t, &bytes))
 		return bad(r, "shape overflows (more than 4 GiB of data)");
 	if (bytes != raw->data_len)
-		return bad(r, "shape holds %llu f32 values (%llu bytes) but data has %u bytes",
-			   (unsigned long long)(bytes / F32_SIZE), (unsigned long long)bytes, raw->data_len);
+		return bad(r, "shape holds %llu %s values (%llu bytes) but data has %u bytes",
+			   (unsigned long long)(bytes / fedc_dtype_size(t->dtype)), fedc_dtype_name(t->dtype),
+			   (unsigned long long)bytes, raw->data_len);
 	return FEDC_OK;
 }
 
@@ -629,15 +659,16 @@ static enum fedc_err copy_names(struct fedc_params *p, const struct raw_tensor *
 	return FEDC_OK;
 }
 
-/* Points each tensor at its data; a payload that is not 4-byte aligned (a
- * foreign writer without "pad") is copied, since float loads need it. */
+/* Points each tensor at its data; a payload that is not aligned to its
+ * element size (4 bytes for f32, 8 for u64: a foreign writer without "pad")
+ * is copied, since element loads need it. */
 static enum fedc_err place_data(struct fedc_params *p, const struct raw_tensor *raws)
 {
 	for (size_t i = 0; i < p->count; i++) {
 		size_t len = raws[i].data_len;
 		void *copy;
 
-		if (((uintptr_t)raws[i].data % F32_SIZE) == 0) {
+		if (((uintptr_t)raws[i].data % fedc_dtype_size(p->tensors[i].dtype)) == 0) {
 			p->tensors[i].data = raws[i].data;
 			continue;
 		}

@@ -681,6 +681,207 @@ static void test_mutations_never_crash(void **state)
 }
 
 /* ------------------------------------------------------------------ */
+/* u64 tensors (SecAgg's masked vectors)                              */
+
+static uint64_t u64_data[3 * 5];
+
+static void fill_u64(void)
+{
+	for (size_t i = 0; i < 15; i++)
+		u64_data[i] = UINT64_C(0x9e3779b97f4a7c15) * (i + 1); /* every byte in use, high bit too */
+	u64_data[0] = UINT64_MAX;
+	u64_data[1] = 0;
+}
+
+/* The first "str" of 3 bytes in buf (memmem is a GNU extension). */
+static unsigned char *find3(unsigned char *buf, size_t len, const char *str)
+{
+	for (size_t i = 0; i + 3 <= len; i++) {
+		if (memcmp(buf + i, str, 3) == 0)
+			return buf + i;
+	}
+	return NULL;
+}
+
+static unsigned char *write_to_memory(const struct fedc_tensor *t, size_t n, size_t *len)
+{
+	char path[256];
+	unsigned char *buf;
+
+	path_in_tmp(path, sizeof(path), "mem.params");
+	assert_int_equal(fedc_params_write_file(path, t, n), FEDC_OK);
+	buf = slurp(path, len);
+	unlink(path);
+	return buf;
+}
+
+static void test_round_trip_u64(void **state)
+{
+	struct fedc_tensor t = { "masked.w", FEDC_DTYPE_U64, 2, { 3, 5 }, u64_data };
+	struct fedc_params *p = NULL;
+	const struct fedc_tensor *back;
+	char path[256];
+
+	fill_u64();
+	path_in_tmp(path, sizeof(path), "u64.params");
+	assert_int_equal(fedc_params_write_file(path, &t, 1), FEDC_OK);
+	assert_int_equal(fedc_params_open(path, &p), FEDC_OK);
+	back = fedc_params_find(p, "masked.w");
+	assert_non_null(back);
+	assert_int_equal(back->dtype, FEDC_DTYPE_U64);
+	assert_true(fedc_tensor_same_layout(&t, back));
+	assert_int_equal((uintptr_t)back->data % 64, 0); /* zero-copy, 64-aligned in the mapping */
+	assert_memory_equal(back->data, u64_data, sizeof(u64_data));
+	assert_int_equal(fedc_params_check_f32(p), FEDC_ERR_MALFORMED);
+	assert_string_equal(fedc_last_error(), "tensor masked.w: dtype u64 where f32 is expected");
+	fedc_params_close(p);
+	unlink(path);
+	assert_int_equal(fedc_dtype_size(FEDC_DTYPE_U64), 8);
+	assert_int_equal(fedc_dtype_size(FEDC_DTYPE_F32), 4);
+	assert_int_equal(fedc_dtype_size(7), 0);
+	assert_string_equal(fedc_dtype_name(FEDC_DTYPE_U64), "u64");
+	assert_null(fedc_dtype_name(0));
+}
+
+/* f32 and u64 tensors in one file, each 64-aligned; check_f32 names the first
+ * u64 one; a file of f32 only passes it. */
+static void test_round_trip_mixed_f32_u64(void **state)
+{
+	struct fedc_tensor t[7];
+	size_t n = sample_tensors(t);
+	struct fedc_params *p = NULL;
+	unsigned char *file;
+	size_t len;
+
+	fill_u64();
+	t[n++] = (struct fedc_tensor){ "mask.a", FEDC_DTYPE_U64, 1, { 15 }, u64_data };
+	t[n++] = (struct fedc_tensor){ "mask.s", FEDC_DTYPE_U64, 0, { 0 }, u64_data + 3 };
+	file = write_to_memory(t, n, &len);
+	assert_int_equal(fedc_params_from_buffer(file, len, &p), FEDC_OK);
+	assert_int_equal(fedc_params_count(p), n);
+	for (size_t i = 0; i < n; i++) {
+		const struct fedc_tensor *b = &fedc_params_tensors(p)[i];
+		uint64_t bytes = fedc_tensor_elements(&t[i]) * fedc_dtype_size(t[i].dtype);
+
+		assert_true(fedc_tensor_same_layout(&t[i], b));
+		if (bytes) {
+			assert_memory_equal(b->data, t[i].data, bytes);
+			assert_int_equal((size_t)((const unsigned char *)b->data - file) % 64, 0);
+		}
+	}
+	assert_int_equal(fedc_params_check_f32(p), FEDC_ERR_MALFORMED);
+	assert_string_equal(fedc_last_error(), "tensor mask.a: dtype u64 where f32 is expected");
+	fedc_params_close(p);
+	free(file);
+
+	file = write_to_memory(t, n - 2, &len);
+	assert_int_equal(fedc_params_from_buffer(file, len, &p), FEDC_OK);
+	assert_int_equal(fedc_params_check_f32(p), FEDC_OK);
+	fedc_params_close(p);
+	free(file);
+}
+
+/* The data bin of a u64 tensor cut short, every prefix of a u64 file, and the
+ * dtype swapped (u64 data read as f32 holds twice the bytes; the reverse
+ * half): all refused as malformed. */
+static void test_open_truncated_u64_bin(void **state)
+{
+	struct fedc_tensor t = { "m", FEDC_DTYPE_U64, 1, { 15 }, u64_data };
+	struct fedc_tensor f = { "m", FEDC_DTYPE_F32, 1, { 15 }, c_data };
+	struct fedc_params *p = NULL;
+	unsigned char *file, *buf, *dt;
+	size_t len;
+
+	fill_u64();
+	file = write_to_memory(&t, 1, &len);
+	/* shorter by one element, the bin header unchanged: the bin is truncated */
+	assert_int_equal(fedc_params_from_buffer(file, len - 8, &p), FEDC_ERR_MALFORMED);
+	assert_null(p);
+	for (size_t cut = 0; cut < len; cut++) {
+		buf = malloc(cut ? cut : 1);
+		assert_non_null(buf);
+		memcpy(buf, file, cut);
+		if (fedc_params_from_buffer(buf, cut, &p) != FEDC_ERR_MALFORMED)
+			fail_msg("prefix of %zu bytes of %zu not refused", cut, len);
+		free(buf);
+	}
+	dt = find3(file, len, "u64");
+	assert_non_null(dt);
+	memcpy(dt, "f32", 3);
+	assert_int_equal(fedc_params_from_buffer(file, len, &p), FEDC_ERR_MALFORMED);
+	assert_non_null(strstr(fedc_last_error(), "shape holds 15 f32 values (60 bytes) but data has 120 bytes"));
+	free(file);
+
+	file = write_to_memory(&f, 1, &len);
+	dt = find3(file, len, "f32");
+	assert_non_null(dt);
+	memcpy(dt, "u64", 3);
+	assert_int_equal(fedc_params_from_buffer(file, len, &p), FEDC_ERR_MALFORMED);
+	assert_non_null(strstr(fedc_last_error(), "shape holds 15 u64 values (120 bytes) but data has 60 bytes"));
+	memcpy(dt, "u63", 3);
+	assert_int_equal(fedc_params_from_buffer(file, len, &p), FEDC_ERR_MALFORMED);
+	assert_non_null(strstr(fedc_last_error(), "dtype \"u63\""));
+	free(file);
+}
+
+/* A foreign writer's u64 data 4 bytes off an 8-byte boundary is copied into
+ * aligned memory (uint64 loads need it). */
+static void test_foreign_unaligned_u64_copied(void **state)
+{
+	const uint64_t v[2] = { UINT64_C(0x0102030405060708), UINT64_MAX };
+	char name[16] = "u";
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	struct fedc_params *p = NULL;
+	const struct fedc_tensor *t;
+	unsigned char *buf;
+	size_t at = 0;
+
+	/* Lengthen the name until the data lands at 4 mod 8. */
+	for (size_t nl = 1; nl < 9; nl++) {
+		msgpack_sbuffer_init(&sb);
+		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+		memset(name, 'u', nl);
+		name[nl] = '\0';
+		msgpack_pack_map(&pk, 3);
+		msgpack_pack_str_with_body(&pk, "format", 6);
+		msgpack_pack_str_with_body(&pk, "fedc-params", 11);
+		msgpack_pack_str_with_body(&pk, "version", 7);
+		msgpack_pack_uint32(&pk, 1);
+		msgpack_pack_str_with_body(&pk, "tensors", 7);
+		msgpack_pack_array(&pk, 1);
+		msgpack_pack_map(&pk, 4);
+		msgpack_pack_str_with_body(&pk, "name", 4);
+		msgpack_pack_str_with_body(&pk, name, nl);
+		msgpack_pack_str_with_body(&pk, "dtype", 5);
+		msgpack_pack_str_with_body(&pk, "u64", 3);
+		msgpack_pack_str_with_body(&pk, "shape", 5);
+		msgpack_pack_array(&pk, 1);
+		msgpack_pack_uint64(&pk, 2);
+		msgpack_pack_str_with_body(&pk, "data", 4);
+		msgpack_pack_bin_with_body(&pk, v, sizeof(v));
+		at = sb.size - sizeof(v);
+		if (at % 8 == 4)
+			break;
+		msgpack_sbuffer_destroy(&sb);
+	}
+	assert_int_equal(at % 8, 4);
+	buf = aligned_alloc(64, (sb.size + 63) / 64 * 64);
+	assert_non_null(buf);
+	memcpy(buf, sb.data, sb.size);
+	assert_int_equal(fedc_params_from_buffer(buf, sb.size, &p), FEDC_OK);
+	t = fedc_params_find(p, name);
+	assert_non_null(t);
+	assert_int_equal(t->dtype, FEDC_DTYPE_U64);
+	assert_int_equal((uintptr_t)t->data % 8, 0);
+	assert_true((const unsigned char *)t->data < buf || (const unsigned char *)t->data >= buf + sb.size);
+	assert_memory_equal(t->data, v, sizeof(v));
+	fedc_params_close(p);
+	free(buf);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+/* ------------------------------------------------------------------ */
 /* Tensor helpers                                                     */
 
 static void test_tensor_helpers(void **state)
@@ -749,6 +950,10 @@ int main(void)
 		cmocka_unit_test(test_all_bad_fixtures_rejected),
 		cmocka_unit_test(test_truncations_rejected),
 		cmocka_unit_test(test_mutations_never_crash),
+		cmocka_unit_test(test_round_trip_u64),
+		cmocka_unit_test(test_round_trip_mixed_f32_u64),
+		cmocka_unit_test(test_open_truncated_u64_bin),
+		cmocka_unit_test(test_foreign_unaligned_u64_copied),
 		cmocka_unit_test(test_tensor_helpers),
 	};
 

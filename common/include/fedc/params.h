@@ -1,16 +1,20 @@
-/* Parameter files: one msgpack map holding a list of named float32 tensors.
+/* Parameter files: one msgpack map holding a list of named tensors, float32
+ * ("f32") or, for secure aggregation's masked vectors, uint64 ("u64").
  * The same format carries global parameters, node updates and aggregator
  * state. See docs/protocol.md, "Parameter files".
  *
  *   {"format": "fedc-params", "version": 1,
- *    "tensors": [{"name": str, "dtype": "f32", "shape": [uint...],
+ *    "tensors": [{"name": str, "dtype": "f32" | "u64", "shape": [uint...],
  *                 "pad": bin, "data": bin}, ...]}
  *
  * The writer sizes "pad" so that each "data" payload starts on a 64-byte
  * boundary of the file; the reader maps the file and points each tensor's
  * data into the mapping (no per-element decoding, no copy). A file from
- * another writer whose data is not 4-byte aligned is still read, by copying
- * that tensor into aligned memory. */
+ * another writer whose data is not aligned to its element size (4 or 8 bytes)
+ * is still read, by copying that tensor into aligned memory.
+ *
+ * Most consumers take f32 only (plans, aggregators, SCAFFOLD): they check the
+ * dtype of what they open (fedc_params_check_f32) and refuse the rest. */
 #ifndef FEDC_PARAMS_H
 #define FEDC_PARAMS_H
 
@@ -19,6 +23,11 @@
 
 #include "fedc/err.h"
 #include "fedc/plan.h"
+
+/* The dtype of a masked SecAgg vector: uint64, little-endian, 8 bytes per
+ * element. Not in the plan ABI's enum fedc_dtype (fedc/plan.h) on purpose:
+ * plans are never handed u64 tensors; it shares the numbering. */
+enum { FEDC_DTYPE_U64 = 2 };
 
 #define FEDC_PARAMS_FORMAT "fedc-params"
 #define FEDC_PARAMS_VERSION 1
@@ -56,13 +65,24 @@ size_t fedc_params_count(const struct fedc_params *p);
 const struct fedc_tensor *fedc_params_tensors(const struct fedc_params *p);
 const struct fedc_tensor *fedc_params_find(const struct fedc_params *p, const char *name);
 
-/* Writes tensors to `fd` from its current position, streaming (no full copy in
- * memory). Returns FEDC_ERR_IO, FEDC_ERR_INVAL (bad dtype, shape, too many). */
+/* Writes tensors (f32 or u64) to `fd` from its current position, streaming (no
+ * full copy in memory). Returns FEDC_ERR_IO, FEDC_ERR_INVAL (bad dtype, shape,
+ * too many). */
 FEDC_NODISCARD
 enum fedc_err fedc_params_write_fd(int fd, const struct fedc_tensor *tensors, size_t count);
 /* Writes atomically: temp file in the same directory, fsync, rename. */
 FEDC_NODISCARD
 enum fedc_err fedc_params_write_file(const char *path, const struct fedc_tensor *tensors, size_t count);
+
+/* Bytes per element of a dtype (4 for f32, 8 for u64), 0 for an unknown one. */
+size_t fedc_dtype_size(uint32_t dtype);
+/* "f32", "u64", or NULL for an unknown dtype. */
+const char *fedc_dtype_name(uint32_t dtype);
+/* FEDC_ERR_MALFORMED "tensor X: dtype u64 where f32 is expected" for the first
+ * tensor of `p` that is not f32, else FEDC_OK: for every consumer that reads
+ * the data as float. */
+FEDC_NODISCARD
+enum fedc_err fedc_params_check_f32(const struct fedc_params *p);
 
 /* Number of elements (product of the shape; 1 for ndim 0). */
 uint64_t fedc_tensor_elements(const struct fedc_tensor *t);

@@ -1,0 +1,139 @@
+/* SecAgg masks (fedc/secagg.h): a seed expanded by AES-128-CTR into uint64
+ * words that are added to (or subtracted from) a vector mod 2^64.
+ *
+ * The keystream is produced a chunk at a time into a stack buffer the size of
+ * a fraction of L1 (16 KiB) by encrypting a constant zero buffer, then added
+ * word by word: no allocation, and the vector is read and written once.
+ * Element i of the stream is keystream bytes 8i .. 8i+7, so element `offset`
+ * lies in AES block offset / 2: mask_at starts the counter there and drops
+ * the first word when offset is odd. */
+#include "fedc/secagg.h"
+
+#include "secagg_internal.h"
+
+#include <limits.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
+
+/* Keystream words are read as they lie in memory: little-endian. */
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "secagg masks read the keystream as little-endian words; a big-endian host needs byte swapping here"
+#endif
+
+#define CHUNK_WORDS 2048u /* 16 KiB of keystream per EVP call */
+#define PRG_INFO "fedc secagg prg"
+
+static const uint8_t zeros[CHUNK_WORDS * sizeof(uint64_t)];
+
+enum fedc_err secagg__hkdf(const uint8_t *ikm, size_t ikm_len, const void *info, size_t info_len, uint8_t *out,
+			   size_t out_len)
+{
+	EVP_KDF *kdf = NULL;
+	EVP_KDF_CTX *kctx = NULL;
+	OSSL_PARAM params[4];
+	size_t np = 0;
+	enum fedc_err rc = FEDC_OK;
+
+	if (info_len > SECAGG_HKDF_INFO_MAX)
+		return fedc_fail(FEDC_ERR_INVAL, "secagg: key derivation info of %zu bytes (at most %u)", info_len,
+				 SECAGG_HKDF_INFO_MAX);
+	kdf = EVP_KDF_fetch(NULL, OSSL_KDF_NAME_HKDF, NULL);
+	kctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+	if (!kctx) {
+		rc = fedc_fail(FEDC_ERR_NOMEM, "secagg: cannot set up HKDF-SHA256");
+		goto out;
+	}
+	/* OSSL_PARAM takes non-const pointers; OpenSSL only reads these. */
+	params[np++] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)(uintptr_t) "SHA256", 0);
+	params[np++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)(uintptr_t)ikm, ikm_len);
+	if (info_len)
+		params[np++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)(uintptr_t)info,
+								 info_len);
+	params[np] = OSSL_PARAM_construct_end();
+	if (EVP_KDF_derive(kctx, out, out_len, params) != 1) {
+		rc = fedc_fail(FEDC_ERR_IO, "secagg: HKDF-SHA256 failed: %s", ERR_reason_error_string(ERR_get_error()));
+		OPENSSL_cleanse(out, out_len);
+	}
+out:
+	EVP_KDF_CTX_free(kctx);
+	EVP_KDF_free(kdf);
+	return rc;
+}
+
+static void add_words(uint64_t *restrict v, const uint64_t *restrict ks, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		v[i] += ks[i];
+}
+
+static void sub_words(uint64_t *restrict v, const uint64_t *restrict ks, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		v[i] -= ks[i];
+}
+
+enum fedc_err fedc_secagg_mask_at(uint64_t *v, size_t n, uint64_t offset, const uint8_t seed[32], int sign)
+{
+	uint64_t ks[CHUNK_WORDS];
+	uint8_t key[16], iv[16] = { 0 };
+	uint64_t block = offset / 2;
+	size_t skip = (size_t)(offset & 1);
+	EVP_CIPHER_CTX *ctx = NULL;
+	enum fedc_err rc = FEDC_OK;
+
+	if (sign == 0 || !seed || (n && !v))
+		return fedc_fail(FEDC_ERR_INVAL, "secagg mask: %s", sign == 0 ? "sign 0" : "NULL vector or seed");
+	if (n > UINT64_MAX - offset)
+		return fedc_fail(FEDC_ERR_INVAL, "secagg mask: offset %llu + %zu elements overflows",
+				 (unsigned long long)offset, n);
+	if (n == 0)
+		return FEDC_OK;
+	rc = secagg__hkdf(seed, FEDC_SECAGG_KEY_BYTES, PRG_INFO, strlen(PRG_INFO), key, sizeof(key));
+	if (rc)
+		goto out;
+	for (int i = 0; i < 8; i++) /* big-endian counter in the low 8 bytes; block < 2^63 */
+		iv[15 - i] = (uint8_t)(block >> (8 * i));
+	ctx = EVP_CIPHER_CTX_new();
+	if (!ctx) {
+		rc = fedc_fail(FEDC_ERR_NOMEM, "secagg mask: cannot allocate a cipher context");
+		goto out;
+	}
+	if (EVP_EncryptInit_ex(ctx, EVP_aes_128_ctr(), NULL, key, iv) != 1) {
+		rc = fedc_fail(FEDC_ERR_IO, "secagg mask: AES-128-CTR set-up failed");
+		goto out;
+	}
+	while (n) {
+		size_t words = n + skip < CHUNK_WORDS ? n + skip : CHUNK_WORDS;
+		size_t use = words - skip;
+		int outl = 0;
+
+		if (EVP_EncryptUpdate(ctx, (uint8_t *)ks, &outl, zeros, (int)(words * sizeof(uint64_t))) != 1 ||
+		    (size_t)outl != words * sizeof(uint64_t)) {
+			rc = fedc_fail(FEDC_ERR_IO, "secagg mask: AES-128-CTR failed");
+			goto out;
+		}
+		if (sign > 0)
+			add_words(v, ks + skip, use);
+		else
+			sub_words(v, ks + skip, use);
+		v += use;
+		n -= use;
+		skip = 0;
+	}
+out:
+	EVP_CIPHER_CTX_free(ctx);
+	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_cleanse(ks, sizeof(ks));
+	return rc;
+}
+
+enum fedc_err fedc_secagg_mask(uint64_t *v, size_t n, const uint8_t seed[32], int sign)
+{
+	return fedc_secagg_mask_at(v, n, 0, seed, sign);
+}
