@@ -90,19 +90,19 @@ enum fedc_err admin__init(struct admin_fed *fed);
 /* Reads DIR/federation.ini into *fed. FEDC_ERR_NOT_FOUND, FEDC_ERR_CONFIG. */
 FEDC_NODISCARD
 enum fedc_err admin__load(const char *dir, struct admin_fed *fed);
-/* Adds a participant: its bundle, passwd, acl, tokens, trusted keys.
+/* Adds a participant: its bundle, passwd, acl, tokens, trusted and peer keys.
  * FEDC_ERR_EXISTS if the id is taken, FEDC_ERR_IO, ... */
 FEDC_NODISCARD
 enum fedc_err admin__add(const struct admin_fed *fed, enum admin_role role, const char *id);
 /* Gives participant `id` a new TLS key and certificate (the old one goes on
  * the CRL), broker password, repository token and signing key; rewrites
- * those files of its bundle (node.ini, trusted/ and data stay) and shares
- * the new public key. FEDC_ERR_NOT_FOUND if `id` is not enrolled. */
+ * those files of its bundle (node.ini, trusted/, peers/ and data stay) and
+ * shares the new public key. FEDC_ERR_NOT_FOUND if `id` is not enrolled. */
 FEDC_NODISCARD
 enum fedc_err admin__rotate(const struct admin_fed *fed, const char *id);
 /* Revokes participant `id`: its certificates go on the CRL, its passwd
  * line, ACL block and token go, its public key leaves the other bundles'
- * trusted/. `remove` also deletes its bundle, DIR/keys/ID.pub and
+ * trusted/ (and, for a node, the other nodes' peers/). `remove` also deletes its bundle, DIR/keys/ID.pub and
  * DIR/certs/ID.pem and keeps no record; without it DIR/revoked records it
  * (its id cannot be enrolled again until removed). FEDC_ERR_NOT_FOUND. */
 FEDC_NODISCARD
@@ -241,23 +241,30 @@ struct admin_secrets {
 };
 
 /* Builds the bundle of `id` under DIR/nodes/ or DIR/researchers/ (staged, then
- * renamed into place) and hands back its secrets for the server side. */
+ * renamed into place) and hands back its secrets for the server side.
+ * trusted/ gets the keys of every participant of the other role in `reg`; a
+ * node's bundle also gets peers/ with the keys of every other node in `reg`
+ * (never in trusted/: a node must not obey another node). */
 FEDC_NODISCARD
 enum fedc_err admin__bundle_create(const struct admin_fed *fed, const struct admin_registry *reg,
 				   enum admin_role role, const char *id, struct admin_secrets *secrets);
 /* Like admin__bundle_create, but for an enrolled participant: if its bundle
  * exists, only its credential files (client.pem, client.key,
  * broker.password, repository.token, signing.key, signing.pub) are replaced,
- * each atomically; its ini, trusted/ and data stay. */
+ * each atomically; its ini, trusted/, peers/ and data stay. */
 FEDC_NODISCARD
 enum fedc_err admin__bundle_renew(const struct admin_fed *fed, const struct admin_registry *reg,
 				  enum admin_role role, const char *id, struct admin_secrets *secrets);
-/* Deletes trusted/ID.pub from every bundle of the other role. */
+/* Deletes trusted/ID.pub from every bundle of the other role and, if `role`
+ * is a node, peers/ID.pub from every other node's bundle. A bundle that is
+ * gone gets a warning on stderr naming what to delete by hand. */
 FEDC_NODISCARD
 enum fedc_err admin__bundle_unshare_key(const struct admin_fed *fed, const struct admin_registry *reg,
 					enum admin_role role, const char *id);
-/* Copies the signing.pub of `id` into trusted/ of every participant of the
- * other role. */
+/* Copies DIR/keys/ID.pub into trusted/ of every participant of the other
+ * role and, if `role` is a node, into peers/ of every other node (`id`
+ * itself may be in `reg`: it is skipped). A bundle that is gone gets a
+ * warning on stderr naming the key to deliver by hand. */
 FEDC_NODISCARD
 enum fedc_err admin__bundle_share_key(const struct admin_fed *fed, const struct admin_registry *reg,
 				      enum admin_role role, const char *id);

@@ -52,7 +52,7 @@ static enum fedc_err node_ini(const struct admin_fed *fed, const char *id, struc
 				 "[broker]\nurl = ssl://%s\nca_file = ca.pem\ncert_file = client.pem\n"
 				 "key_file = client.key\nusername = %s\npassword_file = broker.password\n\n"
 				 "[repository]\nurl = https://%s\nca_file = ca.pem\ntoken_file = repository.token\n\n"
-				 "[security]\nsigning_key = signing.key\ntrusted_keys_dir = trusted\n",
+				 "[security]\nsigning_key = signing.key\ntrusted_keys_dir = trusted\npeer_keys_dir = peers\n",
 				 id, fed->name, id, fed->name, broker, id, repo);
 }
 
@@ -184,22 +184,42 @@ static enum fedc_err write_secrets(const char *dir, struct admin_secrets *s)
 	return rc;
 }
 
-/* trusted/<P>.pub for every registered participant P of the other role. */
-static enum fedc_err write_trusted(const struct admin_fed *fed, const struct admin_registry *reg,
-				   enum admin_role role, const char *dir)
+/* Where a bundle of role `holder` keeps the public key of a participant of
+ * role `owner`: "trusted" (the other role: a node obeys the researchers'
+ * commands, a researcher believes the nodes' replies), "peers" (a node's
+ * fellow nodes, whose key signatures secure aggregation checks), or NULL (a
+ * researcher holds no other researcher's key). Peers are kept apart from
+ * trusted/ so that a node never takes a command signed by another node. */
+static const char *key_subdir(enum admin_role holder, enum admin_role owner)
 {
-	char trusted[PATH_MAX], src[PATH_MAX], dst[PATH_MAX], name[FEDC_MAX_ID_LEN + 16];
+	if (holder != owner)
+		return "trusted";
+	return holder == ADMIN_ROLE_NODE ? "peers" : NULL;
+}
+
+/* trusted/<P>.pub for every registered participant P of the other role and,
+ * in a node's bundle, peers/<N>.pub for every other registered node N. */
+static enum fedc_err write_trusted(const struct admin_fed *fed, const struct admin_registry *reg,
+				   enum admin_role role, const char *id, const char *dir)
+{
+	char trusted[PATH_MAX], peers[PATH_MAX], src[PATH_MAX], dst[PATH_MAX], name[FEDC_MAX_ID_LEN + 16];
 	enum fedc_err rc = admin__path(trusted, dir, "trusted");
 
 	if (!rc)
 		rc = fedc_mkdir_p(trusted, 0700);
+	if (!rc && role == ADMIN_ROLE_NODE)
+		rc = admin__path(peers, dir, "peers");
+	if (!rc && role == ADMIN_ROLE_NODE)
+		rc = fedc_mkdir_p(peers, 0700);
 	for (size_t i = 0; !rc && i < reg->n; i++) {
-		if (reg->v[i].role == role)
+		const char *sub = key_subdir(role, reg->v[i].role);
+
+		if (!sub || !strcmp(reg->v[i].id, id)) /* rotate: the registry holds `id` itself */
 			continue;
 		snprintf(name, sizeof(name), "keys/%s.pub", reg->v[i].id);
 		rc = admin__path(src, fed->dir, name);
 		if (!rc)
-			rc = admin__path(dst, trusted, name + strlen("keys/"));
+			rc = admin__path(dst, !strcmp(sub, "peers") ? peers : trusted, name + strlen("keys/"));
 		if (!rc)
 			rc = admin__copy_public(src, dst);
 	}
@@ -225,7 +245,7 @@ static enum fedc_err fill_bundle(const struct admin_fed *fed, const struct admin
 	if (!rc)
 		rc = write_signing_key(fed, id, dir);
 	if (!rc)
-		rc = write_trusted(fed, reg, role, dir);
+		rc = write_trusted(fed, reg, role, id, dir);
 	if (!rc)
 		rc = role == ADMIN_ROLE_NODE ? node_ini(fed, id, &ini) : network_ini(fed, id, &ini);
 	if (!rc)
@@ -259,7 +279,7 @@ static enum fedc_err stage_bundle(const struct admin_fed *fed, const struct admi
 }
 
 /* What rotate replaces in a bundle; everything else (its ini, perhaps edited
- * by its owner, trusted/, a node's data) stays. */
+ * by its owner, trusted/, a node's peers/ and data) stays. */
 static const char *const credential_files[] = { "client.pem", "client.key", "broker.password", "repository.token",
 						 "signing.key", "signing.pub" };
 
@@ -329,27 +349,29 @@ enum fedc_err admin__bundle_renew(const struct admin_fed *fed, const struct admi
 enum fedc_err admin__bundle_share_key(const struct admin_fed *fed, const struct admin_registry *reg,
 				      enum admin_role role, const char *id)
 {
-	char src[PATH_MAX], other[PATH_MAX], trusted[PATH_MAX], dst[PATH_MAX], name[FEDC_MAX_ID_LEN + 16];
+	char src[PATH_MAX], other[PATH_MAX], subdir[PATH_MAX], dst[PATH_MAX], name[FEDC_MAX_ID_LEN + 16];
 	enum fedc_err rc;
 
 	snprintf(name, sizeof(name), "keys/%s.pub", id);
 	rc = admin__path(src, fed->dir, name);
 	for (size_t i = 0; !rc && i < reg->n; i++) {
-		if (reg->v[i].role == role)
+		const char *sub = key_subdir(reg->v[i].role, role);
+
+		if (!sub || !strcmp(reg->v[i].id, id))
 			continue;
 		rc = admin__bundle_dir(fed, reg->v[i].role, reg->v[i].id, other);
 		if (rc)
 			break;
 		if (!admin__exists(other)) {
-			fprintf(stderr, "fedc-admin: warning: %s is gone: give %s the key %s as trusted/%s.pub by hand\n",
-				other, reg->v[i].id, src, id);
+			fprintf(stderr, "fedc-admin: warning: %s is gone: give %s the key %s as %s/%s.pub by hand\n",
+				other, reg->v[i].id, src, sub, id);
 			continue;
 		}
-		rc = admin__path(trusted, other, "trusted");
+		rc = admin__path(subdir, other, sub);
 		if (!rc)
-			rc = fedc_mkdir_p(trusted, 0700);
+			rc = fedc_mkdir_p(subdir, 0700);
 		if (!rc)
-			rc = admin__path(dst, trusted, name + strlen("keys/"));
+			rc = admin__path(dst, subdir, name + strlen("keys/"));
 		if (!rc)
 			rc = admin__copy_public(src, dst);
 	}
@@ -359,27 +381,29 @@ enum fedc_err admin__bundle_share_key(const struct admin_fed *fed, const struct 
 enum fedc_err admin__bundle_unshare_key(const struct admin_fed *fed, const struct admin_registry *reg,
 					enum admin_role role, const char *id)
 {
-	char other[PATH_MAX], trusted[PATH_MAX], dst[PATH_MAX], name[FEDC_MAX_ID_LEN + 8];
+	char other[PATH_MAX], subdir[PATH_MAX], dst[PATH_MAX], name[FEDC_MAX_ID_LEN + 8];
 	enum fedc_err rc = FEDC_OK;
 
 	snprintf(name, sizeof(name), "%s.pub", id);
 	for (size_t i = 0; !rc && i < reg->n; i++) {
-		if (reg->v[i].role == role)
+		const char *sub = key_subdir(reg->v[i].role, role);
+
+		if (!sub || !strcmp(reg->v[i].id, id))
 			continue;
 		rc = admin__bundle_dir(fed, reg->v[i].role, reg->v[i].id, other);
 		if (!rc)
-			rc = admin__path(trusted, other, "trusted");
+			rc = admin__path(subdir, other, sub);
 		if (!rc)
-			rc = admin__path(dst, trusted, name);
+			rc = admin__path(dst, subdir, name);
 		if (rc)
 			break;
 		if (!admin__exists(other)) {
-			fprintf(stderr, "fedc-admin: warning: %s is gone: delete trusted/%s from %s's copy by hand\n",
-				other, name, reg->v[i].id);
+			fprintf(stderr, "fedc-admin: warning: %s is gone: delete %s/%s from %s's copy by hand\n", other,
+				sub, name, reg->v[i].id);
 			continue;
 		}
 		if (unlink(dst) == 0)
-			rc = fedc_fsync_dir(trusted);
+			rc = fedc_fsync_dir(subdir);
 		else if (errno != ENOENT)
 			rc = fedc_fail(FEDC_ERR_IO, "cannot delete %s: %s", dst, strerror(errno));
 	}

@@ -139,16 +139,21 @@ static int cmd_rotate(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args
 		return failed(cmd->name, rc);
 	}
 	printf("%s \"%s\" has new credentials: certificate, broker password, repository token and\n"
-	       "signing key, in %s (its ini, trusted/ and data are kept).\n"
+	       "signing key, in %s (its ini, trusted/, peers/ and data are kept).\n"
 	       "1. Reload the servers: kill -HUP <mosquitto pid> <fedc-repository pid>; the old password\n"
 	       "   and token stop working, and mosquitto reads the new CRL (%s/ca/crl.pem), which\n"
 	       "   revokes the old certificate.\n"
-	       "2. Copy the new credential files of that directory to the %s's machine and restart it.\n"
-	       "3. The %ss still in %s have its new public key in trusted/; give copies handed out\n"
-	       "   earlier %s/keys/%s.pub as trusted/%s.pub%s.\n",
-	       admin__role_name(p->role), id, bundle, fed.dir, admin__role_name(p->role),
-	       admin__role_name(p->role == ADMIN_ROLE_NODE ? ADMIN_ROLE_RESEARCHER : ADMIN_ROLE_NODE), fed.dir,
-	       fed.dir, id, id, p->role == ADMIN_ROLE_RESEARCHER ? " and send each node SIGHUP" : "");
+	       "2. Copy the new credential files of that directory to the %s's machine and restart it.\n",
+	       admin__role_name(p->role), id, bundle, fed.dir, admin__role_name(p->role));
+	if (p->role == ADMIN_ROLE_NODE)
+		printf("3. The researchers still in %s have its new public key in trusted/, the other nodes in\n"
+		       "   peers/; give copies handed out earlier %s/keys/%s.pub as trusted/%s.pub (a\n"
+		       "   researcher's) or peers/%s.pub (a node's).\n",
+		       fed.dir, fed.dir, id, id, id);
+	else
+		printf("3. The nodes still in %s have its new public key in trusted/; give copies handed out\n"
+		       "   earlier %s/keys/%s.pub as trusted/%s.pub and send each node SIGHUP.\n",
+		       fed.dir, fed.dir, id, id);
 	admin__registry_free(&reg);
 	return 0;
 }
@@ -169,12 +174,13 @@ static int cmd_revoke(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args
 	if (rc)
 		return failed(cmd->name, rc);
 	printf("\"%s\" %s federation \"%s\": its certificate is on %s/ca/crl.pem, its password, ACL\n"
-	       "block and repository token are gone, and the bundles in %s no longer trust its key.\n"
+	       "block and repository token are gone, and the bundles in %s no longer hold its key.\n"
 	       "1. Reload the servers: kill -HUP <mosquitto pid> <fedc-repository pid> (mosquitto reads\n"
 	       "   passwd, acl and the CRL again, the repository its tokens).\n"
-	       "2. Delete trusted/%s.pub from the copies handed out earlier, and send SIGHUP to the nodes.\n"
+	       "2. Delete trusted/%s.pub (and a node's peers/%s.pub) from the copies handed out earlier,\n"
+	       "   and send SIGHUP to the nodes.\n"
 	       "%s",
-	       id, remove ? "is removed from" : "is revoked in", fed.name, fed.dir, fed.dir, id,
+	       id, remove ? "is removed from" : "is revoked in", fed.name, fed.dir, fed.dir, id, id,
 	       remove ? "Its bundle, key and record are deleted.\n"
 		      : "Its bundle and key stay, on record in revoked (`list` shows it); remove deletes them.\n");
 	return 0;

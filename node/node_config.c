@@ -41,6 +41,8 @@ static const struct fedc_config_key node_keys[] = {
 	  "This node's Ed25519 private key (PEM): it signs every reply, scalar, error and status.", NULL },
 	{ "security", "trusted_keys_dir", FEDC_CONFIG_PATH, false, NULL, 0, 0, 0, 0, NULL, FIELD(trusted_keys_dir), 0,
 	  "Directory of `<researcher id>.pub`: only commands signed by these researchers are run (docs/security.md). Without it the daemon refuses to start, unless `allow_unsigned_commands` is on.", NULL },
+	{ "security", "peer_keys_dir", FEDC_CONFIG_PATH, false, NULL, 0, 0, 0, 0, NULL, FIELD(peer_keys_dir), 0,
+	  "Directory of the other nodes' public signing keys (`<node id>.pub`), which secure aggregation checks the nodes' key signatures against; written by fedc-admin as `peers/`.", NULL },
 	{ "security", "max_clock_skew_s", FEDC_CONFIG_INT, false, CLOCK_SKEW_DEFAULT, 1, 86400, 0, 0, NULL,
 	  FIELD(max_clock_skew_s), 0,
 	  "A command stamped further than this from the node's clock is refused as stale; keep clocks in sync (NTP).", NULL },

@@ -37,6 +37,7 @@ struct node_config {
 	enum fedc_hash_alg plan_digest;        /* [security] plan_digest: plans are approved by this digest */
 	char *signing_key;                     /* [security] signing_key: signs what the node sends */
 	char *trusted_keys_dir;                /* [security] trusted_keys_dir: researchers' keys (<id>.pub) */
+	char *peer_keys_dir;                   /* [security] peer_keys_dir: the other nodes' keys (<id>.pub) */
 	int64_t max_clock_skew_s;              /* [security] max_clock_skew_s: replay window */
 	bool allow_unsigned_commands;          /* [security] allow_unsigned_commands */
 	int64_t train_timeout_s;               /* [limits] train_timeout_s: wall clock per round */

@@ -347,6 +347,9 @@ static void test_layout_and_modes(void **state)
 		assert_mode(dir, "ca.pem", 0644);
 		assert_mode(dir, "signing.pub", 0644);
 		assert_mode(dir, strcmp(ids[i], "r") ? "node.ini" : "network.ini", 0644);
+		assert_mode(dir, "trusted", 0700);
+		if (strcmp(ids[i], "r"))
+			assert_mode(dir, "peers", 0700);
 	}
 }
 
@@ -374,6 +377,8 @@ static void test_bundle_ini(void **state)
 	assert_string_equal(v, "repository.token");
 	assert_int_equal(fedc_config_str(cfg, "security", "trusted_keys_dir", true, NULL, &v), FEDC_OK);
 	assert_string_equal(v, "trusted");
+	assert_int_equal(fedc_config_str(cfg, "security", "peer_keys_dir", true, NULL, &v), FEDC_OK);
+	assert_string_equal(v, "peers");
 	fedc_config_free(cfg);
 
 	bundle_dir(fx, "r", dir);
@@ -1382,6 +1387,278 @@ static void test_rotate_revoke_remove(void **state)
 	free(r);
 }
 
+/* ---- peers/: the other nodes' keys in a node's bundle ---------------------------- */
+
+/* Each of these tests has its own federation (nodes x, y, z and researcher
+ * r, no broker), made by peers_setup in place of the group's. */
+static int peers_setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	struct result *r = malloc(sizeof(*r));
+	static const char *const nodes[] = { "x", "y", "z" };
+	int ok = fx && r;
+
+	if (ok) {
+		snprintf(fx->root, sizeof(fx->root), "/tmp/fedc-test-admin-peers-XXXXXX");
+		ok = mkdtemp(fx->root) != NULL;
+	}
+	ok = ok && (size_t)snprintf(fx->fed, sizeof(fx->fed), "%s/fed", fx->root) < sizeof(fx->fed);
+	if (ok) {
+		admin(fx, r, "init", fx->fed, "--federation", FED, NULL);
+		ok = r->status == 0;
+	}
+	for (size_t i = 0; ok && i < 3; i++) {
+		admin(fx, r, "add-node", fx->fed, nodes[i], NULL);
+		ok = r->status == 0;
+	}
+	if (ok) {
+		admin(fx, r, "add-researcher", fx->fed, "r", NULL);
+		ok = r->status == 0;
+	}
+	if (!ok && r)
+		fprintf(stderr, "provisioning failed: %s%s\n", r->out, r->err);
+	free(r);
+	if (!ok && fx) {
+		if (fx->root[0] == '/')
+			rmtree(fx->root);
+		free(fx);
+		fx = NULL;
+	}
+	*state = fx;
+	return ok ? 0 : -1;
+}
+
+static int peers_teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	if (fx) {
+		rmtree(fx->root);
+		free(fx);
+	}
+	return 0;
+}
+
+/* The names in DIR/sub, sorted and joined by spaces ("" if empty); NULL if
+ * the directory does not exist. Caller frees. */
+static char *names_in(const char *dir, const char *sub)
+{
+	struct dirent **names = NULL;
+	char path[PATH_MAX], *out;
+	size_t len = 0;
+	int n;
+
+	join(path, dir, sub);
+	n = scandir(path, &names, NULL, alphasort);
+	if (n < 0)
+		return NULL;
+	out = calloc(1, (size_t)n * (NAME_MAX + 1) + 1);
+	assert_non_null(out);
+	for (int i = 0; i < n; i++) {
+		if (strcmp(names[i]->d_name, ".") && strcmp(names[i]->d_name, ".."))
+			len += (size_t)sprintf(out + len, "%s%s", len ? " " : "", names[i]->d_name);
+		free(names[i]);
+	}
+	free(names);
+	return out;
+}
+
+/* Node `id`'s peers/ holds exactly `want` ("x.pub z.pub"), each byte-equal to
+ * DIR/keys/N.pub, and its trusted/ only the researcher's key. */
+static void assert_peers(const struct fixture *fx, const char *id, const char *want)
+{
+	char dir[PATH_MAX], list[256], name[64], *got, *save = NULL, *tok, *mine, *kept;
+
+	bundle_dir(fx, id, dir);
+	got = names_in(dir, "peers");
+	if (!got)
+		fail_msg("%s has no peers/", dir);
+	if (strcmp(got, want) != 0)
+		fail_msg("%s/peers holds \"%s\", expected \"%s\"", dir, got, want);
+	free(got);
+	snprintf(list, sizeof(list), "%s", want);
+	for (tok = strtok_r(list, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		snprintf(name, sizeof(name), "peers/%s", tok);
+		mine = slurp_in(dir, name);
+		snprintf(name, sizeof(name), "keys/%s", tok);
+		kept = slurp_in(fx->fed, name);
+		assert_non_null(mine);
+		assert_non_null(kept);
+		assert_string_equal(mine, kept);
+		free(mine);
+		free(kept);
+	}
+	got = names_in(dir, "trusted");
+	assert_non_null(got);
+	assert_string_equal(got, "r.pub"); /* never a node's key: a node obeys only researchers */
+	free(got);
+}
+
+/* Signs with signer's signing.key and verifies with `verifier`'s peers/<signer>.pub. */
+static int peer_verifies(const struct fixture *fx, const char *signer, const char *verifier)
+{
+	static const unsigned char msg[] = "ephemeral key 0123";
+	unsigned char sig[64];
+	size_t siglen = sizeof(sig);
+	char sdir[PATH_MAX], vdir[PATH_MAX], name[64];
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	EVP_PKEY *priv, *pub;
+	int ok;
+
+	assert_non_null(ctx);
+	bundle_dir(fx, signer, sdir);
+	bundle_dir(fx, verifier, vdir);
+	snprintf(name, sizeof(name), "peers/%s.pub", signer);
+	priv = load_key(sdir, "signing.key", true);
+	pub = load_key(vdir, name, false);
+	assert_int_equal(EVP_DigestSignInit(ctx, NULL, NULL, NULL, priv), 1);
+	assert_int_equal(EVP_DigestSign(ctx, sig, &siglen, msg, sizeof(msg)), 1);
+	EVP_MD_CTX_reset(ctx);
+	assert_int_equal(EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pub), 1);
+	ok = EVP_DigestVerify(ctx, sig, siglen, msg, sizeof(msg));
+	EVP_MD_CTX_free(ctx);
+	EVP_PKEY_free(priv);
+	EVP_PKEY_free(pub);
+	return ok;
+}
+
+/* After add-node x, y, z: each node's peers/ holds the other two keys, its
+ * node.ini says so, and the researcher's bundle is as before: trusted/ with
+ * the nodes' keys, no peers/, no peer_keys_dir. */
+static void test_peers_after_add(void **state)
+{
+	struct fixture *fx = *state;
+	char dir[PATH_MAX], path[PATH_MAX], *got;
+	struct fedc_config *cfg = NULL;
+	const char *v;
+
+	assert_peers(fx, "x", "y.pub z.pub");
+	assert_peers(fx, "y", "x.pub z.pub");
+	assert_peers(fx, "z", "x.pub y.pub");
+	assert_int_equal(peer_verifies(fx, "y", "x"), 1);
+	assert_int_equal(peer_verifies(fx, "x", "z"), 1);
+	bundle_dir(fx, "z", dir);
+	join(path, dir, "node.ini");
+	assert_int_equal(fedc_config_load(path, &cfg), FEDC_OK);
+	assert_int_equal(fedc_config_str(cfg, "security", "peer_keys_dir", true, NULL, &v), FEDC_OK);
+	assert_string_equal(v, "peers");
+	fedc_config_free(cfg);
+
+	bundle_dir(fx, "r", dir);
+	got = names_in(dir, "peers");
+	assert_null(got);
+	got = names_in(dir, "trusted");
+	assert_non_null(got);
+	assert_string_equal(got, "x.pub y.pub z.pub");
+	free(got);
+	got = slurp_in(dir, "network.ini");
+	assert_non_null(got);
+	assert_null(strstr(got, "peer"));
+	free(got);
+}
+
+/* rotate y: its new key replaces peers/y.pub in x and z; a researcher's
+ * rotation leaves every peers/ alone. */
+static void test_peers_after_rotate(void **state)
+{
+	struct fixture *fx = *state;
+	struct result *r = malloc(sizeof(*r));
+	char xdir[PATH_MAX], ydir[PATH_MAX], *old, *now, *in_x, *x_before, *x_after;
+
+	assert_non_null(r);
+	bundle_dir(fx, "x", xdir);
+	bundle_dir(fx, "y", ydir);
+	old = slurp_in(xdir, "peers/y.pub");
+	assert_non_null(old);
+	admin(fx, r, "rotate", fx->fed, "y", NULL);
+	if (r->status != 0)
+		fail_msg("rotate: %s%s", r->out, r->err);
+	assert_non_null(strstr(r->out, "peers/y.pub"));
+	now = slurp_in(ydir, "signing.pub");
+	in_x = slurp_in(xdir, "peers/y.pub");
+	assert_non_null(now);
+	assert_non_null(in_x);
+	assert_string_not_equal(now, old);
+	assert_string_equal(in_x, now);
+	assert_peers(fx, "x", "y.pub z.pub");
+	assert_peers(fx, "z", "x.pub y.pub");
+	assert_peers(fx, "y", "x.pub z.pub"); /* its own peers/ stays */
+	assert_int_equal(peer_verifies(fx, "y", "z"), 1);
+
+	x_before = slurp_in(xdir, "peers/z.pub");
+	admin(fx, r, "rotate", fx->fed, "r", NULL);
+	if (r->status != 0)
+		fail_msg("rotate: %s%s", r->out, r->err);
+	x_after = slurp_in(xdir, "peers/z.pub");
+	assert_string_equal(x_after, x_before);
+	assert_peers(fx, "x", "y.pub z.pub");
+	free(old);
+	free(now);
+	free(in_x);
+	free(x_before);
+	free(x_after);
+	free(r);
+}
+
+/* revoke y: peers/y.pub leaves x and z; remove z: peers/z.pub leaves x; a
+ * node added afterwards gets only the nodes still enrolled. */
+static void test_peers_after_revoke_and_remove(void **state)
+{
+	struct fixture *fx = *state;
+	struct result *r = malloc(sizeof(*r));
+
+	assert_non_null(r);
+	admin(fx, r, "revoke", fx->fed, "y", NULL);
+	if (r->status != 0)
+		fail_msg("revoke: %s%s", r->out, r->err);
+	assert_peers(fx, "x", "z.pub");
+	assert_peers(fx, "z", "x.pub");
+	admin(fx, r, "remove", fx->fed, "z", NULL);
+	if (r->status != 0)
+		fail_msg("remove: %s%s", r->out, r->err);
+	assert_peers(fx, "x", "");
+	admin(fx, r, "add-node", fx->fed, "w", NULL);
+	if (r->status != 0)
+		fail_msg("add-node: %s%s", r->out, r->err);
+	assert_peers(fx, "w", "x.pub"); /* not the revoked y */
+	assert_peers(fx, "x", "w.pub");
+	admin(fx, r, "remove", fx->fed, "y", NULL); /* revoked earlier: nothing else changes */
+	assert_int_equal(r->status, 0);
+	assert_peers(fx, "x", "w.pub");
+	free(r);
+}
+
+/* A node bundle deleted after it shipped: add, rotate and revoke of another
+ * node name the peers/ file to deliver or delete by hand, and go on with the
+ * bundles still there. */
+static void test_peers_bundle_gone_warns(void **state)
+{
+	struct fixture *fx = *state;
+	struct result *r = malloc(sizeof(*r));
+	char zdir[PATH_MAX];
+
+	assert_non_null(r);
+	bundle_dir(fx, "z", zdir);
+	rmtree(zdir);
+	admin(fx, r, "add-node", fx->fed, "w", NULL);
+	assert_int_equal(r->status, 0);
+	assert_non_null(strstr(r->err, "warning"));
+	assert_non_null(strstr(r->err, "give z the key"));
+	assert_non_null(strstr(r->err, "as peers/w.pub by hand"));
+	assert_peers(fx, "x", "w.pub y.pub z.pub");
+	assert_peers(fx, "w", "x.pub y.pub z.pub");
+	admin(fx, r, "rotate", fx->fed, "x", NULL);
+	assert_int_equal(r->status, 0);
+	assert_non_null(strstr(r->err, "as peers/x.pub by hand"));
+	assert_peers(fx, "w", "x.pub y.pub z.pub");
+	admin(fx, r, "revoke", fx->fed, "y", NULL);
+	assert_int_equal(r->status, 0);
+	assert_non_null(strstr(r->err, "delete peers/y.pub from z's copy by hand"));
+	assert_peers(fx, "x", "w.pub z.pub");
+	assert_peers(fx, "w", "x.pub z.pub");
+	free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1403,6 +1680,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_broker, broker_setup, broker_teardown),
 		/* After it: it rotates a, revokes b, removes c and b. */
 		cmocka_unit_test_setup_teardown(test_rotate_revoke_remove, broker_setup, broker_teardown),
+		/* Each on a federation of its own (nodes x, y, z, researcher r). */
+		cmocka_unit_test_setup_teardown(test_peers_after_add, peers_setup, peers_teardown),
+		cmocka_unit_test_setup_teardown(test_peers_after_rotate, peers_setup, peers_teardown),
+		cmocka_unit_test_setup_teardown(test_peers_after_revoke_and_remove, peers_setup, peers_teardown),
+		cmocka_unit_test_setup_teardown(test_peers_bundle_gone_warns, peers_setup, peers_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
