@@ -27,6 +27,7 @@
 #include "refusal_limit.h"
 #include "restart_guard.h"
 #include "round.h"
+#include "secagg_client.h"
 
 static struct fedc_mqtt *volatile signal_target;
 static volatile sig_atomic_t stop_requested;
@@ -142,6 +143,25 @@ out:
 }
 
 /* Takes ownership of `req`. */
+/* A secure-aggregation step: quick (a few key agreements and AES-GCM
+ * seals per neighbour), so on this thread, which the round worker does not
+ * block: it may be training while the keys and shares go round. */
+static void handle_secagg(struct node_daemon *d, const struct fedc_msg *req)
+{
+	struct fedc_msg *reply = NULL;
+	enum fedc_err rc = secagg_client__handle(d->secagg, req, &reply);
+
+	if (rc) {
+		fedc_warn("secure aggregation, job %s round %" PRIu64 ", step %s: %s", req->job_id, req->round,
+			  req->secagg_step, fedc_last_error());
+		fedc_ignore(daemon__send_error(d, req, rc, "secure aggregation, step %s: %s", req->secagg_step,
+					       fedc_last_error()));
+	} else if (reply) {
+		fedc_ignore(daemon__send(d, reply)); /* a failed send is logged; the researcher's step deadline covers it */
+	}
+	fedc_msg_free(reply);
+}
+
 static void dispatch(struct node_daemon *d, struct fedc_msg *req)
 {
 	struct fedc_msg *reply;
@@ -167,6 +187,9 @@ static void dispatch(struct node_daemon *d, struct fedc_msg *req)
 	case FEDC_CMD_TRAIN:
 		fedc_ignore(round__submit(d->worker, req)); /* as above */
 		return; /* the worker owns it now */
+	case FEDC_CMD_SECAGG:
+		handle_secagg(d, req);
+		break;
 	default:
 		fedc_warn("ignoring %s from %s: not a request a node answers", fedc_cmd_name(req->command),
 			  req->node_id[0] ? req->node_id : req->researcher_id);
@@ -412,6 +435,38 @@ static void reload_trusted_keys(struct node_daemon *d)
 		  fedc_keyring_size(fresh), before);
 }
 
+/* The peers' keys are read by the secure-aggregation client under its own
+ * lock: swapped through it, then the old ring is freed. */
+static void reload_peer_keys(struct node_daemon *d)
+{
+	struct fedc_keyring *fresh = NULL, *old = d->peers;
+
+	if (!d->cfg->peer_keys_dir || !d->cfg->peer_keys_dir[0])
+		return;
+	if (fedc_keyring_load_dir(d->cfg->peer_keys_dir, &fresh) != FEDC_OK) {
+		fedc_error("SIGHUP: cannot reload the peers' keys, the %zu in use are kept: %s",
+			   fedc_keyring_size(old), fedc_last_error());
+		return;
+	}
+	secagg_client__set_peers(d->secagg, fresh);
+	d->peers = fresh;
+	fedc_keyring_free(old);
+	fedc_info("SIGHUP: peers' keys reloaded from %s: %zu", d->cfg->peer_keys_dir, fedc_keyring_size(fresh));
+}
+
+static enum fedc_err open_secagg(struct node_daemon *d)
+{
+	const char *dir = d->cfg->peer_keys_dir;
+	enum fedc_err rc = FEDC_OK;
+
+	if (dir && dir[0]) {
+		rc = fedc_keyring_load_dir(dir, &d->peers);
+		if (rc)
+			return fedc_fail(rc, "%s: [security] peer_keys_dir: %s", d->cfg->path, fedc_last_error());
+	}
+	return secagg_client__new(d->cfg->node_id, d->channel.signer, d->peers, &d->secagg);
+}
+
 static void serve(struct node_daemon *d)
 {
 	while (!stop_requested) {
@@ -421,6 +476,7 @@ static void serve(struct node_daemon *d)
 		if (reload_requested) {
 			reload_requested = 0;
 			reload_trusted_keys(d);
+			reload_peer_keys(d);
 		}
 		rc = fedc_mqtt_next(d->mqtt, -1, &m);
 
@@ -569,6 +625,8 @@ int daemon__run(const struct node_config *cfg)
 	if (!rc)
 		rc = open_channel(&d);
 	if (!rc)
+		rc = open_secagg(&d);
+	if (!rc)
 		rc = connect_broker(&d, &st);
 	if (!rc) {
 		signal_target = d.mqtt;
@@ -589,6 +647,8 @@ out:
 	round__stop(d.worker);
 	signal_target = NULL;
 	fedc_mqtt_close(d.mqtt, st.offline, st.offline_len);
+	secagg_client__free(d.secagg);
+	fedc_keyring_free(d.peers);
 	db__close(d.db);
 	fedc_channel_free(&d.channel);
 	explicit_bzero(d.broker_password, sizeof(d.broker_password));

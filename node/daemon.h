@@ -15,6 +15,7 @@
 #include "refusal_limit.h"
 
 struct round_worker;
+struct secagg_client;
 
 struct node_daemon {
 	const struct node_config *cfg;
@@ -29,6 +30,8 @@ struct node_daemon {
 	char repository_token[512];         /* [repository] token, or read from token_file */
 	int64_t not_before_ms;              /* commands stamped earlier are refused (restart_guard.h) */
 	struct refusal_limit refusals;      /* replies to refused requests (main thread only) */
+	struct fedc_keyring *peers;         /* [security] peer_keys_dir: the other nodes' keys, or NULL */
+	struct secagg_client *secagg;       /* this node's side of secure aggregation */
 };
 
 /* Runs until SIGINT or SIGTERM (SIGHUP reloads trusted_keys_dir); returns

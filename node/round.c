@@ -1,14 +1,17 @@
 /* The round worker: download, verify approval, train in the sandbox, upload,
  * reply. One round at a time; requests queue in arrival order. */
+#define _GNU_SOURCE /* memfd_create */
 #include "round.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "dataset.h"
@@ -18,9 +21,13 @@
 #include "plan_requests.h"
 #include "sandbox.h"
 #include "scaffold_client.h"
+#include "secagg_client.h"
 #include "test_set.h"
 
 #define SEEN_IDS 1024            /* request ids remembered for deduplication */
+/* How long a masking node waits for the others' shares after training:
+ * the researcher ends the wait sooner with `abort`. */
+#define SECAGG_SHARES_WAIT_MS (30 * 60 * 1000)
 #define SCALARS_PER_SECOND 4     /* live progress messages per round, at most */
 
 struct pending {
@@ -177,7 +184,8 @@ static enum fedc_err send_train_reply(struct round_worker *w, const struct fedc_
 	snprintf(reply->job_id, sizeof(reply->job_id), "%s", req->job_id);
 	snprintf(reply->dataset_id, sizeof(reply->dataset_id), "%s", req->dataset_id);
 	reply->round = req->round;
-	reply->n_samples = res->n_train;
+	/* With secure aggregation the count travels inside the masked vector. */
+	reply->n_samples = req->secagg ? 0 : res->n_train;
 	reply->n_test = res->n_test;
 	reply->download_s = times[0];
 	reply->train_s = times[1];
@@ -291,10 +299,40 @@ static enum fedc_err scaffold_files(struct round_worker *w, const struct fedc_ms
 	return FEDC_OK;
 }
 
+/* Secure aggregation: the keys go out before anything else, so that the
+ * key and share steps run while the plan trains. */
+static enum fedc_err start_secagg(struct round_worker *w, const struct fedc_msg *req)
+{
+	struct fedc_msg *keys = NULL;
+	enum fedc_err rc = secagg_client__begin(w->d->secagg, req, &keys);
+
+	if (!rc)
+		rc = daemon__send(w->d, keys);
+	fedc_msg_free(keys);
+	return rc ? fedc_fail(rc, "secure aggregation: %s", fedc_last_error()) : FEDC_OK;
+}
+
+/* The update, masked, in a fresh memfd (*out_fd). Its weight is the
+ * training count, or 1 when the experiment asks every node to weigh the
+ * same (secagg_weight_max 1: SCAFFOLD, differential privacy). */
+static enum fedc_err mask_update(struct round_worker *w, const struct fedc_msg *req,
+				 const struct sandbox_result *res, int *out_fd)
+{
+	uint64_t weight = req->secagg_weight_max == 1 ? 1 : res->n_train;
+	enum fedc_err rc;
+
+	*out_fd = memfd_create("fedc-masked-update", MFD_CLOEXEC);
+	if (*out_fd < 0)
+		return fedc_fail(FEDC_ERR_IO, "memfd for the masked update: %s", strerror(errno));
+	rc = secagg_client__mask(w->d->secagg, req, res->params_fd, weight, *out_fd, SECAGG_SHARES_WAIT_MS,
+				 &w->cancel);
+	return rc ? fedc_fail(rc, "secure aggregation: %s", fedc_last_error()) : FEDC_OK;
+}
+
 static enum fedc_err run_round(struct round_worker *w, const struct fedc_msg *req)
 {
 	char plan_path[NODE_PATH_MAX], digest[FEDC_SHA256_HEXLEN + 1];
-	int params_fd = -1;
+	int params_fd = -1, masked_fd = -1;
 	struct fedc_arg args[FEDC_MAX_ARGS];
 	struct fedc_args model_args = { args, req->n_model_args };
 	struct scalar_ctx sc = { w, req, 0 };
@@ -310,6 +348,11 @@ static enum fedc_err run_round(struct round_worker *w, const struct fedc_msg *re
 	fedc_info("round: job %s round %" PRIu64 " starts for researcher %s", req->job_id, req->round,
 		  req->researcher_id);
 	res.params_fd = -1;
+	if (req->secagg && !req->evaluate_only) {
+		rc = start_secagg(w, req);
+		if (rc)
+			goto fail;
+	}
 	rc = scaffold_files(w, req, &scaffold);
 	if (!rc)
 		rc = db__dataset_get(w->db, req->dataset_id, &ds);
@@ -349,8 +392,14 @@ static enum fedc_err run_round(struct round_worker *w, const struct fedc_msg *re
 		goto fail;
 	}
 
+	if (!req->evaluate_only && req->secagg) {
+		rc = mask_update(w, req, &res, &masked_fd);
+		if (rc)
+			goto fail;
+	}
 	if (!req->evaluate_only) {
-		rc = fedc_repo_put_update_fd(w->repo, w->d->cfg->node_id, res.params_fd, NULL, digest, NULL);
+		rc = fedc_repo_put_update_fd(w->repo, w->d->cfg->node_id, masked_fd >= 0 ? masked_fd : res.params_fd,
+					     NULL, digest, NULL);
 		if (rc) {
 			rc = fedc_fail(rc, "cannot upload the update: %s", fedc_last_error());
 			goto fail;
@@ -374,6 +423,8 @@ fail:
 out:
 	if (res.params_fd >= 0)
 		close(res.params_fd);
+	if (masked_fd >= 0)
+		close(masked_fd);
 	return rc;
 }
 

@@ -122,6 +122,9 @@ enum fedc_err secagg_client__begin(struct secagg_client *c, const struct fedc_ms
 	enum fedc_err rc;
 
 	*keys = NULL;
+	if (!c->signer)
+		return fedc_fail(FEDC_ERR_CONFIG, "secure aggregation needs this node's [security] signing_key: the "
+				 "other nodes check its keys against it");
 	pthread_mutex_lock(&c->mu);
 	end_session(c);
 	memcpy(c->job_id, req->job_id, sizeof(c->job_id));
