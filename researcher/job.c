@@ -31,6 +31,7 @@
 #include "history.h"
 #include "initial_params.h"
 #include "plan_build.h"
+#include "privacy.h"
 #include "progress.h"
 #include "selection.h"
 #include "session.h"
@@ -77,6 +78,8 @@ struct job {
 	bool resumed;              /* by job__resume: failures are continued with resume too */
 	bool disk_full;            /* an update could not be written: ENOSPC */
 	char shown_dir[PATH_MAX];  /* output_dir as told to the user: absolute, clean (no a/./b, no //) */
+	double epsilon;            /* node-level DP: the accountant's figure after the last round run; NaN when off */
+	uint32_t budget_stop;      /* the round the privacy budget stopped the run before, or 0 */
 };
 
 static struct session *volatile signal_session;
@@ -194,6 +197,8 @@ static enum fedc_err discover(struct job *j)
 
 /* ---- one round ---- */
 
+static size_t count_selected(const struct job *j);
+
 static void fill_train(const struct job *j, const struct participant *p, uint32_t round,
 		       bool evaluate_only, struct fedc_msg *m)
 {
@@ -226,6 +231,7 @@ static void fill_train(const struct job *j, const struct participant *p, uint32_
 	m->test_on_local = exp->test_on_local;
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		fedc_msg_set(m, fields[i]);
+	privacy__fill_train(exp, count_selected(j), evaluate_only, m);
 }
 
 static void fail_part(struct participant *p, const char *status, const char *fmt, ...)
@@ -485,7 +491,8 @@ static void take_fetched(struct job *j, struct fetch_result *r)
 	struct participant *p = &j->parts[r->tag];
 
 	if (!r->rc) {
-		r->rc = aggregator__add_checked(j->agg, p->node_id, r->update, p->reply->n_samples);
+		r->rc = aggregator__add_checked(j->agg, p->node_id, r->update,
+					        privacy__weight(j->exp, p->reply->n_samples));
 		r->refused = r->rc != FEDC_OK;
 		if (r->rc)
 			snprintf(r->error, sizeof(r->error), "%s", fedc_last_error());
@@ -561,7 +568,8 @@ static void record_round(struct job *j, uint32_t round, bool evaluate_only, bool
 	const char *metric = j->exp->test_metric; /* the one the researcher chose to watch */
 	struct round_record rr = { round, kind, (uint32_t)count_selected(j), (uint32_t)count_state(j, PART_ANSWERED),
 				   weighted(j, false, "loss"), weighted(j, true, "loss"),
-				   weighted(j, true, "accuracy"), seconds, evaluate_only ? "" : j->global_digest };
+				   weighted(j, true, "accuracy"), seconds, evaluate_only ? "" : j->global_digest,
+				   evaluate_only ? NAN : j->epsilon };
 
 	progress__round_end(j->progress);
 	if (evaluate_only && rr.answered == 0)
@@ -576,6 +584,8 @@ static void record_round(struct job *j, uint32_t round, bool evaluate_only, bool
 		printf("round %4u/%-4u  nodes %u/%u  train loss %.4f  %s of the model sent %.4f  %.2f s\n", round,
 		       j->exp->rounds, rr.answered, rr.selected, rr.train_loss, metric, weighted(j, true, metric),
 		       seconds);
+	if (!evaluate_only && privacy__dp_on(j->exp))
+		printf("  privacy: epsilon %.4f (delta %g) after %u round(s)\n", j->epsilon, j->exp->privacy.dp_delta, round);
 	for (size_t i = 0; i < j->n_parts; i++) {
 		const struct participant *p = &j->parts[i];
 		struct node_record nr = { round, kind, p->node_id, p->dataset_id, p->status, p->reason, p->reply };
@@ -612,6 +622,7 @@ static enum fedc_err begin_progress(struct job *j, uint32_t round)
 		if (j->parts[i].selected)
 			ids[n++] = j->parts[i].node_id;
 	}
+	progress__set_epsilon(j->progress, j->epsilon);
 	return progress__round_begin(j->progress, round, j->exp->rounds, ids, n);
 }
 
@@ -622,6 +633,9 @@ static enum fedc_err run_round(struct job *j, uint32_t round, bool evaluate_only
 	enum fedc_err rc;
 
 	select_participants(j, evaluate_only);
+	if (!evaluate_only && privacy__dp_on(j->exp) &&
+	    privacy__epsilon(j->exp, privacy__sampling_rate(j->exp, j->n_parts), round, &j->epsilon) != FEDC_OK)
+		j->epsilon = NAN;
 	rc = begin_progress(j, round);
 	if (!rc && !evaluate_only)
 		rc = begin_aggregation(j);
@@ -753,7 +767,10 @@ static enum fedc_err prepare(struct job *j)
 	fedc_uuid_new(j->job_id);
 	fedc_rng_seed(&j->rng, exp->seed);
 	j->first_round = 1;
-	rc = open_outputs(j);
+	j->epsilon = privacy__dp_on(exp) ? 0 : NAN;
+	rc = privacy__check_experiment(exp); /* before anything is sent */
+	if (!rc)
+		rc = open_outputs(j);
 	if (!rc)
 		rc = history__open(exp->output_dir, &j->history);
 	if (!rc)
@@ -813,13 +830,15 @@ static enum fedc_err wait_for_nodes(struct job *j, uint32_t attempt)
  * (docs/plan-api.md, "Errors"). Their count; *first is the first one. */
 static size_t refused_for_good(const struct job *j, const struct participant **first)
 {
-	const char *code = fedc_strerror(FEDC_ERR_INVAL);
-	size_t n = 0, len = strlen(code);
+	const char *code = fedc_strerror(FEDC_ERR_INVAL), *policy = fedc_strerror(FEDC_ERR_PRIVACY);
+	size_t n = 0, len = strlen(code), plen = strlen(policy);
 
 	for (size_t i = 0; i < j->n_parts; i++) {
 		const struct participant *p = &j->parts[i];
 
-		if (p->state != PART_FAILED || strncmp(p->reason, code, len) != 0 || p->reason[len] != ':')
+		/* A node's privacy policy refuses a retry the same way. */
+		if (p->state != PART_FAILED || !((strncmp(p->reason, code, len) == 0 && p->reason[len] == ':') ||
+						 (strncmp(p->reason, policy, plen) == 0 && p->reason[plen] == ':')))
 			continue;
 		if (n++ == 0)
 			*first = p;
@@ -860,6 +879,30 @@ static enum fedc_err run_round_with_retries(struct job *j, uint32_t round)
 	}
 }
 
+/* Node-level DP with a budget: stops the run before the round that would
+ * take epsilon past epsilon_max, as if it had been the last (the breakpoint
+ * of the round before is saved; the final evaluation runs). */
+static enum fedc_err budget_check(struct job *j, uint32_t round)
+{
+	const struct experiment *exp = j->exp;
+	double q = privacy__sampling_rate(exp, j->n_parts), after = NAN, before = 0;
+	bool stops = false;
+	enum fedc_err rc = privacy__budget_stops(exp, q, round, &stops, &after);
+
+	if (rc || !stops)
+		return rc;
+	rc = privacy__epsilon(exp, q, round - 1, &before);
+	if (rc)
+		return rc;
+	j->budget_stop = round;
+	j->epsilon = before;
+	printf("privacy budget: round %u would take epsilon to %.4f, past epsilon_max %g; the budget stops the "
+	       "experiment at round %u, epsilon %.4f (delta %g, q %.4g) after %u round(s)\n",
+	       round, after, exp->privacy.epsilon_max, round, before, exp->privacy.dp_delta, q, round - 1);
+	fflush(stdout);
+	return FEDC_OK;
+}
+
 static enum fedc_err run_all(struct job *j)
 {
 	const struct experiment *exp = j->exp;
@@ -874,6 +917,9 @@ static enum fedc_err run_all(struct job *j)
 		return rc;
 	print_job(j);
 	for (uint32_t round = j->first_round; !rc && round <= exp->rounds; round++) {
+		rc = budget_check(j, round);
+		if (rc || j->budget_stop)
+			break;
 		rc = run_round_with_retries(j, round);
 		if (!rc)
 			rc = save_breakpoint(j, round);
@@ -958,6 +1004,13 @@ static int finish(struct job *j, enum fedc_err rc)
 		print_next_step(j, rc, why);
 		return 1;
 	}
+	if (privacy__dp_on(exp))
+		printf("privacy: node-level DP, epsilon %.4f at delta %g after %u round(s) (noise multiplier %g, clip %g, "
+		       "q %.4g)%s\n",
+		       isnan(j->epsilon) ? 0.0 : j->epsilon, exp->privacy.dp_delta,
+		       j->budget_stop ? j->budget_stop - 1 : exp->rounds, exp->privacy.dp_noise_multiplier,
+		       exp->privacy.dp_clip, privacy__sampling_rate(exp, j->n_parts),
+		       j->budget_stop ? "; stopped by epsilon_max" : "");
 	printf("done: final parameters in %s/global.params, history in %s/history.jsonl\n", j->shown_dir,
 	       j->shown_dir);
 	return 0;
@@ -1057,8 +1110,11 @@ static enum fedc_err prepare_resume(struct job *j, const struct breakpoint *bp, 
 	memcpy(j->global_digest, bp->global_digest, sizeof(j->global_digest));
 	memcpy(j->rng.s, bp->rng, sizeof(j->rng.s));
 	j->first_round = bp->round + 1;
+	j->epsilon = privacy__dp_on(j->exp) ? 0 : NAN;
 	snprintf(state, sizeof(state), "%s/aggregator.state", bp_dir);
-	rc = open_outputs(j);
+	rc = privacy__check_experiment(j->exp);
+	if (!rc)
+		rc = open_outputs(j);
 	if (!rc && bp->has_aggregator_state)
 		rc = aggregator__load_state(j->agg, state);
 	if (!rc)
