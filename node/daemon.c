@@ -27,6 +27,7 @@
 #include "refusal_limit.h"
 #include "restart_guard.h"
 #include "round.h"
+#include "round_privacy.h"
 #include "secagg_client.h"
 
 static struct fedc_mqtt *volatile signal_target;
@@ -92,7 +93,9 @@ enum fedc_err daemon__fetch_plan(struct node_daemon *d, struct fedc_repo *repo, 
 
 /* ---- fast requests ---- */
 
-static void describe_dataset(const struct node_dataset *ds, struct fedc_msg_dataset *out)
+/* Counts go out rounded to [privacy] count_rounding (privacy.h). */
+static void describe_dataset(const struct node_config *cfg, const struct node_dataset *ds,
+			     struct fedc_msg_dataset *out)
 {
 	memset(out, 0, sizeof(*out));
 	snprintf(out->dataset_id, sizeof(out->dataset_id), "%s", ds->id);
@@ -101,7 +104,7 @@ static void describe_dataset(const struct node_dataset *ds, struct fedc_msg_data
 	out->n_tags = ds->n_tags;
 	for (uint32_t i = 0; i < ds->n_tags && i < FEDC_MAX_TAGS; i++)
 		snprintf(out->tags[i], sizeof(out->tags[i]), "%s", ds->tags[i]);
-	out->n_samples = ds->n_samples;
+	out->n_samples = privacy__round_count(ds->n_samples, cfg->count_rounding > 1 ? (uint64_t)cfg->count_rounding : 1);
 	out->n_features = ds->n_features;
 	out->n_classes = ds->n_classes;
 }
@@ -132,7 +135,7 @@ static enum fedc_err reply_datasets(struct node_daemon *d, const struct fedc_msg
 		goto out;
 	for (size_t i = 0, j = 0; i < n && j < reply->n_datasets; i++) {
 		if (!found[i].test_of[0])
-			describe_dataset(&found[i], &reply->datasets[j++]);
+			describe_dataset(d->cfg, &found[i], &reply->datasets[j++]);
 	}
 	fedc_msg_set(reply, FEDC_F_DATASETS);
 	rc = daemon__send(d, reply);
@@ -558,6 +561,8 @@ static enum fedc_err read_secrets(struct node_daemon *d)
 		rc = fedc_read_secret(cfg->broker_password_file, d->broker_password, sizeof(d->broker_password));
 	if (!rc && cfg->repository_token_file[0])
 		rc = fedc_read_secret(cfg->repository_token_file, d->repository_token, sizeof(d->repository_token));
+	if (!rc)
+		rc = round_privacy__load_secret(cfg, d->dp_secret, sizeof(d->dp_secret), &d->dp_secret_len);
 	return rc;
 }
 
@@ -653,6 +658,7 @@ out:
 	fedc_channel_free(&d.channel);
 	explicit_bzero(d.broker_password, sizeof(d.broker_password));
 	explicit_bzero(d.repository_token, sizeof(d.repository_token));
+	explicit_bzero(d.dp_secret, sizeof(d.dp_secret));
 	free(st.online);
 	free(st.offline);
 	return rc ? 1 : 0;

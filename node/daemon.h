@@ -28,6 +28,8 @@ struct node_daemon {
 	char scaffold_dir[NODE_PATH_MAX];   /* SCAFFOLD's c_i per job and dataset */
 	char broker_password[256];          /* from [broker] password_file */
 	char repository_token[512];         /* [repository] token, or read from token_file */
+	uint8_t dp_secret[4096];            /* keys node-level DP noise (round_privacy.h) */
+	size_t dp_secret_len;
 	int64_t not_before_ms;              /* commands stamped earlier are refused (restart_guard.h) */
 	struct refusal_limit refusals;      /* replies to refused requests (main thread only) */
 	struct fedc_keyring *peers;         /* [security] peer_keys_dir: the other nodes' keys, or NULL */

@@ -86,6 +86,16 @@ static const char *const migrations[] = {
 	"ALTER TABLE datasets ADD COLUMN split TEXT NOT NULL DEFAULT 'random'"
 	"  CHECK (split IN ('random', 'stratified'));"
 	"ALTER TABLE datasets ADD COLUMN test_of TEXT NOT NULL DEFAULT '';",
+	/* 4 -> 5: the rounds this node released under node-level DP, per job
+	 * (privacy.h): one row per distinct round fingerprint, so that the same
+	 * round asked again counts once. */
+	"CREATE TABLE dp_rounds ("
+	"  job_id TEXT NOT NULL,"
+	"  round INTEGER NOT NULL,"
+	"  fingerprint TEXT NOT NULL,"
+	"  noise REAL NOT NULL,"
+	"  at INTEGER NOT NULL,"
+	"  PRIMARY KEY (job_id, fingerprint)) WITHOUT ROWID;",
 };
 #define DB_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -114,6 +124,8 @@ enum stmt_id {
 	ST_SEEN_INSERT,
 	ST_SEEN_PRUNE,
 	ST_SEEN_LIST,
+	ST_DP_INSERT,
+	ST_DP_LIST,
 	ST__COUNT
 };
 
@@ -144,6 +156,9 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_SEEN_INSERT] = "INSERT INTO seen_requests (signer, nonce, ts) VALUES (?1, ?2, ?3)",
 	[ST_SEEN_PRUNE] = "DELETE FROM seen_requests WHERE ts < ?1",
 	[ST_SEEN_LIST] = "SELECT signer, nonce, ts FROM seen_requests WHERE ts >= ?1",
+	[ST_DP_INSERT] = "INSERT INTO dp_rounds (job_id, round, fingerprint, noise, at) VALUES (?1, ?2, ?3, ?4, ?5)"
+			 " ON CONFLICT (job_id, fingerprint) DO NOTHING",
+	[ST_DP_LIST] = "SELECT noise FROM dp_rounds WHERE job_id = ?1 AND fingerprint <> ?2 ORDER BY round, fingerprint",
 };
 
 struct node_db {
@@ -1115,4 +1130,71 @@ enum fedc_err db__request_each(struct node_db *db, int64_t since_ms, db_request_
 		rc = db_fail(db, "list seen requests");
 	finish(st);
 	return end_tx(db, rc);
+}
+
+/* ---- node-level DP rounds ------------------------------------------------- */
+
+enum fedc_err db__dp_round_add(struct node_db *db, const char *job_id, uint64_t round, const char *fingerprint,
+			       double noise)
+{
+	struct binder b = { db->st[ST_DP_INSERT], SQLITE_OK };
+	enum fedc_err rc = begin(db, true);
+
+	if (rc)
+		return rc;
+	bind_text(&b, 1, job_id);
+	bind_int(&b, 2, round > INT64_MAX ? INT64_MAX : (int64_t)round);
+	bind_text(&b, 3, fingerprint);
+	if (b.rc == SQLITE_OK)
+		b.rc = sqlite3_bind_double(b.st, 4, noise);
+	bind_int(&b, 5, (int64_t)time(NULL));
+	if (b.rc != SQLITE_OK) {
+		finish(b.st);
+		rc = db_fail(db, "bind dp round");
+	} else {
+		rc = step_done(db, ST_DP_INSERT, "record a dp round");
+	}
+	return end_tx(db, rc);
+}
+
+enum fedc_err db__dp_rounds(struct node_db *db, const char *job_id, const char *except_fingerprint,
+			    double **noises, size_t *n)
+{
+	sqlite3_stmt *st = db->st[ST_DP_LIST];
+	struct binder b = { st, SQLITE_OK };
+	double *list = NULL;
+	size_t count = 0, cap = 0;
+	enum fedc_err rc = FEDC_OK;
+	int src = SQLITE_DONE;
+
+	*noises = NULL;
+	*n = 0;
+	bind_text(&b, 1, job_id);
+	bind_text(&b, 2, except_fingerprint);
+	if (b.rc != SQLITE_OK)
+		rc = db_fail(db, "bind");
+	while (!rc && (src = sqlite3_step(st)) == SQLITE_ROW) {
+		if (count == cap) {
+			size_t grow = cap ? 2 * cap : 16;
+			double *bigger = realloc(list, grow * sizeof(*list));
+
+			if (!bigger) {
+				rc = FEDC_ERR_NOMEM;
+				break;
+			}
+			list = bigger;
+			cap = grow;
+		}
+		list[count++] = sqlite3_column_double(st, 0);
+	}
+	if (!rc && src != SQLITE_DONE)
+		rc = db_fail(db, "list dp rounds");
+	finish(st);
+	if (rc) {
+		free(list);
+		return rc;
+	}
+	*noises = list;
+	*n = count;
+	return FEDC_OK;
 }

@@ -112,6 +112,19 @@ typedef void (*db_request_fn)(void *ctx, const char *signer, const char *nonce, 
 FEDC_NODISCARD
 enum fedc_err db__request_each(struct node_db *db, int64_t since_ms, db_request_fn fn, void *ctx);
 
+/* Node-level DP (privacy.h): records that this node released round `round`
+ * of `job_id` with noise multiplier `noise`, once per round fingerprint (the
+ * same round asked again is not recorded twice); and lists the noise
+ * multipliers of the job's recorded rounds, but the one of
+ * `except_fingerprint`, in a malloc'd array the caller frees (NULL when
+ * *n == 0). FEDC_ERR_DB, FEDC_ERR_NOMEM. */
+FEDC_NODISCARD
+enum fedc_err db__dp_round_add(struct node_db *db, const char *job_id, uint64_t round, const char *fingerprint,
+			       double noise);
+FEDC_NODISCARD
+enum fedc_err db__dp_rounds(struct node_db *db, const char *job_id, const char *except_fingerprint,
+			    double **noises, size_t *n);
+
 const char *db__plan_status_name(enum node_plan_status status); /* "pending" ... */
 
 #endif

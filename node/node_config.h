@@ -45,6 +45,14 @@ struct node_config {
 	int64_t memory_mb;                     /* [limits] memory_mb: resident memory of a plan (sandbox.h) */
 	int64_t plan_process_idle_s;           /* [limits] plan_process_idle_s: a job's plan process kept this long between rounds; 0: one per round */
 	int64_t max_blob_mb;                   /* [limits] max_blob_mb: largest download */
+	/* [privacy]: the node's policy (privacy.h, docs/privacy.md) */
+	double min_noise_multiplier;           /* refuse dp_noise below this */
+	double max_epsilon;                    /* refuse a round past this epsilon for its job; 0: no limit */
+	double max_delta;                      /* refuse a dp_delta above this */
+	int64_t min_samples;                   /* refuse a round over fewer training rows */
+	int64_t count_rounding;                /* counts sent out are rounded to a multiple of this */
+	bool require_dp;                       /* refuse rounds without node-level DP */
+	bool require_secure_aggregation;       /* refuse rounds without secure aggregation */
 	enum fedc_log_level log_level;         /* [log] level */
 	char *log_file;                        /* [log] file, "" = stderr */
 };

@@ -19,6 +19,7 @@
 #include "fedc/log.h"
 #include "plan_digest.h"
 #include "plan_requests.h"
+#include "round_privacy.h"
 #include "sandbox.h"
 #include "scaffold_client.h"
 #include "secagg_client.h"
@@ -174,7 +175,7 @@ static void fill_reply_metrics(struct fedc_msg *reply, const struct sandbox_resu
 
 static enum fedc_err send_train_reply(struct round_worker *w, const struct fedc_msg *req,
 				      const struct sandbox_result *res, const char *update_digest,
-				      const double times[3])
+				      const double times[3], const struct round_privacy *rp)
 {
 	struct fedc_msg *reply = fedc_msg_reply(req, FEDC_CMD_TRAIN_REPLY, w->d->cfg->node_id);
 	enum fedc_err rc;
@@ -203,6 +204,7 @@ static enum fedc_err send_train_reply(struct round_worker *w, const struct fedc_
 		fedc_msg_set(reply, FEDC_F_PARAMS_DIGEST);
 	}
 	fill_reply_metrics(reply, res);
+	round_privacy__reply(w->d, rp, reply);
 	rc = daemon__send(w->d, reply);
 	fedc_msg_free(reply);
 	return rc;
@@ -340,6 +342,7 @@ static enum fedc_err run_round(struct round_worker *w, const struct fedc_msg *re
 	struct sandbox_job job;
 	struct node_dataset ds, test_set;
 	struct scaffold_files scaffold;
+	struct round_privacy rp = { 0 };
 	bool has_test_set = false;
 	char session[2 * FEDC_MAX_ID_LEN + 2];
 	double t0 = now_s(), times[3] = { 0, 0, 0 };
@@ -372,7 +375,11 @@ static enum fedc_err run_round(struct round_worker *w, const struct fedc_msg *re
 		rc = FEDC_OK;
 	if (rc)
 		goto fail;
-	rc = fetch_inputs(w, req, plan_path, sizeof(plan_path), &params_fd);
+	rc = round_privacy__admit(w->d, w->db, req, &rp);
+	if (!rc)
+		rc = fetch_inputs(w, req, plan_path, sizeof(plan_path), &params_fd);
+	if (!rc)
+		rc = round_privacy__map_global(&rp, params_fd);
 	if (rc)
 		goto fail;
 	times[0] = now_s() - t0;
@@ -392,12 +399,13 @@ static enum fedc_err run_round(struct round_worker *w, const struct fedc_msg *re
 		goto fail;
 	}
 
-	if (!req->evaluate_only && req->secagg) {
-		rc = mask_update(w, req, &res, &masked_fd);
+	if (!req->evaluate_only) {
+		/* the node's DP noise first, then the masks over the noisy update */
+		rc = round_privacy__release(w->d, w->db, req, &rp, res.n_train, &res.params_fd);
+		if (!rc && req->secagg)
+			rc = mask_update(w, req, &res, &masked_fd);
 		if (rc)
 			goto fail;
-	}
-	if (!req->evaluate_only) {
 		rc = fedc_repo_put_update_fd(w->repo, w->d->cfg->node_id, masked_fd >= 0 ? masked_fd : res.params_fd,
 					     NULL, digest, NULL);
 		if (rc) {
@@ -410,7 +418,7 @@ static enum fedc_err run_round(struct round_worker *w, const struct fedc_msg *re
 			goto fail;
 	}
 	times[2] = now_s() - t0 - times[0] - times[1];
-	rc = send_train_reply(w, req, &res, req->evaluate_only ? NULL : digest, times);
+	rc = send_train_reply(w, req, &res, req->evaluate_only ? NULL : digest, times, &rp);
 	fedc_info("round: job %s round %" PRIu64 " done for %s: %" PRIu64 " samples, %.3f s", req->job_id,
 		  req->round, req->researcher_id, res.n_train, now_s() - t0);
 	goto out;
@@ -421,6 +429,7 @@ fail:
 	 * be sent is logged by daemon__send and ends in the researcher's timeout. */
 	fedc_ignore(daemon__send_error(w->d, req, rc, "%s", fedc_last_error()));
 out:
+	round_privacy__end(&rp);
 	if (res.params_fd >= 0)
 		close(res.params_fd);
 	if (masked_fd >= 0)

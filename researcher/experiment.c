@@ -28,7 +28,10 @@
 #define STRINGIFY_(x) #x
 #define STRINGIFY(x) STRINGIFY_(x)
 
-static const char *const known_sections[] = { "experiment", "model", "training", "aggregator", "network", NULL };
+static const char *const known_sections[] = { "experiment", "model", "training", "aggregator", "privacy", "network",
+					      NULL };
+static const char *const dp_names[] = { "off", "node", NULL };
+#define PRIV(name) offsetof(struct experiment, privacy.name)
 
 /* clang-format off */
 static const struct fedc_config_key experiment_keys[] = {
@@ -83,6 +86,32 @@ static const struct fedc_config_key training_keys[] = {
 	  "The metric of the plan's `evaluate()` the round and final lines show (e.g. `loss`, `mse`, `r2`); the history keeps every metric.", NULL },
 };
 
+static const struct fedc_config_key privacy_keys[] = {
+	{ "privacy", "secure_aggregation", FEDC_CONFIG_BOOL, false, "false", 0, 0, 0, 0, NULL, PRIV(secure_aggregation), 0,
+	  "Nodes send their updates masked, and the researcher learns only their sum (docs/privacy.md, \"Secure aggregation\").", NULL },
+	{ "privacy", "secagg_value_max", FEDC_CONFIG_DOUBLE, false, "1000", 0, 0, 1e-9, 1e12, NULL, PRIV(secagg_value_max), 0,
+	  "Largest absolute value in an update a node may encode under secure aggregation; a node past it fails the round.", NULL },
+	{ "privacy", "secagg_weight_max", FEDC_CONFIG_INT, false, "1048576", 1, 1099511627776, 0, 0, NULL,
+	  PRIV(secagg_weight_max), 0, "Largest weight (training samples) a node may encode under secure aggregation.", NULL },
+	{ "privacy", "secagg_threshold", FEDC_CONFIG_INT, false, "0", 0, 255, 0, 0, NULL, PRIV(secagg_threshold), 0,
+	  "Shares of a node's secrets that rebuild them (Shamir t). `0`: a strict majority of each node's neighbourhood.", NULL },
+	{ "privacy", "secagg_neighbours", FEDC_CONFIG_INT, false, "0", 0, 254, 0, 0, NULL, PRIV(secagg_neighbours), 0,
+	  "SecAgg+: each node masks with this many others. `0`: with every other node.", NULL },
+	{ "privacy", "secagg_timeout_s", FEDC_CONFIG_INT, false, "60", 1, 7 * DAY_S, 0, 0, NULL, PRIV(secagg_timeout_s), 0,
+	  "How long the researcher waits for each step of secure aggregation (keys, shares, unmasking).", NULL },
+	{ "privacy", "dp", FEDC_CONFIG_ENUM, false, "off", 0, 0, 0, 0, dp_names, PRIV(dp_name),
+	  sizeof(((struct experiment *)0)->privacy.dp_name),
+	  "`node`: node-level differential privacy: each node clips its update's change to `dp_clip` and adds Gaussian noise (its own policy may demand more); every update then weighs 1 in the average. `off`: none.", NULL },
+	{ "privacy", "dp_clip", FEDC_CONFIG_DOUBLE, false, "1.0", 0, 0, 1e-9, 1e9, NULL, PRIV(dp_clip), 0,
+	  "L2 bound on each node's change of the parameters in a round (> 0).", NULL },
+	{ "privacy", "dp_noise_multiplier", FEDC_CONFIG_DOUBLE, false, "1.0", 0, 0, 0, 1000, NULL, PRIV(dp_noise_multiplier), 0,
+	  "Standard deviation of the noise of the round's sum, in units of `dp_clip` (≥ 0). With secure aggregation the nodes share it out; without, each node adds all of it.", NULL },
+	{ "privacy", "dp_delta", FEDC_CONFIG_DOUBLE, false, "1e-5", 0, 0, 1e-300, 0.999999, NULL, PRIV(dp_delta), 0,
+	  "The delta of the (epsilon, delta) guarantee, in (0, 1); nodes refuse one above their `max_delta`.", NULL },
+	{ "privacy", "epsilon_max", FEDC_CONFIG_DOUBLE, false, "0", 0, 0, 0, 1e6, NULL, PRIV(epsilon_max), 0,
+	  "Privacy budget: the run stops cleanly (breakpoint, final evaluation, exit 0) before the round that would take epsilon past it. `0`: no budget.", NULL },
+};
+
 static const struct fedc_config_key network_keys[] = {
 	{ "network", "federation", FEDC_CONFIG_ID, false, "default", 0, 0, 0, 0, NULL, ARRAY(federation),
 	  "The `<fed>` of every topic; nodes must use the same. An id (docs/protocol.md, Identifiers).", NULL },
@@ -123,6 +152,8 @@ enum fedc_err experiment__write_markdown(FILE *to, const char *section)
 		return fedc_config_write_markdown(to, training_keys, COUNT(training_keys));
 	if (strcmp(section, "network") == 0)
 		return fedc_config_write_markdown(to, network_keys, COUNT(network_keys));
+	if (strcmp(section, "privacy") == 0)
+		return fedc_config_write_markdown(to, privacy_keys, COUNT(privacy_keys));
 	return fedc_fail(FEDC_ERR_INVAL, "no table for section \"%s\"", section);
 }
 
@@ -393,6 +424,16 @@ static enum fedc_err read_aggregator(const struct fedc_config *cfg, struct exper
 	return rc;
 }
 
+/* [privacy]: the table; dp_clip > 0 is the open end of its range. */
+static enum fedc_err read_privacy(const struct fedc_config *cfg, struct experiment *out)
+{
+	enum fedc_err rc = fedc_config_read_table(cfg, privacy_keys, COUNT(privacy_keys), out);
+
+	if (rc)
+		return rc;
+	out->privacy.dp = strcmp(out->privacy.dp_name, "node") == 0 ? EXPERIMENT_DP_NODE : EXPERIMENT_DP_OFF;
+	return FEDC_OK;
+}
 
 static enum fedc_err check_keys(const struct fedc_config *cfg)
 {
@@ -402,6 +443,8 @@ static enum fedc_err check_keys(const struct fedc_config *cfg)
 		rc = fedc_config_check_table(cfg, experiment_keys, COUNT(experiment_keys), NULL);
 	if (!rc)
 		rc = fedc_config_check_table(cfg, training_keys, COUNT(training_keys), NULL);
+	if (!rc)
+		rc = fedc_config_check_table(cfg, privacy_keys, COUNT(privacy_keys), NULL);
 	if (!rc)
 		rc = check_aggregator_keys(cfg);
 	return rc;
@@ -430,6 +473,8 @@ enum fedc_err experiment__load(const char *path, const char *network_path, struc
 		rc = read_training(cfg, out);
 	if (!rc)
 		rc = read_aggregator(cfg, out);
+	if (!rc)
+		rc = read_privacy(cfg, out);
 	if (!rc)
 		rc = read_network(net ? net : cfg, out);
 	if (!rc)

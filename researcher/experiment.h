@@ -16,6 +16,25 @@
 
 #define EXP_PATH_MAX 4096 /* longest path the researcher builds from these (job.c) */
 
+/* [privacy] (docs/privacy.md): secure aggregation (the secagg_* keys) and
+ * node-level differential privacy (dp ...). */
+enum experiment_dp { EXPERIMENT_DP_OFF, EXPERIMENT_DP_NODE };
+
+struct experiment_privacy {
+	bool secure_aggregation;
+	double secagg_value_max;
+	int64_t secagg_weight_max;
+	int64_t secagg_threshold;      /* 0: a strict majority of each node's neighbourhood */
+	int64_t secagg_neighbours;     /* 0: every other node */
+	int64_t secagg_timeout_s;      /* the researcher's wait for each step */
+	char dp_name[FEDC_SHORT_BUF];  /* "off" or "node", as written */
+	enum experiment_dp dp;
+	double dp_clip;
+	double dp_noise_multiplier;
+	double dp_delta;
+	double epsilon_max;            /* 0: no budget */
+};
+
 /* Strings marked (owned) are allocated and owned by the struct (free them
  * with experiment__free) and never NULL after a successful load: an absent
  * optional key is "". The tables in experiment.c describe every key once. */
@@ -57,6 +76,7 @@ struct experiment {
 	/* [aggregator]: the method (key `method`, or `name`) and its options */
 	char aggregator[FEDC_SHORT_BUF];
 	struct aggregator_options aggregator_options;
+	struct experiment_privacy privacy; /* [privacy] */
 	/* [network] */
 	char federation[FEDC_MAX_FED_LEN + 1];
 	char researcher_id[FEDC_MAX_ID_LEN + 1];
@@ -96,7 +116,7 @@ void experiment__free(struct experiment *exp);
 /* (An owned string is replaced with fedc_config_set_string().) */
 
 /* The reference tables of docs/researcher-guide.md, one per section
- * ("experiment", "training", "network"; tests/unit/test_config_doc.c).
+ * ("experiment", "training", "privacy", "network"; tests/unit/test_config_doc.c).
  * FEDC_ERR_IO if a write fails, FEDC_ERR_INVAL for an unknown section. */
 FEDC_NODISCARD
 enum fedc_err experiment__write_markdown(FILE *to, const char *section);

@@ -20,7 +20,7 @@ struct history {
 static const char *const file_names[HISTORY_FILES] = { "history.jsonl", "rounds.csv", "nodes.csv" };
 static const char *const headers[HISTORY_FILES] = {
 	"",
-	"round,kind,selected,answered,train_loss,global_loss,global_accuracy,seconds,params_digest\n",
+	"round,kind,selected,answered,train_loss,global_loss,global_accuracy,seconds,params_digest,epsilon\n",
 	"round,kind,node_id,dataset_id,status,n_samples,n_test,train_loss,test_loss,test_accuracy,global_loss,"
 	"global_accuracy,download_s,train_s,upload_s,reason\n",
 };
@@ -199,7 +199,11 @@ enum fedc_err history__round(struct history *h, const struct round_record *rec)
 	csv_number(h->rounds_csv, rec->global_loss);
 	csv_number(h->rounds_csv, rec->global_accuracy);
 	csv_number(h->rounds_csv, rec->seconds);
-	fprintf(h->rounds_csv, ",%s\n", rec->params_digest ? rec->params_digest : "");
+	fprintf(h->rounds_csv, ",%s", rec->params_digest ? rec->params_digest : "");
+	csv_number(h->rounds_csv, rec->epsilon);
+	fputc('\n', h->rounds_csv);
+	if (obj)
+		json_object_set_new(obj, "epsilon", number_or_null(rec->epsilon));
 	fflush(h->rounds_csv);
 	return write_json(h->jsonl, obj);
 }

@@ -35,6 +35,7 @@ struct round_record {
 	double global_accuracy;
 	double seconds;
 	const char *params_digest; /* the new global parameters ("" for evaluate) */
+	double epsilon;            /* node-level DP: the experiment's epsilon after the round; NaN when off */
 };
 
 /* Creates (truncating) the three files in `dir`. FEDC_ERR_IO. */

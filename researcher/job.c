@@ -5,6 +5,7 @@
  * so arrival order never changes the result -- if at least min_nodes
  * answered. */
 #include "job.h"
+#include "job_internal.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -31,53 +32,11 @@
 #include "history.h"
 #include "initial_params.h"
 #include "plan_build.h"
+#include "privacy.h"
 #include "progress.h"
 #include "selection.h"
 #include "session.h"
 
-#define MAX_PARTICIPANTS 1024
-
-/* IDLE: not selected this round (node sampling). FETCHING: replied; its
- * update is on its way. */
-enum part_state { PART_IDLE, PART_WAITING, PART_FETCHING, PART_ANSWERED, PART_FAILED };
-
-struct participant {
-	char node_id[FEDC_MAX_ID_LEN + 1];
-	char dataset_id[FEDC_MAX_ID_LEN + 1];
-	uint64_t n_samples;
-	/* this round */
-	bool selected;
-	char request_id[FEDC_UUID_STRLEN + 1];
-	enum part_state state;
-	const char *status; /* history status word */
-	char reason[FEDC_MAX_TEXT_LEN + 1];
-	struct fedc_msg *reply;
-	char update_path[EXP_PATH_MAX + 2 * FEDC_MAX_ID_LEN + 64];
-};
-
-struct job {
-	const struct experiment *exp;
-	struct session session;
-	struct fedc_repo *repo;
-	struct fetcher *fetcher; /* downloads and checks updates */
-	struct history *history;
-	struct aggregator *agg;
-	char job_id[FEDC_UUID_STRLEN + 1];
-	char plan_digest[FEDC_SHA256_HEXLEN + 1];
-	char global_path[EXP_PATH_MAX + 64];
-	char global_digest[FEDC_SHA256_HEXLEN + 1];
-	char updates_dir[EXP_PATH_MAX + 64];
-	struct participant parts[MAX_PARTICIPANTS];
-	size_t n_parts;
-	struct progress *progress; /* the live view of the round */
-	struct fedc_rng rng;       /* node sampling; saved in breakpoints */
-	struct breakpoint inputs;  /* what every breakpoint repeats: the files the run was started from */
-	uint32_t first_round;      /* 1, or the round after the breakpoint resumed from */
-	char agg_state_path[EXP_PATH_MAX + 64];
-	bool resumed;              /* by job__resume: failures are continued with resume too */
-	bool disk_full;            /* an update could not be written: ENOSPC */
-	char shown_dir[PATH_MAX];  /* output_dir as told to the user: absolute, clean (no a/./b, no //) */
-};
 
 static struct session *volatile signal_session;
 static volatile sig_atomic_t interrupted;
@@ -120,7 +79,7 @@ static void add_participant(struct job *j, const struct fedc_msg *reply)
 		if (strcmp(j->parts[i].node_id, reply->node_id) == 0)
 			return; /* a duplicate delivery */
 	}
-	if (reply->n_datasets == 0 || j->n_parts >= MAX_PARTICIPANTS || !listed(j->exp, reply->node_id))
+	if (reply->n_datasets == 0 || j->n_parts >= JOB_MAX_PARTICIPANTS || !listed(j->exp, reply->node_id))
 		return;
 	if (reply->n_datasets > 1)
 		fedc_info("node %s offers %u matching datasets; using %s", reply->node_id, reply->n_datasets,
@@ -194,6 +153,8 @@ static enum fedc_err discover(struct job *j)
 
 /* ---- one round ---- */
 
+static size_t count_selected(const struct job *j);
+
 static void fill_train(const struct job *j, const struct participant *p, uint32_t round,
 		       bool evaluate_only, struct fedc_msg *m)
 {
@@ -226,6 +187,9 @@ static void fill_train(const struct job *j, const struct participant *p, uint32_
 	m->test_on_local = exp->test_on_local;
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		fedc_msg_set(m, fields[i]);
+	privacy__fill_train(exp, count_selected(j), evaluate_only, m);
+	if (job__secagg_on(j, evaluate_only))
+		job__secagg_fill_train(j, m);
 }
 
 static void fail_part(struct participant *p, const char *status, const char *fmt, ...)
@@ -240,6 +204,18 @@ static void fail_part(struct participant *p, const char *status, const char *fmt
 	va_start(ap, fmt);
 	vsnprintf(p->reason, sizeof(p->reason), fmt, ap);
 	va_end(ap);
+}
+
+void job__fail_part(struct job *j, struct participant *p, const char *status, const char *fmt, ...)
+{
+	va_list ap;
+
+	p->state = PART_FAILED;
+	p->status = status;
+	va_start(ap, fmt);
+	vsnprintf(p->reason, sizeof(p->reason), fmt, ap);
+	va_end(ap);
+	progress__failed(j->progress, session__now_ms(), p->node_id);
 }
 
 static void reset_part(struct participant *p)
@@ -258,7 +234,7 @@ static void reset_part(struct participant *p)
  * sample of the nodes online now. The final evaluation asks everyone. */
 static void select_participants(struct job *j, bool evaluate_only)
 {
-	size_t idx[MAX_PARTICIPANTS], n = 0, k;
+	size_t idx[JOB_MAX_PARTICIPANTS], n = 0, k;
 
 	for (size_t i = 0; i < j->n_parts; i++) {
 		j->parts[i].selected = evaluate_only || j->exp->fraction >= 1.0;
@@ -355,8 +331,10 @@ static void on_train_reply(struct job *j, struct participant *p, struct fedc_msg
 			return;
 		}
 		/* Its weight in the aggregate: no more rows than it offered in
-		 * search (docs/security.md, "Rogue nodes"). */
-		if (aggregator__check_claim(msg->n_samples, p->n_samples) != FEDC_OK) {
+		 * search (docs/security.md, "Rogue nodes"). With secure
+		 * aggregation the weight is inside the masked vector. */
+		if (j->secagg ? job__secagg_accept_reply(j, p, msg) != FEDC_OK
+			      : aggregator__check_claim(msg->n_samples, p->n_samples) != FEDC_OK) {
 			fail_part(p, "rejected", "%s", fedc_last_error());
 			return;
 		}
@@ -367,8 +345,10 @@ static void on_train_reply(struct job *j, struct participant *p, struct fedc_msg
 			return;
 		}
 		memcpy(p->update_path, path, sizeof(path));
-		rc = fetcher__submit(j->fetcher, (size_t)(p - j->parts), p->node_id, msg->params_digest,
-				     p->update_path, check_update, j->agg);
+		rc = j->secagg ? fetcher__submit(j->fetcher, (size_t)(p - j->parts), p->node_id, msg->params_digest,
+						 p->update_path, job__secagg_check_masked, j->secagg)
+			       : fetcher__submit(j->fetcher, (size_t)(p - j->parts), p->node_id, msg->params_digest,
+						 p->update_path, check_update, j->agg);
 		if (rc) {
 			fail_part(p, "error", "cannot fetch its update: %s", fedc_strerror(rc));
 			p->update_path[0] = '\0';
@@ -407,6 +387,12 @@ static void handle_event(struct job *j, struct fedc_msg *msg, bool evaluate_only
 		return;
 	}
 	p = find_by_request(j, msg->request_id);
+	if (p && msg->command == FEDC_CMD_SECAGG_REPLY) {
+		if (strcmp(msg->node_id, p->node_id) == 0)
+			job__secagg_on_reply(j, p, msg);
+		fedc_msg_free(msg);
+		return;
+	}
 	if (!p || p->state != PART_WAITING) {
 		fedc_info("late or unknown %s from %s (request %s) ignored", fedc_cmd_name(msg->command), msg->node_id,
 			  msg->request_id);
@@ -432,6 +418,17 @@ static void handle_event(struct job *j, struct fedc_msg *msg, bool evaluate_only
 	}
 }
 
+void job__handle_late(struct job *j, struct fedc_msg *msg)
+{
+	struct participant *p = find_by_request(j, msg->request_id);
+
+	if (p && msg->command == FEDC_CMD_SECAGG_REPLY && strcmp(msg->node_id, p->node_id) == 0)
+		job__secagg_on_reply(j, p, msg);
+	else if (p && msg->command == FEDC_CMD_ERROR)
+		fedc_warn("node %s: %s: %s", p->node_id, msg->error_code, msg->message);
+	fedc_msg_free(msg);
+}
+
 static size_t count_state(const struct job *j, enum part_state state)
 {
 	size_t n = 0;
@@ -448,13 +445,19 @@ static enum fedc_err collect(struct job *j, bool evaluate_only)
 
 	while (count_state(j, PART_WAITING) > 0) {
 		struct fedc_msg *msg = NULL;
-		enum fedc_err rc = session__next(&j->session, deadline, &msg);
+		int64_t step = job__secagg_deadline(j);
+		enum fedc_err rc = session__next(&j->session, step < deadline ? step : deadline, &msg);
 
+		if (rc == FEDC_ERR_TIMEOUT && step < deadline) {
+			job__secagg_advance(j, true); /* a step's deadline: go on without the late */
+			continue;
+		}
 		if (rc == FEDC_ERR_TIMEOUT)
 			break;
 		if (rc)
 			return rc;
 		handle_event(j, msg, evaluate_only);
+		job__secagg_advance(j, false);
 	}
 	for (size_t i = 0; i < j->n_parts; i++) {
 		if (j->parts[i].state == PART_WAITING)
@@ -485,7 +488,9 @@ static void take_fetched(struct job *j, struct fetch_result *r)
 	struct participant *p = &j->parts[r->tag];
 
 	if (!r->rc) {
-		r->rc = aggregator__add_checked(j->agg, p->node_id, r->update, p->reply->n_samples);
+		r->rc = j->secagg ? job__secagg_add(j, p, r->update)
+				  : aggregator__add_checked(j->agg, p->node_id, r->update,
+							    privacy__weight(j->exp, p->reply->n_samples));
 		r->refused = r->rc != FEDC_OK;
 		if (r->rc)
 			snprintf(r->error, sizeof(r->error), "%s", fedc_last_error());
@@ -520,7 +525,14 @@ static void take_all_fetched(struct job *j)
  * in 10 ms on fresh pages and in under 1.5 ms on reused ones). */
 static enum fedc_err aggregate(struct job *j, size_t *added)
 {
+	enum fedc_err rc;
+
 	*added = count_state(j, PART_ANSWERED);
+	if (j->secagg && *added >= j->exp->min_nodes) {
+		rc = job__secagg_finish(j, added);
+		if (rc)
+			return rc;
+	}
 	if (*added < j->exp->min_nodes)
 		return FEDC_OK;
 	fedc_drop_cached(j->global_path);
@@ -543,7 +555,8 @@ static double weighted(const struct job *j, bool global, const char *name)
 
 		if (!r || j->parts[i].state != PART_ANSWERED)
 			continue;
-		w = (double)(global ? r->n_test : r->n_samples);
+		/* with secure aggregation the training counts stay hidden: equal weights */
+		w = (double)(global ? r->n_test : r->n_samples ? r->n_samples : 1);
 		if (global ? !fedc_msg_kv_get(r->global_metrics, r->n_global_metrics, name, &v)
 			   : !fedc_msg_kv_get(r->metrics, r->n_metrics, name, &v))
 			continue;
@@ -561,7 +574,8 @@ static void record_round(struct job *j, uint32_t round, bool evaluate_only, bool
 	const char *metric = j->exp->test_metric; /* the one the researcher chose to watch */
 	struct round_record rr = { round, kind, (uint32_t)count_selected(j), (uint32_t)count_state(j, PART_ANSWERED),
 				   weighted(j, false, "loss"), weighted(j, true, "loss"),
-				   weighted(j, true, "accuracy"), seconds, evaluate_only ? "" : j->global_digest };
+				   weighted(j, true, "accuracy"), seconds, evaluate_only ? "" : j->global_digest,
+				   evaluate_only ? NAN : j->epsilon };
 
 	progress__round_end(j->progress);
 	if (evaluate_only && rr.answered == 0)
@@ -569,6 +583,8 @@ static void record_round(struct job *j, uint32_t round, bool evaluate_only, bool
 	else if (evaluate_only)
 		printf("final evaluation   nodes %u/%u  test loss %.4f  test %s %.4f\n", rr.answered, rr.selected,
 		       rr.global_loss, metric, weighted(j, true, metric));
+	else if (failed && j->secagg_failure[0])
+		printf("round %4u/%-4u  failed: %s  %.2f s\n", round, j->exp->rounds, j->secagg_failure, seconds);
 	else if (failed) /* no aggregate, so no loss to show: say why instead */
 		printf("round %4u/%-4u  failed: %u of %u node(s) sent a usable update, min_nodes is %u  %.2f s\n",
 		       round, j->exp->rounds, rr.answered, rr.selected, j->exp->min_nodes, seconds);
@@ -576,6 +592,8 @@ static void record_round(struct job *j, uint32_t round, bool evaluate_only, bool
 		printf("round %4u/%-4u  nodes %u/%u  train loss %.4f  %s of the model sent %.4f  %.2f s\n", round,
 		       j->exp->rounds, rr.answered, rr.selected, rr.train_loss, metric, weighted(j, true, metric),
 		       seconds);
+	if (!evaluate_only && privacy__dp_on(j->exp))
+		printf("  privacy: epsilon %.4f (delta %g) after %u round(s)\n", j->epsilon, j->exp->privacy.dp_delta, round);
 	for (size_t i = 0; i < j->n_parts; i++) {
 		const struct participant *p = &j->parts[i];
 		struct node_record nr = { round, kind, p->node_id, p->dataset_id, p->status, p->reason, p->reply };
@@ -605,13 +623,14 @@ static enum fedc_err upload_global(struct job *j)
 
 static enum fedc_err begin_progress(struct job *j, uint32_t round)
 {
-	const char *ids[MAX_PARTICIPANTS];
+	const char *ids[JOB_MAX_PARTICIPANTS];
 	size_t n = 0;
 
 	for (size_t i = 0; i < j->n_parts; i++) {
 		if (j->parts[i].selected)
 			ids[n++] = j->parts[i].node_id;
 	}
+	progress__set_epsilon(j->progress, j->epsilon);
 	return progress__round_begin(j->progress, round, j->exp->rounds, ids, n);
 }
 
@@ -622,16 +641,25 @@ static enum fedc_err run_round(struct job *j, uint32_t round, bool evaluate_only
 	enum fedc_err rc;
 
 	select_participants(j, evaluate_only);
+	if (!evaluate_only && privacy__dp_on(j->exp) &&
+	    privacy__epsilon(j->exp, privacy__sampling_rate(j->exp, j->n_parts), round, &j->epsilon) != FEDC_OK)
+		j->epsilon = NAN;
+	j->secagg_failure[0] = '\0';
 	rc = begin_progress(j, round);
 	if (!rc && !evaluate_only)
 		rc = begin_aggregation(j);
+	if (!rc && job__secagg_on(j, evaluate_only))
+		rc = job__secagg_plan(j, round);
 	if (!rc)
 		rc = send_requests(j, round, evaluate_only);
+	if (!rc && job__secagg_on(j, evaluate_only))
+		rc = job__secagg_begin(j, round);
 	if (!rc)
 		rc = collect(j, evaluate_only);
 	take_all_fetched(j); /* also after a failure: no fetch outlives its round */
 	if (!rc && !evaluate_only)
 		rc = aggregate(j, &added);
+	job__secagg_end(j);
 	aggregator__end_round(j->agg); /* no update stays mapped: the next round rewrites their files */
 	if (rc)
 		return rc;
@@ -753,7 +781,10 @@ static enum fedc_err prepare(struct job *j)
 	fedc_uuid_new(j->job_id);
 	fedc_rng_seed(&j->rng, exp->seed);
 	j->first_round = 1;
-	rc = open_outputs(j);
+	j->epsilon = privacy__dp_on(exp) ? 0 : NAN;
+	rc = privacy__check_experiment(exp); /* before anything is sent */
+	if (!rc)
+		rc = open_outputs(j);
 	if (!rc)
 		rc = history__open(exp->output_dir, &j->history);
 	if (!rc)
@@ -813,13 +844,15 @@ static enum fedc_err wait_for_nodes(struct job *j, uint32_t attempt)
  * (docs/plan-api.md, "Errors"). Their count; *first is the first one. */
 static size_t refused_for_good(const struct job *j, const struct participant **first)
 {
-	const char *code = fedc_strerror(FEDC_ERR_INVAL);
-	size_t n = 0, len = strlen(code);
+	const char *code = fedc_strerror(FEDC_ERR_INVAL), *policy = fedc_strerror(FEDC_ERR_PRIVACY);
+	size_t n = 0, len = strlen(code), plen = strlen(policy);
 
 	for (size_t i = 0; i < j->n_parts; i++) {
 		const struct participant *p = &j->parts[i];
 
-		if (p->state != PART_FAILED || strncmp(p->reason, code, len) != 0 || p->reason[len] != ':')
+		/* A node's privacy policy refuses a retry the same way. */
+		if (p->state != PART_FAILED || !((strncmp(p->reason, code, len) == 0 && p->reason[len] == ':') ||
+						 (strncmp(p->reason, policy, plen) == 0 && p->reason[plen] == ':')))
 			continue;
 		if (n++ == 0)
 			*first = p;
@@ -860,6 +893,30 @@ static enum fedc_err run_round_with_retries(struct job *j, uint32_t round)
 	}
 }
 
+/* Node-level DP with a budget: stops the run before the round that would
+ * take epsilon past epsilon_max, as if it had been the last (the breakpoint
+ * of the round before is saved; the final evaluation runs). */
+static enum fedc_err budget_check(struct job *j, uint32_t round)
+{
+	const struct experiment *exp = j->exp;
+	double q = privacy__sampling_rate(exp, j->n_parts), after = NAN, before = 0;
+	bool stops = false;
+	enum fedc_err rc = privacy__budget_stops(exp, q, round, &stops, &after);
+
+	if (rc || !stops)
+		return rc;
+	rc = privacy__epsilon(exp, q, round - 1, &before);
+	if (rc)
+		return rc;
+	j->budget_stop = round;
+	j->epsilon = before;
+	printf("privacy budget: round %u would take epsilon to %.4f, past epsilon_max %g; the budget stops the "
+	       "experiment at round %u, epsilon %.4f (delta %g, q %.4g) after %u round(s)\n",
+	       round, after, exp->privacy.epsilon_max, round, before, exp->privacy.dp_delta, q, round - 1);
+	fflush(stdout);
+	return FEDC_OK;
+}
+
 static enum fedc_err run_all(struct job *j)
 {
 	const struct experiment *exp = j->exp;
@@ -874,6 +931,9 @@ static enum fedc_err run_all(struct job *j)
 		return rc;
 	print_job(j);
 	for (uint32_t round = j->first_round; !rc && round <= exp->rounds; round++) {
+		rc = budget_check(j, round);
+		if (rc || j->budget_stop)
+			break;
 		rc = run_round_with_retries(j, round);
 		if (!rc)
 			rc = save_breakpoint(j, round);
@@ -958,6 +1018,13 @@ static int finish(struct job *j, enum fedc_err rc)
 		print_next_step(j, rc, why);
 		return 1;
 	}
+	if (privacy__dp_on(exp))
+		printf("privacy: node-level DP, epsilon %.4f at delta %g after %u round(s) (noise multiplier %g, clip %g, "
+		       "q %.4g)%s\n",
+		       isnan(j->epsilon) ? 0.0 : j->epsilon, exp->privacy.dp_delta,
+		       j->budget_stop ? j->budget_stop - 1 : exp->rounds, exp->privacy.dp_noise_multiplier,
+		       exp->privacy.dp_clip, privacy__sampling_rate(exp, j->n_parts),
+		       j->budget_stop ? "; stopped by epsilon_max" : "");
 	printf("done: final parameters in %s/global.params, history in %s/history.jsonl\n", j->shown_dir,
 	       j->shown_dir);
 	return 0;
@@ -1057,8 +1124,11 @@ static enum fedc_err prepare_resume(struct job *j, const struct breakpoint *bp, 
 	memcpy(j->global_digest, bp->global_digest, sizeof(j->global_digest));
 	memcpy(j->rng.s, bp->rng, sizeof(j->rng.s));
 	j->first_round = bp->round + 1;
+	j->epsilon = privacy__dp_on(j->exp) ? 0 : NAN;
 	snprintf(state, sizeof(state), "%s/aggregator.state", bp_dir);
-	rc = open_outputs(j);
+	rc = privacy__check_experiment(j->exp);
+	if (!rc)
+		rc = open_outputs(j);
 	if (!rc && bp->has_aggregator_state)
 		rc = aggregator__load_state(j->agg, state);
 	if (!rc)

@@ -251,7 +251,7 @@ void job__secagg_on_reply(struct job *j, struct participant *p, const struct fed
 	else if (strcmp(msg->secagg_step, "unmask") == 0)
 		rc = secagg_round__on_unmask(j->secagg, p->node_id, msg->secagg_data, msg->secagg_data_len);
 	else
-		fedc_fail(FEDC_ERR_INVAL, "step %s out of place", msg->secagg_step);
+		rc = fedc_fail(FEDC_ERR_INVAL, "step %s out of place", msg->secagg_step);
 	if (rc) {
 		fedc_warn("secure aggregation: %s from %s refused: %s", msg->secagg_step, p->node_id, fedc_last_error());
 		if (p->state == PART_WAITING)

@@ -2,6 +2,7 @@
 #include "progress.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@ struct progress {
 	size_t n;
 	int64_t last_draw_ms;
 	bool drawn;
+	double epsilon; /* NaN: DP off */
 };
 
 bool progress__is_tty(FILE *out)
@@ -51,8 +53,15 @@ enum fedc_err progress__new(FILE *out, bool tty, struct progress **out_progress)
 		return FEDC_ERR_NOMEM;
 	pg->out = out;
 	pg->tty = tty;
+	pg->epsilon = NAN;
 	*out_progress = pg;
 	return FEDC_OK;
+}
+
+void progress__set_epsilon(struct progress *pg, double epsilon)
+{
+	if (pg)
+		pg->epsilon = epsilon;
 }
 
 void progress__free(struct progress *pg)
@@ -126,7 +135,10 @@ static const char *label(const struct progress *pg, char *buf, size_t cap)
 {
 	if (pg->round > pg->rounds)
 		return "final evaluation";
-	snprintf(buf, cap, "round %" PRIu32 "/%" PRIu32, pg->round, pg->rounds);
+	if (isnan(pg->epsilon))
+		snprintf(buf, cap, "round %" PRIu32 "/%" PRIu32, pg->round, pg->rounds);
+	else
+		snprintf(buf, cap, "round %" PRIu32 "/%" PRIu32 " (epsilon %.3f)", pg->round, pg->rounds, pg->epsilon);
 	return buf;
 }
 
@@ -135,7 +147,7 @@ static const char *label(const struct progress *pg, char *buf, size_t cap)
 static void redraw(struct progress *pg)
 {
 	size_t counts[3] = { 0, 0, 0 }, used = 0, cap = (size_t)terminal_width(pg);
-	char line[512], what[48];
+	char line[512], what[64];
 
 	if (cap >= sizeof(line))
 		cap = sizeof(line) - 1;

@@ -25,6 +25,9 @@ bool progress__is_tty(FILE *out);
 FEDC_NODISCARD
 enum fedc_err progress__round_begin(struct progress *pg, uint32_t round, uint32_t rounds,
 				    const char *const *node_ids, size_t n);
+/* Node-level DP: the experiment's epsilon after the round, shown beside the
+ * round's label from the next round_begin on; NaN (the default) shows none. */
+void progress__set_epsilon(struct progress *pg, double epsilon);
 /* A `scalar` a node streamed; `now_ms` is the caller's monotonic clock. */
 void progress__scalar(struct progress *pg, int64_t now_ms, const char *node_id, const char *name, double value,
 		      uint64_t iteration, uint32_t epoch);

@@ -26,6 +26,7 @@ static const char *const err_names[FEDC_ERR__COUNT] = {
 	[FEDC_ERR_MQTT] = "mqtt",
 	[FEDC_ERR_UNSUPPORTED] = "unsupported",
 	[FEDC_ERR_INTERRUPTED] = "interrupted",
+	[FEDC_ERR_PRIVACY] = "privacy-policy",
 };
 
 /* Thread-local so that the node's threads do not overwrite each other's detail. */

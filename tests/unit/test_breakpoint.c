@@ -178,7 +178,7 @@ static size_t file_size(const char *name)
 
 static void test_history_continues_from_sizes(void **state)
 {
-	struct round_record rr = { 1, "train", 2, 2, 0.5, 0.6, 0.7, 0.1, "abc" };
+	struct round_record rr = { 1, "train", 2, 2, 0.5, 0.6, 0.7, 0.1, "abc", 0 };
 	uint64_t sizes[HISTORY_FILES], later[HISTORY_FILES];
 	struct history *h = NULL;
 

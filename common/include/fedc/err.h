@@ -34,6 +34,7 @@ enum fedc_err {
 	FEDC_ERR_MQTT,        /* broker refused or failed */
 	FEDC_ERR_UNSUPPORTED, /* valid but not supported by this version */
 	FEDC_ERR_INTERRUPTED, /* stopped by a signal */
+	FEDC_ERR_PRIVACY,     /* refused by the node's privacy policy (docs/privacy.md) */
 	FEDC_ERR__COUNT
 };
 

@@ -1,0 +1,120 @@
+/* What the experiment loop's files share (job.c, job_secagg.c): the job
+ * and its participants. Private to the researcher. */
+#ifndef FEDC_RESEARCHER_JOB_INTERNAL_H
+#define FEDC_RESEARCHER_JOB_INTERNAL_H
+
+#include <stdbool.h>
+#include <limits.h>
+#include <stdint.h>
+
+#include "aggregator.h"
+#include "breakpoint.h"
+#include "experiment.h"
+#include "fedc/message.h"
+#include "fedc/params.h"
+#include "fedc/repo.h"
+#include "fedc/rng.h"
+#include "fedc/uuid.h"
+#include "fetcher.h"
+#include "history.h"
+#include "progress.h"
+#include "secagg_round.h"
+#include "session.h"
+
+#define JOB_MAX_PARTICIPANTS 1024
+
+/* IDLE: not selected this round (node sampling). FETCHING: replied; its
+ * update is on its way. */
+enum part_state { PART_IDLE, PART_WAITING, PART_FETCHING, PART_ANSWERED, PART_FAILED };
+
+struct participant {
+	char node_id[FEDC_MAX_ID_LEN + 1];
+	char dataset_id[FEDC_MAX_ID_LEN + 1];
+	uint64_t n_samples;
+	/* this round */
+	bool selected;
+	char request_id[FEDC_UUID_STRLEN + 1];
+	enum part_state state;
+	const char *status; /* history status word */
+	char reason[FEDC_MAX_TEXT_LEN + 1];
+	struct fedc_msg *reply;
+	char update_path[EXP_PATH_MAX + 2 * FEDC_MAX_ID_LEN + 64];
+};
+
+struct job_secagg_plan {
+	uint32_t scale_bits, threshold, neighbours;
+	uint64_t weight_max;
+	double value_max;
+};
+
+struct job {
+	const struct experiment *exp;
+	struct session session;
+	struct fedc_repo *repo;
+	struct fetcher *fetcher; /* downloads and checks updates */
+	struct history *history;
+	struct aggregator *agg;
+	char job_id[FEDC_UUID_STRLEN + 1];
+	char plan_digest[FEDC_SHA256_HEXLEN + 1];
+	char global_path[EXP_PATH_MAX + 64];
+	char global_digest[FEDC_SHA256_HEXLEN + 1];
+	char updates_dir[EXP_PATH_MAX + 64];
+	struct participant parts[JOB_MAX_PARTICIPANTS];
+	size_t n_parts;
+	struct progress *progress; /* the live view of the round */
+	struct fedc_rng rng;       /* node sampling; saved in breakpoints */
+	struct breakpoint inputs;  /* what every breakpoint repeats: the files the run was started from */
+	uint32_t first_round;      /* 1, or the round after the breakpoint resumed from */
+	char agg_state_path[EXP_PATH_MAX + 64];
+	bool resumed;              /* by job__resume: failures are continued with resume too */
+	bool disk_full;            /* an update could not be written: ENOSPC */
+	char shown_dir[PATH_MAX];  /* output_dir as told to the user: absolute, clean (no a/./b, no //) */
+	double epsilon;            /* node-level DP: the accountant's figure after the last round run; NaN when off */
+	uint32_t budget_stop;      /* the round the privacy budget stopped the run before, or 0 */
+	/* secure aggregation (job_secagg.c), this round */
+	struct job_secagg_plan secagg_plan; /* what the train requests carry */
+	struct secagg_round *secagg;        /* NULL: the round is plain */
+	uint32_t secagg_round;
+	int64_t secagg_deadline;            /* of the key or share step */
+	char secagg_failure[FEDC_MAX_TEXT_LEN + 1]; /* why the sum could not be had, or "" */
+};
+
+/* Marks `p` failed with a history status word and a reason. */
+void job__fail_part(struct job *j, struct participant *p, const char *status, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* An event that comes after the round's replies were collected (while the
+ * masks are removed): secure-aggregation answers are taken, the rest dropped. */
+void job__handle_late(struct job *j, struct fedc_msg *msg);
+
+/* ---- secure aggregation (job_secagg.c) ---- */
+
+/* True when this round goes through secure aggregation. */
+bool job__secagg_on(const struct job *j, bool evaluate_only);
+/* Before the train requests: the encoding and threshold for the nodes
+ * selected. FEDC_ERR_CONFIG when the bounds do not fit 64 bits. */
+FEDC_NODISCARD
+enum fedc_err job__secagg_plan(struct job *j, uint32_t round);
+void job__secagg_fill_train(const struct job *j, struct fedc_msg *m);
+/* After the train requests: the round's state over the nodes they reached. */
+FEDC_NODISCARD
+enum fedc_err job__secagg_begin(struct job *j, uint32_t round);
+void job__secagg_end(struct job *j);
+/* Moves to the next step once every node still in the round is done with
+ * this one, or `timed_out` (the step's deadline passed). */
+void job__secagg_advance(struct job *j, bool timed_out);
+/* The current step's deadline (INT64_MAX once the shares went out). */
+int64_t job__secagg_deadline(const struct job *j);
+void job__secagg_on_reply(struct job *j, struct participant *p, const struct fedc_msg *msg);
+/* fetcher check (ctx: the struct secagg_round). */
+FEDC_NODISCARD
+enum fedc_err job__secagg_check_masked(void *ctx, const struct fedc_params *update);
+FEDC_NODISCARD
+enum fedc_err job__secagg_accept_reply(const struct job *j, const struct participant *p, const struct fedc_msg *msg);
+FEDC_NODISCARD
+enum fedc_err job__secagg_add(struct job *j, const struct participant *p, struct fedc_params *masked);
+/* After collecting: unmask and give the aggregator the sum; *added is the
+ * number of nodes in it (0: the round failed, why in j->secagg_failure). */
+FEDC_NODISCARD
+enum fedc_err job__secagg_finish(struct job *j, size_t *added);
+
+#endif
