@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fedc/crash.h"
 #include "fedc/fs.h"
 #include "fedc/hash.h"
 #include "fedc/log.h"
@@ -161,6 +162,7 @@ static void handle_secagg(struct node_daemon *d, const struct fedc_msg *req)
 					       fedc_last_error()));
 	} else if (reply) {
 		fedc_ignore(daemon__send(d, reply)); /* a failed send is logged; the researcher's step deadline covers it */
+		fedc_crash_point(strcmp(req->secagg_step, "keyset") == 0 ? "secagg-shares" : "secagg-unmask");
 	}
 	fedc_msg_free(reply);
 }
@@ -188,6 +190,7 @@ static void dispatch(struct node_daemon *d, struct fedc_msg *req)
 		fedc_ignore(round__submit(d->plan_worker, req));
 		return; /* the worker owns it now */
 	case FEDC_CMD_TRAIN:
+		secagg_client__preempt(d->secagg, req);
 		fedc_ignore(round__submit(d->worker, req)); /* as above */
 		return; /* the worker owns it now */
 	case FEDC_CMD_SECAGG:
@@ -438,36 +441,11 @@ static void reload_trusted_keys(struct node_daemon *d)
 		  fedc_keyring_size(fresh), before);
 }
 
-/* The peers' keys are read by the secure-aggregation client under its own
- * lock: swapped through it, then the old ring is freed. */
-static void reload_peer_keys(struct node_daemon *d)
-{
-	struct fedc_keyring *fresh = NULL, *old = d->peers;
-
-	if (!d->cfg->peer_keys_dir || !d->cfg->peer_keys_dir[0])
-		return;
-	if (fedc_keyring_load_dir(d->cfg->peer_keys_dir, &fresh) != FEDC_OK) {
-		fedc_error("SIGHUP: cannot reload the peers' keys, the %zu in use are kept: %s",
-			   fedc_keyring_size(old), fedc_last_error());
-		return;
-	}
-	secagg_client__set_peers(d->secagg, fresh);
-	d->peers = fresh;
-	fedc_keyring_free(old);
-	fedc_info("SIGHUP: peers' keys reloaded from %s: %zu", d->cfg->peer_keys_dir, fedc_keyring_size(fresh));
-}
-
 static enum fedc_err open_secagg(struct node_daemon *d)
 {
-	const char *dir = d->cfg->peer_keys_dir;
-	enum fedc_err rc = FEDC_OK;
+	enum fedc_err rc = secagg_client__new(d->cfg->node_id, d->channel.signer, d->cfg->peer_keys_dir, &d->secagg);
 
-	if (dir && dir[0]) {
-		rc = fedc_keyring_load_dir(dir, &d->peers);
-		if (rc)
-			return fedc_fail(rc, "%s: [security] peer_keys_dir: %s", d->cfg->path, fedc_last_error());
-	}
-	return secagg_client__new(d->cfg->node_id, d->channel.signer, d->peers, &d->secagg);
+	return rc ? fedc_fail(rc, "%s: %s", d->cfg->path, fedc_last_error()) : FEDC_OK;
 }
 
 static void serve(struct node_daemon *d)
@@ -479,7 +457,7 @@ static void serve(struct node_daemon *d)
 		if (reload_requested) {
 			reload_requested = 0;
 			reload_trusted_keys(d);
-			reload_peer_keys(d);
+			secagg_client__reload_peers(d->secagg);
 		}
 		rc = fedc_mqtt_next(d->mqtt, -1, &m);
 
@@ -653,7 +631,6 @@ out:
 	signal_target = NULL;
 	fedc_mqtt_close(d.mqtt, st.offline, st.offline_len);
 	secagg_client__free(d.secagg);
-	fedc_keyring_free(d.peers);
 	db__close(d.db);
 	fedc_channel_free(&d.channel);
 	explicit_bzero(d.broker_password, sizeof(d.broker_password));

@@ -32,7 +32,6 @@ struct node_daemon {
 	size_t dp_secret_len;
 	int64_t not_before_ms;              /* commands stamped earlier are refused (restart_guard.h) */
 	struct refusal_limit refusals;      /* replies to refused requests (main thread only) */
-	struct fedc_keyring *peers;         /* [security] peer_keys_dir: the other nodes' keys, or NULL */
 	struct secagg_client *secagg;       /* this node's side of secure aggregation */
 };
 

@@ -464,6 +464,8 @@ static int run_round(const struct runner_job *job, const struct fedc_plan *plan,
 
 	rc = fedc_params_open_fd(job->params_fd, &global);
 	if (!rc)
+		rc = fedc_params_check_f32(global); /* a plan gets float32 tensors only */
+	if (!rc)
 		rc = scaffold__split(global, &n_model, &scaffold);
 	if (rc) {
 		report("error the global parameters are unreadable: %s", fedc_last_error());

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "dataset.h"
+#include "fedc/crash.h"
 #include "fedc/fs.h"
 #include "fedc/log.h"
 #include "plan_digest.h"
@@ -28,7 +29,7 @@
 #define SEEN_IDS 1024            /* request ids remembered for deduplication */
 /* How long a masking node waits for the others' shares after training:
  * the researcher ends the wait sooner with `abort`. */
-#define SECAGG_SHARES_WAIT_MS (30 * 60 * 1000)
+#define SECAGG_SHARES_WAIT_MS (10 * 60 * 1000)
 #define SCALARS_PER_SECOND 4     /* live progress messages per round, at most */
 
 struct pending {
@@ -311,6 +312,8 @@ static enum fedc_err start_secagg(struct round_worker *w, const struct fedc_msg 
 	if (!rc)
 		rc = daemon__send(w->d, keys);
 	fedc_msg_free(keys);
+	if (!rc)
+		fedc_crash_point("secagg-keys");
 	return rc ? fedc_fail(rc, "secure aggregation: %s", fedc_last_error()) : FEDC_OK;
 }
 
@@ -328,6 +331,8 @@ static enum fedc_err mask_update(struct round_worker *w, const struct fedc_msg *
 		return fedc_fail(FEDC_ERR_IO, "memfd for the masked update: %s", strerror(errno));
 	rc = secagg_client__mask(w->d->secagg, req, res->params_fd, weight, *out_fd, SECAGG_SHARES_WAIT_MS,
 				 &w->cancel);
+	if (!rc)
+		fedc_crash_point("secagg-masked");
 	return rc ? fedc_fail(rc, "secure aggregation: %s", fedc_last_error()) : FEDC_OK;
 }
 
@@ -419,6 +424,8 @@ static enum fedc_err run_round(struct round_worker *w, const struct fedc_msg *re
 	}
 	times[2] = now_s() - t0 - times[0] - times[1];
 	rc = send_train_reply(w, req, &res, req->evaluate_only ? NULL : digest, times, &rp);
+	if (!rc && req->secagg)
+		fedc_crash_point("secagg-replied");
 	fedc_info("round: job %s round %" PRIu64 " done for %s: %" PRIu64 " samples, %.3f s", req->job_id,
 		  req->round, req->researcher_id, res.n_train, now_s() - t0);
 	goto out;

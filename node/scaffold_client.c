@@ -71,8 +71,11 @@ enum fedc_err scaffold__begin(const struct fedc_params *global, size_t n_model, 
 	r->n = n_model;
 	r->x = t;
 	r->c = t + n_model;
-	if (access(state_path, F_OK) == 0 && (rc = fedc_params_open(state_path, &state)) != FEDC_OK)
+	if (access(state_path, F_OK) == 0 && ((rc = fedc_params_open(state_path, &state)) != FEDC_OK ||
+					      (rc = fedc_params_check_f32(state)) != FEDC_OK)) {
+		fedc_params_close(state);
 		return fedc_fail(rc, "the node's SCAFFOLD state %s: %s", state_path, fedc_last_error());
+	}
 	for (size_t i = 0; i < n_model; i++)
 		total += fedc_tensor_elements(&t[i]);
 	r->correction = calloc(n_model ? n_model : 1, sizeof(*r->correction));
@@ -167,6 +170,8 @@ enum fedc_err scaffold__save_state(int update_fd, const char *before_path, const
 	rc = check_pairs(fedc_params_tensors(update), n, SCAFFOLD_DC_PREFIX, "the update");
 	if (!rc && access(before_path, F_OK) == 0)
 		rc = fedc_params_open(before_path, &state);
+	if (!rc && state)
+		rc = fedc_params_check_f32(state);
 	for (size_t i = 0; !rc && i < n; i++)
 		total += fedc_tensor_elements(&fedc_params_tensors(update)[i]);
 	next = calloc(n ? n : 1, sizeof(*next));

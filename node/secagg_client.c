@@ -30,13 +30,15 @@ struct peer {
 struct secagg_client {
 	const char *node_id;
 	const struct fedc_signer *signer;
-	const struct fedc_keyring *peers_keyring;
+	const char *peer_keys_dir;
+	struct fedc_keyring *peers_keyring; /* owned; NULL without peer_keys_dir */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	/* the session */
 	bool active, got_keyset, got_shares, answered, aborted;
 	char job_id[FEDC_UUID_STRLEN + 1];
 	char researcher_id[FEDC_MAX_ID_LEN + 1];
+	char request_id[FEDC_UUID_STRLEN + 1]; /* the train's */
 	uint64_t round;
 	uint32_t threshold;
 	uint8_t c_sk[32], c_pk[32], s_sk[32], s_pk[32], b[32];
@@ -45,16 +47,38 @@ struct secagg_client {
 	size_t n_peers;
 };
 
-enum fedc_err secagg_client__new(const char *node_id, const struct fedc_signer *signer,
-				 const struct fedc_keyring *peers, struct secagg_client **out)
+/* Reads the peers' keys (mu held, or before the client is shared). */
+static enum fedc_err load_peers(struct secagg_client *c)
+{
+	struct fedc_keyring *fresh = NULL;
+	enum fedc_err rc;
+
+	if (!c->peer_keys_dir || !c->peer_keys_dir[0])
+		return FEDC_OK;
+	rc = fedc_keyring_load_dir(c->peer_keys_dir, &fresh);
+	if (rc)
+		return fedc_fail(FEDC_ERR_CONFIG, "[security] peer_keys_dir %s: %s", c->peer_keys_dir, fedc_last_error());
+	fedc_keyring_free(c->peers_keyring);
+	c->peers_keyring = fresh;
+	return FEDC_OK;
+}
+
+enum fedc_err secagg_client__new(const char *node_id, const struct fedc_signer *signer, const char *peer_keys_dir,
+				 struct secagg_client **out)
 {
 	struct secagg_client *c = calloc(1, sizeof(*c));
+	enum fedc_err rc;
 
 	if (!c)
 		return fedc_fail(FEDC_ERR_NOMEM, "out of memory for the secure-aggregation client");
 	c->node_id = node_id;
 	c->signer = signer;
-	c->peers_keyring = peers;
+	c->peer_keys_dir = peer_keys_dir;
+	rc = load_peers(c);
+	if (rc) {
+		free(c);
+		return rc;
+	}
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
 	*out = c;
@@ -82,15 +106,19 @@ void secagg_client__free(struct secagg_client *c)
 	if (!c)
 		return;
 	end_session(c);
+	fedc_keyring_free(c->peers_keyring);
 	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->mu);
 	free(c);
 }
 
-void secagg_client__set_peers(struct secagg_client *c, const struct fedc_keyring *peers)
+void secagg_client__reload_peers(struct secagg_client *c)
 {
 	pthread_mutex_lock(&c->mu);
-	c->peers_keyring = peers;
+	if (load_peers(c))
+		fedc_error("SIGHUP: %s; the keys in use are kept", fedc_last_error());
+	else if (c->peers_keyring)
+		fedc_info("SIGHUP: %zu peers' keys read from %s", fedc_keyring_size(c->peers_keyring), c->peer_keys_dir);
 	pthread_mutex_unlock(&c->mu);
 }
 
@@ -129,6 +157,7 @@ enum fedc_err secagg_client__begin(struct secagg_client *c, const struct fedc_ms
 	end_session(c);
 	memcpy(c->job_id, req->job_id, sizeof(c->job_id));
 	memcpy(c->researcher_id, req->researcher_id, sizeof(c->researcher_id));
+	memcpy(c->request_id, req->request_id, sizeof(c->request_id));
 	c->round = req->round;
 	c->threshold = (uint32_t)req->secagg_threshold;
 	rc = fedc_secagg_keypair(c->c_sk, c->c_pk);
@@ -188,6 +217,13 @@ static enum fedc_err take_keyset(struct secagg_client *c, const struct fedc_msg 
 	if (!rc && !c->peers_keyring)
 		rc = fedc_fail(FEDC_ERR_CONFIG, "secure aggregation needs the other nodes' public keys: set "
 			       "[security] peer_keys_dir (docs/provisioning.md)");
+	/* a node enrolled after this one started: its key may be new on disk */
+	for (size_t i = 0; !rc && i < n; i++) {
+		if (!fedc_keyring_has(c->peers_keyring, keys[i].node_id)) {
+			rc = load_peers(c);
+			break;
+		}
+	}
 	for (size_t i = 0; !rc && i < n; i++) {
 		if (strcmp(keys[i].node_id, c->node_id) == 0) {
 			rc = fedc_fail(FEDC_ERR_MALFORMED, "the keyset lists this node among its neighbours");
@@ -314,13 +350,14 @@ static enum fedc_err take_shares(struct secagg_client *c, const struct fedc_msg 
 			rc = fedc_fail(FEDC_ERR_AUTH, "shares: the share from node %s does not decrypt", in[i].node_id);
 			break;
 		}
-		if (plain[0] != c->own_x) {
-			rc = fedc_fail(FEDC_ERR_MALFORMED, "shares: node %s sent x %u, this node's is %u",
-				       in[i].node_id, plain[0], c->own_x);
+		if (plain[0] == 0) {
+			rc = fedc_fail(FEDC_ERR_MALFORMED, "shares: node %s sent a share at x 0", in[i].node_id);
 			break;
 		}
+		/* x is this node's place in the sender's neighbourhood, which
+		 * (SecAgg+) need not be this node's own */
 		p->sent_shares = true;
-		p->x = x_of(c, p->keys.node_id);
+		p->x = plain[0];
 		memcpy(p->b_share, plain + 1, 32);
 		memcpy(p->s_share, plain + 33, 32);
 		senders++;
@@ -435,6 +472,20 @@ out:
 	pthread_mutex_unlock(&c->mu);
 	fedc_buf_free(&data);
 	return rc;
+}
+
+void secagg_client__preempt(struct secagg_client *c, const struct fedc_msg *train)
+{
+	pthread_mutex_lock(&c->mu);
+	if (c->active && !c->got_shares && strcmp(train->request_id, c->request_id) != 0 &&
+	    strcmp(train->researcher_id, c->researcher_id) == 0 && strcmp(train->job_id, c->job_id) == 0) {
+		fedc_info("secure aggregation: job %s round %" PRIu64 " given up: its researcher sent round %" PRIu64
+			  " again or moved on", c->job_id, c->round, train->round);
+		end_session(c);
+		c->aborted = true;
+		pthread_cond_broadcast(&c->cv);
+	}
+	pthread_mutex_unlock(&c->mu);
 }
 
 /* ---- masking ---- */

@@ -29,14 +29,18 @@
 
 struct secagg_client;
 
-/* `node_id` and the keys are borrowed for the client's life; `peers` may be
- * NULL (then every keyset is refused, saying peer_keys_dir is missing). */
+/* `node_id`, `signer` and `peer_keys_dir` are borrowed for the client's
+ * life. The other nodes' keys are read from `peer_keys_dir` (NULL or "":
+ * every keyset is refused, saying peer_keys_dir is missing), and read again
+ * when a keyset names a node whose key is not known yet, so that a node
+ * enrolled after this one started needs no restart. FEDC_ERR_CONFIG for a
+ * directory that cannot be read. */
 FEDC_NODISCARD
-enum fedc_err secagg_client__new(const char *node_id, const struct fedc_signer *signer,
-				 const struct fedc_keyring *peers, struct secagg_client **out);
+enum fedc_err secagg_client__new(const char *node_id, const struct fedc_signer *signer, const char *peer_keys_dir,
+				 struct secagg_client **out);
 void secagg_client__free(struct secagg_client *c);
-/* Replaces the peers' keyring (after SIGHUP); the caller frees the old one after. */
-void secagg_client__set_peers(struct secagg_client *c, const struct fedc_keyring *peers);
+/* Reads peer_keys_dir again (SIGHUP); on failure the keys in use stay. */
+void secagg_client__reload_peers(struct secagg_client *c);
 
 /* Starts the session of `train` request `req` (which has secure_aggregation
  * true) and builds the `secagg-reply` keys message into *keys (caller frees). */
@@ -47,6 +51,11 @@ enum fedc_err secagg_client__begin(struct secagg_client *c, const struct fedc_ms
  * request that does not fit the session (the caller answers `error`). */
 FEDC_NODISCARD
 enum fedc_err secagg_client__handle(struct secagg_client *c, const struct fedc_msg *req, struct fedc_msg **reply);
+/* A `train` of the same researcher and job with another request id came
+ * in (a retried round, a resumed researcher): a session still waiting for
+ * its shares will not get them, so it ends now rather than hold the round
+ * worker. Called on the daemon's thread before the train is queued. */
+void secagg_client__preempt(struct secagg_client *c, const struct fedc_msg *train);
 /* Masks the update in `update_fd` (a parameter file of f32 tensors) with
  * weight `weight` and writes the masked vector as a parameter file (one u64
  * tensor "secagg.masked") to `out_fd` (truncated first). Waits up to

@@ -510,7 +510,9 @@ enum fedc_err aggregator__begin(struct aggregator *agg, const struct fedc_params
 	end_round(agg);
 	if (n_nodes == 0)
 		return fedc_fail(FEDC_ERR_INVAL, "%s: an experiment without nodes", agg->ops->name);
-	rc = agg->ops->begin(agg, global);
+	rc = fedc_params_check_f32(global);
+	if (!rc)
+		rc = agg->ops->begin(agg, global);
 	if (!rc)
 		rc = prepare_state(agg, global);
 	if (rc) {
@@ -770,6 +772,8 @@ enum fedc_err aggregator__load_state(struct aggregator *agg, const char *path)
 	if (agg->in_round)
 		return fedc_fail(FEDC_ERR_INVAL, "%s: load the state between rounds, not inside one", agg->ops->name);
 	rc = fedc_params_open(path, &p);
+	if (!rc)
+		rc = fedc_params_check_f32(p);
 	if (!rc)
 		rc = read_state_header(agg, p, &rounds);
 	if (!rc)

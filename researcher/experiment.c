@@ -89,7 +89,7 @@ static const struct fedc_config_key training_keys[] = {
 static const struct fedc_config_key privacy_keys[] = {
 	{ "privacy", "secure_aggregation", FEDC_CONFIG_BOOL, false, "false", 0, 0, 0, 0, NULL, PRIV(secure_aggregation), 0,
 	  "Nodes send their updates masked, and the researcher learns only their sum (docs/privacy.md, \"Secure aggregation\").", NULL },
-	{ "privacy", "secagg_value_max", FEDC_CONFIG_DOUBLE, false, "1000", 0, 0, 1e-9, 1e12, NULL, PRIV(secagg_value_max), 0,
+	{ "privacy", "secagg_value_max", FEDC_CONFIG_DOUBLE, false, "1e6", 0, 0, 1e-9, 1e12, NULL, PRIV(secagg_value_max), 0,
 	  "Largest absolute value in an update a node may encode under secure aggregation; a node past it fails the round.", NULL },
 	{ "privacy", "secagg_weight_max", FEDC_CONFIG_INT, false, "1048576", 1, 1099511627776, 0, 0, NULL,
 	  PRIV(secagg_weight_max), 0, "Largest weight (training samples) a node may encode under secure aggregation.", NULL },

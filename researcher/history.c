@@ -163,6 +163,8 @@ enum fedc_err history__node(struct history *h, const struct node_record *rec)
 		json_object_set_new(obj, "download_s", json_real(r->download_s));
 		json_object_set_new(obj, "train_s", json_real(r->train_s));
 		json_object_set_new(obj, "upload_s", json_real(r->upload_s));
+		if (fedc_msg_has(r, FEDC_F_PARAMS_DIGEST))
+			json_object_set_new(obj, "params_digest", json_string(r->params_digest));
 	}
 	fprintf(h->nodes_csv, "%u,%s,%s,%s,%s", rec->round, rec->kind, rec->node_id,
 		rec->dataset_id ? rec->dataset_id : "", rec->status);

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fedc/crash.h"
 #include "fedc/log.h"
 #include "fedc/secagg.h"
 #include "fedc/secagg_wire.h"
@@ -185,6 +186,7 @@ static void send_keysets(struct job *j)
 		fedc_buf_free(&data);
 	}
 	j->secagg_deadline = session__now_ms() + j->exp->privacy.secagg_timeout_s * 1000;
+	fedc_crash_point("secagg-keysets");
 }
 
 static void send_shares(struct job *j)
@@ -298,6 +300,7 @@ static enum fedc_err unmask(struct job *j)
 		asked += rc == FEDC_OK;
 		fedc_buf_free(&data);
 	}
+	fedc_crash_point("secagg-unmask-sent");
 	while (asked && !secagg_round__can_finish(j->secagg)) {
 		struct fedc_msg *msg = NULL;
 		enum fedc_err rc = session__next(&j->session, deadline, &msg);

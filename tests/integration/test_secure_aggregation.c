@@ -1,0 +1,321 @@
+/* Secure aggregation end to end (docs/privacy.md): Mosquitto, fedc-repository
+ * and four fedc-node daemons holding uneven shares of the breast-cancer data.
+ * The result equals plain FedAvg within the fixed-point bound; what the
+ * repository stores for a node is a masked vector, not its update; a node
+ * killed at any step of the protocol leaves a round the others finish; a
+ * round with fewer survivors than the threshold fails cleanly; a researcher
+ * killed mid-protocol resumes to byte-identical breakpoints. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdbool.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fedc/params.h"
+#include "fedc/repo.h"
+#include "harness.h"
+
+#define N_NODES 4
+
+static struct harness H;
+static const size_t shares[N_NODES][2] = { { 0, 90 }, { 90, 70 }, { 160, 60 }, { 220, 69 } };
+static char output[1 << 16];
+
+#define SECAGG "\n[privacy]\nsecure_aggregation = on\nsecagg_timeout_s = 20\n"
+
+static int setup(void **state)
+{
+	char csv[512], id[32];
+
+	if (harness_init(&H) || harness_start_broker(&H) || harness_start_repository(&H) ||
+	    harness_connect_observer(&H))
+		return -1;
+	for (size_t i = 0; i < N_NODES; i++) {
+		snprintf(csv, sizeof(csv), "%s/hospital-%zu.csv", H.dir, i);
+		snprintf(id, sizeof(id), "hospital-%zu", i);
+		if (harness_split_csv(FEDC_SOURCE_DIR "/examples/data/breast_cancer.csv", csv, shares[i][0],
+				      shares[i][1]))
+			return -1;
+		if (harness_add_node(&H, id, csv, "breast-cancer,tabular", harness_plan("logreg")) != (int)i)
+			return -1;
+		if (harness_start_node(&H, i) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	harness_cleanup(&H);
+	return 0;
+}
+
+static int run(const char *verb, const char *arg)
+{
+	const char *argv[] = { harness_bin("fedc-researcher"), verb, arg, NULL };
+
+	return harness_run(&H, argv, 300, output, sizeof(output));
+}
+
+static void write_exp(const char *name, unsigned rounds, unsigned min_nodes, const char *extra, char *path,
+		      size_t cap)
+{
+	snprintf(path, cap, "%s/%s.ini", H.dir, name);
+	assert_int_equal(harness_write_experiment(&H, path, harness_plan("logreg"), "breast-cancer", rounds, min_nodes,
+						  60, "n_features = 30", extra),
+			 0);
+}
+
+/* False for a node whose process ended (and reaps it). */
+static bool node_alive(size_t i)
+{
+	struct harness_proc *p = &H.nodes[i].proc;
+	int status;
+
+	if (p->pid <= 0)
+		return false;
+	if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
+		p->pid = 0;
+		return false;
+	}
+	return true;
+}
+
+/* Every node back online (a test may have killed some). */
+static void restart_dead_nodes(void)
+{
+	unsetenv("FEDC_CRASH_AT");
+	for (size_t i = 0; i < N_NODES; i++)
+		if (!node_alive(i))
+			assert_int_equal(harness_start_node(&H, i), 0);
+}
+
+/* Node i restarted so that it dies at crash point `point`. */
+static void arm_node(size_t i, const char *point)
+{
+	if (node_alive(i))
+		(void)harness_stop(&H.nodes[i].proc, SIGTERM, 10000);
+	setenv("FEDC_CRASH_AT", point, 1);
+	assert_int_equal(harness_start_node(&H, i), 0);
+	unsetenv("FEDC_CRASH_AT");
+}
+
+/* The line of round `round` in the run's output: its "nodes a/b". */
+static bool round_had(unsigned round, unsigned rounds, const char *nodes)
+{
+	char head[64];
+	const char *line, *end;
+
+	snprintf(head, sizeof(head), "round %4u/%-4u  nodes ", round, rounds);
+	line = strstr(output, head);
+	end = line ? strchr(line, '\n') : NULL;
+	return line && end && (size_t)(end - line) > strlen(head) &&
+	       strncmp(line + strlen(head), nodes, strlen(nodes)) == 0;
+}
+
+static struct fedc_params *open_out(const char *exp_path, const char *file)
+{
+	char path[700];
+	struct fedc_params *p = NULL;
+
+	snprintf(path, sizeof(path), "%s-out/%s", exp_path, file);
+	assert_int_equal(fedc_params_open(path, &p), FEDC_OK);
+	return p;
+}
+
+/* |a - b| <= tol * max(1, |a|) for every value of two same-layout files. */
+static double max_rel_diff(const struct fedc_params *a, const struct fedc_params *b)
+{
+	double worst = 0;
+
+	assert_int_equal(fedc_params_count(a), fedc_params_count(b));
+	for (size_t i = 0; i < fedc_params_count(a); i++) {
+		const struct fedc_tensor *x = &fedc_params_tensors(a)[i], *y = &fedc_params_tensors(b)[i];
+		uint64_t n = fedc_tensor_elements(x);
+
+		assert_int_equal(n, fedc_tensor_elements(y));
+		for (uint64_t k = 0; k < n; k++) {
+			double u = ((const float *)x->data)[k], v = ((const float *)y->data)[k];
+			double d = fabs(u - v) / fmax(1.0, fabs(u));
+
+			worst = fmax(worst, d);
+		}
+	}
+	return worst;
+}
+
+static void test_equals_fedavg(void **state)
+{
+	char plain[512], masked[512];
+	struct fedc_params *a, *b;
+	double diff;
+
+	write_exp("plain", 3, 4, NULL, plain, sizeof(plain));
+	write_exp("masked", 3, 4, SECAGG, masked, sizeof(masked));
+	if (run("run", plain) != 0)
+		fail_msg("plain run failed:\n%s", output);
+	if (run("run", masked) != 0)
+		fail_msg("secure-aggregation run failed:\n%s", output);
+	assert_non_null(strstr(output, "round    3/3"));
+	assert_non_null(strstr(output, "nodes 4/4"));
+	a = open_out(plain, "global.params");
+	b = open_out(masked, "global.params");
+	diff = max_rel_diff(a, b);
+	/* fixed point at 2^-scale_bits per value and node, then float32 rounding
+	 * over three rounds: a few ulps of float32 */
+	if (diff > 1e-5)
+		fail_msg("secure aggregation differs from FedAvg by %g (relative)", diff);
+	fedc_params_close(a);
+	fedc_params_close(b);
+}
+
+/* What the node uploaded, fetched from the repository by the digest its
+ * reply named: one u64 tensor, no value of the node's update in it. */
+static void test_repository_sees_masked_vector(void **state)
+{
+	char exp[512], history[700], digest[65] = "", path[700];
+	struct fedc_repo *repo = NULL;
+	struct fedc_params *p = NULL;
+	FILE *f;
+	char line[8192];
+
+	write_exp("blob", 1, 4, SECAGG, exp, sizeof(exp));
+	if (run("run", exp) != 0)
+		fail_msg("run failed:\n%s", output);
+	snprintf(history, sizeof(history), "%s-out/history.jsonl", exp);
+	f = fopen(history, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		const char *at = strstr(line, "\"params_digest\":\"");
+
+		if (strstr(line, "\"node_id\":\"hospital-1\"") && strstr(line, "\"kind\":\"train\"") && at) {
+			memcpy(digest, at + strlen("\"params_digest\":\""), 64);
+			digest[64] = '\0';
+		}
+	}
+	fclose(f);
+	assert_int_equal(strlen(digest), 64);
+	assert_int_equal(harness_repo_new(&H, &repo), 0);
+	snprintf(path, sizeof(path), "%s/masked.params", H.dir);
+	assert_int_equal(fedc_repo_get_update_file(repo, "hospital-1", digest, path, 0), FEDC_OK);
+	assert_int_equal(fedc_params_open(path, &p), FEDC_OK);
+	assert_int_equal(fedc_params_count(p), 1);
+	assert_string_equal(fedc_params_tensors(p)[0].name, "secagg.masked");
+	assert_int_equal(fedc_params_tensors(p)[0].dtype, FEDC_DTYPE_U64);
+	/* 30 weights, a bias, feature means and deviations, and the weight: the
+	 * masked weight (the node's sample count) is not its count */
+	{
+		const uint64_t *v = fedc_params_tensors(p)[0].data;
+		uint64_t n = fedc_tensor_elements(&fedc_params_tensors(p)[0]);
+		size_t small = 0;
+
+		for (uint64_t k = 0; k < n; k++)
+			small += v[k] < (1ull << 40) || v[k] > UINT64_MAX - (1ull << 40);
+		/* a plain encoding is within 2^40 of 0 (mod 2^64) for every value;
+		 * a masked one for about none */
+		assert_true(small <= 1);
+	}
+	fedc_params_close(p);
+	fedc_repo_free(repo);
+}
+
+/* One node killed at each step: the round goes on with the others (t = 3
+ * of 4), and the run ends with every round done. */
+static void test_node_killed_at_each_step(void **state)
+{
+	static const char *const steps[] = { "secagg-keys", "secagg-shares", "secagg-masked", "secagg-replied",
+					     "secagg-unmask" };
+
+	for (size_t s = 0; s < sizeof(steps) / sizeof(steps[0]); s++) {
+		char exp[512], name[64];
+
+		restart_dead_nodes();
+		arm_node(2, steps[s]); /* node 2 dies at this step of round 1 */
+		snprintf(name, sizeof(name), "kill-%s", steps[s]);
+		write_exp(name, 2, 3, SECAGG, exp, sizeof(exp));
+		if (run("run", exp) != 0)
+			fail_msg("killed at %s: the run failed:\n%s", steps[s], output);
+		/* the dead node's update is in round 1's sum when it died after
+		 * uploading it: the others unmask it */
+		if (!round_had(1, 2, "3/4") && !round_had(1, 2, "4/4"))
+			fail_msg("killed at %s: round 1 not finished by the survivors:\n%s", steps[s], output);
+		if (!round_had(2, 2, "3/4"))
+			fail_msg("killed at %s: round 2 not run by the three left:\n%s", steps[s], output);
+		assert_true(strstr(output, "final evaluation") != NULL);
+	}
+	restart_dead_nodes();
+}
+
+/* Two of four gone after their shares: 2 survivors < t = 3, so no sum can
+ * be had; the round fails with the reason and the run ends without a
+ * wrong model. */
+static void test_too_few_survivors_fail_cleanly(void **state)
+{
+	char exp[512];
+
+	restart_dead_nodes();
+	for (size_t i = 2; i < 4; i++)
+		arm_node(i, "secagg-masked");
+	write_exp("too-few", 1, 2, "round_retries = 0\n" SECAGG, exp, sizeof(exp));
+	assert_int_not_equal(run("run", exp), 0);
+	if (!strstr(output, "shares needed to remove the masks"))
+		fail_msg("no reason given:\n%s", output);
+	restart_dead_nodes();
+}
+
+/* The researcher killed after sending the keysets, then after asking for
+ * the unmasking shares: resume gives the breakpoints of an unbroken run. */
+static void test_researcher_killed_resumes_identically(void **state)
+{
+	static const char *const points[] = { "secagg-keysets:2", "secagg-unmask-sent:2" };
+	char ref[512];
+	struct fedc_params *want;
+
+	restart_dead_nodes();
+	write_exp("ref", 3, 4, SECAGG, ref, sizeof(ref));
+	if (run("run", ref) != 0)
+		fail_msg("reference run failed:\n%s", output);
+	want = open_out(ref, "global.params");
+	for (size_t i = 0; i < sizeof(points) / sizeof(points[0]); i++) {
+		char exp[512], name[64], out[600];
+		struct fedc_params *got;
+
+		snprintf(name, sizeof(name), "ref-%zu", i);
+		write_exp(name, 3, 4, SECAGG, exp, sizeof(exp));
+		setenv("FEDC_CRASH_AT", points[i], 1);
+		assert_int_not_equal(run("run", exp), 0);
+		unsetenv("FEDC_CRASH_AT");
+		snprintf(out, sizeof(out), "%s-out", exp);
+		if (run("resume", out) != 0)
+			fail_msg("resume after %s failed:\n%s", points[i], output);
+		got = open_out(exp, "global.params");
+		assert_int_equal(fedc_params_count(got), fedc_params_count(want));
+		for (size_t t = 0; t < fedc_params_count(want); t++)
+			assert_memory_equal(fedc_params_tensors(got)[t].data, fedc_params_tensors(want)[t].data,
+					    fedc_tensor_elements(&fedc_params_tensors(want)[t]) * sizeof(float));
+		fedc_params_close(got);
+	}
+	fedc_params_close(want);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_equals_fedavg),
+		cmocka_unit_test(test_repository_sees_masked_vector),
+		cmocka_unit_test(test_node_killed_at_each_step),
+		cmocka_unit_test(test_too_few_survivors_fail_cleanly),
+		cmocka_unit_test(test_researcher_killed_resumes_identically),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
