@@ -161,6 +161,67 @@ static void test_dp_run_reports_growing_epsilon(void **state)
 	}
 }
 
+static size_t read_file(const char *path, char *buf, size_t cap)
+{
+	FILE *f = fopen(path, "rb");
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(buf, 1, cap, f);
+	fclose(f);
+	return n;
+}
+
+/* The node's dp_epsilon of hospital-0's last train record in history.jsonl. */
+static double node_epsilon(const char *exp, uint32_t round)
+{
+	char path[600], line[8192], want[64];
+	double eps = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s-out/history.jsonl", exp);
+	snprintf(want, sizeof(want), "\"round\":%u,\"kind\":\"train\",\"node_id\":\"hospital-0\"", round);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		const char *e = strstr(line, "\"dp_epsilon\":");
+
+		if (strstr(line, want) && e)
+			eps = strtod(e + strlen("\"dp_epsilon\":"), NULL);
+	}
+	fclose(f);
+	return eps;
+}
+
+/* The noise is keyed by the node's secret and the round: a resumed run asks
+ * the same rounds again and gets the same bytes, and the nodes do not count
+ * those rounds twice. */
+static void test_resume_is_bit_for_bit_and_counted_once(void **state)
+{
+	static char first[1 << 16], second[1 << 16];
+	char exp[512], out[600], bp[700];
+	const char *resume[] = { harness_bin("fedc-researcher"), "resume", out, "--round", "1", NULL };
+	size_t n1, n2;
+	double ref;
+
+	(void)state;
+	write_experiment("resume", 3, 3, "dp = node\ndp_noise_multiplier = 3", exp, sizeof(exp));
+	if (run_researcher(exp) != 0)
+		fail_msg("%s", output);
+	snprintf(out, sizeof(out), "%s-out", exp);
+	snprintf(bp, sizeof(bp), "%s/breakpoints/round-000003/global.params", out);
+	n1 = read_file(bp, first, sizeof(first));
+	assert_true(n1 > 0 && n1 < sizeof(first));
+	if (harness_run(&H, resume, 300, output, sizeof(output)) != 0)
+		fail_msg("%s", output);
+	n2 = read_file(bp, second, sizeof(second));
+	assert_int_equal(n1, n2);
+	assert_memory_equal(first, second, n1);
+	/* rounds 2 and 3 ran twice on each node; its figure is still that of 3 rounds */
+	assert_int_equal(fedc_dp_epsilon(1.0, 3.0, 3, 1e-5, &ref, NULL), FEDC_OK);
+	assert_true(fabs(node_epsilon(exp, 3) - ref) < 1e-9 * ref);
+}
+
 static void test_epsilon_max_stops_cleanly(void **state)
 {
 	char exp[512], privacy[256], bp[700];
@@ -268,6 +329,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dp_run_reports_growing_epsilon),
+		cmocka_unit_test(test_resume_is_bit_for_bit_and_counted_once),
 		cmocka_unit_test(test_epsilon_max_stops_cleanly),
 		cmocka_unit_test(test_node_policy_refusal_shown),
 		cmocka_unit_test(test_run_refuses_dp_with_krum),
