@@ -1050,6 +1050,9 @@ enum fedc_err job__claim_output(const struct experiment *exp, bool force)
 {
 	uint32_t latest;
 
+	/* A combination `run` refuses leaves an earlier run's output alone. */
+	if (privacy__check_experiment(exp) != FEDC_OK)
+		return FEDC_ERR_CONFIG;
 	if (breakpoint__latest(exp->output_dir, &latest) != FEDC_OK) {
 		fedc_clear_error();
 		return breakpoint__remove_all(exp->output_dir); /* at most a half-built one */

@@ -15,7 +15,9 @@
  * directory holding a run of another experiment file that finished a round is
  * refused (FEDC_ERR_EXISTS, the detail says how to resume it or go
  * elsewhere) unless `force`. A run of the same experiment file is replaced,
- * saying so. FEDC_ERR_IO when the breakpoints cannot be removed. */
+ * saying so. FEDC_ERR_IO when the breakpoints cannot be removed.
+ * FEDC_ERR_CONFIG first, touching nothing, for a [privacy] combination the
+ * run refuses (privacy__check_experiment). */
 FEDC_NODISCARD
 enum fedc_err job__claim_output(const struct experiment *exp, bool force);
 

@@ -200,6 +200,8 @@ void progress__scalar(struct progress *pg, int64_t now_ms, const char *node_id, 
 		fprintf(pg->out, "  live  final evaluation");
 	else
 		fprintf(pg->out, "  live  round %" PRIu32, pg->round);
+	if (pg->round <= pg->rounds && !isnan(pg->epsilon)) /* node-level DP */
+		fprintf(pg->out, " (epsilon %.3f)", pg->epsilon);
 	fprintf(pg->out, "  node %s  %s %.4f  epoch %" PRIu32 "  iteration %" PRIu64 "\n", nd->id, nd->name, nd->value,
 		nd->epoch, nd->iteration);
 	fflush(pg->out);

@@ -118,6 +118,32 @@ static void test_final_evaluation_labelled(void **state)
 	}
 }
 
+/* Node-level DP: the experiment's epsilon beside the round, on a terminal
+ * and in plain lines; none without DP or at the final evaluation. */
+static void test_epsilon_shown_with_dp(void **state)
+{
+	for (int tty = 0; tty <= 1; tty++) {
+		FILE *f = tmpfile();
+		struct progress *pg = NULL;
+		const char *text;
+
+		assert_int_equal(progress__new(f, tty, &pg), FEDC_OK);
+		progress__set_epsilon(pg, 1.23456);
+		assert_int_equal(progress__round_begin(pg, 2, 5, nodes, 3), FEDC_OK);
+		progress__scalar(pg, 1000, "hospital-a", "loss", 0.5, 10, 1);
+		progress__round_end(pg);
+		assert_int_equal(progress__round_begin(pg, 6, 5, nodes, 3), FEDC_OK);
+		progress__scalar(pg, 5000, "hospital-a", "loss", 0.5, 10, 1);
+		progress__round_end(pg);
+		text = capture_contents(f);
+		assert_non_null(strstr(text, tty ? "round 2/5 (epsilon 1.235)  training 3"
+					       : "  live  round 2 (epsilon 1.235)  node hospital-a  loss 0.5000"));
+		assert_int_equal(capture_count(text, "epsilon"), 1); /* not at the final evaluation */
+		progress__free(pg);
+		fclose(f);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -125,6 +151,7 @@ int main(void)
 		cmocka_unit_test(test_terminal_line_redrawn_and_cleared),
 		cmocka_unit_test(test_terminal_line_cut_to_width),
 		cmocka_unit_test(test_final_evaluation_labelled),
+		cmocka_unit_test(test_epsilon_shown_with_dp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
