@@ -88,8 +88,9 @@ size_t fedc_batcher_next(struct fedc_batcher *b, struct fedc_mat *x, const float
 	return n;
 }
 
-/* About two standard deviations of the batch size above its mean to start
- * with: a larger draw grows the buffers (fedc_batcher_draw). */
+/* The buffers to start with: a quarter and 16 rows above the mean batch
+ * size, which is four standard deviations (sqrt(batch)) or more for any
+ * batch; a larger draw grows them (fedc_batcher_draw). */
 static size_t first_capacity(size_t batch, size_t n)
 {
 	size_t cap = batch + batch / 4 + 16;
