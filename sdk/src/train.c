@@ -22,6 +22,8 @@ struct run {
 	size_t window_correct, window_seen;
 	double result_loss, result_accuracy;
 	double last_report_s;
+	struct fedc_dpsgd dp;  /* when cfg->dpsgd */
+	double expected_batch; /* DP-SGD's divisor */
 };
 
 static double now_s(void)
@@ -89,6 +91,32 @@ static int correction_from_args(struct run *r, const struct fedc_net *net, const
 	return rc;
 }
 
+/* DP-SGD's batcher and state. FedProx is allowed: its term mu (w - w_global)
+ * is computed from the parameters (already the output of noisy steps) and
+ * the public global model, and added after the noise, so it is
+ * post-processing. SCAFFOLD is refused: its correction carries state of this
+ * node across rounds, which this loop cannot account for. */
+static int dpsgd_init(struct run *r, const struct fedc_data *d, const struct fedc_train_cfg *cfg)
+{
+	const struct fedc_train_args *a = cfg->args;
+	int rc;
+
+	if (cfg->scaffold || a->scaffold_correction) {
+		fedc_plan_error("dpsgd: SCAFFOLD with DP-SGD is not supported (its control variates are not "
+				"accounted for); run DP-SGD with fedavg or fedprox");
+		return FEDC_NN_ERR_INVAL;
+	}
+	rc = fedc_dpsgd_init(&r->dp, cfg->dpsgd, a->seed);
+	if (!rc && cfg->dpsgd->sampling == FEDC_DPSGD_POISSON)
+		rc = fedc_batcher_init_poisson(&r->batcher, d, a->batch_size, a->seed);
+	else if (!rc)
+		rc = fedc_batcher_init(&r->batcher, d, a->batch_size, true, a->seed);
+	/* The expected batch: q n under Poisson, the fixed size under shuffling
+	 * (also for the short last batch of a pass); batch_size capped at n. */
+	r->expected_batch = (double)r->batcher.batch_size;
+	return rc;
+}
+
 static int run_init(struct run *r, struct fedc_net *net, const struct fedc_data *d, const struct fedc_train_cfg *cfg)
 {
 	const struct fedc_train_args *a = cfg->args;
@@ -113,7 +141,9 @@ static int run_init(struct run *r, struct fedc_net *net, const struct fedc_data 
 		rc = scaffold_prepare(r, net, cfg->scaffold);
 	else if (!rc && a->scaffold_correction)
 		rc = correction_from_args(r, net, a);
-	if (!rc)
+	if (!rc && cfg->dpsgd)
+		rc = dpsgd_init(r, d, cfg);
+	else if (!rc)
 		rc = fedc_batcher_init(&r->batcher, d, a->batch_size, true, a->seed);
 	if (!rc)
 		rc = fedc_net_reserve(net, r->batcher.batch_size);
@@ -128,6 +158,7 @@ static void run_release(struct run *r)
 	fedc_batcher_release(&r->batcher);
 	fedc_paramset_release(&r->global);
 	fedc_paramset_release(&r->correction);
+	fedc_dpsgd_release(&r->dp);
 }
 
 /* Streams the loss of the current pass so far, every report_every steps
@@ -149,15 +180,31 @@ static void maybe_report(struct run *r, const struct fedc_train_cfg *cfg, bool e
 	rep->scalar(rep->ctx, "loss", r->window_loss / (double)r->window_seen, r->steps, epoch);
 }
 
-static int train_step(struct run *r, struct fedc_net *net, const struct fedc_train_cfg *cfg)
+/* The batch's gradient into the net's grads, plain or DP-SGD's. */
+static int step_grad(struct run *r, struct fedc_net *net, const struct fedc_train_cfg *cfg, size_t *n,
+		     double *loss, size_t *correct, bool *end_of_pass)
 {
 	struct fedc_mat x;
 	const float *y;
-	bool end_of_pass;
+	int rc;
+
+	if (!cfg->dpsgd) {
+		*n = fedc_batcher_next(&r->batcher, &x, &y, end_of_pass);
+		return fedc_net_step(net, cfg->loss, &x, y, loss, correct);
+	}
+	rc = fedc_batcher_draw(&r->batcher, &x, &y, n, end_of_pass);
+	if (!rc)
+		rc = fedc_dpsgd_grad(&r->dp, net, cfg->loss, &x, y, r->expected_batch, loss, correct);
+	return rc;
+}
+
+static int train_step(struct run *r, struct fedc_net *net, const struct fedc_train_cfg *cfg)
+{
+	bool end_of_pass = false;
 	uint32_t epoch = r->batcher.epoch + 1; /* the pass this batch belongs to, from 1 */
-	size_t n = fedc_batcher_next(&r->batcher, &x, &y, &end_of_pass), correct;
-	double loss;
-	int rc = fedc_net_step(net, cfg->loss, &x, y, &loss, &correct);
+	size_t n = 0, correct = 0;
+	double loss = 0.0;
+	int rc = step_grad(r, net, cfg, &n, &loss, &correct, &end_of_pass);
 
 	if (rc)
 		return rc;
@@ -171,7 +218,8 @@ static int train_step(struct run *r, struct fedc_net *net, const struct fedc_tra
 	maybe_report(r, cfg, end_of_pass, epoch);
 	/* The figures returned are those of the last pass, or of the steps of
 	 * the unfinished one the run stopped in. */
-	if (end_of_pass || r->steps == r->max_steps) {
+	/* (A pass of Poisson draws can be all empty: then the figures stay.) */
+	if ((end_of_pass || r->steps == r->max_steps) && r->window_seen) {
 		r->result_loss = r->window_loss / (double)r->window_seen;
 		r->result_accuracy = (double)r->window_correct / (double)r->window_seen;
 	}
@@ -216,13 +264,22 @@ static int delta_x_fill(const struct run *r, const struct fedc_net *net, struct 
 	return FEDC_NN_OK;
 }
 
-static void put_results(const struct run *r, const struct fedc_train_cfg *cfg, struct fedc_metrics *out)
+static int put_results(const struct run *r, const struct fedc_train_cfg *cfg, struct fedc_metrics *out)
 {
+	double epsilon = 0.0;
+	int rc = FEDC_NN_OK;
+
 	fedc_metrics_put(out, "loss", r->result_loss);
 	if (is_classification(cfg->loss))
 		fedc_metrics_put(out, "accuracy", r->result_accuracy);
 	fedc_metrics_put(out, "num_updates", (double)r->steps);
 	fedc_metrics_put(out, "num_samples", (double)r->batcher.data->n_samples);
+	if (cfg->dpsgd) {
+		rc = fedc_dpsgd_epsilon(cfg->dpsgd, fedc_batcher_rate(&r->batcher), r->steps, &epsilon);
+		if (!rc)
+			fedc_metrics_put(out, "dp_epsilon", epsilon);
+	}
+	return rc;
 }
 
 int fedc_net_train(struct fedc_net *net, const struct fedc_data *d, const struct fedc_train_cfg *cfg,
@@ -245,7 +302,7 @@ int fedc_net_train(struct fedc_net *net, const struct fedc_data *d, const struct
 		rc = delta_x_fill(&r, net, cfg->delta_x);
 	if (!rc) {
 		out->count = 0;
-		put_results(&r, cfg, out);
+		rc = put_results(&r, cfg, out);
 	}
 	run_release(&r);
 	return rc;

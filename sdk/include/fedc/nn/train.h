@@ -1,11 +1,13 @@
 /* The training loop a plan's train() and evaluate() call: seeded shuffled
- * mini-batches, an optimizer, FedProx and SCAFFOLD, throttled reporting. */
+ * mini-batches, an optimizer, FedProx and SCAFFOLD, throttled reporting,
+ * and DP-SGD (fedc/nn/dpsgd.h). */
 #ifndef FEDC_NN_TRAIN_H
 #define FEDC_NN_TRAIN_H
 
 #include <stdint.h>
 
 #include "fedc/plan.h"
+#include "fedc/nn/dpsgd.h"
 #include "fedc/nn/net.h"
 #include "fedc/nn/optim.h"
 
@@ -29,13 +31,19 @@ struct fedc_train_cfg {
 	double report_min_interval_s;          /* and at most this often (0: no limit); the last always goes */
 	struct fedc_scaffold *scaffold;        /* NULL: off */
 	struct fedc_paramset *delta_x;         /* out, may be NULL: x_local - x_global (net layout) */
+	/* NULL: off. Else DP-SGD: clipped per-sample gradients and Gaussian
+	 * noise at every step (with FedProx allowed, SCAFFOLD refused), and
+	 * "dp_epsilon" in the metrics. */
+	const struct fedc_dpsgd_cfg *dpsgd;
 };
 
 /* Trains the net on d. Fills out with "loss" and, for classification,
  * "accuracy" (training figures over the last pass, or over the steps of an
- * unfinished one), plus "num_updates" and "num_samples". Returns 0,
- * FEDC_NN_ERR_INVAL (bad arguments), FEDC_NN_ERR_DATA (bad view),
- * FEDC_NN_ERR_DIVERGED, FEDC_NN_ERR_NOMEM. */
+ * unfinished one), plus "num_updates" and "num_samples", and with DP-SGD
+ * "dp_epsilon": the epsilon, at cfg->dpsgd->delta, of this call's steps alone
+ * (one round of one node; rounds compose, see docs/plan-api.md). Returns 0,
+ * FEDC_NN_ERR_INVAL (bad arguments, said with fedc_plan_error() for DP-SGD),
+ * FEDC_NN_ERR_DATA (bad view), FEDC_NN_ERR_DIVERGED, FEDC_NN_ERR_NOMEM. */
 int fedc_net_train(struct fedc_net *net, const struct fedc_data *d, const struct fedc_train_cfg *cfg,
 		   struct fedc_metrics *out);
 /* Fills out with "loss" and, for classification, "accuracy" over d. */
