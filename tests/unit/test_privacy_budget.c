@@ -61,7 +61,7 @@ static void test_privacy_section(void **state)
 	assert_false(exp.privacy.secure_aggregation);
 	assert_true(exp.privacy.dp_clip == 1.0 && exp.privacy.dp_noise_multiplier == 1.0);
 	assert_true(exp.privacy.dp_delta == 1e-5 && exp.privacy.epsilon_max == 0);
-	assert_true(exp.privacy.secagg_value_max == 1000);
+	assert_true(exp.privacy.secagg_value_max == 1e6);
 	assert_int_equal(exp.privacy.secagg_weight_max, 1048576);
 	assert_int_equal(exp.privacy.secagg_timeout_s, 60);
 	experiment__free(&exp);
