@@ -144,8 +144,9 @@ static void fedopt_release(struct aggregator *agg)
 
 #define FEDOPT_OPS(op_name, compute_fn)                                                                    \
 	{                                                                                                   \
-		.name = op_name, .n_state_vecs = 2, .state_prefixes = { "m.", "v." }, .begin = fedopt_begin, \
-		.init_state = fedopt_init_state, .compute = compute_fn, .commit = fedopt_commit,              \
+		.name = op_name, .secure_sum = AGG_SUM_WEIGHTED, .n_state_vecs = 2,                          \
+		.state_prefixes = { "m.", "v." }, .begin = fedopt_begin, .init_state = fedopt_init_state,    \
+		.compute = compute_fn, .commit = fedopt_commit,                                              \
 		.release_round = fedopt_release,                                                             \
 	}
 

@@ -1,18 +1,51 @@
 /* The experiment's side of privacy (privacy.h). */
 #include "privacy.h"
 
+#include "aggregator.h"
+
 #include <math.h>
 #include <string.h>
 
 #include "fedc/dp.h"
 
+/* Secure aggregation hands the aggregator a sum: the methods that need the
+ * updates one by one, and a cap on one node's weight, cannot work on it. */
+static enum fedc_err check_secure_aggregation(const struct experiment *exp)
+{
+	const struct experiment_privacy *pv = &exp->privacy;
+
+	if (!pv->secure_aggregation)
+		return FEDC_OK;
+	if (!aggregator__secure_sum_kind(exp->aggregator, NULL))
+		return fedc_fail(FEDC_ERR_CONFIG, "%s: [privacy] secure_aggregation = on does not go with [aggregator] "
+				 "name = %s: it looks at each node's update, which secure aggregation hides (the "
+				 "researcher learns only their sum); use fedavg, fedprox, scaffold or "
+				 "fedadam/fedyogi/fedadagrad", exp->path, exp->aggregator);
+	if (exp->aggregator_options.max_weight < 1.0)
+		return fedc_fail(FEDC_ERR_CONFIG, "%s: [privacy] secure_aggregation = on does not go with [aggregator] "
+				 "max_weight = %g: the nodes' weights are inside the masked sum, so none can be capped",
+				 exp->path, exp->aggregator_options.max_weight);
+	if (pv->secagg_neighbours % 2 != 0)
+		return fedc_fail(FEDC_ERR_CONFIG, "%s: [privacy] secagg_neighbours = %lld: the SecAgg+ graph needs an "
+				 "even degree (each node's neighbours are the k/2 on either side of it on a ring)",
+				 exp->path, (long long)pv->secagg_neighbours);
+	if (pv->secagg_threshold == 1)
+		return fedc_fail(FEDC_ERR_CONFIG, "%s: [privacy] secagg_threshold = 1 would let any one node rebuild "
+				 "another's secrets: use 0 (a strict majority) or at least 2", exp->path);
+	return FEDC_OK;
+}
+
 enum fedc_err privacy__check_experiment(const struct experiment *exp)
 {
 	static const char *const robust[] = { "median", "trimmed_mean", "krum", "multikrum" };
 	const char *method = exp->aggregator;
+	enum fedc_err rc = check_secure_aggregation(exp);
 
-	if (!privacy__dp_on(exp))
-		return FEDC_OK;
+	if (rc || !privacy__dp_on(exp))
+		return rc;
+	if (!(exp->privacy.dp_noise_multiplier > 0))
+		return fedc_fail(FEDC_ERR_CONFIG, "%s: [privacy] dp = node with dp_noise_multiplier = 0 adds no noise: "
+				 "its epsilon is infinite; set dp_noise_multiplier > 0 or dp = off", exp->path);
 	if (strcmp(method, "scaffold") == 0)
 		return fedc_fail(FEDC_ERR_CONFIG, "%s: [privacy] dp = node does not go with [aggregator] method = scaffold: "
 						  "the control variates nodes send (scaffold.dc.*) are not clipped, so no "

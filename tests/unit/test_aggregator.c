@@ -608,6 +608,92 @@ static void run_fedopt_rounds(const char *method, float x1[2], float x2[2])
 
 #define assert_near(a, b) assert_true(fabs((double)(a) - (b)) < 2e-6)
 
+/* Two rounds of run_fedopt_rounds given as secure sums (what secure
+ * aggregation hands over): the same results, bit for bit. */
+static void run_rounds_as_sums(const char *method, float x1[2], float x2[2])
+{
+	struct aggregator_options o = fedopt_options(method);
+	struct aggregator *agg = NULL;
+	double *sum = malloc(2 * sizeof(double));
+
+	assert_non_null(sum);
+	assert_int_equal(aggregator__new(method, &o, &agg), FEDC_OK);
+	write_tiny_global("sum-global", 1.0f, -2.0f);
+	begin_on_file(agg, "sum-global", 3);
+	assert_int_equal(aggregator__update_values(agg), 2);
+	sum[0] = 1.0 * -1.0 + 3.0 * 1.0; /* node-id order, as the plain path sums */
+	sum[1] = 1.0 * 2.0 + 3.0 * -2.0;
+	assert_int_equal(aggregator__add_sum(agg, sum, 4, 2), FEDC_OK);
+	finish_to(agg, "sum-x1");
+	read_tensor("sum-x1", "w", x1, 2);
+	begin_on_file(agg, "sum-x1", 3);
+	sum = malloc(2 * sizeof(double));
+	assert_non_null(sum);
+	sum[0] = 5.0 * 0.375;
+	sum[1] = 0.0;
+	assert_int_equal(aggregator__add_sum(agg, sum, 5, 1), FEDC_OK);
+	finish_to(agg, "sum-x2");
+	read_tensor("sum-x2", "w", x2, 2);
+	aggregator__free(agg);
+}
+
+static void test_secure_sum_equals_updates(void **state)
+{
+	static const char *const methods[] = { "fedavg", "fedprox", "fedadam", "fedyogi", "fedadagrad" };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		float a1[2], a2[2], b1[2], b2[2];
+
+		run_fedopt_rounds(methods[i], a1, a2);
+		run_rounds_as_sums(methods[i], b1, b2);
+		assert_memory_equal(a1, b1, sizeof(a1));
+		assert_memory_equal(a2, b2, sizeof(a2));
+	}
+}
+
+/* What cannot take a sum, and sums that cannot be right, are refused; the
+ * sum is freed whatever happens. */
+static void test_secure_sum_refusals(void **state)
+{
+	static const char *const single[] = { "median", "trimmed_mean", "krum", "multikrum", "normbounded" };
+	struct aggregator *agg = NULL;
+	bool weighted = true;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(single) / sizeof(single[0]); i++) {
+		assert_false(aggregator__secure_sum_kind(single[i], NULL));
+		assert_int_equal(aggregator__new(single[i], NULL, &agg), FEDC_OK);
+		write_tiny_global("ref-global", 1.0f, -2.0f);
+		begin_on_file(agg, "ref-global", 3);
+		assert_int_equal(aggregator__add_sum(agg, calloc(2, sizeof(double)), 2, 2), FEDC_ERR_INVAL);
+		aggregator__free(agg);
+	}
+	assert_true(aggregator__secure_sum_kind("scaffold", &weighted));
+	assert_false(weighted);
+	assert_true(aggregator__secure_sum_kind("fedavg", &weighted));
+	assert_true(weighted);
+	assert_int_equal(aggregator__new("fedavg", NULL, &agg), FEDC_OK);
+	begin_on_file(agg, "ref-global", 3);
+	assert_int_equal(aggregator__add_sum(agg, calloc(2, sizeof(double)), 0, 2), FEDC_ERR_INVAL); /* no weight */
+	assert_int_equal(aggregator__add_sum(agg, calloc(2, sizeof(double)), 2, 4), FEDC_ERR_INVAL); /* > n_nodes */
+	{
+		double *nan_sum = calloc(2, sizeof(double));
+
+		assert_non_null(nan_sum);
+		nan_sum[1] = NAN;
+		assert_int_equal(aggregator__add_sum(agg, nan_sum, 2, 2), FEDC_ERR_MALFORMED);
+	}
+	add_tiny(agg, "a", 1.0f, 1.0f, 1);
+	assert_int_equal(aggregator__add_sum(agg, calloc(2, sizeof(double)), 2, 2), FEDC_ERR_INVAL); /* beside an update */
+	aggregator__free(agg);
+	assert_int_equal(aggregator__new("scaffold", NULL, &agg), FEDC_OK);
+	begin_on_file(agg, "ref-global", 3);
+	/* an unweighted sum's weight is its count */
+	assert_int_equal(aggregator__add_sum(agg, calloc(4, sizeof(double)), 7, 2), FEDC_ERR_MALFORMED);
+	aggregator__free(agg);
+}
+
 static void test_fedadam_two_rounds(void **state)
 {
 	float x1[2], x2[2];
@@ -1459,6 +1545,8 @@ int main(void)
 		cmocka_unit_test(test_finish_retry_after_io_error),
 		cmocka_unit_test(test_fedprox_is_fedavg_on_server),
 		cmocka_unit_test(test_fedadam_two_rounds),
+		cmocka_unit_test(test_secure_sum_equals_updates),
+		cmocka_unit_test(test_secure_sum_refusals),
 		cmocka_unit_test(test_fedyogi_two_rounds),
 		cmocka_unit_test(test_fedadagrad_two_rounds),
 		cmocka_unit_test(test_scaffold_two_rounds),

@@ -112,6 +112,44 @@ static void test_refused_combinations(void **state)
 	experiment__free(&exp);
 }
 
+/* Secure aggregation gives the aggregator a sum: what needs the updates one
+ * by one is refused at run, each with what to do instead. */
+static void test_secure_aggregation_refusals(void **state)
+{
+	static const char *const refused[] = { "median", "trimmed_mean", "krum", "multikrum", "normbounded" };
+	static const char *const taken[] = { "fedavg", "fedprox", "scaffold", "fedadam", "fedyogi", "fedadagrad" };
+	struct experiment exp;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		assert_int_equal(load("secure_aggregation = on\n", refused[i], &exp), FEDC_OK);
+		assert_int_equal(privacy__check_experiment(&exp), FEDC_ERR_CONFIG);
+		assert_non_null(strstr(fedc_last_error(), refused[i]));
+		assert_non_null(strstr(fedc_last_error(), "only their sum"));
+		experiment__free(&exp);
+	}
+	for (size_t i = 0; i < sizeof(taken) / sizeof(taken[0]); i++) {
+		assert_int_equal(load("secure_aggregation = on\n", taken[i], &exp), FEDC_OK);
+		assert_int_equal(privacy__check_experiment(&exp), FEDC_OK);
+		experiment__free(&exp);
+	}
+	assert_int_equal(load("secure_aggregation = on\n", "fedavg\nmax_weight = 0.5", &exp), FEDC_OK);
+	assert_int_equal(privacy__check_experiment(&exp), FEDC_ERR_CONFIG);
+	assert_non_null(strstr(fedc_last_error(), "max_weight"));
+	experiment__free(&exp);
+	assert_int_equal(load("secure_aggregation = on\nsecagg_neighbours = 5\n", "fedavg", &exp), FEDC_OK);
+	assert_int_equal(privacy__check_experiment(&exp), FEDC_ERR_CONFIG);
+	assert_non_null(strstr(fedc_last_error(), "even degree"));
+	experiment__free(&exp);
+	assert_int_equal(load("secure_aggregation = on\nsecagg_threshold = 1\n", "fedavg", &exp), FEDC_OK);
+	assert_int_equal(privacy__check_experiment(&exp), FEDC_ERR_CONFIG);
+	experiment__free(&exp);
+	assert_int_equal(load("dp = node\ndp_noise_multiplier = 0\n", "fedavg", &exp), FEDC_OK);
+	assert_int_equal(privacy__check_experiment(&exp), FEDC_ERR_CONFIG);
+	assert_non_null(strstr(fedc_last_error(), "infinite"));
+	experiment__free(&exp);
+}
+
 static void test_sampling_rate(void **state)
 {
 	struct experiment exp;
@@ -211,6 +249,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_privacy_section),
 		cmocka_unit_test(test_refused_combinations),
+		cmocka_unit_test(test_secure_aggregation_refusals),
 		cmocka_unit_test(test_sampling_rate),
 		cmocka_unit_test(test_budget_stop_round),
 		cmocka_unit_test(test_train_fields_and_weight),
