@@ -317,20 +317,17 @@ static enum fedc_err start_secagg(struct round_worker *w, const struct fedc_msg 
 	return rc ? fedc_fail(rc, "secure aggregation: %s", fedc_last_error()) : FEDC_OK;
 }
 
-/* The update, masked, in a fresh memfd (*out_fd). Its weight is the
- * training count, or 1 when the experiment asks every node to weigh the
- * same (secagg_weight_max 1: SCAFFOLD, differential privacy). */
+/* The update, masked, in the secure-aggregation client's memfd (*out_fd,
+ * not the caller's to close). Its weight is the training count, or 1 when
+ * the experiment asks every node to weigh the same (secagg_weight_max 1:
+ * SCAFFOLD, differential privacy). */
 static enum fedc_err mask_update(struct round_worker *w, const struct fedc_msg *req,
 				 const struct sandbox_result *res, int *out_fd)
 {
 	uint64_t weight = req->secagg_weight_max == 1 ? 1 : res->n_train;
-	enum fedc_err rc;
+	enum fedc_err rc = secagg_client__mask(w->d->secagg, req, res->params_fd, weight, SECAGG_SHARES_WAIT_MS,
+					       &w->cancel, out_fd);
 
-	*out_fd = memfd_create("fedc-masked-update", MFD_CLOEXEC);
-	if (*out_fd < 0)
-		return fedc_fail(FEDC_ERR_IO, "memfd for the masked update: %s", strerror(errno));
-	rc = secagg_client__mask(w->d->secagg, req, res->params_fd, weight, *out_fd, SECAGG_SHARES_WAIT_MS,
-				 &w->cancel);
 	if (!rc)
 		fedc_crash_point("secagg-masked");
 	return rc ? fedc_fail(rc, "secure aggregation: %s", fedc_last_error()) : FEDC_OK;
@@ -439,9 +436,7 @@ out:
 	round_privacy__end(&rp);
 	if (res.params_fd >= 0)
 		close(res.params_fd);
-	if (masked_fd >= 0)
-		close(masked_fd);
-	return rc;
+	return rc; /* masked_fd is the secure-aggregation client's */
 }
 
 /* Waits for a request; meanwhile ends the plan process kept from the last

@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* memfd_create */
 /* A node's side of secure aggregation: see secagg_client.h and
  * docs/privacy.md for the protocol, fedc/secagg.h for the primitives. */
 #include "secagg_client.h"
@@ -10,9 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "fedc/buf.h"
+#include "fedc/fs.h"
 #include "fedc/log.h"
 #include "fedc/params.h"
 #include "fedc/secagg.h"
@@ -25,6 +28,8 @@ struct peer {
 	bool sent_shares;             /* in the `shares` the researcher forwarded: this node masks with it */
 	uint8_t x;                    /* Shamir x of the shares it sent this node */
 	uint8_t b_share[32], s_share[32];
+	uint8_t in_key[32];           /* decrypts what it sends this node (agreed with the key that encrypts
+				       * what this node sends it: one X25519 for both) */
 };
 
 struct secagg_client {
@@ -42,9 +47,16 @@ struct secagg_client {
 	uint64_t round;
 	uint32_t threshold;
 	uint8_t c_sk[32], c_pk[32], s_sk[32], s_pk[32], b[32];
+	struct fedc_secagg_private *c_key, *s_key; /* c_sk, s_sk set up once for the session's agreements */
 	uint8_t own_x, own_b_share[32], own_s_share[32];
 	struct peer *peers; /* n_peers, sorted by id (bytewise) */
 	size_t n_peers;
+	/* kept across rounds (the round worker's only): fresh pages cost a
+	 * fault in the host on this VM (docs/benchmarks.md), so the masked
+	 * vector and the file it goes out in are rewritten in place */
+	uint64_t *vec;
+	size_t vec_cap;     /* values vec holds */
+	int masked_fd;      /* memfd, or -1 before the first round */
 };
 
 /* Reads the peers' keys (mu held, or before the client is shared). */
@@ -74,6 +86,7 @@ enum fedc_err secagg_client__new(const char *node_id, const struct fedc_signer *
 	c->node_id = node_id;
 	c->signer = signer;
 	c->peer_keys_dir = peer_keys_dir;
+	c->masked_fd = -1;
 	rc = load_peers(c);
 	if (rc) {
 		free(c);
@@ -98,6 +111,9 @@ static void end_session(struct secagg_client *c)
 	OPENSSL_cleanse(c->b, sizeof(c->b));
 	OPENSSL_cleanse(c->own_b_share, sizeof(c->own_b_share));
 	OPENSSL_cleanse(c->own_s_share, sizeof(c->own_s_share));
+	fedc_secagg_private_free(c->c_key);
+	fedc_secagg_private_free(c->s_key);
+	c->c_key = c->s_key = NULL;
 	c->active = c->got_keyset = c->got_shares = c->answered = c->aborted = false;
 }
 
@@ -107,6 +123,9 @@ void secagg_client__free(struct secagg_client *c)
 		return;
 	end_session(c);
 	fedc_keyring_free(c->peers_keyring);
+	free(c->vec);
+	if (c->masked_fd >= 0)
+		close(c->masked_fd);
 	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->mu);
 	free(c);
@@ -163,6 +182,10 @@ enum fedc_err secagg_client__begin(struct secagg_client *c, const struct fedc_ms
 	rc = fedc_secagg_keypair(c->c_sk, c->c_pk);
 	if (!rc)
 		rc = fedc_secagg_keypair(c->s_sk, c->s_pk);
+	if (!rc)
+		rc = fedc_secagg_private_new(c->c_sk, &c->c_key);
+	if (!rc)
+		rc = fedc_secagg_private_new(c->s_sk, &c->s_key);
 	if (!rc && RAND_bytes(c->b, sizeof(c->b)) != 1)
 		rc = fedc_fail(FEDC_ERR_INVAL, "no random bytes for the self-mask seed");
 	if (rc)
@@ -260,13 +283,19 @@ static enum fedc_err take_keyset(struct secagg_client *c, const struct fedc_msg 
 	return rc;
 }
 
-/* The key that encrypts what `from` sends `to` in this round (one message per
- * direction: a zero nonce is safe). `sk` is this node's, `peer_pk` the other's. */
-static enum fedc_err share_key(const struct secagg_client *c, const uint8_t peer_pk[32], const char *from,
-			       const char *to, uint8_t key[32], uint8_t *aad, size_t *aad_len)
+/* The keys of this round's shares between this node and peer p: *out
+ * encrypts what this node sends p, p->in_key decrypts what p sends it; one
+ * message each way, so a zero nonce is safe. aad gets the outgoing one's
+ * context. */
+static enum fedc_err share_keys(struct secagg_client *c, struct peer *p, uint8_t out[32], uint8_t *aad,
+				size_t *aad_len)
 {
-	*aad_len = fedc_secagg_context("fedc secagg share", c->job_id, c->round, from, to, aad);
-	return fedc_secagg_agree(c->c_sk, peer_pk, aad, *aad_len, key);
+	uint8_t in_info[FEDC_SECAGG_CONTEXT_MAX];
+	size_t in_len = fedc_secagg_context("fedc secagg share", c->job_id, c->round, p->keys.node_id, c->node_id,
+					    in_info);
+
+	*aad_len = fedc_secagg_context("fedc secagg share", c->job_id, c->round, c->node_id, p->keys.node_id, aad);
+	return fedc_secagg_agree_with(c->c_key, p->keys.c_pk, aad, *aad_len, out, in_info, in_len, p->in_key);
 }
 
 /* x of each member of the neighbourhood: its rank among the sorted ids of
@@ -304,11 +333,12 @@ static enum fedc_err make_shares(struct secagg_client *c, struct fedc_buf *data)
 		const struct fedc_secagg_keys *v = &c->peers[i].keys;
 		uint8_t x = x_of(c, v->node_id);
 
+
 		plain[0] = x;
 		memcpy(plain + 1, b_shares + (size_t)(x - 1) * 32, 32);
 		memcpy(plain + 33, s_shares + (size_t)(x - 1) * 32, 32);
 		snprintf(out[i].node_id, sizeof(out[i].node_id), "%s", v->node_id);
-		rc = share_key(c, v->c_pk, c->node_id, v->node_id, key, aad, &aad_len);
+		rc = share_keys(c, &c->peers[i], key, aad, &aad_len);
 		if (!rc)
 			rc = fedc_secagg_seal(key, aad, aad_len, plain, sizeof(plain), out[i].ct);
 	}
@@ -329,7 +359,7 @@ static enum fedc_err make_shares(struct secagg_client *c, struct fedc_buf *data)
 static enum fedc_err take_shares(struct secagg_client *c, const struct fedc_msg *req)
 {
 	struct fedc_secagg_sealed *in = calloc(FEDC_SECAGG_MAX_NEIGHBOURS, sizeof(*in));
-	uint8_t plain[FEDC_SECAGG_SHARE_PLAIN], key[32], aad[FEDC_SECAGG_CONTEXT_MAX];
+	uint8_t plain[FEDC_SECAGG_SHARE_PLAIN], aad[FEDC_SECAGG_CONTEXT_MAX];
 	size_t n = 0, aad_len, senders = 0;
 	enum fedc_err rc = in ? FEDC_OK : fedc_fail(FEDC_ERR_NOMEM, "out of memory for shares");
 
@@ -343,9 +373,9 @@ static enum fedc_err take_shares(struct secagg_client *c, const struct fedc_msg 
 				       p ? "listed twice" : "not a neighbour in this round");
 			break;
 		}
-		rc = share_key(c, p->keys.c_pk, p->keys.node_id, c->node_id, key, aad, &aad_len);
-		if (!rc)
-			rc = fedc_secagg_open(key, aad, aad_len, in[i].ct, sizeof(in[i].ct), plain);
+		aad_len = fedc_secagg_context("fedc secagg share", c->job_id, c->round, p->keys.node_id, c->node_id,
+					      aad);
+		rc = fedc_secagg_open(p->in_key, aad, aad_len, in[i].ct, sizeof(in[i].ct), plain);
 		if (rc) {
 			rc = fedc_fail(FEDC_ERR_AUTH, "shares: the share from node %s does not decrypt", in[i].node_id);
 			break;
@@ -367,7 +397,6 @@ static enum fedc_err take_shares(struct secagg_client *c, const struct fedc_msg 
 		rc = fedc_fail(FEDC_ERR_INVAL, "shares from %zu neighbours: fewer than the threshold %" PRIu32
 			       " with this node", senders, c->threshold);
 	OPENSSL_cleanse(plain, sizeof(plain));
-	OPENSSL_cleanse(key, sizeof(key));
 	free(in);
 	return rc;
 }
@@ -571,7 +600,7 @@ static enum fedc_err add_masks(struct secagg_client *c, uint64_t *v, size_t n)
 		len = fedc_secagg_context("fedc secagg mask", c->job_id, c->round,
 					  first ? c->node_id : p->keys.node_id, first ? p->keys.node_id : c->node_id,
 					  info);
-		rc = fedc_secagg_agree(c->s_sk, p->keys.s_pk, info, len, seed);
+		rc = fedc_secagg_agree_with(c->s_key, p->keys.s_pk, info, len, seed, NULL, 0, NULL);
 		if (!rc)
 			rc = fedc_secagg_mask(v, n, seed, first ? +1 : -1);
 	}
@@ -579,26 +608,56 @@ static enum fedc_err add_masks(struct secagg_client *c, uint64_t *v, size_t n)
 	return rc;
 }
 
+/* The masked vector's room for n values, grown (never shrunk) across rounds. */
+static enum fedc_err reserve(struct secagg_client *c, uint64_t n)
+{
+	uint64_t *grown;
+
+	if (n <= c->vec_cap)
+		return FEDC_OK;
+	if (n >= SIZE_MAX / sizeof(*c->vec))
+		return fedc_fail(FEDC_ERR_TOO_BIG, "update of %" PRIu64 " values", n);
+	grown = realloc(c->vec, (size_t)n * sizeof(*c->vec));
+	if (!grown)
+		return fedc_fail(FEDC_ERR_NOMEM, "out of memory for the masked update");
+	c->vec = grown;
+	c->vec_cap = (size_t)n;
+	return FEDC_OK;
+}
+
+/* The masked vector as a parameter file in the kept memfd, from its start. */
+static enum fedc_err write_masked(struct secagg_client *c, uint64_t n)
+{
+	struct fedc_tensor masked = { "secagg.masked", FEDC_DTYPE_U64, 1, { n }, c->vec };
+	enum fedc_err rc = FEDC_OK;
+
+	if (c->masked_fd < 0) {
+		c->masked_fd = memfd_create("fedc-masked-update", MFD_CLOEXEC);
+		if (c->masked_fd < 0)
+			return fedc_fail(FEDC_ERR_IO, "memfd for the masked update: %s", strerror(errno));
+	}
+	rc = fedc_fd_rewind(c->masked_fd, "the masked update");
+	if (!rc)
+		rc = fedc_params_write_fd(c->masked_fd, &masked, 1);
+	if (!rc)
+		rc = fedc_fd_cut_here(c->masked_fd, "the masked update");
+	return rc;
+}
+
 enum fedc_err secagg_client__mask(struct secagg_client *c, const struct fedc_msg *req, int update_fd,
-				  uint64_t weight, int out_fd, int64_t timeout_ms, const volatile int *cancel)
+				  uint64_t weight, int64_t timeout_ms, const volatile int *cancel, int *out_fd)
 {
 	struct fedc_params *update = NULL;
-	uint64_t *v = NULL, total = 0;
-	struct fedc_tensor masked = { "secagg.masked", FEDC_DTYPE_U64, 1, { 0 }, NULL };
+	uint64_t total = 0;
 	enum fedc_err rc = fedc_params_open_fd(update_fd, &update);
 
+	*out_fd = -1;
 	if (rc)
 		return fedc_fail(rc, "the update: %s", fedc_last_error());
 	total = count_values(update);
-	if (total >= SIZE_MAX / sizeof(*v) - 1)
-		rc = fedc_fail(FEDC_ERR_TOO_BIG, "update of %" PRIu64 " values", total);
-	if (!rc) {
-		v = malloc((size_t)(total + 1) * sizeof(*v));
-		if (!v)
-			rc = fedc_fail(FEDC_ERR_NOMEM, "out of memory for the masked update");
-	}
+	rc = reserve(c, total + 1);
 	if (!rc)
-		rc = encode_update(update, req, weight, v, total);
+		rc = encode_update(update, req, weight, c->vec, total);
 	fedc_params_close(update);
 	pthread_mutex_lock(&c->mu);
 	if (!rc)
@@ -606,15 +665,11 @@ enum fedc_err secagg_client__mask(struct secagg_client *c, const struct fedc_msg
 	if (!rc)
 		rc = wait_for_shares(c, timeout_ms, cancel);
 	if (!rc)
-		rc = add_masks(c, v, (size_t)(total + 1));
+		rc = add_masks(c, c->vec, (size_t)(total + 1));
 	pthread_mutex_unlock(&c->mu);
-	if (!rc && (ftruncate(out_fd, 0) != 0 || lseek(out_fd, 0, SEEK_SET) != 0))
-		rc = fedc_fail(FEDC_ERR_IO, "masked update: %s", strerror(errno));
-	if (!rc) {
-		masked.shape[0] = total + 1;
-		masked.data = v;
-		rc = fedc_params_write_fd(out_fd, &masked, 1);
-	}
-	free(v);
+	if (!rc)
+		rc = write_masked(c, total + 1);
+	if (!rc)
+		*out_fd = c->masked_fd;
 	return rc;
 }

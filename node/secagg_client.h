@@ -58,12 +58,13 @@ enum fedc_err secagg_client__handle(struct secagg_client *c, const struct fedc_m
 void secagg_client__preempt(struct secagg_client *c, const struct fedc_msg *train);
 /* Masks the update in `update_fd` (a parameter file of f32 tensors) with
  * weight `weight` and writes the masked vector as a parameter file (one u64
- * tensor "secagg.masked") to `out_fd` (truncated first). Waits up to
- * `timeout_ms` for the shares. FEDC_ERR_TIMEOUT, FEDC_ERR_INTERRUPTED
+ * tensor "secagg.masked"); *out_fd is that file, a memfd the client keeps
+ * and rewrites each round (the caller reads it, never closes it). Waits up
+ * to `timeout_ms` for the shares. FEDC_ERR_TIMEOUT, FEDC_ERR_INTERRUPTED
  * (aborted by the researcher), FEDC_ERR_INVAL (a value over the bound).
- * `cancel` (may be NULL) is polled while waiting. */
+ * `cancel` (may be NULL) is polled while waiting. The round worker's only. */
 FEDC_NODISCARD
 enum fedc_err secagg_client__mask(struct secagg_client *c, const struct fedc_msg *req, int update_fd,
-				  uint64_t weight, int out_fd, int64_t timeout_ms, const volatile int *cancel);
+				  uint64_t weight, int64_t timeout_ms, const volatile int *cancel, int *out_fd);
 
 #endif

@@ -947,6 +947,9 @@ static void cleanup(struct job *j)
 {
 	signal_session = NULL;
 	fetcher__free(j->fetcher); /* first: its threads use the aggregator */
+	job__secagg_end(j);
+	free(j->secagg_sum);
+	j->secagg_sum = NULL;
 	session__close(&j->session);
 	for (size_t i = 0; i < j->n_parts; i++) {
 		char path[sizeof(j->parts[i].update_path)];

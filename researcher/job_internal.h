@@ -77,6 +77,8 @@ struct job {
 	uint32_t secagg_round;
 	int64_t secagg_deadline;            /* of the key or share step */
 	char secagg_failure[FEDC_MAX_TEXT_LEN + 1]; /* why the sum could not be had, or "" */
+	uint64_t *secagg_sum;               /* the masked sum's room, kept across rounds */
+	size_t secagg_sum_cap;
 };
 
 /* Marks `p` failed with a history status word and a reason. */

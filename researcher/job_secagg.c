@@ -111,6 +111,18 @@ enum fedc_err job__secagg_begin(struct job *j, uint32_t round)
 	for (size_t i = 0; i < j->n_parts; i++)
 		if (j->parts[i].state == PART_WAITING)
 			ids[n++] = j->parts[i].node_id;
+	if (cfg.n_values + 1 > j->secagg_sum_cap) {
+		uint64_t *grown = cfg.n_values < SIZE_MAX / sizeof(uint64_t) - 1
+					  ? realloc(j->secagg_sum, ((size_t)cfg.n_values + 1) * sizeof(uint64_t))
+					  : NULL;
+
+		if (!grown)
+			return fedc_fail(FEDC_ERR_NOMEM, "out of memory for the masked sum of %" PRIu64 " values",
+					 cfg.n_values + 1);
+		j->secagg_sum = grown;
+		j->secagg_sum_cap = (size_t)cfg.n_values + 1;
+	}
+	cfg.sum = j->secagg_sum;
 	secagg_round__free(j->secagg);
 	j->secagg = NULL;
 	j->secagg_round = round;

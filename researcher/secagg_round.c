@@ -29,6 +29,7 @@ struct secagg_round {
 	size_t n;
 	bool keys_closed, shares_closed;
 	uint64_t *sum;         /* cfg.n_values + 1, mod 2^64 */
+	bool own_sum;          /* allocated here (cfg.sum was NULL) */
 	size_t n_masked;
 };
 
@@ -66,8 +67,13 @@ enum fedc_err secagg_round__new(const struct secagg_round_cfg *cfg, const char *
 	r->nodes = calloc(n ? n : 1, sizeof(*r->nodes));
 	if (cfg->n_values >= SIZE_MAX / sizeof(uint64_t) - 1)
 		rc = fedc_fail(FEDC_ERR_TOO_BIG, "a model of %" PRIu64 " values", cfg->n_values);
-	if (!rc)
+	if (!rc && cfg->sum) {
+		r->sum = cfg->sum;
+		memset(r->sum, 0, ((size_t)cfg->n_values + 1) * sizeof(uint64_t));
+	} else if (!rc) {
 		r->sum = calloc((size_t)cfg->n_values + 1, sizeof(uint64_t));
+		r->own_sum = true;
+	}
 	if (!rc && (!r->nodes || !r->sum))
 		rc = fedc_fail(FEDC_ERR_NOMEM, "out of memory for secure aggregation");
 	for (size_t i = 0; !rc && i < n; i++)
@@ -94,7 +100,8 @@ void secagg_round__free(struct secagg_round *r)
 		free(r->nodes[i].answers);
 	}
 	free(r->nodes);
-	free(r->sum);
+	if (r->own_sum)
+		free(r->sum);
 	free(r);
 }
 
@@ -461,7 +468,8 @@ static enum fedc_err remove_pair_masks(struct secagg_round *r, size_t d, const u
 {
 	const struct sa_node *v = &r->nodes[d];
 	uint8_t info[FEDC_SECAGG_CONTEXT_MAX], seed[32];
-	enum fedc_err rc = FEDC_OK;
+	struct fedc_secagg_private *key = NULL;
+	enum fedc_err rc = fedc_secagg_private_new(s_sk, &key);
 
 	for (size_t j = 0; !rc && j < v->n_nbr; j++) {
 		const struct sa_node *u = &r->nodes[v->nbr[j]];
@@ -472,12 +480,13 @@ static enum fedc_err remove_pair_masks(struct secagg_round *r, size_t d, const u
 			continue;
 		len = fedc_secagg_context("fedc secagg mask", r->job_id, r->cfg.round, u_first ? u->id : v->id,
 					  u_first ? v->id : u->id, info);
-		rc = fedc_secagg_agree(s_sk, u->keys.s_pk, info, len, seed);
+		rc = fedc_secagg_agree_with(key, u->keys.s_pk, info, len, seed, NULL, 0, NULL);
 		/* u added +PRG when its id sorts first: take it back out */
 		if (!rc)
 			rc = fedc_secagg_mask(r->sum, (size_t)r->cfg.n_values + 1, seed, u_first ? -1 : +1);
 	}
 	OPENSSL_cleanse(seed, sizeof(seed));
+	fedc_secagg_private_free(key);
 	return rc;
 }
 

@@ -33,6 +33,8 @@ struct secagg_round_cfg {
 	uint64_t n_values;    /* values of an update (the masked vector has one more: the weight) */
 	uint64_t graph_seed;
 	const struct fedc_keyring *keys; /* the nodes' public signing keys (may be NULL: not checked here) */
+	uint64_t *sum; /* n_values + 1 for the sum, the caller's, kept across rounds (reused pages cost
+			* less than fresh ones here); NULL: the round allocates its own */
 };
 
 /* `ids`: the nodes the round's `train` went to. */

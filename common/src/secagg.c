@@ -186,21 +186,45 @@ out:
 	return rc;
 }
 
-enum fedc_err fedc_secagg_agree(const uint8_t sk[32], const uint8_t peer_pk[32], const void *info, size_t info_len,
-				uint8_t out[32])
+struct fedc_secagg_private {
+	EVP_PKEY *key;
+};
+
+enum fedc_err fedc_secagg_private_new(const uint8_t sk[32], struct fedc_secagg_private **out)
+{
+	struct fedc_secagg_private *p = calloc(1, sizeof(*p));
+
+	*out = NULL;
+	if (!p)
+		return fedc_fail(FEDC_ERR_NOMEM, "out of memory for an X25519 key");
+	/* this computes the public key (a scalar multiplication): once per key */
+	p->key = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, sk, FEDC_SECAGG_KEY_BYTES);
+	if (!p->key) {
+		free(p);
+		return ossl_fail(FEDC_ERR_NOMEM, "cannot set up X25519");
+	}
+	*out = p;
+	return FEDC_OK;
+}
+
+void fedc_secagg_private_free(struct fedc_secagg_private *p)
+{
+	if (!p)
+		return;
+	EVP_PKEY_free(p->key); /* OpenSSL wipes the private key */
+	free(p);
+}
+
+/* The raw X25519 shared secret; FEDC_ERR_INVAL for a low-order peer key. */
+static enum fedc_err dh(const struct fedc_secagg_private *me, const uint8_t peer_pk[32],
+			uint8_t shared[FEDC_SECAGG_KEY_BYTES])
 {
 	static const uint8_t zero[FEDC_SECAGG_KEY_BYTES];
-	uint8_t shared[FEDC_SECAGG_KEY_BYTES];
-	size_t shared_len = sizeof(shared);
-	EVP_PKEY *me = NULL, *peer = NULL;
-	EVP_PKEY_CTX *ctx = NULL;
+	size_t shared_len = FEDC_SECAGG_KEY_BYTES;
+	EVP_PKEY *peer = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, peer_pk, FEDC_SECAGG_KEY_BYTES);
+	EVP_PKEY_CTX *ctx = peer ? EVP_PKEY_CTX_new(me->key, NULL) : NULL;
 	enum fedc_err rc = FEDC_OK;
 
-	if (!sk || !peer_pk || !out || (info_len && !info))
-		return fedc_fail(FEDC_ERR_INVAL, "secagg agree: NULL argument");
-	me = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, sk, FEDC_SECAGG_KEY_BYTES);
-	peer = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, peer_pk, FEDC_SECAGG_KEY_BYTES);
-	ctx = me && peer ? EVP_PKEY_CTX_new(me, NULL) : NULL;
 	if (!ctx) {
 		rc = ossl_fail(FEDC_ERR_NOMEM, "cannot set up X25519");
 		goto out;
@@ -211,20 +235,54 @@ enum fedc_err fedc_secagg_agree(const uint8_t sk[32], const uint8_t peer_pk[32],
 	}
 	/* OpenSSL refuses an all-zero result itself (a low-order peer key);
 	 * the compare below holds whatever the library version does. */
-	if (EVP_PKEY_derive(ctx, shared, &shared_len) != 1 || shared_len != sizeof(shared) ||
-	    CRYPTO_memcmp(shared, zero, sizeof(shared)) == 0) {
+	if (EVP_PKEY_derive(ctx, shared, &shared_len) != 1 || shared_len != FEDC_SECAGG_KEY_BYTES ||
+	    CRYPTO_memcmp(shared, zero, FEDC_SECAGG_KEY_BYTES) == 0) {
 		ERR_clear_error();
 		rc = fedc_fail(FEDC_ERR_INVAL, "secagg agree: the peer's public key is a low-order point");
-		goto out;
 	}
-	rc = secagg__hkdf(shared, sizeof(shared), info, info_len, out, FEDC_SECAGG_KEY_BYTES);
 out:
-	if (rc)
-		OPENSSL_cleanse(out, FEDC_SECAGG_KEY_BYTES);
-	OPENSSL_cleanse(shared, sizeof(shared));
 	EVP_PKEY_CTX_free(ctx);
 	EVP_PKEY_free(peer);
-	EVP_PKEY_free(me);
+	return rc;
+}
+
+enum fedc_err fedc_secagg_agree_with(const struct fedc_secagg_private *me, const uint8_t peer_pk[32],
+				     const void *info, size_t info_len, uint8_t out[32],
+				     const void *info2, size_t info2_len, uint8_t out2[32])
+{
+	uint8_t shared[FEDC_SECAGG_KEY_BYTES];
+	enum fedc_err rc;
+
+	if (!me || !peer_pk || !out || (info_len && !info) || (out2 && info2_len && !info2))
+		return fedc_fail(FEDC_ERR_INVAL, "secagg agree: NULL argument");
+	rc = dh(me, peer_pk, shared);
+	if (!rc)
+		rc = secagg__hkdf(shared, sizeof(shared), info, info_len, out, FEDC_SECAGG_KEY_BYTES);
+	if (!rc && out2)
+		rc = secagg__hkdf(shared, sizeof(shared), info2, info2_len, out2, FEDC_SECAGG_KEY_BYTES);
+	if (rc) {
+		OPENSSL_cleanse(out, FEDC_SECAGG_KEY_BYTES);
+		if (out2)
+			OPENSSL_cleanse(out2, FEDC_SECAGG_KEY_BYTES);
+	}
+	OPENSSL_cleanse(shared, sizeof(shared));
+	return rc;
+}
+
+enum fedc_err fedc_secagg_agree(const uint8_t sk[32], const uint8_t peer_pk[32], const void *info, size_t info_len,
+				uint8_t out[32])
+{
+	struct fedc_secagg_private *me = NULL;
+	enum fedc_err rc;
+
+	if (!sk || !peer_pk || !out || (info_len && !info))
+		return fedc_fail(FEDC_ERR_INVAL, "secagg agree: NULL argument");
+	rc = fedc_secagg_private_new(sk, &me);
+	if (!rc)
+		rc = fedc_secagg_agree_with(me, peer_pk, info, info_len, out, NULL, 0, NULL);
+	else
+		OPENSSL_cleanse(out, FEDC_SECAGG_KEY_BYTES);
+	fedc_secagg_private_free(me);
 	return rc;
 }
 

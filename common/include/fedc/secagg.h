@@ -125,6 +125,21 @@ FEDC_NODISCARD
 enum fedc_err fedc_secagg_shamir_combine(const uint8_t *xs, const uint8_t *const *shares, unsigned count, size_t len,
 					 uint8_t *secret);
 
+/* The same with the private key set up once (setting one up computes its
+ * public key: a scalar multiplication as dear as the agreement itself), for
+ * a party that agrees with many peers. out2 (may be NULL) gets a second key
+ * from the same shared secret under info2: one X25519 for the two
+ * directions of a pair. The handle is freed with fedc_secagg_private_free
+ * (OpenSSL wipes the key). FEDC_ERR_NOMEM, FEDC_ERR_IO, FEDC_ERR_INVAL. */
+struct fedc_secagg_private;
+FEDC_NODISCARD
+enum fedc_err fedc_secagg_private_new(const uint8_t sk[32], struct fedc_secagg_private **out);
+void fedc_secagg_private_free(struct fedc_secagg_private *p);
+FEDC_NODISCARD
+enum fedc_err fedc_secagg_agree_with(const struct fedc_secagg_private *me, const uint8_t peer_pk[32],
+				     const void *info, size_t info_len, uint8_t out[32],
+				     const void *info2, size_t info2_len, uint8_t out2[32]);
+
 /* ------------------------------------------------------------------ */
 /* Authenticated encryption of shares                                 */
 
