@@ -111,7 +111,13 @@ void privacy__fill_train(const struct experiment *exp, size_t n_selected, bool e
 	m->dp_clip = exp->privacy.dp_clip;
 	m->dp_noise = exp->privacy.dp_noise_multiplier;
 	m->dp_delta = exp->privacy.dp_delta;
-	m->dp_parties = exp->privacy.secure_aggregation && n_selected > 0 ? n_selected : 1;
+	/* Under secure aggregation the noise is shared out over min_nodes, not
+	 * over the nodes selected: any sum the researcher can unmask adds up
+	 * at least min_nodes shares, so it carries at least the full noise
+	 * whoever drops out. */
+	m->dp_parties = 1;
+	if (exp->privacy.secure_aggregation && n_selected > 0)
+		m->dp_parties = exp->min_nodes < n_selected ? (exp->min_nodes ? exp->min_nodes : 1) : n_selected;
 	fedc_msg_set(m, FEDC_F_DP_CLIP);
 	fedc_msg_set(m, FEDC_F_DP_NOISE);
 	fedc_msg_set(m, FEDC_F_DP_DELTA);

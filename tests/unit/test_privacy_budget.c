@@ -239,8 +239,11 @@ static void test_train_fields_and_weight(void **state)
 	assert_true(m->dp_clip == 0.7 && m->dp_noise == 1.3 && m->dp_delta == 1e-6);
 	assert_int_equal(m->dp_parties, 1); /* local DP: each node adds all of the noise */
 	exp.privacy.secure_aggregation = true;
+	exp.min_nodes = 3;
 	privacy__fill_train(&exp, 5, false, m);
-	assert_int_equal(m->dp_parties, 5); /* shared out among the round's nodes */
+	assert_int_equal(m->dp_parties, 3); /* shared out over min_nodes: any unmasked sum has them all */
+	privacy__fill_train(&exp, 2, false, m);
+	assert_int_equal(m->dp_parties, 2); /* never more than the nodes selected */
 	fedc_msg_free(m);
 }
 
