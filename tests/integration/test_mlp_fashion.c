@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fedc/params.h"
 #include "harness.h"
 
 #define FASHION_DIR "/usr/share/datasets/fashion-mnist"
@@ -401,6 +403,53 @@ static void test_mlp_fashion_short(void **state)
 		fprintf(stderr, "t10k: accuracy %.4f\n", acc);
 		assert_true(acc >= 0.6);
 		assert_non_null(strstr(output, "class 9  images 1000  accuracy "));
+	}
+	/* The same first round under secure aggregation gives the plain round's
+	 * parameters within the fixed-point bound: at most one float32 rounding
+	 * apart (the sums differ by under 1e-9 before the division). */
+	{
+		char secure[600], plain_round1[700], secure_params[700];
+		const char *run[] = { harness_bin("fedc-researcher"), "run", secure, NULL };
+		struct fedc_params *a = NULL, *b = NULL;
+		size_t differ = 0;
+
+		snprintf(secure, sizeof(secure), "%s/fashion-secagg.ini", H.dir);
+		f = fopen(secure, "w");
+		assert_non_null(f);
+		fprintf(f,
+			"[experiment]\nname = fashion-secagg\ntags = fashion-mnist\nplan = %s\nrounds = 1\nmin_nodes = 5\n"
+			"round_timeout_s = 120\ndiscovery_timeout_s = 10\nseed = 42\noutput_dir = %s-out\n"
+			"final_evaluation = false\n[privacy]\nsecure_aggregation = on\n"
+			"[model]\nn_features = 784\nn_classes = 10\nhidden = 128\n"
+			"[training]\nlr = 0.1\nepochs = 1\nbatch_size = 64\ntest_ratio = 0.1\n"
+			"[aggregator]\nmethod = fedavg\n%s",
+			harness_plan("mlp"), secure, harness_network_section(&H));
+		assert_int_equal(fclose(f), 0);
+		rc = harness_run(&H, run, 300, output, sizeof(output));
+		if (rc)
+			fprintf(stderr, "%s\n", output);
+		assert_int_equal(rc, 0);
+		snprintf(plain_round1, sizeof(plain_round1), "%s/breakpoints/round-000001/global.params", out);
+		snprintf(secure_params, sizeof(secure_params), "%s-out/global.params", secure);
+		assert_int_equal(fedc_params_open(plain_round1, &a), FEDC_OK);
+		assert_int_equal(fedc_params_open(secure_params, &b), FEDC_OK);
+		assert_int_equal(fedc_params_count(a), fedc_params_count(b));
+		for (size_t t = 0; t < fedc_params_count(a); t++) {
+			const float *x = fedc_params_tensors(a)[t].data, *y = fedc_params_tensors(b)[t].data;
+			uint64_t n = fedc_tensor_elements(&fedc_params_tensors(a)[t]);
+
+			assert_int_equal(n, fedc_tensor_elements(&fedc_params_tensors(b)[t]));
+			for (uint64_t k = 0; k < n; k++) {
+				double d = fabs((double)x[k] - (double)y[k]);
+
+				assert_true(d <= fabs((double)x[k]) * 0x1p-23 + 1e-9);
+				differ += x[k] != y[k];
+			}
+		}
+		fprintf(stderr, "secure aggregation: %zu values one rounding away from plain FedAvg, the rest equal\n",
+			differ);
+		fedc_params_close(a);
+		fedc_params_close(b);
 	}
 	/* Parameters of another shape are refused with a reason. */
 	{

@@ -167,6 +167,15 @@ static void test_equals_fedavg(void **state)
 		fail_msg("secure-aggregation run failed:\n%s", output);
 	assert_non_null(strstr(output, "round    3/3"));
 	assert_non_null(strstr(output, "nodes 4/4"));
+	/* round 1: at most one float32 rounding apart (the sums differ by under
+	 * the fixed-point bound, ~1e-9, before the division) */
+	a = open_out(plain, "breakpoints/round-000001/global.params");
+	b = open_out(masked, "breakpoints/round-000001/global.params");
+	diff = max_rel_diff(a, b);
+	if (diff > 0x1p-23)
+		fail_msg("round 1 under secure aggregation differs from FedAvg by %g (relative)", diff);
+	fedc_params_close(a);
+	fedc_params_close(b);
 	a = open_out(plain, "global.params");
 	b = open_out(masked, "global.params");
 	diff = max_rel_diff(a, b);
@@ -174,6 +183,30 @@ static void test_equals_fedavg(void **state)
 	 * over three rounds: a few ulps of float32 */
 	if (diff > 1e-5)
 		fail_msg("secure aggregation differs from FedAvg by %g (relative)", diff);
+	fedc_params_close(a);
+	fedc_params_close(b);
+}
+
+/* SecAgg+: each node masks with 2 of the 3 others (a ring), t = 2 of its
+ * neighbourhood of 3; the result is plain FedAvg's all the same. */
+static void test_secagg_plus_ring(void **state)
+{
+	char plain[512], ring[512];
+	struct fedc_params *a, *b;
+	double diff;
+
+	write_exp("plain-1", 1, 4, NULL, plain, sizeof(plain));
+	write_exp("ring", 1, 4, SECAGG "secagg_neighbours = 2\n", ring, sizeof(ring));
+	if (run("run", plain) != 0)
+		fail_msg("plain run failed:\n%s", output);
+	if (run("run", ring) != 0)
+		fail_msg("SecAgg+ run failed:\n%s", output);
+	assert_non_null(strstr(output, "nodes 4/4"));
+	a = open_out(plain, "global.params");
+	b = open_out(ring, "global.params");
+	diff = max_rel_diff(a, b);
+	if (diff > 0x1p-23)
+		fail_msg("SecAgg+ differs from FedAvg by %g (relative)", diff);
 	fedc_params_close(a);
 	fedc_params_close(b);
 }
@@ -311,6 +344,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_equals_fedavg),
+		cmocka_unit_test(test_secagg_plus_ring),
 		cmocka_unit_test(test_repository_sees_masked_vector),
 		cmocka_unit_test(test_node_killed_at_each_step),
 		cmocka_unit_test(test_too_few_survivors_fail_cleanly),
