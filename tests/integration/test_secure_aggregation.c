@@ -47,6 +47,13 @@ static int setup(void **state)
 			return -1;
 		if (harness_add_node(&H, id, csv, "breast-cancer,tabular", harness_plan("logreg")) != (int)i)
 			return -1;
+		{
+			const char *approve[] = { harness_bin("fedc-node"), "--config", H.nodes[i].config, "plan",
+						  "approve", harness_plan("mlp"), NULL };
+
+			if (harness_run(&H, approve, 30, NULL, 0) != 0)
+				return -1;
+		}
 		if (harness_start_node(&H, i) != 0)
 			return -1;
 	}
@@ -185,6 +192,63 @@ static void test_equals_fedavg(void **state)
 		fail_msg("secure aggregation differs from FedAvg by %g (relative)", diff);
 	fedc_params_close(a);
 	fedc_params_close(b);
+}
+
+/* An experiment of the MLP plan (it applies SCAFFOLD's correction) with the
+ * [aggregator] lines given. */
+static void write_mlp_exp(const char *name, unsigned rounds, const char *extra, const char *aggregator, char *path,
+			  size_t cap)
+{
+	char text[8192], *agg;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, cap, "%s/%s.ini", H.dir, name);
+	assert_int_equal(harness_write_experiment(&H, path, harness_plan("mlp"), "breast-cancer", rounds, 4, 60,
+						  "n_features = 30\nn_classes = 2\nhidden = 8", extra),
+			 0);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	agg = strstr(text, "[aggregator]\nname = fedavg\n");
+	assert_non_null(agg);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "%.*s[aggregator]\n%s\n%s", (int)(agg - text), text, aggregator,
+		agg + strlen("[aggregator]\nname = fedavg\n"));
+	fclose(f);
+}
+
+/* The server optimizers and SCAFFOLD (model and control variates summed
+ * alike, every weight 1) over secure aggregation: plain's results. */
+static void test_methods_over_secure_sum(void **state)
+{
+	static const char *const methods[] = { "name = fedadam\nserver_lr = 0.05", "name = scaffold" };
+
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		char plain[512], masked[512], name[32];
+		struct fedc_params *a, *b;
+		double diff;
+
+		snprintf(name, sizeof(name), "method-%zu", i);
+		write_mlp_exp(name, 2, NULL, methods[i], plain, sizeof(plain));
+		snprintf(name, sizeof(name), "method-%zu-secagg", i);
+		write_mlp_exp(name, 2, SECAGG, methods[i], masked, sizeof(masked));
+		if (run("run", plain) != 0)
+			fail_msg("%s: plain run failed:\n%s", methods[i], output);
+		if (run("run", masked) != 0)
+			fail_msg("%s: secure run failed:\n%s", methods[i], output);
+		assert_non_null(strstr(output, "round    2/2     nodes 4/4"));
+		a = open_out(plain, "global.params");
+		b = open_out(masked, "global.params");
+		diff = max_rel_diff(a, b);
+		if (diff > 1e-5)
+			fail_msg("%s over secure aggregation differs from plain by %g (relative)", methods[i], diff);
+		fedc_params_close(a);
+		fedc_params_close(b);
+	}
 }
 
 /* SecAgg+: each node masks with 2 of the 3 others (a ring), t = 2 of its
@@ -345,6 +409,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_equals_fedavg),
 		cmocka_unit_test(test_secagg_plus_ring),
+		cmocka_unit_test(test_methods_over_secure_sum),
 		cmocka_unit_test(test_repository_sees_masked_vector),
 		cmocka_unit_test(test_node_killed_at_each_step),
 		cmocka_unit_test(test_too_few_survivors_fail_cleanly),
