@@ -59,7 +59,7 @@ static int run_case(struct harness *h, unsigned rounds, unsigned n, double p, bo
 		    double *rss_mb)
 {
 	char exp[512], model[128], csv[600];
-	const char *argv[] = { harness_bin("fedc-researcher"), "run", exp, NULL };
+	const char *argv[] = { harness_bin("fedc-researcher"), "run", exp, "--log-level", getenv("FEDC_BENCH_LOG") ? getenv("FEDC_BENCH_LOG") : "warn", NULL };
 	struct harness_proc proc = { 0 };
 	struct rusage usage;
 	int status;

@@ -409,6 +409,7 @@ static void handle_event(struct job *j, struct fedc_msg *msg, bool evaluate_only
 		show_outcome(j, p);
 		fedc_msg_free(msg);
 	} else if (msg->command == FEDC_CMD_TRAIN_REPLY) {
+		fedc_debug("train-reply from %s", p->node_id);
 		on_train_reply(j, p, msg, evaluate_only);
 		show_outcome(j, p);
 		fedc_crash_point("round-reply");

@@ -183,6 +183,7 @@ static void send_keysets(struct job *j)
 {
 	enum fedc_err rc = secagg_round__close_keys(j->secagg, j->exp->min_nodes);
 
+	fedc_debug("round %u: secure aggregation: keys closed, keysets out", j->secagg_round);
 	for (size_t i = 0; i < j->n_parts; i++) {
 		struct participant *p = &j->parts[i];
 		struct fedc_buf data = FEDC_BUF_INIT(FEDC_MAX_SECAGG_DATA);
@@ -205,6 +206,7 @@ static void send_shares(struct job *j)
 {
 	enum fedc_err rc = secagg_round__close_shares(j->secagg, j->exp->min_nodes);
 
+	fedc_debug("round %u: secure aggregation: shares closed, forwarded", j->secagg_round);
 	for (size_t i = 0; i < j->n_parts; i++) {
 		struct participant *p = &j->parts[i];
 		struct fedc_buf data = FEDC_BUF_INIT(FEDC_MAX_SECAGG_DATA);
@@ -313,6 +315,7 @@ static enum fedc_err unmask(struct job *j)
 		fedc_buf_free(&data);
 	}
 	fedc_crash_point("secagg-unmask-sent");
+	fedc_debug("round %u: secure aggregation: %zu masked vectors added, unmask asked", j->secagg_round, asked);
 	while (asked && !secagg_round__can_finish(j->secagg)) {
 		struct fedc_msg *msg = NULL;
 		enum fedc_err rc = session__next(&j->session, deadline, &msg);
@@ -339,7 +342,9 @@ enum fedc_err job__secagg_finish(struct job *j, size_t *added)
 	rc = unmask(j);
 	if (rc)
 		return rc;
+	fedc_debug("round %u: secure aggregation: unmask answers in", j->secagg_round);
 	rc = secagg_round__finish(j->secagg, &sum, &weight, &contributors);
+	fedc_debug("round %u: secure aggregation: masks removed", j->secagg_round);
 	if (!rc)
 		rc = aggregator__add_sum(j->agg, sum, weight, contributors);
 	if (rc) {
