@@ -39,19 +39,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_require(fedc_msg_decode(enc1, len1, second) == FEDC_OK, "an encoded message must decode");
 	/* decode zeroes the struct first and copies strings NUL-padded, so the
 	 * bytes (padding included) are a fair comparison -- apart from where the
-	 * datasets were allocated, compared by content. */
+	 * datasets and the secure-aggregation data were allocated, compared by
+	 * content. */
 	fuzz_require(first->n_datasets == second->n_datasets &&
 			     (!first->n_datasets || memcmp(first->datasets, second->datasets,
 							   first->n_datasets * sizeof(*first->datasets)) == 0),
 		     "decode(encode(m)) must have the same datasets");
+	fuzz_require(first->secagg_data_len == second->secagg_data_len &&
+			     (!first->secagg_data_len ||
+			      memcmp(first->secagg_data, second->secagg_data, first->secagg_data_len) == 0),
+		     "decode(encode(m)) must have the same secagg data");
 	{
 		struct fedc_msg_dataset *a = first->datasets, *b = second->datasets;
+		uint8_t *sa = first->secagg_data, *sb = second->secagg_data;
 		int same;
 
 		first->datasets = second->datasets = NULL;
+		first->secagg_data = second->secagg_data = NULL;
 		same = memcmp(first, second, sizeof(*first)) == 0;
 		first->datasets = a;
 		second->datasets = b;
+		first->secagg_data = sa;
+		second->secagg_data = sb;
 		fuzz_require(same, "decode(encode(m)) must equal m");
 	}
 	fuzz_require(fedc_msg_encode(second, &enc2, &len2) == FEDC_OK, "a re-decoded message must encode");
