@@ -541,6 +541,9 @@ static enum fedc_err read_secrets(struct node_daemon *d)
 		rc = fedc_read_secret(cfg->repository_token_file, d->repository_token, sizeof(d->repository_token));
 	if (!rc)
 		rc = round_privacy__load_secret(cfg, d->dp_secret, sizeof(d->dp_secret), &d->dp_secret_len);
+	/* Derived once: the secret, hence the key, is fixed for the node's life. */
+	if (!rc && cfg->secret_training_seed)
+		rc = privacy__train_seed_key(d->dp_secret, d->dp_secret_len, &d->train_seed_key);
 	return rc;
 }
 
@@ -636,6 +639,7 @@ out:
 	explicit_bzero(d.broker_password, sizeof(d.broker_password));
 	explicit_bzero(d.repository_token, sizeof(d.repository_token));
 	explicit_bzero(d.dp_secret, sizeof(d.dp_secret));
+	explicit_bzero(&d.train_seed_key, sizeof(d.train_seed_key));
 	free(st.online);
 	free(st.offline);
 	return rc ? 1 : 0;

@@ -30,6 +30,7 @@ struct node_daemon {
 	char repository_token[512];         /* [repository] token, or read from token_file */
 	uint8_t dp_secret[4096];            /* keys node-level DP noise (round_privacy.h) */
 	size_t dp_secret_len;
+	uint64_t train_seed_key;            /* XORed into args->seed: [privacy] secret_training_seed (privacy.h) */
 	int64_t not_before_ms;              /* commands stamped earlier are refused (restart_guard.h) */
 	struct refusal_limit refusals;      /* replies to refused requests (main thread only) */
 	struct secagg_client *secagg;       /* this node's side of secure aggregation */

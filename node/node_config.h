@@ -53,6 +53,7 @@ struct node_config {
 	int64_t count_rounding;                /* counts sent out are rounded to a multiple of this */
 	bool require_dp;                       /* refuse rounds without node-level DP */
 	bool require_secure_aggregation;       /* refuse rounds without secure aggregation */
+	bool secret_training_seed;             /* mix the node's secret into args->seed (daemon.h train_seed_key) */
 	enum fedc_log_level log_level;         /* [log] level */
 	char *log_file;                        /* [log] file, "" = stderr */
 };

@@ -13,6 +13,7 @@
 #include "fedc/dp.h"
 
 #define NOISE_SALT "fedc-dp-noise-v1"
+#define TRAIN_SEED_SALT "fedc training seed"
 #define NOISE_BLOCK 4096 /* keystream bytes drawn at a time */
 
 uint64_t privacy__round_count(uint64_t n, uint64_t rounding)
@@ -173,6 +174,31 @@ enum fedc_err privacy__noise_key(const void *secret, size_t secret_len, const ch
 	    EVP_PKEY_derive(ctx, key, &len) <= 0 || len != PRIVACY_KEY_LEN)
 		rc = fedc_fail(FEDC_ERR_IO, "dp: HKDF-SHA256 failed (OpenSSL)");
 	EVP_PKEY_CTX_free(ctx);
+	return rc;
+}
+
+enum fedc_err privacy__train_seed_key(const void *secret, size_t secret_len, uint64_t *out)
+{
+	EVP_PKEY_CTX *ctx = NULL;
+	uint8_t key[8];
+	size_t len = sizeof(key);
+	enum fedc_err rc = FEDC_OK;
+
+	*out = 0;
+	if (!secret || secret_len == 0 || secret_len > INT32_MAX)
+		return fedc_fail(FEDC_ERR_INVAL, "no node secret to key the training seed with");
+	ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL);
+	if (!ctx || EVP_PKEY_derive_init(ctx) <= 0 || EVP_PKEY_CTX_set_hkdf_md(ctx, EVP_sha256()) <= 0 ||
+	    EVP_PKEY_CTX_set1_hkdf_salt(ctx, (const unsigned char *)TRAIN_SEED_SALT, (int)strlen(TRAIN_SEED_SALT)) <= 0 ||
+	    EVP_PKEY_CTX_set1_hkdf_key(ctx, secret, (int)secret_len) <= 0 || EVP_PKEY_derive(ctx, key, &len) <= 0 ||
+	    len != sizeof(key)) {
+		rc = fedc_fail(FEDC_ERR_IO, "training seed key: HKDF-SHA256 failed (OpenSSL)");
+	} else {
+		for (size_t i = 0; i < sizeof(key); i++)
+			*out |= (uint64_t)key[i] << (8 * i);
+	}
+	EVP_PKEY_CTX_free(ctx);
+	explicit_bzero(key, sizeof(key));
 	return rc;
 }
 

@@ -93,6 +93,18 @@ FEDC_NODISCARD
 enum fedc_err privacy__noise_key(const void *secret, size_t secret_len, const char *fingerprint,
 				 uint8_t key[PRIVACY_KEY_LEN]);
 
+/* The key the node mixes into the seed its plans train with
+ * ([privacy] secret_training_seed; round.c fill_job XORs it into
+ * round__train_seed): HKDF-SHA256 (salt "fedc training seed") over the
+ * node's secret, its first 8 bytes read little-endian. Fixed for a fixed
+ * secret, so that a resumed experiment repeats bit for bit, and unknown to
+ * the researcher, who could otherwise regenerate the plan's shuffling and
+ * DP-SGD noise from (seed, round, node id). A label of its own keeps it
+ * apart from the DP noise keys. FEDC_ERR_INVAL (empty secret), FEDC_ERR_IO
+ * (OpenSSL). */
+FEDC_NODISCARD
+enum fedc_err privacy__train_seed_key(const void *secret, size_t secret_len, uint64_t *out);
+
 /* Standard normal values from ChaCha20 keyed with `key` (zero nonce; each
  * key serves one round): Box-Muller over 53-bit uniforms, both values of
  * each pair used. */

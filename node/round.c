@@ -212,9 +212,11 @@ static enum fedc_err send_train_reply(struct round_worker *w, const struct fedc_
 }
 
 static void fill_job(const struct fedc_msg *req, const struct node_dataset *ds, const char *plan_path,
-		     int params_fd, const struct fedc_args *args, const struct node_config *cfg,
+		     int params_fd, const struct fedc_args *args, const struct node_daemon *d,
 		     struct sandbox_job *job)
 {
+	const struct node_config *cfg = d->cfg;
+
 	memset(job, 0, sizeof(*job));
 	job->plan_path = plan_path;
 	job->params_fd = params_fd;
@@ -223,7 +225,10 @@ static void fill_job(const struct fedc_msg *req, const struct node_dataset *ds, 
 	job->test_ratio = req->test_ratio;
 	/* Everything follows from the experiment seed, so a run is reproducible:
 	 * the held-out rows depend on the seed and the data's content (the same
-	 * rows in every round), the shuffling also on the round and the node. */
+	 * rows in every round), the shuffling also on the round and the node,
+	 * and on the node's secret key (secret_training_seed): the researcher
+	 * then cannot regenerate the plan's randomness, DP-SGD noise included,
+	 * while a resumed experiment still repeats bit for bit. */
 	job->split_seed = round__split_seed(req->seed, ds->digest);
 	job->model_args = args;
 	job->train_args.lr = req->lr;
@@ -231,6 +236,8 @@ static void fill_job(const struct fedc_msg *req, const struct node_dataset *ds, 
 	job->train_args.num_updates = (uint32_t)req->num_updates;
 	job->train_args.batch_size = (uint32_t)(req->batch_size ? req->batch_size : 32);
 	job->train_args.seed = round__train_seed(req->seed, req->round, cfg->node_id);
+	if (cfg->secret_training_seed)
+		job->train_args.seed ^= d->train_seed_key;
 	job->train_args.fedprox_mu = req->fedprox_mu;
 	job->train_args.optimizer = req->optimizer[0] ? req->optimizer : "sgd";
 	job->evaluate_only = req->evaluate_only;
@@ -387,7 +394,7 @@ static enum fedc_err run_round(struct round_worker *w, const struct fedc_msg *re
 	times[0] = now_s() - t0;
 	for (uint32_t i = 0; i < req->n_model_args; i++)
 		args[i] = (struct fedc_arg){ req->model_args[i].name, req->model_args[i].value };
-	fill_job(req, &ds, plan_path, params_fd, &model_args, w->d->cfg, &job);
+	fill_job(req, &ds, plan_path, params_fd, &model_args, w->d, &job);
 	job.test_dataset = has_test_set ? &test_set : NULL;
 	job.on_scalar = on_scalar;
 	job.ctx = &sc;

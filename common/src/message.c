@@ -121,7 +121,7 @@ const struct field_spec message__fields[FEDC_F__COUNT] = {
 				      "Mini-batch steps; when > 0 it replaces epochs."),
 	[FEDC_F_BATCH_SIZE] = UINT_F(M, "batch_size", batch_size, 1, MSG_MAX_BATCH, "Mini-batch size."),
 	[FEDC_F_SEED] = UINT_F(M, "seed", seed, 0, UINT64_MAX,
-			       "The experiment seed; the node derives the held-out split (seed, data digest) and the shuffling (seed, round, node id) from it."),
+			       "The experiment seed; the node derives the held-out split (seed, data digest) and the training seed (seed, round, node id, and by default a secret key of the node: docs/node-admin.md, secret_training_seed) from it."),
 	[FEDC_F_TEST_RATIO] = DOUBLE_F("test_ratio", test_ratio, 0, 1, true,
 				       "Fraction of the dataset held out for local testing (0: none)."),
 	[FEDC_F_FEDPROX_MU] = DOUBLE_F("fedprox_mu", fedprox_mu, 0, INFINITY, false,

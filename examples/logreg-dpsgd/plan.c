@@ -7,18 +7,17 @@
  *
  * Model arguments ([model]): n_features (required), n_classes (2 only),
  * dp_clip (clip norm C, default 1.0), dp_noise (noise multiplier sigma,
- * default 1.0), dp_delta (the delta of dp_epsilon, default 1e-5),
- * dp_reproducible (0 or 1, default 0: see "The noise's seed" below).
+ * default 1.0), dp_delta (the delta of dp_epsilon, default 1e-5).
  *
  * The noise's seed. The SDK seeds its noise and its Poisson draws from the
- * training seed, which the node derives from the experiment's seed, the
- * round and the node's id: all known to the researcher, who could then draw
- * the same noise and subtract it from the update. So by default this plan
- * mixes 64 bits from the kernel (getrandom) into the training seed before it
- * trains: nobody outside the plan's process knows the noise or which rows
- * took part. dp_reproducible = 1 keeps the seed as the node gives it (runs
- * repeat bit for bit, for debugging), and with it the guarantee holds only
- * against whoever does not know the experiment's seed.
+ * training seed args->seed, which the plan uses as it is. The node mixes a
+ * secret of its own into that seed ([privacy] secret_training_seed, on by
+ * default): the researcher, who knows the experiment's seed, the round and
+ * the node's id, still cannot draw the same noise and subtract it from the
+ * update, nor tell which rows took part; and since the secret is fixed, a
+ * resumed experiment repeats bit for bit. A node configured with
+ * secret_training_seed = false gives no such guarantee: its seed is
+ * mix(seed, round, node id), which the researcher can compute.
  * Parameters: "dense0.weight" [1, n_features], "dense0.bias" [1], and
  * "feature_mean", "feature_std" [n_features] (not trained), float32.
  * Training: BCE, Poisson sampling at q = batch_size / rows, optimizer "sgd"
@@ -32,7 +31,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "fedc/nn.h"
 
@@ -40,14 +38,12 @@
 #define INIT_SCALE 0.01 /* initial weights in [-0.01, 0.01), as examples/logreg */
 #define STD_EPS 1e-12   /* below this a feature is constant */
 
-static const char *const known_args[] = { "n_features", "n_classes", "dp_clip", "dp_noise", "dp_delta",
-					  "dp_reproducible", NULL };
+static const char *const known_args[] = { "n_features", "n_classes", "dp_clip", "dp_noise", "dp_delta", NULL };
 
 struct model {
 	struct fedc_net net; /* dense0 and, after it, feature_mean and feature_std */
 	size_t mean, std;    /* their indices in net.params */
 	struct fedc_dpsgd_cfg dp;
-	uint32_t reproducible; /* 1: train with the node's seed as it is */
 };
 
 static void model_destroy(void *p)
@@ -61,8 +57,7 @@ static void model_destroy(void *p)
 }
 
 /* [model]: n_features and the DP-SGD settings. */
-static int read_args(const struct fedc_args *args, uint32_t *n_features, struct fedc_dpsgd_cfg *dp,
-		     uint32_t *reproducible)
+static int read_args(const struct fedc_args *args, uint32_t *n_features, struct fedc_dpsgd_cfg *dp)
 {
 	uint32_t n_classes = 2;
 	int rc;
@@ -80,8 +75,7 @@ static int read_args(const struct fedc_args *args, uint32_t *n_features, struct 
 	if (fedc_arg_uint(args, "n_classes", 2, 2, &n_classes) < 0 ||
 	    fedc_arg_double(args, "dp_clip", 1e-6, 1e6, &dp->clip_norm) < 0 ||
 	    fedc_arg_double(args, "dp_noise", 0.0, 1e6, &dp->noise_multiplier) < 0 ||
-	    fedc_arg_double(args, "dp_delta", 1e-300, 0.5, &dp->delta) < 0 ||
-	    fedc_arg_uint(args, "dp_reproducible", 0, 1, reproducible) < 0)
+	    fedc_arg_double(args, "dp_delta", 1e-300, 0.5, &dp->delta) < 0)
 		return FEDC_NN_ERR_INVAL;
 	return FEDC_NN_OK;
 }
@@ -100,7 +94,7 @@ static int model_create(const struct fedc_args *model_args, uint64_t seed, void 
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return FEDC_NN_ERR_NOMEM;
-	rc = read_args(model_args, &n_features, &m->dp, &m->reproducible);
+	rc = read_args(model_args, &n_features, &m->dp);
 	if (!rc)
 		rc = fedc_net_init(&m->net, &(struct fedc_net_cfg){ .n_inputs = n_features, .n_layers = 1,
 								    .sizes = { 1 }, .seed = seed });
@@ -240,38 +234,22 @@ out:
 /* ------------------------------------------------------------------ */
 /* train and evaluate: the SDK's loop, with DP-SGD                      */
 
-/* The training seed with 64 bits from the kernel mixed in (see the top). */
-static int secret_seed(uint64_t *seed)
-{
-	uint64_t r = 0;
-
-	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
-		fedc_plan_error("dpsgd: getrandom failed: no secret noise seed (dp_reproducible = 1 trains without one)");
-		return FEDC_NN_ERR_INVAL;
-	}
-	*seed ^= r;
-	return FEDC_NN_OK;
-}
-
 static int model_train(void *p, const struct fedc_data *train, const struct fedc_train_args *args,
 		       const struct fedc_reporter *reporter, struct fedc_metrics *out)
 {
 	struct model *m = p;
-	struct fedc_train_args a;
+	/* args->seed as the node gives it: its secret is already in (see the top). */
 	struct fedc_train_cfg cfg = {
-		.args = &a,
+		.args = args,
 		.loss = FEDC_LOSS_BCE,
 		.reporter = reporter,
 		.report_every = 0, /* once per pass */
 		.dpsgd = m ? &m->dp : NULL,
 	};
-	int rc;
 
 	if (!m || !args)
 		return FEDC_NN_ERR_INVAL;
-	a = *args;
-	rc = m->reproducible ? FEDC_NN_OK : secret_seed(&a.seed);
-	return rc ? rc : fedc_net_train(&m->net, train, &cfg, out);
+	return fedc_net_train(&m->net, train, &cfg, out);
 }
 
 static int model_evaluate(void *p, const struct fedc_data *test, struct fedc_metrics *out)

@@ -10,7 +10,10 @@
  *   The initial parameters (the researcher's, from the same seed) therefore
  *   score exactly the same on both sides: checked first, to the last bit.
  * - One round (R = 1) repeats the node's round bit for bit when the runner
- *   is given the node's id (the same training seed): checked exactly for
+ *   is given the node's id (the same training seed, which is why "solo"
+ *   runs with [privacy] secret_training_seed = false: by default a node
+ *   mixes a secret of its own into the seed, precisely so that nobody
+ *   outside it can reproduce its shuffling or DP-SGD noise): checked exactly for
  *   logreg (plain C loops); for linreg to 1e-6, since the node daemon picks
  *   an OpenBLAS kernel for its children (OPENBLAS_CORETYPE) that the runner
  *   may not, and another kernel rounds the products differently.
@@ -86,6 +89,11 @@ static int setup(void **state)
 	if (harness_run(&H, make, 30, NULL, 0) != 0)
 		return -1;
 	if (harness_add_node(&H, "solo", logreg_csv, "breast-cancer", harness_plan("logreg")) != 0)
+		return -1;
+	/* fedc-centralized reproduces the node's training seed, mix(seed, round,
+	 * node id), which the node's secret key would otherwise change (the
+	 * harness's node.ini has no [privacy] section yet). */
+	if (harness_node_limits(&H, 0, "train_timeout_s = 60\n[privacy]\nsecret_training_seed = false\n") != 0)
 		return -1;
 	{
 		const char *add[] = { harness_bin("fedc-node"), "--config", H.nodes[0].config, "dataset", "add",

@@ -525,19 +525,28 @@ static void test_logreg_dpsgd_plan(void **state)
 	assert_int_equal(plan->evaluate(model, &test, &m), 0);
 	assert_true(fedc_metrics_get(&m, "accuracy") > 0.9);
 	plan->destroy(model);
-	/* The noise's seed: secret by default (two runs from the same start
-	 * differ), the node's own with dp_reproducible = 1 (they repeat). */
-	for (int reproducible = 0; reproducible < 2; reproducible++) {
-		const struct fedc_arg rep_items[] = { { "n_features", 30 }, { "dp_reproducible", reproducible } };
-		const struct fedc_args rep = { rep_items, 2 };
-		float w[2][31];
+	/* The noise's seed is args->seed as the node gives it (the node mixes
+	 * its secret in, node/round.c fill_job): two runs with the same seed
+	 * repeat bit for bit, another seed trains differently. The plan's old
+	 * dp_reproducible switch is gone: an unknown argument now. */
+	{
+		const struct fedc_arg old_items[] = { { "n_features", 30 }, { "dp_reproducible", 1 } };
+		const struct fedc_args old = { old_items, 2 };
+		const struct fedc_arg rep_items[] = { { "n_features", 30 } };
+		const struct fedc_args rep = { rep_items, 1 };
+		const uint64_t seeds[3] = { 5, 5, 6 };
+		float w[3][31];
 
-		for (int run = 0; run < 2; run++) {
+		assert_true(plan->create(&old, 1, &model) < 0);
+		assert_non_null(strstr(plan->last_error(), "dp_reproducible"));
+		for (int run = 0; run < 3; run++) {
+			struct fedc_train_args sa = ta;
 			const struct fedc_tensor *t;
 			size_t count;
 
+			sa.seed = seeds[run];
 			assert_int_equal(plan->create(&rep, 1, &model), 0);
-			assert_int_equal(plan->train(model, &train, &ta, NULL, &m), 0); /* rows already standardized */
+			assert_int_equal(plan->train(model, &train, &sa, NULL, &m), 0); /* rows already standardized */
 			assert_int_equal(plan->get_params(model, &t, &count), 0);
 			assert_int_equal(count, 4);
 			assert_string_equal(t[0].name, "dense0.weight");
@@ -545,10 +554,8 @@ static void test_logreg_dpsgd_plan(void **state)
 			memcpy(w[run] + 30, t[1].data, sizeof(float));
 			plan->destroy(model);
 		}
-		if (reproducible)
-			assert_memory_equal(w[0], w[1], sizeof(w[0]));
-		else
-			assert_memory_not_equal(w[0], w[1], sizeof(w[0]));
+		assert_memory_equal(w[0], w[1], sizeof(w[0]));
+		assert_memory_not_equal(w[0], w[2], sizeof(w[0]));
 	}
 	dlclose(so);
 	free_data(&s);
