@@ -11,7 +11,9 @@
 /* The seeds of a round, all from the experiment seed so that a run is
  * reproducible: the held-out rows depend on the seed and the data's digest
  * (the same rows in every round), the shuffling also on the round and the
- * node. Exported for tools that must reproduce a node's round exactly. */
+ * node. The daemon XORs a key of its own into the training seed unless
+ * `[privacy] secret_training_seed = false` (node/privacy.h): then only a tool
+ * run with that setting reproduces a node's round. Exported for those tools. */
 uint64_t round__split_seed(uint64_t seed, const char *data_digest);
 uint64_t round__train_seed(uint64_t seed, uint64_t round, const char *node_id);
 

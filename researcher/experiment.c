@@ -50,7 +50,7 @@ static const struct fedc_config_key experiment_keys[] = {
 	{ "experiment", "discovery_timeout_s", FEDC_CONFIG_INT, false, "5", 1, 3600, 0, 0, NULL,
 	  I64(discovery_timeout_s), "How long the search may wait; it ends as soon as every online node answered.", NULL },
 	{ "experiment", "seed", FEDC_CONFIG_INT, false, "0", 0, INT64_MAX, 0, 0, NULL, I64(seed),
-	  "Seeds the initial model and every node's shuffling (derived per round and node).", NULL },
+	  "Seeds the initial model and every node's shuffling (derived per round and node, with a secret of the node's own unless it sets secret_training_seed = false).", NULL },
 	{ "experiment", "output_dir", FEDC_CONFIG_PATH, false, "fedc-output", 0, 0, 0, 0, NULL, OWNED(output_dir),
 	  "Where the history and parameters go (created; `--output` overrides).", NULL },
 	{ "experiment", "final_evaluation", FEDC_CONFIG_BOOL, false, "true", 0, 0, 0, 0, NULL, I64(final_evaluation),

@@ -19,8 +19,10 @@
  *
  * Seeds are the node's (round__split_seed, round__train_seed): the test rows
  * are the ones a node holding the same file keeps out; the training seed is
- * the one node --node-id (default "centralized") would get in round 1.
- * With rounds = 1 and the node's id, the run repeats that node's round 1.
+ * the one node --node-id (default "centralized") would get in round 1 with
+ * `[privacy] secret_training_seed = false` (a node's secret key otherwise
+ * changes its seed, and no outside tool can know it). With rounds = 1 and
+ * the node's id, the run repeats that node's round 1.
  *
  * Output (stdout), one "<kind> <name> <value>" line each, values in %.17g:
  *   samples <n_train> <n_test>
