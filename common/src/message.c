@@ -177,7 +177,8 @@ const struct field_spec message__fields[FEDC_F__COUNT] = {
 				    "Training samples used: the weight of the update in FedAvg."),
 	[FEDC_F_N_TEST] = UINT_F(M, "n_test", n_test, 0, UINT64_MAX, "Samples in the held-out test split."),
 	[FEDC_F_METRICS] = KVS_F("metrics", metrics, n_metrics, FEDC_MAX_METRICS,
-				 "Metrics of the local model after training (loss, accuracy ...)."),
+				 "Metrics of the local model after training (loss, accuracy ...); with node-level "
+				 "differential privacy also `dp_epsilon`, the node's own epsilon for the job so far."),
 	[FEDC_F_GLOBAL_METRICS] = KVS_F("global_metrics", global_metrics, n_global_metrics, FEDC_MAX_METRICS,
 					"Metrics of the received global parameters, before training."),
 	[FEDC_F_DOWNLOAD_S] = DOUBLE_F("download_s", download_s, 0, INFINITY, false,
