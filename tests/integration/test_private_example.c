@@ -126,11 +126,14 @@ static void test_private_example_three_hospitals(void **state)
 	if (!strstr(output, want))
 		fail_msg("no \"%s\" in:\n%s", want, output);
 	assert_non_null(strstr(output, "privacy: node-level DP, epsilon "));
-	/* Noise costs accuracy; a run far below what the bench measures
-	 * (docs/privacy.md, "Utility") or at chance means something broke. */
+	/* The noise is keyed by each node's fresh secret, so the accuracy varies
+	 * from run to run: 0.81 to 0.93 in a dozen runs, 0.90 on average in the
+	 * bench (docs/privacy.md, "Utility"). Below 0.70 -- near the 0.63 of
+	 * the majority class; examples/logreg's plan under the same DP gets
+	 * 0.35 to 0.47 -- something broke. */
 	acc = final_accuracy();
 	fprintf(stderr, "private: final test accuracy %.3f\n", acc);
-	assert_true(acc >= 0.75 && acc <= 1.0);
+	assert_true(acc >= 0.70 && acc <= 1.0);
 
 	/* Every round's epsilon is in the history, the accountant's at q = 1
 	 * (all three hospitals every round). */
