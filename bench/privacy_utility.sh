@@ -159,12 +159,12 @@ summary() {
 # round's steps composed (docs/plan-api.md, "Differential privacy (DP-SGD)").
 dpsgd_epsilon() { # dpsgd_epsilon OUT NOISE BATCH EPOCHS ROUNDS
   local rows worst=0 e
-  for rows in $(awk -F, '$2 == "train" && $5 == "answered" { print $3, $6 }' "$1/nodes.csv" | sort -u |
-    awk '{ print $2 }' | sort -un); do
+  # nodes.csv: round,kind,node_id,dataset_id,status,n_samples,...
+  while read -r rows; do
     e=$("$build/bin/bench_dp_epsilon" "$(awk -v b="$3" -v r="$rows" 'BEGIN { printf "%.17g", b / r }')" \
       "$2" $(($5 * $4 * ((rows + $3 - 1) / $3))) "$delta" | awk '{ print $2 }')
     worst=$(awk -v a="$worst" -v b="$e" 'BEGIN { print (b > a ? b : a) }')
-  done
+  done < <(awk -F, '$2 == "train" && $5 == "answered" { print $6 }' "$1/nodes.csv" | sort -un)
   printf '%.3g' "$worst"
 }
 
