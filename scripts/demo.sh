@@ -6,9 +6,23 @@
 # fedc-admin, MQTT over TLS with per-participant passwords and an ACL, the
 # repository over HTTPS with per-participant tokens, every message signed. Everything started here is stopped on exit, Ctrl-C
 # or failure. Results (history, final parameters) land in out/logreg/.
+#
+#   scripts/demo.sh [--private]
+#
+# --private runs examples/private instead of examples/logreg on the same
+# set-up (its own plan, private.so, approved instead of logreg.so): secure
+# aggregation and node-level differential privacy; results in out/private/.
 # Environment: FEDC_BUILD_DIR (default build/), FEDC_SKIP_SETUP=1 (use the
 # build as it is: no package check, no build).
 set -euo pipefail
+
+example=logreg # the directory under examples/, and the plan its experiment runs
+case ${1:-} in
+  "") ;;
+  --private) example=private ;;
+  *) echo "usage: scripts/demo.sh [--private]" >&2; exit 2 ;;
+esac
+(($# <= 1)) || { echo "usage: scripts/demo.sh [--private]" >&2; exit 2; }
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${FEDC_BUILD_DIR:-$root/build}
@@ -37,7 +51,7 @@ for i in 0 1 2; do
   "$build/bin/fedc-node" --config "$cfg" dataset add --name "breast-cancer-$i" \
     --tags breast-cancer,tabular --file "$csv" \
     --description "share $i of the Wisconsin diagnostic data" >/dev/null
-  "$build/bin/fedc-node" --config "$cfg" plan approve "$build/plans/logreg.so" --name logreg >/dev/null
+  "$build/bin/fedc-node" --config "$cfg" plan approve "$build/plans/$example.so" --name "$example" >/dev/null
   node_start "hospital-$i"
   echo "demo: hospital-$i holds $count rows"
 done
@@ -45,6 +59,9 @@ wait_nodes hospital-0 hospital-1 hospital-2
 
 write_network "$dir/network.ini"
 
+if [[ $example == private ]]; then
+  echo "demo: secure aggregation and node-level differential privacy (examples/private)"
+fi
 echo "demo: broker on ssl://127.0.0.1:$broker_port, repository on https://127.0.0.1:$repo_port; running 10 rounds"
-"$build/bin/fedc-researcher" run "$root/examples/logreg/experiment.ini" --network "$dir/network.ini" \
-  --output "$root/out/logreg"
+"$build/bin/fedc-researcher" run "$root/examples/$example/experiment.ini" --network "$dir/network.ini" \
+  --output "$root/out/$example"
