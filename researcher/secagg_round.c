@@ -342,7 +342,6 @@ enum fedc_err secagg_round__shares_for(const struct secagg_round *r, const char 
 enum fedc_err secagg_round__check_masked(const struct secagg_round *r, const struct fedc_params *masked)
 {
 	const struct fedc_tensor *t = fedc_params_tensors(masked);
-
 	const uint32_t dtype = r->sum32 ? FEDC_DTYPE_U32 : FEDC_DTYPE_U64;
 
 	if (fedc_params_count(masked) != 1 || strcmp(t[0].name, "secagg.masked") != 0 || t[0].dtype != dtype ||
@@ -560,7 +559,8 @@ enum fedc_err secagg_round__finish(struct secagg_round *r, double **sum, uint64_
 	if (!rc && total == 0)
 		rc = fedc_fail(FEDC_ERR_MALFORMED, "secure aggregation: the total weight is 0");
 	/* In the 32-bit ring the weights add up below 2^31 (parties * weight_max
-	 * < 2^31, checked when the ring was chosen): more is a wrong mask. */
+	 * < 2^31, checked when the ring was chosen): more means a wrong mask
+	 * or a node past secagg_weight_max. */
 	if (!rc && r->sum32 && total > INT32_MAX)
 		rc = fedc_fail(FEDC_ERR_MALFORMED, "secure aggregation: the total weight %" PRIu64 " is over 2^31 "
 			       "in the 32-bit ring", total);
