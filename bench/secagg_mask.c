@@ -2,12 +2,13 @@
  * expansion (fedc_secagg_mask: AES-128-CTR keystream added to a uint64
  * vector) on 1e6 and 1e7 elements, and fixed-point encoding
  * (fedc_secagg_encode) on the double path (weight <= 2^29) and the exact
- * 128-bit path (larger weights). For the choice of cipher, the raw keystream
+ * 128-bit path (larger weights); the same in the 32-bit ring
+ * (fedc_secagg_mask_32, fedc_secagg_encode_32). For the choice of cipher, the raw keystream
  * rate of AES-128-CTR and ChaCha20 through OpenSSL EVP, 16 KiB at a time as
  * the mask does.
  *
  * Output, one line per measure, the best of several repetitions:
- *   <kernel> n=<elements> GB_per_s=<8-byte elements> params_per_s=<elements per second>
+ *   <kernel> n=<elements> GB_per_s=<bytes of its elements> params_per_s=<elements per second>
  * and first the cost of one fedc_secagg_mask_at call on 4096 elements
  * (key derivation and cipher set-up included), as streaming makes many.
  * Usage: bench_secagg_mask [--reps R] */
@@ -30,10 +31,15 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+static void report_bytes(const char *kernel, size_t n, size_t elem, double best)
+{
+	printf("%-22s n=%-9zu GB_per_s=%.2f params_per_s=%.3g\n", kernel, n, (double)(n * elem) / best / 1e9,
+	       (double)n / best);
+}
+
 static void report(const char *kernel, size_t n, double best)
 {
-	printf("%-22s n=%-9zu GB_per_s=%.2f params_per_s=%.3g\n", kernel, n, (double)n * 8 / best / 1e9,
-	       (double)n / best);
+	report_bytes(kernel, n, 8, best);
 }
 
 static int bench_mask(size_t n, int reps)
@@ -58,6 +64,32 @@ static int bench_mask(size_t n, int reps)
 			best = t;
 	}
 	report("mask", n, best);
+	free(v);
+	return 0;
+}
+
+static int bench_mask_32(size_t n, int reps)
+{
+	uint32_t *v = calloc(n, sizeof(*v));
+	uint8_t seed[32] = { 1, 2, 3 };
+	double best = 1e30;
+
+	if (!v)
+		return 1;
+	for (int r = 0; r < reps; r++) {
+		double t0 = now();
+
+		if (fedc_secagg_mask_32(v, n, seed, r % 2 ? -1 : 1)) {
+			fprintf(stderr, "mask_32: %s\n", fedc_last_error());
+			free(v);
+			return 1;
+		}
+		double t = now() - t0;
+
+		if (t < best)
+			best = t;
+	}
+	report_bytes("mask_32", n, 4, best);
 	free(v);
 	return 0;
 }
@@ -119,6 +151,39 @@ out:
 	return rc;
 }
 
+/* encode_32 with 8 parties, weight <= 100, |value| <= 1: scale 20. */
+static int bench_encode_32(size_t n, int reps)
+{
+	float *x = malloc(n * sizeof(*x));
+	uint32_t *out = malloc(n * sizeof(*out));
+	double best = 1e30;
+	uint32_t scale = 0;
+	int rc = 1;
+
+	if (!x || !out || fedc_secagg_choose_scale_32(8, 100, 1.0, &scale))
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		x[i] = (float)((double)(i % 2001) / 1000.0 - 1.0);
+	for (int r = 0; r < reps; r++) {
+		double t0 = now();
+
+		if (fedc_secagg_encode_32(x, n, 100, 1.0, scale, out)) {
+			fprintf(stderr, "encode_32: %s\n", fedc_last_error());
+			goto out;
+		}
+		double t = now() - t0;
+
+		if (t < best)
+			best = t;
+	}
+	report_bytes("encode_32(w=100)", n, 4, best);
+	rc = 0;
+out:
+	free(x);
+	free(out);
+	return rc;
+}
+
 /* Raw keystream of one cipher, 16 KiB per EVP call. */
 static int bench_keystream(const EVP_CIPHER *cipher, const char *label, size_t n, int reps)
 {
@@ -160,6 +225,8 @@ int main(int argc, char **argv)
 		rc |= bench_mask(sizes[i], reps);
 		rc |= bench_encode(sizes[i], reps, 1000, "encode(w=1000)");
 		rc |= bench_encode(sizes[i], reps, UINT64_C(1) << 40, "encode(w=2^40,exact)");
+		rc |= bench_mask_32(sizes[i], reps);
+		rc |= bench_encode_32(sizes[i], reps);
 	}
 	rc |= bench_keystream(EVP_aes_128_ctr(), "keystream aes-128-ctr", 10000000, reps);
 	rc |= bench_keystream(EVP_chacha20(), "keystream chacha20", 10000000, reps);

@@ -54,8 +54,8 @@ struct secagg_client {
 	/* kept across rounds (the round worker's only): fresh pages cost a
 	 * fault in the host on this VM (docs/benchmarks.md), so the masked
 	 * vector and the file it goes out in are rewritten in place */
-	uint64_t *vec;
-	size_t vec_cap;     /* values vec holds */
+	void *vec;          /* uint64_t or uint32_t values, by the round's ring */
+	size_t vec_bytes;   /* bytes vec holds */
 	int masked_fd;      /* memfd, or -1 before the first round */
 };
 
@@ -545,24 +545,41 @@ static enum fedc_err wait_for_shares(struct secagg_client *c, int64_t timeout_ms
 	}
 }
 
-/* Encodes every tensor (all f32) into v[0..total-1] and the weight after. */
+/* The ring the request asks for: 32 or 64 bits (absent: 64, as before the
+ * field existed; the decoder refuses any other value). */
+static unsigned ring_bits(const struct fedc_msg *req)
+{
+	return fedc_msg_has(req, FEDC_F_SECAGG_RING_BITS) && req->secagg_ring_bits == 32 ? 32u : 64u;
+}
+
+/* Encodes every tensor (all f32) into v[0..total-1] and the weight after,
+ * as uint64_t or, in the 32-bit ring, uint32_t values. */
 static enum fedc_err encode_update(const struct fedc_params *p, const struct fedc_msg *req, uint64_t weight,
-				   uint64_t *v, uint64_t total)
+				   void *v, uint64_t total)
 {
 	const struct fedc_tensor *t = fedc_params_tensors(p);
+	const bool r32 = ring_bits(req) == 32;
 	uint64_t at = 0;
 	enum fedc_err rc = FEDC_OK;
 
 	if (weight > req->secagg_weight_max)
 		return fedc_fail(FEDC_ERR_INVAL, "weight %" PRIu64 " over secagg_weight_max %" PRIu64, weight,
 				 req->secagg_weight_max);
+	/* The weights' sum decodes as a non-negative int32: the researcher
+	 * chose the ring with parties * weight_max < 2^31. */
+	if (r32 && weight > INT32_MAX)
+		return fedc_fail(FEDC_ERR_INVAL, "weight %" PRIu64 " does not fit the 32-bit ring", weight);
 	for (size_t i = 0; !rc && i < fedc_params_count(p); i++) {
 		uint64_t n = fedc_tensor_elements(&t[i]);
 
 		if (t[i].dtype != FEDC_DTYPE_F32)
 			return fedc_fail(FEDC_ERR_INVAL, "tensor %s is not f32", t[i].name);
-		rc = fedc_secagg_encode(t[i].data, (size_t)n, weight, req->secagg_value_max,
-					(uint32_t)req->secagg_scale_bits, v + at);
+		if (r32)
+			rc = fedc_secagg_encode_32(t[i].data, (size_t)n, weight, req->secagg_value_max,
+						   (uint32_t)req->secagg_scale_bits, (uint32_t *)v + at);
+		else
+			rc = fedc_secagg_encode(t[i].data, (size_t)n, weight, req->secagg_value_max,
+						(uint32_t)req->secagg_scale_bits, (uint64_t *)v + at);
 		if (rc)
 			rc = fedc_fail(rc, "tensor %s: %s (secagg_value_max %g)", t[i].name, fedc_last_error(),
 				       req->secagg_value_max);
@@ -570,7 +587,10 @@ static enum fedc_err encode_update(const struct fedc_params *p, const struct fed
 	}
 	if (!rc && at != total)
 		rc = fedc_fail(FEDC_ERR_INVAL, "update of %" PRIu64 " values, expected %" PRIu64, at, total);
-	v[total] = weight;
+	if (r32)
+		((uint32_t *)v)[total] = (uint32_t)weight;
+	else
+		((uint64_t *)v)[total] = weight;
 	return rc;
 }
 
@@ -585,10 +605,15 @@ static uint64_t count_values(const struct fedc_params *p)
 
 /* v += PRG(b) + sum over the neighbours that sent shares of +-PRG(s_uv):
  * + when this node's id sorts first. */
-static enum fedc_err add_masks(struct secagg_client *c, uint64_t *v, size_t n)
+static enum fedc_err mask(void *v, size_t n, bool r32, const uint8_t seed[32], int sign)
+{
+	return r32 ? fedc_secagg_mask_32(v, n, seed, sign) : fedc_secagg_mask(v, n, seed, sign);
+}
+
+static enum fedc_err add_masks(struct secagg_client *c, void *v, size_t n, bool r32)
 {
 	uint8_t seed[32], info[FEDC_SECAGG_CONTEXT_MAX];
-	enum fedc_err rc = fedc_secagg_mask(v, n, c->b, +1);
+	enum fedc_err rc = mask(v, n, r32, c->b, +1);
 
 	for (size_t i = 0; !rc && i < c->n_peers; i++) {
 		const struct peer *p = &c->peers[i];
@@ -602,33 +627,34 @@ static enum fedc_err add_masks(struct secagg_client *c, uint64_t *v, size_t n)
 					  info);
 		rc = fedc_secagg_agree_with(c->s_key, p->keys.s_pk, info, len, seed, NULL, 0, NULL);
 		if (!rc)
-			rc = fedc_secagg_mask(v, n, seed, first ? +1 : -1);
+			rc = mask(v, n, r32, seed, first ? +1 : -1);
 	}
 	OPENSSL_cleanse(seed, sizeof(seed));
 	return rc;
 }
 
-/* The masked vector's room for n values, grown (never shrunk) across rounds. */
-static enum fedc_err reserve(struct secagg_client *c, uint64_t n)
+/* The masked vector's room for n values of `size` bytes, grown (never
+ * shrunk) across rounds. */
+static enum fedc_err reserve(struct secagg_client *c, uint64_t n, size_t size)
 {
-	uint64_t *grown;
+	void *grown;
 
-	if (n <= c->vec_cap)
-		return FEDC_OK;
-	if (n >= SIZE_MAX / sizeof(*c->vec))
+	if (n >= SIZE_MAX / size)
 		return fedc_fail(FEDC_ERR_TOO_BIG, "update of %" PRIu64 " values", n);
-	grown = realloc(c->vec, (size_t)n * sizeof(*c->vec));
+	if ((size_t)n * size <= c->vec_bytes)
+		return FEDC_OK;
+	grown = realloc(c->vec, (size_t)n * size);
 	if (!grown)
 		return fedc_fail(FEDC_ERR_NOMEM, "out of memory for the masked update");
 	c->vec = grown;
-	c->vec_cap = (size_t)n;
+	c->vec_bytes = (size_t)n * size;
 	return FEDC_OK;
 }
 
 /* The masked vector as a parameter file in the kept memfd, from its start. */
-static enum fedc_err write_masked(struct secagg_client *c, uint64_t n)
+static enum fedc_err write_masked(struct secagg_client *c, uint64_t n, bool r32)
 {
-	struct fedc_tensor masked = { "secagg.masked", FEDC_DTYPE_U64, 1, { n }, c->vec };
+	struct fedc_tensor masked = { "secagg.masked", r32 ? FEDC_DTYPE_U32 : FEDC_DTYPE_U64, 1, { n }, c->vec };
 	enum fedc_err rc = FEDC_OK;
 
 	if (c->masked_fd < 0) {
@@ -648,6 +674,7 @@ enum fedc_err secagg_client__mask(struct secagg_client *c, const struct fedc_msg
 				  uint64_t weight, int64_t timeout_ms, const volatile int *cancel, int *out_fd)
 {
 	struct fedc_params *update = NULL;
+	const bool r32 = ring_bits(req) == 32;
 	uint64_t total = 0;
 	enum fedc_err rc = fedc_params_open_fd(update_fd, &update);
 
@@ -655,7 +682,7 @@ enum fedc_err secagg_client__mask(struct secagg_client *c, const struct fedc_msg
 	if (rc)
 		return fedc_fail(rc, "the update: %s", fedc_last_error());
 	total = count_values(update);
-	rc = reserve(c, total + 1);
+	rc = reserve(c, total + 1, r32 ? sizeof(uint32_t) : sizeof(uint64_t));
 	if (!rc)
 		rc = encode_update(update, req, weight, c->vec, total);
 	fedc_params_close(update);
@@ -665,10 +692,10 @@ enum fedc_err secagg_client__mask(struct secagg_client *c, const struct fedc_msg
 	if (!rc)
 		rc = wait_for_shares(c, timeout_ms, cancel);
 	if (!rc)
-		rc = add_masks(c, c->vec, (size_t)(total + 1));
+		rc = add_masks(c, c->vec, (size_t)(total + 1), r32);
 	pthread_mutex_unlock(&c->mu);
 	if (!rc)
-		rc = write_masked(c, total + 1);
+		rc = write_masked(c, total + 1, r32);
 	if (!rc)
 		*out_fd = c->masked_fd;
 	return rc;

@@ -57,8 +57,9 @@ enum fedc_err secagg_client__handle(struct secagg_client *c, const struct fedc_m
  * worker. Called on the daemon's thread before the train is queued. */
 void secagg_client__preempt(struct secagg_client *c, const struct fedc_msg *train);
 /* Masks the update in `update_fd` (a parameter file of f32 tensors) with
- * weight `weight` and writes the masked vector as a parameter file (one u64
- * tensor "secagg.masked"); *out_fd is that file, a memfd the client keeps
+ * weight `weight` and writes the masked vector as a parameter file (one
+ * tensor "secagg.masked", u64 or, when the request's secagg_ring_bits is 32,
+ * u32); *out_fd is that file, a memfd the client keeps
  * and rewrites each round (the caller reads it, never closes it). Waits up
  * to `timeout_ms` for the shares. FEDC_ERR_TIMEOUT, FEDC_ERR_INTERRUPTED
  * (aborted by the researcher), FEDC_ERR_INVAL (a value over the bound).

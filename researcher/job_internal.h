@@ -43,6 +43,7 @@ struct participant {
 
 struct job_secagg_plan {
 	uint32_t scale_bits, threshold, neighbours;
+	uint32_t ring_bits; /* 32 or 64 */
 	uint64_t weight_max;
 	double value_max;
 };

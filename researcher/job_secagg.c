@@ -36,6 +36,23 @@ static bool weighted_sum(const struct job *j)
 	return weighted && j->exp->privacy.dp == EXPERIMENT_DP_OFF;
 }
 
+/* The 32-bit ring is used when its scale keeps at least this many bits:
+ * a resolution of 2^-20 (about 1e-6) of the value * weight unit. */
+#define RING32_MIN_SCALE 20u
+
+/* The largest weight a selected node can claim: its registered row count
+ * (nodes round counts up, never down, so it bounds the training count), at
+ * least 1, and never above [privacy] secagg_weight_max. */
+static uint64_t weight_bound(const struct job *j, uint64_t configured)
+{
+	uint64_t most = 1;
+
+	for (size_t i = 0; i < j->n_parts; i++)
+		if (j->parts[i].selected && j->parts[i].n_samples > most)
+			most = j->parts[i].n_samples;
+	return most < configured ? most : configured;
+}
+
 static size_t reachable(const struct job *j)
 {
 	size_t n = 0;
@@ -50,6 +67,7 @@ enum fedc_err job__secagg_plan(struct job *j, uint32_t round)
 	const struct experiment_privacy *pv = &j->exp->privacy;
 	size_t n = reachable(j);
 	struct job_secagg_plan *plan = &j->secagg_plan;
+	uint32_t parties, scale64 = 0, scale32 = 0;
 	enum fedc_err rc;
 
 	memset(plan, 0, sizeof(*plan));
@@ -57,14 +75,33 @@ enum fedc_err job__secagg_plan(struct job *j, uint32_t round)
 		return fedc_fail(FEDC_ERR_CONFIG, "[privacy] secure aggregation over %zu nodes: set secagg_neighbours "
 				 "(at most %d) so that each node masks with a few others (SecAgg+)", n,
 				 FEDC_SECAGG_MAX_NEIGHBOURS);
-	plan->weight_max = weighted_sum(j) ? (uint64_t)pv->secagg_weight_max : 1;
+	plan->weight_max = weighted_sum(j) ? weight_bound(j, (uint64_t)pv->secagg_weight_max) : 1;
 	plan->value_max = pv->secagg_value_max;
 	plan->neighbours = (uint32_t)pv->secagg_neighbours;
 	plan->threshold = pv->secagg_threshold ? (uint32_t)pv->secagg_threshold
 					       : secagg_round__default_threshold(n, plan->neighbours);
-	rc = fedc_secagg_choose_scale((uint32_t)(n ? n : 1), plan->weight_max, plan->value_max, &plan->scale_bits);
+	parties = (uint32_t)(n ? n : 1);
+	rc = fedc_secagg_choose_scale(parties, plan->weight_max, plan->value_max, &scale64);
 	if (rc)
 		return fedc_fail(FEDC_ERR_CONFIG, "round %u: [privacy] secure aggregation: %s", round, fedc_last_error());
+	/* Half the bytes to mask, hash, send and add when the values' range
+	 * allows it (docs/privacy.md, "Parameters"): a scale of RING32_MIN_SCALE
+	 * bits or more in 32 bits, and the weights' sum (the last element) below
+	 * 2^31. */
+	plan->ring_bits = 64;
+	plan->scale_bits = scale64;
+	if ((uint64_t)parties * plan->weight_max < (UINT64_C(1) << 31) &&
+	    fedc_secagg_choose_scale_32(parties, plan->weight_max, plan->value_max, &scale32) == FEDC_OK &&
+	    scale32 >= RING32_MIN_SCALE) {
+		plan->ring_bits = 32;
+		plan->scale_bits = scale32;
+	} else {
+		fedc_clear_error();
+	}
+	fedc_debug("round %u: secure aggregation in %u bits, scale 2^-%u (64 bits would give 2^-%u; 32 bits when "
+		   "the scale is %u or more): %u parties, weight_max %" PRIu64 ", value_max %g",
+		   round, plan->ring_bits, plan->scale_bits, scale64, RING32_MIN_SCALE, parties, plan->weight_max,
+		   plan->value_max);
 	return FEDC_OK;
 }
 
@@ -80,6 +117,12 @@ void job__secagg_fill_train(const struct job *j, struct fedc_msg *m)
 	m->secagg_neighbours = plan->neighbours;
 	for (enum fedc_field f = FEDC_F_SECAGG; f <= FEDC_F_SECAGG_NEIGHBOURS; f++)
 		fedc_msg_set(m, f);
+	/* Absent means 64: sent only for 32, so that nodes that predate the
+	 * field still take 64-bit rounds. */
+	if (plan->ring_bits == 32) {
+		m->secagg_ring_bits = 32;
+		fedc_msg_set(m, FEDC_F_SECAGG_RING_BITS);
+	}
 }
 
 /* The graph is the researcher's to choose: seeded by the job and round, so
@@ -103,6 +146,7 @@ enum fedc_err job__secagg_begin(struct job *j, uint32_t round)
 		.threshold = j->secagg_plan.threshold,
 		.neighbours = j->secagg_plan.neighbours,
 		.scale_bits = j->secagg_plan.scale_bits,
+		.ring_bits = j->secagg_plan.ring_bits,
 		.n_values = aggregator__update_values(j->agg),
 		.graph_seed = graph_seed(j, round),
 		.keys = j->session.channel.trusted,

@@ -28,7 +28,10 @@ struct secagg_round {
 	struct sa_node *nodes; /* n, sorted by id */
 	size_t n;
 	bool keys_closed, shares_closed;
-	uint64_t *sum;         /* cfg.n_values + 1, mod 2^64 */
+	/* cfg.n_values + 1 words: sum64 (mod 2^64) or sum32 (mod 2^32), by
+	 * cfg.ring_bits; the other is NULL */
+	uint64_t *sum64;
+	uint32_t *sum32;
 	bool own_sum;          /* allocated here (cfg.sum was NULL) */
 	size_t n_masked;
 };
@@ -58,23 +61,34 @@ enum fedc_err secagg_round__new(const struct secagg_round_cfg *cfg, const char *
 {
 	struct secagg_round *r = calloc(1, sizeof(*r));
 	enum fedc_err rc = FEDC_OK;
+	void *sum = NULL;
+	size_t word;
 
 	if (!r)
 		return fedc_fail(FEDC_ERR_NOMEM, "out of memory for secure aggregation");
 	r->cfg = *cfg;
 	snprintf(r->job_id, sizeof(r->job_id), "%s", cfg->job_id);
 	r->cfg.job_id = r->job_id;
+	if (r->cfg.ring_bits == 0)
+		r->cfg.ring_bits = 64;
+	word = r->cfg.ring_bits == 32 ? sizeof(uint32_t) : sizeof(uint64_t);
 	r->nodes = calloc(n ? n : 1, sizeof(*r->nodes));
-	if (cfg->n_values >= SIZE_MAX / sizeof(uint64_t) - 1)
+	if (r->cfg.ring_bits != 32 && r->cfg.ring_bits != 64)
+		rc = fedc_fail(FEDC_ERR_INVAL, "secure aggregation in a ring of %u bits (32 or 64)", r->cfg.ring_bits);
+	if (!rc && cfg->n_values >= SIZE_MAX / sizeof(uint64_t) - 1)
 		rc = fedc_fail(FEDC_ERR_TOO_BIG, "a model of %" PRIu64 " values", cfg->n_values);
 	if (!rc && cfg->sum) {
-		r->sum = cfg->sum;
-		memset(r->sum, 0, ((size_t)cfg->n_values + 1) * sizeof(uint64_t));
+		sum = cfg->sum;
+		memset(sum, 0, ((size_t)cfg->n_values + 1) * word);
 	} else if (!rc) {
-		r->sum = calloc((size_t)cfg->n_values + 1, sizeof(uint64_t));
+		sum = calloc((size_t)cfg->n_values + 1, word);
 		r->own_sum = true;
 	}
-	if (!rc && (!r->nodes || !r->sum))
+	if (word == sizeof(uint32_t))
+		r->sum32 = sum;
+	else
+		r->sum64 = sum;
+	if (!rc && (!r->nodes || !sum))
 		rc = fedc_fail(FEDC_ERR_NOMEM, "out of memory for secure aggregation");
 	for (size_t i = 0; !rc && i < n; i++)
 		snprintf(r->nodes[i].id, sizeof(r->nodes[i].id), "%s", ids[i]);
@@ -100,8 +114,10 @@ void secagg_round__free(struct secagg_round *r)
 		free(r->nodes[i].answers);
 	}
 	free(r->nodes);
-	if (r->own_sum)
-		free(r->sum);
+	if (r->own_sum) {
+		free(r->sum64);
+		free(r->sum32);
+	}
 	free(r);
 }
 
@@ -326,11 +342,12 @@ enum fedc_err secagg_round__shares_for(const struct secagg_round *r, const char 
 enum fedc_err secagg_round__check_masked(const struct secagg_round *r, const struct fedc_params *masked)
 {
 	const struct fedc_tensor *t = fedc_params_tensors(masked);
+	const uint32_t dtype = r->sum32 ? FEDC_DTYPE_U32 : FEDC_DTYPE_U64;
 
-	if (fedc_params_count(masked) != 1 || strcmp(t[0].name, "secagg.masked") != 0 ||
-	    t[0].dtype != FEDC_DTYPE_U64 || t[0].ndim != 1 || t[0].shape[0] != r->cfg.n_values + 1)
-		return fedc_fail(FEDC_ERR_MALFORMED, "not a masked vector of %" PRIu64 " values (one u64 tensor "
-				 "\"secagg.masked\")", r->cfg.n_values + 1);
+	if (fedc_params_count(masked) != 1 || strcmp(t[0].name, "secagg.masked") != 0 || t[0].dtype != dtype ||
+	    t[0].ndim != 1 || t[0].shape[0] != r->cfg.n_values + 1)
+		return fedc_fail(FEDC_ERR_MALFORMED, "not a masked vector of %" PRIu64 " values (one %s tensor "
+				 "\"secagg.masked\")", r->cfg.n_values + 1, fedc_dtype_name(dtype));
 	return FEDC_OK;
 }
 
@@ -342,12 +359,20 @@ enum fedc_err secagg_round__add_masked(struct secagg_round *r, const char *node_
 	if (!rc && (!v || !v->has_shares || v->masked || !r->shares_closed))
 		rc = fedc_fail(FEDC_ERR_INVAL, "masked vector from %s: %s", node_id,
 			       v && v->masked ? "sent twice" : "its shares were not forwarded");
-	if (!rc) {
+	if (!rc && r->sum32) {
+		const uint32_t *x = fedc_params_tensors(masked)[0].data;
+		const size_t n = (size_t)r->cfg.n_values + 1;
+
+		for (size_t i = 0; i < n; i++)
+			r->sum32[i] += x[i];
+	} else if (!rc) {
 		const uint64_t *x = fedc_params_tensors(masked)[0].data;
 		const size_t n = (size_t)r->cfg.n_values + 1;
 
 		for (size_t i = 0; i < n; i++)
-			r->sum[i] += x[i];
+			r->sum64[i] += x[i];
+	}
+	if (!rc) {
 		v->masked = true;
 		r->n_masked++;
 	}
@@ -462,6 +487,14 @@ bool secagg_round__can_finish(const struct secagg_round *r)
 	return r->n_masked > 0;
 }
 
+/* sum -= PRG(seed) (sign < 0) or += (sign > 0), in the round's ring. */
+static enum fedc_err mask_sum(struct secagg_round *r, const uint8_t seed[32], int sign)
+{
+	const size_t n = (size_t)r->cfg.n_values + 1;
+
+	return r->sum32 ? fedc_secagg_mask_32(r->sum32, n, seed, sign) : fedc_secagg_mask(r->sum64, n, seed, sign);
+}
+
 /* Takes the pairwise masks between dropped node d (mask key s_sk) and its
  * surviving neighbours out of the sum. */
 static enum fedc_err remove_pair_masks(struct secagg_round *r, size_t d, const uint8_t s_sk[32])
@@ -483,7 +516,7 @@ static enum fedc_err remove_pair_masks(struct secagg_round *r, size_t d, const u
 		rc = fedc_secagg_agree_with(key, u->keys.s_pk, info, len, seed, NULL, 0, NULL);
 		/* u added +PRG when its id sorts first: take it back out */
 		if (!rc)
-			rc = fedc_secagg_mask(r->sum, (size_t)r->cfg.n_values + 1, seed, u_first ? -1 : +1);
+			rc = mask_sum(r, seed, u_first ? -1 : +1);
 	}
 	OPENSSL_cleanse(seed, sizeof(seed));
 	fedc_secagg_private_free(key);
@@ -496,6 +529,7 @@ enum fedc_err secagg_round__finish(struct secagg_round *r, double **sum, uint64_
 	const uint8_t *shares[256];
 	enum fedc_err rc = FEDC_OK;
 	double *out = NULL;
+	uint64_t total = 0;
 
 	*sum = NULL;
 	for (size_t i = 0; !rc && i < r->n; i++) {
@@ -511,7 +545,7 @@ enum fedc_err secagg_round__finish(struct secagg_round *r, double **sum, uint64_
 		}
 		rc = fedc_secagg_shamir_combine(xs, shares, got, sizeof(secret), secret);
 		if (!rc && kind == FEDC_SECAGG_KIND_B)
-			rc = fedc_secagg_mask(r->sum, (size_t)r->cfg.n_values + 1, secret, -1);
+			rc = mask_sum(r, secret, -1);
 		else if (!rc)
 			rc = remove_pair_masks(r, i, secret);
 	}
@@ -521,15 +555,25 @@ enum fedc_err secagg_round__finish(struct secagg_round *r, double **sum, uint64_
 		if (!out)
 			rc = fedc_fail(FEDC_ERR_NOMEM, "out of memory for the sum");
 	}
-	if (!rc && r->sum[r->cfg.n_values] == 0)
+	total = r->sum32 ? r->sum32[r->cfg.n_values] : r->sum64[r->cfg.n_values];
+	if (!rc && total == 0)
 		rc = fedc_fail(FEDC_ERR_MALFORMED, "secure aggregation: the total weight is 0");
+	/* In the 32-bit ring the weights add up below 2^31 (parties * weight_max
+	 * < 2^31, checked when the ring was chosen): more means a wrong mask
+	 * or a node past secagg_weight_max. */
+	if (!rc && r->sum32 && total > INT32_MAX)
+		rc = fedc_fail(FEDC_ERR_MALFORMED, "secure aggregation: the total weight %" PRIu64 " is over 2^31 "
+			       "in the 32-bit ring", total);
 	if (rc) {
 		free(out);
 		return rc;
 	}
-	fedc_secagg_decode(r->sum, (size_t)r->cfg.n_values, r->cfg.scale_bits, out);
+	if (r->sum32)
+		fedc_secagg_decode_32(r->sum32, (size_t)r->cfg.n_values, r->cfg.scale_bits, out);
+	else
+		fedc_secagg_decode(r->sum64, (size_t)r->cfg.n_values, r->cfg.scale_bits, out);
 	*sum = out;
-	*weight = r->sum[r->cfg.n_values];
+	*weight = total;
 	*contributors = r->n_masked;
 	return FEDC_OK;
 }

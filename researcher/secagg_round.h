@@ -1,7 +1,7 @@
 /* The researcher's side of one round's secure aggregation (docs/privacy.md,
  * "Secure aggregation"): it relays the nodes' signed keys and encrypted
- * shares, adds up the masked vectors as they arrive (mod 2^64, in any
- * order: the sum is exact), asks the survivors for the shares that remove
+ * shares, adds up the masked vectors as they arrive (mod 2^64 or 2^32, the
+ * round's ring, in any order: the sum is exact), asks the survivors for the shares that remove
  * the masks, and hands the aggregator the weighted sum and the total
  * weight. It never holds one node's update in the clear.
  *
@@ -30,11 +30,13 @@ struct secagg_round_cfg {
 	uint32_t threshold;   /* Shamir t, as sent in `train` */
 	uint32_t neighbours;  /* graph degree (0: complete) */
 	uint32_t scale_bits;
+	uint32_t ring_bits;   /* 32 or 64 (0 counts as 64), as sent in `train` */
 	uint64_t n_values;    /* values of an update (the masked vector has one more: the weight) */
 	uint64_t graph_seed;
 	const struct fedc_keyring *keys; /* the nodes' public signing keys (may be NULL: not checked here) */
-	uint64_t *sum; /* n_values + 1 for the sum, the caller's, kept across rounds (reused pages cost
-			* less than fresh ones here); NULL: the round allocates its own */
+	void *sum; /* (n_values + 1) * 8 bytes for the sum (room for either ring; a 32-bit round uses
+		    * half), the caller's, kept across rounds (reused pages cost less than fresh ones
+		    * here); NULL: the round allocates its own */
 };
 
 /* `ids`: the nodes the round's `train` went to. */
@@ -74,8 +76,9 @@ bool secagg_round__has_shares(const struct secagg_round *r, const char *node_id)
 bool secagg_round__keys_closed(const struct secagg_round *r);
 bool secagg_round__shares_closed(const struct secagg_round *r);
 
-/* Checks a masked vector's layout (one u64 tensor "secagg.masked" of
- * n_values + 1 values). Any thread. FEDC_ERR_MALFORMED. */
+/* Checks a masked vector's layout (one tensor "secagg.masked" of
+ * n_values + 1 values, u64 or u32 by the round's ring). Any thread.
+ * FEDC_ERR_MALFORMED. */
 FEDC_NODISCARD
 enum fedc_err secagg_round__check_masked(const struct secagg_round *r, const struct fedc_params *masked);
 /* Adds `node_id`'s masked vector (a node of U2, once); takes `masked`

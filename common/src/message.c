@@ -143,7 +143,7 @@ const struct field_spec message__fields[FEDC_F__COUNT] = {
 				   "count travels inside the masked vector (absent: false)." },
 	[FEDC_F_SECAGG_SCALE_BITS] = UINT_F(M, "secagg_scale_bits", secagg_scale_bits, 0, 52,
 					    "Fixed point of the masked vector: a value v of weight w is encoded "
-					    "as round(w v 2^scale_bits) mod 2^64."),
+					    "as round(w v 2^scale_bits) mod 2^secagg_ring_bits."),
 	[FEDC_F_SECAGG_VALUE_MAX] = DOUBLE_F("secagg_value_max", secagg_value_max, 0x1p-30, 0x1p40, false,
 					     "Largest |value| a node may encode; a node whose update "
 					     "exceeds it fails the round."),
@@ -154,6 +154,9 @@ const struct field_spec message__fields[FEDC_F__COUNT] = {
 	[FEDC_F_SECAGG_NEIGHBOURS] = UINT_F(M, "secagg_neighbours", secagg_neighbours, 0, 254,
 					    "SecAgg+ graph degree: each node masks with this many others "
 					    "(0: with every other node)."),
+	[FEDC_F_SECAGG_RING_BITS] = UINT_F(M, "secagg_ring_bits", secagg_ring_bits, 32, 64,
+					   "The ring of the masked vector: 32 (a `u32` tensor) or 64 (`u64`); "
+					   "no other value (absent: 64)."),
 	[FEDC_F_DP_CLIP] = DOUBLE_F("dp_clip", dp_clip, 0x1p-30, 0x1p30, false,
 				    "Node-level differential privacy: the node clips its update's change "
 				    "to this L2 norm."),
@@ -257,14 +260,14 @@ const struct cmd_spec message__cmds[FEDC_CMD__COUNT] = {
 			       REQ(BATCH_SIZE), REQ(SEED), REQ(TEST_RATIO), REQ(FEDPROX_MU), REQ(OPTIMIZER),
 			       OPT(EVALUATE_ONLY), OPT(TEST_ON_GLOBAL), OPT(TEST_ON_LOCAL), OPT(SECAGG),
 			       OPT(SECAGG_SCALE_BITS), OPT(SECAGG_VALUE_MAX), OPT(SECAGG_WEIGHT_MAX),
-			       OPT(SECAGG_THRESHOLD), OPT(SECAGG_NEIGHBOURS), OPT(DP_CLIP), OPT(DP_NOISE),
-			       OPT(DP_DELTA), OPT(DP_PARTIES) },
+			       OPT(SECAGG_THRESHOLD), OPT(SECAGG_NEIGHBOURS), OPT(SECAGG_RING_BITS),
+			       OPT(DP_CLIP), OPT(DP_NOISE), OPT(DP_DELTA), OPT(DP_PARTIES) },
 			     "Runs one round on one dataset: fetch the plan and the global parameters "
 			     "from the repository, check the plan is approved, train, upload the update, "
 			     "answer `train-reply` (or `error`). Unless `evaluate_only` is true, `epochs` "
 			     "or `num_updates` must be > 0. With `secure_aggregation` true, every "
-			     "`secagg_*` field is required; `dp_noise` > 0 requires `dp_clip`, "
-			     "`dp_delta` and `dp_parties`." },
+			     "`secagg_*` field but `secagg_ring_bits` is required; `dp_noise` > 0 "
+			     "requires `dp_clip`, `dp_delta` and `dp_parties`." },
 	[FEDC_CMD_TRAIN_REPLY] = { "train-reply", TO_RESEARCHER,
 				   { FROM_NODE, REQ(JOB_ID), REQ(ROUND), REQ(DATASET_ID), REQ(N_SAMPLES),
 				     REQ(N_TEST), REQ(METRICS), REQ(GLOBAL_METRICS), REQ(DOWNLOAD_S),
@@ -716,6 +719,9 @@ static enum fedc_err check_cross(const struct fedc_msg *msg, enum fedc_err code)
 				return field_fail(code, message__fields[needs[i]].name,
 						  "missing (required when secure_aggregation is true)");
 	}
+	if (msg->command == FEDC_CMD_TRAIN && fedc_msg_has(msg, FEDC_F_SECAGG_RING_BITS) &&
+	    msg->secagg_ring_bits != 32 && msg->secagg_ring_bits != 64)
+		return field_fail(code, "secagg_ring_bits", "must be 32 or 64");
 	if (msg->command == FEDC_CMD_TRAIN && fedc_msg_has(msg, FEDC_F_DP_NOISE) && msg->dp_noise > 0) {
 		static const enum fedc_field needs[] = { FEDC_F_DP_CLIP, FEDC_F_DP_DELTA, FEDC_F_DP_PARTIES };
 

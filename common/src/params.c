@@ -79,12 +79,21 @@ int fedc_tensor_same_layout(const struct fedc_tensor *a, const struct fedc_tenso
 
 size_t fedc_dtype_size(uint32_t dtype)
 {
-	return dtype == FEDC_DTYPE_F32 ? 4 : dtype == FEDC_DTYPE_U64 ? 8 : 0;
+	return dtype == FEDC_DTYPE_F32 || dtype == FEDC_DTYPE_U32 ? 4 : dtype == FEDC_DTYPE_U64 ? 8 : 0;
 }
 
 const char *fedc_dtype_name(uint32_t dtype)
 {
-	return dtype == FEDC_DTYPE_F32 ? "f32" : dtype == FEDC_DTYPE_U64 ? "u64" : NULL;
+	switch (dtype) {
+	case FEDC_DTYPE_F32:
+		return "f32";
+	case FEDC_DTYPE_U64:
+		return "u64";
+	case FEDC_DTYPE_U32:
+		return "u32";
+	default:
+		return NULL;
+	}
 }
 
 enum fedc_err fedc_params_check_f32(const struct fedc_params *p)
@@ -238,7 +247,7 @@ static enum fedc_err validate_for_write(const struct fedc_tensor *tensors, size_
 			return fedc_fail(FEDC_ERR_INVAL, "tensor %zu: name is %s", i,
 					 name_len ? "too long" : "missing or empty");
 		if (!fedc_dtype_name(t->dtype))
-			return fedc_fail(FEDC_ERR_INVAL, "tensor %zu \"%s\": dtype %u is neither f32 nor u64", i,
+			return fedc_fail(FEDC_ERR_INVAL, "tensor %zu \"%s\": dtype %u is not f32, u64 or u32", i,
 					 t->name, t->dtype);
 		if (t->ndim > FEDC_MAX_DIMS)
 			return fedc_fail(FEDC_ERR_INVAL, "tensor %zu \"%s\": %u dimensions (at most %d)", i,
@@ -497,8 +506,10 @@ static enum fedc_err parse_dtype(struct reader *r, struct fedc_tensor *t)
 		t->dtype = FEDC_DTYPE_F32;
 	else if (bytes_equal(p, len, "u64"))
 		t->dtype = FEDC_DTYPE_U64;
+	else if (bytes_equal(p, len, "u32"))
+		t->dtype = FEDC_DTYPE_U32;
 	else
-		return bad(r, "dtype \"%.*s\" is neither \"f32\" nor \"u64\"", (int)(len < 16 ? len : 16),
+		return bad(r, "dtype \"%.*s\" is not \"f32\", \"u64\" or \"u32\"", (int)(len < 16 ? len : 16),
 			   (const char *)p);
 	return FEDC_OK;
 }
@@ -660,7 +671,7 @@ static enum fedc_err copy_names(struct fedc_params *p, const struct raw_tensor *
 }
 
 /* Points each tensor at its data; a payload that is not aligned to its
- * element size (4 bytes for f32, 8 for u64: a foreign writer without "pad")
+ * element size (4 bytes for f32 and u32, 8 for u64: a foreign writer without "pad")
  * is copied, since element loads need it. */
 static enum fedc_err place_data(struct fedc_params *p, const struct raw_tensor *raws)
 {

@@ -32,8 +32,10 @@ static unsigned bitlen128(unsigned __int128 x)
 	return hi ? 64u + bitlen64(hi) : bitlen64((uint64_t)x);
 }
 
-enum fedc_err fedc_secagg_choose_scale(uint32_t parties, uint64_t weight_max, double value_max,
-				       uint32_t *scale_bits)
+/* The largest scale in 0..52 with
+ * parties * weight_max * value_max * 2^s < 2^(ring_bits - 2). */
+static enum fedc_err choose_scale(uint32_t parties, uint64_t weight_max, double value_max, unsigned ring_bits,
+				  uint32_t *scale_bits)
 {
 	unsigned __int128 pw, lo, hi;
 	uint64_t m;
@@ -49,23 +51,35 @@ enum fedc_err fedc_secagg_choose_scale(uint32_t parties, uint64_t weight_max, do
 				 "(got %u, %llu, %g)",
 				 parties, (unsigned long long)weight_max, value_max);
 	/* Exactly: value_max = m * 2^(e - 53) with m a 53-bit integer, so the
-	 * condition parties * weight_max * value_max * 2^s < 2^62 reads
-	 * P = parties * weight_max * m < 2^(115 - e - s), i.e.
-	 * bitlen(P) <= 115 - e - s. P has up to 32 + 64 + 53 bits: it is held as
-	 * hi * 2^64 + lo. */
+	 * condition parties * weight_max * value_max * 2^s < 2^L (L = ring_bits
+	 * - 2) reads P = parties * weight_max * m < 2^(L + 53 - e - s), i.e.
+	 * bitlen(P) <= L + 53 - e - s. P has up to 32 + 64 + 53 bits: it is held
+	 * as hi * 2^64 + lo. */
 	m = (uint64_t)ldexp(frexp(value_max, &e), 53);
 	pw = (unsigned __int128)parties * weight_max;
 	lo = (unsigned __int128)(uint64_t)pw * m;
 	hi = (unsigned __int128)(uint64_t)(pw >> 64) * m + (lo >> 64);
 	bits = hi ? 64u + bitlen128(hi) : bitlen64((uint64_t)lo);
-	smax = 115L - (long)e - (long)bits;
+	smax = (long)ring_bits - 2 + 53 - (long)e - (long)bits;
 	if (smax < 0)
 		return fedc_fail(FEDC_ERR_INVAL,
-				 "secagg scale: %u parties x weight %llu x |value| %g reach 2^62 even at scale 0: "
-				 "the sum would not fit in 64 bits",
-				 parties, (unsigned long long)weight_max, value_max);
+				 "secagg scale: %u parties x weight %llu x |value| %g reach 2^%u even at scale 0: "
+				 "the sum would not fit in %u bits",
+				 parties, (unsigned long long)weight_max, value_max, ring_bits - 2, ring_bits);
 	*scale_bits = smax > (long)FEDC_SECAGG_MAX_SCALE ? FEDC_SECAGG_MAX_SCALE : (uint32_t)smax;
 	return FEDC_OK;
+}
+
+enum fedc_err fedc_secagg_choose_scale(uint32_t parties, uint64_t weight_max, double value_max,
+				       uint32_t *scale_bits)
+{
+	return choose_scale(parties, weight_max, value_max, 64, scale_bits);
+}
+
+enum fedc_err fedc_secagg_choose_scale_32(uint32_t parties, uint64_t weight_max, double value_max,
+					  uint32_t *scale_bits)
+{
+	return choose_scale(parties, weight_max, value_max, 32, scale_bits);
 }
 
 /* llround(weight * |x| * 2^scale) computed exactly for any 64-bit weight:
@@ -86,12 +100,14 @@ static uint64_t encode_exact(uint64_t weight, float ax, uint32_t scale)
 	return (uint64_t)((p + ((unsigned __int128)1 << (-sh - 1))) >> (-sh));
 }
 
-enum fedc_err fedc_secagg_encode(const float *x, size_t n, uint64_t weight, double value_max, uint32_t scale_bits,
-				 uint64_t *out)
+/* Encodes into out64 (ring 64) or out32 (ring 32: the low 32 bits of the
+ * same integer, which is below 2^30 in magnitude). `limit` is 2^(ring - 2). */
+static enum fedc_err encode(const float *x, size_t n, uint64_t weight, double value_max, uint32_t scale_bits,
+			    double limit, uint64_t *out64, uint32_t *out32)
 {
 	double two_s;
 
-	if (n && (!x || !out))
+	if (n && (!x || !(out64 || out32)))
 		return fedc_fail(FEDC_ERR_INVAL, "secagg encode: NULL input or output");
 	if (scale_bits > FEDC_SECAGG_MAX_SCALE)
 		return fedc_fail(FEDC_ERR_INVAL, "secagg encode: scale_bits %u (at most %u)", scale_bits,
@@ -100,11 +116,11 @@ enum fedc_err fedc_secagg_encode(const float *x, size_t n, uint64_t weight, doub
 		return fedc_fail(FEDC_ERR_INVAL, "secagg encode: value_max %g is not a finite positive number",
 				 value_max);
 	two_s = ldexp(1.0, (int)scale_bits);
-	/* One term alone must stay below 2^62, so that nothing below overflows. */
-	if ((double)weight * value_max * two_s >= 0x1p62)
+	/* One term alone must stay below the limit, so that nothing below overflows. */
+	if ((double)weight * value_max * two_s >= limit)
 		return fedc_fail(FEDC_ERR_INVAL,
-				 "secagg encode: weight %llu x value_max %g x 2^%u does not fit below 2^62",
-				 (unsigned long long)weight, value_max, scale_bits);
+				 "secagg encode: weight %llu x value_max %g x 2^%u does not fit below 2^%d",
+				 (unsigned long long)weight, value_max, scale_bits, ilogb(limit));
 	if (weight <= FAST_WEIGHT_MAX) {
 		/* weight * x is exact in a double (24 + 29 bits) and the power of
 		 * two is exact too: llround sees the true product. */
@@ -112,11 +128,16 @@ enum fedc_err fedc_secagg_encode(const float *x, size_t n, uint64_t weight, doub
 
 		for (size_t i = 0; i < n; i++) {
 			double xi = (double)x[i];
+			uint64_t q;
 
 			if (!(fabs(xi) <= value_max)) /* also catches NaN */
 				return fedc_fail(FEDC_ERR_INVAL, "secagg encode: element %zu (%g) is %s", i, xi,
 						 isfinite(xi) ? "beyond value_max" : "not finite");
-			out[i] = (uint64_t)llround(w * xi);
+			q = (uint64_t)llround(w * xi);
+			if (out64)
+				out64[i] = q;
+			else
+				out32[i] = (uint32_t)q;
 		}
 		return FEDC_OK;
 	}
@@ -128,19 +149,52 @@ enum fedc_err fedc_secagg_encode(const float *x, size_t n, uint64_t weight, doub
 			return fedc_fail(FEDC_ERR_INVAL, "secagg encode: element %zu (%g) is %s", i, xi,
 					 isfinite(xi) ? "beyond value_max" : "not finite");
 		q = encode_exact(weight, fabsf(x[i]), scale_bits);
-		out[i] = signbit(x[i]) ? 0 - q : q;
+		q = signbit(x[i]) ? 0 - q : q;
+		if (out64)
+			out64[i] = q;
+		else
+			out32[i] = (uint32_t)q;
 	}
 	return FEDC_OK;
 }
 
+enum fedc_err fedc_secagg_encode(const float *x, size_t n, uint64_t weight, double value_max, uint32_t scale_bits,
+				 uint64_t *out)
+{
+	return encode(x, n, weight, value_max, scale_bits, 0x1p62, out, NULL);
+}
+
+enum fedc_err fedc_secagg_encode_32(const float *x, size_t n, uint64_t weight, double value_max,
+				    uint32_t scale_bits, uint32_t *out)
+{
+	return encode(x, n, weight, value_max, scale_bits, 0x1p30, NULL, out);
+}
+
+static double inverse_scale(uint32_t scale_bits)
+{
+	return ldexp(1.0, -(int)(scale_bits > FEDC_SECAGG_MAX_SCALE ? FEDC_SECAGG_MAX_SCALE : scale_bits));
+}
+
 void fedc_secagg_decode(const uint64_t *sum, size_t n, uint32_t scale_bits, double *out)
 {
-	double inv = ldexp(1.0, -(int)(scale_bits > FEDC_SECAGG_MAX_SCALE ? FEDC_SECAGG_MAX_SCALE : scale_bits));
+	double inv = inverse_scale(scale_bits);
 
 	for (size_t i = 0; i < n; i++) {
 		uint64_t u = sum[i];
 		/* Two's complement without an implementation-defined conversion. */
 		int64_t s = u <= (uint64_t)INT64_MAX ? (int64_t)u : -(int64_t)(~u) - 1;
+
+		out[i] = (double)s * inv;
+	}
+}
+
+void fedc_secagg_decode_32(const uint32_t *sum, size_t n, uint32_t scale_bits, double *out)
+{
+	double inv = inverse_scale(scale_bits);
+
+	for (size_t i = 0; i < n; i++) {
+		uint32_t u = sum[i];
+		int32_t s = u <= (uint32_t)INT32_MAX ? (int32_t)u : -(int32_t)(~u) - 1;
 
 		out[i] = (double)s * inv;
 	}

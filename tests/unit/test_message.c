@@ -102,6 +102,7 @@ static void fill_train(struct fedc_msg *m)
 	m->secagg_weight_max = 1u << 20;
 	m->secagg_threshold = 3;
 	m->secagg_neighbours = 0;
+	m->secagg_ring_bits = 32;
 	m->dp_clip = 1.5;
 	m->dp_noise = 1.1;
 	m->dp_delta = 1e-5;
@@ -963,7 +964,7 @@ static void test_decode_missing_each_required_field(void **state)
 {
 	static const char *const optional[] = { "description", "evaluate_only", "params_digest@train-reply",
 						"job_id@error", "round@error", "secure_aggregation", "dp_noise",
-						NULL };
+						"secagg_ring_bits", NULL };
 
 	for (int c = FEDC_CMD_NONE + 1; c < FEDC_CMD__COUNT; c++) {
 		char *enc, *buf, key[64], tag[96];
@@ -1053,6 +1054,44 @@ static void test_encode_rejects_invalid(void **state)
 	expect_encode(m, FEDC_ERR_INVAL, "unknown command");
 	fedc_msg_free(m);
 	assert_int_equal(fedc_msg_encode(NULL, NULL, NULL), FEDC_ERR_INVAL);
+}
+
+/* secagg_ring_bits is 32 or 64, nothing between; absent it stays absent
+ * (the node then masks in 64 bits, as before the field existed). */
+static void test_train_secagg_ring_bits_32_or_64(void **state)
+{
+	struct fedc_msg *m = full_msg(FEDC_CMD_TRAIN), *d;
+	void *buf = NULL;
+	size_t len = 0;
+	char *raw = NULL;
+	size_t raw_len;
+	enum fedc_err rc;
+
+	(void)state;
+	m->secagg_ring_bits = 48;
+	expect_encode(m, FEDC_ERR_INVAL, "\"secagg_ring_bits\": must be 32 or 64");
+	m->secagg_ring_bits = 16;
+	expect_encode(m, FEDC_ERR_INVAL, "\"secagg_ring_bits\": 16 is outside 32..64");
+	m->secagg_ring_bits = 64;
+	expect_encode(m, FEDC_OK, NULL);
+	/* decoding refuses it too */
+	m->secagg_ring_bits = 32;
+	raw_len = repack_msg(m, "secagg_ring_bits", "\x30", 1, NULL, NULL, 0, &raw); /* fixint 48 */
+	d = decode_new(raw, raw_len, &rc);
+	assert_int_equal(rc, FEDC_ERR_MALFORMED);
+	assert_non_null(strstr(fedc_last_error(), "must be 32 or 64"));
+	fedc_msg_free(d);
+	free(raw);
+	/* absent: decoded as absent */
+	fedc_msg_unset(m, FEDC_F_SECAGG_RING_BITS);
+	assert_int_equal(fedc_msg_encode(m, &buf, &len), FEDC_OK);
+	d = decode_new(buf, len, &rc);
+	assert_int_equal(rc, FEDC_OK);
+	assert_false(fedc_msg_has(d, FEDC_F_SECAGG_RING_BITS));
+	assert_true(fedc_msg_has(d, FEDC_F_SECAGG_SCALE_BITS));
+	fedc_msg_free(d);
+	free(buf);
+	fedc_msg_free(m);
 }
 
 /* 64 datasets of 16 long tags each do not fit in one payload. */
@@ -1277,6 +1316,7 @@ int main(void)
 		cmocka_unit_test(test_decode_number_widths),
 		cmocka_unit_test(test_decode_missing_each_required_field),
 		cmocka_unit_test(test_encode_rejects_invalid),
+		cmocka_unit_test(test_train_secagg_ring_bits_32_or_64),
 		cmocka_unit_test(test_encode_too_big),
 		cmocka_unit_test(test_cmd_names),
 		cmocka_unit_test(test_msg_new_and_reply),

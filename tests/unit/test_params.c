@@ -781,6 +781,61 @@ static void test_round_trip_mixed_f32_u64(void **state)
 	free(file);
 }
 
+/* u32 (secure aggregation's masked vectors in Z_2^32) beside f32 and u64 in
+ * one file: each comes back with its dtype and bytes, 64-aligned in the
+ * mapping; check_f32 names it; its dtype read as u64 claims twice its bytes. */
+static void test_round_trip_u32(void **state)
+{
+	uint32_t u32_data[15];
+	struct fedc_tensor t[3] = {
+		{ "w", FEDC_DTYPE_F32, 1, { 3 }, c_data },
+		{ "secagg.masked", FEDC_DTYPE_U32, 1, { 15 }, u32_data },
+		{ "m64", FEDC_DTYPE_U64, 1, { 2 }, u64_data },
+	};
+	struct fedc_params *p = NULL;
+	const struct fedc_tensor *back;
+	unsigned char *file, *dt;
+	size_t len;
+
+	fill_u64();
+	for (size_t i = 0; i < 15; i++)
+		u32_data[i] = (uint32_t)(UINT32_C(0x9e3779b9) * (i + 1));
+	u32_data[0] = UINT32_MAX;
+	u32_data[1] = 0;
+	file = write_to_memory(t, 3, &len);
+	assert_int_equal(fedc_params_from_buffer(file, len, &p), FEDC_OK);
+	assert_int_equal(fedc_params_count(p), 3);
+	for (size_t i = 0; i < 3; i++) {
+		const struct fedc_tensor *b = &fedc_params_tensors(p)[i];
+
+		assert_true(fedc_tensor_same_layout(&t[i], b));
+		assert_memory_equal(b->data, t[i].data, fedc_tensor_elements(&t[i]) * fedc_dtype_size(t[i].dtype));
+		assert_int_equal((size_t)((const unsigned char *)b->data - file) % 64, 0);
+	}
+	back = fedc_params_find(p, "secagg.masked");
+	assert_non_null(back);
+	assert_int_equal(back->dtype, FEDC_DTYPE_U32);
+	assert_int_equal(fedc_params_check_f32(p), FEDC_ERR_MALFORMED);
+	assert_string_equal(fedc_last_error(), "tensor secagg.masked: dtype u32 where f32 is expected");
+	fedc_params_close(p);
+	free(file);
+
+	file = write_to_memory(&t[1], 1, &len);
+	dt = find3(file, len, "u32");
+	assert_non_null(dt);
+	memcpy(dt, "u64", 3);
+	assert_int_equal(fedc_params_from_buffer(file, len, &p), FEDC_ERR_MALFORMED);
+	assert_non_null(strstr(fedc_last_error(), "shape holds 15 u64 values (120 bytes) but data has 60 bytes"));
+	memcpy(dt, "u31", 3);
+	assert_int_equal(fedc_params_from_buffer(file, len, &p), FEDC_ERR_MALFORMED);
+	assert_non_null(strstr(fedc_last_error(), "dtype \"u31\""));
+	free(file);
+	assert_int_equal(fedc_dtype_size(FEDC_DTYPE_U32), 4);
+	assert_string_equal(fedc_dtype_name(FEDC_DTYPE_U32), "u32");
+	assert_null(fedc_dtype_name(4));
+	assert_int_equal(fedc_dtype_size(4), 0);
+}
+
 /* The data bin of a u64 tensor cut short, every prefix of a u64 file, and the
  * dtype swapped (u64 data read as f32 holds twice the bytes; the reverse
  * half): all refused as malformed. */
@@ -951,6 +1006,7 @@ int main(void)
 		cmocka_unit_test(test_truncations_rejected),
 		cmocka_unit_test(test_mutations_never_crash),
 		cmocka_unit_test(test_round_trip_u64),
+		cmocka_unit_test(test_round_trip_u32),
 		cmocka_unit_test(test_round_trip_mixed_f32_u64),
 		cmocka_unit_test(test_open_truncated_u64_bin),
 		cmocka_unit_test(test_foreign_unaligned_u64_copied),

@@ -182,6 +182,160 @@ static void test_encode_out_of_range_index(void **state)
 }
 
 /* ------------------------------------------------------------------ */
+/* Fixed point in Z_2^32                                              */
+
+/* As test_encode_sum_within_bound, in 32 bits: 7 parties with weights up to
+ * 100 and values up to 4; the int32 sum is within 7 half units of the exact
+ * weighted sum, the decoded one within the bound; every 32-bit encoding is
+ * the low half of the 64-bit one at the same scale. */
+static void test_encode_32_sum_within_bound(void **state)
+{
+	enum { K = 7, N = 1000 };
+	static float x[K][N];
+	static uint32_t enc[N], sum[N];
+	static uint64_t enc64[N];
+	uint64_t w[K];
+	double dec[N];
+	const double vmax = 4.0;
+	uint32_t scale = 0;
+	struct fedc_rng r;
+
+	(void)state;
+	fedc_rng_seed(&r, 43);
+	/* 7 x 100 x 4 = 2800 < 2^12: 2800 x 2^18 < 2^30 <= 2800 x 2^19 */
+	assert_int_equal(fedc_secagg_choose_scale_32(K, 100, vmax, &scale), FEDC_OK);
+	assert_int_equal(scale, 18);
+	memset(sum, 0, sizeof(sum));
+	for (int k = 0; k < K; k++) {
+		w[k] = 1 + fedc_rng_below(&r, 100);
+		for (int i = 0; i < N; i++)
+			x[k][i] = (float)((fedc_rng_uniform(&r) * 2 - 1) * vmax);
+		x[k][0] = (float)-vmax;
+		x[k][1] = (float)vmax;
+		x[k][2] = 0.0f;
+		assert_int_equal(fedc_secagg_encode_32(x[k], N, w[k], vmax, scale, enc), FEDC_OK);
+		assert_int_equal(fedc_secagg_encode(x[k], N, w[k], vmax, scale, enc64), FEDC_OK);
+		for (int i = 0; i < N; i++) {
+			assert_true(enc[i] == (uint32_t)enc64[i]);
+			sum[i] += enc[i];
+		}
+	}
+	fedc_secagg_decode_32(sum, N, scale, dec);
+	for (int i = 0; i < N; i++) {
+		double exact = 0;
+		int32_t s = (int32_t)sum[i];
+
+		for (int k = 0; k < K; k++)
+			exact += (double)w[k] * x[k][i]; /* exact: below 2^53 units */
+		assert_true(fabs((double)s - ldexp(exact, (int)scale)) <= K * 0.5);
+		assert_true(fabs(dec[i] - exact) <= fedc_secagg_error_bound(K, scale));
+	}
+	assert_true(dec[0] < 0 && dec[1] > 0);
+	assert_float_equal(dec[2], 0.0, 0.0);
+	/* all weights at 100, all values at -4: the most negative sum still decodes */
+	for (int k = 0; k < K; k++) {
+		assert_int_equal(fedc_secagg_encode_32(x[k], 1, 100, vmax, scale, enc), FEDC_OK);
+		sum[k] = enc[0];
+	}
+	{
+		uint32_t t = 0;
+		double d;
+
+		for (int k = 0; k < K; k++)
+			t += sum[k];
+		fedc_secagg_decode_32(&t, 1, scale, &d);
+		assert_float_equal(d, -2800.0, 0.0);
+	}
+}
+
+/* decode_32 reads two's complement: 0x80000000 is -2^31, 0xffffffff is -1. */
+static void test_decode_32_twos_complement(void **state)
+{
+	const uint32_t s[4] = { 0x80000000u, 0xffffffffu, 0x7fffffffu, 3u };
+	double d[4];
+
+	(void)state;
+	fedc_secagg_decode_32(s, 4, 1, d);
+	assert_float_equal(d[0], -0x1p30, 0.0);
+	assert_float_equal(d[1], -0.5, 0.0);
+	assert_float_equal(d[2], 0x7fffffff * 0.5, 0.0);
+	assert_float_equal(d[3], 1.5, 0.0);
+	fedc_secagg_decode_32(s, 1, 99, d); /* scale past 52 counts as 52 */
+	assert_float_equal(d[0], -0x1p-21, 0.0);
+}
+
+/* The limit of choose_scale_32, exactly: 3 parties x weight (2^30-1)/3 x 1.0
+ * is 2^30 - 1 and fits at scale 0, and its encodings sum to exactly that;
+ * one more unit of weight is refused. */
+static void test_choose_scale_32_exact_limit(void **state)
+{
+	const uint64_t w = ((UINT64_C(1) << 30) - 1) / 3;
+	const float one[1] = { 1.0f }, minus[1] = { -1.0f }, sixteen[1] = { 16.0f };
+	uint32_t e[1], sum = 0, nsum = 0;
+	uint32_t scale = 99;
+
+	(void)state;
+	assert_true(w * 3 == (UINT64_C(1) << 30) - 1);
+	assert_int_equal(fedc_secagg_choose_scale_32(3, w, 1.0, &scale), FEDC_OK);
+	assert_int_equal(scale, 0);
+	for (int k = 0; k < 3; k++) {
+		assert_int_equal(fedc_secagg_encode_32(one, 1, w, 1.0, scale, e), FEDC_OK);
+		sum += e[0];
+		assert_int_equal(fedc_secagg_encode_32(minus, 1, w, 1.0, scale, e), FEDC_OK);
+		nsum += e[0];
+	}
+	assert_true(sum == (UINT32_C(1) << 30) - 1);
+	assert_true((int32_t)nsum == -(int32_t)((UINT32_C(1) << 30) - 1));
+	scale = 99;
+	assert_int_equal(fedc_secagg_choose_scale_32(3, w + 1, 1.0, &scale), FEDC_ERR_INVAL);
+	assert_int_equal(scale, 99);
+	assert_non_null(strstr(fedc_last_error(), "2^30"));
+	assert_non_null(strstr(fedc_last_error(), "32 bits"));
+
+	/* With room: 10 x 1000 x 5 = 50000: 2^14 fits, 2^15 does not. */
+	assert_int_equal(fedc_secagg_choose_scale_32(10, 1000, 5.0, &scale), FEDC_OK);
+	assert_int_equal(scale, 14);
+	assert_true(50000.0 * ldexp(1, 14) < 0x1p30 && 50000.0 * ldexp(1, 15) >= 0x1p30);
+	/* 8 nodes, weight 1, |value| <= 16: 2^7 x 2^22 < 2^30 (docs/privacy.md) */
+	assert_int_equal(fedc_secagg_choose_scale_32(8, 1, 16.0, &scale), FEDC_OK);
+	assert_int_equal(scale, 22);
+	/* A power of two exactly at the limit is refused (strict <). */
+	assert_int_equal(fedc_secagg_choose_scale_32(1, 1, 0x1p12, &scale), FEDC_OK);
+	assert_int_equal(scale, 17);
+	assert_int_equal(fedc_secagg_choose_scale_32(1, 1, nextafter(0x1p12, 0), &scale), FEDC_OK);
+	assert_int_equal(scale, 18);
+	/* 1e-6 > 2^-20: scale 49; tiny values cap at 52. */
+	assert_int_equal(fedc_secagg_choose_scale_32(1, 1, 1e-6, &scale), FEDC_OK);
+	assert_int_equal(scale, 49);
+	assert_int_equal(fedc_secagg_choose_scale_32(1, 1, 1e-9, &scale), FEDC_OK);
+	assert_int_equal(scale, 52);
+	/* 2^32 - 1 parties never fit; 2^29 parties fit at scale 0 */
+	assert_int_equal(fedc_secagg_choose_scale_32(UINT32_MAX, 1, 1.0, &scale), FEDC_ERR_INVAL);
+	assert_int_equal(fedc_secagg_choose_scale_32(1u << 29, 1, 1.0, &scale), FEDC_OK);
+	assert_int_equal(scale, 0);
+	/* the same bad arguments as in 64 bits */
+	assert_int_equal(fedc_secagg_choose_scale_32(0, 1, 1.0, &scale), FEDC_ERR_INVAL);
+	assert_int_equal(fedc_secagg_choose_scale_32(1, 0, 1.0, &scale), FEDC_ERR_INVAL);
+	assert_int_equal(fedc_secagg_choose_scale_32(1, 1, NAN, &scale), FEDC_ERR_INVAL);
+	/* encode_32 refuses one term at 2^30 that encode (64) takes */
+	assert_int_equal(fedc_secagg_encode_32(sixteen, 1, 1, 16.0, 26, e), FEDC_ERR_INVAL);
+	assert_non_null(strstr(fedc_last_error(), "2^30"));
+	assert_int_equal(fedc_secagg_encode_32(sixteen, 1, 1, 16.0, 25, e), FEDC_OK);
+	assert_true(e[0] == UINT32_C(1) << 29);
+	assert_int_equal(fedc_secagg_encode_32(sixteen, 1, 1, 16.0, 53, e), FEDC_ERR_INVAL);
+	/* the exact path (weight above 2^29), rounding half away from zero */
+	{
+		const float q[2] = { 0.75f, -0.25f };
+		const uint64_t big = (UINT64_C(1) << 29) + 1;
+		uint32_t o[2];
+
+		assert_int_equal(fedc_secagg_encode_32(q, 2, big, 1.0, 0, o), FEDC_OK);
+		assert_true(o[0] == 402653185u);            /* 0.75 (2^29 + 1) = 402653184.75 */
+		assert_true((int32_t)o[1] == -134217728);   /* -0.25 (2^29 + 1) = -134217728.25 */
+	}
+}
+
+/* ------------------------------------------------------------------ */
 /* Masks                                                              */
 
 static void fill_seed(uint8_t seed[32], uint8_t v)
@@ -367,6 +521,147 @@ static void test_masked_uncorrelated(void **state)
 	assert_true(fabs(syy / N - 1.0 / 3) < 0.01);
 	free(x);
 	free(v);
+}
+
+/* ------------------------------------------------------------------ */
+/* Masks in Z_2^32                                                    */
+
+static void test_mask_32_add_then_subtract(void **state)
+{
+	enum { N = 100003 };
+	uint32_t *x = malloc(N * sizeof(*x)), *v = malloc(N * sizeof(*v));
+	uint8_t seed[32];
+	size_t changed = 0;
+
+	(void)state;
+	assert_non_null(x);
+	assert_non_null(v);
+	fill_seed(seed, 1);
+	for (size_t i = 0; i < N; i++)
+		x[i] = v[i] = (uint32_t)(i * 0x9e3779b9u);
+	assert_int_equal(fedc_secagg_mask_32(v, N, seed, +1), FEDC_OK);
+	for (size_t i = 0; i < N; i++)
+		changed += v[i] != x[i];
+	assert_true(changed > N - 10);
+	assert_int_equal(fedc_secagg_mask_32(v, N, seed, -1), FEDC_OK);
+	assert_memory_equal(v, x, N * sizeof(*x));
+	assert_int_equal(fedc_secagg_mask_32(v, N, seed, 0), FEDC_ERR_INVAL);
+	assert_int_equal(fedc_secagg_mask_at_32(v, 2, UINT64_MAX, seed, 1), FEDC_ERR_INVAL);
+	assert_int_equal(fedc_secagg_mask_32(NULL, 2, seed, 1), FEDC_ERR_INVAL);
+	free(x);
+	free(v);
+}
+
+/* The keystream read as little-endian uint32 words: word 2i is the low half
+ * of the 64-bit mask's word i, word 2i+1 its high half (the pinned answer of
+ * test_mask_known_answer), and the same holds far into the stream. */
+static void test_mask_32_same_keystream(void **state)
+{
+	enum { N = 9001 };
+	static uint64_t v64[N];
+	static uint32_t v32[2 * N];
+	uint8_t seed[32] = { 0 };
+	uint32_t w[5] = { 0, 0, 0, 0, 7 };
+
+	(void)state;
+	assert_int_equal(fedc_secagg_mask_32(w, 4, seed, 1), FEDC_OK);
+	assert_true(w[0] == 0xc069742eu && w[1] == 0xb5c46fd4u);
+	assert_true(w[2] == 0x67138138u && w[3] == 0xf00107cdu);
+	assert_true(w[4] == 7); /* nothing past n */
+	fill_seed(seed, 21);
+	memset(v64, 0, sizeof(v64));
+	memset(v32, 0, sizeof(v32));
+	assert_int_equal(fedc_secagg_mask(v64, N, seed, 1), FEDC_OK);
+	assert_int_equal(fedc_secagg_mask_32(v32, 2 * N, seed, 1), FEDC_OK);
+	for (size_t i = 0; i < N; i++)
+		assert_true(v32[2 * i] == (uint32_t)v64[i] && v32[2 * i + 1] == (uint32_t)(v64[i] >> 32));
+	/* far into the stream: counter block 2^40 + 3 holds words 4 (2^40 + 3) .. + 3 */
+	{
+		const uint64_t block = (UINT64_C(1) << 40) + 3;
+		uint64_t a[2] = { 0, 0 };
+		uint32_t b[3] = { 0, 0, 0 };
+
+		assert_int_equal(fedc_secagg_mask_at(a, 2, 2 * block, seed, 1), FEDC_OK);
+		assert_int_equal(fedc_secagg_mask_at_32(b, 3, 4 * block + 1, seed, 1), FEDC_OK);
+		assert_true(b[0] == (uint32_t)(a[0] >> 32) && b[1] == (uint32_t)a[1] &&
+			    b[2] == (uint32_t)(a[1] >> 32));
+	}
+}
+
+/* mask_at_32 from any offset (not a multiple of 4, across the 4096-word
+ * chunks) is the matching slice of the whole mask; block by block too. */
+static void test_mask_at_32_offset_slice(void **state)
+{
+	enum { N = 20000 };
+	static uint32_t full[N], part[N];
+	const size_t offsets[] = { 0, 1, 2, 3, 5, 4095, 4096, 4097, 8191, 8194, 19999 };
+	uint8_t seed[32];
+
+	(void)state;
+	fill_seed(seed, 9);
+	memset(full, 0, sizeof(full));
+	assert_int_equal(fedc_secagg_mask_32(full, N, seed, 1), FEDC_OK);
+	for (size_t o = 0; o < sizeof(offsets) / sizeof(offsets[0]); o++) {
+		size_t off = offsets[o], len = N - off;
+
+		memset(part, 0, sizeof(part));
+		assert_int_equal(fedc_secagg_mask_at_32(part, len, off, seed, 1), FEDC_OK);
+		assert_memory_equal(part, full + off, len * sizeof(uint32_t));
+	}
+	memset(part, 0, sizeof(part));
+	for (size_t at = 0; at < N;) {
+		size_t len = at + 333 < N ? 333 : N - at;
+
+		assert_int_equal(fedc_secagg_mask_at_32(part + at, len, at, seed, -1), FEDC_OK);
+		at += len;
+	}
+	for (size_t i = 0; i < N; i++)
+		assert_true(part[i] == 0u - full[i]);
+}
+
+/* Pairwise masks and self masks in 32 bits: five parties encode, mask
+ * (+PRG(s_uv) for v > u, -PRG for v < u, +PRG(b_u)); the sum minus the self
+ * masks is the sum of the encodings, which decodes within the bound. */
+static void test_pairwise_masks_32_cancel(void **state)
+{
+	enum { P = 5, N = 4099 };
+	static uint32_t v[P][N], sum[N];
+	static float x[P][N];
+	uint8_t seeds[P][P][32], b[P][32];
+	uint32_t scale = 0;
+	double dec[N];
+
+	(void)state;
+	assert_int_equal(fedc_secagg_choose_scale_32(P, 1, 8.0, &scale), FEDC_OK);
+	assert_int_equal(scale, 24); /* 5 x 8 = 40 < 2^6 */
+	for (int u = 0; u < P; u++) {
+		for (int w = u + 1; w < P; w++) {
+			fill_seed(seeds[u][w], (uint8_t)(u * 16 + w));
+			memcpy(seeds[w][u], seeds[u][w], 32);
+		}
+		fill_seed(b[u], (uint8_t)(200 + u));
+		for (int i = 0; i < N; i++)
+			x[u][i] = (float)(((i * 37 + u * 11) % 161) - 80) / 10.0f; /* -8 .. 8 */
+		assert_int_equal(fedc_secagg_encode_32(x[u], N, 1, 8.0, scale, v[u]), FEDC_OK);
+		assert_int_equal(fedc_secagg_mask_32(v[u], N, b[u], 1), FEDC_OK);
+		for (int w = 0; w < P; w++)
+			if (w != u)
+				assert_int_equal(fedc_secagg_mask_32(v[u], N, seeds[u][w], w > u ? 1 : -1), FEDC_OK);
+	}
+	memset(sum, 0, sizeof(sum));
+	for (int u = 0; u < P; u++)
+		for (int i = 0; i < N; i++)
+			sum[i] += v[u][i];
+	for (int u = 0; u < P; u++)
+		assert_int_equal(fedc_secagg_mask_32(sum, N, b[u], -1), FEDC_OK);
+	fedc_secagg_decode_32(sum, N, scale, dec);
+	for (int i = 0; i < N; i++) {
+		double exact = 0;
+
+		for (int u = 0; u < P; u++)
+			exact += x[u][i];
+		assert_true(fabs(dec[i] - exact) <= fedc_secagg_error_bound(P, scale));
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -598,12 +893,19 @@ int main(void)
 		cmocka_unit_test(test_choose_scale_exact_limit),
 		cmocka_unit_test(test_choose_scale_bad_arguments),
 		cmocka_unit_test(test_encode_out_of_range_index),
+		cmocka_unit_test(test_encode_32_sum_within_bound),
+		cmocka_unit_test(test_decode_32_twos_complement),
+		cmocka_unit_test(test_choose_scale_32_exact_limit),
 		cmocka_unit_test(test_mask_add_then_subtract),
 		cmocka_unit_test(test_mask_at_offset_slice),
 		cmocka_unit_test(test_pairwise_masks_cancel),
 		cmocka_unit_test(test_mask_known_answer),
 		cmocka_unit_test(test_mask_matches_construction),
 		cmocka_unit_test(test_masked_uncorrelated),
+		cmocka_unit_test(test_mask_32_add_then_subtract),
+		cmocka_unit_test(test_mask_32_same_keystream),
+		cmocka_unit_test(test_mask_at_32_offset_slice),
+		cmocka_unit_test(test_pairwise_masks_32_cancel),
 		cmocka_unit_test(test_agree_symmetric),
 		cmocka_unit_test(test_agree_low_order_refused),
 		cmocka_unit_test(test_shamir_every_subset),

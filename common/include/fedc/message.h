@@ -56,7 +56,7 @@ enum fedc_field {
 	FEDC_F_SEED, FEDC_F_TEST_RATIO, FEDC_F_FEDPROX_MU, FEDC_F_OPTIMIZER, FEDC_F_EVALUATE_ONLY,
 	FEDC_F_TEST_ON_GLOBAL, FEDC_F_TEST_ON_LOCAL,
 	FEDC_F_SECAGG, FEDC_F_SECAGG_SCALE_BITS, FEDC_F_SECAGG_VALUE_MAX, FEDC_F_SECAGG_WEIGHT_MAX,
-	FEDC_F_SECAGG_THRESHOLD, FEDC_F_SECAGG_NEIGHBOURS,
+	FEDC_F_SECAGG_THRESHOLD, FEDC_F_SECAGG_NEIGHBOURS, FEDC_F_SECAGG_RING_BITS,
 	FEDC_F_DP_CLIP, FEDC_F_DP_NOISE, FEDC_F_DP_DELTA, FEDC_F_DP_PARTIES,
 	FEDC_F_SECAGG_STEP, FEDC_F_SECAGG_DATA,
 	FEDC_F_N_SAMPLES, FEDC_F_N_TEST, FEDC_F_METRICS, FEDC_F_GLOBAL_METRICS,
@@ -143,6 +143,7 @@ struct fedc_msg {
 	uint64_t secagg_weight_max;          /* bound on the weight (sample count) a node may encode */
 	uint64_t secagg_threshold;           /* shares that rebuild a node's secrets */
 	uint64_t secagg_neighbours;          /* SecAgg+ graph degree (0: everyone) */
+	uint64_t secagg_ring_bits;           /* the masked vector's ring: 32 or 64 (absent: 64) */
 	double dp_clip;                      /* node-level DP: L2 bound on the update's change */
 	double dp_noise;                     /* noise multiplier of the round's sum */
 	double dp_delta;                     /* the delta the node's accountant uses */

@@ -1,10 +1,11 @@
 /* Parameter files: one msgpack map holding a list of named tensors, float32
- * ("f32") or, for secure aggregation's masked vectors, uint64 ("u64").
+ * ("f32") or, for secure aggregation's masked vectors, uint64 ("u64") or
+ * uint32 ("u32").
  * The same format carries global parameters, node updates and aggregator
  * state. See docs/protocol.md, "Parameter files".
  *
  *   {"format": "fedc-params", "version": 1,
- *    "tensors": [{"name": str, "dtype": "f32" | "u64", "shape": [uint...],
+ *    "tensors": [{"name": str, "dtype": "f32" | "u64" | "u32", "shape": [uint...],
  *                 "pad": bin, "data": bin}, ...]}
  *
  * The writer sizes "pad" so that each "data" payload starts on a 64-byte
@@ -24,10 +25,11 @@
 #include "fedc/err.h"
 #include "fedc/plan.h"
 
-/* The dtype of a masked SecAgg vector: uint64, little-endian, 8 bytes per
- * element. Not in the plan ABI's enum fedc_dtype (fedc/plan.h) on purpose:
- * plans are never handed u64 tensors; it shares the numbering. */
-enum { FEDC_DTYPE_U64 = 2 };
+/* The dtypes of a masked SecAgg vector: uint64 (ring Z_2^64) or uint32 (ring
+ * Z_2^32), little-endian, 8 or 4 bytes per element. Not in the plan ABI's
+ * enum fedc_dtype (fedc/plan.h) on purpose: plans are never handed these
+ * tensors; they share the numbering. */
+enum { FEDC_DTYPE_U64 = 2, FEDC_DTYPE_U32 = 3 };
 
 #define FEDC_PARAMS_FORMAT "fedc-params"
 #define FEDC_PARAMS_VERSION 1
@@ -65,7 +67,7 @@ size_t fedc_params_count(const struct fedc_params *p);
 const struct fedc_tensor *fedc_params_tensors(const struct fedc_params *p);
 const struct fedc_tensor *fedc_params_find(const struct fedc_params *p, const char *name);
 
-/* Writes tensors (f32 or u64) to `fd` from its current position, streaming (no
+/* Writes tensors (f32, u64 or u32) to `fd` from its current position, streaming (no
  * full copy in memory). Returns FEDC_ERR_IO, FEDC_ERR_INVAL (bad dtype, shape,
  * too many). */
 FEDC_NODISCARD
@@ -74,9 +76,9 @@ enum fedc_err fedc_params_write_fd(int fd, const struct fedc_tensor *tensors, si
 FEDC_NODISCARD
 enum fedc_err fedc_params_write_file(const char *path, const struct fedc_tensor *tensors, size_t count);
 
-/* Bytes per element of a dtype (4 for f32, 8 for u64), 0 for an unknown one. */
+/* Bytes per element of a dtype (4 for f32 and u32, 8 for u64), 0 for an unknown one. */
 size_t fedc_dtype_size(uint32_t dtype);
-/* "f32", "u64", or NULL for an unknown dtype. */
+/* "f32", "u64", "u32", or NULL for an unknown dtype. */
 const char *fedc_dtype_name(uint32_t dtype);
 /* FEDC_ERR_MALFORMED "tensor X: dtype u64 where f32 is expected" for the first
  * tensor of `p` that is not f32, else FEDC_OK: for every consumer that reads

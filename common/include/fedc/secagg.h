@@ -1,5 +1,5 @@
 /* Secure aggregation primitives (SecAgg, Bonawitz et al., CCS 2017; SecAgg+,
- * Bell et al., CCS 2020): fixed-point encoding in Z_2^64, X25519 key
+ * Bell et al., CCS 2020): fixed-point encoding in Z_2^64 or Z_2^32, X25519 key
  * agreement, PRG masks, Shamir secret sharing over GF(2^8), authenticated
  * encryption of shares, and the SecAgg+ communication graph. The protocol
  * that uses them lives in node/ and researcher/; docs/privacy.md, "Secure
@@ -57,6 +57,36 @@ enum fedc_err fedc_secagg_encode(const float *x, size_t n, uint64_t weight, doub
  * exact. scale_bits above 52 is treated as 52. */
 void fedc_secagg_decode(const uint64_t *sum, size_t n, uint32_t scale_bits, double *out);
 
+/* ------------------------------------------------------------------ */
+/* Fixed point in Z_2^32                                              */
+
+/* The same encoding in a ring of 32 bits, for updates whose range allows it:
+ * half the bytes to mask, hash, send and add. Everything is as above with
+ * 2^30 in place of 2^62 and int32 in place of int64:
+ *
+ * fedc_secagg_choose_scale_32: the largest scale_bits in 0..52 with
+ * parties * weight_max * value_max * 2^scale_bits < 2^30, decided exactly;
+ * the sum of `parties` encodings then stays below 2^30 + parties / 2 < 2^31
+ * in magnitude. FEDC_ERR_INVAL (with a detail) when even scale 0 does not
+ * fit, and for the same bad arguments as fedc_secagg_choose_scale.
+ *
+ * fedc_secagg_encode_32: out[i] = round(weight * x[i] * 2^scale_bits) mod
+ * 2^32, exact for any weight (the same rounding as fedc_secagg_encode: the
+ * low 32 bits of its result). FEDC_ERR_INVAL as fedc_secagg_encode, and when
+ * weight * value_max * 2^scale_bits >= 2^30.
+ *
+ * fedc_secagg_decode_32: out[i] = (int32_t)sum[i] * 2^-scale_bits (two's
+ * complement; always exact in a double). scale_bits above 52 counts as 52.
+ *
+ * fedc_secagg_error_bound applies unchanged. */
+FEDC_NODISCARD
+enum fedc_err fedc_secagg_choose_scale_32(uint32_t parties, uint64_t weight_max, double value_max,
+					  uint32_t *scale_bits);
+FEDC_NODISCARD
+enum fedc_err fedc_secagg_encode_32(const float *x, size_t n, uint64_t weight, double value_max,
+				    uint32_t scale_bits, uint32_t *out);
+void fedc_secagg_decode_32(const uint32_t *sum, size_t n, uint32_t scale_bits, double *out);
+
 /* The bound on |decoded sum - exact weighted sum| per element for `parties`
  * encoders: parties * 0.5 * 2^-scale_bits (each encoding rounds by at most
  * half a unit). The decode's int64 -> double conversion adds at most half an
@@ -103,6 +133,16 @@ enum fedc_err fedc_secagg_mask(uint64_t *v, size_t n, const uint8_t seed[32], in
  * offset + n overflows 2^64. */
 FEDC_NODISCARD
 enum fedc_err fedc_secagg_mask_at(uint64_t *v, size_t n, uint64_t offset, const uint8_t seed[32], int sign);
+
+/* The same masks in Z_2^32: v[i] +-= PRG(seed)[i] mod 2^32, with the same
+ * keystream read as little-endian uint32 words (word i is keystream bytes
+ * 4i .. 4i+3; so the 32-bit mask of a seed is not a truncation of its 64-bit
+ * mask but the same bytes cut in two). mask_at_32 starts at element
+ * `offset`. Same errors as fedc_secagg_mask / fedc_secagg_mask_at. */
+FEDC_NODISCARD
+enum fedc_err fedc_secagg_mask_32(uint32_t *v, size_t n, const uint8_t seed[32], int sign);
+FEDC_NODISCARD
+enum fedc_err fedc_secagg_mask_at_32(uint32_t *v, size_t n, uint64_t offset, const uint8_t seed[32], int sign);
 
 /* ------------------------------------------------------------------ */
 /* Shamir secret sharing                                              */
