@@ -4,12 +4,15 @@
  * daemons) on loopback. Prints the median round time (from the researcher's
  * rounds.csv) and the researcher's peak RSS, against the targets of issue 2.
  *
- *   bench_round [--secagg] [ROUNDS] [N,...] [P,...]      defaults: 5  2,8,32  1e4,1e6,1e7
+ *   bench_round [--secagg[=VALUE_MAX[:K]]] [ROUNDS] [N,...] [P,...]   defaults: 5  2,8,32  1e4,1e6,1e7
  *
  * With --secagg each case runs twice in the same stack, plain and with
  * secure aggregation ([privacy] secure_aggregation = on), and the ratio is
  * printed against the targets of the privacy issue (1.5x at N=8, P=1e6;
- * 2x at N=32, P=1e4). */
+ * 2x at N=32, P=1e4). =VALUE_MAX sets secagg_value_max: the identity plan's
+ * values lie in [0, 1), so --secagg=1 lets the researcher pick the 32-bit
+ * ring where the scale allows it (docs/privacy.md, "Fixed point and ring");
+ * :K sets secagg_neighbours (SecAgg+: each node masks with K others). */
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -55,9 +58,14 @@ static double median_round(const char *csv_path)
 	return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
 }
 
+static const char *secagg_value_max; /* --secagg=VALUE_MAX, or NULL */
+static const char *secagg_neighbours; /* --secagg=VALUE_MAX:K, or NULL */
+
 static int run_case(struct harness *h, unsigned rounds, unsigned n, double p, bool secagg, double *median,
 		    double *rss_mb)
 {
+	char extra[256], k_line[64] = "";
+
 	char exp[512], model[128], csv[600];
 	const char *argv[] = { harness_bin("fedc-researcher"), "run", exp, "--log-level", getenv("FEDC_BENCH_LOG") ? getenv("FEDC_BENCH_LOG") : "warn", NULL };
 	struct harness_proc proc = { 0 };
@@ -66,9 +74,14 @@ static int run_case(struct harness *h, unsigned rounds, unsigned n, double p, bo
 
 	snprintf(exp, sizeof(exp), "%s/bench-%u-%.0f%s.ini", h->dir, n, p, secagg ? "-secagg" : "");
 	snprintf(model, sizeof(model), "n_params = %.0f", p);
+	if (secagg && secagg_neighbours)
+		snprintf(k_line, sizeof(k_line), "secagg_neighbours = %s\n", secagg_neighbours);
+	snprintf(extra, sizeof(extra), "final_evaluation = false\n%s%s%s%s%s",
+		 secagg ? "[privacy]\nsecure_aggregation = on\n" : "",
+		 secagg && secagg_value_max ? "secagg_value_max = " : "", secagg && secagg_value_max ? secagg_value_max : "",
+		 secagg && secagg_value_max ? "\n" : "", k_line);
 	if (harness_write_experiment(h, exp, harness_plan("fixtures/identity"), "bench", rounds, n, 300, model,
-				     secagg ? "final_evaluation = false\n[privacy]\nsecure_aggregation = on\n"
-					    : "final_evaluation = false") != 0)
+				     extra) != 0)
 		return -1;
 	if (harness_spawn(h, &proc, "researcher-bench", argv) != 0)
 		return -1;
@@ -139,9 +152,21 @@ static size_t parse_list(const char *s, double *out, size_t max)
 
 int main(int argc, char **argv)
 {
-	bool secagg = argc > 1 && strcmp(argv[1], "--secagg") == 0;
+	bool secagg = argc > 1 && strncmp(argv[1], "--secagg", 8) == 0 && (argv[1][8] == '\0' || argv[1][8] == '=');
 
 	if (secagg) { /* the rest as without it */
+		static char spec[64];
+		char *colon;
+
+		if (argv[1][8] == '=') {
+			snprintf(spec, sizeof(spec), "%s", argv[1] + 9);
+			colon = strchr(spec, ':');
+			if (colon) {
+				*colon = '\0';
+				secagg_neighbours = colon + 1;
+			}
+			secagg_value_max = spec;
+		}
 		argv++;
 		argc--;
 	}
