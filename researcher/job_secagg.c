@@ -222,12 +222,30 @@ static void send_or_drop(struct job *j, struct participant *p, const char *step,
 		drop(j, p, "error", fedc_last_error());
 }
 
-/* U1 is closed: every node with keys gets its keyset, the others leave. */
-static void send_keysets(struct job *j)
-{
-	enum fedc_err rc = secagg_round__close_keys(j->secagg, j->exp->min_nodes);
+/* One step the researcher closes (keys, then shares): who did it, what the
+ * next message holds, its name, and what a node that did not is told. */
+struct closing_step {
+	enum fedc_err (*close)(struct secagg_round *r, size_t min);
+	bool (*done)(const struct secagg_round *r, const char *node_id);
+	enum fedc_err (*data_for)(const struct secagg_round *r, const char *node_id, struct fedc_buf *out);
+	const char *next; /* the step sent to those who did it */
+	const char *late; /* the reason given to those who did not */
+};
 
-	fedc_debug("round %u: secure aggregation: keys closed, keysets out", j->secagg_round);
+static const struct closing_step keys_step = { secagg_round__close_keys, secagg_round__has_keys,
+					       secagg_round__keyset_for, "keyset",
+					       "no keys within secagg_timeout_s" };
+static const struct closing_step shares_step = { secagg_round__close_shares, secagg_round__has_shares,
+						 secagg_round__shares_for, "shares",
+						 "no shares within secagg_timeout_s" };
+
+/* Closes the step: every node still waiting that did it gets the next
+ * message, the others leave (all leave when too few did it). */
+static void close_step(struct job *j, const struct closing_step *step)
+{
+	enum fedc_err rc = step->close(j->secagg, j->exp->min_nodes);
+
+	fedc_debug("round %u: secure aggregation: %s out", j->secagg_round, step->next);
 	for (size_t i = 0; i < j->n_parts; i++) {
 		struct participant *p = &j->parts[i];
 		struct fedc_buf data = FEDC_BUF_INIT(FEDC_MAX_SECAGG_DATA);
@@ -236,35 +254,13 @@ static void send_keysets(struct job *j)
 			continue;
 		if (rc)
 			drop(j, p, "error", fedc_last_error());
-		else if (!secagg_round__has_keys(j->secagg, p->node_id))
-			drop(j, p, "timeout", "no keys within secagg_timeout_s");
+		else if (!step->done(j->secagg, p->node_id))
+			drop(j, p, "timeout", step->late);
 		else
-			send_or_drop(j, p, "keyset", secagg_round__keyset_for(j->secagg, p->node_id, &data), &data);
+			send_or_drop(j, p, step->next, step->data_for(j->secagg, p->node_id, &data), &data);
 		fedc_buf_free(&data);
 	}
 	j->secagg_deadline = session__now_ms() + j->exp->privacy.secagg_timeout_s * 1000;
-	fedc_crash_point("secagg-keysets");
-}
-
-static void send_shares(struct job *j)
-{
-	enum fedc_err rc = secagg_round__close_shares(j->secagg, j->exp->min_nodes);
-
-	fedc_debug("round %u: secure aggregation: shares closed, forwarded", j->secagg_round);
-	for (size_t i = 0; i < j->n_parts; i++) {
-		struct participant *p = &j->parts[i];
-		struct fedc_buf data = FEDC_BUF_INIT(FEDC_MAX_SECAGG_DATA);
-
-		if (p->state != PART_WAITING)
-			continue;
-		if (rc)
-			drop(j, p, "error", fedc_last_error());
-		else if (!secagg_round__has_shares(j->secagg, p->node_id))
-			drop(j, p, "timeout", "no shares within secagg_timeout_s");
-		else
-			send_or_drop(j, p, "shares", secagg_round__shares_for(j->secagg, p->node_id, &data), &data);
-		fedc_buf_free(&data);
-	}
 }
 
 /* Whether every node still waiting has done the step the round is at. */
@@ -281,11 +277,13 @@ void job__secagg_advance(struct job *j, bool timed_out)
 	if (!j->secagg)
 		return;
 	if (!secagg_round__keys_closed(j->secagg)) {
-		if (timed_out || step_complete(j, secagg_round__has_keys))
-			send_keysets(j);
+		if (timed_out || step_complete(j, secagg_round__has_keys)) {
+			close_step(j, &keys_step);
+			fedc_crash_point("secagg-keysets");
+		}
 	} else if (!secagg_round__shares_closed(j->secagg)) {
 		if (timed_out || step_complete(j, secagg_round__has_shares))
-			send_shares(j);
+			close_step(j, &shares_step);
 	}
 }
 
