@@ -327,11 +327,12 @@ static enum fedc_err start_secagg(struct round_worker *w, const struct fedc_msg 
 /* The update, masked, in the secure-aggregation client's memfd (*out_fd,
  * not the caller's to close). Its weight is the training count, or 1 when
  * the experiment asks every node to weigh the same (secagg_weight_max 1:
- * SCAFFOLD, differential privacy). */
+ * SCAFFOLD, differential privacy) -- 0 either way for a node that trained
+ * on no row, which then adds nothing to the sum. */
 static enum fedc_err mask_update(struct round_worker *w, const struct fedc_msg *req,
 				 const struct sandbox_result *res, int *out_fd)
 {
-	uint64_t weight = req->secagg_weight_max == 1 ? 1 : res->n_train;
+	uint64_t weight = req->secagg_weight_max == 1 && res->n_train > 1 ? 1 : res->n_train;
 	enum fedc_err rc = secagg_client__mask(w->d->secagg, req, res->params_fd, weight, SECAGG_SHARES_WAIT_MS,
 					       &w->cancel, out_fd);
 
