@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include <openssl/evp.h>
-#include <openssl/kdf.h>
 
 #include "fedc/dp.h"
 
@@ -160,44 +159,23 @@ enum fedc_err privacy__fingerprint(const struct fedc_msg *req, char hex[FEDC_SHA
 enum fedc_err privacy__noise_key(const void *secret, size_t secret_len, const char *fingerprint,
 				 uint8_t key[PRIVACY_KEY_LEN])
 {
-	EVP_PKEY_CTX *ctx = NULL;
-	size_t len = PRIVACY_KEY_LEN;
-	enum fedc_err rc = FEDC_OK;
-
-	if (!secret || secret_len == 0 || secret_len > INT32_MAX)
+	if (!secret || secret_len == 0)
 		return fedc_fail(FEDC_ERR_INVAL, "dp: no node secret to key the noise with");
-	ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL);
-	if (!ctx || EVP_PKEY_derive_init(ctx) <= 0 || EVP_PKEY_CTX_set_hkdf_md(ctx, EVP_sha256()) <= 0 ||
-	    EVP_PKEY_CTX_set1_hkdf_salt(ctx, (const unsigned char *)NOISE_SALT, (int)strlen(NOISE_SALT)) <= 0 ||
-	    EVP_PKEY_CTX_set1_hkdf_key(ctx, secret, (int)secret_len) <= 0 ||
-	    EVP_PKEY_CTX_add1_hkdf_info(ctx, (const unsigned char *)fingerprint, (int)strlen(fingerprint)) <= 0 ||
-	    EVP_PKEY_derive(ctx, key, &len) <= 0 || len != PRIVACY_KEY_LEN)
-		rc = fedc_fail(FEDC_ERR_IO, "dp: HKDF-SHA256 failed (OpenSSL)");
-	EVP_PKEY_CTX_free(ctx);
-	return rc;
+	return fedc_hkdf_sha256(NOISE_SALT, strlen(NOISE_SALT), secret, secret_len, fingerprint, strlen(fingerprint),
+				key, PRIVACY_KEY_LEN);
 }
 
 enum fedc_err privacy__train_seed_key(const void *secret, size_t secret_len, uint64_t *out)
 {
-	EVP_PKEY_CTX *ctx = NULL;
 	uint8_t key[8];
-	size_t len = sizeof(key);
-	enum fedc_err rc = FEDC_OK;
+	enum fedc_err rc;
 
 	*out = 0;
-	if (!secret || secret_len == 0 || secret_len > INT32_MAX)
+	if (!secret || secret_len == 0)
 		return fedc_fail(FEDC_ERR_INVAL, "no node secret to key the training seed with");
-	ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL);
-	if (!ctx || EVP_PKEY_derive_init(ctx) <= 0 || EVP_PKEY_CTX_set_hkdf_md(ctx, EVP_sha256()) <= 0 ||
-	    EVP_PKEY_CTX_set1_hkdf_salt(ctx, (const unsigned char *)TRAIN_SEED_SALT, (int)strlen(TRAIN_SEED_SALT)) <= 0 ||
-	    EVP_PKEY_CTX_set1_hkdf_key(ctx, secret, (int)secret_len) <= 0 || EVP_PKEY_derive(ctx, key, &len) <= 0 ||
-	    len != sizeof(key)) {
-		rc = fedc_fail(FEDC_ERR_IO, "training seed key: HKDF-SHA256 failed (OpenSSL)");
-	} else {
-		for (size_t i = 0; i < sizeof(key); i++)
-			*out |= (uint64_t)key[i] << (8 * i);
-	}
-	EVP_PKEY_CTX_free(ctx);
+	rc = fedc_hkdf_sha256(TRAIN_SEED_SALT, strlen(TRAIN_SEED_SALT), secret, secret_len, NULL, 0, key, sizeof(key));
+	for (size_t i = 0; !rc && i < sizeof(key); i++)
+		*out |= (uint64_t)key[i] << (8 * i);
 	explicit_bzero(key, sizeof(key));
 	return rc;
 }

@@ -3,7 +3,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -195,4 +199,42 @@ bool fedc_hex_valid(const char *s, size_t hexlen)
 			return false;
 	}
 	return s[i] == '\0';
+}
+
+enum fedc_err fedc_hkdf_sha256(const void *salt, size_t salt_len, const void *ikm, size_t ikm_len, const void *info,
+			       size_t info_len, uint8_t *out, size_t out_len)
+{
+	EVP_KDF *kdf = NULL;
+	EVP_KDF_CTX *kctx = NULL;
+	OSSL_PARAM params[5];
+	size_t np = 0;
+	enum fedc_err rc = FEDC_OK;
+
+	if (info_len > FEDC_HKDF_INFO_MAX)
+		return fedc_fail(FEDC_ERR_INVAL, "key derivation info of %zu bytes (at most %u)", info_len,
+				 FEDC_HKDF_INFO_MAX);
+	kdf = EVP_KDF_fetch(NULL, OSSL_KDF_NAME_HKDF, NULL);
+	kctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+	if (!kctx) {
+		rc = fedc_fail(FEDC_ERR_NOMEM, "cannot set up HKDF-SHA256");
+		goto out;
+	}
+	/* OSSL_PARAM takes non-const pointers; OpenSSL only reads these. */
+	params[np++] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)(uintptr_t) "SHA256", 0);
+	params[np++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)(uintptr_t)ikm, ikm_len);
+	if (salt_len)
+		params[np++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)(uintptr_t)salt,
+								 salt_len);
+	if (info_len)
+		params[np++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)(uintptr_t)info,
+								 info_len);
+	params[np] = OSSL_PARAM_construct_end();
+	if (EVP_KDF_derive(kctx, out, out_len, params) != 1) {
+		rc = fedc_fail(FEDC_ERR_IO, "HKDF-SHA256 failed: %s", ERR_reason_error_string(ERR_get_error()));
+		OPENSSL_cleanse(out, out_len);
+	}
+out:
+	EVP_KDF_CTX_free(kctx);
+	EVP_KDF_free(kdf);
+	return rc;
 }

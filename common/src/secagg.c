@@ -4,7 +4,7 @@
  * aggregation primitives", gives the parameters and references. */
 #include "fedc/secagg.h"
 
-#include "secagg_internal.h"
+#include "fedc/hash.h"
 
 #include <limits.h>
 #include <math.h>
@@ -311,9 +311,9 @@ enum fedc_err fedc_secagg_agree_with(const struct fedc_secagg_private *me, const
 		return fedc_fail(FEDC_ERR_INVAL, "secagg agree: NULL argument");
 	rc = dh(me, peer_pk, shared);
 	if (!rc)
-		rc = secagg__hkdf(shared, sizeof(shared), info, info_len, out, FEDC_SECAGG_KEY_BYTES);
+		rc = fedc_hkdf_sha256(NULL, 0, shared, sizeof(shared), info, info_len, out, FEDC_SECAGG_KEY_BYTES);
 	if (!rc && out2)
-		rc = secagg__hkdf(shared, sizeof(shared), info2, info2_len, out2, FEDC_SECAGG_KEY_BYTES);
+		rc = fedc_hkdf_sha256(NULL, 0, shared, sizeof(shared), info2, info2_len, out2, FEDC_SECAGG_KEY_BYTES);
 	if (rc) {
 		OPENSSL_cleanse(out, FEDC_SECAGG_KEY_BYTES);
 		if (out2)

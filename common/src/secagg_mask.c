@@ -11,17 +11,13 @@
  * before it. */
 #include "fedc/secagg.h"
 
-#include "secagg_internal.h"
+#include "fedc/hash.h"
 
 #include <limits.h>
 #include <string.h>
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/kdf.h>
-#include <openssl/params.h>
 
 /* Keystream words are read as they lie in memory: little-endian. */
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -33,40 +29,6 @@
 
 static const uint8_t zeros[CHUNK_WORDS * sizeof(uint64_t)];
 
-enum fedc_err secagg__hkdf(const uint8_t *ikm, size_t ikm_len, const void *info, size_t info_len, uint8_t *out,
-			   size_t out_len)
-{
-	EVP_KDF *kdf = NULL;
-	EVP_KDF_CTX *kctx = NULL;
-	OSSL_PARAM params[4];
-	size_t np = 0;
-	enum fedc_err rc = FEDC_OK;
-
-	if (info_len > SECAGG_HKDF_INFO_MAX)
-		return fedc_fail(FEDC_ERR_INVAL, "secagg: key derivation info of %zu bytes (at most %u)", info_len,
-				 SECAGG_HKDF_INFO_MAX);
-	kdf = EVP_KDF_fetch(NULL, OSSL_KDF_NAME_HKDF, NULL);
-	kctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
-	if (!kctx) {
-		rc = fedc_fail(FEDC_ERR_NOMEM, "secagg: cannot set up HKDF-SHA256");
-		goto out;
-	}
-	/* OSSL_PARAM takes non-const pointers; OpenSSL only reads these. */
-	params[np++] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)(uintptr_t) "SHA256", 0);
-	params[np++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)(uintptr_t)ikm, ikm_len);
-	if (info_len)
-		params[np++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)(uintptr_t)info,
-								 info_len);
-	params[np] = OSSL_PARAM_construct_end();
-	if (EVP_KDF_derive(kctx, out, out_len, params) != 1) {
-		rc = fedc_fail(FEDC_ERR_IO, "secagg: HKDF-SHA256 failed: %s", ERR_reason_error_string(ERR_get_error()));
-		OPENSSL_cleanse(out, out_len);
-	}
-out:
-	EVP_KDF_CTX_free(kctx);
-	EVP_KDF_free(kdf);
-	return rc;
-}
 
 static void add_words(uint64_t *restrict v, const uint64_t *restrict ks, size_t n)
 {
@@ -121,7 +83,7 @@ static enum fedc_err mask_at(uint64_t *v64, uint32_t *v32, size_t n, uint64_t of
 				 (unsigned long long)offset, n);
 	if (n == 0)
 		return FEDC_OK;
-	rc = secagg__hkdf(seed, FEDC_SECAGG_KEY_BYTES, PRG_INFO, strlen(PRG_INFO), key, sizeof(key));
+	rc = fedc_hkdf_sha256(NULL, 0, seed, FEDC_SECAGG_KEY_BYTES, PRG_INFO, strlen(PRG_INFO), key, sizeof(key));
 	if (rc)
 		goto out;
 	for (int i = 0; i < 8; i++) /* big-endian counter in the low 8 bytes; block < 2^63 */

@@ -18,6 +18,7 @@
 #include <openssl/kdf.h>
 
 #include "fedc/err.h"
+#include "fedc/hash.h"
 #include "fedc/rng.h"
 #include "fedc/secagg.h"
 
@@ -885,6 +886,33 @@ static void test_neighbours_seeded(void **state)
 	assert_int_equal(ca, 4);
 }
 
+/* fedc_hkdf_sha256, the one key derivation: RFC 5869's test cases 1 (salt
+ * and info) and 3 (neither), and the refusal of an info OpenSSL cannot take. */
+static void test_hkdf_rfc5869(void **state)
+{
+	static const uint8_t salt[13] = { 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c };
+	static const uint8_t info[10] = { 0xf0, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7, 0xf8, 0xf9 };
+	static const uint8_t okm1[42] = { 0x3c, 0xb2, 0x5f, 0x25, 0xfa, 0xac, 0xd5, 0x7a, 0x90, 0x43, 0x4f,
+					  0x64, 0xd0, 0x36, 0x2f, 0x2a, 0x2d, 0x2d, 0x0a, 0x90, 0xcf, 0x1a,
+					  0x5a, 0x4c, 0x5d, 0xb0, 0x2d, 0x56, 0xec, 0xc4, 0xc5, 0xbf, 0x34,
+					  0x00, 0x72, 0x08, 0xd5, 0xb8, 0x87, 0x18, 0x58, 0x65 };
+	static const uint8_t okm3[42] = { 0x8d, 0xa4, 0xe7, 0x75, 0xa5, 0x63, 0xc1, 0x8f, 0x71, 0x5f, 0x80,
+					  0x2a, 0x06, 0x3c, 0x5a, 0x31, 0xb8, 0xa1, 0x1f, 0x5c, 0x5e, 0xe1,
+					  0x87, 0x9e, 0xc3, 0x45, 0x4e, 0x5f, 0x3c, 0x73, 0x8d, 0x2d, 0x9d,
+					  0x20, 0x13, 0x95, 0xfa, 0xa4, 0xb6, 0x1a, 0x96, 0xc8 };
+	uint8_t ikm[22], out[42], big[FEDC_HKDF_INFO_MAX + 1] = { 0 };
+
+	(void)state;
+	memset(ikm, 0x0b, sizeof(ikm));
+	assert_int_equal(fedc_hkdf_sha256(salt, sizeof(salt), ikm, sizeof(ikm), info, sizeof(info), out, sizeof(out)),
+			 FEDC_OK);
+	assert_memory_equal(out, okm1, sizeof(out));
+	assert_int_equal(fedc_hkdf_sha256(NULL, 0, ikm, sizeof(ikm), NULL, 0, out, sizeof(out)), FEDC_OK);
+	assert_memory_equal(out, okm3, sizeof(out));
+	assert_int_equal(fedc_hkdf_sha256(NULL, 0, ikm, sizeof(ikm), big, sizeof(big), out, sizeof(out)),
+			 FEDC_ERR_INVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -906,6 +934,7 @@ int main(void)
 		cmocka_unit_test(test_mask_32_same_keystream),
 		cmocka_unit_test(test_mask_at_32_offset_slice),
 		cmocka_unit_test(test_pairwise_masks_32_cancel),
+		cmocka_unit_test(test_hkdf_rfc5869),
 		cmocka_unit_test(test_agree_symmetric),
 		cmocka_unit_test(test_agree_low_order_refused),
 		cmocka_unit_test(test_shamir_every_subset),

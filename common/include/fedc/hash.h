@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "fedc/err.h"
 
@@ -50,5 +51,16 @@ enum fedc_err fedc_hash_fd(enum fedc_hash_alg alg, int fd, char *hex);
 
 /* True if `s` is exactly `hexlen` lower-case hex digits. */
 bool fedc_hex_valid(const char *s, size_t hexlen);
+
+/* HKDF-SHA256 (RFC 5869): out_len bytes from the key material `ikm`, with
+ * `salt` (NULL or empty: none) and `info` (may be empty). The one key
+ * derivation of fedc: secure aggregation's keys and masks, a node's DP
+ * noise and training-seed keys. FEDC_ERR_INVAL for info over
+ * FEDC_HKDF_INFO_MAX (OpenSSL 3.0 refuses a longer one), FEDC_ERR_NOMEM,
+ * FEDC_ERR_IO (OpenSSL, with a detail); `out` is wiped on failure. */
+#define FEDC_HKDF_INFO_MAX 1024u
+FEDC_NODISCARD
+enum fedc_err fedc_hkdf_sha256(const void *salt, size_t salt_len, const void *ikm, size_t ikm_len, const void *info,
+			       size_t info_len, uint8_t *out, size_t out_len);
 
 #endif
