@@ -703,36 +703,41 @@ static enum fedc_err check_field(const struct field_spec *f, const void *base, c
 }
 
 /* Rules that tie fields together (also written in the commands' docs). */
+/* The fields `needs` that a train must carry when `why` holds. */
+static enum fedc_err check_needs(const struct fedc_msg *msg, const enum fedc_field *needs, size_t n, const char *why,
+				 enum fedc_err code)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!fedc_msg_has(msg, needs[i]))
+			return field_fail(code, message__fields[needs[i]].name, "missing (required when %s)", why);
+	return FEDC_OK;
+}
+
 static enum fedc_err check_cross(const struct fedc_msg *msg, enum fedc_err code)
 {
+	static const enum fedc_field secagg_needs[] = { FEDC_F_SECAGG_SCALE_BITS, FEDC_F_SECAGG_VALUE_MAX,
+							FEDC_F_SECAGG_WEIGHT_MAX, FEDC_F_SECAGG_THRESHOLD,
+							FEDC_F_SECAGG_NEIGHBOURS };
+	static const enum fedc_field dp_needs[] = { FEDC_F_DP_CLIP, FEDC_F_DP_DELTA, FEDC_F_DP_PARTIES };
 	bool evaluate_only = fedc_msg_has(msg, FEDC_F_EVALUATE_ONLY) && msg->evaluate_only;
+	enum fedc_err rc = FEDC_OK;
 
-	if (msg->command == FEDC_CMD_TRAIN && !evaluate_only && msg->epochs == 0 && msg->num_updates == 0)
+	if (msg->command != FEDC_CMD_TRAIN)
+		return FEDC_OK;
+	if (!evaluate_only && msg->epochs == 0 && msg->num_updates == 0)
 		return field_fail(code, "epochs", "epochs or num_updates must be > 0 unless evaluate_only is true");
-	if (msg->command == FEDC_CMD_TRAIN && fedc_msg_has(msg, FEDC_F_SECAGG) && msg->secagg) {
-		static const enum fedc_field needs[] = { FEDC_F_SECAGG_SCALE_BITS, FEDC_F_SECAGG_VALUE_MAX,
-							 FEDC_F_SECAGG_WEIGHT_MAX, FEDC_F_SECAGG_THRESHOLD,
-							 FEDC_F_SECAGG_NEIGHBOURS };
-
-		for (size_t i = 0; i < sizeof(needs) / sizeof(needs[0]); i++)
-			if (!fedc_msg_has(msg, needs[i]))
-				return field_fail(code, message__fields[needs[i]].name,
-						  "missing (required when secure_aggregation is true)");
+	if (fedc_msg_has(msg, FEDC_F_SECAGG) && msg->secagg)
+		rc = check_needs(msg, secagg_needs, sizeof(secagg_needs) / sizeof(secagg_needs[0]),
+				 "secure_aggregation is true", code);
+	if (!rc && fedc_msg_has(msg, FEDC_F_SECAGG_RING_BITS) && msg->secagg_ring_bits != 32 &&
+	    msg->secagg_ring_bits != 64)
+		rc = field_fail(code, "secagg_ring_bits", "must be 32 or 64");
+	if (!rc && fedc_msg_has(msg, FEDC_F_DP_NOISE) && msg->dp_noise > 0) {
+		rc = check_needs(msg, dp_needs, sizeof(dp_needs) / sizeof(dp_needs[0]), "dp_noise > 0", code);
+		if (!rc && msg->dp_delta <= 0)
+			rc = field_fail(code, "dp_delta", "must be > 0 when dp_noise > 0");
 	}
-	if (msg->command == FEDC_CMD_TRAIN && fedc_msg_has(msg, FEDC_F_SECAGG_RING_BITS) &&
-	    msg->secagg_ring_bits != 32 && msg->secagg_ring_bits != 64)
-		return field_fail(code, "secagg_ring_bits", "must be 32 or 64");
-	if (msg->command == FEDC_CMD_TRAIN && fedc_msg_has(msg, FEDC_F_DP_NOISE) && msg->dp_noise > 0) {
-		static const enum fedc_field needs[] = { FEDC_F_DP_CLIP, FEDC_F_DP_DELTA, FEDC_F_DP_PARTIES };
-
-		for (size_t i = 0; i < sizeof(needs) / sizeof(needs[0]); i++)
-			if (!fedc_msg_has(msg, needs[i]))
-				return field_fail(code, message__fields[needs[i]].name,
-						  "missing (required when dp_noise > 0)");
-		if (msg->dp_delta <= 0)
-			return field_fail(code, "dp_delta", "must be > 0 when dp_noise > 0");
-	}
-	return FEDC_OK;
+	return rc;
 }
 
 /* Every required field present, nothing the command does not carry, every
