@@ -64,22 +64,22 @@ static const char *secagg_neighbours; /* --secagg=VALUE_MAX:K, or NULL */
 static int run_case(struct harness *h, unsigned rounds, unsigned n, double p, bool secagg, double *median,
 		    double *rss_mb)
 {
-	char extra[256], k_line[64] = "";
-
-	char exp[512], model[128], csv[600];
-	const char *argv[] = { harness_bin("fedc-researcher"), "run", exp, "--log-level", getenv("FEDC_BENCH_LOG") ? getenv("FEDC_BENCH_LOG") : "warn", NULL };
+	char exp[512], model[128], csv[600], extra[256];
+	const char *log_level = getenv("FEDC_BENCH_LOG") ? getenv("FEDC_BENCH_LOG") : "warn";
+	const char *argv[] = { harness_bin("fedc-researcher"), "run", exp, "--log-level", log_level, NULL };
+	int len;
 	struct harness_proc proc = { 0 };
 	struct rusage usage;
 	int status;
 
 	snprintf(exp, sizeof(exp), "%s/bench-%u-%.0f%s.ini", h->dir, n, p, secagg ? "-secagg" : "");
 	snprintf(model, sizeof(model), "n_params = %.0f", p);
+	len = snprintf(extra, sizeof(extra), "final_evaluation = false\n%s",
+		       secagg ? "[privacy]\nsecure_aggregation = on\n" : "");
+	if (secagg && secagg_value_max)
+		len += snprintf(extra + len, sizeof(extra) - (size_t)len, "secagg_value_max = %s\n", secagg_value_max);
 	if (secagg && secagg_neighbours)
-		snprintf(k_line, sizeof(k_line), "secagg_neighbours = %s\n", secagg_neighbours);
-	snprintf(extra, sizeof(extra), "final_evaluation = false\n%s%s%s%s%s",
-		 secagg ? "[privacy]\nsecure_aggregation = on\n" : "",
-		 secagg && secagg_value_max ? "secagg_value_max = " : "", secagg && secagg_value_max ? secagg_value_max : "",
-		 secagg && secagg_value_max ? "\n" : "", k_line);
+		snprintf(extra + len, sizeof(extra) - (size_t)len, "secagg_neighbours = %s\n", secagg_neighbours);
 	if (harness_write_experiment(h, exp, harness_plan("fixtures/identity"), "bench", rounds, n, 300, model,
 				     extra) != 0)
 		return -1;
