@@ -192,6 +192,16 @@ static void fill_train(const struct job *j, const struct participant *p, uint32_
 		job__secagg_fill_train(j, m);
 }
 
+static void vfail_part(struct participant *p, const char *status, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+static void vfail_part(struct participant *p, const char *status, const char *fmt, va_list ap)
+{
+	p->state = PART_FAILED;
+	p->status = status;
+	vsnprintf(p->reason, sizeof(p->reason), fmt, ap);
+}
+
 static void fail_part(struct participant *p, const char *status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -199,21 +209,19 @@ static void fail_part(struct participant *p, const char *status, const char *fmt
 {
 	va_list ap;
 
-	p->state = PART_FAILED;
-	p->status = status;
 	va_start(ap, fmt);
-	vsnprintf(p->reason, sizeof(p->reason), fmt, ap);
+	vfail_part(p, status, fmt, ap);
 	va_end(ap);
 }
 
+/* fail_part, and the live view told (job_secagg.c's steps fail nodes
+ * outside handle_event, which otherwise tells it). */
 void job__fail_part(struct job *j, struct participant *p, const char *status, const char *fmt, ...)
 {
 	va_list ap;
 
-	p->state = PART_FAILED;
-	p->status = status;
 	va_start(ap, fmt);
-	vsnprintf(p->reason, sizeof(p->reason), fmt, ap);
+	vfail_part(p, status, fmt, ap);
 	va_end(ap);
 	progress__failed(j->progress, session__now_ms(), p->node_id);
 }
