@@ -2,6 +2,7 @@
 #include "privacy.h"
 
 #include "aggregator.h"
+#include "selection.h"
 
 #include <math.h>
 #include <string.h>
@@ -65,13 +66,7 @@ enum fedc_err privacy__check_experiment(const struct experiment *exp)
 
 size_t privacy__selected(const struct experiment *exp, size_t available)
 {
-	size_t k;
-
-	if (exp->fraction >= 1.0 || available == 0)
-		return available;
-	k = (size_t)ceil(exp->fraction * (double)available);
-	k = k < exp->min_nodes ? exp->min_nodes : k;
-	return k > available ? available : k;
+	return selection__count(exp->fraction, exp->min_nodes, available);
 }
 
 double privacy__sampling_rate(const struct experiment *exp, size_t available)

@@ -11,7 +11,7 @@ static int ascending(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-size_t selection__sample(struct fedc_rng *r, double fraction, size_t min_count, size_t *idx, size_t n)
+size_t selection__count(double fraction, size_t min_count, size_t n)
 {
 	size_t k;
 
@@ -19,7 +19,17 @@ size_t selection__sample(struct fedc_rng *r, double fraction, size_t min_count, 
 		return n;
 	k = (size_t)ceil(fraction * (double)n);
 	k = k < min_count ? min_count : k;
-	k = k > n ? n : k;
+	return k > n ? n : k;
+}
+
+size_t selection__sample(struct fedc_rng *r, double fraction, size_t min_count, size_t *idx, size_t n)
+{
+	size_t k = selection__count(fraction, min_count, n);
+
+	/* With fraction < 1 the draws happen even when k == n: the generator's
+	 * state goes into breakpoints, so what it consumes must not change. */
+	if (fraction >= 1.0 || n == 0)
+		return n;
 	/* A partial Fisher-Yates shuffle: the first k are a uniform sample. */
 	for (size_t i = 0; i < k; i++) {
 		size_t j = i + (size_t)fedc_rng_below(r, n - i), t = idx[i];

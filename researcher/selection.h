@@ -14,5 +14,9 @@
  * the front. Returns how many were picked. fraction >= 1 picks all without
  * drawing from the generator. */
 size_t selection__sample(struct fedc_rng *r, double fraction, size_t min_count, size_t *idx, size_t n);
+/* How many selection__sample picks out of n: max(min_count, ceil(fraction *
+ * n)), at most n; n when fraction >= 1. (The DP accountant's sampling rate
+ * is this over n.) */
+size_t selection__count(double fraction, size_t min_count, size_t n);
 
 #endif
