@@ -197,14 +197,6 @@ static uint8_t x_in(const struct secagg_round *r, size_t o, size_t w)
 	return (uint8_t)(rank + 1);
 }
 
-static bool is_nbr(const struct sa_node *v, size_t w)
-{
-	for (size_t i = 0; i < v->n_nbr; i++)
-		if (v->nbr[i] == w)
-			return true;
-	return false;
-}
-
 enum fedc_err secagg_round__close_keys(struct secagg_round *r, size_t min)
 {
 	size_t *u1 = calloc(r->n ? r->n : 1, sizeof(*u1)), n1 = 0;
@@ -441,12 +433,12 @@ static unsigned gather(const struct secagg_round *r, size_t owner, uint8_t kind,
 	const struct sa_node *o = &r->nodes[owner];
 	unsigned found = 0;
 
-	for (size_t w = 0; w < r->n && found < r->cfg.threshold; w++) {
+	/* the owner, then its neighbours: no one else holds its shares */
+	for (size_t k = 0; k <= o->n_nbr && found < r->cfg.threshold; k++) {
+		const size_t w = k == 0 ? owner : o->nbr[k - 1];
 		const struct sa_node *a = &r->nodes[w];
 
-		if (!a->answered || (w != owner && !is_nbr(o, w)))
-			continue;
-		for (size_t i = 0; i < a->n_answers; i++) {
+		for (size_t i = 0; a->answered && i < a->n_answers; i++) {
 			const struct fedc_secagg_share *s = &a->answers[i];
 
 			if (s->kind != kind || strcmp(s->node_id, o->id) != 0 || s->x != x_in(r, owner, w))
