@@ -96,12 +96,17 @@ static const char *const migrations[] = {
 	"  noise REAL NOT NULL,"
 	"  at INTEGER NOT NULL,"
 	"  PRIMARY KEY (job_id, fingerprint)) WITHOUT ROWID;",
+	/* 5 -> 6: what registration was told (`options`: the kind's own
+	 * settings, "key=value;..."), and a table's columns as found
+	 * (`schema`, see dataset.h). Both '' for the rows before. */
+	"ALTER TABLE datasets ADD COLUMN options TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE datasets ADD COLUMN schema TEXT NOT NULL DEFAULT '';",
 };
 #define DB_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
 #define DS_COLUMNS                                                                                    \
 	"id, name, type, path, description, n_samples, n_features, n_classes, label_column, header, digest," \
-	" added_at, labels_path, shape, label_counts, split, test_of"
+	" added_at, labels_path, shape, label_counts, split, test_of, options, schema"
 #define PLAN_COLUMNS "id, name, digest, algorithm, status, requested_by, requested_at, decided_at, notes, path"
 
 enum stmt_id {
@@ -136,7 +141,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
 	[ST_DS_INSERT] = "INSERT INTO datasets (" DS_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
-			 " ?13, ?14, ?15, ?16, ?17)",
+			 " ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
 	[ST_TAG_INSERT] = "INSERT INTO dataset_tags (dataset_id, position, tag) VALUES (?1, ?2, ?3)",
 	/* An id wins over a name when a name happens to equal another dataset's id. */
 	[ST_DS_GET] = "SELECT " DS_COLUMNS " FROM datasets WHERE id = ?1 OR name = ?1 ORDER BY id = ?1 DESC LIMIT 1",
@@ -522,7 +527,8 @@ static enum fedc_err check_dataset(const struct node_dataset *ds)
 	    !field_ok(ds->description, sizeof(ds->description)) || !field_ok(ds->header, sizeof(ds->header)) ||
 	    !field_ok(ds->digest, sizeof(ds->digest)) || !field_ok(ds->labels_path, sizeof(ds->labels_path)) ||
 	    !field_ok(ds->shape, sizeof(ds->shape)) || !field_ok(ds->label_counts, sizeof(ds->label_counts)) ||
-	    !field_ok(ds->test_of, sizeof(ds->test_of)))
+	    !field_ok(ds->test_of, sizeof(ds->test_of)) || !field_ok(ds->options, sizeof(ds->options)) ||
+	    !field_ok(ds->schema, sizeof(ds->schema)))
 		return fedc_fail(FEDC_ERR_INVAL, "dataset \"%s\": a text field is not terminated", ds->name);
 	if (ds->n_samples > INT64_MAX || ds->n_features > INT64_MAX)
 		return fedc_fail(FEDC_ERR_INVAL, "dataset \"%s\": sample or feature count out of range", ds->name);
@@ -552,6 +558,8 @@ static enum fedc_err insert_dataset(struct node_db *db, const struct node_datase
 	bind_text(&b, 15, ds->label_counts);
 	bind_text(&b, 16, ds->split[0] ? ds->split : "random");
 	bind_text(&b, 17, ds->test_of);
+	bind_text(&b, 18, ds->options);
+	bind_text(&b, 19, ds->schema);
 	if (b.rc != SQLITE_OK) {
 		rc = db_fail(db, "bind dataset");
 		goto out;
@@ -673,6 +681,10 @@ static enum fedc_err read_dataset(struct node_db *db, sqlite3_stmt *st, struct n
 		rc = copy_col(db, st, 15, out->split, sizeof(out->split));
 	if (!rc)
 		rc = copy_col(db, st, 16, out->test_of, sizeof(out->test_of));
+	if (!rc)
+		rc = copy_col(db, st, 17, out->options, sizeof(out->options));
+	if (!rc)
+		rc = copy_col(db, st, 18, out->schema, sizeof(out->schema));
 	if (rc)
 		return rc;
 	out->n_samples = (uint64_t)n_samples;

@@ -16,6 +16,8 @@
 #define NODE_PATH_MAX 4096
 #define NODE_SHAPE_BUF 96          /* "28x28": up to 7 dimensions of 10 digits */
 #define NODE_LABEL_COUNTS_BUF 2048 /* "212,357": rows per class, in class order */
+#define NODE_OPTIONS_BUF 1024      /* "size=28x28;channels=1": the kind's registration options */
+#define NODE_SCHEMA_BUF 16384      /* a table's columns, serialized (dataset.h) */
 
 struct node_db; /* opaque */
 
@@ -44,6 +46,13 @@ struct node_dataset {
 	int64_t added_at;                      /* unix seconds */
 	char split[FEDC_SHORT_BUF];            /* how test rows are held out: "random" or "stratified" (split.h) */
 	char test_of[FEDC_MAX_ID_LEN + 1];     /* id of the dataset this is the test set of; "" if none */
+	/* Schema 6. The options registration was given that the kind keeps
+	 * ("key=value;..."; the image and volume kinds' size, channels,
+	 * normalization, label source), and a table's columns as found
+	 * (names, types, categories, missing counts; dataset.h). "" when the
+	 * kind has none. */
+	char options[NODE_OPTIONS_BUF];
+	char schema[NODE_SCHEMA_BUF];
 };
 
 enum node_plan_status { NODE_PLAN_PENDING, NODE_PLAN_APPROVED, NODE_PLAN_REJECTED };

@@ -27,8 +27,11 @@ size_t split__n_test(size_t n, double test_ratio)
 /* Both views allocated (one extra element: an empty view is not NULL). */
 static enum fedc_err alloc_view(struct fedc_data *v, size_t rows, size_t f, uint32_t n_classes)
 {
-	*v = (struct fedc_data){ rows, f, malloc(rows * f * sizeof(float) + 1), malloc(rows * sizeof(float) + 1),
-				 n_classes };
+	*v = (struct fedc_data){ .n_samples = rows,
+				 .n_features = f,
+				 .x = malloc(rows * f * sizeof(float) + 1),
+				 .y = malloc(rows * sizeof(float) + 1),
+				 .n_classes = n_classes };
 	return v->x && v->y ? FEDC_OK : FEDC_ERR_NOMEM;
 }
 

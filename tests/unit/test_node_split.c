@@ -21,7 +21,9 @@ static void make_data(struct fedc_data *d, const size_t *counts, uint32_t k)
 	for (uint32_t c = 0; c < k; c++)
 		n += counts[c];
 	memcpy(left, counts, k * sizeof(*left));
-	*d = (struct fedc_data){ n, 1, malloc(n * sizeof(float)), malloc(n * sizeof(float)), k };
+	*d = (struct fedc_data){
+		.n_samples = n, .n_features = 1, .x = malloc(n * sizeof(float)), .y = malloc(n * sizeof(float)), .n_classes = k
+	};
 	assert_non_null(d->x);
 	assert_non_null(d->y);
 	for (size_t i = 0, c = 0; i < n; c = (c + 1) % k) {

@@ -20,7 +20,7 @@
  * of the plan's version, and refuses a newer plan ("plan built for ABI N,
  * this node supports up to M"): it cannot know what the newer fields mean.
  * docs/plan-api.md "ABI versions". */
-#define FEDC_PLAN_ABI_VERSION 2u
+#define FEDC_PLAN_ABI_VERSION 3u
 #define FEDC_PLAN_SYMBOL "fedc_plan"
 #define FEDC_PLAN_MAX_DIMS 8
 #define FEDC_PLAN_MAX_METRICS 16
@@ -62,12 +62,53 @@ struct fedc_args {
  * and one float target per row (a class index for classification, a value
  * for regression). The memory belongs to the node; inside the plan's process
  * it is a private copy the plan may modify (prepare() does). */
+/* ABI 3: the columns of a table, as the node found them at registration
+ * (`fedc-node dataset add`), for a plan that preprocesses them (the SDK's
+ * fedc/nn/table.h: imputation, one-hot encoding). Owned by the node. */
+enum fedc_column_type {
+	FEDC_COLUMN_NUMERIC = 1,     /* x holds the value, NAN where the cell was missing */
+	FEDC_COLUMN_CATEGORICAL = 2, /* x holds the index in `categories`, NAN where missing */
+	FEDC_COLUMN_TEXT = 3,        /* too many distinct values to be a category: x holds NAN */
+};
+struct fedc_column {
+	const char *name;              /* from the header; "c<K>" (K from 0) without one */
+	uint32_t type;                 /* enum fedc_column_type */
+	uint32_t n_categories;         /* CATEGORICAL: distinct values seen, sorted by strcmp */
+	const char *const *categories;
+	uint64_t n_missing;            /* cells "", "NA", "NaN" (any case) at registration */
+};
+struct fedc_table_schema {
+	uint32_t n_columns;            /* the last n_columns features of each row */
+	const struct fedc_column *columns;
+};
+
+/* A dataset view: `n_samples` rows of `n_features` float features, row-major,
+ * and `label_width` float targets per row (1 before ABI 3: a class index for
+ * classification, a value for regression). The memory belongs to the node;
+ * inside the plan's process it is a private copy the plan may modify
+ * (prepare() does). The node fills the ABI 3 fields for plans of ABI 3 and
+ * later; a plan of ABI 1 or 2 is refused data that needs them (a sample
+ * shape with label_width > 1, or a table with non-numeric columns). */
 struct fedc_data {
 	size_t n_samples;
 	size_t n_features;
 	float *x;
 	float *y;
 	uint32_t n_classes; /* 0 for regression */
+	/* ---- ABI 3 ---- */
+	/* The shape of one sample's leading features, channels first: [C, H, W]
+	 * for images, [C, D, H, W] for volumes; sample_ndim 0 for a plain row.
+	 * The product of sample_shape is at most n_features; the features
+	 * after it, if any, are the table `schema` describes (a volume's
+	 * demographics). */
+	uint32_t sample_ndim;
+	uint64_t sample_shape[FEDC_PLAN_MAX_DIMS];
+	/* Targets per row: 1 (0 reads as 1), or a mask's voxel count for
+	 * segmentation (y is [n_samples, label_width], each a class index). */
+	size_t label_width;
+	/* The columns of the trailing table features, or NULL when every
+	 * feature is numeric without missing values and needs no description. */
+	const struct fedc_table_schema *schema;
 };
 
 /* Training arguments from the experiment file ([training] section). */
@@ -131,6 +172,23 @@ struct fedc_plan {
 	 * the failure; a plan records it with fedc_plan_error() and sets
 	 * `.last_error = fedc_plan_last_error`. */
 	const char *(*last_error)(void);
+
+	/* ABI 3. Optional (may be NULL: every tensor is a weight): what each
+	 * tensor get_params() gives is, in its order, one enum fedc_param_role
+	 * per tensor written to roles[0..count-1]. The researcher and the node
+	 * call it once per model. Buffers (batch-norm running statistics,
+	 * feature means and deviations) are averaged by sample count by every
+	 * aggregator and never moved by a server optimizer; local tensors
+	 * (FedBN's batch-norm layers) stay at each node between rounds: the
+	 * node puts its own values back after every set_params(), and the
+	 * global model carries their sample-weighted average. */
+	int (*param_roles)(void *model, uint8_t *roles, size_t count);
+};
+
+enum fedc_param_role {
+	FEDC_PARAM_WEIGHT = 0,
+	FEDC_PARAM_BUFFER = 1,
+	FEDC_PARAM_LOCAL = 2,
 };
 
 /* Why a call failed, for the person who runs the experiment: a plan calls
