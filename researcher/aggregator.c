@@ -370,6 +370,7 @@ static void end_round(struct aggregator *agg)
 	aggregator__layout_free(&agg->update_layout);
 	aggregator__layout_free(&agg->out_layout);
 	agg->result = NULL;
+	aggregator__roles_free(agg);
 	agg->in_round = agg->computed = agg->committed = false;
 	agg->n_nodes = 0;
 	free(agg->secure_sum);
@@ -498,6 +499,7 @@ void aggregator__free(struct aggregator *agg)
 		return;
 	end_round(agg);
 	state_free(&agg->state);
+	free(agg->roles);
 	free(agg);
 }
 
@@ -513,6 +515,8 @@ enum fedc_err aggregator__begin(struct aggregator *agg, const struct fedc_params
 	rc = fedc_params_check_f32(global);
 	if (!rc)
 		rc = agg->ops->begin(agg, global);
+	if (!rc)
+		rc = aggregator__check_roles(agg);
 	if (!rc)
 		rc = prepare_state(agg, global);
 	if (rc) {
@@ -571,9 +575,12 @@ static enum fedc_err compute_result(struct aggregator *agg)
 	if (agg->secure_sum) {
 		agg->share_total = (double)agg->secure_weight;
 		agg->n_contributors = agg->secure_count;
-		rc = agg->ops->compute(agg, &agg->result);
+		rc = aggregator__roles_before(agg);
+		if (!rc)
+			rc = agg->ops->compute(agg, &agg->result);
 		if (rc)
 			return rc;
+		aggregator__roles_after_compute(agg);
 		agg->computed = true;
 		return FEDC_OK;
 	}
@@ -583,9 +590,12 @@ static enum fedc_err compute_result(struct aggregator *agg)
 	agg->n_contributors = agg->n_updates;
 	rc = aggregator__share_weights(agg);
 	if (!rc)
+		rc = aggregator__roles_before(agg);
+	if (!rc)
 		rc = agg->ops->compute(agg, &agg->result);
 	if (rc)
 		return rc;
+	aggregator__roles_after_compute(agg);
 	agg->computed = true;
 	close_updates(agg);
 	return FEDC_OK;
@@ -625,6 +635,7 @@ enum fedc_err aggregator__finish(struct aggregator *agg, const char *out_path)
 	if (!rc && !agg->committed) {
 		if (agg->ops->commit)
 			agg->ops->commit(agg);
+		aggregator__roles_after_commit(agg);
 		agg->rounds_done++;
 		agg->committed = true;
 	}

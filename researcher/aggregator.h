@@ -101,6 +101,17 @@ enum fedc_err aggregator__new(const char *method, const struct aggregator_option
 			      struct aggregator **out);
 void aggregator__free(struct aggregator *agg);
 
+/* The role of each model tensor (enum fedc_param_role, fedc/plan.h), in the
+ * order of the global parameters' model tensors; copied. NULL / 0: every
+ * tensor is a weight. Every method sets a BUFFER or LOCAL tensor to the
+ * nodes' values averaged by their shares, bit for bit as FedAvg would, and
+ * leaves its state (moments, control variates) over it as it was
+ * (aggregator_roles.c). Between rounds only. FEDC_ERR_INVAL (an unknown
+ * role, inside a round), FEDC_ERR_NOMEM; begin() fails with
+ * FEDC_ERR_MALFORMED if the count differs from the model's tensors. */
+FEDC_NODISCARD
+enum fedc_err aggregator__set_roles(struct aggregator *agg, const uint8_t *roles, size_t count);
+
 /* Starts a round over the layout of `global` (the parameters the nodes were
  * sent; the caller may close them once this returns). `n_nodes` is the
  * number of nodes taking part in the experiment, whether or not this round

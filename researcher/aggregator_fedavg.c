@@ -34,7 +34,7 @@ static void sums_to_average(double *acc, uint64_t n, double total)
 	}
 }
 
-static enum fedc_err fedavg_compute(struct aggregator *agg, const float **result)
+static enum fedc_err fedavg_compute(struct aggregator *agg, float **result)
 {
 	double *acc = NULL;
 	enum fedc_err rc = aggregator__sum_updates(agg, true, &acc);
@@ -43,7 +43,7 @@ static enum fedc_err fedavg_compute(struct aggregator *agg, const float **result
 		return rc;
 	sums_to_average(acc, agg->update_layout.n_elements, agg->share_total);
 	agg->round = acc;
-	*result = (const float *)(const void *)acc;
+	*result = (float *)(void *)acc;
 	return FEDC_OK;
 }
 

@@ -74,7 +74,7 @@ static double second_moment(enum fedopt_kind kind, double v, double d2, double b
 	return beta2 * v + (1.0 - beta2) * d2;
 }
 
-static enum fedc_err fedopt_compute(struct aggregator *agg, enum fedopt_kind kind, const float **result)
+static enum fedc_err fedopt_compute(struct aggregator *agg, enum fedopt_kind kind, float **result)
 {
 	struct fedopt_round *r = agg->round;
 	const struct aggregator_options *o = &agg->opts;
@@ -105,17 +105,17 @@ static enum fedc_err fedopt_compute(struct aggregator *agg, enum fedopt_kind kin
 	return FEDC_OK;
 }
 
-static enum fedc_err fedadagrad_compute(struct aggregator *agg, const float **result)
+static enum fedc_err fedadagrad_compute(struct aggregator *agg, float **result)
 {
 	return fedopt_compute(agg, FEDOPT_ADAGRAD, result);
 }
 
-static enum fedc_err fedyogi_compute(struct aggregator *agg, const float **result)
+static enum fedc_err fedyogi_compute(struct aggregator *agg, float **result)
 {
 	return fedopt_compute(agg, FEDOPT_YOGI, result);
 }
 
-static enum fedc_err fedadam_compute(struct aggregator *agg, const float **result)
+static enum fedc_err fedadam_compute(struct aggregator *agg, float **result)
 {
 	return fedopt_compute(agg, FEDOPT_ADAM, result);
 }

@@ -58,13 +58,17 @@ struct agg_ops {
 	size_t n_state_vecs;
 	const char *state_prefixes[AGG_MAX_STATE_VECS];
 	/* Sets agg->model, agg->update_layout, agg->out_layout from `global`
-	 * and allocates what the round needs in agg->round. */
+	 * and allocates what the round needs in agg->round. Each layout starts
+	 * with the model tensors; out tensors past them come in groups of the
+	 * model's count, group g holding state vector g - 1 over the model
+	 * (SCAFFOLD's c): aggregator_roles.c relies on both. */
 	FEDC_NODISCARD enum fedc_err (*begin)(struct aggregator *agg, const struct fedc_params *global);
 	/* First values of freshly allocated state vectors (may be NULL: zeros). */
 	void (*init_state)(struct aggregator *agg, const struct fedc_params *global);
 	/* Combines agg->updates (sorted by node id, all checked) into
-	 * out_layout.n_elements floats owned by agg->round. Called once. */
-	FEDC_NODISCARD enum fedc_err (*compute)(struct aggregator *agg, const float **result);
+	 * out_layout.n_elements floats owned by agg->round, which
+	 * aggregator_roles.c may overwrite before the write. Called once. */
+	FEDC_NODISCARD enum fedc_err (*compute)(struct aggregator *agg, float **result);
 	/* The result is written: move the new state in (may be NULL). */
 	void (*commit)(struct aggregator *agg);
 	void (*release_round)(struct aggregator *agg);
@@ -75,6 +79,8 @@ struct aggregator {
 	struct aggregator_options opts;
 	uint64_t rounds_done;
 	struct agg_state state;
+	uint8_t *roles;  /* enum fedc_param_role per model tensor (aggregator__set_roles); NULL: all weights */
+	size_t n_roles;
 	/* the round */
 	bool in_round, computed, committed;
 	uint32_t n_nodes;
@@ -90,7 +96,9 @@ struct aggregator {
 	double *secure_sum;           /* aggregator__add_sum: the sum, owned until sum_updates takes it */
 	uint64_t secure_weight;       /* its total weight */
 	size_t secure_count;          /* the nodes it adds up */
-	const float *result;
+	float *result;
+	float *roles_avg;                         /* the averaged tensors' values (aggregator_roles.c) */
+	float *roles_state[AGG_MAX_STATE_VECS];   /* the state over them before the round */
 	void *round; /* the method's, freed by release_round */
 };
 
@@ -140,5 +148,21 @@ void aggregator__flatten(const struct agg_layout *l, const struct fedc_tensor *t
  * max_weight), or each with weight 1. */
 FEDC_NODISCARD
 enum fedc_err aggregator__sum_updates(struct aggregator *agg, bool weighted, double **out);
+
+/* Buffers and local tensors (aggregator_roles.c). check_roles at begin:
+ * FEDC_ERR_MALFORMED if the roles do not fit the model. Around compute:
+ * roles_before (after the shares are set; FEDC_ERR_NOMEM),
+ * roles_after_compute, and roles_after_commit after the method's commit.
+ * roles_free at the end of the round. */
+/* False for a BUFFER or LOCAL model tensor i: distances and norms that
+ * choose or bound updates (krum, normbounded) leave it out. */
+bool aggregator__is_weight(const struct aggregator *agg, size_t i);
+FEDC_NODISCARD
+enum fedc_err aggregator__check_roles(const struct aggregator *agg);
+FEDC_NODISCARD
+enum fedc_err aggregator__roles_before(struct aggregator *agg);
+void aggregator__roles_after_compute(struct aggregator *agg);
+void aggregator__roles_after_commit(struct aggregator *agg);
+void aggregator__roles_free(struct aggregator *agg);
 
 #endif

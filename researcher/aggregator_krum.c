@@ -65,6 +65,8 @@ static enum fedc_err round_out(struct aggregator *agg, struct krum_round **out)
 	return r->out ? FEDC_OK : aggregator__alloc(agg->model.n_elements, sizeof(float), &r->out);
 }
 
+/* Over the weights only: buffers and local tensors do not choose (their
+ * values are averaged apart, aggregator_roles.c). */
 static double squared_distance(const struct aggregator *agg, size_t a, size_t b)
 {
 	double sum = 0;
@@ -72,7 +74,7 @@ static double squared_distance(const struct aggregator *agg, size_t a, size_t b)
 	for (size_t i = 0; i < agg->model.count; i++) {
 		const float *x = fedc_params_tensors(agg->updates[a].params)[i].data;
 		const float *y = fedc_params_tensors(agg->updates[b].params)[i].data;
-		const uint64_t n = fedc_tensor_elements(&agg->model.tensors[i]);
+		const uint64_t n = aggregator__is_weight(agg, i) ? fedc_tensor_elements(&agg->model.tensors[i]) : 0;
 
 		for (uint64_t j = 0; j < n; j++) {
 			const double d = (double)x[j] - (double)y[j];
@@ -181,7 +183,7 @@ static void log_kept(const struct aggregator *agg, const bool *keep, const doubl
 			  keep[a] ? "kept" : "left out");
 }
 
-static enum fedc_err krum_compute_common(struct aggregator *agg, bool multi, const float **result)
+static enum fedc_err krum_compute_common(struct aggregator *agg, bool multi, float **result)
 {
 	const size_t n = agg->n_updates, m = kept_count(agg, multi);
 	struct krum_round *r = NULL;
@@ -212,17 +214,17 @@ out:
 	return rc;
 }
 
-static enum fedc_err krum_compute(struct aggregator *agg, const float **result)
+static enum fedc_err krum_compute(struct aggregator *agg, float **result)
 {
 	return krum_compute_common(agg, false, result);
 }
 
-static enum fedc_err multikrum_compute(struct aggregator *agg, const float **result)
+static enum fedc_err multikrum_compute(struct aggregator *agg, float **result)
 {
 	return krum_compute_common(agg, true, result);
 }
 
-/* ||update - global||, in double. */
+/* ||update - global|| over the weights (as squared_distance), in double. */
 static double change_norm(const struct aggregator *agg, size_t a, const float *global)
 {
 	double sum = 0;
@@ -230,7 +232,7 @@ static double change_norm(const struct aggregator *agg, size_t a, const float *g
 	for (size_t i = 0; i < agg->model.count; i++) {
 		const float *x = fedc_params_tensors(agg->updates[a].params)[i].data;
 		const float *g = global + agg->model.offsets[i];
-		const uint64_t n = fedc_tensor_elements(&agg->model.tensors[i]);
+		const uint64_t n = aggregator__is_weight(agg, i) ? fedc_tensor_elements(&agg->model.tensors[i]) : 0;
 
 		for (uint64_t j = 0; j < n; j++) {
 			const double d = (double)x[j] - (double)g[j];
@@ -243,7 +245,7 @@ static double change_norm(const struct aggregator *agg, size_t a, const float *g
 
 /* global + sum_a share_a * clip_a * (x_a - global) / sum_a share_a, with
  * clip_a = min(1, C / ||x_a - global||). */
-static enum fedc_err normbounded_compute(struct aggregator *agg, const float **result)
+static enum fedc_err normbounded_compute(struct aggregator *agg, float **result)
 {
 	struct krum_round *r = NULL;
 	const float *g;

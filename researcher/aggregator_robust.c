@@ -97,7 +97,7 @@ static void reduce_tensor(const struct aggregator *agg, size_t i, bool is_median
 	}
 }
 
-static enum fedc_err robust_compute(struct aggregator *agg, bool is_median, const float **result)
+static enum fedc_err robust_compute(struct aggregator *agg, bool is_median, float **result)
 {
 	/* A failed compute may be retried: keep what an earlier try allocated. */
 	struct robust_round *r = agg->round ? agg->round : calloc(1, sizeof(*r));
@@ -119,12 +119,12 @@ static enum fedc_err robust_compute(struct aggregator *agg, bool is_median, cons
 	return FEDC_OK;
 }
 
-static enum fedc_err median_compute(struct aggregator *agg, const float **result)
+static enum fedc_err median_compute(struct aggregator *agg, float **result)
 {
 	return robust_compute(agg, true, result);
 }
 
-static enum fedc_err trimmed_mean_compute(struct aggregator *agg, const float **result)
+static enum fedc_err trimmed_mean_compute(struct aggregator *agg, float **result)
 {
 	return robust_compute(agg, false, result);
 }

@@ -103,7 +103,7 @@ static void scaffold_init_state(struct aggregator *agg, const struct fedc_params
 		aggregator__flatten(&agg->model, fedc_params_tensors(global) + r->n_model, agg->state.vecs[0]);
 }
 
-static enum fedc_err scaffold_compute(struct aggregator *agg, const float **result)
+static enum fedc_err scaffold_compute(struct aggregator *agg, float **result)
 {
 	struct scaffold_round *r = agg->round;
 	const uint64_t n = agg->model.n_elements;
