@@ -39,6 +39,17 @@ static enum fedc_err round_dir(char *out, size_t cap, const char *output_dir, co
 
 /* ---- saving ---- */
 
+/* "0012": one digit per tensor (enum fedc_param_role). */
+static json_t *roles_to_json(const struct breakpoint *bp)
+{
+	char text[FEDC_MAX_TENSORS + 1];
+
+	for (size_t i = 0; i < bp->n_roles; i++)
+		text[i] = (char)('0' + bp->roles[i]);
+	text[bp->n_roles] = '\0';
+	return json_string(text);
+}
+
 static json_t *to_json(const struct breakpoint *bp)
 {
 	json_t *history = json_object(), *rng = json_array(), *root;
@@ -59,6 +70,8 @@ static json_t *to_json(const struct breakpoint *bp)
 			 "network_path", bp->network_path, "network_digest", bp->network_digest, "rng", rng,
 			 "history_sizes", history, "has_aggregator_state", bp->has_aggregator_state, "aggregator_digest",
 			 bp->aggregator_digest);
+	if (root)
+		json_object_set_new(root, "param_roles", roles_to_json(bp));
 	return root;
 }
 
@@ -199,15 +212,36 @@ static enum fedc_err get_u32(json_t *root, const char *key, uint32_t *out, const
 	return rc;
 }
 
+/* Format 2's "param_roles"; format 1 has none (all weights). */
+static enum fedc_err roles_from_json(json_t *root, uint32_t format, struct breakpoint *bp, const char *path)
+{
+	const char *text = json_string_value(json_object_get(root, "param_roles"));
+	size_t n;
+
+	bp->n_roles = 0;
+	if (format < 2)
+		return FEDC_OK;
+	n = text ? strlen(text) : 0;
+	if (!text || n > FEDC_MAX_TENSORS || strspn(text, "012") != n)
+		return fedc_fail(FEDC_ERR_MALFORMED, "%s: \"param_roles\" is not a string of at most %d digits 0, 1 "
+				 "or 2", path, FEDC_MAX_TENSORS);
+	for (size_t i = 0; i < n; i++)
+		bp->roles[i] = (uint8_t)(text[i] - '0');
+	bp->n_roles = n;
+	return FEDC_OK;
+}
+
 static enum fedc_err from_json(json_t *root, struct breakpoint *bp, const char *path)
 {
 	json_t *rng = json_object_get(root, "rng"), *history = json_object_get(root, "history_sizes");
 	uint32_t format = 0;
 	enum fedc_err rc = get_u32(root, "format", &format, path);
 
-	if (!rc && format != BREAKPOINT_FORMAT)
-		return fedc_fail(FEDC_ERR_MALFORMED, "%s: format %" PRIu32 ", this fedc-researcher reads %d", path,
-				 format, BREAKPOINT_FORMAT);
+	if (!rc && (format < BREAKPOINT_FORMAT_OLDEST || format > BREAKPOINT_FORMAT))
+		return fedc_fail(FEDC_ERR_MALFORMED, "%s: format %" PRIu32 ", this fedc-researcher reads %d to %d", path,
+				 format, BREAKPOINT_FORMAT_OLDEST, BREAKPOINT_FORMAT);
+	if (!rc)
+		rc = roles_from_json(root, format, bp, path);
 	if (!rc) rc = get_u32(root, "round", &bp->round, path);
 	if (!rc) rc = get_u32(root, "rounds", &bp->rounds, path);
 	if (!rc) rc = get_string(root, "job_id", bp->job_id, sizeof(bp->job_id), path);

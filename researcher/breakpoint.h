@@ -4,8 +4,11 @@
  *   aggregator.state  the aggregator's state (server optimiser moments,
  *                     control variates), when it has one
  *   breakpoint.json   the round, job, digests of the files above and of the
- *                     experiment and network files, the sampling RNG state
- *                     and the history files' lengths at that point
+ *                     experiment and network files, the sampling RNG state,
+ *                     the history files' lengths at that point and the
+ *                     model tensors' roles (format 2: "param_roles", one
+ *                     digit per tensor, "0" weight, "1" buffer, "2" local;
+ *                     a format 1 breakpoint has none: all weights)
  * A breakpoint is built in a temporary directory, fsync'd, and renamed into
  * place: a crash leaves the previous breakpoints whole and at worst a
  * ".round-*.tmp" directory that the next save removes. */
@@ -17,10 +20,12 @@
 
 #include "fedc/err.h"
 #include "fedc/hash.h"
+#include "fedc/limits.h"
 #include "fedc/uuid.h"
 #include "history.h"
 
-#define BREAKPOINT_FORMAT 1
+#define BREAKPOINT_FORMAT 2
+#define BREAKPOINT_FORMAT_OLDEST 1 /* still loaded */
 #define BREAKPOINT_PATH_MAX 4096
 
 struct breakpoint {
@@ -37,6 +42,8 @@ struct breakpoint {
 	uint64_t history_sizes[HISTORY_FILES];
 	bool has_aggregator_state;
 	char aggregator_digest[FEDC_SHA256_HEXLEN + 1];
+	uint8_t roles[FEDC_MAX_TENSORS];                 /* enum fedc_param_role per model tensor */
+	size_t n_roles;                                  /* 0: every tensor a weight */
 };
 
 /* Saves `bp` with the files at `global_path` and `aggregator_state_path`

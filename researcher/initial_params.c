@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fedc/limits.h"
 #include "fedc/params.h"
 #include "fedc/plan_abi.h"
 
@@ -42,7 +43,7 @@ out:
 	return rc;
 }
 
-enum fedc_err initial__params(const struct experiment *exp, const char *out_path)
+enum fedc_err initial__params(const struct experiment *exp, const char *out_path, uint8_t *roles, size_t *n_roles)
 {
 	struct fedc_arg args[FEDC_MAX_ARGS];
 	struct fedc_args model_args = { args, exp->n_model_args };
@@ -78,6 +79,16 @@ enum fedc_err initial__params(const struct experiment *exp, const char *out_path
 		rc = fedc_fail(FEDC_ERR_PLAN, "the plan's get_params() failed");
 		goto out;
 	}
+	*n_roles = 0;
+	if (count > FEDC_MAX_TENSORS) {
+		rc = fedc_fail(FEDC_ERR_TOO_BIG, "the plan's model has %zu tensors, more than the %d of a parameter "
+			       "file", count, FEDC_MAX_TENSORS);
+		goto out;
+	}
+	rc = fedc_plan_roles(plan, model, roles, count);
+	if (rc)
+		goto out;
+	*n_roles = count;
 	rc = strcmp(exp->aggregator, "scaffold") == 0 ? write_with_zero_variate(out_path, tensors, count)
 						       : fedc_params_write_file(out_path, tensors, count);
 out:

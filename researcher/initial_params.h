@@ -4,11 +4,17 @@
 #ifndef FEDC_RESEARCHER_INITIAL_PARAMS_H
 #define FEDC_RESEARCHER_INITIAL_PARAMS_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "experiment.h"
 
-/* FEDC_ERR_PLAN (cannot load, wrong ABI, create or get_params failed) with a
- * detail, FEDC_ERR_IO. */
+/* Also writes the role of each model tensor (fedc_plan_roles: all weights
+ * for a plan without param_roles) to roles[0..*n_roles-1]; `roles` has room
+ * for FEDC_MAX_TENSORS. FEDC_ERR_PLAN (cannot load, wrong ABI, create,
+ * get_params or param_roles failed) with a detail, FEDC_ERR_TOO_BIG (more
+ * tensors than a parameter file holds), FEDC_ERR_IO. */
 FEDC_NODISCARD
-enum fedc_err initial__params(const struct experiment *exp, const char *out_path);
+enum fedc_err initial__params(const struct experiment *exp, const char *out_path, uint8_t *roles, size_t *n_roles);
 
 #endif

@@ -729,6 +729,8 @@ static enum fedc_err save_breakpoint(struct job *j, uint32_t round)
 	memcpy(bp->plan_digest, j->plan_digest, sizeof(bp->plan_digest));
 	memcpy(bp->global_digest, j->global_digest, sizeof(bp->global_digest));
 	memcpy(bp->rng, j->rng.s, sizeof(bp->rng));
+	memcpy(bp->roles, j->roles, j->n_roles);
+	bp->n_roles = j->n_roles;
 	rc = history__sync(j->history, bp->history_sizes);
 	if (!rc)
 		rc = aggregator__save_state(j->agg, j->agg_state_path);
@@ -797,7 +799,9 @@ static enum fedc_err prepare(struct job *j)
 	if (!rc)
 		rc = history__open(exp->output_dir, &j->history);
 	if (!rc)
-		rc = initial__params(exp, j->global_path);
+		rc = initial__params(exp, j->global_path, j->roles, &j->n_roles);
+	if (!rc)
+		rc = aggregator__set_roles(j->agg, j->roles, j->n_roles);
 	if (!rc)
 		rc = upload_plan(j, NULL);
 	if (!rc)
@@ -1139,6 +1143,8 @@ static enum fedc_err prepare_resume(struct job *j, const struct breakpoint *bp, 
 	memcpy(j->global_digest, bp->global_digest, sizeof(j->global_digest));
 	memcpy(j->rng.s, bp->rng, sizeof(j->rng.s));
 	j->first_round = bp->round + 1;
+	memcpy(j->roles, bp->roles, bp->n_roles);
+	j->n_roles = bp->n_roles; /* 0 from a format 1 breakpoint: all weights, as that run had */
 	j->epsilon = privacy__dp_on(j->exp) ? 0 : NAN;
 	snprintf(state, sizeof(state), "%s/aggregator.state", bp_dir);
 	rc = privacy__check_experiment(j->exp);
@@ -1146,6 +1152,8 @@ static enum fedc_err prepare_resume(struct job *j, const struct breakpoint *bp, 
 		rc = open_outputs(j);
 	if (!rc && bp->has_aggregator_state)
 		rc = aggregator__load_state(j->agg, state);
+	if (!rc)
+		rc = aggregator__set_roles(j->agg, j->roles, j->n_roles);
 	if (!rc)
 		rc = history__reopen(j->exp->output_dir, bp->history_sizes, &j->history);
 	if (!rc)

@@ -70,6 +70,8 @@ struct job {
 	bool resumed;              /* by job__resume: failures are continued with resume too */
 	bool disk_full;            /* an update could not be written: ENOSPC */
 	char shown_dir[PATH_MAX];  /* output_dir as told to the user: absolute, clean (no a/./b, no //) */
+	uint8_t roles[FEDC_MAX_TENSORS]; /* the plan's param_roles per model tensor; saved in breakpoints */
+	size_t n_roles;
 	double epsilon;            /* node-level DP: the accountant's figure after the last round run; NaN when off */
 	uint32_t budget_stop;      /* the round the privacy budget stopped the run before, or 0 */
 	/* secure aggregation (job_secagg.c), this round */

@@ -39,3 +39,24 @@ const char *fedc_plan_said(const struct fedc_plan *plan, char *buf, size_t cap)
 	buf[n] = '\0';
 	return buf;
 }
+
+enum fedc_err fedc_plan_roles(const struct fedc_plan *plan, void *model, uint8_t *roles, size_t count)
+{
+	char said[FEDC_PLAN_ERROR_LEN];
+
+	if (count)
+		memset(roles, FEDC_PARAM_WEIGHT, count);
+	if (!plan || plan->abi_version < 3 || !plan->param_roles || count == 0)
+		return FEDC_OK;
+	if (plan->param_roles(model, roles, count) != 0) {
+		fedc_plan_said(plan, said, sizeof(said));
+		return fedc_fail(FEDC_ERR_PLAN, "the plan's param_roles() failed for its %zu tensors%s%s", count,
+				 said[0] ? ": " : "", said);
+	}
+	for (size_t i = 0; i < count; i++) {
+		if (roles[i] > FEDC_PARAM_LOCAL)
+			return fedc_fail(FEDC_ERR_PLAN, "the plan's param_roles() gave tensor %zu role %u; roles are 0 "
+					 "(weight), 1 (buffer) and 2 (local)", i, roles[i]);
+	}
+	return FEDC_OK;
+}

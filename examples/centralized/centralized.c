@@ -256,7 +256,11 @@ static enum fedc_err run(const struct options *o, const char *work_dir)
 		rc = inspect_data(o, ds);
 	if (!rc) {
 		snprintf(params_path, sizeof(params_path), "%s/initial.params", work_dir);
-		rc = initial__params(exp, params_path);
+		/* One site trains it all: roles change nothing here. */
+		uint8_t roles[FEDC_MAX_TENSORS];
+		size_t n_roles = 0;
+
+		rc = initial__params(exp, params_path, roles, &n_roles);
 	}
 	for (uint32_t i = 0; i < exp->n_model_args; i++)
 		args[i] = (struct fedc_arg){ exp->model_args[i].name, exp->model_args[i].value };

@@ -132,6 +132,21 @@ static int model_set_params(void *p, const struct fedc_tensor *tensors, size_t c
 	return m ? fedc_paramset_set(&m->net.params, tensors, count) : FEDC_NN_ERR_INVAL;
 }
 
+/* dense0 is trained; feature_mean and feature_std are statistics of the
+ * nodes' rows (BUFFER: averaged by sample count, never moved by a server
+ * optimizer). Under node-level DP they stay inside the clipped, noised
+ * change the node sends (docs/privacy.md). */
+static int model_param_roles(void *p, uint8_t *roles, size_t count)
+{
+	struct model *m = p;
+
+	if (!m || !roles || count != m->net.params.count)
+		return FEDC_NN_ERR_INVAL;
+	for (size_t i = 0; i < count; i++)
+		roles[i] = i == m->mean || i == m->std ? FEDC_PARAM_BUFFER : FEDC_PARAM_WEIGHT;
+	return FEDC_NN_OK;
+}
+
 /* ------------------------------------------------------------------ */
 /* prepare: standardization (as examples/logreg)                       */
 
@@ -268,4 +283,5 @@ FEDC_PLAN_DEFINE(
 	.train = model_train,
 	.evaluate = model_evaluate,
 	.destroy = model_destroy,
-	.last_error = fedc_plan_last_error);
+	.last_error = fedc_plan_last_error,
+	.param_roles = model_param_roles);

@@ -8,10 +8,12 @@
  * Federated standardization: features are standardized by prepare() with
  * feature_mean and feature_std, which travel with the weights. In the first
  * round they are unset (std 0) and each node fills them from its own training
- * rows; FedAvg then averages them weighted by sample count (the exact global
- * mean, and a pooled estimate of the spread), so from the second round on
- * every node scales its features the same way and the averaged weights mean
- * the same thing everywhere.
+ * rows; the researcher then averages them weighted by sample count (the
+ * exact global mean, and a pooled estimate of the spread), so from the second
+ * round on every node scales its features the same way and the averaged
+ * weights mean the same thing everywhere. param_roles marks them BUFFER:
+ * statistics, not weights, so every aggregator (FedAdam's server step, the
+ * median, Krum ...) gives them that weighted average and nothing else.
  *
  * Built against fedc/plan.h alone; uses only libc and libm, never opens a
  * file or a socket. Every entry point checks its arguments and returns -1
@@ -322,6 +324,20 @@ static int logreg_set_params(void *model, const struct fedc_tensor *tensors, siz
 	return 0;
 }
 
+/* weight and bias are trained; feature_mean and feature_std are statistics
+ * of the nodes' rows (BUFFER: averaged by sample count, never moved by a
+ * server optimizer). */
+static int logreg_param_roles(void *model, uint8_t *roles, size_t count)
+{
+	if (!model || !roles || count != 4)
+		return -1;
+	roles[0] = FEDC_PARAM_WEIGHT;
+	roles[1] = FEDC_PARAM_WEIGHT;
+	roles[2] = FEDC_PARAM_BUFFER;
+	roles[3] = FEDC_PARAM_BUFFER;
+	return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* prepare: standardization                                             */
 
@@ -545,4 +561,5 @@ FEDC_PLAN_DEFINE(
 	.train = logreg_train,
 	.evaluate = logreg_evaluate,
 	.destroy = logreg_destroy,
-	.last_error = fedc_plan_last_error);
+	.last_error = fedc_plan_last_error,
+	.param_roles = logreg_param_roles);

@@ -1,5 +1,6 @@
-/* Breakpoints: saved atomically, found, loaded back exactly, and refused
- * with a clear error when damaged, while the previous one still loads. The
+/* Breakpoints: saved atomically, found, loaded back exactly (tensor roles
+ * too; format 1 ones still load), and refused with a clear error when
+ * damaged, while the previous one still loads. The
  * history files continue from a breakpoint's lengths. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 
 #include "file_check.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +70,9 @@ static void save_round(uint32_t round, struct breakpoint *bp)
 	bp->rng[0] = UINT64_MAX;
 	bp->rng[3] = 42;
 	bp->history_sizes[1] = 1234;
+	bp->n_roles = 4; /* weight, buffer, local, weight */
+	bp->roles[1] = 1;
+	bp->roles[2] = 2;
 	assert_int_equal(breakpoint__save(dir, bp, global, agg), FEDC_OK);
 }
 
@@ -166,6 +171,46 @@ static void test_damaged_breakpoint_refused_previous_works(void **state)
 	assert_int_equal(breakpoint__load(dir, 1, &bp, bp_dir, sizeof(bp_dir)), FEDC_OK);
 }
 
+/* Sets `key` of round 1's breakpoint.json to `value` (NULL: removes it). */
+static void edit_state(const char *key, json_t *value)
+{
+	char path[256];
+	json_t *root;
+
+	snprintf(path, sizeof(path), "%s/breakpoints/round-000001/breakpoint.json", dir);
+	root = json_load_file(path, 0, NULL);
+	assert_non_null(root);
+	if (value)
+		json_object_set_new(root, key, value);
+	else
+		json_object_del(root, key);
+	assert_int_equal(json_dump_file(root, path, 0), 0);
+	json_decref(root);
+}
+
+/* Format 2 keeps the tensors' roles; a format 1 breakpoint (before roles)
+ * still loads, all weights; roles that are not digits 0-2 are refused. */
+static void test_roles_kept_and_format_1_loads(void **state)
+{
+	static const uint8_t roles[4] = { 0, 1, 2, 0 };
+	struct breakpoint bp, loaded;
+	char bp_dir[BREAKPOINT_PATH_MAX];
+
+	save_round(1, &bp);
+	assert_int_equal(breakpoint__load(dir, 1, &loaded, bp_dir, sizeof(bp_dir)), FEDC_OK);
+	assert_int_equal(loaded.n_roles, 4);
+	assert_memory_equal(loaded.roles, roles, sizeof(roles));
+	edit_state("param_roles", json_string("0130"));
+	assert_int_equal(breakpoint__load(dir, 1, &loaded, bp_dir, sizeof(bp_dir)), FEDC_ERR_MALFORMED);
+	assert_non_null(strstr(fedc_last_error(), "\"param_roles\""));
+	edit_state("param_roles", NULL);
+	assert_int_equal(breakpoint__load(dir, 1, &loaded, bp_dir, sizeof(bp_dir)), FEDC_ERR_MALFORMED);
+	edit_state("format", json_integer(1));
+	assert_int_equal(breakpoint__load(dir, 1, &loaded, bp_dir, sizeof(bp_dir)), FEDC_OK);
+	assert_int_equal(loaded.n_roles, 0);
+	assert_int_equal(loaded.round, 1);
+}
+
 static size_t file_size(const char *name)
 {
 	char path[128];
@@ -212,6 +257,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_odd_names_not_rounds, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_damaged_breakpoint_refused_previous_works, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_history_continues_from_sizes, make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(test_roles_kept_and_format_1_loads, make_dir, remove_dir),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -276,6 +276,28 @@ static void test_create_seeded(void **state)
 	fx.plan->destroy(c);
 }
 
+/* feature_mean and feature_std are buffers, weight and bias weights; a
+ * count other than the model's four is refused. */
+static void test_param_roles(void **state)
+{
+	static const uint8_t want[4] = { FEDC_PARAM_WEIGHT, FEDC_PARAM_WEIGHT, FEDC_PARAM_BUFFER, FEDC_PARAM_BUFFER };
+	void *m = new_model(1);
+	const struct fedc_tensor *t;
+	uint8_t roles[4];
+	size_t n;
+
+	(void)state;
+	assert_non_null(fx.plan->param_roles);
+	assert_int_equal(fx.plan->get_params(m, &t, &n), 0);
+	assert_int_equal(n, 4);
+	assert_string_equal(t[2].name, "feature_mean");
+	assert_string_equal(t[3].name, "feature_std");
+	assert_int_equal(fx.plan->param_roles(m, roles, n), 0);
+	assert_memory_equal(roles, want, sizeof(want));
+	assert_int_equal(fx.plan->param_roles(m, roles, 3), -1);
+	fx.plan->destroy(m);
+}
+
 static void test_params_layout_and_round_trip(void **state)
 {
 	struct fedc_data train, test;
@@ -512,6 +534,7 @@ int main(void)
 		cmocka_unit_test(test_train_breast_cancer),
 		cmocka_unit_test(test_train_deterministic),
 		cmocka_unit_test(test_create_seeded),
+		cmocka_unit_test(test_param_roles),
 		cmocka_unit_test(test_params_layout_and_round_trip),
 		cmocka_unit_test(test_set_params_rejects_bad_layout),
 		cmocka_unit_test(test_create_rejects_bad_args),

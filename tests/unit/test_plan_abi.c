@@ -9,6 +9,7 @@
 
 #include <dlfcn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fedc/plan_abi.h"
@@ -93,6 +94,42 @@ static void test_plan_said_names_the_key(void **state)
 	dlclose(handle);
 }
 
+/* param_roles, made up in place: the model pointer says what it does. */
+static int fake_roles(void *model, uint8_t *roles, size_t count)
+{
+	const char *what = model;
+
+	if (strcmp(what, "fail") == 0)
+		return -1;
+	for (size_t i = 0; i < count; i++)
+		roles[i] = strcmp(what, "bad") == 0 ? 7 : (uint8_t)(i % 3);
+	return 0;
+}
+
+/* Roles: the plan's for ABI 3; all weights for an older plan or one without
+ * param_roles; a failure or a role outside 0..2 is the plan's fault. */
+static void test_plan_roles(void **state)
+{
+	struct fedc_plan plan = { .abi_version = 3, .param_roles = fake_roles };
+	uint8_t roles[4];
+	char good[] = "good", bad[] = "bad", fail[] = "fail";
+
+	(void)state;
+	assert_int_equal(fedc_plan_roles(&plan, good, roles, 4), FEDC_OK);
+	assert_memory_equal(roles, ((const uint8_t[4]){ 0, 1, 2, 0 }), 4);
+	assert_int_equal(fedc_plan_roles(&plan, bad, roles, 4), FEDC_ERR_PLAN);
+	assert_non_null(strstr(fedc_last_error(), "role 7"));
+	assert_int_equal(fedc_plan_roles(&plan, fail, roles, 4), FEDC_ERR_PLAN);
+	assert_non_null(strstr(fedc_last_error(), "param_roles() failed"));
+	plan.abi_version = 2; /* the field is not there: never read */
+	assert_int_equal(fedc_plan_roles(&plan, good, roles, 4), FEDC_OK);
+	assert_memory_equal(roles, ((const uint8_t[4]){ 0, 0, 0, 0 }), 4);
+	plan.abi_version = 3;
+	plan.param_roles = NULL;
+	assert_int_equal(fedc_plan_roles(&plan, good, roles, 4), FEDC_OK);
+	assert_memory_equal(roles, ((const uint8_t[4]){ 0, 0, 0, 0 }), 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -100,6 +137,7 @@ int main(void)
 		cmocka_unit_test(test_plan_abi_current_and_older_run),
 		cmocka_unit_test(test_plan_abi_not_a_plan),
 		cmocka_unit_test(test_plan_said_names_the_key),
+		cmocka_unit_test(test_plan_roles),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

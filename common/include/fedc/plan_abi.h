@@ -25,4 +25,13 @@ enum fedc_err fedc_plan_abi_check(const struct fedc_plan *plan, const char *who)
  * nothing. Call it right after the failed call. Returns `buf`. */
 const char *fedc_plan_said(const struct fedc_plan *plan, char *buf, size_t cap);
 
+/* The role of each of the `count` tensors get_params() gave for `model`
+ * (enum fedc_param_role, fedc/plan.h), into roles[0..count-1]: the plan's
+ * param_roles (ABI 3), or every tensor a weight when the plan is older or
+ * has none. The node and the researcher read roles through this alone, so
+ * both see the same. FEDC_ERR_PLAN (with what the plan said) when
+ * param_roles fails or gives a role outside 0..2. */
+FEDC_NODISCARD
+enum fedc_err fedc_plan_roles(const struct fedc_plan *plan, void *model, uint8_t *roles, size_t count);
+
 #endif
