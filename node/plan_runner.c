@@ -30,6 +30,7 @@
 #include "fedc/config.h"
 #include "fedc/params.h"
 #include "fedc/plan_abi.h"
+#include "local_params.h"
 #include "plan_report.h"
 #include "sandbox.h"
 #include "scaffold_client.h"
@@ -378,18 +379,44 @@ static uint64_t reported_steps(const struct fedc_metrics *m)
 	return 0;
 }
 
-/* The new parameters, with SCAFFOLD's control-variate deltas when `sr`. */
-static int write_update(const struct runner_job *job, const struct scaffold_round *sr,
-			const struct fedc_tensor *tensors, size_t count, const struct fedc_metrics *train_metrics)
+/* The new parameters, then the node's local tensors (local_params.h) when
+ * the plan has some. */
+static enum fedc_err write_plain_update(int fd, const struct fedc_tensor *tensors, size_t count,
+					const struct fedc_tensor *extra, size_t n_extra)
 {
+	struct fedc_tensor *all;
 	enum fedc_err rc;
 
-	if (sr && count != sr->n) {
-		report("error the plan has %zu parameter tensors, the global parameters %zu", count, sr->n);
+	if (n_extra == 0)
+		return fedc_params_write_fd(fd, tensors, count);
+	all = calloc(count + n_extra, sizeof(*all));
+	if (!all)
+		return FEDC_ERR_NOMEM;
+	memcpy(all, tensors, count * sizeof(*all));
+	memcpy(all + count, extra, n_extra * sizeof(*all));
+	rc = fedc_params_write_fd(fd, all, count + n_extra);
+	free(all);
+	return rc;
+}
+
+/* The new parameters, with SCAFFOLD's control-variate deltas when `sr`,
+ * and the local tensors `lp` names. */
+static int write_update(const struct runner_job *job, const struct scaffold_round *sr, struct local_params *lp,
+			const struct fedc_tensor *tensors, size_t count, const struct fedc_metrics *train_metrics)
+{
+	const struct fedc_tensor *extra = NULL;
+	size_t n_extra = 0;
+	enum fedc_err rc;
+
+	if ((sr && count != sr->n) || count != lp->n) {
+		report("error the plan has %zu parameter tensors, the global parameters %zu", count, lp->n);
 		return 1;
 	}
-	rc = sr ? scaffold__write_update(job->update_fd, sr, tensors, reported_steps(train_metrics), job->train.lr)
-		: fedc_params_write_fd(job->update_fd, tensors, count);
+	rc = local_params__extra(lp, tensors, &extra, &n_extra);
+	if (!rc)
+		rc = sr ? scaffold__write_update(job->update_fd, sr, tensors, reported_steps(train_metrics),
+						 job->train.lr, extra, n_extra)
+			: write_plain_update(job->update_fd, tensors, count, extra, n_extra);
 	if (rc) {
 		report("error cannot write the new parameters: %s", fedc_last_error());
 		return 1;
@@ -398,7 +425,8 @@ static int write_update(const struct runner_job *job, const struct scaffold_roun
 }
 
 static int train_and_report(const struct runner_job *job, const struct fedc_plan *plan, void *model,
-			    struct fedc_data *train, struct fedc_data *test, const struct scaffold_round *sr)
+			    struct fedc_data *train, struct fedc_data *test, const struct scaffold_round *sr,
+			    struct local_params *lp)
 {
 	struct fedc_train_args targs = job->train;
 	struct fedc_metrics train_metrics = { 0 };
@@ -447,7 +475,7 @@ static int train_and_report(const struct runner_job *job, const struct fedc_plan
 		report_failure(plan, false, "the plan's get_params() failed");
 		return 1;
 	}
-	return write_update(job, sr, tensors, count, &train_metrics);
+	return write_update(job, sr, lp, tensors, count, &train_metrics);
 }
 
 static int run_round(const struct runner_job *job, const struct fedc_plan *plan, struct fedc_data *all)
@@ -456,6 +484,7 @@ static int run_round(const struct runner_job *job, const struct fedc_plan *plan,
 	struct fedc_data train = { 0 }, test = { 0 };
 	struct fedc_params *global = NULL;
 	struct scaffold_round sr = { 0 };
+	struct local_params lp = { 0 };
 	void *model = NULL;
 	size_t n_model = 0;
 	bool scaffold = false;
@@ -496,7 +525,12 @@ static int run_round(const struct runner_job *job, const struct fedc_plan *plan,
 		report_failure(plan, true, "the plan's create() refused the [model] arguments");
 		goto out;
 	}
-	if (plan->set_params(model, fedc_params_tensors(global), n_model) != 0) {
+	rc = local_params__begin(plan, model, fedc_params_tensors(global), n_model, job->scaffold_state, &lp);
+	if (rc) { /* the plan's param_roles refusing is final */
+		report("%s %s", rc == FEDC_ERR_PLAN ? "refused" : "error", fedc_last_error());
+		goto out;
+	}
+	if (plan->set_params(model, lp.tensors, n_model) != 0) {
 		report_failure(plan, true, "the plan refused the global parameters (names or shapes differ)");
 		goto out;
 	}
@@ -504,8 +538,9 @@ static int run_round(const struct runner_job *job, const struct fedc_plan *plan,
 		report_failure(plan, true, "the plan's prepare() refused this round");
 		goto out;
 	}
-	code = train_and_report(job, plan, model, &train, &test, scaffold && !job->evaluate_only ? &sr : NULL);
+	code = train_and_report(job, plan, model, &train, &test, scaffold && !job->evaluate_only ? &sr : NULL, &lp);
 out:
+	local_params__end(&lp);
 	scaffold__end(&sr);
 	if (model)
 		plan->destroy(model);

@@ -22,6 +22,7 @@
 #include "plan_requests.h"
 #include "round_privacy.h"
 #include "sandbox.h"
+#include "local_params.h"
 #include "scaffold_client.h"
 #include "secagg_client.h"
 #include "test_set.h"
@@ -353,6 +354,7 @@ static enum fedc_err run_round(struct round_worker *w, const struct fedc_msg *re
 	struct node_dataset ds, test_set;
 	struct scaffold_files scaffold;
 	struct round_privacy rp = { 0 };
+	struct local_kept kept = { 0 };
 	bool has_test_set = false;
 	char session[2 * FEDC_MAX_ID_LEN + 2];
 	double t0 = now_s(), times[3] = { 0, 0, 0 };
@@ -410,8 +412,13 @@ static enum fedc_err run_round(struct round_worker *w, const struct fedc_msg *re
 	}
 
 	if (!req->evaluate_only) {
-		/* the node's DP noise first, then the masks over the noisy update */
-		rc = round_privacy__release(w->d, w->db, req, &rp, res.n_train, &res.params_fd);
+		/* FedBN's local tensors stay here (local_params.h); then the
+		 * node's DP noise, then the masks over the noisy update */
+		rc = local_params__take(&res.params_fd, &kept);
+		if (rc)
+			rc = fedc_fail(rc, "the plan's update: %s", fedc_last_error());
+		if (!rc)
+			rc = round_privacy__release(w->d, w->db, req, &rp, res.n_train, &res.params_fd);
 		if (!rc && req->secagg)
 			rc = mask_update(w, req, &res, &masked_fd);
 		if (rc)
@@ -422,8 +429,8 @@ static enum fedc_err run_round(struct round_worker *w, const struct fedc_msg *re
 			rc = fedc_fail(rc, "cannot upload the update: %s", fedc_last_error());
 			goto fail;
 		}
-		/* c_i advances only with a round that reached the researcher. */
-		rc = scaffold__save_state(res.params_fd, scaffold.read, scaffold.write);
+		/* c_i and local tensors advance only with a round that reached the researcher. */
+		rc = scaffold__save_state(res.params_fd, scaffold.read, scaffold.write, kept.tensors, kept.n);
 		if (rc)
 			goto fail;
 	}
@@ -441,6 +448,7 @@ fail:
 	 * be sent is logged by daemon__send and ends in the researcher's timeout. */
 	fedc_ignore(daemon__send_error(w->d, req, rc, "%s", fedc_last_error()));
 out:
+	local_kept__free(&kept);
 	round_privacy__end(&rp);
 	if (res.params_fd >= 0)
 		close(res.params_fd);

@@ -108,9 +108,9 @@ void scaffold__end(struct scaffold_round *r)
 }
 
 enum fedc_err scaffold__write_update(int fd, const struct scaffold_round *r, const struct fedc_tensor *y,
-				     uint64_t steps, double lr)
+				     uint64_t steps, double lr, const struct fedc_tensor *extra, size_t n_extra)
 {
-	struct fedc_tensor *out = calloc(2 * r->n + 1, sizeof(*out));
+	struct fedc_tensor *out = calloc(2 * r->n + n_extra + 1, sizeof(*out));
 	char (*names)[FEDC_MAX_NAME_LEN + 16] = calloc(r->n + 1, sizeof(*names));
 	double scale = 1.0 / ((double)steps * lr);
 	uint64_t total = 0, at = 0;
@@ -139,7 +139,9 @@ enum fedc_err scaffold__write_update(int fd, const struct scaffold_round *r, con
 		out[r->n + i].data = buf + at;
 		at += n;
 	}
-	rc = fedc_params_write_fd(fd, out, 2 * r->n);
+	if (n_extra)
+		memcpy(out + 2 * r->n, extra, n_extra * sizeof(*extra));
+	rc = fedc_params_write_fd(fd, out, 2 * r->n + n_extra);
 out:
 	free(out);
 	free(names);
@@ -147,7 +149,8 @@ out:
 	return rc;
 }
 
-enum fedc_err scaffold__save_state(int update_fd, const char *before_path, const char *after_path)
+enum fedc_err scaffold__save_state(int update_fd, const char *before_path, const char *after_path,
+				   const struct fedc_tensor *extra, size_t n_extra)
 {
 	struct fedc_params *update = NULL, *state = NULL;
 	struct fedc_tensor *next = NULL;
@@ -165,16 +168,19 @@ enum fedc_err scaffold__save_state(int update_fd, const char *before_path, const
 			n++;
 		on = n < fedc_params_count(update);
 	}
-	if (rc || !on)
+	if (rc || (!on && n_extra == 0))
 		goto out;
-	rc = check_pairs(fedc_params_tensors(update), n, SCAFFOLD_DC_PREFIX, "the update");
+	if (!on)
+		n = 0; /* no c_i: the extra tensors alone */
+	if (on)
+		rc = check_pairs(fedc_params_tensors(update), n, SCAFFOLD_DC_PREFIX, "the update");
 	if (!rc && access(before_path, F_OK) == 0)
 		rc = fedc_params_open(before_path, &state);
 	if (!rc && state)
 		rc = fedc_params_check_f32(state);
 	for (size_t i = 0; !rc && i < n; i++)
 		total += fedc_tensor_elements(&fedc_params_tensors(update)[i]);
-	next = calloc(n ? n : 1, sizeof(*next));
+	next = calloc(n + n_extra + 1, sizeof(*next));
 	buf = malloc((total ? total : 1) * sizeof(float));
 	if (!rc && (!next || !buf))
 		rc = FEDC_ERR_NOMEM;
@@ -189,11 +195,14 @@ enum fedc_err scaffold__save_state(int update_fd, const char *before_path, const
 		next[i].data = buf + at;
 		at += count;
 	}
+	if (!rc && n_extra)
+		memcpy(next + n, extra, n_extra * sizeof(*extra));
 	if (!rc)
-		rc = fedc_params_write_file(after_path, next, n);
+		rc = fedc_params_write_file(after_path, next, n + n_extra);
 out:
 	if (rc)
-		rc = fedc_fail(rc, "cannot save the node's SCAFFOLD state %s: %s", after_path, fedc_last_error());
+		rc = fedc_fail(rc, "cannot save the node's state for this job (SCAFFOLD, local tensors) %s: %s",
+			       after_path, fedc_last_error());
 	free(next);
 	free(buf);
 	fedc_params_close(state);

@@ -9,7 +9,8 @@
  * rate lr sends, after its trained tensors y, "scaffold.dc.<tensor>":
  *     dc = c_i+ - c_i = -c + (x - y) / (K lr)
  * The plan's child computes the update (it may not write files); the parent
- * then saves c_i+ = c_i + dc. */
+ * then saves c_i+ = c_i + dc. The same state file keeps FedBN's local
+ * tensors, as "local.<tensor>" (local_params.h). */
 #ifndef FEDC_NODE_SCAFFOLD_CLIENT_H
 #define FEDC_NODE_SCAFFOLD_CLIENT_H
 
@@ -44,18 +45,22 @@ enum fedc_err scaffold__begin(const struct fedc_params *global, size_t n_model, 
 			      struct scaffold_round *r);
 void scaffold__end(struct scaffold_round *r);
 
-/* Writes the update to `fd`: the trained tensors `y` (n, the model's) and
- * their "scaffold.dc." tensors, for K steps at rate lr. */
+/* Writes the update to `fd`: the trained tensors `y` (n, the model's),
+ * their "scaffold.dc." tensors, for K steps at rate lr, then the n_extra
+ * tensors `extra` (FedBN's "local." ones, local_params.h; may be 0). */
 FEDC_NODISCARD
 enum fedc_err scaffold__write_update(int fd, const struct scaffold_round *r, const struct fedc_tensor *y,
-				     uint64_t steps, double lr);
+				     uint64_t steps, double lr, const struct fedc_tensor *extra, size_t n_extra);
 
-/* In the parent, after a successful round: c_i+ = c_i + dc, with c_i read
+/* In the parent, after a successful round: the job's state for the next
+ * round, saved atomically to `after_path`: c_i+ = c_i + dc, with c_i read
  * from `before_path` (the file the round started from; zeros if it does not
- * exist) and dc from the update at `update_fd`, saved atomically to
- * `after_path`. Nothing to do (FEDC_OK) when the update carries no
- * "scaffold.dc." tensors. */
+ * exist) and dc from the update at `update_fd`, then the n_extra tensors
+ * `extra` (the node's FedBN "local." tensors, local_params.h). Nothing to do
+ * (FEDC_OK) when the update carries no "scaffold.dc." tensors and there is
+ * no extra. */
 FEDC_NODISCARD
-enum fedc_err scaffold__save_state(int update_fd, const char *before_path, const char *after_path);
+enum fedc_err scaffold__save_state(int update_fd, const char *before_path, const char *after_path,
+				   const struct fedc_tensor *extra, size_t n_extra);
 
 #endif

@@ -75,14 +75,14 @@ static void test_round_math(void **state)
 	assert_true(((const float *)r.correction[0].data)[1] == -0.75f);
 
 	assert_true(fd >= 0);
-	assert_int_equal(scaffold__write_update(fd, &r, &trained, 4, 0.5), FEDC_OK);
+	assert_int_equal(scaffold__write_update(fd, &r, &trained, 4, 0.5, NULL, 0), FEDC_OK);
 	assert_int_equal(fedc_params_open_fd(fd, &upd), FEDC_OK);
 	assert_int_equal(fedc_params_count(upd), 2);
 	assert_string_equal(fedc_params_tensors(upd)[1].name, "scaffold.dc.w");
 	dc = fedc_params_tensors(upd)[1].data;
 	assert_true(dc[0] == 0.0f && dc[1] == -0.5f);
 
-	assert_int_equal(scaffold__save_state(fd, before, after), FEDC_OK);
+	assert_int_equal(scaffold__save_state(fd, before, after, NULL, 0), FEDC_OK);
 	assert_int_equal(fedc_params_open(after, &next), FEDC_OK);
 	ci_next = fedc_params_find(next, "w")->data;
 	assert_true(ci_next[0] == 0.25f && ci_next[1] == -0.25f);
@@ -93,7 +93,7 @@ static void test_round_math(void **state)
 	assert_int_equal(scaffold__begin(g, n, before, &r), FEDC_OK);
 	assert_true(((const float *)r.correction[0].data)[1] == -0.5f);
 	/* a step count of 0 cannot be divided by */
-	assert_int_equal(scaffold__write_update(fd, &r, &trained, 0, 0.5), FEDC_ERR_PLAN);
+	assert_int_equal(scaffold__write_update(fd, &r, &trained, 0, 0.5, NULL, 0), FEDC_ERR_PLAN);
 	scaffold__end(&r);
 	fedc_params_close(next);
 	fedc_params_close(upd);
