@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "fedc/params.h"
 #include "fedc/plan.h"
 #include "local_params.h"
+#include "privacy.h"
 #include "scaffold_client.h"
 
 static char dir[64];
@@ -261,6 +263,50 @@ static void test_take_refuses_local_in_the_middle(void **state)
 	close(fd);
 }
 
+/* Node-level DP (docs/privacy.md): the local copies are cut off before DP
+ * (left in, DP refuses them: it cannot bound a tensor the global parameters
+ * lack); buffers are inside the clipped, noised change: a feature mean that
+ * moved by 1000 goes out scaled to the clip with the rest, never raw. */
+static void test_dp_bounds_buffers_and_never_sees_local_copies(void **state)
+{
+	static const float zeros[] = { 0, 0 }, yw[] = { 0.1f, 0.1f }, ymean[] = { 1000, -500 }, ybn[] = { 3, 4 };
+	struct fedc_tensor g[3] = { vec("w", zeros, 2), vec("mean", zeros, 2), vec("bn", zeros, 2) };
+	struct fedc_tensor u[4] = { vec("w", yw, 2), vec("mean", ymean, 2), vec("bn", ybn, 2), vec("local.bn", ybn, 2) };
+	struct fedc_params *gp = NULL, *up = NULL, *out = NULL;
+	struct privacy_dp_report rep;
+	struct local_kept kept;
+	uint8_t key[PRIVACY_KEY_LEN];
+	char gpath[128];
+	const float *mean;
+	int fd = memfd_with(u, 4), dp_fd = memfd_create("dp", MFD_CLOEXEC);
+
+	(void)state;
+	path_of(gpath, sizeof(gpath), "g.params");
+	assert_int_equal(fedc_params_write_file(gpath, g, 3), FEDC_OK);
+	assert_int_equal(fedc_params_open(gpath, &gp), FEDC_OK);
+	assert_int_equal(privacy__noise_key("secret", 6, "f", key), FEDC_OK);
+	assert_int_equal(fedc_params_open_fd(fd, &up), FEDC_OK);
+	assert_int_equal(privacy__apply_dp(gp, up, 1.0, 0.0, key, dp_fd, &rep), FEDC_ERR_PRIVACY);
+	assert_non_null(strstr(fedc_last_error(), "local.bn"));
+	fedc_params_close(up);
+
+	assert_int_equal(local_params__take(&fd, &kept), FEDC_OK);
+	assert_int_equal(fedc_params_open_fd(fd, &up), FEDC_OK);
+	assert_int_equal(privacy__apply_dp(gp, up, 1.0, 0.0, key, dp_fd, &rep), FEDC_OK);
+	assert_true(rep.norm > 1000);
+	assert_int_equal(lseek(dp_fd, 0, SEEK_SET), 0);
+	assert_int_equal(fedc_params_open_fd(dp_fd, &out), FEDC_OK);
+	mean = fedc_params_find(out, "mean")->data;
+	assert_true(fabs(mean[0]) <= 1.0 && fabs(mean[1]) <= 1.0);
+	assert_true(mean[0] > 0.5); /* the direction kept: mostly the mean's change */
+	fedc_params_close(out);
+	fedc_params_close(up);
+	fedc_params_close(gp);
+	local_kept__free(&kept);
+	close(fd);
+	close(dp_fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -269,6 +315,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_take_and_save, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_save_with_scaffold, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_take_refuses_local_in_the_middle, make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(test_dp_bounds_buffers_and_never_sees_local_copies, make_dir, remove_dir),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
