@@ -120,6 +120,24 @@ enum fedc_err local_params__extra(struct local_params *r, const struct fedc_tens
 	return FEDC_OK;
 }
 
+enum fedc_err local_params__write(int fd, const struct fedc_tensor *y, size_t count, const struct fedc_tensor *extra,
+				  size_t n_extra)
+{
+	struct fedc_tensor *all;
+	enum fedc_err rc;
+
+	if (n_extra == 0)
+		return fedc_params_write_fd(fd, y, count);
+	all = calloc(count + n_extra, sizeof(*all));
+	if (!all)
+		return FEDC_ERR_NOMEM;
+	memcpy(all, y, count * sizeof(*all));
+	memcpy(all + count, extra, n_extra * sizeof(*all));
+	rc = fedc_params_write_fd(fd, all, count + n_extra);
+	free(all);
+	return rc;
+}
+
 /* ---- the node ---- */
 
 void local_kept__free(struct local_kept *kept)

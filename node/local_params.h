@@ -63,6 +63,13 @@ FEDC_NODISCARD
 enum fedc_err local_params__extra(struct local_params *r, const struct fedc_tensor *y,
 				  const struct fedc_tensor **extra, size_t *n_extra);
 
+/* Writes the update of a round without SCAFFOLD to `fd`: the `count`
+ * trained tensors `y`, then `extra` (local_params__extra). FEDC_ERR_IO,
+ * FEDC_ERR_INVAL, FEDC_ERR_NOMEM (fedc_params_write_fd). */
+FEDC_NODISCARD
+enum fedc_err local_params__write(int fd, const struct fedc_tensor *y, size_t count, const struct fedc_tensor *extra,
+				  size_t n_extra);
+
 /* The node's side: the tensors cut off an update. */
 struct local_kept {
 	size_t n;

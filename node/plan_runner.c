@@ -379,26 +379,6 @@ static uint64_t reported_steps(const struct fedc_metrics *m)
 	return 0;
 }
 
-/* The new parameters, then the node's local tensors (local_params.h) when
- * the plan has some. */
-static enum fedc_err write_plain_update(int fd, const struct fedc_tensor *tensors, size_t count,
-					const struct fedc_tensor *extra, size_t n_extra)
-{
-	struct fedc_tensor *all;
-	enum fedc_err rc;
-
-	if (n_extra == 0)
-		return fedc_params_write_fd(fd, tensors, count);
-	all = calloc(count + n_extra, sizeof(*all));
-	if (!all)
-		return FEDC_ERR_NOMEM;
-	memcpy(all, tensors, count * sizeof(*all));
-	memcpy(all + count, extra, n_extra * sizeof(*all));
-	rc = fedc_params_write_fd(fd, all, count + n_extra);
-	free(all);
-	return rc;
-}
-
 /* The new parameters, with SCAFFOLD's control-variate deltas when `sr`,
  * and the local tensors `lp` names. */
 static int write_update(const struct runner_job *job, const struct scaffold_round *sr, struct local_params *lp,
@@ -416,7 +396,7 @@ static int write_update(const struct runner_job *job, const struct scaffold_roun
 	if (!rc)
 		rc = sr ? scaffold__write_update(job->update_fd, sr, tensors, reported_steps(train_metrics),
 						 job->train.lr, extra, n_extra)
-			: write_plain_update(job->update_fd, tensors, count, extra, n_extra);
+			: local_params__write(job->update_fd, tensors, count, extra, n_extra);
 	if (rc) {
 		report("error cannot write the new parameters: %s", fedc_last_error());
 		return 1;
