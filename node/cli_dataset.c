@@ -14,13 +14,16 @@
 #include "test_set.h"
 
 enum { OPT_NAME = 256, OPT_TAGS, OPT_FILE, OPT_DESCRIPTION, OPT_TYPE, OPT_HEADER, OPT_LABEL, OPT_REGRESSION,
-       OPT_LABELS, OPT_SPLIT, OPT_TEST_OF };
+       OPT_LABELS, OPT_SPLIT, OPT_TEST_OF, OPT_PATH, OPT_MANIFEST, OPT_SIZE, OPT_CHANNELS, OPT_NORMALIZE };
 
 static const char dataset_usage[] =
 	"usage: " CLI_PROG " dataset add --name N --tags T1[,T2...] --file PATH [--description D] [--type csv]\n"
 	"                         [--header auto|counts|names|none] [--label-column K] [--regression]\n"
 	"       " CLI_PROG " dataset add --type idx --name N --tags T1[,T2...] --file IMAGES --labels LABELS\n"
 	"                         [--description D]   (IDX files plain or gzip'd, e.g. train-images-idx3-ubyte.gz)\n"
+	"       " CLI_PROG " dataset add --type images --name N --tags T1[,T2...] --path DIR [--manifest FILE]\n"
+	"                         [--size HxW] [--channels 1|3] [--normalize unit|MEAN,STD[,...]] [--description D]\n"
+	"                         (PNG/JPEG; labels from class sub-folders DIR/CLASS/FILE or from FILE: file,label)\n"
 	"         either also:    [--split random|stratified]   (how test rows are held out; default random)\n"
 	"                         [--test-of ID|NAME]   (register as the test set of that dataset; --tags optional)\n"
 	"       " CLI_PROG " dataset list [--json]\n"
@@ -70,6 +73,41 @@ static bool parse_tags(const char *list, struct node_dataset *ds, char *why, siz
 	}
 }
 
+/* ---- the folder kinds' options ---------------------------------------------- */
+
+/* --manifest, --size, --channels, --normalize: gathered as "key=value;..."
+ * for ds->options, which the kind's inspect checks (dataset_image.h). */
+struct folder_args {
+	const char *manifest;
+	char options[NODE_OPTIONS_BUF];
+	const char *first; /* the first folder option given, for messages */
+};
+
+/* Takes one folder option; false if `opt` is not one. */
+static bool folder_option(struct folder_args *f, int opt, const char *value)
+{
+	static const struct { int opt; const char *key, *flag; } keys[] = {
+		{ OPT_SIZE, "size", "--size" }, { OPT_CHANNELS, "channels", "--channels" },
+		{ OPT_NORMALIZE, "normalize", "--normalize" }, { OPT_MANIFEST, NULL, "--manifest" },
+	};
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		size_t used = strlen(f->options);
+
+		if (keys[i].opt != opt)
+			continue;
+		f->first = f->first ? f->first : keys[i].flag;
+		if (!keys[i].key)
+			f->manifest = value;
+		else if (strchr(value, ';') || strchr(value, '='))
+			snprintf(f->options + used, sizeof(f->options) - used, "%s%s=?", used ? ";" : "", keys[i].key);
+		else
+			snprintf(f->options + used, sizeof(f->options) - used, "%s%s=%s", used ? ";" : "", keys[i].key, value);
+		return true;
+	}
+	return false;
+}
+
 /* ---- dataset commands ----------------------------------------------------- */
 
 struct add_args {
@@ -77,6 +115,7 @@ struct add_args {
 	const char *split, *test_of;
 	bool csv_options; /* --header, --label-column or --regression given */
 	struct dataset_options opts;
+	struct folder_args folder;
 };
 
 static int parse_add(int argc, char **argv, struct add_args *a)
@@ -89,6 +128,9 @@ static int parse_add(int argc, char **argv, struct add_args *a)
 		{ "label-column", required_argument, NULL, OPT_LABEL },
 		{ "regression", no_argument, NULL, OPT_REGRESSION }, { "labels", required_argument, NULL, OPT_LABELS },
 		{ "split", required_argument, NULL, OPT_SPLIT }, { "test-of", required_argument, NULL, OPT_TEST_OF },
+		{ "path", required_argument, NULL, OPT_PATH }, { "manifest", required_argument, NULL, OPT_MANIFEST },
+		{ "size", required_argument, NULL, OPT_SIZE }, { "channels", required_argument, NULL, OPT_CHANNELS },
+		{ "normalize", required_argument, NULL, OPT_NORMALIZE },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	const char *cmd = "dataset add";
@@ -96,10 +138,12 @@ static int parse_add(int argc, char **argv, struct add_args *a)
 	int opt;
 
 	while ((opt = cli__next_opt(dataset_usage, cmd, argc, argv, options)) != -1) {
+		if (folder_option(&a->folder, opt, optarg))
+			continue;
 		switch (opt) {
 		case OPT_NAME: a->name = optarg; break;
 		case OPT_TAGS: a->tags = optarg; break;
-		case OPT_FILE: a->file = optarg; break;
+		case OPT_FILE: case OPT_PATH: a->file = optarg; break;
 		case OPT_DESCRIPTION: a->description = optarg; break;
 		case OPT_TYPE: a->opts.type = optarg; break;
 		case OPT_LABELS: a->labels = optarg; break;
@@ -121,9 +165,14 @@ static int parse_add(int argc, char **argv, struct add_args *a)
 	if (optind != argc)
 		return cli__usage_error(dataset_usage, cmd, "unexpected argument \"%s\"", argv[optind]);
 	if (!a->name || (!a->tags && !a->test_of) || !a->file)
-		return cli__usage_error(dataset_usage, cmd, "--name, --tags and --file are required (--tags may be"
-					" left out with --test-of)");
+		return cli__usage_error(dataset_usage, cmd, "--name, --tags and --file (or --path) are required (--tags"
+					" may be left out with --test-of)");
 	return -1;
+}
+
+static bool is_folder_type(const char *type)
+{
+	return strcmp(type, "images") == 0;
 }
 
 static int check_add(const struct add_args *a, struct node_dataset *ds)
@@ -138,8 +187,16 @@ static int check_add(const struct add_args *a, struct node_dataset *ds)
 	if (a->description && !cli__text_ok(a->description, sizeof(ds->description), true))
 		return cli__usage_error(dataset_usage, cmd, "--description: at most %d characters, no control characters",
 				   FEDC_MAX_TEXT_LEN);
-	if (strcmp(a->opts.type, "csv") != 0 && strcmp(a->opts.type, "idx") != 0)
-		return cli__usage_error(dataset_usage, cmd, "--type \"%s\": expected csv or idx", a->opts.type);
+	if (strcmp(a->opts.type, "csv") != 0 && strcmp(a->opts.type, "idx") != 0 && !is_folder_type(a->opts.type))
+		return cli__usage_error(dataset_usage, cmd, "--type \"%s\": expected csv, idx or images", a->opts.type);
+	if (is_folder_type(a->opts.type) && (a->csv_options || a->labels))
+		return cli__usage_error(dataset_usage, cmd, "--header, --label-column, --regression and --labels are not "
+				   "for --type %s", a->opts.type);
+	if (!is_folder_type(a->opts.type) && a->folder.first)
+		return cli__usage_error(dataset_usage, cmd, "%s is for --type images", a->folder.first);
+	if (strstr(a->folder.options, "=?"))
+		return cli__usage_error(dataset_usage, cmd, "the values of --size, --channels and --normalize hold no ';' "
+				   "or '='");
 	if (strcmp(a->opts.type, "idx") == 0 && !a->labels)
 		return cli__usage_error(dataset_usage, cmd, "--type idx needs --labels LABELS (the labels file)");
 	if (strcmp(a->opts.type, "idx") == 0 && a->csv_options)
@@ -191,6 +248,11 @@ static bool is_idx(const struct node_dataset *ds)
 	return strcmp(ds->type, "idx") == 0;
 }
 
+static bool is_folder(const struct node_dataset *ds)
+{
+	return is_folder_type(ds->type);
+}
+
 static void count_classes(const struct fedc_data *data, uint32_t n_classes, uint64_t *counts)
 {
 	for (size_t i = 0; i < data->n_samples; i++) {
@@ -229,7 +291,7 @@ static void warn_empty_classes(const struct node_dataset *ds)
 		goto out;
 	for (uint32_t c = 0; c < ds->n_classes; c++)
 		present += counts[c] > 0;
-	if (present < ds->n_classes && is_idx(ds))
+	if (present < ds->n_classes && (is_idx(ds) || is_folder(ds)))
 		fprintf(stderr, CLI_PROG ": dataset add: warning: only %u of %u classes (0 to %u) have images\n", present,
 			ds->n_classes, ds->n_classes - 1);
 	else if (present < ds->n_classes)
@@ -299,6 +361,10 @@ static int dataset_add(struct cli_ctx *ctx, int argc, char **argv)
 		code = resolve_file(a.file, ds->path, sizeof(ds->path));
 	if (code < 0 && a.labels)
 		code = resolve_file(a.labels, ds->labels_path, sizeof(ds->labels_path));
+	if (code < 0 && a.folder.manifest)
+		code = resolve_file(a.folder.manifest, ds->labels_path, sizeof(ds->labels_path));
+	if (code < 0)
+		memcpy(ds->options, a.folder.options, sizeof(ds->options));
 	if (code >= 0)
 		goto out;
 	/* Inspect first: a file that does not pass stores nothing. */
@@ -319,7 +385,11 @@ static int dataset_add(struct cli_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	printf("%s\n", ds->id);
-	if (is_idx(ds))
+	if (is_folder(ds))
+		fprintf(stderr, CLI_PROG ": dataset add: registered \"%s\": %" PRIu64 " %s of %s (%" PRIu64
+			" features), %u classes\n", ds->name, ds->n_samples, ds->type, ds->shape, ds->n_features,
+			ds->n_classes);
+	else if (is_idx(ds))
 		fprintf(stderr, CLI_PROG ": dataset add: registered \"%s\": %" PRIu64 " images of %s (%" PRIu64
 			" features), %u classes\n", ds->name, ds->n_samples, ds->shape, ds->n_features, ds->n_classes);
 	else
@@ -367,7 +437,7 @@ static void list_datasets_table(const struct node_dataset *all, size_t n)
 		tags_w = (int)strlen(tags) > tags_w ? (int)strlen(tags) : tags_w;
 		shape_w = (int)strlen(all[i].shape) > shape_w ? (int)strlen(all[i].shape) : shape_w;
 	}
-	printf("%-36s  %-*s  %-*s  %-4s  %-*s  %8s  %8s  %7s  %s\n", "ID", name_w, "NAME", tags_w, "TAGS", "TYPE",
+	printf("%-36s  %-*s  %-*s  %-6s  %-*s  %8s  %8s  %7s  %s\n", "ID", name_w, "NAME", tags_w, "TAGS", "TYPE",
 	       shape_w, "SHAPE", "SAMPLES", "FEATURES", "CLASSES", "LABEL COUNTS");
 	for (size_t i = 0; i < n; i++) {
 		tags_joined(&all[i], tags, sizeof(tags));
@@ -375,7 +445,7 @@ static void list_datasets_table(const struct node_dataset *all, size_t n)
 		cli__print_safe(all[i].name, name_w);
 		printf("  ");
 		cli__print_safe(tags, tags_w);
-		printf("  %-4s  ", all[i].type);
+		printf("  %-6s  ", all[i].type);
 		cli__print_safe(all[i].shape[0] ? all[i].shape : "-", shape_w);
 		printf("  %8" PRIu64 "  %8" PRIu64 "  %7u  ", all[i].n_samples, all[i].n_features, all[i].n_classes);
 		print_label_counts(&all[i]);
@@ -420,6 +490,8 @@ static void dataset_json(const struct node_dataset *ds)
 	cli__print_json_string(ds->labels_path);
 	printf(",\"shape\":");
 	cli__print_json_string(ds->shape);
+	printf(",\"options\":");
+	cli__print_json_string(ds->options);
 	printf(",\"description\":");
 	cli__print_json_string(ds->description);
 	printf(",\"n_samples\":%" PRIu64 ",\"n_features\":%" PRIu64 ",\"n_classes\":%u,\"label_column\":%d,"
@@ -523,11 +595,16 @@ static void print_dataset(const struct node_dataset *ds)
 	cli__print_safe(ds->name, 0);
 	printf("\ntags:         ");
 	cli__print_safe(tags, 0);
-	printf("\ntype:         %s\n%s", ds->type, is_idx(ds) ? "images:       " : "path:         ");
+	printf("\ntype:         %s\n%s", ds->type,
+	       is_idx(ds) ? "images:       " : is_folder(ds) ? "folder:       " : "path:         ");
 	cli__print_safe(ds->path, 0);
-	if (is_idx(ds)) {
-		printf("\nlabels:       ");
+	if (is_idx(ds) || (is_folder(ds) && ds->labels_path[0])) {
+		printf(is_idx(ds) ? "\nlabels:       " : "\nmanifest:     ");
 		cli__print_safe(ds->labels_path, 0);
+	}
+	if (ds->options[0]) {
+		printf("\noptions:      ");
+		cli__print_safe(ds->options, 0);
 	}
 	printf("\ndescription:  ");
 	cli__print_safe(ds->description, 0);
@@ -538,10 +615,11 @@ static void print_dataset(const struct node_dataset *ds)
 		printf("classes:      %u\n", ds->n_classes);
 	else
 		printf("classes:      0 (regression target)\n");
-	if (!is_idx(ds))
+	if (!is_idx(ds) && !is_folder(ds))
 		printf("label column: %d\nheader:       %s\n", ds->label_column, ds->header);
 	printf("sha256:       %s%s\nadded:        %s\n", ds->digest,
-	       is_idx(ds) ? " (images file, then labels file)" : "", added);
+	       is_idx(ds) ? " (images file, then labels file)" : is_folder(ds) ? " (every file of the folder)" : "",
+	       added);
 	if (ds->test_of[0])
 		printf("test set of:  %s (used whole as its test rows)\n", ds->test_of);
 	else
