@@ -241,13 +241,35 @@ enum fedc_err dataset_folder__read_extra(const char *path, size_t max, struct fe
 
 /* ---- naming what changed ---- */
 
-static bool since_registration(struct timespec t, int64_t since)
+static bool since_registration(struct timespec t, struct timespec since)
 {
-	return (int64_t)t.tv_sec >= since;
+	return later(t, since);
+}
+
+void dataset_folder__format_time(struct timespec t, char *out, size_t cap)
+{
+	snprintf(out, cap, "%lld.%09ld", (long long)t.tv_sec, (long)t.tv_nsec);
+}
+
+bool dataset_folder__parse_time(const char *text, struct timespec *out)
+{
+	const char *dot = strchr(text, '.');
+	char sec[24];
+	int64_t s, ns;
+
+	if (!dot || (size_t)(dot - text) >= sizeof(sec) || strlen(dot + 1) != 9)
+		return false;
+	memcpy(sec, text, (size_t)(dot - text));
+	sec[dot - text] = '\0';
+	if (!fedc_parse_int(sec, 0, INT64_MAX, &s) || !fedc_parse_int(dot + 1, 0, 999999999, &ns))
+		return false;
+	out->tv_sec = (time_t)s;
+	out->tv_nsec = (long)ns;
+	return true;
 }
 
 enum fedc_err dataset_folder__changed(const struct node_dataset *ds, const struct folder_listing *l, const char *extra,
-				      int64_t since, const char *now_digest)
+				      struct timespec since, const char *now_digest)
 {
 	char why[2 * NODE_PATH_MAX + 160];
 	size_t named = 0, used;

@@ -64,13 +64,21 @@ FEDC_NODISCARD
 enum fedc_err dataset_folder__read_extra(const char *path, size_t max, struct fedc_hash *h, struct fedc_buf *out);
 
 /* The refusal at load when the digest differs: FEDC_ERR_DIGEST through
- * dataset__changed(), naming the files that changed or were added since
- * `since` (unix seconds; by their st_ctim), else the folder a file was
- * removed from, else the folder as a whole. `extra` (may be NULL) is the
- * extra file. */
+ * dataset__changed(), naming the files that changed or were added after
+ * `since` (the registration's dataset_folder__now(); by their st_ctim), else
+ * the folder a file was removed from, else the folder as a whole. The names
+ * are a hint (a file touched without a change is named too); the digest
+ * decides. `extra` (may be NULL) is the extra file. */
 FEDC_NODISCARD
 enum fedc_err dataset_folder__changed(const struct node_dataset *ds, const struct folder_listing *l, const char *extra,
-				      int64_t since, const char *now_digest);
+				      struct timespec since, const char *now_digest);
+
+/* The time of a listing, kept with the registration as "SEC.NSEC" (fine
+ * clock: a file's st_ctim, coarse or fine, is never past it for a file
+ * written before). format: into out (32 bytes); parse: false unless well
+ * formed. */
+void dataset_folder__format_time(struct timespec t, char *out, size_t cap);
+bool dataset_folder__parse_time(const char *text, struct timespec *out);
 
 /* "key=value;key=value": the value of `key` into `out` (cap bytes). False
  * when absent or too long. The kinds keep their options this way in

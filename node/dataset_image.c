@@ -22,7 +22,7 @@ struct image_opts {
 	bool unit;                /* normalize to [0, 1] only */
 	float mean[3], std[3];    /* else (v / 255 - mean) / std per channel */
 	char normalize[192];      /* as given: "unit" or "MEAN,STD,..." */
-	int64_t listed_at;        /* when the folder was registered (names changes) */
+	struct timespec listed_at; /* when the folder was registered (names changes) */
 };
 
 /* A folder's samples: which listed file is which sample, with its label. */
@@ -94,7 +94,7 @@ static enum fedc_err parse_opts(const char *options, struct image_opts *o)
 		o->width = dims[1];
 	}
 	if (dataset_folder__option(options, "listed_at", value, sizeof(value)) &&
-	    !fedc_parse_int(value, 0, INT64_MAX, &o->listed_at))
+	    !dataset_folder__parse_time(value, &o->listed_at))
 		return fedc_fail(FEDC_ERR_INVAL, "image options: listed_at \"%s\" is not a time", value);
 	if (!dataset_folder__option(options, "normalize", value, sizeof(value)))
 		snprintf(value, sizeof(value), "unit");
@@ -103,8 +103,12 @@ static enum fedc_err parse_opts(const char *options, struct image_opts *o)
 
 static bool format_opts(const struct image_opts *o, bool manifest, char *out, size_t cap)
 {
-	int n = snprintf(out, cap, "size=%ux%u;channels=%u;normalize=%s;labels=%s;listed_at=%" PRId64, o->height,
-			 o->width, o->channels, o->normalize, manifest ? "manifest" : "folders", o->listed_at);
+	char at[32];
+	int n;
+
+	dataset_folder__format_time(o->listed_at, at, sizeof(at));
+	n = snprintf(out, cap, "size=%ux%u;channels=%u;normalize=%s;labels=%s;listed_at=%s", o->height, o->width,
+		     o->channels, o->normalize, manifest ? "manifest" : "folders", at);
 
 	return n > 0 && (size_t)n < cap;
 }
@@ -457,7 +461,7 @@ enum fedc_err dataset_image__inspect(struct node_dataset *ds, const char *kind_o
 	enum fedc_err rc = parse_opts(kind_options, &o);
 	bool resize = o.height != 0;
 
-	o.listed_at = (int64_t)time(NULL);
+	clock_gettime(CLOCK_REALTIME, &o.listed_at);
 	if (!rc)
 		rc = open_set(ds, &s);
 	if (!rc && s.n_samples == 0)

@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_require(rc1 != FEDC_OK || (grey.width == rgb.width && grey.height == rgb.height), "sizes disagree");
 	fuzz_require(rc1 == FEDC_OK || (!grey.pixels && !rgb.pixels), "pixels left after a failure");
 	for (size_t i = 0; rc1 == FEDC_OK && i < (size_t)grey.width * grey.height; i++)
-		sum += grey.pixels[i] + rgb.pixels[3 * i] + rgb.pixels[3 * i + 1] + rgb.pixels[3 * i + 2];
+		sum += (unsigned)grey.pixels[i] + rgb.pixels[3 * i] + rgb.pixels[3 * i + 1] + rgb.pixels[3 * i + 2];
 	(void)sum;
 	free(grey.pixels);
 	free(rgb.pixels);
