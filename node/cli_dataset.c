@@ -10,11 +10,13 @@
 #include <string.h>
 
 #include "dataset.h"
+#include "dataset_folder.h"
 #include "fedc/config.h"
 #include "test_set.h"
 
 enum { OPT_NAME = 256, OPT_TAGS, OPT_FILE, OPT_DESCRIPTION, OPT_TYPE, OPT_HEADER, OPT_LABEL, OPT_REGRESSION,
-       OPT_LABELS, OPT_SPLIT, OPT_TEST_OF, OPT_PATH, OPT_MANIFEST, OPT_SIZE, OPT_CHANNELS, OPT_NORMALIZE };
+       OPT_LABELS, OPT_SPLIT, OPT_TEST_OF, OPT_PATH, OPT_MANIFEST, OPT_SIZE, OPT_CHANNELS, OPT_NORMALIZE,
+       OPT_MODALITY, OPT_DEMOGRAPHICS, OPT_SUBJECT_COLUMN, OPT_MASK, OPT_FEATURES };
 
 static const char dataset_usage[] =
 	"usage: " CLI_PROG " dataset add --name N --tags T1[,T2...] --file PATH [--description D] [--type csv]\n"
@@ -24,6 +26,10 @@ static const char dataset_usage[] =
 	"       " CLI_PROG " dataset add --type images --name N --tags T1[,T2...] --path DIR [--manifest FILE]\n"
 	"                         [--size HxW] [--channels 1|3] [--normalize unit|MEAN,STD[,...]] [--description D]\n"
 	"                         (PNG/JPEG; labels from class sub-folders DIR/CLASS/FILE or from FILE: file,label)\n"
+	"       " CLI_PROG " dataset add --type nifti --name N --tags T1[,T2...] --path DIR --modality MOD\n"
+	"                         --demographics FILE --label-column NAME | --mask MOD2 [--demographics FILE]\n"
+	"                         [--subject-column NAME] [--features A,B...] [--size DxHxW] [--normalize zscore|none]\n"
+	"                         (volumes DIR/SUBJECT/MOD.nii[.gz]; a CSV row per subject)\n"
 	"         either also:    [--split random|stratified]   (how test rows are held out; default random)\n"
 	"                         [--test-of ID|NAME]   (register as the test set of that dataset; --tags optional)\n"
 	"       " CLI_PROG " dataset list [--json]\n"
@@ -75,20 +81,28 @@ static bool parse_tags(const char *list, struct node_dataset *ds, char *why, siz
 
 /* ---- the folder kinds' options ---------------------------------------------- */
 
-/* --manifest, --size, --channels, --normalize: gathered as "key=value;..."
- * for ds->options, which the kind's inspect checks (dataset_image.h). */
+/* --manifest, --size, --channels, --normalize (images), --modality,
+ * --demographics, --subject-column, --mask, --features and --label-column
+ * NAME (nifti): gathered as "key=value;..." for ds->options, which the
+ * kind's inspect checks (dataset_image.h, dataset_nifti.h). The manifest or
+ * demographics file goes to ds->labels_path instead. */
 struct folder_args {
-	const char *manifest;
+	const char *manifest;   /* --manifest or --demographics */
 	char options[NODE_OPTIONS_BUF];
 	const char *first; /* the first folder option given, for messages */
+	const char *images_only, *nifti_only; /* the first given of each kind's own options */
 };
 
 /* Takes one folder option; false if `opt` is not one. */
 static bool folder_option(struct folder_args *f, int opt, const char *value)
 {
-	static const struct { int opt; const char *key, *flag; } keys[] = {
-		{ OPT_SIZE, "size", "--size" }, { OPT_CHANNELS, "channels", "--channels" },
-		{ OPT_NORMALIZE, "normalize", "--normalize" }, { OPT_MANIFEST, NULL, "--manifest" },
+	enum { BOTH, IMAGES, NIFTI };
+	static const struct { int opt; const char *key, *flag; int kind; } keys[] = {
+		{ OPT_SIZE, "size", "--size", BOTH }, { OPT_CHANNELS, "channels", "--channels", IMAGES },
+		{ OPT_NORMALIZE, "normalize", "--normalize", BOTH }, { OPT_MANIFEST, NULL, "--manifest", IMAGES },
+		{ OPT_MODALITY, "modality", "--modality", NIFTI }, { OPT_DEMOGRAPHICS, NULL, "--demographics", NIFTI },
+		{ OPT_SUBJECT_COLUMN, "subject_column", "--subject-column", NIFTI }, { OPT_MASK, "mask", "--mask", NIFTI },
+		{ OPT_FEATURES, "features", "--features", NIFTI }, { OPT_LABEL, "label_column", "--label-column", NIFTI },
 	};
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
@@ -97,6 +111,10 @@ static bool folder_option(struct folder_args *f, int opt, const char *value)
 		if (keys[i].opt != opt)
 			continue;
 		f->first = f->first ? f->first : keys[i].flag;
+		if (keys[i].kind == IMAGES && !f->images_only)
+			f->images_only = keys[i].flag;
+		if (keys[i].kind == NIFTI && !f->nifti_only)
+			f->nifti_only = keys[i].flag;
 		if (!keys[i].key)
 			f->manifest = value;
 		else if (strchr(value, ';') || strchr(value, '='))
@@ -113,6 +131,7 @@ static bool folder_option(struct folder_args *f, int opt, const char *value)
 struct add_args {
 	const char *name, *tags, *file, *labels, *description;
 	const char *split, *test_of;
+	const char *label_text; /* --label-column as given */
 	bool csv_options; /* --header, --label-column or --regression given */
 	struct dataset_options opts;
 	struct folder_args folder;
@@ -130,7 +149,10 @@ static int parse_add(int argc, char **argv, struct add_args *a)
 		{ "split", required_argument, NULL, OPT_SPLIT }, { "test-of", required_argument, NULL, OPT_TEST_OF },
 		{ "path", required_argument, NULL, OPT_PATH }, { "manifest", required_argument, NULL, OPT_MANIFEST },
 		{ "size", required_argument, NULL, OPT_SIZE }, { "channels", required_argument, NULL, OPT_CHANNELS },
-		{ "normalize", required_argument, NULL, OPT_NORMALIZE },
+		{ "normalize", required_argument, NULL, OPT_NORMALIZE }, { "modality", required_argument, NULL, OPT_MODALITY },
+		{ "demographics", required_argument, NULL, OPT_DEMOGRAPHICS },
+		{ "subject-column", required_argument, NULL, OPT_SUBJECT_COLUMN }, { "mask", required_argument, NULL, OPT_MASK },
+		{ "features", required_argument, NULL, OPT_FEATURES },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	const char *cmd = "dataset add";
@@ -138,7 +160,11 @@ static int parse_add(int argc, char **argv, struct add_args *a)
 	int opt;
 
 	while ((opt = cli__next_opt(dataset_usage, cmd, argc, argv, options)) != -1) {
-		if (folder_option(&a->folder, opt, optarg))
+		/* --label-column is a column index for CSV, a column name for nifti:
+		 * which one is known only once --type is, after the loop. */
+		if (opt == OPT_LABEL)
+			a->label_text = optarg;
+		if (opt != OPT_LABEL && folder_option(&a->folder, opt, optarg))
 			continue;
 		switch (opt) {
 		case OPT_NAME: a->name = optarg; break;
@@ -151,19 +177,22 @@ static int parse_add(int argc, char **argv, struct add_args *a)
 		case OPT_TEST_OF: a->test_of = optarg; break;
 		case OPT_HEADER: a->opts.header = optarg; a->csv_options = true; break;
 		case OPT_REGRESSION: a->opts.regression = true; a->csv_options = true; break;
-		case OPT_LABEL:
-			if (!fedc_parse_int(optarg, -1, INT32_MAX, &label))
-				return cli__usage_error(dataset_usage, cmd, "--label-column \"%s\": expected -1 (last) or a"
-						   " column index from 0", optarg);
-			a->opts.label_column = (int)label;
-			a->csv_options = true;
-			break;
+		case OPT_LABEL: a->csv_options = true; break;
 		case 'h': fputs(dataset_usage, stdout); return 0;
 		default: return 2;
 		}
 	}
 	if (optind != argc)
 		return cli__usage_error(dataset_usage, cmd, "unexpected argument \"%s\"", argv[optind]);
+	if (a->label_text && strcmp(a->opts.type, "nifti") == 0) {
+		a->csv_options = false;
+		(void)folder_option(&a->folder, OPT_LABEL, a->label_text);
+	} else if (a->label_text) {
+		if (!fedc_parse_int(a->label_text, -1, INT32_MAX, &label))
+			return cli__usage_error(dataset_usage, cmd, "--label-column \"%s\": expected -1 (last) or a"
+						" column index from 0", a->label_text);
+		a->opts.label_column = (int)label;
+	}
 	if (!a->name || (!a->tags && !a->test_of) || !a->file)
 		return cli__usage_error(dataset_usage, cmd, "--name, --tags and --file (or --path) are required (--tags"
 					" may be left out with --test-of)");
@@ -172,7 +201,7 @@ static int parse_add(int argc, char **argv, struct add_args *a)
 
 static bool is_folder_type(const char *type)
 {
-	return strcmp(type, "images") == 0;
+	return strcmp(type, "images") == 0 || strcmp(type, "nifti") == 0;
 }
 
 static int check_add(const struct add_args *a, struct node_dataset *ds)
@@ -188,12 +217,16 @@ static int check_add(const struct add_args *a, struct node_dataset *ds)
 		return cli__usage_error(dataset_usage, cmd, "--description: at most %d characters, no control characters",
 				   FEDC_MAX_TEXT_LEN);
 	if (strcmp(a->opts.type, "csv") != 0 && strcmp(a->opts.type, "idx") != 0 && !is_folder_type(a->opts.type))
-		return cli__usage_error(dataset_usage, cmd, "--type \"%s\": expected csv, idx or images", a->opts.type);
+		return cli__usage_error(dataset_usage, cmd, "--type \"%s\": expected csv, idx, images or nifti", a->opts.type);
 	if (is_folder_type(a->opts.type) && (a->csv_options || a->labels))
 		return cli__usage_error(dataset_usage, cmd, "--header, --label-column, --regression and --labels are not "
 				   "for --type %s", a->opts.type);
 	if (!is_folder_type(a->opts.type) && a->folder.first)
-		return cli__usage_error(dataset_usage, cmd, "%s is for --type images", a->folder.first);
+		return cli__usage_error(dataset_usage, cmd, "%s is for --type images or nifti", a->folder.first);
+	if (strcmp(a->opts.type, "images") == 0 && a->folder.nifti_only)
+		return cli__usage_error(dataset_usage, cmd, "%s is for --type nifti", a->folder.nifti_only);
+	if (strcmp(a->opts.type, "nifti") == 0 && a->folder.images_only)
+		return cli__usage_error(dataset_usage, cmd, "%s is for --type images", a->folder.images_only);
 	if (strstr(a->folder.options, "=?"))
 		return cli__usage_error(dataset_usage, cmd, "the values of --size, --channels and --normalize hold no ';' "
 				   "or '='");
@@ -253,9 +286,12 @@ static bool is_folder(const struct node_dataset *ds)
 	return is_folder_type(ds->type);
 }
 
+/* Rows per class; with label_width > 1 (a mask), voxels per class. */
 static void count_classes(const struct fedc_data *data, uint32_t n_classes, uint64_t *counts)
 {
-	for (size_t i = 0; i < data->n_samples; i++) {
+	size_t n = data->n_samples * (data->label_width ? data->label_width : 1);
+
+	for (size_t i = 0; i < n; i++) {
 		if (data->y[i] >= 0 && data->y[i] < (float)n_classes)
 			counts[(size_t)data->y[i]]++;
 	}
@@ -344,6 +380,23 @@ static enum fedc_err link_test_set(struct node_db *db, const char *key, struct n
 	return rc;
 }
 
+/* The summary of a registered folder, and the demographics rows that
+ * matched no subject folder (skipped, not refused: a site's table often
+ * lists more patients than were imaged). */
+static void report_folder(const struct node_dataset *ds)
+{
+	bool volumes = strcmp(ds->type, "nifti") == 0;
+	char skipped[24] = "0";
+
+	fprintf(stderr, CLI_PROG ": dataset add: registered \"%s\": %" PRIu64 " %s of %s (%" PRIu64 " features), %u "
+		"classes%s\n", ds->name, ds->n_samples, volumes ? "subjects' volumes" : "images", ds->shape,
+		ds->n_features, ds->n_classes, volumes && strstr(ds->options, "mask=") ? " (a class per voxel)" : "");
+	if (volumes && dataset_folder__option(ds->options, "skipped_rows", skipped, sizeof(skipped)) &&
+	    strcmp(skipped, "0") != 0)
+		fprintf(stderr, CLI_PROG ": dataset add: warning: %s rows of %s name no subject folder and were "
+			"skipped\n", skipped, ds->labels_path);
+}
+
 static int dataset_add(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct add_args a = { .opts = { "csv", "auto", -1, false } };
@@ -386,9 +439,7 @@ static int dataset_add(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	printf("%s\n", ds->id);
 	if (is_folder(ds))
-		fprintf(stderr, CLI_PROG ": dataset add: registered \"%s\": %" PRIu64 " %s of %s (%" PRIu64
-			" features), %u classes\n", ds->name, ds->n_samples, ds->type, ds->shape, ds->n_features,
-			ds->n_classes);
+		report_folder(ds);
 	else if (is_idx(ds))
 		fprintf(stderr, CLI_PROG ": dataset add: registered \"%s\": %" PRIu64 " images of %s (%" PRIu64
 			" features), %u classes\n", ds->name, ds->n_samples, ds->shape, ds->n_features, ds->n_classes);
@@ -599,7 +650,7 @@ static void print_dataset(const struct node_dataset *ds)
 	       is_idx(ds) ? "images:       " : is_folder(ds) ? "folder:       " : "path:         ");
 	cli__print_safe(ds->path, 0);
 	if (is_idx(ds) || (is_folder(ds) && ds->labels_path[0])) {
-		printf(is_idx(ds) ? "\nlabels:       " : "\nmanifest:     ");
+		printf(is_idx(ds) ? "\nlabels:       " : strcmp(ds->type, "nifti") == 0 ? "\ndemographics: " : "\nmanifest:     ");
 		cli__print_safe(ds->labels_path, 0);
 	}
 	if (ds->options[0]) {

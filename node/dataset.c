@@ -1,7 +1,7 @@
 /* Datasets: inspection at registration, loading for a round. This file
  * holds what every format shares and dispatches on ds->type (kinds[]): CSV
  * to dataset_csv.c, IDX image sets to dataset_idx.c, image folders to
- * dataset_image.c. */
+ * dataset_image.c, NIfTI volumes to dataset_nifti.c. */
 #include "dataset.h"
 
 #include <errno.h>
@@ -16,6 +16,7 @@
 #include "dataset_csv.h"
 #include "dataset_idx.h"
 #include "dataset_image.h"
+#include "dataset_nifti.h"
 #include "fedc/config.h"
 
 /* ---- public --------------------------------------------------------------- */
@@ -60,6 +61,16 @@ static enum fedc_err inspect_images(struct node_dataset *ds, const struct datase
 	return dataset_image__inspect(ds, given);
 }
 
+static enum fedc_err inspect_nifti(struct node_dataset *ds, const struct dataset_options *opts)
+{
+	char given[NODE_OPTIONS_BUF];
+
+	(void)opts;
+	memcpy(given, ds->options, sizeof(given));
+	given[sizeof(given) - 1] = '\0';
+	return dataset_nifti__inspect(ds, given);
+}
+
 /* The kinds of dataset, each with its reader (docs/node-admin.md). */
 static const struct kind {
 	const char *type;
@@ -69,6 +80,7 @@ static const struct kind {
 	{ "csv", inspect_csv, dataset_csv__load },
 	{ "idx", inspect_idx, dataset_idx__load },
 	{ "images", inspect_images, dataset_image__load },
+	{ "nifti", inspect_nifti, dataset_nifti__load },
 };
 
 /* NULL type: CSV (records from before types were kept). */
@@ -80,7 +92,7 @@ static enum fedc_err find_kind(const char *type, const struct kind **out)
 			return FEDC_OK;
 		}
 	}
-	return fedc_fail(FEDC_ERR_UNSUPPORTED, "dataset type \"%s\" is not supported (csv, idx or images)", type);
+	return fedc_fail(FEDC_ERR_UNSUPPORTED, "dataset type \"%s\" is not supported (csv, idx, images or nifti)", type);
 }
 
 enum fedc_err dataset__inspect(struct node_dataset *ds, const struct dataset_options *opts)
