@@ -55,7 +55,7 @@ static enum fedc_err add_file(struct walk *w, const char *rel, const struct stat
 /* A link is kept when it leads to a regular file inside the folder: the
  * plan process sees only the folder (confine.h), and a link out of it
  * would be data the operator did not register. */
-static enum fedc_err check_link(const struct walk *w, const char *full, const char *rel, struct stat *st)
+static enum fedc_err check_link(const struct walk *w, const char *full, struct stat *st)
 {
 	char *target = realpath(full, NULL);
 	size_t n = strlen(w->real_root);
@@ -68,7 +68,6 @@ static enum fedc_err check_link(const struct walk *w, const char *full, const ch
 			       " in instead", full, target);
 	else if (stat(target, st) != 0 || !S_ISREG(st->st_mode))
 		rc = fedc_fail(FEDC_ERR_MALFORMED, "%s: a symbolic link to something other than a regular file", full);
-	(void)rel;
 	free(target);
 	return rc;
 }
@@ -86,7 +85,7 @@ static enum fedc_err walk_entry(struct walk *w, const char *rel, int depth)
 	if (lstat(full, &st) != 0)
 		return fedc_fail(FEDC_ERR_IO, "%s: %s", full, strerror(errno));
 	if (S_ISLNK(st.st_mode)) {
-		rc = check_link(w, full, rel, &st);
+		rc = check_link(w, full, &st);
 		return rc ? rc : add_file(w, rel, &st);
 	}
 	if (S_ISDIR(st.st_mode))

@@ -32,6 +32,7 @@ static enum fedc_err check_size(const char *name, uint32_t width, uint32_t heigh
 static enum fedc_err decode_png(const void *data, size_t len, const char *name, uint32_t channels,
 				struct image_pixels *out)
 {
+	static const png_color black = { 0, 0, 0 };
 	png_image img;
 	enum fedc_err rc = FEDC_OK;
 
@@ -45,8 +46,9 @@ static enum fedc_err decode_png(const void *data, size_t len, const char *name, 
 		out->pixels = malloc(PNG_IMAGE_SIZE(img));
 		rc = out->pixels ? FEDC_OK : FEDC_ERR_NOMEM;
 	}
-	/* An alpha channel is composited onto black (background NULL). */
-	if (!rc && !png_image_finish_read(&img, NULL, out->pixels, 0, NULL))
+	/* An alpha channel is composited onto black: given explicitly, since
+	 * without a background libpng picks its own. */
+	if (!rc && !png_image_finish_read(&img, &black, out->pixels, 0, NULL))
 		rc = fedc_fail(FEDC_ERR_MALFORMED, "%s: corrupt or truncated PNG (%s)", name, img.message);
 	if (!rc && (img.warning_or_error & PNG_IMAGE_ERROR))
 		rc = fedc_fail(FEDC_ERR_MALFORMED, "%s: corrupt PNG (%s)", name, img.message);

@@ -174,6 +174,27 @@ static void test_channels_and_normalize(void **state)
 	expect_refused("normalize=0.5,0", NULL, FEDC_ERR_INVAL, "above 0");
 }
 
+/* An alpha channel is composited onto black: a transparent pixel is 0, an
+ * opaque one keeps its colour. */
+static void test_alpha_onto_black(void **state)
+{
+	uint8_t rgba[2 * 4] = { 255, 0, 0, 0, 200, 100, 50, 255 };
+	struct node_dataset ds;
+	struct fedc_data d;
+
+	(void)state;
+	sub("a");
+	assert_true(test_write_png(at("a/t.png"), 2, 1, 4, rgba));
+	assert_int_equal(inspect("channels=3", NULL, &ds), FEDC_OK);
+	assert_int_equal(dataset__load(&ds, &d), FEDC_OK);
+	NEAR(d.x[0], 0, 1e-6);
+	NEAR(d.x[2], 0, 1e-6);
+	NEAR(d.x[4], 0, 1e-6);
+	NEAR(d.x[1], 200 / 255.0, 1e-6);
+	NEAR(d.x[5], 50 / 255.0, 1e-6);
+	dataset__free_data(&d);
+}
+
 /* --size resizes bilinearly (a 2x2 up to 4x4, corners kept, centre the
  * mean); without it a second size is refused naming the file. */
 static void test_resize_and_mismatch(void **state)
@@ -370,7 +391,7 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, make_tmp, drop_tmp)
 	const struct CMUnitTest tests[] = {
-		T(test_png_folders_load_exact), T(test_channels_and_normalize), T(test_resize_and_mismatch),
+		T(test_png_folders_load_exact), T(test_channels_and_normalize), T(test_alpha_onto_black), T(test_resize_and_mismatch),
 		T(test_jpeg),			T(test_corrupt_png_refused),	  T(test_truncated_jpeg_refused),
 		T(test_layout_refusals),	T(test_manifest),		  T(test_changed_added_removed),
 	};
