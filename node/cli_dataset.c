@@ -480,15 +480,16 @@ static void print_label_counts(const struct node_dataset *ds)
 static void list_datasets_table(const struct node_dataset *all, size_t n)
 {
 	char tags[FEDC_MAX_TAGS * (FEDC_MAX_TAG_LEN + 1) + 1];
-	int name_w = 4, tags_w = 4, shape_w = 5;
+	int name_w = 4, tags_w = 4, shape_w = 5, type_w = 4;
 
 	for (size_t i = 0; i < n; i++) {
 		tags_joined(&all[i], tags, sizeof(tags));
 		name_w = (int)strlen(all[i].name) > name_w ? (int)strlen(all[i].name) : name_w;
 		tags_w = (int)strlen(tags) > tags_w ? (int)strlen(tags) : tags_w;
 		shape_w = (int)strlen(all[i].shape) > shape_w ? (int)strlen(all[i].shape) : shape_w;
+		type_w = (int)strlen(all[i].type) > type_w ? (int)strlen(all[i].type) : type_w;
 	}
-	printf("%-36s  %-*s  %-*s  %-6s  %-*s  %8s  %8s  %7s  %s\n", "ID", name_w, "NAME", tags_w, "TAGS", "TYPE",
+	printf("%-36s  %-*s  %-*s  %-*s  %-*s  %8s  %8s  %7s  %s\n", "ID", name_w, "NAME", tags_w, "TAGS", type_w, "TYPE",
 	       shape_w, "SHAPE", "SAMPLES", "FEATURES", "CLASSES", "LABEL COUNTS");
 	for (size_t i = 0; i < n; i++) {
 		tags_joined(&all[i], tags, sizeof(tags));
@@ -496,7 +497,7 @@ static void list_datasets_table(const struct node_dataset *all, size_t n)
 		cli__print_safe(all[i].name, name_w);
 		printf("  ");
 		cli__print_safe(tags, tags_w);
-		printf("  %-6s  ", all[i].type);
+		printf("  %-*s  ", type_w, all[i].type);
 		cli__print_safe(all[i].shape[0] ? all[i].shape : "-", shape_w);
 		printf("  %8" PRIu64 "  %8" PRIu64 "  %7u  ", all[i].n_samples, all[i].n_features, all[i].n_classes);
 		print_label_counts(&all[i]);

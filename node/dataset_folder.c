@@ -156,7 +156,7 @@ enum fedc_err dataset_folder__list(const char *root, struct folder_listing *out)
 	out->files = (struct folder_file *)w.files.data; /* freed by the caller, also on failure */
 	out->n = w.files.len / sizeof(struct folder_file);
 	w.files.data = NULL;
-	if (!rc)
+	if (!rc && out->n) /* an empty folder has no array at all */
 		qsort(out->files, out->n, sizeof(*out->files), by_rel);
 	free(w.real_root);
 	return rc;
