@@ -338,6 +338,24 @@ out:
 	free(counts);
 }
 
+/* A folder set and its test set: the same kind, sample shape and kind of
+ * target (a class per sample, or per voxel from a mask), or the plan would
+ * be handed test rows it cannot read like its training rows. */
+static enum fedc_err same_folder_kind(const char *key, const struct node_dataset *ds, const struct node_dataset *parent)
+{
+	bool mask_here = strstr(ds->options, ";mask=") != NULL, mask_there = strstr(parent->options, ";mask=") != NULL;
+
+	if (!is_folder(ds) && !is_folder(parent))
+		return FEDC_OK;
+	if (strcmp(ds->type, parent->type) != 0 || strcmp(ds->shape, parent->shape) != 0)
+		return fedc_fail(FEDC_ERR_INVAL, "--test-of \"%s\": %s of %s here, %s of %s there", key, ds->type, ds->shape,
+				 parent->type, parent->shape);
+	if (mask_here != mask_there)
+		return fedc_fail(FEDC_ERR_INVAL, "--test-of \"%s\": labels from a %s here, from a %s there", key,
+				 mask_here ? "mask" : "table column", mask_there ? "mask" : "table column");
+	return FEDC_OK;
+}
+
 /* The dataset `ds` (inspected) is to be the test set of `key`: that one
  * must exist, be no test set itself, have none yet, and hold the same kind of
  * rows (features; classes, or a regression target). Fills ds->test_of, and
@@ -359,6 +377,8 @@ static enum fedc_err link_test_set(struct node_db *db, const char *key, struct n
 		else if (rc == FEDC_ERR_NOT_FOUND)
 			rc = FEDC_OK;
 	}
+	if (!rc)
+		rc = same_folder_kind(key, ds, parent);
 	if (!rc && ds->n_features != parent->n_features)
 		rc = fedc_fail(FEDC_ERR_INVAL, "--test-of \"%s\": %" PRIu64 " features here, %" PRIu64 " there", key,
 			       ds->n_features, parent->n_features);

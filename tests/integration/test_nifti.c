@@ -161,6 +161,18 @@ static void test_nifti_mask_label_width(void **state)
 		assert_int_equal(zeros + ones, 40 * 4096); /* every voxel of every subject has a class */
 		assert_true(ones > 0);
 	}
+	/* Its test set must take its labels from masks too. */
+	{
+		char path[600], table[600];
+		const char *add[] = { harness_bin("fedc-node"), "--config", H.nodes[node].config, "dataset", "add",
+				      "--type", "nifti", "--name", "seg-test", "--path", path, "--modality", "T1",
+				      "--demographics", table, "--label-column", "label", "--test-of", "seg-0", NULL };
+
+		snprintf(path, sizeof(path), "%s/volumes/node1", H.dir);
+		snprintf(table, sizeof(table), "%s/volumes/node1-demographics.csv", H.dir);
+		assert_int_not_equal(harness_run(&H, add, 60, output, sizeof(output)), 0);
+		assert_non_null(strstr(output, "labels from a table column here, from a mask there"));
+	}
 	assert_int_equal(harness_start_node(&H, node), 0);
 	rc = run_experiment("masks", harness_plan("fixtures/abi2"), "masks", 1, "n_params = 4", "lr = 0.1\nepochs = 1\n"
 			    "batch_size = 8\ntest_ratio = 0.25\n");
