@@ -10,17 +10,26 @@
 #include <string.h>
 
 #include "dataset.h"
+#include "dataset_folder.h"
 #include "fedc/config.h"
 #include "test_set.h"
 
 enum { OPT_NAME = 256, OPT_TAGS, OPT_FILE, OPT_DESCRIPTION, OPT_TYPE, OPT_HEADER, OPT_LABEL, OPT_REGRESSION,
-       OPT_LABELS, OPT_SPLIT, OPT_TEST_OF };
+       OPT_LABELS, OPT_SPLIT, OPT_TEST_OF, OPT_PATH, OPT_MANIFEST, OPT_SIZE, OPT_CHANNELS, OPT_NORMALIZE,
+       OPT_MODALITY, OPT_DEMOGRAPHICS, OPT_SUBJECT_COLUMN, OPT_MASK, OPT_FEATURES };
 
 static const char dataset_usage[] =
 	"usage: " CLI_PROG " dataset add --name N --tags T1[,T2...] --file PATH [--description D] [--type csv]\n"
 	"                         [--header auto|counts|names|none] [--label-column K] [--regression]\n"
 	"       " CLI_PROG " dataset add --type idx --name N --tags T1[,T2...] --file IMAGES --labels LABELS\n"
 	"                         [--description D]   (IDX files plain or gzip'd, e.g. train-images-idx3-ubyte.gz)\n"
+	"       " CLI_PROG " dataset add --type images --name N --tags T1[,T2...] --path DIR [--manifest FILE]\n"
+	"                         [--size HxW] [--channels 1|3] [--normalize unit|MEAN,STD[,...]] [--description D]\n"
+	"                         (PNG/JPEG; labels from class sub-folders DIR/CLASS/FILE or from FILE: file,label)\n"
+	"       " CLI_PROG " dataset add --type nifti --name N --tags T1[,T2...] --path DIR --modality MOD\n"
+	"                         --demographics FILE --label-column NAME | --mask MOD2 [--demographics FILE]\n"
+	"                         [--subject-column NAME] [--features A,B...] [--size DxHxW] [--normalize zscore|none]\n"
+	"                         (volumes DIR/SUBJECT/MOD.nii[.gz]; a CSV row per subject)\n"
 	"         either also:    [--split random|stratified]   (how test rows are held out; default random)\n"
 	"                         [--test-of ID|NAME]   (register as the test set of that dataset; --tags optional)\n"
 	"       " CLI_PROG " dataset list [--json]\n"
@@ -70,13 +79,62 @@ static bool parse_tags(const char *list, struct node_dataset *ds, char *why, siz
 	}
 }
 
+/* ---- the folder kinds' options ---------------------------------------------- */
+
+/* --manifest, --size, --channels, --normalize (images), --modality,
+ * --demographics, --subject-column, --mask, --features and --label-column
+ * NAME (nifti): gathered as "key=value;..." for ds->options, which the
+ * kind's inspect checks (dataset_image.h, dataset_nifti.h). The manifest or
+ * demographics file goes to ds->labels_path instead. */
+struct folder_args {
+	const char *manifest;   /* --manifest or --demographics */
+	char options[NODE_OPTIONS_BUF];
+	const char *first; /* the first folder option given, for messages */
+	const char *images_only, *nifti_only; /* the first given of each kind's own options */
+};
+
+/* Takes one folder option; false if `opt` is not one. */
+static bool folder_option(struct folder_args *f, int opt, const char *value)
+{
+	enum { BOTH, IMAGES, NIFTI };
+	static const struct { int opt; const char *key, *flag; int kind; } keys[] = {
+		{ OPT_SIZE, "size", "--size", BOTH }, { OPT_CHANNELS, "channels", "--channels", IMAGES },
+		{ OPT_NORMALIZE, "normalize", "--normalize", BOTH }, { OPT_MANIFEST, NULL, "--manifest", IMAGES },
+		{ OPT_MODALITY, "modality", "--modality", NIFTI }, { OPT_DEMOGRAPHICS, NULL, "--demographics", NIFTI },
+		{ OPT_SUBJECT_COLUMN, "subject_column", "--subject-column", NIFTI }, { OPT_MASK, "mask", "--mask", NIFTI },
+		{ OPT_FEATURES, "features", "--features", NIFTI }, { OPT_LABEL, "label_column", "--label-column", NIFTI },
+	};
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		size_t used = strlen(f->options);
+
+		if (keys[i].opt != opt)
+			continue;
+		f->first = f->first ? f->first : keys[i].flag;
+		if (keys[i].kind == IMAGES && !f->images_only)
+			f->images_only = keys[i].flag;
+		if (keys[i].kind == NIFTI && !f->nifti_only)
+			f->nifti_only = keys[i].flag;
+		if (!keys[i].key)
+			f->manifest = value;
+		else if (strchr(value, ';') || strchr(value, '='))
+			snprintf(f->options + used, sizeof(f->options) - used, "%s%s=?", used ? ";" : "", keys[i].key);
+		else
+			snprintf(f->options + used, sizeof(f->options) - used, "%s%s=%s", used ? ";" : "", keys[i].key, value);
+		return true;
+	}
+	return false;
+}
+
 /* ---- dataset commands ----------------------------------------------------- */
 
 struct add_args {
 	const char *name, *tags, *file, *labels, *description;
 	const char *split, *test_of;
+	const char *label_text; /* --label-column as given */
 	bool csv_options; /* --header, --label-column or --regression given */
 	struct dataset_options opts;
+	struct folder_args folder;
 };
 
 static int parse_add(int argc, char **argv, struct add_args *a)
@@ -89,6 +147,12 @@ static int parse_add(int argc, char **argv, struct add_args *a)
 		{ "label-column", required_argument, NULL, OPT_LABEL },
 		{ "regression", no_argument, NULL, OPT_REGRESSION }, { "labels", required_argument, NULL, OPT_LABELS },
 		{ "split", required_argument, NULL, OPT_SPLIT }, { "test-of", required_argument, NULL, OPT_TEST_OF },
+		{ "path", required_argument, NULL, OPT_PATH }, { "manifest", required_argument, NULL, OPT_MANIFEST },
+		{ "size", required_argument, NULL, OPT_SIZE }, { "channels", required_argument, NULL, OPT_CHANNELS },
+		{ "normalize", required_argument, NULL, OPT_NORMALIZE }, { "modality", required_argument, NULL, OPT_MODALITY },
+		{ "demographics", required_argument, NULL, OPT_DEMOGRAPHICS },
+		{ "subject-column", required_argument, NULL, OPT_SUBJECT_COLUMN }, { "mask", required_argument, NULL, OPT_MASK },
+		{ "features", required_argument, NULL, OPT_FEATURES },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	const char *cmd = "dataset add";
@@ -96,10 +160,16 @@ static int parse_add(int argc, char **argv, struct add_args *a)
 	int opt;
 
 	while ((opt = cli__next_opt(dataset_usage, cmd, argc, argv, options)) != -1) {
+		/* --label-column is a column index for CSV, a column name for nifti:
+		 * which one is known only once --type is, after the loop. */
+		if (opt == OPT_LABEL)
+			a->label_text = optarg;
+		if (opt != OPT_LABEL && folder_option(&a->folder, opt, optarg))
+			continue;
 		switch (opt) {
 		case OPT_NAME: a->name = optarg; break;
 		case OPT_TAGS: a->tags = optarg; break;
-		case OPT_FILE: a->file = optarg; break;
+		case OPT_FILE: case OPT_PATH: a->file = optarg; break;
 		case OPT_DESCRIPTION: a->description = optarg; break;
 		case OPT_TYPE: a->opts.type = optarg; break;
 		case OPT_LABELS: a->labels = optarg; break;
@@ -107,23 +177,31 @@ static int parse_add(int argc, char **argv, struct add_args *a)
 		case OPT_TEST_OF: a->test_of = optarg; break;
 		case OPT_HEADER: a->opts.header = optarg; a->csv_options = true; break;
 		case OPT_REGRESSION: a->opts.regression = true; a->csv_options = true; break;
-		case OPT_LABEL:
-			if (!fedc_parse_int(optarg, -1, INT32_MAX, &label))
-				return cli__usage_error(dataset_usage, cmd, "--label-column \"%s\": expected -1 (last) or a"
-						   " column index from 0", optarg);
-			a->opts.label_column = (int)label;
-			a->csv_options = true;
-			break;
+		case OPT_LABEL: a->csv_options = true; break;
 		case 'h': fputs(dataset_usage, stdout); return 0;
 		default: return 2;
 		}
 	}
 	if (optind != argc)
 		return cli__usage_error(dataset_usage, cmd, "unexpected argument \"%s\"", argv[optind]);
+	if (a->label_text && strcmp(a->opts.type, "nifti") == 0) {
+		a->csv_options = false;
+		(void)folder_option(&a->folder, OPT_LABEL, a->label_text);
+	} else if (a->label_text) {
+		if (!fedc_parse_int(a->label_text, -1, INT32_MAX, &label))
+			return cli__usage_error(dataset_usage, cmd, "--label-column \"%s\": expected -1 (last) or a"
+						" column index from 0", a->label_text);
+		a->opts.label_column = (int)label;
+	}
 	if (!a->name || (!a->tags && !a->test_of) || !a->file)
-		return cli__usage_error(dataset_usage, cmd, "--name, --tags and --file are required (--tags may be"
-					" left out with --test-of)");
+		return cli__usage_error(dataset_usage, cmd, "--name, --tags and --file (or --path) are required (--tags"
+					" may be left out with --test-of)");
 	return -1;
+}
+
+static bool is_folder_type(const char *type)
+{
+	return strcmp(type, "images") == 0 || strcmp(type, "nifti") == 0;
 }
 
 static int check_add(const struct add_args *a, struct node_dataset *ds)
@@ -138,8 +216,20 @@ static int check_add(const struct add_args *a, struct node_dataset *ds)
 	if (a->description && !cli__text_ok(a->description, sizeof(ds->description), true))
 		return cli__usage_error(dataset_usage, cmd, "--description: at most %d characters, no control characters",
 				   FEDC_MAX_TEXT_LEN);
-	if (strcmp(a->opts.type, "csv") != 0 && strcmp(a->opts.type, "idx") != 0)
-		return cli__usage_error(dataset_usage, cmd, "--type \"%s\": expected csv or idx", a->opts.type);
+	if (strcmp(a->opts.type, "csv") != 0 && strcmp(a->opts.type, "idx") != 0 && !is_folder_type(a->opts.type))
+		return cli__usage_error(dataset_usage, cmd, "--type \"%s\": expected csv, idx, images or nifti", a->opts.type);
+	if (is_folder_type(a->opts.type) && (a->csv_options || a->labels))
+		return cli__usage_error(dataset_usage, cmd, "--header, --label-column, --regression and --labels are not "
+				   "for --type %s", a->opts.type);
+	if (!is_folder_type(a->opts.type) && a->folder.first)
+		return cli__usage_error(dataset_usage, cmd, "%s is for --type images or nifti", a->folder.first);
+	if (strcmp(a->opts.type, "images") == 0 && a->folder.nifti_only)
+		return cli__usage_error(dataset_usage, cmd, "%s is for --type nifti", a->folder.nifti_only);
+	if (strcmp(a->opts.type, "nifti") == 0 && a->folder.images_only)
+		return cli__usage_error(dataset_usage, cmd, "%s is for --type images", a->folder.images_only);
+	if (strstr(a->folder.options, "=?"))
+		return cli__usage_error(dataset_usage, cmd, "the values of --size, --channels and --normalize hold no ';' "
+				   "or '='");
 	if (strcmp(a->opts.type, "idx") == 0 && !a->labels)
 		return cli__usage_error(dataset_usage, cmd, "--type idx needs --labels LABELS (the labels file)");
 	if (strcmp(a->opts.type, "idx") == 0 && a->csv_options)
@@ -191,9 +281,17 @@ static bool is_idx(const struct node_dataset *ds)
 	return strcmp(ds->type, "idx") == 0;
 }
 
+static bool is_folder(const struct node_dataset *ds)
+{
+	return is_folder_type(ds->type);
+}
+
+/* Rows per class; with label_width > 1 (a mask), voxels per class. */
 static void count_classes(const struct fedc_data *data, uint32_t n_classes, uint64_t *counts)
 {
-	for (size_t i = 0; i < data->n_samples; i++) {
+	size_t n = data->n_samples * (data->label_width ? data->label_width : 1);
+
+	for (size_t i = 0; i < n; i++) {
 		if (data->y[i] >= 0 && data->y[i] < (float)n_classes)
 			counts[(size_t)data->y[i]]++;
 	}
@@ -229,7 +327,7 @@ static void warn_empty_classes(const struct node_dataset *ds)
 		goto out;
 	for (uint32_t c = 0; c < ds->n_classes; c++)
 		present += counts[c] > 0;
-	if (present < ds->n_classes && is_idx(ds))
+	if (present < ds->n_classes && (is_idx(ds) || is_folder(ds)))
 		fprintf(stderr, CLI_PROG ": dataset add: warning: only %u of %u classes (0 to %u) have images\n", present,
 			ds->n_classes, ds->n_classes - 1);
 	else if (present < ds->n_classes)
@@ -238,6 +336,24 @@ static void warn_empty_classes(const struct node_dataset *ds)
 			ds->n_classes - 1, ds->label_column);
 out:
 	free(counts);
+}
+
+/* A folder set and its test set: the same kind, sample shape and kind of
+ * target (a class per sample, or per voxel from a mask), or the plan would
+ * be handed test rows it cannot read like its training rows. */
+static enum fedc_err same_folder_kind(const char *key, const struct node_dataset *ds, const struct node_dataset *parent)
+{
+	bool mask_here = strstr(ds->options, ";mask=") != NULL, mask_there = strstr(parent->options, ";mask=") != NULL;
+
+	if (!is_folder(ds) && !is_folder(parent))
+		return FEDC_OK;
+	if (strcmp(ds->type, parent->type) != 0 || strcmp(ds->shape, parent->shape) != 0)
+		return fedc_fail(FEDC_ERR_INVAL, "--test-of \"%s\": %s of %s here, %s of %s there", key, ds->type, ds->shape,
+				 parent->type, parent->shape);
+	if (mask_here != mask_there)
+		return fedc_fail(FEDC_ERR_INVAL, "--test-of \"%s\": labels from a %s here, from a %s there", key,
+				 mask_here ? "mask" : "table column", mask_there ? "mask" : "table column");
+	return FEDC_OK;
 }
 
 /* The dataset `ds` (inspected) is to be the test set of `key`: that one
@@ -261,6 +377,8 @@ static enum fedc_err link_test_set(struct node_db *db, const char *key, struct n
 		else if (rc == FEDC_ERR_NOT_FOUND)
 			rc = FEDC_OK;
 	}
+	if (!rc)
+		rc = same_folder_kind(key, ds, parent);
 	if (!rc && ds->n_features != parent->n_features)
 		rc = fedc_fail(FEDC_ERR_INVAL, "--test-of \"%s\": %" PRIu64 " features here, %" PRIu64 " there", key,
 			       ds->n_features, parent->n_features);
@@ -282,6 +400,23 @@ static enum fedc_err link_test_set(struct node_db *db, const char *key, struct n
 	return rc;
 }
 
+/* The summary of a registered folder, and the demographics rows that
+ * matched no subject folder (skipped, not refused: a site's table often
+ * lists more patients than were imaged). */
+static void report_folder(const struct node_dataset *ds)
+{
+	bool volumes = strcmp(ds->type, "nifti") == 0;
+	char skipped[24] = "0";
+
+	fprintf(stderr, CLI_PROG ": dataset add: registered \"%s\": %" PRIu64 " %s of %s (%" PRIu64 " features), %u "
+		"classes%s\n", ds->name, ds->n_samples, volumes ? "subjects' volumes" : "images", ds->shape,
+		ds->n_features, ds->n_classes, volumes && strstr(ds->options, "mask=") ? " (a class per voxel)" : "");
+	if (volumes && dataset_folder__option(ds->options, "skipped_rows", skipped, sizeof(skipped)) &&
+	    strcmp(skipped, "0") != 0)
+		fprintf(stderr, CLI_PROG ": dataset add: warning: %s rows of %s name no subject folder and were "
+			"skipped\n", skipped, ds->labels_path);
+}
+
 static int dataset_add(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct add_args a = { .opts = { "csv", "auto", -1, false } };
@@ -299,6 +434,10 @@ static int dataset_add(struct cli_ctx *ctx, int argc, char **argv)
 		code = resolve_file(a.file, ds->path, sizeof(ds->path));
 	if (code < 0 && a.labels)
 		code = resolve_file(a.labels, ds->labels_path, sizeof(ds->labels_path));
+	if (code < 0 && a.folder.manifest)
+		code = resolve_file(a.folder.manifest, ds->labels_path, sizeof(ds->labels_path));
+	if (code < 0)
+		memcpy(ds->options, a.folder.options, sizeof(ds->options));
 	if (code >= 0)
 		goto out;
 	/* Inspect first: a file that does not pass stores nothing. */
@@ -319,7 +458,9 @@ static int dataset_add(struct cli_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	printf("%s\n", ds->id);
-	if (is_idx(ds))
+	if (is_folder(ds))
+		report_folder(ds);
+	else if (is_idx(ds))
 		fprintf(stderr, CLI_PROG ": dataset add: registered \"%s\": %" PRIu64 " images of %s (%" PRIu64
 			" features), %u classes\n", ds->name, ds->n_samples, ds->shape, ds->n_features, ds->n_classes);
 	else
@@ -359,15 +500,16 @@ static void print_label_counts(const struct node_dataset *ds)
 static void list_datasets_table(const struct node_dataset *all, size_t n)
 {
 	char tags[FEDC_MAX_TAGS * (FEDC_MAX_TAG_LEN + 1) + 1];
-	int name_w = 4, tags_w = 4, shape_w = 5;
+	int name_w = 4, tags_w = 4, shape_w = 5, type_w = 4;
 
 	for (size_t i = 0; i < n; i++) {
 		tags_joined(&all[i], tags, sizeof(tags));
 		name_w = (int)strlen(all[i].name) > name_w ? (int)strlen(all[i].name) : name_w;
 		tags_w = (int)strlen(tags) > tags_w ? (int)strlen(tags) : tags_w;
 		shape_w = (int)strlen(all[i].shape) > shape_w ? (int)strlen(all[i].shape) : shape_w;
+		type_w = (int)strlen(all[i].type) > type_w ? (int)strlen(all[i].type) : type_w;
 	}
-	printf("%-36s  %-*s  %-*s  %-4s  %-*s  %8s  %8s  %7s  %s\n", "ID", name_w, "NAME", tags_w, "TAGS", "TYPE",
+	printf("%-36s  %-*s  %-*s  %-*s  %-*s  %8s  %8s  %7s  %s\n", "ID", name_w, "NAME", tags_w, "TAGS", type_w, "TYPE",
 	       shape_w, "SHAPE", "SAMPLES", "FEATURES", "CLASSES", "LABEL COUNTS");
 	for (size_t i = 0; i < n; i++) {
 		tags_joined(&all[i], tags, sizeof(tags));
@@ -375,7 +517,7 @@ static void list_datasets_table(const struct node_dataset *all, size_t n)
 		cli__print_safe(all[i].name, name_w);
 		printf("  ");
 		cli__print_safe(tags, tags_w);
-		printf("  %-4s  ", all[i].type);
+		printf("  %-*s  ", type_w, all[i].type);
 		cli__print_safe(all[i].shape[0] ? all[i].shape : "-", shape_w);
 		printf("  %8" PRIu64 "  %8" PRIu64 "  %7u  ", all[i].n_samples, all[i].n_features, all[i].n_classes);
 		print_label_counts(&all[i]);
@@ -420,6 +562,8 @@ static void dataset_json(const struct node_dataset *ds)
 	cli__print_json_string(ds->labels_path);
 	printf(",\"shape\":");
 	cli__print_json_string(ds->shape);
+	printf(",\"options\":");
+	cli__print_json_string(ds->options);
 	printf(",\"description\":");
 	cli__print_json_string(ds->description);
 	printf(",\"n_samples\":%" PRIu64 ",\"n_features\":%" PRIu64 ",\"n_classes\":%u,\"label_column\":%d,"
@@ -523,11 +667,16 @@ static void print_dataset(const struct node_dataset *ds)
 	cli__print_safe(ds->name, 0);
 	printf("\ntags:         ");
 	cli__print_safe(tags, 0);
-	printf("\ntype:         %s\n%s", ds->type, is_idx(ds) ? "images:       " : "path:         ");
+	printf("\ntype:         %s\n%s", ds->type,
+	       is_idx(ds) ? "images:       " : is_folder(ds) ? "folder:       " : "path:         ");
 	cli__print_safe(ds->path, 0);
-	if (is_idx(ds)) {
-		printf("\nlabels:       ");
+	if (is_idx(ds) || (is_folder(ds) && ds->labels_path[0])) {
+		printf(is_idx(ds) ? "\nlabels:       " : strcmp(ds->type, "nifti") == 0 ? "\ndemographics: " : "\nmanifest:     ");
 		cli__print_safe(ds->labels_path, 0);
+	}
+	if (ds->options[0]) {
+		printf("\noptions:      ");
+		cli__print_safe(ds->options, 0);
 	}
 	printf("\ndescription:  ");
 	cli__print_safe(ds->description, 0);
@@ -538,10 +687,11 @@ static void print_dataset(const struct node_dataset *ds)
 		printf("classes:      %u\n", ds->n_classes);
 	else
 		printf("classes:      0 (regression target)\n");
-	if (!is_idx(ds))
+	if (!is_idx(ds) && !is_folder(ds))
 		printf("label column: %d\nheader:       %s\n", ds->label_column, ds->header);
 	printf("sha256:       %s%s\nadded:        %s\n", ds->digest,
-	       is_idx(ds) ? " (images file, then labels file)" : "", added);
+	       is_idx(ds) ? " (images file, then labels file)" : is_folder(ds) ? " (every file of the folder)" : "",
+	       added);
 	if (ds->test_of[0])
 		printf("test set of:  %s (used whole as its test rows)\n", ds->test_of);
 	else

@@ -1,6 +1,7 @@
 /* Datasets: inspection at registration, loading for a round. This file
- * holds what every format shares and dispatches on ds->type: CSV to
- * dataset_csv.c, IDX image sets to dataset_idx.c. */
+ * holds what every format shares and dispatches on ds->type (kinds[]): CSV
+ * to dataset_csv.c, IDX image sets to dataset_idx.c, image folders to
+ * dataset_image.c, NIfTI volumes to dataset_nifti.c. */
 #include "dataset.h"
 
 #include <errno.h>
@@ -14,6 +15,8 @@
 
 #include "dataset_csv.h"
 #include "dataset_idx.h"
+#include "dataset_image.h"
+#include "dataset_nifti.h"
 #include "fedc/config.h"
 
 /* ---- public --------------------------------------------------------------- */
@@ -37,39 +40,80 @@ enum fedc_err dataset__open_regular(const char *path, int *fd_out)
 	return FEDC_OK;
 }
 
-static bool is_idx(const char *type)
+static enum fedc_err inspect_csv(struct node_dataset *ds, const struct dataset_options *opts)
 {
-	return type && strcmp(type, "idx") == 0;
+	return dataset_csv__inspect(ds, opts);
 }
 
-static enum fedc_err check_type(const char *type)
+static enum fedc_err inspect_idx(struct node_dataset *ds, const struct dataset_options *opts)
 {
-	if (type && strcmp(type, "csv") != 0 && !is_idx(type))
-		return fedc_fail(FEDC_ERR_UNSUPPORTED, "dataset type \"%s\" is not supported (csv or idx)", type);
-	return FEDC_OK;
+	(void)opts;
+	return dataset_idx__inspect(ds);
+}
+
+static enum fedc_err inspect_images(struct node_dataset *ds, const struct dataset_options *opts)
+{
+	char given[NODE_OPTIONS_BUF];
+
+	(void)opts;
+	memcpy(given, ds->options, sizeof(given));
+	given[sizeof(given) - 1] = '\0';
+	return dataset_image__inspect(ds, given);
+}
+
+static enum fedc_err inspect_nifti(struct node_dataset *ds, const struct dataset_options *opts)
+{
+	char given[NODE_OPTIONS_BUF];
+
+	(void)opts;
+	memcpy(given, ds->options, sizeof(given));
+	given[sizeof(given) - 1] = '\0';
+	return dataset_nifti__inspect(ds, given);
+}
+
+/* The kinds of dataset, each with its reader (docs/node-admin.md). */
+static const struct kind {
+	const char *type;
+	enum fedc_err (*inspect)(struct node_dataset *ds, const struct dataset_options *opts);
+	enum fedc_err (*load)(const struct node_dataset *ds, struct fedc_data *out);
+} kinds[] = {
+	{ "csv", inspect_csv, dataset_csv__load },
+	{ "idx", inspect_idx, dataset_idx__load },
+	{ "images", inspect_images, dataset_image__load },
+	{ "nifti", inspect_nifti, dataset_nifti__load },
+};
+
+/* NULL type: CSV (records from before types were kept). */
+static enum fedc_err find_kind(const char *type, const struct kind **out)
+{
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (!type || strcmp(type, kinds[i].type) == 0) {
+			*out = &kinds[i];
+			return FEDC_OK;
+		}
+	}
+	return fedc_fail(FEDC_ERR_UNSUPPORTED, "dataset type \"%s\" is not supported (csv, idx, images or nifti)", type);
 }
 
 enum fedc_err dataset__inspect(struct node_dataset *ds, const struct dataset_options *opts)
 {
 	static const struct dataset_options defaults = { "csv", "auto", -1, false };
+	const struct kind *kind = NULL;
 	enum fedc_err rc;
 
 	if (!opts)
 		opts = &defaults;
-	rc = check_type(opts->type);
-	if (rc)
-		return rc;
-	return is_idx(opts->type) ? dataset_idx__inspect(ds) : dataset_csv__inspect(ds, opts);
+	rc = find_kind(opts->type, &kind);
+	return rc ? rc : kind->inspect(ds, opts);
 }
 
 enum fedc_err dataset__load(const struct node_dataset *ds, struct fedc_data *out)
 {
-	enum fedc_err rc = check_type(ds->type);
+	const struct kind *kind = NULL;
+	enum fedc_err rc = find_kind(ds->type, &kind);
 
 	memset(out, 0, sizeof(*out));
-	if (rc)
-		return rc;
-	return is_idx(ds->type) ? dataset_idx__load(ds, out) : dataset_csv__load(ds, out);
+	return rc ? rc : kind->load(ds, out);
 }
 
 bool dataset__format_label_counts(const uint64_t *counts, uint32_t n, char *out, size_t cap)

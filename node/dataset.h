@@ -14,7 +14,7 @@
 /* Options given at registration (`fedc-node dataset add`). The CSV options
  * (header, label_column, regression) mean nothing to an IDX set. */
 struct dataset_options {
-	const char *type;        /* "csv" or "idx" */
+	const char *type;        /* "csv", "idx" or "images" */
 	const char *header;      /* "auto" (default), "counts", "names", "none" */
 	int label_column;        /* -1 = last column */
 	bool regression;         /* target is a real value, not a class index */
@@ -28,6 +28,10 @@ struct dataset_options {
  * non-negative integer fails with FEDC_ERR_IO or FEDC_ERR_MALFORMED and a
  * detail naming the line and column.
  * IDX: images ds->path, labels ds->labels_path (see dataset_idx.h).
+ * Images ("images"): the folder ds->path, a manifest ds->labels_path or "",
+ * and the kind's options as given in ds->options ("size=28x28;channels=1",
+ * each key may be absent), which inspect replaces with the canonical list
+ * (dataset_image.h).
  * Another type: FEDC_ERR_UNSUPPORTED. */
 FEDC_NODISCARD
 enum fedc_err dataset__inspect(struct node_dataset *ds, const struct dataset_options *opts);

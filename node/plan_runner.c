@@ -203,6 +203,7 @@ static bool parse_option(struct runner_job *job, int opt, const char *v)
 	case 'F': return parse_uint(v, INT64_MAX, &job->dataset.n_features);
 	case 'n': return copy_field(job->dataset.name, sizeof(job->dataset.name), v);
 	case 'y': return copy_field(job->dataset.labels_path, sizeof(job->dataset.labels_path), v);
+	case 'O': return copy_field(job->dataset.options, sizeof(job->dataset.options), v);
 	case 'x': if (strcmp(v, "stratified") && strcmp(v, "random")) return false;
 		  job->stratified = strcmp(v, "stratified") == 0; return true;
 	case 1000: return copy_field(job->test_set.path, sizeof(job->test_set.path), v);
@@ -215,6 +216,7 @@ static bool parse_option(struct runner_job *job, int opt, const char *v)
 	case 1007: return parse_uint(v, INT64_MAX, &job->test_set.n_features);
 	case 1008: return copy_field(job->test_set.name, sizeof(job->test_set.name), v);
 	case 1009: return copy_field(job->test_set.labels_path, sizeof(job->test_set.labels_path), v);
+	case 1010: return copy_field(job->test_set.options, sizeof(job->test_set.options), v);
 	case 'r': return parse_double(v, &job->test_ratio);
 	case 's': return parse_seed(v, &job->split_seed);
 	case 'S': return parse_seed(v, &job->train.seed);
@@ -257,6 +259,7 @@ static bool parse_options(int argc, char **argv, struct runner_job *job)
 		{ "test-label-column", required_argument, NULL, 1004 }, { "test-n-classes", required_argument, NULL, 1005 },
 		{ "test-n-samples", required_argument, NULL, 1006 }, { "test-n-features", required_argument, NULL, 1007 },
 		{ "test-data-name", required_argument, NULL, 1008 }, { "test-data-labels", required_argument, NULL, 1009 },
+		{ "data-options", required_argument, NULL, 'O' }, { "test-data-options", required_argument, NULL, 1010 },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
@@ -532,6 +535,35 @@ out:
 	return code;
 }
 
+/* A plan built before ABI 3 reads neither sample_shape, label_width nor the
+ * schema: it would take a mask's voxels for one target, or a category's
+ * index or a missing cell (NAN) for a measurement. Such data is refused it
+ * (docs/plan-api.md, "ABI versions"). */
+static bool data_fits_plan(const struct fedc_plan *plan, const struct fedc_data *d, const char *which)
+{
+	const struct fedc_table_schema *schema = d->schema;
+
+	if (plan->abi_version >= 3 || d->n_samples == 0)
+		return true;
+	if (d->sample_ndim > 0 && d->label_width > 1) {
+		report("refused the plan is built for plan ABI %u, and the %s has %zu targets per sample (a segmentation "
+		       "mask), which plans read from ABI 3 on: rebuild the plan against this SDK", plan->abi_version, which,
+		       d->label_width);
+		return false;
+	}
+	for (uint32_t c = 0; schema && c < schema->n_columns; c++) {
+		const struct fedc_column *col = &schema->columns[c];
+
+		if (col->type != FEDC_COLUMN_NUMERIC || col->n_missing > 0) {
+			report("refused the plan is built for plan ABI %u, and column \"%s\" of the %s is %s, which plans "
+			       "read from ABI 3 on: rebuild the plan against this SDK", plan->abi_version, col->name, which,
+			       col->type != FEDC_COLUMN_NUMERIC ? "not numeric" : "missing cells");
+			return false;
+		}
+	}
+	return true;
+}
+
 /* Serves rounds until the parent closes the control socket or one fails. */
 static int serve_rounds(struct runner_job *job, const struct fedc_plan *plan, struct fedc_data *all)
 {
@@ -584,7 +616,7 @@ int plan_runner__main(int argc, char **argv)
 		goto out;
 	}
 	plan = load_plan(job->plan_path, &job->plan_features);
-	if (plan)
+	if (plan && data_fits_plan(plan, &all, "dataset") && data_fits_plan(plan, &job->test_data, "test set"))
 		code = serve_rounds(job, plan, &all);
 out:
 	dataset__free_data(&all);

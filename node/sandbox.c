@@ -86,6 +86,7 @@ static enum fedc_err build_process_args(const struct sandbox_job *job, struct ch
 	if (!rc) rc = add_arg(a, "--n-features=%" PRIu64, ds->n_features);
 	if (!rc) rc = add_arg(a, "--data-name=%s", ds->name);
 	if (!rc && ds->labels_path[0]) rc = add_arg(a, "--data-labels=%s", ds->labels_path);
+	if (!rc && ds->options[0]) rc = add_arg(a, "--data-options=%s", ds->options);
 	if (!rc) rc = add_arg(a, "--test-ratio=%.17g", job->test_ratio);
 	if (!rc) rc = add_arg(a, "--split=%s", job->stratified ? "stratified" : "random");
 	if (!rc && job->test_dataset) {
@@ -101,6 +102,7 @@ static enum fedc_err build_process_args(const struct sandbox_job *job, struct ch
 		if (!rc) rc = add_arg(a, "--test-n-features=%" PRIu64, t->n_features);
 		if (!rc) rc = add_arg(a, "--test-data-name=%s", t->name);
 		if (!rc && t->labels_path[0]) rc = add_arg(a, "--test-data-labels=%s", t->labels_path);
+		if (!rc && t->options[0]) rc = add_arg(a, "--test-data-options=%s", t->options);
 	}
 	/* Seeds travel as signed numbers (two's complement): plan_runner.c reads
 	 * them with fedc_parse_int, which takes all 64 bits that way. */

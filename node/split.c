@@ -24,14 +24,28 @@ size_t split__n_test(size_t n, double test_ratio)
 	return n_test;
 }
 
-/* Both views allocated (one extra element: an empty view is not NULL). */
-static enum fedc_err alloc_view(struct fedc_data *v, size_t rows, size_t f, uint32_t n_classes)
+/* Targets per row (label_width 0 reads as 1). */
+static size_t width_of(const struct fedc_data *d)
 {
+	return d->label_width ? d->label_width : 1;
+}
+
+/* A view of `rows` rows shaped like `src` (features, classes, sample shape,
+ * targets per row, schema), both arrays allocated (one extra element: an
+ * empty view is not NULL). */
+static enum fedc_err alloc_view(struct fedc_data *v, size_t rows, const struct fedc_data *src)
+{
+	size_t f = src->n_features, w = width_of(src);
+
 	*v = (struct fedc_data){ .n_samples = rows,
 				 .n_features = f,
 				 .x = malloc(rows * f * sizeof(float) + 1),
-				 .y = malloc(rows * sizeof(float) + 1),
-				 .n_classes = n_classes };
+				 .y = malloc(rows * w * sizeof(float) + 1),
+				 .n_classes = src->n_classes,
+				 .sample_ndim = src->sample_ndim,
+				 .label_width = src->label_width,
+				 .schema = src->schema };
+	memcpy(v->sample_shape, src->sample_shape, sizeof(v->sample_shape));
 	return v->x && v->y ? FEDC_OK : FEDC_ERR_NOMEM;
 }
 
@@ -97,7 +111,8 @@ static enum fedc_err mark_stratified(const struct fedc_data *all, const size_t *
 enum fedc_err split__rows(const struct fedc_data *all, double test_ratio, uint64_t seed, bool stratified,
 			  struct fedc_data *train, struct fedc_data *test)
 {
-	size_t n = all->n_samples, f = all->n_features, n_test = split__n_test(n, test_ratio), at_test = 0, at_train = 0;
+	size_t n = all->n_samples, f = all->n_features, w = width_of(all), at_test = 0, at_train = 0;
+	size_t n_test = split__n_test(n, test_ratio);
 	size_t *perm = malloc((n ? n : 1) * sizeof(*perm));
 	bool *is_test = calloc(n ? n : 1, sizeof(*is_test));
 	enum fedc_err rc = perm && is_test ? FEDC_OK : FEDC_ERR_NOMEM;
@@ -113,7 +128,8 @@ enum fedc_err split__rows(const struct fedc_data *all, double test_ratio, uint64
 		perm[i - 1] = perm[j];
 		perm[j] = tmp;
 	}
-	if (!rc && stratified && all->n_classes > 0) {
+	/* Stratified by the one class of a row; a mask's voxels have no one class. */
+	if (!rc && stratified && all->n_classes > 0 && w == 1) {
 		rc = mark_stratified(all, perm, n_test, is_test);
 	} else {
 		for (size_t i = 0; !rc && i < n_test; i++)
@@ -124,15 +140,15 @@ enum fedc_err split__rows(const struct fedc_data *all, double test_ratio, uint64
 	for (size_t i = 0; !rc && i < n; i++)
 		n_test += is_test[i];
 	if (!rc)
-		rc = alloc_view(train, n - n_test, f, all->n_classes);
+		rc = alloc_view(train, n - n_test, all);
 	if (!rc)
-		rc = alloc_view(test, n_test, f, all->n_classes);
+		rc = alloc_view(test, n_test, all);
 	for (size_t i = 0; !rc && i < n; i++) {
 		struct fedc_data *dst = is_test[i] ? test : train;
 		size_t row = is_test[i] ? at_test++ : at_train++;
 
 		memcpy(dst->x + row * f, all->x + perm[i] * f, f * sizeof(float));
-		dst->y[row] = all->y[perm[i]];
+		memcpy(dst->y + row * w, all->y + perm[i] * w, w * sizeof(float));
 	}
 	if (rc) {
 		free_view(train);
@@ -145,11 +161,11 @@ enum fedc_err split__rows(const struct fedc_data *all, double test_ratio, uint64
 
 enum fedc_err split__copy(const struct fedc_data *src, struct fedc_data *dst)
 {
-	enum fedc_err rc = alloc_view(dst, src->n_samples, src->n_features, src->n_classes);
+	enum fedc_err rc = alloc_view(dst, src->n_samples, src);
 
 	if (!rc) {
 		memcpy(dst->x, src->x, src->n_samples * src->n_features * sizeof(float));
-		memcpy(dst->y, src->y, src->n_samples * sizeof(float));
+		memcpy(dst->y, src->y, src->n_samples * width_of(src) * sizeof(float));
 	} else {
 		free_view(dst);
 	}

@@ -23,7 +23,11 @@ size_t split__n_test(size_t n, double test_ratio);
  * test rows, shared out between the classes in proportion to their rows
  * (largest remainders, ties to the lower class), each class giving its first
  * rows in permuted order; so each class keeps its share in both views, to
- * one row. A regression set (n_classes 0) is split at random.
+ * one row. A regression set (n_classes 0), and one with more than one
+ * target per row (label_width > 1: a segmentation mask), is split at random.
+ * Both views keep the source's sample_ndim, sample_shape, label_width (y
+ * holds label_width targets per row) and schema pointer (owned by the
+ * source: it must outlive the views).
  * FEDC_ERR_NOMEM. */
 FEDC_NODISCARD
 enum fedc_err split__rows(const struct fedc_data *all, double test_ratio, uint64_t seed, bool stratified,

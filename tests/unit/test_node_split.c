@@ -177,6 +177,54 @@ static void test_n_test_bounds(void **state)
 	assert_int_equal(split__n_test(10, 0), 0);
 }
 
+/* Masks: y holds label_width targets per row, which travel with their row
+ * (a row's x and its whole y block stay together); the sample shape and the
+ * schema pointer reach both views; a stratified request is split at random
+ * (a mask has no one class) and so gives the random split's rows. */
+static void test_label_width_rows_travel_whole(void **state)
+{
+	enum { N = 40, W = 5 };
+	static const struct fedc_column col = { "age", FEDC_COLUMN_NUMERIC, 0, NULL, 0 };
+	static const struct fedc_table_schema schema = { 1, &col };
+	struct fedc_data all = { .n_samples = N, .n_features = 2, .n_classes = 3, .sample_ndim = 4,
+				 .sample_shape = { 1, 1, 1, 1 }, .label_width = W, .schema = &schema };
+	struct fedc_data train, test, train_s, test_s;
+
+	(void)state;
+	all.x = malloc(N * 2 * sizeof(float));
+	all.y = malloc(N * W * sizeof(float));
+	assert_non_null(all.x);
+	assert_non_null(all.y);
+	for (size_t i = 0; i < N; i++) {
+		all.x[2 * i] = (float)i;
+		all.x[2 * i + 1] = 0;
+		for (size_t v = 0; v < W; v++)
+			all.y[i * W + v] = (float)((i + v) % 3);
+	}
+	assert_int_equal(split__rows(&all, 0.25, 7, false, &train, &test), FEDC_OK);
+	assert_int_equal(split__rows(&all, 0.25, 7, true, &train_s, &test_s), FEDC_OK);
+	assert_int_equal(test.n_samples, 10);
+	for (int k = 0; k < 2; k++) {
+		const struct fedc_data *v = k ? &test : &train;
+
+		assert_int_equal(v->label_width, W);
+		assert_int_equal(v->sample_ndim, 4);
+		assert_ptr_equal(v->schema, &schema);
+		for (size_t r = 0; r < v->n_samples; r++) {
+			size_t i = (size_t)v->x[2 * r];
+
+			for (size_t w = 0; w < W; w++)
+				assert_true(v->y[r * W + w] == (float)((i + w) % 3));
+		}
+	}
+	assert_memory_equal(test.x, test_s.x, test.n_samples * 2 * sizeof(float));
+	free_data(&train);
+	free_data(&test);
+	free_data(&train_s);
+	free_data(&test_s);
+	free_data(&all);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -185,6 +233,7 @@ int main(void)
 		cmocka_unit_test(test_random_split_same_rows_per_seed),
 		cmocka_unit_test(test_stratified_regression_is_random),
 		cmocka_unit_test(test_n_test_bounds),
+		cmocka_unit_test(test_label_width_rows_travel_whole),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,42 @@
+/* The demographics table of a NIfTI set (dataset_nifti.h): a CSV file
+ * whose first line names the columns, one row per subject. Plain cells
+ * separated by commas, spaces around them dropped; quoted cells are refused
+ * rather than half understood. Private to dataset_nifti*.c. */
+#ifndef FEDC_NODE_DATASET_NIFTI_TABLE_H
+#define FEDC_NODE_DATASET_NIFTI_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fedc/err.h"
+
+#define NIFTI_TABLE_MAX_COLUMNS 256
+#define NIFTI_TABLE_MAX_ROWS 1000000u
+
+struct nifti_table {
+	const char *path;                          /* for messages */
+	uint32_t n_columns;
+	char *header[NIFTI_TABLE_MAX_COLUMNS];     /* into the text */
+	char ***rows;                              /* rows[r][c], into the text */
+	size_t *lines;                             /* rows[r]'s line number */
+	size_t n_rows;
+};
+
+/* Parses `text` (modified in place; it must outlive the table).
+ * FEDC_ERR_MALFORMED naming the line: a row of another width, a column
+ * without a name, no header; FEDC_ERR_UNSUPPORTED: quotes; FEDC_ERR_TOO_BIG.
+ * Free with nifti_table__free, also after a failure. */
+FEDC_NODISCARD
+enum fedc_err nifti_table__parse(char *text, const char *path, struct nifti_table *t);
+void nifti_table__free(struct nifti_table *t);
+
+/* The index of the column `name`; FEDC_ERR_INVAL naming `flag` otherwise. */
+FEDC_NODISCARD
+enum fedc_err nifti_table__column(const struct nifti_table *t, const char *name, const char *flag, uint32_t *out);
+
+/* A cell as a finite number; FEDC_ERR_MALFORMED naming line and column. */
+FEDC_NODISCARD
+enum fedc_err nifti_table__number(const struct nifti_table *t, size_t row, uint32_t column, double *out);
+
+#endif
