@@ -14,6 +14,7 @@
 
 #include "dataset_csv.h"
 #include "dataset_idx.h"
+#include "dataset_schema.h"
 #include "fedc/config.h"
 
 /* ---- public --------------------------------------------------------------- */
@@ -137,5 +138,6 @@ void dataset__free_data(struct fedc_data *data)
 		return;
 	free(data->x);
 	free(data->y);
+	dataset_schema__free(data->schema);
 	memset(data, 0, sizeof(*data));
 }
