@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_schema.h"
 #include "dataset.h"
 #include "fedc/config.h"
 #include "test_set.h"
@@ -326,6 +327,7 @@ static int dataset_add(struct cli_ctx *ctx, int argc, char **argv)
 		fprintf(stderr, CLI_PROG ": dataset add: registered \"%s\": %" PRIu64 " samples, %" PRIu64
 			" features, %u classes, header %s, label column %d\n", ds->name, ds->n_samples,
 			ds->n_features, ds->n_classes, ds->header, ds->label_column);
+	cli_schema__print_summary(stderr, ds);
 	code = 0;
 out:
 	db__close(db);
@@ -435,6 +437,7 @@ static void dataset_json(const struct node_dataset *ds)
 	cli__print_json_string(ds->split);
 	printf(",\"test_of\":");
 	cli__print_json_string(ds->test_of);
+	cli_schema__print_json(ds);
 	printf("}");
 }
 
@@ -540,6 +543,7 @@ static void print_dataset(const struct node_dataset *ds)
 		printf("classes:      0 (regression target)\n");
 	if (!is_idx(ds))
 		printf("label column: %d\nheader:       %s\n", ds->label_column, ds->header);
+	cli_schema__print_table(ds);
 	printf("sha256:       %s%s\nadded:        %s\n", ds->digest,
 	       is_idx(ds) ? " (images file, then labels file)" : "", added);
 	if (ds->test_of[0])
