@@ -18,7 +18,8 @@
  * a feature cell is missing ("", NA, NaN), a number, or text; a column with
  * text is categorical (or text past SCHEMA_MAX_CATEGORIES distinct values).
  * A load fills missing cells with NAN and categorical cells with their index
- * in the column's sorted categories. */
+ * in the column's sorted categories. A table whose columns are all numeric,
+ * without gaps and without names, has no schema (data->schema NULL). */
 #include "dataset_csv.h"
 
 #include <csv.h>
@@ -953,8 +954,10 @@ out:
 
 /* The schema of a record that does not carry it (the plan's process gets
  * the record without it): found again in the file, whose digest must still
- * be the registered one, so it is the schema registration found. */
-static enum fedc_err derive_schema(const struct node_dataset *ds, struct fedc_table_schema **out)
+ * be the registered one, so it is the schema registration found. *out is
+ * NULL for a table that has none, which is a change of the file when the
+ * caller met a cell that needs one (`required`). */
+static enum fedc_err derive_schema(const struct node_dataset *ds, bool required, struct fedc_table_schema **out)
 {
 	struct dataset_options opts = load_options(ds);
 	struct csv_scan sc = { .counts = FEDC_BUF_INIT(CSV_MAX_COUNTS_BYTES) };
@@ -964,9 +967,10 @@ static enum fedc_err derive_schema(const struct node_dataset *ds, struct fedc_ta
 
 	if (!rc)
 		rc = inspect_file(ds->path, &opts, &sc, text, NODE_SCHEMA_BUF, digest);
-	if (!rc && (strcmp(digest, ds->digest) != 0 || !text[0]))
+	*out = NULL;
+	if (!rc && (strcmp(digest, ds->digest) != 0 || (required && !text[0])))
 		rc = changed_since_registration(ds, digest);
-	if (!rc)
+	if (!rc && text[0])
 		rc = dataset_schema__parse(text, (uint32_t)ds->n_features, out);
 	free(text);
 	fedc_buf_free(&sc.counts);
@@ -986,11 +990,13 @@ enum fedc_err dataset_csv__load(const struct node_dataset *ds, struct fedc_data 
 		return fedc_fail(FEDC_ERR_INVAL, "dataset \"%s\": %" PRIu64 " features", ds->name, ds->n_features);
 	if (ds->schema[0])
 		rc = dataset_schema__parse(ds->schema, (uint32_t)ds->n_features, &schema);
+	else if (strcmp(ds->header, "names") == 0) /* its names make a schema */
+		rc = derive_schema(ds, false, &schema);
 	if (!rc)
 		rc = fill_pass(ds, schema, out, &needs_schema);
 	if (rc && needs_schema && !schema) {
 		fedc_clear_error();
-		rc = derive_schema(ds, &schema);
+		rc = derive_schema(ds, true, &schema);
 		if (!rc)
 			rc = fill_pass(ds, schema, out, &needs_schema);
 	}

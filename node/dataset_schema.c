@@ -63,6 +63,7 @@ enum fedc_err dataset_schema__name(struct schema_builder *b, uint32_t col, const
 		return FEDC_ERR_NOMEM;
 	free(b->cols[col].name);
 	b->cols[col].name = copy;
+	b->named = true;
 	return FEDC_OK;
 }
 
@@ -145,6 +146,8 @@ static uint32_t col_type(const struct schema_col *c)
 
 bool dataset_schema__plain(const struct schema_builder *b)
 {
+	if (b->named)
+		return false;
 	for (uint32_t i = 0; i < b->n_columns; i++) {
 		if (b->cols[i].non_numeric || b->cols[i].n_missing)
 			return false;

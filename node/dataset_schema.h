@@ -46,6 +46,7 @@ struct schema_col {
 struct schema_builder {
 	uint32_t n_columns;
 	struct schema_col *cols;
+	bool named;          /* a column was given a name (a names header) */
 };
 
 /* Room for `n_columns` columns, unnamed. FEDC_ERR_NOMEM. Free with
@@ -64,8 +65,10 @@ FEDC_NODISCARD
 enum fedc_err dataset_schema__observe(struct schema_builder *b, uint32_t col, const char *cell, size_t len,
 				      bool missing, bool is_number);
 
-/* True when every column is numeric without a missing cell: a table that
- * needs no schema (stored as "", loaded as data->schema NULL). */
+/* True when every column is numeric without a missing cell and none has a
+ * name: a table that needs no schema (stored as "", loaded as data->schema
+ * NULL). Names alone make a schema, so that a plan can find its columns by
+ * name in a clean table too; a plan of ABI 1 or 2 still takes such data. */
 bool dataset_schema__plain(const struct schema_builder *b);
 
 /* Writes the stored form into out[cap] ("" for a plain table).

@@ -409,7 +409,16 @@ static void test_load_without_stored_schema(void **state)
 	assert_memory_equal(a.x, b.x, 16 * sizeof(float));
 	dataset__free_data(&a);
 	dataset__free_data(&b);
-	/* A plain table needs none. */
+	/* Names alone make one: a plan finds a clean table's columns by name. */
+	assert_int_equal(inspect(CSV_DIR "names_header.csv", AUTO, &ds), FEDC_OK);
+	assert_non_null(strstr(ds.schema, "numeric\t0\t"));
+	ds.schema[0] = '\0';
+	assert_int_equal(dataset__load(&ds, &a), FEDC_OK);
+	assert_non_null(a.schema);
+	assert_int_equal(a.schema->columns[0].type, FEDC_COLUMN_NUMERIC);
+	assert_int_equal(a.schema->columns[0].n_missing, 0);
+	dataset__free_data(&a);
+	/* A table of numbers without gaps or names needs none. */
 	assert_int_equal(inspect(BREAST, AUTO, &ds), FEDC_OK);
 	assert_string_equal(ds.schema, "");
 	assert_int_equal(dataset__load(&ds, &a), FEDC_OK);

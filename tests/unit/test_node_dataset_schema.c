@@ -94,6 +94,11 @@ static void test_plain_table_has_no_text(void **state)
 	assert_true(dataset_schema__plain(&b));
 	assert_int_equal(dataset_schema__serialize(&b, text, sizeof(text)), FEDC_OK);
 	assert_string_equal(text, "");
+	/* A name makes it worth keeping. */
+	assert_int_equal(dataset_schema__name(&b, 1, "dose", 4), FEDC_OK);
+	assert_false(dataset_schema__plain(&b));
+	assert_int_equal(dataset_schema__serialize(&b, text, sizeof(text)), FEDC_OK);
+	assert_string_equal(text, "fedc-schema 1 2\nnumeric\t0\tc0\nnumeric\t0\tdose\n");
 	dataset_schema__builder_free(&b);
 }
 
