@@ -3,16 +3,9 @@
  * detection rule and the column rules are documented in docs/node-admin.md
  * ("CSV files"); keep the two in step.
  *
- * One reader serves every pass. It reads the file through a fixed buffer,
- * feeds every byte to an optional SHA-256 context, and hands the bytes to
- * libcsv's callback parser one physical line at a time (so that messages can
- * name lines, and each line can be held to CSV_MAX_LINE bytes before libcsv
- * buffers it). libcsv does the quoting (RFC 4180: quoted cells with commas,
- * doubled quotes and line ends inside), trims blanks around unquoted cells,
- * and reports every line end, so that empty lines are seen. A row reaches
- * the scan as an array of NUL-terminated cells. The header is decided from
- * the first two rows of the same pass, so the digest always covers exactly
- * the bytes that were checked or loaded.
+ * Every pass reads the file's rows through csv_rows.h (libcsv, hashing every
+ * byte). The header is decided from the first two rows of the same pass, so
+ * the digest always covers exactly the bytes that were checked or loaded.
  *
  * Registration (inspect) also gathers the columns' schema (dataset_schema.h):
  * a feature cell is missing ("", NA, NaN), a number, or text; a column with
@@ -22,7 +15,6 @@
  * without gaps and without names, has no schema (data->schema NULL). */
 #include "dataset_csv.h"
 
-#include <csv.h>
 #include <errno.h>
 #include <float.h>
 #include <inttypes.h>
@@ -32,280 +24,18 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "csv_rows.h"
 #include "dataset_schema.h"
 #include "fedc/buf.h"
 #include "fedc/config.h"
 #include "fedc/hash.h"
 
-#define CSV_MAX_LINE (1u << 20)           /* bytes in one line, without its end */
-#define CSV_MAX_ROW (4u * CSV_MAX_LINE)   /* bytes in one row (quoted cells may span lines) */
-#define CSV_MAX_CELLS (CSV_MAX_LINE / 2)  /* cells in one row */
-#define CSV_READ_CHUNK (64u << 10)        /* read(2) size */
 #define CSV_MAX_CLASS 65535u              /* largest class index */
 #define CSV_MAX_COUNTS_BYTES ((CSV_MAX_CLASS + 1) * sizeof(uint64_t)) /* rows per class */
 #define CSV_SHOWN_CELL 40                 /* bytes of a bad cell quoted in a message */
 
 enum hdr_mode { HDR_COUNTS, HDR_NAMES, HDR_NONE, HDR_AUTO };
 static const char *const hdr_names[] = { "counts", "names", "none", "auto" };
-
-/* ---- rows ------------------------------------------------------------------ */
-
-struct cell_ref {
-	size_t off, len;
-};
-
-/* One row as libcsv gave it: cell i is text + cell[i].off, NUL-terminated. */
-struct csv_row {
-	uint32_t n;
-	unsigned long line; /* the line the row starts on */
-	char *text;
-	const struct cell_ref *cell;
-};
-
-static char *cell_at(const struct csv_row *row, uint32_t i, size_t *len)
-{
-	*len = row->cell[i].len;
-	return row->text + row->cell[i].off;
-}
-
-/* A row kept past its callback (lines 1 and 2, for the header rule). */
-struct saved_row {
-	struct fedc_buf text, cells;
-	struct csv_row row;
-	bool have;
-};
-
-static enum fedc_err save_row(struct saved_row *s, const struct csv_row *row)
-{
-	enum fedc_err rc;
-
-	fedc_buf_init(&s->text, SIZE_MAX);
-	fedc_buf_init(&s->cells, SIZE_MAX);
-	rc = fedc_buf_append(&s->text, row->text, row->n ? row->cell[row->n - 1].off + row->cell[row->n - 1].len + 1 : 0);
-	if (!rc)
-		rc = fedc_buf_append(&s->cells, row->cell, row->n * sizeof(*row->cell));
-	if (rc)
-		return rc;
-	s->row = (struct csv_row){ row->n, row->line, s->text.data, (const struct cell_ref *)(void *)s->cells.data };
-	s->have = true;
-	return FEDC_OK;
-}
-
-static void free_saved(struct saved_row *s)
-{
-	fedc_buf_free(&s->text);
-	fedc_buf_free(&s->cells);
-	memset(s, 0, sizeof(*s));
-}
-
-/* ---- reader: bytes to rows through libcsv ---------------------------------- */
-
-typedef enum fedc_err (*row_fn)(void *ctx, const struct csv_row *row);
-
-struct csv_reader {
-	int fd;
-	const char *path;
-	struct fedc_hash *hash;  /* NULL, or fed every byte read */
-	struct csv_parser parser;
-	bool parser_ready;
-	char *buf;
-	unsigned long lineno;    /* the line being fed, from 1 */
-	size_t line_len;         /* its bytes so far, without the LF */
-	size_t row_bytes;        /* bytes fed since the last row ended */
-	unsigned long row_start; /* line the row being gathered starts on; 0 between rows */
-	int prev_end;            /* the character that ended the last row */
-	struct fedc_buf text;    /* the row's cells, each NUL-terminated */
-	struct fedc_buf cells;   /* struct cell_ref per cell */
-	row_fn on_row;
-	void *ctx;
-	enum fedc_err rc;        /* the first failure, also from a callback */
-};
-
-static void note_row_start(struct csv_reader *r)
-{
-	if (!r->row_start)
-		r->row_start = r->lineno;
-}
-
-/* libcsv's field callback: appends the cell to the row being gathered. */
-static void on_cell(void *s, size_t len, void *ctx)
-{
-	struct csv_reader *r = ctx;
-	struct cell_ref ref = { r->text.len, len };
-	enum fedc_err rc;
-
-	if (r->rc)
-		return;
-	note_row_start(r);
-	if (r->cells.len / sizeof(ref) >= CSV_MAX_CELLS) {
-		r->rc = fedc_fail(FEDC_ERR_TOO_BIG, "%s: line %lu: more than %u cells in a row", r->path, r->row_start,
-				  CSV_MAX_CELLS);
-		return;
-	}
-	rc = fedc_buf_append(&r->text, s ? s : "", len);
-	if (!rc)
-		rc = fedc_buf_append(&r->text, "", 1);
-	if (!rc)
-		rc = fedc_buf_append(&r->cells, &ref, sizeof(ref));
-	r->rc = rc;
-}
-
-/* libcsv's row callback (`end` is the CR or LF that ended it, -1 at the
- * end of the file). Every line end is reported (CSV_REPALL_NL), so the LF
- * of a CR LF pair arrives as an empty row of its own and is dropped here. */
-static void on_row_end(int end, void *ctx)
-{
-	struct csv_reader *r = ctx;
-	struct csv_row row;
-	int prev = r->prev_end;
-
-	r->prev_end = end;
-	if (r->rc)
-		return;
-	note_row_start(r);
-	row = (struct csv_row){ (uint32_t)(r->cells.len / sizeof(struct cell_ref)), r->row_start,
-				r->text.data ? r->text.data : (char *)"", (const struct cell_ref *)(void *)r->cells.data };
-	if (!(row.n == 0 && end == '\n' && prev == '\r'))
-		r->rc = r->on_row(r->ctx, &row);
-	fedc_buf_reset(&r->text);
-	fedc_buf_reset(&r->cells);
-	r->row_start = 0;
-	r->row_bytes = 0;
-}
-
-static enum fedc_err parse_error(struct csv_reader *r)
-{
-	int err = csv_error(&r->parser);
-
-	if (err == CSV_EPARSE)
-		return fedc_fail(FEDC_ERR_MALFORMED,
-				 "%s: line %lu: a quote inside an unquoted cell, or text after a closing quote; a cell"
-				 " with quotes is written whole in quotes, its quotes doubled (\"5\"\" screen\")",
-				 r->path, r->lineno);
-	if (err == CSV_ENOMEM)
-		return FEDC_ERR_NOMEM;
-	return fedc_fail(FEDC_ERR_MALFORMED, "%s: line %lu: %s", r->path, r->lineno, csv_strerror(err));
-}
-
-/* Checks one piece of a line (the LF included, if any) and parses it. */
-static enum fedc_err feed_piece(struct csv_reader *r, const char *p, size_t take, bool ends_line)
-{
-	size_t content = take - (ends_line ? 1 : 0);
-
-	if (r->line_len + content > CSV_MAX_LINE)
-		return fedc_fail(FEDC_ERR_TOO_BIG, "%s: line %lu: longer than %u bytes", r->path, r->lineno,
-				 CSV_MAX_LINE);
-	if (memchr(p, '\0', content))
-		return fedc_fail(FEDC_ERR_MALFORMED, "%s: line %lu: contains a NUL byte (not a text file?)", r->path,
-				 r->lineno);
-	r->line_len += content;
-	r->row_bytes += take;
-	if (r->row_bytes > CSV_MAX_ROW)
-		return fedc_fail(FEDC_ERR_TOO_BIG, "%s: line %lu: the row that starts there is longer than %u bytes"
-				 " (a quoted cell not closed?)", r->path, r->row_start ? r->row_start : r->lineno,
-				 CSV_MAX_ROW);
-	if (csv_parse(&r->parser, p, take, on_cell, on_row_end, r) != take && !r->rc)
-		r->rc = parse_error(r);
-	if (ends_line) {
-		r->lineno++;
-		r->line_len = 0;
-	}
-	return r->rc;
-}
-
-static enum fedc_err feed(struct csv_reader *r, const char *p, size_t n)
-{
-	enum fedc_err rc = FEDC_OK;
-
-	while (n && !rc) {
-		const char *nl = memchr(p, '\n', n);
-		size_t take = nl ? (size_t)(nl - p) + 1 : n;
-
-		rc = feed_piece(r, p, take, nl != NULL);
-		p += take;
-		n -= take;
-	}
-	return rc;
-}
-
-static enum fedc_err read_chunk(struct csv_reader *r, size_t *got)
-{
-	ssize_t n;
-
-	do
-		n = read(r->fd, r->buf, CSV_READ_CHUNK);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return fedc_fail(FEDC_ERR_IO, "%s: read failed: %s", r->path, strerror(errno));
-	*got = (size_t)n;
-	if (n > 0 && r->hash)
-		return fedc_hash_update(r->hash, r->buf, (size_t)n);
-	return FEDC_OK;
-}
-
-/* The end of the file: the last row if it has no line end, and a quote
- * still open. */
-static enum fedc_err finish(struct csv_reader *r)
-{
-	if (csv_fini(&r->parser, on_cell, on_row_end, r) != 0 && !r->rc)
-		r->rc = fedc_fail(FEDC_ERR_MALFORMED, "%s: line %lu: a quoted cell is not closed at the end of the"
-				  " file", r->path, r->row_start ? r->row_start : r->lineno);
-	return r->rc;
-}
-
-/* Reads the whole file from its start, handing each row to on_row. A UTF-8
- * byte order mark at the start (spreadsheets write one) is skipped. */
-static enum fedc_err read_rows(struct csv_reader *r)
-{
-	enum fedc_err rc = FEDC_OK;
-	bool first = true;
-	size_t got = 1;
-
-	if (lseek(r->fd, 0, SEEK_SET) != 0)
-		return fedc_fail(FEDC_ERR_IO, "%s: seek failed: %s", r->path, strerror(errno));
-	while (!rc) {
-		size_t skip = 0;
-
-		rc = read_chunk(r, &got);
-		if (rc || got == 0)
-			break;
-		if (first && got >= 3 && memcmp(r->buf, "\xEF\xBB\xBF", 3) == 0)
-			skip = 3;
-		first = false;
-		rc = feed(r, r->buf + skip, got - skip);
-	}
-	return rc ? rc : finish(r);
-}
-
-static enum fedc_err reader_init(struct csv_reader *r, int fd, const char *path, struct fedc_hash *hash,
-				 row_fn on_row, void *ctx)
-{
-	memset(r, 0, sizeof(*r));
-	r->fd = fd;
-	r->path = path;
-	r->hash = hash;
-	r->lineno = 1;
-	r->prev_end = -1;
-	r->on_row = on_row;
-	r->ctx = ctx;
-	fedc_buf_init(&r->text, CSV_MAX_ROW + CSV_MAX_CELLS);
-	fedc_buf_init(&r->cells, (size_t)CSV_MAX_CELLS * sizeof(struct cell_ref));
-	if (csv_init(&r->parser, CSV_STRICT | CSV_STRICT_FINI | CSV_REPALL_NL) != 0)
-		return FEDC_ERR_NOMEM;
-	r->parser_ready = true;
-	csv_set_blk_size(&r->parser, CSV_READ_CHUNK); /* libcsv grows its cell buffer by this much */
-	r->buf = malloc(CSV_READ_CHUNK);
-	return r->buf ? FEDC_OK : FEDC_ERR_NOMEM;
-}
-
-static void reader_free(struct csv_reader *r)
-{
-	if (r->parser_ready)
-		csv_free(&r->parser);
-	free(r->buf);
-	fedc_buf_free(&r->text);
-	fedc_buf_free(&r->cells);
-}
 
 /* ---- cells ----------------------------------------------------------------- */
 
@@ -389,7 +119,7 @@ static bool any_text(const struct csv_row *row, uint32_t skip)
 {
 	for (uint32_t i = skip; i < row->n; i++) {
 		size_t n;
-		const char *s = cell_at(row, i, &n);
+		const char *s = csv_rows__cell(row, i, &n);
 		double v;
 
 		if (!dataset_schema__is_missing(s, n) && parse_number(s, n, false, &v) != NUM_OK)
@@ -418,13 +148,13 @@ static enum fedc_err parse_counts(const char *path, const struct csv_row *row, b
 {
 	uint64_t rows = 0, features = 0;
 	size_t n = 0;
-	const char *s = row->n ? cell_at(row, 0, &n) : "";
+	const char *s = row->n ? csv_rows__cell(row, 0, &n) : "";
 
 	if (!parse_count(s, n, &rows))
 		return counts_fail(path, strict, 1, "row count", s, n);
 	if (row->n < 2)
 		return counts_fail(path, strict, 2, NULL, NULL, 0);
-	s = cell_at(row, 1, &n);
+	s = csv_rows__cell(row, 1, &n);
 	if (!parse_count(s, n, &features) || features == 0 || features >= CSV_MAX_CELLS)
 		return counts_fail(path, strict, 2, "feature count", s, n);
 	lay->mode = HDR_COUNTS;
@@ -493,7 +223,7 @@ struct csv_scan {
 	const char *path;
 	const struct dataset_options *opts;
 	struct csv_layout lay;
-	struct saved_row row1;        /* until the layout is decided */
+	struct csv_saved_row row1;        /* until the layout is decided */
 	bool decided;
 	uint64_t n_rows;
 	uint32_t max_label;
@@ -672,7 +402,7 @@ static enum fedc_err take_row(struct csv_scan *sc, const struct csv_row *row)
 	}
 	for (uint32_t col = 0; !rc && col < row->n; col++) {
 		size_t n;
-		const char *s = cell_at(row, col, &n);
+		const char *s = csv_rows__cell(row, col, &n);
 
 		if (col == sc->lay.label_col)
 			rc = take_label(sc, row->line, col + 1, s, n, y);
@@ -709,7 +439,7 @@ static enum fedc_err name_columns(struct csv_scan *sc, const struct csv_row *row
 
 	for (uint32_t col = 0; !rc && col < row1->n; col++) {
 		size_t n;
-		const char *s = cell_at(row1, col, &n);
+		const char *s = csv_rows__cell(row1, col, &n);
 
 		if (col == sc->lay.label_col || n == 0) {
 			feature += col != sc->lay.label_col;
@@ -717,7 +447,7 @@ static enum fedc_err name_columns(struct csv_scan *sc, const struct csv_row *row
 		}
 		for (uint32_t other = 0; other < col; other++) {
 			size_t on;
-			const char *o = cell_at(row1, other, &on);
+			const char *o = csv_rows__cell(row1, other, &on);
 
 			if (on == n && memcmp(o, s, n) == 0)
 				return fedc_fail(FEDC_ERR_MALFORMED, "%s: line 1, columns %u and %u: both are named"
@@ -765,7 +495,7 @@ static enum fedc_err on_row(void *ctx, const struct csv_row *row)
 		return fedc_fail(FEDC_ERR_MALFORMED, "%s: line 1: empty line (a CSV file starts with its header or"
 				 " its first row)", sc->path);
 	if (!sc->row1.have)
-		return save_row(&sc->row1, row);
+		return csv_rows__save(&sc->row1, row);
 	return start_data(sc, &sc->row1.row, row);
 }
 
@@ -794,18 +524,14 @@ static enum fedc_err end_of_rows(struct csv_scan *sc)
 static enum fedc_err scan_file(int fd, const char *path, const struct dataset_options *opts,
 			       struct fedc_hash *hash, struct csv_scan *sc)
 {
-	struct csv_reader r;
 	enum fedc_err rc;
 
 	sc->path = path;
 	sc->opts = opts;
-	rc = reader_init(&r, fd, path, hash, on_row, sc);
-	if (!rc)
-		rc = read_rows(&r);
+	rc = csv_rows__read(fd, path, hash, on_row, sc);
 	if (!rc)
 		rc = end_of_rows(sc);
-	reader_free(&r);
-	free_saved(&sc->row1);
+	csv_rows__free_saved(&sc->row1);
 	return rc;
 }
 
