@@ -468,6 +468,24 @@ static void test_load_refuses_new_category(void **state)
 	assert_null(data.schema);
 }
 
+/* Categories that do not fit the node's record (16 KiB) are refused at
+ * registration, naming the column; nothing is stored. */
+static void test_schema_too_big_for_the_record(void **state)
+{
+	size_t cap = 250 * 128;
+	char *text = malloc(cap), path[256];
+	size_t used = 0;
+
+	assert_non_null(text);
+	used += (size_t)snprintf(text, cap, "id,diagnosis text,y\n");
+	for (int i = 0; i < 200; i++)
+		used += (size_t)snprintf(text + used, cap - used, "%d,\"a long free-text diagnosis, written by hand at"
+					 " the bedside, number %03d of many such notes\",%d\n", i, i, i % 2);
+	write_tmp("wide.csv", text, path, sizeof(path));
+	free(text);
+	expect_failure(path, AUTO, FEDC_ERR_TOO_BIG, "column \"diagnosis text\" has 200 categories", "16384-byte");
+}
+
 static void test_empty_cell_in_counts_header(void **state)
 {
 	/* A counts header is still two counts: an empty row count is not one. */
@@ -915,6 +933,7 @@ int main(void)
 		cmocka_unit_test(test_load_without_stored_schema),
 		cmocka_unit_test(test_many_values_make_a_text_column),
 		cmocka_unit_test(test_load_refuses_new_category),
+		cmocka_unit_test(test_schema_too_big_for_the_record),
 		cmocka_unit_test(test_empty_cell_in_counts_header),
 		cmocka_unit_test(test_missing_label),
 		cmocka_unit_test(test_duplicate_column_names),
