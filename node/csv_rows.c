@@ -76,9 +76,8 @@ static void on_cell(void *s, size_t len, void *ctx)
 				  CSV_MAX_CELLS);
 		return;
 	}
-	rc = fedc_buf_append(&r->text, s ? s : "", len);
-	if (!rc)
-		rc = fedc_buf_append(&r->text, "", 1);
+	/* CSV_APPEND_NULL: libcsv ends every cell with a NUL, taken along. */
+	rc = s ? fedc_buf_append(&r->text, s, len + 1) : fedc_buf_append(&r->text, "", 1);
 	if (!rc)
 		rc = fedc_buf_append(&r->cells, &ref, sizeof(ref));
 	r->rc = rc;
@@ -224,7 +223,7 @@ static enum fedc_err reader_init(struct csv_reader *r, int fd, const char *path,
 	r->ctx = ctx;
 	fedc_buf_init(&r->text, CSV_MAX_ROW + CSV_MAX_CELLS);
 	fedc_buf_init(&r->cells, (size_t)CSV_MAX_CELLS * sizeof(struct csv_cell));
-	if (csv_init(&r->parser, CSV_STRICT | CSV_STRICT_FINI | CSV_REPALL_NL) != 0)
+	if (csv_init(&r->parser, CSV_STRICT | CSV_STRICT_FINI | CSV_REPALL_NL | CSV_APPEND_NULL) != 0)
 		return FEDC_ERR_NOMEM;
 	r->parser_ready = true;
 	csv_set_blk_size(&r->parser, CSV_READ_CHUNK); /* libcsv grows its cell buffer by this much */
