@@ -15,11 +15,12 @@
 #include "test_set.h"
 
 enum { OPT_NAME = 256, OPT_TAGS, OPT_FILE, OPT_DESCRIPTION, OPT_TYPE, OPT_HEADER, OPT_LABEL, OPT_REGRESSION,
-       OPT_LABELS, OPT_SPLIT, OPT_TEST_OF };
+       OPT_LABELS, OPT_SPLIT, OPT_TEST_OF, OPT_LABEL_CLASSES };
 
 static const char dataset_usage[] =
 	"usage: " CLI_PROG " dataset add --name N --tags T1[,T2...] --file PATH [--description D] [--type csv]\n"
 	"                         [--header auto|counts|names|none] [--label-column K] [--regression]\n"
+	"                         [--label-classes NAME0,NAME1,...]   (a label written as text: class k = NAMEk)\n"
 	"       " CLI_PROG " dataset add --type idx --name N --tags T1[,T2...] --file IMAGES --labels LABELS\n"
 	"                         [--description D]   (IDX files plain or gzip'd, e.g. train-images-idx3-ubyte.gz)\n"
 	"         either also:    [--split random|stratified]   (how test rows are held out; default random)\n"
@@ -71,12 +72,35 @@ static bool parse_tags(const char *list, struct node_dataset *ds, char *why, siz
 	}
 }
 
+/* --label-classes B,M: a CSV label written as text, class k being the k-th
+ * name; kept in ds->options as "label_classes=B,M" (dataset_csv.c reads it).
+ * Returns false with a message. */
+static bool set_label_classes(const char *list, bool regression, struct node_dataset *ds, char *why, size_t why_cap)
+{
+	int n = snprintf(ds->options, sizeof(ds->options), "label_classes=%s", list);
+
+	if (regression)
+		snprintf(why, why_cap, "--label-classes names classes: a --regression target has none");
+	else if (n < 0 || (size_t)n >= sizeof(ds->options))
+		snprintf(why, why_cap, "--label-classes: the list is longer than %zu characters",
+			 sizeof(ds->options) - sizeof("label_classes="));
+	else if (!list[0] || strstr(list, ",,") || list[0] == ',' || list[strlen(list) - 1] == ',' ||
+		 strpbrk(list, ";=") || cli__has_control(list))
+		snprintf(why, why_cap, "--label-classes \"%s\": comma-separated names, none empty, without ';', '=' or"
+			 " control characters", list);
+	else
+		return true;
+	ds->options[0] = '\0';
+	return false;
+}
+
 /* ---- dataset commands ----------------------------------------------------- */
 
 struct add_args {
 	const char *name, *tags, *file, *labels, *description;
 	const char *split, *test_of;
-	bool csv_options; /* --header, --label-column or --regression given */
+	bool csv_options; /* --header, --label-column, --regression or --label-classes given */
+	const char *label_classes;
 	struct dataset_options opts;
 };
 
@@ -90,6 +114,7 @@ static int parse_add(int argc, char **argv, struct add_args *a)
 		{ "label-column", required_argument, NULL, OPT_LABEL },
 		{ "regression", no_argument, NULL, OPT_REGRESSION }, { "labels", required_argument, NULL, OPT_LABELS },
 		{ "split", required_argument, NULL, OPT_SPLIT }, { "test-of", required_argument, NULL, OPT_TEST_OF },
+		{ "label-classes", required_argument, NULL, OPT_LABEL_CLASSES },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	const char *cmd = "dataset add";
@@ -108,6 +133,7 @@ static int parse_add(int argc, char **argv, struct add_args *a)
 		case OPT_TEST_OF: a->test_of = optarg; break;
 		case OPT_HEADER: a->opts.header = optarg; a->csv_options = true; break;
 		case OPT_REGRESSION: a->opts.regression = true; a->csv_options = true; break;
+		case OPT_LABEL_CLASSES: a->label_classes = optarg; a->csv_options = true; break;
 		case OPT_LABEL:
 			if (!fedc_parse_int(optarg, -1, INT32_MAX, &label))
 				return cli__usage_error(dataset_usage, cmd, "--label-column \"%s\": expected -1 (last) or a"
@@ -144,8 +170,8 @@ static int check_add(const struct add_args *a, struct node_dataset *ds)
 	if (strcmp(a->opts.type, "idx") == 0 && !a->labels)
 		return cli__usage_error(dataset_usage, cmd, "--type idx needs --labels LABELS (the labels file)");
 	if (strcmp(a->opts.type, "idx") == 0 && a->csv_options)
-		return cli__usage_error(dataset_usage, cmd, "--header, --label-column and --regression are for CSV files,"
-				   " not --type idx");
+		return cli__usage_error(dataset_usage, cmd, "--header, --label-column, --regression and --label-classes"
+				   " are for CSV files, not --type idx");
 	if (strcmp(a->opts.type, "csv") == 0 && a->labels)
 		return cli__usage_error(dataset_usage, cmd, "--labels is for IDX image sets: add --type idx");
 	if (strcmp(header, "auto") && strcmp(header, "counts") && strcmp(header, "names") && strcmp(header, "none"))
@@ -158,6 +184,8 @@ static int check_add(const struct add_args *a, struct node_dataset *ds)
 	if (a->test_of && !cli__text_ok(a->test_of, sizeof(ds->name), false))
 		return cli__usage_error(dataset_usage, cmd, "--test-of: a dataset id or name");
 	if (a->tags && !parse_tags(a->tags, ds, why, sizeof(why)))
+		return cli__usage_error(dataset_usage, cmd, "%s", why);
+	if (a->label_classes && !set_label_classes(a->label_classes, a->opts.regression, ds, why, sizeof(why)))
 		return cli__usage_error(dataset_usage, cmd, "%s", why);
 	snprintf(ds->split, sizeof(ds->split), "%s", a->split ? a->split : "random");
 	memcpy(ds->name, a->name, strlen(a->name) + 1);

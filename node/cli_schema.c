@@ -69,6 +69,25 @@ static void print_categories(const struct fedc_column *c)
 		printf("-");
 }
 
+/* "label classes: 0=B 1=M" for a text label (--label-classes). */
+static void print_label_classes(const struct node_dataset *ds)
+{
+	const char *list = strstr(ds->options, "label_classes=");
+	unsigned k = 0;
+
+	if (!list || (list != ds->options && list[-1] != ';'))
+		return;
+	list += strlen("label_classes=");
+	printf("label classes:");
+	while (*list && *list != ';') {
+		size_t len = strcspn(list, ",;");
+
+		printf(" %u=%.*s", k++, (int)len, list);
+		list += len + (list[len] == ',');
+	}
+	printf("\n");
+}
+
 void cli_schema__print_table(const struct node_dataset *ds)
 {
 	struct fedc_table_schema *s = schema_of(ds);
@@ -76,6 +95,7 @@ void cli_schema__print_table(const struct node_dataset *ds)
 
 	if (!is_table(ds))
 		return;
+	print_label_classes(ds);
 	if (!s) {
 		printf("columns:      %" PRIu64 " numeric features, no missing cells\n", ds->n_features);
 		return;

@@ -12,9 +12,10 @@
  * table. */
 void cli_schema__print_summary(FILE *out, const struct node_dataset *ds);
 
-/* `dataset show`: a table of the columns (number, name, type, missing
- * cells, categories), or one line when every column is numeric with no
- * missing cell (such a table stores no names). */
+/* `dataset show`: a text label's classes (--label-classes), then a table
+ * of the columns (number, name, type, missing cells, categories), or one
+ * line when every column is numeric with no missing cell (such a table
+ * stores no names). */
 void cli_schema__print_table(const struct node_dataset *ds);
 
 /* `dataset list --json` and `show --json`: `,"columns":[{"name":...,

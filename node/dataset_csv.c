@@ -88,6 +88,67 @@ static void show_cell(const char *s, size_t len, char out[CSV_SHOWN_CELL + 4])
 		out[n] = '\0';
 }
 
+/* ---- label classes (--label-classes) -------------------------------------- */
+
+#define CSV_OPTION_LABEL_CLASSES "label_classes="
+#define CSV_MAX_LABEL_NAMES 256
+
+/* A text label's classes, in order (class k = name[k]), from the record's
+ * options "label_classes=B,M" (`fedc-node dataset add --label-classes`). */
+struct label_names {
+	char text[NODE_OPTIONS_BUF];
+	const char *name[CSV_MAX_LABEL_NAMES];
+	uint32_t n;
+};
+
+/* The value of "label_classes=" in "key=value;..." options, or NULL. */
+static const char *find_label_classes(const char *options, size_t *len)
+{
+	size_t key = strlen(CSV_OPTION_LABEL_CLASSES);
+
+	for (const char *p = options; p && *p; p = strchr(p, ';') ? strchr(p, ';') + 1 : NULL) {
+		if (strncmp(p, CSV_OPTION_LABEL_CLASSES, key) == 0) {
+			*len = strcspn(p + key, ";");
+			return p + key;
+		}
+	}
+	return NULL;
+}
+
+/* *out->n is 0 when the options name no classes. The names are non-empty,
+ * distinct, at most CSV_MAX_LABEL_NAMES. FEDC_ERR_INVAL naming the list. */
+static enum fedc_err read_label_names(const char *options, struct label_names *out)
+{
+	size_t len = 0;
+	const char *list = find_label_classes(options, &len);
+	char *p;
+
+	out->n = 0;
+	if (!list)
+		return FEDC_OK;
+	if (len >= sizeof(out->text))
+		return fedc_fail(FEDC_ERR_INVAL, "label classes: list too long");
+	memcpy(out->text, list, len);
+	out->text[len] = '\0';
+	for (p = out->text; p;) {
+		char *comma = strchr(p, ',');
+
+		if (comma)
+			*comma = '\0';
+		if (!p[0] || out->n == CSV_MAX_LABEL_NAMES)
+			return fedc_fail(FEDC_ERR_INVAL, "label classes \"%.*s\": 1 to %u names, none empty", (int)len, list,
+					 CSV_MAX_LABEL_NAMES);
+		for (uint32_t k = 0; k < out->n; k++) {
+			if (strcmp(out->name[k], p) == 0)
+				return fedc_fail(FEDC_ERR_INVAL, "label classes \"%.*s\": \"%s\" is named twice", (int)len,
+						 list, p);
+		}
+		out->name[out->n++] = p;
+		p = comma ? comma + 1 : NULL;
+	}
+	return FEDC_OK;
+}
+
 /* ---- layout: header mode, width, label ------------------------------------ */
 
 struct csv_layout {
@@ -224,6 +285,7 @@ struct csv_scan {
 	const struct dataset_options *opts;
 	struct csv_layout lay;
 	struct csv_saved_row row1;        /* until the layout is decided */
+	const struct label_names *classes; /* a text label's classes; NULL for a numeric label */
 	bool decided;
 	uint64_t n_rows;
 	uint32_t max_label;
@@ -279,6 +341,30 @@ static enum fedc_err cell_fail(const struct csv_scan *sc, unsigned long line, ui
 	}
 }
 
+/* A text label (--label-classes): its class is its place in the list. */
+static enum fedc_err take_label_name(struct csv_scan *sc, unsigned long line, uint32_t col, const char *s,
+				     size_t len, float *y)
+{
+	char shown[CSV_SHOWN_CELL + 4];
+
+	for (uint32_t k = 0; k < sc->classes->n; k++) {
+		if (strcmp(sc->classes->name[k], s) != 0)
+			continue;
+		if (!sc->fill) {
+			enum fedc_err rc = count_label(sc, k);
+
+			if (rc)
+				return rc;
+		}
+		if (y)
+			*y = (float)k;
+		return FEDC_OK;
+	}
+	show_cell(s, len, shown);
+	return fedc_fail(FEDC_ERR_MALFORMED, "%s: line %lu, column %u: label \"%s\" is not one of the classes given"
+			 " with --label-classes (%s...)", sc->path, line, col, shown, sc->classes->name[0]);
+}
+
 static enum fedc_err take_label(struct csv_scan *sc, unsigned long line, uint32_t col, const char *s, size_t len,
 				float *y)
 {
@@ -289,6 +375,14 @@ static enum fedc_err take_label(struct csv_scan *sc, unsigned long line, uint32_
 	if (dataset_schema__is_missing(s, len))
 		return fedc_fail(FEDC_ERR_MALFORMED, "%s: line %lu, column %u: the label is missing (every row needs"
 				 " its label; remove the row or fill it in)", sc->path, line, col);
+	if (sc->classes)
+		return take_label_name(sc, line, col, s, len, y);
+	if (kind == NUM_NOT_NUMBER && !sc->lay.regression) {
+		show_cell(s, len, shown);
+		return fedc_fail(FEDC_ERR_MALFORMED, "%s: line %lu, column %u: label \"%s\" is not a class index; a"
+				 " label written as text is registered with --label-classes NAME0,NAME1,...", sc->path,
+				 line, col, shown);
+	}
 	if (kind == NUM_OK && sc->lay.regression && fabs(v) > FLT_MAX)
 		kind = NUM_RANGE;
 	if (kind != NUM_OK)
@@ -466,6 +560,10 @@ static enum fedc_err start_data(struct csv_scan *sc, const struct csv_row *row1,
 	enum fedc_err rc = decide_layout(sc->path, sc->opts, row1, row2, &sc->lay);
 
 	sc->decided = true;
+	if (!rc && sc->classes && sc->lay.regression)
+		rc = fedc_fail(FEDC_ERR_INVAL, "--label-classes names classes: a regression target has none");
+	if (!rc && sc->classes)
+		sc->lay.n_class_names = sc->classes->n;
 	if (!rc && sc->schema_out)
 		rc = dataset_schema__builder_init(sc->schema_out, sc->lay.n_cols - 1);
 	if (!rc && sc->schema_out && sc->lay.mode == HDR_NAMES)
@@ -560,6 +658,15 @@ static void set_text(char *dst, size_t cap, const char *src)
 	snprintf(dst, cap, "%s", src); /* our own short constants: they fit */
 }
 
+/* The record's text label classes (its options), for a scan. */
+static enum fedc_err use_label_names(const struct node_dataset *ds, struct label_names *names, struct csv_scan *sc)
+{
+	enum fedc_err rc = read_label_names(ds->options, names);
+
+	sc->classes = !rc && names->n ? names : NULL;
+	return rc;
+}
+
 /* Reads the file at `path` as at registration: layout, label counts and the
  * schema's text (into schema[cap]), hashed into digest. */
 static enum fedc_err inspect_file(const char *path, const struct dataset_options *opts, struct csv_scan *sc,
@@ -593,8 +700,11 @@ enum fedc_err dataset_csv__inspect(struct node_dataset *ds, const struct dataset
 	struct csv_scan sc = { .counts = FEDC_BUF_INIT(CSV_MAX_COUNTS_BYTES) };
 	char digest[FEDC_HASH_MAX_HEXLEN + 1];
 	char *schema = malloc(sizeof(ds->schema));
-	enum fedc_err rc = schema ? FEDC_OK : FEDC_ERR_NOMEM;
+	struct label_names *names = malloc(sizeof(*names));
+	enum fedc_err rc = schema && names ? FEDC_OK : FEDC_ERR_NOMEM;
 
+	if (!rc)
+		rc = use_label_names(ds, names, &sc);
 	if (!rc)
 		rc = inspect_file(ds->path, opts, &sc, schema, sizeof(ds->schema), digest);
 	if (rc)
@@ -615,6 +725,7 @@ enum fedc_err dataset_csv__inspect(struct node_dataset *ds, const struct dataset
 		ds->n_classes = sc.lay.n_class_names ? sc.lay.n_class_names : sc.max_label + 1;
 	set_label_counts(ds, &sc);
 out:
+	free(names);
 	free(schema);
 	fedc_buf_free(&sc.counts);
 	return rc;
@@ -647,9 +758,12 @@ static enum fedc_err fill_pass(const struct node_dataset *ds, const struct fedc_
 	struct csv_scan fill = { .counts = FEDC_BUF_INIT(CSV_MAX_COUNTS_BYTES) };
 	struct fedc_hash *hash = NULL;
 	char digest[FEDC_HASH_MAX_HEXLEN + 1] = "?";
+	struct label_names *names = malloc(sizeof(*names));
 	int fd = -1;
-	enum fedc_err rc = dataset__alloc_data(out, ds->n_samples, ds->n_features);
+	enum fedc_err rc = names ? dataset__alloc_data(out, ds->n_samples, ds->n_features) : FEDC_ERR_NOMEM;
 
+	if (!rc)
+		rc = use_label_names(ds, names, &fill);
 	if (!rc)
 		rc = dataset__open_regular(ds->path, &fd);
 	if (!rc)
@@ -671,6 +785,7 @@ static enum fedc_err fill_pass(const struct node_dataset *ds, const struct fedc_
 out:
 	if (rc)
 		dataset__free_data(out);
+	free(names);
 	fedc_buf_free(&fill.counts);
 	fedc_hash_free(hash);
 	if (fd >= 0)
@@ -689,8 +804,11 @@ static enum fedc_err derive_schema(const struct node_dataset *ds, bool required,
 	struct csv_scan sc = { .counts = FEDC_BUF_INIT(CSV_MAX_COUNTS_BYTES) };
 	char digest[FEDC_HASH_MAX_HEXLEN + 1];
 	char *text = malloc(NODE_SCHEMA_BUF);
-	enum fedc_err rc = text ? FEDC_OK : FEDC_ERR_NOMEM;
+	struct label_names *names = malloc(sizeof(*names));
+	enum fedc_err rc = text && names ? FEDC_OK : FEDC_ERR_NOMEM;
 
+	if (!rc)
+		rc = use_label_names(ds, names, &sc);
 	if (!rc)
 		rc = inspect_file(ds->path, &opts, &sc, text, NODE_SCHEMA_BUF, digest);
 	*out = NULL;
@@ -698,6 +816,7 @@ static enum fedc_err derive_schema(const struct node_dataset *ds, bool required,
 		rc = changed_since_registration(ds, digest);
 	if (!rc && text[0])
 		rc = dataset_schema__parse(text, (uint32_t)ds->n_features, out);
+	free(names);
 	free(text);
 	fedc_buf_free(&sc.counts);
 	return rc;

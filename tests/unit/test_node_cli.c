@@ -430,6 +430,30 @@ static void test_dataset_messy_table_columns(void **state)
 	assert_non_null(strstr(f->out, "\"test_of\":\"\",\"columns\":null}"));
 }
 
+/* --label-classes: a label written as text; show names the classes. */
+static void test_dataset_add_label_classes(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(DATASET(f, "add", "--name", "diag", "--tags", "t", "--file", CSV_DIR "text_label.csv"), 1);
+	assert_non_null(strstr(f->err, "--label-classes"));
+	assert_int_equal(DATASET(f, "add", "--name", "diag", "--tags", "t", "--file", CSV_DIR "text_label.csv",
+				 "--label-classes", "B,M, M "), 0);
+	assert_int_equal(DATASET(f, "show", "diag"), 0);
+	assert_non_null(strstr(f->out, "classes:      3\n"));
+	assert_non_null(strstr(f->out, "label classes: 0=B 1=M 2= M \n"));
+	assert_non_null(strstr(f->out, "label counts: 0=1 1=1 2=1"));
+	assert_int_equal(DATASET(f, "add", "--name", "r", "--tags", "t", "--file", CSV_DIR "text_label.csv",
+				 "--label-classes", "B,M", "--regression"), 2);
+	assert_non_null(strstr(f->err, "a --regression target has none"));
+	assert_int_equal(DATASET(f, "add", "--name", "r", "--tags", "t", "--file", CSV_DIR "text_label.csv",
+				 "--label-classes", "B;x=1"), 2);
+	assert_non_null(strstr(f->err, "without ';', '='"));
+	assert_int_equal(DATASET(f, "add", "--name", "r", "--tags", "t", "--file", CSV_DIR "text_label.csv",
+				 "--label-classes", "B,,M"), 2);
+	assert_int_equal(count_datasets(f), 1);
+}
+
 static void test_dataset_show_changed_file(void **state)
 {
 	struct fixture *f = *state;
@@ -848,6 +872,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dataset_add_split, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dataset_add_test_of, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dataset_messy_table_columns, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dataset_add_label_classes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dataset_show_changed_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dataset_add_idx, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dataset_add_idx_broken_stores_nothing, setup, teardown),

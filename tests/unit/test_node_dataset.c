@@ -486,6 +486,55 @@ static void test_schema_too_big_for_the_record(void **state)
 	expect_failure(path, AUTO, FEDC_ERR_TOO_BIG, "column \"diagnosis text\" has 200 categories", "16384-byte");
 }
 
+static enum fedc_err inspect_with_options(const char *path, struct opts_given o, const char *options,
+					  struct node_dataset *ds)
+{
+	struct dataset_options opts = { "csv", o.header ? o.header : "auto", o.label_column, o.regression };
+
+	memset(ds, 0, sizeof(*ds));
+	snprintf(ds->path, sizeof(ds->path), "%s", path);
+	snprintf(ds->name, sizeof(ds->name), "test");
+	snprintf(ds->options, sizeof(ds->options), "%s", options);
+	fedc_clear_error();
+	return dataset__inspect(ds, &opts);
+}
+
+/* A label written as text, with its classes named at registration
+ * (--label-classes B,M: class 0 is B). A quoted " M " is not M. */
+static void test_text_label_with_classes(void **state)
+{
+	char path[256];
+	struct node_dataset ds;
+	struct fedc_data data;
+	struct opts_given regression = { "auto", -1, true };
+
+	write_tmp("text_label.csv", "a,b,diagnosis\n1,2,M\n3,4,B\n5,6,M\n", path, sizeof(path));
+	assert_int_equal(inspect_with_options(path, AUTO, "label_classes=B,M", &ds), FEDC_OK);
+	assert_int_equal(ds.n_classes, 2);
+	assert_string_equal(ds.label_counts, "1,2");
+	assert_int_equal(dataset__load(&ds, &data), FEDC_OK);
+	assert_true(data.y[0] == 1.0f && data.y[1] == 0.0f && data.y[2] == 1.0f);
+	dataset__free_data(&data);
+	/* Other options around it; a class no row has. */
+	assert_int_equal(inspect_with_options(path, AUTO, "x=1;label_classes=B,M,U;y=2", &ds), FEDC_OK);
+	assert_int_equal(ds.n_classes, 3);
+	assert_string_equal(ds.label_counts, "1,2,0");
+
+	assert_int_equal(inspect_with_options(CSV_DIR "text_label.csv", AUTO, "label_classes=B,M", &ds),
+			 FEDC_ERR_MALFORMED);
+	assert_non_null(strstr(fedc_last_error(), "line 4, column 3: label \" M \" is not one of the classes"));
+	assert_int_equal(inspect_with_options(path, AUTO, "", &ds), FEDC_ERR_MALFORMED);
+	assert_non_null(strstr(fedc_last_error(), "line 2, column 3: label \"M\" is not a class index"));
+	assert_non_null(strstr(fedc_last_error(), "--label-classes"));
+	assert_int_equal(inspect_with_options(path, regression, "label_classes=B,M", &ds), FEDC_ERR_INVAL);
+	assert_non_null(strstr(fedc_last_error(), "regression"));
+	assert_int_equal(inspect_with_options(path, AUTO, "label_classes=B,M,B", &ds), FEDC_ERR_INVAL);
+	assert_non_null(strstr(fedc_last_error(), "\"B\" is named twice"));
+	assert_int_equal(inspect_with_options(path, AUTO, "label_classes=B,,M", &ds), FEDC_ERR_INVAL);
+	assert_non_null(strstr(fedc_last_error(), "none empty"));
+	assert_int_equal(ds.n_samples, 0);
+}
+
 static void test_empty_cell_in_counts_header(void **state)
 {
 	/* A counts header is still two counts: an empty row count is not one. */
@@ -934,6 +983,7 @@ int main(void)
 		cmocka_unit_test(test_many_values_make_a_text_column),
 		cmocka_unit_test(test_load_refuses_new_category),
 		cmocka_unit_test(test_schema_too_big_for_the_record),
+		cmocka_unit_test(test_text_label_with_classes),
 		cmocka_unit_test(test_empty_cell_in_counts_header),
 		cmocka_unit_test(test_missing_label),
 		cmocka_unit_test(test_duplicate_column_names),
