@@ -98,7 +98,7 @@ static void check_load_without_schema(struct node_dataset *ds, const struct fedc
 	memcpy(ds->schema, saved, sizeof(saved));
 }
 
-static void try_variant(const char *path, const struct dataset_options *opts)
+static void try_variant(const char *path, const struct dataset_options *opts, const char *options)
 {
 	static struct node_dataset ds; /* 12 KiB: kept off the stack */
 	struct fedc_data data;
@@ -106,6 +106,7 @@ static void try_variant(const char *path, const struct dataset_options *opts)
 	memset(&ds, 0, sizeof(ds));
 	snprintf(ds.name, sizeof(ds.name), "fuzz");
 	snprintf(ds.path, sizeof(ds.path), "%s", path);
+	snprintf(ds.options, sizeof(ds.options), "%s", options);
 	if (dataset__inspect(&ds, opts) != FEDC_OK)
 		return;
 	fuzz_require(ds.n_samples > 0 && ds.n_features > 0, "an inspected set has rows and features");
@@ -124,6 +125,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	fuzz_write_file("data.csv", data, size, path);
 	for (size_t i = 0; i < sizeof(variants) / sizeof(variants[0]); i++)
-		try_variant(path, &variants[i]);
+		try_variant(path, &variants[i], "");
+	/* A label written as text (--label-classes). */
+	try_variant(path, &variants[0], "label_classes=B,M,0,1");
 	return 0;
 }
