@@ -13,6 +13,12 @@ pkg_check_modules(INIH REQUIRED IMPORTED_TARGET inih)
 pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson)
 # zlib1g-dev: gzip'd IDX image sets (node/dataset_idx.c).
 find_package(ZLIB REQUIRED)
+# libcsv-dev: the CSV reader of node/dataset_csv.c (no pkg-config file).
+find_path(CSV_INCLUDE_DIR csv.h REQUIRED)
+find_library(CSV_LIBRARY csv REQUIRED)
+add_library(fedc_libcsv INTERFACE)
+target_include_directories(fedc_libcsv INTERFACE ${CSV_INCLUDE_DIR})
+target_link_libraries(fedc_libcsv INTERFACE ${CSV_LIBRARY})
 # The seccomp filter of the plan's child (node/seccomp_policy.c).
 pkg_check_modules(SECCOMP REQUIRED IMPORTED_TARGET libseccomp)
 if(FEDC_BUILD_TESTS)

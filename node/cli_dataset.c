@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_schema.h"
 #include "dataset.h"
 #include "dataset_folder.h"
 #include "fedc/config.h"
@@ -16,11 +17,13 @@
 
 enum { OPT_NAME = 256, OPT_TAGS, OPT_FILE, OPT_DESCRIPTION, OPT_TYPE, OPT_HEADER, OPT_LABEL, OPT_REGRESSION,
        OPT_LABELS, OPT_SPLIT, OPT_TEST_OF, OPT_PATH, OPT_MANIFEST, OPT_SIZE, OPT_CHANNELS, OPT_NORMALIZE,
-       OPT_MODALITY, OPT_DEMOGRAPHICS, OPT_SUBJECT_COLUMN, OPT_MASK, OPT_FEATURES };
+       OPT_MODALITY, OPT_DEMOGRAPHICS, OPT_SUBJECT_COLUMN, OPT_MASK, OPT_FEATURES,
+       OPT_LABEL_CLASSES };
 
 static const char dataset_usage[] =
 	"usage: " CLI_PROG " dataset add --name N --tags T1[,T2...] --file PATH [--description D] [--type csv]\n"
 	"                         [--header auto|counts|names|none] [--label-column K] [--regression]\n"
+	"                         [--label-classes NAME0,NAME1,...]   (a label written as text: class k = NAMEk)\n"
 	"       " CLI_PROG " dataset add --type idx --name N --tags T1[,T2...] --file IMAGES --labels LABELS\n"
 	"                         [--description D]   (IDX files plain or gzip'd, e.g. train-images-idx3-ubyte.gz)\n"
 	"       " CLI_PROG " dataset add --type images --name N --tags T1[,T2...] --path DIR [--manifest FILE]\n"
@@ -79,6 +82,28 @@ static bool parse_tags(const char *list, struct node_dataset *ds, char *why, siz
 	}
 }
 
+/* --label-classes B,M: a CSV label written as text, class k being the k-th
+ * name; kept in ds->options as "label_classes=B,M" (dataset_csv.c reads it).
+ * Returns false with a message. */
+static bool set_label_classes(const char *list, bool regression, struct node_dataset *ds, char *why, size_t why_cap)
+{
+	int n = snprintf(ds->options, sizeof(ds->options), "label_classes=%s", list);
+
+	if (regression)
+		snprintf(why, why_cap, "--label-classes names classes: a --regression target has none");
+	else if (n < 0 || (size_t)n >= sizeof(ds->options))
+		snprintf(why, why_cap, "--label-classes: the list is longer than %zu characters",
+			 sizeof(ds->options) - sizeof("label_classes="));
+	else if (!list[0] || strstr(list, ",,") || list[0] == ',' || list[strlen(list) - 1] == ',' ||
+		 strpbrk(list, ";=") || cli__has_control(list))
+		snprintf(why, why_cap, "--label-classes \"%s\": comma-separated names, none empty, without ';', '=' or"
+			 " control characters", list);
+	else
+		return true;
+	ds->options[0] = '\0';
+	return false;
+}
+
 /* ---- the folder kinds' options ---------------------------------------------- */
 
 /* --manifest, --size, --channels, --normalize (images), --modality,
@@ -132,7 +157,8 @@ struct add_args {
 	const char *name, *tags, *file, *labels, *description;
 	const char *split, *test_of;
 	const char *label_text; /* --label-column as given */
-	bool csv_options; /* --header, --label-column or --regression given */
+	bool csv_options; /* --header, --label-column, --regression or --label-classes given */
+	const char *label_classes;
 	struct dataset_options opts;
 	struct folder_args folder;
 };
@@ -147,6 +173,7 @@ static int parse_add(int argc, char **argv, struct add_args *a)
 		{ "label-column", required_argument, NULL, OPT_LABEL },
 		{ "regression", no_argument, NULL, OPT_REGRESSION }, { "labels", required_argument, NULL, OPT_LABELS },
 		{ "split", required_argument, NULL, OPT_SPLIT }, { "test-of", required_argument, NULL, OPT_TEST_OF },
+		{ "label-classes", required_argument, NULL, OPT_LABEL_CLASSES },
 		{ "path", required_argument, NULL, OPT_PATH }, { "manifest", required_argument, NULL, OPT_MANIFEST },
 		{ "size", required_argument, NULL, OPT_SIZE }, { "channels", required_argument, NULL, OPT_CHANNELS },
 		{ "normalize", required_argument, NULL, OPT_NORMALIZE }, { "modality", required_argument, NULL, OPT_MODALITY },
@@ -177,6 +204,7 @@ static int parse_add(int argc, char **argv, struct add_args *a)
 		case OPT_TEST_OF: a->test_of = optarg; break;
 		case OPT_HEADER: a->opts.header = optarg; a->csv_options = true; break;
 		case OPT_REGRESSION: a->opts.regression = true; a->csv_options = true; break;
+		case OPT_LABEL_CLASSES: a->label_classes = optarg; a->csv_options = true; break;
 		case OPT_LABEL: a->csv_options = true; break;
 		case 'h': fputs(dataset_usage, stdout); return 0;
 		default: return 2;
@@ -233,8 +261,8 @@ static int check_add(const struct add_args *a, struct node_dataset *ds)
 	if (strcmp(a->opts.type, "idx") == 0 && !a->labels)
 		return cli__usage_error(dataset_usage, cmd, "--type idx needs --labels LABELS (the labels file)");
 	if (strcmp(a->opts.type, "idx") == 0 && a->csv_options)
-		return cli__usage_error(dataset_usage, cmd, "--header, --label-column and --regression are for CSV files,"
-				   " not --type idx");
+		return cli__usage_error(dataset_usage, cmd, "--header, --label-column, --regression and --label-classes"
+				   " are for CSV files, not --type idx");
 	if (strcmp(a->opts.type, "csv") == 0 && a->labels)
 		return cli__usage_error(dataset_usage, cmd, "--labels is for IDX image sets: add --type idx");
 	if (strcmp(header, "auto") && strcmp(header, "counts") && strcmp(header, "names") && strcmp(header, "none"))
@@ -247,6 +275,8 @@ static int check_add(const struct add_args *a, struct node_dataset *ds)
 	if (a->test_of && !cli__text_ok(a->test_of, sizeof(ds->name), false))
 		return cli__usage_error(dataset_usage, cmd, "--test-of: a dataset id or name");
 	if (a->tags && !parse_tags(a->tags, ds, why, sizeof(why)))
+		return cli__usage_error(dataset_usage, cmd, "%s", why);
+	if (a->label_classes && !set_label_classes(a->label_classes, a->opts.regression, ds, why, sizeof(why)))
 		return cli__usage_error(dataset_usage, cmd, "%s", why);
 	snprintf(ds->split, sizeof(ds->split), "%s", a->split ? a->split : "random");
 	memcpy(ds->name, a->name, strlen(a->name) + 1);
@@ -436,7 +466,7 @@ static int dataset_add(struct cli_ctx *ctx, int argc, char **argv)
 		code = resolve_file(a.labels, ds->labels_path, sizeof(ds->labels_path));
 	if (code < 0 && a.folder.manifest)
 		code = resolve_file(a.folder.manifest, ds->labels_path, sizeof(ds->labels_path));
-	if (code < 0)
+	if (code < 0 && a.folder.options[0]) /* a folder kind's; a CSV file's --label-classes are set already */
 		memcpy(ds->options, a.folder.options, sizeof(ds->options));
 	if (code >= 0)
 		goto out;
@@ -467,6 +497,7 @@ static int dataset_add(struct cli_ctx *ctx, int argc, char **argv)
 		fprintf(stderr, CLI_PROG ": dataset add: registered \"%s\": %" PRIu64 " samples, %" PRIu64
 			" features, %u classes, header %s, label column %d\n", ds->name, ds->n_samples,
 			ds->n_features, ds->n_classes, ds->header, ds->label_column);
+	cli_schema__print_summary(stderr, ds);
 	code = 0;
 out:
 	db__close(db);
@@ -579,6 +610,7 @@ static void dataset_json(const struct node_dataset *ds)
 	cli__print_json_string(ds->split);
 	printf(",\"test_of\":");
 	cli__print_json_string(ds->test_of);
+	cli_schema__print_json(ds);
 	printf("}");
 }
 
@@ -689,6 +721,7 @@ static void print_dataset(const struct node_dataset *ds)
 		printf("classes:      0 (regression target)\n");
 	if (!is_idx(ds) && !is_folder(ds))
 		printf("label column: %d\nheader:       %s\n", ds->label_column, ds->header);
+	cli_schema__print_table(ds);
 	printf("sha256:       %s%s\nadded:        %s\n", ds->digest,
 	       is_idx(ds) ? " (images file, then labels file)" : is_folder(ds) ? " (every file of the folder)" : "",
 	       added);

@@ -94,6 +94,18 @@ enum fedc_err daemon__fetch_plan(struct node_daemon *d, struct fedc_repo *repo, 
 
 /* ---- fast requests ---- */
 
+/* The record's shape ("30", "28x28", "1x28x28") goes out as it is when it
+ * is one the protocol carries (a token of digits and 'x'), else not at all:
+ * a record written by another version must not break the whole reply. */
+static void describe_shape(const char *shape, char *out, size_t cap)
+{
+	size_t len = strlen(shape);
+
+	out[0] = '\0';
+	if (len > 0 && len < cap && strspn(shape, "0123456789x") == len)
+		memcpy(out, shape, len + 1);
+}
+
 /* Counts go out rounded to [privacy] count_rounding (privacy.h). */
 static void describe_dataset(const struct node_config *cfg, const struct node_dataset *ds,
 			     struct fedc_msg_dataset *out)
@@ -108,6 +120,7 @@ static void describe_dataset(const struct node_config *cfg, const struct node_da
 	out->n_samples = privacy__round_count(ds->n_samples, cfg->count_rounding > 1 ? (uint64_t)cfg->count_rounding : 1);
 	out->n_features = ds->n_features;
 	out->n_classes = ds->n_classes;
+	describe_shape(ds->shape, out->shape, sizeof(out->shape));
 }
 
 static enum fedc_err reply_datasets(struct node_daemon *d, const struct fedc_msg *req)

@@ -15,6 +15,7 @@
 
 #include "dataset_csv.h"
 #include "dataset_idx.h"
+#include "dataset_schema.h"
 #include "dataset_image.h"
 #include "dataset_nifti.h"
 #include "fedc/config.h"
@@ -181,5 +182,6 @@ void dataset__free_data(struct fedc_data *data)
 		return;
 	free(data->x);
 	free(data->y);
+	dataset_schema__free(data->schema);
 	memset(data, 0, sizeof(*data));
 }

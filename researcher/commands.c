@@ -95,10 +95,17 @@ static int ask_all(struct session *s, const struct experiment *net, const struct
 	return 0;
 }
 
+/* One dataset: its kind and one sample's shape (a node that does not say
+ * the shape, one of an older version, has its feature count shown). */
 static void print_dataset(const struct fedc_msg_dataset *d)
 {
-	printf("    %-20s %-4s %8" PRIu64 " samples %6" PRIu64 " features", d->name, d->type, d->n_samples,
-	       d->n_features);
+	char shape[sizeof(d->shape)];
+
+	if (d->shape[0])
+		snprintf(shape, sizeof(shape), "%s", d->shape);
+	else
+		snprintf(shape, sizeof(shape), "%" PRIu64, d->n_features);
+	printf("    %-20s %-7s shape %-10s %8" PRIu64 " samples", d->name, d->type, shape, d->n_samples);
 	if (d->n_classes)
 		printf(" %4" PRIu32 " classes", d->n_classes);
 	printf("  tags:");

@@ -207,11 +207,15 @@ const struct field_spec message__fields[FEDC_F__COUNT] = {
 const struct field_spec message__dataset_fields[] = {
 	STR_F(D, "dataset_id", dataset_id, CK_ID, "The node's id of the dataset."),
 	STR_F(D, "name", name, CK_NAME, "Its name."),
-	STR_F(D, "type", type, CK_TOKEN, "Storage kind: `csv`, `idx`."),
+	STR_F(D, "type", type, CK_TOKEN, "The dataset's kind: `csv`, `idx` (and the kinds later nodes add)."),
 	TAGS_F(D, "tags", tags, n_tags, 0, "Its tags."),
 	UINT_F(D, "n_samples", n_samples, 0, UINT64_MAX, "Rows (samples)."),
 	UINT_F(D, "n_features", n_features, 0, UINT64_MAX, "Features per sample."),
 	UINT_F(D, "n_classes", n_classes, 0, UINT32_MAX, "Classes of the target (0: regression)."),
+	{ .name = "shape", .type = FT_STR, .check = CK_TOKEN, .off = offsetof(D, shape), .size = MSG_MEMBER_SIZE(D, shape),
+	  .optional = true,
+	  .doc = "One sample's shape: `30` (a table's features), `28x28` (IDX), `1x28x28` (images, channels "
+		 "first)." },
 };
 const size_t message__n_dataset_fields = sizeof(message__dataset_fields) / sizeof(message__dataset_fields[0]);
 #define N_DATASET_FIELDS (sizeof(message__dataset_fields) / sizeof(message__dataset_fields[0]))
@@ -648,6 +652,12 @@ static enum fedc_err check_kvs(const struct field_spec *f, const void *base, con
 static enum fedc_err check_field(const struct field_spec *f, const void *base, const char *path,
 				 enum fedc_err code);
 
+/* An optional key of a dataset entry that is not there: an empty string. */
+static bool dataset_field_absent(const struct field_spec *f, const struct fedc_msg_dataset *ds)
+{
+	return f->optional && f->type == FT_STR && ((const char *)ds + f->off)[0] == '\0';
+}
+
 static enum fedc_err check_datasets(const struct field_spec *f, const void *base, const char *path,
 				    enum fedc_err code)
 {
@@ -660,6 +670,8 @@ static enum fedc_err check_datasets(const struct field_spec *f, const void *base
 		rc = field_fail(code, path, "%" PRIu32 " entries counted, none allocated (fedc_msg_datasets_alloc)", n);
 	for (uint32_t i = 0; rc == FEDC_OK && i < n; i++) {
 		for (size_t k = 0; rc == FEDC_OK && k < N_DATASET_FIELDS; k++) {
+			if (dataset_field_absent(&message__dataset_fields[k], &ds[i]))
+				continue;
 			snprintf(sub, sizeof(sub), "%s[%" PRIu32 "].%s", path, i, message__dataset_fields[k].name);
 			rc = check_field(&message__dataset_fields[k], &ds[i], sub, code);
 		}
@@ -781,9 +793,15 @@ static int pack_value(msgpack_packer *pk, const struct field_spec *f, const void
 
 static int pack_dataset(msgpack_packer *pk, const struct fedc_msg_dataset *ds)
 {
-	int r = msgpack_pack_map(pk, N_DATASET_FIELDS);
+	uint32_t present = 0;
+	int r;
 
+	for (size_t k = 0; k < N_DATASET_FIELDS; k++)
+		present += !dataset_field_absent(&message__dataset_fields[k], ds);
+	r = msgpack_pack_map(pk, present);
 	for (size_t k = 0; r == 0 && k < N_DATASET_FIELDS; k++) {
+		if (dataset_field_absent(&message__dataset_fields[k], ds))
+			continue;
 		r = pack_cstr(pk, message__dataset_fields[k].name);
 		if (r == 0)
 			r = pack_value(pk, &message__dataset_fields[k], ds);
@@ -1085,7 +1103,7 @@ static enum fedc_err decode_dataset(const msgpack_object *o, struct fedc_msg_dat
 	}
 	for (size_t k = 0; rc == FEDC_OK && k < N_DATASET_FIELDS; k++) {
 		join_path(sub, sizeof(sub), path, message__dataset_fields[k].name);
-		if (!(seen & (1u << k)))
+		if (!(seen & (1u << k)) && !message__dataset_fields[k].optional)
 			rc = field_fail(FEDC_ERR_MALFORMED, sub, "missing");
 	}
 	return rc;

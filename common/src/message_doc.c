@@ -163,11 +163,11 @@ enum fedc_err fedc_msg_schema_markdown(FILE *out)
 	md_summary(out);
 	for (int c = FEDC_CMD_NONE + 1; c < FEDC_CMD__COUNT; c++)
 		md_command(out, &message__cmds[c]);
-	fputs("\n### Dataset entries\n\nEach entry of `datasets` is a map with exactly these keys, all "
-	      "required.\n\n| field | msgpack type | presence | bounds | meaning |\n"
+	fputs("\n### Dataset entries\n\nEach entry of `datasets` is a map of these keys: the required ones "
+	      "always, an optional one when the node knows it.\n\n| field | msgpack type | presence | bounds | meaning |\n"
 	      "| --- | --- | --- | --- | --- |\n", out);
 	for (size_t k = 0; k < message__n_dataset_fields; k++)
-		md_row(out, &message__dataset_fields[k], "required");
+		md_row(out, &message__dataset_fields[k], message__dataset_fields[k].optional ? "optional" : "required");
 	if (fflush(out) != 0 || ferror(out))
 		return fedc_fail(FEDC_ERR_IO, "cannot write the schema: write error");
 	return FEDC_OK;

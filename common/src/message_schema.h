@@ -47,6 +47,7 @@ struct field_spec {
 	bool dmax_open;
 	const char *const *choices;
 	const char *doc;
+	bool optional;           /* a dataset entry's key that may be absent (FT_STR: then "") */
 };
 
 /* How a command uses a field: one byte per field and command, so the schema

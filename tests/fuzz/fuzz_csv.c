@@ -5,13 +5,18 @@
  * options. What inspects must then load (dataset__load reads the file again
  * against the registration) into finite features and labels that agree with
  * what inspection reported: class labels below n_classes, per-class counts
- * that add up to the rows. */
+ * that add up to the rows, and features that follow the schema (a finite
+ * number, NAN only where the column had missing cells or is text, a
+ * categorical cell an index below its column's category count). The stored
+ * schema must parse back, and a load without it (as in the plan's process)
+ * must find the same view. */
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "dataset.h"
+#include "dataset_schema.h"
 #include "fuzz.h"
 
 /* The options `fedc-node dataset add` can be given, a few of each kind. */
@@ -39,12 +44,34 @@ static void check_label_counts(const struct node_dataset *ds)
 	fuzz_require(total == ds->n_samples, "label_counts must add up to n_samples");
 }
 
+/* One feature against its column: the schema's promise. */
+static void check_feature(const struct fedc_table_schema *schema, size_t j, float v)
+{
+	const struct fedc_column *c;
+
+	if (!schema) {
+		fuzz_require(isfinite(v), "features of a plain table must be finite");
+		return;
+	}
+	fuzz_require(schema->n_columns > j, "the schema describes every feature");
+	c = &schema->columns[j];
+	if (isnan(v)) {
+		fuzz_require(c->n_missing > 0 || c->type == FEDC_COLUMN_TEXT, "NAN only in a column with missing cells");
+		return;
+	}
+	fuzz_require(isfinite(v) && c->type != FEDC_COLUMN_TEXT, "a text column holds NAN only");
+	if (c->type == FEDC_COLUMN_CATEGORICAL)
+		fuzz_require(v >= 0 && v < (float)c->n_categories && v == floorf(v),
+			     "a categorical feature is an index below its category count");
+}
+
 static void check_loaded(const struct node_dataset *ds, const struct fedc_data *data)
 {
 	fuzz_require(data->n_samples == ds->n_samples && data->n_features == ds->n_features &&
 		     data->n_classes == ds->n_classes, "load must give the registered shape");
+	fuzz_require((ds->schema[0] != '\0') == (data->schema != NULL), "a schema exactly when one was stored");
 	for (size_t i = 0; i < data->n_samples * data->n_features; i++)
-		fuzz_require(isfinite(data->x[i]), "features must be finite");
+		check_feature(data->schema, i % data->n_features, data->x[i]);
 	for (size_t i = 0; i < data->n_samples; i++) {
 		float y = data->y[i];
 
@@ -55,7 +82,23 @@ static void check_loaded(const struct node_dataset *ds, const struct fedc_data *
 	}
 }
 
-static void try_variant(const char *path, const struct dataset_options *opts)
+/* The plan's process loads a record without its schema: the same view. */
+static void check_load_without_schema(struct node_dataset *ds, const struct fedc_data *with)
+{
+	static char saved[NODE_SCHEMA_BUF];
+	struct fedc_data data;
+	size_t n = with->n_samples * with->n_features;
+
+	memcpy(saved, ds->schema, sizeof(saved));
+	ds->schema[0] = '\0';
+	fuzz_require(dataset__load(ds, &data) == FEDC_OK, "a file that inspects must load without its stored schema");
+	fuzz_require((data.schema != NULL) == (with->schema != NULL), "the same schema is found again");
+	fuzz_require(memcmp(data.x, with->x, n * sizeof(float)) == 0 || n == 0, "the same features (NAN bits too)");
+	dataset__free_data(&data);
+	memcpy(ds->schema, saved, sizeof(saved));
+}
+
+static void try_variant(const char *path, const struct dataset_options *opts, const char *options)
 {
 	static struct node_dataset ds; /* 12 KiB: kept off the stack */
 	struct fedc_data data;
@@ -63,6 +106,7 @@ static void try_variant(const char *path, const struct dataset_options *opts)
 	memset(&ds, 0, sizeof(ds));
 	snprintf(ds.name, sizeof(ds.name), "fuzz");
 	snprintf(ds.path, sizeof(ds.path), "%s", path);
+	snprintf(ds.options, sizeof(ds.options), "%s", options);
 	if (dataset__inspect(&ds, opts) != FEDC_OK)
 		return;
 	fuzz_require(ds.n_samples > 0 && ds.n_features > 0, "an inspected set has rows and features");
@@ -71,6 +115,7 @@ static void try_variant(const char *path, const struct dataset_options *opts)
 	check_label_counts(&ds);
 	fuzz_require(dataset__load(&ds, &data) == FEDC_OK, "a file that inspects must load");
 	check_loaded(&ds, &data);
+	check_load_without_schema(&ds, &data);
 	dataset__free_data(&data);
 }
 
@@ -80,6 +125,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	fuzz_write_file("data.csv", data, size, path);
 	for (size_t i = 0; i < sizeof(variants) / sizeof(variants[0]); i++)
-		try_variant(path, &variants[i]);
+		try_variant(path, &variants[i], "");
+	/* A label written as text (--label-classes). */
+	try_variant(path, &variants[0], "label_classes=B,M,0,1");
 	return 0;
 }

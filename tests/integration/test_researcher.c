@@ -81,7 +81,7 @@ static void test_nodes_lists_every_node_and_dataset(void **state)
 		if (!strstr(output, *id))
 			fail_msg("%s missing from:\n%s", *id, output);
 	}
-	assert_non_null(strstr(output, "150 samples     30 features    2 classes  tags: breast-cancer,tabular"));
+	assert_non_null(strstr(output, " csv     shape 30              150 samples    2 classes  tags: breast-cancer,tabular"));
 }
 
 static void test_search_by_tags(void **state)

@@ -63,6 +63,8 @@ static void fill_dataset(struct fedc_msg_dataset *d, int i, uint32_t n_tags)
 	d->n_samples = 1000u + (uint64_t)i;
 	d->n_features = 784;
 	d->n_classes = 10;
+	if (i % 2) /* the optional shape: some entries say it, others not */
+		snprintf(d->shape, sizeof(d->shape), "28x28");
 }
 
 static void fill_datasets(struct fedc_msg *m, uint32_t n)
@@ -485,6 +487,22 @@ static void v_long_tag(msgpack_packer *pk)
 	pack_repeat(pk, 't', FEDC_MAX_TAG_LEN + 1);
 }
 
+/* The 7 required keys of a dataset entry, after a map header of the caller's. */
+static void pack_dataset_map_body(msgpack_packer *pk)
+{
+	const char *keys[] = { "dataset_id", "name", "type", "tags", "n_samples", "n_features", "n_classes" };
+
+	for (int i = 0; i < 7; i++) {
+		pack_cstr(pk, keys[i]);
+		if (i < 3)
+			pack_cstr(pk, i == 2 ? "csv" : "x");
+		else if (i == 3)
+			msgpack_pack_array(pk, 0);
+		else
+			msgpack_pack_uint64(pk, 5);
+	}
+}
+
 static void pack_dataset_map(msgpack_packer *pk, const char *skip, const char *extra_key)
 {
 	const char *keys[] = { "dataset_id", "name", "type", "tags", "n_samples", "n_features", "n_classes" };
@@ -525,6 +543,15 @@ static void v_dataset_unknown_field(msgpack_packer *pk)
 {
 	msgpack_pack_array(pk, 1);
 	pack_dataset_map(pk, "n_classes", "owner"); /* 7 entries, one unknown */
+}
+
+static void v_dataset_bad_shape(msgpack_packer *pk)
+{
+	msgpack_pack_array(pk, 1);
+	msgpack_pack_map(pk, 8);
+	pack_dataset_map_body(pk);
+	pack_cstr(pk, "shape");
+	pack_cstr(pk, "28X28!");
 }
 
 static void v_dataset_not_map(msgpack_packer *pk)
@@ -685,6 +712,8 @@ static struct bad_case bad_cases[] = {
 	      .value = v_dataset_missing_field, MAL, .detail = "\"datasets[0].n_classes\": missing"),
 	FIELD("test_decode_dataset_unknown_field", FEDC_CMD_SEARCH_REPLY, "datasets",
 	      .value = v_dataset_unknown_field, MAL, .detail = "\"datasets[0].owner\": unknown field"),
+	FIELD("test_decode_dataset_bad_shape", FEDC_CMD_SEARCH_REPLY, "datasets", .value = v_dataset_bad_shape, MAL,
+	      .detail = "\"datasets[0].shape\""),
 	FIELD("test_decode_dataset_not_map", FEDC_CMD_SEARCH_REPLY, "datasets", .value = v_dataset_not_map, MAL,
 	      .detail = "\"datasets[0]\": expected map, got string"),
 	FIELD("test_decode_too_many_model_args", FEDC_CMD_TRAIN, "model_args", .value = v_too_many_args, MAL,
@@ -912,6 +941,32 @@ static void test_decode_empty_dataset_list(void **state)
 	assert_int_equal(d->n_datasets, 0);
 	free(buf);
 	fedc_msg_free(d);
+	fedc_msg_free(m);
+}
+
+/* A dataset entry's shape is optional: an entry without it (an older
+ * node's) decodes with shape "", one with it keeps it, a bad one is refused
+ * both ways. */
+static void test_dataset_shape_optional(void **state)
+{
+	struct fedc_msg *m = full_msg(FEDC_CMD_SEARCH_REPLY), *d;
+	void *buf = NULL;
+	size_t len;
+	enum fedc_err rc;
+
+	fill_datasets(m, 2);
+	assert_string_equal(m->datasets[0].shape, "");
+	snprintf(m->datasets[1].shape, sizeof(m->datasets[1].shape), "1x28x28");
+	assert_int_equal(fedc_msg_encode(m, &buf, &len), FEDC_OK);
+	d = decode_new(buf, len, &rc);
+	assert_int_equal(rc, FEDC_OK);
+	assert_string_equal(d->datasets[0].shape, "");
+	assert_string_equal(d->datasets[1].shape, "1x28x28");
+	free(buf);
+	fedc_msg_free(d);
+	snprintf(m->datasets[1].shape, sizeof(m->datasets[1].shape), "28 x 28");
+	assert_int_equal(fedc_msg_encode(m, &buf, &len), FEDC_ERR_INVAL);
+	assert_non_null(strstr(fedc_last_error(), "datasets[1].shape"));
 	fedc_msg_free(m);
 }
 
@@ -1313,6 +1368,7 @@ int main(void)
 		cmocka_unit_test(test_round_trip_every_command),
 		cmocka_unit_test(test_round_trip_values),
 		cmocka_unit_test(test_decode_empty_dataset_list),
+		cmocka_unit_test(test_dataset_shape_optional),
 		cmocka_unit_test(test_decode_number_widths),
 		cmocka_unit_test(test_decode_missing_each_required_field),
 		cmocka_unit_test(test_encode_rejects_invalid),

@@ -224,9 +224,9 @@ static void test_dataset_add_broken_file_stores_nothing(void **state)
 	struct fixture *f = *state;
 
 	add_breast(f);
-	assert_int_equal(DATASET(f, "add", "--name", "bad", "--tags", "x", "--file", CSV_DIR "non_numeric.csv"), 1);
+	assert_int_equal(DATASET(f, "add", "--name", "bad", "--tags", "x", "--file", CSV_DIR "ragged_row.csv"), 1);
 	assert_non_null(strstr(f->err, "fedc-node: dataset add: "));
-	assert_non_null(strstr(f->err, "line 12, column 7: \"abc\" is not a number"));
+	assert_non_null(strstr(f->err, "line 4, column 4: missing cell"));
 	assert_int_equal(count_lines(f->err), 1);
 	assert_string_equal(f->out, "");
 	assert_int_equal(DATASET(f, "add", "--name", "gone", "--tags", "x", "--file", CSV_DIR "missing.csv"), 1);
@@ -405,6 +405,53 @@ static void test_dataset_list_show_remove(void **state)
 	assert_int_equal(count_datasets(f), 0);
 	assert_int_equal(DATASET(f, "remove", "breast"), 1);
 	assert_int_equal(access(BREAST, R_OK), 0); /* the data file itself stays */
+}
+
+/* A table with quoted text, missing cells and categorical columns: add
+ * sums up its columns, show lists them, list --json gives them whole. */
+static void test_dataset_messy_table_columns(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(DATASET(f, "add", "--name", "messy", "--tags", "t", "--file", CSV_DIR "quoted_messy.csv"), 0);
+	assert_non_null(strstr(f->err, "columns: 2 numeric, 2 categorical, 0 text; 3 with missing cells"));
+	assert_int_equal(DATASET(f, "show", "messy"), 0);
+	assert_non_null(strstr(f->out, "columns:      4 features"));
+	assert_non_null(strstr(f->out, "sex              categorical         0  F, M, m\n"));
+	assert_non_null(strstr(f->out, "score            numeric             2  -\n"));
+	assert_int_equal(DATASET(f, "list", "--json"), 0);
+	assert_non_null(strstr(f->out, "{\"name\":\"note, free text\",\"type\":\"categorical\",\"missing\":1,"
+				       "\"categories\":[\"plain\",\"said \\\"fine\\\", then left\",\"two\\u000d\\u000alines\"]}"));
+	add_breast(f);
+	assert_non_null(strstr(f->err, "columns: 30 numeric, no missing cells"));
+	assert_int_equal(DATASET(f, "show", "breast"), 0);
+	assert_non_null(strstr(f->out, "columns:      30 numeric features, no missing cells\n"));
+	assert_int_equal(DATASET(f, "list", "--json"), 0);
+	assert_non_null(strstr(f->out, "\"test_of\":\"\",\"columns\":null}"));
+}
+
+/* --label-classes: a label written as text; show names the classes. */
+static void test_dataset_add_label_classes(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(DATASET(f, "add", "--name", "diag", "--tags", "t", "--file", CSV_DIR "text_label.csv"), 1);
+	assert_non_null(strstr(f->err, "--label-classes"));
+	assert_int_equal(DATASET(f, "add", "--name", "diag", "--tags", "t", "--file", CSV_DIR "text_label.csv",
+				 "--label-classes", "B,M, M "), 0);
+	assert_int_equal(DATASET(f, "show", "diag"), 0);
+	assert_non_null(strstr(f->out, "classes:      3\n"));
+	assert_non_null(strstr(f->out, "label classes: 0=B 1=M 2= M \n"));
+	assert_non_null(strstr(f->out, "label counts: 0=1 1=1 2=1"));
+	assert_int_equal(DATASET(f, "add", "--name", "r", "--tags", "t", "--file", CSV_DIR "text_label.csv",
+				 "--label-classes", "B,M", "--regression"), 2);
+	assert_non_null(strstr(f->err, "a --regression target has none"));
+	assert_int_equal(DATASET(f, "add", "--name", "r", "--tags", "t", "--file", CSV_DIR "text_label.csv",
+				 "--label-classes", "B;x=1"), 2);
+	assert_non_null(strstr(f->err, "without ';', '='"));
+	assert_int_equal(DATASET(f, "add", "--name", "r", "--tags", "t", "--file", CSV_DIR "text_label.csv",
+				 "--label-classes", "B,,M"), 2);
+	assert_int_equal(count_datasets(f), 1);
 }
 
 static void test_dataset_show_changed_file(void **state)
@@ -824,6 +871,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dataset_list_show_remove, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dataset_add_split, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dataset_add_test_of, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dataset_messy_table_columns, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dataset_add_label_classes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dataset_show_changed_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dataset_add_idx, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dataset_add_idx_broken_stores_nothing, setup, teardown),

@@ -1,7 +1,8 @@
-/* Datasets (node/dataset.c, node/dataset_idx.c). CSV: the real
- * breast-cancer file, the header modes, and one fixture per way a file can be
- * broken, each checked for its error code and for the line and column its
- * message names. IDX: tiny image sets plain and gzip'd, Fashion-MNIST when
+/* Datasets (node/dataset.c, node/dataset_csv.c, node/dataset_idx.c). CSV:
+ * the real breast-cancer file, the header modes, quoting, missing cells and
+ * categorical columns (the schema registration records and a load follows),
+ * and one fixture per way a file can be broken, each checked for its error
+ * code and for the line and column its message names. IDX: tiny image sets plain and gzip'd, Fashion-MNIST when
  * installed, and one fixture per way a pair of files can be broken
  * (tests/fixtures/idx/, written by make_fixtures.py there). */
 #include <stdarg.h>
@@ -10,12 +11,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "dataset.h"
+#include "dataset_schema.h"
 #include "fedc/hash.h"
 
 #define CSV_DIR FEDC_FIXTURES_DIR "/csv/"
@@ -297,15 +300,275 @@ static void test_ragged_row(void **state)
 		       "declares 3 features");
 }
 
-static void test_non_numeric_cell(void **state)
+/* A text cell makes its column categorical (it used to be refused): the
+ * column's categories are its distinct cells, sorted, and a load gives each
+ * cell its index there. */
+static void test_text_cell_makes_a_categorical_column(void **state)
 {
-	expect_failure(CSV_DIR "non_numeric.csv", AUTO, FEDC_ERR_MALFORMED, "line 12, column 7: \"abc\" is not a number",
+	struct node_dataset ds;
+	struct fedc_data data;
+	const struct fedc_column *c7;
+
+	assert_int_equal(inspect(CSV_DIR "non_numeric.csv", AUTO, &ds), FEDC_OK);
+	assert_int_equal(ds.n_samples, 14);
+	assert_int_equal(ds.n_features, 7);
+	assert_int_equal(dataset__load(&ds, &data), FEDC_OK);
+	assert_non_null(data.schema);
+	assert_int_equal(data.schema->n_columns, 7);
+	assert_int_equal(data.schema->columns[0].type, FEDC_COLUMN_NUMERIC);
+	c7 = &data.schema->columns[6];
+	assert_string_equal(c7->name, "c7");
+	assert_int_equal(c7->type, FEDC_COLUMN_CATEGORICAL);
+	/* "10" .. "16", "18", "19", "20", "7", "8", "9", "abc": sorted as strings */
+	assert_int_equal(c7->n_categories, 14);
+	assert_string_equal(c7->categories[0], "10");
+	assert_string_equal(c7->categories[10], "7");
+	assert_string_equal(c7->categories[13], "abc");
+	assert_true(data.x[6] == 10.0f);          /* row 1's "7" */
+	assert_true(data.x[10 * 7 + 6] == 13.0f); /* line 12's "abc" */
+	dataset__free_data(&data);
+	assert_null(data.schema);
+}
+
+/* Empty, NA and NaN cells are missing: counted at registration, NAN in x. */
+static void test_missing_cells(void **state)
+{
+	struct node_dataset ds;
+	struct fedc_data data;
+
+	assert_int_equal(inspect(CSV_DIR "empty_cell.csv", AUTO, &ds), FEDC_OK);
+	assert_int_equal(dataset__load(&ds, &data), FEDC_OK);
+	assert_non_null(data.schema);
+	assert_int_equal(data.schema->columns[0].n_missing, 0);
+	assert_int_equal(data.schema->columns[1].n_missing, 1);
+	assert_int_equal(data.schema->columns[1].type, FEDC_COLUMN_NUMERIC);
+	assert_true(data.x[1] == 2.0f && isnan(data.x[3]));
+	dataset__free_data(&data);
+	assert_int_equal(inspect(CSV_DIR "nan_cell.csv", AUTO, &ds), FEDC_OK);
+	assert_int_equal(dataset__load(&ds, &data), FEDC_OK);
+	assert_int_equal(data.schema->columns[1].n_missing, 1);
+	assert_true(isnan(data.x[5]));
+	dataset__free_data(&data);
+}
+
+/* Quoted cells with commas, doubled quotes and a CR LF inside, CR LF line
+ * ends, missing cells of every spelling, a categorical column. */
+static void test_quoted_messy_table(void **state)
+{
+	static const float want[4][4] = {
+		{ 61, 0, 1, 0.5f }, { 47, 1, 2, NAN }, { NAN, 0, 0, 1.5f }, { 55, 2, NAN, NAN },
+	};
+	struct node_dataset ds;
+	struct fedc_data data;
+	const struct fedc_column *col;
+
+	assert_int_equal(inspect(CSV_DIR "quoted_messy.csv", AUTO, &ds), FEDC_OK);
+	assert_string_equal(ds.header, "names");
+	assert_int_equal(ds.n_samples, 4);
+	assert_int_equal(ds.n_features, 4);
+	assert_string_equal(ds.label_counts, "2,2");
+	assert_int_equal(dataset__load(&ds, &data), FEDC_OK);
+	col = data.schema->columns;
+	assert_string_equal(col[0].name, "age");
+	assert_int_equal(col[0].n_missing, 1);
+	assert_string_equal(col[1].name, "sex");
+	assert_int_equal(col[1].type, FEDC_COLUMN_CATEGORICAL);
+	assert_int_equal(col[1].n_categories, 3);
+	assert_string_equal(col[1].categories[0], "F");
+	assert_string_equal(col[1].categories[1], "M");
+	assert_string_equal(col[1].categories[2], "m");
+	assert_string_equal(col[2].name, "note, free text");
+	assert_int_equal(col[2].n_categories, 3);
+	assert_string_equal(col[2].categories[0], "plain");
+	assert_string_equal(col[2].categories[1], "said \"fine\", then left");
+	assert_string_equal(col[2].categories[2], "two\r\nlines");
+	assert_int_equal(col[2].n_missing, 1);
+	assert_int_equal(col[3].type, FEDC_COLUMN_NUMERIC);
+	assert_int_equal(col[3].n_missing, 2);
+	for (int i = 0; i < 4; i++) {
+		for (int j = 0; j < 4; j++)
+			assert_true(isnan(want[i][j]) ? isnan(data.x[i * 4 + j]) : data.x[i * 4 + j] == want[i][j]);
+	}
+	assert_true(data.y[0] == 1.0f && data.y[3] == 0.0f);
+	dataset__free_data(&data);
+}
+
+/* The plan's process gets the record without its schema: the load finds
+ * the same one in the (unchanged) file. */
+static void test_load_without_stored_schema(void **state)
+{
+	struct node_dataset ds;
+	struct fedc_data a, b;
+
+	assert_int_equal(inspect(CSV_DIR "quoted_messy.csv", AUTO, &ds), FEDC_OK);
+	assert_int_equal(dataset__load(&ds, &a), FEDC_OK);
+	ds.schema[0] = '\0';
+	assert_int_equal(dataset__load(&ds, &b), FEDC_OK);
+	assert_non_null(b.schema);
+	assert_int_equal(b.schema->columns[1].n_categories, 3);
+	assert_memory_equal(a.x, b.x, 16 * sizeof(float));
+	dataset__free_data(&a);
+	dataset__free_data(&b);
+	/* Names alone make one: a plan finds a clean table's columns by name. */
+	assert_int_equal(inspect(CSV_DIR "names_header.csv", AUTO, &ds), FEDC_OK);
+	assert_non_null(strstr(ds.schema, "numeric\t0\t"));
+	ds.schema[0] = '\0';
+	assert_int_equal(dataset__load(&ds, &a), FEDC_OK);
+	assert_non_null(a.schema);
+	assert_int_equal(a.schema->columns[0].type, FEDC_COLUMN_NUMERIC);
+	assert_int_equal(a.schema->columns[0].n_missing, 0);
+	dataset__free_data(&a);
+	/* A table of numbers without gaps or names needs none. */
+	assert_int_equal(inspect(BREAST, AUTO, &ds), FEDC_OK);
+	assert_string_equal(ds.schema, "");
+	assert_int_equal(dataset__load(&ds, &a), FEDC_OK);
+	assert_null(a.schema);
+	dataset__free_data(&a);
+}
+
+/* Past SCHEMA_MAX_CATEGORIES distinct values a column is text: NAN in x. */
+static void test_many_values_make_a_text_column(void **state)
+{
+	size_t cap = 300 * 32;
+	char *text = malloc(cap), path[256];
+	size_t used = 0;
+	struct node_dataset ds;
+	struct fedc_data data;
+
+	assert_non_null(text);
+	used += (size_t)snprintf(text, cap, "id,size,y\n");
+	for (int i = 0; i < 300; i++)
+		used += (size_t)snprintf(text + used, cap - used, "p%03d,%s,%d\n", i, i % 2 ? "small" : "large", i % 2);
+	write_tmp("text.csv", text, path, sizeof(path));
+	free(text);
+	assert_int_equal(inspect(path, AUTO, &ds), FEDC_OK);
+	assert_int_equal(dataset__load(&ds, &data), FEDC_OK);
+	assert_int_equal(data.schema->columns[0].type, FEDC_COLUMN_TEXT);
+	assert_int_equal(data.schema->columns[0].n_categories, 0);
+	assert_int_equal(data.schema->columns[1].type, FEDC_COLUMN_CATEGORICAL);
+	assert_true(isnan(data.x[0]) && data.x[1] == 0.0f && data.x[3] == 1.0f); /* large, small */
+	dataset__free_data(&data);
+}
+
+/* A category that was not there at registration means the file changed. */
+static void test_load_refuses_new_category(void **state)
+{
+	char path[256];
+	struct node_dataset ds;
+	struct fedc_data data;
+	char schema[NODE_SCHEMA_BUF];
+
+	write_tmp("cat.csv", "size,y\nsmall,0\nlarge,1\n", path, sizeof(path));
+	assert_int_equal(inspect(path, AUTO, &ds), FEDC_OK);
+	memcpy(schema, ds.schema, sizeof(schema));
+	write_tmp("cat.csv", "size,y\nsmall,0\nhuge!,1\n", path, sizeof(path));
+	assert_int_equal(dataset__load(&ds, &data), FEDC_ERR_DIGEST);
+	assert_non_null(strstr(fedc_last_error(), "changed since"));
+	assert_null(data.x);
+	assert_null(data.schema);
+}
+
+/* Categories that do not fit the node's record (16 KiB) are refused at
+ * registration, naming the column; nothing is stored. */
+static void test_schema_too_big_for_the_record(void **state)
+{
+	size_t cap = 250 * 128;
+	char *text = malloc(cap), path[256];
+	size_t used = 0;
+
+	assert_non_null(text);
+	used += (size_t)snprintf(text, cap, "id,diagnosis text,y\n");
+	for (int i = 0; i < 200; i++)
+		used += (size_t)snprintf(text + used, cap - used, "%d,\"a long free-text diagnosis, written by hand at"
+					 " the bedside, number %03d of many such notes\",%d\n", i, i, i % 2);
+	write_tmp("wide.csv", text, path, sizeof(path));
+	free(text);
+	expect_failure(path, AUTO, FEDC_ERR_TOO_BIG, "column \"diagnosis text\" has 200 categories", "16384-byte");
+}
+
+static enum fedc_err inspect_with_options(const char *path, struct opts_given o, const char *options,
+					  struct node_dataset *ds)
+{
+	struct dataset_options opts = { "csv", o.header ? o.header : "auto", o.label_column, o.regression };
+
+	memset(ds, 0, sizeof(*ds));
+	snprintf(ds->path, sizeof(ds->path), "%s", path);
+	snprintf(ds->name, sizeof(ds->name), "test");
+	snprintf(ds->options, sizeof(ds->options), "%s", options);
+	fedc_clear_error();
+	return dataset__inspect(ds, &opts);
+}
+
+/* A label written as text, with its classes named at registration
+ * (--label-classes B,M: class 0 is B). A quoted " M " is not M. */
+static void test_text_label_with_classes(void **state)
+{
+	char path[256];
+	struct node_dataset ds;
+	struct fedc_data data;
+	struct opts_given regression = { "auto", -1, true };
+
+	write_tmp("text_label.csv", "a,b,diagnosis\n1,2,M\n3,4,B\n5,6,M\n", path, sizeof(path));
+	assert_int_equal(inspect_with_options(path, AUTO, "label_classes=B,M", &ds), FEDC_OK);
+	assert_int_equal(ds.n_classes, 2);
+	assert_string_equal(ds.label_counts, "1,2");
+	assert_int_equal(dataset__load(&ds, &data), FEDC_OK);
+	assert_true(data.y[0] == 1.0f && data.y[1] == 0.0f && data.y[2] == 1.0f);
+	dataset__free_data(&data);
+	/* Other options around it; a class no row has. */
+	assert_int_equal(inspect_with_options(path, AUTO, "x=1;label_classes=B,M,U;y=2", &ds), FEDC_OK);
+	assert_int_equal(ds.n_classes, 3);
+	assert_string_equal(ds.label_counts, "1,2,0");
+
+	assert_int_equal(inspect_with_options(CSV_DIR "text_label.csv", AUTO, "label_classes=B,M", &ds),
+			 FEDC_ERR_MALFORMED);
+	assert_non_null(strstr(fedc_last_error(), "line 4, column 3: label \" M \" is not one of the classes"));
+	assert_int_equal(inspect_with_options(path, AUTO, "", &ds), FEDC_ERR_MALFORMED);
+	assert_non_null(strstr(fedc_last_error(), "line 2, column 3: label \"M\" is not a class index"));
+	assert_non_null(strstr(fedc_last_error(), "--label-classes"));
+	assert_int_equal(inspect_with_options(path, regression, "label_classes=B,M", &ds), FEDC_ERR_INVAL);
+	assert_non_null(strstr(fedc_last_error(), "regression"));
+	assert_int_equal(inspect_with_options(path, AUTO, "label_classes=B,M,B", &ds), FEDC_ERR_INVAL);
+	assert_non_null(strstr(fedc_last_error(), "\"B\" is named twice"));
+	assert_int_equal(inspect_with_options(path, AUTO, "label_classes=B,,M", &ds), FEDC_ERR_INVAL);
+	assert_non_null(strstr(fedc_last_error(), "none empty"));
+	assert_int_equal(ds.n_samples, 0);
+}
+
+static void test_empty_cell_in_counts_header(void **state)
+{
+	/* A counts header is still two counts: an empty row count is not one. */
+	struct opts_given counts = { "counts", -1, false };
+	char path[256];
+
+	write_tmp("counts_empty.csv", ",2\n1,2,0\n", path, sizeof(path));
+	expect_failure(path, counts, FEDC_ERR_MALFORMED, "line 1, column 1", "not a row count");
+}
+
+static void test_missing_label(void **state)
+{
+	expect_failure(CSV_DIR "missing_label.csv", AUTO, FEDC_ERR_MALFORMED, "line 3, column 3",
+		       "the label is missing");
+}
+
+static void test_duplicate_column_names(void **state)
+{
+	expect_failure(CSV_DIR "duplicate_names.csv", AUTO, FEDC_ERR_MALFORMED, "line 1, columns 1 and 3",
+		       "both are named \"a\"");
+}
+
+static void test_bad_quoting(void **state)
+{
+	expect_failure(CSV_DIR "quote_in_cell.csv", AUTO, FEDC_ERR_MALFORMED, "line 3: a quote inside an unquoted cell",
+		       "doubled");
+	expect_failure(CSV_DIR "unclosed_quote.csv", AUTO, FEDC_ERR_MALFORMED, "line 3: a quoted cell is not closed",
 		       NULL);
 }
 
-static void test_empty_cell(void **state)
+/* A row whose quoted cells span lines is named by the line it starts on. */
+static void test_ragged_row_with_quoted_newlines(void **state)
 {
-	expect_failure(CSV_DIR "empty_cell.csv", AUTO, FEDC_ERR_MALFORMED, "line 3, column 2: empty cell", NULL);
+	expect_failure(CSV_DIR "ragged_quoted.csv", AUTO, FEDC_ERR_MALFORMED, "line 4, column 3", "missing cell");
 }
 
 static void test_counts_header_wrong_row_count(void **state)
@@ -322,9 +585,10 @@ static void test_bad_labels(void **state)
 		       "names only 2 classes");
 }
 
-static void test_nan_and_inf_cells(void **state)
+/* A number that is not finite or overflows a float is a broken numeric
+ * cell, not a category ("nan" is a missing cell: test_missing_cells). */
+static void test_inf_and_overflow_cells(void **state)
 {
-	expect_failure(CSV_DIR "nan_cell.csv", AUTO, FEDC_ERR_MALFORMED, "line 4, column 2", "not a finite number");
 	expect_failure(CSV_DIR "inf_cell.csv", AUTO, FEDC_ERR_MALFORMED, "line 2, column 2", "not a finite number");
 	expect_failure(CSV_DIR "overflow_cell.csv", AUTO, FEDC_ERR_MALFORMED, "line 3, column 1", "32-bit float");
 }
@@ -712,11 +976,22 @@ int main(void)
 		cmocka_unit_test(test_empty_file),
 		cmocka_unit_test(test_header_only),
 		cmocka_unit_test(test_ragged_row),
-		cmocka_unit_test(test_non_numeric_cell),
-		cmocka_unit_test(test_empty_cell),
+		cmocka_unit_test(test_text_cell_makes_a_categorical_column),
+		cmocka_unit_test(test_missing_cells),
+		cmocka_unit_test(test_quoted_messy_table),
+		cmocka_unit_test(test_load_without_stored_schema),
+		cmocka_unit_test(test_many_values_make_a_text_column),
+		cmocka_unit_test(test_load_refuses_new_category),
+		cmocka_unit_test(test_schema_too_big_for_the_record),
+		cmocka_unit_test(test_text_label_with_classes),
+		cmocka_unit_test(test_empty_cell_in_counts_header),
+		cmocka_unit_test(test_missing_label),
+		cmocka_unit_test(test_duplicate_column_names),
+		cmocka_unit_test(test_bad_quoting),
+		cmocka_unit_test(test_ragged_row_with_quoted_newlines),
 		cmocka_unit_test(test_counts_header_wrong_row_count),
 		cmocka_unit_test(test_bad_labels),
-		cmocka_unit_test(test_nan_and_inf_cells),
+		cmocka_unit_test(test_inf_and_overflow_cells),
 		cmocka_unit_test(test_empty_line_inside_data),
 		cmocka_unit_test(test_nul_byte),
 		cmocka_unit_test(test_line_too_long),

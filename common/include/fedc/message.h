@@ -82,6 +82,9 @@ struct fedc_msg_dataset {
 	uint64_t n_samples;
 	uint64_t n_features;
 	uint32_t n_classes;
+	/* Optional (absent: ""): one sample's shape, "30" (a table's features),
+	 * "28x28" (IDX), "1x28x28" (images, channels first). */
+	char shape[FEDC_SHORT_BUF * 3];
 };
 
 /* A named number: model arguments, metrics. */
