@@ -34,8 +34,10 @@
 #include "plan_build.h"
 #include "privacy.h"
 #include "progress.h"
+#include "run_control.h"
 #include "selection.h"
 #include "session.h"
+#include "status.h"
 
 
 static struct session *volatile signal_session;
@@ -224,6 +226,7 @@ void job__fail_part(struct job *j, struct participant *p, const char *status, co
 	vfail_part(p, status, fmt, ap);
 	va_end(ap);
 	progress__failed(j->progress, session__now_ms(), p->node_id);
+	status__node_changed(j->status, j);
 }
 
 static void reset_part(struct participant *p)
@@ -376,6 +379,7 @@ static void show_outcome(struct job *j, const struct participant *p)
 		progress__answered(j->progress, session__now_ms(), p->node_id);
 	else if (p->state == PART_FAILED)
 		progress__failed(j->progress, session__now_ms(), p->node_id);
+	status__node_changed(j->status, j);
 }
 
 static void handle_event(struct job *j, struct fedc_msg *msg, bool evaluate_only)
@@ -587,6 +591,7 @@ static void record_round(struct job *j, uint32_t round, bool evaluate_only, bool
 				   evaluate_only ? NAN : j->epsilon };
 
 	progress__round_end(j->progress);
+	status__round_end(j->status, j, &rr, weighted(j, true, metric));
 	if (evaluate_only && rr.answered == 0)
 		printf("final evaluation   failed: none of the %u node(s) answered\n", rr.selected);
 	else if (evaluate_only)
@@ -650,6 +655,7 @@ static enum fedc_err run_round(struct job *j, uint32_t round, bool evaluate_only
 	enum fedc_err rc;
 
 	select_participants(j, evaluate_only);
+	status__round_begin(j->status, j, round, evaluate_only);
 	if (!evaluate_only && privacy__dp_on(j->exp) &&
 	    privacy__epsilon(j->exp, privacy__sampling_rate(j->exp, j->n_parts), round, &j->epsilon) != FEDC_OK)
 		j->epsilon = NAN;
@@ -661,6 +667,7 @@ static enum fedc_err run_round(struct job *j, uint32_t round, bool evaluate_only
 		rc = job__secagg_plan(j, round);
 	if (!rc)
 		rc = send_requests(j, round, evaluate_only);
+	status__requests_sent(j->status, j);
 	if (!rc && job__secagg_on(j, evaluate_only))
 		rc = job__secagg_begin(j, round);
 	if (!rc)
@@ -762,6 +769,9 @@ static enum fedc_err open_outputs(struct job *j)
 		rc = fedc_mkdir_p(j->updates_dir, 0755);
 	if (!rc && !realpath(exp->output_dir, j->shown_dir))
 		snprintf(j->shown_dir, sizeof(j->shown_dir), "%s", exp->output_dir);
+	if (!rc)
+		rc = status__new(j, &j->status);
+	status__phase(j->status, j, "starting");
 	if (!rc)
 		rc = aggregator__new(exp->aggregator, &exp->aggregator_options, &j->agg);
 	if (!rc)
@@ -939,11 +949,17 @@ static enum fedc_err run_all(struct job *j)
 	if (rc)
 		return rc;
 	signal_session = &j->session;
+	status__phase(j->status, j, "discovery");
 	rc = discover(j);
 	if (rc)
 		return rc;
 	print_job(j);
 	for (uint32_t round = j->first_round; !rc && round <= exp->rounds; round++) {
+		if (run_control__stop_requested(exp->output_dir)) { /* its breakpoint is saved */
+			j->stopped = true;
+			j->stopped_after = round - 1;
+			return FEDC_OK;
+		}
 		rc = budget_check(j, round);
 		if (rc || j->budget_stop)
 			break;
@@ -976,6 +992,8 @@ static void cleanup(struct job *j)
 	history__close(j->history);
 	fedc_repo_free(j->repo);
 	progress__free(j->progress);
+	status__free(j->status);
+	run_control__end(j->exp->output_dir);
 }
 
 static void install_signals(void)
@@ -1012,6 +1030,18 @@ static void print_next_step(const struct job *j, enum fedc_err rc, const char *w
 	}
 }
 
+/* `fedc-researcher stop` asked, and the run stopped before a round. */
+static int stopped(struct job *j)
+{
+	char why[128];
+
+	snprintf(why, sizeof(why), "by fedc-researcher stop, after round %u (its breakpoint is saved)",
+		 j->stopped_after);
+	status__end(j->status, j, "stopped", why);
+	printf("stopped %s; continue with: fedc-researcher resume %s\n", why, j->shown_dir);
+	return 3;
+}
+
 /* Runs the rounds of a prepared job and says how it ended. */
 static int finish(struct job *j, enum fedc_err rc)
 {
@@ -1020,6 +1050,7 @@ static int finish(struct job *j, enum fedc_err rc)
 	if (!rc)
 		rc = run_all(j);
 	if (rc == FEDC_ERR_INTERRUPTED || interrupted) {
+		status__end(j->status, j, "interrupted", "SIGINT or SIGTERM");
 		fprintf(stderr, "fedc-researcher: interrupted; continue with: fedc-researcher resume %s\n",
 			exp->output_dir);
 		return 130;
@@ -1028,12 +1059,15 @@ static int finish(struct job *j, enum fedc_err rc)
 		char why[FEDC_MAX_TEXT_LEN * 2];
 
 		snprintf(why, sizeof(why), "%s", fedc_last_error()); /* printing refusals may log */
+		status__end(j->status, j, "failed", why);
 		session__print_refusals(&j->session, stdout);
 		fflush(stdout);
 		fprintf(stderr, "fedc-researcher: %s: %s\n", fedc_strerror(rc), why);
 		print_next_step(j, rc, why);
 		return 1;
 	}
+	if (j->stopped)
+		return stopped(j);
 	if (privacy__dp_on(exp))
 		printf("privacy: node-level DP, epsilon %.4f at delta %g after %u round(s) (noise multiplier %g, clip %g, "
 		       "q %.4g)%s\n",
@@ -1041,6 +1075,7 @@ static int finish(struct job *j, enum fedc_err rc)
 		       j->budget_stop ? j->budget_stop - 1 : exp->rounds, exp->privacy.dp_noise_multiplier,
 		       exp->privacy.dp_clip, privacy__sampling_rate(exp, j->n_parts),
 		       j->budget_stop ? "; stopped by epsilon_max" : "");
+	status__end(j->status, j, "finished", "");
 	printf("done: final parameters in %s/global.params, history in %s/history.jsonl\n", j->shown_dir,
 	       j->shown_dir);
 	return 0;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "commands.h"
 #include "experiment.h"
@@ -15,11 +16,13 @@
 #include "job.h"
 #include "plan_build.h"
 #include "plot.h"
+#include "run_control.h"
+#include "status.h"
 
 #define PROG "fedc-researcher"
 
 /* Option keys (fedc_cli_args.value[KEY]). */
-enum { K_NETWORK, K_OUTPUT, K_LOG_LEVEL, K_ROUND, K_TAGS, K_DESCRIPTION, K_TIMEOUT, K_FORCE };
+enum { K_NETWORK, K_OUTPUT, K_LOG_LEVEL, K_ROUND, K_TAGS, K_DESCRIPTION, K_TIMEOUT, K_FORCE, K_JSON, K_WAIT };
 
 /* What a command needs before it runs (fedc_cli_cmd.flags), done by prepare(). */
 enum { NEEDS_LOG = 1, NEEDS_REPO = 2 };
@@ -46,6 +49,11 @@ static const struct fedc_cli_opt opt_timeout = { .key = K_TIMEOUT, .name = "time
 static const struct fedc_cli_opt opt_plot_output = { .key = K_OUTPUT, .name = "output", .metavar = "FILE.svg",
 	.help = "where to write the SVG (default: DIR/curves.svg)" };
 
+static const struct fedc_cli_opt opt_json = { .key = K_JSON, .name = "json",
+	.help = "print the status document as JSON (for scripts)" };
+static const struct fedc_cli_opt opt_wait = { .key = K_WAIT, .name = "wait",
+	.help = "return only once the researcher has stopped" };
+
 static const struct fedc_cli_prog prog;
 
 static int cmd_run(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a)
@@ -67,8 +75,9 @@ static int cmd_run(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a
 		fprintf(stderr, PROG ": --output: out of memory\n");
 		goto out;
 	}
-	/* before the plan is compiled into the directory */
-	if (job__claim_output(exp, a->value[K_FORCE] != NULL) != FEDC_OK) {
+	/* before the plan is compiled into the directory: one researcher per directory */
+	if (run_control__lock(exp->output_dir) != FEDC_OK ||
+	    job__claim_output(exp, a->value[K_FORCE] != NULL) != FEDC_OK) {
 		fprintf(stderr, PROG ": %s\n", fedc_last_error());
 		goto out;
 	}
@@ -86,7 +95,50 @@ out:
 static int cmd_resume(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a)
 {
 	(void)cmd;
+	if (run_control__lock(a->operand[0]) != FEDC_OK) {
+		fprintf(stderr, PROG ": resume: %s\n", fedc_last_error());
+		return 1;
+	}
 	return job__resume(a->operand[0], a->value[K_ROUND] ? a->num[K_ROUND] : -1);
+}
+
+static int cmd_status(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a)
+{
+	(void)cmd;
+	return status__show(a->operand[0], a->value[K_JSON] != NULL);
+}
+
+/* Polls (ten times a second) until no researcher holds `dir`. */
+static void wait_until_ended(const char *dir)
+{
+	const struct timespec tick = { 0, 100 * 1000 * 1000 };
+	pid_t pid;
+
+	while (run_control__live(dir, &pid))
+		nanosleep(&tick, NULL);
+}
+
+static int cmd_stop(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a)
+{
+	const char *dir = a->operand[0];
+	pid_t pid;
+
+	(void)cmd;
+	if (run_control__request_stop(dir) != FEDC_OK) {
+		fprintf(stderr, PROG ": stop: %s; nothing to stop. What became of the run:\n", fedc_last_error());
+		fflush(stderr);
+		(void)status__show(dir, false);
+		return 1;
+	}
+	(void)run_control__live(dir, &pid);
+	printf("asked the researcher in %s (pid %ld) to stop after its current round; it saves a breakpoint, "
+	       "and\n  fedc-researcher resume %s\ncontinues the run\n", dir, (long)pid, dir);
+	fflush(stdout);
+	if (a->value[K_WAIT]) {
+		wait_until_ended(dir);
+		return status__show(dir, false);
+	}
+	return 0;
 }
 
 /* nodes, search and approval: the network file, then the command. */
@@ -158,6 +210,12 @@ static const struct fedc_cli_cmd commands[] = {
 	  (const struct fedc_cli_opt *const[]){ &opt_network, &opt_description, &opt_timeout, &opt_log_level,
 						NULL },
 	  NEEDS_LOG | NEEDS_REPO, cmd_federation },
+	{ "status", "DIR", 1, 1,
+	  "show a run in DIR, running or not: round, nodes, metrics, time left,\nepsilon; whether it finished, "
+	  "stopped or was killed",
+	  (const struct fedc_cli_opt *const[]){ &opt_json, NULL }, 0, cmd_status },
+	{ "stop", "DIR", 1, 1, "end the run in DIR after its current round, with a breakpoint to resume from",
+	  (const struct fedc_cli_opt *const[]){ &opt_wait, NULL }, 0, cmd_stop },
 	{ "plot", "DIR", 1, 1, "draw the loss and accuracy curves of the experiment in DIR",
 	  (const struct fedc_cli_opt *const[]){ &opt_plot_output, NULL }, 0, cmd_plot },
 	{ "protocol-doc", NULL, 0, 0, "print the message schema as Markdown (docs/protocol.md)", NULL, 0,

@@ -1,0 +1,276 @@
+/* Looking in on a run and stopping it (researcher/status.h, run_control.h):
+ * `status` of a live run while a node is held (SIGSTOP) mid-round, `run`
+ * refused in a directory in use, `stop` ending the run after the round with
+ * a breakpoint that `resume` continues to parameters identical, byte for
+ * byte, to a run never stopped; `status` and `stop` of a finished run, of a
+ * killed one (SIGKILL through a crash point) and of a directory holding no
+ * run. Real Mosquitto, repository server and three node daemons. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static struct harness H;
+static char output[1 << 16];
+static const size_t rows[3][2] = { { 0, 100 }, { 100, 180 }, { 280, 289 } };
+
+static int setup(void **state)
+{
+	char csv[512], id[32];
+
+	(void)state;
+	if (harness_init(&H) || harness_start_broker(&H) || harness_start_repository(&H) ||
+	    harness_connect_observer(&H))
+		return -1;
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(csv, sizeof(csv), "%s/site-%zu.csv", H.dir, i);
+		snprintf(id, sizeof(id), "site-%zu", i);
+		if (harness_split_csv(FEDC_SOURCE_DIR "/examples/data/breast_cancer.csv", csv, rows[i][0], rows[i][1]) ||
+		    harness_add_node(&H, id, csv, "bc", harness_plan("logreg")) != (int)i || harness_start_node(&H, i))
+			return -1;
+	}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	harness_cleanup(&H);
+	return 0;
+}
+
+static int researcher(const char *a, const char *b, const char *c)
+{
+	const char *argv[] = { harness_bin("fedc-researcher"), a, b, c, NULL };
+
+	return harness_run(&H, argv, 180, output, sizeof(output));
+}
+
+static void write_logreg(const char *name, unsigned rounds, char *path, size_t cap)
+{
+	snprintf(path, cap, "%s/%s.ini", H.dir, name);
+	assert_int_equal(harness_write_experiment(&H, path, harness_plan("logreg"), "bc", rounds, 3, 60,
+						  "n_features = 30", NULL),
+			 0);
+}
+
+/* OUTPUT_DIR/status.json parsed, or NULL while there is none. */
+static json_t *status_doc(const char *out_dir)
+{
+	char path[700];
+
+	snprintf(path, sizeof(path), "%s/status.json", out_dir);
+	return json_load_file(path, 0, NULL);
+}
+
+/* The state of `node` in the status document, or "". */
+static const char *node_state(const json_t *doc, const char *node)
+{
+	const json_t *n;
+	size_t i;
+
+	json_array_foreach(json_object_get(doc, "nodes"), i, n) {
+		if (strcmp(json_string_value(json_object_get(n, "node_id")), node) == 0)
+			return json_string_value(json_object_get(n, "state"));
+	}
+	return "";
+}
+
+static void pause_briefly(void)
+{
+	const struct timespec tick = { 0, 20 * 1000 * 1000 };
+
+	nanosleep(&tick, NULL);
+}
+
+/* Waits until the status file shows `node` training in a round (and holds
+ * it there with SIGSTOP: its reply cannot come until SIGCONT); the round. */
+static long hold_node_in_a_round(const char *out_dir, struct harness_proc *run, size_t node)
+{
+	long round = -1;
+
+	while (round < 0) {
+		json_t *doc = status_doc(out_dir);
+		int st;
+
+		assert_int_equal(waitpid(run->pid, &st, WNOHANG), 0); /* the run goes on */
+		if (doc && strcmp(node_state(doc, H.nodes[node].id), "training") == 0) {
+			kill(H.nodes[node].proc.pid, SIGSTOP);
+			round = (long)json_integer_value(json_object_get(doc, "round"));
+		}
+		json_decref(doc);
+		pause_briefly();
+	}
+	return round;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long n;
+
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
+		buf = malloc((size_t)n + 1);
+		*len = buf ? fread(buf, 1, (size_t)n, f) : 0;
+	}
+	fclose(f);
+	return buf;
+}
+
+static void assert_same_file(const char *a, const char *b)
+{
+	size_t la = 0, lb = 0;
+	char *x = slurp(a, &la), *y = slurp(b, &lb);
+
+	assert_non_null(x);
+	assert_non_null(y);
+	if (la != lb || memcmp(x, y, la) != 0)
+		fail_msg("%s and %s differ (%zu and %zu bytes)", a, b, la, lb);
+	free(x);
+	free(y);
+}
+
+static void test_status_then_stop_then_resume_is_bit_for_bit(void **state)
+{
+	char exp[512], ref[512], out_dir[560], params[600], ref_params[600], bp[700];
+	const char *argv[] = { harness_bin("fedc-researcher"), "run", exp, NULL };
+	struct harness_proc run = { 0 };
+	long held;
+	int st = 0;
+
+	(void)state;
+	write_logreg("stopped", 8, exp, sizeof(exp));
+	snprintf(out_dir, sizeof(out_dir), "%s-out", exp);
+	assert_int_equal(harness_spawn(&H, &run, "stopped-run", argv), 0);
+	held = hold_node_in_a_round(out_dir, &run, 0);
+	assert_in_range(held, 1, 6);
+
+	/* live: the round it is in, the node held still training */
+	assert_int_equal(researcher("status", out_dir, NULL), 0);
+	if (!strstr(output, "running (pid") || !strstr(output, "site-0") || !strstr(output, "training"))
+		fail_msg("status of the live run:\n%s", output);
+	assert_int_equal(researcher("status", out_dir, "--json"), 0);
+	assert_non_null(strstr(output, "\"condition\": \"running\""));
+	assert_non_null(strstr(output, "\"live\": true"));
+
+	/* one researcher per directory */
+	assert_int_equal(researcher("run", exp, NULL), 1);
+	if (!strstr(output, "in use by a researcher still running there"))
+		fail_msg("a second run in the directory was not refused:\n%s", output);
+
+	assert_int_equal(researcher("stop", out_dir, NULL), 0);
+	assert_non_null(strstr(output, "to stop after its current round"));
+	kill(H.nodes[0].proc.pid, SIGCONT);
+	assert_int_equal(waitpid(run.pid, &st, 0), run.pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 3);
+
+	/* the round held (or, had its reply been on its way, the next) ended with a breakpoint */
+	assert_int_equal(researcher("status", out_dir, NULL), 0);
+	if (!strstr(output, "stopped: by fedc-researcher stop, after round") || !strstr(output, "fedc-researcher resume"))
+		fail_msg("status of the stopped run:\n%s", output);
+	snprintf(bp, sizeof(bp), "%s/breakpoints/round-%06ld/breakpoint.json", out_dir, held);
+	assert_int_equal(access(bp, R_OK), 0);
+	snprintf(bp, sizeof(bp), "%s/breakpoints/round-000008", out_dir);
+	assert_int_not_equal(access(bp, F_OK), 0);
+	snprintf(bp, sizeof(bp), "%s/stop.request", out_dir);
+	assert_int_not_equal(access(bp, F_OK), 0); /* used up */
+
+	/* stopping it again: nothing runs there */
+	assert_int_equal(researcher("stop", out_dir, NULL), 1);
+	assert_non_null(strstr(output, "no researcher is running in"));
+	assert_non_null(strstr(output, "stopped"));
+
+	assert_int_equal(researcher("resume", out_dir, NULL), 0);
+	assert_int_equal(researcher("status", out_dir, "--json"), 0);
+	assert_non_null(strstr(output, "\"condition\": \"finished\""));
+	assert_non_null(strstr(output, "\"round\": 9")); /* the final evaluation */
+
+	write_logreg("never-stopped", 8, ref, sizeof(ref));
+	assert_int_equal(researcher("run", ref, NULL), 0);
+	snprintf(ref_params, sizeof(ref_params), "%s-out/global.params", ref);
+	snprintf(params, sizeof(params), "%s/global.params", out_dir);
+	assert_same_file(ref_params, params);
+
+	/* a finished run: nothing to stop */
+	assert_int_equal(researcher("stop", out_dir, NULL), 1);
+	assert_non_null(strstr(output, "finished"));
+}
+
+static void test_status_of_killed_run(void **state)
+{
+	char exp[512], out_dir[560];
+	int rc;
+
+	(void)state;
+	write_logreg("killed", 4, exp, sizeof(exp));
+	snprintf(out_dir, sizeof(out_dir), "%s-out", exp);
+	setenv("FEDC_CRASH_AT", "round-reply:5", 1); /* in round 2 */
+	rc = researcher("run", exp, NULL);
+	unsetenv("FEDC_CRASH_AT");
+	assert_int_equal(rc, 128 + SIGKILL);
+
+	assert_int_equal(researcher("status", out_dir, NULL), 0);
+	if (!strstr(output, "killed: the researcher (pid") || !strstr(output, "round 2/4") ||
+	    !strstr(output, "fedc-researcher resume"))
+		fail_msg("status of the killed run:\n%s", output);
+	assert_int_equal(researcher("status", out_dir, "--json"), 0);
+	assert_non_null(strstr(output, "\"condition\": \"killed\""));
+	assert_non_null(strstr(output, "\"live\": false"));
+	assert_int_equal(researcher("stop", out_dir, NULL), 1);
+	assert_non_null(strstr(output, "killed"));
+	assert_int_equal(researcher("resume", out_dir, NULL), 0); /* the lock went with the process */
+}
+
+static void test_status_of_no_run(void **state)
+{
+	char path[600];
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(researcher("status", H.dir, NULL), 1);
+	assert_non_null(strstr(output, "holds no run (no status.json)"));
+	assert_int_equal(researcher("stop", H.dir, NULL), 1);
+	assert_non_null(strstr(output, "no researcher is running in"));
+
+	snprintf(path, sizeof(path), "%s/status.json", H.dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("{\"format\": 1, \"state\": 7, \"nodes\": {\"x\": [", f);
+	fclose(f);
+	assert_int_equal(researcher("status", H.dir, NULL), 1);
+	assert_non_null(strstr(output, "status.json is damaged"));
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("{\"format\": 1, \"state\": 7, \"round\": \"x\", \"nodes\": {\"x\": []}, \"last_round\": [1]}", f);
+	fclose(f);
+	assert_int_equal(researcher("status", H.dir, NULL), 0); /* wrong types show as unknown */
+	assert_non_null(strstr(output, "unknown"));
+	unlink(path);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_status_then_stop_then_resume_is_bit_for_bit),
+		cmocka_unit_test(test_status_of_killed_run),
+		cmocka_unit_test(test_status_of_no_run),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
