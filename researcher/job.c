@@ -624,6 +624,43 @@ static void record_round(struct job *j, uint32_t round, bool evaluate_only, bool
 	fflush(stdout);
 }
 
+/* keep_best: the model the nodes scored this round -- the one after the
+ * round before, or after the last round for the final evaluation -- becomes
+ * best.params when it beats the best so far (best.h). */
+static enum fedc_err keep_best(struct job *j, uint32_t round, bool evaluate_only)
+{
+	const struct experiment *exp = j->exp;
+	double value = weighted(j, true, exp->keep_best);
+	uint32_t model_round = !evaluate_only ? round - 1 : j->budget_stop ? j->budget_stop - 1 : exp->rounds;
+	enum fedc_err rc;
+
+	if (!exp->keep_best[0] || !best__improves(exp->keep_best, value, &j->best))
+		return FEDC_OK;
+	rc = best__install(exp->output_dir, model_round);
+	if (rc)
+		return rc;
+	j->best = (struct best_model){ true, model_round, value };
+	status__best(j->status, exp->keep_best, model_round, value);
+	if (history__best(j->history, round, exp->keep_best, model_round, value)) /* as record_round */
+		fedc_warn("history: %s", fedc_last_error());
+	return FEDC_OK;
+}
+
+/* keep_best: best.params as the breakpoint knew it (a run killed later may
+ * have replaced it with a model of a round to be run again); none if it
+ * knew none. */
+static enum fedc_err restore_best(struct job *j)
+{
+	char path[EXP_PATH_MAX + 32];
+
+	if (j->best.have)
+		return best__install(j->exp->output_dir, j->best.round);
+	snprintf(path, sizeof(path), "%s/" BEST_FILE, j->exp->output_dir);
+	if (unlink(path) != 0 && errno != ENOENT)
+		return fedc_fail(FEDC_ERR_IO, "cannot remove %s: %s", path, strerror(errno));
+	return FEDC_OK;
+}
+
 /* ---- the experiment ---- */
 
 static enum fedc_err upload_global(struct job *j)
@@ -682,6 +719,8 @@ static enum fedc_err run_round(struct job *j, uint32_t round, bool evaluate_only
 	if (!evaluate_only && added >= j->exp->min_nodes)
 		rc = upload_global(j);
 	record_round(j, round, evaluate_only, !evaluate_only && added < j->exp->min_nodes, now_s() - t0);
+	if (!rc)
+		rc = keep_best(j, round, evaluate_only);
 	if (rc)
 		return rc;
 	if (!evaluate_only && added < j->exp->min_nodes)
@@ -738,6 +777,7 @@ static enum fedc_err save_breakpoint(struct job *j, uint32_t round)
 	memcpy(bp->rng, j->rng.s, sizeof(bp->rng));
 	memcpy(bp->roles, j->roles, j->n_roles);
 	bp->n_roles = j->n_roles;
+	bp->best = j->best;
 	rc = history__sync(j->history, bp->history_sizes);
 	if (!rc)
 		rc = aggregator__save_state(j->agg, j->agg_state_path);
@@ -771,6 +811,8 @@ static enum fedc_err open_outputs(struct job *j)
 		snprintf(j->shown_dir, sizeof(j->shown_dir), "%s", exp->output_dir);
 	if (!rc)
 		rc = status__new(j, &j->status);
+	if (!rc && j->best.have) /* resumed */
+		status__best(j->status, exp->keep_best, j->best.round, j->best.value);
 	status__phase(j->status, j, "starting");
 	if (!rc)
 		rc = aggregator__new(exp->aggregator, &exp->aggregator_options, &j->agg);
@@ -806,6 +848,8 @@ static enum fedc_err prepare(struct job *j)
 	rc = privacy__check_experiment(exp); /* before anything is sent */
 	if (!rc)
 		rc = open_outputs(j);
+	if (!rc)
+		rc = restore_best(j); /* none yet: an earlier run's best.params goes */
 	if (!rc)
 		rc = history__open(exp->output_dir, &j->history);
 	if (!rc)
@@ -1076,6 +1120,11 @@ static int finish(struct job *j, enum fedc_err rc)
 		       exp->privacy.dp_clip, privacy__sampling_rate(exp, j->n_parts),
 		       j->budget_stop ? "; stopped by epsilon_max" : "");
 	status__end(j->status, j, "finished", "");
+	if (j->best.have)
+		printf("best model: the one after round %u, %s %.4f, in %s/" BEST_FILE "\n", j->best.round,
+		       exp->keep_best, j->best.value, j->shown_dir);
+	else if (exp->keep_best[0])
+		printf("best model: none (no node reported %s for a global model)\n", exp->keep_best);
 	printf("done: final parameters in %s/global.params, history in %s/history.jsonl\n", j->shown_dir,
 	       j->shown_dir);
 	return 0;
@@ -1180,6 +1229,7 @@ static enum fedc_err prepare_resume(struct job *j, const struct breakpoint *bp, 
 	j->first_round = bp->round + 1;
 	memcpy(j->roles, bp->roles, bp->n_roles);
 	j->n_roles = bp->n_roles; /* 0 from a format 1 breakpoint: all weights, as that run had */
+	j->best = bp->best;
 	j->epsilon = privacy__dp_on(j->exp) ? 0 : NAN;
 	snprintf(state, sizeof(state), "%s/aggregator.state", bp_dir);
 	rc = privacy__check_experiment(j->exp);
@@ -1193,6 +1243,8 @@ static enum fedc_err prepare_resume(struct job *j, const struct breakpoint *bp, 
 		rc = history__reopen(j->exp->output_dir, bp->history_sizes, &j->history);
 	if (!rc)
 		rc = restore_global(j, bp_dir);
+	if (!rc)
+		rc = restore_best(j);
 	if (!rc)
 		rc = upload_plan(j, bp->plan_digest);
 	if (!rc)

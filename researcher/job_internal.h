@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "aggregator.h"
+#include "best.h"
 #include "breakpoint.h"
 #include "experiment.h"
 #include "fedc/message.h"
@@ -73,6 +74,7 @@ struct job {
 	uint8_t roles[FEDC_MAX_TENSORS]; /* the plan's param_roles per model tensor; saved in breakpoints */
 	size_t n_roles;
 	struct job_status *status; /* OUTPUT_DIR/status.json (status.h) */
+	struct best_model best;    /* keep_best (best.h); saved in breakpoints */
 	bool stopped;              /* by `fedc-researcher stop` (run_control.h) ... */
 	uint32_t stopped_after;    /* ... before the round after this one */
 	double epsilon;            /* node-level DP: the accountant's figure after the last round run; NaN when off */

@@ -128,7 +128,7 @@ static void print_last_round(const json_t *doc)
 		       number_of(lr, "metric_value"), number_of(lr, "seconds"));
 	}
 	if (json_is_object(best))
-		printf("best model: round %.0f, %s %.4f (best.params)\n", number_of(best, "round"),
+		printf("best model: the one after round %.0f, %s %.4f (best.params)\n", number_of(best, "round"),
 		       text_of(best, "metric"), number_of(best, "value"));
 }
 

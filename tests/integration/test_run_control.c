@@ -4,7 +4,9 @@
  * a breakpoint that `resume` continues to parameters identical, byte for
  * byte, to a run never stopped; `status` and `stop` of a finished run, of a
  * killed one (SIGKILL through a crash point) and of a directory holding no
- * run. Real Mosquitto, repository server and three node daemons. */
+ * run; keep_best's best.params, the model the history scores best, also
+ * after a kill and resume. Real Mosquitto, repository server and three node
+ * daemons. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -264,12 +266,132 @@ static void test_status_of_no_run(void **state)
 	unlink(path);
 }
 
+/* Adds `line` to the [training] section of experiment file `path`. */
+static void add_training_line(const char *path, const char *line)
+{
+	size_t len = 0;
+	char *text = slurp(path, &len), *at;
+	FILE *f;
+
+	assert_non_null(text);
+	text[len] = '\0';
+	at = strstr(text, "[training]\n");
+	assert_non_null(at);
+	at += strlen("[training]\n");
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "%.*s%s\n%s", (int)(at - text), text, line, at);
+	assert_int_equal(fclose(f), 0);
+	free(text);
+}
+
+/* From history.jsonl's round records alone: the round whose model scored
+ * best on `field` (round r's figure scores the model after r - 1, the final
+ * evaluation's the model after the last round), first on ties. */
+static long best_model_by_history(const char *out_dir, const char *field, bool lower, unsigned rounds)
+{
+	char path[700], line[1 << 14];
+	long best_round = -1;
+	double best = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/history.jsonl", out_dir);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		json_t *rec = json_loads(line, 0, NULL), *v = json_object_get(rec, field);
+		const char *type = json_string_value(json_object_get(rec, "type"));
+		const char *kind = json_string_value(json_object_get(rec, "kind"));
+
+		if (type && strcmp(type, "round") == 0 && json_is_number(v)) {
+			long round = (long)json_integer_value(json_object_get(rec, "round"));
+			long model = strcmp(kind, "evaluate") == 0 ? (long)rounds : round - 1;
+			double x = json_number_value(v);
+
+			if (best_round < 0 || (lower ? x < best : x > best)) {
+				best = x;
+				best_round = model;
+			}
+		}
+		json_decref(rec);
+	}
+	fclose(f);
+	return best_round;
+}
+
+static void assert_best_is_round(const char *out_dir, long round)
+{
+	char best[700], bp[700];
+
+	snprintf(best, sizeof(best), "%s/best.params", out_dir);
+	snprintf(bp, sizeof(bp), "%s/breakpoints/round-%06ld/global.params", out_dir, round);
+	assert_same_file(best, bp);
+}
+
+static void test_keep_best_keeps_the_model_the_history_scores_best(void **state)
+{
+	static const struct { const char *metric, *field; bool lower; } cases[] = {
+		{ "loss", "global_loss", true },
+		{ "accuracy", "global_accuracy", false },
+	};
+	char exp[512], out_dir[560], line[64], killed[512], killed_dir[560], a[700], b[700];
+	long expected;
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(line, sizeof(line), "keep_best = %s", cases[i].metric);
+		write_logreg(cases[i].metric, 6, exp, sizeof(exp));
+		add_training_line(exp, line);
+		snprintf(out_dir, sizeof(out_dir), "%s-out", exp);
+		if (researcher("run", exp, NULL) != 0)
+			fail_msg("keep_best = %s run failed:\n%s", cases[i].metric, output);
+		expected = best_model_by_history(out_dir, cases[i].field, cases[i].lower, 6);
+		assert_in_range(expected, 0, 6);
+		snprintf(line, sizeof(line), "best model: the one after round %ld, %s", expected, cases[i].metric);
+		if (!strstr(output, line))
+			fail_msg("no \"%s\" in the summary:\n%s", line, output);
+		assert_best_is_round(out_dir, expected);
+		assert_int_equal(researcher("status", out_dir, NULL), 0);
+		snprintf(line, sizeof(line), "best model: the one after round %ld, %s", expected, cases[i].metric);
+		if (!strstr(output, line))
+			fail_msg("no \"%s\" in the status:\n%s", line, output);
+	}
+
+	/* killed in round 4 and resumed: the same best.params as the run above (accuracy) */
+	write_logreg("best-killed", 6, killed, sizeof(killed));
+	add_training_line(killed, "keep_best = accuracy");
+	snprintf(killed_dir, sizeof(killed_dir), "%s-out", killed);
+	setenv("FEDC_CRASH_AT", "round-reply:11", 1);
+	assert_int_equal(researcher("run", killed, NULL), 128 + SIGKILL);
+	unsetenv("FEDC_CRASH_AT");
+	assert_int_equal(researcher("resume", killed_dir, NULL), 0);
+	snprintf(a, sizeof(a), "%s/best.params", out_dir);
+	snprintf(b, sizeof(b), "%s/best.params", killed_dir);
+	assert_same_file(a, b);
+	snprintf(a, sizeof(a), "%s/global.params", out_dir);
+	snprintf(b, sizeof(b), "%s/global.params", killed_dir);
+	assert_same_file(a, b);
+}
+
+static void test_keep_best_needs_scores_of_the_global_model(void **state)
+{
+	char exp[512];
+
+	(void)state;
+	write_logreg("best-unscored", 2, exp, sizeof(exp));
+	add_training_line(exp, "keep_best = loss\ntest_on_global_updates = false");
+	assert_int_equal(researcher("run", exp, NULL), 2);
+	assert_non_null(strstr(output, "keep_best = loss needs test_on_global_updates = true"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_status_then_stop_then_resume_is_bit_for_bit),
 		cmocka_unit_test(test_status_of_killed_run),
 		cmocka_unit_test(test_status_of_no_run),
+		cmocka_unit_test(test_keep_best_keeps_the_model_the_history_scores_best),
+		cmocka_unit_test(test_keep_best_needs_scores_of_the_global_model),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
