@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "experiment.h"
+#include "export.h"
 #include "fedc/cli.h"
 #include "fedc/log.h"
 #include "fedc/message.h"
@@ -22,7 +24,7 @@
 #define PROG "fedc-researcher"
 
 /* Option keys (fedc_cli_args.value[KEY]). */
-enum { K_NETWORK, K_OUTPUT, K_LOG_LEVEL, K_ROUND, K_TAGS, K_DESCRIPTION, K_TIMEOUT, K_FORCE, K_JSON, K_WAIT };
+enum { K_NETWORK, K_OUTPUT, K_LOG_LEVEL, K_ROUND, K_TAGS, K_DESCRIPTION, K_TIMEOUT, K_FORCE, K_JSON, K_WAIT, K_FORMAT, K_BEST };
 
 /* What a command needs before it runs (fedc_cli_cmd.flags), done by prepare(). */
 enum { NEEDS_LOG = 1, NEEDS_REPO = 2 };
@@ -53,6 +55,13 @@ static const struct fedc_cli_opt opt_json = { .key = K_JSON, .name = "json",
 	.help = "print the status document as JSON (for scripts)" };
 static const struct fedc_cli_opt opt_wait = { .key = K_WAIT, .name = "wait",
 	.help = "return only once the researcher has stopped" };
+
+static const struct fedc_cli_opt opt_format = { .key = K_FORMAT, .name = "format", .metavar = "F",
+	.help = "npz (NumPy) or safetensors (PyTorch)", .required = true };
+static const struct fedc_cli_opt opt_best = { .key = K_BEST, .name = "best",
+	.help = "the best model (keep_best: DIR/best.params) rather than the last" };
+static const struct fedc_cli_opt opt_export_output = { .key = K_OUTPUT, .name = "output", .metavar = "FILE",
+	.help = "where to write it (default: DIR/global.F or DIR/best.F)" };
 
 static const struct fedc_cli_prog prog;
 
@@ -184,6 +193,31 @@ static int cmd_plot(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *
 	return 0;
 }
 
+static int cmd_export(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a)
+{
+	const char *dir = a->operand[0], *which = a->value[K_BEST] ? "best" : "global", *output = a->value[K_OUTPUT];
+	char params[4200], path[4200];
+	enum export_format format;
+
+	if (export__parse_format(a->value[K_FORMAT], &format) != FEDC_OK)
+		return fedc_cli_usage_error(&prog, cmd, "%s", fedc_last_error());
+	if ((size_t)snprintf(params, sizeof(params), "%s/%s.params", dir, which) >= sizeof(params) ||
+	    (size_t)snprintf(path, sizeof(path), "%s/%s.%s", dir, which, export__extension(format)) >= sizeof(path))
+		return fedc_cli_usage_error(&prog, cmd, "DIR: path too long");
+	if (access(params, F_OK) != 0) {
+		fprintf(stderr, PROG ": export: no %s in %s%s\n", params, dir,
+			a->value[K_BEST] ? ": the experiment did not set [training] keep_best, or no node scored a model"
+					 : ": give the output directory of a run that finished a round");
+		return 1;
+	}
+	if (export__write(params, format, output ? output : path) != FEDC_OK) {
+		fprintf(stderr, PROG ": export: %s\n", fedc_last_error());
+		return 1;
+	}
+	printf("wrote %s\n", output ? output : path);
+	return 0;
+}
+
 static int cmd_protocol_doc(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a)
 {
 	(void)cmd;
@@ -216,6 +250,8 @@ static const struct fedc_cli_cmd commands[] = {
 	  (const struct fedc_cli_opt *const[]){ &opt_json, NULL }, 0, cmd_status },
 	{ "stop", "DIR", 1, 1, "end the run in DIR after its current round, with a breakpoint to resume from",
 	  (const struct fedc_cli_opt *const[]){ &opt_wait, NULL }, 0, cmd_stop },
+	{ "export", "DIR", 1, 1, "write the final (or best) model of DIR as .npz or .safetensors",
+	  (const struct fedc_cli_opt *const[]){ &opt_format, &opt_best, &opt_export_output, NULL }, 0, cmd_export },
 	{ "plot", "DIR", 1, 1, "draw the loss and accuracy curves of the experiment in DIR",
 	  (const struct fedc_cli_opt *const[]){ &opt_plot_output, NULL }, 0, cmd_plot },
 	{ "protocol-doc", NULL, 0, 0, "print the message schema as Markdown (docs/protocol.md)", NULL, 0,

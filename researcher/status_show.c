@@ -122,9 +122,12 @@ static void print_last_round(const json_t *doc)
 	const json_t *lr = json_object_get(doc, "last_round"), *best = json_object_get(doc, "best");
 
 	if (json_is_object(lr)) {
-		printf("last round %.0f (%s): nodes %.0f/%.0f  train loss %.4f  global loss %.4f  %s %.4f  %.2f s\n",
-		       number_of(lr, "round"), text_of(lr, "kind"), number_of(lr, "answered"), number_of(lr, "selected"),
-		       number_of(lr, "train_loss"), number_of(lr, "global_loss"), text_of(lr, "metric"),
+		if (strcmp(text_of(lr, "kind"), "evaluate") == 0)
+			printf("final evaluation: nodes %.0f/%.0f", number_of(lr, "answered"), number_of(lr, "selected"));
+		else
+			printf("last round %.0f: nodes %.0f/%.0f  train loss %.4f", number_of(lr, "round"),
+			       number_of(lr, "answered"), number_of(lr, "selected"), number_of(lr, "train_loss"));
+		printf("  model sent: loss %.4f  %s %.4f  %.2f s\n", number_of(lr, "global_loss"), text_of(lr, "metric"),
 		       number_of(lr, "metric_value"), number_of(lr, "seconds"));
 	}
 	if (json_is_object(best))
@@ -147,7 +150,12 @@ static void print_text(const char *output_dir, const json_t *doc, const char *co
 		       number_of(doc, "pid"));
 	if (message[0])
 		printf(": %s", message);
-	printf("\nround %.0f/%.0f (%s)  ", number_of(doc, "round"), number_of(doc, "rounds"), text_of(doc, "phase"));
+	if (number_of(doc, "round") > number_of(doc, "rounds")) /* the final evaluation's number */
+		printf("\nround %.0f/%.0f, final evaluation (%s)  ", number_of(doc, "rounds"), number_of(doc, "rounds"),
+		       text_of(doc, "phase"));
+	else
+		printf("\nround %.0f/%.0f (%s)  ", number_of(doc, "round"), number_of(doc, "rounds"),
+		       text_of(doc, "phase"));
 	print_seconds("elapsed", elapsed);
 	if (strcmp(cond, "running") == 0)
 		print_seconds("  left about", eta);

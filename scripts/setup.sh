@@ -20,7 +20,7 @@ fi
 
 packages=(build-essential cmake pkg-config
   libpaho-mqtt-dev libcurl4-openssl-dev libmsgpack-dev libssl-dev libsqlite3-dev
-  libcmocka-dev libmicrohttpd-dev uuid-dev zlib1g-dev libinih-dev libjansson-dev
+  libcmocka-dev libmicrohttpd-dev uuid-dev zlib1g-dev libinih-dev libjansson-dev libarchive-dev
   libopenblas-dev libseccomp-dev mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev dataset-fashion-mnist
   python3 "${extra[@]}")
 

@@ -5,7 +5,8 @@
  * byte, to a run never stopped; `status` and `stop` of a finished run, of a
  * killed one (SIGKILL through a crash point) and of a directory holding no
  * run; keep_best's best.params, the model the history scores best, also
- * after a kill and resume. Real Mosquitto, repository server and three node
+ * after a kill and resume; export of a run's models, loaded by NumPy and
+ * PyTorch. Real Mosquitto, repository server and three node
  * daemons. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fedc/params.h"
 #include "harness.h"
 
 static struct harness H;
@@ -384,6 +386,84 @@ static void test_keep_best_needs_scores_of_the_global_model(void **state)
 	assert_non_null(strstr(output, "keep_best = loss needs test_on_global_updates = true"));
 }
 
+/* EXPECTED.json and EXPECTED.bin for check_export.py, from the parameter
+ * file as fedc reads it. */
+static void write_expected(const char *params, const char *json_path, const char *bin_path)
+{
+	struct fedc_params *p = NULL;
+	FILE *js = fopen(json_path, "w"), *bin = fopen(bin_path, "wb");
+	size_t offset = 0;
+
+	assert_non_null(js);
+	assert_non_null(bin);
+	assert_int_equal(fedc_params_open(params, &p), FEDC_OK);
+	fputs("[", js);
+	for (size_t i = 0; i < fedc_params_count(p); i++) {
+		const struct fedc_tensor *t = &fedc_params_tensors(p)[i];
+		size_t n = (size_t)fedc_tensor_elements(t) * fedc_dtype_size(t->dtype);
+
+		fprintf(js, "%s{\"name\": \"%s\", \"dtype\": \"%s\", \"shape\": [", i ? ", " : "", t->name,
+			fedc_dtype_name(t->dtype));
+		for (uint32_t d = 0; d < t->ndim; d++)
+			fprintf(js, "%s%llu", d ? ", " : "", (unsigned long long)t->shape[d]);
+		fprintf(js, "], \"offset\": %zu, \"nbytes\": %zu}", offset, n);
+		assert_int_equal(fwrite(t->data, 1, n, bin), n);
+		offset += n;
+	}
+	fputs("]\n", js);
+	fedc_params_close(p);
+	assert_int_equal(fclose(js), 0);
+	assert_int_equal(fclose(bin), 0);
+}
+
+/* A real run's final and best models exported both ways: NumPy and PyTorch
+ * load every value of the parameter files. */
+static void test_export_of_a_run(void **state)
+{
+	char exp[512], out_dir[560], params[700], js[700], bin[700], npz[700], st[700];
+	const char *check[] = { FEDC_PYTHON3, FEDC_SOURCE_DIR "/tests/integration/check_export.py", js, bin, npz, st,
+				NULL };
+
+	(void)state;
+	write_logreg("exported", 3, exp, sizeof(exp));
+	add_training_line(exp, "keep_best = loss");
+	snprintf(out_dir, sizeof(out_dir), "%s-out", exp);
+	assert_int_equal(researcher("run", exp, NULL), 0);
+	snprintf(js, sizeof(js), "%s/expected.json", H.dir);
+	snprintf(bin, sizeof(bin), "%s/expected.bin", H.dir);
+	for (int best = 0; best < 2; best++) {
+		const char *which = best ? "best" : "global";
+		const char *argv[] = { harness_bin("fedc-researcher"), "export", out_dir, "--format", "npz",
+				       best ? "--best" : NULL, NULL };
+		const char *argv_st[] = { harness_bin("fedc-researcher"), "export", out_dir, "--format", "safetensors",
+					  "--output", st, best ? "--best" : NULL, NULL };
+
+		snprintf(params, sizeof(params), "%s/%s.params", out_dir, which);
+		snprintf(npz, sizeof(npz), "%s/%s.npz", out_dir, which);
+		snprintf(st, sizeof(st), "%s/model-%s.safetensors", H.dir, which);
+		assert_int_equal(harness_run(&H, argv, 60, output, sizeof(output)), 0);
+		assert_non_null(strstr(output, npz));
+		assert_int_equal(harness_run(&H, argv_st, 60, output, sizeof(output)), 0);
+		write_expected(params, js, bin);
+		if (harness_run(&H, check, 120, output, sizeof(output)) != 0)
+			fail_msg("the %s model's export:\n%s", which, output);
+		assert_non_null(strstr(output, "ok 4 tensors"));
+	}
+
+	/* a run without keep_best has no best model; an unknown format */
+	assert_int_equal(researcher("export", H.dir, "--best"), 2); /* --format is required */
+	{
+		const char *argv[] = { harness_bin("fedc-researcher"), "export", H.dir, "--format", "npz", "--best",
+				       NULL };
+		const char *bad[] = { harness_bin("fedc-researcher"), "export", out_dir, "--format", "pickle", NULL };
+
+		assert_int_equal(harness_run(&H, argv, 60, output, sizeof(output)), 1);
+		assert_non_null(strstr(output, "did not set [training] keep_best"));
+		assert_int_equal(harness_run(&H, bad, 60, output, sizeof(output)), 2);
+		assert_non_null(strstr(output, "expected npz or safetensors, got \"pickle\""));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -392,6 +472,7 @@ int main(void)
 		cmocka_unit_test(test_status_of_no_run),
 		cmocka_unit_test(test_keep_best_keeps_the_model_the_history_scores_best),
 		cmocka_unit_test(test_keep_best_needs_scores_of_the_global_model),
+		cmocka_unit_test(test_export_of_a_run),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
