@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "run_archive.h"
 #include "commands.h"
 #include "experiment.h"
 #include "export.h"
@@ -62,6 +63,9 @@ static const struct fedc_cli_opt opt_best = { .key = K_BEST, .name = "best",
 	.help = "the best model (keep_best: DIR/best.params) rather than the last" };
 static const struct fedc_cli_opt opt_export_output = { .key = K_OUTPUT, .name = "output", .metavar = "FILE",
 	.help = "where to write it (default: DIR/global.F or DIR/best.F)" };
+
+static const struct fedc_cli_opt opt_archive_output = { .key = K_OUTPUT, .name = "output", .metavar = "FILE",
+	.help = "where to write it (default: DIR.tar.gz, beside DIR)" };
 
 static const struct fedc_cli_prog prog;
 
@@ -218,6 +222,24 @@ static int cmd_export(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args
 	return 0;
 }
 
+static int cmd_archive(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a)
+{
+	const char *dir = a->operand[0], *output = a->value[K_OUTPUT];
+	size_t len = strlen(dir);
+	char path[4200];
+
+	while (len > 1 && dir[len - 1] == '/')
+		len--;
+	if (!output && (size_t)snprintf(path, sizeof(path), "%.*s.tar.gz", (int)len, dir) >= sizeof(path))
+		return fedc_cli_usage_error(&prog, cmd, "DIR: path too long");
+	if (run_archive__write(dir, output ? output : path) != FEDC_OK) {
+		fprintf(stderr, PROG ": archive: %s\n", fedc_last_error());
+		return 1;
+	}
+	printf("wrote %s\n", output ? output : path);
+	return 0;
+}
+
 static int cmd_protocol_doc(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a)
 {
 	(void)cmd;
@@ -252,6 +274,10 @@ static const struct fedc_cli_cmd commands[] = {
 	  (const struct fedc_cli_opt *const[]){ &opt_wait, NULL }, 0, cmd_stop },
 	{ "export", "DIR", 1, 1, "write the final (or best) model of DIR as .npz or .safetensors",
 	  (const struct fedc_cli_opt *const[]){ &opt_format, &opt_best, &opt_export_output, NULL }, 0, cmd_export },
+	{ "archive", "DIR", 1, 1,
+	  "pack the run in DIR into one .tar.gz: experiment and network files without\ntheir secrets, history, "
+	  "plots, final and best parameters, a MANIFEST of SHA-256",
+	  (const struct fedc_cli_opt *const[]){ &opt_archive_output, NULL }, 0, cmd_archive },
 	{ "plot", "DIR", 1, 1, "draw the loss and accuracy curves of the experiment in DIR",
 	  (const struct fedc_cli_opt *const[]){ &opt_plot_output, NULL }, 0, cmd_plot },
 	{ "protocol-doc", NULL, 0, 0, "print the message schema as Markdown (docs/protocol.md)", NULL, 0,

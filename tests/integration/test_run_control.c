@@ -6,7 +6,8 @@
  * killed one (SIGKILL through a crash point) and of a directory holding no
  * run; keep_best's best.params, the model the history scores best, also
  * after a kill and resume; export of a run's models, loaded by NumPy and
- * PyTorch. Real Mosquitto, repository server and three node
+ * PyTorch; an archive of a run with its MANIFEST checked and no secret
+ * inside. Real Mosquitto, repository server and three node
  * daemons. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,10 +20,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "fedc/hash.h"
 #include "fedc/params.h"
 #include "harness.h"
 
@@ -464,6 +467,120 @@ static void test_export_of_a_run(void **state)
 	}
 }
 
+/* The bytes of the file `path` as a string (for strstr), or NULL. */
+static char *slurp_text(const char *path)
+{
+	size_t len = 0;
+	char *text = slurp(path, &len);
+
+	if (text)
+		text[len] = '\0';
+	return text;
+}
+
+/* The secret in the researcher's bundle file `name`, trimmed. */
+static char *bundle_secret(const char *name)
+{
+	char path[700], *text;
+
+	snprintf(path, sizeof(path), "%s/%s", H.researcher_dir, name);
+	text = slurp_text(path);
+	assert_non_null(text);
+	text[strcspn(text, "\r\n")] = '\0';
+	assert_true(strlen(text) >= 8);
+	return text;
+}
+
+/* Checks every line of MANIFEST ("HEX  NAME") against the unpacked file;
+ * the number of lines. */
+static size_t check_manifest(const char *unpacked)
+{
+	char path[2000], line[1200], hex[FEDC_SHA256_HEXLEN + 1];
+	size_t n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/MANIFEST", unpacked);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		assert_true(strlen(line) > FEDC_SHA256_HEXLEN + 2);
+		assert_memory_equal(line + FEDC_SHA256_HEXLEN, "  ", 2);
+		snprintf(path, sizeof(path), "%s/%s", unpacked, line + FEDC_SHA256_HEXLEN + 2);
+		assert_int_equal(fedc_hash_file(FEDC_HASH_SHA256, path, hex), FEDC_OK);
+		if (memcmp(hex, line, FEDC_SHA256_HEXLEN) != 0)
+			fail_msg("MANIFEST: %s does not match", path);
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+/* A run whose experiment file holds the repository token itself (and an old
+ * one commented out), archived: unpacked with tar, every member is in the
+ * MANIFEST with its SHA-256, and no secret of the bundle is in any member. */
+static void test_archive_without_secrets(void **state)
+{
+	char exp[512], out_dir[560], tarball[600], unpacked[600], path[900], line[512];
+	char *token = bundle_secret("repository.token"), *password = bundle_secret("broker.password");
+	char *key = bundle_secret("signing.key");
+	const char *plot[] = { harness_bin("fedc-researcher"), "plot", out_dir, NULL };
+	const char *pack[] = { harness_bin("fedc-researcher"), "archive", out_dir, "--output", tarball, NULL };
+	const char *untar[] = { "/bin/tar", "xzf", tarball, "-C", unpacked, "--strip-components=1", NULL };
+	static const char *const members[] = { "experiment.ini", "history.jsonl", "rounds.csv", "nodes.csv",
+					       "status.json", "global.params", "best.params", "curves.svg" };
+
+	(void)state;
+	write_logreg("archived", 2, exp, sizeof(exp));
+	add_training_line(exp, "keep_best = accuracy");
+	{ /* the token itself in the file, in place of the token file's line */
+		char *text = slurp_text(exp), *at = strstr(text, "repository_token_file = "), *eol;
+		FILE *f = fopen(exp, "w");
+
+		assert_non_null(at);
+		eol = strchr(at, '\n');
+		assert_non_null(eol);
+		fprintf(f, "%.*s# repository_token = %s\nrepository_token = %s\n%s", (int)(at - text), text, token, token,
+			eol + 1);
+		fclose(f);
+		free(text);
+	}
+	snprintf(out_dir, sizeof(out_dir), "%s-out", exp);
+	if (researcher("run", exp, NULL) != 0)
+		fail_msg("the run with the token in its file failed:\n%s", output);
+	assert_int_equal(harness_run(&H, plot, 60, output, sizeof(output)), 0);
+	snprintf(tarball, sizeof(tarball), "%s/run.tar.gz", H.dir);
+	assert_int_equal(harness_run(&H, pack, 60, output, sizeof(output)), 0);
+	snprintf(unpacked, sizeof(unpacked), "%s/unpacked", H.dir);
+	assert_int_equal(mkdir(unpacked, 0755), 0);
+	assert_int_equal(harness_run(&H, untar, 60, output, sizeof(output)), 0);
+
+	assert_int_equal(check_manifest(unpacked), sizeof(members) / sizeof(members[0]));
+	for (size_t i = 0; i < sizeof(members) / sizeof(members[0]); i++) {
+		char *text;
+
+		snprintf(path, sizeof(path), "%s/%s", unpacked, members[i]);
+		text = slurp_text(path);
+		if (!text)
+			fail_msg("%s is not in the archive", members[i]);
+		if (strstr(text, token) || strstr(text, password) || strstr(text, key))
+			fail_msg("%s holds a secret", members[i]);
+		free(text);
+	}
+	snprintf(path, sizeof(path), "%s/experiment.ini", unpacked);
+	snprintf(line, sizeof(line), "\nrepository_token = REMOVED\n");
+	assert_true(harness_file_contains(path, line));
+	assert_true(harness_file_contains(path, "# repository_token = REMOVED\n"));
+	assert_true(harness_file_contains(path, "signing_key = ")); /* paths stay */
+	free(token);
+	free(password);
+	free(key);
+
+	/* nothing to archive */
+	assert_int_equal(researcher("archive", H.dir, NULL), 1);
+	assert_non_null(strstr(output, "no run to archive"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -473,6 +590,7 @@ int main(void)
 		cmocka_unit_test(test_keep_best_keeps_the_model_the_history_scores_best),
 		cmocka_unit_test(test_keep_best_needs_scores_of_the_global_model),
 		cmocka_unit_test(test_export_of_a_run),
+		cmocka_unit_test(test_archive_without_secrets),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
