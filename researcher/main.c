@@ -232,7 +232,7 @@ static int cmd_archive(const struct fedc_cli_cmd *cmd, const struct fedc_cli_arg
 		len--;
 	if (!output && (size_t)snprintf(path, sizeof(path), "%.*s.tar.gz", (int)len, dir) >= sizeof(path))
 		return fedc_cli_usage_error(&prog, cmd, "DIR: path too long");
-	if (run_archive__write(dir, output ? output : path) != FEDC_OK) {
+	if (run_archive__write(dir, output ? output : path, stderr) != FEDC_OK) {
 		fprintf(stderr, PROG ": archive: %s\n", fedc_last_error());
 		return 1;
 	}

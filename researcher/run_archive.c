@@ -29,6 +29,7 @@ static const char *const run_files[] = { "history.jsonl", "rounds.csv", "nodes.c
 					 "global.params", BEST_FILE };
 
 struct archive_out {
+	FILE *notes;                /* what was left out, and why */
 	struct archive *a;
 	struct archive_entry *e;
 	char top[NAME_MAX + 1];     /* the members' directory */
@@ -246,6 +247,21 @@ static enum fedc_err add_run_files(struct archive_out *out, const char *dir)
 	return rc;
 }
 
+/* An input file of the run: left out, saying so, when it is gone; said
+ * when it changed since the run. */
+static enum fedc_err add_input(struct archive_out *out, const char *name, const char *path, const char *digest)
+{
+	char now[FEDC_SHA256_HEXLEN + 1];
+
+	if (access(path, F_OK) != 0) {
+		fprintf(out->notes, "archive: %s left out: the run's %s is gone (%s)\n", name, path, strerror(errno));
+		return FEDC_OK;
+	}
+	if (fedc_hash_file(FEDC_HASH_SHA256, path, now) == FEDC_OK && strcmp(now, digest) != 0)
+		fprintf(out->notes, "archive: %s changed since the run; archived as it is now\n", path);
+	return add_redacted(out, name, path);
+}
+
 /* The experiment and network files the run's latest breakpoint names. */
 static enum fedc_err add_inputs(struct archive_out *out, const char *dir)
 {
@@ -259,9 +275,9 @@ static enum fedc_err add_inputs(struct archive_out *out, const char *dir)
 	if (!rc)
 		rc = breakpoint__load(dir, latest, bp, bp_dir, sizeof(bp_dir));
 	if (!rc)
-		rc = add_redacted(out, "experiment.ini", bp->experiment_path);
+		rc = add_input(out, "experiment.ini", bp->experiment_path, bp->experiment_digest);
 	if (!rc && bp->network_path[0])
-		rc = add_redacted(out, "network.ini", bp->network_path);
+		rc = add_input(out, "network.ini", bp->network_path, bp->network_digest);
 	free(bp);
 	return rc;
 }
@@ -283,9 +299,9 @@ static enum fedc_err open_out(struct archive_out *out, const char *dir, int fd)
 	return FEDC_OK;
 }
 
-enum fedc_err run_archive__write(const char *output_dir, const char *out_path)
+enum fedc_err run_archive__write(const char *output_dir, const char *out_path, FILE *notes)
 {
-	struct archive_out out = { .manifest = FEDC_BUF_INIT(MANIFEST_MAX) };
+	struct archive_out out = { .notes = notes, .manifest = FEDC_BUF_INIT(MANIFEST_MAX) };
 	struct fedc_atomic_file af = { .fd = -1 };
 	enum fedc_err rc = fedc_atomic_begin(&af, out_path, 0644);
 

@@ -20,14 +20,17 @@
 #define FEDC_RESEARCHER_RUN_ARCHIVE_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "fedc/err.h"
 
 /* Writes the archive of the run in `output_dir` to `out_path`, replaced
- * atomically. FEDC_ERR_NOT_FOUND (no run there: no breakpoint, or the
- * experiment file is gone), FEDC_ERR_IO, FEDC_ERR_NOMEM, with a detail. */
+ * atomically. An experiment or network file that is gone is left out, and
+ * one that changed since the run is archived as it is; both are said on
+ * `notes`. FEDC_ERR_NOT_FOUND (no run there: no breakpoint), FEDC_ERR_IO,
+ * FEDC_ERR_NOMEM, with a detail. */
 FEDC_NODISCARD
-enum fedc_err run_archive__write(const char *output_dir, const char *out_path);
+enum fedc_err run_archive__write(const char *output_dir, const char *out_path, FILE *notes);
 
 /* The redaction above, of INI text `in` (len bytes) appended to `out`.
  * FEDC_ERR_NOMEM / FEDC_ERR_TOO_BIG from the buffer. */
