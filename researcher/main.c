@@ -89,7 +89,7 @@ static int cmd_run(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a
 		goto out;
 	}
 	/* before the plan is compiled into the directory: one researcher per directory */
-	if (run_control__lock(exp->output_dir) != FEDC_OK ||
+	if (run_control__lock(exp->output_dir, true) != FEDC_OK ||
 	    job__claim_output(exp, a->value[K_FORCE] != NULL) != FEDC_OK) {
 		fprintf(stderr, PROG ": %s\n", fedc_last_error());
 		goto out;
@@ -107,8 +107,11 @@ out:
 
 static int cmd_resume(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a)
 {
+	enum fedc_err rc = run_control__lock(a->operand[0], false);
+
 	(void)cmd;
-	if (run_control__lock(a->operand[0]) != FEDC_OK) {
+	/* a directory that is not there: resume says what to do instead */
+	if (rc && rc != FEDC_ERR_NOT_FOUND) {
 		fprintf(stderr, PROG ": resume: %s\n", fedc_last_error());
 		return 1;
 	}

@@ -47,7 +47,7 @@ static enum fedc_err write_pid(int fd, const char *path)
 	return FEDC_OK;
 }
 
-enum fedc_err run_control__lock(const char *output_dir)
+enum fedc_err run_control__lock(const char *output_dir, bool create)
 {
 	char path[PATH_MAX], stop[PATH_MAX];
 	enum fedc_err rc = path_in(path, sizeof(path), output_dir, LOCK_FILE);
@@ -55,8 +55,10 @@ enum fedc_err run_control__lock(const char *output_dir)
 
 	if (!rc)
 		rc = path_in(stop, sizeof(stop), output_dir, STOP_FILE);
-	if (!rc)
+	if (!rc && create)
 		rc = fedc_mkdir_p(output_dir, 0755);
+	if (!rc && !create && access(output_dir, F_OK) != 0)
+		rc = fedc_fail(FEDC_ERR_NOT_FOUND, "%s: %s", output_dir, strerror(errno));
 	if (rc)
 		return rc;
 	/* O_CLOEXEC: the plan compiler and other children must not keep it */

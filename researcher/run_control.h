@@ -21,12 +21,13 @@
 
 #include "fedc/err.h"
 
-/* Takes the lock of `output_dir` (created if missing) for the rest of this
- * process's life and clears a stale stop request. FEDC_ERR_EXISTS when another
- * researcher holds it (the detail names its pid and the status and stop
- * commands), FEDC_ERR_IO otherwise. */
+/* Takes the lock of `output_dir` for the rest of this process's life and
+ * clears a stale stop request; `create`: make the directory if missing (run),
+ * else FEDC_ERR_NOT_FOUND (resume). FEDC_ERR_EXISTS when another researcher
+ * holds it (the detail names its pid and the status and stop commands),
+ * FEDC_ERR_IO otherwise. */
 FEDC_NODISCARD
-enum fedc_err run_control__lock(const char *output_dir);
+enum fedc_err run_control__lock(const char *output_dir, bool create);
 
 /* Whether a researcher holds the lock of `output_dir` now; *pid gets the pid
  * it wrote (or the last one that ran there when none does, 0 if unknown). */
