@@ -30,6 +30,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
 
 #include "fedc/err.h"
 
@@ -71,5 +73,12 @@ void status__end(struct job_status *s, const struct job *j, const char *state, c
  * researcher holds the directory), "elapsed_s" and "eta_s" added. Returns the
  * exit code: 0 shown, 1 no status to show (the message says why). */
 int status__show(const char *output_dir, bool json);
+/* The same from the document's bytes `text` (len), read as outside input:
+ * whether a researcher holds the directory (`live`, `pid`) and the time
+ * (`now`, seconds since the epoch) given; the report on `out` (control
+ * characters of the document's text shown as '?'), complaints on `err`.
+ * tests/fuzz/fuzz_status.c feeds it. */
+int status__print(const char *text, size_t len, const char *output_dir, bool live, pid_t pid, double now, bool json,
+		  FILE *out, FILE *err);
 
 #endif

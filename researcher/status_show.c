@@ -34,6 +34,45 @@ static double number_of(const json_t *obj, const char *key)
 	return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
+/* Control characters of `s` as '?': the document's text goes to a terminal,
+ * and a damaged or forged file must not send it escape sequences. */
+static char *cleaned(const char *s, char *buf, size_t cap)
+{
+	size_t i = 0;
+
+	for (; s[i] && i + 1 < cap; i++)
+		buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+	buf[i] = '\0';
+	return buf;
+}
+
+/* Cleans every string value of the document in place (keys are cleaned
+ * where printed). */
+static void clean_strings(json_t *v, int depth)
+{
+	const char *key;
+	json_t *item;
+	size_t i;
+
+	if (depth > 8) /* the status document is 4 deep; deeper is not printed */
+		return;
+	if (json_is_string(v)) {
+		char *buf = malloc(json_string_length(v) + 1);
+
+		if (buf && memchr(json_string_value(v), '\0', json_string_length(v)) == NULL)
+			json_string_set(v, cleaned(json_string_value(v), buf, json_string_length(v) + 1));
+		else if (buf)
+			json_string_set(v, "?");
+		free(buf);
+	} else if (json_is_object(v)) {
+		json_object_foreach(v, key, item)
+			clean_strings(item, depth + 1);
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, item)
+			clean_strings(item, depth + 1);
+	}
+}
+
 static double wall_now(void)
 {
 	struct timespec ts;
@@ -68,35 +107,37 @@ static double eta_of(const json_t *doc, double now)
 	return left > 0 ? left : 0;
 }
 
-static void print_seconds(const char *label, double s)
+static void print_seconds(FILE *out, const char *label, double s)
 {
 	if (isnan(s)) {
-		printf("%s unknown", label);
+		fprintf(out, "%s unknown", label);
 		return;
 	}
 	if (s >= 3600)
-		printf("%s %dh%02dm", label, (int)(s / 3600), (int)fmod(s / 60, 60));
+		fprintf(out, "%s %dh%02dm", label, (int)(s / 3600), (int)fmod(s / 60, 60));
 	else if (s >= 60)
-		printf("%s %dm%02ds", label, (int)(s / 60), (int)fmod(s, 60));
+		fprintf(out, "%s %dm%02ds", label, (int)(s / 60), (int)fmod(s, 60));
 	else
-		printf("%s %.1fs", label, s);
+		fprintf(out, "%s %.1fs", label, s);
 }
 
-static void print_metrics(const char *label, json_t *obj)
+static void print_metrics(FILE *out, const char *label, json_t *obj)
 {
 	const char *key;
 	json_t *v;
 
 	if (!json_is_object(obj) || json_object_size(obj) == 0)
 		return;
-	printf(" %s", label);
+	fprintf(out, " %s", label);
 	json_object_foreach(obj, key, v) {
+		char name[64];
+
 		if (json_is_number(v))
-			printf(" %s %.4f", key, json_number_value(v));
+			fprintf(out, " %s %.4f", cleaned(key, name, sizeof(name)), json_number_value(v));
 	}
 }
 
-static void print_nodes(const json_t *doc)
+static void print_nodes(FILE *out, const json_t *doc)
 {
 	const json_t *nodes = json_object_get(doc, "nodes"), *n;
 	size_t i;
@@ -105,70 +146,70 @@ static void print_nodes(const json_t *doc)
 		const json_t *last = json_object_get(n, "last");
 		const char *reason = text_of(n, "reason");
 
-		printf("  node %-20s %-12s", text_of(n, "node_id"), text_of(n, "state"));
+		fprintf(out, "  node %-20s %-12s", text_of(n, "node_id"), text_of(n, "state"));
 		if (reason[0])
-			printf(" %s: %s", text_of(n, "status"), reason);
+			fprintf(out, " %s: %s", text_of(n, "status"), reason);
 		if (json_is_object(last)) {
-			printf(" | round %.0f", number_of(last, "round"));
-			print_metrics("local", json_object_get(last, "metrics"));
-			print_metrics("global model", json_object_get(last, "global_metrics"));
+			fprintf(out, " | round %.0f", number_of(last, "round"));
+			print_metrics(out, "local", json_object_get(last, "metrics"));
+			print_metrics(out, "global model", json_object_get(last, "global_metrics"));
 		}
-		printf("\n");
+		fprintf(out, "\n");
 	}
 }
 
-static void print_last_round(const json_t *doc)
+static void print_last_round(FILE *out, const json_t *doc)
 {
 	const json_t *lr = json_object_get(doc, "last_round"), *best = json_object_get(doc, "best");
 
 	if (json_is_object(lr)) {
 		if (strcmp(text_of(lr, "kind"), "evaluate") == 0)
-			printf("final evaluation: nodes %.0f/%.0f", number_of(lr, "answered"), number_of(lr, "selected"));
+			fprintf(out, "final evaluation: nodes %.0f/%.0f", number_of(lr, "answered"), number_of(lr, "selected"));
 		else
-			printf("last round %.0f: nodes %.0f/%.0f  train loss %.4f", number_of(lr, "round"),
+			fprintf(out, "last round %.0f: nodes %.0f/%.0f  train loss %.4f", number_of(lr, "round"),
 			       number_of(lr, "answered"), number_of(lr, "selected"), number_of(lr, "train_loss"));
-		printf("  model sent: loss %.4f  %s %.4f  %.2f s\n", number_of(lr, "global_loss"), text_of(lr, "metric"),
+		fprintf(out, "  model sent: loss %.4f  %s %.4f  %.2f s\n", number_of(lr, "global_loss"), text_of(lr, "metric"),
 		       number_of(lr, "metric_value"), number_of(lr, "seconds"));
 	}
 	if (json_is_object(best))
-		printf("best model: the one after round %.0f, %s %.4f (best.params)\n", number_of(best, "round"),
+		fprintf(out, "best model: the one after round %.0f, %s %.4f (best.params)\n", number_of(best, "round"),
 		       text_of(best, "metric"), number_of(best, "value"));
 }
 
-static void print_text(const char *output_dir, const json_t *doc, const char *cond, pid_t pid, double elapsed,
+static void print_text(FILE *out, const char *output_dir, const json_t *doc, const char *cond, pid_t pid, double elapsed,
 		       double eta)
 {
 	const char *message = text_of(doc, "message");
 	double eps = number_of(doc, "epsilon");
 
-	printf("job %s in %s\n", text_of(doc, "job_id"), output_dir);
-	printf("%s", cond);
+	fprintf(out, "job %s in %s\n", text_of(doc, "job_id"), output_dir);
+	fprintf(out, "%s", cond);
 	if (strcmp(cond, "running") == 0)
-		printf(" (pid %ld)", (long)pid);
+		fprintf(out, " (pid %ld)", (long)pid);
 	else if (strcmp(cond, "killed") == 0)
-		printf(": the researcher (pid %.0f) ended without finishing (killed or crashed)",
+		fprintf(out, ": the researcher (pid %.0f) ended without finishing (killed or crashed)",
 		       number_of(doc, "pid"));
 	if (message[0])
-		printf(": %s", message);
+		fprintf(out, ": %s", message);
 	if (number_of(doc, "round") > number_of(doc, "rounds")) /* the final evaluation's number */
-		printf("\nround %.0f/%.0f, final evaluation (%s)  ", number_of(doc, "rounds"), number_of(doc, "rounds"),
+		fprintf(out, "\nround %.0f/%.0f, final evaluation (%s)  ", number_of(doc, "rounds"), number_of(doc, "rounds"),
 		       text_of(doc, "phase"));
 	else
-		printf("\nround %.0f/%.0f (%s)  ", number_of(doc, "round"), number_of(doc, "rounds"),
+		fprintf(out, "\nround %.0f/%.0f (%s)  ", number_of(doc, "round"), number_of(doc, "rounds"),
 		       text_of(doc, "phase"));
-	print_seconds("elapsed", elapsed);
+	print_seconds(out, "elapsed", elapsed);
 	if (strcmp(cond, "running") == 0)
-		print_seconds("  left about", eta);
+		print_seconds(out, "  left about", eta);
 	if (!isnan(eps))
-		printf("  epsilon %.4f (delta %g)", eps, number_of(doc, "delta"));
-	printf("\n");
-	print_last_round(doc);
-	print_nodes(doc);
+		fprintf(out, "  epsilon %.4f (delta %g)", eps, number_of(doc, "delta"));
+	fprintf(out, "\n");
+	print_last_round(out, doc);
+	print_nodes(out, doc);
 	if (strcmp(cond, "killed") == 0 || strcmp(cond, "interrupted") == 0 || strcmp(cond, "stopped") == 0)
-		printf("continue it with: fedc-researcher resume %s\n", output_dir);
+		fprintf(out, "continue it with: fedc-researcher resume %s\n", output_dir);
 }
 
-static int print_json(json_t *doc, const char *cond, bool live, double elapsed, double eta)
+static int print_json(FILE *out, FILE *err, json_t *doc, const char *cond, bool live, double elapsed, double eta)
 {
 	char *text;
 
@@ -178,10 +219,10 @@ static int print_json(json_t *doc, const char *cond, bool live, double elapsed, 
 	json_object_set_new(doc, "eta_s", isnan(eta) ? json_null() : json_real(eta));
 	text = json_dumps(doc, JSON_INDENT(2));
 	if (!text) {
-		fprintf(stderr, "fedc-researcher: status: out of memory\n");
+		fprintf(err, "fedc-researcher: status: out of memory\n");
 		return 1;
 	}
-	printf("%s\n", text);
+	fprintf(out, "%s\n", text);
 	free(text);
 	return 0;
 }
@@ -200,50 +241,93 @@ static int no_status(const char *output_dir, const char *path, bool missing, con
 				"`fedc-researcher run` ([experiment] output_dir or --output)\n",
 			output_dir, STATUS_FILE);
 	else
-		fprintf(stderr, "fedc-researcher: status: %s is damaged (%s); the run's records are history.jsonl "
-				"and breakpoints/\n",
-			path, why);
+		fprintf(stderr, "fedc-researcher: status: %s: %s\n", path, why);
 	return 1;
+}
+
+/* The document in `text`, or NULL with why in `why`. */
+static json_t *parse_document(const char *text, size_t len, char *why, size_t cap)
+{
+	json_error_t err = { 0 };
+	json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+
+	if (!doc) {
+		snprintf(why, cap, "%s (line %d)", err.text, err.line);
+		return NULL;
+	}
+	if (!json_is_object(doc) || number_of(doc, "format") != STATUS_FORMAT) {
+		snprintf(why, cap, "not a status document of format %d", STATUS_FORMAT);
+		json_decref(doc);
+		return NULL;
+	}
+	clean_strings(doc, 0);
+	return doc;
+}
+
+int status__print(const char *text, size_t len, const char *output_dir, bool live, pid_t pid, double now, bool json,
+		  FILE *out, FILE *err)
+{
+	char why[256];
+	json_t *doc = parse_document(text, len, why, sizeof(why));
+	const char *cond;
+	double elapsed, eta;
+	int code = 0;
+
+	if (!doc) {
+		fprintf(err, "fedc-researcher: status: %s/" STATUS_FILE " is damaged: %s; the run's records are "
+				"history.jsonl and breakpoints/\n",
+			output_dir, why);
+		return 1;
+	}
+	cond = condition(doc, live);
+	elapsed = (live ? now : number_of(doc, "updated_at")) - number_of(doc, "started_at");
+	eta = strcmp(cond, "running") == 0 ? eta_of(doc, now) : 0;
+	if (json)
+		code = print_json(out, err, doc, cond, live, elapsed, eta);
+	else
+		print_text(out, output_dir, doc, cond, pid, elapsed, eta);
+	json_decref(doc);
+	return code;
+}
+
+/* The status file's bytes (at most STATUS_MAX_BYTES) into *text (malloc'd). */
+static int read_status(const char *output_dir, const char *path, char **text, size_t *len)
+{
+	struct stat st;
+	FILE *f;
+
+	*text = NULL;
+	if (stat(path, &st) != 0)
+		return no_status(output_dir, path, errno == ENOENT, strerror(errno));
+	if (st.st_size > STATUS_MAX_BYTES)
+		return no_status(output_dir, path, false, "larger than any status file");
+	f = fopen(path, "rb");
+	*text = f ? malloc((size_t)st.st_size + 1) : NULL;
+	*len = *text ? fread(*text, 1, (size_t)st.st_size, f) : 0;
+	if (f)
+		fclose(f);
+	if (!*text)
+		return no_status(output_dir, path, false, f ? "out of memory" : strerror(errno));
+	return 0;
 }
 
 int status__show(const char *output_dir, bool json)
 {
-	char path[4200];
-	json_error_t err = { 0 };
-	struct stat st;
-	json_t *doc;
+	char path[4200], *text = NULL;
+	size_t len = 0;
 	pid_t pid = 0;
 	bool live;
-	double now = wall_now(), elapsed, eta;
-	const char *cond;
 	int code;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", output_dir, STATUS_FILE) >= sizeof(path)) {
 		fprintf(stderr, "fedc-researcher: status: path too long: %s\n", output_dir);
 		return 1;
 	}
-	if (stat(path, &st) != 0)
-		return no_status(output_dir, path, errno == ENOENT, strerror(errno));
-	if (st.st_size > STATUS_MAX_BYTES)
-		return no_status(output_dir, path, false, "larger than any status file");
-	doc = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
-	if (doc && (!json_is_object(doc) || number_of(doc, "format") != STATUS_FORMAT)) {
-		snprintf(err.text, sizeof(err.text), "not a status document of format %d", STATUS_FORMAT);
-		json_decref(doc);
-		doc = NULL;
-	}
-	if (!doc)
-		return no_status(output_dir, path, false, err.text);
+	code = read_status(output_dir, path, &text, &len);
+	if (code)
+		return code;
 	live = run_control__live(output_dir, &pid);
-	cond = condition(doc, live);
-	elapsed = (live ? now : number_of(doc, "updated_at")) - number_of(doc, "started_at");
-	eta = strcmp(cond, "running") == 0 ? eta_of(doc, now) : 0;
-	if (json)
-		code = print_json(doc, cond, live, elapsed, eta);
-	else {
-		print_text(output_dir, doc, cond, pid, elapsed, eta);
-		code = 0;
-	}
-	json_decref(doc);
+	code = status__print(text, len, output_dir, live, pid, wall_now(), json, stdout, stderr);
+	free(text);
 	return code;
 }
