@@ -581,6 +581,47 @@ static void test_archive_without_secrets(void **state)
 	assert_non_null(strstr(output, "no run to archive"));
 }
 
+/* With node-level DP the status gives the epsilon spent: the accountant's
+ * figure after the last round, the one history.jsonl records. */
+static void test_status_shows_epsilon(void **state)
+{
+	char exp[512], out_dir[560], path[700], line[1 << 14];
+	double recorded = -1;
+	json_t *doc;
+	FILE *f;
+
+	(void)state;
+	snprintf(exp, sizeof(exp), "%s/dp.ini", H.dir);
+	assert_int_equal(harness_write_experiment(&H, exp, harness_plan("logreg"), "bc", 2, 3, 60, "n_features = 30",
+						  "\n[privacy]\ndp = node\ndp_clip = 1.0\ndp_noise_multiplier = 3\n"
+						  "dp_delta = 1e-5\n"),
+			 0);
+	snprintf(out_dir, sizeof(out_dir), "%s-out", exp);
+	if (researcher("run", exp, NULL) != 0)
+		fail_msg("the DP run failed:\n%s", output);
+	snprintf(path, sizeof(path), "%s/history.jsonl", out_dir);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		json_t *rec = json_loads(line, 0, NULL);
+
+		if (json_is_number(json_object_get(rec, "epsilon")))
+			recorded = json_number_value(json_object_get(rec, "epsilon"));
+		json_decref(rec);
+	}
+	fclose(f);
+	assert_true(recorded > 0);
+	doc = status_doc(out_dir);
+	assert_non_null(doc);
+	assert_true(json_number_value(json_object_get(doc, "epsilon")) == recorded);
+	assert_true(json_number_value(json_object_get(doc, "delta")) == 1e-5);
+	json_decref(doc);
+	assert_int_equal(researcher("status", out_dir, NULL), 0);
+	snprintf(line, sizeof(line), "epsilon %.4f (delta 1e-05)", recorded);
+	if (!strstr(output, line))
+		fail_msg("no \"%s\" in the status:\n%s", line, output);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -591,6 +632,7 @@ int main(void)
 		cmocka_unit_test(test_keep_best_needs_scores_of_the_global_model),
 		cmocka_unit_test(test_export_of_a_run),
 		cmocka_unit_test(test_archive_without_secrets),
+		cmocka_unit_test(test_status_shows_epsilon),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
