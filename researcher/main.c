@@ -62,10 +62,10 @@ static const struct fedc_cli_opt opt_format = { .key = K_FORMAT, .name = "format
 static const struct fedc_cli_opt opt_best = { .key = K_BEST, .name = "best",
 	.help = "the best model (keep_best: DIR/best.params) rather than the last" };
 static const struct fedc_cli_opt opt_export_output = { .key = K_OUTPUT, .name = "output", .metavar = "FILE",
-	.help = "where to write it (default: DIR/global.F or DIR/best.F)" };
+	.help = "where to write it (default: DIR/global.F or DIR/best.F)", .short_name = 'o' };
 
 static const struct fedc_cli_opt opt_archive_output = { .key = K_OUTPUT, .name = "output", .metavar = "FILE",
-	.help = "where to write it (default: DIR.tar.gz, beside DIR)" };
+	.help = "where to write it (default: DIR.tar.gz, beside DIR)", .short_name = 'o' };
 
 static const struct fedc_cli_prog prog;
 

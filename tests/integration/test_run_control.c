@@ -439,7 +439,7 @@ static void test_export_of_a_run(void **state)
 		const char *argv[] = { harness_bin("fedc-researcher"), "export", out_dir, "--format", "npz",
 				       best ? "--best" : NULL, NULL };
 		const char *argv_st[] = { harness_bin("fedc-researcher"), "export", out_dir, "--format", "safetensors",
-					  "--output", st, best ? "--best" : NULL, NULL };
+					  "-o", st, best ? "--best" : NULL, NULL };
 
 		snprintf(params, sizeof(params), "%s/%s.params", out_dir, which);
 		snprintf(npz, sizeof(npz), "%s/%s.npz", out_dir, which);
