@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,13 @@ static json_t *roles_to_json(const struct breakpoint *bp)
 	return json_string(text);
 }
 
+/* keep_best's choice: the value as JSON writes it (17 digits) reads back
+ * to the same double, so a resumed run compares exactly as the first did. */
+static json_t *best_to_json(const struct best_model *best)
+{
+	return json_pack("{s:I, s:f}", "round", (json_int_t)best->round, "value", best->value);
+}
+
 static json_t *to_json(const struct breakpoint *bp)
 {
 	json_t *history = json_object(), *rng = json_array(), *root;
@@ -72,6 +80,8 @@ static json_t *to_json(const struct breakpoint *bp)
 			 bp->aggregator_digest);
 	if (root)
 		json_object_set_new(root, "param_roles", roles_to_json(bp));
+	if (root && bp->best.have)
+		json_object_set_new(root, "best", best_to_json(&bp->best));
 	return root;
 }
 
@@ -231,6 +241,26 @@ static enum fedc_err roles_from_json(json_t *root, uint32_t format, struct break
 	return FEDC_OK;
 }
 
+/* "best" is optional (absent: keep_best off, or nothing scored yet). */
+static enum fedc_err best_from_json(json_t *root, struct breakpoint *bp, const char *path)
+{
+	json_t *best = json_object_get(root, "best"), *value = json_object_get(best, "value");
+	enum fedc_err rc;
+
+	memset(&bp->best, 0, sizeof(bp->best));
+	if (!best)
+		return FEDC_OK;
+	rc = get_u32(best, "round", &bp->best.round, path);
+	if (!rc && (!json_is_number(value) || !isfinite(json_number_value(value)) || bp->best.round > bp->round))
+		rc = fedc_fail(FEDC_ERR_MALFORMED, "%s: \"best\" is not {\"round\" up to %" PRIu32 ", \"value\": a "
+				 "number}", path, bp->round);
+	if (rc)
+		return rc;
+	bp->best.value = json_number_value(value);
+	bp->best.have = true;
+	return FEDC_OK;
+}
+
 static enum fedc_err from_json(json_t *root, struct breakpoint *bp, const char *path)
 {
 	json_t *rng = json_object_get(root, "rng"), *history = json_object_get(root, "history_sizes");
@@ -261,6 +291,8 @@ static enum fedc_err from_json(json_t *root, struct breakpoint *bp, const char *
 		rc = get_u64(json_array_get(rng, i), &bp->rng[i], "rng", path);
 	for (size_t i = 0; !rc && i < HISTORY_FILES; i++)
 		rc = get_u64(json_object_get(history, history_names[i]), &bp->history_sizes[i], history_names[i], path);
+	if (!rc)
+		rc = best_from_json(root, bp, path);
 	return rc;
 }
 

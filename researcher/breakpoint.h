@@ -8,7 +8,8 @@
  *                     the history files' lengths at that point and the
  *                     model tensors' roles (format 2: "param_roles", one
  *                     digit per tensor, "0" weight, "1" buffer, "2" local;
- *                     a format 1 breakpoint has none: all weights)
+ *                     a format 1 breakpoint has none: all weights) and,
+ *                     with keep_best, "best": {"round", "value"} (best.h)
  * A breakpoint is built in a temporary directory, fsync'd, and renamed into
  * place: a crash leaves the previous breakpoints whole and at worst a
  * ".round-*.tmp" directory that the next save removes. */
@@ -18,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "best.h"
 #include "fedc/err.h"
 #include "fedc/hash.h"
 #include "fedc/limits.h"
@@ -44,6 +46,7 @@ struct breakpoint {
 	char aggregator_digest[FEDC_SHA256_HEXLEN + 1];
 	uint8_t roles[FEDC_MAX_TENSORS];                 /* enum fedc_param_role per model tensor */
 	size_t n_roles;                                  /* 0: every tensor a weight */
+	struct best_model best;                          /* keep_best's choice so far */
 };
 
 /* Saves `bp` with the files at `global_path` and `aggregator_state_path`

@@ -84,6 +84,8 @@ static const struct fedc_config_key training_keys[] = {
 	  "Each node evaluates its trained parameters on its test rows (`test_*` metrics in the history).", NULL },
 	{ "training", "test_metric", FEDC_CONFIG_STR, false, "accuracy", 0, 0, 0, 0, NULL, ARRAY(test_metric),
 	  "The metric of the plan's `evaluate()` the round and final lines show (e.g. `loss`, `mse`, `r2`); the history keeps every metric.", NULL },
+	{ "training", "keep_best", FEDC_CONFIG_STR, false, NULL, 0, 0, 0, 0, NULL, ARRAY(keep_best),
+	  "A metric of the plan's `evaluate()`: keep the global model that scored best on it (sample-weighted over the nodes' test rows) as `best.params` beside the last one. `loss`, names ending in `loss`, `mse`, `mae` and `rmse` are minimised, others maximised. Needs `test_on_global_updates`. Empty: off.", NULL },
 };
 
 static const struct fedc_config_key privacy_keys[] = {
@@ -287,6 +289,10 @@ static enum fedc_err read_training(const struct fedc_config *cfg, struct experim
 	if (!rc && out->epochs == 0 && out->num_updates == 0)
 		rc = fedc_fail(FEDC_ERR_CONFIG, "%s: [training] epochs and num_updates are both 0: nothing to train",
 			       fedc_config_path(cfg));
+	if (!rc && out->keep_best[0] && !out->test_on_global)
+		rc = fedc_fail(FEDC_ERR_CONFIG, "%s: [training] keep_best = %s needs test_on_global_updates = true (the "
+					       "nodes score each global model on their test rows when it reaches them)",
+			       fedc_config_path(cfg), out->keep_best);
 	return rc;
 }
 

@@ -210,6 +210,14 @@ enum fedc_err history__round(struct history *h, const struct round_record *rec)
 	return write_json(h->jsonl, obj);
 }
 
+enum fedc_err history__best(struct history *h, uint32_t round, const char *metric, uint32_t model_round,
+			    double value)
+{
+	return write_json(h->jsonl, json_pack("{s:s, s:I, s:s, s:I, s:f, s:s}", "type", "best", "round",
+					      (json_int_t)round, "metric", metric, "model_round",
+					      (json_int_t)model_round, "value", value, "file", "best.params"));
+}
+
 void history__close(struct history *h)
 {
 	if (!h)

@@ -1,7 +1,8 @@
 /* The experiment's history, written as it happens (flushed after each
  * record) in forms tools read:
  *   history.jsonl  one JSON object per line: {"type": "node", ...} per node
- *                  and round, {"type": "round", ...} per round
+ *                  and round, {"type": "round", ...} per round, and with
+ *                  keep_best {"type": "best", ...} when the best model changes
  *   rounds.csv     one row per round
  *   nodes.csv      one row per node and round */
 #ifndef FEDC_RESEARCHER_HISTORY_H
@@ -53,6 +54,12 @@ FEDC_NODISCARD
 enum fedc_err history__node(struct history *h, const struct node_record *rec);
 FEDC_NODISCARD
 enum fedc_err history__round(struct history *h, const struct round_record *rec);
+/* keep_best: the model after round `model_round` is the best so far on
+ * `metric`, with `value`; scored in round `round` (the final evaluation:
+ * rounds + 1). history.jsonl only. FEDC_ERR_IO. */
+FEDC_NODISCARD
+enum fedc_err history__best(struct history *h, uint32_t round, const char *metric, uint32_t model_round,
+			    double value);
 void history__close(struct history *h);
 
 #endif

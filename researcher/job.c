@@ -34,8 +34,10 @@
 #include "plan_build.h"
 #include "privacy.h"
 #include "progress.h"
+#include "run_control.h"
 #include "selection.h"
 #include "session.h"
+#include "status.h"
 
 
 static struct session *volatile signal_session;
@@ -224,6 +226,7 @@ void job__fail_part(struct job *j, struct participant *p, const char *status, co
 	vfail_part(p, status, fmt, ap);
 	va_end(ap);
 	progress__failed(j->progress, session__now_ms(), p->node_id);
+	status__node_changed(j->status, j);
 }
 
 static void reset_part(struct participant *p)
@@ -376,6 +379,7 @@ static void show_outcome(struct job *j, const struct participant *p)
 		progress__answered(j->progress, session__now_ms(), p->node_id);
 	else if (p->state == PART_FAILED)
 		progress__failed(j->progress, session__now_ms(), p->node_id);
+	status__node_changed(j->status, j);
 }
 
 static void handle_event(struct job *j, struct fedc_msg *msg, bool evaluate_only)
@@ -587,6 +591,7 @@ static void record_round(struct job *j, uint32_t round, bool evaluate_only, bool
 				   evaluate_only ? NAN : j->epsilon };
 
 	progress__round_end(j->progress);
+	status__round_end(j->status, j, &rr, weighted(j, true, metric));
 	if (evaluate_only && rr.answered == 0)
 		printf("final evaluation   failed: none of the %u node(s) answered\n", rr.selected);
 	else if (evaluate_only)
@@ -617,6 +622,43 @@ static void record_round(struct job *j, uint32_t round, bool evaluate_only, bool
 	if (history__round(j->history, &rr)) /* as above */
 		fedc_warn("history: %s", fedc_last_error());
 	fflush(stdout);
+}
+
+/* keep_best: the model the nodes scored this round -- the one after the
+ * round before, or after the last round for the final evaluation -- becomes
+ * best.params when it beats the best so far (best.h). */
+static enum fedc_err keep_best(struct job *j, uint32_t round, bool evaluate_only)
+{
+	const struct experiment *exp = j->exp;
+	double value = weighted(j, true, exp->keep_best);
+	uint32_t model_round = !evaluate_only ? round - 1 : j->budget_stop ? j->budget_stop - 1 : exp->rounds;
+	enum fedc_err rc;
+
+	if (!exp->keep_best[0] || !best__improves(exp->keep_best, value, &j->best))
+		return FEDC_OK;
+	rc = best__install(exp->output_dir, model_round);
+	if (rc)
+		return rc;
+	j->best = (struct best_model){ true, model_round, value };
+	status__best(j->status, exp->keep_best, model_round, value);
+	if (history__best(j->history, round, exp->keep_best, model_round, value)) /* as record_round */
+		fedc_warn("history: %s", fedc_last_error());
+	return FEDC_OK;
+}
+
+/* keep_best: best.params as the breakpoint knew it (a run killed later may
+ * have replaced it with a model of a round to be run again); none if it
+ * knew none. */
+static enum fedc_err restore_best(struct job *j)
+{
+	char path[EXP_PATH_MAX + 32];
+
+	if (j->best.have)
+		return best__install(j->exp->output_dir, j->best.round);
+	snprintf(path, sizeof(path), "%s/" BEST_FILE, j->exp->output_dir);
+	if (unlink(path) != 0 && errno != ENOENT)
+		return fedc_fail(FEDC_ERR_IO, "cannot remove %s: %s", path, strerror(errno));
+	return FEDC_OK;
 }
 
 /* ---- the experiment ---- */
@@ -650,6 +692,7 @@ static enum fedc_err run_round(struct job *j, uint32_t round, bool evaluate_only
 	enum fedc_err rc;
 
 	select_participants(j, evaluate_only);
+	status__round_begin(j->status, j, round, evaluate_only);
 	if (!evaluate_only && privacy__dp_on(j->exp) &&
 	    privacy__epsilon(j->exp, privacy__sampling_rate(j->exp, j->n_parts), round, &j->epsilon) != FEDC_OK)
 		j->epsilon = NAN;
@@ -661,6 +704,7 @@ static enum fedc_err run_round(struct job *j, uint32_t round, bool evaluate_only
 		rc = job__secagg_plan(j, round);
 	if (!rc)
 		rc = send_requests(j, round, evaluate_only);
+	status__requests_sent(j->status, j);
 	if (!rc && job__secagg_on(j, evaluate_only))
 		rc = job__secagg_begin(j, round);
 	if (!rc)
@@ -675,6 +719,8 @@ static enum fedc_err run_round(struct job *j, uint32_t round, bool evaluate_only
 	if (!evaluate_only && added >= j->exp->min_nodes)
 		rc = upload_global(j);
 	record_round(j, round, evaluate_only, !evaluate_only && added < j->exp->min_nodes, now_s() - t0);
+	if (!rc)
+		rc = keep_best(j, round, evaluate_only);
 	if (rc)
 		return rc;
 	if (!evaluate_only && added < j->exp->min_nodes)
@@ -731,6 +777,7 @@ static enum fedc_err save_breakpoint(struct job *j, uint32_t round)
 	memcpy(bp->rng, j->rng.s, sizeof(bp->rng));
 	memcpy(bp->roles, j->roles, j->n_roles);
 	bp->n_roles = j->n_roles;
+	bp->best = j->best;
 	rc = history__sync(j->history, bp->history_sizes);
 	if (!rc)
 		rc = aggregator__save_state(j->agg, j->agg_state_path);
@@ -762,6 +809,11 @@ static enum fedc_err open_outputs(struct job *j)
 		rc = fedc_mkdir_p(j->updates_dir, 0755);
 	if (!rc && !realpath(exp->output_dir, j->shown_dir))
 		snprintf(j->shown_dir, sizeof(j->shown_dir), "%s", exp->output_dir);
+	if (!rc)
+		rc = status__new(j, &j->status);
+	if (!rc && j->best.have) /* resumed */
+		status__best(j->status, exp->keep_best, j->best.round, j->best.value);
+	status__phase(j->status, j, "starting");
 	if (!rc)
 		rc = aggregator__new(exp->aggregator, &exp->aggregator_options, &j->agg);
 	if (!rc)
@@ -796,6 +848,8 @@ static enum fedc_err prepare(struct job *j)
 	rc = privacy__check_experiment(exp); /* before anything is sent */
 	if (!rc)
 		rc = open_outputs(j);
+	if (!rc)
+		rc = restore_best(j); /* none yet: an earlier run's best.params goes */
 	if (!rc)
 		rc = history__open(exp->output_dir, &j->history);
 	if (!rc)
@@ -939,11 +993,17 @@ static enum fedc_err run_all(struct job *j)
 	if (rc)
 		return rc;
 	signal_session = &j->session;
+	status__phase(j->status, j, "discovery");
 	rc = discover(j);
 	if (rc)
 		return rc;
 	print_job(j);
 	for (uint32_t round = j->first_round; !rc && round <= exp->rounds; round++) {
+		if (run_control__stop_requested(exp->output_dir)) { /* its breakpoint is saved */
+			j->stopped = true;
+			j->stopped_after = round - 1;
+			return FEDC_OK;
+		}
 		rc = budget_check(j, round);
 		if (rc || j->budget_stop)
 			break;
@@ -976,6 +1036,8 @@ static void cleanup(struct job *j)
 	history__close(j->history);
 	fedc_repo_free(j->repo);
 	progress__free(j->progress);
+	status__free(j->status);
+	run_control__end(j->exp->output_dir);
 }
 
 static void install_signals(void)
@@ -1012,6 +1074,18 @@ static void print_next_step(const struct job *j, enum fedc_err rc, const char *w
 	}
 }
 
+/* `fedc-researcher stop` asked, and the run stopped before a round. */
+static int stopped(struct job *j)
+{
+	char why[128];
+
+	snprintf(why, sizeof(why), "by fedc-researcher stop, after round %u (its breakpoint is saved)",
+		 j->stopped_after);
+	status__end(j->status, j, "stopped", why);
+	printf("stopped %s; continue with: fedc-researcher resume %s\n", why, j->shown_dir);
+	return 3;
+}
+
 /* Runs the rounds of a prepared job and says how it ended. */
 static int finish(struct job *j, enum fedc_err rc)
 {
@@ -1020,6 +1094,7 @@ static int finish(struct job *j, enum fedc_err rc)
 	if (!rc)
 		rc = run_all(j);
 	if (rc == FEDC_ERR_INTERRUPTED || interrupted) {
+		status__end(j->status, j, "interrupted", "SIGINT or SIGTERM");
 		fprintf(stderr, "fedc-researcher: interrupted; continue with: fedc-researcher resume %s\n",
 			exp->output_dir);
 		return 130;
@@ -1028,12 +1103,15 @@ static int finish(struct job *j, enum fedc_err rc)
 		char why[FEDC_MAX_TEXT_LEN * 2];
 
 		snprintf(why, sizeof(why), "%s", fedc_last_error()); /* printing refusals may log */
+		status__end(j->status, j, "failed", why);
 		session__print_refusals(&j->session, stdout);
 		fflush(stdout);
 		fprintf(stderr, "fedc-researcher: %s: %s\n", fedc_strerror(rc), why);
 		print_next_step(j, rc, why);
 		return 1;
 	}
+	if (j->stopped)
+		return stopped(j);
 	if (privacy__dp_on(exp))
 		printf("privacy: node-level DP, epsilon %.4f at delta %g after %u round(s) (noise multiplier %g, clip %g, "
 		       "q %.4g)%s\n",
@@ -1041,6 +1119,12 @@ static int finish(struct job *j, enum fedc_err rc)
 		       j->budget_stop ? j->budget_stop - 1 : exp->rounds, exp->privacy.dp_noise_multiplier,
 		       exp->privacy.dp_clip, privacy__sampling_rate(exp, j->n_parts),
 		       j->budget_stop ? "; stopped by epsilon_max" : "");
+	status__end(j->status, j, "finished", "");
+	if (j->best.have)
+		printf("best model: the one after round %u, %s %.4f, in %s/" BEST_FILE "\n", j->best.round,
+		       exp->keep_best, j->best.value, j->shown_dir);
+	else if (exp->keep_best[0])
+		printf("best model: none (no node reported %s for a global model)\n", exp->keep_best);
 	printf("done: final parameters in %s/global.params, history in %s/history.jsonl\n", j->shown_dir,
 	       j->shown_dir);
 	return 0;
@@ -1145,6 +1229,7 @@ static enum fedc_err prepare_resume(struct job *j, const struct breakpoint *bp, 
 	j->first_round = bp->round + 1;
 	memcpy(j->roles, bp->roles, bp->n_roles);
 	j->n_roles = bp->n_roles; /* 0 from a format 1 breakpoint: all weights, as that run had */
+	j->best = bp->best;
 	j->epsilon = privacy__dp_on(j->exp) ? 0 : NAN;
 	snprintf(state, sizeof(state), "%s/aggregator.state", bp_dir);
 	rc = privacy__check_experiment(j->exp);
@@ -1158,6 +1243,8 @@ static enum fedc_err prepare_resume(struct job *j, const struct breakpoint *bp, 
 		rc = history__reopen(j->exp->output_dir, bp->history_sizes, &j->history);
 	if (!rc)
 		rc = restore_global(j, bp_dir);
+	if (!rc)
+		rc = restore_best(j);
 	if (!rc)
 		rc = upload_plan(j, bp->plan_digest);
 	if (!rc)

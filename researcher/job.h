@@ -22,7 +22,9 @@ FEDC_NODISCARD
 enum fedc_err job__claim_output(const struct experiment *exp, bool force);
 
 /* Runs `exp` to the end. Returns the process exit code: 0 done, 1 failed,
- * 130 interrupted (SIGINT/SIGTERM). */
+ * 3 stopped by `fedc-researcher stop` (run_control.h) with a breakpoint,
+ * 130 interrupted (SIGINT/SIGTERM). The caller holds the output directory's
+ * lock (run_control__lock). */
 int job__run(const struct experiment *exp);
 
 /* Continues the experiment whose output directory is `output_dir` from its

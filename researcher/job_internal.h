@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "aggregator.h"
+#include "best.h"
 #include "breakpoint.h"
 #include "experiment.h"
 #include "fedc/message.h"
@@ -72,6 +73,10 @@ struct job {
 	char shown_dir[PATH_MAX];  /* output_dir as told to the user: absolute, clean (no a/./b, no //) */
 	uint8_t roles[FEDC_MAX_TENSORS]; /* the plan's param_roles per model tensor; saved in breakpoints */
 	size_t n_roles;
+	struct job_status *status; /* OUTPUT_DIR/status.json (status.h) */
+	struct best_model best;    /* keep_best (best.h); saved in breakpoints */
+	bool stopped;              /* by `fedc-researcher stop` (run_control.h) ... */
+	uint32_t stopped_after;    /* ... before the round after this one */
 	double epsilon;            /* node-level DP: the accountant's figure after the last round run; NaN when off */
 	uint32_t budget_stop;      /* the round the privacy budget stopped the run before, or 0 */
 	/* secure aggregation (job_secagg.c), this round */

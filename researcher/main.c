@@ -5,9 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "run_archive.h"
 #include "commands.h"
 #include "experiment.h"
+#include "export.h"
 #include "fedc/cli.h"
 #include "fedc/log.h"
 #include "fedc/message.h"
@@ -15,11 +19,13 @@
 #include "job.h"
 #include "plan_build.h"
 #include "plot.h"
+#include "run_control.h"
+#include "status.h"
 
 #define PROG "fedc-researcher"
 
 /* Option keys (fedc_cli_args.value[KEY]). */
-enum { K_NETWORK, K_OUTPUT, K_LOG_LEVEL, K_ROUND, K_TAGS, K_DESCRIPTION, K_TIMEOUT, K_FORCE };
+enum { K_NETWORK, K_OUTPUT, K_LOG_LEVEL, K_ROUND, K_TAGS, K_DESCRIPTION, K_TIMEOUT, K_FORCE, K_JSON, K_WAIT, K_FORMAT, K_BEST };
 
 /* What a command needs before it runs (fedc_cli_cmd.flags), done by prepare(). */
 enum { NEEDS_LOG = 1, NEEDS_REPO = 2 };
@@ -46,6 +52,21 @@ static const struct fedc_cli_opt opt_timeout = { .key = K_TIMEOUT, .name = "time
 static const struct fedc_cli_opt opt_plot_output = { .key = K_OUTPUT, .name = "output", .metavar = "FILE.svg",
 	.help = "where to write the SVG (default: DIR/curves.svg)" };
 
+static const struct fedc_cli_opt opt_json = { .key = K_JSON, .name = "json",
+	.help = "print the status document as JSON (for scripts)" };
+static const struct fedc_cli_opt opt_wait = { .key = K_WAIT, .name = "wait",
+	.help = "return only once the researcher has stopped" };
+
+static const struct fedc_cli_opt opt_format = { .key = K_FORMAT, .name = "format", .metavar = "F",
+	.help = "npz (NumPy) or safetensors (PyTorch)", .required = true };
+static const struct fedc_cli_opt opt_best = { .key = K_BEST, .name = "best",
+	.help = "the best model (keep_best: DIR/best.params) rather than the last" };
+static const struct fedc_cli_opt opt_export_output = { .key = K_OUTPUT, .name = "output", .metavar = "FILE",
+	.help = "where to write it (default: DIR/global.F or DIR/best.F)", .short_name = 'o' };
+
+static const struct fedc_cli_opt opt_archive_output = { .key = K_OUTPUT, .name = "output", .metavar = "FILE",
+	.help = "where to write it (default: DIR.tar.gz, beside DIR)", .short_name = 'o' };
+
 static const struct fedc_cli_prog prog;
 
 static int cmd_run(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a)
@@ -67,8 +88,9 @@ static int cmd_run(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a
 		fprintf(stderr, PROG ": --output: out of memory\n");
 		goto out;
 	}
-	/* before the plan is compiled into the directory */
-	if (job__claim_output(exp, a->value[K_FORCE] != NULL) != FEDC_OK) {
+	/* before the plan is compiled into the directory: one researcher per directory */
+	if (run_control__lock(exp->output_dir, true) != FEDC_OK ||
+	    job__claim_output(exp, a->value[K_FORCE] != NULL) != FEDC_OK) {
 		fprintf(stderr, PROG ": %s\n", fedc_last_error());
 		goto out;
 	}
@@ -85,8 +107,54 @@ out:
 
 static int cmd_resume(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a)
 {
+	enum fedc_err rc = run_control__lock(a->operand[0], false);
+
 	(void)cmd;
+	/* a directory that is not there: resume says what to do instead */
+	if (rc && rc != FEDC_ERR_NOT_FOUND) {
+		fprintf(stderr, PROG ": resume: %s\n", fedc_last_error());
+		return 1;
+	}
 	return job__resume(a->operand[0], a->value[K_ROUND] ? a->num[K_ROUND] : -1);
+}
+
+static int cmd_status(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a)
+{
+	(void)cmd;
+	return status__show(a->operand[0], a->value[K_JSON] != NULL);
+}
+
+/* Polls (ten times a second) until no researcher holds `dir`. */
+static void wait_until_ended(const char *dir)
+{
+	const struct timespec tick = { 0, 100 * 1000 * 1000 };
+	pid_t pid;
+
+	while (run_control__live(dir, &pid))
+		nanosleep(&tick, NULL);
+}
+
+static int cmd_stop(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a)
+{
+	const char *dir = a->operand[0];
+	pid_t pid;
+
+	(void)cmd;
+	if (run_control__request_stop(dir) != FEDC_OK) {
+		fprintf(stderr, PROG ": stop: %s; nothing to stop. What became of the run:\n", fedc_last_error());
+		fflush(stderr);
+		(void)status__show(dir, false);
+		return 1;
+	}
+	(void)run_control__live(dir, &pid);
+	printf("asked the researcher in %s (pid %ld) to stop after its current round; it saves a breakpoint, "
+	       "and\n  fedc-researcher resume %s\ncontinues the run\n", dir, (long)pid, dir);
+	fflush(stdout);
+	if (a->value[K_WAIT]) {
+		wait_until_ended(dir);
+		return status__show(dir, false);
+	}
+	return 0;
 }
 
 /* nodes, search and approval: the network file, then the command. */
@@ -132,6 +200,49 @@ static int cmd_plot(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *
 	return 0;
 }
 
+static int cmd_export(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a)
+{
+	const char *dir = a->operand[0], *which = a->value[K_BEST] ? "best" : "global", *output = a->value[K_OUTPUT];
+	char params[4200], path[4200];
+	enum export_format format;
+
+	if (export__parse_format(a->value[K_FORMAT], &format) != FEDC_OK)
+		return fedc_cli_usage_error(&prog, cmd, "%s", fedc_last_error());
+	if ((size_t)snprintf(params, sizeof(params), "%s/%s.params", dir, which) >= sizeof(params) ||
+	    (size_t)snprintf(path, sizeof(path), "%s/%s.%s", dir, which, export__extension(format)) >= sizeof(path))
+		return fedc_cli_usage_error(&prog, cmd, "DIR: path too long");
+	if (access(params, F_OK) != 0) {
+		fprintf(stderr, PROG ": export: no %s in %s%s\n", params, dir,
+			a->value[K_BEST] ? ": the experiment did not set [training] keep_best, or no node scored a model"
+					 : ": give the output directory of a run that finished a round");
+		return 1;
+	}
+	if (export__write(params, format, output ? output : path) != FEDC_OK) {
+		fprintf(stderr, PROG ": export: %s\n", fedc_last_error());
+		return 1;
+	}
+	printf("wrote %s\n", output ? output : path);
+	return 0;
+}
+
+static int cmd_archive(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a)
+{
+	const char *dir = a->operand[0], *output = a->value[K_OUTPUT];
+	size_t len = strlen(dir);
+	char path[4200];
+
+	while (len > 1 && dir[len - 1] == '/')
+		len--;
+	if (!output && (size_t)snprintf(path, sizeof(path), "%.*s.tar.gz", (int)len, dir) >= sizeof(path))
+		return fedc_cli_usage_error(&prog, cmd, "DIR: path too long");
+	if (run_archive__write(dir, output ? output : path, stderr) != FEDC_OK) {
+		fprintf(stderr, PROG ": archive: %s\n", fedc_last_error());
+		return 1;
+	}
+	printf("wrote %s\n", output ? output : path);
+	return 0;
+}
+
 static int cmd_protocol_doc(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a)
 {
 	(void)cmd;
@@ -158,6 +269,18 @@ static const struct fedc_cli_cmd commands[] = {
 	  (const struct fedc_cli_opt *const[]){ &opt_network, &opt_description, &opt_timeout, &opt_log_level,
 						NULL },
 	  NEEDS_LOG | NEEDS_REPO, cmd_federation },
+	{ "status", "DIR", 1, 1,
+	  "show a run in DIR, running or not: round, nodes, metrics, time left,\nepsilon; whether it finished, "
+	  "stopped or was killed",
+	  (const struct fedc_cli_opt *const[]){ &opt_json, NULL }, 0, cmd_status },
+	{ "stop", "DIR", 1, 1, "end the run in DIR after its current round, with a breakpoint to resume from",
+	  (const struct fedc_cli_opt *const[]){ &opt_wait, NULL }, 0, cmd_stop },
+	{ "export", "DIR", 1, 1, "write the final (or best) model of DIR as .npz or .safetensors",
+	  (const struct fedc_cli_opt *const[]){ &opt_format, &opt_best, &opt_export_output, NULL }, 0, cmd_export },
+	{ "archive", "DIR", 1, 1,
+	  "pack the run in DIR into one .tar.gz: experiment and network files without\ntheir secrets, history, "
+	  "plots, final and best parameters, a MANIFEST of SHA-256",
+	  (const struct fedc_cli_opt *const[]){ &opt_archive_output, NULL }, 0, cmd_archive },
 	{ "plot", "DIR", 1, 1, "draw the loss and accuracy curves of the experiment in DIR",
 	  (const struct fedc_cli_opt *const[]){ &opt_plot_output, NULL }, 0, cmd_plot },
 	{ "protocol-doc", NULL, 0, 0, "print the message schema as Markdown (docs/protocol.md)", NULL, 0,

@@ -20,8 +20,10 @@ fi
 
 packages=(build-essential cmake pkg-config
   libpaho-mqtt-dev libcurl4-openssl-dev libmsgpack-dev libssl-dev libsqlite3-dev
-  libcmocka-dev libmicrohttpd-dev uuid-dev zlib1g-dev libinih-dev libjansson-dev
-  libopenblas-dev libseccomp-dev libpng-dev libjpeg62-turbo-dev libnifti2-dev libcsv-dev mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev dataset-fashion-mnist
+  libcmocka-dev libmicrohttpd-dev uuid-dev zlib1g-dev libinih-dev libjansson-dev libarchive-dev
+  libopenblas-dev libseccomp-dev libpng-dev libjpeg62-turbo-dev libnifti2-dev libcsv-dev
+  mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev dataset-fashion-mnist
+  python3-numpy python3-torch
   python3 "${extra[@]}")
 
 missing=()

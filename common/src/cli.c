@@ -95,7 +95,12 @@ void fedc_cli_cmd_usage(const struct fedc_cli_prog *prog, const struct fedc_cli_
 	for (size_t i = 0; cmd->opts && cmd->opts[i]; i++) {
 		const struct fedc_cli_opt *o = cmd->opts[i];
 
-		snprintf(left, sizeof(left), "--%s%s%s", o->name, o->metavar ? " " : "", o->metavar ? o->metavar : "");
+		if (o->short_name)
+			snprintf(left, sizeof(left), "-%c, --%s%s%s", o->short_name, o->name, o->metavar ? " " : "",
+				 o->metavar ? o->metavar : "");
+		else
+			snprintf(left, sizeof(left), "--%s%s%s", o->name, o->metavar ? " " : "",
+				 o->metavar ? o->metavar : "");
 		fprintf(out, "  %-22s %s", left, o->help);
 		if (o->is_int)
 			fprintf(out, " (%" PRId64 "..%" PRId64 ")", o->min, o->max);
@@ -129,13 +134,25 @@ static const struct fedc_cli_cmd *find_cmd(const struct fedc_cli_prog *prog, con
 	return NULL;
 }
 
+/* A short option's letter as the getopt value of its table entry; any other
+ * value unchanged. */
+static int short_to_index(const struct fedc_cli_cmd *cmd, size_t n, int opt)
+{
+	for (size_t i = 0; opt > 0 && opt < OPT_BASE && opt != '?' && i < n; i++) {
+		if (cmd->opts[i]->short_name == opt)
+			return OPT_BASE + (int)i;
+	}
+	return opt;
+}
+
 /* Parses argv (argv[0] is the command's name) into *a. Returns -1 when the
  * command should run, else the exit code (0 after --help). */
 static int parse(const struct fedc_cli_prog *prog, const struct fedc_cli_cmd *cmd, int argc, char **argv,
 		 struct fedc_cli_args *a)
 {
 	struct option longopts[MAX_OPTS + 2];
-	size_t n = count_opts(cmd);
+	char shorts[3 * MAX_OPTS + 4] = ":h";
+	size_t n = count_opts(cmd), used = 2;
 	int opt;
 
 	if (n > MAX_OPTS) /* a bug in the table, caught by the tests */
@@ -145,7 +162,13 @@ static int parse(const struct fedc_cli_prog *prog, const struct fedc_cli_cmd *cm
 
 		longopts[i] = (struct option){ o->name, o->metavar ? required_argument : no_argument, NULL,
 					       OPT_BASE + (int)i };
+		if (o->short_name) {
+			shorts[used++] = o->short_name;
+			if (o->metavar)
+				shorts[used++] = ':';
+		}
 	}
+	shorts[used] = '\0';
 	longopts[n] = (struct option){ "help", no_argument, NULL, 'h' };
 	longopts[n + 1] = (struct option){ NULL, 0, NULL, 0 };
 	memset(a, 0, sizeof(*a));
@@ -153,7 +176,7 @@ static int parse(const struct fedc_cli_prog *prog, const struct fedc_cli_cmd *cm
 	optind = 0; /* full re-initialisation of GNU getopt */
 	/* ':' first: a missing value is told apart from an unknown option. GNU
 	 * getopt permutes, so options may follow the operands. */
-	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, shorts, longopts, NULL)) != -1) {
 		const struct fedc_cli_opt *o;
 
 		if (opt == 'h') {
@@ -165,6 +188,9 @@ static int parse(const struct fedc_cli_prog *prog, const struct fedc_cli_cmd *cm
 		if (opt == ':' && optopt >= OPT_BASE && optopt < OPT_BASE + (int)n)
 			return fedc_cli_usage_error(prog, cmd, "--%s needs a value",
 						    cmd->opts[optopt - OPT_BASE]->name);
+		if (opt == ':')
+			return fedc_cli_usage_error(prog, cmd, "-%c needs a value", optopt);
+		opt = short_to_index(cmd, n, opt);
 		if (opt == '?' && optopt > 0 && optopt < OPT_BASE && strncmp(argv[optind - 1], "--", 2) != 0)
 			return fedc_cli_usage_error(prog, cmd, "unknown option -%c", optopt);
 		if (opt < OPT_BASE || opt >= OPT_BASE + (int)n)

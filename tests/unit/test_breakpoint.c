@@ -249,6 +249,49 @@ static void test_history_continues_from_sizes(void **state)
 	assert_non_null(strstr(fedc_last_error(), "shorter than the breakpoint"));
 }
 
+/* keep_best's choice comes back as the same double (a resumed run compares
+ * exactly as the first did); none saved, none loaded. */
+static void test_best_kept_exactly(void **state)
+{
+	struct breakpoint saved, loaded;
+	char global[128], agg[128], bp_dir[BREAKPOINT_PATH_MAX];
+
+	save_round(3, &saved);
+	assert_int_equal(breakpoint__load(dir, 3, &loaded, bp_dir, sizeof(bp_dir)), FEDC_OK);
+	assert_false(loaded.best.have);
+	saved.best = (struct best_model){ true, 2, 0.1 + 0.2 };
+	snprintf(global, sizeof(global), "%s/global.params", dir);
+	snprintf(agg, sizeof(agg), "%s/agg.state", dir);
+	assert_int_equal(breakpoint__save(dir, &saved, global, agg), FEDC_OK);
+	assert_int_equal(breakpoint__load(dir, 3, &loaded, bp_dir, sizeof(bp_dir)), FEDC_OK);
+	assert_true(loaded.best.have);
+	assert_int_equal(loaded.best.round, 2);
+	assert_true(loaded.best.value == 0.1 + 0.2);
+	assert_memory_equal(&loaded, &saved, sizeof(saved));
+}
+
+/* A "best" that names a round after the breakpoint's, or no number. */
+static void test_bad_best_refused(void **state)
+{
+	static const char *const bad[] = { "{\"round\": 4, \"value\": 1}", "{\"round\": 1, \"value\": \"1\"}",
+					   "{\"round\": -1, \"value\": 1}", "[1, 2]" };
+	struct breakpoint bp;
+	char path[256], bp_dir[BREAKPOINT_PATH_MAX];
+
+	save_round(3, &bp);
+	snprintf(path, sizeof(path), "%s/breakpoints/round-000003/breakpoint.json", dir);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_t *root = json_load_file(path, 0, NULL);
+
+		assert_non_null(root);
+		json_object_set_new(root, "best", json_loads(bad[i], JSON_DECODE_ANY, NULL));
+		assert_int_equal(json_dump_file(root, path, 0), 0);
+		json_decref(root);
+		assert_int_equal(breakpoint__load(dir, 3, &bp, bp_dir, sizeof(bp_dir)), FEDC_ERR_MALFORMED);
+		assert_non_null(strstr(fedc_last_error(), "\"round\""));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -258,6 +301,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_damaged_breakpoint_refused_previous_works, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_history_continues_from_sizes, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_roles_kept_and_format_1_loads, make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(test_best_kept_exactly, make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(test_bad_best_refused, make_dir, remove_dir),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,13 +15,15 @@
 
 #include "fedc/cli.h"
 
-enum { K_NAME, K_COUNT, K_FLAG };
+enum { K_NAME, K_COUNT, K_FLAG, K_OUT };
 
 static const struct fedc_cli_opt opt_name = { .key = K_NAME, .name = "name", .metavar = "N", .help = "a name",
 					      .required = true };
 static const struct fedc_cli_opt opt_count = { .key = K_COUNT, .name = "count", .metavar = "C", .help = "a count",
 					       .is_int = true, .min = -5, .max = 4096 };
-static const struct fedc_cli_opt opt_flag = { .key = K_FLAG, .name = "flag", .help = "a flag" };
+static const struct fedc_cli_opt opt_flag = { .key = K_FLAG, .name = "flag", .help = "a flag", .short_name = 'f' };
+static const struct fedc_cli_opt opt_out = { .key = K_OUT, .name = "output", .metavar = "FILE", .help = "where",
+					     .short_name = 'o' };
 
 static struct fedc_cli_args seen;
 static int runs;
@@ -36,7 +38,7 @@ static int run(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a)
 
 static const struct fedc_cli_cmd cmds[] = {
 	{ "make", "DIR [MORE]", 1, 2, "make things", (const struct fedc_cli_opt *const[]){ &opt_name, &opt_count,
-											     &opt_flag, NULL },
+											     &opt_flag, &opt_out, NULL },
 	  0, run },
 	{ "show", NULL, 0, 0, "show things", NULL, 0, run },
 	{ NULL, NULL, 0, 0, NULL, NULL, 0, NULL },
@@ -96,6 +98,14 @@ static void test_parses_what_the_table_says(void **state)
 	assert_null(seen.value[K_FLAG]);
 	assert_int_equal(cli("show", out, err, sizeof(out)), 0);
 	assert_int_equal(runs, 3);
+	/* a short name spells the same option */
+	assert_int_equal(cli("make d -o f.txt --name z -f", out, err, sizeof(out)), 0);
+	assert_string_equal(seen.value[K_OUT], "f.txt");
+	assert_string_equal(seen.value[K_FLAG], "");
+	assert_int_equal(cli("make d -of2 --name z", out, err, sizeof(out)), 0);
+	assert_string_equal(seen.value[K_OUT], "f2");
+	assert_int_equal(cli("make d --output f3 --name z", out, err, sizeof(out)), 0);
+	assert_string_equal(seen.value[K_OUT], "f3");
 }
 
 static void test_help_at_every_level(void **state)
@@ -115,6 +125,7 @@ static void test_help_at_every_level(void **state)
 	assert_non_null(strstr(out, "[--count C]"));
 	assert_non_null(strstr(out, "a count (-5..4096)"));
 	assert_non_null(strstr(out, "a name (required)"));
+	assert_non_null(strstr(out, "-o, --output FILE"));
 	/* an unknown option before --help is an error */
 	assert_int_equal(cli(forms[6], out, err, sizeof(out)), 2);
 	assert_int_equal(runs, 0);
@@ -131,6 +142,7 @@ static void test_refusals_exit_2_with_usage_on_stderr(void **state)
 		{ "make d --name x --count", "prog make: --count needs a value" },
 		{ "make d --name x --flag=1", "unknown option --flag=1" },
 		{ "make d --name x -q", "unknown option -q" },
+		{ "make d --name x -o", "prog make: -o needs a value" },
 		{ "make d --name x --nope", "unknown option --nope" },
 		{ "make d", "--name N is required" },
 		{ "make --name x", "expected DIR [MORE]" },

@@ -35,6 +35,7 @@ struct fedc_cli_opt {
 	bool required;
 	bool is_int;         /* parsed with fedc_parse_int in [min, max] */
 	int64_t min, max;
+	char short_name;     /* 0, or a letter that also spells it ('o': -o FILE); never 'h' */
 };
 
 /* What a command line said, by option key. */
