@@ -59,14 +59,17 @@ int fedc_window_out(const struct fedc_window *win, const struct fedc_vol *in, si
 
 /* ---- convolution ----
  * weight [out.c, in.c * k0 * k1 * k2] (torch's [O, I, kD, kH, kW] or
- * [O, I, kH, kW] flattened after O), bias [1, out.c]. Computed as im2col
- * of the whole batch and one cblas_sgemm. */
+ * [O, I, kH, kW] flattened after O), bias [1, out.c]. Computed either as
+ * im2col of the whole batch and one cblas_sgemm, or directly (rows of
+ * output updated by rows of input: no im2col buffer), which is faster when
+ * the product would be thin (few channels) and output rows are long. */
 struct fedc_conv {
 	struct fedc_vol in, out;
 	struct fedc_window win;
-	size_t capacity;    /* rows (samples) the buffers hold */
-	struct fedc_mat cols; /* im2col of the last forward batch, kept for backward */
-	struct fedc_mat tmp;  /* product in channel-last order, and its gradient */
+	bool direct;          /* fedc_conv_init picks it from the shape; may be changed before reserving */
+	size_t capacity;      /* rows (samples) the buffers hold */
+	struct fedc_mat cols; /* im2col: of the last forward batch, kept for backward */
+	struct fedc_mat tmp;  /* im2col: the product, sample-major; direct: weight-gradient partial sums */
 };
 
 /* Sets the geometry (no buffers yet). Returns 0 or FEDC_NN_ERR_SHAPE. */
@@ -84,9 +87,9 @@ int fedc_conv_forward(struct fedc_conv *c, const struct fedc_mat *x, const struc
 /* Backward after fedc_conv_forward(x) gave y: dy holds dL/dy and is
  * overwritten with dL/d(pre-activation); dweight and dbias are overwritten;
  * dx (NULL for a first layer) gets dL/dx. */
-int fedc_conv_backward(struct fedc_conv *c, const struct fedc_mat *weight, const struct fedc_mat *y,
-		       enum fedc_act act, struct fedc_mat *dy, struct fedc_mat *dweight, struct fedc_mat *dbias,
-		       struct fedc_mat *dx);
+int fedc_conv_backward(struct fedc_conv *c, const struct fedc_mat *x, const struct fedc_mat *weight,
+		       const struct fedc_mat *y, enum fedc_act act, struct fedc_mat *dy, struct fedc_mat *dweight,
+		       struct fedc_mat *dbias, struct fedc_mat *dx);
 
 /* ---- pooling ---- */
 enum fedc_pool_kind {

@@ -33,6 +33,9 @@ int fedc_loss_softmax_ce(const struct fedc_mat *z, const float *y, double *loss,
 int fedc_loss_bce(const struct fedc_mat *z, const float *y, double *loss, struct fedc_mat *dz);
 /* Mean squared error over all n*k elements; gradient 2 (z - y) / (n k). */
 int fedc_loss_mse(const struct fedc_mat *z, const float *y, double *loss, struct fedc_mat *dz);
+/* The segmentation losses take 2 to FEDC_SEG_MAX_CLASSES classes
+ * (FEDC_NN_ERR_SHAPE otherwise). */
+#define FEDC_SEG_MAX_CLASSES 256
 /* Per-voxel softmax cross-entropy over `classes` channels (z->cols =
  * classes * V); gradient (softmax - onehot) / (n V). */
 int fedc_loss_voxel_ce(const struct fedc_mat *z, size_t classes, const float *y, double *loss, struct fedc_mat *dz);

@@ -37,7 +37,7 @@ enum fedc_layer_kind {
 	FEDC_LAYER_GLOBAL_AVGPOOL, /* [C, D, H, W] -> [C, 1, 1, 1] */
 	FEDC_LAYER_BATCHNORM,      /* per channel, then act; momentum, eps, local */
 	FEDC_LAYER_DROPOUT,        /* rate */
-	FEDC_LAYER_FLATTEN,        /* [C, D, H, W] -> [C*D*H*W, 1, 1, 1]; copies nothing */
+	FEDC_LAYER_FLATTEN,        /* [C, D, H, W] -> [C*D*H*W, 1, 1, 1] (the same floats) */
 	FEDC_LAYER_DENSE,          /* units outputs from the flattened input, then act */
 	FEDC_LAYER_ACT,            /* act alone */
 };
@@ -135,8 +135,8 @@ struct fedc_seq_layer {
 	struct fedc_pool pool;
 	struct fedc_batchnorm bn;
 	struct fedc_dropout drop;
-	struct fedc_mat out_buf; /* [capacity, len(out)] outputs (a view of the input's for FLATTEN) */
-	struct fedc_mat delta;   /* [capacity, len(out)] dL/d(out) (likewise) */
+	struct fedc_mat out_buf; /* [capacity, len(out)] outputs */
+	struct fedc_mat delta;   /* [capacity, len(out)] dL/d(out) */
 };
 
 struct fedc_seq {

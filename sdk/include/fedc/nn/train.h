@@ -52,6 +52,7 @@ struct fedc_model {
 		    size_t *correct);
 	void (*set_training)(void *impl, bool training); /* NULL: no mode */
 	struct fedc_net *dense; /* DP-SGD's per-sample gradients need a fedc_net; NULL refuses DP-SGD */
+	size_t eval_rows;       /* rows per forward pass in evaluation (0: 1024): bounds its buffers */
 };
 
 /* The loop behind fedc_net_train and fedc_seq_train, same contract. */
