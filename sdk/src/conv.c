@@ -43,6 +43,17 @@ static size_t positions(const struct fedc_vol *v)
 	return v->d * v->h * v->w;
 }
 
+/* Stride 1 and no padding: the direct path can run over "wide" output
+ * planes, laid out with the input's row length (and plane size), where
+ * every tap is one contiguous sweep (below). */
+static bool is_wide(const struct fedc_conv *c)
+{
+	const struct fedc_window *w = &c->win;
+
+	return w->stride[0] == 1 && w->stride[1] == 1 && w->stride[2] == 1 && w->pad[0] == 0 && w->pad[1] == 0 &&
+	       w->pad[2] == 0;
+}
+
 int fedc_conv_init(struct fedc_conv *c, const struct fedc_vol *in, size_t out_channels, const struct fedc_window *win)
 {
 	int rc;
@@ -75,7 +86,9 @@ int fedc_conv_reserve(struct fedc_conv *c, size_t rows)
 	fedc_conv_release(c);
 	if (rows > SIZE_MAX / p)
 		return FEDC_NN_ERR_NOMEM;
-	if (c->direct) /* partial sums: a row per (out channel, tap) */
+	if (c->direct && is_wide(c)) /* one output plane at the input's row length */
+		rc = fedc_mat_init(&c->tmp, 1, c->out.d * c->in.h * c->in.w);
+	else if (c->direct) /* partial sums: a row per (out channel, tap) */
 		rc = fedc_mat_init(&c->tmp, c->out.c * taps(c), c->out.w);
 	else
 		rc = fedc_mat_init(&c->cols, taps(c), rows * p);
@@ -127,20 +140,27 @@ static void im2col_tap(const struct fedc_conv *c, const float *x, size_t ch, con
 			float *dst = row + (od * out->h + oh) * out->w;
 			const float *src;
 
+			/* Plain loops rather than memset/memcpy: rows are short
+			 * (8 floats in NIID-Bench's second conv), a libc call per
+			 * row costs more than the copy. */
 			if (od < lo0 || od >= hi0 || oh < lo1 || oh >= hi1) {
-				memset(dst, 0, out->w * sizeof(float));
+				for (size_t ow = 0; ow < out->w; ow++)
+					dst[ow] = 0.0f;
 				continue;
 			}
 			src = x + ((ch * in->d + od * w->stride[0] + t[0] - w->pad[0]) * in->h + oh * w->stride[1] + t[1] -
 				   w->pad[1]) * in->w + t[2] - w->pad[2];
 			/* src[ow * stride] is inside for ow in [lo2, hi2) */
-			memset(dst, 0, lo2 * sizeof(float));
+			for (size_t ow = 0; ow < lo2; ow++)
+				dst[ow] = 0.0f;
 			if (w->stride[2] == 1)
-				memcpy(dst + lo2, src + lo2, (hi2 - lo2) * sizeof(float));
+				for (size_t ow = lo2; ow < hi2; ow++)
+					dst[ow] = src[ow];
 			else
 				for (size_t ow = lo2; ow < hi2; ow++)
 					dst[ow] = src[ow * w->stride[2]];
-			memset(dst + hi2, 0, (out->w - hi2) * sizeof(float));
+			for (size_t ow = hi2; ow < out->w; ow++)
+				dst[ow] = 0.0f;
 		}
 	}
 }
@@ -225,9 +245,21 @@ static size_t in_row(const struct fedc_conv *c, size_t ch, size_t od, size_t oh,
 /* Which of the three row operations a tap applies. */
 enum row_op { ROW_FORWARD, ROW_WGRAD, ROW_XGRAD };
 
+/* The direct path's loops are compiled for AVX-512 and AVX2 as well as the
+ * baseline, picked at load time (GCC and clang target_clones, an ifunc):
+ * the SDK is built for any x86-64, and these loops are where the time goes
+ * when the product is thin. The clones sit on the outer walk, so that the
+ * row loops inline into each. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(__SANITIZE_ADDRESS__)
+#define SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define SIMD_CLONES
+#endif
+
 /* One tap of one sample between out-channel plane `yo` (y or dz) and
- * in-channel ch of `xi` (x or dx). */
-static void tap_apply(const struct fedc_conv *c, enum row_op op, size_t ch, const size_t t[3], float w,
+ * in-channel ch of `xi` (x or dx). Unit strides get their own loops: they
+ * vectorize. */
+static inline __attribute__((always_inline)) void tap_apply(const struct fedc_conv *c, enum row_op op, size_t ch, const size_t t[3], float w,
 		      const float *xi, float *dxi, float *yo, const float *go, float *acc)
 {
 	struct tap_rows r;
@@ -242,26 +274,38 @@ static void tap_apply(const struct fedc_conv *c, enum row_op op, size_t ch, cons
 				const float *restrict src = xi + in_at;
 				float *restrict dst = yo + out_at;
 
-				for (size_t ow = r.lo[2]; ow < r.hi[2]; ow++)
-					dst[ow] += w * src[ow * s];
+				if (s == 1)
+					for (size_t ow = r.lo[2]; ow < r.hi[2]; ow++)
+						dst[ow] += w * src[ow];
+				else
+					for (size_t ow = r.lo[2]; ow < r.hi[2]; ow++)
+						dst[ow] += w * src[ow * s];
 			} else if (op == ROW_WGRAD) {
 				const float *restrict src = xi + in_at, *restrict g = go + out_at;
 
-				for (size_t ow = r.lo[2]; ow < r.hi[2]; ow++)
-					acc[ow] += g[ow] * src[ow * s];
+				if (s == 1)
+					for (size_t ow = r.lo[2]; ow < r.hi[2]; ow++)
+						acc[ow] += g[ow] * src[ow];
+				else
+					for (size_t ow = r.lo[2]; ow < r.hi[2]; ow++)
+						acc[ow] += g[ow] * src[ow * s];
 			} else {
 				const float *restrict g = go + out_at;
 				float *restrict dst = dxi + in_at;
 
-				for (size_t ow = r.lo[2]; ow < r.hi[2]; ow++)
-					dst[ow * s] += w * g[ow];
+				if (s == 1)
+					for (size_t ow = r.lo[2]; ow < r.hi[2]; ow++)
+						dst[ow] += w * g[ow];
+				else
+					for (size_t ow = r.lo[2]; ow < r.hi[2]; ow++)
+						dst[ow * s] += w * g[ow];
 			}
 		}
 	}
 }
 
 /* Walks (sample, out channel, in channel, tap) for one row operation. */
-static void direct_walk(const struct fedc_conv *c, enum row_op op, size_t n, const float *weight, const float *x,
+SIMD_CLONES static void direct_walk(const struct fedc_conv *c, enum row_op op, size_t n, const float *weight, const float *x,
 			float *dx, float *y, const float *g)
 {
 	size_t len_in = fedc_vol_len(&c->in), len_out = fedc_vol_len(&c->out), p = positions(&c->out);
@@ -288,6 +332,128 @@ static void direct_walk(const struct fedc_conv *c, enum row_op op, size_t n, con
 			}
 		}
 	}
+}
+
+/* ---- the wide direct path (stride 1, no padding) ----
+ * Output (od, oh, ow) sits at od*H*W + oh*W + ow of a wide plane: the
+ * input's layout. Then tap (t0, t1, t2) reads input offset
+ * t0*H*W + t1*W + t2 further on, for every position at once, and a tap is
+ * one contiguous sweep of `span` floats: the positions between the last
+ * valid output and the end of each input row are computed and dropped
+ * (forward) or held at zero (backward). span ends at the last valid output,
+ * so no sweep reads past its input plane. */
+static size_t wide_span(const struct fedc_conv *c)
+{
+	size_t hw = c->in.h * c->in.w;
+
+	return (c->out.d - 1) * hw + (c->out.h - 1) * c->in.w + c->out.w;
+}
+
+static size_t tap_offset(const struct fedc_conv *c, size_t t0, size_t t1, size_t t2)
+{
+	return (t0 * c->in.h + t1) * c->in.w + t2;
+}
+
+/* Wide plane <-> compact output plane of channel o. */
+static void wide_to_out(const struct fedc_conv *c, const float *wide, float *out)
+{
+	for (size_t od = 0; od < c->out.d; od++)
+		for (size_t oh = 0; oh < c->out.h; oh++)
+			memcpy(out + (od * c->out.h + oh) * c->out.w, wide + (od * c->in.h + oh) * c->in.w,
+			       c->out.w * sizeof(float));
+}
+
+static void out_to_wide(const struct fedc_conv *c, const float *out, float *wide)
+{
+	memset(wide, 0, wide_span(c) * sizeof(float));
+	for (size_t od = 0; od < c->out.d; od++)
+		for (size_t oh = 0; oh < c->out.h; oh++)
+			memcpy(wide + (od * c->in.h + oh) * c->in.w, out + (od * c->out.h + oh) * c->out.w,
+			       c->out.w * sizeof(float));
+}
+
+/* sum a[k] b[k] over n floats, in 16 float lanes (they vectorize without
+ * reassociating the compiler's way), the lanes summed in double. */
+static inline __attribute__((always_inline)) double dot_lanes(const float *restrict a, const float *restrict b,
+							     size_t n)
+{
+	float lane[16] = { 0 };
+	double sum = 0.0;
+	size_t k = 0;
+
+	for (; k + 16 <= n; k += 16)
+		for (size_t j = 0; j < 16; j++)
+			lane[j] += a[k + j] * b[k + j];
+	for (; k < n; k++)
+		lane[k % 16] += a[k] * b[k];
+	for (size_t j = 0; j < 16; j++)
+		sum += lane[j];
+	return sum;
+}
+
+/* Forward (g NULL: x and weight give y) or backward (g: dz; this sample's
+ * weight gradient added to dw, each term summed in double, and its input
+ * gradient added to dx when not NULL) of one sample. */
+SIMD_CLONES static void wide_sample(const struct fedc_conv *c, const float *x, const float *weight,
+				    const float *bias, float *y, const float *g, float *dw, float *dx, float *wide)
+{
+	size_t plane = c->in.d * c->in.h * c->in.w, span = wide_span(c), k = taps(c), p = positions(&c->out);
+
+	for (size_t o = 0; o < c->out.c; o++) {
+		size_t r = 0;
+
+		if (g)
+			out_to_wide(c, g + o * p, wide);
+		else
+			for (size_t q = 0; q < span; q++)
+				wide[q] = bias[o];
+		for (size_t ch = 0; ch < c->in.c; ch++) {
+			for (size_t t0 = 0; t0 < c->win.k[0]; t0++) {
+				for (size_t t1 = 0; t1 < c->win.k[1]; t1++) {
+					for (size_t t2 = 0; t2 < c->win.k[2]; t2++, r++) {
+						size_t off = ch * plane + tap_offset(c, t0, t1, t2);
+						const float *restrict src = x + off;
+						float *restrict acc = wide;
+						float w = weight[o * k + r];
+
+						if (!g) {
+							for (size_t q = 0; q < span; q++)
+								acc[q] += w * src[q];
+							continue;
+						}
+						dw[o * k + r] += (float)dot_lanes(wide, src, span);
+						if (dx) {
+							float *restrict dst = dx + off;
+
+							for (size_t q = 0; q < span; q++)
+								dst[q] += w * wide[q];
+						}
+					}
+				}
+			}
+		}
+		if (!g)
+			wide_to_out(c, wide, y + o * p);
+	}
+}
+
+static void wide_forward(struct fedc_conv *c, const struct fedc_mat *x, const struct fedc_mat *weight,
+			 const struct fedc_mat *bias, struct fedc_mat *y)
+{
+	for (size_t i = 0; i < x->rows; i++)
+		wide_sample(c, x->data + i * x->cols, weight->data, bias->data, y->data + i * y->cols, NULL, NULL, NULL,
+			    c->tmp.data);
+}
+
+static void wide_backward(struct fedc_conv *c, const struct fedc_mat *x, const struct fedc_mat *weight,
+			  const struct fedc_mat *dz, struct fedc_mat *dweight, struct fedc_mat *dx)
+{
+	fedc_mat_fill(dweight, 0.0f);
+	if (dx)
+		fedc_mat_fill(dx, 0.0f);
+	for (size_t i = 0; i < dz->rows; i++)
+		wide_sample(c, x->data + i * x->cols, weight->data, NULL, NULL, dz->data + i * dz->cols, dweight->data,
+			    dx ? dx->data + i * dx->cols : NULL, c->tmp.data);
 }
 
 static void direct_forward(const struct fedc_conv *c, const struct fedc_mat *x, const struct fedc_mat *weight,
@@ -346,7 +512,10 @@ int fedc_conv_forward(struct fedc_conv *c, const struct fedc_mat *x, const struc
 	if (!params_ok(c, weight, bias) || !batch_ok(c, x, &c->in, n) || !batch_ok(c, y, &c->out, n))
 		return FEDC_NN_ERR_SHAPE;
 	if (c->direct) {
-		direct_forward(c, x, weight, bias, y);
+		if (is_wide(c))
+			wide_forward(c, x, weight, bias, y);
+		else
+			direct_forward(c, x, weight, bias, y);
 		return act == FEDC_ACT_NONE ? FEDC_NN_OK : fedc_act_forward(act, y, y);
 	}
 	cols = fedc_mat_view(c->cols.data, taps(c), n * p);
@@ -431,6 +600,9 @@ int fedc_conv_backward(struct fedc_conv *c, const struct fedc_mat *x, const stru
 	bias_grad(c, dy, dbias);
 	if (!c->direct)
 		return im2col_backward(c, weight, dy, dweight, dx);
-	direct_backward(c, x, weight, dy, dweight, dx);
+	if (is_wide(c))
+		wide_backward(c, x, weight, dy, dweight, dx);
+	else
+		direct_backward(c, x, weight, dy, dweight, dx);
 	return FEDC_NN_OK;
 }
