@@ -378,6 +378,7 @@ static void test_batchnorm_running_stats(void **state)
 	/* a training batch of one value per channel has no variance */
 	x = fedc_mat_view(xv, 1, 1);
 	vol.w = 1;
+	fedc_batchnorm_release(&bn);
 	assert_int_equal(fedc_batchnorm_init(&bn, &vol, 0.1, 1e-5), 0);
 	assert_int_equal(fedc_batchnorm_reserve(&bn, 1), 0);
 	y = fedc_mat_view(yv, 1, 1);
@@ -413,8 +414,8 @@ static void test_dropout(void **state)
 	assert_int_equal(fedc_dropout_forward(&d, false, &rng, &x, &y), 0);
 	for (size_t i = 0; i < 4000; i++)
 		assert_float_equal(y.data[i], 2.0f, 0);
-	assert_int_equal(fedc_dropout_init(&d, 100, 1.0), FEDC_NN_ERR_INVAL);
 	fedc_dropout_release(&d);
+	assert_int_equal(fedc_dropout_init(&d, 100, 1.0), FEDC_NN_ERR_INVAL);
 	fedc_mat_release(&x), fedc_mat_release(&y), fedc_mat_release(&dy), fedc_mat_release(&dx);
 }
 
