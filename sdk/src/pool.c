@@ -121,11 +121,38 @@ static bool is_plain_2d_max(const struct fedc_pool *p)
 	       w->pad[2] == 0;
 }
 
+/* 2x2 windows at stride 2, the usual case, with constant bounds. */
+static void max_2x2_planes(const struct fedc_pool *p, const float *x, float *y, uint32_t *arg, size_t planes)
+{
+	size_t in_w = p->in.w, in_plane = p->in.h * in_w, per_sample = p->in.c * p->in.d;
+	size_t k = 0;
+
+	for (size_t pl = 0; pl < planes; pl++) {
+		const float *xp = x + pl * in_plane;
+		size_t base = (pl % per_sample) * in_plane;
+
+		for (size_t oh = 0; oh < p->out.h; oh++) {
+			for (size_t ow = 0; ow < p->out.w; ow++, k++) {
+				size_t a = 2 * oh * in_w + 2 * ow, b = a + 1, c = a + in_w, d = c + 1;
+				size_t top = xp[b] > xp[a] ? b : a, bottom = xp[d] > xp[c] ? d : c;
+				size_t at = xp[bottom] > xp[top] ? bottom : top;
+
+				y[k] = xp[at];
+				arg[k] = (uint32_t)(base + at);
+			}
+		}
+	}
+}
+
 static void max_2d_planes(const struct fedc_pool *p, const float *x, float *y, uint32_t *arg, size_t planes)
 {
 	size_t in_w = p->in.w, kh = p->win.k[1], kw = p->win.k[2], sh = p->win.stride[1], sw = p->win.stride[2];
 	size_t in_plane = p->in.h * in_w, out_plane = p->out.h * p->out.w;
 
+	if (kh == 2 && kw == 2 && sh == 2 && sw == 2) {
+		max_2x2_planes(p, x, y, arg, planes);
+		return;
+	}
 	for (size_t pl = 0; pl < planes; pl++) {
 		const float *xp = x + pl * in_plane;
 		size_t base = (pl % (p->in.c * p->in.d)) * in_plane; /* offset within its sample */
