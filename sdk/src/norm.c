@@ -11,6 +11,58 @@ static size_t spatial(const struct fedc_vol *v)
 	return v->d * v->h * v->w;
 }
 
+/* Sums over n floats in 16 float lanes, which vectorize (a single double
+ * accumulator would chain every add on the last), the lanes added in double:
+ * a run is one sample's channel, short enough for float partial sums. */
+static double sum_lanes(const float *restrict a, size_t n)
+{
+	float lane[16] = { 0 };
+	double sum = 0.0;
+	size_t k = 0;
+
+	for (; k + 16 <= n; k += 16)
+		for (size_t j = 0; j < 16; j++)
+			lane[j] += a[k + j];
+	for (; k < n; k++)
+		sum += a[k];
+	for (size_t j = 0; j < 16; j++)
+		sum += lane[j];
+	return sum;
+}
+
+/* sum (a - m)^2, and sum a b, the same way. */
+static double sq_dev_lanes(const float *restrict a, float m, size_t n)
+{
+	float lane[16] = { 0 };
+	double sum = 0.0;
+	size_t k = 0;
+
+	for (; k + 16 <= n; k += 16)
+		for (size_t j = 0; j < 16; j++)
+			lane[j] += (a[k + j] - m) * (a[k + j] - m);
+	for (; k < n; k++)
+		sum += (double)(a[k] - m) * (a[k] - m);
+	for (size_t j = 0; j < 16; j++)
+		sum += lane[j];
+	return sum;
+}
+
+static double dot_lanes(const float *restrict a, const float *restrict b, size_t n)
+{
+	float lane[16] = { 0 };
+	double sum = 0.0;
+	size_t k = 0;
+
+	for (; k + 16 <= n; k += 16)
+		for (size_t j = 0; j < 16; j++)
+			lane[j] += a[k + j] * b[k + j];
+	for (; k < n; k++)
+		sum += (double)a[k] * b[k];
+	for (size_t j = 0; j < 16; j++)
+		sum += lane[j];
+	return sum;
+}
+
 int fedc_batchnorm_init(struct fedc_batchnorm *b, const struct fedc_vol *vol, double momentum, double eps)
 {
 	memset(b, 0, sizeof(*b));
@@ -72,22 +124,12 @@ static void channel_stats(const struct fedc_batchnorm *b, const struct fedc_mat 
 	size_t s = spatial(&b->vol), count = x->rows * s;
 	double sum = 0.0, sq = 0.0;
 
-	for (size_t i = 0; i < x->rows; i++) {
-		const float *v = x->data + i * x->cols + ch * s;
-
-		for (size_t k = 0; k < s; k++)
-			sum += v[k];
-	}
+	for (size_t i = 0; i < x->rows; i++)
+		sum += sum_lanes(x->data + i * x->cols + ch * s, s);
 	*mean = sum / (double)count;
-	for (size_t i = 0; i < x->rows; i++) {
-		const float *v = x->data + i * x->cols + ch * s;
-
-		for (size_t k = 0; k < s; k++) {
-			double d = v[k] - *mean;
-
-			sq += d * d;
-		}
-	}
+	/* deviations from the mean: no cancellation of sum x^2 - n mean^2 */
+	for (size_t i = 0; i < x->rows; i++)
+		sq += sq_dev_lanes(x->data + i * x->cols + ch * s, (float)*mean, s);
 	*var = sq / (double)count;
 }
 
@@ -163,10 +205,8 @@ int fedc_batchnorm_backward(struct fedc_batchnorm *b, const struct fedc_mat *wei
 		for (size_t i = 0; i < n; i++) {
 			const float *g = dy->data + i * dy->cols + ch * s, *h = b->xhat.data + i * dy->cols + ch * s;
 
-			for (size_t k = 0; k < s; k++) {
-				sum += g[k];
-				dot += (double)g[k] * h[k];
-			}
+			sum += sum_lanes(g, s);
+			dot += dot_lanes(g, h, s);
 		}
 		dbias->data[ch] = (float)sum;
 		dweight->data[ch] = (float)dot;

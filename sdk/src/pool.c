@@ -132,13 +132,18 @@ static void max_2x2_planes(const struct fedc_pool *p, const float *x, float *y, 
 		size_t base = (pl % per_sample) * in_plane;
 
 		for (size_t oh = 0; oh < p->out.h; oh++) {
-			for (size_t ow = 0; ow < p->out.w; ow++, k++) {
-				size_t a = 2 * oh * in_w + 2 * ow, b = a + 1, c = a + in_w, d = c + 1;
-				size_t top = xp[b] > xp[a] ? b : a, bottom = xp[d] > xp[c] ? d : c;
-				size_t at = xp[bottom] > xp[top] ? bottom : top;
+			const float *r0 = xp + 2 * oh * in_w, *r1 = r0 + in_w;
+			uint32_t row0 = (uint32_t)(base + 2 * oh * in_w), row1 = row0 + (uint32_t)in_w;
 
-				y[k] = xp[at];
-				arg[k] = (uint32_t)(base + at);
+			/* values and indices selected side by side: no load waits on a compare */
+			for (size_t ow = 0; ow < p->out.w; ow++, k++) {
+				float a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], d = r1[2 * ow + 1];
+				uint32_t ia = row0 + 2 * (uint32_t)ow, ic = row1 + 2 * (uint32_t)ow;
+				float top = b > a ? b : a, bottom = d > c ? d : c;
+				uint32_t itop = b > a ? ia + 1 : ia, ibottom = d > c ? ic + 1 : ic;
+
+				y[k] = bottom > top ? bottom : top;
+				arg[k] = bottom > top ? ibottom : itop;
 			}
 		}
 	}
