@@ -391,6 +391,41 @@ static inline __attribute__((always_inline)) double dot_lanes(const float *restr
 	return sum;
 }
 
+/* Five consecutive taps along a row, the common 5-wide kernel: forward
+ * (dw NULL) acc[q] += sum_t w[t] src[q + t], or the five weight gradients
+ * dw[t] += sum_q acc[q] src[q + t] (acc holding the wide dz), with one load
+ * of acc per position instead of five. */
+static inline __attribute__((always_inline)) void tap_row5(const float *restrict src, const float *w,
+							   float *restrict acc, float *dw, size_t span)
+{
+	float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4];
+	float l0[16] = { 0 }, l1[16] = { 0 }, l2[16] = { 0 }, l3[16] = { 0 }, l4[16] = { 0 };
+	double d[5] = { 0 };
+	size_t q = 0;
+
+	if (!dw) {
+		for (q = 0; q < span; q++)
+			acc[q] += w0 * src[q] + w1 * src[q + 1] + w2 * src[q + 2] + w3 * src[q + 3] + w4 * src[q + 4];
+		return;
+	}
+	for (; q + 16 <= span; q += 16) {
+		for (size_t j = 0; j < 16; j++) {
+			float a = acc[q + j];
+
+			l0[j] += a * src[q + j], l1[j] += a * src[q + j + 1], l2[j] += a * src[q + j + 2];
+			l3[j] += a * src[q + j + 3], l4[j] += a * src[q + j + 4];
+		}
+	}
+	for (; q < span; q++) {
+		for (size_t t = 0; t < 5; t++)
+			d[t] += (double)acc[q] * src[q + t];
+	}
+	for (size_t j = 0; j < 16; j++)
+		d[0] += l0[j], d[1] += l1[j], d[2] += l2[j], d[3] += l3[j], d[4] += l4[j];
+	for (size_t t = 0; t < 5; t++)
+		dw[t] += (float)d[t];
+}
+
 /* Forward (g NULL: x and weight give y) or backward (g: dz; this sample's
  * weight gradient added to dw, each term summed in double, and its input
  * gradient added to dx when not NULL) of one sample. */
@@ -416,6 +451,12 @@ SIMD_CLONES static void wide_sample(const struct fedc_conv *c, const float *x, c
 						float *restrict acc = wide;
 						float w = weight[o * k + r];
 
+						if (c->win.k[2] == 5 && (!g || !dx)) {
+							/* a row of 5 taps at once: 1 pass over acc, not 5 */
+							tap_row5(src, weight + o * k + r, acc, g ? dw + o * k + r : NULL, span);
+							t2 += 4, r += 4;
+							continue;
+						}
 						if (!g) {
 							for (size_t q = 0; q < span; q++)
 								acc[q] += w * src[q];

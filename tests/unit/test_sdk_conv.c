@@ -172,6 +172,39 @@ static void test_conv_paths_agree(void **state)
 	fedc_mat_release(&yb);
 }
 
+/* A first layer skips its input gradient; its weight gradient is the same
+ * either way (the direct path then sums a row of five taps at once). */
+static void test_conv_first_layer_weight_grad(void **state)
+{
+	struct fedc_vol in = { 2, 1, 9, 9 };
+	struct fedc_window win = fedc_window_2d(5, 1, 0);
+	struct fedc_conv c;
+	struct fedc_mat x, w, b, y, dy, dw1, dw2, db, dx;
+	struct fedc_rng rng;
+
+	for (int direct = 0; direct < 2; direct++) {
+		assert_int_equal(fedc_conv_init(&c, &in, 3, &win), 0);
+		c.direct = direct;
+		assert_int_equal(fedc_conv_reserve(&c, 2), 0);
+		mat(&x, 2, 162), mat(&w, 3, 50), mat(&b, 1, 3), mat(&y, 2, 75), mat(&dy, 2, 75);
+		mat(&dw1, 3, 50), mat(&dw2, 3, 50), mat(&db, 1, 3), mat(&dx, 2, 162);
+		fedc_rng_seed(&rng, 21);
+		fill_uniform(&x, &rng, -1, 1), fill_uniform(&w, &rng, -1, 1);
+		assert_int_equal(fedc_conv_forward(&c, &x, &w, &b, FEDC_ACT_NONE, &y), 0);
+		fill_uniform(&dy, &rng, -1, 1);
+		assert_int_equal(fedc_conv_backward(&c, &x, &w, &y, FEDC_ACT_NONE, &dy, &dw1, &db, &dx), 0);
+		/* one backward per forward: im2col's buffer then holds dL/dcols */
+		assert_int_equal(fedc_conv_forward(&c, &x, &w, &b, FEDC_ACT_NONE, &y), 0);
+		assert_int_equal(fedc_conv_backward(&c, &x, &w, &y, FEDC_ACT_NONE, &dy, &dw2, &db, NULL), 0);
+		for (size_t i = 0; i < 150; i++)
+			assert_float_equal(dw1.data[i], dw2.data[i], 1e-4);
+		fedc_conv_release(&c);
+		fedc_mat_release(&x), fedc_mat_release(&w), fedc_mat_release(&b), fedc_mat_release(&y);
+		fedc_mat_release(&dy), fedc_mat_release(&dw1), fedc_mat_release(&dw2), fedc_mat_release(&db);
+		fedc_mat_release(&dx);
+	}
+}
+
 static void test_conv_shape_errors(void **state)
 {
 	struct fedc_vol in = { 1, 1, 4, 4 }, out;
@@ -548,6 +581,7 @@ int main(void)
 		cmocka_unit_test(test_conv2d_grad_5x5),
 		cmocka_unit_test(test_conv3d_grad),
 		cmocka_unit_test(test_conv_paths_agree),
+		cmocka_unit_test(test_conv_first_layer_weight_grad),
 		cmocka_unit_test(test_conv_shape_errors),
 		cmocka_unit_test(test_pool2d_grad),
 		cmocka_unit_test(test_pool3d_grad),

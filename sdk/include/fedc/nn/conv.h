@@ -84,9 +84,10 @@ void fedc_conv_init_params(const struct fedc_conv *c, struct fedc_mat *weight, s
 /* y [n, len(out)] = act(conv(x [n, len(in)]) + bias). */
 int fedc_conv_forward(struct fedc_conv *c, const struct fedc_mat *x, const struct fedc_mat *weight,
 		      const struct fedc_mat *bias, enum fedc_act act, struct fedc_mat *y);
-/* Backward after fedc_conv_forward(x) gave y: dy holds dL/dy and is
- * overwritten with dL/d(pre-activation); dweight and dbias are overwritten;
- * dx (NULL for a first layer) gets dL/dx. */
+/* Backward after fedc_conv_forward(x) gave y, once per forward pass (the
+ * im2col buffer is reused for dL/dcols): dy holds dL/dy and is overwritten
+ * with dL/d(pre-activation); dweight and dbias are overwritten; dx (NULL
+ * for a first layer) gets dL/dx. */
 int fedc_conv_backward(struct fedc_conv *c, const struct fedc_mat *x, const struct fedc_mat *weight,
 		       const struct fedc_mat *y, enum fedc_act act, struct fedc_mat *dy, struct fedc_mat *dweight,
 		       struct fedc_mat *dbias, struct fedc_mat *dx);
