@@ -60,6 +60,7 @@ static double uniform(uint64_t *s)
  * noise), so a model that standardizes separates them. */
 static void make_view(struct fedc_data *d, size_t n, uint64_t seed, const double *offset, const double *scale)
 {
+	memset(d, 0, sizeof(*d)); /* the ABI 3 fields (label_width ...) too: the SDK reads them */
 	d->n_samples = n;
 	d->n_features = NF;
 	d->n_classes = 2;
