@@ -25,6 +25,7 @@ struct node_record {
 	const char *status;        /* "answered", "error", "offline", "timeout", "rejected" */
 	const char *reason;        /* why it failed, "" when answered */
 	const struct fedc_msg *reply; /* the train-reply, NULL if none */
+	uint32_t step;             /* strategy = cyclic: its turn in the round's chain, from 1; 0: not a chain */
 };
 
 struct round_record {
