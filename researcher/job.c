@@ -620,6 +620,8 @@ static void record_round(struct job *j, uint32_t round, bool evaluate_only, bool
 		printf("round %4u/%-4u  nodes %u/%u  train loss %.4f  %s of the model sent %.4f  %.2f s\n", round,
 		       j->exp->rounds, rr.answered, rr.selected, rr.train_loss, metric, weighted(j, true, metric),
 		       seconds);
+	if (!evaluate_only && j->chain_len)
+		job_cyclic__print_chain(j);
 	if (!evaluate_only && privacy__dp_on(j->exp))
 		printf("  privacy: epsilon %.4f (delta %g) after %u round(s)\n", j->epsilon, j->exp->privacy.dp_delta, round);
 	/* A cyclic round is told in the order its chain ran (the steps). */

@@ -127,6 +127,14 @@ static void skip(struct job *j, struct participant *p, const struct participant 
 	status__node_changed(j->status, j);
 }
 
+void job_cyclic__print_chain(const struct job *j)
+{
+	printf("  chain:");
+	for (size_t k = 0; k < j->chain_len; k++)
+		printf("%s%s", k ? " -> " : " ", j->parts[j->chain[k]].node_id);
+	printf("\n");
+}
+
 /* With min_nodes > 1 a round can fail after some turns changed the model:
  * its starting model is kept aside to go back to (with min_nodes = 1 a
  * failed round changed nothing). */

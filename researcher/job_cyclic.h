@@ -43,4 +43,7 @@ void job_cyclic__order(uint64_t seed, uint32_t round, bool shuffled, uint32_t *i
 FEDC_NODISCARD
 enum fedc_err job_cyclic__round(struct job *j, uint32_t round, size_t *trained);
 
+/* Prints the round's chain ("  chain: a -> b -> c") under its round line. */
+void job_cyclic__print_chain(const struct job *j);
+
 #endif

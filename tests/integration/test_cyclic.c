@@ -317,6 +317,7 @@ static void test_cyclic_skips_a_node_killed_mid_chain(void **state)
 	assert_non_null(strstr(turns[4].reason, "skipped: the chain went on from the model of step 1 (node site-0)"));
 	assert_string_equal(turns[5].status, "answered");
 	assert_non_null(strstr(output, "node site-1 offline: node is offline; skipped"));
+	assert_non_null(strstr(output, "  chain: site-0 -> site-1 -> site-2\n"));
 	assert_true(final_accuracy(exp) > 0.8);
 }
 

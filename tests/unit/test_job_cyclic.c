@@ -76,6 +76,16 @@ static void test_cyclic_keys(void **state)
 	experiment__free(exp);
 }
 
+/* examples/logreg/cyclic.ini: a chain in shuffled order that the check takes. */
+static void test_example_experiment_loads(void **state)
+{
+	struct experiment *exp = *state;
+
+	assert_int_equal(experiment__load(FEDC_SOURCE_DIR "/examples/logreg/cyclic.ini", NULL, exp), FEDC_OK);
+	assert_true(exp->cyclic && exp->cyclic_shuffled);
+	assert_int_equal(job_cyclic__check(exp, exp->path), FEDC_OK);
+}
+
 static void expect_load_error(struct experiment *exp, const char *lines, const char *needle)
 {
 	assert_int_equal(load(lines, "", exp), FEDC_ERR_CONFIG);
@@ -176,6 +186,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_strategy_defaults_to_parallel, make_file, remove_file),
 		cmocka_unit_test_setup_teardown(test_cyclic_keys, make_file, remove_file),
+		cmocka_unit_test_setup_teardown(test_example_experiment_loads, make_file, remove_file),
 		cmocka_unit_test_setup_teardown(test_bad_strategy_values, make_file, remove_file),
 		cmocka_unit_test_setup_teardown(test_cyclic_refuses_secure_aggregation, make_file, remove_file),
 		cmocka_unit_test_setup_teardown(test_cyclic_refuses_node_dp, make_file, remove_file),
