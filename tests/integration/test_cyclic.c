@@ -4,7 +4,8 @@
  * data, its turns go to the nodes in node-id order or in the per-round
  * shuffled order the seed gives, a researcher killed mid-chain resumes to
  * the bytes of an uninterrupted run, and a node killed during its turn is
- * skipped with the reason while the chain goes on. */
+ * skipped with the reason while the chain goes on -- unless too few nodes
+ * are left to train, and the round fails back to its starting model. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -321,6 +322,29 @@ static void test_cyclic_skips_a_node_killed_mid_chain(void **state)
 	assert_true(final_accuracy(exp) > 0.8);
 }
 
+/* site-1 dies again during its turn, now with min_nodes = 3: two nodes
+ * trained, too few, so the round failed, and global.params is the model it
+ * started from (the breakpoint of round 0), not site-2's. */
+static void test_cyclic_round_with_too_few_goes_back_to_its_start(void **state)
+{
+	char exp[512], params[600], start[600];
+
+	(void)state;
+	assert_int_not_equal(harness_stop(&H.nodes[1].proc, SIGTERM, 15000), -1); /* reaped */
+	setenv("FEDC_CRASH_AT", "upload-body", 1);
+	assert_int_equal(harness_start_node(&H, 1), 0);
+	unsetenv("FEDC_CRASH_AT");
+	write_logreg("too-few", 2, N_NODES, "strategy = cyclic\nround_retries = 0", exp, sizeof(exp));
+	empty_repository();
+	if (researcher("run", exp) != 1)
+		fail_msg("the run with 2 of 3 nodes trained did not fail:\n%s", output);
+	assert_non_null(strstr(output, "round 1: 2 update(s) usable, min_nodes is 3"));
+	snprintf(params, sizeof(params), "%s-out/global.params", exp);
+	snprintf(start, sizeof(start), "%s-out/breakpoints/round-000000/global.params", exp);
+	if (!same_bytes(start, params))
+		fail_msg("%s is not the round's starting model %s", params, start);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -328,6 +352,7 @@ int main(void)
 		cmocka_unit_test(test_cyclic_shuffled_order_follows_the_seed),
 		cmocka_unit_test(test_cyclic_resume_mid_chain_is_bit_for_bit),
 		cmocka_unit_test(test_cyclic_skips_a_node_killed_mid_chain),
+		cmocka_unit_test(test_cyclic_round_with_too_few_goes_back_to_its_start),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
