@@ -3,7 +3,8 @@
  * passed, while the updates download and are checked on the fetcher's
  * threads as replies arrive, then aggregate what arrived -- in node-id order,
  * so arrival order never changes the result -- if at least min_nodes
- * answered. */
+ * answered. With strategy = cyclic a training round is a chain of such
+ * rounds of one node each instead (job_cyclic.c). */
 #include "job.h"
 #include "job_internal.h"
 
@@ -627,8 +628,8 @@ static void record_round(struct job *j, uint32_t round, bool evaluate_only, bool
 	/* A cyclic round is told in the order its chain ran (the steps). */
 	for (size_t k = 0; k < (j->chain_len ? j->chain_len : j->n_parts); k++) {
 		const struct participant *p = &j->parts[j->chain_len ? j->chain[k] : k];
-		struct node_record nr = { round,     kind,	  p->node_id, p->dataset_id,
-					  p->status, p->reason, p->reply,   p->step };
+		struct node_record nr = { round, kind, p->node_id, p->dataset_id, p->status, p->reason, p->reply,
+					  p->step };
 
 		if (!p->selected)
 			continue;
