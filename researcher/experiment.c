@@ -31,6 +31,8 @@
 static const char *const known_sections[] = { "experiment", "model", "training", "aggregator", "privacy", "network",
 					      NULL };
 static const char *const dp_names[] = { "off", "node", NULL };
+static const char *const strategy_names[] = { "parallel", "cyclic", NULL };
+static const char *const cyclic_order_names[] = { "sorted", "shuffled", NULL };
 #define PRIV(name) offsetof(struct experiment, privacy.name)
 
 /* clang-format off */
@@ -61,6 +63,11 @@ static const struct fedc_config_key experiment_keys[] = {
 	  "Share of the nodes that train each round (0 < f ≤ 1): `max(min_nodes, ceil(f × n))` of the nodes online, sampled with the experiment's seed; 1.0 sends every round to every node.", NULL },
 	{ "experiment", "round_retries", FEDC_CONFIG_INT, false, "2", 0, 1000, 0, 0, NULL, U32(round_retries),
 	  "A round with fewer than `min_nodes` usable updates is run again (same round number, same seeds) up to this many times; then the experiment stops, leaving its breakpoint to resume from.", NULL },
+	{ "experiment", "strategy", FEDC_CONFIG_ENUM, false, "parallel", 0, 0, 0, 0, strategy_names, ARRAY(strategy_name),
+	  "`parallel`: every node of a round trains the global model and the `[aggregator]` combines their updates. `cyclic`: the model passes from node to node within a round (node 2 trains what node 1 returned ...) and the last node's model is the round's result; a node that fails is skipped and the chain goes on from the last good model; `round_timeout_s` applies to each node's turn and `min_nodes` counts the nodes that trained. Not with secure aggregation, node-level DP, `keep_best`, or an aggregator other than `fedavg`/`fedprox` (docs/researcher-guide.md, \"Cyclic training\").", NULL },
+	{ "experiment", "cyclic_order", FEDC_CONFIG_ENUM, false, "sorted", 0, 0, 0, 0, cyclic_order_names,
+	  ARRAY(cyclic_order_name),
+	  "With `strategy = cyclic`: `sorted` passes the model in node-id order every round; `shuffled` in an order drawn afresh each round from `seed` and the round number (a resumed run draws the same).", NULL },
 };
 
 static const struct fedc_config_key training_keys[] = {
@@ -258,6 +265,11 @@ static enum fedc_err read_experiment(const struct fedc_config *cfg, struct exper
 		rc = fedc_config_str(cfg, "experiment", "nodes", false, "", &nodes);
 	if (!rc && nodes)
 		rc = parse_nodes(cfg, nodes, out);
+	out->cyclic = strcmp(out->strategy_name, "cyclic") == 0;
+	out->cyclic_shuffled = strcmp(out->cyclic_order_name, "shuffled") == 0;
+	if (!rc && !out->cyclic && fedc_config_has(cfg, "experiment", "cyclic_order"))
+		rc = fedc_fail(FEDC_ERR_CONFIG, "%s: [experiment] cyclic_order: only with strategy = cyclic",
+			       fedc_config_path(cfg));
 	return rc;
 }
 

@@ -59,6 +59,12 @@ struct experiment {
 	char nodes[FEDC_MAX_DATASETS][FEDC_MAX_ID_LEN + 1];
 	double fraction;
 	uint32_t round_retries;        /* attempts after a round with too few updates */
+	/* how a round trains (job_cyclic.h): "parallel" (every node on the
+	 * global model, then aggregated) or "cyclic" (a chain, node after node) */
+	char strategy_name[FEDC_SHORT_BUF];
+	bool cyclic;
+	char cyclic_order_name[FEDC_SHORT_BUF]; /* "sorted" (node ids) or "shuffled" (per round, from seed) */
+	bool cyclic_shuffled;
 	/* [model]: every key is a number handed to the plan */
 	uint32_t n_model_args;
 	struct fedc_msg_kv model_args[FEDC_MAX_ARGS];

@@ -155,6 +155,8 @@ enum fedc_err history__node(struct history *h, const struct node_record *rec)
 				rec->dataset_id ? rec->dataset_id : "", "status", rec->status, "reason",
 				rec->reason ? rec->reason : "");
 
+	if (obj && rec->step)
+		json_object_set_new(obj, "step", json_integer((json_int_t)rec->step));
 	if (obj && r) {
 		json_object_set_new(obj, "n_samples", json_integer((json_int_t)r->n_samples));
 		json_object_set_new(obj, "n_test", json_integer((json_int_t)r->n_test));

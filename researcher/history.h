@@ -1,7 +1,8 @@
 /* The experiment's history, written as it happens (flushed after each
  * record) in forms tools read:
  *   history.jsonl  one JSON object per line: {"type": "node", ...} per node
- *                  and round, {"type": "round", ...} per round, and with
+ *                  and round (a chain's in chain order, with "step"),
+ *                  {"type": "round", ...} per round, and with
  *                  keep_best {"type": "best", ...} when the best model changes
  *   rounds.csv     one row per round
  *   nodes.csv      one row per node and round */
@@ -25,6 +26,7 @@ struct node_record {
 	const char *status;        /* "answered", "error", "offline", "timeout", "rejected" */
 	const char *reason;        /* why it failed, "" when answered */
 	const struct fedc_msg *reply; /* the train-reply, NULL if none */
+	uint32_t step;             /* strategy = cyclic: its turn in the round's chain, from 1; 0: not a chain */
 };
 
 struct round_record {

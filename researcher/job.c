@@ -3,7 +3,8 @@
  * passed, while the updates download and are checked on the fetcher's
  * threads as replies arrive, then aggregate what arrived -- in node-id order,
  * so arrival order never changes the result -- if at least min_nodes
- * answered. */
+ * answered. With strategy = cyclic a training round is a chain of such
+ * rounds of one node each instead (job_cyclic.c). */
 #include "job.h"
 #include "job_internal.h"
 
@@ -31,6 +32,7 @@
 #include "fedc/uuid.h"
 #include "history.h"
 #include "initial_params.h"
+#include "job_cyclic.h"
 #include "plan_build.h"
 #include "privacy.h"
 #include "progress.h"
@@ -247,8 +249,10 @@ static void select_participants(struct job *j, bool evaluate_only)
 {
 	size_t idx[JOB_MAX_PARTICIPANTS], n = 0, k;
 
+	j->chain_len = 0;
 	for (size_t i = 0; i < j->n_parts; i++) {
 		j->parts[i].selected = evaluate_only || j->exp->fraction >= 1.0;
+		j->parts[i].step = 0;
 		if (session__online(&j->session, j->parts[i].node_id))
 			idx[n++] = i;
 	}
@@ -268,32 +272,47 @@ static size_t count_selected(const struct job *j)
 	return n;
 }
 
+void job__reset_part(struct participant *p)
+{
+	reset_part(p);
+}
+
+enum fedc_err job__send_train(struct job *j, struct participant *p, uint32_t round, bool evaluate_only)
+{
+	struct fedc_msg *m = fedc_msg_new(FEDC_CMD_TRAIN);
+	enum fedc_err rc;
+
+	reset_part(p);
+	if (!m)
+		return FEDC_ERR_NOMEM;
+	fill_train(j, p, round, evaluate_only, m);
+	snprintf(p->request_id, sizeof(p->request_id), "%s", m->request_id);
+	if (!session__online(&j->session, p->node_id)) {
+		fail_part(p, "offline", "node is offline");
+		fedc_msg_free(m);
+		return FEDC_OK;
+	}
+	rc = session__send(&j->session, p->node_id, m);
+	if (rc)
+		fail_part(p, "error", "cannot send train: %s", fedc_last_error());
+	fedc_msg_free(m);
+	return FEDC_OK;
+}
+
 static enum fedc_err send_requests(struct job *j, uint32_t round, bool evaluate_only)
 {
 	for (size_t i = 0; i < j->n_parts; i++) {
 		struct participant *p = &j->parts[i];
-		struct fedc_msg *m;
 		enum fedc_err rc;
 
-		reset_part(p);
 		if (!p->selected) {
+			reset_part(p);
 			p->state = PART_IDLE;
 			continue;
 		}
-		m = fedc_msg_new(FEDC_CMD_TRAIN);
-		if (!m)
-			return FEDC_ERR_NOMEM;
-		fill_train(j, p, round, evaluate_only, m);
-		snprintf(p->request_id, sizeof(p->request_id), "%s", m->request_id);
-		if (!session__online(&j->session, p->node_id)) {
-			fail_part(p, "offline", "node is offline");
-			fedc_msg_free(m);
-			continue;
-		}
-		rc = session__send(&j->session, p->node_id, m);
+		rc = job__send_train(j, p, round, evaluate_only);
 		if (rc)
-			fail_part(p, "error", "cannot send train: %s", fedc_last_error());
-		fedc_msg_free(m);
+			return rc;
 	}
 	return FEDC_OK;
 }
@@ -451,8 +470,7 @@ static size_t count_state(const struct job *j, enum part_state state)
 	return n;
 }
 
-/* Waits for every participant's outcome, or the round deadline. */
-static enum fedc_err collect(struct job *j, bool evaluate_only)
+enum fedc_err job__collect(struct job *j, bool evaluate_only)
 {
 	int64_t deadline = session__now_ms() + j->exp->round_timeout_s * 1000;
 
@@ -482,9 +500,7 @@ static enum fedc_err collect(struct job *j, bool evaluate_only)
 
 /* ---- aggregation ---- */
 
-/* Before the requests go out, so that fetched updates are checked against
- * the global parameters as they arrive (begin() keeps what it needs of them). */
-static enum fedc_err begin_aggregation(struct job *j)
+enum fedc_err job__begin_aggregation(struct job *j)
 {
 	struct fedc_params *global = NULL;
 	enum fedc_err rc = fedc_params_open(j->global_path, &global);
@@ -521,8 +537,7 @@ static void take_fetched(struct job *j, struct fetch_result *r)
 	p->status = "answered";
 }
 
-/* Waits for the updates still on their way. */
-static void take_all_fetched(struct job *j)
+void job__take_all_fetched(struct job *j)
 {
 	struct fetch_result r;
 
@@ -606,11 +621,15 @@ static void record_round(struct job *j, uint32_t round, bool evaluate_only, bool
 		printf("round %4u/%-4u  nodes %u/%u  train loss %.4f  %s of the model sent %.4f  %.2f s\n", round,
 		       j->exp->rounds, rr.answered, rr.selected, rr.train_loss, metric, weighted(j, true, metric),
 		       seconds);
+	if (!evaluate_only && j->chain_len)
+		job_cyclic__print_chain(j);
 	if (!evaluate_only && privacy__dp_on(j->exp))
 		printf("  privacy: epsilon %.4f (delta %g) after %u round(s)\n", j->epsilon, j->exp->privacy.dp_delta, round);
-	for (size_t i = 0; i < j->n_parts; i++) {
-		const struct participant *p = &j->parts[i];
-		struct node_record nr = { round, kind, p->node_id, p->dataset_id, p->status, p->reason, p->reply };
+	/* A cyclic round is told in the order its chain ran (the steps). */
+	for (size_t k = 0; k < (j->chain_len ? j->chain_len : j->n_parts); k++) {
+		const struct participant *p = &j->parts[j->chain_len ? j->chain[k] : k];
+		struct node_record nr = { round, kind, p->node_id, p->dataset_id, p->status, p->reason, p->reply,
+					  p->step };
 
 		if (!p->selected)
 			continue;
@@ -663,7 +682,7 @@ static enum fedc_err restore_best(struct job *j)
 
 /* ---- the experiment ---- */
 
-static enum fedc_err upload_global(struct job *j)
+enum fedc_err job__upload_global(struct job *j)
 {
 	enum fedc_err rc = fedc_repo_put_file(j->repo, j->global_path, NULL, j->global_digest, NULL);
 
@@ -685,6 +704,31 @@ static enum fedc_err begin_progress(struct job *j, uint32_t round)
 	return progress__round_begin(j->progress, round, j->exp->rounds, ids, n);
 }
 
+/* Every selected node trains (or evaluates) the global model at once; their
+ * updates are aggregated. *added: the updates aggregated. */
+static enum fedc_err parallel_round(struct job *j, uint32_t round, bool evaluate_only, size_t *added)
+{
+	enum fedc_err rc = FEDC_OK;
+
+	if (!evaluate_only)
+		rc = job__begin_aggregation(j);
+	if (!rc && job__secagg_on(j, evaluate_only))
+		rc = job__secagg_plan(j, round);
+	if (!rc)
+		rc = send_requests(j, round, evaluate_only);
+	status__requests_sent(j->status, j);
+	if (!rc && job__secagg_on(j, evaluate_only))
+		rc = job__secagg_begin(j, round);
+	if (!rc)
+		rc = job__collect(j, evaluate_only);
+	job__take_all_fetched(j); /* also after a failure: no fetch outlives its round */
+	if (!rc && !evaluate_only)
+		rc = aggregate(j, added);
+	job__secagg_end(j);
+	aggregator__end_round(j->agg); /* no update stays mapped: the next round rewrites their files */
+	return rc;
+}
+
 static enum fedc_err run_round(struct job *j, uint32_t round, bool evaluate_only)
 {
 	double t0 = now_s();
@@ -698,26 +742,14 @@ static enum fedc_err run_round(struct job *j, uint32_t round, bool evaluate_only
 		j->epsilon = NAN;
 	j->secagg_failure[0] = '\0';
 	rc = begin_progress(j, round);
-	if (!rc && !evaluate_only)
-		rc = begin_aggregation(j);
-	if (!rc && job__secagg_on(j, evaluate_only))
-		rc = job__secagg_plan(j, round);
-	if (!rc)
-		rc = send_requests(j, round, evaluate_only);
-	status__requests_sent(j->status, j);
-	if (!rc && job__secagg_on(j, evaluate_only))
-		rc = job__secagg_begin(j, round);
-	if (!rc)
-		rc = collect(j, evaluate_only);
-	take_all_fetched(j); /* also after a failure: no fetch outlives its round */
-	if (!rc && !evaluate_only)
-		rc = aggregate(j, &added);
-	job__secagg_end(j);
-	aggregator__end_round(j->agg); /* no update stays mapped: the next round rewrites their files */
+	if (!rc && !evaluate_only && j->exp->cyclic)
+		rc = job_cyclic__round(j, round, &added); /* it uploads each step's model */
+	else if (!rc)
+		rc = parallel_round(j, round, evaluate_only, &added);
 	if (rc)
 		return rc;
-	if (!evaluate_only && added >= j->exp->min_nodes)
-		rc = upload_global(j);
+	if (!evaluate_only && !j->exp->cyclic && added >= j->exp->min_nodes)
+		rc = job__upload_global(j);
 	record_round(j, round, evaluate_only, !evaluate_only && added < j->exp->min_nodes, now_s() - t0);
 	if (!rc)
 		rc = keep_best(j, round, evaluate_only);
@@ -847,6 +879,8 @@ static enum fedc_err prepare(struct job *j)
 	j->epsilon = privacy__dp_on(exp) ? 0 : NAN;
 	rc = privacy__check_experiment(exp); /* before anything is sent */
 	if (!rc)
+		rc = job_cyclic__check(exp, exp->path);
+	if (!rc)
 		rc = open_outputs(j);
 	if (!rc)
 		rc = restore_best(j); /* none yet: an earlier run's best.params goes */
@@ -859,7 +893,7 @@ static enum fedc_err prepare(struct job *j)
 	if (!rc)
 		rc = upload_plan(j, NULL);
 	if (!rc)
-		rc = upload_global(j);
+		rc = job__upload_global(j);
 	if (!rc)
 		rc = save_breakpoint(j, 0); /* a crash in round 1 resumes from here */
 	return rc;
@@ -1151,7 +1185,7 @@ enum fedc_err job__claim_output(const struct experiment *exp, bool force)
 	uint32_t latest;
 
 	/* A combination `run` refuses leaves an earlier run's output alone. */
-	if (privacy__check_experiment(exp) != FEDC_OK)
+	if (privacy__check_experiment(exp) != FEDC_OK || job_cyclic__check(exp, exp->path) != FEDC_OK)
 		return FEDC_ERR_CONFIG;
 	if (breakpoint__latest(exp->output_dir, &latest) != FEDC_OK) {
 		fedc_clear_error();
@@ -1248,7 +1282,7 @@ static enum fedc_err prepare_resume(struct job *j, const struct breakpoint *bp, 
 	if (!rc)
 		rc = upload_plan(j, bp->plan_digest);
 	if (!rc)
-		rc = upload_global(j);
+		rc = job__upload_global(j);
 	return rc;
 }
 

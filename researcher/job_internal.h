@@ -39,6 +39,7 @@ struct participant {
 	const char *status; /* history status word */
 	char reason[FEDC_MAX_TEXT_LEN + 1];
 	struct fedc_msg *reply;
+	uint32_t step;      /* strategy = cyclic: its turn in the round's chain, from 1; 0 otherwise */
 	char update_path[EXP_PATH_MAX + 2 * FEDC_MAX_ID_LEN + 64];
 };
 
@@ -63,6 +64,8 @@ struct job {
 	char updates_dir[EXP_PATH_MAX + 64];
 	struct participant parts[JOB_MAX_PARTICIPANTS];
 	size_t n_parts;
+	uint32_t chain[JOB_MAX_PARTICIPANTS]; /* strategy = cyclic: this round's chain, indices into parts */
+	size_t chain_len;                     /* 0: the round is not a chain */
 	struct progress *progress; /* the live view of the round */
 	struct fedc_rng rng;       /* node sampling; saved in breakpoints */
 	struct breakpoint inputs;  /* what every breakpoint repeats: the files the run was started from */
@@ -92,6 +95,26 @@ struct job {
 /* Marks `p` failed with a history status word and a reason. */
 void job__fail_part(struct job *j, struct participant *p, const char *status, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* The round loop's steps, which job_cyclic.c runs one node at a time. */
+void job__reset_part(struct participant *p);
+/* Sends `p` its train request (the global parameters j->global_digest);
+ * fails `p` (not the call) when it is offline or the send fails.
+ * FEDC_ERR_NOMEM. */
+FEDC_NODISCARD
+enum fedc_err job__send_train(struct job *j, struct participant *p, uint32_t round, bool evaluate_only);
+/* Waits for every participant's outcome, or the round deadline
+ * (round_timeout_s from now). */
+FEDC_NODISCARD
+enum fedc_err job__collect(struct job *j, bool evaluate_only);
+/* Before the requests go out, so that fetched updates are checked against
+ * the global parameters as they arrive (begin() keeps what it needs of them). */
+FEDC_NODISCARD
+enum fedc_err job__begin_aggregation(struct job *j);
+/* Waits for the updates still on their way and gives them to the aggregator. */
+void job__take_all_fetched(struct job *j);
+/* Uploads global.params to the repository; sets j->global_digest. */
+FEDC_NODISCARD
+enum fedc_err job__upload_global(struct job *j);
 /* An event that comes after the round's replies were collected (while the
  * masks are removed): secure-aggregation answers are taken, the rest dropped. */
 void job__handle_late(struct job *j, struct fedc_msg *msg);

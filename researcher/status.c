@@ -104,7 +104,8 @@ static const char *node_state(const struct job_status *s, const struct participa
 		return "replied";
 	case PART_FAILED:
 		return p->status && strcmp(p->status, "offline") == 0 ? "dropped" : "failed";
-	case PART_IDLE:
+	case PART_IDLE: /* strategy = cyclic: a node of the chain before its turn */
+		return p->step ? "queued" : "not selected";
 	default:
 		return "not selected";
 	}
