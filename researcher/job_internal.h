@@ -63,6 +63,7 @@ struct job {
 	char updates_dir[EXP_PATH_MAX + 64];
 	struct participant parts[JOB_MAX_PARTICIPANTS];
 	size_t n_parts;
+	size_t n_unfit;                 /* nodes [nodes] require left out (selection__admits) */
 	struct progress *progress; /* the live view of the round */
 	struct fedc_rng rng;       /* node sampling; saved in breakpoints */
 	struct breakpoint inputs;  /* what every breakpoint repeats: the files the run was started from */
