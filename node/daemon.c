@@ -5,6 +5,7 @@
  * closed, the status goes offline, exit 0. */
 #include "daemon.h"
 
+#include "capabilities.h"
 #include "confine.h"
 #include "plan_cgroup.h"
 
@@ -152,6 +153,7 @@ static enum fedc_err reply_datasets(struct node_daemon *d, const struct fedc_msg
 			describe_dataset(d->cfg, &found[i], &reply->datasets[j++]);
 	}
 	fedc_msg_set(reply, FEDC_F_DATASETS);
+	capabilities__describe(d->cfg, found, n, reply);
 	rc = daemon__send(d, reply);
 out:
 	free(found);
@@ -351,6 +353,22 @@ static enum fedc_err make_dirs(struct node_daemon *d)
 	return FEDC_OK;
 }
 
+/* The online status carries the node's capabilities, with the kinds of the
+ * datasets registered when it connected; a database that cannot be read
+ * leaves the kinds out rather than keep the node offline. */
+static void describe_status_capabilities(const struct node_daemon *d, struct fedc_msg *msg)
+{
+	struct node_dataset *all = NULL;
+	size_t n = 0;
+
+	if (db__dataset_list(d->db, &all, &n) != FEDC_OK) {
+		fedc_warn("status: cannot list datasets: %s", fedc_last_error());
+		n = 0;
+	}
+	capabilities__describe(d->cfg, all, n, msg);
+	free(all);
+}
+
 static enum fedc_err status_payload(const struct node_daemon *d, const char *topic, const char *state,
 				    void **buf, size_t *len)
 {
@@ -364,6 +382,8 @@ static enum fedc_err status_payload(const struct node_daemon *d, const char *top
 	snprintf(msg->state, sizeof(msg->state), "%s", state);
 	fedc_msg_set(msg, FEDC_F_NODE_ID);
 	fedc_msg_set(msg, FEDC_F_STATE);
+	if (strcmp(state, "online") == 0)
+		describe_status_capabilities(d, msg);
 	rc = fedc_channel_wrap(&d->channel, topic, msg, buf, len);
 	fedc_msg_free(msg);
 	return rc;

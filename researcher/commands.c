@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fedc/caps.h"
 #include "fedc/log.h"
 #include "fedc/repo.h"
 #include "session.h"
@@ -125,6 +126,72 @@ static void print_node(const struct fedc_msg *reply)
 		print_dataset(&reply->datasets[d]);
 }
 
+/* One capability as the table shows it: "-" when the node does not say. */
+static void cap_cell(const struct fedc_msg *m, const char *name, char *out, size_t cap)
+{
+	double v;
+
+	if (fedc_msg_has(m, FEDC_F_CAPABILITIES) && fedc_msg_kv_get(m->capabilities, m->n_capabilities, name, &v))
+		snprintf(out, cap, "%.15g", v);
+	else
+		snprintf(out, cap, "-");
+}
+
+/* The privacy policy a node enforces, in words: what it refuses. */
+static void policy_cell(const struct fedc_msg *m, char *out, size_t cap)
+{
+	double v;
+	size_t used = 0;
+
+	out[0] = '\0';
+	if (fedc_msg_kv_get(m->capabilities, m->n_capabilities, FEDC_CAP_REQUIRE_DP, &v) && v != 0)
+		used += (size_t)snprintf(out + used, cap - used, "dp required, ");
+	if (used < cap && fedc_msg_kv_get(m->capabilities, m->n_capabilities, FEDC_CAP_REQUIRE_SECURE_AGGREGATION, &v) &&
+	    v != 0)
+		used += (size_t)snprintf(out + used, cap - used, "secagg required, ");
+	if (used < cap && fedc_msg_kv_get(m->capabilities, m->n_capabilities, FEDC_CAP_MIN_NOISE_MULTIPLIER, &v) && v > 0)
+		used += (size_t)snprintf(out + used, cap - used, "noise >= %g, ", v);
+	if (used < cap && fedc_msg_kv_get(m->capabilities, m->n_capabilities, FEDC_CAP_MAX_EPSILON, &v) && v > 0)
+		used += (size_t)snprintf(out + used, cap - used, "epsilon <= %g, ", v);
+	if (used < cap && fedc_msg_kv_get(m->capabilities, m->n_capabilities, FEDC_CAP_MIN_SAMPLES, &v) && v > 0)
+		used += (size_t)snprintf(out + used, cap - used, "samples >= %g, ", v);
+	if (used >= 2 && used < cap)
+		out[used - 2] = '\0';
+	else if (!out[0] || used >= cap)
+		snprintf(out, cap, "%s", used >= cap ? "(too long)" : "-");
+}
+
+static void print_capability_row(const struct fedc_msg *m)
+{
+	static const char *const names[] = { FEDC_CAP_ABI, FEDC_CAP_CORES, FEDC_CAP_MEMORY_MB, FEDC_CAP_MAX_RUNTIME_S,
+					     FEDC_CAP_MAX_CPU_S, FEDC_CAP_MAX_PLAN_MEMORY_MB };
+	char cell[32], kinds[FEDC_MAX_DATASET_KINDS * FEDC_SHORT_BUF + 2] = "", policy[160];
+	size_t used = 0;
+
+	printf("%-24s", m->node_id);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		cap_cell(m, names[i], cell, sizeof(cell));
+		printf(" %*s", i == 0 ? 3 : 9, cell);
+	}
+	printf(" %-7s", m->sdk_version[0] ? m->sdk_version : "-");
+	for (uint32_t k = 0; k < m->n_dataset_kinds && used < sizeof(kinds); k++)
+		used += (size_t)snprintf(kinds + used, sizeof(kinds) - used, "%s%s", k ? "," : "", m->dataset_kinds[k]);
+	policy_cell(m, policy, sizeof(policy));
+	printf(" %-14s %s\n", kinds[0] ? kinds : "-", policy);
+}
+
+/* What each node that answered advertises (fedc/caps.h); "-" where a node
+ * (of an older version) does not say. */
+static void print_capabilities(const struct replies *r)
+{
+	printf("\n%-24s %3s %9s %9s %9s %9s %9s %-7s %-14s %s\n", "capabilities", "abi", "cores", "memory_mb",
+	       "runtime_s", "cpu_s", "plan_mb", "sdk", "kinds", "privacy policy");
+	for (size_t i = 0; i < r->n; i++) {
+		if (r->items[i]->command != FEDC_CMD_ERROR)
+			print_capability_row(r->items[i]);
+	}
+}
+
 static bool answered(const struct replies *r, const char *node_id)
 {
 	for (size_t i = 0; i < r->n; i++) {
@@ -153,6 +220,7 @@ int commands__nodes(const struct experiment *net, int timeout_s)
 				printf("%-24s %s\n", n->id, n->online ? "online, did not answer" : "offline");
 		}
 		session__print_refusals(x.session, stdout);
+		print_capabilities(x.replies);
 	}
 	exchange_free(&x);
 	return code;

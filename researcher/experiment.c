@@ -19,6 +19,7 @@
 #include "fedc/repo.h"
 #include "fedc/uuid.h"
 #include "install_dirs.h"
+#include "require.h"
 
 #define DAY_S (24 * 3600)
 #define OWNED(name) offsetof(struct experiment, name), 0
@@ -29,7 +30,7 @@
 #define STRINGIFY(x) STRINGIFY_(x)
 
 static const char *const known_sections[] = { "experiment", "model", "training", "aggregator", "privacy", "network",
-					      NULL };
+					      "nodes", NULL };
 static const char *const dp_names[] = { "off", "node", NULL };
 static const char *const strategy_names[] = { "parallel", "cyclic", NULL };
 static const char *const cyclic_order_names[] = { "sorted", "shuffled", NULL };
@@ -121,6 +122,11 @@ static const struct fedc_config_key privacy_keys[] = {
 	  "Privacy budget: the run stops cleanly (breakpoint, final evaluation, exit 0) before the round that would take epsilon past it. `0`: no budget.", NULL },
 };
 
+static const struct fedc_config_key nodes_keys[] = {
+	{ "nodes", "require", FEDC_CONFIG_STR, false, NULL, 0, 0, 0, 0, NULL, FEDC_CONFIG_UNSTORED, 0,
+	  "Capabilities a node must advertise to take part, all of them: comma-separated `NAME OP VALUE` (OP one of `>= <= > < = !=`) or `NAME` alone (advertised and not 0), e.g. `cores >= 4, dataset_kind = images, abi >= 3, memory_mb >= 2048, secure_aggregation`. Names: `abi`, `cores`, `memory_mb`, `max_runtime_s`, `max_cpu_s`, `max_plan_memory_mb`, `secure_aggregation`, `dp`, `require_dp`, `require_secure_aggregation`, `min_noise_multiplier`, `max_epsilon`, `max_delta`, `min_samples`, `dataset_kind` (docs/protocol.md, Capabilities). The run shows why each node left out was left out. Empty: every node.", NULL },
+};
+
 static const struct fedc_config_key network_keys[] = {
 	{ "network", "federation", FEDC_CONFIG_ID, false, "default", 0, 0, 0, 0, NULL, ARRAY(federation),
 	  "The `<fed>` of every topic; nodes must use the same. An id (docs/protocol.md, Identifiers).", NULL },
@@ -163,6 +169,8 @@ enum fedc_err experiment__write_markdown(FILE *to, const char *section)
 		return fedc_config_write_markdown(to, network_keys, COUNT(network_keys));
 	if (strcmp(section, "privacy") == 0)
 		return fedc_config_write_markdown(to, privacy_keys, COUNT(privacy_keys));
+	if (strcmp(section, "nodes") == 0)
+		return fedc_config_write_markdown(to, nodes_keys, COUNT(nodes_keys));
 	return fedc_fail(FEDC_ERR_INVAL, "no table for section \"%s\"", section);
 }
 
@@ -249,6 +257,21 @@ static enum fedc_err parse_nodes(const struct fedc_config *cfg, const char *text
 		memcpy(out->nodes[out->n_nodes++], tok, strlen(tok) + 1);
 	}
 	return FEDC_OK;
+}
+
+/* [nodes] require (require.h). */
+static enum fedc_err read_nodes(const struct fedc_config *cfg, struct experiment *out)
+{
+	const char *text = NULL;
+	enum fedc_err rc = fedc_config_str(cfg, "nodes", "require", false, "", &text);
+
+	if (!rc && require__parse(text, &out->require) != FEDC_OK) {
+		char detail[FEDC_MAX_TEXT_LEN];
+
+		snprintf(detail, sizeof(detail), "%s", fedc_last_error());
+		rc = fedc_fail(FEDC_ERR_CONFIG, "%s: [nodes] require: %s", fedc_config_path(cfg), detail);
+	}
+	return rc;
 }
 
 /* [experiment]: the table, then the two lists it cannot parse. */
@@ -464,6 +487,8 @@ static enum fedc_err check_keys(const struct fedc_config *cfg)
 	if (!rc)
 		rc = fedc_config_check_table(cfg, privacy_keys, COUNT(privacy_keys), NULL);
 	if (!rc)
+		rc = fedc_config_check_table(cfg, nodes_keys, COUNT(nodes_keys), NULL);
+	if (!rc)
 		rc = check_aggregator_keys(cfg);
 	return rc;
 }
@@ -493,6 +518,8 @@ enum fedc_err experiment__load(const char *path, const char *network_path, struc
 		rc = read_aggregator(cfg, out);
 	if (!rc)
 		rc = read_privacy(cfg, out);
+	if (!rc)
+		rc = read_nodes(cfg, out);
 	if (!rc)
 		rc = read_network(net ? net : cfg, out);
 	if (!rc)

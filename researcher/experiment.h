@@ -13,6 +13,7 @@
 #include "fedc/err.h"
 #include "fedc/limits.h"
 #include "fedc/message.h"
+#include "require.h"
 
 #define EXP_PATH_MAX 4096 /* longest path the researcher builds from these (job.c) */
 
@@ -58,6 +59,7 @@ struct experiment {
 	uint32_t n_nodes;
 	char nodes[FEDC_MAX_DATASETS][FEDC_MAX_ID_LEN + 1];
 	double fraction;
+	struct require require;        /* [nodes] require: what a node must advertise (require.h) */
 	uint32_t round_retries;        /* attempts after a round with too few updates */
 	/* how a round trains (job_cyclic.h): "parallel" (every node on the
 	 * global model, then aggregated) or "cyclic" (a chain, node after node) */

@@ -85,6 +85,10 @@ static void add_participant(struct job *j, const struct fedc_msg *reply)
 	}
 	if (reply->n_datasets == 0 || j->n_parts >= JOB_MAX_PARTICIPANTS || !listed(j->exp, reply->node_id))
 		return;
+	if (!selection__admits(&j->exp->require, reply, stdout)) {
+		j->n_unfit++;
+		return;
+	}
 	if (reply->n_datasets > 1)
 		fedc_info("node %s offers %u matching datasets; using %s", reply->node_id, reply->n_datasets,
 			  reply->datasets[0].name);
@@ -142,6 +146,12 @@ static enum fedc_err discover(struct job *j)
 	if (j->n_parts >= exp->min_nodes)
 		return FEDC_OK;
 	tag_list(exp, tags, sizeof(tags));
+	if (j->n_unfit > 0)
+		return fedc_fail(FEDC_ERR_NOT_FOUND,
+				 "%zu node(s) with a dataset tagged %s meet [nodes] require (%zu left out by it: see "
+				 "above); min_nodes is %u. Loosen require, or see what the nodes advertise: "
+				 "fedc-researcher nodes --network %s",
+				 j->n_parts, tags, j->n_unfit, exp->min_nodes, session__network_file(exp));
 	if (refused > 0)
 		return fedc_fail(FEDC_ERR_NOT_FOUND,
 				 "found %zu node(s) with a dataset tagged %s (%zu answered the search, %zu of them "

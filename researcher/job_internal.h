@@ -66,6 +66,7 @@ struct job {
 	size_t n_parts;
 	uint32_t chain[JOB_MAX_PARTICIPANTS]; /* strategy = cyclic: this round's chain, indices into parts */
 	size_t chain_len;                     /* 0: the round is not a chain */
+	size_t n_unfit;                       /* nodes [nodes] require left out (selection__admits) */
 	struct progress *progress; /* the live view of the round */
 	struct fedc_rng rng;       /* node sampling; saved in breakpoints */
 	struct breakpoint inputs;  /* what every breakpoint repeats: the files the run was started from */

@@ -40,3 +40,13 @@ size_t selection__sample(struct fedc_rng *r, double fraction, size_t min_count, 
 	qsort(idx, k, sizeof(idx[0]), ascending);
 	return k;
 }
+
+bool selection__admits(const struct require *req, const struct fedc_msg *reply, FILE *out)
+{
+	char why[512];
+
+	if (require__met(req, reply, why, sizeof(why)))
+		return true;
+	fprintf(out, "node %s left out by [nodes] require: %s\n", reply->node_id, why);
+	return false;
+}

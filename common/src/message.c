@@ -201,6 +201,17 @@ const struct field_spec message__fields[FEDC_F__COUNT] = {
 	[FEDC_F_STATE] = CHOICE_F("state", state, states,
 				  "`online` (published retained on connection) or `offline` (clean "
 				  "exit, or the broker's last will)."),
+	[FEDC_F_CAPABILITIES] = KVS_F("capabilities", capabilities, n_capabilities, FEDC_MAX_CAPS,
+				      "What the node can do and the limits it enforces, by name (see "
+				      "Capabilities): `abi`, `cores`, `memory_mb`, `max_runtime_s`, "
+				      "`require_dp` ... A researcher ignores names it does not know."),
+	[FEDC_F_DATASET_KINDS] = { .name = "dataset_kinds", .type = FT_TAGS, .check = CK_TOKEN,
+				   .off = offsetof(M, dataset_kinds), .size = MSG_MEMBER_SIZE(M, dataset_kinds[0]),
+				   .count_off = offsetof(M, n_dataset_kinds), .max_items = FEDC_MAX_DATASET_KINDS,
+				   .doc = "The kinds of the datasets the node holds (`csv`, `idx`, "
+					  "`images` ...), each once; may be empty." },
+	[FEDC_F_SDK_VERSION] = STR_F(M, "sdk_version", sdk_version, CK_TOKEN,
+				     "The version of the plan SDK the node was built with (`0.1.0`)."),
 };
 
 /* The map inside `datasets`; every entry is required. */
@@ -228,6 +239,8 @@ const size_t message__n_dataset_fields = sizeof(message__dataset_fields) / sizeo
 #define BASE_FIELDS REQ(PROTOCOL_VERSION), REQ(COMMAND), REQ(REQUEST_ID)
 #define FROM_RESEARCHER BASE_FIELDS, REQ(RESEARCHER_ID)
 #define FROM_NODE BASE_FIELDS, REQ(NODE_ID), REQ(RESEARCHER_ID)
+/* A node's capabilities: optional, so that a node of an older version still decodes. */
+#define CAPS_FIELDS OPT(CAPABILITIES), OPT(DATASET_KINDS), OPT(SDK_VERSION)
 #define TO_NODES "researcher → every node (`fedc/<fed>/nodes`) or one node (`fedc/<fed>/node/<node_id>`)"
 #define TO_RESEARCHER "node → researcher (`fedc/<fed>/researcher/<researcher_id>`)"
 
@@ -237,12 +250,12 @@ const struct cmd_spec message__cmds[FEDC_CMD__COUNT] = {
 	[FEDC_CMD_PONG] = { "pong", TO_RESEARCHER, { FROM_NODE }, "Answers `ping`." },
 	[FEDC_CMD_SEARCH] = { "search", TO_NODES, { FROM_RESEARCHER, REQ(TAGS) },
 			      "Asks for the datasets that carry all the given tags." },
-	[FEDC_CMD_SEARCH_REPLY] = { "search-reply", TO_RESEARCHER, { FROM_NODE, REQ(DATASETS) },
+	[FEDC_CMD_SEARCH_REPLY] = { "search-reply", TO_RESEARCHER, { FROM_NODE, REQ(DATASETS), CAPS_FIELDS },
 				    "Answers `search`, always: with an empty `datasets` when nothing "
 				    "matches, so the researcher never waits for a silent node." },
 	[FEDC_CMD_LIST] = { "list", TO_NODES, { FROM_RESEARCHER },
 			    "Asks for every dataset the nodes hold." },
-	[FEDC_CMD_LIST_REPLY] = { "list-reply", TO_RESEARCHER, { FROM_NODE, REQ(DATASETS) },
+	[FEDC_CMD_LIST_REPLY] = { "list-reply", TO_RESEARCHER, { FROM_NODE, REQ(DATASETS), CAPS_FIELDS },
 				  "Answers `list`, always, even with no dataset." },
 	[FEDC_CMD_APPROVAL] = { "approval", TO_NODES,
 				{ FROM_RESEARCHER, REQ(PLAN_DIGEST), REQ(PLAN_NAME), OPT(DESCRIPTION) },
@@ -290,7 +303,7 @@ const struct cmd_spec message__cmds[FEDC_CMD__COUNT] = {
 			     "`job_id` and `round` are set when it answers `train`." },
 	[FEDC_CMD_STATUS] = { "status",
 			      "node → `fedc/<fed>/status/<node_id>`, retained; `offline` is also the node's last will",
-			      { BASE_FIELDS, REQ(NODE_ID), REQ(STATE) },
+			      { BASE_FIELDS, REQ(NODE_ID), REQ(STATE), CAPS_FIELDS },
 			      "A node's liveness; `request_id` is fresh for each one. Researchers subscribe to "
 			      "`fedc/<fed>/status/+`." },
 	[FEDC_CMD_SECAGG] = { "secagg", "researcher → one node (`fedc/<fed>/node/<node_id>`)",

@@ -24,6 +24,11 @@ static enum fedc_err write_privacy(FILE *to)
 	return experiment__write_markdown(to, "privacy");
 }
 
+static enum fedc_err write_nodes(FILE *to)
+{
+	return experiment__write_markdown(to, "nodes");
+}
+
 static enum fedc_err write_network(FILE *to)
 {
 	return experiment__write_markdown(to, "network");
@@ -35,6 +40,7 @@ static void test_researcher_guide_matches_tables(void **state)
 	check(FEDC_SOURCE_DIR "/docs/researcher-guide.md", "experiment", write_experiment);
 	check(FEDC_SOURCE_DIR "/docs/researcher-guide.md", "training", write_training);
 	check(FEDC_SOURCE_DIR "/docs/researcher-guide.md", "privacy", write_privacy);
+	check(FEDC_SOURCE_DIR "/docs/researcher-guide.md", "nodes", write_nodes);
 	check(FEDC_SOURCE_DIR "/docs/researcher-guide.md", "network", write_network);
 }
 

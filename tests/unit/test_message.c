@@ -149,6 +149,21 @@ static void fill_train_reply(struct fedc_msg *m)
 	fedc_msg_set(m, FEDC_F_UPLOAD_S);
 }
 
+/* What a node advertises (fedc/caps.h): optional in status and the dataset replies. */
+static void fill_capabilities(struct fedc_msg *m)
+{
+	assert_int_equal(fedc_msg_kv_add(m->capabilities, &m->n_capabilities, FEDC_MAX_CAPS, "abi", 3), FEDC_OK);
+	assert_int_equal(fedc_msg_kv_add(m->capabilities, &m->n_capabilities, FEDC_MAX_CAPS, "cores", 8), FEDC_OK);
+	assert_int_equal(fedc_msg_kv_add(m->capabilities, &m->n_capabilities, FEDC_MAX_CAPS, "min_noise_multiplier", 0.5),
+			 FEDC_OK);
+	fedc_msg_set(m, FEDC_F_CAPABILITIES);
+	m->n_dataset_kinds = 2;
+	snprintf(m->dataset_kinds[0], sizeof(m->dataset_kinds[0]), "csv");
+	snprintf(m->dataset_kinds[1], sizeof(m->dataset_kinds[1]), "images");
+	fedc_msg_set(m, FEDC_F_DATASET_KINDS);
+	SETS(m, FEDC_F_SDK_VERSION, sdk_version, "0.1.0");
+}
+
 static void fill_command_fields(struct fedc_msg *m)
 {
 	switch (m->command) {
@@ -161,6 +176,7 @@ static void fill_command_fields(struct fedc_msg *m)
 	case FEDC_CMD_SEARCH_REPLY:
 	case FEDC_CMD_LIST_REPLY:
 		fill_datasets(m, 3);
+		fill_capabilities(m);
 		break;
 	case FEDC_CMD_APPROVAL:
 		SETS(m, FEDC_F_PLAN_NAME, plan_name, "mlp-784-128-10");
@@ -201,6 +217,7 @@ static void fill_command_fields(struct fedc_msg *m)
 		break;
 	case FEDC_CMD_STATUS:
 		SETS(m, FEDC_F_STATE, state, "online");
+		fill_capabilities(m);
 		break;
 	case FEDC_CMD_SECAGG:
 	case FEDC_CMD_SECAGG_REPLY:
@@ -560,6 +577,18 @@ static void v_dataset_not_map(msgpack_packer *pk)
 	pack_cstr(pk, "ds-1");
 }
 
+static void v_too_many_capabilities(msgpack_packer *pk)
+{
+	char name[16];
+
+	msgpack_pack_map(pk, FEDC_MAX_CAPS + 1);
+	for (int i = 0; i <= FEDC_MAX_CAPS; i++) {
+		snprintf(name, sizeof(name), "c%d", i);
+		pack_cstr(pk, name);
+		msgpack_pack_double(pk, i);
+	}
+}
+
 static void v_too_many_args(msgpack_packer *pk)
 {
 	char name[16];
@@ -718,6 +747,14 @@ static struct bad_case bad_cases[] = {
 	      .detail = "\"datasets[0]\": expected map, got string"),
 	FIELD("test_decode_too_many_model_args", FEDC_CMD_TRAIN, "model_args", .value = v_too_many_args, MAL,
 	      .detail = "\"model_args\": 33 entries, at most 32"),
+	FIELD("test_decode_too_many_capabilities", FEDC_CMD_STATUS, "capabilities", .value = v_too_many_capabilities,
+	      MAL, .detail = "\"capabilities\": 17 entries, at most 16"),
+	FIELD("test_decode_capability_not_number", FEDC_CMD_LIST_REPLY, "capabilities", RAW("\x81\xa5\x63ores\xa1\x38"),
+	      MAL, .detail = "\"capabilities.cores\": expected number, got string"),
+	FIELD("test_decode_dataset_kind_not_token", FEDC_CMD_STATUS, "dataset_kinds", RAW("\x91\xa6Images"), MAL,
+	      .detail = "\"dataset_kinds[0]\": holds a character outside"),
+	FIELD("test_decode_capabilities_not_map", FEDC_CMD_SEARCH_REPLY, "capabilities", RAW("\x91\x01"), MAL,
+	      .detail = "\"capabilities\": expected map, got array"),
 	FIELD("test_decode_model_arg_not_number", FEDC_CMD_TRAIN, "model_args", RAW("\x81\xa6hidden\xa3\x31\x32\x38"),
 	      MAL, .detail = "\"model_args.hidden\": expected number, got string"),
 	FIELD("test_decode_model_arg_duplicate_name", FEDC_CMD_TRAIN, "model_args",
@@ -1019,7 +1056,7 @@ static void test_decode_missing_each_required_field(void **state)
 {
 	static const char *const optional[] = { "description", "evaluate_only", "params_digest@train-reply",
 						"job_id@error", "round@error", "secure_aggregation", "dp_noise",
-						"secagg_ring_bits", NULL };
+						"secagg_ring_bits", "capabilities", "dataset_kinds", "sdk_version", NULL };
 
 	for (int c = FEDC_CMD_NONE + 1; c < FEDC_CMD__COUNT; c++) {
 		char *enc, *buf, key[64], tag[96];

@@ -15,6 +15,8 @@
 #define FEDC_MAX_DATASETS 64                  /* datasets in one search/list reply */
 #define FEDC_MAX_ARGS 32                      /* model arguments in one train request */
 #define FEDC_MAX_METRICS 16                   /* metrics in one train reply */
+#define FEDC_MAX_CAPS 16                      /* capability entries a node advertises (fedc/caps.h) */
+#define FEDC_MAX_DATASET_KINDS 8              /* kinds of dataset a node advertises */
 #define FEDC_MAX_FED_LEN 64                   /* federation name */
 #define FEDC_MAX_TOPIC_LEN 256
 #define FEDC_MSGPACK_MAX_DEPTH 8              /* nesting of arrays and maps in a message; the schema needs 4 */

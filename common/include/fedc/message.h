@@ -64,6 +64,8 @@ enum fedc_field {
 	FEDC_F_NAME, FEDC_F_VALUE, FEDC_F_ITERATION, FEDC_F_EPOCH,
 	FEDC_F_ERROR_CODE, FEDC_F_MESSAGE,
 	FEDC_F_STATE,
+	/* capabilities (docs/protocol.md "Capabilities"), in status and dataset replies */
+	FEDC_F_CAPABILITIES, FEDC_F_DATASET_KINDS, FEDC_F_SDK_VERSION,
 	FEDC_F__COUNT
 };
 
@@ -176,6 +178,14 @@ struct fedc_msg {
 
 	/* status */
 	char state[FEDC_SHORT_BUF];          /* "online", "offline" */
+
+	/* capabilities: optional in status, search-reply and list-reply; a node
+	 * of an older version leaves them out (fedc/caps.h names the entries) */
+	uint32_t n_capabilities;
+	struct fedc_msg_kv capabilities[FEDC_MAX_CAPS];
+	uint32_t n_dataset_kinds;            /* the kinds of dataset the node holds */
+	char dataset_kinds[FEDC_MAX_DATASET_KINDS][FEDC_SHORT_BUF];
+	char sdk_version[FEDC_SHORT_BUF];    /* "0.1.0": the plan SDK the node was built with */
 };
 
 /* "ping", "search-reply", "training-plan-status" ...; NULL if out of range. */
