@@ -10,15 +10,15 @@
 # Builds (scripts/setup.sh), then starts Mosquitto, the repository and 10
 # nodes on free loopback ports in a temporary directory, splits the
 # Fashion-MNIST training set among the nodes (fedc-partition, seed 0),
-# registers one party on each node with 1000 t10k images as its test set (so
-# that a node trains on all its rows, as NIID-Bench's parties do, and the
-# per-round accuracy is test accuracy), approves the CNN plan, runs
-# experiment-ALGORITHM.ini and scores the final parameters on the whole t10k
-# set (10000 images, fedc-eval-idx). Everything started here is stopped on
-# exit, Ctrl-C or failure. Results land in out/cnn-SETTING-ALGORITHM/
-# (history, rounds.csv, global.params, run.log, t10k.txt); the last line
-# printed is "cnn: SETTING ALGORITHM rounds R epochs E samples M: t10k
-# accuracy A".
+# registers one party on each node, approves the CNN plan, runs
+# experiment-ALGORITHM.ini (test_ratio = 0: a node trains on all its rows, as
+# NIID-Bench's parties do) and scores the parameters of every round on the
+# whole t10k set (10000 images, fedc-eval-idx), as NIID-Bench tests its
+# global model. Everything started here is stopped on exit, Ctrl-C or
+# failure. Results land in out/cnn-SETTING-ALGORITHM/ (history,
+# global.params, run.log, t10k.txt for the final parameters, t10k-rounds.csv
+# for each round's); the last line printed is "cnn: SETTING ALGORITHM rounds
+# R epochs E samples M: t10k accuracy A".
 #
 # Environment: FEDC_CNN_ROUNDS, FEDC_CNN_EPOCHS (override the experiment's 50
 # rounds and 10 local epochs, for shorter runs), FEDC_CNN_SAMPLES (split a
@@ -100,27 +100,17 @@ echo "cnn: splitting $samples training images among $n_nodes nodes: ${split[*]} 
 "$build/bin/fedc-partition" --images "$data/train-images-idx3-ubyte.gz" \
   --labels "$data/train-labels-idx1-ubyte.gz" --parties "$n_nodes" "${split[@]}" --samples "$samples" \
   --seed 0 --out "$dir/parties" --prefix node | sed 's/^/cnn:   /'
-# Every node's test set: the same 1000 t10k images (seeded), so that each
-# round's accuracy is measured on test data at a tenth of the cost of all 10000.
-"$build/bin/fedc-partition" --images "$data/t10k-images-idx3-ubyte.gz" \
-  --labels "$data/t10k-labels-idx1-ubyte.gz" --parties 1 --samples 1000 --seed 0 \
-  --out "$dir/test" --prefix t10k >/dev/null
-
 for ((i = 0; i < n_nodes; i++)); do
   node_init "node-$i"
   cfg=$(node_config "node-$i")
   # A party is at most ~30000 images (#C=2 and Dirichlet parties differ in
-  # size): ~95 MB of floats, held twice by the plan's process. Ten nodes
-  # share this machine's cores, so a round of 10 epochs gets hours.
+  # size): ~95 MB of floats in the plan's process. Ten nodes share this
+  # machine's cores, so a round of 10 epochs gets hours.
   printf '[limits]\nmemory_mb = 2048\ntrain_timeout_s = 86400\n' >>"$cfg"
   "$build/bin/fedc-node" --config "$cfg" dataset add --type idx --name "fashion-mnist-$i" \
     --tags fashion-mnist,images \
     --file "$dir/parties/node-$i-images-idx3-ubyte.gz" --labels "$dir/parties/node-$i-labels-idx1-ubyte.gz" \
     --description "$setting party $i of the Fashion-MNIST training set" >/dev/null
-  "$build/bin/fedc-node" --config "$cfg" dataset add --type idx --name "t10k-$i" \
-    --test-of "fashion-mnist-$i" \
-    --file "$dir/test/t10k-0-images-idx3-ubyte.gz" --labels "$dir/test/t10k-0-labels-idx1-ubyte.gz" \
-    --description "1000 images of the Fashion-MNIST test set" >/dev/null
   "$build/bin/fedc-node" --config "$cfg" plan approve "$build/plans/cnn.so" --name cnn >/dev/null
   node_start "node-$i"
 done
@@ -159,9 +149,19 @@ pids+=($!)
 wait "$researcher"
 wait "${pids[-1]}"
 
+# Each round's global parameters (breakpoints/round-N/global.params are the
+# parameters after round N) and the final ones on all of t10k.
+t10k=(--images "$data/t10k-images-idx3-ubyte.gz" --labels "$data/t10k-labels-idx1-ubyte.gz")
+echo "round,t10k_accuracy,t10k_loss" >"$output/t10k-rounds.csv"
+for ((r = 1; r <= rounds; r++)); do
+  params=$output/breakpoints/$(printf 'round-%06d' "$r")/global.params
+  [[ -r $params ]] || continue
+  "$build/bin/fedc-eval-idx" --plan "$build/plans/cnn.so" --params "$params" "${t10k[@]}" |
+    sed -n "s/^images 10000  accuracy \([0-9.]*\)  loss \([0-9.a-z]*\).*/$r,\1,\2/p" >>"$output/t10k-rounds.csv"
+done
 echo "cnn: the final global.params on the official t10k test set (10000 images no node trained on):"
-"$build/bin/fedc-eval-idx" --plan "$build/plans/cnn.so" --params "$output/global.params" \
-  --images "$data/t10k-images-idx3-ubyte.gz" --labels "$data/t10k-labels-idx1-ubyte.gz" >"$output/t10k.txt"
+"$build/bin/fedc-eval-idx" --plan "$build/plans/cnn.so" --params "$output/global.params" "${t10k[@]}" \
+  >"$output/t10k.txt"
 sed 's/^/cnn:   /' "$output/t10k.txt"
 accuracy=$(sed -n 's/^images 10000  accuracy \([0-9.]*\).*/\1/p' "$output/t10k.txt")
 echo "cnn: $setting $algorithm rounds $rounds epochs $epochs samples $samples: t10k accuracy $accuracy"
