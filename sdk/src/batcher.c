@@ -16,13 +16,14 @@ int fedc_batcher_init(struct fedc_batcher *b, const struct fedc_data *d, size_t 
 	    d->n_samples > UINT32_MAX)
 		return FEDC_NN_ERR_INVAL;
 	b->data = d;
+	b->width = d->label_width ? d->label_width : 1;
 	b->batch_size = batch_size < d->n_samples ? batch_size : d->n_samples;
 	b->shuffle = shuffle;
 	fedc_rng_seed(&b->rng, seed);
 	if (!shuffle)
 		return FEDC_NN_OK; /* batches are views of consecutive rows */
 	b->order = malloc(d->n_samples * sizeof(*b->order));
-	b->y = malloc(b->batch_size * sizeof(*b->y));
+	b->y = malloc(b->batch_size * b->width * sizeof(*b->y));
 	if (!b->order || !b->y)
 		goto fail;
 	rc = fedc_mat_init(&b->x, b->batch_size, d->n_features);
@@ -50,14 +51,16 @@ void fedc_batcher_release(struct fedc_batcher *b)
 static void gather(struct fedc_batcher *b, size_t from, size_t n)
 {
 	const struct fedc_data *d = b->data;
-	size_t nf = d->n_features;
+	size_t nf = d->n_features, w = b->width;
 
 	for (size_t k = 0; k < n; k++) {
 		size_t row = b->order[from + k];
 
 		memcpy(b->x.data + k * nf, d->x + row * nf, nf * sizeof(float));
-		if (d->y)
+		if (d->y && w == 1)
 			b->y[k] = d->y[row];
+		else if (d->y)
+			memcpy(b->y + k * w, d->y + row * w, w * sizeof(float));
 	}
 }
 
@@ -74,7 +77,7 @@ size_t fedc_batcher_next(struct fedc_batcher *b, struct fedc_mat *x, const float
 		*y = d->y ? b->y : NULL;
 	} else {
 		*x = fedc_mat_view(d->x + b->pos * d->n_features, n, d->n_features);
-		*y = d->y ? d->y + b->pos : NULL;
+		*y = d->y ? d->y + b->pos * b->width : NULL;
 	}
 	b->pos += n;
 	if (end_of_pass)
@@ -111,7 +114,7 @@ int fedc_batcher_init_poisson(struct fedc_batcher *b, const struct fedc_data *d,
 	b->per_pass = (d->n_samples + b->batch_size - 1) / b->batch_size;
 	b->capacity = first_capacity(b->batch_size, d->n_samples);
 	b->order = malloc(d->n_samples * sizeof(*b->order));
-	b->y = malloc(b->capacity * sizeof(*b->y));
+	b->y = malloc(b->capacity * b->width * sizeof(*b->y));
 	if (!b->order || !b->y)
 		goto fail;
 	rc = fedc_mat_init(&b->x, b->capacity, d->n_features);
@@ -132,7 +135,7 @@ double fedc_batcher_rate(const struct fedc_batcher *b)
 static int grow(struct fedc_batcher *b, size_t rows)
 {
 	struct fedc_mat x;
-	float *y = malloc(rows * sizeof(*y));
+	float *y = malloc(rows * b->width * sizeof(*y));
 	int rc = y ? fedc_mat_init(&x, rows, b->data->n_features) : FEDC_NN_ERR_NOMEM;
 
 	if (rc) {

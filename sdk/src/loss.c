@@ -105,8 +105,20 @@ int fedc_loss(enum fedc_loss kind, const struct fedc_mat *z, const float *y, dou
 	case FEDC_LOSS_SOFTMAX_CE: return fedc_loss_softmax_ce(z, y, loss, dz);
 	case FEDC_LOSS_BCE: return fedc_loss_bce(z, y, loss, dz);
 	case FEDC_LOSS_MSE: return fedc_loss_mse(z, y, loss, dz);
+	case FEDC_LOSS_VOXEL_CE:
+	case FEDC_LOSS_DICE: break; /* they need the class count: fedc_loss_k */
 	}
 	return FEDC_NN_ERR_INVAL;
+}
+
+int fedc_loss_k(enum fedc_loss kind, const struct fedc_mat *z, size_t classes, const float *y, double *loss,
+		struct fedc_mat *dz)
+{
+	if (kind == FEDC_LOSS_VOXEL_CE)
+		return fedc_loss_voxel_ce(z, classes, y, loss, dz);
+	if (kind == FEDC_LOSS_DICE)
+		return fedc_loss_dice(z, classes, y, loss, dz);
+	return fedc_loss(kind, z, y, loss, dz);
 }
 
 static size_t argmax(const float *v, size_t k)
@@ -138,7 +150,7 @@ int fedc_loss_check_targets(enum fedc_loss kind, const float *y, size_t n, size_
 	if (!y)
 		return FEDC_NN_ERR_DATA;
 	for (size_t i = 0; i < n; i++) {
-		bool ok = kind == FEDC_LOSS_SOFTMAX_CE ? class_ok(y[i], k)
+		bool ok = kind == FEDC_LOSS_SOFTMAX_CE || fedc_loss_is_segmentation(kind) ? class_ok(y[i], k)
 			: kind == FEDC_LOSS_BCE	       ? y[i] >= 0.0f && y[i] <= 1.0f
 						       : isfinite(y[i]);
 

@@ -1,4 +1,5 @@
 /* Named parameter tensors and their exchange through the plan ABI. */
+#include <stdint.h>
 #include <string.h>
 
 #include "fedc/nn/err.h"
@@ -11,13 +12,14 @@ static bool name_ok(const char *name)
 	return len > 0 && len < FEDC_PARAM_NAME_LEN;
 }
 
-int fedc_paramset_add(struct fedc_paramset *p, const char *name, size_t rows, size_t cols, unsigned ndim,
-		      bool trainable, size_t *index)
+/* Adds a tensor held as rows x cols with the ABI shape `shape`. */
+static int add(struct fedc_paramset *p, const char *name, unsigned ndim, const size_t *shape, size_t rows,
+	       size_t cols, bool trainable, size_t *index)
 {
 	struct fedc_param *it;
 	int rc;
 
-	if (!name_ok(name) || fedc_paramset_find(p, name) || (ndim != 1 && ndim != 2) || (ndim == 1 && rows != 1))
+	if (!name_ok(name) || fedc_paramset_find(p, name))
 		return FEDC_NN_ERR_INVAL;
 	if (p->count >= FEDC_PARAMSET_MAX)
 		return FEDC_NN_ERR_FULL;
@@ -25,7 +27,9 @@ int fedc_paramset_add(struct fedc_paramset *p, const char *name, size_t rows, si
 	memset(it, 0, sizeof(*it));
 	strcpy(it->name, name); /* length checked by name_ok */
 	it->ndim = ndim;
+	memcpy(it->shape, shape, ndim * sizeof(*shape));
 	it->trainable = trainable;
+	it->role = FEDC_PARAM_WEIGHT;
 	rc = fedc_mat_init(&it->value, rows, cols);
 	if (!rc && trainable)
 		rc = fedc_mat_init(&it->grad, rows, cols);
@@ -39,6 +43,33 @@ int fedc_paramset_add(struct fedc_paramset *p, const char *name, size_t rows, si
 	return FEDC_NN_OK;
 }
 
+int fedc_paramset_add(struct fedc_paramset *p, const char *name, size_t rows, size_t cols, unsigned ndim,
+		      bool trainable, size_t *index)
+{
+	size_t shape[2] = { rows, cols };
+
+	if ((ndim != 1 && ndim != 2) || (ndim == 1 && rows != 1))
+		return FEDC_NN_ERR_INVAL;
+	return add(p, name, ndim, ndim == 1 ? &shape[1] : shape, rows, cols, trainable, index);
+}
+
+int fedc_paramset_add_shaped(struct fedc_paramset *p, const char *name, unsigned ndim, const size_t *shape,
+			     bool trainable, size_t *index)
+{
+	size_t rest = 1;
+
+	if (ndim < 1 || ndim > FEDC_PARAM_MAX_DIMS || !shape)
+		return FEDC_NN_ERR_INVAL;
+	for (unsigned d = 1; d < ndim; d++) {
+		if (shape[d] == 0 || rest > SIZE_MAX / shape[d])
+			return FEDC_NN_ERR_INVAL;
+		rest *= shape[d];
+	}
+	if (ndim == 1)
+		return add(p, name, 1, shape, 1, shape[0], trainable, index);
+	return add(p, name, ndim, shape, shape[0], rest, trainable, index);
+}
+
 int fedc_paramset_init_like(struct fedc_paramset *dst, const struct fedc_paramset *src)
 {
 	int rc = FEDC_NN_OK;
@@ -46,7 +77,9 @@ int fedc_paramset_init_like(struct fedc_paramset *dst, const struct fedc_paramse
 	for (size_t i = 0; !rc && i < src->count; i++) {
 		const struct fedc_param *s = &src->items[i];
 
-		rc = fedc_paramset_add(dst, s->name, s->value.rows, s->value.cols, s->ndim, false, NULL);
+		rc = fedc_paramset_add_shaped(dst, s->name, s->ndim, s->shape, false, NULL);
+		if (!rc)
+			dst->items[dst->count - 1].role = s->role;
 	}
 	return rc;
 }
@@ -91,6 +124,15 @@ int fedc_paramset_copy(struct fedc_paramset *dst, const struct fedc_paramset *sr
 	return FEDC_NN_OK;
 }
 
+int fedc_paramset_roles(const struct fedc_paramset *p, uint8_t *roles, size_t count)
+{
+	if (!p || !roles || count != p->count)
+		return FEDC_NN_ERR_SHAPE;
+	for (size_t i = 0; i < count; i++)
+		roles[i] = p->items[i].role;
+	return FEDC_NN_OK;
+}
+
 void fedc_paramset_zero_grad(struct fedc_paramset *p)
 {
 	for (size_t i = 0; i < p->count; i++) {
@@ -105,12 +147,8 @@ static void describe(const struct fedc_param *it, struct fedc_tensor *t)
 	t->name = it->name;
 	t->dtype = FEDC_DTYPE_F32;
 	t->ndim = it->ndim;
-	if (it->ndim == 1) {
-		t->shape[0] = it->value.cols;
-	} else {
-		t->shape[0] = it->value.rows;
-		t->shape[1] = it->value.cols;
-	}
+	for (unsigned d = 0; d < it->ndim; d++)
+		t->shape[d] = it->shape[d];
 	t->data = it->value.data;
 }
 

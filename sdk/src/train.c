@@ -1,10 +1,12 @@
 /* The training loop behind a plan's train() and evaluate(). */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "fedc/nn/batcher.h"
 #include "fedc/nn/err.h"
+#include "fedc/nn/metrics.h"
 #include "fedc/nn/plan_util.h"
 #include "fedc/nn/train.h"
 
@@ -40,35 +42,52 @@ static bool args_ok(const struct fedc_train_args *a)
 	       a->fedprox_mu >= 0;
 }
 
-/* The view fits the net and its targets fit the loss. */
-static int data_check(const struct fedc_net *net, const struct fedc_data *d, enum fedc_loss loss)
+static size_t label_width(const struct fedc_data *d)
 {
-	size_t k = fedc_net_outputs(net);
+	return d->label_width ? d->label_width : 1;
+}
 
-	if (!d || !d->x || d->n_samples == 0 || d->n_features != net->cfg.n_inputs)
+/* The view fits the model and its targets fit the loss. */
+static int data_check(const struct fedc_model *m, const struct fedc_data *d, enum fedc_loss loss)
+{
+	size_t k = m->n_outputs, w;
+
+	if (!d || !d->x || d->n_samples == 0 || d->n_features != m->n_inputs)
 		return FEDC_NN_ERR_DATA;
+	w = label_width(d);
+	if (fedc_loss_is_segmentation(loss)) {
+		/* label_width targets per row, one per voxel of `classes` channels */
+		if (m->classes < 2 || m->classes * w != k) {
+			fedc_plan_error("segmentation: the model gives %zu outputs per sample, the data %zu voxels "
+					"(label_width) of %zu classes",
+					k, w, m->classes);
+			return FEDC_NN_ERR_SHAPE;
+		}
+		return fedc_loss_check_targets(loss, d->y, d->n_samples * w, m->classes);
+	}
 	/* A view carries one target per row: BCE and MSE need one output. */
-	if (loss != FEDC_LOSS_SOFTMAX_CE && k != 1)
+	if (w != 1 || (loss != FEDC_LOSS_SOFTMAX_CE && k != 1))
 		return FEDC_NN_ERR_SHAPE;
 	return fedc_loss_check_targets(loss, d->y, d->n_samples, k);
 }
 
 static bool is_classification(enum fedc_loss loss)
 {
-	return loss != FEDC_LOSS_MSE;
+	return loss == FEDC_LOSS_SOFTMAX_CE || loss == FEDC_LOSS_BCE;
 }
 
 /* c - c_i, computed once: it is constant during local training. */
-static int scaffold_prepare(struct run *r, const struct fedc_net *net, const struct fedc_scaffold *s)
+static int scaffold_prepare(struct run *r, const struct fedc_model *m, const struct fedc_scaffold *s)
 {
+	const struct fedc_paramset *params = m->params;
 	int rc;
 
-	if (!s->c || !s->c_local || !fedc_paramset_same_layout(&net->params, s->c) ||
-	    !fedc_paramset_same_layout(&net->params, s->c_local) ||
-	    (s->delta_c && !fedc_paramset_same_layout(&net->params, s->delta_c)))
+	if (!s->c || !s->c_local || !fedc_paramset_same_layout(params, s->c) ||
+	    !fedc_paramset_same_layout(params, s->c_local) ||
+	    (s->delta_c && !fedc_paramset_same_layout(params, s->delta_c)))
 		return FEDC_NN_ERR_SHAPE;
-	rc = fedc_paramset_init_like(&r->correction, &net->params);
-	for (size_t k = 0; !rc && k < net->params.count; k++) {
+	rc = fedc_paramset_init_like(&r->correction, params);
+	for (size_t k = 0; !rc && k < params->count; k++) {
 		struct fedc_mat *c = &r->correction.items[k].value;
 
 		fedc_mat_copy(c, &s->c->items[k].value);
@@ -80,9 +99,9 @@ static int scaffold_prepare(struct run *r, const struct fedc_net *net, const str
 }
 
 /* The node's SCAFFOLD: it keeps c and c_i and hands over c - c_i. */
-static int correction_from_args(struct run *r, const struct fedc_net *net, const struct fedc_train_args *a)
+static int correction_from_args(struct run *r, const struct fedc_model *m, const struct fedc_train_args *a)
 {
-	int rc = fedc_paramset_init_like(&r->correction, &net->params);
+	int rc = fedc_paramset_init_like(&r->correction, m->params);
 
 	if (!rc)
 		rc = fedc_paramset_set(&r->correction, a->scaffold_correction, a->n_scaffold_correction);
@@ -96,11 +115,16 @@ static int correction_from_args(struct run *r, const struct fedc_net *net, const
  * the public global model, and added after the noise, so it is
  * post-processing. SCAFFOLD is refused: its correction carries state of this
  * node across rounds, which this loop cannot account for. */
-static int dpsgd_init(struct run *r, const struct fedc_data *d, const struct fedc_train_cfg *cfg)
+static int dpsgd_init(struct run *r, const struct fedc_model *m, const struct fedc_data *d,
+		      const struct fedc_train_cfg *cfg)
 {
 	const struct fedc_train_args *a = cfg->args;
 	int rc;
 
+	if (!m->dense) {
+		fedc_plan_error("dpsgd: DP-SGD's per-sample gradients are implemented for dense nets (fedc_net) only");
+		return FEDC_NN_ERR_INVAL;
+	}
 	if (cfg->scaffold || a->scaffold_correction) {
 		fedc_plan_error("dpsgd: SCAFFOLD with DP-SGD is not supported (its control variates are not "
 				"accounted for); run DP-SGD with fedavg or fedprox");
@@ -117,7 +141,8 @@ static int dpsgd_init(struct run *r, const struct fedc_data *d, const struct fed
 	return rc;
 }
 
-static int run_init(struct run *r, struct fedc_net *net, const struct fedc_data *d, const struct fedc_train_cfg *cfg)
+static int run_init(struct run *r, const struct fedc_model *m, const struct fedc_data *d,
+		    const struct fedc_train_cfg *cfg)
 {
 	const struct fedc_train_args *a = cfg->args;
 	size_t per_pass = (d->n_samples + a->batch_size - 1) / a->batch_size;
@@ -129,24 +154,24 @@ static int run_init(struct run *r, struct fedc_net *net, const struct fedc_data 
 	else
 		rc = fedc_optim_from_args(&oc, a);
 	if (!rc)
-		rc = fedc_optim_init(&r->optim, &oc, &net->params);
+		rc = fedc_optim_init(&r->optim, &oc, m->params);
 	if (!rc && (a->fedprox_mu > 0 || cfg->scaffold || cfg->delta_x)) {
-		rc = fedc_paramset_init_like(&r->global, &net->params);
+		rc = fedc_paramset_init_like(&r->global, m->params);
 		if (!rc)
-			rc = fedc_paramset_copy(&r->global, &net->params);
+			rc = fedc_paramset_copy(&r->global, m->params);
 		r->terms.prox_mu = a->fedprox_mu;
 		r->terms.anchor = &r->global;
 	}
 	if (!rc && cfg->scaffold)
-		rc = scaffold_prepare(r, net, cfg->scaffold);
+		rc = scaffold_prepare(r, m, cfg->scaffold);
 	else if (!rc && a->scaffold_correction)
-		rc = correction_from_args(r, net, a);
+		rc = correction_from_args(r, m, a);
 	if (!rc && cfg->dpsgd)
-		rc = dpsgd_init(r, d, cfg);
+		rc = dpsgd_init(r, m, d, cfg);
 	else if (!rc)
 		rc = fedc_batcher_init(&r->batcher, d, a->batch_size, true, a->seed);
 	if (!rc)
-		rc = fedc_net_reserve(net, r->batcher.batch_size);
+		rc = m->reserve(m->impl, r->batcher.batch_size);
 	r->max_steps = a->num_updates ? a->num_updates : (uint64_t)a->epochs * per_pass;
 	r->last_report_s = -INFINITY;
 	return rc;
@@ -181,7 +206,7 @@ static void maybe_report(struct run *r, const struct fedc_train_cfg *cfg, bool e
 }
 
 /* The batch's gradient into the net's grads, plain or DP-SGD's. */
-static int step_grad(struct run *r, struct fedc_net *net, const struct fedc_train_cfg *cfg, size_t *n,
+static int step_grad(struct run *r, const struct fedc_model *m, const struct fedc_train_cfg *cfg, size_t *n,
 		     double *loss, size_t *correct, bool *end_of_pass)
 {
 	struct fedc_mat x;
@@ -190,27 +215,27 @@ static int step_grad(struct run *r, struct fedc_net *net, const struct fedc_trai
 
 	if (!cfg->dpsgd) {
 		*n = fedc_batcher_next(&r->batcher, &x, &y, end_of_pass);
-		return fedc_net_step(net, cfg->loss, &x, y, loss, correct);
+		return m->step(m->impl, cfg->loss, &x, y, loss, correct);
 	}
 	rc = fedc_batcher_draw(&r->batcher, &x, &y, n, end_of_pass);
 	if (!rc)
-		rc = fedc_dpsgd_grad(&r->dp, net, cfg->loss, &x, y, r->expected_batch, loss, correct);
+		rc = fedc_dpsgd_grad(&r->dp, m->dense, cfg->loss, &x, y, r->expected_batch, loss, correct);
 	return rc;
 }
 
-static int train_step(struct run *r, struct fedc_net *net, const struct fedc_train_cfg *cfg)
+static int train_step(struct run *r, const struct fedc_model *m, const struct fedc_train_cfg *cfg)
 {
 	bool end_of_pass = false;
 	uint32_t epoch = r->batcher.epoch + 1; /* the pass this batch belongs to, from 1 */
 	size_t n = 0, correct = 0;
 	double loss = 0.0;
-	int rc = step_grad(r, net, cfg, &n, &loss, &correct, &end_of_pass);
+	int rc = step_grad(r, m, cfg, &n, &loss, &correct, &end_of_pass);
 
 	if (rc)
 		return rc;
 	if (!isfinite(loss))
 		return FEDC_NN_ERR_DIVERGED;
-	fedc_optim_step(&r->optim, &net->params, &r->terms);
+	fedc_optim_step(&r->optim, m->params, &r->terms);
 	r->steps++;
 	r->window_loss += loss * (double)n;
 	r->window_correct += correct;
@@ -230,18 +255,19 @@ static int train_step(struct run *r, struct fedc_net *net, const struct fedc_tra
 
 /* SCAFFOLD option II, after K steps at learning rate lr:
  * c_i+ = c_i - c + (x_global - x_local) / (K lr); delta_c = c_i+ - c_i. */
-static void scaffold_finish(const struct run *r, const struct fedc_net *net, struct fedc_scaffold *s, double lr)
+static void scaffold_finish(const struct run *r, const struct fedc_paramset *params, struct fedc_scaffold *s,
+			    double lr)
 {
 	float inv_klr = (float)(1.0 / ((double)r->steps * lr));
 
-	for (size_t k = 0; k < net->params.count; k++) {
-		const float *xg = r->global.items[k].value.data, *xl = net->params.items[k].value.data;
+	for (size_t k = 0; k < params->count; k++) {
+		const float *xg = r->global.items[k].value.data, *xl = params->items[k].value.data;
 		const float *c = s->c->items[k].value.data;
 		float *ci = s->c_local->items[k].value.data;
 		float *dc = s->delta_c ? s->delta_c->items[k].value.data : NULL;
-		size_t n = fedc_mat_len(&net->params.items[k].value);
+		size_t n = fedc_mat_len(&params->items[k].value);
 
-		if (!net->params.items[k].trainable)
+		if (!params->items[k].trainable)
 			continue; /* never stepped: its control variates stay */
 		for (size_t i = 0; i < n; i++) {
 			float next = ci[i] - c[i] + (xg[i] - xl[i]) * inv_klr;
@@ -253,12 +279,12 @@ static void scaffold_finish(const struct run *r, const struct fedc_net *net, str
 	}
 }
 
-static int delta_x_fill(const struct run *r, const struct fedc_net *net, struct fedc_paramset *dx)
+static int delta_x_fill(const struct run *r, const struct fedc_paramset *params, struct fedc_paramset *dx)
 {
-	if (!fedc_paramset_same_layout(&net->params, dx))
+	if (!fedc_paramset_same_layout(params, dx))
 		return FEDC_NN_ERR_SHAPE;
-	for (size_t k = 0; k < net->params.count; k++) {
-		fedc_mat_copy(&dx->items[k].value, &net->params.items[k].value);
+	for (size_t k = 0; k < params->count; k++) {
+		fedc_mat_copy(&dx->items[k].value, &params->items[k].value);
 		fedc_mat_axpy(-1.0f, &r->global.items[k].value, &dx->items[k].value);
 	}
 	return FEDC_NN_OK;
@@ -282,24 +308,28 @@ static int put_results(const struct run *r, const struct fedc_train_cfg *cfg, st
 	return rc;
 }
 
-int fedc_net_train(struct fedc_net *net, const struct fedc_data *d, const struct fedc_train_cfg *cfg,
-		   struct fedc_metrics *out)
+int fedc_model_train(const struct fedc_model *m, const struct fedc_data *d, const struct fedc_train_cfg *cfg,
+		     struct fedc_metrics *out)
 {
 	struct run r;
 	int rc;
 
 	memset(&r, 0, sizeof(r));
-	if (!net || !cfg || !out || !args_ok(cfg->args))
+	if (!m || !m->params || !cfg || !out || !args_ok(cfg->args))
 		return FEDC_NN_ERR_INVAL;
-	rc = data_check(net, d, cfg->loss);
+	rc = data_check(m, d, cfg->loss);
 	if (!rc)
-		rc = run_init(&r, net, d, cfg);
+		rc = run_init(&r, m, d, cfg);
+	if (!rc && m->set_training)
+		m->set_training(m->impl, true);
 	while (!rc && r.steps < r.max_steps)
-		rc = train_step(&r, net, cfg);
+		rc = train_step(&r, m, cfg);
+	if (m->set_training)
+		m->set_training(m->impl, false);
 	if (!rc && cfg->scaffold)
-		scaffold_finish(&r, net, cfg->scaffold, r.optim.cfg.lr);
+		scaffold_finish(&r, m->params, cfg->scaffold, r.optim.cfg.lr);
 	if (!rc && cfg->delta_x)
-		rc = delta_x_fill(&r, net, cfg->delta_x);
+		rc = delta_x_fill(&r, m->params, cfg->delta_x);
 	if (!rc) {
 		out->count = 0;
 		rc = put_results(&r, cfg, out);
@@ -308,38 +338,195 @@ int fedc_net_train(struct fedc_net *net, const struct fedc_data *d, const struct
 	return rc;
 }
 
-int fedc_net_evaluate(struct fedc_net *net, const struct fedc_data *d, enum fedc_loss loss,
-		      struct fedc_metrics *out)
+/* What evaluation adds up over the chunks. */
+struct tally {
+	double loss;
+	size_t correct;
+	struct fedc_confusion confusion; /* clinical only */
+	float *scores;                   /* binary AUC: one score per row */
+};
+
+static int tally_init(struct tally *t, const struct fedc_model *m, const struct fedc_data *d, enum fedc_loss loss,
+		      bool clinical)
 {
-	struct fedc_batcher b = { 0 };
-	double total = 0.0;
-	size_t correct = 0;
+	size_t k = fedc_loss_is_segmentation(loss) ? m->classes : loss == FEDC_LOSS_BCE ? 2 : m->n_outputs;
 	int rc;
 
-	if (!net || !out)
+	memset(t, 0, sizeof(*t));
+	if (!clinical || !(is_classification(loss) || fedc_loss_is_segmentation(loss)))
+		return FEDC_NN_OK;
+	rc = fedc_confusion_init(&t->confusion, k);
+	if (!rc && k == 2 && !fedc_loss_is_segmentation(loss)) {
+		t->scores = malloc(d->n_samples * sizeof(*t->scores));
+		rc = t->scores ? FEDC_NN_OK : FEDC_NN_ERR_NOMEM;
+	}
+	return rc;
+}
+
+static void tally_release(struct tally *t)
+{
+	fedc_confusion_release(&t->confusion);
+	free(t->scores);
+}
+
+static size_t argmax_strided(const float *v, size_t k, size_t stride)
+{
+	size_t best = 0;
+
+	for (size_t c = 1; c < k; c++)
+		best = v[c * stride] > v[best * stride] ? c : best;
+	return best;
+}
+
+/* Confusion counts and AUC scores of one chunk of outputs z, rows from `first`. */
+static void tally_chunk(struct tally *t, enum fedc_loss loss, const struct fedc_model *m, const struct fedc_mat *z,
+			const float *y, size_t first)
+{
+	if (!t->confusion.counts)
+		return;
+	for (size_t i = 0; i < z->rows; i++) {
+		const float *row = z->data + i * z->cols;
+
+		if (fedc_loss_is_segmentation(loss)) {
+			size_t v_len = z->cols / m->classes;
+
+			for (size_t v = 0; v < v_len; v++)
+				fedc_confusion_add(&t->confusion, (size_t)y[i * v_len + v],
+						   argmax_strided(row + v, m->classes, v_len));
+		} else if (loss == FEDC_LOSS_BCE) {
+			fedc_confusion_add(&t->confusion, y[i] >= 0.5f, row[0] >= 0.0f);
+			t->scores[first + i] = row[0];
+		} else {
+			fedc_confusion_add(&t->confusion, (size_t)y[i], argmax_strided(row, z->cols, 1));
+			if (t->scores) /* softmax p1 is monotone in z1 - z0 */
+				t->scores[first + i] = row[1] - row[0];
+		}
+	}
+}
+
+static void put_if_number(struct fedc_metrics *out, const char *name, double v)
+{
+	if (!isnan(v))
+		fedc_metrics_put(out, name, v);
+}
+
+static int tally_put(const struct tally *t, const struct fedc_data *d, enum fedc_loss loss, struct fedc_metrics *out)
+{
+	struct fedc_class_scores s;
+	double auc = NAN;
+	int rc = FEDC_NN_OK;
+
+	if (!t->confusion.counts)
+		return FEDC_NN_OK;
+	if (fedc_loss_is_segmentation(loss)) {
+		put_if_number(out, "dice", fedc_confusion_dice(&t->confusion));
+		return FEDC_NN_OK;
+	}
+	if (t->scores)
+		rc = fedc_auc(t->scores, d->y, d->n_samples, &auc);
+	put_if_number(out, "auc", auc);
+	fedc_confusion_summary(&t->confusion, &s);
+	put_if_number(out, "f1", s.f1);
+	put_if_number(out, "sensitivity", s.sensitivity);
+	put_if_number(out, "specificity", s.specificity);
+	return rc;
+}
+
+int fedc_model_evaluate(const struct fedc_model *m, const struct fedc_data *d, enum fedc_loss loss, bool clinical,
+			struct fedc_metrics *out)
+{
+	struct fedc_batcher b = { 0 };
+	struct tally t;
+	int rc;
+
+	if (!m || !out)
 		return FEDC_NN_ERR_INVAL;
-	rc = data_check(net, d, loss);
+	rc = data_check(m, d, loss);
+	if (rc)
+		return rc;
+	if (m->set_training)
+		m->set_training(m->impl, false);
+	rc = tally_init(&t, m, d, loss, clinical);
 	if (!rc)
-		rc = fedc_batcher_init(&b, d, EVAL_CHUNK, false, 0);
+		rc = fedc_batcher_init(&b, d, m->eval_rows ? m->eval_rows : EVAL_CHUNK, false, 0);
 	for (size_t seen = 0; !rc && seen < d->n_samples;) {
 		struct fedc_mat x, z;
 		const float *y;
 		double l = 0.0;
 		size_t n = fedc_batcher_next(&b, &x, &y, NULL);
 
-		rc = fedc_net_forward(net, &x, &z);
+		rc = m->forward(m->impl, &x, &z);
 		if (!rc)
-			rc = fedc_loss(loss, &z, y, &l, NULL);
-		correct += rc ? 0 : fedc_loss_correct(loss, &z, y);
-		total += l * (double)n;
+			rc = fedc_loss_k(loss, &z, m->classes, y, &l, NULL);
+		if (!rc) {
+			t.correct += fedc_loss_correct(loss, &z, y);
+			tally_chunk(&t, loss, m, &z, y, seen);
+		}
+		t.loss += l * (double)n;
 		seen += n;
 	}
 	fedc_batcher_release(&b);
-	if (rc)
-		return rc;
-	out->count = 0;
-	fedc_metrics_put(out, "loss", total / (double)d->n_samples);
-	if (is_classification(loss))
-		fedc_metrics_put(out, "accuracy", (double)correct / (double)d->n_samples);
-	return FEDC_NN_OK;
+	if (!rc) {
+		out->count = 0;
+		fedc_metrics_put(out, "loss", t.loss / (double)d->n_samples);
+		if (is_classification(loss))
+			fedc_metrics_put(out, "accuracy", (double)t.correct / (double)d->n_samples);
+		rc = tally_put(&t, d, loss, out);
+	}
+	tally_release(&t);
+	return rc;
+}
+
+static int net_reserve(void *impl, size_t rows)
+{
+	return fedc_net_reserve(impl, rows);
+}
+
+static int net_forward(void *impl, const struct fedc_mat *x, struct fedc_mat *out)
+{
+	return fedc_net_forward(impl, x, out);
+}
+
+static int net_step(void *impl, enum fedc_loss kind, const struct fedc_mat *x, const float *y, double *loss,
+		    size_t *correct)
+{
+	return fedc_net_step(impl, kind, x, y, loss, correct);
+}
+
+struct fedc_model fedc_net_model(struct fedc_net *net)
+{
+	struct fedc_model m = {
+		.impl = net,
+		.params = &net->params,
+		.n_inputs = net->cfg.n_inputs,
+		.n_outputs = fedc_net_outputs(net),
+		.classes = fedc_net_outputs(net),
+		.reserve = net_reserve,
+		.forward = net_forward,
+		.step = net_step,
+		.dense = net,
+	};
+	return m;
+}
+
+int fedc_net_train(struct fedc_net *net, const struct fedc_data *d, const struct fedc_train_cfg *cfg,
+		   struct fedc_metrics *out)
+{
+	struct fedc_model m;
+
+	if (!net)
+		return FEDC_NN_ERR_INVAL;
+	m = fedc_net_model(net);
+	return fedc_model_train(&m, d, cfg, out);
+}
+
+int fedc_net_evaluate(struct fedc_net *net, const struct fedc_data *d, enum fedc_loss loss,
+		      struct fedc_metrics *out)
+{
+	struct fedc_model m;
+
+	if (!net)
+		return FEDC_NN_ERR_INVAL;
+	m = fedc_net_model(net);
+	return fedc_model_evaluate(&m, d, loss, false, out);
 }

@@ -1,7 +1,9 @@
 /* libfedcplan: the training-plan SDK. Everything a plan needs to build,
- * train and evaluate a dense network in a few dozen lines: float32 matrices
- * on CBLAS, dense layers, activations, losses, optimizers, seeded mini-batches
- * over the node's data view, and a training loop with FedProx and SCAFFOLD.
+ * train and evaluate a dense network or a CNN in a few dozen lines: float32
+ * matrices on CBLAS, dense, convolution, pooling, batch-norm and dropout
+ * layers, a sequential model, image augmentation, losses, clinical metrics,
+ * optimizers, seeded mini-batches over the node's data view, and a training
+ * loop with FedProx and SCAFFOLD.
  *
  * It links only libc, libm and OpenBLAS: nothing of the node. A plan builds with
  *   cc -shared -fPIC plan.c $(pkg-config --cflags --libs fedcplan) -o plan.so
@@ -19,7 +21,12 @@
 #include "fedc/nn/optim.h"
 #include "fedc/nn/batcher.h"
 #include "fedc/nn/net.h"
+#include "fedc/nn/conv.h"
+#include "fedc/nn/norm.h"
+#include "fedc/nn/augment.h"
+#include "fedc/nn/metrics.h"
 #include "fedc/nn/train.h"
+#include "fedc/nn/seq.h"
 #include "fedc/nn/plan_util.h"
 
 #endif

@@ -24,7 +24,8 @@ struct fedc_batcher {
 	size_t pos;       /* next position in order */
 	uint32_t epoch;   /* passes completed */
 	struct fedc_mat x; /* [batch_size, n_features] gathered rows */
-	float *y;          /* [batch_size] gathered targets (if data->y) */
+	float *y;          /* [batch_size, width] gathered targets (if data->y) */
+	size_t width;      /* targets per row: data->label_width, 0 read as 1 */
 	/* Poisson sampling (fedc_batcher_init_poisson) only: */
 	bool poisson;
 	uint64_t threshold; /* a row takes part when the top 53 bits of a draw are below it: q 2^53 */

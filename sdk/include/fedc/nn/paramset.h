@@ -9,17 +9,21 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "fedc/plan.h"
 #include "fedc/nn/mat.h"
 
-#define FEDC_PARAMSET_MAX 32
+#define FEDC_PARAMSET_MAX 64
+#define FEDC_PARAM_MAX_DIMS 5
 #define FEDC_PARAM_NAME_LEN 48
 
 struct fedc_param {
 	char name[FEDC_PARAM_NAME_LEN];
-	unsigned ndim;        /* as the ABI shows it: 1 ([cols], a bias) or 2 ([rows, cols]) */
+	unsigned ndim;        /* as the ABI shows it: 1 ([cols], a bias), 2 ([rows, cols]) or up to 5 */
+	size_t shape[FEDC_PARAM_MAX_DIMS]; /* as the ABI shows it; value is [shape[0], product of the rest] */
 	bool trainable;       /* has a gradient, the optimizer updates it */
+	uint8_t role;         /* enum fedc_param_role (plan.h): WEIGHT unless set */
 	struct fedc_mat value;
 	struct fedc_mat grad; /* empty unless trainable */
 };
@@ -36,13 +40,24 @@ struct fedc_paramset {
  * position, which stays valid for the life of the set. */
 int fedc_paramset_add(struct fedc_paramset *p, const char *name, size_t rows, size_t cols, unsigned ndim,
 		      bool trainable, size_t *index);
+/* Adds a zero-filled tensor of ndim (1 to FEDC_PARAM_MAX_DIMS) dimensions
+ * `shape`, held as a [shape[0], product of the rest] matrix (a conv kernel
+ * [O, I, kH, kW] is [O, I*kH*kW]; ndim 1 is [1, shape[0]]). Same codes as
+ * fedc_paramset_add. */
+int fedc_paramset_add_shaped(struct fedc_paramset *p, const char *name, unsigned ndim, const size_t *shape,
+			     bool trainable, size_t *index);
 /* Adds, for every tensor of src, a zero-filled non-trainable tensor of the
- * same name and shape: e.g. SCAFFOLD control variates, or a snapshot. */
+ * same name, shape and role: e.g. SCAFFOLD control variates, or a snapshot. */
 int fedc_paramset_init_like(struct fedc_paramset *dst, const struct fedc_paramset *src);
 /* Frees every tensor; the set is empty after. */
 void fedc_paramset_release(struct fedc_paramset *p);
 /* The tensor named `name`, or NULL. */
 struct fedc_param *fedc_paramset_find(struct fedc_paramset *p, const char *name);
+
+/* For a plan's param_roles (plan.h): writes each tensor's role, in
+ * get_params order. Returns 0, or FEDC_NN_ERR_SHAPE if count is not the
+ * set's. */
+int fedc_paramset_roles(const struct fedc_paramset *p, uint8_t *roles, size_t count);
 
 /* Copies every value from src (same layout: see fedc_paramset_same_layout). */
 int fedc_paramset_copy(struct fedc_paramset *dst, const struct fedc_paramset *src);

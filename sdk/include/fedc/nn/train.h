@@ -4,6 +4,7 @@
 #ifndef FEDC_NN_TRAIN_H
 #define FEDC_NN_TRAIN_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "fedc/plan.h"
@@ -36,6 +37,36 @@ struct fedc_train_cfg {
 	 * "dp_epsilon" in the metrics. */
 	const struct fedc_dpsgd_cfg *dpsgd;
 };
+
+/* What the loop needs of a model, so that one loop trains every kind the
+ * SDK has: fedc_net_model() and fedc_seq_model() (seq.h) fill one. */
+struct fedc_model {
+	void *impl;
+	struct fedc_paramset *params;
+	size_t n_inputs;  /* features per row */
+	size_t n_outputs; /* outputs per row */
+	size_t classes;   /* output channels: n_outputs, or K of a segmentation's [K, V] */
+	int (*reserve)(void *impl, size_t rows);
+	int (*forward)(void *impl, const struct fedc_mat *x, struct fedc_mat *out);
+	int (*step)(void *impl, enum fedc_loss kind, const struct fedc_mat *x, const float *y, double *loss,
+		    size_t *correct);
+	void (*set_training)(void *impl, bool training); /* NULL: no mode */
+	struct fedc_net *dense; /* DP-SGD's per-sample gradients need a fedc_net; NULL refuses DP-SGD */
+	size_t eval_rows;       /* rows per forward pass in evaluation (0: 1024): bounds its buffers */
+};
+
+/* The loop behind fedc_net_train and fedc_seq_train, same contract. */
+int fedc_model_train(const struct fedc_model *m, const struct fedc_data *d, const struct fedc_train_cfg *cfg,
+		     struct fedc_metrics *out);
+/* Fills out with "loss" over d and, for classification, "accuracy"; with
+ * `clinical`, also (metrics.h) "auc", "f1", "sensitivity", "specificity"
+ * (binary: of class 1; more classes: their macro mean, AUC left out), and
+ * for the segmentation losses "dice" (foreground classes, macro). A figure
+ * that is NaN (a class absent from d) is left out. */
+int fedc_model_evaluate(const struct fedc_model *m, const struct fedc_data *d, enum fedc_loss loss, bool clinical,
+			struct fedc_metrics *out);
+/* The generic model over a net. */
+struct fedc_model fedc_net_model(struct fedc_net *net);
 
 /* Trains the net on d. Fills out with "loss" and, for classification,
  * "accuracy" (training figures over the last pass, or over the steps of an
