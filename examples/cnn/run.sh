@@ -117,6 +117,10 @@ done
 for ((i = 0; i < n_nodes; i++)); do
   wait_nodes "node-$i"
 done
+# A node logs "serving" as it publishes its online status; the researcher
+# counts the nodes whose status the broker holds when it searches. Give the
+# last ones a moment, or the search may end one node short.
+sleep 2
 write_network "$dir/network.ini"
 
 # The experiment with its name, min_nodes, rounds and epochs set for this run.
