@@ -68,8 +68,8 @@ for f in bin/fedc-node bin/fedc-researcher bin/fedc-repository bin/fedc-admin bi
   plans/logreg.so plans/logreg-dpsgd.so plans/private.so; do
   [[ -e $build/$f ]] || { echo "privacy_utility: $build/$f is missing: build first" >&2; exit 1; }
 done
-if ((fmnist)) && [[ ! -r $fmnist_dir/train-images-idx3-ubyte.gz || ! -x $build/bin/fedc-shard-idx ]]; then
-  echo "privacy_utility: no Fashion-MNIST in $fmnist_dir (or no fedc-shard-idx): breast cancer only" >&2
+if ((fmnist)) && [[ ! -r $fmnist_dir/train-images-idx3-ubyte.gz || ! -x $build/bin/fedc-partition ]]; then
+  echo "privacy_utility: no Fashion-MNIST in $fmnist_dir (or no fedc-partition): breast cancer only" >&2
   fmnist=0
 fi
 
@@ -104,8 +104,8 @@ done
 wait_nodes "${hospitals[@]}"
 
 if ((fmnist)); then
-  "$build/bin/fedc-shard-idx" --images "$fmnist_dir/train-images-idx3-ubyte.gz" \
-    --labels "$fmnist_dir/train-labels-idx1-ubyte.gz" --shards "$fmnist_nodes" --split iid --seed 42 \
+  "$build/bin/fedc-partition" --images "$fmnist_dir/train-images-idx3-ubyte.gz" \
+    --labels "$fmnist_dir/train-labels-idx1-ubyte.gz" --parties "$fmnist_nodes" --split iid --seed 42 \
     --out "$dir/shards" --prefix node >/dev/null
   sites=()
   for ((i = 0; i < fmnist_nodes; i++)); do

@@ -15,7 +15,11 @@
  *   enters plan_runner__main() just as `fedc-node __run-plan` does, so the
  *   train/test split (split_data in node/plan_runner.c), prepare(),
  *   evaluate(), train() and the sandbox are the node's, byte for byte;
- * - the round trains rounds x epochs (or rounds x num_updates) in one go.
+ * - the round trains rounds x epochs (or rounds x num_updates) in one go;
+ * - with --test (and --test-labels for IDX), that file is the data's test
+ *   set, as `fedc-node dataset add --test-of` registers one: all of DATA is
+ *   trained on and the test metrics are the test set's (test_ratio plays no
+ *   part), e.g. Fashion-MNIST's 60000 training images against t10k.
  *
  * Seeds are the node's (round__split_seed, round__train_seed): the test rows
  * are the ones a node holding the same file keeps out; the training seed is
@@ -60,6 +64,7 @@ struct options {
 	const char *output;
 	struct dataset_options data_opts;
 	const char *labels;      /* IDX: the labels file */
+	const char *test, *test_labels; /* a test set (and its IDX labels), or NULL */
 	int64_t timeout_s;
 };
 
@@ -76,6 +81,8 @@ static int usage(FILE *f)
 		"  --label-column K        column of the target (default -1: the last)\n"
 		"  --type csv|idx          dataset type (default csv); idx needs --labels FILE\n"
 		"  --labels FILE           IDX labels file\n"
+		"  --test FILE             train on all of DATA and test on FILE (same type and options)\n"
+		"  --test-labels FILE      the test set's IDX labels file\n"
 		"  --node-id ID            train with the seed node ID gets in round 1 (default centralized)\n"
 		"  --output FILE           write the trained parameters (parameter file format)\n"
 		"  --timeout S             wall-clock limit of the training, seconds (default 86400)\n");
@@ -85,13 +92,14 @@ static int usage(FILE *f)
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	enum { OPT_REGRESSION = 256, OPT_HEADER, OPT_LABEL_COLUMN, OPT_TYPE, OPT_LABELS, OPT_NODE_ID, OPT_OUTPUT,
-	       OPT_TIMEOUT, OPT_HELP };
+	       OPT_TIMEOUT, OPT_TEST, OPT_TEST_LABELS, OPT_HELP };
 	static const struct option options[] = {
 		{ "regression", no_argument, NULL, OPT_REGRESSION }, { "header", required_argument, NULL, OPT_HEADER },
 		{ "label-column", required_argument, NULL, OPT_LABEL_COLUMN },
 		{ "type", required_argument, NULL, OPT_TYPE }, { "labels", required_argument, NULL, OPT_LABELS },
 		{ "node-id", required_argument, NULL, OPT_NODE_ID }, { "output", required_argument, NULL, OPT_OUTPUT },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT }, { "help", no_argument, NULL, OPT_HELP },
+		{ "test", required_argument, NULL, OPT_TEST }, { "test-labels", required_argument, NULL, OPT_TEST_LABELS },
 		{ NULL, 0, NULL, 0 },
 	};
 	char *end = NULL;
@@ -106,6 +114,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case OPT_HEADER: o->data_opts.header = optarg; break;
 		case OPT_TYPE: o->data_opts.type = optarg; break;
 		case OPT_LABELS: o->labels = optarg; break;
+		case OPT_TEST: o->test = optarg; break;
+		case OPT_TEST_LABELS: o->test_labels = optarg; break;
 		case OPT_NODE_ID: o->node_id = optarg; break;
 		case OPT_OUTPUT: o->output = optarg; break;
 		case OPT_LABEL_COLUMN:
@@ -123,7 +133,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		default: return usage(stderr);
 		}
 	}
-	if (argc - optind != 2 || !o->node_id[0])
+	if (argc - optind != 2 || !o->node_id[0] || (o->test_labels && !o->test))
 		return usage(stderr);
 	o->experiment = argv[optind];
 	o->data = argv[optind + 1];
@@ -132,15 +142,17 @@ static int parse_args(int argc, char **argv, struct options *o)
 
 /* ---- the run ---- */
 
-/* The dataset as `fedc-node dataset add` would register it. */
-static enum fedc_err inspect_data(const struct options *o, struct node_dataset *ds)
+/* A dataset (`data`, IDX `labels` or NULL) as `fedc-node dataset add` would
+ * register it, named `name`. */
+static enum fedc_err inspect_data(const struct options *o, const char *name, const char *data, const char *labels,
+				  struct node_dataset *ds)
 {
 	memset(ds, 0, sizeof(*ds));
-	snprintf(ds->name, sizeof(ds->name), "centralized");
-	if (!realpath(o->data, ds->path))
-		return fedc_fail(FEDC_ERR_IO, "%s: %s", o->data, strerror(errno));
-	if (o->labels && !realpath(o->labels, ds->labels_path))
-		return fedc_fail(FEDC_ERR_IO, "%s: %s", o->labels, strerror(errno));
+	snprintf(ds->name, sizeof(ds->name), "%s", name);
+	if (!realpath(data, ds->path))
+		return fedc_fail(FEDC_ERR_IO, "%s: %s", data, strerror(errno));
+	if (labels && !realpath(labels, ds->labels_path))
+		return fedc_fail(FEDC_ERR_IO, "%s: %s", labels, strerror(errno));
 	return dataset__inspect(ds, &o->data_opts);
 }
 
@@ -230,7 +242,7 @@ static enum fedc_err save_params(int fd, const char *path)
 static enum fedc_err run(const struct options *o, const char *work_dir)
 {
 	struct experiment *exp = calloc(1, sizeof(*exp));
-	struct node_dataset *ds = calloc(1, sizeof(*ds));
+	struct node_dataset *ds = calloc(1, sizeof(*ds)), *test = calloc(1, sizeof(*test));
 	struct sandbox_result *res = calloc(1, sizeof(*res));
 	struct fedc_arg args[FEDC_MAX_ARGS];
 	struct fedc_args model_args = { args, 0 };
@@ -239,7 +251,7 @@ static enum fedc_err run(const struct options *o, const char *work_dir)
 	char params_path[PATH_MAX] = "";
 	enum fedc_err rc;
 
-	if (!exp || !ds || !res) {
+	if (!exp || !ds || !test || !res) {
 		rc = FEDC_ERR_NOMEM;
 		goto out;
 	}
@@ -253,7 +265,9 @@ static enum fedc_err run(const struct options *o, const char *work_dir)
 	if (!rc)
 		rc = plan_build__prepare(exp, false);
 	if (!rc)
-		rc = inspect_data(o, ds);
+		rc = inspect_data(o, "centralized", o->data, o->labels, ds);
+	if (!rc && o->test)
+		rc = inspect_data(o, "centralized-test", o->test, o->test_labels, test);
 	if (!rc) {
 		snprintf(params_path, sizeof(params_path), "%s/initial.params", work_dir);
 		/* One site trains it all: roles change nothing here. */
@@ -269,6 +283,7 @@ static enum fedc_err run(const struct options *o, const char *work_dir)
 		rc = fill_job(o, exp, ds, params_path, &model_args, &job);
 	if (rc)
 		goto out;
+	job.test_dataset = o->test ? test : NULL;
 	if (exp->fedprox_mu > 0)
 		fprintf(stderr, "fedc-centralized: fedprox_mu = %g ignored (no rounds to anchor it)\n",
 			exp->fedprox_mu);
@@ -302,6 +317,7 @@ out:
 	if (params_path[0])
 		(void)unlink(params_path);
 	free(res);
+	free(test);
 	free(ds);
 	experiment__free(exp);
 	free(exp);

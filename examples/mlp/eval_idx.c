@@ -160,6 +160,20 @@ static int per_class(const struct fedc_plan *plan, void *model, const struct fed
 	return 0;
 }
 
+/* The model's tensors: all but SCAFFOLD's control variates, which a
+ * SCAFFOLD run's global.params carries after them (scaffold.c.<tensor>,
+ * docs/researcher-guide.md) and a plan does not take. */
+static size_t model_tensors(const struct fedc_params *params)
+{
+	const struct fedc_tensor *t = fedc_params_tensors(params);
+	size_t n = fedc_params_count(params);
+
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(t[i].name, "scaffold.", 9) == 0)
+			return i;
+	return n;
+}
+
 int main(int argc, char **argv)
 {
 	struct eval_opts o;
@@ -208,7 +222,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: the plan's create() refused the --model arguments\n", prog);
 		goto out;
 	}
-	if (plan->set_params(model, fedc_params_tensors(params), fedc_params_count(params)) != 0) {
+	if (plan->set_params(model, fedc_params_tensors(params), model_tensors(params)) != 0) {
 		fprintf(stderr, "%s: %s: the plan refused these parameters (names or shapes differ: were the "
 			"--model arguments the experiment's?)\n", prog, o.params);
 		goto out;

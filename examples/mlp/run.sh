@@ -3,7 +3,7 @@
 #   examples/mlp/run.sh iid|noniid
 # Builds (scripts/setup.sh), then starts Mosquitto, the repository and five
 # nodes on free loopback ports in a temporary directory, splits the
-# Fashion-MNIST training set into five shards (fedc-shard-idx, seed 42),
+# Fashion-MNIST training set into five shards (fedc-partition, seed 42),
 # registers one shard on each node, approves the MLP plan, runs the
 # experiment (experiment-iid.ini or experiment-noniid.ini: 20 rounds of one
 # epoch) and scores the final parameters on the official t10k test set
@@ -41,7 +41,7 @@ for f in train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-
     exit 1
   fi
 done
-for f in bin/fedc-node bin/fedc-researcher bin/fedc-repository bin/fedc-shard-idx bin/fedc-eval-idx plans/mlp.so; do
+for f in bin/fedc-node bin/fedc-researcher bin/fedc-repository bin/fedc-partition bin/fedc-eval-idx plans/mlp.so; do
   if [[ ! -x $build/$f && ! -r $build/$f ]]; then
     echo "mlp: $build/$f is missing: build first (scripts/setup.sh)" >&2
     exit 1
@@ -57,8 +57,11 @@ start_broker
 start_repository
 
 echo "mlp: splitting the 60000 training images into $n_nodes $split shards (seed 42)"
-"$build/bin/fedc-shard-idx" --images "$data/train-images-idx3-ubyte.gz" \
-  --labels "$data/train-labels-idx1-ubyte.gz" --shards "$n_nodes" --split "$split" --seed 42 \
+# noniid is fedc-partition's "major" scheme (examples/partition/README.md).
+scheme=$split
+[[ $split == noniid ]] && scheme=major
+"$build/bin/fedc-partition" --images "$data/train-images-idx3-ubyte.gz" \
+  --labels "$data/train-labels-idx1-ubyte.gz" --parties "$n_nodes" --split "$scheme" --seed 42 \
   --out "$dir/shards" --prefix node | sed 's/^/mlp:   /'
 
 for ((i = 0; i < n_nodes; i++)); do

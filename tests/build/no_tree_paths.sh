@@ -6,7 +6,7 @@
 set -euo pipefail
 build=$1 source=$2
 status=0 checked=0
-for prog in fedc-node fedc-researcher fedc-repository fedc-admin fedc-centralized fedc-shard-idx fedc-eval-idx \
+for prog in fedc-node fedc-researcher fedc-repository fedc-admin fedc-centralized fedc-partition fedc-eval-idx \
   linreg-make-data; do
   bin=$build/bin/$prog
   [[ -x $bin ]] || continue
