@@ -180,8 +180,8 @@ static enum fedc_err policy_bounds(const char *bounds, const char *name, bool *f
 			return fedc_fail(FEDC_ERR_CONFIG, "[analytics] bounds: \"%s\": write COLUMN:LO:HI", item);
 		*colon = '\0';
 		*range = ',';
-		while (colon > item && colon[-1] == ' ')
-			*--colon = '\0';
+		for (char *end = colon; end > item && end[-1] == ' ';)
+			*--end = '\0';
 		if (strcmp(item, name) == 0) {
 			*found = true;
 			return analytics_query__parse_range("[analytics] bounds", colon + 1, lo, hi);

@@ -26,6 +26,7 @@
 
 #include "fedc/buf.h"
 #include "fedc/err.h"
+#include "fedc/message.h"
 #include "fedc/plan.h"
 #include "analytics_filter.h"
 #include "analytics_query.h"
