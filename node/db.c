@@ -1256,7 +1256,11 @@ enum fedc_err db__analytics_charge(struct node_db *db, const char *dataset_id, d
 		return rc;
 	rc = budget_spent(db, dataset_id, &spent);
 	*remaining = budget - spent > 0 ? budget - spent : 0;
-	if (!rc && spent + epsilon > budget * (1 + 1e-12))
+	if (!rc && spent + epsilon > budget * (1 + 1e-12) && *remaining <= 0)
+		rc = fedc_fail(FEDC_ERR_PRIVACY, "dataset %s has spent all of its analytics budget (epsilon %g): no "
+			       "query with noise can run on it until the node's operator raises [analytics] budget",
+			       dataset_id, budget);
+	else if (!rc && spent + epsilon > budget * (1 + 1e-12))
 		rc = fedc_fail(FEDC_ERR_PRIVACY, "the query would spend epsilon %g but dataset %s has %g of its analytics "
 			       "budget of %g left: ask for epsilon <= %g (or the node's operator raises [analytics] budget)",
 			       epsilon, dataset_id, *remaining, budget, *remaining);

@@ -73,15 +73,17 @@ void analytics__print_table(const struct analytics_combined *c, FILE *out)
 				fprintf(out, " %14.6g", v[k].value);
 		}
 		if (t->n_suppressed)
-			fprintf(out, "  (suppressed at %u node(s): below their minimum count)", t->n_suppressed);
+			fprintf(out, "  (suppressed at %u node(s): fewer rows than their minimum count)", t->n_suppressed);
 		if (noisy(t))
 			fprintf(out, "  (noise sd: count %.3g, sum %.3g)", sqrt(t->var_count), sqrt(t->var_sum));
 		fprintf(out, "\n");
+		if (t->n_nodes == 0)
+			continue;
 		for (uint32_t b = 0; (req->stats & STAT_HISTOGRAM) && b + 1 < col->n_edges; b++)
-			fprintf(out, "%35s [%g, %g%s %12.6g\n", "", col->edges[b], col->edges[b + 1],
+			fprintf(out, "%37s[%g, %g%s %12.6g\n", "", col->edges[b], col->edges[b + 1],
 				b + 2 == col->n_edges ? "]" : ")", t->bins[b]);
-		for (uint32_t q = 0; (req->stats & STAT_QUANTILES) && q < req->n_quantiles; q++)
-			fprintf(out, "%35s quantile %-6g %12.6g\n", "", req->quantiles[q],
+		for (uint32_t q = 0; (req->stats & STAT_QUANTILES) && col->n_edges && q < req->n_quantiles; q++)
+			fprintf(out, "%37squantile %-6g %12.6g\n", "", req->quantiles[q],
 				analytics__quantile(t, col, req->quantiles[q]));
 	}
 }
@@ -141,7 +143,7 @@ enum fedc_err analytics__write_csv(const struct analytics_combined *c, const cha
 				 b + 2 == col->n_edges ? "]" : ")");
 			csv_row(f, t, col->name, name, t->bins[b]);
 		}
-		for (uint32_t q = 0; (req->stats & STAT_QUANTILES) && q < req->n_quantiles; q++) {
+		for (uint32_t q = 0; (req->stats & STAT_QUANTILES) && col->n_edges && q < req->n_quantiles; q++) {
 			snprintf(name, sizeof(name), "quantile_%g", req->quantiles[q]);
 			csv_row(f, t, col->name, name, analytics__quantile(t, col, req->quantiles[q]));
 		}
@@ -189,7 +191,7 @@ static void json_total(FILE *f, const struct analytics_request *req, const struc
 	}
 	fprintf(f, ", \"noise_sd\": {\"count\": %.17g, \"sum\": %.17g, \"sumsq\": %.17g, \"bin\": %.17g}",
 		sqrt(t->var_count), sqrt(t->var_sum), sqrt(t->var_sumsq), sqrt(t->var_bin));
-	if (req->stats & STAT_HISTOGRAM) {
+	if ((req->stats & STAT_HISTOGRAM) && col->n_edges) {
 		fprintf(f, ", \"histogram\": {\"edges\": [");
 		for (uint32_t b = 0; b < col->n_edges; b++)
 			fprintf(f, "%s%.17g", b ? ", " : "", col->edges[b]);
@@ -198,7 +200,7 @@ static void json_total(FILE *f, const struct analytics_request *req, const struc
 			fprintf(f, "%s%.17g", b ? ", " : "", t->bins[b]);
 		fprintf(f, "]}");
 	}
-	if (req->stats & STAT_QUANTILES) {
+	if ((req->stats & STAT_QUANTILES) && col->n_edges) {
 		fprintf(f, ", \"quantiles\": {");
 		for (uint32_t q = 0; q < req->n_quantiles; q++) {
 			fprintf(f, "%s\"%g\": ", q ? ", " : "", req->quantiles[q]);

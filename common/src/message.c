@@ -208,10 +208,10 @@ const struct field_spec message__fields[FEDC_F__COUNT] = {
 	[FEDC_F_ANALYTICS_RESULT] = { .name = "result", .type = FT_BIN, .off = offsetof(M, analytics_result),
 				      .count_off = offsetof(M, analytics_result_len),
 				      .max_items = FEDC_MAX_ANALYTICS_RESULT,
-				      .doc = "The node's partial results as tab-separated text lines: `dataset`, "
-					     "`noise`, one `cell` per group and column (count, sum, sum of squares, "
-					     "min, max, histogram counts) or `suppressed` with the reason "
-					     "(docs/protocol.md, \"Analytics\")." },
+				      .doc = "The node's partial results as tab-separated text lines: the "
+					     "version, `noise`, a `scale` per column, then one `cell` per group and "
+					     "column (count, sum, sum of squares, min, max, histogram counts) or "
+					     "`suppressed` with the reason (docs/protocol.md, \"Analytics\")." },
 };
 
 /* The map inside `datasets`; every entry is required. */
