@@ -48,11 +48,12 @@ enum fedc_err analytics__columns(const struct fedc_data *data, struct analytics_
 	size_t first_table = data->schema ? data->n_features - data->schema->n_columns : data->n_features;
 	struct analytics_col *c = calloc(n, sizeof(*c));
 	char **own = calloc(n, sizeof(*own));
+	bool ok = c && own;
 
 	*cols = NULL;
 	*names = NULL;
 	*n_cols = 0;
-	for (size_t i = 0; c && own && i < data->n_features; i++) {
+	for (size_t i = 0; ok && i < data->n_features; i++) {
 		const struct fedc_column *sc = i >= first_table ? &data->schema->columns[i - first_table] : NULL;
 
 		c[i].index = (uint32_t)i;
@@ -64,12 +65,12 @@ enum fedc_err analytics__columns(const struct fedc_data *data, struct analytics_
 			continue;
 		}
 		own[i] = malloc(24);
-		if (!own[i])
-			break;
-		snprintf(own[i], 24, "c%zu", i);
+		ok = own[i] != NULL;
+		if (ok)
+			snprintf(own[i], 24, "c%zu", i);
 		c[i].name = own[i];
 	}
-	if (!c || !own || (data->n_features && !c[data->n_features - 1].name)) {
+	if (!ok) {
 		analytics__columns_free(c, n, own);
 		return fedc_fail(FEDC_ERR_NOMEM, "out of memory for the dataset's column names");
 	}
