@@ -233,10 +233,14 @@ static enum fedc_err plan_noise(struct analytics_result *r, const struct analyti
 			s->lo = q->columns[c].lo;
 			s->hi = q->columns[c].hi;
 		}
-		releases += q->columns[c].n_edges > 0 ? 4u : 3u;
+		releases += 1u + q->release_sum + q->release_sumsq + (q->columns[c].n_edges > 0);
 	}
-	for (uint32_t c = 0; c < q->n_columns; c++)
+	for (uint32_t c = 0; c < q->n_columns; c++) {
 		set_scale(&r->scales[c], p, r->epsilon / releases);
+		r->scales[c].sum *= q->release_sum;
+		r->scales[c].sumsq *= q->release_sumsq;
+		r->scales[c].bin *= q->columns[c].n_edges > 0;
+	}
 	return FEDC_OK;
 }
 
@@ -405,9 +409,9 @@ enum fedc_err analytics__add_noise(struct analytics_result *r)
 		const struct analytics_scale *s = &r->scales[i % q->n_columns];
 
 		rc = noise_value(src, r->noise, s->count, &cell->count);
-		if (!rc)
+		if (!rc && q->release_sum)
 			rc = noise_value(src, r->noise, s->sum, &cell->sum);
-		if (!rc)
+		if (!rc && q->release_sumsq)
 			rc = noise_value(src, r->noise, s->sumsq, &cell->sumsq);
 		for (uint32_t b = 0; !rc && b + 1 < q->columns[i % q->n_columns].n_edges; b++)
 			rc = noise_value(src, r->noise, s->bin, &cell->bins[b]);
@@ -429,8 +433,11 @@ static enum fedc_err format_cell(const struct analytics_result *r, uint32_t g, u
 	if (cell->suppressed)
 		return fedc_buf_printf(out, "suppressed\t%s\t%s\tfewer rows than this node's minimum count\n",
 				       r->group_names[g], cq->name);
-	rc = fedc_buf_printf(out, "cell\t%s\t%s\t%.17g\t%.17g\t%.17g", r->group_names[g], cq->name, cell->count,
-			     cell->sum, cell->sumsq);
+	rc = fedc_buf_printf(out, "cell\t%s\t%s\t%.17g", r->group_names[g], cq->name, cell->count);
+	if (!rc)
+		rc = r->query->release_sum ? fedc_buf_printf(out, "\t%.17g", cell->sum) : fedc_buf_printf(out, "\t-");
+	if (!rc)
+		rc = r->query->release_sumsq ? fedc_buf_printf(out, "\t%.17g", cell->sumsq) : fedc_buf_printf(out, "\t-");
 	if (!rc && noisy)
 		rc = fedc_buf_printf(out, "\t-\t-\t");
 	else if (!rc)

@@ -107,8 +107,27 @@ static enum fedc_err parse_per_column(struct analytics_query *q, const char *key
 	return rc;
 }
 
+static enum fedc_err parse_release(struct analytics_query *q, const char *value)
+{
+	char buf[ANALYTICS_QUERY_MAX], *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", value);
+	q->release_sum = q->release_sumsq = false;
+	for (char *t = strtok_r(buf, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
+		if (strcmp(t, "sum") == 0)
+			q->release_sum = true;
+		else if (strcmp(t, "sumsq") == 0)
+			q->release_sumsq = true;
+		else if (strcmp(t, "count") != 0)
+			return fedc_fail(FEDC_ERR_INVAL, "release = %s: list some of count, sum, sumsq", value);
+	}
+	return FEDC_OK;
+}
+
 static enum fedc_err parse_line(struct analytics_query *q, const char *key, const char *value)
 {
+	if (strcmp(key, "release") == 0)
+		return parse_release(q, value);
 	if (strcmp(key, "columns") == 0)
 		return parse_columns(q, value);
 	if (strcmp(key, "filter") == 0) {
@@ -131,7 +150,7 @@ static enum fedc_err parse_line(struct analytics_query *q, const char *key, cons
 	if (strncmp(key, "bins.", 5) == 0 || strncmp(key, "bounds.", 7) == 0)
 		return parse_per_column(q, key, value);
 	return fedc_fail(FEDC_ERR_INVAL, "unknown query key \"%s\": use columns, filter, group_by, epsilon, "
-			 "bins.COLUMN or bounds.COLUMN", key);
+			 "release, bins.COLUMN or bounds.COLUMN", key);
 }
 
 enum fedc_err analytics_query__parse(const char *text, struct analytics_query *out)
@@ -141,6 +160,7 @@ enum fedc_err analytics_query__parse(const char *text, struct analytics_query *o
 	enum fedc_err rc = FEDC_OK;
 
 	memset(out, 0, sizeof(*out));
+	out->release_sum = out->release_sumsq = true;
 	if (strlen(text) >= ANALYTICS_QUERY_MAX)
 		return fedc_fail(FEDC_ERR_INVAL, "query: over %d bytes", ANALYTICS_QUERY_MAX - 1);
 	while (*p && !rc) {

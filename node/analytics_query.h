@@ -7,6 +7,10 @@
  *   bounds.c0=0,40           the range values are clipped to under noise
  *   epsilon=0.5              what the query may spend (at most the node's
  *                            [analytics] max_epsilon_per_query)
+ *   release=count,sum        the figures wanted besides histograms: count
+ *                            always, sum and sumsq (sum of squares) when
+ *                            listed; absent: all. Under noise each figure
+ *                            left out leaves more epsilon to the others.
  * The text comes from the researcher: every failure names the key and what
  * to write instead (FEDC_ERR_INVAL). */
 #ifndef FEDC_NODE_ANALYTICS_QUERY_H
@@ -40,6 +44,7 @@ struct analytics_query {
 	char group_by[ANALYTICS_NAME_MAX + 1]; /* "" for none */
 	bool has_epsilon;
 	double epsilon;
+	bool release_sum, release_sumsq; /* both true unless `release` leaves them out */
 };
 
 FEDC_NODISCARD

@@ -58,6 +58,7 @@ struct analytics_total {
 	uint32_t column;               /* index into the request's columns */
 	double count, sum, sumsq, min, max;
 	bool has_minmax;               /* every contributing node released min and max */
+	bool has_sum, has_sumsq;       /* ... and the sum, the sum of squares */
 	double bins[ANALYTICS_MAX_BIN_EDGES - 1];
 	double var_count, var_sum, var_sumsq, var_bin; /* summed noise variances */
 	uint32_t n_nodes;              /* nodes that contributed */

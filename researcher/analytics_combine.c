@@ -14,7 +14,7 @@
 struct parsed_cell {
 	char group[ANALYTICS_NAME_LEN];
 	uint32_t column;
-	bool suppressed, has_minmax;
+	bool suppressed, has_minmax, has_sum, has_sumsq;
 	double count, sum, sumsq, min, max;
 	double bins[ANALYTICS_MAX_BIN_EDGES - 1];
 };
@@ -115,8 +115,11 @@ static enum fedc_err parse_cell(const struct analytics_request *req, char **f, s
 	cell->suppressed = suppressed;
 	if (suppressed)
 		return FEDC_OK;
-	if (!parse_double(f[3], &cell->count) || !parse_double(f[4], &cell->sum) || !parse_double(f[5], &cell->sumsq))
-		return malformed(line, "count, sum or sum of squares is not a finite number");
+	cell->has_sum = strcmp(f[4], "-") != 0;
+	cell->has_sumsq = strcmp(f[5], "-") != 0;
+	if (!parse_double(f[3], &cell->count) || (cell->has_sum && !parse_double(f[4], &cell->sum)) ||
+	    (cell->has_sumsq && !parse_double(f[5], &cell->sumsq)))
+		return malformed(line, "count, sum or sum of squares is not a finite number (or - for one not released)");
 	cell->has_minmax = strcmp(f[6], "-") != 0 || strcmp(f[7], "-") != 0;
 	if (cell->has_minmax && (!parse_double(f[6], &cell->min) || !parse_double(f[7], &cell->max)))
 		return malformed(line, "min or max is not a finite number");
@@ -201,7 +204,7 @@ static struct analytics_total *total_for(struct analytics_combined *c, const str
 	memset(t, 0, sizeof(*t));
 	strcpy(t->group, cell->group);
 	t->column = cell->column;
-	t->has_minmax = true;
+	t->has_minmax = t->has_sum = t->has_sumsq = true;
 	return t;
 }
 
@@ -214,6 +217,8 @@ static void add_cell(struct analytics_total *t, const struct parsed_cell *cell, 
 	t->min = t->n_nodes == 0 || cell->min < t->min ? cell->min : t->min;
 	t->max = t->n_nodes == 0 || cell->max > t->max ? cell->max : t->max;
 	t->has_minmax = t->has_minmax && cell->has_minmax;
+	t->has_sum = t->has_sum && cell->has_sum;
+	t->has_sumsq = t->has_sumsq && cell->has_sumsq;
 	t->n_nodes++;
 	t->count += cell->count;
 	t->sum += cell->sum;
@@ -281,14 +286,14 @@ void analytics__combined_free(struct analytics_combined *c)
 
 double analytics__mean(const struct analytics_total *t)
 {
-	return t->count > 0 ? t->sum / t->count : NAN;
+	return t->count > 0 && t->has_sum && t->n_nodes ? t->sum / t->count : NAN;
 }
 
 double analytics__variance(const struct analytics_total *t)
 {
 	double v;
 
-	if (!(t->count > 1))
+	if (!(t->count > 1) || !t->has_sum || !t->has_sumsq || !t->n_nodes)
 		return NAN;
 	v = (t->sumsq - t->sum * t->sum / t->count) / (t->count - 1);
 	return v < 0 ? 0 : v; /* noise (or rounding) can push it below */

@@ -26,7 +26,7 @@ static size_t stat_values(const struct analytics_request *req, const struct anal
 	if (req->stats & STAT_COUNT)
 		out[n++] = (struct stat_value){ "count", t->count };
 	if (req->stats & STAT_SUM)
-		out[n++] = (struct stat_value){ "sum", t->sum };
+		out[n++] = (struct stat_value){ "sum", t->has_sum && t->n_nodes ? t->sum : NAN };
 	if (req->stats & STAT_MEAN)
 		out[n++] = (struct stat_value){ "mean", analytics__mean(t) };
 	if (req->stats & STAT_VAR)

@@ -109,8 +109,11 @@ static struct analytics_request_col *find_col(struct analytics_request *r, const
 static enum fedc_err read_passed_on(const struct fedc_config *cfg, struct analytics_request *r, struct fedc_buf *wire)
 {
 	static const char *const own[] = { "dataset_tags", "statistics", "columns", "quantiles", "output_dir", NULL };
+	bool sum = r->stats & (STAT_SUM | STAT_MEAN | STAT_VAR | STAT_STD), sumsq = r->stats & (STAT_VAR | STAT_STD);
 	const char *key, *value;
-	enum fedc_err rc = FEDC_OK;
+	/* Only the figures the statistics need: under noise each one left out
+	 * leaves more of the epsilon to the others. */
+	enum fedc_err rc = fedc_buf_printf(wire, "release=count%s%s\n", sum ? ",sum" : "", sumsq ? ",sumsq" : "");
 
 	for (unsigned i = 0; !rc && fedc_config_entry(cfg, SECTION, i, &key, &value); i++) {
 		bool mine = false;
@@ -128,6 +131,10 @@ static enum fedc_err read_passed_on(const struct fedc_config *cfg, struct analyt
 				return bad(cfg, key, value, "the column is not in `columns`: list it there");
 			if (!parse_numbers(value, col->edges, ANALYTICS_MAX_BIN_EDGES, &col->n_edges) || col->n_edges < 2)
 				return bad(cfg, key, value, "give 2 to 65 increasing edges separated by commas");
+			if (!(r->stats & (STAT_HISTOGRAM | STAT_QUANTILES))) {
+				col->n_edges = 0; /* not asked for: the nodes spend nothing on it */
+				continue;
+			}
 		} else if (strcmp(key, "filter") != 0 && strcmp(key, "group_by") != 0 && strcmp(key, "epsilon") != 0 &&
 			   strncmp(key, "bounds.", 7) != 0) {
 			return fedc_fail(FEDC_ERR_CONFIG, "%s: [" SECTION "] %s: unknown key: the keys are dataset_tags, "

@@ -203,7 +203,7 @@ const struct field_spec message__fields[FEDC_F__COUNT] = {
 				  "exit, or the broker's last will)."),
 	[FEDC_F_ANALYTICS_QUERY] = STR_F(M, "query", analytics_query, CK_TEXT,
 					 "The analytics query: `key=value` lines (`columns`, `filter`, `group_by`, "
-					 "`epsilon`, `bins.COLUMN`, `bounds.COLUMN`; docs/researcher-guide.md, "
+					 "`epsilon`, `release`, `bins.COLUMN`, `bounds.COLUMN`; docs/researcher-guide.md, "
 					 "\"Federated analytics\"). The node checks it against its dataset and policy."),
 	[FEDC_F_ANALYTICS_RESULT] = { .name = "result", .type = FT_BIN, .off = offsetof(M, analytics_result),
 				      .count_off = offsetof(M, analytics_result_len),

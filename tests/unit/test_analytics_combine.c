@@ -43,8 +43,24 @@ static void test_read_request_builds_the_query(void **state)
 	assert_int_equal(r->n_columns, 2);
 	assert_int_equal(r->columns[0].n_edges, 3);
 	assert_int_equal(r->n_quantiles, 1);
-	assert_string_equal(r->wire, "columns=age,bmi\nfilter=age > 50 and sex == \"F\"\nbins.age=0, 50, 100\n"
-				     "epsilon=0.5\n");
+	assert_string_equal(r->wire, "columns=age,bmi\nrelease=count,sum\nfilter=age > 50 and sex == \"F\"\n"
+				     "bins.age=0, 50, 100\nepsilon=0.5\n");
+	free(r);
+}
+
+/* Only the figures the statistics need go out: a count alone asks for no
+ * sum and no histogram, the variance for sums of squares too. */
+static void test_read_request_releases_what_is_needed(void **state)
+{
+	struct analytics_request *r = request_from("[analytics]\ndataset_tags = t\ncolumns = a\nstatistics = count\n"
+						   "bins.a = 0, 1\n", FEDC_OK);
+
+	(void)state;
+	assert_string_equal(r->wire, "columns=a\nrelease=count\n");
+	assert_int_equal(r->columns[0].n_edges, 0);
+	free(r);
+	r = request_from("[analytics]\ndataset_tags = t\ncolumns = a\nstatistics = std\n", FEDC_OK);
+	assert_string_equal(r->wire, "columns=a\nrelease=count,sum,sumsq\n");
 	free(r);
 }
 
@@ -123,6 +139,20 @@ static void test_combine_equals_pooled(void **state)
 	analytics__combined_free(&c);
 }
 
+/* A node that did not release the sum (not asked for): no mean. */
+static void test_combine_without_sum(void **state)
+{
+	struct analytics_request r = two_columns();
+	struct analytics_combined c;
+
+	(void)state;
+	assert_int_equal(analytics__combined_init(&c, &r), FEDC_OK);
+	combine(&c, "a", HEAD "cell\t*\tc3\t3\t-\t-\t1\t3\t-\n", FEDC_OK);
+	assert_true(c.totals[0].count == 3 && !c.totals[0].has_sum);
+	assert_true(isnan(analytics__mean(&c.totals[0])) && isnan(analytics__variance(&c.totals[0])));
+	analytics__combined_free(&c);
+}
+
 static void test_combine_refuses_bad_result(void **state)
 {
 	struct analytics_request r = two_columns();
@@ -148,7 +178,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_read_request_builds_the_query),
 		cmocka_unit_test(test_read_request_refusals),
+		cmocka_unit_test(test_read_request_releases_what_is_needed),
 		cmocka_unit_test(test_combine_equals_pooled),
+		cmocka_unit_test(test_combine_without_sum),
 		cmocka_unit_test(test_combine_refuses_bad_result),
 	};
 

@@ -269,6 +269,29 @@ static void test_compute_noise_plan(void **state)
 	free(q);
 }
 
+/* `release` leaves figures out: they go out as "-", take no noise and no
+ * share of the epsilon. */
+static void test_release_only_count(void **state)
+{
+	struct analytics_policy noisy = { 1, ANALYTICS_NOISE_LAPLACE, 1, 10, 1e-6, "age:0:100" };
+	struct analytics_query *q = query("columns=age\nrelease=count\nepsilon=0.5\n");
+	struct analytics_result r;
+	struct fedc_buf text = FEDC_BUF_INIT(FEDC_MAX_ANALYTICS_RESULT);
+
+	(void)state;
+	assert_int_equal(analytics__compute(&data, q, &noisy, &r), FEDC_OK);
+	assert_true(fabs(r.scales[0].count - sqrt(2.0) / 0.5) < 1e-9); /* the whole epsilon on the count */
+	assert_true(r.scales[0].sum == 0 && r.scales[0].sumsq == 0);
+	assert_int_equal(analytics__add_noise(&r), FEDC_OK);
+	assert_int_equal(analytics__format(&r, &text), FEDC_OK);
+	assert_non_null(strstr(text.data, "\t-\t-\t-\t-\t-\n")); /* sum, sumsq, min, max, bins */
+	fedc_buf_free(&text);
+	analytics__result_free(&r);
+	assert_int_equal(analytics_query__parse("columns=age\nrelease=count,mean\n", q), FEDC_ERR_INVAL);
+	assert_non_null(strstr(fedc_last_error(), "some of count, sum, sumsq"));
+	free(q);
+}
+
 /* The noise has the standard deviation it states: 4000 Laplace draws of sd
  * 1 (each count of 4000 cells) give a sample sd within 10% (a miss has a
  * chance far below 1e-9) and a mean near 0. */
@@ -314,6 +337,7 @@ int main(void)
 		cmocka_unit_test(test_compute_filter_label_and_min_count),
 		cmocka_unit_test(test_compute_refusals),
 		cmocka_unit_test(test_compute_noise_plan),
+		cmocka_unit_test(test_release_only_count),
 		cmocka_unit_test(test_noise_has_stated_sd),
 	};
 
