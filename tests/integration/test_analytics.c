@@ -342,6 +342,10 @@ static void test_noisy_within_bounds_and_budget(void **state)
 	assert_non_null(strstr(output, "has 0.5 of its analytics budget of 1.5 left"));
 	/* ... and it did not spend anything: 0.5 still goes. */
 	assert_int_equal(run_query("last", "columns = c0\nepsilon = 0.5\n"), 0);
+	/* The budget is the node's, in its database: a restart does not reset it. */
+	assert_int_equal(restart_nodes(policy_noisy), 0);
+	assert_int_not_equal(run_query("spent", "columns = c0\nepsilon = 0.1\n"), 0);
+	assert_non_null(strstr(output, "has spent all of its analytics budget (epsilon 1.5)"));
 }
 
 int main(void)
