@@ -6,6 +6,7 @@
 #include "daemon.h"
 
 #include "capabilities.h"
+#include "analytics_request.h"
 #include "confine.h"
 #include "plan_cgroup.h"
 
@@ -210,6 +211,11 @@ static void dispatch(struct node_daemon *d, struct fedc_msg *req)
 		return; /* the worker owns it now */
 	case FEDC_CMD_SECAGG:
 		handle_secagg(d, req);
+		break;
+	case FEDC_CMD_ANALYTICS:
+		/* On this thread: one pass over a CSV the node already reads at
+		 * registration, no plan code. */
+		analytics__answer(d, req);
 		break;
 	default:
 		fedc_warn("ignoring %s from %s: not a request a node answers", fedc_cmd_name(req->command),

@@ -101,6 +101,13 @@ static const char *const migrations[] = {
 	 * (`schema`, see dataset.h). Both '' for the rows before. */
 	"ALTER TABLE datasets ADD COLUMN options TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE datasets ADD COLUMN schema TEXT NOT NULL DEFAULT '';",
+	/* 6 -> 7: the epsilon analytics queries spent per dataset (analytics.h);
+	 * only the node writes it, and only upwards. */
+	"CREATE TABLE analytics_budget ("
+	"  dataset_id TEXT PRIMARY KEY,"
+	"  spent REAL NOT NULL CHECK (spent >= 0),"
+	"  queries INTEGER NOT NULL DEFAULT 0,"
+	"  updated_at INTEGER NOT NULL) WITHOUT ROWID;",
 };
 #define DB_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -131,6 +138,8 @@ enum stmt_id {
 	ST_SEEN_LIST,
 	ST_DP_INSERT,
 	ST_DP_LIST,
+	ST_BUDGET_GET,
+	ST_BUDGET_ADD,
 	ST__COUNT
 };
 
@@ -164,6 +173,10 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_DP_INSERT] = "INSERT INTO dp_rounds (job_id, round, fingerprint, noise, at) VALUES (?1, ?2, ?3, ?4, ?5)"
 			 " ON CONFLICT (job_id, fingerprint) DO NOTHING",
 	[ST_DP_LIST] = "SELECT noise FROM dp_rounds WHERE job_id = ?1 AND fingerprint <> ?2 ORDER BY round, fingerprint",
+	[ST_BUDGET_GET] = "SELECT spent FROM analytics_budget WHERE dataset_id = ?1",
+	[ST_BUDGET_ADD] = "INSERT INTO analytics_budget (dataset_id, spent, queries, updated_at) VALUES (?1, ?2, 1, ?3)"
+			  " ON CONFLICT (dataset_id) DO UPDATE SET spent = spent + ?2, queries = queries + 1,"
+			  " updated_at = ?3",
 };
 
 struct node_db {
@@ -1209,4 +1222,70 @@ enum fedc_err db__dp_rounds(struct node_db *db, const char *job_id, const char *
 	*noises = list;
 	*n = count;
 	return FEDC_OK;
+}
+
+/* Reads the spent epsilon inside the caller's transaction. */
+static enum fedc_err budget_spent(struct node_db *db, const char *dataset_id, double *spent)
+{
+	sqlite3_stmt *st = db->st[ST_BUDGET_GET];
+	struct binder b = { st, SQLITE_OK };
+	enum fedc_err rc = FEDC_OK;
+	int src;
+
+	*spent = 0;
+	bind_text(&b, 1, dataset_id);
+	if (b.rc != SQLITE_OK)
+		rc = db_fail(db, "bind analytics budget");
+	src = rc ? SQLITE_DONE : sqlite3_step(st);
+	if (src == SQLITE_ROW)
+		*spent = sqlite3_column_double(st, 0);
+	else if (!rc && src != SQLITE_DONE)
+		rc = db_fail(db, "read analytics budget");
+	finish(st);
+	return rc;
+}
+
+enum fedc_err db__analytics_charge(struct node_db *db, const char *dataset_id, double epsilon, double budget,
+				   double *remaining)
+{
+	struct binder b = { db->st[ST_BUDGET_ADD], SQLITE_OK };
+	double spent = 0;
+	enum fedc_err rc = begin(db, true);
+
+	if (rc)
+		return rc;
+	rc = budget_spent(db, dataset_id, &spent);
+	*remaining = budget - spent > 0 ? budget - spent : 0;
+	if (!rc && spent + epsilon > budget * (1 + 1e-12) && *remaining <= 0)
+		rc = fedc_fail(FEDC_ERR_PRIVACY, "dataset %s has spent all of its analytics budget (epsilon %g): no "
+			       "query with noise can run on it until the node's operator raises [analytics] budget",
+			       dataset_id, budget);
+	else if (!rc && spent + epsilon > budget * (1 + 1e-12))
+		rc = fedc_fail(FEDC_ERR_PRIVACY, "the query would spend epsilon %g but dataset %s has %g of its analytics "
+			       "budget of %g left: ask for epsilon <= %g (or the node's operator raises [analytics] budget)",
+			       epsilon, dataset_id, *remaining, budget, *remaining);
+	if (!rc) {
+		bind_text(&b, 1, dataset_id);
+		if (b.rc == SQLITE_OK)
+			b.rc = sqlite3_bind_double(b.st, 2, epsilon);
+		bind_int(&b, 3, (int64_t)time(NULL));
+		if (b.rc != SQLITE_OK) {
+			finish(b.st);
+			rc = db_fail(db, "bind analytics budget");
+		} else {
+			rc = step_done(db, ST_BUDGET_ADD, "charge the analytics budget");
+		}
+		if (!rc)
+			*remaining = budget - spent - epsilon > 0 ? budget - spent - epsilon : 0;
+	}
+	return end_tx(db, rc);
+}
+
+enum fedc_err db__analytics_spent(struct node_db *db, const char *dataset_id, double *spent)
+{
+	enum fedc_err rc = begin(db, false);
+
+	if (!rc)
+		rc = end_tx(db, budget_spent(db, dataset_id, spent));
+	return rc;
 }

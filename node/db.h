@@ -136,4 +136,15 @@ enum fedc_err db__dp_rounds(struct node_db *db, const char *job_id, const char *
 
 const char *db__plan_status_name(enum node_plan_status status); /* "pending" ... */
 
+/* Analytics budget (analytics.h): adds `epsilon` to what dataset_id spent,
+ * in one write transaction, unless that would pass `budget`: then
+ * FEDC_ERR_PRIVACY naming what is left. *remaining gets what is left after
+ * (or, refused, before). FEDC_ERR_DB. */
+FEDC_NODISCARD
+enum fedc_err db__analytics_charge(struct node_db *db, const char *dataset_id, double epsilon, double budget,
+				   double *remaining);
+/* The epsilon dataset_id's analytics queries spent (0 if none). FEDC_ERR_DB. */
+FEDC_NODISCARD
+enum fedc_err db__analytics_spent(struct node_db *db, const char *dataset_id, double *spent);
+
 #endif

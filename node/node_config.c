@@ -16,6 +16,7 @@
 #define ID_FIELD(name) FIELD(name), sizeof(((struct node_config *)0)->name)
 
 static const char *const digest_names[] = { "sha256", "sha512", "sha3-256", "blake2b-512", NULL };
+static const char *const noise_names[] = { "none", "laplace", "gaussian", NULL };
 static const char *const level_names[] = { "debug", "info", "warn", "error", NULL };
 
 #define STRINGIFY_(x) #x
@@ -79,6 +80,21 @@ static const struct fedc_config_key node_keys[] = {
 	{ "privacy", "secret_training_seed", FEDC_CONFIG_BOOL, false, "true", 0, 0, 0, 0, NULL,
 	  FIELD(secret_training_seed), 0,
 	  "`true`: the node mixes a secret of its own into the seed its plans train with (`args->seed`: shuffling, dropout, DP-SGD noise and sampling), so that no researcher can predict them; a resumed experiment still repeats bit for bit, since the secret is the node's own and fixed (docs/plan-api.md, \"Differential privacy (DP-SGD)\"). `false`: the seed is mix(seed, round, node id), which anyone who knows the experiment, as `fedc-centralized` does, reproduces; DP-SGD noise then protects nothing from the researcher.", NULL },
+	{ "analytics", "enabled", FEDC_CONFIG_BOOL, false, "false", 0, 0, 0, 0, NULL, FIELD(analytics_enabled), 0,
+	  "`true` answers `analytics` queries (counts, sums, means, variances, min, max, histograms) over this node's CSV datasets, under the policy below (docs/privacy.md, \"Analytics\"); `false` refuses them.", NULL },
+	{ "analytics", "min_count", FEDC_CONFIG_INT, false, "10", 1, INT64_MAX, 0, 0, NULL, FIELD(analytics_min_count), 0,
+	  "A cell (a column within a group) over fewer rows than this is not released: the reply marks it suppressed.", NULL },
+	{ "analytics", "noise", FEDC_CONFIG_ENUM, false, "laplace", 0, 0, 0, 0, noise_names, ID_FIELD(analytics_noise),
+	  "Noise added to every released count, sum, sum of squares and histogram bin: `laplace`, `gaussian` (at `delta`) or `none` (exact values, min and max released, no budget spent). Under noise min and max are withheld and values are clipped to their column's bounds.", NULL },
+	{ "analytics", "max_epsilon_per_query", FEDC_CONFIG_DOUBLE, false, "1", 0, 0, 1e-6, 100, NULL,
+	  FIELD(analytics_max_epsilon), 0,
+	  "The most epsilon one query may spend; a query that asks for more is refused, one that asks for nothing spends this.", NULL },
+	{ "analytics", "budget", FEDC_CONFIG_DOUBLE, false, "10", 0, 0, 0, 1e6, NULL, FIELD(analytics_budget), 0,
+	  "Total epsilon analytics queries may spend on one dataset, kept in the node's database; a query past it is refused with what is left.", NULL },
+	{ "analytics", "delta", FEDC_CONFIG_DOUBLE, false, "1e-6", 0, 0, 1e-300, 0.5, NULL, FIELD(analytics_delta), 0,
+	  "The delta of `gaussian` noise (standard deviation sensitivity * sqrt(2 ln(1.25/delta)) / epsilon).", NULL },
+	{ "analytics", "bounds", FEDC_CONFIG_STR, false, "", 0, 0, 0, 0, NULL, FIELD(analytics_bounds), 0,
+	  "Declared ranges of columns, `COLUMN:LO:HI` separated by commas (e.g. `c0:0:40, c2:0:200`): under noise values are clipped to them and the noise is scaled to them; they win over a query's `bounds.COLUMN`.", NULL },
 	{ "log", "level", FEDC_CONFIG_ENUM, false, "info", 0, 0, 0, 0, level_names, FEDC_CONFIG_UNSTORED, 0,
 	  "The least severe messages logged.", NULL },
 	{ "log", "file", FEDC_CONFIG_PATH, false, NULL, 0, 0, 0, 0, NULL, FIELD(log_file), 0,

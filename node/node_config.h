@@ -54,6 +54,14 @@ struct node_config {
 	bool require_dp;                       /* refuse rounds without node-level DP */
 	bool require_secure_aggregation;       /* refuse rounds without secure aggregation */
 	bool secret_training_seed;             /* mix the node's secret into args->seed (daemon.h train_seed_key) */
+	/* [analytics]: the node's policy for analytics queries (analytics.h) */
+	bool analytics_enabled;                /* answer analytics queries at all */
+	int64_t analytics_min_count;           /* a cell over fewer rows is suppressed */
+	char analytics_noise[16];              /* none, laplace, gaussian */
+	double analytics_max_epsilon;          /* per query */
+	double analytics_budget;               /* per dataset, over all queries */
+	double analytics_delta;                /* gaussian */
+	char *analytics_bounds;                /* "COL:LO:HI, ...": clipping ranges the query cannot widen */
 	enum fedc_log_level log_level;         /* [log] level */
 	char *log_file;                        /* [log] file, "" = stderr */
 };

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "analytics.h"
 #include "run_archive.h"
 #include "commands.h"
 #include "experiment.h"
@@ -67,6 +68,10 @@ static const struct fedc_cli_opt opt_export_output = { .key = K_OUTPUT, .name = 
 static const struct fedc_cli_opt opt_archive_output = { .key = K_OUTPUT, .name = "output", .metavar = "FILE",
 	.help = "where to write it (default: DIR.tar.gz, beside DIR)", .short_name = 'o' };
 
+static const struct fedc_cli_opt opt_analytics_network = { .key = K_NETWORK, .name = "network", .metavar = "FILE",
+	.help = "take [network] from this file instead of QUERY.ini" };
+static const struct fedc_cli_opt opt_analytics_output = { .key = K_OUTPUT, .name = "output", .metavar = "DIR",
+	.help = "write analytics.csv and analytics.json to DIR (default: [analytics] output_dir)", .short_name = 'o' };
 static const struct fedc_cli_prog prog;
 
 static int cmd_run(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a)
@@ -243,6 +248,13 @@ static int cmd_archive(const struct fedc_cli_cmd *cmd, const struct fedc_cli_arg
 	return 0;
 }
 
+static int cmd_analytics(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a)
+{
+	(void)cmd;
+	return analytics__run(a->operand[0], a->value[K_NETWORK], a->value[K_OUTPUT],
+			      a->value[K_TIMEOUT] ? (int)a->num[K_TIMEOUT] : 10);
+}
+
 static int cmd_protocol_doc(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a)
 {
 	(void)cmd;
@@ -269,6 +281,12 @@ static const struct fedc_cli_cmd commands[] = {
 	  (const struct fedc_cli_opt *const[]){ &opt_network, &opt_description, &opt_timeout, &opt_log_level,
 						NULL },
 	  NEEDS_LOG | NEEDS_REPO, cmd_federation },
+	{ "analytics", "QUERY.ini", 1, 1,
+	  "federated statistics (count, sum, mean, variance, std, min, max, histograms,\nquantiles) of the "
+	  "datasets the query's tags name, combined over the nodes",
+	  (const struct fedc_cli_opt *const[]){ &opt_analytics_network, &opt_analytics_output, &opt_timeout,
+						&opt_log_level, NULL },
+	  NEEDS_LOG, cmd_analytics },
 	{ "status", "DIR", 1, 1,
 	  "show a run in DIR, running or not: round, nodes, metrics, time left,\nepsilon; whether it finished, "
 	  "stopped or was killed",

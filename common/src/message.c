@@ -212,6 +212,17 @@ const struct field_spec message__fields[FEDC_F__COUNT] = {
 					  "`images` ...), each once; may be empty." },
 	[FEDC_F_SDK_VERSION] = STR_F(M, "sdk_version", sdk_version, CK_TOKEN,
 				     "The version of the plan SDK the node was built with (`0.1.0`)."),
+	[FEDC_F_ANALYTICS_QUERY] = STR_F(M, "query", analytics_query, CK_TEXT,
+					 "The analytics query: `key=value` lines (`columns`, `filter`, `group_by`, "
+					 "`epsilon`, `release`, `bins.COLUMN`, `bounds.COLUMN`; docs/researcher-guide.md, "
+					 "\"Federated analytics\"). The node checks it against its dataset and policy."),
+	[FEDC_F_ANALYTICS_RESULT] = { .name = "result", .type = FT_BIN, .off = offsetof(M, analytics_result),
+				      .count_off = offsetof(M, analytics_result_len),
+				      .max_items = FEDC_MAX_ANALYTICS_RESULT,
+				      .doc = "The node's partial results as tab-separated text lines: the "
+					     "version, `noise`, a `scale` per column, then one `cell` per group and "
+					     "column (count, sum, sum of squares, min, max, histogram counts) or "
+					     "`suppressed` with the reason (docs/protocol.md, \"Analytics\")." },
 };
 
 /* The map inside `datasets`; every entry is required. */
@@ -317,6 +328,15 @@ const struct cmd_spec message__cmds[FEDC_CMD__COUNT] = {
 				    "A node's part of a secure-aggregation step: its signed keys "
 				    "(`keys`, answering `train`), its encrypted shares (`shares`, "
 				    "answering `keyset`), the shares asked for (`unmask`)." },
+	[FEDC_CMD_ANALYTICS] = { "analytics", TO_NODES, { FROM_RESEARCHER, REQ(TAGS), REQ(ANALYTICS_QUERY) },
+				 "Statistics of the node's CSV dataset carrying all `tags` (the first registered "
+				 "when several do), computed by the node itself under its [analytics] policy: no "
+				 "plan runs. Answered by `analytics-reply`, or `error` (a bad query, a policy or "
+				 "budget refusal) whose message says what to change." },
+	[FEDC_CMD_ANALYTICS_REPLY] = { "analytics-reply", TO_RESEARCHER,
+				       { FROM_NODE, REQ(DATASET_ID), REQ(ANALYTICS_RESULT) },
+				       "Answers `analytics`: the partial results of one dataset, which the "
+				       "researcher combines exactly over the nodes." },
 };
 
 static bool cmd_valid(enum fedc_cmd cmd)
@@ -372,6 +392,7 @@ void fedc_msg_clear(struct fedc_msg *msg)
 {
 	free(msg->datasets);
 	free(msg->secagg_data);
+	free(msg->analytics_result);
 	memset(msg, 0, sizeof(*msg));
 }
 
@@ -381,6 +402,7 @@ void fedc_msg_free(struct fedc_msg *msg)
 		return;
 	free(msg->datasets);
 	free(msg->secagg_data);
+	free(msg->analytics_result);
 	free(msg);
 }
 
@@ -400,6 +422,25 @@ enum fedc_err fedc_msg_set_secagg_data(struct fedc_msg *msg, const void *data, s
 	msg->secagg_data = copy;
 	msg->secagg_data_len = (uint32_t)len;
 	fedc_msg_set(msg, FEDC_F_SECAGG_DATA);
+	return FEDC_OK;
+}
+
+enum fedc_err fedc_msg_set_analytics_result(struct fedc_msg *msg, const void *data, size_t len)
+{
+	uint8_t *copy;
+
+	if (len > FEDC_MAX_ANALYTICS_RESULT)
+		return fedc_fail(FEDC_ERR_TOO_BIG, "%zu bytes of analytics results: a message holds at most %u (ask for "
+				 "fewer columns, groups or bins)", len, FEDC_MAX_ANALYTICS_RESULT);
+	copy = malloc(len ? len : 1);
+	if (!copy)
+		return fedc_fail(FEDC_ERR_NOMEM, "out of memory for %zu bytes of analytics results", len);
+	if (len)
+		memcpy(copy, data, len);
+	free(msg->analytics_result);
+	msg->analytics_result = copy;
+	msg->analytics_result_len = (uint32_t)len;
+	fedc_msg_set(msg, FEDC_F_ANALYTICS_RESULT);
 	return FEDC_OK;
 }
 

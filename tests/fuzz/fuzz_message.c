@@ -49,18 +49,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			     (!first->secagg_data_len ||
 			      memcmp(first->secagg_data, second->secagg_data, first->secagg_data_len) == 0),
 		     "decode(encode(m)) must have the same secagg data");
+	fuzz_require(first->analytics_result_len == second->analytics_result_len &&
+			     (!first->analytics_result_len ||
+			      memcmp(first->analytics_result, second->analytics_result, first->analytics_result_len) == 0),
+		     "decode(encode(m)) must have the same analytics result");
 	{
 		struct fedc_msg_dataset *a = first->datasets, *b = second->datasets;
 		uint8_t *sa = first->secagg_data, *sb = second->secagg_data;
+		uint8_t *ra = first->analytics_result, *rb = second->analytics_result;
 		int same;
 
 		first->datasets = second->datasets = NULL;
 		first->secagg_data = second->secagg_data = NULL;
+		first->analytics_result = second->analytics_result = NULL;
 		same = memcmp(first, second, sizeof(*first)) == 0;
 		first->datasets = a;
 		second->datasets = b;
 		first->secagg_data = sa;
 		second->secagg_data = sb;
+		first->analytics_result = ra;
+		second->analytics_result = rb;
 		fuzz_require(same, "decode(encode(m)) must equal m");
 	}
 	fuzz_require(fedc_msg_encode(second, &enc2, &len2) == FEDC_OK, "a re-decoded message must encode");

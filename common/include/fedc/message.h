@@ -41,6 +41,8 @@ enum fedc_cmd {
 	FEDC_CMD_STATUS,            /* node -> status topic (retained), and its last will */
 	FEDC_CMD_SECAGG,            /* researcher -> one node: a secure-aggregation step */
 	FEDC_CMD_SECAGG_REPLY,      /* node -> researcher: its part of a secure-aggregation step */
+	FEDC_CMD_ANALYTICS,         /* researcher -> nodes: statistics of datasets carrying all `tags` */
+	FEDC_CMD_ANALYTICS_REPLY,   /* node -> researcher: its partial results */
 	FEDC_CMD__COUNT
 };
 
@@ -66,6 +68,7 @@ enum fedc_field {
 	FEDC_F_STATE,
 	/* capabilities (docs/protocol.md "Capabilities"), in status and dataset replies */
 	FEDC_F_CAPABILITIES, FEDC_F_DATASET_KINDS, FEDC_F_SDK_VERSION,
+	FEDC_F_ANALYTICS_QUERY, FEDC_F_ANALYTICS_RESULT,
 	FEDC_F__COUNT
 };
 
@@ -73,6 +76,8 @@ enum fedc_field {
 
 #define FEDC_DIGEST_BUF 129 /* hex digest (up to 128) + NUL */
 #define FEDC_SHORT_BUF 33   /* short enum-like strings + NUL */
+#define FEDC_MAX_ANALYTICS_QUERY 2047              /* bytes of an analytics query */
+#define FEDC_MAX_ANALYTICS_RESULT (48u * 1024u)    /* bytes of a node's analytics partials */
 
 /* A dataset as described in search and list replies. */
 struct fedc_msg_dataset {
@@ -186,6 +191,10 @@ struct fedc_msg {
 	uint32_t n_dataset_kinds;            /* the kinds of dataset the node holds */
 	char dataset_kinds[FEDC_MAX_DATASET_KINDS][FEDC_SHORT_BUF];
 	char sdk_version[FEDC_SHORT_BUF];    /* "0.1.0": the plan SDK the node was built with */
+	/* analytics (docs/researcher-guide.md, "Federated analytics") */
+	char analytics_query[FEDC_MAX_ANALYTICS_QUERY + 1]; /* key=value lines (node/analytics_query.h) */
+	uint8_t *analytics_result;           /* owned; analytics_result_len bytes of text (node/analytics.h) */
+	uint32_t analytics_result_len;
 };
 
 /* "ping", "search-reply", "training-plan-status" ...; NULL if out of range. */
@@ -218,6 +227,12 @@ enum fedc_err fedc_msg_datasets_alloc(struct fedc_msg *msg, uint32_t n);
  * the field present. FEDC_ERR_TOO_BIG past FEDC_MAX_SECAGG_DATA, FEDC_ERR_NOMEM. */
 FEDC_NODISCARD
 enum fedc_err fedc_msg_set_secagg_data(struct fedc_msg *msg, const void *data, size_t len);
+
+/* Copies `len` bytes into the message's analytics_result (replacing any) and
+ * marks it present. FEDC_ERR_TOO_BIG past FEDC_MAX_ANALYTICS_RESULT,
+ * FEDC_ERR_NOMEM. */
+FEDC_NODISCARD
+enum fedc_err fedc_msg_set_analytics_result(struct fedc_msg *msg, const void *data, size_t len);
 
 /* Marks a field present after the caller filled it, or absent again. */
 void fedc_msg_set(struct fedc_msg *msg, enum fedc_field field);

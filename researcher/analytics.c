@@ -1,0 +1,150 @@
+/* The `analytics` command (analytics.h): read the query, ask the nodes,
+ * combine, report. */
+#include "analytics.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "experiment.h"
+#include "fedc/fs.h"
+#include "session.h"
+
+struct gathered {
+	struct analytics_combined *combined;
+	size_t answered, refused, bad;
+};
+
+/* Takes each reply as it comes: errors are noted by the session (and printed
+ * with the others of the same reason), a bad result is reported and left out. */
+static void on_reply(void *ctx, struct fedc_msg *reply)
+{
+	struct gathered *g = ctx;
+
+	if (reply->command == FEDC_CMD_ERROR) {
+		g->refused++;
+	} else if (analytics__combine(g->combined, reply->node_id, reply->dataset_id, reply->analytics_result,
+				      reply->analytics_result_len) != FEDC_OK) {
+		fprintf(stderr, "fedc-researcher: analytics: the answer of node %s is left out: %s\n", reply->node_id,
+			fedc_last_error());
+		g->bad++;
+	} else {
+		g->answered++;
+	}
+	fedc_msg_free(reply);
+}
+
+static bool set_tags(struct fedc_msg *req, const char *tags)
+{
+	char buf[1024], *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", tags);
+	for (char *t = strtok_r(buf, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
+		if (req->n_tags >= FEDC_MAX_TAGS || strlen(t) > FEDC_MAX_TAG_LEN)
+			return false;
+		strcpy(req->tags[req->n_tags++], t);
+	}
+	fedc_msg_set(req, FEDC_F_TAGS);
+	return req->n_tags > 0;
+}
+
+/* Sends the query and combines what comes back. 0, or 1 after saying why. */
+static int ask(const struct experiment *net, const struct analytics_request *r, struct gathered *g, int timeout_s)
+{
+	struct session *s = calloc(1, sizeof(*s));
+	struct fedc_msg *req = fedc_msg_new(FEDC_CMD_ANALYTICS);
+	size_t n = 0;
+	enum fedc_err rc = s && req ? FEDC_OK : fedc_fail(FEDC_ERR_NOMEM, "out of memory");
+	int code = 1;
+
+	if (!rc && !set_tags(req, r->tags))
+		rc = fedc_fail(FEDC_ERR_CONFIG, "[analytics] dataset_tags = %s: give 1 to %d tags of at most %d "
+			       "characters, separated by commas", r->tags, FEDC_MAX_TAGS, FEDC_MAX_TAG_LEN);
+	if (!rc) {
+		snprintf(req->researcher_id, sizeof(req->researcher_id), "%s", net->researcher_id);
+		snprintf(req->analytics_query, sizeof(req->analytics_query), "%s", r->wire);
+		fedc_msg_set(req, FEDC_F_RESEARCHER_ID);
+		fedc_msg_set(req, FEDC_F_ANALYTICS_QUERY);
+		rc = session__open(s, net);
+	}
+	if (!rc)
+		rc = session__gather(s, req, FEDC_CMD_ANALYTICS_REPLY, session__now_ms() + (int64_t)timeout_s * 1000,
+				     on_reply, g, &n);
+	if (rc) {
+		fprintf(stderr, "fedc-researcher: analytics: %s: %s\n", fedc_strerror(rc), fedc_last_error());
+		if (session__print_unreachable(stderr, rc, net))
+			fprintf(stderr, "Give another with --network FILE.\n");
+	} else {
+		session__print_refusals(s, stderr);
+		if (g->answered < session__online_count(s))
+			fprintf(stderr, "fedc-researcher: analytics: %zu of %zu online node(s) answered\n", g->answered,
+				session__online_count(s));
+		code = 0;
+	}
+	if (s)
+		session__close(s);
+	free(s);
+	fedc_msg_free(req);
+	return code;
+}
+
+static int report(struct analytics_combined *c, const char *dir)
+{
+	char csv[4200], json[4200];
+	enum fedc_err rc = fedc_mkdir_p(dir, 0755);
+
+	analytics__combined_sort(c);
+	snprintf(csv, sizeof(csv), "%s/analytics.csv", dir);
+	snprintf(json, sizeof(json), "%s/analytics.json", dir);
+	analytics__print_table(c, stdout);
+	if (!rc)
+		rc = analytics__write_csv(c, csv);
+	if (!rc)
+		rc = analytics__write_json(c, json);
+	if (rc) {
+		fprintf(stderr, "fedc-researcher: analytics: %s\n", fedc_last_error());
+		return 1;
+	}
+	printf("wrote %s and %s\n", csv, json);
+	return 0;
+}
+
+int analytics__run(const char *query_path, const char *network_path, const char *output_dir, int timeout_s)
+{
+	struct analytics_request *r = calloc(1, sizeof(*r));
+	struct experiment *net = calloc(1, sizeof(*net));
+	struct analytics_combined combined = { 0 };
+	struct gathered g = { .combined = &combined };
+	int code = 1;
+
+	if (!r || !net) {
+		fprintf(stderr, "fedc-researcher: out of memory\n");
+		goto out;
+	}
+	if (analytics__read_request(query_path, r) != FEDC_OK ||
+	    experiment__load_network(network_path ? network_path : query_path, net) != FEDC_OK) {
+		fprintf(stderr, "fedc-researcher: analytics: %s\n", fedc_last_error());
+		code = 2;
+		goto out;
+	}
+	if (output_dir)
+		snprintf(r->output_dir, sizeof(r->output_dir), "%s", output_dir);
+	if (analytics__combined_init(&combined, r) != FEDC_OK) {
+		fprintf(stderr, "fedc-researcher: analytics: %s\n", fedc_last_error());
+		goto out;
+	}
+	code = ask(net, r, &g, timeout_s);
+	if (code == 0 && g.answered == 0) {
+		fprintf(stderr, "fedc-researcher: analytics: no node answered with results%s\n",
+			g.refused ? " (their refusals are above: change what they say)" : "");
+		code = 1;
+	}
+	if (code == 0)
+		code = report(&combined, r->output_dir);
+out:
+	analytics__combined_free(&combined);
+	if (net)
+		experiment__free(net);
+	free(net);
+	free(r);
+	return code;
+}
