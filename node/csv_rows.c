@@ -240,6 +240,23 @@ static void reader_free(struct csv_reader *r)
 	fedc_buf_free(&r->cells);
 }
 
+enum fedc_err csv_rows__parse(const char *text, size_t len, const char *path, csv_row_fn fn, void *ctx)
+{
+	struct csv_reader r;
+	enum fedc_err rc = reader_init(&r, -1, path, NULL, fn, ctx);
+
+	if (!rc && len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
+		text += 3;
+		len -= 3;
+	}
+	if (!rc)
+		rc = feed(&r, text, len);
+	if (!rc)
+		rc = finish(&r);
+	reader_free(&r);
+	return rc;
+}
+
 enum fedc_err csv_rows__read(int fd, const char *path, struct fedc_hash *hash, csv_row_fn fn, void *ctx)
 {
 	struct csv_reader r;

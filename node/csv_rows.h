@@ -56,6 +56,12 @@ typedef enum fedc_err (*csv_row_fn)(void *ctx, const struct csv_row *row);
 FEDC_NODISCARD
 enum fedc_err csv_rows__read(int fd, const char *path, struct fedc_hash *hash, csv_row_fn fn, void *ctx);
 
+/* The same rules over `len` bytes of `text` already in memory (a file read
+ * and hashed by its caller): every row to `fn`; the errors of
+ * csv_rows__read but FEDC_ERR_IO. */
+FEDC_NODISCARD
+enum fedc_err csv_rows__parse(const char *text, size_t len, const char *path, csv_row_fn fn, void *ctx);
+
 /* A row kept past its callback (a header, until the next row decides it). */
 struct csv_saved_row {
 	struct fedc_buf text, cells;

@@ -265,7 +265,8 @@ static enum fedc_err open_set(const struct node_dataset *ds, const struct nifti_
 		return fedc_fail(FEDC_ERR_INVAL, "--label-column, --features and --subject-column need --demographics FILE");
 	rc = find_subjects(ds, o, s);
 	if (!rc && s->has_table)
-		rc = nifti_table__parse(s->table_text.data, ds->labels_path, &s->table);
+		rc = nifti_table__parse(s->table_text.data ? s->table_text.data : "", s->table_text.len, ds->labels_path,
+					&s->table);
 	if (!rc && s->has_table)
 		rc = find_columns(o, s);
 	if (!rc && s->has_table)

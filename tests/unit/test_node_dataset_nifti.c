@@ -265,7 +265,8 @@ static void test_mask_labels(void **state)
 }
 
 /* The join and the table: a subject without a row, a missing modality, a
- * bad label, an unknown column, a feature that is no number, quotes. */
+ * bad label, an unknown column, a feature that is no number, a ragged row,
+ * a quoted cell holding a comma, a quote never closed. */
 static void test_join_refusals(void **state)
 {
 	(void)state;
@@ -281,9 +282,14 @@ static void test_join_refusals(void **state)
 	expect_refused("modality=T1;label_column=label;features=age", true, FEDC_ERR_MALFORMED,
 		       "demographics.csv:3: column \"age\" holds \"\", not a number");
 	put_text(table, "subject,label\na,0\nb,1,9\n");
-	expect_refused("modality=T1;label_column=label", true, FEDC_ERR_MALFORMED, "demographics.csv:3: more cells");
-	put_text(table, "subject,label\n\"a\",0\nb,1\n");
-	expect_refused("modality=T1;label_column=label", true, FEDC_ERR_UNSUPPORTED, "quoted cells");
+	expect_refused("modality=T1;label_column=label", true, FEDC_ERR_MALFORMED,
+		       "demographics.csv:3: 3 cells, the header has 2");
+	/* quoted cells are read as CSV (libcsv): this one holds a comma, and
+	 * the label column is then "x,y", not a class */
+	put_text(table, "subject,label\n\"a\",0\nb,\"x,y\"\n");
+	expect_refused("modality=T1;label_column=label", true, FEDC_ERR_MALFORMED, "label \"x,y\"");
+	put_text(table, "subject,label\na,0\nb,\"1\n");
+	expect_refused("modality=T1;label_column=label", true, FEDC_ERR_MALFORMED, "quoted cell is not closed");
 	put_text(table, "subject,label\na,0\nb,1\na,1\n");
 	expect_refused("modality=T1;label_column=label", true, FEDC_ERR_MALFORMED, "subject \"a\" has a row already");
 	expect_refused("modality=T1;label_column=label", false, FEDC_ERR_INVAL, "need --demographics FILE");
