@@ -69,13 +69,30 @@ void fedc_optim_release(struct fedc_optim *o)
 	fedc_paramset_release(&o->v);
 }
 
-/* g += wd w + mu (w - anchor) + correction, in one sweep. */
+/* The SCAFFOLD correction c - c_i of tensor k, or NULL. */
+static const float *correction(const struct fedc_grad_terms *t, size_t k)
+{
+	return t && t->correction ? t->correction->items[k].value.data : NULL;
+}
+
+/* Whether the optimizer keeps state (momentum, Adam's moments): then the
+ * SCAFFOLD correction is applied to the weights after the step, as
+ * NIID-Bench and the paper's y <- y - lr (g - c_i + c) do, rather than fed
+ * through the state, where momentum would scale it by 1 / (1 - momentum)
+ * and SCAFFOLD's control-variate update (which assumes plain SGD) would
+ * then diverge. Plain SGD adds it to the gradient (the same step). */
+static bool corrects_after_step(const struct fedc_optim *o)
+{
+	return o->cfg.kind == FEDC_OPTIM_ADAM || o->m.count > 0;
+}
+
+/* g += wd w + mu (w - anchor) (+ correction, for plain SGD), in one sweep. */
 static void add_terms(const struct fedc_optim *o, const struct fedc_grad_terms *t, size_t k,
 		      const float *restrict w, float *restrict g, size_t n)
 {
 	float wd = (float)o->cfg.weight_decay, mu = t ? (float)t->prox_mu : 0.0f;
 	const float *restrict a = mu > 0 && t->anchor ? t->anchor->items[k].value.data : NULL;
-	const float *restrict c = t && t->correction ? t->correction->items[k].value.data : NULL;
+	const float *restrict c = corrects_after_step(o) ? NULL : correction(t, k);
 
 	if (wd > 0) {
 		for (size_t i = 0; i < n; i++)
@@ -139,6 +156,13 @@ void fedc_optim_step(struct fedc_optim *o, struct fedc_paramset *params, const s
 			adam(o, it->value.data, it->grad.data, m, o->v.items[k].value.data, n);
 		else
 			sgd(o, it->value.data, it->grad.data, m, n);
+		if (corrects_after_step(o) && correction(terms, k)) {
+			const float *c = correction(terms, k);
+			float lr = (float)o->cfg.lr;
+
+			for (size_t i = 0; i < n; i++)
+				it->value.data[i] -= lr * c[i];
+		}
 	}
 }
 

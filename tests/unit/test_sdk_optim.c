@@ -104,6 +104,32 @@ static void test_step_with_fedprox_and_scaffold_terms(void **state)
 	fedc_paramset_release(&anchor), fedc_paramset_release(&corr);
 }
 
+/* With momentum the SCAFFOLD correction goes on the weights after the step,
+ * not through the momentum buffer (which would scale it by 1 / (1 - 0.9)):
+ * lr 0.1, momentum 0.9, g 0.5 twice, c - c_i = 0.3. Step 1: v = 0.5,
+ * w = 1 - 0.05 - 0.03 = 0.92. Step 2: v = 0.45 + 0.5 = 0.95 (no correction
+ * in it), w = 0.92 - 0.095 - 0.03 = 0.795. Through the buffer it would have
+ * been v2 = 0.9 * 0.8 + 0.8 = 1.52, w2 = 0.92 - 0.152 = 0.768. */
+static void test_scaffold_correction_with_momentum(void **state)
+{
+	struct fedc_paramset p, corr = { 0 };
+	struct fedc_optim_cfg cfg;
+	struct fedc_optim o;
+	struct fedc_grad_terms t = { .correction = &corr };
+
+	scalar_set(&p, 1.0f);
+	assert_int_equal(fedc_paramset_init_like(&corr, &p), 0);
+	corr.items[0].value.data[0] = 0.3f;
+	fedc_optim_defaults(&cfg, FEDC_OPTIM_SGD, 0.1);
+	cfg.momentum = 0.9;
+	assert_int_equal(fedc_optim_init(&o, &cfg, &p), 0);
+	assert_float_equal(step(&o, &p, 0.5f, &t), 0.92, 1e-6);
+	assert_float_equal(o.m.items[0].value.data[0], 0.5, 1e-7);
+	assert_float_equal(step(&o, &p, 0.5f, &t), 0.795, 1e-6);
+	assert_float_equal(o.m.items[0].value.data[0], 0.95, 1e-6);
+	fedc_optim_release(&o), fedc_paramset_release(&p), fedc_paramset_release(&corr);
+}
+
 /* Weight decay adds wd w: w = 2, wd 0.1, g 0 -> w = 2 - 0.1 * 0.2 = 1.98. */
 static void test_weight_decay(void **state)
 {
@@ -184,6 +210,7 @@ int main(void)
 		cmocka_unit_test(test_sgd_momentum),
 		cmocka_unit_test(test_adam_two_steps),
 		cmocka_unit_test(test_step_with_fedprox_and_scaffold_terms),
+		cmocka_unit_test(test_scaffold_correction_with_momentum),
 		cmocka_unit_test(test_weight_decay),
 		cmocka_unit_test(test_step_skips_frozen),
 		cmocka_unit_test(test_optim_from_args),
