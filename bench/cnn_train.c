@@ -2,8 +2,10 @@
  * for one epoch of NIID-Bench's simple CNN (conv 6@5x5, maxpool 2, conv
  * 16@5x5, maxpool 2, fc 120, fc 84, fc 10, ReLU; "cnn-bn" with a batch norm
  * after each conv) on 28x28 images, batch 64, plain SGD (lr 0.05), with 1
- * and 2 BLAS threads. bench/torch_cnn.py does the same in PyTorch;
- * bench/cnn_vs_torch.sh runs both and prints the ratios.
+ * and 2 threads (fedc_seq_set_threads: the batch split across threads, one
+ * OpenBLAS thread each; cnn-bn is not split, batch norm needing the whole
+ * batch's statistics, so it runs on one thread). bench/torch_cnn.py does the
+ * same in PyTorch; bench/cnn_vs_torch.sh runs both and prints the ratios.
  *
  * Data: Fashion-MNIST from --data DIR (default
  * /usr/share/datasets/fashion-mnist) when its gzip'd IDX files are there,
@@ -139,6 +141,8 @@ static int bench_one(const char *model, int threads, int epochs, const struct fe
 	fedc_nn_set_threads(threads);
 	if (!rc)
 		rc = fedc_seq_init(seq, &cfg);
+	if (!rc)
+		fedc_seq_set_threads(seq, (unsigned)threads);
 	for (int e = 0; !rc && e < epochs; e++) {
 		double t0 = now_s();
 

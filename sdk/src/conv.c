@@ -9,11 +9,16 @@
  * One large product keeps OpenBLAS in its efficient regime where a product
  * per sample would be dozens of small calls, and the reordering from tmp to
  * NCDHW moves whole rows of P floats. Backward reuses cols: the weight
- * gradient needs it, then it holds dL/dcols, scattered back by col2im. */
+ * gradient needs it, then it holds dL/dcols, scattered back by col2im.
+ * Two shapes run direct instead: thin first layers (c->direct, "wide"
+ * planes) and 16 output channels (c->vec16, a position's channels in one
+ * vector), which keeps the product only for the input gradient. */
 #include <string.h>
 
 #include "fedc/nn/conv.h"
 #include "fedc/nn/err.h"
+
+#define VEC 16 /* output channels in one vector of the vec16 path */
 
 int fedc_window_out(const struct fedc_window *win, const struct fedc_vol *in, size_t channels,
 		    struct fedc_vol *out)
@@ -66,6 +71,7 @@ int fedc_conv_init(struct fedc_conv *c, const struct fedc_vol *in, size_t out_ch
 	 * thin: NIID-Bench's first conv (1 -> 6 channels, 24-wide rows) runs
 	 * 2-3x faster so, its second (6 -> 16, 8-wide rows) faster by im2col. */
 	c->direct = !rc && c->out.w >= 16 && c->out.c * c->in.c <= 64;
+	c->vec16 = !rc && !c->direct && c->out.c == VEC && is_wide(c) && c->in.d == 1 && c->win.k[0] == 1;
 	return rc;
 }
 
@@ -73,6 +79,7 @@ void fedc_conv_release(struct fedc_conv *c)
 {
 	fedc_mat_release(&c->cols);
 	fedc_mat_release(&c->tmp);
+	fedc_mat_release(&c->aux);
 	c->capacity = 0;
 }
 
@@ -94,6 +101,8 @@ int fedc_conv_reserve(struct fedc_conv *c, size_t rows)
 		rc = fedc_mat_init(&c->cols, taps(c), rows * p);
 	if (!rc && !c->direct)
 		rc = fedc_mat_init(&c->tmp, c->out.c, rows * p);
+	if (!rc && c->vec16 && !c->direct)
+		rc = fedc_mat_init(&c->aux, 1, (taps(c) + p) * VEC);
 	if (rc)
 		fedc_conv_release(c);
 	else
@@ -533,6 +542,140 @@ static void direct_backward(struct fedc_conv *c, const struct fedc_mat *x, const
 	}
 }
 
+/* ---- the vec16 path (c->vec16) ----
+ * Output channels o = 0..15 of one position form one vector (a zmm register,
+ * two ymm): forward accumulates, for a block of 8 positions of an output row,
+ * tap by tap wt[tap][0..15] * x at the tap, bias and ReLU fused into the
+ * NCHW store; the weight gradient accumulates dz[pos][0..15] * x at the tap
+ * over 8 positions in 8 independent sums. Taps are ordered as weight's
+ * columns (channel, row, column), as im2col's. */
+#define BLOCK 8
+
+/* Sixteen floats as one value (GCC and clang vector extensions): a zmm
+ * register in the AVX-512 clone, two ymm in the AVX2 one, four xmm in the
+ * baseline; v16u is the same at any float's alignment, for loads. */
+typedef float v16 __attribute__((vector_size(VEC * sizeof(float))));
+typedef float v16u __attribute__((vector_size(VEC * sizeof(float)), aligned(sizeof(float))));
+
+static inline __attribute__((always_inline)) void vec16_block(const float *restrict x, size_t in_w, size_t in_plane,
+							      size_t n_ch, size_t kh, size_t kw,
+							      const float *restrict wt, size_t nb, v16 acc[BLOCK])
+{
+	for (size_t ch = 0; ch < n_ch; ch++)
+		for (size_t th = 0; th < kh; th++)
+			for (size_t tw = 0; tw < kw; tw++) {
+				v16 w = *(const v16u *)(wt + ((ch * kh + th) * kw + tw) * VEC);
+				const float *restrict xr = x + ch * in_plane + th * in_w + tw;
+
+				for (size_t b = 0; b < nb; b++)
+					acc[b] += w * xr[b];
+			}
+}
+
+/* One sample: y [16][OH*OW] = act(conv(x) + bias), ReLU or none. */
+static SIMD_CLONES void vec16_forward_sample(const struct fedc_conv *c, const float *restrict x,
+					     const float *restrict wt, const float *restrict bias, bool relu,
+					     float *restrict y)
+{
+	size_t in_w = c->in.w, plane = c->in.h * c->in.w, oh_n = c->out.h, ow_n = c->out.w, p = oh_n * ow_n;
+	v16 b0 = *(const v16u *)bias;
+
+	for (size_t oh = 0; oh < oh_n; oh++) {
+		for (size_t ow = 0; ow < ow_n; ow += BLOCK) {
+			size_t nb = ow_n - ow < BLOCK ? ow_n - ow : BLOCK;
+			const float *xb = x + oh * in_w + ow;
+			v16 acc[BLOCK];
+
+			for (size_t b = 0; b < BLOCK; b++)
+				acc[b] = b0;
+			if (nb == BLOCK) /* constant trip counts: the sums stay in registers */
+				vec16_block(xb, in_w, plane, c->in.c, c->win.k[1], c->win.k[2], wt, BLOCK, acc);
+			else
+				vec16_block(xb, in_w, plane, c->in.c, c->win.k[1], c->win.k[2], wt, nb, acc);
+			for (size_t b = 0; b < nb; b++)
+				for (size_t o = 0; o < VEC; o++)
+					y[o * p + oh * ow_n + ow + b] = relu && acc[b][o] < 0.0f ? 0.0f : acc[b][o];
+		}
+	}
+}
+
+/* dwt[tap][0..15] += sum over positions of dzt[pos][0..15] * x at the tap. */
+static SIMD_CLONES void vec16_weight_grad_sample(const struct fedc_conv *c, const float *restrict x,
+						 const float *restrict dzt, float *restrict dwt)
+{
+	size_t in_w = c->in.w, plane = c->in.h * c->in.w, oh_n = c->out.h, ow_n = c->out.w;
+	size_t kh = c->win.k[1], kw = c->win.k[2];
+
+	for (size_t ch = 0; ch < c->in.c; ch++)
+		for (size_t th = 0; th < kh; th++)
+			for (size_t tw = 0; tw < kw; tw++) {
+				v16 acc[BLOCK] = { { 0 } }, sum = { 0 };
+				float *restrict dw = dwt + ((ch * kh + th) * kw + tw) * VEC;
+
+				for (size_t oh = 0; oh < oh_n; oh++) {
+					const float *restrict xr = x + ch * plane + (oh + th) * in_w + tw;
+					const float *restrict dr = dzt + oh * ow_n * VEC;
+					size_t ow = 0;
+
+					for (; ow + BLOCK <= ow_n; ow += BLOCK)
+						for (size_t b = 0; b < BLOCK; b++)
+							acc[b] += *(const v16u *)(dr + (ow + b) * VEC) * xr[ow + b];
+					for (; ow < ow_n; ow++)
+						acc[0] += *(const v16u *)(dr + ow * VEC) * xr[ow];
+				}
+				for (size_t b = 0; b < BLOCK; b++)
+					sum += acc[b];
+				*(v16u *)dw += sum;
+			}
+}
+
+/* dst [cols][rows] = src [rows][cols] transposed. */
+static void transpose(const float *restrict src, size_t rows, size_t cols, float *restrict dst)
+{
+	for (size_t r = 0; r < rows; r++)
+		for (size_t k = 0; k < cols; k++)
+			dst[k * rows + r] = src[r * cols + k];
+}
+
+static void vec16_forward(struct fedc_conv *c, const struct fedc_mat *x, const struct fedc_mat *weight,
+			  const struct fedc_mat *bias, bool relu, struct fedc_mat *y)
+{
+	float *wt = c->aux.data;
+
+	transpose(weight->data, VEC, taps(c), wt);
+	for (size_t i = 0; i < x->rows; i++)
+		vec16_forward_sample(c, x->data + i * x->cols, wt, bias->data, relu, y->data + i * y->cols);
+}
+
+/* dz (dL/d pre-activation) reordered channel-major into tmp for the input
+ * gradient's product; the weight gradient direct, sample by sample. */
+static int vec16_backward(struct fedc_conv *c, const struct fedc_mat *x, const struct fedc_mat *weight,
+			  const struct fedc_mat *dz, struct fedc_mat *dweight, struct fedc_mat *dx)
+{
+	size_t n = dz->rows, p = positions(&c->out), k = taps(c);
+	float *dwt = c->aux.data, *dzt = c->aux.data + k * VEC;
+	struct fedc_mat cols = fedc_mat_view(c->cols.data, k, n * p);
+	struct fedc_mat tmp = fedc_mat_view(c->tmp.data, VEC, n * p);
+	int rc = FEDC_NN_OK;
+
+	memset(dwt, 0, k * VEC * sizeof(float));
+	for (size_t i = 0; i < n; i++) {
+		transpose(dz->data + i * dz->cols, VEC, p, dzt);
+		vec16_weight_grad_sample(c, x->data + i * x->cols, dzt, dwt);
+	}
+	transpose(dwt, k, VEC, dweight->data);
+	if (!dx)
+		return rc;
+	for (size_t o = 0; o < VEC; o++) {
+		for (size_t i = 0; i < n; i++)
+			memcpy(tmp.data + o * n * p + i * p, dz->data + i * dz->cols + o * p, p * sizeof(float));
+	}
+	rc = fedc_mat_gemm(1.0f, weight, true, &tmp, false, 0.0f, &cols); /* dL/dcols */
+	if (!rc)
+		walk_taps(c, n, cols.data, NULL, dx->data);
+	return rc;
+}
+
 static bool params_ok(const struct fedc_conv *c, const struct fedc_mat *weight, const struct fedc_mat *bias)
 {
 	return weight->rows == c->out.c && weight->cols == taps(c) && bias->rows == 1 && bias->cols == c->out.c;
@@ -558,6 +701,10 @@ int fedc_conv_forward(struct fedc_conv *c, const struct fedc_mat *x, const struc
 		else
 			direct_forward(c, x, weight, bias, y);
 		return act == FEDC_ACT_NONE ? FEDC_NN_OK : fedc_act_forward(act, y, y);
+	}
+	if (c->vec16) {
+		vec16_forward(c, x, weight, bias, act == FEDC_ACT_RELU, y);
+		return act == FEDC_ACT_RELU || act == FEDC_ACT_NONE ? FEDC_NN_OK : fedc_act_forward(act, y, y);
 	}
 	cols = fedc_mat_view(c->cols.data, taps(c), n * p);
 	tmp = fedc_mat_view(c->tmp.data, o_n, n * p);
@@ -639,6 +786,8 @@ int fedc_conv_backward(struct fedc_conv *c, const struct fedc_mat *x, const stru
 	if (rc)
 		return rc;
 	bias_grad(c, dy, dbias);
+	if (c->vec16 && !c->direct)
+		return vec16_backward(c, x, weight, dy, dweight, dx);
 	if (!c->direct)
 		return im2col_backward(c, weight, dy, dweight, dx);
 	if (is_wide(c))

@@ -1,7 +1,9 @@
 /* The sequential model: building layers from a spec, their parameters, and
  * the forward and backward passes over them. Training and evaluation are
  * train.c's loop, through struct fedc_model. */
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fedc/nn/err.h"
@@ -232,6 +234,12 @@ static void release_buffers(struct fedc_seq *s)
 
 void fedc_seq_release(struct fedc_seq *s)
 {
+	for (size_t i = 0; i < FEDC_SEQ_MAX_THREADS - 1; i++) {
+		if (s->workers[i])
+			fedc_seq_release(s->workers[i]);
+		free(s->workers[i]);
+		s->workers[i] = NULL;
+	}
 	release_buffers(s);
 	fedc_paramset_release(&s->params);
 }
@@ -386,8 +394,9 @@ int fedc_seq_backward(struct fedc_seq *s, const struct fedc_mat *x, const struct
 	return rc;
 }
 
-int fedc_seq_step(struct fedc_seq *s, enum fedc_loss loss, const struct fedc_mat *x, const float *y,
-		  double *loss_out, size_t *correct)
+/* One batch on this model alone: fedc_seq_step's contract. */
+static int step_rows(struct fedc_seq *s, enum fedc_loss loss, const struct fedc_mat *x, const float *y,
+		     double *loss_out, size_t *correct)
 {
 	struct fedc_mat in = *x, out, dout;
 	int rc = fedc_seq_reserve(s, x->rows);
@@ -407,6 +416,146 @@ int fedc_seq_step(struct fedc_seq *s, enum fedc_loss loss, const struct fedc_mat
 	if (!rc)
 		rc = fedc_seq_backward(s, &in, &dout);
 	return rc;
+}
+
+void fedc_seq_set_threads(struct fedc_seq *s, unsigned threads)
+{
+	s->threads = threads >= 1 && threads <= FEDC_SEQ_MAX_THREADS ? threads : 1;
+	if (s->threads > 1)
+		fedc_nn_set_threads(1);
+}
+
+/* Whether splitting the batch leaves the step's result the same sum: no
+ * batch statistics, no random draws, one target (or one per output) a row. */
+static bool splittable(const struct fedc_seq *s, enum fedc_loss loss)
+{
+	if (fedc_loss_is_segmentation(loss) || fedc_augment_on(&s->cfg.augment))
+		return false;
+	for (size_t i = 0; i < s->cfg.n_layers; i++) {
+		enum fedc_layer_kind k = s->layers[i].spec.kind;
+
+		if (k == FEDC_LAYER_BATCHNORM || k == FEDC_LAYER_DROPOUT)
+			return false;
+	}
+	return true;
+}
+
+/* One part of a split batch and what its step returned. */
+struct part {
+	struct fedc_seq *model;
+	enum fedc_loss loss;
+	struct fedc_mat x;
+	const float *y;
+	double loss_out;
+	size_t correct;
+	int rc;
+};
+
+static void *part_run(void *arg)
+{
+	struct part *p = arg;
+
+	p->rc = step_rows(p->model, p->loss, &p->x, p->y, &p->loss_out, &p->correct);
+	return NULL;
+}
+
+/* Makes workers[0 .. n-2] exist, training, holding s's current values. */
+static int ready_workers(struct fedc_seq *s, size_t n)
+{
+	int rc = FEDC_NN_OK;
+
+	for (size_t i = 0; !rc && i + 1 < n; i++) {
+		if (!s->workers[i]) {
+			s->workers[i] = calloc(1, sizeof(*s->workers[i]));
+			if (!s->workers[i])
+				return FEDC_NN_ERR_NOMEM;
+			rc = fedc_seq_init(s->workers[i], &s->cfg);
+			if (rc) {
+				free(s->workers[i]);
+				s->workers[i] = NULL;
+				return rc;
+			}
+		}
+		s->workers[i]->training = s->training;
+		rc = fedc_paramset_copy(&s->workers[i]->params, &s->params);
+	}
+	return rc;
+}
+
+/* s's gradients become the batch's: the parts' gradients (each the mean
+ * over its rows) weighted by their share of the rows, summed part by part. */
+static void reduce_grads(struct fedc_seq *s, const struct part *parts, size_t n_parts, size_t rows)
+{
+	for (size_t j = 0; j < s->params.count; j++) {
+		struct fedc_mat *g = &s->params.items[j].grad;
+		size_t len = g->rows * g->cols;
+		float w0 = (float)((double)parts[0].x.rows / (double)rows);
+
+		if (!s->params.items[j].trainable)
+			continue;
+		for (size_t e = 0; e < len; e++)
+			g->data[e] *= w0;
+		for (size_t i = 1; i < n_parts; i++) {
+			const float *gi = parts[i].model->params.items[j].grad.data;
+			float wi = (float)((double)parts[i].x.rows / (double)rows);
+
+			for (size_t e = 0; e < len; e++)
+				g->data[e] += wi * gi[e];
+		}
+	}
+}
+
+/* The batch in n_parts contiguous parts, part 0 on this thread. */
+static int split_step(struct fedc_seq *s, enum fedc_loss loss, const struct fedc_mat *x, const float *y,
+		      size_t n_parts, double *loss_out, size_t *correct)
+{
+	struct part parts[FEDC_SEQ_MAX_THREADS];
+	pthread_t tid[FEDC_SEQ_MAX_THREADS];
+	size_t y_stride = loss == FEDC_LOSS_MSE ? fedc_seq_outputs(s) : 1, started = 1;
+	double sum = 0;
+	int rc = ready_workers(s, n_parts);
+
+	for (size_t i = 0; !rc && i < n_parts; i++) {
+		size_t lo = x->rows * i / n_parts, hi = x->rows * (i + 1) / n_parts;
+
+		parts[i] = (struct part){ .model = i ? s->workers[i - 1] : s, .loss = loss,
+					  .x = { hi - lo, x->cols, x->data + lo * x->cols }, .y = y + lo * y_stride };
+	}
+	for (size_t i = 1; !rc && i < n_parts; i++) {
+		if (pthread_create(&tid[i], NULL, part_run, &parts[i]))
+			rc = FEDC_NN_ERR_NOMEM;
+		else
+			started++;
+	}
+	if (!rc)
+		part_run(&parts[0]);
+	for (size_t i = 1; i < started; i++)
+		pthread_join(tid[i], NULL);
+	for (size_t i = 0; !rc && i < n_parts; i++)
+		rc = parts[i].rc;
+	if (rc)
+		return rc;
+	reduce_grads(s, parts, n_parts, x->rows);
+	if (correct)
+		*correct = 0;
+	for (size_t i = 0; i < n_parts; i++) {
+		sum += parts[i].loss_out * (double)parts[i].x.rows;
+		if (correct)
+			*correct += parts[i].correct;
+	}
+	if (loss_out)
+		*loss_out = sum / (double)x->rows;
+	return FEDC_NN_OK;
+}
+
+int fedc_seq_step(struct fedc_seq *s, enum fedc_loss loss, const struct fedc_mat *x, const float *y,
+		  double *loss_out, size_t *correct)
+{
+	size_t t = s->threads > 1 ? s->threads : 1;
+
+	if (t > 1 && s->training && x->rows >= 2 * t && splittable(s, loss))
+		return split_step(s, loss, x, y, t, loss_out, correct);
+	return step_rows(s, loss, x, y, loss_out, correct);
 }
 
 /* The data's sample shape as a volume: [F], [C, L], [C, H, W] or [C, D, H, W]. */

@@ -145,6 +145,38 @@ static void test_conv3d_grad(void **state)
 	}
 }
 
+/* Sixteen output channels, stride 1, no padding: the vec16 path (a full block
+ * of 8 positions per output row, then rows of 11 = 8 + a remainder of 3),
+ * its gradients checked, and its ReLU outputs those of im2col. */
+static void test_conv2d_grad_vec16(void **state)
+{
+	struct fedc_vol narrow = { 3, 1, 9, 12 }, wide = { 2, 1, 7, 15 };
+	struct fedc_window w5 = fedc_window_2d(5, 1, 0);
+	struct fedc_conv a, b;
+	struct fedc_mat x, w, bias, ya, yb;
+	struct fedc_rng rng;
+
+	check_conv(&narrow, 16, &w5, false);
+	check_conv(&wide, 16, &w5, false);
+	assert_int_equal(fedc_conv_init(&a, &wide, 16, &w5), 0);
+	assert_int_equal(fedc_conv_init(&b, &wide, 16, &w5), 0);
+	assert_true(a.vec16);
+	b.vec16 = false;
+	assert_int_equal(fedc_conv_reserve(&a, 3), 0);
+	assert_int_equal(fedc_conv_reserve(&b, 3), 0);
+	mat(&x, 3, fedc_vol_len(&wide)), mat(&w, 16, 50), mat(&bias, 1, 16);
+	mat(&ya, 3, fedc_vol_len(&a.out)), mat(&yb, 3, fedc_vol_len(&b.out));
+	fedc_rng_seed(&rng, 10);
+	fill_uniform(&x, &rng, -1, 1), fill_uniform(&w, &rng, -1, 1), fill_uniform(&bias, &rng, -1, 1);
+	assert_int_equal(fedc_conv_forward(&a, &x, &w, &bias, FEDC_ACT_RELU, &ya), 0);
+	assert_int_equal(fedc_conv_forward(&b, &x, &w, &bias, FEDC_ACT_RELU, &yb), 0);
+	for (size_t i = 0; i < fedc_mat_len(&ya); i++)
+		assert_float_equal(ya.data[i], yb.data[i], 1e-5);
+	fedc_conv_release(&a), fedc_conv_release(&b);
+	fedc_mat_release(&x), fedc_mat_release(&w), fedc_mat_release(&bias), fedc_mat_release(&ya);
+	fedc_mat_release(&yb);
+}
+
 /* Both paths compute the same function. */
 static void test_conv_paths_agree(void **state)
 {
@@ -580,6 +612,7 @@ int main(void)
 		cmocka_unit_test(test_conv2d_grad_strides_and_padding),
 		cmocka_unit_test(test_conv2d_grad_5x5),
 		cmocka_unit_test(test_conv3d_grad),
+		cmocka_unit_test(test_conv2d_grad_vec16),
 		cmocka_unit_test(test_conv_paths_agree),
 		cmocka_unit_test(test_conv_first_layer_weight_grad),
 		cmocka_unit_test(test_conv_shape_errors),

@@ -256,6 +256,86 @@ static void test_training_is_seeded(void **state)
 	free_images(&train);
 }
 
+/* One training step of a fresh model set to `threads` on a fixed random batch
+ * of `rows` images: fills *loss and *correct, returns the model. */
+static struct fedc_seq *step_with_threads(const struct fedc_seq_cfg *cfg, unsigned threads, size_t rows,
+					  double *loss, size_t *correct)
+{
+	struct fedc_seq *s = new_seq(cfg);
+	struct fedc_mat x;
+	float *y = malloc(rows * sizeof(*y));
+	struct fedc_rng r;
+
+	assert_non_null(y);
+	assert_int_equal(fedc_mat_init(&x, rows, fedc_seq_inputs(s)), 0);
+	fedc_rng_seed(&r, 11);
+	for (size_t e = 0; e < fedc_mat_len(&x); e++)
+		x.data[e] = (float)fedc_rng_uniform(&r);
+	for (size_t i = 0; i < rows; i++)
+		y[i] = (float)fedc_rng_below(&r, 10);
+	fedc_seq_set_threads(s, threads);
+	fedc_seq_set_training(s, true);
+	assert_int_equal(fedc_seq_step(s, FEDC_LOSS_SOFTMAX_CE, &x, y, loss, correct), 0);
+	fedc_mat_release(&x);
+	free(y);
+	return s;
+}
+
+/* Each gradient of b within tol of a's (relative to the tensor's largest). */
+static void assert_grads_near(const struct fedc_seq *a, const struct fedc_seq *b, double tol)
+{
+	for (size_t k = 0; k < a->params.count; k++) {
+		const struct fedc_mat *ga = &a->params.items[k].grad, *gb = &b->params.items[k].grad;
+		double top = 1e-12;
+
+		for (size_t e = 0; e < fedc_mat_len(ga); e++)
+			top = fmax(top, fabs(ga->data[e]));
+		for (size_t e = 0; e < fedc_mat_len(ga); e++)
+			assert_true(fabs(ga->data[e] - gb->data[e]) <= tol * top);
+	}
+}
+
+static void assert_grads_equal(const struct fedc_seq *a, const struct fedc_seq *b)
+{
+	for (size_t k = 0; k < a->params.count; k++)
+		assert_memory_equal(a->params.items[k].grad.data, b->params.items[k].grad.data,
+				    fedc_mat_len(&a->params.items[k].grad) * sizeof(float));
+}
+
+/* A batch split across 2 or 3 threads (37 rows: unequal parts) gives the
+ * one-thread gradient and loss up to rounding, and the same bits run after
+ * run; a batch-norm model is not split (its statistics are the batch's). */
+static void test_split_step_matches_one_thread(void **state)
+{
+	struct fedc_seq_cfg cfg, bn;
+	struct fedc_seq *one, *two, *two_again, *three;
+	double l1, l2, l2b, l3;
+	size_t c1, c2, c2b, c3;
+
+	simple_cnn(&cfg, false, false);
+	one = step_with_threads(&cfg, 1, 37, &l1, &c1);
+	two = step_with_threads(&cfg, 2, 37, &l2, &c2);
+	two_again = step_with_threads(&cfg, 2, 37, &l2b, &c2b);
+	three = step_with_threads(&cfg, 3, 37, &l3, &c3);
+	assert_non_null(two->workers[0]);
+	assert_non_null(three->workers[1]);
+	assert_true(fabs(l1 - l2) < 1e-5 && fabs(l1 - l3) < 1e-5);
+	assert_int_equal(c1, c2), assert_int_equal(c1, c3);
+	assert_grads_near(one, two, 1e-4);
+	assert_grads_near(one, three, 1e-4);
+	assert_true(l2 == l2b), assert_int_equal(c2, c2b);
+	assert_grads_equal(two, two_again);
+	free_seq(one), free_seq(two), free_seq(two_again), free_seq(three);
+
+	simple_cnn(&bn, true, false);
+	one = step_with_threads(&bn, 1, 37, &l1, &c1);
+	two = step_with_threads(&bn, 2, 37, &l2, &c2);
+	assert_null(two->workers[0]);
+	assert_true(l1 == l2);
+	assert_grads_equal(one, two);
+	free_seq(one), free_seq(two);
+}
+
 static void test_data_mismatch_refused(void **state)
 {
 	struct fedc_train_args args = { .lr = 0.05, .epochs = 1, .batch_size = 16 };
@@ -471,6 +551,7 @@ int main(void)
 		cmocka_unit_test(test_bad_specs_refused),
 		cmocka_unit_test(test_cnn_learns_and_reports_clinical_metrics),
 		cmocka_unit_test(test_training_is_seeded),
+		cmocka_unit_test(test_split_step_matches_one_thread),
 		cmocka_unit_test(test_data_mismatch_refused),
 		cmocka_unit_test(test_augment_flip_and_shift_exact),
 		cmocka_unit_test(test_augment_rotation),

@@ -70,6 +70,13 @@ struct fedc_conv {
 	size_t capacity;      /* rows (samples) the buffers hold */
 	struct fedc_mat cols; /* im2col: of the last forward batch, kept for backward */
 	struct fedc_mat tmp;  /* im2col: the product, sample-major; direct: weight-gradient partial sums */
+	/* Sixteen output channels, stride 1, no padding, 2-D (NIID-Bench's
+	 * second conv): forward and weight gradient run direct with the 16
+	 * channels of a position in one vector (aux: the weights tap-major
+	 * [K][16], one sample's dz position-major [P][16]); only the input
+	 * gradient goes through the product and col2im. Set by fedc_conv_init. */
+	bool vec16;
+	struct fedc_mat aux;
 };
 
 /* Sets the geometry (no buffers yet). Returns 0 or FEDC_NN_ERR_SHAPE. */

@@ -127,6 +127,8 @@ struct fedc_seq_cfg {
 	struct fedc_augment_cfg augment; /* training batches only; all zero: off */
 };
 
+#define FEDC_SEQ_MAX_THREADS 8
+
 struct fedc_seq_layer {
 	struct fedc_layer_spec spec;
 	struct fedc_vol in, out;
@@ -147,6 +149,11 @@ struct fedc_seq {
 	size_t capacity;          /* rows the buffers hold */
 	struct fedc_rng rng;      /* dropout masks and augmentation */
 	struct fedc_mat augmented; /* [capacity, len(input)] when augmentation is on */
+	/* fedc_seq_set_threads: batch rows split across `threads` threads, the
+	 * first part on the caller's, part i > 0 on workers[i - 1] (replicas
+	 * with their own buffers and gradients, made on first use). */
+	unsigned threads;
+	struct fedc_seq *workers[FEDC_SEQ_MAX_THREADS - 1];
 };
 
 /* Builds and initialises the model. Returns 0, FEDC_NN_ERR_INVAL (a bad
@@ -162,6 +169,16 @@ size_t fedc_seq_outputs(const struct fedc_seq *s);
 struct fedc_vol fedc_seq_output_vol(const struct fedc_seq *s);
 /* Makes the buffers hold at least `rows` samples. */
 int fedc_seq_reserve(struct fedc_seq *s, size_t rows);
+/* Threads for fedc_seq_step (1 to FEDC_SEQ_MAX_THREADS; others read as 1).
+ * With t > 1 each step splits the batch into t contiguous parts, runs forward
+ * and backward of each on its own thread and replica of the model, and sums
+ * the gradients weighted by part size in a fixed order: the result depends
+ * on t, never on thread timing. OpenBLAS is set to 1 thread then (process-
+ * wide, fedc_nn_set_threads), each part's products running on its own
+ * thread. Models with batch norm, dropout or augmentation, and the
+ * segmentation losses, keep one thread (their batch statistics and draws
+ * would change with the split); so do batches of fewer than 2t rows. */
+void fedc_seq_set_threads(struct fedc_seq *s, unsigned threads);
 /* Training mode (batch-norm batch statistics, dropout, augmentation in
  * fedc_seq_step) or evaluation mode (running statistics, no dropout).
  * A new model is in evaluation mode. */
