@@ -108,7 +108,13 @@ static int cnn_create(const struct fedc_args *model_args, uint64_t seed, void **
 	}
 	m->momentum = a.momentum;
 	m->weight_decay = a.weight_decay;
-	fedc_nn_set_threads((int)a.threads);
+	/* Each batch split across the threads (one OpenBLAS thread each); a
+	 * model with batch norm, dropout or augmentation cannot be split
+	 * (seq.h): OpenBLAS gets the threads instead. */
+	if (a.batch_norm || a.dropout > 0 || a.crop_pad || a.hflip || a.rotate > 0)
+		fedc_nn_set_threads((int)a.threads);
+	else
+		fedc_seq_set_threads(&m->seq, a.threads);
 	*model = m;
 	return FEDC_NN_OK;
 }
