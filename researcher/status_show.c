@@ -107,9 +107,14 @@ static double eta_of(const json_t *doc, double now)
 	return left > 0 ? left : 0;
 }
 
+/* The status file is outside input: a time that is not a number of
+ * seconds a run can take (negative, or over ten years) reads as unknown
+ * rather than overflow the conversions below. */
+#define STATUS_MAX_SECONDS (10.0 * 365 * 24 * 3600)
+
 static void print_seconds(FILE *out, const char *label, double s)
 {
-	if (isnan(s)) {
+	if (!(s >= 0 && s <= STATUS_MAX_SECONDS)) {
 		fprintf(out, "%s unknown", label);
 		return;
 	}
