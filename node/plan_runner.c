@@ -153,15 +153,6 @@ static bool parse_seed(const char *s, uint64_t *out)
 	return true;
 }
 
-static bool parse_double(const char *s, double *out)
-{
-	char *end = NULL;
-
-	errno = 0;
-	*out = strtod(s, &end);
-	return !errno && end != s && !*end;
-}
-
 static bool copy_field(char *dst, size_t cap, const char *src)
 {
 	if (strlen(src) >= cap)
@@ -180,7 +171,7 @@ static bool add_model_arg(struct runner_job *job, const char *spec)
 	memcpy(job->arg_names[job->n_args], spec, len);
 	job->arg_names[job->n_args][len] = '\0';
 	job->args[job->n_args].name = job->arg_names[job->n_args];
-	if (!parse_double(eq + 1, &job->args[job->n_args].value))
+	if (!fedc_parse_double(eq + 1, &job->args[job->n_args].value))
 		return false;
 	job->n_args++;
 	return true;
@@ -217,14 +208,14 @@ static bool parse_option(struct runner_job *job, int opt, const char *v)
 	case 1008: return copy_field(job->test_set.name, sizeof(job->test_set.name), v);
 	case 1009: return copy_field(job->test_set.labels_path, sizeof(job->test_set.labels_path), v);
 	case 1010: return copy_field(job->test_set.options, sizeof(job->test_set.options), v);
-	case 'r': return parse_double(v, &job->test_ratio);
+	case 'r': return fedc_parse_double(v, &job->test_ratio);
 	case 's': return parse_seed(v, &job->split_seed);
 	case 'S': return parse_seed(v, &job->train.seed);
-	case 'L': return parse_double(v, &job->train.lr);
+	case 'L': return fedc_parse_double(v, &job->train.lr);
 	case 'e': if (!parse_uint(v, UINT32_MAX, &u)) return false; job->train.epochs = (uint32_t)u; return true;
 	case 'u': if (!parse_uint(v, UINT32_MAX, &u)) return false; job->train.num_updates = (uint32_t)u; return true;
 	case 'b': if (!parse_uint(v, UINT32_MAX, &u)) return false; job->train.batch_size = (uint32_t)u; return true;
-	case 'm': return parse_double(v, &job->train.fedprox_mu);
+	case 'm': return fedc_parse_double(v, &job->train.fedprox_mu);
 	case 'o': job->train.optimizer = v; return true;
 	case 'E': job->evaluate_only = true; return true;
 	case 'G': job->skip_test_global = true; return true;

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fedc/num.h"
+
 #define MAX_FIELDS 10
 #define MAX_LINE 8192
 
@@ -31,15 +33,6 @@ struct parsed {
 static enum fedc_err malformed(uint32_t line, const char *what)
 {
 	return fedc_fail(FEDC_ERR_MALFORMED, "analytics result, line %u: %s", line, what);
-}
-
-static bool parse_double(const char *s, double *out)
-{
-	char *end = NULL;
-
-	errno = 0;
-	*out = strtod(s, &end);
-	return *s && end && !*end && errno != ERANGE && isfinite(*out);
 }
 
 static bool parse_name(const char *s, char *out)
@@ -93,7 +86,7 @@ static enum fedc_err parse_bins(const char *s, const struct analytics_request_co
 		return malformed(line, "histogram too long");
 	strcpy(buf, s);
 	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		if (n >= want || !parse_double(t, &bins[n]))
+		if (n >= want || !fedc_parse_double(t, &bins[n]))
 			return malformed(line, "histogram: not one number per asked bin");
 		n++;
 	}
@@ -117,11 +110,11 @@ static enum fedc_err parse_cell(const struct analytics_request *req, char **f, s
 		return FEDC_OK;
 	cell->has_sum = strcmp(f[4], "-") != 0;
 	cell->has_sumsq = strcmp(f[5], "-") != 0;
-	if (!parse_double(f[3], &cell->count) || (cell->has_sum && !parse_double(f[4], &cell->sum)) ||
-	    (cell->has_sumsq && !parse_double(f[5], &cell->sumsq)))
+	if (!fedc_parse_double(f[3], &cell->count) || (cell->has_sum && !fedc_parse_double(f[4], &cell->sum)) ||
+	    (cell->has_sumsq && !fedc_parse_double(f[5], &cell->sumsq)))
 		return malformed(line, "count, sum or sum of squares is not a finite number (or - for one not released)");
 	cell->has_minmax = strcmp(f[6], "-") != 0 || strcmp(f[7], "-") != 0;
-	if (cell->has_minmax && (!parse_double(f[6], &cell->min) || !parse_double(f[7], &cell->max)))
+	if (cell->has_minmax && (!fedc_parse_double(f[6], &cell->min) || !fedc_parse_double(f[7], &cell->max)))
 		return malformed(line, "min or max is not a finite number");
 	return parse_bins(f[8], &req->columns[col], cell->bins, line);
 }
@@ -136,8 +129,8 @@ static enum fedc_err parse_line(const struct analytics_request *req, char *text,
 			       ? FEDC_OK
 			       : malformed(line, "not \"fedc-analytics 1\"");
 	if (strcmp(f[0], "noise") == 0) {
-		if (n != 4 || strlen(f[1]) >= sizeof(p->noise) || !parse_double(f[2], &p->epsilon) ||
-		    !parse_double(f[3], &p->remaining))
+		if (n != 4 || strlen(f[1]) >= sizeof(p->noise) || !fedc_parse_double(f[2], &p->epsilon) ||
+		    !fedc_parse_double(f[3], &p->remaining))
 			return malformed(line, "noise KIND EPSILON REMAINING");
 		strcpy(p->noise, f[1]);
 		return FEDC_OK;
@@ -146,7 +139,7 @@ static enum fedc_err parse_line(const struct analytics_request *req, char *text,
 		if (n != 6 || p->n_scales >= req->n_columns || column_index(req, f[1]) != (int)p->n_scales)
 			return malformed(line, "scale lines: one per asked column, in order");
 		for (int k = 0; k < 4; k++) {
-			if (!parse_double(f[2 + k], &p->sd[p->n_scales][k]) || p->sd[p->n_scales][k] < 0)
+			if (!fedc_parse_double(f[2 + k], &p->sd[p->n_scales][k]) || p->sd[p->n_scales][k] < 0)
 				return malformed(line, "a noise scale is not a finite number >= 0");
 		}
 		p->n_scales++;

@@ -1,10 +1,13 @@
-/* Integers from text (fedc/num.h). Digits are read one by one with an
+/* Numbers from text (fedc/num.h). Integers: digits are read one by one with an
  * overflow check before each step, rather than through strtoll: strtoll skips
  * spaces, takes '+' and "0x" only with base 0, sets errno for overflow but
  * not for junk, and its unsigned twin silently negates "-1". */
 #include "fedc/num.h"
 
+#include <errno.h>
+#include <math.h>
 #include <stddef.h>
+#include <stdlib.h>
 
 /* The magnitude of the digits of `s` (no sign) into *out: false if empty, if
  * any character is not a digit, or past UINT64_MAX. */
@@ -86,4 +89,19 @@ enum fedc_err fedc_num_arg_u64(const char *what, const char *s, uint64_t min, ui
 bool fedc_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
 {
 	return fedc_num_parse_i64(s, min, max, out) == FEDC_OK;
+}
+
+bool fedc_parse_double(const char *s, double *out)
+{
+	char *end = NULL;
+	double v;
+
+	if (!s || !*s)
+		return false;
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || *end || errno == ERANGE || !isfinite(v))
+		return false;
+	*out = v;
+	return true;
 }

@@ -34,6 +34,7 @@
 #include "dataset_idx.h"
 #include "fedc/err.h"
 #include "fedc/fs.h"
+#include "fedc/num.h"
 #include "fedc/rng.h"
 #include "output.h"
 #include "scheme.h"
@@ -96,30 +97,6 @@ static void usage(FILE *out)
 		"See examples/partition/README.md.\n");
 }
 
-static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
-{
-	char *end = NULL;
-	unsigned long long v;
-
-	if (!s || !*s || *s == '-' || *s == '+')
-		return false;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || v > max)
-		return false;
-	*out = v;
-	return true;
-}
-
-static bool parse_double(const char *s, double *out)
-{
-	char *end = NULL;
-
-	errno = 0;
-	*out = strtod(s, &end);
-	return !errno && end != s && !*end;
-}
-
 static int bad(const char *opt, const char *arg, const char *want)
 {
 	fprintf(stderr, "%s: %s \"%s\": %s\n", prog, opt, arg, want);
@@ -154,36 +131,36 @@ static int take_option(int c, const char *arg, struct options *o)
 	case 'g': o->csv_opts.regression = true; return 0;
 	case 's': return parse_scheme(arg, &o->spec.scheme);
 	case 'n':
-		if (!parse_u64(arg, PARTITION_MAX_PARTIES, &v) || v == 0)
+		if (fedc_num_parse_u64(arg, 0, PARTITION_MAX_PARTIES, &v) != FEDC_OK || v == 0)
 			return bad("--parties", arg, "give a whole number from 1 to 1024");
 		o->spec.n_parties = (uint32_t)v;
 		return 0;
 	case 'C':
-		if (!parse_u64(arg, PARTITION_MAX_CLASSES, &v) || v == 0)
+		if (fedc_num_parse_u64(arg, 0, PARTITION_MAX_CLASSES, &v) != FEDC_OK || v == 0)
 			return bad("--classes", arg, "give a whole number of classes per party, 1 or more");
 		o->spec.classes = (uint32_t)v;
 		return 0;
 	case 'z':
-		if (!parse_u64(arg, UINT32_MAX, &v))
+		if (fedc_num_parse_u64(arg, 0, UINT32_MAX, &v) != FEDC_OK)
 			return bad("--min-size", arg, "give a whole number of rows");
 		o->spec.min_size = (uint32_t)v;
 		return 0;
 	case 'b':
-		if (!parse_double(arg, &d) || !(d > 0 && d <= 1e6))
+		if (!fedc_parse_double(arg, &d) || !(d > 0 && d <= 1e6))
 			return bad("--beta", arg, "give a number above 0 (0.5 is NIID-Bench's; large is near IID)");
 		o->spec.beta = d;
 		return 0;
 	case 'p':
-		if (!parse_double(arg, &d) || !(d > 0 && d <= 1))
+		if (!fedc_parse_double(arg, &d) || !(d > 0 && d <= 1))
 			return bad("--major-share", arg, "give a number in (0, 1]");
 		o->spec.major_share = d;
 		return 0;
 	case 'S':
-		if (!parse_u64(arg, UINT64_MAX, &o->seed))
+		if (fedc_num_parse_u64(arg, 0, UINT64_MAX, &o->seed) != FEDC_OK)
 			return bad("--seed", arg, "give a whole number from 0 to 2^64-1");
 		return 0;
 	case 'm':
-		if (!parse_u64(arg, UINT32_MAX, &o->samples) || o->samples == 0)
+		if (fedc_num_parse_u64(arg, 0, UINT32_MAX, &o->samples) != FEDC_OK || o->samples == 0)
 			return bad("--samples", arg, "give a whole number from 1 to 4294967295");
 		return 0;
 	case 'L': {

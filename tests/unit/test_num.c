@@ -101,6 +101,26 @@ static void test_arg_names_the_flag(void **state)
 	assert_int_equal(u, 3);
 }
 
+/* Whole strings as finite doubles, nothing more. */
+static void test_parse_double(void **state)
+{
+	double v = 7;
+
+	(void)state;
+	assert_true(fedc_parse_double("0.25", &v));
+	assert_true(v == 0.25);
+	assert_true(fedc_parse_double("-1e-3", &v));
+	assert_true(v == -1e-3);
+	v = 7;
+	assert_false(fedc_parse_double("", &v));
+	assert_false(fedc_parse_double("1.5x", &v));
+	assert_false(fedc_parse_double("1e999", &v));
+	assert_false(fedc_parse_double("nan", &v));
+	assert_false(fedc_parse_double("inf", &v));
+	assert_false(fedc_parse_double(NULL, &v));
+	assert_true(v == 7); /* untouched on failure */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -110,6 +130,7 @@ int main(void)
 		cmocka_unit_test(test_parse_bounds),
 		cmocka_unit_test(test_parse_u64_sign_and_overflow),
 		cmocka_unit_test(test_arg_names_the_flag),
+		cmocka_unit_test(test_parse_double),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -34,4 +34,8 @@ enum fedc_err fedc_num_arg_u64(const char *what, const char *s, uint64_t min, ui
  * includes this header). */
 bool fedc_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
 
+/* A whole string as a finite double (strtod's syntax, nothing after it):
+ * false for "", trailing text, an overflow, "nan" or "inf". */
+bool fedc_parse_double(const char *s, double *out);
+
 #endif
