@@ -20,7 +20,7 @@
  * of the plan's version, and refuses a newer plan ("plan built for ABI N,
  * this node supports up to M"): it cannot know what the newer fields mean.
  * docs/plan-api.md "ABI versions". */
-#define FEDC_PLAN_ABI_VERSION 3u
+#define FEDC_PLAN_ABI_VERSION 4u
 #define FEDC_PLAN_SYMBOL "fedc_plan"
 #define FEDC_PLAN_MAX_DIMS 8
 #define FEDC_PLAN_MAX_METRICS 16
@@ -183,7 +183,36 @@ struct fedc_plan {
 	 * node puts its own values back after every set_params(), and the
 	 * global model carries their sample-weighted average. */
 	int (*param_roles)(void *model, uint8_t *roles, size_t count);
+
+	/* ABI 4. Optional (NULL: the node refuses to `predict` with this
+	 * plan): the model's output for each of the data's n_samples rows, in
+	 * evaluation mode (no dropout; batch norm from its running
+	 * statistics), the parameters unchanged. Row i's outputs go to
+	 * out[i * width .. i * width + width - 1], where the caller sets
+	 * width = fedc_plan_output_width(data): for a classifier
+	 * (n_classes >= 2) the probability of each class, summing to 1 (a
+	 * binary model with one sigmoid output writes 1 - p, p); for a
+	 * regression (n_classes 0) the predicted values, label_width of them. */
+	int (*predict)(void *model, const struct fedc_data *data, float *out, size_t width);
+
+	/* ABI 4. Optional (NULL: no robustness stage with this plan): the
+	 * gradient of the loss the plan evaluates with, summed over the
+	 * data's rows (so each row's part is that row's own gradient), with
+	 * respect to the inputs x, into grad[0 .. n_samples * n_features - 1];
+	 * in evaluation mode, the parameters unchanged. The node perturbs
+	 * test inputs along it (FGSM, PGD: docs/researcher-guide.md). */
+	int (*input_gradient)(void *model, const struct fedc_data *data, float *grad);
 };
+
+/* The number of outputs per row predict() writes for `d`: n_classes for a
+ * classifier (n_classes >= 2), otherwise label_width (0 reads as 1), times
+ * label_width for a classifier of several targets (a mask). */
+static inline size_t fedc_plan_output_width(const struct fedc_data *d)
+{
+	size_t targets = d->label_width ? d->label_width : 1;
+
+	return d->n_classes >= 2 ? (size_t)d->n_classes * targets : targets;
+}
 
 enum fedc_param_role {
 	FEDC_PARAM_WEIGHT = 0,
