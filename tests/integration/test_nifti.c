@@ -113,13 +113,20 @@ static void test_nifti_demographics_train(void **state)
 	for (int k = 0; k < 2; k++) {
 		char id[16];
 
+		size_t node;
+
 		snprintf(id, sizeof(id), "vol-%d", k);
-		assert_int_equal(harness_start_node(&H, add_node(id, k, "blobs", harness_plan("mlp"), extra)), 0);
+		node = add_node(id, k, "blobs", harness_plan("mlp"), extra);
+		/* The same shuffling every run. (At lr 0.05 one run in seven of
+		 * the nodes' secret seeds ended at chance, CI saw 0.5; at 0.01,
+		 * eight of eight reached 1.0.) */
+		assert_int_equal(harness_node_limits(&H, node, "train_timeout_s = 120\n[privacy]\nsecret_training_seed = false\n"), 0);
+		assert_int_equal(harness_start_node(&H, node), 0);
 		assert_non_null(strstr(output, "40 subjects' volumes of 1x16x16x16 (4096 features), 2 classes"));
 		assert_non_null(strstr(output, "warning: 2 rows of"));
 	}
 	rc = run_experiment("blobs", harness_plan("mlp"), "blobs", 2, "n_features = 4096\nn_classes = 2\nhidden = 32",
-			    "lr = 0.05\nepochs = 3\nbatch_size = 8\ntest_ratio = 0.25");
+			    "lr = 0.01\nepochs = 3\nbatch_size = 8\ntest_ratio = 0.25");
 	if (rc)
 		fprintf(stderr, "%s\n", output);
 	assert_int_equal(rc, 0);
@@ -129,7 +136,8 @@ static void test_nifti_demographics_train(void **state)
 		double acc = final ? number_after(final, "test accuracy ") : -1;
 
 		fprintf(stderr, "nifti blobs, nodes' held-out subjects: accuracy %.4f\n", acc);
-		assert_true(acc >= 0.8);
+		if (acc < 0.8)
+			fail_msg("accuracy %.4f below 0.8:\n%s", acc, output);
 	}
 }
 
