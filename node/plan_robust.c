@@ -2,6 +2,7 @@
  * PGD (Madry et al. 2018) under an L-infinity budget, on a copy of the
  * test inputs, scored by the plan's own evaluate(). Runs in the plan
  * process; everything it reports goes into the caller's buffer. */
+#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -87,8 +88,16 @@ enum fedc_err plan_robust__perturb(const struct fedc_plan *plan, void *model, co
 	return FEDC_OK;
 }
 
-/* Appends "mean <prefix>.<metric> <value>" for each metric with a name
- * that may travel (plan_report.h's rule) and a finite value. */
+/* Appends "mean <prefix>.<metric> <value>" for each metric with a finite
+ * value and a name that may travel (plan_report.h's rule) and starts with
+ * a letter or '_': after "<eps>." a leading digit would read as part of
+ * the epsilon. */
+static bool name_ok(const char *name)
+{
+	return plan_report__name_ok(name, strnlen(name, FEDC_PLAN_METRIC_NAME_LEN)) &&
+	       (isalpha((unsigned char)name[0]) || name[0] == '_');
+}
+
 static enum fedc_err put_metrics(struct fedc_buf *out, const char *prefix, const struct fedc_metrics *m)
 {
 	enum fedc_err rc = FEDC_OK;
@@ -96,7 +105,7 @@ static enum fedc_err put_metrics(struct fedc_buf *out, const char *prefix, const
 	for (size_t i = 0; !rc && i < m->count && i < FEDC_PLAN_MAX_METRICS; i++) {
 		const char *name = m->items[i].name;
 
-		if (plan_report__name_ok(name, strnlen(name, FEDC_PLAN_METRIC_NAME_LEN)) && isfinite(m->items[i].value))
+		if (name_ok(name) && isfinite(m->items[i].value))
 			rc = fedc_buf_printf(out, "mean %s.%s %.17g\n", prefix, name, m->items[i].value);
 	}
 	return rc ? fedc_fail(rc, "robust: the results exceed their buffer (%zu bytes)", out->max) : FEDC_OK;
