@@ -19,6 +19,7 @@
 #include "plan_robust.h"
 
 #define LOGREG_PATH FEDC_PLAN_DIR "/logreg.so"
+#define MLP_PATH FEDC_PLAN_DIR "/mlp.so"
 #define MESSY_PATH FEDC_PLAN_DIR "/messy-csv.so"
 #define ABI2_PATH FEDC_PLAN_DIR "/fixtures/abi2.so"
 #define DATA_PATH FEDC_SOURCE_DIR "/examples/data/breast_cancer.csv"
@@ -315,6 +316,71 @@ static void test_result_cap(void **state)
 	fedc_buf_free(&out);
 }
 
+/* The same stage on an SDK plan (examples/mlp, fedc_net_input_gradient):
+ * two classes of 16 pixels in [0, 1], class 1 when the first half is the
+ * brighter. Clean accuracy is high, the attacks lower it, and with
+ * clip_min = 0, clip_max = 1 no pixel leaves [0, 1]. */
+static void test_sdk_plan_mlp(void **state)
+{
+	static const struct fedc_arg items[] = { { "n_features", 16 }, { "n_classes", 2 }, { "hidden", 16 } };
+	static const struct fedc_args margs = { items, 3 };
+	struct fedc_train_args targs = { .lr = 0.5, .epochs = 40, .batch_size = 16, .seed = 5, .optimizer = "sgd" };
+	struct fedc_data train = { .n_samples = 400, .n_features = 16, .n_classes = 2 };
+	struct fedc_data test = { .n_samples = 200, .n_features = 16, .n_classes = 2 };
+	struct fedc_buf out = FEDC_BUF_INIT(RESULT_MAX);
+	struct plan_robust_args a;
+	struct fedc_metrics m;
+	void *so = dlopen(MLP_PATH, RTLD_NOW | RTLD_LOCAL), *model = NULL;
+	const struct fedc_plan *plan = so ? dlsym(so, FEDC_PLAN_SYMBOL) : NULL;
+	struct fedc_data adv;
+	float *grad;
+	uint64_t seed = 99;
+
+	(void)state;
+	assert_non_null(plan);
+	for (struct fedc_data *d = &train; d; d = d == &train ? &test : NULL) {
+		d->x = malloc(d->n_samples * 16 * sizeof(float));
+		d->y = malloc(d->n_samples * sizeof(float));
+		assert_true(d->x && d->y);
+		for (size_t i = 0; i < d->n_samples; i++) {
+			double diff = 0.0;
+
+			for (size_t j = 0; j < 16; j++) {
+				seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+				d->x[i * 16 + j] = (float)(seed >> 40) / (float)(1u << 24);
+				diff += j < 8 ? d->x[i * 16 + j] : -d->x[i * 16 + j];
+			}
+			d->y[i] = diff > 0.0 ? 1.0f : 0.0f;
+		}
+	}
+	assert_int_equal(plan->create(&margs, 1, &model), 0);
+	assert_int_equal(plan->train(model, &train, &targs, NULL, &m), 0);
+	if (plan_robust__run(plan, model, &test, "epsilons = 0, 0.1\nclip_min = 0\nclip_max = 1", &out))
+		fail_msg("%s", fedc_last_error());
+	print_message("%s", out.data);
+	assert_true(result_value(&out, "robust.clean.accuracy") > 0.85);
+	assert_true(result_value(&out, "robust.fgsm.0.accuracy") == result_value(&out, "robust.clean.accuracy"));
+	assert_true(result_value(&out, "robust.fgsm.0.1.accuracy") < result_value(&out, "robust.clean.accuracy"));
+	assert_true(result_value(&out, "robust.pgd.0.1.accuracy") < result_value(&out, "robust.clean.accuracy"));
+	assert_int_equal(plan_robust__parse_args("clip_min = 0\nclip_max = 1", &a), 0);
+	adv = test;
+	adv.x = malloc(200 * 16 * sizeof(float));
+	grad = malloc(200 * 16 * sizeof(float));
+	assert_true(adv.x && grad);
+	assert_int_equal(plan_robust__perturb(plan, model, &a, PLAN_ROBUST_PGD, 0.3, test.x, &adv, grad), 0);
+	for (size_t k = 0; k < 200 * 16; k++)
+		assert_true(adv.x[k] >= 0.0f && adv.x[k] <= 1.0f && fabsf(adv.x[k] - test.x[k]) <= 0.3f * (1 + 1e-6f));
+	free(adv.x);
+	free(grad);
+	plan->destroy(model);
+	free(train.x);
+	free(train.y);
+	free(test.x);
+	free(test.y);
+	fedc_buf_free(&out);
+	dlclose(so);
+}
+
 /* ------------------------------------------------------------------ */
 
 /* Rows of the CSV, every fifth to the test view, the rest to train. */
@@ -393,6 +459,7 @@ int main(void)
 		cmocka_unit_test(test_pgd_stays_in_ball_and_range),
 		cmocka_unit_test(test_batches_change_nothing),
 		cmocka_unit_test(test_result_cap),
+		cmocka_unit_test(test_sdk_plan_mlp),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
