@@ -169,6 +169,22 @@ static void test_empty_test_set_refused(void **state)
 	fedc_buf_free(&out);
 }
 
+/* A call of the plan that fails ends the stage with FEDC_ERR_PLAN, saying
+ * which call (a label the logreg plan refuses: 2). */
+static void test_plan_failure_reported(void **state)
+{
+	struct fedc_data bad = fx.test;
+	struct fedc_buf out = FEDC_BUF_INIT(RESULT_MAX);
+	float saved = fx.test.y[3];
+
+	(void)state;
+	fx.test.y[3] = 2.0f;
+	assert_int_equal(plan_robust__run(fx.plan, fx.model, &bad, NULL, &out), FEDC_ERR_PLAN);
+	assert_non_null(strstr(fedc_last_error(), "robust: the plan's evaluate() failed"));
+	fx.test.y[3] = saved;
+	fedc_buf_free(&out);
+}
+
 /* ------------------------------------------------------------------ */
 /* Attacks on the trained logreg                                        */
 
@@ -453,6 +469,7 @@ int main(void)
 		cmocka_unit_test(test_old_abi_unsupported),
 		cmocka_unit_test(test_no_input_gradient_unsupported),
 		cmocka_unit_test(test_empty_test_set_refused),
+		cmocka_unit_test(test_plan_failure_reported),
 		cmocka_unit_test(test_eps_zero_is_clean),
 		cmocka_unit_test(test_attacks_lower_accuracy),
 		cmocka_unit_test(test_pgd_one_step_is_fgsm),
