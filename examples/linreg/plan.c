@@ -131,6 +131,12 @@ static void linreg_destroy(void *model)
 	free(model);
 }
 
+/* d(squared error)/dx for the node's robustness stage (FGSM, PGD). */
+static int linreg_input_gradient(void *model, const struct fedc_data *data, float *grad)
+{
+	return model ? fedc_net_input_gradient(model, data, FEDC_LOSS_MSE, grad) : FEDC_NN_ERR_INVAL;
+}
+
 FEDC_PLAN_DEFINE(
 	.name = "linreg",
 	.create = linreg_create,
@@ -140,7 +146,8 @@ FEDC_PLAN_DEFINE(
 	.train = linreg_train,
 	.evaluate = linreg_evaluate,
 	.destroy = linreg_destroy,
-	.last_error = fedc_plan_last_error);
+	.last_error = fedc_plan_last_error,
+	.input_gradient = linreg_input_gradient);
 
 /* The SDK's training loop applies the node's SCAFFOLD correction. */
 FEDC_PLAN_FEATURES(FEDC_PLAN_FEATURE_SCAFFOLD);

@@ -552,6 +552,28 @@ static int logreg_evaluate(void *model, const struct fedc_data *test, struct fed
 	return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* input_gradient: for the node's robustness stage                      */
+
+/* d(BCE)/dx of each row, in the standardized space prepare() made: the
+ * loss log(1 + e^z) - y z with z = w.x + b has gradient (sigmoid(z) - y) w. */
+static int logreg_input_gradient(void *model, const struct fedc_data *data, float *grad)
+{
+	struct logreg *m = model;
+
+	if (!m || !grad || !data_ok(m, data, true))
+		return -1;
+	for (size_t i = 0; i < data->n_samples; i++) {
+		const float *x = data->x + i * data->n_features;
+		double g = sigmoid(logit(m, x)) - (double)data->y[i];
+		float *out = grad + i * data->n_features;
+
+		for (uint32_t f = 0; f < m->n_features; f++)
+			out[f] = (float)(g * (double)m->weight[f]);
+	}
+	return 0;
+}
+
 FEDC_PLAN_DEFINE(
 	.name = "logreg",
 	.create = logreg_create,
@@ -562,4 +584,5 @@ FEDC_PLAN_DEFINE(
 	.evaluate = logreg_evaluate,
 	.destroy = logreg_destroy,
 	.last_error = fedc_plan_last_error,
-	.param_roles = logreg_param_roles);
+	.param_roles = logreg_param_roles,
+	.input_gradient = logreg_input_gradient);

@@ -107,6 +107,12 @@ static void mlp_destroy(void *model)
 	free(model);
 }
 
+/* d(loss)/dx for the node's robustness stage (FGSM, PGD). */
+static int mlp_input_gradient(void *model, const struct fedc_data *data, float *grad)
+{
+	return model ? fedc_net_input_gradient(model, data, FEDC_LOSS_SOFTMAX_CE, grad) : FEDC_NN_ERR_INVAL;
+}
+
 FEDC_PLAN_DEFINE(
 	.name = "mlp",
 	.create = mlp_create,
@@ -116,7 +122,8 @@ FEDC_PLAN_DEFINE(
 	.train = mlp_train,
 	.evaluate = mlp_evaluate,
 	.destroy = mlp_destroy,
-	.last_error = fedc_plan_last_error);
+	.last_error = fedc_plan_last_error,
+	.input_gradient = mlp_input_gradient);
 
 /* The SDK's training loop applies the node's SCAFFOLD correction. */
 FEDC_PLAN_FEATURES(FEDC_PLAN_FEATURE_SCAFFOLD);

@@ -526,6 +526,61 @@ static void test_train_fedprox_pulls_to_start(void **state)
 	assert_true(dist[1] < dist[0] * 0.5);
 }
 
+/* input_gradient() against central differences of evaluate()'s mean loss
+ * times the rows, on a trained model (ABI 4): (sigmoid(z) - y) w per row. */
+static double summed_loss(void *model, const struct fedc_data *d)
+{
+	struct fedc_metrics m;
+
+	assert_int_equal(fx.plan->evaluate(model, d, &m), 0);
+	return metric(&m, "loss") * (double)d->n_samples;
+}
+
+static void test_input_gradient_matches_differences(void **state)
+{
+	struct fedc_data train, test;
+	struct fedc_train_args args = reference_args(7);
+	struct fedc_metrics m;
+	void *model = new_model(7);
+	float *grad;
+	double largest = 0.0;
+
+	(void)state;
+	assert_non_null(fx.plan->input_gradient);
+	split(7, &train, &test);
+	assert_int_equal(fx.plan->prepare(model, &train, &test), 0);
+	args.epochs = 5;
+	assert_int_equal(fx.plan->train(model, &train, &args, NULL, &m), 0);
+	test.n_samples = 12; /* 360 inputs are enough */
+	grad = malloc(test.n_samples * N_FEATURES * sizeof(*grad));
+	assert_non_null(grad);
+	assert_int_equal(fx.plan->input_gradient(model, &test, grad), 0);
+	for (size_t i = 0; i < test.n_samples * N_FEATURES; i++) {
+		float saved = test.x[i];
+		double up, down, num;
+
+		test.x[i] = saved + 1e-2f;
+		up = summed_loss(model, &test);
+		test.x[i] = saved - 1e-2f;
+		down = summed_loss(model, &test);
+		test.x[i] = saved;
+		num = (up - down) / ((double)(saved + 1e-2f) - (double)(saved - 1e-2f));
+		largest = fabs(num) > largest ? fabs(num) : largest;
+		if (fabs(num - grad[i]) > 1e-4 + 1e-2 * fabs(num))
+			fail_msg("d/dx[%zu]: analytic %.6g, numeric %.6g", i, (double)grad[i], num);
+	}
+	assert_true(largest > 0.01);
+	/* A view of the wrong width, or labels not 0/1, is refused. */
+	test.n_features = N_FEATURES - 1;
+	assert_int_equal(fx.plan->input_gradient(model, &test, grad), -1);
+	test.n_features = N_FEATURES;
+	assert_int_equal(fx.plan->input_gradient(model, &test, NULL), -1);
+	free(grad);
+	free_view(&train);
+	free_view(&test);
+	fx.plan->destroy(model);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -541,6 +596,7 @@ int main(void)
 		cmocka_unit_test(test_train_rejects_bad_input),
 		cmocka_unit_test(test_train_num_updates),
 		cmocka_unit_test(test_train_fedprox_pulls_to_start),
+		cmocka_unit_test(test_input_gradient_matches_differences),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -27,6 +27,7 @@
 #include "fedc/nn/metrics.h"
 #include "fedc/nn/train.h"
 #include "fedc/nn/seq.h"
+#include "fedc/nn/input_grad.h"
 #include "fedc/nn/plan_util.h"
 
 #endif
