@@ -549,6 +549,8 @@ int xval__command(const char *dir, const char *network)
 
 	if (!rc)
 		rc = run_control__lock(dir, false);
+	if (rc == FEDC_ERR_NOT_FOUND)
+		rc = fedc_fail(rc, "%s: no such directory: give the output directory of a finished run", dir);
 	locked = !rc;
 	if (!rc)
 		rc = validate_run(dir, network, bp, exp, j);

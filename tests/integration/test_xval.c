@@ -253,6 +253,8 @@ static void test_xval_without_local_models(void **state)
 	assert_non_null(strstr(output, "cross_site_validation = true"));
 	assert_int_equal(researcher("xval", H.dir), 1); /* no run at all */
 	assert_non_null(strstr(output, "holds no run"));
+	assert_int_equal(researcher("xval", "/nonexistent/out"), 1);
+	assert_non_null(strstr(output, "no such directory"));
 }
 
 /* Again after the run, with site-2 stopped: its column is empty, with the
