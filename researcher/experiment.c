@@ -94,6 +94,8 @@ static const struct fedc_config_key training_keys[] = {
 	  "The metric of the plan's `evaluate()` the round and final lines show (e.g. `loss`, `mse`, `r2`); the history keeps every metric.", NULL },
 	{ "training", "keep_best", FEDC_CONFIG_STR, false, NULL, 0, 0, 0, 0, NULL, ARRAY(keep_best),
 	  "A metric of the plan's `evaluate()`: keep the global model that scored best on it (sample-weighted over the nodes' test rows) as `best.params` beside the last one. `loss`, names ending in `loss`, `mse`, `mae` and `rmse` are minimised, others maximised. Needs `test_on_global_updates`. Empty: off.", NULL },
+	{ "training", "cross_site_validation", FEDC_CONFIG_BOOL, false, "false", 0, 0, 0, 0, NULL, I64(cross_site),
+	  "Keep each node's model of the last round (`local/`) and, after the final evaluation, have every node evaluate the global model and each node's local model on its test rows: the matrix goes to `xval.json`, `history.jsonl` and `xval.svg` (docs/researcher-guide.md, \"Cross-site validation\"; `fedc-researcher xval DIR` does it again). Not with secure aggregation.", NULL },
 };
 
 static const struct fedc_config_key privacy_keys[] = {
@@ -518,6 +520,11 @@ enum fedc_err experiment__load(const char *path, const char *network_path, struc
 		rc = read_aggregator(cfg, out);
 	if (!rc)
 		rc = read_privacy(cfg, out);
+	if (!rc && out->cross_site && out->privacy.secure_aggregation)
+		rc = fedc_fail(FEDC_ERR_CONFIG, "%s: [training] cross_site_validation = true does not go with [privacy] "
+					       "secure_aggregation = true: the nodes send masked updates, so there is no "
+					       "node's own model to validate. Remove one of the two",
+			       fedc_config_path(cfg));
 	if (!rc)
 		rc = read_nodes(cfg, out);
 	if (!rc)

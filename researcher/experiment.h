@@ -82,6 +82,7 @@ struct experiment {
 	bool test_on_local;        /* nodes test their trained model */
 	char test_metric[FEDC_MAX_NAME_LEN + 1]; /* the metric the round line shows */
 	char keep_best[FEDC_MAX_NAME_LEN + 1];   /* "" or the metric best.params is kept by (best.h) */
+	bool cross_site;           /* cross_site_validation: keep the final local models, validate them (xval.h) */
 	/* [aggregator]: the method (key `method`, or `name`) and its options */
 	char aggregator[FEDC_SHORT_BUF];
 	struct aggregator_options aggregator_options;

@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,6 +219,29 @@ enum fedc_err history__best(struct history *h, uint32_t round, const char *metri
 	return write_json(h->jsonl, json_pack("{s:s, s:I, s:s, s:I, s:f, s:s}", "type", "best", "round",
 					      (json_int_t)round, "metric", metric, "model_round",
 					      (json_int_t)model_round, "value", value, "file", "best.params"));
+}
+
+enum fedc_err history__append(struct history *h, const char *dir, const char *json)
+{
+	char path[4200];
+	FILE *f = h ? h->jsonl : NULL;
+	bool ok;
+
+	if (!f) {
+		snprintf(path, sizeof(path), "%s/%s", dir, file_names[0]);
+		f = fopen(path, "r+"); /* not "a": the run's history, never a new file */
+		if (!f || fseek(f, 0, SEEK_END) != 0) {
+			if (f)
+				fclose(f);
+			return fedc_fail(FEDC_ERR_IO, "cannot append to %s: %s", path, strerror(errno));
+		}
+	}
+	ok = fprintf(f, "%s\n", json) >= 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;
+	if (!h && fclose(f) != 0)
+		ok = false;
+	if (!ok)
+		return fedc_fail(FEDC_ERR_IO, "cannot write the history (%s): %s", file_names[0], strerror(errno));
+	return FEDC_OK;
 }
 
 void history__close(struct history *h)

@@ -3,7 +3,8 @@
  *   history.jsonl  one JSON object per line: {"type": "node", ...} per node
  *                  and round (a chain's in chain order, with "step"),
  *                  {"type": "round", ...} per round, and with
- *                  keep_best {"type": "best", ...} when the best model changes
+ *                  keep_best {"type": "best", ...} when the best model changes,
+ *                  and {"type": "xval", ...} per cross-site validation (xval.h)
  *   rounds.csv     one row per round
  *   nodes.csv      one row per node and round */
 #ifndef FEDC_RESEARCHER_HISTORY_H
@@ -62,6 +63,12 @@ enum fedc_err history__round(struct history *h, const struct round_record *rec);
 FEDC_NODISCARD
 enum fedc_err history__best(struct history *h, uint32_t round, const char *metric, uint32_t model_round,
 			    double value);
+/* Appends `json`, one JSON object on one line (no newline), to
+ * history.jsonl: through `h` while the run has it open, else (h NULL: a
+ * command after the run) to `dir`/history.jsonl, which must exist.
+ * FEDC_ERR_IO. */
+FEDC_NODISCARD
+enum fedc_err history__append(struct history *h, const char *dir, const char *json);
 void history__close(struct history *h);
 
 #endif

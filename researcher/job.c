@@ -40,6 +40,7 @@
 #include "selection.h"
 #include "session.h"
 #include "status.h"
+#include "xval.h"
 
 
 static struct session *volatile signal_session;
@@ -1031,6 +1032,7 @@ static enum fedc_err budget_check(struct job *j, uint32_t round)
 static enum fedc_err run_all(struct job *j)
 {
 	const struct experiment *exp = j->exp;
+	uint32_t last;
 	enum fedc_err rc;
 
 	rc = session__open(&j->session, exp);
@@ -1055,8 +1057,14 @@ static enum fedc_err run_all(struct job *j)
 		if (!rc)
 			rc = save_breakpoint(j, round);
 	}
+	/* cross_site_validation: the last round's updates are still on disk */
+	last = j->budget_stop ? j->budget_stop - 1 : exp->rounds;
+	if (!rc && exp->cross_site && last >= j->first_round)
+		rc = xval__keep_locals(j, last);
 	if (!rc && exp->final_evaluation)
 		rc = run_round(j, exp->rounds + 1, true);
+	if (!rc && exp->cross_site)
+		rc = xval__after_run(j);
 	return rc;
 }
 

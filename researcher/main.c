@@ -22,6 +22,7 @@
 #include "plot.h"
 #include "run_control.h"
 #include "status.h"
+#include "xval.h"
 
 #define PROG "fedc-researcher"
 
@@ -255,6 +256,12 @@ static int cmd_analytics(const struct fedc_cli_cmd *cmd, const struct fedc_cli_a
 			      a->value[K_TIMEOUT] ? (int)a->num[K_TIMEOUT] : 10);
 }
 
+static int cmd_xval(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a)
+{
+	(void)cmd;
+	return xval__command(a->operand[0], a->value[K_NETWORK]);
+}
+
 static int cmd_protocol_doc(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a)
 {
 	(void)cmd;
@@ -301,6 +308,11 @@ static const struct fedc_cli_cmd commands[] = {
 	  (const struct fedc_cli_opt *const[]){ &opt_archive_output, NULL }, 0, cmd_archive },
 	{ "plot", "DIR", 1, 1, "draw the loss and accuracy curves of the experiment in DIR",
 	  (const struct fedc_cli_opt *const[]){ &opt_plot_output, NULL }, 0, cmd_plot },
+	{ "xval", "DIR", 1, 1,
+	  "cross-site validation of the finished run in DIR: every node evaluates the\nglobal model and each "
+	  "node's own model of the last round (cross_site_validation)",
+	  (const struct fedc_cli_opt *const[]){ &opt_run_network, &opt_log_level, NULL }, NEEDS_LOG | NEEDS_REPO,
+	  cmd_xval },
 	{ "protocol-doc", NULL, 0, 0, "print the message schema as Markdown (docs/protocol.md)", NULL, 0,
 	  cmd_protocol_doc },
 	{ NULL, NULL, 0, 0, NULL, NULL, 0, NULL },

@@ -402,3 +402,124 @@ enum fedc_err plot__render(const char *dir, const char *out_path)
 	free(c);
 	return rc;
 }
+
+/* ---- heatmaps ---- */
+
+#define CELL_W 92.0
+#define CELL_H 30.0
+#define LABEL_W 170.0
+#define MAP_GAP 70.0
+
+/* Light (the map's worst) to dark blue (its best), as t runs 0 to 1. */
+static void cell_colour(double t, char *out, size_t cap)
+{
+	int r = (int)lround(239 - t * (239 - 8)), g = (int)lround(243 - t * (243 - 69)),
+	    b = (int)lround(255 - t * (255 - 148));
+
+	snprintf(out, cap, "#%02x%02x%02x", r, g, b);
+}
+
+static struct range finite_range(const struct plot_heatmap *h)
+{
+	struct range r = { INFINITY, -INFINITY };
+
+	for (size_t i = 0; i < h->n_rows * h->n_cols; i++) {
+		if (isfinite(h->values[i])) {
+			r.lo = fmin(r.lo, h->values[i]);
+			r.hi = fmax(r.hi, h->values[i]);
+		}
+	}
+	return r;
+}
+
+static void draw_cell(FILE *f, double x, double y, double v, struct range r, bool lower_better)
+{
+	char colour[8];
+	double t;
+
+	if (!isfinite(v)) {
+		fprintf(f, "<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' fill='#bbb' stroke='white'/>"
+			   "<text x='%.1f' y='%.1f' text-anchor='middle' font-size='12'>-</text>\n",
+			x, y, CELL_W, CELL_H, x + CELL_W / 2, y + CELL_H / 2 + 4);
+		return;
+	}
+	t = r.hi > r.lo ? (v - r.lo) / (r.hi - r.lo) : 1.0;
+	if (lower_better)
+		t = 1.0 - t;
+	cell_colour(t, colour, sizeof(colour));
+	fprintf(f, "<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' fill='%s' stroke='white'/>"
+		   "<text x='%.1f' y='%.1f' text-anchor='middle' font-size='12' fill='%s'>%.4g</text>\n",
+		x, y, CELL_W, CELL_H, colour, x + CELL_W / 2, y + CELL_H / 2 + 4, t > 0.55 ? "white" : "black", v);
+}
+
+/* One map with its top-left corner at y0; returns its height. */
+static double draw_heatmap(FILE *f, const struct plot_heatmap *h, double y0)
+{
+	struct range r = finite_range(h);
+	double top = y0 + 40;
+
+	fprintf(f, "<text x='%.1f' y='%.1f' font-size='15'>", MARGIN, y0 + 14);
+	xml_text(f, h->title);
+	fputs("</text>\n", f);
+	for (size_t c = 0; c < h->n_cols; c++) {
+		fprintf(f, "<text x='%.1f' y='%.1f' text-anchor='middle' font-size='12'>",
+			MARGIN + LABEL_W + CELL_W * ((double)c + 0.5), top - 6);
+		xml_text(f, h->col_labels[c]);
+		fputs("</text>\n", f);
+	}
+	for (size_t row = 0; row < h->n_rows; row++) {
+		double y = top + CELL_H * (double)row;
+
+		fprintf(f, "<text x='%.1f' y='%.1f' text-anchor='end' font-size='12'>", MARGIN + LABEL_W - 8,
+			y + CELL_H / 2 + 4);
+		xml_text(f, h->row_labels[row]);
+		fputs("</text>\n", f);
+		for (size_t c = 0; c < h->n_cols; c++)
+			draw_cell(f, MARGIN + LABEL_W + CELL_W * (double)c, y, h->values[row * h->n_cols + c], r,
+				  h->lower_better);
+	}
+	return 40 + CELL_H * (double)h->n_rows;
+}
+
+enum fedc_err plot__heatmaps(const char *out_path, const struct plot_heatmap *maps, size_t n, const char *caption)
+{
+	double width = 2 * MARGIN + LABEL_W, height = MARGIN + 40, y = MARGIN;
+	struct fedc_atomic_file af;
+	enum fedc_err rc;
+	FILE *f = NULL;
+	int fd;
+
+	if (n == 0)
+		return fedc_fail(FEDC_ERR_INVAL, "%s: no values to draw", out_path);
+	for (size_t i = 0; i < n; i++) {
+		width = fmax(width, 2 * MARGIN + LABEL_W + CELL_W * (double)maps[i].n_cols);
+		height += 40 + CELL_H * (double)maps[i].n_rows + MAP_GAP;
+	}
+	rc = fedc_atomic_begin(&af, out_path, 0644);
+	if (rc)
+		return rc;
+	fd = dup(af.fd); /* as write_svg */
+	f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!f) {
+		rc = fedc_fail(FEDC_ERR_IO, "cannot write %s: %s", out_path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		fedc_atomic_abort(&af);
+		return rc;
+	}
+	fprintf(f, "<?xml version='1.0' encoding='UTF-8'?>\n<svg xmlns='http://www.w3.org/2000/svg' width='%.0f' "
+		   "height='%.0f' font-family='sans-serif'>\n<rect width='100%%' height='100%%' fill='white'/>\n",
+		width, height);
+	for (size_t i = 0; i < n; i++)
+		y += draw_heatmap(f, &maps[i], y) + MAP_GAP;
+	fprintf(f, "<text x='%.1f' y='%.1f' font-size='12'>", MARGIN, y - MAP_GAP + 24);
+	xml_text(f, caption);
+	fputs("</text>\n</svg>\n", f);
+	if (ferror(f) | fclose(f))
+		rc = fedc_fail(FEDC_ERR_IO, "cannot write %s: %s", out_path, strerror(errno));
+	if (rc) {
+		fedc_atomic_abort(&af);
+		return rc;
+	}
+	return fedc_atomic_commit(&af);
+}

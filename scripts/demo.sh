@@ -7,22 +7,26 @@
 # repository over HTTPS with per-participant tokens, every message signed. Everything started here is stopped on exit, Ctrl-C
 # or failure. Results (history, final parameters) land in out/logreg/.
 #
-#   scripts/demo.sh [--private]
+#   scripts/demo.sh [--private | --xval]
 #
 # --private runs examples/private instead of examples/logreg on the same
 # set-up (its own plan, private.so, approved instead of logreg.so): secure
 # aggregation and node-level differential privacy; results in out/private/.
+# --xval runs examples/logreg/xval.ini: the logreg run followed by cross-site
+# validation; results in out/logreg-xval/.
 # Environment: FEDC_BUILD_DIR (default build/), FEDC_SKIP_SETUP=1 (use the
 # build as it is: no package check, no build).
 set -euo pipefail
 
 example=logreg # the directory under examples/, and the plan its experiment runs
+experiment=experiment.ini output=logreg # the experiment file in it, the directory under out/
 case ${1:-} in
   "") ;;
-  --private) example=private ;;
-  *) echo "usage: scripts/demo.sh [--private]" >&2; exit 2 ;;
+  --private) example=private output=private ;;
+  --xval) experiment=xval.ini output=logreg-xval ;;
+  *) echo "usage: scripts/demo.sh [--private | --xval]" >&2; exit 2 ;;
 esac
-(($# <= 1)) || { echo "usage: scripts/demo.sh [--private]" >&2; exit 2; }
+(($# <= 1)) || { echo "usage: scripts/demo.sh [--private | --xval]" >&2; exit 2; }
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${FEDC_BUILD_DIR:-$root/build}
@@ -63,5 +67,5 @@ if [[ $example == private ]]; then
   echo "demo: secure aggregation and node-level differential privacy (examples/private)"
 fi
 echo "demo: broker on ssl://127.0.0.1:$broker_port, repository on https://127.0.0.1:$repo_port; running 10 rounds"
-"$build/bin/fedc-researcher" run "$root/examples/$example/experiment.ini" --network "$dir/network.ini" \
-  --output "$root/out/$example"
+"$build/bin/fedc-researcher" run "$root/examples/$example/$experiment" --network "$dir/network.ini" \
+  --output "$root/out/$output"
