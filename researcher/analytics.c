@@ -158,6 +158,8 @@ out:
 
 /* ---- [analytics] in an experiment file ---- */
 
+static const char *const training_sections[] = { "model", "training", "aggregator", "privacy", "nodes", NULL };
+
 static bool has_section(const struct fedc_config *cfg, const char *section)
 {
 	const char *key, *value;
@@ -173,6 +175,14 @@ enum fedc_err analytics__part_of(const char *path, enum analytics_part *out)
 	*out = ANALYTICS_NONE;
 	if (!rc && has_section(cfg, "analytics"))
 		*out = has_section(cfg, "experiment") ? ANALYTICS_BEFORE_TRAINING : ANALYTICS_ALONE;
+	/* A query with training sections but no [experiment] is a training
+	 * experiment missing its head, not a query: say so rather than train nothing. */
+	for (size_t i = 0; !rc && *out == ANALYTICS_ALONE && training_sections[i]; i++) {
+		if (has_section(cfg, training_sections[i]))
+			rc = fedc_fail(FEDC_ERR_CONFIG, "%s: [%s] but no [experiment]: add [experiment] (tags, plan, "
+				       "rounds) to train after the [analytics] query, or remove [%s] to run the query "
+				       "alone", path, training_sections[i], training_sections[i]);
+	}
 	fedc_config_free(cfg);
 	return rc;
 }

@@ -107,7 +107,8 @@ static int cmd_run(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a
 	enum analytics_part part = ANALYTICS_NONE;
 	int code = 1;
 
-	/* [analytics] without [experiment]: the file is a query, run as such */
+	/* [analytics] without [experiment]: the file is a query, run as such
+	 * (a file analytics__part_of refuses is told by read_analytics_step) */
 	if (analytics__part_of(a->operand[0], &part) == FEDC_OK && part == ANALYTICS_ALONE)
 		return analytics__run(a->operand[0], a->value[K_NETWORK], output, 0);
 	code = read_analytics_step(a->operand[0], &step);

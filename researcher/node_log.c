@@ -83,7 +83,7 @@ static bool line_round(const char *line, size_t len, uint32_t *round)
 static enum fedc_err trim_log(const char *path, void *ctx)
 {
 	uint32_t last = *(const uint32_t *)ctx, round;
-	struct fedc_buf kept = FEDC_BUF_INIT(SIZE_MAX / 2);
+	struct fedc_buf kept = FEDC_BUF_INIT(NODE_LOG_MAX_BYTES);
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;

@@ -27,6 +27,7 @@
 #define NODE_LOG_DIR "nodes"
 #define NODE_LOG_MAX_SCALARS 4096
 #define NODE_LOG_LINE_MAX ((size_t)1 << 20) /* longest record a resume reads back */
+#define NODE_LOG_MAX_BYTES ((size_t)1 << 32) /* largest log a resume rewrites */
 
 struct node_log; /* opaque */
 

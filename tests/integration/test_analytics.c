@@ -407,6 +407,21 @@ static void test_experiment_with_bad_analytics(void **state)
 				      "directory"));
 	assert_false(exists("elsewhere", ""));
 
+	{ /* training sections without [experiment]: not silently a query */
+		char path[512];
+		const char *argv[] = { harness_bin("fedc-researcher"), "run", path, NULL };
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/headless.ini", H.dir);
+		f = fopen(path, "w");
+		assert_non_null(f);
+		fprintf(f, "[analytics]\ndataset_tags = breast-cancer\ncolumns = c0\n[training]\nlr = 0.1\n%s",
+			harness_network_section(&H));
+		fclose(f);
+		assert_int_equal(harness_run(&H, argv, 60, output, sizeof(output)), 2);
+		assert_non_null(strstr(output, "[training] but no [experiment]: add [experiment]"));
+	}
+
 	assert_int_equal(run_experiment("radius", true, "dataset_tags = breast-cancer\ncolumns = radius\n"), 1);
 	assert_non_null(strstr(output, "no column \"radius\""));
 	assert_non_null(strstr(output, "the [analytics] step failed, so training did not start"));
