@@ -79,29 +79,45 @@ static bool line_round(const char *line, size_t len, uint32_t *round)
 	return ok;
 }
 
+enum fedc_err node_log__keep(const char *text, size_t len, uint32_t last, struct fedc_buf *out)
+{
+	enum fedc_err rc = FEDC_OK;
+	uint32_t round;
+
+	while (!rc && len > 0) {
+		const char *nl = memchr(text, '\n', len);
+		size_t n = nl ? (size_t)(nl - text) + 1 : len;
+
+		if (nl && n <= NODE_LOG_LINE_MAX && line_round(text, n, &round) && round <= last)
+			rc = fedc_buf_append(out, text, n);
+		text += n;
+		len -= n;
+	}
+	return rc;
+}
+
 /* Rewrites `path` with the records of rounds up to *(uint32_t *)ctx. */
 static enum fedc_err trim_log(const char *path, void *ctx)
 {
-	uint32_t last = *(const uint32_t *)ctx, round;
-	struct fedc_buf kept = FEDC_BUF_INIT(NODE_LOG_MAX_BYTES);
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
+	struct fedc_buf text = FEDC_BUF_INIT(NODE_LOG_MAX_BYTES), kept = FEDC_BUF_INIT(NODE_LOG_MAX_BYTES);
+	char chunk[1 << 16];
+	size_t n;
 	FILE *f = fopen(path, "r");
 	enum fedc_err rc = f ? FEDC_OK : fedc_fail(FEDC_ERR_IO, "cannot read %s: %s", path, strerror(errno));
 
-	while (!rc && (n = getline(&line, &cap, f)) > 0) {
-		if ((size_t)n <= NODE_LOG_LINE_MAX && line[n - 1] == '\n' && line_round(line, (size_t)n, &round) &&
-		    round <= last)
-			rc = fedc_buf_append(&kept, line, (size_t)n);
-	}
-	if (!rc && f && ferror(f))
+	while (!rc && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		rc = fedc_buf_append(&text, chunk, n);
+	if (!rc && ferror(f))
 		rc = fedc_fail(FEDC_ERR_IO, "cannot read %s", path);
+	if (rc == FEDC_ERR_TOO_BIG)
+		rc = fedc_fail(rc, "%s: over %zu bytes: not a node log of fedc's", path, NODE_LOG_MAX_BYTES);
+	if (!rc)
+		rc = node_log__keep(text.data ? text.data : "", text.len, *(const uint32_t *)ctx, &kept);
 	if (!rc)
 		rc = fedc_write_atomic(path, kept.data ? kept.data : "", kept.len);
-	free(line);
 	if (f)
 		fclose(f);
+	fedc_buf_free(&text);
 	fedc_buf_free(&kept);
 	return rc;
 }

@@ -19,6 +19,7 @@
 #ifndef FEDC_RESEARCHER_NODE_LOG_H
 #define FEDC_RESEARCHER_NODE_LOG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "fedc/err.h"
@@ -40,6 +41,14 @@ enum fedc_err node_log__open(const char *output_dir, struct node_log **out);
  * FEDC_ERR_IO, FEDC_ERR_NOMEM. */
 FEDC_NODISCARD
 enum fedc_err node_log__reopen(const char *output_dir, uint32_t round, struct node_log **out);
+/* What a resume keeps of one log's `text` (len bytes, read from the output
+ * directory, so possibly damaged): the whole lines, in order, that parse as
+ * JSON objects with an integer "round" up to `last`, appended to `out`. A
+ * last line without its newline (cut by a crash) goes. FEDC_ERR_TOO_BIG /
+ * FEDC_ERR_NOMEM from the buffer. */
+struct fedc_buf;
+FEDC_NODISCARD
+enum fedc_err node_log__keep(const char *text, size_t len, uint32_t last, struct fedc_buf *out);
 /* A scalar a node streamed during the current round; kept for its record. */
 void node_log__scalar(struct node_log *log, const char *node_id, const char *name, double value,
 		      uint64_t iteration, uint64_t epoch);
