@@ -2,8 +2,10 @@
  * combine, report. */
 #include "analytics.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "experiment.h"
 #include "fedc/fs.h"
@@ -195,6 +197,20 @@ enum fedc_err analytics__read_step(const char *path, struct analytics_request *o
 		rc = fedc_fail(FEDC_ERR_CONFIG, "%s: [analytics] output_dir: with [experiment] the results go to the "
 			       "run's output directory ([experiment] output_dir or --output): remove the key", path);
 	return rc;
+}
+
+enum fedc_err analytics__drop_results(const char *output_dir)
+{
+	static const char *const names[] = { "analytics.csv", "analytics.json" };
+	char path[4200];
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", output_dir, names[i]) >= sizeof(path))
+			return fedc_fail(FEDC_ERR_IO, "%s: path too long", output_dir);
+		if (unlink(path) != 0 && errno != ENOENT)
+			return fedc_fail(FEDC_ERR_IO, "cannot remove %s, an earlier run's: %s", path, strerror(errno));
+	}
+	return FEDC_OK;
 }
 
 int analytics__run_step(const struct analytics_request *r, const struct experiment *net, const char *output_dir)

@@ -139,6 +139,12 @@ enum fedc_err analytics__part_of(const char *path, enum analytics_part *out);
 FEDC_NODISCARD
 enum fedc_err analytics__read_step(const char *path, struct analytics_request *out);
 
+/* A run without [analytics] in `output_dir`: removes the analytics.csv and
+ * analytics.json an earlier run's step left there, so that they are not
+ * taken (or archived) as this run's. FEDC_ERR_IO. */
+FEDC_NODISCARD
+enum fedc_err analytics__drop_results(const char *output_dir);
+
 /* Runs the query `r` over the federation of `net` and writes analytics.csv
  * and analytics.json into `output_dir`. The exit code, as analytics__run. */
 int analytics__run_step(const struct analytics_request *r, const struct experiment *net, const char *output_dir);

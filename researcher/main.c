@@ -135,6 +135,10 @@ static int cmd_run(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a
 		fprintf(stderr, PROG ": %s\n", fedc_last_error());
 		goto out;
 	}
+	if (!step && analytics__drop_results(exp->output_dir) != FEDC_OK) {
+		fprintf(stderr, PROG ": %s\n", fedc_last_error());
+		goto out;
+	}
 	if (step && analytics__run_step(step, exp, exp->output_dir) != 0) {
 		fprintf(stderr, PROG ": the [analytics] step failed, so training did not start: change what is said "
 				"above, or remove [analytics] from %s\n", a->operand[0]);

@@ -372,6 +372,20 @@ static void test_experiment_runs_analytics_before_training(void **state)
 	assert_int_equal(harness_run(&H, list, 60, listing, sizeof(listing)), 0);
 	assert_non_null(strstr(listing, "both.ini-out/analytics.json\n"));
 	assert_non_null(strstr(listing, "both.ini-out/analytics.csv\n"));
+
+	/* run again without [analytics]: the earlier step's results go */
+	snprintf(dir, sizeof(dir), "%s/both.ini", H.dir);
+	assert_int_equal(harness_write_experiment(&H, dir, harness_plan("logreg"), "breast-cancer", 1, N_NODES, 60,
+						  "n_features = 30", NULL),
+			 0);
+	{
+		const char *again[] = { harness_bin("fedc-researcher"), "run", dir, NULL };
+
+		assert_int_equal(harness_run(&H, again, 180, output, sizeof(output)), 0);
+	}
+	assert_true(exists("both", "global.params"));
+	assert_false(exists("both", "analytics.json"));
+	assert_false(exists("both", "analytics.csv"));
 }
 
 /* [analytics] and [network] alone: `run` runs the query, nothing else. */
