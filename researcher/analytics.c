@@ -2,8 +2,10 @@
  * combine, report. */
 #include "analytics.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "experiment.h"
 #include "fedc/fs.h"
@@ -108,12 +110,34 @@ static int report(struct analytics_combined *c, const char *dir)
 	return 0;
 }
 
+/* Asks, combines and reports: the exit code. */
+static int query(const struct analytics_request *r, const struct experiment *net, const char *output_dir,
+		 int timeout_s)
+{
+	struct analytics_combined combined = { 0 };
+	struct gathered g = { .combined = &combined };
+	int code = 1;
+
+	if (analytics__combined_init(&combined, r) != FEDC_OK) {
+		fprintf(stderr, "fedc-researcher: analytics: %s\n", fedc_last_error());
+		return 1;
+	}
+	code = ask(net, r, &g, timeout_s);
+	if (code == 0 && g.answered == 0) {
+		fprintf(stderr, "fedc-researcher: analytics: no node answered with results%s\n",
+			g.refused ? " (their refusals are above: change what they say)" : "");
+		code = 1;
+	}
+	if (code == 0)
+		code = report(&combined, output_dir);
+	analytics__combined_free(&combined);
+	return code;
+}
+
 int analytics__run(const char *query_path, const char *network_path, const char *output_dir, int timeout_s)
 {
 	struct analytics_request *r = calloc(1, sizeof(*r));
 	struct experiment *net = calloc(1, sizeof(*net));
-	struct analytics_combined combined = { 0 };
-	struct gathered g = { .combined = &combined };
 	int code = 1;
 
 	if (!r || !net) {
@@ -126,25 +150,71 @@ int analytics__run(const char *query_path, const char *network_path, const char 
 		code = 2;
 		goto out;
 	}
-	if (output_dir)
-		snprintf(r->output_dir, sizeof(r->output_dir), "%s", output_dir);
-	if (analytics__combined_init(&combined, r) != FEDC_OK) {
-		fprintf(stderr, "fedc-researcher: analytics: %s\n", fedc_last_error());
-		goto out;
-	}
-	code = ask(net, r, &g, timeout_s);
-	if (code == 0 && g.answered == 0) {
-		fprintf(stderr, "fedc-researcher: analytics: no node answered with results%s\n",
-			g.refused ? " (their refusals are above: change what they say)" : "");
-		code = 1;
-	}
-	if (code == 0)
-		code = report(&combined, r->output_dir);
+	code = query(r, net, output_dir ? output_dir : r->output_dir, timeout_s > 0 ? timeout_s : (int)r->timeout_s);
+	experiment__free(net);
 out:
-	analytics__combined_free(&combined);
-	if (net)
-		experiment__free(net);
 	free(net);
 	free(r);
 	return code;
+}
+
+/* ---- [analytics] in an experiment file ---- */
+
+static const char *const training_sections[] = { "model", "training", "aggregator", "privacy", "nodes", NULL };
+
+static bool has_section(const struct fedc_config *cfg, const char *section)
+{
+	const char *key, *value;
+
+	return fedc_config_entry(cfg, section, 0, &key, &value);
+}
+
+enum fedc_err analytics__part_of(const char *path, enum analytics_part *out)
+{
+	struct fedc_config *cfg = NULL;
+	enum fedc_err rc = fedc_config_load(path, &cfg);
+
+	*out = ANALYTICS_NONE;
+	if (!rc && has_section(cfg, "analytics"))
+		*out = has_section(cfg, "experiment") ? ANALYTICS_BEFORE_TRAINING : ANALYTICS_ALONE;
+	/* A query with training sections but no [experiment] is a training
+	 * experiment missing its head, not a query: say so rather than train nothing. */
+	for (size_t i = 0; !rc && *out == ANALYTICS_ALONE && training_sections[i]; i++) {
+		if (has_section(cfg, training_sections[i]))
+			rc = fedc_fail(FEDC_ERR_CONFIG, "%s: [%s] but no [experiment]: add [experiment] (tags, plan, "
+				       "rounds) to train after the [analytics] query, or remove [%s] to run the query "
+				       "alone", path, training_sections[i], training_sections[i]);
+	}
+	fedc_config_free(cfg);
+	return rc;
+}
+
+enum fedc_err analytics__read_step(const char *path, struct analytics_request *out)
+{
+	enum fedc_err rc = analytics__read_request(path, out);
+
+	if (!rc && out->output_dir_set)
+		rc = fedc_fail(FEDC_ERR_CONFIG, "%s: [analytics] output_dir: with [experiment] the results go to the "
+			       "run's output directory ([experiment] output_dir or --output): remove the key", path);
+	return rc;
+}
+
+enum fedc_err analytics__drop_results(const char *output_dir)
+{
+	static const char *const names[] = { "analytics.csv", "analytics.json" };
+	char path[4200];
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", output_dir, names[i]) >= sizeof(path))
+			return fedc_fail(FEDC_ERR_IO, "%s: path too long", output_dir);
+		if (unlink(path) != 0 && errno != ENOENT)
+			return fedc_fail(FEDC_ERR_IO, "cannot remove %s, an earlier run's: %s", path, strerror(errno));
+	}
+	return FEDC_OK;
+}
+
+int analytics__run_step(const struct analytics_request *r, const struct experiment *net, const char *output_dir)
+{
+	printf("analytics before training (%s)\n", r->tags);
+	return query(r, net, output_dir, (int)r->timeout_s);
 }

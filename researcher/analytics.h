@@ -16,6 +16,8 @@
 #include "fedc/limits.h"
 #include "fedc/message.h"
 
+struct experiment;
+
 #define ANALYTICS_MAX_COLS 32
 #define ANALYTICS_MAX_BIN_EDGES 65
 #define ANALYTICS_MAX_QUANTILES 16
@@ -43,6 +45,8 @@ struct analytics_request {
 	uint32_t n_columns;
 	struct analytics_request_col columns[ANALYTICS_MAX_COLS];
 	char output_dir[4096];
+	bool output_dir_set;           /* written in the file (not the default) */
+	int64_t timeout_s;             /* timeout_s: how long the nodes' answers are waited for */
 	char wire[FEDC_MAX_ANALYTICS_QUERY + 1]; /* the `query` field sent */
 };
 
@@ -112,7 +116,37 @@ FEDC_NODISCARD
 enum fedc_err analytics__write_json(const struct analytics_combined *c, const char *path);
 
 /* The command: returns the exit code (0; 1 after printing why; 2 for a bad
- * QUERY.ini). `network_path` NULL: QUERY.ini's own [network]. */
+ * QUERY.ini). `network_path` NULL: QUERY.ini's own [network]; `output_dir`
+ * NULL: [analytics] output_dir; `timeout_s` 0: [analytics] timeout_s. */
 int analytics__run(const char *query_path, const char *network_path, const char *output_dir, int timeout_s);
+
+/* ---- [analytics] in an experiment file (`fedc-researcher run`) ---- */
+
+enum analytics_part {
+	ANALYTICS_NONE,            /* no [analytics]: training only */
+	ANALYTICS_ALONE,           /* [analytics] and no [experiment]: the query is the run */
+	ANALYTICS_BEFORE_TRAINING, /* both: the query runs first, its results in the run's output_dir */
+};
+
+/* Which of the above the file `path` is. FEDC_ERR_IO / FEDC_ERR_CONFIG
+ * (unreadable, not INI) with the detail. */
+FEDC_NODISCARD
+enum fedc_err analytics__part_of(const char *path, enum analytics_part *out);
+
+/* ANALYTICS_BEFORE_TRAINING: reads and checks [analytics] of `path` before
+ * anything runs, so a bad key stops the run before the output directory is
+ * touched; refuses `output_dir` there (the results go to the run's). */
+FEDC_NODISCARD
+enum fedc_err analytics__read_step(const char *path, struct analytics_request *out);
+
+/* A run without [analytics] in `output_dir`: removes the analytics.csv and
+ * analytics.json an earlier run's step left there, so that they are not
+ * taken (or archived) as this run's. FEDC_ERR_IO. */
+FEDC_NODISCARD
+enum fedc_err analytics__drop_results(const char *output_dir);
+
+/* Runs the query `r` over the federation of `net` and writes analytics.csv
+ * and analytics.json into `output_dir`. The exit code, as analytics__run. */
+int analytics__run_step(const struct analytics_request *r, const struct experiment *net, const char *output_dir);
 
 #endif

@@ -108,7 +108,8 @@ static struct analytics_request_col *find_col(struct analytics_request *r, const
  * against their data); bins.COLUMN also kept here to label the histogram. */
 static enum fedc_err read_passed_on(const struct fedc_config *cfg, struct analytics_request *r, struct fedc_buf *wire)
 {
-	static const char *const own[] = { "dataset_tags", "statistics", "columns", "quantiles", "output_dir", NULL };
+	static const char *const own[] = { "dataset_tags", "statistics", "columns", "quantiles", "output_dir",
+					   "timeout_s", NULL };
 	bool sum = r->stats & (STAT_SUM | STAT_MEAN | STAT_VAR | STAT_STD), sumsq = r->stats & (STAT_VAR | STAT_STD);
 	const char *key, *value;
 	/* Only the figures the statistics need: under noise each one left out
@@ -139,7 +140,7 @@ static enum fedc_err read_passed_on(const struct fedc_config *cfg, struct analyt
 			   strncmp(key, "bounds.", 7) != 0) {
 			return fedc_fail(FEDC_ERR_CONFIG, "%s: [" SECTION "] %s: unknown key: the keys are dataset_tags, "
 					 "columns, statistics, filter, group_by, epsilon, bins.COLUMN, bounds.COLUMN, "
-					 "quantiles and output_dir", fedc_config_path(cfg), key);
+					 "quantiles, output_dir and timeout_s", fedc_config_path(cfg), key);
 		}
 		rc = fedc_buf_printf(wire, "%s=%s\n", key, value);
 	}
@@ -183,6 +184,9 @@ static enum fedc_err read_strings(const struct fedc_config *cfg, struct analytic
 		strcpy(r->tags, tags);
 	if (!rc)
 		rc = fedc_config_resolve(fedc_config_path(cfg), output, r->output_dir, sizeof(r->output_dir));
+	r->output_dir_set = fedc_config_has(cfg, SECTION, "output_dir");
+	if (!rc)
+		rc = fedc_config_int(cfg, SECTION, "timeout_s", false, 10, 1, 3600, &r->timeout_s);
 	return rc;
 }
 

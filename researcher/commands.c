@@ -2,6 +2,7 @@
 #include "commands.h"
 
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,18 +181,6 @@ static void print_capability_row(const struct fedc_msg *m)
 	printf(" %-14s %s\n", kinds[0] ? kinds : "-", policy);
 }
 
-/* What each node that answered advertises (fedc/caps.h); "-" where a node
- * (of an older version) does not say. */
-static void print_capabilities(const struct replies *r)
-{
-	printf("\n%-24s %3s %9s %9s %9s %9s %9s %-7s %-14s %s\n", "capabilities", "abi", "cores", "memory_mb",
-	       "runtime_s", "cpu_s", "plan_mb", "sdk", "kinds", "privacy policy");
-	for (size_t i = 0; i < r->n; i++) {
-		if (r->items[i]->command != FEDC_CMD_ERROR)
-			print_capability_row(r->items[i]);
-	}
-}
-
 static bool answered(const struct replies *r, const char *node_id)
 {
 	for (size_t i = 0; i < r->n; i++) {
@@ -201,7 +190,92 @@ static bool answered(const struct replies *r, const char *node_id)
 	return false;
 }
 
-int commands__nodes(const struct experiment *net, int timeout_s)
+/* Whether a reply lists the node: it answered, and (`with_datasets`, for
+ * search) holds a matching dataset. */
+static bool listed(const struct fedc_msg *m, bool with_datasets)
+{
+	return m->command != FEDC_CMD_ERROR && (!with_datasets || m->n_datasets > 0);
+}
+
+/* What each node listed advertises (fedc/caps.h); "-" where a node (of an
+ * older version) does not say. */
+static void print_capabilities(const struct replies *r, bool with_datasets)
+{
+	printf("\n%-24s %3s %9s %9s %9s %9s %9s %-7s %-14s %s\n", "capabilities", "abi", "cores", "memory_mb",
+	       "runtime_s", "cpu_s", "plan_mb", "sdk", "kinds", "privacy policy");
+	for (size_t i = 0; i < r->n; i++) {
+		if (listed(r->items[i], with_datasets))
+			print_capability_row(r->items[i]);
+	}
+}
+
+/* ---- nodes --json ---- */
+
+static json_t *dataset_json(const struct fedc_msg_dataset *d)
+{
+	json_t *tags = json_array();
+
+	for (uint32_t t = 0; tags && t < d->n_tags; t++)
+		json_array_append_new(tags, json_string(d->tags[t]));
+	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:o}", "dataset_id", d->dataset_id, "name", d->name,
+			 "type", d->type, "shape", d->shape, "n_samples", (json_int_t)d->n_samples, "n_features",
+			 (json_int_t)d->n_features, "n_classes", (json_int_t)d->n_classes, "tags",
+			 tags ? tags : json_array());
+}
+
+/* A node that answered: its datasets and what it advertises ("capabilities"
+ * null and "sdk_version" "" for a node of a version before capabilities). */
+static json_t *answer_json(const struct fedc_msg *m)
+{
+	json_t *obj = json_pack("{s:s, s:b, s:b}", "node_id", m->node_id, "online", 1, "answered", 1);
+	json_t *datasets = json_array(), *kinds = json_array(), *caps = NULL;
+
+	if (m->command == FEDC_CMD_ERROR && obj)
+		json_object_set_new(obj, "refused", json_sprintf("%s: %s", m->error_code, m->message));
+	for (uint32_t d = 0; datasets && d < m->n_datasets; d++)
+		json_array_append_new(datasets, dataset_json(&m->datasets[d]));
+	for (uint32_t k = 0; kinds && k < m->n_dataset_kinds; k++)
+		json_array_append_new(kinds, json_string(m->dataset_kinds[k]));
+	if (fedc_msg_has(m, FEDC_F_CAPABILITIES)) {
+		caps = json_object();
+		for (uint32_t c = 0; caps && c < m->n_capabilities; c++)
+			json_object_set_new(caps, m->capabilities[c].name, json_real(m->capabilities[c].value));
+	}
+	json_object_set_new(obj, "datasets", datasets ? datasets : json_array());
+	json_object_set_new(obj, "capabilities", caps ? caps : json_null());
+	json_object_set_new(obj, "sdk_version", json_string(m->sdk_version));
+	json_object_set_new(obj, "dataset_kinds", kinds ? kinds : json_array());
+	return obj;
+}
+
+/* One object: the federation and one entry per node, those that answered
+ * in node-id order, then those seen that did not. 0, or 1 if out of memory. */
+static int print_nodes_json(const struct experiment *net, const struct session *s, const struct replies *r)
+{
+	json_t *doc = json_pack("{s:s, s:I, s:[]}", "federation", net->federation, "online",
+				(json_int_t)session__online_count(s), "nodes");
+	json_t *nodes = json_object_get(doc, "nodes");
+	char *text;
+
+	for (size_t i = 0; nodes && i < r->n; i++)
+		json_array_append_new(nodes, answer_json(r->items[i]));
+	for (size_t i = 0; nodes && i < s->n_nodes; i++) {
+		if (!answered(r, s->nodes[i].id))
+			json_array_append_new(nodes, json_pack("{s:s, s:b, s:b}", "node_id", s->nodes[i].id, "online",
+								 s->nodes[i].online, "answered", 0));
+	}
+	text = doc ? json_dumps(doc, JSON_INDENT(2)) : NULL;
+	json_decref(doc);
+	if (!text) {
+		fprintf(stderr, "fedc-researcher: nodes: out of memory\n");
+		return 1;
+	}
+	printf("%s\n", text);
+	free(text);
+	return 0;
+}
+
+int commands__nodes(const struct experiment *net, int timeout_s, bool json)
 {
 	struct exchange x;
 	int code;
@@ -209,7 +283,12 @@ int commands__nodes(const struct experiment *net, int timeout_s)
 	if (!exchange_new(&x, net, FEDC_CMD_LIST))
 		return 1;
 	code = ask_all(x.session, net, x.req, FEDC_CMD_LIST_REPLY, timeout_s, x.replies);
-	if (code == 0) {
+	if (code == 0 && json) {
+		code = print_nodes_json(net, x.session, x.replies);
+		if (x.session->n_nodes == 0) /* stdout stays one JSON document */
+			fprintf(stderr, "fedc-researcher: nodes: no node of federation %s has been seen: are they "
+					"started, with this broker and federation?\n", net->federation);
+	} else if (code == 0) {
 		printf("federation %s: %zu node(s) online\n", net->federation, session__online_count(x.session));
 		for (size_t i = 0; i < x.replies->n; i++)
 			print_node(x.replies->items[i]);
@@ -220,7 +299,7 @@ int commands__nodes(const struct experiment *net, int timeout_s)
 				printf("%-24s %s\n", n->id, n->online ? "online, did not answer" : "offline");
 		}
 		session__print_refusals(x.session, stdout);
-		print_capabilities(x.replies);
+		print_capabilities(x.replies, false);
 	}
 	exchange_free(&x);
 	return code;
@@ -262,7 +341,7 @@ int commands__search(const struct experiment *net, const char *tags, int timeout
 		for (size_t i = 0; i < x.replies->n; i++) {
 			const struct fedc_msg *m = x.replies->items[i];
 
-			if (m->command != FEDC_CMD_ERROR && m->n_datasets > 0) {
+			if (listed(m, true)) {
 				print_node(m);
 				found++;
 			}
@@ -272,6 +351,8 @@ int commands__search(const struct experiment *net, const char *tags, int timeout
 		if (refused)
 			printf(" (%zu refused the search)", refused);
 		printf("\n");
+		if (found > 0)
+			print_capabilities(x.replies, true);
 		if (found == 0 && refused < x.replies->n)
 			printf("no dataset carries all of the tags %s; every dataset and its tags:\n"
 			       "  fedc-researcher nodes --network %s\n",

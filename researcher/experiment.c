@@ -29,8 +29,9 @@
 #define STRINGIFY_(x) #x
 #define STRINGIFY(x) STRINGIFY_(x)
 
+/* [analytics] is read by analytics_request.c (analytics__read_step): a query run before training */
 static const char *const known_sections[] = { "experiment", "model", "training", "aggregator", "privacy", "network",
-					      "nodes", NULL };
+					      "nodes", "analytics", NULL };
 static const char *const dp_names[] = { "off", "node", NULL };
 static const char *const strategy_names[] = { "parallel", "cyclic", NULL };
 static const char *const cyclic_order_names[] = { "sorted", "shuffled", NULL };

@@ -444,6 +444,7 @@ static void handle_event(struct job *j, struct fedc_msg *msg, bool evaluate_only
 	if (msg->command == FEDC_CMD_SCALAR) {
 		progress__scalar(j->progress, session__now_ms(), p->node_id, msg->name, msg->value, msg->iteration,
 				 msg->epoch > UINT32_MAX ? UINT32_MAX : (uint32_t)msg->epoch);
+		node_log__scalar(j->node_log, p->node_id, msg->name, msg->value, msg->iteration, msg->epoch);
 		fedc_msg_free(msg);
 	} else if (msg->command == FEDC_CMD_ERROR) {
 		session__note_refusal(&j->session, msg); /* told once per reason if the run fails */
@@ -646,11 +647,14 @@ static void record_round(struct job *j, uint32_t round, bool evaluate_only, bool
 			continue;
 		if (history__node(j->history, &nr)) /* a record for people: the run goes on */
 			fedc_warn("history: %s", fedc_last_error());
+		if (node_log__record(j->node_log, &nr)) /* as history */
+			fedc_warn("node log: %s", fedc_last_error());
 		if (p->state == PART_FAILED)
 			printf("  node %s %s: %s\n", p->node_id, p->status, p->reason);
 	}
 	if (history__round(j->history, &rr)) /* as above */
 		fedc_warn("history: %s", fedc_last_error());
+	node_log__round_done(j->node_log);
 	fflush(stdout);
 }
 
@@ -898,6 +902,8 @@ static enum fedc_err prepare(struct job *j)
 	if (!rc)
 		rc = history__open(exp->output_dir, &j->history);
 	if (!rc)
+		rc = node_log__open(exp->output_dir, &j->node_log);
+	if (!rc)
 		rc = initial__params(exp, j->global_path, j->roles, &j->n_roles);
 	if (!rc)
 		rc = aggregator__set_roles(j->agg, j->roles, j->n_roles);
@@ -1086,6 +1092,7 @@ static void cleanup(struct job *j)
 	(void)rmdir(j->updates_dir);
 	aggregator__free(j->agg);
 	history__close(j->history);
+	node_log__close(j->node_log);
 	fedc_repo_free(j->repo);
 	progress__free(j->progress);
 	status__free(j->status);
@@ -1293,6 +1300,8 @@ static enum fedc_err prepare_resume(struct job *j, const struct breakpoint *bp, 
 		rc = aggregator__set_roles(j->agg, j->roles, j->n_roles);
 	if (!rc)
 		rc = history__reopen(j->exp->output_dir, bp->history_sizes, &j->history);
+	if (!rc)
+		rc = node_log__reopen(j->exp->output_dir, bp->round, &j->node_log);
 	if (!rc)
 		rc = restore_global(j, bp_dir);
 	if (!rc)

@@ -18,6 +18,7 @@
 #include "fedc/uuid.h"
 #include "fetcher.h"
 #include "history.h"
+#include "node_log.h"
 #include "progress.h"
 #include "secagg_round.h"
 #include "session.h"
@@ -56,6 +57,7 @@ struct job {
 	struct fedc_repo *repo;
 	struct fetcher *fetcher; /* downloads and checks updates */
 	struct history *history;
+	struct node_log *node_log; /* OUTPUT_DIR/nodes/<node>.jsonl */
 	struct aggregator *agg;
 	char job_id[FEDC_UUID_STRLEN + 1];
 	char plan_digest[FEDC_SHA256_HEXLEN + 1];

@@ -50,12 +50,14 @@ static const struct fedc_cli_opt opt_tags = { .key = K_TAGS, .name = "tags", .me
 static const struct fedc_cli_opt opt_description = { .key = K_DESCRIPTION, .name = "description", .metavar = "TEXT",
 	.help = "shown to the nodes' operators" };
 static const struct fedc_cli_opt opt_timeout = { .key = K_TIMEOUT, .name = "timeout", .metavar = "S",
-	.help = "seconds to wait for the nodes' answers (default 10)", .is_int = true, .min = 1, .max = 3600 };
+	.help = "seconds to wait for the nodes' answers (default 10; analytics: [analytics] timeout_s)", .is_int = true, .min = 1, .max = 3600 };
 static const struct fedc_cli_opt opt_plot_output = { .key = K_OUTPUT, .name = "output", .metavar = "FILE.svg",
 	.help = "where to write the SVG (default: DIR/curves.svg)" };
 
 static const struct fedc_cli_opt opt_json = { .key = K_JSON, .name = "json",
 	.help = "print the status document as JSON (for scripts)" };
+static const struct fedc_cli_opt opt_nodes_json = { .key = K_JSON, .name = "json",
+	.help = "print one JSON document: each node with its datasets and capabilities" };
 static const struct fedc_cli_opt opt_wait = { .key = K_WAIT, .name = "wait",
 	.help = "return only once the researcher has stopped" };
 
@@ -75,15 +77,49 @@ static const struct fedc_cli_opt opt_analytics_output = { .key = K_OUTPUT, .name
 	.help = "write analytics.csv and analytics.json to DIR (default: [analytics] output_dir)", .short_name = 'o' };
 static const struct fedc_cli_prog prog;
 
+/* An experiment file's [analytics] (analytics.h): *step is the query to run
+ * before training (NULL: none). 0 to go on, else the exit code. */
+static int read_analytics_step(const char *path, struct analytics_request **step)
+{
+	enum analytics_part part;
+
+	*step = NULL;
+	if (analytics__part_of(path, &part) != FEDC_OK) {
+		fprintf(stderr, PROG ": %s\n", fedc_last_error());
+		return 2;
+	}
+	if (part != ANALYTICS_BEFORE_TRAINING)
+		return 0;
+	*step = calloc(1, sizeof(**step));
+	if (!*step || analytics__read_step(path, *step) != FEDC_OK) {
+		fprintf(stderr, PROG ": %s\n", *step ? fedc_last_error() : "out of memory");
+		free(*step);
+		*step = NULL;
+		return 2;
+	}
+	return 0;
+}
+
 static int cmd_run(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a)
 {
-	struct experiment *exp = calloc(1, sizeof(*exp));
+	struct experiment *exp = NULL;
+	struct analytics_request *step = NULL;
 	const char *output = a->value[K_OUTPUT];
+	enum analytics_part part = ANALYTICS_NONE;
 	int code = 1;
 
+	/* [analytics] without [experiment]: the file is a query, run as such
+	 * (a file analytics__part_of refuses is told by read_analytics_step) */
+	if (analytics__part_of(a->operand[0], &part) == FEDC_OK && part == ANALYTICS_ALONE)
+		return analytics__run(a->operand[0], a->value[K_NETWORK], output, 0);
+	code = read_analytics_step(a->operand[0], &step);
+	if (code)
+		return code;
+	code = 1;
+	exp = calloc(1, sizeof(*exp));
 	if (!exp) {
 		fprintf(stderr, PROG ": out of memory\n");
-		return 1;
+		goto out;
 	}
 	if (experiment__load(a->operand[0], a->value[K_NETWORK], exp) != FEDC_OK) {
 		fprintf(stderr, PROG ": %s\n", fedc_last_error());
@@ -100,6 +136,15 @@ static int cmd_run(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a
 		fprintf(stderr, PROG ": %s\n", fedc_last_error());
 		goto out;
 	}
+	if (!step && analytics__drop_results(exp->output_dir) != FEDC_OK) {
+		fprintf(stderr, PROG ": %s\n", fedc_last_error());
+		goto out;
+	}
+	if (step && analytics__run_step(step, exp, exp->output_dir) != 0) {
+		fprintf(stderr, PROG ": the [analytics] step failed, so training did not start: change what is said "
+				"above, or remove [analytics] from %s\n", a->operand[0]);
+		goto out;
+	}
 	if (plan_build__prepare(exp, false) != FEDC_OK) {
 		fprintf(stderr, PROG ": %s\n", fedc_last_error());
 		goto out;
@@ -108,6 +153,7 @@ static int cmd_run(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a
 out:
 	experiment__free(exp);
 	free(exp);
+	free(step);
 	return code;
 }
 
@@ -177,7 +223,7 @@ static int cmd_federation(const struct fedc_cli_cmd *cmd, const struct fedc_cli_
 	if (experiment__load_network(a->value[K_NETWORK], net) != FEDC_OK)
 		fprintf(stderr, PROG ": %s\n", fedc_last_error());
 	else if (strcmp(cmd->name, "nodes") == 0)
-		code = commands__nodes(net, timeout_s);
+		code = commands__nodes(net, timeout_s, a->value[K_JSON] != NULL);
 	else if (strcmp(cmd->name, "search") == 0)
 		code = commands__search(net, a->value[K_TAGS], timeout_s);
 	else
@@ -253,7 +299,7 @@ static int cmd_analytics(const struct fedc_cli_cmd *cmd, const struct fedc_cli_a
 {
 	(void)cmd;
 	return analytics__run(a->operand[0], a->value[K_NETWORK], a->value[K_OUTPUT],
-			      a->value[K_TIMEOUT] ? (int)a->num[K_TIMEOUT] : 10);
+			      a->value[K_TIMEOUT] ? (int)a->num[K_TIMEOUT] : 0);
 }
 
 static int cmd_xval(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a)
@@ -279,9 +325,9 @@ static const struct fedc_cli_cmd commands[] = {
 	  (const struct fedc_cli_opt *const[]){ &opt_round, &opt_log_level, NULL }, NEEDS_LOG | NEEDS_REPO,
 	  cmd_resume },
 	{ "nodes", NULL, 0, 0, "list the nodes of the federation and their datasets",
-	  (const struct fedc_cli_opt *const[]){ &opt_network, &opt_timeout, &opt_log_level, NULL },
+	  (const struct fedc_cli_opt *const[]){ &opt_network, &opt_nodes_json, &opt_timeout, &opt_log_level, NULL },
 	  NEEDS_LOG | NEEDS_REPO, cmd_federation },
-	{ "search", NULL, 0, 0, "list the nodes holding datasets with all these tags",
+	{ "search", NULL, 0, 0, "list the nodes holding datasets with all these tags, and their capabilities",
 	  (const struct fedc_cli_opt *const[]){ &opt_tags, &opt_network, &opt_timeout, &opt_log_level, NULL },
 	  NEEDS_LOG | NEEDS_REPO, cmd_federation },
 	{ "approval", "PLAN.so", 1, 1, "upload a plan and ask every node to register it for approval",

@@ -19,6 +19,7 @@
 #include "fedc/buf.h"
 #include "fedc/fs.h"
 #include "fedc/hash.h"
+#include "node_log.h"
 
 #define REMOVED "REMOVED"
 #define INI_MAX ((size_t)1 << 20)      /* an experiment or network file */
@@ -26,7 +27,7 @@
 #define CHUNK ((size_t)1 << 16)
 
 static const char *const run_files[] = { "history.jsonl", "rounds.csv", "nodes.csv", "status.json",
-					 "global.params", BEST_FILE };
+					 "global.params", BEST_FILE, "analytics.csv", "analytics.json" };
 
 struct archive_out {
 	FILE *notes;                /* what was left out, and why */
@@ -247,6 +248,42 @@ static enum fedc_err add_run_files(struct archive_out *out, const char *dir)
 	return rc;
 }
 
+static int log_entry(const struct dirent *de)
+{
+	size_t len = strlen(de->d_name);
+
+	return len > 6 && de->d_name[0] != '.' && strcmp(de->d_name + len - 6, ".jsonl") == 0;
+}
+
+/* The per-node round logs (node_log.h), in node-id order. A run of a
+ * version before them has none: archived without, said on notes. */
+static enum fedc_err add_node_logs(struct archive_out *out, const char *dir)
+{
+	char logs[PATH_MAX], path[PATH_MAX + NAME_MAX + 2], name[sizeof(NODE_LOG_DIR) + NAME_MAX + 1];
+	struct dirent **list = NULL;
+	enum fedc_err rc = FEDC_OK;
+	int n;
+
+	snprintf(logs, sizeof(logs), "%s/" NODE_LOG_DIR, dir);
+	n = scandir(logs, &list, log_entry, alphasort);
+	if (n < 0 && errno == ENOENT) {
+		fprintf(out->notes, "archive: %s has no per-node round logs (" NODE_LOG_DIR "/): a run of a fedc "
+				    "before them; archived without\n", dir);
+		return FEDC_OK;
+	}
+	if (n < 0)
+		return fedc_fail(FEDC_ERR_IO, "cannot list %s: %s", logs, strerror(errno));
+	for (int i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%s", logs, list[i]->d_name);
+		snprintf(name, sizeof(name), NODE_LOG_DIR "/%s", list[i]->d_name);
+		if (!rc)
+			rc = add_file(out, name, path);
+		free(list[i]);
+	}
+	free(list);
+	return rc;
+}
+
 /* An input file of the run: left out, saying so, when it is gone; said
  * when it changed since the run. */
 static enum fedc_err add_input(struct archive_out *out, const char *name, const char *path, const char *digest)
@@ -311,6 +348,8 @@ enum fedc_err run_archive__write(const char *output_dir, const char *out_path, F
 		rc = add_inputs(&out, output_dir);
 	if (!rc)
 		rc = add_run_files(&out, output_dir);
+	if (!rc)
+		rc = add_node_logs(&out, output_dir);
 	if (!rc)
 		rc = add_bytes(&out, "MANIFEST", out.manifest.data, out.manifest.len, false);
 	if (!rc && archive_write_close(out.a) != ARCHIVE_OK)

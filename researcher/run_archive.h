@@ -10,6 +10,9 @@
  *                         such keys point to (keys, passwords, tokens,
  *                         trusted keys) are never included
  *   NAME/history.jsonl, rounds.csv, nodes.csv, status.json (when there)
+ *   NAME/analytics.csv, analytics.json  (an [analytics] step, when there)
+ *   NAME/nodes/NODE.jsonl the per-node round logs (node_log.h); a run
+ *                         without them (older) is archived without, saying so
  *   NAME/PLOT.svg         the plots: every .svg file in DIR (fedc-researcher plot)
  *   NAME/global.params, best.params (keep_best, when there)
  *   NAME/MANIFEST         "SHA256  PATH" per member above, the format of

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "harness.h"
 
@@ -108,7 +109,7 @@ static int setup(void **state)
 		snprintf(id, sizeof(id), "hospital-%zu", i);
 		if (harness_split_csv(FEDC_SOURCE_DIR "/examples/data/breast_cancer.csv", csv, shares[i][0],
 				      shares[i][1]) ||
-		    harness_add_node(&H, id, csv, "breast-cancer", NULL) != (int)i)
+		    harness_add_node(&H, id, csv, "breast-cancer", harness_plan("logreg")) != (int)i)
 			return -1;
 	}
 	return restart_nodes(policy_exact);
@@ -303,6 +304,144 @@ static void test_below_min_count_is_suppressed(void **state)
 	json_decref(doc);
 }
 
+/* An experiment file with [analytics] (`fedc-researcher run`): `body` is
+ * the section's lines; `training` false leaves out [experiment] and the
+ * rest, leaving a query with its network. Runs it into H.dir/NAME-out: the
+ * exit code, the output in `output`. */
+static int run_experiment(const char *name, bool training, const char *body)
+{
+	char path[512], extra[2048], outdir[560];
+	const char *argv[] = { harness_bin("fedc-researcher"), "run", path, training ? NULL : "--output", outdir, NULL };
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s.ini", H.dir, name);
+	snprintf(outdir, sizeof(outdir), "%s-out", path);
+	snprintf(extra, sizeof(extra), "\n[analytics]\n%s\n", body);
+	if (training) {
+		assert_int_equal(harness_write_experiment(&H, path, harness_plan("logreg"), "breast-cancer", 1, N_NODES,
+							  60, "n_features = 30", extra),
+				 0);
+	} else {
+		f = fopen(path, "w");
+		assert_non_null(f);
+		fprintf(f, "%s\n%s", extra, harness_network_section(&H));
+		fclose(f);
+	}
+	int code = harness_run(&H, argv, 180, output, sizeof(output));
+
+	print_message("%s: exit %d\n%s", name, code, output);
+	return code;
+}
+
+static bool exists(const char *name, const char *file)
+{
+	char path[700];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s.ini-out%s%s", H.dir, name, file[0] ? "/" : "", file);
+	return stat(path, &st) == 0;
+}
+
+/* [analytics] beside [experiment]: the query first, its results in the
+ * run's output directory (and its archive), then the training. */
+static void test_experiment_runs_analytics_before_training(void **state)
+{
+	const char *at, *round;
+	char dir[600], tarball[700], listing[4096];
+	const char *pack[] = { harness_bin("fedc-researcher"), "archive", dir, "--output", tarball, NULL };
+	const char *list[] = { "/bin/tar", "tzf", tarball, NULL };
+	json_t *doc;
+
+	(void)state;
+	assert_int_equal(run_experiment("both", true, "dataset_tags = breast-cancer\ncolumns = c0\n"
+						      "statistics = count, mean\n"), 0);
+	at = strstr(output, "analytics before training");
+	round = strstr(output, "round    1/1");
+	assert_non_null(at);
+	assert_non_null(round);
+	assert_true(at < round);
+	assert_true(exists("both", "global.params"));
+	doc = load_json("both.ini-out");
+	assert_true(num(cell(doc, "*", "c0"), "count") == N_ROWS);
+	json_decref(doc);
+	assert_true(exists("both", "analytics.csv"));
+
+	snprintf(dir, sizeof(dir), "%s/both.ini-out", H.dir);
+	snprintf(tarball, sizeof(tarball), "%s/both.tar.gz", H.dir);
+	assert_int_equal(harness_run(&H, pack, 60, output, sizeof(output)), 0);
+	assert_int_equal(harness_run(&H, list, 60, listing, sizeof(listing)), 0);
+	assert_non_null(strstr(listing, "both.ini-out/analytics.json\n"));
+	assert_non_null(strstr(listing, "both.ini-out/analytics.csv\n"));
+
+	/* run again without [analytics]: the earlier step's results go */
+	snprintf(dir, sizeof(dir), "%s/both.ini", H.dir);
+	assert_int_equal(harness_write_experiment(&H, dir, harness_plan("logreg"), "breast-cancer", 1, N_NODES, 60,
+						  "n_features = 30", NULL),
+			 0);
+	{
+		const char *again[] = { harness_bin("fedc-researcher"), "run", dir, NULL };
+
+		assert_int_equal(harness_run(&H, again, 180, output, sizeof(output)), 0);
+	}
+	assert_true(exists("both", "global.params"));
+	assert_false(exists("both", "analytics.json"));
+	assert_false(exists("both", "analytics.csv"));
+}
+
+/* [analytics] and [network] alone: `run` runs the query, nothing else. */
+static void test_experiment_of_analytics_alone(void **state)
+{
+	json_t *doc;
+
+	(void)state;
+	assert_int_equal(run_experiment("alone", false, "dataset_tags = breast-cancer\ncolumns = c3\n"), 0);
+	assert_null(strstr(output, "round "));
+	doc = load_json("alone.ini-out");
+	assert_true(num(cell(doc, "*", "c3"), "count") == N_ROWS);
+	json_decref(doc);
+}
+
+/* Bad [analytics] in an experiment: refused before anything runs (no
+ * output directory), naming the key; a query the nodes refuse stops the run
+ * before training. */
+static void test_experiment_with_bad_analytics(void **state)
+{
+	(void)state;
+	assert_int_equal(run_experiment("typo", true, "dataset_tags = breast-cancer\ncolumns = c0\nstatistic = mean\n"), 2);
+	assert_non_null(strstr(output, "[analytics] statistic: unknown key: the keys are dataset_tags"));
+	assert_false(exists("typo", ""));
+
+	assert_int_equal(run_experiment("nocols", true, "dataset_tags = breast-cancer\n"), 2);
+	assert_non_null(strstr(output, "columns"));
+	assert_false(exists("nocols", ""));
+
+	assert_int_equal(run_experiment("elsewhere", true, "dataset_tags = breast-cancer\ncolumns = c0\n"
+							   "output_dir = somewhere\n"), 2);
+	assert_non_null(strstr(output, "[analytics] output_dir: with [experiment] the results go to the run's output "
+				      "directory"));
+	assert_false(exists("elsewhere", ""));
+
+	{ /* training sections without [experiment]: not silently a query */
+		char path[512];
+		const char *argv[] = { harness_bin("fedc-researcher"), "run", path, NULL };
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/headless.ini", H.dir);
+		f = fopen(path, "w");
+		assert_non_null(f);
+		fprintf(f, "[analytics]\ndataset_tags = breast-cancer\ncolumns = c0\n[training]\nlr = 0.1\n%s",
+			harness_network_section(&H));
+		fclose(f);
+		assert_int_equal(harness_run(&H, argv, 60, output, sizeof(output)), 2);
+		assert_non_null(strstr(output, "[training] but no [experiment]: add [experiment]"));
+	}
+
+	assert_int_equal(run_experiment("radius", true, "dataset_tags = breast-cancer\ncolumns = radius\n"), 1);
+	assert_non_null(strstr(output, "no column \"radius\""));
+	assert_non_null(strstr(output, "the [analytics] step failed, so training did not start"));
+	assert_false(exists("radius", "global.params"));
+}
+
 /* With Laplace noise: within 20 standard deviations the nodes state (a
  * chance below 1e-12 per figure), not exact, and the budget kept. */
 static void test_noisy_within_bounds_and_budget(void **state)
@@ -355,6 +494,9 @@ int main(void)
 		cmocka_unit_test(test_unknown_column),
 		cmocka_unit_test(test_filter_syntax_error),
 		cmocka_unit_test(test_below_min_count_is_suppressed),
+		cmocka_unit_test(test_experiment_runs_analytics_before_training),
+		cmocka_unit_test(test_experiment_of_analytics_alone),
+		cmocka_unit_test(test_experiment_with_bad_analytics),
 		cmocka_unit_test(test_noisy_within_bounds_and_budget),
 	};
 

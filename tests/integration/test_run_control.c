@@ -7,7 +7,7 @@
  * run; keep_best's best.params, the model the history scores best, also
  * after a kill and resume; export of a run's models, loaded by NumPy and
  * PyTorch; an archive of a run with its MANIFEST checked and no secret
- * inside. Real Mosquitto, repository server and three node
+ * inside (its per-node round logs included: more in test_node_logs.c). Real Mosquitto, repository server and three node
  * daemons. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -528,7 +528,8 @@ static void test_archive_without_secrets(void **state)
 	const char *pack[] = { harness_bin("fedc-researcher"), "archive", out_dir, "--output", tarball, NULL };
 	const char *untar[] = { "/bin/tar", "xzf", tarball, "-C", unpacked, "--strip-components=1", NULL };
 	static const char *const members[] = { "experiment.ini", "history.jsonl", "rounds.csv", "nodes.csv",
-					       "status.json", "global.params", "best.params", "curves.svg" };
+					       "status.json", "global.params", "best.params", "curves.svg",
+					       "nodes/site-0.jsonl", "nodes/site-1.jsonl", "nodes/site-2.jsonl" };
 
 	(void)state;
 	write_logreg("archived", 2, exp, sizeof(exp));
