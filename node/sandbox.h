@@ -41,6 +41,12 @@ struct sandbox_job {
 	const struct fedc_args *model_args;
 	struct fedc_train_args train_args;
 	bool evaluate_only;
+	/* An assessment (node/assess.h) of the evaluate-only round: kind "" for
+	 * none. The plan process writes its output into the update memfd. */
+	const char *assess_kind;
+	uint32_t assess_repeats;
+	const char *assess_metric;
+	uint64_t assess_seed;
 	bool skip_test_global, skip_test_local; /* the researcher's test_on_* set to false */
 	const char *scaffold_state;             /* the job's SCAFFOLD c_i file (may not exist yet) */
 	const char *session;        /* who the plan process serves (job and researcher): another session gets another process */

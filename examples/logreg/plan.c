@@ -552,6 +552,25 @@ static int logreg_evaluate(void *model, const struct fedc_data *test, struct fed
 	return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* predict                                                              */
+
+/* Each row's class probabilities: 1 - p, p (ABI 4, docs/plan-api.md). */
+static int logreg_predict(void *model, const struct fedc_data *data, float *out, size_t width)
+{
+	struct logreg *m = model;
+
+	if (!m || !out || width != 2 || !data_ok(m, data, false))
+		return -1;
+	for (size_t i = 0; i < data->n_samples; i++) {
+		double p = sigmoid(logit(m, data->x + i * data->n_features));
+
+		out[2 * i] = (float)(1.0 - p);
+		out[2 * i + 1] = (float)p;
+	}
+	return 0;
+}
+
 FEDC_PLAN_DEFINE(
 	.name = "logreg",
 	.create = logreg_create,
@@ -562,4 +581,5 @@ FEDC_PLAN_DEFINE(
 	.evaluate = logreg_evaluate,
 	.destroy = logreg_destroy,
 	.last_error = fedc_plan_last_error,
-	.param_roles = logreg_param_roles);
+	.param_roles = logreg_param_roles,
+	.predict = logreg_predict);
