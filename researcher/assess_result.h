@@ -16,7 +16,7 @@
 
 #include "fedc/err.h"
 
-#define ASSESS_MAX_LINES 8192
+#define ASSESS_MAX_LINES 4096
 #define ASSESS_NAME_MAX 63
 #define ASSESS_TEXT_MAX 1023
 
