@@ -131,6 +131,12 @@ static void linreg_destroy(void *model)
 	free(model);
 }
 
+/* Each row's predicted value (ABI 4). */
+static int linreg_predict(void *model, const struct fedc_data *data, float *out, size_t width)
+{
+	return model ? fedc_net_predict(model, data, FEDC_LOSS_MSE, out, width) : FEDC_NN_ERR_INVAL;
+}
+
 FEDC_PLAN_DEFINE(
 	.name = "linreg",
 	.create = linreg_create,
@@ -140,7 +146,8 @@ FEDC_PLAN_DEFINE(
 	.train = linreg_train,
 	.evaluate = linreg_evaluate,
 	.destroy = linreg_destroy,
-	.last_error = fedc_plan_last_error);
+	.last_error = fedc_plan_last_error,
+	.predict = linreg_predict);
 
 /* The SDK's training loop applies the node's SCAFFOLD correction. */
 FEDC_PLAN_FEATURES(FEDC_PLAN_FEATURE_SCAFFOLD);

@@ -274,6 +274,14 @@ static int model_evaluate(void *p, const struct fedc_data *test, struct fedc_met
 	return m ? fedc_net_evaluate(&m->net, test, FEDC_LOSS_BCE, out) : FEDC_NN_ERR_INVAL;
 }
 
+/* Each row's class probabilities (ABI 4): 1 - p, p of the sigmoid. */
+static int model_predict(void *p, const struct fedc_data *data, float *out, size_t width)
+{
+	struct model *m = p;
+
+	return m ? fedc_net_predict(&m->net, data, FEDC_LOSS_BCE, out, width) : FEDC_NN_ERR_INVAL;
+}
+
 FEDC_PLAN_DEFINE(
 	.name = "logreg-dpsgd",
 	.create = model_create,
@@ -284,4 +292,5 @@ FEDC_PLAN_DEFINE(
 	.evaluate = model_evaluate,
 	.destroy = model_destroy,
 	.last_error = fedc_plan_last_error,
-	.param_roles = model_param_roles);
+	.param_roles = model_param_roles,
+	.predict = model_predict);

@@ -107,6 +107,12 @@ static void mlp_destroy(void *model)
 	free(model);
 }
 
+/* Each row's class probabilities (ABI 4): the softmax of the logits. */
+static int mlp_predict(void *model, const struct fedc_data *data, float *out, size_t width)
+{
+	return model ? fedc_net_predict(model, data, FEDC_LOSS_SOFTMAX_CE, out, width) : FEDC_NN_ERR_INVAL;
+}
+
 FEDC_PLAN_DEFINE(
 	.name = "mlp",
 	.create = mlp_create,
@@ -116,7 +122,8 @@ FEDC_PLAN_DEFINE(
 	.train = mlp_train,
 	.evaluate = mlp_evaluate,
 	.destroy = mlp_destroy,
-	.last_error = fedc_plan_last_error);
+	.last_error = fedc_plan_last_error,
+	.predict = mlp_predict);
 
 /* The SDK's training loop applies the node's SCAFFOLD correction. */
 FEDC_PLAN_FEATURES(FEDC_PLAN_FEATURE_SCAFFOLD);

@@ -213,6 +213,14 @@ static int model_evaluate(void *p, const struct fedc_data *test, struct fedc_met
 	return m ? fedc_net_evaluate(&m->net, test, FEDC_LOSS_BCE, out) : FEDC_NN_ERR_INVAL;
 }
 
+/* Each row's class probabilities (ABI 4): 1 - p, p of the sigmoid. */
+static int model_predict(void *p, const struct fedc_data *data, float *out, size_t width)
+{
+	struct model *m = p;
+
+	return m ? fedc_net_predict(&m->net, data, FEDC_LOSS_BCE, out, width) : FEDC_NN_ERR_INVAL;
+}
+
 FEDC_PLAN_DEFINE(
 	.name = "private",
 	.create = model_create,
@@ -222,4 +230,5 @@ FEDC_PLAN_DEFINE(
 	.train = model_train,
 	.evaluate = model_evaluate,
 	.destroy = model_destroy,
-	.last_error = fedc_plan_last_error);
+	.last_error = fedc_plan_last_error,
+	.predict = model_predict);
