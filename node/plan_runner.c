@@ -7,6 +7,9 @@
  *   samples <n_train> <n_test> | global <metric> <value> | local <metric> <value>
  *   scalar <name> <value> <iteration> <epoch> | error <text> | refused <text> | done
  * (plan_report.h says what each means and what the node accepts)
+ * An evaluate-only round with --assess (predict, explain: plan_assess.h)
+ * writes the assessment's output into that memfd instead of parameters;
+ * predict's views are then the whole dataset, in file order.
  * A round ends with `done`; a failed round ends the process (exit code not 0),
  * so that no plan state survives a failure. End of file on fd 3 means no more
  * rounds: the process exits 0.

@@ -12,7 +12,8 @@
  * resource limits (CPU seconds, an address-space cap, open files, no core
  * dumps), no_new_privs and, before the plan is loaded, a seccomp filter
  * (seccomp_policy.h); it loads the dataset itself (checking its digest), and
- * sends back the new parameters in a memfd (parameter file format) and, over
+ * sends back the new parameters in a memfd (parameter file format; in a round
+ * that assesses the model, the assessment's output: assess.h) and, over
  * a pipe, a short line protocol: metrics, sample counts, streamed scalars, or
  * an error. The parent reads the pipe with the round's deadline, watches the
  * child's resident memory, and kills the child when either limit passes.
