@@ -172,6 +172,40 @@ static void class_scores(const struct assess_result *t, uint32_t classes, uint64
 	json_num(js, "macro_f1", f1_sum / classes);
 }
 
+/* The reliability diagram: for each calibration bin holding rows, the share
+ * right against the mean confidence (a calibrated model sits on the
+ * diagonal), as bars 1 bin wide over [0, 1]. */
+static void reliability_svg(const struct assess_result *t, uint32_t bins, struct fedc_buf *svg)
+{
+	const double x0 = 50, y0 = 350, side = 300;
+
+	fedc_ignore(fedc_buf_printf(svg, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"400\" height=\"400\" "
+				    "font-family=\"sans-serif\" font-size=\"11\">\n"
+				    "<rect x=\"%g\" y=\"%g\" width=\"%g\" height=\"%g\" fill=\"none\" stroke=\"#888\"/>\n"
+				    "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"#888\" stroke-dasharray=\"4\"/>\n",
+				    x0, y0 - side, side, side, x0, y0, x0 + side, y0 - side));
+	for (uint32_t b = 0; b < bins; b++) {
+		char name[ASSESS_NAME_MAX + 1];
+		double n, ok, conf;
+
+		snprintf(name, sizeof(name), "cal.%" PRIu32, b);
+		n = (double)assess_result__count(t, name);
+		if (n == 0)
+			continue;
+		snprintf(name, sizeof(name), "ok.%" PRIu32, b);
+		ok = (double)assess_result__count(t, name) / n;
+		snprintf(name, sizeof(name), "conf.%" PRIu32, b);
+		conf = assess_result__real(t, name, 0) / n;
+		fedc_ignore(fedc_buf_printf(svg, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+					    "fill=\"#4878a8\"><title>%.0f rows, confidence %.3f, right %.3f</title></rect>\n",
+					    x0 + side * b / bins, y0 - side * ok, side / bins, side * ok, n, conf, ok));
+	}
+	fedc_ignore(fedc_buf_printf(svg, "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">confidence (top "
+				    "probability)</text>\n<text x=\"15\" y=\"%g\" transform=\"rotate(-90 15 %g)\" "
+				    "text-anchor=\"middle\">share right</text>\n</svg>\n",
+				    x0 + side / 2, y0 + 30, y0 - side / 2, y0 - side / 2));
+}
+
 static void auc_and_calibration(const struct assess_result *t, uint32_t classes, uint32_t bins, uint64_t rows,
 				FILE *out, struct fedc_buf *js)
 {
@@ -233,6 +267,14 @@ int assess_report__predict(const char *dir, const struct assess_node *nodes, siz
 	print_nodes(nodes, n, "predictions", out, &js);
 	fedc_ignore(fedc_buf_printf(&js, "\n}\n"));
 	code = write_file(dir, "predict.json", &js, out);
+	if (classes >= 2) {
+		struct fedc_buf svg;
+
+		fedc_buf_init(&svg, REPORT_MAX);
+		reliability_svg(total, bins ? bins : 1, &svg);
+		code |= write_file(dir, "reliability.svg", &svg, out);
+		fedc_buf_free(&svg);
+	}
 	fedc_buf_free(&js);
 	return code;
 }

@@ -5,7 +5,7 @@
 # the nodes: `fedc-researcher predict` (each hospital writes its predictions
 # to a file of its own and answers counts) and `fedc-researcher explain`
 # (permutation importance on the test rows). Everything started here is
-# stopped on exit. Results in out/predict/: predict.json, explain.json,
+# stopped on exit. Results in out/predict/: predict.json, reliability.svg, explain.json,
 # explain.svg, and a copy of each hospital's predictions file under
 # hospital-N/ (the hospitals' data directories are temporary here).
 #   examples/predict/run.sh

@@ -211,6 +211,8 @@ static void test_predict_pools_what_the_nodes_wrote(void **state)
 	assert_true(json_real_value(json_object_get(doc, "ece")) >= 0);
 	json_decref(doc);
 	free(all);
+	snprintf(output, sizeof(output), "%s/reliability.svg", run_dir);
+	assert_true(harness_file_contains(output, "share right"));
 }
 
 static void test_explain_finds_the_known_features(void **state)
