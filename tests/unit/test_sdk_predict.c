@@ -1,7 +1,8 @@
 /* Plan SDK: predict() (plan ABI 4) -- fedc_net_predict, fedc_seq_predict
  * through fedc_model_predict -- and the example plans' predict functions,
  * loaded as the node loads them: probabilities that sum to 1 and whose
- * argmax scores exactly the accuracy evaluate() reports; regression values
+ * argmax scores exactly the accuracy evaluate() reports (also through
+ * batch norm and dropout, in evaluation mode); regression values
  * equal to the forward pass; a wrong width and a segmentation target
  * refused. */
 #include <stdarg.h>
@@ -141,6 +142,41 @@ static void test_mse_predict_is_the_forward_pass(void **state)
 	free_data(&s);
 }
 
+/* A sequential model with batch norm and dropout: predict runs in
+ * evaluation mode (no dropout mask, running statistics), so it scores what
+ * evaluate scores, twice the same. */
+static void test_seq_predict_in_evaluation_mode(void **state)
+{
+	struct fedc_seq_cfg cfg = { .input = { 2, 1, 1, 1 }, .n_layers = 4, .seed = 9 };
+	struct fedc_train_args args = { .lr = 0.05, .epochs = 3, .batch_size = 32, .seed = 2 };
+	struct fedc_train_cfg tc = { .args = &args, .loss = FEDC_LOSS_SOFTMAX_CE };
+	struct fedc_seq seq;
+	struct fedc_metrics m;
+	struct dataset s;
+	float *p, *q;
+
+	(void)state;
+	cfg.layers[0] = fedc_layer_dense(16, FEDC_ACT_NONE);
+	cfg.layers[1] = fedc_layer_batchnorm(FEDC_ACT_RELU, false);
+	cfg.layers[2] = fedc_layer_dropout(0.5);
+	cfg.layers[3] = fedc_layer_dense(2, FEDC_ACT_NONE);
+	line_data(&s, 1500, 6);
+	assert_int_equal(fedc_seq_init(&seq, &cfg), 0);
+	assert_int_equal(fedc_seq_train(&seq, &s.d, &tc, &m), 0);
+	p = malloc(s.d.n_samples * 2 * sizeof(float));
+	q = malloc(s.d.n_samples * 2 * sizeof(float));
+	assert_int_equal(fedc_seq_predict(&seq, &s.d, FEDC_LOSS_SOFTMAX_CE, p, 2), 0);
+	assert_int_equal(fedc_seq_predict(&seq, &s.d, FEDC_LOSS_SOFTMAX_CE, q, 2), 0);
+	assert_memory_equal(p, q, s.d.n_samples * 2 * sizeof(float));
+	assert_int_equal(fedc_seq_evaluate(&seq, &s.d, FEDC_LOSS_SOFTMAX_CE, &m), 0);
+	assert_true(fedc_metrics_get(&m, "accuracy") > 0.7);
+	assert_true(argmax_accuracy(p, 2, &s.d) == fedc_metrics_get(&m, "accuracy"));
+	free(p);
+	free(q);
+	fedc_seq_release(&seq);
+	free_data(&s);
+}
+
 static void test_predict_refuses_segmentation(void **state)
 {
 	struct dataset s;
@@ -206,6 +242,7 @@ int main(void)
 		cmocka_unit_test(test_softmax_predict_agrees_with_evaluate),
 		cmocka_unit_test(test_bce_predict_gives_two_columns),
 		cmocka_unit_test(test_mse_predict_is_the_forward_pass),
+		cmocka_unit_test(test_seq_predict_in_evaluation_mode),
 		cmocka_unit_test(test_predict_refuses_segmentation),
 		cmocka_unit_test(test_example_plans_predict),
 	};
