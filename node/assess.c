@@ -339,14 +339,15 @@ static enum fedc_err finish_predict(const struct assess_request *a, const struct
 /* `feature K IMPORTANCE NAME`: K counts up from 0, NAME printable. */
 static enum fedc_err explain_line(char *line, uint64_t want, struct fedc_buf *out)
 {
-	char *k = strtok(line + 8, " "), *v = k ? strtok(NULL, " ") : NULL, *name = v ? v + strlen(v) + 1 : NULL;
+	char *save = NULL, *k = strtok_r(line + 8, " ", &save), *v = k ? strtok_r(NULL, " ", &save) : NULL;
+	const char *name = v ? save : NULL; /* the rest of the line: a name may hold spaces */
 	uint64_t idx;
 	double imp;
 
 	if (!v || fedc_num_parse_u64(k, 0, UINT32_MAX, &idx) != FEDC_OK || idx != want || !fedc_parse_double(v, &imp) ||
-	    !*name || strlen(name) >= FEDC_PLAN_METRIC_NAME_LEN)
+	    !name || !*name || strlen(name) >= FEDC_PLAN_METRIC_NAME_LEN)
 		return fedc_fail(FEDC_ERR_PLAN, "the plan process's importance line %" PRIu64 " is malformed", want);
-	for (char *p = name; *p; p++)
+	for (const char *p = name; *p; p++)
 		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
 			return fedc_fail(FEDC_ERR_PLAN, "feature %" PRIu64 "'s name holds a control character", want);
 	return fedc_buf_printf(out, "mean imp.%" PRIu64 " %.17g\ntext name.%" PRIu64 " %s\n", idx, imp, idx, name);

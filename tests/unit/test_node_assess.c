@@ -203,6 +203,11 @@ static void test_explain_lines(void **state)
 	fedc_buf_free(&out);
 	assert_int_equal(explain("base 0.9\nwhatever\n", 0, &out), FEDC_ERR_PLAN);
 	fedc_buf_free(&out);
+	/* a line without its name does not take the next line for one */
+	assert_int_equal(explain("base 0.9\nfeature 0 0.1\nfeature 1 0.2 b\n", 2, &out), FEDC_ERR_PLAN);
+	fedc_buf_free(&out);
+	assert_int_equal(explain("base 0.9\nfeature 0 0.1 \n", 1, &out), FEDC_ERR_PLAN);
+	fedc_buf_free(&out);
 }
 
 int main(void)
