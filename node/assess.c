@@ -391,7 +391,7 @@ enum fedc_err assess__finish(const struct assess_request *a, const struct fedc_m
 	else
 		rc = finish_explain(ds, fd, out);
 	if (rc == FEDC_ERR_TOO_BIG)
-		rc = fedc_fail(rc, "the %s results pass the %u bytes a reply holds (ask for fewer bins)", a->kind,
-			       FEDC_MAX_ASSESS_RESULT);
+		rc = fedc_fail(rc, "the %s results pass the %u bytes a reply holds (%s)", a->kind, FEDC_MAX_ASSESS_RESULT,
+			       a->kind[0] == 'p' ? "ask for fewer bins" : "shorter column names would fit");
 	return rc;
 }
