@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "assess.h"
 #include "assess_result.h"
 #include "fedc/message.h"
 
@@ -177,6 +178,58 @@ static void test_combine_mean_without_test_rows(void **state)
 	assess_result__free(&a);
 }
 
+/* The predict report from pooled lines: the AUC from the histograms and its
+ * bound (pairs sharing a bin count half), accuracy, ECE, predict.json. */
+static double report_auc(const char *lines, double *bound)
+{
+	char dir[] = "/tmp/fedc-assess-report-XXXXXX", path[128], json[4096], cmd[160];
+	struct assess_node node = { .node_id = "n", .dataset_id = "d", .n_test = 4 };
+	struct assess_result total = { 0 };
+	FILE *f, *out = fopen("/dev/null", "w");
+	double auc = -1;
+	size_t n;
+	char *at;
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(decode(lines, &node.result), FEDC_OK);
+	assert_int_equal(assess_result__add(&total, &node.result, node.n_test), FEDC_OK);
+	assess_result__finish(&total);
+	assert_int_equal(assess_report__predict(dir, &node, 1, &total, out), 0);
+	snprintf(path, sizeof(path), "%s/predict.json", dir);
+	assert_non_null(f = fopen(path, "r"));
+	n = fread(json, 1, sizeof(json) - 1, f);
+	json[n] = '\0';
+	fclose(f);
+	fclose(out);
+	if ((at = strstr(json, "\"auc\": ")))
+		auc = strtod(at + 7, NULL);
+	*bound = (at = strstr(json, "\"auc_bound\": ")) ? strtod(at + 13, NULL) : -1;
+	assert_non_null(strstr(json, "\"rows\": 4"));
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	assess_result__free(&total);
+	assess_result__free(&node.result);
+	return auc;
+}
+
+static void test_report_auc_within_its_bound(void **state)
+{
+	double bound;
+	/* two positives at 0.95, two negatives at 0.05 (class 1's histogram) */
+	const char *apart = "count rows 4\ntext bins 10\ntext classes 2\ncount cm.0.0 2\ncount cm.1.1 2\n"
+			    "count pos.1.9 2\ncount neg.1.0 2\ncount pos.0.9 2\ncount neg.0.0 2\n"
+			    "count cal.9 4\nsum conf.9 3.8\ncount ok.9 4\n";
+	/* every score in one bin: the order is unknown, 0.5 +- 0.5 */
+	const char *together = "count rows 4\ntext bins 10\ntext classes 2\ncount cm.0.0 2\ncount cm.1.0 2\n"
+			       "count pos.1.5 2\ncount neg.1.5 2\ncount cal.5 4\nsum conf.5 2.2\ncount ok.5 2\n";
+
+	(void)state;
+	assert_true(report_auc(apart, &bound) == 1.0);
+	assert_true(bound == 0.0);
+	assert_true(report_auc(together, &bound) == 0.5);
+	assert_true(bound == 0.5);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -191,6 +244,7 @@ int main(void)
 		cmocka_unit_test(test_combine_sums_counts_weights_means),
 		cmocka_unit_test(test_combine_kind_clash),
 		cmocka_unit_test(test_combine_mean_without_test_rows),
+		cmocka_unit_test(test_report_auc_within_its_bound),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -165,6 +165,38 @@ static void test_predict_refuses_bad_output(void **state)
 	bad(PLAN_ASSESS_MAGIC, 2, 2, half, 6, "not a class index");
 }
 
+/* A regression: one value per row, sums for MSE, MAE and R². */
+static void test_predict_regression_sums(void **state)
+{
+	const float v[] = { 1.0f, 1.5f, 3.0f, 2.0f };
+	struct node_dataset ds = { .n_samples = 2, .n_classes = 0, .n_features = 1 };
+	struct fedc_msg *m = request("predict", NULL);
+	struct assess_request a;
+	struct fedc_buf out;
+	uint64_t rows = 2;
+	uint32_t width = 1, classes = 0;
+	int fd = memfd_create("test", 0);
+
+	(void)state;
+	assert_int_equal(write(fd, PLAN_ASSESS_MAGIC, 8), 8);
+	assert_int_equal(write(fd, &rows, 8), 8);
+	assert_int_equal(write(fd, &width, 4), 4);
+	assert_int_equal(write(fd, &classes, 4), 4);
+	assert_int_equal(write(fd, v, sizeof(v)), (ssize_t)sizeof(v));
+	assert_int_equal(assess__parse(m, &a), FEDC_OK);
+	fedc_buf_init(&out, FEDC_MAX_ASSESS_RESULT);
+	assert_int_equal(assess__finish(&a, m, dir, &ds, fd, &out), FEDC_OK);
+	assert_non_null(strstr(out.data, "count rows 2\n"));
+	assert_non_null(strstr(out.data, "sum abs_err 1.5\n"));  /* |1.5-1| + |2-3| */
+	assert_non_null(strstr(out.data, "sum sq_err 1.25\n"));  /* 0.25 + 1 */
+	assert_non_null(strstr(out.data, "sum y 4\n"));
+	assert_non_null(strstr(out.data, "sum y2 10\n"));
+	assert_null(strstr(out.data, "cm."));
+	fedc_buf_free(&out);
+	fedc_msg_free(m);
+	close(fd);
+}
+
 static enum fedc_err explain(const char *text, uint64_t features, struct fedc_buf *out)
 {
 	struct node_dataset ds = { .n_samples = 10, .n_features = features };
@@ -216,6 +248,7 @@ int main(void)
 		cmocka_unit_test(test_parse_args),
 		cmocka_unit_test(test_predict_counts_and_file),
 		cmocka_unit_test(test_predict_refuses_bad_output),
+		cmocka_unit_test(test_predict_regression_sums),
 		cmocka_unit_test(test_explain_lines),
 	};
 
