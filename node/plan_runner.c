@@ -7,6 +7,9 @@
  *   samples <n_train> <n_test> | global <metric> <value> | local <metric> <value>
  *   scalar <name> <value> <iteration> <epoch> | error <text> | refused <text> | done
  * (plan_report.h says what each means and what the node accepts)
+ * An evaluate-only round with --assess (predict, explain: plan_assess.h)
+ * writes the assessment's output into that memfd instead of parameters;
+ * predict's views are then the whole dataset, in file order.
  * A round ends with `done`; a failed round ends the process (exit code not 0),
  * so that no plan state survives a failure. End of file on fd 3 means no more
  * rounds: the process exits 0.
@@ -31,6 +34,7 @@
 #include "fedc/params.h"
 #include "fedc/plan_abi.h"
 #include "local_params.h"
+#include "plan_assess.h"
 #include "plan_report.h"
 #include "sandbox.h"
 #include "scaffold_client.h"
@@ -55,6 +59,7 @@ struct runner_job {
 	char arg_names[32][FEDC_MAX_NAME_LEN + 1];
 	size_t n_args;
 	int update_fd;               /* this round's memfd for the new parameters */
+	struct plan_assess_args assess; /* --assess: kind "" when the round assesses nothing */
 };
 
 static void report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -222,6 +227,11 @@ static bool parse_option(struct runner_job *job, int opt, const char *v)
 	case 'C': job->scaffold_state = v; return true;
 	case 'T': job->skip_test_local = true; return true;
 	case 'a': return add_model_arg(job, v);
+	case 1100: return copy_field(job->assess.kind, sizeof(job->assess.kind), v);
+	case 1101: if (!parse_uint(v, PLAN_ASSESS_MAX_REPEATS, &u) || u == 0) return false;
+		   job->assess.repeats = (uint32_t)u; return true;
+	case 1102: return copy_field(job->assess.metric, sizeof(job->assess.metric), v);
+	case 1103: return parse_seed(v, &job->assess.seed);
 	default: return false;
 	}
 }
@@ -251,6 +261,8 @@ static bool parse_options(int argc, char **argv, struct runner_job *job)
 		{ "test-n-samples", required_argument, NULL, 1006 }, { "test-n-features", required_argument, NULL, 1007 },
 		{ "test-data-name", required_argument, NULL, 1008 }, { "test-data-labels", required_argument, NULL, 1009 },
 		{ "data-options", required_argument, NULL, 'O' }, { "test-data-options", required_argument, NULL, 1010 },
+		{ "assess", required_argument, NULL, 1100 }, { "assess-repeats", required_argument, NULL, 1101 },
+		{ "assess-metric", required_argument, NULL, 1102 }, { "assess-seed", required_argument, NULL, 1103 },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
@@ -278,6 +290,7 @@ static void clear_round(struct runner_job *job)
 	job->skip_test_local = false;
 	job->scaffold_state = NULL;
 	job->n_args = 0;
+	memset(&job->assess, 0, sizeof(job->assess));
 	job->params_fd = -1;
 	job->update_fd = -1;
 }
@@ -398,6 +411,20 @@ static int write_update(const struct runner_job *job, const struct scaffold_roun
 	return 0;
 }
 
+/* The round's assessment (plan_assess.h), written into the update memfd,
+ * which an evaluate-only round leaves empty otherwise. */
+static int assess_and_report(const struct runner_job *job, const struct fedc_plan *plan, void *model,
+			     struct fedc_data *data)
+{
+	char why[512];
+	bool final;
+
+	if (plan_assess__run(&job->assess, plan, model, data, job->update_fd, why, sizeof(why), &final) == 0)
+		return 0;
+	report("%s %s", final ? "refused" : "error", why);
+	return 1;
+}
+
 static int train_and_report(const struct runner_job *job, const struct fedc_plan *plan, void *model,
 			    struct fedc_data *train, struct fedc_data *test, const struct scaffold_round *sr,
 			    struct local_params *lp)
@@ -418,7 +445,7 @@ static int train_and_report(const struct runner_job *job, const struct fedc_plan
 		report_metrics("global", &metrics);
 	}
 	if (job->evaluate_only)
-		return 0;
+		return job->assess.kind[0] ? assess_and_report(job, plan, model, test) : 0;
 	memset(&metrics, 0, sizeof(metrics));
 	if (sr) {
 		targs.scaffold_correction = sr->correction;
@@ -486,15 +513,25 @@ static int run_round(const struct runner_job *job, const struct fedc_plan *plan,
 	}
 	/* A separately registered test set is the test view whole; else the
 	 * rows are split (split.h). Fresh copies: prepare() may change them. */
-	rc = job->test_data.n_samples ? split__copy(all, &train) : split__rows(all, job->test_ratio, job->split_seed,
-									   job->stratified, &train, &test);
-	if (!rc && job->test_data.n_samples)
-		rc = split__copy(&job->test_data, &test);
+	if (strcmp(job->assess.kind, "predict") == 0) {
+		/* predict runs on every row, in the dataset's order: the test view
+		 * is the whole dataset (and so is the train view prepare() fits on) */
+		rc = split__copy(all, &train);
+		if (!rc)
+			rc = split__copy(all, &test);
+	} else {
+		rc = job->test_data.n_samples ? split__copy(all, &train)
+					      : split__rows(all, job->test_ratio, job->split_seed, job->stratified,
+							    &train, &test);
+		if (!rc && job->test_data.n_samples)
+			rc = split__copy(&job->test_data, &test);
+	}
 	if (rc) {
 		report("error out of memory while splitting the dataset");
 		goto out;
 	}
-	report("samples %zu %zu", train.n_samples, test.n_samples);
+	/* the report's counts may not exceed the dataset's rows */
+	report("samples %zu %zu", job->assess.kind[0] == 'p' ? (size_t)0 : train.n_samples, test.n_samples);
 	if (plan->create(&model_args, job->train.seed, &model) != 0 || !model) {
 		report_failure(plan, true, "the plan's create() refused the [model] arguments");
 		goto out;

@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "assess.h"
 #include "dataset.h"
 #include "fedc/crash.h"
 #include "fedc/fs.h"
@@ -177,13 +178,18 @@ static void fill_reply_metrics(struct fedc_msg *reply, const struct sandbox_resu
 
 static enum fedc_err send_train_reply(struct round_worker *w, const struct fedc_msg *req,
 				      const struct sandbox_result *res, const char *update_digest,
-				      const double times[3], const struct round_privacy *rp)
+				      const double times[3], const struct round_privacy *rp,
+				      const struct fedc_buf *assessed)
 {
 	struct fedc_msg *reply = fedc_msg_reply(req, FEDC_CMD_TRAIN_REPLY, w->d->cfg->node_id);
 	enum fedc_err rc;
 
 	if (!reply)
 		return FEDC_ERR_NOMEM;
+	if (assessed->len && (rc = fedc_msg_set_assess_result(reply, assessed->data, assessed->len)) != FEDC_OK) {
+		fedc_msg_free(reply);
+		return rc;
+	}
 	snprintf(reply->job_id, sizeof(reply->job_id), "%s", req->job_id);
 	snprintf(reply->dataset_id, sizeof(reply->dataset_id), "%s", req->dataset_id);
 	reply->round = req->round;
@@ -355,6 +361,8 @@ static enum fedc_err run_round(struct round_worker *w, const struct fedc_msg *re
 	struct scaffold_files scaffold;
 	struct round_privacy rp = { 0 };
 	struct local_kept kept = { 0 };
+	struct assess_request assess;
+	struct fedc_buf assessed;
 	bool has_test_set = false;
 	char session[2 * FEDC_MAX_ID_LEN + 2];
 	double t0 = now_s(), times[3] = { 0, 0, 0 };
@@ -363,6 +371,10 @@ static enum fedc_err run_round(struct round_worker *w, const struct fedc_msg *re
 	fedc_info("round: job %s round %" PRIu64 " starts for researcher %s", req->job_id, req->round,
 		  req->researcher_id);
 	res.params_fd = -1;
+	fedc_buf_init(&assessed, FEDC_MAX_ASSESS_RESULT);
+	rc = assess__parse(req, &assess);
+	if (rc)
+		goto fail;
 	if (req->secagg && !req->evaluate_only) {
 		rc = start_secagg(w, req);
 		if (rc)
@@ -404,6 +416,10 @@ static enum fedc_err run_round(struct round_worker *w, const struct fedc_msg *re
 	job.scaffold_state = scaffold.read;
 	snprintf(session, sizeof(session), "%s/%s", req->researcher_id, req->job_id);
 	job.session = session;
+	job.assess_kind = assess.kind;
+	job.assess_repeats = assess.repeats;
+	job.assess_metric = assess.metric;
+	job.assess_seed = job.split_seed;
 	rc = sandbox__run(w->sandbox, &job, &w->cancel, &res);
 	times[1] = now_s() - t0 - times[0];
 	if (rc) {
@@ -411,6 +427,14 @@ static enum fedc_err run_round(struct round_worker *w, const struct fedc_msg *re
 		goto fail;
 	}
 
+	if (assess.kind[0]) {
+		rc = assess__finish(&assess, req, w->d->cfg->data_dir, has_test_set && assess.kind[0] == 'e' ? &test_set : &ds,
+				    res.params_fd, &assessed);
+		if (rc) {
+			rc = fedc_fail(rc, "%s: %s", assess.kind, fedc_last_error());
+			goto fail;
+		}
+	}
 	if (!req->evaluate_only) {
 		/* FedBN's local tensors stay here (local_params.h); then the
 		 * node's DP noise, then the masks over the noisy update */
@@ -435,7 +459,7 @@ static enum fedc_err run_round(struct round_worker *w, const struct fedc_msg *re
 			goto fail;
 	}
 	times[2] = now_s() - t0 - times[0] - times[1];
-	rc = send_train_reply(w, req, &res, req->evaluate_only ? NULL : digest, times, &rp);
+	rc = send_train_reply(w, req, &res, req->evaluate_only ? NULL : digest, times, &rp, &assessed);
 	if (!rc && req->secagg)
 		fedc_crash_point("secagg-replied");
 	fedc_info("round: job %s round %" PRIu64 " done for %s: %" PRIu64 " samples, %.3f s", req->job_id,
@@ -448,6 +472,7 @@ fail:
 	 * be sent is logged by daemon__send and ends in the researcher's timeout. */
 	fedc_ignore(daemon__send_error(w->d, req, rc, "%s", fedc_last_error()));
 out:
+	fedc_buf_free(&assessed);
 	local_kept__free(&kept);
 	round_privacy__end(&rp);
 	if (res.params_fd >= 0)

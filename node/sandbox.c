@@ -132,6 +132,12 @@ static enum fedc_err build_round_args(const struct sandbox_job *job, struct chil
 		rc = add_arg(a, "--no-test-local");
 	if (!rc && job->evaluate_only)
 		rc = add_arg(a, "--evaluate-only");
+	if (!rc && job->assess_kind && job->assess_kind[0]) {
+		rc = add_arg(a, "--assess=%s", job->assess_kind);
+		if (!rc) rc = add_arg(a, "--assess-repeats=%" PRIu32, job->assess_repeats ? job->assess_repeats : 1);
+		if (!rc) rc = add_arg(a, "--assess-metric=%s", job->assess_metric ? job->assess_metric : "accuracy");
+		if (!rc) rc = add_arg(a, "--assess-seed=%" PRId64, (int64_t)job->assess_seed);
+	}
 	for (size_t i = 0; !rc && job->model_args && i < job->model_args->count; i++)
 		rc = add_arg(a, "--arg=%s=%.17g", job->model_args->items[i].name,
 			     job->model_args->items[i].value);

@@ -12,7 +12,8 @@
  * resource limits (CPU seconds, an address-space cap, open files, no core
  * dumps), no_new_privs and, before the plan is loaded, a seccomp filter
  * (seccomp_policy.h); it loads the dataset itself (checking its digest), and
- * sends back the new parameters in a memfd (parameter file format) and, over
+ * sends back the new parameters in a memfd (parameter file format; in a round
+ * that assesses the model, the assessment's output: assess.h) and, over
  * a pipe, a short line protocol: metrics, sample counts, streamed scalars, or
  * an error. The parent reads the pipe with the round's deadline, watches the
  * child's resident memory, and kills the child when either limit passes.
@@ -41,6 +42,12 @@ struct sandbox_job {
 	const struct fedc_args *model_args;
 	struct fedc_train_args train_args;
 	bool evaluate_only;
+	/* An assessment (node/assess.h) of the evaluate-only round: kind "" for
+	 * none. The plan process writes its output into the update memfd. */
+	const char *assess_kind;
+	uint32_t assess_repeats;
+	const char *assess_metric;
+	uint64_t assess_seed;
 	bool skip_test_global, skip_test_local; /* the researcher's test_on_* set to false */
 	const char *scaffold_state;             /* the job's SCAFFOLD c_i file (may not exist yet) */
 	const char *session;        /* who the plan process serves (job and researcher): another session gets another process */

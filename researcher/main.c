@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "analytics.h"
+#include "assess.h"
 #include "run_archive.h"
 #include "commands.h"
 #include "experiment.h"
@@ -27,7 +28,7 @@
 #define PROG "fedc-researcher"
 
 /* Option keys (fedc_cli_args.value[KEY]). */
-enum { K_NETWORK, K_OUTPUT, K_LOG_LEVEL, K_ROUND, K_TAGS, K_DESCRIPTION, K_TIMEOUT, K_FORCE, K_JSON, K_WAIT, K_FORMAT, K_BEST };
+enum { K_NETWORK, K_OUTPUT, K_LOG_LEVEL, K_ROUND, K_TAGS, K_DESCRIPTION, K_TIMEOUT, K_FORCE, K_JSON, K_WAIT, K_FORMAT, K_BEST, K_DATASET_TAGS, K_REPEATS, K_METRIC };
 
 /* What a command needs before it runs (fedc_cli_cmd.flags), done by prepare(). */
 enum { NEEDS_LOG = 1, NEEDS_REPO = 2 };
@@ -75,6 +76,17 @@ static const struct fedc_cli_opt opt_analytics_network = { .key = K_NETWORK, .na
 	.help = "take [network] from this file instead of QUERY.ini" };
 static const struct fedc_cli_opt opt_analytics_output = { .key = K_OUTPUT, .name = "output", .metavar = "DIR",
 	.help = "write analytics.csv and analytics.json to DIR (default: [analytics] output_dir)", .short_name = 'o' };
+static const struct fedc_cli_opt opt_dataset_tags = { .key = K_DATASET_TAGS, .name = "dataset-tags",
+	.metavar = "T1,T2", .help = "predict on the datasets carrying all these tags (default: the experiment's)" };
+static const struct fedc_cli_opt opt_assess_network = { .key = K_NETWORK, .name = "network", .metavar = "FILE",
+	.help = "take [network] from this file instead of the run's" };
+static const struct fedc_cli_opt opt_assess_timeout = { .key = K_TIMEOUT, .name = "timeout", .metavar = "S",
+	.help = "seconds to wait for the nodes (default: the experiment's round_timeout_s)", .is_int = true,
+	.min = 1, .max = 86400 };
+static const struct fedc_cli_opt opt_repeats = { .key = K_REPEATS, .name = "repeats", .metavar = "N",
+	.help = "shuffles of each feature, averaged (default 5)", .is_int = true, .min = 1, .max = 100 };
+static const struct fedc_cli_opt opt_metric = { .key = K_METRIC, .name = "metric", .metavar = "NAME",
+	.help = "the evaluate() metric whose drop is the importance (default accuracy)" };
 static const struct fedc_cli_prog prog;
 
 /* An experiment file's [analytics] (analytics.h): *step is the query to run
@@ -308,6 +320,22 @@ static int cmd_xval(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *
 	return xval__command(a->operand[0], a->value[K_NETWORK]);
 }
 
+static int cmd_assess(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a)
+{
+	struct assess_opts o = {
+		.kind = cmd->name,
+		.dir = a->operand[0],
+		.tags = a->value[K_DATASET_TAGS],
+		.best = a->value[K_BEST] != NULL,
+		.network = a->value[K_NETWORK],
+		.repeats = a->value[K_REPEATS] ? (uint32_t)a->num[K_REPEATS] : 5,
+		.metric = a->value[K_METRIC] ? a->value[K_METRIC] : "accuracy",
+		.timeout_s = a->value[K_TIMEOUT] ? (int)a->num[K_TIMEOUT] : 0,
+	};
+
+	return assess__run(&o);
+}
+
 static int cmd_protocol_doc(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a)
 {
 	(void)cmd;
@@ -346,6 +374,17 @@ static const struct fedc_cli_cmd commands[] = {
 	  (const struct fedc_cli_opt *const[]){ &opt_json, NULL }, 0, cmd_status },
 	{ "stop", "DIR", 1, 1, "end the run in DIR after its current round, with a breakpoint to resume from",
 	  (const struct fedc_cli_opt *const[]){ &opt_wait, NULL }, 0, cmd_stop },
+	{ "predict", "DIR", 1, 1,
+	  "run the final (or best) model of DIR on the nodes' datasets: each node keeps\nits predictions, the "
+	  "researcher gets the pooled confusion matrix, AUC, calibration",
+	  (const struct fedc_cli_opt *const[]){ &opt_dataset_tags, &opt_best, &opt_assess_network, &opt_assess_timeout,
+						&opt_log_level, NULL },
+	  NEEDS_LOG, cmd_assess },
+	{ "explain", "DIR", 1, 1,
+	  "permutation feature importance of the final (or best) model of DIR on the\nnodes' test rows",
+	  (const struct fedc_cli_opt *const[]){ &opt_repeats, &opt_metric, &opt_best, &opt_assess_network,
+						&opt_assess_timeout, &opt_log_level, NULL },
+	  NEEDS_LOG, cmd_assess },
 	{ "export", "DIR", 1, 1, "write the final (or best) model of DIR as .npz or .safetensors",
 	  (const struct fedc_cli_opt *const[]){ &opt_format, &opt_best, &opt_export_output, NULL }, 0, cmd_export },
 	{ "archive", "DIR", 1, 1,

@@ -74,6 +74,8 @@
 static const char *const plan_statuses[] = { "approved", "pending", "rejected", "unknown", NULL };
 static const char *const states[] = { "online", "offline", NULL };
 static const char *const secagg_steps[] = { "keys", "keyset", "shares", "unmask", "abort", NULL };
+/* The kinds of assessment a node runs (node/assess.h); "robust" is reserved for the next. */
+static const char *const assess_kinds[] = { "predict", "explain", NULL };
 
 /* Indexed by enum fedc_field; this order is the order of the encoded map. */
 const struct field_spec message__fields[FEDC_F__COUNT] = {
@@ -223,6 +225,20 @@ const struct field_spec message__fields[FEDC_F__COUNT] = {
 					     "version, `noise`, a `scale` per column, then one `cell` per group and "
 					     "column (count, sum, sum of squares, min, max, histogram counts) or "
 					     "`suppressed` with the reason (docs/protocol.md, \"Analytics\")." },
+	[FEDC_F_ASSESS] = CHOICE_F("assess", assess, assess_kinds,
+				   "Only with `evaluate_only` true: what to compute with the received "
+				   "parameters besides the metrics, `predict` (every row of the dataset: the "
+				   "node writes the predictions to a file of its own and answers aggregate "
+				   "counts) or `explain` (permutation feature importance on the test rows)."),
+	[FEDC_F_ASSESS_ARGS] = STR_F(M, "assess_args", assess_args, CK_TEXT,
+				     "`key=value` lines for the `assess` kind (`repeats`, `metric`, `bins`; "
+				     "docs/researcher-guide.md). Only with `assess`."),
+	[FEDC_F_ASSESS_RESULT] = { .name = "assess_result", .type = FT_BIN, .off = offsetof(M, assess_result),
+				   .count_off = offsetof(M, assess_result_len), .max_items = FEDC_MAX_ASSESS_RESULT,
+				   .doc = "Answers `assess`: text lines `count NAME N` (integers the researcher "
+					  "sums over nodes), `sum NAME X` (reals summed), `mean NAME X` (reals "
+					  "averaged weighted by `n_test`), `text NAME VALUE` (a per-node value "
+					  "such as the predictions file); docs/protocol.md, \"Assessments\"." },
 };
 
 /* The map inside `datasets`; every entry is required. */
@@ -289,19 +305,22 @@ const struct cmd_spec message__cmds[FEDC_CMD__COUNT] = {
 			       OPT(EVALUATE_ONLY), OPT(TEST_ON_GLOBAL), OPT(TEST_ON_LOCAL), OPT(SECAGG),
 			       OPT(SECAGG_SCALE_BITS), OPT(SECAGG_VALUE_MAX), OPT(SECAGG_WEIGHT_MAX),
 			       OPT(SECAGG_THRESHOLD), OPT(SECAGG_NEIGHBOURS), OPT(SECAGG_RING_BITS),
-			       OPT(DP_CLIP), OPT(DP_NOISE), OPT(DP_DELTA), OPT(DP_PARTIES) },
+			       OPT(DP_CLIP), OPT(DP_NOISE), OPT(DP_DELTA), OPT(DP_PARTIES), OPT(ASSESS),
+			       OPT(ASSESS_ARGS) },
 			     "Runs one round on one dataset: fetch the plan and the global parameters "
 			     "from the repository, check the plan is approved, train, upload the update, "
 			     "answer `train-reply` (or `error`). Unless `evaluate_only` is true, `epochs` "
 			     "or `num_updates` must be > 0. With `secure_aggregation` true, every "
 			     "`secagg_*` field but `secagg_ring_bits` is required; `dp_noise` > 0 "
-			     "requires `dp_clip`, `dp_delta` and `dp_parties`." },
+			     "requires `dp_clip`, `dp_delta` and `dp_parties`; `assess` requires "
+			     "`evaluate_only` true, and `assess_args` requires `assess`." },
 	[FEDC_CMD_TRAIN_REPLY] = { "train-reply", TO_RESEARCHER,
 				   { FROM_NODE, REQ(JOB_ID), REQ(ROUND), REQ(DATASET_ID), REQ(N_SAMPLES),
 				     REQ(N_TEST), REQ(METRICS), REQ(GLOBAL_METRICS), REQ(DOWNLOAD_S),
-				     REQ(TRAIN_S), REQ(UPLOAD_S), OPT(PARAMS_DIGEST) },
+				     REQ(TRAIN_S), REQ(UPLOAD_S), OPT(PARAMS_DIGEST), OPT(ASSESS_RESULT) },
 				   "Answers `train`: the update's digest (absent when the request had "
-				   "`evaluate_only`), sample counts, metrics and timings." },
+				   "`evaluate_only`), sample counts, metrics and timings; with `assess`, "
+				   "its `assess_result`." },
 	[FEDC_CMD_SCALAR] = { "scalar", TO_RESEARCHER,
 			      { FROM_NODE, REQ(JOB_ID), REQ(ROUND), REQ(NAME), REQ(VALUE), REQ(ITERATION),
 				REQ(EPOCH) },
@@ -393,6 +412,7 @@ void fedc_msg_clear(struct fedc_msg *msg)
 	free(msg->datasets);
 	free(msg->secagg_data);
 	free(msg->analytics_result);
+	free(msg->assess_result);
 	memset(msg, 0, sizeof(*msg));
 }
 
@@ -403,6 +423,7 @@ void fedc_msg_free(struct fedc_msg *msg)
 	free(msg->datasets);
 	free(msg->secagg_data);
 	free(msg->analytics_result);
+	free(msg->assess_result);
 	free(msg);
 }
 
@@ -441,6 +462,25 @@ enum fedc_err fedc_msg_set_analytics_result(struct fedc_msg *msg, const void *da
 	msg->analytics_result = copy;
 	msg->analytics_result_len = (uint32_t)len;
 	fedc_msg_set(msg, FEDC_F_ANALYTICS_RESULT);
+	return FEDC_OK;
+}
+
+enum fedc_err fedc_msg_set_assess_result(struct fedc_msg *msg, const void *data, size_t len)
+{
+	uint8_t *copy;
+
+	if (len > FEDC_MAX_ASSESS_RESULT)
+		return fedc_fail(FEDC_ERR_TOO_BIG, "%zu bytes of assessment results: a message holds at most %u (ask for "
+				 "fewer bins)", len, FEDC_MAX_ASSESS_RESULT);
+	copy = malloc(len ? len : 1);
+	if (!copy)
+		return fedc_fail(FEDC_ERR_NOMEM, "out of memory for %zu bytes of assessment results", len);
+	if (len)
+		memcpy(copy, data, len);
+	free(msg->assess_result);
+	msg->assess_result = copy;
+	msg->assess_result_len = (uint32_t)len;
+	fedc_msg_set(msg, FEDC_F_ASSESS_RESULT);
 	return FEDC_OK;
 }
 
@@ -798,6 +838,10 @@ static enum fedc_err check_cross(const struct fedc_msg *msg, enum fedc_err code)
 	if (!rc && fedc_msg_has(msg, FEDC_F_SECAGG_RING_BITS) && msg->secagg_ring_bits != 32 &&
 	    msg->secagg_ring_bits != 64)
 		rc = field_fail(code, "secagg_ring_bits", "must be 32 or 64");
+	if (!rc && fedc_msg_has(msg, FEDC_F_ASSESS) && !evaluate_only)
+		rc = field_fail(code, "assess", "only with evaluate_only true (an assessment trains nothing)");
+	if (!rc && fedc_msg_has(msg, FEDC_F_ASSESS_ARGS) && !fedc_msg_has(msg, FEDC_F_ASSESS))
+		rc = field_fail(code, "assess_args", "only with assess");
 	if (!rc && fedc_msg_has(msg, FEDC_F_DP_NOISE) && msg->dp_noise > 0) {
 		rc = check_needs(msg, dp_needs, sizeof(dp_needs) / sizeof(dp_needs[0]), "dp_noise > 0", code);
 		if (!rc && msg->dp_delta <= 0)

@@ -181,6 +181,14 @@ static int cnn_input_gradient(void *model, const struct fedc_data *data, float *
 	return m ? fedc_seq_input_gradient(&m->seq, data, FEDC_LOSS_SOFTMAX_CE, grad) : FEDC_NN_ERR_INVAL;
 }
 
+/* Each row's class probabilities (ABI 4): the softmax of the logits. */
+static int cnn_predict(void *model, const struct fedc_data *data, float *out, size_t width)
+{
+	struct cnn *m = model;
+
+	return m ? fedc_seq_predict(&m->seq, data, FEDC_LOSS_SOFTMAX_CE, out, width) : FEDC_NN_ERR_INVAL;
+}
+
 FEDC_PLAN_DEFINE(
 	.name = "cnn",
 	.create = cnn_create,
@@ -192,7 +200,8 @@ FEDC_PLAN_DEFINE(
 	.destroy = cnn_destroy,
 	.last_error = fedc_plan_last_error,
 	.param_roles = fedc_seq_param_roles,
-	.input_gradient = cnn_input_gradient);
+	.input_gradient = cnn_input_gradient,
+	.predict = cnn_predict);
 
 /* The SDK's training loop applies the node's SCAFFOLD correction. */
 FEDC_PLAN_FEATURES(FEDC_PLAN_FEATURE_SCAFFOLD);

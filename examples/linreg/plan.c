@@ -137,6 +137,12 @@ static int linreg_input_gradient(void *model, const struct fedc_data *data, floa
 	return model ? fedc_net_input_gradient(model, data, FEDC_LOSS_MSE, grad) : FEDC_NN_ERR_INVAL;
 }
 
+/* Each row's predicted value (ABI 4). */
+static int linreg_predict(void *model, const struct fedc_data *data, float *out, size_t width)
+{
+	return model ? fedc_net_predict(model, data, FEDC_LOSS_MSE, out, width) : FEDC_NN_ERR_INVAL;
+}
+
 FEDC_PLAN_DEFINE(
 	.name = "linreg",
 	.create = linreg_create,
@@ -147,7 +153,8 @@ FEDC_PLAN_DEFINE(
 	.evaluate = linreg_evaluate,
 	.destroy = linreg_destroy,
 	.last_error = fedc_plan_last_error,
-	.input_gradient = linreg_input_gradient);
+	.input_gradient = linreg_input_gradient,
+	.predict = linreg_predict);
 
 /* The SDK's training loop applies the node's SCAFFOLD correction. */
 FEDC_PLAN_FEATURES(FEDC_PLAN_FEATURE_SCAFFOLD);

@@ -282,6 +282,14 @@ static int model_input_gradient(void *p, const struct fedc_data *data, float *gr
 	return m ? fedc_net_input_gradient(&m->net, data, FEDC_LOSS_BCE, grad) : FEDC_NN_ERR_INVAL;
 }
 
+/* Each row's class probabilities (ABI 4): 1 - p, p of the sigmoid. */
+static int model_predict(void *p, const struct fedc_data *data, float *out, size_t width)
+{
+	struct model *m = p;
+
+	return m ? fedc_net_predict(&m->net, data, FEDC_LOSS_BCE, out, width) : FEDC_NN_ERR_INVAL;
+}
+
 FEDC_PLAN_DEFINE(
 	.name = "logreg-dpsgd",
 	.create = model_create,
@@ -293,4 +301,5 @@ FEDC_PLAN_DEFINE(
 	.destroy = model_destroy,
 	.last_error = fedc_plan_last_error,
 	.param_roles = model_param_roles,
-	.input_gradient = model_input_gradient);
+	.input_gradient = model_input_gradient,
+	.predict = model_predict);

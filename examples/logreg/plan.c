@@ -574,6 +574,25 @@ static int logreg_input_gradient(void *model, const struct fedc_data *data, floa
 	return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* predict                                                              */
+
+/* Each row's class probabilities: 1 - p, p (ABI 4, docs/plan-api.md). */
+static int logreg_predict(void *model, const struct fedc_data *data, float *out, size_t width)
+{
+	struct logreg *m = model;
+
+	if (!m || !out || width != 2 || !data_ok(m, data, false))
+		return -1;
+	for (size_t i = 0; i < data->n_samples; i++) {
+		double p = sigmoid(logit(m, data->x + i * data->n_features));
+
+		out[2 * i] = (float)(1.0 - p);
+		out[2 * i + 1] = (float)p;
+	}
+	return 0;
+}
+
 FEDC_PLAN_DEFINE(
 	.name = "logreg",
 	.create = logreg_create,
@@ -585,4 +604,5 @@ FEDC_PLAN_DEFINE(
 	.destroy = logreg_destroy,
 	.last_error = fedc_plan_last_error,
 	.param_roles = logreg_param_roles,
-	.input_gradient = logreg_input_gradient);
+	.input_gradient = logreg_input_gradient,
+	.predict = logreg_predict);

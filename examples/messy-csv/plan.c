@@ -148,6 +148,22 @@ static int model_evaluate(void *p, const struct fedc_data *test, struct fedc_met
 	return rc;
 }
 
+/* Each row's class probabilities (ABI 4), on the encoded table. */
+static int model_predict(void *p, const struct fedc_data *data, float *out, size_t width)
+{
+	struct model *m = p;
+	struct fedc_data enc;
+	int rc;
+
+	if (!m)
+		return FEDC_NN_ERR_INVAL;
+	rc = fedc_table_encode(&m->table, data, &enc);
+	if (!rc)
+		rc = fedc_net_predict(&m->net, &enc, FEDC_LOSS_SOFTMAX_CE, out, width);
+	fedc_table_data_free(&enc);
+	return rc;
+}
+
 FEDC_PLAN_DEFINE(
 	.name = "messy-csv",
 	.create = model_create,
@@ -157,7 +173,8 @@ FEDC_PLAN_DEFINE(
 	.train = model_train,
 	.evaluate = model_evaluate,
 	.destroy = model_destroy,
-	.last_error = fedc_plan_last_error);
+	.last_error = fedc_plan_last_error,
+	.predict = model_predict);
 
 /* The SDK's training loop applies the node's SCAFFOLD correction. */
 FEDC_PLAN_FEATURES(FEDC_PLAN_FEATURE_SCAFFOLD);

@@ -113,6 +113,12 @@ static int mlp_input_gradient(void *model, const struct fedc_data *data, float *
 	return model ? fedc_net_input_gradient(model, data, FEDC_LOSS_SOFTMAX_CE, grad) : FEDC_NN_ERR_INVAL;
 }
 
+/* Each row's class probabilities (ABI 4): the softmax of the logits. */
+static int mlp_predict(void *model, const struct fedc_data *data, float *out, size_t width)
+{
+	return model ? fedc_net_predict(model, data, FEDC_LOSS_SOFTMAX_CE, out, width) : FEDC_NN_ERR_INVAL;
+}
+
 FEDC_PLAN_DEFINE(
 	.name = "mlp",
 	.create = mlp_create,
@@ -123,7 +129,8 @@ FEDC_PLAN_DEFINE(
 	.evaluate = mlp_evaluate,
 	.destroy = mlp_destroy,
 	.last_error = fedc_plan_last_error,
-	.input_gradient = mlp_input_gradient);
+	.input_gradient = mlp_input_gradient,
+	.predict = mlp_predict);
 
 /* The SDK's training loop applies the node's SCAFFOLD correction. */
 FEDC_PLAN_FEATURES(FEDC_PLAN_FEATURE_SCAFFOLD);

@@ -667,6 +667,20 @@ int fedc_seq_evaluate(struct fedc_seq *s, const struct fedc_data *d, enum fedc_l
 	return fedc_model_evaluate(&m, d, loss, true, out);
 }
 
+int fedc_seq_predict(struct fedc_seq *s, const struct fedc_data *d, enum fedc_loss loss, float *out, size_t width)
+{
+	struct fedc_model m;
+	int rc;
+
+	if (!s)
+		return FEDC_NN_ERR_INVAL;
+	rc = fedc_seq_check_data(s, d);
+	if (rc)
+		return rc;
+	m = fedc_seq_model(s);
+	return fedc_model_predict(&m, d, loss, out, width);
+}
+
 int fedc_seq_get_params(void *model, const struct fedc_tensor **tensors, size_t *count)
 {
 	struct fedc_seq *s = model;

@@ -477,6 +477,75 @@ int fedc_model_evaluate(const struct fedc_model *m, const struct fedc_data *d, e
 	return rc;
 }
 
+/* Row i's outputs for predict(): the softmax of the logits, 1 - p and p of
+ * a sigmoid, or the values as they are (regression). */
+static void predict_row(enum fedc_loss loss, const float *z, size_t k, float *out)
+{
+	double max = z[0], total = 0;
+
+	if (loss == FEDC_LOSS_BCE) {
+		double p = 1.0 / (1.0 + exp(-(double)z[0]));
+
+		out[0] = (float)(1.0 - p);
+		out[1] = (float)p;
+		return;
+	}
+	if (loss != FEDC_LOSS_SOFTMAX_CE) {
+		memcpy(out, z, k * sizeof(float));
+		return;
+	}
+	for (size_t j = 1; j < k; j++)
+		max = z[j] > max ? z[j] : max;
+	for (size_t j = 0; j < k; j++)
+		total += exp((double)z[j] - max);
+	for (size_t j = 0; j < k; j++)
+		out[j] = (float)(exp((double)z[j] - max) / total);
+}
+
+int fedc_model_predict(const struct fedc_model *m, const struct fedc_data *d, enum fedc_loss loss, float *out,
+		       size_t width)
+{
+	size_t want = loss == FEDC_LOSS_BCE ? 2 : m ? m->n_outputs : 0;
+	struct fedc_batcher b = { 0 };
+	int rc;
+
+	if (!m || !out || !d || !d->x || d->n_samples == 0 || d->n_features != m->n_inputs)
+		return FEDC_NN_ERR_DATA;
+	if (fedc_loss_is_segmentation(loss) || label_width(d) != 1) {
+		fedc_plan_error("predict: one target per row only (not segmentation masks)");
+		return FEDC_NN_ERR_SHAPE;
+	}
+	if (width != want || (loss == FEDC_LOSS_BCE && m->n_outputs != 1)) {
+		fedc_plan_error("predict: the node asks for %zu outputs per row, the model gives %zu", width, want);
+		return FEDC_NN_ERR_SHAPE;
+	}
+	if (m->set_training)
+		m->set_training(m->impl, false);
+	rc = fedc_batcher_init(&b, d, m->eval_rows ? m->eval_rows : EVAL_CHUNK, false, 0);
+	for (size_t seen = 0; !rc && seen < d->n_samples;) {
+		struct fedc_mat x, z;
+		const float *y;
+		size_t n = fedc_batcher_next(&b, &x, &y, NULL);
+
+		rc = m->forward(m->impl, &x, &z);
+		for (size_t i = 0; !rc && i < n; i++)
+			predict_row(loss, z.data + i * z.cols, z.cols, out + (seen + i) * width);
+		seen += n;
+	}
+	fedc_batcher_release(&b);
+	return rc;
+}
+
+int fedc_net_predict(struct fedc_net *net, const struct fedc_data *d, enum fedc_loss loss, float *out, size_t width)
+{
+	struct fedc_model m;
+
+	if (!net)
+		return FEDC_NN_ERR_INVAL;
+	m = fedc_net_model(net);
+	return fedc_model_predict(&m, d, loss, out, width);
+}
+
 static int net_reserve(void *impl, size_t rows)
 {
 	return fedc_net_reserve(impl, rows);

@@ -1164,6 +1164,43 @@ static void test_encode_rejects_invalid(void **state)
 	assert_int_equal(fedc_msg_encode(NULL, NULL, NULL), FEDC_ERR_INVAL);
 }
 
+/* assess only in an evaluate-only train, assess_args only with assess, a
+ * kind the schema lists; assess_result travels in a train-reply. */
+static void test_train_assess_needs_evaluate_only(void **state)
+{
+	struct fedc_msg *m = full_msg(FEDC_CMD_TRAIN), *r = full_msg(FEDC_CMD_TRAIN_REPLY), *d;
+	static const char lines[] = "count rows 569\ntext predictions /p.csv\n";
+	void *buf = NULL;
+	size_t len = 0;
+	enum fedc_err rc;
+
+	(void)state;
+	SETS(m, FEDC_F_ASSESS, assess, "predict");
+	expect_encode(m, FEDC_ERR_INVAL, "\"assess\": only with evaluate_only true");
+	m->evaluate_only = true;
+	m->secagg = false;
+	m->dp_noise = 0;
+	expect_encode(m, FEDC_OK, NULL);
+	strcpy(m->assess, "robust");
+	expect_encode(m, FEDC_ERR_INVAL, "assess");
+	strcpy(m->assess, "explain");
+	SETS(m, FEDC_F_ASSESS_ARGS, assess_args, "repeats=3\nmetric=loss\n");
+	expect_encode(m, FEDC_OK, NULL);
+	fedc_msg_unset(m, FEDC_F_ASSESS);
+	expect_encode(m, FEDC_ERR_INVAL, "\"assess_args\": only with assess");
+	assert_int_equal(fedc_msg_set_assess_result(r, lines, sizeof(lines) - 1), FEDC_OK);
+	assert_int_equal(fedc_msg_encode(r, &buf, &len), FEDC_OK);
+	d = decode_new(buf, len, &rc);
+	assert_int_equal(rc, FEDC_OK);
+	assert_int_equal(d->assess_result_len, sizeof(lines) - 1);
+	assert_memory_equal(d->assess_result, lines, sizeof(lines) - 1);
+	fedc_msg_free(d);
+	free(buf);
+	assert_int_equal(fedc_msg_set_assess_result(r, lines, FEDC_MAX_ASSESS_RESULT + 1), FEDC_ERR_TOO_BIG);
+	fedc_msg_free(r);
+	fedc_msg_free(m);
+}
+
 /* secagg_ring_bits is 32 or 64, nothing between; absent it stays absent
  * (the node then masks in 64 bits, as before the field existed). */
 static void test_train_secagg_ring_bits_32_or_64(void **state)
@@ -1426,6 +1463,7 @@ int main(void)
 		cmocka_unit_test(test_decode_missing_each_required_field),
 		cmocka_unit_test(test_encode_rejects_invalid),
 		cmocka_unit_test(test_train_secagg_ring_bits_32_or_64),
+		cmocka_unit_test(test_train_assess_needs_evaluate_only),
 		cmocka_unit_test(test_encode_too_big),
 		cmocka_unit_test(test_cmd_names),
 		cmocka_unit_test(test_msg_new_and_reply),

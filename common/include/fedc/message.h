@@ -69,6 +69,8 @@ enum fedc_field {
 	/* capabilities (docs/protocol.md "Capabilities"), in status and dataset replies */
 	FEDC_F_CAPABILITIES, FEDC_F_DATASET_KINDS, FEDC_F_SDK_VERSION,
 	FEDC_F_ANALYTICS_QUERY, FEDC_F_ANALYTICS_RESULT,
+	/* using the final model at the nodes (docs/researcher-guide.md, "Predicting with the final model") */
+	FEDC_F_ASSESS, FEDC_F_ASSESS_ARGS, FEDC_F_ASSESS_RESULT,
 	FEDC_F__COUNT
 };
 
@@ -78,6 +80,8 @@ enum fedc_field {
 #define FEDC_SHORT_BUF 33   /* short enum-like strings + NUL */
 #define FEDC_MAX_ANALYTICS_QUERY 2047              /* bytes of an analytics query */
 #define FEDC_MAX_ANALYTICS_RESULT (48u * 1024u)    /* bytes of a node's analytics partials */
+#define FEDC_MAX_ASSESS_ARGS 2047                  /* bytes of an assessment's key=value lines */
+#define FEDC_MAX_ASSESS_RESULT (48u * 1024u)       /* bytes of a node's assessment lines */
 
 /* A dataset as described in search and list replies. */
 struct fedc_msg_dataset {
@@ -195,6 +199,11 @@ struct fedc_msg {
 	char analytics_query[FEDC_MAX_ANALYTICS_QUERY + 1]; /* key=value lines (node/analytics_query.h) */
 	uint8_t *analytics_result;           /* owned; analytics_result_len bytes of text (node/analytics.h) */
 	uint32_t analytics_result_len;
+	/* assessing the final model in an evaluate_only train (node/assess.h) */
+	char assess[FEDC_SHORT_BUF];         /* "predict", "explain" (node/assess.h lists the kinds) */
+	char assess_args[FEDC_MAX_ASSESS_ARGS + 1]; /* key=value lines for that kind */
+	uint8_t *assess_result;              /* owned; assess_result_len bytes of text lines */
+	uint32_t assess_result_len;
 };
 
 /* "ping", "search-reply", "training-plan-status" ...; NULL if out of range. */
@@ -233,6 +242,12 @@ enum fedc_err fedc_msg_set_secagg_data(struct fedc_msg *msg, const void *data, s
  * FEDC_ERR_NOMEM. */
 FEDC_NODISCARD
 enum fedc_err fedc_msg_set_analytics_result(struct fedc_msg *msg, const void *data, size_t len);
+
+/* Copies `len` bytes into the message's assess_result (replacing any) and
+ * marks it present. FEDC_ERR_TOO_BIG past FEDC_MAX_ASSESS_RESULT,
+ * FEDC_ERR_NOMEM. */
+FEDC_NODISCARD
+enum fedc_err fedc_msg_set_assess_result(struct fedc_msg *msg, const void *data, size_t len);
 
 /* Marks a field present after the caller filled it, or absent again. */
 void fedc_msg_set(struct fedc_msg *msg, enum fedc_field field);

@@ -212,6 +212,9 @@ int fedc_seq_train(struct fedc_seq *s, const struct fedc_data *d, const struct f
  * for segmentation). */
 int fedc_seq_evaluate(struct fedc_seq *s, const struct fedc_data *d, enum fedc_loss loss,
 		      struct fedc_metrics *out);
+/* A plan's predict() (ABI 4) over s: fedc_model_predict (train.h), in
+ * evaluation mode (no dropout, batch norm from its running statistics). */
+int fedc_seq_predict(struct fedc_seq *s, const struct fedc_data *d, enum fedc_loss loss, float *out, size_t width);
 /* The generic model of train.h over s. */
 struct fedc_model fedc_seq_model(struct fedc_seq *s);
 

@@ -65,6 +65,15 @@ int fedc_model_train(const struct fedc_model *m, const struct fedc_data *d, cons
  * that is NaN (a class absent from d) is left out. */
 int fedc_model_evaluate(const struct fedc_model *m, const struct fedc_data *d, enum fedc_loss loss, bool clinical,
 			struct fedc_metrics *out);
+/* A plan's predict() (ABI 4, fedc/plan.h): each row's outputs into
+ * out[i * width ...], in evaluation mode, parameters unchanged. `width`
+ * must be fedc_plan_output_width(d): softmax probabilities of the n_outputs
+ * classes (FEDC_LOSS_SOFTMAX_CE), 1 - p and p of a one-output sigmoid
+ * (FEDC_LOSS_BCE: width 2), or the values themselves (FEDC_LOSS_MSE).
+ * Segmentation losses and several targets per row are refused
+ * (FEDC_NN_ERR_SHAPE, with fedc_plan_error). */
+int fedc_model_predict(const struct fedc_model *m, const struct fedc_data *d, enum fedc_loss loss, float *out,
+		       size_t width);
 /* The generic model over a net. */
 struct fedc_model fedc_net_model(struct fedc_net *net);
 
@@ -80,5 +89,7 @@ int fedc_net_train(struct fedc_net *net, const struct fedc_data *d, const struct
 /* Fills out with "loss" and, for classification, "accuracy" over d. */
 int fedc_net_evaluate(struct fedc_net *net, const struct fedc_data *d, enum fedc_loss loss,
 		      struct fedc_metrics *out);
+/* fedc_model_predict over the net. */
+int fedc_net_predict(struct fedc_net *net, const struct fedc_data *d, enum fedc_loss loss, float *out, size_t width);
 
 #endif
