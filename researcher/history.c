@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "json_kv.h"
+
 struct history {
 	FILE *jsonl;
 	FILE *rounds_csv;
@@ -101,20 +103,6 @@ static double metric(const struct fedc_msg_kv *list, uint32_t n, const char *nam
 	return fedc_msg_kv_get(list, n, name, &v) ? v : NAN;
 }
 
-static json_t *number_or_null(double v)
-{
-	return isfinite(v) ? json_real(v) : json_null();
-}
-
-static json_t *kv_object(const struct fedc_msg_kv *list, uint32_t n)
-{
-	json_t *obj = json_object();
-
-	for (uint32_t i = 0; obj && i < n; i++)
-		json_object_set_new(obj, list[i].name, number_or_null(list[i].value));
-	return obj;
-}
-
 static enum fedc_err write_json(FILE *f, json_t *obj)
 {
 	char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
@@ -161,8 +149,8 @@ enum fedc_err history__node(struct history *h, const struct node_record *rec)
 	if (obj && r) {
 		json_object_set_new(obj, "n_samples", json_integer((json_int_t)r->n_samples));
 		json_object_set_new(obj, "n_test", json_integer((json_int_t)r->n_test));
-		json_object_set_new(obj, "metrics", kv_object(r->metrics, r->n_metrics));
-		json_object_set_new(obj, "global_metrics", kv_object(r->global_metrics, r->n_global_metrics));
+		json_object_set_new(obj, "metrics", json_kv__object(r->metrics, r->n_metrics));
+		json_object_set_new(obj, "global_metrics", json_kv__object(r->global_metrics, r->n_global_metrics));
 		json_object_set_new(obj, "download_s", json_real(r->download_s));
 		json_object_set_new(obj, "train_s", json_real(r->train_s));
 		json_object_set_new(obj, "upload_s", json_real(r->upload_s));
@@ -194,9 +182,9 @@ enum fedc_err history__round(struct history *h, const struct round_record *rec)
 {
 	json_t *obj = json_pack("{s:s, s:I, s:s, s:I, s:I, s:o, s:o, s:o, s:f, s:s}", "type", "round", "round",
 				(json_int_t)rec->round, "kind", rec->kind, "selected", (json_int_t)rec->selected,
-				"answered", (json_int_t)rec->answered, "train_loss", number_or_null(rec->train_loss),
-				"global_loss", number_or_null(rec->global_loss), "global_accuracy",
-				number_or_null(rec->global_accuracy), "seconds", rec->seconds, "params_digest",
+				"answered", (json_int_t)rec->answered, "train_loss", json_kv__number(rec->train_loss),
+				"global_loss", json_kv__number(rec->global_loss), "global_accuracy",
+				json_kv__number(rec->global_accuracy), "seconds", rec->seconds, "params_digest",
 				rec->params_digest ? rec->params_digest : "");
 
 	fprintf(h->rounds_csv, "%u,%s,%u,%u", rec->round, rec->kind, rec->selected, rec->answered);
@@ -208,7 +196,7 @@ enum fedc_err history__round(struct history *h, const struct round_record *rec)
 	csv_number(h->rounds_csv, rec->epsilon);
 	fputc('\n', h->rounds_csv);
 	if (obj)
-		json_object_set_new(obj, "epsilon", number_or_null(rec->epsilon));
+		json_object_set_new(obj, "epsilon", json_kv__number(rec->epsilon));
 	fflush(h->rounds_csv);
 	return write_json(h->jsonl, obj);
 }

@@ -15,6 +15,7 @@
 #include "fedc/buf.h"
 #include "fedc/fs.h"
 #include "fedc/id.h"
+#include "json_kv.h"
 
 struct kept_scalar {
 	char node_id[FEDC_MAX_ID_LEN + 1];
@@ -187,20 +188,6 @@ void node_log__scalar(struct node_log *log, const char *node_id, const char *nam
 	s->epoch = epoch;
 }
 
-static json_t *number_or_null(double v)
-{
-	return isfinite(v) ? json_real(v) : json_null();
-}
-
-static json_t *kv_object(const struct fedc_msg_kv *list, uint32_t n)
-{
-	json_t *obj = json_object();
-
-	for (uint32_t i = 0; obj && i < n; i++)
-		json_object_set_new(obj, list[i].name, number_or_null(list[i].value));
-	return obj;
-}
-
 /* The node's scalars of this round, in the order they came; NULL for none. */
 static json_t *scalars_of(const struct node_log *log, const char *node_id)
 {
@@ -215,7 +202,7 @@ static json_t *scalars_of(const struct node_log *log, const char *node_id)
 			list = json_array();
 		json_array_append_new(list, json_pack("{s:s, s:I, s:I, s:o}", "name", s->name, "iteration",
 						      (json_int_t)s->iteration, "epoch", (json_int_t)s->epoch,
-						      "value", number_or_null(s->value)));
+						      "value", json_kv__number(s->value)));
 	}
 	return list;
 }
@@ -241,11 +228,11 @@ static json_t *record_json(const struct node_log *log, const struct node_record 
 	if (obj && r) {
 		json_object_set_new(obj, "n_samples", json_integer((json_int_t)r->n_samples));
 		json_object_set_new(obj, "n_test", json_integer((json_int_t)r->n_test));
-		json_object_set_new(obj, "metrics", kv_object(r->metrics, r->n_metrics));
-		json_object_set_new(obj, "global_metrics", kv_object(r->global_metrics, r->n_global_metrics));
-		json_object_set_new(obj, "download_s", number_or_null(r->download_s));
-		json_object_set_new(obj, "train_s", number_or_null(r->train_s));
-		json_object_set_new(obj, "upload_s", number_or_null(r->upload_s));
+		json_object_set_new(obj, "metrics", json_kv__object(r->metrics, r->n_metrics));
+		json_object_set_new(obj, "global_metrics", json_kv__object(r->global_metrics, r->n_global_metrics));
+		json_object_set_new(obj, "download_s", json_kv__number(r->download_s));
+		json_object_set_new(obj, "train_s", json_kv__number(r->train_s));
+		json_object_set_new(obj, "upload_s", json_kv__number(r->upload_s));
 		if (fedc_msg_has(r, FEDC_F_PARAMS_DIGEST))
 			json_object_set_new(obj, "params_digest", json_string(r->params_digest));
 	}

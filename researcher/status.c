@@ -14,6 +14,7 @@
 #include "fedc/fs.h"
 #include "fedc/log.h"
 #include "job_internal.h"
+#include "json_kv.h"
 #include "privacy.h"
 
 #define WRITE_EVERY_MS 1000 /* between rounds' starts and ends: at most one write a second */
@@ -40,20 +41,6 @@ static double wall_now(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static json_t *number_or_null(double v)
-{
-	return isfinite(v) ? json_real(v) : json_null();
-}
-
-static json_t *kv_object(const struct fedc_msg_kv *list, uint32_t n)
-{
-	json_t *obj = json_object();
-
-	for (uint32_t i = 0; obj && i < n; i++)
-		json_object_set_new(obj, list[i].name, number_or_null(list[i].value));
-	return obj;
 }
 
 enum fedc_err status__new(const struct job *j, struct job_status **out)
@@ -144,7 +131,7 @@ static json_t *document(const struct job_status *s, const struct job *j, const c
 	json_object_set_new(doc, "rounds_timed", json_integer(s->rounds_timed));
 	json_object_set_new(doc, "mean_round_s",
 			    s->rounds_timed ? json_real(s->seconds_sum / s->rounds_timed) : json_null());
-	json_object_set_new(doc, "epsilon", privacy__dp_on(exp) ? number_or_null(j->epsilon) : json_null());
+	json_object_set_new(doc, "epsilon", privacy__dp_on(exp) ? json_kv__number(j->epsilon) : json_null());
 	json_object_set_new(doc, "delta", privacy__dp_on(exp) ? json_real(exp->privacy.dp_delta) : json_null());
 	json_object_set(doc, "best", s->best);
 	json_object_set(doc, "last_round", s->last_round);
@@ -230,8 +217,8 @@ static void keep_node_metrics(struct job_status *s, const struct job *j, uint32_
 		json_object_set_new(s->last_by_node, p->node_id,
 				    json_pack("{s:I, s:s, s:o, s:o}", "round", (json_int_t)round, "kind",
 					      s->evaluating ? "evaluate" : "train", "metrics",
-					      kv_object(r->metrics, r->n_metrics), "global_metrics",
-					      kv_object(r->global_metrics, r->n_global_metrics)));
+					      json_kv__object(r->metrics, r->n_metrics), "global_metrics",
+					      json_kv__object(r->global_metrics, r->n_global_metrics)));
 	}
 }
 
@@ -247,9 +234,9 @@ void status__round_end(struct job_status *s, const struct job *j, const struct r
 	json_decref(s->last_round);
 	s->last_round = json_pack("{s:I, s:s, s:I, s:I, s:o, s:o, s:o, s:s, s:o, s:f}", "round", (json_int_t)rr->round,
 				  "kind", rr->kind, "selected", (json_int_t)rr->selected, "answered",
-				  (json_int_t)rr->answered, "train_loss", number_or_null(rr->train_loss), "global_loss",
-				  number_or_null(rr->global_loss), "global_accuracy", number_or_null(rr->global_accuracy),
-				  "metric", j->exp->test_metric, "metric_value", number_or_null(metric_value), "seconds",
+				  (json_int_t)rr->answered, "train_loss", json_kv__number(rr->train_loss), "global_loss",
+				  json_kv__number(rr->global_loss), "global_accuracy", json_kv__number(rr->global_accuracy),
+				  "metric", j->exp->test_metric, "metric_value", json_kv__number(metric_value), "seconds",
 				  rr->seconds);
 	if (!s->last_round)
 		s->last_round = json_null();
@@ -262,7 +249,7 @@ void status__best(struct job_status *s, const char *metric, uint32_t round, doub
 		return;
 	json_decref(s->best);
 	s->best = json_pack("{s:s, s:I, s:o}", "metric", metric, "round", (json_int_t)round, "value",
-			    number_or_null(value));
+			    json_kv__number(value));
 	if (!s->best)
 		s->best = json_null();
 }
