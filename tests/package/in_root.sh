@@ -188,3 +188,10 @@ echo "federation: the installed fedc-researcher ran examples/logreg over the pac
 cc -std=c11 -shared -fPIC /usr/share/fedc/examples/linreg/plan.c $(pkg-config --cflags --libs fedcplan) \
   -o "$dir/linreg.so" || fail "a plan does not compile against libfedcplan-dev"
 echo "install: a plan compiles against libfedcplan-dev's fedcplan.pc"
+
+# Removal: purge runs prerm and postrm, takes the files and keeps the state
+# (docs/deployment.md, "Upgrading and removing").
+dpkg --purge fedc-node >>/tmp/dpkg.log 2>&1 || { cat /tmp/dpkg.log; fail "dpkg --purge fedc-node"; }
+[[ ! -e /usr/bin/fedc-node && ! -e /lib/systemd/system/fedc-node.service ]] || fail "purge left fedc-node's files"
+[[ -f /var/lib/fedc/node/node.db ]] || fail "purge took the node's database"
+echo "install: dpkg --purge fedc-node removes its files and keeps /var/lib/fedc/node"
