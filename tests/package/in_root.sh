@@ -77,7 +77,8 @@ systemd-analyze verify --man=no /lib/systemd/system/fedc-node.service /lib/syste
 echo "install: systemd-analyze verify accepts fedc-node.service and fedc-repository.service"
 
 # Man pages and completions work from the installed paths.
-MANPAGER=cat man fedc-node.ini 2>/dev/null | grep -q "train_timeout_s" || fail "man fedc-node.ini"
+page=$(MANPAGER="cat" man fedc-node.ini 2>/dev/null) || fail "man fedc-node.ini"
+grep -q "train_timeout_s" <<<"$page" || fail "man fedc-node.ini lacks [limits] train_timeout_s"
 bash -c '. /usr/share/bash-completion/completions/fedc-node; COMP_WORDS=(fedc-node plan ap); COMP_CWORD=2;
   _fedc_node; [[ ${COMPREPLY[*]} == approve ]]' || fail "the fedc-node completion does not complete 'plan ap'"
 

@@ -63,10 +63,11 @@ for p in "${packages[@]}"; do
   for f in "/usr/share/doc/$p/copyright" "/usr/share/doc/$p/changelog.gz"; do
     grep -qx "$f" <<<"$list" || fail "$p has no $f"
   done
-  for prog in $(grep '^/usr/bin/.' <<<"$list" | sed 's|/usr/bin/||'); do
+  while read -r prog; do
+    [[ -n $prog ]] || continue
     grep -qx "/usr/share/man/man1/$prog.1.gz" <<<"$list" || fail "$p: $prog has no man page"
     grep -qx "/usr/share/bash-completion/completions/$prog" <<<"$list" || fail "$p: $prog has no completion"
-  done
+  done < <(grep '^/usr/bin/.' <<<"$list" | sed 's|/usr/bin/||' || true)
 done
 for want in "fedc-node /lib/systemd/system/fedc-node.service" "fedc-node /usr/share/man/man5/fedc-node.ini.5.gz" \
   "fedc-repository /lib/systemd/system/fedc-repository.service" "fedc-repository /etc/fedc/repository.ini" \
