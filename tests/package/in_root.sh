@@ -139,7 +139,7 @@ wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$repo_port" || { cat "$dir/repos
 # ExecReload re-reads the tokens (as after fedc-admin add-node).
 reload_unit fedc-repository "$repo_pid"
 wait_for 10 grep -q "SIGHUP" "$dir/repository.log" || { cat "$dir/repository.log"; fail "ExecReload: no reload logged"; }
-ps -o user= -p "$repo_pid" | grep -qx fedc || fail "the repository does not run as fedc"
+[[ $(ps -o user= -p "$repo_pid") == fedc ]] || fail "the repository does not run as fedc"
 echo "federation: fedc-repository runs as fedc from its unit's ExecStart; ExecReload re-read its tokens"
 
 # Hospital A: the packaged node, its bundle in /etc/fedc/node.
@@ -169,7 +169,7 @@ install -m 0640 -g fedc "$fed/repository/tokens" /etc/fedc/repository/tokens
 reload_unit fedc-repository "$repo_pid"
 kill -HUP "$broker_pid"
 wait_nodes hospital-a hospital-b || { tail "$dir"/hospital-*.log; fail "the nodes did not start"; }
-ps -o user= -p "$node_pid" | grep -qx fedc || fail "the node does not run as fedc"
+[[ $(ps -o user= -p "$node_pid") == fedc ]] || fail "the node does not run as fedc"
 grep -q "sandbox: plans run in their own user, mount, IPC, PID and network namespaces" "$dir/hospital-a.log" ||
   { cat "$dir/hospital-a.log"; fail "the node as fedc, no new privileges, no capabilities: plans not confined"; }
 echo "federation: fedc-node runs as fedc from its unit's ExecStart; its plans get their namespaces"

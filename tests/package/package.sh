@@ -57,9 +57,12 @@ fi
 echo "package: lintian: no errors, $(grep -c "^W: " "$dir/lintian.log" || true) warnings"
 
 # 3. Contents.
+# (Listings go through variables: `dpkg-deb ... | grep -q` would fail under
+# pipefail whenever grep stops reading before dpkg-deb is done writing.)
 deb() { compgen -G "$dir/debs/${1}_${version}_*.deb"; }
+files_of() { dpkg-deb -c "$(deb "$1")" | awk '{print $6}' | sed 's|^\./|/|'; }
 for p in "${packages[@]}"; do
-  list=$(dpkg-deb -c "$(deb "$p")" | awk '{print $6}' | sed 's|^\./|/|')
+  list=$(files_of "$p")
   for f in "/usr/share/doc/$p/copyright" "/usr/share/doc/$p/changelog.gz"; do
     grep -qx "$f" <<<"$list" || fail "$p has no $f"
   done
@@ -77,17 +80,17 @@ for want in "fedc-node /lib/systemd/system/fedc-node.service" "fedc-node /usr/sh
   "libfedcplan-dev /usr/lib/pkgconfig/fedcplan.pc" "libfedcplan-dev /usr/include/fedc/plan.h" \
   "fedc-doc /usr/share/doc/fedc/deployment.md"; do
   read -r p f <<<"$want"
-  dpkg-deb -c "$(deb "$p")" | awk '{print $6}' | grep -qx ".$f" || fail "$p does not hold $f"
+  grep -qx "$f" <<<"$(files_of "$p")" || fail "$p does not hold $f"
 done
-dpkg-deb -I "$(deb fedc-repository)" conffiles | grep -qx /etc/fedc/repository.ini ||
+grep -qx /etc/fedc/repository.ini <<<"$(dpkg-deb -I "$(deb fedc-repository)" conffiles)" ||
   fail "/etc/fedc/repository.ini is not a conffile"
 for p in fedc-node fedc-repository; do
   for s in postinst prerm postrm; do
     dpkg-deb -I "$(deb "$p")" "$s" >/dev/null || fail "$p has no $s"
   done
-  dpkg-deb -f "$(deb "$p")" Depends | grep -q adduser || fail "$p does not depend on adduser"
+  [[ $(dpkg-deb -f "$(deb "$p")" Depends) == *adduser* ]] || fail "$p does not depend on adduser"
 done
-dpkg-deb -f "$(deb fedc-node)" Depends | grep -q libpaho-mqtt || fail "fedc-node's Depends lack its libraries"
+[[ $(dpkg-deb -f "$(deb fedc-node)" Depends) == *libpaho-mqtt* ]] || fail "fedc-node's Depends lack its libraries"
 man_page=$(dpkg-deb --fsys-tarfile "$(deb fedc-node)" | tar -xO ./usr/share/man/man1/fedc-node.1.gz | gzip -d)
 grep -q "dataset add" <<<"$man_page" || fail "fedc-node(1) lacks the dataset commands"
 echo "package: contents, man pages, completions, conffiles and maintainer scripts are there"
