@@ -95,19 +95,36 @@ provision study researcher >/dev/null
 "$build/bin/fedc-admin" add-node "$fed" hospital-b >>"$dir/admin.log"
 start_broker
 
-# The unit's command line, as systemd would run it (User=fedc, UMask=0077,
-# NoNewPrivileges=yes, CapabilityBoundingSet=).
+# A unit's command, run as systemd would run it, for what can be had without
+# systemd as PID 1: User= and Group=, NoNewPrivileges=, no capabilities
+# (CapabilityBoundingSet=), UMask=, the file system of ProtectSystem=strict
+# with ReadWritePaths= (in a mount namespace of its own: everything read-only
+# but the state directory), PrivateTmp= and ProtectHome= (empty tmpfs), and
+# SystemCallFilter= with SystemCallErrorNumber= (unit_seccomp.py, groups from
+# systemd's own tables). Delegate= and the other Protect* settings need
+# systemd; `systemd-analyze verify` checks them above.
 unit_line() { # unit_line UNIT KEY
   sed -n "s/^$2=//p" "/lib/systemd/system/$1.service"
 }
-# The unit's user, no new privileges, no capabilities, its umask.
+# shellcheck disable=SC2016 # the inner script's variables are its own
 unit_exec() { # unit_exec UNIT COMMAND...: in a subshell, execs COMMAND as the unit would
   local unit=$1 user
-  user=$(unit_line "$1" User)
+  user=$(unit_line "$unit" User)
   shift
   umask "$(unit_line "$unit" UMask)"
-  exec setpriv --reuid="$user" --regid="$user" --init-groups --no-new-privs \
-    --inh-caps=-all --bounding-set=-all -- "$@"
+  exec unshare --mount --propagation private bash -c '
+    set -e
+    rw=$1
+    shift
+    mount --bind "$rw" "$rw"
+    mount -o remount,bind,ro /
+    mount -t tmpfs -o mode=1777 private-tmp /tmp
+    for d in /home /root /run/user; do
+      if [ -d "$d" ]; then mount -t tmpfs -o mode=0755 protect-home "$d"; fi
+    done
+    exec "$@"' unit-sandbox "$(unit_line "$unit" ReadWritePaths)" \
+    setpriv --reuid="$user" --regid="$user" --init-groups --no-new-privs --inh-caps=-all --bounding-set=-all -- \
+    /usr/bin/python3 /srv/source/tests/package/unit_seccomp.py "/lib/systemd/system/$unit.service" "$@"
 }
 as_unit() { (unit_exec "$@"); }
 start_unit() { # start_unit UNIT LOG: ExecStart in the background, its pid in $unit_pid
@@ -140,6 +157,11 @@ wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$repo_port" || { cat "$dir/repos
 reload_unit fedc-repository "$repo_pid"
 wait_for 10 grep -q "SIGHUP" "$dir/repository.log" || { cat "$dir/repository.log"; fail "ExecReload: no reload logged"; }
 [[ $(ps -o user= -p "$repo_pid") == fedc ]] || fail "the repository does not run as fedc"
+# The emulation holds: the repository's filter refuses chroot (@privileged),
+# its file system refuses a write outside its state directory.
+as_unit fedc-repository /usr/sbin/chroot / /bin/true 2>/dev/null && fail "chroot passed fedc-repository's filter"
+as_unit fedc-repository /usr/bin/touch /var/lib/fedc/repository/probe || fail "the state directory is not writable"
+as_unit fedc-repository /usr/bin/touch /var/lib/fedc/probe 2>/dev/null && fail "a write outside ReadWritePaths passed"
 echo "federation: fedc-repository runs as fedc from its unit's ExecStart; ExecReload re-read its tokens"
 
 # Hospital A: the packaged node, its bundle in /etc/fedc/node.
@@ -171,7 +193,7 @@ kill -HUP "$broker_pid"
 wait_nodes hospital-a hospital-b || { tail "$dir"/hospital-*.log; fail "the nodes did not start"; }
 [[ $(ps -o user= -p "$node_pid") == fedc ]] || fail "the node does not run as fedc"
 grep -q "sandbox: plans run in their own user, mount, IPC, PID and network namespaces" "$dir/hospital-a.log" ||
-  { cat "$dir/hospital-a.log"; fail "the node as fedc, no new privileges, no capabilities: plans not confined"; }
+  { cat "$dir/hospital-a.log"; fail "under its unit's settings the node cannot confine its plans"; }
 echo "federation: fedc-node runs as fedc from its unit's ExecStart; its plans get their namespaces"
 
 write_network "$dir/network.ini"

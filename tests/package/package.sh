@@ -9,18 +9,20 @@
 #      copy-on-write root over this machine's, so the real dpkg, dependency
 #      checks and maintainer scripts run, and nothing of the machine changes),
 #      where `systemd-analyze verify` accepts the units and the installed
-#      programs run a federation, the node and the
-#      repository started with their units' ExecStart lines as the fedc user.
+#      programs run a federation, the node and the repository started with
+#      their units' ExecStart lines as the fedc user, under the units' file
+#      system and system-call restrictions.
 # Every tool it needs is required: a missing one fails the test, never skips it.
 # Usage: package.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
 build=$1 source=$2
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
-for tool in cpack lintian dpkg dpkg-deb systemd-analyze unshare setpriv mosquitto python3; do
+for tool in cpack lintian dpkg dpkg-deb systemd-analyze unshare setpriv mosquitto python3 man; do
   command -v "$tool" >/dev/null || { echo "FAIL: $tool is missing (scripts/setup.sh installs it)"; exit 1; }
 done
 ((EUID == 0)) || { echo "FAIL: run as root (dpkg and the private root need it)"; exit 1; }
+/usr/bin/python3 -c "import seccomp" 2>/dev/null || { echo "FAIL: python3-seccomp is missing"; exit 1; }
 
 dir=$(mktemp -d /tmp/fedc-package.XXXXXX)
 chmod 755 "$dir"
