@@ -142,10 +142,10 @@ static const struct fedc_config_key robustness_keys[] = {
 	  "PGD steps; each costs one gradient pass over the test rows.", NULL },
 	{ "robustness", "pgd_step_size", FEDC_CONFIG_DOUBLE, false, NULL, 0, 0, 0, 1e6, NULL, FEDC_CONFIG_UNSTORED, 0,
 	  "The PGD step, above 0. Empty: 2.5 × epsilon / `pgd_steps` for each epsilon.", NULL },
-	{ "robustness", "clip_min", FEDC_CONFIG_DOUBLE, false, NULL, 0, 0, -1e6, 1e6, NULL, FEDC_CONFIG_UNSTORED, 0,
-	  "Lower bound of every perturbed input (e.g. 0 for pixels); a clean value below it stays where it is. Empty: none.", NULL },
-	{ "robustness", "clip_max", FEDC_CONFIG_DOUBLE, false, NULL, 0, 0, -1e6, 1e6, NULL, FEDC_CONFIG_UNSTORED, 0,
-	  "Upper bound, above `clip_min`. Empty: none.", NULL },
+	{ "robustness", "clip_min", FEDC_CONFIG_STR, false, NULL, 0, 0, 0, 0, NULL, FEDC_CONFIG_UNSTORED, 0,
+	  "A number: the lower bound of every perturbed input (e.g. 0 for pixels); a clean value below it stays where it is. Empty: none.", NULL },
+	{ "robustness", "clip_max", FEDC_CONFIG_STR, false, NULL, 0, 0, 0, 0, NULL, FEDC_CONFIG_UNSTORED, 0,
+	  "A number: the upper bound, above `clip_min`. Empty: none.", NULL },
 };
 
 static const struct fedc_config_key network_keys[] = {
