@@ -434,7 +434,10 @@ enum fedc_err assess__robust_lines(const char *data, size_t len, struct fedc_buf
 	size_t number = 0;
 	enum fedc_err rc = FEDC_OK;
 
-	if (len == 0 || data[len - 1] != '\n' || memchr(data, '\0', len))
+	if (len == 0)
+		return fedc_fail(FEDC_ERR_PLAN, "robust: the plan's evaluate() reported no metric to compare (a finite "
+				 "value whose name starts with a letter or '_')");
+	if (data[len - 1] != '\n' || memchr(data, '\0', len))
 		return fedc_fail(FEDC_ERR_PLAN, "robust: the plan process's results are not text lines");
 	copy = malloc(len + 1);
 	if (!copy)

@@ -326,6 +326,9 @@ static void test_robust_lines_malformed(void **state)
 		assert_int_equal(robust_lines(bad[i], &out), FEDC_ERR_PLAN);
 		fedc_buf_free(&out);
 	}
+	assert_int_equal(robust_lines("", &out), FEDC_ERR_PLAN);
+	assert_non_null(strstr(fedc_last_error(), "no metric"));
+	fedc_buf_free(&out);
 	/* a NUL inside */
 	fedc_buf_init(&out, FEDC_MAX_ASSESS_RESULT);
 	assert_int_equal(assess__robust_lines("mean robust.c.a 1\0\n", 19, &out), FEDC_ERR_PLAN);
