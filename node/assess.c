@@ -412,10 +412,13 @@ static bool robust_name_ok(const char *name, size_t n)
 /* One line, without its '\n': `mean robust.NAME VALUE`. */
 static enum fedc_err robust_line(char *line, size_t number, struct fedc_buf *out)
 {
-	char *name = line + 5, *value = strchr(name, ' ');
+	char *name, *value = NULL;
 	double v;
 
-	if (strncmp(line, "mean ", 5) != 0 || !value)
+	/* the prefix first: a line shorter than it ends before line + 5 */
+	if (strncmp(line, "mean ", 5) == 0)
+		value = strchr(name = line + 5, ' ');
+	if (!value)
 		return fedc_fail(FEDC_ERR_PLAN, "robust: line %zu of the plan process is not `mean robust.NAME VALUE`",
 				 number);
 	*value++ = '\0';
