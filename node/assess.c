@@ -51,6 +51,20 @@ static enum fedc_err set_arg(struct assess_request *a, const char *key, const ch
 	return fedc_fail(FEDC_ERR_INVAL, "assess_args: unknown key \"%s\" for %s", key, a->kind);
 }
 
+/* The robust stage's arguments are checked here, before any plan runs, by
+ * the parser the plan process uses again: a refusal names the key. */
+static enum fedc_err parse_robust(const struct fedc_msg *req, struct assess_request *out)
+{
+	struct plan_robust_args parsed;
+	const char *text = fedc_msg_has(req, FEDC_F_ASSESS_ARGS) ? req->assess_args : "";
+	enum fedc_err rc = plan_robust__parse_args(text, &parsed);
+
+	if (rc)
+		return fedc_fail(rc, "assess_args: %s", fedc_last_error());
+	snprintf(out->args, sizeof(out->args), "%s", text);
+	return FEDC_OK;
+}
+
 enum fedc_err assess__parse(const struct fedc_msg *req, struct assess_request *out)
 {
 	char args[FEDC_MAX_ASSESS_ARGS + 1], *line, *save = NULL;
@@ -60,6 +74,8 @@ enum fedc_err assess__parse(const struct fedc_msg *req, struct assess_request *o
 	if (!fedc_msg_has(req, FEDC_F_ASSESS))
 		return FEDC_OK;
 	snprintf(out->kind, sizeof(out->kind), "%s", req->assess);
+	if (strcmp(out->kind, "robust") == 0)
+		return parse_robust(req, out);
 	out->bins = ASSESS_DEFAULT_BINS;
 	out->repeats = ASSESS_DEFAULT_REPEATS;
 	snprintf(out->metric, sizeof(out->metric), "accuracy");
@@ -381,6 +397,81 @@ static enum fedc_err finish_explain(const struct node_dataset *ds, int fd, struc
 	return rc;
 }
 
+/* ---- robust ---- */
+
+static bool robust_name_ok(const char *name, size_t n)
+{
+	if (n <= 7 || n > ASSESS_ROBUST_NAME_MAX || strncmp(name, "robust.", 7) != 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-", name[i]))
+			return false;
+	return true;
+}
+
+/* One line, without its '\n': `mean robust.NAME VALUE`. */
+static enum fedc_err robust_line(char *line, size_t number, struct fedc_buf *out)
+{
+	char *name, *value = NULL;
+	double v;
+
+	/* the prefix first: a line shorter than it ends before line + 5 */
+	if (strncmp(line, "mean ", 5) == 0)
+		value = strchr(name = line + 5, ' ');
+	if (!value)
+		return fedc_fail(FEDC_ERR_PLAN, "robust: line %zu of the plan process is not `mean robust.NAME VALUE`",
+				 number);
+	*value++ = '\0';
+	if (!robust_name_ok(name, strlen(name)))
+		return fedc_fail(FEDC_ERR_PLAN, "robust: line %zu of the plan process: a name that is not robust. and up "
+				 "to %d of [A-Za-z0-9_.-]", number, ASSESS_ROBUST_NAME_MAX);
+	if (!fedc_parse_double(value, &v) || !isfinite(v))
+		return fedc_fail(FEDC_ERR_PLAN, "robust: line %zu of the plan process: %s has no finite value", number,
+				 name);
+	return fedc_buf_printf(out, "mean %s %.17g\n", name, v);
+}
+
+enum fedc_err assess__robust_lines(const char *data, size_t len, struct fedc_buf *out)
+{
+	char *copy, *line, *next;
+	size_t number = 0;
+	enum fedc_err rc = FEDC_OK;
+
+	if (len == 0)
+		return fedc_fail(FEDC_ERR_PLAN, "robust: the plan's evaluate() reported no metric to compare (a finite "
+				 "value whose name starts with a letter or '_')");
+	if (data[len - 1] != '\n' || memchr(data, '\0', len))
+		return fedc_fail(FEDC_ERR_PLAN, "robust: the plan process's results are not text lines");
+	copy = malloc(len + 1);
+	if (!copy)
+		return fedc_fail(FEDC_ERR_NOMEM, "out of memory for the robust results");
+	memcpy(copy, data, len);
+	copy[len] = '\0';
+	for (line = copy; !rc && *line; line = next) {
+		next = strchr(line, '\n'); /* there is one: the text ends with it */
+		*next++ = '\0';
+		if (++number > ASSESS_ROBUST_MAX_LINES)
+			rc = fedc_fail(FEDC_ERR_PLAN, "robust: the plan process wrote more than %d result lines",
+				       ASSESS_ROBUST_MAX_LINES);
+		else
+			rc = robust_line(line, number, out);
+	}
+	free(copy);
+	return rc;
+}
+
+static enum fedc_err finish_robust(int fd, struct fedc_buf *out)
+{
+	char *data = NULL;
+	size_t len = 0;
+	enum fedc_err rc = read_output(fd, FEDC_MAX_ASSESS_RESULT, &data, &len);
+
+	if (!rc)
+		rc = assess__robust_lines(data, len, out);
+	free(data);
+	return rc;
+}
+
 enum fedc_err assess__finish(const struct assess_request *a, const struct fedc_msg *req, const char *data_dir,
 			     const struct node_dataset *ds, int fd, struct fedc_buf *out)
 {
@@ -388,10 +479,14 @@ enum fedc_err assess__finish(const struct assess_request *a, const struct fedc_m
 
 	if (strcmp(a->kind, "predict") == 0)
 		rc = finish_predict(a, req, data_dir, ds, fd, out);
+	else if (strcmp(a->kind, "robust") == 0)
+		rc = finish_robust(fd, out);
 	else
 		rc = finish_explain(ds, fd, out);
 	if (rc == FEDC_ERR_TOO_BIG)
 		rc = fedc_fail(rc, "the %s results pass the %u bytes a reply holds (%s)", a->kind, FEDC_MAX_ASSESS_RESULT,
-			       a->kind[0] == 'p' ? "ask for fewer bins" : "shorter column names would fit");
+			       a->kind[0] == 'p'   ? "ask for fewer bins"
+			       : a->kind[0] == 'r' ? "ask for fewer epsilons or attacks"
+						   : "shorter column names would fit");
 	return rc;
 }

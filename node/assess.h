@@ -21,7 +21,10 @@
  * PATH`; only non-zero counts are sent. A regression gets `count rows`,
  * `sum abs_err`, `sum sq_err`, `sum y`, `sum y2`.
  * explain (test rows): `mean base X`, `mean imp.K X` and `text name.K NAME`
- * for each feature K. */
+ * for each feature K.
+ * robust (test rows): `mean robust.clean.M X` and `mean robust.A.EPS.M X`
+ * for each metric M of the plan's evaluate(), attack A and epsilon EPS
+ * (node/plan_robust.h). */
 #ifndef FEDC_NODE_ASSESS_H
 #define FEDC_NODE_ASSESS_H
 
@@ -32,20 +35,26 @@
 #include "fedc/err.h"
 #include "fedc/message.h"
 #include "fedc/plan.h"
+#include "plan_robust.h"
 
 #define ASSESS_DEFAULT_BINS 100
 #define ASSESS_MAX_BINS 1000
 #define ASSESS_DEFAULT_REPEATS 5
+/* robust: one line per metric for the clean rows and per attack and epsilon */
+#define ASSESS_ROBUST_MAX_LINES ((1 + PLAN_ROBUST_N_ATTACKS * PLAN_ROBUST_MAX_EPSILONS) * FEDC_PLAN_MAX_METRICS)
+#define ASSESS_ROBUST_NAME_MAX 63 /* bytes of "robust.NAME": what the researcher takes */
 
 struct assess_request {
-	char kind[FEDC_SHORT_BUF]; /* "predict", "explain"; "" when the request assesses nothing */
+	char kind[FEDC_SHORT_BUF]; /* "predict", "explain", "robust"; "" when the request assesses nothing */
 	uint32_t bins;     /* predict: histogram and calibration bins over [0, 1] */
 	uint32_t repeats;  /* explain: shuffles per feature */
 	char metric[FEDC_PLAN_METRIC_NAME_LEN]; /* explain: the metric whose drop is the importance */
+	char args[FEDC_MAX_ASSESS_ARGS + 1]; /* robust: the arguments, checked, passed to the plan process as they are */
 };
 
 /* Reads the request's `assess` and `assess_args` (`bins=N` for predict,
- * `repeats=N` and `metric=NAME` for explain, one per line). FEDC_OK with
+ * `repeats=N` and `metric=NAME` for explain, one per line; for robust the
+ * lines plan_robust__parse_args takes). FEDC_OK with
  * kind "" when the request has no `assess`; FEDC_ERR_INVAL with a detail
  * naming the line to change. */
 FEDC_NODISCARD
@@ -60,5 +69,14 @@ enum fedc_err assess__parse(const struct fedc_msg *req, struct assess_request *o
 FEDC_NODISCARD
 enum fedc_err assess__finish(const struct assess_request *a, const struct fedc_msg *req, const char *data_dir,
 			     const struct node_dataset *ds, int fd, struct fedc_buf *out);
+
+/* Checks the robust stage's output of the plan process (`len` bytes of
+ * `data`, untrusted) and appends its lines to `out`: at least one and at
+ * most ASSESS_ROBUST_MAX_LINES lines, each `mean robust.NAME VALUE\n` with
+ * "robust.NAME" at most ASSESS_ROBUST_NAME_MAX bytes of [A-Za-z0-9_.-] and
+ * VALUE a finite number. FEDC_ERR_PLAN naming the line that breaks this,
+ * FEDC_ERR_TOO_BIG (out's cap), FEDC_ERR_NOMEM. */
+FEDC_NODISCARD
+enum fedc_err assess__robust_lines(const char *data, size_t len, struct fedc_buf *out);
 
 #endif

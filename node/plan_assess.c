@@ -8,7 +8,9 @@
 
 #include "fedc/buf.h"
 #include "fedc/fs.h"
+#include "fedc/message.h"
 #include "fedc/rng.h"
+#include "plan_robust.h"
 
 #define CHUNK_ROWS 4096 /* predict() is called on this many rows at a time */
 
@@ -183,6 +185,31 @@ static int explain(const struct plan_assess_args *a, const struct fedc_plan *pla
 	return code;
 }
 
+/* ---- robust ---- */
+
+/* The lines go into a buffer of what a reply holds (the node checks them
+ * again, assess.h), then into the memfd. A refusal that the same request
+ * meets again -- no input_gradient(), arguments, a result too big -- is
+ * final. */
+static int robust(const struct plan_assess_args *a, const struct fedc_plan *plan, void *model,
+		  const struct fedc_data *d, int fd, char *why, size_t cap, bool *final)
+{
+	struct fedc_buf text;
+	enum fedc_err rc;
+	int code = 0;
+
+	fedc_buf_init(&text, FEDC_MAX_ASSESS_RESULT);
+	rc = plan_robust__run(plan, model, d, a->args, &text);
+	if (rc)
+		code = fail(why, cap, final,
+			    rc == FEDC_ERR_UNSUPPORTED || rc == FEDC_ERR_INVAL || rc == FEDC_ERR_TOO_BIG,
+			    fedc_last_error(), NULL);
+	else if (text.len && fedc_write_all(fd, text.data, text.len, "the robust results") != FEDC_OK)
+		code = fail(why, cap, final, false, "cannot write the robust results", NULL);
+	fedc_buf_free(&text);
+	return code;
+}
+
 int plan_assess__run(const struct plan_assess_args *a, const struct fedc_plan *plan, void *model,
 		     struct fedc_data *data, int out_fd, char *why, size_t cap, bool *final)
 {
@@ -191,5 +218,7 @@ int plan_assess__run(const struct plan_assess_args *a, const struct fedc_plan *p
 		return predict(plan, model, data, out_fd, why, cap, final);
 	if (strcmp(a->kind, "explain") == 0)
 		return explain(a, plan, model, data, out_fd, why, cap, final);
+	if (strcmp(a->kind, "robust") == 0)
+		return robust(a, plan, model, data, out_fd, why, cap, final);
 	return fail(why, cap, final, true, "unknown assessment", a->kind);
 }

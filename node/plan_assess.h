@@ -11,7 +11,9 @@
  *            rows: text lines `base VALUE`, then `feature K IMPORTANCE NAME`
  *            for each feature K, importance = how much the metric worsens
  *            when column K is shuffled across the rows, averaged over
- *            `repeats` seeded shuffles. */
+ *            `repeats` seeded shuffles.
+ *   robust   FGSM and PGD on the test rows (plan_robust.h): text lines
+ *            `mean robust.clean.M V`, `mean robust.A.EPS.M V`. */
 #ifndef FEDC_NODE_PLAN_ASSESS_H
 #define FEDC_NODE_PLAN_ASSESS_H
 
@@ -25,16 +27,18 @@
 #define PLAN_ASSESS_MAX_REPEATS 100
 
 struct plan_assess_args {
-	char kind[16];       /* "predict" or "explain" */
+	char kind[16];       /* "predict", "explain" or "robust" */
 	uint32_t repeats;    /* explain */
 	char metric[FEDC_PLAN_METRIC_NAME_LEN]; /* explain: what evaluate() reports */
 	uint64_t seed;       /* explain: seeds the shuffles */
+	const char *args;    /* robust: its key = value lines (NULL: the defaults); borrowed */
 };
 
 /* Runs the assessment on `data` (the whole dataset for predict, the test
- * rows for explain), writing to `out_fd`. 0 on success; otherwise `why`
+ * rows for explain and robust), writing to `out_fd`. 0 on success; otherwise `why`
  * says what failed and *final whether the same request would fail again
- * (a plan without predict, data the assessment does not take). */
+ * (a plan without predict or input_gradient, data the assessment does not
+ * take, arguments refused). */
 int plan_assess__run(const struct plan_assess_args *a, const struct fedc_plan *plan, void *model,
 		     struct fedc_data *data, int out_fd, char *why, size_t cap, bool *final);
 

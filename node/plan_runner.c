@@ -232,6 +232,7 @@ static bool parse_option(struct runner_job *job, int opt, const char *v)
 		   job->assess.repeats = (uint32_t)u; return true;
 	case 1102: return copy_field(job->assess.metric, sizeof(job->assess.metric), v);
 	case 1103: return parse_seed(v, &job->assess.seed);
+	case 1104: job->assess.args = v; return true; /* in the request buffer, alive for the round */
 	default: return false;
 	}
 }
@@ -263,6 +264,7 @@ static bool parse_options(int argc, char **argv, struct runner_job *job)
 		{ "data-options", required_argument, NULL, 'O' }, { "test-data-options", required_argument, NULL, 1010 },
 		{ "assess", required_argument, NULL, 1100 }, { "assess-repeats", required_argument, NULL, 1101 },
 		{ "assess-metric", required_argument, NULL, 1102 }, { "assess-seed", required_argument, NULL, 1103 },
+		{ "assess-args", required_argument, NULL, 1104 },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;

@@ -420,6 +420,7 @@ static enum fedc_err run_round(struct round_worker *w, const struct fedc_msg *re
 	job.assess_repeats = assess.repeats;
 	job.assess_metric = assess.metric;
 	job.assess_seed = job.split_seed;
+	job.assess_args = assess.args;
 	rc = sandbox__run(w->sandbox, &job, &w->cancel, &res);
 	times[1] = now_s() - t0 - times[0];
 	if (rc) {
@@ -428,7 +429,7 @@ static enum fedc_err run_round(struct round_worker *w, const struct fedc_msg *re
 	}
 
 	if (assess.kind[0]) {
-		rc = assess__finish(&assess, req, w->d->cfg->data_dir, has_test_set && assess.kind[0] == 'e' ? &test_set : &ds,
+		rc = assess__finish(&assess, req, w->d->cfg->data_dir, has_test_set && assess.kind[0] != 'p' ? &test_set : &ds,
 				    res.params_fd, &assessed);
 		if (rc) {
 			rc = fedc_fail(rc, "%s: %s", assess.kind, fedc_last_error());

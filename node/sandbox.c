@@ -137,6 +137,9 @@ static enum fedc_err build_round_args(const struct sandbox_job *job, struct chil
 		if (!rc) rc = add_arg(a, "--assess-repeats=%" PRIu32, job->assess_repeats ? job->assess_repeats : 1);
 		if (!rc) rc = add_arg(a, "--assess-metric=%s", job->assess_metric ? job->assess_metric : "accuracy");
 		if (!rc) rc = add_arg(a, "--assess-seed=%" PRId64, (int64_t)job->assess_seed);
+		/* at most FEDC_MAX_ASSESS_ARGS bytes: the request stays within SANDBOX_REQUEST_MAX */
+		if (!rc && job->assess_args && job->assess_args[0])
+			rc = add_arg(a, "--assess-args=%s", job->assess_args);
 	}
 	for (size_t i = 0; !rc && job->model_args && i < job->model_args->count; i++)
 		rc = add_arg(a, "--arg=%s=%.17g", job->model_args->items[i].name,

@@ -48,6 +48,7 @@ struct sandbox_job {
 	uint32_t assess_repeats;
 	const char *assess_metric;
 	uint64_t assess_seed;
+	const char *assess_args;    /* robust: its checked key = value lines, or NULL */
 	bool skip_test_global, skip_test_local; /* the researcher's test_on_* set to false */
 	const char *scaffold_state;             /* the job's SCAFFOLD c_i file (may not exist yet) */
 	const char *session;        /* who the plan process serves (job and researcher): another session gets another process */

@@ -168,6 +168,8 @@ static void fill_request(const struct assess_run *r, const struct target *t, str
 	if (strcmp(r->o->kind, "explain") == 0)
 		snprintf(m->assess_args, sizeof(m->assess_args), "repeats=%" PRIu32 "\nmetric=%s\n", r->o->repeats,
 			 r->o->metric);
+	if (strcmp(r->o->kind, "robust") == 0)
+		snprintf(m->assess_args, sizeof(m->assess_args), "%s", r->o->robust_args ? r->o->robust_args : "");
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		fedc_msg_set(m, fields[i]);
 }
@@ -273,6 +275,8 @@ static int report(struct assess_run *r)
 		fprintf(stderr, "fedc-researcher: %s: no node answered with a result (see above)\n", r->o->kind);
 	else if (strcmp(r->o->kind, "predict") == 0)
 		code = assess_report__predict(r->o->dir, nodes, n, &total, stdout);
+	else if (strcmp(r->o->kind, "robust") == 0)
+		code = assess_report__robust(r->o->dir, nodes, n, &total, stdout);
 	else
 		code = assess_report__explain(r->o->dir, r->o->metric, nodes, n, &total, stdout);
 out:
@@ -312,4 +316,53 @@ int assess__run(const struct assess_opts *o)
 		experiment__free(r.exp);
 	free(r.exp);
 	return code;
+}
+
+/* The command line of `fedc-researcher robust` that asks for `args` again
+ * (`key = value` lines as read from [robustness]). */
+static void print_retry(const char *dir, const char *network, const char *args)
+{
+	const char *clip_min = NULL, *clip_max = NULL;
+	char copy[FEDC_MAX_ASSESS_ARGS + 1], *save = NULL;
+
+	snprintf(copy, sizeof(copy), "%s", args ? args : "");
+	fprintf(stderr, "  fedc-researcher robust %s%s%s", dir, network ? " --network " : "", network ? network : "");
+	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *eq = strchr(line, '='), *key = line, *value;
+
+		if (!eq)
+			continue;
+		value = eq + 1 + strspn(eq + 1, " ");
+		while (eq > key && eq[-1] == ' ')
+			eq--;
+		*eq = '\0';
+		if (strcmp(key, "clip_min") == 0) {
+			clip_min = value;
+		} else if (strcmp(key, "clip_max") == 0) {
+			clip_max = value;
+		} else {
+			fprintf(stderr, " --");
+			for (const char *p = key; *p; p++)
+				fputc(*p == '_' ? '-' : *p, stderr);
+			fprintf(stderr, " '%s'", value);
+		}
+	}
+	if (clip_min || clip_max) /* --clip takes both; a missing one is as far as the parser allows */
+		fprintf(stderr, " --clip '%s,%s'", clip_min ? clip_min : "-1e6", clip_max ? clip_max : "1e6");
+	fputc('\n', stderr);
+}
+
+void assess__after_run(const char *dir, const char *network, const char *robust_args)
+{
+	struct assess_opts o = { .kind = "robust", .dir = dir, .network = network, .robust_args = robust_args };
+
+	fflush(stdout);
+	printf("robustness stage ([robustness]): the final model under attack at the nodes\n");
+	fflush(stdout);
+	if (assess__run(&o) == 0)
+		return;
+	fflush(stdout);
+	fprintf(stderr, "fedc-researcher: the robustness stage failed (see above); the training is done. To try the "
+			"stage again:\n");
+	print_retry(dir, network, robust_args);
 }

@@ -1,6 +1,6 @@
-/* The reports of predict and explain, from the combined node results
- * (assess.h): printed, and written as DIR/predict.json, DIR/explain.json and
- * DIR/explain.svg. */
+/* The reports of predict, explain and robust, from the combined node
+ * results (assess.h): printed, and written as DIR/predict.json,
+ * DIR/explain.json, DIR/explain.svg, DIR/robust.json and DIR/robust.svg. */
 #include "assess.h"
 
 #include <inttypes.h>
@@ -11,6 +11,7 @@
 #include "fedc/buf.h"
 #include "fedc/fs.h"
 #include "fedc/num.h"
+#include "robust_report.h"
 
 #define REPORT_MAX (4u << 20)
 #define MAX_CLASSES 1000
@@ -365,5 +366,80 @@ int assess_report__explain(const char *dir, const char *metric, const struct ass
 	fedc_buf_free(&js);
 	fedc_buf_free(&svg);
 	free(imp);
+	return code;
+}
+
+/* ---- robust ---- */
+
+/* The means named robust.* into `rr`; other names are not the stage's. */
+static enum fedc_err robust_entries(const struct assess_result *total, struct robust_report *rr)
+{
+	enum fedc_err rc = FEDC_OK;
+
+	for (size_t i = 0; !rc && i < total->n; i++) {
+		const struct assess_value *v = &total->values[i];
+
+		if (v->kind == ASSESS_MEAN && isfinite(v->value))
+			rc = robust_report__add(rr, v->name, v->value, NULL);
+	}
+	return rc;
+}
+
+static void robust_json(const struct robust_report *rr, struct fedc_buf *js)
+{
+	fedc_ignore(fedc_buf_printf(js, "{\n  \"results\": ["));
+	for (size_t i = 0; i < rr->n; i++) {
+		const struct robust_entry *e = &rr->items[i];
+
+		fedc_ignore(fedc_buf_printf(js, "%s\n    {\"attack\": ", i ? "," : ""));
+		json_string(js, e->attack);
+		fedc_ignore(fedc_buf_printf(js, ", \"epsilon\": %.10g, \"metric\": ", e->eps));
+		json_string(js, e->metric);
+		fedc_ignore(fedc_buf_printf(js, ", \"value\": %.17g}", e->value));
+	}
+	fedc_ignore(fedc_buf_printf(js, "\n  ],\n"));
+}
+
+/* The plotted metric: accuracy, else the first the nodes sent. */
+static const char *plotted_metric(const struct robust_report *rr)
+{
+	for (size_t i = 0; i < rr->n; i++)
+		if (strcmp(rr->items[i].metric, "accuracy") == 0)
+			return "accuracy";
+	return rr->n ? rr->items[0].metric : "accuracy";
+}
+
+int assess_report__robust(const char *dir, const struct assess_node *nodes, size_t n,
+			  const struct assess_result *total, FILE *out)
+{
+	struct robust_report rr = ROBUST_REPORT_INIT;
+	struct fedc_buf js;
+	char svg[4200];
+	const char *metric;
+	int code = 1;
+
+	fedc_buf_init(&js, REPORT_MAX);
+	if (robust_entries(total, &rr) != FEDC_OK || rr.n == 0) {
+		fprintf(stderr, "fedc-researcher: robust: %s\n",
+			rr.n ? fedc_last_error() : "the nodes sent no robust.* figures");
+		goto out;
+	}
+	metric = plotted_metric(&rr);
+	fprintf(out, "robustness on the test rows (weighted by each node's test rows)\n");
+	robust_report__print_table(&rr, out);
+	robust_json(&rr, &js);
+	print_nodes(nodes, n, "", out, &js);
+	fedc_ignore(fedc_buf_printf(&js, "\n}\n"));
+	code = write_file(dir, "robust.json", &js, out);
+	if ((size_t)snprintf(svg, sizeof(svg), "%s/robust.svg", dir) >= sizeof(svg) ||
+	    robust_report__write_svg(&rr, metric, svg) != FEDC_OK) {
+		fprintf(stderr, "fedc-researcher: cannot write %s/robust.svg: %s\n", dir, fedc_last_error());
+		code = 1;
+	} else {
+		fprintf(out, "wrote %s (%s against epsilon)\n", svg, metric);
+	}
+out:
+	robust_report__free(&rr);
+	fedc_buf_free(&js);
 	return code;
 }

@@ -19,6 +19,7 @@
 #include "fedc/repo.h"
 #include "fedc/uuid.h"
 #include "install_dirs.h"
+#include "../node/plan_robust.h" /* plan_robust_args.c: the nodes' own check of the stage's arguments */
 #include "require.h"
 
 #define DAY_S (24 * 3600)
@@ -31,7 +32,7 @@
 
 /* [analytics] is read by analytics_request.c (analytics__read_step): a query run before training */
 static const char *const known_sections[] = { "experiment", "model", "training", "aggregator", "privacy", "network",
-					      "nodes", "analytics", NULL };
+					      "nodes", "analytics", "robustness", NULL };
 static const char *const dp_names[] = { "off", "node", NULL };
 static const char *const strategy_names[] = { "parallel", "cyclic", NULL };
 static const char *const cyclic_order_names[] = { "sorted", "shuffled", NULL };
@@ -130,6 +131,23 @@ static const struct fedc_config_key nodes_keys[] = {
 	  "Capabilities a node must advertise to take part, all of them: comma-separated `NAME OP VALUE` (OP one of `>= <= > < = !=`) or `NAME` alone (advertised and not 0), e.g. `cores >= 4, dataset_kind = images, abi >= 3, memory_mb >= 2048, secure_aggregation`. Names: `abi`, `cores`, `memory_mb`, `max_runtime_s`, `max_cpu_s`, `max_plan_memory_mb`, `secure_aggregation`, `dp`, `require_dp`, `require_secure_aggregation`, `min_noise_multiplier`, `max_epsilon`, `max_delta`, `min_samples`, `dataset_kind` (docs/protocol.md, Capabilities). The run shows why each node left out was left out. Empty: every node.", NULL },
 };
 
+/* [robustness]: the values go to the nodes as they are written, checked by
+ * the parser the nodes use (read_robustness), so the types here document. */
+static const struct fedc_config_key robustness_keys[] = {
+	{ "robustness", "attacks", FEDC_CONFIG_STR, false, "fgsm, pgd", 0, 0, 0, 0, NULL, FEDC_CONFIG_UNSTORED, 0,
+	  "The attacks, comma-separated: `fgsm` (one step of epsilon along the sign of the input gradient), `pgd` (`pgd_steps` such steps, each projected back into the ball). A section with any key runs the stage after training (docs/researcher-guide.md, \"Robustness under attack\").", NULL },
+	{ "robustness", "epsilons", FEDC_CONFIG_STR, false, "0.01, 0.05, 0.1", 0, 0, 0, 0, NULL, FEDC_CONFIG_UNSTORED, 0,
+	  "1 to 16 distinct L-infinity radii, each from 0 to 1e6, in the units of the inputs as the plan sees them (after its `prepare()`).", NULL },
+	{ "robustness", "pgd_steps", FEDC_CONFIG_INT, false, "10", 1, 1000, 0, 0, NULL, FEDC_CONFIG_UNSTORED, 0,
+	  "PGD steps; each costs one gradient pass over the test rows.", NULL },
+	{ "robustness", "pgd_step_size", FEDC_CONFIG_DOUBLE, false, NULL, 0, 0, 0, 1e6, NULL, FEDC_CONFIG_UNSTORED, 0,
+	  "The PGD step, above 0. Empty: 2.5 × epsilon / `pgd_steps` for each epsilon.", NULL },
+	{ "robustness", "clip_min", FEDC_CONFIG_STR, false, NULL, 0, 0, 0, 0, NULL, FEDC_CONFIG_UNSTORED, 0,
+	  "A number: the lower bound of every perturbed input (e.g. 0 for pixels); a clean value below it stays where it is. Empty: none.", NULL },
+	{ "robustness", "clip_max", FEDC_CONFIG_STR, false, NULL, 0, 0, 0, 0, NULL, FEDC_CONFIG_UNSTORED, 0,
+	  "A number: the upper bound, above `clip_min`. Empty: none.", NULL },
+};
+
 static const struct fedc_config_key network_keys[] = {
 	{ "network", "federation", FEDC_CONFIG_ID, false, "default", 0, 0, 0, 0, NULL, ARRAY(federation),
 	  "The `<fed>` of every topic; nodes must use the same. An id (docs/protocol.md, Identifiers).", NULL },
@@ -174,6 +192,8 @@ enum fedc_err experiment__write_markdown(FILE *to, const char *section)
 		return fedc_config_write_markdown(to, privacy_keys, COUNT(privacy_keys));
 	if (strcmp(section, "nodes") == 0)
 		return fedc_config_write_markdown(to, nodes_keys, COUNT(nodes_keys));
+	if (strcmp(section, "robustness") == 0)
+		return fedc_config_write_markdown(to, robustness_keys, COUNT(robustness_keys));
 	return fedc_fail(FEDC_ERR_INVAL, "no table for section \"%s\"", section);
 }
 
@@ -479,6 +499,32 @@ static enum fedc_err read_privacy(const struct fedc_config *cfg, struct experime
 	return FEDC_OK;
 }
 
+/* [robustness]: its keys (known: check_keys) copied as `key = value` lines
+ * and checked by the nodes' parser, whose message names the key. */
+static enum fedc_err read_robustness(const struct fedc_config *cfg, struct experiment *out)
+{
+	const char *key, *value;
+	size_t used = 0;
+	struct plan_robust_args parsed;
+
+	for (unsigned i = 0; fedc_config_entry(cfg, "robustness", i, &key, &value); i++) {
+		int n = snprintf(out->robust_args + used, sizeof(out->robust_args) - used, "%s = %s\n", key, value);
+
+		if (n < 0 || (size_t)n >= sizeof(out->robust_args) - used)
+			return fedc_fail(FEDC_ERR_CONFIG, "%s: [robustness]: the keys pass %zu bytes: give fewer epsilons",
+					 fedc_config_path(cfg), sizeof(out->robust_args) - 1);
+		used += (size_t)n;
+		out->robustness = true;
+	}
+	if (out->robustness && plan_robust__parse_args(out->robust_args, &parsed) != FEDC_OK) {
+		char detail[512];
+
+		snprintf(detail, sizeof(detail), "%s", fedc_last_error());
+		return fedc_fail(FEDC_ERR_CONFIG, "%s: [robustness] %s", fedc_config_path(cfg), detail);
+	}
+	return FEDC_OK;
+}
+
 static enum fedc_err check_keys(const struct fedc_config *cfg)
 {
 	enum fedc_err rc = fedc_config_check_sections(cfg, known_sections);
@@ -491,6 +537,8 @@ static enum fedc_err check_keys(const struct fedc_config *cfg)
 		rc = fedc_config_check_table(cfg, privacy_keys, COUNT(privacy_keys), NULL);
 	if (!rc)
 		rc = fedc_config_check_table(cfg, nodes_keys, COUNT(nodes_keys), NULL);
+	if (!rc)
+		rc = fedc_config_check_table(cfg, robustness_keys, COUNT(robustness_keys), NULL);
 	if (!rc)
 		rc = check_aggregator_keys(cfg);
 	return rc;
@@ -528,6 +576,8 @@ enum fedc_err experiment__load(const char *path, const char *network_path, struc
 			       fedc_config_path(cfg));
 	if (!rc)
 		rc = read_nodes(cfg, out);
+	if (!rc)
+		rc = read_robustness(cfg, out);
 	if (!rc)
 		rc = read_network(net ? net : cfg, out);
 	if (!rc)

@@ -83,6 +83,9 @@ struct experiment {
 	char test_metric[FEDC_MAX_NAME_LEN + 1]; /* the metric the round line shows */
 	char keep_best[FEDC_MAX_NAME_LEN + 1];   /* "" or the metric best.params is kept by (best.h) */
 	bool cross_site;           /* cross_site_validation: keep the final local models, validate them (xval.h) */
+	/* [robustness]: the stage run after training (assess.h, kind robust) */
+	bool robustness;           /* the section has a key */
+	char robust_args[FEDC_MAX_ASSESS_ARGS + 1]; /* its keys as `key = value` lines, checked */
 	/* [aggregator]: the method (key `method`, or `name`) and its options */
 	char aggregator[FEDC_SHORT_BUF];
 	struct aggregator_options aggregator_options;
@@ -126,7 +129,7 @@ void experiment__free(struct experiment *exp);
 /* (An owned string is replaced with fedc_config_set_string().) */
 
 /* The reference tables of docs/researcher-guide.md, one per section
- * ("experiment", "training", "privacy", "network"; tests/unit/test_config_doc.c).
+ * ("experiment", "training", "privacy", "nodes", "network", "robustness"; tests/unit/test_config_doc.c).
  * FEDC_ERR_IO if a write fails, FEDC_ERR_INVAL for an unknown section. */
 FEDC_NODISCARD
 enum fedc_err experiment__write_markdown(FILE *to, const char *section);

@@ -19,6 +19,7 @@
 #include "fedc/message.h"
 #include "fedc/repo.h"
 #include "job.h"
+#include "../node/plan_robust.h" /* plan_robust_args.c: the nodes' own check of the stage's arguments */
 #include "plan_build.h"
 #include "plot.h"
 #include "run_control.h"
@@ -28,7 +29,8 @@
 #define PROG "fedc-researcher"
 
 /* Option keys (fedc_cli_args.value[KEY]). */
-enum { K_NETWORK, K_OUTPUT, K_LOG_LEVEL, K_ROUND, K_TAGS, K_DESCRIPTION, K_TIMEOUT, K_FORCE, K_JSON, K_WAIT, K_FORMAT, K_BEST, K_DATASET_TAGS, K_REPEATS, K_METRIC };
+enum { K_NETWORK, K_OUTPUT, K_LOG_LEVEL, K_ROUND, K_TAGS, K_DESCRIPTION, K_TIMEOUT, K_FORCE, K_JSON, K_WAIT, K_FORMAT, K_BEST, K_DATASET_TAGS, K_REPEATS, K_METRIC,
+       K_ATTACKS, K_EPSILONS, K_PGD_STEPS, K_PGD_STEP_SIZE, K_CLIP };
 
 /* What a command needs before it runs (fedc_cli_cmd.flags), done by prepare(). */
 enum { NEEDS_LOG = 1, NEEDS_REPO = 2 };
@@ -87,6 +89,16 @@ static const struct fedc_cli_opt opt_repeats = { .key = K_REPEATS, .name = "repe
 	.help = "shuffles of each feature, averaged (default 5)", .is_int = true, .min = 1, .max = 100 };
 static const struct fedc_cli_opt opt_metric = { .key = K_METRIC, .name = "metric", .metavar = "NAME",
 	.help = "the evaluate() metric whose drop is the importance (default accuracy)" };
+static const struct fedc_cli_opt opt_attacks = { .key = K_ATTACKS, .name = "attacks", .metavar = "A1,A2",
+	.help = "fgsm, pgd or both (default fgsm,pgd)" };
+static const struct fedc_cli_opt opt_epsilons = { .key = K_EPSILONS, .name = "epsilons", .metavar = "E1,E2",
+	.help = "1 to 16 L-infinity radii, each >= 0 (default 0.01,0.05,0.1)" };
+static const struct fedc_cli_opt opt_pgd_steps = { .key = K_PGD_STEPS, .name = "pgd-steps", .metavar = "N",
+	.help = "PGD steps, 1 to 1000 (default 10)" };
+static const struct fedc_cli_opt opt_pgd_step_size = { .key = K_PGD_STEP_SIZE, .name = "pgd-step-size",
+	.metavar = "S", .help = "the PGD step, > 0 (default 2.5 * epsilon / steps)" };
+static const struct fedc_cli_opt opt_clip = { .key = K_CLIP, .name = "clip", .metavar = "MIN,MAX",
+	.help = "keep perturbed inputs within [MIN, MAX] (e.g. 0,1 for pixels)" };
 static const struct fedc_cli_prog prog;
 
 /* An experiment file's [analytics] (analytics.h): *step is the query to run
@@ -162,6 +174,9 @@ static int cmd_run(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a
 		goto out;
 	}
 	code = job__run(exp);
+	/* job__run has closed its session: the stage's own may connect with the same client id */
+	if (code == 0 && exp->robustness)
+		assess__after_run(exp->output_dir, a->value[K_NETWORK], exp->robust_args);
 out:
 	experiment__free(exp);
 	free(exp);
@@ -336,6 +351,55 @@ static int cmd_assess(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args
 	return assess__run(&o);
 }
 
+/* The options of `robust` as the stage's key = value lines; --clip MIN,MAX
+ * gives two. FEDC_ERR_INVAL naming the option. */
+static enum fedc_err robust_args_of(const struct fedc_cli_args *a, char *text, size_t cap)
+{
+	static const struct { int key; const char *name; } keys[] = {
+		{ K_ATTACKS, "attacks" }, { K_EPSILONS, "epsilons" }, { K_PGD_STEPS, "pgd_steps" },
+		{ K_PGD_STEP_SIZE, "pgd_step_size" },
+	};
+	const char *clip = a->value[K_CLIP], *comma = clip ? strchr(clip, ',') : NULL;
+	size_t used = 0;
+
+	text[0] = '\0';
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const char *v = a->value[keys[i].key];
+
+		if (v && (strchr(v, '\n') || strchr(v, '=')))
+			return fedc_fail(FEDC_ERR_INVAL, "--%s: one line without '='", keys[i].name);
+		if (v)
+			used += (size_t)snprintf(text + used, cap - used, "%s = %s\n", keys[i].name, v);
+		if (used >= cap)
+			return fedc_fail(FEDC_ERR_INVAL, "--%s: too long", keys[i].name);
+	}
+	if (clip && (!comma || strchr(comma + 1, ',') || strchr(clip, '\n') || strchr(clip, '=')))
+		return fedc_fail(FEDC_ERR_INVAL, "--clip: \"%.40s\" is not MIN,MAX (e.g. --clip 0,1)", clip);
+	if (clip && (used += (size_t)snprintf(text + used, cap - used, "clip_min = %.*s\nclip_max = %s\n",
+					       (int)(comma - clip), clip, comma + 1)) >= cap)
+		return fedc_fail(FEDC_ERR_INVAL, "--clip: too long");
+	return FEDC_OK;
+}
+
+static int cmd_robust(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a)
+{
+	char args[FEDC_MAX_ASSESS_ARGS + 1];
+	struct plan_robust_args parsed;
+	struct assess_opts o = {
+		.kind = "robust",
+		.dir = a->operand[0],
+		.best = a->value[K_BEST] != NULL,
+		.network = a->value[K_NETWORK],
+		.robust_args = args,
+		.timeout_s = a->value[K_TIMEOUT] ? (int)a->num[K_TIMEOUT] : 0,
+	};
+
+	/* checked as the nodes check them, before anything is sent */
+	if (robust_args_of(a, args, sizeof(args)) != FEDC_OK || plan_robust__parse_args(args, &parsed) != FEDC_OK)
+		return fedc_cli_usage_error(&prog, cmd, "%s", fedc_last_error());
+	return assess__run(&o);
+}
+
 static int cmd_protocol_doc(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a)
 {
 	(void)cmd;
@@ -385,6 +449,13 @@ static const struct fedc_cli_cmd commands[] = {
 	  (const struct fedc_cli_opt *const[]){ &opt_repeats, &opt_metric, &opt_best, &opt_assess_network,
 						&opt_assess_timeout, &opt_log_level, NULL },
 	  NEEDS_LOG, cmd_assess },
+	{ "robust", "DIR", 1, 1,
+	  "the final (or best) model of DIR under adversarial perturbation (FGSM, PGD) of\nthe nodes' test rows: "
+	  "its metrics at each epsilon",
+	  (const struct fedc_cli_opt *const[]){ &opt_attacks, &opt_epsilons, &opt_pgd_steps, &opt_pgd_step_size,
+						&opt_clip, &opt_best, &opt_assess_network, &opt_assess_timeout,
+						&opt_log_level, NULL },
+	  NEEDS_LOG | NEEDS_REPO, cmd_robust },
 	{ "export", "DIR", 1, 1, "write the final (or best) model of DIR as .npz or .safetensors",
 	  (const struct fedc_cli_opt *const[]){ &opt_format, &opt_best, &opt_export_output, NULL }, 0, cmd_export },
 	{ "archive", "DIR", 1, 1,

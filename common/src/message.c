@@ -75,7 +75,7 @@ static const char *const plan_statuses[] = { "approved", "pending", "rejected", 
 static const char *const states[] = { "online", "offline", NULL };
 static const char *const secagg_steps[] = { "keys", "keyset", "shares", "unmask", "abort", NULL };
 /* The kinds of assessment a node runs (node/assess.h); "robust" is reserved for the next. */
-static const char *const assess_kinds[] = { "predict", "explain", NULL };
+static const char *const assess_kinds[] = { "predict", "explain", "robust", NULL };
 
 /* Indexed by enum fedc_field; this order is the order of the encoded map. */
 const struct field_spec message__fields[FEDC_F__COUNT] = {
@@ -229,9 +229,12 @@ const struct field_spec message__fields[FEDC_F__COUNT] = {
 				   "Only with `evaluate_only` true: what to compute with the received "
 				   "parameters besides the metrics, `predict` (every row of the dataset: the "
 				   "node writes the predictions to a file of its own and answers aggregate "
-				   "counts) or `explain` (permutation feature importance on the test rows)."),
+				   "counts), `explain` (permutation feature importance on the test rows) or "
+				   "`robust` (the metrics under FGSM and PGD perturbation of the test rows)."),
 	[FEDC_F_ASSESS_ARGS] = STR_F(M, "assess_args", assess_args, CK_TEXT,
-				     "`key=value` lines for the `assess` kind (`repeats`, `metric`, `bins`; "
+				     "`key=value` lines for the `assess` kind (`repeats`, `metric`, `bins`; for "
+				     "`robust` `attacks`, `epsilons`, `pgd_steps`, `pgd_step_size`, `clip_min`, "
+				     "`clip_max`; "
 				     "docs/researcher-guide.md). Only with `assess`."),
 	[FEDC_F_ASSESS_RESULT] = { .name = "assess_result", .type = FT_BIN, .off = offsetof(M, assess_result),
 				   .count_off = offsetof(M, assess_result_len), .max_items = FEDC_MAX_ASSESS_RESULT,

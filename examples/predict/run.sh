@@ -4,10 +4,14 @@
 # breast-cancer data), the logreg experiment, then the final model used at
 # the nodes: `fedc-researcher predict` (each hospital writes its predictions
 # to a file of its own and answers counts) and `fedc-researcher explain`
-# (permutation importance on the test rows). Everything started here is
-# stopped on exit. Results in out/predict/: predict.json, reliability.svg, explain.json,
-# explain.svg, and a copy of each hospital's predictions file under
-# hospital-N/ (the hospitals' data directories are temporary here).
+# (permutation importance on the test rows), `fedc-researcher robust` (the
+# model under FGSM and PGD attack on the test rows), and robust.ini: the same
+# experiment with a [robustness] section, whose run ends with that stage.
+# Everything started here is stopped on exit. Results in out/predict/:
+# predict.json, reliability.svg, explain.json, explain.svg, robust.json,
+# robust.svg, and a copy of each hospital's predictions file under
+# hospital-N/ (the hospitals' data directories are temporary here); the
+# [robustness] run in out/predict-robust/.
 #   examples/predict/run.sh
 # Environment: FEDC_BUILD_DIR (default build/), FEDC_SKIP_SETUP=1 (use the
 # build as it is).
@@ -51,6 +55,11 @@ echo "== predict"
 "$build/bin/fedc-researcher" predict "$out" --dataset-tags breast-cancer --network "$dir/network.ini"
 echo "== explain"
 "$build/bin/fedc-researcher" explain "$out" --metric loss --repeats 10 --network "$dir/network.ini"
+
+echo "== robust"
+"$build/bin/fedc-researcher" robust "$out" --epsilons 0.1,0.5 --network "$dir/network.ini"
+echo "== run with [robustness] (examples/predict/robust.ini)"
+"$build/bin/fedc-researcher" run "$root/examples/predict/robust.ini" --network "$dir/network.ini" --force
 
 # What each hospital's operator finds in its data directory (mode 0600).
 for i in 0 1 2; do

@@ -34,6 +34,11 @@ static enum fedc_err write_network(FILE *to)
 	return experiment__write_markdown(to, "network");
 }
 
+static enum fedc_err write_robustness(FILE *to)
+{
+	return experiment__write_markdown(to, "robustness");
+}
+
 static void test_researcher_guide_matches_tables(void **state)
 {
 	(void)state;
@@ -42,6 +47,7 @@ static void test_researcher_guide_matches_tables(void **state)
 	check(FEDC_SOURCE_DIR "/docs/researcher-guide.md", "privacy", write_privacy);
 	check(FEDC_SOURCE_DIR "/docs/researcher-guide.md", "nodes", write_nodes);
 	check(FEDC_SOURCE_DIR "/docs/researcher-guide.md", "network", write_network);
+	check(FEDC_SOURCE_DIR "/docs/researcher-guide.md", "robustness", write_robustness);
 }
 
 int main(void)

@@ -96,6 +96,27 @@ static void test_bad_values(void **state)
 	expect_error(exp, "", "test_metrc = loss", "test_metrc");
 }
 
+/* [robustness]: absent, off; its keys become the stage's key = value lines,
+ * checked by the nodes' parser; unknown keys and bad values are refused. */
+static void test_robustness_section(void **state)
+{
+	struct experiment *exp = *state;
+
+	assert_int_equal(load("", "", exp), FEDC_OK);
+	assert_false(exp->robustness);
+	experiment__free(exp);
+	assert_int_equal(load("", "[robustness]\nattacks = fgsm\nepsilons = 0.1, 0.5\nclip_min = 0\nclip_max = 1", exp),
+			 FEDC_OK);
+	assert_true(exp->robustness);
+	assert_string_equal(exp->robust_args, "attacks = fgsm\nepsilons = 0.1, 0.5\nclip_min = 0\nclip_max = 1\n");
+	experiment__free(exp);
+	expect_error(exp, "", "[robustness]\nsteps = 3", "steps");
+	expect_error(exp, "", "[robustness]\nepsilons = 0.1, -1", "[robustness] robust: epsilons");
+	expect_error(exp, "", "[robustness]\nattacks = fgsm, cw", "unknown attack \"cw\"");
+	expect_error(exp, "", "[robustness]\npgd_steps = 0", "pgd_steps");
+	expect_error(exp, "", "[robustness]\nclip_min = 1\nclip_max = 0", "clip_min");
+}
+
 /* [network] credentials: secrets come from their files (without the
  * newline), paths are taken relative to the file, and every bad value is
  * refused naming its key. */
@@ -217,6 +238,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_defaults, make_file, remove_file),
 		cmocka_unit_test_setup_teardown(test_good_values, make_file, remove_file),
 		cmocka_unit_test_setup_teardown(test_bad_values, make_file, remove_file),
+		cmocka_unit_test_setup_teardown(test_robustness_section, make_file, remove_file),
 		cmocka_unit_test_setup_teardown(test_network_security, make_file, remove_file),
 		cmocka_unit_test_setup_teardown(test_refused_naming_key, make_file, remove_file),
 		cmocka_unit_test_setup_teardown(test_paths_and_size, make_file, remove_file),

@@ -1182,6 +1182,8 @@ static void test_train_assess_needs_evaluate_only(void **state)
 	m->dp_noise = 0;
 	expect_encode(m, FEDC_OK, NULL);
 	strcpy(m->assess, "robust");
+	expect_encode(m, FEDC_OK, NULL);
+	strcpy(m->assess, "attack"); /* not a kind */
 	expect_encode(m, FEDC_ERR_INVAL, "assess");
 	strcpy(m->assess, "explain");
 	SETS(m, FEDC_F_ASSESS_ARGS, assess_args, "repeats=3\nmetric=loss\n");

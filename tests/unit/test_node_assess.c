@@ -242,6 +242,143 @@ static void test_explain_lines(void **state)
 	fedc_buf_free(&out);
 }
 
+static void test_parse_robust_args(void **state)
+{
+	struct assess_request a;
+
+	(void)state;
+	assert_int_equal(parse("robust", NULL, &a), FEDC_OK);
+	assert_string_equal(a.args, "");
+	assert_int_equal(parse("robust", "attacks = fgsm\nepsilons = 0.1, 0.5\n", &a), FEDC_OK);
+	assert_string_equal(a.args, "attacks = fgsm\nepsilons = 0.1, 0.5\n"); /* passed on as it came */
+	assert_int_equal(parse("robust", "epsilons = -1\n", &a), FEDC_ERR_INVAL);
+	assert_non_null(strstr(fedc_last_error(), "assess_args: robust: epsilons"));
+	assert_int_equal(parse("robust", "attacks = foo\n", &a), FEDC_ERR_INVAL);
+	assert_non_null(strstr(fedc_last_error(), "unknown attack \"foo\""));
+	assert_int_equal(parse("robust", "pgd_steps = 0\n", &a), FEDC_ERR_INVAL);
+	assert_non_null(strstr(fedc_last_error(), "pgd_steps"));
+	assert_int_equal(parse("robust", "bins = 10\n", &a), FEDC_ERR_INVAL);
+	assert_non_null(strstr(fedc_last_error(), "unknown key \"bins\""));
+}
+
+static enum fedc_err robust_lines(const char *text, struct fedc_buf *out)
+{
+	fedc_buf_init(out, FEDC_MAX_ASSESS_RESULT);
+	return assess__robust_lines(text, strlen(text), out);
+}
+
+static void test_robust_lines_accepted(void **state)
+{
+	struct fedc_buf out;
+	struct assess_request a;
+	struct node_dataset ds = { .n_samples = 5, .n_classes = 2, .n_features = 3 };
+	struct fedc_msg *m = request("robust", NULL);
+	const char *text = "mean robust.clean.accuracy 0.5\nmean robust.fgsm.0.1.loss 1e-3\n";
+	int fd = memfd_create("test", 0);
+
+	(void)state;
+	assert_int_equal(robust_lines(text, &out), FEDC_OK);
+	assert_string_equal(out.data, "mean robust.clean.accuracy 0.5\nmean robust.fgsm.0.1.loss 0.001\n");
+	fedc_buf_free(&out);
+	/* through assess__finish, from the memfd the plan process wrote */
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	assert_int_equal(assess__parse(m, &a), FEDC_OK);
+	fedc_buf_init(&out, FEDC_MAX_ASSESS_RESULT);
+	assert_int_equal(assess__finish(&a, m, dir, &ds, fd, &out), FEDC_OK);
+	assert_non_null(strstr(out.data, "mean robust.fgsm.0.1.loss 0.001\n"));
+	fedc_buf_free(&out);
+	fedc_msg_free(m);
+	close(fd);
+}
+
+/* "mean robust.clean.aaa...a 1\n" with a name of `len` bytes. */
+static const char *long_name(size_t len, char *line, size_t cap)
+{
+	size_t at = (size_t)snprintf(line, cap, "mean robust.clean.");
+
+	assert_true(len + 8 < cap && len > 13);
+	memset(line + at, 'a', len - 13);
+	snprintf(line + 5 + len, cap - 5 - len, " 1\n");
+	return line;
+}
+
+static void test_robust_lines_malformed(void **state)
+{
+	static const char *const bad[] = {
+		"",                                       /* nothing at all */
+		"mean robust.clean.accuracy 0.5",         /* no final newline */
+		"sum robust.clean.accuracy 0.5\n",        /* not a mean */
+		"mean robust.clean.accuracy\n",           /* no value */
+		"mean clean.accuracy 0.5\n",              /* outside robust. */
+		"mean robust. 0.5\n",                     /* no name after robust. */
+		"mean robust.clean.acc uracy 0.5\n",      /* a space in the name */
+		"mean robust.clean.a/b 0.5\n",            /* a character a name may not hold */
+		"mean robust.clean.accuracy 0.5x\n",      /* not a number */
+		"mean robust.clean.accuracy 0.5\n\n",     /* an empty line */
+		"mean robust.clean.accuracy 0.5\nmean robust.fgsm.0.1.acc\x01 1\n",
+	};
+	struct fedc_buf out;
+	char line[128];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(robust_lines(bad[i], &out), FEDC_ERR_PLAN);
+		fedc_buf_free(&out);
+	}
+	assert_int_equal(robust_lines("", &out), FEDC_ERR_PLAN);
+	assert_non_null(strstr(fedc_last_error(), "no metric"));
+	fedc_buf_free(&out);
+	/* a NUL inside */
+	fedc_buf_init(&out, FEDC_MAX_ASSESS_RESULT);
+	assert_int_equal(assess__robust_lines("mean robust.c.a 1\0\n", 19, &out), FEDC_ERR_PLAN);
+	fedc_buf_free(&out);
+	/* a name of 64 bytes: one more than the researcher takes */
+	assert_int_equal(robust_lines(long_name(ASSESS_ROBUST_NAME_MAX + 1, line, sizeof(line)), &out), FEDC_ERR_PLAN);
+	assert_non_null(strstr(fedc_last_error(), "line 1"));
+	fedc_buf_free(&out);
+	assert_int_equal(robust_lines(long_name(ASSESS_ROBUST_NAME_MAX, line, sizeof(line)), &out), FEDC_OK);
+	fedc_buf_free(&out);
+}
+
+static void test_robust_lines_not_finite(void **state)
+{
+	static const char *const bad[] = { "nan", "inf", "-inf", "1e999" };
+	char line[128];
+	struct fedc_buf out;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(line, sizeof(line), "mean robust.clean.accuracy 0.5\nmean robust.fgsm.0.1.loss %s\n", bad[i]);
+		assert_int_equal(robust_lines(line, &out), FEDC_ERR_PLAN);
+		assert_non_null(strstr(fedc_last_error(), "line 2"));
+		fedc_buf_free(&out);
+	}
+}
+
+static void test_robust_lines_too_many(void **state)
+{
+	struct fedc_buf text, out;
+
+	(void)state;
+	fedc_buf_init(&text, 1u << 20);
+	for (int i = 0; i < ASSESS_ROBUST_MAX_LINES; i++)
+		assert_int_equal(fedc_buf_printf(&text, "mean robust.x.m%d 1\n", i), FEDC_OK);
+	fedc_buf_init(&out, 1u << 20);
+	assert_int_equal(assess__robust_lines(text.data, text.len, &out), FEDC_OK);
+	fedc_buf_free(&out);
+	assert_int_equal(fedc_buf_printf(&text, "mean robust.x.one_more 1\n"), FEDC_OK);
+	fedc_buf_init(&out, 1u << 20);
+	assert_int_equal(assess__robust_lines(text.data, text.len, &out), FEDC_ERR_PLAN);
+	assert_non_null(strstr(fedc_last_error(), "more than"));
+	fedc_buf_free(&out);
+	/* within the count but past what the reply holds */
+	fedc_buf_init(&out, 64);
+	assert_int_equal(assess__robust_lines(text.data, text.len, &out), FEDC_ERR_TOO_BIG);
+	fedc_buf_free(&out);
+	fedc_buf_free(&text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -250,6 +387,11 @@ int main(void)
 		cmocka_unit_test(test_predict_refuses_bad_output),
 		cmocka_unit_test(test_predict_regression_sums),
 		cmocka_unit_test(test_explain_lines),
+		cmocka_unit_test(test_parse_robust_args),
+		cmocka_unit_test(test_robust_lines_accepted),
+		cmocka_unit_test(test_robust_lines_malformed),
+		cmocka_unit_test(test_robust_lines_not_finite),
+		cmocka_unit_test(test_robust_lines_too_many),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -24,7 +24,7 @@
 
 /* Options are stored by `key`, a small number the program picks (an enum):
  * the same key may be used by several commands' tables. */
-#define FEDC_CLI_MAX_KEYS 16
+#define FEDC_CLI_MAX_KEYS 24
 #define FEDC_CLI_MAX_OPERANDS 4
 
 struct fedc_cli_opt {
