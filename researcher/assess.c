@@ -139,30 +139,17 @@ static enum fedc_err discover(struct assess_run *r)
 
 static void fill_request(const struct assess_run *r, const struct target *t, struct fedc_msg *m)
 {
-	const struct experiment *exp = r->exp;
 	static const enum fedc_field fields[] = {
-		FEDC_F_RESEARCHER_ID, FEDC_F_JOB_ID, FEDC_F_ROUND, FEDC_F_DATASET_ID, FEDC_F_PLAN_DIGEST,
-		FEDC_F_PARAMS_DIGEST, FEDC_F_MODEL_ARGS, FEDC_F_LR, FEDC_F_EPOCHS, FEDC_F_NUM_UPDATES,
-		FEDC_F_BATCH_SIZE, FEDC_F_SEED, FEDC_F_TEST_RATIO, FEDC_F_FEDPROX_MU, FEDC_F_OPTIMIZER,
+		FEDC_F_JOB_ID, FEDC_F_ROUND, FEDC_F_DATASET_ID, FEDC_F_PLAN_DIGEST, FEDC_F_PARAMS_DIGEST,
 		FEDC_F_EVALUATE_ONLY, FEDC_F_ASSESS, FEDC_F_ASSESS_ARGS,
 	};
 
-	snprintf(m->researcher_id, sizeof(m->researcher_id), "%s", exp->researcher_id);
+	experiment__fill_train(r->exp, m); /* the run's seed: the same test rows as the run's */
 	snprintf(m->job_id, sizeof(m->job_id), "%s", r->bp.job_id);
 	m->round = r->bp.round;
 	snprintf(m->dataset_id, sizeof(m->dataset_id), "%s", t->node.dataset_id);
 	snprintf(m->plan_digest, sizeof(m->plan_digest), "%s", r->bp.plan_digest);
 	snprintf(m->params_digest, sizeof(m->params_digest), "%s", r->params_digest);
-	memcpy(m->model_args, exp->model_args, sizeof(exp->model_args));
-	m->n_model_args = exp->n_model_args;
-	m->lr = exp->lr;
-	m->epochs = exp->epochs;
-	m->num_updates = exp->num_updates;
-	m->batch_size = exp->batch_size;
-	m->seed = exp->seed; /* the same test rows as the run's */
-	m->test_ratio = exp->test_ratio;
-	m->fedprox_mu = exp->fedprox_mu;
-	snprintf(m->optimizer, sizeof(m->optimizer), "%s", exp->optimizer);
 	m->evaluate_only = true;
 	snprintf(m->assess, sizeof(m->assess), "%s", r->o->kind);
 	if (strcmp(r->o->kind, "explain") == 0)

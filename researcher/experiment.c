@@ -544,6 +544,28 @@ static enum fedc_err check_keys(const struct fedc_config *cfg)
 	return rc;
 }
 
+void experiment__fill_train(const struct experiment *exp, struct fedc_msg *m)
+{
+	static const enum fedc_field fields[] = {
+		FEDC_F_RESEARCHER_ID, FEDC_F_MODEL_ARGS, FEDC_F_LR, FEDC_F_EPOCHS, FEDC_F_NUM_UPDATES,
+		FEDC_F_BATCH_SIZE, FEDC_F_SEED, FEDC_F_TEST_RATIO, FEDC_F_FEDPROX_MU, FEDC_F_OPTIMIZER,
+	};
+
+	snprintf(m->researcher_id, sizeof(m->researcher_id), "%s", exp->researcher_id);
+	memcpy(m->model_args, exp->model_args, sizeof(exp->model_args));
+	m->n_model_args = exp->n_model_args;
+	m->lr = exp->lr;
+	m->epochs = exp->epochs;
+	m->num_updates = exp->num_updates;
+	m->batch_size = exp->batch_size;
+	m->seed = exp->seed;
+	m->test_ratio = exp->test_ratio;
+	m->fedprox_mu = exp->fedprox_mu;
+	snprintf(m->optimizer, sizeof(m->optimizer), "%s", exp->optimizer);
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		fedc_msg_set(m, fields[i]);
+}
+
 enum fedc_err experiment__load(const char *path, const char *network_path, struct experiment *out)
 {
 	struct fedc_config *cfg = NULL, *net = NULL;

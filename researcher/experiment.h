@@ -126,6 +126,14 @@ enum fedc_err experiment__load_network(const char *path, struct experiment *out)
 /* Frees the owned strings of *exp (safe on a zeroed struct, and twice); NULL
  * is allowed. */
 void experiment__free(struct experiment *exp);
+
+/* Sets, present bits included, the fields of a `train` request that come
+ * from the experiment alone: researcher_id, model_args, lr, epochs,
+ * num_updates, batch_size, seed (the node derives its per-round and split
+ * seeds from it, so an assessment sees the run's test rows), test_ratio,
+ * fedprox_mu and optimizer. The job's rounds and the assessments of a
+ * finished run (assess.c) both build their requests on it. */
+void experiment__fill_train(const struct experiment *exp, struct fedc_msg *m);
 /* (An owned string is replaced with fedc_config_set_string().) */
 
 /* The reference tables of docs/researcher-guide.md, one per section

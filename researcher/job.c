@@ -175,28 +175,16 @@ static void fill_train(const struct job *j, const struct participant *p, uint32_
 {
 	const struct experiment *exp = j->exp;
 	static const enum fedc_field fields[] = {
-		FEDC_F_RESEARCHER_ID, FEDC_F_JOB_ID, FEDC_F_ROUND, FEDC_F_DATASET_ID, FEDC_F_PLAN_DIGEST,
-		FEDC_F_PARAMS_DIGEST, FEDC_F_MODEL_ARGS, FEDC_F_LR, FEDC_F_EPOCHS, FEDC_F_NUM_UPDATES,
-		FEDC_F_BATCH_SIZE, FEDC_F_SEED, FEDC_F_TEST_RATIO, FEDC_F_FEDPROX_MU, FEDC_F_OPTIMIZER,
+		FEDC_F_JOB_ID, FEDC_F_ROUND, FEDC_F_DATASET_ID, FEDC_F_PLAN_DIGEST, FEDC_F_PARAMS_DIGEST,
 		FEDC_F_EVALUATE_ONLY, FEDC_F_TEST_ON_GLOBAL, FEDC_F_TEST_ON_LOCAL,
 	};
 
-	snprintf(m->researcher_id, sizeof(m->researcher_id), "%s", exp->researcher_id);
+	experiment__fill_train(exp, m);
 	snprintf(m->job_id, sizeof(m->job_id), "%s", j->job_id);
 	m->round = round;
 	snprintf(m->dataset_id, sizeof(m->dataset_id), "%s", p->dataset_id);
 	snprintf(m->plan_digest, sizeof(m->plan_digest), "%s", j->plan_digest);
 	snprintf(m->params_digest, sizeof(m->params_digest), "%s", j->global_digest);
-	memcpy(m->model_args, exp->model_args, sizeof(exp->model_args));
-	m->n_model_args = exp->n_model_args;
-	m->lr = exp->lr;
-	m->epochs = exp->epochs;
-	m->num_updates = exp->num_updates;
-	m->batch_size = exp->batch_size;
-	m->seed = exp->seed; /* the node derives its per-round and split seeds from it */
-	m->test_ratio = exp->test_ratio;
-	m->fedprox_mu = exp->fedprox_mu;
-	snprintf(m->optimizer, sizeof(m->optimizer), "%s", exp->optimizer);
 	m->evaluate_only = evaluate_only;
 	m->test_on_global = exp->test_on_global;
 	m->test_on_local = exp->test_on_local;

@@ -395,8 +395,14 @@ static int cmd_robust(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args
 	};
 
 	/* checked as the nodes check them, before anything is sent */
-	if (robust_args_of(a, args, sizeof(args)) != FEDC_OK || plan_robust__parse_args(args, &parsed) != FEDC_OK)
-		return fedc_cli_usage_error(&prog, cmd, "%s", fedc_last_error());
+	if (robust_args_of(a, args, sizeof(args)) != FEDC_OK || plan_robust__parse_args(args, &parsed) != FEDC_OK) {
+		const char *why = fedc_last_error();
+
+		/* the parser speaks as the nodes do ("robust: epsilons: ..."); the usage line names the command */
+		if (strncmp(why, "robust: ", 8) == 0)
+			why += 8;
+		return fedc_cli_usage_error(&prog, cmd, "%s", why);
+	}
 	return assess__run(&o);
 }
 
