@@ -55,9 +55,9 @@ static enum fedc_err set_arg(struct assess_request *a, const char *key, const ch
  * the parser the plan process uses again: a refusal names the key. */
 static enum fedc_err parse_robust(const struct fedc_msg *req, struct assess_request *out)
 {
-	struct plan_robust_args parsed;
+	struct fedc_robust_args parsed;
 	const char *text = fedc_msg_has(req, FEDC_F_ASSESS_ARGS) ? req->assess_args : "";
-	enum fedc_err rc = plan_robust__parse_args(text, &parsed);
+	enum fedc_err rc = fedc_robust_args_parse(text, &parsed);
 
 	if (rc)
 		return fedc_fail(rc, "assess_args: %s", fedc_last_error());

@@ -41,7 +41,7 @@
 #define ASSESS_MAX_BINS 1000
 #define ASSESS_DEFAULT_REPEATS 5
 /* robust: one line per metric for the clean rows and per attack and epsilon */
-#define ASSESS_ROBUST_MAX_LINES ((1 + PLAN_ROBUST_N_ATTACKS * PLAN_ROBUST_MAX_EPSILONS) * FEDC_PLAN_MAX_METRICS)
+#define ASSESS_ROBUST_MAX_LINES ((1 + FEDC_ROBUST_N_ATTACKS * FEDC_ROBUST_MAX_EPSILONS) * FEDC_PLAN_MAX_METRICS)
 #define ASSESS_ROBUST_NAME_MAX 63 /* bytes of "robust.NAME": what the researcher takes */
 
 struct assess_request {
@@ -54,7 +54,7 @@ struct assess_request {
 
 /* Reads the request's `assess` and `assess_args` (`bins=N` for predict,
  * `repeats=N` and `metric=NAME` for explain, one per line; for robust the
- * lines plan_robust__parse_args takes). FEDC_OK with
+ * lines fedc_robust_args_parse takes). FEDC_OK with
  * kind "" when the request has no `assess`; FEDC_ERR_INVAL with a detail
  * naming the line to change. */
 FEDC_NODISCARD

@@ -12,7 +12,7 @@
 #include "plan_report.h"
 #include "plan_robust.h"
 
-static const char *const attack_names[PLAN_ROBUST_N_ATTACKS] = { "fgsm", "pgd" };
+static const char *const attack_names[FEDC_ROBUST_N_ATTACKS] = { "fgsm", "pgd" };
 
 static enum fedc_err plan_failed(const struct fedc_plan *plan, const char *what)
 {
@@ -53,7 +53,7 @@ static float clamp(float v, float lo, float hi)
 /* x = x + step sign(g), then into the ball around x0 and the clip range
  * (widened to hold x0 itself). The same float operations for FGSM and a
  * PGD step, so that one PGD step of size eps is FGSM exactly. */
-static void step_and_project(const struct plan_robust_args *a, float step, float eps, const float *x0,
+static void step_and_project(const struct fedc_robust_args *a, float step, float eps, const float *x0,
 			     const float *g, float *x, size_t len)
 {
 	for (size_t k = 0; k < len; k++) {
@@ -69,13 +69,13 @@ static void step_and_project(const struct plan_robust_args *a, float step, float
 	}
 }
 
-enum fedc_err plan_robust__perturb(const struct fedc_plan *plan, void *model, const struct plan_robust_args *a,
-				   enum plan_robust_attack attack, double eps, const float *x0,
+enum fedc_err plan_robust__perturb(const struct fedc_plan *plan, void *model, const struct fedc_robust_args *a,
+				   enum fedc_robust_attack attack, double eps, const float *x0,
 				   struct fedc_data *view, float *grad)
 {
 	size_t len = view->n_samples * view->n_features;
-	uint32_t steps = attack == PLAN_ROBUST_PGD ? a->pgd_steps : 1;
-	double step = attack == PLAN_ROBUST_FGSM ? eps
+	uint32_t steps = attack == FEDC_ROBUST_PGD ? a->pgd_steps : 1;
+	double step = attack == FEDC_ROBUST_FGSM ? eps
 		    : a->pgd_step_size > 0	 ? a->pgd_step_size
 						 : 2.5 * eps / (double)a->pgd_steps;
 
@@ -113,8 +113,8 @@ static enum fedc_err put_metrics(struct fedc_buf *out, const char *prefix, const
 
 /* The whole of `test` perturbed into adv (a view of the same shape), batch
  * by batch of at most PLAN_ROBUST_BATCH_FLOATS inputs. */
-static enum fedc_err perturb_all(const struct fedc_plan *plan, void *model, const struct plan_robust_args *a,
-				 enum plan_robust_attack attack, double eps, const struct fedc_data *test,
+static enum fedc_err perturb_all(const struct fedc_plan *plan, void *model, const struct fedc_robust_args *a,
+				 enum fedc_robust_attack attack, double eps, const struct fedc_data *test,
 				 struct fedc_data *adv, float *grad, size_t batch_rows)
 {
 	size_t nf = test->n_features, lw = test->label_width ? test->label_width : 1;
@@ -143,18 +143,18 @@ static enum fedc_err evaluate_into(const struct fedc_plan *plan, void *model, co
 }
 
 /* Every attack at every epsilon, each scored on the whole perturbed set. */
-static enum fedc_err attack_all(const struct fedc_plan *plan, void *model, const struct plan_robust_args *a,
+static enum fedc_err attack_all(const struct fedc_plan *plan, void *model, const struct fedc_robust_args *a,
 				const struct fedc_data *test, struct fedc_data *adv, float *grad, size_t batch_rows,
 				struct fedc_buf *out)
 {
 	enum fedc_err rc = FEDC_OK;
 
-	for (int k = 0; !rc && k < PLAN_ROBUST_N_ATTACKS; k++) {
+	for (int k = 0; !rc && k < FEDC_ROBUST_N_ATTACKS; k++) {
 		for (size_t e = 0; !rc && a->attack[k] && e < a->n_epsilons; e++) {
 			char prefix[64];
 
 			snprintf(prefix, sizeof(prefix), "robust.%s.%g", attack_names[k], a->epsilons[e]);
-			rc = perturb_all(plan, model, a, (enum plan_robust_attack)k, a->epsilons[e], test, adv, grad,
+			rc = perturb_all(plan, model, a, (enum fedc_robust_attack)k, a->epsilons[e], test, adv, grad,
 					 batch_rows);
 			if (!rc)
 				rc = evaluate_into(plan, model, adv, prefix, out);
@@ -164,7 +164,7 @@ static enum fedc_err attack_all(const struct fedc_plan *plan, void *model, const
 }
 
 enum fedc_err plan_robust__run_with(const struct fedc_plan *plan, void *model, const struct fedc_data *test,
-				    const struct plan_robust_args *a, size_t batch_floats, struct fedc_buf *result)
+				    const struct fedc_robust_args *a, size_t batch_floats, struct fedc_buf *result)
 {
 	struct fedc_data adv;
 	float *grad = NULL;
@@ -200,8 +200,8 @@ enum fedc_err plan_robust__run_with(const struct fedc_plan *plan, void *model, c
 enum fedc_err plan_robust__run(const struct fedc_plan *plan, void *model, const struct fedc_data *test,
 			       const char *args, struct fedc_buf *result)
 {
-	struct plan_robust_args a;
-	enum fedc_err rc = plan_robust__parse_args(args, &a);
+	struct fedc_robust_args a;
+	enum fedc_err rc = fedc_robust_args_parse(args, &a);
 
 	return rc ? rc : plan_robust__run_with(plan, model, test, &a, PLAN_ROBUST_BATCH_FLOATS, result);
 }

@@ -13,40 +13,9 @@
 #include "fedc/buf.h"
 #include "fedc/err.h"
 #include "fedc/plan.h"
+#include "fedc/robust_args.h"
 
-#define PLAN_ROBUST_MAX_ARGS_LEN 4096  /* bytes of the args text */
-#define PLAN_ROBUST_MAX_EPSILONS 16
-#define PLAN_ROBUST_MAX_EPSILON 1e6    /* far beyond any useful ball; keeps x + eps finite */
-#define PLAN_ROBUST_MAX_STEPS 1000     /* PGD steps: each costs one input_gradient() */
 #define PLAN_ROBUST_BATCH_FLOATS (1u << 20) /* inputs per input_gradient() call: bounds memory */
-
-enum plan_robust_attack {
-	PLAN_ROBUST_FGSM = 0,
-	PLAN_ROBUST_PGD,
-	PLAN_ROBUST_N_ATTACKS
-};
-
-struct plan_robust_args {
-	bool attack[PLAN_ROBUST_N_ATTACKS]; /* which to run; in this order */
-	size_t n_epsilons;
-	double epsilons[PLAN_ROBUST_MAX_EPSILONS];
-	uint32_t pgd_steps;     /* default 10 */
-	double pgd_step_size;   /* 0: 2.5 * eps / pgd_steps for each eps */
-	bool has_clip_min, has_clip_max;
-	double clip_min, clip_max;
-};
-
-/* Parses `text`, key = value lines (blank lines allowed; spaces around
- * keys, values and commas ignored):
- *   attacks = fgsm, pgd              (default both)
- *   epsilons = 0.01, 0.05, 0.1       (default these; 1 to 16, each >= 0, distinct)
- *   pgd_steps = 10                   (1 to 1000)
- *   pgd_step_size = 0.0025           (> 0; default 2.5 * eps / pgd_steps)
- *   clip_min = 0, clip_max = 1       (optional bounds of the inputs)
- * NULL or "" gives the defaults. FEDC_OK or FEDC_ERR_INVAL with a detail
- * naming the key and what to change (fedc_last_error()). */
-FEDC_NODISCARD
-enum fedc_err plan_robust__parse_args(const char *text, struct plan_robust_args *out);
 
 /* Perturbs rows [0, n) of `view` (a copy the caller owns: view->x is
  * overwritten) from the clean inputs x0 [n * n_features], by `attack` at
@@ -57,8 +26,8 @@ enum fedc_err plan_robust__parse_args(const char *text, struct plan_robust_args 
  * grad holds n * n_features floats of scratch. FEDC_OK, FEDC_ERR_PLAN
  * (input_gradient() failed: said with what the plan said). */
 FEDC_NODISCARD
-enum fedc_err plan_robust__perturb(const struct fedc_plan *plan, void *model, const struct plan_robust_args *a,
-				   enum plan_robust_attack attack, double eps, const float *x0,
+enum fedc_err plan_robust__perturb(const struct fedc_plan *plan, void *model, const struct fedc_robust_args *a,
+				   enum fedc_robust_attack attack, double eps, const float *x0,
 				   struct fedc_data *view, float *grad);
 
 /* Runs the stage: the plan's evaluate() on `test` as it is, then on a
@@ -79,6 +48,6 @@ enum fedc_err plan_robust__run(const struct fedc_plan *plan, void *model, const 
  * per input_gradient() call (tests use small batches). */
 FEDC_NODISCARD
 enum fedc_err plan_robust__run_with(const struct fedc_plan *plan, void *model, const struct fedc_data *test,
-				    const struct plan_robust_args *a, size_t batch_floats, struct fedc_buf *result);
+				    const struct fedc_robust_args *a, size_t batch_floats, struct fedc_buf *result);
 
 #endif

@@ -17,9 +17,9 @@
 #include "fedc/id.h"
 #include "fedc/fs.h"
 #include "fedc/repo.h"
+#include "fedc/robust_args.h"
 #include "fedc/uuid.h"
 #include "install_dirs.h"
-#include "../node/plan_robust.h" /* plan_robust_args.c: the nodes' own check of the stage's arguments */
 #include "require.h"
 
 #define DAY_S (24 * 3600)
@@ -505,7 +505,7 @@ static enum fedc_err read_robustness(const struct fedc_config *cfg, struct exper
 {
 	const char *key, *value;
 	size_t used = 0;
-	struct plan_robust_args parsed;
+	struct fedc_robust_args parsed;
 
 	for (unsigned i = 0; fedc_config_entry(cfg, "robustness", i, &key, &value); i++) {
 		int n = snprintf(out->robust_args + used, sizeof(out->robust_args) - used, "%s = %s\n", key, value);
@@ -516,7 +516,7 @@ static enum fedc_err read_robustness(const struct fedc_config *cfg, struct exper
 		used += (size_t)n;
 		out->robustness = true;
 	}
-	if (out->robustness && plan_robust__parse_args(out->robust_args, &parsed) != FEDC_OK) {
+	if (out->robustness && fedc_robust_args_parse(out->robust_args, &parsed) != FEDC_OK) {
 		char detail[512];
 
 		snprintf(detail, sizeof(detail), "%s", fedc_last_error());

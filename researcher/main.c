@@ -18,8 +18,8 @@
 #include "fedc/log.h"
 #include "fedc/message.h"
 #include "fedc/repo.h"
+#include "fedc/robust_args.h"
 #include "job.h"
-#include "../node/plan_robust.h" /* plan_robust_args.c: the nodes' own check of the stage's arguments */
 #include "plan_build.h"
 #include "plot.h"
 #include "run_control.h"
@@ -384,7 +384,7 @@ static enum fedc_err robust_args_of(const struct fedc_cli_args *a, char *text, s
 static int cmd_robust(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a)
 {
 	char args[FEDC_MAX_ASSESS_ARGS + 1];
-	struct plan_robust_args parsed;
+	struct fedc_robust_args parsed;
 	struct assess_opts o = {
 		.kind = "robust",
 		.dir = a->operand[0],
@@ -395,7 +395,7 @@ static int cmd_robust(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args
 	};
 
 	/* checked as the nodes check them, before anything is sent */
-	if (robust_args_of(a, args, sizeof(args)) != FEDC_OK || plan_robust__parse_args(args, &parsed) != FEDC_OK) {
+	if (robust_args_of(a, args, sizeof(args)) != FEDC_OK || fedc_robust_args_parse(args, &parsed) != FEDC_OK) {
 		const char *why = fedc_last_error();
 
 		/* the parser speaks as the nodes do ("robust: epsilons: ..."); the usage line names the command */

@@ -43,34 +43,34 @@ static const struct fedc_args model_args = { model_items, 1 };
 
 static void expect_refused(const char *text, const char *detail)
 {
-	struct plan_robust_args a;
+	struct fedc_robust_args a;
 
-	assert_int_equal(plan_robust__parse_args(text, &a), FEDC_ERR_INVAL);
+	assert_int_equal(fedc_robust_args_parse(text, &a), FEDC_ERR_INVAL);
 	if (!strstr(fedc_last_error(), detail))
 		fail_msg("args \"%s\": detail \"%s\" lacks \"%s\"", text, fedc_last_error(), detail);
 }
 
 static void test_args_defaults(void **state)
 {
-	struct plan_robust_args a;
+	struct fedc_robust_args a;
 
 	(void)state;
-	assert_int_equal(plan_robust__parse_args(NULL, &a), FEDC_OK);
-	assert_true(a.attack[PLAN_ROBUST_FGSM] && a.attack[PLAN_ROBUST_PGD]);
+	assert_int_equal(fedc_robust_args_parse(NULL, &a), FEDC_OK);
+	assert_true(a.attack[FEDC_ROBUST_FGSM] && a.attack[FEDC_ROBUST_PGD]);
 	assert_int_equal(a.n_epsilons, 3);
 	assert_true(a.epsilons[0] == 0.01 && a.epsilons[1] == 0.05 && a.epsilons[2] == 0.1);
 	assert_int_equal(a.pgd_steps, 10);
 	assert_true(a.pgd_step_size == 0.0);
 	assert_false(a.has_clip_min || a.has_clip_max);
-	assert_int_equal(plan_robust__parse_args("\n  \n", &a), FEDC_OK);
+	assert_int_equal(fedc_robust_args_parse("\n  \n", &a), FEDC_OK);
 }
 
 static void test_args_all_keys(void **state)
 {
-	struct plan_robust_args a;
+	struct fedc_robust_args a;
 
 	(void)state;
-	assert_int_equal(plan_robust__parse_args(" attacks = pgd \n"
+	assert_int_equal(fedc_robust_args_parse(" attacks = pgd \n"
 						 "epsilons=0, 0.5 ,2\r\n"
 						 "\n"
 						 "pgd_steps = 40\n"
@@ -79,8 +79,8 @@ static void test_args_all_keys(void **state)
 						 "clip_max = 1\n",
 						 &a),
 			 FEDC_OK);
-	assert_false(a.attack[PLAN_ROBUST_FGSM]);
-	assert_true(a.attack[PLAN_ROBUST_PGD]);
+	assert_false(a.attack[FEDC_ROBUST_FGSM]);
+	assert_true(a.attack[FEDC_ROBUST_PGD]);
 	assert_int_equal(a.n_epsilons, 3);
 	assert_true(a.epsilons[0] == 0.0 && a.epsilons[1] == 0.5 && a.epsilons[2] == 2.0);
 	assert_int_equal(a.pgd_steps, 40);
@@ -90,7 +90,7 @@ static void test_args_all_keys(void **state)
 
 static void test_args_bad_key_and_lines(void **state)
 {
-	char big[PLAN_ROBUST_MAX_ARGS_LEN + 2];
+	char big[FEDC_ROBUST_MAX_ARGS_LEN + 2];
 
 	(void)state;
 	expect_refused("epsilon = 0.1", "unknown key \"epsilon\"");
@@ -250,7 +250,7 @@ static void test_attacks_lower_accuracy(void **state)
 static void test_pgd_one_step_is_fgsm(void **state)
 {
 	struct fedc_buf out = FEDC_BUF_INIT(RESULT_MAX);
-	struct plan_robust_args a;
+	struct fedc_robust_args a;
 	size_t len = fx.test.n_samples * N_FEATURES;
 	struct fedc_data f = fx.test, p = fx.test;
 	float *grad = malloc(len * sizeof(float));
@@ -259,9 +259,9 @@ static void test_pgd_one_step_is_fgsm(void **state)
 	f.x = malloc(len * sizeof(float));
 	p.x = malloc(len * sizeof(float));
 	assert_true(grad && f.x && p.x);
-	assert_int_equal(plan_robust__parse_args("epsilons = 0.07\npgd_steps = 1\npgd_step_size = 0.07", &a), 0);
-	assert_int_equal(plan_robust__perturb(fx.plan, fx.model, &a, PLAN_ROBUST_FGSM, 0.07, fx.test.x, &f, grad), 0);
-	assert_int_equal(plan_robust__perturb(fx.plan, fx.model, &a, PLAN_ROBUST_PGD, 0.07, fx.test.x, &p, grad), 0);
+	assert_int_equal(fedc_robust_args_parse("epsilons = 0.07\npgd_steps = 1\npgd_step_size = 0.07", &a), 0);
+	assert_int_equal(plan_robust__perturb(fx.plan, fx.model, &a, FEDC_ROBUST_FGSM, 0.07, fx.test.x, &f, grad), 0);
+	assert_int_equal(plan_robust__perturb(fx.plan, fx.model, &a, FEDC_ROBUST_PGD, 0.07, fx.test.x, &p, grad), 0);
 	assert_memory_equal(f.x, p.x, len * sizeof(float));
 	assert_memory_not_equal(f.x, fx.test.x, len * sizeof(float));
 	run_ok("epsilons = 0.07\npgd_steps = 1\npgd_step_size = 0.07", &out);
@@ -278,7 +278,7 @@ static void test_pgd_one_step_is_fgsm(void **state)
  * outside the range stays where it was. */
 static void test_pgd_stays_in_ball_and_range(void **state)
 {
-	struct plan_robust_args a;
+	struct fedc_robust_args a;
 	size_t len = fx.test.n_samples * N_FEATURES, moved = 0, outside = 0;
 	struct fedc_data p = fx.test;
 	float *grad = malloc(len * sizeof(float));
@@ -287,9 +287,9 @@ static void test_pgd_stays_in_ball_and_range(void **state)
 	(void)state;
 	p.x = malloc(len * sizeof(float));
 	assert_true(grad && p.x);
-	assert_int_equal(plan_robust__parse_args("pgd_steps = 7\npgd_step_size = 0.2\nclip_min = -1\nclip_max = 1", &a),
+	assert_int_equal(fedc_robust_args_parse("pgd_steps = 7\npgd_step_size = 0.2\nclip_min = -1\nclip_max = 1", &a),
 			 0);
-	assert_int_equal(plan_robust__perturb(fx.plan, fx.model, &a, PLAN_ROBUST_PGD, eps, fx.test.x, &p, grad), 0);
+	assert_int_equal(plan_robust__perturb(fx.plan, fx.model, &a, FEDC_ROBUST_PGD, eps, fx.test.x, &p, grad), 0);
 	for (size_t k = 0; k < len; k++) {
 		float x0 = fx.test.x[k], v = p.x[k];
 
@@ -312,10 +312,10 @@ static void test_pgd_stays_in_ball_and_range(void **state)
 static void test_batches_change_nothing(void **state)
 {
 	struct fedc_buf whole = FEDC_BUF_INIT(RESULT_MAX), rows = FEDC_BUF_INIT(RESULT_MAX);
-	struct plan_robust_args a;
+	struct fedc_robust_args a;
 
 	(void)state;
-	assert_int_equal(plan_robust__parse_args("epsilons = 0.05, 0.2\npgd_steps = 3", &a), 0);
+	assert_int_equal(fedc_robust_args_parse("epsilons = 0.05, 0.2\npgd_steps = 3", &a), 0);
 	assert_int_equal(plan_robust__run_with(fx.plan, fx.model, &fx.test, &a, PLAN_ROBUST_BATCH_FLOATS, &whole), 0);
 	assert_int_equal(plan_robust__run_with(fx.plan, fx.model, &fx.test, &a, N_FEATURES + 1, &rows), 0);
 	assert_string_equal(whole.data, rows.data);
@@ -344,7 +344,7 @@ static void test_sdk_plan_mlp(void **state)
 	struct fedc_data train = { .n_samples = 400, .n_features = 16, .n_classes = 2 };
 	struct fedc_data test = { .n_samples = 200, .n_features = 16, .n_classes = 2 };
 	struct fedc_buf out = FEDC_BUF_INIT(RESULT_MAX);
-	struct plan_robust_args a;
+	struct fedc_robust_args a;
 	struct fedc_metrics m;
 	void *so = dlopen(MLP_PATH, RTLD_NOW | RTLD_LOCAL), *model = NULL;
 	const struct fedc_plan *plan = so ? dlsym(so, FEDC_PLAN_SYMBOL) : NULL;
@@ -378,12 +378,12 @@ static void test_sdk_plan_mlp(void **state)
 	assert_true(result_value(&out, "robust.fgsm.0.accuracy") == result_value(&out, "robust.clean.accuracy"));
 	assert_true(result_value(&out, "robust.fgsm.0.1.accuracy") < result_value(&out, "robust.clean.accuracy"));
 	assert_true(result_value(&out, "robust.pgd.0.1.accuracy") < result_value(&out, "robust.clean.accuracy"));
-	assert_int_equal(plan_robust__parse_args("clip_min = 0\nclip_max = 1", &a), 0);
+	assert_int_equal(fedc_robust_args_parse("clip_min = 0\nclip_max = 1", &a), 0);
 	adv = test;
 	adv.x = malloc(200 * 16 * sizeof(float));
 	grad = malloc(200 * 16 * sizeof(float));
 	assert_true(adv.x && grad);
-	assert_int_equal(plan_robust__perturb(plan, model, &a, PLAN_ROBUST_PGD, 0.3, test.x, &adv, grad), 0);
+	assert_int_equal(plan_robust__perturb(plan, model, &a, FEDC_ROBUST_PGD, 0.3, test.x, &adv, grad), 0);
 	for (size_t k = 0; k < 200 * 16; k++)
 		assert_true(adv.x[k] >= 0.0f && adv.x[k] <= 1.0f && fabsf(adv.x[k] - test.x[k]) <= 0.3f * (1 + 1e-6f));
 	free(adv.x);

@@ -1,4 +1,4 @@
-/* The robustness stage's arguments (plan_robust.h): key = value lines from
+/* The robustness stage's arguments (fedc/robust_args.h): key = value lines from
  * the researcher, read like any outside input -- length capped first, every
  * key known, every number whole and in range, nothing given twice. */
 #include <math.h>
@@ -6,11 +6,11 @@
 #include <string.h>
 
 #include "fedc/num.h"
-#include "plan_robust.h"
+#include "fedc/robust_args.h"
 
 #define LIST_SEP ","
 
-static const char *const attack_names[PLAN_ROBUST_N_ATTACKS] = { "fgsm", "pgd" };
+static const char *const attack_names[FEDC_ROBUST_N_ATTACKS] = { "fgsm", "pgd" };
 
 /* Removes leading and trailing blanks in place; returns the trimmed start. */
 static char *trim(char *s)
@@ -25,7 +25,7 @@ static char *trim(char *s)
 	return s;
 }
 
-static enum fedc_err parse_attacks(char *value, struct plan_robust_args *a)
+static enum fedc_err parse_attacks(char *value, struct fedc_robust_args *a)
 {
 	char *save = NULL;
 	size_t n = 0;
@@ -35,7 +35,7 @@ static enum fedc_err parse_attacks(char *value, struct plan_robust_args *a)
 		int k = -1;
 
 		item = trim(item);
-		for (int i = 0; i < PLAN_ROBUST_N_ATTACKS; i++)
+		for (int i = 0; i < FEDC_ROBUST_N_ATTACKS; i++)
 			k = strcmp(item, attack_names[i]) == 0 ? i : k;
 		if (k < 0)
 			return fedc_fail(FEDC_ERR_INVAL, "robust: attacks: unknown attack \"%.32s\" (known: fgsm, pgd)",
@@ -54,9 +54,9 @@ static enum fedc_err parse_epsilon(const char *item, double *eps)
 {
 	if (!fedc_parse_double(item, eps))
 		return fedc_fail(FEDC_ERR_INVAL, "robust: epsilons: \"%.32s\" is not a number", item);
-	if (*eps < 0.0 || *eps > PLAN_ROBUST_MAX_EPSILON)
+	if (*eps < 0.0 || *eps > FEDC_ROBUST_MAX_EPSILON)
 		return fedc_fail(FEDC_ERR_INVAL, "robust: epsilons: %g must be from 0 to %g (an L-infinity radius)", *eps,
-				 PLAN_ROBUST_MAX_EPSILON);
+				 FEDC_ROBUST_MAX_EPSILON);
 	return FEDC_OK;
 }
 
@@ -70,7 +70,7 @@ static bool same_name(double a, double b)
 	return strcmp(x, y) == 0;
 }
 
-static enum fedc_err parse_epsilons(char *value, struct plan_robust_args *a)
+static enum fedc_err parse_epsilons(char *value, struct fedc_robust_args *a)
 {
 	char *save = NULL;
 	enum fedc_err rc;
@@ -79,9 +79,9 @@ static enum fedc_err parse_epsilons(char *value, struct plan_robust_args *a)
 	for (char *item = strtok_r(value, LIST_SEP, &save); item; item = strtok_r(NULL, LIST_SEP, &save)) {
 		double eps;
 
-		if (a->n_epsilons == PLAN_ROBUST_MAX_EPSILONS)
+		if (a->n_epsilons == FEDC_ROBUST_MAX_EPSILONS)
 			return fedc_fail(FEDC_ERR_INVAL, "robust: epsilons: at most %d values",
-					 PLAN_ROBUST_MAX_EPSILONS);
+					 FEDC_ROBUST_MAX_EPSILONS);
 		rc = parse_epsilon(trim(item), &eps);
 		if (rc)
 			return rc;
@@ -93,7 +93,7 @@ static enum fedc_err parse_epsilons(char *value, struct plan_robust_args *a)
 	}
 	if (a->n_epsilons == 0)
 		return fedc_fail(FEDC_ERR_INVAL, "robust: epsilons is empty: give 1 to %d radii, e.g. 0.01, 0.1",
-				 PLAN_ROBUST_MAX_EPSILONS);
+				 FEDC_ROBUST_MAX_EPSILONS);
 	return FEDC_OK;
 }
 
@@ -101,14 +101,14 @@ static enum fedc_err parse_real(const char *key, const char *value, bool positiv
 {
 	if (!fedc_parse_double(value, out))
 		return fedc_fail(FEDC_ERR_INVAL, "robust: %s: \"%.32s\" is not a number", key, value);
-	if (positive && !(*out > 0.0 && *out <= PLAN_ROBUST_MAX_EPSILON))
+	if (positive && !(*out > 0.0 && *out <= FEDC_ROBUST_MAX_EPSILON))
 		return fedc_fail(FEDC_ERR_INVAL, "robust: %s = %g: must be above 0 and at most %g", key, *out,
-				 PLAN_ROBUST_MAX_EPSILON);
+				 FEDC_ROBUST_MAX_EPSILON);
 	return FEDC_OK;
 }
 
 /* One key = value; `seen` marks the keys met, in the order of keys[]. */
-static enum fedc_err parse_pair(const char *key, char *value, bool *seen, struct plan_robust_args *a)
+static enum fedc_err parse_pair(const char *key, char *value, bool *seen, struct fedc_robust_args *a)
 {
 	static const char *const keys[] = { "attacks", "epsilons", "pgd_steps", "pgd_step_size", "clip_min",
 					    "clip_max" };
@@ -129,7 +129,7 @@ static enum fedc_err parse_pair(const char *key, char *value, bool *seen, struct
 	case 0: return parse_attacks(value, a);
 	case 1: return parse_epsilons(value, a);
 	case 2:
-		if (fedc_num_arg_u64("robust: pgd_steps", value, 1, PLAN_ROBUST_MAX_STEPS, &steps))
+		if (fedc_num_arg_u64("robust: pgd_steps", value, 1, FEDC_ROBUST_MAX_STEPS, &steps))
 			return FEDC_ERR_INVAL;
 		a->pgd_steps = (uint32_t)steps;
 		return FEDC_OK;
@@ -139,7 +139,7 @@ static enum fedc_err parse_pair(const char *key, char *value, bool *seen, struct
 	}
 }
 
-static enum fedc_err parse_line(char *line, size_t number, bool *seen, struct plan_robust_args *a)
+static enum fedc_err parse_line(char *line, size_t number, bool *seen, struct fedc_robust_args *a)
 {
 	char *eq = strchr(line, '='), *key;
 
@@ -153,10 +153,10 @@ static enum fedc_err parse_line(char *line, size_t number, bool *seen, struct pl
 	return parse_pair(key, trim(eq + 1), seen, a);
 }
 
-static void set_defaults(struct plan_robust_args *a)
+static void set_defaults(struct fedc_robust_args *a)
 {
 	memset(a, 0, sizeof(*a));
-	a->attack[PLAN_ROBUST_FGSM] = a->attack[PLAN_ROBUST_PGD] = true;
+	a->attack[FEDC_ROBUST_FGSM] = a->attack[FEDC_ROBUST_PGD] = true;
 	a->n_epsilons = 3;
 	a->epsilons[0] = 0.01;
 	a->epsilons[1] = 0.05;
@@ -164,17 +164,17 @@ static void set_defaults(struct plan_robust_args *a)
 	a->pgd_steps = 10;
 }
 
-enum fedc_err plan_robust__parse_args(const char *text, struct plan_robust_args *out)
+enum fedc_err fedc_robust_args_parse(const char *text, struct fedc_robust_args *out)
 {
-	char copy[PLAN_ROBUST_MAX_ARGS_LEN + 1], *save = NULL;
+	char copy[FEDC_ROBUST_MAX_ARGS_LEN + 1], *save = NULL;
 	bool seen[6] = { false };
 	size_t len = text ? strnlen(text, sizeof(copy)) : 0, number = 0;
-	struct plan_robust_args a;
+	struct fedc_robust_args a;
 	enum fedc_err rc = FEDC_OK;
 
 	set_defaults(&a);
-	if (len > PLAN_ROBUST_MAX_ARGS_LEN)
-		return fedc_fail(FEDC_ERR_INVAL, "robust: the arguments exceed %d bytes", PLAN_ROBUST_MAX_ARGS_LEN);
+	if (len > FEDC_ROBUST_MAX_ARGS_LEN)
+		return fedc_fail(FEDC_ERR_INVAL, "robust: the arguments exceed %d bytes", FEDC_ROBUST_MAX_ARGS_LEN);
 	memcpy(copy, text ? text : "", len);
 	copy[len] = '\0';
 	/* strtok_r would skip empty lines silently and misnumber the rest. */
