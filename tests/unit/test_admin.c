@@ -132,6 +132,30 @@ static void read_into(const char *path, char *buf, size_t cap)
 }
 
 /* Runs argv (NULL-terminated) to completion, capturing stdout and stderr. */
+#define RUN_TIMEOUT_S 60
+
+/* Waits for `pid` at most RUN_TIMEOUT_S: a client stuck on the broker (a
+ * mosquitto_pub has no timeout of its own) then fails the test with its
+ * stderr rather than hanging it until ctest's timeout, which says nothing.
+ * False (the child killed and reaped, *status 0) when it did not end. */
+static bool wait_bounded(pid_t pid, int *status)
+{
+	struct timespec pause = { 0, 10 * 1000000L };
+
+	for (long waited_ms = 0; waited_ms < RUN_TIMEOUT_S * 1000L; waited_ms += 10) {
+		pid_t got = waitpid(pid, status, WNOHANG);
+
+		assert_true(got == 0 || got == pid);
+		if (got == pid)
+			return true;
+		nanosleep(&pause, NULL);
+	}
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, status, 0), pid);
+	*status = 0;
+	return false;
+}
+
 static void run(const struct fixture *fx, const char *const *argv, struct result *r)
 {
 	char out[PATH_MAX], err[PATH_MAX];
@@ -153,10 +177,11 @@ static void run(const struct fixture *fx, const char *const *argv, struct result
 		_exit(127);
 	}
 	test_argv_free(exec_argv);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	r->status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	r->status = wait_bounded(pid, &status) ? (WIFEXITED(status) ? WEXITSTATUS(status) : -1) : -1;
 	read_into(out, r->out, sizeof(r->out));
 	read_into(err, r->err, sizeof(r->err));
+	if (r->status == -1 && !WIFSIGNALED(status))
+		fail_msg("%s did not end within %d s (killed); its stderr: %s", argv[0], RUN_TIMEOUT_S, r->err);
 }
 
 /* fedc-admin with up to five arguments (NULL-terminated). */
