@@ -102,7 +102,7 @@ enum fedc_err repo_metrics__render(struct repo_metrics *m, uint64_t guard_closed
 				      "Request body bytes received.", (double)fedc_prom_get(&m->bytes_in));
 	if (!rc)
 		rc = fedc_prom_single(out, "fedc_repository_sent_bytes_total", FEDC_PROM_COUNTER,
-				      "Blob bytes sent in answers to GET.", (double)fedc_prom_get(&m->bytes_out));
+				      "Blob bytes of the answers to GET (counted when an answer is queued).", (double)fedc_prom_get(&m->bytes_out));
 	if (!rc)
 		rc = fedc_prom_single(out, "fedc_repository_connections_total", FEDC_PROM_COUNTER,
 				      "Connections accepted.", (double)fedc_prom_get(&m->connections));
