@@ -158,7 +158,8 @@ enum fedc_err fedc_prom_listen_parse(const char *what, const char *text, char ho
 	} else if (memchr(text, ':', (size_t)(colon - text))) {
 		goto bad; /* a bare IPv6 address: which colon is the port's? */
 	}
-	if ((size_t)(h_end - h) > FEDC_PROM_HOST_MAX || colon[1] < '0' || colon[1] > '9')
+	if ((size_t)(h_end - h) > FEDC_PROM_HOST_MAX || colon[1] < '0' || colon[1] > '9' ||
+	    memchr(h, '[', (size_t)(h_end - h)) || memchr(h, ']', (size_t)(h_end - h)))
 		goto bad;
 	value = strtoul(colon + 1, &end, 10);
 	if (*end || value > 65535)

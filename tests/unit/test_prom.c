@@ -154,7 +154,7 @@ static void test_listen_parse(void **state)
 	assert_int_equal(fedc_prom_listen_parse("k", "localhost:65535", host, &port), FEDC_OK);
 	assert_string_equal(host, "localhost");
 	const char *bad[] = { "", "9465", ":9465", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:-1",
-			      "127.0.0.1:9x", "::1:9465", "[::1:9465", "[]:9465", "127.0.0.1: 80", "[::1]x:80" };
+			      "127.0.0.1:9x", "::1:9465", "[::1:9465", "[]:9465", "127.0.0.1: 80", "[::1]x:80", "[[::1]]:80", "a]:80" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(fedc_prom_listen_parse("metrics_listen", bad[i], host, &port), FEDC_ERR_CONFIG);
 		/* the message names the key and the expected form */
