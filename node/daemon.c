@@ -27,7 +27,6 @@
 #include "plan_digest.h"
 #include "plan_store.h"
 #include "preflight.h"
-#include "fedc/prom_http.h"
 #include "node_metrics.h"
 #include "refusal_limit.h"
 #include "restart_guard.h"
@@ -627,8 +626,7 @@ int daemon__run(const struct node_config *cfg)
 {
 	struct node_daemon d = { .cfg = cfg };
 	struct status_payloads st = { 0 };
-	struct node_metrics_source metrics = { cfg, NULL };
-	struct fedc_prom_http *metrics_http = NULL;
+	struct node_metrics_server *metrics = NULL;
 	enum fedc_err rc;
 
 	install_signals();
@@ -664,9 +662,8 @@ int daemon__run(const struct node_config *cfg)
 	}
 	if (!rc)
 		rc = round__start_plan_worker(&d, &d.plan_worker);
-	metrics.mqtt = d.mqtt;
 	if (!rc)
-		rc = node_metrics__serve(&metrics, &metrics_http);
+		rc = node_metrics__start(cfg, d.mqtt, &metrics);
 	if (rc) {
 		fedc_error("cannot start: %s: %s", fedc_strerror(rc), fedc_last_error());
 		goto out;
@@ -676,7 +673,7 @@ int daemon__run(const struct node_config *cfg)
 	serve(&d);
 	fedc_info("stopping");
 out:
-	fedc_prom_http_stop(metrics_http); /* before the broker connection it reports on */
+	node_metrics__stop(metrics); /* before the broker connection it reports on */
 	round__stop(d.plan_worker);
 	round__stop(d.worker);
 	signal_target = NULL;

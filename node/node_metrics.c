@@ -17,6 +17,13 @@ enum round_result { RESULT_DONE, RESULT_FAILED, RESULT_REFUSED, N_RESULTS };
 
 static const char *const result_names[N_RESULTS] = { "done", "failed", "refused" };
 
+struct node_metrics_server {
+	const struct node_config *cfg;
+	struct fedc_mqtt *mqtt;
+	struct node_db *db; /* opened by the first scrape, used by the server's one thread only */
+	struct fedc_prom_http *http;
+};
+
 static struct {
 	struct fedc_prom_counter rounds[2][N_RESULTS]; /* [evaluate_only][result] */
 	struct fedc_prom_counter round_errors[FEDC_ERR__COUNT];
@@ -155,7 +162,7 @@ static enum fedc_err render_commands_and_traffic(struct fedc_buf *out)
 	return rc;
 }
 
-static enum fedc_err render_broker(const struct node_metrics_source *src, struct fedc_buf *out)
+static enum fedc_err render_broker(const struct node_metrics_server *src, struct fedc_buf *out)
 {
 	enum fedc_err rc;
 
@@ -171,19 +178,18 @@ static enum fedc_err render_broker(const struct node_metrics_source *src, struct
 
 /* Read at each scrape: a scrape every 15 s costs one small query and one
  * walk of data_dir. */
-static enum fedc_err render_storage(const struct node_metrics_source *src, struct fedc_buf *out)
+static enum fedc_err render_storage(struct node_metrics_server *src, struct fedc_buf *out)
 {
-	struct node_db *db = NULL;
 	struct node_dataset *all = NULL;
 	uint64_t bytes = 0, files = 0;
 	size_t n = 0;
-	enum fedc_err rc;
+	enum fedc_err rc = FEDC_OK;
 
-	rc = db__open(src->cfg->db_path, &db);
+	if (!src->db)
+		rc = db__open(src->cfg->db_path, &src->db);
 	if (!rc)
-		rc = db__dataset_list(db, &all, &n);
+		rc = db__dataset_list(src->db, &all, &n);
 	free(all);
-	db__close(db);
 	if (!rc)
 		rc = fedc_disk_usage(src->cfg->data_dir, &bytes, &files);
 	if (!rc)
@@ -195,8 +201,10 @@ static enum fedc_err render_storage(const struct node_metrics_source *src, struc
 	return rc;
 }
 
-enum fedc_err node_metrics__render(const struct node_metrics_source *src, struct fedc_buf *out)
+/* The server's render (fedc/prom_http.h), on its one thread. */
+static enum fedc_err render(void *ctx, struct fedc_buf *out)
 {
+	struct node_metrics_server *src = ctx;
 	enum fedc_err rc = render_rounds(out);
 
 	if (!rc)
@@ -214,23 +222,37 @@ enum fedc_err node_metrics__render(const struct node_metrics_source *src, struct
 	return rc;
 }
 
-static enum fedc_err render(void *ctx, struct fedc_buf *out)
+enum fedc_err node_metrics__start(const struct node_config *cfg, struct fedc_mqtt *mqtt,
+				  struct node_metrics_server **out)
 {
-	return node_metrics__render(ctx, out);
-}
-
-enum fedc_err node_metrics__serve(const struct node_metrics_source *src, struct fedc_prom_http **out)
-{
+	struct node_metrics_server *srv = NULL;
 	enum fedc_err rc;
 
 	*out = NULL;
 	fedc_prom_gauge_set(&counters.start_time_s, (int64_t)time(NULL));
-	if (!src->cfg->metrics_listen || !src->cfg->metrics_listen[0])
+	if (!cfg->metrics_listen || !cfg->metrics_listen[0])
 		return FEDC_OK;
-	/* The render takes a const source; the server's context is void *. */
-	rc = fedc_prom_http_start("[metrics] listen", src->cfg->metrics_listen, render, (void *)(uintptr_t)src, out);
-	if (!rc)
-		fedc_info("metrics: serving /metrics on %s (port %u)", src->cfg->metrics_listen,
-			  (unsigned)fedc_prom_http_port(*out));
-	return rc;
+	srv = calloc(1, sizeof(*srv));
+	if (!srv)
+		return FEDC_ERR_NOMEM;
+	srv->cfg = cfg;
+	srv->mqtt = mqtt;
+	rc = fedc_prom_http_start("[metrics] listen", cfg->metrics_listen, render, srv, &srv->http);
+	if (rc) {
+		free(srv);
+		return rc;
+	}
+	fedc_info("metrics: serving /metrics on %s (port %u)", cfg->metrics_listen,
+		  (unsigned)fedc_prom_http_port(srv->http));
+	*out = srv;
+	return FEDC_OK;
+}
+
+void node_metrics__stop(struct node_metrics_server *srv)
+{
+	if (!srv)
+		return;
+	fedc_prom_http_stop(srv->http); /* no scrape runs after this */
+	db__close(srv->db);
+	free(srv);
 }

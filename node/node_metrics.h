@@ -17,8 +17,6 @@
 #include "fedc/mqtt.h"
 #include "node_config.h"
 
-struct fedc_prom_http;
-
 /* A round ended with `rc` (FEDC_OK: its reply was sent). `evaluate_only`:
  * an evaluation round, which trains nothing. */
 void node_metrics__round_end(enum fedc_err rc, bool evaluate_only);
@@ -31,23 +29,19 @@ void node_metrics__plan_round(pid_t pid, int64_t cpu_ms);
  * malformed): `code` as in the refusal's error reply. */
 void node_metrics__command_refused(enum fedc_err code);
 
-/* What a scrape reads besides the counters: the broker connection, the
- * database (datasets) and data_dir (disk use). Both must outlive the
- * server. */
-struct node_metrics_source {
-	const struct node_config *cfg;
-	struct fedc_mqtt *mqtt;
-};
-
-/* Writes the exposition. FEDC_ERR_IO / FEDC_ERR_DB (data_dir or the
- * database cannot be read), or what fedc_prom_* return. */
-FEDC_NODISCARD
-enum fedc_err node_metrics__render(const struct node_metrics_source *src, struct fedc_buf *out);
+/* The /metrics endpoint of the daemon. */
+struct node_metrics_server;
 
 /* Serves /metrics on cfg->metrics_listen; *out NULL (and FEDC_OK) when it
- * is not set. Errors of fedc_prom_http_start. Stop with
- * fedc_prom_http_stop. */
+ * is not set. A scrape reads, besides the counters, the broker connection
+ * `mqtt` (may be NULL), the database (datasets) and data_dir (disk use):
+ * `cfg` and `mqtt` must outlive the server. Errors of fedc_prom_http_start,
+ * FEDC_ERR_NOMEM. Stop with node_metrics__stop. */
 FEDC_NODISCARD
-enum fedc_err node_metrics__serve(const struct node_metrics_source *src, struct fedc_prom_http **out);
+enum fedc_err node_metrics__start(const struct node_config *cfg, struct fedc_mqtt *mqtt,
+				  struct node_metrics_server **out);
+
+/* Stops serving (after a scrape in progress) and frees; NULL is fine. */
+void node_metrics__stop(struct node_metrics_server *srv);
 
 #endif
