@@ -248,6 +248,11 @@ enum fedc_err node_metrics__start(const struct node_config *cfg, struct fedc_mqt
 	return FEDC_OK;
 }
 
+uint16_t node_metrics__port(const struct node_metrics_server *srv)
+{
+	return fedc_prom_http_port(srv->http);
+}
+
 void node_metrics__stop(struct node_metrics_server *srv)
 {
 	if (!srv)

@@ -41,6 +41,9 @@ FEDC_NODISCARD
 enum fedc_err node_metrics__start(const struct node_config *cfg, struct fedc_mqtt *mqtt,
 				  struct node_metrics_server **out);
 
+/* The bound port (useful with port 0). */
+uint16_t node_metrics__port(const struct node_metrics_server *srv);
+
 /* Stops serving (after a scrape in progress) and frees; NULL is fine. */
 void node_metrics__stop(struct node_metrics_server *srv);
 
