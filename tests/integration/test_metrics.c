@@ -4,7 +4,8 @@
  * experiment runs, then both endpoints are scraped over a raw socket, the
  * text parsed strictly (every line a HELP, a TYPE, or a sample of a family
  * declared before it), and the counts checked against what happened: rounds
- * run, bytes moved, a bad-token upload and a garbage command refused. Other
+ * run, bytes moved, a bad-token upload and a garbage command refused, a
+ * broker restart. Other
  * paths and methods are refused, and bad listen values stop the programs
  * with a message that names the key. */
 #include <stdarg.h>
@@ -14,6 +15,8 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -387,12 +390,43 @@ static void test_bad_listen_values(void **state)
 	assert_non_null(strstr(out, "HOST:PORT"));
 }
 
+/* Polls node 0's gauge `sample` until it reads `want` (at most 60 s: the
+ * node's reconnect backs off to 2 s between attempts). */
+static bool node_reaches(const char *sample, double want)
+{
+	for (int tries = 0; tries < 600; tries++) {
+		char *text = scrape(node_metrics_port[0]);
+		bool ok = value(text, sample) == want;
+
+		free(text);
+		if (ok)
+			return true;
+		usleep(100000);
+	}
+	return false;
+}
+
+/* The broker goes away and comes back: the node shows it down, then up
+ * again with one reconnect. */
+static void test_broker_restart_counted(void **state)
+{
+	(void)state;
+	assert_true(node_reaches("fedc_node_broker_connected", 1));
+	assert_true(node_reaches("fedc_node_broker_reconnects_total", 0));
+	assert_int_not_equal(harness_stop(&H.broker, SIGTERM, 5000), -1);
+	assert_true(node_reaches("fedc_node_broker_connected", 0));
+	assert_int_equal(harness_start_broker(&H), 0);
+	assert_true(node_reaches("fedc_node_broker_connected", 1));
+	assert_true(node_reaches("fedc_node_broker_reconnects_total", 1));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_scrapes_count_what_happened),
 		cmocka_unit_test(test_other_requests_refused),
 		cmocka_unit_test(test_bad_listen_values),
+		cmocka_unit_test(test_broker_restart_counted),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
