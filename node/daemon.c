@@ -27,6 +27,7 @@
 #include "plan_digest.h"
 #include "plan_store.h"
 #include "preflight.h"
+#include "node_metrics.h"
 #include "refusal_limit.h"
 #include "restart_guard.h"
 #include "round.h"
@@ -262,6 +263,7 @@ static void reply_to_refused(struct node_daemon *d, const struct fedc_origin *or
 	size_t len = origin->body_len;
 	bool untrusted;
 
+	node_metrics__command_refused(code);
 	if (len > FEDC_MAX_MESSAGE_BYTES || fedc_msgpack_check(payload, len) != FEDC_OK)
 		return; /* msgpack-c would allocate what a bad header declares */
 	msgpack_unpacked_init(&up);
@@ -624,6 +626,7 @@ int daemon__run(const struct node_config *cfg)
 {
 	struct node_daemon d = { .cfg = cfg };
 	struct status_payloads st = { 0 };
+	struct node_metrics_server *metrics = NULL;
 	enum fedc_err rc;
 
 	install_signals();
@@ -659,6 +662,8 @@ int daemon__run(const struct node_config *cfg)
 	}
 	if (!rc)
 		rc = round__start_plan_worker(&d, &d.plan_worker);
+	if (!rc)
+		rc = node_metrics__start(cfg, d.mqtt, &metrics);
 	if (rc) {
 		fedc_error("cannot start: %s: %s", fedc_strerror(rc), fedc_last_error());
 		goto out;
@@ -668,6 +673,7 @@ int daemon__run(const struct node_config *cfg)
 	serve(&d);
 	fedc_info("stopping");
 out:
+	node_metrics__stop(metrics); /* before the broker connection it reports on */
 	round__stop(d.plan_worker);
 	round__stop(d.worker);
 	signal_target = NULL;

@@ -3,6 +3,7 @@
  * template of `fedc-node init` are written from it. */
 #include "node_config.h"
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 
 #include "fedc/channel.h"
 #include "fedc/config.h"
+#include "fedc/prom.h"
 
 #define DAY_S (24 * 3600)
 #define FIELD(name) offsetof(struct node_config, name)
@@ -95,6 +97,8 @@ static const struct fedc_config_key node_keys[] = {
 	  "The delta of `gaussian` noise (standard deviation sensitivity * sqrt(2 ln(1.25/delta)) / epsilon).", NULL },
 	{ "analytics", "bounds", FEDC_CONFIG_STR, false, "", 0, 0, 0, 0, NULL, FIELD(analytics_bounds), 0,
 	  "Declared ranges of columns, `COLUMN:LO:HI` separated by commas (e.g. `c0:0:40, c2:0:200`): under noise values are clipped to them and the noise is scaled to them; they win over a query's `bounds.COLUMN`.", NULL },
+	{ "metrics", "listen", FEDC_CONFIG_STR, false, NULL, 0, 0, 0, 0, NULL, FIELD(metrics_listen), 0,
+	  "`HOST:PORT` (e.g. `127.0.0.1:9465`, `[::1]:9465`) of a plain-HTTP listener serving Prometheus metrics at `/metrics` (docs/monitoring.md): counts and sizes only, no data, no credentials asked, so keep it on loopback or a monitoring network. Empty: no listener.", NULL },
 	{ "log", "level", FEDC_CONFIG_ENUM, false, "info", 0, 0, 0, 0, level_names, FEDC_CONFIG_UNSTORED, 0,
 	  "The least severe messages logged.", NULL },
 	{ "log", "file", FEDC_CONFIG_PATH, false, NULL, 0, 0, 0, 0, NULL, FIELD(log_file), 0,
@@ -128,6 +132,17 @@ static enum fedc_err read_enums(const struct fedc_config *cfg, struct node_confi
 	return rc;
 }
 
+/* [metrics] listen: HOST:PORT, checked at load so that `fedc-node check`
+ * and the start report a typo with the file's name. */
+static enum fedc_err check_metrics_listen(const struct fedc_config *cfg, const char *text)
+{
+	char host[FEDC_PROM_HOST_MAX + 1], what[PATH_MAX + 32];
+	uint16_t port = 0;
+
+	snprintf(what, sizeof(what), "%s: [metrics] listen", fedc_config_path(cfg));
+	return fedc_prom_listen_parse(what, text, host, &port);
+}
+
 static enum fedc_err set_db_path(struct node_config *out)
 {
 	size_t len = strlen(out->data_dir) + sizeof("/node.db");
@@ -158,6 +173,8 @@ enum fedc_err node_config__load(const char *path, struct node_config *out)
 	if (!rc)
 		rc = fedc_config_check_transport(cfg, "broker", "", "repository", "", out->broker_cert_file,
 						 out->broker_key_file, out->repository_token, out->repository_token_file);
+	if (!rc && out->metrics_listen && out->metrics_listen[0])
+		rc = check_metrics_listen(cfg, out->metrics_listen);
 	if (!rc)
 		rc = set_db_path(out);
 	if (rc)

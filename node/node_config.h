@@ -63,6 +63,7 @@ struct node_config {
 	double analytics_delta;                /* gaussian */
 	char *analytics_bounds;                /* "COL:LO:HI, ...": clipping ranges the query cannot widen */
 	enum fedc_log_level log_level;         /* [log] level */
+	char *metrics_listen;                  /* [metrics] listen: HOST:PORT of /metrics, "" = off */
 	char *log_file;                        /* [log] file, "" = stderr */
 };
 

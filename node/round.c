@@ -24,6 +24,7 @@
 #include "round_privacy.h"
 #include "sandbox.h"
 #include "local_params.h"
+#include "node_metrics.h"
 #include "scaffold_client.h"
 #include "secagg_client.h"
 #include "test_set.h"
@@ -473,6 +474,7 @@ fail:
 	 * be sent is logged by daemon__send and ends in the researcher's timeout. */
 	fedc_ignore(daemon__send_error(w->d, req, rc, "%s", fedc_last_error()));
 out:
+	node_metrics__round_end(rc, req->evaluate_only);
 	fedc_buf_free(&assessed);
 	local_kept__free(&kept);
 	round_privacy__end(&rp);

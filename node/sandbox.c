@@ -27,6 +27,7 @@
 #include "fedc/config.h"
 #include "fedc/fs.h"
 #include "fedc/log.h"
+#include "node_metrics.h"
 #include "plan_report.h"
 
 /* How often the parent reads the child's resident memory: at a few GB/s of
@@ -692,6 +693,7 @@ static enum fedc_err supervise(struct sandbox *sb, const struct sandbox_job *job
 			return abandon(sb, FEDC_ERR_PLAN);
 		}
 		if (report.done) {
+			node_metrics__plan_round(sb->pid, cpu_ms(sb->pid) - cpu_start);
 			res->n_train = report.n_train;
 			res->n_test = report.n_test;
 			res->global_metrics = report.global_metrics;

@@ -29,6 +29,7 @@ struct guard {
 	bool stopping;
 	struct tracked *head, *tail;
 	size_t untrusted; /* entries with !trusted && fd >= 0 */
+	uint64_t closed;  /* connections cut since start (guard__closed) */
 };
 
 static void unlink_entry(struct guard *g, struct tracked *t)
@@ -71,6 +72,7 @@ static void reap(struct guard *g, int64_t now)
 			over++;
 		}
 	}
+	g->closed += late + over;
 	if (late || over)
 		fedc_warn("closed unauthenticated connections: %u without a valid token %lld ms after "
 			  "connecting, %u past the %zu allowed at once",
@@ -212,3 +214,12 @@ void guard__trust(struct guard *g, struct MHD_Connection *conn)
 	pthread_mutex_unlock(&g->lock);
 }
 
+uint64_t guard__closed(struct guard *g)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&g->lock);
+	n = g->closed;
+	pthread_mutex_unlock(&g->lock);
+	return n;
+}

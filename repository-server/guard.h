@@ -54,4 +54,8 @@ void guard__on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 /* Marks the connection of a request that carried a valid token. */
 void guard__trust(struct guard *g, struct MHD_Connection *conn);
 
+/* Connections cut so far for showing no valid token in time or past the
+ * untrusted limit (for monitoring). */
+uint64_t guard__closed(struct guard *g);
+
 #endif

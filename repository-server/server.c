@@ -36,7 +36,9 @@
 #include "fedc/id.h"
 #include "fedc/log.h"
 #include "fedc/params.h"
+#include "fedc/prom_http.h"
 #include "guard.h"
+#include "metrics.h"
 #include "quota.h"
 #include "fedc/sign.h"
 #include "tls.h"
@@ -88,6 +90,8 @@ struct server {
 	struct tls_pem pem; /* cert NULL: plain HTTP */
 	uint64_t max_blob_bytes;
 	uint16_t port;
+	struct repo_metrics metrics;
+	struct fedc_prom_http *prom; /* metrics_listen; NULL: off */
 };
 
 enum req_kind { REQ_GET, REQ_HEAD, REQ_PUT, REQ_OTHER };
@@ -112,6 +116,7 @@ struct request {
 	uint64_t bytes_in, bytes_out;
 	uint64_t drained;            /* body bytes read and dropped */
 	unsigned status;             /* 0 until a response is queued */
+	const char *error_name;      /* of an error answer (static string), for the metrics */
 	bool too_big;                /* the body went past the limit */
 	bool write_failed;           /* the store could not take the body */
 };
@@ -171,6 +176,7 @@ static enum MHD_Result reply_error(struct request *req, struct MHD_Connection *c
 	char escaped[512], body[700];
 	struct MHD_Response *resp;
 
+	req->error_name = name;
 	json_escape(why, escaped, sizeof(escaped));
 	snprintf(body, sizeof(body), "{\"error\":\"%s\",\"detail\":\"%s\"}\n", name, escaped);
 	resp = json_response(body);
@@ -656,8 +662,19 @@ static void client_address(struct MHD_Connection *conn, char *buf, size_t cap)
 			  buf, (socklen_t)cap, NULL, 0, NI_NUMERICHOST);
 }
 
-/* Runs once per request, however it ended: one log line, and an upload cut
- * short (client gone, timeout) loses its temp file here. */
+static enum repo_method metrics_method(const char *method)
+{
+	if (strcmp(method, MHD_HTTP_METHOD_GET) == 0)
+		return REPO_METHOD_GET;
+	if (strcmp(method, MHD_HTTP_METHOD_HEAD) == 0)
+		return REPO_METHOD_HEAD;
+	if (strcmp(method, MHD_HTTP_METHOD_PUT) == 0)
+		return REPO_METHOD_PUT;
+	return REPO_METHOD_OTHER;
+}
+
+/* Runs once per request, however it ended: one log line, the metrics, and
+ * an upload cut short (client gone, timeout) loses its temp file here. */
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
@@ -667,6 +684,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	if (!req)
 		return;
 	store__upload_abort(req->up);
+	repo_metrics__request(&req->srv->metrics, metrics_method(req->method), req->status, req->error_name,
+			      req->bytes_in, req->bytes_out);
 	client_address(conn, peer, sizeof(peer));
 	auth__describe(&req->who, who, sizeof(who));
 	fedc_log(toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? FEDC_LOG_INFO : FEDC_LOG_WARN,
@@ -687,6 +706,29 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
 	if (len && line[len - 1] == '\n')
 		line[len - 1] = '\0';
 	fedc_warn("microhttpd: %s", line);
+}
+
+/* Counts connections, then hands the event to the guard (guard.h). */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct server *srv = cls;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		fedc_prom_add(&srv->metrics.connections, 1);
+		fedc_prom_gauge_add(&srv->metrics.open_connections, 1);
+	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		fedc_prom_gauge_add(&srv->metrics.open_connections, -1);
+	}
+	guard__on_connection(srv->guard, conn, socket_context, code);
+}
+
+/* The scrape of metrics_listen (fedc/prom_http.h). */
+static enum fedc_err render_metrics(void *ctx, struct fedc_buf *out)
+{
+	struct server *srv = ctx;
+
+	return repo_metrics__render(&srv->metrics, guard__closed(srv->guard), store__root(srv->store), out);
 }
 
 /* ---- start and stop ----------------------------------------------------- */
@@ -750,7 +792,7 @@ static struct MHD_Daemon *start_daemon(struct server *srv, const struct server_c
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 				srv->pem.cert ? CONNECTION_MEMORY_LIMIT_TLS : CONNECTION_MEMORY_LIMIT_PLAIN,
 				MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-				MHD_OPTION_NOTIFY_CONNECTION, guard__on_connection, srv->guard,
+				MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
 				MHD_OPTION_ARRAY, srv->pem.cert ? tls_options : tls_options + n_tls,
 				MHD_OPTION_END);
 }
@@ -759,6 +801,7 @@ static void server_free(struct server *srv)
 {
 	if (!srv)
 		return;
+	fedc_prom_http_stop(srv->prom);
 	if (srv->daemon)
 		MHD_stop_daemon(srv->daemon);
 	guard__free(srv->guard); /* after the daemon: no connection is left */
@@ -815,6 +858,13 @@ enum fedc_err server__start(const struct server_config *cfg, struct store *store
 	}
 	info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	srv->port = info ? info->port : (uint16_t)cfg->port;
+	/* A separate listener: scrapes need no participant token, and the
+	 * blob port shows nothing but blobs (docs/monitoring.md). */
+	if (cfg->metrics_listen[0])
+		rc = fedc_prom_http_start("metrics_listen", cfg->metrics_listen, render_metrics, srv, &srv->prom);
+	if (srv->prom)
+		fedc_info("metrics: serving /metrics on %s (port %u)", cfg->metrics_listen,
+			  (unsigned)fedc_prom_http_port(srv->prom));
 out:
 	if (rc) {
 		server_free(srv);

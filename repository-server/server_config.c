@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "fedc/config.h"
+#include "fedc/prom.h"
 
 #define SECTION "repository"
 #define FIELD(name) offsetof(struct server_config, name), sizeof(((struct server_config *)0)->name)
@@ -39,6 +40,9 @@ static const struct fedc_config_key repo_keys[] = {
 	  NULL, NUMBER(node_quota_mb),
 	  "Most MiB of distinct updates one node may keep in its namespace (`0`: no limit); past it a PUT is "
 	  "refused with 507 `quota-exceeded`.", "--node-quota-mb" },
+	{ SECTION, "metrics_listen", FEDC_CONFIG_STR, false, NULL, 0, 0, 0, 0, NULL, FIELD(metrics_listen),
+	  "`HOST:PORT` of a separate plain-HTTP listener serving Prometheus metrics at `/metrics`, without "
+	  "tokens (docs/monitoring.md); keep it on loopback or a monitoring network. Empty: off.", "--metrics-listen" },
 	{ SECTION, "log_level", FEDC_CONFIG_ENUM, false, "info", 0, 0, 0, 0, level_names, FEDC_CONFIG_UNSTORED, 0,
 	  "The least severe messages logged.", "--log-level" },
 	{ SECTION, "log_file", FEDC_CONFIG_PATH, false, NULL, 0, 0, 0, 0, NULL, FIELD(log_file),
@@ -144,6 +148,16 @@ static enum fedc_err check_token(const char *token)
 	return FEDC_OK;
 }
 
+/* metrics_listen: HOST:PORT, checked now so that a typo stops the start
+ * with the key's name rather than at bind time. */
+static enum fedc_err check_metrics_listen(const char *text)
+{
+	char host[FEDC_PROM_HOST_MAX + 1];
+	uint16_t port = 0;
+
+	return fedc_prom_listen_parse("metrics_listen (--metrics-listen)", text, host, &port);
+}
+
 /* log_level, already checked against its choices by the table. */
 static enum fedc_err read_log_level(const struct fedc_config *cfg, const struct overrides *ov,
 				    struct server_config *out)
@@ -188,6 +202,8 @@ static enum fedc_err read_values(const struct fedc_config *cfg, const struct ove
 		rc = copy_checked("--port-file", ov->port_file, out->port_file, sizeof(out->port_file));
 	if (!rc && !out->listen[0])
 		rc = fedc_fail(FEDC_ERR_CONFIG, "listen: must not be empty");
+	if (!rc && out->metrics_listen[0])
+		rc = check_metrics_listen(out->metrics_listen);
 	out->max_blob_bytes = (uint64_t)out->max_blob_mb << 20;
 	return rc;
 }

@@ -34,6 +34,7 @@ struct server_config {
 	uint64_t max_blob_bytes;        /* the same, in bytes */
 	enum fedc_log_level log_level;  /* log_level / --log-level */
 	char log_file[PATH_MAX];        /* log_file / --log-file: "" = stderr */
+	char metrics_listen[256];       /* metrics_listen / --metrics-listen: "" = off */
 	char port_file[PATH_MAX];       /* --port-file: where to write the bound port */
 };
 

@@ -51,6 +51,7 @@ struct fedc_mqtt {
 	size_t queued;
 	size_t dropped;
 	bool connected;
+	uint64_t connects; /* successful connections, the first included */
 	bool subscribed;
 	bool connect_failed;
 	int wake_pipe[2]; /* [0] polled by fedc_mqtt_next, [1] written on arrival/wake */
@@ -201,6 +202,7 @@ static void on_connected(void *ctx, char *cause)
 			  "delayed ACKs (tens of ms)", m->url);
 	pthread_mutex_lock(&m->lock);
 	m->connected = true;
+	m->connects++;
 	pthread_mutex_unlock(&m->lock);
 	fedc_info("mqtt: connected to %s", m->url);
 	if (m->n_subscriptions) {
@@ -537,6 +539,16 @@ void fedc_mqtt_message_free(struct fedc_mqtt_message *msg)
 	free(msg->topic);
 	free(msg->payload);
 	free((struct queued *)msg);
+}
+
+uint64_t fedc_mqtt_reconnects(struct fedc_mqtt *m)
+{
+	uint64_t connects;
+
+	pthread_mutex_lock(&m->lock);
+	connects = m->connects;
+	pthread_mutex_unlock(&m->lock);
+	return connects > 1 ? connects - 1 : 0;
 }
 
 bool fedc_mqtt_connected(struct fedc_mqtt *m)

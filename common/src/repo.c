@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -440,11 +441,31 @@ static CURLcode perform_retrying_refusals(struct fedc_repo *repo)
 	return cc;
 }
 
+/* Bytes moved by every client of this process (fedc_repo_traffic). */
+static atomic_uint_least64_t traffic_down, traffic_up;
+
+static void count_traffic(CURL *curl)
+{
+	curl_off_t down = 0, up = 0;
+
+	if (curl_easy_getinfo(curl, CURLINFO_SIZE_DOWNLOAD_T, &down) == CURLE_OK && down > 0)
+		atomic_fetch_add_explicit(&traffic_down, (uint64_t)down, memory_order_relaxed);
+	if (curl_easy_getinfo(curl, CURLINFO_SIZE_UPLOAD_T, &up) == CURLE_OK && up > 0)
+		atomic_fetch_add_explicit(&traffic_up, (uint64_t)up, memory_order_relaxed);
+}
+
+void fedc_repo_traffic(uint64_t *downloaded, uint64_t *uploaded)
+{
+	*downloaded = atomic_load_explicit(&traffic_down, memory_order_relaxed);
+	*uploaded = atomic_load_explicit(&traffic_up, memory_order_relaxed);
+}
+
 static enum fedc_err perform(struct fedc_repo *repo, struct xfer *x, const char *method,
 			     const char *url, long *status)
 {
 	CURLcode cc = perform_retrying_refusals(repo);
 
+	count_traffic(repo->curl);
 	x->cc = cc;
 	*status = response_status(repo->curl);
 	if (cc == CURLE_OK)

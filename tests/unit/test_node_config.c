@@ -176,6 +176,24 @@ static void test_transport_pairs(void **state)
 }
 
 /* What `fedc-node init` writes loads back, with the values it was given. */
+static void test_metrics_listen(void **state)
+{
+	struct fixture *f = *state;
+	const char *const words[] = { "node.ini", "[metrics] listen", "\"0.0.0.0\"", "HOST:PORT" };
+	const char *const port[] = { "[metrics] listen", "\"127.0.0.1:99999\"" };
+
+	write_file(f, GOOD_HEAD GOOD_REPO);
+	assert_int_equal(node_config__load(f->path, &f->cfg), FEDC_OK);
+	assert_string_equal(f->cfg.metrics_listen, ""); /* off by default */
+	node_config__free(&f->cfg);
+	write_file(f, GOOD_HEAD GOOD_REPO "[metrics]\nlisten = [::1]:9465\n");
+	assert_int_equal(node_config__load(f->path, &f->cfg), FEDC_OK);
+	assert_string_equal(f->cfg.metrics_listen, "[::1]:9465");
+	node_config__free(&f->cfg);
+	expect_refused(f, GOOD_HEAD GOOD_REPO "[metrics]\nlisten = 0.0.0.0\n", 4, words);
+	expect_refused(f, GOOD_HEAD GOOD_REPO "[metrics]\nlisten = 127.0.0.1:99999\n", 2, port);
+}
+
 static void test_template_loads_back(void **state)
 {
 	struct fixture *f = *state;
@@ -210,6 +228,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_missing_required_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transport_pairs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_template_loads_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_metrics_listen, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

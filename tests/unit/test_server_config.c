@@ -149,6 +149,22 @@ static void test_bad_choice_and_token(void **state)
 	expect_refused(*state, "[repository]\nstore_dir = s\ntoken = two words\n", NULL, 2, token);
 }
 
+static void test_metrics_listen(void **state)
+{
+	struct fixture *f = *state;
+	const char *const flag[] = { "--metrics-listen", "[::1]:9464", NULL };
+	const char *const file_words[] = { "metrics_listen", "\"9464\"", "HOST:PORT" };
+	const char *const flag_words[] = { "--metrics-listen", "65536", "HOST:PORT" };
+	const char *const bad_flag[] = { "--metrics-listen", "127.0.0.1:65536", NULL };
+
+	assert_int_equal(parse(f, "[repository]\nstore_dir = s\n", NULL), FEDC_OK);
+	assert_string_equal(f->cfg.metrics_listen, ""); /* off by default */
+	assert_int_equal(parse(f, "[repository]\nstore_dir = s\nmetrics_listen = 127.0.0.1:9464\n", flag), FEDC_OK);
+	assert_string_equal(f->cfg.metrics_listen, "[::1]:9464"); /* the flag wins */
+	expect_refused(f, "[repository]\nstore_dir = s\nmetrics_listen = 9464\n", NULL, 3, file_words);
+	expect_refused(f, "[repository]\nstore_dir = s\n", bad_flag, 3, flag_words);
+}
+
 /* Empty flag values: refused for a required key, a number or a choice. */
 static void test_empty_flags(void **state)
 {
@@ -176,6 +192,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_missing_required_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_choice_and_token, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_flags, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_metrics_listen, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

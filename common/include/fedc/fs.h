@@ -5,6 +5,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "fedc/err.h"
@@ -104,5 +105,12 @@ enum fedc_err fedc_copy_atomic(const char *src, const char *dst, mode_t mode);
  * it. */
 FEDC_NODISCARD
 enum fedc_err fedc_read_secret(const char *path, char *buf, size_t cap);
+
+/* Disk use of the tree under `dir`: *bytes, the blocks its files and
+ * directories take (st_blocks, so sparse and hard-linked files count what
+ * they really use; a file with several names counts once per name); *files,
+ * its regular files. Symbolic links and other file systems are not followed. FEDC_ERR_IO naming the path (disk_usage.c). */
+FEDC_NODISCARD
+enum fedc_err fedc_disk_usage(const char *dir, uint64_t *bytes, uint64_t *files);
 
 #endif

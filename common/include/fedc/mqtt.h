@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "fedc/err.h"
 
@@ -84,6 +85,9 @@ void fedc_mqtt_message_free(struct fedc_mqtt_message *msg);
 
 /* True while connected to the broker. */
 bool fedc_mqtt_connected(struct fedc_mqtt *m);
+/* How many times the connection was made again after a loss (for
+ * monitoring). Thread-safe. */
+uint64_t fedc_mqtt_reconnects(struct fedc_mqtt *m);
 
 /* Publishes `final_payload` retained on the status topic if given (a clean
  * "offline"), disconnects and frees. */

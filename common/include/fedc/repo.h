@@ -45,6 +45,11 @@ enum fedc_err fedc_repo_new(const char *base_url, const char *token, long timeou
 			    struct fedc_repo **out);
 void fedc_repo_free(struct fedc_repo *repo);
 
+/* Body bytes every repository client of this process has downloaded and
+ * uploaded since it started, retries and failed transfers included (for
+ * monitoring). Thread-safe. */
+void fedc_repo_traffic(uint64_t *downloaded, uint64_t *uploaded);
+
 /* Verifies https servers against the CA certificate(s) in PEM file `ca_file`
  * alone (a federation's own CA), instead of the system's CAs; NULL or ""
  * goes back to the system's. The path is copied and checked now: FEDC_ERR_IO
