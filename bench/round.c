@@ -24,6 +24,7 @@
  * ring where the scale allows it (docs/privacy.md, "Fixed point and ring");
  * :K sets secagg_neighbours (SecAgg+: each node masks with K others). */
 #include <math.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,6 +85,13 @@ static const char *secagg_value_max; /* --secagg=VALUE_MAX, or NULL */
 static const char *secagg_neighbours; /* --secagg=VALUE_MAX:K, or NULL */
 static const char *plan_name = "fixtures/identity"; /* --upload: "bench/upload" */
 static struct wan_stack *wan; /* --wan=...: the nodes behind bench/wan.sh's link */
+static volatile sig_atomic_t interrupted; /* SIGINT or SIGTERM: stop and clean up */
+
+static void on_interrupt(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
 
 /* Rows of kind "train" in rounds.csv so far (0 before the file exists). */
 static unsigned train_rows(const char *csv_path)
@@ -113,6 +121,7 @@ static double cpu_seconds(pid_t pid)
 struct sample {
 	unsigned rounds;
 	double cpu[3]; /* researcher, broker, repository */
+	double link_cpu; /* bench_wan_link's (--wan) */
 	struct wan_link_shared link;
 };
 
@@ -122,8 +131,10 @@ static void take_sample(struct harness *h, pid_t researcher, unsigned rounds, st
 	s->cpu[0] = cpu_seconds(researcher);
 	s->cpu[1] = cpu_seconds(h->broker.pid);
 	s->cpu[2] = cpu_seconds(h->repo.pid);
-	if (wan)
+	if (wan) {
 		wan_stack_sample(wan, &s->link);
+		s->link_cpu = cpu_seconds((pid_t)s->link.pid);
+	}
 }
 
 /* Waits for the researcher, sampling when its first train round is in
@@ -145,7 +156,7 @@ static int watch_rounds(struct harness *h, struct harness_proc *proc, const char
 
 		if (w == proc->pid)
 			return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
-		if (w < 0)
+		if (w < 0 || interrupted)
 			return -1;
 		if (stat(csv, &st) == 0 && st.st_size != seen_size) {
 			unsigned k = train_rows(csv);
@@ -165,6 +176,7 @@ struct result {
 	double median, rss_mb;
 	double cpu_ms;           /* central CPU per node-round over the measured rounds, ms */
 	double part_ms[3];       /* the same for the researcher, the broker, the repository */
+	double link_cpu_ms;      /* bench_wan_link's CPU per measured round (--wan) */
 	unsigned measured;       /* rounds between the two samples */
 	struct wan_link_shared link; /* the link's counters over them */
 };
@@ -206,7 +218,7 @@ static int run_case(struct harness *h, unsigned rounds, unsigned n, double p, bo
 	if (harness_spawn(h, &proc, "researcher-bench", argv) != 0)
 		return -1;
 	if (watch_rounds(h, &proc, csv, rounds, &first, &last, &usage) != 0) {
-		fprintf(stderr, "researcher failed, see %s\n", proc.log);
+		fprintf(stderr, interrupted ? "bench: interrupted\n" : "researcher failed, see %s\n", proc.log);
 		return -1;
 	}
 	memset(r, 0, sizeof(*r));
@@ -218,8 +230,10 @@ static int run_case(struct harness *h, unsigned rounds, unsigned n, double p, bo
 		r->part_ms[i] = r->measured ? (last.cpu[i] - first.cpu[i]) * 1e3 / ((double)n * r->measured) : NAN;
 		r->cpu_ms += r->part_ms[i];
 	}
-	if (wan && r->measured)
+	if (wan && r->measured) {
 		subtract_link(&first.link, &last.link, &r->link);
+		r->link_cpu_ms = (last.link_cpu - first.link_cpu) * 1e3 / r->measured;
+	}
 	return 0;
 }
 
@@ -386,6 +400,12 @@ int main(int argc, char **argv)
 			return 2;
 		wan = &wan_stack;
 	}
+	struct sigaction stop = { .sa_handler = on_interrupt };
+
+	/* The servers and nodes die with the bench anyway (PDEATHSIG); the
+	 * handler lets it remove its directory too. */
+	sigaction(SIGINT, &stop, NULL);
+	sigaction(SIGTERM, &stop, NULL);
 	if (start_stack(&h) != 0) {
 		fprintf(stderr, "bench: cannot start the stack\n");
 		goto out;
@@ -402,7 +422,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "bench: cannot start %u nodes\n", (unsigned)ns[i]);
 			goto out;
 		}
-		for (size_t k = 0; k < n_ps; k++) {
+		for (size_t k = 0; k < n_ps && !interrupted; k++) {
 			struct result plain, masked;
 			unsigned n = (unsigned)ns[i];
 
@@ -422,10 +442,13 @@ int main(int argc, char **argv)
 			}
 			printf("%6s %10s   central CPU per node-round: researcher %.3f ms, broker %.3f ms, repository %.3f ms\n",
 			       "", "", plain.part_ms[0], plain.part_ms[1], plain.part_ms[2]);
+			if (wan)
+				printf("%6s %10s   the link's relay (bench_wan_link): %.1f ms of CPU per round\n", "", "",
+				       plain.link_cpu_ms);
 			fflush(stdout);
 		}
 	}
-	rc = 0;
+	rc = interrupted ? 1 : 0;
 out:
 	harness_cleanup(&h);
 	if (wan)

@@ -385,6 +385,7 @@ int main(int argc, char **argv)
 	down = up >= 0 ? tun_in_netns(o.server_netns, o.dev) : -1;
 	if (!l.flows || !l.shared || up < 0 || down < 0)
 		return 1;
+	l.shared->pid = (uint64_t)getpid();
 	l.shared->delay_us = l.delay_ns / 1000;
 	l.shared->rate_bps = l.rate_bps;
 	__atomic_store_n(&l.shared->magic, WAN_LINK_MAGIC, __ATOMIC_RELEASE);

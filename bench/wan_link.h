@@ -22,6 +22,7 @@ struct wan_link_dir_counts {
 
 struct wan_link_shared {
 	uint64_t magic;
+	uint64_t pid;          /* the relay's process: its CPU is the link's cost, not the stack's */
 	uint64_t delay_us;     /* one way, each direction: RTT / 2 */
 	uint64_t rate_bps;     /* per direction; 0: no limit */
 	/* A data-carrying TCP segment whose connection last carried data the

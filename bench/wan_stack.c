@@ -161,6 +161,7 @@ void wan_stack_sample(const struct wan_stack *w, struct wan_link_shared *out)
 	const struct wan_link_shared *s = w->link;
 
 	out->magic = s->magic;
+	out->pid = s->pid;
 	out->delay_us = __atomic_load_n(&s->delay_us, __ATOMIC_RELAXED);
 	out->rate_bps = __atomic_load_n(&s->rate_bps, __ATOMIC_RELAXED);
 	out->turnarounds = __atomic_load_n(&s->turnarounds, __ATOMIC_RELAXED);

@@ -52,7 +52,7 @@ def client(addr, port, n):
 
 
 def counters(path):
-    names = ["magic", "delay_us", "rate_bps", "turnarounds", "connections",
+    names = ["magic", "pid", "delay_us", "rate_bps", "turnarounds", "connections",
              "up_packets", "up_bytes", "up_drops", "down_packets", "down_bytes", "down_drops"]
     with open(path, "rb") as f:
         values = struct.unpack(f"={len(names)}Q", f.read(8 * len(names)))

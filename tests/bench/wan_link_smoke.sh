@@ -76,8 +76,8 @@ echo_across() {
 	local c
 	c=$(python3 "$echo_py" counters "$counters")
 	grep -qx "delay_us=$((rtt * 500))" <<<"$c" || fail "RTT $rtt: counters: $c"
-	grep -qx "connections=1" <<<"$c" || fail "RTT $rtt: not one connection counted: $c"
-	awk -F= '$1 == "up_bytes" && $2 < 1000000 { bad = 1 } $1 == "down_bytes" && $2 < 1000000 { bad = 1 }
+	# (the client retries while the server is not listening yet: SYNs refused count too)
+	awk -F= '$1 == "connections" && $2 < 1 { bad = 1 } $1 == "up_bytes" && $2 < 1000000 { bad = 1 } $1 == "down_bytes" && $2 < 1000000 { bad = 1 }
 		 $1 == "turnarounds" && $2 < 1 { bad = 1 } END { exit bad }' <<<"$c" ||
 		fail "RTT $rtt: counters too small: $c"
 	kill "$relay"
