@@ -1,7 +1,7 @@
 #!/bin/bash
 # bench/wan.sh: bench_round across a wide-area link (docs/benchmarks.md, "Across a WAN").
 #
-#   bench/wan.sh [--build DIR] [--rate-mbit R] [--mtu BYTES] [--no-upload] RTT_MS [ROUNDS] [N,...] [P,...]
+#   bench/wan.sh [--build DIR] [--rate-mbit R] [--mtu BYTES] [--no-idle-restart] [--no-upload] RTT_MS [ROUNDS] [N,...] [P,...]
 #
 # The nodes run in one network namespace; the broker, the repository, the
 # researcher (and bench_round itself) in another. Between them runs
@@ -9,27 +9,31 @@
 # every packet by RTT/2 each way and paces it to R Mbit/s per direction
 # (default: no limit). The nodes run bench/plans/upload.c (identity plus a
 # small per-node step, so every node really uploads its update) unless
-# --no-upload gives them the identity plan. Needs root (namespaces, TUN).
-# Both namespaces, the relay and the counters file go away on exit, also on
-# Ctrl-C or an error.
+# --no-upload gives them the identity plan. --mtu sets the link's MTU
+# (default 1500); --no-idle-restart sets net.ipv4.tcp_slow_start_after_idle
+# to 0 in both namespaces. Needs root (namespaces, TUN). Both namespaces,
+# the relay and the counters file go away on exit, also on Ctrl-C, SIGTERM
+# or an error.
 set -eu
 
 build=build
 rate=0
 mtu=1500
+idle_restart=1
 upload=--upload
 while [ $# -gt 0 ]; do
 	case $1 in
 	--build) build=${2:?--build needs a directory}; shift 2 ;;
 	--rate-mbit) rate=${2:?--rate-mbit needs a number}; shift 2 ;;
 	--mtu) mtu=${2:?--mtu needs a number}; shift 2 ;;
+	--no-idle-restart) idle_restart=0; shift ;;
 	--no-upload) upload=; shift ;;
-	-h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,/^set -eu/{/^#/p}' "$0"; exit 0 ;;
 	*) break ;;
 	esac
 done
 if [ $# -lt 1 ]; then
-	echo "usage: bench/wan.sh [--build DIR] [--rate-mbit R] [--mtu BYTES] [--no-upload] RTT_MS [ROUNDS] [N,...] [P,...]" >&2
+	echo "usage: bench/wan.sh [--build DIR] [--rate-mbit R] [--mtu BYTES] [--no-idle-restart] [--no-upload] RTT_MS [ROUNDS] [N,...] [P,...]" >&2
 	exit 2
 fi
 rtt=$1
@@ -82,6 +86,9 @@ for _ in $(seq 200); do
 	fi
 	kill -0 "$relay" 2>/dev/null || { echo "bench/wan.sh: the link did not start" >&2; exit 1; }
 	sleep 0.05
+done
+for ns in "$server_ns" "$nodes_ns"; do
+	ip netns exec "$ns" sysctl -q -w net.ipv4.tcp_slow_start_after_idle="$idle_restart"
 done
 ip -n "$server_ns" link set lo up
 ip -n "$nodes_ns" link set lo up

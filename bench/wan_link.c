@@ -384,7 +384,7 @@ int main(int argc, char **argv)
 	up = tun_in_netns(o.nodes_netns, o.dev);
 	down = up >= 0 ? tun_in_netns(o.server_netns, o.dev) : -1;
 	if (!l.flows || !l.shared || up < 0 || down < 0)
-		return 1;
+		return 1; /* exits: the kernel takes back what was opened */
 	l.shared->pid = (uint64_t)getpid();
 	l.shared->delay_us = l.delay_ns / 1000;
 	l.shared->rate_bps = l.rate_bps;
@@ -396,5 +396,20 @@ int main(int argc, char **argv)
 	fprintf(stderr, "bench_wan_link: %s <-> %s, RTT %g ms, rate %g Mbit/s (0: no limit), queue %zu packets\n",
 		o.nodes_netns, o.server_netns, o.rtt_ms, o.rate_mbit, l.limit);
 	rc = run(&l);
+	for (int d = 0; d < 2; d++) {
+		while (l.lane[d].head) {
+			struct packet *p = l.lane[d].head;
+
+			l.lane[d].head = p->next;
+			free(p);
+		}
+	}
+	close(up);
+	close(down);
+	free(l.flows);
+	if (o.counters)
+		munmap(l.shared, sizeof(*l.shared));
+	else
+		free(l.shared);
 	return rc;
 }
