@@ -140,8 +140,10 @@ static void take_sample(struct harness *h, pid_t researcher, unsigned rounds, st
 /* Waits for the researcher, sampling when its first train round is in
  * rounds.csv and when its last is: the measured rounds are those between
  * (the first carries the job's set-up: plan processes, connections). The
- * file is polled every millisecond, so a boundary is seen at most about a
- * millisecond late. 0 when the researcher exited with 0. */
+ * file is polled every millisecond (a stat; the bench's own CPU is not in
+ * the figures), so a boundary is seen about a millisecond late, more on a
+ * busy machine: over many rounds that error is small. 0 when the
+ * researcher exited with 0. */
 static int watch_rounds(struct harness *h, struct harness_proc *proc, const char *csv, unsigned rounds,
 			struct sample *first, struct sample *last, struct rusage *usage)
 {
@@ -440,8 +442,8 @@ int main(int argc, char **argv)
 				printf("%6u %10.0e %12.4f s %13.3f ms %9.1f MB   %s\n", n, ps[k], plain.median, plain.cpu_ms,
 				       plain.rss_mb, target(n, ps[k], plain.median, plain.rss_mb));
 			}
-			printf("%6s %10s   central CPU per node-round: researcher %.3f ms, broker %.3f ms, repository %.3f ms\n",
-			       "", "", plain.part_ms[0], plain.part_ms[1], plain.part_ms[2]);
+			printf("%6s %10s   central CPU per node-round%s: researcher %.3f ms, broker %.3f ms, repository %.3f ms\n",
+			       "", "", secagg ? " (plain)" : "", plain.part_ms[0], plain.part_ms[1], plain.part_ms[2]);
 			if (wan)
 				printf("%6s %10s   the link's relay (bench_wan_link): %.1f ms of CPU per round\n", "", "",
 				       plain.link_cpu_ms);
