@@ -452,6 +452,12 @@ int main(int argc, char **argv)
 	}
 	rc = interrupted ? 1 : 0;
 out:
+	/* Interrupted: no graceful stop (Ctrl-C reached the broker too, and a
+	 * node would wait for it, up to 5 s each before the harness kills it). */
+	for (size_t i = 0; interrupted && i < h.n_nodes; i++) {
+		if (h.nodes[i].proc.pid > 0)
+			kill(h.nodes[i].proc.pid, SIGKILL);
+	}
 	harness_cleanup(&h);
 	if (wan)
 		wan_stack_close(wan);

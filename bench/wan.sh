@@ -112,7 +112,7 @@ bench=
 # Packets the kernel dropped because the relay did not read its TUN device
 # in time: then the relay, not the modelled link, limited the run.
 for ns in "$server_ns" "$nodes_ns"; do
-	dropped=$(ip netns exec "$ns" cat /sys/class/net/wan0/statistics/tx_dropped)
+	dropped=$(ip netns exec "$ns" cat /sys/class/net/wan0/statistics/tx_dropped 2>/dev/null) || continue
 	if [ "$dropped" != 0 ]; then
 		echo "bench/wan.sh: $dropped packets dropped at the TUN device in $ns: the relay fell behind" \
 			"(the figures above count those losses; a larger --mtu lightens the relay)"
