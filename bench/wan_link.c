@@ -44,6 +44,7 @@
 #define MAX_LIMIT 100000
 #define MAX_IN_FLIGHT 200000 /* packets held in all, per direction: a bound on memory (about 300 MB) */
 #define READ_BATCH 64        /* packets read before due ones are written out again */
+#define WAKE_SLACK_NS 250000 /* 0.25 ms: see run() */
 
 struct packet {
 	struct packet *next;
@@ -290,7 +291,12 @@ static int run(struct link *l)
 				next = due;
 		}
 		if (next) {
-			uint64_t left = next > now ? next - now : 0;
+			/* Sleep a little past the next release, so that a wake-up
+			 * sends the packets due by then together: paced at 100
+			 * Mbit/s one 1500-byte packet is 120 us, and a wake-up per
+			 * packet cost more CPU than the forwarding. Packets arrive at
+			 * most WAKE_SLACK_NS late, never early. */
+			uint64_t left = (next > now ? next - now : 0) + WAKE_SLACK_NS;
 
 			wait.tv_sec = (time_t)(left / 1000000000u);
 			wait.tv_nsec = (long)(left % 1000000000u);
