@@ -1,7 +1,8 @@
 /* bench_wan_link: a wide-area link between two network namespaces, for
  * bench/wan.sh. The kernel here has no sch_netem, so this program is the
  * link: it creates a TUN device in each namespace and carries every IP
- * packet from one to the other after RTT/2, paced to a rate if one is given
+ * packet from one to the other after RTT/2 (up to WAKE_SLACK_NS later,
+ * never sooner), paced to a rate if one is given
  * (each direction serialises its packets at that rate, then delays them).
  * With a rate, packets waiting to be sent form a tail-drop queue of
  * `limit` packets (a router's buffer before the slow link; at 100 Mbit/s
