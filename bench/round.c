@@ -2,9 +2,19 @@
  * unchanged (tests/fixtures/plans/identity.c), N nodes x P float32
  * parameters, on a real stack (Mosquitto, fedc-repository, N fedc-node
  * daemons) on loopback. Prints the median round time (from the researcher's
- * rounds.csv) and the researcher's peak RSS, against the targets of issue 2.
+ * rounds.csv), the central CPU per node-round (researcher, broker and
+ * repository: what one researcher machine spends per node and round, which
+ * says how many nodes it can drive; the round time on this 2-core machine
+ * includes the nodes' work too) and the researcher's peak RSS, against the
+ * targets of issue 2.
  *
- *   bench_round [--secagg[=VALUE_MAX[:K]]] [ROUNDS] [N,...] [P,...]   defaults: 5  2,8,32  1e4,1e6,1e7
+ *   bench_round [--secagg[=VALUE_MAX[:K]]] [--upload] [--wan=SPEC] [ROUNDS] [N,...] [P,...]
+ *                                                        defaults: 5  2,8,32  1e4,1e6,1e7
+ *
+ * --upload gives the nodes bench/plans/upload.c (every node really uploads
+ * an update of its own) instead of the identity plan. --wan=SPEC is for
+ * bench/wan.sh, which starts it inside the server's network namespace
+ * (docs/benchmarks.md, "Across a WAN").
  *
  * With --secagg each case runs twice in the same stack, plain and with
  * secure aggregation ([privacy] secure_aggregation = on), and the ratio is
@@ -14,15 +24,19 @@
  * ring where the scale allows it (docs/privacy.md, "Fixed point and ring");
  * :K sets secagg_neighbours (SecAgg+: each node masks with K others). */
 #include <math.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
+#include "wan_stack.h"
 
 static int compare_double(const void *a, const void *b)
 {
@@ -31,17 +45,17 @@ static int compare_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Median of the "seconds" column of rounds.csv, train rounds only. */
-static double median_round(const char *csv_path)
+/* The "seconds" column of rounds.csv's train rows, up to `max` of them;
+ * how many (0 when the file is not there yet). */
+static size_t read_train_seconds(const char *csv_path, double *values, size_t max)
 {
 	FILE *f = fopen(csv_path, "r");
 	char line[1024];
-	double values[1024];
 	size_t n = 0;
 
 	if (!f)
-		return NAN;
-	while (fgets(line, sizeof(line), f) && n < 1024) {
+		return 0;
+	while (fgets(line, sizeof(line), f) && n < max) {
 		char *fields[16], *rest = line, *tok;
 		size_t k = 0;
 
@@ -52,6 +66,15 @@ static double median_round(const char *csv_path)
 			values[n++] = atof(fields[7]);
 	}
 	fclose(f);
+	return n;
+}
+
+/* Median of the "seconds" column of rounds.csv, train rows only. */
+static double median_round(const char *csv_path)
+{
+	double values[1024];
+	size_t n = read_train_seconds(csv_path, values, 1024);
+
 	if (!n)
 		return NAN;
 	qsort(values, n, sizeof(values[0]), compare_double);
@@ -60,9 +83,120 @@ static double median_round(const char *csv_path)
 
 static const char *secagg_value_max; /* --secagg=VALUE_MAX, or NULL */
 static const char *secagg_neighbours; /* --secagg=VALUE_MAX:K, or NULL */
+static const char *plan_name = "fixtures/identity"; /* --upload: "bench/upload" */
+static struct wan_stack *wan; /* --wan=...: the nodes behind bench/wan.sh's link */
+static volatile sig_atomic_t interrupted; /* SIGINT or SIGTERM: stop and clean up */
 
-static int run_case(struct harness *h, unsigned rounds, unsigned n, double p, bool secagg, double *median,
-		    double *rss_mb)
+static void on_interrupt(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+/* Rows of kind "train" in rounds.csv so far (0 before the file exists). */
+static unsigned train_rows(const char *csv_path)
+{
+	static double values[1024];
+
+	return (unsigned)read_train_seconds(csv_path, values, 1024);
+}
+
+/* CPU seconds process `pid` has used so far, all its threads. The
+ * process's CPU clock, not /proc/<pid>/stat: the same sum (utime + stime)
+ * to the nanosecond, where /proc counts in 10 ms ticks, too coarse for a
+ * few hundred microseconds per node-round. NAN if the process is gone. */
+static double cpu_seconds(pid_t pid)
+{
+	clockid_t clock;
+	struct timespec ts;
+
+	if (pid <= 0 || clock_getcpuclockid(pid, &clock) != 0 || clock_gettime(clock, &ts) != 0)
+		return NAN;
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* What is sampled at a round boundary: the central CPU (researcher, broker
+ * and repository: what one researcher machine runs for the federation; the
+ * bench's own status observer is not in it) and the link's counters. */
+struct sample {
+	unsigned rounds;
+	double cpu[3]; /* researcher, broker, repository */
+	double link_cpu; /* bench_wan_link's (--wan) */
+	struct wan_link_shared link;
+};
+
+static void take_sample(struct harness *h, pid_t researcher, unsigned rounds, struct sample *s)
+{
+	s->rounds = rounds;
+	s->cpu[0] = cpu_seconds(researcher);
+	s->cpu[1] = cpu_seconds(h->broker.pid);
+	s->cpu[2] = cpu_seconds(h->repo.pid);
+	if (wan) {
+		wan_stack_sample(wan, &s->link);
+		s->link_cpu = cpu_seconds((pid_t)s->link.pid);
+	}
+}
+
+/* Waits for the researcher, sampling when its first train round is in
+ * rounds.csv and when its last is: the measured rounds are those between
+ * (the first carries the job's set-up: plan processes, connections). The
+ * file is polled every millisecond (a stat; the bench's own CPU is not in
+ * the figures), so a boundary is seen about a millisecond late, more on a
+ * busy machine: over many rounds that error is small. 0 when the
+ * researcher exited with 0. */
+static int watch_rounds(struct harness *h, struct harness_proc *proc, const char *csv, unsigned rounds,
+			struct sample *first, struct sample *last, struct rusage *usage)
+{
+	const struct timespec pause = { 0, 1000000 };
+	off_t seen_size = -1;
+	unsigned seen = 0;
+
+	for (;;) {
+		struct stat st;
+		int status;
+		pid_t w = wait4(proc->pid, &status, WNOHANG, usage);
+
+		if (w == proc->pid)
+			return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+		if (w < 0 || interrupted)
+			return -1;
+		if (stat(csv, &st) == 0 && st.st_size != seen_size) {
+			unsigned k = train_rows(csv);
+
+			seen_size = st.st_size;
+			if (k != seen && k > 0 && k < rounds && !first->rounds)
+				take_sample(h, proc->pid, k, first);
+			else if (k != seen && k >= rounds && first->rounds && !last->rounds)
+				take_sample(h, proc->pid, k, last);
+			seen = k;
+		}
+		nanosleep(&pause, NULL);
+	}
+}
+
+struct result {
+	double median, rss_mb;
+	double cpu_ms;           /* central CPU per node-round over the measured rounds, ms */
+	double part_ms[3];       /* the same for the researcher, the broker, the repository */
+	double link_cpu_ms;      /* bench_wan_link's CPU per measured round (--wan) */
+	unsigned measured;       /* rounds between the two samples */
+	struct wan_link_shared link; /* the link's counters over them */
+};
+
+static void subtract_link(const struct wan_link_shared *a, const struct wan_link_shared *b,
+			  struct wan_link_shared *out)
+{
+	*out = *b;
+	out->turnarounds = b->turnarounds - a->turnarounds;
+	out->connections = b->connections - a->connections;
+	for (int d = 0; d < 2; d++) {
+		out->dir[d].packets = b->dir[d].packets - a->dir[d].packets;
+		out->dir[d].bytes = b->dir[d].bytes - a->dir[d].bytes;
+		out->dir[d].drops = b->dir[d].drops - a->dir[d].drops;
+	}
+}
+
+static int run_case(struct harness *h, unsigned rounds, unsigned n, double p, bool secagg, struct result *r)
 {
 	char exp[512], model[128], csv[600], extra[256];
 	const char *log_level = getenv("FEDC_BENCH_LOG") ? getenv("FEDC_BENCH_LOG") : "warn";
@@ -70,7 +204,7 @@ static int run_case(struct harness *h, unsigned rounds, unsigned n, double p, bo
 	int len;
 	struct harness_proc proc = { 0 };
 	struct rusage usage;
-	int status;
+	struct sample first = { 0 }, last = { 0 };
 
 	snprintf(exp, sizeof(exp), "%s/bench-%u-%.0f%s.ini", h->dir, n, p, secagg ? "-secagg" : "");
 	snprintf(model, sizeof(model), "n_params = %.0f", p);
@@ -80,18 +214,28 @@ static int run_case(struct harness *h, unsigned rounds, unsigned n, double p, bo
 		len += snprintf(extra + len, sizeof(extra) - (size_t)len, "secagg_value_max = %s\n", secagg_value_max);
 	if (secagg && secagg_neighbours)
 		snprintf(extra + len, sizeof(extra) - (size_t)len, "secagg_neighbours = %s\n", secagg_neighbours);
-	if (harness_write_experiment(h, exp, harness_plan("fixtures/identity"), "bench", rounds, n, 300, model,
-				     extra) != 0)
+	if (harness_write_experiment(h, exp, harness_plan(plan_name), "bench", rounds, n, 300, model, extra) != 0)
 		return -1;
+	snprintf(csv, sizeof(csv), "%s-out/rounds.csv", exp);
 	if (harness_spawn(h, &proc, "researcher-bench", argv) != 0)
 		return -1;
-	if (wait4(proc.pid, &status, 0, &usage) != proc.pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		fprintf(stderr, "researcher failed, see %s\n", proc.log);
+	if (watch_rounds(h, &proc, csv, rounds, &first, &last, &usage) != 0) {
+		fprintf(stderr, interrupted ? "bench: interrupted\n" : "researcher failed, see %s\n", proc.log);
 		return -1;
 	}
-	*rss_mb = (double)usage.ru_maxrss / 1024.0;
-	snprintf(csv, sizeof(csv), "%s-out/rounds.csv", exp);
-	*median = median_round(csv);
+	memset(r, 0, sizeof(*r));
+	r->rss_mb = (double)usage.ru_maxrss / 1024.0;
+	r->median = median_round(csv);
+	r->measured = last.rounds > first.rounds ? last.rounds - first.rounds : 0;
+	r->cpu_ms = 0;
+	for (int i = 0; i < 3; i++) {
+		r->part_ms[i] = r->measured ? (last.cpu[i] - first.cpu[i]) * 1e3 / ((double)n * r->measured) : NAN;
+		r->cpu_ms += r->part_ms[i];
+	}
+	if (wan && r->measured) {
+		subtract_link(&first.link, &last.link, &r->link);
+		r->link_cpu_ms = (last.link_cpu - first.link_cpu) * 1e3 / r->measured;
+	}
 	return 0;
 }
 
@@ -104,8 +248,8 @@ static int start_nodes(struct harness *h, unsigned n)
 		return -1;
 	for (unsigned i = (unsigned)h->n_nodes; i < n; i++) {
 		snprintf(id, sizeof(id), "bench-%02u", i);
-		if (harness_add_node(h, id, csv, "bench", harness_plan("fixtures/identity")) != (int)i ||
-		    harness_start_node(h, i) != 0)
+		if (harness_add_node(h, id, csv, "bench", harness_plan(plan_name)) != (int)i ||
+		    (wan ? wan_stack_start_node(wan, h, i) : harness_start_node(h, i)) != 0)
 			return -1;
 	}
 	return 0;
@@ -150,68 +294,172 @@ static size_t parse_list(const char *s, double *out, size_t max)
 	return n;
 }
 
+/* "--secagg[=VALUE_MAX[:K]]" */
+static void parse_secagg(const char *arg)
+{
+	static char spec[64];
+	char *colon;
+
+	if (arg[8] != '=')
+		return;
+	snprintf(spec, sizeof(spec), "%s", arg + 9);
+	colon = strchr(spec, ':');
+	if (colon) {
+		*colon = '\0';
+		secagg_neighbours = colon + 1;
+	}
+	secagg_value_max = spec;
+}
+
+/* The leading options; returns how many arguments they took, or -1. */
+static int parse_options(int argc, char **argv, bool *secagg, const char **wan_spec)
+{
+	int i = 1;
+
+	for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
+		if (strncmp(argv[i], "--secagg", 8) == 0 && (argv[i][8] == '\0' || argv[i][8] == '=')) {
+			*secagg = true;
+			parse_secagg(argv[i]);
+		} else if (strncmp(argv[i], "--wan=", 6) == 0) {
+			*wan_spec = argv[i] + 6;
+		} else if (strcmp(argv[i], "--upload") == 0) {
+			plan_name = "bench/upload";
+		} else {
+			fprintf(stderr, "bench: unknown option %s\nusage: bench_round [--secagg[=VALUE_MAX[:K]]] "
+					"[--upload] [--wan=NODES_NETNS,SERVER_IPV4,COUNTERS_FILE] [ROUNDS] [N,...] [P,...]\n",
+				argv[i]);
+			return -1;
+		}
+	}
+	return i - 1;
+}
+
+static void print_header(bool secagg)
+{
+	if (wan)
+		printf("%6s %8s %7s %9s %12s %8s %10s %9s %9s %9s %10s %10s\n", "nodes", "params", "RTT", "rate",
+		       "median round", "/RTT", "exch/n-r", "conn/rnd", "MB down", "MB up", "CPU/n-r", "peak RSS");
+	else if (secagg)
+		printf("%6s %10s %14s %14s %8s %12s %12s %12s   %s\n", "nodes", "params", "plain round", "secagg round",
+		       "ratio", "plain CPU/n-r", "secagg CPU/n-r", "peak RSS", "target");
+	else
+		printf("%6s %10s %14s %16s %12s   %s\n", "nodes", "params", "median round", "central CPU/n-r",
+		       "peak RSS", "target");
+}
+
+/* One line of the WAN table: per measured round, the link's figures. */
+static void print_wan(unsigned n, double p, const struct result *r)
+{
+	const struct wan_link_shared *l = &r->link;
+	double rtt = (double)l->delay_us * 2e-6, per = r->measured ? 1.0 / r->measured : NAN;
+	char rate[32];
+
+	if (l->rate_bps)
+		snprintf(rate, sizeof(rate), "%.0f Mb/s", (double)l->rate_bps / 1e6);
+	else
+		snprintf(rate, sizeof(rate), "-");
+	printf("%6u %8.0e %4.0f ms %9s %10.4f s %8.2f %10.2f %9.2f %9.2f %9.2f %7.3f ms %7.1f MB\n", n, p, rtt * 1e3,
+	       rate, r->median, rtt > 0 ? r->median / rtt : NAN, (double)l->turnarounds / 2 * per / n,
+	       (double)l->connections * per, (double)l->dir[WAN_DOWN].bytes * per / 1e6,
+	       (double)l->dir[WAN_UP].bytes * per / 1e6, r->cpu_ms, r->rss_mb);
+	if (l->dir[WAN_UP].drops || l->dir[WAN_DOWN].drops)
+		printf("       (the link dropped %llu packets up, %llu down: its queue was full)\n",
+		       (unsigned long long)l->dir[WAN_UP].drops, (unsigned long long)l->dir[WAN_DOWN].drops);
+}
+
+static int start_stack(struct harness *h)
+{
+	if (harness_init(h) != 0)
+		return -1;
+	if (wan)
+		return wan_stack_start(wan, h);
+	return harness_start_broker(h) || harness_start_repository(h) || harness_connect_status_observer(h) ? -1 : 0;
+}
+
 int main(int argc, char **argv)
 {
-	bool secagg = argc > 1 && strncmp(argv[1], "--secagg", 8) == 0 && (argv[1][8] == '\0' || argv[1][8] == '=');
+	bool secagg = false;
+	const char *wan_spec = NULL;
+	static struct wan_stack wan_stack;
+	int used = parse_options(argc, argv, &secagg, &wan_spec);
 
-	if (secagg) { /* the rest as without it */
-		static char spec[64];
-		char *colon;
-
-		if (argv[1][8] == '=') {
-			snprintf(spec, sizeof(spec), "%s", argv[1] + 9);
-			colon = strchr(spec, ':');
-			if (colon) {
-				*colon = '\0';
-				secagg_neighbours = colon + 1;
-			}
-			secagg_value_max = spec;
-		}
-		argv++;
-		argc--;
-	}
+	if (used < 0)
+		return 2;
+	argv += used;
+	argc -= used;
 	unsigned rounds = argc > 1 ? (unsigned)atoi(argv[1]) : 5;
 	double ns[8] = { 2, 8, 32 }, ps[8] = { 1e4, 1e6, 1e7 };
 	size_t n_ns = argc > 2 ? parse_list(argv[2], ns, 8) : 3, n_ps = argc > 3 ? parse_list(argv[3], ps, 8) : 3;
-	struct harness h;
+	struct harness h = { 0 };
 	int rc = 1;
 
-	if (harness_init(&h) || harness_start_broker(&h) || harness_start_repository(&h) ||
-	    harness_connect_status_observer(&h)) {
+	if (wan_spec && secagg) {
+		fprintf(stderr, "bench: --wan and --secagg do not go together (yet)\n");
+		return 2;
+	}
+	if (wan_spec) {
+		if (wan_stack_open(&wan_stack, wan_spec) != 0)
+			return 2;
+		wan = &wan_stack;
+	}
+	struct sigaction stop = { .sa_handler = on_interrupt };
+
+	/* The servers and nodes die with the bench anyway (PDEATHSIG); the
+	 * handler lets it remove its directory too. */
+	sigaction(SIGINT, &stop, NULL);
+	sigaction(SIGTERM, &stop, NULL);
+	if (start_stack(&h) != 0) {
 		fprintf(stderr, "bench: cannot start the stack\n");
 		goto out;
 	}
-	printf("bench/round: identity plan, %u rounds per case, median round time and researcher peak RSS\n", rounds);
-	if (secagg)
-		printf("%6s %10s %14s %14s %8s %12s   %s\n", "nodes", "params", "plain round", "secagg round", "ratio",
-		       "peak RSS", "target");
-	else
-		printf("%6s %10s %14s %12s   %s\n", "nodes", "params", "median round", "peak RSS", "target");
+	printf("bench/round: %s plan, %u rounds per case, median round time, central CPU (researcher, broker,\n"
+	       "repository) per node-round over rounds 2-%u, researcher peak RSS%s\n",
+	       plan_name, rounds, rounds,
+	       wan ? ";\nper measured round: round time / RTT, exchanges per node-round counted on the link,\n"
+		     "connections opened, megabytes down and up the link"
+		   : "");
+	print_header(secagg);
 	for (size_t i = 0; i < n_ns; i++) {
 		if (start_nodes(&h, (unsigned)ns[i]) != 0) {
 			fprintf(stderr, "bench: cannot start %u nodes\n", (unsigned)ns[i]);
 			goto out;
 		}
-		for (size_t k = 0; k < n_ps; k++) {
-			double median, rss, masked, masked_rss;
+		for (size_t k = 0; k < n_ps && !interrupted; k++) {
+			struct result plain, masked;
+			unsigned n = (unsigned)ns[i];
 
-			if (run_case(&h, rounds, (unsigned)ns[i], ps[k], false, &median, &rss) != 0)
+			if (run_case(&h, rounds, n, ps[k], false, &plain) != 0)
 				goto out;
 			if (secagg) {
-				if (run_case(&h, rounds, (unsigned)ns[i], ps[k], true, &masked, &masked_rss) != 0)
+				if (run_case(&h, rounds, n, ps[k], true, &masked) != 0)
 					goto out;
-				printf("%6u %10.0e %12.4f s %12.4f s %7.2fx %9.1f MB   %s\n", (unsigned)ns[i], ps[k], median,
-				       masked, masked / median, masked_rss,
-				       secagg_target((unsigned)ns[i], ps[k], masked / median));
+				printf("%6u %10.0e %12.4f s %12.4f s %7.2fx %10.3f ms %11.3f ms %9.1f MB   %s\n", n, ps[k],
+				       plain.median, masked.median, masked.median / plain.median, plain.cpu_ms, masked.cpu_ms,
+				       masked.rss_mb, secagg_target(n, ps[k], masked.median / plain.median));
+			} else if (wan) {
+				print_wan(n, ps[k], &plain);
 			} else {
-				printf("%6u %10.0e %12.4f s %9.1f MB   %s\n", (unsigned)ns[i], ps[k], median, rss,
-				       target((unsigned)ns[i], ps[k], median, rss));
+				printf("%6u %10.0e %12.4f s %13.3f ms %9.1f MB   %s\n", n, ps[k], plain.median, plain.cpu_ms,
+				       plain.rss_mb, target(n, ps[k], plain.median, plain.rss_mb));
 			}
+			printf("%6s %10s   central CPU per node-round%s: researcher %.3f ms, broker %.3f ms, repository %.3f ms\n",
+			       "", "", secagg ? " (plain)" : "", plain.part_ms[0], plain.part_ms[1], plain.part_ms[2]);
+			if (wan)
+				printf("%6s %10s   the link's relay (bench_wan_link): %.1f ms of CPU per round\n", "", "",
+				       plain.link_cpu_ms);
 			fflush(stdout);
 		}
 	}
-	rc = 0;
+	rc = interrupted ? 1 : 0;
 out:
+	/* Interrupted: no graceful stop (Ctrl-C reached the broker too, and a
+	 * node would wait for it, up to 5 s each before the harness kills it). */
+	for (size_t i = 0; interrupted && i < h.n_nodes; i++) {
+		if (h.nodes[i].proc.pid > 0)
+			kill(h.nodes[i].proc.pid, SIGKILL);
+	}
 	harness_cleanup(&h);
+	if (wan)
+		wan_stack_close(wan);
 	return rc;
 }
