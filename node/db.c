@@ -108,6 +108,29 @@ static const char *const migrations[] = {
 	"  spent REAL NOT NULL CHECK (spent >= 0),"
 	"  queries INTEGER NOT NULL DEFAULT 0,"
 	"  updated_at INTEGER NOT NULL) WITHOUT ROWID;",
+	/* 7 -> 8: the node console (docs/node-console.md): its accounts
+	 * (scrypt hashes), its audit log, and the history of plan decisions
+	 * taken there (training_plans keeps only the latest). */
+	"CREATE TABLE console_users ("
+	"  name TEXT PRIMARY KEY,"
+	"  password TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE console_audit ("
+	"  id INTEGER PRIMARY KEY,"
+	"  at INTEGER NOT NULL,"
+	"  user TEXT NOT NULL,"
+	"  remote TEXT NOT NULL,"
+	"  action TEXT NOT NULL,"
+	"  target TEXT NOT NULL DEFAULT '',"
+	"  detail TEXT NOT NULL DEFAULT '');"
+	"CREATE TABLE plan_decisions ("
+	"  id INTEGER PRIMARY KEY,"
+	"  at INTEGER NOT NULL,"
+	"  digest TEXT NOT NULL,"
+	"  decision TEXT NOT NULL CHECK (decision IN ('approved', 'rejected')),"
+	"  note TEXT NOT NULL DEFAULT '',"
+	"  decided_by TEXT NOT NULL);"
+	"CREATE INDEX plan_decisions_by_digest ON plan_decisions(digest);",
 };
 #define DB_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -121,11 +121,11 @@ static void test_open_sets_wal_and_schema_version(void **state)
 {
 	struct fixture *f = *state;
 
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 7);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 8);
 	db__close(f->db);
 	f->db = NULL;
 	assert_int_equal(db__open(f->path, &f->db), FEDC_OK); /* reopening migrates nothing */
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 7);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 8);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master WHERE name = 'dataset_tags'"), 1);
 	{
 		sqlite3 *conn = NULL;
@@ -183,7 +183,7 @@ static void test_migrate_schema_1_keeps_datasets(void **state)
 	db__close(f->db);
 	f->db = NULL;
 	assert_int_equal(db__open(path, &f->db), FEDC_OK);
-	assert_int_equal(raw_int(path, "PRAGMA user_version"), 7);
+	assert_int_equal(raw_int(path, "PRAGMA user_version"), 8);
 	assert_int_equal(db__dataset_get(f->db, "breast", &got), FEDC_OK);
 	assert_string_equal(got.type, "csv");
 	assert_string_equal(got.shape, "30");   /* filled in from n_features */
@@ -548,7 +548,7 @@ static void test_concurrent_writers_processes(void **state)
 	assert_int_equal(parent.failures, 0);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	assert_int_equal(raw_int(path, "SELECT count(*) FROM datasets"), 2 * ROWS_PER_WRITER);
-	assert_int_equal(raw_int(path, "PRAGMA user_version"), 7);
+	assert_int_equal(raw_int(path, "PRAGMA user_version"), 8);
 }
 
 /* ---- seen requests ---- */
