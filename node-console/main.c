@@ -212,5 +212,12 @@ int main(int argc, char **argv)
 		fputs(usage_text, stderr);
 		return 2;
 	}
+	/* `COMMAND --help` needs no config (man pages are made from it). */
+	for (int i = optind; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			fputs(usage_text, stdout);
+			return 0;
+		}
+	}
 	return run(config, argc - optind, argv + optind);
 }

@@ -192,6 +192,13 @@ static enum fedc_err route_post(struct request *q, struct reply *r, const char *
 	return pages__error(r, MHD_HTTP_NOT_FOUND, "No such action.");
 }
 
+static bool account_exists(struct request *q, const char *user)
+{
+	char stored[KDF_HASH_BUF];
+
+	return store__user_password(q->c->store, user, stored, sizeof(stored)) != FEDC_ERR_NOT_FOUND;
+}
+
 /* Checks of a POST before any handler: a form body, and the token of the
  * session it claims. */
 static bool post_allowed(struct request *q, struct reply *r, struct session *s, const char *url)
@@ -213,7 +220,9 @@ static enum fedc_err handle(struct console_server *srv, struct request *q, struc
 		return FEDC_OK;
 	if (post && is(url, "/login"))
 		return login(srv, q, r, s);
-	if (!s || !s->user[0]) {
+	if (s && s->user[0] && !account_exists(q, s->user))
+		sessions__end(s); /* removed with `user remove`: its sessions end here */
+	if (!s || !s->id[0] || !s->user[0]) {
 		if (post)
 			return pages__error(r, MHD_HTTP_FORBIDDEN, "Log in first.");
 		redirect(r, "/login");
