@@ -345,19 +345,25 @@ static enum fedc_err job_row(void *ctx, const char *const *col, int n)
 	enum fedc_err rc = db__dp_rounds(x->q->c->db, col[0], "", &noises, &k);
 
 	(void)n;
-	if (!rc && privacy__epsilon(noises, k, x->q->c->cli.cfg.max_delta, &eps) != FEDC_OK)
+	if (!rc && k && privacy__epsilon(noises, k, x->q->c->cli.cfg.max_delta, &eps) != FEDC_OK)
 		eps = -1;
 	free(noises);
-	OUT("<tr><td>");
-	TEXT(col[0]);
+	for (int i = 0; i < 4; i++) {
+		OUT(i == 0 ? "<tr><td>" : i == 3 ? "</td><td class=\"digest\">" : "</td><td>");
+		TEXT(col[i]);
+	}
+	OUT("</td><td>%s of %s</td><td>", col[5], col[4]);
+	TIME(strtoll(col[6], NULL, 10));
 	OUT("</td><td>");
-	TEXT(col[1]);
+	TIME(strtoll(col[7], NULL, 10));
 	OUT("</td><td>");
-	TIME(strtoll(col[2], NULL, 10));
+	TEXT(col[8]);
 	OUT("</td><td>");
-	TIME(strtoll(col[3], NULL, 10));
-	if (eps >= 0)
-		OUT("</td><td>%.4g (delta %.3g)</td></tr>\n", eps, x->q->c->cli.cfg.max_delta);
+	TEXT(col[9]);
+	if (!k)
+		OUT("</td><td>no DP round</td></tr>\n");
+	else if (eps >= 0)
+		OUT("</td><td>%.4g over %zu DP rounds (delta %.3g)</td></tr>\n", eps, k, x->q->c->cli.cfg.max_delta);
 	else
 		OUT("</td><td>unknown</td></tr>\n");
 	x->n++;
@@ -386,12 +392,14 @@ enum fedc_err pages__jobs(struct request *q, struct reply *r)
 	struct jobs_ctx x = { q, r, 0 };
 	enum fedc_err rc = head(r, "Jobs", q->session);
 
-	OUT("<p>What the node's database records of the work it did for researchers: the training rounds it"
-	    " released under node-level differential privacy, per job, with the privacy cost they add up to"
-	    " (RDP accountant, as the daemon's <code>max_epsilon</code> check counts it), and what analytics"
-	    " queries spent per dataset. Rounds without DP are not recorded in the database.</p>\n"
-	    "<h2>Training jobs (DP rounds)</h2>\n<table id=\"jobs\"><tr><th>Job</th><th>Rounds</th><th>First</th>"
-	    "<th>Last</th><th>Epsilon spent</th></tr>\n");
+	OUT("<p>The rounds this node ran for researchers, per job (table <code>job_rounds</code>, written by the"
+	    " daemon at the end of every train request): who asked, on which dataset, with which plan, how many"
+	    " rounds succeeded, the last result, and the privacy cost: the epsilon its rounds under node-level"
+	    " differential privacy add up to (RDP accountant, as the daemon's <code>max_epsilon</code> check counts"
+	    " it). Below, what analytics queries spent per dataset.</p>\n"
+	    "<input id=\"filter\" placeholder=\"filter\" data-table=\"jobs\">"
+	    "<table id=\"jobs\"><tr><th>Job</th><th>Researcher</th><th>Dataset</th><th>Plan</th><th>Rounds ok</th>"
+	    "<th>First</th><th>Last</th><th>Last result</th><th>Samples</th><th>Privacy cost (epsilon)</th></tr>\n");
 	if (!rc)
 		rc = store__each(q->c->store, STORE_JOBS, job_row, &x);
 	OUT("</table>\n<h2>Analytics budget</h2>\n<table id=\"analytics\"><tr><th>Dataset</th><th>Epsilon spent</th>"

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #define STORE_BUSY_TIMEOUT_MS 5000 /* as node/db.c */
-#define STORE_COLS_MAX 8
+#define STORE_COLS_MAX 12
 
 struct store {
 	sqlite3 *conn;
@@ -18,7 +18,13 @@ static const char *const query_sql[STORE__QUERIES] = {
 	[STORE_USERS] = "SELECT name, created_at FROM console_users ORDER BY name",
 	[STORE_AUDIT] = "SELECT at, user, remote, action, target, detail FROM console_audit ORDER BY id DESC LIMIT 500",
 	[STORE_DECISIONS] = "SELECT at, digest, decision, note, decided_by FROM plan_decisions ORDER BY id DESC LIMIT 500",
-	[STORE_JOBS] = "SELECT job_id, COUNT(*), MIN(at), MAX(at) FROM dp_rounds GROUP BY job_id ORDER BY MAX(at) DESC",
+	[STORE_JOBS] = "SELECT j.job_id, j.researcher_id, COALESCE(d.name, j.dataset_id), j.plan_digest, COUNT(*),"
+		       " SUM(j.result = 'ok'), MIN(j.at), MAX(j.at),"
+		       " (SELECT k.result || CASE k.detail WHEN '' THEN '' ELSE ': ' || k.detail END FROM job_rounds k"
+		       "  WHERE k.job_id = j.job_id ORDER BY k.id DESC LIMIT 1),"
+		       " (SELECT k.n_samples FROM job_rounds k WHERE k.job_id = j.job_id ORDER BY k.id DESC LIMIT 1)"
+		       " FROM job_rounds j LEFT JOIN datasets d ON d.id = j.dataset_id"
+		       " GROUP BY j.job_id, j.researcher_id, j.dataset_id, j.plan_digest ORDER BY MAX(j.at) DESC LIMIT 500",
 	[STORE_ANALYTICS] = "SELECT dataset_id, spent, queries, updated_at FROM analytics_budget ORDER BY dataset_id",
 };
 

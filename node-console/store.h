@@ -19,7 +19,8 @@ enum store_query {
 	STORE_USERS,           /* name, created_at */
 	STORE_AUDIT,           /* at, user, remote, action, target, detail; newest first, 500 */
 	STORE_DECISIONS,       /* at, digest, decision, note, decided_by; newest first, 500 */
-	STORE_JOBS,            /* job_id, rounds, first at, last at (dp_rounds) */
+	STORE_JOBS,            /* job_id, researcher, dataset, plan digest, rounds, rounds ok, first at, last at,
+				* last result, last round's samples (job_rounds; newest first, 500) */
 	STORE_ANALYTICS,       /* dataset_id, spent, queries, updated_at */
 	STORE__QUERIES,
 };
