@@ -11,7 +11,8 @@ and its audit row:
   3. a pending plan is approved with a note (training_plans, plan_decisions,
      audit plan-approve);
   4. a dataset is added by path (datasets, audit dataset-add);
-  5. a POST without the CSRF token, sent from the logged-in page, is refused
+  5. the jobs page shows recorded rounds, a message with markup as text;
+  6. a POST without the CSRF token, sent from the logged-in page, is refused
      (403, audit csrf-refused) and changes nothing.
 
 Usage: browser_test.py BIN_DIR FIXTURES_DIR [SCREENSHOT_DIR]
@@ -217,6 +218,27 @@ def main():
         check(status == 403, "a POST without the CSRF token is refused")
         check(db.execute("SELECT count(*) FROM datasets").fetchone()[0] == 1, "and removes nothing")
         check(len(audit("csrf-refused")) == 1, "the refused POST is audited")
+
+        # Two rounds of a job as the daemon records them (node/job_log.c; the
+        # integration tests run real ones), the second refused with a
+        # message holding markup, which must show as text.
+        ds_id = db.execute("SELECT id FROM datasets").fetchone()[0]
+        evil = "<img src=x onerror=\"document.title='owned'\">"
+        with db:
+            for rnd, result, detail, n in ((1, "ok", "", 120), (2, "privacy", evil, 0)):
+                db.execute("INSERT INTO job_rounds (at, job_id, researcher_id, dataset_id, plan_digest, round, kind,"
+                           " result, detail, n_samples) VALUES (strftime('%s','now'), 'job-7', 'researcher-1', ?, ?,"
+                           " ?, 'train', ?, ?, ?)", (ds_id, DIGEST, rnd, result, detail, n))
+            db.execute("INSERT INTO dp_rounds (job_id, round, fingerprint, noise, at) VALUES ('job-7', 1, 'f1', 1.1,"
+                       " strftime('%s','now'))")
+        wd.go(url + "/jobs")
+        jobs = wd.text("#jobs")
+        check("researcher-1" in jobs and "cohort-a" in jobs and "1 of 2" in jobs,
+              "the jobs page shows who ran what on which dataset, and how many rounds succeeded")
+        check(evil in jobs and wd.s("GET", "/title") != "owned", "a recorded message with markup shows as text")
+        check("over 1 DP rounds" in jobs, "the jobs page shows the privacy cost")
+        if shots:
+            wd.screenshot(os.path.join(shots, "console-jobs.png"))
 
         wd.go(url + "/audit")
         check("csrf-refused" in wd.text("#audit"), "the audit page shows the refusal")
