@@ -96,6 +96,23 @@ class WebDriver:
     def text(self, css):
         return self.s("GET", f"/element/{self.find(css)}/text")
 
+    def wait_text(self, css, want, timeout=15):
+        """The text of `css` once it holds `want`: a click that submits a
+        form may return before the answer page is there."""
+        end = time.monotonic() + timeout
+        text = None
+        while time.monotonic() < end:
+            found = self.s("POST", "/elements", {"using": "css selector", "value": css})
+            if found:
+                try:
+                    text = self.s("GET", f"/element/{next(iter(found[0].values()))}/text")
+                except SystemExit:
+                    text = None  # the page changed under us: look again
+                if text is not None and want in text:
+                    return text
+            time.sleep(0.05)
+        sys.exit(f"FAIL: {css} never held {want!r} (last: {text!r})")
+
     def script(self, js, args=None):
         return self.s("POST", "/execute/async", {"script": js, "args": args or []})
 
@@ -162,13 +179,13 @@ def main():
         wd.type("#user", "steward")
         wd.type("#password", "not the password")
         wd.click("#login")
-        check("Wrong user name or password" in wd.text("#message"), "a wrong password is refused")
+        check("Wrong user name or password" in wd.wait_text("#message", "Wrong"), "a wrong password is refused")
         check(audit("login-failed") == [("steward", "", "wrong password")], "the refused login is audited")
 
         wd.type("#user", "steward")
         wd.type("#password", PASSWORD)
         wd.click("#login")
-        check(wd.text("h1") == "Plans", "the right password logs in")
+        check(wd.wait_text("h1", "Plans") == "Plans", "the right password logs in")
         check(len(audit("login")) == 1, "the login is audited")
         check("logreg-v2" in wd.text("#pending"), "the pending plan is listed with its name")
         if shots:
@@ -176,7 +193,7 @@ def main():
 
         wd.type("form.decide input[name=note]", "reviewed source v2, ok for cohort A")
         wd.click("form.decide button.approve")
-        check("Plan approved." in wd.text("#message"), "the page says the plan is approved")
+        check("Plan approved." in wd.wait_text("#message", "Plan approved."), "the page says the plan is approved")
         row = db.execute("SELECT status, notes FROM training_plans WHERE digest = ?", (DIGEST,)).fetchone()
         check(row == ("approved", "reviewed source v2, ok for cohort A"), "the node's database has the plan approved")
         check(db.execute("SELECT decision, note, decided_by FROM plan_decisions WHERE digest = ?", (DIGEST,)).fetchall()
@@ -192,7 +209,7 @@ def main():
         wd.type("#ds-tags", "demo,cohort-a")
         wd.type("#ds-path", csv)
         wd.click("#ds-add")
-        check("cohort-a" in wd.text("#datasets"), "the added dataset is listed")
+        check("cohort-a" in wd.wait_text("#datasets", "cohort-a"), "the added dataset is listed")
         row = db.execute("SELECT name, path, digest FROM datasets").fetchall()
         check(len(row) == 1 and row[0][0] == "cohort-a" and row[0][1] == os.path.realpath(csv) and len(row[0][2]) == 64,
               "the node's database has the dataset with its digest")
@@ -201,7 +218,7 @@ def main():
         if shots:
             wd.screenshot(os.path.join(shots, "console-datasets.png"))
         wd.click("#datasets a")
-        check(row[0][2] in wd.text("#dataset"), "the dataset page shows its digest")
+        check(row[0][2] in wd.wait_text("#dataset", row[0][2]), "the dataset page shows its digest")
         if shots:
             wd.screenshot(os.path.join(shots, "console-dataset-show.png"))
 
@@ -210,11 +227,7 @@ def main():
         wd.script("var f = document.createElement('form'); f.method = 'post'; f.action = '/datasets/remove';"
                   "var i = document.createElement('input'); i.name = 'id'; i.value = 'cohort-a';"
                   "f.appendChild(i); document.body.appendChild(f); f.submit(); arguments[0]();")
-        for _ in range(200):  # the submit navigates: wait for the answer page
-            if wd.text("h1") != "Datasets":
-                break
-            time.sleep(0.05)
-        status = 403 if wd.text("h1") == "Refused" and "security token" in wd.text("#message") else wd.text("h1")
+        status = 403 if "security token" in wd.wait_text("#message", "security token") else None
         check(status == 403, "a POST without the CSRF token is refused")
         check(db.execute("SELECT count(*) FROM datasets").fetchone()[0] == 1, "and removes nothing")
         check(len(audit("csrf-refused")) == 1, "the refused POST is audited")
