@@ -20,6 +20,7 @@ Never skips: a missing chromium or chromedriver is a failure.
 """
 import base64
 import json
+import shutil
 import os
 import socket
 import sqlite3
@@ -57,14 +58,14 @@ def wait_port(port, proc, what, timeout=20):
 class WebDriver:
     """The few WebDriver commands the test needs, over HTTP."""
 
-    def __init__(self, port):
+    def __init__(self, port, profile):
         self.base = f"http://127.0.0.1:{port}"
         caps = {"capabilities": {"alwaysMatch": {
             "browserName": "chrome", "acceptInsecureCerts": True,
             "goog:chromeOptions": {"binary": CHROMIUM, "args": [
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--window-size=1280,900", "--user-data-dir=" + tempfile.mkdtemp(prefix="fedc-chromium-")]}}}}
+                "--window-size=1280,900", "--user-data-dir=" + profile]}}}}
         self.sid = self.call("POST", "/session", caps)["sessionId"]
 
     def call(self, method, path, body=None):
@@ -169,7 +170,7 @@ def main():
     try:
         wait_port(port, server, "fedc-node-console")
         wait_port(driver_port, chromedriver, "chromedriver")
-        wd = WebDriver(driver_port)
+        wd = WebDriver(driver_port, os.path.join(work, "chromium-profile"))
         url = f"https://127.0.0.1:{port}"
         wd.go(url + "/plans")
         check(wd.text("h1") == "Log in", "an anonymous visit is sent to the login page")
@@ -264,6 +265,11 @@ def main():
         server.terminate()
         chromedriver.wait(10)
         server.wait(10)
+        db.close()
+        if server.returncode == 0:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print("kept", work, "(console.log there)")
     check(server.returncode == 0, "the console stops cleanly on SIGTERM")
     print("PASS")
 
