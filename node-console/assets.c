@@ -20,7 +20,9 @@ static const char css[] =
 	"button{padding:.3em .8em;border:1px solid #8892a0;border-radius:3px;cursor:pointer}\n"
 	".message{background:#fff8dc;border:1px solid #d9c46b;padding:.6em;white-space:pre-wrap}\n"
 	".empty{color:#667}pre#schema{background:#fff;border:1px solid #d5d9e0;padding:.6em;white-space:pre-wrap}\n"
-	"#filter{margin:.4em 0;padding:.3em}\n";
+	"#filter{margin:.4em 0;padding:.3em}\n"
+	"#audit td:nth-child(-n+4),#history td:first-child{white-space:nowrap}\n"
+	"#audit td{overflow-wrap:anywhere;max-width:24em}\n";
 
 static const char js[] =
 	"'use strict';\n"

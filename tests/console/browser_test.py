@@ -13,7 +13,9 @@ and its audit row:
   4. a dataset is added by path (datasets, audit dataset-add);
   5. the jobs page shows recorded rounds, a message with markup as text;
   6. a POST without the CSRF token, sent from the logged-in page, is refused
-     (403, audit csrf-refused) and changes nothing.
+     (403, audit csrf-refused) and changes nothing;
+  7. the dataset is removed after the confirmation dialog (audit
+     dataset-remove); logging out ends the session (audit logout).
 
 Usage: browser_test.py BIN_DIR FIXTURES_DIR [SCREENSHOT_DIR]
 Never skips: a missing chromium or chromedriver is a failure.
@@ -254,10 +256,22 @@ def main():
         if shots:
             wd.screenshot(os.path.join(shots, "console-jobs.png"))
 
+        wd.go(url + "/datasets")
+        wd.click("form.remove button")  # asks for confirmation (console.js)
+        wd.s("POST", "/alert/accept", {})
+        check("Dataset removed." in wd.wait_text("#message", "Dataset removed."), "a dataset is removed after confirming")
+        check(db.execute("SELECT count(*) FROM datasets").fetchone()[0] == 0, "and is gone from the node's database")
+        check(len(audit("dataset-remove")) == 1, "the removal is audited")
+
         wd.go(url + "/audit")
         check("csrf-refused" in wd.text("#audit"), "the audit page shows the refusal")
         if shots:
             wd.screenshot(os.path.join(shots, "console-audit.png"))
+        wd.click("#logout")
+        wd.wait_text("h1", "Log in")
+        check(len(audit("logout")) == 1, "the logout is audited")
+        wd.go(url + "/plans")
+        check(wd.wait_text("h1", "Log in") == "Log in", "after logout the console asks for a login again")
     finally:
         if wd:
             wd.quit()
