@@ -108,6 +108,46 @@ static const char *const migrations[] = {
 	"  spent REAL NOT NULL CHECK (spent >= 0),"
 	"  queries INTEGER NOT NULL DEFAULT 0,"
 	"  updated_at INTEGER NOT NULL) WITHOUT ROWID;",
+	/* 7 -> 8: the node console (docs/node-console.md): its accounts
+	 * (scrypt hashes), its audit log, and the history of plan decisions
+	 * taken there (training_plans keeps only the latest). */
+	"CREATE TABLE console_users ("
+	"  name TEXT PRIMARY KEY,"
+	"  password TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE console_audit ("
+	"  id INTEGER PRIMARY KEY,"
+	"  at INTEGER NOT NULL,"
+	"  user TEXT NOT NULL,"
+	"  remote TEXT NOT NULL,"
+	"  action TEXT NOT NULL,"
+	"  target TEXT NOT NULL DEFAULT '',"
+	"  detail TEXT NOT NULL DEFAULT '');"
+	"CREATE TABLE plan_decisions ("
+	"  id INTEGER PRIMARY KEY,"
+	"  at INTEGER NOT NULL,"
+	"  digest TEXT NOT NULL,"
+	"  decision TEXT NOT NULL CHECK (decision IN ('approved', 'rejected')),"
+	"  note TEXT NOT NULL DEFAULT '',"
+	"  decided_by TEXT NOT NULL);"
+	"CREATE INDEX plan_decisions_by_digest ON plan_decisions(digest);"
+	/* ... and the rounds the node ran for researchers, one row per
+	 * train request (node/job_log.h), for the console's jobs page. */
+	"CREATE TABLE job_rounds ("
+	"  id INTEGER PRIMARY KEY,"
+	"  at INTEGER NOT NULL,"
+	"  job_id TEXT NOT NULL,"
+	"  researcher_id TEXT NOT NULL,"
+	"  dataset_id TEXT NOT NULL,"
+	"  plan_digest TEXT NOT NULL,"
+	"  round INTEGER NOT NULL,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('train', 'evaluate')),"
+	"  result TEXT NOT NULL,"
+	"  detail TEXT NOT NULL DEFAULT '',"
+	"  n_samples INTEGER NOT NULL DEFAULT 0,"
+	"  dp_noise REAL NOT NULL DEFAULT 0,"
+	"  seconds REAL NOT NULL DEFAULT 0);"
+	"CREATE INDEX job_rounds_by_job ON job_rounds(job_id);",
 };
 #define DB_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -140,6 +180,7 @@ enum stmt_id {
 	ST_DP_LIST,
 	ST_BUDGET_GET,
 	ST_BUDGET_ADD,
+	ST_JOB_ROUND_INSERT,
 	ST__COUNT
 };
 
@@ -170,6 +211,9 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_SEEN_INSERT] = "INSERT INTO seen_requests (signer, nonce, ts) VALUES (?1, ?2, ?3)",
 	[ST_SEEN_PRUNE] = "DELETE FROM seen_requests WHERE ts < ?1",
 	[ST_SEEN_LIST] = "SELECT signer, nonce, ts FROM seen_requests WHERE ts >= ?1",
+	[ST_JOB_ROUND_INSERT] = "INSERT INTO job_rounds (at, job_id, researcher_id, dataset_id, plan_digest, round, kind,"
+				" result, detail, n_samples, dp_noise, seconds)"
+				" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
 	[ST_DP_INSERT] = "INSERT INTO dp_rounds (job_id, round, fingerprint, noise, at) VALUES (?1, ?2, ?3, ?4, ?5)"
 			 " ON CONFLICT (job_id, fingerprint) DO NOTHING",
 	[ST_DP_LIST] = "SELECT noise FROM dp_rounds WHERE job_id = ?1 AND fingerprint <> ?2 ORDER BY round, fingerprint",
@@ -1178,6 +1222,36 @@ enum fedc_err db__dp_round_add(struct node_db *db, const char *job_id, uint64_t 
 		rc = db_fail(db, "bind dp round");
 	} else {
 		rc = step_done(db, ST_DP_INSERT, "record a dp round");
+	}
+	return end_tx(db, rc);
+}
+
+enum fedc_err db__job_round_add(struct node_db *db, const struct node_job_round *r)
+{
+	struct binder b = { db->st[ST_JOB_ROUND_INSERT], SQLITE_OK };
+	enum fedc_err rc = begin(db, true);
+
+	if (rc)
+		return rc;
+	bind_int(&b, 1, (int64_t)time(NULL));
+	bind_text(&b, 2, r->job_id);
+	bind_text(&b, 3, r->researcher_id);
+	bind_text(&b, 4, r->dataset_id);
+	bind_text(&b, 5, r->plan_digest);
+	bind_int(&b, 6, r->round > INT64_MAX ? INT64_MAX : (int64_t)r->round);
+	bind_text(&b, 7, r->evaluate_only ? "evaluate" : "train");
+	bind_text(&b, 8, r->result);
+	bind_text(&b, 9, r->detail);
+	bind_int(&b, 10, r->n_samples > INT64_MAX ? INT64_MAX : (int64_t)r->n_samples);
+	if (b.rc == SQLITE_OK)
+		b.rc = sqlite3_bind_double(b.st, 11, r->dp_noise);
+	if (b.rc == SQLITE_OK)
+		b.rc = sqlite3_bind_double(b.st, 12, r->seconds);
+	if (b.rc != SQLITE_OK) {
+		finish(b.st);
+		rc = db_fail(db, "bind job round");
+	} else {
+		rc = step_done(db, ST_JOB_ROUND_INSERT, "record a job round");
 	}
 	return end_tx(db, rc);
 }

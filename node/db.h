@@ -134,6 +134,20 @@ FEDC_NODISCARD
 enum fedc_err db__dp_rounds(struct node_db *db, const char *job_id, const char *except_fingerprint,
 			    double **noises, size_t *n);
 
+/* One train request the node ran (node/job_log.h), for the console's jobs
+ * page (docs/node-console.md). result: "ok" or the error's name; detail:
+ * why it failed. FEDC_ERR_DB. */
+struct node_job_round {
+	const char *job_id, *researcher_id, *dataset_id, *plan_digest;
+	uint64_t round;
+	bool evaluate_only;
+	const char *result, *detail;
+	uint64_t n_samples;
+	double dp_noise, seconds;
+};
+FEDC_NODISCARD
+enum fedc_err db__job_round_add(struct node_db *db, const struct node_job_round *r);
+
 const char *db__plan_status_name(enum node_plan_status status); /* "pending" ... */
 
 /* Analytics budget (analytics.h): adds `epsilon` to what dataset_id spent,

@@ -62,6 +62,12 @@ struct node_config {
 	double analytics_budget;               /* per dataset, over all queries */
 	double analytics_delta;                /* gaussian */
 	char *analytics_bounds;                /* "COL:LO:HI, ...": clipping ranges the query cannot widen */
+	/* [console]: fedc-node-console (docs/node-console.md); the daemon ignores them */
+	char *console_listen;                  /* address the console listens on */
+	int64_t console_port;
+	char *console_tls_cert_file;           /* its HTTPS certificate (PEM) */
+	char *console_tls_key_file;            /* and key */
+	int64_t console_session_idle_s;        /* a session ends after this long without a request */
 	enum fedc_log_level log_level;         /* [log] level */
 	char *metrics_listen;                  /* [metrics] listen: HOST:PORT of /metrics, "" = off */
 	char *log_file;                        /* [log] file, "" = stderr */

@@ -19,6 +19,7 @@
 #include "fedc/crash.h"
 #include "fedc/fs.h"
 #include "fedc/log.h"
+#include "job_log.h"
 #include "plan_digest.h"
 #include "plan_requests.h"
 #include "round_privacy.h"
@@ -475,6 +476,7 @@ fail:
 	fedc_ignore(daemon__send_error(w->d, req, rc, "%s", fedc_last_error()));
 out:
 	node_metrics__round_end(rc, req->evaluate_only);
+	job_log__round(w->db, req, rc, rc ? 0 : res.n_train, now_s() - t0); /* the console's jobs page */
 	fedc_buf_free(&assessed);
 	local_kept__free(&kept);
 	round_privacy__end(&rp);

@@ -24,6 +24,7 @@ packages=(build-essential cmake pkg-config
   libopenblas-dev libseccomp-dev libpng-dev libjpeg62-turbo-dev libnifti2-dev libcsv-dev
   mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev dataset-fashion-mnist
   python3-numpy python3-torch
+  chromium chromium-driver # test console.browser: the node console in headless Chromium
   lintian file man-db systemd adduser python3-seccomp # test package.debs: lintian, cpack (file), units, postinst
   python3 "${extra[@]}")
 

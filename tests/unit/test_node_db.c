@@ -121,11 +121,11 @@ static void test_open_sets_wal_and_schema_version(void **state)
 {
 	struct fixture *f = *state;
 
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 7);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 8);
 	db__close(f->db);
 	f->db = NULL;
 	assert_int_equal(db__open(f->path, &f->db), FEDC_OK); /* reopening migrates nothing */
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 7);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 8);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master WHERE name = 'dataset_tags'"), 1);
 	{
 		sqlite3 *conn = NULL;
@@ -183,7 +183,7 @@ static void test_migrate_schema_1_keeps_datasets(void **state)
 	db__close(f->db);
 	f->db = NULL;
 	assert_int_equal(db__open(path, &f->db), FEDC_OK);
-	assert_int_equal(raw_int(path, "PRAGMA user_version"), 7);
+	assert_int_equal(raw_int(path, "PRAGMA user_version"), 8);
 	assert_int_equal(db__dataset_get(f->db, "breast", &got), FEDC_OK);
 	assert_string_equal(got.type, "csv");
 	assert_string_equal(got.shape, "30");   /* filled in from n_features */
@@ -548,7 +548,7 @@ static void test_concurrent_writers_processes(void **state)
 	assert_int_equal(parent.failures, 0);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	assert_int_equal(raw_int(path, "SELECT count(*) FROM datasets"), 2 * ROWS_PER_WRITER);
-	assert_int_equal(raw_int(path, "PRAGMA user_version"), 7);
+	assert_int_equal(raw_int(path, "PRAGMA user_version"), 8);
 }
 
 /* ---- seen requests ---- */
@@ -587,11 +587,29 @@ static void test_seen_requests_survive_reopen(void **state)
 	assert_string_equal(seen.last, "alice:n2");
 }
 
+/* ---- job rounds (schema 8, the console's jobs page) ---- */
+
+static void test_job_round_recorded(void **state)
+{
+	struct fixture *f = *state;
+	struct node_job_round ok = { "job-1", "alice", "ds-1", DIGEST_A, 3, false, "ok", "", 455, 1.1, 0.25 };
+	struct node_job_round failed = { "job-1", "alice", "ds-1", DIGEST_A, 4, true, "privacy", "max_epsilon", 0, 0, 0 };
+
+	assert_int_equal(db__job_round_add(f->db, &ok), FEDC_OK);
+	assert_int_equal(db__job_round_add(f->db, &failed), FEDC_OK);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM job_rounds WHERE job_id = 'job-1'"), 2);
+	assert_int_equal(raw_int(f->path, "SELECT n_samples FROM job_rounds WHERE round = 3 AND kind = 'train'"
+				 " AND result = 'ok' AND researcher_id = 'alice' AND dp_noise = 1.1"), 455);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM job_rounds WHERE round = 4 AND kind = 'evaluate'"
+				 " AND result = 'privacy' AND detail = 'max_epsilon'"), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_open_sets_wal_and_schema_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_schema_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_job_round_recorded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_schema_1_keeps_datasets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_not_a_database, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dataset_add_get_list, setup, teardown),

@@ -1,0 +1,416 @@
+/* Routing and access control of the console (see server.h). Every request
+ * goes through handle(): static files are public; /login is reachable with
+ * an anonymous session; everything else needs a logged-in session, and
+ * every POST the session's CSRF token. */
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "assets.h"
+#include "fedc/log.h"
+#include "form.h"
+#include "kdf.h"
+
+#define COOKIE_NAME "fedc_console"
+#define COOKIE_ATTRS "; Path=/; Secure; HttpOnly; SameSite=Strict"
+#define CONNECTION_LIMIT 64
+#define CONNECTION_TIMEOUT_S 30
+
+struct console_server {
+	struct console *c;
+	struct MHD_Daemon *daemon;
+	char dummy_hash[KDF_HASH_BUF]; /* verified against for unknown users: same time as a known one */
+};
+
+struct conn_state {
+	struct fedc_buf body;
+	bool too_big;
+};
+
+/* ---- responses ---- */
+
+static void security_headers(struct MHD_Response *resp)
+{
+	MHD_add_response_header(resp, "Content-Security-Policy",
+				"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+				"form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(resp, "Strict-Transport-Security", "max-age=31536000");
+}
+
+static enum MHD_Result send_reply(struct MHD_Connection *conn, struct reply *r)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_buffer(r->body.len, r->body.data ? r->body.data : (void *)(uintptr_t)"",
+					       MHD_RESPMEM_MUST_COPY);
+	if (!resp)
+		return MHD_NO;
+	security_headers(resp);
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	MHD_add_response_header(resp, "Content-Type", "text/html; charset=utf-8");
+	if (r->location)
+		MHD_add_response_header(resp, "Location", r->location);
+	if (r->cookie[0])
+		MHD_add_response_header(resp, "Set-Cookie", r->cookie);
+	ret = MHD_queue_response(conn, r->status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result send_asset(struct MHD_Connection *conn, const char *body, size_t len, const char *type)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, MHD_RESPMEM_PERSISTENT);
+	enum MHD_Result ret;
+
+	if (!resp)
+		return MHD_NO;
+	security_headers(resp);
+	MHD_add_response_header(resp, "Content-Type", type);
+	ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static void redirect(struct reply *r, const char *to)
+{
+	r->status = MHD_HTTP_SEE_OTHER;
+	r->location = to;
+}
+
+static void set_cookie(struct reply *r, const struct session *s)
+{
+	if (s)
+		snprintf(r->cookie, sizeof(r->cookie), COOKIE_NAME "=%s" COOKIE_ATTRS, s->id);
+	else
+		snprintf(r->cookie, sizeof(r->cookie), COOKIE_NAME "=; Max-Age=0" COOKIE_ATTRS);
+}
+
+/* ---- login and logout ---- */
+
+static enum fedc_err login_page(struct request *q, struct reply *r, struct session *s)
+{
+	if (s && s->user[0]) {
+		redirect(r, "/plans");
+		return FEDC_OK;
+	}
+	if (!s) {
+		enum fedc_err rc = sessions__start(&q->c->sessions, "", q->now, &s);
+
+		if (rc)
+			return rc;
+		set_cookie(r, s);
+	}
+	return pages__login(q, r, s, NULL);
+}
+
+static enum fedc_err login(struct console_server *srv, struct request *q, struct reply *r, struct session *anon)
+{
+	const char *user = form__get(q->form, "user"), *password = form__get(q->form, "password");
+	char stored[KDF_HASH_BUF];
+	struct session *s = NULL;
+	enum fedc_err rc;
+	bool known, ok;
+
+	if (!sessions__login_allowed(&q->c->sessions, q->remote, q->now)) {
+		console__audit(q, user ? user : "-", "login-throttled", "", "too many failed logins from this address");
+		r->status = MHD_HTTP_TOO_MANY_REQUESTS;
+		return pages__login(q, r, anon, "Too many failed logins from this address: wait a few minutes.");
+	}
+	if (!user || !password || strlen(user) > SESSION_USER_MAX)
+		return pages__error(r, MHD_HTTP_BAD_REQUEST, "The login form needs a user and a password.");
+	known = store__user_password(q->c->store, user, stored, sizeof(stored)) == FEDC_OK;
+	ok = kdf__verify(password, known ? stored : srv->dummy_hash) && known;
+	if (!ok) {
+		sessions__login_failed(&q->c->sessions, q->remote, q->now);
+		console__audit(q, user, "login-failed", "", known ? "wrong password" : "unknown user");
+		r->status = MHD_HTTP_UNAUTHORIZED;
+		return pages__login(q, r, anon, "Wrong user name or password.");
+	}
+	sessions__login_succeeded(&q->c->sessions, q->remote);
+	sessions__end(anon); /* a new id after login: a planted cookie gains nothing */
+	rc = sessions__start(&q->c->sessions, user, q->now, &s);
+	if (rc)
+		return rc;
+	console__audit(q, user, "login", "", "");
+	set_cookie(r, s);
+	redirect(r, "/plans");
+	return FEDC_OK;
+}
+
+static enum fedc_err logout(struct request *q, struct reply *r)
+{
+	console__audit(q, q->session->user, "logout", "", "");
+	sessions__end(q->session);
+	set_cookie(r, NULL);
+	redirect(r, "/login");
+	return FEDC_OK;
+}
+
+/* ---- routing ---- */
+
+static bool is(const char *a, const char *b)
+{
+	return strlen(a) == strlen(b) && strcmp(a, b) == 0;
+}
+
+static enum fedc_err route_get(struct request *q, struct reply *r, const char *url)
+{
+	if (is(url, "/") || is(url, "/plans"))
+		return pages__plans(q, r, NULL);
+	if (is(url, "/datasets"))
+		return pages__datasets(q, r, NULL);
+	if (is(url, "/datasets/show"))
+		return pages__dataset_show(q, r);
+	if (is(url, "/jobs"))
+		return pages__jobs(q, r);
+	if (is(url, "/audit"))
+		return pages__audit(q, r);
+	return pages__error(r, MHD_HTTP_NOT_FOUND, "No such page.");
+}
+
+static enum fedc_err route_post(struct request *q, struct reply *r, const char *url)
+{
+	if (is(url, "/plans/decide"))
+		return actions__plan_decide(q, r);
+	if (is(url, "/datasets/add"))
+		return actions__dataset_add(q, r);
+	if (is(url, "/datasets/remove"))
+		return actions__dataset_remove(q, r);
+	if (is(url, "/logout"))
+		return logout(q, r);
+	return pages__error(r, MHD_HTTP_NOT_FOUND, "No such action.");
+}
+
+static bool account_exists(struct request *q, const char *user)
+{
+	char stored[KDF_HASH_BUF];
+
+	return store__user_password(q->c->store, user, stored, sizeof(stored)) != FEDC_ERR_NOT_FOUND;
+}
+
+/* Checks of a POST before any handler: a form body, and the token of the
+ * session it claims. */
+static bool post_allowed(struct request *q, struct reply *r, struct session *s, const char *url)
+{
+	if (sessions__csrf_ok(s, form__get(q->form, "csrf")))
+		return true;
+	console__audit(q, s && s->user[0] ? s->user : "-", "csrf-refused", url, "POST without the session's token");
+	(void)pages__error(r, MHD_HTTP_FORBIDDEN,
+			   "Refused: the form's security token is missing or stale. Reload the page and try again.");
+	return false;
+}
+
+static enum fedc_err handle(struct console_server *srv, struct request *q, struct reply *r, const char *url,
+			    bool post, struct session *s)
+{
+	if (!post && is(url, "/login"))
+		return login_page(q, r, s);
+	if (post && !post_allowed(q, r, s, url))
+		return FEDC_OK;
+	if (post && is(url, "/login"))
+		return login(srv, q, r, s);
+	if (s && s->user[0] && !account_exists(q, s->user))
+		sessions__end(s); /* removed with `user remove`: its sessions end here */
+	if (!s || !s->id[0] || !s->user[0]) {
+		if (post)
+			return pages__error(r, MHD_HTTP_FORBIDDEN, "Log in first.");
+		redirect(r, "/login");
+		return FEDC_OK;
+	}
+	q->session = s;
+	return post ? route_post(q, r, url) : route_get(q, r, url);
+}
+
+static void client_address(struct MHD_Connection *conn, char *out, size_t cap)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	snprintf(out, cap, "?");
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out, (socklen_t)cap);
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out, (socklen_t)cap);
+}
+
+static bool is_form_body(struct MHD_Connection *conn)
+{
+	const char *type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	const char *want = "application/x-www-form-urlencoded";
+
+	return type && strncmp(type, want, strlen(want)) == 0 && (type[strlen(want)] == '\0' || type[strlen(want)] == ';');
+}
+
+static enum MHD_Result answer(struct console_server *srv, struct MHD_Connection *conn, const char *url, bool post,
+			      struct conn_state *st)
+{
+	char remote[64], cookie[SESSION_TOKEN_HEX + 1];
+	struct form form = { 0 };
+	struct request q = { .c = srv->c, .remote = remote, .now = (int64_t)time(NULL) };
+	struct reply r = { .status = MHD_HTTP_OK, .body = FEDC_BUF_INIT(PAGE_MAX) };
+	struct session *s = NULL;
+	enum fedc_err rc = FEDC_OK;
+	enum MHD_Result ret;
+
+	client_address(conn, remote, sizeof(remote));
+	if (form__cookie(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_COOKIE), COOKIE_NAME,
+			 cookie, sizeof(cookie)))
+		s = sessions__find(&srv->c->sessions, cookie, q.now);
+	q.query_id = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "id");
+	if (post && (st->too_big || !is_form_body(conn)))
+		rc = pages__error(&r, st->too_big ? MHD_HTTP_CONTENT_TOO_LARGE : MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+				  "Refused: a form of at most 16 KiB, sent as application/x-www-form-urlencoded.");
+	else if (post && form__parse(st->body.data ? st->body.data : "", st->body.len, &form) != FEDC_OK)
+		rc = pages__error(&r, MHD_HTTP_BAD_REQUEST, fedc_last_error());
+	else {
+		q.form = post ? &form : NULL;
+		rc = handle(srv, &q, &r, url, post, s);
+	}
+	if (rc) {
+		fedc_error("%s %s: %s", post ? "POST" : "GET", url, fedc_last_error());
+		(void)pages__error(&r, MHD_HTTP_INTERNAL_SERVER_ERROR, "The console failed; its log says why.");
+	}
+	ret = send_reply(conn, &r);
+	form__free(&form);
+	fedc_buf_free(&r.body);
+	return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+				  const char *version, const char *upload_data, size_t *upload_size, void **con_cls)
+{
+	struct console_server *srv = cls;
+	struct conn_state *st = *con_cls;
+	const char *body, *type;
+	size_t len;
+	bool post = strcmp(method, "POST") == 0;
+
+	(void)version;
+	if (!st) {
+		st = calloc(1, sizeof(*st));
+		if (!st)
+			return MHD_NO;
+		fedc_buf_init(&st->body, FORM_BODY_MAX);
+		*con_cls = st;
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		if (!st->too_big && fedc_buf_append(&st->body, upload_data, *upload_size))
+			st->too_big = true;
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (!post && strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+		struct reply r = { .body = FEDC_BUF_INIT(PAGE_MAX) };
+		enum MHD_Result ret;
+
+		(void)pages__error(&r, MHD_HTTP_METHOD_NOT_ALLOWED, "Only GET and POST.");
+		ret = send_reply(conn, &r);
+		fedc_buf_free(&r.body);
+		return ret;
+	}
+	if (!post && assets__get(url, &body, &len, &type))
+		return send_asset(conn, body, len, type);
+	return answer(srv, conn, url, post, st);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+	struct conn_state *st = *con_cls;
+
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	if (st) {
+		fedc_buf_free(&st->body);
+		free(st);
+		*con_cls = NULL;
+	}
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char line[512];
+
+	(void)cls;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	line[strcspn(line, "\n")] = '\0';
+	fedc_warn("https: %s", line);
+}
+
+/* listen:port as a socket address: an IPv4 or IPv6 literal. */
+static enum fedc_err listen_address(const struct node_config *cfg, struct sockaddr_storage *ss, bool *v6)
+{
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	*v6 = strchr(cfg->console_listen, ':') != NULL;
+	if (!*v6 && inet_pton(AF_INET, cfg->console_listen, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons((uint16_t)cfg->console_port);
+		return FEDC_OK;
+	}
+	if (*v6 && inet_pton(AF_INET6, cfg->console_listen, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)cfg->console_port);
+		return FEDC_OK;
+	}
+	return fedc_fail(FEDC_ERR_CONFIG, "%s: [console] listen \"%s\" is not an IPv4 or IPv6 address", cfg->path,
+			 cfg->console_listen);
+}
+
+enum fedc_err server__start(struct console *c, const struct tls_pem *pem, struct console_server **out)
+{
+	struct console_server *srv = calloc(1, sizeof(*srv));
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_USE_TLS;
+	struct sockaddr_storage ss;
+	enum fedc_err rc;
+	bool v6;
+
+	*out = NULL;
+	if (!srv)
+		return FEDC_ERR_NOMEM;
+	srv->c = c;
+	rc = listen_address(&c->cli.cfg, &ss, &v6);
+	if (!rc)
+		rc = kdf__hash("no user has this password: it only makes unknown users cost a hash", srv->dummy_hash);
+	if (rc)
+		goto out;
+	srv->daemon = MHD_start_daemon(flags | (v6 ? MHD_USE_IPv6 : 0), (uint16_t)c->cli.cfg.console_port, NULL, NULL,
+				       on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+				       MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+				       MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONNECTION_LIMIT,
+				       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
+				       MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+				       MHD_OPTION_HTTPS_MEM_CERT, pem->cert, MHD_OPTION_HTTPS_MEM_KEY, pem->key,
+				       MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_END);
+	if (!srv->daemon)
+		rc = fedc_fail(FEDC_ERR_IO, "cannot listen on %s port %lld (in use, or not an address of this machine)",
+			       c->cli.cfg.console_listen, (long long)c->cli.cfg.console_port);
+out:
+	if (rc)
+		free(srv);
+	else
+		*out = srv;
+	return rc;
+}
+
+void server__stop(struct console_server *s)
+{
+	if (!s)
+		return;
+	MHD_stop_daemon(s->daemon);
+	free(s);
+}
