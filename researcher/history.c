@@ -146,17 +146,8 @@ enum fedc_err history__node(struct history *h, const struct node_record *rec)
 
 	if (obj && rec->step)
 		json_object_set_new(obj, "step", json_integer((json_int_t)rec->step));
-	if (obj && r) {
-		json_object_set_new(obj, "n_samples", json_integer((json_int_t)r->n_samples));
-		json_object_set_new(obj, "n_test", json_integer((json_int_t)r->n_test));
-		json_object_set_new(obj, "metrics", json_kv__object(r->metrics, r->n_metrics));
-		json_object_set_new(obj, "global_metrics", json_kv__object(r->global_metrics, r->n_global_metrics));
-		json_object_set_new(obj, "download_s", json_real(r->download_s));
-		json_object_set_new(obj, "train_s", json_real(r->train_s));
-		json_object_set_new(obj, "upload_s", json_real(r->upload_s));
-		if (fedc_msg_has(r, FEDC_F_PARAMS_DIGEST))
-			json_object_set_new(obj, "params_digest", json_string(r->params_digest));
-	}
+	if (obj && r)
+		json_kv__add_reply(obj, r);
 	fprintf(h->nodes_csv, "%u,%s,%s,%s,%s", rec->round, rec->kind, rec->node_id,
 		rec->dataset_id ? rec->dataset_id : "", rec->status);
 	if (r) {

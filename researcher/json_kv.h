@@ -16,4 +16,10 @@ json_t *json_kv__number(double v);
  * json_kv__number); NULL when out of memory. */
 json_t *json_kv__object(const struct fedc_msg_kv *list, uint32_t n);
 
+/* Adds to `obj` what a node's train reply says of its round: n_samples,
+ * n_test, metrics, global_metrics, download_s, train_s, upload_s and, when
+ * present, params_digest (the history's node records and the node logs
+ * carry the same keys). */
+void json_kv__add_reply(json_t *obj, const struct fedc_msg *r);
+
 #endif

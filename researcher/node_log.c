@@ -225,17 +225,8 @@ static json_t *record_json(const struct node_log *log, const struct node_record 
 
 	if (obj && rec->step)
 		json_object_set_new(obj, "step", json_integer((json_int_t)rec->step));
-	if (obj && r) {
-		json_object_set_new(obj, "n_samples", json_integer((json_int_t)r->n_samples));
-		json_object_set_new(obj, "n_test", json_integer((json_int_t)r->n_test));
-		json_object_set_new(obj, "metrics", json_kv__object(r->metrics, r->n_metrics));
-		json_object_set_new(obj, "global_metrics", json_kv__object(r->global_metrics, r->n_global_metrics));
-		json_object_set_new(obj, "download_s", json_kv__number(r->download_s));
-		json_object_set_new(obj, "train_s", json_kv__number(r->train_s));
-		json_object_set_new(obj, "upload_s", json_kv__number(r->upload_s));
-		if (fedc_msg_has(r, FEDC_F_PARAMS_DIGEST))
-			json_object_set_new(obj, "params_digest", json_string(r->params_digest));
-	}
+	if (obj && r)
+		json_kv__add_reply(obj, r);
 	if (obj && scalars)
 		json_object_set_new(obj, "scalars", scalars);
 	if (obj && log->dropped)
