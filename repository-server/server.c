@@ -589,16 +589,6 @@ static void decide(struct request *req, struct MHD_Connection *conn, const char 
 		req->action = req->kind == REQ_PUT ? ACT_PUT : ACT_SERVE;
 }
 
-/* Whether a body follows the headers (a non-zero Content-Length, or chunked). */
-static bool has_body(struct MHD_Connection *conn)
-{
-	const char *length;
-
-	if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING))
-		return true;
-	length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	return length && strcmp(length, "0") != 0;
-}
 
 /* First call for a request: the headers are in, no body read yet. */
 static enum MHD_Result on_headers(struct request *req, struct MHD_Connection *conn, const char *url,
@@ -607,7 +597,7 @@ static enum MHD_Result on_headers(struct request *req, struct MHD_Connection *co
 	decide(req, conn, url, method);
 	if (req->action == ACT_PUT)
 		return begin_put(req, conn);
-	if (req->action == ACT_REFUSE && has_body(conn))
+	if (req->action == ACT_REFUSE && fedc_mhd_has_body(conn))
 		return reply_error(req, conn, req->refuse_status, req->refuse_name, req->refuse_why);
 	return MHD_YES; /* answered when complete, see the top of this file */
 }

@@ -69,8 +69,7 @@ static enum MHD_Result serve_metrics(struct fedc_prom_http *srv, struct MHD_Conn
 	return ret;
 }
 
-/* Whether a body follows the headers (a non-zero Content-Length, or chunked). */
-static bool has_body(struct MHD_Connection *conn)
+bool fedc_mhd_has_body(struct MHD_Connection *conn)
 {
 	const char *length;
 
@@ -95,7 +94,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	(void)upload_data;
 	if (!*req_cls) {
 		*req_cls = &seen;
-		if (has_body(conn))
+		if (fedc_mhd_has_body(conn))
 			return reply_text(conn, MHD_HTTP_BAD_REQUEST, "a scrape has no body\n", "text/plain", NULL);
 		return MHD_YES;
 	}

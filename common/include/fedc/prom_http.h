@@ -9,6 +9,7 @@
 #ifndef FEDC_PROM_HTTP_H
 #define FEDC_PROM_HTTP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "fedc/buf.h"
@@ -34,5 +35,12 @@ uint16_t fedc_prom_http_port(const struct fedc_prom_http *srv);
 
 /* Stops serving (waits for a scrape in progress) and frees; NULL is fine. */
 void fedc_prom_http_stop(struct fedc_prom_http *srv);
+
+/* Whether a body follows the request's headers (a Content-Length other than
+ * 0, or chunked): libmicrohttpd cannot answer in the middle of one, so the
+ * servers refuse such requests at their first call. Shared by this server
+ * and the repository's. */
+struct MHD_Connection;
+bool fedc_mhd_has_body(struct MHD_Connection *conn);
 
 #endif
