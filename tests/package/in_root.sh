@@ -72,9 +72,9 @@ grep -q "^; kept: an operator's line" /etc/fedc/repository.ini || fail "reinstal
 echo "install: postinst runs again unchanged; the operator's /etc/fedc/repository.ini is kept on reinstall"
 
 # The installed units, as systemd reads them (their programs in place).
-systemd-analyze verify --man=no /lib/systemd/system/fedc-node.service /lib/systemd/system/fedc-repository.service ||
-  fail "systemd-analyze verify"
-echo "install: systemd-analyze verify accepts fedc-node.service and fedc-repository.service"
+systemd-analyze verify --man=no /lib/systemd/system/fedc-node.service /lib/systemd/system/fedc-node-console.service \
+  /lib/systemd/system/fedc-repository.service || fail "systemd-analyze verify"
+echo "install: systemd-analyze verify accepts fedc-node.service, fedc-node-console.service and fedc-repository.service"
 
 # Man pages and completions work from the installed paths.
 page=$(MANPAGER="cat" man fedc-node.ini 2>/dev/null) || fail "man fedc-node.ini"
@@ -208,6 +208,27 @@ sed -i "s|^plan = .*|plan = logreg.so|" "$dir/experiment.ini"
 grep -q "hospital-a" "$dir/run.log" || { cat "$dir/run.log"; fail "hospital-a took no part"; }
 tail -2 "$dir/run.log"
 echo "federation: the installed fedc-researcher ran examples/logreg over the packaged node and another"
+
+# The console beside the packaged node, from its unit's ExecStart: an account
+# made as fedc, then the login page over HTTPS (the repository's certificate,
+# made for 127.0.0.1, stands in for the hospital's).
+console_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+install -m 0640 -g fedc "$fed/repository/server.pem" /etc/fedc/node/console.pem
+install -m 0640 -g fedc "$fed/repository/server.key" /etc/fedc/node/console.key
+printf '\n[console]\nport = %s\ntls_cert_file = console.pem\ntls_key_file = console.key\n' "$console_port" \
+  >>/etc/fedc/node/node.ini
+printf '%s\n' 'correct horse battery staple' | as_unit fedc-node-console fedc-node-console \
+  --config /etc/fedc/node/node.ini user add steward >"$dir/console-admin.log" 2>&1 ||
+  { cat "$dir/console-admin.log"; fail "console user add as fedc"; }
+start_unit fedc-node-console "$dir/console.log"
+console_pid=$unit_pid
+wait_for 10 curl -ksf -m 2 -o /dev/null "https://127.0.0.1:$console_port/login" ||
+  { cat "$dir/console.log"; fail "the console did not serve its login page under its unit's settings"; }
+[[ $(ps -o user= -p "$console_pid") == fedc ]] || fail "the console does not run as fedc"
+curl -ks -m 5 "https://127.0.0.1:$console_port/login" | grep -q 'name="csrf"' || fail "the console's login page has no CSRF token"
+as_unit fedc-node-console /usr/sbin/chroot / /bin/true 2>/dev/null && fail "chroot passed fedc-node-console's filter"
+kill "$console_pid"
+echo "federation: fedc-node-console runs as fedc from its unit's ExecStart and serves its login page"
 
 # The researcher's plan SDK from libfedcplan-dev compiles a plan.
 # shellcheck disable=SC2046 # pkg-config's words

@@ -75,6 +75,7 @@ for p in "${packages[@]}"; do
   done < <(grep '^/usr/bin/.' <<<"$list" | sed 's|/usr/bin/||' || true)
 done
 for want in "fedc-node /lib/systemd/system/fedc-node.service" "fedc-node /usr/share/man/man5/fedc-node.ini.5.gz" \
+  "fedc-node /lib/systemd/system/fedc-node-console.service" "fedc-node /usr/bin/fedc-node-console" \
   "fedc-repository /lib/systemd/system/fedc-repository.service" "fedc-repository /etc/fedc/repository.ini" \
   "fedc-repository /usr/share/man/man5/fedc-repository.ini.5.gz" \
   "fedc-researcher /usr/share/man/man5/fedc-experiment.ini.5.gz" "fedc-researcher /usr/lib/fedc/plans/logreg.so" \
