@@ -4,8 +4,8 @@
 # TCP echo of 1 MB comes back intact with no delay and with a 40 ms RTT; the
 # link never answers faster than its RTT (a lower bound only: a slow machine
 # cannot fail it); the counters file shows the configuration, the bytes, the
-# connection and its turnarounds. Needs root (namespaces, TUN): exit 77
-# (skipped) without it.
+# connection and its turnarounds. Needs root (namespaces, TUN) and iproute2
+# (scripts/setup.sh): without them it fails, saying so, rather than skip.
 #
 #   wan_link_smoke.sh BENCH_WAN_LINK
 set -eu
@@ -15,8 +15,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 echo_py=$here/wan_echo.py
 
 if [ "$(id -u)" != 0 ] || [ ! -c /dev/net/tun ] || ! command -v ip >/dev/null; then
-	echo "skipped: needs root, /dev/net/tun and iproute2"
-	exit 77
+	echo "FAIL: needs root, /dev/net/tun and iproute2 (scripts/setup.sh installs iproute2; run the suite as root)" >&2
+	exit 1
 fi
 fail() {
 	echo "FAIL: $*" >&2
@@ -48,8 +48,8 @@ cleanup() {
 }
 trap cleanup EXIT
 if ! ip netns add "$server_ns" 2>/dev/null; then
-	echo "skipped: cannot create network namespaces here"
-	exit 77
+	echo "FAIL: cannot create network namespaces here (ip netns add as root)" >&2
+	exit 1
 fi
 ip netns add "$nodes_ns"
 

@@ -1,9 +1,10 @@
 /* The Fashion-MNIST example (examples/mlp/): a short federated run of the
  * MLP plan on a subset of Fashion-MNIST split by fedc-partition across five
  * real nodes, scored by the nodes and by fedc-eval-idx on the t10k test set
- * (fedc-partition itself: test_partition.c). The run is skipped when the Debian
- * package dataset-fashion-mnist is not installed (FEDC_FASHION_MNIST_DIR
- * names another directory holding the four .gz files). */
+ * (fedc-partition itself: test_partition.c). The run fails, naming the
+ * package, when the Debian package dataset-fashion-mnist is not installed
+ * (FEDC_FASHION_MNIST_DIR names another directory holding the four .gz
+ * files). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
