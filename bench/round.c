@@ -11,8 +11,8 @@
  *   bench_round [--secagg[=VALUE_MAX[:K]]] [--upload] [--wan=SPEC] [ROUNDS] [N,...] [P,...]
  *                                                        defaults: 5  2,8,32  1e4,1e6,1e7
  *
- * --upload gives the nodes bench/plans/upload.c (every node really uploads
- * an update of its own) instead of the identity plan. --wan=SPEC is for
+ * --upload gives the identity plan the model argument upload_step = 1e-6
+ * (every node really uploads an update of its own). --wan=SPEC is for
  * bench/wan.sh, which starts it inside the server's network namespace
  * (docs/benchmarks.md, "Across a WAN").
  *
@@ -83,7 +83,8 @@ static double median_round(const char *csv_path)
 
 static const char *secagg_value_max; /* --secagg=VALUE_MAX, or NULL */
 static const char *secagg_neighbours; /* --secagg=VALUE_MAX:K, or NULL */
-static const char *plan_name = "fixtures/identity"; /* --upload: "bench/upload" */
+static const char *const plan_name = "fixtures/identity";
+static bool upload; /* --upload: the identity plan with upload_step */
 static struct wan_stack *wan; /* --wan=...: the nodes behind bench/wan.sh's link */
 static volatile sig_atomic_t interrupted; /* SIGINT or SIGTERM: stop and clean up */
 
@@ -207,7 +208,7 @@ static int run_case(struct harness *h, unsigned rounds, unsigned n, double p, bo
 	struct sample first = { 0 }, last = { 0 };
 
 	snprintf(exp, sizeof(exp), "%s/bench-%u-%.0f%s.ini", h->dir, n, p, secagg ? "-secagg" : "");
-	snprintf(model, sizeof(model), "n_params = %.0f", p);
+	snprintf(model, sizeof(model), "n_params = %.0f%s", p, upload ? "\nupload_step = 1e-6" : "");
 	len = snprintf(extra, sizeof(extra), "final_evaluation = false\n%s",
 		       secagg ? "[privacy]\nsecure_aggregation = on\n" : "");
 	if (secagg && secagg_value_max)
@@ -323,7 +324,7 @@ static int parse_options(int argc, char **argv, bool *secagg, const char **wan_s
 		} else if (strncmp(argv[i], "--wan=", 6) == 0) {
 			*wan_spec = argv[i] + 6;
 		} else if (strcmp(argv[i], "--upload") == 0) {
-			plan_name = "bench/upload";
+			upload = true;
 		} else {
 			fprintf(stderr, "bench: unknown option %s\nusage: bench_round [--secagg[=VALUE_MAX[:K]]] "
 					"[--upload] [--wan=NODES_NETNS,SERVER_IPV4,COUNTERS_FILE] [ROUNDS] [N,...] [P,...]\n",
@@ -412,9 +413,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench: cannot start the stack\n");
 		goto out;
 	}
-	printf("bench/round: %s plan, %u rounds per case, median round time, central CPU (researcher, broker,\n"
+	printf("bench/round: %s plan%s, %u rounds per case, median round time, central CPU (researcher, broker,\n"
 	       "repository) per node-round over rounds 2-%u, researcher peak RSS%s\n",
-	       plan_name, rounds, rounds,
+	       plan_name, upload ? " (upload_step: every node uploads)" : "", rounds, rounds,
 	       wan ? ";\nper measured round: round time / RTT, exchanges per node-round counted on the link,\n"
 		     "connections opened, megabytes down and up the link"
 		   : "");

@@ -7,9 +7,9 @@
 # researcher (and bench_round itself) in another. Between them runs
 # bench_wan_link (bench/wan_link.c): two TUN devices and a relay that delays
 # every packet by RTT/2 each way and paces it to R Mbit/s per direction
-# (default: no limit). The nodes run bench/plans/upload.c (identity plus a
+# (default: no limit). The nodes run the identity plan with upload_step (a
 # small per-node step, so every node really uploads its update) unless
-# --no-upload gives them the identity plan. --mtu sets the link's MTU
+# --no-upload gives them the plain identity plan. --mtu sets the link's MTU
 # (default 1500); --no-idle-restart sets net.ipv4.tcp_slow_start_after_idle
 # to 0 in both namespaces. Needs root (namespaces, TUN). Both namespaces,
 # the relay and the counters file go away on exit, also on Ctrl-C, SIGTERM
