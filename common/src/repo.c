@@ -9,6 +9,7 @@
 
 #include "fedc/crash.h"
 #include "fedc/fs.h"
+#include "fedc/repo_s3.h"
 #include "fedc/sign.h"
 
 #include <curl/curl.h>
@@ -45,6 +46,7 @@ struct fedc_repo {
 	struct curl_slist *probe_headers; /* "Expect: 100-continue", Authorization */
 	long timeout_s;
 	char *ca_file;              /* NULL: the system's CAs */
+	struct fedc_repo_s3 s3;     /* an S3 store (s3.endpoint set), else fedc-repository */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -64,6 +66,7 @@ struct xfer {
 	size_t body_len;
 	enum fedc_err cb_rc;
 	CURLcode cc; /* what curl_easy_perform() said */
+	bool s3;     /* the answer is an S3 store's (status_error) */
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -126,6 +129,23 @@ static enum fedc_err build_headers(struct fedc_repo *repo, const char *token)
 	return repo->headers && repo->probe_headers ? FEDC_OK : FEDC_ERR_NOMEM;
 }
 
+/* An S3 store: requests go to the bucket's endpoint, signed with the
+ * credentials the token holds, and carry no bearer token. */
+static enum fedc_err new_s3(const char *url, const char *credentials, long timeout_s, struct fedc_repo **out)
+{
+	struct fedc_repo_s3 s3;
+	enum fedc_err rc = fedc_repo_s3_parse(url, credentials, &s3);
+
+	if (!rc)
+		rc = fedc_repo_new(s3.endpoint, NULL, timeout_s, out);
+	if (rc) {
+		fedc_repo_s3_clear(&s3);
+		return rc;
+	}
+	(*out)->s3 = s3;
+	return FEDC_OK;
+}
+
 enum fedc_err fedc_repo_new(const char *base_url, const char *token, long timeout_s,
 			    struct fedc_repo **out)
 {
@@ -134,8 +154,11 @@ enum fedc_err fedc_repo_new(const char *base_url, const char *token, long timeou
 	size_t len;
 
 	*out = NULL;
+	if (fedc_repo_s3_is_url(base_url))
+		return new_s3(base_url, token, timeout_s, out);
 	if (!base_url || (strncmp(base_url, "http://", 7) != 0 && strncmp(base_url, "https://", 8) != 0))
-		return fedc_fail(FEDC_ERR_INVAL, "repository URL \"%s\": expected http://host:port",
+		return fedc_fail(FEDC_ERR_INVAL, "repository URL \"%s\": expected http://host:port, or "
+						 "s3://host:port/bucket for an S3 store",
 				 base_url ? base_url : "(null)");
 	if (token && !token_valid(token))
 		return fedc_fail(FEDC_ERR_INVAL, "repository token: only visible ASCII characters allowed");
@@ -176,6 +199,7 @@ void fedc_repo_free(struct fedc_repo *repo)
 	curl_slist_free_all(repo->probe_headers);
 	free(repo->base_url);
 	free(repo->ca_file);
+	fedc_repo_s3_clear(&repo->s3);
 	free(repo);
 }
 
@@ -338,6 +362,13 @@ static enum fedc_err setup(struct fedc_repo *repo, struct xfer *x, const char *u
 		return fedc_fail(FEDC_ERR_NOMEM, "%s: cannot set up the request", url);
 	if (setup_tls(repo) != CURLE_OK)
 		return fedc_fail(FEDC_ERR_NOMEM, "%s: cannot set up TLS", url);
+	x->s3 = repo->s3.endpoint != NULL;
+	if (x->s3) {
+		enum fedc_err rc = fedc_repo_s3_prepare(&repo->s3, c, repo->headers, url, false);
+
+		if (rc)
+			return rc;
+	}
 	/* Tuning only: a curl that refuses a size keeps its default. */
 	(void)curl_easy_setopt(c, CURLOPT_BUFFERSIZE, DOWNLOAD_BUFFER);
 	(void)curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, UPLOAD_BUFFER);
@@ -380,6 +411,20 @@ static enum fedc_err curl_error(const struct fedc_repo *repo, const char *method
 	}
 }
 
+/* An S3 store's refusal: its error <Code> and what that means. */
+static enum fedc_err s3_status_error(const char *method, const char *url, long status, const struct xfer *x)
+{
+	char code[FEDC_REPO_S3_MAX_CODE + 1];
+	const char *hint;
+	enum fedc_err rc;
+
+	if (fedc_repo_s3_error_code(x->body, x->body_len, code, sizeof(code)) != FEDC_OK)
+		code[0] = '\0'; /* HEAD answers carry no body */
+	rc = fedc_repo_s3_status(status, method, code, &hint);
+	return fedc_fail(rc, "%s %s: HTTP %ld%s%s%s%s", method, url, status, code[0] ? " " : "", code,
+			 hint[0] ? ": " : "", hint);
+}
+
 /* Maps an unwanted status to the header's codes; `x->body` says why. */
 static enum fedc_err status_error(const char *method, const char *url, long status,
 				  const struct xfer *x)
@@ -388,6 +433,8 @@ static enum fedc_err status_error(const char *method, const char *url, long stat
 	const char *what = "";
 	enum fedc_err code;
 
+	if (x->s3)
+		return s3_status_error(method, url, status, x);
 	switch (status) {
 	case 401:
 		code = FEDC_ERR_AUTH;
@@ -478,10 +525,13 @@ static enum fedc_err perform(struct fedc_repo *repo, struct xfer *x, const char 
 }
 
 /* The URL of blob `hex` in a namespace: `node` NULL for the published
- * blobs, else that node's updates. */
+ * blobs, else that node's updates. On S3 the same layout under the bucket,
+ * without the "/v1" (fedc/repo_s3.h). */
 static enum fedc_err object_url(const struct fedc_repo *repo, const char *node, const char *hex,
 				char **url)
 {
+	const char *blobs = repo->s3.endpoint ? "/" FEDC_REPO_S3_BLOBS_PREFIX : BLOBS_PATH;
+	const char *updates = repo->s3.endpoint ? "/" FEDC_REPO_S3_UPDATES_PREFIX : UPDATES_PATH;
 	size_t len;
 
 	*url = NULL;
@@ -496,9 +546,9 @@ static enum fedc_err object_url(const struct fedc_repo *repo, const char *node, 
 	if (!*url)
 		return FEDC_ERR_NOMEM;
 	if (node)
-		snprintf(*url, len, "%s" UPDATES_PATH "%s" DIGEST_SEGMENT "%s", repo->base_url, node, hex);
+		snprintf(*url, len, "%s%s%s" DIGEST_SEGMENT "%s", repo->base_url, updates, node, hex);
 	else
-		snprintf(*url, len, "%s" BLOBS_PATH "%s", repo->base_url, hex);
+		snprintf(*url, len, "%s%s%s", repo->base_url, blobs, hex);
 	return FEDC_OK;
 }
 
@@ -531,9 +581,12 @@ static enum fedc_err has_at(struct fedc_repo *repo, const char *node, const char
 	rc = perform(repo, &x, "HEAD", url, &status);
 	if (rc)
 		goto out;
+	/* On S3 a participant that may not list the bucket gets 403 for a
+	 * missing key: absent as far as it can tell (a PUT that follows gets
+	 * the final answer). */
 	if (status == 200)
 		*exists = true;
-	else if (status != 404)
+	else if (status != 404 && !(x.s3 && status == 403))
 		rc = status_error("HEAD", url, status, &x);
 out:
 	free(url);
@@ -556,7 +609,12 @@ static enum fedc_err send_put(struct fedc_repo *repo, struct xfer *x, const char
 
 	if (rc)
 		return rc;
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	if (repo->s3.endpoint) /* the same headers, plus the signed digest */
+		rc = fedc_repo_s3_prepare(&repo->s3, c, headers, url, true);
+	else
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	if (rc)
+		return rc;
 	curl_easy_setopt(c, CURLOPT_UPLOAD, 1L); /* PUT */
 	curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
 	curl_easy_setopt(c, CURLOPT_READDATA, x);

@@ -10,6 +10,15 @@
  *   HEAD 200, 404 (a blob is found only in a namespace it was put in).
  *
  * Every request carries "Authorization: Bearer <token>" when a token is set.
+ *
+ * Or an S3-compatible object store (fedc/repo_s3.h): URL
+ * s3://host:port/bucket (https) or s3+http://host:port/bucket, the token is
+ * the participant's "ACCESS_KEY:SECRET_KEY", requests are signed with AWS
+ * Signature Version 4, keys are blobs/sha256/<hex> and
+ * updates/<node>/sha256/<hex>. The same calls, checks and error codes: S3's
+ * 403 (AccessDenied, InvalidAccessKeyId, SignatureDoesNotMatch) is
+ * FEDC_ERR_AUTH, 404 FEDC_ERR_NOT_FOUND, a body that does not hash to its
+ * digest FEDC_ERR_DIGEST; the detail names S3's error code.
  * Transfers stream from and to file descriptors: a blob is never held whole in
  * memory. Downloads are hashed while they stream and refused on a mismatch.
  * https URLs always verify the server's certificate and host name.
@@ -36,7 +45,8 @@ struct fedc_repo; /* opaque */
 FEDC_NODISCARD
 enum fedc_err fedc_repo_global_init(void);
 
-/* `base_url` like "http://127.0.0.1:8080" (no trailing path needed); `token`
+/* `base_url` like "http://127.0.0.1:8080" (no trailing path needed), or an
+ * S3 URL (above: then `token` is required, "ACCESS_KEY:SECRET_KEY"); `token`
  * may be NULL or ""; `timeout_s` bounds each request (connect + transfer
  * stall: a transfer that moves nothing for that long fails). Copies its
  * arguments. Returns FEDC_ERR_INVAL, FEDC_ERR_NOMEM. */
@@ -58,7 +68,10 @@ void fedc_repo_traffic(uint64_t *downloaded, uint64_t *uploaded);
 FEDC_NODISCARD
 enum fedc_err fedc_repo_set_ca_file(struct fedc_repo *repo, const char *ca_file);
 
-/* *exists = whether the blob is published (/v1/blobs). */
+/* *exists = whether the blob is published (/v1/blobs). On S3, a HEAD the
+ * store refuses (403) also reads as absent: to a participant the bucket
+ * policy does not let list the bucket (nodes), a missing key looks the same;
+ * the PUT or GET that follows gets the final answer. */
 FEDC_NODISCARD
 enum fedc_err fedc_repo_has(struct fedc_repo *repo, const char *sha256_hex, bool *exists);
 
