@@ -188,6 +188,15 @@ enum fedc_err admin__broker_passwd_line(const char *id, const char *password, st
 FEDC_NODISCARD
 enum fedc_err admin__repository_write_ini(const struct admin_fed *fed);
 
+/* ---- s3_policy.c ---------------------------------------------------------- */
+
+/* Appends to `out` the bucket policy (JSON) that gives the participants of
+ * `reg`, as S3 users named by their ids, the repository's access to bucket
+ * `bucket` (docs/repository.md, "S3 backend"). FEDC_ERR_INVAL (bucket name),
+ * FEDC_ERR_NOT_FOUND (no participants), FEDC_ERR_NOMEM, FEDC_ERR_TOO_BIG. */
+FEDC_NODISCARD
+enum fedc_err admin__s3_policy(const struct admin_registry *reg, const char *bucket, struct fedc_buf *out);
+
 /* ---- pki.c ------------------------------------------------------------------ */
 
 enum admin_cert_kind { ADMIN_CERT_SERVER, ADMIN_CERT_CLIENT };

@@ -206,6 +206,33 @@ static int cmd_list(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *
 	return rc ? failed(cmd->name, rc) : 0;
 }
 
+/* The policy to stdout, so that it can go where the operator wants it; the
+ * users it names to stderr, as the commands that make them. */
+static int cmd_s3_policy(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a)
+{
+	struct fedc_buf policy = FEDC_BUF_INIT(ADMIN_MAX_LIST_BYTES);
+	struct admin_registry reg = { 0 };
+	struct admin_fed fed;
+	enum fedc_err rc;
+
+	rc = admin__load(a->operand[0], &fed);
+	if (!rc)
+		rc = admin__registry_load(&fed, &reg);
+	if (!rc)
+		rc = admin__s3_policy(&reg, a->operand[1], &policy);
+	if (!rc && fwrite(policy.data, 1, policy.len, stdout) != policy.len)
+		rc = fedc_fail(FEDC_ERR_IO, "cannot write the policy to stdout");
+	if (!rc) {
+		fprintf(stderr, "S3 users this policy names (one per participant, each with its own keys):\n");
+		for (size_t i = 0; i < reg.n; i++)
+			fprintf(stderr, "  radosgw-admin user create --uid %s --display-name %s\n", reg.v[i].id,
+				reg.v[i].id);
+	}
+	admin__registry_free(&reg);
+	fedc_buf_free(&policy);
+	return rc ? failed(cmd->name, rc) : 0;
+}
+
 static const struct fedc_cli_cmd commands[] = {
 	{ "init", "DIR", 1, 1,
 	  "make a CA and the broker's and the repository's configuration and\ncertificates in DIR",
@@ -226,6 +253,10 @@ static const struct fedc_cli_cmd commands[] = {
 	  NULL, 0, cmd_revoke },
 	{ "remove", "DIR ID", 2, 2, "revoke participant ID, then delete its bundle, key and record", NULL, 0,
 	  cmd_revoke },
+	{ "s3-policy", "DIR BUCKET", 2, 2,
+	  "print the bucket policy (JSON) of a repository kept in S3 bucket BUCKET:\nper-participant access as "
+	  "fedc-repository gives it (docs/repository.md)",
+	  NULL, 0, cmd_s3_policy },
 	{ NULL, NULL, 0, 0, NULL, NULL, 0, NULL },
 };
 

@@ -59,6 +59,11 @@ static bool bucket_valid(const char *b, size_t n)
 	return true;
 }
 
+bool fedc_repo_s3_bucket_valid(const char *name)
+{
+	return name && bucket_valid(name, strlen(name));
+}
+
 /* host[:port]: no user info, path or anything curl would read otherwise;
  * an IPv6 literal in brackets is fine. */
 static bool authority_valid(const char *a, size_t n)

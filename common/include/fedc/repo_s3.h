@@ -46,6 +46,10 @@ struct fedc_repo_s3 {
 	void *headers;  /* the current request's header list (struct curl_slist) */
 };
 
+/* Whether `name` follows S3's bucket naming rules as this backend needs
+ * them: 3 to 63 of a-z 0-9 . -, starting and ending with a letter or digit. */
+bool fedc_repo_s3_bucket_valid(const char *name);
+
 /* Whether `url` names an S3 repository (starts with "s3:" or "s3+"). */
 bool fedc_repo_s3_is_url(const char *url);
 
