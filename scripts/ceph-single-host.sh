@@ -69,7 +69,7 @@ pid file = $dir/run/\$name.pid
 log file = $dir/log/\$name.log
 crash dir = $dir/crash
 log to stderr = false
-err to stderr = true
+err to stderr = false
 osd pool default size = 1
 osd pool default min size = 1
 mon allow pool size one = true
@@ -179,8 +179,8 @@ cmd_user() {
   access=$(random_chars 'A-Z0-9' 20)
   secret=$(random_chars 'A-Za-z0-9' 40)
   radosgw-admin -c "$dir/ceph.conf" user create --uid "$uid" --display-name "$uid" \
-    --access-key "$access" --secret-key "$secret" >"$dir/log/user-$uid.json" ||
-    die "radosgw-admin user create $uid failed"
+    --access-key "$access" --secret-key "$secret" >"$dir/log/user-$uid.json" 2>>"$dir/log/radosgw-admin.log" ||
+    die "radosgw-admin user create $uid failed (see $dir/log/radosgw-admin.log)"
   echo "$access:$secret"
 }
 
@@ -221,13 +221,13 @@ cmd_stop() {
   for _ in $(seq 50); do
     local alive=0
     for f in "$dir"/run/{client.rgw.a,osd.0,mon.a}.pid; do
-      [[ -f $f ]] && kill -0 "$(cat "$f")" 2>/dev/null && alive=1
+      [[ -f $f ]] && kill -0 "$(cat "$f" 2>/dev/null)" 2>/dev/null && alive=1
     done
     ((alive)) || return 0
     sleep 0.1
   done
   for f in "$dir"/run/{client.rgw.a,osd.0,mon.a}.pid; do
-    [[ -f $f ]] && kill -9 "$(cat "$f")" 2>/dev/null || true
+    [[ -f $f ]] && kill -9 "$(cat "$f" 2>/dev/null)" 2>/dev/null || true
   done
 }
 

@@ -242,6 +242,8 @@ static void assert_signed(void)
 	assert_non_null(strstr(S.authorization, "/us-east-1/s3/aws4_request"));
 	assert_non_null(strstr(S.authorization, "x-amz-content-sha256"));
 	assert_null(strstr(S.authorization, "Bearer"));
+	/* a header removal ("Expect:") signed but not sent breaks the signature */
+	assert_non_null(strstr(S.authorization, "SignedHeaders=host;x-amz-content-sha256;x-amz-date,"));
 }
 
 static void test_keys_and_signing(void **state)
