@@ -12,6 +12,7 @@
 #include "fedc/channel.h"
 #include "fedc/config.h"
 #include "fedc/prom.h"
+#include "fedc/repo.h"
 
 #define DAY_S (24 * 3600)
 #define FIELD(name) offsetof(struct node_config, name)
@@ -185,6 +186,9 @@ enum fedc_err node_config__load(const char *path, struct node_config *out)
 						 out->broker_key_file, out->repository_token, out->repository_token_file);
 	if (!rc && out->metrics_listen && out->metrics_listen[0])
 		rc = check_metrics_listen(cfg, out->metrics_listen);
+	/* a typo in the URL shows at start, not at the first round */
+	if (!rc && fedc_repo_check_url(out->repository_url) != FEDC_OK)
+		rc = fedc_fail(FEDC_ERR_CONFIG, "%s: [repository] url: %s", path, fedc_last_error());
 	if (!rc)
 		rc = set_db_path(out);
 	if (rc)

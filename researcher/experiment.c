@@ -397,6 +397,10 @@ static enum fedc_err read_network(const struct fedc_config *cfg, struct experime
 	if (!rc)
 		rc = fedc_config_check_transport(cfg, "network", "broker_", "network", "repository_", out->broker_cert_file,
 						 out->broker_key_file, out->repository_token, out->repository_token_file);
+	/* a typo in the URL shows now, not after the search */
+	if (!rc && out->repository_url && out->repository_url[0] && fedc_repo_check_url(out->repository_url) != FEDC_OK)
+		rc = fedc_fail(FEDC_ERR_CONFIG, "%s: [network] repository_url: %s", fedc_config_path(cfg),
+			       fedc_last_error());
 	if (!rc)
 		rc = fedc_config_set_string(&out->broker_password, "");
 	if (!rc)

@@ -129,6 +129,17 @@ static enum fedc_err build_headers(struct fedc_repo *repo, const char *token)
 	return repo->headers && repo->probe_headers ? FEDC_OK : FEDC_ERR_NOMEM;
 }
 
+enum fedc_err fedc_repo_check_url(const char *url)
+{
+	if (fedc_repo_s3_is_url(url))
+		return fedc_repo_s3_check_url(url);
+	if (!url || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0))
+		return fedc_fail(FEDC_ERR_INVAL, "repository URL \"%s\": expected http://host:port, or "
+						 "s3://host:port/bucket for an S3 store",
+				 url ? url : "(null)");
+	return FEDC_OK;
+}
+
 /* An S3 store: requests go to the bucket's endpoint, signed with the
  * credentials the token holds, and carry no bearer token. */
 static enum fedc_err new_s3(const char *url, const char *credentials, long timeout_s, struct fedc_repo **out)
@@ -156,10 +167,9 @@ enum fedc_err fedc_repo_new(const char *base_url, const char *token, long timeou
 	*out = NULL;
 	if (fedc_repo_s3_is_url(base_url))
 		return new_s3(base_url, token, timeout_s, out);
-	if (!base_url || (strncmp(base_url, "http://", 7) != 0 && strncmp(base_url, "https://", 8) != 0))
-		return fedc_fail(FEDC_ERR_INVAL, "repository URL \"%s\": expected http://host:port, or "
-						 "s3://host:port/bucket for an S3 store",
-				 base_url ? base_url : "(null)");
+	rc = fedc_repo_check_url(base_url);
+	if (rc)
+		return rc;
 	if (token && !token_valid(token))
 		return fedc_fail(FEDC_ERR_INVAL, "repository token: only visible ASCII characters allowed");
 	if (timeout_s <= 0)

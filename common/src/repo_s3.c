@@ -175,22 +175,27 @@ static char *sigv4_of(const char *region)
 	return s;
 }
 
-enum fedc_err fedc_repo_s3_parse(const char *url, const char *credentials, struct fedc_repo_s3 *out)
-{
-	char region[FEDC_REPO_S3_MAX_REGION + 1] = FEDC_REPO_S3_DEFAULT_REGION;
-	const char *http = NULL, *auth, *slash, *bucket, *end;
-	size_t skip;
-	enum fedc_err rc;
+/* Where an S3 URL points: the http scheme, "host:port/bucket" and the region. */
+struct location {
+	const char *http;
+	const char *authority; /* "host:port/bucket", auth_len bytes */
+	size_t auth_len;
+	char region[FEDC_REPO_S3_MAX_REGION + 1];
+};
 
-	memset(out, 0, sizeof(*out));
-	skip = url ? scheme(url, &http) : 0;
+static enum fedc_err parse_location(const char *url, struct location *loc)
+{
+	const char *slash, *bucket, *end;
+	size_t skip = url ? scheme(url, &loc->http) : 0;
+
+	snprintf(loc->region, sizeof(loc->region), "%s", FEDC_REPO_S3_DEFAULT_REGION);
 	if (!skip)
 		return fedc_fail(FEDC_ERR_INVAL, "repository URL %s: expected s3://host:port/bucket (https) or "
 						 "s3+http://host:port/bucket",
 				 url ? url : "(null)");
-	auth = url + skip;
-	slash = strchr(auth, '/');
-	if (!slash || !authority_valid(auth, (size_t)(slash - auth)))
+	loc->authority = url + skip;
+	slash = strchr(loc->authority, '/');
+	if (!slash || !authority_valid(loc->authority, (size_t)(slash - loc->authority)))
 		return fedc_fail(FEDC_ERR_INVAL, "repository URL %s: expected host[:port] then /bucket", url);
 	bucket = slash + 1;
 	end = bucket + strcspn(bucket, "/?");
@@ -202,13 +207,30 @@ enum fedc_err fedc_repo_s3_parse(const char *url, const char *credentials, struc
 		return fedc_fail(FEDC_ERR_INVAL, "repository URL %s: nothing may follow the bucket (keys are "
 						 "fedc's: blobs/, updates/)",
 				 url);
-	rc = parse_query(url, strchr(end, '?'), region);
+	loc->auth_len = (size_t)(end - loc->authority);
+	return parse_query(url, strchr(end, '?'), loc->region);
+}
+
+enum fedc_err fedc_repo_s3_check_url(const char *url)
+{
+	struct location loc;
+
+	return parse_location(url, &loc);
+}
+
+enum fedc_err fedc_repo_s3_parse(const char *url, const char *credentials, struct fedc_repo_s3 *out)
+{
+	struct location loc;
+	enum fedc_err rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = parse_location(url, &loc);
 	if (!rc)
 		rc = credentials_valid(credentials);
 	if (rc)
 		return rc;
-	out->endpoint = endpoint_of(http, auth, (size_t)(end - auth));
-	out->sigv4 = sigv4_of(region);
+	out->endpoint = endpoint_of(loc.http, loc.authority, loc.auth_len);
+	out->sigv4 = sigv4_of(loc.region);
 	out->userpwd = strdup(credentials);
 	if (!out->endpoint || !out->sigv4 || !out->userpwd) {
 		fedc_repo_s3_clear(out);

@@ -175,6 +175,22 @@ static void test_transport_pairs(void **state)
 	expect_refused(*state, GOOD_HEAD GOOD_REPO "token = t\ntoken_file = t.txt\n", 1, token);
 }
 
+/* The repository URL is checked when the file loads: an S3 bucket loads, a
+ * typo in it is refused with the key and the rule. */
+static void test_repository_url(void **state)
+{
+	struct fixture *f = *state;
+	const char *const scheme[] = { "node.ini", "[repository] url", "expected http://host:port" };
+	const char *const bucket[] = { "[repository] url", "bucket name must be 3 to 63" };
+
+	write_file(f, GOOD_HEAD "[repository]\nurl = s3://store.example:7480/fedc-blobs?region=eu-west-1\n");
+	assert_int_equal(node_config__load(f->path, &f->cfg), FEDC_OK);
+	assert_string_equal(f->cfg.repository_url, "s3://store.example:7480/fedc-blobs?region=eu-west-1");
+	node_config__free(&f->cfg);
+	expect_refused(f, GOOD_HEAD "[repository]\nurl = ftp://host/\n", 3, scheme);
+	expect_refused(f, GOOD_HEAD "[repository]\nurl = s3://host:7480/Fedc_Blobs\n", 2, bucket);
+}
+
 /* What `fedc-node init` writes loads back, with the values it was given. */
 static void test_metrics_listen(void **state)
 {
@@ -225,6 +241,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_integer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_integer_out_of_range, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_choice, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_repository_url, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_required_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transport_pairs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_template_loads_back, setup, teardown),

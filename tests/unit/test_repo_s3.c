@@ -343,6 +343,12 @@ static void test_new_needs_credentials(void **state)
 	assert_int_equal(fedc_repo_new("s3+http://127.0.0.1:9/fed", "bearer-token-only", 5, &repo), FEDC_ERR_INVAL);
 	assert_int_equal(fedc_repo_new("s3+http://127.0.0.1:9/BAD", CREDS, 5, &repo), FEDC_ERR_INVAL);
 	assert_null(repo);
+	/* config files check the URL alone, before credentials are read */
+	assert_int_equal(fedc_repo_check_url("s3://store:7480/fed-bucket"), FEDC_OK);
+	assert_int_equal(fedc_repo_check_url("https://repo:8443"), FEDC_OK);
+	assert_int_equal(fedc_repo_check_url("s3://store:7480/x"), FEDC_ERR_INVAL);
+	assert_int_equal(fedc_repo_check_url("ftp://repo"), FEDC_ERR_INVAL);
+	assert_int_equal(fedc_repo_check_url(NULL), FEDC_ERR_INVAL);
 }
 
 int main(void)

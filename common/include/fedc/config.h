@@ -184,12 +184,16 @@ enum fedc_err fedc_config_write_markdown(FILE *to, const struct fedc_config_key 
 	{ bsec, bpre "password_file", FEDC_CONFIG_PATH, false, NULL, 0, 0, 0, 0, NULL, \
 	  offsetof(type, broker_password_file), 0, "File holding the broker password (mode 0600).", NULL }, \
 	{ rsec, rpre "url", FEDC_CONFIG_STR, urls_required, repo_def, 0, 0, 0, 0, NULL, offsetof(type, repository_url), 0, \
-	  "Blob repository (`fedc-repository`): `https://host:8443`, or `http://` on a closed test network.", NULL }, \
+	  "Blob repository (`fedc-repository`): `https://host:8443`, or `http://` on a closed test network; or an " \
+	  "S3 bucket: `s3://host:port/bucket` (https; `s3+http://` on a closed test network; `?region=NAME` if " \
+	  "the store checks it), see docs/repository.md.", NULL }, \
 	{ rsec, rpre "token", FEDC_CONFIG_STR, false, NULL, 0, 0, 0, 0, NULL, offsetof(type, repository_token), 0, \
 	  "This " who "'s bearer token itself, instead of `" rpre "token_file` (not both); keep the file mode " \
-	  "0600 then.", NULL }, \
+	  "0600 then. For an S3 bucket: this " who "'s S3 keys, `ACCESS_KEY:SECRET_KEY`.", NULL }, \
 	{ rsec, rpre "token_file", FEDC_CONFIG_PATH, false, NULL, 0, 0, 0, 0, NULL, \
-	  offsetof(type, repository_token_file), 0, "File holding this " who "'s bearer token (mode 0600).", NULL }, \
+	  offsetof(type, repository_token_file), 0, \
+	  "File holding this " who "'s bearer token (mode 0600); for an S3 bucket, its `ACCESS_KEY:SECRET_KEY`.", \
+	  NULL }, \
 	{ rsec, rpre "ca_file", FEDC_CONFIG_PATH, false, NULL, 0, 0, 0, 0, NULL, offsetof(type, repository_ca_file), 0, \
 	  "CA certificate that signed the repository's certificate.", NULL }, \
 	{ rsec, rpre "timeout_s", FEDC_CONFIG_INT, false, timeout_def, 1, 3600, 0, 0, NULL, \

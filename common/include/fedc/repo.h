@@ -41,6 +41,13 @@
 
 struct fedc_repo; /* opaque */
 
+/* Whether `url` is a repository URL fedc_repo_new() takes (http, https or
+ * S3; for S3 also host, port, bucket name and region), for configuration
+ * files, checked before any credentials are read. FEDC_ERR_INVAL with the
+ * reason. */
+FEDC_NODISCARD
+enum fedc_err fedc_repo_check_url(const char *url);
+
 /* Process-wide set-up (curl_global_init); call once from main before threads. */
 FEDC_NODISCARD
 enum fedc_err fedc_repo_global_init(void);

@@ -62,6 +62,10 @@ bool fedc_repo_s3_is_url(const char *url);
 FEDC_NODISCARD
 enum fedc_err fedc_repo_s3_parse(const char *url, const char *credentials, struct fedc_repo_s3 *out);
 void fedc_repo_s3_clear(struct fedc_repo_s3 *s3);
+/* The URL checks of fedc_repo_s3_parse alone (for config files, read before
+ * the credentials). FEDC_ERR_INVAL. */
+FEDC_NODISCARD
+enum fedc_err fedc_repo_s3_check_url(const char *url);
 
 /* Sets on curl handle `curl` (a CURL *) what an S3 request needs: SigV4
  * signing with the credentials, and the header list `base` (a struct
