@@ -7,10 +7,12 @@
 # clients authenticate for real, each radosgw user with its own keys.
 # Not for production: a real cluster has several monitors and OSDs on disks.
 #
-#   ceph-single-host.sh start DIR [RGW_PORT [MON_PORT]] [--watch PID]
+#   ceph-single-host.sh start DIR [RGW_PORT [MON_PORT]] [--tls CERT KEY CA] [--watch PID]
 #       makes the cluster in DIR (must not exist or be empty), starts it,
-#       waits until radosgw answers; writes DIR/env (RGW_URL=...). With
-#       --watch, the cluster is stopped when process PID ends.
+#       waits until radosgw answers; writes DIR/env (RGW_URL=..., RGW_CA=...).
+#       With --tls, radosgw serves HTTPS only, with certificate CERT and key
+#       KEY (PEM; e.g. the repository's from fedc-admin init), which CA
+#       signed. With --watch, the cluster is stopped when process PID ends.
 #   ceph-single-host.sh user DIR UID
 #       creates radosgw user UID with fresh keys; prints ACCESS_KEY:SECRET_KEY
 #   ceph-single-host.sh bucket DIR BUCKET OWNER_CREDENTIALS [POLICY_FILE]
@@ -52,7 +54,9 @@ now_ms() { date +%s%3N; }
 # DIR is read or written. The timings make a one-monitor cluster settle in
 # about a second instead of ten (paxos proposes every 0.1 s, ticks every 1 s).
 write_conf() {
-  local dir=$1 mon_port=$2 rgw_port=$3 fsid=$4
+  local dir=$1 mon_port=$2 rgw_port=$3 fsid=$4 frontend="endpoint=127.0.0.1:$3"
+  [[ -z $tls_cert ]] ||
+    frontend="ssl_endpoint=127.0.0.1:$rgw_port ssl_certificate=$tls_cert ssl_private_key=$tls_key"
   cat >"$dir/ceph.conf" <<EOF
 [global]
 fsid = $fsid
@@ -89,7 +93,7 @@ osd data = $dir/osd.0
 osd objectstore = memstore
 memstore device bytes = 1073741824
 [client.rgw.a]
-rgw frontends = beast endpoint=127.0.0.1:$rgw_port
+rgw frontends = beast $frontend
 rgw data = $dir/rgw.a
 rgw enable usage log = false
 EOF
@@ -122,7 +126,7 @@ start_osd() {
 # exist; before that the port is closed or the request fails.
 wait_rgw() {
   local dir=$1 url=$2 deadline=$(($(now_ms) + 60000))
-  until curl -sf -o /dev/null "$url/"; do
+  until curl -sf -o /dev/null ${tls_ca:+--cacert "$tls_ca"} "$url/"; do
     (($(now_ms) < deadline)) || die "radosgw did not answer $url within 60 s (see $dir/log/)"
     [[ -f "$dir/run/client.rgw.a.pid" ]] && ! kill -0 "$(cat "$dir/run/client.rgw.a.pid")" 2>/dev/null &&
       die "radosgw exited (see $dir/log/client.rgw.a.log)"
@@ -142,11 +146,14 @@ watch_parent() {
 }
 
 cmd_start() {
-  local dir=${1:-} rgw_port=${2:-} mon_port=${3:-} watch=${4:-} fsid t0
+  local dir=${1:-} rgw_port=${2:-} mon_port=${3:-} watch=${4:-} fsid t0 url f
   [[ $dir ]] || usage
   t0=$(now_ms)
   for p in ceph-mon ceph-osd radosgw radosgw-admin monmaptool ceph-authtool ceph curl; do
     command -v "$p" >/dev/null || die "$p not found: install the Debian packages ceph-mon ceph-osd radosgw ceph-common curl"
+  done
+  for f in "$tls_cert" "$tls_key" "$tls_ca"; do
+    [[ -z $f || -r $f ]] || die "--tls: cannot read $f"
   done
   mkdir -p "$dir"
   [[ -z $(ls -A "$dir") ]] || die "$dir is not empty: give a new directory"
@@ -160,9 +167,10 @@ cmd_start() {
   start_mon "$dir" "$mon_port" "$fsid"
   start_osd "$dir"
   radosgw -c "$dir/ceph.conf" -n client.rgw.a
-  printf 'RGW_URL=http://127.0.0.1:%s\nMON_PORT=%s\n' "$rgw_port" "$mon_port" >"$dir/env"
-  wait_rgw "$dir" "http://127.0.0.1:$rgw_port"
-  echo "ceph-single-host: radosgw at http://127.0.0.1:$rgw_port, ready in $(($(now_ms) - t0)) ms"
+  url="http$([[ -z $tls_cert ]] || echo s)://127.0.0.1:$rgw_port"
+  printf 'RGW_URL=%s\nRGW_CA=%s\nMON_PORT=%s\n' "$url" "$tls_ca" "$mon_port" >"$dir/env"
+  wait_rgw "$dir" "$url"
+  echo "ceph-single-host: radosgw at $url, ready in $(($(now_ms) - t0)) ms"
 }
 
 # Keys made here rather than by radosgw-admin, so that its JSON need not be
@@ -191,6 +199,7 @@ s3_request() {
   local creds=$1 method=$2 url=$3 body=${4:-}
   local args=(-sS -o "$dir/log/s3-response.xml" -w '%{http_code}' --aws-sigv4 "aws:amz:us-east-1:s3" --user "$creds"
     -X "$method" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD")
+  [[ -z $RGW_CA ]] || args+=(--cacert "$RGW_CA")
   [[ -z $body ]] || args+=(--upload-file "$body")
   curl "${args[@]}" "$url"
 }
@@ -200,6 +209,7 @@ cmd_bucket() {
   [[ $dir && $bucket && $creds ]] || usage
   # shellcheck source=/dev/null
   url=$(. "$dir/env" && echo "$RGW_URL")
+  RGW_CA=$(. "$dir/env" && echo "$RGW_CA")
   code=$(s3_request "$creds" PUT "$url/$bucket")
   [[ $code == 200 ]] || die "creating bucket $bucket: HTTP $code: $(cat "$dir/log/s3-response.xml")"
   if [[ $policy ]]; then
@@ -231,12 +241,19 @@ cmd_stop() {
   done
 }
 
+tls_cert="" tls_key="" tls_ca=""
+
 main() {
   local cmd=${1:-} args=() watch=""
   [[ $cmd ]] || usage
   shift
   while (($#)); do
     case $1 in
+    --tls)
+      (($# >= 4)) || die "--tls needs CERT KEY CA"
+      tls_cert=$(realpath "$2") tls_key=$(realpath "$3") tls_ca=$(realpath "$4")
+      shift 4
+      ;;
     --watch)
       [[ ${2:-} =~ ^[0-9]+$ ]] || die "--watch needs a process id"
       watch=$2

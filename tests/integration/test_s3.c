@@ -1,6 +1,7 @@
 /* The repository on object storage: a real single-host Ceph cluster with a
  * RADOS Gateway (scripts/ceph-single-host.sh) holds plans, parameters and
- * updates instead of fedc-repository (which is not started at all). Each
+ * updates instead of fedc-repository (which is not started at all), over
+ * HTTPS with the federation's CA. Each
  * participant is a radosgw user with its own keys, the bucket policy comes
  * from `fedc-admin s3-policy`, and the demo experiment runs on it. Then the
  * store's and the client's checks: a node cannot write another node's
@@ -63,12 +64,18 @@ static int read_rgw_url(void)
 	return rc;
 }
 
+/* radosgw serves HTTPS with the certificate fedc-admin made for the
+ * repository, so participants verify it with their bundle's ca.pem as
+ * they would fedc-repository's. */
 static int start_ceph(void)
 {
-	char pid[16], out[4096];
-	const char *argv[] = { SCRIPT, "start", ceph_dir, "--watch", pid, NULL };
+	char pid[16], out[4096], cert[512], key[512], ca[512];
+	const char *argv[] = { SCRIPT, "start", ceph_dir, "--tls", cert, key, ca, "--watch", pid, NULL };
 
 	snprintf(ceph_dir, sizeof(ceph_dir), "%s/ceph", H.dir);
+	snprintf(cert, sizeof(cert), "%s/repository/server.pem", H.fed_dir);
+	snprintf(key, sizeof(key), "%s/repository/server.key", H.fed_dir);
+	snprintf(ca, sizeof(ca), "%s/ca/ca.pem", H.fed_dir);
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	if (run_script(argv, 90, out, sizeof(out)) != 0)
 		return -1;
@@ -175,12 +182,12 @@ static int add_nodes(void)
 static int move_repository_to_s3(void)
 {
 	char old_line[96], new_line[200], bundle[600];
-	const char *host = rgw_url + strlen("http://");
+	const char *host = rgw_url + strlen("https://");
 
 	snprintf(old_line, sizeof(old_line), "url = %s\n", H.repo_url);
-	if (strlen(host) > sizeof(H.repo_url) - sizeof("s3+http:///" BUCKET))
+	if (strncmp(rgw_url, "https://", 8) != 0 || strlen(host) > sizeof(H.repo_url) - sizeof("s3:///" BUCKET))
 		return -1;
-	snprintf(H.repo_url, sizeof(H.repo_url), "s3+http://%.40s/" BUCKET, host);
+	snprintf(H.repo_url, sizeof(H.repo_url), "s3://%.40s/" BUCKET, host);
 	snprintf(new_line, sizeof(new_line), "url = %s\n", H.repo_url);
 	if (give_s3_keys(H.researcher_dir, H.researcher_id) != 0)
 		return -1;
@@ -295,10 +302,15 @@ static void test_node_confined_to_its_updates(void **state)
 static void expect_refused_credentials(const char *creds, const char *detail)
 {
 	struct fedc_repo *repo = NULL;
-	char path[512], hex[FEDC_SHA256_HEXLEN + 1];
+	char path[512], ca[512], hex[FEDC_SHA256_HEXLEN + 1];
 
 	blob_file("stranger", "not from a participant\n", path, sizeof(path), hex);
+	snprintf(ca, sizeof(ca), "%s/ca/ca.pem", H.fed_dir);
 	assert_int_equal(fedc_repo_new(H.repo_url, creds, 30, &repo), FEDC_OK);
+	/* without the federation's CA the store is not even reached */
+	assert_int_equal(fedc_repo_put_file(repo, path, NULL, NULL, NULL), FEDC_ERR_NET);
+	assert_non_null(strstr(fedc_last_error(), "TLS"));
+	assert_int_equal(fedc_repo_set_ca_file(repo, ca), FEDC_OK);
 	assert_int_equal(fedc_repo_put_file(repo, path, NULL, NULL, NULL), FEDC_ERR_AUTH);
 	if (!strstr(fedc_last_error(), detail))
 		fail_msg("\"%s\" does not say \"%s\"", fedc_last_error(), detail);
@@ -327,14 +339,15 @@ static void test_tampered_object_refused(void **state)
 {
 	struct fedc_repo *researcher = NULL;
 	char path[512], bad[512], dest[512], hex[FEDC_SHA256_HEXLEN + 1], bad_hex[FEDC_SHA256_HEXLEN + 1];
-	char url[512], creds[160], token[512], out[2048];
-	const char *curl[] = { FEDC_CURL, "-sS", "-f", "--aws-sigv4", "aws:amz:us-east-1:s3", "--user", creds,
-			       "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD", "-T", bad, url, NULL };
+	char url[512], creds[160], token[512], ca[512], out[2048];
+	const char *curl[] = { FEDC_CURL, "-sS", "-f", "--cacert", ca, "--aws-sigv4", "aws:amz:us-east-1:s3",
+			       "--user", creds, "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD", "-T", bad, url, NULL };
 
 	(void)state;
 	blob_file("honest", "the update hospital-1 meant to send\n", path, sizeof(path), hex);
 	blob_file("tampered", "something else entirely\n", bad, sizeof(bad), bad_hex);
 	snprintf(token, sizeof(token), "%s/nodes/hospital-1/repository.token", H.fed_dir);
+	snprintf(ca, sizeof(ca), "%s/ca/ca.pem", H.fed_dir);
 	assert_int_equal(fedc_read_secret(token, creds, sizeof(creds)), FEDC_OK);
 	snprintf(url, sizeof(url), "%s/" BUCKET "/updates/hospital-1/sha256/%s", rgw_url, hex);
 	if (harness_run(&H, curl, 30, out, sizeof(out)) != 0)
