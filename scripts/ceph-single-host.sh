@@ -36,8 +36,8 @@ usage() {
 
 # A port nobody listens on, below the ephemeral range (scripts/lib.sh says why).
 free_port() {
-  local port lo=32768 hi
-  read -r lo hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+  local port lo=32768 _hi
+  read -r lo _hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
   ((lo > 21000)) || lo=61000
   while :; do
     port=$((20000 + RANDOM % (lo - 20000)))
@@ -209,6 +209,7 @@ cmd_bucket() {
   [[ $dir && $bucket && $creds ]] || usage
   # shellcheck source=/dev/null
   url=$(. "$dir/env" && echo "$RGW_URL")
+  # shellcheck source=/dev/null
   RGW_CA=$(. "$dir/env" && echo "$RGW_CA")
   code=$(s3_request "$creds" PUT "$url/$bucket")
   [[ $code == 200 ]] || die "creating bucket $bucket: HTTP $code: $(cat "$dir/log/s3-response.xml")"
@@ -237,7 +238,7 @@ cmd_stop() {
     sleep 0.1
   done
   for f in "$dir"/run/{client.rgw.a,osd.0,mon.a}.pid; do
-    [[ -f $f ]] && kill -9 "$(cat "$f" 2>/dev/null)" 2>/dev/null || true
+    if [[ -f $f ]]; then kill -9 "$(cat "$f" 2>/dev/null)" 2>/dev/null || true; fi
   done
 }
 
