@@ -15,6 +15,8 @@
 #       signed. With --watch, the cluster is stopped when process PID ends.
 #   ceph-single-host.sh user DIR UID
 #       creates radosgw user UID with fresh keys; prints ACCESS_KEY:SECRET_KEY
+#   ceph-single-host.sh suspend DIR UID
+#       suspends radosgw user UID (what revoking a participant does)
 #   ceph-single-host.sh bucket DIR BUCKET OWNER_CREDENTIALS [POLICY_FILE]
 #       creates BUCKET as the user with OWNER_CREDENTIALS (ACCESS:SECRET) and
 #       sets its bucket policy (JSON, e.g. from `fedc-admin s3-policy`)
@@ -192,6 +194,13 @@ cmd_user() {
   echo "$access:$secret"
 }
 
+cmd_suspend() {
+  local dir=${1:-} uid=${2:-}
+  [[ $dir && $uid ]] || usage
+  radosgw-admin -c "$dir/ceph.conf" user suspend --uid "$uid" >/dev/null 2>>"$dir/log/radosgw-admin.log" ||
+    die "radosgw-admin user suspend $uid failed (see $dir/log/radosgw-admin.log)"
+}
+
 # One signed S3 request with curl (x-amz-content-sha256 is required by radosgw
 # and not sent by curl 7.88 itself). Prints the status; the answer's body is
 # left in $dir/log/s3-response.xml.
@@ -269,6 +278,7 @@ main() {
   case $cmd in
   start) cmd_start "${args[0]:-}" "${args[1]:-}" "${args[2]:-}" "$watch" ;;
   user) cmd_user "${args[@]}" ;;
+  suspend) cmd_suspend "${args[@]}" ;;
   bucket) cmd_bucket "${args[@]}" ;;
   stop) cmd_stop "${args[@]}" ;;
   *) usage ;;

@@ -345,6 +345,10 @@ enum fedc_err fedc_repo_s3_status(long status, const char *method, const char *c
 		*hint = "the secret key does not match the access key: check the token's SECRET_KEY";
 		return FEDC_ERR_AUTH;
 	}
+	if (is(code, "UserSuspended")) {
+		*hint = "the store has suspended this S3 user (a revoked participant?)";
+		return FEDC_ERR_AUTH;
+	}
 	if (is(code, "RequestTimeTooSkewed")) {
 		*hint = "this machine's clock is too far from the store's: synchronise it (NTP)";
 		return FEDC_ERR_AUTH;

@@ -360,6 +360,23 @@ static void test_tampered_object_refused(void **state)
 	fedc_repo_free(researcher);
 }
 
+/* Revoking a participant on the store: its user is suspended, and its
+ * keys, good a moment ago, open nothing. */
+static void test_suspended_user_refused(void **state)
+{
+	const char *argv[] = { SCRIPT, "suspend", ceph_dir, "hospital-2", NULL };
+	struct fedc_repo *node2 = client_of_node(2);
+	char path[512], hex[FEDC_SHA256_HEXLEN + 1];
+
+	(void)state;
+	blob_file("node2-update", "an update of hospital-2\n", path, sizeof(path), hex);
+	assert_int_equal(fedc_repo_put_update_file(node2, "hospital-2", path, NULL, NULL, NULL), FEDC_OK);
+	assert_int_equal(run_script(argv, 30, output, sizeof(output)), 0);
+	assert_int_equal(fedc_repo_get_update_file(node2, "hospital-2", hex, path, 0), FEDC_ERR_AUTH);
+	assert_non_null(strstr(fedc_last_error(), "UserSuspended"));
+	fedc_repo_free(node2);
+}
+
 /* fedc-admin refuses a bucket name S3 would refuse, naming the rule. */
 static void test_policy_bad_bucket(void **state)
 {
@@ -377,6 +394,7 @@ int main(void)
 		cmocka_unit_test(test_node_confined_to_its_updates),
 		cmocka_unit_test(test_unknown_credentials),
 		cmocka_unit_test(test_tampered_object_refused),
+		cmocka_unit_test(test_suspended_user_refused),
 		cmocka_unit_test(test_policy_bad_bucket),
 	};
 

@@ -132,6 +132,8 @@ static void test_status_mapping(void **state)
 	assert_int_equal(fedc_repo_s3_status(403, "GET", "SignatureDoesNotMatch", &hint), FEDC_ERR_AUTH);
 	assert_non_null(strstr(hint, "SECRET_KEY"));
 	assert_int_equal(fedc_repo_s3_status(403, "GET", "RequestTimeTooSkewed", &hint), FEDC_ERR_AUTH);
+	assert_int_equal(fedc_repo_s3_status(403, "GET", "UserSuspended", &hint), FEDC_ERR_AUTH);
+	assert_non_null(strstr(hint, "suspended"));
 	assert_int_equal(fedc_repo_s3_status(400, "PUT", "XAmzContentSHA256Mismatch", &hint), FEDC_ERR_DIGEST);
 	assert_int_equal(fedc_repo_s3_status(400, "PUT", "BadDigest", &hint), FEDC_ERR_DIGEST);
 	assert_int_equal(fedc_repo_s3_status(400, "PUT", "EntityTooLarge", &hint), FEDC_ERR_TOO_BIG);
