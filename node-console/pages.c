@@ -10,6 +10,7 @@
 #include "fedc/log.h"
 #include "form.h"
 #include "html.h"
+#include "preview.h"
 #include "privacy.h"
 
 #define OUT(...) do { if (!rc) rc = fedc_buf_printf(&r->body, __VA_ARGS__); } while (0)
@@ -293,6 +294,107 @@ static enum fedc_err field(struct reply *r, const char *name, const char *value)
 	return rc;
 }
 
+/* One row of a CSV file's first rows (preview__rows). */
+static enum fedc_err preview_row(void *ctx, uint32_t total, uint32_t n, const char *const *cells)
+{
+	struct reply *r = ctx;
+	enum fedc_err rc = FEDC_OK;
+
+	OUT("<tr>");
+	for (uint32_t i = 0; i < n; i++) {
+		OUT("<td>");
+		TEXT(cells[i]);
+		OUT("</td>");
+	}
+	if (total > n)
+		OUT("<td class=\"more\">%" PRIu32 " more</td>", total - n);
+	OUT("</tr>\n");
+	return rc;
+}
+
+static enum fedc_err preview_failed(struct reply *r, const char *what)
+{
+	enum fedc_err rc = FEDC_OK;
+
+	OUT("<p class=\"message\" id=\"preview-error\">%s: ", what);
+	TEXT(fedc_last_error());
+	OUT("</p>\n");
+	return rc;
+}
+
+/* The first rows of a table, or a few pictures: what the steward can
+ * check against what the dataset should hold (preview.h). */
+static enum fedc_err preview_section(struct reply *r, const struct node_dataset *d)
+{
+	char names[PREVIEW_IMAGES][NODE_PATH_MAX];
+	size_t n = 0;
+	enum fedc_err rc = FEDC_OK, prc;
+
+	if (strcmp(d->type, "csv") == 0) {
+		size_t mark;
+
+		OUT("<h2>First rows of the file</h2>\n<table id=\"preview\">\n");
+		mark = r->body.len;
+		prc = rc ? rc : preview__rows(d, preview_row, r);
+		OUT("</table>\n");
+		if (!rc && prc == FEDC_ERR_NOMEM)
+			rc = prc;
+		else if (!rc && prc && r->body.len > mark)
+			rc = preview_failed(r, "The file cannot be read past these rows");
+		else if (!rc && prc)
+			rc = preview_failed(r, "The file cannot be read");
+		return rc;
+	}
+	if (strcmp(d->type, "images") != 0 && strcmp(d->type, "nifti") != 0)
+		return fedc_buf_printf(&r->body, "<p class=\"empty\">No preview for this kind.</p>\n");
+	OUT("<h2>%s</h2>\n", strcmp(d->type, "nifti") == 0 ? "Middle slice of the first subjects' volumes"
+							      : "The first images, as decoded");
+	prc = rc ? rc : preview__sources(d, names, &n);
+	if (!rc && prc)
+		return prc == FEDC_ERR_NOMEM ? prc : preview_failed(r, "The folder cannot be listed");
+	OUT("<div class=\"pictures\" id=\"pictures\">");
+	for (size_t i = 0; i < n && !rc; i++) {
+		OUT("<figure><img src=\"/datasets/picture?id=");
+		TEXT(d->id);
+		OUT("&amp;n=%zu\" alt=\"", i);
+		TEXT(names[i]);
+		OUT("\"><figcaption>");
+		TEXT(names[i]);
+		OUT("</figcaption></figure>");
+	}
+	OUT("</div>\n");
+	return rc;
+}
+
+enum fedc_err pages__dataset_picture(struct request *q, struct reply *r)
+{
+	struct node_dataset *d = calloc(1, sizeof(*d));
+	char *end = NULL;
+	unsigned long n = q->query_n ? strtoul(q->query_n, &end, 10) : 0;
+	enum fedc_err rc;
+
+	if (!d)
+		return FEDC_ERR_NOMEM;
+	if (!q->query_id || !q->query_n || end == q->query_n || *end || n >= PREVIEW_IMAGES ||
+	    db__dataset_get(q->c->db, q->query_id, d) != FEDC_OK) {
+		free(d);
+		return pages__error(r, 404, "No such picture.");
+	}
+	rc = preview__png(d, n, &r->body);
+	if (rc == FEDC_ERR_NOMEM) {
+		free(d);
+		return rc;
+	}
+	if (rc) {
+		fedc_warn("dataset %s, picture %lu: %s", d->name, n, fedc_last_error());
+		rc = pages__error(r, 404, fedc_last_error());
+	} else {
+		r->content_type = "image/png";
+	}
+	free(d);
+	return rc;
+}
+
 enum fedc_err pages__dataset_show(struct request *q, struct reply *r)
 {
 	struct node_dataset *d = calloc(1, sizeof(*d));
@@ -323,7 +425,10 @@ enum fedc_err pages__dataset_show(struct request *q, struct reply *r)
 	}
 	OUT("</table>\n<h2>Schema</h2>\n<pre id=\"schema\">");
 	TEXT(d->schema[0] ? d->schema : "(no table schema for this kind)");
-	OUT("</pre>\n<p><a href=\"/datasets\">All datasets</a></p>\n");
+	OUT("</pre>\n");
+	if (!rc)
+		rc = preview_section(r, d);
+	OUT("<p><a href=\"/datasets\">All datasets</a></p>\n");
 	free(d);
 	return rc ? rc : tail(r);
 }

@@ -58,7 +58,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct reply *r)
 		return MHD_NO;
 	security_headers(resp);
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
-	MHD_add_response_header(resp, "Content-Type", "text/html; charset=utf-8");
+	MHD_add_response_header(resp, "Content-Type", r->content_type ? r->content_type : "text/html; charset=utf-8");
 	if (r->location)
 		MHD_add_response_header(resp, "Location", r->location);
 	if (r->cookie[0])
@@ -172,6 +172,8 @@ static enum fedc_err route_get(struct request *q, struct reply *r, const char *u
 		return pages__datasets(q, r, NULL);
 	if (is(url, "/datasets/show"))
 		return pages__dataset_show(q, r);
+	if (is(url, "/datasets/picture"))
+		return pages__dataset_picture(q, r);
 	if (is(url, "/jobs"))
 		return pages__jobs(q, r);
 	if (is(url, "/audit"))
@@ -268,6 +270,7 @@ static enum MHD_Result answer(struct console_server *srv, struct MHD_Connection 
 			 cookie, sizeof(cookie)))
 		s = sessions__find(&srv->c->sessions, cookie, q.now);
 	q.query_id = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "id");
+	q.query_n = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "n");
 	if (post && (st->too_big || !is_form_body(conn)))
 		rc = pages__error(&r, st->too_big ? MHD_HTTP_CONTENT_TOO_LARGE : MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
 				  "Refused: a form of at most 16 KiB, sent as application/x-www-form-urlencoded.");
