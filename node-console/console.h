@@ -57,6 +57,11 @@ enum fedc_err pages__error(struct reply *r, unsigned status, const char *message
 enum fedc_err actions__plan_decide(struct request *q, struct reply *r);
 enum fedc_err actions__dataset_add(struct request *q, struct reply *r);
 enum fedc_err actions__dataset_remove(struct request *q, struct reply *r);
+struct upload;
+/* An uploaded CSV file, complete and CSRF-checked (upload.h), registered
+ * with `fedc-node dataset add`; the file is removed (upload__discard) when
+ * that refuses it. */
+enum fedc_err actions__dataset_upload(struct request *q, struct reply *r, struct upload *u);
 
 /* Records an audit row; a failure is logged, not returned: the action it
  * records has happened already. */

@@ -12,6 +12,7 @@
 #include "html.h"
 #include "preview.h"
 #include "privacy.h"
+#include "upload.h"
 
 #define OUT(...) do { if (!rc) rc = fedc_buf_printf(&r->body, __VA_ARGS__); } while (0)
 #define TEXT(s) do { if (!rc) rc = html__text(&r->body, (s)); } while (0)
@@ -241,11 +242,36 @@ static enum fedc_err dataset_row(struct reply *r, const struct session *s, const
 	return rc;
 }
 
+/* Upload: multipart, the CSRF token first (upload.h checks it before a
+ * byte of the file is written). */
+static enum fedc_err dataset_upload_form(struct reply *r, const struct session *s)
+{
+	enum fedc_err rc = FEDC_OK;
+
+	OUT("<h2>Upload a CSV file</h2>\n<p>The file is kept in the node's state directory (<code>data_dir/uploads</code>)"
+	    " and registered as <code>fedc-node dataset add --type csv</code> would; at most %llu MiB (a larger"
+	    " one: copy it to this machine and add it by path). Removing the dataset removes the file.</p>\n"
+	    "<form method=\"post\" action=\"/datasets/upload\" enctype=\"multipart/form-data\" class=\"add\">",
+	    (unsigned long long)(UPLOAD_MAX_BYTES >> 20));
+	if (!rc)
+		rc = csrf_field(r, s);
+	OUT("<label>Name <input name=\"name\" id=\"up-name\" required maxlength=\"%d\"></label>"
+	    "<label>Tags <input name=\"tags\" id=\"up-tags\" required placeholder=\"comma-separated\"></label>"
+	    "<label>Label column <input name=\"label_column\" id=\"up-label-column\" placeholder=\"last\"></label>"
+	    "<label>Description <input name=\"description\" id=\"up-description\" size=\"40\"></label>"
+	    "<label>CSV file <input type=\"file\" name=\"file\" id=\"up-file\" accept=\".csv,text/csv\" required></label>"
+	    "<button type=\"submit\" id=\"up-add\">Upload and add</button></form>\n",
+	    FEDC_MAX_NAME_LEN);
+	return rc;
+}
+
 static enum fedc_err dataset_add_form(struct reply *r, const struct session *s)
 {
 	enum fedc_err rc = FEDC_OK;
 
-	OUT("<h2>Add a dataset by path</h2>\n<form method=\"post\" action=\"/datasets/add\" class=\"add\">");
+	OUT("<h2>Add a file or folder by path</h2>\n<p>A file or folder already on this machine, readable by the node"
+	    " (a folder of images or of subjects' volumes, an IDX pair, a CSV file), registered with"
+	    " <code>fedc-node dataset add</code>.</p>\n<form method=\"post\" action=\"/datasets/add\" class=\"add\">");
 	if (!rc)
 		rc = csrf_field(r, s);
 	OUT("<label>Name <input name=\"name\" id=\"ds-name\" required maxlength=\"%d\"></label>"
@@ -253,7 +279,10 @@ static enum fedc_err dataset_add_form(struct reply *r, const struct session *s)
 	    "<label>Kind <select name=\"type\" id=\"ds-type\"><option>csv</option><option>idx</option>"
 	    "<option>images</option><option>nifti</option></select></label>"
 	    "<label>Path on this machine <input name=\"path\" id=\"ds-path\" required size=\"50\"></label>"
-	    "<label>Labels file (idx) <input name=\"labels\" id=\"ds-labels\" size=\"40\"></label>"
+	    "<label>Labels (idx), manifest (images) or demographics (nifti) file"
+	    " <input name=\"labels\" id=\"ds-labels\" size=\"40\"></label>"
+	    "<label>Label column (csv: its number; nifti: its name) <input name=\"label_column\" id=\"ds-label-column\"></label>"
+	    "<label>Modality (nifti: the volume file's name) <input name=\"modality\" id=\"ds-modality\"></label>"
 	    "<label>Description <input name=\"description\" id=\"ds-description\" size=\"40\"></label>"
 	    "<button type=\"submit\" id=\"ds-add\">Add</button></form>\n",
 	    FEDC_MAX_NAME_LEN);
@@ -278,6 +307,8 @@ enum fedc_err pages__datasets(struct request *q, struct reply *r, const char *me
 	OUT("</table>\n");
 	if (!n)
 		OUT("<p class=\"empty\">No dataset registered.</p>\n");
+	if (!rc)
+		rc = dataset_upload_form(r, q->session);
 	if (!rc)
 		rc = dataset_add_form(r, q->session);
 	free(all);
