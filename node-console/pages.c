@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "dataset.h"
 #include "fedc/log.h"
@@ -113,6 +114,26 @@ static enum fedc_err plan_decision_form(struct reply *r, const struct session *s
 	return rc;
 }
 
+/* What came with a researcher's `approval` request: the plan's name, its
+ * digest and an optional description (kept in the plan's notes while it is
+ * pending), and the compiled plan the node fetched from the repository. The
+ * request carries no source code (docs/protocol.md, `approval`). */
+static enum fedc_err plan_shipped(struct reply *r, const struct node_plan *p)
+{
+	struct stat st;
+	enum fedc_err rc = FEDC_OK;
+
+	OUT("<span class=\"description\">");
+	TEXT(p->notes[0] ? p->notes : "(no description)");
+	OUT("</span><br><span class=\"shipped\">");
+	if (p->path[0] && stat(p->path, &st) == 0)
+		OUT("compiled plan, %lld bytes, no source", (long long)st.st_size);
+	else
+		OUT("compiled plan not kept on this node, no source");
+	OUT("</span>");
+	return rc;
+}
+
 static enum fedc_err plan_row(struct reply *r, const struct session *s, const struct node_plan *p, bool pending)
 {
 	enum fedc_err rc = FEDC_OK;
@@ -127,6 +148,9 @@ static enum fedc_err plan_row(struct reply *r, const struct session *s, const st
 	TIME(p->requested_at);
 	OUT("</td><td>");
 	if (pending) {
+		if (!rc)
+			rc = plan_shipped(r, p);
+		OUT("</td><td>");
 		if (!rc)
 			rc = plan_decision_form(r, s, p);
 	} else {
@@ -147,7 +171,8 @@ static enum fedc_err plan_table(struct reply *r, const struct session *s, const 
 	size_t shown = 0;
 
 	OUT("<table id=\"%s\"><tr><th>Name</th><th>Digest</th><th>Asked by</th><th>Asked at</th>%s</tr>\n",
-	    pending ? "pending" : "decided", pending ? "<th>Decision</th>" : "<th>Status</th><th>Note</th>");
+	    pending ? "pending" : "decided",
+	    pending ? "<th>Researcher's description; what was shipped</th><th>Decision</th>" : "<th>Status</th><th>Note</th>");
 	for (size_t i = 0; i < n && !rc; i++) {
 		if ((all[i].status == NODE_PLAN_PENDING) != pending)
 			continue;
@@ -195,8 +220,10 @@ enum fedc_err pages__plans(struct request *q, struct reply *r, const char *messa
 	if (!rc)
 		rc = message_box(r, message);
 	OUT("<h2>Waiting for a decision</h2>\n"
-	    "<p>Training plans researchers asked this node to run. Compare the digest with the one the researcher"
-	    " published before approving.</p>\n");
+	    "<p>Training plans researchers asked this node to run. A request carries the plan's name, its digest and the"
+	    " researcher's description; the node fetched the compiled plan from the repository. No source code comes"
+	    " with it: review the source the researcher publishes and check that the digest published with it is this"
+	    " one before approving.</p>\n");
 	if (!rc)
 		rc = plan_table(r, q->session, all, n, true);
 	OUT("<h2>Decided</h2>\n");
@@ -364,10 +391,10 @@ static enum fedc_err preview_section(struct reply *r, const struct node_dataset 
 	if (strcmp(d->type, "csv") == 0) {
 		size_t mark;
 
-		OUT("<h2>First rows of the file</h2>\n<table id=\"preview\">\n");
+		OUT("<h2>First rows of the file</h2>\n<div class=\"scroll\"><table id=\"preview\">\n");
 		mark = r->body.len;
 		prc = rc ? rc : preview__rows(d, preview_row, r);
-		OUT("</table>\n");
+		OUT("</table></div>\n");
 		if (!rc && prc == FEDC_ERR_NOMEM)
 			rc = prc;
 		else if (!rc && prc && r->body.len > mark)
