@@ -339,7 +339,7 @@ def steps(args, wd, url, db, audit, digest, data_dir, work, shots):
         wd.wait_text("#datasets", name)
         row = db.execute("SELECT type, path FROM datasets WHERE name = ?", (name,)).fetchone()
         check(row == (kind, os.path.realpath(path)), f"the {kind} dataset added by path is in the node's database")
-        check(audit("dataset-add")[-1][:2] == ("steward", name), f"its registration is audited")
+        check(audit("dataset-add")[-1][:2] == ("steward", name), "its registration is audited")
         wd.go(url + "/datasets/show?id=" + name)
         wd.wait_text("#dataset", name)
         decoded = wd.s("POST", "/execute/async", {"script": """
