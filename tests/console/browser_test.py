@@ -24,7 +24,9 @@ for the effect and its audit row:
      the jobs page shows who ran what on which dataset, and a recorded
      message holding markup shows as text;
   7. a POST without the CSRF token, sent from the logged-in page, is refused
-     (403, audit csrf-refused) and changes nothing;
+     (403, audit csrf-refused) and changes nothing; uploads without the
+     token, with it after the file, without a session or not as multipart
+     are refused and write nothing;
   8. the uploaded dataset is removed after the confirmation dialog, with its
      file (audit dataset-remove); logging out ends the session (audit
      logout).
@@ -40,9 +42,9 @@ import json
 import os
 import socket
 import sqlite3
+import ssl
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 import zlib
@@ -165,6 +167,30 @@ def make_image_folder(root):
         for i in range(3):
             write_png(os.path.join(root, label, f"scan-{i}.png"), 48, 36,
                       lambda x, y: ((x * 5 + i * 40) % 256, (y * 7) % 256, 60 + 140 * k))
+
+
+def multipart(fields):
+    """A multipart/form-data body: (content type, bytes); "file" is a file part."""
+    boundary = "fedc-test-boundary"
+    out = b""
+    for name, value in fields:
+        disp = f'form-data; name="{name}"' + ('; filename="a.csv"' if name == "file" else "")
+        out += f"--{boundary}\r\nContent-Disposition: {disp}\r\n\r\n{value}\r\n".encode()
+    return "multipart/form-data; boundary=" + boundary, out + f"--{boundary}--\r\n".encode()
+
+
+def post(url, headers, body):
+    """The HTTP status of a POST to the console (its certificate is self-signed)."""
+    content_type, data = body
+    headers = dict(headers)
+    if content_type:
+        headers["Content-Type"] = content_type
+    req = urllib.request.Request(url, data=data, method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=30, context=ssl._create_unverified_context()) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
 
 
 def researcher(args, *cmd):
@@ -390,6 +416,23 @@ def steps(args, wd, url, db, audit, digest, data_dir, work, shots):
     check("security token" in wd.wait_text("#message", "security token"), "a POST without the CSRF token is refused")
     check(db.execute("SELECT count(*) FROM datasets").fetchone()[0] == 3, "and removes nothing")
     check(len(audit("csrf-refused")) == 1, "the refused POST is audited")
+
+    # Uploads the page did not make, sent with the browser's own session
+    # cookie: refused before a byte of the file is written.
+    cookie = next(c["value"] for c in wd.s("GET", "/cookie") if c["name"] == "fedc_console")
+    uploads = os.path.join(data_dir, "uploads")
+    before = sorted(os.listdir(uploads))
+    for what, headers, body, status in (
+            ("without the token", {"Cookie": "fedc_console=" + cookie}, multipart([("name", "x"), ("tags", "t"),
+                                                                                   ("file", "a,b\n1,0\n")]), 403),
+            ("with the token after the file", {"Cookie": "fedc_console=" + cookie},
+             multipart([("file", "a,b\n1,0\n"), ("csrf", "0" * 64)]), 403),
+            ("without a session", {}, multipart([("csrf", "0" * 64), ("file", "a,b\n1,0\n")]), 403),
+            ("not as multipart", {"Cookie": "fedc_console=" + cookie, "Content-Type": "text/csv"},
+             (None, b"a,b\n1,0\n"), 415)):
+        got = post(url + "/datasets/upload", headers, body)
+        check(got == status, f"an upload {what} is refused ({got})")
+    check(sorted(os.listdir(uploads)) == before, "and writes nothing")
 
     wd.go(url + "/datasets")
     wd.click("form.remove button")  # the first row, cohort-a; asks for confirmation (console.js)
