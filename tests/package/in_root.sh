@@ -232,6 +232,18 @@ wait_for 10 curl -ksf -m 2 -o /dev/null "https://127.0.0.1:$console_port/login" 
 [[ $(ps -o user= -p "$console_pid") == fedc ]] || fail "the console does not run as fedc"
 curl -ks -m 5 "https://127.0.0.1:$console_port/login" | grep -q 'name="csrf"' || fail "the console's login page has no CSRF token"
 as_unit fedc-node-console /usr/sbin/chroot / /bin/true 2>/dev/null && fail "chroot passed fedc-node-console's filter"
+# A CSV file uploaded as the steward's browser would: under the unit's file
+# system it lands in the state directory and is registered in the node's database.
+jar=$dir/console.jar console_url=https://127.0.0.1:$console_port
+csrf_of() { curl -ks -b "$jar" -c "$jar" "$console_url/$1" | sed -n 's/.*name="csrf" value="\([0-9a-f]*\)".*/\1/p' | head -1; }
+curl -ks -b "$jar" -c "$jar" -o /dev/null --data-urlencode "csrf=$(csrf_of login)" --data-urlencode user=steward \
+  --data-urlencode 'password=correct horse battery staple' "$console_url/login"
+curl -ks -b "$jar" -c "$jar" -F "csrf=$(csrf_of datasets)" -F name=bc-uploaded -F tags=breast-cancer \
+  -F "file=@/srv/data/b.csv" "$console_url/datasets/upload" >"$dir/upload.html"
+uploaded=$(python3 -c 'import sqlite3, sys; r = sqlite3.connect(sys.argv[1]).execute("SELECT path FROM datasets WHERE name = ?", ("bc-uploaded",)).fetchone(); print(r[0] if r else "")' /var/lib/fedc/node/node.db)
+[[ $uploaded == /var/lib/fedc/node/uploads/upload-*.csv && $(stat -c '%U %a' "$uploaded") == "fedc 640" ]] ||
+  { cat "$dir/console.log" "$dir/upload.html"; fail "a CSV uploaded to the console is not registered from the state directory ($uploaded)"; }
+cmp -s "$uploaded" /srv/data/b.csv || fail "the uploaded file differs from the one sent"
 # ExecReload with a renewed certificate (another key and serial): served
 # from then on, by the same process.
 serial() { openssl s_client -connect "127.0.0.1:$console_port" </dev/null 2>/dev/null | openssl x509 -noout -serial; }
@@ -247,7 +259,7 @@ after=$(serial)
   fail "after ExecReload the console does not serve the renewed certificate ($before, $after)"
 kill -0 "$console_pid" || fail "the console stopped on ExecReload"
 kill "$console_pid"
-echo "federation: fedc-node-console runs as fedc from its unit's ExecStart, serves its login page, and its ExecReload takes a renewed certificate"
+echo "federation: fedc-node-console runs as fedc from its unit's ExecStart, serves its login page, registers an uploaded CSV file from the state directory, and its ExecReload takes a renewed certificate"
 
 # The researcher's plan SDK from libfedcplan-dev compiles a plan.
 # shellcheck disable=SC2046 # pkg-config's words
