@@ -4,13 +4,18 @@
 #include "console.h"
 
 #include <ctype.h>
+#include <inttypes.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <errno.h>
 
 #include "cli_run.h"
 #include "fedc/log.h"
 #include "form.h"
+#include "upload.h"
 
 void console__audit(struct request *q, const char *user, const char *action, const char *target,
 		    const char *detail)
@@ -68,34 +73,103 @@ enum fedc_err actions__plan_decide(struct request *q, struct reply *r)
 	return rc;
 }
 
+/* The argv of `dataset add`, growing from its fixed start. */
+struct add_argv {
+	char *v[24];
+	int n;
+};
+
+static void add_opt(struct add_argv *a, const char *opt, const char *value)
+{
+	if (!value || !value[0] || a->n + 2 >= (int)(sizeof(a->v) / sizeof(a->v[0])))
+		return;
+	a->v[a->n++] = (char *)(uintptr_t)opt;
+	a->v[a->n++] = (char *)(uintptr_t)value;
+}
+
+/* The file the kind reads beside its data, named by the option the kind
+ * takes: IDX labels, an image folder's manifest, the volumes' demographics. */
+static const char *companion_option(const char *type)
+{
+	if (strcmp(type, "idx") == 0)
+		return "--labels";
+	if (strcmp(type, "images") == 0)
+		return "--manifest";
+	if (strcmp(type, "nifti") == 0)
+		return "--demographics";
+	return NULL;
+}
+
 enum fedc_err actions__dataset_add(struct request *q, struct reply *r)
 {
 	const char *name = field_or_empty(q, "name"), *tags = field_or_empty(q, "tags");
 	const char *type = field_or_empty(q, "type"), *path = field_or_empty(q, "path");
-	const char *labels = field_or_empty(q, "labels"), *description = field_or_empty(q, "description");
+	const char *labels = field_or_empty(q, "labels"), *companion = companion_option(type);
 	struct fedc_buf said = FEDC_BUF_INIT(CLI_RUN_OUTPUT_MAX);
-	char *argv[16] = { "dataset", "add", "--name", (char *)(uintptr_t)name, "--tags", (char *)(uintptr_t)tags, "--type",
-			   (char *)(uintptr_t)type, "--path", (char *)(uintptr_t)path };
-	int argc = 10, code;
+	struct add_argv a = { { "dataset", "add", "--name", (char *)(uintptr_t)name, "--tags", (char *)(uintptr_t)tags,
+				"--type", (char *)(uintptr_t)type, "--path", (char *)(uintptr_t)path }, 10 };
 	enum fedc_err rc;
+	int code;
 
 	if (!name[0] || !tags[0] || !path[0])
 		return pages__datasets(q, r, "Name, tags and path are required.");
-	if (labels[0]) {
-		argv[argc++] = "--labels";
-		argv[argc++] = (char *)(uintptr_t)labels;
-	}
-	if (description[0]) {
-		argv[argc++] = "--description";
-		argv[argc++] = (char *)(uintptr_t)description;
-	}
-	code = cli_run__capture(cli__dataset, &q->c->cli, argc, argv, &said);
+	if (labels[0] && !companion)
+		return pages__datasets(q, r, "A CSV dataset takes no labels, manifest or demographics file.");
+	add_opt(&a, companion, labels);
+	add_opt(&a, "--label-column", form__get(q->form, "label_column"));
+	add_opt(&a, "--modality", form__get(q->form, "modality"));
+	add_opt(&a, "--description", form__get(q->form, "description"));
+	a.v[a.n] = NULL;
+	code = cli_run__capture(cli__dataset, &q->c->cli, a.n, a.v, &said);
 	console__audit(q, q->session->user, code == 0 ? "dataset-add" : "dataset-add-failed", name,
 		       code == 0 ? path : said.data);
 	r->status = code == 0 ? 200 : 400;
 	rc = pages__datasets(q, r, said.data ? said.data : "");
 	fedc_buf_free(&said);
 	return rc;
+}
+
+enum fedc_err actions__dataset_upload(struct request *q, struct reply *r, struct upload *u)
+{
+	const char *name = form__get(&u->fields, "name"), *tags = form__get(&u->fields, "tags");
+	struct fedc_buf said = FEDC_BUF_INIT(CLI_RUN_OUTPUT_MAX);
+	struct add_argv a = { { "dataset", "add", "--name", (char *)(uintptr_t)(name ? name : ""), "--tags",
+				(char *)(uintptr_t)(tags ? tags : ""), "--type", "csv", "--file", u->path }, 10 };
+	char detail[UPLOAD_PATH_MAX + UPLOAD_FILENAME_MAX + 64];
+	enum fedc_err rc;
+	int code;
+
+	if (!name || !name[0] || !tags || !tags[0]) {
+		upload__discard(u);
+		r->status = 400;
+		return pages__datasets(q, r, "Name and tags are required.");
+	}
+	add_opt(&a, "--label-column", form__get(&u->fields, "label_column"));
+	add_opt(&a, "--description", form__get(&u->fields, "description"));
+	a.v[a.n] = NULL;
+	code = cli_run__capture(cli__dataset, &q->c->cli, a.n, a.v, &said);
+	snprintf(detail, sizeof(detail), "%s (%" PRIu64 " bytes) kept as %s", u->filename, u->bytes, u->path);
+	console__audit(q, q->session->user, code == 0 ? "dataset-upload" : "dataset-upload-failed", name,
+		       code == 0 ? detail : said.data);
+	if (code != 0)
+		upload__discard(u); /* refused: nothing of it stays on the node */
+	r->status = code == 0 ? 200 : 400;
+	rc = pages__datasets(q, r, said.data ? said.data : "");
+	fedc_buf_free(&said);
+	return rc;
+}
+
+/* An uploaded file belongs to the console: it goes with its dataset. */
+static bool is_uploaded(const struct request *q, const char *path)
+{
+	char dir[UPLOAD_PATH_MAX];
+	char *real = realpath(q->c->cli.cfg.data_dir, NULL); /* datasets are registered by their real path */
+	bool in = false;
+
+	if (real && (size_t)snprintf(dir, sizeof(dir), "%s/uploads/upload-", real) < sizeof(dir))
+		in = strncmp(path, dir, strlen(dir)) == 0 && !strchr(path + strlen(dir), '/');
+	free(real);
+	return in;
 }
 
 enum fedc_err actions__dataset_remove(struct request *q, struct reply *r)
@@ -105,6 +179,7 @@ enum fedc_err actions__dataset_remove(struct request *q, struct reply *r)
 	char *argv[] = { "dataset", "remove", (char *)(uintptr_t)id, NULL };
 	struct node_dataset *ds = calloc(1, sizeof(*ds));
 	enum fedc_err rc;
+	bool uploaded;
 	int code;
 
 	if (!ds)
@@ -114,10 +189,14 @@ enum fedc_err actions__dataset_remove(struct request *q, struct reply *r)
 		return pages__error(r, 404, "No such dataset.");
 	}
 	code = cli_run__capture(cli__dataset, &q->c->cli, 3, argv, &said);
+	uploaded = code == 0 && is_uploaded(q, ds->path);
+	if (uploaded && unlink(ds->path) != 0)
+		fedc_warn("dataset %s removed, but not its uploaded file %s: %s", ds->name, ds->path, strerror(errno));
 	console__audit(q, q->session->user, code == 0 ? "dataset-remove" : "dataset-remove-failed", ds->name,
-		       code == 0 ? ds->digest : said.data);
+		       code == 0 ? (uploaded ? ds->path : ds->digest) : said.data);
 	r->status = code == 0 ? 200 : 400;
-	rc = pages__datasets(q, r, code == 0 ? "Dataset removed." : said.data);
+	rc = pages__datasets(q, r, code == 0 ? (uploaded ? "Dataset removed, and the file uploaded for it." : "Dataset removed.")
+					 : said.data);
 	free(ds);
 	fedc_buf_free(&said);
 	return rc;

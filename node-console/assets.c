@@ -21,8 +21,12 @@ static const char css[] =
 	".message{background:#fff8dc;border:1px solid #d9c46b;padding:.6em;white-space:pre-wrap}\n"
 	".empty{color:#667}pre#schema{background:#fff;border:1px solid #d5d9e0;padding:.6em;white-space:pre-wrap}\n"
 	"#filter{margin:.4em 0;padding:.3em}\n"
+	".scroll{overflow-x:auto;max-width:100%}#preview td{font-family:monospace;font-size:.85em;white-space:nowrap}#preview td.more{color:#667}\n"
+	".pictures{display:flex;gap:1em;flex-wrap:wrap}.pictures figure{margin:0;background:#fff;padding:.4em;"
+	"border:1px solid #d5d9e0}.pictures img{display:block;height:128px;image-rendering:pixelated}\n"
+	".pictures figcaption{font-size:.8em;color:#445;max-width:12em;overflow-wrap:anywhere}\n"
 	"#audit td:nth-child(-n+4),#history td:first-child{white-space:nowrap}\n"
-	"#audit td{overflow-wrap:anywhere;max-width:24em}\n";
+	"#audit td{overflow-wrap:anywhere;max-width:24em}#dataset td{overflow-wrap:anywhere}\n";
 
 static const char js[] =
 	"'use strict';\n"

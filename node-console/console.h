@@ -27,7 +27,8 @@ struct request {
 	struct console *c;
 	struct session *session; /* the logged-in session, NULL before login */
 	const char *remote;      /* client address, for the audit log */
-	const char *query_id;    /* ?id= of GET /datasets/show */
+	const char *query_id;    /* ?id= of GET /datasets/show and /datasets/picture */
+	const char *query_n;     /* ?n= of GET /datasets/picture */
 	const struct form *form; /* POST fields, NULL for GET */
 	int64_t now;
 };
@@ -37,6 +38,7 @@ struct reply {
 	unsigned status;
 	struct fedc_buf body;
 	const char *location;     /* 303 target */
+	const char *content_type; /* NULL: an HTML page */
 	char cookie[256];         /* Set-Cookie value, "" for none */
 };
 
@@ -45,6 +47,8 @@ enum fedc_err pages__login(struct request *q, struct reply *r, struct session *a
 enum fedc_err pages__plans(struct request *q, struct reply *r, const char *message);
 enum fedc_err pages__datasets(struct request *q, struct reply *r, const char *message);
 enum fedc_err pages__dataset_show(struct request *q, struct reply *r);
+/* GET /datasets/picture?id=ID&n=K: a PNG (preview.h). */
+enum fedc_err pages__dataset_picture(struct request *q, struct reply *r);
 enum fedc_err pages__jobs(struct request *q, struct reply *r);
 enum fedc_err pages__audit(struct request *q, struct reply *r);
 enum fedc_err pages__error(struct reply *r, unsigned status, const char *message);
@@ -53,6 +57,11 @@ enum fedc_err pages__error(struct reply *r, unsigned status, const char *message
 enum fedc_err actions__plan_decide(struct request *q, struct reply *r);
 enum fedc_err actions__dataset_add(struct request *q, struct reply *r);
 enum fedc_err actions__dataset_remove(struct request *q, struct reply *r);
+struct upload;
+/* An uploaded CSV file, complete and CSRF-checked (upload.h), registered
+ * with `fedc-node dataset add`; the file is removed (upload__discard) when
+ * that refuses it. */
+enum fedc_err actions__dataset_upload(struct request *q, struct reply *r, struct upload *u);
 
 /* Records an audit row; a failure is logged, not returned: the action it
  * records has happened already. */

@@ -1,4 +1,5 @@
 /* fedc-node-console: the node's web console for the data steward.
+ * Runs until SIGINT or SIGTERM; SIGHUP re-reads its certificate.
  *
  *   fedc-node-console [--config FILE] serve
  *   fedc-node-console [--config FILE] user add NAME     (password on stdin)
@@ -32,6 +33,8 @@ static const char usage_text[] =
 	"       " PROG " [--config FILE] user remove NAME\n"
 	"       " PROG " [--config FILE] user list\n"
 	"The config file is the node's: --config, else $FEDC_NODE_CONFIG, else ./node.ini.\n"
+	"serve runs until SIGINT or SIGTERM; SIGHUP re-reads [console] tls_cert_file, tls_key_file\n"
+	"and session_idle_s.\n"
 	"See docs/node-console.md.\n";
 
 static int fail(const char *what)
@@ -127,6 +130,49 @@ static int user_command(struct console *c, int argc, char **argv)
 	return 0;
 }
 
+/* SIGHUP (systemctl reload): node.ini is read again for the certificate and
+ * key (a renewed certificate) and session_idle_s; the server restarts on
+ * the same address with them, and the sessions, kept in this process,
+ * survive. A config or a certificate that does not load keeps what is in
+ * use. listen, port and the node's own keys need a restart. False only when
+ * no server could be started again at all. */
+static bool reload(struct console *c, struct tls_pem *pem, struct console_server **srv)
+{
+	struct node_config fresh = { 0 };
+	struct tls_pem next = { 0 };
+	struct console_server *started = NULL;
+	bool ok = true;
+
+	if (node_config__load(c->cli.cfg.path, &fresh) != FEDC_OK) {
+		fedc_error("SIGHUP: %s; the certificate in use is kept", fedc_last_error());
+		return true;
+	}
+	if (!fresh.console_tls_cert_file || !fresh.console_tls_key_file ||
+	    tls__load(fresh.console_tls_cert_file, fresh.console_tls_key_file, &next) != FEDC_OK) {
+		fedc_error("SIGHUP: %s: [console] tls_cert_file and tls_key_file: %s; the certificate in use is kept",
+			   fresh.path, fresh.console_tls_cert_file ? fedc_last_error() : "not set");
+		goto out;
+	}
+	server__stop(*srv);
+	*srv = NULL;
+	if (server__start(c, &next, &started) == FEDC_OK) {
+		tls__free(pem);
+		*pem = next;
+		next = (struct tls_pem){ 0 };
+		*srv = started;
+		c->sessions.idle_s = fresh.console_session_idle_s;
+		fedc_info("SIGHUP: certificate %s reloaded; sessions end after %llds idle", fresh.console_tls_cert_file,
+			  (long long)fresh.console_session_idle_s);
+	} else {
+		fedc_error("SIGHUP: %s; serving again with the certificate in use", fedc_last_error());
+		ok = server__start(c, pem, srv) == FEDC_OK;
+	}
+out:
+	tls__free(&next);
+	node_config__free(&fresh);
+	return ok;
+}
+
 static int serve(struct console *c)
 {
 	struct tls_pem pem = { 0 };
@@ -146,6 +192,7 @@ static int serve(struct console *c)
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if (tls__load(cfg->console_tls_cert_file, cfg->console_tls_key_file, &pem) ||
 	    server__start(c, &pem, &srv)) {
@@ -153,7 +200,12 @@ static int serve(struct console *c)
 		goto out;
 	}
 	fedc_info("serving https://%s:%lld/", cfg->console_listen, (long long)cfg->console_port);
-	sigwait(&set, &sig);
+	while (sigwait(&set, &sig) == 0 && sig == SIGHUP) {
+		if (!reload(c, &pem, &srv)) {
+			fail("serve");
+			goto out;
+		}
+	}
 	fedc_info("stopping (signal %d)", sig);
 	code = 0;
 out:

@@ -5,12 +5,15 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "dataset.h"
 #include "fedc/log.h"
 #include "form.h"
 #include "html.h"
+#include "preview.h"
 #include "privacy.h"
+#include "upload.h"
 
 #define OUT(...) do { if (!rc) rc = fedc_buf_printf(&r->body, __VA_ARGS__); } while (0)
 #define TEXT(s) do { if (!rc) rc = html__text(&r->body, (s)); } while (0)
@@ -111,6 +114,26 @@ static enum fedc_err plan_decision_form(struct reply *r, const struct session *s
 	return rc;
 }
 
+/* What came with a researcher's `approval` request: the plan's name, its
+ * digest and an optional description (kept in the plan's notes while it is
+ * pending), and the compiled plan the node fetched from the repository. The
+ * request carries no source code (docs/protocol.md, `approval`). */
+static enum fedc_err plan_shipped(struct reply *r, const struct node_plan *p)
+{
+	struct stat st;
+	enum fedc_err rc = FEDC_OK;
+
+	OUT("<span class=\"description\">");
+	TEXT(p->notes[0] ? p->notes : "(no description)");
+	OUT("</span><br><span class=\"shipped\">");
+	if (p->path[0] && stat(p->path, &st) == 0)
+		OUT("compiled plan, %lld bytes, no source", (long long)st.st_size);
+	else
+		OUT("compiled plan not kept on this node, no source");
+	OUT("</span>");
+	return rc;
+}
+
 static enum fedc_err plan_row(struct reply *r, const struct session *s, const struct node_plan *p, bool pending)
 {
 	enum fedc_err rc = FEDC_OK;
@@ -125,6 +148,9 @@ static enum fedc_err plan_row(struct reply *r, const struct session *s, const st
 	TIME(p->requested_at);
 	OUT("</td><td>");
 	if (pending) {
+		if (!rc)
+			rc = plan_shipped(r, p);
+		OUT("</td><td>");
 		if (!rc)
 			rc = plan_decision_form(r, s, p);
 	} else {
@@ -145,7 +171,8 @@ static enum fedc_err plan_table(struct reply *r, const struct session *s, const 
 	size_t shown = 0;
 
 	OUT("<table id=\"%s\"><tr><th>Name</th><th>Digest</th><th>Asked by</th><th>Asked at</th>%s</tr>\n",
-	    pending ? "pending" : "decided", pending ? "<th>Decision</th>" : "<th>Status</th><th>Note</th>");
+	    pending ? "pending" : "decided",
+	    pending ? "<th>Researcher's description; what was shipped</th><th>Decision</th>" : "<th>Status</th><th>Note</th>");
 	for (size_t i = 0; i < n && !rc; i++) {
 		if ((all[i].status == NODE_PLAN_PENDING) != pending)
 			continue;
@@ -193,8 +220,10 @@ enum fedc_err pages__plans(struct request *q, struct reply *r, const char *messa
 	if (!rc)
 		rc = message_box(r, message);
 	OUT("<h2>Waiting for a decision</h2>\n"
-	    "<p>Training plans researchers asked this node to run. Compare the digest with the one the researcher"
-	    " published before approving.</p>\n");
+	    "<p>Training plans researchers asked this node to run. A request carries the plan's name, its digest and the"
+	    " researcher's description; the node fetched the compiled plan from the repository. No source code comes"
+	    " with it: review the source the researcher publishes and check that the digest published with it is this"
+	    " one before approving.</p>\n");
 	if (!rc)
 		rc = plan_table(r, q->session, all, n, true);
 	OUT("<h2>Decided</h2>\n");
@@ -240,11 +269,36 @@ static enum fedc_err dataset_row(struct reply *r, const struct session *s, const
 	return rc;
 }
 
+/* Upload: multipart, the CSRF token first (upload.h checks it before a
+ * byte of the file is written). */
+static enum fedc_err dataset_upload_form(struct reply *r, const struct session *s)
+{
+	enum fedc_err rc = FEDC_OK;
+
+	OUT("<h2>Upload a CSV file</h2>\n<p>The file is kept in the node's state directory (<code>data_dir/uploads</code>)"
+	    " and registered as <code>fedc-node dataset add --type csv</code> would; at most %llu MiB (a larger"
+	    " one: copy it to this machine and add it by path). Removing the dataset removes the file.</p>\n"
+	    "<form method=\"post\" action=\"/datasets/upload\" enctype=\"multipart/form-data\" class=\"add\">",
+	    (unsigned long long)(UPLOAD_MAX_BYTES >> 20));
+	if (!rc)
+		rc = csrf_field(r, s);
+	OUT("<label>Name <input name=\"name\" id=\"up-name\" required maxlength=\"%d\"></label>"
+	    "<label>Tags <input name=\"tags\" id=\"up-tags\" required placeholder=\"comma-separated\"></label>"
+	    "<label>Label column <input name=\"label_column\" id=\"up-label-column\" placeholder=\"last\"></label>"
+	    "<label>Description <input name=\"description\" id=\"up-description\" size=\"40\"></label>"
+	    "<label>CSV file <input type=\"file\" name=\"file\" id=\"up-file\" accept=\".csv,text/csv\" required></label>"
+	    "<button type=\"submit\" id=\"up-add\">Upload and add</button></form>\n",
+	    FEDC_MAX_NAME_LEN);
+	return rc;
+}
+
 static enum fedc_err dataset_add_form(struct reply *r, const struct session *s)
 {
 	enum fedc_err rc = FEDC_OK;
 
-	OUT("<h2>Add a dataset by path</h2>\n<form method=\"post\" action=\"/datasets/add\" class=\"add\">");
+	OUT("<h2>Add a file or folder by path</h2>\n<p>A file or folder already on this machine, readable by the node"
+	    " (a folder of images or of subjects' volumes, an IDX pair, a CSV file), registered with"
+	    " <code>fedc-node dataset add</code>.</p>\n<form method=\"post\" action=\"/datasets/add\" class=\"add\">");
 	if (!rc)
 		rc = csrf_field(r, s);
 	OUT("<label>Name <input name=\"name\" id=\"ds-name\" required maxlength=\"%d\"></label>"
@@ -252,7 +306,10 @@ static enum fedc_err dataset_add_form(struct reply *r, const struct session *s)
 	    "<label>Kind <select name=\"type\" id=\"ds-type\"><option>csv</option><option>idx</option>"
 	    "<option>images</option><option>nifti</option></select></label>"
 	    "<label>Path on this machine <input name=\"path\" id=\"ds-path\" required size=\"50\"></label>"
-	    "<label>Labels file (idx) <input name=\"labels\" id=\"ds-labels\" size=\"40\"></label>"
+	    "<label>Labels (idx), manifest (images) or demographics (nifti) file"
+	    " <input name=\"labels\" id=\"ds-labels\" size=\"40\"></label>"
+	    "<label>Label column (csv: its number; nifti: its name) <input name=\"label_column\" id=\"ds-label-column\"></label>"
+	    "<label>Modality (nifti: the volume file's name) <input name=\"modality\" id=\"ds-modality\"></label>"
 	    "<label>Description <input name=\"description\" id=\"ds-description\" size=\"40\"></label>"
 	    "<button type=\"submit\" id=\"ds-add\">Add</button></form>\n",
 	    FEDC_MAX_NAME_LEN);
@@ -278,6 +335,8 @@ enum fedc_err pages__datasets(struct request *q, struct reply *r, const char *me
 	if (!n)
 		OUT("<p class=\"empty\">No dataset registered.</p>\n");
 	if (!rc)
+		rc = dataset_upload_form(r, q->session);
+	if (!rc)
 		rc = dataset_add_form(r, q->session);
 	free(all);
 	return rc ? rc : tail(r);
@@ -290,6 +349,107 @@ static enum fedc_err field(struct reply *r, const char *name, const char *value)
 	OUT("<tr><th>%s</th><td>", name);
 	TEXT(value);
 	OUT("</td></tr>\n");
+	return rc;
+}
+
+/* One row of a CSV file's first rows (preview__rows). */
+static enum fedc_err preview_row(void *ctx, uint32_t total, uint32_t n, const char *const *cells)
+{
+	struct reply *r = ctx;
+	enum fedc_err rc = FEDC_OK;
+
+	OUT("<tr>");
+	for (uint32_t i = 0; i < n; i++) {
+		OUT("<td>");
+		TEXT(cells[i]);
+		OUT("</td>");
+	}
+	if (total > n)
+		OUT("<td class=\"more\">%" PRIu32 " more</td>", total - n);
+	OUT("</tr>\n");
+	return rc;
+}
+
+static enum fedc_err preview_failed(struct reply *r, const char *what)
+{
+	enum fedc_err rc = FEDC_OK;
+
+	OUT("<p class=\"message\" id=\"preview-error\">%s: ", what);
+	TEXT(fedc_last_error());
+	OUT("</p>\n");
+	return rc;
+}
+
+/* The first rows of a table, or a few pictures: what the steward can
+ * check against what the dataset should hold (preview.h). */
+static enum fedc_err preview_section(struct reply *r, const struct node_dataset *d)
+{
+	char names[PREVIEW_IMAGES][NODE_PATH_MAX];
+	size_t n = 0;
+	enum fedc_err rc = FEDC_OK, prc;
+
+	if (strcmp(d->type, "csv") == 0) {
+		size_t mark;
+
+		OUT("<h2>First rows of the file</h2>\n<div class=\"scroll\"><table id=\"preview\">\n");
+		mark = r->body.len;
+		prc = rc ? rc : preview__rows(d, preview_row, r);
+		OUT("</table></div>\n");
+		if (!rc && prc == FEDC_ERR_NOMEM)
+			rc = prc;
+		else if (!rc && prc && r->body.len > mark)
+			rc = preview_failed(r, "The file cannot be read past these rows");
+		else if (!rc && prc)
+			rc = preview_failed(r, "The file cannot be read");
+		return rc;
+	}
+	if (strcmp(d->type, "images") != 0 && strcmp(d->type, "nifti") != 0)
+		return fedc_buf_printf(&r->body, "<p class=\"empty\">No preview for this kind.</p>\n");
+	OUT("<h2>%s</h2>\n", strcmp(d->type, "nifti") == 0 ? "Middle slice of the first subjects' volumes"
+							      : "The first images, as decoded");
+	prc = rc ? rc : preview__sources(d, names, &n);
+	if (!rc && prc)
+		return prc == FEDC_ERR_NOMEM ? prc : preview_failed(r, "The folder cannot be listed");
+	OUT("<div class=\"pictures\" id=\"pictures\">");
+	for (size_t i = 0; i < n && !rc; i++) {
+		OUT("<figure><img src=\"/datasets/picture?id=");
+		TEXT(d->id);
+		OUT("&amp;n=%zu\" alt=\"", i);
+		TEXT(names[i]);
+		OUT("\"><figcaption>");
+		TEXT(names[i]);
+		OUT("</figcaption></figure>");
+	}
+	OUT("</div>\n");
+	return rc;
+}
+
+enum fedc_err pages__dataset_picture(struct request *q, struct reply *r)
+{
+	struct node_dataset *d = calloc(1, sizeof(*d));
+	char *end = NULL;
+	unsigned long n = q->query_n ? strtoul(q->query_n, &end, 10) : 0;
+	enum fedc_err rc;
+
+	if (!d)
+		return FEDC_ERR_NOMEM;
+	if (!q->query_id || !q->query_n || end == q->query_n || *end || n >= PREVIEW_IMAGES ||
+	    db__dataset_get(q->c->db, q->query_id, d) != FEDC_OK) {
+		free(d);
+		return pages__error(r, 404, "No such picture.");
+	}
+	rc = preview__png(d, n, &r->body);
+	if (rc == FEDC_ERR_NOMEM) {
+		free(d);
+		return rc;
+	}
+	if (rc) {
+		fedc_warn("dataset %s, picture %lu: %s", d->name, n, fedc_last_error());
+		rc = pages__error(r, 404, fedc_last_error());
+	} else {
+		r->content_type = "image/png";
+	}
+	free(d);
 	return rc;
 }
 
@@ -323,7 +483,10 @@ enum fedc_err pages__dataset_show(struct request *q, struct reply *r)
 	}
 	OUT("</table>\n<h2>Schema</h2>\n<pre id=\"schema\">");
 	TEXT(d->schema[0] ? d->schema : "(no table schema for this kind)");
-	OUT("</pre>\n<p><a href=\"/datasets\">All datasets</a></p>\n");
+	OUT("</pre>\n");
+	if (!rc)
+		rc = preview_section(r, d);
+	OUT("<p><a href=\"/datasets\">All datasets</a></p>\n");
 	free(d);
 	return rc ? rc : tail(r);
 }

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -17,6 +18,7 @@
 #include "fedc/log.h"
 #include "form.h"
 #include "kdf.h"
+#include "upload.h"
 
 #define COOKIE_NAME "fedc_console"
 #define COOKIE_ATTRS "; Path=/; Secure; HttpOnly; SameSite=Strict"
@@ -32,6 +34,11 @@ struct console_server {
 struct conn_state {
 	struct fedc_buf body;
 	bool too_big;
+	/* POST /datasets/upload: the file goes to disk as it comes (upload.h). */
+	struct upload *upload;
+	struct MHD_PostProcessor *pp;
+	unsigned refused;       /* an upload refused before its body: the status */
+	const char *refused_why;
 };
 
 /* ---- responses ---- */
@@ -58,7 +65,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct reply *r)
 		return MHD_NO;
 	security_headers(resp);
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
-	MHD_add_response_header(resp, "Content-Type", "text/html; charset=utf-8");
+	MHD_add_response_header(resp, "Content-Type", r->content_type ? r->content_type : "text/html; charset=utf-8");
 	if (r->location)
 		MHD_add_response_header(resp, "Location", r->location);
 	if (r->cookie[0])
@@ -172,6 +179,8 @@ static enum fedc_err route_get(struct request *q, struct reply *r, const char *u
 		return pages__datasets(q, r, NULL);
 	if (is(url, "/datasets/show"))
 		return pages__dataset_show(q, r);
+	if (is(url, "/datasets/picture"))
+		return pages__dataset_picture(q, r);
 	if (is(url, "/jobs"))
 		return pages__jobs(q, r);
 	if (is(url, "/audit"))
@@ -244,6 +253,128 @@ static void client_address(struct MHD_Connection *conn, char *out, size_t cap)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out, (socklen_t)cap);
 }
 
+/* ---- uploads ---- */
+
+#define UPLOAD_URL "/datasets/upload"
+#define UPLOAD_PP_BUFFER 65536
+
+static bool is_multipart(struct MHD_Connection *conn)
+{
+	const char *type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	const char *want = "multipart/form-data";
+
+	return type && strncasecmp(type, want, strlen(want)) == 0 && type[strlen(want)] == ';';
+}
+
+static struct session *cookie_session(struct console_server *srv, struct MHD_Connection *conn, int64_t now)
+{
+	char cookie[SESSION_TOKEN_HEX + 1];
+
+	if (!form__cookie(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_COOKIE), COOKIE_NAME,
+			  cookie, sizeof(cookie)))
+		return NULL;
+	return sessions__find(&srv->c->sessions, cookie, now);
+}
+
+static enum MHD_Result on_upload_part(void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
+				      const char *content_type, const char *transfer_encoding, const char *data,
+				      uint64_t off, size_t size)
+{
+	(void)kind;
+	(void)content_type;
+	(void)transfer_encoding;
+	return upload__part(cls, key, filename, data, off, size) ? MHD_YES : MHD_NO;
+}
+
+/* Before the body of an upload: only a logged-in session may send one, as
+ * multipart/form-data; anything else is refused without writing a byte
+ * (the body is read and dropped). */
+static void upload_start(struct console_server *srv, struct MHD_Connection *conn, struct conn_state *st)
+{
+	struct session *s = cookie_session(srv, conn, (int64_t)time(NULL));
+	char dir[UPLOAD_PATH_MAX];
+
+	st->refused = MHD_HTTP_FORBIDDEN;
+	st->refused_why = "Log in first.";
+	if (!s || !s->user[0])
+		return;
+	st->refused = MHD_HTTP_UNSUPPORTED_MEDIA_TYPE;
+	st->refused_why = "Refused: an upload is sent as multipart/form-data.";
+	if (!is_multipart(conn))
+		return;
+	st->refused = MHD_HTTP_INTERNAL_SERVER_ERROR;
+	st->refused_why = "The upload could not start; the console's log says why.";
+	snprintf(dir, sizeof(dir), "%s/uploads", srv->c->cli.cfg.data_dir);
+	st->upload = calloc(1, sizeof(*st->upload));
+	if (!st->upload || upload__begin(st->upload, dir, s)) {
+		fedc_error("upload: %s", st->upload ? fedc_last_error() : "out of memory");
+		free(st->upload);
+		st->upload = NULL;
+		return;
+	}
+	st->pp = MHD_create_post_processor(conn, UPLOAD_PP_BUFFER, on_upload_part, st->upload);
+	if (!st->pp) {
+		st->refused = MHD_HTTP_UNSUPPORTED_MEDIA_TYPE;
+		st->refused_why = "Refused: the multipart body has no boundary.";
+		upload__discard(st->upload);
+		free(st->upload);
+		st->upload = NULL;
+		return;
+	}
+	st->refused = 0;
+}
+
+static void upload_feed(struct conn_state *st, const char *data, size_t size)
+{
+	if (!st->upload || st->upload->status)
+		return;
+	if (MHD_post_process(st->pp, data, size) != MHD_YES && !st->upload->status) {
+		st->upload->status = MHD_HTTP_BAD_REQUEST;
+		snprintf(st->upload->why, sizeof(st->upload->why), "The upload's multipart body is malformed.");
+	}
+}
+
+/* Frees what an upload holds; its file stays only if `keep`. */
+static void upload_end(struct conn_state *st, bool keep)
+{
+	if (st->pp)
+		MHD_destroy_post_processor(st->pp);
+	st->pp = NULL;
+	if (st->upload) {
+		if (keep)
+			upload__free(st->upload);
+		else
+			upload__discard(st->upload);
+		free(st->upload);
+	}
+	st->upload = NULL;
+}
+
+/* The body is in: register the file as a dataset, or say why not. */
+static enum fedc_err upload_done(struct request *q, struct reply *r, struct conn_state *st, struct session *s)
+{
+	struct upload *u = st->upload;
+	bool complete = MHD_destroy_post_processor(st->pp) == MHD_YES;
+	enum fedc_err rc;
+
+	st->pp = NULL;
+	if (!complete && !u->status) {
+		u->status = MHD_HTTP_BAD_REQUEST;
+		snprintf(u->why, sizeof(u->why), "The upload's multipart body is cut short.");
+	}
+	if (!s || !s->user[0] || !account_exists(q, s->user))
+		return pages__error(r, MHD_HTTP_FORBIDDEN, "Log in first.");
+	q->session = s;
+	if (!upload__finish(u)) {
+		if (u->status == MHD_HTTP_FORBIDDEN)
+			console__audit(q, s->user, "csrf-refused", UPLOAD_URL, u->why);
+		return pages__error(r, u->status, u->why);
+	}
+	rc = actions__dataset_upload(q, r, u);
+	upload_end(st, u->path[0] != '\0');
+	return rc;
+}
+
 static bool is_form_body(struct MHD_Connection *conn)
 {
 	const char *type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -268,7 +399,12 @@ static enum MHD_Result answer(struct console_server *srv, struct MHD_Connection 
 			 cookie, sizeof(cookie)))
 		s = sessions__find(&srv->c->sessions, cookie, q.now);
 	q.query_id = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "id");
-	if (post && (st->too_big || !is_form_body(conn)))
+	q.query_n = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "n");
+	if (post && st->refused)
+		rc = pages__error(&r, st->refused, st->refused_why);
+	else if (post && st->upload)
+		rc = upload_done(&q, &r, st, s);
+	else if (post && (st->too_big || !is_form_body(conn)))
 		rc = pages__error(&r, st->too_big ? MHD_HTTP_CONTENT_TOO_LARGE : MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
 				  "Refused: a form of at most 16 KiB, sent as application/x-www-form-urlencoded.");
 	else if (post && form__parse(st->body.data ? st->body.data : "", st->body.len, &form) != FEDC_OK)
@@ -303,6 +439,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return MHD_NO;
 		fedc_buf_init(&st->body, FORM_BODY_MAX);
 		*con_cls = st;
+		if (post && is(url, UPLOAD_URL))
+			upload_start(srv, conn, st);
+		return MHD_YES;
+	}
+	if (*upload_size && (st->upload || st->refused)) {
+		upload_feed(st, upload_data, *upload_size);
+		*upload_size = 0;
 		return MHD_YES;
 	}
 	if (*upload_size) {
@@ -333,6 +476,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)conn;
 	(void)toe;
 	if (st) {
+		upload_end(st, false); /* a connection that ended before its answer */
 		fedc_buf_free(&st->body);
 		free(st);
 		*con_cls = NULL;

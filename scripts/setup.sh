@@ -26,6 +26,7 @@ packages=(build-essential cmake pkg-config
   python3-numpy python3-torch
   chromium chromium-driver # test console.browser: the node console in headless Chromium
   lintian file man-db systemd adduser python3-seccomp # test package.debs: lintian, cpack (file), units, postinst
+  openssl curl # tests console.browser and package.debs: certificates, HTTPS checks
   iproute2 # test bench.wan_link_smoke: network namespaces
   ceph-mon ceph-osd radosgw ceph-common curl # test integration.test_s3: a single-host Ceph cluster and RADOS Gateway
   python3 "${extra[@]}")

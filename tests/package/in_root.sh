@@ -195,19 +195,24 @@ reload_unit fedc-repository "$repo_pid"
 kill -HUP "$broker_pid"
 wait_nodes hospital-a hospital-b || { tail "$dir"/hospital-*.log; fail "the nodes did not start"; }
 [[ $(ps -o user= -p "$node_pid") == fedc ]] || fail "the node does not run as fedc"
+# ExecReload: the node reads the researchers' keys again.
+reload_unit fedc-node "$node_pid"
+wait_for 10 grep -q "SIGHUP: trusted keys reloaded" "$dir/hospital-a.log" || { cat "$dir/hospital-a.log"; fail "node ExecReload"; }
 grep -q "sandbox: plans run in their own user, mount, IPC, PID and network namespaces" "$dir/hospital-a.log" ||
   { cat "$dir/hospital-a.log"; fail "under its unit's settings the node cannot confine its plans"; }
 echo "federation: fedc-node runs as fedc from its unit's ExecStart; its plans get their namespaces"
 
 write_network "$dir/network.ini"
-sed -e 's|^rounds = .*|rounds = 3|' /usr/share/fedc/examples/logreg/experiment.ini >"$dir/experiment.ini"
-sed -i "s|^plan = .*|plan = logreg.so|" "$dir/experiment.ini"
-"$build/bin/fedc-researcher" run "$dir/experiment.ini" --network "$dir/network.ini" --output "$dir/out" \
+# The demo's experiment (scripts/demo.sh: examples/logreg, 10 rounds of
+# logistic regression), as the package installed it, unchanged: its plan,
+# logreg.so, is found in /usr/lib/fedc/plans/.
+"$build/bin/fedc-researcher" run /usr/share/fedc/examples/logreg/experiment.ini --network "$dir/network.ini" --output "$dir/out" \
   >"$dir/run.log" 2>&1 || { cat "$dir/run.log" "$dir/hospital-a.log"; fail "the installed researcher's experiment"; }
 [[ -f $dir/out/global.params ]] || { cat "$dir/run.log"; fail "no global.params"; }
 grep -q "hospital-a" "$dir/run.log" || { cat "$dir/run.log"; fail "hospital-a took no part"; }
+grep -q "round *10/10 *nodes 2/2" "$dir/run.log" || { cat "$dir/run.log"; fail "the demo's 10 rounds did not all run on both nodes"; }
 tail -2 "$dir/run.log"
-echo "federation: the installed fedc-researcher ran examples/logreg over the packaged node and another"
+echo "federation: the installed fedc-researcher ran the demo's experiment (examples/logreg, 10 rounds) over the packaged node and another"
 
 # The console beside the packaged node, from its unit's ExecStart: an account
 # made as fedc, then the login page over HTTPS (the repository's certificate,
@@ -227,8 +232,34 @@ wait_for 10 curl -ksf -m 2 -o /dev/null "https://127.0.0.1:$console_port/login" 
 [[ $(ps -o user= -p "$console_pid") == fedc ]] || fail "the console does not run as fedc"
 curl -ks -m 5 "https://127.0.0.1:$console_port/login" | grep -q 'name="csrf"' || fail "the console's login page has no CSRF token"
 as_unit fedc-node-console /usr/sbin/chroot / /bin/true 2>/dev/null && fail "chroot passed fedc-node-console's filter"
+# A CSV file uploaded as the steward's browser would: under the unit's file
+# system it lands in the state directory and is registered in the node's database.
+jar=$dir/console.jar console_url=https://127.0.0.1:$console_port
+csrf_of() { curl -ks -b "$jar" -c "$jar" "$console_url/$1" | sed -n 's/.*name="csrf" value="\([0-9a-f]*\)".*/\1/p' | head -1; }
+curl -ks -b "$jar" -c "$jar" -o /dev/null --data-urlencode "csrf=$(csrf_of login)" --data-urlencode user=steward \
+  --data-urlencode 'password=correct horse battery staple' "$console_url/login"
+curl -ks -b "$jar" -c "$jar" -F "csrf=$(csrf_of datasets)" -F name=bc-uploaded -F tags=breast-cancer \
+  -F "file=@/srv/data/b.csv" "$console_url/datasets/upload" >"$dir/upload.html"
+uploaded=$(python3 -c 'import sqlite3, sys; r = sqlite3.connect(sys.argv[1]).execute("SELECT path FROM datasets WHERE name = ?", ("bc-uploaded",)).fetchone(); print(r[0] if r else "")' /var/lib/fedc/node/node.db)
+[[ $uploaded == /var/lib/fedc/node/uploads/upload-*.csv && $(stat -c '%U %a' "$uploaded") == "fedc 640" ]] ||
+  { cat "$dir/console.log" "$dir/upload.html"; fail "a CSV uploaded to the console is not registered from the state directory ($uploaded)"; }
+cmp -s "$uploaded" /srv/data/b.csv || fail "the uploaded file differs from the one sent"
+# ExecReload with a renewed certificate (another key and serial): served
+# from then on, by the same process.
+serial() { openssl s_client -connect "127.0.0.1:$console_port" </dev/null 2>/dev/null | openssl x509 -noout -serial; }
+before=$(serial)
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$dir/renewed.key" -out "$dir/renewed.pem" -days 2 \
+  -subj /CN=127.0.0.1 2>/dev/null
+install -m 0640 -g fedc "$dir/renewed.pem" /etc/fedc/node/console.pem
+install -m 0640 -g fedc "$dir/renewed.key" /etc/fedc/node/console.key
+reload_unit fedc-node-console "$console_pid"
+wait_for 10 grep -q "SIGHUP: certificate .* reloaded" "$dir/console.log" || { cat "$dir/console.log"; fail "console ExecReload"; }
+after=$(serial)
+[[ -n $after && $after != "$before" && $after == "$(openssl x509 -noout -serial -in "$dir/renewed.pem")" ]] ||
+  fail "after ExecReload the console does not serve the renewed certificate ($before, $after)"
+kill -0 "$console_pid" || fail "the console stopped on ExecReload"
 kill "$console_pid"
-echo "federation: fedc-node-console runs as fedc from its unit's ExecStart and serves its login page"
+echo "federation: fedc-node-console runs as fedc from its unit's ExecStart, serves its login page, registers an uploaded CSV file from the state directory, and its ExecReload takes a renewed certificate"
 
 # The researcher's plan SDK from libfedcplan-dev compiles a plan.
 # shellcheck disable=SC2046 # pkg-config's words

@@ -18,7 +18,7 @@ set -euo pipefail
 build=$1 source=$2
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
-for tool in cpack lintian dpkg dpkg-deb systemd-analyze unshare setpriv mosquitto python3 man; do
+for tool in cpack lintian dpkg dpkg-deb systemd-analyze unshare setpriv mosquitto python3 man openssl curl; do
   command -v "$tool" >/dev/null || { echo "FAIL: $tool is missing (scripts/setup.sh installs it)"; exit 1; }
 done
 ((EUID == 0)) || { echo "FAIL: run as root (dpkg and the private root need it)"; exit 1; }
