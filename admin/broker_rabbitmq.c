@@ -160,35 +160,75 @@ static enum fedc_err append_literal(struct fedc_buf *b, const char *s)
 	return rc;
 }
 
-/* Appends `fmt` with each '@' replaced by the literal `a` and each '%' by
- * the literal `b` (both through append_literal). The fixed parts of the
- * patterns are written with JSON's doubled backslashes. */
-static enum fedc_err append_pattern(struct fedc_buf *b, const char *fmt, const char *a, const char *c)
+/* "(id1|id2|...)" of the participants of `reg` in `role`, each literal. */
+static enum fedc_err append_ids(struct fedc_buf *b, const struct admin_registry *reg, enum admin_role role)
+{
+	enum fedc_err rc = fedc_buf_append(b, "(", 1);
+	bool first = true;
+
+	for (size_t i = 0; !rc && i < reg->n; i++) {
+		if (reg->v[i].role != role)
+			continue;
+		rc = first ? FEDC_OK : fedc_buf_append(b, "|", 1);
+		if (!rc)
+			rc = append_literal(b, reg->v[i].id);
+		first = false;
+	}
+	return rc ? rc : fedc_buf_append(b, ")", 1);
+}
+
+/* Appends `fmt` with each '@' replaced by the literal `fed`, each '%' by the
+ * literal `id` (both through append_literal) and each '~' by the ids of
+ * `reg` in role `others` (append_ids; `reg` may be NULL if `fmt` has no
+ * '~'). The fixed parts of the patterns are written with JSON's doubled
+ * backslashes. */
+static enum fedc_err append_pattern(struct fedc_buf *b, const char *fmt, const char *fed, const char *id,
+				    const struct admin_registry *reg, enum admin_role others)
 {
 	enum fedc_err rc = FEDC_OK;
 
 	for (const char *p = fmt; !rc && *p; p++) {
 		if (*p == '@')
-			rc = append_literal(b, a);
+			rc = append_literal(b, fed);
 		else if (*p == '%')
-			rc = append_literal(b, c);
+			rc = append_literal(b, id);
+		else if (*p == '~')
+			rc = append_ids(b, reg, others);
 		else
 			rc = fedc_buf_append(b, p, 1);
 	}
 	return rc;
 }
 
+static bool has_role(const struct admin_registry *reg, enum admin_role role)
+{
+	for (size_t i = 0; i < reg->n; i++)
+		if (reg->v[i].role == role)
+			return true;
+	return false;
+}
+
 /* The queues of the client ids user @ owns ("@" and "@:..."). */
 #define OWN_QUEUES "mqtt-subscription-@(:.*)?qos[01]"
 
-/* Routing keys ('/' became '.'): @ is the federation, % the participant.
- * A node reads the broadcast topic and its own, writes to any researcher's
- * topic and its own status; a researcher the other way round. '*' may stand
- * for a level in a subscription ("status/+"), never in a published topic, and
- * '#' nowhere. */
+/* Routing keys ('/' became '.'): @ is the federation, % the participant, and
+ * ~ the alternation of the ids of the other role. A node reads the broadcast
+ * topic and its own, writes its own status and to the researchers; a
+ * researcher the other way round. '*' may stand for a level in a
+ * subscription ("status/+"), '#' nowhere.
+ *
+ * Writes name the other role's ids one by one where the Mosquitto ACL has
+ * "+": RabbitMQ keeps a retained message on any topic its publisher may
+ * write (nothing like fedc's Mosquitto plugin limits that), so a node can
+ * leave at most one message per researcher there, not one per made-up
+ * topic. A role with no member yet leaves its branch out. */
 static const char *const topic_write[] = {
-	[ADMIN_ROLE_NODE] = "^fedc\\\\.@\\\\.(researcher\\\\.[^.*#]+|status\\\\.%)$",
-	[ADMIN_ROLE_RESEARCHER] = "^fedc\\\\.@\\\\.(nodes|node\\\\.[^.*#]+)$",
+	[ADMIN_ROLE_NODE] = "^fedc\\\\.@\\\\.(status\\\\.%|researcher\\\\.~)$",
+	[ADMIN_ROLE_RESEARCHER] = "^fedc\\\\.@\\\\.(nodes|node\\\\.~)$",
+};
+static const char *const topic_write_alone[] = {
+	[ADMIN_ROLE_NODE] = "^fedc\\\\.@\\\\.(status\\\\.%)$",
+	[ADMIN_ROLE_RESEARCHER] = "^fedc\\\\.@\\\\.(nodes)$",
 };
 static const char *const topic_read[] = {
 	[ADMIN_ROLE_NODE] = "^fedc\\\\.@\\\\.(nodes|node\\\\.%)$",
@@ -209,34 +249,36 @@ static enum fedc_err permission_entry(struct fedc_buf *b, const char *vhost, con
 					   first ? "" : ",", id, vhost);
 
 	if (!rc)
-		rc = append_pattern(b, OWN_QUEUES, id, id);
+		rc = append_pattern(b, OWN_QUEUES, id, id, NULL, ADMIN_ROLE_NODE);
 	if (!rc)
 		rc = fedc_buf_printf(b, "$\",\n     \"write\": \"^(amq\\\\.topic|");
 	if (!rc)
-		rc = append_pattern(b, OWN_QUEUES, id, id);
+		rc = append_pattern(b, OWN_QUEUES, id, id, NULL, ADMIN_ROLE_NODE);
 	if (!rc)
 		rc = fedc_buf_printf(b, ")$\", \"read\": \"^(amq\\\\.topic|");
 	if (!rc)
-		rc = append_pattern(b, OWN_QUEUES, id, id);
+		rc = append_pattern(b, OWN_QUEUES, id, id, NULL, ADMIN_ROLE_NODE);
 	if (!rc)
 		rc = fedc_buf_printf(b, ")$\"}");
 	return rc;
 }
 
 static enum fedc_err topic_entry(struct fedc_buf *b, const char *fed, const char *vhost,
-				 const struct admin_participant *p, bool first)
+				 const struct admin_registry *reg, const struct admin_participant *p, bool first)
 {
+	enum admin_role others = p->role == ADMIN_ROLE_NODE ? ADMIN_ROLE_RESEARCHER : ADMIN_ROLE_NODE;
+	const char *write = has_role(reg, others) ? topic_write[p->role] : topic_write_alone[p->role];
 	enum fedc_err rc = fedc_buf_printf(b,
 					   "%s\n    {\"user\": \"%s\", \"vhost\": \"%s\", \"exchange\": \"amq.topic\",\n"
 					   "     \"write\": \"",
 					   first ? "" : ",", p->id, vhost);
 
 	if (!rc)
-		rc = append_pattern(b, topic_write[p->role], fed, p->id);
+		rc = append_pattern(b, write, fed, p->id, reg, others);
 	if (!rc)
 		rc = fedc_buf_printf(b, "\", \"read\": \"");
 	if (!rc)
-		rc = append_pattern(b, topic_read[p->role], fed, p->id);
+		rc = append_pattern(b, topic_read[p->role], fed, p->id, reg, others);
 	if (!rc)
 		rc = fedc_buf_printf(b, "\"}");
 	return rc;
@@ -267,7 +309,7 @@ static enum fedc_err append_section(struct fedc_buf *b, const struct admin_fed *
 		else if (sec == SEC_PERMISSIONS)
 			rc = permission_entry(b, fed->name, p->id, first);
 		else
-			rc = topic_entry(b, fed->name, fed->name, p, first);
+			rc = topic_entry(b, fed->name, fed->name, reg, p, first);
 		first = false;
 	}
 	OPENSSL_cleanse(hash, sizeof(hash));

@@ -212,6 +212,8 @@ static void test_node_publish_outside_its_topics_refused(void **state)
 	assert_int_not_equal(publish(&node0, "hospital-0:a", command1, "forged", false), 0);
 	assert_int_not_equal(publish(&node0, "hospital-0:b", status1, "forged", true), 0);
 	assert_int_not_equal(publish(&node0, "hospital-0:c", nodes, "forged", false), 0);
+	/* a retained message on a topic of no researcher, which RabbitMQ would keep */
+	assert_int_not_equal(publish(&node0, "hospital-0:e", "fedc/test/researcher/nobody", "forged", true), 0);
 	assert_true(harness_file_contains(H.broker.log, "access to topic 'fedc.test.node.hospital-1' in exchange "
 							"'amq.topic' in vhost 'test' refused for user 'hospital-0'"));
 	assert_int_equal(count_messages(as_node1, 1000, "forged", 0), 0);

@@ -302,12 +302,14 @@ static void test_node_topic_permissions_are_the_acl(void **state)
 	assert_non_null(t);
 	assert_string_equal(field(t, "vhost"), FED);
 	assert_string_equal(field(t, "exchange"), "amq.topic");
-	/* writes: any researcher's topic and its own status; nothing else */
+	/* writes: an enrolled researcher's topic and its own status; nothing else */
 	assert_pattern(field(t, "write"), "fedc.hosp.researcher.r1", true, "fedc.hosp.status.n1", true,
 		       "fedc.hosp.status.n2", false, "fedc.hosp.node.n2", false, "fedc.hosp.node.n1", false,
 		       "fedc.hosp.nodes", false, "fedc.hosp.researcher.*", false, "fedc.hosp.researcher.#", false,
 		       "fedc.hosp.researcher.r1.x", false, "fedc.other.researcher.r1", false,
-		       "fedc.hosp.status.n1x", false, "xfedc.hosp.status.n1", false, "fedcxhosp.status.n1", false, NULL);
+		       "fedc.hosp.status.n1x", false, "xfedc.hosp.status.n1", false, "fedcxhosp.status.n1", false,
+		       /* only enrolled researchers: a retained message per made-up topic is refused */
+		       "fedc.hosp.researcher.r2", false, "fedc.hosp.researcher.r1x", false, NULL);
 	/* reads (subscriptions, '+' became '*'): the broadcast and its own topic */
 	assert_pattern(field(t, "read"), "fedc.hosp.nodes", true, "fedc.hosp.node.n1", true, "fedc.hosp.node.n2",
 		       false, "fedc.hosp.node.*", false, "fedc.hosp.#", false, "fedc.hosp.status.*", false,
@@ -322,7 +324,7 @@ static void test_researcher_topic_permissions_are_the_acl(void **state)
 	assert_non_null(t);
 	assert_pattern(field(t, "write"), "fedc.hosp.nodes", true, "fedc.hosp.node.n1", true, "fedc.hosp.node.*",
 		       false, "fedc.hosp.node.#", false, "fedc.hosp.researcher.r1", false, "fedc.hosp.status.r1",
-		       false, "fedc.hosp.node.n1.x", false, NULL);
+		       false, "fedc.hosp.node.n1.x", false, "fedc.hosp.node.n9", false, "fedc.hosp.node.n1x", false, NULL);
 	assert_pattern(field(t, "read"), "fedc.hosp.researcher.r1", true, "fedc.hosp.status.*", true,
 		       "fedc.hosp.status.n1", true, "fedc.hosp.status.#", false, "fedc.hosp.researcher.r2", false,
 		       "fedc.hosp.researcher.*", false, "fedc.hosp.nodes", false, "fedc.hosp.#", false, NULL);
@@ -378,6 +380,14 @@ static void test_rotate_and_revoke_regenerate_definitions(void **state)
 	assert_non_null(entry(defs, "users", "name", "n1"));
 	json_decref(defs);
 	assert_null(strstr(slurp_in("broker/users"), "n2 "));
+	/* a researcher enrolled now may be written to by the nodes already there */
+	assert_int_equal(admin("add-researcher", fed, "r2", NULL), 0);
+	defs = definitions();
+	assert_pattern(field(entry(defs, "topic_permissions", "user", "n1"), "write"), "fedc.hosp.researcher.r2", true,
+		       "fedc.hosp.researcher.r1", true, NULL);
+	assert_pattern(field(entry(defs, "topic_permissions", "user", "r2"), "write"), "fedc.hosp.node.n1", true,
+		       "fedc.hosp.node.n2", false, NULL);
+	json_decref(defs);
 	assert_int_equal(admin("list", fed, NULL), 0);
 	assert_non_null(strstr(out, "(rabbitmq)"));
 }
