@@ -27,6 +27,7 @@ packages=(build-essential cmake pkg-config
   chromium chromium-driver # test console.browser: the node console in headless Chromium
   lintian file man-db systemd adduser python3-seccomp # test package.debs: lintian, cpack (file), units, postinst
   iproute2 # test bench.wan_link_smoke: network namespaces
+  rabbitmq-server # test integration.test_rabbitmq: the stack on RabbitMQ's MQTT plugin
   python3 "${extra[@]}")
 
 missing=()
