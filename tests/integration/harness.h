@@ -155,6 +155,9 @@ int harness_reload_trust(struct harness *h);
 /* Makes the broker and the repository re-read their credentials (SIGHUP;
  * RabbitMQ: rabbitmqctl import_definitions). */
 void harness_reload_credentials(struct harness *h);
+/* RabbitMQ only: rabbitmqctl -n <the test's node> `args` (NULL-terminated),
+ * output in `out`. Its exit code. */
+int harness_rabbitmqctl(struct harness *h, const char *const *args, char *out, size_t cap);
 
 /* Paths of built things. */
 const char *harness_bin(const char *name);   /* FEDC_BIN_DIR/name */

@@ -175,17 +175,27 @@ int harness__rabbit_start(struct harness *h)
 	return wait_started(h, before);
 }
 
+int harness_rabbitmqctl(struct harness *h, const char *const *args, char *out, size_t cap)
+{
+	const char *argv[16] = { FEDC_RABBITMQ_BIN_DIR "/rabbitmqctl", "-n", h->rabbit_node };
+	struct rabbit_env env;
+	size_t n = 3;
+
+	for (size_t i = 0; args[i] && n < sizeof(argv) / sizeof(argv[0]) - 1; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	rabbit_env(h, &env);
+	return harness__run_env(h, argv, env.v, 60, out, cap);
+}
+
 int harness__rabbit_import_definitions(struct harness *h)
 {
 	char file[512], out[4096];
-	const char *argv[] = { FEDC_RABBITMQ_BIN_DIR "/rabbitmqctl", "-n", h->rabbit_node, "import_definitions",
-			       file, NULL };
-	struct rabbit_env env;
+	const char *args[] = { "import_definitions", file, NULL };
 	int rc;
 
 	snprintf(file, sizeof(file), "%s/broker/definitions.json", h->fed_dir);
-	rabbit_env(h, &env);
-	rc = harness__run_env(h, argv, env.v, 60, out, sizeof(out));
+	rc = harness_rabbitmqctl(h, args, out, sizeof(out));
 	if (rc != 0)
 		fprintf(stderr, "rabbitmqctl import_definitions failed (%d): %s\n", rc, out);
 	return rc == 0 ? 0 : -1;

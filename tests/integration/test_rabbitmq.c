@@ -310,6 +310,44 @@ static void test_last_will_says_offline(void **state)
 	assert_int_equal(harness_wait_status(&H, "hospital-2", "offline", 60000), 0);
 }
 
+/* 0 once `path` holds `needle`, -1 after `ms`. */
+static int wait_for_line(const char *path, const char *needle, int ms)
+{
+	for (int waited = 0; waited < ms; waited += 100) {
+		if (harness_file_contains(path, needle))
+			return 0;
+		usleep(100000);
+	}
+	return -1;
+}
+
+/* fedc-admin revoke, then what it prints for RabbitMQ: import the
+ * definitions and delete the user. The revoked node is out: its running
+ * daemon loses its connection and cannot log in again. */
+static void test_revoked_node_locked_out(void **state)
+{
+	const char *revoke[] = { harness_bin("fedc-admin"), "revoke", H.fed_dir, "hospital-1", NULL };
+	const char *list[] = { "list_users", NULL };
+	const char *delete_user[] = { "delete_user", "hospital-1", NULL };
+	const struct creds node1 = { "nodes", "hospital-1", NULL, false };
+	char reply[FEDC_MAX_TOPIC_LEN + 1];
+
+	topic_of(reply, "researcher", H.researcher_id);
+	assert_int_equal(harness_run(&H, revoke, 60, output, sizeof(output)), 0);
+	assert_non_null(strstr(output, "rabbitmqctl delete_user hospital-1"));
+	harness_reload_credentials(&H);
+	assert_int_equal(harness_rabbitmqctl(&H, delete_user, output, sizeof(output)), 0);
+	assert_int_equal(harness_rabbitmqctl(&H, list, output, sizeof(output)), 0);
+	assert_null(strstr(output, "hospital-1"));
+	assert_non_null(strstr(output, "hospital-0"));
+	assert_int_not_equal(publish(&node1, "hospital-1:after", reply, "x", false), 0);
+	assert_non_null(strstr(output, "bad user name or password"));
+	/* delete_user closed the daemon's connection (its last will goes
+	 * nowhere: the user is gone) and it cannot log in again */
+	assert_int_equal(wait_for_line(H.nodes[1].proc.log, "mqtt: connection to ", 20000), 0);
+	assert_int_equal(wait_for_line(H.broker.log, "MQTT login failed for user 'hospital-1'", 20000), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -319,6 +357,7 @@ int main(void)
 		cmocka_unit_test(test_wrong_password_or_no_certificate_refused),
 		cmocka_unit_test(test_oversized_message_dropped),
 		cmocka_unit_test(test_last_will_says_offline),
+		cmocka_unit_test(test_revoked_node_locked_out),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
