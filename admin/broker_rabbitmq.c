@@ -143,9 +143,10 @@ static enum fedc_err replace_user(const struct admin_fed *fed, const char *id, c
 
 /* ---- definitions.json ------------------------------------------------------ */
 
-/* `s` with every character that is not [A-Za-z0-9_-] escaped for a PCRE
- * (ids and federation names hold no others in a RabbitMQ federation; this
- * keeps a pattern literal whatever it is given), then escaped for JSON. */
+/* `s`, an id or federation name (fedc_id_valid: A-Z a-z 0-9 . _ -), as a
+ * literal inside a PCRE inside a JSON string: '.' (refused in a RabbitMQ
+ * federation, escaped all the same) is written \\. (read from JSON: \.), the
+ * others stand for themselves. */
 static enum fedc_err append_literal(struct fedc_buf *b, const char *s)
 {
 	enum fedc_err rc = FEDC_OK;
@@ -299,9 +300,8 @@ static enum fedc_err append_section(struct fedc_buf *b, const struct admin_fed *
 	for (size_t i = 0; !rc && i < reg->n; i++) {
 		const struct admin_participant *p = &reg->v[i];
 
-		/* No hash: an add that died before its commit left the registry
-		 * ahead (it cannot: the hash is written first) or the users
-		 * file was lost; that user simply cannot log in. */
+		/* A participant without a users line (that file lost or
+		 * edited) is left out: without a hash it could not log in. */
 		if (find_hash(users, p->id, hash) != FEDC_OK)
 			continue;
 		if (sec == SEC_USERS)
