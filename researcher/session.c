@@ -41,6 +41,17 @@ size_t session__online_count(const struct session *s)
 	size_t n = 0;
 
 	for (size_t i = 0; i < s->n_nodes; i++)
+		n += s->nodes[i].online;
+	return n;
+}
+
+/* The nodes a status says are online: those a broadcast should hear from.
+ * (Nodes known only by their replies would end a gather at its first.) */
+static size_t online_by_status(const struct session *s)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->n_nodes; i++)
 		n += s->nodes[i].online && s->nodes[i].status_known;
 	return n;
 }
@@ -355,7 +366,7 @@ enum fedc_err session__gather(struct session *s, const struct fedc_msg *req, enu
 		/* Every online node has answered: a node that comes online later
 		 * missed the broadcast anyway, so waiting longer gains nothing.
 		 * Knowing no status (RabbitMQ), the wait runs to its deadline. */
-		if (*replies > 0 && session__online_count(s) > 0 && *replies >= session__online_count(s))
+		if (*replies > 0 && online_by_status(s) > 0 && *replies >= online_by_status(s))
 			break;
 		rc = session__next(s, deadline_ms, &msg);
 		if (rc)

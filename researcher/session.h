@@ -100,7 +100,7 @@ bool session__print_unreachable(FILE *out, enum fedc_err rc, const struct experi
 
 /* Whether `node_id` is online (struct session_node). */
 bool session__online(const struct session *s, const char *node_id);
-/* The nodes whose last status says online (not those known only by a reply). */
+/* How many nodes are online (struct session_node). */
 size_t session__online_count(const struct session *s);
 int64_t session__now_ms(void);
 

@@ -193,6 +193,21 @@ static void test_demo_experiment_over_tls(void **state)
 	assert_true(harness_file_contains(history, "hospital-2"));
 }
 
+/* `fedc-researcher nodes` finds every node though no retained status reaches
+ * its "status/+" subscription on RabbitMQ: each counts as online once it
+ * answers. */
+static void test_nodes_listed(void **state)
+{
+	char exp[512];
+	const char *argv[] = { harness_bin("fedc-researcher"), "nodes", "--network", exp, "--timeout", "3", NULL };
+
+	snprintf(exp, sizeof(exp), "%s/logreg.ini", H.dir);
+	assert_int_equal(harness_run(&H, argv, 60, output, sizeof(output)), 0);
+	assert_non_null(strstr(output, "federation test: 3 node(s) online"));
+	for (size_t i = 0; i < 3; i++)
+		assert_non_null(strstr(output, H.nodes[i].id));
+}
+
 static void test_node_publish_outside_its_topics_refused(void **state)
 {
 	char command1[FEDC_MAX_TOPIC_LEN + 1], status1[FEDC_MAX_TOPIC_LEN + 1], nodes[FEDC_MAX_TOPIC_LEN + 1],
@@ -352,6 +367,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_demo_experiment_over_tls),
+		cmocka_unit_test(test_nodes_listed),
 		cmocka_unit_test(test_node_publish_outside_its_topics_refused),
 		cmocka_unit_test(test_node_subscribe_outside_its_topics_refused),
 		cmocka_unit_test(test_wrong_password_or_no_certificate_refused),
