@@ -205,9 +205,16 @@ enum fedc_err admin__broker_passwd_line(const char *id, const char *password, st
  * password_hash RabbitMQ's definitions take with rabbit_password_hashing_sha256. */
 FEDC_NODISCARD
 enum fedc_err admin__rabbit_hash(const char *password, char out[ADMIN_RABBIT_HASH_B64 + 1]);
-/* DIR/broker/rabbitmq.conf and DIR/broker/enabled_plugins. */
+/* DIR/broker/rabbitmq.conf, DIR/broker/advanced.config (the TLS options,
+ * with the CRL) and DIR/broker/enabled_plugins. FEDC_ERR_INVAL if DIR holds
+ * '"' or '\\' (advanced.config names files in Erlang strings). */
 FEDC_NODISCARD
 enum fedc_err admin__rabbit_write_conf(const struct admin_fed *fed);
+/* Copies the CRL (`pem`, signed by `ca_cert`) to DIR/broker/crls/HASH.r0,
+ * HASH being OpenSSL's hash of the CA's name: the directory Erlang's
+ * ssl_crl_hash_dir reads at every TLS handshake. */
+FEDC_NODISCARD
+enum fedc_err admin__rabbit_write_crl(const struct admin_fed *fed, X509 *ca_cert, const struct fedc_buf *pem);
 /* Replaces the DIR/broker/users line of `id` by a hash of `password` (NULL:
  * drops it), then rewrites definitions.json from the registry on disk. */
 FEDC_NODISCARD

@@ -3,6 +3,8 @@
  * RabbitMQ"). Written for RabbitMQ 3.10 (Debian 3.10.8):
  *
  *   DIR/broker/rabbitmq.conf     the node's configuration (RABBITMQ_CONFIG_FILE)
+ *   DIR/broker/advanced.config   the TLS options, with the CRL (RABBITMQ_ADVANCED_CONFIG_FILE)
+ *   DIR/broker/crls/HASH.r0      the CRL, where Erlang's ssl_crl_hash_dir finds it
  *   DIR/broker/enabled_plugins   "[rabbitmq_mqtt]." (RABBITMQ_ENABLED_PLUGINS_FILE)
  *   DIR/broker/definitions.json  users, the vhost, permissions and topic
  *                                permissions; loaded at boot and by
@@ -33,6 +35,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <openssl/x509.h>
 
 #include "fedc/fs.h"
 #include "fedc/sign.h"
@@ -382,6 +385,64 @@ static enum fedc_err listener_line(struct fedc_buf *b, const struct admin_fed *f
 			       fed->host, fed->broker_port);
 }
 
+/* RabbitMQ's TLS options for every TLS listener (rabbit.ssl_options), as
+ * Erlang terms. The client's certificate must chain to the CA and not be on
+ * the CRL: crl_check peer with ssl_crl_hash_dir reads DIR/broker/crls/ at
+ * each handshake, so a rewritten CRL counts from the next connection on. */
+static enum fedc_err write_advanced_config(const struct admin_fed *fed)
+{
+	const char *d = fed->dir;
+	struct fedc_buf b = FEDC_BUF_SECRET_INIT(ADMIN_MAX_LIST_BYTES);
+	char path[PATH_MAX];
+	enum fedc_err rc;
+
+	if (strpbrk(d, "\"\\"))
+		return fedc_fail(FEDC_ERR_INVAL, "%s: a RabbitMQ federation's directory may not hold '\"' or '\\' "
+						 "(advanced.config names its files in Erlang strings)", d);
+	rc = fedc_buf_printf(&b,
+		"%% RabbitMQ 3.10 TLS options of federation %s, written by fedc-admin init\n"
+		"%% (RABBITMQ_ADVANCED_CONFIG_FILE). They replace every ssl_options.* of\n"
+		"%% rabbitmq.conf. crls/ holds the CRL under its issuer's hash; fedc-admin\n"
+		"%% rewrites it on rotate, revoke and remove.\n"
+		"[{rabbit, [{ssl_options, [\n"
+		"    {cacertfile, \"%s/ca/ca.pem\"},\n"
+		"    {certfile, \"%s/broker/server.pem\"},\n"
+		"    {keyfile, \"%s/broker/server.key\"},\n"
+		"    {verify, verify_peer},\n"
+		"    {fail_if_no_peer_cert, true},\n"
+		"    {versions, ['tlsv1.3', 'tlsv1.2']},\n"
+		"    {crl_check, peer},\n"
+		"    {crl_cache, {ssl_crl_hash_dir, {internal, [{dir, \"%s/broker/crls\"}]}}}\n"
+		"]}]}].\n",
+		fed->name, d, d, d, d);
+	if (!rc)
+		rc = admin__path(path, d, "broker/advanced.config");
+	if (!rc)
+		rc = fedc_write_atomic(path, b.data, b.len);
+	fedc_buf_free(&b);
+	return rc;
+}
+
+enum fedc_err admin__rabbit_write_crl(const struct admin_fed *fed, X509 *ca_cert, const struct fedc_buf *pem)
+{
+	char dir[PATH_MAX], name[32], path[PATH_MAX];
+	int ok = 0;
+	unsigned long hash = X509_NAME_hash_ex(X509_get_subject_name(ca_cert), NULL, NULL, &ok);
+	enum fedc_err rc;
+
+	if (!ok)
+		return admin__ssl_fail(FEDC_ERR_IO, "hash of the CA's name");
+	snprintf(name, sizeof(name), "%08lx.r0", hash);
+	rc = admin__path(dir, fed->dir, "broker/crls");
+	if (!rc)
+		rc = fedc_mkdir_p(dir, 0700);
+	if (!rc)
+		rc = admin__path(path, dir, name);
+	if (!rc)
+		rc = fedc_write_atomic(path, pem->data, pem->len);
+	return rc;
+}
+
 enum fedc_err admin__rabbit_write_conf(const struct admin_fed *fed)
 {
 	const char *d = fed->dir;
@@ -404,14 +465,9 @@ enum fedc_err admin__rabbit_write_conf(const struct admin_fed *fed)
 		rc = listener_line(&b, fed);
 	if (!rc)
 		rc = fedc_buf_printf(&b,
-		"ssl_options.cacertfile = %s/ca/ca.pem\n"
-		"ssl_options.certfile = %s/broker/server.pem\n"
-		"ssl_options.keyfile = %s/broker/server.key\n"
-		"# Every client shows a certificate of the federation's CA, and then its password.\n"
-		"ssl_options.verify = verify_peer\n"
-		"ssl_options.fail_if_no_peer_cert = true\n"
-		"ssl_options.versions.1 = tlsv1.3\n"
-		"ssl_options.versions.2 = tlsv1.2\n"
+		"# The TLS options (CA, certificate, client certificates required, the CRL)\n"
+		"# are in advanced.config: only there can a CRL be named, and its ssl_options\n"
+		"# replace all of these.\n"
 		"mqtt.allow_anonymous = false\n"
 		"mqtt.ssl_cert_login = false\n"
 		"mqtt.vhost = %s\n"
@@ -422,11 +478,13 @@ enum fedc_err admin__rabbit_write_conf(const struct admin_fed *fed)
 		"max_message_size = %u\n"
 		"# Users, the vhost and permissions, made from the registry by fedc-admin.\n"
 		"load_definitions = %s/broker/definitions.json\n",
-		d, d, d, fed->name, (unsigned)RABBIT_MAX_MESSAGE, d);
+		fed->name, (unsigned)RABBIT_MAX_MESSAGE, d);
 	if (!rc)
 		rc = admin__path(path, d, "broker/rabbitmq.conf");
 	if (!rc)
 		rc = fedc_write_atomic(path, b.data, b.len);
+	if (!rc)
+		rc = write_advanced_config(fed);
 	if (!rc)
 		rc = admin__path(path, d, "broker/enabled_plugins");
 	if (!rc)

@@ -205,6 +205,11 @@ static enum fedc_err make_root(struct admin_fed *fed)
 	char abs[PATH_MAX];
 	enum fedc_err rc = check_dir_chars(fed->dir); /* before anything is made */
 
+	/* advanced.config names files in Erlang strings (broker_rabbitmq.c) */
+	if (!rc && fed->broker == ADMIN_BROKER_RABBITMQ && strpbrk(fed->dir, "\"\\"))
+		rc = fedc_fail(FEDC_ERR_INVAL, "%s: a RabbitMQ federation's directory may not hold '\"' or '\\'",
+			       fed->dir);
+
 	if (!rc)
 		rc = fedc_mkdir_p(fed->dir, 0700);
 	if (rc)

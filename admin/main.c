@@ -172,8 +172,9 @@ static int cmd_rotate(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args
 		       "   revokes the old certificate.\n",
 		       fed.dir);
 	} else {
-		printf("1. Reload the servers: the old password and token stop working (RabbitMQ reads no\n"
-		       "   CRL: the old certificate is refused for want of that password).\n");
+		printf("1. Reload the servers: the old password and token stop working, and RabbitMQ refuses\n"
+		       "   the old certificate once it has the new CRL (copy %s/broker/crls/ to the broker).\n",
+		       fed.dir);
 		print_reload(&fed, NULL);
 	}
 	printf("2. Copy the new credential files of that directory to the %s's machine and restart it.\n",

@@ -1,6 +1,6 @@
 /* The harness's RabbitMQ: a broker node of its own, started from Debian's
  * rabbitmq-server on the files `fedc-admin init --broker rabbitmq` wrote
- * (rabbitmq.conf, enabled_plugins, definitions.json), with everything else
+ * (rabbitmq.conf, advanced.config, enabled_plugins, definitions.json, crls/), with everything else
  * in the test directory: its Erlang node name, cookie (HOME), database,
  * logs, distribution port and an epmd of its own on a free port (a system
  * epmd or broker on the default ports is never touched).
@@ -57,7 +57,7 @@ static void rabbit_env(struct harness *h, struct rabbit_env *e)
 	env_set(e, &n, "RABBITMQ_LOGS=-"); /* to the harness's log file */
 	env_set(e, &n, "RABBITMQ_PID_FILE=%s/pid", dir);
 	env_set(e, &n, "RABBITMQ_CONF_ENV_FILE=%s/rabbitmq-env.conf", dir);
-	env_set(e, &n, "RABBITMQ_ADVANCED_CONFIG_FILE=%s/advanced.config", dir);
+	env_set(e, &n, "RABBITMQ_ADVANCED_CONFIG_FILE=%s/broker/advanced.config", h->fed_dir);
 	env_set(e, &n, "RABBITMQ_CONFIG_FILE=%s/broker/rabbitmq.conf", h->fed_dir);
 	env_set(e, &n, "RABBITMQ_ENABLED_PLUGINS_FILE=%s/broker/enabled_plugins", h->fed_dir);
 	env_set(e, &n, "RABBITMQ_DIST_PORT=%d", h->dist_port);

@@ -24,7 +24,9 @@
 
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/sha.h>
+#include <openssl/x509.h>
 
 #include "../test_argv.h"
 
@@ -238,6 +240,33 @@ static void assert_pattern(const char *pattern, ...)
 	va_end(ap);
 }
 
+/* broker/crls/HASH.r0 is ca/crl.pem, HASH being OpenSSL's hash of the CA's
+ * subject (what `openssl x509 -hash` prints, and Erlang's ssl_crl_hash_dir
+ * looks for). */
+static void assert_crl_copied(void)
+{
+	char p[PATH_MAX], name[64], *crl;
+	unsigned long hash;
+	FILE *f;
+	X509 *ca;
+
+	path_in(p, "ca/ca.pem");
+	f = fopen(p, "r");
+	assert_non_null(f);
+	ca = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	assert_non_null(ca);
+	hash = X509_NAME_hash_ex(X509_get_subject_name(ca), NULL, NULL, NULL);
+	X509_free(ca);
+	crl = strdup(slurp_in("ca/crl.pem"));
+	assert_non_null(crl);
+	assert_non_null(strstr(crl, "BEGIN X509 CRL"));
+	snprintf(name, sizeof(name), "broker/crls/%08lx.r0", hash);
+	assert_mode(name, 0644);
+	assert_string_equal(slurp_in(name), crl);
+	free(crl);
+}
+
 static void add_participants(void)
 {
 	assert_int_equal(admin("add-node", fed, "n1", NULL), 0);
@@ -248,10 +277,11 @@ static void add_participants(void)
 
 static void test_init_writes_rabbitmq_files(void **state)
 {
-	char *conf, line[PATH_MAX + 64];
+	char *conf, line[PATH_MAX + 128];
 	json_t *defs;
 
-	assert_true(exists("broker/rabbitmq.conf") && exists("broker/enabled_plugins"));
+	assert_true(exists("broker/rabbitmq.conf") && exists("broker/enabled_plugins") &&
+		    exists("broker/advanced.config"));
 	assert_false(exists("broker/mosquitto.conf") || exists("broker/passwd") || exists("broker/acl"));
 	assert_mode("broker/definitions.json", 0600);
 	assert_mode("broker/users", 0600);
@@ -261,8 +291,7 @@ static void test_init_writes_rabbitmq_files(void **state)
 	conf = slurp_in("broker/rabbitmq.conf");
 	static const char *const lines[] = {
 		"\nlisteners.tcp = none\n", "\nmqtt.listeners.tcp = none\n",
-		"\nmqtt.listeners.ssl.default = 127.0.0.1:18883\n", "\nssl_options.verify = verify_peer\n",
-		"\nssl_options.fail_if_no_peer_cert = true\n", "\nmqtt.allow_anonymous = false\n",
+		"\nmqtt.listeners.ssl.default = 127.0.0.1:18883\n", "\nmqtt.allow_anonymous = false\n",
 		"\nmqtt.vhost = " FED "\n", "\nmqtt.exchange = amq.topic\n", "\nmax_message_size = ",
 	};
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
@@ -270,8 +299,16 @@ static void test_init_writes_rabbitmq_files(void **state)
 			fail_msg("rabbitmq.conf lacks %s", lines[i] + 1);
 	snprintf(line, sizeof(line), "\nload_definitions = %s/broker/definitions.json\n", fed);
 	assert_non_null(strstr(conf, line));
-	snprintf(line, sizeof(line), "\nssl_options.cacertfile = %s/ca/ca.pem\n", fed);
+	assert_null(strstr(conf, "\nssl_options.")); /* advanced.config's would replace them */
+	conf = slurp_in("broker/advanced.config");
+	snprintf(line, sizeof(line), "{cacertfile, \"%s/ca/ca.pem\"}", fed);
 	assert_non_null(strstr(conf, line));
+	snprintf(line, sizeof(line), "{crl_cache, {ssl_crl_hash_dir, {internal, [{dir, \"%s/broker/crls\"}]}}}", fed);
+	assert_non_null(strstr(conf, line));
+	assert_non_null(strstr(conf, "{verify, verify_peer}"));
+	assert_non_null(strstr(conf, "{fail_if_no_peer_cert, true}"));
+	assert_non_null(strstr(conf, "{crl_check, peer}"));
+	assert_crl_copied();
 	defs = definitions();
 	assert_non_null(entry(defs, "vhosts", "name", FED));
 	assert_int_equal(json_array_size(json_object_get(defs, "users")), 0);
@@ -364,8 +401,13 @@ static void test_rotate_and_revoke_regenerate_definitions(void **state)
 
 	snprintf(before, sizeof(before), "%s", field(entry(defs, "users", "name", "n1"), "password_hash"));
 	json_decref(defs);
+	char crl_before[8192];
+
+	snprintf(crl_before, sizeof(crl_before), "%s", slurp_in("ca/crl.pem"));
 	assert_int_equal(admin("rotate", fed, "n1", NULL), 0);
 	assert_non_null(strstr(out, "rabbitmqctl import_definitions"));
+	assert_string_not_equal(slurp_in("ca/crl.pem"), crl_before); /* the old certificate on it */
+	assert_crl_copied();
 	defs = definitions();
 	assert_string_not_equal(field(entry(defs, "users", "name", "n1"), "password_hash"), before);
 	path_in(bundle, "nodes/n1");
