@@ -444,6 +444,11 @@ static void test_dotted_names_refused_for_rabbitmq(void **state)
 	snprintf(other, sizeof(other), "%s/dotted", root);
 	assert_int_equal(admin("init", other, "--federation", "a.b", "--broker", "rabbitmq", NULL), 2);
 	assert_non_null(strstr(err, "bad federation name \"a.b\" for RabbitMQ"));
+	/* advanced.config names files in Erlang strings */
+	snprintf(other, sizeof(other), "%s/a\"b", root);
+	assert_int_equal(admin("init", other, "--broker", "rabbitmq", NULL), 2);
+	assert_non_null(strstr(err, "may not hold '\"'"));
+	assert_int_not_equal(access(other, F_OK), 0);
 }
 
 /* Replaces `from` by `to` in DIR/federation.ini. */
