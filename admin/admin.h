@@ -66,11 +66,15 @@ bool admin__exists(const char *path);
 
 /* ---- federation.c ------------------------------------------------------- */
 
+/* The MQTT broker a federation's broker/ directory is written for. */
+enum admin_broker { ADMIN_BROKER_MOSQUITTO, ADMIN_BROKER_RABBITMQ };
+
 struct admin_fed {
 	char dir[PATH_MAX]; /* absolute */
 	char name[FEDC_MAX_FED_LEN + 1];
 	char host[ADMIN_MAX_HOST_LEN + 1];
 	int broker_port, repository_port, days;
+	enum admin_broker broker; /* federation.ini's broker; mosquitto if absent */
 };
 
 enum admin_role { ADMIN_ROLE_NODE, ADMIN_ROLE_RESEARCHER };
@@ -160,8 +164,17 @@ enum fedc_err admin__revoked_find(const struct admin_fed *fed, const char *id, b
 FEDC_NODISCARD
 enum fedc_err admin__revoked_print(const struct admin_fed *fed, FILE *out);
 
-/* ---- broker.c ------------------------------------------------------------- */
+/* ---- broker.c: the broker's files, for whichever broker fed->broker names ---- */
 
+/* "mosquitto" or "rabbitmq". */
+const char *admin__broker_name(enum admin_broker broker);
+/* Parses a broker name; false if unknown. */
+bool admin__broker_parse(const char *name, enum admin_broker *out);
+/* The files of a new federation's broker with no participant:
+ * mosquitto.conf, passwd and acl; or rabbitmq.conf, enabled_plugins, users
+ * and definitions.json. */
+FEDC_NODISCARD
+enum fedc_err admin__broker_init_files(const struct admin_fed *fed);
 /* Writes DIR/broker/mosquitto.conf. */
 FEDC_NODISCARD
 enum fedc_err admin__broker_write_conf(const struct admin_fed *fed);
@@ -170,18 +183,47 @@ enum fedc_err admin__broker_write_conf(const struct admin_fed *fed);
  * alike). FEDC_ERR_NOT_FOUND naming where it looked. */
 FEDC_NODISCARD
 enum fedc_err admin__broker_plugin_path(char *out, size_t cap);
-/* Sets the passwd entry of `id` (replacing any earlier line of that user). */
+/* Sets the passwd entry of `id` (replacing any earlier line of that user);
+ * for RabbitMQ its users line, and definitions.json from the registry on disk. */
 FEDC_NODISCARD
 enum fedc_err admin__broker_set_password(const struct admin_fed *fed, const char *id, const char *password);
-/* Removes the passwd entry of `id` (none: no change). */
+/* Removes the passwd (or users) entry of `id` (none: no change). */
 FEDC_NODISCARD
 enum fedc_err admin__broker_drop_password(const struct admin_fed *fed, const char *id);
-/* Regenerates DIR/broker/acl from the registry. */
+/* Regenerates DIR/broker/acl (RabbitMQ: definitions.json) from the registry. */
 FEDC_NODISCARD
 enum fedc_err admin__broker_write_acl(const struct admin_fed *fed, const struct admin_registry *reg);
 /* One mosquitto 2.0 password-file line "id:$7$101$salt$hash\n" into *out. */
 FEDC_NODISCARD
 enum fedc_err admin__broker_passwd_line(const char *id, const char *password, struct fedc_buf *out);
+
+/* ---- broker_rabbitmq.c: RabbitMQ 3.10's MQTT plugin -------------------------- */
+
+/* Bytes of a rabbit_password_hashing_sha256 hash in base64. */
+#define ADMIN_RABBIT_HASH_B64 48
+/* base64(salt || SHA-256(salt || password)) with a random 4-byte salt: the
+ * password_hash RabbitMQ's definitions take with rabbit_password_hashing_sha256. */
+FEDC_NODISCARD
+enum fedc_err admin__rabbit_hash(const char *password, char out[ADMIN_RABBIT_HASH_B64 + 1]);
+/* DIR/broker/rabbitmq.conf, DIR/broker/advanced.config (the TLS options,
+ * with the CRL) and DIR/broker/enabled_plugins. FEDC_ERR_INVAL if DIR holds
+ * '"' or '\\' (advanced.config names files in Erlang strings). */
+FEDC_NODISCARD
+enum fedc_err admin__rabbit_write_conf(const struct admin_fed *fed);
+/* Copies the CRL (`pem`, signed by `ca_cert`) to DIR/broker/crls/HASH.r0,
+ * HASH being OpenSSL's hash of the CA's name: the directory Erlang's
+ * ssl_crl_hash_dir reads at every TLS handshake. */
+FEDC_NODISCARD
+enum fedc_err admin__rabbit_write_crl(const struct admin_fed *fed, X509 *ca_cert, const struct fedc_buf *pem);
+/* Replaces the DIR/broker/users line of `id` by a hash of `password` (NULL:
+ * drops it), then rewrites definitions.json from the registry on disk. */
+FEDC_NODISCARD
+enum fedc_err admin__rabbit_set_password(const struct admin_fed *fed, const char *id, const char *password);
+/* DIR/broker/definitions.json (0600: it holds password hashes): the vhost
+ * named after the federation, and for each participant of `reg` with a line
+ * in DIR/broker/users its user, permissions and topic permissions. */
+FEDC_NODISCARD
+enum fedc_err admin__rabbit_write_definitions(const struct admin_fed *fed, const struct admin_registry *reg);
 
 /* ---- repository.c ------------------------------------------------------- */
 

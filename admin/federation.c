@@ -77,6 +77,21 @@ static enum fedc_err check_settings(const struct admin_fed *fed)
 		return fedc_fail(FEDC_ERR_INVAL, "the broker and the repository need different ports");
 	if (fed->days < 1 || fed->days > ADMIN_CA_DAYS)
 		return fedc_fail(FEDC_ERR_INVAL, "--days must be in 1..%d (the CA's own lifetime)", ADMIN_CA_DAYS);
+	if (fed->broker == ADMIN_BROKER_RABBITMQ && strchr(fed->name, '.'))
+		return fedc_fail(FEDC_ERR_INVAL, "bad federation name \"%s\" for RabbitMQ: no '.' (its MQTT plugin "
+						 "turns topic levels into words of a routing key split at '.')",
+				 fed->name);
+	return FEDC_OK;
+}
+
+/* RabbitMQ's MQTT plugin reads a '.' in a topic as a level separator (see
+ * broker_rabbitmq.c): ids with one would be unreachable there. */
+static enum fedc_err check_id_for_broker(const struct admin_fed *fed, const char *id)
+{
+	if (fed->broker == ADMIN_BROKER_RABBITMQ && strchr(id, '.'))
+		return fedc_fail(FEDC_ERR_INVAL, "bad id \"%s\" for federation %s, whose broker is RabbitMQ: no '.' "
+						 "(its MQTT plugin turns '/' into '.', so a '.' in a topic becomes a "
+						 "level); use '-' or '_'", id, fed->name);
 	return FEDC_OK;
 }
 
@@ -173,8 +188,9 @@ static enum fedc_err write_federation_ini(const struct admin_fed *fed)
 			       "; add-researcher and list. Do not edit: certificates and bundles\n"
 			       "; already carry these values.\n"
 			       "[federation]\nname = %s\nhost = %s\nbroker_port = %d\nrepository_port = %d\n"
-			       "days = %d\n",
-			       fed->name, fed->host, fed->broker_port, fed->repository_port, fed->days);
+			       "days = %d\nbroker = %s\n",
+			       fed->name, fed->host, fed->broker_port, fed->repository_port, fed->days,
+			       admin__broker_name(fed->broker));
 	if (!rc)
 		rc = admin__path(path, fed->dir, "federation.ini");
 	if (!rc)
@@ -189,6 +205,11 @@ static enum fedc_err make_root(struct admin_fed *fed)
 	char abs[PATH_MAX];
 	enum fedc_err rc = check_dir_chars(fed->dir); /* before anything is made */
 
+	/* advanced.config names files in Erlang strings (broker_rabbitmq.c) */
+	if (!rc && fed->broker == ADMIN_BROKER_RABBITMQ && strpbrk(fed->dir, "\"\\"))
+		rc = fedc_fail(FEDC_ERR_INVAL, "%s: a RabbitMQ federation's directory may not hold '\"' or '\\'",
+			       fed->dir);
+
 	if (!rc)
 		rc = fedc_mkdir_p(fed->dir, 0700);
 	if (rc)
@@ -201,7 +222,7 @@ static enum fedc_err make_root(struct admin_fed *fed)
 
 enum fedc_err admin__init(struct admin_fed *fed)
 {
-	struct admin_registry empty = { 0 };
+	struct admin_registry empty = { 0 }; /* the registry's commit record */
 	char path[PATH_MAX];
 	enum fedc_err rc;
 	int lock = -1;
@@ -223,13 +244,7 @@ enum fedc_err admin__init(struct admin_fed *fed)
 	if (!rc)
 		rc = admin__crl_write(fed); /* empty: mosquitto's crlfile must exist */
 	if (!rc)
-		rc = admin__broker_write_conf(fed);
-	if (!rc)
-		rc = admin__path(path, fed->dir, "broker/passwd");
-	if (!rc)
-		rc = admin__write_secret(path, "", 0);
-	if (!rc)
-		rc = admin__broker_write_acl(fed, &empty);
+		rc = admin__broker_init_files(fed);
 	if (!rc)
 		rc = admin__repository_write_ini(fed);
 	if (!rc)
@@ -246,7 +261,7 @@ enum fedc_err admin__init(struct admin_fed *fed)
 static enum fedc_err read_federation_ini(const char *path, struct admin_fed *fed)
 {
 	struct fedc_config *cfg = NULL;
-	const char *name = NULL, *host = NULL;
+	const char *name = NULL, *host = NULL, *broker = NULL;
 	int64_t bport = 0, rport = 0, days = 0;
 	enum fedc_err rc;
 
@@ -261,6 +276,11 @@ static enum fedc_err read_federation_ini(const char *path, struct admin_fed *fed
 		rc = fedc_config_int(cfg, "federation", "repository_port", true, 0, 1, 65535, &rport);
 	if (!rc)
 		rc = fedc_config_int(cfg, "federation", "days", true, 0, 1, ADMIN_CA_DAYS, &days);
+	/* Federations made before RabbitMQ support have no broker key. */
+	if (!rc)
+		rc = fedc_config_str(cfg, "federation", "broker", false, "mosquitto", &broker);
+	if (!rc && !admin__broker_parse(broker, &fed->broker))
+		rc = fedc_fail(FEDC_ERR_CONFIG, "%s: broker = %s: expected mosquitto or rabbitmq", path, broker);
 	if (!rc && (strlen(name) >= sizeof(fed->name) || strlen(host) >= sizeof(fed->host)))
 		rc = fedc_fail(FEDC_ERR_CONFIG, "%s: name or host too long", path);
 	if (!rc) {
@@ -332,7 +352,9 @@ enum fedc_err admin__add(const struct admin_fed *fed, enum admin_role role, cons
 	if (!fedc_id_valid(id))
 		return fedc_fail(FEDC_ERR_INVAL, "bad id \"%s\": 1 to %d of A-Z a-z 0-9 . _ -, not starting with '.' or '-'",
 				 id, FEDC_MAX_ID_LEN);
-	rc = admin__lock(fed->dir, &lock);
+	rc = check_id_for_broker(fed, id);
+	if (!rc)
+		rc = admin__lock(fed->dir, &lock);
 	if (!rc)
 		rc = admin__registry_load(fed, &reg);
 	if (!rc && (p = admin__registry_find(&reg, id)) != NULL)

@@ -17,7 +17,7 @@
 #define STR(x) STR_(x)
 
 /* Option keys (fedc_cli_args.value[KEY]). */
-enum { K_FEDERATION, K_HOST, K_BROKER_PORT, K_REPOSITORY_PORT, K_DAYS };
+enum { K_FEDERATION, K_HOST, K_BROKER_PORT, K_REPOSITORY_PORT, K_DAYS, K_BROKER };
 
 static const struct fedc_cli_opt opt_federation = { .key = K_FEDERATION, .name = "federation", .metavar = "NAME",
 	.help = "the federation's name (default \"" ADMIN_DEFAULT_FEDERATION "\")" };
@@ -33,7 +33,25 @@ static const struct fedc_cli_opt opt_days = { .key = K_DAYS, .name = "days", .me
 	.help = "validity of the certificates in days (default " STR(ADMIN_DEFAULT_DAYS) ")", .is_int = true,
 	.min = 1, .max = ADMIN_CA_DAYS };
 
+static const struct fedc_cli_opt opt_broker = { .key = K_BROKER, .name = "broker", .metavar = "KIND",
+	.help = "mosquitto (default) or rabbitmq: the MQTT broker whose files DIR/broker gets" };
+
 static const struct fedc_cli_prog prog;
+
+/* How to make the running broker and repository take new credentials. */
+static void print_reload(const struct admin_fed *fed, const char *revoked_id)
+{
+	if (fed->broker == ADMIN_BROKER_MOSQUITTO) {
+		printf("Send SIGHUP to a running mosquitto and fedc-repository so that they reload\n"
+		       "passwd, acl and tokens:  kill -HUP <mosquitto pid> <fedc-repository pid>\n");
+		return;
+	}
+	printf("Load the new definitions into RabbitMQ and reload the repository's tokens:\n"
+	       "  rabbitmqctl import_definitions %s/broker/definitions.json\n", fed->dir);
+	if (revoked_id)
+		printf("  rabbitmqctl delete_user %s   (an import never deletes a user)\n", revoked_id);
+	printf("  kill -HUP <fedc-repository pid>\n");
+}
 
 static void footer(FILE *out)
 {
@@ -73,17 +91,25 @@ static int cmd_init(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *
 		fed.repository_port = (int)a->num[K_REPOSITORY_PORT];
 	if (a->value[K_DAYS])
 		fed.days = (int)a->num[K_DAYS];
+	if (a->value[K_BROKER] && !admin__broker_parse(a->value[K_BROKER], &fed.broker))
+		return fedc_cli_usage_error(&prog, cmd, "--broker: expected mosquitto or rabbitmq, got \"%s\"",
+					    a->value[K_BROKER]);
 	if (!set_field(fed.dir, sizeof(fed.dir), a->operand[0]) || !a->operand[0][0])
 		return fedc_cli_usage_error(&prog, cmd, "bad DIR \"%s\"", a->operand[0]);
 	rc = admin__init(&fed);
 	if (rc)
 		return failed("init", rc);
-	printf("federation \"%s\" made in %s\n"
-	       "  broker:     mosquitto -c %s/broker/mosquitto.conf\n"
-	       "  repository: fedc-repository --config %s/repository/repository.ini\n"
+	printf("federation \"%s\" made in %s\n", fed.name, fed.dir);
+	if (fed.broker == ADMIN_BROKER_RABBITMQ)
+		printf("  broker:     RABBITMQ_CONFIG_FILE=%s/broker/rabbitmq.conf \\\n"
+		       "              RABBITMQ_ENABLED_PLUGINS_FILE=%s/broker/enabled_plugins rabbitmq-server\n",
+		       fed.dir, fed.dir);
+	else
+		printf("  broker:     mosquitto -c %s/broker/mosquitto.conf\n", fed.dir);
+	printf("  repository: fedc-repository --config %s/repository/repository.ini\n"
 	       "  keep %s/ca/ca.key secret and offline if you can; add participants with\n"
 	       "  " PROG " add-node %s ID / add-researcher %s ID\n",
-	       fed.name, fed.dir, fed.dir, fed.dir, fed.dir, fed.dir, fed.dir);
+	       fed.dir, fed.dir, fed.dir, fed.dir);
 	return 0;
 }
 
@@ -106,11 +132,10 @@ static int cmd_add(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a
 	if (rc)
 		return failed(cmd->name, rc);
 	printf("%s \"%s\" added to federation \"%s\"; its bundle: %s\n"
-	       "Copy that directory to the %s's machine (keep it secret: it holds keys).\n"
-	       "Send SIGHUP to a running mosquitto and fedc-repository so that they reload\n"
-	       "passwd, acl and tokens:  kill -HUP <mosquitto pid> <fedc-repository pid>\n"
-	       "Bundles copied out earlier get %s's public key only by hand: see docs/provisioning.md.\n",
-	       admin__role_name(role), id, fed.name, bundle, admin__role_name(role), id);
+	       "Copy that directory to the %s's machine (keep it secret: it holds keys).\n",
+	       admin__role_name(role), id, fed.name, bundle, admin__role_name(role));
+	print_reload(&fed, NULL);
+	printf("Bundles copied out earlier get %s's public key only by hand: see docs/provisioning.md.\n", id);
 	return 0;
 }
 
@@ -139,12 +164,21 @@ static int cmd_rotate(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args
 		return failed(cmd->name, rc);
 	}
 	printf("%s \"%s\" has new credentials: certificate, broker password, repository token and\n"
-	       "signing key, in %s (its ini, trusted/, peers/ and data are kept).\n"
-	       "1. Reload the servers: kill -HUP <mosquitto pid> <fedc-repository pid>; the old password\n"
-	       "   and token stop working, and mosquitto reads the new CRL (%s/ca/crl.pem), which\n"
-	       "   revokes the old certificate.\n"
-	       "2. Copy the new credential files of that directory to the %s's machine and restart it.\n",
-	       admin__role_name(p->role), id, bundle, fed.dir, admin__role_name(p->role));
+	       "signing key, in %s (its ini, trusted/, peers/ and data are kept).\n",
+	       admin__role_name(p->role), id, bundle);
+	if (fed.broker == ADMIN_BROKER_MOSQUITTO) {
+		printf("1. Reload the servers: kill -HUP <mosquitto pid> <fedc-repository pid>; the old password\n"
+		       "   and token stop working, and mosquitto reads the new CRL (%s/ca/crl.pem), which\n"
+		       "   revokes the old certificate.\n",
+		       fed.dir);
+	} else {
+		printf("1. Reload the servers: the old password and token stop working, and RabbitMQ refuses\n"
+		       "   the old certificate once it has the new CRL (copy %s/broker/crls/ to the broker).\n",
+		       fed.dir);
+		print_reload(&fed, NULL);
+	}
+	printf("2. Copy the new credential files of that directory to the %s's machine and restart it.\n",
+	       admin__role_name(p->role));
 	if (p->role == ADMIN_ROLE_NODE)
 		printf("3. The researchers still in %s have its new public key in trusted/, the other nodes in\n"
 		       "   peers/; give copies handed out earlier %s/keys/%s.pub as trusted/%s.pub (a\n"
@@ -174,13 +208,19 @@ static int cmd_revoke(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args
 	if (rc)
 		return failed(cmd->name, rc);
 	printf("\"%s\" %s federation \"%s\": its certificate is on %s/ca/crl.pem, its password, ACL\n"
-	       "block and repository token are gone, and the bundles in %s no longer hold its key.\n"
-	       "1. Reload the servers: kill -HUP <mosquitto pid> <fedc-repository pid> (mosquitto reads\n"
-	       "   passwd, acl and the CRL again, the repository its tokens).\n"
-	       "2. Delete trusted/%s.pub (and a node's peers/%s.pub) from the copies handed out earlier,\n"
+	       "block and repository token are gone, and the bundles in %s no longer hold its key.\n",
+	       id, remove ? "is removed from" : "is revoked in", fed.name, fed.dir, fed.dir);
+	if (fed.broker == ADMIN_BROKER_MOSQUITTO) {
+		printf("1. Reload the servers: kill -HUP <mosquitto pid> <fedc-repository pid> (mosquitto reads\n"
+		       "   passwd, acl and the CRL again, the repository its tokens).\n");
+	} else {
+		printf("1. ");
+		print_reload(&fed, id);
+	}
+	printf("2. Delete trusted/%s.pub (and a node's peers/%s.pub) from the copies handed out earlier,\n"
 	       "   and send SIGHUP to the nodes.\n"
 	       "%s",
-	       id, remove ? "is removed from" : "is revoked in", fed.name, fed.dir, fed.dir, id, id,
+	       id, id,
 	       remove ? "Its bundle, key and record are deleted.\n"
 		      : "Its bundle and key stay, on record in revoked (`list` shows it); remove deletes them.\n");
 	return 0;
@@ -197,8 +237,8 @@ static int cmd_list(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *
 		rc = admin__registry_load(&fed, &reg);
 	if (rc)
 		return failed(cmd->name, rc);
-	printf("federation %s: host %s, broker port %d, repository port %d, %zu participant(s)\n", fed.name,
-	       fed.host, fed.broker_port, fed.repository_port, reg.n);
+	printf("federation %s: host %s, broker port %d (%s), repository port %d, %zu participant(s)\n", fed.name,
+	       fed.host, fed.broker_port, admin__broker_name(fed.broker), fed.repository_port, reg.n);
 	for (size_t i = 0; i < reg.n; i++)
 		printf("%-10s %s\n", admin__role_name(reg.v[i].role), reg.v[i].id);
 	admin__registry_free(&reg);
@@ -237,7 +277,7 @@ static const struct fedc_cli_cmd commands[] = {
 	{ "init", "DIR", 1, 1,
 	  "make a CA and the broker's and the repository's configuration and\ncertificates in DIR",
 	  (const struct fedc_cli_opt *const[]){ &opt_federation, &opt_host, &opt_broker_port, &opt_repository_port,
-						&opt_days, NULL },
+						&opt_days, &opt_broker, NULL },
 	  0, cmd_init },
 	{ "add-node", "DIR ID", 2, 2, "enrol a node and write its bundle to DIR/nodes/ID", NULL, 0, cmd_add },
 	{ "add-researcher", "DIR ID", 2, 2, "enrol a researcher and write its bundle to DIR/researchers/ID", NULL, 0,

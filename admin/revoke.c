@@ -161,6 +161,8 @@ enum fedc_err admin__crl_write(const struct admin_fed *fed)
 		rc = admin__path(path, fed->dir, "ca/crl.pem");
 	if (!rc)
 		rc = fedc_write_atomic(path, pem.data, pem.len);
+	if (!rc && fed->broker == ADMIN_BROKER_RABBITMQ)
+		rc = admin__rabbit_write_crl(fed, ca_cert, &pem);
 	EVP_PKEY_free(ca_key);
 	X509_free(ca_cert);
 	list_free(&l);

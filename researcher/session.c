@@ -45,6 +45,17 @@ size_t session__online_count(const struct session *s)
 	return n;
 }
 
+/* The nodes a status says are online: those a broadcast should hear from.
+ * (Nodes known only by their replies would end a gather at its first.) */
+static size_t online_by_status(const struct session *s)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->n_nodes; i++)
+		n += s->nodes[i].online && s->nodes[i].status_known;
+	return n;
+}
+
 /* What the node said, less the "refused request: " the node puts first. */
 /* How a node words a request it turned away (node/daemon.c). */
 #define REFUSED_PREFIX "refused request: "
@@ -175,6 +186,17 @@ static void record_status(struct session *s, const struct fedc_msg *msg)
 	if (node->online != online)
 		fedc_debug("node %s is %s", msg->node_id, msg->state);
 	node->online = online;
+	node->status_known = true;
+}
+
+/* A signed reply shows its node is up, which is all a researcher learns of
+ * it when the broker kept its retained status back (struct session_node). */
+static void record_reply(struct session *s, const struct fedc_msg *msg)
+{
+	struct session_node *node = find_node(s, msg->node_id, true);
+
+	if (node && !node->status_known)
+		node->online = true;
 }
 
 /* Accepts a decoded message if it is a status, or a reply meant for us. */
@@ -192,6 +214,7 @@ static bool accept(struct session *s, const struct fedc_mqtt_message *m, const s
 		fedc_warn("ignoring %s without a node id", fedc_cmd_name(msg->command));
 		return false;
 	}
+	record_reply(s, msg);
 	return true;
 }
 
@@ -341,8 +364,9 @@ enum fedc_err session__gather(struct session *s, const struct fedc_msg *req, enu
 		struct fedc_msg *msg = NULL;
 
 		/* Every online node has answered: a node that comes online later
-		 * missed the broadcast anyway, so waiting longer gains nothing. */
-		if (*replies > 0 && *replies >= session__online_count(s))
+		 * missed the broadcast anyway, so waiting longer gains nothing.
+		 * Knowing no status (RabbitMQ), the wait runs to its deadline. */
+		if (*replies > 0 && online_by_status(s) > 0 && *replies >= online_by_status(s))
 			break;
 		rc = session__next(s, deadline_ms, &msg);
 		if (rc)

@@ -29,9 +29,14 @@ struct session_refusal {
 	bool refused;                  /* turned the request away (else: took it and failed) */
 };
 
+/* A node is online if its last status said so, or if no status of it came
+ * and it answered a request: RabbitMQ's MQTT plugin (3.10) hands retained
+ * messages only to subscriptions of their exact topic, so a researcher on it
+ * sees no retained status through "status/+" (docs/deployment.md). */
 struct session_node {
 	char id[FEDC_MAX_ID_LEN + 1];
 	bool online;
+	bool status_known; /* a status of it arrived */
 };
 
 struct session {
@@ -93,7 +98,9 @@ const char *session__network_file(const struct experiment *exp);
  * The caller adds how to give another. */
 bool session__print_unreachable(FILE *out, enum fedc_err rc, const struct experiment *exp);
 
+/* Whether `node_id` is online (struct session_node). */
 bool session__online(const struct session *s, const char *node_id);
+/* How many nodes are online (struct session_node). */
 size_t session__online_count(const struct session *s);
 int64_t session__now_ms(void);
 

@@ -28,7 +28,8 @@ packages=(build-essential cmake pkg-config
   lintian file man-db systemd adduser python3-seccomp # test package.debs: lintian, cpack (file), units, postinst
   openssl curl # tests console.browser and package.debs: certificates, HTTPS checks
   iproute2 # test bench.wan_link_smoke: network namespaces
-  ceph-mon ceph-osd radosgw ceph-common curl # test integration.test_s3: a single-host Ceph cluster and RADOS Gateway
+  ceph-mon ceph-osd radosgw ceph-common # test integration.test_s3: a single-host Ceph cluster and RADOS Gateway
+  rabbitmq-server # test integration.test_rabbitmq: the stack on RabbitMQ's MQTT plugin
   python3 "${extra[@]}")
 
 missing=()

@@ -1,6 +1,7 @@
 /* Integration-test harness (see harness.h). */
 #define _GNU_SOURCE
 #include "harness.h"
+#include "harness_private.h"
 #include "../test_argv.h"
 
 #include <errno.h>
@@ -54,7 +55,7 @@ const char *harness_plan(const char *name)
 /* A port that binds now, below the kernel's ephemeral range: one in that
  * range can be taken by any outgoing connection (a fuzzer or another test
  * opening thousands) before the server binds it. */
-static int free_port(void)
+int harness__free_port(void)
 {
 	static unsigned seed;
 	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
@@ -97,7 +98,7 @@ static bool port_open(int port)
 	return ok;
 }
 
-static int wait_port(int port, int timeout_ms)
+int harness__wait_port(int port, int timeout_ms)
 {
 	int64_t deadline = now_ms() + timeout_ms;
 
@@ -156,13 +157,21 @@ static int load_channel(struct harness *h)
 static int provision(struct harness *h)
 {
 	char broker_port[16], repo_port[16];
-	const char *init[] = { "init", h->fed_dir, "--federation", h->federation, "--broker-port", broker_port,
-			       "--repository-port", repo_port, NULL };
+	const char *init[12] = { "init", h->fed_dir, "--federation", h->federation, "--broker-port", broker_port,
+				 "--repository-port", repo_port, NULL };
 	const char *researcher[] = { "add-researcher", h->fed_dir, h->researcher_id, NULL };
+	size_t n = 0;
 
-	h->broker_port = free_port();
+	while (init[n])
+		n++;
+	if (h->broker_kind == HARNESS_RABBITMQ) {
+		init[n++] = "--broker";
+		init[n++] = "rabbitmq";
+	}
+
+	h->broker_port = harness__free_port();
 	do
-		h->repo_port = free_port();
+		h->repo_port = harness__free_port();
 	while (h->repo_port == h->broker_port);
 	snprintf(broker_port, sizeof(broker_port), "%d", h->broker_port);
 	snprintf(repo_port, sizeof(repo_port), "%d", h->repo_port);
@@ -177,7 +186,13 @@ static int provision(struct harness *h)
 
 int harness_init(struct harness *h)
 {
+	return harness_init_broker(h, HARNESS_MOSQUITTO);
+}
+
+int harness_init_broker(struct harness *h, enum harness_broker kind)
+{
 	memset(h, 0, sizeof(*h));
+	h->broker_kind = kind;
 	snprintf(h->dir, sizeof(h->dir), "/tmp/fedc-test-XXXXXX");
 	if (!mkdtemp(h->dir))
 		return -1;
@@ -190,6 +205,12 @@ int harness_init(struct harness *h)
 }
 
 int harness_spawn(struct harness *h, struct harness_proc *p, const char *name, const char *const argv[])
+{
+	return harness__spawn_env(h, p, name, argv, NULL);
+}
+
+int harness__spawn_env(struct harness *h, struct harness_proc *p, const char *name, const char *const argv[],
+		       char *const env[])
 {
 	char **copy = test_argv_dup(argv);
 	pid_t pid;
@@ -210,6 +231,8 @@ int harness_spawn(struct harness *h, struct harness_proc *p, const char *name, c
 			dup2(fd, 1);
 			dup2(fd, 2);
 		}
+		for (size_t i = 0; env && env[i]; i++)
+			putenv(env[i]);
 		execv(copy[0], copy);
 		_exit(127);
 	}
@@ -243,6 +266,12 @@ int harness_stop(struct harness_proc *p, int sig, int timeout_ms)
 
 int harness_run(struct harness *h, const char *const argv[], int timeout_s, char *out, size_t cap)
 {
+	return harness__run_env(h, argv, NULL, timeout_s, out, cap);
+}
+
+int harness__run_env(struct harness *h, const char *const argv[], char *const env[], int timeout_s, char *out,
+		     size_t cap)
+{
 	struct harness_proc p = { 0 };
 	int64_t deadline = now_ms() + (int64_t)timeout_s * 1000;
 	char name[64];
@@ -250,7 +279,7 @@ int harness_run(struct harness *h, const char *const argv[], int timeout_s, char
 	int status = -1;
 
 	snprintf(name, sizeof(name), "run-%d", ++counter);
-	if (harness_spawn(h, &p, name, argv) != 0)
+	if (harness__spawn_env(h, &p, name, argv, env) != 0)
 		return -1;
 	for (;;) {
 		pid_t w = waitpid(p.pid, &status, WNOHANG);
@@ -302,6 +331,9 @@ int harness_start_broker(struct harness *h)
 	char conf[512], provisioned[512];
 	const char *argv[] = { FEDC_MOSQUITTO, "-c", conf, NULL };
 
+	if (h->broker_kind == HARNESS_RABBITMQ)
+		return harness__rabbit_start(h);
+
 	/* fedc-admin's config, plus a deep queue for the many-node tests. */
 	snprintf(provisioned, sizeof(provisioned), "%s/broker/mosquitto.conf", h->fed_dir);
 	snprintf(conf, sizeof(conf), "%s/mosquitto.conf", h->dir);
@@ -309,7 +341,7 @@ int harness_start_broker(struct harness *h)
 		return -1;
 	if (harness_spawn(h, &h->broker, "mosquitto", argv) != 0)
 		return -1;
-	return wait_port(h->broker_port, 10000);
+	return harness__wait_port(h->broker_port, 10000);
 }
 
 int harness_start_repository(struct harness *h)
@@ -320,12 +352,14 @@ int harness_start_repository(struct harness *h)
 	snprintf(config, sizeof(config), "%s/repository/repository.ini", h->fed_dir);
 	if (harness_spawn(h, &h->repo, "repository", argv) != 0)
 		return -1;
-	return wait_port(h->repo_port, 10000);
+	return harness__wait_port(h->repo_port, 10000);
 }
 
 void harness_reload_credentials(struct harness *h)
 {
-	if (h->broker.pid > 0)
+	if (h->broker.pid > 0 && h->broker_kind == HARNESS_RABBITMQ)
+		(void)harness__rabbit_import_definitions(h);
+	else if (h->broker.pid > 0)
 		kill(h->broker.pid, SIGHUP);
 	if (h->repo.pid > 0)
 		kill(h->repo.pid, SIGHUP);
@@ -703,7 +737,8 @@ void harness_cleanup(struct harness *h)
 	fedc_mqtt_close(h->observer, NULL, 0);
 	h->observer = NULL;
 	fedc_channel_free(&h->channel);
-	harness_stop(&h->broker, SIGTERM, 5000);
+	harness_stop(&h->broker, SIGTERM, 10000);
+	harness_stop(&h->epmd, SIGTERM, 5000); /* RabbitMQ's, after it */
 	if (keep && keep[0] == '1') {
 		fprintf(stderr, "kept test directory %s\n", h->dir);
 		return;

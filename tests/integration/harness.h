@@ -17,6 +17,11 @@
 
 #define HARNESS_MAX_NODES 64
 
+/* The MQTT broker the stack runs on: Mosquitto with fedc's plugin (the
+ * default), or RabbitMQ's MQTT plugin (harness_rabbitmq.c), both configured
+ * by fedc-admin. */
+enum harness_broker { HARNESS_MOSQUITTO, HARNESS_RABBITMQ };
+
 struct harness_proc {
 	pid_t pid;
 	char name[64];
@@ -48,15 +53,23 @@ struct harness {
 	struct fedc_mqtt *observer; /* subscribed to status/+ and the test researcher's topic */
 	struct fedc_channel channel; /* the test researcher's keys: signs sends, checks replies */
 	char researcher_id[32];
+	enum harness_broker broker_kind;
+	/* RabbitMQ only: its own epmd and Erlang node, on free ports. */
+	struct harness_proc epmd;
+	int epmd_port, dist_port;
+	char rabbit_node[64];
 };
 
 /* Creates the temporary directory and provisions the federation (fedc-admin
  * init, add-researcher). 0 on success. */
 int harness_init(struct harness *h);
+/* The same on the broker `kind` (fedc-admin init --broker ...). */
+int harness_init_broker(struct harness *h, enum harness_broker kind);
 /* Stops every process, closes the observer, removes the directory. */
 void harness_cleanup(struct harness *h);
 
-/* Starts Mosquitto; called again after harness_stop(&h->broker, ...), it
+/* Starts the broker (Mosquitto, or RabbitMQ and its epmd) and waits until it
+ * takes clients; called again after harness_stop(&h->broker, ...), it
  * restarts it on the same port. */
 int harness_start_broker(struct harness *h);
 /* Starts the repository server (store in dir/store); called again after
@@ -139,8 +152,12 @@ int harness_repo_as(struct harness *h, const char *bundle, struct fedc_repo **ou
 /* Reloads the test researcher's keys and trusted/ from its bundle (after
  * fedc-admin rotate, revoke or remove changed them). 0 on success. */
 int harness_reload_trust(struct harness *h);
-/* Makes the broker and the repository re-read their credentials (SIGHUP). */
+/* Makes the broker and the repository re-read their credentials (SIGHUP;
+ * RabbitMQ: rabbitmqctl import_definitions). */
 void harness_reload_credentials(struct harness *h);
+/* RabbitMQ only: rabbitmqctl -n <the test's node> `args` (NULL-terminated),
+ * output in `out`. Its exit code. */
+int harness_rabbitmqctl(struct harness *h, const char *const *args, char *out, size_t cap);
 
 /* Paths of built things. */
 const char *harness_bin(const char *name);   /* FEDC_BIN_DIR/name */
