@@ -264,6 +264,18 @@ void aggregator__flatten(const struct agg_layout *l, const struct fedc_tensor *t
 /* Values checked between two releases of their pages (4 MiB). */
 #define CHECK_BLOCK (1u << 20)
 
+/* FEDC_ERR_MALFORMED naming the first value of x[j0..j1-1] that is not finite. */
+static enum fedc_err not_finite(const struct fedc_tensor *t, uint64_t j0, uint64_t j1)
+{
+	const float *x = t->data;
+	uint64_t j = j0;
+
+	while (j + 1 < j1 && isfinite(x[j]))
+		j++;
+	return fedc_fail(FEDC_ERR_MALFORMED, "update tensor \"%s\" holds %s at index %llu", t->name,
+			 isnan(x[j]) ? "NaN" : "an infinity", (unsigned long long)j);
+}
+
 /* Checks that `update` has the expected layout and only finite values,
  * before anything of it is kept. */
 static enum fedc_err layout_check(const struct agg_layout *l, const struct fedc_params *update)
@@ -287,12 +299,8 @@ static enum fedc_err layout_check(const struct agg_layout *l, const struct fedc_
 		for (uint64_t j0 = 0; j0 < n; j0 += CHECK_BLOCK) {
 			uint64_t j1 = n - j0 < CHECK_BLOCK ? n : j0 + CHECK_BLOCK;
 
-			for (uint64_t j = j0; j < j1; j++) {
-				if (!isfinite(x[j]))
-					return fedc_fail(FEDC_ERR_MALFORMED, "update tensor \"%s\" holds %s at index %llu",
-							 t[i].name, isnan(x[j]) ? "NaN" : "an infinity",
-							 (unsigned long long)j);
-			}
+			if (!aggregator__all_finite(x + j0, (size_t)(j1 - j0)))
+				return not_finite(&t[i], j0, j1);
 			/* read once here, again at finish(): no need to keep it resident */
 			fedc_params_release_span(update, x + j0, (size_t)(j1 - j0) * sizeof(float));
 		}

@@ -168,6 +168,8 @@ enum fedc_err aggregator__plain_layouts(struct aggregator *agg, const struct fed
 /* calloc of n values of `size` bytes, FEDC_ERR_TOO_BIG / NOMEM with a detail. */
 FEDC_NODISCARD
 enum fedc_err aggregator__alloc(uint64_t n, size_t size, void *out_ptr);
+/* True if none of x[0..n-1] is a NaN or an infinity (aggregator_finite.c). */
+bool aggregator__all_finite(const float *x, size_t n);
 /* Copies `count` tensors of `t` (laid out as `l`) into one flat float vector. */
 void aggregator__flatten(const struct agg_layout *l, const struct fedc_tensor *t, float *dst);
 /* A streamed method's result, computed block by block as it is written to

@@ -277,7 +277,7 @@ static void test_fedavg_nan_rejected(void **state)
 	bad.c[0] = u2.c[0];
 	bad.w[3] = -INFINITY;
 	assert_int_equal(aggregator__add(agg, "bad2", model_update("bad2", &bad), 2), FEDC_ERR_MALFORMED);
-	assert_non_null(strstr(fedc_last_error(), "infinity"));
+	assert_non_null(strstr(fedc_last_error(), "\"w\" holds an infinity at index 3"));
 
 	add_model(agg, &u2, 2);
 	add_model(agg, &u3, 3);
@@ -520,6 +520,33 @@ static void test_finish_again_to_another_file(void **state)
 	assert_int_equal(aggregator__finish(agg, b), FEDC_OK);
 	assert_int_equal(aggregator__rounds(agg), 1);
 	assert_same_files(a, b);
+	aggregator__free(agg);
+}
+
+/* The finite scan goes by blocks of 1 Mi values: a NaN in a later block,
+ * and the last value of a block, are found and named. */
+static void test_nan_in_a_later_block_named(void **state)
+{
+	enum { LONG = (3 << 20) + 17 };
+	static const uint64_t at[] = { 2000001, (2u << 20) - 1, LONG - 1 };
+	static float values[LONG];
+	struct fedc_tensor t = { "long", FEDC_DTYPE_F32, 1, { LONG }, values };
+	struct aggregator *agg = NULL;
+	struct fedc_params *global = params_of("long-global", &t, 1);
+	char want[64];
+
+	(void)state;
+	assert_int_equal(aggregator__new("fedavg", NULL, &agg), FEDC_OK);
+	assert_int_equal(aggregator__begin(agg, global, N_NODES), FEDC_OK);
+	fedc_params_close(global);
+	for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+		values[at[i]] = NAN;
+		assert_int_equal(aggregator__add(agg, "n1", params_of("long-n1", &t, 1), 1), FEDC_ERR_MALFORMED);
+		snprintf(want, sizeof(want), "holds NaN at index %llu", (unsigned long long)at[i]);
+		assert_non_null(strstr(fedc_last_error(), want));
+		values[at[i]] = 0;
+	}
+	assert_int_equal(aggregator__add(agg, "n1", params_of("long-n1", &t, 1), 1), FEDC_OK);
 	aggregator__free(agg);
 }
 
@@ -1684,6 +1711,7 @@ int main(void)
 		cmocka_unit_test(test_fedadam_large_model_matches_plain_loop),
 		cmocka_unit_test(test_scaffold_large_model_matches_plain_loop),
 		cmocka_unit_test(test_finish_again_to_another_file),
+		cmocka_unit_test(test_nan_in_a_later_block_named),
 		cmocka_unit_test(test_fedavg_no_updates),
 		cmocka_unit_test(test_fedavg_zero_samples_rejected),
 		cmocka_unit_test(test_add_duplicate_node_and_too_many),
