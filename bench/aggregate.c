@@ -82,8 +82,9 @@ static int run(const char *method, unsigned n, size_t p, const char *dir)
 	if (!values)
 		return -1;
 	for (unsigned k = 0; k <= n; k++) { /* k == n: the global */
-		snprintf(path, sizeof(path), "%s/%s.params", dir, k == n ? "global" : "u");
-		if (k < n)
+		if (k == n)
+			snprintf(path, sizeof(path), "%s/global.params", dir);
+		else
 			snprintf(path, sizeof(path), "%s/u%04u.params", dir, k);
 		if (write_update(path, values, p, k) != 0)
 			goto out;
