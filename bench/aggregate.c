@@ -1,6 +1,6 @@
 /* The researcher's aggregation alone, without the stack around it:
  *
- *   bench_aggregate [--method=M] N P [DIR]
+ *   bench_aggregate [--method=M] N P [DIR]     (M: any method but scaffold)
  *
  * writes N update files of P float32 values (and the global file) in DIR (a
  * fresh directory under /tmp by default, removed at the end), then runs the
@@ -160,6 +160,10 @@ int main(int argc, char **argv)
 		method = argv[a++] + 9;
 	if (argc - a < 2 || argc - a > 3) {
 		fprintf(stderr, "usage: bench_aggregate [--method=M] N P [DIR]\n");
+		return 2;
+	}
+	if (strcmp(method, "scaffold") == 0) { /* its updates carry control variates too */
+		fprintf(stderr, "bench: scaffold's updates are not plain models; pick another method\n");
 		return 2;
 	}
 	n = strtol(argv[a], NULL, 10);
