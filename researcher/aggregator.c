@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "fedc/fs.h"
+
 /* ------------------------------------------------------------------ */
 /* Methods and options                                                */
 
@@ -262,6 +264,18 @@ void aggregator__flatten(const struct agg_layout *l, const struct fedc_tensor *t
 /* Values checked between two releases of their pages (4 MiB). */
 #define CHECK_BLOCK (1u << 20)
 
+/* FEDC_ERR_MALFORMED naming the first value of x[j0..j1-1] that is not finite. */
+static enum fedc_err not_finite(const struct fedc_tensor *t, uint64_t j0, uint64_t j1)
+{
+	const float *x = t->data;
+	uint64_t j = j0;
+
+	while (j + 1 < j1 && isfinite(x[j]))
+		j++;
+	return fedc_fail(FEDC_ERR_MALFORMED, "update tensor \"%s\" holds %s at index %llu", t->name,
+			 isnan(x[j]) ? "NaN" : "an infinity", (unsigned long long)j);
+}
+
 /* Checks that `update` has the expected layout and only finite values,
  * before anything of it is kept. */
 static enum fedc_err layout_check(const struct agg_layout *l, const struct fedc_params *update)
@@ -285,12 +299,8 @@ static enum fedc_err layout_check(const struct agg_layout *l, const struct fedc_
 		for (uint64_t j0 = 0; j0 < n; j0 += CHECK_BLOCK) {
 			uint64_t j1 = n - j0 < CHECK_BLOCK ? n : j0 + CHECK_BLOCK;
 
-			for (uint64_t j = j0; j < j1; j++) {
-				if (!isfinite(x[j]))
-					return fedc_fail(FEDC_ERR_MALFORMED, "update tensor \"%s\" holds %s at index %llu",
-							 t[i].name, isnan(x[j]) ? "NaN" : "an infinity",
-							 (unsigned long long)j);
-			}
+			if (!aggregator__all_finite(x + j0, (size_t)(j1 - j0)))
+				return not_finite(&t[i], j0, j1);
 			/* read once here, again at finish(): no need to keep it resident */
 			fedc_params_release_span(update, x + j0, (size_t)(j1 - j0) * sizeof(float));
 		}
@@ -377,6 +387,8 @@ static void end_round(struct aggregator *agg)
 	agg->secure_sum = NULL;
 	agg->secure_weight = 0;
 	agg->secure_count = 0;
+	free(agg->written_path);
+	agg->written_path = NULL;
 }
 
 bool aggregator__secure_sum_kind(const char *method, bool *weighted)
@@ -567,36 +579,42 @@ enum fedc_err aggregator__add(struct aggregator *agg, const char *node_id, struc
 	return aggregator__add_checked(agg, node_id, update, n_samples);
 }
 
-/* Folds the updates in node-id order, once; the mappings go right after. */
+/* Once per round, before any result value: the updates in node-id order
+ * (or the secure sum), their shares, the values of the averaged tensors.
+ * From then on the round takes no update. */
+static enum fedc_err prepare_result(struct aggregator *agg)
+{
+	enum fedc_err rc = FEDC_OK;
+
+	if (agg->computed)
+		return FEDC_OK;
+	if (agg->secure_sum) {
+		agg->share_total = (double)agg->secure_weight;
+		agg->n_contributors = agg->secure_count;
+	} else if (agg->n_updates == 0) {
+		return fedc_fail(FEDC_ERR_INVAL, "%s: no update to aggregate", agg->ops->name);
+	} else {
+		qsort(agg->updates, agg->n_updates, sizeof(agg->updates[0]), compare_updates);
+		agg->n_contributors = agg->n_updates;
+		rc = aggregator__share_weights(agg);
+	}
+	if (!rc)
+		rc = aggregator__roles_before(agg);
+	agg->computed = rc == FEDC_OK;
+	return rc;
+}
+
+/* An in-memory method's result, once; the mappings go right after. */
 static enum fedc_err compute_result(struct aggregator *agg)
 {
 	enum fedc_err rc;
 
-	if (agg->secure_sum) {
-		agg->share_total = (double)agg->secure_weight;
-		agg->n_contributors = agg->secure_count;
-		rc = aggregator__roles_before(agg);
-		if (!rc)
-			rc = agg->ops->compute(agg, &agg->result);
-		if (rc)
-			return rc;
-		aggregator__roles_after_compute(agg);
-		agg->computed = true;
+	if (agg->result)
 		return FEDC_OK;
-	}
-	if (agg->n_updates == 0)
-		return fedc_fail(FEDC_ERR_INVAL, "%s: no update to aggregate", agg->ops->name);
-	qsort(agg->updates, agg->n_updates, sizeof(agg->updates[0]), compare_updates);
-	agg->n_contributors = agg->n_updates;
-	rc = aggregator__share_weights(agg);
-	if (!rc)
-		rc = aggregator__roles_before(agg);
-	if (!rc)
-		rc = agg->ops->compute(agg, &agg->result);
+	rc = agg->ops->compute(agg, &agg->result);
 	if (rc)
 		return rc;
 	aggregator__roles_after_compute(agg);
-	agg->computed = true;
 	close_updates(agg);
 	return FEDC_OK;
 }
@@ -620,6 +638,26 @@ static enum fedc_err write_result(const struct aggregator *agg, const char *out_
 	return rc;
 }
 
+/* A streamed result is computed again if its write is retried (the updates
+ * stay until one succeeds); once written, its file is what a later call
+ * copies: the updates are gone and the state may have moved on. */
+static enum fedc_err write_streamed(struct aggregator *agg, const char *out_path)
+{
+	enum fedc_err rc;
+
+	if (agg->written_path)
+		return strcmp(agg->written_path, out_path) == 0 ? FEDC_OK
+								: fedc_copy_atomic(agg->written_path, out_path, 0644);
+	rc = aggregator__stream_result(agg, out_path);
+	if (rc)
+		return rc;
+	agg->written_path = strdup(out_path);
+	if (!agg->written_path)
+		return FEDC_ERR_NOMEM; /* nothing lost: the next call writes it again */
+	close_updates(agg);
+	return FEDC_OK;
+}
+
 enum fedc_err aggregator__finish(struct aggregator *agg, const char *out_path)
 {
 	enum fedc_err rc = FEDC_OK;
@@ -628,10 +666,14 @@ enum fedc_err aggregator__finish(struct aggregator *agg, const char *out_path)
 		return FEDC_ERR_INVAL;
 	if (!agg->in_round)
 		return fedc_fail(FEDC_ERR_INVAL, "%s: finish() before begin()", agg->ops->name);
-	if (!agg->computed)
+	rc = prepare_result(agg);
+	if (!rc && agg->ops->compute_block) {
+		rc = write_streamed(agg, out_path);
+	} else if (!rc) {
 		rc = compute_result(agg);
-	if (!rc)
-		rc = write_result(agg, out_path);
+		if (!rc)
+			rc = write_result(agg, out_path);
+	}
 	if (!rc && !agg->committed) {
 		if (agg->ops->commit)
 			agg->ops->commit(agg);

@@ -6,10 +6,17 @@
  * node's update as it comes (any order), finish() to write the result.
  * Determinism: finish() folds the updates in canonical order, sorted by node
  * id (bytewise), so the same inputs give bit-identical results whatever order
- * they were added in. Updates are mapped files that the aggregator keeps
- * mapped (not copied) until finish(); what it allocates is O(model size)
- * whatever the number of nodes (median and trimmed mean add a scratch block
- * of a few hundred values per node).
+ * they were added in. Updates are parameter files (fedc_params: opened from
+ * a path, an fd or a buffer) that the aggregator keeps mapped, not copied,
+ * until finish(), and reads block by block, releasing the pages it has read.
+ * FedAvg, FedProx, the FedOpt family and SCAFFOLD compute their result block
+ * by block as it is written to its file: the round allocates nothing of the
+ * model's size beyond their own vectors (FedOpt's global copy and new
+ * moments, SCAFFOLD's global copy and new c); FedAvg's round is a few MB at
+ * any model size. Median, trimmed mean, krum, multikrum and normbounded hold
+ * their result vector (O(model size), whatever the number of nodes; median
+ * and trimmed mean add a scratch block of a few hundred values per node);
+ * aggregator_internal.h says why.
  *
  * State that lives across rounds (server optimizer moments, SCAFFOLD's
  * control variate, the round counter) can be saved to and loaded from a
@@ -143,9 +150,12 @@ enum fedc_err aggregator__check_update(const struct aggregator *agg, const struc
 FEDC_NODISCARD
 enum fedc_err aggregator__add_checked(struct aggregator *agg, const char *node_id, struct fedc_params *update,
 				      uint64_t n_samples);
-/* Computes the result (once), writes it to `out_path` atomically and, on the
+/* Computes the result, writes it to `out_path` atomically and, on the
  * first success of the round, advances the state across rounds. A failed
- * write may be retried; no update is taken after the first call.
+ * write may be retried (a streamed result is computed again, to the same
+ * bits); a call after a success writes the same bytes again (a streamed
+ * result by copying the file first written: its updates are gone by then).
+ * No update is taken once the updates have been sorted for the result.
  * FEDC_ERR_INVAL if no update was added, FEDC_ERR_IO, FEDC_ERR_NOMEM. */
 FEDC_NODISCARD
 enum fedc_err aggregator__finish(struct aggregator *agg, const char *out_path);

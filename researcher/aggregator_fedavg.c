@@ -8,62 +8,34 @@
  * travels to them as the train request's fedprox_mu). */
 #include "aggregator_internal.h"
 
-#include <stdlib.h>
-#include <string.h>
 
 static enum fedc_err fedavg_begin(struct aggregator *agg, const struct fedc_params *global)
 {
 	return aggregator__plain_layouts(agg, global);
 }
 
-/* Turns the double sums into the float32 average in place: float j goes to
- * bytes 4j..4j+3, which only overlap doubles already read (indices <= j/2),
- * so no second buffer is needed and memory stays at the accumulator's size.
- * Byte access through memcpy keeps this clear of type-based aliasing. */
-static void sums_to_average(double *acc, uint64_t n, double total)
+/* The average: each sum divided by the total share and rounded once. */
+static void fedavg_block(struct aggregator *agg, size_t t, uint64_t first, size_t n, const double *sums,
+			 float *dst)
 {
-	unsigned char *bytes = (unsigned char *)acc;
+	const double total = agg->share_total;
 
-	for (uint64_t j = 0; j < n; j++) {
-		double sum;
-		float avg;
-
-		memcpy(&sum, bytes + j * sizeof(double), sizeof(sum));
-		avg = (float)(sum / total);
-		memcpy(bytes + j * sizeof(float), &avg, sizeof(avg));
-	}
-}
-
-static enum fedc_err fedavg_compute(struct aggregator *agg, float **result)
-{
-	double *acc = NULL;
-	enum fedc_err rc = aggregator__sum_updates(agg, true, &acc);
-
-	if (rc)
-		return rc;
-	sums_to_average(acc, agg->update_layout.n_elements, agg->share_total);
-	agg->round = acc;
-	*result = (float *)(void *)acc;
-	return FEDC_OK;
-}
-
-static void fedavg_release(struct aggregator *agg)
-{
-	free(agg->round);
+	(void)t;
+	(void)first;
+	for (size_t j = 0; j < n; j++)
+		dst[j] = (float)(sums[j] / total);
 }
 
 const struct agg_ops aggregator__fedavg_ops = {
 	.name = "fedavg",
 	.secure_sum = AGG_SUM_WEIGHTED,
 	.begin = fedavg_begin,
-	.compute = fedavg_compute,
-	.release_round = fedavg_release,
+	.compute_block = fedavg_block,
 };
 
 const struct agg_ops aggregator__fedprox_ops = {
 	.name = "fedprox",
 	.secure_sum = AGG_SUM_WEIGHTED,
 	.begin = fedavg_begin,
-	.compute = fedavg_compute,
-	.release_round = fedavg_release,
+	.compute_block = fedavg_block,
 };

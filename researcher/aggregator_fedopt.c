@@ -19,14 +19,13 @@
 
 #include <math.h>
 #include <stdlib.h>
-#include <string.h>
 
 enum fedopt_kind { FEDOPT_ADAGRAD, FEDOPT_YOGI, FEDOPT_ADAM };
 
 enum { VEC_M, VEC_V };
 
 struct fedopt_round {
-	float *x;            /* the global parameters; the result once computed */
+	float *x;             /* the global parameters */
 	float *m_new, *v_new; /* the next state, moved in by commit */
 };
 
@@ -41,6 +40,11 @@ static enum fedc_err fedopt_begin(struct aggregator *agg, const struct fedc_para
 	rc = aggregator__plain_layouts(agg, global);
 	if (!rc)
 		rc = aggregator__alloc(agg->model.n_elements, sizeof(float), &r->x);
+	/* untouched until the result is written: no resident pages before */
+	if (!rc)
+		rc = aggregator__alloc(agg->model.n_elements, sizeof(float), &r->m_new);
+	if (!rc)
+		rc = aggregator__alloc(agg->model.n_elements, sizeof(float), &r->v_new);
 	if (!rc)
 		aggregator__flatten(&agg->model, fedc_params_tensors(global), r->x);
 	return rc;
@@ -74,50 +78,43 @@ static double second_moment(enum fedopt_kind kind, double v, double d2, double b
 	return beta2 * v + (1.0 - beta2) * d2;
 }
 
-static enum fedc_err fedopt_compute(struct aggregator *agg, enum fedopt_kind kind, float **result)
+/* x and the state stay as they are: a retried write computes the same. */
+static void fedopt_block(struct aggregator *agg, enum fedopt_kind kind, size_t t, uint64_t first, size_t n,
+			 const double *sums, float *dst)
 {
-	struct fedopt_round *r = agg->round;
+	const struct fedopt_round *r = agg->round;
 	const struct aggregator_options *o = &agg->opts;
 	const float *m = agg->state.vecs[VEC_M], *v = agg->state.vecs[VEC_V];
-	const uint64_t n = agg->model.n_elements;
+	const uint64_t at = agg->model.offsets[t] + first;
 	const double total = agg->share_total;
-	double *acc = NULL;
-	enum fedc_err rc;
 
-	/* A failed compute may be retried: keep what an earlier try allocated. */
-	rc = r->m_new ? FEDC_OK : aggregator__alloc(n, sizeof(float), &r->m_new);
-	if (!rc && !r->v_new)
-		rc = aggregator__alloc(n, sizeof(float), &r->v_new);
-	if (!rc)
-		rc = aggregator__sum_updates(agg, true, &acc);
-	if (rc)
-		return rc;
-	for (uint64_t j = 0; j < n; j++) {
-		const double delta = acc[j] / total - (double)r->x[j];
+	for (size_t q = 0; q < n; q++) {
+		const uint64_t j = at + q;
+		const double delta = sums[q] / total - (double)r->x[j];
 
 		r->m_new[j] = (float)(o->beta1 * (double)m[j] + (1.0 - o->beta1) * delta);
 		r->v_new[j] = (float)second_moment(kind, (double)v[j], delta * delta, o->beta2);
-		r->x[j] = (float)((double)r->x[j] +
-				  o->server_lr * (double)r->m_new[j] / (sqrt((double)r->v_new[j]) + o->tau));
+		dst[q] = (float)((double)r->x[j] +
+				 o->server_lr * (double)r->m_new[j] / (sqrt((double)r->v_new[j]) + o->tau));
 	}
-	free(acc);
-	*result = r->x;
-	return FEDC_OK;
 }
 
-static enum fedc_err fedadagrad_compute(struct aggregator *agg, float **result)
+static void fedadagrad_block(struct aggregator *agg, size_t t, uint64_t first, size_t n, const double *sums,
+			     float *dst)
 {
-	return fedopt_compute(agg, FEDOPT_ADAGRAD, result);
+	fedopt_block(agg, FEDOPT_ADAGRAD, t, first, n, sums, dst);
 }
 
-static enum fedc_err fedyogi_compute(struct aggregator *agg, float **result)
+static void fedyogi_block(struct aggregator *agg, size_t t, uint64_t first, size_t n, const double *sums,
+			  float *dst)
 {
-	return fedopt_compute(agg, FEDOPT_YOGI, result);
+	fedopt_block(agg, FEDOPT_YOGI, t, first, n, sums, dst);
 }
 
-static enum fedc_err fedadam_compute(struct aggregator *agg, float **result)
+static void fedadam_block(struct aggregator *agg, size_t t, uint64_t first, size_t n, const double *sums,
+			  float *dst)
 {
-	return fedopt_compute(agg, FEDOPT_ADAM, result);
+	fedopt_block(agg, FEDOPT_ADAM, t, first, n, sums, dst);
 }
 
 /* Swaps the new moments in; the old ones go with the round. */
@@ -142,14 +139,14 @@ static void fedopt_release(struct aggregator *agg)
 	free(r);
 }
 
-#define FEDOPT_OPS(op_name, compute_fn)                                                                    \
+#define FEDOPT_OPS(op_name, block_fn)                                                                    \
 	{                                                                                                   \
 		.name = op_name, .secure_sum = AGG_SUM_WEIGHTED, .n_state_vecs = 2,                          \
 		.state_prefixes = { "m.", "v." }, .begin = fedopt_begin, .init_state = fedopt_init_state,    \
-		.compute = compute_fn, .commit = fedopt_commit,                                              \
+		.compute_block = block_fn, .commit = fedopt_commit,                                                \
 		.release_round = fedopt_release,                                                             \
 	}
 
-const struct agg_ops aggregator__fedadagrad_ops = FEDOPT_OPS("fedadagrad", fedadagrad_compute);
-const struct agg_ops aggregator__fedyogi_ops = FEDOPT_OPS("fedyogi", fedyogi_compute);
-const struct agg_ops aggregator__fedadam_ops = FEDOPT_OPS("fedadam", fedadam_compute);
+const struct agg_ops aggregator__fedadagrad_ops = FEDOPT_OPS("fedadagrad", fedadagrad_block);
+const struct agg_ops aggregator__fedyogi_ops = FEDOPT_OPS("fedyogi", fedyogi_block);
+const struct agg_ops aggregator__fedadam_ops = FEDOPT_OPS("fedadam", fedadam_block);

@@ -5,8 +5,24 @@
  * by node id at finish), the checks on every update, the write and the
  * commit, and the state across rounds (its layout, its vectors, save and
  * load). A method only says which layouts it expects (begin), how to turn
- * the sorted updates into the result (compute), and what the state becomes
- * once the result is written (commit). */
+ * the sorted updates into the result (compute, or compute_block for a
+ * coordinate-wise method), and what the state becomes once the result is
+ * written (commit).
+ *
+ * Two ways to the result:
+ *   streamed   (compute_block) FedAvg, FedProx, FedOpt, SCAFFOLD: every
+ *              result value depends on the same coordinate of the updates
+ *              alone, so aggregator_sum.c sums block by block and the
+ *              writer writes each block as it is done; nothing of the
+ *              model's size is allocated for the round but the method's
+ *              own vectors (FedOpt's x and new moments, SCAFFOLD's x and
+ *              new c).
+ *   in memory  (compute) median, trimmed mean, krum, multikrum,
+ *              normbounded: the whole result vector is computed, then
+ *              written. Krum and normbounded need every update's distance
+ *              or norm over the whole model before any value is known (two
+ *              passes); median and trimmed mean could go by blocks but
+ *              keep their per-coordinate sort scratch as it is. */
 #ifndef FEDC_RESEARCHER_AGGREGATOR_INTERNAL_H
 #define FEDC_RESEARCHER_AGGREGATOR_INTERNAL_H
 
@@ -67,8 +83,18 @@ struct agg_ops {
 	void (*init_state)(struct aggregator *agg, const struct fedc_params *global);
 	/* Combines agg->updates (sorted by node id, all checked) into
 	 * out_layout.n_elements floats owned by agg->round, which
-	 * aggregator_roles.c may overwrite before the write. Called once. */
+	 * aggregator_roles.c may overwrite before the write. Called once.
+	 * NULL for a streamed method. */
 	FEDC_NODISCARD enum fedc_err (*compute)(struct aggregator *agg, float **result);
+	/* A streamed method (NULL for the others): out tensor t, values first ..
+	 * first + n - 1, from `sums`, the same values of update tensor t summed
+	 * over the updates in node-id order (weighted by their shares when
+	 * secure_sum is AGG_SUM_WEIGHTED, else each with weight 1) or the secure
+	 * sum's. Called from several threads on disjoint blocks, and again on
+	 * every block when a failed write is retried: writes dst and the
+	 * round's own vectors at these coordinates only, never the state. */
+	void (*compute_block)(struct aggregator *agg, size_t t, uint64_t first, size_t n, const double *sums,
+			      float *dst);
 	/* The result is written: move the new state in (may be NULL). */
 	void (*commit)(struct aggregator *agg);
 	void (*release_round)(struct aggregator *agg);
@@ -82,7 +108,7 @@ struct aggregator {
 	uint8_t *roles;  /* enum fedc_param_role per model tensor (aggregator__set_roles); NULL: all weights */
 	size_t n_roles;
 	/* the round */
-	bool in_round, computed, committed;
+	bool in_round, computed, committed; /* computed: sorted, shares and roles set; no more add() */
 	uint32_t n_nodes;
 	struct agg_layout model;         /* the global tensors the method updates */
 	struct agg_layout update_layout; /* what add() accepts */
@@ -96,7 +122,8 @@ struct aggregator {
 	double *secure_sum;           /* aggregator__add_sum: the sum, owned until sum_updates takes it */
 	uint64_t secure_weight;       /* its total weight */
 	size_t secure_count;          /* the nodes it adds up */
-	float *result;
+	float *result;                /* an in-memory method's, once computed */
+	char *written_path;           /* a streamed method's file, once written */
 	float *roles_avg;                         /* the averaged tensors' values (aggregator_roles.c) */
 	float *roles_state[AGG_MAX_STATE_VECS];   /* the state over them before the round */
 	void *round; /* the method's, freed by release_round */
@@ -141,13 +168,15 @@ enum fedc_err aggregator__plain_layouts(struct aggregator *agg, const struct fed
 /* calloc of n values of `size` bytes, FEDC_ERR_TOO_BIG / NOMEM with a detail. */
 FEDC_NODISCARD
 enum fedc_err aggregator__alloc(uint64_t n, size_t size, void *out_ptr);
+/* True if none of x[0..n-1] is a NaN or an infinity (aggregator_finite.c). */
+bool aggregator__all_finite(const float *x, size_t n);
 /* Copies `count` tensors of `t` (laid out as `l`) into one flat float vector. */
 void aggregator__flatten(const struct agg_layout *l, const struct fedc_tensor *t, float *dst);
-/* Sums every update over update_layout in node-id order into a new double
- * vector (caller frees): weighted by its share (its sample count, capped by
- * max_weight), or each with weight 1. */
+/* A streamed method's result, computed block by block as it is written to
+ * `out_path` (atomically), from the sorted updates or the secure sum. May
+ * be called again after a failure. FEDC_ERR_IO, FEDC_ERR_NOMEM. */
 FEDC_NODISCARD
-enum fedc_err aggregator__sum_updates(struct aggregator *agg, bool weighted, double **out);
+enum fedc_err aggregator__stream_result(struct aggregator *agg, const char *out_path);
 
 /* Buffers and local tensors (aggregator_roles.c). check_roles at begin:
  * FEDC_ERR_MALFORMED if the roles do not fit the model. Around compute:
@@ -162,6 +191,10 @@ enum fedc_err aggregator__check_roles(const struct aggregator *agg);
 FEDC_NODISCARD
 enum fedc_err aggregator__roles_before(struct aggregator *agg);
 void aggregator__roles_after_compute(struct aggregator *agg);
+/* The values out tensor t takes instead of the method's (a BUFFER or LOCAL
+ * tensor's average, or the state saved over it), all of them from its
+ * first; NULL for a tensor the method computes. After roles_before. */
+const float *aggregator__roles_values(const struct aggregator *agg, size_t t);
 void aggregator__roles_after_commit(struct aggregator *agg);
 void aggregator__roles_free(struct aggregator *agg);
 

@@ -16,7 +16,8 @@
  *   after compute   the averages replace the method's values in the
  *                   result, and the state tensors the result carries (the
  *                   out tensors past the model: SCAFFOLD's c) get the saved
- *                   state back;
+ *                   state back (a streamed method's blocks take them as they
+ *                   are written: aggregator__roles_values);
  *   after commit    the state vectors get the saved values back: moments
  *                   and control variates over these tensors stay at their
  *                   first values, round after round.
@@ -147,28 +148,37 @@ enum fedc_err aggregator__roles_before(struct aggregator *agg)
 	return FEDC_OK;
 }
 
+const float *aggregator__roles_values(const struct aggregator *agg, size_t t)
+{
+	const size_t count = agg->model.count;
+	size_t i, g;
+	uint64_t at = 0;
+
+	if (!agg->roles_avg || count == 0)
+		return NULL;
+	i = t % count;
+	g = t / count;
+	if (!averaged(agg, i))
+		return NULL;
+	for (size_t k = 0; k < i; k++)
+		at += averaged(agg, k) ? fedc_tensor_elements(&agg->model.tensors[k]) : 0;
+	/* Out tensors past the model: group g holds state vector g - 1 over the
+	 * model (aggregator_internal.h). */
+	if (g == 0)
+		return agg->roles_avg + at;
+	return g - 1 < AGG_MAX_STATE_VECS && agg->roles_state[g - 1] ? agg->roles_state[g - 1] + at : NULL;
+}
+
 void aggregator__roles_after_compute(struct aggregator *agg)
 {
 	const struct agg_layout *out = &agg->out_layout;
-	const size_t count = agg->model.count;
-	uint64_t at = 0;
 
-	if (!agg->roles_avg)
-		return;
-	for (size_t i = 0; i < count; i++) {
-		size_t bytes;
+	for (size_t t = 0; agg->roles_avg && t < out->count; t++) {
+		const float *fixed = aggregator__roles_values(agg, t);
 
-		if (!averaged(agg, i))
-			continue;
-		bytes = (size_t)fedc_tensor_elements(&agg->model.tensors[i]) * sizeof(float);
-		memcpy(agg->result + out->offsets[i], agg->roles_avg + at, bytes);
-		/* Out tensors past the model: group g holds state vector g - 1
-		 * over the model (aggregator_internal.h). */
-		for (size_t g = 1; (g + 1) * count <= out->count && g - 1 < AGG_MAX_STATE_VECS; g++) {
-			if (agg->roles_state[g - 1])
-				memcpy(agg->result + out->offsets[g * count + i], agg->roles_state[g - 1] + at, bytes);
-		}
-		at += bytes / sizeof(float);
+		if (fixed)
+			memcpy(agg->result + out->offsets[t], fixed,
+			       (size_t)fedc_tensor_elements(&out->tensors[t]) * sizeof(float));
 	}
 }
 

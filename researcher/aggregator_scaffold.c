@@ -21,7 +21,8 @@
 struct scaffold_round {
 	size_t n_model;   /* model tensors in the global parameters */
 	bool global_has_c;
-	float *out;       /* x then c: starts as x, becomes the result */
+	float *x;         /* the global model */
+	float *c_new;     /* the next control variate, moved in by commit */
 };
 
 /* The global parameters: model tensors, then none or one
@@ -87,9 +88,11 @@ static enum fedc_err scaffold_begin(struct aggregator *agg, const struct fedc_pa
 	if (!rc)
 		rc = scaffold_layouts(agg, fedc_params_tensors(global), r->n_model);
 	if (!rc)
-		rc = aggregator__alloc(agg->out_layout.n_elements, sizeof(float), &r->out);
+		rc = aggregator__alloc(agg->model.n_elements, sizeof(float), &r->x);
 	if (!rc)
-		aggregator__flatten(&agg->model, fedc_params_tensors(global), r->out);
+		rc = aggregator__alloc(agg->model.n_elements, sizeof(float), &r->c_new);
+	if (!rc)
+		aggregator__flatten(&agg->model, fedc_params_tensors(global), r->x);
 	return rc;
 }
 
@@ -103,43 +106,47 @@ static void scaffold_init_state(struct aggregator *agg, const struct fedc_params
 		aggregator__flatten(&agg->model, fedc_params_tensors(global) + r->n_model, agg->state.vecs[0]);
 }
 
-static enum fedc_err scaffold_compute(struct aggregator *agg, float **result)
+/* Out tensor t < k (the model's count) is x's tensor t, from the sums of
+ * the trained y_i; t >= k is c's tensor t - k, from the sums of dc_i. */
+static void scaffold_block(struct aggregator *agg, size_t t, uint64_t first, size_t n, const double *sums,
+			   float *dst)
 {
-	struct scaffold_round *r = agg->round;
-	const uint64_t n = agg->model.n_elements;
+	const struct scaffold_round *r = agg->round;
+	const size_t k = agg->model.count;
 	const double n_received = (double)agg->n_contributors, n_nodes = (double)agg->n_nodes;
 	const double lr = agg->opts.server_lr;
 	const float *c = agg->state.vecs[0];
-	double *acc = NULL;
-	enum fedc_err rc = aggregator__sum_updates(agg, false, &acc);
+	const uint64_t at = agg->model.offsets[t < k ? t : t - k] + first;
 
-	if (rc)
-		return rc;
-	for (uint64_t j = 0; j < n; j++) {
-		const double x = (double)r->out[j];
+	for (size_t q = 0; q < n; q++) {
+		const uint64_t j = at + q;
 
-		r->out[j] = (float)(x + lr * (acc[j] / n_received - x));
-		/* (|S|/N) * (sum/|S|) is sum/N: one rounding fewer. */
-		r->out[n + j] = (float)((double)c[j] + acc[n + j] / n_nodes);
+		if (t < k) {
+			const double x = (double)r->x[j];
+
+			dst[q] = (float)(x + lr * (sums[q] / n_received - x));
+		} else {
+			/* (|S|/N) * (sum/|S|) is sum/N: one rounding fewer. */
+			dst[q] = r->c_new[j] = (float)((double)c[j] + sums[q] / n_nodes);
+		}
 	}
-	free(acc);
-	*result = r->out;
-	return FEDC_OK;
 }
 
 static void scaffold_commit(struct aggregator *agg)
 {
-	const struct scaffold_round *r = agg->round;
-	const uint64_t n = agg->model.n_elements;
+	struct scaffold_round *r = agg->round;
+	float *old = agg->state.vecs[0];
 
-	memcpy(agg->state.vecs[0], r->out + n, (size_t)n * sizeof(float));
+	agg->state.vecs[0] = r->c_new;
+	r->c_new = old;
 }
 
 static void scaffold_release(struct aggregator *agg)
 {
 	struct scaffold_round *r = agg->round;
 
-	free(r->out);
+	free(r->x);
+	free(r->c_new);
 	free(r);
 }
 
@@ -150,7 +157,7 @@ const struct agg_ops aggregator__scaffold_ops = {
 	.state_prefixes = { "c." },
 	.begin = scaffold_begin,
 	.init_state = scaffold_init_state,
-	.compute = scaffold_compute,
+	.compute_block = scaffold_block,
 	.commit = scaffold_commit,
 	.release_round = scaffold_release,
 };

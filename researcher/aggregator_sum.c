@@ -1,31 +1,51 @@
-/* The weighted sum of the updates that FedAvg, FedProx, the FedOpt family
- * and SCAFFOLD start from: the aggregator's hot loop.
+/* The coordinate-wise methods' result, streamed to its file: FedAvg,
+ * FedProx, the FedOpt family and SCAFFOLD. The aggregator's hot loop.
  *
- * Each value is summed over the updates in node-id order, whatever thread
- * does it, so the result is bit-identical to a plain loop's on any machine.
- * The values are cut into chunks that the threads share out, and chunks into
- * blocks: a block of the sums stays in cache while every update's block is
- * added to it, and each update's pages are released once their chunk is
- * added (the files stay mapped, not resident: memory stays O(model)).
- * Built at -O3 (CMakeLists.txt): GCC vectorizes the inner loop only there. */
+ * The parameter writer asks for the result one block of a tensor at a time
+ * (fedc_params_write_file_fill); each block's values are summed over the
+ * updates, turned into result values by the method (compute_block) and
+ * written before the next block is computed. Nothing of the size of the model
+ * is allocated here: memory is a block of sums per thread and the block the
+ * writer writes, whatever the model's size (a double accumulator over the
+ * whole model was 8 bytes a value: 800 MB at 1e8 parameters).
+ *
+ * Determinism: each value is summed over the updates in node-id order,
+ * starting from 0.0, in double, whatever thread does it and however the
+ * blocks fall, so the result is bit-identical to a plain loop's on any
+ * machine (the unit tests compare with one). Blocks of a writer's block are
+ * shared out between threads; within one, each update's values are added to
+ * the block of sums in turn and its pages released right after (the files
+ * stay mapped, not resident). Built at -O3 (CMakeLists.txt): GCC vectorizes
+ * the inner loop only there. */
 #include "aggregator_internal.h"
 
 #include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
-/* Values per block: 64 Ki sums (512 KiB) and 64 Ki floats of each update.
- * Threads share out chunks of 4 blocks (1 MiB of each update). */
-#define SUM_BLOCK (1u << 16)
-#define SUM_CHUNK (4u * SUM_BLOCK)
-/* Below this many values one thread is quicker than starting others. */
-#define SUM_PARALLEL_MIN (1u << 18)
+/* Values per block of sums: 64 Ki doubles (512 KiB, in L2) and 256 KiB of
+ * each update, released as soon as they are added. */
+#define SUM_BLOCK ((size_t)1 << 16)
 #define SUM_MAX_THREADS 4
 
-struct sum_job {
-	const struct aggregator *agg;
+/* What every thread shares for one streamed write. */
+struct stream {
+	struct aggregator *agg;
 	bool weighted;
-	double *acc;
-	unsigned thread, n_threads;
+	uintptr_t page;
+	unsigned n_threads;
+	double *sums[SUM_MAX_THREADS]; /* SUM_BLOCK each, one per thread */
+};
+
+/* One thread's part of a writer's block: tensor t, [first, first + n). */
+struct part {
+	struct stream *s;
+	unsigned thread;
+	size_t t;
+	uint64_t first;
+	size_t n;
+	float *dst;
 };
 
 static void add_block(double *restrict a, const float *restrict x, double w, size_t n)
@@ -34,90 +54,134 @@ static void add_block(double *restrict a, const float *restrict x, double w, siz
 		a[j] += w * (double)x[j];
 }
 
-/* Chunk c of tensor i: its blocks, then every update's pages of it released
- * (one madvise per update and chunk: each costs the other threads of the
- * process a TLB flush). */
-static void sum_chunk(const struct sum_job *job, size_t i, uint64_t c0, uint64_t c1)
+/* A read fault maps more than its page: the kernel maps the pages around
+ * it that are in the page cache, a whole large folio of the file (measured
+ * here, Linux 6.18 on ext4: touching one page of a cached file mapped 1.1 MB).
+ * Left mapped, what a block's faults mapped past its end would stay
+ * resident for every update at once (70 MB at N=32), so a block releases
+ * that much past its end too; the next block faults it in again. */
+#define SUM_AHEAD ((size_t)2 << 20)
+
+/* Drops the pages of [x, x + n) from the process, with the page that x
+ * starts in (the block before left it, as it reached past its end) and what
+ * the faults mapped ahead, up to `end`, the end of the tensor. */
+static void release(const struct fedc_params *u, const float *x, size_t n, const float *end, uintptr_t page)
 {
-	const struct aggregator *agg = job->agg;
-	const struct agg_layout *l = &agg->update_layout;
+	uintptr_t start = (uintptr_t)x / page * page, stop = (uintptr_t)(x + n) + SUM_AHEAD;
 
-	for (uint64_t j0 = c0; j0 < c1; j0 += SUM_BLOCK) {
-		size_t len = (size_t)(c1 - j0 < SUM_BLOCK ? c1 - j0 : SUM_BLOCK);
+	stop = stop < (uintptr_t)end ? stop : (uintptr_t)end;
+	fedc_params_release_span(u, (const void *)start, stop - start);
+}
 
-		for (size_t k = 0; k < agg->n_updates; k++) {
-			const float *x = (const float *)fedc_params_tensors(agg->updates[k].params)[i].data + j0;
+/* The sums of values [first, first + n) of update tensor t. */
+static void sum_block(const struct stream *s, size_t t, uint64_t first, size_t n, double *restrict sums)
+{
+	const struct aggregator *agg = s->agg;
 
-			add_block(job->acc + l->offsets[i] + j0, x, job->weighted ? agg->updates[k].share : 1.0,
-				  len);
-		}
+	if (agg->secure_sum) { /* secure aggregation: already added up */
+		memcpy(sums, agg->secure_sum + agg->update_layout.offsets[t] + first, n * sizeof(double));
+		return;
 	}
+	memset(sums, 0, n * sizeof(double));
 	for (size_t k = 0; k < agg->n_updates; k++) {
 		const struct fedc_params *u = agg->updates[k].params;
+		const struct fedc_tensor *ut = &fedc_params_tensors(u)[t];
+		const float *x = (const float *)ut->data + first;
 
-		fedc_params_release_span(u, (const float *)fedc_params_tensors(u)[i].data + c0,
-					 (size_t)(c1 - c0) * sizeof(float));
+		add_block(sums, x, s->weighted ? agg->updates[k].share : 1.0, n);
+		release(u, x, n, (const float *)ut->data + fedc_tensor_elements(ut), s->page);
 	}
 }
 
-/* The chunks c with c % n_threads == thread, tensor by tensor. */
-static void *sum_chunks(void *arg)
+static void *run_part(void *arg)
 {
-	const struct sum_job *job = arg;
-	const struct agg_layout *l = &job->agg->update_layout;
-	uint64_t chunk = 0;
+	const struct part *p = arg;
+	const struct stream *s = p->s;
 
-	for (size_t i = 0; i < l->count; i++) {
-		uint64_t n = fedc_tensor_elements(&l->tensors[i]);
+	for (size_t j = 0; j < p->n; j += SUM_BLOCK) {
+		size_t len = p->n - j < SUM_BLOCK ? p->n - j : SUM_BLOCK;
 
-		for (uint64_t c0 = 0; c0 < n; c0 += SUM_CHUNK, chunk++) {
-			if (chunk % job->n_threads == job->thread)
-				sum_chunk(job, i, c0, n - c0 < SUM_CHUNK ? n : c0 + SUM_CHUNK);
-		}
+		sum_block(s, p->t, p->first + j, len, s->sums[p->thread]);
+		s->agg->ops->compute_block(s->agg, p->t, p->first + j, len, s->sums[p->thread], p->dst + j);
 	}
 	return NULL;
 }
 
-static unsigned thread_count(uint64_t n_elements)
+/* The writer's callback: result values [first, first + n) of out tensor t,
+ * the blocks of sums shared out between threads in whole SUM_BLOCKs, then
+ * the values a BUFFER or LOCAL tensor takes instead (aggregator_roles.c). */
+static enum fedc_err fill(void *ctx, size_t t, uint64_t first, size_t n, void *dst)
+{
+	struct stream *s = ctx;
+	struct part parts[SUM_MAX_THREADS];
+	pthread_t threads[SUM_MAX_THREADS];
+	bool started[SUM_MAX_THREADS] = { false };
+	size_t blocks = (n + SUM_BLOCK - 1) / SUM_BLOCK, at = 0;
+	unsigned used = blocks < s->n_threads ? (unsigned)blocks : s->n_threads;
+	const float *fixed = aggregator__roles_values(s->agg, t);
+
+	if (fixed) {
+		memcpy(dst, fixed + first, n * sizeof(float));
+		return FEDC_OK;
+	}
+	for (unsigned i = 0; i < used; i++) {
+		size_t mine = (blocks / used + (i < blocks % used)) * SUM_BLOCK;
+
+		mine = mine < n - at ? mine : n - at;
+		parts[i] = (struct part){ s, i, t, first + at, mine, (float *)dst + at };
+		at += mine;
+	}
+	/* Helpers take parts 1.., this thread part 0; a helper that does not
+	 * start leaves its part to this thread. */
+	for (unsigned i = 1; i < used; i++)
+		started[i] = pthread_create(&threads[i], NULL, run_part, &parts[i]) == 0;
+	run_part(&parts[0]);
+	for (unsigned i = 1; i < used; i++) {
+		if (started[i])
+			pthread_join(threads[i], NULL);
+		else
+			run_part(&parts[i]);
+	}
+	return FEDC_OK;
+}
+
+static unsigned thread_count(void)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
-	if (n_elements < SUM_PARALLEL_MIN || cpus < 2)
+	if (cpus < 2)
 		return 1;
 	return cpus > SUM_MAX_THREADS ? SUM_MAX_THREADS : (unsigned)cpus;
 }
 
-enum fedc_err aggregator__sum_updates(struct aggregator *agg, bool weighted, double **out)
+/* Result tensor t is computed from update tensor t, alike in size. */
+static bool layouts_pair(const struct aggregator *agg)
 {
-	const struct agg_layout *l = &agg->update_layout;
-	struct sum_job jobs[SUM_MAX_THREADS];
-	pthread_t threads[SUM_MAX_THREADS];
-	bool started[SUM_MAX_THREADS] = { false };
-	unsigned n_threads = thread_count(l->n_elements);
-	double *acc = NULL;
-	enum fedc_err rc;
+	const struct agg_layout *u = &agg->update_layout, *o = &agg->out_layout;
 
-	if (agg->secure_sum) { /* the secure aggregation's sum: already added up */
-		*out = agg->secure_sum;
-		agg->secure_sum = NULL;
-		return FEDC_OK;
+	if (u->count != o->count)
+		return false;
+	for (size_t t = 0; t < u->count; t++) {
+		if (fedc_tensor_elements(&u->tensors[t]) != fedc_tensor_elements(&o->tensors[t]))
+			return false;
 	}
-	rc = aggregator__alloc(l->n_elements, sizeof(double), &acc);
-	if (rc)
-		return rc;
-	for (unsigned t = 0; t < n_threads; t++)
-		jobs[t] = (struct sum_job){ agg, weighted, acc, t, n_threads };
-	/* Helpers take chunks 1.., this thread chunk 0..; a helper that does not
-	 * start leaves its chunks to this thread, done after the others. */
-	for (unsigned t = 1; t < n_threads; t++)
-		started[t] = pthread_create(&threads[t], NULL, sum_chunks, &jobs[t]) == 0;
-	sum_chunks(&jobs[0]);
-	for (unsigned t = 1; t < n_threads; t++) {
-		if (started[t])
-			pthread_join(threads[t], NULL);
-		else
-			sum_chunks(&jobs[t]);
-	}
-	*out = acc;
-	return FEDC_OK;
+	return true;
+}
+
+enum fedc_err aggregator__stream_result(struct aggregator *agg, const char *out_path)
+{
+	struct stream s = { agg, agg->ops->secure_sum == AGG_SUM_WEIGHTED, (uintptr_t)sysconf(_SC_PAGESIZE),
+			    thread_count(), { NULL } };
+	enum fedc_err rc = FEDC_OK;
+
+	if (!layouts_pair(agg))
+		return fedc_fail(FEDC_ERR_INVAL, "%s: internal error: result and update tensors differ",
+				 agg->ops->name);
+	for (unsigned i = 0; !rc && i < s.n_threads; i++)
+		rc = aggregator__alloc(SUM_BLOCK, sizeof(double), &s.sums[i]);
+	if (!rc)
+		rc = fedc_params_write_file_fill(out_path, agg->out_layout.tensors, agg->out_layout.count, fill, &s);
+	for (unsigned i = 0; i < s.n_threads; i++)
+		free(s.sums[i]);
+	return rc;
 }

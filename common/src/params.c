@@ -229,7 +229,7 @@ static int pack_cstr(msgpack_packer *pk, const char *s)
 
 /* Checks what the reader will check, so that we never write a file that
  * fedc_params_open refuses. */
-static enum fedc_err validate_for_write(const struct fedc_tensor *tensors, size_t count)
+static enum fedc_err validate_for_write(const struct fedc_tensor *tensors, size_t count, bool need_data)
 {
 	uint64_t total = 0, bytes = 0;
 	const char *dup;
@@ -254,7 +254,7 @@ static enum fedc_err validate_for_write(const struct fedc_tensor *tensors, size_
 					 t->name, t->ndim, FEDC_MAX_DIMS);
 		if (!tensor_data_bytes(t, &bytes))
 			return fedc_fail(FEDC_ERR_INVAL, "tensor %zu \"%s\": shape too large", i, t->name);
-		if (bytes && !t->data)
+		if (need_data && bytes && !t->data)
 			return fedc_fail(FEDC_ERR_INVAL, "tensor %zu \"%s\": NULL data", i, t->name);
 		total += bytes + PARAMS_ALIGN + 512; /* data + pad + header: a bound */
 		if (total > FEDC_MAX_PARAMS_BYTES)
@@ -298,17 +298,44 @@ static int pack_tensor_header(msgpack_packer *pk, struct piece_buf *pb, uint64_t
 	return 0;
 }
 
-enum fedc_err fedc_params_write_fd(int fd, const struct fedc_tensor *tensors, size_t count)
+/* Tensor i's data: from its pointer, or from `fill` in blocks of at most
+ * FILL_BLOCK_BYTES through `block`. */
+static enum fedc_err write_data(int fd, const struct fedc_tensor *t, size_t i, uint64_t bytes,
+				fedc_params_fill_fn fill, void *ctx, void *block)
+{
+	const size_t size = fedc_dtype_size(t->dtype), per_block = FEDC_PARAMS_FILL_BLOCK / size;
+	const uint64_t n = bytes / size;
+	enum fedc_err rc = FEDC_OK;
+
+	if (!fill)
+		return write_all(fd, t->data, (size_t)bytes);
+	for (uint64_t first = 0; !rc && first < n; first += per_block) {
+		size_t len = (size_t)(n - first < per_block ? n - first : per_block);
+
+		rc = fill(ctx, i, first, len, block);
+		if (!rc)
+			rc = write_all(fd, block, len * size);
+	}
+	return rc;
+}
+
+static enum fedc_err write_stream(int fd, const struct fedc_tensor *tensors, size_t count,
+				  fedc_params_fill_fn fill, void *ctx)
 {
 	struct piece_buf pb = { .len = 0 };
 	msgpack_packer pk;
 	uint64_t offset = 0; /* from where this stream started: the reader maps from there */
 	uint64_t bytes = 0;
+	void *block = NULL;
 	enum fedc_err rc;
 
-	rc = validate_for_write(tensors, count);
+	rc = validate_for_write(tensors, count, fill == NULL);
 	if (rc)
 		goto out;
+	if (fill && !(block = malloc(FEDC_PARAMS_FILL_BLOCK))) {
+		rc = FEDC_ERR_NOMEM;
+		goto out;
+	}
 	msgpack_packer_init(&pk, &pb, piece_append);
 	if (msgpack_pack_map(&pk, 3) || pack_cstr(&pk, "format") || pack_cstr(&pk, FEDC_PARAMS_FORMAT) ||
 	    pack_cstr(&pk, "version") || msgpack_pack_uint32(&pk, FEDC_PARAMS_VERSION) ||
@@ -331,17 +358,24 @@ enum fedc_err fedc_params_write_fd(int fd, const struct fedc_tensor *tensors, si
 				       i, (unsigned long long)offset);
 			goto out;
 		}
-		rc = write_all(fd, tensors[i].data, (size_t)bytes);
+		rc = write_data(fd, &tensors[i], i, bytes, fill, ctx, block);
 		if (rc)
 			goto out;
 		offset += bytes;
 	}
 	rc = flush_pieces(fd, &pb, &offset); /* the header alone when count == 0 */
 out:
+	free(block);
 	return rc;
 }
 
-enum fedc_err fedc_params_write_file(const char *path, const struct fedc_tensor *tensors, size_t count)
+enum fedc_err fedc_params_write_fd(int fd, const struct fedc_tensor *tensors, size_t count)
+{
+	return write_stream(fd, tensors, count, NULL, NULL);
+}
+
+static enum fedc_err write_file(const char *path, const struct fedc_tensor *tensors, size_t count,
+				fedc_params_fill_fn fill, void *ctx)
 {
 	struct fedc_atomic_file af;
 	enum fedc_err rc;
@@ -351,12 +385,25 @@ enum fedc_err fedc_params_write_file(const char *path, const struct fedc_tensor 
 	/* Parameters are not secret: the usual mode. */
 	rc = fedc_atomic_begin(&af, path, 0644);
 	if (!rc)
-		rc = fedc_params_write_fd(af.fd, tensors, count);
+		rc = write_stream(af.fd, tensors, count, fill, ctx);
 	if (rc) {
 		fedc_atomic_abort(&af);
 		return rc;
 	}
 	return fedc_atomic_commit(&af);
+}
+
+enum fedc_err fedc_params_write_file(const char *path, const struct fedc_tensor *tensors, size_t count)
+{
+	return write_file(path, tensors, count, NULL, NULL);
+}
+
+enum fedc_err fedc_params_write_file_fill(const char *path, const struct fedc_tensor *tensors, size_t count,
+					  fedc_params_fill_fn fill, void *ctx)
+{
+	if (!fill)
+		return fedc_fail(FEDC_ERR_INVAL, "parameters: no fill function");
+	return write_file(path, tensors, count, fill, ctx);
 }
 
 /* ------------------------------------------------------------------ */

@@ -277,7 +277,7 @@ static void test_fedavg_nan_rejected(void **state)
 	bad.c[0] = u2.c[0];
 	bad.w[3] = -INFINITY;
 	assert_int_equal(aggregator__add(agg, "bad2", model_update("bad2", &bad), 2), FEDC_ERR_MALFORMED);
-	assert_non_null(strstr(fedc_last_error(), "infinity"));
+	assert_non_null(strstr(fedc_last_error(), "\"w\" holds an infinity at index 3"));
 
 	add_model(agg, &u2, 2);
 	add_model(agg, &u3, 3);
@@ -376,6 +376,178 @@ static void test_fedavg_large_model_matches_plain_loop(void **state)
 				 (double)expected);
 	}
 	fedc_params_close(out);
+}
+
+/* The streamed methods (FedOpt, SCAFFOLD) over a model of several writer
+ * blocks (FEDC_PARAMS_FILL_BLOCK is 256 Ki floats) and two tensors, against
+ * plain loops doing the same operations: every block lands on its own
+ * coordinates of x, the moments and c. */
+enum { SBIG = 300007, SSMALL = 5, SN = SBIG + SSMALL, SNODES = 3 };
+
+static float stream_value(size_t k, size_t j)
+{
+	return (float)((double)((j * 2654435761u + k * 40503u) % 100003u) / 997.0 - 50.0);
+}
+
+/* Two tensors named `big` and `small` over v (SBIG + SSMALL values). */
+static void big_small(struct fedc_tensor *t, const float *v, const char *big, const char *small)
+{
+	t[0] = (struct fedc_tensor){ big, FEDC_DTYPE_F32, 1, { SBIG }, v };
+	t[1] = (struct fedc_tensor){ small, FEDC_DTYPE_F32, 1, { SSMALL }, v + SBIG };
+}
+
+static const float *tensor_data(const struct fedc_params *p, const char *name)
+{
+	const struct fedc_tensor *t = fedc_params_find(p, name);
+
+	assert_non_null(t);
+	return t->data;
+}
+
+static void test_fedadam_large_model_matches_plain_loop(void **state)
+{
+	static float x[SN], y[SNODES][SN];
+	const uint64_t weights[SNODES] = { 7, 1, 12 };
+	struct aggregator_options o;
+	struct aggregator *agg = NULL;
+	struct fedc_params *out = NULL;
+	struct fedc_tensor t[2];
+	char path[256], name[32];
+
+	(void)state;
+	for (size_t j = 0; j < SN; j++) {
+		x[j] = stream_value(9, j) / 10.0f;
+		for (size_t k = 0; k < SNODES; k++)
+			y[k][j] = stream_value(k, j);
+	}
+	aggregator__default_options("fedadam", &o);
+	assert_int_equal(aggregator__new("fedadam", &o, &agg), FEDC_OK);
+	big_small(t, x, "big", "small");
+	out = params_of("adam-global", t, 2);
+	assert_int_equal(aggregator__begin(agg, out, N_NODES), FEDC_OK);
+	fedc_params_close(out);
+	for (size_t k = SNODES; k-- > 0;) {
+		snprintf(name, sizeof(name), "adam-n%zu", k);
+		big_small(t, y[k], "big", "small");
+		assert_int_equal(aggregator__add(agg, name, params_of(name, t, 2), weights[k]), FEDC_OK);
+	}
+	out_path(path, sizeof(path), "adam-big.params");
+	assert_int_equal(aggregator__finish(agg, path), FEDC_OK);
+	aggregator__free(agg);
+	assert_int_equal(fedc_params_open(path, &out), FEDC_OK);
+	for (size_t j = 0; j < SN; j++) {
+		const float got = j < SBIG ? tensor_data(out, "big")[j] : tensor_data(out, "small")[j - SBIG];
+		const float v0 = (float)(o.tau * o.tau);
+		double sum = 0.0, delta;
+		float m, v, expected;
+
+		for (size_t k = 0; k < SNODES; k++)
+			sum += (double)weights[k] * (double)y[k][j];
+		delta = sum / 20.0 - (double)x[j];
+		m = (float)(o.beta1 * 0.0 + (1.0 - o.beta1) * delta);
+		v = (float)(o.beta2 * (double)v0 + (1.0 - o.beta2) * (delta * delta));
+		expected = (float)((double)x[j] + o.server_lr * (double)m / (sqrt((double)v) + o.tau));
+		if (got != expected)
+			fail_msg("value %zu: %.9g, the plain loop gives %.9g", j, (double)got, (double)expected);
+	}
+	fedc_params_close(out);
+}
+
+static void test_scaffold_large_model_matches_plain_loop(void **state)
+{
+	static float x[SN], y[SNODES][2 * SN];
+	const char *names[4] = { "big", "small", "scaffold.dc.big", "scaffold.dc.small" };
+	struct aggregator *agg = NULL;
+	struct fedc_params *out = NULL;
+	struct fedc_tensor t[4];
+	char path[256], name[32];
+
+	(void)state;
+	for (size_t j = 0; j < SN; j++) {
+		x[j] = stream_value(7, j);
+		for (size_t k = 0; k < SNODES; k++) {
+			y[k][j] = stream_value(k, j);
+			y[k][SN + j] = stream_value(k + 3, j) / 100.0f;
+		}
+	}
+	assert_int_equal(aggregator__new("scaffold", NULL, &agg), FEDC_OK);
+	big_small(t, x, "big", "small");
+	out = params_of("sc-big-global", t, 2);
+	assert_int_equal(aggregator__begin(agg, out, N_NODES), FEDC_OK);
+	fedc_params_close(out);
+	for (size_t k = SNODES; k-- > 0;) {
+		snprintf(name, sizeof(name), "sc-big-n%zu", k);
+		big_small(t, y[k], names[0], names[1]);
+		big_small(t + 2, y[k] + SN, names[2], names[3]);
+		assert_int_equal(aggregator__add(agg, name, params_of(name, t, 4), 10 + k), FEDC_OK);
+	}
+	out_path(path, sizeof(path), "sc-big.params");
+	assert_int_equal(aggregator__finish(agg, path), FEDC_OK);
+	aggregator__free(agg);
+	assert_int_equal(fedc_params_open(path, &out), FEDC_OK);
+	for (size_t j = 0; j < SN; j++) {
+		const bool big = j < SBIG;
+		const size_t at = big ? j : j - SBIG;
+		const float got_x = tensor_data(out, big ? "big" : "small")[at];
+		const float got_c = tensor_data(out, big ? "scaffold.c.big" : "scaffold.c.small")[at];
+		double sum_y = 0.0, sum_dc = 0.0;
+
+		for (size_t k = 0; k < SNODES; k++) {
+			sum_y += 1.0 * (double)y[k][j];
+			sum_dc += 1.0 * (double)y[k][SN + j];
+		}
+		/* server_lr 1: x + (mean - x); c from 0 by sum / N */
+		if (got_x != (float)((double)x[j] + 1.0 * (sum_y / SNODES - (double)x[j])) ||
+		    got_c != (float)(0.0 + sum_dc / N_NODES))
+			fail_msg("value %zu: x %.9g, c %.9g differ from the plain loop", j, (double)got_x, (double)got_c);
+	}
+	fedc_params_close(out);
+}
+
+/* Once written, a streamed result is what a later finish() gives again,
+ * to another file too: the updates are gone by then. */
+static void test_finish_again_to_another_file(void **state)
+{
+	struct aggregator *agg = begun("fedadam", NULL);
+	char a[256], b[256];
+
+	(void)state;
+	add_model(agg, &u1, 1);
+	add_model(agg, &u2, 2);
+	out_path(a, sizeof(a), "again-a.params");
+	out_path(b, sizeof(b), "again-b.params");
+	assert_int_equal(aggregator__finish(agg, a), FEDC_OK);
+	assert_int_equal(aggregator__finish(agg, b), FEDC_OK);
+	assert_int_equal(aggregator__rounds(agg), 1);
+	assert_same_files(a, b);
+	aggregator__free(agg);
+}
+
+/* The finite scan goes by blocks of 1 Mi values: a NaN in a later block,
+ * and the last value of a block, are found and named. */
+static void test_nan_in_a_later_block_named(void **state)
+{
+	enum { LONG = (3 << 20) + 17 };
+	static const uint64_t at[] = { 2000001, (2u << 20) - 1, LONG - 1 };
+	static float values[LONG];
+	struct fedc_tensor t = { "long", FEDC_DTYPE_F32, 1, { LONG }, values };
+	struct aggregator *agg = NULL;
+	struct fedc_params *global = params_of("long-global", &t, 1);
+	char want[64];
+
+	(void)state;
+	assert_int_equal(aggregator__new("fedavg", NULL, &agg), FEDC_OK);
+	assert_int_equal(aggregator__begin(agg, global, N_NODES), FEDC_OK);
+	fedc_params_close(global);
+	for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+		values[at[i]] = NAN;
+		assert_int_equal(aggregator__add(agg, "n1", params_of("long-n1", &t, 1), 1), FEDC_ERR_MALFORMED);
+		snprintf(want, sizeof(want), "holds NaN at index %llu", (unsigned long long)at[i]);
+		assert_non_null(strstr(fedc_last_error(), want));
+		values[at[i]] = 0;
+	}
+	assert_int_equal(aggregator__add(agg, "n1", params_of("long-n1", &t, 1), 1), FEDC_OK);
+	aggregator__free(agg);
 }
 
 static void test_fedavg_no_updates(void **state)
@@ -1536,6 +1708,10 @@ int main(void)
 		cmocka_unit_test(test_fedavg_nan_rejected),
 		cmocka_unit_test(test_check_then_add_checked),
 		cmocka_unit_test(test_fedavg_large_model_matches_plain_loop),
+		cmocka_unit_test(test_fedadam_large_model_matches_plain_loop),
+		cmocka_unit_test(test_scaffold_large_model_matches_plain_loop),
+		cmocka_unit_test(test_finish_again_to_another_file),
+		cmocka_unit_test(test_nan_in_a_later_block_named),
 		cmocka_unit_test(test_fedavg_no_updates),
 		cmocka_unit_test(test_fedavg_zero_samples_rejected),
 		cmocka_unit_test(test_add_duplicate_node_and_too_many),

@@ -172,6 +172,83 @@ static void test_round_trip(void **state)
 	unlink(path);
 }
 
+/* fedc_params_write_file_fill: the fill function's blocks, in order, make
+ * the same bytes as fedc_params_write_file over the same data, for a tensor
+ * of several blocks (and a partial last one), a scalar and an empty one. */
+struct fill_source {
+	const struct fedc_tensor *t;
+	size_t calls;
+	int fail_at; /* the call that fails (0: none) */
+	uint64_t next[4]; /* per tensor: the element the next block must start at */
+};
+
+static enum fedc_err fill_from(void *ctx, size_t tensor, uint64_t first, size_t n, void *dst)
+{
+	struct fill_source *src = ctx;
+	const size_t size = fedc_dtype_size(src->t[tensor].dtype);
+
+	assert_true(n > 0 && n * size <= FEDC_PARAMS_FILL_BLOCK);
+	assert_int_equal(first, src->next[tensor]); /* consecutive blocks */
+	src->next[tensor] = first + n;
+	if ((int)++src->calls == src->fail_at)
+		return fedc_fail(FEDC_ERR_IO, "fill failed on purpose");
+	memcpy(dst, (const char *)src->t[tensor].data + first * size, n * size);
+	return FEDC_OK;
+}
+
+static void test_write_file_fill_same_bytes(void **state)
+{
+	enum { BIG = 2 * (FEDC_PARAMS_FILL_BLOCK / 4) + 7 };
+	static float big[BIG];
+	static const float one = 2.5f;
+	const struct fedc_tensor t[3] = { { "big", FEDC_DTYPE_F32, 1, { BIG }, big },
+					  { "one", FEDC_DTYPE_F32, 0, { 0 }, &one },
+					  { "none", FEDC_DTYPE_F32, 1, { 0 }, NULL } };
+	struct fedc_tensor no_data[3];
+	struct fill_source src = { t, 0, 0, { 0 } };
+	char a[256], b[256];
+	unsigned char *da, *db;
+	size_t la, lb;
+
+	(void)state;
+	for (size_t j = 0; j < BIG; j++)
+		big[j] = (float)j * 0.5f - 3.0f;
+	memcpy(no_data, t, sizeof(t));
+	for (size_t i = 0; i < 3; i++)
+		no_data[i].data = NULL; /* ignored: the data comes from fill */
+	path_in_tmp(a, sizeof(a), "plain.params");
+	path_in_tmp(b, sizeof(b), "filled.params");
+	assert_int_equal(fedc_params_write_file(a, t, 3), FEDC_OK);
+	assert_int_equal(fedc_params_write_file_fill(b, no_data, 3, fill_from, &src), FEDC_OK);
+	assert_int_equal(src.calls, 3 + 1); /* big in 2 full blocks and a partial one, the scalar */
+	da = slurp(a, &la);
+	db = slurp(b, &lb);
+	assert_int_equal(la, lb);
+	assert_memory_equal(da, db, la);
+	free(da);
+	free(db);
+	unlink(a);
+	unlink(b);
+}
+
+/* A fill error stops the write, leaves no file (nor the old one replaced)
+ * and comes back as it was; no fill function is refused. */
+static void test_write_file_fill_error(void **state)
+{
+	static float v[FEDC_PARAMS_FILL_BLOCK / 4 + 1];
+	const struct fedc_tensor t = { "v", FEDC_DTYPE_F32, 1, { FEDC_PARAMS_FILL_BLOCK / 4 + 1 }, v };
+	struct fill_source src = { &t, 0, 2, { 0 } };
+	char path[256];
+
+	(void)state;
+	path_in_tmp(path, sizeof(path), "fill-fails.params");
+	assert_int_equal(fedc_params_write_file_fill(path, &t, 1, fill_from, &src), FEDC_ERR_IO);
+	assert_non_null(strstr(fedc_last_error(), "on purpose"));
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(fedc_params_write_file_fill(path, &t, 1, NULL, NULL), FEDC_ERR_INVAL);
+	assert_int_equal(count_dir_entries(tmp_dir), 0);
+}
+
 /* Pages released (fewer resident) and the data still there when read again. */
 static void test_release_pages_keeps_data(void **state)
 {
@@ -981,6 +1058,8 @@ int main(void)
 		cmocka_unit_test(test_write_empty_name_rejected),
 		cmocka_unit_test(test_write_bad_tensors_rejected),
 		cmocka_unit_test(test_write_file_missing_dir),
+		cmocka_unit_test(test_write_file_fill_same_bytes),
+		cmocka_unit_test(test_write_file_fill_error),
 		cmocka_unit_test(test_write_file_replaces_atomically),
 		cmocka_unit_test(test_written_file_is_msgpack),
 		cmocka_unit_test(test_data_aligned_64),

@@ -76,6 +76,20 @@ enum fedc_err fedc_params_write_fd(int fd, const struct fedc_tensor *tensors, si
 FEDC_NODISCARD
 enum fedc_err fedc_params_write_file(const char *path, const struct fedc_tensor *tensors, size_t count);
 
+/* Writes the data of tensor `tensor`, elements first .. first + n - 1, to
+ * `dst` (n * the dtype's size bytes, at most FEDC_PARAMS_FILL_BLOCK).
+ * Returns FEDC_OK or the error that stops the write. */
+typedef enum fedc_err (*fedc_params_fill_fn)(void *ctx, size_t tensor, uint64_t first, size_t n, void *dst);
+#define FEDC_PARAMS_FILL_BLOCK ((size_t)1 << 20)
+/* fedc_params_write_file for data computed as it is written: the tensors'
+ * data pointers are ignored; `fill` is called for each tensor in order, on
+ * consecutive blocks from its first element, each block written before the
+ * next is asked for. Memory: one block, whatever the file's size. Returns
+ * what fedc_params_write_file does, or the first error of `fill`. */
+FEDC_NODISCARD
+enum fedc_err fedc_params_write_file_fill(const char *path, const struct fedc_tensor *tensors, size_t count,
+					  fedc_params_fill_fn fill, void *ctx);
+
 /* Bytes per element of a dtype (4 for f32 and u32, 8 for u64), 0 for an unknown one. */
 size_t fedc_dtype_size(uint32_t dtype);
 /* "f32", "u64", "u32", or NULL for an unknown dtype. */
