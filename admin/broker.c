@@ -55,9 +55,20 @@ static bool line_is_user(const char *line, size_t len, const char *id)
 	return len > n && line[n] == ':' && !memcmp(line, id, n);
 }
 
+static bool line_is_one_of(const char *line, size_t len, const char *const *ids, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (line_is_user(line, len, ids[i]))
+			return true;
+	}
+	return false;
+}
+
 /* Keeps every other user's line verbatim: a retried add-* after a crash
- * must not leave two lines for one user. A NULL password drops the line. */
-static enum fedc_err replace_password(const struct admin_fed *fed, const char *id, const char *password)
+ * must not leave two lines for one user. A NULL `passwords` drops the
+ * users' lines. One rewrite for all `n` users (add-nodes). */
+static enum fedc_err replace_passwords(const struct admin_fed *fed, const char *const *ids,
+				       const char *const *passwords, size_t n)
 {
 	struct fedc_buf old = FEDC_BUF_SECRET_INIT(ADMIN_MAX_LIST_BYTES),
 			out = FEDC_BUF_SECRET_INIT(ADMIN_MAX_LIST_BYTES);
@@ -74,15 +85,15 @@ static enum fedc_err replace_password(const struct admin_fed *fed, const char *i
 		const char *nl = strchr(p, '\n');
 		size_t len = nl ? (size_t)(nl - p) : strlen(p);
 
-		if (len > 0 && !line_is_user(p, len, id)) {
+		if (len > 0 && !line_is_one_of(p, len, ids, n)) {
 			rc = fedc_buf_append(&out, p, len);
 			if (!rc)
 				rc = fedc_buf_append(&out, "\n", 1);
 		}
 		p += nl ? len + 1 : len;
 	}
-	if (!rc && password)
-		rc = admin__broker_passwd_line(id, password, &out);
+	for (size_t i = 0; !rc && passwords && i < n; i++)
+		rc = admin__broker_passwd_line(ids[i], passwords[i], &out);
 	if (!rc)
 		rc = admin__write_secret(path, out.data ? out.data : "", out.len);
 	fedc_buf_free(&old);
@@ -92,12 +103,18 @@ static enum fedc_err replace_password(const struct admin_fed *fed, const char *i
 
 enum fedc_err admin__broker_set_password(const struct admin_fed *fed, const char *id, const char *password)
 {
-	return replace_password(fed, id, password);
+	return replace_passwords(fed, &id, &password, 1);
+}
+
+enum fedc_err admin__broker_set_passwords(const struct admin_fed *fed, const char *const *ids,
+					  const char *const *passwords, size_t n)
+{
+	return replace_passwords(fed, ids, passwords, n);
 }
 
 enum fedc_err admin__broker_drop_password(const struct admin_fed *fed, const char *id)
 {
-	return replace_password(fed, id, NULL);
+	return replace_passwords(fed, &id, NULL, 1);
 }
 
 /* The topics of docs/protocol.md, each participant confined to its own. */
