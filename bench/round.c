@@ -197,6 +197,27 @@ static void subtract_link(const struct wan_link_shared *a, const struct wan_link
 	}
 }
 
+/* The last lines of a log, to stderr: the directory goes when the bench ends. */
+static void print_tail(const char *path, size_t lines)
+{
+	static char text[1 << 16];
+	FILE *f = fopen(path, "r");
+	size_t n = 0, seen = 0;
+	long size;
+
+	if (!f)
+		return;
+	fseek(f, 0, SEEK_END);
+	size = ftell(f);
+	fseek(f, size > (long)sizeof(text) - 1 ? size - (long)sizeof(text) + 1 : 0, SEEK_SET);
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	while (n > 0 && seen <= lines)
+		seen += text[--n] == '\n';
+	fprintf(stderr, "--- the end of %s:\n%s\n", path, text + n + (seen > lines));
+}
+
 static int run_case(struct harness *h, unsigned rounds, unsigned n, double p, bool secagg, struct result *r)
 {
 	char exp[512], model[128], csv[600], extra[256];
@@ -222,6 +243,8 @@ static int run_case(struct harness *h, unsigned rounds, unsigned n, double p, bo
 		return -1;
 	if (watch_rounds(h, &proc, csv, rounds, &first, &last, &usage) != 0) {
 		fprintf(stderr, interrupted ? "bench: interrupted\n" : "researcher failed, see %s\n", proc.log);
+		if (!interrupted)
+			print_tail(proc.log, 20);
 		return -1;
 	}
 	memset(r, 0, sizeof(*r));
@@ -240,20 +263,96 @@ static int run_case(struct harness *h, unsigned rounds, unsigned n, double p, bo
 	return 0;
 }
 
+/* Nodes started and awaited together: the broker and the repository see
+ * this many TLS handshakes at once at most. */
+#define START_BATCH 50
+#define START_BATCH_TIMEOUT_MS 120000
+
+/* Provisions the nodes [h->n_nodes, n) in one fedc-admin add-nodes, then
+ * starts them START_BATCH at a time, each batch online before the next. */
 static int start_nodes(struct harness *h, unsigned n)
 {
-	char csv[512], id[32];
+	size_t first = h->n_nodes;
+	char csv[512];
 
+	if (n <= first)
+		return 0;
 	snprintf(csv, sizeof(csv), "%s/bench.csv", h->dir);
-	if (harness_split_csv(FEDC_SOURCE_DIR "/examples/data/breast_cancer.csv", csv, 0, 100) != 0)
+	if (harness_split_csv(FEDC_SOURCE_DIR "/examples/data/breast_cancer.csv", csv, 0, 100) != 0) {
+		fprintf(stderr, "bench: cannot write %s\n", csv);
 		return -1;
-	for (unsigned i = (unsigned)h->n_nodes; i < n; i++) {
-		snprintf(id, sizeof(id), "bench-%02u", i);
-		if (harness_add_node(h, id, csv, "bench", harness_plan(plan_name)) != (int)i ||
-		    (wan ? wan_stack_start_node(wan, h, i) : harness_start_node(h, i)) != 0)
+	}
+	if (n > HARNESS_MAX_NODES) {
+		fprintf(stderr, "bench: at most %d nodes\n", HARNESS_MAX_NODES);
+		return -1;
+	}
+	if (harness_add_nodes(h, "bench", n - first, csv, "bench", harness_plan(plan_name), "info", 4) != (int)first)
+		return -1;
+	for (size_t i = first; i < n; i += wan ? 1 : START_BATCH) {
+		size_t batch = wan ? 1 : (n - i < START_BATCH ? n - i : START_BATCH);
+
+		if (interrupted)
+			return -1;
+		if ((wan ? wan_stack_start_node(wan, h, i) : harness_start_nodes(h, i, batch, START_BATCH_TIMEOUT_MS)) != 0)
 			return -1;
 	}
 	return 0;
+}
+
+/* Kilobytes of field `key` ("Rss:", "Pss:") in /proc/<pid>/smaps_rollup, or -1. */
+static long smaps_kb(pid_t pid, const char *key)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, key, strlen(key)) == 0) {
+			kb = atol(line + strlen(key));
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+/* The idle nodes' mean RSS and PSS (PSS shares the pages they have in
+ * common, such as libraries, among them: what each one costs the machine). */
+static void print_idle_nodes(const struct harness *h)
+{
+	double rss = 0, pss = 0;
+	size_t counted = 0;
+
+	for (size_t i = 0; i < h->n_nodes; i++) {
+		long r = smaps_kb(h->nodes[i].proc.pid, "Rss:"), p = smaps_kb(h->nodes[i].proc.pid, "Pss:");
+
+		if (r < 0 || p < 0)
+			continue;
+		rss += (double)r;
+		pss += (double)p;
+		counted++;
+	}
+	if (counted)
+		printf("%6zu idle nodes: mean RSS %.2f MB, mean PSS %.2f MB (/proc/PID/smaps_rollup)\n", counted,
+		       rss / (double)counted / 1024.0, pss / (double)counted / 1024.0);
+	fflush(stdout);
+}
+
+/* Each node holds a TLS connection to the broker and one to the
+ * repository, and the servers inherit this limit: the soft limit (often
+ * 1024) up to the hard one. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			perror("bench: setrlimit(RLIMIT_NOFILE)");
+	}
 }
 
 static const char *target(unsigned n, double p, double median, double rss)
@@ -409,6 +508,7 @@ int main(int argc, char **argv)
 	 * handler lets it remove its directory too. */
 	sigaction(SIGINT, &stop, NULL);
 	sigaction(SIGTERM, &stop, NULL);
+	raise_fd_limit();
 	if (start_stack(&h) != 0) {
 		fprintf(stderr, "bench: cannot start the stack\n");
 		goto out;
@@ -422,9 +522,12 @@ int main(int argc, char **argv)
 	print_header(secagg);
 	for (size_t i = 0; i < n_ns; i++) {
 		if (start_nodes(&h, (unsigned)ns[i]) != 0) {
-			fprintf(stderr, "bench: cannot start %u nodes\n", (unsigned)ns[i]);
+			fprintf(stderr, "bench: cannot start %u nodes (the lines above say why; logs in %s, kept with "
+					"FEDC_KEEP_TEST_DIR=1)\n",
+				(unsigned)ns[i], h.dir);
 			goto out;
 		}
+		print_idle_nodes(&h);
 		for (size_t k = 0; k < n_ps && !interrupted; k++) {
 			struct result plain, masked;
 			unsigned n = (unsigned)ns[i];
