@@ -184,6 +184,10 @@ static enum fedc_err user_line(struct fedc_buf *b)
  * that sends more (mosquitto's max_packet_size). */
 #define BROKER_MAX_PACKET (FEDC_ENVELOPE_MAX_BYTES + FEDC_MAX_TOPIC_LEN + 64)
 
+/* Messages mosquitto queues for one client: two per participant the
+ * federation may hold (a status and a reply each). */
+#define BROKER_MAX_QUEUED (2u * ADMIN_MAX_PARTICIPANTS)
+
 enum fedc_err admin__broker_plugin_path(char *out, size_t cap)
 {
 	char exe[PATH_MAX], guess[PATH_MAX + 64];
@@ -240,7 +244,14 @@ enum fedc_err admin__broker_write_conf(const struct admin_fed *fed)
 		"max_packet_size %u\n"
 		"persistence false\n"
 		"# Small MQTT messages: without this a request/reply waits on Nagle.\n"
-		"set_tcp_nodelay true\n\n"
+		"set_tcp_nodelay true\n"
+		"# A researcher gets every node's retained status when it subscribes and a\n"
+		"# reply from each node to a search: two messages per node in one burst.\n"
+		"# mosquitto's default queue (1000 per client) drops the rest silently.\n"
+		"max_queued_messages %u\n"
+		"# No cap on connections: each node holds one (the descriptor limit is the\n"
+		"# service's: LimitNOFILE=, docs/deployment.md).\n"
+		"max_connections -1\n\n"
 		"log_dest stderr\n"
 		"log_type error\n"
 		"log_type warning\n"
@@ -257,7 +268,7 @@ enum fedc_err admin__broker_write_conf(const struct admin_fed *fed)
 		"require_certificate true\n"
 		"use_identity_as_username false\n"
 		"tls_version tlsv1.2\n",
-		d, d, plugin, (unsigned)BROKER_MAX_PACKET, fed->broker_port, fed->host, d, d, d, d);
+		d, d, plugin, (unsigned)BROKER_MAX_PACKET, (unsigned)BROKER_MAX_QUEUED, fed->broker_port, fed->host, d, d, d, d);
 	if (!rc)
 		rc = admin__path(path, d, "broker/mosquitto.conf");
 	if (!rc)

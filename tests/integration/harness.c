@@ -302,10 +302,11 @@ int harness_start_broker(struct harness *h)
 	char conf[512], provisioned[512];
 	const char *argv[] = { FEDC_MOSQUITTO, "-c", conf, NULL };
 
-	/* fedc-admin's config, plus a deep queue for the many-node tests. */
+	/* fedc-admin's config as it is: its queue depth (max_queued_messages)
+	 * is what the many-node tests need too. */
 	snprintf(provisioned, sizeof(provisioned), "%s/broker/mosquitto.conf", h->fed_dir);
 	snprintf(conf, sizeof(conf), "%s/mosquitto.conf", h->dir);
-	if (copy_with(provisioned, conf, "max_queued_messages 10000\n") != 0)
+	if (copy_with(provisioned, conf, "") != 0)
 		return -1;
 	if (harness_spawn(h, &h->broker, "mosquitto", argv) != 0)
 		return -1;
