@@ -298,10 +298,33 @@ enum fedc_err admin__load(const char *dir, struct admin_fed *fed)
 
 /* ---- add ------------------------------------------------------------------- */
 
+static int compare_ids(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* FEDC_ERR_EXISTS if an id is in `ids` twice (sorted on a copy: a list may
+ * hold 100000). */
+static enum fedc_err check_unique(const char *const *ids, size_t n)
+{
+	const char **sorted = malloc(n * sizeof(*sorted));
+	enum fedc_err rc = sorted ? FEDC_OK : FEDC_ERR_NOMEM;
+
+	if (sorted) {
+		memcpy(sorted, ids, n * sizeof(*sorted));
+		qsort(sorted, n, sizeof(*sorted), compare_ids);
+	}
+	for (size_t i = 1; !rc && i < n; i++) {
+		if (strcmp(sorted[i - 1], sorted[i]) == 0)
+			rc = fedc_fail(FEDC_ERR_EXISTS, "\"%s\" is given twice; nothing changed", sorted[i]);
+	}
+	free(sorted);
+	return rc;
+}
+
 /* Whether `id` may be enrolled: valid, not registered, not revoked on
- * record, and not given earlier in the same batch (`before`, n_before). */
-static enum fedc_err check_new(const struct admin_fed *fed, const struct admin_registry *reg, const char *id,
-			       const char *const *before, size_t n_before)
+ * record. */
+static enum fedc_err check_new(const struct admin_fed *fed, const struct admin_registry *reg, const char *id)
 {
 	const struct admin_participant *p;
 	enum admin_role was;
@@ -311,10 +334,6 @@ static enum fedc_err check_new(const struct admin_fed *fed, const struct admin_r
 	if (!fedc_id_valid(id))
 		return fedc_fail(FEDC_ERR_INVAL, "bad id \"%s\": 1 to %d of A-Z a-z 0-9 . _ -, not starting with '.' or '-'",
 				 id, FEDC_MAX_ID_LEN);
-	for (size_t i = 0; i < n_before; i++) {
-		if (strcmp(before[i], id) == 0)
-			return fedc_fail(FEDC_ERR_EXISTS, "\"%s\" is given twice; nothing changed", id);
-	}
 	if ((p = admin__registry_find(reg, id)) != NULL)
 		return fedc_fail(FEDC_ERR_EXISTS, "\"%s\" is already a %s of federation %s; nothing changed", id,
 				 admin__role_name(p->role), fed->name);
@@ -381,7 +400,9 @@ enum fedc_err admin__add_many(const struct admin_fed *fed, enum admin_role role,
 	if (!rc)
 		rc = admin__registry_load(fed, &reg);
 	for (size_t i = 0; !rc && i < n; i++)
-		rc = check_new(fed, &reg, ids[i], ids, i);
+		rc = check_new(fed, &reg, ids[i]);
+	if (!rc)
+		rc = check_unique(ids, n);
 	if (!rc && !(secrets = calloc(n, sizeof(*secrets))))
 		rc = FEDC_ERR_NOMEM;
 	if (!rc)
