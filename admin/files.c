@@ -129,6 +129,7 @@ enum fedc_err admin__write_staged(const char *path, const void *data, size_t len
 enum fedc_err admin__link_public(const char *src, const char *dst)
 {
 	char tmp[PATH_MAX];
+	struct stat a, b;
 	enum fedc_err rc;
 
 	/* A fresh bundle has no such file: one link, no rename. */
@@ -138,6 +139,10 @@ enum fedc_err admin__link_public(const char *src, const char *dst)
 		return admin__copy_public(src, dst);
 	if (errno != EEXIST)
 		return fedc_fail(FEDC_ERR_IO, "cannot link %s to %s: %s", src, dst, strerror(errno));
+	/* Already this very file (a rerun): rename() of one link over another
+	 * of the same file does nothing and would leave the temporary one. */
+	if (stat(src, &a) == 0 && lstat(dst, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+		return FEDC_OK;
 	rc = side_path(tmp, dst, ".link-tmp"); /* replace it atomically */
 	if (rc)
 		return rc;
