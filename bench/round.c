@@ -11,6 +11,13 @@
  *   bench_round [--secagg[=VALUE_MAX[:K]]] [--upload] [--wan=SPEC] [ROUNDS] [N,...] [P,...]
  *                                                        defaults: 5  2,8,32  1e4,1e6,1e7
  *
+ * N goes up to 1100 (issue #19: 1000 node daemons, docs/benchmarks.md, "A
+ * thousand nodes"): the nodes are provisioned with one fedc-admin add-nodes
+ * and started 50 at a time; the idle nodes' RSS and PSS and the time of
+ * fedc-researcher nodes and search are printed before the rounds, and
+ * whether every node answered every round after them. FEDC_BENCH_HOLD=S
+ * keeps the stack up S seconds at the end.
+ *
  * --upload gives the identity plan the model argument upload_step = 1e-6
  * (every node really uploads an update of its own). --wan=SPEC is for
  * bench/wan.sh, which starts it inside the server's network namespace
