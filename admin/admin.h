@@ -52,6 +52,26 @@ enum fedc_err admin__read_file(const char *path, size_t max, struct fedc_buf *ou
 /* Atomic copy of a small public file (0644). */
 FEDC_NODISCARD
 enum fedc_err admin__copy_public(const char *src, const char *dst);
+/* Puts public file `src` at `dst` (replaced atomically) as a hard link of
+ * `src`, or where the file system refuses one (another device, too many
+ * links) as a copy. Not durable on its own: the caller runs admin__sync(dir)
+ * before its commit. Every bundle holds the keys of every other participant
+ * (trusted/, peers/): that is N^2 files for N nodes, and one fsync'd copy
+ * each took 1.7 s per add-node at N = 100 (docs/provisioning.md). A link
+ * costs one directory entry and no fsync. A later atomic replacement of
+ * `src` (rotate) gives it a new inode and leaves the links on the old one,
+ * so the bundles keep what they were given until shared again. FEDC_ERR_IO. */
+FEDC_NODISCARD
+enum fedc_err admin__link_public(const char *src, const char *dst);
+/* Replaces `path` with `len` bytes (mode `mode` from its creation on) by a
+ * temporary file renamed over it, without fsync: for the steps of a command
+ * that runs admin__sync before its commit. FEDC_ERR_IO. */
+FEDC_NODISCARD
+enum fedc_err admin__write_staged(const char *path, const void *data, size_t len, mode_t mode);
+/* Flushes everything written to the file system that holds `dir` (syncfs):
+ * the one durability point of a fan-out of admin__link_public. FEDC_ERR_IO. */
+FEDC_NODISCARD
+enum fedc_err admin__sync(const char *dir);
 /* Removes a directory tree made by fedc-admin (regular files and
  * directories only); best effort, for cleaning up a failed step. */
 void admin__rmtree(const char *path);
@@ -98,6 +118,15 @@ enum fedc_err admin__load(const char *dir, struct admin_fed *fed);
  * FEDC_ERR_EXISTS if the id is taken, FEDC_ERR_IO, ... */
 FEDC_NODISCARD
 enum fedc_err admin__add(const struct admin_fed *fed, enum admin_role role, const char *id);
+/* Adds `n` participants of one role as one change: every id is checked
+ * first (FEDC_ERR_INVAL, FEDC_ERR_EXISTS, also for an id given twice, and
+ * nothing is changed then), then the bundles are made and the keys shared,
+ * and passwd, acl and the registry (the commit) are each written once, so
+ * enrolling N nodes costs O(N) file rewrites, not O(N^2). A crash before
+ * the commit leaves bundles that are not registered: remove them and run
+ * it again (the message of the rerun names them). */
+FEDC_NODISCARD
+enum fedc_err admin__add_many(const struct admin_fed *fed, enum admin_role role, const char *const *ids, size_t n);
 /* Gives participant `id` a new TLS key and certificate (the old one goes on
  * the CRL), broker password, repository token and signing key; rewrites
  * those files of its bundle (node.ini, trusted/, peers/ and data stay) and
@@ -187,6 +216,10 @@ enum fedc_err admin__broker_plugin_path(char *out, size_t cap);
  * for RabbitMQ its users line, and definitions.json from the registry on disk. */
 FEDC_NODISCARD
 enum fedc_err admin__broker_set_password(const struct admin_fed *fed, const char *id, const char *password);
+/* The same for `n` users in one rewrite of the file (add-nodes). */
+FEDC_NODISCARD
+enum fedc_err admin__broker_set_passwords(const struct admin_fed *fed, const char *const *ids,
+					  const char *const *passwords, size_t n);
 /* Removes the passwd (or users) entry of `id` (none: no change). */
 FEDC_NODISCARD
 enum fedc_err admin__broker_drop_password(const struct admin_fed *fed, const char *id);

@@ -58,9 +58,20 @@ static bool line_is_user(const char *line, size_t len, const char *id)
 	return len > n && line[n] == ':' && !memcmp(line, id, n);
 }
 
+static bool line_is_one_of(const char *line, size_t len, const char *const *ids, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (line_is_user(line, len, ids[i]))
+			return true;
+	}
+	return false;
+}
+
 /* Keeps every other user's line verbatim: a retried add-* after a crash
- * must not leave two lines for one user. A NULL password drops the line. */
-static enum fedc_err replace_password(const struct admin_fed *fed, const char *id, const char *password)
+ * must not leave two lines for one user. A NULL `passwords` drops the
+ * users' lines. One rewrite for all `n` users (add-nodes). */
+static enum fedc_err replace_passwords(const struct admin_fed *fed, const char *const *ids,
+				       const char *const *passwords, size_t n)
 {
 	struct fedc_buf old = FEDC_BUF_SECRET_INIT(ADMIN_MAX_LIST_BYTES),
 			out = FEDC_BUF_SECRET_INIT(ADMIN_MAX_LIST_BYTES);
@@ -77,15 +88,15 @@ static enum fedc_err replace_password(const struct admin_fed *fed, const char *i
 		const char *nl = strchr(p, '\n');
 		size_t len = nl ? (size_t)(nl - p) : strlen(p);
 
-		if (len > 0 && !line_is_user(p, len, id)) {
+		if (len > 0 && !line_is_one_of(p, len, ids, n)) {
 			rc = fedc_buf_append(&out, p, len);
 			if (!rc)
 				rc = fedc_buf_append(&out, "\n", 1);
 		}
 		p += nl ? len + 1 : len;
 	}
-	if (!rc && password)
-		rc = admin__broker_passwd_line(id, password, &out);
+	for (size_t i = 0; !rc && passwords && i < n; i++)
+		rc = admin__broker_passwd_line(ids[i], passwords[i], &out);
 	if (!rc)
 		rc = admin__write_secret(path, out.data ? out.data : "", out.len);
 	fedc_buf_free(&old);
@@ -95,16 +106,28 @@ static enum fedc_err replace_password(const struct admin_fed *fed, const char *i
 
 enum fedc_err admin__broker_set_password(const struct admin_fed *fed, const char *id, const char *password)
 {
-	if (fed->broker == ADMIN_BROKER_RABBITMQ)
-		return admin__rabbit_set_password(fed, id, password);
-	return replace_password(fed, id, password);
+	return admin__broker_set_passwords(fed, &id, &password, 1);
+}
+
+/* RabbitMQ's users file is rewritten per user: add-nodes on RabbitMQ stays
+ * O(N^2) in file writes, which its test sizes afford. */
+enum fedc_err admin__broker_set_passwords(const struct admin_fed *fed, const char *const *ids,
+					  const char *const *passwords, size_t n)
+{
+	enum fedc_err rc = FEDC_OK;
+
+	if (fed->broker != ADMIN_BROKER_RABBITMQ)
+		return replace_passwords(fed, ids, passwords, n);
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = admin__rabbit_set_password(fed, ids[i], passwords[i]);
+	return rc;
 }
 
 enum fedc_err admin__broker_drop_password(const struct admin_fed *fed, const char *id)
 {
 	if (fed->broker == ADMIN_BROKER_RABBITMQ)
 		return admin__rabbit_set_password(fed, id, NULL);
-	return replace_password(fed, id, NULL);
+	return replace_passwords(fed, &id, NULL, 1);
 }
 
 const char *admin__broker_name(enum admin_broker broker)
@@ -192,6 +215,10 @@ static enum fedc_err user_line(struct fedc_buf *b)
  * that sends more (mosquitto's max_packet_size). */
 #define BROKER_MAX_PACKET (FEDC_ENVELOPE_MAX_BYTES + FEDC_MAX_TOPIC_LEN + 64)
 
+/* Messages mosquitto queues for one client: two per participant the
+ * federation may hold (a status and a reply each). */
+#define BROKER_MAX_QUEUED (2u * ADMIN_MAX_PARTICIPANTS)
+
 enum fedc_err admin__broker_plugin_path(char *out, size_t cap)
 {
 	char exe[PATH_MAX], guess[PATH_MAX + 64];
@@ -248,7 +275,14 @@ enum fedc_err admin__broker_write_conf(const struct admin_fed *fed)
 		"max_packet_size %u\n"
 		"persistence false\n"
 		"# Small MQTT messages: without this a request/reply waits on Nagle.\n"
-		"set_tcp_nodelay true\n\n"
+		"set_tcp_nodelay true\n"
+		"# A researcher gets every node's retained status when it subscribes and a\n"
+		"# reply from each node to a search: two messages per node in one burst.\n"
+		"# mosquitto's default queue (1000 per client) drops the rest silently.\n"
+		"max_queued_messages %u\n"
+		"# No cap on connections: each node holds one (the descriptor limit is the\n"
+		"# service's: LimitNOFILE=, docs/deployment.md).\n"
+		"max_connections -1\n\n"
 		"log_dest stderr\n"
 		"log_type error\n"
 		"log_type warning\n"
@@ -265,7 +299,7 @@ enum fedc_err admin__broker_write_conf(const struct admin_fed *fed)
 		"require_certificate true\n"
 		"use_identity_as_username false\n"
 		"tls_version tlsv1.2\n",
-		d, d, plugin, (unsigned)BROKER_MAX_PACKET, fed->broker_port, fed->host, d, d, d, d);
+		d, d, plugin, (unsigned)BROKER_MAX_PACKET, (unsigned)BROKER_MAX_QUEUED, fed->broker_port, fed->host, d, d, d, d);
 	if (!rc)
 		rc = admin__path(path, d, "broker/mosquitto.conf");
 	if (!rc)

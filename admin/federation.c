@@ -318,63 +318,130 @@ enum fedc_err admin__load(const char *dir, struct admin_fed *fed)
 
 /* ---- add ------------------------------------------------------------------- */
 
-/* Broker password, trusted keys, ACL, then the registry: the commit. */
-static enum fedc_err enrol(const struct admin_fed *fed, struct admin_registry *reg, enum admin_role role,
-			   const char *id, const struct admin_secrets *s)
+static int compare_ids(const void *a, const void *b)
 {
-	char digest[FEDC_SHA256_HEXLEN + 1];
-	enum fedc_err rc;
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
 
-	rc = fedc_hash_buffer(FEDC_HASH_SHA256, s->repository_token, strlen(s->repository_token), digest);
-	if (!rc)
-		rc = admin__bundle_share_key(fed, reg, role, id);
-	if (!rc)
-		rc = admin__broker_set_password(fed, id, s->broker_password);
-	if (!rc)
-		rc = admin__registry_add(reg, role, id, digest);
-	if (!rc)
-		rc = admin__broker_write_acl(fed, reg);
-	if (!rc)
-		rc = admin__registry_save(fed, reg);
+/* FEDC_ERR_EXISTS if an id is in `ids` twice (sorted on a copy: a list may
+ * hold 100000). */
+static enum fedc_err check_unique(const char *const *ids, size_t n)
+{
+	const char **sorted = malloc(n * sizeof(*sorted));
+	enum fedc_err rc = sorted ? FEDC_OK : FEDC_ERR_NOMEM;
+
+	if (sorted) {
+		memcpy(sorted, ids, n * sizeof(*sorted));
+		qsort(sorted, n, sizeof(*sorted), compare_ids);
+	}
+	for (size_t i = 1; !rc && i < n; i++) {
+		if (strcmp(sorted[i - 1], sorted[i]) == 0)
+			rc = fedc_fail(FEDC_ERR_EXISTS, "\"%s\" is given twice; nothing changed", sorted[i]);
+	}
+	free(sorted);
 	return rc;
 }
 
-enum fedc_err admin__add(const struct admin_fed *fed, enum admin_role role, const char *id)
+/* Whether `id` may be enrolled: valid, not registered, not revoked on
+ * record. */
+static enum fedc_err check_new(const struct admin_fed *fed, const struct admin_registry *reg, const char *id)
 {
-	struct admin_registry reg = { 0 };
-	struct admin_secrets secrets;
 	const struct admin_participant *p;
 	enum admin_role was;
 	bool revoked = false;
 	enum fedc_err rc;
-	int lock = -1;
 
 	if (!fedc_id_valid(id))
 		return fedc_fail(FEDC_ERR_INVAL, "bad id \"%s\": 1 to %d of A-Z a-z 0-9 . _ -, not starting with '.' or '-'",
 				 id, FEDC_MAX_ID_LEN);
 	rc = check_id_for_broker(fed, id);
-	if (!rc)
-		rc = admin__lock(fed->dir, &lock);
-	if (!rc)
-		rc = admin__registry_load(fed, &reg);
-	if (!rc && (p = admin__registry_find(&reg, id)) != NULL)
-		rc = fedc_fail(FEDC_ERR_EXISTS, "\"%s\" is already a %s of federation %s; nothing changed", id,
-			       admin__role_name(p->role), fed->name);
-	if (!rc)
-		rc = admin__revoked_find(fed, id, &revoked, &was);
+	if (rc)
+		return rc;
+	if ((p = admin__registry_find(reg, id)) != NULL)
+		return fedc_fail(FEDC_ERR_EXISTS, "\"%s\" is already a %s of federation %s; nothing changed", id,
+				 admin__role_name(p->role), fed->name);
+	rc = admin__revoked_find(fed, id, &revoked, &was);
 	if (!rc && revoked)
 		rc = fedc_fail(FEDC_ERR_EXISTS, "\"%s\" was a %s of federation %s and is revoked: its record stays "
 						"until fedc-admin remove %s %s; nothing changed",
 			       id, admin__role_name(was), fed->name, fed->dir, id);
+	return rc;
+}
+
+/* One participant's bundle, its key in the others' bundles and its
+ * registry entry (in memory: saved by the caller, last). */
+static enum fedc_err enrol_one(const struct admin_fed *fed, struct admin_registry *reg, enum admin_role role,
+			       const char *id, struct admin_secrets *s)
+{
+	char digest[FEDC_SHA256_HEXLEN + 1];
+	enum fedc_err rc;
+
+	rc = admin__bundle_create(fed, reg, role, id, s);
 	if (!rc)
-		rc = admin__bundle_create(fed, &reg, role, id, &secrets);
+		rc = fedc_hash_buffer(FEDC_HASH_SHA256, s->repository_token, strlen(s->repository_token), digest);
 	if (!rc)
-		rc = enrol(fed, &reg, role, id, &secrets);
-	OPENSSL_cleanse(&secrets, sizeof(secrets));
+		rc = admin__bundle_share_key(fed, reg, role, id);
+	if (!rc)
+		rc = admin__registry_add(reg, role, id, digest);
+	return rc;
+}
+
+/* Bundles and shared keys, then the broker passwords, the ACL, one flush
+ * of the shared keys (admin__link_public), then the registry: the commit. */
+static enum fedc_err enrol(const struct admin_fed *fed, struct admin_registry *reg, enum admin_role role,
+			   const char *const *ids, size_t n, struct admin_secrets *secrets)
+{
+	const char **passwords = calloc(n, sizeof(*passwords));
+	enum fedc_err rc = passwords ? FEDC_OK : FEDC_ERR_NOMEM;
+
+	for (size_t i = 0; !rc && i < n; i++) {
+		rc = enrol_one(fed, reg, role, ids[i], &secrets[i]);
+		passwords[i] = secrets[i].broker_password;
+	}
+	if (!rc)
+		rc = admin__broker_set_passwords(fed, ids, passwords, n);
+	if (!rc)
+		rc = admin__broker_write_acl(fed, reg);
+	if (!rc)
+		rc = admin__sync(fed->dir);
+	if (!rc)
+		rc = admin__registry_save(fed, reg);
+	free(passwords);
+	return rc;
+}
+
+enum fedc_err admin__add_many(const struct admin_fed *fed, enum admin_role role, const char *const *ids, size_t n)
+{
+	struct admin_registry reg = { 0 };
+	struct admin_secrets *secrets = NULL;
+	enum fedc_err rc;
+	int lock = -1;
+
+	if (n == 0)
+		return fedc_fail(FEDC_ERR_INVAL, "no id given");
+	rc = admin__lock(fed->dir, &lock);
+	if (!rc)
+		rc = admin__registry_load(fed, &reg);
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = check_new(fed, &reg, ids[i]);
+	if (!rc)
+		rc = check_unique(ids, n);
+	if (!rc && !(secrets = calloc(n, sizeof(*secrets))))
+		rc = FEDC_ERR_NOMEM;
+	if (!rc)
+		rc = enrol(fed, &reg, role, ids, n, secrets);
+	if (secrets)
+		OPENSSL_cleanse(secrets, n * sizeof(*secrets));
+	free(secrets);
 	admin__registry_free(&reg);
 	if (lock >= 0)
 		close(lock);
 	return rc;
+}
+
+enum fedc_err admin__add(const struct admin_fed *fed, enum admin_role role, const char *id)
+{
+	return admin__add_many(fed, role, &id, 1);
 }
 
 /* ---- rotate ---------------------------------------------------------------- */
@@ -412,6 +479,8 @@ enum fedc_err admin__rotate(const struct admin_fed *fed, const char *id)
 	if (!rc)
 		rc = fedc_hash_buffer(FEDC_HASH_SHA256, secrets.repository_token, strlen(secrets.repository_token),
 				      digest);
+	if (!rc)
+		rc = admin__sync(fed->dir); /* the shared key (admin__link_public) */
 	if (!rc) {
 		snprintf(p->digest, sizeof(p->digest), "%s", digest);
 		rc = admin__registry_save(fed, &reg);

@@ -1,5 +1,6 @@
 /* File steps of fedc-admin that common/fs.h does not cover: secrets that are
  * 0600 from birth, bounded reads, and cleanup of a staged bundle. */
+#define _GNU_SOURCE /* syncfs */
 #include "admin.h"
 
 #include <dirent.h>
@@ -71,6 +72,96 @@ enum fedc_err admin__copy_public(const char *src, const char *dst)
 	if (!rc)
 		rc = fedc_write_atomic(dst, b.data, b.len);
 	fedc_buf_free(&b);
+	return rc;
+}
+
+/* `tmp` = `path` + `suffix`; FEDC_ERR_INVAL if too long. */
+static enum fedc_err side_path(char *tmp, const char *path, const char *suffix)
+{
+	int n = snprintf(tmp, PATH_MAX, "%s%s", path, suffix);
+
+	return n < 0 || n >= PATH_MAX ? fedc_fail(FEDC_ERR_INVAL, "path too long: %s", path) : FEDC_OK;
+}
+
+static enum fedc_err rename_over(const char *tmp, const char *dst)
+{
+	int e;
+
+	if (rename(tmp, dst) == 0)
+		return FEDC_OK;
+	e = errno;
+	(void)unlink(tmp);
+	return fedc_fail(FEDC_ERR_IO, "cannot rename %s to %s: %s", tmp, dst, strerror(e));
+}
+
+enum fedc_err admin__write_staged(const char *path, const void *data, size_t len, mode_t mode)
+{
+	char tmp[PATH_MAX];
+	enum fedc_err rc = side_path(tmp, path, ".staged-tmp");
+	const char *p = data;
+	int fd = -1;
+
+	if (!rc && (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode)) < 0)
+		rc = fedc_fail(FEDC_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
+	if (!rc && fchmod(fd, mode) != 0) /* O_TRUNC kept an older file's mode */
+		rc = fedc_fail(FEDC_ERR_IO, "cannot chmod %s: %s", tmp, strerror(errno));
+	while (!rc && len > 0) {
+		ssize_t w = write(fd, p, len);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			rc = fedc_fail(FEDC_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+		else {
+			p += w;
+			len -= (size_t)w;
+		}
+	}
+	if (fd >= 0 && close(fd) != 0 && !rc)
+		rc = fedc_fail(FEDC_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+	if (!rc)
+		rc = rename_over(tmp, path);
+	else if (fd >= 0)
+		(void)unlink(tmp);
+	return rc;
+}
+
+enum fedc_err admin__link_public(const char *src, const char *dst)
+{
+	char tmp[PATH_MAX];
+	struct stat a, b;
+	enum fedc_err rc;
+
+	/* A fresh bundle has no such file: one link, no rename. */
+	if (link(src, dst) == 0)
+		return FEDC_OK;
+	if (errno == EXDEV || errno == EPERM || errno == EMLINK || errno == ENOTSUP)
+		return admin__copy_public(src, dst);
+	if (errno != EEXIST)
+		return fedc_fail(FEDC_ERR_IO, "cannot link %s to %s: %s", src, dst, strerror(errno));
+	/* Already this very file (a rerun): rename() of one link over another
+	 * of the same file does nothing and would leave the temporary one. */
+	if (stat(src, &a) == 0 && lstat(dst, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+		return FEDC_OK;
+	rc = side_path(tmp, dst, ".link-tmp"); /* replace it atomically */
+	if (rc)
+		return rc;
+	(void)unlink(tmp); /* left by an interrupted run */
+	if (link(src, tmp) != 0)
+		return fedc_fail(FEDC_ERR_IO, "cannot link %s to %s: %s", src, tmp, strerror(errno));
+	return rename_over(tmp, dst);
+}
+
+enum fedc_err admin__sync(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	enum fedc_err rc = FEDC_OK;
+
+	if (fd < 0)
+		return fedc_fail(FEDC_ERR_IO, "cannot open %s: %s", dir, strerror(errno));
+	if (syncfs(fd) != 0)
+		rc = fedc_fail(FEDC_ERR_IO, "cannot flush the file system of %s: %s", dir, strerror(errno));
+	close(fd);
 	return rc;
 }
 

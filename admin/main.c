@@ -10,6 +10,7 @@
 
 #include "admin.h"
 #include "fedc/cli.h"
+#include "id_list.h"
 #include "fedc/config.h"
 
 #define PROG "fedc-admin"
@@ -136,6 +137,36 @@ static int cmd_add(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a
 	       admin__role_name(role), id, fed.name, bundle, admin__role_name(role));
 	print_reload(&fed, NULL);
 	printf("Bundles copied out earlier get %s's public key only by hand: see docs/provisioning.md.\n", id);
+	return 0;
+}
+
+/* add-nodes DIR FILE: many nodes in one change (admin__add_many). */
+static int cmd_add_nodes(const struct fedc_cli_cmd *cmd, const struct fedc_cli_args *a)
+{
+	struct fedc_buf text = FEDC_BUF_INIT(0);
+	const char *dir = a->operand[0], *file = a->operand[1];
+	const char **ids = NULL;
+	size_t n = 0;
+	struct admin_fed fed;
+	enum fedc_err rc;
+
+	/* 100000 ids of at most 64 characters, with room for comments */
+	rc = admin__read_file(file, (size_t)ADMIN_ID_LIST_MAX * 80, &text);
+	if (!rc)
+		rc = admin__id_list_parse(text.data, file, &ids, &n);
+	if (!rc)
+		rc = admin__load(dir, &fed);
+	if (!rc)
+		rc = admin__add_many(&fed, ADMIN_ROLE_NODE, ids, n);
+	free(ids);
+	fedc_buf_free(&text);
+	if (rc)
+		return failed(cmd->name, rc);
+	printf("%zu nodes added to federation \"%s\"; their bundles: %s/nodes/<id>\n"
+	       "Copy each directory to its node's machine (keep it secret: it holds keys).\n"
+	       "Send SIGHUP to a running mosquitto and fedc-repository so that they reload\n"
+	       "passwd, acl and tokens:  kill -HUP <mosquitto pid> <fedc-repository pid>\n",
+	       n, fed.name, fed.dir);
 	return 0;
 }
 
@@ -280,6 +311,10 @@ static const struct fedc_cli_cmd commands[] = {
 						&opt_days, &opt_broker, NULL },
 	  0, cmd_init },
 	{ "add-node", "DIR ID", 2, 2, "enrol a node and write its bundle to DIR/nodes/ID", NULL, 0, cmd_add },
+	{ "add-nodes", "DIR FILE", 2, 2,
+	  "enrol the nodes FILE lists (one id per line, '#' comments) in one\nchange: bundles in DIR/nodes/<id>; "
+	  "nothing changes if one id is bad or taken",
+	  NULL, 0, cmd_add_nodes },
 	{ "add-researcher", "DIR ID", 2, 2, "enrol a researcher and write its bundle to DIR/researchers/ID", NULL, 0,
 	  cmd_add },
 	{ "list", "DIR", 1, 1, "list the federation's participants (and the revoked ones on record)", NULL, 0,

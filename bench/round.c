@@ -13,6 +13,13 @@
  *   bench_round [--secagg[=VALUE_MAX[:K]]] [--upload] [--wan=SPEC] [ROUNDS] [N,...] [P,...]
  *                                                        defaults: 5  2,8,32  1e4,1e6,1e7
  *
+ * N goes up to 1100 (issue #19: 1000 node daemons, docs/benchmarks.md, "A
+ * thousand nodes"): the nodes are provisioned with one fedc-admin add-nodes
+ * and started 50 at a time; the idle nodes' RSS and PSS and the time of
+ * fedc-researcher nodes and search are printed before the rounds, and
+ * whether every node answered every round after them. FEDC_BENCH_HOLD=S
+ * keeps the stack up S seconds at the end.
+ *
  * --upload gives the identity plan the model argument upload_step = 1e-6
  * (every node really uploads an update of its own). --wan=SPEC is for
  * bench/wan.sh, which starts it inside the server's network namespace
@@ -179,12 +186,47 @@ static int watch_rounds(struct harness *h, struct harness_proc *proc, const char
 
 struct result {
 	double median, rss_mb;
+	unsigned min_answered;   /* the fewest nodes that answered a train round (history.jsonl) */
+	unsigned train_rounds;   /* train rounds in history.jsonl */
 	double cpu_ms;           /* central CPU per node-round over the measured rounds, ms */
 	double part_ms[3];       /* the same for the researcher, the broker, the repository */
 	double link_cpu_ms;      /* bench_wan_link's CPU per measured round (--wan) */
 	unsigned measured;       /* rounds between the two samples */
 	struct wan_link_shared link; /* the link's counters over them */
 };
+
+/* The integer after "key": in a line of JSON, or -1. */
+static long json_long(const char *line, const char *key)
+{
+	char pattern[64];
+	const char *p;
+
+	snprintf(pattern, sizeof(pattern), "\"%s\":", key);
+	p = strstr(line, pattern);
+	return p ? atol(p + strlen(pattern)) : -1;
+}
+
+/* Every node accounted for: the fewest "answered" of the history's round
+ * records, and how many there were. */
+static void count_answers(const char *history, struct result *r)
+{
+	static char line[1 << 16];
+	FILE *f = fopen(history, "r");
+
+	r->min_answered = 0;
+	r->train_rounds = 0;
+	while (f && fgets(line, sizeof(line), f)) {
+		long answered = json_long(line, "answered");
+
+		if (!strstr(line, "\"type\":\"round\"") || answered < 0)
+			continue;
+		if (!r->train_rounds || (unsigned long)answered < r->min_answered)
+			r->min_answered = (unsigned)answered;
+		r->train_rounds++;
+	}
+	if (f)
+		fclose(f);
+}
 
 static void subtract_link(const struct wan_link_shared *a, const struct wan_link_shared *b,
 			  struct wan_link_shared *out)
@@ -197,6 +239,27 @@ static void subtract_link(const struct wan_link_shared *a, const struct wan_link
 		out->dir[d].bytes = b->dir[d].bytes - a->dir[d].bytes;
 		out->dir[d].drops = b->dir[d].drops - a->dir[d].drops;
 	}
+}
+
+/* The last lines of a log, to stderr: the directory goes when the bench ends. */
+static void print_tail(const char *path, size_t lines)
+{
+	static char text[1 << 16];
+	FILE *f = fopen(path, "r");
+	size_t n = 0, seen = 0;
+	long size;
+
+	if (!f)
+		return;
+	fseek(f, 0, SEEK_END);
+	size = ftell(f);
+	fseek(f, size > (long)sizeof(text) - 1 ? size - (long)sizeof(text) + 1 : 0, SEEK_SET);
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	while (n > 0 && seen <= lines)
+		seen += text[--n] == '\n';
+	fprintf(stderr, "--- the end of %s:\n%s\n", path, text + n + (seen > lines));
 }
 
 static int run_case(struct harness *h, unsigned rounds, unsigned n, double p, bool secagg, struct result *r)
@@ -224,9 +287,14 @@ static int run_case(struct harness *h, unsigned rounds, unsigned n, double p, bo
 		return -1;
 	if (watch_rounds(h, &proc, csv, rounds, &first, &last, &usage) != 0) {
 		fprintf(stderr, interrupted ? "bench: interrupted\n" : "researcher failed, see %s\n", proc.log);
+		if (!interrupted)
+			print_tail(proc.log, 20);
 		return -1;
 	}
 	memset(r, 0, sizeof(*r));
+	snprintf(csv, sizeof(csv), "%s-out/history.jsonl", exp);
+	count_answers(csv, r);
+	snprintf(csv, sizeof(csv), "%s-out/rounds.csv", exp);
 	r->rss_mb = (double)usage.ru_maxrss / 1024.0;
 	r->median = median_round(csv);
 	r->measured = last.rounds > first.rounds ? last.rounds - first.rounds : 0;
@@ -242,20 +310,173 @@ static int run_case(struct harness *h, unsigned rounds, unsigned n, double p, bo
 	return 0;
 }
 
+/* Nodes started and awaited together: the broker and the repository see
+ * this many TLS handshakes at once at most. */
+#define START_BATCH 50
+#define START_BATCH_TIMEOUT_MS 120000
+
+/* Provisions the nodes [h->n_nodes, n) in one fedc-admin add-nodes, then
+ * starts them START_BATCH at a time, each batch online before the next. */
 static int start_nodes(struct harness *h, unsigned n)
 {
-	char csv[512], id[32];
+	size_t first = h->n_nodes;
+	char csv[512];
 
+	if (n <= first)
+		return 0;
 	snprintf(csv, sizeof(csv), "%s/bench.csv", h->dir);
-	if (harness_split_csv(FEDC_SOURCE_DIR "/examples/data/breast_cancer.csv", csv, 0, 100) != 0)
+	if (harness_split_csv(FEDC_SOURCE_DIR "/examples/data/breast_cancer.csv", csv, 0, 100) != 0) {
+		fprintf(stderr, "bench: cannot write %s\n", csv);
 		return -1;
-	for (unsigned i = (unsigned)h->n_nodes; i < n; i++) {
-		snprintf(id, sizeof(id), "bench-%02u", i);
-		if (harness_add_node(h, id, csv, "bench", harness_plan(plan_name)) != (int)i ||
-		    (wan ? wan_stack_start_node(wan, h, i) : harness_start_node(h, i)) != 0)
+	}
+	if (n > HARNESS_MAX_NODES) {
+		fprintf(stderr, "bench: at most %d nodes\n", HARNESS_MAX_NODES);
+		return -1;
+	}
+	if (harness_add_nodes(h, "bench", n - first, csv, "bench", harness_plan(plan_name), "info", 4) != (int)first)
+		return -1;
+	for (size_t i = first; i < n; i += wan ? 1 : START_BATCH) {
+		size_t batch = wan ? 1 : (n - i < START_BATCH ? n - i : START_BATCH);
+
+		if (interrupted)
+			return -1;
+		if ((wan ? wan_stack_start_node(wan, h, i) : harness_start_nodes(h, i, batch, START_BATCH_TIMEOUT_MS)) != 0)
 			return -1;
 	}
 	return 0;
+}
+
+/* Kilobytes of field `key` ("Rss:", "Pss:") in /proc/<pid>/smaps_rollup, or -1. */
+static long smaps_kb(pid_t pid, const char *key)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, key, strlen(key)) == 0) {
+			kb = atol(line + strlen(key));
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+/* The idle nodes' mean RSS and PSS (PSS shares the pages they have in
+ * common, such as libraries, among them: what each one costs the machine). */
+static void print_idle_nodes(const struct harness *h)
+{
+	double rss = 0, pss = 0;
+	size_t counted = 0;
+
+	for (size_t i = 0; i < h->n_nodes; i++) {
+		long r = smaps_kb(h->nodes[i].proc.pid, "Rss:"), p = smaps_kb(h->nodes[i].proc.pid, "Pss:");
+
+		if (r < 0 || p < 0)
+			continue;
+		rss += (double)r;
+		pss += (double)p;
+		counted++;
+	}
+	if (counted)
+		printf("%6zu idle nodes: mean RSS %.2f MB, mean PSS %.2f MB (/proc/PID/smaps_rollup)\n", counted,
+		       rss / (double)counted / 1024.0, pss / (double)counted / 1024.0);
+	fflush(stdout);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Lines of `path` that contain `needle`. */
+static size_t count_lines(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "r");
+	char line[4096];
+	size_t n = 0;
+
+	while (f && fgets(line, sizeof(line), f))
+		n += strstr(line, needle) != NULL;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/* Runs `fedc-researcher COMMAND ... --network` on the researcher's bundle
+ * and prints its wall time and how many nodes answered (lines holding
+ * `answer_mark` in its output): issue #19 asks for nodes and search in
+ * under 2 s with 1000 nodes. */
+static void time_discovery(struct harness *h, const char *name, const char *const *args, const char *answer_mark)
+{
+	char network[512];
+	const char *argv[12] = { harness_bin("fedc-researcher") };
+	struct harness_proc proc = { 0 };
+	size_t k = 1;
+	int status = -1;
+	double t0;
+
+	snprintf(network, sizeof(network), "%s/network.ini", h->researcher_dir);
+	for (; args[k - 1] && k < 8; k++)
+		argv[k] = args[k - 1];
+	argv[k++] = "--network";
+	argv[k++] = network;
+	argv[k] = NULL;
+	t0 = now_s();
+	if (harness_spawn(h, &proc, name, argv) != 0 || waitpid(proc.pid, &status, 0) != proc.pid) {
+		fprintf(stderr, "bench: cannot run fedc-researcher %s\n", args[0]);
+		return;
+	}
+	printf("%6zu nodes: fedc-researcher %s: %.2f s, %zu answered%s\n", h->n_nodes, args[0], now_s() - t0,
+	       count_lines(proc.log, answer_mark), WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "" : " (FAILED)");
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		print_tail(proc.log, 10);
+	fflush(stdout);
+}
+
+/* FEDC_BENCH_HOLD=SECONDS keeps the stack and its nodes up after the
+ * cases, for running fedc-researcher (or a profiler) against it by hand. */
+static void hold_stack(const struct harness *h)
+{
+	const char *hold = getenv("FEDC_BENCH_HOLD");
+	unsigned seconds = hold ? (unsigned)atoi(hold) : 0;
+
+	if (!seconds)
+		return;
+	printf("holding the stack for %u s (Ctrl-C ends it): fedc-researcher nodes --network %s/network.ini\n",
+	       seconds, h->researcher_dir);
+	fflush(stdout);
+	for (unsigned i = 0; i < seconds && !interrupted; i++)
+		sleep(1);
+}
+
+static void time_nodes_and_search(struct harness *h)
+{
+	static const char *const nodes[] = { "nodes", NULL }, *const search[] = { "search", "--tags", "bench", NULL };
+
+	time_discovery(h, "researcher-nodes", nodes, " dataset(s)");
+	time_discovery(h, "researcher-search", search, " dataset(s)");
+}
+
+/* Each node holds a TLS connection to the broker and one to the
+ * repository, and the servers inherit this limit: the soft limit (often
+ * 1024) up to the hard one. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			perror("bench: setrlimit(RLIMIT_NOFILE)");
+	}
 }
 
 static const char *target(unsigned n, double p, double median, double rss)
@@ -414,6 +635,7 @@ int main(int argc, char **argv)
 	 * handler lets it remove its directory too. */
 	sigaction(SIGINT, &stop, NULL);
 	sigaction(SIGTERM, &stop, NULL);
+	raise_fd_limit();
 	if (start_stack(&h) != 0) {
 		fprintf(stderr, "bench: cannot start the stack\n");
 		goto out;
@@ -427,9 +649,13 @@ int main(int argc, char **argv)
 	print_header(secagg);
 	for (size_t i = 0; i < n_ns; i++) {
 		if (start_nodes(&h, (unsigned)ns[i]) != 0) {
-			fprintf(stderr, "bench: cannot start %u nodes\n", (unsigned)ns[i]);
+			fprintf(stderr, "bench: cannot start %u nodes (the lines above say why; logs in %s, kept with "
+					"FEDC_KEEP_TEST_DIR=1)\n",
+				(unsigned)ns[i], h.dir);
 			goto out;
 		}
+		print_idle_nodes(&h);
+		time_nodes_and_search(&h);
 		for (size_t k = 0; k < n_ps && !interrupted; k++) {
 			struct result plain, masked;
 			unsigned n = (unsigned)ns[i];
@@ -450,6 +676,9 @@ int main(int argc, char **argv)
 			}
 			printf("%6s %10s   central CPU per node-round%s: researcher %.3f ms, broker %.3f ms, repository %.3f ms\n",
 			       "", "", secagg ? " (plain)" : "", plain.part_ms[0], plain.part_ms[1], plain.part_ms[2]);
+			printf("%6s %10s   answered: at least %u of %u nodes in each of %u rounds%s\n", "", "",
+			       plain.min_answered, n, plain.train_rounds,
+			       plain.min_answered == n ? "" : " (NOT every node)");
 			if (wan)
 				printf("%6s %10s   the link's relay (bench_wan_link): %.1f ms of CPU per round\n", "", "",
 				       plain.link_cpu_ms);
@@ -457,6 +686,7 @@ int main(int argc, char **argv)
 		}
 	}
 	rc = interrupted ? 1 : 0;
+	hold_stack(&h);
 out:
 	/* Interrupted: no graceful stop (Ctrl-C reached the broker too, and a
 	 * node would wait for it, up to 5 s each before the harness kills it). */

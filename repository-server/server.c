@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -32,6 +33,7 @@
 #include <microhttpd.h>
 
 #include "auth.h"
+#include "conn_limit.h"
 #include "fedc/hash.h"
 #include "fedc/id.h"
 #include "fedc/log.h"
@@ -51,14 +53,15 @@
 /* Worker threads: each blocks on disk writes and fsync, so a few more than
  * the 2 cores keep the sockets moving. */
 #define THREAD_POOL_SIZE 4
-#define CONNECTION_LIMIT 128
+/* The connection limit is max_connections (conn_limit.h): 128 fixed slots
+ * held a federation of 300 nodes to 124 answers a round, the others timing
+ * out in their TLS handshake behind the kept-alive connections. */
 #define CONNECTION_TIMEOUT_S 60
 /* Unauthenticated connections (guard.h): each gets this long from its
  * accept to present a valid token (a TLS handshake and a request's headers
  * take a few round trips: well under a second across a continent), and at
  * most half the slots are theirs, so authenticated clients always find some. */
 #define UNTRUSTED_DEADLINE_MS 10000
-#define MAX_UNTRUSTED (CONNECTION_LIMIT / 2)
 #define GUARD_TICK_MS 250
 /* Each connection's memory pool. MHD hands upload data in pieces no larger
  * than this: over plain HTTP 1 MiB instead of the 32 KiB default gave
@@ -89,6 +92,7 @@ struct server {
 	struct auth *auth;
 	struct tls_pem pem; /* cert NULL: plain HTTP */
 	uint64_t max_blob_bytes;
+	uint64_t max_connections; /* after conn_limit__apply */
 	uint16_t port;
 	struct repo_metrics metrics;
 	struct fedc_prom_http *prom; /* metrics_listen; NULL: off */
@@ -698,6 +702,21 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
 	fedc_warn("microhttpd: %s", line);
 }
 
+/* Accepted sockets send at once: with Nagle's algorithm on, a TLS server
+ * flight that goes out in two writes waits for the client's ACK of the
+ * first (delayed by up to 40 ms, or a round trip across a WAN), which made
+ * a handshake cost two round trips instead of one (issue #19). */
+static void set_nodelay(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	int one = 1;
+
+	if (info && info->connect_fd >= 0 &&
+	    setsockopt(info->connect_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0 && errno != ENOTSUP &&
+	    errno != EOPNOTSUPP)
+		fedc_debug("TCP_NODELAY on an accepted socket: %s", strerror(errno));
+}
+
 /* Counts connections, then hands the event to the guard (guard.h). */
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 			  enum MHD_ConnectionNotificationCode code)
@@ -705,6 +724,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 	struct server *srv = cls;
 
 	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		set_nodelay(conn);
 		fedc_prom_add(&srv->metrics.connections, 1);
 		fedc_prom_gauge_add(&srv->metrics.open_connections, 1);
 	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
@@ -777,7 +797,7 @@ static struct MHD_Daemon *start_daemon(struct server *srv, const struct server_c
 				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)addr,
 				MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)THREAD_POOL_SIZE,
-				MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONNECTION_LIMIT,
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned int)srv->max_connections,
 				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 				srv->pem.cert ? CONNECTION_MEMORY_LIMIT_TLS : CONNECTION_MEMORY_LIMIT_PLAIN,
@@ -805,11 +825,15 @@ static void server_free(struct server *srv)
 /* Principals, namespaces and TLS identity, before any socket is opened. */
 static enum fedc_err prepare(struct server *srv, const struct server_config *cfg)
 {
-	const struct guard_limits limits = {
-		.deadline_ms = UNTRUSTED_DEADLINE_MS, .max_untrusted = MAX_UNTRUSTED, .tick_ms = GUARD_TICK_MS
-	};
+	uint64_t wanted = cfg->max_connections > 0 ? (uint64_t)cfg->max_connections
+						     : SERVER_CONFIG_MAX_CONNECTIONS_DEFAULT;
+	struct guard_limits limits = { .deadline_ms = UNTRUSTED_DEADLINE_MS, .tick_ms = GUARD_TICK_MS };
 	enum fedc_err rc;
 
+	/* At most half the slots for connections that have not shown a token
+	 * yet, so that participants always find some (guard.h). */
+	srv->max_connections = conn_limit__apply(wanted);
+	limits.max_untrusted = srv->max_connections / 2 ? srv->max_connections / 2 : 1;
 	rc = auth__new(cfg->token, cfg->tokens_file, &srv->auth);
 	if (!rc)
 		rc = guard__new(&limits, &srv->guard);

@@ -40,6 +40,11 @@ static const struct fedc_config_key repo_keys[] = {
 	  NULL, NUMBER(node_quota_mb),
 	  "Most MiB of distinct updates one node may keep in its namespace (`0`: no limit); past it a PUT is "
 	  "refused with 507 `quota-exceeded`.", "--node-quota-mb" },
+	{ SECTION, "max_connections", FEDC_CONFIG_INT, false, "4096", 16, SERVER_CONFIG_MAX_CONNECTIONS_MAX, 0, 0,
+	  NULL, NUMBER(max_connections),
+	  "Connections at once (each node keeps one between rounds; a researcher uses a few). The server raises "
+	  "its file descriptor limit to fit (soft up to hard: 2 per connection and 64); a hard limit below that "
+	  "lowers this, with a warning in the log.", "--max-connections" },
 	{ SECTION, "metrics_listen", FEDC_CONFIG_STR, false, NULL, 0, 0, 0, 0, NULL, FIELD(metrics_listen),
 	  "`HOST:PORT` of a separate plain-HTTP listener serving Prometheus metrics at `/metrics`, without "
 	  "tokens (docs/monitoring.md); keep it on loopback or a monitoring network. Empty: off.", "--metrics-listen" },

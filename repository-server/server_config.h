@@ -19,6 +19,9 @@
 
 #define SERVER_CONFIG_TOKEN_MAX 512
 #define SERVER_CONFIG_MAX_BLOB_MB_MAX (1 << 20) /* 1 TiB */
+/* Connections at once: every node keeps one open between rounds. */
+#define SERVER_CONFIG_MAX_CONNECTIONS_DEFAULT 4096
+#define SERVER_CONFIG_MAX_CONNECTIONS_MAX 1000000
 
 struct server_config {
 	char config_path[PATH_MAX];     /* --config, "" when none */
@@ -35,6 +38,7 @@ struct server_config {
 	enum fedc_log_level log_level;  /* log_level / --log-level */
 	char log_file[PATH_MAX];        /* log_file / --log-file: "" = stderr */
 	char metrics_listen[256];       /* metrics_listen / --metrics-listen: "" = off */
+	int64_t max_connections;        /* max_connections / --max-connections; 0: the default */
 	char port_file[PATH_MAX];       /* --port-file: where to write the bound port */
 };
 

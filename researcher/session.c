@@ -271,13 +271,25 @@ enum fedc_err session__send(struct session *s, const char *node_id, const struct
 }
 
 /* Retained statuses follow the SUBACK closely; read them before the first
- * request so that "every online node answered" can end a wait early. */
+ * request so that "every online node answered" can end a wait early. They
+ * come in one burst: the wait ends SETTLE_QUIET_MS after the last one (at
+ * once, then, for a federation with no node online), and SETTLE_MAX_MS after
+ * it began in any case. Statuses still on their way then are read while the
+ * replies are awaited: the broker sends them before any reply to a request
+ * sent after the subscription. */
+#define SETTLE_QUIET_MS 30
+#define SETTLE_MAX_MS 150
+
 static void settle_statuses(struct session *s)
 {
-	int64_t deadline = session__now_ms() + 150;
+	int64_t deadline = session__now_ms() + SETTLE_MAX_MS;
 	struct fedc_msg *msg = NULL;
 
-	while (session__next(s, deadline, &msg) == FEDC_OK) {
+	for (;;) {
+		int64_t quiet = session__now_ms() + SETTLE_QUIET_MS;
+
+		if (session__next(s, quiet < deadline ? quiet : deadline, &msg) != FEDC_OK)
+			break;
 		if (msg->command != FEDC_CMD_STATUS)
 			fedc_debug("early %s from %s dropped", fedc_cmd_name(msg->command), msg->node_id);
 		fedc_msg_free(msg);

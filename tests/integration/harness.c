@@ -334,10 +334,11 @@ int harness_start_broker(struct harness *h)
 	if (h->broker_kind == HARNESS_RABBITMQ)
 		return harness__rabbit_start(h);
 
-	/* fedc-admin's config, plus a deep queue for the many-node tests. */
+	/* fedc-admin's config as it is: its queue depth (max_queued_messages)
+	 * is what the many-node tests need too. */
 	snprintf(provisioned, sizeof(provisioned), "%s/broker/mosquitto.conf", h->fed_dir);
 	snprintf(conf, sizeof(conf), "%s/mosquitto.conf", h->dir);
-	if (copy_with(provisioned, conf, "max_queued_messages 10000\n") != 0)
+	if (copy_with(provisioned, conf, "") != 0)
 		return -1;
 	if (harness_spawn(h, &h->broker, "mosquitto", argv) != 0)
 		return -1;
@@ -465,13 +466,34 @@ int harness_repo_new(struct harness *h, struct fedc_repo **out)
 	return harness_repo_as(h, h->researcher_dir, out);
 }
 
+/* Room for one more node in h->nodes; -1 past HARNESS_MAX_NODES (said). */
+static int reserve_node(struct harness *h)
+{
+	struct harness_node *grown;
+	size_t cap = h->cap_nodes ? h->cap_nodes * 2 : 16;
+
+	if (h->n_nodes >= HARNESS_MAX_NODES) {
+		fprintf(stderr, "harness: at most %d nodes\n", HARNESS_MAX_NODES);
+		return -1;
+	}
+	if (h->n_nodes < h->cap_nodes)
+		return 0;
+	grown = realloc(h->nodes, cap * sizeof(*grown));
+	if (!grown)
+		return -1;
+	memset(grown + h->cap_nodes, 0, (cap - h->cap_nodes) * sizeof(*grown));
+	h->nodes = grown;
+	h->cap_nodes = cap;
+	return 0;
+}
+
 int harness_add_node(struct harness *h, const char *id, const char *csv, const char *tags, const char *plan)
 {
 	struct harness_node *n;
 	char out[4096];
 	int rc;
 
-	if (h->n_nodes >= HARNESS_MAX_NODES)
+	if (reserve_node(h) != 0)
 		return -1;
 	n = &h->nodes[h->n_nodes];
 	snprintf(n->id, sizeof(n->id), "%s", id);
@@ -508,6 +530,191 @@ int harness_add_node(struct harness *h, const char *id, const char *csv, const c
 		}
 	}
 	return (int)h->n_nodes++;
+}
+
+/* ---- many nodes at once (the 1000-node bench) ---- */
+
+/* The node CLI step `step` (0: dataset add, 1: plan approve) of node i,
+ * spawned; 1 when the node has no such step, -1 on failure. */
+static int spawn_cli_step(struct harness *h, size_t i, int step, const char *csv, const char *tags,
+			  const char *plan, struct harness_proc *p)
+{
+	struct harness_node *n = &h->nodes[i];
+	char name[96];
+
+	snprintf(name, sizeof(name), "cli-%s-%d", n->id, step);
+	if (step == 0 && csv) {
+		const char *argv[] = { harness_bin("fedc-node"), "--config", n->config, "dataset", "add", "--name",
+				       n->id, "--tags", tags, "--file", csv, NULL };
+
+		return harness_spawn(h, p, name, argv);
+	}
+	if (step == 1 && plan) {
+		const char *argv[] = { harness_bin("fedc-node"), "--config", n->config, "plan", "approve", plan, NULL };
+
+		return harness_spawn(h, p, name, argv);
+	}
+	return 1;
+}
+
+struct cli_slot {
+	struct harness_proc proc;
+	size_t node;
+	int step;
+};
+
+/* Starts the next step of the slot's node, or of the next node (*next);
+ * false when there is nothing left to start. -1 in *rc on failure. */
+static bool start_next_step(struct harness *h, struct cli_slot *s, size_t *next, size_t end, const char *csv,
+			    const char *tags, const char *plan, int *rc)
+{
+	for (;;) {
+		int r;
+
+		if (s->step >= 2) {
+			if (*next >= end)
+				return false;
+			s->node = (*next)++;
+			s->step = 0;
+		}
+		r = spawn_cli_step(h, s->node, s->step++, csv, tags, plan, &s->proc);
+		if (r < 0)
+			*rc = -1;
+		if (r <= 0)
+			return r == 0;
+	}
+}
+
+/* Registers the dataset and approves the plan of nodes [first, end),
+ * `parallel` nodes at a time (each node's two steps in order: they share
+ * its database). */
+static int run_node_clis(struct harness *h, size_t first, size_t end, const char *csv, const char *tags,
+			 const char *plan, unsigned parallel)
+{
+	struct cli_slot *slots = calloc(parallel, sizeof(*slots));
+	size_t next = first, running = 0;
+	int rc = slots ? 0 : -1;
+
+	for (unsigned k = 0; !rc && k < parallel; k++) {
+		slots[k].step = 2;
+		running += start_next_step(h, &slots[k], &next, end, csv, tags, plan, &rc);
+	}
+	/* Each slot's own pid, not waitpid(-1): that could reap a running
+	 * daemon of the harness. */
+	while (running > 0) {
+		bool reaped = false;
+
+		for (unsigned k = 0; k < parallel; k++) {
+			int status;
+
+			if (slots[k].proc.pid <= 0 || waitpid(slots[k].proc.pid, &status, WNOHANG) != slots[k].proc.pid)
+				continue;
+			reaped = true;
+			slots[k].proc.pid = 0;
+			running--;
+			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+				fprintf(stderr, "harness: %s failed, see %s\n", slots[k].proc.name, slots[k].proc.log);
+				rc = -1;
+			}
+			if (!rc)
+				running += start_next_step(h, &slots[k], &next, end, csv, tags, plan, &rc);
+		}
+		if (!reaped)
+			usleep(2000);
+	}
+	free(slots);
+	return rc;
+}
+
+int harness_add_nodes(struct harness *h, const char *prefix, size_t n, const char *csv, const char *tags,
+		      const char *plan, const char *log_level, unsigned parallel)
+{
+	char list[512], out[4096];
+	const char *add[] = { harness_bin("fedc-admin"), "add-nodes", h->fed_dir, list, NULL };
+	size_t first = h->n_nodes;
+	FILE *f;
+	int rc;
+
+	snprintf(list, sizeof(list), "%s/%s.ids", h->dir, prefix);
+	f = fopen(list, "w");
+	for (size_t i = 0; f && i < n; i++)
+		fprintf(f, "%s-%04zu\n", prefix, first + i);
+	if (!f || fclose(f) != 0)
+		return -1;
+	rc = harness_run(h, add, 1800, out, sizeof(out));
+	if (rc != 0) {
+		fprintf(stderr, "fedc-admin add-nodes failed (%d): %s\n", rc, out);
+		return -1;
+	}
+	if (load_channel(h) != 0)
+		return -1;
+	harness_reload_credentials(h);
+	for (size_t i = 0; i < n; i++) {
+		struct harness_node *node;
+
+		if (reserve_node(h) != 0)
+			return -1;
+		node = &h->nodes[h->n_nodes];
+		memset(node, 0, sizeof(*node));
+		snprintf(node->id, sizeof(node->id), "%s-%04zu", prefix, first + i);
+		snprintf(node->config, sizeof(node->config), "%s/nodes/%s/node.ini", h->fed_dir, node->id);
+		f = fopen(node->config, "a");
+		if (!f || fprintf(f, "[limits]\ntrain_timeout_s = 60\n[log]\nlevel = %s\n", log_level) < 0 ||
+		    fclose(f) != 0)
+			return -1;
+		h->n_nodes++;
+	}
+	if (run_node_clis(h, first, first + n, csv, tags, plan, parallel ? parallel : 1) != 0)
+		return -1;
+	return (int)first;
+}
+
+/* The index in [first, first + n) of the node called `id`, or n. */
+static size_t node_index(const struct harness *h, size_t first, size_t n, const char *id)
+{
+	for (size_t i = first; i < first + n; i++) {
+		if (strcmp(h->nodes[i].id, id) == 0)
+			return i - first;
+	}
+	return n;
+}
+
+int harness_start_nodes(struct harness *h, size_t first, size_t n, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	bool *online = calloc(n ? n : 1, sizeof(*online));
+	struct fedc_msg *msg = calloc(1, sizeof(*msg));
+	size_t up = 0;
+
+	for (size_t i = first; online && msg && i < first + n; i++) {
+		if (harness_spawn_node(h, i) != 0)
+			goto out;
+	}
+	while (online && msg && up < n && now_ms() < deadline) {
+		struct fedc_mqtt_message *m = NULL;
+		struct fedc_origin origin;
+		size_t k;
+
+		if (fedc_mqtt_next(h->observer, (int)(deadline - now_ms()), &m) != FEDC_OK)
+			break;
+		if (fedc_channel_accept(&h->channel, m->topic, m->payload, m->len, msg, &origin) == FEDC_OK &&
+		    msg->command == FEDC_CMD_STATUS && strcmp(msg->state, "online") == 0 &&
+		    (k = node_index(h, first, n, msg->node_id)) < n && !online[k]) {
+			online[k] = true;
+			up++;
+		}
+		fedc_msg_clear(msg);
+		fedc_mqtt_message_free(m);
+	}
+	for (size_t k = 0; online && up < n && k < n; k++) {
+		if (!online[k])
+			fprintf(stderr, "harness: node %s is not online after %d ms, see %s\n", h->nodes[first + k].id,
+				timeout_ms, h->nodes[first + k].proc.log);
+	}
+out:
+	free(msg);
+	free(online);
+	return online && up == n ? 0 : -1;
 }
 
 int harness_wait_status(struct harness *h, const char *id, const char *state, int timeout_ms)
@@ -731,6 +938,12 @@ void harness_cleanup(struct harness *h)
 	const char *keep = getenv("FEDC_KEEP_TEST_DIR");
 	char *argv[] = { "/bin/rm", "-rf", h->dir, NULL };
 
+	/* All at once: a thousand nodes stopped one after the other would
+	 * take minutes. */
+	for (size_t i = 0; i < h->n_nodes; i++) {
+		if (h->nodes[i].proc.pid > 0)
+			kill(h->nodes[i].proc.pid, SIGTERM);
+	}
 	for (size_t i = 0; i < h->n_nodes; i++)
 		harness_stop(&h->nodes[i].proc, SIGTERM, 5000);
 	harness_stop(&h->repo, SIGTERM, 5000);
@@ -739,6 +952,9 @@ void harness_cleanup(struct harness *h)
 	fedc_channel_free(&h->channel);
 	harness_stop(&h->broker, SIGTERM, 10000);
 	harness_stop(&h->epmd, SIGTERM, 5000); /* RabbitMQ's, after it */
+	free(h->nodes);
+	h->nodes = NULL;
+	h->n_nodes = h->cap_nodes = 0;
 	if (keep && keep[0] == '1') {
 		fprintf(stderr, "kept test directory %s\n", h->dir);
 		return;

@@ -15,7 +15,8 @@
 #include "fedc/mqtt.h"
 #include "fedc/repo.h"
 
-#define HARNESS_MAX_NODES 64
+/* Nodes one harness can run: the 1000-node bench (issue #19) and some room. */
+#define HARNESS_MAX_NODES 1100
 
 /* The MQTT broker the stack runs on: Mosquitto with fedc's plugin (the
  * default), or RabbitMQ's MQTT plugin (harness_rabbitmq.c), both configured
@@ -48,8 +49,8 @@ struct harness {
 	int repo_port;
 	char repo_url[64];        /* https://127.0.0.1:<port> */
 	struct harness_proc broker, repo;
-	struct harness_node nodes[HARNESS_MAX_NODES];
-	size_t n_nodes;
+	struct harness_node *nodes; /* n_nodes of them, grown by harness_add_node */
+	size_t n_nodes, cap_nodes;
 	struct fedc_mqtt *observer; /* subscribed to status/+ and the test researcher's topic */
 	struct fedc_channel channel; /* the test researcher's keys: signs sends, checks replies */
 	char researcher_id[32];
@@ -90,6 +91,17 @@ int harness_connect_as(struct harness *h, const char *bundle, const char *user, 
  * the CLI and, if `plan` is given, approves it; does not start the daemon.
  * Returns the index. */
 int harness_add_node(struct harness *h, const char *id, const char *csv, const char *tags, const char *plan);
+/* Provisions `n` nodes "<prefix>-0000" ... at once (fedc-admin add-nodes:
+ * one change, whatever n), registers `csv` with `tags` in each and approves
+ * `plan` (both may be NULL), running up to `parallel` node CLIs at a time;
+ * log level `log_level`; does not start them. Returns the index of the
+ * first, or -1 after saying why on stderr. */
+int harness_add_nodes(struct harness *h, const char *prefix, size_t n, const char *csv, const char *tags,
+		      const char *plan, const char *log_level, unsigned parallel);
+/* Starts nodes [first, first + n) together and waits until all are online
+ * (their retained statuses), for up to `timeout_ms`; -1 after naming on
+ * stderr the nodes that are not. */
+int harness_start_nodes(struct harness *h, size_t first, size_t n, int timeout_ms);
 /* Starts node `i` and waits (up to 20 s) until its retained status is online. */
 int harness_start_node(struct harness *h, size_t i);
 /* Starts node `i` without waiting for it. */

@@ -1684,6 +1684,98 @@ static void test_peers_bundle_gone_warns(void **state)
 	free(r);
 }
 
+/* ---- add-nodes: many nodes in one change ------------------------------------------ */
+
+/* Writes `text` to ROOT/name and gives its path. */
+static void write_list(const struct fixture *fx, const char *name, const char *text, char *path)
+{
+	FILE *f;
+
+	join(path, fx->root, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_true(fputs(text, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* add-nodes p1 p2 p3 (comments, blank lines and blanks around ids in the
+ * list) on top of x, y, z: every node's peers/ holds every other node's
+ * key, the researcher trusts all six, passwd has one line per user. */
+static void test_add_nodes_batch(void **state)
+{
+	struct fixture *fx = *state;
+	struct result *r = malloc(sizeof(*r));
+	char list[PATH_MAX], dir[PATH_MAX], *got, *passwd;
+
+	assert_non_null(r);
+	write_list(fx, "ids", "# three more hospitals\n  p1 \n\np2\r\np3", list);
+	admin(fx, r, "add-nodes", fx->fed, list, NULL);
+	if (r->status != 0)
+		fail_msg("add-nodes: %s%s", r->out, r->err);
+	assert_non_null(strstr(r->out, "3 nodes added"));
+	assert_peers(fx, "p1", "p2.pub p3.pub x.pub y.pub z.pub");
+	assert_peers(fx, "p3", "p1.pub p2.pub x.pub y.pub z.pub");
+	assert_peers(fx, "x", "p1.pub p2.pub p3.pub y.pub z.pub");
+	assert_int_equal(peer_verifies(fx, "p2", "x"), 1);
+	assert_int_equal(peer_verifies(fx, "x", "p3"), 1);
+	bundle_dir(fx, "r", dir);
+	got = names_in(dir, "trusted");
+	assert_non_null(got);
+	assert_string_equal(got, "p1.pub p2.pub p3.pub x.pub y.pub z.pub");
+	free(got);
+	passwd = slurp_in(fx->fed, "broker/passwd");
+	assert_non_null(passwd);
+	for (const char *const *id = (const char *const[]){ "p1:", "p2:", "p3:", "x:", "r:", NULL }; *id; id++) {
+		char *at = strstr(passwd, *id);
+
+		if (!at || (at != passwd && at[-1] != '\n') || strstr(at + 1, *id))
+			fail_msg("passwd should hold one line for %s:\n%s", *id, passwd);
+	}
+	free(passwd);
+	/* the batch went through the one commit: list shows them */
+	admin(fx, r, "list", fx->fed, NULL);
+	assert_int_equal(r->status, 0);
+	assert_non_null(strstr(r->out, "7 participant(s)"));
+	free(r);
+}
+
+/* A list with one bad, taken or repeated id, or none at all, is refused
+ * and the federation is left exactly as it was. */
+static void test_add_nodes_refused_changes_nothing(void **state)
+{
+	static const struct {
+		const char *text;
+		int status;
+		const char *why;
+	} cases[] = {
+		{ "q1\nq2\nq1\n", 1, "\"q1\" is given twice" },
+		{ "q1\nx\n", 1, "\"x\" is already a node" },
+		{ "q1\n\n-bad\n", 2, "line 3: bad id \"-bad\"" },
+		{ "q1\nhas space\n", 2, "line 2: bad id" },
+		{ "# only a comment\n\n", 2, "holds no id" },
+	};
+	struct fixture *fx = *state;
+	struct result *r = malloc(sizeof(*r));
+	char before[FEDC_SHA256_HEXLEN + 1], after[FEDC_SHA256_HEXLEN + 1], list[PATH_MAX];
+
+	assert_non_null(r);
+	fed_digest(fx, before);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		write_list(fx, "ids", cases[i].text, list);
+		admin(fx, r, "add-nodes", fx->fed, list, NULL);
+		if (r->status != cases[i].status || !strstr(r->err, cases[i].why))
+			fail_msg("list %zu: want exit %d and \"%s\", got %d: %s", i, cases[i].status, cases[i].why,
+				 r->status, r->err);
+		fed_digest(fx, after);
+		assert_string_equal(before, after);
+	}
+	join(list, fx->root, "no-such-list");
+	admin(fx, r, "add-nodes", fx->fed, list, NULL);
+	assert_int_equal(r->status, 1);
+	assert_non_null(strstr(r->err, "no-such-list"));
+	free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1710,6 +1802,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_peers_after_rotate, peers_setup, peers_teardown),
 		cmocka_unit_test_setup_teardown(test_peers_after_revoke_and_remove, peers_setup, peers_teardown),
 		cmocka_unit_test_setup_teardown(test_peers_bundle_gone_warns, peers_setup, peers_teardown),
+		cmocka_unit_test_setup_teardown(test_add_nodes_batch, peers_setup, peers_teardown),
+		cmocka_unit_test_setup_teardown(test_add_nodes_refused_changes_nothing, peers_setup, peers_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -305,6 +305,71 @@ static void test_key_files(void **state)
 	assert_null(k);
 }
 
+/* Writes `text` as <trusted>/<name>.pub. */
+static void put_pub(const struct fixture *fx, const char *name, const char *text)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s.pub", fx->trusted, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_true(fputs(text, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* The keyring reads the usual PEM of an Ed25519 key without OpenSSL's PEM
+ * decoder (fast path), other layouts of it through that decoder, and
+ * refuses lookalikes: the same signatures check out whichever path read
+ * the key. */
+static void test_key_file_layouts(void **state)
+{
+	struct fixture *fx = *state;
+	char path[256], pem[512], spaced[520], *crlf = NULL;
+	struct fedc_keyring *k = NULL;
+	struct fedc_envelope env;
+	FILE *f;
+	size_t len, n = 0;
+	void *sealed = NULL;
+	size_t sealed_len = 0;
+
+	snprintf(path, sizeof(path), "%s/alice.pub", fx->trusted);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	len = fread(pem, 1, sizeof(pem) - 1, f);
+	fclose(f);
+	pem[len] = '\0';
+	/* the same key with CRLF line ends, and with blank lines around */
+	crlf = calloc(1, 2 * len + 1);
+	assert_non_null(crlf);
+	for (size_t i = 0; i < len; i++) {
+		if (pem[i] == '\n')
+			crlf[n++] = '\r';
+		crlf[n++] = pem[i];
+	}
+	put_pub(fx, "alice-crlf", crlf);
+	free(crlf);
+	snprintf(spaced, sizeof(spaced), "\n%s\n", pem);
+	put_pub(fx, "alice-spaced", spaced);
+	assert_int_equal(fedc_keyring_load_dir(fx->trusted, &k), FEDC_OK);
+	assert_int_equal(fedc_keyring_size(k), 3);
+	seal(fx->alice, TOPIC, "hello", &sealed, &sealed_len);
+	assert_int_equal(fedc_envelope_open(k, TOPIC, sealed, sealed_len, &env), FEDC_OK);
+	free(sealed);
+	fedc_keyring_free(k);
+	k = NULL;
+	/* a key of another kind in the same PEM frame (an X25519 key: same
+	 * length, other algorithm), and a truncated one, are refused */
+	put_pub(fx, "alice-spaced", "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VuAyEAJW/fYDZMkSrT0K04MTyC90m5tET3N5sDUblCP68+zEA=\n"
+				    "-----END PUBLIC KEY-----\n");
+	assert_int_equal(fedc_keyring_load_dir(fx->trusted, &k), FEDC_ERR_CONFIG);
+	assert_non_null(strstr(fedc_last_error(), "alice-spaced.pub"));
+	put_pub(fx, "alice-spaced", "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAJW/fYDZMkSrT0K04MTyC90m5tET3N5sDUb\n"
+				    "-----END PUBLIC KEY-----\n");
+	assert_int_equal(fedc_keyring_load_dir(fx->trusted, &k), FEDC_ERR_CONFIG);
+	assert_null(k);
+}
+
 static void test_participant_ids(void **state)
 {
 	(void)state;
@@ -330,6 +395,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_too_big_body_refused, setup, teardown),
 		cmocka_unit_test(test_replay_guard),
 		cmocka_unit_test_setup_teardown(test_key_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_key_file_layouts, setup, teardown),
 		cmocka_unit_test(test_participant_ids),
 	};
 
