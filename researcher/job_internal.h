@@ -41,6 +41,7 @@ struct participant {
 	char reason[FEDC_MAX_TEXT_LEN + 1];
 	struct fedc_msg *reply;
 	uint32_t step;      /* strategy = cyclic: its turn in the round's chain, from 1; 0 otherwise */
+	uint64_t inline_max; /* largest parameter file sent to it and taken from it inline; 0: repository only */
 	char update_path[EXP_PATH_MAX + 2 * FEDC_MAX_ID_LEN + 64];
 };
 
@@ -63,6 +64,12 @@ struct job {
 	char plan_digest[FEDC_SHA256_HEXLEN + 1];
 	char global_path[EXP_PATH_MAX + 64];
 	char global_digest[FEDC_SHA256_HEXLEN + 1];
+	/* global.params as job__upload_global last read it, when it is small
+	 * enough to ride inside train (docs/protocol.md, "Parameters inline");
+	 * used only while global_digest still names it */
+	uint8_t *global_inline;
+	size_t global_inline_len;
+	char global_inline_digest[FEDC_SHA256_HEXLEN + 1];
 	char updates_dir[EXP_PATH_MAX + 64];
 	struct participant parts[JOB_MAX_PARTICIPANTS];
 	size_t n_parts;
@@ -115,7 +122,10 @@ FEDC_NODISCARD
 enum fedc_err job__begin_aggregation(struct job *j);
 /* Waits for the updates still on their way and gives them to the aggregator. */
 void job__take_all_fetched(struct job *j);
-/* Uploads global.params to the repository; sets j->global_digest. */
+/* Uploads global.params to the repository; sets j->global_digest. The
+ * repository stays the record of every global model (breakpoints, resumed
+ * and cyclic runs, nodes without inline parameters); a small one is also
+ * kept in memory for the train requests to carry. */
 FEDC_NODISCARD
 enum fedc_err job__upload_global(struct job *j);
 /* An event that comes after the round's replies were collected (while the
