@@ -352,6 +352,8 @@ static enum fedc_err send_update(struct round_worker *w, const struct fedc_msg *
 		max = FEDC_MAX_INLINE_PARAMS;
 	if (max > 0)
 		rc = fedc_inline_params_read_fd(fd, max, &out->inline_bytes, &out->inline_len, out->digest);
+	if (rc == FEDC_OK)
+		fedc_crash_point("upload-body"); /* the update on its way, as half-way through a PUT */
 	if (rc != FEDC_ERR_TOO_BIG)
 		return rc ? fedc_fail(rc, "the update: %s", fedc_last_error()) : FEDC_OK;
 	rc = fedc_repo_put_update_fd(w->repo, w->d->cfg->node_id, fd, NULL, out->digest, NULL);
