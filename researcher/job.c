@@ -318,6 +318,8 @@ void job__reset_part(struct participant *p)
 	reset_part(p);
 }
 
+static enum fedc_err global_for_repository_path(struct job *j, const struct fedc_msg *train);
+
 enum fedc_err job__send_train(struct job *j, struct participant *p, uint32_t round, bool evaluate_only)
 {
 	struct fedc_msg *m = fedc_msg_new(FEDC_CMD_TRAIN);
@@ -336,6 +338,11 @@ enum fedc_err job__send_train(struct job *j, struct participant *p, uint32_t rou
 		fail_part(p, "offline", "node is offline");
 		fedc_msg_free(m);
 		return FEDC_OK;
+	}
+	rc = global_for_repository_path(j, m);
+	if (rc) {
+		fedc_msg_free(m);
+		return rc;
 	}
 	rc = session__send(&j->session, p->node_id, m);
 	if (rc)
@@ -778,16 +785,50 @@ static enum fedc_err keep_global_inline(struct job *j)
 	return rc == FEDC_ERR_TOO_BIG ? FEDC_OK : rc;
 }
 
+/* PUTs global.params (its digest already known when it is kept inline). */
+static enum fedc_err put_global(struct job *j)
+{
+	enum fedc_err rc = fedc_repo_put_file(j->repo, j->global_path,
+					      j->global_inline ? j->global_inline_digest : NULL, j->global_digest, NULL);
+
+	if (rc)
+		return fedc_fail(rc, "cannot upload the global parameters: %s", fedc_last_error());
+	j->global_upload_pending = false;
+	return FEDC_OK;
+}
+
 enum fedc_err job__upload_global(struct job *j)
 {
 	enum fedc_err rc = keep_global_inline(j);
 
-	if (!rc)
-		rc = fedc_repo_put_file(j->repo, j->global_path, j->global_inline ? j->global_inline_digest : NULL,
-					j->global_digest, NULL);
-	if (rc)
-		return fedc_fail(rc, "cannot upload the global parameters: %s", fedc_last_error());
+	return rc ? rc : put_global(j);
+}
+
+/* After a parallel round's aggregate: a global small enough to ride inline
+ * is uploaded only once a request needs it through the repository
+ * (job__send_train), which with nodes that all take it inline is never --
+ * the breakpoint keeps it on disk, and a resumed run uploads it. A larger
+ * one goes up now. Either way global_digest names it. */
+static enum fedc_err keep_global(struct job *j)
+{
+	enum fedc_err rc = keep_global_inline(j);
+
+	if (rc || !j->global_inline)
+		return rc ? rc : put_global(j);
+	memcpy(j->global_digest, j->global_inline_digest, sizeof(j->global_digest));
+	j->global_upload_pending = true;
 	return FEDC_OK;
+}
+
+/* A request that names the global parameters without carrying them (a node
+ * without inline parameters, a threshold under the file's size): they must be
+ * in the repository first. */
+static enum fedc_err global_for_repository_path(struct job *j, const struct fedc_msg *train)
+{
+	if (fedc_msg_has(train, FEDC_F_PARAMS) || !j->global_upload_pending ||
+	    strcmp(train->params_digest, j->global_inline_digest) != 0)
+		return FEDC_OK;
+	return put_global(j);
 }
 
 static enum fedc_err begin_progress(struct job *j, uint32_t round)
@@ -848,7 +889,7 @@ static enum fedc_err run_round(struct job *j, uint32_t round, bool evaluate_only
 	if (rc)
 		return rc;
 	if (!evaluate_only && !j->exp->cyclic && added >= j->exp->min_nodes)
-		rc = job__upload_global(j);
+		rc = keep_global(j);
 	record_round(j, round, evaluate_only, !evaluate_only && added < j->exp->min_nodes, now_s() - t0);
 	if (!rc)
 		rc = keep_best(j, round, evaluate_only);

@@ -70,6 +70,7 @@ struct job {
 	uint8_t *global_inline;
 	size_t global_inline_len;
 	char global_inline_digest[FEDC_SHA256_HEXLEN + 1];
+	bool global_upload_pending; /* global_inline not yet in the repository (job.c keep_global) */
 	char updates_dir[EXP_PATH_MAX + 64];
 	struct participant parts[JOB_MAX_PARTICIPANTS];
 	size_t n_parts;
@@ -107,9 +108,10 @@ void job__fail_part(struct job *j, struct participant *p, const char *status, co
 	__attribute__((format(printf, 4, 5)));
 /* The round loop's steps, which job_cyclic.c runs one node at a time. */
 void job__reset_part(struct participant *p);
-/* Sends `p` its train request (the global parameters j->global_digest);
- * fails `p` (not the call) when it is offline or the send fails.
- * FEDC_ERR_NOMEM. */
+/* Sends `p` its train request (the global parameters j->global_digest,
+ * inline when they fit; otherwise uploaded first if they are not in the
+ * repository yet); fails `p` (not the call) when it is offline or the send
+ * fails. FEDC_ERR_NOMEM, or the upload's error. */
 FEDC_NODISCARD
 enum fedc_err job__send_train(struct job *j, struct participant *p, uint32_t round, bool evaluate_only);
 /* Waits for every participant's outcome, or the round deadline

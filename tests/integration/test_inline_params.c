@@ -65,10 +65,13 @@ static int teardown(void **state)
 
 /* Writes H.dir/<name>.ini: `plan` over the nodes tagged breast-cancer,
  * `rounds` rounds, `min_nodes`, the [model] lines `model` and the
- * [network] line `network` (may be ""). */
+ * [network] line `network` (may be ""). Each file gets a seed of its own:
+ * runs are deterministic, and an experiment repeating an earlier one's
+ * models would find them in the repository already. */
 static void write_experiment(char *exp, size_t cap, const char *name, const char *plan, unsigned rounds,
 			     unsigned min_nodes, const char *model, const char *network)
 {
+	static unsigned seed = 7;
 	FILE *f;
 
 	snprintf(exp, cap, "%s/%s.ini", H.dir, name);
@@ -76,10 +79,10 @@ static void write_experiment(char *exp, size_t cap, const char *name, const char
 	assert_non_null(f);
 	fprintf(f,
 		"[experiment]\nname = %s\ntags = breast-cancer\nplan = %s\nrounds = %u\nmin_nodes = %u\n"
-		"round_timeout_s = 60\ndiscovery_timeout_s = 5\nseed = 7\noutput_dir = %s-out\nfinal_evaluation = false\n"
+		"round_timeout_s = 60\ndiscovery_timeout_s = 5\nseed = %u\noutput_dir = %s-out\nfinal_evaluation = false\n"
 		"[model]\n%s\n[training]\nlr = 0.1\nepochs = 2\nbatch_size = 32\ntest_ratio = 0.2\n"
 		"[aggregator]\nmethod = fedavg\n%s%s\n",
-		name, plan, rounds, min_nodes, exp, model, harness_network_section(&H), network);
+		name, plan, rounds, min_nodes, seed++, exp, model, harness_network_section(&H), network);
 	assert_int_equal(fclose(f), 0);
 }
 
@@ -159,6 +162,8 @@ struct mallory {
 	struct fedc_channel channel;
 	char status_topic[FEDC_MAX_TOPIC_LEN + 1];
 	size_t oversize;  /* > 0: answer with this many bytes; 0: the global with one byte flipped */
+	bool no_inline;   /* plays a node of an earlier version: no inline_params capability */
+	int fetched;      /* no_inline: trains whose global it could GET from the repository */
 };
 
 static int mallory_status(struct mallory *m, const char *state)
@@ -204,9 +209,41 @@ static void mallory_search_reply(struct fedc_msg *reply)
 	reply->datasets[0].n_features = 30;
 	reply->datasets[0].n_classes = 2;
 	fedc_msg_set(reply, FEDC_F_DATASETS);
+}
+
+static void mallory_advertise_inline(struct fedc_msg *reply)
+{
 	assert_int_equal(fedc_msg_kv_add(reply->capabilities, &reply->n_capabilities, FEDC_MAX_CAPS,
 					 FEDC_CAP_INLINE_PARAMS, FEDC_MAX_INLINE_PARAMS), FEDC_OK);
 	fedc_msg_set(reply, FEDC_F_CAPABILITIES);
+}
+
+/* A node without inline parameters: it gets neither the global nor leave to
+ * answer inline, and the global it is named is in the repository. It then
+ * answers without an update (refused; the round goes on). */
+static void mallory_fetch_global(struct mallory *m, const struct fedc_msg *req, struct fedc_msg *reply)
+{
+	char bundle[512], path[600];
+	struct fedc_repo *repo = NULL;
+
+	assert_false(fedc_msg_has(req, FEDC_F_PARAMS));
+	assert_false(fedc_msg_has(req, FEDC_F_INLINE_PARAMS_MAX));
+	snprintf(bundle, sizeof(bundle), "%s/nodes/%s", H.fed_dir, MALLORY);
+	snprintf(path, sizeof(path), "%s/mallory-global.params", H.dir);
+	assert_int_equal(harness_repo_as(&H, bundle, &repo), 0);
+	if (fedc_repo_get_file(repo, req->params_digest, path, 0) == FEDC_OK)
+		m->fetched++;
+	else
+		fprintf(stderr, "mallory: GET %s: %s\n", req->params_digest, fedc_last_error());
+	fedc_repo_free(repo);
+	snprintf(reply->job_id, sizeof(reply->job_id), "%s", req->job_id);
+	snprintf(reply->dataset_id, sizeof(reply->dataset_id), "%s", req->dataset_id);
+	reply->round = req->round;
+	for (enum fedc_field f = FEDC_F_JOB_ID; f <= FEDC_F_UPLOAD_S; f++)
+		if (f == FEDC_F_JOB_ID || f == FEDC_F_DATASET_ID || f == FEDC_F_ROUND || f == FEDC_F_N_SAMPLES ||
+		    f == FEDC_F_N_TEST || f == FEDC_F_METRICS || f == FEDC_F_GLOBAL_METRICS || f == FEDC_F_DOWNLOAD_S ||
+		    f == FEDC_F_TRAIN_S || f == FEDC_F_UPLOAD_S)
+			fedc_msg_set(reply, f);
 }
 
 /* Its update: the global it got inline, with one byte flipped, under the
@@ -249,9 +286,14 @@ static void mallory_answer(struct mallory *m, const struct fedc_msg *req)
 	if (req->command == FEDC_CMD_SEARCH) {
 		reply = fedc_msg_reply(req, FEDC_CMD_SEARCH_REPLY, MALLORY);
 		mallory_search_reply(reply);
+		if (!m->no_inline)
+			mallory_advertise_inline(reply);
 	} else if (req->command == FEDC_CMD_TRAIN) {
 		reply = fedc_msg_reply(req, FEDC_CMD_TRAIN_REPLY, MALLORY);
-		mallory_train_reply(m, req, reply);
+		if (m->no_inline)
+			mallory_fetch_global(m, req, reply);
+		else
+			mallory_train_reply(m, req, reply);
 	}
 	if (!reply)
 		return;
@@ -264,12 +306,12 @@ static void mallory_answer(struct mallory *m, const struct fedc_msg *req)
 /* Runs `exp` with mallory answering; returns her round record's reason
  * from history.jsonl (static), after checking the rounds went on with the
  * honest nodes. */
-static const char *run_with_mallory(const char *exp, size_t oversize)
+static const char *run_with_mallory(const char *exp, size_t oversize, bool no_inline, int *fetched)
 {
 	const char *argv[] = { harness_bin("fedc-researcher"), "run", exp, NULL };
 	static char line[8192], found[8192];
 	char history[600];
-	struct mallory m = { .oversize = oversize };
+	struct mallory m = { .oversize = oversize, .no_inline = no_inline };
 	struct harness_proc researcher = { 0 };
 	struct fedc_msg *msg = calloc(1, sizeof(*msg));
 	int status = -1, rounds = 0;
@@ -310,6 +352,8 @@ static const char *run_with_mallory(const char *exp, size_t oversize)
 	}
 	fclose(f);
 	assert_int_equal(rounds, 2); /* each round aggregated the honest nodes */
+	if (fetched)
+		*fetched = m.fetched;
 	return found;
 }
 
@@ -323,7 +367,7 @@ static void test_tampered_inline_update_refused(void **state)
 	(void)state;
 	assert_int_equal(harness_add_node(&H, MALLORY, NULL, NULL, NULL), N_HONEST);
 	write_experiment(exp, sizeof(exp), "tampered", harness_plan("logreg"), 2, N_HONEST, "n_features = 30", "");
-	record = run_with_mallory(exp, 0);
+	record = run_with_mallory(exp, 0, false, NULL);
 	if (!strstr(record, "its update was refused") || !strstr(record, "not to the"))
 		fail_msg("mallory's round record: %s", record);
 }
@@ -338,8 +382,26 @@ static void test_oversize_inline_update_refused(void **state)
 	(void)state;
 	write_experiment(exp, sizeof(exp), "oversize", harness_plan("logreg"), 2, N_HONEST, "n_features = 30",
 			 "inline_params_max = 4096\n");
-	record = run_with_mallory(exp, 5000);
+	record = run_with_mallory(exp, 5000, false, NULL);
 	if (!strstr(record, "its update came inline with 5000 bytes; at most 4096 were allowed"))
+		fail_msg("mallory's round record: %s", record);
+}
+
+/* A node of an earlier version (no inline_params capability) beside nodes
+ * that take the global inline: its requests name a global that is in the
+ * repository, although the researcher uploads a small global only when a
+ * request needs it, in every round. */
+static void test_node_without_inline_gets_global_from_repository(void **state)
+{
+	char exp[512];
+	const char *record;
+	int fetched = 0;
+
+	(void)state;
+	write_experiment(exp, sizeof(exp), "mixed", harness_plan("logreg"), 2, N_HONEST, "n_features = 30", "");
+	record = run_with_mallory(exp, 0, true, &fetched);
+	assert_int_equal(fetched, 2);
+	if (!strstr(record, "reply without an update"))
 		fail_msg("mallory's round record: %s", record);
 }
 
@@ -408,6 +470,7 @@ int main(void)
 		cmocka_unit_test(test_tampered_inline_global_refused),
 		cmocka_unit_test(test_tampered_inline_update_refused),
 		cmocka_unit_test(test_oversize_inline_update_refused),
+		cmocka_unit_test(test_node_without_inline_gets_global_from_repository),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
