@@ -18,6 +18,7 @@
 #include "dataset.h"
 #include "fedc/crash.h"
 #include "fedc/fs.h"
+#include "fedc/inline_params.h"
 #include "fedc/log.h"
 #include "job_log.h"
 #include "plan_digest.h"
@@ -178,17 +179,29 @@ static void fill_reply_metrics(struct fedc_msg *reply, const struct sandbox_resu
 	fedc_msg_set(reply, FEDC_F_GLOBAL_METRICS);
 }
 
+/* The update as it leaves the node: its digest, and its bytes when it rides
+ * in the reply (docs/protocol.md, "Parameters inline"). */
+struct update_out {
+	char digest[FEDC_SHA256_HEXLEN + 1];
+	uint8_t *inline_bytes; /* owned; NULL: uploaded to the repository */
+	size_t inline_len;
+};
+
 static enum fedc_err send_train_reply(struct round_worker *w, const struct fedc_msg *req,
-				      const struct sandbox_result *res, const char *update_digest,
+				      const struct sandbox_result *res, const struct update_out *update,
 				      const double times[3], const struct round_privacy *rp,
 				      const struct fedc_buf *assessed)
 {
 	struct fedc_msg *reply = fedc_msg_reply(req, FEDC_CMD_TRAIN_REPLY, w->d->cfg->node_id);
-	enum fedc_err rc;
+	enum fedc_err rc = FEDC_OK;
 
 	if (!reply)
 		return FEDC_ERR_NOMEM;
-	if (assessed->len && (rc = fedc_msg_set_assess_result(reply, assessed->data, assessed->len)) != FEDC_OK) {
+	if (update && update->inline_bytes)
+		rc = fedc_msg_set_params(reply, update->inline_bytes, update->inline_len);
+	if (!rc && assessed->len)
+		rc = fedc_msg_set_assess_result(reply, assessed->data, assessed->len);
+	if (rc) {
 		fedc_msg_free(reply);
 		return rc;
 	}
@@ -209,8 +222,8 @@ static enum fedc_err send_train_reply(struct round_worker *w, const struct fedc_
 	fedc_msg_set(reply, FEDC_F_DOWNLOAD_S);
 	fedc_msg_set(reply, FEDC_F_TRAIN_S);
 	fedc_msg_set(reply, FEDC_F_UPLOAD_S);
-	if (update_digest) {
-		snprintf(reply->params_digest, sizeof(reply->params_digest), "%s", update_digest);
+	if (update) {
+		snprintf(reply->params_digest, sizeof(reply->params_digest), "%s", update->digest);
 		fedc_msg_set(reply, FEDC_F_PARAMS_DIGEST);
 	}
 	fill_reply_metrics(reply, res);
@@ -261,7 +274,9 @@ static void fill_job(const struct fedc_msg *req, const struct node_dataset *ds, 
 
 /* Downloads what the round needs: the plan (kept by digest), which must be
  * approved, and the global parameters, into the sandbox's memfd: they live
- * for one round, so a file and its fsync would buy nothing. */
+ * for one round, so a file and its fsync would buy nothing. Parameters the
+ * request carries inline are checked against params_digest instead of
+ * downloaded. */
 static enum fedc_err fetch_inputs(struct round_worker *w, const struct fedc_msg *req, char *plan_path,
 				  size_t plan_cap, int *params_fd)
 {
@@ -274,6 +289,11 @@ static enum fedc_err fetch_inputs(struct round_worker *w, const struct fedc_msg 
 	*params_fd = sandbox__global_memfd(w->sandbox);
 	if (*params_fd < 0)
 		return FEDC_ERR_IO;
+	if (fedc_msg_has(req, FEDC_F_PARAMS)) {
+		rc = fedc_inline_params_check(req->params, req->params_len, req->params_digest, "the global parameters");
+		return rc ? rc : fedc_inline_params_write_fd(*params_fd, req->params, req->params_len,
+							       "the global parameters");
+	}
 	rc = fedc_repo_get_fd(w->repo, req->params_digest, *params_fd, (uint64_t)w->d->cfg->max_blob_mb << 20);
 	if (rc)
 		return fedc_fail(rc, "cannot download the global parameters %s: %s", req->params_digest,
@@ -318,6 +338,28 @@ static enum fedc_err scaffold_files(struct round_worker *w, const struct fedc_ms
 	return FEDC_OK;
 }
 
+/* Sends the update on its way: inside the reply when the researcher allows it
+ * and it fits (never a masked one: secure aggregation keeps the repository
+ * path, whose per-node access the protocol's unmask step relies on), else
+ * uploaded to the repository. The store de-duplicates by content, so the
+ * PUT needs no HEAD before it. */
+static enum fedc_err send_update(struct round_worker *w, const struct fedc_msg *req, int fd, struct update_out *out)
+{
+	size_t max = req->secagg ? 0 : (size_t)req->inline_params_max;
+	enum fedc_err rc = FEDC_ERR_TOO_BIG;
+
+	if (max > FEDC_MAX_INLINE_PARAMS)
+		max = FEDC_MAX_INLINE_PARAMS;
+	if (max > 0)
+		rc = fedc_inline_params_read_fd(fd, max, &out->inline_bytes, &out->inline_len, out->digest);
+	if (rc == FEDC_OK)
+		fedc_crash_point("upload-body"); /* the update on its way, as half-way through a PUT */
+	if (rc != FEDC_ERR_TOO_BIG)
+		return rc ? fedc_fail(rc, "the update: %s", fedc_last_error()) : FEDC_OK;
+	rc = fedc_repo_put_update_fd(w->repo, w->d->cfg->node_id, fd, NULL, out->digest, NULL);
+	return rc ? fedc_fail(rc, "cannot upload the update: %s", fedc_last_error()) : FEDC_OK;
+}
+
 /* Secure aggregation: the keys go out before anything else, so that the
  * key and share steps run while the plan trains. */
 static enum fedc_err start_secagg(struct round_worker *w, const struct fedc_msg *req)
@@ -352,7 +394,8 @@ static enum fedc_err mask_update(struct round_worker *w, const struct fedc_msg *
 
 static enum fedc_err run_round(struct round_worker *w, const struct fedc_msg *req)
 {
-	char plan_path[NODE_PATH_MAX], digest[FEDC_SHA256_HEXLEN + 1];
+	char plan_path[NODE_PATH_MAX];
+	struct update_out update = { .inline_bytes = NULL };
 	int params_fd = -1, masked_fd = -1;
 	struct fedc_arg args[FEDC_MAX_ARGS];
 	struct fedc_args model_args = { args, req->n_model_args };
@@ -450,23 +493,22 @@ static enum fedc_err run_round(struct round_worker *w, const struct fedc_msg *re
 			rc = mask_update(w, req, &res, &masked_fd);
 		if (rc)
 			goto fail;
-		rc = fedc_repo_put_update_fd(w->repo, w->d->cfg->node_id, masked_fd >= 0 ? masked_fd : res.params_fd,
-					     NULL, digest, NULL);
-		if (rc) {
-			rc = fedc_fail(rc, "cannot upload the update: %s", fedc_last_error());
+		rc = send_update(w, req, masked_fd >= 0 ? masked_fd : res.params_fd, &update);
+		if (rc)
 			goto fail;
-		}
 		/* c_i and local tensors advance only with a round that reached the researcher. */
 		rc = scaffold__save_state(res.params_fd, scaffold.read, scaffold.write, kept.tensors, kept.n);
 		if (rc)
 			goto fail;
 	}
 	times[2] = now_s() - t0 - times[0] - times[1];
-	rc = send_train_reply(w, req, &res, req->evaluate_only ? NULL : digest, times, &rp, &assessed);
+	rc = send_train_reply(w, req, &res, req->evaluate_only ? NULL : &update, times, &rp, &assessed);
 	if (!rc && req->secagg)
 		fedc_crash_point("secagg-replied");
-	fedc_info("round: job %s round %" PRIu64 " done for %s: %" PRIu64 " samples, %.3f s", req->job_id,
-		  req->round, req->researcher_id, res.n_train, now_s() - t0);
+	fedc_info("round: job %s round %" PRIu64 " done for %s: %" PRIu64 " samples, %.3f s; global %s, update %s",
+		  req->job_id, req->round, req->researcher_id, res.n_train, now_s() - t0,
+		  fedc_msg_has(req, FEDC_F_PARAMS) ? "inline" : "from the repository",
+		  req->evaluate_only ? "none" : update.inline_bytes ? "inline" : "to the repository");
 	goto out;
 fail:
 	fedc_warn("round: job %s round %" PRIu64 " failed: %s: %s", req->job_id, req->round, fedc_strerror(rc),
@@ -478,6 +520,7 @@ out:
 	node_metrics__round_end(rc, req->evaluate_only);
 	job_log__round(w->db, req, rc, rc ? 0 : res.n_train, now_s() - t0); /* the console's jobs page */
 	fedc_buf_free(&assessed);
+	free(update.inline_bytes);
 	local_kept__free(&kept);
 	round_privacy__end(&rp);
 	if (res.params_fd >= 0)

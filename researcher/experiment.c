@@ -148,6 +148,8 @@ static const struct fedc_config_key robustness_keys[] = {
 	  "A number: the upper bound, above `clip_min`. Empty: none.", NULL },
 };
 
+_Static_assert(FEDC_MAX_INLINE_PARAMS == 262144, "inline_params_max's default and doc say 262144");
+
 static const struct fedc_config_key network_keys[] = {
 	{ "network", "federation", FEDC_CONFIG_ID, false, "default", 0, 0, 0, 0, NULL, ARRAY(federation),
 	  "The `<fed>` of every topic; nodes must use the same. An id (docs/protocol.md, Identifiers).", NULL },
@@ -161,6 +163,13 @@ static const struct fedc_config_key network_keys[] = {
 	  "`<node id>.pub` of every node: replies that do not verify are dropped.", NULL },
 	{ "network", "max_clock_skew_s", FEDC_CONFIG_INT, false, STRINGIFY(FEDC_DEFAULT_CLOCK_SKEW_S), 1, 86400, 0, 0,
 	  NULL, I64(max_clock_skew_s), "Replies stamped further than this from our clock are dropped.", NULL },
+	{ "network", "inline_params_max", FEDC_CONFIG_INT, false, "262144", 0,
+	  FEDC_MAX_INLINE_PARAMS, 0, 0, NULL, I64(inline_params_max),
+	  "Parameter files (the global model, a node's update) of at most this many bytes travel inside the signed "
+	  "`train` and `train-reply` messages, checked against their SHA-256, instead of through the repository: a "
+	  "round then costs one round trip per node. Larger ones, and updates under secure aggregation, use the "
+	  "repository. At most 262144 (the broker's `max_packet_size` that fedc-admin sets leaves room for it); 0: "
+	  "always the repository (docs/protocol.md, \"Parameters inline\").", NULL },
 	{ "network", "allow_unsigned", FEDC_CONFIG_BOOL, false, "false", 0, 0, 0, 0, NULL, I64(allow_unsigned),
 	  "Run without keys (nodes must then allow unsigned commands): closed test networks only.", NULL },
 };

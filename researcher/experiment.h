@@ -109,6 +109,7 @@ struct experiment {
 	char *trusted_keys_dir;    /* (owned) nodes' public keys (<node id>.pub) */
 	int64_t max_clock_skew_s;
 	bool allow_unsigned;       /* closed test networks only */
+	int64_t inline_params_max; /* parameter files up to this ride inside train / train-reply */
 };
 
 /* Loads `path`; the [network] section comes from `network_path` instead when

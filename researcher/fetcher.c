@@ -12,6 +12,7 @@
 
 #include "fedc/fs.h"
 #include "fedc/hash.h"
+#include "fedc/inline_params.h"
 #include "fedc/repo.h"
 
 struct fetch {
@@ -20,6 +21,9 @@ struct fetch {
 	char node_id[FEDC_MAX_ID_LEN + 1];
 	char digest[FEDC_SHA256_HEXLEN + 1];
 	char *path;
+	bool is_inline;        /* the update came in its reply: inline_bytes, not a download */
+	uint8_t *inline_bytes; /* owned */
+	size_t inline_len;
 	fetch_check_fn check;
 	void *ctx;
 	struct fetch_result result;
@@ -73,6 +77,7 @@ static void fetch_free(struct fetch *f)
 	if (!f)
 		return;
 	fedc_params_close(f->result.update);
+	free(f->inline_bytes);
 	free(f->path);
 	free(f);
 }
@@ -101,11 +106,29 @@ static enum fedc_err download(struct fedc_repo *repo, const struct fetch *f)
 	return rc;
 }
 
+/* An update that came inline: checked, then written where a download goes. */
+static enum fedc_err write_inline(const struct fetch *f)
+{
+	enum fedc_err rc = fedc_inline_params_check(f->inline_bytes, f->inline_len, f->digest, "the update");
+	int fd;
+
+	if (rc)
+		return rc;
+	fd = open(f->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return fedc_fail(FEDC_ERR_IO, "%s: %s", f->path, strerror(errno));
+	rc = fedc_inline_params_write_fd(fd, f->inline_bytes, f->inline_len, f->path);
+	if (close(fd) != 0 && !rc)
+		rc = fedc_fail(FEDC_ERR_IO, "%s: %s", f->path, strerror(errno));
+	return rc;
+}
+
 static void run_fetch(struct fedc_repo *repo, struct fetch *f)
 {
 	struct fetch_result *r = &f->result;
 
-	r->rc = download(repo, f);
+	r->rc = f->is_inline ? write_inline(f) : download(repo, f);
+	r->refused = f->is_inline && r->rc == FEDC_ERR_DIGEST; /* the node's bytes, not the transfer */
 	if (!r->rc)
 		r->rc = fedc_params_open(f->path, &r->update);
 	if (!r->rc && f->check) {
@@ -202,15 +225,19 @@ enum fedc_err fetcher__new(const struct experiment *exp, unsigned threads, struc
 	return FEDC_OK;
 }
 
-enum fedc_err fetcher__submit(struct fetcher *f, size_t tag, const char *node_id, const char *digest,
-			      const char *path, fetch_check_fn check, void *ctx)
+static enum fedc_err submit(struct fetcher *f, size_t tag, const char *node_id, const char *digest, bool is_inline,
+			    uint8_t *bytes, size_t len, const char *path, fetch_check_fn check, void *ctx)
 {
 	struct fetch *job = calloc(1, sizeof(*job));
 
 	if (!job || !(job->path = strdup(path))) {
 		free(job);
+		free(bytes);
 		return FEDC_ERR_NOMEM;
 	}
+	job->is_inline = is_inline;
+	job->inline_bytes = bytes;
+	job->inline_len = len;
 	job->tag = job->result.tag = tag;
 	snprintf(job->node_id, sizeof(job->node_id), "%s", node_id);
 	snprintf(job->digest, sizeof(job->digest), "%s", digest);
@@ -222,6 +249,18 @@ enum fedc_err fetcher__submit(struct fetcher *f, size_t tag, const char *node_id
 	pthread_cond_signal(&f->work);
 	pthread_mutex_unlock(&f->lock);
 	return FEDC_OK;
+}
+
+enum fedc_err fetcher__submit(struct fetcher *f, size_t tag, const char *node_id, const char *digest,
+			      const char *path, fetch_check_fn check, void *ctx)
+{
+	return submit(f, tag, node_id, digest, false, NULL, 0, path, check, ctx);
+}
+
+enum fedc_err fetcher__submit_inline(struct fetcher *f, size_t tag, const char *node_id, const char *digest,
+				     uint8_t *bytes, size_t len, const char *path, fetch_check_fn check, void *ctx)
+{
+	return submit(f, tag, node_id, digest, true, bytes, len, path, check, ctx);
 }
 
 bool fetcher__next(struct fetcher *f, struct fetch_result *out)

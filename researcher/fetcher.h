@@ -1,14 +1,16 @@
 /* Downloads node updates on a few threads of their own, so that the
  * researcher keeps taking replies (and other downloads go on) while one
  * update arrives. Each fetch downloads an update into a file (its SHA-256
- * checked as it streams), opens it and runs the caller's check on it, all on
- * the fetching thread; the caller collects the results on its own thread.
+ * checked as it streams), or writes out one that came inline after checking
+ * its SHA-256, opens it and runs the caller's check on it, all on the
+ * fetching thread; the caller collects the results on its own thread.
  * Each thread has its own repository connection. */
 #ifndef FEDC_RESEARCHER_FETCHER_H
 #define FEDC_RESEARCHER_FETCHER_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "experiment.h"
 #include "fedc/err.h"
@@ -26,7 +28,7 @@ typedef FEDC_NODISCARD enum fedc_err (*fetch_check_fn)(void *ctx, const struct f
 struct fetch_result {
 	size_t tag;                  /* as submitted */
 	enum fedc_err rc;
-	bool refused;                /* rc came from the check, not the download */
+	bool refused;                /* rc came from the check, or inline bytes missed their digest: not the transfer */
 	char error[512];             /* what went wrong, when rc != FEDC_OK */
 	struct fedc_params *update;  /* FEDC_OK: opened and checked; the caller owns it */
 };
@@ -44,6 +46,14 @@ void fetcher__free(struct fetcher *f);
 FEDC_NODISCARD
 enum fedc_err fetcher__submit(struct fetcher *f, size_t tag, const char *node_id, const char *digest,
 			      const char *path, fetch_check_fn check, void *ctx);
+/* The same for an update that came inside its train-reply (docs/protocol.md,
+ * "Parameters inline"): takes `bytes` (malloc'd, `len` bytes; freed here
+ * whatever happens) and, on a fetching thread, checks their SHA-256 against
+ * `digest` (a mismatch fails the fetch, FEDC_ERR_DIGEST), writes them to
+ * `path`, opens it and runs `check`. FEDC_ERR_NOMEM. */
+FEDC_NODISCARD
+enum fedc_err fetcher__submit_inline(struct fetcher *f, size_t tag, const char *node_id, const char *digest,
+				     uint8_t *bytes, size_t len, const char *path, fetch_check_fn check, void *ctx);
 /* Waits for the next result of those submitted. False when none is left. */
 bool fetcher__next(struct fetcher *f, struct fetch_result *out);
 

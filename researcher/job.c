@@ -9,6 +9,7 @@
 #include "job_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -23,9 +24,11 @@
 #include "aggregator.h"
 #include "breakpoint.h"
 #include "fetcher.h"
+#include "fedc/caps.h"
 #include "fedc/crash.h"
 #include "fedc/fs.h"
 #include "fedc/hash.h"
+#include "fedc/inline_params.h"
 #include "fedc/log.h"
 #include "fedc/params.h"
 #include "fedc/repo.h"
@@ -76,6 +79,21 @@ static bool listed(const struct experiment *exp, const char *node_id)
 	return exp->n_nodes == 0;
 }
 
+/* The largest parameter file that goes to and comes from this node inline:
+ * our own limit, or the node's if smaller; 0 for a node that does not
+ * advertise inline parameters (an earlier version refuses the field). */
+static uint64_t inline_limit(const struct experiment *exp, const struct fedc_msg *reply)
+{
+	double cap = 0;
+
+	if (!fedc_msg_has(reply, FEDC_F_CAPABILITIES) ||
+	    !fedc_msg_kv_get(reply->capabilities, reply->n_capabilities, FEDC_CAP_INLINE_PARAMS, &cap) || !(cap > 0))
+		return 0;
+	if (cap > (double)FEDC_MAX_INLINE_PARAMS)
+		cap = FEDC_MAX_INLINE_PARAMS;
+	return (uint64_t)cap < (uint64_t)exp->inline_params_max ? (uint64_t)cap : (uint64_t)exp->inline_params_max;
+}
+
 static void add_participant(struct job *j, const struct fedc_msg *reply)
 {
 	struct participant *p;
@@ -98,6 +116,7 @@ static void add_participant(struct job *j, const struct fedc_msg *reply)
 	snprintf(p->node_id, sizeof(p->node_id), "%s", reply->node_id);
 	snprintf(p->dataset_id, sizeof(p->dataset_id), "%s", reply->datasets[0].dataset_id);
 	p->n_samples = reply->datasets[0].n_samples;
+	p->inline_max = inline_limit(j->exp, reply);
 }
 
 /* An `error` reply was noted by the session: it is told after the search. */
@@ -170,8 +189,30 @@ static enum fedc_err discover(struct job *j)
 
 static size_t count_selected(const struct job *j);
 
-static void fill_train(const struct job *j, const struct participant *p, uint32_t round,
-		       bool evaluate_only, struct fedc_msg *m)
+/* Parameters inline (docs/protocol.md): the global model rides in the
+ * request when the node takes it and it is small enough, and the node may
+ * answer its update inline up to the same size -- except under secure
+ * aggregation, whose masked updates keep the repository path. */
+static enum fedc_err fill_inline(const struct job *j, const struct participant *p, bool evaluate_only,
+				 struct fedc_msg *m)
+{
+	if (j->global_inline && p->inline_max >= j->global_inline_len &&
+	    strcmp(j->global_inline_digest, m->params_digest) == 0) {
+		enum fedc_err rc = fedc_msg_set_params(m, j->global_inline, j->global_inline_len);
+
+		if (rc)
+			return rc;
+	}
+	if (!evaluate_only && p->inline_max > 0 && !m->secagg) {
+		m->inline_params_max = p->inline_max;
+		fedc_msg_set(m, FEDC_F_INLINE_PARAMS_MAX);
+	}
+	return FEDC_OK;
+}
+
+FEDC_NODISCARD
+static enum fedc_err fill_train(const struct job *j, const struct participant *p, uint32_t round,
+				bool evaluate_only, struct fedc_msg *m)
 {
 	const struct experiment *exp = j->exp;
 	static const enum fedc_field fields[] = {
@@ -193,6 +234,7 @@ static void fill_train(const struct job *j, const struct participant *p, uint32_
 	privacy__fill_train(exp, count_selected(j), evaluate_only, m);
 	if (job__secagg_on(j, evaluate_only))
 		job__secagg_fill_train(j, m);
+	return fill_inline(j, p, evaluate_only, m);
 }
 
 static void vfail_part(struct participant *p, const char *status, const char *fmt, va_list ap)
@@ -276,6 +318,8 @@ void job__reset_part(struct participant *p)
 	reset_part(p);
 }
 
+static enum fedc_err global_for_repository_path(struct job *j, const struct fedc_msg *train);
+
 enum fedc_err job__send_train(struct job *j, struct participant *p, uint32_t round, bool evaluate_only)
 {
 	struct fedc_msg *m = fedc_msg_new(FEDC_CMD_TRAIN);
@@ -284,12 +328,21 @@ enum fedc_err job__send_train(struct job *j, struct participant *p, uint32_t rou
 	reset_part(p);
 	if (!m)
 		return FEDC_ERR_NOMEM;
-	fill_train(j, p, round, evaluate_only, m);
+	rc = fill_train(j, p, round, evaluate_only, m);
+	if (rc) {
+		fedc_msg_free(m);
+		return rc;
+	}
 	snprintf(p->request_id, sizeof(p->request_id), "%s", m->request_id);
 	if (!session__online(&j->session, p->node_id)) {
 		fail_part(p, "offline", "node is offline");
 		fedc_msg_free(m);
 		return FEDC_OK;
+	}
+	rc = global_for_repository_path(j, m);
+	if (rc) {
+		fedc_msg_free(m);
+		return rc;
 	}
 	rc = session__send(&j->session, p->node_id, m);
 	if (rc)
@@ -341,6 +394,30 @@ static enum fedc_err check_update(void *agg, const struct fedc_params *update)
 	return aggregator__check_update(agg, update);
 }
 
+/* Hands the reply's update to the fetcher: downloaded from the repository,
+ * or (carried inline) checked against its digest and written out on a
+ * fetcher thread, so the aggregator takes both the same way. An inline
+ * update larger than the request allowed (none under secure aggregation)
+ * is refused. */
+static enum fedc_err fetch_update(struct job *j, struct participant *p, struct fedc_msg *msg)
+{
+	size_t tag = (size_t)(p - j->parts), len = 0;
+	uint64_t allowed = j->secagg ? 0 : p->inline_max;
+	fetch_check_fn check = j->secagg ? job__secagg_check_masked : check_update;
+	void *ctx = j->secagg ? (void *)j->secagg : (void *)j->agg;
+	uint8_t *bytes;
+
+	if (!fedc_msg_has(msg, FEDC_F_PARAMS))
+		return fetcher__submit(j->fetcher, tag, p->node_id, msg->params_digest, p->update_path, check, ctx);
+	if (msg->params_len > allowed)
+		return fedc_fail(FEDC_ERR_TOO_BIG, "its update came inline with %" PRIu32 " bytes; at most %" PRIu64
+				 " were allowed (network.inline_params_max, the node's inline_params capability; none "
+				 "under secure aggregation)", msg->params_len, allowed);
+	bytes = fedc_msg_take_params(msg, &len); /* the reply is kept for the round: not its bytes */
+	return fetcher__submit_inline(j->fetcher, tag, p->node_id, msg->params_digest, bytes, len, p->update_path,
+				      check, ctx);
+}
+
 /* A train-reply: its update is fetched now, while other nodes still train.
  * Updates are scratch files, read once by the aggregator: a crash redoes the
  * round, so they are not fsynced. */
@@ -374,10 +451,12 @@ static void on_train_reply(struct job *j, struct participant *p, struct fedc_msg
 			return;
 		}
 		memcpy(p->update_path, path, sizeof(path));
-		rc = j->secagg ? fetcher__submit(j->fetcher, (size_t)(p - j->parts), p->node_id, msg->params_digest,
-						 p->update_path, job__secagg_check_masked, j->secagg)
-			       : fetcher__submit(j->fetcher, (size_t)(p - j->parts), p->node_id, msg->params_digest,
-						 p->update_path, check_update, j->agg);
+		rc = fetch_update(j, p, msg);
+		if (rc == FEDC_ERR_TOO_BIG) {
+			fail_part(p, "rejected", "%s", fedc_last_error());
+			p->update_path[0] = '\0';
+			return;
+		}
 		if (rc) {
 			fail_part(p, "error", "cannot fetch its update: %s", fedc_strerror(rc));
 			p->update_path[0] = '\0';
@@ -685,13 +764,71 @@ static enum fedc_err restore_best(struct job *j)
 
 /* ---- the experiment ---- */
 
-enum fedc_err job__upload_global(struct job *j)
+/* Reads global.params into j->global_inline when it is small enough to ride
+ * inline (hashing it once, here); otherwise forgets the last one. */
+static enum fedc_err keep_global_inline(struct job *j)
 {
-	enum fedc_err rc = fedc_repo_put_file(j->repo, j->global_path, NULL, j->global_digest, NULL);
+	int fd = open(j->global_path, O_RDONLY | O_CLOEXEC);
+	enum fedc_err rc;
+
+	free(j->global_inline);
+	j->global_inline = NULL;
+	j->global_inline_len = 0;
+	j->global_inline_digest[0] = '\0';
+	if (fd < 0)
+		return fedc_fail(FEDC_ERR_IO, "%s: %s", j->global_path, strerror(errno));
+	rc = j->exp->inline_params_max > 0
+		     ? fedc_inline_params_read_fd(fd, (size_t)j->exp->inline_params_max, &j->global_inline,
+						  &j->global_inline_len, j->global_inline_digest)
+		     : FEDC_ERR_TOO_BIG;
+	close(fd);
+	return rc == FEDC_ERR_TOO_BIG ? FEDC_OK : rc;
+}
+
+/* PUTs global.params (its digest already known when it is kept inline). */
+static enum fedc_err put_global(struct job *j)
+{
+	enum fedc_err rc = fedc_repo_put_file(j->repo, j->global_path,
+					      j->global_inline ? j->global_inline_digest : NULL, j->global_digest, NULL);
 
 	if (rc)
 		return fedc_fail(rc, "cannot upload the global parameters: %s", fedc_last_error());
+	j->global_upload_pending = false;
 	return FEDC_OK;
+}
+
+enum fedc_err job__upload_global(struct job *j)
+{
+	enum fedc_err rc = keep_global_inline(j);
+
+	return rc ? rc : put_global(j);
+}
+
+/* After a parallel round's aggregate: a global small enough to ride inline
+ * is uploaded only once a request needs it through the repository
+ * (job__send_train), which with nodes that all take it inline is never --
+ * the breakpoint keeps it on disk, and a resumed run uploads it. A larger
+ * one goes up now. Either way global_digest names it. */
+static enum fedc_err keep_global(struct job *j)
+{
+	enum fedc_err rc = keep_global_inline(j);
+
+	if (rc || !j->global_inline)
+		return rc ? rc : put_global(j);
+	memcpy(j->global_digest, j->global_inline_digest, sizeof(j->global_digest));
+	j->global_upload_pending = true;
+	return FEDC_OK;
+}
+
+/* A request that names the global parameters without carrying them (a node
+ * without inline parameters, a threshold under the file's size): they must be
+ * in the repository first. */
+static enum fedc_err global_for_repository_path(struct job *j, const struct fedc_msg *train)
+{
+	if (fedc_msg_has(train, FEDC_F_PARAMS) || !j->global_upload_pending ||
+	    strcmp(train->params_digest, j->global_inline_digest) != 0)
+		return FEDC_OK;
+	return put_global(j);
 }
 
 static enum fedc_err begin_progress(struct job *j, uint32_t round)
@@ -752,7 +889,7 @@ static enum fedc_err run_round(struct job *j, uint32_t round, bool evaluate_only
 	if (rc)
 		return rc;
 	if (!evaluate_only && !j->exp->cyclic && added >= j->exp->min_nodes)
-		rc = job__upload_global(j);
+		rc = keep_global(j);
 	record_round(j, round, evaluate_only, !evaluate_only && added < j->exp->min_nodes, now_s() - t0);
 	if (!rc)
 		rc = keep_best(j, round, evaluate_only);
@@ -1069,6 +1206,8 @@ static void cleanup(struct job *j)
 	job__secagg_end(j);
 	free(j->secagg_sum);
 	j->secagg_sum = NULL;
+	free(j->global_inline);
+	j->global_inline = NULL;
 	session__close(&j->session);
 	for (size_t i = 0; i < j->n_parts; i++) {
 		char path[sizeof(j->parts[i].update_path)];

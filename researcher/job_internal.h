@@ -41,6 +41,7 @@ struct participant {
 	char reason[FEDC_MAX_TEXT_LEN + 1];
 	struct fedc_msg *reply;
 	uint32_t step;      /* strategy = cyclic: its turn in the round's chain, from 1; 0 otherwise */
+	uint64_t inline_max; /* largest parameter file sent to it and taken from it inline; 0: repository only */
 	char update_path[EXP_PATH_MAX + 2 * FEDC_MAX_ID_LEN + 64];
 };
 
@@ -63,6 +64,13 @@ struct job {
 	char plan_digest[FEDC_SHA256_HEXLEN + 1];
 	char global_path[EXP_PATH_MAX + 64];
 	char global_digest[FEDC_SHA256_HEXLEN + 1];
+	/* global.params as job__upload_global last read it, when it is small
+	 * enough to ride inside train (docs/protocol.md, "Parameters inline");
+	 * used only while global_digest still names it */
+	uint8_t *global_inline;
+	size_t global_inline_len;
+	char global_inline_digest[FEDC_SHA256_HEXLEN + 1];
+	bool global_upload_pending; /* global_inline not yet in the repository (job.c keep_global) */
 	char updates_dir[EXP_PATH_MAX + 64];
 	struct participant parts[JOB_MAX_PARTICIPANTS];
 	size_t n_parts;
@@ -100,9 +108,10 @@ void job__fail_part(struct job *j, struct participant *p, const char *status, co
 	__attribute__((format(printf, 4, 5)));
 /* The round loop's steps, which job_cyclic.c runs one node at a time. */
 void job__reset_part(struct participant *p);
-/* Sends `p` its train request (the global parameters j->global_digest);
- * fails `p` (not the call) when it is offline or the send fails.
- * FEDC_ERR_NOMEM. */
+/* Sends `p` its train request (the global parameters j->global_digest,
+ * inline when they fit; otherwise uploaded first if they are not in the
+ * repository yet); fails `p` (not the call) when it is offline or the send
+ * fails. FEDC_ERR_NOMEM, or the upload's error. */
 FEDC_NODISCARD
 enum fedc_err job__send_train(struct job *j, struct participant *p, uint32_t round, bool evaluate_only);
 /* Waits for every participant's outcome, or the round deadline
@@ -115,7 +124,10 @@ FEDC_NODISCARD
 enum fedc_err job__begin_aggregation(struct job *j);
 /* Waits for the updates still on their way and gives them to the aggregator. */
 void job__take_all_fetched(struct job *j);
-/* Uploads global.params to the repository; sets j->global_digest. */
+/* Uploads global.params to the repository; sets j->global_digest. The
+ * repository stays the record of every global model (breakpoints, resumed
+ * and cyclic runs, nodes without inline parameters); a small one is also
+ * kept in memory for the train requests to carry. */
 FEDC_NODISCARD
 enum fedc_err job__upload_global(struct job *j);
 /* An event that comes after the round's replies were collected (while the

@@ -242,6 +242,16 @@ const struct field_spec message__fields[FEDC_F__COUNT] = {
 					  "sums over nodes), `sum NAME X` (reals summed), `mean NAME X` (reals "
 					  "averaged weighted by `n_test`), `text NAME VALUE` (a per-node value "
 					  "such as the predictions file); docs/protocol.md, \"Assessments\"." },
+	[FEDC_F_PARAMS] = { .name = "params", .type = FT_BIN, .off = offsetof(M, params),
+			    .count_off = offsetof(M, params_len), .max_items = FEDC_MAX_INLINE_PARAMS,
+			    .doc = "The parameter file whose SHA-256 is `params_digest`, carried inline "
+				   "instead of through the repository (docs/protocol.md, \"Parameters "
+				   "inline\"): in train the global parameters, in train-reply the update. "
+				   "The receiver hashes it and refuses a mismatch." },
+	[FEDC_F_INLINE_PARAMS_MAX] = UINT_F(M, "inline_params_max", inline_params_max, 0, FEDC_MAX_INLINE_PARAMS,
+					    "The node may carry its update inline in train-reply when the "
+					    "file is at most this many bytes; absent or 0: through the "
+					    "repository."),
 };
 
 /* The map inside `datasets`; every entry is required. */
@@ -309,9 +319,10 @@ const struct cmd_spec message__cmds[FEDC_CMD__COUNT] = {
 			       OPT(SECAGG_SCALE_BITS), OPT(SECAGG_VALUE_MAX), OPT(SECAGG_WEIGHT_MAX),
 			       OPT(SECAGG_THRESHOLD), OPT(SECAGG_NEIGHBOURS), OPT(SECAGG_RING_BITS),
 			       OPT(DP_CLIP), OPT(DP_NOISE), OPT(DP_DELTA), OPT(DP_PARTIES), OPT(ASSESS),
-			       OPT(ASSESS_ARGS) },
-			     "Runs one round on one dataset: fetch the plan and the global parameters "
-			     "from the repository, check the plan is approved, train, upload the update, "
+			       OPT(ASSESS_ARGS), OPT(PARAMS), OPT(INLINE_PARAMS_MAX) },
+			     "Runs one round on one dataset: fetch the plan from the repository and the "
+			     "global parameters from `params` or else the repository, check the plan is "
+			     "approved, train, upload the update (or carry it in the reply's `params`), "
 			     "answer `train-reply` (or `error`). Unless `evaluate_only` is true, `epochs` "
 			     "or `num_updates` must be > 0. With `secure_aggregation` true, every "
 			     "`secagg_*` field but `secagg_ring_bits` is required; `dp_noise` > 0 "
@@ -320,10 +331,12 @@ const struct cmd_spec message__cmds[FEDC_CMD__COUNT] = {
 	[FEDC_CMD_TRAIN_REPLY] = { "train-reply", TO_RESEARCHER,
 				   { FROM_NODE, REQ(JOB_ID), REQ(ROUND), REQ(DATASET_ID), REQ(N_SAMPLES),
 				     REQ(N_TEST), REQ(METRICS), REQ(GLOBAL_METRICS), REQ(DOWNLOAD_S),
-				     REQ(TRAIN_S), REQ(UPLOAD_S), OPT(PARAMS_DIGEST), OPT(ASSESS_RESULT) },
+				     REQ(TRAIN_S), REQ(UPLOAD_S), OPT(PARAMS_DIGEST), OPT(ASSESS_RESULT),
+				     OPT(PARAMS) },
 				   "Answers `train`: the update's digest (absent when the request had "
 				   "`evaluate_only`), sample counts, metrics and timings; with `assess`, "
-				   "its `assess_result`." },
+				   "its `assess_result`. `params` (the update itself) requires "
+				   "`params_digest`." },
 	[FEDC_CMD_SCALAR] = { "scalar", TO_RESEARCHER,
 			      { FROM_NODE, REQ(JOB_ID), REQ(ROUND), REQ(NAME), REQ(VALUE), REQ(ITERATION),
 				REQ(EPOCH) },
@@ -416,6 +429,7 @@ void fedc_msg_clear(struct fedc_msg *msg)
 	free(msg->secagg_data);
 	free(msg->analytics_result);
 	free(msg->assess_result);
+	free(msg->params);
 	memset(msg, 0, sizeof(*msg));
 }
 
@@ -427,6 +441,7 @@ void fedc_msg_free(struct fedc_msg *msg)
 	free(msg->secagg_data);
 	free(msg->analytics_result);
 	free(msg->assess_result);
+	free(msg->params);
 	free(msg);
 }
 
@@ -447,6 +462,38 @@ enum fedc_err fedc_msg_set_secagg_data(struct fedc_msg *msg, const void *data, s
 	msg->secagg_data_len = (uint32_t)len;
 	fedc_msg_set(msg, FEDC_F_SECAGG_DATA);
 	return FEDC_OK;
+}
+
+enum fedc_err fedc_msg_set_params(struct fedc_msg *msg, const void *data, size_t len)
+{
+	uint8_t *copy;
+
+	if (len > FEDC_MAX_INLINE_PARAMS)
+		return fedc_fail(FEDC_ERR_TOO_BIG, "a parameter file of %zu bytes: a message carries at most %u inline",
+				 len, FEDC_MAX_INLINE_PARAMS);
+	copy = malloc(len ? len : 1);
+	if (!copy)
+		return fedc_fail(FEDC_ERR_NOMEM, "out of memory for %zu bytes of parameters", len);
+	if (len)
+		memcpy(copy, data, len);
+	free(msg->params);
+	msg->params = copy;
+	msg->params_len = (uint32_t)len;
+	fedc_msg_set(msg, FEDC_F_PARAMS);
+	return FEDC_OK;
+}
+
+uint8_t *fedc_msg_take_params(struct fedc_msg *msg, size_t *len)
+{
+	uint8_t *p = fedc_msg_has(msg, FEDC_F_PARAMS) ? msg->params : NULL;
+
+	*len = p ? msg->params_len : 0;
+	if (!p)
+		free(msg->params);
+	msg->params = NULL;
+	msg->params_len = 0;
+	fedc_msg_unset(msg, FEDC_F_PARAMS);
+	return p;
 }
 
 enum fedc_err fedc_msg_set_analytics_result(struct fedc_msg *msg, const void *data, size_t len)
@@ -831,6 +878,9 @@ static enum fedc_err check_cross(const struct fedc_msg *msg, enum fedc_err code)
 	bool evaluate_only = fedc_msg_has(msg, FEDC_F_EVALUATE_ONLY) && msg->evaluate_only;
 	enum fedc_err rc = FEDC_OK;
 
+	if (msg->command == FEDC_CMD_TRAIN_REPLY && fedc_msg_has(msg, FEDC_F_PARAMS) &&
+	    !fedc_msg_has(msg, FEDC_F_PARAMS_DIGEST))
+		return field_fail(code, "params", "only with params_digest (the digest it is checked against)");
 	if (msg->command != FEDC_CMD_TRAIN)
 		return FEDC_OK;
 	if (!evaluate_only && msg->epochs == 0 && msg->num_updates == 0)

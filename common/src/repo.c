@@ -673,7 +673,11 @@ static enum fedc_err upload(struct fedc_repo *repo, int fd, uint64_t size, const
 	return rc;
 }
 
-/* PUT in a namespace (see object_url()), HEAD first. */
+/* PUT in a namespace (see object_url()). A published blob (node NULL: plans,
+ * global parameters) is looked for with HEAD first, so a large plan already
+ * there is not sent again. An update (a node's namespace) is new nearly
+ * every time and goes straight out: the HEAD would cost a round trip per
+ * node and round, and the store de-duplicates by content anyway. */
 static enum fedc_err put_fd_at(struct fedc_repo *repo, const char *node, int fd, const char *sha256_hex,
 			       char *out_hex, bool *uploaded)
 {
@@ -706,7 +710,7 @@ static enum fedc_err put_fd_at(struct fedc_repo *repo, const char *node, int fd,
 	/* Present in this namespace: nothing to send. Stored but not visible
 	 * here (404) is sent again: the server hashes it, keeps nothing new
 	 * and makes it visible. */
-	rc = has_at(repo, node, hex, &exists);
+	rc = node ? FEDC_OK : has_at(repo, node, hex, &exists);
 	if (rc || exists)
 		goto out;
 	rc = upload(repo, fd, (uint64_t)sb.st_size, url);

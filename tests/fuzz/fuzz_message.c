@@ -39,7 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_require(fedc_msg_decode(enc1, len1, second) == FEDC_OK, "an encoded message must decode");
 	/* decode zeroes the struct first and copies strings NUL-padded, so the
 	 * bytes (padding included) are a fair comparison -- apart from where the
-	 * datasets and the secure-aggregation data were allocated, compared by
+	 * datasets and the bin fields (secure-aggregation data, analytics and
+	 * assessment results, inline parameters) were allocated, compared by
 	 * content. */
 	fuzz_require(first->n_datasets == second->n_datasets &&
 			     (!first->n_datasets || memcmp(first->datasets, second->datasets,
@@ -53,15 +54,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			     (!first->analytics_result_len ||
 			      memcmp(first->analytics_result, second->analytics_result, first->analytics_result_len) == 0),
 		     "decode(encode(m)) must have the same analytics result");
+	fuzz_require(first->assess_result_len == second->assess_result_len &&
+			     (!first->assess_result_len ||
+			      memcmp(first->assess_result, second->assess_result, first->assess_result_len) == 0),
+		     "decode(encode(m)) must have the same assessment result");
+	fuzz_require(first->params_len == second->params_len &&
+			     (!first->params_len || memcmp(first->params, second->params, first->params_len) == 0),
+		     "decode(encode(m)) must have the same inline parameters");
 	{
 		struct fedc_msg_dataset *a = first->datasets, *b = second->datasets;
 		uint8_t *sa = first->secagg_data, *sb = second->secagg_data;
 		uint8_t *ra = first->analytics_result, *rb = second->analytics_result;
+		uint8_t *xa = first->assess_result, *xb = second->assess_result;
+		uint8_t *pa = first->params, *pb = second->params;
 		int same;
 
 		first->datasets = second->datasets = NULL;
 		first->secagg_data = second->secagg_data = NULL;
 		first->analytics_result = second->analytics_result = NULL;
+		first->assess_result = second->assess_result = NULL;
+		first->params = second->params = NULL;
 		same = memcmp(first, second, sizeof(*first)) == 0;
 		first->datasets = a;
 		second->datasets = b;
@@ -69,6 +81,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		second->secagg_data = sb;
 		first->analytics_result = ra;
 		second->analytics_result = rb;
+		first->assess_result = xa;
+		second->assess_result = xb;
+		first->params = pa;
+		second->params = pb;
 		fuzz_require(same, "decode(encode(m)) must equal m");
 	}
 	fuzz_require(fedc_msg_encode(second, &enc2, &len2) == FEDC_OK, "a re-decoded message must encode");

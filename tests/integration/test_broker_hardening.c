@@ -19,6 +19,7 @@
 #include "fedc/fs.h"
 #include "fedc/message.h"
 #include "fedc/mqtt.h"
+#include "fedc/sign.h"
 #include "harness.h"
 
 static struct harness H;
@@ -185,7 +186,7 @@ static void test_retained_message_outside_own_status_refused(void **state)
 static void test_oversized_message_dropped(void **state)
 {
 	char file[512];
-	static char blob[256 * 1024];
+	static char blob[FEDC_ENVELOPE_MAX_BYTES + FEDC_MAX_TOPIC_LEN + 4096]; /* over max_packet_size */
 	struct fedc_mqtt *late = late_researcher("size");
 
 	memset(blob, 'b', sizeof(blob));

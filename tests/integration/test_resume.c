@@ -154,6 +154,15 @@ static void empty_repository(void)
 	assert_int_equal(harness_start_repository(&H), 0);
 }
 
+static void append_line(const char *path, const char *line)
+{
+	FILE *f = fopen(path, "a");
+
+	assert_non_null(f);
+	fputs(line, f);
+	assert_int_equal(fclose(f), 0);
+}
+
 static void test_resume_after_sigkill_is_bit_for_bit(void **state)
 {
 	/* Each point is where a SIGKILL lands in a 4-round run of 3 nodes:
@@ -161,8 +170,13 @@ static void test_resume_after_sigkill_is_bit_for_bit(void **state)
 	 *                      (1: plan, 2: initial parameters, 3: round 1)
 	 *   round-reply:5      in round 2, after two of its three replies
 	 *   breakpoint-write:3 half-way through writing round 2's breakpoint
-	 *                      (1: round 0, 2: round 1) */
+	 *                      (1: round 0, 2: round 1)
+	 * The first run keeps parameters out of the messages (inline_params_max
+	 * = 0): a model this small would ride inline, and the researcher would
+	 * upload no round's global (docs/protocol.md, "Parameters inline"). Its
+	 * result must still be the reference's, bit for bit. */
 	static const char *const points[] = { "upload-body:4", "round-reply:5", "breakpoint-write:3" };
+	static const char *const network[] = { "inline_params_max = 0\n", "", "" };
 	char reference[512], exp[512], ref_params[600], params[600];
 
 	write_logreg("reference", 4, NULL, NULL, reference, sizeof(reference));
@@ -174,6 +188,7 @@ static void test_resume_after_sigkill_is_bit_for_bit(void **state)
 
 		snprintf(name, sizeof(name), "crash-%zu", i);
 		write_logreg(name, 4, NULL, NULL, exp, sizeof(exp));
+		append_line(exp, network[i]); /* [network] is the file's last section */
 		empty_repository();
 		if (run_crashing_at(exp, points[i]) != 128 + SIGKILL)
 			fail_msg("the run with FEDC_CRASH_AT=%s was not killed:\n%s", points[i], output);

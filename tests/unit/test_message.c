@@ -621,6 +621,29 @@ static void v_too_many_args(msgpack_packer *pk)
 #define MAL .expect = FEDC_ERR_MALFORMED
 
 /* Not const: cmocka hands each case to its test as a void * (initial_state). */
+/* A bin one byte over the inline parameter cap. */
+static void pack_params_over_cap(msgpack_packer *pk)
+{
+	size_t n = FEDC_MAX_INLINE_PARAMS + 1;
+	char *zeros = calloc(1, n);
+
+	assert_non_null(zeros);
+	msgpack_pack_bin(pk, n);
+	msgpack_pack_bin_body(pk, zeros, n);
+	free(zeros);
+}
+
+static void pack_inline_max_over_cap(msgpack_packer *pk)
+{
+	msgpack_pack_uint64(pk, FEDC_MAX_INLINE_PARAMS + 1ull);
+}
+
+/* A train-reply carrying its update inline but no digest to check it by. */
+static size_t build_params_without_digest(const struct bad_case *c, char **out)
+{
+	return repack(FEDC_CMD_TRAIN_REPLY, "params_digest", NULL, 0, NULL, c->raw, c->rawlen, out);
+}
+
 static struct bad_case bad_cases[] = {
 	/* not a message at all */
 	{ "test_decode_empty_payload", build_raw, RAW(""), MAL, .detail = "empty" },
@@ -645,6 +668,16 @@ static struct bad_case bad_cases[] = {
 	{ "test_decode_empty_map", build_raw, RAW("\x80"), MAL, .detail = "\"command\": missing" },
 	{ "test_decode_oversize_payload", build_oversize, .expect = FEDC_ERR_TOO_BIG, .detail = "limit",
 	  .no_fixture = true },
+	/* parameters inline */
+	FIELD("test_decode_params_over_cap", FEDC_CMD_TRAIN, "params", .value = pack_params_over_cap, MAL,
+	      .detail = "\"params\"", .no_fixture = true),
+	FIELD("test_decode_params_not_bin", FEDC_CMD_TRAIN, "params", RAW("\xa3" "abc"), MAL, .detail = "\"params\""),
+	FIELD("test_decode_inline_params_max_over_cap", FEDC_CMD_TRAIN, "inline_params_max",
+	      .value = pack_inline_max_over_cap, MAL, .detail = "\"inline_params_max\""),
+	FIELD("test_decode_inline_params_max_in_reply", FEDC_CMD_TRAIN_REPLY, "inline_params_max", RAW("\x01"), MAL,
+	      .detail = "not allowed"),
+	{ "test_decode_params_without_digest", build_params_without_digest, FEDC_CMD_TRAIN_REPLY,
+	  RAW("\xa6params\xc4\x02\x01\x02"), MAL, .detail = "only with params_digest" },
 	/* map structure */
 	{ "test_decode_non_string_key", build_extra, FEDC_CMD_PING, RAW("\x01\x01"), MAL, .detail = "not a string" },
 	{ "test_decode_duplicate_key", build_extra, FEDC_CMD_TRAIN, RAW("\xa5round\x01"), MAL,
@@ -1242,17 +1275,103 @@ static void test_train_secagg_ring_bits_32_or_64(void **state)
 }
 
 /* 64 datasets of 16 long tags each do not fit in one payload. */
-static void test_encode_too_big(void **state)
+/* FEDC_MAX_MESSAGE_BYTES (hence the broker's max_packet_size) holds the
+ * largest message of the schema: a list-reply with every dataset and tag at
+ * its bound, and a train-reply with its update inline, its assessment and
+ * every metric at their bounds. */
+static void test_encode_largest_fits(void **state)
 {
 	struct fedc_msg *m = full_msg(FEDC_CMD_LIST_REPLY);
+	char name[FEDC_MAX_NAME_LEN + 1];
+	uint8_t *big = calloc(1, FEDC_MAX_INLINE_PARAMS);
+	void *buf;
+	size_t len;
 
+	assert_non_null(big);
 	fill_datasets(m, FEDC_MAX_DATASETS);
 	for (uint32_t i = 0; i < FEDC_MAX_DATASETS; i++) {
 		m->datasets[i].n_tags = FEDC_MAX_TAGS;
 		for (uint32_t t = 0; t < FEDC_MAX_TAGS; t++)
 			memset(m->datasets[i].tags[t], 'a' + (int)t, FEDC_MAX_TAG_LEN);
 	}
-	expect_encode(m, FEDC_ERR_TOO_BIG, "limit");
+	assert_int_equal(fedc_msg_encode(m, &buf, &len), FEDC_OK);
+	assert_true(len <= FEDC_MAX_MESSAGE_BYTES);
+	free(buf);
+	fedc_msg_free(m);
+
+	m = full_msg(FEDC_CMD_TRAIN_REPLY);
+	assert_int_equal(fedc_msg_set_params(m, big, FEDC_MAX_INLINE_PARAMS), FEDC_OK);
+	memset(big, 'x', FEDC_MAX_ASSESS_RESULT);
+	assert_int_equal(fedc_msg_set_assess_result(m, big, FEDC_MAX_ASSESS_RESULT), FEDC_OK);
+	m->n_metrics = m->n_global_metrics = 0;
+	for (int i = 0; i < FEDC_MAX_METRICS; i++) {
+		snprintf(name, sizeof(name), "%0*d", FEDC_MAX_NAME_LEN, i);
+		assert_int_equal(fedc_msg_kv_add(m->metrics, &m->n_metrics, FEDC_MAX_METRICS, name, 1e300), FEDC_OK);
+		assert_int_equal(fedc_msg_kv_add(m->global_metrics, &m->n_global_metrics, FEDC_MAX_METRICS, name, 1e300),
+				 FEDC_OK);
+	}
+	assert_int_equal(fedc_msg_encode(m, &buf, &len), FEDC_OK);
+	assert_true(len <= FEDC_MAX_MESSAGE_BYTES);
+	assert_true(len > FEDC_MAX_INLINE_PARAMS + FEDC_MAX_ASSESS_RESULT);
+	free(buf);
+	free(big);
+	fedc_msg_free(m);
+}
+
+/* A train carrying the global parameters inline and a reply carrying the
+ * update: the bytes come back as they went. */
+static void test_round_trip_params(void **state)
+{
+	static const uint8_t bytes[] = { 0x46, 0x45, 0x44, 0x43, 0x00, 0xff, 0x10 };
+	const enum fedc_cmd cmds[] = { FEDC_CMD_TRAIN, FEDC_CMD_TRAIN_REPLY };
+	struct fedc_msg *m, *d;
+	uint8_t *taken;
+	size_t len, n;
+	void *buf;
+	enum fedc_err rc;
+
+	for (size_t i = 0; i < 2; i++) {
+		m = full_msg(cmds[i]);
+		assert_int_equal(fedc_msg_set_params(m, bytes, sizeof(bytes)), FEDC_OK);
+		if (cmds[i] == FEDC_CMD_TRAIN) {
+			m->inline_params_max = FEDC_MAX_INLINE_PARAMS;
+			fedc_msg_set(m, FEDC_F_INLINE_PARAMS_MAX);
+		}
+		assert_int_equal(fedc_msg_encode(m, &buf, &len), FEDC_OK);
+		d = decode_new(buf, len, &rc);
+		assert_int_equal(rc, FEDC_OK);
+		assert_true(fedc_msg_has(d, FEDC_F_PARAMS));
+		assert_int_equal(d->params_len, sizeof(bytes));
+		assert_memory_equal(d->params, bytes, sizeof(bytes));
+		assert_true(d->inline_params_max == (cmds[i] == FEDC_CMD_TRAIN ? FEDC_MAX_INLINE_PARAMS : 0));
+		taken = fedc_msg_take_params(d, &n);
+		assert_non_null(taken);
+		assert_int_equal(n, sizeof(bytes));
+		assert_false(fedc_msg_has(d, FEDC_F_PARAMS));
+		assert_null(fedc_msg_take_params(d, &n));
+		assert_int_equal(n, 0);
+		free(taken);
+		free(buf);
+		fedc_msg_free(d);
+		fedc_msg_free(m);
+	}
+}
+
+/* Over the cap, set_params refuses, and so does encode for bytes put there by hand. */
+static void test_params_over_cap_refused(void **state)
+{
+	struct fedc_msg *m = full_msg(FEDC_CMD_TRAIN_REPLY);
+	size_t n = FEDC_MAX_INLINE_PARAMS + 1;
+	uint8_t *big = calloc(1, n);
+
+	assert_non_null(big);
+	assert_int_equal(fedc_msg_set_params(m, big, n), FEDC_ERR_TOO_BIG);
+	assert_non_null(strstr(fedc_last_error(), "at most 262144"));
+	assert_false(fedc_msg_has(m, FEDC_F_PARAMS));
+	m->params = big;
+	m->params_len = (uint32_t)n;
+	fedc_msg_set(m, FEDC_F_PARAMS);
+	expect_encode(m, FEDC_ERR_INVAL, "\"params\"");
 	fedc_msg_free(m);
 }
 
@@ -1466,7 +1585,9 @@ int main(void)
 		cmocka_unit_test(test_encode_rejects_invalid),
 		cmocka_unit_test(test_train_secagg_ring_bits_32_or_64),
 		cmocka_unit_test(test_train_assess_needs_evaluate_only),
-		cmocka_unit_test(test_encode_too_big),
+		cmocka_unit_test(test_encode_largest_fits),
+		cmocka_unit_test(test_round_trip_params),
+		cmocka_unit_test(test_params_over_cap_refused),
 		cmocka_unit_test(test_cmd_names),
 		cmocka_unit_test(test_msg_new_and_reply),
 		cmocka_unit_test(test_kv_add_get),

@@ -15,6 +15,9 @@
 #define FEDC_CAP_MAX_PLAN_MEMORY_MB "max_plan_memory_mb" /* [limits] memory_mb: a plan's memory */
 #define FEDC_CAP_SECURE_AGGREGATION "secure_aggregation" /* 1: it takes part in secure aggregation */
 #define FEDC_CAP_DP "dp"                       /* 1: it runs node-level differential privacy */
+/* Largest parameter file it takes and sends inside train / train-reply
+ * (docs/protocol.md, "Parameters inline"); absent: only through the repository. */
+#define FEDC_CAP_INLINE_PARAMS "inline_params"
 /* Its [privacy] policy (node/privacy.h): what it refuses. */
 #define FEDC_CAP_REQUIRE_DP "require_dp"
 #define FEDC_CAP_REQUIRE_SECURE_AGGREGATION "require_secure_aggregation"

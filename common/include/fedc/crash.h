@@ -10,7 +10,7 @@
  * With it, inert unless the environment variable FEDC_CRASH_AT is set, to
  * "NAME" (die at the first pass through point NAME) or "NAME:N" (at the N-th
  * pass). The points: "upload-body" (half-way through sending a blob to the
- * repository), "round-reply" (the researcher, after a node's train reply was
+ * repository, or a node's update about to leave inline in its reply), "round-reply" (the researcher, after a node's train reply was
  * handled), "breakpoint-write" (the researcher, with a breakpoint half
  * written). */
 #ifndef FEDC_CRASH_H

@@ -5,7 +5,12 @@
 
 #define FEDC_PROTOCOL_VERSION 1
 
-#define FEDC_MAX_MESSAGE_BYTES (60u * 1024u)  /* one MQTT payload */
+/* A parameter file carried inside a train or train-reply (docs/protocol.md,
+ * "Parameters inline"); larger ones go through the repository. */
+#define FEDC_MAX_INLINE_PARAMS (256u * 1024u)
+/* One MQTT payload: an inline parameter file and 60 KiB for the rest of the
+ * message. fedc-admin sets the broker's max_packet_size from this. */
+#define FEDC_MAX_MESSAGE_BYTES (FEDC_MAX_INLINE_PARAMS + 60u * 1024u)
 #define FEDC_MAX_ID_LEN 64                    /* node, researcher, dataset ids */
 #define FEDC_MAX_NAME_LEN 128                 /* dataset, plan, tensor, metric names */
 #define FEDC_MAX_TEXT_LEN 1024                /* descriptions, error messages */

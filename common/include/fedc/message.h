@@ -71,6 +71,8 @@ enum fedc_field {
 	FEDC_F_ANALYTICS_QUERY, FEDC_F_ANALYTICS_RESULT,
 	/* using the final model at the nodes (docs/researcher-guide.md, "Predicting with the final model") */
 	FEDC_F_ASSESS, FEDC_F_ASSESS_ARGS, FEDC_F_ASSESS_RESULT,
+	/* parameters inline (docs/protocol.md, "Parameters inline") */
+	FEDC_F_PARAMS, FEDC_F_INLINE_PARAMS_MAX,
 	FEDC_F__COUNT
 };
 
@@ -204,6 +206,12 @@ struct fedc_msg {
 	char assess_args[FEDC_MAX_ASSESS_ARGS + 1]; /* key=value lines for that kind */
 	uint8_t *assess_result;              /* owned; assess_result_len bytes of text lines */
 	uint32_t assess_result_len;
+	/* parameters inline: the parameter file whose SHA-256 is params_digest,
+	 * carried in the message instead of the repository; the receiver hashes
+	 * it and refuses a mismatch (it is also covered by the signature) */
+	uint8_t *params;                     /* owned; params_len bytes */
+	uint32_t params_len;
+	uint64_t inline_params_max;          /* train: the node may answer its update inline up to this */
 };
 
 /* "ping", "search-reply", "training-plan-status" ...; NULL if out of range. */
@@ -248,6 +256,15 @@ enum fedc_err fedc_msg_set_analytics_result(struct fedc_msg *msg, const void *da
  * FEDC_ERR_NOMEM. */
 FEDC_NODISCARD
 enum fedc_err fedc_msg_set_assess_result(struct fedc_msg *msg, const void *data, size_t len);
+
+/* Copies `len` bytes (a parameter file) into the message's params (replacing
+ * any) and marks it present. FEDC_ERR_TOO_BIG past FEDC_MAX_INLINE_PARAMS,
+ * FEDC_ERR_NOMEM. */
+FEDC_NODISCARD
+enum fedc_err fedc_msg_set_params(struct fedc_msg *msg, const void *data, size_t len);
+/* Hands the message's inline params to the caller (who frees them) and
+ * marks the field absent; NULL and *len 0 when it had none. */
+uint8_t *fedc_msg_take_params(struct fedc_msg *msg, size_t *len);
 
 /* Marks a field present after the caller filled it, or absent again. */
 void fedc_msg_set(struct fedc_msg *msg, enum fedc_field field);

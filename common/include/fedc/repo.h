@@ -106,7 +106,9 @@ enum fedc_err fedc_repo_get_file(struct fedc_repo *repo, const char *sha256_hex,
 
 /* The same for the updates of node `node_id` (/v1/updates/<node_id>): only
  * that node may put them; it and researchers may get them. `node_id` is
- * required (FEDC_ERR_INVAL when NULL or not a participant id). */
+ * required (FEDC_ERR_INVAL when NULL or not a participant id). An update is
+ * PUT without a HEAD first (*uploaded is then true even when the store had
+ * it: the server keeps one copy). */
 FEDC_NODISCARD
 enum fedc_err fedc_repo_put_update_file(struct fedc_repo *repo, const char *node_id, const char *path,
 					const char *sha256_hex, char *out_hex, bool *uploaded);

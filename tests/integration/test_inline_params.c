@@ -1,0 +1,477 @@
+/* Parameters inline (docs/protocol.md, "Parameters inline") on the real
+ * stack: two fedc-node daemons on breast-cancer shards, TLS, signed
+ * messages. A small model's global parameters ride in `train` and the
+ * updates in `train-reply`; a model over the threshold goes through the
+ * repository as before. Bytes that do not hash to the digest their message
+ * names are refused at both ends, and an inline update over the size the
+ * researcher allowed is refused with the limit named. The node that lies
+ * is played by this test with a provisioned node's credentials and key, as
+ * in test_rogue_node. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "fedc/caps.h"
+#include "fedc/hash.h"
+#include "harness.h"
+
+static struct harness H;
+static char output[1 << 18];
+
+#define N_HONEST 2
+
+static int setup(void **state)
+{
+	char csv[512], id[32];
+
+	(void)state;
+	if (harness_init(&H) || harness_start_broker(&H) || harness_start_repository(&H) ||
+	    harness_connect_observer(&H))
+		return -1;
+	for (size_t i = 0; i < N_HONEST; i++) {
+		snprintf(csv, sizeof(csv), "%s/site-%zu.csv", H.dir, i);
+		snprintf(id, sizeof(id), "site-%zu", i);
+		if (harness_split_csv(FEDC_SOURCE_DIR "/examples/data/breast_cancer.csv", csv, 150 * i, 150) ||
+		    harness_add_node(&H, id, csv, "breast-cancer", harness_plan("logreg")) != (int)i ||
+		    harness_start_node(&H, i) != 0)
+			return -1;
+	}
+	for (size_t i = 0; i < N_HONEST; i++) {
+		const char *argv[] = { harness_bin("fedc-node"), "--config", H.nodes[i].config, "plan", "approve",
+				       harness_plan("fixtures/identity"), NULL };
+
+		if (harness_run(&H, argv, 30, output, sizeof(output)) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	harness_cleanup(&H);
+	return 0;
+}
+
+/* Writes H.dir/<name>.ini: `plan` over the nodes tagged breast-cancer,
+ * `rounds` rounds, `min_nodes`, the [model] lines `model` and the
+ * [network] line `network` (may be ""). Each file gets a seed of its own:
+ * runs are deterministic, and an experiment repeating an earlier one's
+ * models would find them in the repository already. */
+static void write_experiment(char *exp, size_t cap, const char *name, const char *plan, unsigned rounds,
+			     unsigned min_nodes, const char *model, const char *network)
+{
+	static unsigned seed = 7;
+	FILE *f;
+
+	snprintf(exp, cap, "%s/%s.ini", H.dir, name);
+	f = fopen(exp, "w");
+	assert_non_null(f);
+	fprintf(f,
+		"[experiment]\nname = %s\ntags = breast-cancer\nplan = %s\nrounds = %u\nmin_nodes = %u\n"
+		"round_timeout_s = 60\ndiscovery_timeout_s = 5\nseed = %u\noutput_dir = %s-out\nfinal_evaluation = false\n"
+		"[model]\n%s\n[training]\nlr = 0.1\nepochs = 2\nbatch_size = 32\ntest_ratio = 0.2\n"
+		"[aggregator]\nmethod = fedavg\n%s%s\n",
+		name, plan, rounds, min_nodes, seed++, exp, model, harness_network_section(&H), network);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* Counts the lines of node i's log that contain `needle`. */
+static int node_log_count(size_t i, const char *needle)
+{
+	char line[4096];
+	FILE *f = fopen(H.nodes[i].proc.log, "r");
+	int n = 0;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
+/* Runs the experiment file `exp` to its end; its output is in `output`. */
+static void run_ok(const char *exp)
+{
+	const char *argv[] = { harness_bin("fedc-researcher"), "run", "--log-level", "info", exp, NULL };
+	int rc = harness_run(&H, argv, 120, output, sizeof(output));
+
+	if (rc != 0)
+		fprintf(stderr, "%s\n", output);
+	assert_int_equal(rc, 0);
+}
+
+/* Logistic regression on 30 features (31 float32, far under 256 KiB): the
+ * global goes inline to both nodes, both updates come back inline, and the
+ * model still learns. */
+static void test_small_model_inline(void **state)
+{
+	char exp[512];
+	int before[N_HONEST];
+
+	(void)state;
+	for (size_t i = 0; i < N_HONEST; i++)
+		before[i] = node_log_count(i, "global inline, update inline");
+	write_experiment(exp, sizeof(exp), "small", harness_plan("logreg"), 3, N_HONEST, "n_features = 30", "");
+	run_ok(exp);
+	assert_non_null(strstr(output, "round    3/3"));
+	for (size_t i = 0; i < N_HONEST; i++) {
+		assert_int_equal(node_log_count(i, "global inline, update inline") - before[i], 3);
+		assert_int_equal(node_log_count(i, "update to the repository"), 0);
+	}
+}
+
+/* 100 000 float32 (400 KB) are over the default threshold: both ways go
+ * through the repository, as before; so does a small model when the
+ * experiment sets inline_params_max = 0. */
+static void test_large_model_through_repository(void **state)
+{
+	char exp[512];
+	int before[N_HONEST];
+
+	(void)state;
+	for (size_t i = 0; i < N_HONEST; i++)
+		before[i] = node_log_count(i, "global from the repository, update to the repository");
+	write_experiment(exp, sizeof(exp), "large", harness_plan("fixtures/identity"), 2, N_HONEST,
+			 "n_params = 100000\nupload_step = 1e-6", "");
+	run_ok(exp);
+	write_experiment(exp, sizeof(exp), "off", harness_plan("logreg"), 1, N_HONEST, "n_features = 30",
+			 "inline_params_max = 0\n");
+	run_ok(exp);
+	for (size_t i = 0; i < N_HONEST; i++)
+		assert_int_equal(node_log_count(i, "global from the repository, update to the repository") - before[i],
+				 3);
+}
+
+/* ---- the node that tampers with its inline update ---- */
+
+#define MALLORY "mallory"
+
+struct mallory {
+	struct fedc_mqtt *mqtt;
+	struct fedc_channel channel;
+	char status_topic[FEDC_MAX_TOPIC_LEN + 1];
+	size_t oversize;  /* > 0: answer with this many bytes; 0: the global with one byte flipped */
+	bool no_inline;   /* plays a node of an earlier version: no inline_params capability */
+	int fetched;      /* no_inline: trains whose global it could GET from the repository */
+};
+
+static int mallory_status(struct mallory *m, const char *state)
+{
+	struct fedc_msg *msg = fedc_msg_new(FEDC_CMD_STATUS);
+	int rc;
+
+	snprintf(msg->node_id, sizeof(msg->node_id), "%s", MALLORY);
+	snprintf(msg->state, sizeof(msg->state), "%s", state);
+	fedc_msg_set(msg, FEDC_F_NODE_ID);
+	fedc_msg_set(msg, FEDC_F_STATE);
+	rc = fedc_channel_publish(&m->channel, m->mqtt, m->status_topic, msg, true) == FEDC_OK ? 0 : -1;
+	fedc_msg_free(msg);
+	return rc;
+}
+
+static int mallory_connect(struct mallory *m)
+{
+	char bundle[512], key[600], trusted[600], broadcast[FEDC_MAX_TOPIC_LEN + 1], own[FEDC_MAX_TOPIC_LEN + 1];
+	const char *subs[] = { broadcast, own };
+
+	snprintf(bundle, sizeof(bundle), "%s/nodes/%s", H.fed_dir, MALLORY);
+	snprintf(key, sizeof(key), "%s/signing.key", bundle);
+	snprintf(trusted, sizeof(trusted), "%s/trusted", bundle);
+	if (fedc_channel_init(&m->channel, MALLORY, key, trusted, 300, false) != FEDC_OK ||
+	    fedc_topic_nodes(broadcast, H.federation) != FEDC_OK ||
+	    fedc_topic_node(own, H.federation, MALLORY) != FEDC_OK ||
+	    fedc_topic_status(m->status_topic, H.federation, MALLORY) != FEDC_OK ||
+	    harness_connect_as(&H, bundle, MALLORY, MALLORY, subs, 2, &m->mqtt) != 0)
+		return -1;
+	return mallory_status(m, "online");
+}
+
+static void mallory_search_reply(struct fedc_msg *reply)
+{
+	assert_int_equal(fedc_msg_datasets_alloc(reply, 1), FEDC_OK);
+	snprintf(reply->datasets[0].dataset_id, sizeof(reply->datasets[0].dataset_id), "mallory-data");
+	snprintf(reply->datasets[0].name, sizeof(reply->datasets[0].name), "mallory-data");
+	snprintf(reply->datasets[0].type, sizeof(reply->datasets[0].type), "csv");
+	reply->datasets[0].n_tags = 1;
+	snprintf(reply->datasets[0].tags[0], sizeof(reply->datasets[0].tags[0]), "breast-cancer");
+	reply->datasets[0].n_samples = 100;
+	reply->datasets[0].n_features = 30;
+	reply->datasets[0].n_classes = 2;
+	fedc_msg_set(reply, FEDC_F_DATASETS);
+}
+
+static void mallory_advertise_inline(struct fedc_msg *reply)
+{
+	assert_int_equal(fedc_msg_kv_add(reply->capabilities, &reply->n_capabilities, FEDC_MAX_CAPS,
+					 FEDC_CAP_INLINE_PARAMS, FEDC_MAX_INLINE_PARAMS), FEDC_OK);
+	fedc_msg_set(reply, FEDC_F_CAPABILITIES);
+}
+
+/* A node without inline parameters: it gets neither the global nor leave to
+ * answer inline, and the global it is named is in the repository. It then
+ * answers without an update (refused; the round goes on). */
+static void mallory_fetch_global(struct mallory *m, const struct fedc_msg *req, struct fedc_msg *reply)
+{
+	char bundle[512], path[600];
+	struct fedc_repo *repo = NULL;
+
+	assert_false(fedc_msg_has(req, FEDC_F_PARAMS));
+	assert_false(fedc_msg_has(req, FEDC_F_INLINE_PARAMS_MAX));
+	snprintf(bundle, sizeof(bundle), "%s/nodes/%s", H.fed_dir, MALLORY);
+	snprintf(path, sizeof(path), "%s/mallory-global.params", H.dir);
+	assert_int_equal(harness_repo_as(&H, bundle, &repo), 0);
+	if (fedc_repo_get_file(repo, req->params_digest, path, 0) == FEDC_OK)
+		m->fetched++;
+	else
+		fprintf(stderr, "mallory: GET %s: %s\n", req->params_digest, fedc_last_error());
+	fedc_repo_free(repo);
+	snprintf(reply->job_id, sizeof(reply->job_id), "%s", req->job_id);
+	snprintf(reply->dataset_id, sizeof(reply->dataset_id), "%s", req->dataset_id);
+	reply->round = req->round;
+	for (enum fedc_field f = FEDC_F_JOB_ID; f <= FEDC_F_UPLOAD_S; f++)
+		if (f == FEDC_F_JOB_ID || f == FEDC_F_DATASET_ID || f == FEDC_F_ROUND || f == FEDC_F_N_SAMPLES ||
+		    f == FEDC_F_N_TEST || f == FEDC_F_METRICS || f == FEDC_F_GLOBAL_METRICS || f == FEDC_F_DOWNLOAD_S ||
+		    f == FEDC_F_TRAIN_S || f == FEDC_F_UPLOAD_S)
+			fedc_msg_set(reply, f);
+}
+
+/* Its update: the global it got inline, with one byte flipped, under the
+ * global's digest; or `oversize` bytes under a digest that matches them. */
+static void mallory_train_reply(const struct mallory *m, const struct fedc_msg *req, struct fedc_msg *reply)
+{
+	static const enum fedc_field fields[] = {
+		FEDC_F_JOB_ID, FEDC_F_DATASET_ID, FEDC_F_PARAMS_DIGEST, FEDC_F_ROUND, FEDC_F_N_SAMPLES, FEDC_F_N_TEST,
+		FEDC_F_METRICS, FEDC_F_GLOBAL_METRICS, FEDC_F_DOWNLOAD_S, FEDC_F_TRAIN_S, FEDC_F_UPLOAD_S,
+	};
+	uint8_t *bytes;
+
+	assert_true(fedc_msg_has(req, FEDC_F_PARAMS)); /* it advertised inline parameters */
+	assert_true(req->inline_params_max > 0);
+	if (m->oversize) {
+		bytes = calloc(1, m->oversize);
+		assert_non_null(bytes);
+		assert_int_equal(fedc_hash_buffer(FEDC_HASH_SHA256, bytes, m->oversize, reply->params_digest), FEDC_OK);
+		assert_int_equal(fedc_msg_set_params(reply, bytes, m->oversize), FEDC_OK);
+		free(bytes);
+	} else {
+		assert_int_equal(fedc_msg_set_params(reply, req->params, req->params_len), FEDC_OK);
+		reply->params[reply->params_len - 1] ^= 0x01;
+		snprintf(reply->params_digest, sizeof(reply->params_digest), "%s", req->params_digest);
+	}
+	snprintf(reply->job_id, sizeof(reply->job_id), "%s", req->job_id);
+	snprintf(reply->dataset_id, sizeof(reply->dataset_id), "%s", req->dataset_id);
+	reply->round = req->round;
+	reply->n_samples = 80;
+	reply->n_test = 20;
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		fedc_msg_set(reply, fields[i]);
+}
+
+static void mallory_answer(struct mallory *m, const struct fedc_msg *req)
+{
+	char topic[FEDC_MAX_TOPIC_LEN + 1];
+	struct fedc_msg *reply = NULL;
+
+	if (req->command == FEDC_CMD_SEARCH) {
+		reply = fedc_msg_reply(req, FEDC_CMD_SEARCH_REPLY, MALLORY);
+		mallory_search_reply(reply);
+		if (!m->no_inline)
+			mallory_advertise_inline(reply);
+	} else if (req->command == FEDC_CMD_TRAIN) {
+		reply = fedc_msg_reply(req, FEDC_CMD_TRAIN_REPLY, MALLORY);
+		if (m->no_inline)
+			mallory_fetch_global(m, req, reply);
+		else
+			mallory_train_reply(m, req, reply);
+	}
+	if (!reply)
+		return;
+	assert_int_equal(fedc_topic_researcher(topic, H.federation, req->researcher_id), FEDC_OK);
+	if (fedc_channel_publish(&m->channel, m->mqtt, topic, reply, false) != FEDC_OK)
+		fail_msg("mallory's reply was not sent: %s", fedc_last_error());
+	fedc_msg_free(reply);
+}
+
+/* Runs `exp` with mallory answering; returns her round record's reason
+ * from history.jsonl (static), after checking the rounds went on with the
+ * honest nodes. */
+static const char *run_with_mallory(const char *exp, size_t oversize, bool no_inline, int *fetched)
+{
+	const char *argv[] = { harness_bin("fedc-researcher"), "run", exp, NULL };
+	static char line[8192], found[8192];
+	char history[600];
+	struct mallory m = { .oversize = oversize, .no_inline = no_inline };
+	struct harness_proc researcher = { 0 };
+	struct fedc_msg *msg = calloc(1, sizeof(*msg));
+	int status = -1, rounds = 0;
+	time_t t0 = time(NULL);
+	FILE *f;
+
+	assert_non_null(msg);
+	found[0] = '\0';
+	assert_int_equal(mallory_connect(&m), 0);
+	assert_int_equal(harness_spawn(&H, &researcher, "researcher-mallory", argv), 0);
+	while (waitpid(researcher.pid, &status, WNOHANG) == 0 && time(NULL) - t0 < 120) {
+		struct fedc_mqtt_message *mm = NULL;
+		struct fedc_origin origin;
+
+		if (fedc_mqtt_next(m.mqtt, 200, &mm) != FEDC_OK)
+			continue;
+		if (fedc_channel_accept(&m.channel, mm->topic, mm->payload, mm->len, msg, &origin) == FEDC_OK)
+			mallory_answer(&m, msg);
+		fedc_msg_clear(msg);
+		fedc_mqtt_message_free(mm);
+	}
+	if (!WIFEXITED(status))
+		(void)harness_stop(&researcher, SIGTERM, 5000);
+	fedc_msg_free(msg);
+	assert_int_equal(mallory_status(&m, "offline"), 0);
+	fedc_mqtt_close(m.mqtt, NULL, 0);
+	fedc_channel_free(&m.channel);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("the researcher did not finish cleanly (status %d); its log: %s", status, researcher.log);
+	snprintf(history, sizeof(history), "%s-out/history.jsonl", exp);
+	f = fopen(history, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		if (strstr(line, "\"type\":\"round\"") && harness_json_int(line, "answered") == N_HONEST)
+			rounds++;
+		if (strstr(line, "\"node_id\":\"" MALLORY "\"") && strstr(line, "\"status\":\"rejected\""))
+			snprintf(found, sizeof(found), "%s", line);
+	}
+	fclose(f);
+	assert_int_equal(rounds, 2); /* each round aggregated the honest nodes */
+	if (fetched)
+		*fetched = m.fetched;
+	return found;
+}
+
+/* An update whose inline bytes do not hash to the digest it names is
+ * refused; the round goes on without it. */
+static void test_tampered_inline_update_refused(void **state)
+{
+	char exp[512];
+	const char *record;
+
+	(void)state;
+	assert_int_equal(harness_add_node(&H, MALLORY, NULL, NULL, NULL), N_HONEST);
+	write_experiment(exp, sizeof(exp), "tampered", harness_plan("logreg"), 2, N_HONEST, "n_features = 30", "");
+	record = run_with_mallory(exp, 0, false, NULL);
+	if (!strstr(record, "its update was refused") || !strstr(record, "not to the"))
+		fail_msg("mallory's round record: %s", record);
+}
+
+/* An inline update larger than the researcher's inline_params_max is
+ * refused with the limit named, before anything is hashed or written. */
+static void test_oversize_inline_update_refused(void **state)
+{
+	char exp[512];
+	const char *record;
+
+	(void)state;
+	write_experiment(exp, sizeof(exp), "oversize", harness_plan("logreg"), 2, N_HONEST, "n_features = 30",
+			 "inline_params_max = 4096\n");
+	record = run_with_mallory(exp, 5000, false, NULL);
+	if (!strstr(record, "its update came inline with 5000 bytes; at most 4096 were allowed"))
+		fail_msg("mallory's round record: %s", record);
+}
+
+/* A node of an earlier version (no inline_params capability) beside nodes
+ * that take the global inline: its requests name a global that is in the
+ * repository, although the researcher uploads a small global only when a
+ * request needs it, in every round. */
+static void test_node_without_inline_gets_global_from_repository(void **state)
+{
+	char exp[512];
+	const char *record;
+	int fetched = 0;
+
+	(void)state;
+	write_experiment(exp, sizeof(exp), "mixed", harness_plan("logreg"), 2, N_HONEST, "n_features = 30", "");
+	record = run_with_mallory(exp, 0, true, &fetched);
+	assert_int_equal(fetched, 2);
+	if (!strstr(record, "reply without an update"))
+		fail_msg("mallory's round record: %s", record);
+}
+
+/* A `train` whose inline global parameters do not hash to its
+ * params_digest is refused by the node with the reason; nothing runs. */
+static void test_tampered_inline_global_refused(void **state)
+{
+	static const enum fedc_field fields[] = {
+		FEDC_F_PLAN_DIGEST, FEDC_F_JOB_ID, FEDC_F_ROUND, FEDC_F_DATASET_ID, FEDC_F_PARAMS_DIGEST,
+		FEDC_F_MODEL_ARGS, FEDC_F_LR, FEDC_F_EPOCHS, FEDC_F_NUM_UPDATES, FEDC_F_BATCH_SIZE,
+		FEDC_F_SEED, FEDC_F_TEST_RATIO, FEDC_F_FEDPROX_MU, FEDC_F_OPTIMIZER,
+	};
+	static const uint8_t bytes[] = "not the parameters the digest names";
+	const char *argv[] = { harness_bin("fedc-node"), "--config", H.nodes[0].config, "dataset", "show", "site-0",
+			       NULL };
+	struct fedc_msg *msg = fedc_msg_new(FEDC_CMD_TRAIN), *reply = calloc(1, sizeof(*reply));
+	struct fedc_repo *repo = NULL;
+	const char *id;
+	void *payload = NULL;
+	size_t len = 0;
+
+	(void)state;
+	assert_non_null(msg);
+	assert_non_null(reply);
+	assert_int_equal(harness_run(&H, argv, 30, output, sizeof(output)), 0);
+	id = strstr(output, "id:           ");
+	assert_non_null(id);
+	snprintf(msg->dataset_id, sizeof(msg->dataset_id), "%.36s", id + strlen("id:           "));
+	assert_int_equal(harness_repo_new(&H, &repo), 0);
+	assert_int_equal(fedc_repo_put_file(repo, harness_plan("logreg"), NULL, msg->plan_digest, NULL), FEDC_OK);
+	fedc_repo_free(repo);
+	/* the digest of other bytes */
+	assert_int_equal(fedc_hash_buffer(FEDC_HASH_SHA256, "x", 1, msg->params_digest), FEDC_OK);
+	assert_int_equal(fedc_msg_set_params(msg, bytes, sizeof(bytes)), FEDC_OK);
+	snprintf(msg->job_id, sizeof(msg->job_id), "0b9a7c1e-0000-4000-8000-00000000000f");
+	snprintf(msg->optimizer, sizeof(msg->optimizer), "sgd");
+	assert_int_equal(fedc_msg_kv_add(msg->model_args, &msg->n_model_args, FEDC_MAX_ARGS, "n_features", 30),
+			 FEDC_OK);
+	msg->round = 1;
+	msg->lr = 0.1;
+	msg->epochs = 1;
+	msg->batch_size = 8;
+	msg->test_ratio = 0.2;
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		fedc_msg_set(msg, fields[i]);
+	while (harness_next_reply(&H, 200, &payload, &len) == 0) /* earlier tests' leftovers */
+		free(payload);
+	assert_int_equal(harness_send(&H, "site-0", msg), 0);
+	assert_int_equal(harness_next_reply(&H, 10000, &payload, &len), 0);
+	assert_int_equal(fedc_msg_decode(payload, len, reply), FEDC_OK);
+	assert_int_equal(reply->command, FEDC_CMD_ERROR);
+	assert_string_equal(reply->error_code, "digest-mismatch");
+	if (!strstr(reply->message, "the global parameters carried in the message") ||
+	    !strstr(reply->message, msg->params_digest))
+		fail_msg("unexpected error: %s", reply->message);
+	free(payload);
+	fedc_msg_free(reply);
+	fedc_msg_free(msg);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_small_model_inline),
+		cmocka_unit_test(test_large_model_through_repository),
+		cmocka_unit_test(test_tampered_inline_global_refused),
+		cmocka_unit_test(test_tampered_inline_update_refused),
+		cmocka_unit_test(test_oversize_inline_update_refused),
+		cmocka_unit_test(test_node_without_inline_gets_global_from_repository),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
