@@ -229,6 +229,22 @@ static enum fedc_err write_trusted(const struct admin_fed *fed, const struct adm
 	return rc;
 }
 
+/* The bundle's ca.pem is a copy, never a link: a link would share its inode
+ * with the federation's own CA certificate, and a bundle file edited in
+ * place (truncated by a shell redirect, say) would change that certificate
+ * and every other bundle's. Written without an fsync, as the bundle's other
+ * files: the caller's one syncfs covers it. */
+static enum fedc_err copy_ca(const char *ca, const char *dst)
+{
+	struct fedc_buf b = FEDC_BUF_INIT(1u << 20);
+	enum fedc_err rc = admin__read_file(ca, 1u << 20, &b);
+
+	if (!rc)
+		rc = admin__write_staged(dst, b.data, b.len, 0644);
+	fedc_buf_free(&b);
+	return rc;
+}
+
 static enum fedc_err fill_bundle(const struct admin_fed *fed, const struct admin_registry *reg,
 				 enum admin_role role, const char *id, const char *dir, struct admin_secrets *s)
 {
@@ -240,7 +256,7 @@ static enum fedc_err fill_bundle(const struct admin_fed *fed, const struct admin
 	if (!rc)
 		rc = admin__path(dst, dir, "ca.pem");
 	if (!rc)
-		rc = admin__link_public(ca, dst);
+		rc = copy_ca(ca, dst);
 	if (!rc)
 		rc = write_client_cert(fed, role, id, dir);
 	if (!rc)

@@ -1701,6 +1701,22 @@ static void write_list(const struct fixture *fx, const char *name, const char *t
 /* add-nodes p1 p2 p3 (comments, blank lines and blanks around ids in the
  * list) on top of x, y, z: every node's peers/ holds every other node's
  * key, the researcher trusts all six, passwd has one line per user. */
+/* A bundle's ca.pem holds the CA certificate but is not a link to the
+ * federation's own file: an edit in place of one must not change the other. */
+static void assert_ca_is_own_copy(struct fixture *fx, const char *id)
+{
+	char dir[PATH_MAX], mine[PATH_MAX + 16], ca[PATH_MAX + 16];
+	struct stat a, b;
+
+	bundle_dir(fx, id, dir);
+	snprintf(mine, sizeof(mine), "%s/ca.pem", dir);
+	snprintf(ca, sizeof(ca), "%s/ca/ca.pem", fx->fed);
+	assert_int_equal(stat(mine, &a), 0);
+	assert_int_equal(stat(ca, &b), 0);
+	assert_false(a.st_dev == b.st_dev && a.st_ino == b.st_ino);
+	assert_int_equal(a.st_size, b.st_size);
+}
+
 static void test_add_nodes_batch(void **state)
 {
 	struct fixture *fx = *state;
@@ -1718,6 +1734,7 @@ static void test_add_nodes_batch(void **state)
 	assert_peers(fx, "x", "p1.pub p2.pub p3.pub y.pub z.pub");
 	assert_int_equal(peer_verifies(fx, "p2", "x"), 1);
 	assert_int_equal(peer_verifies(fx, "x", "p3"), 1);
+	assert_ca_is_own_copy(fx, "p2");
 	bundle_dir(fx, "r", dir);
 	got = names_in(dir, "trusted");
 	assert_non_null(got);
