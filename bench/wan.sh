@@ -1,7 +1,8 @@
 #!/bin/bash
 # bench/wan.sh: bench_round across a wide-area link (docs/benchmarks.md, "Across a WAN").
 #
-#   bench/wan.sh [--build DIR] [--rate-mbit R] [--mtu BYTES] [--no-idle-restart] [--no-upload] RTT_MS [ROUNDS] [N,...] [P,...]
+#   bench/wan.sh [--build DIR] [--rate-mbit R] [--mtu BYTES] [--no-idle-restart]
+#                [--cc NAME] [--initcwnd SEGMENTS] [--no-upload] RTT_MS [ROUNDS] [N,...] [P,...]
 #
 # The nodes run in one network namespace; the broker, the repository, the
 # researcher (and bench_round itself) in another. Between them runs
@@ -11,7 +12,11 @@
 # small per-node step, so every node really uploads its update) unless
 # --no-upload gives them the plain identity plan. --mtu sets the link's MTU
 # (default 1500); --no-idle-restart sets net.ipv4.tcp_slow_start_after_idle
-# to 0 in both namespaces. Needs root (namespaces, TUN). Both namespaces,
+# to 0 in both namespaces. --cc (cubic, bbr, reno) and --initcwnd (the
+# initial congestion and receive windows, in segments) go on the route each
+# namespace has to the other (`ip route change ... congctl cubic initcwnd N
+# initrwnd N`); by default the host's congestion control and 10 segments.
+# Needs root (namespaces, TUN). Both namespaces,
 # the relay and the counters file go away on exit, also on Ctrl-C, SIGTERM
 # or an error.
 set -eu
@@ -20,6 +25,8 @@ build=build
 rate=0
 mtu=1500
 idle_restart=1
+cc=
+initcwnd=
 upload=--upload
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -27,17 +34,29 @@ while [ $# -gt 0 ]; do
 	--rate-mbit) rate=${2:?--rate-mbit needs a number}; shift 2 ;;
 	--mtu) mtu=${2:?--mtu needs a number}; shift 2 ;;
 	--no-idle-restart) idle_restart=0; shift ;;
+	--cc) cc=${2:?--cc needs a congestion control name: cubic, bbr or reno}; shift 2 ;;
+	--initcwnd) initcwnd=${2:?--initcwnd needs a number of segments}; shift 2 ;;
 	--no-upload) upload=; shift ;;
 	-h|--help) sed -n '2,/^set -eu/{/^#/p}' "$0"; exit 0 ;;
 	*) break ;;
 	esac
 done
 if [ $# -lt 1 ]; then
-	echo "usage: bench/wan.sh [--build DIR] [--rate-mbit R] [--mtu BYTES] [--no-idle-restart] [--no-upload] RTT_MS [ROUNDS] [N,...] [P,...]" >&2
+	echo "usage: bench/wan.sh [--build DIR] [--rate-mbit R] [--mtu BYTES] [--no-idle-restart] [--cc NAME]" \
+		"[--initcwnd SEGMENTS] [--no-upload] RTT_MS [ROUNDS] [N,...] [P,...]" >&2
 	exit 2
 fi
 rtt=$1
 shift
+if [ -n "$cc" ] && ! grep -qw -- "$cc" /proc/sys/net/ipv4/tcp_available_congestion_control; then
+	echo "bench/wan.sh: --cc $cc: this kernel offers only" \
+		"$(cat /proc/sys/net/ipv4/tcp_available_congestion_control)" >&2
+	exit 2
+fi
+case $initcwnd in
+'' | [1-9] | [1-9][0-9] | [1-9][0-9][0-9]) ;;
+*) echo "bench/wan.sh: --initcwnd $initcwnd: give a number of segments from 1 to 999" >&2; exit 2 ;;
+esac
 if [ "$(id -u)" != 0 ]; then
 	echo "bench/wan.sh: run it as root: it creates network namespaces and TUN devices" >&2
 	exit 2
@@ -99,6 +118,18 @@ ip -n "$nodes_ns" addr add "$nodes_addr" peer "$server_addr" dev wan0
 # while the relay waits for a core. It is not the modelled link's queue.
 ip -n "$server_ns" link set wan0 mtu "$mtu" txqueuelen 20000 up
 ip -n "$nodes_ns" link set wan0 mtu "$mtu" txqueuelen 20000 up
+# Per route, as an operator would set them: a namespace other than the
+# host's may only make an "allowed" algorithm its default
+# (net.ipv4.tcp_allowed_congestion_control), a route may name any.
+route_opts=()
+[ -z "$cc" ] || route_opts+=(congctl "$cc")
+[ -z "$initcwnd" ] || route_opts+=(initcwnd "$initcwnd" initrwnd "$initcwnd")
+if [ ${#route_opts[@]} -gt 0 ]; then
+	ip -n "$server_ns" route change "$nodes_addr" dev wan0 "${route_opts[@]}"
+	ip -n "$nodes_ns" route change "$server_addr" dev wan0 "${route_opts[@]}"
+fi
+echo "bench/wan.sh: TCP congestion control ${cc:-$(ip netns exec "$server_ns" sysctl -n net.ipv4.tcp_congestion_control)}," \
+	"slow start after idle $idle_restart, initial windows ${initcwnd:-10 (the default)}"
 
 # In the background and waited for: bash runs a trap only once the
 # foreground command is over, and a SIGTERM to this script must not wait
