@@ -1,15 +1,21 @@
 /* nodes, search, approval (see commands.h). */
+#define _GNU_SOURCE /* memfd_create */
 #include "commands.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "fedc/caps.h"
+#include "fedc/fs.h"
 #include "fedc/log.h"
 #include "fedc/repo.h"
+#include "fedc/source_bundle.h"
 #include "session.h"
 
 #define MAX_REPLIES SESSION_MAX_NODES
@@ -384,7 +390,62 @@ static int upload_plan(const struct experiment *net, const char *plan_path, stru
 	return 0;
 }
 
-int commands__approval(const struct experiment *net, const char *plan_path, const char *description, int timeout_s)
+/* "a.c,b.h" -> the paths in `list` (pointers into `copy`, strdup'd; the
+ * caller frees it). False, with *n unchanged, past FEDC_SOURCE_MAX_FILES. */
+static bool split_sources(const char *sources, char **copy, const char **list, size_t *n)
+{
+	char *save = NULL;
+
+	*copy = strdup(sources);
+	if (!*copy)
+		return false;
+	for (char *t = strtok_r(*copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (*n >= FEDC_SOURCE_MAX_FILES)
+			return false;
+		list[(*n)++] = t;
+	}
+	return true;
+}
+
+/* Packs the files of --source into one bundle (fedc/source_bundle.h),
+ * publishes it, and names it in req's source_digest. */
+static int upload_source(const struct experiment *net, const char *sources, struct fedc_msg *req)
+{
+	const char *list[FEDC_SOURCE_MAX_FILES + 1];
+	struct fedc_buf bundle = FEDC_BUF_INIT(FEDC_SOURCE_MAX);
+	struct fedc_repo *repo = NULL;
+	char *copy = NULL;
+	size_t n = 0;
+	int fd = -1;
+	enum fedc_err rc = FEDC_OK;
+
+	if (!split_sources(sources, &copy, list, &n))
+		rc = fedc_fail(FEDC_ERR_INVAL, "--source: give 1 to %d files, separated by commas",
+			       FEDC_SOURCE_MAX_FILES);
+	if (!rc)
+		rc = fedc_source_pack(list, n, &bundle);
+	if (!rc && (fd = memfd_create("fedc-plan-source", MFD_CLOEXEC)) < 0)
+		rc = fedc_fail(FEDC_ERR_IO, "memfd_create: %s", strerror(errno));
+	if (!rc)
+		rc = fedc_write_all(fd, bundle.data, bundle.len, "plan source bundle");
+	if (!rc)
+		rc = experiment__repo_new(net, &repo);
+	if (!rc)
+		rc = fedc_repo_put_fd(repo, fd, NULL, req->source_digest, NULL);
+	if (!rc)
+		fedc_msg_set(req, FEDC_F_SOURCE_DIGEST);
+	else
+		fprintf(stderr, "fedc-researcher: approval: cannot ship the source: %s\n", fedc_last_error());
+	fedc_repo_free(repo);
+	if (fd >= 0)
+		close(fd);
+	fedc_buf_free(&bundle);
+	free(copy);
+	return rc ? 1 : 0;
+}
+
+int commands__approval(const struct experiment *net, const char *plan_path, const char *description,
+		       const char *sources, int timeout_s)
 {
 	struct exchange x;
 	int code;
@@ -395,11 +456,15 @@ int commands__approval(const struct experiment *net, const char *plan_path, cons
 		snprintf(x.req->description, sizeof(x.req->description), "%s", description);
 		fedc_msg_set(x.req, FEDC_F_DESCRIPTION);
 	}
-	code = upload_plan(net, plan_path, x.req);
+	code = sources ? upload_source(net, sources, x.req) : 0;
+	if (code == 0)
+		code = upload_plan(net, plan_path, x.req);
 	if (code == 0)
 		code = ask_all(x.session, net, x.req, FEDC_CMD_APPROVAL_REPLY, timeout_s, x.replies);
 	if (code == 0) {
 		printf("plan %s (%s)\n", x.req->plan_name, x.req->plan_digest);
+		if (fedc_msg_has(x.req, FEDC_F_SOURCE_DIGEST))
+			printf("source %s (%s)\n", x.req->source_digest, sources);
 		for (size_t i = 0; i < x.replies->n; i++) {
 			const struct fedc_msg *m = x.replies->items[i];
 
