@@ -184,16 +184,17 @@ out:
 	return code;
 }
 
-/* What came as the plan's source: "yes", "refused" or "no". */
+/* What came as the plan's source: "yes", "refused" or "no" ("?" when the
+ * database cannot say: the listing goes on). */
 static const char *source_state(struct node_db *db, const char *digest)
 {
 	struct node_plan_source src;
 	enum fedc_err rc = db__plan_source_get(db, digest, &src);
-	bool has = !rc && src.has_bundle;
 
-	if (!rc)
-		fedc_buf_free(&src.bundle);
-	return has ? "yes" : rc == FEDC_OK ? "refused" : "no";
+	if (rc)
+		return rc == FEDC_ERR_NOT_FOUND ? "no" : "?";
+	fedc_buf_free(&src.bundle);
+	return src.has_bundle ? "yes" : "refused";
 }
 
 static void plan_json(const struct node_plan *p, const char *source)
@@ -301,7 +302,8 @@ static void print_plan(struct node_db *db, const struct node_plan *p)
 	printf("\nsource:       %s\n",
 	       strcmp(source, "yes") == 0       ? "shipped (read it: " CLI_PROG " plan source DIGEST)"
 	       : strcmp(source, "refused") == 0 ? "shipped but refused (" CLI_PROG " plan source DIGEST says why)"
-						: "none shipped");
+	       : strcmp(source, "no") == 0      ? "none shipped"
+						: "unknown (" CLI_PROG " plan source DIGEST says why)");
 }
 
 /* Deletes the kept copy of a removed plan: plan_store__remove deletes only
