@@ -430,7 +430,9 @@ static const struct fedc_cli_cmd commands[] = {
 	{ "search", NULL, 0, 0, "list the nodes holding datasets with all these tags, and their capabilities",
 	  (const struct fedc_cli_opt *const[]){ &opt_tags, &opt_network, &opt_timeout, &opt_log_level, NULL },
 	  NEEDS_LOG | NEEDS_REPO, cmd_federation },
-	{ "approval", "PLAN.so", 1, 1, "upload a plan and ask every node to register it for approval",
+	{ "approval", "PLAN.so|PLAN.c", 1, 1,
+	  "upload a plan (compiled first if it is C source, which then goes with it)\nand ask every node to register "
+	  "it for approval",
 	  (const struct fedc_cli_opt *const[]){ &opt_network, &opt_description, &opt_source, &opt_timeout,
 						&opt_log_level, NULL },
 	  NEEDS_LOG | NEEDS_REPO, cmd_federation },

@@ -192,6 +192,28 @@ static void test_approval_ships_source(void **state)
 		fail_msg("%s", output);
 }
 
+/* `approval plan.c`: compiled as `run` would, and that file shipped as its
+ * source. */
+static void test_approval_of_source_compiles_and_ships_it(void **state)
+{
+	char digest[FEDC_HASH_MAX_HEXLEN + 1], listing[8192];
+	const char *at;
+
+	if (researcher("approval", FEDC_SOURCE_DIR "/examples/mlp/plan.c", "--network", network, NULL) != 0)
+		fail_msg("%s", output);
+	assert_non_null(strstr(output, "compiling "));
+	at = strstr(output, "plan plan.so (");
+	assert_non_null(at);
+	assert_int_equal(sscanf(at, "plan plan.so (%64[0-9a-f])", digest), 1);
+	assert_non_null(strstr(output, "examples/mlp/plan.c)"));
+	assert_non_null(strstr(output, "clinic-c                 pending"));
+	assert_int_equal(node_cli(2, "source", digest, listing, sizeof(listing)), 0);
+	assert_non_null(strstr(listing, "# ==> plan.c ("));
+	/* a source that does not compile: said, nothing sent */
+	assert_int_equal(researcher("approval", "/nonexistent/plan.c", "--network", network, NULL), 1);
+	assert_non_null(strstr(output, "cannot read the plan source /nonexistent/plan.c"));
+}
+
 /* A bundle that is not one (here a path for a name), sent by a researcher
  * that does not use fedc-researcher: clinic-c still records the request,
  * without source, and says why. */
@@ -507,6 +529,7 @@ int main(void)
 		cmocka_unit_test(test_approval_by_sha3_digest),
 		cmocka_unit_test(test_approval_ships_source),
 		cmocka_unit_test(test_approval_bad_source_bundle_refused),
+		cmocka_unit_test(test_approval_of_source_compiles_and_ships_it),
 		cmocka_unit_test(test_plan_from_source),
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_help_at_every_level),
