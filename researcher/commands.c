@@ -450,7 +450,8 @@ static int approval(const struct experiment *net, const char *plan_path, const c
 
 /* A plan given as C source: compiled as `run` compiles `plan = plan.c`
  * (plan_build.h) into a fresh directory under $TMPDIR, as <stem>.so, whose
- * path goes into `so`. The caller removes it with drop_build. */
+ * path goes into `so`. The caller removes it with drop_build once sent; a
+ * failed build leaves its log there for the error to point at. */
 static int build_plan(const char *source, char *dir, size_t dir_cap, char *so, size_t so_cap)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -494,10 +495,8 @@ int commands__approval(const struct experiment *net, const char *plan_path, cons
 
 	if (plan_build__is_source(plan_path)) {
 		code = build_plan(plan_path, dir, sizeof(dir), so, sizeof(so));
-		if (code) {
-			drop_build(dir, so);
+		if (code) /* the compiler's log stays where the error says */
 			return code;
-		}
 		sources = sources ? sources : plan_path; /* the source it was built from goes with it */
 		plan_path = so;
 	}
