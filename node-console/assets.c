@@ -21,6 +21,8 @@ static const char css[] =
 	".message{background:#fff8dc;border:1px solid #d9c46b;padding:.6em;white-space:pre-wrap}\n"
 	".empty{color:#667}pre#schema{background:#fff;border:1px solid #d5d9e0;padding:.6em;white-space:pre-wrap}\n"
 	"#filter{margin:.4em 0;padding:.3em}\n"
+	".source-file pre{background:#fff;border:1px solid #d5d9e0;padding:.6em;overflow-x:auto;font-size:.85em}\n"
+	".source-file summary{font-family:monospace;cursor:pointer}.warning{color:#8a4b00}\n"
 	".scroll{overflow-x:auto;max-width:100%}#preview td{font-family:monospace;font-size:.85em;white-space:nowrap}#preview td.more{color:#667}\n"
 	".pictures{display:flex;gap:1em;flex-wrap:wrap}.pictures figure{margin:0;background:#fff;padding:.4em;"
 	"border:1px solid #d5d9e0}.pictures img{display:block;height:128px;image-rendering:pixelated}\n"

@@ -27,7 +27,7 @@ struct request {
 	struct console *c;
 	struct session *session; /* the logged-in session, NULL before login */
 	const char *remote;      /* client address, for the audit log */
-	const char *query_id;    /* ?id= of GET /datasets/show and /datasets/picture */
+	const char *query_id;    /* ?id= of GET /datasets/show, /datasets/picture, /plans/source */
 	const char *query_n;     /* ?n= of GET /datasets/picture */
 	const struct form *form; /* POST fields, NULL for GET */
 	int64_t now;
@@ -45,6 +45,8 @@ struct reply {
 /* Pages (pages.c): each writes r->body and sets r->status. */
 enum fedc_err pages__login(struct request *q, struct reply *r, struct session *anon, const char *error);
 enum fedc_err pages__plans(struct request *q, struct reply *r, const char *message);
+/* GET /plans/source?id=DIGEST: the source shipped with a plan. */
+enum fedc_err pages__plan_source(struct request *q, struct reply *r);
 enum fedc_err pages__datasets(struct request *q, struct reply *r, const char *message);
 enum fedc_err pages__dataset_show(struct request *q, struct reply *r);
 /* GET /datasets/picture?id=ID&n=K: a PNG (preview.h). */

@@ -9,6 +9,7 @@
 
 #include "dataset.h"
 #include "fedc/log.h"
+#include "fedc/source_bundle.h"
 #include "form.h"
 #include "html.h"
 #include "preview.h"
@@ -114,11 +115,50 @@ static enum fedc_err plan_decision_form(struct reply *r, const struct session *s
 	return rc;
 }
 
+/* One shipped file: its name and its text, escaped, in monospace. */
+static enum fedc_err source_file(struct reply *r, const struct fedc_source_file *f)
+{
+	struct fedc_buf text = FEDC_BUF_INIT(FEDC_SOURCE_MAX);
+	enum fedc_err rc = fedc_buf_append(&text, f->text, f->len); /* NUL-terminated for html__text */
+
+	OUT("<details class=\"source-file\" open><summary>");
+	TEXT(f->name);
+	OUT(" (%" PRIu32 " bytes)</summary><pre><code>", f->len);
+	TEXT(text.data);
+	OUT("</code></pre></details>");
+	fedc_buf_free(&text);
+	return rc;
+}
+
+/* The list's note on the plan's source: a link to its page, or why there
+ * is none. */
+static enum fedc_err plan_source_note(struct reply *r, struct node_db *db, const struct node_plan *p)
+{
+	struct node_plan_source src;
+	enum fedc_err rc = db__plan_source_get(db, p->digest, &src);
+
+	if (rc == FEDC_ERR_NOT_FOUND)
+		return fedc_buf_printf(&r->body, "; no source shipped");
+	if (rc)
+		return rc;
+	if (!src.has_bundle) {
+		OUT("; <span class=\"source-refused\">source refused: ");
+		TEXT(src.refused);
+		OUT("</span>");
+	} else {
+		OUT("; <a class=\"source-link\" href=\"/plans/source?id=");
+		TEXT(p->digest);
+		OUT("\">read the source shipped with it</a>");
+	}
+	fedc_buf_free(&src.bundle);
+	return rc;
+}
+
 /* What came with a researcher's `approval` request: the plan's name, its
  * digest and an optional description (kept in the plan's notes while it is
- * pending), and the compiled plan the node fetched from the repository. The
- * request carries no source code (docs/protocol.md, `approval`). */
-static enum fedc_err plan_shipped(struct reply *r, const struct node_plan *p)
+ * pending), the compiled plan the node fetched from the repository, and its
+ * source when the researcher shipped it (docs/protocol.md, `approval`). */
+static enum fedc_err plan_shipped(struct reply *r, struct node_db *db, const struct node_plan *p)
 {
 	struct stat st;
 	enum fedc_err rc = FEDC_OK;
@@ -127,14 +167,17 @@ static enum fedc_err plan_shipped(struct reply *r, const struct node_plan *p)
 	TEXT(p->notes[0] ? p->notes : "(no description)");
 	OUT("</span><br><span class=\"shipped\">");
 	if (p->path[0] && stat(p->path, &st) == 0)
-		OUT("compiled plan, %lld bytes, no source", (long long)st.st_size);
+		OUT("compiled plan, %lld bytes", (long long)st.st_size);
 	else
-		OUT("compiled plan not kept on this node, no source");
+		OUT("compiled plan not kept on this node");
+	if (!rc)
+		rc = plan_source_note(r, db, p);
 	OUT("</span>");
 	return rc;
 }
 
-static enum fedc_err plan_row(struct reply *r, const struct session *s, const struct node_plan *p, bool pending)
+static enum fedc_err plan_row(struct reply *r, const struct session *s, struct node_db *db, const struct node_plan *p,
+			      bool pending)
 {
 	enum fedc_err rc = FEDC_OK;
 
@@ -149,7 +192,7 @@ static enum fedc_err plan_row(struct reply *r, const struct session *s, const st
 	OUT("</td><td>");
 	if (pending) {
 		if (!rc)
-			rc = plan_shipped(r, p);
+			rc = plan_shipped(r, db, p);
 		OUT("</td><td>");
 		if (!rc)
 			rc = plan_decision_form(r, s, p);
@@ -164,8 +207,8 @@ static enum fedc_err plan_row(struct reply *r, const struct session *s, const st
 	return rc;
 }
 
-static enum fedc_err plan_table(struct reply *r, const struct session *s, const struct node_plan *all, size_t n,
-				bool pending)
+static enum fedc_err plan_table(struct reply *r, const struct session *s, struct node_db *db,
+				const struct node_plan *all, size_t n, bool pending)
 {
 	enum fedc_err rc = FEDC_OK;
 	size_t shown = 0;
@@ -176,7 +219,7 @@ static enum fedc_err plan_table(struct reply *r, const struct session *s, const 
 	for (size_t i = 0; i < n && !rc; i++) {
 		if ((all[i].status == NODE_PLAN_PENDING) != pending)
 			continue;
-		rc = plan_row(r, s, &all[i], pending);
+		rc = plan_row(r, s, db, &all[i], pending);
 		shown++;
 	}
 	OUT("</table>\n");
@@ -221,14 +264,15 @@ enum fedc_err pages__plans(struct request *q, struct reply *r, const char *messa
 		rc = message_box(r, message);
 	OUT("<h2>Waiting for a decision</h2>\n"
 	    "<p>Training plans researchers asked this node to run. A request carries the plan's name, its digest and the"
-	    " researcher's description; the node fetched the compiled plan from the repository. No source code comes"
-	    " with it: review the source the researcher publishes and check that the digest published with it is this"
-	    " one before approving.</p>\n");
+	    " researcher's description; the node fetched the compiled plan from the repository, and the plan's source"
+	    " when the researcher shipped it. Read the source before approving; but the node cannot prove that the"
+	    " compiled plan was built from that source: approve a plan whose researcher you trust to have"
+	    " built it so, or rebuild it from the source yourself and compare digests.</p>\n");
 	if (!rc)
-		rc = plan_table(r, q->session, all, n, true);
+		rc = plan_table(r, q->session, q->c->db, all, n, true);
 	OUT("<h2>Decided</h2>\n");
 	if (!rc)
-		rc = plan_table(r, q->session, all, n, false);
+		rc = plan_table(r, q->session, q->c->db, all, n, false);
 	OUT("<h2>Decision history (this console)</h2>\n<table id=\"history\"><tr><th>When</th><th>Digest</th>"
 	    "<th>Decision</th><th>Note</th><th>By</th></tr>\n");
 	if (!rc)
@@ -236,6 +280,67 @@ enum fedc_err pages__plans(struct request *q, struct reply *r, const char *messa
 	OUT("</table>\n");
 	free(all);
 	return rc ? rc : tail(r);
+}
+
+static enum fedc_err source_page(struct reply *r, const struct node_plan *p, const struct node_plan_source *src,
+				 const struct fedc_source_bundle *files)
+{
+	enum fedc_err rc = FEDC_OK;
+
+	OUT("<p>Plan <b>");
+	TEXT(p->name[0] ? p->name : "(unnamed)");
+	OUT("</b>, digest <span class=\"digest\">");
+	TEXT(p->digest);
+	OUT("</span>, asked by ");
+	TEXT(p->requested_by);
+	OUT(" at ");
+	TIME(p->requested_at);
+	OUT(". Source bundle <span class=\"digest\">");
+	TEXT(src->source_digest);
+	OUT("</span>, %zu file%s.</p>\n<p class=\"warning\">The node cannot prove that the compiled plan was built"
+	    " from this source. Approve it only if you trust the researcher to have built it so, or rebuild it"
+	    " yourself and compare digests.</p>\n<p><a href=\"/plans\">Back to the plans</a></p>\n",
+	    files->n, files->n == 1 ? "" : "s");
+	for (size_t i = 0; i < files->n && !rc; i++)
+		rc = source_file(r, &files->files[i]);
+	return rc;
+}
+
+/* GET /plans/source?id=DIGEST: every file shipped with the plan, escaped. A
+ * bundle whose page would pass PAGE_MAX (1 MiB of text escapes to at most
+ * 6) is left to `fedc-node plan source`. */
+enum fedc_err pages__plan_source(struct request *q, struct reply *r)
+{
+	static _Thread_local struct fedc_source_bundle files; /* 9 KiB: off the handler's stack */
+	struct node_plan_source src = { .has_bundle = false };
+	struct node_plan *p = calloc(1, sizeof(*p));
+	enum fedc_err rc = p ? FEDC_OK : FEDC_ERR_NOMEM;
+	const char *id = q->query_id ? q->query_id : "";
+
+	if (!rc && (db__plan_get(q->c->db, id, p) != FEDC_OK || db__plan_source_get(q->c->db, id, &src) != FEDC_OK)) {
+		free(p);
+		return pages__error(r, 404, "No source was shipped with that plan.");
+	}
+	if (!rc && !src.has_bundle)
+		rc = fedc_fail(FEDC_ERR_MALFORMED, "refused when it came: %s", src.refused);
+	else if (!rc)
+		rc = fedc_source_decode(src.bundle.data, src.bundle.len, &files);
+	if (!rc)
+		rc = head(r, "Plan source", q->session);
+	if (!rc)
+		rc = source_page(r, p, &src, &files);
+	if (rc == FEDC_ERR_TOO_BIG || rc == FEDC_ERR_MALFORMED) {
+		char why[FEDC_MAX_TEXT_LEN + 200];
+
+		snprintf(why, sizeof(why), "%s: read it with\n  fedc-node plan source %s",
+			 rc == FEDC_ERR_TOO_BIG ? "This source is too large for one page" : fedc_last_error(), p->digest);
+		rc = pages__error(r, rc == FEDC_ERR_TOO_BIG ? 200 : 422, why);
+	} else if (!rc) {
+		rc = tail(r);
+	}
+	fedc_buf_free(&src.bundle);
+	free(p);
+	return rc;
 }
 
 /* ---- datasets ---- */

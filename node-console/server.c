@@ -175,6 +175,8 @@ static enum fedc_err route_get(struct request *q, struct reply *r, const char *u
 {
 	if (is(url, "/") || is(url, "/plans"))
 		return pages__plans(q, r, NULL);
+	if (is(url, "/plans/source"))
+		return pages__plan_source(q, r);
 	if (is(url, "/datasets"))
 		return pages__datasets(q, r, NULL);
 	if (is(url, "/datasets/show"))

@@ -1,9 +1,11 @@
 /* `fedc-node plan approve|reject|list|show|remove` (docs/node-admin.md,
- * "Training plans"). Files approved here are kept in the plan store
+ * "Training plans"). `plan source` prints what a researcher shipped
+ * with an `approval` (fedc/source_bundle.h). Files approved here are kept in the plan store
  * (plan_store.h), where the daemon looks for them. */
 #include "cli.h"
 
 #include <ctype.h>
+#include <inttypes.h>
 #include <errno.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -12,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "fedc/hash.h"
+#include "fedc/source_bundle.h"
 #include "plan_digest.h"
 #include "plan_store.h"
 
@@ -22,6 +25,7 @@ static const char plan_usage[] =
 	"       " CLI_PROG " plan reject FILE|DIGEST [--name N] [--notes T]\n"
 	"       " CLI_PROG " plan list [--json]\n"
 	"       " CLI_PROG " plan show DIGEST\n"
+	"       " CLI_PROG " plan source DIGEST\n"
 	"       " CLI_PROG " plan remove DIGEST\n";
 
 /* ---- plan commands -------------------------------------------------------- */
@@ -180,7 +184,20 @@ out:
 	return code;
 }
 
-static void plan_json(const struct node_plan *p)
+/* What came as the plan's source: "yes", "refused" or "no" ("?" when the
+ * database cannot say: the listing goes on). */
+static const char *source_state(struct node_db *db, const char *digest)
+{
+	struct node_plan_source src;
+	enum fedc_err rc = db__plan_source_get(db, digest, &src);
+
+	if (rc)
+		return rc == FEDC_ERR_NOT_FOUND ? "no" : "?";
+	fedc_buf_free(&src.bundle);
+	return src.has_bundle ? "yes" : "refused";
+}
+
+static void plan_json(const struct node_plan *p, const char *source)
 {
 	char requested[32], decided[32];
 
@@ -202,10 +219,10 @@ static void plan_json(const struct node_plan *p)
 	cli__print_json_string(p->notes);
 	printf(",\"path\":");
 	cli__print_json_string(p->path);
-	printf("}");
+	printf(",\"source\":\"%s\"}", source);
 }
 
-static void list_plans_table(const struct node_plan *all, size_t n)
+static void list_plans_table(struct node_db *db, const struct node_plan *all, size_t n)
 {
 	int name_w = 4, by_w = 12;
 
@@ -213,13 +230,14 @@ static void list_plans_table(const struct node_plan *all, size_t n)
 		name_w = (int)strlen(all[i].name) > name_w ? (int)strlen(all[i].name) : name_w;
 		by_w = (int)strlen(all[i].requested_by) > by_w ? (int)strlen(all[i].requested_by) : by_w;
 	}
-	printf("%-64s  %-8s  %-*s  %-*s  %-20s\n", "DIGEST (SHA-256)", "STATUS", name_w, "NAME", by_w,
-	       "REQUESTED_BY", "DECIDED");
+	printf("%-64s  %-8s  %-7s  %-*s  %-*s  %-20s\n", "DIGEST (SHA-256)", "STATUS", "SOURCE", name_w, "NAME",
+	       by_w, "REQUESTED_BY", "DECIDED");
 	for (size_t i = 0; i < n; i++) {
 		char decided[32];
 
 		cli__format_time(all[i].decided_at, decided);
-		printf("%-64s  %-8s  ", all[i].digest, db__plan_status_name(all[i].status));
+		printf("%-64s  %-8s  %-7s  ", all[i].digest, db__plan_status_name(all[i].status),
+		       source_state(db, all[i].digest));
 		cli__print_safe(all[i].name, name_w);
 		printf("  ");
 		cli__print_safe(all[i].requested_by, by_w);
@@ -249,13 +267,13 @@ static int plan_list(struct cli_ctx *ctx, int argc, char **argv)
 		printf("[");
 		for (size_t i = 0; i < n; i++) {
 			printf(i ? ",\n " : "");
-			plan_json(&all[i]);
+			plan_json(&all[i], source_state(db, all[i].digest));
 		}
 		printf("]\n");
 	} else if (n == 0) {
 		printf("no training plans registered\n");
 	} else {
-		list_plans_table(all, n);
+		list_plans_table(db, all, n);
 	}
 out:
 	free(all);
@@ -263,8 +281,10 @@ out:
 	return code;
 }
 
-static void print_plan(const struct node_plan *p)
+static void print_plan(struct node_db *db, const struct node_plan *p)
 {
+	const char *source = source_state(db, p->digest);
+
 	char requested[32], decided[32];
 
 	cli__format_time(p->requested_at, requested);
@@ -279,7 +299,11 @@ static void print_plan(const struct node_plan *p)
 	cli__print_safe(p->notes, 0);
 	printf("\nfile:         ");
 	cli__print_safe(p->path[0] ? p->path : "-", 0);
-	printf("\n");
+	printf("\nsource:       %s\n",
+	       strcmp(source, "yes") == 0       ? "shipped (read it: " CLI_PROG " plan source DIGEST)"
+	       : strcmp(source, "refused") == 0 ? "shipped but refused (" CLI_PROG " plan source DIGEST says why)"
+	       : strcmp(source, "no") == 0      ? "none shipped"
+						: "unknown (" CLI_PROG " plan source DIGEST says why)");
 }
 
 /* Deletes the kept copy of a removed plan: plan_store__remove deletes only
@@ -321,7 +345,7 @@ static int plan_one(struct cli_ctx *ctx, int argc, char **argv, bool remove)
 		goto out;
 	}
 	if (!remove) {
-		print_plan(p);
+		print_plan(db, p);
 	} else {
 		remove_kept_copy(&ctx->cfg, p);
 		printf("removed plan %s\n", digest);
@@ -330,6 +354,54 @@ static int plan_one(struct cli_ctx *ctx, int argc, char **argv, bool remove)
 out:
 	db__close(db);
 	free(p);
+	return code;
+}
+
+/* Prints every file of a checked bundle, each under a header line. */
+static enum fedc_err print_source(const struct node_plan_source *src)
+{
+	struct fedc_source_bundle *files = malloc(sizeof(*files));
+	enum fedc_err rc = files ? fedc_source_decode(src->bundle.data, src->bundle.len, files) : FEDC_ERR_NOMEM;
+
+	printf("# source %s, shipped with the plan; nothing proves the plan was built from it\n",
+	       src->source_digest);
+	for (size_t i = 0; !rc && i < files->n; i++) {
+		const struct fedc_source_file *f = &files->files[i];
+
+		printf("# ==> %s (%" PRIu32 " bytes) <==\n", f->name, f->len);
+		fwrite(f->text, 1, f->len, stdout);
+		if (f->len && f->text[f->len - 1] != '\n')
+			printf("\n");
+	}
+	free(files);
+	return rc;
+}
+
+/* `plan source DIGEST`: the source shipped with the plan, or why none is there. */
+static int plan_source(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct node_plan_source src = { .has_bundle = false };
+	char digest[FEDC_HASH_MAX_HEXLEN + 1];
+	struct node_db *db = NULL;
+	const char *arg = NULL;
+	enum fedc_err rc;
+	int code = cli__one_argument(plan_usage, "plan source", argc, argv, &arg);
+
+	if (code < 0 && !parse_digest(arg, digest))
+		code = cli__usage_error(plan_usage, "plan source", "\"%s\" is not a digest (64 or 128 hex digits)", arg);
+	if (code >= 0)
+		return code;
+	rc = cli__open_db(ctx, &db);
+	if (!rc)
+		rc = db__plan_source_get(db, digest, &src);
+	if (!rc && !src.has_bundle)
+		rc = fedc_fail(FEDC_ERR_MALFORMED, "the source %s shipped with plan %s was refused: %s", src.source_digest,
+			       digest, src.refused);
+	if (!rc)
+		rc = print_source(&src);
+	code = rc ? cli__op_failed("plan source", rc) : 0;
+	fedc_buf_free(&src.bundle);
+	db__close(db);
 	return code;
 }
 
@@ -355,7 +427,7 @@ static int plan_remove(struct cli_ctx *ctx, int argc, char **argv)
 
 static const struct cli_command plan_commands[] = {
 	{ "approve", plan_approve }, { "reject", plan_reject }, { "list", plan_list }, { "show", plan_show },
-	{ "remove", plan_remove }, { NULL, NULL },
+	{ "source", plan_source }, { "remove", plan_remove }, { NULL, NULL },
 };
 
 int cli__plan(struct cli_ctx *ctx, int argc, char **argv)

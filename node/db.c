@@ -27,6 +27,7 @@
 #include "fedc/buf.h"
 #include "fedc/hash.h"
 #include "fedc/num.h"
+#include "fedc/source_bundle.h"
 #include "fedc/uuid.h"
 
 #define DB_BUSY_TIMEOUT_MS 5000
@@ -148,6 +149,16 @@ static const char *const migrations[] = {
 	"  dp_noise REAL NOT NULL DEFAULT 0,"
 	"  seconds REAL NOT NULL DEFAULT 0);"
 	"CREATE INDEX job_rounds_by_job ON job_rounds(job_id);",
+	/* 8 -> 9: the source a researcher shipped with an `approval` request
+	 * (fedc/source_bundle.h), per plan: the checked bundle, or NULL and why
+	 * it was refused. Goes with its plan. */
+	"CREATE TABLE plan_sources ("
+	"  digest TEXT PRIMARY KEY REFERENCES training_plans(digest) ON DELETE CASCADE,"
+	"  source_digest TEXT NOT NULL,"
+	"  bundle BLOB,"
+	"  refused TEXT NOT NULL DEFAULT '',"
+	"  received_at INTEGER NOT NULL,"
+	"  CHECK ((bundle IS NULL) <> (refused = ''))) WITHOUT ROWID;",
 };
 #define DB_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -173,6 +184,8 @@ enum stmt_id {
 	ST_PLAN_DECIDE,
 	ST_PLAN_DELETE,
 	ST_PLAN_LIST,
+	ST_SOURCE_PUT,
+	ST_SOURCE_GET,
 	ST_SEEN_INSERT,
 	ST_SEEN_PRUNE,
 	ST_SEEN_LIST,
@@ -208,6 +221,12 @@ static const char *const stmt_sql[ST__COUNT] = {
 			   " name = coalesce(?4, name), notes = coalesce(?5, notes) WHERE digest = ?1",
 	[ST_PLAN_DELETE] = "DELETE FROM training_plans WHERE digest = ?1",
 	[ST_PLAN_LIST] = "SELECT " PLAN_COLUMNS " FROM training_plans ORDER BY requested_at, id",
+	/* The latest request's source replaces an earlier one: same plan, a
+	 * researcher shipping (perhaps better) source again. */
+	[ST_SOURCE_PUT] = "INSERT INTO plan_sources (digest, source_digest, bundle, refused, received_at)"
+			  " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (digest) DO UPDATE SET"
+			  " source_digest = ?2, bundle = ?3, refused = ?4, received_at = ?5",
+	[ST_SOURCE_GET] = "SELECT source_digest, bundle, refused, received_at FROM plan_sources WHERE digest = ?1",
 	[ST_SEEN_INSERT] = "INSERT INTO seen_requests (signer, nonce, ts) VALUES (?1, ?2, ?3)",
 	[ST_SEEN_PRUNE] = "DELETE FROM seen_requests WHERE ts < ?1",
 	[ST_SEEN_LIST] = "SELECT signer, nonce, ts FROM seen_requests WHERE ts >= ?1",
@@ -1134,6 +1153,83 @@ enum fedc_err db__plan_list(struct node_db *db, struct node_plan **out, size_t *
 	*out = (struct node_plan *)mem.data; /* malloc'd: the caller frees it */
 	*n = count;
 	return FEDC_OK;
+}
+
+/* ---- plan sources ---------------------------------------------------------- */
+
+enum fedc_err db__plan_source_put(struct node_db *db, const char *digest, const char *source_digest,
+				  const void *bundle, size_t len, const char *refused)
+{
+	struct binder b = { db->st[ST_SOURCE_PUT], SQLITE_OK };
+	enum fedc_err rc;
+
+	if (!digest || !source_digest || (bundle == NULL) == (refused == NULL || !refused[0]) ||
+	    len > FEDC_SOURCE_MAX)
+		return fedc_fail(FEDC_ERR_INVAL, "plan source: give a bundle of at most %u bytes or why it was refused",
+				 FEDC_SOURCE_MAX);
+	rc = begin(db, true);
+	if (rc)
+		return rc;
+	bind_text(&b, 1, digest);
+	bind_text(&b, 2, source_digest);
+	if (b.rc == SQLITE_OK)
+		b.rc = bundle ? sqlite3_bind_blob(b.st, 3, bundle, (int)len, SQLITE_STATIC) : sqlite3_bind_null(b.st, 3);
+	bind_text(&b, 4, bundle ? "" : refused);
+	bind_int(&b, 5, (int64_t)time(NULL));
+	if (b.rc != SQLITE_OK) {
+		finish(b.st);
+		rc = db_fail(db, "bind plan source");
+	} else {
+		rc = step_done(db, ST_SOURCE_PUT, "store plan source");
+	}
+	if (rc == FEDC_ERR_DB && sqlite3_extended_errcode(db->conn) == SQLITE_CONSTRAINT_FOREIGNKEY)
+		rc = fedc_fail(FEDC_ERR_NOT_FOUND, "no training plan with digest %s", digest);
+	return end_tx(db, rc);
+}
+
+static enum fedc_err read_source(struct node_db *db, sqlite3_stmt *st, struct node_plan_source *out)
+{
+	const void *blob = sqlite3_column_blob(st, 1);
+	int len = sqlite3_column_bytes(st, 1);
+	enum fedc_err rc = copy_col(db, st, 0, out->source_digest, sizeof(out->source_digest));
+
+	if (!rc)
+		rc = copy_col(db, st, 2, out->refused, sizeof(out->refused));
+	if (!rc)
+		rc = int_col(db, st, 3, 0, INT64_MAX, &out->received_at);
+	out->has_bundle = sqlite3_column_type(st, 1) != SQLITE_NULL;
+	if (!rc && out->has_bundle)
+		rc = fedc_buf_append(&out->bundle, blob ? blob : "", (size_t)len);
+	return rc;
+}
+
+enum fedc_err db__plan_source_get(struct node_db *db, const char *digest, struct node_plan_source *out)
+{
+	sqlite3_stmt *st = db->st[ST_SOURCE_GET];
+	enum fedc_err rc;
+	int src;
+
+	memset(out, 0, sizeof(*out));
+	fedc_buf_init(&out->bundle, FEDC_SOURCE_MAX);
+	rc = begin(db, false);
+	if (rc)
+		return rc;
+	if (sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC) != SQLITE_OK) {
+		rc = db_fail(db, "bind digest");
+	} else {
+		src = sqlite3_step(st);
+		if (src == SQLITE_DONE)
+			rc = fedc_fail(FEDC_ERR_NOT_FOUND, "no source was shipped with plan %s", digest);
+		else if (src != SQLITE_ROW)
+			rc = db_fail(db, "get plan source");
+		else
+			rc = read_source(db, st, out);
+	}
+	finish(st);
+	rc = end_tx(db, rc);
+	if (rc)
+		fedc_buf_free(&out->bundle);
+	return rc;
 }
 
 /* ---- seen requests (replay protection) ------------------------------------ */

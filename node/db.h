@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fedc/buf.h"
 #include "fedc/err.h"
 #include "fedc/limits.h"
 #include "fedc/message.h"
@@ -108,6 +109,28 @@ FEDC_NODISCARD
 enum fedc_err db__plan_remove(struct node_db *db, const char *digest);
 FEDC_NODISCARD
 enum fedc_err db__plan_list(struct node_db *db, struct node_plan **out, size_t *n);
+
+/* The source shipped with a plan (fedc/source_bundle.h), by the plan's
+ * digest on this node: the checked bundle, or why it was refused. */
+struct node_plan_source {
+	char source_digest[FEDC_DIGEST_BUF]; /* SHA-256 the researcher named */
+	bool has_bundle;                     /* false: refused, see `refused` */
+	struct fedc_buf bundle;              /* the bundle's bytes; the caller frees it */
+	char refused[FEDC_MAX_TEXT_LEN + 1];
+	int64_t received_at;
+};
+
+/* Stores (or replaces) the source of plan `digest`: `bundle` of `len` bytes
+ * (checked by the caller with fedc_source_decode), or NULL and `refused`,
+ * the reason. FEDC_ERR_NOT_FOUND when no such plan, FEDC_ERR_INVAL,
+ * FEDC_ERR_DB. */
+FEDC_NODISCARD
+enum fedc_err db__plan_source_put(struct node_db *db, const char *digest, const char *source_digest,
+				  const void *bundle, size_t len, const char *refused);
+/* FEDC_ERR_NOT_FOUND when no source came with the plan; FEDC_ERR_DB,
+ * FEDC_ERR_NOMEM. On success the caller frees out->bundle. */
+FEDC_NODISCARD
+enum fedc_err db__plan_source_get(struct node_db *db, const char *digest, struct node_plan_source *out);
 
 /* Replay protection that survives restarts: records the nonce of an accepted
  * signed request (FEDC_ERR_EXISTS if it is already there) and forgets those

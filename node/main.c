@@ -3,7 +3,7 @@
  *   fedc-node [--config FILE] init [--id ID] [--federation F] [--broker URL]
  *                                 [--repository URL] [--token T] [--data-dir D]
  *   fedc-node [--config FILE] dataset add|list|show|remove ...
- *   fedc-node [--config FILE] plan list|show|approve|reject|remove ...
+ *   fedc-node [--config FILE] plan list|show|source|approve|reject|remove ...
  *   fedc-node [--config FILE] start
  *
  * The config file defaults to $FEDC_NODE_CONFIG, then ./node.ini. */
@@ -32,7 +32,7 @@ static void usage(FILE *out)
 		"  init [--id ID] [--federation F] [--broker URL] [--repository URL] [--token T] [--data-dir D]\n"
 		"                          write a new config file (node id generated unless given)\n"
 		"  dataset add|list|show|remove ...   manage the datasets this node offers\n"
-		"  plan list|show|approve|reject|remove ...   manage the training-plan approval list\n"
+		"  plan list|show|source|approve|reject|remove ...   manage the training-plan approval list\n"
 		"  start                   run the daemon (until SIGINT or SIGTERM; SIGHUP reloads trusted keys)\n"
 		"\n"
 		"Every command takes --help (no config needed): fedc-node dataset add --help ...\n"

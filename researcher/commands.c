@@ -1,15 +1,22 @@
 /* nodes, search, approval (see commands.h). */
+#define _GNU_SOURCE /* memfd_create */
 #include "commands.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "fedc/caps.h"
+#include "fedc/fs.h"
 #include "fedc/log.h"
 #include "fedc/repo.h"
+#include "fedc/source_bundle.h"
+#include "plan_build.h"
 #include "session.h"
 
 #define MAX_REPLIES SESSION_MAX_NODES
@@ -384,7 +391,122 @@ static int upload_plan(const struct experiment *net, const char *plan_path, stru
 	return 0;
 }
 
-int commands__approval(const struct experiment *net, const char *plan_path, const char *description, int timeout_s)
+/* "a.c,b.h" -> the paths in `list` (pointers into `copy`, strdup'd; the
+ * caller frees it). False, with *n unchanged, past FEDC_SOURCE_MAX_FILES. */
+static bool split_sources(const char *sources, char **copy, const char **list, size_t *n)
+{
+	char *save = NULL;
+
+	*copy = strdup(sources);
+	if (!*copy)
+		return false;
+	for (char *t = strtok_r(*copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (*n >= FEDC_SOURCE_MAX_FILES)
+			return false;
+		list[(*n)++] = t;
+	}
+	return true;
+}
+
+/* Packs the files of --source into one bundle (fedc/source_bundle.h),
+ * publishes it, and names it in req's source_digest. */
+static int upload_source(const struct experiment *net, const char *sources, struct fedc_msg *req)
+{
+	const char *list[FEDC_SOURCE_MAX_FILES + 1];
+	struct fedc_buf bundle = FEDC_BUF_INIT(FEDC_SOURCE_MAX);
+	struct fedc_repo *repo = NULL;
+	char *copy = NULL;
+	size_t n = 0;
+	int fd = -1;
+	enum fedc_err rc = FEDC_OK;
+
+	if (!split_sources(sources, &copy, list, &n))
+		rc = fedc_fail(FEDC_ERR_INVAL, "--source: give 1 to %d files, separated by commas",
+			       FEDC_SOURCE_MAX_FILES);
+	if (!rc)
+		rc = fedc_source_pack(list, n, &bundle);
+	if (!rc && (fd = memfd_create("fedc-plan-source", MFD_CLOEXEC)) < 0)
+		rc = fedc_fail(FEDC_ERR_IO, "memfd_create: %s", strerror(errno));
+	if (!rc)
+		rc = fedc_write_all(fd, bundle.data, bundle.len, "plan source bundle");
+	if (!rc)
+		rc = experiment__repo_new(net, &repo);
+	if (!rc)
+		rc = fedc_repo_put_fd(repo, fd, NULL, req->source_digest, NULL);
+	if (!rc)
+		fedc_msg_set(req, FEDC_F_SOURCE_DIGEST);
+	else
+		fprintf(stderr, "fedc-researcher: approval: cannot ship the source: %s\n", fedc_last_error());
+	fedc_repo_free(repo);
+	if (fd >= 0)
+		close(fd);
+	fedc_buf_free(&bundle);
+	free(copy);
+	return rc ? 1 : 0;
+}
+
+static int approval(const struct experiment *net, const char *plan_path, const char *description,
+		    const char *sources, int timeout_s);
+
+/* A plan given as C source: compiled as `run` compiles `plan = plan.c`
+ * (plan_build.h) into a fresh directory under $TMPDIR, as <stem>.so, whose
+ * path goes into `so`. The caller removes it with drop_build once sent; a
+ * failed build leaves its log there for the error to point at. */
+static int build_plan(const char *source, char *dir, size_t dir_cap, char *so, size_t so_cap)
+{
+	const char *tmp = getenv("TMPDIR");
+	const char *slash = strrchr(source, '/');
+	const char *base = slash ? slash + 1 : source;
+	enum fedc_err rc = FEDC_OK;
+
+	if ((size_t)snprintf(dir, dir_cap, "%s/fedc-approval-XXXXXX", tmp && tmp[0] ? tmp : "/tmp") >= dir_cap ||
+	    (size_t)snprintf(so, so_cap, "%s/%.*s.so", dir, (int)(strlen(base) - 2), base) >= so_cap)
+		rc = fedc_fail(FEDC_ERR_INVAL, "path too long: %s", source);
+	if (!rc && !mkdtemp(dir))
+		rc = fedc_fail(FEDC_ERR_IO, "cannot create a directory under %s: %s", tmp ? tmp : "/tmp", strerror(errno));
+	if (!rc) {
+		memcpy(so, dir, strlen(dir)); /* mkdtemp filled in the X's */
+		printf("compiling %s\n", source);
+		fflush(stdout);
+		rc = plan_build__compile(source, so);
+	}
+	if (rc)
+		fprintf(stderr, "fedc-researcher: approval: %s\n", fedc_last_error());
+	return rc ? 1 : 0;
+}
+
+static void drop_build(const char *dir, const char *so)
+{
+	char log[4200];
+
+	if (!dir[0] || strstr(dir, "XXXXXX"))
+		return;
+	snprintf(log, sizeof(log), "%s.log", so);
+	(void)unlink(so);
+	(void)unlink(log);
+	(void)rmdir(dir);
+}
+
+int commands__approval(const struct experiment *net, const char *plan_path, const char *description,
+		       const char *sources, int timeout_s)
+{
+	char dir[4096] = "", so[4200] = "";
+	int code;
+
+	if (plan_build__is_source(plan_path)) {
+		code = build_plan(plan_path, dir, sizeof(dir), so, sizeof(so));
+		if (code) /* the compiler's log stays where the error says */
+			return code;
+		sources = sources ? sources : plan_path; /* the source it was built from goes with it */
+		plan_path = so;
+	}
+	code = approval(net, plan_path, description, sources, timeout_s);
+	drop_build(dir, so);
+	return code;
+}
+
+static int approval(const struct experiment *net, const char *plan_path, const char *description,
+		    const char *sources, int timeout_s)
 {
 	struct exchange x;
 	int code;
@@ -395,11 +517,15 @@ int commands__approval(const struct experiment *net, const char *plan_path, cons
 		snprintf(x.req->description, sizeof(x.req->description), "%s", description);
 		fedc_msg_set(x.req, FEDC_F_DESCRIPTION);
 	}
-	code = upload_plan(net, plan_path, x.req);
+	code = sources ? upload_source(net, sources, x.req) : 0;
+	if (code == 0)
+		code = upload_plan(net, plan_path, x.req);
 	if (code == 0)
 		code = ask_all(x.session, net, x.req, FEDC_CMD_APPROVAL_REPLY, timeout_s, x.replies);
 	if (code == 0) {
 		printf("plan %s (%s)\n", x.req->plan_name, x.req->plan_digest);
+		if (fedc_msg_has(x.req, FEDC_F_SOURCE_DIGEST))
+			printf("source %s (%s)\n", x.req->source_digest, sources);
 		for (size_t i = 0; i < x.replies->n; i++) {
 			const struct fedc_msg *m = x.replies->items[i];
 

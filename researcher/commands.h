@@ -18,7 +18,9 @@
  * "dataset_kinds"}]}; a node seen that did not answer has the first three. */
 int commands__nodes(const struct experiment *net, int timeout_s, bool json);
 int commands__search(const struct experiment *net, const char *tags, int timeout_s);
+/* `sources`: NULL, or the comma-separated files shipped with the plan as its
+ * source (fedc/source_bundle.h), for the nodes' operators to read. */
 int commands__approval(const struct experiment *net, const char *plan_path, const char *description,
-		       int timeout_s);
+		       const char *sources, int timeout_s);
 
 #endif

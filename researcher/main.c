@@ -29,7 +29,7 @@
 #define PROG "fedc-researcher"
 
 /* Option keys (fedc_cli_args.value[KEY]). */
-enum { K_NETWORK, K_OUTPUT, K_LOG_LEVEL, K_ROUND, K_TAGS, K_DESCRIPTION, K_TIMEOUT, K_FORCE, K_JSON, K_WAIT, K_FORMAT, K_BEST, K_DATASET_TAGS, K_REPEATS, K_METRIC,
+enum { K_NETWORK, K_OUTPUT, K_LOG_LEVEL, K_ROUND, K_TAGS, K_DESCRIPTION, K_SOURCE, K_TIMEOUT, K_FORCE, K_JSON, K_WAIT, K_FORMAT, K_BEST, K_DATASET_TAGS, K_REPEATS, K_METRIC,
        K_ATTACKS, K_EPSILONS, K_PGD_STEPS, K_PGD_STEP_SIZE, K_CLIP };
 
 /* What a command needs before it runs (fedc_cli_cmd.flags), done by prepare(). */
@@ -52,6 +52,8 @@ static const struct fedc_cli_opt opt_tags = { .key = K_TAGS, .name = "tags", .me
 	.help = "the tags a dataset must all carry", .required = true };
 static const struct fedc_cli_opt opt_description = { .key = K_DESCRIPTION, .name = "description", .metavar = "TEXT",
 	.help = "shown to the nodes' operators" };
+static const struct fedc_cli_opt opt_source = { .key = K_SOURCE, .name = "source", .metavar = "FILE[,FILE...]",
+	.help = "the plan's source files (text, 1 MiB in all), shipped for the nodes' operators to read" };
 static const struct fedc_cli_opt opt_timeout = { .key = K_TIMEOUT, .name = "timeout", .metavar = "S",
 	.help = "seconds to wait for the nodes' answers (default 10; analytics: [analytics] timeout_s)", .is_int = true, .min = 1, .max = 3600 };
 static const struct fedc_cli_opt opt_plot_output = { .key = K_OUTPUT, .name = "output", .metavar = "FILE.svg",
@@ -254,7 +256,7 @@ static int cmd_federation(const struct fedc_cli_cmd *cmd, const struct fedc_cli_
 	else if (strcmp(cmd->name, "search") == 0)
 		code = commands__search(net, a->value[K_TAGS], timeout_s);
 	else
-		code = commands__approval(net, a->operand[0], a->value[K_DESCRIPTION], timeout_s);
+		code = commands__approval(net, a->operand[0], a->value[K_DESCRIPTION], a->value[K_SOURCE], timeout_s);
 	experiment__free(net);
 	free(net);
 	return code;
@@ -428,9 +430,11 @@ static const struct fedc_cli_cmd commands[] = {
 	{ "search", NULL, 0, 0, "list the nodes holding datasets with all these tags, and their capabilities",
 	  (const struct fedc_cli_opt *const[]){ &opt_tags, &opt_network, &opt_timeout, &opt_log_level, NULL },
 	  NEEDS_LOG | NEEDS_REPO, cmd_federation },
-	{ "approval", "PLAN.so", 1, 1, "upload a plan and ask every node to register it for approval",
-	  (const struct fedc_cli_opt *const[]){ &opt_network, &opt_description, &opt_timeout, &opt_log_level,
-						NULL },
+	{ "approval", "PLAN.so|PLAN.c", 1, 1,
+	  "upload a plan (compiled first if it is C source, which then goes with it)\nand ask every node to register "
+	  "it for approval",
+	  (const struct fedc_cli_opt *const[]){ &opt_network, &opt_description, &opt_source, &opt_timeout,
+						&opt_log_level, NULL },
 	  NEEDS_LOG | NEEDS_REPO, cmd_federation },
 	{ "analytics", "QUERY.ini", 1, 1,
 	  "federated statistics (count, sum, mean, variance, std, min, max, histograms,\nquantiles) of the "

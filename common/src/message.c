@@ -107,6 +107,10 @@ const struct field_spec message__fields[FEDC_F__COUNT] = {
 					"The plan's status on that node (`unknown`: never registered there)."),
 	[FEDC_F_DESCRIPTION] = STR_F(M, "description", description, CK_TEXT,
 				     "Free text for the node's operator."),
+	[FEDC_F_SOURCE_DIGEST] = STR_F(M, "source_digest", source_digest, CK_SHA256,
+				       "SHA-256 (repository address) of the plan's source code, packed as a "
+				       "source bundle (fedc/source_bundle.h), for the node's operator to read. "
+				       "Nothing proves the compiled plan was built from it."),
 	[FEDC_F_JOB_ID] = STR_F(M, "job_id", job_id, CK_UUID, "The experiment (job) the round belongs to."),
 	[FEDC_F_ROUND] = UINT_F(M, "round", round, 0, MSG_MAX_ROUND, "Round number within the job."),
 	[FEDC_F_DATASET_ID] = STR_F(M, "dataset_id", dataset_id, CK_ID,
@@ -298,7 +302,7 @@ const struct cmd_spec message__cmds[FEDC_CMD__COUNT] = {
 	[FEDC_CMD_LIST_REPLY] = { "list-reply", TO_RESEARCHER, { FROM_NODE, REQ(DATASETS), CAPS_FIELDS },
 				  "Answers `list`, always, even with no dataset." },
 	[FEDC_CMD_APPROVAL] = { "approval", TO_NODES,
-				{ FROM_RESEARCHER, REQ(PLAN_DIGEST), REQ(PLAN_NAME), OPT(DESCRIPTION) },
+				{ FROM_RESEARCHER, REQ(PLAN_DIGEST), REQ(PLAN_NAME), OPT(DESCRIPTION), OPT(SOURCE_DIGEST) },
 				"Asks nodes to register a training plan (already uploaded to the "
 				"repository) as pending, for their operators to approve or reject." },
 	[FEDC_CMD_APPROVAL_REPLY] = { "approval-reply", TO_RESEARCHER,

@@ -19,10 +19,12 @@ node_start hospital-a
 wait_nodes hospital-a || { cat "$dir/hospital-a.log"; exit 1; }
 write_network "$dir/network.ini"
 
-# The researcher asks every node to register the plan: the node fetches it
-# from the repository and records it as pending, naming who asked.
+# The researcher asks every node to register the plan, shipping its source:
+# the node fetches both from the repository and records the plan as
+# pending, naming who asked, with the source for the steward to read.
 "$build/bin/fedc-researcher" approval "$build/plans/logreg.so" --network "$dir/network.ini" \
   --description "Logistic regression on the breast-cancer features; source: examples/logreg/plan.c" \
+  --source "$source/examples/logreg/plan.c" \
   >"$dir/approval.log" 2>&1 || { cat "$dir/approval.log"; exit 1; }
 grep -q "hospital-a *pending" "$dir/approval.log" || { cat "$dir/approval.log"; echo "FAIL: no pending reply"; exit 1; }
 

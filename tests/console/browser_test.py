@@ -12,7 +12,9 @@ for the effect and its audit row:
   1. a wrong password is refused and audited (login-failed);
   2. the right one logs in (login);
   3. the researcher's pending plan is listed with who asked, when and the
-     description the request carried; it is approved with a note
+     description the request carried; the source shipped with it is in the
+     node's database (plan_sources) and its page shows plan.c escaped; the
+     plan is approved with a note
      (training_plans, plan_decisions, audit plan-approve), and the
      researcher, asking again through the broker, is told "approved";
   4. a CSV file is uploaded from the browser's file picker (datasets, the
@@ -301,7 +303,24 @@ def steps(args, wd, url, db, audit, digest, data_dir, work, shots):
           "the pending plan is listed with its name, digest and who asked")
     check("source: examples/logreg/plan.c" in listed and "compiled plan" in listed,
           "with the researcher's description and what was shipped")
+    check("read the source shipped with it" in listed, "with a link to the source the researcher shipped")
     shot(wd, shots, "console-plans-pending.png")
+
+    # The source: fetched and checked by the node, kept in its database,
+    # shown escaped (plan.c's "#include <math.h>" reads as written).
+    kept = db.execute("SELECT bundle IS NOT NULL, refused FROM plan_sources WHERE digest = ?", (digest,)).fetchone()
+    check(kept == (1, ""), "the node keeps the source bundle with the pending plan")
+    wd.click("a.source-link")
+    check(wd.wait_text("h1", "Plan source") == "Plan source", "the link opens the plan's source page")
+    page = wd.text("main")
+    with open(os.path.join(args.source, "examples/logreg/plan.c")) as f:
+        lines = [line.strip() for line in f.read().splitlines() if line.strip()]
+    check("plan.c" in page and "#include <math.h>" in page and all(line in page for line in lines),
+          "the page shows every line of plan.c as shipped, angle brackets and all")
+    check("cannot prove that the compiled plan was built from this source" in page,
+          "and says plainly that the node cannot prove the plan was built from it")
+    shot(wd, shots, "console-plan-source.png")
+    wd.go(url + "/plans")
 
     note = "reviewed examples/logreg/plan.c at this digest; ok for cohort A"
     wd.type("form.decide input[name=note]", note)

@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "fedc/hash.h"
+#include "fedc/message.h"
+#include "fedc/repo.h"
 #include "harness.h"
 
 static struct harness H;
@@ -131,6 +133,139 @@ static void test_approval_by_sha3_digest(void **state)
 			 0);
 	assert_int_equal(researcher("run", exp, NULL, NULL, NULL), 0);
 	assert_non_null(strstr(output, "round    1/1     nodes 1/1"));
+}
+
+static int node_cli(size_t i, const char *cmd, const char *arg, char *out, size_t cap)
+{
+	const char *argv[] = { harness_bin("fedc-node"), "--config", H.nodes[i].config, "plan", cmd, arg, NULL };
+
+	return harness_run(&H, argv, 30, out, cap);
+}
+
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_true(fputs(text, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* `approval --source`: the files go through the repository as one bundle;
+ * clinic-c keeps it with the pending plan, `plan list|show` say it came and
+ * `plan source` prints it. A binary file is refused by the researcher. */
+static void test_approval_ships_source(void **state)
+{
+	char digest[FEDC_HASH_MAX_HEXLEN + 1], sources[1100], plan_c[512], util_h[512], listing[8192];
+
+	snprintf(plan_c, sizeof(plan_c), "%s/plan.c", H.dir);
+	snprintf(util_h, sizeof(util_h), "%s/util.h", H.dir);
+	write_text(plan_c, "#include \"util.h\"\n/* <script>alert(1)</script> & co */\nint create(void) { return N; }\n");
+	write_text(util_h, "#define N 3\n");
+	snprintf(sources, sizeof(sources), "--source=%s,%s", plan_c, util_h);
+	assert_int_equal(fedc_hash_file(FEDC_HASH_SHA256, harness_plan("linreg"), digest), FEDC_OK);
+	if (researcher("approval", harness_plan("linreg"), "--network", network, sources) != 0)
+		fail_msg("%s", output);
+	assert_non_null(strstr(output, "clinic-c                 pending"));
+	assert_non_null(strstr(output, "source "));
+
+	assert_int_equal(node_cli(2, "list", NULL, listing, sizeof(listing)), 0);
+	if (!strstr(listing, "SOURCE") || !strstr(listing, "pending   yes"))
+		fail_msg("%s", listing);
+	assert_int_equal(node_cli(2, "show", digest, listing, sizeof(listing)), 0);
+	assert_non_null(strstr(listing, "source:       shipped"));
+	assert_int_equal(node_cli(2, "source", digest, listing, sizeof(listing)), 0);
+	if (!strstr(listing, "nothing proves the plan was built from it") || !strstr(listing, "# ==> plan.c (") ||
+	    !strstr(listing, "/* <script>alert(1)</script> & co */\nint create(void)") ||
+	    !strstr(listing, "# ==> util.h (12 bytes) <==\n#define N 3\n"))
+		fail_msg("%s", listing);
+
+	/* a plan that came without source says so */
+	assert_int_equal(fedc_hash_file(FEDC_HASH_SHA256, harness_plan("fixtures/identity"), digest), FEDC_OK);
+	assert_int_equal(node_cli(2, "source", digest, listing, sizeof(listing)), 1);
+	assert_non_null(strstr(listing, "no source was shipped"));
+
+	/* a compiled file is not source: the researcher refuses it, naming it
+	 * (the head of an ELF file: a real plan may pass 1 MiB, refused for that) */
+	snprintf(plan_c, sizeof(plan_c), "%s/helper.so", H.dir);
+	write_text(plan_c, "\x7f" "ELF\x02\x01\x01");
+	snprintf(sources, sizeof(sources), "--source=%s", plan_c);
+	assert_int_equal(researcher("approval", harness_plan("logreg-dpsgd"), "--network", network, sources), 1);
+	if (!strstr(output, "cannot ship the source") || !strstr(output, "helper.so") || !strstr(output, "is not text"))
+		fail_msg("%s", output);
+}
+
+/* `approval plan.c`: compiled as `run` would, and that file shipped as its
+ * source. */
+static void test_approval_of_source_compiles_and_ships_it(void **state)
+{
+	char digest[FEDC_HASH_MAX_HEXLEN + 1], listing[8192];
+	const char *at;
+
+	if (researcher("approval", FEDC_SOURCE_DIR "/examples/mlp/plan.c", "--network", network, NULL) != 0)
+		fail_msg("%s", output);
+	assert_non_null(strstr(output, "compiling "));
+	at = strstr(output, "plan plan.so (");
+	assert_non_null(at);
+	assert_int_equal(sscanf(at, "plan plan.so (%64[0-9a-f])", digest), 1);
+	assert_non_null(strstr(output, "examples/mlp/plan.c)"));
+	assert_non_null(strstr(output, "clinic-c                 pending"));
+	assert_int_equal(node_cli(2, "source", digest, listing, sizeof(listing)), 0);
+	assert_non_null(strstr(listing, "# ==> plan.c ("));
+	/* a source that does not compile: said, nothing sent */
+	assert_int_equal(researcher("approval", "/nonexistent/plan.c", "--network", network, NULL), 1);
+	assert_non_null(strstr(output, "cannot read the plan source /nonexistent/plan.c"));
+}
+
+/* A bundle that is not one (here a path for a name), sent by a researcher
+ * that does not use fedc-researcher: clinic-c still records the request,
+ * without source, and says why. */
+static void test_approval_bad_source_bundle_refused(void **state)
+{
+	static const char bad[] = "FEDCSRC1\x00\x01\x09../evil.c\x00\x00\x00\x01x";
+	char plan[FEDC_HASH_MAX_HEXLEN + 1], source[FEDC_HASH_MAX_HEXLEN + 1], path[512], listing[8192];
+	struct fedc_msg *msg = fedc_msg_new(FEDC_CMD_APPROVAL), *reply = calloc(1, sizeof(*reply));
+	struct fedc_repo *repo = NULL;
+	FILE *f;
+
+	assert_non_null(msg);
+	assert_non_null(reply);
+	snprintf(path, sizeof(path), "%s/bad.bundle", H.dir);
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(bad, 1, sizeof(bad) - 1, f), sizeof(bad) - 1);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(harness_repo_new(&H, &repo), 0);
+	assert_int_equal(fedc_repo_put_file(repo, harness_plan("logreg-dpsgd"), NULL, plan, NULL), FEDC_OK);
+	assert_int_equal(fedc_repo_put_file(repo, path, NULL, source, NULL), FEDC_OK);
+	fedc_repo_free(repo);
+
+	snprintf(msg->plan_digest, sizeof(msg->plan_digest), "%s", plan);
+	snprintf(msg->plan_name, sizeof(msg->plan_name), "logreg-dpsgd.so");
+	snprintf(msg->source_digest, sizeof(msg->source_digest), "%s", source);
+	fedc_msg_set(msg, FEDC_F_PLAN_DIGEST);
+	fedc_msg_set(msg, FEDC_F_PLAN_NAME);
+	fedc_msg_set(msg, FEDC_F_SOURCE_DIGEST);
+	assert_int_equal(harness_send(&H, "clinic-c", msg), 0);
+	for (;;) {
+		void *payload = NULL;
+		size_t len = 0;
+
+		assert_int_equal(harness_next_reply(&H, 20000, &payload, &len), 0);
+		fedc_msg_clear(reply); /* earlier replies (lists) own their datasets */
+		assert_int_equal(fedc_msg_decode(payload, len, reply), FEDC_OK);
+		free(payload);
+		if (reply->command == FEDC_CMD_APPROVAL_REPLY && strcmp(reply->plan_digest, plan) == 0)
+			break;
+	}
+	assert_string_equal(reply->plan_status, "pending");
+	assert_int_equal(node_cli(2, "source", plan, listing, sizeof(listing)), 1);
+	if (!strstr(listing, "was refused") || !strstr(listing, "its name is not"))
+		fail_msg("%s", listing);
+	assert_int_equal(node_cli(2, "show", plan, listing, sizeof(listing)), 0);
+	assert_non_null(strstr(listing, "shipped but refused"));
+	fedc_msg_free(msg);
+	fedc_msg_free(reply);
 }
 
 /* `plan = plan.c`: the researcher compiles it against the SDK into
@@ -396,6 +531,9 @@ int main(void)
 		cmocka_unit_test(test_search_by_tags),
 		cmocka_unit_test(test_approval_registers_pending),
 		cmocka_unit_test(test_approval_by_sha3_digest),
+		cmocka_unit_test(test_approval_ships_source),
+		cmocka_unit_test(test_approval_bad_source_bundle_refused),
+		cmocka_unit_test(test_approval_of_source_compiles_and_ships_it),
 		cmocka_unit_test(test_plan_from_source),
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_help_at_every_level),

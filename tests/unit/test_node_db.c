@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "fedc/source_bundle.h"
 
 #define DIGEST_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define DIGEST_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
@@ -121,11 +122,11 @@ static void test_open_sets_wal_and_schema_version(void **state)
 {
 	struct fixture *f = *state;
 
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 8);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 9);
 	db__close(f->db);
 	f->db = NULL;
 	assert_int_equal(db__open(f->path, &f->db), FEDC_OK); /* reopening migrates nothing */
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 8);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 9);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master WHERE name = 'dataset_tags'"), 1);
 	{
 		sqlite3 *conn = NULL;
@@ -179,11 +180,13 @@ static void test_migrate_schema_1_keeps_datasets(void **state)
 		     "INSERT INTO datasets VALUES ('0b9a7c1e-0000-4000-8000-000000000001', 'breast', 'csv',"
 		     " '/data/breast.csv', 'old', 569, 30, 2, 30, 'counts', '" DIGEST_C "', 1700000000);"
 		     "INSERT INTO dataset_tags VALUES ('0b9a7c1e-0000-4000-8000-000000000001', 0, 'cancer');"
+		     "INSERT INTO training_plans (name, digest, status, requested_at) VALUES ('old', '" DIGEST_A "',"
+		     " 'pending', 1700000000);"
 		     "PRAGMA user_version = 1;");
 	db__close(f->db);
 	f->db = NULL;
 	assert_int_equal(db__open(path, &f->db), FEDC_OK);
-	assert_int_equal(raw_int(path, "PRAGMA user_version"), 8);
+	assert_int_equal(raw_int(path, "PRAGMA user_version"), 9);
 	assert_int_equal(db__dataset_get(f->db, "breast", &got), FEDC_OK);
 	assert_string_equal(got.type, "csv");
 	assert_string_equal(got.shape, "30");   /* filled in from n_features */
@@ -195,6 +198,8 @@ static void test_migrate_schema_1_keeps_datasets(void **state)
 	make_dataset(&idx, "fmnist", "images");
 	snprintf(idx.type, sizeof(idx.type), "idx");
 	assert_int_equal(db__dataset_add(f->db, &idx), FEDC_OK);
+	/* and a plan of then takes the source of a later request (schema 9) */
+	assert_int_equal(db__plan_source_put(f->db, DIGEST_A, DIGEST_B, "FEDCSRC1", 8, NULL), FEDC_OK);
 }
 
 static void test_open_not_a_database(void **state)
@@ -548,7 +553,7 @@ static void test_concurrent_writers_processes(void **state)
 	assert_int_equal(parent.failures, 0);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	assert_int_equal(raw_int(path, "SELECT count(*) FROM datasets"), 2 * ROWS_PER_WRITER);
-	assert_int_equal(raw_int(path, "PRAGMA user_version"), 8);
+	assert_int_equal(raw_int(path, "PRAGMA user_version"), 9);
 }
 
 /* ---- seen requests ---- */
@@ -604,6 +609,57 @@ static void test_job_round_recorded(void **state)
 				 " AND result = 'privacy' AND detail = 'max_epsilon'"), 1);
 }
 
+/* ---- plan sources (schema 9) ---- */
+
+static void test_plan_source_kept_replaced_and_removed_with_plan(void **state)
+{
+	struct fixture *f = *state;
+	struct node_plan p;
+	struct node_plan_source got;
+
+	make_plan(&p, DIGEST_A, "logreg", "researcher-1");
+	assert_int_equal(db__plan_register(f->db, &p, NULL), FEDC_OK);
+	assert_int_equal(db__plan_source_get(f->db, DIGEST_A, &got), FEDC_ERR_NOT_FOUND);
+	assert_int_equal(db__plan_source_put(f->db, DIGEST_A, DIGEST_B, "bundle\0bytes", 12, NULL), FEDC_OK);
+	assert_int_equal(db__plan_source_get(f->db, DIGEST_A, &got), FEDC_OK);
+	assert_true(got.has_bundle);
+	assert_string_equal(got.source_digest, DIGEST_B);
+	assert_int_equal(got.bundle.len, 12);
+	assert_memory_equal(got.bundle.data, "bundle\0bytes", 12);
+	fedc_buf_free(&got.bundle);
+	/* a later request's refused source replaces it */
+	assert_int_equal(db__plan_source_put(f->db, DIGEST_A, DIGEST_C, NULL, 0, "malformed: truncated"), FEDC_OK);
+	assert_int_equal(db__plan_source_get(f->db, DIGEST_A, &got), FEDC_OK);
+	assert_false(got.has_bundle);
+	assert_int_equal(got.bundle.len, 0);
+	assert_string_equal(got.source_digest, DIGEST_C);
+	assert_string_equal(got.refused, "malformed: truncated");
+	fedc_buf_free(&got.bundle);
+	assert_int_equal(db__plan_remove(f->db, DIGEST_A), FEDC_OK);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM plan_sources"), 0);
+}
+
+static void test_plan_source_unknown_plan(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(db__plan_source_put(f->db, DIGEST_A, DIGEST_B, "x", 1, NULL), FEDC_ERR_NOT_FOUND);
+}
+
+static void test_plan_source_bundle_or_reason(void **state)
+{
+	struct fixture *f = *state;
+	struct node_plan p;
+
+	make_plan(&p, DIGEST_A, "logreg", "researcher-1");
+	assert_int_equal(db__plan_register(f->db, &p, NULL), FEDC_OK);
+	assert_int_equal(db__plan_source_put(f->db, DIGEST_A, DIGEST_B, NULL, 0, NULL), FEDC_ERR_INVAL);
+	assert_int_equal(db__plan_source_put(f->db, DIGEST_A, DIGEST_B, NULL, 0, ""), FEDC_ERR_INVAL);
+	assert_int_equal(db__plan_source_put(f->db, DIGEST_A, DIGEST_B, "x", 1, "both"), FEDC_ERR_INVAL);
+	assert_int_equal(db__plan_source_put(f->db, DIGEST_A, DIGEST_B, "x", FEDC_SOURCE_MAX + 1, NULL),
+			 FEDC_ERR_INVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -625,6 +681,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_concurrent_writers_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_writers_processes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seen_requests_survive_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plan_source_kept_replaced_and_removed_with_plan, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plan_source_unknown_plan, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plan_source_bundle_or_reason, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
