@@ -555,9 +555,13 @@ enum fedc_err job__collect(struct job *j, bool evaluate_only)
 
 	while (count_state(j, PART_WAITING) > 0) {
 		struct fedc_msg *msg = NULL;
-		int64_t step = job__secagg_deadline(j);
-		enum fedc_err rc = session__next(&j->session, step < deadline ? step : deadline, &msg);
+		int64_t step = job__secagg_deadline(j), until = step < deadline ? step : deadline;
+		int64_t status_due = status__due_ms(j->status);
+		enum fedc_err rc = session__next(&j->session, status_due < until ? status_due : until, &msg);
 
+		status__flush_due(j->status, j); /* a change left for later (status.h) */
+		if (rc == FEDC_ERR_TIMEOUT && session__now_ms() < until)
+			continue; /* woken for the status file */
 		if (rc == FEDC_ERR_TIMEOUT && step < deadline) {
 			job__secagg_advance(j, true); /* a step's deadline: go on without the late */
 			continue;
