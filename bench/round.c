@@ -21,7 +21,9 @@
  * keeps the stack up S seconds at the end.
  *
  * --upload gives the identity plan the model argument upload_step = 1e-6
- * (every node really uploads an update of its own). --wan=SPEC is for
+ * (every node really uploads an update of its own). --breakpoint-every=K
+ * sets the experiment's breakpoint_every (a breakpoint after every K-th
+ * round; docs/benchmarks.md, "Central CPU per node-round"). --wan=SPEC is for
  * bench/wan.sh, which starts it inside the server's network namespace
  * (docs/benchmarks.md, "Across a WAN").
  *
@@ -94,6 +96,7 @@ static const char *secagg_value_max; /* --secagg=VALUE_MAX, or NULL */
 static const char *secagg_neighbours; /* --secagg=VALUE_MAX:K, or NULL */
 static const char *const plan_name = "fixtures/identity";
 static bool upload; /* --upload: the identity plan with upload_step */
+static const char *breakpoint_every = "1"; /* --breakpoint-every=K */
 static struct wan_stack *wan; /* --wan=...: the nodes behind bench/wan.sh's link */
 static volatile sig_atomic_t interrupted; /* SIGINT or SIGTERM: stop and clean up */
 
@@ -274,7 +277,7 @@ static int run_case(struct harness *h, unsigned rounds, unsigned n, double p, bo
 
 	snprintf(exp, sizeof(exp), "%s/bench-%u-%.0f%s.ini", h->dir, n, p, secagg ? "-secagg" : "");
 	snprintf(model, sizeof(model), "n_params = %.0f%s", p, upload ? "\nupload_step = 1e-6" : "");
-	len = snprintf(extra, sizeof(extra), "final_evaluation = false\n%s",
+	len = snprintf(extra, sizeof(extra), "final_evaluation = false\nbreakpoint_every = %s\n%s", breakpoint_every,
 		       secagg ? "[privacy]\nsecure_aggregation = on\n" : "");
 	if (secagg && secagg_value_max)
 		len += snprintf(extra + len, sizeof(extra) - (size_t)len, "secagg_value_max = %s\n", secagg_value_max);
@@ -551,9 +554,11 @@ static int parse_options(int argc, char **argv, bool *secagg, const char **wan_s
 			*wan_spec = argv[i] + 6;
 		} else if (strcmp(argv[i], "--upload") == 0) {
 			upload = true;
+		} else if (strncmp(argv[i], "--breakpoint-every=", 19) == 0) {
+			breakpoint_every = argv[i] + 19; /* the researcher checks it */
 		} else {
 			fprintf(stderr, "bench: unknown option %s\nusage: bench_round [--secagg[=VALUE_MAX[:K]]] "
-					"[--upload] [--wan=NODES_NETNS,SERVER_IPV4,COUNTERS_FILE] [ROUNDS] [N,...] [P,...]\n",
+					"[--upload] [--breakpoint-every=K] [--wan=NODES_NETNS,SERVER_IPV4,COUNTERS_FILE] [ROUNDS] [N,...] [P,...]\n",
 				argv[i]);
 			return -1;
 		}

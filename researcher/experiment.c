@@ -66,6 +66,8 @@ static const struct fedc_config_key experiment_keys[] = {
 	  "Share of the nodes that train each round (0 < f ≤ 1): `max(min_nodes, ceil(f × n))` of the nodes online, sampled with the experiment's seed; 1.0 sends every round to every node.", NULL },
 	{ "experiment", "round_retries", FEDC_CONFIG_INT, false, "2", 0, 1000, 0, 0, NULL, U32(round_retries),
 	  "A round with fewer than `min_nodes` usable updates is run again (same round number, same seeds) up to this many times; then the experiment stops, leaving its breakpoint to resume from.", NULL },
+	{ "experiment", "breakpoint_every", FEDC_CONFIG_INT, false, "1", 1, 1000000, 0, 0, NULL, U32(breakpoint_every),
+	  "Save a breakpoint after every k-th round (and always after the last round, and before a `fedc-researcher stop` or an `epsilon_max` stop takes effect). Each breakpoint costs the researcher a few files and fsyncs (docs/benchmarks.md, \"Central CPU per node-round\"); with k > 1 a run killed or failed mid-way resumes from the last one saved and trains up to k rounds again, with the same result bit for bit. Not with `keep_best` (it takes the best model from its round's breakpoint).", NULL },
 	{ "experiment", "strategy", FEDC_CONFIG_ENUM, false, "parallel", 0, 0, 0, 0, strategy_names, ARRAY(strategy_name),
 	  "`parallel`: every node of a round trains the global model and the `[aggregator]` combines their updates. `cyclic`: the model passes from node to node within a round (node 2 trains what node 1 returned ...) and the last node's model is the round's result; a node that fails is skipped and the chain goes on from the last good model; `round_timeout_s` applies to each node's turn and `min_nodes` counts the nodes that trained. Not with secure aggregation, node-level DP, `keep_best`, or an aggregator other than `fedavg`/`fedprox` (docs/researcher-guide.md, \"Cyclic training\").", NULL },
 	{ "experiment", "cyclic_order", FEDC_CONFIG_ENUM, false, "sorted", 0, 0, 0, 0, cyclic_order_names,
@@ -356,6 +358,10 @@ static enum fedc_err read_training(const struct fedc_config *cfg, struct experim
 	if (!rc && out->epochs == 0 && out->num_updates == 0)
 		rc = fedc_fail(FEDC_ERR_CONFIG, "%s: [training] epochs and num_updates are both 0: nothing to train",
 			       fedc_config_path(cfg));
+	if (!rc && out->keep_best[0] && out->breakpoint_every > 1)
+		rc = fedc_fail(FEDC_ERR_CONFIG, "%s: [training] keep_best = %s needs [experiment] breakpoint_every = 1 "
+					       "(the best model is taken from its round's breakpoint); remove one of them",
+			       fedc_config_path(cfg), out->keep_best);
 	if (!rc && out->keep_best[0] && !out->test_on_global)
 		rc = fedc_fail(FEDC_ERR_CONFIG, "%s: [training] keep_best = %s needs test_on_global_updates = true (the "
 					       "nodes score each global model on their test rows when it reaches them)",

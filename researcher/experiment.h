@@ -61,6 +61,7 @@ struct experiment {
 	double fraction;
 	struct require require;        /* [nodes] require: what a node must advertise (require.h) */
 	uint32_t round_retries;        /* attempts after a round with too few updates */
+	uint32_t breakpoint_every;     /* a breakpoint after every k-th round (and the last) */
 	/* how a round trains (job_cyclic.h): "parallel" (every node on the
 	 * global model, then aggregated) or "cyclic" (a chain, node after node) */
 	char strategy_name[FEDC_SHORT_BUF];

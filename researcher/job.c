@@ -555,9 +555,13 @@ enum fedc_err job__collect(struct job *j, bool evaluate_only)
 
 	while (count_state(j, PART_WAITING) > 0) {
 		struct fedc_msg *msg = NULL;
-		int64_t step = job__secagg_deadline(j);
-		enum fedc_err rc = session__next(&j->session, step < deadline ? step : deadline, &msg);
+		int64_t step = job__secagg_deadline(j), until = step < deadline ? step : deadline;
+		int64_t status_due = status__due_ms(j->status);
+		enum fedc_err rc = session__next(&j->session, status_due < until ? status_due : until, &msg);
 
+		status__flush_due(j->status, j); /* a change left for later (status.h) */
+		if (rc == FEDC_ERR_TIMEOUT && session__now_ms() < until)
+			continue; /* woken for the status file */
 		if (rc == FEDC_ERR_TIMEOUT && step < deadline) {
 			job__secagg_advance(j, true); /* a step's deadline: go on without the late */
 			continue;
@@ -964,6 +968,31 @@ static enum fedc_err save_breakpoint(struct job *j, uint32_t round)
 	return FEDC_OK;
 }
 
+/* breakpoint_every = k: the breakpoint of a round that is a multiple of k,
+ * or the last, is saved now; another is only pending, saved if the run
+ * stops before the next round (save_pending_breakpoint). Either way now or
+ * never: the next round moves the sampling RNG, the aggregator's state and
+ * the history files on. A run killed between saved breakpoints resumes from
+ * the last one and trains the rounds after it again (the same bits). */
+static enum fedc_err after_round(struct job *j, uint32_t round)
+{
+	if (round % j->exp->breakpoint_every != 0 && round != j->exp->rounds) {
+		j->pending_breakpoint = round;
+		return FEDC_OK;
+	}
+	j->pending_breakpoint = 0;
+	return save_breakpoint(j, round);
+}
+
+/* The pending breakpoint, when the run stops between rounds. */
+static enum fedc_err save_pending_breakpoint(struct job *j)
+{
+	uint32_t round = j->pending_breakpoint;
+
+	j->pending_breakpoint = 0;
+	return round ? save_breakpoint(j, round) : FEDC_OK;
+}
+
 /* ---- the experiment ---- */
 
 static enum fedc_err open_outputs(struct job *j)
@@ -1179,14 +1208,16 @@ static enum fedc_err run_all(struct job *j)
 		if (run_control__stop_requested(exp->output_dir)) { /* its breakpoint is saved */
 			j->stopped = true;
 			j->stopped_after = round - 1;
-			return FEDC_OK;
+			return save_pending_breakpoint(j);
 		}
 		rc = budget_check(j, round);
+		if (!rc && j->budget_stop)
+			rc = save_pending_breakpoint(j);
 		if (rc || j->budget_stop)
 			break;
 		rc = run_round_with_retries(j, round);
 		if (!rc)
-			rc = save_breakpoint(j, round);
+			rc = after_round(j, round);
 	}
 	/* cross_site_validation: the last round's updates are still on disk */
 	last = j->budget_stop ? j->budget_stop - 1 : exp->rounds;

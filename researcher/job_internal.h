@@ -81,6 +81,7 @@ struct job {
 	struct fedc_rng rng;       /* node sampling; saved in breakpoints */
 	struct breakpoint inputs;  /* what every breakpoint repeats: the files the run was started from */
 	uint32_t first_round;      /* 1, or the round after the breakpoint resumed from */
+	uint32_t pending_breakpoint; /* breakpoint_every > 1: the last round run, its breakpoint not saved; 0: none */
 	char agg_state_path[EXP_PATH_MAX + 64];
 	bool resumed;              /* by job__resume: failures are continued with resume too */
 	bool disk_full;            /* an update could not be written: ENOSPC */

@@ -17,7 +17,15 @@
 #include "json_kv.h"
 #include "privacy.h"
 
-#define WRITE_EVERY_MS 1000 /* between rounds' starts and ends: at most one write a second */
+/* While rounds run, at most one write a second: each write is a new file
+ * renamed over the last (a new inode, the old one freed), and at many short
+ * rounds a second three writes a round were the researcher's largest file
+ * cost (docs/benchmarks.md, "Central CPU per node-round"). So the requests
+ * going out are written at once (the round and its nodes at work), the
+ * other changes of a round at most a second apart: one that comes sooner
+ * waits (dirty) until job__collect wakes for status__due_ms, the next
+ * round's requests, or the run's end. */
+#define WRITE_EVERY_MS 1000
 
 struct job_status {
 	char path[EXP_PATH_MAX + 32];
@@ -32,6 +40,7 @@ struct job_status {
 	json_t *last_by_node;     /* node id -> {"round", "metrics", "global_metrics"} */
 	json_t *best;             /* keep_best, or null */
 	int64_t last_write_ms;
+	bool dirty;               /* a change not yet written */
 	bool warned;
 };
 
@@ -162,6 +171,7 @@ static void write_now(struct job_status *s, const struct job *j, const char *sta
 		s->warned = true;
 	}
 	s->last_write_ms = session__now_ms();
+	s->dirty = false;
 	free(text);
 	json_decref(doc);
 }
@@ -169,6 +179,25 @@ static void write_now(struct job_status *s, const struct job *j, const char *sta
 static void write_running(struct job_status *s, const struct job *j)
 {
 	write_now(s, j, "running", "");
+}
+
+int64_t status__due_ms(const struct job_status *s)
+{
+	return s && s->dirty ? s->last_write_ms + WRITE_EVERY_MS : INT64_MAX;
+}
+
+void status__flush_due(struct job_status *s, const struct job *j)
+{
+	if (s && s->dirty && session__now_ms() >= status__due_ms(s))
+		write_running(s, j);
+}
+
+/* A change while rounds run: written now if the last write is a second old,
+ * else when due. */
+static void write_soon(struct job_status *s, const struct job *j)
+{
+	s->dirty = true;
+	status__flush_due(s, j);
 }
 
 void status__phase(struct job_status *s, const struct job *j, const char *phase)
@@ -188,7 +217,7 @@ void status__round_begin(struct job_status *s, const struct job *j, uint32_t rou
 	s->evaluating = evaluate_only;
 	s->sent = false;
 	s->round_started_at = wall_now();
-	write_running(s, j);
+	write_soon(s, j);
 }
 
 void status__requests_sent(struct job_status *s, const struct job *j)
@@ -196,13 +225,13 @@ void status__requests_sent(struct job_status *s, const struct job *j)
 	if (!s)
 		return;
 	s->sent = true;
-	write_running(s, j);
+	write_running(s, j); /* now: one write a round shows each round's nodes at work */
 }
 
 void status__node_changed(struct job_status *s, const struct job *j)
 {
-	if (s && session__now_ms() - s->last_write_ms >= WRITE_EVERY_MS)
-		write_running(s, j);
+	if (s)
+		write_soon(s, j);
 }
 
 /* Keeps each answered node's metrics of this round as its "last". */
@@ -240,7 +269,7 @@ void status__round_end(struct job_status *s, const struct job *j, const struct r
 				  rr->seconds);
 	if (!s->last_round)
 		s->last_round = json_null();
-	write_running(s, j);
+	write_soon(s, j);
 }
 
 void status__best(struct job_status *s, const char *metric, uint32_t round, double value)

@@ -51,14 +51,22 @@ enum fedc_err status__new(const struct job *j, struct job_status **out);
 void status__free(struct job_status *s);
 /* The phase changed (discovery, or the nodes became known). Writes now. */
 void status__phase(struct job_status *s, const struct job *j, const char *phase);
-/* A round starts: its nodes are selected, no request has gone. Writes now. */
+/* While rounds run, the calls below that say "soon" write now if the last
+ * write is a second old, else leave the change for status__flush_due (or
+ * the next write). */
+/* A round starts: its nodes are selected, no request has gone. Soon. */
 void status__round_begin(struct job_status *s, const struct job *j, uint32_t round, bool evaluate_only);
 /* The train requests went out. Writes now. */
 void status__requests_sent(struct job_status *s, const struct job *j);
-/* A node answered or failed: written if a second passed since the last write. */
+/* A node answered or failed. Soon. */
 void status__node_changed(struct job_status *s, const struct job *j);
-/* The round ended: its figures and each answered node's metrics. Writes now. */
+/* The round ended: its figures and each answered node's metrics. Soon. */
 void status__round_end(struct job_status *s, const struct job *j, const struct round_record *rr, double metric_value);
+/* When a change left for later is due (session__now_ms clock), INT64_MAX
+ * when none is: a waiting loop wakes then for status__flush_due. */
+int64_t status__due_ms(const struct job_status *s);
+/* Writes a change left for later if it is due. */
+void status__flush_due(struct job_status *s, const struct job *j);
 /* keep_best: the best global model so far. */
 void status__best(struct job_status *s, const char *metric, uint32_t round, double value);
 /* The run ends in `state` ("finished", "failed", "stopped", "interrupted")

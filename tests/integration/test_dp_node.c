@@ -252,6 +252,29 @@ static void test_epsilon_max_stops_cleanly(void **state)
 	}
 }
 
+/* breakpoint_every = 5: round 2, the last the budget lets run, had only a
+ * pending breakpoint; the stop saves it (round 1 has none). */
+static void test_epsilon_max_saves_pending_breakpoint(void **state)
+{
+	char exp[512], privacy[256], bp[700];
+	double e2, e3;
+
+	(void)state;
+	assert_int_equal(fedc_dp_epsilon(1.0, 3.0, 2, 1e-5, &e2, NULL), FEDC_OK);
+	assert_int_equal(fedc_dp_epsilon(1.0, 3.0, 3, 1e-5, &e3, NULL), FEDC_OK);
+	snprintf(privacy, sizeof(privacy),
+		 "dp = node\ndp_noise_multiplier = 3\nepsilon_max = %.6f\n[experiment]\nbreakpoint_every = 5",
+		 (e2 + e3) / 2);
+	write_experiment("budget-every", 10, 3, privacy, exp, sizeof(exp));
+	if (run_researcher(exp) != 0)
+		fail_msg("%s", output);
+	assert_non_null(strstr(output, "stopped by epsilon_max"));
+	snprintf(bp, sizeof(bp), "%s-out/breakpoints/round-000002/breakpoint.json", exp);
+	assert_int_equal(access(bp, R_OK), 0);
+	snprintf(bp, sizeof(bp), "%s-out/breakpoints/round-000001", exp);
+	assert_int_not_equal(access(bp, F_OK), 0);
+}
+
 static void test_node_policy_refusal_shown(void **state)
 {
 	char exp[512];
@@ -331,6 +354,7 @@ int main(void)
 		cmocka_unit_test(test_dp_run_reports_growing_epsilon),
 		cmocka_unit_test(test_resume_is_bit_for_bit_and_counted_once),
 		cmocka_unit_test(test_epsilon_max_stops_cleanly),
+		cmocka_unit_test(test_epsilon_max_saves_pending_breakpoint),
 		cmocka_unit_test(test_node_policy_refusal_shown),
 		cmocka_unit_test(test_run_refuses_dp_with_krum),
 		cmocka_unit_test(test_search_shows_rounded_counts),

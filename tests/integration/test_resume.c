@@ -201,6 +201,56 @@ static void test_resume_after_sigkill_is_bit_for_bit(void **state)
 	}
 }
 
+static bool has_breakpoint(const char *out_dir, unsigned round)
+{
+	char path[700];
+
+	snprintf(path, sizeof(path), "%s/breakpoints/round-%06u/breakpoint.json", out_dir, round);
+	return access(path, R_OK) == 0;
+}
+
+/* breakpoint_every = 2 over 5 rounds: breakpoints after rounds 0, 2, 4 and
+ * the last, 5, only. Killed in round 4 (after two of its replies; three a
+ * round before), the resumed run starts again after round 2, and ends with
+ * the parameters of a run that saved every round, bit for bit. */
+static void test_breakpoint_every_k_resumes_bit_for_bit(void **state)
+{
+	char reference[512], exp[512], ref_params[600], params[600], out_dir[560];
+
+	write_logreg("every-1", 5, NULL, NULL, reference, sizeof(reference));
+	assert_int_equal(researcher("run", reference, NULL, NULL), 0);
+	snprintf(ref_params, sizeof(ref_params), "%s-out/global.params", reference);
+
+	write_logreg("every-2", 5, "breakpoint_every = 2\n", NULL, exp, sizeof(exp));
+	snprintf(out_dir, sizeof(out_dir), "%s-out", exp);
+	if (run_crashing_at(exp, "round-reply:11") != 128 + SIGKILL)
+		fail_msg("the run with FEDC_CRASH_AT=round-reply:11 was not killed:\n%s", output);
+	assert_true(has_breakpoint(out_dir, 0));
+	assert_false(has_breakpoint(out_dir, 1));
+	assert_true(has_breakpoint(out_dir, 2));
+	assert_false(has_breakpoint(out_dir, 3));
+	if (researcher("resume", out_dir, NULL, NULL) != 0)
+		fail_msg("resume failed:\n%s", output);
+	if (!strstr(output, "resuming at round 3"))
+		fail_msg("the resume did not start after round 2's breakpoint:\n%s", output);
+	assert_true(has_breakpoint(out_dir, 4));
+	assert_true(has_breakpoint(out_dir, 5)); /* the last round: always */
+	snprintf(params, sizeof(params), "%s/global.params", out_dir);
+	assert_same_file(ref_params, params);
+}
+
+/* keep_best takes its model from a breakpoint: it needs one every round. */
+static void test_breakpoint_every_with_keep_best_refused(void **state)
+{
+	char exp[512];
+
+	write_logreg("every-best", 2, "breakpoint_every = 2\n[training]\nkeep_best = accuracy\n", NULL, exp,
+		     sizeof(exp));
+	assert_int_equal(researcher("run", exp, NULL, NULL), 2); /* the experiment file */
+	if (!strstr(output, "keep_best = accuracy needs [experiment] breakpoint_every = 1"))
+		fail_msg("keep_best with breakpoint_every = 2 was not refused by name:\n%s", output);
+}
+
 /* Files of `dir` whose name starts with `prefix`. */
 static int count_prefixed(const char *dir, const char *prefix)
 {
@@ -516,6 +566,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_resume_after_sigkill_is_bit_for_bit),
+		cmocka_unit_test(test_breakpoint_every_k_resumes_bit_for_bit),
+		cmocka_unit_test(test_breakpoint_every_with_keep_best_refused),
 		cmocka_unit_test(test_killed_writing_state_leaves_no_temp_file),
 		cmocka_unit_test(test_resume_killed_restoring_params_leaves_old_file),
 		cmocka_unit_test(test_damaged_breakpoint_refused_previous_works),
