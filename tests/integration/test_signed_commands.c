@@ -68,12 +68,15 @@ static bool is_train(const struct fedc_mqtt_message *m)
 {
 	struct fedc_envelope env;
 	struct fedc_msg msg;
+	bool train;
 
 	/* Refused (an untrusted signer) but parsed: env.body is what is read. */
 	fedc_ignore(fedc_envelope_open(H.channel.trusted, m->topic, m->payload, m->len, &env));
 	memset(&msg, 0, sizeof(msg));
-	return env.body && fedc_msg_decode(env.body, env.body_len, &msg) == FEDC_OK &&
-	       msg.command == FEDC_CMD_TRAIN;
+	train = env.body && fedc_msg_decode(env.body, env.body_len, &msg) == FEDC_OK &&
+		msg.command == FEDC_CMD_TRAIN;
+	fedc_msg_clear(&msg); /* a train may own its inline parameters */
+	return train;
 }
 
 /* Waits for the next reply to the test researcher: its command and message. */
