@@ -9,35 +9,41 @@
 #include "fedc/prom_http.h"
 #include "node_config.h"
 
-/* The page label of every URL the console answers; the label list is
- * fixed, so a scanner probing paths cannot grow the exposition. */
-static const struct {
-	const char *url, *page;
-} pages[] = {
-	{ "/", "plans" },
-	{ "/plans", "plans" },
-	{ "/plans/source", "plan_source" },
-	{ "/plans/decide", "plan_decide" },
-	{ "/datasets", "datasets" },
-	{ "/datasets/show", "dataset_show" },
-	{ "/datasets/picture", "dataset_picture" },
-	{ "/datasets/add", "dataset_add" },
-	{ "/datasets/remove", "dataset_remove" },
-	{ "/datasets/upload", "dataset_upload" },
-	{ "/jobs", "jobs" },
-	{ "/audit", "audit" },
-	{ "/login", "login" },
-	{ "/logout", "logout" },
+/* Page labels: a fixed list, so that a scanner probing paths cannot grow
+ * the exposition. */
+enum page {
+	PAGE_PLANS, PAGE_PLAN_SOURCE, PAGE_PLAN_DECIDE, PAGE_DATASETS, PAGE_DATASET_SHOW, PAGE_DATASET_PICTURE,
+	PAGE_DATASET_ADD, PAGE_DATASET_REMOVE, PAGE_DATASET_UPLOAD, PAGE_JOBS, PAGE_AUDIT, PAGE_LOGIN, PAGE_LOGOUT,
+	PAGE_ASSET, PAGE_OTHER, N_PAGES
 };
-
-enum { N_URLS = sizeof(pages) / sizeof(pages[0]) };
-/* Labels: the distinct pages above (plans twice), then asset and other. */
-static const char *const page_labels[] = {
+static const char *const page_labels[N_PAGES] = {
 	"plans",	  "plan_source", "plan_decide", "datasets", "dataset_show", "dataset_picture", "dataset_add",
 	"dataset_remove", "dataset_upload", "jobs",	"audit",	"login",	"logout",	   "asset",
 	"other",
 };
-enum { N_PAGES = sizeof(page_labels) / sizeof(page_labels[0]), N_CLASSES = 5 };
+
+/* Every URL the console answers (server.c's routes), and its page. */
+static const struct {
+	const char *url;
+	enum page page;
+} routes[] = {
+	{ "/", PAGE_PLANS },
+	{ "/plans", PAGE_PLANS },
+	{ "/plans/source", PAGE_PLAN_SOURCE },
+	{ "/plans/decide", PAGE_PLAN_DECIDE },
+	{ "/datasets", PAGE_DATASETS },
+	{ "/datasets/show", PAGE_DATASET_SHOW },
+	{ "/datasets/picture", PAGE_DATASET_PICTURE },
+	{ "/datasets/add", PAGE_DATASET_ADD },
+	{ "/datasets/remove", PAGE_DATASET_REMOVE },
+	{ "/datasets/upload", PAGE_DATASET_UPLOAD },
+	{ "/jobs", PAGE_JOBS },
+	{ "/audit", PAGE_AUDIT },
+	{ "/login", PAGE_LOGIN },
+	{ "/logout", PAGE_LOGOUT },
+};
+
+enum { N_CLASSES = 5 };
 
 enum login_result { LOGIN_OK, LOGIN_REFUSED, LOGIN_THROTTLED, N_LOGIN };
 static const char *const login_labels[N_LOGIN] = { "ok", "refused", "throttled" };
@@ -57,24 +63,14 @@ struct console_metrics_server {
 	struct fedc_prom_http *http;
 };
 
-static size_t page_index(const char *label)
-{
-	for (size_t i = 0; i < N_PAGES; i++)
-		if (strcmp(page_labels[i], label) == 0)
-			return i;
-	return N_PAGES - 1;
-}
-
 void console_metrics__request(const char *url, bool asset, unsigned status)
 {
-	size_t page = N_PAGES - 1;
+	enum page page = asset ? PAGE_ASSET : PAGE_OTHER;
 	unsigned cls = status / 100;
 
-	if (asset)
-		page = page_index("asset");
-	for (size_t i = 0; !asset && i < N_URLS; i++)
-		if (strcmp(url, pages[i].url) == 0)
-			page = page_index(pages[i].page);
+	for (size_t i = 0; !asset && i < sizeof(routes) / sizeof(routes[0]); i++)
+		if (strcmp(url, routes[i].url) == 0)
+			page = routes[i].page;
 	if (cls < 1 || cls > N_CLASSES)
 		cls = N_CLASSES; /* not an HTTP status: counted with the server errors */
 	fedc_prom_add(&counters.requests[page][cls - 1], 1);
