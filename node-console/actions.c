@@ -13,6 +13,7 @@
 #include <errno.h>
 
 #include "cli_run.h"
+#include "console_metrics.h"
 #include "fedc/log.h"
 #include "form.h"
 #include "upload.h"
@@ -22,6 +23,8 @@ void console__audit(struct request *q, const char *user, const char *action, con
 {
 	if (store__audit(q->c->store, q->now, user, q->remote, action, target ? target : "", detail ? detail : ""))
 		fedc_error("audit log: %s", fedc_last_error());
+	else
+		console_metrics__audit(action);
 }
 
 /* 64 or 128 hex digits: a digest, never a file name (`plan approve` also

@@ -20,6 +20,7 @@
 #include <openssl/crypto.h>
 
 #include "console.h"
+#include "console_metrics.h"
 #include "fedc/log.h"
 #include "kdf.h"
 #include "server.h"
@@ -35,6 +36,7 @@ static const char usage_text[] =
 	"The config file is the node's: --config, else $FEDC_NODE_CONFIG, else ./node.ini.\n"
 	"serve runs until SIGINT or SIGTERM; SIGHUP re-reads [console] tls_cert_file, tls_key_file\n"
 	"and session_idle_s.\n"
+	"[console] metrics_listen = HOST:PORT serves Prometheus metrics there (plain HTTP).\n"
 	"See docs/node-console.md.\n";
 
 static int fail(const char *what)
@@ -177,6 +179,7 @@ static int serve(struct console *c)
 {
 	struct tls_pem pem = { 0 };
 	struct console_server *srv = NULL;
+	struct console_metrics_server *metrics = NULL;
 	const struct node_config *cfg = &c->cli.cfg;
 	sigset_t set;
 	int sig, code = 1;
@@ -195,7 +198,7 @@ static int serve(struct console *c)
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if (tls__load(cfg->console_tls_cert_file, cfg->console_tls_key_file, &pem) ||
-	    server__start(c, &pem, &srv)) {
+	    console_metrics__start(cfg, &metrics) || server__start(c, &pem, &srv)) {
 		code = fail("serve");
 		goto out;
 	}
@@ -210,6 +213,7 @@ static int serve(struct console *c)
 	code = 0;
 out:
 	server__stop(srv);
+	console_metrics__stop(metrics);
 	tls__free(&pem);
 	return code;
 }

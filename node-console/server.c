@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "assets.h"
+#include "console_metrics.h"
 #include "fedc/log.h"
 #include "form.h"
 #include "kdf.h"
@@ -364,15 +365,22 @@ static enum fedc_err upload_done(struct request *q, struct reply *r, struct conn
 		u->status = MHD_HTTP_BAD_REQUEST;
 		snprintf(u->why, sizeof(u->why), "The upload's multipart body is cut short.");
 	}
-	if (!s || !s->user[0] || !account_exists(q, s->user))
+	if (!s || !s->user[0] || !account_exists(q, s->user)) {
+		console_metrics__upload_refused();
 		return pages__error(r, MHD_HTTP_FORBIDDEN, "Log in first.");
+	}
 	q->session = s;
 	if (!upload__finish(u)) {
 		if (u->status == MHD_HTTP_FORBIDDEN)
 			console__audit(q, s->user, "csrf-refused", UPLOAD_URL, u->why);
+		console_metrics__upload_refused();
 		return pages__error(r, u->status, u->why);
 	}
 	rc = actions__dataset_upload(q, r, u);
+	if (u->path[0]) /* registered; a refused file is discarded, its path cleared */
+		console_metrics__upload_done(u->bytes);
+	else
+		console_metrics__upload_refused();
 	upload_end(st, u->path[0] != '\0');
 	return rc;
 }
@@ -402,8 +410,10 @@ static enum MHD_Result answer(struct console_server *srv, struct MHD_Connection 
 		s = sessions__find(&srv->c->sessions, cookie, q.now);
 	q.query_id = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "id");
 	q.query_n = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "n");
-	if (post && st->refused)
+	if (post && st->refused) {
+		console_metrics__upload_refused();
 		rc = pages__error(&r, st->refused, st->refused_why);
+	}
 	else if (post && st->upload)
 		rc = upload_done(&q, &r, st, s);
 	else if (post && (st->too_big || !is_form_body(conn)))
@@ -420,6 +430,8 @@ static enum MHD_Result answer(struct console_server *srv, struct MHD_Connection 
 		(void)pages__error(&r, MHD_HTTP_INTERNAL_SERVER_ERROR, "The console failed; its log says why.");
 	}
 	ret = send_reply(conn, &r);
+	console_metrics__request(url, false, r.status);
+	console_metrics__sessions(sessions__count_logged_in(&srv->c->sessions, q.now));
 	form__free(&form);
 	fedc_buf_free(&r.body);
 	return ret;
@@ -462,11 +474,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 		(void)pages__error(&r, MHD_HTTP_METHOD_NOT_ALLOWED, "Only GET and POST.");
 		ret = send_reply(conn, &r);
+		console_metrics__request(url, false, r.status);
 		fedc_buf_free(&r.body);
 		return ret;
 	}
-	if (!post && assets__get(url, &body, &len, &type))
+	if (!post && assets__get(url, &body, &len, &type)) {
+		console_metrics__request(url, true, MHD_HTTP_OK);
 		return send_asset(conn, body, len, type);
+	}
 	return answer(srv, conn, url, post, st);
 }
 

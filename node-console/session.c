@@ -158,3 +158,13 @@ void sessions__login_succeeded(struct sessions *all, const char *addr)
 	if (c)
 		memset(c, 0, sizeof(*c));
 }
+
+int64_t sessions__count_logged_in(const struct sessions *all, int64_t now)
+{
+	int64_t n = 0;
+
+	for (size_t i = 0; i < SESSIONS_MAX; i++)
+		if (all->s[i].id[0] && all->s[i].user[0] && now - all->s[i].last_seen <= all->idle_s)
+			n++;
+	return n;
+}

@@ -54,6 +54,9 @@ void sessions__init(struct sessions *all, int64_t idle_s);
 FEDC_NODISCARD
 enum fedc_err sessions__start(struct sessions *all, const char *user, int64_t now, struct session **out);
 
+/* Logged-in sessions not yet idle past idle_s at `now` (for the metrics). */
+int64_t sessions__count_logged_in(const struct sessions *all, int64_t now);
+
 /* The live session of cookie value `id` (NULL when unknown, malformed or
  * idle too long; an expired one is forgotten). Refreshes last_seen. */
 struct session *sessions__find(struct sessions *all, const char *id, int64_t now);

@@ -110,6 +110,8 @@ static const struct fedc_config_key node_keys[] = {
 	  "The private key of `tls_cert_file` (PEM, not encrypted; keep it mode 0600).", NULL },
 	{ "console", "session_idle_s", FEDC_CONFIG_INT, false, "900", 60, 86400, 0, 0, NULL, FIELD(console_session_idle_s), 0,
 	  "A console session ends after this many seconds without a request; the user logs in again.", NULL },
+	{ "console", "metrics_listen", FEDC_CONFIG_STR, false, NULL, 0, 0, 0, 0, NULL, FIELD(console_metrics_listen), 0,
+	  "`HOST:PORT` (e.g. `127.0.0.1:9466`) of a plain-HTTP listener on which `fedc-node-console` serves its Prometheus metrics at `/metrics` (docs/monitoring.md): counts only, no names, no credentials asked, so keep it on loopback or a monitoring network. Empty: no listener.", NULL },
 	{ "log", "level", FEDC_CONFIG_ENUM, false, "info", 0, 0, 0, 0, level_names, FEDC_CONFIG_UNSTORED, 0,
 	  "The least severe messages logged.", NULL },
 	{ "log", "file", FEDC_CONFIG_PATH, false, NULL, 0, 0, 0, 0, NULL, FIELD(log_file), 0,
@@ -143,14 +145,14 @@ static enum fedc_err read_enums(const struct fedc_config *cfg, struct node_confi
 	return rc;
 }
 
-/* [metrics] listen: HOST:PORT, checked at load so that `fedc-node check`
+/* [metrics] listen and [console] metrics_listen: HOST:PORT, checked at load so that `fedc-node check`
  * and the start report a typo with the file's name. */
-static enum fedc_err check_metrics_listen(const struct fedc_config *cfg, const char *text)
+static enum fedc_err check_metrics_listen(const struct fedc_config *cfg, const char *key, const char *text)
 {
-	char host[FEDC_PROM_HOST_MAX + 1], what[PATH_MAX + 32];
+	char host[FEDC_PROM_HOST_MAX + 1], what[PATH_MAX + 48];
 	uint16_t port = 0;
 
-	snprintf(what, sizeof(what), "%s: [metrics] listen", fedc_config_path(cfg));
+	snprintf(what, sizeof(what), "%s: %s", fedc_config_path(cfg), key);
 	return fedc_prom_listen_parse(what, text, host, &port);
 }
 
@@ -185,7 +187,9 @@ enum fedc_err node_config__load(const char *path, struct node_config *out)
 		rc = fedc_config_check_transport(cfg, "broker", "", "repository", "", out->broker_cert_file,
 						 out->broker_key_file, out->repository_token, out->repository_token_file);
 	if (!rc && out->metrics_listen && out->metrics_listen[0])
-		rc = check_metrics_listen(cfg, out->metrics_listen);
+		rc = check_metrics_listen(cfg, "[metrics] listen", out->metrics_listen);
+	if (!rc && out->console_metrics_listen && out->console_metrics_listen[0])
+		rc = check_metrics_listen(cfg, "[console] metrics_listen", out->console_metrics_listen);
 	/* a typo in the URL shows at start, not at the first round */
 	if (!rc && fedc_repo_check_url(out->repository_url) != FEDC_OK)
 		rc = fedc_fail(FEDC_ERR_CONFIG, "%s: [repository] url: %s", path, fedc_last_error());

@@ -68,6 +68,7 @@ struct node_config {
 	char *console_tls_cert_file;           /* its HTTPS certificate (PEM) */
 	char *console_tls_key_file;            /* and key */
 	int64_t console_session_idle_s;        /* a session ends after this long without a request */
+	char *console_metrics_listen;          /* HOST:PORT of the console's /metrics, "" = off */
 	enum fedc_log_level log_level;         /* [log] level */
 	char *metrics_listen;                  /* [metrics] listen: HOST:PORT of /metrics, "" = off */
 	char *log_file;                        /* [log] file, "" = stderr */

@@ -31,7 +31,13 @@ for the effect and its audit row:
      are refused and write nothing;
   8. the uploaded dataset is removed after the confirmation dialog, with its
      file (audit dataset-remove); logging out ends the session (audit
-     logout).
+     logout);
+  9. the console's Prometheus endpoint ([console] metrics_listen,
+     docs/monitoring.md) is scraped after the login and at the end: every
+     line parses, and each counter equals what the steps above did, as the
+     audit log recorded it (logins, CSRF refusals, uploads taken and
+     refused with the file's bytes, datasets added and removed, the plan
+     approval, audit records, requests by page and status class, sessions).
 
 Usage: browser_test.py --bin DIR --plans DIR --source DIR --node-config INI
                        --network INI --work DIR [--screenshots DIR]
@@ -42,6 +48,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import socket
 import sqlite3
 import ssl
@@ -202,17 +209,72 @@ def researcher(args, *cmd):
 
 def setup_console(args, work):
     """A [console] section in the node's own node.ini; a certificate; an account."""
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
                     os.path.join(work, "console.key"), "-out", os.path.join(work, "console.pem"), "-days", "2",
                     "-subj", "/CN=127.0.0.1"], check=True, stderr=subprocess.DEVNULL)
     with open(args.node_config, "a") as f:
         f.write(f"\n[console]\nport = {port}\ntls_cert_file = {work}/console.pem\n"
-                f"tls_key_file = {work}/console.key\n")
+                f"tls_key_file = {work}/console.key\nmetrics_listen = 127.0.0.1:{metrics_port}\n")
     console = os.path.join(args.bin, "fedc-node-console")
     subprocess.run([console, "--config", args.node_config, "user", "add", "steward"], input=PASSWORD + "\n",
                    text=True, check=True)
-    return console, port
+    return console, port, metrics_port
+
+
+def scrape(metrics_port):
+    """The console's /metrics as {(name, ((label, value), ...)): value}; every
+    line must be a comment or `name{labels} value`."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as r:
+        check(r.status == 200 and r.headers["Content-Type"].startswith("text/plain; version=0.0.4"),
+              "the metrics endpoint answers in the Prometheus text format")
+        text = r.read().decode()
+    check("steward" not in text and "cohort-a" not in text, "the metrics name no user and no dataset")
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("# HELP fedc_console_") or line.startswith("# TYPE fedc_console_"):
+            continue
+        m = re.fullmatch(r'(fedc_console_[a-z_]+)(?:\{(.*)\})? ([0-9.e+]+)', line)
+        check(m is not None, f"a metrics line parses: {line!r}")
+        labels = tuple(re.findall(r'([a-z_]+)="([^"]*)"', m.group(2) or ""))
+        out[(m.group(1), labels)] = float(m.group(3))
+    return out
+
+
+def check_metrics(metrics_port, db, csv):
+    """After all the steps: every counter equals what the audit log recorded."""
+    got = scrape(metrics_port)
+
+    def count(action):
+        return db.execute("SELECT count(*) FROM console_audit WHERE action = ?", (action,)).fetchone()[0]
+
+    def want(name, value, **labels):
+        key = (name, tuple(labels.items()))
+        check(got.get(key) == value, f"{name}{labels} is {value} (got {got.get(key)})")
+
+    want("fedc_console_logins_total", count("login"), result="ok")
+    want("fedc_console_logins_total", count("login-failed"), result="refused")
+    want("fedc_console_logins_total", 0, result="throttled")
+    want("fedc_console_csrf_refused_total", count("csrf-refused"))
+    check(count("csrf-refused") >= 2, "CSRF refusals of a form and of an upload were counted")
+    want("fedc_console_uploads_total", 1)
+    want("fedc_console_upload_bytes_total", os.path.getsize(csv))
+    want("fedc_console_uploads_refused_total", 4)
+    want("fedc_console_datasets_added_total", count("dataset-add") + count("dataset-upload"))
+    want("fedc_console_datasets_removed_total", 1)
+    want("fedc_console_plan_decisions_total", 1, decision="approve")
+    want("fedc_console_plan_decisions_total", 0, decision="reject")
+    want("fedc_console_audit_records_total",
+         db.execute("SELECT count(*) FROM console_audit WHERE remote != 'command line'").fetchone()[0])
+    want("fedc_console_sessions", 0)  # logged out
+    want("fedc_console_requests_total", 4, page="dataset_upload", code="4xx")
+    want("fedc_console_requests_total", 1, page="dataset_upload", code="2xx")
+    check(got[("fedc_console_requests_total", (("page", "login"), ("code", "4xx")))] >= 1,
+          "the refused login's 401 is counted")
+    check(got[("fedc_console_requests_total", (("page", "plans"), ("code", "2xx")))] >= 1,
+          "the plans pages are counted")
+    check(got[("fedc_console_requests_total", (("page", "asset"), ("code", "2xx")))] >= 1,
+          "the style sheet and script are counted")
 
 
 def node_db_path(node_config):
@@ -236,7 +298,7 @@ def main():
         check(os.access(exe, os.X_OK), f"{exe} is installed (apt-get install chromium chromium-driver)")
     work = os.path.join(args.work, "console")
     os.makedirs(work)
-    console, port = setup_console(args, work)
+    console, port, metrics_port = setup_console(args, work)
     data_dir = node_db_path(args.node_config)
     db = sqlite3.connect(os.path.join(data_dir, "node.db"))
 
@@ -261,10 +323,13 @@ def main():
     wd = None
     try:
         wait_port(port, server, "fedc-node-console")
+        wait_port(metrics_port, server, "fedc-node-console's metrics")
+        check(scrape(metrics_port)[("fedc_console_audit_records_total", ())] == 0, "no audit record yet")
         wait_port(driver_port, chromedriver, "chromedriver")
         wd = WebDriver(driver_port, os.path.join(work, "chromium-profile"))
         url = f"https://127.0.0.1:{port}"
-        steps(args, wd, url, db, audit, digest, data_dir, work, shots)
+        steps(args, wd, url, db, audit, digest, data_dir, work, shots, metrics_port)
+        check_metrics(metrics_port, db, os.path.join(args.source, "examples", "data", "breast_cancer.csv"))
     finally:
         if wd:
             wd.quit()
@@ -282,7 +347,7 @@ def shot(wd, shots, name):
         wd.screenshot(os.path.join(shots, name))
 
 
-def steps(args, wd, url, db, audit, digest, data_dir, work, shots):
+def steps(args, wd, url, db, audit, digest, data_dir, work, shots, metrics_port):
     wd.go(url + "/plans")
     check(wd.text("h1") == "Log in", "an anonymous visit is sent to the login page")
     shot(wd, shots, "console-login.png")
@@ -298,6 +363,7 @@ def steps(args, wd, url, db, audit, digest, data_dir, work, shots):
     wd.click("#login")
     check(wd.wait_text("h1", "Plans") == "Plans", "the right password logs in")
     check(len(audit("login")) == 1, "the login is audited")
+    check(scrape(metrics_port)[("fedc_console_sessions", ())] == 1, "the metrics count one logged-in session")
     listed = wd.text("#pending")
     check("logreg.so" in listed and digest in listed and "researcher-1" in listed,
           "the pending plan is listed with its name, digest and who asked")

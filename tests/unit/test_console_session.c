@@ -71,6 +71,22 @@ static void test_idle_session_expires(void **state)
 	assert_null(sessions__find(all, id, 3702));      /* and forgotten */
 }
 
+/* The metrics' gauge: logged-in sessions only, not idle past idle_s. */
+static void test_count_logged_in(void **state)
+{
+	struct session *anon, *a, *b;
+
+	(void)state;
+	assert_int_equal(sessions__count_logged_in(all, 1000), 0);
+	assert_int_equal(sessions__start(all, "", 1000, &anon), FEDC_OK);
+	assert_int_equal(sessions__start(all, "steward", 1000, &a), FEDC_OK);
+	assert_int_equal(sessions__start(all, "other", 1500, &b), FEDC_OK);
+	assert_int_equal(sessions__count_logged_in(all, 1500), 2); /* not the anonymous one */
+	assert_int_equal(sessions__count_logged_in(all, 1901), 1); /* steward idle 901 s */
+	sessions__end(b);
+	assert_int_equal(sessions__count_logged_in(all, 1500), 1);
+}
+
 static void test_end_forgets(void **state)
 {
 	struct session *s;
@@ -144,6 +160,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unknown_and_malformed_ids, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_session_expires, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_end_forgets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_count_logged_in, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_csrf, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_table_drops_least_recent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_login_rate_limit, setup, teardown),

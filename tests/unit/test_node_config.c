@@ -102,7 +102,7 @@ static void test_good_file(void **state)
 	assert_int_equal(f->cfg.log_level, FEDC_LOG_DEBUG);
 	assert_string_equal(f->cfg.log_file, "/var/log/node.log");
 	/* the struct holds its strings, not 4 KiB arrays */
-	assert_true(sizeof(struct node_config) < 512);
+	assert_true(sizeof(struct node_config) < 1024);
 }
 
 static void test_unknown_key(void **state)
@@ -210,6 +210,23 @@ static void test_metrics_listen(void **state)
 	expect_refused(f, GOOD_HEAD GOOD_REPO "[metrics]\nlisten = 127.0.0.1:99999\n", 2, port);
 }
 
+/* [console] metrics_listen: the console's own listener, checked the same way. */
+static void test_console_metrics_listen(void **state)
+{
+	struct fixture *f = *state;
+	const char *const words[] = { "node.ini", "[console] metrics_listen", "\"localhost\"", "HOST:PORT" };
+
+	write_file(f, GOOD_HEAD GOOD_REPO);
+	assert_int_equal(node_config__load(f->path, &f->cfg), FEDC_OK);
+	assert_string_equal(f->cfg.console_metrics_listen, ""); /* off by default */
+	node_config__free(&f->cfg);
+	write_file(f, GOOD_HEAD GOOD_REPO "[console]\nmetrics_listen = 127.0.0.1:9466\n");
+	assert_int_equal(node_config__load(f->path, &f->cfg), FEDC_OK);
+	assert_string_equal(f->cfg.console_metrics_listen, "127.0.0.1:9466");
+	node_config__free(&f->cfg);
+	expect_refused(f, GOOD_HEAD GOOD_REPO "[console]\nmetrics_listen = localhost\n", 4, words);
+}
+
 static void test_template_loads_back(void **state)
 {
 	struct fixture *f = *state;
@@ -246,6 +263,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_transport_pairs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_template_loads_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metrics_listen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_console_metrics_listen, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
