@@ -36,19 +36,9 @@ usage() {
   exit 2
 }
 
-# A port nobody listens on, below the ephemeral range (scripts/lib.sh says why).
-free_port() {
-  local port lo=32768 _hi
-  read -r lo _hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
-  ((lo > 21000)) || lo=61000
-  while :; do
-    port=$((20000 + RANDOM % (lo - 20000)))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      echo "$port"
-      return
-    fi
-  done
-}
+# free_port: a port nobody listens on, below the ephemeral range
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 now_ms() { date +%s%3N; }
 
