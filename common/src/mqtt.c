@@ -23,6 +23,7 @@
 #include "fedc/clock.h"
 #include "fedc/log.h"
 #include "fedc/sign.h"
+#include "fedc/thread_set.h"
 #include "transport_internal.h"
 
 struct queued {
@@ -45,6 +46,7 @@ struct fedc_mqtt {
 	char *ca_file, *cert_file, *key_file;
 	char last_failure[256]; /* why the last connection attempt failed */
 	bool auth_refused;      /* the broker refused the credentials */
+	bool counted;           /* counted in paho_clients (see paho_threads_note) */
 
 	pthread_mutex_t lock;
 	struct queued *head, *tail; /* arrived, not yet taken by fedc_mqtt_next */
@@ -57,6 +59,44 @@ struct fedc_mqtt {
 	int wake_pipe[2]; /* [0] polled by fedc_mqtt_next, [1] written on arrival/wake */
 	volatile int woken;
 };
+
+/* Paho's threads serve every client of the process and stop when the last
+ * client is destroyed; the last fedc_mqtt_close() waits for them to be gone
+ * (fedc/thread_set.h says why). */
+static pthread_mutex_t paho_lock = PTHREAD_MUTEX_INITIALIZER;
+static size_t paho_clients;
+static struct fedc_thread_set paho_threads;
+
+/* Called once a client has started connecting: the threads that appeared
+ * since *before are Paho's (it starts them in its first connect). */
+static void paho_threads_note(const struct fedc_thread_set *before)
+{
+	struct fedc_thread_set now = {0};
+
+	pthread_mutex_lock(&paho_lock);
+	paho_clients++;
+	if (before->tids && fedc_thread_set_snapshot(&now) == FEDC_OK) {
+		fedc_thread_set_subtract(&now, before);
+		if (now.n && !paho_threads.n) {
+			paho_threads = now;
+			now.tids = NULL;
+		}
+	}
+	pthread_mutex_unlock(&paho_lock);
+	fedc_thread_set_free(&now);
+}
+
+/* Called after MQTTAsync_destroy(). */
+static void paho_threads_release(void)
+{
+	pthread_mutex_lock(&paho_lock);
+	if (paho_clients && --paho_clients == 0) {
+		if (!fedc_thread_set_wait_gone(&paho_threads, 1000))
+			fedc_log(FEDC_LOG_DEBUG, "mqtt: Paho's threads were still running 1 s after the last client closed");
+		fedc_thread_set_free(&paho_threads);
+	}
+	pthread_mutex_unlock(&paho_lock);
+}
 
 static char *dup_or_null(const char *s)
 {
@@ -431,6 +471,7 @@ static enum fedc_err wait_connected(struct fedc_mqtt *m, int timeout_s, bool fai
 enum fedc_err fedc_mqtt_connect(const struct fedc_mqtt_options *opts, struct fedc_mqtt **out)
 {
 	struct fedc_mqtt *m = NULL;
+	struct fedc_thread_set before = {0};
 	enum fedc_err rc;
 
 	*out = NULL;
@@ -448,14 +489,18 @@ enum fedc_err fedc_mqtt_connect(const struct fedc_mqtt_options *opts, struct fed
 	rc = copy_options(m, opts);
 	if (rc)
 		goto out;
+	(void)fedc_thread_set_snapshot(&before); /* none: nothing to wait for at close */
 	rc = create_client(m, opts->client_id);
 	if (rc)
 		goto out;
+	m->counted = true;
 	rc = start_connect(m);
+	paho_threads_note(&before);
 	if (rc)
 		goto out;
 	rc = wait_connected(m, opts->connect_timeout_s > 0 ? opts->connect_timeout_s : 10, opts->fail_fast_on_refusal);
 out:
+	fedc_thread_set_free(&before);
 	if (rc) {
 		fedc_mqtt_close(m, NULL, 0);
 		return rc;
@@ -591,6 +636,8 @@ void fedc_mqtt_close(struct fedc_mqtt *m, const void *final_payload, size_t fina
 			usleep(10000);
 		MQTTAsync_destroy(&m->client);
 	}
+	if (m->counted)
+		paho_threads_release();
 	while ((msg = take(m)))
 		fedc_mqtt_message_free(msg);
 	for (size_t i = 0; i < m->n_subscriptions; i++)
