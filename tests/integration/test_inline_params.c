@@ -23,7 +23,7 @@
 
 #include "fedc/caps.h"
 #include "fedc/hash.h"
-#include "harness.h"
+#include "harness_scripted.h"
 
 static struct harness H;
 static char output[1 << 18];
@@ -158,58 +158,10 @@ static void test_large_model_through_repository(void **state)
 #define MALLORY "mallory"
 
 struct mallory {
-	struct fedc_mqtt *mqtt;
-	struct fedc_channel channel;
-	char status_topic[FEDC_MAX_TOPIC_LEN + 1];
 	size_t oversize;  /* > 0: answer with this many bytes; 0: the global with one byte flipped */
 	bool no_inline;   /* plays a node of an earlier version: no inline_params capability */
 	int fetched;      /* no_inline: trains whose global it could GET from the repository */
 };
-
-static int mallory_status(struct mallory *m, const char *state)
-{
-	struct fedc_msg *msg = fedc_msg_new(FEDC_CMD_STATUS);
-	int rc;
-
-	snprintf(msg->node_id, sizeof(msg->node_id), "%s", MALLORY);
-	snprintf(msg->state, sizeof(msg->state), "%s", state);
-	fedc_msg_set(msg, FEDC_F_NODE_ID);
-	fedc_msg_set(msg, FEDC_F_STATE);
-	rc = fedc_channel_publish(&m->channel, m->mqtt, m->status_topic, msg, true) == FEDC_OK ? 0 : -1;
-	fedc_msg_free(msg);
-	return rc;
-}
-
-static int mallory_connect(struct mallory *m)
-{
-	char bundle[512], key[600], trusted[600], broadcast[FEDC_MAX_TOPIC_LEN + 1], own[FEDC_MAX_TOPIC_LEN + 1];
-	const char *subs[] = { broadcast, own };
-
-	snprintf(bundle, sizeof(bundle), "%s/nodes/%s", H.fed_dir, MALLORY);
-	snprintf(key, sizeof(key), "%s/signing.key", bundle);
-	snprintf(trusted, sizeof(trusted), "%s/trusted", bundle);
-	if (fedc_channel_init(&m->channel, MALLORY, key, trusted, 300, false) != FEDC_OK ||
-	    fedc_topic_nodes(broadcast, H.federation) != FEDC_OK ||
-	    fedc_topic_node(own, H.federation, MALLORY) != FEDC_OK ||
-	    fedc_topic_status(m->status_topic, H.federation, MALLORY) != FEDC_OK ||
-	    harness_connect_as(&H, bundle, MALLORY, MALLORY, subs, 2, &m->mqtt) != 0)
-		return -1;
-	return mallory_status(m, "online");
-}
-
-static void mallory_search_reply(struct fedc_msg *reply)
-{
-	assert_int_equal(fedc_msg_datasets_alloc(reply, 1), FEDC_OK);
-	snprintf(reply->datasets[0].dataset_id, sizeof(reply->datasets[0].dataset_id), "mallory-data");
-	snprintf(reply->datasets[0].name, sizeof(reply->datasets[0].name), "mallory-data");
-	snprintf(reply->datasets[0].type, sizeof(reply->datasets[0].type), "csv");
-	reply->datasets[0].n_tags = 1;
-	snprintf(reply->datasets[0].tags[0], sizeof(reply->datasets[0].tags[0]), "breast-cancer");
-	reply->datasets[0].n_samples = 100;
-	reply->datasets[0].n_features = 30;
-	reply->datasets[0].n_classes = 2;
-	fedc_msg_set(reply, FEDC_F_DATASETS);
-}
 
 static void mallory_advertise_inline(struct fedc_msg *reply)
 {
@@ -236,24 +188,14 @@ static void mallory_fetch_global(struct mallory *m, const struct fedc_msg *req, 
 	else
 		fprintf(stderr, "mallory: GET %s: %s\n", req->params_digest, fedc_last_error());
 	fedc_repo_free(repo);
-	snprintf(reply->job_id, sizeof(reply->job_id), "%s", req->job_id);
-	snprintf(reply->dataset_id, sizeof(reply->dataset_id), "%s", req->dataset_id);
-	reply->round = req->round;
-	for (enum fedc_field f = FEDC_F_JOB_ID; f <= FEDC_F_UPLOAD_S; f++)
-		if (f == FEDC_F_JOB_ID || f == FEDC_F_DATASET_ID || f == FEDC_F_ROUND || f == FEDC_F_N_SAMPLES ||
-		    f == FEDC_F_N_TEST || f == FEDC_F_METRICS || f == FEDC_F_GLOBAL_METRICS || f == FEDC_F_DOWNLOAD_S ||
-		    f == FEDC_F_TRAIN_S || f == FEDC_F_UPLOAD_S)
-			fedc_msg_set(reply, f);
+	harness_scripted_train_fields(req, reply);
+	fedc_msg_unset(reply, FEDC_F_PARAMS_DIGEST);
 }
 
 /* Its update: the global it got inline, with one byte flipped, under the
  * global's digest; or `oversize` bytes under a digest that matches them. */
 static void mallory_train_reply(const struct mallory *m, const struct fedc_msg *req, struct fedc_msg *reply)
 {
-	static const enum fedc_field fields[] = {
-		FEDC_F_JOB_ID, FEDC_F_DATASET_ID, FEDC_F_PARAMS_DIGEST, FEDC_F_ROUND, FEDC_F_N_SAMPLES, FEDC_F_N_TEST,
-		FEDC_F_METRICS, FEDC_F_GLOBAL_METRICS, FEDC_F_DOWNLOAD_S, FEDC_F_TRAIN_S, FEDC_F_UPLOAD_S,
-	};
 	uint8_t *bytes;
 
 	assert_true(fedc_msg_has(req, FEDC_F_PARAMS)); /* it advertised inline parameters */
@@ -269,38 +211,25 @@ static void mallory_train_reply(const struct mallory *m, const struct fedc_msg *
 		reply->params[reply->params_len - 1] ^= 0x01;
 		snprintf(reply->params_digest, sizeof(reply->params_digest), "%s", req->params_digest);
 	}
-	snprintf(reply->job_id, sizeof(reply->job_id), "%s", req->job_id);
-	snprintf(reply->dataset_id, sizeof(reply->dataset_id), "%s", req->dataset_id);
-	reply->round = req->round;
+	harness_scripted_train_fields(req, reply);
 	reply->n_samples = 80;
 	reply->n_test = 20;
-	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-		fedc_msg_set(reply, fields[i]);
 }
 
-static void mallory_answer(struct mallory *m, const struct fedc_msg *req)
+static bool mallory_answer(void *ctx, const struct fedc_msg *req, struct fedc_msg *reply)
 {
-	char topic[FEDC_MAX_TOPIC_LEN + 1];
-	struct fedc_msg *reply = NULL;
+	struct mallory *m = ctx;
 
 	if (req->command == FEDC_CMD_SEARCH) {
-		reply = fedc_msg_reply(req, FEDC_CMD_SEARCH_REPLY, MALLORY);
-		mallory_search_reply(reply);
+		harness_scripted_dataset(reply, "mallory-data", 100);
 		if (!m->no_inline)
 			mallory_advertise_inline(reply);
-	} else if (req->command == FEDC_CMD_TRAIN) {
-		reply = fedc_msg_reply(req, FEDC_CMD_TRAIN_REPLY, MALLORY);
-		if (m->no_inline)
-			mallory_fetch_global(m, req, reply);
-		else
-			mallory_train_reply(m, req, reply);
+	} else if (m->no_inline) {
+		mallory_fetch_global(m, req, reply);
+	} else {
+		mallory_train_reply(m, req, reply);
 	}
-	if (!reply)
-		return;
-	assert_int_equal(fedc_topic_researcher(topic, H.federation, req->researcher_id), FEDC_OK);
-	if (fedc_channel_publish(&m->channel, m->mqtt, topic, reply, false) != FEDC_OK)
-		fail_msg("mallory's reply was not sent: %s", fedc_last_error());
-	fedc_msg_free(reply);
+	return true;
 }
 
 /* Runs `exp` with mallory answering; returns her round record's reason
@@ -312,33 +241,18 @@ static const char *run_with_mallory(const char *exp, size_t oversize, bool no_in
 	static char line[8192], found[8192];
 	char history[600];
 	struct mallory m = { .oversize = oversize, .no_inline = no_inline };
+	struct harness_scripted_node node;
 	struct harness_proc researcher = { 0 };
-	struct fedc_msg *msg = calloc(1, sizeof(*msg));
-	int status = -1, rounds = 0;
-	time_t t0 = time(NULL);
+	int status, rounds = 0;
 	FILE *f;
 
-	assert_non_null(msg);
 	found[0] = '\0';
-	assert_int_equal(mallory_connect(&m), 0);
+	assert_int_equal(harness_scripted_connect(&H, &node, MALLORY), 0);
 	assert_int_equal(harness_spawn(&H, &researcher, "researcher-mallory", argv), 0);
-	while (waitpid(researcher.pid, &status, WNOHANG) == 0 && time(NULL) - t0 < 120) {
-		struct fedc_mqtt_message *mm = NULL;
-		struct fedc_origin origin;
-
-		if (fedc_mqtt_next(m.mqtt, 200, &mm) != FEDC_OK)
-			continue;
-		if (fedc_channel_accept(&m.channel, mm->topic, mm->payload, mm->len, msg, &origin) == FEDC_OK)
-			mallory_answer(&m, msg);
-		fedc_msg_clear(msg);
-		fedc_mqtt_message_free(mm);
-	}
-	if (!WIFEXITED(status))
+	status = harness_scripted_serve(&node, researcher.pid, 120, mallory_answer, &m);
+	if (status == -1)
 		(void)harness_stop(&researcher, SIGTERM, 5000);
-	fedc_msg_free(msg);
-	assert_int_equal(mallory_status(&m, "offline"), 0);
-	fedc_mqtt_close(m.mqtt, NULL, 0);
-	fedc_channel_free(&m.channel);
+	harness_scripted_close(&node);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		fail_msg("the researcher did not finish cleanly (status %d); its log: %s", status, researcher.log);
 	snprintf(history, sizeof(history), "%s-out/history.jsonl", exp);

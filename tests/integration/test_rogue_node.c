@@ -21,7 +21,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "harness.h"
+#include "harness_scripted.h"
 
 static struct harness H;
 static char output[1 << 18];
@@ -109,91 +109,21 @@ static double run(const char *name, bool rogue, double attack_scale, const char 
 #define LIAR_ROWS 50
 #define LIAR_CLAIM 18446744073709551000ull
 
-struct liar {
-	struct fedc_mqtt *mqtt;
-	struct fedc_channel channel;
-	char status_topic[FEDC_MAX_TOPIC_LEN + 1];
-};
-
-/* Publishes the liar's retained status, signed, as a daemon's. */
-static int liar_status(struct liar *l, const char *state)
+/* Answers `search` with a dataset of LIAR_ROWS rows and `train` with an
+ * update (the global parameters it was sent, already in the repository)
+ * that claims LIAR_CLAIM training samples. */
+static bool liar_answer(void *ctx, const struct fedc_msg *req, struct fedc_msg *reply)
 {
-	struct fedc_msg *msg = fedc_msg_new(FEDC_CMD_STATUS);
-	int rc;
-
-	snprintf(msg->node_id, sizeof(msg->node_id), "%s", LIAR);
-	snprintf(msg->state, sizeof(msg->state), "%s", state);
-	fedc_msg_set(msg, FEDC_F_NODE_ID);
-	fedc_msg_set(msg, FEDC_F_STATE);
-	rc = fedc_channel_publish(&l->channel, l->mqtt, l->status_topic, msg, true) == FEDC_OK ? 0 : -1;
-	fedc_msg_free(msg);
-	return rc;
-}
-
-/* Connects as node LIAR (provisioned by fedc-admin: its broker password,
- * certificate and signing key) and says it is online. */
-static int liar_connect(struct liar *l)
-{
-	char bundle[512], key[600], trusted[600], broadcast[FEDC_MAX_TOPIC_LEN + 1], own[FEDC_MAX_TOPIC_LEN + 1];
-	const char *subs[] = { broadcast, own };
-
-	snprintf(bundle, sizeof(bundle), "%s/nodes/%s", H.fed_dir, LIAR);
-	snprintf(key, sizeof(key), "%s/signing.key", bundle);
-	snprintf(trusted, sizeof(trusted), "%s/trusted", bundle);
-	if (fedc_channel_init(&l->channel, LIAR, key, trusted, 300, false) != FEDC_OK ||
-	    fedc_topic_nodes(broadcast, H.federation) != FEDC_OK || fedc_topic_node(own, H.federation, LIAR) != FEDC_OK ||
-	    fedc_topic_status(l->status_topic, H.federation, LIAR) != FEDC_OK ||
-	    harness_connect_as(&H, bundle, LIAR, LIAR, subs, 2, &l->mqtt) != 0)
-		return -1;
-	return liar_status(l, "online");
-}
-
-/* Answers one request: `search` with a dataset of LIAR_ROWS rows, `train`
- * with an update (the global parameters it was sent, already in the
- * repository) that claims LIAR_CLAIM training samples. */
-static void liar_answer(struct liar *l, const struct fedc_msg *req)
-{
-	char topic[FEDC_MAX_TOPIC_LEN + 1];
-	struct fedc_msg *reply = NULL;
-
+	(void)ctx;
 	if (req->command == FEDC_CMD_SEARCH) {
-		reply = fedc_msg_reply(req, FEDC_CMD_SEARCH_REPLY, LIAR);
-		assert_int_equal(fedc_msg_datasets_alloc(reply, 1), FEDC_OK);
-		snprintf(reply->datasets[0].dataset_id, sizeof(reply->datasets[0].dataset_id), "liar-data");
-		snprintf(reply->datasets[0].name, sizeof(reply->datasets[0].name), "liar-data");
-		snprintf(reply->datasets[0].type, sizeof(reply->datasets[0].type), "csv");
-		reply->datasets[0].n_tags = 1;
-		snprintf(reply->datasets[0].tags[0], sizeof(reply->datasets[0].tags[0]), "breast-cancer");
-		reply->datasets[0].n_samples = LIAR_ROWS;
-		reply->datasets[0].n_features = 30;
-		reply->datasets[0].n_classes = 2;
-		fedc_msg_set(reply, FEDC_F_DATASETS);
-	} else if (req->command == FEDC_CMD_TRAIN) {
-		reply = fedc_msg_reply(req, FEDC_CMD_TRAIN_REPLY, LIAR);
-		snprintf(reply->job_id, sizeof(reply->job_id), "%s", req->job_id);
-		snprintf(reply->dataset_id, sizeof(reply->dataset_id), "%s", req->dataset_id);
-		snprintf(reply->params_digest, sizeof(reply->params_digest), "%s", req->params_digest);
-		reply->round = req->round;
-		reply->n_samples = LIAR_CLAIM;
-		reply->n_test = 10;
-		fedc_msg_set(reply, FEDC_F_JOB_ID);
-		fedc_msg_set(reply, FEDC_F_DATASET_ID);
-		fedc_msg_set(reply, FEDC_F_PARAMS_DIGEST);
-		fedc_msg_set(reply, FEDC_F_ROUND);
-		fedc_msg_set(reply, FEDC_F_N_SAMPLES);
-		fedc_msg_set(reply, FEDC_F_N_TEST);
-		fedc_msg_set(reply, FEDC_F_METRICS);
-		fedc_msg_set(reply, FEDC_F_GLOBAL_METRICS);
-		fedc_msg_set(reply, FEDC_F_DOWNLOAD_S);
-		fedc_msg_set(reply, FEDC_F_TRAIN_S);
-		fedc_msg_set(reply, FEDC_F_UPLOAD_S);
+		harness_scripted_dataset(reply, "liar-data", LIAR_ROWS);
+		return true;
 	}
-	if (!reply)
-		return;
-	assert_int_equal(fedc_topic_researcher(topic, H.federation, req->researcher_id), FEDC_OK);
-	if (fedc_channel_publish(&l->channel, l->mqtt, topic, reply, false) != FEDC_OK)
-		fail_msg("the liar's reply was not sent: %s", fedc_last_error());
-	fedc_msg_free(reply);
+	harness_scripted_train_fields(req, reply);
+	snprintf(reply->params_digest, sizeof(reply->params_digest), "%s", req->params_digest);
+	reply->n_samples = LIAR_CLAIM;
+	reply->n_test = 10;
+	return true;
 }
 
 /* The researcher refuses the claim for the round, with the reason in its
@@ -202,38 +132,22 @@ static void test_claim_above_registered_rows_refused(void **state)
 {
 	char exp[512], history[600], line[8192], log_line[1024];
 	const char *argv[] = { harness_bin("fedc-researcher"), "run", exp, NULL };
-	struct liar l = { 0 };
+	struct harness_scripted_node liar;
 	struct harness_proc researcher = { 0 };
-	struct fedc_msg *msg = calloc(1, sizeof(*msg));
 	bool refused = false;
-	int status = -1, rounds = 0;
-	time_t t0 = time(NULL);
+	int status, rounds = 0;
 	FILE *f;
 
 	(void)state;
-	assert_non_null(msg);
 	assert_int_equal(harness_add_node(&H, LIAR, NULL, NULL, NULL), 5);
-	assert_int_equal(liar_connect(&l), 0);
+	assert_int_equal(harness_scripted_connect(&H, &liar, LIAR), 0);
 	write_experiment(exp, sizeof(exp), "liar", 2, "final_evaluation = false", "", "method = fedavg");
 	assert_int_equal(harness_spawn(&H, &researcher, "researcher-liar", argv), 0);
 	/* Play the node until the researcher is done. */
-	while (waitpid(researcher.pid, &status, WNOHANG) == 0 && time(NULL) - t0 < 120) {
-		struct fedc_mqtt_message *m = NULL;
-		struct fedc_origin origin;
-
-		if (fedc_mqtt_next(l.mqtt, 200, &m) != FEDC_OK)
-			continue;
-		if (fedc_channel_accept(&l.channel, m->topic, m->payload, m->len, msg, &origin) == FEDC_OK)
-			liar_answer(&l, msg);
-		fedc_msg_clear(msg);
-		fedc_mqtt_message_free(m);
-	}
-	if (!WIFEXITED(status))
+	status = harness_scripted_serve(&liar, researcher.pid, 120, liar_answer, NULL);
+	if (status == -1)
 		(void)harness_stop(&researcher, SIGTERM, 5000); /* out of time: fails below */
-	fedc_msg_free(msg);
-	assert_int_equal(liar_status(&l, "offline"), 0);
-	fedc_mqtt_close(l.mqtt, NULL, 0);
-	fedc_channel_free(&l.channel);
+	harness_scripted_close(&liar);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) { /* what the researcher said */
 		f = fopen(researcher.log, "r");
 		while (f && fgets(log_line, sizeof(log_line), f))
