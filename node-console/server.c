@@ -27,6 +27,7 @@
 #include "console_metrics.h"
 #include "fedc/log.h"
 #include "fedc/num.h"
+#include "fedc/prom_http.h" /* fedc_mhd_has_body */
 #include "form.h"
 #include "kdf.h"
 #include "upload.h"
@@ -519,6 +520,28 @@ static enum MHD_Result post_start(struct console_server *srv, struct MHD_Connect
 	return answer(srv, conn, url, true, st);
 }
 
+/* A request other than a POST takes no body: one that is not a GET or HEAD
+ * (405), or that comes with a body (400), is answered at its first call. */
+static enum MHD_Result other_start(struct MHD_Connection *conn, const char *url, const char *method,
+				   struct conn_state *st)
+{
+	bool get = is(method, "GET") || is(method, "HEAD");
+	struct reply r = { .body = FEDC_BUF_INIT(PAGE_MAX) };
+	enum MHD_Result ret;
+
+	if (get && !fedc_mhd_has_body(conn))
+		return MHD_YES;
+	st->answered = true;
+	if (get)
+		(void)pages__error(&r, MHD_HTTP_BAD_REQUEST, "A GET request has no body.");
+	else
+		(void)pages__error(&r, MHD_HTTP_METHOD_NOT_ALLOWED, "Only GET and POST.");
+	ret = send_reply(conn, &r);
+	console_metrics__request(url, false, r.status);
+	fedc_buf_free(&r.body);
+	return ret;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
 				  const char *version, const char *upload_data, size_t *upload_size, void **con_cls)
 {
@@ -535,7 +558,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return MHD_NO;
 		fedc_buf_init(&st->body, FORM_BODY_MAX);
 		*con_cls = st;
-		return post ? post_start(srv, conn, url, st) : MHD_YES;
+		return post ? post_start(srv, conn, url, st) : other_start(conn, url, method, st);
 	}
 	if (st->answered)
 		return MHD_NO; /* libmicrohttpd reads no body after an answer; never take one */
@@ -550,16 +573,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	if (len)
 		return MHD_YES;
-	if (!post && strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-		struct reply r = { .body = FEDC_BUF_INIT(PAGE_MAX) };
-		enum MHD_Result ret;
-
-		(void)pages__error(&r, MHD_HTTP_METHOD_NOT_ALLOWED, "Only GET and POST.");
-		ret = send_reply(conn, &r);
-		console_metrics__request(url, false, r.status);
-		fedc_buf_free(&r.body);
-		return ret;
-	}
 	if (!post && assets__get(url, &body, &len, &type)) {
 		console_metrics__request(url, true, MHD_HTTP_OK);
 		return send_asset(conn, body, len, type);

@@ -9,7 +9,7 @@ needed), then talks raw HTTP/1.1 over TLS to it:
      bytes) from a client without a session, none sending a byte of its
      body, are answered 403 at once (and the connection closed): the body
      is never waited for; a form declaring more than 16 KiB is answered 413
-     the same way;
+     the same way, a PUT 405 and a GET with a body 400;
   2. logged in, bodies that never pass the token check are cut: a chunked
      form that goes on past 16 KiB, an upload whose first field is a wrong
      token and then a file, an upload whose preamble never ends. Each is
@@ -186,6 +186,14 @@ def without_session(c):
     status, head, _ = c.headers_only("/login", dict(form, Cookie="fedc_console=" + anon,
                                                     **{"Content-Length": str(16385)}))
     check(status == 413 and "connection: close" in head, f"a form declared past 16 KiB is answered 413 at once ({status})")
+    with c.connect() as conn:
+        conn.sendall(c.head("PUT", "/datasets", {"Content-Length": str(1 << 30)}))
+        status, _, _ = c.read_response(conn)
+    check(status == 405, f"a PUT is answered 405 before its body ({status})")
+    with c.connect() as conn:
+        conn.sendall(c.head("GET", "/datasets", {"Content-Length": "1000"}))
+        status, _, _ = c.read_response(conn)
+    check(status == 400, f"a GET with a body is answered 400 before it ({status})")
     return anon
 
 
