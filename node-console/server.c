@@ -499,6 +499,19 @@ static enum MHD_Result answer(struct console_server *srv, struct MHD_Connection 
 	return ret;
 }
 
+/* A form body past FORM_BODY_MAX (sent in chunks: a declared length past it
+ * is answered 413 before the body): counted as a 413, then the connection
+ * is closed, the rest unread. */
+static enum MHD_Result form_cut(struct MHD_Connection *conn, const char *url)
+{
+	char remote[64];
+
+	client_address(conn, remote, sizeof(remote));
+	fedc_warn("a form body from %s past %d bytes; connection closed, the rest unread", remote, FORM_BODY_MAX);
+	console_metrics__request(url, false, MHD_HTTP_CONTENT_TOO_LARGE);
+	return MHD_NO;
+}
+
 /* Before the body of a POST (the first call). Refusals that need none of
  * it are answered now, through answer() as any other, with an empty body:
  * no session, or not one that may post here (handle() refuses the missing
@@ -566,11 +579,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	*upload_size = 0;
 	if (len && st->upload)
 		return upload_feed(srv, conn, st, upload_data, len);
-	if (len && fedc_buf_append(&st->body, upload_data, len)) {
-		fedc_warn("%s: a form body past %d bytes; connection closed", url, FORM_BODY_MAX);
-		console_metrics__request(url, false, MHD_HTTP_CONTENT_TOO_LARGE);
-		return MHD_NO;
-	}
+	if (len && fedc_buf_append(&st->body, upload_data, len))
+		return form_cut(conn, url);
 	if (len)
 		return MHD_YES;
 	if (!post && assets__get(url, &body, &len, &type)) {
