@@ -1,7 +1,16 @@
 /* Routing and access control of the console (see server.h). Every request
  * goes through handle(): static files are public; /login is reachable with
  * an anonymous session; everything else needs a logged-in session, and
- * every POST the session's CSRF token. */
+ * every POST the session's CSRF token.
+ *
+ * Bodies are bounded before anything is authenticated: a POST that can be
+ * refused from its headers alone (no session for it, the wrong type, a
+ * declared length past the cap) is answered before a byte of its body is
+ * read, and libmicrohttpd then closes the connection; a form body is cut at
+ * FORM_BODY_MAX, an upload at UPLOAD_UNVERIFIED_MAX until its token is
+ * checked and REFUSED_DRAIN_MAX after a refusal. Past those the connection
+ * is closed: libmicrohttpd 0.9.75 cannot answer a request whose body is
+ * still coming. */
 #include "server.h"
 
 #include <arpa/inet.h>
@@ -17,6 +26,8 @@
 #include "assets.h"
 #include "console_metrics.h"
 #include "fedc/log.h"
+#include "fedc/num.h"
+#include "fedc/prom_http.h" /* fedc_mhd_has_body */
 #include "form.h"
 #include "kdf.h"
 #include "upload.h"
@@ -34,12 +45,14 @@ struct console_server {
 
 struct conn_state {
 	struct fedc_buf body;
-	bool too_big;
+	bool too_big;           /* a form body declared longer than FORM_BODY_MAX */
+	bool answered;          /* answered before its body: no more of it is taken */
 	/* POST /datasets/upload: the file goes to disk as it comes (upload.h). */
 	struct upload *upload;
 	struct MHD_PostProcessor *pp;
 	unsigned refused;       /* an upload refused before its body: the status */
 	const char *refused_why;
+	uint64_t drained;       /* bytes of an upload's body read since it was refused */
 };
 
 /* ---- responses ---- */
@@ -260,6 +273,9 @@ static void client_address(struct MHD_Connection *conn, char *out, size_t cap)
 
 #define UPLOAD_URL "/datasets/upload"
 #define UPLOAD_PP_BUFFER 65536
+/* Read after an upload is refused in its body, so that a small forged form
+ * still gets its answer page; past them the connection is closed. */
+#define REFUSED_DRAIN_MAX ((uint64_t)64 << 10)
 
 static bool is_multipart(struct MHD_Connection *conn)
 {
@@ -290,8 +306,8 @@ static enum MHD_Result on_upload_part(void *cls, enum MHD_ValueKind kind, const 
 }
 
 /* Before the body of an upload: only a logged-in session may send one, as
- * multipart/form-data; anything else is refused without writing a byte
- * (the body is read and dropped). */
+ * multipart/form-data; anything else is refused (st->refused) and answered
+ * before a byte of the body is read. */
 static void upload_start(struct console_server *srv, struct MHD_Connection *conn, struct conn_state *st)
 {
 	struct session *s = cookie_session(srv, conn, (int64_t)time(NULL));
@@ -327,14 +343,44 @@ static void upload_start(struct console_server *srv, struct MHD_Connection *conn
 	st->refused = 0;
 }
 
-static void upload_feed(struct conn_state *st, const char *data, size_t size)
+/* An upload refused (u->status set): audited when its token was the
+ * reason, and counted. */
+static void upload_refusal(struct request *q, const struct upload *u)
 {
-	if (!st->upload || st->upload->status)
-		return;
-	if (MHD_post_process(st->pp, data, size) != MHD_YES && !st->upload->status) {
-		st->upload->status = MHD_HTTP_BAD_REQUEST;
-		snprintf(st->upload->why, sizeof(st->upload->why), "The upload's multipart body is malformed.");
+	if (u->status == MHD_HTTP_FORBIDDEN)
+		console__audit(q, u->session.user, "csrf-refused", UPLOAD_URL, u->why);
+	console_metrics__upload_refused();
+}
+
+/* A refused upload whose body goes on past REFUSED_DRAIN_MAX: recorded as
+ * if answered, then its connection is closed (MHD_NO). */
+static enum MHD_Result upload_cut(struct console_server *srv, struct MHD_Connection *conn, struct conn_state *st)
+{
+	char remote[64];
+	struct request q = { .c = srv->c, .remote = remote, .now = (int64_t)time(NULL) };
+
+	client_address(conn, remote, sizeof(remote));
+	fedc_warn("upload from %s refused (%u: %s); connection closed, the rest of its body unread", remote,
+		  st->upload->status, st->upload->why);
+	upload_refusal(&q, st->upload);
+	console_metrics__request(UPLOAD_URL, false, st->upload->status);
+	return MHD_NO;
+}
+
+/* A piece of an upload's body, decoded unless the upload is refused. */
+static enum MHD_Result upload_feed(struct console_server *srv, struct MHD_Connection *conn, struct conn_state *st,
+				   const char *data, size_t size)
+{
+	struct upload *u = st->upload;
+
+	if (upload__body(u, size) && MHD_post_process(st->pp, data, size) != MHD_YES && !u->status) {
+		u->status = MHD_HTTP_BAD_REQUEST;
+		snprintf(u->why, sizeof(u->why), "The upload's multipart body is malformed.");
 	}
+	if (!u->status)
+		return MHD_YES;
+	st->drained += size;
+	return st->drained <= REFUSED_DRAIN_MAX ? MHD_YES : upload_cut(srv, conn, st);
 }
 
 /* Frees what an upload holds; its file stays only if `keep`. */
@@ -371,9 +417,7 @@ static enum fedc_err upload_done(struct request *q, struct reply *r, struct conn
 	}
 	q->session = s;
 	if (!upload__finish(u)) {
-		if (u->status == MHD_HTTP_FORBIDDEN)
-			console__audit(q, s->user, "csrf-refused", UPLOAD_URL, u->why);
-		console_metrics__upload_refused();
+		upload_refusal(q, u);
 		return pages__error(r, u->status, u->why);
 	}
 	rc = actions__dataset_upload(q, r, u);
@@ -391,6 +435,24 @@ static bool is_form_body(struct MHD_Connection *conn)
 	const char *want = "application/x-www-form-urlencoded";
 
 	return type && strncmp(type, want, strlen(want)) == 0 && (type[strlen(want)] == '\0' || type[strlen(want)] == ';');
+}
+
+/* The body length the headers declare; 0 when they declare none (chunked). */
+static uint64_t declared_length(struct MHD_Connection *conn)
+{
+	const char *v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	uint64_t n = 0;
+
+	return v && fedc_num_parse_u64(v, 0, UINT64_MAX, &n) == FEDC_OK ? n : 0;
+}
+
+/* Whether a form POST to `url` could pass handle()'s checks at all: /login
+ * needs a session (an anonymous one), every other action a logged-in one. */
+static bool may_post(struct console_server *srv, struct MHD_Connection *conn, const char *url)
+{
+	struct session *s = cookie_session(srv, conn, (int64_t)time(NULL));
+
+	return s && (s->user[0] || is(url, "/login"));
 }
 
 static enum MHD_Result answer(struct console_server *srv, struct MHD_Connection *conn, const char *url, bool post,
@@ -437,6 +499,62 @@ static enum MHD_Result answer(struct console_server *srv, struct MHD_Connection 
 	return ret;
 }
 
+/* A form body past FORM_BODY_MAX (sent in chunks: a declared length past it
+ * is answered 413 before the body): counted as a 413, then the connection
+ * is closed, the rest unread. */
+static enum MHD_Result form_cut(struct MHD_Connection *conn, const char *url)
+{
+	char remote[64];
+
+	client_address(conn, remote, sizeof(remote));
+	fedc_warn("a form body from %s past %d bytes; connection closed, the rest unread", remote, FORM_BODY_MAX);
+	console_metrics__request(url, false, MHD_HTTP_CONTENT_TOO_LARGE);
+	return MHD_NO;
+}
+
+/* Before the body of a POST (the first call). Refusals that need none of
+ * it are answered now, through answer() as any other, with an empty body:
+ * no session, or not one that may post here (handle() refuses the missing
+ * token, as it would the body's), the wrong type, a declared length past
+ * the cap. */
+static enum MHD_Result post_start(struct console_server *srv, struct MHD_Connection *conn, const char *url,
+				  struct conn_state *st)
+{
+	if (is(url, UPLOAD_URL)) {
+		upload_start(srv, conn, st);
+		if (!st->refused)
+			return MHD_YES;
+	} else {
+		st->too_big = declared_length(conn) > FORM_BODY_MAX;
+		if (!st->too_big && is_form_body(conn) && may_post(srv, conn, url))
+			return MHD_YES;
+	}
+	st->answered = true;
+	return answer(srv, conn, url, true, st);
+}
+
+/* A request other than a POST takes no body: one that is not a GET or HEAD
+ * (405), or that comes with a body (400), is answered at its first call. */
+static enum MHD_Result other_start(struct MHD_Connection *conn, const char *url, const char *method,
+				   struct conn_state *st)
+{
+	bool get = is(method, "GET") || is(method, "HEAD");
+	struct reply r = { .body = FEDC_BUF_INIT(PAGE_MAX) };
+	enum MHD_Result ret;
+
+	if (get && !fedc_mhd_has_body(conn))
+		return MHD_YES;
+	st->answered = true;
+	if (get)
+		(void)pages__error(&r, MHD_HTTP_BAD_REQUEST, "A GET request has no body.");
+	else
+		(void)pages__error(&r, MHD_HTTP_METHOD_NOT_ALLOWED, "Only GET and POST.");
+	ret = send_reply(conn, &r);
+	console_metrics__request(url, false, r.status);
+	fedc_buf_free(&r.body);
+	return ret;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
 				  const char *version, const char *upload_data, size_t *upload_size, void **con_cls)
 {
@@ -453,31 +571,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return MHD_NO;
 		fedc_buf_init(&st->body, FORM_BODY_MAX);
 		*con_cls = st;
-		if (post && is(url, UPLOAD_URL))
-			upload_start(srv, conn, st);
+		return post ? post_start(srv, conn, url, st) : other_start(conn, url, method, st);
+	}
+	if (st->answered)
+		return MHD_NO; /* libmicrohttpd reads no body after an answer; never take one */
+	len = *upload_size;
+	*upload_size = 0;
+	if (len && st->upload)
+		return upload_feed(srv, conn, st, upload_data, len);
+	if (len && fedc_buf_append(&st->body, upload_data, len))
+		return form_cut(conn, url);
+	if (len)
 		return MHD_YES;
-	}
-	if (*upload_size && (st->upload || st->refused)) {
-		upload_feed(st, upload_data, *upload_size);
-		*upload_size = 0;
-		return MHD_YES;
-	}
-	if (*upload_size) {
-		if (!st->too_big && fedc_buf_append(&st->body, upload_data, *upload_size))
-			st->too_big = true;
-		*upload_size = 0;
-		return MHD_YES;
-	}
-	if (!post && strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-		struct reply r = { .body = FEDC_BUF_INIT(PAGE_MAX) };
-		enum MHD_Result ret;
-
-		(void)pages__error(&r, MHD_HTTP_METHOD_NOT_ALLOWED, "Only GET and POST.");
-		ret = send_reply(conn, &r);
-		console_metrics__request(url, false, r.status);
-		fedc_buf_free(&r.body);
-		return ret;
-	}
 	if (!post && assets__get(url, &body, &len, &type)) {
 		console_metrics__request(url, true, MHD_HTTP_OK);
 		return send_asset(conn, body, len, type);

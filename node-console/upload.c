@@ -138,6 +138,20 @@ static bool add_text_field(struct upload *u, const char *key)
 	return true;
 }
 
+bool upload__body(struct upload *u, size_t size)
+{
+	if (u->status)
+		return false;
+	if (u->csrf_ok)
+		return true;
+	if (u->unverified >= UPLOAD_UNVERIFIED_MAX)
+		return refuse(u, 403, "Refused: the form's security token must come first, within %llu KiB. "
+				      "Reload the page and try again.",
+			      (unsigned long long)(UPLOAD_UNVERIFIED_MAX >> 10));
+	u->unverified += size;
+	return true;
+}
+
 bool upload__part(struct upload *u, const char *key, const char *filename, const char *data, uint64_t off,
 		  size_t size)
 {

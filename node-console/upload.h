@@ -6,7 +6,9 @@
  * The rules, checked as the parts arrive (the first broken one stops the
  * upload; the file written so far is removed):
  *   - the first field is `csrf`, the session's token: nothing is written
- *     before it is checked, so a forged form writes no byte;
+ *     before it is checked, so a forged form writes no byte; and at most
+ *     UPLOAD_UNVERIFIED_MAX bytes of body (plus the piece in hand) are taken
+ *     before it is, so a forged form cannot make the console read on;
  *   - the other text fields are `name`, `tags`, `description` and
  *     `label_column`, each once, at most FORM_VALUE_MAX bytes;
  *   - exactly one file, field `file`, at most UPLOAD_MAX_BYTES; it is
@@ -28,11 +30,15 @@
 #define UPLOAD_MAX_BYTES ((uint64_t)512 << 20)
 #define UPLOAD_PATH_MAX 4096
 #define UPLOAD_FILENAME_MAX 255
+/* Body bytes taken before the token is checked: the preamble, the csrf part
+ * and the next part's headers fit in a few hundred. */
+#define UPLOAD_UNVERIFIED_MAX ((uint64_t)64 << 10)
 
 struct upload {
 	struct session session;        /* a copy: whose CSRF token the form must carry */
 	char dir[UPLOAD_PATH_MAX];
 	bool csrf_ok;
+	uint64_t unverified;           /* body bytes taken while !csrf_ok */
 	struct form fields;            /* csrf, name, tags, description, label_column */
 	char current[FORM_NAME_MAX + 1]; /* the field being received */
 	uint64_t part_bytes;           /* its bytes so far */
@@ -49,6 +55,12 @@ struct upload {
  * missing). FEDC_ERR_IO naming the folder. */
 FEDC_NODISCARD
 enum fedc_err upload__begin(struct upload *u, const char *dir, const struct session *s);
+
+/* Before a piece of `size` raw body bytes is decoded (the post processor's
+ * input, preamble and part headers included): counts it while the token is
+ * not checked yet, and is false (403; later calls are refused too) when
+ * UPLOAD_UNVERIFIED_MAX such bytes came before it. */
+bool upload__body(struct upload *u, size_t size);
 
 /* One piece of a part: `off` bytes of field `key` came before it;
  * `filename` is non-NULL for a file part. False when the upload is refused

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "fedc/hash.h"
 #include "fedc/source_bundle.h"
@@ -26,7 +27,10 @@ static const char plan_usage[] =
 	"       " CLI_PROG " plan list [--json]\n"
 	"       " CLI_PROG " plan show DIGEST\n"
 	"       " CLI_PROG " plan source DIGEST\n"
-	"       " CLI_PROG " plan remove DIGEST\n";
+	"       " CLI_PROG " plan remove DIGEST\n"
+	"A DIGEST is 64 or 128 hex digits; such an argument is always taken as a digest, never\n"
+	"as a file of that name. Any other argument of approve or reject is a FILE: to name a\n"
+	"file whose name looks like a digest, give it as a path (./NAME).\n";
 
 /* ---- plan commands -------------------------------------------------------- */
 
@@ -64,6 +68,30 @@ static bool is_regular_file(const char *path)
 	struct stat st;
 
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* What the argument of approve or reject names. A digest first, whatever
+ * files exist: a file named like a digest (dropped into the working
+ * directory, say) must never decide which plan gets approved, and the
+ * console passes digests only. True with `*file` set, or false after
+ * saying why on stderr. */
+static bool decide_target(const char *cmd, const char *arg, char digest[FEDC_HASH_MAX_HEXLEN + 1], bool *file)
+{
+	*file = !parse_digest(arg, digest);
+	if (!*file) {
+		if (is_regular_file(arg))
+			fprintf(stderr,
+				CLI_PROG ": %s: note: \"%s\" is taken as a digest, not as the file of that name "
+					 "(to use the file, give it as ./%s)\n",
+				cmd, arg, arg);
+		return true;
+	}
+	if (is_regular_file(arg))
+		return true;
+	fprintf(stderr,
+		CLI_PROG ": %s: \"%s\" is neither an existing file nor a digest (64 or 128 hex digits): %s\n", cmd,
+		arg, access(arg, F_OK) == 0 ? "not a regular file" : strerror(errno));
+	return false;
 }
 
 struct decide_args {
@@ -155,12 +183,8 @@ static int plan_decide(struct cli_ctx *ctx, int argc, char **argv, enum node_pla
 
 	if (code >= 0)
 		return code;
-	file = is_regular_file(a.target);
-	if (!file && !parse_digest(a.target, digest)) {
-		fprintf(stderr, CLI_PROG ": %s: \"%s\" is neither an existing file nor a digest (64 or 128 hex digits)\n",
-			cmd, a.target);
+	if (!decide_target(cmd, a.target, digest, &file))
 		return 1;
-	}
 	rc = cli__open_db(ctx, &db);
 	if (!rc && file && status == NODE_PLAN_APPROVED) {
 		rc = approve_file(&ctx->cfg, db, &a, digest);

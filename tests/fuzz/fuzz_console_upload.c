@@ -12,7 +12,9 @@
  * exactly one file whose size on disk is what was counted, and only the
  * allowed text fields, each once, within their cap; a refused one has a
  * status and a reason, and once refused stays refused; nothing written
- * before the token was accepted; after discard no file is left. */
+ * before the token was accepted, and no more than UPLOAD_UNVERIFIED_MAX
+ * body bytes (plus one piece) taken before it; after discard no file is
+ * left. Each event's bytes, with its two, count as raw body (upload__body). */
 #include <dirent.h>
 #include <stdio.h>
 #include <string.h>
@@ -84,11 +86,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			bytes = s->csrf;
 			len = strlen(s->csrf);
 		}
-		ok = upload__part(&u, keys[k], (op & 8) ? "x.csv" : NULL, bytes, off, len);
+		ok = upload__body(&u, 2 + len);
+		ok = upload__part(&u, keys[k], (op & 8) ? "x.csv" : NULL, bytes, off, len) && ok;
 		fuzz_require(!refused || !ok, "once refused, stays refused");
 		fuzz_require(ok || (u.status >= 400 && u.why[0]), "a refusal has a status and a reason");
-		if (!u.csrf_ok)
+		if (!u.csrf_ok) {
 			fuzz_require(files_in(dir) == 0, "nothing written before the token is accepted");
+			fuzz_require(u.unverified <= UPLOAD_UNVERIFIED_MAX + 257, "the body before the token is capped");
+		}
 		refused = !ok;
 		so_far[k] += len;
 	}

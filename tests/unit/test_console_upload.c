@@ -260,6 +260,58 @@ static void test_nameless_field(void **state)
 	assert_int_equal(f->u.status, 400);
 }
 
+/* A body that never gets to a checked token (a preamble without end, a
+ * forged form): refused once UPLOAD_UNVERIFIED_MAX bytes came, and nothing
+ * written. */
+static void test_unverified_body_capped(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t taken = 0;
+
+	begin(f);
+	while (upload__body(&f->u, 4096))
+		taken += 4096;
+	assert_int_equal(taken, UPLOAD_UNVERIFIED_MAX);
+	assert_int_equal(f->u.status, 403);
+	assert_non_null(strstr(f->u.why, "security token must come first"));
+	assert_false(upload__body(&f->u, 1));
+	assert_false(part(&f->u, "csrf", NULL, f->s->csrf, 0)); /* stays refused */
+	assert_false(upload__finish(&f->u));
+	assert_int_equal(files_in(f->dir), 0);
+}
+
+/* The same with the csrf part begun but never ended: its value is capped
+ * anyway, and the token is checked only when the next part begins. */
+static void test_unverified_csrf_part_capped(void **state)
+{
+	struct fixture *f = *state;
+
+	begin(f);
+	assert_true(upload__body(&f->u, 200));
+	assert_true(part(&f->u, "csrf", NULL, f->s->csrf, 0));
+	while (upload__body(&f->u, 32768))
+		;
+	assert_int_equal(f->u.status, 403);
+	assert_true(f->u.unverified <= UPLOAD_UNVERIFIED_MAX + 32768);
+	assert_false(part(&f->u, "file", "a.csv", "x,y\n", 0));
+	assert_int_equal(files_in(f->dir), 0);
+}
+
+/* Once the token is checked the cap is off: a file may be large. */
+static void test_verified_body_not_capped(void **state)
+{
+	struct fixture *f = *state;
+
+	begin(f);
+	assert_true(upload__body(&f->u, 300));
+	assert_true(part(&f->u, "csrf", NULL, f->s->csrf, 0));
+	assert_true(part(&f->u, "name", NULL, "a", 0));
+	assert_true(f->u.csrf_ok);
+	for (int i = 0; i < 64; i++)
+		assert_true(upload__body(&f->u, 1 << 20));
+	assert_int_equal(f->u.status, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -277,6 +329,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_file_too_big, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_piece_of_unseen_part, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nameless_field, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unverified_body_capped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unverified_csrf_part_capped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_verified_body_not_capped, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

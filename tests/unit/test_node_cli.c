@@ -677,6 +677,48 @@ static void test_plan_reject_file(void **state)
 	assert_int_equal(access(kept, F_OK), -1); /* a rejected plan is not kept */
 }
 
+/* A file in the working directory named like a digest does not shadow the
+ * digest: `plan approve DIGEST` decides that digest (and says the file was
+ * not read); the file is approved only when named as a path (./NAME). */
+static void test_plan_digest_shadowed_by_file(void **state)
+{
+	struct fixture *f = *state;
+	const char *asked = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	char path[256], named[320], dot[80], file_digest[FEDC_SHA256_HEXLEN + 1], kept[512], cwd[4096];
+	struct node_plan p;
+
+	write_plan_file(f, "\177ELF a plan planted under a digest's name", path, sizeof(path), file_digest);
+	snprintf(named, sizeof(named), "%s/%s", f->root, asked);
+	assert_int_equal(rename(path, named), 0);
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(f->root), 0);
+	for (int reject = 0; reject < 2; reject++) {
+		int code = PLAN(f, reject ? "reject" : "approve", asked);
+
+		assert_int_equal(code, 0);
+		assert_non_null(strstr(f->out, asked));
+		assert_null(strstr(f->out, file_digest));
+		assert_non_null(strstr(f->err, "taken as a digest, not as the file of that name"));
+		get_plan(f, asked, FEDC_OK, &p);
+		assert_int_equal(p.status, reject ? NODE_PLAN_REJECTED : NODE_PLAN_APPROVED);
+		assert_string_equal(p.path, ""); /* nothing read, nothing kept */
+		get_plan(f, file_digest, FEDC_ERR_NOT_FOUND, &p);
+	}
+	snprintf(kept, sizeof(kept), "%s/var/node/plans/%s.so", f->root, file_digest);
+	assert_int_equal(access(kept, F_OK), -1);
+	snprintf(dot, sizeof(dot), "./%s", asked);
+	assert_int_equal(PLAN(f, "approve", dot), 0); /* as a path: the file */
+	assert_int_equal(chdir(cwd), 0);
+	assert_non_null(strstr(f->out, file_digest));
+	get_plan(f, file_digest, FEDC_OK, &p);
+	assert_int_equal(p.status, NODE_PLAN_APPROVED);
+	assert_string_equal(p.path, kept);
+	get_plan(f, asked, FEDC_OK, &p);
+	assert_int_equal(p.status, NODE_PLAN_REJECTED); /* untouched */
+	assert_int_equal(PLAN(f, "--help"), 0);
+	assert_non_null(strstr(f->out, "always taken as a digest"));
+}
+
 /* [security] plan_digest = blake2b-512: plans are listed by that digest;
  * an entry keeps its algorithm when the setting changes later. */
 static void test_plan_digest_algorithms(void **state)
@@ -880,6 +922,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_plan_approve_file_keeps_a_copy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plan_approve_pending_digest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plan_reject_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plan_digest_shadowed_by_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plan_digest_algorithms, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plan_digest_config, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plan_process_idle_config, setup, teardown),
