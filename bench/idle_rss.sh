@@ -89,7 +89,8 @@ for ((i = 0; i < n; i++)); do
   rss=$((rss + r)) pss=$((pss + p))
 done
 printf 'mean of %d idle node(s): RSS %.2f MB, PSS %.2f MB\n' "$n" "$(mb "$rss/$n")" "$(mb "$pss/$n")"
-printf 'floor (bench_idle_floor): RSS %.2f MB, PSS %.2f MB\n' "$(mb "$(rollup "$floor_pid" Rss)")" \
-  "$(mb "$(rollup "$floor_pid" Pss)")"
+printf 'floor (bench_idle_floor): RSS %.2f MB, PSS %.2f MB, private %.2f MB\n' "$(mb "$(rollup "$floor_pid" Rss)")" \
+  "$(mb "$(rollup "$floor_pid" Pss)")" \
+  "$(mb "$(($(rollup "$floor_pid" Private_Clean) + $(rollup "$floor_pid" Private_Dirty)))")"
 by_mapping node-0 "${node_pids[0]}"
 by_mapping floor "$floor_pid"
