@@ -1,7 +1,8 @@
 /* libcurl, loaded at the first transfer (lazy_lib.h). Defines the libcurl
  * functions that fedc's repository client (common/src/repo.c) calls; a new
  * one used there must be added here, or the linker brings libcurl back as a
- * NEEDED library and tests/node/idle_libraries.sh fails.
+ * NEEDED library (and the real function would be handed a handle of this
+ * file): tests/node/idle_libraries.sh fails then.
  *
  * Nothing loads libcurl before a transfer needs it:
  * - curl_global_init() only records its flags; the real one runs when the

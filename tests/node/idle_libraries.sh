@@ -31,7 +31,9 @@ node_start plain
 plain_pid=${pids[-1]}
 node_start metrics
 metrics_pid=${pids[-1]}
-wait_nodes plain metrics || fail "the nodes did not start; logs in $dir"
+for id in plain metrics; do
+  wait_nodes "$id" || fail "node $id did not start; logs in $dir"
+done
 
 mapped() { awk '$6 ~ /\.so/ { n = $6; sub(".*/", "", n); print n }' "/proc/$1/maps" | sort -u; }
 plain_libs=$(mapped "$plain_pid") metrics_libs=$(mapped "$metrics_pid")
