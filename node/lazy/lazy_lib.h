@@ -1,0 +1,49 @@
+/* Shared libraries the node daemon maps only when it first needs them
+ * (issue #19, item 6: an idle node at most 8 MB of RSS; docs/benchmarks.md,
+ * "Idle node RSS"). An idle node talks only MQTT; libcurl (and the GnuTLS,
+ * Kerberos, LDAP, SSH ... it links) is needed at the first repository
+ * request, libmicrohttpd only with [metrics] listen. On this kernel each
+ * library a process touches costs nearly its whole size in RSS.
+ *
+ * curl.c and mhd.c define the functions of those libraries that fedc calls
+ * and forward them to the real ones, loaded with dlopen() at the first
+ * call that needs them. They are linked into the fedc-node executable only
+ * (node/CMakeLists.txt links it with --as-needed, so libcurl and
+ * libmicrohttpd are no longer NEEDED entries); the researcher and the
+ * repository link the libraries as before. */
+#ifndef FEDC_NODE_LAZY_LIB_H
+#define FEDC_NODE_LAZY_LIB_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+/* One library: its soname, the Debian package that ships it (for the error
+ * message), the symbols to resolve and where to put them. Define it static
+ * with LAZY_LIB_INIT; lazy_lib__load() fills `addrs` once. */
+struct lazy_lib {
+	const char *soname;
+	const char *package;
+	const char *const *symbols; /* NULL-terminated */
+	void **addrs;               /* one per symbol, same order */
+	pthread_once_t once;
+	bool loaded;
+	char error[320]; /* why it failed to load, when it did */
+};
+
+#define LAZY_LIB_INIT(soname, package, symbols, addrs) { (soname), (package), (symbols), (addrs), PTHREAD_ONCE_INIT, false, "" }
+
+/* Loads the library and resolves every symbol, the first time it is called
+ * (thread-safe; later calls return the first outcome). True when all
+ * resolved. On failure it logs once (fedc_error) and lazy_lib__error()
+ * says what failed and which package to install. The library stays loaded
+ * until the process exits. */
+bool lazy_lib__load(struct lazy_lib *lib);
+
+/* Why the last load failed ("" if it did not fail or was not tried). */
+const char *lazy_lib__error(const struct lazy_lib *lib);
+
+/* True when `lib` is already loaded (no load is attempted): what the tests
+ * check to prove a library stays out of an idle process. */
+bool lazy_lib__is_loaded(struct lazy_lib *lib);
+
+#endif

@@ -1,0 +1,236 @@
+/* libcurl and libmicrohttpd loaded at first use (node/lazy/): nothing maps
+ * them before a transfer or a listener needs them, calls go through to the
+ * real libraries with their arguments intact (long, pointer, function
+ * pointer, curl_off_t), and a library or symbol that cannot be loaded is a
+ * failure that names it and its package. This executable links the lazy
+ * definitions with --as-needed, as fedc-node does (tests/CMakeLists.txt):
+ * libcurl and libmicrohttpd are not among its NEEDED libraries. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#define CURL_DISABLE_TYPECHECK
+#include <curl/curl.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lazy/lazy_lib.h"
+
+static struct lazy_lib probe_curl = LAZY_LIB_INIT("libcurl.so.4", "libcurl4", NULL, NULL);
+static struct lazy_lib probe_mhd = LAZY_LIB_INIT("libmicrohttpd.so.12", "libmicrohttpd12", NULL, NULL);
+
+struct body {
+	char text[256];
+	size_t len;
+};
+
+static size_t on_body(char *data, size_t size, size_t n, void *user)
+{
+	struct body *b = user;
+	size_t len = size * n;
+
+	if (len > sizeof(b->text) - 1 - b->len)
+		return 0;
+	memcpy(b->text + b->len, data, len);
+	b->len += len;
+	b->text[b->len] = '\0';
+	return len;
+}
+
+/* A file of `text`, its path in `path`. */
+static void write_file(char *path, size_t cap, const char *text)
+{
+	int fd;
+
+	snprintf(path, cap, "/tmp/fedc-test-lazy.XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+/* First in this executable: everything before the first setopt leaves
+ * libcurl out of the process. */
+static void test_curl_not_loaded_until_first_setopt(void **state)
+{
+	struct curl_slist *list;
+	CURL *h;
+
+	(void)state;
+	assert_false(lazy_lib__is_loaded(&probe_curl));
+	assert_int_equal(curl_global_init(CURL_GLOBAL_DEFAULT), CURLE_OK);
+	h = curl_easy_init();
+	assert_non_null(h);
+	list = curl_slist_append(NULL, "Expect:");
+	assert_non_null(list);
+	assert_ptr_equal(curl_slist_append(list, "Authorization: Bearer t"), list);
+	assert_string_equal(list->data, "Expect:");
+	assert_string_equal(list->next->data, "Authorization: Bearer t");
+	assert_null(list->next->next);
+	curl_easy_reset(h);
+	assert_false(lazy_lib__is_loaded(&probe_curl));
+
+	assert_int_equal(curl_easy_setopt(h, CURLOPT_HTTPHEADER, list), CURLE_OK);
+	assert_true(lazy_lib__is_loaded(&probe_curl));
+	curl_easy_cleanup(h);
+	curl_slist_free_all(list);
+	curl_easy_cleanup(curl_easy_init()); /* a handle that never had a real one */
+}
+
+/* A file:// transfer: the URL (a string), the write callback (a function
+ * pointer) and its data (a pointer), a long, getinfo's out-pointer. */
+static void test_curl_transfer_through_lazy_handle(void **state)
+{
+	char path[64], url[96];
+	struct body body = { .len = 0 };
+	curl_off_t got = 0;
+	CURL *h = curl_easy_init();
+
+	(void)state;
+	write_file(path, sizeof(path), "twelve bytes");
+	snprintf(url, sizeof(url), "file://%s", path);
+	assert_int_equal(curl_easy_setopt(h, CURLOPT_URL, url), CURLE_OK);
+	assert_int_equal(curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body), CURLE_OK);
+	assert_int_equal(curl_easy_setopt(h, CURLOPT_WRITEDATA, &body), CURLE_OK);
+	assert_int_equal(curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L), CURLE_OK);
+	assert_int_equal(curl_easy_perform(h), CURLE_OK);
+	assert_string_equal(body.text, "twelve bytes");
+	assert_int_equal(curl_easy_getinfo(h, CURLINFO_SIZE_DOWNLOAD_T, &got), CURLE_OK);
+	assert_int_equal(got, 12);
+	curl_easy_cleanup(h);
+	unlink(path);
+}
+
+/* A curl_off_t option arrives as its value: resuming at byte 7 gets the
+ * last 5 bytes. An option number past the last is refused, not guessed. */
+static void test_curl_off_t_option(void **state)
+{
+	char path[64], url[96];
+	struct body body = { .len = 0 };
+	CURL *h = curl_easy_init();
+
+	(void)state;
+	write_file(path, sizeof(path), "twelve bytes");
+	snprintf(url, sizeof(url), "file://%s", path);
+	assert_int_equal(curl_easy_setopt(h, CURLOPT_URL, url), CURLE_OK);
+	assert_int_equal(curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body), CURLE_OK);
+	assert_int_equal(curl_easy_setopt(h, CURLOPT_WRITEDATA, &body), CURLE_OK);
+	assert_int_equal(curl_easy_setopt(h, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)7), CURLE_OK);
+	assert_int_equal(curl_easy_perform(h), CURLE_OK);
+	assert_string_equal(body.text, "bytes");
+	assert_int_equal(curl_easy_setopt(h, (CURLoption)CURLOPT_LASTENTRY, 1L), CURLE_UNKNOWN_OPTION);
+	assert_string_equal(curl_easy_strerror(CURLE_UNKNOWN_OPTION), "An unknown option was passed in to libcurl");
+	curl_easy_cleanup(h);
+	unlink(path);
+}
+
+static enum MHD_Result echo_header(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+				   const char *version, const char *upload_data, size_t *upload_data_size,
+				   void **con_cls)
+{
+	const char *value = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Echo");
+	static const char missing[] = "none";
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	(void)cls, (void)url, (void)method, (void)version, (void)upload_data, (void)upload_data_size, (void)con_cls;
+	if (!value)
+		value = missing;
+	r = MHD_create_response_from_buffer(strlen(value), (void *)(uintptr_t)value, MHD_RESPMEM_MUST_COPY);
+	if (!r)
+		return MHD_NO;
+	(void)MHD_add_response_header(r, "X-Lazy", "yes");
+	ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *user)
+{
+	if (size * n >= 12 && strncmp(data, "X-Lazy: yes", 11) == 0)
+		*(int *)user = 1;
+	return size * n;
+}
+
+/* The listener loads libmicrohttpd; a request gets a header looked up and
+ * a response built, headed and queued through the lazy definitions. */
+static void test_mhd_loaded_by_start(void **state)
+{
+	struct body body = { .len = 0 };
+	struct curl_slist *headers = curl_slist_append(NULL, "X-Echo: lazy");
+	const union MHD_DaemonInfo *info;
+	struct MHD_Daemon *daemon;
+	int saw_header = 0;
+	char url[64];
+	CURL *h;
+
+	(void)state;
+	assert_false(lazy_lib__is_loaded(&probe_mhd));
+	daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL, NULL, echo_header, NULL,
+				  MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4, MHD_OPTION_END);
+	assert_non_null(daemon);
+	assert_true(lazy_lib__is_loaded(&probe_mhd));
+	info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
+	assert_non_null(info);
+	assert_true(info->port > 0);
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", (unsigned)info->port);
+	h = curl_easy_init();
+	assert_int_equal(curl_easy_setopt(h, CURLOPT_URL, url), CURLE_OK);
+	assert_int_equal(curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers), CURLE_OK);
+	assert_int_equal(curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body), CURLE_OK);
+	assert_int_equal(curl_easy_setopt(h, CURLOPT_WRITEDATA, &body), CURLE_OK);
+	assert_int_equal(curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header), CURLE_OK);
+	assert_int_equal(curl_easy_setopt(h, CURLOPT_HEADERDATA, &saw_header), CURLE_OK);
+	assert_int_equal(curl_easy_perform(h), CURLE_OK);
+	assert_string_equal(body.text, "lazy");
+	assert_true(saw_header);
+	curl_easy_cleanup(h);
+	curl_slist_free_all(headers);
+	MHD_stop_daemon(daemon);
+}
+
+static void test_missing_library_named_with_package(void **state)
+{
+	static const char *const symbols[] = { "anything", NULL };
+	static void *addrs[1];
+	static struct lazy_lib lib = LAZY_LIB_INIT("libfedc-no-such-library.so.9", "fedc-no-such-package", symbols, addrs);
+
+	(void)state;
+	assert_false(lazy_lib__load(&lib));
+	assert_non_null(strstr(lazy_lib__error(&lib), "libfedc-no-such-library.so.9"));
+	assert_non_null(strstr(lazy_lib__error(&lib), "package fedc-no-such-package"));
+	assert_false(lazy_lib__load(&lib)); /* the first outcome stands */
+	assert_false(lazy_lib__is_loaded(&lib));
+}
+
+static void test_missing_symbol_named(void **state)
+{
+	static const char *const symbols[] = { "zlibVersion", "fedc_no_such_symbol", NULL };
+	static void *addrs[2];
+	static struct lazy_lib lib = LAZY_LIB_INIT("libz.so.1", "zlib1g", symbols, addrs);
+
+	(void)state;
+	assert_false(lazy_lib__load(&lib));
+	assert_non_null(addrs[0]);
+	assert_non_null(strstr(lazy_lib__error(&lib), "has no fedc_no_such_symbol"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_curl_not_loaded_until_first_setopt),
+		cmocka_unit_test(test_curl_transfer_through_lazy_handle),
+		cmocka_unit_test(test_curl_off_t_option),
+		cmocka_unit_test(test_mhd_loaded_by_start),
+		cmocka_unit_test(test_missing_library_named_with_package),
+		cmocka_unit_test(test_missing_symbol_named),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
