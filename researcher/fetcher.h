@@ -1,9 +1,10 @@
 /* Downloads node updates on a few threads of their own, so that the
  * researcher keeps taking replies (and other downloads go on) while one
  * update arrives. Each fetch downloads an update into a file (its SHA-256
- * checked as it streams), or takes one that came inline after checking its
- * SHA-256 (written out when asked), opens it and runs the caller's check on it, all on the
- * fetching thread; the caller collects the results on its own thread.
+ * checked as it streams) and opens it, or takes one that came inline after
+ * checking its SHA-256 (written out only when asked), and runs the caller's
+ * check on it, all on the fetching thread; the caller collects the results
+ * on its own thread.
  * Each thread has its own repository connection. */
 #ifndef FEDC_RESEARCHER_FETCHER_H
 #define FEDC_RESEARCHER_FETCHER_H
