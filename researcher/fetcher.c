@@ -123,13 +123,30 @@ static enum fedc_err write_inline(const struct fetch *f)
 	return rc;
 }
 
+/* An update that came inline and needs no file: checked, then parsed where
+ * it lies; the update takes the bytes. */
+static enum fedc_err adopt_inline(struct fetch *f, struct fedc_params **out)
+{
+	enum fedc_err rc = fedc_inline_params_check(f->inline_bytes, f->inline_len, f->digest, "the update");
+
+	if (!rc) {
+		rc = fedc_params_adopt_buffer(f->inline_bytes, f->inline_len, out);
+		f->inline_bytes = NULL; /* freed by the update, or by the failure */
+	}
+	return rc;
+}
+
 static void run_fetch(struct fedc_repo *repo, struct fetch *f)
 {
 	struct fetch_result *r = &f->result;
+	bool in_memory = f->is_inline && !f->path;
 
-	r->rc = f->is_inline ? write_inline(f) : download(repo, f);
+	if (in_memory)
+		r->rc = adopt_inline(f, &r->update);
+	else
+		r->rc = f->is_inline ? write_inline(f) : download(repo, f);
 	r->refused = f->is_inline && r->rc == FEDC_ERR_DIGEST; /* the node's bytes, not the transfer */
-	if (!r->rc)
+	if (!r->rc && !in_memory)
 		r->rc = fedc_params_open(f->path, &r->update);
 	if (!r->rc && f->check) {
 		r->rc = f->check(f->ctx, r->update);
@@ -139,7 +156,8 @@ static void run_fetch(struct fedc_repo *repo, struct fetch *f)
 		snprintf(r->error, sizeof(r->error), "%s", fedc_last_error());
 		fedc_params_close(r->update);
 		r->update = NULL;
-		(void)unlink(f->path);
+		if (f->path)
+			(void)unlink(f->path);
 	}
 }
 
@@ -230,7 +248,7 @@ static enum fedc_err submit(struct fetcher *f, size_t tag, const char *node_id, 
 {
 	struct fetch *job = calloc(1, sizeof(*job));
 
-	if (!job || !(job->path = strdup(path))) {
+	if (!job || (path && !(job->path = strdup(path)))) {
 		free(job);
 		free(bytes);
 		return FEDC_ERR_NOMEM;

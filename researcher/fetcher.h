@@ -1,9 +1,10 @@
 /* Downloads node updates on a few threads of their own, so that the
  * researcher keeps taking replies (and other downloads go on) while one
  * update arrives. Each fetch downloads an update into a file (its SHA-256
- * checked as it streams), or writes out one that came inline after checking
- * its SHA-256, opens it and runs the caller's check on it, all on the
- * fetching thread; the caller collects the results on its own thread.
+ * checked as it streams) and opens it, or takes one that came inline after
+ * checking its SHA-256 (written out only when asked), and runs the caller's
+ * check on it, all on the fetching thread; the caller collects the results
+ * on its own thread.
  * Each thread has its own repository connection. */
 #ifndef FEDC_RESEARCHER_FETCHER_H
 #define FEDC_RESEARCHER_FETCHER_H
@@ -50,7 +51,9 @@ enum fedc_err fetcher__submit(struct fetcher *f, size_t tag, const char *node_id
  * "Parameters inline"): takes `bytes` (malloc'd, `len` bytes; freed here
  * whatever happens) and, on a fetching thread, checks their SHA-256 against
  * `digest` (a mismatch fails the fetch, FEDC_ERR_DIGEST), writes them to
- * `path`, opens it and runs `check`. FEDC_ERR_NOMEM. */
+ * `path`, opens it and runs `check`. With `path` NULL no file is written: the
+ * update is parsed from the bytes, which it then owns (a file and a mapping
+ * per node-round cost more than the parse). FEDC_ERR_NOMEM. */
 FEDC_NODISCARD
 enum fedc_err fetcher__submit_inline(struct fetcher *f, size_t tag, const char *node_id, const char *digest,
 				     uint8_t *bytes, size_t len, const char *path, fetch_check_fn check, void *ctx);

@@ -103,12 +103,13 @@ static double metric(const struct fedc_msg_kv *list, uint32_t n, const char *nam
 	return fedc_msg_kv_get(list, n, name, &v) ? v : NAN;
 }
 
-static enum fedc_err write_json(FILE *f, json_t *obj)
+/* Appends obj as a line; `flush` hands it to the kernel now. */
+static enum fedc_err write_json(FILE *f, json_t *obj, bool flush)
 {
 	char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
 	enum fedc_err rc = FEDC_OK;
 
-	if (!text || fprintf(f, "%s\n", text) < 0 || fflush(f) != 0)
+	if (!text || fprintf(f, "%s\n", text) < 0 || (flush && fflush(f) != 0))
 		rc = fedc_fail(FEDC_ERR_IO, "cannot write the history");
 	free(text);
 	json_decref(obj);
@@ -165,8 +166,7 @@ enum fedc_err history__node(struct history *h, const struct node_record *rec)
 	}
 	csv_text(h->nodes_csv, rec->reason);
 	fputc('\n', h->nodes_csv);
-	fflush(h->nodes_csv);
-	return write_json(h->jsonl, obj);
+	return write_json(h->jsonl, obj, false); /* flushed with the round's record (history.h) */
 }
 
 enum fedc_err history__round(struct history *h, const struct round_record *rec)
@@ -189,7 +189,8 @@ enum fedc_err history__round(struct history *h, const struct round_record *rec)
 	if (obj)
 		json_object_set_new(obj, "epsilon", json_kv__number(rec->epsilon));
 	fflush(h->rounds_csv);
-	return write_json(h->jsonl, obj);
+	fflush(h->nodes_csv);
+	return write_json(h->jsonl, obj, true);
 }
 
 enum fedc_err history__best(struct history *h, uint32_t round, const char *metric, uint32_t model_round,
@@ -197,7 +198,7 @@ enum fedc_err history__best(struct history *h, uint32_t round, const char *metri
 {
 	return write_json(h->jsonl, json_pack("{s:s, s:I, s:s, s:I, s:f, s:s}", "type", "best", "round",
 					      (json_int_t)round, "metric", metric, "model_round",
-					      (json_int_t)model_round, "value", value, "file", "best.params"));
+					      (json_int_t)model_round, "value", value, "file", "best.params"), true);
 }
 
 enum fedc_err history__append(struct history *h, const char *dir, const char *json)

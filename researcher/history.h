@@ -53,8 +53,12 @@ enum fedc_err history__reopen(const char *dir, const uint64_t sizes[HISTORY_FILE
 /* Flushes and fsyncs the files; gives their lengths (for a breakpoint). */
 FEDC_NODISCARD
 enum fedc_err history__sync(struct history *h, uint64_t sizes[HISTORY_FILES]);
+/* A node's record of a round, buffered: the round's record, which follows
+ * its nodes' (job.c), hands them all to the kernel at once (one write per
+ * file a round rather than two per node). */
 FEDC_NODISCARD
 enum fedc_err history__node(struct history *h, const struct node_record *rec);
+/* The round's record; flushes it and the nodes' records before it. */
 FEDC_NODISCARD
 enum fedc_err history__round(struct history *h, const struct round_record *rec);
 /* keep_best: the model after round `model_round` is the best so far on

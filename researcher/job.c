@@ -395,8 +395,9 @@ static enum fedc_err check_update(void *agg, const struct fedc_params *update)
 }
 
 /* Hands the reply's update to the fetcher: downloaded from the repository,
- * or (carried inline) checked against its digest and written out on a
- * fetcher thread, so the aggregator takes both the same way. An inline
+ * or (carried inline) checked against its digest on a fetcher thread, so the
+ * aggregator takes both the same way. An inline update is written out only
+ * when cross-site validation keeps the last round's updates (xval.h). An inline
  * update larger than the request allowed (none under secure aggregation)
  * is refused. */
 static enum fedc_err fetch_update(struct job *j, struct participant *p, struct fedc_msg *msg)
@@ -414,8 +415,8 @@ static enum fedc_err fetch_update(struct job *j, struct participant *p, struct f
 				 " were allowed (network.inline_params_max, the node's inline_params capability; none "
 				 "under secure aggregation)", msg->params_len, allowed);
 	bytes = fedc_msg_take_params(msg, &len); /* the reply is kept for the round: not its bytes */
-	return fetcher__submit_inline(j->fetcher, tag, p->node_id, msg->params_digest, bytes, len, p->update_path,
-				      check, ctx);
+	return fetcher__submit_inline(j->fetcher, tag, p->node_id, msg->params_digest, bytes, len,
+				      j->exp->cross_site ? p->update_path : NULL, check, ctx);
 }
 
 /* A train-reply: its update is fetched now, while other nodes still train.

@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
 #include <math.h>
@@ -239,7 +240,8 @@ enum fedc_err node_log__record(struct node_log *log, const struct node_record *r
 	char path[PATH_MAX + FEDC_MAX_ID_LEN + 8];
 	json_t *obj;
 	char *text = NULL;
-	FILE *f = NULL;
+	size_t len = 0;
+	int fd = -1;
 	enum fedc_err rc = FEDC_OK;
 
 	if (!log)
@@ -249,11 +251,17 @@ enum fedc_err node_log__record(struct node_log *log, const struct node_record *r
 	obj = record_json(log, rec);
 	text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
 	snprintf(path, sizeof(path), "%s/%s.jsonl", log->dir, rec->node_id);
+	if (text) { /* the line and its newline in one write: open, write, close (no stdio buffer) */
+		len = strlen(text);
+		text[len] = '\n'; /* over the NUL: the text is a length from here on */
+	}
 	if (!text)
 		rc = FEDC_ERR_NOMEM;
-	else if (!(f = fopen(path, "a")) || fprintf(f, "%s\n", text) < 0)
+	else if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644)) < 0)
 		rc = fedc_fail(FEDC_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-	if (f && fclose(f) != 0 && !rc)
+	else
+		rc = fedc_write_all(fd, text, len + 1, path);
+	if (fd >= 0 && close(fd) != 0 && !rc)
 		rc = fedc_fail(FEDC_ERR_IO, "cannot write %s: %s", path, strerror(errno));
 	free(text);
 	json_decref(obj);

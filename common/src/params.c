@@ -416,6 +416,7 @@ struct fedc_params {
 	struct fedc_tensor *tensors;
 	char *names;           /* every name, NUL-terminated, one after the other */
 	void **copies;         /* aligned copies of unaligned tensors (count entries, mostly NULL) */
+	void *owned;           /* fedc_params_adopt_buffer's bytes, freed on close */
 };
 
 /* Where a name and data lie in the input, until the names are copied out. */
@@ -816,6 +817,7 @@ void fedc_params_close(struct fedc_params *p)
 	}
 	if (p->map)
 		munmap(p->map, p->map_len);
+	free(p->owned);
 	free(p->names);
 	free(p->tensors);
 	free(p);
@@ -844,6 +846,17 @@ enum fedc_err fedc_params_from_buffer(const void *buf, size_t len, struct fedc_p
 	p = NULL;
 out:
 	fedc_params_close(p);
+	return rc;
+}
+
+enum fedc_err fedc_params_adopt_buffer(void *buf, size_t len, struct fedc_params **out)
+{
+	enum fedc_err rc = fedc_params_from_buffer(buf, len, out);
+
+	if (rc)
+		free(buf);
+	else
+		(*out)->owned = buf;
 	return rc;
 }
 

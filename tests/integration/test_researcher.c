@@ -501,17 +501,45 @@ static void test_resume_without_breakpoints_suggests_run(void **state)
 	assert_non_null(strstr(output, "fedc-researcher run EXPERIMENT.ini --output "));
 }
 
+/* An update that comes inline is checked and aggregated from memory: with
+ * the node's scratch file a link to /dev/full, the run still succeeds (it
+ * failed with ENOSPC when inline updates were written out first). */
+static void test_inline_update_needs_no_scratch_file(void **state)
+{
+	char exp[512], out[600], updates[700], link[800];
+
+	snprintf(exp, sizeof(exp), "%s/inline-mem.ini", H.dir);
+	assert_int_equal(harness_write_experiment(&H, exp, harness_plan("logreg"), "breast-cancer", 2, 1, 30,
+						  "n_features = 30", "nodes = clinic-a\nround_retries = 0"),
+			 0);
+	snprintf(out, sizeof(out), "%s-out", exp);
+	snprintf(updates, sizeof(updates), "%s/updates", out);
+	assert_int_equal(mkdir(out, 0700), 0);
+	assert_int_equal(mkdir(updates, 0700), 0);
+	snprintf(link, sizeof(link), "%s/clinic-a.params", updates);
+	assert_int_equal(symlink("/dev/full", link), 0);
+	if (researcher("run", exp, NULL, NULL, NULL) != 0)
+		fail_msg("%s", output);
+}
+
 /* The researcher's disk fills up while an update downloads (its scratch file
  * is a link to /dev/full: ENOSPC): the round fails, and the run says to free
- * space and resume. */
+ * space and resume. inline_params_max = 0 (the [network] section is the
+ * file's last) sends the update through the repository and that file: an
+ * update that comes inline is read from memory. */
 static void test_disk_full_suggests_resume(void **state)
 {
 	char exp[512], out[600], updates[700], link[800];
+	FILE *f;
 
 	snprintf(exp, sizeof(exp), "%s/full.ini", H.dir);
 	assert_int_equal(harness_write_experiment(&H, exp, harness_plan("logreg"), "breast-cancer", 2, 1, 30,
 						  "n_features = 30", "nodes = clinic-a\nround_retries = 0"),
 			 0);
+	f = fopen(exp, "a");
+	assert_non_null(f);
+	assert_true(fputs("inline_params_max = 0\n", f) >= 0);
+	assert_int_equal(fclose(f), 0);
 	snprintf(out, sizeof(out), "%s-out", exp);
 	snprintf(updates, sizeof(updates), "%s/updates", out);
 	assert_int_equal(mkdir(out, 0700), 0);
@@ -543,6 +571,7 @@ int main(void)
 		cmocka_unit_test(test_repository_refused_suggests_network),
 		cmocka_unit_test(test_resume_without_breakpoints_suggests_run),
 		cmocka_unit_test(test_disk_full_suggests_resume),
+		cmocka_unit_test(test_inline_update_needs_no_scratch_file),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -47,6 +47,11 @@ enum fedc_err fedc_params_open_fd(int fd, struct fedc_params **out);
 /* Same over caller memory that must outlive *out (fuzzing, tests). */
 FEDC_NODISCARD
 enum fedc_err fedc_params_from_buffer(const void *buf, size_t len, struct fedc_params **out);
+/* Same, taking `buf` (malloc'd): fedc_params_close frees it, and so does a
+ * failure here. For bytes that arrived in memory (an update carried inline in
+ * its reply) and need no file. */
+FEDC_NODISCARD
+enum fedc_err fedc_params_adopt_buffer(void *buf, size_t len, struct fedc_params **out);
 void fedc_params_close(struct fedc_params *p);
 /* Drops the pages of the mapping this process holds (they count in its
  * resident size) without closing it: data read later is faulted in again
