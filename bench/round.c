@@ -189,6 +189,7 @@ static int watch_rounds(struct harness *h, struct harness_proc *proc, const char
 
 struct result {
 	double median, rss_mb;
+	double first_round;      /* round 1's seconds: the nodes' first of the case (--wan prints it) */
 	unsigned min_answered;   /* the fewest nodes that answered a train round (history.jsonl) */
 	unsigned train_rounds;   /* train rounds in history.jsonl */
 	double cpu_ms;           /* central CPU per node-round over the measured rounds, ms */
@@ -300,6 +301,7 @@ static int run_case(struct harness *h, unsigned rounds, unsigned n, double p, bo
 	snprintf(csv, sizeof(csv), "%s-out/rounds.csv", exp);
 	r->rss_mb = (double)usage.ru_maxrss / 1024.0;
 	r->median = median_round(csv);
+	r->first_round = read_train_seconds(csv, &r->first_round, 1) ? r->first_round : NAN;
 	r->measured = last.rounds > first.rounds ? last.rounds - first.rounds : 0;
 	r->cpu_ms = 0;
 	for (int i = 0; i < 3; i++) {
@@ -684,9 +686,15 @@ int main(int argc, char **argv)
 			printf("%6s %10s   answered: at least %u of %u nodes in each of %u rounds%s\n", "", "",
 			       plain.min_answered, n, plain.train_rounds,
 			       plain.min_answered == n ? "" : " (NOT every node)");
-			if (wan)
+			if (wan) {
 				printf("%6s %10s   the link's relay (bench_wan_link): %.1f ms of CPU per round\n", "", "",
 				       plain.link_cpu_ms);
+				/* In the first case a node's first round: new repository
+				 * connections (TCP, TLS) and the plan's download. */
+				printf("%6s %10s   round 1: %.4f s, %.2f RTT more than the median\n", "", "", plain.first_round,
+				       plain.link.delay_us ? (plain.first_round - plain.median) / ((double)plain.link.delay_us * 2e-6)
+							   : NAN);
+			}
 			fflush(stdout);
 		}
 	}
