@@ -23,7 +23,10 @@
  * --upload gives the identity plan the model argument upload_step = 1e-6
  * (every node really uploads an update of its own). --breakpoint-every=K
  * sets the experiment's breakpoint_every (a breakpoint after every K-th
- * round; docs/benchmarks.md, "Central CPU per node-round"). --wan=SPEC is for
+ * round; docs/benchmarks.md, "Central CPU per node-round"). --train-ms=MS
+ * makes each node's training take MS milliseconds (the identity plan's
+ * sleep_ms: idle repository connections between a round's GET and PUT).
+ * --wan=SPEC is for
  * bench/wan.sh, which starts it inside the server's network namespace
  * (docs/benchmarks.md, "Across a WAN").
  *
@@ -97,6 +100,7 @@ static const char *secagg_neighbours; /* --secagg=VALUE_MAX:K, or NULL */
 static const char *const plan_name = "fixtures/identity";
 static bool upload; /* --upload: the identity plan with upload_step */
 static const char *breakpoint_every = "1"; /* --breakpoint-every=K */
+static const char *train_ms; /* --train-ms=MS: the identity plan's sleep_ms (a round's training time), or NULL */
 static struct wan_stack *wan; /* --wan=...: the nodes behind bench/wan.sh's link */
 static volatile sig_atomic_t interrupted; /* SIGINT or SIGTERM: stop and clean up */
 
@@ -277,7 +281,8 @@ static int run_case(struct harness *h, unsigned rounds, unsigned n, double p, bo
 	struct sample first = { 0 }, last = { 0 };
 
 	snprintf(exp, sizeof(exp), "%s/bench-%u-%.0f%s.ini", h->dir, n, p, secagg ? "-secagg" : "");
-	snprintf(model, sizeof(model), "n_params = %.0f%s", p, upload ? "\nupload_step = 1e-6" : "");
+	snprintf(model, sizeof(model), "n_params = %.0f%s%s%s", p, upload ? "\nupload_step = 1e-6" : "",
+		 train_ms ? "\nsleep_ms = " : "", train_ms ? train_ms : "");
 	len = snprintf(extra, sizeof(extra), "final_evaluation = false\nbreakpoint_every = %s\n%s", breakpoint_every,
 		       secagg ? "[privacy]\nsecure_aggregation = on\n" : "");
 	if (secagg && secagg_value_max)
@@ -558,9 +563,12 @@ static int parse_options(int argc, char **argv, bool *secagg, const char **wan_s
 			upload = true;
 		} else if (strncmp(argv[i], "--breakpoint-every=", 19) == 0) {
 			breakpoint_every = argv[i] + 19; /* the researcher checks it */
+		} else if (strncmp(argv[i], "--train-ms=", 11) == 0 && strspn(argv[i] + 11, "0123456789") == strlen(argv[i] + 11) &&
+			   argv[i][11] && strlen(argv[i] + 11) <= 9) {
+			train_ms = argv[i] + 11;
 		} else {
 			fprintf(stderr, "bench: unknown option %s\nusage: bench_round [--secagg[=VALUE_MAX[:K]]] "
-					"[--upload] [--breakpoint-every=K] [--wan=NODES_NETNS,SERVER_IPV4,COUNTERS_FILE] [ROUNDS] [N,...] [P,...]\n",
+					"[--upload] [--breakpoint-every=K] [--train-ms=MS] [--wan=NODES_NETNS,SERVER_IPV4,COUNTERS_FILE] [ROUNDS] [N,...] [P,...]\n",
 				argv[i]);
 			return -1;
 		}
