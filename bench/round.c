@@ -345,6 +345,13 @@ static int start_nodes(struct harness *h, unsigned n)
 	}
 	if (harness_add_nodes(h, "bench", n - first, csv, "bench", harness_plan(plan_name), "info", 4) != (int)first)
 		return -1;
+	/* --train-ms: the harness's 60 s plan limit would kill a longer training */
+	for (size_t i = first; train_ms && i < n; i++) {
+		if (harness_node_limits(h, i, "train_timeout_s = 600\n") != 0) {
+			fprintf(stderr, "bench: cannot raise node %zu's train_timeout_s\n", i);
+			return -1;
+		}
+	}
 	for (size_t i = first; i < n; i += wan ? 1 : START_BATCH) {
 		size_t batch = wan ? 1 : (n - i < START_BATCH ? n - i : START_BATCH);
 

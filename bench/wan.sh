@@ -19,6 +19,9 @@
 # initrwnd N`); by default the host's congestion control and 10 segments.
 # --no-offload makes the relay carry one MTU-sized packet per read and write
 # (the link before TCP segmentation offload: about 5x its CPU at P=1e6).
+# bench_round's own options may follow RTT_MS (e.g. --train-ms=MS: each
+# node's training takes MS ms, so repository connections idle between a
+# round's GET and PUT).
 # Needs root (namespaces, TUN). Both namespaces,
 # the relay and the counters file go away on exit, also on Ctrl-C, SIGTERM
 # or an error.
