@@ -23,7 +23,10 @@
  * --upload gives the identity plan the model argument upload_step = 1e-6
  * (every node really uploads an update of its own). --breakpoint-every=K
  * sets the experiment's breakpoint_every (a breakpoint after every K-th
- * round; docs/benchmarks.md, "Central CPU per node-round"). --wan=SPEC is for
+ * round; docs/benchmarks.md, "Central CPU per node-round"). --train-ms=MS
+ * makes each node's training take MS milliseconds (the identity plan's
+ * sleep_ms: idle repository connections between a round's GET and PUT).
+ * --wan=SPEC is for
  * bench/wan.sh, which starts it inside the server's network namespace
  * (docs/benchmarks.md, "Across a WAN").
  *
@@ -97,6 +100,7 @@ static const char *secagg_neighbours; /* --secagg=VALUE_MAX:K, or NULL */
 static const char *const plan_name = "fixtures/identity";
 static bool upload; /* --upload: the identity plan with upload_step */
 static const char *breakpoint_every = "1"; /* --breakpoint-every=K */
+static const char *train_ms; /* --train-ms=MS: the identity plan's sleep_ms (a round's training time), or NULL */
 static struct wan_stack *wan; /* --wan=...: the nodes behind bench/wan.sh's link */
 static volatile sig_atomic_t interrupted; /* SIGINT or SIGTERM: stop and clean up */
 
@@ -189,6 +193,7 @@ static int watch_rounds(struct harness *h, struct harness_proc *proc, const char
 
 struct result {
 	double median, rss_mb;
+	double first_round;      /* round 1's seconds: the nodes' first of the case (--wan prints it) */
 	unsigned min_answered;   /* the fewest nodes that answered a train round (history.jsonl) */
 	unsigned train_rounds;   /* train rounds in history.jsonl */
 	double cpu_ms;           /* central CPU per node-round over the measured rounds, ms */
@@ -276,7 +281,8 @@ static int run_case(struct harness *h, unsigned rounds, unsigned n, double p, bo
 	struct sample first = { 0 }, last = { 0 };
 
 	snprintf(exp, sizeof(exp), "%s/bench-%u-%.0f%s.ini", h->dir, n, p, secagg ? "-secagg" : "");
-	snprintf(model, sizeof(model), "n_params = %.0f%s", p, upload ? "\nupload_step = 1e-6" : "");
+	snprintf(model, sizeof(model), "n_params = %.0f%s%s%s", p, upload ? "\nupload_step = 1e-6" : "",
+		 train_ms ? "\nsleep_ms = " : "", train_ms ? train_ms : "");
 	len = snprintf(extra, sizeof(extra), "final_evaluation = false\nbreakpoint_every = %s\n%s", breakpoint_every,
 		       secagg ? "[privacy]\nsecure_aggregation = on\n" : "");
 	if (secagg && secagg_value_max)
@@ -300,6 +306,7 @@ static int run_case(struct harness *h, unsigned rounds, unsigned n, double p, bo
 	snprintf(csv, sizeof(csv), "%s-out/rounds.csv", exp);
 	r->rss_mb = (double)usage.ru_maxrss / 1024.0;
 	r->median = median_round(csv);
+	r->first_round = read_train_seconds(csv, &r->first_round, 1) ? r->first_round : NAN;
 	r->measured = last.rounds > first.rounds ? last.rounds - first.rounds : 0;
 	r->cpu_ms = 0;
 	for (int i = 0; i < 3; i++) {
@@ -338,6 +345,13 @@ static int start_nodes(struct harness *h, unsigned n)
 	}
 	if (harness_add_nodes(h, "bench", n - first, csv, "bench", harness_plan(plan_name), "info", 4) != (int)first)
 		return -1;
+	/* --train-ms: the harness's 60 s plan limit would kill a longer training */
+	for (size_t i = first; train_ms && i < n; i++) {
+		if (harness_node_limits(h, i, "train_timeout_s = 600\n") != 0) {
+			fprintf(stderr, "bench: cannot raise node %zu's train_timeout_s\n", i);
+			return -1;
+		}
+	}
 	for (size_t i = first; i < n; i += wan ? 1 : START_BATCH) {
 		size_t batch = wan ? 1 : (n - i < START_BATCH ? n - i : START_BATCH);
 
@@ -556,9 +570,12 @@ static int parse_options(int argc, char **argv, bool *secagg, const char **wan_s
 			upload = true;
 		} else if (strncmp(argv[i], "--breakpoint-every=", 19) == 0) {
 			breakpoint_every = argv[i] + 19; /* the researcher checks it */
+		} else if (strncmp(argv[i], "--train-ms=", 11) == 0 && strspn(argv[i] + 11, "0123456789") == strlen(argv[i] + 11) &&
+			   argv[i][11] && strlen(argv[i] + 11) <= 9) {
+			train_ms = argv[i] + 11;
 		} else {
 			fprintf(stderr, "bench: unknown option %s\nusage: bench_round [--secagg[=VALUE_MAX[:K]]] "
-					"[--upload] [--breakpoint-every=K] [--wan=NODES_NETNS,SERVER_IPV4,COUNTERS_FILE] [ROUNDS] [N,...] [P,...]\n",
+					"[--upload] [--breakpoint-every=K] [--train-ms=MS] [--wan=NODES_NETNS,SERVER_IPV4,COUNTERS_FILE] [ROUNDS] [N,...] [P,...]\n",
 				argv[i]);
 			return -1;
 		}
@@ -684,9 +701,15 @@ int main(int argc, char **argv)
 			printf("%6s %10s   answered: at least %u of %u nodes in each of %u rounds%s\n", "", "",
 			       plain.min_answered, n, plain.train_rounds,
 			       plain.min_answered == n ? "" : " (NOT every node)");
-			if (wan)
+			if (wan) {
 				printf("%6s %10s   the link's relay (bench_wan_link): %.1f ms of CPU per round\n", "", "",
 				       plain.link_cpu_ms);
+				/* In the first case a node's first round: new repository
+				 * connections (TCP, TLS) and the plan's download. */
+				printf("%6s %10s   round 1: %.4f s, %.2f RTT more than the median\n", "", "", plain.first_round,
+				       plain.link.delay_us ? (plain.first_round - plain.median) / ((double)plain.link.delay_us * 2e-6)
+							   : NAN);
+			}
 			fflush(stdout);
 		}
 	}

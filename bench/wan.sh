@@ -2,7 +2,8 @@
 # bench/wan.sh: bench_round across a wide-area link (docs/benchmarks.md, "Across a WAN").
 #
 #   bench/wan.sh [--build DIR] [--rate-mbit R] [--mtu BYTES] [--no-idle-restart]
-#                [--cc NAME] [--initcwnd SEGMENTS] [--no-upload] RTT_MS [ROUNDS] [N,...] [P,...]
+#                [--cc NAME] [--initcwnd SEGMENTS] [--no-upload] [--no-offload]
+#                RTT_MS [ROUNDS] [N,...] [P,...]
 #
 # The nodes run in one network namespace; the broker, the repository, the
 # researcher (and bench_round itself) in another. Between them runs
@@ -16,6 +17,11 @@
 # initial congestion and receive windows, in segments) go on the route each
 # namespace has to the other (`ip route change ... congctl cubic initcwnd N
 # initrwnd N`); by default the host's congestion control and 10 segments.
+# --no-offload makes the relay carry one MTU-sized packet per read and write
+# (the link before TCP segmentation offload: about 5x its CPU at P=1e6).
+# bench_round's own options may follow RTT_MS (e.g. --train-ms=MS: each
+# node's training takes MS ms, so repository connections idle between a
+# round's GET and PUT).
 # Needs root (namespaces, TUN). Both namespaces,
 # the relay and the counters file go away on exit, also on Ctrl-C, SIGTERM
 # or an error.
@@ -28,6 +34,7 @@ idle_restart=1
 cc=
 initcwnd=
 upload=--upload
+offload=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--build) build=${2:?--build needs a directory}; shift 2 ;;
@@ -37,13 +44,14 @@ while [ $# -gt 0 ]; do
 	--cc) cc=${2:?--cc needs a congestion control name: cubic, bbr or reno}; shift 2 ;;
 	--initcwnd) initcwnd=${2:?--initcwnd needs a number of segments}; shift 2 ;;
 	--no-upload) upload=; shift ;;
+	--no-offload) offload=--no-offload; shift ;;
 	-h|--help) sed -n '2,/^set -eu/{/^#/p}' "$0"; exit 0 ;;
 	*) break ;;
 	esac
 done
 if [ $# -lt 1 ]; then
 	echo "usage: bench/wan.sh [--build DIR] [--rate-mbit R] [--mtu BYTES] [--no-idle-restart] [--cc NAME]" \
-		"[--initcwnd SEGMENTS] [--no-upload] RTT_MS [ROUNDS] [N,...] [P,...]" >&2
+		"[--initcwnd SEGMENTS] [--no-upload] [--no-offload] RTT_MS [ROUNDS] [N,...] [P,...]" >&2
 	exit 2
 fi
 rtt=$1
@@ -97,7 +105,7 @@ trap 'exit 143' TERM
 ip netns add "$server_ns"
 ip netns add "$nodes_ns"
 "$build/bin/bench_wan_link" --server-netns "$server_ns" --nodes-netns "$nodes_ns" --rtt-ms "$rtt" \
-	--rate-mbit "$rate" --counters "$counters" &
+	--rate-mbit "$rate" --counters "$counters" $offload &
 relay=$!
 for _ in $(seq 200); do
 	if ip -n "$server_ns" link show wan0 >/dev/null 2>&1 && ip -n "$nodes_ns" link show wan0 >/dev/null 2>&1; then

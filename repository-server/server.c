@@ -55,8 +55,15 @@
 #define THREAD_POOL_SIZE 4
 /* The connection limit is max_connections (conn_limit.h): 128 fixed slots
  * held a federation of 300 nodes to 124 answers a round, the others timing
- * out in their TLS handshake behind the kept-alive connections. */
-#define CONNECTION_TIMEOUT_S 60
+ * out in their TLS handshake behind the kept-alive connections.
+ * An idle connection is kept 10 minutes: a node's GET of the global and its
+ * PUT of the update are a round's training apart, and a new connection
+ * costs the TCP and TLS round trips and TCP's slow start again (at 4 MB
+ * across 80 ms, about 17 round trips: docs/benchmarks.md, "A node's first
+ * round"). The clients (common/src/repo.c) reuse one idle up to 570 s. Who
+ * may hold a connection that long is bounded: without a valid token a
+ * connection lives 10 s (guard.h), so only participants keep idle slots. */
+#define CONNECTION_TIMEOUT_S 600
 /* Unauthenticated connections (guard.h): each gets this long from its
  * accept to present a valid token (a TLS handshake and a request's headers
  * take a few round trips: well under a second across a continent), and at

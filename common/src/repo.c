@@ -34,6 +34,20 @@
  * (FIELD-NOTES.md). */
 #define DOWNLOAD_BUFFER (1L << 20)
 #define UPLOAD_BUFFER (2L << 20)
+/* A kept connection is worth minutes: a node's GET of the global and its
+ * PUT of the update are a round's training apart, rounds and jobs further
+ * still, and a new connection pays TCP's and TLS's round trips and TCP's
+ * slow start again (a node's first round at P=1e6 across an 80 ms RTT costs
+ * about 17 RTT more than the next: docs/benchmarks.md, "A node's first
+ * round"). The repository server keeps an idle connection 600 s; curl would
+ * drop it after 118 s by default, so reuse one idle up to a little less
+ * than the server's limit (a connection the server closed first, as an S3
+ * store with a shorter limit does, is detected and replaced by curl).
+ * Keep-alive probes after 60 s idle keep NAT and firewall state (cloud NAT
+ * gateways forget an idle flow after 350 s); they carry no HTTP bytes, so
+ * the server's idle limit still applies. */
+#define CONNECTION_MAX_IDLE_S 570L
+#define KEEPALIVE_IDLE_S 60L
 /* TLS 1.3 suites in the order we ask for them (setup_tls says why). */
 #define TLS13_CIPHERS "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
 /* How much of an error response body is kept for the error detail. */
@@ -379,9 +393,13 @@ static enum fedc_err setup(struct fedc_repo *repo, struct xfer *x, const char *u
 		if (rc)
 			return rc;
 	}
-	/* Tuning only: a curl that refuses a size keeps its default. */
+	/* Tuning only: a curl that refuses a size or an age keeps its default. */
 	(void)curl_easy_setopt(c, CURLOPT_BUFFERSIZE, DOWNLOAD_BUFFER);
 	(void)curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, UPLOAD_BUFFER);
+	(void)curl_easy_setopt(c, CURLOPT_MAXAGE_CONN, CONNECTION_MAX_IDLE_S);
+	(void)curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+	(void)curl_easy_setopt(c, CURLOPT_TCP_KEEPIDLE, KEEPALIVE_IDLE_S);
+	(void)curl_easy_setopt(c, CURLOPT_TCP_KEEPINTVL, KEEPALIVE_IDLE_S);
 	return FEDC_OK;
 }
 

@@ -1,10 +1,13 @@
 #!/bin/bash
 # Smoke test of bench_wan_link (bench/wan_link.c), the relay of bench/wan.sh:
 # bad arguments are refused with a message naming them; across the link a
-# TCP echo of 1 MB comes back intact with no delay and with a 40 ms RTT; the
-# link never answers faster than its RTT (a lower bound only: a slow machine
-# cannot fail it); the counters file shows the configuration, the bytes, the
-# connection and its turnarounds. Needs root (namespaces, TUN) and iproute2
+# TCP echo of 1 MB comes back intact with no delay and with a 40 ms RTT,
+# with TCP segmentation offload (the default: super-packets cross whole) and
+# without (--no-offload); the link never answers faster than its RTT, nor
+# carries the echo faster than its rate (lower bounds only: a slow machine
+# cannot fail them); the counters file shows the configuration, the bytes,
+# the connection and its turnarounds, and counts segments of at most the
+# MTU, as a wire would, also when super-packets crossed. Needs root (namespaces, TUN) and iproute2
 # (scripts/setup.sh): without them it fails, saying so, rather than skip.
 #
 #   wan_link_smoke.sh BENCH_WAN_LINK
@@ -53,10 +56,14 @@ if ! ip netns add "$server_ns" 2>/dev/null; then
 fi
 ip netns add "$nodes_ns"
 
-# One echo across the link at RTT $1 ms; checks the bytes, the RTT's lower bound, the counters.
+# One echo across the link at RTT $1 ms, rate $2 Mbit/s (0: no limit), more
+# relay options after them; checks the bytes, the RTT's and the rate's lower
+# bounds, the counters.
 echo_across() {
-	local rtt=$1 port=$((20000 + $$ % 20000)) server ms
-	"$link" --server-netns "$server_ns" --nodes-netns "$nodes_ns" --rtt-ms "$rtt" --counters "$counters" --dev smoke0 &
+	local rtt=$1 rate=$2 port=$((20000 + $$ % 20000)) server ms start elapsed_ms
+	shift 2
+	"$link" --server-netns "$server_ns" --nodes-netns "$nodes_ns" --rtt-ms "$rtt" --rate-mbit "$rate" \
+		--counters "$counters" --dev smoke0 "$@" &
 	relay=$!
 	for _ in $(seq 100); do
 		ip -n "$nodes_ns" link show smoke0 >/dev/null 2>&1 && ip -n "$server_ns" link show smoke0 >/dev/null 2>&1 && break
@@ -68,24 +75,35 @@ echo_across() {
 	ip -n "$nodes_ns" link set smoke0 up
 	ip netns exec "$server_ns" python3 "$echo_py" server 10.78.0.1 "$port" &
 	server=$!
+	start=$(date +%s%N)
 	ms=$(ip netns exec "$nodes_ns" python3 "$echo_py" client 10.78.0.1 "$port" 1000000) ||
-		fail "RTT $rtt: the echo failed"
-	wait "$server" || fail "RTT $rtt: the echo server failed"
+		fail "RTT $rtt $*: the echo failed"
+	elapsed_ms=$((($(date +%s%N) - start) / 1000000))
+	wait "$server" || fail "RTT $rtt $*: the echo server failed"
 	awk -v ms="$ms" -v rtt="$rtt" 'BEGIN { exit !(ms >= rtt) }' ||
-		fail "RTT $rtt: a connection took $ms ms, less than the RTT"
+		fail "RTT $rtt $*: a connection took $ms ms, less than the RTT"
+	# 1 MB each way, both ways at once: at least 8 Mbit / rate
+	[ "$rate" = 0 ] || [ "$elapsed_ms" -ge $((8000 / rate)) ] ||
+		fail "rate $rate Mbit/s $*: 1 MB echoed in $elapsed_ms ms, faster than the rate allows"
 	local c
 	c=$(python3 "$echo_py" counters "$counters")
 	grep -qx "delay_us=$((rtt * 500))" <<<"$c" || fail "RTT $rtt: counters: $c"
 	# (the client retries while the server is not listening yet: SYNs refused count too)
+	# segments of at most the MTU (1500): packets >= bytes / 1500 each way
 	awk -F= '$1 == "connections" && $2 < 1 { bad = 1 } $1 == "up_bytes" && $2 < 1000000 { bad = 1 } $1 == "down_bytes" && $2 < 1000000 { bad = 1 }
-		 $1 == "turnarounds" && $2 < 1 { bad = 1 } END { exit bad }' <<<"$c" ||
-		fail "RTT $rtt: counters too small: $c"
+		 $1 == "turnarounds" && $2 < 1 { bad = 1 } { v[$1] = $2 }
+		 END { if (v["up_packets"] * 1500 < v["up_bytes"] || v["down_packets"] * 1500 < v["down_bytes"]) bad = 1; exit bad }' <<<"$c" ||
+		fail "RTT $rtt $*: counters too small: $c"
 	kill "$relay"
-	wait "$relay" || fail "RTT $rtt: the relay did not stop cleanly on SIGTERM"
+	wait "$relay" || fail "RTT $rtt $*: the relay did not stop cleanly on SIGTERM"
 	relay=
-	echo "RTT $rtt ms: 1 MB echoed intact, connect $ms ms"
+	echo "RTT $rtt ms, rate $rate Mbit/s $*: 1 MB echoed intact in $elapsed_ms ms, connect $ms ms"
 }
 
-echo_across 0
-echo_across 40
+echo_across 0 0
+echo_across 40 0
+echo_across 0 0 --no-offload
+echo_across 40 0 --no-offload
+echo_across 0 40
+echo_across 0 40 --no-offload
 echo "ok"

@@ -45,7 +45,7 @@ out=$("$wan" --build "$nobuild" --cc no-such-algorithm 80 2>&1) || true
 grep -qF -- "$available" <<<"$out" || fail "--cc refusal does not list the kernel's algorithms ($available): $out"
 
 help=$("$wan" --help)
-for opt in --cc --initcwnd --no-idle-restart; do
+for opt in --cc --initcwnd --no-idle-restart --no-offload; do
 	grep -q -- "$opt" <<<"$help" || fail "--help does not document $opt"
 done
 echo "ok: bench/wan.sh refuses bad --cc and --initcwnd values and documents them"
