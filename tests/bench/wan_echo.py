@@ -9,6 +9,7 @@ import os
 import socket
 import struct
 import sys
+import threading
 import time
 
 
@@ -37,15 +38,32 @@ def client(addr, port, n):
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
+    # Send and read at once: the server echoes as it reads, so a client that
+    # sent everything before reading could stall both ends once the
+    # buffers between them are full (a slow relay drops, windows stay small).
+    sent = []
+
+    def send_all():
+        try:
+            s.sendall(payload)
+            s.shutdown(socket.SHUT_WR)
+            sent.append(True)
+        except OSError as e:
+            sent.append(e)
+
     with s:
-        s.sendall(payload)
-        s.shutdown(socket.SHUT_WR)
+        s.settimeout(30)
+        sender = threading.Thread(target=send_all)
+        sender.start()
         back = bytearray()
         while True:
             data = s.recv(1 << 16)
             if not data:
                 break
             back += data
+        sender.join()
+    if sent != [True]:
+        sys.exit(f"sending failed: {sent}")
     if bytes(back) != payload:
         sys.exit(f"echo differs: sent {n} bytes, got {len(back)} back")
     print(f"{connect_ms:.3f}")
