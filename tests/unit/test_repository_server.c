@@ -529,14 +529,23 @@ static void put_over_limit(enum body_mode mode)
 	char hex[65], path[128];
 	struct reply r;
 	int before = stored_count(&auth_server);
+	CURLcode cc;
 
 	assert_non_null(blob);
 	harness_fill(blob, len, 5 + (uint64_t)mode);
 	digest_of(blob, len, hex);
 	blob_path(hex, path, sizeof(path));
-	http(&auth_server, "PUT", path, bearer(), blob, len, mode, &r);
-	assert_int_equal(r.status, 413);
-	assert_non_null(strstr((char *)r.body, "too-big"));
+	cc = http(&auth_server, "PUT", path, bearer(), blob, len, mode, &r);
+	if (mode == BODY_LENGTH && (cc == CURLE_SEND_ERROR || cc == CURLE_RECV_ERROR)) {
+		/* Refused from its headers, the connection closed while the client
+		 * was still sending: a reset may reach it before the 413 (see
+		 * BODY_LENGTH_EXPECT, which always gets the status). */
+		assert_true(r.status == 0 || r.status == 413);
+	} else {
+		assert_int_equal(cc, CURLE_OK);
+		assert_int_equal(r.status, 413);
+		assert_non_null(strstr((char *)r.body, "too-big"));
+	}
 	reply_free(&r);
 	assert_int_equal(http(&auth_server, "HEAD", path, bearer(), NULL, 0, BODY_NONE, &r), CURLE_OK);
 	assert_int_equal(r.status, 404);
@@ -556,6 +565,14 @@ static void test_put_over_limit_chunked(void **state)
 {
 	(void)state;
 	put_over_limit(BODY_CHUNKED);
+}
+
+/* Announced with "Expect: 100-continue": refused before any of the body is
+ * sent, so the client always reads the 413. */
+static void test_put_over_limit_announced(void **state)
+{
+	(void)state;
+	put_over_limit(BODY_LENGTH_EXPECT);
 }
 
 static void test_put_at_limit_accepted(void **state)
@@ -1602,6 +1619,7 @@ int main(void)
 		cmocka_unit_test(test_put_wrong_body_for_stored_blob),
 		cmocka_unit_test(test_put_over_limit_content_length),
 		cmocka_unit_test(test_put_over_limit_chunked),
+		cmocka_unit_test(test_put_over_limit_announced),
 		cmocka_unit_test(test_put_at_limit_accepted),
 		cmocka_unit_test(test_put_client_gone_mid_body_leaves_nothing),
 		cmocka_unit_test(test_auth_missing_or_wrong_token),
