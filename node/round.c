@@ -47,7 +47,7 @@ struct round_worker {
 	/* What the worker does with each request: run_round, or
 	 * run_plan_request. */
 	enum fedc_err (*run)(struct round_worker *w, const struct fedc_msg *req);
-	struct node_db *db;      /* the worker thread's own handle */
+	struct node_db *db;      /* the worker thread's own handle, opened at its first request */
 	struct fedc_repo *repo;  /* the worker thread's own handle */
 	struct sandbox *sandbox; /* the plan process kept between a job's rounds; NULL in the plan worker */
 	pthread_t thread;
@@ -571,13 +571,31 @@ static struct fedc_msg *next_request(struct round_worker *w)
 	return msg;
 }
 
+/* The worker's database connection, opened at its first request rather
+ * than at start: an idle daemon then holds one connection, not three
+ * (sqlite's per-connection memory, about 0.33 MB of RSS for the two;
+ * docs/benchmarks.md, "Idle node RSS"). The daemon checked the database at
+ * start with its own connection. */
+static enum fedc_err worker_db(struct round_worker *w)
+{
+	if (w->db)
+		return FEDC_OK;
+	return db__open(w->d->cfg->db_path, &w->db);
+}
+
 static void *worker_main(void *arg)
 {
 	struct round_worker *w = arg;
 	struct fedc_msg *msg;
 
 	while ((msg = next_request(w))) {
-		(void)w->run(w, msg);
+		enum fedc_err rc = worker_db(w);
+
+		if (rc == FEDC_OK)
+			(void)w->run(w, msg);
+		else /* best effort: daemon__send logs a failure */
+			fedc_ignore(daemon__send_error(w->d, msg, rc, "cannot open the node database: %s",
+						       fedc_last_error()));
 		fedc_msg_free(msg);
 	}
 	return NULL;
@@ -606,8 +624,6 @@ static enum fedc_err start_worker(struct node_daemon *d, enum fedc_err (*run)(st
 		w->sandbox = sandbox__new();
 		rc = w->sandbox ? FEDC_OK : FEDC_ERR_NOMEM;
 	}
-	if (!rc)
-		rc = db__open(d->cfg->db_path, &w->db);
 	if (!rc)
 		rc = daemon__repo_new(d, &w->repo);
 	if (!rc && pthread_create(&w->thread, NULL, worker_main, w) != 0)
