@@ -906,6 +906,14 @@ int harness_node_limits(struct harness *h, size_t i, const char *lines)
 	return rc;
 }
 
+double harness_final_accuracy(const char *output)
+{
+	const char *line = strstr(output, "final evaluation");
+	const char *acc = line ? strstr(line, "test accuracy ") : NULL;
+
+	return acc ? atof(acc + strlen("test accuracy ")) : -1;
+}
+
 int harness_json_int(const char *line, const char *key)
 {
 	char pattern[64];

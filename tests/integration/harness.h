@@ -141,6 +141,9 @@ int harness_start_sandbox_node(struct harness *h, const char *tags, int train_ti
 /* Replaces the `[limits]` line the harness writes into node i's config
  * (train_timeout_s = 60) by `lines` (full lines, each ending in \n). */
 int harness_node_limits(struct harness *h, size_t i, const char *lines);
+/* The test accuracy of the "final evaluation" line in a researcher's
+ * output (`fedc-researcher run`), or -1 if there is none. */
+double harness_final_accuracy(const char *output);
 /* The integer after "key": in one line of JSON (history.jsonl), or -1. */
 int harness_json_int(const char *line, const char *key);
 

@@ -63,14 +63,6 @@ static int run_researcher(const char *exp)
 	return harness_run(&H, argv, 300, output, sizeof(output));
 }
 
-static double final_accuracy(void)
-{
-	const char *line = strstr(output, "final evaluation");
-	const char *acc = line ? strstr(line, "test accuracy ") : NULL;
-
-	return acc ? atof(acc + strlen("test accuracy ")) : -1;
-}
-
 static void test_logreg_three_hospitals(void **state)
 {
 	char exp[512], history[600];
@@ -88,7 +80,7 @@ static void test_logreg_three_hospitals(void **state)
 	assert_non_null(strstr(output, "nodes 3/3"));
 	/* The nodes' streamed losses show as live lines (stdout is not a terminal). */
 	assert_non_null(strstr(output, "  live  round 1  node hospital-0  loss "));
-	assert_true(final_accuracy() >= 0.93);
+	assert_true(harness_final_accuracy(output) >= 0.93);
 	snprintf(history, sizeof(history), "%s-out/history.jsonl", exp);
 	assert_true(harness_file_contains(history, "\"type\":\"round\""));
 	assert_true(harness_file_contains(history, "hospital-2"));

@@ -44,14 +44,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static double final_accuracy(void)
-{
-	const char *line = strstr(output, "final evaluation");
-	const char *acc = line ? strstr(line, "test accuracy ") : NULL;
-
-	return acc ? atof(acc + strlen("test accuracy ")) : -1;
-}
-
 /* Five rounds learn the task despite the noise, and every node's training
  * metrics in the history carry its round's dp_epsilon. */
 static void test_logreg_dpsgd_three_hospitals(void **state)
@@ -71,8 +63,8 @@ static void test_logreg_dpsgd_three_hospitals(void **state)
 	assert_int_equal(rc, 0);
 	assert_non_null(strstr(output, "round    5/5"));
 	assert_non_null(strstr(output, "nodes 3/3"));
-	fprintf(stderr, "logreg-dpsgd: final test accuracy %.3f\n", final_accuracy());
-	assert_true(final_accuracy() >= 0.88);
+	fprintf(stderr, "logreg-dpsgd: final test accuracy %.3f\n", harness_final_accuracy(output));
+	assert_true(harness_final_accuracy(output) >= 0.88);
 	snprintf(history, sizeof(history), "%s-out/history.jsonl", exp);
 	assert_true(harness_file_contains(history, "\"dp_epsilon\":"));
 }

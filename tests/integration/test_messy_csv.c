@@ -144,14 +144,6 @@ static void test_ragged_csv_refused(void **state)
 		fail_msg("unexpected refusal:\n%s", output);
 }
 
-static double final_accuracy(void)
-{
-	const char *line = strstr(output, "final evaluation");
-	const char *acc = line ? strstr(line, "test accuracy ") : NULL;
-
-	return acc ? atof(acc + strlen("test accuracy ")) : -1;
-}
-
 /* Ten rounds on the three clinics learn the task through the gaps. */
 static void test_messy_tables_train(void **state)
 {
@@ -168,8 +160,8 @@ static void test_messy_tables_train(void **state)
 	assert_int_equal(rc, 0);
 	assert_non_null(strstr(output, "round   10/10"));
 	assert_non_null(strstr(output, "nodes 3/3"));
-	fprintf(stderr, "messy-csv: final test accuracy %.3f\n", final_accuracy());
-	assert_true(final_accuracy() > 0.9);
+	fprintf(stderr, "messy-csv: final test accuracy %.3f\n", harness_final_accuracy(output));
+	assert_true(harness_final_accuracy(output) > 0.9);
 }
 
 /* A band outside the experiment's list: the plan refuses the round and

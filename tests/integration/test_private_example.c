@@ -71,14 +71,6 @@ static double example_value(const char *key)
 	return v;
 }
 
-static double final_accuracy(void)
-{
-	const char *line = strstr(output, "final evaluation");
-	const char *acc = line ? strstr(line, "test accuracy ") : NULL;
-
-	return acc ? atof(acc + strlen("test accuracy ")) : -1;
-}
-
 /* The "epsilon" values of history.jsonl's train round records, in order. */
 static size_t history_epsilons(const char *dir, double *eps, size_t cap)
 {
@@ -131,7 +123,7 @@ static void test_private_example_three_hospitals(void **state)
 	 * bench (docs/privacy.md, "Utility"). Below 0.70 -- near the 0.63 of
 	 * the majority class; examples/logreg's plan under the same DP gets
 	 * 0.35 to 0.47 -- something broke. */
-	acc = final_accuracy();
+	acc = harness_final_accuracy(output);
 	fprintf(stderr, "private: final test accuracy %.3f\n", acc);
 	assert_true(acc >= 0.70 && acc <= 1.0);
 

@@ -164,14 +164,6 @@ static void topic_of(char *out, const char *kind, const char *id)
 
 /* ---- the tests ------------------------------------------------------------------ */
 
-static double final_accuracy(void)
-{
-	const char *line = strstr(output, "final evaluation");
-	const char *acc = line ? strstr(line, "test accuracy ") : NULL;
-
-	return acc ? atof(acc + strlen("test accuracy ")) : -1;
-}
-
 static void test_demo_experiment_over_tls(void **state)
 {
 	char exp[512], history[600];
@@ -189,7 +181,7 @@ static void test_demo_experiment_over_tls(void **state)
 	assert_non_null(strstr(output, "round   10/10"));
 	assert_non_null(strstr(output, "nodes 3/3"));
 	assert_non_null(strstr(output, "  live  round 1  node hospital-0  loss "));
-	assert_true(final_accuracy() >= 0.93);
+	assert_true(harness_final_accuracy(output) >= 0.93);
 	snprintf(history, sizeof(history), "%s-out/history.jsonl", exp);
 	assert_true(harness_file_contains(history, "hospital-2"));
 }

@@ -223,14 +223,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static double final_accuracy(void)
-{
-	const char *line = strstr(output, "final evaluation");
-	const char *acc = line ? strstr(line, "test accuracy ") : NULL;
-
-	return acc ? atof(acc + strlen("test accuracy ")) : -1;
-}
-
 static void test_experiment_on_rgw(void **state)
 {
 	char exp[512], params[600];
@@ -247,7 +239,7 @@ static void test_experiment_on_rgw(void **state)
 		fail_msg("%s", output);
 	assert_non_null(strstr(output, "round    5/5"));
 	assert_non_null(strstr(output, "nodes 3/3"));
-	assert_true(final_accuracy() >= 0.9);
+	assert_true(harness_final_accuracy(output) >= 0.9);
 	snprintf(params, sizeof(params), "%s-out/global.params", exp);
 	assert_int_equal(access(params, R_OK), 0);
 }
