@@ -624,8 +624,9 @@ static enum fedc_err open_channel(struct node_daemon *d)
 }
 
 /* sqlite's page cache starts with a bulk allocation per connection (20
- * pages, about 87 KB); the daemon holds three connections (its own, the
- * round worker's, the plan worker's) to a database of a few pages. Without
+ * pages, about 87 KB); the daemon holds up to three connections (its own,
+ * and the round and plan workers' from their first request) to a database
+ * of a few pages. Without
  * the bulk allocation each page is allocated when it is read: 0.13 MB less
  * RSS for an idle node (docs/benchmarks.md, "Idle node RSS"). It must run
  * before sqlite's first use; it fails only if sqlite is already initialised,
