@@ -53,6 +53,7 @@ void capabilities__describe(const struct node_config *cfg, const struct node_dat
 	add(msg, FEDC_CAP_SECURE_AGGREGATION, 1);
 	add(msg, FEDC_CAP_DP, 1);
 	add(msg, FEDC_CAP_INLINE_PARAMS, FEDC_MAX_INLINE_PARAMS);
+	add(msg, FEDC_CAP_ENVELOPE, 2);
 	add(msg, FEDC_CAP_REQUIRE_DP, cfg->require_dp ? 1 : 0);
 	add(msg, FEDC_CAP_REQUIRE_SECURE_AGGREGATION, cfg->require_secure_aggregation ? 1 : 0);
 	add(msg, FEDC_CAP_MIN_NOISE_MULTIPLIER, cfg->min_noise_multiplier);
