@@ -509,10 +509,12 @@ static enum fedc_err run_round(struct round_worker *w, const struct fedc_msg *re
 	rc = send_train_reply(w, req, &res, req->evaluate_only ? NULL : &update, times, &rp, &assessed);
 	if (!rc && req->secagg)
 		fedc_crash_point("secagg-replied");
-	fedc_info("round: job %s round %" PRIu64 " done for %s: %" PRIu64 " samples, %.3f s; global %s, update %s",
+	fedc_info("round: job %s round %" PRIu64 " done for %s: %" PRIu64 " samples, %.3f s; global %s, update %s, "
+		  "envelope v%d",
 		  req->job_id, req->round, req->researcher_id, res.n_train, now_s() - t0,
 		  fedc_msg_has(req, FEDC_F_PARAMS) ? "inline" : "from the repository",
-		  req->evaluate_only ? "none" : update.inline_bytes ? "inline" : "to the repository");
+		  req->evaluate_only ? "none" : update.inline_bytes ? "inline" : "to the repository",
+		  req->params_attached ? 2 : 1);
 	goto out;
 fail:
 	fedc_warn("round: job %s round %" PRIu64 " failed: %s: %s", req->job_id, req->round, fedc_strerror(rc),
