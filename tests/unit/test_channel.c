@@ -115,7 +115,7 @@ static enum fedc_err deliver(struct fedc_channel *to, const char *topic, const v
 	struct fedc_origin origin;
 	enum fedc_err rc = fedc_channel_accept(to, topic, buf, len, got, &origin);
 
-	free(got);
+	fedc_msg_free(got); /* also what a refused message decoded to */
 	return rc;
 }
 

@@ -85,8 +85,10 @@ enum fedc_err fedc_channel_publish(const struct fedc_channel *ch, struct fedc_mq
  * `msg`. FEDC_ERR_AUTH (unsigned where signatures are required, unknown or
  * bad signature, sender mismatch, stale, replayed), FEDC_ERR_MALFORMED, and
  * the errors of fedc_msg_decode; the detail says why. `origin` is filled as
- * far as the payload could be read. Not thread-safe (the replay guard):
- * call from one thread. */
+ * far as the payload could be read. `msg` owns what was decoded (params
+ * among it) whatever the result: free it with fedc_msg_free or clear it
+ * with fedc_msg_clear. Not thread-safe (the replay guard): call from one
+ * thread. */
 FEDC_NODISCARD
 enum fedc_err fedc_channel_accept(struct fedc_channel *ch, const char *topic, const void *payload, size_t len,
 				  struct fedc_msg *msg, struct fedc_origin *origin);
