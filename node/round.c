@@ -197,6 +197,7 @@ static enum fedc_err send_train_reply(struct round_worker *w, const struct fedc_
 
 	if (!reply)
 		return FEDC_ERR_NOMEM;
+	reply->params_attached = req->params_attached; /* v2 only to a researcher that sent v2 */
 	if (update && update->inline_bytes)
 		rc = fedc_msg_set_params(reply, update->inline_bytes, update->inline_len);
 	if (!rc && assessed->len)
@@ -276,7 +277,7 @@ static void fill_job(const struct fedc_msg *req, const struct node_dataset *ds, 
  * approved, and the global parameters, into the sandbox's memfd: they live
  * for one round, so a file and its fsync would buy nothing. Parameters the
  * request carries inline are checked against params_digest instead of
- * downloaded. */
+ * downloaded (by the channel already when they came as an attachment). */
 static enum fedc_err fetch_inputs(struct round_worker *w, const struct fedc_msg *req, char *plan_path,
 				  size_t plan_cap, int *params_fd)
 {
@@ -290,7 +291,10 @@ static enum fedc_err fetch_inputs(struct round_worker *w, const struct fedc_msg 
 	if (*params_fd < 0)
 		return FEDC_ERR_IO;
 	if (fedc_msg_has(req, FEDC_F_PARAMS)) {
-		rc = fedc_inline_params_check(req->params, req->params_len, req->params_digest, "the global parameters");
+		/* an attachment was checked against params_digest when it was opened */
+		rc = req->params_attached ? FEDC_OK
+					  : fedc_inline_params_check(req->params, req->params_len, req->params_digest,
+								     "the global parameters");
 		return rc ? rc : fedc_inline_params_write_fd(*params_fd, req->params, req->params_len,
 							       "the global parameters");
 	}
@@ -505,10 +509,12 @@ static enum fedc_err run_round(struct round_worker *w, const struct fedc_msg *re
 	rc = send_train_reply(w, req, &res, req->evaluate_only ? NULL : &update, times, &rp, &assessed);
 	if (!rc && req->secagg)
 		fedc_crash_point("secagg-replied");
-	fedc_info("round: job %s round %" PRIu64 " done for %s: %" PRIu64 " samples, %.3f s; global %s, update %s",
+	fedc_info("round: job %s round %" PRIu64 " done for %s: %" PRIu64 " samples, %.3f s; global %s, update %s, "
+		  "envelope v%d",
 		  req->job_id, req->round, req->researcher_id, res.n_train, now_s() - t0,
 		  fedc_msg_has(req, FEDC_F_PARAMS) ? "inline" : "from the repository",
-		  req->evaluate_only ? "none" : update.inline_bytes ? "inline" : "to the repository");
+		  req->evaluate_only ? "none" : update.inline_bytes ? "inline" : "to the repository",
+		  req->params_attached ? 2 : 1);
 	goto out;
 fail:
 	fedc_warn("round: job %s round %" PRIu64 " failed: %s: %s", req->job_id, req->round, fedc_strerror(rc),

@@ -24,6 +24,7 @@ struct fetch {
 	bool is_inline;        /* the update came in its reply: inline_bytes, not a download */
 	uint8_t *inline_bytes; /* owned */
 	size_t inline_len;
+	bool inline_checked;   /* they hashed to `digest` when their envelope was opened */
 	fetch_check_fn check;
 	void *ctx;
 	struct fetch_result result;
@@ -106,10 +107,17 @@ static enum fedc_err download(struct fedc_repo *repo, const struct fetch *f)
 	return rc;
 }
 
+/* Bytes that came inline hash to their digest (an attachment did already). */
+static enum fedc_err check_inline(const struct fetch *f)
+{
+	return f->inline_checked ? FEDC_OK
+				 : fedc_inline_params_check(f->inline_bytes, f->inline_len, f->digest, "the update");
+}
+
 /* An update that came inline: checked, then written where a download goes. */
 static enum fedc_err write_inline(const struct fetch *f)
 {
-	enum fedc_err rc = fedc_inline_params_check(f->inline_bytes, f->inline_len, f->digest, "the update");
+	enum fedc_err rc = check_inline(f);
 	int fd;
 
 	if (rc)
@@ -127,7 +135,7 @@ static enum fedc_err write_inline(const struct fetch *f)
  * it lies; the update takes the bytes. */
 static enum fedc_err adopt_inline(struct fetch *f, struct fedc_params **out)
 {
-	enum fedc_err rc = fedc_inline_params_check(f->inline_bytes, f->inline_len, f->digest, "the update");
+	enum fedc_err rc = check_inline(f);
 
 	if (!rc) {
 		rc = fedc_params_adopt_buffer(f->inline_bytes, f->inline_len, out);
@@ -243,19 +251,27 @@ enum fedc_err fetcher__new(const struct experiment *exp, unsigned threads, struc
 	return FEDC_OK;
 }
 
-static enum fedc_err submit(struct fetcher *f, size_t tag, const char *node_id, const char *digest, bool is_inline,
-			    uint8_t *bytes, size_t len, const char *path, fetch_check_fn check, void *ctx)
+/* A queued fetch; `bytes` (is_inline) as for fetcher__submit_inline. */
+struct submission {
+	bool is_inline, checked;
+	uint8_t *bytes;
+	size_t len;
+};
+
+static enum fedc_err submit(struct fetcher *f, size_t tag, const char *node_id, const char *digest,
+			    struct submission in, const char *path, fetch_check_fn check, void *ctx)
 {
 	struct fetch *job = calloc(1, sizeof(*job));
 
 	if (!job || (path && !(job->path = strdup(path)))) {
 		free(job);
-		free(bytes);
+		free(in.bytes);
 		return FEDC_ERR_NOMEM;
 	}
-	job->is_inline = is_inline;
-	job->inline_bytes = bytes;
-	job->inline_len = len;
+	job->is_inline = in.is_inline;
+	job->inline_bytes = in.bytes;
+	job->inline_len = in.len;
+	job->inline_checked = in.checked;
 	job->tag = job->result.tag = tag;
 	snprintf(job->node_id, sizeof(job->node_id), "%s", node_id);
 	snprintf(job->digest, sizeof(job->digest), "%s", digest);
@@ -272,13 +288,16 @@ static enum fedc_err submit(struct fetcher *f, size_t tag, const char *node_id, 
 enum fedc_err fetcher__submit(struct fetcher *f, size_t tag, const char *node_id, const char *digest,
 			      const char *path, fetch_check_fn check, void *ctx)
 {
-	return submit(f, tag, node_id, digest, false, NULL, 0, path, check, ctx);
+	return submit(f, tag, node_id, digest, (struct submission){ .is_inline = false }, path, check, ctx);
 }
 
 enum fedc_err fetcher__submit_inline(struct fetcher *f, size_t tag, const char *node_id, const char *digest,
-				     uint8_t *bytes, size_t len, const char *path, fetch_check_fn check, void *ctx)
+				     uint8_t *bytes, size_t len, bool checked, const char *path, fetch_check_fn check,
+				     void *ctx)
 {
-	return submit(f, tag, node_id, digest, true, bytes, len, path, check, ctx);
+	struct submission in = { .is_inline = true, .checked = checked, .bytes = bytes, .len = len };
+
+	return submit(f, tag, node_id, digest, in, path, check, ctx);
 }
 
 bool fetcher__next(struct fetcher *f, struct fetch_result *out)

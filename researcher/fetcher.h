@@ -50,13 +50,16 @@ enum fedc_err fetcher__submit(struct fetcher *f, size_t tag, const char *node_id
 /* The same for an update that came inside its train-reply (docs/protocol.md,
  * "Parameters inline"): takes `bytes` (malloc'd, `len` bytes; freed here
  * whatever happens) and, on a fetching thread, checks their SHA-256 against
- * `digest` (a mismatch fails the fetch, FEDC_ERR_DIGEST), writes them to
+ * `digest` unless `checked` (they came as a signed envelope's attachment,
+ * hashed to `digest` when it was opened; a mismatch fails the fetch,
+ * FEDC_ERR_DIGEST), writes them to
  * `path`, opens it and runs `check`. With `path` NULL no file is written: the
  * update is parsed from the bytes, which it then owns (a file and a mapping
  * per node-round cost more than the parse). FEDC_ERR_NOMEM. */
 FEDC_NODISCARD
 enum fedc_err fetcher__submit_inline(struct fetcher *f, size_t tag, const char *node_id, const char *digest,
-				     uint8_t *bytes, size_t len, const char *path, fetch_check_fn check, void *ctx);
+				     uint8_t *bytes, size_t len, bool checked, const char *path, fetch_check_fn check,
+				     void *ctx);
 /* Waits for the next result of those submitted. False when none is left. */
 bool fetcher__next(struct fetcher *f, struct fetch_result *out);
 

@@ -94,6 +94,16 @@ static uint64_t inline_limit(const struct experiment *exp, const struct fedc_msg
 	return (uint64_t)cap < (uint64_t)exp->inline_params_max ? (uint64_t)cap : (uint64_t)exp->inline_params_max;
 }
 
+/* A node that opens version-2 envelopes (an earlier version refuses them). */
+static bool opens_envelope_v2(const struct fedc_msg *reply)
+{
+	double version = 0;
+
+	return fedc_msg_has(reply, FEDC_F_CAPABILITIES) &&
+	       fedc_msg_kv_get(reply->capabilities, reply->n_capabilities, FEDC_CAP_ENVELOPE, &version) &&
+	       version >= 2;
+}
+
 static void add_participant(struct job *j, const struct fedc_msg *reply)
 {
 	struct participant *p;
@@ -117,6 +127,7 @@ static void add_participant(struct job *j, const struct fedc_msg *reply)
 	snprintf(p->dataset_id, sizeof(p->dataset_id), "%s", reply->datasets[0].dataset_id);
 	p->n_samples = reply->datasets[0].n_samples;
 	p->inline_max = inline_limit(j->exp, reply);
+	p->envelope_v2 = opens_envelope_v2(reply);
 }
 
 /* An `error` reply was noted by the session: it is told after the search. */
@@ -192,10 +203,14 @@ static size_t count_selected(const struct job *j);
 /* Parameters inline (docs/protocol.md): the global model rides in the
  * request when the node takes it and it is small enough, and the node may
  * answer its update inline up to the same size -- except under secure
- * aggregation, whose masked updates keep the repository path. */
+ * aggregation, whose masked updates keep the repository path. To a node
+ * that opens them the request goes in a version-2 envelope, the parameters
+ * as its attachment, signed through the digest computed once per round (so
+ * neither side hashes them again), and the node answers the same way. */
 static enum fedc_err fill_inline(const struct job *j, const struct participant *p, bool evaluate_only,
 				 struct fedc_msg *m)
 {
+	m->params_attached = p->envelope_v2;
 	if (j->global_inline && p->inline_max >= j->global_inline_len &&
 	    strcmp(j->global_inline_digest, m->params_digest) == 0) {
 		enum fedc_err rc = fedc_msg_set_params(m, j->global_inline, j->global_inline_len);
@@ -416,7 +431,7 @@ static enum fedc_err fetch_update(struct job *j, struct participant *p, struct f
 				 "under secure aggregation)", msg->params_len, allowed);
 	bytes = fedc_msg_take_params(msg, &len); /* the reply is kept for the round: not its bytes */
 	return fetcher__submit_inline(j->fetcher, tag, p->node_id, msg->params_digest, bytes, len,
-				      j->exp->cross_site ? p->update_path : NULL, check, ctx);
+				      msg->params_attached, j->exp->cross_site ? p->update_path : NULL, check, ctx);
 }
 
 /* A train-reply: its update is fetched now, while other nodes still train.

@@ -42,6 +42,7 @@ struct participant {
 	struct fedc_msg *reply;
 	uint32_t step;      /* strategy = cyclic: its turn in the round's chain, from 1; 0 otherwise */
 	uint64_t inline_max; /* largest parameter file sent to it and taken from it inline; 0: repository only */
+	bool envelope_v2;    /* it opens version-2 envelopes: its train requests go so */
 	char update_path[EXP_PATH_MAX + 2 * FEDC_MAX_ID_LEN + 64];
 };
 

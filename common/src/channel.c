@@ -31,13 +31,66 @@ void fedc_channel_free(struct fedc_channel *ch)
 	memset(ch, 0, sizeof(*ch));
 }
 
+/* A SHA-256 in lower-case hex (params_digest) as its 32 bytes. */
+static bool digest_from_hex(const char *hex, uint8_t raw[FEDC_SHA256_BYTES])
+{
+	static const char digits[] = "0123456789abcdef";
+
+	if (strlen(hex) != 2 * FEDC_SHA256_BYTES)
+		return false;
+	for (size_t i = 0; i < FEDC_SHA256_BYTES; i++) {
+		const char *hi = strchr(digits, hex[2 * i]), *lo = strchr(digits, hex[2 * i + 1]);
+
+		if (!hex[2 * i] || !hex[2 * i + 1] || !hi || !lo)
+			return false;
+		raw[i] = (uint8_t)((hi - digits) << 4 | (lo - digits));
+	}
+	return true;
+}
+
+static void digest_to_hex(const uint8_t raw[FEDC_SHA256_BYTES], char hex[2 * FEDC_SHA256_BYTES + 1])
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < FEDC_SHA256_BYTES; i++) {
+		hex[2 * i] = digits[raw[i] >> 4];
+		hex[2 * i + 1] = digits[raw[i] & 15];
+	}
+	hex[2 * FEDC_SHA256_BYTES] = '\0';
+}
+
+/* Version 2: the body without `params`, which ride as the attachment under
+ * the digest the message already names (so nothing is hashed here). */
+static enum fedc_err wrap_attached(const struct fedc_channel *ch, const char *topic, const struct fedc_msg *msg,
+				   void **out, size_t *out_len)
+{
+	struct fedc_attachment att = { .data = msg->params, .len = msg->params_len };
+	bool with_att = fedc_msg_has(msg, FEDC_F_PARAMS);
+	void *body = NULL;
+	size_t body_len = 0;
+	enum fedc_err rc;
+
+	if (with_att && (!fedc_msg_has(msg, FEDC_F_PARAMS_DIGEST) || !digest_from_hex(msg->params_digest, att.sha256)))
+		return fedc_fail(FEDC_ERR_INVAL, "%s: params go only with params_digest, a SHA-256 in hex",
+				 fedc_cmd_name(msg->command));
+	rc = fedc_msg_encode_without_params(msg, &body, &body_len);
+	if (!rc)
+		rc = fedc_envelope_seal_v2(ch->signer, topic, body, body_len, with_att ? &att : NULL, fedc_unix_ms(),
+					   out, out_len);
+	free(body);
+	return rc;
+}
+
 enum fedc_err fedc_channel_wrap(const struct fedc_channel *ch, const char *topic, const struct fedc_msg *msg,
 				void **out, size_t *out_len)
 {
 	void *body = NULL;
 	size_t body_len = 0;
-	enum fedc_err rc = fedc_msg_encode(msg, &body, &body_len);
+	enum fedc_err rc;
 
+	if (msg->params_attached && ch->signer)
+		return wrap_attached(ch, topic, msg, out, out_len);
+	rc = fedc_msg_encode(msg, &body, &body_len);
 	if (rc || !ch->signer) {
 		*out = rc ? NULL : body;
 		*out_len = rc ? 0 : body_len;
@@ -76,6 +129,11 @@ static enum fedc_err open_sealed(struct fedc_channel *ch, const char *topic, con
 	snprintf(origin->signer, sizeof(origin->signer), "%s", env.signer);
 	snprintf(origin->nonce, sizeof(origin->nonce), "%s", env.nonce);
 	origin->ts_ms = env.ts_ms;
+	origin->envelope_version = env.version;
+	origin->has_att = env.has_att;
+	origin->att = env.att;
+	origin->att_len = env.att_len;
+	memcpy(origin->att_sha256, env.att_sha256, sizeof(origin->att_sha256));
 	if (env.body) {
 		origin->body = env.body;
 		origin->body_len = env.body_len;
@@ -93,6 +151,34 @@ static enum fedc_err check_sender(const struct fedc_msg *msg, const struct fedc_
 				 fedc_cmd_name(msg->command),
 				 fedc_cmd_from_node(msg->command) ? "node" : "researcher", claimed, origin->signer);
 	return FEDC_OK;
+}
+
+/* A version-2 message takes its params from the attachment alone, and only
+ * under the digest its signed body names: the signature covered that digest,
+ * fedc_envelope_open hashed the attached bytes to it, so they need no other
+ * check (msg->params_attached says so to the consumers). */
+static enum fedc_err adopt_attachment(struct fedc_msg *msg, const struct fedc_origin *origin)
+{
+	char hex[2 * FEDC_SHA256_BYTES + 1];
+	const char *name = fedc_cmd_name(msg->command);
+
+	if (origin->envelope_version != 2)
+		return FEDC_OK;
+	if (fedc_msg_has(msg, FEDC_F_PARAMS))
+		return fedc_fail(FEDC_ERR_MALFORMED, "%s: in a version-2 envelope params travel as its attachment, "
+				 "not in the message", name);
+	msg->params_attached = true;
+	if (!origin->has_att)
+		return FEDC_OK;
+	if (msg->command != FEDC_CMD_TRAIN && msg->command != FEDC_CMD_TRAIN_REPLY)
+		return fedc_fail(FEDC_ERR_MALFORMED, "%s carries no parameters, but its envelope has an attachment",
+				 name);
+	digest_to_hex(origin->att_sha256, hex);
+	if (!fedc_msg_has(msg, FEDC_F_PARAMS_DIGEST) || strcmp(hex, msg->params_digest) != 0)
+		return fedc_fail(FEDC_ERR_MALFORMED, "%s: the attachment hashes to %s, not to the params_digest %s "
+				 "the message names", name, hex,
+				 fedc_msg_has(msg, FEDC_F_PARAMS_DIGEST) ? msg->params_digest : "(none)");
+	return fedc_msg_set_params(msg, origin->att, origin->att_len);
 }
 
 enum fedc_err fedc_channel_accept(struct fedc_channel *ch, const char *topic, const void *payload, size_t len,
@@ -116,6 +202,8 @@ enum fedc_err fedc_channel_accept(struct fedc_channel *ch, const char *topic, co
 	rc = fedc_msg_decode(origin->body, origin->body_len, msg);
 	if (!rc && origin->is_signed)
 		rc = check_sender(msg, origin);
+	if (!rc && origin->is_signed)
+		rc = adopt_attachment(msg, origin);
 	if (!rc && origin->is_signed && msg->command != FEDC_CMD_STATUS)
 		rc = fedc_replay_check(ch->guard, origin->signer, origin->nonce, origin->ts_ms, fedc_unix_ms());
 	return rc;

@@ -1016,16 +1016,16 @@ static int pack_value(msgpack_packer *pk, const struct field_spec *f, const void
 	return -1;
 }
 
-static enum fedc_err pack_message(msgpack_packer *pk, const struct fedc_msg *msg)
+static enum fedc_err pack_message(msgpack_packer *pk, const struct fedc_msg *msg, bool with_params)
 {
 	uint32_t n = 0;
 	int r;
 
 	for (int i = 0; i < FEDC_F__COUNT; i++)
-		n += fedc_msg_has(msg, (enum fedc_field)i);
+		n += fedc_msg_has(msg, (enum fedc_field)i) && (with_params || i != FEDC_F_PARAMS);
 	r = msgpack_pack_map(pk, n);
 	for (int i = 0; r == 0 && i < FEDC_F__COUNT; i++) {
-		if (!fedc_msg_has(msg, (enum fedc_field)i))
+		if (!fedc_msg_has(msg, (enum fedc_field)i) || (!with_params && i == FEDC_F_PARAMS))
 			continue;
 		r = pack_cstr(pk, message__fields[i].name);
 		if (r == 0)
@@ -1034,7 +1034,7 @@ static enum fedc_err pack_message(msgpack_packer *pk, const struct fedc_msg *msg
 	return r == 0 ? FEDC_OK : fedc_fail(FEDC_ERR_NOMEM, "out of memory while encoding");
 }
 
-enum fedc_err fedc_msg_encode(const struct fedc_msg *msg, void **buf, size_t *len)
+static enum fedc_err encode(const struct fedc_msg *msg, bool with_params, void **buf, size_t *len)
 {
 	msgpack_sbuffer sbuf;
 	msgpack_packer pk;
@@ -1051,7 +1051,7 @@ enum fedc_err fedc_msg_encode(const struct fedc_msg *msg, void **buf, size_t *le
 	if (rc)
 		goto out;
 	msgpack_packer_init(&pk, &sbuf, msgpack_sbuffer_write);
-	rc = pack_message(&pk, msg);
+	rc = pack_message(&pk, msg, with_params);
 	if (rc)
 		goto out;
 	if (sbuf.size > FEDC_MAX_MESSAGE_BYTES) {
@@ -1065,6 +1065,16 @@ enum fedc_err fedc_msg_encode(const struct fedc_msg *msg, void **buf, size_t *le
 out:
 	msgpack_sbuffer_destroy(&sbuf);
 	return rc;
+}
+
+enum fedc_err fedc_msg_encode(const struct fedc_msg *msg, void **buf, size_t *len)
+{
+	return encode(msg, true, buf, len);
+}
+
+enum fedc_err fedc_msg_encode_without_params(const struct fedc_msg *msg, void **buf, size_t *len)
+{
+	return encode(msg, false, buf, len);
 }
 
 /* ---- step 1: structural scan of untrusted bytes ---- */

@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <msgpack.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -16,9 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ENVELOPE_VERSION 1
 #define SIG_LEN 64
-#define SIGNING_CONTEXT "fedc-envelope-v1"
+#define SIGNING_CONTEXT_V1 "fedc-envelope-v1"
+#define SIGNING_CONTEXT_V2 "fedc-envelope-v2" /* same length as v1's */
 
 struct fedc_signer {
 	char id[FEDC_MAX_ID_LEN + 1];
@@ -265,27 +266,46 @@ void fedc_keyring_free(struct fedc_keyring *k)
 
 /* ---- the signed bytes ---- */
 
+/* What the signature covers besides the body (see fedc/sign.h). */
+struct signed_header {
+	unsigned version;           /* 1 or 2 */
+	const char *topic, *signer, *nonce;
+	int64_t ts;
+	const uint8_t *att_sha256;  /* v2: the attachment's digest; NULL: none */
+};
+
+/* v2's attachment field: a presence byte, then the digest or 32 zero bytes. */
+#define ATT_FIELD_LEN (1 + FEDC_SHA256_BYTES)
+
 /* Builds the byte string the signature covers (see fedc/sign.h). */
-static uint8_t *signed_bytes(const char *topic, const char *signer, int64_t ts, const char *nonce,
-			     const uint8_t *body, size_t body_len, size_t *out_len)
+static uint8_t *signed_bytes(const struct signed_header *h, const uint8_t *body, size_t body_len, size_t *out_len)
 {
-	size_t ctx_len = sizeof(SIGNING_CONTEXT), topic_len = strlen(topic) + 1, signer_len = strlen(signer) + 1;
-	size_t nonce_len = strlen(nonce) + 1;
-	size_t len = ctx_len + topic_len + signer_len + 8 + nonce_len + body_len;
+	const char *context = h->version == 2 ? SIGNING_CONTEXT_V2 : SIGNING_CONTEXT_V1;
+	size_t ctx_len = strlen(context) + 1, topic_len = strlen(h->topic) + 1, signer_len = strlen(h->signer) + 1;
+	size_t nonce_len = strlen(h->nonce) + 1, att_len = h->version == 2 ? ATT_FIELD_LEN : 0;
+	size_t len = ctx_len + topic_len + signer_len + 8 + nonce_len + att_len + body_len;
 	uint8_t *buf = malloc(len), *p = buf;
 
 	if (!buf)
 		return NULL;
-	memcpy(p, SIGNING_CONTEXT, ctx_len);
+	memcpy(p, context, ctx_len);
 	p += ctx_len;
-	memcpy(p, topic, topic_len);
+	memcpy(p, h->topic, topic_len);
 	p += topic_len;
-	memcpy(p, signer, signer_len);
+	memcpy(p, h->signer, signer_len);
 	p += signer_len;
 	for (int i = 7; i >= 0; i--)
-		*p++ = (uint8_t)((uint64_t)ts >> (8 * i));
-	memcpy(p, nonce, nonce_len);
+		*p++ = (uint8_t)((uint64_t)h->ts >> (8 * i));
+	memcpy(p, h->nonce, nonce_len);
 	p += nonce_len;
+	if (att_len) {
+		*p++ = h->att_sha256 ? 1 : 0;
+		if (h->att_sha256)
+			memcpy(p, h->att_sha256, FEDC_SHA256_BYTES);
+		else
+			memset(p, 0, FEDC_SHA256_BYTES);
+		p += FEDC_SHA256_BYTES;
+	}
 	if (body_len)
 		memcpy(p, body, body_len);
 	*out_len = len;
@@ -348,39 +368,24 @@ static int pack_bin(msgpack_packer *pk, const char *key, const void *data, size_
 	return pack_key(pk, key) || msgpack_pack_bin(pk, len) || msgpack_pack_bin_body(pk, data, len);
 }
 
-enum fedc_err fedc_envelope_seal(const struct fedc_signer *s, const char *topic, const void *body,
-				 size_t body_len, int64_t now_unix_ms, void **out, size_t *out_len)
+/* The envelope map around an already computed signature. */
+static enum fedc_err pack_envelope(const struct signed_header *h, const void *body, size_t body_len,
+				   const struct fedc_attachment *att, const uint8_t sig[SIG_LEN], void **out,
+				   size_t *out_len)
 {
-	char nonce[FEDC_NONCE_HEXLEN + 1];
-	uint8_t sig[SIG_LEN];
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
-	uint8_t *to_sign;
-	size_t sign_len;
 	int err;
 
-	if (!s || !topic || (!body && body_len) || !out || !out_len)
-		return fedc_fail(FEDC_ERR_INVAL, "fedc_envelope_seal: NULL argument");
-	if (now_unix_ms < 0) /* open() reads the stamp as unsigned: it would refuse it */
-		return fedc_fail(FEDC_ERR_INVAL, "fedc_envelope_seal: negative time stamp");
-	if (body_len > FEDC_MAX_MESSAGE_BYTES)
-		return fedc_fail(FEDC_ERR_TOO_BIG, "message of %zu bytes is over the %u-byte limit", body_len,
-				 FEDC_MAX_MESSAGE_BYTES);
-	new_nonce(nonce);
-	to_sign = signed_bytes(topic, s->id, now_unix_ms, nonce, body, body_len, &sign_len);
-	if (!to_sign)
-		return FEDC_ERR_NOMEM;
-	if (!ed25519_sign(s->key, to_sign, sign_len, sig)) {
-		free(to_sign);
-		return fedc_fail(FEDC_ERR_INVAL, "Ed25519 signing failed");
-	}
-	free(to_sign);
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	err = msgpack_pack_map(&pk, 6) || pack_key(&pk, "v") || msgpack_pack_uint8(&pk, ENVELOPE_VERSION) ||
-	      pack_string(&pk, "signer", s->id) || pack_key(&pk, "ts") || msgpack_pack_int64(&pk, now_unix_ms) ||
-	      pack_string(&pk, "nonce", nonce) || pack_bin(&pk, "body", body, body_len) ||
+	err = msgpack_pack_map(&pk, att ? 8 : 6) || pack_key(&pk, "v") || msgpack_pack_uint8(&pk, (uint8_t)h->version) ||
+	      pack_string(&pk, "signer", h->signer) || pack_key(&pk, "ts") || msgpack_pack_int64(&pk, h->ts) ||
+	      pack_string(&pk, "nonce", h->nonce) || pack_bin(&pk, "body", body, body_len) ||
 	      pack_bin(&pk, "sig", sig, SIG_LEN);
+	if (!err && att)
+		err = pack_bin(&pk, "att", att->data, att->len) ||
+		      pack_bin(&pk, "att_sha256", att->sha256, FEDC_SHA256_BYTES);
 	if (err) {
 		msgpack_sbuffer_destroy(&sb);
 		return FEDC_ERR_NOMEM;
@@ -390,10 +395,59 @@ enum fedc_err fedc_envelope_seal(const struct fedc_signer *s, const char *topic,
 	return FEDC_OK;
 }
 
+static enum fedc_err seal(const struct fedc_signer *s, unsigned version, const char *topic, const void *body,
+			  size_t body_len, const struct fedc_attachment *att, int64_t now_unix_ms, void **out,
+			  size_t *out_len)
+{
+	char nonce[FEDC_NONCE_HEXLEN + 1];
+	struct signed_header h = { .version = version, .topic = topic, .signer = s ? s->id : NULL,
+				   .nonce = nonce, .ts = now_unix_ms, .att_sha256 = att ? att->sha256 : NULL };
+	uint8_t sig[SIG_LEN];
+	uint8_t *to_sign;
+	size_t sign_len, att_len = att ? att->len : 0;
+
+	if (!s || !topic || (!body && body_len) || (att && !att->data && att->len) || !out || !out_len)
+		return fedc_fail(FEDC_ERR_INVAL, "fedc_envelope_seal: NULL argument");
+	if (now_unix_ms < 0) /* open() reads the stamp as unsigned: it would refuse it */
+		return fedc_fail(FEDC_ERR_INVAL, "fedc_envelope_seal: negative time stamp");
+	if (att_len > FEDC_MAX_INLINE_PARAMS)
+		return fedc_fail(FEDC_ERR_TOO_BIG, "attachment of %zu bytes is over the %u-byte limit", att_len,
+				 FEDC_MAX_INLINE_PARAMS);
+	if (body_len > FEDC_MAX_MESSAGE_BYTES - att_len) /* the two share the message's limit */
+		return fedc_fail(FEDC_ERR_TOO_BIG, "message of %zu bytes (%zu attached) is over the %u-byte limit",
+				 body_len + att_len, att_len, FEDC_MAX_MESSAGE_BYTES);
+	new_nonce(nonce);
+	to_sign = signed_bytes(&h, body, body_len, &sign_len);
+	if (!to_sign)
+		return FEDC_ERR_NOMEM;
+	if (!ed25519_sign(s->key, to_sign, sign_len, sig)) {
+		free(to_sign);
+		return fedc_fail(FEDC_ERR_INVAL, "Ed25519 signing failed");
+	}
+	free(to_sign);
+	return pack_envelope(&h, body, body_len, att, sig, out, out_len);
+}
+
+enum fedc_err fedc_envelope_seal(const struct fedc_signer *s, const char *topic, const void *body,
+				 size_t body_len, int64_t now_unix_ms, void **out, size_t *out_len)
+{
+	return seal(s, 1, topic, body, body_len, NULL, now_unix_ms, out, out_len);
+}
+
+enum fedc_err fedc_envelope_seal_v2(const struct fedc_signer *s, const char *topic, const void *body,
+				    size_t body_len, const struct fedc_attachment *att, int64_t now_unix_ms,
+				    void **out, size_t *out_len)
+{
+	return seal(s, 2, topic, body, body_len, att, now_unix_ms, out, out_len);
+}
+
 /* ---- opening ---- */
 
 /* Envelope fields, one bit each in the set of those seen. */
-enum envelope_field { F_V = 1, F_SIGNER = 2, F_TS = 4, F_NONCE = 8, F_BODY = 16, F_SIG = 32, F_ALL = 63 };
+enum envelope_field {
+	F_V = 1, F_SIGNER = 2, F_TS = 4, F_NONCE = 8, F_BODY = 16, F_SIG = 32, F_ALL = 63, /* required */
+	F_ATT = 64, F_ATT_SHA256 = 128 /* v2, together or not at all */
+};
 
 static unsigned field_bit(const uint8_t *key, uint32_t len)
 {
@@ -401,7 +455,8 @@ static unsigned field_bit(const uint8_t *key, uint32_t len)
 		const char *name;
 		unsigned bit;
 	} names[] = { { "v", F_V }, { "signer", F_SIGNER }, { "ts", F_TS },
-		      { "nonce", F_NONCE }, { "body", F_BODY }, { "sig", F_SIG } };
+		      { "nonce", F_NONCE }, { "body", F_BODY }, { "sig", F_SIG },
+		      { "att", F_ATT }, { "att_sha256", F_ATT_SHA256 } };
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		if (len == strlen(names[i].name) && memcmp(key, names[i].name, len) == 0) /* length first */
@@ -423,10 +478,73 @@ static bool copy_str(struct fedc_cursor *c, char *dst, size_t cap)
 	return true;
 }
 
-/* Reads the six fields through the cursor; each must be present once with
- * its type. The bytes were checked whole by fedc_msgpack_check. */
+/* A bin value: false if it is not one. */
+static bool read_bin(struct fedc_cursor *c, const uint8_t **data, size_t *len)
+{
+	const uint8_t *p = NULL;
+	uint32_t n = 0;
+	bool ok = fedc_mp_bytes(c, &FEDC_MP_BIN, "a binary", &p, &n) == FEDC_OK;
+
+	*data = ok ? p : NULL;
+	*len = ok ? n : 0;
+	return ok;
+}
+
+/* One field's value into `out` (or *sig, *att_sha256); false if it is of the
+ * wrong type or out of range. */
+static bool read_field(struct fedc_cursor *c, unsigned bit, struct fedc_envelope *out, const uint8_t **sig,
+		       size_t *sig_len, const uint8_t **att_sha256)
+{
+	const uint8_t *digest = NULL;
+	size_t digest_len = 0;
+	uint64_t u = 0;
+	bool ok;
+
+	switch (bit) {
+	case F_V:
+		ok = fedc_mp_uint(c, "v", &u) == FEDC_OK && (u == 1 || u == 2);
+		out->version = ok ? (unsigned)u : 0;
+		return ok;
+	case F_SIGNER:
+		return copy_str(c, out->signer, sizeof(out->signer));
+	case F_TS:
+		ok = fedc_mp_uint(c, "ts", &u) == FEDC_OK && u <= (uint64_t)INT64_MAX;
+		out->ts_ms = ok ? (int64_t)u : 0;
+		return ok;
+	case F_NONCE:
+		return copy_str(c, out->nonce, sizeof(out->nonce)) && strlen(out->nonce) == FEDC_NONCE_HEXLEN;
+	case F_BODY:
+		return read_bin(c, &out->body, &out->body_len);
+	case F_SIG:
+		return read_bin(c, sig, sig_len);
+	case F_ATT:
+		return read_bin(c, &out->att, &out->att_len) && out->att_len <= FEDC_MAX_INLINE_PARAMS;
+	default: /* F_ATT_SHA256 */
+		ok = read_bin(c, &digest, &digest_len) && digest_len == FEDC_SHA256_BYTES;
+		*att_sha256 = ok ? digest : NULL;
+		return ok;
+	}
+}
+
+/* Which fields a version takes: v1 none of the attachment's, v2 both or
+ * neither. */
+static enum fedc_err check_fields(unsigned seen, unsigned version)
+{
+	unsigned att = seen & (F_ATT | F_ATT_SHA256);
+
+	if ((seen & F_ALL) != F_ALL)
+		return fedc_fail(FEDC_ERR_MALFORMED, "envelope: a field is missing (v, signer, ts, nonce, body, sig)");
+	if (version == 1 && att)
+		return fedc_fail(FEDC_ERR_MALFORMED, "envelope: version 1 has no attachment (att, att_sha256)");
+	if (att && att != (F_ATT | F_ATT_SHA256))
+		return fedc_fail(FEDC_ERR_MALFORMED, "envelope: att and att_sha256 go together");
+	return FEDC_OK;
+}
+
+/* Reads the fields through the cursor; each must be present at most once
+ * with its type. The bytes were checked whole by fedc_msgpack_check. */
 static enum fedc_err read_envelope(const void *payload, size_t len, struct fedc_envelope *out, const uint8_t **sig,
-				   size_t *sig_len)
+				   size_t *sig_len, const uint8_t **att_sha256)
 {
 	struct fedc_cursor c;
 	unsigned seen = 0;
@@ -436,50 +554,22 @@ static enum fedc_err read_envelope(const void *payload, size_t len, struct fedc_
 	if (fedc_mp_header(&c, &FEDC_MP_MAP, "a map", &n) != FEDC_OK)
 		return fedc_fail(FEDC_ERR_MALFORMED, "envelope: not a msgpack map");
 	for (uint32_t i = 0; i < n; i++) {
-		const uint8_t *key = NULL, *bin = NULL;
-		uint32_t key_len = 0, bin_len = 0;
-		uint64_t u = 0;
+		const uint8_t *key = NULL;
+		uint32_t key_len = 0;
 		unsigned bit;
-		bool ok;
 
 		if (fedc_mp_bytes(&c, &FEDC_MP_STR, "a field name", &key, &key_len) != FEDC_OK ||
 		    !(bit = field_bit(key, key_len)))
 			return fedc_fail(FEDC_ERR_MALFORMED, "envelope: unknown field");
-		switch (bit) {
-		case F_V:
-			ok = fedc_mp_uint(&c, "v", &u) == FEDC_OK && u == ENVELOPE_VERSION;
-			break;
-		case F_SIGNER:
-			ok = copy_str(&c, out->signer, sizeof(out->signer));
-			break;
-		case F_TS:
-			ok = fedc_mp_uint(&c, "ts", &u) == FEDC_OK && u <= (uint64_t)INT64_MAX;
-			out->ts_ms = ok ? (int64_t)u : 0;
-			break;
-		case F_NONCE:
-			ok = copy_str(&c, out->nonce, sizeof(out->nonce)) && strlen(out->nonce) == FEDC_NONCE_HEXLEN;
-			break;
-		default: /* body, sig */
-			ok = fedc_mp_bytes(&c, &FEDC_MP_BIN, "a binary", &bin, &bin_len) == FEDC_OK;
-			if (bit == F_BODY) {
-				out->body = ok ? bin : NULL;
-				out->body_len = ok ? bin_len : 0;
-			} else {
-				*sig = ok ? bin : NULL;
-				*sig_len = ok ? bin_len : 0;
-			}
-			break;
-		}
-		if (!ok || (seen & bit))
+		if (!read_field(&c, bit, out, sig, sig_len, att_sha256) || (seen & bit))
 			return fedc_fail(FEDC_ERR_MALFORMED, "envelope: field %u is repeated, of the wrong type or "
 					 "out of range", i);
 		seen |= bit;
 	}
 	if (c.left)
 		return fedc_fail(FEDC_ERR_MALFORMED, "envelope: %zu trailing bytes", c.left);
-	if (seen != F_ALL)
-		return fedc_fail(FEDC_ERR_MALFORMED, "envelope: a field is missing (v, signer, ts, nonce, body, sig)");
-	return FEDC_OK;
+	out->has_att = (seen & F_ATT) != 0;
+	return check_fields(seen, out->version);
 }
 
 bool fedc_envelope_detect(const void *payload, size_t len)
@@ -509,16 +599,18 @@ bool fedc_envelope_detect(const void *payload, size_t len)
 }
 
 static enum fedc_err verify(const struct fedc_keyring *trusted, const char *topic, const struct fedc_envelope *e,
-			    const uint8_t *sig, size_t sig_len)
+			    const uint8_t *sig, size_t sig_len, const uint8_t *att_sha256)
 {
 	EVP_PKEY *key = keyring_find(trusted, e->signer);
+	struct signed_header h = { .version = e->version, .topic = topic, .signer = e->signer, .nonce = e->nonce,
+				   .ts = e->ts_ms, .att_sha256 = att_sha256 };
 	uint8_t *data;
 	size_t len;
 	bool ok;
 
 	if (!key)
 		return fedc_fail(FEDC_ERR_AUTH, "signed by \"%s\", whose key is not trusted here", e->signer);
-	data = signed_bytes(topic, e->signer, e->ts_ms, e->nonce, e->body, e->body_len, &len);
+	data = signed_bytes(&h, e->body, e->body_len, &len);
 	if (!data)
 		return FEDC_ERR_NOMEM;
 	ok = ed25519_verify(key, data, len, sig, sig_len);
@@ -529,10 +621,25 @@ static enum fedc_err verify(const struct fedc_keyring *trusted, const char *topi
 	return FEDC_OK;
 }
 
+/* v2: the attachment must hash to the digest the signature covered; the one
+ * pass over its bytes that the receiver makes (out->att_sha256 keeps it). */
+static enum fedc_err check_attachment(struct fedc_envelope *e, const uint8_t signed_sha256[FEDC_SHA256_BYTES])
+{
+	unsigned int md_len = 0;
+
+	if (EVP_Digest(e->att, e->att_len, e->att_sha256, &md_len, EVP_sha256(), NULL) != 1 ||
+	    md_len != FEDC_SHA256_BYTES)
+		return fedc_fail(FEDC_ERR_NOMEM, "SHA-256 of the attachment failed");
+	if (CRYPTO_memcmp(e->att_sha256, signed_sha256, FEDC_SHA256_BYTES) != 0)
+		return fedc_fail(FEDC_ERR_AUTH, "the attachment (%zu bytes) does not hash to the digest that \"%s\" "
+				 "signed: altered or swapped in transit", e->att_len, e->signer);
+	return FEDC_OK;
+}
+
 enum fedc_err fedc_envelope_open(const struct fedc_keyring *trusted, const char *topic, const void *payload,
 				 size_t len, struct fedc_envelope *out)
 {
-	const uint8_t *sig = NULL;
+	const uint8_t *sig = NULL, *att_sha256 = NULL;
 	size_t sig_len = 0;
 	enum fedc_err rc;
 
@@ -545,10 +652,12 @@ enum fedc_err fedc_envelope_open(const struct fedc_keyring *trusted, const char 
 	rc = fedc_msgpack_check(payload, len);
 	if (rc)
 		return fedc_fail(rc, "envelope: %s", fedc_last_error());
-	rc = read_envelope(payload, len, out, &sig, &sig_len);
-	/* body and sig point into `payload` */
+	rc = read_envelope(payload, len, out, &sig, &sig_len, &att_sha256);
+	/* body, att and sig point into `payload` */
 	if (!rc)
-		rc = verify(trusted, topic, out, sig, sig_len);
+		rc = verify(trusted, topic, out, sig, sig_len, att_sha256);
+	if (!rc && out->has_att)
+		rc = check_attachment(out, att_sha256);
 	return rc;
 }
 

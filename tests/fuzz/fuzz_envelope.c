@@ -3,16 +3,19 @@
  *
  * The keyring trusts one key, a fixed test key (below) for participant
  * FUZZ_SIGNER, so that the seeds can carry valid signatures and every run
- * checks the same thing. Beyond "no crash, no leak": a body handed back lies
- * inside the input; what opens is detected as an envelope, comes from the
- * one trusted signer, passes a fresh replay guard once and only once, and
- * opens again after being sealed anew with the same body and stamp. */
+ * checks the same thing. Beyond "no crash, no leak": a body (and a version-2
+ * attachment) handed back lies inside the input; what opens is detected as
+ * an envelope, comes from the one trusted signer, has an attachment whose
+ * SHA-256 is the digest handed back, passes a fresh replay guard once and
+ * only once, and opens again after being sealed anew (same version) with
+ * the same body, attachment and stamp. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fedc/hash.h"
 #include "fedc/sign.h"
 #include "fuzz.h"
 
@@ -72,21 +75,47 @@ static void check_replay_guard(const struct fedc_envelope *env)
 	fedc_replay_guard_free(guard);
 }
 
-/* Sealing the same body and stamp again gives an envelope that opens to them. */
+/* True if `p`, `len` bytes, lies inside data[0..size). */
+static bool inside(const uint8_t *p, size_t len, const uint8_t *data, size_t size)
+{
+	return p >= data && len <= size && p - data <= (ptrdiff_t)(size - len);
+}
+
+/* The digest handed back is the SHA-256 of the attached bytes. */
+static void check_attachment(const struct fedc_envelope *env)
+{
+	char hex[FEDC_SHA256_HEXLEN + 1], want[FEDC_SHA256_HEXLEN + 1];
+
+	fuzz_require(env->version == 2, "only version 2 carries an attachment");
+	fuzz_require(fedc_hash_buffer(FEDC_HASH_SHA256, env->att, env->att_len, hex) == FEDC_OK, "SHA-256 failed");
+	for (size_t i = 0; i < FEDC_SHA256_BYTES; i++)
+		snprintf(want + 2 * i, 3, "%02x", env->att_sha256[i]);
+	fuzz_require(strcmp(hex, want) == 0, "an opened attachment must hash to the digest handed back");
+}
+
+/* Sealing the same body, attachment and stamp again, in the same version,
+ * gives an envelope that opens to them. */
 static void check_reseal(const struct fedc_envelope *env)
 {
+	struct fedc_attachment att = { .data = env->att, .len = env->att_len };
 	struct fedc_envelope again;
 	void *sealed = NULL;
 	size_t len = 0;
+	enum fedc_err rc;
 
-	fuzz_require(fedc_envelope_seal(signer, FUZZ_TOPIC, env->body, env->body_len, env->ts_ms, &sealed, &len) ==
-		     FEDC_OK, "an opened body must seal again");
+	memcpy(att.sha256, env->att_sha256, sizeof(att.sha256));
+	rc = env->version == 2 ? fedc_envelope_seal_v2(signer, FUZZ_TOPIC, env->body, env->body_len,
+						       env->has_att ? &att : NULL, env->ts_ms, &sealed, &len)
+			       : fedc_envelope_seal(signer, FUZZ_TOPIC, env->body, env->body_len, env->ts_ms, &sealed, &len);
+	fuzz_require(rc == FEDC_OK, "an opened body must seal again");
 	fuzz_require(fedc_envelope_open(keyring, FUZZ_TOPIC, sealed, len, &again) == FEDC_OK,
 		     "a sealed envelope must open");
 	fuzz_require(again.ts_ms == env->ts_ms && strcmp(again.signer, env->signer) == 0 &&
 		     again.body_len == env->body_len &&
-		     (env->body_len == 0 || memcmp(again.body, env->body, env->body_len) == 0),
-		     "a resealed envelope must hold the same signer, stamp and body");
+		     (env->body_len == 0 || memcmp(again.body, env->body, env->body_len) == 0) &&
+		     again.version == env->version && again.has_att == env->has_att && again.att_len == env->att_len &&
+		     (env->att_len == 0 || memcmp(again.att, env->att, env->att_len) == 0),
+		     "a resealed envelope must hold the same version, signer, stamp, body and attachment");
 	free(sealed);
 }
 
@@ -101,12 +130,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	detected = fedc_envelope_detect(data, size);
 	rc = fedc_envelope_open(keyring, FUZZ_TOPIC, data, size, &env);
 	if (env.body)
-		fuzz_require(env.body >= data && env.body_len <= size && env.body - data <= (ptrdiff_t)(size - env.body_len),
-			     "the body must lie inside the payload");
+		fuzz_require(inside(env.body, env.body_len, data, size), "the body must lie inside the payload");
+	if (env.att)
+		fuzz_require(inside(env.att, env.att_len, data, size), "the attachment must lie inside the payload");
 	if (rc != FEDC_OK)
 		return 0;
 	fuzz_require(detected, "an envelope that opens must be detected as one");
 	fuzz_require(strcmp(env.signer, FUZZ_SIGNER) == 0, "only the trusted signer can open");
+	fuzz_require(env.version == 1 || env.version == 2, "only versions 1 and 2 open");
+	if (env.has_att)
+		check_attachment(&env);
 	check_replay_guard(&env);
 	check_reseal(&env);
 	return 0;

@@ -112,8 +112,9 @@ static void run_ok(const char *exp)
 }
 
 /* Logistic regression on 30 features (31 float32, far under 256 KiB): the
- * global goes inline to both nodes, both updates come back inline, and the
- * model still learns. */
+ * global goes inline to both nodes, both updates come back inline, both as
+ * a version-2 envelope's attachment (the nodes advertise envelope = 2), and
+ * the model still learns. */
 static void test_small_model_inline(void **state)
 {
 	char exp[512];
@@ -121,12 +122,12 @@ static void test_small_model_inline(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < N_HONEST; i++)
-		before[i] = node_log_count(i, "global inline, update inline");
+		before[i] = node_log_count(i, "global inline, update inline, envelope v2");
 	write_experiment(exp, sizeof(exp), "small", harness_plan("logreg"), 3, N_HONEST, "n_features = 30", "");
 	run_ok(exp);
 	assert_non_null(strstr(output, "round    3/3"));
 	for (size_t i = 0; i < N_HONEST; i++) {
-		assert_int_equal(node_log_count(i, "global inline, update inline") - before[i], 3);
+		assert_int_equal(node_log_count(i, "global inline, update inline, envelope v2") - before[i], 3);
 		assert_int_equal(node_log_count(i, "update to the repository"), 0);
 	}
 }
@@ -180,6 +181,7 @@ static void mallory_fetch_global(struct mallory *m, const struct fedc_msg *req, 
 
 	assert_false(fedc_msg_has(req, FEDC_F_PARAMS));
 	assert_false(fedc_msg_has(req, FEDC_F_INLINE_PARAMS_MAX));
+	assert_false(req->params_attached); /* nor version-2 envelopes */
 	snprintf(bundle, sizeof(bundle), "%s/nodes/%s", H.fed_dir, MALLORY);
 	snprintf(path, sizeof(path), "%s/mallory-global.params", H.dir);
 	assert_int_equal(harness_repo_as(&H, bundle, &repo), 0);
@@ -200,6 +202,7 @@ static void mallory_train_reply(const struct mallory *m, const struct fedc_msg *
 
 	assert_true(fedc_msg_has(req, FEDC_F_PARAMS)); /* it advertised inline parameters */
 	assert_true(req->inline_params_max > 0);
+	assert_false(req->params_attached); /* but not envelope = 2: a version-1 envelope */
 	if (m->oversize) {
 		bytes = calloc(1, m->oversize);
 		assert_non_null(bytes);
@@ -319,9 +322,10 @@ static void test_node_without_inline_gets_global_from_repository(void **state)
 		fail_msg("mallory's round record: %s", record);
 }
 
-/* A `train` whose inline global parameters do not hash to its
- * params_digest is refused by the node with the reason; nothing runs. */
-static void test_tampered_inline_global_refused(void **state)
+/* Sends site-0 a `train` whose inline global parameters do not hash to its
+ * params_digest, in the body (v1) or as a v2 envelope's attachment, and
+ * returns the node's error reply (the caller frees it). */
+static struct fedc_msg *send_tampered_global(bool attached)
 {
 	static const enum fedc_field fields[] = {
 		FEDC_F_PLAN_DIGEST, FEDC_F_JOB_ID, FEDC_F_ROUND, FEDC_F_DATASET_ID, FEDC_F_PARAMS_DIGEST,
@@ -337,7 +341,6 @@ static void test_tampered_inline_global_refused(void **state)
 	void *payload = NULL;
 	size_t len = 0;
 
-	(void)state;
 	assert_non_null(msg);
 	assert_non_null(reply);
 	assert_int_equal(harness_run(&H, argv, 30, output, sizeof(output)), 0);
@@ -361,19 +364,36 @@ static void test_tampered_inline_global_refused(void **state)
 	msg->test_ratio = 0.2;
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		fedc_msg_set(msg, fields[i]);
+	msg->params_attached = attached;
 	while (harness_next_reply(&H, 200, &payload, &len) == 0) /* earlier tests' leftovers */
 		free(payload);
 	assert_int_equal(harness_send(&H, "site-0", msg), 0);
 	assert_int_equal(harness_next_reply(&H, 10000, &payload, &len), 0);
 	assert_int_equal(fedc_msg_decode(payload, len, reply), FEDC_OK);
 	assert_int_equal(reply->command, FEDC_CMD_ERROR);
+	free(payload);
+	fedc_msg_free(msg);
+	return reply;
+}
+
+/* Refused by the node with the reason; nothing runs. In the body (v1) the
+ * node hashes the parameters against params_digest; attached (v2) the
+ * envelope signs params_digest, so the attachment does not open. */
+static void test_tampered_inline_global_refused(void **state)
+{
+	struct fedc_msg *reply = send_tampered_global(false);
+
+	(void)state;
 	assert_string_equal(reply->error_code, "digest-mismatch");
 	if (!strstr(reply->message, "the global parameters carried in the message") ||
-	    !strstr(reply->message, msg->params_digest))
+	    !strstr(reply->message, "not to the"))
 		fail_msg("unexpected error: %s", reply->message);
-	free(payload);
 	fedc_msg_free(reply);
-	fedc_msg_free(msg);
+	reply = send_tampered_global(true);
+	assert_string_equal(reply->error_code, fedc_strerror(FEDC_ERR_AUTH));
+	if (!strstr(reply->message, "the attachment") || !strstr(reply->message, "does not hash"))
+		fail_msg("unexpected error: %s", reply->message);
+	fedc_msg_free(reply);
 }
 
 int main(void)

@@ -1573,6 +1573,38 @@ static void test_decode_brute_force(void **state)
 	assert_true(accepted > 100);
 }
 
+/* The body of a version-2 envelope: everything but `params` (fedc/channel.h). */
+static void test_encode_without_params(void **state)
+{
+	struct fedc_msg *m = full_msg(FEDC_CMD_TRAIN), *got;
+	void *with = NULL, *without = NULL;
+	size_t with_len = 0, without_len = 0;
+	enum fedc_err rc;
+
+	(void)state;
+	assert_int_equal(fedc_msg_set_params(m, "0123456789", 10), FEDC_OK);
+	assert_int_equal(fedc_msg_encode(m, &with, &with_len), FEDC_OK);
+	assert_int_equal(fedc_msg_encode_without_params(m, &without, &without_len), FEDC_OK);
+	assert_true(without_len < with_len);
+	got = decode_new(without, without_len, &rc);
+	assert_int_equal(rc, FEDC_OK);
+	assert_false(fedc_msg_has(got, FEDC_F_PARAMS));
+	assert_null(got->params);
+	assert_string_equal(got->params_digest, m->params_digest);
+	fedc_msg_free(got);
+	free(with);
+	free(without);
+	/* without params to leave out: the same bytes */
+	free(fedc_msg_take_params(m, &with_len));
+	assert_int_equal(fedc_msg_encode(m, &with, &with_len), FEDC_OK);
+	assert_int_equal(fedc_msg_encode_without_params(m, &without, &without_len), FEDC_OK);
+	assert_int_equal(with_len, without_len);
+	assert_memory_equal(with, without, with_len);
+	free(with);
+	free(without);
+	fedc_msg_free(m);
+}
+
 int main(void)
 {
 	static const struct CMUnitTest fixed[] = {
@@ -1595,6 +1627,7 @@ int main(void)
 		cmocka_unit_test(test_schema_markdown),
 		cmocka_unit_test(test_decode_fixture_files),
 		cmocka_unit_test(test_decode_brute_force),
+		cmocka_unit_test(test_encode_without_params),
 	};
 	size_t n_fixed = sizeof(fixed) / sizeof(fixed[0]);
 	struct CMUnitTest *tests = calloc(n_fixed + N_BAD_CASES, sizeof(*tests));

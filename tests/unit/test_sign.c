@@ -1,5 +1,6 @@
 /* Signed envelopes: round trip, every way a signature must fail, the replay
  * guard, and key files that are not what they claim. */
+#define _GNU_SOURCE /* memmem */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -246,6 +247,276 @@ static void test_too_big_body_refused(void **state)
 	free(body);
 }
 
+/* ---- version 2: an attachment signed through its SHA-256 ---- */
+
+static void attachment(struct fedc_attachment *att, uint8_t *data, size_t len, uint8_t seed)
+{
+	for (size_t i = 0; i < len; i++)
+		data[i] = (uint8_t)(seed + i * 7);
+	att->data = data;
+	att->len = len;
+	assert_int_equal(EVP_Digest(data, len, att->sha256, NULL, EVP_sha256(), NULL), 1);
+}
+
+static void seal_v2(const struct fedc_signer *s, const char *topic, const char *body,
+		    const struct fedc_attachment *att, uint8_t **env, size_t *len)
+{
+	assert_int_equal(fedc_envelope_seal_v2(s, topic, body, strlen(body), att, fedc_unix_ms(), (void **)env, len),
+			 FEDC_OK);
+}
+
+/* Where the attached bytes sit in the envelope. */
+static size_t att_offset(const uint8_t *env, size_t len, const struct fedc_attachment *att)
+{
+	const uint8_t *at = memmem(env, len, att->data, att->len);
+
+	assert_non_null(at);
+	return (size_t)(at - env);
+}
+
+static void test_v2_round_trip(void **state)
+{
+	struct fixture *fx = *state;
+	struct fedc_attachment att;
+	struct fedc_envelope e;
+	uint8_t data[1000], *env;
+	size_t len;
+
+	attachment(&att, data, sizeof(data), 3);
+	seal_v2(fx->alice, TOPIC, "train", &att, &env, &len);
+	assert_true(fedc_envelope_detect(env, len));
+	assert_int_equal(fedc_envelope_open(fx->ring, TOPIC, env, len, &e), FEDC_OK);
+	assert_int_equal(e.version, 2);
+	assert_string_equal(e.signer, "alice");
+	assert_int_equal(e.body_len, 5);
+	assert_memory_equal(e.body, "train", 5);
+	assert_true(e.has_att);
+	assert_int_equal(e.att_len, sizeof(data));
+	assert_memory_equal(e.att, data, sizeof(data));
+	assert_memory_equal(e.att_sha256, att.sha256, FEDC_SHA256_BYTES);
+	free(env);
+
+	/* without an attachment */
+	seal_v2(fx->alice, TOPIC, "ping", NULL, &env, &len);
+	assert_int_equal(fedc_envelope_open(fx->ring, TOPIC, env, len, &e), FEDC_OK);
+	assert_int_equal(e.version, 2);
+	assert_false(e.has_att);
+	assert_null(e.att);
+	assert_memory_equal(e.body, "ping", 4);
+	free(env);
+
+	/* an empty attachment is still one */
+	attachment(&att, data, 0, 0);
+	seal_v2(fx->alice, TOPIC, "train", &att, &env, &len);
+	assert_int_equal(fedc_envelope_open(fx->ring, TOPIC, env, len, &e), FEDC_OK);
+	assert_true(e.has_att);
+	assert_int_equal(e.att_len, 0);
+	free(env);
+
+	/* version 1 still opens, and says so */
+	seal(fx->alice, TOPIC, "hello", (void **)&env, &len);
+	assert_int_equal(fedc_envelope_open(fx->ring, TOPIC, env, len, &e), FEDC_OK);
+	assert_int_equal(e.version, 1);
+	assert_false(e.has_att);
+	free(env);
+}
+
+/* Every byte of header, body, signature and attachment flipped in turn:
+ * nothing but the original opens, and a changed attachment is named. */
+static void test_v2_any_altered_byte_refused(void **state)
+{
+	struct fixture *fx = *state;
+	struct fedc_attachment att;
+	struct fedc_envelope e;
+	uint8_t data[200], *env;
+	size_t len, at;
+
+	attachment(&att, data, sizeof(data), 9);
+	seal_v2(fx->alice, TOPIC, "{\"command\":\"train\"}", &att, &env, &len);
+	at = att_offset(env, len, &att);
+	for (size_t i = 0; i < len; i++) {
+		env[i] ^= 0x01;
+		enum fedc_err rc = fedc_envelope_open(fx->ring, TOPIC, env, len, &e);
+
+		assert_int_not_equal(rc, FEDC_OK);
+		if (i >= at && i < at + att.len) {
+			assert_int_equal(rc, FEDC_ERR_AUTH);
+			assert_non_null(strstr(fedc_last_error(), "attachment"));
+		}
+		env[i] ^= 0x01;
+	}
+	for (size_t cut = 0; cut < len; cut++)
+		assert_int_equal(fedc_envelope_open(fx->ring, TOPIC, env, cut, &e), FEDC_ERR_MALFORMED);
+	assert_int_equal(fedc_envelope_open(fx->ring, TOPIC, env, len, &e), FEDC_OK);
+	free(env);
+}
+
+/* The attachment of one envelope (alone, or with its digest) in another. */
+static void test_v2_swapped_attachment_refused(void **state)
+{
+	struct fixture *fx = *state;
+	struct fedc_attachment a, b;
+	struct fedc_envelope e;
+	uint8_t data_a[300], data_b[300], *env_a, *env_b;
+	size_t len_a, len_b, at_a, at_b;
+	uint8_t *dig_a, *dig_b;
+
+	attachment(&a, data_a, sizeof(data_a), 1);
+	attachment(&b, data_b, sizeof(data_b), 2);
+	seal_v2(fx->alice, TOPIC, "train", &a, &env_a, &len_a);
+	seal_v2(fx->alice, TOPIC, "train", &b, &env_b, &len_b);
+	assert_int_equal(len_a, len_b);
+	at_a = att_offset(env_a, len_a, &a);
+	at_b = att_offset(env_b, len_b, &b);
+	dig_a = memmem(env_a, len_a, a.sha256, FEDC_SHA256_BYTES);
+	dig_b = memmem(env_b, len_b, b.sha256, FEDC_SHA256_BYTES);
+	assert_non_null(dig_a);
+	assert_non_null(dig_b);
+	memcpy(env_a + at_a, env_b + at_b, sizeof(data_b));
+	assert_int_equal(fedc_envelope_open(fx->ring, TOPIC, env_a, len_a, &e), FEDC_ERR_AUTH);
+	assert_non_null(strstr(fedc_last_error(), "attachment"));
+	/* with its digest too: the signature covered the other digest */
+	memcpy(dig_a, dig_b, FEDC_SHA256_BYTES);
+	assert_int_equal(fedc_envelope_open(fx->ring, TOPIC, env_a, len_a, &e), FEDC_ERR_AUTH);
+	assert_non_null(strstr(fedc_last_error(), "bad signature"));
+	assert_int_equal(fedc_envelope_open(fx->ring, TOPIC, env_b, len_b, &e), FEDC_OK);
+	free(env_a);
+	free(env_b);
+}
+
+static void test_v2_other_topic_or_key_refused(void **state)
+{
+	struct fixture *fx = *state;
+	struct fedc_attachment att;
+	struct fedc_envelope e;
+	uint8_t data[64], *env;
+	size_t len;
+
+	attachment(&att, data, sizeof(data), 5);
+	seal_v2(fx->alice, TOPIC, "train", &att, &env, &len);
+	assert_int_equal(fedc_envelope_open(fx->ring, "fedc/fed/node/b", env, len, &e), FEDC_ERR_AUTH);
+	assert_non_null(strstr(fedc_last_error(), "bad signature"));
+	free(env);
+	seal_v2(fx->mallory, TOPIC, "train", &att, &env, &len);
+	assert_int_equal(fedc_envelope_open(fx->ring, TOPIC, env, len, &e), FEDC_ERR_AUTH);
+	free(env);
+}
+
+/* A sender that names the wrong digest for its attachment is refused by
+ * every receiver. */
+static void test_v2_wrong_digest_refused(void **state)
+{
+	struct fixture *fx = *state;
+	struct fedc_attachment att;
+	struct fedc_envelope e;
+	uint8_t data[64], *env;
+	size_t len;
+
+	attachment(&att, data, sizeof(data), 5);
+	att.sha256[0] ^= 0x80;
+	seal_v2(fx->alice, TOPIC, "train", &att, &env, &len);
+	assert_int_equal(fedc_envelope_open(fx->ring, TOPIC, env, len, &e), FEDC_ERR_AUTH);
+	assert_non_null(strstr(fedc_last_error(), "attachment"));
+	free(env);
+}
+
+static void pack_bin_field(msgpack_packer *pk, const char *key, const void *data, size_t len)
+{
+	pack_str(pk, key);
+	msgpack_pack_bin(pk, len);
+	msgpack_pack_bin_body(pk, data, len);
+}
+
+/* An envelope of version `v` with `att` and/or `att_sha256` as asked. */
+static void pack_envelope(msgpack_sbuffer *sb, unsigned v, bool with_att, bool with_digest)
+{
+	static const uint8_t sig[64], digest[32];
+	msgpack_packer pk;
+
+	msgpack_sbuffer_init(sb);
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 6u + (with_att ? 1u : 0u) + (with_digest ? 1u : 0u));
+	pack_str(&pk, "v");
+	msgpack_pack_uint8(&pk, (uint8_t)v);
+	pack_str(&pk, "signer");
+	pack_str(&pk, "alice");
+	pack_str(&pk, "ts");
+	msgpack_pack_uint64(&pk, 1);
+	pack_str(&pk, "nonce");
+	pack_str(&pk, "0123456789abcdef0123456789abcdef");
+	pack_bin_field(&pk, "body", "x", 1);
+	pack_bin_field(&pk, "sig", sig, sizeof(sig));
+	if (with_att)
+		pack_bin_field(&pk, "att", "abc", 3);
+	if (with_digest)
+		pack_bin_field(&pk, "att_sha256", digest, sizeof(digest));
+}
+
+/* v1 has no attachment, v2's two fields go together, no version 3. */
+static void test_v2_field_rules(void **state)
+{
+	static const struct {
+		unsigned v;
+		bool att, digest;
+		const char *why;
+	} cases[] = {
+		{ 1, true, true, "version 1" }, { 1, true, false, "version 1" }, { 2, true, false, "together" },
+		{ 2, false, true, "together" }, { 3, false, false, "field 0" },
+	};
+	struct fixture *fx = *state;
+	struct fedc_envelope e;
+	msgpack_sbuffer sb;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		pack_envelope(&sb, cases[i].v, cases[i].att, cases[i].digest);
+		assert_int_equal(fedc_envelope_open(fx->ring, TOPIC, sb.data, sb.size, &e), FEDC_ERR_MALFORMED);
+		assert_non_null(strstr(fedc_last_error(), cases[i].why));
+		msgpack_sbuffer_destroy(&sb);
+	}
+	/* well formed: then it is the (junk) signature that fails */
+	pack_envelope(&sb, 2, true, true);
+	assert_int_equal(fedc_envelope_open(fx->ring, TOPIC, sb.data, sb.size, &e), FEDC_ERR_AUTH);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+/* The largest body and attachment, from the longest id, fit in
+ * FEDC_ENVELOPE_MAX_BYTES (hence in the broker's max_packet_size); one byte
+ * more, or an attachment over FEDC_MAX_INLINE_PARAMS, is refused. */
+static void test_v2_largest_fits(void **state)
+{
+	struct fixture *fx = *state;
+	char id[FEDC_MAX_ID_LEN + 1], path[512];
+	size_t att_len = FEDC_MAX_INLINE_PARAMS, body_len = FEDC_MAX_MESSAGE_BYTES - FEDC_MAX_INLINE_PARAMS, len;
+	uint8_t *data = malloc(att_len + 1), *body = calloc(1, body_len + 1);
+	struct fedc_keyring *ring;
+	struct fedc_signer *longest;
+	struct fedc_attachment att;
+	struct fedc_envelope e;
+	void *env = NULL;
+
+	memset(id, 'x', FEDC_MAX_ID_LEN);
+	id[FEDC_MAX_ID_LEN] = '\0';
+	make_identity(fx, id, true);
+	snprintf(path, sizeof(path), "%s/%s.key", fx->dir, id);
+	assert_int_equal(fedc_signer_load(id, path, &longest), FEDC_OK);
+	assert_int_equal(fedc_keyring_load_dir(fx->trusted, &ring), FEDC_OK);
+	attachment(&att, data, att_len, 7);
+	assert_int_equal(fedc_envelope_seal_v2(longest, TOPIC, body, body_len, &att, INT64_MAX, &env, &len), FEDC_OK);
+	assert_true(len <= FEDC_ENVELOPE_MAX_BYTES);
+	assert_int_equal(fedc_envelope_open(ring, TOPIC, env, len, &e), FEDC_OK);
+	free(env);
+	env = NULL;
+	assert_int_equal(fedc_envelope_seal_v2(longest, TOPIC, body, body_len + 1, &att, 0, &env, &len),
+			 FEDC_ERR_TOO_BIG);
+	att.len = att_len + 1;
+	assert_int_equal(fedc_envelope_seal_v2(longest, TOPIC, body, 0, &att, 0, &env, &len), FEDC_ERR_TOO_BIG);
+	assert_null(env);
+	fedc_signer_free(longest);
+	fedc_keyring_free(ring);
+	free(data);
+	free(body);
+}
+
 static void test_replay_guard(void **state)
 {
 	struct fedc_replay_guard *g;
@@ -393,6 +664,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_malformed_envelopes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lying_counts_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_too_big_body_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v2_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v2_any_altered_byte_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v2_swapped_attachment_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v2_other_topic_or_key_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v2_wrong_digest_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v2_field_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v2_largest_fits, setup, teardown),
 		cmocka_unit_test(test_replay_guard),
 		cmocka_unit_test_setup_teardown(test_key_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_file_layouts, setup, teardown),

@@ -10,6 +10,16 @@
  *                     retained and delivered again on every subscription;
  *                     only its owner may publish it, by the broker's ACL)
  *
+ * A message with `params_attached` goes out in a version-2 envelope, its
+ * `params` as the envelope's attachment (fedc/sign.h): the signature covers
+ * them through params_digest, which the sender already knows, and the
+ * receiver hashes them once, in fedc_envelope_open. Only a peer that opens
+ * version 2 may be sent one (the node's `envelope` capability, fedc/caps.h;
+ * a node answers v2 only to a request that came so). Coming in, a v2
+ * message gets `params_attached` set and its params from the attachment,
+ * which must hash to the params_digest of the message (else
+ * FEDC_ERR_MALFORMED); params inside a v2 body are refused.
+ *
  * With `allow_unsigned` (closed test networks only), plain unsigned messages
  * are accepted too, and nothing is sealed if there is no signer. */
 #ifndef FEDC_CHANNEL_H
@@ -36,6 +46,7 @@ struct fedc_channel {
 /* Where an accepted (or refused) message came from. */
 struct fedc_origin {
 	bool is_signed;
+	unsigned envelope_version; /* 0: unsigned; 1 or 2 */
 	char signer[FEDC_MAX_ID_LEN + 1];
 	char nonce[FEDC_NONCE_HEXLEN + 1];
 	int64_t ts_ms;
@@ -43,6 +54,12 @@ struct fedc_origin {
 	 * unsigned), also on refusal: enough to say who claimed to send it. */
 	const uint8_t *body;
 	size_t body_len;
+	/* Version 2: the attachment, pointing into the payload like body, and
+	 * its SHA-256 (checked against the signed digest). */
+	bool has_att;
+	const uint8_t *att;
+	size_t att_len;
+	uint8_t att_sha256[FEDC_SHA256_BYTES];
 };
 
 /* Loads the signer (when key_path is non-empty) and the keyring (when
@@ -53,8 +70,9 @@ enum fedc_err fedc_channel_init(struct fedc_channel *ch, const char *own_id, con
 				const char *trusted_dir, int64_t skew_s, bool allow_unsigned);
 void fedc_channel_free(struct fedc_channel *ch);
 
-/* Encodes `msg`, seals it for `topic` when there is a signer: *out (caller
- * frees). */
+/* Encodes `msg`, seals it for `topic` when there is a signer (version 2 when
+ * msg->params_attached; FEDC_ERR_INVAL then if params come without a hex
+ * params_digest): *out (caller frees). */
 FEDC_NODISCARD
 enum fedc_err fedc_channel_wrap(const struct fedc_channel *ch, const char *topic, const struct fedc_msg *msg,
 				void **out, size_t *out_len);
@@ -67,8 +85,10 @@ enum fedc_err fedc_channel_publish(const struct fedc_channel *ch, struct fedc_mq
  * `msg`. FEDC_ERR_AUTH (unsigned where signatures are required, unknown or
  * bad signature, sender mismatch, stale, replayed), FEDC_ERR_MALFORMED, and
  * the errors of fedc_msg_decode; the detail says why. `origin` is filled as
- * far as the payload could be read. Not thread-safe (the replay guard):
- * call from one thread. */
+ * far as the payload could be read. `msg` owns what was decoded (params
+ * among it) whatever the result: free it with fedc_msg_free or clear it
+ * with fedc_msg_clear. Not thread-safe (the replay guard): call from one
+ * thread. */
 FEDC_NODISCARD
 enum fedc_err fedc_channel_accept(struct fedc_channel *ch, const char *topic, const void *payload, size_t len,
 				  struct fedc_msg *msg, struct fedc_origin *origin);

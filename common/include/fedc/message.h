@@ -213,6 +213,10 @@ struct fedc_msg {
 	uint8_t *params;                     /* owned; params_len bytes */
 	uint32_t params_len;
 	uint64_t inline_params_max;          /* train: the node may answer its update inline up to this */
+	/* Not a field: how the message travels (fedc/channel.h). Outgoing: seal
+	 * it in a version-2 envelope, `params` as the attachment. Incoming: it
+	 * came so, and `params` (if any) already matched params_digest there. */
+	bool params_attached;
 };
 
 /* "ping", "search-reply", "training-plan-status" ...; NULL if out of range. */
@@ -279,6 +283,10 @@ bool fedc_msg_has(const struct fedc_msg *msg, enum fedc_field field);
  * malloc'd and owned by the caller. */
 FEDC_NODISCARD
 enum fedc_err fedc_msg_encode(const struct fedc_msg *msg, void **buf, size_t *len);
+/* fedc_msg_encode, leaving `params` out (it travels beside the message as an
+ * envelope's attachment, fedc/sign.h). */
+FEDC_NODISCARD
+enum fedc_err fedc_msg_encode_without_params(const struct fedc_msg *msg, void **buf, size_t *len);
 
 /* Decodes and validates `len` bytes into *msg, which is overwritten: pass a
  * fresh one (zeroed or not) or one emptied by fedc_msg_clear, since what it

@@ -13,6 +13,19 @@
  *           "fedc-envelope-v1" 0 topic 0 signer 0 ts(8 bytes, big-endian) nonce 0 body
  * Binding the topic stops a command for one node being replayed to another.
  *
+ * Version 2 (v 2) may carry an attachment beside the body, a parameter file
+ * of at most FEDC_MAX_INLINE_PARAMS bytes (docs/protocol.md, "Signed
+ * envelope"), with two more fields, both present or both absent:
+ *   att         bin: the attached bytes
+ *   att_sha256  bin(32): their SHA-256
+ * and the signature covers the attachment through its digest:
+ *   "fedc-envelope-v2" 0 topic 0 signer 0 ts(8 BE) nonce 0
+ *   present(1 byte: 1, or 0 without attachment) sha256(32 bytes; zeros without) body
+ * so that the signature hashes only the small body, and a receiver hashes the
+ * attached bytes once, which also checks them against the digest the sender
+ * names for them (SHA-256 is collision resistant: bytes that hash to the
+ * signed digest are the bytes that were signed).
+ *
  * Keys are PEM files: private keys PKCS#8 ("BEGIN PRIVATE KEY"), public keys
  * SubjectPublicKeyInfo ("BEGIN PUBLIC KEY"), as fedc-admin writes them. A
  * keyring is a directory of trusted public keys named <participant id>.pub. */
@@ -29,8 +42,11 @@
 #include "fedc/limits.h"
 
 #define FEDC_NONCE_HEXLEN 32
-/* An envelope adds at most this much to its body (ids are capped). */
-#define FEDC_ENVELOPE_OVERHEAD 256
+#define FEDC_SHA256_BYTES 32
+/* An envelope adds at most this much to its body and attachment, which
+ * together are at most FEDC_MAX_MESSAGE_BYTES (ids are capped): 209 bytes
+ * for version 1, 47 more for v2's two attachment fields. */
+#define FEDC_ENVELOPE_OVERHEAD 320
 #define FEDC_ENVELOPE_MAX_BYTES (FEDC_MAX_MESSAGE_BYTES + FEDC_ENVELOPE_OVERHEAD)
 
 struct fedc_signer;       /* one participant's private key and id */
@@ -74,24 +90,50 @@ FEDC_NODISCARD
 enum fedc_err fedc_envelope_seal(const struct fedc_signer *s, const char *topic, const void *body,
 				 size_t body_len, int64_t now_unix_ms, void **out, size_t *out_len);
 
-/* An opened envelope. `body` points into the payload given to open. */
+/* A parameter file to attach: `sha256` must be the digest of the `len`
+ * bytes at `data` (the sender knows it already; a wrong one makes every
+ * receiver refuse the envelope). */
+struct fedc_attachment {
+	const void *data;
+	size_t len;
+	uint8_t sha256[FEDC_SHA256_BYTES];
+};
+
+/* fedc_envelope_seal, version 2: `att` (NULL: none) rides beside the body,
+ * signed through its digest. FEDC_ERR_TOO_BIG (attachment over
+ * FEDC_MAX_INLINE_PARAMS, or body and attachment together over
+ * FEDC_MAX_MESSAGE_BYTES), FEDC_ERR_NOMEM, FEDC_ERR_INVAL. Only a receiver
+ * that opens version 2 (fedc_envelope_open here) takes it. */
+FEDC_NODISCARD
+enum fedc_err fedc_envelope_seal_v2(const struct fedc_signer *s, const char *topic, const void *body,
+				    size_t body_len, const struct fedc_attachment *att, int64_t now_unix_ms,
+				    void **out, size_t *out_len);
+
+/* An opened envelope. `body` and `att` point into the payload given to open. */
 struct fedc_envelope {
+	unsigned version; /* 1 or 2 */
 	char signer[FEDC_MAX_ID_LEN + 1];
 	char nonce[FEDC_NONCE_HEXLEN + 1];
 	int64_t ts_ms;
 	const uint8_t *body;
 	size_t body_len;
+	bool has_att;     /* v2 with an attachment: */
+	const uint8_t *att;
+	size_t att_len;
+	uint8_t att_sha256[FEDC_SHA256_BYTES]; /* hashed by open, equal to the signed digest */
 };
 
 /* True if `payload` is shaped like an envelope (a map with "sig" and "body"),
  * whether or not it verifies: tells a plain message from a sealed one. */
 bool fedc_envelope_detect(const void *payload, size_t len);
 
-/* Parses the envelope in `payload` and checks its signature against the key
- * of its signer in `trusted`, for `topic`. FEDC_ERR_MALFORMED (not an
- * envelope, a field missing or of the wrong type: *out holds what could be
- * read), FEDC_ERR_AUTH (unknown signer, bad signature: out->signer and
- * out->body are set, so that the caller can say who claimed to send what). */
+/* Parses the envelope in `payload` (version 1 or 2) and checks its signature
+ * against the key of its signer in `trusted`, for `topic`, then (v2) that the
+ * attachment hashes to the digest the signature covers. FEDC_ERR_MALFORMED
+ * (not an envelope, a field missing, of the wrong type or out of range:
+ * *out holds what could be read), FEDC_ERR_AUTH (unknown signer, bad
+ * signature, attachment that does not match: out->signer and out->body are
+ * set, so that the caller can say who claimed to send what). */
 FEDC_NODISCARD
 enum fedc_err fedc_envelope_open(const struct fedc_keyring *trusted, const char *topic, const void *payload,
 				 size_t len, struct fedc_envelope *out);
