@@ -17,6 +17,7 @@
 #include <openssl/rand.h>
 
 #include "fedc/fs.h"
+#include "fedc/hash.h"
 
 enum fedc_err admin__path(char *out, const char *a, const char *b)
 {
@@ -209,18 +210,13 @@ enum fedc_err admin__lock(const char *dir, int *fd)
 
 enum fedc_err admin__random_hex(char *hex, size_t nbytes)
 {
-	static const char digits[] = "0123456789abcdef";
 	unsigned char raw[64];
 
 	if (nbytes > sizeof(raw))
 		return fedc_fail(FEDC_ERR_INVAL, "too many random bytes asked");
 	if (RAND_bytes(raw, (int)nbytes) != 1)
 		return admin__ssl_fail(FEDC_ERR_IO, "random bytes");
-	for (size_t i = 0; i < nbytes; i++) {
-		hex[2 * i] = digits[raw[i] >> 4];
-		hex[2 * i + 1] = digits[raw[i] & 15];
-	}
-	hex[2 * nbytes] = '\0';
+	fedc_hex_encode(raw, nbytes, hex);
 	OPENSSL_cleanse(raw, sizeof(raw));
 	return FEDC_OK;
 }

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fedc/hash.h"
+
 enum fedc_err fedc_channel_init(struct fedc_channel *ch, const char *own_id, const char *key_path,
 				const char *trusted_dir, int64_t skew_s, bool allow_unsigned)
 {
@@ -31,34 +33,6 @@ void fedc_channel_free(struct fedc_channel *ch)
 	memset(ch, 0, sizeof(*ch));
 }
 
-/* A SHA-256 in lower-case hex (params_digest) as its 32 bytes. */
-static bool digest_from_hex(const char *hex, uint8_t raw[FEDC_SHA256_BYTES])
-{
-	static const char digits[] = "0123456789abcdef";
-
-	if (strlen(hex) != 2 * FEDC_SHA256_BYTES)
-		return false;
-	for (size_t i = 0; i < FEDC_SHA256_BYTES; i++) {
-		const char *hi = strchr(digits, hex[2 * i]), *lo = strchr(digits, hex[2 * i + 1]);
-
-		if (!hex[2 * i] || !hex[2 * i + 1] || !hi || !lo)
-			return false;
-		raw[i] = (uint8_t)((hi - digits) << 4 | (lo - digits));
-	}
-	return true;
-}
-
-static void digest_to_hex(const uint8_t raw[FEDC_SHA256_BYTES], char hex[2 * FEDC_SHA256_BYTES + 1])
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < FEDC_SHA256_BYTES; i++) {
-		hex[2 * i] = digits[raw[i] >> 4];
-		hex[2 * i + 1] = digits[raw[i] & 15];
-	}
-	hex[2 * FEDC_SHA256_BYTES] = '\0';
-}
-
 /* Version 2: the body without `params`, which ride as the attachment under
  * the digest the message already names (so nothing is hashed here). */
 static enum fedc_err wrap_attached(const struct fedc_channel *ch, const char *topic, const struct fedc_msg *msg,
@@ -70,7 +44,7 @@ static enum fedc_err wrap_attached(const struct fedc_channel *ch, const char *to
 	size_t body_len = 0;
 	enum fedc_err rc;
 
-	if (with_att && (!fedc_msg_has(msg, FEDC_F_PARAMS_DIGEST) || !digest_from_hex(msg->params_digest, att.sha256)))
+	if (with_att && (!fedc_msg_has(msg, FEDC_F_PARAMS_DIGEST) || !fedc_hex_decode(msg->params_digest, att.sha256, FEDC_SHA256_BYTES)))
 		return fedc_fail(FEDC_ERR_INVAL, "%s: params go only with params_digest, a SHA-256 in hex",
 				 fedc_cmd_name(msg->command));
 	rc = fedc_msg_encode_without_params(msg, &body, &body_len);
@@ -173,7 +147,7 @@ static enum fedc_err adopt_attachment(struct fedc_msg *msg, const struct fedc_or
 	if (msg->command != FEDC_CMD_TRAIN && msg->command != FEDC_CMD_TRAIN_REPLY)
 		return fedc_fail(FEDC_ERR_MALFORMED, "%s carries no parameters, but its envelope has an attachment",
 				 name);
-	digest_to_hex(origin->att_sha256, hex);
+	fedc_hex_encode(origin->att_sha256, FEDC_SHA256_BYTES, hex);
 	if (!fedc_msg_has(msg, FEDC_F_PARAMS_DIGEST) || strcmp(hex, msg->params_digest) != 0)
 		return fedc_fail(FEDC_ERR_MALFORMED, "%s: the attachment hashes to %s, not to the params_digest %s "
 				 "the message names", name, hex,

@@ -85,17 +85,12 @@ enum fedc_err fedc_hash_update(struct fedc_hash *h, const void *data, size_t len
 
 enum fedc_err fedc_hash_final(struct fedc_hash *h, char *hex)
 {
-	static const char digits[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int len = 0;
 
 	if (EVP_DigestFinal_ex(h->ctx, md, &len) != 1)
 		return fedc_fail(FEDC_ERR_IO, "digest final failed");
-	for (unsigned int i = 0; i < len; i++) {
-		hex[2 * i] = digits[md[i] >> 4];
-		hex[2 * i + 1] = digits[md[i] & 15];
-	}
-	hex[2 * len] = '\0';
+	fedc_hex_encode(md, len, hex);
 	return FEDC_OK;
 }
 
@@ -199,6 +194,35 @@ bool fedc_hex_valid(const char *s, size_t hexlen)
 			return false;
 	}
 	return s[i] == '\0';
+}
+
+void fedc_hex_encode(const uint8_t *raw, size_t n, char *hex)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		hex[2 * i] = digits[raw[i] >> 4];
+		hex[2 * i + 1] = digits[raw[i] & 15];
+	}
+	hex[2 * n] = '\0';
+}
+
+static int hex_digit_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+bool fedc_hex_decode(const char *hex, uint8_t *raw, size_t n)
+{
+	if (!fedc_hex_valid(hex, 2 * n))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		raw[i] = (uint8_t)(hex_digit_value(hex[2 * i]) << 4 | hex_digit_value(hex[2 * i + 1]));
+	return true;
 }
 
 enum fedc_err fedc_hkdf_sha256(const void *salt, size_t salt_len, const void *ikm, size_t ikm_len, const void *info,

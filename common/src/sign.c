@@ -4,6 +4,7 @@
 
 #include "fedc/buf.h"
 #include "fedc/cursor.h"
+#include "fedc/hash.h"
 #include "fedc/message.h"
 
 #include <dirent.h>
@@ -337,16 +338,11 @@ static bool ed25519_verify(EVP_PKEY *key, const uint8_t *data, size_t len, const
 
 static void new_nonce(char out[FEDC_NONCE_HEXLEN + 1])
 {
-	static const char hex[] = "0123456789abcdef";
 	uint8_t raw[FEDC_NONCE_HEXLEN / 2];
 
 	if (RAND_bytes(raw, sizeof(raw)) != 1)
 		abort(); /* no randomness: nothing safe can be signed */
-	for (size_t i = 0; i < sizeof(raw); i++) {
-		out[2 * i] = hex[raw[i] >> 4];
-		out[2 * i + 1] = hex[raw[i] & 15];
-	}
-	out[FEDC_NONCE_HEXLEN] = '\0';
+	fedc_hex_encode(raw, sizeof(raw), out);
 }
 
 static int pack_key(msgpack_packer *pk, const char *key)

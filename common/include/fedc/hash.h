@@ -51,6 +51,11 @@ enum fedc_err fedc_hash_fd(enum fedc_hash_alg alg, int fd, char *hex);
 
 /* True if `s` is exactly `hexlen` lower-case hex digits. */
 bool fedc_hex_valid(const char *s, size_t hexlen);
+/* `n` bytes as 2n lower-case hex digits and a NUL (hex holds 2n + 1). */
+void fedc_hex_encode(const uint8_t *raw, size_t n, char *hex);
+/* The 2n lower-case hex digits of `hex` (and nothing after them) as `n`
+ * bytes; false, with `raw` undefined, for anything else. */
+bool fedc_hex_decode(const char *hex, uint8_t *raw, size_t n);
 
 /* HKDF-SHA256 (RFC 5869): out_len bytes from the key material `ikm`, with
  * `salt` (NULL or empty: none) and `info` (may be empty). The one key
