@@ -1,7 +1,7 @@
 /* Libraries fedc-node loads at first use (node/lazy/): libcurl and
- * libmicrohttpd, and the dataset readers' zlib, libpng, libjpeg and
- * libnifti2. Nothing maps them before a transfer, a listener or a dataset
- * read needs them, calls go through to the real libraries with their
+ * libmicrohttpd, the dataset readers' zlib, libpng, libjpeg and libnifti2,
+ * and the plan sandbox's libseccomp. Nothing maps them before a transfer, a
+ * listener, a dataset read or a filter needs them, calls go through to the real libraries with their
  * arguments intact (long, pointer, function pointer, curl_off_t; libjpeg's
  * longjmp error path), and a library or symbol that cannot be loaded is a
  * failure that names it and its package. This executable links the lazy
@@ -18,6 +18,7 @@
 #define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
 #include <microhttpd.h>
+#include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,7 @@ static struct lazy_lib probe_z = LAZY_LIB_INIT("libz.so.1", "zlib1g", NULL, NULL
 static struct lazy_lib probe_png = LAZY_LIB_INIT("libpng16.so.16", "libpng16-16", NULL, NULL);
 static struct lazy_lib probe_jpeg = LAZY_LIB_INIT("libjpeg.so.62", "libjpeg62-turbo", NULL, NULL);
 static struct lazy_lib probe_nifti = LAZY_LIB_INIT("libnifti2.so.2", "libnifti2-2", NULL, NULL);
+static struct lazy_lib probe_seccomp = LAZY_LIB_INIT("libseccomp.so.2", "libseccomp2", NULL, NULL);
 
 struct body {
 	char text[256];
@@ -159,6 +161,29 @@ static void test_nifti_loaded_at_first_volume(void **state)
 	free(vol.voxels);
 	assert_int_equal(dataset_nifti__read_volume(CORPUS "png/grey8x8.png", "grey8x8.png", &vol),
 			 FEDC_ERR_MALFORMED);
+}
+
+/* A filter loads libseccomp; rules go through with their arguments (the
+ * filter is built and released, never loaded into this process). */
+static void test_seccomp_loaded_by_init(void **state)
+{
+	const struct scmp_arg_cmp fd_is_1 = SCMP_A0(SCMP_CMP_EQ, 1);
+	scmp_filter_ctx ctx;
+
+	(void)state;
+	assert_false(lazy_lib__is_loaded(&probe_seccomp));
+	assert_int_equal(seccomp_syscall_resolve_name("read"), __NR_SCMP_ERROR); /* nothing without a filter */
+	ctx = seccomp_init(SCMP_ACT_ALLOW);
+	assert_non_null(ctx);
+	assert_true(lazy_lib__is_loaded(&probe_seccomp));
+	assert_int_equal(seccomp_syscall_resolve_name("read"), 0); /* x86-64 */
+	assert_int_equal(seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1), 0);
+	assert_int_equal(seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(1), seccomp_syscall_resolve_name("write"), 1,
+						&fd_is_1),
+			 0);
+	/* The filter's own default action as a rule's: refused */
+	assert_true(seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, seccomp_syscall_resolve_name("write"), 0, NULL) < 0);
+	seccomp_release(ctx);
 }
 
 /* Everything before the first setopt leaves libcurl out of the process. */
@@ -333,6 +358,7 @@ int main(void)
 		cmocka_unit_test(test_zlib_loaded_at_first_gzip_idx),
 		cmocka_unit_test(test_image_libraries_loaded_at_first_decode),
 		cmocka_unit_test(test_nifti_loaded_at_first_volume),
+		cmocka_unit_test(test_seccomp_loaded_by_init),
 		cmocka_unit_test(test_curl_not_loaded_until_first_setopt),
 		cmocka_unit_test(test_curl_transfer_through_lazy_handle),
 		cmocka_unit_test(test_curl_off_t_option),
