@@ -277,10 +277,10 @@ static bool field_ok(const char *s, size_t cap)
 }
 
 /* Sets *st to statement `id`, prepared at its first use on this handle.
- * Preparing every statement at open cost each connection about 40 KB of
- * heap and sqlite code pages for statements most processes never run: an
- * idle node daemon runs a handful, a CLI command one or two
- * (docs/benchmarks.md, "Idle node RSS"). The schema is migrated before any
+ * Preparing all 26 at open cost each connection about 100 KB of heap, and
+ * sqlite code pages, for statements most processes never run: an idle
+ * node daemon runs a handful, a CLI command one or two (docs/benchmarks.md,
+ * "Idle node RSS"). The schema is migrated before any
  * statement is prepared, so a failure here is sqlite's (out of memory, a
  * file damaged since): FEDC_ERR_DB naming the statement, *st NULL. */
 static enum fedc_err prepared(struct node_db *db, enum stmt_id id, sqlite3_stmt **st)
