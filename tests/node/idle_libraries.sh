@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # An idle fedc-node maps neither libcurl nor libmicrohttpd, nor what they
 # bring (GnuTLS, Kerberos, LDAP, libssh2, nghttp2 ...), nor the dataset
-# readers' libpng, libjpeg, libnifti2, znzlib and zlib, nor libseccomp:
+# readers' libpng, libjpeg, libnifti2, znzlib, zlib and libcsv, nor libseccomp:
 # node/lazy/ loads them at the first repository request, when the metrics
-# listener starts, at the first image, volume or gzip'd file a dataset reads,
+# listener starts, at the first image, volume, CSV or gzip'd file read,
 # and in a plan process when it installs its filter (docs/benchmarks.md,
 # "Idle node RSS"). Checks the executable's NEEDED list, then two started
 # nodes connected over TLS, each with a gzip'd IDX dataset registered (the
@@ -15,7 +15,7 @@ set -euo pipefail
 build=$1 root=$2
 
 fail() { echo "idle_libraries: $*" >&2; exit 1; }
-lazy='libcurl|libmicrohttpd|libgnutls|libkrb5|libldap|libssh2|libnghttp2|libpng|libjpeg|libnifti|libznz|libz\.so|libseccomp'
+lazy='libcurl|libmicrohttpd|libgnutls|libkrb5|libldap|libssh2|libnghttp2|libpng|libjpeg|libnifti|libznz|libz\.so|libcsv|libseccomp'
 
 needed=$(readelf -d "$build/bin/fedc-node" | awk '/NEEDED/ { print $NF }')
 if grep -Eq "$lazy" <<<"$needed"; then
@@ -55,4 +55,4 @@ grep -q '^libmicrohttpd' <<<"$metrics_libs" || fail "the node with [metrics] lis
 if grep -q '^libcurl' <<<"$metrics_libs"; then
   fail "the idle node with [metrics] listen maps libcurl"
 fi
-echo "idle_libraries: idle node maps $(wc -l <<<"$plain_libs") libraries, none of libcurl's, libmicrohttpd's, the image, NIfTI and zlib readers' or libseccomp; with metrics, libmicrohttpd"
+echo "idle_libraries: idle node maps $(wc -l <<<"$plain_libs") libraries, none of libcurl's, libmicrohttpd's, the image, NIfTI, CSV and zlib readers' or libseccomp; with metrics, libmicrohttpd"

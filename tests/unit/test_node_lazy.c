@@ -1,6 +1,6 @@
 /* Libraries fedc-node loads at first use (node/lazy/): libcurl and
- * libmicrohttpd, the dataset readers' zlib, libpng, libjpeg and libnifti2,
- * and the plan sandbox's libseccomp. Nothing maps them before a transfer, a
+ * libmicrohttpd, the dataset readers' zlib, libpng, libjpeg, libnifti2 and
+ * libcsv, and the plan sandbox's libseccomp. Nothing maps them before a transfer, a
  * listener, a dataset read or a filter needs them, calls go through to the real libraries with their
  * arguments intact (long, pointer, function pointer, curl_off_t; libjpeg's
  * longjmp error path), and a library or symbol that cannot be loaded is a
@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "csv_rows.h"
 #include "dataset.h"
 #include "dataset_idx.h"
 #include "dataset_image.h"
@@ -39,6 +40,7 @@ static struct lazy_lib probe_png = LAZY_LIB_INIT("libpng16.so.16", "libpng16-16"
 static struct lazy_lib probe_jpeg = LAZY_LIB_INIT("libjpeg.so.62", "libjpeg62-turbo", NULL, NULL);
 static struct lazy_lib probe_nifti = LAZY_LIB_INIT("libnifti2.so.2", "libnifti2-2", NULL, NULL);
 static struct lazy_lib probe_seccomp = LAZY_LIB_INIT("libseccomp.so.2", "libseccomp2", NULL, NULL);
+static struct lazy_lib probe_csv = LAZY_LIB_INIT("libcsv.so.3", "libcsv3", NULL, NULL);
 
 struct body {
 	char text[256];
@@ -161,6 +163,43 @@ static void test_nifti_loaded_at_first_volume(void **state)
 	free(vol.voxels);
 	assert_int_equal(dataset_nifti__read_volume(CORPUS "png/grey8x8.png", "grey8x8.png", &vol),
 			 FEDC_ERR_MALFORMED);
+}
+
+struct csv_seen {
+	unsigned rows, cells;
+	char last[16];
+};
+
+static enum fedc_err count_row(void *ctx, const struct csv_row *row)
+{
+	struct csv_seen *seen = ctx;
+	size_t len;
+	const char *cell = csv_rows__cell(row, row->n - 1, &len);
+
+	seen->rows++;
+	seen->cells += row->n;
+	snprintf(seen->last, sizeof(seen->last), "%s", cell);
+	return FEDC_OK;
+}
+
+/* CSV text loads libcsv; rows and cells come back through the callbacks
+ * (function pointers and their data), quoting intact; bad quoting is
+ * named with its line through the lazy csv_error and csv_strerror. */
+static void test_csv_loaded_at_first_parse(void **state)
+{
+	static const char text[] = "a,b\n1,\"x,y\"\n";
+	static const char bad[] = "a,b\n1,\"x\"y\n";
+	struct csv_seen seen = { 0 };
+
+	(void)state;
+	assert_false(lazy_lib__is_loaded(&probe_csv));
+	assert_int_equal(csv_rows__parse(text, sizeof(text) - 1, "t.csv", count_row, &seen), FEDC_OK);
+	assert_true(lazy_lib__is_loaded(&probe_csv));
+	assert_int_equal(seen.rows, 2);
+	assert_int_equal(seen.cells, 4);
+	assert_string_equal(seen.last, "x,y");
+	assert_int_equal(csv_rows__parse(bad, sizeof(bad) - 1, "bad.csv", count_row, &seen), FEDC_ERR_MALFORMED);
+	assert_non_null(strstr(fedc_last_error(), "bad.csv: line 2"));
 }
 
 /* A filter loads libseccomp; rules go through with their arguments (the
@@ -359,6 +398,7 @@ int main(void)
 		cmocka_unit_test(test_image_libraries_loaded_at_first_decode),
 		cmocka_unit_test(test_nifti_loaded_at_first_volume),
 		cmocka_unit_test(test_seccomp_loaded_by_init),
+		cmocka_unit_test(test_csv_loaded_at_first_parse),
 		cmocka_unit_test(test_curl_not_loaded_until_first_setopt),
 		cmocka_unit_test(test_curl_transfer_through_lazy_handle),
 		cmocka_unit_test(test_curl_off_t_option),
