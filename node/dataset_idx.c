@@ -158,7 +158,8 @@ static enum fedc_err file_open(struct idx_file *f, const char *path, const char 
 		return rc;
 	f->gz = true;
 	if (inflateInit2(&f->zs, 16 + MAX_WBITS) != Z_OK) /* 16: gzip wrapper only */
-		return FEDC_ERR_NOMEM;
+		return fedc_fail(FEDC_ERR_NOMEM, "%s: cannot inflate: %s", path,
+				 f->zs.msg ? f->zs.msg : "out of memory"); /* msg: why zlib did not load (lazy/zlib.c) */
 	f->z_ready = true;
 	return FEDC_OK;
 }

@@ -197,7 +197,8 @@ enum stmt_id {
 	ST__COUNT
 };
 
-/* Prepared once per handle in db__open, reset after every use. */
+/* Prepared at a handle's first use of each (prepared()), kept until
+ * db__close, reset after every use. */
 static const char *const stmt_sql[ST__COUNT] = {
 	[ST_BEGIN_READ] = "BEGIN",
 	[ST_BEGIN_WRITE] = "BEGIN IMMEDIATE",
@@ -245,7 +246,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 struct node_db {
 	sqlite3 *conn;
 	char path[NODE_PATH_MAX];
-	sqlite3_stmt *st[ST__COUNT];
+	sqlite3_stmt *st[ST__COUNT]; /* NULL until first used */
 };
 
 static const char *const status_names[] = {
@@ -275,8 +276,33 @@ static bool field_ok(const char *s, size_t cap)
 	return memchr(s, '\0', cap) != NULL;
 }
 
+/* Sets *st to statement `id`, prepared at its first use on this handle.
+ * Preparing all 26 at open cost each connection about 100 KB of heap, and
+ * sqlite code pages, for statements most processes never run: an idle
+ * node daemon runs a handful, a CLI command one or two (docs/benchmarks.md,
+ * "Idle node RSS"). The schema is migrated before any
+ * statement is prepared, so a failure here is sqlite's (out of memory, a
+ * file damaged since): FEDC_ERR_DB naming the statement, *st NULL. */
+static enum fedc_err prepared(struct node_db *db, enum stmt_id id, sqlite3_stmt **st)
+{
+	*st = db->st[id];
+	if (*st)
+		return FEDC_OK;
+	if (sqlite3_prepare_v3(db->conn, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &db->st[id], NULL) !=
+	    SQLITE_OK) {
+		db->st[id] = NULL;
+		return db_fail(db, stmt_sql[id]);
+	}
+	*st = db->st[id];
+	return FEDC_OK;
+}
+
+/* Resets a statement after use; NULL (one that could not be prepared) is
+ * left alone, so error paths can finish whatever they hold. */
 static void finish(sqlite3_stmt *st)
 {
+	if (!st)
+		return;
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 }
@@ -303,18 +329,25 @@ static void bind_int(struct binder *b, int i, int64_t v)
 /* Runs a statement that returns no row and resets it. */
 static enum fedc_err step_done(struct node_db *db, enum stmt_id id, const char *what)
 {
-	int src = sqlite3_step(db->st[id]);
-	enum fedc_err rc = FEDC_OK;
+	sqlite3_stmt *st = NULL;
+	enum fedc_err rc = prepared(db, id, &st);
 
-	if (src != SQLITE_DONE)
+	if (!rc && sqlite3_step(st) != SQLITE_DONE)
 		rc = db_fail(db, what);
-	finish(db->st[id]);
+	finish(st);
 	return rc;
 }
 
+/* Opens a transaction. ROLLBACK is prepared first: an error path inside
+ * the transaction must be able to end it (rollback() cannot fail). */
 static enum fedc_err begin(struct node_db *db, bool write)
 {
-	return step_done(db, write ? ST_BEGIN_WRITE : ST_BEGIN_READ, write ? "BEGIN IMMEDIATE" : "BEGIN");
+	sqlite3_stmt *st = NULL;
+	enum fedc_err rc = prepared(db, ST_ROLLBACK, &st);
+
+	if (!rc)
+		rc = step_done(db, write ? ST_BEGIN_WRITE : ST_BEGIN_READ, write ? "BEGIN IMMEDIATE" : "BEGIN");
+	return rc;
 }
 
 static enum fedc_err commit(struct node_db *db)
@@ -323,10 +356,12 @@ static enum fedc_err commit(struct node_db *db)
 }
 
 /* Rolls back the open transaction, if any; used on error paths, where the
- * first error is the one worth reporting, so its own result is not. */
+ * first error is the one worth reporting, so its own result is not. Only
+ * a transaction opened by begin() is open here, so ST_ROLLBACK is
+ * prepared. */
 static void rollback(struct node_db *db)
 {
-	if (!sqlite3_get_autocommit(db->conn)) {
+	if (!sqlite3_get_autocommit(db->conn) && db->st[ST_ROLLBACK]) {
 		sqlite3_step(db->st[ST_ROLLBACK]);
 		finish(db->st[ST_ROLLBACK]);
 	}
@@ -516,16 +551,6 @@ static enum fedc_err migrate(struct node_db *db)
 	return rc;
 }
 
-static enum fedc_err prepare_all(struct node_db *db)
-{
-	for (int i = 0; i < ST__COUNT; i++) {
-		if (sqlite3_prepare_v3(db->conn, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &db->st[i], NULL) !=
-		    SQLITE_OK)
-			return db_fail(db, stmt_sql[i]);
-	}
-	return FEDC_OK;
-}
-
 enum fedc_err db__open(const char *path, struct node_db **out)
 {
 	struct node_db *db = NULL;
@@ -548,8 +573,6 @@ enum fedc_err db__open(const char *path, struct node_db **out)
 	rc = configure(db);
 	if (!rc)
 		rc = migrate(db);
-	if (!rc)
-		rc = prepare_all(db);
 out:
 	if (rc)
 		db__close(db);
@@ -563,9 +586,18 @@ void db__close(struct node_db *db)
 	if (!db)
 		return;
 	for (int i = 0; i < ST__COUNT; i++)
-		sqlite3_finalize(db->st[i]);
+		sqlite3_finalize(db->st[i]); /* NULL (never used) is a no-op */
 	sqlite3_close(db->conn);
 	free(db);
+}
+
+size_t db__prepared_count(const struct node_db *db)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < ST__COUNT; i++)
+		n += db->st[i] != NULL;
+	return n;
 }
 
 /* ---- datasets ------------------------------------------------------------- */
@@ -613,10 +645,12 @@ static enum fedc_err check_dataset(const struct node_dataset *ds)
 
 static enum fedc_err insert_dataset(struct node_db *db, const struct node_dataset *ds)
 {
-	struct binder b = { db->st[ST_DS_INSERT], SQLITE_OK };
-	enum fedc_err rc = FEDC_OK;
+	struct binder b = { NULL, SQLITE_OK };
+	enum fedc_err rc = prepared(db, ST_DS_INSERT, &b.st);
 	int src;
 
+	if (rc)
+		return rc;
 	bind_text(&b, 1, ds->id);
 	bind_text(&b, 2, ds->name);
 	bind_text(&b, 3, ds->type);
@@ -655,8 +689,11 @@ static enum fedc_err insert_tags(struct node_db *db, const struct node_dataset *
 	enum fedc_err rc = FEDC_OK;
 
 	for (uint32_t i = 0; i < ds->n_tags && !rc; i++) {
-		struct binder b = { db->st[ST_TAG_INSERT], SQLITE_OK };
+		struct binder b = { NULL, SQLITE_OK };
 
+		rc = prepared(db, ST_TAG_INSERT, &b.st);
+		if (rc)
+			break;
 		bind_text(&b, 1, ds->id);
 		bind_int(&b, 2, i);
 		bind_text(&b, 3, ds->tags[i]);
@@ -690,11 +727,13 @@ enum fedc_err db__dataset_add(struct node_db *db, struct node_dataset *ds)
 /* Fills out->tags from dataset_tags. */
 static enum fedc_err read_tags(struct node_db *db, struct node_dataset *out)
 {
-	sqlite3_stmt *st = db->st[ST_DS_TAGS];
-	enum fedc_err rc = FEDC_OK;
+	sqlite3_stmt *st = NULL;
+	enum fedc_err rc = prepared(db, ST_DS_TAGS, &st);
 	int src;
 
 	out->n_tags = 0;
+	if (rc)
+		return rc;
 	if (sqlite3_bind_text(st, 1, out->id, -1, SQLITE_STATIC) != SQLITE_OK) {
 		rc = db_fail(db, "bind tags");
 		goto out;
@@ -773,10 +812,12 @@ static enum fedc_err read_dataset(struct node_db *db, sqlite3_stmt *st, struct n
 /* Looks a dataset up by id or name, inside the caller's transaction. */
 static enum fedc_err fetch_dataset(struct node_db *db, const char *id_or_name, struct node_dataset *out)
 {
-	sqlite3_stmt *st = db->st[ST_DS_GET];
-	enum fedc_err rc = FEDC_OK;
+	sqlite3_stmt *st = NULL;
+	enum fedc_err rc = prepared(db, ST_DS_GET, &st);
 	int src;
 
+	if (rc)
+		return rc;
 	if (sqlite3_bind_text(st, 1, id_or_name, -1, SQLITE_STATIC) != SQLITE_OK) {
 		rc = db_fail(db, "bind dataset key");
 		goto out;
@@ -806,6 +847,7 @@ enum fedc_err db__dataset_get(struct node_db *db, const char *id_or_name, struct
 enum fedc_err db__dataset_remove(struct node_db *db, const char *id_or_name)
 {
 	struct node_dataset *ds = malloc(sizeof(*ds)); /* about 10 KiB: keep it off small thread stacks */
+	sqlite3_stmt *st = NULL;
 	enum fedc_err rc;
 
 	if (!ds)
@@ -814,13 +856,15 @@ enum fedc_err db__dataset_remove(struct node_db *db, const char *id_or_name)
 	if (rc)
 		goto out;
 	rc = fetch_dataset(db, id_or_name, ds);
-	if (!rc && sqlite3_bind_text(db->st[ST_DS_DELETE], 1, ds->id, -1, SQLITE_STATIC) != SQLITE_OK)
+	if (!rc)
+		rc = prepared(db, ST_DS_DELETE, &st);
+	if (!rc && sqlite3_bind_text(st, 1, ds->id, -1, SQLITE_STATIC) != SQLITE_OK)
 		rc = db_fail(db, "bind dataset id");
 	if (!rc)
 		rc = step_done(db, ST_DS_DELETE, "delete dataset"); /* tags go by ON DELETE CASCADE */
 	rc = end_tx(db, rc);
 out:
-	finish(db->st[ST_DS_DELETE]);
+	finish(st);
 	free(ds);
 	return rc;
 }
@@ -832,13 +876,13 @@ out:
 /* Reads every dataset, inside the caller's transaction. */
 static enum fedc_err fetch_all_datasets(struct node_db *db, struct node_dataset **out, size_t *n)
 {
-	sqlite3_stmt *st = db->st[ST_DS_LIST];
+	sqlite3_stmt *st = NULL;
 	struct fedc_buf mem = FEDC_BUF_INIT(DB_MAX_LIST_ROWS * sizeof(struct node_dataset));
 	size_t count = 0;
-	enum fedc_err rc = FEDC_OK;
-	int src;
+	enum fedc_err rc = prepared(db, ST_DS_LIST, &st);
+	int src = SQLITE_DONE;
 
-	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+	while (!rc && (src = sqlite3_step(st)) == SQLITE_ROW) {
 		void *slot = NULL;
 
 		rc = fedc_buf_extend(&mem, sizeof(struct node_dataset), &slot);
@@ -848,7 +892,7 @@ static enum fedc_err fetch_all_datasets(struct node_db *db, struct node_dataset 
 			goto out;
 		count++;
 	}
-	if (src != SQLITE_DONE)
+	if (!rc && src != SQLITE_DONE)
 		rc = db_fail(db, "list datasets");
 out:
 	finish(st);
@@ -978,10 +1022,12 @@ static enum fedc_err check_digest(const char *digest, const char *algorithm)
 
 static enum fedc_err fetch_plan(struct node_db *db, const char *digest, struct node_plan *out)
 {
-	sqlite3_stmt *st = db->st[ST_PLAN_GET];
-	enum fedc_err rc = FEDC_OK;
+	sqlite3_stmt *st = NULL;
+	enum fedc_err rc = prepared(db, ST_PLAN_GET, &st);
 	int src;
 
+	if (rc)
+		return rc;
 	if (sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC) != SQLITE_OK) {
 		rc = db_fail(db, "bind digest");
 		goto out;
@@ -1013,8 +1059,11 @@ static enum fedc_err insert_plan(struct node_db *db, const char *digest, const c
 				 const char *requested_by, int64_t requested_at, const char *notes,
 				 const char *path)
 {
-	struct binder b = { db->st[ST_PLAN_INSERT], SQLITE_OK };
+	struct binder b = { NULL, SQLITE_OK };
+	enum fedc_err rc = prepared(db, ST_PLAN_INSERT, &b.st);
 
+	if (rc)
+		return rc;
 	bind_text(&b, 1, name ? name : "");
 	bind_text(&b, 2, digest);
 	bind_text(&b, 3, algorithm && algorithm[0] ? algorithm : "sha256");
@@ -1044,7 +1093,7 @@ static enum fedc_err check_plan(const struct node_plan *plan)
  * in, since the file is the same content by its digest. */
 enum fedc_err db__plan_register(struct node_db *db, const struct node_plan *plan, struct node_plan *out)
 {
-	struct binder b = { db->st[ST_PLAN_FILL_PATH], SQLITE_OK };
+	struct binder b = { NULL, SQLITE_OK };
 	struct node_plan stored;
 	enum fedc_err rc = check_plan(plan);
 
@@ -1055,6 +1104,8 @@ enum fedc_err db__plan_register(struct node_db *db, const struct node_plan *plan
 		return rc;
 	rc = insert_plan(db, plan->digest, plan->algorithm, plan->name, plan->requested_by, plan->requested_at,
 			 plan->notes, plan->path);
+	if (!rc && plan->path[0])
+		rc = prepared(db, ST_PLAN_FILL_PATH, &b.st);
 	if (!rc && plan->path[0]) {
 		bind_text(&b, 1, plan->digest);
 		bind_text(&b, 2, plan->path);
@@ -1072,7 +1123,7 @@ enum fedc_err db__plan_register(struct node_db *db, const struct node_plan *plan
 enum fedc_err db__plan_set_status(struct node_db *db, const char *digest, enum node_plan_status status,
 				  const char *name, const char *notes)
 {
-	struct binder b = { db->st[ST_PLAN_DECIDE], SQLITE_OK };
+	struct binder b = { NULL, SQLITE_OK };
 	/* Any algorithm's length: the entry, found by its digest, has its own. */
 	enum fedc_err rc = check_digest(digest, digest && strlen(digest) == FEDC_HASH_MAX_HEXLEN ? "sha512" : "sha256");
 
@@ -1087,6 +1138,8 @@ enum fedc_err db__plan_set_status(struct node_db *db, const char *digest, enum n
 	if (rc)
 		return rc;
 	rc = insert_plan(db, digest, "sha256", name, "admin", 0, notes, "");
+	if (!rc)
+		rc = prepared(db, ST_PLAN_DECIDE, &b.st);
 	if (!rc) {
 		bind_text(&b, 1, digest);
 		bind_text(&b, 2, status_names[status]);
@@ -1103,15 +1156,16 @@ enum fedc_err db__plan_set_status(struct node_db *db, const char *digest, enum n
 
 enum fedc_err db__plan_remove(struct node_db *db, const char *digest)
 {
-	sqlite3_stmt *st = db->st[ST_PLAN_DELETE];
+	sqlite3_stmt *st = NULL;
 	enum fedc_err rc = begin(db, true);
 
 	if (rc)
 		return rc;
-	if (sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC) != SQLITE_OK) {
+	rc = prepared(db, ST_PLAN_DELETE, &st);
+	if (!rc && sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC) != SQLITE_OK) {
 		rc = db_fail(db, "bind digest");
 		finish(st);
-	} else {
+	} else if (!rc) {
 		rc = step_done(db, ST_PLAN_DELETE, "delete plan");
 	}
 	if (!rc && sqlite3_changes(db->conn) == 0)
@@ -1121,18 +1175,19 @@ enum fedc_err db__plan_remove(struct node_db *db, const char *digest)
 
 enum fedc_err db__plan_list(struct node_db *db, struct node_plan **out, size_t *n)
 {
-	sqlite3_stmt *st = db->st[ST_PLAN_LIST];
+	sqlite3_stmt *st = NULL;
 	struct fedc_buf mem = FEDC_BUF_INIT(DB_MAX_LIST_ROWS * sizeof(struct node_plan));
 	size_t count = 0;
 	enum fedc_err rc;
-	int src;
+	int src = SQLITE_DONE;
 
 	*out = NULL;
 	*n = 0;
 	rc = begin(db, false);
 	if (rc)
 		return rc;
-	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+	rc = prepared(db, ST_PLAN_LIST, &st);
+	while (!rc && (src = sqlite3_step(st)) == SQLITE_ROW) {
 		void *slot = NULL;
 
 		rc = fedc_buf_extend(&mem, sizeof(struct node_plan), &slot);
@@ -1160,7 +1215,7 @@ enum fedc_err db__plan_list(struct node_db *db, struct node_plan **out, size_t *
 enum fedc_err db__plan_source_put(struct node_db *db, const char *digest, const char *source_digest,
 				  const void *bundle, size_t len, const char *refused)
 {
-	struct binder b = { db->st[ST_SOURCE_PUT], SQLITE_OK };
+	struct binder b = { NULL, SQLITE_OK };
 	enum fedc_err rc;
 
 	if (!digest || !source_digest || (bundle == NULL) == (refused == NULL || !refused[0]) ||
@@ -1170,6 +1225,9 @@ enum fedc_err db__plan_source_put(struct node_db *db, const char *digest, const 
 	rc = begin(db, true);
 	if (rc)
 		return rc;
+	rc = prepared(db, ST_SOURCE_PUT, &b.st);
+	if (rc)
+		return end_tx(db, rc);
 	bind_text(&b, 1, digest);
 	bind_text(&b, 2, source_digest);
 	if (b.rc == SQLITE_OK)
@@ -1205,7 +1263,7 @@ static enum fedc_err read_source(struct node_db *db, sqlite3_stmt *st, struct no
 
 enum fedc_err db__plan_source_get(struct node_db *db, const char *digest, struct node_plan_source *out)
 {
-	sqlite3_stmt *st = db->st[ST_SOURCE_GET];
+	sqlite3_stmt *st = NULL;
 	enum fedc_err rc;
 	int src;
 
@@ -1214,9 +1272,10 @@ enum fedc_err db__plan_source_get(struct node_db *db, const char *digest, struct
 	rc = begin(db, false);
 	if (rc)
 		return rc;
-	if (sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC) != SQLITE_OK) {
+	rc = prepared(db, ST_SOURCE_GET, &st);
+	if (!rc && sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC) != SQLITE_OK) {
 		rc = db_fail(db, "bind digest");
-	} else {
+	} else if (!rc) {
 		src = sqlite3_step(st);
 		if (src == SQLITE_DONE)
 			rc = fedc_fail(FEDC_ERR_NOT_FOUND, "no source was shipped with plan %s", digest);
@@ -1237,13 +1296,19 @@ enum fedc_err db__plan_source_get(struct node_db *db, const char *digest, struct
 static enum fedc_err remember(struct node_db *db, const char *signer, const char *nonce, int64_t ts_ms,
 			      int64_t forget_before_ms)
 {
-	struct binder b = { db->st[ST_SEEN_INSERT], SQLITE_OK };
+	struct binder b = { NULL, SQLITE_OK };
+	sqlite3_stmt *prune = NULL;
 	enum fedc_err rc = begin(db, true);
 	int src;
 
 	if (rc)
 		return rc;
-	if (sqlite3_bind_int64(db->st[ST_SEEN_PRUNE], 1, forget_before_ms) != SQLITE_OK)
+	rc = prepared(db, ST_SEEN_PRUNE, &prune);
+	if (!rc)
+		rc = prepared(db, ST_SEEN_INSERT, &b.st);
+	if (rc)
+		return end_tx(db, rc);
+	if (sqlite3_bind_int64(prune, 1, forget_before_ms) != SQLITE_OK)
 		rc = db_fail(db, "bind");
 	else
 		rc = step_done(db, ST_SEEN_PRUNE, "forget old requests");
@@ -1280,13 +1345,14 @@ enum fedc_err db__request_remember(struct node_db *db, const char *signer, const
 
 enum fedc_err db__request_each(struct node_db *db, int64_t since_ms, db_request_fn fn, void *ctx)
 {
-	sqlite3_stmt *st = db->st[ST_SEEN_LIST];
+	sqlite3_stmt *st = NULL;
 	enum fedc_err rc = begin(db, false);
 	int src = SQLITE_DONE;
 
 	if (rc)
 		return rc;
-	if (sqlite3_bind_int64(st, 1, since_ms) != SQLITE_OK)
+	rc = prepared(db, ST_SEEN_LIST, &st);
+	if (!rc && sqlite3_bind_int64(st, 1, since_ms) != SQLITE_OK)
 		rc = db_fail(db, "bind");
 	while (!rc && (src = sqlite3_step(st)) == SQLITE_ROW)
 		fn(ctx, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
@@ -1302,11 +1368,13 @@ enum fedc_err db__request_each(struct node_db *db, int64_t since_ms, db_request_
 enum fedc_err db__dp_round_add(struct node_db *db, const char *job_id, uint64_t round, const char *fingerprint,
 			       double noise)
 {
-	struct binder b = { db->st[ST_DP_INSERT], SQLITE_OK };
+	struct binder b = { NULL, SQLITE_OK };
 	enum fedc_err rc = begin(db, true);
 
+	if (!rc)
+		rc = prepared(db, ST_DP_INSERT, &b.st);
 	if (rc)
-		return rc;
+		return end_tx(db, rc);
 	bind_text(&b, 1, job_id);
 	bind_int(&b, 2, round > INT64_MAX ? INT64_MAX : (int64_t)round);
 	bind_text(&b, 3, fingerprint);
@@ -1324,11 +1392,13 @@ enum fedc_err db__dp_round_add(struct node_db *db, const char *job_id, uint64_t 
 
 enum fedc_err db__job_round_add(struct node_db *db, const struct node_job_round *r)
 {
-	struct binder b = { db->st[ST_JOB_ROUND_INSERT], SQLITE_OK };
+	struct binder b = { NULL, SQLITE_OK };
 	enum fedc_err rc = begin(db, true);
 
+	if (!rc)
+		rc = prepared(db, ST_JOB_ROUND_INSERT, &b.st);
 	if (rc)
-		return rc;
+		return end_tx(db, rc);
 	bind_int(&b, 1, (int64_t)time(NULL));
 	bind_text(&b, 2, r->job_id);
 	bind_text(&b, 3, r->researcher_id);
@@ -1355,15 +1425,19 @@ enum fedc_err db__job_round_add(struct node_db *db, const struct node_job_round 
 enum fedc_err db__dp_rounds(struct node_db *db, const char *job_id, const char *except_fingerprint,
 			    double **noises, size_t *n)
 {
-	sqlite3_stmt *st = db->st[ST_DP_LIST];
-	struct binder b = { st, SQLITE_OK };
+	sqlite3_stmt *st = NULL;
+	struct binder b = { NULL, SQLITE_OK };
 	double *list = NULL;
 	size_t count = 0, cap = 0;
-	enum fedc_err rc = FEDC_OK;
+	enum fedc_err rc;
 	int src = SQLITE_DONE;
 
 	*noises = NULL;
 	*n = 0;
+	rc = prepared(db, ST_DP_LIST, &st);
+	if (rc)
+		return rc;
+	b.st = st;
 	bind_text(&b, 1, job_id);
 	bind_text(&b, 2, except_fingerprint);
 	if (b.rc != SQLITE_OK)
@@ -1397,12 +1471,16 @@ enum fedc_err db__dp_rounds(struct node_db *db, const char *job_id, const char *
 /* Reads the spent epsilon inside the caller's transaction. */
 static enum fedc_err budget_spent(struct node_db *db, const char *dataset_id, double *spent)
 {
-	sqlite3_stmt *st = db->st[ST_BUDGET_GET];
-	struct binder b = { st, SQLITE_OK };
-	enum fedc_err rc = FEDC_OK;
+	sqlite3_stmt *st = NULL;
+	struct binder b = { NULL, SQLITE_OK };
+	enum fedc_err rc;
 	int src;
 
 	*spent = 0;
+	rc = prepared(db, ST_BUDGET_GET, &st);
+	if (rc)
+		return rc;
+	b.st = st;
 	bind_text(&b, 1, dataset_id);
 	if (b.rc != SQLITE_OK)
 		rc = db_fail(db, "bind analytics budget");
@@ -1418,7 +1496,7 @@ static enum fedc_err budget_spent(struct node_db *db, const char *dataset_id, do
 enum fedc_err db__analytics_charge(struct node_db *db, const char *dataset_id, double epsilon, double budget,
 				   double *remaining)
 {
-	struct binder b = { db->st[ST_BUDGET_ADD], SQLITE_OK };
+	struct binder b = { NULL, SQLITE_OK };
 	double spent = 0;
 	enum fedc_err rc = begin(db, true);
 
@@ -1434,6 +1512,8 @@ enum fedc_err db__analytics_charge(struct node_db *db, const char *dataset_id, d
 		rc = fedc_fail(FEDC_ERR_PRIVACY, "the query would spend epsilon %g but dataset %s has %g of its analytics "
 			       "budget of %g left: ask for epsilon <= %g (or the node's operator raises [analytics] budget)",
 			       epsilon, dataset_id, *remaining, budget, *remaining);
+	if (!rc)
+		rc = prepared(db, ST_BUDGET_ADD, &b.st);
 	if (!rc) {
 		bind_text(&b, 1, dataset_id);
 		if (b.rc == SQLITE_OK)

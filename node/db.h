@@ -77,6 +77,11 @@ FEDC_NODISCARD
 enum fedc_err db__open(const char *path, struct node_db **out);
 void db__close(struct node_db *db);
 
+/* How many of the handle's statements are prepared: each is prepared at its
+ * first use, none by db__open (an idle daemon keeps few; docs/benchmarks.md,
+ * "Idle node RSS"). For the tests. */
+size_t db__prepared_count(const struct node_db *db);
+
 /* Datasets. add: fills ds->id (UUID) and ds->added_at; FEDC_ERR_EXISTS if the
  * name is taken. get/remove take an id or a name; FEDC_ERR_NOT_FOUND. list and
  * search hand back a malloc'd array the caller frees (may be NULL when *n==0);

@@ -94,6 +94,15 @@ for p in fedc-node fedc-repository; do
   [[ $(dpkg-deb -f "$(deb "$p")" Depends) == *adduser* ]] || fail "$p does not depend on adduser"
 done
 [[ $(dpkg-deb -f "$(deb fedc-node)" Depends) == *libpaho-mqtt* ]] || fail "fedc-node's Depends lack its libraries"
+# The libraries fedc-node loads with dlopen() at first use (node/lazy/*.c,
+# LAZY_LIB_INIT("soname", "package", ...)) are invisible to dpkg-shlibdeps:
+# the Depends line must name each package itself.
+node_depends=$(dpkg-deb -f "$(deb fedc-node)" Depends)
+lazy_packages=$(sed -n 's/.*LAZY_LIB_INIT("[^"]*", "\([^"]*\)".*/\1/p' "$source"/node/lazy/*.c)
+[[ -n $lazy_packages ]] || fail "no LAZY_LIB_INIT found in node/lazy/"
+for p in $lazy_packages; do
+  grep -Eq "(^|, )$p( |,|$)" <<<"$node_depends" || fail "fedc-node's Depends lack $p, which node/lazy/ loads"
+done
 man_page=$(dpkg-deb --fsys-tarfile "$(deb fedc-node)" | tar -xO ./usr/share/man/man1/fedc-node.1.gz | gzip -d)
 grep -q "dataset add" <<<"$man_page" || fail "fedc-node(1) lacks the dataset commands"
 echo "package: contents, man pages, completions, conffiles and maintainer scripts are there"

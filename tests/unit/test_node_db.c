@@ -592,6 +592,50 @@ static void test_seen_requests_survive_reopen(void **state)
 	assert_string_equal(seen.last, "alice:n2");
 }
 
+/* ---- statements prepared at first use ---- */
+
+/* Opening prepares nothing; a call prepares what it runs, once: the same
+ * call again adds none. */
+static void test_statements_prepared_at_first_use(void **state)
+{
+	struct fixture *f = *state;
+	struct seen seen = { 0 };
+	size_t after_first;
+
+	assert_int_equal(db__prepared_count(f->db), 0);
+	assert_int_equal(db__request_each(f->db, 0, count_seen, &seen), FEDC_OK);
+	after_first = db__prepared_count(f->db);
+	/* BEGIN, the list, COMMIT, and ROLLBACK that begin() keeps ready */
+	assert_int_equal(after_first, 4);
+	assert_int_equal(db__request_each(f->db, 0, count_seen, &seen), FEDC_OK);
+	assert_int_equal(db__prepared_count(f->db), after_first);
+	assert_int_equal(db__request_remember(f->db, "alice", "n1", 1000, 0), FEDC_OK);
+	assert_true(db__prepared_count(f->db) > after_first);
+}
+
+/* A statement sqlite refuses at its first use (its table dropped behind
+ * the handle's back) fails that call with the statement named, ends the
+ * transaction, and leaves the other calls working. */
+static void test_statement_unpreparable_named_tx_ended(void **state)
+{
+	struct fixture *f = *state;
+	struct seen seen = { 0 };
+	struct node_dataset *list = NULL;
+	size_t n = 1;
+
+	raw_exec(f->path, "DROP TABLE seen_requests");
+	assert_int_equal(db__request_remember(f->db, "alice", "n1", 1000, 0), FEDC_ERR_DB);
+	assert_non_null(strstr(fedc_last_error(), "seen_requests"));
+	assert_int_equal(db__request_each(f->db, 0, count_seen, &seen), FEDC_ERR_DB);
+	assert_non_null(strstr(fedc_last_error(), "SELECT signer, nonce, ts FROM seen_requests"));
+	assert_int_equal(seen.count, 0);
+	/* No transaction was left open: a write and a read still go through. */
+	assert_int_equal(db__plan_set_status(f->db, DIGEST_A, NODE_PLAN_APPROVED, "a", NULL), FEDC_OK);
+	assert_int_equal(db__dataset_list(f->db, &list, &n), FEDC_OK);
+	assert_int_equal(n, 0);
+	free(list);
+}
+
 /* ---- job rounds (schema 8, the console's jobs page) ---- */
 
 static void test_job_round_recorded(void **state)
@@ -681,6 +725,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_concurrent_writers_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_writers_processes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seen_requests_survive_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_statements_prepared_at_first_use, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_statement_unpreparable_named_tx_ended, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plan_source_kept_replaced_and_removed_with_plan, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plan_source_unknown_plan, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plan_source_bundle_or_reason, setup, teardown),

@@ -1,10 +1,14 @@
-/* libcurl and libmicrohttpd loaded at first use (node/lazy/): nothing maps
- * them before a transfer or a listener needs them, calls go through to the
- * real libraries with their arguments intact (long, pointer, function
- * pointer, curl_off_t), and a library or symbol that cannot be loaded is a
+/* Libraries fedc-node loads at first use (node/lazy/): libcurl and
+ * libmicrohttpd, the dataset readers' zlib, libpng, libjpeg, libnifti2 and
+ * libcsv, and the plan sandbox's libseccomp. Nothing maps them before a transfer, a
+ * listener, a dataset read or a filter needs them, calls go through to the real libraries with their
+ * arguments intact (long, pointer, function pointer, curl_off_t; libjpeg's
+ * longjmp error path), and a library or symbol that cannot be loaded is a
  * failure that names it and its package. This executable links the lazy
  * definitions with --as-needed, as fedc-node does (tests/CMakeLists.txt):
- * libcurl and libmicrohttpd are not among its NEEDED libraries. */
+ * none of these libraries is among its NEEDED ones. The tests run in
+ * order: each checks what is still not loaded (libcurl, libpng and
+ * libnifti2 bring zlib with them). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -14,15 +18,29 @@
 #define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
 #include <microhttpd.h>
+#include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "csv_rows.h"
+#include "dataset.h"
+#include "dataset_idx.h"
+#include "dataset_image.h"
+#include "dataset_nifti.h"
 #include "lazy/lazy_lib.h"
+
+#define CORPUS FEDC_SOURCE_DIR "/tests/fuzz/corpus/"
 
 static struct lazy_lib probe_curl = LAZY_LIB_INIT("libcurl.so.4", "libcurl4", NULL, NULL);
 static struct lazy_lib probe_mhd = LAZY_LIB_INIT("libmicrohttpd.so.12", "libmicrohttpd12", NULL, NULL);
+static struct lazy_lib probe_z = LAZY_LIB_INIT("libz.so.1", "zlib1g", NULL, NULL);
+static struct lazy_lib probe_png = LAZY_LIB_INIT("libpng16.so.16", "libpng16-16", NULL, NULL);
+static struct lazy_lib probe_jpeg = LAZY_LIB_INIT("libjpeg.so.62", "libjpeg62-turbo", NULL, NULL);
+static struct lazy_lib probe_nifti = LAZY_LIB_INIT("libnifti2.so.2", "libnifti2-2", NULL, NULL);
+static struct lazy_lib probe_seccomp = LAZY_LIB_INIT("libseccomp.so.2", "libseccomp2", NULL, NULL);
+static struct lazy_lib probe_csv = LAZY_LIB_INIT("libcsv.so.3", "libcsv3", NULL, NULL);
 
 struct body {
 	char text[256];
@@ -54,8 +72,160 @@ static void write_file(char *path, size_t cap, const char *text)
 	close(fd);
 }
 
-/* First in this executable: everything before the first setopt leaves
- * libcurl out of the process. */
+/* A whole file in memory (the caller frees it). */
+static void *read_whole(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *data = malloc(1 << 16);
+
+	assert_non_null(f);
+	assert_non_null(data);
+	*len = fread(data, 1, 1 << 16, f);
+	assert_true(*len > 0 && *len < (1 << 16));
+	fclose(f);
+	return data;
+}
+
+/* First: nothing has loaded zlib yet. A gzip'd IDX pair loads it, and
+ * nothing else; a corrupt gzip stream fails through the lazy inflate. */
+static void test_zlib_loaded_at_first_gzip_idx(void **state)
+{
+	struct node_dataset *ds = calloc(1, sizeof(*ds));
+	struct fedc_data data;
+
+	(void)state;
+	assert_non_null(ds);
+	assert_false(lazy_lib__is_loaded(&probe_z));
+	assert_int_equal(dataset_idx__read_files("tiny", FEDC_FIXTURES_DIR "/idx/tiny-images-idx3-ubyte.gz",
+						 FEDC_FIXTURES_DIR "/idx/tiny-labels-idx1-ubyte.gz", ds, &data),
+			 FEDC_OK);
+	assert_true(lazy_lib__is_loaded(&probe_z));
+	assert_int_equal(data.n_samples, 5);
+	assert_int_equal(data.n_features, 12);
+	dataset__free_data(&data);
+	assert_int_equal(dataset_idx__read_files("corrupt", FEDC_FIXTURES_DIR "/idx/corrupt-images-idx3-ubyte.gz",
+						 FEDC_FIXTURES_DIR "/idx/tiny-labels-idx1-ubyte.gz", ds, &data),
+			 FEDC_ERR_MALFORMED);
+	assert_false(lazy_lib__is_loaded(&probe_png));
+	assert_false(lazy_lib__is_loaded(&probe_jpeg));
+	assert_false(lazy_lib__is_loaded(&probe_nifti));
+	free(ds);
+}
+
+/* A PNG loads libpng only, a JPEG libjpeg; pixels come back as decoded,
+ * and a truncated JPEG fails through libjpeg's longjmp into the decoder. */
+static void test_image_libraries_loaded_at_first_decode(void **state)
+{
+	struct image_pixels px;
+	size_t len;
+	void *png = read_whole(CORPUS "png/grey8x8.png", &len);
+	void *jpeg;
+
+	(void)state;
+	assert_false(lazy_lib__is_loaded(&probe_png));
+	assert_int_equal(dataset_image__decode(png, len, "grey8x8.png", 1, &px), FEDC_OK);
+	assert_true(lazy_lib__is_loaded(&probe_png));
+	assert_false(lazy_lib__is_loaded(&probe_jpeg));
+	assert_int_equal(px.width, 8);
+	assert_int_equal(px.height, 8);
+	free(px.pixels);
+	free(png);
+
+	jpeg = read_whole(CORPUS "jpeg/rgb9x5.jpg", &len);
+	assert_int_equal(dataset_image__decode(jpeg, len, "rgb9x5.jpg", 3, &px), FEDC_OK);
+	assert_true(lazy_lib__is_loaded(&probe_jpeg));
+	assert_int_equal(px.width, 9);
+	assert_int_equal(px.height, 5);
+	assert_int_equal(px.channels, 3);
+	free(px.pixels);
+	free(jpeg);
+	jpeg = read_whole(CORPUS "jpeg/truncated.jpg", &len);
+	assert_int_equal(dataset_image__decode(jpeg, len, "truncated.jpg", 1, &px), FEDC_ERR_MALFORMED);
+	assert_null(px.pixels);
+	free(jpeg);
+	assert_false(lazy_lib__is_loaded(&probe_nifti));
+}
+
+/* A NIfTI-1 file and a gzip'd one (through znzlib's own zlib) load
+ * libnifti2; its voxels come back. */
+static void test_nifti_loaded_at_first_volume(void **state)
+{
+	struct nifti_volume vol;
+
+	(void)state;
+	assert_false(lazy_lib__is_loaded(&probe_nifti));
+	assert_int_equal(dataset_nifti__read_volume(CORPUS "nifti/f32-2cube.nii", "f32-2cube.nii", &vol), FEDC_OK);
+	assert_true(lazy_lib__is_loaded(&probe_nifti));
+	assert_int_equal(vol.d * vol.h * vol.w, 8);
+	free(vol.voxels);
+	assert_int_equal(dataset_nifti__read_volume(CORPUS "nifti/seg16.nii.gz", "seg16.nii.gz", &vol), FEDC_OK);
+	assert_non_null(vol.voxels);
+	free(vol.voxels);
+	assert_int_equal(dataset_nifti__read_volume(CORPUS "png/grey8x8.png", "grey8x8.png", &vol),
+			 FEDC_ERR_MALFORMED);
+}
+
+struct csv_seen {
+	unsigned rows, cells;
+	char last[16];
+};
+
+static enum fedc_err count_row(void *ctx, const struct csv_row *row)
+{
+	struct csv_seen *seen = ctx;
+	size_t len;
+	const char *cell = csv_rows__cell(row, row->n - 1, &len);
+
+	seen->rows++;
+	seen->cells += row->n;
+	snprintf(seen->last, sizeof(seen->last), "%s", cell);
+	return FEDC_OK;
+}
+
+/* CSV text loads libcsv; rows and cells come back through the callbacks
+ * (function pointers and their data), quoting intact; bad quoting is
+ * named with its line through the lazy csv_error and csv_strerror. */
+static void test_csv_loaded_at_first_parse(void **state)
+{
+	static const char text[] = "a,b\n1,\"x,y\"\n";
+	static const char bad[] = "a,b\n1,\"x\"y\n";
+	struct csv_seen seen = { 0 };
+
+	(void)state;
+	assert_false(lazy_lib__is_loaded(&probe_csv));
+	assert_int_equal(csv_rows__parse(text, sizeof(text) - 1, "t.csv", count_row, &seen), FEDC_OK);
+	assert_true(lazy_lib__is_loaded(&probe_csv));
+	assert_int_equal(seen.rows, 2);
+	assert_int_equal(seen.cells, 4);
+	assert_string_equal(seen.last, "x,y");
+	assert_int_equal(csv_rows__parse(bad, sizeof(bad) - 1, "bad.csv", count_row, &seen), FEDC_ERR_MALFORMED);
+	assert_non_null(strstr(fedc_last_error(), "bad.csv: line 2"));
+}
+
+/* A filter loads libseccomp; rules go through with their arguments (the
+ * filter is built and released, never loaded into this process). */
+static void test_seccomp_loaded_by_init(void **state)
+{
+	const struct scmp_arg_cmp fd_is_1 = SCMP_A0(SCMP_CMP_EQ, 1);
+	scmp_filter_ctx ctx;
+
+	(void)state;
+	assert_false(lazy_lib__is_loaded(&probe_seccomp));
+	assert_int_equal(seccomp_syscall_resolve_name("read"), __NR_SCMP_ERROR); /* nothing without a filter */
+	ctx = seccomp_init(SCMP_ACT_ALLOW);
+	assert_non_null(ctx);
+	assert_true(lazy_lib__is_loaded(&probe_seccomp));
+	assert_int_equal(seccomp_syscall_resolve_name("read"), 0); /* x86-64 */
+	assert_int_equal(seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1), 0);
+	assert_int_equal(seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(1), seccomp_syscall_resolve_name("write"), 1,
+						&fd_is_1),
+			 0);
+	/* The filter's own default action as a rule's: refused */
+	assert_true(seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, seccomp_syscall_resolve_name("write"), 0, NULL) < 0);
+	seccomp_release(ctx);
+}
+
+/* Everything before the first setopt leaves libcurl out of the process. */
 static void test_curl_not_loaded_until_first_setopt(void **state)
 {
 	struct curl_slist *list;
@@ -224,6 +394,11 @@ static void test_missing_symbol_named(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_zlib_loaded_at_first_gzip_idx),
+		cmocka_unit_test(test_image_libraries_loaded_at_first_decode),
+		cmocka_unit_test(test_nifti_loaded_at_first_volume),
+		cmocka_unit_test(test_seccomp_loaded_by_init),
+		cmocka_unit_test(test_csv_loaded_at_first_parse),
 		cmocka_unit_test(test_curl_not_loaded_until_first_setopt),
 		cmocka_unit_test(test_curl_transfer_through_lazy_handle),
 		cmocka_unit_test(test_curl_off_t_option),
