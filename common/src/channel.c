@@ -66,6 +66,8 @@ enum fedc_err fedc_channel_wrap(const struct fedc_channel *ch, const char *topic
 	size_t body_len = 0;
 	enum fedc_err rc;
 
+	if (msg->via_session)
+		return fedc_channel_wrap_session(ch, topic, msg, &msg->session, out, out_len);
 	if (msg->params_attached && ch->signer)
 		return wrap_attached(ch, topic, msg, NULL, out, out_len);
 	rc = fedc_msg_encode(msg, &body, &body_len);
@@ -201,7 +203,7 @@ static enum fedc_err adopt_attachment(struct fedc_msg *msg, const struct fedc_or
 
 /* Version 3: only train and train-reply, and only of the job whose session
  * authenticated them (a session's keys serve one job). */
-static enum fedc_err check_session(const struct fedc_msg *msg, const struct fedc_origin *origin)
+static enum fedc_err check_session(struct fedc_msg *msg, const struct fedc_origin *origin)
 {
 	if (origin->envelope_version != 3)
 		return FEDC_OK;
@@ -212,6 +214,11 @@ static enum fedc_err check_session(const struct fedc_msg *msg, const struct fedc
 		return fedc_fail(FEDC_ERR_AUTH, "%s of job %s came under the session of job %s",
 				 fedc_cmd_name(msg->command), fedc_msg_has(msg, FEDC_F_JOB_ID) ? msg->job_id : "(none)",
 				 origin->session->job_id);
+	if (fedc_msg_has(msg, FEDC_F_SESSION_KX))
+		return fedc_fail(FEDC_ERR_MALFORMED, "%s: session_kx travels only in a signed message, not under a "
+				 "session", fedc_cmd_name(msg->command));
+	msg->via_session = true; /* the answer goes under the same session */
+	msg->session = *origin->session;
 	return FEDC_OK;
 }
 

@@ -112,22 +112,26 @@ static void run_ok(const char *exp)
 }
 
 /* Logistic regression on 30 features (31 float32, far under 256 KiB): the
- * global goes inline to both nodes, both updates come back inline, both as
- * a version-2 envelope's attachment (the nodes advertise envelope = 2), and
- * the model still learns. */
+ * global goes inline to both nodes, both updates come back inline, as an
+ * envelope's attachment: round 1 signed (version 2, agreeing a per-job
+ * session: the nodes advertise envelope = 3), rounds 2 and 3 MAC'd under it
+ * (version 3); and the model still learns. */
 static void test_small_model_inline(void **state)
 {
 	char exp[512];
-	int before[N_HONEST];
+	int v2[N_HONEST], v3[N_HONEST];
 
 	(void)state;
-	for (size_t i = 0; i < N_HONEST; i++)
-		before[i] = node_log_count(i, "global inline, update inline, envelope v2");
+	for (size_t i = 0; i < N_HONEST; i++) {
+		v2[i] = node_log_count(i, "global inline, update inline, envelope v2");
+		v3[i] = node_log_count(i, "global inline, update inline, envelope v3");
+	}
 	write_experiment(exp, sizeof(exp), "small", harness_plan("logreg"), 3, N_HONEST, "n_features = 30", "");
 	run_ok(exp);
 	assert_non_null(strstr(output, "round    3/3"));
 	for (size_t i = 0; i < N_HONEST; i++) {
-		assert_int_equal(node_log_count(i, "global inline, update inline, envelope v2") - before[i], 3);
+		assert_int_equal(node_log_count(i, "global inline, update inline, envelope v2") - v2[i], 1);
+		assert_int_equal(node_log_count(i, "global inline, update inline, envelope v3") - v3[i], 2);
 		assert_int_equal(node_log_count(i, "update to the repository"), 0);
 	}
 }

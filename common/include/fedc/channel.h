@@ -25,7 +25,10 @@
  * session's key (fedc/session_key.h), with version 2's attachment rules.
  * Coming in, the channel finds the session through `sessions`, a lookup its
  * owner provides (the channel keeps no sessions itself); a v3 message must
- * be a train or train-reply of the session's job. One the lookup does not
+ * be a train or train-reply of the session's job (and carries no
+ * session_kx); it gets `via_session` and a copy of the session, so that the
+ * answer built from it goes back under the same session. A message with
+ * `via_session` goes out so from fedc_channel_wrap. One the lookup does not
  * know is refused with FEDC_ERR_NOT_FOUND and origin->unknown_session set,
  * so that the owner can answer `unknown-session` and the peer agree anew.
  *

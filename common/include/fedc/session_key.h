@@ -34,6 +34,10 @@
 #define FEDC_SESSION_KEY_BYTES 32 /* one direction's HMAC-SHA256 key */
 #define FEDC_SESSION_MAC_BYTES 32 /* HMAC-SHA256 */
 #define FEDC_SESSION_JOB_ID_MAX 64 /* longest job id bound to a session */
+/* The error_code a node answers to a version-3 envelope whose session it
+ * does not hold (restarted, evicted, dropped on SIGHUP): the researcher then
+ * sends that round's train again, signed, with a fresh session_kx. */
+#define FEDC_SESSION_UNKNOWN_CODE "unknown-session"
 
 /* One side's ephemeral X25519 key pair. */
 struct fedc_session_kx;
