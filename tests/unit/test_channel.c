@@ -469,10 +469,24 @@ static void test_session_reply_accepted_once(void **state)
 	assert_true(got->params_attached);
 	assert_int_equal(got->params_len, sizeof(params));
 	assert_memory_equal(got->params, params, sizeof(params));
+	/* the message holds a copy of the session: what is built from it goes
+	 * back under the same session */
+	assert_true(got->via_session);
+	assert_memory_equal(got->session.sid, s.rs.sid, FEDC_SESSION_ID_BYTES);
+	assert_memory_equal(got->session.send_key, s.rs.send_key, FEDC_SESSION_KEY_BYTES);
 	assert_int_equal(deliver(&fx->researcher, REPLY_TOPIC, buf, len), FEDC_ERR_AUTH);
 	assert_non_null(strstr(fedc_last_error(), "replayed"));
 	/* sent to another researcher's topic: the MAC covers the topic */
 	assert_int_equal(deliver(&fx->researcher, "fedc/f/researcher/r2", buf, len), FEDC_ERR_AUTH);
+	free(buf);
+	fedc_msg_free(got);
+	/* via_session: fedc_channel_wrap seals under the message's session */
+	reply->via_session = true;
+	reply->session = s.ns;
+	got = calloc(1, sizeof(*got));
+	assert_int_equal(fedc_channel_wrap(&fx->node, REPLY_TOPIC, reply, &buf, &len), FEDC_OK);
+	assert_int_equal(fedc_channel_accept(&fx->researcher, REPLY_TOPIC, buf, len, got, &origin), FEDC_OK);
+	assert_int_equal(origin.envelope_version, 3);
 	free(buf);
 	fedc_msg_free(got);
 	fedc_msg_free(reply);
