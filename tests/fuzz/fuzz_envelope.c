@@ -41,7 +41,8 @@ static struct fedc_signer *signer;
 static struct fedc_keyring *keyring;
 
 /* The one session: sid 16 x 0x5a, both keys 32 x 0x42 (the sender's send key
- * is the receiver's receive key; tools/seeds use the same values). */
+ * is the receiver's receive key). The v3 seeds of corpus/envelope were
+ * sealed with fedc_envelope_seal_v3 under these values, stamp 1700000000000. */
 static struct fedc_session session;
 
 static const struct fedc_session *find_session(void *ctx, const char *who, const uint8_t sid[FEDC_SESSION_ID_BYTES])

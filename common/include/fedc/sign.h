@@ -56,7 +56,8 @@
 #define FEDC_SHA256_BYTES 32
 /* An envelope adds at most this much to its body and attachment, which
  * together are at most FEDC_MAX_MESSAGE_BYTES (ids are capped): 209 bytes
- * for version 1, 47 more for v2's two attachment fields. */
+ * for version 1, 47 more for v2's two attachment fields, and v3 10 fewer
+ * than v2 (sid and mac instead of sig). */
 #define FEDC_ENVELOPE_OVERHEAD 320
 #define FEDC_ENVELOPE_MAX_BYTES (FEDC_MAX_MESSAGE_BYTES + FEDC_ENVELOPE_OVERHEAD)
 
