@@ -647,13 +647,14 @@ static void remember_stored(void *ctx, const char *signer, const char *nonce, in
 	fedc_replay_remember(ctx, signer, nonce, ts_ms, fedc_unix_ms());
 }
 
-/* Signatures: the node signs what it sends with its key and accepts only
- * commands signed by the researchers of trusted_keys_dir. Without that
- * directory it would accept nothing, unless told to run unsigned. */
 /* Sessions a node keeps at once: one per researcher's job run in progress;
  * past that the least recently used goes (its researcher agrees anew). */
 #define NODE_SESSIONS 256
 
+/* Signatures: the node signs what it sends with its key and accepts only
+ * commands signed by the researchers of trusted_keys_dir. Without that
+ * directory it would accept nothing, unless told to run unsigned. With both
+ * keys, per-job sessions too (agree_session). */
 static enum fedc_err open_channel(struct node_daemon *d)
 {
 	const struct node_config *cfg = d->cfg;

@@ -286,6 +286,7 @@ static enum fedc_err fill_train(const struct job *j, const struct participant *p
 		FEDC_F_JOB_ID, FEDC_F_ROUND, FEDC_F_DATASET_ID, FEDC_F_PLAN_DIGEST, FEDC_F_PARAMS_DIGEST,
 		FEDC_F_EVALUATE_ONLY, FEDC_F_TEST_ON_GLOBAL, FEDC_F_TEST_ON_LOCAL,
 	};
+	enum fedc_err rc;
 
 	experiment__fill_train(exp, m);
 	snprintf(m->job_id, sizeof(m->job_id), "%s", j->job_id);
@@ -296,8 +297,6 @@ static enum fedc_err fill_train(const struct job *j, const struct participant *p
 	m->evaluate_only = evaluate_only;
 	m->test_on_global = exp->test_on_global;
 	m->test_on_local = exp->test_on_local;
-	enum fedc_err rc;
-
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		fedc_msg_set(m, fields[i]);
 	privacy__fill_train(exp, count_selected(j), evaluate_only, m);
