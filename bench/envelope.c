@@ -1,7 +1,9 @@
 /* bench/envelope: what one signed train-reply carrying its update inline
  * costs the sender and the receiver, with the update in the body of a
- * version-1 envelope or as a version-2 envelope's attachment (fedc/sign.h,
- * docs/benchmarks.md, "Central CPU per node-round").
+ * version-1 envelope or as a version-2 envelope's attachment, signed with
+ * Ed25519, or as the attachment of a version-3 envelope, MAC'd under a
+ * per-job session (fedc/sign.h, fedc/session_key.h; docs/benchmarks.md,
+ * "Central CPU per node-round").
  *
  *   bench_envelope [ITERATIONS]          default 2000, per size and version
  *
@@ -9,7 +11,7 @@
  * send = fedc_channel_wrap (encode, seal); receive = fedc_channel_accept
  * (open, decode, replay check) and, for v1, the SHA-256 check of the params
  * against params_digest that the consumer makes (fedc_inline_params_check);
- * v2 needs none (the attachment was hashed in the open). Sizes: 40 KB (the
+ * v2 and v3 need none (the attachment was hashed in the open). Sizes: 40 KB (the
  * N=32, P=1e4 round of bench_round) and 256 KB (FEDC_MAX_INLINE_PARAMS).
  * Prints microseconds per message, the median of 5 runs of ITERATIONS. */
 #include <openssl/evp.h>
@@ -106,13 +108,36 @@ static struct fedc_msg *train_reply(size_t len)
 	return m;
 }
 
+/* The researcher's lookup: its one session, with n1. */
+static const struct fedc_session *find_session(void *ctx, const char *signer, const uint8_t sid[FEDC_SESSION_ID_BYTES])
+{
+	const struct fedc_session *s = ctx;
+
+	return strcmp(signer, "n1") == 0 && memcmp(sid, s->sid, FEDC_SESSION_ID_BYTES) == 0 ? s : NULL;
+}
+
+/* n1's and r1's views of one session, agreed as a train and its reply do. */
+static void agree(struct fedc_session *node_view, struct fedc_session *researcher_view)
+{
+	struct fedc_session_kx *r = NULL, *n = NULL;
+
+	if (fedc_session_kx_new(&r) || fedc_session_kx_new(&n) ||
+	    fedc_session_derive(n, fedc_session_kx_public(r), FEDC_SESSION_NODE, "r1", "n1",
+				"00000000-0000-4000-8000-000000000001", node_view) ||
+	    fedc_session_derive(r, fedc_session_kx_public(n), FEDC_SESSION_RESEARCHER, "r1", "n1",
+				"00000000-0000-4000-8000-000000000001", researcher_view))
+		die("session agreement");
+	fedc_session_kx_free(r);
+	fedc_session_kx_free(n);
+}
+
 struct timing {
 	double send_us, receive_us;
 };
 
 /* One run: `n` messages sent and received; microseconds per message. */
 static struct timing run(struct fedc_channel *node, struct fedc_channel *researcher, const struct fedc_msg *msg,
-			 int n)
+			 const struct fedc_session *session, int n)
 {
 	struct timing t = { 0, 0 };
 
@@ -123,7 +148,7 @@ static struct timing run(struct fedc_channel *node, struct fedc_channel *researc
 		size_t len = 0;
 		double t0 = now_us(), t1;
 
-		if (fedc_channel_wrap(node, "fedc/f/researcher/r1", msg, &buf, &len) != FEDC_OK)
+		if (fedc_channel_wrap_session(node, "fedc/f/researcher/r1", msg, session, &buf, &len) != FEDC_OK)
 			die("wrap");
 		t1 = now_us();
 		if (fedc_channel_accept(researcher, "fedc/f/researcher/r1", buf, len, &got, &origin) != FEDC_OK)
@@ -154,10 +179,11 @@ int main(int argc, char **argv)
 	static const size_t sizes[] = { 40 * 1000, FEDC_MAX_INLINE_PARAMS };
 	char dir[] = "/tmp/fedc-bench-envelope-XXXXXX", cmd[128];
 	struct fedc_channel node, researcher;
+	struct fedc_session node_view, researcher_view;
 	int n = argc > 1 ? atoi(argv[1]) : 2000;
 
-	if (n <= 0 || n > 3000) { /* the replay guard holds 65536 nonces: 2 sizes x 2 versions x 5 runs */
-		fprintf(stderr, "usage: bench_envelope [ITERATIONS 1..3000]\n");
+	if (n <= 0 || n > 2000) { /* the replay guard holds 65536 nonces: 2 sizes x 3 versions x 5 runs */
+		fprintf(stderr, "usage: bench_envelope [ITERATIONS 1..2000]\n");
 		return 2;
 	}
 	if (!mkdtemp(dir))
@@ -166,22 +192,26 @@ int main(int argc, char **argv)
 	make_key(dir, "r1", "trusted-by-n1");
 	open_channel(&node, dir, "n1", "trusted-by-n1");
 	open_channel(&researcher, dir, "r1", "trusted-by-r1");
+	agree(&node_view, &researcher_view);
+	researcher.sessions = (struct fedc_session_lookup){ find_session, &researcher_view };
 	printf("%-9s %-8s %10s %12s %10s\n", "params", "envelope", "send us", "receive us", "total us");
 	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
 		struct fedc_msg *msg = train_reply(sizes[s]);
 
-		for (int version = 1; version <= 2; version++) {
+		for (int version = 1; version <= 3; version++) {
 			struct timing runs[RUNS];
 
-			msg->params_attached = version == 2;
+			msg->params_attached = version >= 2;
 			for (int r = 0; r < RUNS; r++)
-				runs[r] = run(&node, &researcher, msg, n);
+				runs[r] = run(&node, &researcher, msg, version == 3 ? &node_view : NULL, n);
 			qsort(runs, RUNS, sizeof(runs[0]), by_total);
 			printf("%-9zu v%-7d %10.1f %12.1f %10.1f\n", sizes[s], version, runs[RUNS / 2].send_us,
 			       runs[RUNS / 2].receive_us, runs[RUNS / 2].send_us + runs[RUNS / 2].receive_us);
 		}
 		fedc_msg_free(msg);
 	}
+	fedc_session_wipe(&node_view);
+	fedc_session_wipe(&researcher_view);
 	fedc_channel_free(&node);
 	fedc_channel_free(&researcher);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);

@@ -59,7 +59,7 @@ void capabilities__describe(const struct node_config *cfg, const struct node_dat
 	add(msg, FEDC_CAP_MAX_EPSILON, cfg->max_epsilon);
 	add(msg, FEDC_CAP_MAX_DELTA, cfg->max_delta);
 	add(msg, FEDC_CAP_MIN_SAMPLES, (double)cfg->min_samples);
-	add(msg, FEDC_CAP_ENVELOPE, 2); /* last: the one whose loss is harmless (version 1 then) */
+	add(msg, FEDC_CAP_ENVELOPE, 3); /* last: the one whose loss is harmless (version 1 then) */
 	fedc_msg_set(msg, FEDC_F_CAPABILITIES);
 	snprintf(msg->sdk_version, sizeof(msg->sdk_version), "%s", FEDC_SDK_VERSION);
 	fedc_msg_set(msg, FEDC_F_SDK_VERSION);

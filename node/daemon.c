@@ -256,6 +256,8 @@ static bool map_string(const msgpack_object *map, const char *key, char *out, si
 static void reply_to_refused(struct node_daemon *d, const struct fedc_origin *origin, enum fedc_err code,
 			     const char *why)
 {
+	/* a session this node does not hold: the researcher agrees anew */
+	const char *code_name = origin->unknown_session ? FEDC_SESSION_UNKNOWN_CODE : fedc_strerror(code);
 	msgpack_unpacked up;
 	struct fedc_msg *reply = NULL;
 	char researcher[FEDC_MAX_ID_LEN + 1], request_id[FEDC_UUID_STRLEN + 1];
@@ -287,9 +289,9 @@ static void reply_to_refused(struct node_daemon *d, const struct fedc_origin *or
 	snprintf(reply->request_id, sizeof(reply->request_id), "%s", request_id);
 	snprintf(reply->researcher_id, sizeof(reply->researcher_id), "%s", researcher);
 	snprintf(reply->node_id, sizeof(reply->node_id), "%s", d->cfg->node_id);
-	snprintf(reply->error_code, sizeof(reply->error_code), "%s", fedc_strerror(code));
+	snprintf(reply->error_code, sizeof(reply->error_code), "%s", code_name);
 	snprintf(reply->message, sizeof(reply->message), "%s request: %s%s",
-		 code == FEDC_ERR_AUTH ? "refused" : "malformed", why,
+		 code == FEDC_ERR_AUTH || origin->unknown_session ? "refused" : "malformed", why,
 		 untrusted ? "; this node's operator must add your public key to its trusted_keys_dir "
 			     "(fedc-admin add-researcher does) and send the node SIGHUP"
 			   : "");
@@ -319,6 +321,51 @@ static enum fedc_err remember_request(struct node_daemon *d, const struct fedc_o
 				    fedc_unix_ms() - window_ms);
 }
 
+/* The node's sessions, for the channel (fedc_session_lookup). */
+static const struct fedc_session *find_session(void *ctx, const char *signer, const uint8_t sid[FEDC_SESSION_ID_BYTES])
+{
+	struct node_daemon *d = ctx;
+
+	return fedc_session_table_find(d->sessions, signer, sid);
+}
+
+/* A train SIGNED by its researcher that offers `session_kx` (docs/protocol.md,
+ * "Envelope version 3"): the node makes its own ephemeral key, derives the
+ * session for this researcher and job, keeps it, and puts its own public key
+ * in req->session_kx, which the reply then carries (signed). Only a signed
+ * offer counts: an unsigned one (allow_unsigned_commands) would let anyone
+ * agree a session in the researcher's name. On failure the reply carries no
+ * key, and the researcher goes on signing. */
+static void agree_session(struct node_daemon *d, struct fedc_msg *req, const struct fedc_origin *origin)
+{
+	struct fedc_session_kx *kx = NULL;
+	struct fedc_session s;
+	enum fedc_err rc;
+
+	if (req->command != FEDC_CMD_TRAIN || !fedc_msg_has(req, FEDC_F_SESSION_KX))
+		return;
+	if (!d->sessions || !origin->is_signed || origin->envelope_version >= 3) {
+		fedc_msg_unset(req, FEDC_F_SESSION_KX); /* not from a signed offer: nothing to answer */
+		return;
+	}
+	memset(&s, 0, sizeof(s));
+	rc = fedc_session_kx_new(&kx);
+	if (!rc)
+		rc = fedc_session_derive(kx, req->session_kx, FEDC_SESSION_NODE, req->researcher_id, d->cfg->node_id,
+					 req->job_id, &s);
+	if (!rc)
+		rc = fedc_session_table_put(d->sessions, req->researcher_id, &s);
+	if (!rc) {
+		memcpy(req->session_kx, fedc_session_kx_public(kx), FEDC_SESSION_KX_BYTES);
+	} else {
+		fedc_warn("no session with %s for job %s (train and reply stay signed): %s", req->researcher_id,
+			  req->job_id, fedc_last_error());
+		fedc_msg_unset(req, FEDC_F_SESSION_KX);
+	}
+	fedc_session_wipe(&s);
+	fedc_session_kx_free(kx);
+}
+
 static void handle_payload(struct node_daemon *d, const struct fedc_mqtt_message *m)
 {
 	struct fedc_msg *req = calloc(1, sizeof(*req));
@@ -343,6 +390,7 @@ static void handle_payload(struct node_daemon *d, const struct fedc_mqtt_message
 		return;
 	}
 	fedc_debug("%s %s from %s", fedc_cmd_name(req->command), req->request_id, req->researcher_id);
+	agree_session(d, req, &origin);
 	dispatch(d, req);
 }
 
@@ -481,6 +529,11 @@ static void reload_trusted_keys(struct node_daemon *d)
 	d->channel.trusted = fresh;
 	fedc_info("SIGHUP: trusted keys reloaded from %s: %zu (were %zu)", cfg->trusted_keys_dir,
 		  fedc_keyring_size(fresh), before);
+	/* A revoked researcher must not go on through a session MAC: every
+	 * session goes (the next train of a researcher still trusted is signed
+	 * and agrees a new one). The channel also refuses a v3 envelope whose
+	 * signer is no longer in the keyring. */
+	fedc_info("SIGHUP: %zu researcher session(s) dropped", fedc_session_table_drop(d->sessions, NULL));
 }
 
 static enum fedc_err open_secagg(struct node_daemon *d)
@@ -594,9 +647,14 @@ static void remember_stored(void *ctx, const char *signer, const char *nonce, in
 	fedc_replay_remember(ctx, signer, nonce, ts_ms, fedc_unix_ms());
 }
 
+/* Sessions a node keeps at once: one per researcher's job run in progress;
+ * past that the least recently used goes (its researcher agrees anew). */
+#define NODE_SESSIONS 256
+
 /* Signatures: the node signs what it sends with its key and accepts only
  * commands signed by the researchers of trusted_keys_dir. Without that
- * directory it would accept nothing, unless told to run unsigned. */
+ * directory it would accept nothing, unless told to run unsigned. With both
+ * keys, per-job sessions too (agree_session). */
 static enum fedc_err open_channel(struct node_daemon *d)
 {
 	const struct node_config *cfg = d->cfg;
@@ -617,6 +675,12 @@ static enum fedc_err open_channel(struct node_daemon *d)
 		fedc_warn("SECURITY: no [security] signing_key in %s: replies go out unsigned", cfg->path);
 	if (d->channel.trusted && fedc_keyring_size(d->channel.trusted) == 0)
 		fedc_warn("%s holds no <researcher>.pub key: every command will be refused", cfg->trusted_keys_dir);
+	if (d->channel.signer && d->channel.trusted) {
+		rc = fedc_session_table_new(NODE_SESSIONS, &d->sessions);
+		if (rc)
+			return rc;
+		d->channel.sessions = (struct fedc_session_lookup){ find_session, d };
+	}
 	if (d->channel.guard)
 		rc = db__request_each(d->db, fedc_unix_ms() - cfg->max_clock_skew_s * 1000, remember_stored,
 				      d->channel.guard);
@@ -697,6 +761,7 @@ out:
 	secagg_client__free(d.secagg);
 	db__close(d.db);
 	fedc_channel_free(&d.channel);
+	fedc_session_table_free(d.sessions);
 	explicit_bzero(d.broker_password, sizeof(d.broker_password));
 	explicit_bzero(d.repository_token, sizeof(d.repository_token));
 	explicit_bzero(d.dp_secret, sizeof(d.dp_secret));

@@ -34,6 +34,9 @@ struct node_daemon {
 	int64_t not_before_ms;              /* commands stamped earlier are refused (restart_guard.h) */
 	struct refusal_limit refusals;      /* replies to refused requests (main thread only) */
 	struct secagg_client *secagg;       /* this node's side of secure aggregation */
+	/* Per-job sessions with researchers (fedc/session_key.h), by
+	 * (researcher, sid); main thread only. NULL when commands are not signed. */
+	struct fedc_session_table *sessions;
 };
 
 /* Runs until SIGINT or SIGTERM (SIGHUP reloads trusted_keys_dir); returns

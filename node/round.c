@@ -198,7 +198,14 @@ static enum fedc_err send_train_reply(struct round_worker *w, const struct fedc_
 	if (!reply)
 		return FEDC_ERR_NOMEM;
 	reply->params_attached = req->params_attached; /* v2 only to a researcher that sent v2 */
-	if (update && update->inline_bytes)
+	/* Under the train's session (v3), or with this node's half of the
+	 * session that a signed train offered (daemon.c, agree_session). */
+	reply->via_session = req->via_session;
+	if (req->via_session)
+		reply->session = req->session;
+	else if (fedc_msg_has(req, FEDC_F_SESSION_KX))
+		rc = fedc_msg_set_session_kx(reply, req->session_kx);
+	if (!rc && update && update->inline_bytes)
 		rc = fedc_msg_set_params(reply, update->inline_bytes, update->inline_len);
 	if (!rc && assessed->len)
 		rc = fedc_msg_set_assess_result(reply, assessed->data, assessed->len);
@@ -514,7 +521,7 @@ static enum fedc_err run_round(struct round_worker *w, const struct fedc_msg *re
 		  req->job_id, req->round, req->researcher_id, res.n_train, now_s() - t0,
 		  fedc_msg_has(req, FEDC_F_PARAMS) ? "inline" : "from the repository",
 		  req->evaluate_only ? "none" : update.inline_bytes ? "inline" : "to the repository",
-		  req->params_attached ? 2 : 1);
+		  req->via_session ? 3 : req->params_attached ? 2 : 1);
 	goto out;
 fail:
 	fedc_warn("round: job %s round %" PRIu64 " failed: %s: %s", req->job_id, req->round, fedc_strerror(rc),

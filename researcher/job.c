@@ -94,14 +94,16 @@ static uint64_t inline_limit(const struct experiment *exp, const struct fedc_msg
 	return (uint64_t)cap < (uint64_t)exp->inline_params_max ? (uint64_t)cap : (uint64_t)exp->inline_params_max;
 }
 
-/* A node that opens version-2 envelopes (an earlier version refuses them). */
-static bool opens_envelope_v2(const struct fedc_msg *reply)
+/* The newest envelope version a node opens (an earlier version refuses
+ * later ones): 1 when it does not say. */
+static double envelope_version(const struct fedc_msg *reply)
 {
 	double version = 0;
 
 	return fedc_msg_has(reply, FEDC_F_CAPABILITIES) &&
-	       fedc_msg_kv_get(reply->capabilities, reply->n_capabilities, FEDC_CAP_ENVELOPE, &version) &&
-	       version >= 2;
+		       fedc_msg_kv_get(reply->capabilities, reply->n_capabilities, FEDC_CAP_ENVELOPE, &version)
+		       ? version
+		       : 1;
 }
 
 static void add_participant(struct job *j, const struct fedc_msg *reply)
@@ -127,7 +129,8 @@ static void add_participant(struct job *j, const struct fedc_msg *reply)
 	snprintf(p->dataset_id, sizeof(p->dataset_id), "%s", reply->datasets[0].dataset_id);
 	p->n_samples = reply->datasets[0].n_samples;
 	p->inline_max = inline_limit(j->exp, reply);
-	p->envelope_v2 = opens_envelope_v2(reply);
+	p->envelope_v2 = envelope_version(reply) >= 2;
+	p->envelope_v3 = envelope_version(reply) >= 3;
 }
 
 /* An `error` reply was noted by the session: it is told after the search. */
@@ -225,6 +228,55 @@ static enum fedc_err fill_inline(const struct job *j, const struct participant *
 	return FEDC_OK;
 }
 
+/* Per-job sessions (docs/protocol.md, "Envelope version 3"): to a node that
+ * opens version 3, the train goes MAC'd under the session agreed with it,
+ * or, before there is one, signed with this run's session_kx. */
+static enum fedc_err fill_session(const struct job *j, const struct participant *p, struct fedc_msg *m)
+{
+	if (!p->envelope_v3 || !j->kx)
+		return FEDC_OK;
+	if (!p->has_session)
+		return fedc_msg_set_session_kx(m, fedc_session_kx_public(j->kx));
+	m->via_session = true;
+	m->session = p->session;
+	return FEDC_OK;
+}
+
+/* A signed train-reply carrying the node's session_kx: the session with it,
+ * for the next trains of this run. A failed agreement (a low-order key) only
+ * means that the trains stay signed. */
+static void learn_session(struct job *j, struct participant *p, const struct fedc_msg *reply)
+{
+	struct fedc_session s;
+
+	if (!fedc_msg_has(reply, FEDC_F_SESSION_KX) || reply->via_session || !p->envelope_v3 || !j->kx)
+		return;
+	if (fedc_session_derive(j->kx, reply->session_kx, FEDC_SESSION_RESEARCHER, j->exp->researcher_id,
+				p->node_id, j->job_id, &s) != FEDC_OK) {
+		fedc_warn("node %s: no session (its trains stay signed): %s", p->node_id, fedc_last_error());
+		return;
+	}
+	fedc_session_wipe(&p->session);
+	p->session = s;
+	p->has_session = true;
+	fedc_session_wipe(&s);
+}
+
+/* The researcher's sessions, for the channel (fedc_session_lookup). */
+static const struct fedc_session *find_session(void *ctx, const char *signer, const uint8_t sid[FEDC_SESSION_ID_BYTES])
+{
+	const struct job *j = ctx;
+
+	for (size_t i = 0; i < j->n_parts; i++) {
+		const struct participant *p = &j->parts[i];
+
+		if (p->has_session && strcmp(p->node_id, signer) == 0 &&
+		    memcmp(p->session.sid, sid, FEDC_SESSION_ID_BYTES) == 0)
+			return &p->session;
+	}
+	return NULL;
+}
+
 FEDC_NODISCARD
 static enum fedc_err fill_train(const struct job *j, const struct participant *p, uint32_t round,
 				bool evaluate_only, struct fedc_msg *m)
@@ -234,6 +286,7 @@ static enum fedc_err fill_train(const struct job *j, const struct participant *p
 		FEDC_F_JOB_ID, FEDC_F_ROUND, FEDC_F_DATASET_ID, FEDC_F_PLAN_DIGEST, FEDC_F_PARAMS_DIGEST,
 		FEDC_F_EVALUATE_ONLY, FEDC_F_TEST_ON_GLOBAL, FEDC_F_TEST_ON_LOCAL,
 	};
+	enum fedc_err rc;
 
 	experiment__fill_train(exp, m);
 	snprintf(m->job_id, sizeof(m->job_id), "%s", j->job_id);
@@ -249,7 +302,10 @@ static enum fedc_err fill_train(const struct job *j, const struct participant *p
 	privacy__fill_train(exp, count_selected(j), evaluate_only, m);
 	if (job__secagg_on(j, evaluate_only))
 		job__secagg_fill_train(j, m);
-	return fill_inline(j, p, evaluate_only, m);
+	rc = fill_inline(j, p, evaluate_only, m);
+	if (!rc)
+		rc = fill_session(j, p, m);
+	return rc;
 }
 
 static void vfail_part(struct participant *p, const char *status, const char *fmt, va_list ap)
@@ -349,6 +405,7 @@ enum fedc_err job__send_train(struct job *j, struct participant *p, uint32_t rou
 		return rc;
 	}
 	snprintf(p->request_id, sizeof(p->request_id), "%s", m->request_id);
+	p->round = round;
 	if (!session__online(&j->session, p->node_id)) {
 		fail_part(p, "offline", "node is offline");
 		fedc_msg_free(m);
@@ -447,6 +504,7 @@ static void on_train_reply(struct job *j, struct participant *p, struct fedc_msg
 		return;
 	}
 	p->reply = msg;
+	learn_session(j, p, msg);
 	if (!evaluate_only) {
 		if (!fedc_msg_has(msg, FEDC_F_PARAMS_DIGEST)) {
 			fail_part(p, "rejected", "reply without an update");
@@ -495,6 +553,22 @@ static void show_outcome(struct job *j, const struct participant *p)
 	status__node_changed(j->status, j);
 }
 
+/* The node does not hold the session any more (it restarted, evicted it, or
+ * reloaded its keys): forget it and send this round's train again at once,
+ * signed with session_kx, so that no round is lost. False if this was not
+ * that case. */
+static bool renew_session(struct job *j, struct participant *p, const struct fedc_msg *error, bool evaluate_only)
+{
+	if (!p->has_session || strcmp(error->error_code, FEDC_SESSION_UNKNOWN_CODE) != 0)
+		return false;
+	fedc_info("node %s no longer holds its session: round %" PRIu32 " sent again, signed", p->node_id, p->round);
+	p->has_session = false;
+	fedc_session_wipe(&p->session);
+	if (job__send_train(j, p, p->round, evaluate_only) != FEDC_OK)
+		fail_part(p, "error", "cannot send train again: %s", fedc_last_error());
+	return true;
+}
+
 static void handle_event(struct job *j, struct fedc_msg *msg, bool evaluate_only)
 {
 	struct participant *p;
@@ -528,6 +602,8 @@ static void handle_event(struct job *j, struct fedc_msg *msg, bool evaluate_only
 		progress__scalar(j->progress, session__now_ms(), p->node_id, msg->name, msg->value, msg->iteration,
 				 msg->epoch > UINT32_MAX ? UINT32_MAX : (uint32_t)msg->epoch);
 		node_log__scalar(j->node_log, p->node_id, msg->name, msg->value, msg->iteration, msg->epoch);
+		fedc_msg_free(msg);
+	} else if (msg->command == FEDC_CMD_ERROR && renew_session(j, p, msg, evaluate_only)) {
 		fedc_msg_free(msg);
 	} else if (msg->command == FEDC_CMD_ERROR) {
 		session__note_refusal(&j->session, msg); /* told once per reason if the run fails */
@@ -1212,6 +1288,10 @@ static enum fedc_err run_all(struct job *j)
 	enum fedc_err rc;
 
 	rc = session__open(&j->session, exp);
+	if (!rc && j->session.channel.signer && j->session.channel.trusted) {
+		rc = fedc_session_kx_new(&j->kx);
+		j->session.channel.sessions = (struct fedc_session_lookup){ find_session, j };
+	}
 	if (rc)
 		return rc;
 	signal_session = &j->session;
@@ -1256,9 +1336,13 @@ static void cleanup(struct job *j)
 	free(j->global_inline);
 	j->global_inline = NULL;
 	session__close(&j->session);
+	fedc_session_kx_free(j->kx);
+	j->kx = NULL;
 	for (size_t i = 0; i < j->n_parts; i++) {
 		char path[sizeof(j->parts[i].update_path)];
 
+		j->parts[i].has_session = false;
+		fedc_session_wipe(&j->parts[i].session);
 		reset_part(&j->parts[i]);
 		if (update_path_of(j, j->parts[i].node_id, path, sizeof(path)) == FEDC_OK)
 			(void)unlink(path);

@@ -43,6 +43,12 @@ struct participant {
 	uint32_t step;      /* strategy = cyclic: its turn in the round's chain, from 1; 0 otherwise */
 	uint64_t inline_max; /* largest parameter file sent to it and taken from it inline; 0: repository only */
 	bool envelope_v2;    /* it opens version-2 envelopes: its train requests go so */
+	bool envelope_v3;    /* it opens version 3: it is offered a per-job session */
+	/* The session agreed with it in this run (fedc/session_key.h): while
+	 * has_session, its train and train-reply travel MAC'd (envelope v3). */
+	bool has_session;
+	struct fedc_session session;
+	uint32_t round;      /* of the train last sent to it (sent again on unknown-session) */
 	char update_path[EXP_PATH_MAX + 2 * FEDC_MAX_ID_LEN + 64];
 };
 
@@ -56,6 +62,9 @@ struct job_secagg_plan {
 struct job {
 	const struct experiment *exp;
 	struct session session;
+	/* This run's ephemeral X25519 key pair, offered to every node that opens
+	 * version-3 envelopes (session_kx in train); memory only. */
+	struct fedc_session_kx *kx;
 	struct fedc_repo *repo;
 	struct fetcher *fetcher; /* downloads and checks updates */
 	struct history *history;

@@ -33,10 +33,11 @@ void fedc_channel_free(struct fedc_channel *ch)
 	memset(ch, 0, sizeof(*ch));
 }
 
-/* Version 2: the body without `params`, which ride as the attachment under
- * the digest the message already names (so nothing is hashed here). */
+/* Version 2 (version 3 with a session): the body without `params`, which
+ * ride as the attachment under the digest the message already names (so
+ * nothing is hashed here). */
 static enum fedc_err wrap_attached(const struct fedc_channel *ch, const char *topic, const struct fedc_msg *msg,
-				   void **out, size_t *out_len)
+				   const struct fedc_session *session, void **out, size_t *out_len)
 {
 	struct fedc_attachment att = { .data = msg->params, .len = msg->params_len };
 	bool with_att = fedc_msg_has(msg, FEDC_F_PARAMS);
@@ -48,7 +49,10 @@ static enum fedc_err wrap_attached(const struct fedc_channel *ch, const char *to
 		return fedc_fail(FEDC_ERR_INVAL, "%s: params go only with params_digest, a SHA-256 in hex",
 				 fedc_cmd_name(msg->command));
 	rc = fedc_msg_encode_without_params(msg, &body, &body_len);
-	if (!rc)
+	if (!rc && session)
+		rc = fedc_envelope_seal_v3(fedc_signer_id(ch->signer), session, topic, body, body_len,
+					   with_att ? &att : NULL, fedc_unix_ms(), out, out_len);
+	else if (!rc)
 		rc = fedc_envelope_seal_v2(ch->signer, topic, body, body_len, with_att ? &att : NULL, fedc_unix_ms(),
 					   out, out_len);
 	free(body);
@@ -62,8 +66,10 @@ enum fedc_err fedc_channel_wrap(const struct fedc_channel *ch, const char *topic
 	size_t body_len = 0;
 	enum fedc_err rc;
 
+	if (msg->via_session)
+		return fedc_channel_wrap_session(ch, topic, msg, &msg->session, out, out_len);
 	if (msg->params_attached && ch->signer)
-		return wrap_attached(ch, topic, msg, out, out_len);
+		return wrap_attached(ch, topic, msg, NULL, out, out_len);
 	rc = fedc_msg_encode(msg, &body, &body_len);
 	if (rc || !ch->signer) {
 		*out = rc ? NULL : body;
@@ -72,6 +78,42 @@ enum fedc_err fedc_channel_wrap(const struct fedc_channel *ch, const char *topic
 	}
 	rc = fedc_envelope_seal(ch->signer, topic, body, body_len, fedc_unix_ms(), out, out_len);
 	free(body);
+	return rc;
+}
+
+/* Only train and train-reply travel under a session (docs/protocol.md,
+ * "Envelope version 3"); everything else stays signed. */
+static bool session_command(enum fedc_cmd cmd)
+{
+	return cmd == FEDC_CMD_TRAIN || cmd == FEDC_CMD_TRAIN_REPLY;
+}
+
+enum fedc_err fedc_channel_wrap_session(const struct fedc_channel *ch, const char *topic, const struct fedc_msg *msg,
+					const struct fedc_session *session, void **out, size_t *out_len)
+{
+	if (!session)
+		return fedc_channel_wrap(ch, topic, msg, out, out_len);
+	if (!ch->signer)
+		return fedc_fail(FEDC_ERR_INVAL, "a session needs a signing participant (this one has no key)");
+	if (!session_command(msg->command))
+		return fedc_fail(FEDC_ERR_INVAL, "%s does not travel under a session: only train and train-reply do",
+				 fedc_cmd_name(msg->command));
+	if (!fedc_msg_has(msg, FEDC_F_JOB_ID) || strcmp(msg->job_id, session->job_id) != 0)
+		return fedc_fail(FEDC_ERR_INVAL, "%s of job %s under the session of job %s", fedc_cmd_name(msg->command),
+				 msg->job_id, session->job_id);
+	return wrap_attached(ch, topic, msg, session, out, out_len);
+}
+
+enum fedc_err fedc_channel_publish_session(const struct fedc_channel *ch, struct fedc_mqtt *m, const char *topic,
+					   const struct fedc_msg *msg, const struct fedc_session *session, bool retained)
+{
+	void *buf = NULL;
+	size_t len = 0;
+	enum fedc_err rc = fedc_channel_wrap_session(ch, topic, msg, session, &buf, &len);
+
+	if (!rc)
+		rc = fedc_mqtt_publish(m, topic, buf, len, retained);
+	free(buf);
 	return rc;
 }
 
@@ -98,8 +140,12 @@ static enum fedc_err open_sealed(struct fedc_channel *ch, const char *topic, con
 	if (!ch->trusted)
 		return fedc_fail(FEDC_ERR_AUTH, "signed message, but this participant trusts no keys "
 				 "(set trusted_keys_dir)");
-	rc = fedc_envelope_open(ch->trusted, topic, payload, len, &env);
+	rc = fedc_envelope_open_sessions(ch->trusted, ch->sessions.find ? &ch->sessions : NULL, topic, payload, len,
+					 &env);
 	origin->is_signed = true;
+	origin->session = env.session;
+	origin->unknown_session = rc == FEDC_ERR_NOT_FOUND;
+	memcpy(origin->sid, env.sid, sizeof(origin->sid));
 	snprintf(origin->signer, sizeof(origin->signer), "%s", env.signer);
 	snprintf(origin->nonce, sizeof(origin->nonce), "%s", env.nonce);
 	origin->ts_ms = env.ts_ms;
@@ -136,11 +182,11 @@ static enum fedc_err adopt_attachment(struct fedc_msg *msg, const struct fedc_or
 	char hex[2 * FEDC_SHA256_BYTES + 1];
 	const char *name = fedc_cmd_name(msg->command);
 
-	if (origin->envelope_version != 2)
+	if (origin->envelope_version < 2)
 		return FEDC_OK;
 	if (fedc_msg_has(msg, FEDC_F_PARAMS))
-		return fedc_fail(FEDC_ERR_MALFORMED, "%s: in a version-2 envelope params travel as its attachment, "
-				 "not in the message", name);
+		return fedc_fail(FEDC_ERR_MALFORMED, "%s: in a version-%u envelope params travel as its attachment, "
+				 "not in the message", name, origin->envelope_version);
 	msg->params_attached = true;
 	if (!origin->has_att)
 		return FEDC_OK;
@@ -153,6 +199,27 @@ static enum fedc_err adopt_attachment(struct fedc_msg *msg, const struct fedc_or
 				 "the message names", name, hex,
 				 fedc_msg_has(msg, FEDC_F_PARAMS_DIGEST) ? msg->params_digest : "(none)");
 	return fedc_msg_set_params(msg, origin->att, origin->att_len);
+}
+
+/* Version 3: only train and train-reply, and only of the job whose session
+ * authenticated them (a session's keys serve one job). */
+static enum fedc_err check_session(struct fedc_msg *msg, const struct fedc_origin *origin)
+{
+	if (origin->envelope_version != 3)
+		return FEDC_OK;
+	if (!session_command(msg->command))
+		return fedc_fail(FEDC_ERR_AUTH, "%s came under a session: only train and train-reply may",
+				 fedc_cmd_name(msg->command));
+	if (!fedc_msg_has(msg, FEDC_F_JOB_ID) || strcmp(msg->job_id, origin->session->job_id) != 0)
+		return fedc_fail(FEDC_ERR_AUTH, "%s of job %s came under the session of job %s",
+				 fedc_cmd_name(msg->command), fedc_msg_has(msg, FEDC_F_JOB_ID) ? msg->job_id : "(none)",
+				 origin->session->job_id);
+	if (fedc_msg_has(msg, FEDC_F_SESSION_KX))
+		return fedc_fail(FEDC_ERR_MALFORMED, "%s: session_kx travels only in a signed message, not under a "
+				 "session", fedc_cmd_name(msg->command));
+	msg->via_session = true; /* the answer goes under the same session */
+	msg->session = *origin->session;
+	return FEDC_OK;
 }
 
 enum fedc_err fedc_channel_accept(struct fedc_channel *ch, const char *topic, const void *payload, size_t len,
@@ -176,6 +243,8 @@ enum fedc_err fedc_channel_accept(struct fedc_channel *ch, const char *topic, co
 	rc = fedc_msg_decode(origin->body, origin->body_len, msg);
 	if (!rc && origin->is_signed)
 		rc = check_sender(msg, origin);
+	if (!rc && origin->is_signed)
+		rc = check_session(msg, origin);
 	if (!rc && origin->is_signed)
 		rc = adopt_attachment(msg, origin);
 	if (!rc && origin->is_signed && msg->command != FEDC_CMD_STATUS)

@@ -256,6 +256,14 @@ const struct field_spec message__fields[FEDC_F__COUNT] = {
 					    "The node may carry its update inline in train-reply when the "
 					    "file is at most this many bytes; absent or 0: through the "
 					    "repository."),
+	[FEDC_F_SESSION_KX] = { .name = "session_kx", .type = FT_BIN, .off = offsetof(M, session_kx),
+				.count_off = offsetof(M, session_kx_len), .max_items = FEDC_SESSION_KX_BYTES,
+				.doc = "32 bytes: the sender's ephemeral X25519 public key for a per-job "
+				       "session, only in a signed (not MAC'd) message: a researcher offers it "
+				       "in train to a node whose `envelope` capability is 3 or more, the node "
+				       "answers with its own in train-reply; then that job's train and "
+				       "train-reply travel in envelope version 3 (docs/protocol.md, \"Envelope "
+				       "version 3\")." },
 };
 
 /* The map inside `datasets`; every entry is required. */
@@ -323,7 +331,7 @@ const struct cmd_spec message__cmds[FEDC_CMD__COUNT] = {
 			       OPT(SECAGG_SCALE_BITS), OPT(SECAGG_VALUE_MAX), OPT(SECAGG_WEIGHT_MAX),
 			       OPT(SECAGG_THRESHOLD), OPT(SECAGG_NEIGHBOURS), OPT(SECAGG_RING_BITS),
 			       OPT(DP_CLIP), OPT(DP_NOISE), OPT(DP_DELTA), OPT(DP_PARTIES), OPT(ASSESS),
-			       OPT(ASSESS_ARGS), OPT(PARAMS), OPT(INLINE_PARAMS_MAX) },
+			       OPT(ASSESS_ARGS), OPT(PARAMS), OPT(INLINE_PARAMS_MAX), OPT(SESSION_KX) },
 			     "Runs one round on one dataset: fetch the plan from the repository and the "
 			     "global parameters from `params` or else the repository, check the plan is "
 			     "approved, train, upload the update (or carry it in the reply's `params`), "
@@ -336,7 +344,7 @@ const struct cmd_spec message__cmds[FEDC_CMD__COUNT] = {
 				   { FROM_NODE, REQ(JOB_ID), REQ(ROUND), REQ(DATASET_ID), REQ(N_SAMPLES),
 				     REQ(N_TEST), REQ(METRICS), REQ(GLOBAL_METRICS), REQ(DOWNLOAD_S),
 				     REQ(TRAIN_S), REQ(UPLOAD_S), OPT(PARAMS_DIGEST), OPT(ASSESS_RESULT),
-				     OPT(PARAMS) },
+				     OPT(PARAMS), OPT(SESSION_KX) },
 				   "Answers `train`: the update's digest (absent when the request had "
 				   "`evaluate_only`), sample counts, metrics and timings; with `assess`, "
 				   "its `assess_result`. `params` (the update itself) requires "
@@ -434,6 +442,8 @@ void fedc_msg_clear(struct fedc_msg *msg)
 	free(msg->analytics_result);
 	free(msg->assess_result);
 	free(msg->params);
+	free(msg->session_kx);
+	fedc_session_wipe(&msg->session);
 	memset(msg, 0, sizeof(*msg));
 }
 
@@ -446,6 +456,8 @@ void fedc_msg_free(struct fedc_msg *msg)
 	free(msg->analytics_result);
 	free(msg->assess_result);
 	free(msg->params);
+	free(msg->session_kx);
+	fedc_session_wipe(&msg->session);
 	free(msg);
 }
 
@@ -465,6 +477,20 @@ enum fedc_err fedc_msg_set_secagg_data(struct fedc_msg *msg, const void *data, s
 	msg->secagg_data = copy;
 	msg->secagg_data_len = (uint32_t)len;
 	fedc_msg_set(msg, FEDC_F_SECAGG_DATA);
+	return FEDC_OK;
+}
+
+enum fedc_err fedc_msg_set_session_kx(struct fedc_msg *msg, const uint8_t kx[FEDC_SESSION_KX_BYTES])
+{
+	uint8_t *copy = malloc(FEDC_SESSION_KX_BYTES);
+
+	if (!copy)
+		return fedc_fail(FEDC_ERR_NOMEM, "out of memory for a session key");
+	memcpy(copy, kx, FEDC_SESSION_KX_BYTES);
+	free(msg->session_kx);
+	msg->session_kx = copy;
+	msg->session_kx_len = FEDC_SESSION_KX_BYTES;
+	fedc_msg_set(msg, FEDC_F_SESSION_KX);
 	return FEDC_OK;
 }
 
@@ -885,6 +911,8 @@ static enum fedc_err check_cross(const struct fedc_msg *msg, enum fedc_err code)
 	if (msg->command == FEDC_CMD_TRAIN_REPLY && fedc_msg_has(msg, FEDC_F_PARAMS) &&
 	    !fedc_msg_has(msg, FEDC_F_PARAMS_DIGEST))
 		return field_fail(code, "params", "only with params_digest (the digest it is checked against)");
+	if (fedc_msg_has(msg, FEDC_F_SESSION_KX) && msg->session_kx_len != FEDC_SESSION_KX_BYTES)
+		return field_fail(code, "session_kx", "must be %u bytes (an X25519 public key)", FEDC_SESSION_KX_BYTES);
 	if (msg->command != FEDC_CMD_TRAIN)
 		return FEDC_OK;
 	if (!evaluate_only && msg->epochs == 0 && msg->num_updates == 0)

@@ -6,6 +6,7 @@
 #include "fedc/cursor.h"
 #include "fedc/hash.h"
 #include "fedc/message.h"
+#include "fedc/session_key.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -21,6 +22,7 @@
 #define SIG_LEN 64
 #define SIGNING_CONTEXT_V1 "fedc-envelope-v1"
 #define SIGNING_CONTEXT_V2 "fedc-envelope-v2" /* same length as v1's */
+#define SIGNING_CONTEXT_V3 "fedc-envelope-v3" /* MAC'd, not signed */
 
 struct fedc_signer {
 	char id[FEDC_MAX_ID_LEN + 1];
@@ -267,24 +269,31 @@ void fedc_keyring_free(struct fedc_keyring *k)
 
 /* ---- the signed bytes ---- */
 
-/* What the signature covers besides the body (see fedc/sign.h). */
+/* What the signature (v3: the MAC) covers besides the body (see fedc/sign.h). */
 struct signed_header {
-	unsigned version;           /* 1 or 2 */
+	unsigned version;           /* 1, 2 or 3 */
 	const char *topic, *signer, *nonce;
 	int64_t ts;
-	const uint8_t *att_sha256;  /* v2: the attachment's digest; NULL: none */
+	const uint8_t *sid;         /* v3: the session's id */
+	const uint8_t *att_sha256;  /* v2, v3: the attachment's digest; NULL: none */
 };
 
 /* v2's attachment field: a presence byte, then the digest or 32 zero bytes. */
 #define ATT_FIELD_LEN (1 + FEDC_SHA256_BYTES)
 
-/* Builds the byte string the signature covers (see fedc/sign.h). */
+static const char *signing_context(unsigned version)
+{
+	return version == 3 ? SIGNING_CONTEXT_V3 : version == 2 ? SIGNING_CONTEXT_V2 : SIGNING_CONTEXT_V1;
+}
+
+/* Builds the byte string the signature or MAC covers (see fedc/sign.h). */
 static uint8_t *signed_bytes(const struct signed_header *h, const uint8_t *body, size_t body_len, size_t *out_len)
 {
-	const char *context = h->version == 2 ? SIGNING_CONTEXT_V2 : SIGNING_CONTEXT_V1;
+	const char *context = signing_context(h->version);
 	size_t ctx_len = strlen(context) + 1, topic_len = strlen(h->topic) + 1, signer_len = strlen(h->signer) + 1;
-	size_t nonce_len = strlen(h->nonce) + 1, att_len = h->version == 2 ? ATT_FIELD_LEN : 0;
-	size_t len = ctx_len + topic_len + signer_len + 8 + nonce_len + att_len + body_len;
+	size_t nonce_len = strlen(h->nonce) + 1, att_len = h->version >= 2 ? ATT_FIELD_LEN : 0;
+	size_t sid_len = h->version == 3 ? FEDC_SESSION_ID_BYTES : 0;
+	size_t len = ctx_len + topic_len + signer_len + 8 + nonce_len + sid_len + att_len + body_len;
 	uint8_t *buf = malloc(len), *p = buf;
 
 	if (!buf)
@@ -299,6 +308,10 @@ static uint8_t *signed_bytes(const struct signed_header *h, const uint8_t *body,
 		*p++ = (uint8_t)((uint64_t)h->ts >> (8 * i));
 	memcpy(p, h->nonce, nonce_len);
 	p += nonce_len;
+	if (sid_len) {
+		memcpy(p, h->sid, sid_len);
+		p += sid_len;
+	}
 	if (att_len) {
 		*p++ = h->att_sha256 ? 1 : 0;
 		if (h->att_sha256)
@@ -364,21 +377,34 @@ static int pack_bin(msgpack_packer *pk, const char *key, const void *data, size_
 	return pack_key(pk, key) || msgpack_pack_bin(pk, len) || msgpack_pack_bin_body(pk, data, len);
 }
 
-/* The envelope map around an already computed signature. */
+/* The authenticator of an envelope: an Ed25519 signature (v1, v2) or the
+ * session's id and MAC (v3). */
+struct envelope_auth {
+	uint8_t sig[SIG_LEN];
+	uint8_t mac[FEDC_SESSION_MAC_BYTES];
+	const uint8_t *sid; /* v3 */
+};
+
+/* The envelope map around an already computed signature or MAC. */
 static enum fedc_err pack_envelope(const struct signed_header *h, const void *body, size_t body_len,
-				   const struct fedc_attachment *att, const uint8_t sig[SIG_LEN], void **out,
+				   const struct fedc_attachment *att, const struct envelope_auth *auth, void **out,
 				   size_t *out_len)
 {
+	bool v3 = h->version == 3;
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	int err;
 
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	err = msgpack_pack_map(&pk, att ? 8 : 6) || pack_key(&pk, "v") || msgpack_pack_uint8(&pk, (uint8_t)h->version) ||
-	      pack_string(&pk, "signer", h->signer) || pack_key(&pk, "ts") || msgpack_pack_int64(&pk, h->ts) ||
-	      pack_string(&pk, "nonce", h->nonce) || pack_bin(&pk, "body", body, body_len) ||
-	      pack_bin(&pk, "sig", sig, SIG_LEN);
+	err = msgpack_pack_map(&pk, (att ? 8u : 6u) + (v3 ? 1u : 0u)) || pack_key(&pk, "v") ||
+	      msgpack_pack_uint8(&pk, (uint8_t)h->version) || pack_string(&pk, "signer", h->signer) ||
+	      pack_key(&pk, "ts") || msgpack_pack_int64(&pk, h->ts) || pack_string(&pk, "nonce", h->nonce) ||
+	      pack_bin(&pk, "body", body, body_len);
+	if (!err)
+		err = v3 ? pack_bin(&pk, "sid", auth->sid, FEDC_SESSION_ID_BYTES) ||
+				   pack_bin(&pk, "mac", auth->mac, FEDC_SESSION_MAC_BYTES)
+			 : pack_bin(&pk, "sig", auth->sig, SIG_LEN);
 	if (!err && att)
 		err = pack_bin(&pk, "att", att->data, att->len) ||
 		      pack_bin(&pk, "att_sha256", att->sha256, FEDC_SHA256_BYTES);
@@ -391,19 +417,24 @@ static enum fedc_err pack_envelope(const struct signed_header *h, const void *bo
 	return FEDC_OK;
 }
 
-static enum fedc_err seal(const struct fedc_signer *s, unsigned version, const char *topic, const void *body,
-			  size_t body_len, const struct fedc_attachment *att, int64_t now_unix_ms, void **out,
-			  size_t *out_len)
-{
-	char nonce[FEDC_NONCE_HEXLEN + 1];
-	struct signed_header h = { .version = version, .topic = topic, .signer = s ? s->id : NULL,
-				   .nonce = nonce, .ts = now_unix_ms, .att_sha256 = att ? att->sha256 : NULL };
-	uint8_t sig[SIG_LEN];
-	uint8_t *to_sign;
-	size_t sign_len, att_len = att ? att->len : 0;
+/* Who authenticates a sealed envelope: an Ed25519 key (v1, v2) or a
+ * session's send key (v3). */
+struct sealer {
+	const char *id;
+	const struct fedc_signer *signer;   /* v1, v2 */
+	const struct fedc_session *session; /* v3 */
+};
 
-	if (!s || !topic || (!body && body_len) || (att && !att->data && att->len) || !out || !out_len)
+static enum fedc_err check_seal_args(const struct sealer *who, const char *topic, const void *body, size_t body_len,
+				     const struct fedc_attachment *att, int64_t now_unix_ms, void **out,
+				     size_t *out_len)
+{
+	size_t att_len = att ? att->len : 0;
+
+	if (!who->id || !topic || (!body && body_len) || (att && !att->data && att->len) || !out || !out_len)
 		return fedc_fail(FEDC_ERR_INVAL, "fedc_envelope_seal: NULL argument");
+	if (!fedc_id_valid(who->id))
+		return fedc_fail(FEDC_ERR_INVAL, "fedc_envelope_seal: bad signer id \"%s\"", who->id);
 	if (now_unix_ms < 0) /* open() reads the stamp as unsigned: it would refuse it */
 		return fedc_fail(FEDC_ERR_INVAL, "fedc_envelope_seal: negative time stamp");
 	if (att_len > FEDC_MAX_INLINE_PARAMS)
@@ -412,37 +443,72 @@ static enum fedc_err seal(const struct fedc_signer *s, unsigned version, const c
 	if (body_len > FEDC_MAX_MESSAGE_BYTES - att_len) /* the two share the message's limit */
 		return fedc_fail(FEDC_ERR_TOO_BIG, "message of %zu bytes (%zu attached) is over the %u-byte limit",
 				 body_len + att_len, att_len, FEDC_MAX_MESSAGE_BYTES);
+	return FEDC_OK;
+}
+
+static enum fedc_err seal(const struct sealer *who, unsigned version, const char *topic, const void *body,
+			  size_t body_len, const struct fedc_attachment *att, int64_t now_unix_ms, void **out,
+			  size_t *out_len)
+{
+	char nonce[FEDC_NONCE_HEXLEN + 1];
+	struct envelope_auth auth = { .sid = who->session ? who->session->sid : NULL };
+	struct signed_header h = { .version = version, .topic = topic, .signer = who->id, .nonce = nonce,
+				   .ts = now_unix_ms, .sid = auth.sid, .att_sha256 = att ? att->sha256 : NULL };
+	enum fedc_err rc = check_seal_args(who, topic, body, body_len, att, now_unix_ms, out, out_len);
+	uint8_t *to_sign;
+	size_t sign_len;
+
+	if (rc)
+		return rc;
 	new_nonce(nonce);
 	to_sign = signed_bytes(&h, body, body_len, &sign_len);
 	if (!to_sign)
 		return FEDC_ERR_NOMEM;
-	if (!ed25519_sign(s->key, to_sign, sign_len, sig)) {
-		free(to_sign);
-		return fedc_fail(FEDC_ERR_INVAL, "Ed25519 signing failed");
-	}
+	if (version == 3)
+		rc = fedc_session_mac(who->session->send_key, to_sign, sign_len, auth.mac);
+	else if (!ed25519_sign(who->signer->key, to_sign, sign_len, auth.sig))
+		rc = fedc_fail(FEDC_ERR_INVAL, "Ed25519 signing failed");
 	free(to_sign);
-	return pack_envelope(&h, body, body_len, att, sig, out, out_len);
+	if (!rc)
+		rc = pack_envelope(&h, body, body_len, att, &auth, out, out_len);
+	OPENSSL_cleanse(auth.mac, sizeof(auth.mac)); /* packed already; nothing to keep */
+	return rc;
 }
 
 enum fedc_err fedc_envelope_seal(const struct fedc_signer *s, const char *topic, const void *body,
 				 size_t body_len, int64_t now_unix_ms, void **out, size_t *out_len)
 {
-	return seal(s, 1, topic, body, body_len, NULL, now_unix_ms, out, out_len);
+	struct sealer who = { .id = s ? s->id : NULL, .signer = s };
+
+	return seal(&who, 1, topic, body, body_len, NULL, now_unix_ms, out, out_len);
 }
 
 enum fedc_err fedc_envelope_seal_v2(const struct fedc_signer *s, const char *topic, const void *body,
 				    size_t body_len, const struct fedc_attachment *att, int64_t now_unix_ms,
 				    void **out, size_t *out_len)
 {
-	return seal(s, 2, topic, body, body_len, att, now_unix_ms, out, out_len);
+	struct sealer who = { .id = s ? s->id : NULL, .signer = s };
+
+	return seal(&who, 2, topic, body, body_len, att, now_unix_ms, out, out_len);
+}
+
+enum fedc_err fedc_envelope_seal_v3(const char *sender_id, const struct fedc_session *session, const char *topic,
+				    const void *body, size_t body_len, const struct fedc_attachment *att,
+				    int64_t now_unix_ms, void **out, size_t *out_len)
+{
+	struct sealer who = { .id = session ? sender_id : NULL, .session = session };
+
+	return seal(&who, 3, topic, body, body_len, att, now_unix_ms, out, out_len);
 }
 
 /* ---- opening ---- */
 
 /* Envelope fields, one bit each in the set of those seen. */
 enum envelope_field {
-	F_V = 1, F_SIGNER = 2, F_TS = 4, F_NONCE = 8, F_BODY = 16, F_SIG = 32, F_ALL = 63, /* required */
-	F_ATT = 64, F_ATT_SHA256 = 128 /* v2, together or not at all */
+	F_V = 1, F_SIGNER = 2, F_TS = 4, F_NONCE = 8, F_BODY = 16, F_BASE = 31, /* every version */
+	F_SIG = 32,                     /* v1, v2 */
+	F_ATT = 64, F_ATT_SHA256 = 128, /* v2, v3: together or not at all */
+	F_SID = 256, F_MAC = 512        /* v3 */
 };
 
 static unsigned field_bit(const uint8_t *key, uint32_t len)
@@ -452,7 +518,8 @@ static unsigned field_bit(const uint8_t *key, uint32_t len)
 		unsigned bit;
 	} names[] = { { "v", F_V }, { "signer", F_SIGNER }, { "ts", F_TS },
 		      { "nonce", F_NONCE }, { "body", F_BODY }, { "sig", F_SIG },
-		      { "att", F_ATT }, { "att_sha256", F_ATT_SHA256 } };
+		      { "att", F_ATT }, { "att_sha256", F_ATT_SHA256 },
+		      { "sid", F_SID }, { "mac", F_MAC } };
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		if (len == strlen(names[i].name) && memcmp(key, names[i].name, len) == 0) /* length first */
@@ -486,19 +553,34 @@ static bool read_bin(struct fedc_cursor *c, const uint8_t **data, size_t *len)
 	return ok;
 }
 
-/* One field's value into `out` (or *sig, *att_sha256); false if it is of the
- * wrong type or out of range. */
-static bool read_field(struct fedc_cursor *c, unsigned bit, struct fedc_envelope *out, const uint8_t **sig,
-		       size_t *sig_len, const uint8_t **att_sha256)
+/* A bin value of exactly `want` bytes. */
+static bool read_fixed_bin(struct fedc_cursor *c, size_t want, const uint8_t **data)
 {
-	const uint8_t *digest = NULL;
-	size_t digest_len = 0;
+	size_t len = 0;
+	bool ok = read_bin(c, data, &len) && len == want;
+
+	if (!ok)
+		*data = NULL;
+	return ok;
+}
+
+/* What authenticates an envelope as read (pointers into the payload). */
+struct raw_auth {
+	const uint8_t *sig, *mac, *att_sha256;
+	size_t sig_len;
+};
+
+/* One field's value into `out` or `raw`; false if it is of the wrong type or
+ * out of range. */
+static bool read_field(struct fedc_cursor *c, unsigned bit, struct fedc_envelope *out, struct raw_auth *raw)
+{
+	const uint8_t *sid = NULL;
 	uint64_t u = 0;
 	bool ok;
 
 	switch (bit) {
 	case F_V:
-		ok = fedc_mp_uint(c, "v", &u) == FEDC_OK && (u == 1 || u == 2);
+		ok = fedc_mp_uint(c, "v", &u) == FEDC_OK && u >= 1 && u <= 3;
 		out->version = ok ? (unsigned)u : 0;
 		return ok;
 	case F_SIGNER:
@@ -512,24 +594,34 @@ static bool read_field(struct fedc_cursor *c, unsigned bit, struct fedc_envelope
 	case F_BODY:
 		return read_bin(c, &out->body, &out->body_len);
 	case F_SIG:
-		return read_bin(c, sig, sig_len);
+		return read_bin(c, &raw->sig, &raw->sig_len);
 	case F_ATT:
 		return read_bin(c, &out->att, &out->att_len) && out->att_len <= FEDC_MAX_INLINE_PARAMS;
-	default: /* F_ATT_SHA256 */
-		ok = read_bin(c, &digest, &digest_len) && digest_len == FEDC_SHA256_BYTES;
-		*att_sha256 = ok ? digest : NULL;
+	case F_ATT_SHA256:
+		return read_fixed_bin(c, FEDC_SHA256_BYTES, &raw->att_sha256);
+	case F_SID:
+		ok = read_fixed_bin(c, FEDC_SESSION_ID_BYTES, &sid);
+		if (ok)
+			memcpy(out->sid, sid, FEDC_SESSION_ID_BYTES);
 		return ok;
+	default: /* F_MAC */
+		return read_fixed_bin(c, FEDC_SESSION_MAC_BYTES, &raw->mac);
 	}
 }
 
-/* Which fields a version takes: v1 none of the attachment's, v2 both or
- * neither. */
+/* Which fields a version takes: v1 and v2 a signature, v3 a session id and
+ * a MAC instead; v1 none of the attachment's, v2 and v3 both or neither. */
 static enum fedc_err check_fields(unsigned seen, unsigned version)
 {
 	unsigned att = seen & (F_ATT | F_ATT_SHA256);
+	unsigned auth = version == 3 ? F_SID | F_MAC : F_SIG;
 
-	if ((seen & F_ALL) != F_ALL)
-		return fedc_fail(FEDC_ERR_MALFORMED, "envelope: a field is missing (v, signer, ts, nonce, body, sig)");
+	if ((seen & F_BASE) != F_BASE || (seen & auth) != auth)
+		return fedc_fail(FEDC_ERR_MALFORMED, "envelope: a field is missing (v, signer, ts, nonce, body, %s)",
+				 version == 3 ? "sid, mac" : "sig");
+	if (seen & (F_SIG | F_SID | F_MAC) & ~auth)
+		return fedc_fail(FEDC_ERR_MALFORMED, "envelope: version %u is authenticated by %s only", version,
+				 version == 3 ? "sid and mac" : "sig");
 	if (version == 1 && att)
 		return fedc_fail(FEDC_ERR_MALFORMED, "envelope: version 1 has no attachment (att, att_sha256)");
 	if (att && att != (F_ATT | F_ATT_SHA256))
@@ -539,8 +631,7 @@ static enum fedc_err check_fields(unsigned seen, unsigned version)
 
 /* Reads the fields through the cursor; each must be present at most once
  * with its type. The bytes were checked whole by fedc_msgpack_check. */
-static enum fedc_err read_envelope(const void *payload, size_t len, struct fedc_envelope *out, const uint8_t **sig,
-				   size_t *sig_len, const uint8_t **att_sha256)
+static enum fedc_err read_envelope(const void *payload, size_t len, struct fedc_envelope *out, struct raw_auth *raw)
 {
 	struct fedc_cursor c;
 	unsigned seen = 0;
@@ -557,7 +648,7 @@ static enum fedc_err read_envelope(const void *payload, size_t len, struct fedc_
 		if (fedc_mp_bytes(&c, &FEDC_MP_STR, "a field name", &key, &key_len) != FEDC_OK ||
 		    !(bit = field_bit(key, key_len)))
 			return fedc_fail(FEDC_ERR_MALFORMED, "envelope: unknown field");
-		if (!read_field(&c, bit, out, sig, sig_len, att_sha256) || (seen & bit))
+		if (!read_field(&c, bit, out, raw) || (seen & bit))
 			return fedc_fail(FEDC_ERR_MALFORMED, "envelope: field %u is repeated, of the wrong type or "
 					 "out of range", i);
 		seen |= bit;
@@ -591,25 +682,21 @@ bool fedc_envelope_detect(const void *payload, size_t len)
 		if (fedc_mp_skip(&c, FEDC_MSGPACK_MAX_DEPTH) != FEDC_OK)
 			return false;
 	}
-	return (seen & (F_SIG | F_BODY)) == (F_SIG | F_BODY);
+	return (seen & F_BODY) && (seen & (F_SIG | F_MAC));
 }
 
-static enum fedc_err verify(const struct fedc_keyring *trusted, const char *topic, const struct fedc_envelope *e,
-			    const uint8_t *sig, size_t sig_len, const uint8_t *att_sha256)
+/* v1, v2: the Ed25519 signature of the signer's trusted key. */
+static enum fedc_err verify_signature(EVP_PKEY *key, const struct signed_header *h, const struct fedc_envelope *e,
+				      const struct raw_auth *raw)
 {
-	EVP_PKEY *key = keyring_find(trusted, e->signer);
-	struct signed_header h = { .version = e->version, .topic = topic, .signer = e->signer, .nonce = e->nonce,
-				   .ts = e->ts_ms, .att_sha256 = att_sha256 };
 	uint8_t *data;
 	size_t len;
 	bool ok;
 
-	if (!key)
-		return fedc_fail(FEDC_ERR_AUTH, "signed by \"%s\", whose key is not trusted here", e->signer);
-	data = signed_bytes(&h, e->body, e->body_len, &len);
+	data = signed_bytes(h, e->body, e->body_len, &len);
 	if (!data)
 		return FEDC_ERR_NOMEM;
-	ok = ed25519_verify(key, data, len, sig, sig_len);
+	ok = ed25519_verify(key, data, len, raw->sig, raw->sig_len);
 	free(data);
 	if (!ok)
 		return fedc_fail(FEDC_ERR_AUTH, "bad signature (claims to be from \"%s\"; forged, altered or sent to "
@@ -617,8 +704,48 @@ static enum fedc_err verify(const struct fedc_keyring *trusted, const char *topi
 	return FEDC_OK;
 }
 
-/* v2: the attachment must hash to the digest the signature covered; the one
- * pass over its bytes that the receiver makes (out->att_sha256 keeps it). */
+/* v3: the HMAC with the receive key of the session the sender names. */
+static enum fedc_err verify_mac(const struct fedc_session_lookup *sessions, const struct signed_header *h,
+				struct fedc_envelope *e, const struct raw_auth *raw)
+{
+	const struct fedc_session *s = sessions && sessions->find ? sessions->find(sessions->ctx, e->signer, e->sid)
+								  : NULL;
+	uint8_t mac[FEDC_SESSION_MAC_BYTES], *data;
+	size_t len;
+	enum fedc_err rc;
+
+	if (!s)
+		return fedc_fail(FEDC_ERR_NOT_FOUND, "unknown session: \"%s\" names a session this receiver does not "
+				 "hold (restarted, evicted or dropped)", e->signer);
+	data = signed_bytes(h, e->body, e->body_len, &len);
+	if (!data)
+		return FEDC_ERR_NOMEM;
+	rc = fedc_session_mac(s->recv_key, data, len, mac);
+	free(data);
+	if (!rc && CRYPTO_memcmp(mac, raw->mac, FEDC_SESSION_MAC_BYTES) != 0)
+		rc = fedc_fail(FEDC_ERR_AUTH, "bad MAC (claims to be from \"%s\" in a known session; forged, altered or "
+			       "sent to another topic)", e->signer);
+	OPENSSL_cleanse(mac, sizeof(mac));
+	if (!rc)
+		e->session = s;
+	return rc;
+}
+
+static enum fedc_err verify(const struct fedc_keyring *trusted, const struct fedc_session_lookup *sessions,
+			    const char *topic, struct fedc_envelope *e, const struct raw_auth *raw)
+{
+	EVP_PKEY *key = keyring_find(trusted, e->signer);
+	struct signed_header h = { .version = e->version, .topic = topic, .signer = e->signer, .nonce = e->nonce,
+				   .ts = e->ts_ms, .sid = e->sid, .att_sha256 = raw->att_sha256 };
+
+	/* v3 too: a session outlives no revocation of its peer's key */
+	if (!key)
+		return fedc_fail(FEDC_ERR_AUTH, "signed by \"%s\", whose key is not trusted here", e->signer);
+	return e->version == 3 ? verify_mac(sessions, &h, e, raw) : verify_signature(key, &h, e, raw);
+}
+
+/* v2, v3: the attachment must hash to the digest the signature covered; the
+ * one pass over its bytes that the receiver makes (out->att_sha256 keeps it). */
 static enum fedc_err check_attachment(struct fedc_envelope *e, const uint8_t signed_sha256[FEDC_SHA256_BYTES])
 {
 	unsigned int md_len = 0;
@@ -632,11 +759,10 @@ static enum fedc_err check_attachment(struct fedc_envelope *e, const uint8_t sig
 	return FEDC_OK;
 }
 
-enum fedc_err fedc_envelope_open(const struct fedc_keyring *trusted, const char *topic, const void *payload,
-				 size_t len, struct fedc_envelope *out)
+enum fedc_err fedc_envelope_open_sessions(const struct fedc_keyring *trusted, const struct fedc_session_lookup *sessions,
+					  const char *topic, const void *payload, size_t len, struct fedc_envelope *out)
 {
-	const uint8_t *sig = NULL, *att_sha256 = NULL;
-	size_t sig_len = 0;
+	struct raw_auth raw = { 0 };
 	enum fedc_err rc;
 
 	if (!topic || !out || (!payload && len))
@@ -648,13 +774,21 @@ enum fedc_err fedc_envelope_open(const struct fedc_keyring *trusted, const char 
 	rc = fedc_msgpack_check(payload, len);
 	if (rc)
 		return fedc_fail(rc, "envelope: %s", fedc_last_error());
-	rc = read_envelope(payload, len, out, &sig, &sig_len, &att_sha256);
-	/* body, att and sig point into `payload` */
+	rc = read_envelope(payload, len, out, &raw);
+	/* body, att, sig and mac point into `payload` */
 	if (!rc)
-		rc = verify(trusted, topic, out, sig, sig_len, att_sha256);
+		rc = verify(trusted, sessions, topic, out, &raw);
 	if (!rc && out->has_att)
-		rc = check_attachment(out, att_sha256);
+		rc = check_attachment(out, raw.att_sha256);
+	if (rc)
+		out->session = NULL;
 	return rc;
+}
+
+enum fedc_err fedc_envelope_open(const struct fedc_keyring *trusted, const char *topic, const void *payload,
+				 size_t len, struct fedc_envelope *out)
+{
+	return fedc_envelope_open_sessions(trusted, NULL, topic, payload, len, out);
 }
 
 /* ---- replay guard ---- */

@@ -8,7 +8,11 @@
  * an envelope, comes from the one trusted signer, has an attachment whose
  * SHA-256 is the digest handed back, passes a fresh replay guard once and
  * only once, and opens again after being sealed anew (same version) with
- * the same body, attachment and stamp. */
+ * the same body, attachment and stamp.
+ *
+ * Version 3 opens through a lookup that knows one session, FUZZ_SESSION
+ * (fixed sid and key, below), for FUZZ_SIGNER: what opens as v3 names that
+ * sid and hands back that session. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +40,19 @@ static const char public_pem[] =
 static struct fedc_signer *signer;
 static struct fedc_keyring *keyring;
 
+/* The one session: sid 16 x 0x5a, both keys 32 x 0x42 (the sender's send key
+ * is the receiver's receive key). The v3 seeds of corpus/envelope were
+ * sealed with fedc_envelope_seal_v3 under these values, stamp 1700000000000. */
+static struct fedc_session session;
+
+static const struct fedc_session *find_session(void *ctx, const char *who, const uint8_t sid[FEDC_SESSION_ID_BYTES])
+{
+	(void)ctx;
+	return strcmp(who, FUZZ_SIGNER) == 0 && memcmp(sid, session.sid, FEDC_SESSION_ID_BYTES) == 0 ? &session : NULL;
+}
+
+static const struct fedc_session_lookup lookup = { find_session, NULL };
+
 static void free_keys(void)
 {
 	fedc_signer_free(signer);
@@ -52,6 +69,10 @@ static void init_once(void)
 	if (keyring)
 		return;
 	fuzz_quiet_logs();
+	memset(session.sid, 0x5a, sizeof(session.sid));
+	memset(session.send_key, 0x42, sizeof(session.send_key));
+	memset(session.recv_key, 0x42, sizeof(session.recv_key));
+	snprintf(session.job_id, sizeof(session.job_id), "fuzz-job");
 	fuzz_write_file(FUZZ_SIGNER ".key", private_pem, strlen(private_pem), path);
 	fuzz_require(fedc_signer_load(FUZZ_SIGNER, path, &signer) == FEDC_OK, "cannot load the test key");
 	n = snprintf(dir, sizeof(dir), "%s/keyring", fuzz_tmpdir());
@@ -86,7 +107,7 @@ static void check_attachment(const struct fedc_envelope *env)
 {
 	char hex[FEDC_SHA256_HEXLEN + 1], want[FEDC_SHA256_HEXLEN + 1];
 
-	fuzz_require(env->version == 2, "only version 2 carries an attachment");
+	fuzz_require(env->version >= 2, "only versions 2 and 3 carry an attachment");
 	fuzz_require(fedc_hash_buffer(FEDC_HASH_SHA256, env->att, env->att_len, hex) == FEDC_OK, "SHA-256 failed");
 	for (size_t i = 0; i < FEDC_SHA256_BYTES; i++)
 		snprintf(want + 2 * i, 3, "%02x", env->att_sha256[i]);
@@ -104,11 +125,16 @@ static void check_reseal(const struct fedc_envelope *env)
 	enum fedc_err rc;
 
 	memcpy(att.sha256, env->att_sha256, sizeof(att.sha256));
-	rc = env->version == 2 ? fedc_envelope_seal_v2(signer, FUZZ_TOPIC, env->body, env->body_len,
-						       env->has_att ? &att : NULL, env->ts_ms, &sealed, &len)
-			       : fedc_envelope_seal(signer, FUZZ_TOPIC, env->body, env->body_len, env->ts_ms, &sealed, &len);
+	if (env->version == 3)
+		rc = fedc_envelope_seal_v3(FUZZ_SIGNER, &session, FUZZ_TOPIC, env->body, env->body_len,
+					   env->has_att ? &att : NULL, env->ts_ms, &sealed, &len);
+	else if (env->version == 2)
+		rc = fedc_envelope_seal_v2(signer, FUZZ_TOPIC, env->body, env->body_len, env->has_att ? &att : NULL,
+					   env->ts_ms, &sealed, &len);
+	else
+		rc = fedc_envelope_seal(signer, FUZZ_TOPIC, env->body, env->body_len, env->ts_ms, &sealed, &len);
 	fuzz_require(rc == FEDC_OK, "an opened body must seal again");
-	fuzz_require(fedc_envelope_open(keyring, FUZZ_TOPIC, sealed, len, &again) == FEDC_OK,
+	fuzz_require(fedc_envelope_open_sessions(keyring, &lookup, FUZZ_TOPIC, sealed, len, &again) == FEDC_OK,
 		     "a sealed envelope must open");
 	fuzz_require(again.ts_ms == env->ts_ms && strcmp(again.signer, env->signer) == 0 &&
 		     again.body_len == env->body_len &&
@@ -128,7 +154,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	init_once();
 	memset(&env, 0, sizeof(env));
 	detected = fedc_envelope_detect(data, size);
-	rc = fedc_envelope_open(keyring, FUZZ_TOPIC, data, size, &env);
+	rc = fedc_envelope_open_sessions(keyring, &lookup, FUZZ_TOPIC, data, size, &env);
 	if (env.body)
 		fuzz_require(inside(env.body, env.body_len, data, size), "the body must lie inside the payload");
 	if (env.att)
@@ -137,7 +163,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	fuzz_require(detected, "an envelope that opens must be detected as one");
 	fuzz_require(strcmp(env.signer, FUZZ_SIGNER) == 0, "only the trusted signer can open");
-	fuzz_require(env.version == 1 || env.version == 2, "only versions 1 and 2 open");
+	fuzz_require(env.version >= 1 && env.version <= 3, "only versions 1 to 3 open");
+	fuzz_require((env.version == 3) == (env.session == &session), "a v3 envelope, and only one, opens under the session");
+	if (env.version == 3)
+		fuzz_require(memcmp(env.sid, session.sid, FEDC_SESSION_ID_BYTES) == 0, "v3 opens under the sid it names");
 	if (env.has_att)
 		check_attachment(&env);
 	check_replay_guard(&env);

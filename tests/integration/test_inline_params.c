@@ -112,22 +112,26 @@ static void run_ok(const char *exp)
 }
 
 /* Logistic regression on 30 features (31 float32, far under 256 KiB): the
- * global goes inline to both nodes, both updates come back inline, both as
- * a version-2 envelope's attachment (the nodes advertise envelope = 2), and
- * the model still learns. */
+ * global goes inline to both nodes, both updates come back inline, as an
+ * envelope's attachment: round 1 signed (version 2, agreeing a per-job
+ * session: the nodes advertise envelope = 3), rounds 2 and 3 MAC'd under it
+ * (version 3); and the model still learns. */
 static void test_small_model_inline(void **state)
 {
 	char exp[512];
-	int before[N_HONEST];
+	int v2[N_HONEST], v3[N_HONEST];
 
 	(void)state;
-	for (size_t i = 0; i < N_HONEST; i++)
-		before[i] = node_log_count(i, "global inline, update inline, envelope v2");
+	for (size_t i = 0; i < N_HONEST; i++) {
+		v2[i] = node_log_count(i, "global inline, update inline, envelope v2");
+		v3[i] = node_log_count(i, "global inline, update inline, envelope v3");
+	}
 	write_experiment(exp, sizeof(exp), "small", harness_plan("logreg"), 3, N_HONEST, "n_features = 30", "");
 	run_ok(exp);
 	assert_non_null(strstr(output, "round    3/3"));
 	for (size_t i = 0; i < N_HONEST; i++) {
-		assert_int_equal(node_log_count(i, "global inline, update inline, envelope v2") - before[i], 3);
+		assert_int_equal(node_log_count(i, "global inline, update inline, envelope v2") - v2[i], 1);
+		assert_int_equal(node_log_count(i, "global inline, update inline, envelope v3") - v3[i], 2);
 		assert_int_equal(node_log_count(i, "update to the repository"), 0);
 	}
 }
@@ -162,6 +166,8 @@ struct mallory {
 	size_t oversize;  /* > 0: answer with this many bytes; 0: the global with one byte flipped */
 	bool no_inline;   /* plays a node of an earlier version: no inline_params capability */
 	int fetched;      /* no_inline: trains whose global it could GET from the repository */
+	bool envelope2;   /* plays an honest node of the previous version: envelope = 2, no sessions */
+	int trains;       /* envelope2: the trains it answered */
 };
 
 static void mallory_advertise_inline(struct fedc_msg *reply)
@@ -219,6 +225,24 @@ static void mallory_train_reply(const struct mallory *m, const struct fedc_msg *
 	reply->n_test = 20;
 }
 
+/* A node that opens envelopes up to version 2 only: every train comes
+ * signed (v2, the global attached), never with a session_kx nor MAC'd; it
+ * answers honestly the same way, the global as its update. */
+static void honest_v2_train_reply(struct mallory *m, const struct fedc_msg *req, struct fedc_msg *reply)
+{
+	assert_true(req->params_attached);
+	assert_false(req->via_session);
+	assert_false(fedc_msg_has(req, FEDC_F_SESSION_KX));
+	assert_true(fedc_msg_has(req, FEDC_F_PARAMS));
+	assert_int_equal(fedc_msg_set_params(reply, req->params, req->params_len), FEDC_OK);
+	snprintf(reply->params_digest, sizeof(reply->params_digest), "%s", req->params_digest);
+	reply->params_attached = true;
+	harness_scripted_train_fields(req, reply);
+	reply->n_samples = 80;
+	reply->n_test = 20;
+	m->trains++;
+}
+
 static bool mallory_answer(void *ctx, const struct fedc_msg *req, struct fedc_msg *reply)
 {
 	struct mallory *m = ctx;
@@ -227,6 +251,12 @@ static bool mallory_answer(void *ctx, const struct fedc_msg *req, struct fedc_ms
 		harness_scripted_dataset(reply, "mallory-data", 100);
 		if (!m->no_inline)
 			mallory_advertise_inline(reply);
+		if (m->envelope2)
+			assert_int_equal(fedc_msg_kv_add(reply->capabilities, &reply->n_capabilities, FEDC_MAX_CAPS,
+							 FEDC_CAP_ENVELOPE, 2),
+					 FEDC_OK);
+	} else if (m->envelope2) {
+		honest_v2_train_reply(m, req, reply);
 	} else if (m->no_inline) {
 		mallory_fetch_global(m, req, reply);
 	} else {
@@ -238,12 +268,12 @@ static bool mallory_answer(void *ctx, const struct fedc_msg *req, struct fedc_ms
 /* Runs `exp` with mallory answering; returns her round record's reason
  * from history.jsonl (static), after checking the rounds went on with the
  * honest nodes. */
-static const char *run_with_mallory(const char *exp, size_t oversize, bool no_inline, int *fetched)
+static const char *run_mallory(const char *exp, struct mallory *mp, size_t answered)
 {
 	const char *argv[] = { harness_bin("fedc-researcher"), "run", exp, NULL };
 	static char line[8192], found[8192];
 	char history[600];
-	struct mallory m = { .oversize = oversize, .no_inline = no_inline };
+	struct mallory m = *mp;
 	struct harness_scripted_node node;
 	struct harness_proc researcher = { 0 };
 	int status, rounds = 0;
@@ -262,16 +292,44 @@ static const char *run_with_mallory(const char *exp, size_t oversize, bool no_in
 	f = fopen(history, "r");
 	assert_non_null(f);
 	while (fgets(line, sizeof(line), f)) {
-		if (strstr(line, "\"type\":\"round\"") && harness_json_int(line, "answered") == N_HONEST)
+		if (strstr(line, "\"type\":\"round\"") && harness_json_int(line, "answered") == (int)answered)
 			rounds++;
 		if (strstr(line, "\"node_id\":\"" MALLORY "\"") && strstr(line, "\"status\":\"rejected\""))
 			snprintf(found, sizeof(found), "%s", line);
 	}
 	fclose(f);
 	assert_int_equal(rounds, 2); /* each round aggregated the honest nodes */
+	*mp = m;
+	return found;
+}
+
+static const char *run_with_mallory(const char *exp, size_t oversize, bool no_inline, int *fetched)
+{
+	struct mallory m = { .oversize = oversize, .no_inline = no_inline };
+	const char *found = run_mallory(exp, &m, N_HONEST);
+
 	if (fetched)
 		*fetched = m.fetched;
 	return found;
+}
+
+/* A node of the previous version (envelope = 2) beside nodes of this one:
+ * it is never offered a session, gets every train signed in version 2, and
+ * its update counts in every round (the others' trains go MAC'd). */
+static void test_envelope_v2_node_still_served(void **state)
+{
+	struct mallory m = { .envelope2 = true };
+	char exp[512];
+	int v3[N_HONEST];
+
+	(void)state;
+	for (size_t i = 0; i < N_HONEST; i++)
+		v3[i] = node_log_count(i, "envelope v3");
+	write_experiment(exp, sizeof(exp), "older", harness_plan("logreg"), 2, N_HONEST, "n_features = 30", "");
+	(void)run_mallory(exp, &m, N_HONEST + 1);
+	assert_int_equal(m.trains, 2);
+	for (size_t i = 0; i < N_HONEST; i++)
+		assert_int_equal(node_log_count(i, "envelope v3") - v3[i], 1); /* round 2 */
 }
 
 /* An update whose inline bytes do not hash to the digest it names is
@@ -405,6 +463,7 @@ int main(void)
 		cmocka_unit_test(test_tampered_inline_update_refused),
 		cmocka_unit_test(test_oversize_inline_update_refused),
 		cmocka_unit_test(test_node_without_inline_gets_global_from_repository),
+		cmocka_unit_test(test_envelope_v2_node_still_served),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -402,6 +402,171 @@ static void test_v2_misplaced_params_refused(void **state)
 	fedc_msg_free(ping);
 }
 
+/* ---- train and train-reply under a per-job session (envelope v3) ---- */
+
+#define JOB "00000000-0000-4000-8000-000000000001"
+
+struct sessions {
+	struct fedc_session_kx *r, *n;
+	struct fedc_session rs, ns; /* r1's view, n1's view */
+};
+
+static void agree(struct sessions *s, const char *job)
+{
+	assert_int_equal(fedc_session_kx_new(&s->r), FEDC_OK);
+	assert_int_equal(fedc_session_kx_new(&s->n), FEDC_OK);
+	assert_int_equal(fedc_session_derive(s->r, fedc_session_kx_public(s->n), FEDC_SESSION_RESEARCHER, "r1", "n1", job,
+					     &s->rs),
+			 FEDC_OK);
+	assert_int_equal(fedc_session_derive(s->n, fedc_session_kx_public(s->r), FEDC_SESSION_NODE, "r1", "n1", job,
+					     &s->ns),
+			 FEDC_OK);
+}
+
+static void sessions_free(struct sessions *s)
+{
+	fedc_session_kx_free(s->r);
+	fedc_session_kx_free(s->n);
+}
+
+/* The researcher's lookup: its one session, with n1. */
+static const struct fedc_session *find_n1(void *ctx, const char *signer, const uint8_t sid[FEDC_SESSION_ID_BYTES])
+{
+	const struct fedc_session *s = ctx;
+
+	return strcmp(signer, "n1") == 0 && memcmp(sid, s->sid, FEDC_SESSION_ID_BYTES) == 0 ? s : NULL;
+}
+
+/* The node's lookup: its one session, with r1. */
+static const struct fedc_session *find_r1(void *ctx, const char *signer, const uint8_t sid[FEDC_SESSION_ID_BYTES])
+{
+	const struct fedc_session *s = ctx;
+
+	return strcmp(signer, "r1") == 0 && memcmp(sid, s->sid, FEDC_SESSION_ID_BYTES) == 0 ? s : NULL;
+}
+
+/* A train-reply under the session arrives as v3, params attached and
+ * checked, once; the researcher's own session is handed back. */
+static void test_session_reply_accepted_once(void **state)
+{
+	struct fixture *fx = *state;
+	struct sessions s;
+	uint8_t params[3000];
+	struct fedc_msg *reply, *got = calloc(1, sizeof(*got));
+	struct fedc_origin origin;
+	void *buf;
+	size_t len;
+
+	agree(&s, JOB);
+	fx->researcher.sessions = (struct fedc_session_lookup){ find_n1, &s.rs };
+	fill(params, sizeof(params), 3);
+	reply = reply_with_params(params, sizeof(params), params, true);
+	assert_int_equal(fedc_channel_wrap_session(&fx->node, REPLY_TOPIC, reply, &s.ns, &buf, &len), FEDC_OK);
+	assert_int_equal(fedc_channel_accept(&fx->researcher, REPLY_TOPIC, buf, len, got, &origin), FEDC_OK);
+	assert_int_equal(origin.envelope_version, 3);
+	assert_ptr_equal(origin.session, &s.rs);
+	assert_string_equal(origin.signer, "n1");
+	assert_true(got->params_attached);
+	assert_int_equal(got->params_len, sizeof(params));
+	assert_memory_equal(got->params, params, sizeof(params));
+	/* the message holds a copy of the session: what is built from it goes
+	 * back under the same session */
+	assert_true(got->via_session);
+	assert_memory_equal(got->session.sid, s.rs.sid, FEDC_SESSION_ID_BYTES);
+	assert_memory_equal(got->session.send_key, s.rs.send_key, FEDC_SESSION_KEY_BYTES);
+	assert_int_equal(deliver(&fx->researcher, REPLY_TOPIC, buf, len), FEDC_ERR_AUTH);
+	assert_non_null(strstr(fedc_last_error(), "replayed"));
+	/* sent to another researcher's topic: the MAC covers the topic */
+	assert_int_equal(deliver(&fx->researcher, "fedc/f/researcher/r2", buf, len), FEDC_ERR_AUTH);
+	free(buf);
+	fedc_msg_free(got);
+	/* via_session: fedc_channel_wrap seals under the message's session */
+	reply->via_session = true;
+	reply->session = s.ns;
+	got = calloc(1, sizeof(*got));
+	assert_int_equal(fedc_channel_wrap(&fx->node, REPLY_TOPIC, reply, &buf, &len), FEDC_OK);
+	assert_int_equal(fedc_channel_accept(&fx->researcher, REPLY_TOPIC, buf, len, got, &origin), FEDC_OK);
+	assert_int_equal(origin.envelope_version, 3);
+	free(buf);
+	fedc_msg_free(got);
+	fedc_msg_free(reply);
+	sessions_free(&s);
+}
+
+/* A receiver without the session: a distinct refusal, so that the owner can
+ * answer `unknown-session`. */
+static void test_session_unknown_refused(void **state)
+{
+	struct fixture *fx = *state;
+	struct sessions s, other;
+	struct fedc_msg *reply, *got = calloc(1, sizeof(*got));
+	struct fedc_origin origin;
+	uint8_t params[10];
+	void *buf;
+	size_t len;
+
+	agree(&s, JOB);
+	agree(&other, JOB);
+	fill(params, sizeof(params), 4);
+	reply = reply_with_params(params, sizeof(params), params, true);
+	assert_int_equal(fedc_channel_wrap_session(&fx->node, REPLY_TOPIC, reply, &s.ns, &buf, &len), FEDC_OK);
+	assert_int_equal(fedc_channel_accept(&fx->researcher, REPLY_TOPIC, buf, len, got, &origin), FEDC_ERR_NOT_FOUND);
+	assert_true(origin.unknown_session);
+	assert_memory_equal(origin.sid, s.ns.sid, FEDC_SESSION_ID_BYTES);
+	fedc_msg_clear(got);
+	/* it holds another session (a restart agreed anew): still unknown */
+	fx->researcher.sessions = (struct fedc_session_lookup){ find_n1, &other.rs };
+	assert_int_equal(fedc_channel_accept(&fx->researcher, REPLY_TOPIC, buf, len, got, &origin), FEDC_ERR_NOT_FOUND);
+	free(buf);
+	fedc_msg_free(got);
+	fedc_msg_free(reply);
+	sessions_free(&s);
+	sessions_free(&other);
+}
+
+/* A session serves one job and only train and train-reply: the sender
+ * refuses anything else, and so does the receiver. */
+static void test_session_job_and_command_bound(void **state)
+{
+	struct fixture *fx = *state;
+	struct sessions s;
+	struct fedc_session other_job;
+	struct fedc_msg *reply, *ping = ping_from("r1");
+	uint8_t params[10];
+	void *buf = NULL, *body = NULL;
+	size_t len, body_len;
+
+	agree(&s, JOB);
+	fill(params, sizeof(params), 5);
+	reply = reply_with_params(params, sizeof(params), params, true);
+	assert_int_equal(fedc_channel_wrap_session(&fx->researcher, NODE_TOPIC, ping, &s.rs, &buf, &len), FEDC_ERR_INVAL);
+	assert_non_null(strstr(fedc_last_error(), "only train and train-reply"));
+	snprintf(reply->job_id, sizeof(reply->job_id), "00000000-0000-4000-8000-000000000002");
+	assert_int_equal(fedc_channel_wrap_session(&fx->node, REPLY_TOPIC, reply, &s.ns, &buf, &len), FEDC_ERR_INVAL);
+	assert_null(buf);
+	/* the receiver holds this session for another job: refused */
+	other_job = s.rs;
+	snprintf(other_job.job_id, sizeof(other_job.job_id), "00000000-0000-4000-8000-000000000003");
+	fx->researcher.sessions = (struct fedc_session_lookup){ find_n1, &other_job };
+	snprintf(reply->job_id, sizeof(reply->job_id), JOB);
+	assert_int_equal(fedc_channel_wrap_session(&fx->node, REPLY_TOPIC, reply, &s.ns, &buf, &len), FEDC_OK);
+	assert_int_equal(deliver(&fx->researcher, REPLY_TOPIC, buf, len), FEDC_ERR_AUTH);
+	assert_non_null(strstr(fedc_last_error(), "under the session of job"));
+	free(buf);
+	/* a ping MAC'd by hand under the session: refused for what it is */
+	assert_int_equal(fedc_msg_encode(ping, &body, &body_len), FEDC_OK);
+	assert_int_equal(fedc_envelope_seal_v3("r1", &s.rs, NODE_TOPIC, body, body_len, NULL, fedc_unix_ms(), &buf, &len),
+			 FEDC_OK);
+	fx->node.sessions = (struct fedc_session_lookup){ find_r1, &s.ns };
+	assert_int_equal(deliver(&fx->node, NODE_TOPIC, buf, len), FEDC_ERR_AUTH);
+	assert_non_null(strstr(fedc_last_error(), "only train and train-reply may"));
+	free(buf);
+	free(body);
+	fedc_msg_free(ping);
+	fedc_msg_free(reply);
+	sessions_free(&s);
+}
+
 static void test_missing_key_files(void **state)
 {
 	struct fixture *fx = *state;
@@ -427,6 +592,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_attached_without_params, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attached_digest_differs_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v2_misplaced_params_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_session_reply_accepted_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_session_unknown_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_session_job_and_command_bound, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1319,6 +1319,48 @@ static void test_encode_largest_fits(void **state)
 	fedc_msg_free(m);
 }
 
+/* session_kx: 32 bytes in train and train-reply, nothing else, no other
+ * size; the key comes back as it went. */
+static void test_session_kx(void **state)
+{
+	const enum fedc_cmd cmds[] = { FEDC_CMD_TRAIN, FEDC_CMD_TRAIN_REPLY };
+	uint8_t kx[FEDC_SESSION_KX_BYTES];
+	struct fedc_msg *m, *d;
+	void *buf = NULL;
+	size_t len;
+	enum fedc_err rc;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(kx); i++)
+		kx[i] = (uint8_t)(i * 7 + 1);
+	for (size_t i = 0; i < 2; i++) {
+		m = full_msg(cmds[i]);
+		assert_int_equal(fedc_msg_set_session_kx(m, kx), FEDC_OK);
+		assert_int_equal(fedc_msg_encode(m, &buf, &len), FEDC_OK);
+		d = decode_new(buf, len, &rc);
+		assert_int_equal(rc, FEDC_OK);
+		assert_true(fedc_msg_has(d, FEDC_F_SESSION_KX));
+		assert_int_equal(d->session_kx_len, sizeof(kx));
+		assert_memory_equal(d->session_kx, kx, sizeof(kx));
+		assert_false(d->via_session); /* not a field: never from the wire */
+		free(buf);
+		fedc_msg_free(d);
+		/* 31 bytes: not an X25519 key */
+		m->session_kx_len = FEDC_SESSION_KX_BYTES - 1;
+		buf = NULL;
+		assert_int_not_equal(fedc_msg_encode(m, &buf, &len), FEDC_OK);
+		assert_null(buf);
+		assert_non_null(strstr(fedc_last_error(), "session_kx"));
+		fedc_msg_free(m);
+	}
+	m = fedc_msg_new(FEDC_CMD_PING);
+	snprintf(m->researcher_id, sizeof(m->researcher_id), "r1");
+	fedc_msg_set(m, FEDC_F_RESEARCHER_ID);
+	assert_int_equal(fedc_msg_set_session_kx(m, kx), FEDC_OK);
+	assert_int_not_equal(fedc_msg_encode(m, &buf, &len), FEDC_OK);
+	fedc_msg_free(m);
+}
+
 /* A train carrying the global parameters inline and a reply carrying the
  * update: the bytes come back as they went. */
 static void test_round_trip_params(void **state)
@@ -1628,6 +1670,7 @@ int main(void)
 		cmocka_unit_test(test_decode_fixture_files),
 		cmocka_unit_test(test_decode_brute_force),
 		cmocka_unit_test(test_encode_without_params),
+		cmocka_unit_test(test_session_kx),
 	};
 	size_t n_fixed = sizeof(fixed) / sizeof(fixed[0]);
 	struct CMUnitTest *tests = calloc(n_fixed + N_BAD_CASES, sizeof(*tests));

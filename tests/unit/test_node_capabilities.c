@@ -61,7 +61,7 @@ static void test_describe_from_config_and_datasets(void **state)
 	assert_true(cap(m, FEDC_CAP_MAX_EPSILON) == 10);
 	assert_true(cap(m, FEDC_CAP_MAX_DELTA) == 1e-5);
 	assert_true(cap(m, FEDC_CAP_MIN_SAMPLES) == 50);
-	assert_true(cap(m, FEDC_CAP_ENVELOPE) == 2); /* it opens version-2 envelopes */
+	assert_true(cap(m, FEDC_CAP_ENVELOPE) == 3); /* it opens version-3 envelopes (and 2, 1) */
 	assert_int_equal(m->n_dataset_kinds, 2);
 	assert_string_equal(m->dataset_kinds[0], "csv");
 	assert_string_equal(m->dataset_kinds[1], "images");

@@ -427,15 +427,22 @@ static void pack_bin_field(msgpack_packer *pk, const char *key, const void *data
 	msgpack_pack_bin_body(pk, data, len);
 }
 
-/* An envelope of version `v` with `att` and/or `att_sha256` as asked. */
-static void pack_envelope(msgpack_sbuffer *sb, unsigned v, bool with_att, bool with_digest)
-{
-	static const uint8_t sig[64], digest[32];
-	msgpack_packer pk;
+/* The authenticator fields an envelope built by hand carries. */
+enum { A_SIG = 1, A_SID = 2, A_MAC = 4 };
 
+/* An envelope of version `v` with `att` and/or `att_sha256` as asked, and
+ * the authenticator fields `auth` (junk values of the right sizes). */
+static void pack_envelope_auth(msgpack_sbuffer *sb, unsigned v, bool with_att, bool with_digest, unsigned auth)
+{
+	static const uint8_t sig[64], digest[32], sid[16], mac[32];
+	msgpack_packer pk;
+	unsigned n = 5u + (with_att ? 1u : 0u) + (with_digest ? 1u : 0u);
+
+	for (unsigned bit = 1; bit <= A_MAC; bit <<= 1)
+		n += (auth & bit) ? 1u : 0u;
 	msgpack_sbuffer_init(sb);
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 6u + (with_att ? 1u : 0u) + (with_digest ? 1u : 0u));
+	msgpack_pack_map(&pk, n);
 	pack_str(&pk, "v");
 	msgpack_pack_uint8(&pk, (uint8_t)v);
 	pack_str(&pk, "signer");
@@ -445,14 +452,25 @@ static void pack_envelope(msgpack_sbuffer *sb, unsigned v, bool with_att, bool w
 	pack_str(&pk, "nonce");
 	pack_str(&pk, "0123456789abcdef0123456789abcdef");
 	pack_bin_field(&pk, "body", "x", 1);
-	pack_bin_field(&pk, "sig", sig, sizeof(sig));
+	if (auth & A_SIG)
+		pack_bin_field(&pk, "sig", sig, sizeof(sig));
+	if (auth & A_SID)
+		pack_bin_field(&pk, "sid", sid, sizeof(sid));
+	if (auth & A_MAC)
+		pack_bin_field(&pk, "mac", mac, sizeof(mac));
 	if (with_att)
 		pack_bin_field(&pk, "att", "abc", 3);
 	if (with_digest)
 		pack_bin_field(&pk, "att_sha256", digest, sizeof(digest));
 }
 
-/* v1 has no attachment, v2's two fields go together, no version 3. */
+static void pack_envelope(msgpack_sbuffer *sb, unsigned v, bool with_att, bool with_digest)
+{
+	pack_envelope_auth(sb, v, with_att, with_digest, A_SIG);
+}
+
+/* v1 has no attachment, v2's two fields go together, a signed version 3
+ * lacks its session fields, no version 4. */
 static void test_v2_field_rules(void **state)
 {
 	static const struct {
@@ -461,7 +479,7 @@ static void test_v2_field_rules(void **state)
 		const char *why;
 	} cases[] = {
 		{ 1, true, true, "version 1" }, { 1, true, false, "version 1" }, { 2, true, false, "together" },
-		{ 2, false, true, "together" }, { 3, false, false, "field 0" },
+		{ 2, false, true, "together" }, { 3, false, false, "sid, mac" }, { 4, false, false, "field 0" },
 	};
 	struct fixture *fx = *state;
 	struct fedc_envelope e;
@@ -480,7 +498,7 @@ static void test_v2_field_rules(void **state)
 }
 
 /* The largest body and attachment, from the longest id, fit in
- * FEDC_ENVELOPE_MAX_BYTES (hence in the broker's max_packet_size); one byte
+ * FEDC_ENVELOPE_MAX_BYTES (versions 2 and 3) (hence in the broker's max_packet_size); one byte
  * more, or an attachment over FEDC_MAX_INLINE_PARAMS, is refused. */
 static void test_v2_largest_fits(void **state)
 {
@@ -506,6 +524,17 @@ static void test_v2_largest_fits(void **state)
 	assert_int_equal(fedc_envelope_open(ring, TOPIC, env, len, &e), FEDC_OK);
 	free(env);
 	env = NULL;
+	{ /* version 3 is smaller still: sid and mac instead of sig */
+		struct fedc_session session;
+
+		memset(&session, 7, sizeof(session));
+		session.job_id[0] = '\0';
+		assert_int_equal(fedc_envelope_seal_v3(id, &session, TOPIC, body, body_len, &att, INT64_MAX, &env, &len),
+				 FEDC_OK);
+		assert_true(len <= FEDC_ENVELOPE_MAX_BYTES);
+		free(env);
+		env = NULL;
+	}
 	assert_int_equal(fedc_envelope_seal_v2(longest, TOPIC, body, body_len + 1, &att, 0, &env, &len),
 			 FEDC_ERR_TOO_BIG);
 	att.len = att_len + 1;
@@ -515,6 +544,199 @@ static void test_v2_largest_fits(void **state)
 	fedc_keyring_free(ring);
 	free(data);
 	free(body);
+}
+
+/* ---- version 3: MAC'd under a session ---- */
+
+/* alice (the researcher) and her node agree on a session for one job. */
+struct v3_pair {
+	struct fedc_session_kx *r, *n;
+	struct fedc_session rs, ns; /* alice's view, the node's view */
+};
+
+static void v3_agree(struct v3_pair *p)
+{
+	assert_int_equal(fedc_session_kx_new(&p->r), FEDC_OK);
+	assert_int_equal(fedc_session_kx_new(&p->n), FEDC_OK);
+	assert_int_equal(fedc_session_derive(p->r, fedc_session_kx_public(p->n), FEDC_SESSION_RESEARCHER, "alice", "a",
+					     "job-1", &p->rs),
+			 FEDC_OK);
+	assert_int_equal(fedc_session_derive(p->n, fedc_session_kx_public(p->r), FEDC_SESSION_NODE, "alice", "a",
+					     "job-1", &p->ns),
+			 FEDC_OK);
+}
+
+static void v3_free(struct v3_pair *p)
+{
+	fedc_session_kx_free(p->r);
+	fedc_session_kx_free(p->n);
+}
+
+/* The node's lookup: the one session in ctx, for alice under its sid. */
+static const struct fedc_session *find_alice(void *ctx, const char *signer, const uint8_t sid[FEDC_SESSION_ID_BYTES])
+{
+	const struct fedc_session *s = ctx;
+
+	return strcmp(signer, "alice") == 0 && memcmp(s->sid, sid, FEDC_SESSION_ID_BYTES) == 0 ? s : NULL;
+}
+
+static void seal_v3(const struct fedc_session *s, const char *topic, const char *body,
+		    const struct fedc_attachment *att, uint8_t **env, size_t *len)
+{
+	assert_int_equal(fedc_envelope_seal_v3("alice", s, topic, body, strlen(body), att, fedc_unix_ms(), (void **)env,
+					       len),
+			 FEDC_OK);
+}
+
+static void test_v3_round_trip(void **state)
+{
+	struct fixture *fx = *state;
+	struct v3_pair p;
+	struct fedc_session_lookup node = { find_alice, NULL };
+	struct fedc_attachment att;
+	struct fedc_envelope e;
+	uint8_t data[500], *env;
+	size_t len;
+
+	v3_agree(&p);
+	node.ctx = &p.ns;
+	attachment(&att, data, sizeof(data), 4);
+	seal_v3(&p.rs, TOPIC, "train", &att, &env, &len);
+	assert_true(fedc_envelope_detect(env, len));
+	assert_null(memmem(env, len, "\xa3sig", 4)); /* no signature in it */
+	assert_int_equal(fedc_envelope_open_sessions(fx->ring, &node, TOPIC, env, len, &e), FEDC_OK);
+	assert_int_equal(e.version, 3);
+	assert_ptr_equal(e.session, &p.ns);
+	assert_memory_equal(e.sid, p.ns.sid, FEDC_SESSION_ID_BYTES);
+	assert_string_equal(e.signer, "alice");
+	assert_memory_equal(e.body, "train", 5);
+	assert_true(e.has_att);
+	assert_memory_equal(e.att, data, sizeof(data));
+	assert_memory_equal(e.att_sha256, att.sha256, FEDC_SHA256_BYTES);
+	/* a receiver that holds no sessions: a distinct code, so it can ask for
+	 * a new agreement */
+	assert_int_equal(fedc_envelope_open(fx->ring, TOPIC, env, len, &e), FEDC_ERR_NOT_FOUND);
+	assert_non_null(strstr(fedc_last_error(), "unknown session"));
+	assert_null(e.session);
+	free(env);
+	/* without an attachment; signed versions still open with a lookup */
+	seal_v3(&p.rs, TOPIC, "ping", NULL, &env, &len);
+	assert_int_equal(fedc_envelope_open_sessions(fx->ring, &node, TOPIC, env, len, &e), FEDC_OK);
+	assert_false(e.has_att);
+	free(env);
+	seal_v2(fx->alice, TOPIC, "ping", NULL, &env, &len);
+	assert_int_equal(fedc_envelope_open_sessions(fx->ring, &node, TOPIC, env, len, &e), FEDC_OK);
+	assert_int_equal(e.version, 2);
+	assert_null(e.session);
+	free(env);
+	v3_free(&p);
+}
+
+/* Every byte flipped in turn (header, sid, MAC, body, attachment, digest):
+ * nothing but the original opens; a flipped sid names no session. */
+static void test_v3_any_altered_byte_refused(void **state)
+{
+	struct fixture *fx = *state;
+	struct v3_pair p;
+	struct fedc_session_lookup node = { find_alice, NULL };
+	struct fedc_attachment att;
+	struct fedc_envelope e;
+	uint8_t data[100], *env, *sid;
+	size_t len;
+
+	v3_agree(&p);
+	node.ctx = &p.ns;
+	attachment(&att, data, sizeof(data), 8);
+	seal_v3(&p.rs, TOPIC, "{\"command\":\"train\"}", &att, &env, &len);
+	sid = memmem(env, len, p.rs.sid, FEDC_SESSION_ID_BYTES);
+	assert_non_null(sid);
+	for (size_t i = 0; i < len; i++) {
+		enum fedc_err rc;
+
+		env[i] ^= 0x01;
+		rc = fedc_envelope_open_sessions(fx->ring, &node, TOPIC, env, len, &e);
+		assert_int_not_equal(rc, FEDC_OK);
+		if (env + i >= sid && env + i < sid + FEDC_SESSION_ID_BYTES)
+			assert_int_equal(rc, FEDC_ERR_NOT_FOUND);
+		env[i] ^= 0x01;
+	}
+	for (size_t cut = 0; cut < len; cut++)
+		assert_int_equal(fedc_envelope_open_sessions(fx->ring, &node, TOPIC, env, cut, &e), FEDC_ERR_MALFORMED);
+	assert_int_equal(fedc_envelope_open_sessions(fx->ring, &node, TOPIC, env, len, &e), FEDC_OK);
+	free(env);
+	v3_free(&p);
+}
+
+/* Another topic, the other direction's key (a node's own message reflected
+ * back to it), another session under the right sid, a signer not trusted
+ * (any more): all refused. */
+static void test_v3_wrong_key_topic_or_signer_refused(void **state)
+{
+	struct fixture *fx = *state;
+	struct v3_pair p, q;
+	struct fedc_session_lookup node = { find_alice, NULL };
+	struct fedc_session forged;
+	struct fedc_envelope e;
+	uint8_t *env;
+	size_t len;
+
+	v3_agree(&p);
+	v3_agree(&q);
+	node.ctx = &p.ns;
+	seal_v3(&p.rs, TOPIC, "train", NULL, &env, &len);
+	assert_int_equal(fedc_envelope_open_sessions(fx->ring, &node, "fedc/fed/node/b", env, len, &e), FEDC_ERR_AUTH);
+	assert_non_null(strstr(fedc_last_error(), "bad MAC"));
+	free(env);
+	/* the node's send key used as if it were alice's */
+	seal_v3(&p.ns, TOPIC, "train", NULL, &env, &len);
+	assert_int_equal(fedc_envelope_open_sessions(fx->ring, &node, TOPIC, env, len, &e), FEDC_ERR_AUTH);
+	free(env);
+	/* a session of another exchange, claiming this one's sid */
+	forged = q.rs;
+	memcpy(forged.sid, p.rs.sid, FEDC_SESSION_ID_BYTES);
+	seal_v3(&forged, TOPIC, "train", NULL, &env, &len);
+	assert_int_equal(fedc_envelope_open_sessions(fx->ring, &node, TOPIC, env, len, &e), FEDC_ERR_AUTH);
+	free(env);
+	/* bob holds a session but no trusted key: refused before any MAC */
+	assert_int_equal(fedc_envelope_seal_v3("bob", &p.rs, TOPIC, "x", 1, NULL, fedc_unix_ms(), (void **)&env, &len),
+			 FEDC_OK);
+	assert_int_equal(fedc_envelope_open_sessions(fx->ring, &node, TOPIC, env, len, &e), FEDC_ERR_AUTH);
+	assert_non_null(strstr(fedc_last_error(), "not trusted"));
+	free(env);
+	assert_int_equal(fedc_envelope_seal_v3("not an id", &p.rs, TOPIC, "x", 1, NULL, 0, (void **)&env, &len),
+			 FEDC_ERR_INVAL);
+	assert_int_equal(fedc_envelope_seal_v3("alice", NULL, TOPIC, "x", 1, NULL, 0, (void **)&env, &len),
+			 FEDC_ERR_INVAL);
+	v3_free(&p);
+	v3_free(&q);
+}
+
+/* v3 takes sid and mac and no sig; v1 and v2 the reverse. */
+static void test_v3_field_rules(void **state)
+{
+	static const struct {
+		unsigned v, auth;
+		enum fedc_err rc;
+		const char *why;
+	} cases[] = {
+		{ 3, A_SID, FEDC_ERR_MALFORMED, "sid, mac" },
+		{ 3, A_MAC, FEDC_ERR_MALFORMED, "sid, mac" },
+		{ 3, A_SID | A_MAC | A_SIG, FEDC_ERR_MALFORMED, "sid and mac only" },
+		{ 2, A_SIG | A_MAC, FEDC_ERR_MALFORMED, "sig only" },
+		{ 1, A_SIG | A_SID, FEDC_ERR_MALFORMED, "sig only" },
+		{ 2, A_SID | A_MAC, FEDC_ERR_MALFORMED, "missing" },
+		{ 3, A_SID | A_MAC, FEDC_ERR_NOT_FOUND, "unknown session" }, /* well formed */
+	};
+	struct fixture *fx = *state;
+	struct fedc_envelope e;
+	msgpack_sbuffer sb;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		pack_envelope_auth(&sb, cases[i].v, false, false, cases[i].auth);
+		assert_int_equal(fedc_envelope_open(fx->ring, TOPIC, sb.data, sb.size, &e), cases[i].rc);
+		assert_non_null(strstr(fedc_last_error(), cases[i].why));
+		msgpack_sbuffer_destroy(&sb);
+	}
 }
 
 static void test_replay_guard(void **state)
@@ -671,6 +893,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_v2_wrong_digest_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v2_field_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v2_largest_fits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v3_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v3_any_altered_byte_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v3_wrong_key_topic_or_signer_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v3_field_rules, setup, teardown),
 		cmocka_unit_test(test_replay_guard),
 		cmocka_unit_test_setup_teardown(test_key_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_file_layouts, setup, teardown),

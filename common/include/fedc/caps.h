@@ -18,9 +18,10 @@
 /* Largest parameter file it takes and sends inside train / train-reply
  * (docs/protocol.md, "Parameters inline"); absent: only through the repository. */
 #define FEDC_CAP_INLINE_PARAMS "inline_params"
-/* Newest signed-envelope version it opens (fedc/sign.h); absent: 1. A
- * researcher sends a version-2 train (parameters as the envelope's
- * attachment) only to a node that says 2 or more. */
+/* Newest envelope version it opens (fedc/sign.h); absent: 1. A researcher
+ * sends a version-2 train (parameters as the envelope's attachment) only to
+ * a node that says 2 or more, and offers a per-job session (session_kx, then
+ * version-3 envelopes) only to a node that says 3 or more. */
 #define FEDC_CAP_ENVELOPE "envelope"
 /* Its [privacy] policy (node/privacy.h): what it refuses. */
 #define FEDC_CAP_REQUIRE_DP "require_dp"

@@ -20,6 +20,18 @@
  * which must hash to the params_digest of the message (else
  * FEDC_ERR_MALFORMED); params inside a v2 body are refused.
  *
+ * A train or train-reply may go out under a per-job session instead
+ * (fedc_channel_wrap_session): an envelope version 3, MAC'd with the
+ * session's key (fedc/session_key.h), with version 2's attachment rules.
+ * Coming in, the channel finds the session through `sessions`, a lookup its
+ * owner provides (the channel keeps no sessions itself); a v3 message must
+ * be a train or train-reply of the session's job (and carries no
+ * session_kx); it gets `via_session` and a copy of the session, so that the
+ * answer built from it goes back under the same session. A message with
+ * `via_session` goes out so from fedc_channel_wrap. One the lookup does not
+ * know is refused with FEDC_ERR_NOT_FOUND and origin->unknown_session set,
+ * so that the owner can answer `unknown-session` and the peer agree anew.
+ *
  * With `allow_unsigned` (closed test networks only), plain unsigned messages
  * are accepted too, and nothing is sealed if there is no signer. */
 #ifndef FEDC_CHANNEL_H
@@ -41,12 +53,13 @@ struct fedc_channel {
 	struct fedc_keyring *trusted;    /* whose signatures are accepted */
 	struct fedc_replay_guard *guard; /* required when trusted is set */
 	bool allow_unsigned;
+	struct fedc_session_lookup sessions; /* set by the owner; zero: v3 refused */
 };
 
 /* Where an accepted (or refused) message came from. */
 struct fedc_origin {
 	bool is_signed;
-	unsigned envelope_version; /* 0: unsigned; 1 or 2 */
+	unsigned envelope_version; /* 0: unsigned; 1, 2 or 3 */
 	char signer[FEDC_MAX_ID_LEN + 1];
 	char nonce[FEDC_NONCE_HEXLEN + 1];
 	int64_t ts_ms;
@@ -60,6 +73,11 @@ struct fedc_origin {
 	const uint8_t *att;
 	size_t att_len;
 	uint8_t att_sha256[FEDC_SHA256_BYTES];
+	/* Version 3: the session it named, and (accepted) the owner's session
+	 * that authenticated it; unknown_session if the lookup had none. */
+	uint8_t sid[FEDC_SESSION_ID_BYTES];
+	const struct fedc_session *session;
+	bool unknown_session;
 };
 
 /* Loads the signer (when key_path is non-empty) and the keyring (when
@@ -76,6 +94,17 @@ void fedc_channel_free(struct fedc_channel *ch);
 FEDC_NODISCARD
 enum fedc_err fedc_channel_wrap(const struct fedc_channel *ch, const char *topic, const struct fedc_msg *msg,
 				void **out, size_t *out_len);
+/* fedc_channel_wrap under `session` (NULL: as fedc_channel_wrap): a version-3
+ * envelope, params as its attachment. FEDC_ERR_INVAL for a message other than
+ * train or train-reply, or of another job than the session's, or a channel
+ * without a signer. */
+FEDC_NODISCARD
+enum fedc_err fedc_channel_wrap_session(const struct fedc_channel *ch, const char *topic, const struct fedc_msg *msg,
+					const struct fedc_session *session, void **out, size_t *out_len);
+/* fedc_channel_wrap_session, then publishes at QoS 1. */
+FEDC_NODISCARD
+enum fedc_err fedc_channel_publish_session(const struct fedc_channel *ch, struct fedc_mqtt *m, const char *topic,
+					   const struct fedc_msg *msg, const struct fedc_session *session, bool retained);
 /* fedc_channel_wrap, then publishes at QoS 1. */
 FEDC_NODISCARD
 enum fedc_err fedc_channel_publish(const struct fedc_channel *ch, struct fedc_mqtt *m, const char *topic,
@@ -83,7 +112,9 @@ enum fedc_err fedc_channel_publish(const struct fedc_channel *ch, struct fedc_mq
 
 /* Applies the policy to `payload` received on `topic` and decodes it into
  * `msg`. FEDC_ERR_AUTH (unsigned where signatures are required, unknown or
- * bad signature, sender mismatch, stale, replayed), FEDC_ERR_MALFORMED, and
+ * bad signature or MAC, sender mismatch, stale, replayed, a v3 message not
+ * of its session's job), FEDC_ERR_NOT_FOUND (v3: unknown session),
+ * FEDC_ERR_MALFORMED, and
  * the errors of fedc_msg_decode; the detail says why. `origin` is filled as
  * far as the payload could be read. `msg` owns what was decoded (params
  * among it) whatever the result: free it with fedc_msg_free or clear it

@@ -20,6 +20,7 @@
 
 #include "fedc/err.h"
 #include "fedc/limits.h"
+#include "fedc/session_key.h"
 #include "fedc/uuid.h"
 
 enum fedc_cmd {
@@ -73,6 +74,8 @@ enum fedc_field {
 	FEDC_F_ASSESS, FEDC_F_ASSESS_ARGS, FEDC_F_ASSESS_RESULT,
 	/* parameters inline (docs/protocol.md, "Parameters inline") */
 	FEDC_F_PARAMS, FEDC_F_INLINE_PARAMS_MAX,
+	/* per-job session keys (docs/protocol.md, "Envelope version 3") */
+	FEDC_F_SESSION_KX,
 	FEDC_F__COUNT
 };
 
@@ -217,6 +220,17 @@ struct fedc_msg {
 	 * it in a version-2 envelope, `params` as the attachment. Incoming: it
 	 * came so, and `params` (if any) already matched params_digest there. */
 	bool params_attached;
+	/* per-job session agreement (fedc/session_key.h): an X25519 public key,
+	 * FEDC_SESSION_KX_BYTES, in a signed train or train-reply */
+	uint8_t *session_kx;                 /* owned; session_kx_len bytes */
+	uint32_t session_kx_len;
+	/* Not fields: the per-job session the message travels under (fedc/
+	 * channel.h). Outgoing: seal it in a version-3 envelope with `session`.
+	 * Incoming: it came so, and `session` is a copy of the receiver's
+	 * session that authenticated it. fedc_msg_clear and fedc_msg_free wipe
+	 * the keys. */
+	bool via_session;
+	struct fedc_session session;
 };
 
 /* "ping", "search-reply", "training-plan-status" ...; NULL if out of range. */
@@ -267,6 +281,10 @@ enum fedc_err fedc_msg_set_assess_result(struct fedc_msg *msg, const void *data,
  * FEDC_ERR_NOMEM. */
 FEDC_NODISCARD
 enum fedc_err fedc_msg_set_params(struct fedc_msg *msg, const void *data, size_t len);
+/* Copies an X25519 public key into `session_kx` and marks it present.
+ * FEDC_ERR_NOMEM. */
+FEDC_NODISCARD
+enum fedc_err fedc_msg_set_session_kx(struct fedc_msg *msg, const uint8_t kx[FEDC_SESSION_KX_BYTES]);
 /* Hands the message's inline params to the caller (who frees them) and
  * marks the field absent; NULL and *len 0 when it had none. */
 uint8_t *fedc_msg_take_params(struct fedc_msg *msg, size_t *len);

@@ -26,6 +26,16 @@
  * names for them (SHA-256 is collision resistant: bytes that hash to the
  * signed digest are the bytes that were signed).
  *
+ * Version 3 (v 3) is version 2 authenticated by a per-job session
+ * (fedc/session_key.h) instead of the signer's Ed25519 key: no `sig`, but
+ *   sid  bin(16): the session, as both sides derived it
+ *   mac  bin(32): HMAC-SHA256 with the sender's direction key over
+ *        "fedc-envelope-v3" 0 topic 0 signer 0 ts(8 BE) nonce 0 sid(16 bytes)
+ *        present(1 byte) sha256(32 bytes; zeros without) body
+ * The receiver finds the session by (signer, sid) through a lookup its owner
+ * provides; the signer must still be in its keyring. Stamp and nonce are
+ * checked as for the others (fedc_replay_check).
+ *
  * Keys are PEM files: private keys PKCS#8 ("BEGIN PRIVATE KEY"), public keys
  * SubjectPublicKeyInfo ("BEGIN PUBLIC KEY"), as fedc-admin writes them. A
  * keyring is a directory of trusted public keys named <participant id>.pub. */
@@ -40,12 +50,14 @@
 #include "fedc/err.h"
 #include "fedc/id.h"
 #include "fedc/limits.h"
+#include "fedc/session_key.h"
 
 #define FEDC_NONCE_HEXLEN 32
 #define FEDC_SHA256_BYTES 32
 /* An envelope adds at most this much to its body and attachment, which
  * together are at most FEDC_MAX_MESSAGE_BYTES (ids are capped): 209 bytes
- * for version 1, 47 more for v2's two attachment fields. */
+ * for version 1, 47 more for v2's two attachment fields, and v3 10 fewer
+ * than v2 (sid and mac instead of sig). */
 #define FEDC_ENVELOPE_OVERHEAD 320
 #define FEDC_ENVELOPE_MAX_BYTES (FEDC_MAX_MESSAGE_BYTES + FEDC_ENVELOPE_OVERHEAD)
 
@@ -109,9 +121,18 @@ enum fedc_err fedc_envelope_seal_v2(const struct fedc_signer *s, const char *top
 				    size_t body_len, const struct fedc_attachment *att, int64_t now_unix_ms,
 				    void **out, size_t *out_len);
 
+/* fedc_envelope_seal_v2 authenticated by `session` (its send key) instead of
+ * a signature: version 3, sent as `sender_id` (a participant id). Same codes
+ * as fedc_envelope_seal_v2; FEDC_ERR_IO if the MAC fails. Only a receiver
+ * that holds the session opens it (fedc_envelope_open_sessions). */
+FEDC_NODISCARD
+enum fedc_err fedc_envelope_seal_v3(const char *sender_id, const struct fedc_session *session, const char *topic,
+				    const void *body, size_t body_len, const struct fedc_attachment *att,
+				    int64_t now_unix_ms, void **out, size_t *out_len);
+
 /* An opened envelope. `body` and `att` point into the payload given to open. */
 struct fedc_envelope {
-	unsigned version; /* 1 or 2 */
+	unsigned version; /* 1, 2 or 3 */
 	char signer[FEDC_MAX_ID_LEN + 1];
 	char nonce[FEDC_NONCE_HEXLEN + 1];
 	int64_t ts_ms;
@@ -121,13 +142,26 @@ struct fedc_envelope {
 	const uint8_t *att;
 	size_t att_len;
 	uint8_t att_sha256[FEDC_SHA256_BYTES]; /* hashed by open, equal to the signed digest */
+	uint8_t sid[FEDC_SESSION_ID_BYTES];    /* v3: the session it names */
+	const struct fedc_session *session;    /* v3, opened: the session whose MAC
+						* matched (the lookup's pointer); the
+						* caller checks its job_id */
+};
+
+/* How a receiver finds a v3 envelope's session: `find` returns the session
+ * that `signer` holds with this receiver under `sid`, or NULL. It runs inside
+ * fedc_envelope_open_sessions only. */
+struct fedc_session_lookup {
+	const struct fedc_session *(*find)(void *ctx, const char *signer, const uint8_t sid[FEDC_SESSION_ID_BYTES]);
+	void *ctx;
 };
 
 /* True if `payload` is shaped like an envelope (a map with "sig" and "body"),
  * whether or not it verifies: tells a plain message from a sealed one. */
 bool fedc_envelope_detect(const void *payload, size_t len);
 
-/* Parses the envelope in `payload` (version 1 or 2) and checks its signature
+/* Parses the envelope in `payload` (version 1 or 2; version 3 is
+ * FEDC_ERR_NOT_FOUND here, see fedc_envelope_open_sessions) and checks its signature
  * against the key of its signer in `trusted`, for `topic`, then (v2) that the
  * attachment hashes to the digest the signature covers. FEDC_ERR_MALFORMED
  * (not an envelope, a field missing, of the wrong type or out of range:
@@ -137,6 +171,13 @@ bool fedc_envelope_detect(const void *payload, size_t len);
 FEDC_NODISCARD
 enum fedc_err fedc_envelope_open(const struct fedc_keyring *trusted, const char *topic, const void *payload,
 				 size_t len, struct fedc_envelope *out);
+/* fedc_envelope_open that also opens version 3 through `sessions` (NULL:
+ * none, as fedc_envelope_open). A v3 envelope whose (signer, sid) the lookup
+ * does not know is FEDC_ERR_NOT_FOUND, distinct from a bad MAC
+ * (FEDC_ERR_AUTH), so that the receiver can ask for a new agreement. */
+FEDC_NODISCARD
+enum fedc_err fedc_envelope_open_sessions(const struct fedc_keyring *trusted, const struct fedc_session_lookup *sessions,
+					  const char *topic, const void *payload, size_t len, struct fedc_envelope *out);
 
 /* Replay protection: an envelope is accepted once, and only while its stamp
  * is within `window_ms` of the receiver's clock (either way: clocks drift).
