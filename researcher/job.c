@@ -553,6 +553,16 @@ static void show_outcome(struct job *j, const struct participant *p)
 	status__node_changed(j->status, j);
 }
 
+/* The next train to `p` goes signed and agrees a new session. Also after a
+ * timeout: the node may have lost the session and its unknown-session
+ * answer may have been held back by its refusal limit (docs/security.md),
+ * and a MAC'd train would then time out round after round. */
+static void forget_session(struct participant *p)
+{
+	p->has_session = false;
+	fedc_session_wipe(&p->session);
+}
+
 /* The node does not hold the session any more (it restarted, evicted it, or
  * reloaded its keys): forget it and send this round's train again at once,
  * signed with session_kx, so that no round is lost. False if this was not
@@ -562,8 +572,7 @@ static bool renew_session(struct job *j, struct participant *p, const struct fed
 	if (!p->has_session || strcmp(error->error_code, FEDC_SESSION_UNKNOWN_CODE) != 0)
 		return false;
 	fedc_info("node %s no longer holds its session: round %" PRIu32 " sent again, signed", p->node_id, p->round);
-	p->has_session = false;
-	fedc_session_wipe(&p->session);
+	forget_session(p);
 	if (job__send_train(j, p, p->round, evaluate_only) != FEDC_OK)
 		fail_part(p, "error", "cannot send train again: %s", fedc_last_error());
 	return true;
@@ -666,9 +675,11 @@ enum fedc_err job__collect(struct job *j, bool evaluate_only)
 		job__secagg_advance(j, false);
 	}
 	for (size_t i = 0; i < j->n_parts; i++) {
-		if (j->parts[i].state == PART_WAITING)
+		if (j->parts[i].state == PART_WAITING) {
 			fail_part(&j->parts[i], "timeout", "no reply within round_timeout_s = %" PRId64 " s",
 				  j->exp->round_timeout_s);
+			forget_session(&j->parts[i]);
+		}
 	}
 	return FEDC_OK;
 }
