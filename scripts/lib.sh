@@ -123,7 +123,7 @@ node_start() { # node_start ID
 wait_nodes() { # wait_nodes ID...
   local id
   for id in "$@"; do
-    wait_for 20 grep -q "serving federation" "$dir/$id.log"
+    wait_for 60 grep -q "serving federation" "$dir/$id.log" # 20 s was short under a loaded CI
   done
 }
 
