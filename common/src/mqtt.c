@@ -58,6 +58,10 @@ struct fedc_mqtt {
 	bool connect_failed;
 	int wake_pipe[2]; /* [0] polled by fedc_mqtt_next, [1] written on arrival/wake */
 	volatile int woken;
+	/* Publishes handed to Paho and not yet acknowledged (fedc_mqtt_publish
+	 * says why they are counted), and the signal that one was. */
+	size_t unacked;
+	pthread_cond_t acked;
 };
 
 /* Paho's threads serve every client of the process and stop when the last
@@ -188,6 +192,8 @@ static void on_connection_lost(void *ctx, char *cause)
 	pthread_mutex_lock(&m->lock);
 	m->connected = false;
 	m->subscribed = false;
+	m->unacked = 0; /* what was in flight is Paho's to send again */
+	pthread_cond_broadcast(&m->acked);
 	pthread_mutex_unlock(&m->lock);
 	fedc_warn("mqtt: connection to %s lost (%s); reconnecting", m->url, cause ? cause : "no cause given");
 }
@@ -482,6 +488,7 @@ enum fedc_err fedc_mqtt_connect(const struct fedc_mqtt_options *opts, struct fed
 		return FEDC_ERR_NOMEM;
 	m->wake_pipe[0] = m->wake_pipe[1] = -1;
 	pthread_mutex_init(&m->lock, NULL);
+	pthread_cond_init(&m->acked, NULL);
 	if (pipe2(m->wake_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
 		rc = fedc_fail(FEDC_ERR_IO, "mqtt: pipe: %s", strerror(errno));
 		goto out;
@@ -509,18 +516,70 @@ out:
 	return FEDC_OK;
 }
 
+/* A burst of publishes faster than the broker reads them fills the
+ * connection's send buffer, and Paho MQTT C (1.3) then retries the partial
+ * write only when its receive thread's 1 s poll times out: 300 trains of
+ * 40 KB, sent as fast as a MAC allows, stalled a round by a second
+ * (docs/benchmarks.md, "Envelope v3"). So at most MQTT_MAX_UNACKED publishes
+ * of a client are in flight: the next waits for an acknowledgement (on
+ * loopback a fraction of a millisecond), or at most MQTT_ROOM_WAIT_MS, after
+ * which it goes anyway (a lost acknowledgement must not stop a client). */
+#define MQTT_MAX_UNACKED 8
+#define MQTT_ROOM_WAIT_MS 1000
+
+static void count_acked(struct fedc_mqtt *m)
+{
+	pthread_mutex_lock(&m->lock);
+	if (m->unacked)
+		m->unacked--;
+	pthread_cond_signal(&m->acked);
+	pthread_mutex_unlock(&m->lock);
+}
+
+static void on_published(void *ctx, MQTTAsync_successData *data)
+{
+	(void)data;
+	count_acked(ctx);
+}
+
+static void on_publish_failed(void *ctx, MQTTAsync_failureData *data)
+{
+	(void)data;
+	count_acked(ctx);
+}
+
+static void wait_for_room(struct fedc_mqtt *m)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += MQTT_ROOM_WAIT_MS / 1000;
+	pthread_mutex_lock(&m->lock);
+	while (m->unacked >= MQTT_MAX_UNACKED && pthread_cond_timedwait(&m->acked, &m->lock, &until) == 0)
+		;
+	m->unacked++;
+	pthread_mutex_unlock(&m->lock);
+}
+
 enum fedc_err fedc_mqtt_publish(struct fedc_mqtt *m, const char *topic, const void *payload, size_t len,
 				bool retained)
 {
+	MQTTAsync_responseOptions opts = MQTTAsync_responseOptions_initializer;
 	int rc;
 
 	if (len > FEDC_ENVELOPE_MAX_BYTES)
 		return fedc_fail(FEDC_ERR_TOO_BIG, "mqtt: %zu-byte payload over the %u-byte limit", len,
 				 FEDC_ENVELOPE_MAX_BYTES);
+	wait_for_room(m);
+	opts.onSuccess = on_published;
+	opts.onFailure = on_publish_failed;
+	opts.context = m;
 	/* MQTTAsync_send, not _sendMessage: it takes the payload as const (and copies it). */
-	rc = MQTTAsync_send(m->client, topic, (int)len, payload, 1, retained ? 1 : 0, NULL);
-	if (rc != MQTTASYNC_SUCCESS)
+	rc = MQTTAsync_send(m->client, topic, (int)len, payload, 1, retained ? 1 : 0, &opts);
+	if (rc != MQTTASYNC_SUCCESS) {
+		count_acked(m);
 		return fedc_fail(FEDC_ERR_MQTT, "mqtt: publish on %s failed (code %d)", topic, rc);
+	}
 	return FEDC_OK;
 }
 
@@ -656,6 +715,7 @@ void fedc_mqtt_close(struct fedc_mqtt *m, const void *final_payload, size_t fina
 		close(m->wake_pipe[0]);
 	if (m->wake_pipe[1] >= 0)
 		close(m->wake_pipe[1]);
+	pthread_cond_destroy(&m->acked);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
 }
