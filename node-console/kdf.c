@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fedc/hash.h"
 #include "fedc/num.h"
 
 /* OpenSSL refuses scrypt above its maxmem (32 MiB by default, exactly the
@@ -38,17 +39,6 @@ static enum fedc_err derive(const char *password, const unsigned char *salt, uns
 	EVP_KDF_CTX_free(ctx);
 	EVP_KDF_free(kdf);
 	return rc;
-}
-
-static void to_hex(const unsigned char *b, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[b[i] >> 4];
-		out[2 * i + 1] = digits[b[i] & 15];
-	}
-	out[2 * n] = '\0';
 }
 
 static int hex_value(char c)
@@ -88,8 +78,8 @@ enum fedc_err kdf__hash(const char *password, char out[KDF_HASH_BUF])
 		return fedc_fail(FEDC_ERR_IO, "no random bytes for a salt");
 	rc = derive(password, salt, KDF_LOG2_N, KDF_R, KDF_P, key);
 	if (!rc) {
-		to_hex(salt, sizeof(salt), salt_hex);
-		to_hex(key, sizeof(key), key_hex);
+		fedc_hex_encode(salt, sizeof(salt), salt_hex);
+		fedc_hex_encode(key, sizeof(key), key_hex);
 		snprintf(out, KDF_HASH_BUF, "scrypt$%d$%d$%d$%s$%s", KDF_LOG2_N, KDF_R, KDF_P, salt_hex, key_hex);
 	}
 	OPENSSL_cleanse(key, sizeof(key));

@@ -14,6 +14,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include "x25519_internal.h"
 
 /* ------------------------------------------------------------------ */
 /* Fixed point                                                        */
@@ -269,35 +270,11 @@ void fedc_secagg_private_free(struct fedc_secagg_private *p)
 	free(p);
 }
 
-/* The raw X25519 shared secret; FEDC_ERR_INVAL for a low-order peer key. */
+/* The raw X25519 shared secret (x25519_internal.h). */
 static enum fedc_err dh(const struct fedc_secagg_private *me, const uint8_t peer_pk[32],
 			uint8_t shared[FEDC_SECAGG_KEY_BYTES])
 {
-	static const uint8_t zero[FEDC_SECAGG_KEY_BYTES];
-	size_t shared_len = FEDC_SECAGG_KEY_BYTES;
-	EVP_PKEY *peer = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, peer_pk, FEDC_SECAGG_KEY_BYTES);
-	EVP_PKEY_CTX *ctx = peer ? EVP_PKEY_CTX_new(me->key, NULL) : NULL;
-	enum fedc_err rc = FEDC_OK;
-
-	if (!ctx) {
-		rc = ossl_fail(FEDC_ERR_NOMEM, "cannot set up X25519");
-		goto out;
-	}
-	if (EVP_PKEY_derive_init(ctx) != 1 || EVP_PKEY_derive_set_peer(ctx, peer) != 1) {
-		rc = ossl_fail(FEDC_ERR_IO, "cannot set up X25519");
-		goto out;
-	}
-	/* OpenSSL refuses an all-zero result itself (a low-order peer key);
-	 * the compare below holds whatever the library version does. */
-	if (EVP_PKEY_derive(ctx, shared, &shared_len) != 1 || shared_len != FEDC_SECAGG_KEY_BYTES ||
-	    CRYPTO_memcmp(shared, zero, FEDC_SECAGG_KEY_BYTES) == 0) {
-		ERR_clear_error();
-		rc = fedc_fail(FEDC_ERR_INVAL, "secagg agree: the peer's public key is a low-order point");
-	}
-out:
-	EVP_PKEY_CTX_free(ctx);
-	EVP_PKEY_free(peer);
-	return rc;
+	return fedc__x25519_shared(me->key, peer_pk, shared, "secagg agree", "public key");
 }
 
 enum fedc_err fedc_secagg_agree_with(const struct fedc_secagg_private *me, const uint8_t peer_pk[32],

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "x25519_internal.h"
 
 #define SESSION_INFO "fedc-session-v1"
 
@@ -69,36 +70,11 @@ void fedc_session_kx_free(struct fedc_session_kx *kx)
 	free(kx);
 }
 
-/* The raw X25519 shared secret; FEDC_ERR_INVAL for an all-zero one (the
- * peer sent a low-order point: the "secret" would be known to anyone). */
+/* The raw X25519 shared secret (x25519_internal.h). */
 static enum fedc_err dh(const struct fedc_session_kx *mine, const uint8_t peer_kx[FEDC_SESSION_KX_BYTES],
 			uint8_t shared[32])
 {
-	static const uint8_t zero[32];
-	size_t shared_len = 32;
-	EVP_PKEY *peer = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, peer_kx, FEDC_SESSION_KX_BYTES);
-	EVP_PKEY_CTX *ctx = peer ? EVP_PKEY_CTX_new(mine->key, NULL) : NULL;
-	enum fedc_err rc = FEDC_OK;
-
-	if (!ctx) {
-		rc = ossl_fail(FEDC_ERR_NOMEM, "cannot set up X25519");
-		goto out;
-	}
-	if (EVP_PKEY_derive_init(ctx) != 1 || EVP_PKEY_derive_set_peer(ctx, peer) != 1) {
-		rc = ossl_fail(FEDC_ERR_IO, "cannot set up X25519");
-		goto out;
-	}
-	/* OpenSSL refuses an all-zero result itself; the compare holds
-	 * whatever the library version does. */
-	if (EVP_PKEY_derive(ctx, shared, &shared_len) != 1 || shared_len != 32 ||
-	    CRYPTO_memcmp(shared, zero, sizeof(zero)) == 0) {
-		ERR_clear_error();
-		rc = fedc_fail(FEDC_ERR_INVAL, "session key: the peer's session_kx is a low-order point");
-	}
-out:
-	EVP_PKEY_CTX_free(ctx);
-	EVP_PKEY_free(peer);
-	return rc;
+	return fedc__x25519_shared(mine->key, peer_kx, shared, "session key", "session_kx");
 }
 
 /* info = "fedc-session-v1" 0 researcher_id 0 node_id 0 job_id; false if it
