@@ -37,6 +37,7 @@
  * values lie in [0, 1), so --secagg=1 lets the researcher pick the 32-bit
  * ring where the scale allows it (docs/privacy.md, "Fixed point and ring");
  * :K sets secagg_neighbours (SecAgg+: each node masks with K others). */
+#include <dirent.h>
 #include <math.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -132,12 +133,70 @@ static double cpu_seconds(pid_t pid)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* The parent of process `pid` from /proc/PID/stat, or 0. */
+static pid_t parent_of(pid_t pid)
+{
+	char path[64], text[512];
+	const char *after_name;
+	FILE *f;
+	size_t n;
+	int ppid = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	after_name = strrchr(text, ')'); /* the name may hold spaces and parentheses */
+	if (!after_name || sscanf(after_name + 1, " %*c %d", &ppid) != 1)
+		return 0;
+	return (pid_t)ppid;
+}
+
+static bool is_node(const struct harness *h, pid_t pid)
+{
+	for (size_t i = 0; i < h->n_nodes; i++) {
+		if (h->nodes[i].proc.pid == pid)
+			return true;
+	}
+	return false;
+}
+
+/* CPU seconds of the node daemons and their children (the plan processes,
+ * kept from round to round of a job): what the nodes spend, beside the
+ * central CPU, on the same cores here. A plan process that ended between
+ * two samples is not counted (one job per case: none ends before its last
+ * round). */
+static double nodes_cpu_seconds(const struct harness *h)
+{
+	DIR *proc = opendir("/proc");
+	struct dirent *de;
+	double sum = 0;
+
+	for (size_t i = 0; i < h->n_nodes; i++)
+		sum += cpu_seconds(h->nodes[i].proc.pid);
+	while (proc && (de = readdir(proc))) {
+		pid_t pid = (pid_t)atoi(de->d_name);
+		double cpu;
+
+		if (pid > 0 && is_node(h, parent_of(pid)) && !isnan(cpu = cpu_seconds(pid)))
+			sum += cpu;
+	}
+	if (proc)
+		closedir(proc);
+	return sum;
+}
+
 /* What is sampled at a round boundary: the central CPU (researcher, broker
  * and repository: what one researcher machine runs for the federation; the
- * bench's own status observer is not in it) and the link's counters. */
+ * bench's own status observer is not in it), the nodes' CPU and the link's
+ * counters. */
 struct sample {
 	unsigned rounds;
 	double cpu[3]; /* researcher, broker, repository */
+	double nodes_cpu; /* nodes_cpu_seconds() */
 	double link_cpu; /* bench_wan_link's (--wan) */
 	struct wan_link_shared link;
 };
@@ -148,6 +207,7 @@ static void take_sample(struct harness *h, pid_t researcher, unsigned rounds, st
 	s->cpu[0] = cpu_seconds(researcher);
 	s->cpu[1] = cpu_seconds(h->broker.pid);
 	s->cpu[2] = cpu_seconds(h->repo.pid);
+	s->nodes_cpu = nodes_cpu_seconds(h);
 	if (wan) {
 		wan_stack_sample(wan, &s->link);
 		s->link_cpu = cpu_seconds((pid_t)s->link.pid);
@@ -198,6 +258,7 @@ struct result {
 	unsigned train_rounds;   /* train rounds in history.jsonl */
 	double cpu_ms;           /* central CPU per node-round over the measured rounds, ms */
 	double part_ms[3];       /* the same for the researcher, the broker, the repository */
+	double nodes_ms;         /* the nodes' CPU (daemons and plan processes) per node-round, ms */
 	double link_cpu_ms;      /* bench_wan_link's CPU per measured round (--wan) */
 	unsigned measured;       /* rounds between the two samples */
 	struct wan_link_shared link; /* the link's counters over them */
@@ -313,6 +374,7 @@ static int run_case(struct harness *h, unsigned rounds, unsigned n, double p, bo
 		r->part_ms[i] = r->measured ? (last.cpu[i] - first.cpu[i]) * 1e3 / ((double)n * r->measured) : NAN;
 		r->cpu_ms += r->part_ms[i];
 	}
+	r->nodes_ms = r->measured ? (last.nodes_cpu - first.nodes_cpu) * 1e3 / ((double)n * r->measured) : NAN;
 	if (wan && r->measured) {
 		subtract_link(&first.link, &last.link, &r->link);
 		r->link_cpu_ms = (last.link_cpu - first.link_cpu) * 1e3 / r->measured;
@@ -698,6 +760,9 @@ int main(int argc, char **argv)
 			}
 			printf("%6s %10s   central CPU per node-round%s: researcher %.3f ms, broker %.3f ms, repository %.3f ms\n",
 			       "", "", secagg ? " (plain)" : "", plain.part_ms[0], plain.part_ms[1], plain.part_ms[2]);
+			if (!isnan(plain.nodes_ms) && plain.nodes_ms > 0)
+				printf("%6s %10s   node CPU per node-round (daemon and plan process): %.3f ms\n", "", "",
+				       plain.nodes_ms);
 			printf("%6s %10s   answered: at least %u of %u nodes in each of %u rounds%s\n", "", "",
 			       plain.min_answered, n, plain.train_rounds,
 			       plain.min_answered == n ? "" : " (NOT every node)");

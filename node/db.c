@@ -11,10 +11,14 @@
  * Durability: synchronous=FULL. With WAL, NORMAL may lose the last commits on
  * power loss; here the last commit may be a plan rejection or removal, and
  * losing it would silently re-approve code the admin revoked. Writes are rare
- * admin actions, so one fsync per commit costs nothing that matters. The one
- * exception is the record of accepted commands (db__request_remember), one
- * commit per command: it runs at NORMAL, and restart_guard.h covers what a
- * power loss could take from it. */
+ * admin actions, so one fsync per commit costs nothing that matters. Two
+ * records written at every command or round run at NORMAL (sync_relaxed()),
+ * where an fsync per commit was a tenth of a node's CPU per round
+ * (docs/benchmarks.md, "The nodes' share"): the accepted commands
+ * (db__request_remember), where restart_guard.h covers what a power loss could
+ * take, and the jobs log (db__job_round_add), a history for the console whose
+ * last rows a power loss may take. The next FULL commit syncs them too (the
+ * WAL is one file, synced to its end). */
 #include "db.h"
 
 #include <inttypes.h>
@@ -194,6 +198,8 @@ enum stmt_id {
 	ST_BUDGET_GET,
 	ST_BUDGET_ADD,
 	ST_JOB_ROUND_INSERT,
+	ST_SYNC_NORMAL,
+	ST_SYNC_FULL,
 	ST__COUNT
 };
 
@@ -234,6 +240,8 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_JOB_ROUND_INSERT] = "INSERT INTO job_rounds (at, job_id, researcher_id, dataset_id, plan_digest, round, kind,"
 				" result, detail, n_samples, dp_noise, seconds)"
 				" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+	[ST_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
+	[ST_SYNC_FULL] = "PRAGMA synchronous = FULL",
 	[ST_DP_INSERT] = "INSERT INTO dp_rounds (job_id, round, fingerprint, noise, at) VALUES (?1, ?2, ?3, ?4, ?5)"
 			 " ON CONFLICT (job_id, fingerprint) DO NOTHING",
 	[ST_DP_LIST] = "SELECT noise FROM dp_rounds WHERE job_id = ?1 AND fingerprint <> ?2 ORDER BY round, fingerprint",
@@ -353,6 +361,23 @@ static enum fedc_err begin(struct node_db *db, bool write)
 static enum fedc_err commit(struct node_db *db)
 {
 	return step_done(db, ST_COMMIT, "COMMIT");
+}
+
+/* Commits at synchronous = NORMAL (relaxed) skip their fsync; FULL is
+ * every other write's (see the top of this file). Prepared statements, not
+ * sqlite3_exec(): a round runs these twice. */
+static enum fedc_err sync_relaxed(struct node_db *db, bool relaxed)
+{
+	return step_done(db, relaxed ? ST_SYNC_NORMAL : ST_SYNC_FULL, "PRAGMA synchronous");
+}
+
+/* Back to FULL after a relaxed write, whatever happened: a failure here
+ * turns a successful write's result into FEDC_ERR_DB. */
+static enum fedc_err sync_restore(struct node_db *db, enum fedc_err rc)
+{
+	enum fedc_err back = sync_relaxed(db, false);
+
+	return rc ? rc : back;
 }
 
 /* Rolls back the open transaction, if any; used on error paths, where the
@@ -1332,15 +1357,11 @@ static enum fedc_err remember(struct node_db *db, const char *signer, const char
 enum fedc_err db__request_remember(struct node_db *db, const char *signer, const char *nonce, int64_t ts_ms,
 				   int64_t forget_before_ms)
 {
-	enum fedc_err rc = exec(db, "PRAGMA synchronous = NORMAL", "PRAGMA synchronous");
+	enum fedc_err rc = sync_relaxed(db, true);
 
 	if (!rc)
 		rc = remember(db, signer, nonce, ts_ms, forget_before_ms);
-	/* Back to FULL for every other write, whatever happened; the next FULL
-	 * commit syncs these records too. */
-	if (exec(db, "PRAGMA synchronous = FULL", "PRAGMA synchronous") != FEDC_OK && !rc)
-		rc = FEDC_ERR_DB;
-	return rc;
+	return sync_restore(db, rc);
 }
 
 enum fedc_err db__request_each(struct node_db *db, int64_t since_ms, db_request_fn fn, void *ctx)
@@ -1390,7 +1411,7 @@ enum fedc_err db__dp_round_add(struct node_db *db, const char *job_id, uint64_t 
 	return end_tx(db, rc);
 }
 
-enum fedc_err db__job_round_add(struct node_db *db, const struct node_job_round *r)
+static enum fedc_err job_round_insert(struct node_db *db, const struct node_job_round *r)
 {
 	struct binder b = { NULL, SQLITE_OK };
 	enum fedc_err rc = begin(db, true);
@@ -1420,6 +1441,15 @@ enum fedc_err db__job_round_add(struct node_db *db, const struct node_job_round 
 		rc = step_done(db, ST_JOB_ROUND_INSERT, "record a job round");
 	}
 	return end_tx(db, rc);
+}
+
+enum fedc_err db__job_round_add(struct node_db *db, const struct node_job_round *r)
+{
+	enum fedc_err rc = sync_relaxed(db, true);
+
+	if (!rc)
+		rc = job_round_insert(db, r);
+	return sync_restore(db, rc);
 }
 
 enum fedc_err db__dp_rounds(struct node_db *db, const char *job_id, const char *except_fingerprint,

@@ -164,7 +164,8 @@ enum fedc_err db__dp_rounds(struct node_db *db, const char *job_id, const char *
 
 /* One train request the node ran (node/job_log.h), for the console's jobs
  * page (docs/node-console.md). result: "ok" or the error's name; detail:
- * why it failed. FEDC_ERR_DB. */
+ * why it failed. FEDC_ERR_DB. Committed without an fsync, as the requests
+ * above: a power loss may take the last rows of this history. */
 struct node_job_round {
 	const char *job_id, *researcher_id, *dataset_id, *plan_digest;
 	uint64_t round;
