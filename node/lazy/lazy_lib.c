@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fedc/log.h"
 #include "lazy_require.h"
 
 /* pthread_once() takes no argument: the library being loaded is handed over
@@ -58,7 +57,6 @@ static void load_once(void)
 	if (!handle) {
 		snprintf(lib->error, sizeof(lib->error), "cannot load %s, needed for %s (install package %s): %s",
 			 lib->soname, lib->what, lib->package, why ? why : "unknown reason");
-		fedc_error("%s", lib->error);
 		return;
 	}
 	for (i = 0; lib->symbols[i]; i++) {
@@ -67,7 +65,6 @@ static void load_once(void)
 			snprintf(lib->error, sizeof(lib->error),
 				 "%s, needed for %s, has no %s (package %s too old? install a newer one)", lib->soname,
 				 lib->what, lib->symbols[i], lib->package);
-			fedc_error("%s", lib->error);
 			return; /* the handle stays open: dlclose() of a half-used library buys nothing */
 		}
 	}

@@ -51,9 +51,11 @@ extern struct lazy_lib lazy_z__lib, lazy_png__lib, lazy_jpeg__lib, lazy_nifti__l
 
 /* Loads the library and resolves every symbol, the first time it is called
  * (thread-safe; later calls return the first outcome, at the cost of one
- * pthread_once check). True when all resolved. On failure it logs once
- * (fedc_error) and lazy_lib__error() says what failed and which package to
- * install. The library stays loaded until the process exits.
+ * pthread_once check). True when all resolved. On failure
+ * lazy_lib__error() says what failed and which package to install; it is
+ * not logged here: lazy__require() hands it to the caller, whose error it
+ * becomes (a round's, `dataset add`'s, the daemon's at start). The library
+ * stays loaded until the process exits.
  *
  * Test hook (only in a build with FEDC_TEST_HOOKS, compiled out
  * otherwise): a soname listed in the environment variable
