@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lazy/lazy_require.h"
+
 #define CSV_READ_CHUNK (64u << 10) /* read(2) size, and libcsv's growth step */
 
 /* ---- saved rows ---- */
@@ -213,6 +215,8 @@ static enum fedc_err read_rows(struct csv_reader *r)
 static enum fedc_err reader_init(struct csv_reader *r, int fd, const char *path, struct fedc_hash *hash,
 				 csv_row_fn on_row, void *ctx)
 {
+	enum fedc_err rc;
+
 	memset(r, 0, sizeof(*r));
 	r->fd = fd;
 	r->path = path;
@@ -223,6 +227,9 @@ static enum fedc_err reader_init(struct csv_reader *r, int fd, const char *path,
 	r->ctx = ctx;
 	fedc_buf_init(&r->text, CSV_MAX_ROW + CSV_MAX_CELLS);
 	fedc_buf_init(&r->cells, (size_t)CSV_MAX_CELLS * sizeof(struct csv_cell));
+	rc = lazy__require(LAZY_CSV);
+	if (rc)
+		return rc;
 	if (csv_init(&r->parser, CSV_STRICT | CSV_STRICT_FINI | CSV_REPALL_NL | CSV_APPEND_NULL) != 0)
 		return FEDC_ERR_NOMEM;
 	r->parser_ready = true;

@@ -23,6 +23,7 @@
 #include <zlib.h>
 
 #include "fedc/hash.h"
+#include "lazy/lazy_require.h"
 
 #define IDX_CHUNK (256u << 10)      /* bytes read from disk, or inflated, at a time */
 #define IDX_TYPE_UBYTE 0x08
@@ -157,9 +158,11 @@ static enum fedc_err file_open(struct idx_file *f, const char *path, const char 
 	if (rc || f->in_len < 2 || f->in[0] != 0x1f || f->in[1] != 0x8b)
 		return rc;
 	f->gz = true;
+	rc = lazy__require(LAZY_Z);
+	if (rc)
+		return rc;
 	if (inflateInit2(&f->zs, 16 + MAX_WBITS) != Z_OK) /* 16: gzip wrapper only */
-		return fedc_fail(FEDC_ERR_NOMEM, "%s: cannot inflate: %s", path,
-				 f->zs.msg ? f->zs.msg : "out of memory"); /* msg: why zlib did not load (lazy/zlib.c) */
+		return fedc_fail(FEDC_ERR_NOMEM, "%s: cannot inflate: %s", path, f->zs.msg ? f->zs.msg : "out of memory");
 	f->z_ready = true;
 	return FEDC_OK;
 }

@@ -17,6 +17,8 @@
 #include <jpeglib.h>
 #include <png.h>
 
+#include "lazy/lazy_require.h"
+
 static enum fedc_err check_size(const char *name, uint32_t width, uint32_t height)
 {
 	if (width == 0 || height == 0)
@@ -34,8 +36,10 @@ static enum fedc_err decode_png(const void *data, size_t len, const char *name, 
 {
 	static const png_color black = { 0, 0, 0 };
 	png_image img;
-	enum fedc_err rc = FEDC_OK;
+	enum fedc_err rc = lazy__require(LAZY_PNG);
 
+	if (rc)
+		return rc;
 	memset(&img, 0, sizeof(img));
 	img.version = PNG_IMAGE_VERSION;
 	if (!png_image_begin_read_from_memory(&img, data, len))
@@ -123,9 +127,12 @@ static enum fedc_err decode_jpeg(const void *data, size_t len, const char *name,
 				 struct image_pixels *out)
 {
 	struct jpeg_decompress_struct ci;
-	struct jpeg_fail *f = calloc(1, sizeof(*f));
-	enum fedc_err rc = FEDC_OK;
+	struct jpeg_fail *f;
+	enum fedc_err rc = lazy__require(LAZY_JPEG);
 
+	if (rc)
+		return rc;
+	f = calloc(1, sizeof(*f));
 	if (!f)
 		return FEDC_ERR_NOMEM;
 	if (len > ULONG_MAX) {

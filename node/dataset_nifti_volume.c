@@ -11,6 +11,8 @@
 
 #include <nifti2_io.h>
 
+#include "lazy/lazy_require.h"
+
 /* The voxel types read, each converted to float. */
 static bool type_supported(int datatype)
 {
@@ -89,6 +91,9 @@ enum fedc_err dataset_nifti__read_volume(const char *path, const char *name, str
 	enum fedc_err rc;
 
 	memset(out, 0, sizeof(*out));
+	rc = lazy__require(LAZY_NIFTI); /* else the read below finds "no file" */
+	if (rc)
+		return rc;
 	nifti_set_debug_level(0);
 	nim = nifti_image_read(path, 0);
 	if (!nim)

@@ -12,6 +12,7 @@
 #include "fedc/prom.h"
 #include "fedc/prom_http.h"
 #include "fedc/repo.h"
+#include "lazy/lazy_require.h"
 
 enum round_result { RESULT_DONE, RESULT_FAILED, RESULT_REFUSED, N_RESULTS };
 
@@ -232,6 +233,9 @@ enum fedc_err node_metrics__start(const struct node_config *cfg, struct fedc_mqt
 	fedc_prom_gauge_set(&counters.start_time_s, (int64_t)time(NULL));
 	if (!cfg->metrics_listen || !cfg->metrics_listen[0])
 		return FEDC_OK;
+	rc = lazy__require(LAZY_MHD); /* else the listener fails as if its address were taken */
+	if (rc)
+		return rc;
 	srv = calloc(1, sizeof(*srv));
 	if (!srv)
 		return FEDC_ERR_NOMEM;

@@ -36,7 +36,8 @@ struct node_metrics_server;
  * is not set. A scrape reads, besides the counters, the broker connection
  * `mqtt` (may be NULL), the database (datasets) and data_dir (disk use):
  * `cfg` and `mqtt` must outlive the server. Errors of fedc_prom_http_start,
- * FEDC_ERR_NOMEM. Stop with node_metrics__stop. */
+ * FEDC_ERR_NOMEM, FEDC_ERR_IO (libmicrohttpd cannot be loaded,
+ * lazy/lazy_require.h). Stop with node_metrics__stop. */
 FEDC_NODISCARD
 enum fedc_err node_metrics__start(const struct node_config *cfg, struct fedc_mqtt *mqtt,
 				  struct node_metrics_server **out);

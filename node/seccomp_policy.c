@@ -23,6 +23,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "lazy/lazy_require.h"
 #include "sandbox.h"
 
 /* LeakSanitizer checks for leaks at exit by stopping the world: it clones a
@@ -371,10 +372,13 @@ static enum fedc_err install_handler(void)
 
 enum fedc_err seccomp_policy__install(void)
 {
-	scmp_filter_ctx ctx = seccomp_init(DEFAULT_ACTION);
-	enum fedc_err rc;
+	scmp_filter_ctx ctx;
+	enum fedc_err rc = lazy__require(LAZY_SECCOMP);
 	int err;
 
+	if (rc)
+		return rc;
+	ctx = seccomp_init(DEFAULT_ACTION);
 	if (!ctx)
 		return fedc_fail(FEDC_ERR_NOMEM, "seccomp: cannot create a filter");
 	n_traps = 0;

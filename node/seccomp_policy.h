@@ -21,8 +21,8 @@
 /* Installs the SIGSYS handler and loads the filter into every thread of the
  * calling process; it holds for the rest of the process's life and for
  * anything it might start. FEDC_OK, or FEDC_ERR_UNSUPPORTED / FEDC_ERR_NOMEM /
- * FEDC_ERR_IO with the reason in fedc_last_error(): the caller must then not
- * run the plan. */
+ * FEDC_ERR_IO (also: libseccomp cannot be loaded, lazy/lazy_require.h) with
+ * the reason in fedc_last_error(): the caller must then not run the plan. */
 FEDC_NODISCARD
 enum fedc_err seccomp_policy__install(void);
 

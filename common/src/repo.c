@@ -362,30 +362,41 @@ static CURLcode setup_tls(struct fedc_repo *repo)
 	return cc;
 }
 
+/* An option libcurl refused: for want of memory, or, in fedc-node (which
+ * loads libcurl at the first request, node/lazy/curl.c), because libcurl
+ * cannot be loaded: curl_easy_strerror() then names it and its package. */
+static enum fedc_err setup_failed(const char *url, const char *what, CURLcode cc)
+{
+	return fedc_fail(cc == CURLE_OUT_OF_MEMORY ? FEDC_ERR_NOMEM : FEDC_ERR_IO, "%s: cannot set up %s: %s", url, what,
+			 curl_easy_strerror(cc));
+}
+
 /* Options every request shares, after a reset that keeps the connection. */
 static enum fedc_err setup(struct fedc_repo *repo, struct xfer *x, const char *url)
 {
 	CURL *c = repo->curl;
+	CURLcode cc;
 
 	curl_easy_reset(c);
 	repo->errbuf[0] = '\0';
 	x->curl = c;
 	/* "Moves nothing for timeout_s" fails (low-speed limit of 1 byte/s);
 	 * a long but live transfer does not. */
-	if (curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_HTTPHEADER, repo->headers) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, repo->errbuf) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, repo->timeout_s) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, repo->timeout_s) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_WRITEDATA, x) != CURLE_OK)
-		return fedc_fail(FEDC_ERR_NOMEM, "%s: cannot set up the request", url);
-	if (setup_tls(repo) != CURLE_OK)
-		return fedc_fail(FEDC_ERR_NOMEM, "%s: cannot set up TLS", url);
+	if ((cc = curl_easy_setopt(c, CURLOPT_URL, url)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(c, CURLOPT_HTTPHEADER, repo->headers)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(c, CURLOPT_ERRORBUFFER, repo->errbuf)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, repo->timeout_s)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, repo->timeout_s)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https")) != CURLE_OK ||
+	    (cc = curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(c, CURLOPT_WRITEDATA, x)) != CURLE_OK)
+		return setup_failed(url, "the request", cc);
+	cc = setup_tls(repo);
+	if (cc != CURLE_OK)
+		return setup_failed(url, "TLS", cc);
 	x->s3 = repo->s3.endpoint != NULL;
 	if (x->s3) {
 		enum fedc_err rc = fedc_repo_s3_prepare(&repo->s3, c, repo->headers, url, false);

@@ -4,13 +4,12 @@
  * there must be added here, or the linker brings libcsv back as a NEEDED
  * library (tests/node/idle_libraries.sh fails).
  *
- * csv_init() loads the library; without it the parser does not start
- * (-1) and the reason, naming the package, is the recorded error detail
- * (fedc_fail). The others take a parser csv_init() started, except
+ * The reader asks for the library first (lazy__require(LAZY_CSV),
+ * lazy_require.h). Called without it, csv_init() starts no parser (-1),
+ * as for no memory. The others take a parser csv_init() started, except
  * csv_strerror(). */
 #include <csv.h>
 
-#include "fedc/err.h"
 #include "lazy_lib.h"
 
 enum { INIT, FINI, FREE, ERROR, STRERROR, PARSE, SET_BLK_SIZE, N_SYMS };
@@ -19,18 +18,15 @@ static const char *const symbols[N_SYMS + 1] = {
 	"csv_init", "csv_fini", "csv_free", "csv_error", "csv_strerror", "csv_parse", "csv_set_blk_size", NULL,
 };
 static void *addrs[N_SYMS];
-static struct lazy_lib csv_lib = LAZY_LIB_INIT("libcsv.so.3", "libcsv3", symbols, addrs);
+struct lazy_lib lazy_csv__lib = LAZY_LIB_INIT("libcsv.so.3", "libcsv3", "CSV files", symbols, addrs);
 
 typedef void (*cell_fn)(void *, size_t, void *);
 typedef void (*row_fn)(int, void *);
 
 int csv_init(struct csv_parser *p, unsigned char options)
 {
-	if (!lazy_lib__load(&csv_lib)) {
-		/* the caller answers -1 with its own code; this detail goes with it */
-		fedc_ignore(fedc_fail(FEDC_ERR_UNSUPPORTED, "%s", lazy_lib__error(&csv_lib)));
+	if (!lazy_lib__load(&lazy_csv__lib))
 		return -1;
-	}
 	return ((int (*)(struct csv_parser *, unsigned char))addrs[INIT])(p, options);
 }
 
@@ -53,7 +49,7 @@ char *csv_strerror(int error)
 {
 	static char unloaded[] = "libcsv not loaded";
 
-	return csv_lib.loaded ? ((char *(*)(int))addrs[STRERROR])(error) : unloaded;
+	return lazy_csv__lib.loaded ? ((char *(*)(int))addrs[STRERROR])(error) : unloaded;
 }
 
 size_t csv_parse(struct csv_parser *p, const void *s, size_t len, cell_fn cb1, row_fn cb2, void *data)

@@ -15,7 +15,15 @@
  *   functions; no callback fedc sets receives it;
  * - curl_slist_append() and curl_slist_free_all() build the list here:
  *   struct curl_slist is public, and libcurl only reads a header list
- *   (CURLOPT_HTTPHEADER: the application owns it). */
+ *   (CURLOPT_HTTPHEADER: the application owns it).
+ *
+ * Unlike the other libraries of node/lazy/, libcurl is not asked for
+ * through lazy_require.h: its caller is shared code (common/src/repo.c,
+ * which the researcher links with the real libcurl) and the first transfer
+ * is the first use. Without the library every call answers
+ * CURLE_FAILED_INIT and curl_easy_strerror() gives the loader's error, which
+ * the repository client's error carries (FEDC_ERR_IO, "URL: cannot set up
+ * the request: cannot load libcurl.so.4, ..."), as lazy__require() would. */
 #define CURL_DISABLE_TYPECHECK /* curl.h's checking macros would rename the definitions below */
 #include <curl/curl.h>
 #include <stdarg.h>
@@ -31,7 +39,8 @@ static const char *const symbols[N_SYMS + 1] = {
 	"curl_easy_getinfo", "curl_easy_reset", "curl_easy_cleanup", "curl_easy_strerror", NULL,
 };
 static void *addrs[N_SYMS];
-static struct lazy_lib curl_lib = LAZY_LIB_INIT("libcurl.so.4", "libcurl4", symbols, addrs);
+static struct lazy_lib curl_lib =
+	LAZY_LIB_INIT("libcurl.so.4", "libcurl4", "the repository's transfers", symbols, addrs);
 
 static long global_flags = CURL_GLOBAL_DEFAULT;
 static CURLcode global_rc = CURLE_FAILED_INIT;

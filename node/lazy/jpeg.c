@@ -4,12 +4,12 @@
  * here, or the linker brings libjpeg back as a NEEDED library
  * (tests/node/idle_libraries.sh fails).
  *
- * jpeg_std_error() loads the library: it is the first call of every
- * decode. Without the library it fills an error manager of its own whose
- * format_message() gives the reason, and jpeg_CreateDecompress() then
- * fails through the caller's error_exit, the way libjpeg reports every
- * error, so the decoder's error names the missing package. The other
- * functions need a decompressor that jpeg_CreateDecompress() made. */
+ * The decoder asks for the library first (lazy__require(LAZY_JPEG),
+ * lazy_require.h). Called without it, jpeg_std_error() fills an error
+ * manager of its own whose format_message() gives the reason, and
+ * jpeg_CreateDecompress() then fails through the caller's error_exit, the
+ * way libjpeg reports every error. The other functions need a
+ * decompressor that jpeg_CreateDecompress() made. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,12 +27,12 @@ static const char *const symbols[N_SYMS + 1] = {
 	NULL,
 };
 static void *addrs[N_SYMS];
-static struct lazy_lib jpeg_lib = LAZY_LIB_INIT("libjpeg.so.62", "libjpeg62-turbo", symbols, addrs);
+struct lazy_lib lazy_jpeg__lib = LAZY_LIB_INIT("libjpeg.so.62", "libjpeg62-turbo", "JPEG images", symbols, addrs);
 
 static void unloaded_message(j_common_ptr cinfo, char *buffer)
 {
 	(void)cinfo;
-	snprintf(buffer, JMSG_LENGTH_MAX, "%s", lazy_lib__error(&jpeg_lib));
+	snprintf(buffer, JMSG_LENGTH_MAX, "%s", lazy_lib__error(&lazy_jpeg__lib));
 }
 
 /* As libjpeg's own error_exit: prints the message and exits, since an
@@ -49,7 +49,7 @@ static void unloaded_exit(j_common_ptr cinfo)
 
 struct jpeg_error_mgr *jpeg_std_error(struct jpeg_error_mgr *err)
 {
-	if (!lazy_lib__load(&jpeg_lib)) {
+	if (!lazy_lib__load(&lazy_jpeg__lib)) {
 		memset(err, 0, sizeof(*err));
 		err->format_message = unloaded_message;
 		err->error_exit = unloaded_exit;
@@ -62,7 +62,7 @@ void jpeg_CreateDecompress(j_decompress_ptr cinfo, int version, size_t structsiz
 {
 	typedef void (*create_fn)(j_decompress_ptr, int, size_t);
 
-	if (!lazy_lib__load(&jpeg_lib)) {
+	if (!lazy_lib__load(&lazy_jpeg__lib)) {
 		cinfo->err->error_exit((j_common_ptr)cinfo);
 		return;
 	}
@@ -72,7 +72,7 @@ void jpeg_CreateDecompress(j_decompress_ptr cinfo, int version, size_t structsiz
 /* Called on every exit of a decode, also when the library never loaded. */
 void jpeg_destroy_decompress(j_decompress_ptr cinfo)
 {
-	if (jpeg_lib.loaded)
+	if (lazy_jpeg__lib.loaded)
 		((void (*)(j_decompress_ptr))addrs[DESTROY_DECOMPRESS])(cinfo);
 }
 

@@ -4,10 +4,12 @@
  * there must be added here, or the linker brings libmicrohttpd back as a
  * NEEDED library and tests/node/idle_libraries.sh fails.
  *
- * MHD_start_daemon() loads the library; every other function works on a
- * daemon, a connection or a response that only exists once it started, so
- * the library is there when they run (without it they do nothing and
- * return failure). */
+ * The metrics listener asks for the library first (lazy__require(LAZY_MHD),
+ * lazy_require.h, in node_metrics.c), since a failed MHD_start_daemon()
+ * says nothing of why. Called without it, MHD_start_daemon() starts
+ * nothing (NULL). Every other function works on a daemon, a connection or
+ * a response that only exists once it started, so the library is there
+ * when they run (without it they do nothing and return failure). */
 #include <microhttpd.h>
 #include <stdarg.h>
 
@@ -22,12 +24,13 @@ static const char *const symbols[N_SYMS + 1] = {
 	"MHD_add_response_header",     "MHD_destroy_response", NULL,
 };
 static void *addrs[N_SYMS];
-static struct lazy_lib mhd_lib = LAZY_LIB_INIT("libmicrohttpd.so.12", "libmicrohttpd12", symbols, addrs);
+struct lazy_lib lazy_mhd__lib =
+	LAZY_LIB_INIT("libmicrohttpd.so.12", "libmicrohttpd12", "the [metrics] listener", symbols, addrs);
 
 /* The address of symbol `i`, or NULL while the library is not loaded. */
 static void *sym(int i)
 {
-	return mhd_lib.loaded ? addrs[i] : NULL;
+	return lazy_mhd__lib.loaded ? addrs[i] : NULL;
 }
 
 struct MHD_Daemon *MHD_start_daemon(unsigned int flags, uint16_t port, MHD_AcceptPolicyCallback apc, void *apc_cls,
@@ -38,8 +41,8 @@ struct MHD_Daemon *MHD_start_daemon(unsigned int flags, uint16_t port, MHD_Accep
 	struct MHD_Daemon *daemon;
 	va_list ap;
 
-	if (!lazy_lib__load(&mhd_lib))
-		return NULL; /* logged by the loader: which library, which package */
+	if (!lazy_lib__load(&lazy_mhd__lib))
+		return NULL;
 	va_start(ap, dh_cls);
 	daemon = ((start_fn)addrs[START_DAEMON_VA])(flags, port, apc, apc_cls, dh, dh_cls, ap);
 	va_end(ap);

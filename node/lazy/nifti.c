@@ -4,10 +4,11 @@
  * there must be added here, or the linker brings libnifti2 back as a
  * NEEDED library (tests/node/idle_libraries.sh fails).
  *
- * nifti_set_debug_level() and nifti_image_read() load the library; without
- * it the read finds no image (NULL, as for an unreadable file) and the
- * reason is in the node's log (the loader logs it once). The others take
- * an image nifti_image_read() returned. */
+ * The reader asks for the library first (lazy__require(LAZY_NIFTI),
+ * lazy_require.h): libnifti2 has no error text to carry the reason.
+ * Called without it, nifti_set_debug_level() does nothing and
+ * nifti_image_read() finds no image (NULL). The others take an image
+ * nifti_image_read() returned. */
 #include <nifti2_io.h>
 
 #include "lazy_lib.h"
@@ -19,17 +20,17 @@ static const char *const symbols[N_SYMS + 1] = {
 	NULL,
 };
 static void *addrs[N_SYMS];
-static struct lazy_lib nifti_lib = LAZY_LIB_INIT("libnifti2.so.2", "libnifti2-2", symbols, addrs);
+struct lazy_lib lazy_nifti__lib = LAZY_LIB_INIT("libnifti2.so.2", "libnifti2-2", "NIfTI volumes", symbols, addrs);
 
 void nifti_set_debug_level(int level)
 {
-	if (lazy_lib__load(&nifti_lib))
+	if (lazy_lib__load(&lazy_nifti__lib))
 		((void (*)(int))addrs[SET_DEBUG_LEVEL])(level);
 }
 
 nifti_image *nifti_image_read(const char *hname, int read_data)
 {
-	if (!lazy_lib__load(&nifti_lib))
+	if (!lazy_lib__load(&lazy_nifti__lib))
 		return NULL;
 	return ((nifti_image * (*)(const char *, int)) addrs[IMAGE_READ])(hname, read_data);
 }

@@ -4,9 +4,9 @@
  * calls; a new one used there must be added here, or the linker brings
  * libpng back as a NEEDED library (tests/node/idle_libraries.sh fails).
  *
- * Without the library png_image_begin_read_from_memory() fails with the
- * reason in image->message, as libpng reports its own errors, so the
- * decoder's error names the missing package. */
+ * The decoder asks for the library first (lazy__require(LAZY_PNG),
+ * lazy_require.h). Called without it, png_image_begin_read_from_memory()
+ * fails as libpng fails, with the reason in image->message. */
 #include <png.h>
 #include <stdio.h>
 
@@ -21,14 +21,14 @@ static const char *const symbols[N_SYMS + 1] = {
 	NULL,
 };
 static void *addrs[N_SYMS];
-static struct lazy_lib png_lib = LAZY_LIB_INIT("libpng16.so.16", "libpng16-16", symbols, addrs);
+struct lazy_lib lazy_png__lib = LAZY_LIB_INIT("libpng16.so.16", "libpng16-16", "PNG images", symbols, addrs);
 
 int png_image_begin_read_from_memory(png_imagep image, png_const_voidp memory, size_t size)
 {
 	typedef int (*begin_fn)(png_imagep, png_const_voidp, size_t);
 
-	if (!lazy_lib__load(&png_lib)) {
-		snprintf(image->message, sizeof(image->message), "libpng16.so.16 not loaded: install libpng16-16");
+	if (!lazy_lib__load(&lazy_png__lib)) {
+		snprintf(image->message, sizeof(image->message), "%s", lazy_lib__error(&lazy_png__lib));
 		image->warning_or_error = PNG_IMAGE_ERROR;
 		return 0;
 	}
@@ -41,7 +41,7 @@ int png_image_finish_read(png_imagep image, png_const_colorp background, void *b
 {
 	typedef int (*finish_fn)(png_imagep, png_const_colorp, void *, png_int_32, void *);
 
-	if (!lazy_lib__load(&png_lib))
+	if (!lazy_lib__load(&lazy_png__lib))
 		return 0;
 	return ((finish_fn)addrs[FINISH_READ])(image, background, buffer, row_stride, colormap);
 }
@@ -49,6 +49,6 @@ int png_image_finish_read(png_imagep image, png_const_colorp background, void *b
 /* An image that never began holds nothing of libpng's. */
 void png_image_free(png_imagep image)
 {
-	if (png_lib.loaded)
+	if (lazy_png__lib.loaded)
 		((void (*)(png_imagep))addrs[IMAGE_FREE])(image);
 }

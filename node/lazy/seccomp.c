@@ -4,9 +4,10 @@
  * used there must be added here, or the linker brings libseccomp back as a
  * NEEDED library (tests/node/idle_libraries.sh fails).
  *
- * seccomp_init() loads the library; without it there is no filter (NULL),
- * the plan is not run, and the loader has logged which package to install.
- * The others take the filter seccomp_init() made, except
+ * The sandbox asks for the library first (lazy__require(LAZY_SECCOMP),
+ * lazy_require.h): the plan is then not run, and the error names the
+ * package. Called without it, seccomp_init() makes no filter (NULL). The
+ * others take the filter seccomp_init() made, except
  * seccomp_syscall_resolve_name(), which resolves nothing without it. */
 #include <seccomp.h>
 
@@ -19,18 +20,19 @@ static const char *const symbols[N_SYMS + 1] = {
 	"seccomp_rule_add_array", "seccomp_syscall_resolve_name", NULL,
 };
 static void *addrs[N_SYMS];
-static struct lazy_lib seccomp_lib = LAZY_LIB_INIT("libseccomp.so.2", "libseccomp2", symbols, addrs);
+struct lazy_lib lazy_seccomp__lib =
+	LAZY_LIB_INIT("libseccomp.so.2", "libseccomp2", "the plan sandbox's seccomp filter", symbols, addrs);
 
 scmp_filter_ctx seccomp_init(uint32_t def_action)
 {
-	if (!lazy_lib__load(&seccomp_lib))
+	if (!lazy_lib__load(&lazy_seccomp__lib))
 		return NULL;
 	return ((scmp_filter_ctx(*)(uint32_t))addrs[INIT])(def_action);
 }
 
 void seccomp_release(scmp_filter_ctx ctx)
 {
-	if (seccomp_lib.loaded)
+	if (lazy_seccomp__lib.loaded)
 		((void (*)(scmp_filter_ctx))addrs[RELEASE])(ctx);
 }
 
@@ -54,7 +56,7 @@ int seccomp_rule_add_array(scmp_filter_ctx ctx, uint32_t action, int syscall, un
 
 int seccomp_syscall_resolve_name(const char *name)
 {
-	if (!seccomp_lib.loaded)
+	if (!lazy_seccomp__lib.loaded)
 		return __NR_SCMP_ERROR;
 	return ((int (*)(const char *))addrs[RESOLVE_NAME])(name);
 }

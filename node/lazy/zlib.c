@@ -6,8 +6,9 @@
  * libz as a dependency when they load: the executable exports none of these
  * definitions (libz is not NEEDED), so they bind to the real one.
  *
- * Without the library inflateInit2_() fails with Z_VERSION_ERROR and the
- * reason in strm->msg, which the IDX reader reports. */
+ * The IDX reader asks for the library first (lazy__require(LAZY_Z),
+ * lazy_require.h). Called without it, inflateInit2_() fails with
+ * Z_VERSION_ERROR and the reason in strm->msg. */
 #include <zlib.h>
 
 #include "lazy_lib.h"
@@ -18,14 +19,14 @@ static const char *const symbols[N_SYMS + 1] = {
 	"inflateInit2_", "inflate", "inflateEnd", "inflateReset", "zError", NULL,
 };
 static void *addrs[N_SYMS];
-static struct lazy_lib z_lib = LAZY_LIB_INIT("libz.so.1", "zlib1g", symbols, addrs);
+struct lazy_lib lazy_z__lib = LAZY_LIB_INIT("libz.so.1", "zlib1g", "gzip'd IDX files", symbols, addrs);
 
 int inflateInit2_(z_streamp strm, int windowBits, const char *version, int stream_size)
 {
 	typedef int (*init_fn)(z_streamp, int, const char *, int);
 
-	if (!lazy_lib__load(&z_lib)) {
-		strm->msg = z_lib.error; /* set once by the failed load, kept for the process */
+	if (!lazy_lib__load(&lazy_z__lib)) {
+		strm->msg = lazy_z__lib.error; /* set once by the failed load, kept for the process */
 		return Z_VERSION_ERROR;
 	}
 	return ((init_fn)addrs[INFLATE_INIT2])(strm, windowBits, version, stream_size);
@@ -36,20 +37,20 @@ int inflateInit2_(z_streamp strm, int windowBits, const char *version, int strea
  * up. */
 int inflate(z_streamp strm, int flush)
 {
-	return z_lib.loaded ? ((int (*)(z_streamp, int))addrs[INFLATE])(strm, flush) : Z_STREAM_ERROR;
+	return lazy_z__lib.loaded ? ((int (*)(z_streamp, int))addrs[INFLATE])(strm, flush) : Z_STREAM_ERROR;
 }
 
 int inflateEnd(z_streamp strm)
 {
-	return z_lib.loaded ? ((int (*)(z_streamp))addrs[INFLATE_END])(strm) : Z_STREAM_ERROR;
+	return lazy_z__lib.loaded ? ((int (*)(z_streamp))addrs[INFLATE_END])(strm) : Z_STREAM_ERROR;
 }
 
 int inflateReset(z_streamp strm)
 {
-	return z_lib.loaded ? ((int (*)(z_streamp))addrs[INFLATE_RESET])(strm) : Z_STREAM_ERROR;
+	return lazy_z__lib.loaded ? ((int (*)(z_streamp))addrs[INFLATE_RESET])(strm) : Z_STREAM_ERROR;
 }
 
 const char *zError(int err)
 {
-	return z_lib.loaded ? ((const char *(*)(int))addrs[ERROR_STRING])(err) : z_lib.error;
+	return lazy_z__lib.loaded ? ((const char *(*)(int))addrs[ERROR_STRING])(err) : lazy_z__lib.error;
 }

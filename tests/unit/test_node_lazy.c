@@ -4,11 +4,15 @@
  * listener, a dataset read or a filter needs them, calls go through to the real libraries with their
  * arguments intact (long, pointer, function pointer, curl_off_t; libjpeg's
  * longjmp error path), and a library or symbol that cannot be loaded is a
- * failure that names it and its package. This executable links the lazy
+ * failure that names it and its package. With the test hook
+ * FEDC_TEST_MISSING_LIBS each library in turn fails to load, and the
+ * node's entry point that needs it fails with an error naming the
+ * library, its package and the reason. This executable links the lazy
  * definitions with --as-needed, as fedc-node does (tests/CMakeLists.txt):
  * none of these libraries is among its NEEDED ones. The tests run in
  * order: each checks what is still not loaded (libcurl, libpng and
- * libnifti2 bring zlib with them). */
+ * libnifti2 bring zlib with them); the missing-library tests go first, as
+ * they fork a child that must not have the library loaded yet. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -22,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "csv_rows.h"
@@ -29,18 +34,22 @@
 #include "dataset_idx.h"
 #include "dataset_image.h"
 #include "dataset_nifti.h"
+#include "fedc/repo.h"
 #include "lazy/lazy_lib.h"
+#include "lazy/lazy_require.h"
+#include "node_metrics.h"
+#include "seccomp_policy.h"
 
 #define CORPUS FEDC_SOURCE_DIR "/tests/fuzz/corpus/"
 
-static struct lazy_lib probe_curl = LAZY_LIB_INIT("libcurl.so.4", "libcurl4", NULL, NULL);
-static struct lazy_lib probe_mhd = LAZY_LIB_INIT("libmicrohttpd.so.12", "libmicrohttpd12", NULL, NULL);
-static struct lazy_lib probe_z = LAZY_LIB_INIT("libz.so.1", "zlib1g", NULL, NULL);
-static struct lazy_lib probe_png = LAZY_LIB_INIT("libpng16.so.16", "libpng16-16", NULL, NULL);
-static struct lazy_lib probe_jpeg = LAZY_LIB_INIT("libjpeg.so.62", "libjpeg62-turbo", NULL, NULL);
-static struct lazy_lib probe_nifti = LAZY_LIB_INIT("libnifti2.so.2", "libnifti2-2", NULL, NULL);
-static struct lazy_lib probe_seccomp = LAZY_LIB_INIT("libseccomp.so.2", "libseccomp2", NULL, NULL);
-static struct lazy_lib probe_csv = LAZY_LIB_INIT("libcsv.so.3", "libcsv3", NULL, NULL);
+static struct lazy_lib probe_curl = LAZY_LIB_INIT("libcurl.so.4", "libcurl4", "a probe", NULL, NULL);
+static struct lazy_lib probe_mhd = LAZY_LIB_INIT("libmicrohttpd.so.12", "libmicrohttpd12", "a probe", NULL, NULL);
+static struct lazy_lib probe_z = LAZY_LIB_INIT("libz.so.1", "zlib1g", "a probe", NULL, NULL);
+static struct lazy_lib probe_png = LAZY_LIB_INIT("libpng16.so.16", "libpng16-16", "a probe", NULL, NULL);
+static struct lazy_lib probe_jpeg = LAZY_LIB_INIT("libjpeg.so.62", "libjpeg62-turbo", "a probe", NULL, NULL);
+static struct lazy_lib probe_nifti = LAZY_LIB_INIT("libnifti2.so.2", "libnifti2-2", "a probe", NULL, NULL);
+static struct lazy_lib probe_seccomp = LAZY_LIB_INIT("libseccomp.so.2", "libseccomp2", "a probe", NULL, NULL);
+static struct lazy_lib probe_csv = LAZY_LIB_INIT("libcsv.so.3", "libcsv3", "a probe", NULL, NULL);
 
 struct body {
 	char text[256];
@@ -84,6 +93,219 @@ static void *read_whole(const char *path, size_t *len)
 	assert_true(*len > 0 && *len < (1 << 16));
 	fclose(f);
 	return data;
+}
+
+/* ---- a library that cannot be loaded (FEDC_TEST_MISSING_LIBS) ---- */
+
+/* One entry point of the node that needs a lazily loaded library. */
+typedef enum fedc_err (*entry_fn)(void);
+
+struct outcome {
+	enum fedc_err rc;
+	char detail[512];
+};
+
+/* Runs `entry` in a child process whose FEDC_TEST_MISSING_LIBS is `missing`
+ * (the load's outcome sticks for the process: this one keeps its
+ * libraries) and hands back its code and fedc_last_error(). */
+static void run_with_missing(const char *missing, entry_fn entry, struct outcome *out)
+{
+	int fds[2], status = 0;
+	ssize_t n;
+	pid_t pid;
+
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct outcome o;
+
+		memset(&o, 0, sizeof(o));
+		close(fds[0]);
+		setenv("FEDC_TEST_MISSING_LIBS", missing, 1);
+		o.rc = entry();
+		snprintf(o.detail, sizeof(o.detail), "%s", fedc_last_error());
+		_exit(write(fds[1], &o, sizeof(o)) == (ssize_t)sizeof(o) ? 0 : 1);
+	}
+	close(fds[1]);
+	n = read(fds[0], out, sizeof(*out)); /* less than PIPE_BUF: one write, one read */
+	close(fds[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(n, (ssize_t)sizeof(*out));
+}
+
+/* `entry` fails with `code`, naming `soname`, its package and the hook (the
+ * reason dlerror() would give). */
+static void expect_missing(const char *missing, entry_fn entry, enum fedc_err code, const char *soname,
+			   const char *package)
+{
+	char install[96];
+	struct outcome o;
+
+#ifndef FEDC_TEST_HOOKS
+	skip(); /* FEDC_TEST_MISSING_LIBS is compiled out */
+#endif
+	run_with_missing(missing, entry, &o);
+	snprintf(install, sizeof(install), "install package %s", package);
+	if (o.rc != code || !strstr(o.detail, soname) || !strstr(o.detail, install) ||
+	    !strstr(o.detail, "FEDC_TEST_MISSING_LIBS"))
+		fail_msg("with %s missing: %s (%d), \"%s\"; expected %s naming %s and \"%s\"", missing,
+			 fedc_strerror(o.rc), (int)o.rc, o.detail, fedc_strerror(code), soname, install);
+}
+
+static enum fedc_err read_gzip_idx(void)
+{
+	struct node_dataset *ds = calloc(1, sizeof(*ds));
+	struct fedc_data data;
+	enum fedc_err rc = ds ? dataset_idx__read_files("tiny", FEDC_FIXTURES_DIR "/idx/tiny-images-idx3-ubyte.gz",
+						       FEDC_FIXTURES_DIR "/idx/tiny-labels-idx1-ubyte.gz", ds, &data)
+			      : FEDC_ERR_NOMEM;
+
+	free(ds);
+	return rc;
+}
+
+static enum fedc_err decode_file(const char *path, uint32_t channels)
+{
+	struct image_pixels px = { 0 };
+	size_t len;
+	void *bytes = read_whole(path, &len);
+	enum fedc_err rc = dataset_image__decode(bytes, len, path, channels, &px);
+
+	free(px.pixels);
+	free(bytes);
+	return rc;
+}
+
+static enum fedc_err decode_png(void)
+{
+	return decode_file(CORPUS "png/grey8x8.png", 1);
+}
+
+static enum fedc_err decode_jpeg(void)
+{
+	return decode_file(CORPUS "jpeg/rgb9x5.jpg", 3);
+}
+
+static enum fedc_err read_nifti(void)
+{
+	struct nifti_volume vol = { 0 };
+	enum fedc_err rc = dataset_nifti__read_volume(CORPUS "nifti/f32-2cube.nii", "f32-2cube.nii", &vol);
+
+	free(vol.voxels);
+	return rc;
+}
+
+static enum fedc_err no_row(void *ctx, const struct csv_row *row)
+{
+	(void)ctx, (void)row;
+	return FEDC_OK;
+}
+
+static enum fedc_err parse_csv(void)
+{
+	return csv_rows__parse("a,b\n1,2\n", 8, "t.csv", no_row, NULL);
+}
+
+/* With the hook the filter is never built; without it, it would be loaded
+ * into the child only. */
+static enum fedc_err install_filter(void)
+{
+	return seccomp_policy__install();
+}
+
+static enum fedc_err start_metrics(void)
+{
+	struct node_config cfg;
+	struct node_metrics_server *srv = NULL;
+	char listen[] = "127.0.0.1:0";
+	enum fedc_err rc;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.metrics_listen = listen;
+	rc = node_metrics__start(&cfg, NULL, &srv);
+	node_metrics__stop(srv);
+	return rc;
+}
+
+/* The repository client is shared code (the researcher links the real
+ * libcurl): its error carries curl_easy_strerror(), which the lazy libcurl
+ * fills with the loader's. */
+static enum fedc_err ask_repository(void)
+{
+	struct fedc_repo *repo = NULL;
+	bool exists = false;
+	enum fedc_err rc = fedc_repo_new("http://127.0.0.1:9", NULL, 5, &repo);
+
+	if (!rc)
+		rc = fedc_repo_has(repo, "0000000000000000000000000000000000000000000000000000000000000000", &exists);
+	fedc_repo_free(repo);
+	return rc;
+}
+
+/* This executable links node/lazy/: the readers' asks reach it. */
+static void test_require_linked(void **state)
+{
+	(void)state;
+	assert_non_null((void *)(uintptr_t)lazy_lib__require);
+	assert_int_equal(lazy_lib__require(LAZY__COUNT), FEDC_ERR_INVAL);
+}
+
+static void test_missing_zlib_fails_gzip_idx(void **state)
+{
+	(void)state;
+	expect_missing("libz.so.1", read_gzip_idx, FEDC_ERR_IO, "libz.so.1", "zlib1g");
+}
+
+/* The hook takes a list, and only whole names in it. */
+static void test_missing_libpng_fails_png(void **state)
+{
+	struct outcome o;
+
+	(void)state;
+	expect_missing("libfedc-other.so.1,libpng16.so.16", decode_png, FEDC_ERR_IO, "libpng16.so.16", "libpng16-16");
+	run_with_missing("libpng16.so.1,libpng16.so.166", decode_png, &o);
+	assert_int_equal(o.rc, FEDC_OK);
+}
+
+static void test_missing_libjpeg_fails_jpeg(void **state)
+{
+	(void)state;
+	expect_missing("libjpeg.so.62", decode_jpeg, FEDC_ERR_IO, "libjpeg.so.62", "libjpeg62-turbo");
+}
+
+/* Not "not a readable NIfTI-1 or NIfTI-2 file". */
+static void test_missing_libnifti2_fails_volume(void **state)
+{
+	(void)state;
+	expect_missing("libnifti2.so.2", read_nifti, FEDC_ERR_IO, "libnifti2.so.2", "libnifti2-2");
+}
+
+static void test_missing_libcsv_fails_csv(void **state)
+{
+	(void)state;
+	expect_missing("libcsv.so.3", parse_csv, FEDC_ERR_IO, "libcsv.so.3", "libcsv3");
+}
+
+static void test_missing_libseccomp_fails_sandbox(void **state)
+{
+	(void)state;
+	expect_missing("libseccomp.so.2", install_filter, FEDC_ERR_IO, "libseccomp.so.2", "libseccomp2");
+}
+
+/* Not "cannot listen on ... (in use ...)". */
+static void test_missing_libmicrohttpd_fails_metrics(void **state)
+{
+	(void)state;
+	expect_missing("libmicrohttpd.so.12", start_metrics, FEDC_ERR_IO, "libmicrohttpd.so.12", "libmicrohttpd12");
+}
+
+static void test_missing_libcurl_fails_transfer(void **state)
+{
+	(void)state;
+	expect_missing("libcurl.so.4", ask_repository, FEDC_ERR_IO, "libcurl.so.4", "libcurl4");
 }
 
 /* First: nothing has loaded zlib yet. A gzip'd IDX pair loads it, and
@@ -369,12 +591,13 @@ static void test_missing_library_named_with_package(void **state)
 {
 	static const char *const symbols[] = { "anything", NULL };
 	static void *addrs[1];
-	static struct lazy_lib lib = LAZY_LIB_INIT("libfedc-no-such-library.so.9", "fedc-no-such-package", symbols, addrs);
+	static struct lazy_lib lib = LAZY_LIB_INIT("libfedc-no-such-library.so.9", "fedc-no-such-package", "a test", symbols, addrs);
 
 	(void)state;
 	assert_false(lazy_lib__load(&lib));
 	assert_non_null(strstr(lazy_lib__error(&lib), "libfedc-no-such-library.so.9"));
-	assert_non_null(strstr(lazy_lib__error(&lib), "package fedc-no-such-package"));
+	assert_non_null(strstr(lazy_lib__error(&lib), "install package fedc-no-such-package"));
+	assert_non_null(strstr(lazy_lib__error(&lib), "needed for a test"));
 	assert_false(lazy_lib__load(&lib)); /* the first outcome stands */
 	assert_false(lazy_lib__is_loaded(&lib));
 }
@@ -383,7 +606,7 @@ static void test_missing_symbol_named(void **state)
 {
 	static const char *const symbols[] = { "zlibVersion", "fedc_no_such_symbol", NULL };
 	static void *addrs[2];
-	static struct lazy_lib lib = LAZY_LIB_INIT("libz.so.1", "zlib1g", symbols, addrs);
+	static struct lazy_lib lib = LAZY_LIB_INIT("libz.so.1", "zlib1g", "a test", symbols, addrs);
 
 	(void)state;
 	assert_false(lazy_lib__load(&lib));
@@ -394,6 +617,15 @@ static void test_missing_symbol_named(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_require_linked),
+		cmocka_unit_test(test_missing_zlib_fails_gzip_idx),
+		cmocka_unit_test(test_missing_libpng_fails_png),
+		cmocka_unit_test(test_missing_libjpeg_fails_jpeg),
+		cmocka_unit_test(test_missing_libnifti2_fails_volume),
+		cmocka_unit_test(test_missing_libcsv_fails_csv),
+		cmocka_unit_test(test_missing_libseccomp_fails_sandbox),
+		cmocka_unit_test(test_missing_libmicrohttpd_fails_metrics),
+		cmocka_unit_test(test_missing_libcurl_fails_transfer),
 		cmocka_unit_test(test_zlib_loaded_at_first_gzip_idx),
 		cmocka_unit_test(test_image_libraries_loaded_at_first_decode),
 		cmocka_unit_test(test_nifti_loaded_at_first_volume),
