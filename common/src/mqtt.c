@@ -26,6 +26,17 @@
 #include "fedc/thread_set.h"
 #include "transport_internal.h"
 
+/* A burst of publishes faster than the broker reads them fills the
+ * connection's send buffer, and Paho MQTT C (1.3) then retries the partial
+ * write only when its receive thread's 1 s poll times out: 300 trains of
+ * 40 KB, sent as fast as a MAC allows, stalled a round by a second
+ * (docs/benchmarks.md, "Envelope v3"). So at most MQTT_MAX_UNACKED publishes
+ * of a client are in flight: the next waits for an acknowledgement (on
+ * loopback a fraction of a millisecond), or at most MQTT_ROOM_WAIT_MS, after
+ * which it goes anyway (a lost acknowledgement must not stop a client). */
+#define MQTT_MAX_UNACKED 8
+#define MQTT_ROOM_WAIT_MS 1000
+
 struct queued {
 	struct fedc_mqtt_message msg;
 	struct queued *next;
@@ -62,6 +73,9 @@ struct fedc_mqtt {
 	 * says why they are counted), and the signal that one was. */
 	size_t unacked;
 	pthread_cond_t acked;
+	int room_wait_ms;     /* MQTT_ROOM_WAIT_MS; tests may change it */
+	size_t waiting;       /* publishes waiting for room now */
+	uint64_t went_anyway; /* publishes that went after room_wait_ms without room */
 };
 
 /* Paho's threads serve every client of the process and stop when the last
@@ -489,6 +503,7 @@ enum fedc_err fedc_mqtt_connect(const struct fedc_mqtt_options *opts, struct fed
 	m->wake_pipe[0] = m->wake_pipe[1] = -1;
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->acked, NULL);
+	m->room_wait_ms = MQTT_ROOM_WAIT_MS;
 	if (pipe2(m->wake_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
 		rc = fedc_fail(FEDC_ERR_IO, "mqtt: pipe: %s", strerror(errno));
 		goto out;
@@ -516,16 +531,6 @@ out:
 	return FEDC_OK;
 }
 
-/* A burst of publishes faster than the broker reads them fills the
- * connection's send buffer, and Paho MQTT C (1.3) then retries the partial
- * write only when its receive thread's 1 s poll times out: 300 trains of
- * 40 KB, sent as fast as a MAC allows, stalled a round by a second
- * (docs/benchmarks.md, "Envelope v3"). So at most MQTT_MAX_UNACKED publishes
- * of a client are in flight: the next waits for an acknowledgement (on
- * loopback a fraction of a millisecond), or at most MQTT_ROOM_WAIT_MS, after
- * which it goes anyway (a lost acknowledgement must not stop a client). */
-#define MQTT_MAX_UNACKED 8
-#define MQTT_ROOM_WAIT_MS 1000
 
 static void count_acked(struct fedc_mqtt *m)
 {
@@ -551,12 +556,22 @@ static void on_publish_failed(void *ctx, MQTTAsync_failureData *data)
 static void wait_for_room(struct fedc_mqtt *m)
 {
 	struct timespec until;
+	int64_t ns;
 
 	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += MQTT_ROOM_WAIT_MS / 1000;
 	pthread_mutex_lock(&m->lock);
-	while (m->unacked >= MQTT_MAX_UNACKED && pthread_cond_timedwait(&m->acked, &m->lock, &until) == 0)
-		;
+	ns = until.tv_nsec + (int64_t)(m->room_wait_ms % 1000) * 1000000;
+	until.tv_sec += m->room_wait_ms / 1000 + ns / 1000000000;
+	until.tv_nsec = ns % 1000000000;
+	if (m->unacked >= MQTT_MAX_UNACKED) {
+		m->waiting++;
+		while (m->unacked >= MQTT_MAX_UNACKED &&
+		       pthread_cond_timedwait(&m->acked, &m->lock, &until) == 0)
+			;
+		m->waiting--;
+		if (m->unacked >= MQTT_MAX_UNACKED)
+			m->went_anyway++;
+	}
 	m->unacked++;
 	pthread_mutex_unlock(&m->lock);
 }
@@ -664,6 +679,24 @@ bool fedc_mqtt_connected(struct fedc_mqtt *m)
 	pthread_mutex_unlock(&m->lock);
 	return connected;
 }
+
+#ifdef FEDC_TEST_HOOKS
+void fedc_mqtt_test_pacing(struct fedc_mqtt *m, struct fedc_mqtt_pacing *out)
+{
+	pthread_mutex_lock(&m->lock);
+	out->unacked = m->unacked;
+	out->waiting = m->waiting;
+	out->went_anyway = m->went_anyway;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void fedc_mqtt_test_set_room_wait(struct fedc_mqtt *m, int ms)
+{
+	pthread_mutex_lock(&m->lock);
+	m->room_wait_ms = ms;
+	pthread_mutex_unlock(&m->lock);
+}
+#endif
 
 static void publish_final(struct fedc_mqtt *m, const void *payload, size_t len)
 {
