@@ -206,8 +206,13 @@ static void on_connection_lost(void *ctx, char *cause)
 	pthread_mutex_lock(&m->lock);
 	m->connected = false;
 	m->subscribed = false;
-	m->unacked = 0; /* what was in flight is Paho's to send again */
-	pthread_cond_broadcast(&m->acked);
+	/* The count of publishes in flight is left alone: Paho has already
+	 * failed each one in flight on this connection (its clean session
+	 * drops them, onFailure, before this callback), and those made since
+	 * wait in its buffer for the next connection. Zeroing it here also
+	 * forgot the publishes a waiting fedc_mqtt_publish made between those
+	 * onFailure calls and this one: more than MQTT_MAX_UNACKED in flight
+	 * (tests/integration/test_mqtt_pacing.c). */
 	pthread_mutex_unlock(&m->lock);
 	fedc_warn("mqtt: connection to %s lost (%s); reconnecting", m->url, cause ? cause : "no cause given");
 }
@@ -547,10 +552,16 @@ static void on_published(void *ctx, MQTTAsync_successData *data)
 	count_acked(ctx);
 }
 
+/* Paho fails a publish when the connection it went out on is lost before
+ * its PUBACK (the clean session drops it; it is not sent again), or when the
+ * client is destroyed with it queued. */
 static void on_publish_failed(void *ctx, MQTTAsync_failureData *data)
 {
-	(void)data;
-	count_acked(ctx);
+	struct fedc_mqtt *m = ctx;
+
+	fedc_warn("mqtt: a publish to %s was not delivered: connection lost or client closed (code %d)", m->url,
+		  data ? data->code : 0);
+	count_acked(m);
 }
 
 static void wait_for_room(struct fedc_mqtt *m)
