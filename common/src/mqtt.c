@@ -493,6 +493,18 @@ static enum fedc_err wait_connected(struct fedc_mqtt *m, int timeout_s, bool fai
 	}
 }
 
+/* A publish's wait for room is measured on the monotonic clock: on the
+ * wall clock, a step back (NTP, an operator) would hold it that much longer. */
+static void init_acked(pthread_cond_t *cond)
+{
+	pthread_condattr_t attr;
+
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(cond, &attr);
+	pthread_condattr_destroy(&attr);
+}
+
 enum fedc_err fedc_mqtt_connect(const struct fedc_mqtt_options *opts, struct fedc_mqtt **out)
 {
 	struct fedc_mqtt *m = NULL;
@@ -507,7 +519,7 @@ enum fedc_err fedc_mqtt_connect(const struct fedc_mqtt_options *opts, struct fed
 		return FEDC_ERR_NOMEM;
 	m->wake_pipe[0] = m->wake_pipe[1] = -1;
 	pthread_mutex_init(&m->lock, NULL);
-	pthread_cond_init(&m->acked, NULL);
+	init_acked(&m->acked);
 	m->room_wait_ms = MQTT_ROOM_WAIT_MS;
 	if (pipe2(m->wake_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
 		rc = fedc_fail(FEDC_ERR_IO, "mqtt: pipe: %s", strerror(errno));
@@ -569,7 +581,7 @@ static void wait_for_room(struct fedc_mqtt *m)
 	struct timespec until;
 	int64_t ns;
 
-	clock_gettime(CLOCK_REALTIME, &until);
+	clock_gettime(CLOCK_MONOTONIC, &until);
 	pthread_mutex_lock(&m->lock);
 	ns = until.tv_nsec + (int64_t)(m->room_wait_ms % 1000) * 1000000;
 	until.tv_sec += m->room_wait_ms / 1000 + ns / 1000000000;
