@@ -33,7 +33,11 @@
  * (docs/benchmarks.md, "Envelope v3"). So at most MQTT_MAX_UNACKED publishes
  * of a client are in flight: the next waits for an acknowledgement (on
  * loopback a fraction of a millisecond), or at most MQTT_ROOM_WAIT_MS, after
- * which it goes anyway (a lost acknowledgement must not stop a client). */
+ * which it goes anyway (a lost acknowledgement must not stop a client).
+ * The count goes down only when Paho reports a publish acknowledged
+ * (onSuccess) or failed (onFailure: also each one in flight on a connection
+ * that is lost). tests/integration/test_mqtt_pacing.c checks the bound, the
+ * wait's end and a loss through a relay it can pause and break. */
 #define MQTT_MAX_UNACKED 8
 #define MQTT_ROOM_WAIT_MS 1000
 
