@@ -408,12 +408,10 @@ static int setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 	char client_id[64];
 
-	if (!f || relay_start(&f->relay, H.broker_port)) {
-		free(f);
+	if (!f)
 		return -1;
-	}
 	snprintf(client_id, sizeof(client_id), "%s:pacing-%u", H.researcher_id, ++n);
-	if (connect_publisher(f, client_id) != 0) {
+	if (relay_start(&f->relay, H.broker_port) != 0 || connect_publisher(f, client_id) != 0) {
 		relay_stop(&f->relay);
 		free(f);
 		return -1;
