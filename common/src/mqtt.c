@@ -552,7 +552,6 @@ out:
 	return FEDC_OK;
 }
 
-
 static void count_acked(struct fedc_mqtt *m)
 {
 	pthread_mutex_lock(&m->lock);
