@@ -26,6 +26,21 @@
 #include "fedc/thread_set.h"
 #include "transport_internal.h"
 
+/* A burst of publishes faster than the broker reads them fills the
+ * connection's send buffer, and Paho MQTT C (1.3) then retries the partial
+ * write only when its receive thread's 1 s poll times out: 300 trains of
+ * 40 KB, sent as fast as a MAC allows, stalled a round by a second
+ * (docs/benchmarks.md, "Envelope v3"). So at most MQTT_MAX_UNACKED publishes
+ * of a client are in flight: the next waits for an acknowledgement (on
+ * loopback a fraction of a millisecond), or at most MQTT_ROOM_WAIT_MS, after
+ * which it goes anyway (a lost acknowledgement must not stop a client).
+ * The count goes down only when Paho reports a publish acknowledged
+ * (onSuccess) or failed (onFailure: also each one in flight on a connection
+ * that is lost). tests/integration/test_mqtt_pacing.c checks the bound, the
+ * wait's end and a loss through a relay it can pause and break. */
+#define MQTT_MAX_UNACKED 8
+#define MQTT_ROOM_WAIT_MS 1000
+
 struct queued {
 	struct fedc_mqtt_message msg;
 	struct queued *next;
@@ -62,6 +77,9 @@ struct fedc_mqtt {
 	 * says why they are counted), and the signal that one was. */
 	size_t unacked;
 	pthread_cond_t acked;
+	int room_wait_ms;     /* MQTT_ROOM_WAIT_MS; tests may change it */
+	size_t waiting;       /* publishes waiting for room now */
+	uint64_t went_anyway; /* publishes that went after room_wait_ms without room */
 };
 
 /* Paho's threads serve every client of the process and stop when the last
@@ -192,8 +210,13 @@ static void on_connection_lost(void *ctx, char *cause)
 	pthread_mutex_lock(&m->lock);
 	m->connected = false;
 	m->subscribed = false;
-	m->unacked = 0; /* what was in flight is Paho's to send again */
-	pthread_cond_broadcast(&m->acked);
+	/* The count of publishes in flight is left alone: Paho has already
+	 * failed each one in flight on this connection (its clean session
+	 * drops them, onFailure, before this callback), and those made since
+	 * wait in its buffer for the next connection. Zeroing it here also
+	 * forgot the publishes a waiting fedc_mqtt_publish made between those
+	 * onFailure calls and this one: more than MQTT_MAX_UNACKED in flight
+	 * (tests/integration/test_mqtt_pacing.c). */
 	pthread_mutex_unlock(&m->lock);
 	fedc_warn("mqtt: connection to %s lost (%s); reconnecting", m->url, cause ? cause : "no cause given");
 }
@@ -474,6 +497,18 @@ static enum fedc_err wait_connected(struct fedc_mqtt *m, int timeout_s, bool fai
 	}
 }
 
+/* A publish's wait for room is measured on the monotonic clock: on the
+ * wall clock, a step back (NTP, an operator) would hold it that much longer. */
+static void init_acked(pthread_cond_t *cond)
+{
+	pthread_condattr_t attr;
+
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(cond, &attr);
+	pthread_condattr_destroy(&attr);
+}
+
 enum fedc_err fedc_mqtt_connect(const struct fedc_mqtt_options *opts, struct fedc_mqtt **out)
 {
 	struct fedc_mqtt *m = NULL;
@@ -488,7 +523,8 @@ enum fedc_err fedc_mqtt_connect(const struct fedc_mqtt_options *opts, struct fed
 		return FEDC_ERR_NOMEM;
 	m->wake_pipe[0] = m->wake_pipe[1] = -1;
 	pthread_mutex_init(&m->lock, NULL);
-	pthread_cond_init(&m->acked, NULL);
+	init_acked(&m->acked);
+	m->room_wait_ms = MQTT_ROOM_WAIT_MS;
 	if (pipe2(m->wake_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
 		rc = fedc_fail(FEDC_ERR_IO, "mqtt: pipe: %s", strerror(errno));
 		goto out;
@@ -516,17 +552,6 @@ out:
 	return FEDC_OK;
 }
 
-/* A burst of publishes faster than the broker reads them fills the
- * connection's send buffer, and Paho MQTT C (1.3) then retries the partial
- * write only when its receive thread's 1 s poll times out: 300 trains of
- * 40 KB, sent as fast as a MAC allows, stalled a round by a second
- * (docs/benchmarks.md, "Envelope v3"). So at most MQTT_MAX_UNACKED publishes
- * of a client are in flight: the next waits for an acknowledgement (on
- * loopback a fraction of a millisecond), or at most MQTT_ROOM_WAIT_MS, after
- * which it goes anyway (a lost acknowledgement must not stop a client). */
-#define MQTT_MAX_UNACKED 8
-#define MQTT_ROOM_WAIT_MS 1000
-
 static void count_acked(struct fedc_mqtt *m)
 {
 	pthread_mutex_lock(&m->lock);
@@ -542,21 +567,37 @@ static void on_published(void *ctx, MQTTAsync_successData *data)
 	count_acked(ctx);
 }
 
+/* Paho fails a publish when the connection it went out on is lost before
+ * its PUBACK (the clean session drops it; it is not sent again), or when the
+ * client is destroyed with it queued. */
 static void on_publish_failed(void *ctx, MQTTAsync_failureData *data)
 {
-	(void)data;
-	count_acked(ctx);
+	struct fedc_mqtt *m = ctx;
+
+	fedc_warn("mqtt: a publish to %s was not delivered: connection lost or client closed (code %d)", m->url,
+		  data ? data->code : 0);
+	count_acked(m);
 }
 
 static void wait_for_room(struct fedc_mqtt *m)
 {
 	struct timespec until;
+	int64_t ns;
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += MQTT_ROOM_WAIT_MS / 1000;
+	clock_gettime(CLOCK_MONOTONIC, &until);
 	pthread_mutex_lock(&m->lock);
-	while (m->unacked >= MQTT_MAX_UNACKED && pthread_cond_timedwait(&m->acked, &m->lock, &until) == 0)
-		;
+	ns = until.tv_nsec + (int64_t)(m->room_wait_ms % 1000) * 1000000;
+	until.tv_sec += m->room_wait_ms / 1000 + ns / 1000000000;
+	until.tv_nsec = ns % 1000000000;
+	if (m->unacked >= MQTT_MAX_UNACKED) {
+		m->waiting++;
+		while (m->unacked >= MQTT_MAX_UNACKED &&
+		       pthread_cond_timedwait(&m->acked, &m->lock, &until) == 0)
+			;
+		m->waiting--;
+		if (m->unacked >= MQTT_MAX_UNACKED)
+			m->went_anyway++;
+	}
 	m->unacked++;
 	pthread_mutex_unlock(&m->lock);
 }
@@ -664,6 +705,24 @@ bool fedc_mqtt_connected(struct fedc_mqtt *m)
 	pthread_mutex_unlock(&m->lock);
 	return connected;
 }
+
+#ifdef FEDC_TEST_HOOKS
+void fedc_mqtt_test_pacing(struct fedc_mqtt *m, struct fedc_mqtt_pacing *out)
+{
+	pthread_mutex_lock(&m->lock);
+	out->unacked = m->unacked;
+	out->waiting = m->waiting;
+	out->went_anyway = m->went_anyway;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void fedc_mqtt_test_set_room_wait(struct fedc_mqtt *m, int ms)
+{
+	pthread_mutex_lock(&m->lock);
+	m->room_wait_ms = ms;
+	pthread_mutex_unlock(&m->lock);
+}
+#endif
 
 static void publish_final(struct fedc_mqtt *m, const void *payload, size_t len)
 {

@@ -89,6 +89,20 @@ bool fedc_mqtt_connected(struct fedc_mqtt *m);
  * monitoring). Thread-safe. */
 uint64_t fedc_mqtt_reconnects(struct fedc_mqtt *m);
 
+#ifdef FEDC_TEST_HOOKS
+/* Test hooks (builds with FEDC_TEST_HOOKS only): the pacing of
+ * fedc_mqtt_publish (at most 8 publishes in flight, common/src/mqtt.c), read
+ * in one snapshot, and how long a publish waits for room (1000 ms unless a
+ * test changes it). tests/integration/test_mqtt_pacing.c uses them. */
+struct fedc_mqtt_pacing {
+	size_t unacked;       /* handed to Paho, not yet acknowledged or failed */
+	size_t waiting;       /* publishes waiting for room now */
+	uint64_t went_anyway; /* publishes that went without room after the wait */
+};
+void fedc_mqtt_test_pacing(struct fedc_mqtt *m, struct fedc_mqtt_pacing *out);
+void fedc_mqtt_test_set_room_wait(struct fedc_mqtt *m, int ms);
+#endif
+
 /* Publishes `final_payload` retained on the status topic if given (a clean
  * "offline"), disconnects and frees. */
 void fedc_mqtt_close(struct fedc_mqtt *m, const void *final_payload, size_t final_len);
