@@ -64,11 +64,15 @@ struct fedc_mqtt_message {
 FEDC_NODISCARD
 enum fedc_err fedc_mqtt_connect(const struct fedc_mqtt_options *opts, struct fedc_mqtt **out);
 
-/* Publishes at QoS 1. Returns once Paho has queued the message (it is
- * delivered after a reconnect if the link is down). FEDC_ERR_MQTT,
- * FEDC_ERR_TOO_BIG (over FEDC_MAX_MESSAGE_BYTES). */
-/* Payloads are limited to FEDC_ENVELOPE_MAX_BYTES (fedc/sign.h): a message
- * of up to FEDC_MAX_MESSAGE_BYTES in its signed envelope. */
+/* Publishes at QoS 1. Returns once Paho has queued the message: one made
+ * while the link is down is delivered after the reconnect; one already in
+ * flight when the connection is lost (sent, not yet acknowledged) is
+ * dropped with the clean session and logged, and the protocol's timeouts
+ * cover it. With MQTT_MAX_UNACKED (8) in flight it first waits for an
+ * acknowledgement, at most 1 s (common/src/mqtt.c). FEDC_ERR_MQTT,
+ * FEDC_ERR_TOO_BIG: payloads are limited to FEDC_ENVELOPE_MAX_BYTES
+ * (fedc/sign.h), a message of up to FEDC_MAX_MESSAGE_BYTES in its signed
+ * envelope. */
 FEDC_NODISCARD
 enum fedc_err fedc_mqtt_publish(struct fedc_mqtt *m, const char *topic, const void *payload,
 				size_t len, bool retained);
