@@ -37,7 +37,6 @@
  * values lie in [0, 1), so --secagg=1 lets the researcher pick the 32-bit
  * ring where the scale allows it (docs/privacy.md, "Fixed point and ring");
  * :K sets secagg_neighbours (SecAgg+: each node masks with K others). */
-#include <dirent.h>
 #include <math.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -133,37 +132,6 @@ static double cpu_seconds(pid_t pid)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* The parent of process `pid` from /proc/PID/stat, or 0. */
-static pid_t parent_of(pid_t pid)
-{
-	char path[64], text[512];
-	const char *after_name;
-	FILE *f;
-	size_t n;
-	int ppid = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	n = fread(text, 1, sizeof(text) - 1, f);
-	fclose(f);
-	text[n] = '\0';
-	after_name = strrchr(text, ')'); /* the name may hold spaces and parentheses */
-	if (!after_name || sscanf(after_name + 1, " %*c %d", &ppid) != 1)
-		return 0;
-	return (pid_t)ppid;
-}
-
-static bool is_node(const struct harness *h, pid_t pid)
-{
-	for (size_t i = 0; i < h->n_nodes; i++) {
-		if (h->nodes[i].proc.pid == pid)
-			return true;
-	}
-	return false;
-}
-
 /* CPU seconds of the node daemons and their children (the plan processes,
  * kept from round to round of a job): what the nodes spend, beside the
  * central CPU, on the same cores here. A plan process that ended between
@@ -171,21 +139,19 @@ static bool is_node(const struct harness *h, pid_t pid)
  * round). */
 static double nodes_cpu_seconds(const struct harness *h)
 {
-	DIR *proc = opendir("/proc");
-	struct dirent *de;
 	double sum = 0;
 
-	for (size_t i = 0; i < h->n_nodes; i++)
-		sum += cpu_seconds(h->nodes[i].proc.pid);
-	while (proc && (de = readdir(proc))) {
-		pid_t pid = (pid_t)atoi(de->d_name);
-		double cpu;
+	for (size_t i = 0; i < h->n_nodes; i++) {
+		pid_t kids[8];
+		size_t n = harness_children_of(h->nodes[i].proc.pid, kids, 8);
 
-		if (pid > 0 && is_node(h, parent_of(pid)) && !isnan(cpu = cpu_seconds(pid)))
-			sum += cpu;
+		sum += cpu_seconds(h->nodes[i].proc.pid);
+		for (size_t k = 0; k < n && k < 8; k++) {
+			double cpu = cpu_seconds(kids[k]);
+
+			sum += isnan(cpu) ? 0 : cpu;
+		}
 	}
-	if (proc)
-		closedir(proc);
 	return sum;
 }
 

@@ -4,6 +4,7 @@
 #include "harness_private.h"
 #include "../test_argv.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -937,6 +938,37 @@ int harness_json_int(const char *line, const char *key)
 	snprintf(pattern, sizeof(pattern), "\"%s\":", key);
 	p = strstr(line, pattern);
 	return p ? atoi(p + strlen(pattern)) : -1;
+}
+
+size_t harness_children_of(pid_t pid, pid_t *out, size_t cap)
+{
+	char path[320], text[1024];
+	size_t count = 0;
+	struct dirent *e;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	while (dir && (e = readdir(dir))) {
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/children", (int)pid, e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		for (char *tok = fgets(text, sizeof(text), f) ? strtok(text, " \n") : NULL; tok;
+		     tok = strtok(NULL, " \n")) {
+			if (out && count < cap)
+				out[count] = (pid_t)atoi(tok);
+			count++;
+		}
+		fclose(f);
+	}
+	if (dir)
+		closedir(dir);
+	return count;
 }
 
 bool harness_file_contains(const char *path, const char *needle)

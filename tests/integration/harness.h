@@ -146,6 +146,10 @@ int harness_node_limits(struct harness *h, size_t i, const char *lines);
 double harness_final_accuracy(const char *output);
 /* The integer after "key": in one line of JSON (history.jsonl), or -1. */
 int harness_json_int(const char *line, const char *key);
+/* The children of process `pid` (of any of its threads, from
+ * /proc/PID/task/TID/children): how many there are, the first `cap` of
+ * them in `out` (may be NULL). 0 if the process is gone. */
+size_t harness_children_of(pid_t pid, pid_t *out, size_t cap);
 
 /* Publishes `msg` to node `node_id`'s topic as the test researcher (sets
  * researcher_id), signed. 0 on success. */
