@@ -16,6 +16,7 @@
 
 #include "assess.h"
 #include "dataset.h"
+#include "fedc/clock.h"
 #include "fedc/crash.h"
 #include "fedc/fs.h"
 #include "fedc/inline_params.h"
@@ -560,7 +561,7 @@ static void wait_for_request(struct round_worker *w)
 			continue;
 		}
 		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += (time_t)(left / 1000) + 1;
+		fedc_timespec_add_ms(&until, left + 1000); /* a second past it: the process is idle by then */
 		pthread_cond_timedwait(&w->wake, &w->lock, &until);
 	}
 }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "fedc/buf.h"
+#include "fedc/clock.h"
 #include "fedc/fs.h"
 #include "fedc/log.h"
 #include "fedc/params.h"
@@ -558,11 +559,7 @@ static enum fedc_err wait_for_shares(struct secagg_client *c, int64_t timeout_ms
 		if (cancel && *cancel)
 			return fedc_fail(FEDC_ERR_INTERRUPTED, "stopping");
 		/* 200 ms steps: the cancel flag is polled */
-		until.tv_nsec += 200 * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		fedc_timespec_add_ms(&until, 200);
 		pthread_cond_timedwait(&c->cv, &c->mu, &until);
 		timeout_ms -= 200;
 	}

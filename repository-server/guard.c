@@ -88,9 +88,7 @@ static void *reaper_main(void *arg)
 	while (!g->stopping) {
 		reap(g, fedc_now_ms());
 		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += (long)(g->limits.tick_ms % 1000) * 1000000L;
-		until.tv_sec += (time_t)(g->limits.tick_ms / 1000) + until.tv_nsec / 1000000000L;
-		until.tv_nsec %= 1000000000L;
+		fedc_timespec_add_ms(&until, g->limits.tick_ms);
 		(void)pthread_cond_timedwait(&g->wake, &g->lock, &until);
 	}
 	pthread_mutex_unlock(&g->lock);

@@ -73,8 +73,8 @@ struct fedc_mqtt {
 	bool connect_failed;
 	int wake_pipe[2]; /* [0] polled by fedc_mqtt_next, [1] written on arrival/wake */
 	volatile int woken;
-	/* Publishes handed to Paho and not yet acknowledged (fedc_mqtt_publish
-	 * says why they are counted), and the signal that one was. */
+	/* Publishes handed to Paho and not yet acknowledged (the top of this
+	 * file says why they are counted), and the signal that one was. */
 	size_t unacked;
 	pthread_cond_t acked;
 	int room_wait_ms;     /* MQTT_ROOM_WAIT_MS; tests may change it */
@@ -582,13 +582,10 @@ static void on_publish_failed(void *ctx, MQTTAsync_failureData *data)
 static void wait_for_room(struct fedc_mqtt *m)
 {
 	struct timespec until;
-	int64_t ns;
 
 	clock_gettime(CLOCK_MONOTONIC, &until);
 	pthread_mutex_lock(&m->lock);
-	ns = until.tv_nsec + (int64_t)(m->room_wait_ms % 1000) * 1000000;
-	until.tv_sec += m->room_wait_ms / 1000 + ns / 1000000000;
-	until.tv_nsec = ns % 1000000000;
+	fedc_timespec_add_ms(&until, m->room_wait_ms);
 	if (m->unacked >= MQTT_MAX_UNACKED) {
 		m->waiting++;
 		while (m->unacked >= MQTT_MAX_UNACKED &&

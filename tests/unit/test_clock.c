@@ -37,11 +37,33 @@ static void test_now_ms_is_monotonic(void **state)
 	assert_true(fedc_now_ms() >= last + 2);
 }
 
+/* A deadline's nanoseconds stay under a second, whatever they carry. */
+static void test_timespec_add_ms_carries_into_seconds(void **state)
+{
+	struct timespec t = { 10, 999000000 };
+
+	(void)state;
+	fedc_timespec_add_ms(&t, 1);
+	assert_int_equal(t.tv_sec, 11);
+	assert_int_equal(t.tv_nsec, 0);
+	fedc_timespec_add_ms(&t, 2500);
+	assert_int_equal(t.tv_sec, 13);
+	assert_int_equal(t.tv_nsec, 500000000);
+	fedc_timespec_add_ms(&t, 0);
+	assert_int_equal(t.tv_sec, 13);
+	assert_int_equal(t.tv_nsec, 500000000);
+	t = (struct timespec){ 0, 999999999 };
+	fedc_timespec_add_ms(&t, 999);
+	assert_int_equal(t.tv_sec, 1);
+	assert_int_equal(t.tv_nsec, 998999999);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_unix_ms_is_the_wall_clock),
 		cmocka_unit_test(test_now_ms_is_monotonic),
+		cmocka_unit_test(test_timespec_add_ms_carries_into_seconds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
