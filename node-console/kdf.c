@@ -41,28 +41,17 @@ static enum fedc_err derive(const char *password, const unsigned char *salt, uns
 	return rc;
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/* Exactly 2*n lowercase hex digits. */
+/* Exactly 2*n lowercase hex digits, the `len` bytes at `s` (a field of the
+ * stored hash, ended by '$' or its NUL). */
 static bool from_hex(const char *s, size_t len, unsigned char *out, size_t n)
 {
-	if (len != 2 * n)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		int hi = hex_value(s[2 * i]), lo = hex_value(s[2 * i + 1]);
+	char hex[2 * (KDF_SALT_BYTES > KDF_KEY_BYTES ? KDF_SALT_BYTES : KDF_KEY_BYTES) + 1];
 
-		if (hi < 0 || lo < 0)
-			return false;
-		out[i] = (unsigned char)(hi << 4 | lo);
-	}
-	return true;
+	if (len != 2 * n || len >= sizeof(hex))
+		return false;
+	memcpy(hex, s, len);
+	hex[len] = '\0';
+	return fedc_hex_decode(hex, out, n);
 }
 
 enum fedc_err kdf__hash(const char *password, char out[KDF_HASH_BUF])
