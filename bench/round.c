@@ -132,22 +132,24 @@ static double cpu_seconds(pid_t pid)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* A node's plan processes counted: one per job it runs at once. */
+#define MAX_PLAN_PROCESSES 8
+
 /* CPU seconds of the node daemons and their children (the plan processes,
  * kept from round to round of a job): what the nodes spend, beside the
- * central CPU, on the same cores here. A plan process that ended between
- * two samples is not counted (one job per case: none ends before its last
- * round). */
+ * central CPU, on the same cores here. A process that ended between two
+ * samples is not counted (one job per case: no plan process ends before
+ * its last round). */
 static double nodes_cpu_seconds(const struct harness *h)
 {
 	double sum = 0;
 
 	for (size_t i = 0; i < h->n_nodes; i++) {
-		pid_t kids[8];
-		size_t n = harness_children_of(h->nodes[i].proc.pid, kids, 8);
+		pid_t pids[1 + MAX_PLAN_PROCESSES] = { h->nodes[i].proc.pid };
+		size_t n = 1 + harness_children_of(pids[0], pids + 1, MAX_PLAN_PROCESSES);
 
-		sum += cpu_seconds(h->nodes[i].proc.pid);
-		for (size_t k = 0; k < n && k < 8; k++) {
-			double cpu = cpu_seconds(kids[k]);
+		for (size_t k = 0; k < n && k < 1 + MAX_PLAN_PROCESSES; k++) {
+			double cpu = cpu_seconds(pids[k]);
 
 			sum += isnan(cpu) ? 0 : cpu;
 		}

@@ -950,6 +950,7 @@ size_t harness_children_of(pid_t pid, pid_t *out, size_t cap)
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
 	dir = opendir(path);
 	while (dir && (e = readdir(dir))) {
+		char *save = NULL;
 		FILE *f;
 
 		if (e->d_name[0] == '.')
@@ -958,8 +959,8 @@ size_t harness_children_of(pid_t pid, pid_t *out, size_t cap)
 		f = fopen(path, "r");
 		if (!f)
 			continue;
-		for (char *tok = fgets(text, sizeof(text), f) ? strtok(text, " \n") : NULL; tok;
-		     tok = strtok(NULL, " \n")) {
+		for (char *tok = fgets(text, sizeof(text), f) ? strtok_r(text, " \n", &save) : NULL; tok;
+		     tok = strtok_r(NULL, " \n", &save)) {
 			if (out && count < cap)
 				out[count] = (pid_t)atoi(tok);
 			count++;
