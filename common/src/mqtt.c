@@ -80,6 +80,8 @@ struct fedc_mqtt {
 	int room_wait_ms;     /* MQTT_ROOM_WAIT_MS; tests may change it */
 	size_t waiting;       /* publishes waiting for room now */
 	uint64_t went_anyway; /* publishes that went after room_wait_ms without room */
+	uint64_t failed;      /* publishes Paho failed (onFailure), for the test hooks */
+	uint64_t losses;      /* connections lost, for the test hooks */
 };
 
 /* Paho's threads serve every client of the process and stop when the last
@@ -210,6 +212,7 @@ static void on_connection_lost(void *ctx, char *cause)
 	pthread_mutex_lock(&m->lock);
 	m->connected = false;
 	m->subscribed = false;
+	m->losses++;
 	/* The count of publishes in flight is left alone: Paho has already
 	 * failed each one in flight on this connection (its clean session
 	 * drops them, onFailure, before this callback), and those made since
@@ -552,9 +555,13 @@ out:
 	return FEDC_OK;
 }
 
-static void count_acked(struct fedc_mqtt *m)
+/* A publish is no longer in flight: acknowledged, failed by Paho
+ * (`failed`), or refused by MQTTAsync_send. */
+static void count_done(struct fedc_mqtt *m, bool failed)
 {
 	pthread_mutex_lock(&m->lock);
+	if (failed)
+		m->failed++;
 	if (m->unacked)
 		m->unacked--;
 	pthread_cond_signal(&m->acked);
@@ -564,7 +571,7 @@ static void count_acked(struct fedc_mqtt *m)
 static void on_published(void *ctx, MQTTAsync_successData *data)
 {
 	(void)data;
-	count_acked(ctx);
+	count_done(ctx, false);
 }
 
 /* Paho fails a publish when the connection it went out on is lost before
@@ -576,7 +583,7 @@ static void on_publish_failed(void *ctx, MQTTAsync_failureData *data)
 
 	fedc_warn("mqtt: a publish to %s was not delivered: connection lost or client closed (code %d)", m->url,
 		  data ? data->code : 0);
-	count_acked(m);
+	count_done(m, true);
 }
 
 static void wait_for_room(struct fedc_mqtt *m)
@@ -615,7 +622,7 @@ enum fedc_err fedc_mqtt_publish(struct fedc_mqtt *m, const char *topic, const vo
 	/* MQTTAsync_send, not _sendMessage: it takes the payload as const (and copies it). */
 	rc = MQTTAsync_send(m->client, topic, (int)len, payload, 1, retained ? 1 : 0, &opts);
 	if (rc != MQTTASYNC_SUCCESS) {
-		count_acked(m);
+		count_done(m, false);
 		return fedc_fail(FEDC_ERR_MQTT, "mqtt: publish on %s failed (code %d)", topic, rc);
 	}
 	return FEDC_OK;
@@ -710,6 +717,8 @@ void fedc_mqtt_test_pacing(struct fedc_mqtt *m, struct fedc_mqtt_pacing *out)
 	out->unacked = m->unacked;
 	out->waiting = m->waiting;
 	out->went_anyway = m->went_anyway;
+	out->failed = m->failed;
+	out->losses = m->losses;
 	pthread_mutex_unlock(&m->lock);
 }
 

@@ -102,6 +102,8 @@ struct fedc_mqtt_pacing {
 	size_t unacked;       /* handed to Paho, not yet acknowledged or failed */
 	size_t waiting;       /* publishes waiting for room now */
 	uint64_t went_anyway; /* publishes that went without room after the wait */
+	uint64_t failed;      /* publishes Paho reported failed (onFailure) */
+	uint64_t losses;      /* connections lost (reported after those failures) */
 };
 void fedc_mqtt_test_pacing(struct fedc_mqtt *m, struct fedc_mqtt_pacing *out);
 void fedc_mqtt_test_set_room_wait(struct fedc_mqtt *m, int ms);
