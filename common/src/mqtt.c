@@ -35,8 +35,8 @@
  * loopback a fraction of a millisecond), or at most MQTT_ROOM_WAIT_MS, after
  * which it goes anyway (a lost acknowledgement must not stop a client).
  * The count goes down only when Paho reports a publish acknowledged
- * (onSuccess) or failed (onFailure: also each one in flight on a connection
- * that is lost). tests/integration/test_mqtt_pacing.c checks the bound, the
+ * (onSuccess) or failed (onFailure: also each one written, or begun, on a
+ * connection that is lost; those not yet written wait for the next). tests/integration/test_mqtt_pacing.c checks the bound, the
  * wait's end and a loss through a relay it can pause and break. */
 #define MQTT_MAX_UNACKED 8
 #define MQTT_ROOM_WAIT_MS 1000
@@ -214,9 +214,10 @@ static void on_connection_lost(void *ctx, char *cause)
 	m->subscribed = false;
 	m->losses++;
 	/* The count of publishes in flight is left alone: Paho has already
-	 * failed each one in flight on this connection (its clean session
-	 * drops them, onFailure, before this callback), and those made since
-	 * wait in its buffer for the next connection. Zeroing it here also
+	 * failed each one it had written, or begun to write, on this
+	 * connection (its clean session drops them, onFailure, before this
+	 * callback); the others, and those made since, wait in its queue for
+	 * the next connection. Zeroing it here also
 	 * forgot the publishes a waiting fedc_mqtt_publish made between those
 	 * onFailure calls and this one: more than MQTT_MAX_UNACKED in flight
 	 * (tests/integration/test_mqtt_pacing.c). */
