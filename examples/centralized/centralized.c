@@ -45,6 +45,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "blas_env.h"
 #include "dataset.h"
 #include "experiment.h"
 #include "fedc/fs.h"
@@ -352,6 +353,7 @@ int main(int argc, char **argv)
 	if (code)
 		return code == 1 ? 0 : code;
 	fedc_log_init("centralized", FEDC_LOG_WARN, 2);
+	blas_env__choose(); /* as the node chooses: the same kernels, the same bits */
 	if (!mkdtemp(work_dir)) {
 		fprintf(stderr, "fedc-centralized: cannot create a work directory: %s\n", strerror(errno));
 		return 1;
