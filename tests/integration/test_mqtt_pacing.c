@@ -447,27 +447,48 @@ static struct fedc_mqtt_pacing pacing(struct fedc_mqtt *m)
 	return p;
 }
 
-/* Until a publish waits for room; its snapshot of the pacing. */
-static struct fedc_mqtt_pacing wait_for_a_waiter(struct fedc_mqtt *m)
+static bool has_a_waiter(const struct fedc_mqtt_pacing *p)
+{
+	return p->waiting > 0;
+}
+
+static bool none_unacked(const struct fedc_mqtt_pacing *p)
+{
+	return p->unacked == 0;
+}
+
+/* Paho fails the publishes in flight on a lost connection before it reports
+ * the loss, so once it is seen `failed` no longer grows for them. */
+static bool loss_seen(const struct fedc_mqtt_pacing *p)
+{
+	return p->losses > 0;
+}
+
+/* Until `reached` holds of the pacing, or HANG_GUARD_MS; the last snapshot. */
+static struct fedc_mqtt_pacing wait_for(struct fedc_mqtt *m, bool (*reached)(const struct fedc_mqtt_pacing *))
 {
 	int64_t deadline = fedc_now_ms() + HANG_GUARD_MS;
 	struct fedc_mqtt_pacing p = pacing(m);
 
-	while (p.waiting == 0 && fedc_now_ms() < deadline) {
+	while (!reached(&p) && fedc_now_ms() < deadline) {
 		usleep(2000);
 		p = pacing(m);
 	}
+	return p;
+}
+
+/* Until a publish waits for room; its snapshot of the pacing. */
+static struct fedc_mqtt_pacing wait_for_a_waiter(struct fedc_mqtt *m)
+{
+	struct fedc_mqtt_pacing p = wait_for(m, has_a_waiter);
+
 	assert_int_equal(p.waiting, 1);
 	return p;
 }
 
 static void wait_all_acked(struct fedc_mqtt *m)
 {
-	int64_t deadline = fedc_now_ms() + HANG_GUARD_MS;
-
-	while (pacing(m).unacked && fedc_now_ms() < deadline)
-		usleep(2000);
-	assert_int_equal(pacing(m).unacked, 0);
+	assert_int_equal(wait_for(m, none_unacked).unacked, 0);
 }
 
 static void wait_returned(struct burst *b, unsigned n)
@@ -577,22 +598,6 @@ static void test_at_most_eight_in_flight(void **state)
 	assert_int_equal(pacing(f->pub).went_anyway, 0);
 }
 
-/* Until the publisher has seen the connection lost; its snapshot then. Paho
- * fails the publishes in flight on that connection before it reports the
- * loss, so `failed` no longer grows for them. */
-static struct fedc_mqtt_pacing wait_for_the_loss(struct fedc_mqtt *m)
-{
-	int64_t deadline = fedc_now_ms() + HANG_GUARD_MS;
-	struct fedc_mqtt_pacing p = pacing(m);
-
-	while (p.losses == 0 && fedc_now_ms() < deadline) {
-		usleep(2000);
-		p = pacing(m);
-	}
-	assert_int_equal(p.losses, 1);
-	return p;
-}
-
 /* c.: the link breaks while a publish waits for room, and stays down. The
  * loss releases the waiting publish (not the end of its wait): of the 8
  * publishes in flight, Paho fails (onFailure) each one it had written, or
@@ -613,7 +618,8 @@ static void test_connection_lost_while_waiting(void **state)
 	expect_eight_then_wait(f, 1000);
 
 	relay_drop(&f->relay, true);
-	lost = wait_for_the_loss(f->pub);
+	lost = wait_for(f->pub, loss_seen);
+	assert_int_equal(lost.losses, 1);
 	assert_in_range(lost.failed, 1, MAX_IN_FLIGHT);
 	expect_waiting_after(f, MAX_IN_FLIGHT + (unsigned)lost.failed);
 	assert_int_equal(pacing(f->pub).failed, lost.failed);
