@@ -1,9 +1,10 @@
 /* The OpenBLAS environment of plan processes (blas_env.h). */
 #define _GNU_SOURCE
+#include "blas_env.h"
+
 #include <stdlib.h>
 
 #include "fedc/log.h"
-#include "blas_env.h"
 
 /* OpenBLAS 0.3.21 (Debian 12) does not know recent Intel CPUs and falls back
  * to its slowest kernels (Prescott), 3 to 5 times slower for a plan's matrix

@@ -36,8 +36,9 @@
  * which it goes anyway (a lost acknowledgement must not stop a client).
  * The count goes down only when Paho reports a publish acknowledged
  * (onSuccess) or failed (onFailure: also each one written, or begun, on a
- * connection that is lost; those not yet written wait for the next). tests/integration/test_mqtt_pacing.c checks the bound, the
- * wait's end and a loss through a relay it can pause and break. */
+ * connection that is lost; those not yet written wait for the next).
+ * tests/integration/test_mqtt_pacing.c checks the bound, the wait's end and
+ * a loss through a relay it can pause and break. */
 #define MQTT_MAX_UNACKED 8
 #define MQTT_ROOM_WAIT_MS 1000
 
@@ -217,9 +218,9 @@ static void on_connection_lost(void *ctx, char *cause)
 	 * failed each one it had written, or begun to write, on this
 	 * connection (its clean session drops them, onFailure, before this
 	 * callback); the others, and those made since, wait in its queue for
-	 * the next connection. Zeroing it here also
-	 * forgot the publishes a waiting fedc_mqtt_publish made between those
-	 * onFailure calls and this one: more than MQTT_MAX_UNACKED in flight
+	 * the next connection. Zeroing it here also forgot the publishes a
+	 * waiting fedc_mqtt_publish made between those onFailure calls and
+	 * this one: more than MQTT_MAX_UNACKED in flight
 	 * (tests/integration/test_mqtt_pacing.c). */
 	pthread_mutex_unlock(&m->lock);
 	fedc_warn("mqtt: connection to %s lost (%s); reconnecting", m->url, cause ? cause : "no cause given");
