@@ -109,10 +109,32 @@ node_config() { # node_config ID
   echo "$fed/nodes/$1/node.ini"
 }
 
+# Lines of FILE that hold PATTERN (0 when there is no FILE).
+count_lines() { # count_lines FILE PATTERN
+  grep -c -- "$2" "$1" 2>/dev/null || true
+}
+
+# Sends SIGHUP to PID until its log LOG shows a reload (a new line holding
+# PATTERN) begun after the call: mosquitto 2.0 clears its reload flag after
+# reloading, so a SIGHUP that arrives during a reload is lost, and two
+# node_init in a row lost the second node's password (the broker refused it
+# as not authorised).
+reload_and_wait() { # reload_and_wait PID LOG PATTERN
+  local before
+  before=$(count_lines "$2" "$3")
+  for _ in 1 2 3 4 5; do
+    kill -HUP "$1"
+    wait_for 2 bash -c "(( \$(grep -c -- '$3' '$2') > $before ))" && return 0
+  done
+  echo "process $1 did not reload after 5 SIGHUPs (no new \"$3\" in $2)" >&2
+  return 1
+}
+
 node_init() { # node_init ID
   "$build/bin/fedc-admin" add-node "$fed" "$1" >>"$dir/admin.log"
   # The running broker and repository re-read passwords, ACL and tokens.
-  kill -HUP "${broker_pid:?start_broker first}" "${repo_pid:?start_repository first}"
+  reload_and_wait "${broker_pid:?start_broker first}" "$dir/mosquitto.log" "Reloading config"
+  reload_and_wait "${repo_pid:?start_repository first}" "$dir/repository.log" "SIGHUP: re-read"
 }
 
 node_start() { # node_start ID
