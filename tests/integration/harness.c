@@ -361,15 +361,50 @@ int harness_start_repository(struct harness *h)
 	return harness__wait_port(h->repo_port, 10000);
 }
 
+/* Lines of `path` that contain `needle` (0 when it cannot be read). */
+static size_t lines_containing(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "r");
+	char line[4096];
+	size_t n = 0;
+
+	while (f && fgets(line, sizeof(line), f))
+		n += strstr(line, needle) != NULL;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/* Sends SIGHUP to `p` until its log shows a reload (a new line holding
+ * `mark`) begun after the call, so after the files it re-reads were
+ * written. Mosquitto 2.0 clears its reload flag after reloading: a SIGHUP
+ * that arrives during a reload is lost (scripts/lib.sh, reload_and_wait). */
+static void reload_and_wait(const struct harness_proc *p, const char *mark)
+{
+	size_t before = lines_containing(p->log, mark);
+
+	for (int tries = 0; tries < 5; tries++) {
+		int64_t deadline = now_ms() + 2000;
+
+		kill(p->pid, SIGHUP);
+		while (now_ms() < deadline) {
+			if (lines_containing(p->log, mark) > before)
+				return;
+			usleep(10000);
+		}
+	}
+	fprintf(stderr, "harness: %s did not reload after 5 SIGHUPs (no new \"%s\" in %s)\n", p->name, mark,
+		p->log);
+}
+
 void harness_reload_credentials(struct harness *h)
 {
 	if (h->broker.pid > 0 && h->broker_kind == HARNESS_RABBITMQ)
 		(void)harness__rabbit_import_definitions(h);
 	else if (h->broker.pid > 0)
-		kill(h->broker.pid, SIGHUP);
+		reload_and_wait(&h->broker, "Reloading config");
 	if (h->repo.pid > 0)
-		kill(h->repo.pid, SIGHUP);
-	usleep(100000); /* both reload on their next loop turn */
+		reload_and_wait(&h->repo, "SIGHUP: re-read");
 }
 
 int harness_connect_as(struct harness *h, const char *bundle, const char *user, const char *client_id,
