@@ -443,24 +443,6 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* Lines of `path` past its first `from` bytes that contain `needle`. */
-static size_t count_lines(const char *path, long from, const char *needle)
-{
-	FILE *f = fopen(path, "r");
-	char line[4096];
-	size_t n = 0;
-
-	if (f && fseek(f, from, SEEK_SET) != 0) {
-		fclose(f);
-		return 0;
-	}
-	while (f && fgets(line, sizeof(line), f))
-		n += strstr(line, needle) != NULL;
-	if (f)
-		fclose(f);
-	return n;
-}
-
 /* Runs `fedc-researcher COMMAND ... --network` on the researcher's bundle
  * and prints its wall time and how many nodes answered (lines holding
  * `answer_mark` in its output): issue #19 asks for nodes and search in
@@ -492,7 +474,7 @@ static void time_discovery(struct harness *h, const char *name, const char *cons
 		return;
 	}
 	printf("%6zu nodes: fedc-researcher %s: %.2f s, %zu answered%s\n", h->n_nodes, args[0], now_s() - t0,
-	       count_lines(proc.log, log_from, answer_mark),
+	       harness_lines_containing(proc.log, log_from, answer_mark),
 	       WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "" : " (FAILED)");
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		print_tail(proc.log, 10);

@@ -361,13 +361,16 @@ int harness_start_repository(struct harness *h)
 	return harness__wait_port(h->repo_port, 10000);
 }
 
-/* Lines of `path` that contain `needle` (0 when it cannot be read). */
-static size_t lines_containing(const char *path, const char *needle)
+size_t harness_lines_containing(const char *path, long from, const char *needle)
 {
 	FILE *f = fopen(path, "r");
 	char line[4096];
 	size_t n = 0;
 
+	if (f && fseek(f, from, SEEK_SET) != 0) {
+		fclose(f);
+		return 0;
+	}
 	while (f && fgets(line, sizeof(line), f))
 		n += strstr(line, needle) != NULL;
 	if (f)
@@ -381,14 +384,14 @@ static size_t lines_containing(const char *path, const char *needle)
  * that arrives during a reload is lost (scripts/lib.sh, reload_and_wait). */
 static void reload_and_wait(const struct harness_proc *p, const char *mark)
 {
-	size_t before = lines_containing(p->log, mark);
+	size_t before = harness_lines_containing(p->log, 0, mark);
 
 	for (int tries = 0; tries < 5; tries++) {
 		int64_t deadline = now_ms() + 2000;
 
 		kill(p->pid, SIGHUP);
 		while (now_ms() < deadline) {
-			if (lines_containing(p->log, mark) > before)
+			if (harness_lines_containing(p->log, 0, mark) > before)
 				return;
 			usleep(10000);
 		}

@@ -182,5 +182,8 @@ int harness_rabbitmqctl(struct harness *h, const char *const *args, char *out, s
 const char *harness_bin(const char *name);   /* FEDC_BIN_DIR/name */
 const char *harness_plan(const char *name);  /* FEDC_PLAN_DIR/name.so */
 bool harness_file_contains(const char *path, const char *needle);
+/* Lines of `path` past its first `from` bytes that contain `needle` (0 when
+ * it cannot be read); a line is read in pieces of up to 4095 bytes. */
+size_t harness_lines_containing(const char *path, long from, const char *needle);
 
 #endif
