@@ -1,7 +1,6 @@
 /* The clocks (fedc/clock.h). */
 #include "fedc/clock.h"
 
-
 int64_t fedc_now_ms(void)
 {
 	struct timespec ts;
