@@ -12,6 +12,7 @@
  * node drops (SIGHUP) does not go on through its session. */
 #define _GNU_SOURCE /* memmem */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
@@ -192,6 +193,41 @@ static void test_replayed_train_refused(void **state)
 	expect_refused("replayed");
 }
 
+/* Whether the node's record of accepted commands (seen_requests) holds the
+ * nonce of the envelope in `payload`. */
+static bool node_stored_nonce(const void *payload, size_t len)
+{
+	char path[700];
+	struct fedc_envelope env;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	bool found;
+
+	/* parsed only for its nonce: a v3 envelope does not open without its session */
+	fedc_ignore(fedc_envelope_open(H.channel.trusted, node_topic, payload, len, &env));
+	assert_int_equal(strlen(env.nonce), FEDC_NONCE_HEXLEN);
+	snprintf(path, sizeof(path), "%s/nodes/n1/data/node.db", H.fed_dir);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT 1 FROM seen_requests WHERE nonce = ?1", -1, &st, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_bind_text(st, 1, env.nonce, -1, SQLITE_STATIC), SQLITE_OK);
+	found = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return found;
+}
+
+/* The signed train's nonce is kept on disk, for replays after a restart; a
+ * MAC'd train's is not: its session dies with the process, and with it any
+ * replay of the train (the next tests). */
+static void test_only_signed_nonces_stored(void **state)
+{
+	assert_non_null(captured);
+	assert_non_null(captured_v3);
+	assert_true(node_stored_nonce(captured, captured_len));
+	assert_false(node_stored_nonce(captured_v3, captured_v3_len));
+}
+
 /* A MAC'd train captured and replayed: the session still holds, the nonce
  * was seen. */
 static void test_replayed_v3_train_refused(void **state)
@@ -325,6 +361,9 @@ static void test_replay_refused_after_node_restart(void **state)
 	assert_int_equal(harness_start_node(&H, 0), 0);
 	inject(captured, captured_len);
 	expect_refused("replayed");
+	/* the MAC'd one left no record, and needs none: its session is gone */
+	inject(captured_v3, captured_v3_len);
+	expect_refused("unknown session");
 }
 
 /* A power loss can take the node's last records of accepted commands (they
@@ -426,6 +465,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_experiment_runs_signed_and_train_is_captured),
+		cmocka_unit_test(test_only_signed_nonces_stored),
 		cmocka_unit_test(test_replayed_train_refused),
 		cmocka_unit_test(test_replayed_v3_train_refused),
 		cmocka_unit_test(test_v3_train_with_forged_mac_refused),
