@@ -13,7 +13,6 @@
 #include "dataset.h"
 #include "dataset_folder.h"
 #include "fedc/config.h"
-#include "test_set.h"
 
 enum { OPT_NAME = 256, OPT_TAGS, OPT_FILE, OPT_DESCRIPTION, OPT_TYPE, OPT_HEADER, OPT_LABEL, OPT_REGRESSION,
        OPT_LABELS, OPT_SPLIT, OPT_TEST_OF, OPT_PATH, OPT_MANIFEST, OPT_SIZE, OPT_CHANNELS, OPT_NORMALIZE,
@@ -400,7 +399,7 @@ static enum fedc_err link_test_set(struct node_db *db, const char *key, struct n
 	if (!rc && parent->test_of[0])
 		rc = fedc_fail(FEDC_ERR_INVAL, "--test-of \"%s\": that dataset is itself a test set", key);
 	if (!rc) {
-		rc = test_set__find(db, parent->id, other);
+		rc = db__dataset_test_set(db, parent->id, other);
 		if (rc == FEDC_OK)
 			rc = fedc_fail(FEDC_ERR_EXISTS, "--test-of \"%s\": it has a test set already, \"%s\" (remove that "
 				       "one first)", key, other->name);
@@ -735,7 +734,7 @@ static void print_test_set(struct node_db *db, const struct node_dataset *ds)
 {
 	struct node_dataset *t = calloc(1, sizeof(*t));
 
-	if (t && test_set__find(db, ds->id, t) == FEDC_OK) {
+	if (t && db__dataset_test_set(db, ds->id, t) == FEDC_OK) {
 		printf("test set:     ");
 		cli__print_safe(t->name, 0);
 		printf(" (%s, %" PRIu64 " rows; the split is not used)\n", t->id, t->n_samples);
@@ -791,7 +790,7 @@ out:
 static enum fedc_err refuse_with_test_set(struct node_db *db, const struct node_dataset *ds)
 {
 	struct node_dataset *t = calloc(1, sizeof(*t));
-	enum fedc_err rc = t ? test_set__find(db, ds->id, t) : FEDC_ERR_NOMEM;
+	enum fedc_err rc = t ? db__dataset_test_set(db, ds->id, t) : FEDC_ERR_NOMEM;
 
 	if (rc == FEDC_OK)
 		rc = fedc_fail(FEDC_ERR_EXISTS, "\"%s\" has a test set, \"%s\": remove that one first", ds->name,

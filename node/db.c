@@ -182,6 +182,7 @@ enum stmt_id {
 	ST_DS_TAGS,
 	ST_DS_DELETE,
 	ST_DS_LIST,
+	ST_DS_TEST_OF,
 	ST_PLAN_INSERT,
 	ST_PLAN_FILL_PATH,
 	ST_PLAN_GET,
@@ -218,6 +219,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_DS_TAGS] = "SELECT tag FROM dataset_tags WHERE dataset_id = ?1 ORDER BY position",
 	[ST_DS_DELETE] = "DELETE FROM datasets WHERE id = ?1",
 	[ST_DS_LIST] = "SELECT " DS_COLUMNS " FROM datasets ORDER BY added_at, name",
+	[ST_DS_TEST_OF] = "SELECT " DS_COLUMNS " FROM datasets WHERE test_of = ?1 ORDER BY added_at, name LIMIT 1",
 	[ST_PLAN_INSERT] = "INSERT INTO training_plans (name, digest, algorithm, status, requested_by, requested_at,"
 			   " decided_at, notes, path) VALUES (?1, ?2, ?3, 'pending', ?4, ?5, 0, ?6, ?7)"
 			   " ON CONFLICT (digest) DO NOTHING",
@@ -867,6 +869,29 @@ enum fedc_err db__dataset_get(struct node_db *db, const char *id_or_name, struct
 	if (rc)
 		return rc;
 	rc = fetch_dataset(db, id_or_name, out);
+	return end_tx(db, rc);
+}
+
+enum fedc_err db__dataset_test_set(struct node_db *db, const char *id, struct node_dataset *out)
+{
+	sqlite3_stmt *st = NULL;
+	enum fedc_err rc = begin(db, false);
+	int src;
+
+	if (!rc)
+		rc = prepared(db, ST_DS_TEST_OF, &st);
+	if (!rc && sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) != SQLITE_OK)
+		rc = db_fail(db, "bind dataset id");
+	if (!rc) {
+		src = sqlite3_step(st);
+		if (src == SQLITE_DONE)
+			rc = fedc_fail(FEDC_ERR_NOT_FOUND, "dataset %s has no test set", id);
+		else if (src != SQLITE_ROW)
+			rc = db_fail(db, "get a test set");
+		else
+			rc = read_dataset(db, st, out);
+	}
+	finish(st);
 	return end_tx(db, rc);
 }
 

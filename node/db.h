@@ -90,6 +90,10 @@ FEDC_NODISCARD
 enum fedc_err db__dataset_add(struct node_db *db, struct node_dataset *ds);
 FEDC_NODISCARD
 enum fedc_err db__dataset_get(struct node_db *db, const char *id_or_name, struct node_dataset *out);
+/* The test set of dataset `id` (`dataset add --test-of`, docs/node-admin.md
+ * "Train and test rows": the test set's record names its dataset in
+ * test_of), or FEDC_ERR_NOT_FOUND. */
+enum fedc_err db__dataset_test_set(struct node_db *db, const char *id, struct node_dataset *out);
 FEDC_NODISCARD
 enum fedc_err db__dataset_remove(struct node_db *db, const char *id_or_name);
 FEDC_NODISCARD

@@ -30,7 +30,6 @@
 #include "node_metrics.h"
 #include "scaffold_client.h"
 #include "secagg_client.h"
-#include "test_set.h"
 
 #define SEEN_IDS 1024            /* request ids remembered for deduplication */
 /* How long a masking node waits for the others' shares after training:
@@ -450,7 +449,7 @@ static enum fedc_err run_round(struct round_worker *w, const struct fedc_msg *re
 			       req->dataset_id, ds.test_of);
 		goto fail;
 	}
-	rc = test_set__find(w->db, ds.id, &test_set);
+	rc = db__dataset_test_set(w->db, ds.id, &test_set);
 	has_test_set = rc == FEDC_OK;
 	if (rc == FEDC_ERR_NOT_FOUND)
 		rc = FEDC_OK;

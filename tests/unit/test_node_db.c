@@ -297,6 +297,26 @@ static void test_dataset_search_by_tags(void **state)
 	assert_int_equal(db__dataset_search(f->db, tags, 0, &found, &n), FEDC_ERR_INVAL);
 }
 
+/* A test set is found from its dataset's side, whole, and only there. */
+static void test_dataset_test_set(void **state)
+{
+	struct fixture *f = *state;
+	struct node_dataset a, other, t, got;
+
+	make_dataset(&a, "breast", "cancer");
+	make_dataset(&other, "iris", "tabular");
+	assert_int_equal(db__dataset_add(f->db, &a), FEDC_OK);
+	assert_int_equal(db__dataset_add(f->db, &other), FEDC_OK);
+	assert_int_equal(db__dataset_test_set(f->db, a.id, &got), FEDC_ERR_NOT_FOUND);
+	make_dataset(&t, "breast-test", "cancer,test");
+	snprintf(t.test_of, sizeof(t.test_of), "%s", a.id);
+	assert_int_equal(db__dataset_add(f->db, &t), FEDC_OK);
+	assert_int_equal(db__dataset_test_set(f->db, a.id, &got), FEDC_OK);
+	assert_memory_equal(&got, &t, sizeof(got));
+	assert_int_equal(db__dataset_test_set(f->db, other.id, &got), FEDC_ERR_NOT_FOUND);
+	assert_int_equal(db__dataset_test_set(f->db, t.id, &got), FEDC_ERR_NOT_FOUND);
+}
+
 static void test_dataset_remove_cascades_tags(void **state)
 {
 	struct fixture *f = *state;
@@ -714,6 +734,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_not_a_database, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dataset_add_get_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dataset_search_by_tags, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dataset_test_set, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dataset_remove_cascades_tags, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dataset_duplicate_name, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dataset_bad_tags, setup, teardown),
