@@ -91,10 +91,10 @@ enum fedc_err daemon__send_error(struct node_daemon *d, const struct fedc_msg *r
 	return rc;
 }
 
-enum fedc_err daemon__fetch_plan(struct node_daemon *d, struct fedc_repo *repo, const char *digest, char *path,
-				 size_t cap)
+enum fedc_err daemon__fetch_plan(struct node_daemon *d, struct fedc_repo *repo, const char *digest,
+				 struct plan_store_memo *memo, char *path, size_t cap)
 {
-	return plan_store__fetch(d->plans_dir, repo, digest, (uint64_t)d->cfg->max_blob_mb << 20, path, cap);
+	return plan_store__fetch(d->plans_dir, repo, digest, (uint64_t)d->cfg->max_blob_mb << 20, memo, path, cap);
 }
 
 /* ---- fast requests ---- */

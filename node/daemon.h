@@ -12,6 +12,7 @@
 #include "fedc/mqtt.h"
 #include "fedc/repo.h"
 #include "node_config.h"
+#include "plan_store.h"
 #include "refusal_limit.h"
 
 struct round_worker;
@@ -57,10 +58,11 @@ FEDC_NODISCARD
 enum fedc_err daemon__repo_new(const struct node_daemon *d, struct fedc_repo **out);
 
 /* Makes sure the plan with `digest` (SHA-256) is in the plan store
- * (plan_store__fetch, capped at max_blob_mb), downloading it with `repo` if
- * missing or altered; `path` receives its kept path. */
+ * (plan_store__fetch, capped at max_blob_mb, with `memo`, NULL for none),
+ * downloading it with `repo` if missing or altered; `path` receives its kept
+ * path. */
 FEDC_NODISCARD
 enum fedc_err daemon__fetch_plan(struct node_daemon *d, struct fedc_repo *repo, const char *digest,
-				 char *path, size_t cap);
+				 struct plan_store_memo *memo, char *path, size_t cap);
 
 #endif

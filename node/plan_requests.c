@@ -40,7 +40,7 @@ static enum fedc_err plan_status(struct node_daemon *d, struct node_db *db, stru
 {
 	struct node_plan plan;
 	char path[NODE_PATH_MAX];
-	enum fedc_err rc = daemon__fetch_plan(d, repo, req->plan_digest, path, sizeof(path));
+	enum fedc_err rc = daemon__fetch_plan(d, repo, req->plan_digest, NULL, path, sizeof(path));
 
 	if (rc == FEDC_ERR_NOT_FOUND)
 		return reply_plan_status(d, req, FEDC_CMD_PLAN_STATUS_REPLY, "unknown");
@@ -118,7 +118,7 @@ static enum fedc_err approval(struct node_daemon *d, struct node_db *db, struct 
 	struct node_plan plan = { 0 }, stored;
 	enum fedc_err rc;
 
-	rc = daemon__fetch_plan(d, repo, req->plan_digest, plan.path, sizeof(plan.path));
+	rc = daemon__fetch_plan(d, repo, req->plan_digest, NULL, plan.path, sizeof(plan.path));
 	if (rc)
 		return daemon__send_error(d, req, rc, "%s", fedc_last_error());
 	/* Known already (perhaps under an earlier plan_digest setting): say so. */

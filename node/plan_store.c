@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fedc/fs.h"
@@ -120,18 +121,61 @@ out:
 	return rc;
 }
 
+/* Seconds a kept copy's ctime must lie in the past for memo to vouch for
+ * it: well past the file system's timestamp granularity. */
+#define MEMO_SETTLED_S 2
+
+static bool same_time(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+static bool memo_vouches(const struct plan_store_memo *memo, const char *sha256, const struct stat *st)
+{
+	return memo && strcmp(memo->sha256, sha256) == 0 && memo->dev == st->st_dev && memo->ino == st->st_ino &&
+	       memo->size == st->st_size && same_time(&memo->mtime, &st->st_mtim) &&
+	       same_time(&memo->ctime, &st->st_ctim);
+}
+
+/* Remembers the copy that `st` (taken before it was hashed) describes, unless
+ * it changed too recently to tell a later change by its ctime. */
+static void memo_keep(struct plan_store_memo *memo, const char *sha256, const struct stat *st)
+{
+	struct timespec now;
+
+	if (!memo)
+		return;
+	if (clock_gettime(CLOCK_REALTIME, &now) != 0 || st->st_ctim.tv_sec > now.tv_sec - MEMO_SETTLED_S)
+		return;
+	snprintf(memo->sha256, sizeof(memo->sha256), "%s", sha256);
+	memo->dev = st->st_dev;
+	memo->ino = st->st_ino;
+	memo->size = st->st_size;
+	memo->mtime = st->st_mtim;
+	memo->ctime = st->st_ctim;
+}
+
 enum fedc_err plan_store__fetch(const char *dir, struct fedc_repo *repo, const char *sha256, uint64_t max_bytes,
-				char *path, size_t cap)
+				struct plan_store_memo *memo, char *path, size_t cap)
 {
 	char have[FEDC_SHA256_HEXLEN + 1];
+	struct stat st;
 	enum fedc_err rc = plan_store__path(dir, sha256, path, cap);
 
 	if (rc)
 		return rc;
-	/* A kept copy is used only if it still hashes to the approved digest. */
-	if (access(path, R_OK) == 0 && fedc_hash_file(FEDC_HASH_SHA256, path, have) == FEDC_OK &&
-	    strcmp(have, sha256) == 0)
-		return FEDC_OK;
+	/* A kept copy is used only if it still hashes to the approved digest
+	 * (or has not changed since it did). */
+	if (stat(path, &st) == 0) {
+		if (memo_vouches(memo, sha256, &st))
+			return FEDC_OK;
+		if (memo)
+			memset(memo, 0, sizeof(*memo));
+		if (fedc_hash_file(FEDC_HASH_SHA256, path, have) == FEDC_OK && strcmp(have, sha256) == 0) {
+			memo_keep(memo, sha256, &st);
+			return FEDC_OK;
+		}
+	}
 	rc = fedc_repo_get_file(repo, sha256, path, max_bytes);
 	if (rc)
 		return fedc_fail(rc, "cannot download training plan %s: %s", sha256, fedc_last_error());

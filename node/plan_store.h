@@ -9,8 +9,11 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include "fedc/err.h"
+#include "fedc/hash.h"
 #include "fedc/repo.h"
 
 /* Creates <data_dir>/plans if needed (mode 0700; an existing directory keeps
@@ -37,13 +40,30 @@ FEDC_NODISCARD
 enum fedc_err plan_store__keep(const char *dir, const char *src_path, uint64_t max_bytes, char *sha256,
 			       char *final_path, size_t cap);
 
+/* The kept copy plan_store__fetch last found intact, so that a job's
+ * rounds do not hash an unchanged file again each time: the file's identity
+ * and times when it hashed to `sha256`. Any change to the file (a write, a
+ * rename over it, chmod) moves its ctime, which no unprivileged process can
+ * set back; a file changed in the same clock tick as the stat taken before
+ * hashing would keep it, so a copy whose ctime is not some seconds old is
+ * not remembered (git's "racily clean" rule). Zeroed: remembers nothing. */
+struct plan_store_memo {
+	char sha256[FEDC_SHA256_HEXLEN + 1];
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+};
+
 /* Makes sure the plan `sha256` is in the store, downloading it with `repo`
  * when it is missing or no longer hashes to its name; `path` receives its
- * path. FEDC_ERR_INVAL (not a SHA-256), FEDC_ERR_NOT_FOUND (not in the
- * repository), else the repository's errors, with a detail naming the plan. */
+ * path. With `memo` (NULL: none), a copy it shows unchanged since it hashed
+ * right is not hashed again, and memo is updated. FEDC_ERR_INVAL (not a
+ * SHA-256), FEDC_ERR_NOT_FOUND (not in the repository), else the
+ * repository's errors, with a detail naming the plan. */
 FEDC_NODISCARD
 enum fedc_err plan_store__fetch(const char *dir, struct fedc_repo *repo, const char *sha256, uint64_t max_bytes,
-				char *path, size_t cap);
+				struct plan_store_memo *memo, char *path, size_t cap);
 
 /* Deletes the kept copy at `path` if it is a file of this store (directly in
  * `dir` and named <sha256>.so): never another path, even one read from the

@@ -50,6 +50,7 @@ struct round_worker {
 	struct node_db *db;      /* the worker thread's own handle, opened at its first request */
 	struct fedc_repo *repo;  /* the worker thread's own handle */
 	struct sandbox *sandbox; /* the plan process kept between a job's rounds; NULL in the plan worker */
+	struct plan_store_memo plan_memo; /* the kept plan last found intact (plan_store.h) */
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
@@ -288,7 +289,7 @@ static void fill_job(const struct fedc_msg *req, const struct node_dataset *ds, 
 static enum fedc_err fetch_inputs(struct round_worker *w, const struct fedc_msg *req, char *plan_path,
 				  size_t plan_cap, int *params_fd)
 {
-	enum fedc_err rc = daemon__fetch_plan(w->d, w->repo, req->plan_digest, plan_path, plan_cap);
+	enum fedc_err rc = daemon__fetch_plan(w->d, w->repo, req->plan_digest, &w->plan_memo, plan_path, plan_cap);
 
 	if (!rc)
 		rc = check_approval(w, req, plan_path);

@@ -186,6 +186,57 @@ static void test_remove_only_store_files(void **state)
 	assert_int_equal(plan_store__remove(dir, inside), FEDC_OK); /* gone already: fine */
 }
 
+/* A kept copy named `digest` holding `text`, as the CLI keeps one. */
+static void keep_text(const char *dir, const char *text, char *digest, char *kept, size_t cap)
+{
+	char src[NODE_PATH_MAX];
+
+	snprintf(src, sizeof(src), "%s/plan.so", root);
+	write_file(src, text);
+	assert_int_equal(plan_store__keep(dir, src, 1024, digest, kept, cap), FEDC_OK);
+}
+
+/* fetch with a memo: a copy that changed since the memo vouched for it is
+ * hashed again (and, altered, downloaded: here from a repository that is not
+ * there, so the fetch fails); a copy the memo describes is not hashed, so a
+ * memo made up for bytes that do not hash right is believed; a copy changed
+ * in the last seconds is not remembered. */
+static void test_fetch_memo(void **state)
+{
+	char dir[NODE_PATH_MAX], kept[NODE_PATH_MAX + 80], path[NODE_PATH_MAX + 80], digest[FEDC_SHA256_HEXLEN + 1];
+	struct plan_store_memo memo = { .sha256 = "" };
+	struct fedc_repo *repo = NULL;
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(fedc_repo_new("http://127.0.0.1:9", NULL, 5, &repo), FEDC_OK);
+	assert_int_equal(plan_store__open(root, dir, sizeof(dir)), FEDC_OK);
+	keep_text(dir, "the plan's bytes", digest, kept, sizeof(kept));
+	/* just written: fetched, hashed, not remembered */
+	assert_int_equal(plan_store__fetch(dir, repo, digest, 1024, &memo, path, sizeof(path)), FEDC_OK);
+	assert_string_equal(path, kept);
+	assert_string_equal(memo.sha256, "");
+	sleep(3);
+	assert_int_equal(plan_store__fetch(dir, repo, digest, 1024, &memo, path, sizeof(path)), FEDC_OK);
+	assert_string_equal(memo.sha256, digest);
+	/* altered in place, same size: its ctime moved, so it is hashed and refused */
+	write_file(kept, "the plan's bytez");
+	assert_int_not_equal(plan_store__fetch(dir, repo, digest, 1024, &memo, path, sizeof(path)), FEDC_OK);
+	assert_string_equal(memo.sha256, "");
+	/* the memo is what saves the hash: one that matches the file is believed */
+	assert_int_equal(stat(kept, &st), 0);
+	snprintf(memo.sha256, sizeof(memo.sha256), "%s", digest);
+	memo.dev = st.st_dev;
+	memo.ino = st.st_ino;
+	memo.size = st.st_size;
+	memo.mtime = st.st_mtim;
+	memo.ctime = st.st_ctim;
+	assert_int_equal(plan_store__fetch(dir, repo, digest, 1024, &memo, path, sizeof(path)), FEDC_OK);
+	/* without a memo, as before */
+	assert_int_not_equal(plan_store__fetch(dir, repo, digest, 1024, NULL, path, sizeof(path)), FEDC_OK);
+	fedc_repo_free(repo);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -195,6 +246,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_remove_only_store_files, make_root, remove_root),
 		cmocka_unit_test_setup_teardown(test_keep_killed_leaves_nothing, make_root, remove_root),
 		cmocka_unit_test_setup_teardown(test_keep_write_fails_leaves_old_copy, make_root, remove_root),
+		cmocka_unit_test_setup_teardown(test_fetch_memo, make_root, remove_root),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
