@@ -178,7 +178,8 @@ enum stmt_id {
 	ST_ROLLBACK,
 	ST_DS_INSERT,
 	ST_TAG_INSERT,
-	ST_DS_GET,
+	ST_DS_BY_ID,
+	ST_DS_BY_NAME,
 	ST_DS_TAGS,
 	ST_DS_DELETE,
 	ST_DS_LIST,
@@ -215,11 +216,14 @@ static const char *const stmt_sql[ST__COUNT] = {
 			 " ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
 	[ST_TAG_INSERT] = "INSERT INTO dataset_tags (dataset_id, position, tag) VALUES (?1, ?2, ?3)",
 	/* An id wins over a name when a name happens to equal another dataset's id. */
-	[ST_DS_GET] = "SELECT " DS_COLUMNS " FROM datasets WHERE id = ?1 OR name = ?1 ORDER BY id = ?1 DESC LIMIT 1",
+	/* two lookups, each on its unique index: "id = ?1 OR name = ?1" ordered
+	 * to prefer the id made sqlite build a temporary b-tree every call */
+	[ST_DS_BY_ID] = "SELECT " DS_COLUMNS " FROM datasets WHERE id = ?1",
+	[ST_DS_BY_NAME] = "SELECT " DS_COLUMNS " FROM datasets WHERE name = ?1",
 	[ST_DS_TAGS] = "SELECT tag FROM dataset_tags WHERE dataset_id = ?1 ORDER BY position",
 	[ST_DS_DELETE] = "DELETE FROM datasets WHERE id = ?1",
 	[ST_DS_LIST] = "SELECT " DS_COLUMNS " FROM datasets ORDER BY added_at, name",
-	[ST_DS_TEST_OF] = "SELECT " DS_COLUMNS " FROM datasets WHERE test_of = ?1 ORDER BY added_at, name LIMIT 1",
+	[ST_DS_TEST_OF] = "SELECT " DS_COLUMNS " FROM datasets WHERE test_of = ?1 LIMIT 1", /* one at most: cli_dataset.c */
 	[ST_PLAN_INSERT] = "INSERT INTO training_plans (name, digest, algorithm, status, requested_by, requested_at,"
 			   " decided_at, notes, path) VALUES (?1, ?2, ?3, 'pending', ?4, ?5, 0, ?6, ?7)"
 			   " ON CONFLICT (digest) DO NOTHING",
@@ -837,28 +841,43 @@ static enum fedc_err read_dataset(struct node_db *db, sqlite3_stmt *st, struct n
 	return read_tags(db, out);
 }
 
-/* Looks a dataset up by id or name, inside the caller's transaction. */
-static enum fedc_err fetch_dataset(struct node_db *db, const char *id_or_name, struct node_dataset *out)
+/* Looks a dataset up by `key` with statement `which` (ST_DS_BY_ID or
+ * ST_DS_BY_NAME), inside the caller's transaction. */
+static enum fedc_err fetch_dataset_by(struct node_db *db, enum stmt_id which, const char *key,
+				      struct node_dataset *out)
 {
 	sqlite3_stmt *st = NULL;
-	enum fedc_err rc = prepared(db, ST_DS_GET, &st);
+	enum fedc_err rc = prepared(db, which, &st);
 	int src;
 
 	if (rc)
 		return rc;
-	if (sqlite3_bind_text(st, 1, id_or_name, -1, SQLITE_STATIC) != SQLITE_OK) {
+	if (sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) != SQLITE_OK) {
 		rc = db_fail(db, "bind dataset key");
 		goto out;
 	}
 	src = sqlite3_step(st);
 	if (src == SQLITE_DONE)
-		rc = fedc_fail(FEDC_ERR_NOT_FOUND, "no dataset with id or name \"%s\"", id_or_name);
+		rc = FEDC_ERR_NOT_FOUND;
 	else if (src != SQLITE_ROW)
 		rc = db_fail(db, "get dataset");
 	else
 		rc = read_dataset(db, st, out);
 out:
 	finish(st);
+	return rc;
+}
+
+/* Looks a dataset up by id, else by name, inside the caller's transaction:
+ * an id wins over another dataset named like it. */
+static enum fedc_err fetch_dataset(struct node_db *db, const char *id_or_name, struct node_dataset *out)
+{
+	enum fedc_err rc = fetch_dataset_by(db, ST_DS_BY_ID, id_or_name, out);
+
+	if (rc == FEDC_ERR_NOT_FOUND)
+		rc = fetch_dataset_by(db, ST_DS_BY_NAME, id_or_name, out);
+	if (rc == FEDC_ERR_NOT_FOUND)
+		rc = fedc_fail(FEDC_ERR_NOT_FOUND, "no dataset with id or name \"%s\"", id_or_name);
 	return rc;
 }
 

@@ -227,7 +227,7 @@ static void test_open_not_a_database(void **state)
 static void test_dataset_add_get_list(void **state)
 {
 	struct fixture *f = *state;
-	struct node_dataset a, b, got;
+	struct node_dataset a, b, c, got;
 	struct node_dataset *all = NULL;
 	size_t n = 0;
 
@@ -259,9 +259,16 @@ static void test_dataset_add_get_list(void **state)
 	assert_int_equal(db__dataset_get(f->db, "nope", &got), FEDC_ERR_NOT_FOUND);
 	assert_int_equal(db__dataset_get(f->db, "fmnist", &got), FEDC_OK);
 	assert_memory_equal(&got, &b, sizeof(got));
+	/* a dataset named like another's id: the id wins, the name still finds it */
+	make_dataset(&c, a.id, "confusing");
+	assert_int_equal(db__dataset_add(f->db, &c), FEDC_OK);
+	assert_int_equal(db__dataset_get(f->db, a.id, &got), FEDC_OK);
+	assert_string_equal(got.name, "breast");
+	assert_int_equal(db__dataset_get(f->db, c.id, &got), FEDC_OK);
+	assert_string_equal(got.name, a.id);
 
 	assert_int_equal(db__dataset_list(f->db, &all, &n), FEDC_OK);
-	assert_int_equal(n, 2);
+	assert_int_equal(n, 3);
 	free(all);
 }
 
