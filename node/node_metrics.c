@@ -1,6 +1,8 @@
 /* The node daemon's metrics (node_metrics.h, docs/monitoring.md). */
 #include "node_metrics.h"
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +37,11 @@ static struct {
 	struct fedc_prom_counter commands_refused[FEDC_ERR__COUNT];
 	struct fedc_prom_gauge start_time_s;
 } counters;
+
+/* Whether anyone can read the plan processes' peaks: the /proc read behind
+ * them costs more than the rest of a small round's bookkeeping, so it is
+ * made only when [metrics] listen serves it. */
+static atomic_bool peaks_served;
 
 /* A round the node's policy turned down, as opposed to one that failed:
  * retrying cannot help, asking differently may. */
@@ -73,11 +80,14 @@ static int64_t peak_resident_bytes(pid_t pid)
 
 void node_metrics__plan_round(pid_t pid, int64_t cpu_ms)
 {
-	int64_t peak = peak_resident_bytes(pid);
+	int64_t peak;
 
 	fedc_prom_add(&counters.plan_rounds, 1);
 	if (cpu_ms > 0)
 		fedc_prom_add(&counters.plan_cpu_ms, (uint64_t)cpu_ms);
+	if (!atomic_load_explicit(&peaks_served, memory_order_relaxed))
+		return;
+	peak = peak_resident_bytes(pid);
 	fedc_prom_gauge_set(&counters.plan_last_peak_bytes, peak);
 	fedc_prom_gauge_max(&counters.plan_peak_bytes, peak);
 }
@@ -246,6 +256,7 @@ enum fedc_err node_metrics__start(const struct node_config *cfg, struct fedc_mqt
 		free(srv);
 		return rc;
 	}
+	atomic_store_explicit(&peaks_served, true, memory_order_relaxed);
 	fedc_info("metrics: serving /metrics on %s (port %u)", cfg->metrics_listen,
 		  (unsigned)fedc_prom_http_port(srv->http));
 	*out = srv;

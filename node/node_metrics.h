@@ -22,7 +22,8 @@
 void node_metrics__round_end(enum fedc_err rc, bool evaluate_only);
 
 /* The plan process `pid` finished a round using `cpu_ms` of CPU time; its
- * peak resident memory is read from /proc (VmHWM). */
+ * peak resident memory is read from /proc (VmHWM) once node_metrics__start
+ * serves the metrics, and not before: nobody could read it. */
 void node_metrics__plan_round(pid_t pid, int64_t cpu_ms);
 
 /* A command was refused before it ran (bad signature, replay, stale,

@@ -92,10 +92,14 @@ static void test_counts_and_serves(void **state)
 	node_metrics__command_refused(FEDC_ERR_AUTH);
 	node_metrics__command_refused(FEDC_ERR_TOO_BIG);
 	node_metrics__plan_round(getpid(), 1500);
-	node_metrics__plan_round(getpid(), 250);
 
 	assert_int_equal(node_metrics__start(&cfg, NULL, &srv), FEDC_OK);
 	assert_non_null(srv);
+	/* a peak nobody could read was not read from /proc */
+	assert_int_equal(scrape(node_metrics__port(srv), b), 200);
+	assert_true(value(b->text, "fedc_node_plan_rounds_total") == 1);
+	assert_true(value(b->text, "fedc_node_plan_peak_memory_bytes") == 0);
+	node_metrics__plan_round(getpid(), 250);
 	assert_int_equal(scrape(node_metrics__port(srv), b), 200);
 	assert_true(value(b->text, "fedc_node_rounds_total{kind=\"train\",result=\"done\"}") == 2);
 	assert_true(value(b->text, "fedc_node_rounds_total{kind=\"evaluate\",result=\"done\"}") == 1);
