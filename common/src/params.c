@@ -16,6 +16,7 @@
 
 #include "fedc/cursor.h"
 #include "fedc/fs.h"
+#include "fedc/limits.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +42,7 @@
 _Static_assert(FEDC_MAX_DIMS <= FEDC_PLAN_MAX_DIMS, "struct fedc_tensor must hold FEDC_MAX_DIMS");
 
 #define PARAMS_ALIGN 64u     /* data payloads start on this file offset multiple */
+#define PARAMS_READ_MAX ((size_t)FEDC_MAX_INLINE_PARAMS) /* open_small() */
 #define MSGPACK_BIN_MAX 0xffffffffull /* a bin's length is a uint32 */
 
 /* ------------------------------------------------------------------ */
@@ -860,6 +862,39 @@ enum fedc_err fedc_params_adopt_buffer(void *buf, size_t len, struct fedc_params
 	return rc;
 }
 
+/* A small file (PARAMS_READ_MAX) is read into memory rather than mapped: in
+ * a process with several threads, mapping and unmapping a file of a few
+ * pages costs more than copying it (the unmap flushes the TLB of every CPU
+ * the process runs on; a node's round opened its 40 KB update three times).
+ * The limit is the largest parameter file that travels inline, which the
+ * researcher holds in memory anyway: larger ones stay mapped, so that the
+ * aggregator's many open updates stay page cache the kernel can reclaim.
+ * Read from offset 0 with pread, as the mapping did, leaving the file
+ * position alone. */
+static enum fedc_err open_small(int fd, size_t len, struct fedc_params **out)
+{
+	/* aligned as the writer aligns tensor data in the file (PARAMS_ALIGN), so
+	 * that the tensors stay in place as they do in a page-aligned mapping */
+	uint8_t *buf = aligned_alloc(PARAMS_ALIGN, (len + PARAMS_ALIGN - 1) / PARAMS_ALIGN * PARAMS_ALIGN);
+	size_t got = 0;
+
+	if (!buf)
+		return FEDC_ERR_NOMEM;
+	while (got < len) {
+		ssize_t n = pread(fd, buf + got, len - got, (off_t)got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			free(buf);
+			return n < 0 ? fedc_fail(FEDC_ERR_IO, "cannot read parameter file: %s", strerror(errno))
+				     : fedc_fail(FEDC_ERR_IO, "parameter file shrank while it was read");
+		}
+		got += (size_t)n;
+	}
+	return fedc_params_adopt_buffer(buf, len, out);
+}
+
 enum fedc_err fedc_params_open_fd(int fd, struct fedc_params **out)
 {
 	struct fedc_params *p = NULL;
@@ -879,6 +914,8 @@ enum fedc_err fedc_params_open_fd(int fd, struct fedc_params **out)
 	if ((uint64_t)st.st_size > FEDC_MAX_PARAMS_BYTES || (uint64_t)st.st_size > SIZE_MAX)
 		return fedc_fail(FEDC_ERR_TOO_BIG, "parameter file of %lld bytes (at most %llu)",
 				 (long long)st.st_size, (unsigned long long)FEDC_MAX_PARAMS_BYTES);
+	if ((size_t)st.st_size <= PARAMS_READ_MAX)
+		return open_small(fd, (size_t)st.st_size, out);
 	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (map == MAP_FAILED)
 		return fedc_fail(FEDC_ERR_IO, "cannot map parameter file: %s", strerror(errno));

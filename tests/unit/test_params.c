@@ -564,12 +564,41 @@ static void test_open_fd(void **state)
 	struct fedc_params *p = NULL;
 	FILE *f = tmpfile();
 
+	off_t end;
+
 	assert_non_null(f);
 	assert_int_equal(fedc_params_write_fd(fileno(f), t, n), FEDC_OK);
-	assert_int_equal(fedc_params_open_fd(fileno(f), &p), FEDC_OK);
-	fclose(f); /* the mapping outlives the descriptor */
+	end = lseek(fileno(f), 0, SEEK_CUR);
+	assert_int_equal(fedc_params_open_fd(fileno(f), &p), FEDC_OK); /* small: read, not mapped */
+	assert_int_equal(lseek(fileno(f), 0, SEEK_CUR), end);         /* from offset 0, position kept */
+	fclose(f); /* the parameters outlive the descriptor */
 	assert_same_tensors(t, n, p);
 	fedc_params_close(p);
+}
+
+/* Over FEDC_MAX_INLINE_PARAMS a file is mapped: the same tensors. */
+static void test_open_fd_large(void **state)
+{
+	enum { COUNT = (1 << 20) / sizeof(float) + 1000 };
+	float *values = malloc(COUNT * sizeof(float));
+	uint64_t shape[1] = { COUNT };
+	struct fedc_tensor t = { .name = "big", .dtype = FEDC_DTYPE_F32, .ndim = 1, .data = values };
+	struct fedc_params *p = NULL;
+	FILE *f = tmpfile();
+
+	(void)state;
+	assert_non_null(values);
+	assert_non_null(f);
+	for (size_t i = 0; i < COUNT; i++)
+		values[i] = (float)i * 0.5f;
+	memcpy(t.shape, shape, sizeof(shape));
+	assert_int_equal(fedc_params_write_fd(fileno(f), &t, 1), FEDC_OK);
+	assert_true(lseek(fileno(f), 0, SEEK_END) > (off_t)FEDC_MAX_INLINE_PARAMS);
+	assert_int_equal(fedc_params_open_fd(fileno(f), &p), FEDC_OK);
+	fclose(f); /* the mapping outlives the descriptor */
+	assert_same_tensors(&t, 1, p);
+	fedc_params_close(p);
+	free(values);
 }
 
 /* A foreign writer (no pad) leaves data unaligned: it is copied. */
@@ -1099,6 +1128,7 @@ int main(void)
 		cmocka_unit_test(test_data_aligned_64),
 		cmocka_unit_test(test_zero_copy_points_into_buffer),
 		cmocka_unit_test(test_open_fd),
+		cmocka_unit_test(test_open_fd_large),
 		cmocka_unit_test(test_foreign_unaligned_copied),
 		cmocka_unit_test(test_foreign_key_order),
 		cmocka_unit_test(test_open_truncated_bin),
