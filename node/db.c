@@ -841,8 +841,9 @@ static enum fedc_err read_dataset(struct node_db *db, sqlite3_stmt *st, struct n
 	return read_tags(db, out);
 }
 
-/* Looks a dataset up by `key` with statement `which` (ST_DS_BY_ID or
- * ST_DS_BY_NAME), inside the caller's transaction. */
+/* The dataset statement `which` (ST_DS_BY_ID, ST_DS_BY_NAME, ST_DS_TEST_OF)
+ * finds first for `key`, inside the caller's transaction; a bare
+ * FEDC_ERR_NOT_FOUND (the caller says what was missing). */
 static enum fedc_err fetch_dataset_by(struct node_db *db, enum stmt_id which, const char *key,
 				      struct node_dataset *out)
 {
@@ -893,24 +894,12 @@ enum fedc_err db__dataset_get(struct node_db *db, const char *id_or_name, struct
 
 enum fedc_err db__dataset_test_set(struct node_db *db, const char *id, struct node_dataset *out)
 {
-	sqlite3_stmt *st = NULL;
 	enum fedc_err rc = begin(db, false);
-	int src;
 
 	if (!rc)
-		rc = prepared(db, ST_DS_TEST_OF, &st);
-	if (!rc && sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) != SQLITE_OK)
-		rc = db_fail(db, "bind dataset id");
-	if (!rc) {
-		src = sqlite3_step(st);
-		if (src == SQLITE_DONE)
-			rc = fedc_fail(FEDC_ERR_NOT_FOUND, "dataset %s has no test set", id);
-		else if (src != SQLITE_ROW)
-			rc = db_fail(db, "get a test set");
-		else
-			rc = read_dataset(db, st, out);
-	}
-	finish(st);
+		rc = fetch_dataset_by(db, ST_DS_TEST_OF, id, out);
+	if (rc == FEDC_ERR_NOT_FOUND)
+		rc = fedc_fail(FEDC_ERR_NOT_FOUND, "dataset %s has no test set", id);
 	return end_tx(db, rc);
 }
 

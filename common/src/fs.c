@@ -110,6 +110,24 @@ enum fedc_err fedc_write_all(int fd, const void *data, size_t len, const char *w
 	return FEDC_OK;
 }
 
+enum fedc_err fedc_read_all_at_zero(int fd, void *buf, size_t len, const char *what)
+{
+	char *p = buf;
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pread(fd, p + done, len - done, (off_t)done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return fedc_fail(FEDC_ERR_IO, "cannot read %s: %s", what,
+					 n < 0 ? strerror(errno) : "the file shrank while read");
+		done += (size_t)n;
+	}
+	return FEDC_OK;
+}
+
 /* ---- atomic replacement ---- */
 
 /* Whether O_TMPFILE files can be given a name: linkat() through

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "fedc/fs.h"
 #include "fedc/hash.h"
@@ -21,23 +20,6 @@ enum fedc_err fedc_inline_params_check(const void *data, size_t len, const char 
 	if (strcmp(hex, digest) != 0)
 		return fedc_fail(FEDC_ERR_DIGEST, "%s carried in the message (%zu bytes) hash to %s, not to the %s it names",
 				 what, len, hex, digest);
-	return FEDC_OK;
-}
-
-static enum fedc_err read_at_zero(int fd, uint8_t *buf, size_t len)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pread(fd, buf + done, len - done, (off_t)done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return fedc_fail(FEDC_ERR_IO, "reading the parameters to send inline: %s",
-					 n < 0 ? strerror(errno) : "the file shrank while read");
-		done += (size_t)n;
-	}
 	return FEDC_OK;
 }
 
@@ -56,7 +38,7 @@ enum fedc_err fedc_inline_params_read_fd(int fd, size_t max, uint8_t **out, size
 	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
 	if (!buf)
 		return fedc_fail(FEDC_ERR_NOMEM, "out of memory for %lld bytes of parameters", (long long)st.st_size);
-	rc = read_at_zero(fd, buf, (size_t)st.st_size);
+	rc = fedc_read_all_at_zero(fd, buf, (size_t)st.st_size, "the parameters to send inline");
 	if (!rc)
 		rc = fedc_hash_buffer(FEDC_HASH_SHA256, buf, (size_t)st.st_size, hex);
 	if (rc) {

@@ -876,21 +876,14 @@ static enum fedc_err open_small(int fd, size_t len, struct fedc_params **out)
 	/* aligned as the writer aligns tensor data in the file (PARAMS_ALIGN), so
 	 * that the tensors stay in place as they do in a page-aligned mapping */
 	uint8_t *buf = aligned_alloc(PARAMS_ALIGN, (len + PARAMS_ALIGN - 1) / PARAMS_ALIGN * PARAMS_ALIGN);
-	size_t got = 0;
+	enum fedc_err rc;
 
 	if (!buf)
 		return FEDC_ERR_NOMEM;
-	while (got < len) {
-		ssize_t n = pread(fd, buf + got, len - got, (off_t)got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			free(buf);
-			return n < 0 ? fedc_fail(FEDC_ERR_IO, "cannot read parameter file: %s", strerror(errno))
-				     : fedc_fail(FEDC_ERR_IO, "parameter file shrank while it was read");
-		}
-		got += (size_t)n;
+	rc = fedc_read_all_at_zero(fd, buf, len, "the parameter file");
+	if (rc) {
+		free(buf);
+		return rc;
 	}
 	return fedc_params_adopt_buffer(buf, len, out);
 }

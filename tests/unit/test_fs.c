@@ -273,6 +273,26 @@ static void test_copy_write_fails_leaves_old(void **state)
 	assert_old_intact();
 }
 
+/* fedc_read_all_at_zero: the whole file from offset 0, position kept; a
+ * file shorter than asked is an error naming it. */
+static void test_read_all_at_zero(void **state)
+{
+	FILE *f = tmpfile();
+	char buf[16] = "";
+
+	(void)state;
+	assert_non_null(f);
+	assert_int_equal(fedc_write_all(fileno(f), "0123456789", 10, "test"), FEDC_OK);
+	assert_int_equal(fedc_read_all_at_zero(fileno(f), buf, 10, "test"), FEDC_OK);
+	assert_memory_equal(buf, "0123456789", 10);
+	assert_int_equal(lseek(fileno(f), 0, SEEK_CUR), 10);
+	assert_int_equal(fedc_read_all_at_zero(fileno(f), buf, 11, "the test file"), FEDC_ERR_IO);
+	assert_non_null(strstr(fedc_last_error(), "the test file"));
+	assert_non_null(strstr(fedc_last_error(), "shrank"));
+	assert_int_equal(fedc_read_all_at_zero(-1, buf, 1, "test"), FEDC_ERR_IO);
+	fclose(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -287,6 +307,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_copy_replaces_whole, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_copy_missing_source_leaves_old, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_copy_write_fails_leaves_old, make_dir, remove_dir),
+		cmocka_unit_test(test_read_all_at_zero),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

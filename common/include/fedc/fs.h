@@ -19,6 +19,12 @@ enum fedc_err fedc_mkdir_p(const char *path, mode_t mode);
 FEDC_NODISCARD
 enum fedc_err fedc_write_all(int fd, const void *data, size_t len, const char *what);
 
+/* Reads exactly `len` bytes of `fd` from offset 0 into `buf` (pread: the file
+ * position is left alone; retrying short reads and EINTR); `what` names the
+ * file in the error. FEDC_ERR_IO, also when the file holds fewer bytes. */
+FEDC_NODISCARD
+enum fedc_err fedc_read_all_at_zero(int fd, void *buf, size_t len, const char *what);
+
 /* Rewriting a scratch file in place (a memfd, a work file) rather than
  * making a new one keeps the pages it already has: a fresh page costs a
  * fault, and in a virtual machine often a second one in the host. Rewind,
