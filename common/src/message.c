@@ -435,13 +435,23 @@ struct fedc_msg *fedc_msg_new(enum fedc_cmd cmd)
 	return msg;
 }
 
+/* Frees the params if the message owns them, and forgets them. */
+static void drop_params(struct fedc_msg *msg)
+{
+	if (!msg->params_borrowed)
+		free(msg->params);
+	msg->params = NULL;
+	msg->params_len = 0;
+	msg->params_borrowed = false;
+}
+
 void fedc_msg_clear(struct fedc_msg *msg)
 {
 	free(msg->datasets);
 	free(msg->secagg_data);
 	free(msg->analytics_result);
 	free(msg->assess_result);
-	free(msg->params);
+	drop_params(msg);
 	free(msg->session_kx);
 	fedc_session_wipe(&msg->session);
 	memset(msg, 0, sizeof(*msg));
@@ -455,7 +465,7 @@ void fedc_msg_free(struct fedc_msg *msg)
 	free(msg->secagg_data);
 	free(msg->analytics_result);
 	free(msg->assess_result);
-	free(msg->params);
+	drop_params(msg);
 	free(msg->session_kx);
 	fedc_session_wipe(&msg->session);
 	free(msg);
@@ -506,9 +516,22 @@ enum fedc_err fedc_msg_set_params(struct fedc_msg *msg, const void *data, size_t
 		return fedc_fail(FEDC_ERR_NOMEM, "out of memory for %zu bytes of parameters", len);
 	if (len)
 		memcpy(copy, data, len);
-	free(msg->params);
+	drop_params(msg);
 	msg->params = copy;
 	msg->params_len = (uint32_t)len;
+	fedc_msg_set(msg, FEDC_F_PARAMS);
+	return FEDC_OK;
+}
+
+enum fedc_err fedc_msg_borrow_params(struct fedc_msg *msg, const void *data, size_t len)
+{
+	if (len > FEDC_MAX_INLINE_PARAMS)
+		return fedc_fail(FEDC_ERR_TOO_BIG, "a parameter file of %zu bytes: a message carries at most %u inline",
+				 len, FEDC_MAX_INLINE_PARAMS);
+	drop_params(msg);
+	msg->params = (uint8_t *)(uintptr_t)data; /* never written through, never freed: params_borrowed */
+	msg->params_len = (uint32_t)len;
+	msg->params_borrowed = true;
 	fedc_msg_set(msg, FEDC_F_PARAMS);
 	return FEDC_OK;
 }
@@ -518,10 +541,15 @@ uint8_t *fedc_msg_take_params(struct fedc_msg *msg, size_t *len)
 	uint8_t *p = fedc_msg_has(msg, FEDC_F_PARAMS) ? msg->params : NULL;
 
 	*len = p ? msg->params_len : 0;
-	if (!p)
-		free(msg->params);
-	msg->params = NULL;
-	msg->params_len = 0;
+	if (p && msg->params_borrowed) { /* the caller gets bytes of its own */
+		p = malloc(*len ? *len : 1);
+		if (p && *len)
+			memcpy(p, msg->params, *len);
+		*len = p ? *len : 0;
+	} else if (p) {
+		msg->params = NULL; /* handed over */
+	}
+	drop_params(msg);
 	fedc_msg_unset(msg, FEDC_F_PARAMS);
 	return p;
 }

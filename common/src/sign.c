@@ -396,6 +396,13 @@ static enum fedc_err pack_envelope(const struct signed_header *h, const void *bo
 	int err;
 
 	msgpack_sbuffer_init(&sb);
+	/* Sized at once: with an attachment of up to 8 MiB, growing by doubling
+	 * would copy it about twice over into fresh pages. The keys, the
+	 * header's strings and the MAC or signature take well under 1 KiB. */
+	sb.alloc = body_len + (att ? att->len : 0) + 1024;
+	sb.data = malloc(sb.alloc);
+	if (!sb.data)
+		msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	err = msgpack_pack_map(&pk, (att ? 8u : 6u) + (v3 ? 1u : 0u)) || pack_key(&pk, "v") ||
 	      msgpack_pack_uint8(&pk, (uint8_t)h->version) || pack_string(&pk, "signer", h->signer) ||

@@ -213,8 +213,9 @@ struct fedc_msg {
 	/* parameters inline: the parameter file whose SHA-256 is params_digest,
 	 * carried in the message instead of the repository; the receiver hashes
 	 * it and refuses a mismatch (it is also covered by the signature) */
-	uint8_t *params;                     /* owned; params_len bytes */
+	uint8_t *params;                     /* owned unless params_borrowed; params_len bytes */
 	uint32_t params_len;
+	bool params_borrowed;                /* fedc_msg_borrow_params: the caller's bytes, not freed here */
 	uint64_t inline_params_max;          /* train: the node may answer its update inline up to this */
 	/* Not a field: how the message travels (fedc/channel.h). Outgoing: seal
 	 * it in a version-2 envelope, `params` as the attachment. Incoming: it
@@ -281,12 +282,21 @@ enum fedc_err fedc_msg_set_assess_result(struct fedc_msg *msg, const void *data,
  * FEDC_ERR_NOMEM. */
 FEDC_NODISCARD
 enum fedc_err fedc_msg_set_params(struct fedc_msg *msg, const void *data, size_t len);
+/* Points the message's params at the caller's `len` bytes (replacing any)
+ * without copying them, and marks it present: for a parameter file of up to
+ * 8 MiB that goes out in several messages, or once, while the caller keeps
+ * it. The bytes must outlive the message (or the next set/borrow); the
+ * message never frees them, and fedc_msg_take_params hands out a copy.
+ * FEDC_ERR_TOO_BIG past FEDC_MAX_INLINE_PARAMS. */
+FEDC_NODISCARD
+enum fedc_err fedc_msg_borrow_params(struct fedc_msg *msg, const void *data, size_t len);
 /* Copies an X25519 public key into `session_kx` and marks it present.
  * FEDC_ERR_NOMEM. */
 FEDC_NODISCARD
 enum fedc_err fedc_msg_set_session_kx(struct fedc_msg *msg, const uint8_t kx[FEDC_SESSION_KX_BYTES]);
 /* Hands the message's inline params to the caller (who frees them) and
- * marks the field absent; NULL and *len 0 when it had none. */
+ * marks the field absent; NULL and *len 0 when it had none (or, for
+ * borrowed ones, no memory for their copy). */
 uint8_t *fedc_msg_take_params(struct fedc_msg *msg, size_t *len);
 
 /* Marks a field present after the caller filled it, or absent again. */
