@@ -280,6 +280,10 @@ enum fedc_err admin__broker_write_conf(const struct admin_fed *fed)
 		"# reply from each node to a search: two messages per node in one burst.\n"
 		"# mosquitto's default queue (1000 per client) drops the rest silently.\n"
 		"max_queued_messages %u\n"
+		"# And at most this many bytes queued for one client, as the clients' own\n"
+		"# receive queues: with parameters inline up to 8 MiB a message, the count\n"
+		"# alone would let one client's queue grow to gigabytes.\n"
+		"max_queued_bytes %u\n"
 		"# No cap on connections: each node holds one (the descriptor limit is the\n"
 		"# service's: LimitNOFILE=, docs/deployment.md).\n"
 		"max_connections -1\n\n"
@@ -299,7 +303,8 @@ enum fedc_err admin__broker_write_conf(const struct admin_fed *fed)
 		"require_certificate true\n"
 		"use_identity_as_username false\n"
 		"tls_version tlsv1.2\n",
-		d, d, plugin, (unsigned)BROKER_MAX_PACKET, (unsigned)BROKER_MAX_QUEUED, fed->broker_port, fed->host, d, d, d, d);
+		d, d, plugin, (unsigned)BROKER_MAX_PACKET, (unsigned)BROKER_MAX_QUEUED, (unsigned)FEDC_MQTT_QUEUE_MAX_BYTES,
+		fed->broker_port, fed->host, d, d, d, d);
 	if (!rc)
 		rc = admin__path(path, d, "broker/mosquitto.conf");
 	if (!rc)

@@ -42,7 +42,7 @@ static void add_kind(struct fedc_msg *msg, const char *kind)
 }
 
 void capabilities__describe(const struct node_config *cfg, const struct node_dataset *datasets, size_t n,
-			    struct fedc_msg *msg)
+			    size_t inline_params, struct fedc_msg *msg)
 {
 	msg->n_capabilities = 0;
 	add(msg, FEDC_CAP_ABI, FEDC_PLAN_ABI_VERSION);
@@ -52,7 +52,7 @@ void capabilities__describe(const struct node_config *cfg, const struct node_dat
 	add(msg, FEDC_CAP_MAX_PLAN_MEMORY_MB, (double)cfg->memory_mb);
 	add(msg, FEDC_CAP_SECURE_AGGREGATION, 1);
 	add(msg, FEDC_CAP_DP, 1);
-	add(msg, FEDC_CAP_INLINE_PARAMS, FEDC_MAX_INLINE_PARAMS);
+	add(msg, FEDC_CAP_INLINE_PARAMS, (double)inline_params);
 	add(msg, FEDC_CAP_REQUIRE_DP, cfg->require_dp ? 1 : 0);
 	add(msg, FEDC_CAP_REQUIRE_SECURE_AGGREGATION, cfg->require_secure_aggregation ? 1 : 0);
 	add(msg, FEDC_CAP_MIN_NOISE_MULTIPLIER, cfg->min_noise_multiplier);

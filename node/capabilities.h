@@ -14,8 +14,10 @@
 
 /* Fills msg's capabilities, sdk_version and dataset_kinds (the distinct
  * kinds of the `n` datasets in `datasets`, test sets left out) and marks
- * them present. Cannot fail: an entry that would not fit is left out. */
+ * them present; `inline_params` is the largest parameter file the node's
+ * connection carries inside a message (node__inline_params_max). Cannot
+ * fail: an entry that would not fit is left out. */
 void capabilities__describe(const struct node_config *cfg, const struct node_dataset *datasets, size_t n,
-			    struct fedc_msg *msg);
+			    size_t inline_params, struct fedc_msg *msg);
 
 #endif

@@ -24,6 +24,8 @@
 #include "fedc/crash.h"
 #include "fedc/fs.h"
 #include "fedc/hash.h"
+#include "fedc/inline_params.h"
+#include "fedc/limits.h"
 #include "fedc/log.h"
 #include "fedc/uuid.h"
 #include "plan_digest.h"
@@ -63,6 +65,12 @@ enum fedc_err daemon__send(struct node_daemon *d, const struct fedc_msg *msg)
 		fedc_error("cannot send %s to %s: %s", fedc_cmd_name(msg->command), msg->researcher_id,
 			   fedc_last_error());
 	return rc;
+}
+
+size_t daemon__inline_params_max(const struct node_daemon *d)
+{
+	/* Before the connection (the first online status): what any connection carries. */
+	return d->mqtt ? fedc_inline_params_fit(fedc_mqtt_max_payload(d->mqtt)) : FEDC_DEFAULT_INLINE_PARAMS;
 }
 
 enum fedc_err daemon__send_error(struct node_daemon *d, const struct fedc_msg *request, enum fedc_err code,
@@ -157,7 +165,7 @@ static enum fedc_err reply_datasets(struct node_daemon *d, const struct fedc_msg
 			describe_dataset(d->cfg, &found[i], &reply->datasets[j++]);
 	}
 	fedc_msg_set(reply, FEDC_F_DATASETS);
-	capabilities__describe(d->cfg, found, n, reply);
+	capabilities__describe(d->cfg, found, n, daemon__inline_params_max(d), reply);
 	rc = daemon__send(d, reply);
 out:
 	free(found);
@@ -428,7 +436,7 @@ static void describe_status_capabilities(const struct node_daemon *d, struct fed
 		fedc_warn("status: cannot list datasets: %s", fedc_last_error());
 		n = 0;
 	}
-	capabilities__describe(d->cfg, all, n, msg);
+	capabilities__describe(d->cfg, all, n, daemon__inline_params_max(d), msg);
 	free(all);
 }
 

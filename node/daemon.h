@@ -53,6 +53,12 @@ FEDC_NODISCARD
 enum fedc_err daemon__send_error(struct node_daemon *d, const struct fedc_msg *request, enum fedc_err code,
 				 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* The largest parameter file this node's MQTT connection carries inside a
+ * message (fedc_mqtt_max_payload less the rest of the message):
+ * FEDC_DEFAULT_INLINE_PARAMS unless net.core.wmem_max was raised
+ * (docs/deployment.md, "Models up to 8 MiB inline"). Thread-safe. */
+size_t daemon__inline_params_max(const struct node_daemon *d);
+
 /* A repository client with this node's token and CA (one per thread). */
 FEDC_NODISCARD
 enum fedc_err daemon__repo_new(const struct node_daemon *d, struct fedc_repo **out);

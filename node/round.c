@@ -207,7 +207,7 @@ static enum fedc_err send_train_reply(struct round_worker *w, const struct fedc_
 	else if (fedc_msg_has(req, FEDC_F_SESSION_KX))
 		rc = fedc_msg_set_session_kx(reply, req->session_kx);
 	if (!rc && update && update->inline_bytes)
-		rc = fedc_msg_set_params(reply, update->inline_bytes, update->inline_len);
+		rc = fedc_msg_borrow_params(reply, update->inline_bytes, update->inline_len); /* freed after it */
 	if (!rc && assessed->len)
 		rc = fedc_msg_set_assess_result(reply, assessed->data, assessed->len);
 	if (rc) {
@@ -357,11 +357,11 @@ static enum fedc_err scaffold_files(struct round_worker *w, const struct fedc_ms
  * PUT needs no HEAD before it. */
 static enum fedc_err send_update(struct round_worker *w, const struct fedc_msg *req, int fd, struct update_out *out)
 {
-	size_t max = req->secagg ? 0 : (size_t)req->inline_params_max;
+	size_t max = req->secagg ? 0 : (size_t)req->inline_params_max, own = daemon__inline_params_max(w->d);
 	enum fedc_err rc = FEDC_ERR_TOO_BIG;
 
-	if (max > FEDC_MAX_INLINE_PARAMS)
-		max = FEDC_MAX_INLINE_PARAMS;
+	if (max > own) /* what this node's connection carries now (a reconnection may change it) */
+		max = own;
 	if (max > 0)
 		rc = fedc_inline_params_read_fd(fd, max, &out->inline_bytes, &out->inline_len, out->digest);
 	if (rc == FEDC_OK)

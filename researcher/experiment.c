@@ -150,7 +150,8 @@ static const struct fedc_config_key robustness_keys[] = {
 	  "A number: the upper bound, above `clip_min`. Empty: none.", NULL },
 };
 
-_Static_assert(FEDC_MAX_INLINE_PARAMS == 262144, "inline_params_max's default and doc say 262144");
+_Static_assert(FEDC_DEFAULT_INLINE_PARAMS == 262144 && FEDC_MAX_INLINE_PARAMS == 8388608,
+	       "inline_params_max's default and doc say 262144, its largest 8388608");
 
 static const struct fedc_config_key network_keys[] = {
 	{ "network", "federation", FEDC_CONFIG_ID, false, "default", 0, 0, 0, 0, NULL, ARRAY(federation),
@@ -170,8 +171,10 @@ static const struct fedc_config_key network_keys[] = {
 	  "Parameter files (the global model, a node's update) of at most this many bytes travel inside the signed "
 	  "`train` and `train-reply` messages, checked against their SHA-256, instead of through the repository: a "
 	  "round then costs one round trip per node. Larger ones, and updates under secure aggregation, use the "
-	  "repository. At most 262144 (the broker's `max_packet_size` that fedc-admin sets leaves room for it); 0: "
-	  "always the repository (docs/protocol.md, \"Parameters inline\").", NULL },
+	  "repository. At most 8388608 (the broker's `max_packet_size` that fedc-admin sets leaves room for it); "
+	  "over 262144 only where `net.core.wmem_max` lets the MQTT sockets hold such a message, and a round's "
+	  "replies together at most 256 MiB (docs/deployment.md, \"Models up to 8 MiB inline\"); 0: always the "
+	  "repository (docs/protocol.md, \"Parameters inline\").", NULL },
 	{ "network", "allow_unsigned", FEDC_CONFIG_BOOL, false, "false", 0, 0, 0, 0, NULL, I64(allow_unsigned),
 	  "Run without keys (nodes must then allow unsigned commands): closed test networks only.", NULL },
 };

@@ -29,9 +29,12 @@
 #include "fedc/fs.h"
 #include "fedc/hash.h"
 #include "fedc/inline_params.h"
+#include "fedc/limits.h"
 #include "fedc/log.h"
+#include "fedc/mqtt.h"
 #include "fedc/params.h"
 #include "fedc/repo.h"
+#include "fedc/sign.h"
 #include "fedc/uuid.h"
 #include "history.h"
 #include "initial_params.h"
@@ -79,11 +82,19 @@ static bool listed(const struct experiment *exp, const char *node_id)
 	return exp->n_nodes == 0;
 }
 
-/* The largest parameter file that goes to and comes from this node inline:
- * our own limit, or the node's if smaller; 0 for a node that does not
- * advertise inline parameters (an earlier version refuses the field). */
-static uint64_t inline_limit(const struct experiment *exp, const struct fedc_msg *reply)
+static uint64_t min_u64(uint64_t a, uint64_t b)
 {
+	return a < b ? a : b;
+}
+
+/* The largest parameter file that goes to and comes from this node inline:
+ * our own limit ([network] inline_params_max, and what our connection
+ * carries), or the node's if smaller; 0 for a node that does not advertise
+ * inline parameters (an earlier version refuses the field). */
+static uint64_t inline_limit(const struct job *j, const struct fedc_msg *reply)
+{
+	uint64_t own = min_u64((uint64_t)j->exp->inline_params_max,
+			       fedc_inline_params_fit(fedc_mqtt_max_payload(j->session.mqtt)));
 	double cap = 0;
 
 	if (!fedc_msg_has(reply, FEDC_F_CAPABILITIES) ||
@@ -91,7 +102,24 @@ static uint64_t inline_limit(const struct experiment *exp, const struct fedc_msg
 		return 0;
 	if (cap > (double)FEDC_MAX_INLINE_PARAMS)
 		cap = FEDC_MAX_INLINE_PARAMS;
-	return (uint64_t)cap < (uint64_t)exp->inline_params_max ? (uint64_t)cap : (uint64_t)exp->inline_params_max;
+	return min_u64((uint64_t)cap, own);
+}
+
+/* A round's inline replies must fit in the receive queues together, ours
+ * and the broker's for us (FEDC_MQTT_QUEUE_MAX_BYTES each; past it a
+ * message is dropped): with many nodes each gets its share of them. */
+static void share_inline_limits(struct job *j)
+{
+	uint64_t share;
+
+	if (j->n_parts == 0)
+		return;
+	share = FEDC_MQTT_QUEUE_MAX_BYTES / j->n_parts;
+	share = share > FEDC_MESSAGE_OVERHEAD_BYTES + FEDC_ENVELOPE_OVERHEAD
+			? share - FEDC_MESSAGE_OVERHEAD_BYTES - FEDC_ENVELOPE_OVERHEAD
+			: 0;
+	for (size_t i = 0; i < j->n_parts; i++)
+		j->parts[i].inline_max = min_u64(j->parts[i].inline_max, share);
 }
 
 /* The newest envelope version a node opens (an earlier version refuses
@@ -128,7 +156,7 @@ static void add_participant(struct job *j, const struct fedc_msg *reply)
 	snprintf(p->node_id, sizeof(p->node_id), "%s", reply->node_id);
 	snprintf(p->dataset_id, sizeof(p->dataset_id), "%s", reply->datasets[0].dataset_id);
 	p->n_samples = reply->datasets[0].n_samples;
-	p->inline_max = inline_limit(j->exp, reply);
+	p->inline_max = inline_limit(j, reply);
 	p->envelope_v2 = envelope_version(reply) >= 2;
 	p->envelope_v3 = envelope_version(reply) >= 3;
 }
@@ -177,6 +205,7 @@ static enum fedc_err discover(struct job *j)
 	refused = j->session.n_refused;
 	session__print_refusals(&j->session, stdout);
 	qsort(j->parts, j->n_parts, sizeof(j->parts[0]), compare_parts);
+	share_inline_limits(j);
 	if (j->n_parts >= exp->min_nodes)
 		return FEDC_OK;
 	tag_list(exp, tags, sizeof(tags));
@@ -216,7 +245,9 @@ static enum fedc_err fill_inline(const struct job *j, const struct participant *
 	m->params_attached = p->envelope_v2;
 	if (j->global_inline && p->inline_max >= j->global_inline_len &&
 	    strcmp(j->global_inline_digest, m->params_digest) == 0) {
-		enum fedc_err rc = fedc_msg_set_params(m, j->global_inline, j->global_inline_len);
+		/* Borrowed, not copied: the request is sealed and freed before the
+		 * next global replaces these bytes (up to 8 MiB, once per node). */
+		enum fedc_err rc = fedc_msg_borrow_params(m, j->global_inline, j->global_inline_len);
 
 		if (rc)
 			return rc;

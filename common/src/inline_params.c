@@ -9,6 +9,17 @@
 
 #include "fedc/fs.h"
 #include "fedc/hash.h"
+#include "fedc/limits.h"
+#include "fedc/sign.h"
+
+size_t fedc_inline_params_fit(size_t max_payload)
+{
+	size_t rest = FEDC_MESSAGE_OVERHEAD_BYTES + FEDC_ENVELOPE_OVERHEAD;
+
+	if (max_payload <= rest)
+		return 0;
+	return max_payload - rest < FEDC_MAX_INLINE_PARAMS ? max_payload - rest : FEDC_MAX_INLINE_PARAMS;
+}
 
 enum fedc_err fedc_inline_params_check(const void *data, size_t len, const char *digest, const char *what)
 {

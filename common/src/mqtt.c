@@ -11,6 +11,7 @@
 #include <MQTTAsync.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -38,9 +39,28 @@
  * (onSuccess) or failed (onFailure: also each one written, or begun, on a
  * connection that is lost; those not yet written wait for the next).
  * tests/integration/test_mqtt_pacing.c checks the bound, the wait's end and
- * a loss through a relay it can pause and break. */
+ * a loss through a relay it can pause and break.
+ *
+ * Where the socket got a fixed send buffer (fedc__tune_sockets_to: the
+ * operator raised net.core.wmem_max for large inline parameters), the bytes
+ * in flight are paced too: a publish waits while those already in flight
+ * and its own would not fit in the buffer, so that no write is partial. One
+ * that fits alone goes when nothing else is in flight; a larger payload is
+ * refused (fedc_mqtt_max_payload says how large one may be). */
 #define MQTT_MAX_UNACKED 8
 #define MQTT_ROOM_WAIT_MS 1000
+/* The largest payload through a socket whose buffer the kernel sizes: the
+ * protocol's messages with parameters inline up to the default 256 KiB,
+ * which 8 in flight never stalled (docs/benchmarks.md, "Publishes paced"). */
+#define MQTT_DEFAULT_MAX_PAYLOAD                                                                                     \
+	(FEDC_DEFAULT_INLINE_PARAMS + FEDC_MESSAGE_OVERHEAD_BYTES + FEDC_ENVELOPE_OVERHEAD)
+
+/* One publish in flight: its client and its length, for the callbacks
+ * (Paho's failure report does not carry the length). */
+struct in_flight {
+	struct fedc_mqtt *m;
+	size_t len;
+};
 
 struct queued {
 	struct fedc_mqtt_message msg;
@@ -67,6 +87,8 @@ struct fedc_mqtt {
 	pthread_mutex_t lock;
 	struct queued *head, *tail; /* arrived, not yet taken by fedc_mqtt_next */
 	size_t queued;
+	size_t queued_bytes; /* their payloads: at most queue_max_bytes */
+	size_t queue_max_bytes; /* FEDC_MQTT_QUEUE_MAX_BYTES; tests may change it */
 	size_t dropped;
 	bool connected;
 	uint64_t connects; /* successful connections, the first included */
@@ -77,6 +99,8 @@ struct fedc_mqtt {
 	/* Publishes handed to Paho and not yet acknowledged (the top of this
 	 * file says why they are counted), and the signal that one was. */
 	size_t unacked;
+	size_t unacked_bytes; /* their payloads */
+	size_t send_buffer;   /* the socket's fixed send buffer (bytes a write hands over), 0: the kernel's */
 	pthread_cond_t acked;
 	int room_wait_ms;     /* MQTT_ROOM_WAIT_MS; tests may change it */
 	size_t waiting;       /* publishes waiting for room now */
@@ -147,6 +171,29 @@ static void *dup_bytes(const void *p, size_t len)
 	return copy;
 }
 
+/* Messages of megabytes (parameters inline past the default) arrive and
+ * leave in fresh buffers of that size, and glibc hands each back to the
+ * kernel when it is freed (its heap trimming): every next one faults its
+ * pages in again, about a sixth of a node's CPU at P=1e6 (docs/benchmarks.md,
+ * "Models up to 8 MiB inline"). From the first such message on, the process
+ * allocates buffers under 16 MiB from its heap and keeps up to 64 MiB of
+ * freed memory there. Not before: a process that only ever sees small
+ * messages (the default) keeps glibc's own policy, which measured a few per
+ * cent faster at P=1e4, and an idle node's memory stays as it was. */
+static void keep_large_buffers(void)
+{
+	(void)mallopt(M_MMAP_THRESHOLD, 16 * 1024 * 1024);
+	(void)mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
+}
+
+static pthread_once_t large_buffers_once = PTHREAD_ONCE_INIT;
+
+static void note_message_size(size_t len)
+{
+	if (len > MQTT_DEFAULT_MAX_PAYLOAD)
+		(void)pthread_once(&large_buffers_once, keep_large_buffers);
+}
+
 static void notify(struct fedc_mqtt *m)
 {
 	char byte = 1;
@@ -178,17 +225,21 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
 		}
 		goto out;
 	}
+	note_message_size(q->msg.len);
 	memcpy(q->msg.topic, topic, tlen);
 	q->msg.topic[tlen] = '\0';
 	if (q->msg.len)
 		memcpy(q->msg.payload, message->payload, q->msg.len);
 
 	pthread_mutex_lock(&m->lock);
-	if (m->queued >= FEDC_MQTT_QUEUE_MAX) {
+	if (m->queued >= FEDC_MQTT_QUEUE_MAX || q->msg.len > m->queue_max_bytes ||
+	    m->queued_bytes > m->queue_max_bytes - q->msg.len) {
+		size_t max_bytes = m->queue_max_bytes;
+
 		m->dropped++;
 		pthread_mutex_unlock(&m->lock);
-		fedc_warn("mqtt: receive queue full (%d), message on %s dropped", FEDC_MQTT_QUEUE_MAX,
-			  q->msg.topic);
+		fedc_warn("mqtt: receive queue full (%d messages or %zu bytes at most), %zu-byte message on %s dropped",
+			  FEDC_MQTT_QUEUE_MAX, max_bytes, q->msg.len, q->msg.topic);
 		fedc_mqtt_message_free(&q->msg);
 		goto out;
 	}
@@ -198,6 +249,7 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
 		m->head = q;
 	m->tail = q;
 	m->queued++;
+	m->queued_bytes += q->msg.len;
 	pthread_mutex_unlock(&m->lock);
 	notify(m);
 out:
@@ -259,6 +311,7 @@ static void publish_online(struct fedc_mqtt *m)
 		fedc_warn("mqtt: could not publish status on %s (code %d)", m->status_topic, rc);
 }
 
+
 /* Called after the first connection and after every automatic reconnection:
  * the session is clean, so subscriptions and the retained status are
  * restored here. */
@@ -267,14 +320,17 @@ static void on_connected(void *ctx, char *cause)
 	struct fedc_mqtt *m = ctx;
 	MQTTAsync_responseOptions opts = MQTTAsync_responseOptions_initializer;
 	char host[256], port[16];
+	size_t send_buffer = 0;
 	int *qos = NULL;
 	int rc;
 
 	/* Before anything is subscribed or published on this connection. */
-	if (!fedc__split_url(m->url, host, sizeof(host), port, sizeof(port)) || fedc__nodelay_to(host, port) == 0)
+	if (!fedc__split_url(m->url, host, sizeof(host), port, sizeof(port)) ||
+	    fedc__tune_sockets_to(host, port, &send_buffer) == 0)
 		fedc_warn("mqtt: could not set TCP_NODELAY on the connection to %s: requests may wait for "
 			  "delayed ACKs (tens of ms)", m->url);
 	pthread_mutex_lock(&m->lock);
+	m->send_buffer = send_buffer;
 	m->connected = true;
 	m->connects++;
 	pthread_mutex_unlock(&m->lock);
@@ -530,6 +586,7 @@ enum fedc_err fedc_mqtt_connect(const struct fedc_mqtt_options *opts, struct fed
 	pthread_mutex_init(&m->lock, NULL);
 	init_acked(&m->acked);
 	m->room_wait_ms = MQTT_ROOM_WAIT_MS;
+	m->queue_max_bytes = FEDC_MQTT_QUEUE_MAX_BYTES;
 	if (pipe2(m->wake_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
 		rc = fedc_fail(FEDC_ERR_IO, "mqtt: pipe: %s", strerror(errno));
 		goto out;
@@ -558,16 +615,20 @@ out:
 }
 
 /* A publish is no longer in flight: acknowledged, failed by Paho
- * (`failed`), or refused by MQTTAsync_send. */
-static void count_done(struct fedc_mqtt *m, bool failed)
+ * (`failed`), or refused by MQTTAsync_send. Frees `f`. */
+static void count_done(struct in_flight *f, bool failed)
 {
+	struct fedc_mqtt *m = f->m;
+
 	pthread_mutex_lock(&m->lock);
 	if (failed)
 		m->failed++;
 	if (m->unacked)
 		m->unacked--;
+	m->unacked_bytes -= f->len < m->unacked_bytes ? f->len : m->unacked_bytes;
 	pthread_cond_signal(&m->acked);
 	pthread_mutex_unlock(&m->lock);
+	free(f);
 }
 
 static void on_published(void *ctx, MQTTAsync_successData *data)
@@ -581,50 +642,75 @@ static void on_published(void *ctx, MQTTAsync_successData *data)
  * client is destroyed with it queued. */
 static void on_publish_failed(void *ctx, MQTTAsync_failureData *data)
 {
-	struct fedc_mqtt *m = ctx;
+	struct in_flight *f = ctx;
 
-	fedc_warn("mqtt: a publish to %s was not delivered: connection lost or client closed (code %d)", m->url,
+	fedc_warn("mqtt: a publish to %s was not delivered: connection lost or client closed (code %d)", f->m->url,
 		  data ? data->code : 0);
-	count_done(m, true);
+	count_done(f, true);
 }
 
-static void wait_for_room(struct fedc_mqtt *m)
+/* Whether a publish of `len` bytes must wait (m->lock held): 8 in flight,
+ * or, on a fixed send buffer, bytes in flight that leave no room for it. */
+static bool no_room(const struct fedc_mqtt *m, size_t len)
+{
+	return m->unacked >= MQTT_MAX_UNACKED ||
+	       (m->send_buffer && m->unacked && m->unacked_bytes + len > m->send_buffer);
+}
+
+static void wait_for_room(struct fedc_mqtt *m, size_t len)
 {
 	struct timespec until;
 
 	clock_gettime(CLOCK_MONOTONIC, &until);
 	pthread_mutex_lock(&m->lock);
 	fedc_timespec_add_ms(&until, m->room_wait_ms);
-	if (m->unacked >= MQTT_MAX_UNACKED) {
+	if (no_room(m, len)) {
 		m->waiting++;
-		while (m->unacked >= MQTT_MAX_UNACKED &&
-		       pthread_cond_timedwait(&m->acked, &m->lock, &until) == 0)
+		while (no_room(m, len) && pthread_cond_timedwait(&m->acked, &m->lock, &until) == 0)
 			;
 		m->waiting--;
-		if (m->unacked >= MQTT_MAX_UNACKED)
+		if (no_room(m, len))
 			m->went_anyway++;
 	}
 	m->unacked++;
+	m->unacked_bytes += len;
 	pthread_mutex_unlock(&m->lock);
+}
+
+size_t fedc_mqtt_max_payload(struct fedc_mqtt *m)
+{
+	size_t max;
+
+	pthread_mutex_lock(&m->lock);
+	max = m->send_buffer > MQTT_DEFAULT_MAX_PAYLOAD ? m->send_buffer : MQTT_DEFAULT_MAX_PAYLOAD;
+	pthread_mutex_unlock(&m->lock);
+	return max < FEDC_ENVELOPE_MAX_BYTES ? max : FEDC_ENVELOPE_MAX_BYTES;
 }
 
 enum fedc_err fedc_mqtt_publish(struct fedc_mqtt *m, const char *topic, const void *payload, size_t len,
 				bool retained)
 {
 	MQTTAsync_responseOptions opts = MQTTAsync_responseOptions_initializer;
+	size_t max = fedc_mqtt_max_payload(m);
+	struct in_flight *f;
 	int rc;
 
-	if (len > FEDC_ENVELOPE_MAX_BYTES)
-		return fedc_fail(FEDC_ERR_TOO_BIG, "mqtt: %zu-byte payload over the %u-byte limit", len,
-				 FEDC_ENVELOPE_MAX_BYTES);
-	wait_for_room(m);
+	if (len > max)
+		return fedc_fail(FEDC_ERR_TOO_BIG, "mqtt: %zu-byte payload over the %zu-byte limit of this connection "
+				 "(docs/deployment.md, \"Models up to 8 MiB inline\")", len, max);
+	note_message_size(len);
+	f = malloc(sizeof(*f));
+	if (!f)
+		return FEDC_ERR_NOMEM;
+	*f = (struct in_flight){ .m = m, .len = len };
+	wait_for_room(m, len);
 	opts.onSuccess = on_published;
 	opts.onFailure = on_publish_failed;
-	opts.context = m;
+	opts.context = f;
 	/* MQTTAsync_send, not _sendMessage: it takes the payload as const (and copies it). */
 	rc = MQTTAsync_send(m->client, topic, (int)len, payload, 1, retained ? 1 : 0, &opts);
 	if (rc != MQTTASYNC_SUCCESS) {
-		count_done(m, false);
+		count_done(f, false);
 		return fedc_fail(FEDC_ERR_MQTT, "mqtt: publish on %s failed (code %d)", topic, rc);
 	}
 	return FEDC_OK;
@@ -641,6 +727,7 @@ static struct fedc_mqtt_message *take(struct fedc_mqtt *m)
 		if (!m->head)
 			m->tail = NULL;
 		m->queued--;
+		m->queued_bytes -= q->msg.len;
 	}
 	pthread_mutex_unlock(&m->lock);
 	/* msg is the first member: the caller frees the whole node through it. */
@@ -717,6 +804,8 @@ void fedc_mqtt_test_pacing(struct fedc_mqtt *m, struct fedc_mqtt_pacing *out)
 {
 	pthread_mutex_lock(&m->lock);
 	out->unacked = m->unacked;
+	out->unacked_bytes = m->unacked_bytes;
+	out->dropped = m->dropped;
 	out->waiting = m->waiting;
 	out->went_anyway = m->went_anyway;
 	out->failed = m->failed;
@@ -728,6 +817,20 @@ void fedc_mqtt_test_set_room_wait(struct fedc_mqtt *m, int ms)
 {
 	pthread_mutex_lock(&m->lock);
 	m->room_wait_ms = ms;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void fedc_mqtt_test_set_send_buffer(struct fedc_mqtt *m, size_t bytes)
+{
+	pthread_mutex_lock(&m->lock);
+	m->send_buffer = bytes;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void fedc_mqtt_test_set_queue_bytes(struct fedc_mqtt *m, size_t bytes)
+{
+	pthread_mutex_lock(&m->lock);
+	m->queue_max_bytes = bytes;
 	pthread_mutex_unlock(&m->lock);
 }
 #endif

@@ -42,7 +42,7 @@
 _Static_assert(FEDC_MAX_DIMS <= FEDC_PLAN_MAX_DIMS, "struct fedc_tensor must hold FEDC_MAX_DIMS");
 
 #define PARAMS_ALIGN 64u     /* data payloads start on this file offset multiple */
-#define PARAMS_READ_MAX ((size_t)FEDC_MAX_INLINE_PARAMS) /* open_small() */
+#define PARAMS_READ_MAX ((size_t)FEDC_DEFAULT_INLINE_PARAMS) /* open_small() */
 #define MSGPACK_BIN_MAX 0xffffffffull /* a bin's length is a uint32 */
 
 /* ------------------------------------------------------------------ */
@@ -866,8 +866,8 @@ enum fedc_err fedc_params_adopt_buffer(void *buf, size_t len, struct fedc_params
  * a process with several threads, mapping and unmapping a file of a few
  * pages costs more than copying it (the unmap flushes the TLB of every CPU
  * the process runs on; a node's round opened its 40 KB update three times).
- * The limit is the largest parameter file that travels inline, which the
- * researcher holds in memory anyway: larger ones stay mapped, so that the
+ * The limit is the largest parameter file that travels inline by default,
+ * which the researcher holds in memory anyway: larger ones stay mapped, so that the
  * aggregator's many open updates stay page cache the kernel can reclaim.
  * Read from offset 0 with pread, as the mapping did, leaving the file
  * position alone. */

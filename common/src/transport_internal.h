@@ -1,14 +1,26 @@
-/* Private to common/src: TCP_NODELAY on the MQTT connection (nodelay.c). */
+/* Private to common/src: TCP_NODELAY and the send buffer of the MQTT
+ * connection (nodelay.c). */
 #ifndef FEDC_TRANSPORT_INTERNAL_H
 #define FEDC_TRANSPORT_INTERNAL_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Sets TCP_NODELAY on this process's TCP (AF_INET/AF_INET6, SOCK_STREAM)
  * sockets connected to `host`:`port`, and on no other socket; returns how
- * many it set. Best effort: 0 when the name does not resolve. */
-int fedc__nodelay_to(const char *host, const char *port);
+ * many it set. Best effort: 0 when the name does not resolve. Where
+ * net.core.wmem_max allows a fixed send buffer larger than the kernel's own
+ * growth (fedc__send_buffer_wanted), those sockets get one, and
+ * *send_buffer is the bytes one write can then hand over (the smallest over
+ * the sockets); 0 when their buffers are left to the kernel. */
+int fedc__tune_sockets_to(const char *host, const char *port, size_t *send_buffer);
+
+/* The SO_SNDBUF to ask for, given net.core.wmem_max and tcp_wmem's maximum:
+ * enough for one message of the protocol (at most wmem_max), or 0 when a
+ * fixed buffer would be no larger than what the kernel grows by itself
+ * (2 x wmem_max <= tcp_wmem's maximum: a stock kernel). */
+size_t fedc__send_buffer_wanted(uint64_t wmem_max, uint64_t tcp_wmem_max);
 
 /* Splits an MQTT URL ("tcp://h:1883", "ssl://[::1]:8883", "ssl://h") into
  * host and port (the scheme's default when absent). False if it does not

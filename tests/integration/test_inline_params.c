@@ -2,7 +2,8 @@
  * stack: two fedc-node daemons on breast-cancer shards, TLS, signed
  * messages. A small model's global parameters ride in `train` and the
  * updates in `train-reply`; a model over the threshold goes through the
- * repository as before. Bytes that do not hash to the digest their message
+ * repository as before, and a 2 MB one rides inline under a raised
+ * inline_params_max where the machine's sockets allow it. Bytes that do not hash to the digest their message
  * names are refused at both ends, and an inline update over the size the
  * researcher allowed is refused with the limit named. The node that lies
  * is played by this test with a provisioned node's credentials and key, as
@@ -21,8 +22,10 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "../../common/src/transport_internal.h"
 #include "fedc/caps.h"
 #include "fedc/hash.h"
+#include "fedc/inline_params.h"
 #include "harness_scripted.h"
 
 static struct harness H;
@@ -347,6 +350,56 @@ static void test_tampered_inline_update_refused(void **state)
 		fail_msg("mallory's round record: %s", record);
 }
 
+/* The bytes one write hands over on this machine's MQTT sockets, as
+ * common/src/nodelay.c fixes them from net.core.wmem_max; 0 where the
+ * kernel sizes them (a stock kernel). */
+static size_t machine_send_buffer(void)
+{
+	unsigned long long wmem_max = 0, tcp_wmem[3] = { 0 };
+	FILE *f = fopen("/proc/sys/net/core/wmem_max", "r");
+
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%llu", &wmem_max), 1);
+	fclose(f);
+	f = fopen("/proc/sys/net/ipv4/tcp_wmem", "r");
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%llu %llu %llu", &tcp_wmem[0], &tcp_wmem[1], &tcp_wmem[2]), 3);
+	fclose(f);
+	return fedc__send_buffer_wanted(wmem_max, tcp_wmem[2]);
+}
+
+/* A 2 MB model (500 000 float32) with inline_params_max = 8 MiB, a
+ * wide-area setting (docs/deployment.md, "Models up to 8 MiB inline"): where
+ * net.core.wmem_max lets the MQTT sockets hold such a message (this
+ * machine's kernel: 4 MiB), the global rides in `train` and every update in
+ * `train-reply`, through the broker's raised max_packet_size, and the round
+ * needs no repository; where it does not (a stock kernel), both go through
+ * the repository, as over the default threshold. */
+static void test_large_model_inline_where_the_sockets_allow(void **state)
+{
+	const size_t file_bytes = 500000 * sizeof(float) + 1024; /* the values and at most this much header */
+	bool inline_expected = fedc_inline_params_fit(machine_send_buffer()) >= file_bytes;
+	const char *inline_line = "global inline, update inline, envelope v";
+	const char *repository_line = "global from the repository, update to the repository";
+	int inline_before[N_HONEST], repository_before[N_HONEST];
+	char exp[512];
+
+	(void)state;
+	fprintf(stderr, "this machine's sockets %s a 2 MB message: expecting the %s path\n",
+		inline_expected ? "hold" : "do not hold", inline_expected ? "inline" : "repository");
+	for (size_t i = 0; i < N_HONEST; i++) {
+		inline_before[i] = node_log_count(i, inline_line);
+		repository_before[i] = node_log_count(i, repository_line);
+	}
+	write_experiment(exp, sizeof(exp), "large-inline", harness_plan("fixtures/identity"), 2, N_HONEST,
+			 "n_params = 500000\nupload_step = 1e-6", "inline_params_max = 8388608\n");
+	run_ok(exp);
+	for (size_t i = 0; i < N_HONEST; i++) {
+		assert_int_equal(node_log_count(i, inline_line) - inline_before[i], inline_expected ? 2 : 0);
+		assert_int_equal(node_log_count(i, repository_line) - repository_before[i], inline_expected ? 0 : 2);
+	}
+}
+
 /* An inline update larger than the researcher's inline_params_max is
  * refused with the limit named, before anything is hashed or written. */
 static void test_oversize_inline_update_refused(void **state)
@@ -459,6 +512,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_small_model_inline),
 		cmocka_unit_test(test_large_model_through_repository),
+		cmocka_unit_test(test_large_model_inline_where_the_sockets_allow),
 		cmocka_unit_test(test_tampered_inline_global_refused),
 		cmocka_unit_test(test_tampered_inline_update_refused),
 		cmocka_unit_test(test_oversize_inline_update_refused),

@@ -1,7 +1,9 @@
 /* The pacing of fedc_mqtt_publish (common/src/mqtt.c; docs/benchmarks.md,
  * "Publishes paced"): at most 8 QoS-1 publishes of a client in flight, the
  * next waiting for an acknowledgement (at most 1 s, then it goes anyway), the
- * count reset when the connection is lost.
+ * count reset when the connection is lost; on a fixed send buffer the bytes
+ * in flight paced as well, a payload over what the connection carries
+ * refused, and the receive queue capped in bytes.
  *
  * A TCP relay of the test's own sits between the publishing client (the test
  * researcher) and the real Mosquitto that fedc-admin configures; TLS passes
@@ -34,7 +36,9 @@
 #include <unistd.h>
 
 #include "fedc/clock.h"
+#include "fedc/limits.h"
 #include "fedc/mqtt.h"
+#include "fedc/sign.h"
 #include "harness.h"
 
 #define MSG_BYTES (40 * 1024) /* a train's size at N = 1000 (docs/benchmarks.md) */
@@ -655,12 +659,107 @@ static void test_cap_lets_publishes_go(void **state)
 	expect_burst_delivered_from(f, 3000);
 }
 
+/* e.: on a fixed send buffer (the operator raised net.core.wmem_max) the
+ * bytes in flight are paced too, so that no write is partial: with room
+ * for three and a half 40 KB messages, three go out and the 4th waits, with
+ * fewer than 8 in flight; resumed, all 20 arrive and the count of bytes is
+ * back at 0. */
+static void test_bytes_in_flight_fit_the_send_buffer(void **state)
+{
+	struct fixture *f = *state;
+	struct fedc_mqtt_pacing p;
+	uint64_t read_before;
+
+	fedc_mqtt_test_set_room_wait(f->pub, LONG_ROOM_WAIT_MS);
+	fedc_mqtt_test_set_send_buffer(f->pub, 3 * MSG_BYTES + MSG_BYTES / 2);
+	relay_set_paused(&f->relay, true);
+	read_before = relay_from_client(&f->relay);
+	burst_start(&f->burst, f->pub, sink_topic, 4000, BURST_MAX);
+	wait_returned(&f->burst, 3);
+	p = wait_for_a_waiter(f->pub);
+	assert_int_equal(atomic_load(&f->burst.returned), 3);
+	assert_int_equal(p.unacked, 3);
+	assert_int_equal(p.unacked_bytes, 3 * MSG_BYTES);
+	assert_int_equal(p.went_anyway, 0);
+	assert_int_equal(relay_from_client(&f->relay), read_before);
+
+	expect_burst_delivered_from(f, 4000);
+	p = pacing(f->pub);
+	assert_int_equal(p.unacked_bytes, 0);
+	assert_int_equal(p.went_anyway, 0);
+}
+
+/* f.: a payload larger than the connection carries without a stall is
+ * refused: past the default (parameters inline up to 256 KiB) where the
+ * kernel sizes the send buffer, past the buffer where it is fixed; one that
+ * fits a fixed 1 MiB buffer arrives whole. */
+static void test_payload_over_the_connection_limit_refused(void **state)
+{
+	struct fixture *f = *state;
+	const size_t big = 1u << 20;
+	size_t def;
+	unsigned char *buf = malloc(big + 1);
+	struct fedc_mqtt_message *msg = NULL;
+
+	assert_non_null(buf);
+	fedc_mqtt_test_set_send_buffer(f->pub, 0);
+	def = fedc_mqtt_max_payload(f->pub);
+	assert_int_equal(def, FEDC_DEFAULT_INLINE_PARAMS + FEDC_MESSAGE_OVERHEAD_BYTES + FEDC_ENVELOPE_OVERHEAD);
+	memset(buf, 7, big + 1);
+	assert_int_equal(fedc_mqtt_publish(f->pub, sink_topic, buf, def + 1, false), FEDC_ERR_TOO_BIG);
+	fedc_mqtt_test_set_send_buffer(f->pub, big);
+	assert_int_equal(fedc_mqtt_max_payload(f->pub), big);
+	assert_int_equal(fedc_mqtt_publish(f->pub, sink_topic, buf, big + 1, false), FEDC_ERR_TOO_BIG);
+	assert_int_equal(fedc_mqtt_publish(f->pub, sink_topic, buf, big, false), FEDC_OK);
+	assert_int_equal(fedc_mqtt_next(sink, HANG_GUARD_MS, &msg), FEDC_OK);
+	assert_int_equal(msg->len, big);
+	assert_memory_equal(msg->payload, buf, big);
+	fedc_mqtt_message_free(msg);
+	assert_int_equal(fedc_mqtt_next(sink, 0, &msg), FEDC_ERR_TIMEOUT); /* the refused ones never went */
+	wait_all_acked(f->pub);
+	free(buf);
+}
+
+/* g.: the receive queue holds at most so many bytes (256 MiB; 100 KB here):
+ * of three 40 KB messages not yet taken, the third is dropped and counted,
+ * and the first two arrive intact. */
+static void test_receive_queue_capped_in_bytes(void **state)
+{
+	struct fixture *f = *state;
+	struct fedc_mqtt_message *msg = NULL;
+	static unsigned char buf[MSG_BYTES];
+	struct fedc_mqtt_pacing p;
+	int64_t deadline = fedc_now_ms() + HANG_GUARD_MS;
+
+	fedc_mqtt_test_set_queue_bytes(sink, 100 * 1024);
+	for (uint32_t seq = 5000; seq < 5003; seq++) {
+		fill_message(buf, seq);
+		assert_int_equal(fedc_mqtt_publish(f->pub, sink_topic, buf, MSG_BYTES, false), FEDC_OK);
+	}
+	wait_all_acked(f->pub);
+	do { /* the broker has sent all three once the sink counts the drop */
+		usleep(2000);
+		p = pacing(sink);
+	} while (p.dropped == 0 && fedc_now_ms() < deadline);
+	fedc_mqtt_test_set_queue_bytes(sink, FEDC_MQTT_QUEUE_MAX_BYTES);
+	assert_int_equal(p.dropped, 1);
+	for (uint32_t seq = 5000; seq < 5002; seq++) {
+		assert_int_equal(fedc_mqtt_next(sink, HANG_GUARD_MS, &msg), FEDC_OK);
+		assert_true(message_is(msg, seq));
+		fedc_mqtt_message_free(msg);
+	}
+	assert_int_equal(fedc_mqtt_next(sink, 0, &msg), FEDC_ERR_TIMEOUT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_at_most_eight_in_flight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connection_lost_while_waiting, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cap_lets_publishes_go, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bytes_in_flight_fit_the_send_buffer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_payload_over_the_connection_limit_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_receive_queue_capped_in_bytes, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

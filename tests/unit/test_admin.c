@@ -39,6 +39,7 @@
 #include "fedc/config.h"
 #include "fedc/hash.h"
 #include "fedc/limits.h"
+#include "fedc/sign.h"
 #include "../test_argv.h"
 
 #define ADMIN FEDC_BIN_DIR "/fedc-admin"
@@ -340,6 +341,25 @@ static void assert_mode(const char *dir, const char *name, mode_t want)
 		fail_msg("%s: %s", path, strerror(errno));
 	if ((st.st_mode & 07777) != want)
 		fail_msg("%s: mode %o, expected %o", path, (unsigned)(st.st_mode & 07777), (unsigned)want);
+}
+
+/* The broker's size limits follow the protocol's: the largest message
+ * (parameters inline up to 8 MiB) passes, and what it queues for one client
+ * is capped in bytes as the clients' own receive queues are. */
+static void test_broker_size_limits(void **state)
+{
+	struct fixture *fx = *state;
+	char *conf = slurp_in(fx->fed, "broker/mosquitto.conf");
+	char line[64];
+
+	assert_non_null(conf);
+	snprintf(line, sizeof(line), "\nmax_packet_size %u\n",
+		 (unsigned)(FEDC_ENVELOPE_MAX_BYTES + FEDC_MAX_TOPIC_LEN + 64u));
+	assert_non_null(strstr(conf, line));
+	assert_non_null(strstr(conf, "\nmax_packet_size 8450688\n")); /* the figure docs/protocol.md gives */
+	snprintf(line, sizeof(line), "\nmax_queued_bytes %u\n", (unsigned)FEDC_MQTT_QUEUE_MAX_BYTES);
+	assert_non_null(strstr(conf, line));
+	free(conf);
 }
 
 static void test_layout_and_modes(void **state)
@@ -1797,6 +1817,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_layout_and_modes),
+		cmocka_unit_test(test_broker_size_limits),
 		cmocka_unit_test(test_bundle_ini),
 		cmocka_unit_test(test_ca),
 		cmocka_unit_test(test_certificates),

@@ -14,6 +14,7 @@
 
 #include "capabilities.h"
 #include "fedc/caps.h"
+#include "fedc/limits.h"
 #include "fedc/plan.h"
 
 static double cap(const struct fedc_msg *m, const char *name)
@@ -48,12 +49,13 @@ static void test_describe_from_config_and_datasets(void **state)
 	dataset(&ds[1], "images", "");
 	dataset(&ds[2], "csv", "");
 	dataset(&ds[3], "nifti", "some-dataset"); /* a test set: not offered */
-	capabilities__describe(&cfg, ds, 4, m);
+	capabilities__describe(&cfg, ds, 4, 12345, m);
 	assert_true(cap(m, FEDC_CAP_ABI) == FEDC_PLAN_ABI_VERSION);
 	assert_true(cap(m, FEDC_CAP_CORES) >= 1);
 	assert_true(cap(m, FEDC_CAP_MEMORY_MB) >= 1);
 	assert_true(cap(m, FEDC_CAP_MAX_RUNTIME_S) == 600);
 	assert_true(cap(m, FEDC_CAP_MAX_CPU_S) == 300);
+	assert_true(cap(m, FEDC_CAP_INLINE_PARAMS) == 12345); /* what the connection carries */
 	assert_true(cap(m, FEDC_CAP_MAX_PLAN_MEMORY_MB) == 2048);
 	assert_true(cap(m, FEDC_CAP_REQUIRE_DP) == 1);
 	assert_true(cap(m, FEDC_CAP_REQUIRE_SECURE_AGGREGATION) == 0);
@@ -93,10 +95,10 @@ static void test_describe_caps_the_kinds(void **state)
 		snprintf(kind, sizeof(kind), "kind%zu", i);
 		dataset(&ds[i], kind, "");
 	}
-	capabilities__describe(&cfg, ds, sizeof(ds) / sizeof(ds[0]), m);
+	capabilities__describe(&cfg, ds, sizeof(ds) / sizeof(ds[0]), FEDC_DEFAULT_INLINE_PARAMS, m);
 	assert_int_equal(m->n_dataset_kinds, FEDC_MAX_DATASET_KINDS);
 	assert_string_equal(m->dataset_kinds[0], "kind0");
-	capabilities__describe(&cfg, NULL, 0, m);
+	capabilities__describe(&cfg, NULL, 0, FEDC_DEFAULT_INLINE_PARAMS, m);
 	assert_int_equal(m->n_dataset_kinds, 0);
 	fedc_msg_free(m);
 }

@@ -1,7 +1,8 @@
-/* TCP_NODELAY on the MQTT connection (common/src/nodelay.c), without
- * replacing libc's connect(): only TCP sockets whose peer is the broker's
- * address get it; a TCP socket to another port, a UDP socket to the same
- * port and a UNIX socket stay as they were. */
+/* TCP_NODELAY and the send buffer of the MQTT connection
+ * (common/src/nodelay.c), without replacing libc's connect(): only TCP
+ * sockets whose peer is the broker's address get them; a TCP socket to
+ * another port, a UDP socket to the same port and a UNIX socket stay as they
+ * were. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -17,6 +18,8 @@
 #include <unistd.h>
 
 #include "../../common/src/transport_internal.h"
+#include "fedc/limits.h"
+#include "fedc/sign.h"
 
 /* A loopback TCP listener on a free port; its port into *port. */
 static int listener(int *port)
@@ -61,6 +64,7 @@ static void test_only_the_broker_tcp_socket(void **state)
 	int broker = listener(&broker_port), other = listener(&other_port);
 	int tcp = connected(SOCK_STREAM, broker_port), tcp_other = connected(SOCK_STREAM, other_port);
 	int udp = connected(SOCK_DGRAM, broker_port);
+	size_t send_buffer = 1;
 	char port[16];
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
@@ -68,17 +72,67 @@ static void test_only_the_broker_tcp_socket(void **state)
 	assert_int_equal(nodelay(tcp_other), 0);
 	snprintf(port, sizeof(port), "%d", broker_port);
 
-	assert_int_equal(fedc__nodelay_to("127.0.0.1", port), 1);
+	assert_int_equal(fedc__tune_sockets_to("127.0.0.1", port, &send_buffer), 1);
 	assert_int_equal(nodelay(tcp), 1);
 	assert_int_equal(nodelay(tcp_other), 0); /* another peer */
 	assert_int_equal(nodelay(udp), -1);      /* not TCP: nothing to set, nothing set */
 	assert_int_equal(nodelay(pair[0]), -1);
 	assert_int_equal(nodelay(pair[1]), -1);
-	assert_int_equal(fedc__nodelay_to("no-such-host.invalid", port), 0);
+	assert_int_equal(fedc__tune_sockets_to("no-such-host.invalid", port, &send_buffer), 0);
+	assert_int_equal(send_buffer, 0);
 
 	close(pair[0]);
 	close(pair[1]);
 	close(udp);
+	close(tcp_other);
+	close(tcp);
+	close(other);
+	close(broker);
+}
+
+/* SO_SNDBUF of a socket as the kernel reports it (doubled). */
+static int send_buffer_of(int fd)
+{
+	int v = 0;
+	socklen_t len = sizeof(v);
+
+	assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, &len), 0);
+	return v;
+}
+
+/* The buffer asked for: one message of the protocol, at most wmem_max;
+ * none where the kernel's own growth goes as far (a stock kernel). */
+static void test_send_buffer_wanted(void **state)
+{
+	size_t message = FEDC_ENVELOPE_MAX_BYTES + FEDC_MAX_TOPIC_LEN + 1024u;
+
+	(void)state;
+	assert_int_equal(fedc__send_buffer_wanted(212992, 4194304), 0);   /* stock */
+	assert_int_equal(fedc__send_buffer_wanted(2097152, 4194304), 0);  /* 2 x 2 MiB: no larger */
+	assert_int_equal(fedc__send_buffer_wanted(4194304, 4194304), 4194304);
+	assert_int_equal(fedc__send_buffer_wanted(64u << 20, 4194304), message);
+	assert_int_equal(fedc__send_buffer_wanted(0, 0), 0);
+}
+
+/* On this machine's kernel: the broker's socket gets the buffer asked for
+ * (or keeps the kernel's, reported as 0), and the other peer's is left. */
+static void test_send_buffer_set_on_broker_socket_only(void **state)
+{
+	int broker_port, other_port;
+	int broker = listener(&broker_port), other = listener(&other_port);
+	int tcp = connected(SOCK_STREAM, broker_port), tcp_other = connected(SOCK_STREAM, other_port);
+	int before = send_buffer_of(tcp_other);
+	size_t send_buffer = 1;
+	char port[16];
+
+	(void)state;
+	snprintf(port, sizeof(port), "%d", broker_port);
+	assert_int_equal(fedc__tune_sockets_to("127.0.0.1", port, &send_buffer), 1);
+	if (send_buffer) /* wmem_max raised here: three quarters of the kernel's (doubled) figure */
+		assert_int_equal(send_buffer, (size_t)send_buffer_of(tcp) / 4 * 3);
+	else
+		assert_int_equal(send_buffer_of(tcp), before);
+	assert_int_equal(send_buffer_of(tcp_other), before);
 	close(tcp_other);
 	close(tcp);
 	close(other);
@@ -110,6 +164,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_only_the_broker_tcp_socket),
+		cmocka_unit_test(test_send_buffer_wanted),
+		cmocka_unit_test(test_send_buffer_set_on_broker_socket_only),
 		cmocka_unit_test(test_split_url),
 	};
 

@@ -576,7 +576,7 @@ static void test_open_fd(void **state)
 	fedc_params_close(p);
 }
 
-/* Over FEDC_MAX_INLINE_PARAMS a file is mapped: the same tensors. */
+/* Over FEDC_DEFAULT_INLINE_PARAMS a file is mapped: the same tensors. */
 static void test_open_fd_large(void **state)
 {
 	enum { COUNT = (1 << 20) / sizeof(float) + 1000 };
@@ -593,7 +593,7 @@ static void test_open_fd_large(void **state)
 		values[i] = (float)i * 0.5f;
 	memcpy(t.shape, shape, sizeof(shape));
 	assert_int_equal(fedc_params_write_fd(fileno(f), &t, 1), FEDC_OK);
-	assert_true(lseek(fileno(f), 0, SEEK_END) > (off_t)FEDC_MAX_INLINE_PARAMS);
+	assert_true(lseek(fileno(f), 0, SEEK_END) > (off_t)FEDC_DEFAULT_INLINE_PARAMS);
 	assert_int_equal(fedc_params_open_fd(fileno(f), &p), FEDC_OK);
 	fclose(f); /* the mapping outlives the descriptor */
 	assert_same_tensors(&t, 1, p);

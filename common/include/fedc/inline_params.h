@@ -12,6 +12,11 @@
 
 #include "fedc/err.h"
 
+/* The largest parameter file that rides inline in a message whose whole
+ * payload may be `max_payload` bytes (fedc_mqtt_max_payload): that less the
+ * rest of the message and its envelope, at most FEDC_MAX_INLINE_PARAMS. */
+size_t fedc_inline_params_fit(size_t max_payload);
+
 /* Checks that `len` bytes at `data` hash (SHA-256) to `digest`; `what` names
  * them in the error ("the global parameters"). FEDC_ERR_DIGEST on a
  * mismatch, FEDC_ERR_NOMEM / FEDC_ERR_IO from the hash. */

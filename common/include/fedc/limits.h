@@ -6,11 +6,22 @@
 #define FEDC_PROTOCOL_VERSION 1
 
 /* A parameter file carried inside a train or train-reply (docs/protocol.md,
- * "Parameters inline"); larger ones go through the repository. */
-#define FEDC_MAX_INLINE_PARAMS (256u * 1024u)
+ * "Parameters inline"); larger ones go through the repository. The
+ * researcher's [network] inline_params_max is FEDC_DEFAULT_INLINE_PARAMS
+ * unless set; up to FEDC_MAX_INLINE_PARAMS, for a wide-area link, a
+ * message goes inline only where the sockets can take it in one write
+ * (fedc_mqtt_max_payload) and the receive queues have room for a round's
+ * worth (FEDC_MQTT_QUEUE_MAX_BYTES). */
+#define FEDC_DEFAULT_INLINE_PARAMS (256u * 1024u)
+#define FEDC_MAX_INLINE_PARAMS (8u * 1024u * 1024u)
 /* One MQTT payload: an inline parameter file and 60 KiB for the rest of the
  * message. fedc-admin sets the broker's max_packet_size from this. */
-#define FEDC_MAX_MESSAGE_BYTES (FEDC_MAX_INLINE_PARAMS + 60u * 1024u)
+#define FEDC_MESSAGE_OVERHEAD_BYTES (60u * 1024u)
+#define FEDC_MAX_MESSAGE_BYTES (FEDC_MAX_INLINE_PARAMS + FEDC_MESSAGE_OVERHEAD_BYTES)
+/* Bytes of the messages one MQTT client holds: arrived and not yet taken
+ * (fedc_mqtt_next; more are dropped and logged), and queued for it by the
+ * broker (fedc-admin's max_queued_bytes). */
+#define FEDC_MQTT_QUEUE_MAX_BYTES (256u * 1024u * 1024u)
 #define FEDC_MAX_ID_LEN 64                    /* node, researcher, dataset ids */
 #define FEDC_MAX_NAME_LEN 128                 /* dataset, plan, tensor, metric names */
 #define FEDC_MAX_TEXT_LEN 1024                /* descriptions, error messages */

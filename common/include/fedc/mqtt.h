@@ -16,7 +16,10 @@
 
 #include "fedc/err.h"
 
-#define FEDC_MQTT_QUEUE_MAX 4096 /* messages waiting in fedc_mqtt_next; more are dropped and logged */
+/* Messages waiting in fedc_mqtt_next: at most this many, and at most
+ * FEDC_MQTT_QUEUE_MAX_BYTES of payload (fedc/limits.h); more are dropped
+ * and logged. */
+#define FEDC_MQTT_QUEUE_MAX 4096
 
 struct fedc_mqtt; /* opaque */
 
@@ -68,14 +71,21 @@ enum fedc_err fedc_mqtt_connect(const struct fedc_mqtt_options *opts, struct fed
  * while the link is down is delivered after the reconnect; one already in
  * flight when the connection is lost (sent, not yet acknowledged) is
  * dropped with the clean session and logged, and the protocol's timeouts
- * cover it. With MQTT_MAX_UNACKED (8) in flight it first waits for an
- * acknowledgement, at most 1 s (common/src/mqtt.c). FEDC_ERR_MQTT,
- * FEDC_ERR_TOO_BIG: payloads are limited to FEDC_ENVELOPE_MAX_BYTES
- * (fedc/sign.h), a message of up to FEDC_MAX_MESSAGE_BYTES in its signed
- * envelope. */
+ * cover it. With MQTT_MAX_UNACKED (8) in flight, or on a fixed send buffer
+ * without room for its bytes, it first waits for an acknowledgement, at
+ * most 1 s (common/src/mqtt.c). FEDC_ERR_MQTT, FEDC_ERR_TOO_BIG: payloads
+ * are limited to fedc_mqtt_max_payload(). */
 FEDC_NODISCARD
 enum fedc_err fedc_mqtt_publish(struct fedc_mqtt *m, const char *topic, const void *payload,
 				size_t len, bool retained);
+
+/* The largest payload fedc_mqtt_publish takes on this connection: what
+ * its socket's fixed send buffer holds, at most FEDC_ENVELOPE_MAX_BYTES
+ * (fedc/sign.h: a message of up to FEDC_MAX_MESSAGE_BYTES in its envelope);
+ * where the kernel sizes the buffer (net.core.wmem_max not raised), a
+ * message with parameters inline up to FEDC_DEFAULT_INLINE_PARAMS. Known
+ * once connected; may change at a reconnection. Thread-safe. */
+size_t fedc_mqtt_max_payload(struct fedc_mqtt *m);
 
 /* Waits up to `timeout_ms` (0: poll, -1: forever) for the next message.
  * FEDC_OK with *out set, FEDC_ERR_TIMEOUT, or FEDC_ERR_INTERRUPTED after
@@ -100,6 +110,8 @@ uint64_t fedc_mqtt_reconnects(struct fedc_mqtt *m);
  * test changes it). tests/integration/test_mqtt_pacing.c uses them. */
 struct fedc_mqtt_pacing {
 	size_t unacked;       /* handed to Paho, not yet acknowledged or failed */
+	size_t unacked_bytes; /* their payloads */
+	size_t dropped;       /* arrived messages dropped: the receive queue was full */
 	size_t waiting;       /* publishes waiting for room now */
 	uint64_t went_anyway; /* publishes that went without room after the wait */
 	uint64_t failed;      /* publishes Paho reported failed (onFailure) */
@@ -107,6 +119,10 @@ struct fedc_mqtt_pacing {
 };
 void fedc_mqtt_test_pacing(struct fedc_mqtt *m, struct fedc_mqtt_pacing *out);
 void fedc_mqtt_test_set_room_wait(struct fedc_mqtt *m, int ms);
+/* As if the socket had a fixed send buffer of `bytes` (0: the kernel's). */
+void fedc_mqtt_test_set_send_buffer(struct fedc_mqtt *m, size_t bytes);
+/* The receive queue's cap in bytes (FEDC_MQTT_QUEUE_MAX_BYTES unless changed). */
+void fedc_mqtt_test_set_queue_bytes(struct fedc_mqtt *m, size_t bytes);
 #endif
 
 /* Publishes `final_payload` retained on the status topic if given (a clean

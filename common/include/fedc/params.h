@@ -42,8 +42,8 @@ struct fedc_params; /* opaque: a mapped, validated parameter file */
 FEDC_NODISCARD
 enum fedc_err fedc_params_open(const char *path, struct fedc_params **out);
 /* Same from an open fd (a memfd from a plan's child): maps its whole size,
- * or reads it into memory when it holds at most FEDC_MAX_INLINE_PARAMS bytes
- * (as much as an inline update, held in memory anyway). */
+ * or reads it into memory when it holds at most FEDC_DEFAULT_INLINE_PARAMS
+ * bytes (as much as an inline update by default, held in memory anyway). */
 FEDC_NODISCARD
 enum fedc_err fedc_params_open_fd(int fd, struct fedc_params **out);
 /* Same over caller memory that must outlive *out (fuzzing, tests). */
