@@ -12,7 +12,7 @@
  * (open, decode, replay check) and, for v1, the SHA-256 check of the params
  * against params_digest that the consumer makes (fedc_inline_params_check);
  * v2 and v3 need none (the attachment was hashed in the open). Sizes: 40 KB (the
- * N=32, P=1e4 round of bench_round) and 256 KB (FEDC_MAX_INLINE_PARAMS).
+ * N=32, P=1e4 round of bench_round) and 256 KB (FEDC_DEFAULT_INLINE_PARAMS).
  * Prints microseconds per message, the median of 5 runs of ITERATIONS. */
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -176,7 +176,7 @@ static int by_total(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-	static const size_t sizes[] = { 40 * 1000, FEDC_MAX_INLINE_PARAMS };
+	static const size_t sizes[] = { 40 * 1000, FEDC_DEFAULT_INLINE_PARAMS };
 	char dir[] = "/tmp/fedc-bench-envelope-XXXXXX", cmd[128];
 	struct fedc_channel node, researcher;
 	struct fedc_session node_view, researcher_view;

@@ -26,7 +26,9 @@
  * round; docs/benchmarks.md, "Central CPU per node-round"). --train-ms=MS
  * makes each node's training take MS milliseconds (the identity plan's
  * sleep_ms: idle repository connections between a round's GET and PUT).
- * --wan=SPEC is for
+ * --inline-max=BYTES sets [network] inline_params_max (parameter files up
+ * to 8 MiB inline where the sockets allow: docs/deployment.md, "Models up
+ * to 8 MiB inline"). --wan=SPEC is for
  * bench/wan.sh, which starts it inside the server's network namespace
  * (docs/benchmarks.md, "Across a WAN").
  *
@@ -100,6 +102,7 @@ static const char *secagg_neighbours; /* --secagg=VALUE_MAX:K, or NULL */
 static const char *const plan_name = "fixtures/identity";
 static bool upload; /* --upload: the identity plan with upload_step */
 static const char *breakpoint_every = "1"; /* --breakpoint-every=K */
+static const char *inline_max;              /* --inline-max=BYTES, or NULL: the default */
 static const char *train_ms; /* --train-ms=MS: the identity plan's sleep_ms (a round's training time), or NULL */
 static struct wan_stack *wan; /* --wan=...: the nodes behind bench/wan.sh's link */
 static volatile sig_atomic_t interrupted; /* SIGINT or SIGTERM: stop and clean up */
@@ -301,7 +304,7 @@ static void print_tail(const char *path, size_t lines)
 
 static int run_case(struct harness *h, unsigned rounds, unsigned n, double p, bool secagg, struct result *r)
 {
-	char exp[512], model[128], csv[600], extra[256];
+	char exp[512], model[128], csv[600], extra[384];
 	const char *log_level = getenv("FEDC_BENCH_LOG") ? getenv("FEDC_BENCH_LOG") : "warn";
 	const char *argv[] = { harness_bin("fedc-researcher"), "run", exp, "--log-level", log_level, NULL };
 	int len;
@@ -317,7 +320,9 @@ static int run_case(struct harness *h, unsigned rounds, unsigned n, double p, bo
 	if (secagg && secagg_value_max)
 		len += snprintf(extra + len, sizeof(extra) - (size_t)len, "secagg_value_max = %s\n", secagg_value_max);
 	if (secagg && secagg_neighbours)
-		snprintf(extra + len, sizeof(extra) - (size_t)len, "secagg_neighbours = %s\n", secagg_neighbours);
+		len += snprintf(extra + len, sizeof(extra) - (size_t)len, "secagg_neighbours = %s\n", secagg_neighbours);
+	if (inline_max)
+		snprintf(extra + len, sizeof(extra) - (size_t)len, "[network]\ninline_params_max = %s\n", inline_max);
 	if (harness_write_experiment(h, exp, harness_plan(plan_name), "bench", rounds, n, 300, model, extra) != 0)
 		return -1;
 	snprintf(csv, sizeof(csv), "%s-out/rounds.csv", exp);
@@ -593,12 +598,14 @@ static int parse_options(int argc, char **argv, bool *secagg, const char **wan_s
 			upload = true;
 		} else if (strncmp(argv[i], "--breakpoint-every=", 19) == 0) {
 			breakpoint_every = argv[i] + 19; /* the researcher checks it */
+		} else if (strncmp(argv[i], "--inline-max=", 13) == 0) {
+			inline_max = argv[i] + 13; /* the researcher checks it */
 		} else if (strncmp(argv[i], "--train-ms=", 11) == 0 && strspn(argv[i] + 11, "0123456789") == strlen(argv[i] + 11) &&
 			   argv[i][11] && strlen(argv[i] + 11) <= 9) {
 			train_ms = argv[i] + 11;
 		} else {
 			fprintf(stderr, "bench: unknown option %s\nusage: bench_round [--secagg[=VALUE_MAX[:K]]] "
-					"[--upload] [--breakpoint-every=K] [--train-ms=MS] [--wan=NODES_NETNS,SERVER_IPV4,COUNTERS_FILE] [ROUNDS] [N,...] [P,...]\n",
+					"[--upload] [--breakpoint-every=K] [--inline-max=BYTES] [--train-ms=MS] [--wan=NODES_NETNS,SERVER_IPV4,COUNTERS_FILE] [ROUNDS] [N,...] [P,...]\n",
 				argv[i]);
 			return -1;
 		}
