@@ -315,14 +315,18 @@ static int run_case(struct harness *h, unsigned rounds, unsigned n, double p, bo
 	snprintf(exp, sizeof(exp), "%s/bench-%u-%.0f%s.ini", h->dir, n, p, secagg ? "-secagg" : "");
 	snprintf(model, sizeof(model), "n_params = %.0f%s%s%s", p, upload ? "\nupload_step = 1e-6" : "",
 		 train_ms ? "\nsleep_ms = " : "", train_ms ? train_ms : "");
-	len = snprintf(extra, sizeof(extra), "final_evaluation = false\nbreakpoint_every = %s\n%s", breakpoint_every,
-		       secagg ? "[privacy]\nsecure_aggregation = on\n" : "");
-	if (secagg && secagg_value_max)
-		len += snprintf(extra + len, sizeof(extra) - (size_t)len, "secagg_value_max = %s\n", secagg_value_max);
-	if (secagg && secagg_neighbours)
-		len += snprintf(extra + len, sizeof(extra) - (size_t)len, "secagg_neighbours = %s\n", secagg_neighbours);
-	if (inline_max)
-		snprintf(extra + len, sizeof(extra) - (size_t)len, "[network]\ninline_params_max = %s\n", inline_max);
+	len = snprintf(extra, sizeof(extra), "final_evaluation = false\nbreakpoint_every = %s\n%s%s%s%s%s%s%s",
+		       breakpoint_every, secagg ? "[privacy]\nsecure_aggregation = on\n" : "",
+		       secagg && secagg_value_max ? "secagg_value_max = " : "",
+		       secagg && secagg_value_max ? secagg_value_max : "", secagg && secagg_value_max ? "\n" : "",
+		       secagg && secagg_neighbours ? "secagg_neighbours = " : "",
+		       secagg && secagg_neighbours ? secagg_neighbours : "", secagg && secagg_neighbours ? "\n" : "");
+	if (len >= 0 && (size_t)len < sizeof(extra) && inline_max)
+		len += snprintf(extra + len, sizeof(extra) - (size_t)len, "[network]\ninline_params_max = %s\n", inline_max);
+	if (len < 0 || (size_t)len >= sizeof(extra)) {
+		fprintf(stderr, "bench: the options' values are too long\n");
+		return -1;
+	}
 	if (harness_write_experiment(h, exp, harness_plan(plan_name), "bench", rounds, n, 300, model, extra) != 0)
 		return -1;
 	snprintf(csv, sizeof(csv), "%s-out/rounds.csv", exp);

@@ -243,7 +243,11 @@ static enum fedc_err fill_inline(const struct job *j, const struct participant *
 				 struct fedc_msg *m)
 {
 	m->params_attached = p->envelope_v2;
+	/* Our connection's limit again, not only the one at discovery: a
+	 * reconnection may have lost its fixed send buffer (then the request
+	 * names the global in the repository instead). */
 	if (j->global_inline && p->inline_max >= j->global_inline_len &&
+	    j->global_inline_len <= fedc_inline_params_fit(fedc_mqtt_max_payload(j->session.mqtt)) &&
 	    strcmp(j->global_inline_digest, m->params_digest) == 0) {
 		/* Borrowed, not copied: the request is sealed and freed before the
 		 * next global replaces these bytes (up to 8 MiB, once per node). */

@@ -77,8 +77,8 @@ size_t fedc__send_buffer_wanted(uint64_t wmem_max, uint64_t tcp_wmem_max)
 {
 	uint64_t want = FEDC_ENVELOPE_MAX_BYTES + FEDC_MAX_TOPIC_LEN + 1024u; /* one message, its topic, headers */
 
-	if (wmem_max * 2 <= tcp_wmem_max)
-		return 0; /* a fixed buffer would be no larger than the kernel's own growth */
+	if (tcp_wmem_max == 0 || wmem_max * 2 <= tcp_wmem_max)
+		return 0; /* unknown, or a fixed buffer would be no larger than the kernel's own growth */
 	return (size_t)(want < wmem_max ? want : wmem_max);
 }
 

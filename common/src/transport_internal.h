@@ -19,7 +19,8 @@ int fedc__tune_sockets_to(const char *host, const char *port, size_t *send_buffe
 /* The SO_SNDBUF to ask for, given net.core.wmem_max and tcp_wmem's maximum:
  * enough for one message of the protocol (at most wmem_max), or 0 when a
  * fixed buffer would be no larger than what the kernel grows by itself
- * (2 x wmem_max <= tcp_wmem's maximum: a stock kernel). */
+ * (2 x wmem_max <= tcp_wmem's maximum: a stock kernel), or either figure
+ * could not be read (0). */
 size_t fedc__send_buffer_wanted(uint64_t wmem_max, uint64_t tcp_wmem_max);
 
 /* Splits an MQTT URL ("tcp://h:1883", "ssl://[::1]:8883", "ssl://h") into
