@@ -24,7 +24,6 @@
 #include "fedc/crash.h"
 #include "fedc/fs.h"
 #include "fedc/hash.h"
-#include "fedc/inline_params.h"
 #include "fedc/limits.h"
 #include "fedc/log.h"
 #include "fedc/uuid.h"
@@ -70,7 +69,7 @@ enum fedc_err daemon__send(struct node_daemon *d, const struct fedc_msg *msg)
 size_t daemon__inline_params_max(const struct node_daemon *d)
 {
 	/* Before the connection (the first online status): what any connection carries. */
-	return d->mqtt ? fedc_inline_params_fit(fedc_mqtt_max_payload(d->mqtt)) : FEDC_DEFAULT_INLINE_PARAMS;
+	return d->mqtt ? fedc_mqtt_max_inline_params(d->mqtt) : FEDC_DEFAULT_INLINE_PARAMS;
 }
 
 enum fedc_err daemon__send_error(struct node_daemon *d, const struct fedc_msg *request, enum fedc_err code,

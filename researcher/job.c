@@ -34,7 +34,6 @@
 #include "fedc/mqtt.h"
 #include "fedc/params.h"
 #include "fedc/repo.h"
-#include "fedc/sign.h"
 #include "fedc/uuid.h"
 #include "history.h"
 #include "initial_params.h"
@@ -93,8 +92,7 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
  * inline parameters (an earlier version refuses the field). */
 static uint64_t inline_limit(const struct job *j, const struct fedc_msg *reply)
 {
-	uint64_t own = min_u64((uint64_t)j->exp->inline_params_max,
-			       fedc_inline_params_fit(fedc_mqtt_max_payload(j->session.mqtt)));
+	uint64_t own = min_u64((uint64_t)j->exp->inline_params_max, fedc_mqtt_max_inline_params(j->session.mqtt));
 	double cap = 0;
 
 	if (!fedc_msg_has(reply, FEDC_F_CAPABILITIES) ||
@@ -114,10 +112,7 @@ static void share_inline_limits(struct job *j)
 
 	if (j->n_parts == 0)
 		return;
-	share = FEDC_MQTT_QUEUE_MAX_BYTES / j->n_parts;
-	share = share > FEDC_MESSAGE_OVERHEAD_BYTES + FEDC_ENVELOPE_OVERHEAD
-			? share - FEDC_MESSAGE_OVERHEAD_BYTES - FEDC_ENVELOPE_OVERHEAD
-			: 0;
+	share = fedc_inline_params_fit(FEDC_MQTT_QUEUE_MAX_BYTES / j->n_parts); /* less the rest of each message */
 	for (size_t i = 0; i < j->n_parts; i++)
 		j->parts[i].inline_max = min_u64(j->parts[i].inline_max, share);
 }
@@ -247,7 +242,7 @@ static enum fedc_err fill_inline(const struct job *j, const struct participant *
 	 * reconnection may have lost its fixed send buffer (then the request
 	 * names the global in the repository instead). */
 	if (j->global_inline && p->inline_max >= j->global_inline_len &&
-	    j->global_inline_len <= fedc_inline_params_fit(fedc_mqtt_max_payload(j->session.mqtt)) &&
+	    j->global_inline_len <= fedc_mqtt_max_inline_params(j->session.mqtt) &&
 	    strcmp(j->global_inline_digest, m->params_digest) == 0) {
 		/* Borrowed, not copied: the request is sealed and freed before the
 		 * next global replaces these bytes (up to 8 MiB, once per node). */

@@ -22,6 +22,7 @@
 
 #include "fedc/limits.h"
 #include "fedc/clock.h"
+#include "fedc/inline_params.h"
 #include "fedc/log.h"
 #include "fedc/sign.h"
 #include "fedc/thread_set.h"
@@ -311,7 +312,6 @@ static void publish_online(struct fedc_mqtt *m)
 	if (rc != MQTTASYNC_SUCCESS)
 		fedc_warn("mqtt: could not publish status on %s (code %d)", m->status_topic, rc);
 }
-
 
 /* Called after the first connection and after every automatic reconnection:
  * the session is clean, so subscriptions and the retained status are
@@ -686,6 +686,11 @@ size_t fedc_mqtt_max_payload(struct fedc_mqtt *m)
 	max = m->send_buffer > MQTT_DEFAULT_MAX_PAYLOAD ? m->send_buffer : MQTT_DEFAULT_MAX_PAYLOAD;
 	pthread_mutex_unlock(&m->lock);
 	return max < FEDC_ENVELOPE_MAX_BYTES ? max : FEDC_ENVELOPE_MAX_BYTES;
+}
+
+size_t fedc_mqtt_max_inline_params(struct fedc_mqtt *m)
+{
+	return fedc_inline_params_fit(fedc_mqtt_max_payload(m));
 }
 
 enum fedc_err fedc_mqtt_publish(struct fedc_mqtt *m, const char *topic, const void *payload, size_t len,

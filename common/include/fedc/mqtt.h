@@ -86,6 +86,9 @@ enum fedc_err fedc_mqtt_publish(struct fedc_mqtt *m, const char *topic, const vo
  * message with parameters inline up to FEDC_DEFAULT_INLINE_PARAMS. Known
  * once connected; may change at a reconnection. Thread-safe. */
 size_t fedc_mqtt_max_payload(struct fedc_mqtt *m);
+/* The largest parameter file that rides inline in a message on this
+ * connection (fedc_inline_params_fit of fedc_mqtt_max_payload). */
+size_t fedc_mqtt_max_inline_params(struct fedc_mqtt *m);
 
 /* Waits up to `timeout_ms` (0: poll, -1: forever) for the next message.
  * FEDC_OK with *out set, FEDC_ERR_TIMEOUT, or FEDC_ERR_INTERRUPTED after
