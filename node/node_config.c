@@ -61,7 +61,7 @@ static const struct fedc_config_key node_keys[] = {
 	  "Memory limit of the plan's process, in MiB: the daemon watches its resident memory every 50 ms and kills it past this. Its address space is also capped (RLIMIT_AS) at 2 × `memory_mb` + 256 MiB, so that allocating faster than the watch cannot take the machine.", NULL },
 	{ "limits", "plan_process_idle_s", FEDC_CONFIG_INT, false, "300", 0, 7 * DAY_S, 0, 0, NULL,
 	  FIELD(plan_process_idle_s), 0,
-	  "How long the plan process of a job (loaded plan and dataset, stopped between rounds) is kept waiting for the job's next round, in seconds. `0`: a fresh process for every round, which loads the data every time.", NULL },
+	  "How long the plan process of a job (loaded plan and dataset, stopped between rounds) is kept waiting for the job's next round, in seconds. While it waits it holds the memory of its last round (its heap keeps what the plan freed, so that the next round does not fault fresh pages in). `0`: a fresh process for every round, which loads the data every time.", NULL },
 	{ "limits", "max_blob_mb", FEDC_CONFIG_INT, false, "2048", 1, 1 << 20, 0, 0, NULL, FIELD(max_blob_mb), 0,
 	  "Largest plan or parameter file the node downloads, and the largest plan file `plan approve` copies, in MiB.", NULL },
 	{ "privacy", "min_noise_multiplier", FEDC_CONFIG_DOUBLE, false, "0", 0, 0, 0, 1000, NULL,

@@ -20,6 +20,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -618,6 +620,23 @@ static int serve_rounds(struct runner_job *job, const struct fedc_plan *plan, st
 	return code;
 }
 
+/* A plan allocates its model in create() and frees it in destroy(), every
+ * round, and the runner copies the round's rows the same way. glibc serves an
+ * allocation over 32 MiB with its own mmap and gives it back at free, and
+ * trims its heap's top: every round then faults those pages in fresh, which
+ * on this VM costs twice (docs/benchmarks.md, "Fresh pages cost twice"); at
+ * P=1e8 the identity plan's create() was the largest single cost of a round.
+ * The process serves one job's rounds, so its heap keeps what a round freed
+ * for the next: no allocation by mmap, no trimming. Its resident memory
+ * between rounds is then its last round's peak, which the node's memory
+ * limit already allowed; it is given back when the process ends (the job's
+ * end, or plan_process_idle_s). */
+static void keep_heap_between_rounds(void)
+{
+	(void)mallopt(M_MMAP_MAX, 0);
+	(void)mallopt(M_TRIM_THRESHOLD, INT_MAX);
+}
+
 int plan_runner__main(int argc, char **argv)
 {
 	struct runner_job *job = calloc(1, sizeof(*job));
@@ -625,6 +644,7 @@ int plan_runner__main(int argc, char **argv)
 	const struct fedc_plan *plan;
 	int code = 2;
 
+	keep_heap_between_rounds();
 	if (!job || !parse_options(argc, argv, job) || !job->plan_path || !job->dataset.path[0]) {
 		report("error incomplete runner arguments");
 		goto out;

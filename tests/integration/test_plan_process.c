@@ -3,7 +3,8 @@
  * process id and how many rounds that process has trained. The same process
  * must serve every round of a job, stopped (SIGSTOP) in between; another job
  * gets another one; a crash costs one round and the next starts afresh; and
- * a process idle for [limits] plan_process_idle_s is ended. */
+ * a process idle for [limits] plan_process_idle_s is ended. The process keeps
+ * the memory a round freed for the next, rather than faulting in fresh pages. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -29,6 +30,7 @@ struct node_round {
 	int round;
 	bool answered;
 	int process, calls;
+	int scratch_resident_pct; /* with the model argument scratch_mb, else 0 */
 };
 
 static int setup(void **state)
@@ -75,7 +77,8 @@ static int run_job(const char *name, unsigned rounds, const char *model, struct 
 		if (!strstr(line, "\"node_id\""))
 			continue;
 		lines[*n] = (struct node_round){ harness_json_int(line, "round"), strstr(line, "\"answered\"") != NULL,
-						 harness_json_int(line, "process"), harness_json_int(line, "calls") };
+						 harness_json_int(line, "process"), harness_json_int(line, "calls"),
+						 harness_json_int(line, "scratch_resident_pct") };
 		(*n)++;
 	}
 	fclose(f);
@@ -213,6 +216,29 @@ static void test_idle_process_ends(void **state)
 	assert_int_equal(node_children(), 0);
 }
 
+/* A round's 64 MiB, freed at its end, are still the process's in the next
+ * round: resident before the plan writes them. glibc would have served them
+ * with mmap and unmapped them at free, so every round faulted fresh pages in
+ * (at P=1e8 the largest single cost of a round: docs/benchmarks.md). */
+static void test_memory_kept_between_rounds(void **state)
+{
+	struct node_round lines[MAX_ROUNDS];
+	size_t n = 0;
+
+	(void)state;
+	if (run_job("heap", 3, "scratch_mb = 64", lines, &n) != 0)
+		fail_msg("the job failed:\n%s", output);
+	assert_int_equal(n, 3);
+	assert_int_equal(lines[2].process, lines[0].process);
+	if (lines[0].scratch_resident_pct < 0 || lines[0].scratch_resident_pct > 1)
+		fail_msg("round 1 found %d%% of fresh memory resident", lines[0].scratch_resident_pct);
+	for (size_t i = 1; i < n; i++) {
+		if (lines[i].scratch_resident_pct < 99)
+			fail_msg("round %zu found %d%% of the memory round %zu freed", i + 1,
+				 lines[i].scratch_resident_pct, i);
+	}
+}
+
 /* What `fedc-node __run-plan ARGS` reports on fd 4 (here its stdout). */
 static void run_runner(const char *args, char *out, size_t cap)
 {
@@ -260,6 +286,7 @@ int main(void)
 		cmocka_unit_test(test_another_job_gets_another_process),
 		cmocka_unit_test(test_crash_ends_the_process),
 		cmocka_unit_test(test_idle_process_ends),
+		cmocka_unit_test(test_memory_kept_between_rounds),
 		cmocka_unit_test(test_runner_refuses_bad_numbers),
 	};
 
