@@ -232,6 +232,13 @@ static void test_memory_kept_between_rounds(void **state)
 	assert_int_equal(lines[2].process, lines[0].process);
 	if (lines[0].scratch_resident_pct < 0 || lines[0].scratch_resident_pct > 1)
 		fail_msg("round 1 found %d%% of fresh memory resident", lines[0].scratch_resident_pct);
+#ifdef __SANITIZE_ADDRESS__
+	/* ASan's allocator serves the plan process, not glibc's: it maps large
+	 * blocks itself and ignores mallopt, so only the rounds' running is checked. */
+	for (size_t i = 1; i < n; i++)
+		assert_true(lines[i].scratch_resident_pct >= 0);
+	return;
+#endif
 	for (size_t i = 1; i < n; i++) {
 		if (lines[i].scratch_resident_pct < 99)
 			fail_msg("round %zu found %d%% of the memory round %zu freed", i + 1,
