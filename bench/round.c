@@ -51,6 +51,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fedc/buf.h"
 #include "harness.h"
 #include "wan_stack.h"
 
@@ -302,32 +303,44 @@ static void print_tail(const char *path, size_t lines)
 	fprintf(stderr, "--- the end of %s:\n%s\n", path, text + n + (seen > lines));
 }
 
+/* The experiment file's lines beyond the harness's own, from the options. */
+static enum fedc_err experiment_extra(bool secagg, struct fedc_buf *b)
+{
+	enum fedc_err rc = fedc_buf_printf(b, "final_evaluation = false\nbreakpoint_every = %s\n", breakpoint_every);
+
+	if (!rc && secagg)
+		rc = fedc_buf_printf(b, "[privacy]\nsecure_aggregation = on\n");
+	if (!rc && secagg && secagg_value_max)
+		rc = fedc_buf_printf(b, "secagg_value_max = %s\n", secagg_value_max);
+	if (!rc && secagg && secagg_neighbours)
+		rc = fedc_buf_printf(b, "secagg_neighbours = %s\n", secagg_neighbours);
+	if (!rc && inline_max)
+		rc = fedc_buf_printf(b, "[network]\ninline_params_max = %s\n", inline_max);
+	return rc;
+}
+
 static int run_case(struct harness *h, unsigned rounds, unsigned n, double p, bool secagg, struct result *r)
 {
-	char exp[512], model[128], csv[600], extra[384];
+	char exp[512], model[128], csv[600];
 	const char *log_level = getenv("FEDC_BENCH_LOG") ? getenv("FEDC_BENCH_LOG") : "warn";
 	const char *argv[] = { harness_bin("fedc-researcher"), "run", exp, "--log-level", log_level, NULL };
-	int len;
+	struct fedc_buf extra = FEDC_BUF_INIT(4096);
 	struct harness_proc proc = { 0 };
 	struct rusage usage;
 	struct sample first = { 0 }, last = { 0 };
+	int written;
 
 	snprintf(exp, sizeof(exp), "%s/bench-%u-%.0f%s.ini", h->dir, n, p, secagg ? "-secagg" : "");
 	snprintf(model, sizeof(model), "n_params = %.0f%s%s%s", p, upload ? "\nupload_step = 1e-6" : "",
 		 train_ms ? "\nsleep_ms = " : "", train_ms ? train_ms : "");
-	len = snprintf(extra, sizeof(extra), "final_evaluation = false\nbreakpoint_every = %s\n%s%s%s%s%s%s%s",
-		       breakpoint_every, secagg ? "[privacy]\nsecure_aggregation = on\n" : "",
-		       secagg && secagg_value_max ? "secagg_value_max = " : "",
-		       secagg && secagg_value_max ? secagg_value_max : "", secagg && secagg_value_max ? "\n" : "",
-		       secagg && secagg_neighbours ? "secagg_neighbours = " : "",
-		       secagg && secagg_neighbours ? secagg_neighbours : "", secagg && secagg_neighbours ? "\n" : "");
-	if (len >= 0 && (size_t)len < sizeof(extra) && inline_max)
-		len += snprintf(extra + len, sizeof(extra) - (size_t)len, "[network]\ninline_params_max = %s\n", inline_max);
-	if (len < 0 || (size_t)len >= sizeof(extra)) {
+	if (experiment_extra(secagg, &extra) != FEDC_OK) {
 		fprintf(stderr, "bench: the options' values are too long\n");
+		fedc_buf_free(&extra);
 		return -1;
 	}
-	if (harness_write_experiment(h, exp, harness_plan(plan_name), "bench", rounds, n, 300, model, extra) != 0)
+	written = harness_write_experiment(h, exp, harness_plan(plan_name), "bench", rounds, n, 300, model, extra.data);
+	fedc_buf_free(&extra);
+	if (written != 0)
 		return -1;
 	snprintf(csv, sizeof(csv), "%s-out/rounds.csv", exp);
 	if (harness_spawn(h, &proc, "researcher-bench", argv) != 0)
