@@ -608,11 +608,13 @@ static void test_at_most_eight_in_flight(void **state)
  * begun to write, on the dead connection, which takes it off the count; the
  * rest stay in its queue for the reconnection, as the publishes made since
  * do, counted. How many it had written depends on the kernel's socket
- * buffers (all 8 here, 4 on CI's machine), so the test reads it: with F
- * failed, 8 + F publishes return and the next waits for room. Once the link
- * is back, the 20 - F not failed arrive, in order (the failed are the first
- * F: Paho writes in order), and the count is back at 0: a new burst again
- * stops at 8. */
+ * buffers and on when Paho's sending thread runs (all 8 here when idle; 0,
+ * 1, 2 or 8 with 4 busy loops beside it; 4 and 0 seen on CI's machine: none
+ * written yet is a fair outcome, the 8 then all wait for the reconnection),
+ * so the test reads it: with F failed, 8 + F publishes return and the next
+ * waits for room. Once the link is back, the 20 - F not failed arrive, in
+ * order (the failed are the first F: Paho writes in order), and the count is
+ * back at 0: a new burst again stops at 8. */
 static void test_connection_lost_while_waiting(void **state)
 {
 	struct fixture *f = *state;
@@ -624,7 +626,7 @@ static void test_connection_lost_while_waiting(void **state)
 	relay_drop(&f->relay, true);
 	lost = wait_for(f->pub, loss_seen);
 	assert_int_equal(lost.losses, 1);
-	assert_in_range(lost.failed, 1, MAX_IN_FLIGHT);
+	assert_in_range(lost.failed, 0, MAX_IN_FLIGHT);
 	expect_waiting_after(f, MAX_IN_FLIGHT + (unsigned)lost.failed);
 	assert_int_equal(pacing(f->pub).failed, lost.failed);
 	expect_burst_delivered_from(f, 1000 + (uint32_t)lost.failed);
