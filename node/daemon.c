@@ -68,8 +68,9 @@ enum fedc_err daemon__send(struct node_daemon *d, const struct fedc_msg *msg)
 
 size_t daemon__inline_params_max(const struct node_daemon *d)
 {
-	/* Before the connection (the first online status): what any connection carries. */
-	return d->mqtt ? fedc_mqtt_max_inline_params(d->mqtt) : FEDC_DEFAULT_INLINE_PARAMS;
+	/* Before the connection (the first online status, built before it):
+	 * what a connection made on this machine will carry. */
+	return d->mqtt ? fedc_mqtt_max_inline_params(d->mqtt) : fedc_mqtt_expected_max_inline_params();
 }
 
 enum fedc_err daemon__send_error(struct node_daemon *d, const struct fedc_msg *request, enum fedc_err code,

@@ -678,19 +678,33 @@ static void wait_for_room(struct fedc_mqtt *m, size_t len)
 	pthread_mutex_unlock(&m->lock);
 }
 
+/* The largest payload on a connection whose fixed send buffer holds
+ * `send_buffer` bytes (0: the kernel sizes it). */
+static size_t max_payload_on(size_t send_buffer)
+{
+	size_t max = send_buffer > MQTT_DEFAULT_MAX_PAYLOAD ? send_buffer : MQTT_DEFAULT_MAX_PAYLOAD;
+
+	return max < FEDC_ENVELOPE_MAX_BYTES ? max : FEDC_ENVELOPE_MAX_BYTES;
+}
+
 size_t fedc_mqtt_max_payload(struct fedc_mqtt *m)
 {
-	size_t max;
+	size_t send_buffer;
 
 	pthread_mutex_lock(&m->lock);
-	max = m->send_buffer > MQTT_DEFAULT_MAX_PAYLOAD ? m->send_buffer : MQTT_DEFAULT_MAX_PAYLOAD;
+	send_buffer = m->send_buffer;
 	pthread_mutex_unlock(&m->lock);
-	return max < FEDC_ENVELOPE_MAX_BYTES ? max : FEDC_ENVELOPE_MAX_BYTES;
+	return max_payload_on(send_buffer);
 }
 
 size_t fedc_mqtt_max_inline_params(struct fedc_mqtt *m)
 {
 	return fedc_inline_params_fit(fedc_mqtt_max_payload(m));
+}
+
+size_t fedc_mqtt_expected_max_inline_params(void)
+{
+	return fedc_inline_params_fit(max_payload_on(fedc__send_buffer_expected()));
 }
 
 enum fedc_err fedc_mqtt_publish(struct fedc_mqtt *m, const char *topic, const void *payload, size_t len,

@@ -82,11 +82,24 @@ size_t fedc__send_buffer_wanted(uint64_t wmem_max, uint64_t tcp_wmem_max)
 	return (size_t)(want < wmem_max ? want : wmem_max);
 }
 
-/* Sets SO_SNDBUF to `want` bytes; what the buffer then takes, or 0 if the
- * kernel refused. The kernel doubles the figure asked for and counts its own
- * bookkeeping of the queued bytes against it too; three quarters of it is
- * taken as room for data (the bookkeeping of a bulk write's large segments
- * is a few per cent). */
+/* The SO_SNDBUF this machine's settings call for (fedc__send_buffer_wanted). */
+static size_t machine_send_buffer_wanted(void)
+{
+	return fedc__send_buffer_wanted(sysctl_number("/proc/sys/net/core/wmem_max", 0),
+					sysctl_number("/proc/sys/net/ipv4/tcp_wmem", 2));
+}
+
+/* The room for data in a send buffer the kernel sized `sndbuf`: it counts
+ * its own bookkeeping of the queued bytes against it too, so three quarters
+ * of it is taken (the bookkeeping of a bulk write's large segments is a few
+ * per cent). */
+static size_t room_for_data(size_t sndbuf)
+{
+	return sndbuf / 4 * 3;
+}
+
+/* Sets SO_SNDBUF to `want` bytes; the room for data it then has, or 0 if
+ * the kernel refused. */
 static size_t fix_send_buffer(int fd, size_t want)
 {
 	int v = (int)want, got = 0;
@@ -95,7 +108,15 @@ static size_t fix_send_buffer(int fd, size_t want)
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v)) != 0 ||
 	    getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &got, &len) != 0 || got <= 0)
 		return 0;
-	return (size_t)got / 4 * 3;
+	return room_for_data((size_t)got);
+}
+
+size_t fedc__send_buffer_expected(void)
+{
+	size_t want = machine_send_buffer_wanted();
+
+	/* The kernel doubles what is asked, up to wmem_max, which `want` is within. */
+	return want ? room_for_data(want * 2) : 0;
 }
 
 /* Sets TCP_NODELAY on `fd` if it is a TCP socket connected to one of
@@ -129,8 +150,7 @@ static bool tune_if_peer(int fd, const struct addrinfo *addrs, size_t want, size
 
 int fedc__tune_sockets_to(const char *host, const char *port, size_t *send_buffer)
 {
-	size_t want = fedc__send_buffer_wanted(sysctl_number("/proc/sys/net/core/wmem_max", 0),
-					       sysctl_number("/proc/sys/net/ipv4/tcp_wmem", 2));
+	size_t want = machine_send_buffer_wanted();
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *addrs = NULL;
 	struct dirent *e;
 	DIR *d;

@@ -23,6 +23,11 @@ int fedc__tune_sockets_to(const char *host, const char *port, size_t *send_buffe
  * could not be read (0). */
 size_t fedc__send_buffer_wanted(uint64_t wmem_max, uint64_t tcp_wmem_max);
 
+/* The *send_buffer fedc__tune_sockets_to gives a connection made now, from
+ * this machine's settings alone (no socket): what a node advertises before
+ * its first connection. 0 where the kernel sizes the buffers. */
+size_t fedc__send_buffer_expected(void);
+
 /* Splits an MQTT URL ("tcp://h:1883", "ssl://[::1]:8883", "ssl://h") into
  * host and port (the scheme's default when absent). False if it does not
  * fit or has no "://". */

@@ -22,6 +22,7 @@ static struct harness H;
 static char output[1 << 16];
 static char network[512];
 static double roomy_runtime = -1; /* max_runtime_s in roomy's retained status */
+static double roomy_inline = -1;  /* inline_params in it */
 
 static int64_t now_ms(void)
 {
@@ -62,6 +63,8 @@ static int wait_roomy_status(void)
 			if (!fedc_msg_has(msg, FEDC_F_CAPABILITIES) ||
 			    !fedc_msg_kv_get(msg->capabilities, msg->n_capabilities, FEDC_CAP_MAX_RUNTIME_S,
 					     &roomy_runtime) ||
+			    !fedc_msg_kv_get(msg->capabilities, msg->n_capabilities, FEDC_CAP_INLINE_PARAMS,
+					     &roomy_inline) ||
 			    msg->n_dataset_kinds != 1 || strcmp(msg->dataset_kinds[0], "csv") != 0 || !msg->sdk_version[0])
 				roomy_runtime = -1;
 		}
@@ -132,6 +135,31 @@ static void test_status_carries_capabilities(void **state)
 {
 	(void)state;
 	assert_true(roomy_runtime == 600);
+}
+
+/* The online status is built before the node connects, yet it announces
+ * what the connection then carries, as the node's replies do once
+ * connected: on a machine whose net.core.wmem_max lets the MQTT sockets
+ * hold 8 MiB messages, up to 8 MiB inline, not the default 256 KiB (which
+ * it announced before). */
+static void test_status_inline_params_as_the_connection_carries(void **state)
+{
+	const char *argv[] = { harness_bin("fedc-researcher"), "nodes", "--network", network, "--json", NULL };
+	const char *at, *next, *field = "\"inline_params\": ";
+	double replied;
+
+	(void)state;
+	assert_int_equal(harness_run(&H, argv, 120, output, sizeof(output)), 0);
+	at = strstr(output, "\"node_id\": \"roomy\"");
+	assert_non_null(at);
+	next = strstr(at + 1, "\"node_id\"");
+	at = strstr(at, field);
+	if (!at || (next && at > next))
+		fail_msg("no inline_params for roomy in:\n%s", output);
+	replied = strtod(at + strlen(field), NULL);
+	fprintf(stderr, "roomy: inline_params %.0f in its online status, %.0f in its reply\n", roomy_inline, replied);
+	assert_true(replied > 0);
+	assert_true(roomy_inline == replied);
 }
 
 static void test_nodes_shows_both_nodes_capabilities(void **state)
@@ -205,6 +233,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_status_carries_capabilities),
+		cmocka_unit_test(test_status_inline_params_as_the_connection_carries),
 		cmocka_unit_test(test_nodes_shows_both_nodes_capabilities),
 		cmocka_unit_test(test_require_selects_the_node_that_meets_it),
 		cmocka_unit_test(test_require_no_node_meets_says_so),

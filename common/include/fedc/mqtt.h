@@ -89,6 +89,11 @@ size_t fedc_mqtt_max_payload(struct fedc_mqtt *m);
 /* The largest parameter file that rides inline in a message on this
  * connection (fedc_inline_params_fit of fedc_mqtt_max_payload). */
 size_t fedc_mqtt_max_inline_params(struct fedc_mqtt *m);
+/* The same for a connection not made yet, from this machine's settings
+ * (net.core.wmem_max, tcp_wmem): what the connection will carry unless the
+ * kernel then refuses the fixed send buffer. For what a client announces
+ * before it connects (a node's online status). */
+size_t fedc_mqtt_expected_max_inline_params(void);
 
 /* Waits up to `timeout_ms` (0: poll, -1: forever) for the next message.
  * FEDC_OK with *out set, FEDC_ERR_TIMEOUT, or FEDC_ERR_INTERRUPTED after
