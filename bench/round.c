@@ -28,7 +28,9 @@
  * sleep_ms: idle repository connections between a round's GET and PUT).
  * --inline-max=BYTES sets [network] inline_params_max (parameter files up
  * to 8 MiB inline where the sockets allow: docs/deployment.md, "Models up
- * to 8 MiB inline"). --wan=SPEC is for
+ * to 8 MiB inline"). --downloads-at-once=K starts the repository with
+ * downloads_at_once = K (downloads of 1 MiB or more in turn:
+ * docs/repository.md, "Downloads in turn"). --wan=SPEC is for
  * bench/wan.sh, which starts it inside the server's network namespace
  * (docs/benchmarks.md, "Across a WAN").
  *
@@ -104,6 +106,7 @@ static const char *const plan_name = "fixtures/identity";
 static bool upload; /* --upload: the identity plan with upload_step */
 static const char *breakpoint_every = "1"; /* --breakpoint-every=K */
 static const char *inline_max;              /* --inline-max=BYTES, or NULL: the default */
+static const char *downloads_at_once;       /* --downloads-at-once=K (the repository's), or NULL */
 static const char *train_ms; /* --train-ms=MS: the identity plan's sleep_ms (a round's training time), or NULL */
 static struct wan_stack *wan; /* --wan=...: the nodes behind bench/wan.sh's link */
 static volatile sig_atomic_t interrupted; /* SIGINT or SIGTERM: stop and clean up */
@@ -617,12 +620,14 @@ static int parse_options(int argc, char **argv, bool *secagg, const char **wan_s
 			breakpoint_every = argv[i] + 19; /* the researcher checks it */
 		} else if (strncmp(argv[i], "--inline-max=", 13) == 0) {
 			inline_max = argv[i] + 13; /* the researcher checks it */
+		} else if (strncmp(argv[i], "--downloads-at-once=", 20) == 0) {
+			downloads_at_once = argv[i] + 20;
 		} else if (strncmp(argv[i], "--train-ms=", 11) == 0 && strspn(argv[i] + 11, "0123456789") == strlen(argv[i] + 11) &&
 			   argv[i][11] && strlen(argv[i] + 11) <= 9) {
 			train_ms = argv[i] + 11;
 		} else {
 			fprintf(stderr, "bench: unknown option %s\nusage: bench_round [--secagg[=VALUE_MAX[:K]]] "
-					"[--upload] [--breakpoint-every=K] [--inline-max=BYTES] [--train-ms=MS] [--wan=NODES_NETNS,SERVER_IPV4,COUNTERS_FILE] [ROUNDS] [N,...] [P,...]\n",
+					"[--upload] [--breakpoint-every=K] [--inline-max=BYTES] [--downloads-at-once=K] [--train-ms=MS] [--wan=NODES_NETNS,SERVER_IPV4,COUNTERS_FILE] [ROUNDS] [N,...] [P,...]\n",
 				argv[i]);
 			return -1;
 		}
@@ -667,6 +672,10 @@ static int start_stack(struct harness *h)
 {
 	if (harness_init(h) != 0)
 		return -1;
+	if (downloads_at_once) {
+		h->repository_flags[0] = "--downloads-at-once";
+		h->repository_flags[1] = downloads_at_once; /* the repository checks it */
+	}
 	if (wan)
 		return wan_stack_start(wan, h);
 	return harness_start_broker(h) || harness_start_repository(h) || harness_connect_status_observer(h) ? -1 : 0;

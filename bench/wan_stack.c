@@ -125,12 +125,13 @@ int wan_stack_start(struct wan_stack *w, struct harness *h)
 {
 	char broker_conf[600], repo_conf[600];
 	const char *broker[] = { FEDC_MOSQUITTO, "-c", broker_conf, NULL };
-	const char *repo[] = { harness_bin("fedc-repository"), "--config", repo_conf, NULL };
+	const char *repo[HARNESS_REPOSITORY_ARGV];
 
 	if (reprovision(w, h) != 0)
 		return -1;
 	snprintf(broker_conf, sizeof(broker_conf), "%s/broker/mosquitto.conf", h->fed_dir);
 	snprintf(repo_conf, sizeof(repo_conf), "%s/repository/repository.ini", h->fed_dir);
+	harness_repository_argv(h, repo_conf, repo);
 	if (harness_spawn(h, &h->broker, "mosquitto", broker) != 0 ||
 	    wait_listening(w->server_addr, h->broker_port) != 0 || harness_spawn(h, &h->repo, "repository", repo) != 0 ||
 	    wait_listening(w->server_addr, h->repo_port) != 0)

@@ -34,6 +34,7 @@
 
 #include "auth.h"
 #include "conn_limit.h"
+#include "download_turns.h"
 #include "fedc/hash.h"
 #include "fedc/id.h"
 #include "fedc/log.h"
@@ -103,6 +104,7 @@ struct server {
 	uint16_t port;
 	struct repo_metrics metrics;
 	struct fedc_prom_http *prom; /* metrics_listen; NULL: off */
+	struct download_turns *turns; /* downloads_at_once; NULL: off */
 };
 
 enum req_kind { REQ_GET, REQ_HEAD, REQ_PUT, REQ_OTHER };
@@ -130,6 +132,7 @@ struct request {
 	const char *error_name;      /* of an error answer (static string), for the metrics */
 	bool too_big;                /* the body went past the limit */
 	bool write_failed;           /* the store could not take the body */
+	bool turn;                   /* holds a download turn (download_turns.h) */
 };
 
 /* ---- responses ---------------------------------------------------------- */
@@ -331,6 +334,15 @@ static enum MHD_Result serve_blob(struct request *req, struct MHD_Connection *co
 		return reply_error(req, conn, MHD_HTTP_NOT_FOUND, "not-found", "no blob with this digest here");
 	if (rc)
 		return storage_failure(req, conn);
+	/* A researcher's downloads (the updates, on its own side of the
+	 * federation's links) do not wait behind the nodes'. */
+	if (req->kind == REQ_GET && req->who.role != AUTH_ROLE_RESEARCHER &&
+	    !download_turns__take(req->srv->turns, conn, size, &req->turn)) {
+		close(fd);
+		fedc_debug("%s %s waits its turn (%zu waiting)", req->method, req->path,
+			   download_turns__waiting(req->srv->turns));
+		return MHD_YES; /* suspended: called again when the turn is its own */
+	}
 	/* MHD closes the fd; for HEAD it sends the headers only, Content-Length
 	 * included. */
 	resp = blob_response(req->srv, fd, size);
@@ -684,6 +696,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 
 	if (!req)
 		return;
+	download_turns__end(req->srv->turns, &req->turn);
 	store__upload_abort(req->up);
 	repo_metrics__request(&req->srv->metrics, metrics_method(req->method), req->status, req->error_name,
 			      req->bytes_in, req->bytes_out);
@@ -724,6 +737,22 @@ static void set_nodelay(struct MHD_Connection *conn)
 		fedc_debug("TCP_NODELAY on an accepted socket: %s", strerror(errno));
 }
 
+/* With download turns, a response's last write must be near its delivery:
+ * otherwise the kernel takes a 4 MB response into the socket's send buffer
+ * at once, the request ends, the next takes its turn, and all of them cross
+ * the link together as without turns. The socket is writable again only
+ * once fewer than DOWNLOAD_TURNS_NOTSENT_LOWAT bytes wait to be sent: the
+ * next download starts while the last bytes of this one are in flight. */
+static void set_notsent_lowat(const struct server *srv, struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	int lowat = (int)DOWNLOAD_TURNS_NOTSENT_LOWAT;
+
+	if (srv->turns && info && info->connect_fd >= 0 &&
+	    setsockopt(info->connect_fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat)) != 0)
+		fedc_debug("TCP_NOTSENT_LOWAT on an accepted socket: %s", strerror(errno));
+}
+
 /* Counts connections, then hands the event to the guard (guard.h). */
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 			  enum MHD_ConnectionNotificationCode code)
@@ -732,6 +761,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 
 	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
 		set_nodelay(conn);
+		set_notsent_lowat(srv, conn);
 		fedc_prom_add(&srv->metrics.connections, 1);
 		fedc_prom_gauge_add(&srv->metrics.open_connections, 1);
 	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
@@ -785,7 +815,8 @@ static struct MHD_Daemon *start_daemon(struct server *srv, const struct server_c
 	 * missed about one client in three that hung up in the middle of an
 	 * upload, keeping its temp file until the connection timeout. poll()
 	 * never missed one (150 of 150) and moves blobs as fast on loopback. */
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG;
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG |
+			     (srv->turns ? MHD_ALLOW_SUSPEND_RESUME : 0);
 	/* HTTPS only when a certificate is configured: the server then speaks
 	 * nothing else on its port. */
 	struct MHD_OptionItem tls_options[] = {
@@ -819,8 +850,11 @@ static void server_free(struct server *srv)
 	if (!srv)
 		return;
 	fedc_prom_http_stop(srv->prom);
+	/* libmicrohttpd must not stop with a connection suspended. */
+	download_turns__release_all(srv->turns);
 	if (srv->daemon)
 		MHD_stop_daemon(srv->daemon);
+	download_turns__free(srv->turns); /* after the daemon: no request is left */
 	guard__free(srv->guard); /* after the daemon: no connection is left */
 	quota__free(srv->quota);
 	auth__free(srv->auth);
@@ -844,6 +878,8 @@ static enum fedc_err prepare(struct server *srv, const struct server_config *cfg
 	rc = auth__new(cfg->token, cfg->tokens_file, &srv->auth);
 	if (!rc)
 		rc = guard__new(&limits, &srv->guard);
+	if (!rc)
+		rc = download_turns__new((unsigned)cfg->downloads_at_once, &srv->turns);
 	if (!rc)
 		rc = quota__open(srv->store, (uint64_t)cfg->node_quota_mb << 20, &srv->quota);
 	if (!rc)

@@ -45,6 +45,11 @@ static const struct fedc_config_key repo_keys[] = {
 	  "Connections at once (each node keeps one between rounds; a researcher uses a few). The server raises "
 	  "its file descriptor limit to fit (soft up to hard: 2 per connection and 64); a hard limit below that "
 	  "lowers this, with a warning in the log.", "--max-connections" },
+	{ SECTION, "downloads_at_once", FEDC_CONFIG_INT, false, "0", 0, SERVER_CONFIG_MAX_CONNECTIONS_MAX, 0, 0,
+	  NULL, NUMBER(downloads_at_once),
+	  "Nodes' downloads of 1 MiB or more sent at once; the others wait their turn, in order of arrival "
+	  "(docs/repository.md, \"Downloads in turn\"). `1` or `2` where the server's uplink limits a round: the first "
+	  "nodes train and upload while the others download. `0`: all at once.", "--downloads-at-once" },
 	{ SECTION, "metrics_listen", FEDC_CONFIG_STR, false, NULL, 0, 0, 0, 0, NULL, FIELD(metrics_listen),
 	  "`HOST:PORT` of a separate plain-HTTP listener serving Prometheus metrics at `/metrics`, without "
 	  "tokens (docs/monitoring.md); keep it on loopback or a monitoring network. Empty: off.", "--metrics-listen" },

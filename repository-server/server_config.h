@@ -39,6 +39,7 @@ struct server_config {
 	char log_file[PATH_MAX];        /* log_file / --log-file: "" = stderr */
 	char metrics_listen[256];       /* metrics_listen / --metrics-listen: "" = off */
 	int64_t max_connections;        /* max_connections / --max-connections; 0: the default */
+	int64_t downloads_at_once;      /* downloads_at_once / --downloads-at-once; 0: no turns */
 	char port_file[PATH_MAX];       /* --port-file: where to write the bound port */
 };
 

@@ -350,12 +350,25 @@ int harness_start_broker(struct harness *h)
 	return harness__wait_port(h->broker_port, 10000);
 }
 
+void harness_repository_argv(const struct harness *h, const char *config, const char *argv[HARNESS_REPOSITORY_ARGV])
+{
+	size_t n = 0;
+
+	argv[n++] = harness_bin("fedc-repository");
+	argv[n++] = "--config";
+	argv[n++] = config;
+	for (size_t i = 0; i < 4 && h->repository_flags[i]; i++)
+		argv[n++] = h->repository_flags[i];
+	argv[n] = NULL;
+}
+
 int harness_start_repository(struct harness *h)
 {
 	char config[512];
-	const char *argv[] = { harness_bin("fedc-repository"), "--config", config, NULL };
+	const char *argv[HARNESS_REPOSITORY_ARGV];
 
 	snprintf(config, sizeof(config), "%s/repository/repository.ini", h->fed_dir);
+	harness_repository_argv(h, config, argv);
 	if (harness_spawn(h, &h->repo, "repository", argv) != 0)
 		return -1;
 	return harness__wait_port(h->repo_port, 10000);

@@ -55,6 +55,9 @@ struct harness {
 	struct fedc_channel channel; /* the test researcher's keys: signs sends, checks replies */
 	char researcher_id[32];
 	enum harness_broker broker_kind;
+	/* More flags for fedc-repository (up to 4, NULL-terminated; e.g.
+	 * "--downloads-at-once", "1"), set before harness_start_repository. */
+	const char *repository_flags[5];
 	/* RabbitMQ only: its own epmd and Erlang node, on free ports. */
 	struct harness_proc epmd;
 	int epmd_port, dist_port;
@@ -76,6 +79,9 @@ int harness_start_broker(struct harness *h);
 /* Starts the repository server (store in dir/store); called again after
  * harness_stop(&h->repo, ...), it restarts it on the same port. */
 int harness_start_repository(struct harness *h);
+/* fedc-repository's command line: `config`, then h->repository_flags. */
+#define HARNESS_REPOSITORY_ARGV 8
+void harness_repository_argv(const struct harness *h, const char *config, const char *argv[HARNESS_REPOSITORY_ARGV]);
 /* Connects the observer client (after the broker): statuses and the
  * researcher's replies. */
 int harness_connect_observer(struct harness *h);

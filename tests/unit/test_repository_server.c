@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <curl/curl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <strings.h>
 #include <sys/socket.h>
 
@@ -1328,6 +1329,142 @@ static void test_legacy_store_blobs_stay_published(void **state)
 	harness_rmdtemp(dir);
 }
 
+/* ---- downloads in turn -------------------------------------------------- */
+
+/* 32 MiB: more than the socket buffers of both ends hold, so a download to a
+ * client that stops reading cannot end. */
+#define TURN_BLOB_BYTES ((size_t)32 << 20)
+
+/* A raw GET of `hex` from `s` on a fresh connection with a small receive
+ * buffer; the socket. */
+static int raw_get(const struct test_server *s, const char *hex)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	char head[256];
+	int fd = socket(AF_INET, SOCK_STREAM, 0), small = 16 * 1024, n;
+
+	assert_true(fd >= 0);
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+	addr.sin_port = htons((uint16_t)s->port);
+	assert_int_equal(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	n = snprintf(head, sizeof(head), "GET /v1/blobs/sha256/%s HTTP/1.1\r\nHost: x\r\n\r\n", hex);
+	assert_int_equal(write(fd, head, (size_t)n), n);
+	return fd;
+}
+
+static bool readable_within(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, ms) == 1;
+}
+
+/* Reads the response on `fd` (its status line checked) and its body, up
+ * to TURN_BLOB_BYTES (the connection stays open: keep-alive); the body's
+ * length. */
+static size_t read_response(int fd)
+{
+	static char buf[256 * 1024];
+	size_t got = 0, body = 0;
+	const char *end = NULL;
+	ssize_t n;
+
+	while (!end && got < sizeof(buf) - 1 && (n = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0) {
+		got += (size_t)n;
+		buf[got] = '\0';
+		end = strstr(buf, "\r\n\r\n");
+	}
+	assert_non_null(end);
+	assert_memory_equal(buf, "HTTP/1.1 200", 12);
+	body = got - (size_t)(end + 4 - buf);
+	while (body < TURN_BLOB_BYTES && (n = read(fd, buf, sizeof(buf))) > 0)
+		body += (size_t)n;
+	return body;
+}
+
+/* A server with --downloads-at-once 1 and a 32 MiB blob in it; its digest. */
+static void start_turns_server(struct test_server *s, const char *at_once, char hex[65])
+{
+	const char *args[] = { "--downloads-at-once", at_once, NULL };
+	unsigned char *blob = malloc(TURN_BLOB_BYTES);
+	char path[128];
+	struct reply r;
+
+	assert_non_null(blob);
+	harness_fill(blob, TURN_BLOB_BYTES, 77);
+	digest_of(blob, TURN_BLOB_BYTES, hex);
+	blob_path(hex, path, sizeof(path));
+	assert_int_equal(test_server_start(s, args), 0);
+	assert_int_equal(http(s, "PUT", path, NULL, blob, TURN_BLOB_BYTES, BODY_LENGTH, &r), CURLE_OK);
+	assert_int_equal(r.status, 201);
+	reply_free(&r);
+	free(blob);
+}
+
+/* With downloads_at_once = 1, a second download of 1 MiB or more waits,
+ * not even its headers sent, until the first has been sent; then it is
+ * served whole. With 0 (the open server) it starts at once. */
+static void test_downloads_in_turn(void **state)
+{
+	struct test_server s;
+	char hex[65];
+	int first, second;
+
+	(void)state;
+	start_turns_server(&s, "1", hex);
+	first = raw_get(&s, hex);
+	assert_true(readable_within(first, 5000)); /* its turn: sending */
+	second = raw_get(&s, hex);
+	assert_false(readable_within(second, 1000));
+	assert_int_equal(read_response(first), TURN_BLOB_BYTES);
+	close(first);
+	assert_true(readable_within(second, 5000));
+	assert_int_equal(read_response(second), TURN_BLOB_BYTES);
+	close(second);
+	assert_int_equal(test_server_destroy(&s), 0);
+
+	start_turns_server(&s, "0", hex);
+	first = raw_get(&s, hex);
+	assert_true(readable_within(first, 5000));
+	second = raw_get(&s, hex);
+	assert_true(readable_within(second, 5000)); /* no turns: both at once */
+	assert_int_equal(read_response(second), TURN_BLOB_BYTES);
+	assert_int_equal(read_response(first), TURN_BLOB_BYTES);
+	close(first);
+	close(second);
+	assert_int_equal(test_server_destroy(&s), 0);
+}
+
+/* A download waiting its turn does not keep the server from stopping (the
+ * waiting connection is resumed first: libmicrohttpd aborts when stopped
+ * with one suspended), and a client that leaves while it waits gives its
+ * place up: the turn goes on to the next. */
+static void test_waiting_download_and_stop(void **state)
+{
+	struct test_server s;
+	char hex[65];
+	int first, gone, third;
+
+	(void)state;
+	start_turns_server(&s, "1", hex);
+	first = raw_get(&s, hex);
+	assert_true(readable_within(first, 5000));
+	gone = raw_get(&s, hex);
+	third = raw_get(&s, hex);
+	assert_false(readable_within(third, 500));
+	close(gone);
+	assert_int_equal(read_response(first), TURN_BLOB_BYTES);
+	close(first);
+	assert_true(readable_within(third, 5000));
+	/* third is sending, stalled; one more waits behind it */
+	first = raw_get(&s, hex);
+	assert_false(readable_within(first, 500));
+	assert_int_equal(test_server_stop(&s), 0); /* exit 0 on SIGTERM, in time */
+	close(first);
+	close(third);
+	test_server_destroy(&s);
+}
+
 /* ---- process: signals, flags, config ------------------------------------ */
 
 static void test_sigterm_stops_cleanly(void **state)
@@ -1614,6 +1751,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_put_get_head_roundtrip),
+		cmocka_unit_test(test_downloads_in_turn),
+		cmocka_unit_test(test_waiting_download_and_stop),
 		cmocka_unit_test(test_put_empty_blob),
 		cmocka_unit_test(test_put_digest_mismatch_stores_nothing),
 		cmocka_unit_test(test_put_wrong_body_for_stored_blob),
