@@ -92,8 +92,8 @@ static enum fedc_err render_store(const char *store_root, struct fedc_buf *out)
 	return rc;
 }
 
-enum fedc_err repo_metrics__render(struct repo_metrics *m, uint64_t guard_closed, const char *store_root,
-				   struct fedc_buf *out)
+enum fedc_err repo_metrics__render(struct repo_metrics *m, uint64_t guard_closed, size_t downloads_waiting,
+				   const char *store_root, struct fedc_buf *out)
 {
 	enum fedc_err rc = render_requests(m, out);
 
@@ -109,6 +109,9 @@ enum fedc_err repo_metrics__render(struct repo_metrics *m, uint64_t guard_closed
 	if (!rc)
 		rc = fedc_prom_single(out, "fedc_repository_open_connections", FEDC_PROM_GAUGE,
 				      "Connections open now.", (double)fedc_prom_gauge_get(&m->open_connections));
+	if (!rc)
+		rc = fedc_prom_single(out, "fedc_repository_downloads_waiting", FEDC_PROM_GAUGE,
+				      "Downloads waiting their turn now (downloads_at_once).", (double)downloads_waiting);
 	if (!rc)
 		rc = render_refusals(m, guard_closed, out);
 	if (!rc)

@@ -4,6 +4,7 @@
 #ifndef FEDC_REPOSITORY_METRICS_H
 #define FEDC_REPOSITORY_METRICS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "fedc/buf.h"
@@ -41,11 +42,12 @@ void repo_metrics__request(struct repo_metrics *m, enum repo_method method, unsi
 			   uint64_t bytes_in, uint64_t bytes_out);
 
 /* Writes the whole exposition: the counters above (refused{reason="guard"}
- * is `guard_closed`, guard.h's count), then the store's disk use and blob
- * count, walked under `store_root` at each scrape. Errors of fedc_prom_*, or
- * FEDC_ERR_IO (the store cannot be read). */
+ * is `guard_closed`, guard.h's count), the downloads waiting their turn now
+ * (download_turns.h), then the store's disk use and blob count, walked
+ * under `store_root` at each scrape. Errors of fedc_prom_*, or FEDC_ERR_IO
+ * (the store cannot be read). */
 FEDC_NODISCARD
-enum fedc_err repo_metrics__render(struct repo_metrics *m, uint64_t guard_closed, const char *store_root,
-				   struct fedc_buf *out);
+enum fedc_err repo_metrics__render(struct repo_metrics *m, uint64_t guard_closed, size_t downloads_waiting,
+				   const char *store_root, struct fedc_buf *out);
 
 #endif

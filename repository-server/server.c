@@ -775,7 +775,8 @@ static enum fedc_err render_metrics(void *ctx, struct fedc_buf *out)
 {
 	struct server *srv = ctx;
 
-	return repo_metrics__render(&srv->metrics, guard__closed(srv->guard), store__root(srv->store), out);
+	return repo_metrics__render(&srv->metrics, guard__closed(srv->guard), download_turns__waiting(srv->turns),
+				    store__root(srv->store), out);
 }
 
 /* ---- start and stop ----------------------------------------------------- */

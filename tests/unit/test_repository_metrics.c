@@ -65,7 +65,7 @@ static void test_requests_and_refusals(void **state)
 	repo_metrics__request(&m, REPO_METHOD_PUT, 413, "too-big", 0, 0);
 	repo_metrics__request(&m, REPO_METHOD_OTHER, 405, "method-not-allowed", 0, 0);
 	repo_metrics__request(&m, REPO_METHOD_HEAD, 0, NULL, 0, 0); /* the client left */
-	assert_int_equal(repo_metrics__render(&m, 7, root, &out), FEDC_OK);
+	assert_int_equal(repo_metrics__render(&m, 7, 3, root, &out), FEDC_OK);
 
 	assert_true(sample(out.data, "fedc_repository_requests_total{method=\"GET\",code=\"2xx\"}") == 1);
 	assert_true(sample(out.data, "fedc_repository_requests_total{method=\"PUT\",code=\"4xx\"}") == 2);
@@ -79,6 +79,7 @@ static void test_requests_and_refusals(void **state)
 	assert_true(sample(out.data, "fedc_repository_refused_total{reason=\"quota\"}") == 1);
 	assert_true(sample(out.data, "fedc_repository_refused_total{reason=\"too_big\"}") == 1);
 	assert_true(sample(out.data, "fedc_repository_refused_total{reason=\"guard\"}") == 7);
+	assert_true(sample(out.data, "fedc_repository_downloads_waiting") == 3);
 	assert_true(sample(out.data, "fedc_repository_blobs") == 3);
 	assert_true(sample(out.data, "fedc_repository_store_disk_bytes") >= 5020);
 	fedc_buf_free(&out);
@@ -86,7 +87,7 @@ static void test_requests_and_refusals(void **state)
 	/* a store that went away: an error for the log, no half answer */
 	snprintf(path, sizeof(path), "rm -rf %s", root);
 	assert_int_equal(system(path), 0);
-	assert_int_equal(repo_metrics__render(&m, 0, root, &out), FEDC_ERR_IO);
+	assert_int_equal(repo_metrics__render(&m, 0, 0, root, &out), FEDC_ERR_IO);
 	fedc_buf_free(&out);
 }
 

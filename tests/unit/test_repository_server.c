@@ -1385,7 +1385,7 @@ static size_t read_response(int fd)
 /* A server with --downloads-at-once 1 and a 32 MiB blob in it; its digest. */
 static void start_turns_server(struct test_server *s, const char *at_once, char hex[65])
 {
-	const char *args[] = { "--downloads-at-once", at_once, NULL };
+	const char *args[] = { "--downloads-at-once", at_once, "--log-level", "debug", NULL };
 	unsigned char *blob = malloc(TURN_BLOB_BYTES);
 	char path[128];
 	struct reply r;
@@ -1399,6 +1399,20 @@ static void start_turns_server(struct test_server *s, const char *at_once, char 
 	assert_int_equal(r.status, 201);
 	reply_free(&r);
 	free(blob);
+}
+
+/* Whether the log of `s` has `text` (its first 1 MiB). */
+static bool log_has(const struct test_server *s, const char *text)
+{
+	static char log[1 << 20];
+	FILE *f = fopen(s->log, "r");
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(log, 1, sizeof(log) - 1, f);
+	fclose(f);
+	log[n] = '\0';
+	return strstr(log, text) != NULL;
 }
 
 /* With downloads_at_once = 1, a second download of 1 MiB or more waits,
@@ -1416,6 +1430,7 @@ static void test_downloads_in_turn(void **state)
 	assert_true(readable_within(first, 5000)); /* its turn: sending */
 	second = raw_get(&s, hex);
 	assert_false(readable_within(second, 1000));
+	assert_true(log_has(&s, "waits its turn (1 waiting)"));
 	assert_int_equal(read_response(first), TURN_BLOB_BYTES);
 	close(first);
 	assert_true(readable_within(second, 5000));
@@ -1428,6 +1443,7 @@ static void test_downloads_in_turn(void **state)
 	assert_true(readable_within(first, 5000));
 	second = raw_get(&s, hex);
 	assert_true(readable_within(second, 5000)); /* no turns: both at once */
+	assert_false(log_has(&s, "waits its turn"));
 	assert_int_equal(read_response(second), TURN_BLOB_BYTES);
 	assert_int_equal(read_response(first), TURN_BLOB_BYTES);
 	close(first);
