@@ -42,25 +42,35 @@
 
 struct download_turns; /* opaque */
 
-/* `at_once` downloads at a time; 0: no turns (*out NULL, every call below
- * then lets everything through). FEDC_ERR_NOMEM. */
+/* One request's place in the turns; zeroed with the request. */
+struct download_ticket {
+	bool held;   /* holds a turn: download_turns__end gives it back */
+	bool waited; /* waited its longest: sent beside the others */
+};
+
+/* `at_once` downloads at a time, a request waiting at most `max_wait_ms`
+ * (then it is sent beside the others, so that a node's download does not
+ * stall into its own timeout); at_once 0: no turns (*out NULL, every call
+ * below then lets everything through). FEDC_ERR_NOMEM, or FEDC_ERR_IO when
+ * the thread that ends long waits cannot start. */
 FEDC_NODISCARD
-enum fedc_err download_turns__new(unsigned at_once, struct download_turns **out);
+enum fedc_err download_turns__new(unsigned at_once, int64_t max_wait_ms, struct download_turns **out);
 
 /* From inside the access handler of a download of `bytes`: true if it may be
- * sent now (*turn set when it then holds a turn, which download_turns__end
- * must give back); false when it was queued and its connection suspended:
- * the handler returns MHD_YES without a response, and is called again once
- * the turn is its own (*turn then true). `turn` must live as long as the
+ * sent now (ticket->held when it then holds a turn, which
+ * download_turns__end must give back); false when it was queued and its
+ * connection suspended: the handler returns MHD_YES without a response, and
+ * is called again once the turn is its own (ticket->held) or it has waited
+ * `max_wait_ms` (ticket->waited). The ticket must live as long as the
  * request. */
-bool download_turns__take(struct download_turns *t, struct MHD_Connection *conn, uint64_t bytes, bool *turn);
+bool download_turns__take(struct download_turns *t, struct MHD_Connection *conn, uint64_t bytes,
+			  struct download_ticket *ticket);
 
-/* The request holding a turn (`*turn`) has ended, however: the turn goes to
- * the first waiting request, which is resumed, or back to the pool. Clears
- * *turn. */
-void download_turns__end(struct download_turns *t, bool *turn);
+/* The request of `ticket` has ended, however: a turn it held goes to the
+ * first waiting request, which is resumed, or back to the pool. */
+void download_turns__end(struct download_turns *t, struct download_ticket *ticket);
 
-/* Requests waiting now (for the log and the tests). */
+/* Requests waiting now (for the log, the metrics and the tests). */
 size_t download_turns__waiting(struct download_turns *t);
 
 /* Before the daemon stops: every waiting request is resumed holding a turn
@@ -68,6 +78,7 @@ size_t download_turns__waiting(struct download_turns *t);
  * no longer wait. */
 void download_turns__release_all(struct download_turns *t);
 
+/* After the daemon has stopped: stops the thread, frees. NULL is allowed. */
 void download_turns__free(struct download_turns *t);
 
 #endif

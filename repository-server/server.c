@@ -132,7 +132,7 @@ struct request {
 	const char *error_name;      /* of an error answer (static string), for the metrics */
 	bool too_big;                /* the body went past the limit */
 	bool write_failed;           /* the store could not take the body */
-	bool turn;                   /* holds a download turn (download_turns.h) */
+	struct download_ticket turn; /* its place in the download turns */
 };
 
 /* ---- responses ---------------------------------------------------------- */
@@ -880,7 +880,7 @@ static enum fedc_err prepare(struct server *srv, const struct server_config *cfg
 	if (!rc)
 		rc = guard__new(&limits, &srv->guard);
 	if (!rc)
-		rc = download_turns__new((unsigned)cfg->downloads_at_once, &srv->turns);
+		rc = download_turns__new((unsigned)cfg->downloads_at_once, cfg->download_wait_max_s * 1000, &srv->turns);
 	if (!rc)
 		rc = quota__open(srv->store, (uint64_t)cfg->node_quota_mb << 20, &srv->quota);
 	if (!rc)

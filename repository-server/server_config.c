@@ -50,6 +50,10 @@ static const struct fedc_config_key repo_keys[] = {
 	  "Nodes' downloads of 1 MiB or more sent at once; the others wait their turn, in order of arrival "
 	  "(docs/repository.md, \"Downloads in turn\"). `1` or `2` where the server's uplink limits a round: the first "
 	  "nodes train and upload while the others download. `0`: all at once.", "--downloads-at-once" },
+	{ SECTION, "download_wait_max_s", FEDC_CONFIG_INT, false, "20", 1, 3600, 0, 0, NULL, NUMBER(download_wait_max_s),
+	  "With `downloads_at_once`: the longest a download waits for its turn, then it is sent beside the others. "
+	  "Keep it under the nodes' `[repository] timeout_s` (30 by default): a download that gets no byte that "
+	  "long fails.", "--download-wait-max-s" },
 	{ SECTION, "metrics_listen", FEDC_CONFIG_STR, false, NULL, 0, 0, 0, 0, NULL, FIELD(metrics_listen),
 	  "`HOST:PORT` of a separate plain-HTTP listener serving Prometheus metrics at `/metrics`, without "
 	  "tokens (docs/monitoring.md); keep it on loopback or a monitoring network. Empty: off.", "--metrics-listen" },

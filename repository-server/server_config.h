@@ -40,6 +40,7 @@ struct server_config {
 	char metrics_listen[256];       /* metrics_listen / --metrics-listen: "" = off */
 	int64_t max_connections;        /* max_connections / --max-connections; 0: the default */
 	int64_t downloads_at_once;      /* downloads_at_once / --downloads-at-once; 0: no turns */
+	int64_t download_wait_max_s;    /* download_wait_max_s / --download-wait-max-s */
 	char port_file[PATH_MAX];       /* --port-file: where to write the bound port */
 };
 

@@ -19,6 +19,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "fedc/clock.h"
 #include "fedc/fs.h"
 #include "fedc/hash.h"
 #include "file_check.h"
@@ -1382,10 +1383,12 @@ static size_t read_response(int fd)
 	return body;
 }
 
-/* A server with --downloads-at-once 1 and a 32 MiB blob in it; its digest. */
-static void start_turns_server(struct test_server *s, const char *at_once, char hex[65])
+/* A server with --downloads-at-once `at_once` (and --download-wait-max-s
+ * `wait_s`) and a 32 MiB blob in it; its digest. */
+static void start_turns_server(struct test_server *s, const char *at_once, const char *wait_s, char hex[65])
 {
-	const char *args[] = { "--downloads-at-once", at_once, "--log-level", "debug", NULL };
+	const char *args[] = { "--downloads-at-once", at_once, "--download-wait-max-s", wait_s, "--log-level", "debug",
+			       NULL };
 	unsigned char *blob = malloc(TURN_BLOB_BYTES);
 	char path[128];
 	struct reply r;
@@ -1425,7 +1428,7 @@ static void test_downloads_in_turn(void **state)
 	int first, second;
 
 	(void)state;
-	start_turns_server(&s, "1", hex);
+	start_turns_server(&s, "1", "20", hex);
 	first = raw_get(&s, hex);
 	assert_true(readable_within(first, 5000)); /* its turn: sending */
 	second = raw_get(&s, hex);
@@ -1438,12 +1441,39 @@ static void test_downloads_in_turn(void **state)
 	close(second);
 	assert_int_equal(test_server_destroy(&s), 0);
 
-	start_turns_server(&s, "0", hex);
+	start_turns_server(&s, "0", "20", hex);
 	first = raw_get(&s, hex);
 	assert_true(readable_within(first, 5000));
 	second = raw_get(&s, hex);
 	assert_true(readable_within(second, 5000)); /* no turns: both at once */
 	assert_false(log_has(&s, "waits its turn"));
+	assert_int_equal(read_response(second), TURN_BLOB_BYTES);
+	assert_int_equal(read_response(first), TURN_BLOB_BYTES);
+	close(first);
+	close(second);
+	assert_int_equal(test_server_destroy(&s), 0);
+}
+
+/* A download waits at most download_wait_max_s for its turn (so that a
+ * node's transfer does not stall into its own timeout), then is sent beside
+ * the one holding the turn, and says so in the log. */
+static void test_download_waits_at_most_its_longest(void **state)
+{
+	struct test_server s;
+	char hex[65];
+	int64_t queued;
+	int first, second;
+
+	(void)state;
+	start_turns_server(&s, "1", "1", hex);
+	first = raw_get(&s, hex);
+	assert_true(readable_within(first, 5000));
+	second = raw_get(&s, hex);
+	queued = fedc_now_ms();
+	assert_false(readable_within(second, 300));
+	assert_true(readable_within(second, 5000)); /* after its 1 s, the first still stalled */
+	assert_true(fedc_now_ms() - queued >= 900);
+	assert_true(log_has(&s, "1 download(s) waited 1000 ms for a turn: sent beside the others"));
 	assert_int_equal(read_response(second), TURN_BLOB_BYTES);
 	assert_int_equal(read_response(first), TURN_BLOB_BYTES);
 	close(first);
@@ -1462,7 +1492,7 @@ static void test_waiting_download_and_stop(void **state)
 	int first, gone, third;
 
 	(void)state;
-	start_turns_server(&s, "1", hex);
+	start_turns_server(&s, "1", "20", hex);
 	first = raw_get(&s, hex);
 	assert_true(readable_within(first, 5000));
 	gone = raw_get(&s, hex);
@@ -1769,6 +1799,7 @@ int main(void)
 		cmocka_unit_test(test_put_get_head_roundtrip),
 		cmocka_unit_test(test_downloads_in_turn),
 		cmocka_unit_test(test_waiting_download_and_stop),
+		cmocka_unit_test(test_download_waits_at_most_its_longest),
 		cmocka_unit_test(test_put_empty_blob),
 		cmocka_unit_test(test_put_digest_mismatch_stores_nothing),
 		cmocka_unit_test(test_put_wrong_body_for_stored_blob),
