@@ -48,20 +48,26 @@ static struct waiter *next_in_line(struct download_turns *t)
 	return w;
 }
 
+/* Resumes a waiter taken off the queue, holding a turn or, having waited
+ * its longest, without one; frees it (t->lock held: see wait_in_line). */
+static void resume(struct waiter *w, bool with_turn)
+{
+	if (with_turn)
+		w->ticket->held = true;
+	else
+		w->ticket->waited = true;
+	MHD_resume_connection(w->conn);
+	free(w);
+}
+
 /* Resumes the waiters at the head that have waited max_wait_ms by `now`
  * (t->lock held); how many. */
 static unsigned end_long_waits(struct download_turns *t, int64_t now)
 {
 	unsigned n = 0;
 
-	while (t->head && now - t->head->since_ms >= t->max_wait_ms) {
-		struct waiter *w = next_in_line(t);
-
-		w->ticket->waited = true;
-		MHD_resume_connection(w->conn);
-		free(w);
-		n++;
-	}
+	for (; t->head && now - t->head->since_ms >= t->max_wait_ms; n++)
+		resume(next_in_line(t), false);
 	return n;
 }
 
@@ -75,10 +81,14 @@ static void *long_waits_main(void *arg)
 		struct timespec until;
 		int64_t left;
 
-		if (ended)
+		if (ended) { /* said without the lock: a log write may block */
+			pthread_mutex_unlock(&t->lock);
 			fedc_info("%u download(s) waited %lld ms for a turn: sent beside the others "
 				  "(downloads_at_once; docs/repository.md, \"Downloads in turn\")",
 				  ended, (long long)t->max_wait_ms);
+			pthread_mutex_lock(&t->lock);
+			continue; /* the queue may have changed meanwhile */
+		}
 		if (!t->head) {
 			pthread_cond_wait(&t->changed, &t->lock);
 			continue;
@@ -169,15 +179,11 @@ void download_turns__end(struct download_turns *t, struct download_ticket *ticke
 	ticket->held = false;
 	pthread_mutex_lock(&t->lock);
 	w = next_in_line(t);
-	if (w) {
-		/* The turn passes on: `held` stays. */
-		w->ticket->held = true;
-		MHD_resume_connection(w->conn);
-	} else if (t->held) {
+	if (w)
+		resume(w, true); /* the turn passes on: `held` stays */
+	else if (t->held)
 		t->held--;
-	}
 	pthread_mutex_unlock(&t->lock);
-	free(w);
 }
 
 size_t download_turns__waiting(struct download_turns *t)
@@ -202,9 +208,7 @@ void download_turns__release_all(struct download_turns *t)
 	t->open = true;
 	while ((w = next_in_line(t)) != NULL) {
 		t->held++;
-		w->ticket->held = true;
-		MHD_resume_connection(w->conn);
-		free(w);
+		resume(w, true);
 	}
 	pthread_mutex_unlock(&t->lock);
 }

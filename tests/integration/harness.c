@@ -357,7 +357,7 @@ void harness_repository_argv(const struct harness *h, const char *config, const 
 	argv[n++] = harness_bin("fedc-repository");
 	argv[n++] = "--config";
 	argv[n++] = config;
-	for (size_t i = 0; i < 4 && h->repository_flags[i]; i++)
+	for (size_t i = 0; i < HARNESS_REPOSITORY_FLAGS && h->repository_flags[i]; i++)
 		argv[n++] = h->repository_flags[i];
 	argv[n] = NULL;
 }

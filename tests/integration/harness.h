@@ -35,6 +35,9 @@ struct harness_node {
 	struct harness_proc proc;
 };
 
+/* Flags harness_start_repository adds to fedc-repository's command line, at most. */
+#define HARNESS_REPOSITORY_FLAGS 4
+
 /* The stack runs as in production: a federation provisioned by fedc-admin
  * in dir/fed (CA, TLS broker with passwords and ACL, HTTPS repository with
  * per-participant tokens), every message signed. The test researcher's
@@ -55,9 +58,9 @@ struct harness {
 	struct fedc_channel channel; /* the test researcher's keys: signs sends, checks replies */
 	char researcher_id[32];
 	enum harness_broker broker_kind;
-	/* More flags for fedc-repository (up to 4, NULL-terminated; e.g.
+	/* More flags for fedc-repository (NULL-terminated; e.g.
 	 * "--downloads-at-once", "1"), set before harness_start_repository. */
-	const char *repository_flags[5];
+	const char *repository_flags[HARNESS_REPOSITORY_FLAGS + 1];
 	/* RabbitMQ only: its own epmd and Erlang node, on free ports. */
 	struct harness_proc epmd;
 	int epmd_port, dist_port;
@@ -80,7 +83,7 @@ int harness_start_broker(struct harness *h);
  * harness_stop(&h->repo, ...), it restarts it on the same port. */
 int harness_start_repository(struct harness *h);
 /* fedc-repository's command line: `config`, then h->repository_flags. */
-#define HARNESS_REPOSITORY_ARGV 8
+#define HARNESS_REPOSITORY_ARGV (3 + HARNESS_REPOSITORY_FLAGS + 1)
 void harness_repository_argv(const struct harness *h, const char *config, const char *argv[HARNESS_REPOSITORY_ARGV]);
 /* Connects the observer client (after the broker): statuses and the
  * researcher's replies. */

@@ -237,13 +237,13 @@ static void test_memory_kept_between_rounds(void **state)
 	 * blocks itself and ignores mallopt, so only the rounds' running is checked. */
 	for (size_t i = 1; i < n; i++)
 		assert_true(lines[i].scratch_resident_pct >= 0);
-	return;
-#endif
+#else
 	for (size_t i = 1; i < n; i++) {
 		if (lines[i].scratch_resident_pct < 99)
 			fail_msg("round %zu found %d%% of the memory round %zu freed", i + 1,
 				 lines[i].scratch_resident_pct, i);
 	}
+#endif
 }
 
 /* What `fedc-node __run-plan ARGS` reports on fd 4 (here its stdout). */

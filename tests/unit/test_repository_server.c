@@ -1637,6 +1637,8 @@ static void test_config_bad_values(void **state)
 		     (const char *const[]){ "log_level", "loud", NULL });
 	config_error("[repository]\nport = 0\nstore_dir = store\ntoken = two words\n",
 		     (const char *const[]){ "token", NULL });
+	config_error("[repository]\nport = 0\nstore_dir = store\ndownload_wait_max_s = 0\n",
+		     (const char *const[]){ "bad.ini:4", "download_wait_max_s", "1..3600", NULL });
 }
 
 static void test_config_unknown_key_and_section(void **state)
@@ -1656,6 +1658,10 @@ static void test_flags_bad(void **state)
 			   (const char *const[]){ "--port", "abc", NULL });
 	expect_usage_error((const char *const[]){ "--store", "/tmp/x", "--max-blob-mb", "-5", NULL },
 			   (const char *const[]){ "--max-blob-mb", NULL });
+	expect_usage_error((const char *const[]){ "--store", "/tmp/x", "--downloads-at-once", "-1", NULL },
+			   (const char *const[]){ "--downloads-at-once", NULL });
+	expect_usage_error((const char *const[]){ "--store", "/tmp/x", "--download-wait-max-s", "soon", NULL },
+			   (const char *const[]){ "--download-wait-max-s", "soon", NULL });
 	expect_usage_error((const char *const[]){ "--store", "/tmp/x", "--bogus", NULL },
 			   (const char *const[]){ "--bogus", NULL });
 	expect_usage_error((const char *const[]){ "--store", NULL }, (const char *const[]){ "--store", NULL });
