@@ -13,6 +13,7 @@
 
 #include "fedc/fs.h"
 #include "fedc/hash.h"
+#include "fedc/store_layout.h"
 
 #define TMP_PREFIX "upload-"
 /* Room left under PATH_MAX for "/sha256/ab/<64 hex>" and the temp names. */
@@ -73,7 +74,7 @@ enum fedc_err store__open(const char *root, struct store **out)
 	if (!st)
 		return FEDC_ERR_NOMEM;
 	snprintf(st->root, sizeof(st->root), "%s", root);
-	snprintf(st->blobs, sizeof(st->blobs), "%s/sha256", root);
+	snprintf(st->blobs, sizeof(st->blobs), "%s/" FEDC_STORE_BLOBS_DIR, root);
 	snprintf(st->tmp, sizeof(st->tmp), "%s/tmp", root);
 	rc = make_dir(st->root);
 	if (!rc)
@@ -99,9 +100,10 @@ const char *store__root(const struct store *st)
 	return st->root;
 }
 
+/* The root fits in ROOT_MAX, so a blob's path fits in PATH_MAX. */
 static void blob_path(const struct store *st, const char *hex, char *buf, size_t cap)
 {
-	snprintf(buf, cap, "%s/%.2s/%s", st->blobs, hex, hex);
+	(void)fedc_store_blob_path(st->root, hex, buf, cap);
 }
 
 enum fedc_err store__open_blob(struct store *st, const char *hex, int *fd, uint64_t *size)

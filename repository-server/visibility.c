@@ -14,6 +14,7 @@
 
 #include "fedc/fs.h"
 #include "fedc/hash.h"
+#include "fedc/store_layout.h"
 
 /* Room under PATH_MAX for "/updates/<64>/<2>/<64>" and temp suffixes. */
 #define ROOT_MAX (PATH_MAX - 256)
@@ -87,7 +88,7 @@ static enum fedc_err migrate(const struct visibility *v)
 	enum fedc_err rc;
 	DIR *d;
 
-	snprintf(blobs, sizeof(blobs), "%s/sha256", v->root);
+	snprintf(blobs, sizeof(blobs), "%s/" FEDC_STORE_BLOBS_DIR, v->root);
 	snprintf(staging, sizeof(staging), "%s.new", v->published);
 	(void)nftw(staging, remove_entry, 8, FTW_DEPTH | FTW_PHYS); /* an earlier attempt */
 	rc = make_dir_durable(v->root, staging);
@@ -124,8 +125,8 @@ enum fedc_err visibility__open(const char *root, struct visibility **out)
 	if (!v)
 		return FEDC_ERR_NOMEM;
 	snprintf(v->root, sizeof(v->root), "%s", root);
-	snprintf(v->published, sizeof(v->published), "%s/published", root);
-	snprintf(v->updates, sizeof(v->updates), "%s/updates", root);
+	snprintf(v->published, sizeof(v->published), "%s/" FEDC_STORE_PUBLISHED_DIR, root);
+	snprintf(v->updates, sizeof(v->updates), "%s/" FEDC_STORE_UPDATES_DIR, root);
 	if (stat(v->published, &sb) != 0)
 		rc = errno == ENOENT ? migrate(v)
 				     : fedc_fail(FEDC_ERR_IO, "%s: %s", v->published, strerror(errno));
@@ -154,10 +155,9 @@ static void ns_dir(const struct visibility *v, const char *node, char *buf, size
 
 enum fedc_err visibility__has(struct visibility *v, const char *node, const char *hex, bool *visible)
 {
-	char dir[PATH_MAX], path[PATH_MAX + 80];
+	char path[PATH_MAX + 80];
 
-	ns_dir(v, node, dir, sizeof(dir));
-	snprintf(path, sizeof(path), "%s/%.2s/%s", dir, hex, hex);
+	(void)fedc_store_marker_path(v->root, node, hex, path, sizeof(path)); /* fits: see ROOT_MAX */
 	*visible = access(path, F_OK) == 0;
 	if (!*visible && errno != ENOENT && errno != ENOTDIR)
 		return fedc_fail(FEDC_ERR_IO, "%s: %s", path, strerror(errno));
