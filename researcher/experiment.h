@@ -106,6 +106,7 @@ struct experiment {
 	char *repository_token_file; /* (owned) */
 	char *repository_ca_file;  /* (owned) */
 	int64_t repository_timeout_s;
+	char *repository_store_dir; /* (owned) "": updates downloaded; else read in place (fetcher.c) */
 	char *signing_key;         /* (owned) signs every command */
 	char *trusted_keys_dir;    /* (owned) nodes' public keys (<node id>.pub) */
 	int64_t max_clock_skew_s;

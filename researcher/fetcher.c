@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +14,9 @@
 #include "fedc/fs.h"
 #include "fedc/hash.h"
 #include "fedc/inline_params.h"
+#include "fedc/log.h"
 #include "fedc/repo.h"
+#include "fedc/store_layout.h"
 
 struct fetch {
 	struct fetch *next;
@@ -35,7 +38,7 @@ struct fetch_queue {
 };
 
 struct worker {
-	struct fetcher *owner;
+	struct fetcher *owner;     /* its store_dir is read, never written, by the workers */
 	struct fedc_repo *repo;
 	pthread_t thread;
 	bool started;
@@ -49,6 +52,7 @@ struct fetcher {
 	bool stopping;
 	struct worker *workers;
 	unsigned n_workers;
+	const char *store_dir; /* repository_store_dir, or NULL: updates are downloaded */
 };
 
 static void push(struct fetch_queue *q, struct fetch *f)
@@ -107,6 +111,37 @@ static enum fedc_err download(struct fedc_repo *repo, const struct fetch *f)
 	return rc;
 }
 
+/* repository_store_dir: the update as the repository stored it, when the
+ * node's namespace marks it (the marker comes after the blob is complete and
+ * checked: store_layout.h). *found false: not there (yet), download it.
+ * The bytes are hashed here all the same, as a download's are: what is
+ * aggregated is what the node named. */
+static enum fedc_err read_stored(const char *store_dir, const struct fetch *f, struct fedc_params **out, bool *found)
+{
+	char marker[PATH_MAX], blob[PATH_MAX], got[FEDC_SHA256_HEXLEN + 1];
+	enum fedc_err rc;
+	int fd;
+
+	*found = false;
+	if (!fedc_store_marker_path(store_dir, f->node_id, f->digest, marker, sizeof(marker)) ||
+	    !fedc_store_blob_path(store_dir, f->digest, blob, sizeof(blob)) || access(marker, F_OK) != 0)
+		return FEDC_OK;
+	fd = open(blob, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		return FEDC_OK;
+	*found = true;
+	if (fd < 0)
+		return fedc_fail(FEDC_ERR_IO, "%s: %s", blob, strerror(errno));
+	fedc_debug("update %s of %s: read in place from the repository's store", f->digest, f->node_id);
+	rc = fedc_hash_fd(FEDC_HASH_SHA256, fd, got);
+	if (!rc && strcmp(got, f->digest) != 0)
+		rc = fedc_fail(FEDC_ERR_DIGEST, "%s: its SHA-256 is %s, not the %s the node named", blob, got, f->digest);
+	if (!rc)
+		rc = fedc_params_open_fd(fd, out);
+	close(fd);
+	return rc;
+}
+
 /* Bytes that came inline hash to their digest (an attachment did already). */
 static enum fedc_err check_inline(const struct fetch *f)
 {
@@ -144,17 +179,24 @@ static enum fedc_err adopt_inline(struct fetch *f, struct fedc_params **out)
 	return rc;
 }
 
-static void run_fetch(struct fedc_repo *repo, struct fetch *f)
+static void run_fetch(const char *store_dir, struct fedc_repo *repo, struct fetch *f)
 {
 	struct fetch_result *r = &f->result;
-	bool in_memory = f->is_inline && !f->path;
+	bool opened = false; /* r->update made from the bytes, not from our file */
 
-	if (in_memory)
+	if (f->is_inline && !f->path) {
 		r->rc = adopt_inline(f, &r->update);
-	else
-		r->rc = f->is_inline ? write_inline(f) : download(repo, f);
+		opened = true;
+	} else if (f->is_inline) {
+		r->rc = write_inline(f);
+	} else {
+		if (store_dir)
+			r->rc = read_stored(store_dir, f, &r->update, &opened);
+		if (!opened)
+			r->rc = download(repo, f);
+	}
 	r->refused = f->is_inline && r->rc == FEDC_ERR_DIGEST; /* the node's bytes, not the transfer */
-	if (!r->rc && !in_memory)
+	if (!r->rc && !opened)
 		r->rc = fedc_params_open(f->path, &r->update);
 	if (!r->rc && f->check) {
 		r->rc = f->check(f->ctx, r->update);
@@ -184,7 +226,7 @@ static void *worker_main(void *arg)
 			break;
 		f = pop(&owner->queued);
 		pthread_mutex_unlock(&owner->lock);
-		run_fetch(w->repo, f);
+		run_fetch(owner->store_dir, w->repo, f);
 		pthread_mutex_lock(&owner->lock);
 		push(&owner->finished, f);
 		pthread_cond_signal(&owner->done);
@@ -234,6 +276,8 @@ enum fedc_err fetcher__new(const struct experiment *exp, unsigned threads, struc
 		return FEDC_ERR_NOMEM;
 	}
 	f->n_workers = threads;
+	if (exp->repository_store_dir && exp->repository_store_dir[0] && !exp->cross_site)
+		f->store_dir = exp->repository_store_dir;
 	for (unsigned i = 0; !rc && i < threads; i++) {
 		struct worker *w = &f->workers[i];
 
