@@ -26,6 +26,9 @@
  * round; docs/benchmarks.md, "Central CPU per node-round"). --train-ms=MS
  * makes each node's training take MS milliseconds (the identity plan's
  * sleep_ms: idle repository connections between a round's GET and PUT).
+ * --read-store sets [network] repository_store_dir: the researcher reads
+ * the nodes' updates from the repository's store in place (docs/repository.md,
+ * "Updates read in place").
  * --inline-max=BYTES sets [network] inline_params_max (parameter files up
  * to 8 MiB inline where the sockets allow: docs/deployment.md, "Models up
  * to 8 MiB inline"). --downloads-at-once=K starts the repository with
@@ -104,6 +107,7 @@ static const char *secagg_value_max; /* --secagg=VALUE_MAX, or NULL */
 static const char *secagg_neighbours; /* --secagg=VALUE_MAX:K, or NULL */
 static const char *const plan_name = "fixtures/identity";
 static bool upload; /* --upload: the identity plan with upload_step */
+static bool read_store; /* --read-store: the researcher reads updates from the repository's store */
 static const char *breakpoint_every = "1"; /* --breakpoint-every=K */
 static const char *inline_max;              /* --inline-max=BYTES, or NULL: the default */
 static const char *downloads_at_once;       /* --downloads-at-once=K (the repository's), or NULL */
@@ -307,7 +311,7 @@ static void print_tail(const char *path, size_t lines)
 }
 
 /* The experiment file's lines beyond the harness's own, from the options. */
-static enum fedc_err experiment_extra(bool secagg, struct fedc_buf *b)
+static enum fedc_err experiment_extra(const struct harness *h, bool secagg, struct fedc_buf *b)
 {
 	enum fedc_err rc = fedc_buf_printf(b, "final_evaluation = false\nbreakpoint_every = %s\n", breakpoint_every);
 
@@ -319,6 +323,8 @@ static enum fedc_err experiment_extra(bool secagg, struct fedc_buf *b)
 		rc = fedc_buf_printf(b, "secagg_neighbours = %s\n", secagg_neighbours);
 	if (!rc && inline_max)
 		rc = fedc_buf_printf(b, "[network]\ninline_params_max = %s\n", inline_max);
+	if (!rc && read_store) /* the store fedc-admin's repository.conf names */
+		rc = fedc_buf_printf(b, "[network]\nrepository_store_dir = %s/repository/store\n", h->fed_dir);
 	return rc;
 }
 
@@ -336,7 +342,7 @@ static int run_case(struct harness *h, unsigned rounds, unsigned n, double p, bo
 	snprintf(exp, sizeof(exp), "%s/bench-%u-%.0f%s.ini", h->dir, n, p, secagg ? "-secagg" : "");
 	snprintf(model, sizeof(model), "n_params = %.0f%s%s%s", p, upload ? "\nupload_step = 1e-6" : "",
 		 train_ms ? "\nsleep_ms = " : "", train_ms ? train_ms : "");
-	if (experiment_extra(secagg, &extra) != FEDC_OK) {
+	if (experiment_extra(h, secagg, &extra) != FEDC_OK) {
 		fprintf(stderr, "bench: the options' values are too long\n");
 		fedc_buf_free(&extra);
 		return -1;
@@ -616,6 +622,8 @@ static int parse_options(int argc, char **argv, bool *secagg, const char **wan_s
 			*wan_spec = argv[i] + 6;
 		} else if (strcmp(argv[i], "--upload") == 0) {
 			upload = true;
+		} else if (strcmp(argv[i], "--read-store") == 0) {
+			read_store = true;
 		} else if (strncmp(argv[i], "--breakpoint-every=", 19) == 0) {
 			breakpoint_every = argv[i] + 19; /* the researcher checks it */
 		} else if (strncmp(argv[i], "--inline-max=", 13) == 0) {
@@ -627,7 +635,7 @@ static int parse_options(int argc, char **argv, bool *secagg, const char **wan_s
 			train_ms = argv[i] + 11;
 		} else {
 			fprintf(stderr, "bench: unknown option %s\nusage: bench_round [--secagg[=VALUE_MAX[:K]]] "
-					"[--upload] [--breakpoint-every=K] [--inline-max=BYTES] [--downloads-at-once=K] [--train-ms=MS] [--wan=NODES_NETNS,SERVER_IPV4,COUNTERS_FILE] [ROUNDS] [N,...] [P,...]\n",
+					"[--upload] [--read-store] [--breakpoint-every=K] [--inline-max=BYTES] [--downloads-at-once=K] [--train-ms=MS] [--wan=NODES_NETNS,SERVER_IPV4,COUNTERS_FILE] [ROUNDS] [N,...] [P,...]\n",
 				argv[i]);
 			return -1;
 		}

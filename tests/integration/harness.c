@@ -1041,6 +1041,26 @@ bool harness_file_contains(const char *path, const char *needle)
 	return found;
 }
 
+bool harness_same_file(const char *a, const char *b)
+{
+	FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+	char x[65536], y[65536];
+	bool same = fa && fb;
+
+	while (same) {
+		size_t na = fread(x, 1, sizeof(x), fa), nb = fread(y, 1, sizeof(y), fb);
+
+		same = na == nb && memcmp(x, y, na) == 0;
+		if (na < sizeof(x))
+			break;
+	}
+	if (fa)
+		fclose(fa);
+	if (fb)
+		fclose(fb);
+	return same;
+}
+
 void harness_cleanup(struct harness *h)
 {
 	const char *keep = getenv("FEDC_KEEP_TEST_DIR");

@@ -191,6 +191,8 @@ int harness_rabbitmqctl(struct harness *h, const char *const *args, char *out, s
 const char *harness_bin(const char *name);   /* FEDC_BIN_DIR/name */
 const char *harness_plan(const char *name);  /* FEDC_PLAN_DIR/name.so */
 bool harness_file_contains(const char *path, const char *needle);
+/* Both files can be read and hold the same bytes. */
+bool harness_same_file(const char *a, const char *b);
 /* Lines of `path` past its first `from` bytes that contain `needle` (0 when
  * it cannot be read); a line is read in pieces of up to 4095 bytes. */
 size_t harness_lines_containing(const char *path, long from, const char *needle);

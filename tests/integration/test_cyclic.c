@@ -220,27 +220,6 @@ static void test_cyclic_shuffled_order_follows_the_seed(void **state)
 	assert_true(assert_order(turns, read_turns(exp, turns, 64), 4, true) > 0);
 }
 
-/* Whether the files at `a` and `b` hold the same bytes. */
-static bool same_bytes(const char *a, const char *b)
-{
-	FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
-	bool same = fa && fb;
-	int ca, cb;
-
-	while (same) {
-		ca = fgetc(fa);
-		cb = fgetc(fb);
-		same = ca == cb;
-		if (ca == EOF)
-			break;
-	}
-	if (fa)
-		fclose(fa);
-	if (fb)
-		fclose(fb);
-	return same;
-}
-
 static void test_cyclic_resume_mid_chain_is_bit_for_bit(void **state)
 {
 	/* round-reply:5: in round 2, after its second turn's reply (3 per
@@ -268,7 +247,7 @@ static void test_cyclic_resume_mid_chain_is_bit_for_bit(void **state)
 			fail_msg("resume after %s failed:\n%s", points[i], output);
 		assert_non_null(strstr(output, "resuming at round 2"));
 		snprintf(params, sizeof(params), "%s/global.params", out_dir);
-		if (!same_bytes(ref_params, params))
+		if (!harness_same_file(ref_params, params))
 			fail_msg("after a crash at %s, %s differs from %s", points[i], params, ref_params);
 	}
 }
@@ -341,7 +320,7 @@ static void test_cyclic_round_with_too_few_goes_back_to_its_start(void **state)
 	assert_non_null(strstr(output, "round 1: 2 update(s) usable, min_nodes is 3"));
 	snprintf(params, sizeof(params), "%s-out/global.params", exp);
 	snprintf(start, sizeof(start), "%s-out/breakpoints/round-000000/global.params", exp);
-	if (!same_bytes(start, params))
+	if (!harness_same_file(start, params))
 		fail_msg("%s is not the round's starting model %s", params, start);
 }
 

@@ -71,10 +71,11 @@ static int teardown(void **state)
  * [network] line `network` (may be ""). Each file gets a seed of its own:
  * runs are deterministic, and an experiment repeating an earlier one's
  * models would find them in the repository already. */
+static unsigned next_seed = 7;
+
 static void write_experiment(char *exp, size_t cap, const char *name, const char *plan, unsigned rounds,
 			     unsigned min_nodes, const char *model, const char *network)
 {
-	static unsigned seed = 7;
 	FILE *f;
 
 	snprintf(exp, cap, "%s/%s.ini", H.dir, name);
@@ -85,15 +86,15 @@ static void write_experiment(char *exp, size_t cap, const char *name, const char
 		"round_timeout_s = 60\ndiscovery_timeout_s = 5\nseed = %u\noutput_dir = %s-out\nfinal_evaluation = false\n"
 		"[model]\n%s\n[training]\nlr = 0.1\nepochs = 2\nbatch_size = 32\ntest_ratio = 0.2\n"
 		"[aggregator]\nmethod = fedavg\n%s%s\n",
-		name, plan, rounds, min_nodes, seed++, exp, model, harness_network_section(&H), network);
+		name, plan, rounds, min_nodes, next_seed++, exp, model, harness_network_section(&H), network);
 	assert_int_equal(fclose(f), 0);
 }
 
-/* Counts the lines of node i's log that contain `needle`. */
-static int node_log_count(size_t i, const char *needle)
+/* Counts the lines of the log at `path` that contain `needle`. */
+static int log_count(const char *path, const char *needle)
 {
 	char line[4096];
-	FILE *f = fopen(H.nodes[i].proc.log, "r");
+	FILE *f = fopen(path, "r");
 	int n = 0;
 
 	assert_non_null(f);
@@ -103,15 +104,37 @@ static int node_log_count(size_t i, const char *needle)
 	return n;
 }
 
-/* Runs the experiment file `exp` to its end; its output is in `output`. */
-static void run_ok(const char *exp)
+/* Counts the lines of node i's log that contain `needle`. */
+static int node_log_count(size_t i, const char *needle)
 {
-	const char *argv[] = { harness_bin("fedc-researcher"), "run", "--log-level", "info", exp, NULL };
+	return log_count(H.nodes[i].proc.log, needle);
+}
+
+/* Counts the occurrences of `needle` in `text`. */
+static int text_count(const char *text, const char *needle)
+{
+	int n = 0;
+
+	for (const char *at = text; (at = strstr(at, needle)); at++)
+		n++;
+	return n;
+}
+
+/* Runs the experiment file `exp` to its end, logging at `level`; its output
+ * is in `output`. */
+static void run_ok_at(const char *exp, const char *level)
+{
+	const char *argv[] = { harness_bin("fedc-researcher"), "run", "--log-level", level, exp, NULL };
 	int rc = harness_run(&H, argv, 120, output, sizeof(output));
 
 	if (rc != 0)
 		fprintf(stderr, "%s\n", output);
 	assert_int_equal(rc, 0);
+}
+
+static void run_ok(const char *exp)
+{
+	run_ok_at(exp, "info");
 }
 
 /* Logistic regression on 30 features (31 float32, far under 256 KiB): the
@@ -319,6 +342,35 @@ static const char *run_with_mallory(const char *exp, size_t oversize, bool no_in
 /* A node of the previous version (envelope = 2) beside nodes of this one:
  * it is never offered a session, gets every train signed in version 2, and
  * its update counts in every round (the others' trains go MAC'd). */
+/* [network] repository_store_dir (docs/repository.md, "Updates read in place"):
+ * beside the repository, the researcher reads each update from the store in
+ * place, asks the repository for none, and ends with the same model, bit for
+ * bit, as the same run downloading them. */
+static void test_updates_read_from_the_store(void **state)
+{
+	char exp[512], network[600], downloaded[600], in_place[600];
+	const char *get_update = "researcher:test-researcher GET /v1/updates/";
+	int gets = log_count(H.repo.log, get_update);
+
+	(void)state;
+	next_seed = 1001;
+	write_experiment(exp, sizeof(exp), "downloaded", harness_plan("logreg"), 2, N_HONEST, "n_features = 30",
+			 "inline_params_max = 0\n");
+	run_ok(exp);
+	assert_int_equal(log_count(H.repo.log, get_update) - gets, 2 * N_HONEST); /* 2 rounds */
+	gets += 2 * N_HONEST;
+	next_seed = 1001;
+	snprintf(network, sizeof(network), "inline_params_max = 0\nrepository_store_dir = %s/repository/store\n",
+		 H.fed_dir);
+	write_experiment(exp, sizeof(exp), "in-place", harness_plan("logreg"), 2, N_HONEST, "n_features = 30", network);
+	run_ok_at(exp, "debug");
+	assert_int_equal(text_count(output, "read in place from the repository's store"), 2 * N_HONEST);
+	assert_int_equal(log_count(H.repo.log, get_update), gets);
+	snprintf(downloaded, sizeof(downloaded), "%s/downloaded.ini-out/global.params", H.dir);
+	snprintf(in_place, sizeof(in_place), "%s/in-place.ini-out/global.params", H.dir);
+	assert_true(harness_same_file(downloaded, in_place));
+}
+
 static void test_envelope_v2_node_still_served(void **state)
 {
 	struct mallory m = { .envelope2 = true };
@@ -518,6 +570,7 @@ int main(void)
 		cmocka_unit_test(test_oversize_inline_update_refused),
 		cmocka_unit_test(test_node_without_inline_gets_global_from_repository),
 		cmocka_unit_test(test_envelope_v2_node_still_served),
+		cmocka_unit_test(test_updates_read_from_the_store),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -124,14 +124,6 @@ static int partition_tool(const char *args)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-static bool same_file(const char *a, const char *b)
-{
-	char cmd[1400];
-
-	snprintf(cmd, sizeof(cmd), "cmp -s '%s' '%s'", a, b);
-	return system(cmd) == 0;
-}
-
 static int setup(void **state)
 {
 	char img[512], lbl[512];
@@ -182,11 +174,11 @@ static void test_iid(void **state)
 	assert_int_equal(partition_tool(args), 0);
 	snprintf(a, sizeof(a), "%s/iid/party-1-images-idx3-ubyte", H.dir);
 	snprintf(b, sizeof(b), "%s/iid2/party-1-images-idx3-ubyte", H.dir);
-	assert_true(same_file(a, b));
+	assert_true(harness_same_file(a, b));
 	snprintf(args, sizeof(args), "--images %s/syn-images --labels %s/syn-labels --parties 3 --out %s/iid2 --plain "
 		 "--seed 6", H.dir, H.dir, H.dir);
 	assert_int_equal(partition_tool(args), 0);
-	assert_false(same_file(a, b));
+	assert_false(harness_same_file(a, b));
 }
 
 /* "major", 10 balanced classes, 5 parties, major share 0.8: party k holds 80
@@ -346,7 +338,7 @@ static bool same_party(const char *a, const char *b, int k)
 
 	snprintf(pa, sizeof(pa), "%s/%s/party-%d-images-idx3-ubyte", H.dir, a, k);
 	snprintf(pb, sizeof(pb), "%s/%s/party-%d-images-idx3-ubyte", H.dir, b, k);
-	return same_file(pa, pb);
+	return harness_same_file(pa, pb);
 }
 
 /* Dirichlet(0.5) over 5 parties: every row exactly once, and the labels
