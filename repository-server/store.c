@@ -132,8 +132,11 @@ enum fedc_err store__open_blob(struct store *st, const char *hex, int *fd, uint6
 static enum fedc_err make_fanout_dir(const struct store *st, const char *hex)
 {
 	char dir[PATH_MAX];
+	char *slash;
 
-	snprintf(dir, sizeof(dir), "%s/%.2s", st->blobs, hex);
+	blob_path(st, hex, dir, sizeof(dir));
+	slash = strrchr(dir, '/');
+	*slash = '\0'; /* sha256/<first 2 hex> */
 	if (mkdir(dir, 0700) == 0)
 		return fedc_fsync_dir(st->blobs);
 	if (errno != EEXIST)

@@ -144,13 +144,13 @@ void visibility__close(struct visibility *v)
 	free(v);
 }
 
-/* The namespace's directory: <root>/published or <root>/updates/<node>. */
-static void ns_dir(const struct visibility *v, const char *node, char *buf, size_t cap)
+/* `path` up to its last '/': the directory that holds it. */
+static void parent_of(const char *path, char *buf, size_t cap)
 {
-	if (node)
-		snprintf(buf, cap, "%s/%s", v->updates, node);
-	else
-		snprintf(buf, cap, "%s", v->published);
+	const char *slash = strrchr(path, '/');
+	size_t len = slash ? (size_t)(slash - path) : 0;
+
+	snprintf(buf, cap, "%.*s", (int)len, path);
 }
 
 enum fedc_err visibility__has(struct visibility *v, const char *node, const char *hex, bool *visible)
@@ -166,14 +166,14 @@ enum fedc_err visibility__has(struct visibility *v, const char *node, const char
 
 enum fedc_err visibility__add(struct visibility *v, const char *node, const char *hex, bool *added)
 {
-	char dir[PATH_MAX], fan[PATH_MAX + 8], path[PATH_MAX + 80];
+	char dir[PATH_MAX + 80], fan[PATH_MAX + 80], path[PATH_MAX + 80];
 	enum fedc_err rc = FEDC_OK;
 
 	if (added)
 		*added = false;
-	ns_dir(v, node, dir, sizeof(dir));
-	snprintf(fan, sizeof(fan), "%s/%.2s", dir, hex);
-	snprintf(path, sizeof(path), "%s/%s", fan, hex);
+	(void)fedc_store_marker_path(v->root, node, hex, path, sizeof(path)); /* fits: see ROOT_MAX */
+	parent_of(path, fan, sizeof(fan));  /* <namespace>/<2 hex> */
+	parent_of(fan, dir, sizeof(dir));   /* the namespace's directory */
 	if (access(path, F_OK) == 0)
 		return FEDC_OK; /* whoever wrote it made it durable before answering */
 	if (added)

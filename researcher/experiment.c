@@ -5,7 +5,6 @@
  * plan) and [aggregator] is checked against aggregator__option_spec(). */
 #include "experiment.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -19,7 +18,6 @@
 #include "fedc/fs.h"
 #include "fedc/repo.h"
 #include "fedc/robust_args.h"
-#include "fedc/store_layout.h"
 #include "fedc/uuid.h"
 #include "install_dirs.h"
 #include "require.h"
@@ -165,7 +163,7 @@ static const struct fedc_config_key network_keys[] = {
 	{ "network", "repository_store_dir", FEDC_CONFIG_PATH, false, NULL, 0, 0, 0, 0, NULL,
 	  OWNED(repository_store_dir),
 	  "The `store_dir` of the `fedc-repository` of `repository_url` when it runs on this machine and this user "
-	  "may read it: node updates are then read from the store in place (checked against their SHA-256, as a "
+	  "may read it (a run checks that at its start): node updates are then read from the store in place (checked against their SHA-256, as a "
 	  "download is) instead of downloaded through TLS, and fall back to a download when one is not there. "
 	  "Not with an S3 bucket; with `cross_site_validation`, which keeps the last round's updates in the run's "
 	  "directory, updates are still downloaded (docs/repository.md, \"Updates read in place\").",
@@ -410,20 +408,14 @@ enum fedc_err experiment__repo_new(const struct experiment *exp, struct fedc_rep
 	return rc;
 }
 
-/* repository_store_dir: a fedc-repository's store that this user can read;
- * only beside a fedc-repository (an S3 bucket has no such store). */
+/* repository_store_dir goes only with a fedc-repository (an S3 bucket has no
+ * store to read); whether this user can read it is checked where it is used,
+ * when a run starts (fetcher.c), not by every command that loads [network]. */
 static enum fedc_err check_store_dir(const struct fedc_config *cfg, const struct experiment *out)
 {
-	char blobs[4200];
-
 	if (!out->repository_url || strncmp(out->repository_url, "http", 4) != 0)
 		return fedc_fail(FEDC_ERR_CONFIG, "%s: [network] repository_store_dir: only with a fedc-repository "
 				 "(repository_url https:// or http://), not an S3 bucket", fedc_config_path(cfg));
-	snprintf(blobs, sizeof(blobs), "%s/" FEDC_STORE_BLOBS_DIR, out->repository_store_dir);
-	if (access(blobs, R_OK | X_OK) != 0)
-		return fedc_fail(FEDC_ERR_CONFIG, "%s: [network] repository_store_dir: %s: %s (the store_dir of the "
-				 "fedc-repository on this machine, readable by this user)", fedc_config_path(cfg), blobs,
-				 strerror(errno));
 	return FEDC_OK;
 }
 

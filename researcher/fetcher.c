@@ -13,6 +13,7 @@
 
 #include "fedc/fs.h"
 #include "fedc/hash.h"
+#include "fedc/id.h"
 #include "fedc/inline_params.h"
 #include "fedc/log.h"
 #include "fedc/repo.h"
@@ -111,11 +112,21 @@ static enum fedc_err download(struct fedc_repo *repo, const struct fetch *f)
 	return rc;
 }
 
+/* `path` (a marker or a blob of the store) could not be had, errno says why:
+ * ENOENT is "not there (yet)"; anything else is said. Either way the update
+ * is downloaded. */
+static enum fedc_err not_here(const struct fetch *f, const char *path)
+{
+	if (errno != ENOENT)
+		fedc_warn("update %s of %s: %s: %s; downloading it", f->digest, f->node_id, path, strerror(errno));
+	return FEDC_OK;
+}
+
 /* repository_store_dir: the update as the repository stored it, when the
  * node's namespace marks it (the marker comes after the blob is complete and
- * checked: store_layout.h). *found false: not there (yet), download it.
- * The bytes are hashed here all the same, as a download's are: what is
- * aggregated is what the node named. */
+ * checked: store_layout.h). *found false: not there (yet), or not readable
+ * here (said in the log), so download it. The bytes are hashed here all the
+ * same, as a download's are: what is aggregated is what the node named. */
 static enum fedc_err read_stored(const char *store_dir, const struct fetch *f, struct fedc_params **out, bool *found)
 {
 	char marker[PATH_MAX], blob[PATH_MAX], got[FEDC_SHA256_HEXLEN + 1];
@@ -123,21 +134,25 @@ static enum fedc_err read_stored(const char *store_dir, const struct fetch *f, s
 	int fd;
 
 	*found = false;
-	if (!fedc_store_marker_path(store_dir, f->node_id, f->digest, marker, sizeof(marker)) ||
-	    !fedc_store_blob_path(store_dir, f->digest, blob, sizeof(blob)) || access(marker, F_OK) != 0)
+	/* checked when the reply was decoded; again here, as they make paths */
+	if (!fedc_id_valid(f->node_id) || !fedc_hex_valid(f->digest, FEDC_SHA256_HEXLEN) ||
+	    !fedc_store_marker_path(store_dir, f->node_id, f->digest, marker, sizeof(marker)) ||
+	    !fedc_store_blob_path(store_dir, f->digest, blob, sizeof(blob)))
 		return FEDC_OK;
+	if (access(marker, F_OK) != 0)
+		return not_here(f, marker);
 	fd = open(blob, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT)
-		return FEDC_OK;
-	*found = true;
 	if (fd < 0)
-		return fedc_fail(FEDC_ERR_IO, "%s: %s", blob, strerror(errno));
+		return not_here(f, blob);
+	*found = true;
 	fedc_debug("update %s of %s: read in place from the repository's store", f->digest, f->node_id);
 	rc = fedc_hash_fd(FEDC_HASH_SHA256, fd, got);
 	if (!rc && strcmp(got, f->digest) != 0)
 		rc = fedc_fail(FEDC_ERR_DIGEST, "%s: its SHA-256 is %s, not the %s the node named", blob, got, f->digest);
-	if (!rc)
+	else if (!rc)
 		rc = fedc_params_open_fd(fd, out);
+	if (rc && rc != FEDC_ERR_DIGEST)
+		rc = fedc_fail(rc, "%s: %s", blob, fedc_last_error());
 	close(fd);
 	return rc;
 }
@@ -257,6 +272,23 @@ void fetcher__free(struct fetcher *f)
 	free(f);
 }
 
+/* repository_store_dir, if this user can read it: its blobs and the nodes'
+ * namespaces. Otherwise the run stops before its first round, saying so. */
+static enum fedc_err use_store(struct fetcher *f, const char *store_dir)
+{
+	static const char *const parts[] = { FEDC_STORE_BLOBS_DIR, FEDC_STORE_UPDATES_DIR };
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", store_dir, parts[i]);
+		if (access(path, R_OK | X_OK) != 0)
+			return fedc_fail(FEDC_ERR_CONFIG, "[network] repository_store_dir: %s: %s (the store_dir of the "
+					 "fedc-repository on this machine, readable by this user)", path, strerror(errno));
+	}
+	f->store_dir = store_dir;
+	return FEDC_OK;
+}
+
 enum fedc_err fetcher__new(const struct experiment *exp, unsigned threads, struct fetcher **out)
 {
 	struct fetcher *f = calloc(1, sizeof(*f));
@@ -277,7 +309,7 @@ enum fedc_err fetcher__new(const struct experiment *exp, unsigned threads, struc
 	}
 	f->n_workers = threads;
 	if (exp->repository_store_dir && exp->repository_store_dir[0] && !exp->cross_site)
-		f->store_dir = exp->repository_store_dir;
+		rc = use_store(f, exp->repository_store_dir);
 	for (unsigned i = 0; !rc && i < threads; i++) {
 		struct worker *w = &f->workers[i];
 

@@ -744,7 +744,7 @@ static void take_fetched(struct job *j, struct fetch_result *r)
 		if (strstr(r->error, strerror(ENOSPC)))
 			j->disk_full = true; /* this disk, not the node's: the run's end says what to do */
 		fail_part(p, r->refused ? "rejected" : "error", "%s: %s",
-			  r->refused ? "its update was refused" : "cannot download its update", r->error);
+			  r->refused ? "its update was refused" : "cannot fetch its update", r->error);
 		p->update_path[0] = '\0';
 		show_outcome(j, p);
 		return;

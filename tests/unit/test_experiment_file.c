@@ -131,7 +131,6 @@ static void test_network_security(void **state)
 		{ "broker_cert_file = c.pem\n", "broker_cert_file and broker_key_file" },
 		{ "max_clock_skew_s = 100000\n", "max_clock_skew_s" },
 		{ "allow_unsigned = sometimes\n", "allow_unsigned" },
-		{ "repository_store_dir = nowhere\n", "repository_store_dir: " },
 		{ "repository_url = s3://127.0.0.1:9000/bkt\nrepository_store_dir = .\n", "not an S3 bucket" },
 	};
 	FILE *f;

@@ -80,6 +80,8 @@ static int setup(void **state)
 	snprintf(fx->store, sizeof(fx->store), "%s/store", fx->dir);
 	snprintf(blobs, sizeof(blobs), "%s/" FEDC_STORE_BLOBS_DIR "/", fx->store);
 	make_parents(blobs);
+	snprintf(blobs, sizeof(blobs), "%s/" FEDC_STORE_UPDATES_DIR "/", fx->store);
+	make_parents(blobs);
 	snprintf(fx->scratch, sizeof(fx->scratch), "%s/node.params", fx->dir);
 	snprintf(net, sizeof(net), "%s/network.ini", fx->dir);
 	f = fopen(net, "w");
@@ -194,6 +196,23 @@ static void test_cross_site_downloads(void **state)
 	assert_non_null(strstr(r.error, "127.0.0.1:9"));
 }
 
+/* A store this user cannot read (here: none there) stops the run before its
+ * first round, naming the key; commands that only load [network] (nodes,
+ * search) do not look at it. */
+static void test_unreadable_store_refused_at_start(void **state)
+{
+	struct fixture *fx = *state;
+	struct fetcher *f = NULL;
+	char updates[160];
+
+	snprintf(updates, sizeof(updates), "%s/" FEDC_STORE_UPDATES_DIR, fx->store);
+	assert_int_equal(rmdir(updates), 0);
+	assert_int_equal(fetcher__new(&fx->exp, 1, &f), FEDC_ERR_CONFIG);
+	assert_null(f);
+	assert_non_null(strstr(fedc_last_error(), "repository_store_dir"));
+	assert_non_null(strstr(fedc_last_error(), updates));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -201,6 +220,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bytes_unlike_their_name_fail, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unmarked_update_downloaded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cross_site_downloads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unreadable_store_refused_at_start, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

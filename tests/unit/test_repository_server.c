@@ -1404,7 +1404,6 @@ static void start_turns_server(struct test_server *s, const char *at_once, const
 	free(blob);
 }
 
-/* Whether the log of `s` has `text` (its first 1 MiB). */
 /* With downloads_at_once = 1, a second download of 1 MiB or more waits,
  * not even its headers sent, until the first has been sent; then it is
  * served whole. With 0 (the open server) it starts at once. */
