@@ -17,6 +17,7 @@
 #include "fedc/id.h"
 #include "fedc/fs.h"
 #include "fedc/repo.h"
+#include "fedc/repo_s3.h"
 #include "fedc/robust_args.h"
 #include "fedc/uuid.h"
 #include "install_dirs.h"
@@ -163,8 +164,9 @@ static const struct fedc_config_key network_keys[] = {
 	{ "network", "repository_store_dir", FEDC_CONFIG_PATH, false, NULL, 0, 0, 0, 0, NULL,
 	  OWNED(repository_store_dir),
 	  "The `store_dir` of the `fedc-repository` of `repository_url` when it runs on this machine and this user "
-	  "may read it (a run checks that at its start): node updates are then read from the store in place (checked against their SHA-256, as a "
-	  "download is) instead of downloaded through TLS, and fall back to a download when one is not there. "
+	  "may read it (a run checks that at its start): node updates are then read from the store in place "
+	  "(checked against their SHA-256, as a download is) instead of downloaded through TLS, and fall back to a "
+	  "download when one is not there. "
 	  "Not with an S3 bucket; with `cross_site_validation`, which keeps the last round's updates in the run's "
 	  "directory, updates are still downloaded (docs/repository.md, \"Updates read in place\").",
 	  NULL },
@@ -413,7 +415,7 @@ enum fedc_err experiment__repo_new(const struct experiment *exp, struct fedc_rep
  * when a run starts (fetcher.c), not by every command that loads [network]. */
 static enum fedc_err check_store_dir(const struct fedc_config *cfg, const struct experiment *out)
 {
-	if (!out->repository_url || strncmp(out->repository_url, "http", 4) != 0)
+	if (fedc_repo_s3_is_url(out->repository_url))
 		return fedc_fail(FEDC_ERR_CONFIG, "%s: [network] repository_store_dir: only with a fedc-repository "
 				 "(repository_url https:// or http://), not an S3 bucket", fedc_config_path(cfg));
 	return FEDC_OK;

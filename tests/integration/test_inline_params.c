@@ -71,9 +71,9 @@ static int teardown(void **state)
  * `rounds` rounds, `min_nodes`, the [model] lines `model` and the
  * [network] line `network` (may be ""). Each file gets a seed of its own:
  * runs are deterministic, and an experiment repeating an earlier one's
- * models would find them in the repository already. */
+ * models would find them in the repository already (unless a test sets
+ * next_seed back on purpose). */
 static unsigned next_seed = 7;
-
 static void write_experiment(char *exp, size_t cap, const char *name, const char *plan, unsigned rounds,
 			     unsigned min_nodes, const char *model, const char *network)
 {
@@ -91,11 +91,11 @@ static void write_experiment(char *exp, size_t cap, const char *name, const char
 	assert_int_equal(fclose(f), 0);
 }
 
-/* Counts the lines of the log at `path` that contain `needle`. */
-static int log_count(const char *path, const char *needle)
+/* Counts the lines of node i's log that contain `needle`. */
+static int node_log_count(size_t i, const char *needle)
 {
 	char line[4096];
-	FILE *f = fopen(path, "r");
+	FILE *f = fopen(H.nodes[i].proc.log, "r");
 	int n = 0;
 
 	assert_non_null(f);
@@ -103,12 +103,6 @@ static int log_count(const char *path, const char *needle)
 		n += strstr(line, needle) != NULL;
 	fclose(f);
 	return n;
-}
-
-/* Counts the lines of node i's log that contain `needle`. */
-static int node_log_count(size_t i, const char *needle)
-{
-	return log_count(H.nodes[i].proc.log, needle);
 }
 
 /* Counts the occurrences of `needle` in `text`. */
@@ -345,11 +339,11 @@ static const char *run_with_mallory(const char *exp, size_t oversize, bool no_in
  * `want` lines holding `needle`; the count it has then. */
 static int wait_repo_log_count(const char *needle, int want)
 {
-	int n = log_count(H.repo.log, needle);
+	int n = (int)harness_lines_containing(H.repo.log, 0, needle);
 
 	for (int waited = 0; n < want && waited < 5000; waited += 20) {
 		usleep(20000);
-		n = log_count(H.repo.log, needle);
+		n = (int)harness_lines_containing(H.repo.log, 0, needle);
 	}
 	return n;
 }

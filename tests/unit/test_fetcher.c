@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "experiment.h"
@@ -30,19 +29,14 @@ struct fixture {
 	char digest[FEDC_SHA256_HEXLEN + 1];
 };
 
-/* mkdir -p of the directory part of `path`. */
+/* mkdir -p of the directory that holds `path`. */
 static void make_parents(const char *path)
 {
 	char buf[512];
 
 	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p == '/') {
-			*p = '\0';
-			(void)mkdir(buf, 0700);
-			*p = '/';
-		}
-	}
+	*strrchr(buf, '/') = '\0';
+	assert_int_equal(fedc_mkdir_p(buf, 0700), FEDC_OK);
 }
 
 /* Stores a parameter file as the repository would: the blob under its
@@ -78,10 +72,12 @@ static int setup(void **state)
 	if (!mkdtemp(fx->dir))
 		return -1;
 	snprintf(fx->store, sizeof(fx->store), "%s/store", fx->dir);
-	snprintf(blobs, sizeof(blobs), "%s/" FEDC_STORE_BLOBS_DIR "/", fx->store);
-	make_parents(blobs);
-	snprintf(blobs, sizeof(blobs), "%s/" FEDC_STORE_UPDATES_DIR "/", fx->store);
-	make_parents(blobs);
+	snprintf(blobs, sizeof(blobs), "%s/" FEDC_STORE_BLOBS_DIR, fx->store);
+	if (fedc_mkdir_p(blobs, 0700) != FEDC_OK)
+		return -1;
+	snprintf(blobs, sizeof(blobs), "%s/" FEDC_STORE_UPDATES_DIR, fx->store);
+	if (fedc_mkdir_p(blobs, 0700) != FEDC_OK)
+		return -1;
 	snprintf(fx->scratch, sizeof(fx->scratch), "%s/node.params", fx->dir);
 	snprintf(net, sizeof(net), "%s/network.ini", fx->dir);
 	f = fopen(net, "w");
